@@ -1,0 +1,98 @@
+// Package fs holds the one file-walker interface every kind of evidence is
+// read through: plain folders, archives (nested to any depth) and, later,
+// file systems inside disk images. A walker turns a container into a stream
+// of Entries, each knowing the chain of containers it came from.
+package fs
+
+import (
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"time"
+)
+
+// Times are the MACB times a container records for a file. A zero value means
+// the container does not record that time.
+type Times struct {
+	Modified time.Time // M: content last written
+	Accessed time.Time // A: last read
+	Changed  time.Time // C: metadata (inode/MFT entry) changed
+	Born     time.Time // B: created
+}
+
+// Entry is one file inside evidence. An Entry handed to a WalkFunc is valid
+// only during that call: a member of a tar stream can be read only while the
+// stream stands at it.
+type Entry struct {
+	// Path is the path as seen inside its innermost container, slash
+	// separated, never starting with "/" or containing "..".
+	Path string
+	// Chain lists the layers from the evidence item down to this file, each
+	// "kind:member" (e.g. "gzip:", "tar:var/log/syslog", "dir:auth.log").
+	// It is what timeline.Provenance.Chain records.
+	Chain   []string
+	Size    int64 // -1 when unknown (a gzip member before it is read)
+	Mode    fs.FileMode
+	Times   Times
+	Deleted bool
+	Inode   string // inode or MFT reference where the container has one
+
+	// open returns a fresh sequential reader of the content. For a member of
+	// a stream it can be called once.
+	open func() (io.ReadCloser, error)
+	// readerAt, when set, gives random access without copying.
+	readerAt func() (io.ReaderAt, error)
+}
+
+// NewEntry builds an entry whose content comes from open (and, when the
+// container allows random access, from readerAt; nil otherwise).
+func NewEntry(path string, chain []string, size int64, open func() (io.ReadCloser, error), readerAt func() (io.ReaderAt, error)) *Entry {
+	return &Entry{Path: path, Chain: chain, Size: size, open: open, readerAt: readerAt}
+}
+
+// Open returns a sequential reader of the entry's bytes.
+func (e *Entry) Open() (io.ReadCloser, error) {
+	if e.open == nil {
+		return nil, errors.New("entry has no content")
+	}
+	return e.open()
+}
+
+// ReaderAt returns random access to the content when the container gives it
+// cheaply (a file in a folder or disk image, a stored zip member); ok is
+// false for members of compressed streams, which a caller must spool.
+func (e *Entry) ReaderAt() (r io.ReaderAt, ok bool, err error) {
+	if e.readerAt == nil {
+		return nil, false, nil
+	}
+	r, err = e.readerAt()
+	return r, err == nil, err
+}
+
+// WalkFunc receives each regular file. Returning an error stops the walk.
+type WalkFunc func(ctx context.Context, e *Entry) error
+
+// Problem is a part of the evidence a walker could not read (a truncated
+// stream, a member with an unsafe path, an unsupported file system). The walk
+// goes on; problems are reported, never dropped.
+type Problem struct {
+	Chain  []string // where: the container chain down to the bad part
+	Path   string
+	Offset int64 // byte offset in the innermost container, -1 if unknown
+	Err    error
+}
+
+func (p *Problem) Error() string {
+	return p.Path + ": " + p.Err.Error()
+}
+
+func (p *Problem) Unwrap() error { return p.Err }
+
+// Walker turns one evidence item into entries.
+type Walker interface {
+	// Walk calls fn for every regular file, in a stable order, and report for
+	// every problem met. It returns an error only when the evidence cannot be
+	// walked at all or fn/report asked to stop.
+	Walk(ctx context.Context, fn WalkFunc, report func(*Problem)) error
+}

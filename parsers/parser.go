@@ -1,0 +1,106 @@
+// Package parsers defines what an artifact parser is and holds the registry
+// that picks one for a file. Each artifact family lives in its own package
+// below this one; parsers/all lists the ones compiled in.
+package parsers
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+	"github.com/jejak-forensics/jejak/timeline"
+)
+
+// HeadSize is how many leading bytes Match sees.
+const HeadSize = 4096
+
+// Parser turns one file into timeline events.
+type Parser interface {
+	// Name is the stable parser name written to jejak.provenance.parser.
+	Name() string
+	// Match is a cheap check on the file's name and first bytes (up to
+	// HeadSize, fewer for a short file).
+	Match(e *jfs.Entry, head []byte) bool
+	// Parse streams events to emit. A record it cannot read is reported with
+	// src.Warn and parsing goes on; an error return means the file as a whole
+	// could not be parsed (or emit/ctx asked to stop).
+	Parse(ctx context.Context, src *Source, emit func(*timeline.Event) error) error
+}
+
+// Source is what a parser reads: the bytes, what the container says about
+// the file, and the case settings that decide how times are read.
+type Source struct {
+	Entry *jfs.Entry
+	// R streams the content from the first byte.
+	R io.Reader
+	// ReaderAt gives random access when the pipeline has it (always for
+	// parsers that implement RandomAccess); nil otherwise.
+	ReaderAt io.ReaderAt
+	Size     int64 // -1 when unknown
+	// Zone is the case zone: times written without a zone are read in it,
+	// and the event records that it was assumed.
+	Zone *time.Location
+	// Warn reports a record that could not be parsed. It is counted and
+	// stored with the run; never drop a record without calling it.
+	Warn func(*RecordError)
+}
+
+// RandomAccess is implemented by parsers that need Source.ReaderAt (binary
+// formats with offsets); the pipeline spools stream members for them.
+type RandomAccess interface {
+	NeedsReaderAt() bool
+}
+
+// RecordError is a record that could not be parsed, in the spirit of
+// encoding/csv.ParseError: it names the file, the offset and the record.
+type RecordError struct {
+	Parser string
+	Path   string
+	Offset int64 // byte offset of the record in the file
+	Record int64 // 1-based record (line) number, 0 if none
+	Err    error
+}
+
+func (e *RecordError) Error() string {
+	if e.Record > 0 {
+		return fmt.Sprintf("%s: %s: record %d at offset %d: %v", e.Parser, e.Path, e.Record, e.Offset, e.Err)
+	}
+	return fmt.Sprintf("%s: %s: offset %d: %v", e.Parser, e.Path, e.Offset, e.Err)
+}
+
+func (e *RecordError) Unwrap() error { return e.Err }
+
+// Registry picks the parser for a file. Order matters: the first parser
+// whose Match accepts the file wins, so specific formats go before generic
+// ones.
+type Registry struct {
+	parsers []Parser
+}
+
+// NewRegistry returns a registry trying ps in order.
+func NewRegistry(ps ...Parser) *Registry { return &Registry{parsers: ps} }
+
+// Parsers lists the registered parsers in match order.
+func (r *Registry) Parsers() []Parser { return append([]Parser(nil), r.parsers...) }
+
+// Lookup returns the parser with the given name.
+func (r *Registry) Lookup(name string) (Parser, bool) {
+	for _, p := range r.parsers {
+		if p.Name() == name {
+			return p, true
+		}
+	}
+	return nil, false
+}
+
+// Match returns the first parser that accepts the file, or nil.
+func (r *Registry) Match(e *jfs.Entry, head []byte) Parser {
+	for _, p := range r.parsers {
+		if p.Match(e, head) {
+			return p
+		}
+	}
+	return nil
+}

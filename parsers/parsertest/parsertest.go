@@ -1,0 +1,194 @@
+// Package parsertest runs parsers on real files outside the ingest pipeline
+// and holds the contract every parser must keep. Each parser package calls
+// Contract from its tests with a few real files of its format.
+package parsertest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+	"github.com/jejak-forensics/jejak/parsers"
+	"github.com/jejak-forensics/jejak/timeline"
+)
+
+// Result is what a parser produced for one file.
+type Result struct {
+	Events   []*timeline.Event
+	Warnings []*parsers.RecordError
+	Err      error // Parse's own return value
+}
+
+// Corpus returns the path of a file under ../shared/corpus, skipping the
+// test with a clear message when the corpus is absent (it is present in CI).
+func Corpus(t testing.TB, rel string) string {
+	t.Helper()
+	dir, err := CorpusDir()
+	if err != nil {
+		t.Skipf("shared corpus not found (%v): needed for %s", err, rel)
+	}
+	p := filepath.Join(dir, rel)
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("corpus file %s: %v", rel, err)
+	}
+	return p
+}
+
+// CorpusDir finds ../shared/corpus from the module root upwards, or
+// $JEJAK_CORPUS when set.
+func CorpusDir() (string, error) {
+	if d := os.Getenv("JEJAK_CORPUS"); d != "" {
+		return d, nil
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for d := wd; ; d = filepath.Dir(d) {
+		c := filepath.Join(d, "..", "shared", "corpus")
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			if _, err := os.Stat(c); err != nil {
+				return "", err
+			}
+			return filepath.Clean(c), nil
+		}
+		if filepath.Dir(d) == d {
+			return "", errors.New("no go.mod above " + wd)
+		}
+	}
+}
+
+// FileEntry describes a real file on disk as a walker would, with its
+// modification time, so year inference and provenance work as in ingest.
+func FileEntry(t testing.TB, path string) *jfs.Entry {
+	t.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := jfs.NewEntry(filepath.Base(path), []string{"file:" + filepath.Base(path)}, st.Size(),
+		func() (io.ReadCloser, error) { return os.Open(path) },
+		func() (io.ReaderAt, error) { return os.Open(path) })
+	e.Times.Modified = st.ModTime().UTC()
+	e.Mode = st.Mode()
+	return e
+}
+
+// BytesEntry is an in-memory file, for fuzzing and truncation tests.
+func BytesEntry(name string, b []byte, mtime time.Time) *jfs.Entry {
+	e := jfs.NewEntry(name, []string{"file:" + name}, int64(len(b)),
+		func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil },
+		func() (io.ReaderAt, error) { return bytes.NewReader(b), nil })
+	e.Times.Modified = mtime
+	return e
+}
+
+// Parse runs p on an entry as the pipeline would, filling in the provenance
+// fields the pipeline owns and finalizing each event.
+func Parse(ctx context.Context, p parsers.Parser, e *jfs.Entry, zone *time.Location) Result {
+	var res Result
+	rc, err := e.Open()
+	if err != nil {
+		res.Err = err
+		return res
+	}
+	defer rc.Close()
+	src := &parsers.Source{Entry: e, R: rc, Size: e.Size, Zone: zone,
+		Warn: func(w *parsers.RecordError) { res.Warnings = append(res.Warnings, w) }}
+	if ra, ok, _ := e.ReaderAt(); ok {
+		src.ReaderAt = ra
+		if c, ok := ra.(io.Closer); ok {
+			defer c.Close()
+		}
+	}
+	res.Err = p.Parse(ctx, src, func(ev *timeline.Event) error {
+		ev.Jejak.Provenance.EvidenceSHA256 = "0000000000000000000000000000000000000000000000000000000000000000"
+		ev.Jejak.Provenance.EvidenceName = e.Path
+		ev.Jejak.Provenance.Chain = e.Chain
+		ev.Jejak.Provenance.Path = e.Path
+		ev.Jejak.Provenance.Parser = p.Name()
+		ev.Finalize()
+		res.Events = append(res.Events, ev)
+		return nil
+	})
+	return res
+}
+
+// ParseFile runs p on a real file in zone (UTC when nil).
+func ParseFile(t testing.TB, p parsers.Parser, path string, zone *time.Location) Result {
+	t.Helper()
+	if zone == nil {
+		zone = time.UTC
+	}
+	return Parse(context.Background(), p, FileEntry(t, path), zone)
+}
+
+// Contract checks what every parser promises, on real files of its format:
+// it accepts them in Match; every event has a UTC time, a timestamp_desc, a
+// message and an offset inside the file; warnings name the file; truncated
+// copies never panic; a cancelled context stops it.
+func Contract(t *testing.T, p parsers.Parser, files ...string) {
+	t.Helper()
+	if p.Name() == "" {
+		t.Fatal("parser has no name")
+	}
+	for _, path := range files {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := FileEntry(t, path)
+			head := data[:min(len(data), parsers.HeadSize)]
+			if !p.Match(e, head) {
+				t.Errorf("Match rejects %s", path)
+			}
+			res := Parse(context.Background(), p, e, time.UTC)
+			if res.Err != nil {
+				t.Fatalf("Parse: %v", res.Err)
+			}
+			if len(res.Events) == 0 {
+				t.Fatalf("no events from %s", path)
+			}
+			for i, ev := range res.Events {
+				if ev.Timestamp.Location() != time.UTC {
+					t.Errorf("event %d: timestamp not UTC", i)
+				}
+				if ev.TimestampDesc == "" {
+					t.Errorf("event %d: no timestamp_desc", i)
+				}
+				if ev.Message == "" {
+					t.Errorf("event %d: no message", i)
+				}
+				if o := ev.Jejak.Provenance.Offset; o < 0 || o >= int64(len(data)) {
+					t.Errorf("event %d: offset %d outside the file (%d bytes)", i, o, len(data))
+				}
+			}
+			for _, w := range res.Warnings {
+				if w.Path == "" || w.Parser == "" || w.Err == nil {
+					t.Errorf("warning without file, parser or cause: %+v", w)
+				}
+			}
+			// Truncated copies: no panic, and an error is allowed.
+			for _, n := range []int{0, 1, len(data) / 3, len(data) / 2, len(data) - 1} {
+				if n < 0 || n > len(data) {
+					continue
+				}
+				Parse(context.Background(), p, BytesEntry(e.Path, data[:n], e.Times.Modified), time.UTC)
+			}
+			// Cancellation: a parser must notice a cancelled context.
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			res = Parse(ctx, p, BytesEntry(e.Path, data, e.Times.Modified), time.UTC)
+			if res.Err == nil && len(res.Events) > 1 {
+				t.Errorf("cancelled context: parser went on (%d events, no error)", len(res.Events))
+			}
+		})
+	}
+}

@@ -1,0 +1,326 @@
+// Package timeline holds the unified event model every parser emits and every
+// store and export consumes.
+package timeline
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Event is one row of the super-timeline. Field names follow the Elastic
+// Common Schema so that Kibana and Timesketch users find what they expect;
+// everything jejak adds lives under "jejak".
+type Event struct {
+	Timestamp     time.Time `json:"@timestamp"`
+	TimestampDesc string    `json:"timestamp_desc"`
+	Message       string    `json:"message"`
+
+	Event       EventMeta  `json:"event"`
+	Log         *Log       `json:"log,omitempty"`
+	Host        *Host      `json:"host,omitempty"`
+	User        *User      `json:"user,omitempty"`
+	Source      *Endpoint  `json:"source,omitempty"`
+	Destination *Endpoint  `json:"destination,omitempty"`
+	Process     *Process   `json:"process,omitempty"`
+	File        *File      `json:"file,omitempty"`
+	URL         *URL       `json:"url,omitempty"`
+	HTTP        *HTTP      `json:"http,omitempty"`
+	UserAgent   *UserAgent `json:"user_agent,omitempty"`
+	Winlog      *Winlog    `json:"winlog,omitempty"`
+	Group       *Group     `json:"group,omitempty"`
+	Related     *Related   `json:"related,omitempty"`
+
+	Jejak Jejak `json:"jejak"`
+}
+
+// EventMeta is ECS "event.*".
+type EventMeta struct {
+	Kind     string   `json:"kind,omitempty"`
+	Category []string `json:"category,omitempty"`
+	Type     []string `json:"type,omitempty"`
+	Action   string   `json:"action,omitempty"`
+	Outcome  string   `json:"outcome,omitempty"`
+	Code     string   `json:"code,omitempty"`
+	Dataset  string   `json:"dataset,omitempty"`
+	Provider string   `json:"provider,omitempty"`
+	Severity int      `json:"severity,omitempty"`
+	// Timezone is set when the source had no zone and jejak read it in the
+	// case zone: ECS says to record the assumption here.
+	Timezone string `json:"timezone,omitempty"`
+	Original string `json:"original,omitempty"`
+}
+
+// Log is ECS "log.*".
+type Log struct {
+	Level  string  `json:"level,omitempty"`
+	Logger string  `json:"logger,omitempty"`
+	Syslog *Syslog `json:"syslog,omitempty"`
+}
+
+// Syslog is ECS "log.syslog.*".
+type Syslog struct {
+	Priority int    `json:"priority,omitempty"`
+	Facility *Code  `json:"facility,omitempty"`
+	Severity *Code  `json:"severity,omitempty"`
+	Appname  string `json:"appname,omitempty"`
+	Hostname string `json:"hostname,omitempty"`
+	MsgID    string `json:"msgid,omitempty"`
+	ProcID   string `json:"procid,omitempty"`
+	Version  string `json:"version,omitempty"`
+	// StructuredData is RFC 5424 SD: element ID → param → value.
+	StructuredData map[string]map[string]string `json:"structured_data,omitempty"`
+}
+
+// Code is a numeric code with its name (syslog facility and severity).
+type Code struct {
+	Code int    `json:"code"`
+	Name string `json:"name,omitempty"`
+}
+
+// Host is ECS "host.*".
+type Host struct {
+	Name     string `json:"name,omitempty"`
+	Hostname string `json:"hostname,omitempty"`
+}
+
+// User is ECS "user.*".
+type User struct {
+	Name      string `json:"name,omitempty"`
+	Domain    string `json:"domain,omitempty"`
+	ID        string `json:"id,omitempty"`
+	Effective *User  `json:"effective,omitempty"`
+	Target    *User  `json:"target,omitempty"`
+}
+
+// Group is ECS "group.*".
+type Group struct {
+	Name string `json:"name,omitempty"`
+	ID   string `json:"id,omitempty"`
+}
+
+// Endpoint is ECS "source.*" / "destination.*".
+type Endpoint struct {
+	IP      string `json:"ip,omitempty"`
+	Port    int    `json:"port,omitempty"`
+	Domain  string `json:"domain,omitempty"`
+	Address string `json:"address,omitempty"`
+}
+
+// Process is ECS "process.*".
+type Process struct {
+	Name        string `json:"name,omitempty"`
+	PID         int64  `json:"pid,omitempty"`
+	Executable  string `json:"executable,omitempty"`
+	CommandLine string `json:"command_line,omitempty"`
+	WorkingDir  string `json:"working_directory,omitempty"`
+	TTY         string `json:"tty,omitempty"`
+}
+
+// File is ECS "file.*".
+type File struct {
+	Path  string `json:"path,omitempty"`
+	Name  string `json:"name,omitempty"`
+	Inode string `json:"inode,omitempty"`
+	Size  *int64 `json:"size,omitempty"`
+}
+
+// URL is ECS "url.*".
+type URL struct {
+	Original string `json:"original,omitempty"`
+	Path     string `json:"path,omitempty"`
+	Query    string `json:"query,omitempty"`
+	Domain   string `json:"domain,omitempty"`
+}
+
+// HTTP is ECS "http.*".
+type HTTP struct {
+	Version  string        `json:"version,omitempty"`
+	Request  *HTTPRequest  `json:"request,omitempty"`
+	Response *HTTPResponse `json:"response,omitempty"`
+}
+
+// HTTPRequest is ECS "http.request.*".
+type HTTPRequest struct {
+	Method   string `json:"method,omitempty"`
+	Referrer string `json:"referrer,omitempty"`
+}
+
+// HTTPResponse is ECS "http.response.*".
+type HTTPResponse struct {
+	StatusCode int       `json:"status_code,omitempty"`
+	Body       *HTTPBody `json:"body,omitempty"`
+}
+
+// HTTPBody is ECS "http.*.body".
+type HTTPBody struct {
+	Bytes *int64 `json:"bytes,omitempty"`
+}
+
+// UserAgent is ECS "user_agent.*".
+type UserAgent struct {
+	Original string `json:"original,omitempty"`
+}
+
+// Winlog is the Winlogbeat "winlog.*" namespace that ECS users know.
+type Winlog struct {
+	Channel      string            `json:"channel,omitempty"`
+	EventID      int               `json:"event_id,omitempty"`
+	RecordID     uint64            `json:"record_id,omitempty"`
+	ComputerName string            `json:"computer_name,omitempty"`
+	ProviderName string            `json:"provider_name,omitempty"`
+	EventData    map[string]string `json:"event_data,omitempty"`
+	Logon        *WinlogLogon      `json:"logon,omitempty"`
+}
+
+// WinlogLogon is "winlog.logon.*".
+type WinlogLogon struct {
+	Type string `json:"type,omitempty"`
+	ID   string `json:"id,omitempty"`
+}
+
+// Related is ECS "related.*": every user and IP an event mentions, so a pivot
+// on one value finds it whatever role it played.
+type Related struct {
+	User []string `json:"user,omitempty"`
+	IP   []string `json:"ip,omitempty"`
+}
+
+// Jejak holds what ECS has no place for: the identity of the row, where it
+// came from, and how its time was read.
+type Jejak struct {
+	ID         string     `json:"id"`
+	Provenance Provenance `json:"provenance"`
+	Time       *TimeNote  `json:"time,omitempty"`
+	// Data is parser-specific detail kept verbatim (plaso's "event data").
+	Data map[string]string `json:"data,omitempty"`
+	Tags []string          `json:"tags,omitempty"`
+}
+
+// TimeNote records the assumptions made to place a timestamp on the UTC
+// line, so a reader of any single row can see them.
+type TimeNote struct {
+	// ZoneAssumed is the zone the source time was read in because the
+	// source carried none.
+	ZoneAssumed string `json:"zone_assumed,omitempty"`
+	// YearInferred says the source time had no year; YearBasis says from what
+	// the year was inferred.
+	YearInferred bool   `json:"year_inferred,omitempty"`
+	YearBasis    string `json:"year_basis,omitempty"`
+	// OutOfRange flags a time the source holds but no sane clock would
+	// write; it is kept as found, never clamped.
+	OutOfRange bool `json:"out_of_range,omitempty"`
+}
+
+// Provenance walks a row back to the bytes: which evidence item, through
+// which containers, which file, which record.
+type Provenance struct {
+	EvidenceSHA256 string `json:"evidence_sha256"`
+	EvidenceName   string `json:"evidence_name"`
+	// Chain lists the layers from the evidence item down to the file, each
+	// "kind:member" (e.g. "gzip:", "tar:var/log/syslog", "dir:auth.log").
+	Chain  []string `json:"chain"`
+	Path   string   `json:"path"`
+	Offset int64    `json:"offset"`
+	// Record is the 1-based record number in the file (line number for
+	// text logs); 0 when the format has none.
+	Record int64  `json:"record,omitempty"`
+	Parser string `json:"parser"`
+}
+
+// Display renders the chain as one readable path, e.g.
+// "logs.tgz » gzip » tar:var/log/syslog".
+func (p Provenance) Display() string {
+	parts := make([]string, 0, len(p.Chain)+1)
+	parts = append(parts, p.EvidenceName)
+	for _, c := range p.Chain {
+		parts = append(parts, strings.TrimSuffix(c, ":"))
+	}
+	return strings.Join(parts, " » ")
+}
+
+// ComputeID returns the deterministic identity of an event: a hash of its
+// provenance and timestamp_desc, so the same record parsed again by the same
+// parser always maps to the same row in every store.
+func ComputeID(p Provenance, desc string) string {
+	h := sha256.New()
+	var num [8]byte
+	field := func(s string) {
+		binary.BigEndian.PutUint64(num[:], uint64(len(s)))
+		h.Write(num[:])
+		h.Write([]byte(s))
+	}
+	field("jejak-event-v1")
+	field(p.EvidenceSHA256)
+	field(strconv.Itoa(len(p.Chain)))
+	for _, c := range p.Chain {
+		field(c)
+	}
+	field(p.Path)
+	field(strconv.FormatInt(p.Offset, 10))
+	field(strconv.FormatInt(p.Record, 10))
+	field(p.Parser)
+	field(desc)
+	sum := h.Sum(nil)
+	return hex.EncodeToString(sum[:16])
+}
+
+// Finalize normalises an event before it is stored: UTC timestamp, its ID,
+// and the related.* pivots derived from the fields that are set.
+func (e *Event) Finalize() {
+	e.Timestamp = e.Timestamp.UTC()
+	e.Jejak.ID = ComputeID(e.Jejak.Provenance, e.TimestampDesc)
+	var users, ips []string
+	addU := func(u string) {
+		if u != "" && !contains(users, u) {
+			users = append(users, u)
+		}
+	}
+	addIP := func(ip string) {
+		if ip != "" && !contains(ips, ip) {
+			ips = append(ips, ip)
+		}
+	}
+	if e.User != nil {
+		addU(e.User.Name)
+		if e.User.Effective != nil {
+			addU(e.User.Effective.Name)
+		}
+		if e.User.Target != nil {
+			addU(e.User.Target.Name)
+		}
+	}
+	if e.Source != nil {
+		addIP(e.Source.IP)
+	}
+	if e.Destination != nil {
+		addIP(e.Destination.IP)
+	}
+	if len(users) > 0 || len(ips) > 0 {
+		if e.Related == nil {
+			e.Related = &Related{}
+		}
+		for _, u := range users {
+			if !contains(e.Related.User, u) {
+				e.Related.User = append(e.Related.User, u)
+			}
+		}
+		for _, ip := range ips {
+			if !contains(e.Related.IP, ip) {
+				e.Related.IP = append(e.Related.IP, ip)
+			}
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
