@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"hash"
 	"strconv"
 	"strings"
 	"time"
@@ -245,27 +246,38 @@ func (p Provenance) Display() string {
 // ComputeID returns the deterministic identity of an event: a hash of its
 // provenance and timestamp_desc, so the same record parsed again by the same
 // parser always maps to the same row in every store.
+//
+// The 128-bit ID is two halves: the first 64 bits hash the file (evidence,
+// chain, path, parser), the second the record inside it (offset, record,
+// timestamp_desc). Events of one file therefore share a key prefix, which
+// keeps the stores' unique-ID indexes local while a file is ingested (a
+// fully random key touches every index page on every batch).
 func ComputeID(p Provenance, desc string) string {
-	h := sha256.New()
 	var num [8]byte
-	field := func(s string) {
+	field := func(h hash.Hash, s string) {
 		binary.BigEndian.PutUint64(num[:], uint64(len(s)))
 		h.Write(num[:])
 		h.Write([]byte(s))
 	}
-	field("jejak-event-v1")
-	field(p.EvidenceSHA256)
-	field(strconv.Itoa(len(p.Chain)))
+	f := sha256.New()
+	field(f, "jejak-event-v2")
+	field(f, p.EvidenceSHA256)
+	field(f, strconv.Itoa(len(p.Chain)))
 	for _, c := range p.Chain {
-		field(c)
+		field(f, c)
 	}
-	field(p.Path)
-	field(strconv.FormatInt(p.Offset, 10))
-	field(strconv.FormatInt(p.Record, 10))
-	field(p.Parser)
-	field(desc)
-	sum := h.Sum(nil)
-	return hex.EncodeToString(sum[:16])
+	field(f, p.Path)
+	field(f, p.Parser)
+	var id [16]byte
+	fileSum := f.Sum(nil)
+	copy(id[:8], fileSum)
+	r := sha256.New()
+	r.Write(fileSum)
+	field(r, strconv.FormatInt(p.Offset, 10))
+	field(r, strconv.FormatInt(p.Record, 10))
+	field(r, desc)
+	copy(id[8:], r.Sum(nil))
+	return hex.EncodeToString(id[:])
 }
 
 // Finalize normalises an event before it is stored: UTC timestamp, its ID,

@@ -40,3 +40,32 @@ type Store interface {
 	Search(ctx context.Context, q Query, fn func(*Event) error) error
 	Count(ctx context.Context, q Query) (int64, error)
 }
+
+// Warning is a reportable problem met while building the timeline: a record
+// a parser could not read, a part of a container a walker could not read, or
+// a file no parser took. It is stored with the run so the summary and later
+// reports can say what was skipped and why.
+type Warning struct {
+	Kind     WarningKind
+	Evidence string   // evidence SHA-256
+	Chain    []string // container chain down to the file
+	Path     string
+	Parser   string // empty for walker problems and skipped files
+	Offset   int64  // byte offset in the file, -1 when unknown
+	Record   int64  // 1-based record number, 0 when none
+	Message  string
+}
+
+// WarningKind says what a Warning is about.
+type WarningKind string
+
+const (
+	// WarnRecord: one record of a file could not be parsed; the rest was.
+	WarnRecord WarningKind = "record"
+	// WarnFile: a parser failed on a file as a whole.
+	WarnFile WarningKind = "file"
+	// WarnContainer: a walker could not read part of the evidence.
+	WarnContainer WarningKind = "container"
+	// WarnSkipped: a file was seen but not parsed (empty, unknown format).
+	WarnSkipped WarningKind = "skipped"
+)

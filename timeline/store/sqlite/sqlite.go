@@ -19,13 +19,14 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
-// The events table is keyed by the first 64 bits of the event ID so that
-// de-duplication rides on the rowid B-tree and costs no extra index; the full
-// 128-bit ID is kept beside it and a key collision is resolved by probing.
+// Rows are appended in rowid order (cheap: only the last pages change) and
+// de-duplicated by a unique index on the 16-byte event ID. Event IDs share a
+// per-file prefix (see timeline.ComputeID), so that index also grows locally
+// while a file is ingested. The columns beside the document are the fields
+// queries filter on; the document itself is the ECS JSON, stored verbatim.
 const schema = `
 CREATE TABLE IF NOT EXISTS events (
-	k INTEGER PRIMARY KEY,
-	id TEXT NOT NULL,
+	id BLOB NOT NULL UNIQUE,
 	ts INTEGER NOT NULL,
 	parser TEXT NOT NULL,
 	evidence TEXT NOT NULL,
@@ -50,6 +51,7 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE TABLE IF NOT EXISTS warnings (
 	run INTEGER NOT NULL,
+	kind TEXT NOT NULL,
 	evidence TEXT NOT NULL,
 	chain TEXT NOT NULL,
 	path TEXT NOT NULL,
@@ -66,16 +68,17 @@ type Store struct {
 	db  *sql.DB
 	run int64
 
-	mu     sync.Mutex
-	ins    *sql.Stmt
-	lookup *sql.Stmt
+	mu  sync.Mutex
+	ins map[int]*sql.Stmt // multi-row inserts by row count
 }
 
 var _ timeline.Store = (*Store)(nil)
 
 // Open opens (creating if needed) the store at path.
 func Open(ctx context.Context, path string) (*Store, error) {
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)"
+	// page_size only takes effect before the file is first written, so it
+	// comes first; large pages mean fewer writes for the same rows.
+	dsn := "file:" + path + "?_pragma=page_size(16384)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=cache_size(-262144)&_pragma=temp_store(MEMORY)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open case store %s: %w", path, err)
@@ -113,19 +116,8 @@ func (s *Store) FinishRun(ctx context.Context, finished time.Time, summary any) 
 	return err
 }
 
-// Warning is a stored, reportable parse problem.
-type Warning struct {
-	Evidence string
-	Chain    []string
-	Path     string
-	Parser   string
-	Offset   int64
-	Record   int64
-	Message  string
-}
-
 // AddWarnings stores warnings of the current run.
-func (s *Store) AddWarnings(ctx context.Context, ws []Warning) error {
+func (s *Store) AddWarnings(ctx context.Context, ws []timeline.Warning) error {
 	if len(ws) == 0 {
 		return nil
 	}
@@ -134,13 +126,13 @@ func (s *Store) AddWarnings(ctx context.Context, ws []Warning) error {
 		return err
 	}
 	defer tx.Rollback()
-	st, err := tx.PrepareContext(ctx, `INSERT INTO warnings(run, evidence, chain, path, parser, offset, record, message) VALUES(?,?,?,?,?,?,?,?)`)
+	st, err := tx.PrepareContext(ctx, `INSERT INTO warnings(run, kind, evidence, chain, path, parser, offset, record, message) VALUES(?,?,?,?,?,?,?,?,?)`)
 	if err != nil {
 		return err
 	}
 	for _, w := range ws {
 		chain, _ := json.Marshal(w.Chain)
-		if _, err := st.ExecContext(ctx, s.run, w.Evidence, string(chain), w.Path, w.Parser, w.Offset, w.Record, w.Message); err != nil {
+		if _, err := st.ExecContext(ctx, s.run, string(w.Kind), w.Evidence, string(chain), w.Path, w.Parser, w.Offset, w.Record, w.Message); err != nil {
 			return err
 		}
 	}
@@ -148,7 +140,7 @@ func (s *Store) AddWarnings(ctx context.Context, ws []Warning) error {
 }
 
 type row struct {
-	key int64
+	id  []byte
 	ev  *timeline.Event
 	doc []byte
 }
@@ -171,21 +163,32 @@ func (s *Store) Write(ctx context.Context, batch []*timeline.Event) (timeline.Wr
 		return st, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
-	ins := tx.StmtContext(ctx, s.insertStmt(ctx))
-	look := tx.StmtContext(ctx, s.lookupStmt(ctx))
-	if ins == nil || look == nil {
-		return st, errors.New("prepare insert")
-	}
-	for _, r := range rows {
-		inserted, err := s.insertOne(ctx, ins, look, r)
+	// Multi-row INSERTs: per-statement overhead (database/sql, binding)
+	// costs more than SQLite's own work for rows this small.
+	args := make([]any, 0, insertRows*insertCols)
+	for lo := 0; lo < len(rows); lo += insertRows {
+		chunk := rows[lo:min(lo+insertRows, len(rows))]
+		args = args[:0]
+		for _, r := range chunk {
+			e := r.ev
+			args = append(args, r.id, e.Timestamp.UnixNano(), e.Jejak.Provenance.Parser,
+				e.Jejak.Provenance.EvidenceSHA256, nullable(e.Event.Action), nullable(e.Event.Outcome),
+				nullable(userName(e)), nullable(sourceIP(e)), nullable(hostName(e)), s.run, r.doc)
+		}
+		stmt, err := s.insertStmt(ctx, len(chunk))
 		if err != nil {
 			return st, err
 		}
-		if inserted {
-			st.Inserted++
-		} else {
-			st.Duplicates++
+		res, err := tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
+		if err != nil {
+			return st, fmt.Errorf("insert events %s...: %w", chunk[0].ev.Jejak.ID, err)
 		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return st, err
+		}
+		st.Inserted += int(n)
+		st.Duplicates += len(chunk) - int(n)
 	}
 	if err := tx.Commit(); err != nil {
 		return st, fmt.Errorf("commit: %w", err)
@@ -193,59 +196,62 @@ func (s *Store) Write(ctx context.Context, batch []*timeline.Event) (timeline.Wr
 	return st, nil
 }
 
-func (s *Store) insertOne(ctx context.Context, ins, look *sql.Stmt, r row) (bool, error) {
-	e := r.ev
-	var action, outcome, user, ip, host any
-	if e.Event.Action != "" {
-		action = e.Event.Action
-	}
-	if e.Event.Outcome != "" {
-		outcome = e.Event.Outcome
-	}
-	if e.User != nil && e.User.Name != "" {
-		user = e.User.Name
-	}
-	if e.Source != nil && e.Source.IP != "" {
-		ip = e.Source.IP
-	}
-	if e.Host != nil && e.Host.Name != "" {
-		host = e.Host.Name
-	}
-	key := r.key
-	for probe := 0; probe < 64; probe++ {
-		res, err := ins.ExecContext(ctx, key, e.Jejak.ID, e.Timestamp.UnixNano(), e.Jejak.Provenance.Parser,
-			e.Jejak.Provenance.EvidenceSHA256, action, outcome, user, ip, host, s.run, r.doc)
-		if err != nil {
-			return false, fmt.Errorf("insert event %s: %w", e.Jejak.ID, err)
-		}
-		if n, _ := res.RowsAffected(); n == 1 {
-			return true, nil
-		}
-		var existing string
-		if err := look.QueryRowContext(ctx, key).Scan(&existing); err != nil {
-			return false, fmt.Errorf("look up event key %d: %w", key, err)
-		}
-		if existing == e.Jejak.ID {
-			return false, nil
-		}
-		key++ // 64-bit prefix collision between different IDs: probe on
-	}
-	return false, fmt.Errorf("event %s: no free key after 64 probes", e.Jejak.ID)
-}
+const (
+	insertRows = 64
+	insertCols = 11
+)
 
-func (s *Store) insertStmt(ctx context.Context) *sql.Stmt {
+// insertStmt returns the prepared INSERT for n rows (n ≤ insertRows).
+func (s *Store) insertStmt(ctx context.Context, n int) (*sql.Stmt, error) {
+	if st, ok := s.ins[n]; ok {
+		return st, nil
+	}
+	var b strings.Builder
+	b.WriteString(`INSERT INTO events(id, ts, parser, evidence, action, outcome, user_name, source_ip, host_name, run, doc) VALUES `)
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("(?,?,?,?,?,?,?,?,?,?,?)")
+	}
+	b.WriteString(` ON CONFLICT(id) DO NOTHING`)
+	st, err := s.db.PrepareContext(ctx, b.String())
+	if err != nil {
+		return nil, fmt.Errorf("prepare insert: %w", err)
+	}
 	if s.ins == nil {
-		s.ins, _ = s.db.PrepareContext(ctx, `INSERT INTO events(k, id, ts, parser, evidence, action, outcome, user_name, source_ip, host_name, run, doc)
-			VALUES(?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(k) DO NOTHING`)
+		s.ins = map[int]*sql.Stmt{}
 	}
-	return s.ins
+	s.ins[n] = st
+	return st, nil
 }
 
-func (s *Store) lookupStmt(ctx context.Context) *sql.Stmt {
-	if s.lookup == nil {
-		s.lookup, _ = s.db.PrepareContext(ctx, `SELECT id FROM events WHERE k = ?`)
+func nullable(s string) any {
+	if s == "" {
+		return nil
 	}
-	return s.lookup
+	return s
+}
+
+func userName(e *timeline.Event) string {
+	if e.User == nil {
+		return ""
+	}
+	return e.User.Name
+}
+
+func sourceIP(e *timeline.Event) string {
+	if e.Source == nil {
+		return ""
+	}
+	return e.Source.IP
+}
+
+func hostName(e *timeline.Event) string {
+	if e.Host == nil {
+		return ""
+	}
+	return e.Host.Name
 }
 
 func encodeRows(batch []*timeline.Event) ([]row, error) {
@@ -275,32 +281,17 @@ func encodeRows(batch []*timeline.Event) ([]row, error) {
 					errs[w] = fmt.Errorf("encode event %s: %w", e.Jejak.ID, err)
 					return
 				}
-				k, err := keyOf(e.Jejak.ID)
-				if err != nil {
-					errs[w] = err
+				id, err := hex.DecodeString(e.Jejak.ID)
+				if err != nil || len(id) != 16 {
+					errs[w] = fmt.Errorf("event id %q is not 32 hex digits", e.Jejak.ID)
 					return
 				}
-				rows[i] = row{key: k, ev: e, doc: doc}
+				rows[i] = row{id: id, ev: e, doc: doc}
 			}
 		}(w, lo, hi)
 	}
 	wg.Wait()
 	return rows, errors.Join(errs...)
-}
-
-func keyOf(id string) (int64, error) {
-	if len(id) < 16 {
-		return 0, fmt.Errorf("event id %q too short", id)
-	}
-	b, err := hex.DecodeString(id[:16])
-	if err != nil {
-		return 0, fmt.Errorf("event id %q: %w", id, err)
-	}
-	var k uint64
-	for _, x := range b {
-		k = k<<8 | uint64(x)
-	}
-	return int64(k), nil
 }
 
 func where(q timeline.Query) (string, []any) {
@@ -363,12 +354,38 @@ func (s *Store) Count(ctx context.Context, q timeline.Query) (int64, error) {
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.ins != nil {
-		s.ins.Close()
-	}
-	if s.lookup != nil {
-		s.lookup.Close()
+	for _, st := range s.ins {
+		st.Close()
 	}
 	_, _ = s.db.Exec("PRAGMA optimize")
 	return s.db.Close()
+}
+
+// Warnings streams stored warnings in the order they were recorded, of the
+// latest run only when latest is set.
+func (s *Store) Warnings(ctx context.Context, latest bool, fn func(timeline.Warning) error) error {
+	q := `SELECT kind, evidence, chain, path, parser, offset, record, message FROM warnings`
+	if latest {
+		q += ` WHERE run = (SELECT max(id) FROM runs)`
+	}
+	rows, err := s.db.QueryContext(ctx, q+` ORDER BY rowid`)
+	if err != nil {
+		return fmt.Errorf("read warnings: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var w timeline.Warning
+		var kind, chain string
+		if err := rows.Scan(&kind, &w.Evidence, &chain, &w.Path, &w.Parser, &w.Offset, &w.Record, &w.Message); err != nil {
+			return err
+		}
+		w.Kind = timeline.WarningKind(kind)
+		if err := json.Unmarshal([]byte(chain), &w.Chain); err != nil {
+			return fmt.Errorf("stored warning chain %q: %w", chain, err)
+		}
+		if err := fn(w); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+)
+
+// version is set at build time with -ldflags "-X main.version=..."; it is
+// recorded in every custody entry and run.
+var version = "0.1.0-dev"
+
+// env is what commands get instead of globals: streams and the clock, so
+// commands are testable and their output reproducible.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	now            func() time.Time
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, now: time.Now}
+	app := newApp(e)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return exitCode(app.RunContext(ctx, permuteArgs(app, args)), stderr)
+}
+
+func newApp(e *env) *cli.App {
+	cli.HelpFlag = &cli.BoolFlag{Name: "help", Aliases: []string{"h"}, Usage: "show help"}
+	return &cli.App{
+		Name:    "jejak",
+		Usage:   "forensic super-timelines and intrusion hunting for election IT systems",
+		Version: version,
+		Description: `jejak ("trace") turns the evidence of an election's IT systems — log files,
+folders, archives (tar, tgz, zip, gz, bz2, xz, nested) — into one timeline of
+events, each traceable to the evidence bytes it came from (evidence SHA-256,
+container chain, path, offset, parser).
+
+A case is a folder holding the evidence registry, a hash-chained custody log
+and the embedded timeline store (case.db). The evidence is opened read-only
+and never changed.
+
+QUICK START
+   jejak analyze fixtures/example --out /tmp/example-case
+   jejak timeline /tmp/example-case --limit 20
+
+STEP BY STEP
+   jejak case init CASE --examiner "A. Examiner" --tz Asia/Jakarta
+   jejak evidence add CASE /evidence/server1-logs.tgz /evidence/var-log/
+   jejak ingest CASE
+   jejak timeline CASE --from 2024-02-14T13:00:00+07:00
+   jejak export CASE --format csv -o timeline.csv
+
+` + exitHelp,
+		Writer:          e.stdout,
+		ErrWriter:       e.stderr,
+		HideHelpCommand: true,
+		ExitErrHandler:  func(*cli.Context, error) {}, // exit codes are mapped in run
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return usageError{err}
+		},
+		Commands: []*cli.Command{
+			caseCmd(e),
+			evidenceCmd(e),
+			ingestCmd(e),
+			timelineCmd(e),
+			exportCmd(e),
+			warningsCmd(e),
+			analyzeCmd(e),
+		},
+	}
+}
+
+// withHelp appends the exit-status table to a command's description and
+// makes flag errors usage errors.
+func withHelp(c *cli.Command) *cli.Command {
+	if c.Description != "" {
+		c.Description += "\n\n"
+	}
+	c.Description += exitHelp
+	c.OnUsageError = func(_ *cli.Context, err error, _ bool) error { return usageError{err} }
+	for _, sub := range c.Subcommands {
+		withHelp(sub)
+	}
+	return c
+}

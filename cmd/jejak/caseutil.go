@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+
+	"github.com/jejak-forensics/jejak/forensics/evidence"
+	"github.com/jejak-forensics/jejak/timeline/store/sqlite"
+	"github.com/mattn/go-isatty"
+	"github.com/urfave/cli/v2"
+)
+
+func (e *env) caseConfig(examiner string) evidence.Config {
+	return evidence.Config{Examiner: examiner, Clock: e.now, ToolVersion: version}
+}
+
+// openCase opens a case folder and its embedded store.
+func openCase(ctx context.Context, dir string) (*evidence.Case, *sqlite.Store, error) {
+	cs, err := evidence.OpenWith(dir, evidence.Config{ToolVersion: version})
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := sqlite.Open(ctx, cs.StorePath())
+	if err != nil {
+		return nil, nil, err
+	}
+	return cs, store, nil
+}
+
+func examinerFlag(required bool) cli.Flag {
+	return &cli.StringFlag{Name: "examiner", Required: required, EnvVars: []string{"JEJAK_EXAMINER"},
+		Usage: "`NAME` of the examiner, recorded in every custody entry (default: the case's examiner)"}
+}
+
+// isTerminal reports whether w is an interactive terminal, the only place
+// progress bars go.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+}
+
+// hashWriter hashes what passes through it.
+type hashWriter struct {
+	w io.Writer
+	h hash.Hash
+}
+
+func newHashWriter(w io.Writer) *hashWriter { return &hashWriter{w: w, h: sha256.New()} }
+
+func (h *hashWriter) Write(p []byte) (int, error) {
+	n, err := h.w.Write(p)
+	h.h.Write(p[:n])
+	return n, err
+}
+
+func (h *hashWriter) sum() string { return hex.EncodeToString(h.h.Sum(nil)) }
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

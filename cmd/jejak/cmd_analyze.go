@@ -1,0 +1,66 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os/user"
+
+	"github.com/jejak-forensics/jejak/forensics/evidence"
+	"github.com/urfave/cli/v2"
+)
+
+func analyzeCmd(e *env) *cli.Command {
+	return withHelp(&cli.Command{
+		Name:      "analyze",
+		Usage:     "the quick path: create a case, register evidence and ingest it in one go",
+		ArgsUsage: "PATH...",
+		Description: `Does 'case init' (unless --out already holds a case), 'evidence add' for each
+PATH and 'ingest', then prints the summary. Look at the result with
+'jejak timeline DIR' or export it with 'jejak export DIR'.
+
+EXAMPLE
+   jejak analyze fixtures/example --out /tmp/example-case --tz Asia/Jakarta`,
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Required: true, Usage: "case folder `DIR` to create or reuse"},
+			&cli.StringFlag{Name: "tz", Value: "UTC", Usage: "IANA `ZONE` for times logged without a zone (new cases)"},
+			examinerFlag(false),
+		}, ingestFlags()...),
+		Action: func(c *cli.Context) error {
+			if c.NArg() == 0 {
+				return usagef("analyze needs at least one evidence PATH")
+			}
+			examiner := c.String("examiner")
+			if examiner == "" {
+				examiner = defaultExaminer()
+			}
+			cfg := e.caseConfig(examiner)
+			cfg.Zone = c.String("tz")
+			cs, err := evidence.Init(c.String("out"), cfg)
+			if errors.Is(err, evidence.ErrCaseExists) {
+				cs, err = evidence.OpenWith(c.String("out"), e.caseConfig(c.String("examiner")))
+			}
+			if err != nil {
+				return err
+			}
+			for _, p := range c.Args().Slice() {
+				it, err := cs.AddEvidence(c.Context, p, nil)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stderr, "evidence %s  sha256 %s  %s\n", it.ID, it.SHA256, it.Path)
+			}
+			err = e.ingest(c, cs)
+			fmt.Fprintf(e.stderr, "\ncase folder: %s\nnext: jejak timeline %s | less -S\n", cs.Dir(), cs.Dir())
+			return err
+		},
+	})
+}
+
+// defaultExaminer is the login name, so a quick analysis still records who
+// ran it.
+func defaultExaminer() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return "unknown"
+}

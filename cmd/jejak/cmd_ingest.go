@@ -1,0 +1,259 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jejak-forensics/jejak/forensics/evidence"
+	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+	"github.com/jejak-forensics/jejak/forensics/ingest"
+	"github.com/jejak-forensics/jejak/parsers/all"
+	"github.com/jejak-forensics/jejak/timeline"
+	"github.com/jejak-forensics/jejak/timeline/store/sqlite"
+	"github.com/schollz/progressbar/v3"
+	"github.com/urfave/cli/v2"
+)
+
+func ingestFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.IntFlag{Name: "workers", Usage: "evidence items parsed at once (default: number of cores)"},
+		&cli.BoolFlag{Name: "json", Usage: "print the summary as JSON on stdout"},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress bar"},
+	}
+}
+
+func ingestCmd(e *env) *cli.Command {
+	return withHelp(&cli.Command{
+		Name:      "ingest",
+		Usage:     "parse all registered evidence into the case timeline",
+		ArgsUsage: "CASE",
+		Description: `Walks every registered evidence item (folders, archives nested to any depth),
+recognises each file's format by its content, parses it and stores the events
+in the case's embedded store (case.db). Events have deterministic IDs, so
+running ingest again adds nothing.
+
+Each file is either parsed or counted as skipped with a reason; each record a
+parser could not read is stored as a warning ('jejak warnings CASE' lists
+them). The summary at the end says what was read and what was not.
+
+A progress bar is drawn on stderr when it is a terminal.`,
+		Flags: ingestFlags(),
+		Action: func(c *cli.Context) error {
+			dir, err := oneArg(c, "CASE")
+			if err != nil {
+				return err
+			}
+			cs, err := evidence.OpenWith(dir, e.caseConfig(""))
+			if err != nil {
+				return err
+			}
+			return e.ingest(c, cs)
+		},
+	})
+}
+
+// ingest runs the pipeline over a case's evidence and prints the summary.
+func (e *env) ingest(c *cli.Context, cs *evidence.Case) error {
+	ctx := c.Context
+	items, err := cs.Evidence()
+	if err != nil {
+		return err
+	}
+	if len(items) == 0 {
+		return usagef("case %s has no evidence: add some with 'jejak evidence add %s PATH...'", cs.Dir(), cs.Dir())
+	}
+	store, err := sqlite.Open(ctx, cs.StorePath())
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	var walk []ingest.Item
+	for _, it := range items {
+		if err := checkUnchanged(it); err != nil {
+			return err
+		}
+		w, err := jfs.Open(ctx, it.Path, jfs.Options{TempDir: cs.TempDir()})
+		if err != nil {
+			return fmt.Errorf("open evidence %s: %w", it.Path, err)
+		}
+		walk = append(walk, ingest.Item{SHA256: it.SHA256, Name: it.Name, Walker: w})
+	}
+	if err := os.MkdirAll(cs.TempDir(), 0o755); err != nil {
+		return err
+	}
+
+	started := e.now()
+	if _, err := store.BeginRun(ctx, started, version); err != nil {
+		return err
+	}
+	ws := &warningWriter{store: store, ctx: ctx}
+	cfg := ingest.Config{
+		Registry: all.Registry(),
+		Zone:     cs.Location(),
+		TempDir:  cs.TempDir(),
+		Workers:  c.Int("workers"),
+		Warn:     ws.add,
+	}
+	if !c.Bool("quiet") && isTerminal(e.stderr) {
+		bar := progressbar.NewOptions64(-1, progressbar.OptionSetWriter(e.stderr),
+			progressbar.OptionSetDescription("ingesting"), progressbar.OptionShowBytes(true),
+			progressbar.OptionSpinnerType(14), progressbar.OptionClearOnFinish(),
+			progressbar.OptionThrottle(100))
+		cfg.Progress = func(p ingest.Progress) {
+			bar.Describe(fmt.Sprintf("%d files, %d events", p.Files, p.Events))
+			_ = bar.Set64(p.Bytes)
+			if p.Done {
+				_ = bar.Finish()
+			}
+		}
+	}
+	sum, runErr := ingest.Run(ctx, cfg, walk, store)
+	if err := ws.flush(); err != nil && runErr == nil {
+		runErr = err
+	}
+	if err := store.FinishRun(context.WithoutCancel(ctx), e.now(), sum); err != nil && runErr == nil {
+		runErr = err
+	}
+	if err := cs.Log("ingest", map[string]any{"summary": sum, "error": errString(runErr)}); err != nil && runErr == nil {
+		runErr = err
+	}
+	if c.Bool("json") {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(sum)
+	} else {
+		printSummary(e.stderr, &sum, ws.sample)
+	}
+	if runErr != nil {
+		return runErr
+	}
+	if !sum.Clean() {
+		return errWarnings
+	}
+	return nil
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// warningWriter stores warnings in batches and keeps the first few for the
+// summary.
+type warningWriter struct {
+	store  *sqlite.Store
+	ctx    context.Context
+	mu     sync.Mutex
+	buf    []timeline.Warning
+	sample []timeline.Warning
+	err    error
+}
+
+const summarySample = 10
+
+func (w *warningWriter) add(x timeline.Warning) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.sample) < summarySample {
+		w.sample = append(w.sample, x)
+	}
+	w.buf = append(w.buf, x)
+	if len(w.buf) >= 5000 {
+		w.flushLocked()
+	}
+}
+
+func (w *warningWriter) flushLocked() {
+	if w.err == nil && len(w.buf) > 0 {
+		w.err = w.store.AddWarnings(context.WithoutCancel(w.ctx), w.buf)
+	}
+	w.buf = w.buf[:0]
+}
+
+func (w *warningWriter) flush() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.flushLocked()
+	return w.err
+}
+
+func printSummary(out io.Writer, s *ingest.Summary, sample []timeline.Warning) {
+	fmt.Fprintf(out, "\nevidence items   %d\n", s.Evidence)
+	fmt.Fprintf(out, "files seen       %d\n", s.FilesSeen)
+	fmt.Fprintf(out, "files parsed     %d\n", s.FilesParsed)
+	fmt.Fprintf(out, "files skipped    %d\n", s.FilesSkipped)
+	for _, r := range s.SortedReasons() {
+		fmt.Fprintf(out, "  %-40s %d\n", r, s.SkipReasons[r])
+	}
+	fmt.Fprintf(out, "events           %d (%d new, %d already in the case)\n", s.Events, s.Inserted, s.Duplicates)
+	fmt.Fprintf(out, "record warnings  %d\n", s.Warnings)
+	fmt.Fprintf(out, "container problems %d\n", s.Problems)
+	fmt.Fprintf(out, "content read     %s\n", humanBytes(s.Bytes))
+	if len(s.Parsers) > 0 {
+		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "\nPARSER\tFILES\tEVENTS\tWARNINGS\tFAILED")
+		for _, name := range sortedKeys(s.Parsers) {
+			p := s.Parsers[name]
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\n", name, p.Files, p.Events, p.Warnings, p.Failed)
+		}
+		tw.Flush()
+	}
+	if len(sample) > 0 {
+		fmt.Fprintln(out, "\nfirst warnings (all of them: jejak warnings CASE):")
+		for _, w := range sample {
+			fmt.Fprintf(out, "  %s\n", formatWarning(w))
+		}
+	}
+}
+
+func formatWarning(w timeline.Warning) string {
+	where := w.Path
+	if len(w.Chain) > 0 {
+		where = fmt.Sprint(w.Chain)
+	}
+	s := fmt.Sprintf("[%s] %s", w.Kind, where)
+	if w.Offset >= 0 {
+		s += fmt.Sprintf(" offset %d", w.Offset)
+	}
+	if w.Record > 0 {
+		s += fmt.Sprintf(" record %d", w.Record)
+	}
+	if w.Parser != "" {
+		s += " (" + w.Parser + ")"
+	}
+	return s + ": " + w.Message
+}
+
+// checkUnchanged refuses to ingest an item whose size or modification time
+// differ from its registration: the events would not be of the evidence the
+// custody log names. (A full re-hash is 'jejak evidence verify'.)
+func checkUnchanged(it *evidence.Item) error {
+	st, err := os.Stat(it.Path)
+	if err != nil {
+		return fmt.Errorf("evidence %s (%s): %w", it.ID, it.Path, err)
+	}
+	if it.Kind == "file" && (st.Size() != it.Size || !st.ModTime().Equal(it.ModTime)) {
+		return fmt.Errorf("evidence %s (%s) changed since it was registered (size %d -> %d, mtime %s -> %s): run 'jejak evidence verify'",
+			it.ID, it.Path, it.Size, st.Size(), it.ModTime.UTC().Format(time.RFC3339Nano), st.ModTime().UTC().Format(time.RFC3339Nano))
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/jejak-forensics/jejak/timeline"
+	"github.com/urfave/cli/v2"
+)
+
+func warningsCmd(e *env) *cli.Command {
+	return withHelp(&cli.Command{
+		Name:      "warnings",
+		Usage:     "list what ingest could not read: skipped files, bad records, container problems",
+		ArgsUsage: "CASE",
+		Description: `Lists the warnings stored by the latest ingest run (or all runs with --all):
+each names the evidence, container chain, path, byte offset and record number
+where known, the parser, and the cause.`,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "all", Usage: "warnings of every run, not only the latest"},
+			&cli.BoolFlag{Name: "json", Usage: "one JSON object per line"},
+		},
+		Action: func(c *cli.Context) error {
+			dir, err := oneArg(c, "CASE")
+			if err != nil {
+				return err
+			}
+			_, store, err := openCase(c.Context, dir)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			enc := json.NewEncoder(e.stdout)
+			return store.Warnings(c.Context, !c.Bool("all"), func(w timeline.Warning) error {
+				if c.Bool("json") {
+					return enc.Encode(w)
+				}
+				_, err := fmt.Fprintln(e.stdout, formatWarning(w))
+				return err
+			})
+		},
+	})
+}

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+)
+
+// Exit codes, the one table scripts can rely on. Every command's help ends
+// with exitHelp.
+const (
+	exitOK          = 0   // done, everything read
+	exitFatal       = 1   // could not do the job
+	exitUsage       = 2   // wrong flags or arguments
+	exitWarnings    = 3   // done, but some input was skipped or had bad records
+	exitInterrupted = 130 // stopped by Ctrl-C / SIGTERM
+)
+
+const exitHelp = `EXIT STATUS
+   0    done, all input read
+   1    fatal error: the job could not be done
+   2    usage error: wrong flags or arguments
+   3    done with warnings: some input was skipped or had unreadable records
+        (the summary and 'jejak warnings CASE' say which)
+   130  interrupted`
+
+// usageError marks an error as the caller's mistake (exit 2).
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+func (u usageError) Unwrap() error { return u.err }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+// errWarnings is returned by commands that finished but skipped input.
+var errWarnings = errors.New("finished with warnings")
+
+// exitCode maps a command's error to the table above and prints it.
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return exitOK
+	}
+	var ue usageError
+	switch {
+	case errors.Is(err, errWarnings):
+		return exitWarnings
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintln(stderr, "jejak: interrupted")
+		return exitInterrupted
+	case errors.As(err, &ue), strings.HasPrefix(err.Error(), "Required flag"), strings.HasPrefix(err.Error(), "flag provided but not defined"):
+		fmt.Fprintf(stderr, "jejak: %v\nRun 'jejak help' or 'jejak COMMAND --help' for usage.\n", err)
+		return exitUsage
+	}
+	var ee cli.ExitCoder
+	if errors.As(err, &ee) {
+		if msg := ee.Error(); msg != "" {
+			fmt.Fprintln(stderr, "jejak:", msg)
+		}
+		return ee.ExitCode()
+	}
+	fmt.Fprintln(stderr, "jejak:", err)
+	return exitFatal
+}

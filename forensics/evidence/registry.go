@@ -1,0 +1,347 @@
+package evidence
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Item is one piece of registered evidence.
+type Item struct {
+	// ID is the first 12 hex digits of SHA256 (longer only if two items
+	// ever shared those), so the same bytes get the same ID in every case.
+	ID   string `json:"id"`
+	Name string `json:"name"` // base name of Path
+	Path string `json:"path"` // absolute path as given (symlinks not resolved)
+	Kind string `json:"kind"` // "file" or "dir"
+	Size int64  `json:"size"` // bytes; for a folder, the sum of its files
+	// SHA256 is the file's hash or, for a folder, its TreeHash. SHA1 and MD5
+	// exist for files only: a folder has no single byte stream to hash.
+	SHA256      string    `json:"sha256"`
+	SHA1        string    `json:"sha1,omitempty"`
+	MD5         string    `json:"md5,omitempty"`
+	ModTime     time.Time `json:"mod_time"`
+	AddedAt     time.Time `json:"added_at"`
+	Examiner    string    `json:"examiner"`
+	ToolVersion string    `json:"tool_version"`
+	Files       int       `json:"files,omitempty"`    // folder: regular files hashed
+	Manifest    string    `json:"manifest,omitempty"` // folder: manifest file, relative to the case
+}
+
+type registry struct {
+	FormatVersion int     `json:"format_version"`
+	Items         []*Item `json:"items"`
+}
+
+var (
+	// ErrDuplicate: the content is already registered from another path.
+	ErrDuplicate = errors.New("content already registered")
+	// ErrChanged: evidence no longer matches what was registered.
+	ErrChanged = errors.New("evidence changed since registration")
+)
+
+// DuplicateError refuses a second item for content already registered from
+// another path. One content is one piece of evidence (its ID is its hash);
+// seeing it again elsewhere is recorded in the custody log as
+// "evidence_duplicate" instead, naming both paths.
+type DuplicateError struct {
+	Path     string
+	Existing *Item
+}
+
+func (e *DuplicateError) Error() string {
+	return fmt.Sprintf("%s has the same content (sha256 %s) as evidence %s registered from %s: not registered twice; the sighting is recorded in the custody log",
+		e.Path, e.Existing.SHA256, e.Existing.ID, e.Existing.Path)
+}
+
+func (e *DuplicateError) Unwrap() error { return ErrDuplicate }
+
+// ChangedError reports evidence that no longer matches its registration.
+type ChangedError struct {
+	Path       string // the evidence path
+	File       string // for a folder, the first file that differs (relative)
+	What       string // what differs: "sha256", "size", "mtime", "file missing", ...
+	Registered string
+	Current    string
+}
+
+func (e *ChangedError) Error() string {
+	where := e.Path
+	if e.File != "" {
+		where += " (file " + e.File + ")"
+	}
+	return fmt.Sprintf("%s changed since it was registered: %s was %s, is now %s", where, e.What, e.Registered, e.Current)
+}
+
+func (e *ChangedError) Unwrap() error { return ErrChanged }
+
+func (c *Case) loadRegistry() (*registry, error) {
+	var r registry
+	if err := readJSON(c.path(registryFile), &r); err != nil {
+		return nil, err
+	}
+	if r.FormatVersion < 1 || r.FormatVersion > FormatVersion {
+		return nil, fmt.Errorf("%s: format version %d not supported", c.path(registryFile), r.FormatVersion)
+	}
+	for i, it := range r.Items {
+		if it == nil || it.ID == "" || it.SHA256 == "" || it.Path == "" {
+			return nil, fmt.Errorf("%s is malformed: item %d lacks id, sha256 or path", c.path(registryFile), i+1)
+		}
+	}
+	return &r, nil
+}
+
+// Evidence lists the registered items in registration order.
+func (c *Case) Evidence() ([]*Item, error) {
+	r, err := c.loadRegistry()
+	if err != nil {
+		return nil, err
+	}
+	return r.Items, nil
+}
+
+// AddEvidence registers a file or folder without changing it: it is opened
+// read-only (without touching its access time where the OS allows), its
+// bytes are read once to compute SHA-256, SHA-1 and MD5 together, and it is
+// refused if its size or mtime moved while it was read.
+//
+// Adding a registered path again whose content is unchanged is a no-op that
+// returns the existing item and writes nothing. A registered path whose
+// content changed is refused with a *ChangedError naming both hashes; content
+// already registered from another path is refused with a *DuplicateError.
+// Both refusals are recorded in the custody log.
+func (c *Case) AddEvidence(ctx context.Context, path string, progress func(done, total int64)) (*Item, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	st, err := os.Stat(abs)
+	if err != nil {
+		return nil, fmt.Errorf("add evidence: %w", err)
+	}
+	if err := c.checkOutside(abs, st.IsDir()); err != nil {
+		return nil, err
+	}
+	it := &Item{Name: filepath.Base(abs), Path: abs, Examiner: c.examiner, ToolVersion: c.toolVersion, ModTime: st.ModTime().UTC()}
+	var man *Manifest
+	if st.IsDir() {
+		man, it.Size, err = hashTree(ctx, abs, progress)
+		if err != nil {
+			return nil, fmt.Errorf("add evidence: %w", err)
+		}
+		it.Kind, it.SHA256, it.Files = "dir", man.TreeSHA256, len(man.Files)
+	} else {
+		d, fi, err := hashFile(ctx, abs, make([]byte, hashBufSize), 0, -1, progress)
+		if err != nil {
+			return nil, fmt.Errorf("add evidence: %w", err)
+		}
+		it.Kind, it.Size, it.SHA256, it.SHA1, it.MD5 = "file", d.Size, d.SHA256, d.SHA1, d.MD5
+		it.ModTime = fi.ModTime().UTC()
+	}
+
+	var out *Item
+	err = c.withLock(func(w *custodyWriter) error {
+		// Reload under the lock: another process may have registered since.
+		reg, err := c.loadRegistry()
+		if err != nil {
+			return err
+		}
+		for _, old := range reg.Items {
+			if old.Path != abs {
+				continue
+			}
+			if old.SHA256 == it.SHA256 && old.Kind == it.Kind {
+				out = old
+				return nil
+			}
+			cerr := &ChangedError{Path: abs, What: "sha256", Registered: old.SHA256, Current: it.SHA256}
+			if _, err := w.append("evidence_refused", map[string]any{
+				"path": abs, "id": old.ID, "reason": "changed since registration",
+				"registered_sha256": old.SHA256, "current_sha256": it.SHA256,
+			}); err != nil {
+				return err
+			}
+			return cerr
+		}
+		for _, old := range reg.Items {
+			if old.SHA256 != it.SHA256 {
+				continue
+			}
+			if _, err := w.append("evidence_duplicate", map[string]any{
+				"path": abs, "sha256": it.SHA256, "id": old.ID, "registered_path": old.Path,
+			}); err != nil {
+				return err
+			}
+			return &DuplicateError{Path: abs, Existing: old}
+		}
+		it.ID = uniqueID(reg.Items, it.SHA256)
+		it.AddedAt = c.now()
+		if man != nil {
+			man.ItemID = it.ID
+			it.Manifest = filepath.ToSlash(filepath.Join(manifestDir, it.ID+".json"))
+			if err := writeJSONAtomic(c.path(it.Manifest), man); err != nil {
+				return err
+			}
+		}
+		// The custody entry goes first: after a crash between the two
+		// writes the log over-reports an addition, it never hides one.
+		if _, err := w.append("evidence_add", itemDetails(it)); err != nil {
+			return err
+		}
+		reg.Items = append(reg.Items, it)
+		if err := writeJSONAtomic(c.path(registryFile), reg); err != nil {
+			return err
+		}
+		out = it
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("add evidence: %w", err)
+	}
+	return out, nil
+}
+
+func itemDetails(it *Item) map[string]any {
+	d := map[string]any{
+		"id": it.ID, "name": it.Name, "path": it.Path, "kind": it.Kind, "size": it.Size,
+		"sha256": it.SHA256, "mod_time": it.ModTime.Format(time.RFC3339Nano),
+	}
+	if it.Kind == "file" {
+		d["sha1"], d["md5"] = it.SHA1, it.MD5
+	} else {
+		d["files"], d["manifest"] = it.Files, it.Manifest
+	}
+	return d
+}
+
+func uniqueID(items []*Item, sum string) string {
+	for n := 12; n < len(sum); n += 4 {
+		id, taken := sum[:n], false
+		for _, it := range items {
+			taken = taken || it.ID == id
+		}
+		if !taken {
+			return id
+		}
+	}
+	return sum
+}
+
+// checkOutside refuses evidence inside the case folder, or a folder that
+// holds the case: its hash would change with every custody entry.
+func (c *Case) checkOutside(abs string, isDir bool) error {
+	ev, cs := realPath(abs), realPath(c.dir)
+	if within(ev, cs) || (isDir && within(cs, ev)) {
+		return fmt.Errorf("add evidence: %s overlaps the case folder %s: keep evidence outside the case", abs, c.dir)
+	}
+	return nil
+}
+
+func realPath(p string) string {
+	if r, err := filepath.EvalSymlinks(p); err == nil {
+		return r
+	}
+	return p
+}
+
+func within(p, dir string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+// Manifest loads the per-file manifest of a folder item.
+func (c *Case) Manifest(it *Item) (*Manifest, error) {
+	if it.Kind != "dir" || it.Manifest == "" {
+		return nil, fmt.Errorf("evidence %s is not a folder: it has no manifest", it.ID)
+	}
+	var m Manifest
+	if err := readJSON(c.path(filepath.FromSlash(it.Manifest)), &m); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// VerifyEvidence re-hashes an item and compares it with its registration,
+// returning a *ChangedError on the first difference (content, size, mtime,
+// or for a folder a file added, missing or changed). The outcome is
+// recorded in the custody log as "verify".
+func (c *Case) VerifyEvidence(ctx context.Context, it *Item) error {
+	verr := c.verifyItem(ctx, it)
+	var cerr *ChangedError
+	details := map[string]any{"id": it.ID, "path": it.Path, "sha256": it.SHA256, "result": "ok"}
+	switch {
+	case errors.As(verr, &cerr):
+		details["result"], details["error"] = "mismatch", cerr.Error()
+	case verr != nil:
+		if ctx.Err() != nil {
+			return verr // interrupted: nothing was verified, nothing to record
+		}
+		details["result"], details["error"] = "error", verr.Error()
+	}
+	if err := c.Log("verify", details); err != nil {
+		return errors.Join(verr, err)
+	}
+	return verr
+}
+
+func (c *Case) verifyItem(ctx context.Context, it *Item) error {
+	if it.Kind == "dir" {
+		return c.verifyTree(ctx, it)
+	}
+	d, fi, err := hashFile(ctx, it.Path, make([]byte, hashBufSize), 0, -1, nil)
+	if err != nil {
+		return err
+	}
+	for _, x := range []struct{ what, was, now string }{
+		{"sha256", it.SHA256, d.SHA256},
+		{"size", fmt.Sprint(it.Size), fmt.Sprint(d.Size)},
+		{"sha1", it.SHA1, d.SHA1},
+		{"md5", it.MD5, d.MD5},
+		{"mtime", it.ModTime.Format(time.RFC3339Nano), fi.ModTime().UTC().Format(time.RFC3339Nano)},
+	} {
+		if x.was != x.now {
+			return &ChangedError{Path: it.Path, What: x.what, Registered: x.was, Current: x.now}
+		}
+	}
+	return nil
+}
+
+func (c *Case) verifyTree(ctx context.Context, it *Item) error {
+	want, err := c.Manifest(it)
+	if err != nil {
+		return err
+	}
+	got, _, err := hashTree(ctx, it.Path, nil)
+	if err != nil {
+		return err
+	}
+	have := make(map[string]ManifestFile, len(got.Files))
+	for _, f := range got.Files {
+		have[f.Path] = f
+	}
+	for _, w := range want.Files {
+		g, ok := have[w.Path]
+		switch {
+		case !ok:
+			return &ChangedError{Path: it.Path, File: w.Path, What: "file", Registered: "present (sha256 " + w.SHA256 + ")", Current: "missing"}
+		case g.SHA256 != w.SHA256:
+			return &ChangedError{Path: it.Path, File: w.Path, What: "sha256", Registered: w.SHA256, Current: g.SHA256}
+		case !g.ModTime.Equal(w.ModTime):
+			return &ChangedError{Path: it.Path, File: w.Path, What: "mtime", Registered: w.ModTime.Format(time.RFC3339Nano), Current: g.ModTime.Format(time.RFC3339Nano)}
+		}
+		delete(have, w.Path)
+	}
+	for _, g := range got.Files {
+		if _, extra := have[g.Path]; extra {
+			return &ChangedError{Path: it.Path, File: g.Path, What: "file", Registered: "absent", Current: "present (sha256 " + g.SHA256 + ")"}
+		}
+	}
+	if got.TreeSHA256 != it.SHA256 {
+		return &ChangedError{Path: it.Path, What: "tree sha256", Registered: it.SHA256, Current: got.TreeSHA256}
+	}
+	return nil
+}

@@ -1,0 +1,171 @@
+package fs
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"slices"
+)
+
+// Expander walks into containers. It sniffs every file it is given by
+// content and either hands it to the WalkFunc or expands it (gzip, bzip2,
+// xz, zip, tar; nested to Options.MaxDepth) and does the same for every
+// member. Folder, disk-image and file-system walkers feed it their files;
+// one Expander serves one walk, so the expansion budget covers the walk.
+type Expander struct {
+	s *walkState
+}
+
+// NewExpander returns an expander for one walk.
+func NewExpander(ctx context.Context, opts Options, fn WalkFunc, report func(*Problem)) *Expander {
+	return &Expander{s: newWalkState(ctx, opts, fn, report)}
+}
+
+// Entry delivers e, or its members when it is a container. Members get
+// e.Chain followed by their own layers. It returns an error only when fn
+// or the context asked to stop.
+func (x *Expander) Entry(e *Entry) error {
+	return x.s.visit(e, e.Chain, 0, nil)
+}
+
+// walkState is what one walk shares: options, callbacks, the budget.
+type walkState struct {
+	ctx      context.Context
+	opts     Options
+	fn       WalkFunc
+	report   func(*Problem)
+	expanded int64
+	bufs     [][]byte
+}
+
+func newWalkState(ctx context.Context, opts Options, fn WalkFunc, report func(*Problem)) *walkState {
+	if report == nil {
+		report = func(*Problem) {}
+	}
+	return &walkState{ctx: ctx, opts: opts.withDefaults(), fn: fn, report: report}
+}
+
+func (s *walkState) problem(chain []string, path string, off int64, err error) {
+	s.report(&Problem{Chain: slices.Clone(chain), Path: path, Offset: off, Err: err})
+}
+
+func (s *walkState) scratch() []byte {
+	if n := len(s.bufs); n > 0 {
+		b := s.bufs[n-1]
+		s.bufs = s.bufs[:n-1]
+		return b
+	}
+	return make([]byte, 64<<10)
+}
+
+func (s *walkState) release(b []byte) { s.bufs = append(s.bufs, b) }
+
+const ratioFloor = 1 << 20
+
+func (s *walkState) overBudget(out, in int64) error {
+	if s.expanded >= s.opts.MaxExpanded {
+		return fmt.Errorf("%w: %d bytes decompressed in this walk (Options.MaxExpanded is %d)", ErrExpansionLimit, s.expanded, s.opts.MaxExpanded)
+	}
+	if r := s.opts.MaxRatio; r > 0 && out > ratioFloor && out > r*max(in, 1) {
+		return fmt.Errorf("%w: %d bytes from %d compressed (Options.MaxRatio is %d)", ErrExpansionLimit, out, in, r)
+	}
+	return nil
+}
+
+// child builds a member's chain: the container's prefix plus one layer.
+func child(prefix []string, kind Kind, name string) []string {
+	c := make([]string, len(prefix), len(prefix)+1)
+	copy(c, prefix)
+	return append(c, kind.String()+":"+name)
+}
+
+// visit sniffs e and delivers or expands it. prefix is the chain its
+// members will extend (nil for the evidence file itself, whose own layer
+// is the container's); up is the stream e's content comes from.
+func (s *walkState) visit(e *Entry, prefix []string, depth int, up *guard) error {
+	if err := s.ctx.Err(); err != nil {
+		return err
+	}
+	head := make([]byte, SniffSize)
+	var (
+		ra     io.ReaderAt
+		stream io.Reader
+		n      int
+		err    error
+	)
+	if e.readerAt != nil {
+		if ra, err = e.readerAt(); err == nil {
+			if c, ok := ra.(io.Closer); ok {
+				defer c.Close()
+			}
+			n, err = ra.ReadAt(head, 0)
+			if err == io.EOF {
+				err = nil
+			}
+		}
+	} else {
+		var rc io.ReadCloser
+		if rc, err = e.Open(); err == nil {
+			defer rc.Close()
+			n, err = io.ReadFull(rc, head)
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				err = nil
+			}
+			stream = io.MultiReader(bytes.NewReader(head[:n]), rc)
+		}
+	}
+	if err != nil {
+		if !up.failed() {
+			s.problem(e.Chain, e.Path, -1, fmt.Errorf("%w: %v", ErrUnreadable, err))
+		}
+		return nil
+	}
+	head = head[:n]
+
+	kind := Sniff(head)
+	if kind != KindPlain && depth >= s.opts.MaxDepth {
+		s.problem(e.Chain, e.Path, 0, fmt.Errorf("%w: %s at depth %d (Options.MaxDepth is %d), delivered unexpanded", ErrTooDeep, kind, depth, s.opts.MaxDepth))
+		kind = KindPlain
+	}
+	if stream == nil {
+		size := e.Size
+		if size < 0 {
+			size = 1<<63 - 1
+		}
+		stream = io.NewSectionReader(ra, 0, size)
+	}
+	switch kind {
+	case KindGzip, KindBzip2, KindXz:
+		return s.walkCompressed(kind, e, stream, prefix, depth, up)
+	case KindTar:
+		return s.walkTar(e, stream, prefix, depth, up)
+	case KindZip:
+		if e.readerAt != nil && e.Size >= 0 {
+			return s.walkZip(e, ra, e.Size, prefix, depth, up)
+		}
+		return s.walkSpooledZip(e, stream, prefix, depth, up)
+	}
+	return s.deliver(e, stream, ra == nil)
+}
+
+// deliver hands a plain file to fn. For a stream member the first Open
+// replays the sniffed head and continues the stream; later Opens go back to
+// the container (a zip member can be reopened, a tar member cannot).
+func (s *walkState) deliver(e *Entry, stream io.Reader, streamed bool) error {
+	if !streamed {
+		return s.fn(s.ctx, e)
+	}
+	d := *e
+	first := onceReader(stream)
+	d.open = func() (io.ReadCloser, error) {
+		if rc, err := first(); err == nil {
+			return rc, nil
+		}
+		return e.Open()
+	}
+	if err := s.fn(s.ctx, &d); err != nil {
+		return err
+	}
+	return drain(s, stream)
+}

@@ -1,0 +1,75 @@
+package fs_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"testing"
+
+	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+)
+
+var fuzzSeeds = []string{
+	"archives/syslog.tar", "archives/syslog.tgz", "archives/syslog.zip",
+	"archives/syslog.gz", "archives/syslog.bz2", "archives/syslog.xz",
+	"logs/syslog/syslog_copy",
+}
+
+func addSeeds(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		b := readCorpus(f, s)
+		f.Add(b)
+		f.Add(b[:len(b)/2])
+	}
+	f.Add(makeZip(f, member{name: "../a/../../x", data: []byte("x")}, member{name: "in.zip", data: readCorpus(f, "archives/syslog.zip")}))
+}
+
+func FuzzSniff(f *testing.F) {
+	addSeeds(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		k := jfs.Sniff(b)
+		if len(b) > jfs.SniffSize && jfs.Sniff(b[:jfs.SniffSize]) != k {
+			t.Errorf("Sniff looks past SniffSize")
+		}
+	})
+}
+
+// FuzzExpand walks arbitrary bytes as a file, once with random access and
+// once as a stream member: it must not panic, and what it delivers and
+// reports must keep the contract.
+func FuzzExpand(f *testing.F) {
+	addSeeds(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, random := range []bool{true, false} {
+			var ra func() (io.ReaderAt, error)
+			if random {
+				ra = func() (io.ReaderAt, error) { return bytes.NewReader(b), nil }
+			}
+			e := jfs.NewEntry("fuzz.bin", []string{"file:fuzz.bin"}, int64(len(b)),
+				func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }, ra)
+			opts := jfs.Options{MaxExpanded: 1 << 20, SpoolMemory: 1 << 20}
+			x := jfs.NewExpander(context.Background(), opts, func(ctx context.Context, e *jfs.Entry) error {
+				if len(e.Chain) == 0 || !jfs.IsSafePath(e.Path) {
+					t.Errorf("entry chain %q path %q", e.Chain, e.Path)
+				}
+				rc, err := e.Open()
+				if err != nil {
+					t.Errorf("%q: open: %v", e.Chain, err)
+					return nil
+				}
+				defer rc.Close()
+				if _, err := io.Copy(io.Discard, rc); err != nil {
+					t.Errorf("%q: read error escaped the walker: %v", e.Chain, err)
+				}
+				return nil
+			}, func(p *jfs.Problem) {
+				if len(p.Chain) == 0 || p.Path == "" || p.Err == nil {
+					t.Errorf("problem without chain/path/cause: %+v", p)
+				}
+			})
+			if err := x.Entry(e); err != nil {
+				t.Errorf("walk failed: %v", err)
+			}
+		}
+	})
+}

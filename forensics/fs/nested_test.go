@@ -1,0 +1,235 @@
+package fs_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+	"github.com/jejak-forensics/jejak/forensics/fs/fstest"
+)
+
+// TestNested builds archives inside archives inside a folder from the real
+// corpus files and checks every layer of every chain and the bytes at the
+// bottom.
+func TestNested(t *testing.T) {
+	syslog := readCorpus(t, "logs/syslog/syslog_copy")
+	wtmp := readCorpus(t, "logs/linux/wtmp.1")
+	tgz := readCorpus(t, "archives/syslog.tgz")
+	szip := readCorpus(t, "archives/syslog.zip")
+	sgz := readCorpus(t, "archives/syslog.gz")
+	sxz := readCorpus(t, "archives/syslog.xz")
+	tgzName, _ := gzipHeader(tgz)
+	gzName, _ := gzipHeader(sgz)
+
+	ev := filepath.Join(t.TempDir(), "evidence")
+	write(t, filepath.Join(ev, "a", "syslog.tgz"), tgz)
+	write(t, filepath.Join(ev, "inner.zip"), makeZip(t,
+		member{name: "logs/syslog.tgz", data: tgz},
+		member{name: "stored/syslog.zip", data: szip, store: true},
+		member{name: "deep/syslog.gz", data: sgz},
+	))
+	write(t, filepath.Join(ev, "outer.tar.gz"), makeGzip(t, "", makeTar(t,
+		member{name: "folder/syslog.zip", data: szip},
+		member{name: "folder/plain/syslog_copy", data: syslog},
+		member{name: "folder/syslog.xz", data: sxz},
+	)))
+	write(t, filepath.Join(ev, "plain", "auth.log"), syslog)
+
+	tmp := filepath.Join(t.TempDir(), "casetmp")
+	if err := os.Mkdir(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	items, probs := fstest.Contract(t, open(t, ev, jfs.Options{TempDir: tmp}))
+	dumpProblems(t, probs)
+	if len(probs) != 0 {
+		t.Errorf("%d problems", len(probs))
+	}
+	s, w := sum(syslog), sum(wtmp)
+	want := []struct {
+		chain []string
+		sha   string
+		path  string
+	}{
+		{[]string{"dir:a/syslog.tgz", "gzip:" + tgzName, "tar:syslog"}, s, "syslog"},
+		{[]string{"dir:inner.zip", "zip:logs/syslog.tgz", "gzip:" + tgzName, "tar:syslog"}, s, "syslog"},
+		{[]string{"dir:inner.zip", "zip:stored/syslog.zip", "zip:syslog"}, s, "syslog"},
+		{[]string{"dir:inner.zip", "zip:stored/syslog.zip", "zip:wtmp.1"}, w, "wtmp.1"},
+		{[]string{"dir:inner.zip", "zip:deep/syslog.gz", "gzip:" + gzName}, s, gzName},
+		{[]string{"dir:outer.tar.gz", "gzip:", "tar:folder/syslog.zip", "zip:syslog"}, s, "syslog"},
+		{[]string{"dir:outer.tar.gz", "gzip:", "tar:folder/syslog.zip", "zip:wtmp.1"}, w, "wtmp.1"},
+		{[]string{"dir:outer.tar.gz", "gzip:", "tar:folder/plain/syslog_copy"}, s, "folder/plain/syslog_copy"},
+		{[]string{"dir:outer.tar.gz", "gzip:", "tar:folder/syslog.xz", "xz:"}, s, "syslog"},
+		{[]string{"dir:plain/auth.log"}, s, "plain/auth.log"},
+	}
+	if len(items) != len(want) {
+		t.Fatalf("got %d entries %q, want %d", len(items), keys(items), len(want))
+	}
+	for i, wt := range want {
+		it := items[i]
+		if !slices.Equal(it.Chain, wt.chain) || it.SHA256 != wt.sha || it.Path != wt.path {
+			t.Errorf("entry %d: chain %q path %q sha %.12s, want %q %q %.12s", i, it.Chain, it.Path, it.SHA256, wt.chain, wt.path, wt.sha)
+		}
+	}
+	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+		t.Errorf("temp dir not cleaned: %v", ents)
+	}
+}
+
+// TestDebianTools walks archives made by GNU tar and Info-ZIP from a real
+// folder: "./"-prefixed names must not count as unsafe.
+func TestDebianTools(t *testing.T) {
+	for _, tool := range []string{"tar", "zip"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed (Debian packages tar, zip)", tool)
+		}
+	}
+	syslog := readCorpus(t, "logs/syslog/syslog_copy")
+	wtmp := readCorpus(t, "logs/linux/wtmp.1")
+	src := t.TempDir()
+	write(t, filepath.Join(src, "var/log/syslog"), syslog)
+	write(t, filepath.Join(src, "var/log/wtmp.1"), wtmp)
+	ev := t.TempDir()
+	run := func(dir string, args ...string) {
+		cmd := exec.Command(args[0], args[1:]...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%q: %v\n%s", args, err, out)
+		}
+	}
+	run(src, "tar", "-czf", filepath.Join(ev, "logs.tgz"), ".")
+	run(src, "tar", "-cJf", filepath.Join(ev, "logs.txz"), "var")
+	run(src, "tar", "-cjf", filepath.Join(ev, "logs.tbz"), "--format=v7", "var")
+	run(src, "zip", "-qr", filepath.Join(ev, "logs.zip"), "var")
+	items, probs := fstest.Contract(t, open(t, ev, jfs.Options{}))
+	dumpProblems(t, probs)
+	if len(probs) != 0 {
+		t.Errorf("%d problems", len(probs))
+	}
+	got := byChain(items)
+	for _, c := range [][]string{
+		{"dir:logs.tbz", "bzip2:", "tar:var/log/syslog"},
+		{"dir:logs.tgz", "gzip:", "tar:var/log/syslog"},
+		{"dir:logs.txz", "xz:", "tar:var/log/syslog"},
+		{"dir:logs.zip", "zip:var/log/syslog"},
+	} {
+		it, ok := got[key(c...)]
+		if !ok {
+			t.Errorf("missing %q in %q", c, keys(items))
+			continue
+		}
+		if it.SHA256 != sum(syslog) {
+			t.Errorf("%q: content differs", c)
+		}
+		if it.Size != int64(len(syslog)) {
+			t.Errorf("%q: size %d", c, it.Size)
+		}
+	}
+	if n := len(items); n != 8 {
+		t.Errorf("%d entries, want 8 (2 files x 4 archives): %q", n, keys(items))
+	}
+}
+
+// TestSpool forces a zip found in a tar.gz through a temporary file, checks
+// that the file lives in Options.TempDir only while needed, and that
+// without a TempDir the zip is reported, not written elsewhere.
+func TestSpool(t *testing.T) {
+	szip := readCorpus(t, "archives/syslog.zip")
+	ev := filepath.Join(t.TempDir(), "ev.tgz")
+	write(t, ev, makeGzip(t, "", makeTar(t, member{name: "in.zip", data: szip})))
+	sysTmp := t.TempDir()
+	t.Setenv("TMPDIR", sysTmp)
+
+	tmp := t.TempDir()
+	seen := 0
+	w := open(t, ev, jfs.Options{TempDir: tmp, SpoolMemory: 100})
+	err := w.Walk(context.Background(), func(ctx context.Context, e *jfs.Entry) error {
+		if ents, _ := os.ReadDir(tmp); len(ents) == 1 {
+			seen++
+		}
+		return nil
+	}, func(p *jfs.Problem) { t.Errorf("problem: %v", p) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seen != 2 {
+		t.Errorf("spool file present during %d of 2 members", seen)
+	}
+	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+		t.Errorf("spool left behind: %v", ents)
+	}
+
+	items, probs, err := fstest.Collect(context.Background(), open(t, ev, jfs.Options{SpoolMemory: 100}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != 0 || findProblem(probs, jfs.ErrNoSpool, "gzip:", "tar:in.zip") == nil {
+		t.Errorf("without TempDir: items %q, problems %v", keys(items), probs)
+	}
+	if ents, _ := os.ReadDir(sysTmp); len(ents) != 0 {
+		t.Errorf("wrote to the system temp dir: %v", ents)
+	}
+}
+
+// TestDepth nests gzip ten deep around a real log.
+func TestDepth(t *testing.T) {
+	syslog := readCorpus(t, "logs/syslog/syslog_copy")
+	b := syslog
+	for range 10 {
+		b = makeGzip(t, "", b)
+	}
+	ev := filepath.Join(t.TempDir(), "deep.gz")
+	write(t, ev, b)
+
+	items, probs := fstest.Contract(t, open(t, ev, jfs.Options{}))
+	if len(items) != 1 || len(items[0].Chain) != jfs.DefaultMaxDepth {
+		t.Fatalf("items %q", keys(items))
+	}
+	if items[0].SHA256 == sum(syslog) {
+		t.Error("expanded beyond MaxDepth")
+	}
+	p := findProblem(probs, jfs.ErrTooDeep, items[0].Chain...)
+	if p == nil {
+		t.Errorf("no depth problem for %q: %v", items[0].Chain, probs)
+	}
+
+	items, probs = fstest.Contract(t, open(t, ev, jfs.Options{MaxDepth: 12}))
+	if len(probs) != 0 || len(items) != 1 || items[0].SHA256 != sum(syslog) || len(items[0].Chain) != 10 {
+		t.Errorf("MaxDepth 12: items %q problems %v", keys(items), probs)
+	}
+}
+
+// TestExpansionLimit: a deflated run of zeros stands in for a zip bomb.
+func TestExpansionLimit(t *testing.T) {
+	syslog := readCorpus(t, "logs/syslog/syslog_copy")
+	zeros := make([]byte, 8<<20)
+	ev := filepath.Join(t.TempDir(), "bomb.zip")
+	write(t, ev, makeZip(t,
+		member{name: "zeros", data: zeros},
+		member{name: "after.log", data: syslog, store: true},
+	))
+	for _, opts := range []jfs.Options{{MaxExpanded: 1 << 20}, {MaxRatio: 100}} {
+		items, probs := fstest.Contract(t, open(t, ev, opts))
+		p := findProblem(probs, jfs.ErrExpansionLimit, "zip:zeros")
+		if p == nil {
+			t.Errorf("%+v: no expansion problem: %v", opts, probs)
+		}
+		got := byChain(items)
+		if got[key("zip:after.log")].SHA256 != sum(syslog) {
+			t.Errorf("%+v: the member after the bomb was not delivered: %q", opts, keys(items))
+		}
+		if z := got[key("zip:zeros")]; z.Read >= int64(len(zeros)) {
+			t.Errorf("%+v: bomb fully expanded (%d bytes)", opts, z.Read)
+		}
+	}
+	_, probs, _ := fstest.Collect(context.Background(), open(t, ev, jfs.Options{}))
+	for _, p := range probs {
+		if errors.Is(p.Err, jfs.ErrExpansionLimit) {
+			t.Errorf("default limits stopped an 8 MiB member: %v", p)
+		}
+	}
+}

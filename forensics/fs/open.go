@@ -1,0 +1,137 @@
+package fs
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+)
+
+// Open returns the walker for an evidence path: a folder tree or a single
+// file, either expanded through every container it holds. The path itself
+// is followed if it is a symlink (the examiner named it); links met inside
+// a folder are not.
+func Open(ctx context.Context, name string, opts Options) (Walker, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(name)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case fi.IsDir():
+		return &dirWalker{root: name, opts: opts}, nil
+	case fi.Mode().IsRegular():
+		return &fileWalker{name: name, opts: opts}, nil
+	}
+	return nil, fmt.Errorf("%s: %w (%v)", name, ErrNotRegular, fi.Mode().Type())
+}
+
+// diskEntry describes a file on disk; its content is opened afresh (and
+// read-only, without touching atime) at each Open.
+func diskEntry(abs, rel string, chain []string) (*Entry, error) {
+	fi, err := os.Lstat(abs)
+	if err != nil {
+		return nil, err
+	}
+	e := &Entry{Path: rel, Chain: chain, Size: fi.Size(), Mode: fi.Mode()}
+	e.Times, e.Inode = fileTimes(abs, fi)
+	e.open = func() (io.ReadCloser, error) { return openReadOnly(abs) }
+	e.readerAt = func() (io.ReaderAt, error) { return openReadOnly(abs) }
+	return e, nil
+}
+
+// fileWalker walks one evidence file. A container's members do not repeat
+// the file in their chain (the evidence is named by its hash elsewhere):
+// logs.tgz yields ["gzip:", "tar:var/log/syslog"], a plain file
+// ["file:auth.log"].
+type fileWalker struct {
+	name string
+	opts Options
+}
+
+func (w *fileWalker) Walk(ctx context.Context, fn WalkFunc, report func(*Problem)) error {
+	s := newWalkState(ctx, w.opts, fn, report)
+	base := filepath.Base(w.name)
+	e, err := diskEntry(w.name, base, []string{"file:" + base})
+	if err != nil {
+		return err
+	}
+	return s.visit(e, nil, 0, nil)
+}
+
+// dirWalker walks a folder tree in byte order of names, depth first, so two
+// walks of the same tree meet the files in the same order.
+type dirWalker struct {
+	root string
+	opts Options
+}
+
+func (w *dirWalker) Walk(ctx context.Context, fn WalkFunc, report func(*Problem)) error {
+	s := newWalkState(ctx, w.opts, fn, report)
+	if _, err := readDir(w.root); err != nil {
+		return err
+	}
+	return w.walkDir(s, w.root, "")
+}
+
+func (w *dirWalker) walkDir(s *walkState, abs, rel string) error {
+	ents, err := readDir(abs)
+	if err != nil {
+		// Keep whatever was listed before the error.
+		s.problem([]string{"dir:" + relOrDot(rel)}, relOrDot(rel), -1, fmt.Errorf("%w: listing folder: %v", ErrUnreadable, err))
+	}
+	for _, d := range ents {
+		if err := s.ctx.Err(); err != nil {
+			return err
+		}
+		crel := path.Join(rel, d.Name())
+		cabs := filepath.Join(abs, d.Name())
+		chain := []string{"dir:" + crel}
+		switch t := d.Type(); {
+		case t.IsDir():
+			if err := w.walkDir(s, cabs, crel); err != nil {
+				return err
+			}
+		case t&os.ModeSymlink != 0:
+			target, _ := os.Readlink(cabs)
+			s.problem(chain, crel, -1, fmt.Errorf("%w: points to %q", ErrSymlink, target))
+		case t.IsRegular():
+			e, err := diskEntry(cabs, crel, chain)
+			if err != nil {
+				s.problem(chain, crel, -1, fmt.Errorf("%w: %v", ErrUnreadable, err))
+				continue
+			}
+			if err := s.visit(e, chain, 0, nil); err != nil {
+				return err
+			}
+		default:
+			s.problem(chain, crel, -1, fmt.Errorf("%w: %v", ErrNotRegular, t))
+		}
+	}
+	return nil
+}
+
+func relOrDot(rel string) string {
+	if rel == "" {
+		return "."
+	}
+	return rel
+}
+
+// readDir lists a folder without following links and without touching its
+// atime where the kernel allows, sorted by name.
+func readDir(abs string) ([]os.DirEntry, error) {
+	f, err := openReadOnly(abs)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	ents, err := f.ReadDir(-1)
+	sort.Slice(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
+	return ents, err
+}

@@ -1,0 +1,32 @@
+//go:build windows
+
+package fs
+
+import (
+	"os"
+	"syscall"
+	"time"
+)
+
+// openReadOnly: Windows updates last-access lazily (and not at all by
+// default since Vista); a plain read-only open is what is available.
+func openReadOnly(name string) (*os.File, error) { return os.Open(name) }
+
+func fileTimes(_ string, fi os.FileInfo) (Times, string) {
+	d, ok := fi.Sys().(*syscall.Win32FileAttributeData)
+	if !ok {
+		return Times{Modified: fi.ModTime().UTC()}, ""
+	}
+	return Times{
+		Modified: ftTime(d.LastWriteTime),
+		Accessed: ftTime(d.LastAccessTime),
+		Born:     ftTime(d.CreationTime),
+	}, ""
+}
+
+func ftTime(ft syscall.Filetime) time.Time {
+	if ft.HighDateTime == 0 && ft.LowDateTime == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ft.Nanoseconds()).UTC()
+}

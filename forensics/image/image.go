@@ -1,0 +1,83 @@
+// Package image opens the containers disk images come in (raw/dd, split raw,
+// EWF/E01) as one io.ReaderAt over the acquired media. Containers are
+// recognised by content, not by name; names only matter to find the sibling
+// segments of a set.
+package image
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// Image is the acquired media of a container, read-only.
+type Image interface {
+	io.ReaderAt
+	io.Closer
+	// Size is the size of the media in bytes (not of the container files).
+	Size() int64
+	// Info describes the container: format, segment files, stored hashes.
+	Info() Info
+}
+
+// Info describes a container.
+type Info struct {
+	Format   string   // "raw", "split-raw" or "ewf"
+	Segments []string // the files that make up the image, in order
+	// Stored holds the hashes the acquisition tool recorded in the container
+	// (EWF hash and digest sections); empty fields when none were stored.
+	Stored Hashes
+	// The fields below are filled for EWF only.
+	SectorSize  int64
+	SectorCount int64
+	ChunkSize   int64
+	// AcquisitionErrors are sector ranges the acquiring tool could not read
+	// (EWF error2 section); they hold zeros in the image.
+	AcquisitionErrors []SectorRange
+	// Metadata holds the acquirer's case fields from the EWF header2/header
+	// section (case_number, examiner_name, acquisition_date, ...), raw text.
+	Metadata map[string]string
+	// Warnings are oddities that did not stop opening the image (a bad table
+	// checksum recovered from table2, a hash section with a bad checksum...).
+	Warnings []string
+}
+
+// SectorRange is a run of sectors.
+type SectorRange struct{ Start, Count int64 }
+
+// MissingSegmentError names a segment file of a set that is not there.
+type MissingSegmentError struct {
+	Missing []string // the missing file names, in order
+	Set     string   // the file the set was opened from
+}
+
+func (e *MissingSegmentError) Error() string {
+	return fmt.Sprintf("image: segment set of %s is incomplete: missing %s", e.Set, strings.Join(e.Missing, ", "))
+}
+
+// Open opens the image at path: EWF when the file starts with the EWF
+// signature, split raw when the name is a segment of a numbered or lettered
+// set whose siblings exist, raw otherwise.
+func Open(path string) (Image, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	var head [8]byte
+	n, err := f.ReadAt(head[:], 0)
+	f.Close()
+	if err != nil && err != io.EOF {
+		return nil, fmt.Errorf("image: %s: %w", path, err)
+	}
+	if n == len(head) && bytes.Equal(head[:], ewfSignature) {
+		return OpenEWF(path)
+	}
+	if names, err := splitSiblings(path); err != nil {
+		return nil, err
+	} else if len(names) > 1 {
+		return openSplit(path, names)
+	}
+	return OpenRaw(path)
+}

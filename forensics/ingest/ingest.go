@@ -1,0 +1,469 @@
+// Package ingest runs the evidence → events → store pipeline: it walks each
+// evidence item, picks a parser per file by content, and streams the events
+// to one store writer. Every file seen is either parsed or counted as
+// skipped with a reason; every record a parser could not read is a stored
+// warning. Nothing is dropped silently.
+package ingest
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+	"github.com/jejak-forensics/jejak/parsers"
+	"github.com/jejak-forensics/jejak/parsers/filestat"
+	"github.com/jejak-forensics/jejak/timeline"
+)
+
+// Item is one registered evidence item, opened for walking.
+type Item struct {
+	SHA256 string
+	Name   string
+	Walker jfs.Walker
+}
+
+// Config says how to run.
+type Config struct {
+	Registry *parsers.Registry
+	Zone     *time.Location
+	// TempDir receives spool files for parsers that need random access to a
+	// member of a compressed stream. It must be inside the case folder.
+	TempDir string
+	// Workers is how many evidence items are walked at once (default: the
+	// number of cores). Encoding and storing run beside them.
+	Workers int
+	// BatchSize is the number of events per store transaction.
+	BatchSize int
+	// Progress, when set, is called about every 200ms and once at the end.
+	Progress func(Progress)
+	// Warn receives every warning as it happens (for stores and logs); the
+	// summary counts them either way.
+	Warn func(timeline.Warning)
+}
+
+// Progress is a snapshot of a running ingest.
+type Progress struct {
+	Files, Events int64
+	Bytes         int64 // content bytes read by parsers
+	Current       string
+	Done          bool
+}
+
+// Summary is what an ingest did. It is stored with the run and printed at
+// the end, so an examiner can say exactly what was and was not read.
+type Summary struct {
+	Evidence     int              `json:"evidence"`
+	Directories  int64            `json:"directories,omitempty"`
+	FilesSeen    int64            `json:"files_seen"`
+	FilesParsed  int64            `json:"files_parsed"`
+	FilesSkipped int64            `json:"files_skipped"`
+	SkipReasons  map[string]int64 `json:"skip_reasons,omitempty"`
+	Parsers      map[string]*Stat `json:"parsers,omitempty"`
+	Events       int64            `json:"events"`
+	Inserted     int64            `json:"inserted"`
+	Duplicates   int64            `json:"duplicates"`
+	Warnings     int64            `json:"warnings"`
+	Problems     int64            `json:"container_problems"`
+	Bytes        int64            `json:"bytes_parsed"`
+}
+
+// Stat counts one parser's work.
+type Stat struct {
+	Files    int64 `json:"files"`
+	Events   int64 `json:"events"`
+	Warnings int64 `json:"warnings"`
+	Failed   int64 `json:"failed_files,omitempty"`
+}
+
+// Clean reports whether the run read everything: nothing skipped, no
+// warnings, no container problems.
+func (s *Summary) Clean() bool {
+	return s.FilesSkipped == 0 && s.Warnings == 0 && s.Problems == 0
+}
+
+// Skip reasons, stable strings for summaries and scripts.
+const (
+	SkipEmpty    = "empty file"
+	SkipNoParser = "no parser recognises the content"
+	SkipOpen     = "could not be opened"
+	SkipFailed   = "parser failed on the file"
+)
+
+type runner struct {
+	cfg   Config
+	batch chan []*timeline.Event
+
+	mu  sync.Mutex
+	sum Summary
+
+	files, events, bytes atomic.Int64
+	current              atomic.Value
+}
+
+// Run ingests the items into sink and returns the summary. It returns an
+// error only when the run could not finish (store failure, cancellation);
+// bad input is in the summary.
+func Run(ctx context.Context, cfg Config, items []Item, sink timeline.Sink) (Summary, error) {
+	if cfg.Registry == nil {
+		return Summary{}, errors.New("ingest: no parser registry")
+	}
+	if cfg.Zone == nil {
+		cfg.Zone = time.UTC
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = runtime.GOMAXPROCS(0)
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 20000
+	}
+	r := &runner{cfg: cfg, batch: make(chan []*timeline.Event, 4)}
+	r.sum.Evidence = len(items)
+	r.sum.SkipReasons = map[string]int64{}
+	r.sum.Parsers = map[string]*Stat{}
+	r.current.Store("")
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	// One writer owns the sink.
+	writeErr := make(chan error, 1)
+	go func() {
+		var err error
+		for b := range r.batch {
+			if err != nil {
+				continue // drain so producers never block after a failure
+			}
+			st, werr := sink.Write(ctx, b)
+			r.mu.Lock()
+			r.sum.Inserted += int64(st.Inserted)
+			r.sum.Duplicates += int64(st.Duplicates)
+			r.mu.Unlock()
+			if werr != nil {
+				err = fmt.Errorf("store: %w", werr)
+				cancel()
+			}
+		}
+		writeErr <- err
+	}()
+
+	stopProgress := r.startProgress()
+
+	sem := make(chan struct{}, cfg.Workers)
+	var wg sync.WaitGroup
+	walkErrs := make([]error, len(items))
+	for i, it := range items {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(i int, it Item) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			walkErrs[i] = r.walk(ctx, it)
+		}(i, it)
+	}
+	wg.Wait()
+	close(r.batch)
+	werr := <-writeErr
+	stopProgress()
+
+	sum := r.summary()
+	if werr != nil {
+		return sum, werr
+	}
+	if err := ctx.Err(); err != nil {
+		return sum, err
+	}
+	for i, err := range walkErrs {
+		if err != nil {
+			return sum, fmt.Errorf("evidence %s: %w", items[i].Name, err)
+		}
+	}
+	return sum, nil
+}
+
+func (r *runner) summary() Summary {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.sum
+	s.Bytes = r.bytes.Load()
+	return s
+}
+
+func (r *runner) startProgress() (stop func()) {
+	if r.cfg.Progress == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				r.cfg.Progress(r.progress(true))
+				return
+			case <-t.C:
+				r.cfg.Progress(r.progress(false))
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+func (r *runner) progress(done bool) Progress {
+	return Progress{Files: r.files.Load(), Events: r.events.Load(), Bytes: r.bytes.Load(),
+		Current: r.current.Load().(string), Done: done}
+}
+
+func (r *runner) warn(w timeline.Warning) {
+	r.mu.Lock()
+	switch w.Kind {
+	case timeline.WarnRecord, timeline.WarnFile:
+		r.sum.Warnings++
+	case timeline.WarnContainer:
+		r.sum.Problems++
+	}
+	r.mu.Unlock()
+	if r.cfg.Warn != nil {
+		r.cfg.Warn(w)
+	}
+}
+
+func (r *runner) skip(it Item, e *jfs.Entry, reason, detail string) {
+	r.mu.Lock()
+	r.sum.FilesSkipped++
+	r.sum.SkipReasons[reason]++
+	r.mu.Unlock()
+	msg := reason
+	if detail != "" {
+		msg += ": " + detail
+	}
+	r.warn(timeline.Warning{Kind: timeline.WarnSkipped, Evidence: it.SHA256, Chain: e.Chain,
+		Path: e.Path, Offset: -1, Message: msg})
+}
+
+func (r *runner) walk(ctx context.Context, it Item) error {
+	out := &emitter{r: r, size: r.cfg.BatchSize}
+	defer out.flush()
+	report := func(p *jfs.Problem) {
+		r.warn(timeline.Warning{Kind: timeline.WarnContainer, Evidence: it.SHA256, Chain: p.Chain,
+			Path: p.Path, Offset: p.Offset, Message: p.Err.Error()})
+	}
+	return it.Walker.Walk(ctx, func(ctx context.Context, e *jfs.Entry) error {
+		// Container times are events whatever the content is.
+		for _, ev := range filestat.Events(e) {
+			if err := out.emit(ctx, it, e, filestat.Name, ev); err != nil {
+				return err
+			}
+		}
+		if e.Mode.IsDir() {
+			// File-system walkers yield directories for their times only.
+			r.mu.Lock()
+			r.sum.Directories++
+			r.mu.Unlock()
+			return nil
+		}
+		r.files.Add(1)
+		r.current.Store(it.Name + ": " + e.Path)
+		r.mu.Lock()
+		r.sum.FilesSeen++
+		r.mu.Unlock()
+		return r.parseEntry(ctx, it, e, out)
+	}, report)
+}
+
+func (r *runner) parseEntry(ctx context.Context, it Item, e *jfs.Entry, out *emitter) error {
+	rc, err := e.Open()
+	if err != nil {
+		r.skip(it, e, SkipOpen, err.Error())
+		return nil
+	}
+	defer rc.Close()
+	cr := &countingReader{r: rc, n: &r.bytes}
+	br := bufio.NewReaderSize(cr, 256<<10)
+	head, err := br.Peek(parsers.HeadSize)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+		// A broken stream before the first bytes: the walker reports the
+		// container problem; the file itself is skipped.
+		r.skip(it, e, SkipOpen, err.Error())
+		return nil
+	}
+	if len(head) == 0 {
+		r.skip(it, e, SkipEmpty, "0 bytes, nothing to parse")
+		return nil
+	}
+	p := r.cfg.Registry.Match(e, head)
+	if p == nil {
+		r.skip(it, e, SkipNoParser, describeHead(head))
+		return nil
+	}
+	src := &parsers.Source{Entry: e, R: br, Size: e.Size, Zone: r.cfg.Zone}
+	var fileWarnings int64
+	src.Warn = func(re *parsers.RecordError) {
+		fileWarnings++
+		r.warn(timeline.Warning{Kind: timeline.WarnRecord, Evidence: it.SHA256, Chain: e.Chain,
+			Path: e.Path, Parser: p.Name(), Offset: re.Offset, Record: re.Record, Message: re.Err.Error()})
+	}
+	if ra, ok := p.(parsers.RandomAccess); ok && ra.NeedsReaderAt() {
+		at, size, cleanup, err := r.readerAt(e, br)
+		if err != nil {
+			r.skip(it, e, SkipOpen, err.Error())
+			return nil
+		}
+		defer cleanup()
+		src.ReaderAt, src.Size = at, size
+	}
+	var events int64
+	perr := p.Parse(ctx, src, func(ev *timeline.Event) error {
+		events++
+		return out.emit(ctx, it, e, p.Name(), ev)
+	})
+	r.mu.Lock()
+	st := r.sum.Parsers[p.Name()]
+	if st == nil {
+		st = &Stat{}
+		r.sum.Parsers[p.Name()] = st
+	}
+	st.Files++
+	st.Events += events
+	st.Warnings += fileWarnings
+	r.mu.Unlock()
+	if perr != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if out.err != nil {
+			return out.err
+		}
+		r.mu.Lock()
+		st.Failed++
+		r.sum.SkipReasons[SkipFailed]++
+		r.mu.Unlock()
+		// Events emitted before the failure are kept; the file is reported.
+		r.warn(timeline.Warning{Kind: timeline.WarnFile, Evidence: it.SHA256, Chain: e.Chain,
+			Path: e.Path, Parser: p.Name(), Offset: -1, Message: perr.Error()})
+		return nil
+	}
+	r.mu.Lock()
+	r.sum.FilesParsed++
+	r.mu.Unlock()
+	return nil
+}
+
+// readerAt gives random access to an entry: directly when the container
+// allows it, else by spooling the stream to a temp file in the case folder.
+func (r *runner) readerAt(e *jfs.Entry, br *bufio.Reader) (io.ReaderAt, int64, func(), error) {
+	if at, ok, err := e.ReaderAt(); ok {
+		cleanup := func() {}
+		if c, ok := at.(io.Closer); ok {
+			cleanup = func() { c.Close() }
+		}
+		return at, e.Size, cleanup, nil
+	} else if err != nil {
+		return nil, 0, nil, err
+	}
+	if r.cfg.TempDir == "" {
+		return nil, 0, nil, errors.New("random access needed but no spool folder configured")
+	}
+	f, err := os.CreateTemp(r.cfg.TempDir, "spool-*")
+	if err != nil {
+		return nil, 0, nil, fmt.Errorf("spool: %w", err)
+	}
+	cleanup := func() { f.Close(); os.Remove(f.Name()) }
+	n, err := io.Copy(f, br)
+	if err != nil {
+		cleanup()
+		return nil, 0, nil, fmt.Errorf("spool %s: %w", e.Path, err)
+	}
+	return f, n, cleanup, nil
+}
+
+// emitter fills in what the pipeline owns (evidence, chain, path, parser),
+// finalizes each event and hands full batches to the writer.
+type emitter struct {
+	r    *runner
+	size int
+	buf  []*timeline.Event
+	err  error
+}
+
+func (o *emitter) emit(ctx context.Context, it Item, e *jfs.Entry, parser string, ev *timeline.Event) error {
+	p := &ev.Jejak.Provenance
+	p.EvidenceSHA256 = it.SHA256
+	p.EvidenceName = it.Name
+	p.Chain = e.Chain
+	p.Path = e.Path
+	p.Parser = parser
+	ev.Finalize()
+	o.buf = append(o.buf, ev)
+	o.r.events.Add(1)
+	o.r.mu.Lock()
+	o.r.sum.Events++
+	o.r.mu.Unlock()
+	if len(o.buf) >= o.size {
+		return o.send(ctx)
+	}
+	return nil
+}
+
+func (o *emitter) send(ctx context.Context) error {
+	if len(o.buf) == 0 {
+		return nil
+	}
+	select {
+	case o.r.batch <- o.buf:
+		o.buf = make([]*timeline.Event, 0, o.size)
+		return nil
+	case <-ctx.Done():
+		o.err = ctx.Err()
+		return o.err
+	}
+}
+
+func (o *emitter) flush() { _ = o.send(context.Background()) }
+
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// describeHead says in a few words what an unrecognised file looks like, so
+// the skip reason helps the examiner decide whether it matters.
+func describeHead(head []byte) string {
+	bin := 0
+	for _, b := range head {
+		if b == 0 || (b < 0x20 && b != '\n' && b != '\r' && b != '\t') {
+			bin++
+		}
+	}
+	if bin > len(head)/20 {
+		return fmt.Sprintf("binary content (first bytes % x)", head[:min(8, len(head))])
+	}
+	return "text in no known log format"
+}
+
+// SortedReasons returns the skip reasons in a stable order for printing.
+func (s *Summary) SortedReasons() []string {
+	keys := make([]string, 0, len(s.SkipReasons))
+	for k := range s.SkipReasons {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

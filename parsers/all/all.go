@@ -1,0 +1,46 @@
+// Package all lists every parser compiled into jejak, in match order: the
+// first parser whose Match accepts a file parses it, so formats recognised by
+// magic bytes come first, then specific text formats, then generic syslog,
+// and last the one matched only by file name (lastlog has no magic).
+// Registration is explicit here, never by init().
+package all
+
+import (
+	"runtime"
+
+	"github.com/jejak-forensics/jejak/parsers"
+	"github.com/jejak-forensics/jejak/parsers/auditd"
+	"github.com/jejak-forensics/jejak/parsers/dblog/mysql"
+	"github.com/jejak-forensics/jejak/parsers/dblog/postgresql"
+	"github.com/jejak-forensics/jejak/parsers/dpkg"
+	"github.com/jejak-forensics/jejak/parsers/evtx"
+	"github.com/jejak-forensics/jejak/parsers/exif"
+	"github.com/jejak-forensics/jejak/parsers/firewall"
+	"github.com/jejak-forensics/jejak/parsers/shellhistory"
+	"github.com/jejak-forensics/jejak/parsers/syslog"
+	"github.com/jejak-forensics/jejak/parsers/utmp"
+	"github.com/jejak-forensics/jejak/parsers/weblog"
+)
+
+// Registry returns a registry of every parser.
+func Registry() *parsers.Registry {
+	return parsers.NewRegistry(
+		// Binary formats, by magic.
+		evtx.New(runtime.GOMAXPROCS(0)),
+		exif.New(),
+		utmp.New(),
+		// Text formats with distinctive lines.
+		auditd.New(),
+		firewall.New(),
+		weblog.New(),
+		postgresql.New(),
+		mysql.New(),
+		dpkg.New(),
+		dpkg.NewAptHistory(),
+		shellhistory.NewZsh(),
+		shellhistory.New(),
+		// Generic syslog after everything more specific.
+		syslog.New(),
+		utmp.NewLastlog(),
+	)
+}

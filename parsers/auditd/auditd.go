@@ -1,0 +1,308 @@
+// Package auditd parses Linux audit logs (auditd's audit.log, SELinux and
+// AppArmor denials, RAW and ENRICHED formats).
+//
+// The kernel writes one event as several records (SYSCALL, EXECVE, CWD,
+// PATH..., PROCTITLE, EOE) that share "msg=audit(time:serial)". The parser
+// joins them into one timeline event per time:serial while streaming: open
+// events wait in a small bounded set and are emitted on their EOE record,
+// when the set is full (oldest first), or at the end of the file.
+package auditd
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strconv"
+	"strings"
+
+	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+	"github.com/jejak-forensics/jejak/parsers"
+	"github.com/jejak-forensics/jejak/timeline"
+)
+
+// Name is the stable parser name.
+const Name = "auditd"
+
+// plaso's timeliner gives selinux:line this description.
+const timestampDesc = "Content Modification Time"
+
+// maxOpen bounds the events waiting for more records. Records of one event
+// are written together by the kernel, interleaved at most with the few other
+// events in flight on other CPUs, so a window of 64 events joins them in
+// practice while keeping memory flat on any file size.
+const maxOpen = 64
+
+// maxLine bounds one record; longer lines are reported and skipped.
+const maxLine = 1 << 20
+
+// ErrLineTooLong marks a record longer than maxLine.
+var ErrLineTooLong = errors.New("audit record longer than 1 MiB")
+
+// Parser reads audit.log files.
+type Parser struct{}
+
+var _ parsers.Parser = (*Parser)(nil)
+
+// New returns the auditd parser.
+func New() *Parser { return &Parser{} }
+
+// Name implements parsers.Parser.
+func (*Parser) Name() string { return Name }
+
+// Match accepts a file whose first non-empty line is an audit record, or an
+// audit.log by name that holds "msg=audit(" early on.
+func (*Parser) Match(e *jfs.Entry, head []byte) bool {
+	for _, line := range bytes.SplitN(head, []byte("\n"), 8) {
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		if bytes.HasPrefix(line, []byte("node=")) {
+			if i := bytes.IndexByte(line, ' '); i > 0 {
+				line = line[i+1:]
+			}
+		}
+		if bytes.HasPrefix(line, []byte("type=")) && bytes.Contains(line, []byte(" msg=audit(")) {
+			return true
+		}
+		break
+	}
+	base := strings.ToLower(path.Base(e.Path))
+	return strings.HasPrefix(base, "audit") && bytes.Contains(head, []byte("msg=audit("))
+}
+
+// assembler holds the open events in first-seen order.
+type assembler struct {
+	open  []*pending
+	byKey map[string]*pending
+	emit  func(*pending) error
+}
+
+type pending struct {
+	key     string
+	records []*record
+}
+
+func (a *assembler) add(r *record) error {
+	p := a.byKey[r.Key]
+	if p == nil {
+		if len(a.open) >= maxOpen {
+			if err := a.flush(a.open[0]); err != nil {
+				return err
+			}
+		}
+		p = &pending{key: r.Key}
+		a.open = append(a.open, p)
+		a.byKey[r.Key] = p
+	}
+	p.records = append(p.records, r)
+	if r.Type == "EOE" {
+		return a.flush(p)
+	}
+	return nil
+}
+
+func (a *assembler) flush(p *pending) error {
+	delete(a.byKey, p.key)
+	for i, q := range a.open {
+		if q == p {
+			a.open = append(a.open[:i], a.open[i+1:]...)
+			break
+		}
+	}
+	return a.emit(p)
+}
+
+func (a *assembler) flushAll() error {
+	for len(a.open) > 0 {
+		if err := a.flush(a.open[0]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Parse implements parsers.Parser.
+func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
+	warn := func(off, line int64, err error) {
+		src.Warn(&parsers.RecordError{Parser: Name, Path: src.Entry.Path, Offset: off, Record: line, Err: err})
+	}
+	asm := &assembler{byKey: map[string]*pending{}, emit: func(pe *pending) error {
+		return emit(buildEvent(pe))
+	}}
+	br := bufio.NewReaderSize(src.R, 64<<10)
+	var off, lineNo int64
+	var long []byte // a line longer than the reader's buffer, gathered
+	var longLen int // its full length, also when beyond maxLine
+	for {
+		if lineNo%512 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		chunk, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			if longLen+len(chunk) <= maxLine {
+				long = append(long, chunk...)
+			}
+			longLen += len(chunk)
+			continue
+		}
+		if err != nil && err != io.EOF {
+			return fmt.Errorf("auditd: read at offset %d: %w", off, err)
+		}
+		line, n := chunk, len(chunk)
+		if longLen > 0 {
+			line = append(long, chunk...)
+			n = longLen + len(chunk)
+			long, longLen = long[:0], 0
+		}
+		if n == 0 && err == io.EOF {
+			break
+		}
+		lineNo++
+		start := off
+		off += int64(n)
+		if n > maxLine {
+			warn(start, lineNo, ErrLineTooLong)
+		} else if text := strings.TrimRight(string(line), "\r\n"); strings.TrimSpace(text) != "" {
+			r, perr := parseRecord(text)
+			if perr != nil {
+				warn(start, lineNo, perr)
+			} else {
+				r.Offset, r.Line = start, lineNo
+				if aerr := asm.add(r); aerr != nil {
+					return aerr
+				}
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+	}
+	return asm.flushAll()
+}
+
+// get returns the first value of key in the records, looking at the types
+// in order ("" = any record).
+func get(recs []*record, key string, types ...string) string {
+	if len(types) == 0 {
+		types = []string{""}
+	}
+	for _, t := range types {
+		for _, r := range recs {
+			if t != "" && r.Type != t {
+				continue
+			}
+			for _, f := range r.Fields {
+				if f.Key == key {
+					return f.Value
+				}
+			}
+		}
+	}
+	return ""
+}
+
+func has(recs []*record, typ string) *record {
+	for _, r := range recs {
+		if r.Type == typ {
+			return r
+		}
+	}
+	return nil
+}
+
+// auxiliary records describe the syscall an event is about; the event is
+// named after the first record that is not one of them.
+var auxiliary = map[string]bool{
+	"SYSCALL": true, "EXECVE": true, "CWD": true, "PATH": true, "PROCTITLE": true,
+	"EOE": true, "SOCKADDR": true, "SOCKETCALL": true, "FD_PAIR": true, "MMAP": true,
+	"BPRM_FCAPS": true, "CAPSET": true, "OBJ_PID": true, "IPC": true, "MQ_OPEN": true,
+	"KERN_MODULE": true,
+}
+
+func primary(recs []*record) *record {
+	for _, r := range recs {
+		if !auxiliary[r.Type] {
+			return r
+		}
+	}
+	if r := has(recs, "EXECVE"); r != nil {
+		return r
+	}
+	if r := has(recs, "SYSCALL"); r != nil {
+		return r
+	}
+	return recs[0]
+}
+
+func buildEvent(pe *pending) *timeline.Event {
+	recs := pe.records
+	first, main := recs[0], primary(recs)
+	ev := &timeline.Event{Timestamp: first.Time, TimestampDesc: timestampDesc}
+	ev.Jejak.Provenance.Offset = first.Offset
+	ev.Jejak.Provenance.Record = first.Line
+
+	types := make([]string, len(recs))
+	raws := make([]string, len(recs))
+	count := map[string]int{}
+	nfields := 5
+	for i, r := range recs {
+		types[i] = r.Type
+		raws[i] = r.Raw
+		count[r.Type]++
+		nfields += len(r.Fields) + 1
+	}
+	data := make(map[string]string, nfields)
+	data["audit.sequence"] = strconv.FormatUint(first.Serial, 10)
+	data["audit.id"] = pe.key
+	data["audit.record_types"] = strings.Join(types, ",")
+	data["audit.records"] = strconv.Itoa(len(recs))
+	// Fields are kept per record type so nothing collides: "syscall.pid",
+	// "path[1].name" when a type occurs more than once.
+	seen := map[string]int{}
+	for _, r := range recs {
+		prefix := strings.ToLower(r.Type)
+		if count[r.Type] > 1 {
+			prefix = fmt.Sprintf("%s[%d]", prefix, seen[r.Type])
+		}
+		seen[r.Type]++
+		for _, f := range r.Fields {
+			k := prefix + "." + f.Key
+			if _, dup := data[k]; dup {
+				for n := 2; ; n++ {
+					if _, dup := data[k+"#"+strconv.Itoa(n)]; !dup {
+						k += "#" + strconv.Itoa(n)
+						break
+					}
+				}
+			}
+			data[k] = f.Value
+		}
+		if len(r.Words) > 0 {
+			data[prefix+".text"] = strings.Join(r.Words, " ")
+		}
+		if r.Node != "" {
+			ev.Host = &timeline.Host{Name: r.Node}
+		}
+	}
+	ev.Jejak.Data = data
+	ev.Event.Original = strings.Join(raws, "\n")
+	ev.Event.Kind = "event"
+	ev.Event.Dataset = "auditd.log"
+	ev.Event.Code = main.Type
+	normalize(ev, recs, main)
+
+	body := strings.ReplaceAll(main.Body, "\x1d", " ")
+	if len(recs) > 1 {
+		ev.Message = fmt.Sprintf("%s [%s] %s", main.Type, strings.Join(types, ","), body)
+	} else {
+		ev.Message = main.Type + " " + body
+	}
+	return ev
+}

@@ -1,0 +1,204 @@
+// Package mysql parses MySQL and MariaDB logs: the general query log (the
+// tab-separated form, old records without a time that inherit the last
+// one, multi-line statements), the error log, and the slow query log.
+// One parser handles all three, telling them apart per record: a server
+// can be pointed at one file for several logs.
+package mysql
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"regexp"
+	"strings"
+
+	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+	"github.com/jejak-forensics/jejak/parsers"
+	"github.com/jejak-forensics/jejak/parsers/dblog"
+	"github.com/jejak-forensics/jejak/timeline"
+)
+
+// Name is the stable parser name.
+const Name = "mysql"
+
+const maxRecord = 1 << 20
+
+// Parser reads MySQL/MariaDB logs.
+type Parser struct{}
+
+var _ parsers.Parser = (*Parser)(nil)
+
+// New returns the MySQL/MariaDB log parser.
+func New() *Parser { return &Parser{} }
+
+// Name implements parsers.Parser.
+func (*Parser) Name() string { return Name }
+
+const (
+	isoTS = `\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)`
+	oldTS = `\d{6} [ \d]\d:\d\d:\d\d`
+	mdbTS = `\d{4}-\d\d-\d\d [ \d]\d:\d\d:\d\d`
+	cmd   = `(Connect|Quit|Query|Init DB|Field List|Execute|Prepare|Close stmt|Reset stmt|Fetch|Long Data|Statistics|Shutdown|Refresh|Processlist|Kill|Debug|Ping|Change user|Binlog Dump|Table Dump|Connect Out|Register Slave|Set option|Daemon|Time|Sleep|Create DB|Drop DB|Error)`
+)
+
+var (
+	generalLine   = regexp.MustCompile(`^(` + isoTS + `|` + oldTS + `)?\t\s*(\d+) ` + cmd + `\t?(.*)$`)
+	generalNoTime = regexp.MustCompile(`^\t\t\s*(\d+) ` + cmd + `\t?(.*)$`)
+	errorLine     = regexp.MustCompile(`^(` + isoTS + `|` + mdbTS + `|` + oldTS + `)\s+(?:(\d+) )?\[(\w+)\] (?:\[(MY-\d+)\] \[(\w+)\] )?(.*)$`)
+	oldMisc       = regexp.MustCompile(`^(` + oldTS + `) (.*)$`) // "150817 10:13:51 mysqld_safe Starting ..."
+	headerLine    = regexp.MustCompile(`^(?:\S*mysqld(?:\.exe)?, Version: .*|Tcp port: .*|Time\s+Id\s+Command\s+Argument\s*)$`)
+)
+
+// Match accepts general, error and slow logs by their first lines.
+func (*Parser) Match(_ *jfs.Entry, head []byte) bool {
+	for _, l := range bytes.Split(head, []byte("\n")) {
+		l = bytes.TrimRight(l, "\r")
+		if len(bytes.TrimSpace(l)) == 0 || headerLine.Match(l) {
+			continue
+		}
+		return generalLine.Match(l) || generalNoTime.Match(l) || errorLine.Match(l) ||
+			bytes.HasPrefix(l, []byte("# Time: ")) || bytes.HasPrefix(l, []byte("# User@Host: "))
+	}
+	return false
+}
+
+type kind int
+
+const (
+	kGeneral kind = iota
+	kError
+	kSlow
+)
+
+type record struct {
+	kind     kind
+	off, num int64
+	ts       string // "" when inherited
+	m        []string
+	lines    []string // slow: header and statement lines; others: continuations
+	size     int
+	cut      bool
+}
+
+// Parse implements parsers.Parser.
+func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
+	lr := dblog.NewLineReader(src.R)
+	var cur *record
+	lastTS := ""
+	flush := func() error {
+		if cur == nil {
+			return nil
+		}
+		rec := cur
+		cur = nil
+		if rec.ts == "" && rec.kind == kGeneral {
+			rec.ts = lastTS
+		}
+		ev, err := build(rec, src)
+		if err != nil {
+			warn(src, rec.off, rec.num, err)
+			return nil
+		}
+		if rec.ts != "" && rec.kind != kSlow {
+			lastTS = rec.ts
+		}
+		ev.Jejak.Provenance.Offset, ev.Jejak.Provenance.Record = rec.off, rec.num
+		if rec.cut {
+			ev.Jejak.Data["truncated"] = "record over 1 MiB"
+		}
+		return emit(ev)
+	}
+	start := func(r *record) error {
+		err := flush()
+		cur = r
+		return err
+	}
+	for {
+		b, off, num, err := lr.Next()
+		if err == io.EOF {
+			return flush()
+		}
+		if num%256 == 1 {
+			if cerr := ctx.Err(); cerr != nil {
+				return cerr
+			}
+		}
+		if errors.Is(err, dblog.ErrLongLine) {
+			warn(src, off, num, err)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		line := string(b)
+		if strings.TrimSpace(line) == "" && (cur == nil || cur.kind != kGeneral) {
+			continue
+		}
+		if headerLine.MatchString(line) {
+			// The banner a server writes at start-up; not a record.
+			if err := flush(); err != nil {
+				return err
+			}
+			continue
+		}
+		switch {
+		case strings.HasPrefix(line, "# Time: "):
+			err = start(&record{kind: kSlow, off: off, num: num, ts: strings.TrimSpace(line[8:])})
+		case strings.HasPrefix(line, "# User@Host: ") &&
+			!(cur != nil && cur.kind == kSlow && !hasPrefix(cur.lines, "# User@Host: ") && !hasStatement(cur.lines)):
+			err = start(&record{kind: kSlow, off: off, num: num, lines: []string{line}})
+		case cur != nil && cur.kind == kSlow:
+			cur.add(line)
+		default:
+			if m := generalLine.FindStringSubmatch(line); m != nil {
+				err = start(&record{kind: kGeneral, off: off, num: num, ts: m[1], m: m})
+			} else if m := generalNoTime.FindStringSubmatch(line); m != nil {
+				err = start(&record{kind: kGeneral, off: off, num: num, m: append([]string{m[0], ""}, m[1:]...)})
+			} else if m := errorLine.FindStringSubmatch(line); m != nil {
+				err = start(&record{kind: kError, off: off, num: num, ts: m[1], m: m})
+			} else if m := oldMisc.FindStringSubmatch(line); m != nil {
+				err = start(&record{kind: kError, off: off, num: num, ts: m[1],
+					m: []string{m[0], m[1], "", "", "", "", m[2]}})
+			} else if cur != nil {
+				cur.add(line)
+			} else {
+				warn(src, off, num, errors.New("line is no MySQL general, error or slow log record"))
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (r *record) add(line string) {
+	if r.size+len(line) > maxRecord {
+		r.cut = true
+		return
+	}
+	r.size += len(line)
+	r.lines = append(r.lines, line)
+}
+
+func hasPrefix(lines []string, p string) bool {
+	for _, l := range lines {
+		if strings.HasPrefix(l, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func hasStatement(lines []string) bool {
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "# ") {
+			return true
+		}
+	}
+	return false
+}
+
+func warn(src *parsers.Source, off, num int64, err error) {
+	src.Warn(&parsers.RecordError{Parser: Name, Path: src.Entry.Path, Offset: off, Record: num, Err: err})
+}

@@ -1,0 +1,73 @@
+package evtx
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/jejak-forensics/jejak/parsers/parsertest"
+)
+
+func TestContract(t *testing.T) {
+	var files []string
+	for _, rel := range []string{
+		"logs/windows/security.evtx",
+		"logs/windows/System2.evtx",
+		"logs/windows/sample_with_a_bad_chunk_magic.evtx",
+		"more/evtx/mitre_cc0/ID1149-RDP_success_logins.evtx",
+	} {
+		files = append(files, parsertest.Corpus(t, rel))
+	}
+	parsertest.Contract(t, New(2), files...)
+}
+
+// TestDamageReported checks that the bad-chunk-magic sample's damage comes
+// out as warnings naming the chunk offsets, and that every warning sits on
+// a 64 KiB chunk or inside the chunk it reports on.
+func TestDamageReported(t *testing.T) {
+	file := parsertest.Corpus(t, "logs/windows/sample_with_a_bad_chunk_magic.evtx")
+	res := parsertest.ParseFile(t, New(2), file, nil)
+	kinds := map[string]int{}
+	for _, w := range res.Warnings {
+		for _, k := range []string{"bad chunk magic", "checksum mismatch", "zeroed", "damaged record data", "record "} {
+			if strings.Contains(w.Err.Error(), k) {
+				kinds[k]++
+				break
+			}
+		}
+		if w.Path == "" || w.Parser != Name {
+			t.Errorf("warning without path or parser: %+v", w)
+		}
+	}
+	for _, k := range []string{"bad chunk magic", "checksum mismatch", "zeroed"} {
+		if kinds[k] == 0 {
+			t.Errorf("no %q warning; got %v", k, kinds)
+		}
+	}
+	t.Logf("warnings by kind: %v", kinds)
+}
+
+// FuzzDecodeChunk feeds chunk prefixes seeded from real chunks; the
+// decoder must not panic, hang or report a record outside its buffer.
+func FuzzDecodeChunk(f *testing.F) {
+	for _, rel := range []string{"logs/windows/security.evtx", "more/evtx/mitre_cc0/ID1149-RDP_success_logins.evtx", "logs/windows/sample_with_a_bad_chunk_magic.evtx"} {
+		b, err := os.ReadFile(parsertest.Corpus(f, rel))
+		if err != nil {
+			f.Fatal(err)
+		}
+		// The first 8 KiB of a chunk hold its header, first records and
+		// their inline templates; short inputs keep the fuzzer fast.
+		f.Add(b[fileHeaderBlock : fileHeaderBlock+8192])
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) > chunkSize {
+			b = b[:chunkSize]
+		}
+		DecodeChunk(b, 4096, func(r *Record) {
+			if r.Offset < 4096 || r.Offset >= 4096+int64(len(b)) {
+				t.Fatalf("record offset %d outside the chunk", r.Offset)
+			}
+			toEvent(r)
+		})
+	})
+}

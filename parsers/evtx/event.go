@@ -1,0 +1,267 @@
+package evtx
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jejak-forensics/jejak/timeline"
+)
+
+// TimestampDesc follows plaso: its windows:evtx:record event data maps
+// creation_time (System/TimeCreated/@SystemTime) to "Creation Time" and the
+// record header's written_time to "Content Modification Time"
+// (plaso/data/timeliner.yaml). One event per record, on the creation time;
+// the written time is kept in jejak.data.
+const TimestampDesc = "Creation Time"
+
+// EventData flattens EventData (named Data elements; unnamed ones become
+// Data1..n in order; Binary as "Binary") or, failing that, UserData (every
+// leaf element under it by name) into one map.
+func EventData(ev *Element) map[string]string {
+	ed := ev.Child("EventData")
+	n := 0
+	for k := ed.firstKid(); k != nil; k = k.next {
+		n++
+	}
+	out := make(map[string]string, n)
+	if ed != nil {
+		unnamed := 0
+		for k := ed.first; k != nil; k = k.next {
+			name := k.Attr("Name")
+			if name == "" {
+				if k.Name != "Data" {
+					name = k.Name
+				} else {
+					unnamed++
+					name = "Data" + strconv.Itoa(unnamed)
+				}
+			}
+			setUnique(out, name, k.Text)
+		}
+	}
+	if ud := ev.Child("UserData"); ud != nil {
+		for k := ud.first; k != nil; k = k.next {
+			flattenLeaves(k, out)
+		}
+	}
+	return out
+}
+
+func flattenLeaves(e *Element, out map[string]string) {
+	if e.first == nil {
+		setUnique(out, e.Name, e.Text)
+		return
+	}
+	for k := e.first; k != nil; k = k.next {
+		flattenLeaves(k, out)
+	}
+}
+
+func (e *Element) firstKid() *Element {
+	if e == nil {
+		return nil
+	}
+	return e.first
+}
+
+// setUnique keeps every value: a repeated name gets a numeric suffix.
+func setUnique(m map[string]string, k, v string) {
+	if _, dup := m[k]; !dup {
+		m[k] = v
+		return
+	}
+	for i := 2; ; i++ {
+		kk := k + "_" + strconv.Itoa(i)
+		if _, dup := m[kk]; !dup {
+			m[kk] = v
+			return
+		}
+	}
+}
+
+// parseSystemTime reads "2016-07-08T18:12:51.6816408Z" (any fraction
+// length) without the general-purpose layout machinery of time.Parse.
+func parseSystemTime(s string) (time.Time, bool) {
+	if len(s) < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
+		return time.Time{}, false
+	}
+	num := func(a, b int) (int, bool) {
+		n := 0
+		for i := a; i < b; i++ {
+			c := s[i]
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n, true
+	}
+	y, ok1 := num(0, 4)
+	mo, ok2 := num(5, 7)
+	d, ok3 := num(8, 10)
+	h, ok4 := num(11, 13)
+	mi, ok5 := num(14, 16)
+	sec, ok6 := num(17, 19)
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) {
+		return time.Time{}, false
+	}
+	ns := 0
+	i := 19
+	if i < len(s) && s[i] == '.' {
+		i++
+		scale := 100000000
+		for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+			ns += int(s[i]-'0') * scale
+			scale /= 10
+		}
+	}
+	if i >= len(s) || s[i] != 'Z' {
+		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			return t.UTC(), true
+		}
+		return time.Time{}, false
+	}
+	return time.Date(y, time.Month(mo), d, h, mi, sec, ns, time.UTC), true
+}
+
+// toEvent builds the timeline event for one record.
+func toEvent(r *Record) *timeline.Event {
+	sys := r.Event.Child("System")
+	prov := sys.Child("Provider")
+	provider := prov.Attr("Name")
+	if provider == "" {
+		provider = prov.Attr("EventSourceName")
+	}
+	eidText := strings.TrimSpace(sys.Child("EventID").Text)
+	eid, _ := strconv.ParseUint(eidText, 10, 32)
+	channel := sys.Child("Channel").Text
+	computer := sys.Child("Computer").Text
+
+	ev := &timeline.Event{TimestampDesc: TimestampDesc}
+	data := make(map[string]string, 14)
+	if t, ok := parseSystemTime(sys.Child("TimeCreated").Attr("SystemTime")); ok {
+		ev.Timestamp = t
+	} else {
+		ev.Timestamp = r.Written
+		data["time_source"] = "record header written time (no TimeCreated/@SystemTime)"
+	}
+	if !r.Written.IsZero() {
+		data["written_time"] = string(appendTime(make([]byte, 0, 32), r.Written, 7))
+	}
+	for _, f := range []struct{ key, val string }{
+		{"level", sys.Child("Level").Text},
+		{"task", sys.Child("Task").Text},
+		{"opcode", sys.Child("Opcode").Text},
+		{"keywords", sys.Child("Keywords").Text},
+		{"version", sys.Child("Version").Text},
+		{"process_id", sys.Child("Execution").Attr("ProcessID")},
+		{"thread_id", sys.Child("Execution").Attr("ThreadID")},
+		{"user_sid", sys.Child("Security").Attr("UserID")},
+		{"provider_guid", prov.Attr("Guid")},
+		{"activity_id", sys.Child("Correlation").Attr("ActivityID")},
+		{"qualifiers", sys.Child("EventID").Attr("Qualifiers")},
+	} {
+		if f.val != "" {
+			data[f.key] = f.val
+		}
+	}
+	recordID := r.ID
+	if x, err := strconv.ParseUint(strings.TrimSpace(sys.Child("EventRecordID").Text), 10, 64); err == nil && x != r.ID {
+		// Logs saved from Event Viewer renumber the headers 1..n, and a
+		// damaged chunk can hold a body rewritten under a stale header.
+		// Event Viewer, Winlogbeat and evtxexport show the XML's
+		// EventRecordID; the header's number stays in provenance.
+		data["header_record_id"] = strconv.FormatUint(r.ID, 10)
+		recordID = x
+	}
+	ev.Jejak.Data = data
+	ev.Jejak.Provenance.Offset = r.Offset
+	ev.Jejak.Provenance.Record = int64(r.ID)
+
+	ed := EventData(r.Event)
+	ev.Event.Kind = "event"
+	ev.Event.Code = eidText
+	ev.Event.Provider = provider
+	ev.Winlog = &timeline.Winlog{Channel: channel, EventID: int(eid), RecordID: recordID,
+		ComputerName: computer, ProviderName: provider, EventData: ed}
+	if computer != "" {
+		ev.Host = &timeline.Host{Name: computer}
+	}
+	summary, shown := normalize(ev, provider, uint32(eid), ed)
+	ev.Message = message(provider, eidText, summary, shown, ed)
+	return ev
+}
+
+const maxMessage = 300
+
+// message is a short line an examiner can read without opening the XML:
+// provider, event ID, what happened and the key data.
+func message(provider, eid, summary string, shown []string, ed map[string]string) string {
+	var sb strings.Builder
+	sb.Grow(128)
+	sb.WriteString(provider)
+	sb.WriteString(" ")
+	sb.WriteString(eid)
+	if summary != "" {
+		sb.WriteString(" ")
+		sb.WriteString(summary)
+	}
+	if len(shown) == 0 {
+		// Unknown events: the first few data values, in name order for a
+		// stable line.
+		keys := make([]string, 0, len(ed))
+		for k, v := range ed {
+			if useful(v) != "" {
+				keys = append(keys, k)
+			}
+		}
+		slices.Sort(keys)
+		for _, k := range keys[:min(4, len(keys))] {
+			shown = append(shown, k+"="+ed[k])
+		}
+	}
+	for i, f := range shown {
+		if i == 0 {
+			sb.WriteString(": ")
+		} else {
+			sb.WriteByte(' ')
+		}
+		writeOneLine(&sb, f)
+		if sb.Len() > maxMessage {
+			break
+		}
+	}
+	s := sb.String()
+	if len(s) > maxMessage {
+		cut := maxMessage
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return s
+}
+
+// writeOneLine folds the line breaks and tabs Windows puts inside values
+// (privilege lists, multi-line descriptions) into single spaces.
+func writeOneLine(sb *strings.Builder, s string) {
+	if !strings.ContainsAny(s, "\r\n\t") {
+		sb.WriteString(s)
+		return
+	}
+	space := false
+	for _, r := range s {
+		if r == '\r' || r == '\n' || r == '\t' || r == ' ' {
+			space = true
+			continue
+		}
+		if space {
+			sb.WriteByte(' ')
+			space = false
+		}
+		sb.WriteRune(r)
+	}
+}

@@ -1,0 +1,249 @@
+package evtx
+
+import (
+	"net"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/jejak-forensics/jejak/timeline"
+)
+
+// This file is the one table of audit-relevant event IDs and how each maps
+// onto ECS. Field names follow Winlogbeat's security module, so queries and
+// Sigma rules written for Elastic work unchanged.
+
+// rule says how one provider's event ID is normalised. Field values name
+// event_data keys; "user" is the account the event is about.
+type rule struct {
+	provider string // substring of the provider name
+	summary  string // readable words for the message
+	action   string
+	category []string
+	typ      []string
+	outcome  string
+
+	user, domain, userID    string
+	target, targetDomain    string
+	srcIP, srcPort, srcHost string
+	logonType, logonID      string
+	exe, pid, cmdline       string
+	group                   string
+	keys                    []string // more event_data shown in the message
+	userFromDomainUser      string   // "DOMAIN\user" in one field
+	clientInText            string   // field holding "[CLIENT: ip]"
+}
+
+const security = "Microsoft-Windows-Security-Auditing"
+
+var (
+	authn  = []string{"authentication"}
+	iam    = []string{"iam"}
+	proc   = []string{"process"}
+	config = []string{"iam", "configuration"}
+)
+
+var rules = map[uint32][]rule{
+	4624: {{provider: security, summary: "logon", action: "logged-in", category: authn, typ: []string{"start"}, outcome: "success",
+		user: "TargetUserName", domain: "TargetDomainName", userID: "TargetUserSid", srcIP: "IpAddress", srcPort: "IpPort", srcHost: "WorkstationName",
+		logonType: "LogonType", logonID: "TargetLogonId", exe: "ProcessName", pid: "ProcessId", keys: []string{"AuthenticationPackageName"}}},
+	4625: {{provider: security, summary: "failed logon", action: "logon-failed", category: authn, typ: []string{"start"}, outcome: "failure",
+		user: "TargetUserName", domain: "TargetDomainName", srcIP: "IpAddress", srcPort: "IpPort", srcHost: "WorkstationName",
+		logonType: "LogonType", exe: "ProcessName", pid: "ProcessId", keys: []string{"Status", "SubStatus"}}},
+	4634: {{provider: security, summary: "logoff", action: "logged-out", category: authn, typ: []string{"end"}, outcome: "success",
+		user: "TargetUserName", domain: "TargetDomainName", userID: "TargetUserSid", logonType: "LogonType", logonID: "TargetLogonId"}},
+	4647: {{provider: security, summary: "user-initiated logoff", action: "logged-out", category: authn, typ: []string{"end"}, outcome: "success",
+		user: "TargetUserName", domain: "TargetDomainName", userID: "TargetUserSid", logonID: "TargetLogonId"}},
+	4648: {{provider: security, summary: "logon with explicit credentials", action: "logged-in-explicit", category: authn, typ: []string{"start"}, outcome: "success",
+		user: "SubjectUserName", domain: "SubjectDomainName", userID: "SubjectUserSid", target: "TargetUserName", targetDomain: "TargetDomainName",
+		srcIP: "IpAddress", srcPort: "IpPort", logonID: "SubjectLogonId", exe: "ProcessName", pid: "ProcessId", keys: []string{"TargetServerName"}}},
+	4672: {{provider: security, summary: "special privileges assigned to new logon", action: "logged-in-special", category: iam, typ: []string{"admin"}, outcome: "success",
+		user: "SubjectUserName", domain: "SubjectDomainName", userID: "SubjectUserSid", logonID: "SubjectLogonId"}},
+	4688: {{provider: security, summary: "process created", action: "created-process", category: proc, typ: []string{"start"}, outcome: "success",
+		user: "SubjectUserName", domain: "SubjectDomainName", userID: "SubjectUserSid", logonID: "SubjectLogonId",
+		exe: "NewProcessName", pid: "NewProcessId", cmdline: "CommandLine", keys: []string{"ParentProcessName"}}},
+	4697: {{provider: security, summary: "service installed", action: "service-installed", category: config, typ: []string{"admin", "change"}, outcome: "success",
+		user: "SubjectUserName", domain: "SubjectDomainName", userID: "SubjectUserSid", logonID: "SubjectLogonId", keys: []string{"ServiceName", "ServiceFileName", "ServiceAccount"}}},
+	7045: {{provider: "Service Control Manager", summary: "service installed", action: "service-installed", category: config, typ: []string{"admin", "change"}, outcome: "success",
+		keys: []string{"ServiceName", "ImagePath", "AccountName", "StartType"}}},
+	4698: {{provider: security, summary: "scheduled task created", action: "scheduled-task-created", category: config, typ: []string{"creation", "admin"}, outcome: "success",
+		user: "SubjectUserName", domain: "SubjectDomainName", userID: "SubjectUserSid", logonID: "SubjectLogonId", keys: []string{"TaskName"}}},
+	4720: {{provider: security, summary: "user account created", action: "added-user-account", category: iam, typ: []string{"user", "creation"}, outcome: "success",
+		user: "SubjectUserName", domain: "SubjectDomainName", userID: "SubjectUserSid", target: "TargetUserName", targetDomain: "TargetDomainName", logonID: "SubjectLogonId"}},
+	4722: {{provider: security, summary: "user account enabled", action: "enabled-user-account", category: iam, typ: []string{"user", "change"}, outcome: "success",
+		user: "SubjectUserName", domain: "SubjectDomainName", userID: "SubjectUserSid", target: "TargetUserName", targetDomain: "TargetDomainName", logonID: "SubjectLogonId"}},
+	4724: {{provider: security, summary: "password reset attempted", action: "reset-password", category: iam, typ: []string{"user", "change"}, outcome: "success",
+		user: "SubjectUserName", domain: "SubjectDomainName", userID: "SubjectUserSid", target: "TargetUserName", targetDomain: "TargetDomainName", logonID: "SubjectLogonId"}},
+	4726: {{provider: security, summary: "user account deleted", action: "deleted-user-account", category: iam, typ: []string{"user", "deletion"}, outcome: "success",
+		user: "SubjectUserName", domain: "SubjectDomainName", userID: "SubjectUserSid", target: "TargetUserName", targetDomain: "TargetDomainName", logonID: "SubjectLogonId"}},
+	4728: {{provider: security, summary: "member added to security-enabled global group", action: "added-member-to-group", category: iam, typ: []string{"group", "change"}, outcome: "success",
+		user: "SubjectUserName", domain: "SubjectDomainName", userID: "SubjectUserSid", group: "TargetUserName", logonID: "SubjectLogonId", keys: []string{"MemberName", "MemberSid"}}},
+	4732: {{provider: security, summary: "member added to security-enabled local group", action: "added-member-to-group", category: iam, typ: []string{"group", "change"}, outcome: "success",
+		user: "SubjectUserName", domain: "SubjectDomainName", userID: "SubjectUserSid", group: "TargetUserName", logonID: "SubjectLogonId", keys: []string{"MemberName", "MemberSid"}}},
+	4738: {{provider: security, summary: "user account changed", action: "modified-user-account", category: iam, typ: []string{"user", "change"}, outcome: "success",
+		user: "SubjectUserName", domain: "SubjectDomainName", userID: "SubjectUserSid", target: "TargetUserName", targetDomain: "TargetDomainName", logonID: "SubjectLogonId"}},
+	1102: {{provider: "Eventlog", summary: "audit log cleared", action: "audit-log-cleared", category: config, typ: []string{"deletion"}, outcome: "success",
+		user: "SubjectUserName", domain: "SubjectDomainName", userID: "SubjectUserSid", logonID: "SubjectLogonId"}},
+	104: {{provider: "Eventlog", summary: "event log cleared", action: "log-cleared", category: config, typ: []string{"deletion"}, outcome: "success",
+		user: "SubjectUserName", domain: "SubjectDomainName", keys: []string{"Channel"}}},
+	1149: {{provider: "TerminalServices-RemoteConnectionManager", summary: "RDP user authentication succeeded", action: "rdp-authenticated", category: authn, typ: []string{"start"}, outcome: "success",
+		user: "Param1", domain: "Param2", srcIP: "Param3"}},
+	21: {{provider: "TerminalServices-LocalSessionManager", summary: "RDP session logon succeeded", action: "rdp-session-logon", category: []string{"authentication", "session"}, typ: []string{"start"}, outcome: "success",
+		userFromDomainUser: "User", srcIP: "Address", keys: []string{"SessionID"}}},
+	24: {{provider: "TerminalServices-LocalSessionManager", summary: "RDP session disconnected", action: "rdp-session-disconnected", category: []string{"session"}, typ: []string{"end"}, outcome: "success",
+		userFromDomainUser: "User", srcIP: "Address", keys: []string{"SessionID"}}},
+	25: {{provider: "TerminalServices-LocalSessionManager", summary: "RDP session reconnected", action: "rdp-session-reconnected", category: []string{"authentication", "session"}, typ: []string{"start"}, outcome: "success",
+		userFromDomainUser: "User", srcIP: "Address", keys: []string{"SessionID"}}},
+	18456: {{provider: "MSSQL", summary: "SQL Server login failed", action: "logon-failed", category: authn, typ: []string{"start"}, outcome: "failure",
+		user: "Data1", clientInText: "Data3", keys: []string{"Data2"}}},
+}
+
+var logonTypes = map[string]string{
+	"0": "System", "2": "Interactive", "3": "Network", "4": "Batch", "5": "Service", "7": "Unlock",
+	"8": "NetworkCleartext", "9": "NewCredentials", "10": "RemoteInteractive", "11": "CachedInteractive",
+	"12": "CachedRemoteInteractive", "13": "CachedUnlock",
+}
+
+var clientRE = regexp.MustCompile(`CLIENT:\s*([^\]\s]+)`)
+
+func findRule(provider string, id uint32) *rule {
+	for i, r := range rules[id] {
+		if strings.Contains(provider, r.provider) {
+			return &rules[id][i]
+		}
+	}
+	return nil
+}
+
+// useful drops the placeholders Windows writes for "no value".
+func useful(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "-" || s == "" {
+		return ""
+	}
+	return s
+}
+
+// normalize fills the ECS fields for an audit-relevant event and returns
+// the words that lead its message.
+func normalize(ev *timeline.Event, provider string, id uint32, data map[string]string) (summary string, shown []string) {
+	r := findRule(provider, id)
+	if r == nil {
+		return "", nil
+	}
+	get := func(k string) string {
+		if k == "" {
+			return ""
+		}
+		return useful(data[k])
+	}
+	ev.Event.Kind = "event"
+	ev.Event.Action = r.action
+	ev.Event.Category = r.category
+	ev.Event.Type = r.typ
+	ev.Event.Outcome = r.outcome
+
+	u := &timeline.User{Name: get(r.user), Domain: get(r.domain), ID: get(r.userID)}
+	if v := get(r.userFromDomainUser); v != "" {
+		if i := strings.LastIndexByte(v, '\\'); i >= 0 {
+			u.Domain, u.Name = v[:i], v[i+1:]
+		} else {
+			u.Name = v
+		}
+	}
+	if t := get(r.target); t != "" {
+		u.Target = &timeline.User{Name: t, Domain: get(r.targetDomain)}
+	}
+	if *u != (timeline.User{}) {
+		ev.User = u
+	}
+	ip := get(r.srcIP)
+	if r.clientInText != "" {
+		if m := clientRE.FindStringSubmatch(data[r.clientInText]); m != nil {
+			ip = m[1]
+		}
+	}
+	src := &timeline.Endpoint{Domain: get(r.srcHost)}
+	if ip != "" {
+		if p := net.ParseIP(ip); p != nil {
+			if v4 := p.To4(); v4 != nil {
+				ip = v4.String()
+			}
+			src.IP = ip
+		} else {
+			src.Address = ip
+		}
+	}
+	if n, err := strconv.Atoi(get(r.srcPort)); err == nil && n > 0 {
+		src.Port = n
+	}
+	if *src != (timeline.Endpoint{}) {
+		ev.Source = src
+	}
+	if lt, lid := get(r.logonType), get(r.logonID); lt != "" || lid != "" {
+		if name, ok := logonTypes[lt]; ok {
+			lt = name
+		}
+		ev.Winlog.Logon = &timeline.WinlogLogon{Type: lt, ID: lid}
+	}
+	if exe := get(r.exe); exe != "" || get(r.cmdline) != "" {
+		p := &timeline.Process{Executable: exe, CommandLine: get(r.cmdline)}
+		if exe != "" {
+			p.Name = path.Base(strings.ReplaceAll(exe, `\`, "/"))
+		}
+		if pid := get(r.pid); pid != "" {
+			if n, err := strconv.ParseInt(strings.TrimPrefix(pid, "0x"), pidBase(pid), 64); err == nil {
+				p.PID = n
+			}
+		}
+		ev.Process = p
+	}
+	if g := get(r.group); g != "" {
+		ev.Group = &timeline.Group{Name: g, ID: get("TargetSid")}
+	}
+
+	if ev.User != nil && ev.User.Name != "" {
+		n := ev.User.Name
+		if ev.User.Domain != "" {
+			n = ev.User.Domain + `\` + n
+		}
+		shown = append(shown, "user="+n)
+	}
+	if ev.User != nil && ev.User.Target != nil {
+		shown = append(shown, "target_user="+ev.User.Target.Name)
+	}
+	if ev.Group != nil {
+		shown = append(shown, "group="+ev.Group.Name)
+	}
+	if ev.Winlog.Logon != nil && ev.Winlog.Logon.Type != "" {
+		shown = append(shown, "logon_type="+ev.Winlog.Logon.Type)
+	}
+	if ev.Source != nil {
+		if s := ev.Source.IP + ev.Source.Address; s != "" {
+			shown = append(shown, "source="+s)
+		}
+		if ev.Source.Domain != "" {
+			shown = append(shown, "workstation="+ev.Source.Domain)
+		}
+	}
+	if ev.Process != nil && ev.Process.Executable != "" {
+		shown = append(shown, "process="+ev.Process.Executable)
+	}
+	if ev.Process != nil && ev.Process.CommandLine != "" {
+		shown = append(shown, "command_line="+ev.Process.CommandLine)
+	}
+	for _, k := range r.keys {
+		if v := get(k); v != "" {
+			shown = append(shown, k+"="+v)
+		}
+	}
+	return r.summary, shown
+}
+
+func pidBase(s string) int {
+	if strings.HasPrefix(s, "0x") {
+		return 16
+	}
+	return 10
+}

@@ -1,0 +1,369 @@
+package evtx
+
+import (
+	"encoding/binary"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// BinXML value types (MS-EVEN6 2.2.19 / libfwevt's value types). The array
+// flag 0x80 marks a packed array of the base type.
+const (
+	vtNull      = 0x00
+	vtString    = 0x01
+	vtAnsi      = 0x02
+	vtInt8      = 0x03
+	vtUint8     = 0x04
+	vtInt16     = 0x05
+	vtUint16    = 0x06
+	vtInt32     = 0x07
+	vtUint32    = 0x08
+	vtInt64     = 0x09
+	vtUint64    = 0x0a
+	vtReal32    = 0x0b
+	vtReal64    = 0x0c
+	vtBool      = 0x0d
+	vtBinary    = 0x0e
+	vtGUID      = 0x0f
+	vtSizeT     = 0x10
+	vtFiletime  = 0x11
+	vtSystime   = 0x12
+	vtSID       = 0x13
+	vtHexInt32  = 0x14
+	vtHexInt64  = 0x15
+	vtEvtHandle = 0x20
+	vtBinXML    = 0x21
+	vtEvtXML    = 0x23
+	vtArray     = 0x80
+)
+
+// value is one substitution value: its type and its bytes inside the chunk.
+type value struct {
+	typ  byte
+	data []byte
+	off  int // chunk-relative offset of data, for nested BinXML
+}
+
+func (v value) empty() bool { return v.typ == vtNull || len(v.data) == 0 }
+
+// utf16String decodes little-endian UTF-16, stopping at the first NUL.
+// Event logs are overwhelmingly ASCII, so that case avoids the rune slice.
+func utf16String(b []byte) string {
+	n := len(b) / 2
+	ascii := true
+	end := n
+	for i := 0; i < n; i++ {
+		c := uint16(b[2*i]) | uint16(b[2*i+1])<<8
+		if c == 0 {
+			end = i
+			break
+		}
+		if c >= 0x80 {
+			ascii = false
+		}
+	}
+	if ascii {
+		var sb strings.Builder
+		sb.Grow(end)
+		for i := 0; i < end; i++ {
+			sb.WriteByte(b[2*i])
+		}
+		return sb.String()
+	}
+	u := make([]uint16, end)
+	for i := range u {
+		u[i] = uint16(b[2*i]) | uint16(b[2*i+1])<<8
+	}
+	return string(utf16.Decode(u))
+}
+
+// ansiString reads a codepage string. Windows writes these as windows-1252 in
+// practice; bytes above 0x7f are kept as the Latin-1 rune of the same value,
+// which is exact for all but 27 rarely used code points.
+func ansiString(b []byte) string {
+	if i := indexByte0(b); i >= 0 {
+		b = b[:i]
+	}
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	var sb strings.Builder
+	for _, c := range b {
+		sb.WriteRune(rune(c))
+	}
+	return sb.String()
+}
+
+func indexByte0(b []byte) int {
+	for i, c := range b {
+		if c == 0 {
+			return i
+		}
+	}
+	return -1
+}
+
+const hexUpper = "0123456789ABCDEF"
+
+func hexString(b []byte) string {
+	out := make([]byte, 2*len(b))
+	for i, c := range b {
+		out[2*i] = hexUpper[c>>4]
+		out[2*i+1] = hexUpper[c&15]
+	}
+	return string(out)
+}
+
+func guidString(b []byte) string {
+	if len(b) < 16 {
+		return hexString(b)
+	}
+	var out [38]byte
+	out[0] = '{'
+	pos := 1
+	put := func(c byte) {
+		out[pos] = hexUpper[c>>4]
+		out[pos+1] = hexUpper[c&15]
+		pos += 2
+	}
+	for _, i := range []int{3, 2, 1, 0} {
+		put(b[i])
+	}
+	out[pos] = '-'
+	pos++
+	put(b[5])
+	put(b[4])
+	out[pos] = '-'
+	pos++
+	put(b[7])
+	put(b[6])
+	out[pos] = '-'
+	pos++
+	put(b[8])
+	put(b[9])
+	out[pos] = '-'
+	pos++
+	for i := 10; i < 16; i++ {
+		put(b[i])
+	}
+	out[pos] = '}'
+	return string(out[:])
+}
+
+func sidString(b []byte) string {
+	if len(b) < 8 {
+		return hexString(b)
+	}
+	n := int(b[1])
+	if len(b) < 8+4*n {
+		return hexString(b)
+	}
+	var auth uint64
+	for _, c := range b[2:8] {
+		auth = auth<<8 | uint64(c)
+	}
+	out := make([]byte, 0, 16+11*n)
+	out = append(out, "S-"...)
+	out = strconv.AppendUint(out, uint64(b[0]), 10)
+	out = append(out, '-')
+	out = strconv.AppendUint(out, auth, 10)
+	for i := 0; i < n; i++ {
+		out = append(out, '-')
+		out = strconv.AppendUint(out, uint64(binary.LittleEndian.Uint32(b[8+4*i:])), 10)
+	}
+	return string(out)
+}
+
+// filetimeEpochDelta is 1601-01-01 to 1970-01-01 in 100 ns ticks.
+const filetimeEpochDelta = 116444736000000000
+
+// filetime converts a FILETIME; ok is false for 0 (never set).
+func filetime(ft uint64) (time.Time, bool) {
+	if ft == 0 {
+		return time.Time{}, false
+	}
+	d := int64(ft) - filetimeEpochDelta
+	if ft > math.MaxInt64 {
+		return time.Time{}, false
+	}
+	return time.Unix(d/1e7, (d%1e7)*100).UTC(), true
+}
+
+// appendTime renders a time the way Windows renders SystemTime attributes
+// (RFC 3339, UTC, 7 fraction digits for FILETIME precision).
+func appendTime(out []byte, t time.Time, digits int) []byte {
+	y, mo, d := t.Date()
+	h, mi, s := t.Clock()
+	out = appendPad(out, y, 4)
+	out = append(out, '-')
+	out = appendPad(out, int(mo), 2)
+	out = append(out, '-')
+	out = appendPad(out, d, 2)
+	out = append(out, 'T')
+	out = appendPad(out, h, 2)
+	out = append(out, ':')
+	out = appendPad(out, mi, 2)
+	out = append(out, ':')
+	out = appendPad(out, s, 2)
+	out = append(out, '.')
+	frac := t.Nanosecond()
+	for i := 9; i > digits; i-- {
+		frac /= 10
+	}
+	out = appendPad(out, frac, digits)
+	return append(out, 'Z')
+}
+
+func appendPad(out []byte, v, width int) []byte {
+	var tmp [20]byte
+	s := strconv.AppendInt(tmp[:0], int64(v), 10)
+	for i := len(s); i < width; i++ {
+		out = append(out, '0')
+	}
+	return append(out, s...)
+}
+
+func systemtime(b []byte) (time.Time, bool) {
+	if len(b) < 16 {
+		return time.Time{}, false
+	}
+	u := func(i int) int { return int(binary.LittleEndian.Uint16(b[2*i:])) }
+	y, mo, d := u(0), u(1), u(3)
+	if y == 0 && mo == 0 && d == 0 {
+		return time.Time{}, false
+	}
+	return time.Date(y, time.Month(mo), d, u(4), u(5), u(6), u(7)*1e6, time.UTC), true
+}
+
+// fixedSize is the size of one element of a fixed-size type, 0 otherwise.
+func fixedSize(t byte) int {
+	switch t {
+	case vtInt8, vtUint8:
+		return 1
+	case vtInt16, vtUint16:
+		return 2
+	case vtInt32, vtUint32, vtReal32, vtBool, vtHexInt32:
+		return 4
+	case vtInt64, vtUint64, vtReal64, vtFiletime, vtHexInt64:
+		return 8
+	case vtGUID, vtSystime:
+		return 16
+	}
+	return 0
+}
+
+// render turns a substitution value into the text Windows' own XML
+// rendering shows for it.
+func render(v value) string {
+	b := v.data
+	if v.typ&vtArray != 0 {
+		return renderArray(v)
+	}
+	switch v.typ {
+	case vtNull:
+		return ""
+	case vtString:
+		return utf16String(b)
+	case vtAnsi:
+		return ansiString(b)
+	case vtBinary, vtEvtHandle, vtEvtXML:
+		return hexString(b)
+	case vtGUID:
+		return guidString(b)
+	case vtSID:
+		return sidString(b)
+	case vtSizeT:
+		switch len(b) {
+		case 4:
+			return "0x" + strconv.FormatUint(uint64(binary.LittleEndian.Uint32(b)), 16)
+		case 8:
+			return "0x" + strconv.FormatUint(binary.LittleEndian.Uint64(b), 16)
+		}
+		return hexString(b)
+	}
+	if fs := fixedSize(v.typ); fs == 0 || len(b) < fs {
+		return hexString(b)
+	}
+	switch v.typ {
+	case vtInt8:
+		return strconv.FormatInt(int64(int8(b[0])), 10)
+	case vtUint8:
+		return strconv.FormatUint(uint64(b[0]), 10)
+	case vtInt16:
+		return strconv.FormatInt(int64(int16(binary.LittleEndian.Uint16(b))), 10)
+	case vtUint16:
+		return strconv.FormatUint(uint64(binary.LittleEndian.Uint16(b)), 10)
+	case vtInt32:
+		return strconv.FormatInt(int64(int32(binary.LittleEndian.Uint32(b))), 10)
+	case vtUint32:
+		return strconv.FormatUint(uint64(binary.LittleEndian.Uint32(b)), 10)
+	case vtInt64:
+		return strconv.FormatInt(int64(binary.LittleEndian.Uint64(b)), 10)
+	case vtUint64:
+		return strconv.FormatUint(binary.LittleEndian.Uint64(b), 10)
+	case vtReal32:
+		return strconv.FormatFloat(float64(math.Float32frombits(binary.LittleEndian.Uint32(b))), 'g', -1, 32)
+	case vtReal64:
+		return strconv.FormatFloat(math.Float64frombits(binary.LittleEndian.Uint64(b)), 'g', -1, 64)
+	case vtBool:
+		if binary.LittleEndian.Uint32(b) != 0 {
+			return "true"
+		}
+		return "false"
+	case vtHexInt32:
+		return "0x" + strconv.FormatUint(uint64(binary.LittleEndian.Uint32(b)), 16)
+	case vtHexInt64:
+		return "0x" + strconv.FormatUint(binary.LittleEndian.Uint64(b), 16)
+	case vtFiletime:
+		t, ok := filetime(binary.LittleEndian.Uint64(b))
+		if !ok {
+			return ""
+		}
+		return string(appendTime(make([]byte, 0, 28), t, 7))
+	case vtSystime:
+		t, ok := systemtime(b)
+		if !ok {
+			return ""
+		}
+		return string(appendTime(make([]byte, 0, 28), t, 3))
+	}
+	return hexString(b)
+}
+
+// renderArray joins the elements of an array value with ", ", which keeps a
+// flat event_data map readable; string arrays are NUL separated UTF-16.
+func renderArray(v value) string {
+	base := v.typ &^ vtArray
+	var parts []string
+	switch base {
+	case vtString:
+		s := v.data
+		for len(s) >= 2 {
+			i := 0
+			for i+1 < len(s) && (s[i] != 0 || s[i+1] != 0) {
+				i += 2
+			}
+			parts = append(parts, utf16String(s[:i]))
+			s = s[min(i+2, len(s)):]
+		}
+	case vtAnsi:
+		for _, p := range strings.Split(string(v.data), "\x00") {
+			if p != "" {
+				parts = append(parts, ansiString([]byte(p)))
+			}
+		}
+	default:
+		fs := fixedSize(base)
+		if fs == 0 {
+			return hexString(v.data)
+		}
+		for i := 0; i+fs <= len(v.data); i += fs {
+			parts = append(parts, render(value{typ: base, data: v.data[i : i+fs]}))
+		}
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,212 @@
+package exif
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jejak-forensics/jejak/parsers"
+	"github.com/jejak-forensics/jejak/timeline"
+)
+
+// clock is one EXIF date with the tags that complete it. The descriptions
+// use plaso's vocabulary (plaso itself has no EXIF parser): the moment the
+// picture was taken is its creation, the last save its content
+// modification; "Digitized Time" and "GPS Time" have no plaso name.
+type clock struct {
+	record          int64
+	tag, desc       string
+	date, sub, zone string
+	gps             bool
+}
+
+var clocks = []clock{
+	{1, "DateTimeOriginal", "Creation Time", "IFD/Exif/DateTimeOriginal", "IFD/Exif/SubSecTimeOriginal", "IFD/Exif/OffsetTimeOriginal", false},
+	{2, "DateTimeDigitized", "Digitized Time", "IFD/Exif/DateTimeDigitized", "IFD/Exif/SubSecTimeDigitized", "IFD/Exif/OffsetTimeDigitized", false},
+	{3, "DateTime", "Content Modification Time", "IFD/DateTime", "IFD/Exif/SubSecTime", "IFD/Exif/OffsetTime", false},
+	{4, "GPSDateStamp+GPSTimeStamp", "GPS Time", "IFD/GPSInfo/GPSDateStamp", "", "", true},
+}
+
+func emitEvents(tags tagSet, base int64, src *parsers.Source, emit func(*timeline.Event) error) error {
+	common := map[string]string{}
+	for _, k := range []string{"Make", "Model", "Software"} {
+		if v := clean(tags.str("IFD/" + k)); v != "" {
+			common[strings.ToLower(k)] = v
+		} else if v := clean(tags.str("IFD/Exif/" + k)); v != "" {
+			common[strings.ToLower(k)] = v
+		}
+	}
+	if lat, ok := coordinate(tags, "IFD/GPSInfo/GPSLatitude", "IFD/GPSInfo/GPSLatitudeRef", "S"); ok {
+		common["gps.latitude"] = strconv.FormatFloat(lat, 'f', -1, 64)
+	}
+	if lon, ok := coordinate(tags, "IFD/GPSInfo/GPSLongitude", "IFD/GPSInfo/GPSLongitudeRef", "W"); ok {
+		common["gps.longitude"] = strconv.FormatFloat(lon, 'f', -1, 64)
+	}
+	if alt, ok := altitude(tags); ok {
+		common["gps.altitude"] = strconv.FormatFloat(alt, 'f', -1, 64)
+	}
+	for _, c := range clocks {
+		raw := clean(tags.str(c.date))
+		if raw == "" {
+			continue
+		}
+		ev := &timeline.Event{
+			TimestampDesc: c.desc,
+			Event:         timeline.EventMeta{Kind: "event", Category: []string{"file"}, Type: []string{"info"}, Dataset: "exif"},
+			File:          &timeline.File{Path: src.Entry.Path},
+		}
+		ev.Jejak.Provenance.Offset = base
+		ev.Jejak.Provenance.Record = c.record
+		data := map[string]string{"exif.tag": c.tag, "exif.value": raw}
+		for k, v := range common {
+			data[k] = v
+		}
+		var err error
+		if c.gps {
+			err = gpsTime(ev, raw, tags)
+		} else {
+			err = localTime(ev, c, raw, tags, src, data)
+		}
+		if err != nil {
+			src.Warn(&parsers.RecordError{Parser: Name, Path: src.Entry.Path, Offset: base, Record: c.record,
+				Err: fmt.Errorf("%s %q: %w", c.tag, raw, err)})
+			continue
+		}
+		ev.Jejak.Data = data
+		ev.Message = message(c, raw, data)
+		if err := emit(ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func message(c clock, raw string, d map[string]string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "EXIF %s %s", c.tag, raw)
+	if d["make"] != "" || d["model"] != "" {
+		fmt.Fprintf(&b, " camera %s", strings.TrimSpace(d["make"]+" "+d["model"]))
+	}
+	if d["software"] != "" {
+		fmt.Fprintf(&b, " software %s", d["software"])
+	}
+	if d["gps.latitude"] != "" {
+		fmt.Fprintf(&b, " at %s,%s", d["gps.latitude"], d["gps.longitude"])
+	}
+	return b.String()
+}
+
+// localTime reads "YYYY:MM:DD hh:mm:ss" with its SubSecTime* and
+// OffsetTime*; without an offset tag the camera clock is read in the case
+// zone and that is recorded.
+func localTime(ev *timeline.Event, c clock, raw string, tags tagSet, src *parsers.Source, data map[string]string) error {
+	wall, err := time.Parse("2006:01:02 15:04:05", raw)
+	if err != nil {
+		return err
+	}
+	if sub := digits(clean(tags.str(c.sub))); sub != "" {
+		frac, _ := strconv.ParseFloat("0."+sub, 64)
+		wall = wall.Add(time.Duration(frac*1e9 + 0.5))
+		data["exif.subsec"] = sub
+	}
+	loc, assumed := src.Zone, true
+	if off := clean(tags.str(c.zone)); off != "" {
+		if t, err := time.Parse("-07:00", off); err == nil {
+			_, secs := t.Zone()
+			loc, assumed = time.FixedZone(off, secs), false
+			data["exif.offset"] = off
+		}
+	}
+	if loc == nil {
+		loc = time.UTC
+	}
+	ev.Timestamp = time.Date(wall.Year(), wall.Month(), wall.Day(), wall.Hour(), wall.Minute(), wall.Second(),
+		wall.Nanosecond(), loc).UTC()
+	if assumed {
+		ev.Event.Timezone = loc.String()
+		ev.Jejak.Time = &timeline.TimeNote{ZoneAssumed: loc.String()}
+	}
+	return nil
+}
+
+// gpsTime joins GPSDateStamp and GPSTimeStamp, which EXIF defines as UTC.
+func gpsTime(ev *timeline.Event, date string, tags tagSet) error {
+	d, err := time.Parse("2006:01:02", date)
+	if err != nil {
+		return err
+	}
+	hms := tags.rationals("IFD/GPSInfo/GPSTimeStamp")
+	if len(hms) != 3 {
+		return fmt.Errorf("GPSTimeStamp has %d parts", len(hms))
+	}
+	var secs float64
+	for i, r := range hms {
+		if r.Denominator == 0 {
+			return fmt.Errorf("GPSTimeStamp: zero denominator")
+		}
+		secs += float64(r.Numerator) / float64(r.Denominator) * []float64{3600, 60, 1}[i]
+	}
+	ev.Timestamp = d.Add(time.Duration(secs*1e9 + 0.5)).Truncate(time.Millisecond).UTC()
+	return nil
+}
+
+var number = regexp.MustCompile(`\d+(?:\.\d+)?`)
+
+// coordinate returns decimal degrees, negative for refNeg (S or W). A
+// coordinate written as ASCII instead of rationals (seen in the wild) is
+// read as exiftool reads it: its first three numbers are d, m, s.
+func coordinate(tags tagSet, key, refKey, refNeg string) (float64, bool) {
+	var dms []float64
+	if rs := tags.rationals(key); len(rs) > 0 {
+		for _, r := range rs {
+			if r.Denominator == 0 {
+				return 0, false
+			}
+			dms = append(dms, float64(r.Numerator)/float64(r.Denominator))
+		}
+	} else if s := tags.str(key); s != "" {
+		for _, n := range number.FindAllString(s, 3) {
+			f, _ := strconv.ParseFloat(n, 64)
+			dms = append(dms, f)
+		}
+	}
+	if len(dms) == 0 {
+		return 0, false
+	}
+	v := dms[0]
+	if len(dms) > 1 {
+		v += dms[1] / 60
+	}
+	if len(dms) > 2 {
+		v += dms[2] / 3600
+	}
+	if strings.EqualFold(strings.TrimSpace(tags.str(refKey)), refNeg) {
+		v = -v
+	}
+	return v, true
+}
+
+func altitude(tags tagSet) (float64, bool) {
+	rs := tags.rationals("IFD/GPSInfo/GPSAltitude")
+	if len(rs) != 1 || rs[0].Denominator == 0 {
+		return 0, false
+	}
+	v := float64(rs[0].Numerator) / float64(rs[0].Denominator)
+	if ref, ok := tags["IFD/GPSInfo/GPSAltitudeRef"].([]byte); ok && len(ref) == 1 && ref[0] == 1 && v != 0 {
+		v = -v
+	}
+	return v, true
+}
+
+func clean(s string) string { return strings.TrimSpace(strings.TrimRight(s, "\x00")) }
+
+func digits(s string) string {
+	for i, c := range s {
+		if c < '0' || c > '9' {
+			return s[:i]
+		}
+	}
+	return s
+}

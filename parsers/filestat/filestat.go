@@ -1,0 +1,66 @@
+// Package filestat turns the times a container records for a file (a tar
+// member's mtime, a zip entry's modified time, a file system's MACB times)
+// into timeline events. It reads no content: the container is the source.
+package filestat
+
+import (
+	"path"
+	"time"
+
+	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+	"github.com/jejak-forensics/jejak/timeline"
+)
+
+// Name is the parser name these events carry.
+const Name = "filestat"
+
+// Events returns one event per time the container recorded for e, in MACB
+// order, with plaso's timestamp_desc vocabulary.
+func Events(e *jfs.Entry) []*timeline.Event {
+	times := []struct {
+		t    time.Time
+		desc string
+		macb string
+	}{
+		{e.Times.Modified, "Content Modification Time", "m"},
+		{e.Times.Accessed, "Last Access Time", "a"},
+		{e.Times.Changed, "Metadata Modification Time", "c"},
+		{e.Times.Born, "Creation Time", "b"},
+	}
+	var out []*timeline.Event
+	for _, tm := range times {
+		if tm.t.IsZero() {
+			continue
+		}
+		ev := &timeline.Event{
+			Timestamp:     tm.t.UTC(),
+			TimestampDesc: tm.desc,
+			Message:       fileMessage(e, tm.desc),
+			Event: timeline.EventMeta{
+				Kind:     "event",
+				Category: []string{"file"},
+				Type:     []string{"info"},
+				Action:   "file_" + tm.macb + "time",
+				Dataset:  Name,
+			},
+			File: &timeline.File{Path: e.Path, Name: path.Base(e.Path), Inode: e.Inode},
+		}
+		if e.Size >= 0 {
+			sz := e.Size
+			ev.File.Size = &sz
+		}
+		if e.Deleted {
+			ev.Jejak.Tags = append(ev.Jejak.Tags, "deleted")
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+func fileMessage(e *jfs.Entry, desc string) string {
+	m := desc + " of " + e.Path
+	if e.Deleted {
+		m += " (deleted)"
+	}
+	return m
+}

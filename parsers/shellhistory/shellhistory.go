@@ -1,0 +1,309 @@
+// Package shellhistory parses shell history files that carry times: bash
+// history written with HISTTIMEFORMAT set ("#<epoch>" lines) and zsh
+// EXTENDED_HISTORY (": <epoch>:<duration>;<command>").
+//
+// A history without times says what was typed but not when; like plaso,
+// these parsers do not claim such files. A command read before the first
+// time line of a bash history (a truncated or "desynchronized" file) is
+// kept, as plaso keeps it, with timestamp_desc "Not a time" at the Unix
+// epoch and jejak.data.time_unset, never with a made-up time.
+package shellhistory
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+	"github.com/jejak-forensics/jejak/parsers"
+	"github.com/jejak-forensics/jejak/timeline"
+)
+
+// Parser names.
+const (
+	BashName = "bash_history"
+	ZshName  = "zsh_extended_history"
+)
+
+// plaso's timeliner maps bash:history:entry written_time and
+// shell:zsh:history last_written_time to this description.
+const timestampDesc = "Content Modification Time"
+
+// maxLine bounds one history line; history files are small, a longer line
+// is not a command anyone typed.
+const maxLine = 1 << 20
+
+var (
+	// ErrBadLine marks a zsh line that is neither an extended entry nor
+	// the continuation of one.
+	ErrBadLine = errors.New("line is not a zsh extended history entry")
+	// ErrLineTooLong marks a line longer than 1 MiB.
+	ErrLineTooLong = errors.New("history line longer than 1 MiB")
+)
+
+// Bash reads bash history files with timestamps.
+type Bash struct{}
+
+// Zsh reads zsh extended history files.
+type Zsh struct{}
+
+var (
+	_ parsers.Parser = (*Bash)(nil)
+	_ parsers.Parser = (*Zsh)(nil)
+)
+
+// New returns the bash history parser.
+func New() *Bash { return &Bash{} }
+
+// NewZsh returns the zsh extended history parser.
+func NewZsh() *Zsh { return &Zsh{} }
+
+// Name implements parsers.Parser.
+func (*Bash) Name() string { return BashName }
+
+// Name implements parsers.Parser.
+func (*Zsh) Name() string { return ZshName }
+
+// bashStamp reports whether line is "#<epoch>" as bash writes it: plaso
+// requires 9 or 10 digits not starting with 0, which keeps comments such as
+// "#1" or "#TODO" out.
+func bashStamp(line string) (int64, bool) {
+	if len(line) < 10 || len(line) > 11 || line[0] != '#' || line[1] == '0' {
+		return 0, false
+	}
+	var n int64
+	for i := 1; i < len(line); i++ {
+		c := line[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
+// Match accepts a file named like a bash history whose head holds a time
+// line within its first lines (a rotated history may start mid-entry).
+func (*Bash) Match(e *jfs.Entry, head []byte) bool {
+	if !strings.Contains(strings.ToLower(path.Base(e.Path)), "history") {
+		return false
+	}
+	lines := bytes.SplitN(head, []byte("\n"), 4)
+	for i, l := range lines {
+		if i == len(lines)-1 && len(lines) == 4 {
+			break
+		}
+		if _, ok := bashStamp(string(bytes.TrimRight(l, "\r"))); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// zshEntry parses ": 1458291931:15;command".
+func zshEntry(line string) (sec, dur int64, cmd string, ok bool) {
+	rest, found := strings.CutPrefix(line, ": ")
+	if !found {
+		return 0, 0, "", false
+	}
+	meta, cmd, found := strings.Cut(rest, ";")
+	if !found {
+		return 0, 0, "", false
+	}
+	s, d, found := strings.Cut(meta, ":")
+	if !found {
+		return 0, 0, "", false
+	}
+	sec, err1 := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	dur, err2 := strconv.ParseInt(strings.TrimSpace(d), 10, 64)
+	if err1 != nil || err2 != nil || sec < 0 {
+		return 0, 0, "", false
+	}
+	return sec, dur, cmd, true
+}
+
+// Match accepts a file whose first line is a zsh extended entry.
+func (*Zsh) Match(e *jfs.Entry, head []byte) bool {
+	first, _, _ := bytes.Cut(head, []byte("\n"))
+	_, _, _, ok := zshEntry(strings.TrimRight(string(first), "\r"))
+	return ok
+}
+
+// lineReader yields lines with their offsets and 1-based numbers.
+type lineReader struct {
+	br     *bufio.Reader
+	off    int64
+	n      int64
+	tooBig bool
+}
+
+func (r *lineReader) next() (line string, off, n int64, err error) {
+	var buf []byte
+	size := 0
+	for {
+		chunk, e := r.br.ReadSlice('\n')
+		size += len(chunk)
+		if len(buf)+len(chunk) <= maxLine {
+			buf = append(buf, chunk...)
+		}
+		if e == bufio.ErrBufferFull {
+			continue
+		}
+		if e != nil && e != io.EOF {
+			return "", 0, 0, e
+		}
+		if size == 0 {
+			return "", 0, 0, io.EOF
+		}
+		off, r.off = r.off, r.off+int64(size)
+		r.n++
+		r.tooBig = size > maxLine
+		return strings.TrimRight(string(buf), "\r\n"), off, r.n, nil
+	}
+}
+
+func newEvent(sec int64, cmd string, off, n int64, shell string) *timeline.Event {
+	ev := &timeline.Event{
+		Timestamp:     time.Unix(sec, 0).UTC(),
+		TimestampDesc: timestampDesc,
+		Message:       cmd,
+		Process:       &timeline.Process{CommandLine: cmd},
+	}
+	if cmd == "" {
+		ev.Message = "(empty command)"
+	}
+	ev.Event.Kind = "event"
+	ev.Event.Category = []string{"process"}
+	ev.Event.Type = []string{"start"}
+	ev.Event.Action = "command_entered"
+	ev.Event.Dataset = shell + ".history"
+	ev.Jejak.Provenance.Offset = off
+	ev.Jejak.Provenance.Record = n
+	ev.Jejak.Data = map[string]string{"command": cmd}
+	return ev
+}
+
+// Parse implements parsers.Parser. A time line applies to every following
+// line up to the next time line: bash writes a command with embedded
+// newlines (a quoted multi-line argument, lithist) as several lines after
+// one time line, so they form one command.
+func (p *Bash) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
+	warn := func(off, n int64, err error) {
+		src.Warn(&parsers.RecordError{Parser: BashName, Path: src.Entry.Path, Offset: off, Record: n, Err: err})
+	}
+	lr := &lineReader{br: bufio.NewReaderSize(src.R, 64<<10)}
+	var lines []string
+	var stamp int64
+	var stampOff, stampLine int64
+	haveStamp := false
+	flush := func() error {
+		if !haveStamp || len(lines) == 0 {
+			return nil
+		}
+		cmd := strings.Join(lines, "\n")
+		ev := newEvent(stamp, cmd, stampOff, stampLine, "bash")
+		if len(lines) > 1 {
+			ev.Jejak.Data["lines"] = strconv.Itoa(len(lines))
+		}
+		lines = lines[:0]
+		return emit(ev)
+	}
+	for {
+		if lr.n%512 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		line, off, n, err := lr.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("bash_history: read at offset %d: %w", lr.off, err)
+		}
+		if lr.tooBig {
+			warn(off, n, ErrLineTooLong)
+			continue
+		}
+		if sec, ok := bashStamp(line); ok {
+			if err := flush(); err != nil {
+				return err
+			}
+			stamp, stampOff, stampLine, haveStamp = sec, off, n, true
+			continue
+		}
+		if !haveStamp {
+			ev := newEvent(0, line, off, n, "bash")
+			ev.TimestampDesc = "Not a time"
+			ev.Jejak.Data["time_unset"] = "true"
+			if err := emit(ev); err != nil {
+				return err
+			}
+			continue
+		}
+		lines = append(lines, line)
+	}
+	return flush()
+}
+
+// Parse implements parsers.Parser. zsh writes a command with embedded
+// newlines as lines ending in a backslash; they are joined to one entry.
+func (p *Zsh) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
+	warn := func(off, n int64, err error) {
+		src.Warn(&parsers.RecordError{Parser: ZshName, Path: src.Entry.Path, Offset: off, Record: n, Err: err})
+	}
+	lr := &lineReader{br: bufio.NewReaderSize(src.R, 64<<10)}
+	var cur *timeline.Event
+	continued := false
+	for {
+		if lr.n%512 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		line, off, n, err := lr.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("zsh history: read at offset %d: %w", lr.off, err)
+		}
+		if lr.tooBig {
+			warn(off, n, ErrLineTooLong)
+			continue
+		}
+		if continued && cur != nil {
+			cmd := strings.TrimSuffix(cur.Process.CommandLine, "\\") + "\n" + line
+			cur.Process.CommandLine, cur.Message, cur.Jejak.Data["command"] = cmd, cmd, cmd
+			continued = strings.HasSuffix(line, "\\")
+			continue
+		}
+		if cur != nil {
+			if err := emit(cur); err != nil {
+				return err
+			}
+			cur = nil
+		}
+		sec, dur, cmd, ok := zshEntry(line)
+		if !ok {
+			if strings.TrimSpace(line) != "" {
+				warn(off, n, ErrBadLine)
+			}
+			continue
+		}
+		cur = newEvent(sec, cmd, off, n, "zsh")
+		cur.Jejak.Data["duration_seconds"] = strconv.FormatInt(dur, 10)
+		continued = strings.HasSuffix(cmd, "\\")
+	}
+	if cur != nil {
+		return emit(cur)
+	}
+	return nil
+}

@@ -1,0 +1,59 @@
+package syslog
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jejak-forensics/jejak/parsers"
+	"github.com/jejak-forensics/jejak/parsers/parsertest"
+	"github.com/jejak-forensics/jejak/timeline"
+)
+
+// FuzzParse feeds arbitrary bytes through the whole line pipeline (header
+// parsing, year inference, normalisers) and checks the accounting: no
+// panic, every event UTC with a message and an offset inside the input,
+// and never more events plus warnings than non-empty lines.
+func FuzzParse(f *testing.F) {
+	for _, rel := range []string{"logs/syslog/syslog", "logs/syslog/syslog_rsyslog_SyslogProtocol23Format",
+		"logs/syslog/syslog_rsyslog", "more/linux/auth/crowdsec_sshd-logs.log"} {
+		if dir, err := parsertest.CorpusDir(); err == nil {
+			if b, err := os.ReadFile(dir + "/" + rel); err == nil {
+				for _, l := range bytes.Split(b, []byte("\n")) {
+					f.Add(l)
+				}
+			}
+		}
+	}
+	f.Add([]byte(`<165>1 2003-10-11T22:14:15.003Z h app - ID47 [a@1 x="1\"]"][b y="2"] ` + "\ufeff" + `msg`))
+	f.Add([]byte("Mar 27 13:09:37 h sudo:   u : TTY=pts/0 ; PWD=/ ; USER=root ; COMMAND=/bin/sh\n\tmore"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var warns int
+		var evs []*timeline.Event
+		src := &parsers.Source{
+			Entry: parsertest.BytesEntry("fuzz", data, time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)),
+			R:     bytes.NewReader(data), Size: int64(len(data)), Zone: time.UTC,
+			Warn: func(*parsers.RecordError) { warns++ },
+		}
+		err := New().Parse(context.Background(), src, func(ev *timeline.Event) error { evs = append(evs, ev); return nil })
+		if err != nil {
+			t.Fatalf("Parse on bytes failed as a whole: %v", err)
+		}
+		nonEmpty := 0
+		for _, l := range bytes.Split(data, []byte("\n")) {
+			if len(bytes.TrimSpace(l)) > 0 {
+				nonEmpty++
+			}
+		}
+		if len(evs)+warns > nonEmpty {
+			t.Fatalf("%d events + %d warnings from %d non-empty lines", len(evs), warns, nonEmpty)
+		}
+		for _, ev := range evs {
+			if ev.Message == "" || ev.Jejak.Provenance.Offset < 0 || ev.Jejak.Provenance.Offset >= int64(len(data)) {
+				t.Fatalf("bad event %+v", ev)
+			}
+		}
+	})
+}

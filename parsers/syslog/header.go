@@ -1,0 +1,450 @@
+package syslog
+
+import (
+	"errors"
+	"strings"
+)
+
+// layout is the header shape a record was written in.
+type layout uint8
+
+const (
+	layoutNone layout = iota
+	// layout3164 is BSD syslog: "Mar 11 22:55:31 host tag[pid]: msg",
+	// without year or zone.
+	layout3164
+	// layout3339 is rsyslog's high-precision file format:
+	// "2020-05-31T00:00:45.698463+00:00 host tag[pid]: msg".
+	layout3339
+	// layout5424 is RFC 5424 as rsyslog's SyslogProtocol23Format writes it:
+	// "<PRI>1 TIMESTAMP HOST APP PROCID MSGID SD MSG".
+	layout5424
+	// layoutComment is syslogd's own note with no host or tag:
+	// "Nov 18 01:15:43: --- last message repeated 5 times ---".
+	layoutComment
+)
+
+// stamp is a timestamp as written, before a year or zone is decided.
+type stamp struct {
+	year, month, day     int
+	hour, min, sec, nsec int
+	hasYear, hasZone     bool
+	zoneOff              int // seconds east of UTC when hasZone
+	fracDigits           int // digits of fractional seconds as written
+}
+
+// header is one parsed record start. All strings are substrings of the
+// line, so parsing a line allocates nothing beyond the line itself.
+type header struct {
+	layout   layout
+	pri      int // -1 when the line has no <PRI>
+	ts       stamp
+	host     string
+	severity string // ChromeOS writes a severity word where the host goes
+	tag      string // program as written, e.g. "/sbin/anacron", "sshd"
+	pid      string // as written between [ and ]
+	version  string // RFC 5424 VERSION
+	msgid    string // RFC 5424 MSGID
+	sd       string // RFC 5424 STRUCTURED-DATA as written, "" for "-"
+	message  string // the event message: from the tag to the end of the line
+	body     string // the text after the tag, leading blanks removed
+}
+
+// Reasons a line that starts like a record is still rejected. They are
+// sentinels so that a bad line costs no allocation until it is reported.
+var (
+	errMonth     = errors.New("unknown month name")
+	errDate      = errors.New("date out of range")
+	errTime      = errors.New("time of day out of range")
+	errTimestamp = errors.New("malformed timestamp")
+	errPriority  = errors.New("priority above 191")
+	errNoMessage = errors.New("record has no host, tag or message after the timestamp")
+	errNilTime   = errors.New("RFC 5424 record without a timestamp (NILVALUE): it cannot be placed on the timeline")
+	errFields    = errors.New("RFC 5424 record with missing header fields")
+	errSD        = errors.New("malformed RFC 5424 structured data")
+	errNotSyslog = errors.New("line is not a syslog record and follows no record it could continue")
+	errTooLong   = errors.New("line longer than the 1 MiB limit")
+	errContinued = errors.New("continuation line beyond the 64 KiB message limit")
+)
+
+var monthNames = [...]string{"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"}
+
+// parseLine reads the header of s. startLike is false when s does not even
+// look like the start of a record (no timestamp where one belongs): such a
+// line continues the previous record. When startLike is true and err is
+// set, the line is a record that cannot be read.
+func parseLine(s string, h *header) (startLike bool, err error) {
+	*h = header{pri: -1}
+	rest := s
+	if len(rest) > 0 && rest[0] == '<' {
+		pri, n := priority(rest)
+		if n == 0 {
+			return false, nil
+		}
+		if pri > 191 {
+			return true, errPriority
+		}
+		h.pri = pri
+		rest = rest[n:]
+		if len(rest) >= 2 && isDigit(rest[0]) && (rest[1] == ' ' || (isDigit(rest[1]) && len(rest) > 2 && rest[2] == ' ')) {
+			return true, parse5424(rest, h)
+		}
+	}
+	switch {
+	case looks3339(rest):
+		n, err := parse3339(rest, &h.ts)
+		if err != nil {
+			return true, err
+		}
+		h.layout = layout3339
+		if n == len(rest) || rest[n] != ' ' {
+			return true, errNoMessage
+		}
+		return true, afterStamp(rest[n:], h, true)
+	case looks3164(rest):
+		n, err := parse3164(rest, &h.ts)
+		if err != nil {
+			return true, err
+		}
+		h.layout = layout3164
+		rest = rest[n:]
+		if len(rest) > 0 && rest[0] == ':' {
+			h.layout = layoutComment
+			c := strings.TrimSpace(rest[1:])
+			c = strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(c, "---"), "---"))
+			if c == "" {
+				return true, errNoMessage
+			}
+			h.message, h.body = c, c
+			return true, nil
+		}
+		if len(rest) == 0 || rest[0] != ' ' {
+			return true, errTimestamp
+		}
+		return true, afterStamp(rest, h, true)
+	}
+	return false, nil
+}
+
+// priority reads "<N>" with 1 to 3 digits; n is 0 when s does not start so.
+func priority(s string) (pri, n int) {
+	i := 1
+	for i < len(s) && i <= 3 && isDigit(s[i]) {
+		pri = pri*10 + int(s[i]-'0')
+		i++
+	}
+	if i == 1 || i >= len(s) || s[i] != '>' {
+		return 0, 0
+	}
+	return pri, i + 1
+}
+
+// afterStamp reads " host tag[pid]: body" (3164 and rsyslog). A first word
+// that ends in ':' is a tag, not a host: kernel lines written without a
+// hostname ("Nov 18 08:30:20 kernel: [997.39] ...") look like that.
+func afterStamp(s string, h *header, hostOptional bool) error {
+	s = strings.TrimLeft(s, " ")
+	if s == "" {
+		return errNoMessage
+	}
+	word := s
+	if i := strings.IndexByte(s, ' '); i >= 0 {
+		word = s[:i]
+	}
+	if hostOptional && word[len(word)-1] == ':' {
+		parseTag(s, h)
+		return nil
+	}
+	if h.layout == layout3339 && isSeverityWord(word) {
+		h.severity = word
+	} else {
+		h.host = word
+	}
+	s = strings.TrimLeft(s[len(word):], " ")
+	if s == "" {
+		return errNoMessage
+	}
+	parseTag(s, h)
+	return nil
+}
+
+// parseTag splits "tag[pid]: body", "tag: body" or "tag body". The tag runs
+// to the first ':', '[' or blank, as in plaso's reporter; the message keeps
+// the tag so a reader of the timeline sees who wrote the line.
+func parseTag(s string, h *header) {
+	h.message = s
+	k := 0
+	for k < len(s) && s[k] != ':' && s[k] != '[' && s[k] != ' ' {
+		k++
+	}
+	h.tag = s[:k]
+	rest := s[k:]
+	if len(rest) > 0 && rest[0] == '[' {
+		if j := strings.IndexByte(rest, ']'); j > 0 {
+			h.pid = rest[1:j]
+			rest = rest[j+1:]
+		}
+	}
+	if len(rest) > 0 && rest[0] == ':' {
+		rest = rest[1:]
+	}
+	h.body = strings.TrimLeft(rest, " ")
+}
+
+func isSeverityWord(w string) bool {
+	switch w {
+	case "EMERG", "ALERT", "CRIT", "ERR", "WARNING", "NOTICE", "INFO", "DEBUG":
+		return true
+	}
+	return false
+}
+
+// looks3164 is the shape check plaso uses to end a multi-line body:
+// three word characters, blanks, one or two digits, a blank, hh:mm:ss.
+func looks3164(s string) bool {
+	if len(s) < 14 || !isWord(s[0]) || !isWord(s[1]) || !isWord(s[2]) || s[3] != ' ' {
+		return false
+	}
+	i := 4
+	for i < len(s) && s[i] == ' ' {
+		i++
+	}
+	d := 0
+	for i < len(s) && isDigit(s[i]) && d < 3 {
+		i++
+		d++
+	}
+	if d == 0 || d > 2 || len(s) < i+9 || s[i] != ' ' {
+		return false
+	}
+	t := s[i+1:]
+	return isDigit(t[0]) && isDigit(t[1]) && t[2] == ':' && isDigit(t[3]) && isDigit(t[4]) && t[5] == ':' && isDigit(t[6]) && isDigit(t[7])
+}
+
+// parse3164 reads "Mmm dd hh:mm:ss[.frac]" and returns the bytes used.
+func parse3164(s string, st *stamp) (int, error) {
+	m := 0
+	for i, name := range monthNames {
+		if lower(s[0]) == name[0] && lower(s[1]) == name[1] && lower(s[2]) == name[2] {
+			m = i + 1
+			break
+		}
+	}
+	if m == 0 {
+		return 0, errMonth
+	}
+	i := 4
+	for s[i] == ' ' {
+		i++
+	}
+	day := 0
+	for isDigit(s[i]) {
+		day = day*10 + int(s[i]-'0')
+		i++
+	}
+	i++ // the blank looks3164 checked
+	st.month, st.day = m, day
+	st.hour = two(s[i:])
+	st.min = two(s[i+3:])
+	st.sec = two(s[i+6:])
+	i += 8
+	if i < len(s) && s[i] == '.' && i+1 < len(s) && isDigit(s[i+1]) {
+		i++
+		i += frac(s[i:], st)
+	}
+	if day < 1 || day > 31 {
+		return 0, errDate
+	}
+	if st.hour > 23 || st.min > 59 || st.sec > 60 {
+		return 0, errTime
+	}
+	return i, nil
+}
+
+// looks3339 checks "dddd-dd-ddTdd:dd:dd".
+func looks3339(s string) bool {
+	if len(s) < 19 {
+		return false
+	}
+	for i, c := range []byte("dddd-dd-ddTdd:dd:dd") {
+		if c == 'd' {
+			if !isDigit(s[i]) {
+				return false
+			}
+		} else if s[i] != c {
+			return false
+		}
+	}
+	return true
+}
+
+// parse3339 reads an RFC 3339 timestamp whose shape looks3339 accepted:
+// optional fraction (up to nanoseconds), zone "Z", "±hh:mm" or "±hhmm", or
+// none (then the case zone is assumed).
+func parse3339(s string, st *stamp) (int, error) {
+	if !looks3339(s) {
+		return 0, errTimestamp
+	}
+	st.year = int(s[0]-'0')*1000 + int(s[1]-'0')*100 + two(s[2:])
+	st.month, st.day = two(s[5:]), two(s[8:])
+	st.hour, st.min, st.sec = two(s[11:]), two(s[14:]), two(s[17:])
+	st.hasYear = true
+	i := 19
+	if i < len(s) && s[i] == '.' {
+		i++
+		n := frac(s[i:], st)
+		if n == 0 {
+			return 0, errTimestamp
+		}
+		i += n
+	}
+	if i < len(s) {
+		switch s[i] {
+		case 'Z', 'z':
+			st.hasZone = true
+			i++
+		case '+', '-':
+			neg := s[i] == '-'
+			t := s[i+1:]
+			var hh, mm int
+			switch {
+			case len(t) >= 5 && isDigit(t[0]) && isDigit(t[1]) && t[2] == ':' && isDigit(t[3]) && isDigit(t[4]):
+				hh, mm = two(t), two(t[3:])
+				i += 6
+			case len(t) >= 4 && isDigit(t[0]) && isDigit(t[1]) && isDigit(t[2]) && isDigit(t[3]):
+				hh, mm = two(t), two(t[2:])
+				i += 5
+			default:
+				return 0, errTimestamp
+			}
+			if hh > 23 || mm > 59 {
+				return 0, errTimestamp
+			}
+			st.zoneOff = hh*3600 + mm*60
+			if neg {
+				st.zoneOff = -st.zoneOff
+			}
+			st.hasZone = true
+		}
+	}
+	if i < len(s) && s[i] != ' ' {
+		return 0, errTimestamp
+	}
+	if st.month < 1 || st.month > 12 || st.day < 1 || st.day > daysIn(st.month, st.year) {
+		return 0, errDate
+	}
+	if st.hour > 23 || st.min > 59 || st.sec > 60 {
+		return 0, errTime
+	}
+	return i, nil
+}
+
+// frac reads fractional-second digits into st.nsec; digits past
+// nanoseconds are read and dropped.
+func frac(s string, st *stamp) int {
+	n, ns := 0, 0
+	for n < len(s) && isDigit(s[n]) {
+		if n < 9 {
+			ns = ns*10 + int(s[n]-'0')
+		}
+		n++
+	}
+	for k := n; k < 9; k++ {
+		ns *= 10
+	}
+	st.nsec, st.fracDigits = ns, n
+	return n
+}
+
+// parse5424 reads "VERSION SP TIMESTAMP SP HOSTNAME SP APP-NAME SP PROCID
+// SP MSGID SP STRUCTURED-DATA [SP MSG]" (RFC 5424 section 6).
+func parse5424(s string, h *header) error {
+	h.layout = layout5424
+	var f [6]string
+	for k := range f {
+		i := strings.IndexByte(s, ' ')
+		if i < 0 {
+			if k == 5 {
+				f[k], s = s, ""
+				break
+			}
+			return errFields
+		}
+		f[k], s = s[:i], s[i+1:]
+		if f[k] == "" {
+			// Every header field is NILVALUE or at least one character.
+			return errFields
+		}
+	}
+	h.version = f[0]
+	if f[1] == "-" {
+		return errNilTime
+	}
+	n, err := parse3339(f[1], &h.ts)
+	if err != nil {
+		return err
+	}
+	if n != len(f[1]) {
+		return errTimestamp
+	}
+	h.host = nilValue(f[2])
+	h.tag = nilValue(f[3])
+	h.pid = nilValue(f[4])
+	h.msgid = nilValue(f[5])
+	if s == "" {
+		return errFields
+	}
+	if s[0] == '-' {
+		s = s[1:]
+	} else if s[0] == '[' {
+		n, ok := sdLen(s)
+		if !ok {
+			return errSD
+		}
+		h.sd, s = s[:n], s[n:]
+	} else {
+		return errSD
+	}
+	if s != "" && s[0] != ' ' {
+		return errSD
+	}
+	s = strings.TrimPrefix(s, " ")
+	s = strings.TrimPrefix(s, "\ufeff")
+	h.body = strings.TrimLeft(s, " ")
+	return nil
+}
+
+func nilValue(s string) string {
+	if s == "-" {
+		return ""
+	}
+	return s
+}
+
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+func two(s string) int { return int(s[0]-'0')*10 + int(s[1]-'0') }
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func isWord(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || isDigit(c) || c == '_'
+}
+
+func lower(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}

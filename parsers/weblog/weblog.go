@@ -1,0 +1,179 @@
+// Package weblog parses web server logs: Apache and nginx access logs
+// (common, combined, vhost_combined, detected per line), Apache 2.2/2.4 and
+// nginx error logs, and IIS W3C extended logs whose #Fields: directive
+// decides the columns and may change mid-file.
+package weblog
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strings"
+
+	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+	"github.com/jejak-forensics/jejak/parsers"
+	"github.com/jejak-forensics/jejak/timeline"
+)
+
+// Name is the stable parser name.
+const Name = "weblog"
+
+// Parser reads web server logs.
+type Parser struct{}
+
+var _ parsers.Parser = (*Parser)(nil)
+
+// New returns the web log parser.
+func New() *Parser { return &Parser{} }
+
+// Name implements parsers.Parser.
+func (*Parser) Name() string { return Name }
+
+// Match accepts a file whose first lines are access, error or W3C records.
+// It looks at content only: web logs are rotated and renamed freely.
+func (*Parser) Match(_ *jfs.Entry, head []byte) bool {
+	head = bytes.TrimPrefix(head, utf8BOM)
+	if bytes.HasPrefix(head, []byte("#")) {
+		return isW3CWebHead(head)
+	}
+	lines := bytes.Split(head, []byte("\n"))
+	if len(lines) > 1 && len(head) >= parsers.HeadSize {
+		lines = lines[:len(lines)-1] // the last one may be cut
+	}
+	seen, ok := 0, 0
+	for _, l := range lines {
+		l = bytes.TrimRight(l, "\r")
+		if len(bytes.TrimSpace(l)) == 0 {
+			continue
+		}
+		seen++
+		if looksLikeRecord(l) {
+			ok++
+		}
+		if seen == 5 {
+			break
+		}
+	}
+	// Most of the first lines must parse; one odd line is allowed.
+	return ok > 0 && ok*2 > seen
+}
+
+func looksLikeRecord(l []byte) bool {
+	if ev, _ := parseAccess(l); ev != nil {
+		return true
+	}
+	if _, err := parseApacheError(l); err == nil {
+		return true
+	}
+	_, err := parseNginxError(l)
+	return err == nil
+}
+
+// isW3CWebHead tells an IIS/W3C web log from other W3C-shaped logs (the
+// Windows firewall log has #Fields: too).
+func isW3CWebHead(head []byte) bool {
+	for _, l := range bytes.Split(head, []byte("\n")) {
+		l = bytes.TrimSpace(l)
+		if after, ok := bytes.CutPrefix(l, []byte("#Fields:")); ok {
+			f := string(after)
+			return strings.Contains(f, "cs-method") || strings.Contains(f, "cs-uri-stem") ||
+				strings.Contains(f, "sc-status") || strings.Contains(f, "c-ip")
+		}
+		if len(l) > 0 && l[0] != '#' {
+			return false
+		}
+	}
+	return false
+}
+
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
+// Parse implements parsers.Parser.
+func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
+	lr := newLineReader(src.R)
+	var w3c *w3cState
+	warn := func(off, num int64, err error) {
+		src.Warn(&parsers.RecordError{Parser: Name, Path: src.Entry.Path, Offset: off, Record: num, Err: err})
+	}
+	for {
+		line, off, num, err := lr.next()
+		if err == io.EOF {
+			return nil
+		}
+		if num%256 == 1 {
+			if cerr := ctx.Err(); cerr != nil {
+				return cerr
+			}
+		}
+		if errors.Is(err, errLongLine) {
+			warn(off, num, err)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if num == 1 {
+			line = bytes.TrimPrefix(line, utf8BOM)
+		}
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue // blank lines are not records
+		}
+		var ev *timeline.Event
+		switch {
+		case line[0] == '#':
+			if w3c == nil {
+				w3c = &w3cState{}
+			}
+			if derr := w3c.directive(line); derr != nil {
+				warn(off, num, derr)
+			}
+			continue
+		case w3c != nil && w3c.fields != nil:
+			ev, err = w3c.record(line)
+		default:
+			ev, err = parseLine(line, src)
+		}
+		if err != nil {
+			warn(off, num, err)
+			if ev == nil {
+				continue
+			}
+		}
+		ev.Jejak.Provenance.Offset = off
+		ev.Jejak.Provenance.Record = num
+		if err := emit(ev); err != nil {
+			return err
+		}
+	}
+}
+
+// parseLine tries the line shapes a non-W3C web log holds, most common first.
+func parseLine(line []byte, src *parsers.Source) (*timeline.Event, error) {
+	ev, err := parseAccess(line)
+	if ev != nil {
+		return ev, err
+	}
+	if len(line) > 0 && line[0] == '[' {
+		rec, aerr := parseApacheError(line)
+		if aerr != nil {
+			return nil, aerr
+		}
+		return rec.event(line, src), nil
+	}
+	if rec, nerr := parseNginxError(line); nerr == nil {
+		return rec.event(line, src), nil
+	}
+	return nil, err
+}
+
+func outcome(status int) string {
+	switch {
+	case status == 0:
+		return ""
+	case status >= 400:
+		return "failure"
+	default:
+		return "success"
+	}
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs every jejak test on a fresh machine: installs the Debian packages the
+# tests use as oracles and sample evidence, starts a real Elasticsearch node on
+# loopback for the store tests, runs `go vet` and `go test ./...`, and always
+# stops the node. .ci/run runs exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Oracles (The Sleuth Kit, libewf, libevtx, exiftool, util-linux) and sample
+# evidence (forensics-samples-*) the tests compare against.
+PACKAGES=(
+  sleuthkit ewf-tools libevtx-utils libimage-exiftool-perl
+  forensics-samples-ntfs forensics-samples-ext4 forensics-samples-multiple forensics-samples-files
+  xz-utils bzip2 zip unzip gdisk util-linux maven
+)
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "test.sh: installing Debian packages: ${missing[*]}" >&2
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+go mod download
+
+# A real Elasticsearch node on 127.0.0.1 for timeline/store/elastic.
+if [ -z "${JEJAK_TEST_ES:-}" ] && [ -f scripts/elasticsearch.sh ]; then
+  trap 'bash scripts/elasticsearch.sh stop || true' EXIT
+  JEJAK_TEST_ES="$(bash scripts/elasticsearch.sh start)"
+  export JEJAK_TEST_ES
+fi
+echo "test.sh: Elasticsearch at ${JEJAK_TEST_ES:-none}" >&2
+
+go vet ./...
+unformatted="$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"
+if [ -n "$unformatted" ]; then
+  echo "test.sh: gofmt would change: $unformatted" >&2
+  exit 1
+fi
+go test -count=1 -timeout 40m ./...
