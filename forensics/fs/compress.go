@@ -46,6 +46,13 @@ func (s *walkState) walkCompressed(kind Kind, e *Entry, in io.Reader, prefix []s
 		dec = xr
 	}
 
+	if hdr == (Times{}) {
+		// bzip2 and xz (and gzip without MTIME) record no time of their own.
+		// The compressed file's times bound the content's: it was written
+		// no later than the file holding it. Year-less logs need a time to
+		// infer their year from, so the member inherits them.
+		hdr = e.Times
+	}
 	member, layer := "", ""
 	if name != "" {
 		clean, unsafe := safePath(name)

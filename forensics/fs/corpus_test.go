@@ -2,6 +2,7 @@ package fs_test
 
 import (
 	"encoding/binary"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -45,15 +46,16 @@ func TestCorpusArchives(t *testing.T) {
 		file string
 		want map[string]string // chain -> sha256
 		path string            // Entry.Path of the syslog entry
-		// mtime of the syslog entry; zero: the container records none.
+		// mtime of the syslog entry; bzip2 and xz record none, so the
+		// member inherits the compressed file's own mtime.
 		mtime time.Time
 	}{
 		{"syslog.tar", map[string]string{key("tar:syslog"): syslog}, "syslog", tarTime(t)},
 		{"syslog.tgz", map[string]string{key("gzip:"+tgzName, "tar:syslog"): syslog}, "syslog", tarTime(t)},
 		{"syslog.zip", map[string]string{key("zip:syslog"): syslog, key("zip:wtmp.1"): wtmp}, "syslog", zipTime(t)},
 		{"syslog.gz", map[string]string{key("gzip:" + gzName): syslog}, gzName, gzTime},
-		{"syslog.bz2", map[string]string{key("bzip2:"): syslog}, "syslog", time.Time{}},
-		{"syslog.xz", map[string]string{key("xz:"): syslog}, "syslog", time.Time{}},
+		{"syslog.bz2", map[string]string{key("bzip2:"): syslog}, "syslog", fileMtime(t, "archives/syslog.bz2")},
+		{"syslog.xz", map[string]string{key("xz:"): syslog}, "syslog", fileMtime(t, "archives/syslog.xz")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -124,4 +126,12 @@ func zipTime(t *testing.T) time.Time {
 		t.Fatal(err)
 	}
 	return tm
+}
+
+func fileMtime(t *testing.T, rel string) time.Time {
+	st, err := os.Stat(parsertest.Corpus(t, rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.ModTime().UTC()
 }
