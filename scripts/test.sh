@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   sleuthkit ewf-tools libevtx-utils libimage-exiftool-perl
   forensics-samples-ntfs forensics-samples-ext4 forensics-samples-multiple forensics-samples-files
-  xz-utils bzip2 zip unzip gdisk util-linux maven
+  xz-utils bzip2 zip unzip gdisk util-linux auditd zsh login curl maven
 )
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -29,12 +29,12 @@ fi
 go mod download
 
 # A real Elasticsearch node on 127.0.0.1 for timeline/store/elastic.
-if [ -z "${JEJAK_TEST_ES:-}" ] && [ -f scripts/elasticsearch.sh ]; then
+if [ -z "${JEJAK_TEST_ES:-}" ]; then
   trap 'bash scripts/elasticsearch.sh stop || true' EXIT
   JEJAK_TEST_ES="$(bash scripts/elasticsearch.sh start)"
   export JEJAK_TEST_ES
 fi
-echo "test.sh: Elasticsearch at ${JEJAK_TEST_ES:-none}" >&2
+echo "test.sh: Elasticsearch at $JEJAK_TEST_ES" >&2
 
 go vet ./...
 unformatted="$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"

@@ -69,3 +69,36 @@ const (
 	// WarnSkipped: a file was seen but not parsed (empty, unknown format).
 	WarnSkipped WarningKind = "skipped"
 )
+
+// Tee writes every batch to a primary sink and then to the others (the case
+// store and Elasticsearch in one ingest pass). The stats are the primary's.
+func Tee(primary Sink, others ...Sink) Sink { return &tee{primary, others} }
+
+type tee struct {
+	primary Sink
+	others  []Sink
+}
+
+func (t *tee) Write(ctx context.Context, batch []*Event) (WriteStats, error) {
+	st, err := t.primary.Write(ctx, batch)
+	if err != nil {
+		return st, err
+	}
+	for _, o := range t.others {
+		if _, err := o.Write(ctx, batch); err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}
+
+// Close closes the other sinks; the primary belongs to the caller.
+func (t *tee) Close() error {
+	var first error
+	for _, o := range t.others {
+		if err := o.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}

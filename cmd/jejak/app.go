@@ -73,6 +73,8 @@ STEP BY STEP
 			exportCmd(e),
 			warningsCmd(e),
 			analyzeCmd(e),
+			indexCmd(e),
+			esCmd(e),
 		},
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/jejak-forensics/jejak/forensics/ingest"
 	"github.com/jejak-forensics/jejak/parsers/all"
 	"github.com/jejak-forensics/jejak/timeline"
+	"github.com/jejak-forensics/jejak/timeline/store/elastic"
 	"github.com/jejak-forensics/jejak/timeline/store/sqlite"
 	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v2"
@@ -27,6 +28,11 @@ func ingestFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "json", Usage: "print the summary as JSON on stdout"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress bar"},
 	}
+}
+
+// ingestCmdFlags adds the optional Elasticsearch target to ingest.
+func ingestCmdFlags() []cli.Flag {
+	return append(ingestFlags(), esFlags()...)
 }
 
 func ingestCmd(e *env) *cli.Command {
@@ -43,8 +49,11 @@ Each file is either parsed or counted as skipped with a reason; each record a
 parser could not read is stored as a warning ('jejak warnings CASE' lists
 them). The summary at the end says what was read and what was not.
 
+With --es, events also go to Elasticsearch in the same pass (see 'jejak index'),
+and the index is checked to hold exactly the case's events at the end.
+
 A progress bar is drawn on stderr when it is a terminal.`,
-		Flags: ingestFlags(),
+		Flags: ingestCmdFlags(),
 		Action: func(c *cli.Context) error {
 			dir, err := oneArg(c, "CASE")
 			if err != nil {
@@ -115,7 +124,23 @@ func (e *env) ingest(c *cli.Context, cs *evidence.Case) error {
 			}
 		}
 	}
-	sum, runErr := ingest.Run(ctx, cfg, walk, store)
+	var sink timeline.Sink = store
+	var es *elastic.Store
+	if len(c.StringSlice("es")) > 0 {
+		esCfg, err := esConfig(c, cs)
+		if err != nil {
+			return err
+		}
+		if es, err = elastic.Open(ctx, esCfg); err != nil {
+			return err
+		}
+		defer es.Close()
+		sink = timeline.Tee(store, es)
+	}
+	sum, runErr := ingest.Run(ctx, cfg, walk, sink)
+	if es != nil && runErr == nil {
+		runErr = verifyIndex(ctx, store, es)
+	}
 	if err := ws.flush(); err != nil && runErr == nil {
 		runErr = err
 	}

@@ -16,8 +16,10 @@ import (
 	"github.com/jejak-forensics/jejak/parsers/evtx"
 	"github.com/jejak-forensics/jejak/parsers/exif"
 	"github.com/jejak-forensics/jejak/parsers/firewall"
+	"github.com/jejak-forensics/jejak/parsers/mft"
 	"github.com/jejak-forensics/jejak/parsers/shellhistory"
 	"github.com/jejak-forensics/jejak/parsers/syslog"
+	"github.com/jejak-forensics/jejak/parsers/usnjrnl"
 	"github.com/jejak-forensics/jejak/parsers/utmp"
 	"github.com/jejak-forensics/jejak/parsers/weblog"
 )
@@ -28,7 +30,10 @@ func Registry() *parsers.Registry {
 		// Binary formats, by magic.
 		evtx.New(runtime.GOMAXPROCS(0)),
 		exif.New(),
+		mft.New(),
 		utmp.New(),
+		// Name plus structure: the change journal has no magic.
+		usnjrnl.New(),
 		// Text formats with distinctive lines.
 		auditd.New(),
 		firewall.New(),

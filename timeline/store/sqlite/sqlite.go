@@ -19,6 +19,24 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
+// indexes serve time-range and field queries. A first ingest into an empty
+// store drops them and builds them once at the end (FinishRun): sorting a
+// finished table is far cheaper than keeping four B-trees in order row by
+// row. A store opened after a crash mid-ingest gets them back in Open.
+const indexes = `
+CREATE INDEX IF NOT EXISTS events_ts ON events(ts, id);
+CREATE INDEX IF NOT EXISTS events_action ON events(action, ts) WHERE action IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_user ON events(user_name, ts) WHERE user_name IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_source_ip ON events(source_ip, ts) WHERE source_ip IS NOT NULL;
+`
+
+const dropIndexes = `
+DROP INDEX IF EXISTS events_ts;
+DROP INDEX IF EXISTS events_action;
+DROP INDEX IF EXISTS events_user;
+DROP INDEX IF EXISTS events_source_ip;
+`
+
 // Rows are appended in rowid order (cheap: only the last pages change) and
 // de-duplicated by a unique index on the 16-byte event ID. Event IDs share a
 // per-file prefix (see timeline.ComputeID), so that index also grows locally
@@ -38,10 +56,6 @@ CREATE TABLE IF NOT EXISTS events (
 	run INTEGER NOT NULL,
 	doc BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS events_ts ON events(ts, id);
-CREATE INDEX IF NOT EXISTS events_action ON events(action, ts) WHERE action IS NOT NULL;
-CREATE INDEX IF NOT EXISTS events_user ON events(user_name, ts) WHERE user_name IS NOT NULL;
-CREATE INDEX IF NOT EXISTS events_source_ip ON events(source_ip, ts) WHERE source_ip IS NOT NULL;
 CREATE TABLE IF NOT EXISTS runs (
 	id INTEGER PRIMARY KEY,
 	started TEXT NOT NULL,
@@ -78,12 +92,12 @@ var _ timeline.Store = (*Store)(nil)
 func Open(ctx context.Context, path string) (*Store, error) {
 	// page_size only takes effect before the file is first written, so it
 	// comes first; large pages mean fewer writes for the same rows.
-	dsn := "file:" + path + "?_pragma=page_size(16384)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=cache_size(-262144)&_pragma=temp_store(MEMORY)"
+	dsn := "file:" + path + "?_pragma=page_size(16384)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=wal_autocheckpoint(8192)&_pragma=cache_size(-262144)&_pragma=temp_store(MEMORY)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open case store %s: %w", path, err)
 	}
-	if _, err := db.ExecContext(ctx, schema); err != nil {
+	if _, err := db.ExecContext(ctx, schema+indexes); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("create schema in %s: %w", path, err)
 	}
@@ -94,7 +108,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 func (s *Store) DB() *sql.DB { return s.db }
 
 // BeginRun records the start of an ingest run; events written afterwards
-// carry its number.
+// carry its number. Into an empty store, the run writes without secondary
+// indexes; FinishRun builds them.
 func (s *Store) BeginRun(ctx context.Context, started time.Time, version string) (int64, error) {
 	res, err := s.db.ExecContext(ctx, `INSERT INTO runs(started, tool_version) VALUES(?, ?)`,
 		started.UTC().Format(time.RFC3339Nano), version)
@@ -102,11 +117,34 @@ func (s *Store) BeginRun(ctx context.Context, started time.Time, version string)
 		return 0, fmt.Errorf("record run: %w", err)
 	}
 	s.run, err = res.LastInsertId()
-	return s.run, err
+	if err != nil {
+		return 0, err
+	}
+	var empty bool
+	if err := s.db.QueryRowContext(ctx, `SELECT NOT EXISTS(SELECT 1 FROM events)`).Scan(&empty); err != nil {
+		return 0, err
+	}
+	if empty {
+		if _, err := s.db.ExecContext(ctx, dropIndexes); err != nil {
+			return 0, fmt.Errorf("defer indexes: %w", err)
+		}
+	}
+	return s.run, nil
+}
+
+// BuildIndexes creates any index a bulk run deferred.
+func (s *Store) BuildIndexes(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, indexes); err != nil {
+		return fmt.Errorf("build indexes: %w", err)
+	}
+	return nil
 }
 
 // FinishRun stores the run's summary.
 func (s *Store) FinishRun(ctx context.Context, finished time.Time, summary any) error {
+	if err := s.BuildIndexes(ctx); err != nil {
+		return err
+	}
 	b, err := json.Marshal(summary)
 	if err != nil {
 		return err
@@ -152,10 +190,6 @@ func (s *Store) Write(ctx context.Context, batch []*timeline.Event) (timeline.Wr
 	if len(batch) == 0 {
 		return st, nil
 	}
-	rows, err := encodeRows(batch)
-	if err != nil {
-		return st, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -163,38 +197,78 @@ func (s *Store) Write(ctx context.Context, batch []*timeline.Event) (timeline.Wr
 		return st, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
+
+	// JSON encoding (over the cores) of the next chunk overlaps SQLite's
+	// inserts (on one) of this one.
+	type encoded struct {
+		rows []row
+		err  error
+	}
+	chunks := make(chan encoded, 2)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		defer close(chunks)
+		for lo := 0; lo < len(batch); lo += encodeChunk {
+			rows, err := encodeRows(batch[lo:min(lo+encodeChunk, len(batch))])
+			select {
+			case chunks <- encoded{rows, err}:
+			case <-stop:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+
 	// Multi-row INSERTs: per-statement overhead (database/sql, binding)
 	// costs more than SQLite's own work for rows this small.
+	stmts := map[int]*sql.Stmt{}
 	args := make([]any, 0, insertRows*insertCols)
-	for lo := 0; lo < len(rows); lo += insertRows {
-		chunk := rows[lo:min(lo+insertRows, len(rows))]
-		args = args[:0]
-		for _, r := range chunk {
-			e := r.ev
-			args = append(args, r.id, e.Timestamp.UnixNano(), e.Jejak.Provenance.Parser,
-				e.Jejak.Provenance.EvidenceSHA256, nullable(e.Event.Action), nullable(e.Event.Outcome),
-				nullable(userName(e)), nullable(sourceIP(e)), nullable(hostName(e)), s.run, r.doc)
+	for c := range chunks {
+		if c.err != nil {
+			return st, c.err
 		}
-		stmt, err := s.insertStmt(ctx, len(chunk))
-		if err != nil {
-			return st, err
+		rows := c.rows
+		for lo := 0; lo < len(rows); lo += insertRows {
+			chunk := rows[lo:min(lo+insertRows, len(rows))]
+			args = args[:0]
+			for _, r := range chunk {
+				e := r.ev
+				args = append(args, r.id, e.Timestamp.UnixNano(), e.Jejak.Provenance.Parser,
+					e.Jejak.Provenance.EvidenceSHA256, nullable(e.Event.Action), nullable(e.Event.Outcome),
+					nullable(userName(e)), nullable(sourceIP(e)), nullable(hostName(e)), s.run, r.doc)
+			}
+			stmt := stmts[len(chunk)]
+			if stmt == nil {
+				prepared, err := s.insertStmt(ctx, len(chunk))
+				if err != nil {
+					return st, err
+				}
+				stmt = tx.StmtContext(ctx, prepared)
+				stmts[len(chunk)] = stmt
+			}
+			res, err := stmt.ExecContext(ctx, args...)
+			if err != nil {
+				return st, fmt.Errorf("insert events %s...: %w", chunk[0].ev.Jejak.ID, err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return st, err
+			}
+			st.Inserted += int(n)
+			st.Duplicates += len(chunk) - int(n)
 		}
-		res, err := tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
-		if err != nil {
-			return st, fmt.Errorf("insert events %s...: %w", chunk[0].ev.Jejak.ID, err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return st, err
-		}
-		st.Inserted += int(n)
-		st.Duplicates += len(chunk) - int(n)
 	}
 	if err := tx.Commit(); err != nil {
 		return st, fmt.Errorf("commit: %w", err)
 	}
 	return st, nil
 }
+
+// encodeChunk is how many events are encoded ahead of the inserts.
+const encodeChunk = 2048
 
 const (
 	insertRows = 64

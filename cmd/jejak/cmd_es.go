@@ -1,0 +1,245 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/jejak-forensics/jejak/forensics/evidence"
+	"github.com/jejak-forensics/jejak/timeline"
+	"github.com/jejak-forensics/jejak/timeline/store/elastic"
+	"github.com/urfave/cli/v2"
+)
+
+func esFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "es", EnvVars: []string{"JEJAK_ES"}, Usage: "Elasticsearch node `URL` (repeat or comma-separate for several nodes)"},
+		&cli.StringFlag{Name: "index", Usage: "index `NAME` (default jejak-<case name>)"},
+		&cli.StringFlag{Name: "user", EnvVars: []string{"JEJAK_ES_USER"}, Usage: "basic-auth user"},
+		&cli.StringFlag{Name: "password", EnvVars: []string{"JEJAK_ES_PASSWORD"}, Usage: "basic-auth password (prefer the environment variable)"},
+		&cli.StringFlag{Name: "api-key", EnvVars: []string{"JEJAK_ES_API_KEY"}, Usage: "API key (base64 id:key); overrides --user"},
+		&cli.StringFlag{Name: "ca-cert", Usage: "PEM `FILE` of the CA that signed the cluster's certificate"},
+	}
+}
+
+var indexNameUnsafe = regexp.MustCompile(`[^a-z0-9_.-]+`)
+
+// defaultIndex derives a valid index name from the case name.
+func defaultIndex(cs *evidence.Case) string {
+	name := strings.Trim(indexNameUnsafe.ReplaceAllString(strings.ToLower(cs.Info().Name), "-"), "-_.")
+	if name == "" {
+		name = "case"
+	}
+	return "jejak-" + name
+}
+
+func esConfig(c *cli.Context, cs *evidence.Case) (elastic.Config, error) {
+	var urls []string
+	for _, u := range c.StringSlice("es") {
+		for _, p := range strings.Split(u, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				urls = append(urls, p)
+			}
+		}
+	}
+	if len(urls) == 0 {
+		return elastic.Config{}, usagef("--es URL is required")
+	}
+	cfg := elastic.Config{URLs: urls, Index: c.String("index"), User: c.String("user"),
+		Password: c.String("password"), APIKey: c.String("api-key")}
+	if cfg.Index == "" {
+		cfg.Index = defaultIndex(cs)
+	}
+	if f := c.String("ca-cert"); f != "" {
+		pem, err := os.ReadFile(f)
+		if err != nil {
+			return cfg, fmt.Errorf("--ca-cert: %w", err)
+		}
+		cfg.CACert = pem
+	}
+	return cfg, nil
+}
+
+func indexCmd(e *env) *cli.Command {
+	return withHelp(&cli.Command{
+		Name:      "index",
+		Usage:     "push a case's timeline into Elasticsearch, and prove nothing was lost",
+		ArgsUsage: "CASE",
+		Description: `Installs jejak's index template (explicit ECS mappings, no dynamic fields), then
+bulk-indexes every event of the case's embedded store with its event ID as the
+document _id, so indexing again changes nothing. Refused documents are an
+error naming them; overloaded clusters (429, 5xx) are retried with backoff.
+At the end the index must hold exactly the case's events: if not, the missing
+event IDs are listed and the exit status is 1.
+
+EXAMPLES
+   jejak index CASE --es http://127.0.0.1:9200
+   JEJAK_ES_PASSWORD=... jejak index CASE --es https://es1:9200,https://es2:9200 --user jejak --ca-cert ca.pem`,
+		Flags: esFlags(),
+		Action: func(c *cli.Context) error {
+			dir, err := oneArg(c, "CASE")
+			if err != nil {
+				return err
+			}
+			cs, store, err := openCase(c.Context, dir)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			cfg, err := esConfig(c, cs)
+			if err != nil {
+				return err
+			}
+			es, err := elastic.Open(c.Context, cfg)
+			if err != nil {
+				return err
+			}
+			defer es.Close()
+			res, err := indexAll(c.Context, store, es)
+			st := es.Stats()
+			details := map[string]any{"index": cfg.Index, "events": res.events, "inserted": res.inserted,
+				"duplicates": res.duplicates, "retries": st.Retries, "resent_events": st.ItemRetries, "error": errString(err)}
+			if lerr := cs.Log("index", details); lerr != nil && err == nil {
+				err = lerr
+			}
+			fmt.Fprintf(e.stderr, "indexed %d events into %s (%d new, %d already there; %d retries, %d events resent)\n",
+				res.events, cfg.Index, res.inserted, res.duplicates, st.Retries, st.ItemRetries)
+			return err
+		},
+	})
+}
+
+type indexResult struct{ events, inserted, duplicates int64 }
+
+// indexAll copies every event of src into dst in batches, then checks that
+// dst holds exactly as many events as src and names any that are missing.
+func indexAll(ctx context.Context, src timeline.Store, dst *elastic.Store) (indexResult, error) {
+	var res indexResult
+	const batchSize = 5000
+	batch := make([]*timeline.Event, 0, batchSize)
+	flush := func() error {
+		st, err := dst.Write(ctx, batch)
+		res.inserted += int64(st.Inserted)
+		res.duplicates += int64(st.Duplicates)
+		batch = batch[:0]
+		return err
+	}
+	err := src.Search(ctx, timeline.Query{}, func(ev *timeline.Event) error {
+		res.events++
+		batch = append(batch, ev)
+		if len(batch) == batchSize {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil && len(batch) > 0 {
+		err = flush()
+	}
+	if err != nil {
+		return res, err
+	}
+	return res, verifyIndex(ctx, src, dst)
+}
+
+// verifyIndex checks that dst holds exactly src's events and names the
+// missing ones when it does not.
+func verifyIndex(ctx context.Context, src timeline.Store, dst *elastic.Store) error {
+	want, err := src.Count(ctx, timeline.Query{})
+	if err != nil {
+		return err
+	}
+	n, err := dst.Count(ctx, timeline.Query{})
+	if err != nil {
+		return err
+	}
+	if n == want {
+		return nil
+	}
+	// Name what is missing.
+	var missing []string
+	ids := make([]string, 0, 1000)
+	check := func() error {
+		m, err := dst.Missing(ctx, ids)
+		missing = append(missing, m...)
+		ids = ids[:0]
+		return err
+	}
+	err = src.Search(ctx, timeline.Query{}, func(ev *timeline.Event) error {
+		ids = append(ids, ev.Jejak.ID)
+		if len(ids) == cap(ids) {
+			return check()
+		}
+		return nil
+	})
+	if err == nil {
+		err = check()
+	}
+	if err != nil {
+		return err
+	}
+	shown := missing[:min(len(missing), 20)]
+	return fmt.Errorf("index %s holds %d documents but the case has %d events; %d missing: %s",
+		dst.Index(), n, want, len(missing), strings.Join(shown, ", "))
+}
+
+func esCmd(e *env) *cli.Command {
+	return withHelp(&cli.Command{
+		Name:  "es",
+		Usage: "print what Elasticsearch and Kibana need: index template, saved objects",
+		Subcommands: []*cli.Command{{
+			Name:      "template",
+			Usage:     "print the composable index template jejak installs",
+			ArgsUsage: "[INDEX]",
+			Action: func(c *cli.Context) error {
+				index := c.Args().First()
+				if index == "" {
+					index = "jejak-*"
+				}
+				b, err := elastic.Template(index)
+				if err != nil {
+					return err
+				}
+				_, err = fmt.Fprintln(e.stdout, string(b))
+				return err
+			},
+		}, {
+			Name:      "kibana",
+			Usage:     "write Kibana saved objects (data view, saved searches) for a case's index",
+			ArgsUsage: "CASE",
+			Description: `Writes NDJSON importable with Kibana's saved-objects import (Stack Management »
+Saved objects » Import): a data view on the case index with @timestamp, and
+saved searches for logons, failed logons, account changes, log clearing and
+database writes. Every field they use exists in jejak's index template.`,
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "index", Usage: "index `NAME` (default jejak-<case name>)"},
+				&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "-", Usage: "write to `FILE` (- for stdout)"},
+			},
+			Action: func(c *cli.Context) error {
+				dir, err := oneArg(c, "CASE")
+				if err != nil {
+					return err
+				}
+				cs, err := evidence.Open(dir)
+				if err != nil {
+					return err
+				}
+				index := c.String("index")
+				if index == "" {
+					index = defaultIndex(cs)
+				}
+				b, err := elastic.KibanaObjects(index)
+				if err != nil {
+					return err
+				}
+				if out := c.String("output"); out != "-" {
+					return os.WriteFile(filepath.Clean(out), b, 0o644)
+				}
+				_, err = e.stdout.Write(b)
+				return err
+			},
+		}},
+	})
+}

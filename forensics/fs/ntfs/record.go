@@ -1,0 +1,392 @@
+package ntfs
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf16"
+)
+
+// Attribute types this package reads.
+const (
+	AttrStandardInformation = 0x10
+	AttrAttributeList       = 0x20
+	AttrFileName            = 0x30
+	AttrData                = 0x80
+	AttrIndexRoot           = 0x90
+	AttrIndexAllocation     = 0xA0
+	attrEnd                 = 0xFFFFFFFF
+)
+
+// Record flags.
+const (
+	FlagInUse     = 0x1
+	FlagDirectory = 0x2
+)
+
+// RootEntry is the MFT entry of the root directory.
+const RootEntry = 5
+
+// Errors of record decoding; test with errors.Is.
+var (
+	ErrNotRecord = errors.New("not an MFT record")
+	ErrBadRecord = errors.New("corrupt MFT record")
+)
+
+// Filetime is a Windows FILETIME: 100 ns ticks since 1601-01-01 UTC. It is
+// kept raw so that a value no clock would write survives unchanged.
+type Filetime uint64
+
+const (
+	ticksPerSecond = 10_000_000
+	epochDelta     = 11644473600 // seconds from 1601 to 1970
+)
+
+// Time converts f without overflow for every uint64 (time.Unix takes
+// seconds; go-ntfs goes through int64 nanoseconds and wraps past 2262).
+func (f Filetime) Time() time.Time {
+	sec := int64(uint64(f)/ticksPerSecond) - epochDelta
+	return time.Unix(sec, int64(uint64(f)%ticksPerSecond)*100).UTC()
+}
+
+// Plausible bounds for a file system time: NTFS appeared in 1993; nothing
+// legitimate is stamped before 1980 or after 2100.
+var (
+	minPlausible = Filetime((315532800 + epochDelta) * ticksPerSecond)  // 1980-01-01
+	maxPlausible = Filetime((4102444800 + epochDelta) * ticksPerSecond) // 2100-01-01
+)
+
+// OutOfRange reports a time no sane clock would write, zero included: a
+// zeroed time is not "unset" on NTFS (the kernel always sets all four), it
+// is a time that was wiped or never written by the formatter, and as such
+// belongs on the timeline, flagged.
+func (f Filetime) OutOfRange() bool { return f < minPlausible || f >= maxPlausible }
+
+// MACB holds the four NTFS times in the order the attributes store them.
+type MACB struct {
+	Created  Filetime // B
+	Modified Filetime // M: content written
+	Changed  Filetime // C: MFT entry changed
+	Accessed Filetime // A
+}
+
+// StdInfo is the $STANDARD_INFORMATION attribute.
+type StdInfo struct {
+	Times  MACB
+	Flags  uint32
+	Offset int // of the attribute in the record
+}
+
+// FileName is one $FILE_NAME attribute.
+type FileName struct {
+	ParentEntry uint64
+	ParentSeq   uint16
+	Times       MACB
+	AllocSize   int64
+	RealSize    int64
+	Flags       uint32
+	Space       uint8 // 0 POSIX, 1 Win32, 2 DOS, 3 Win32&DOS
+	Name        string
+	Offset      int // of the attribute in the record
+}
+
+// IsDOS says the name is only the 8.3 alias of another name.
+func (f *FileName) IsDOS() bool { return f.Space == 2 }
+
+// SpaceName names the namespace as Windows documents it.
+func (f *FileName) SpaceName() string {
+	switch f.Space {
+	case 0:
+		return "POSIX"
+	case 1:
+		return "Win32"
+	case 2:
+		return "DOS"
+	case 3:
+		return "Win32&DOS"
+	}
+	return fmt.Sprintf("namespace-%d", f.Space)
+}
+
+// Stream is a $DATA attribute (or a named index: $I30 excluded).
+type Stream struct {
+	Type     uint32
+	Name     string
+	ID       uint16
+	Size     int64 // real size of the stream
+	Resident bool
+	StartVCN uint64
+	Offset   int
+}
+
+// ListEntry is one row of an $ATTRIBUTE_LIST.
+type ListEntry struct {
+	Type     uint32
+	ID       uint16
+	StartVCN uint64
+	Entry    uint64
+	Seq      uint16
+}
+
+// Record is one decoded MFT entry. Only what the timeline and the walker
+// need is decoded; the rest of the attributes are skipped by length.
+type Record struct {
+	Entry     uint64
+	Seq       uint16
+	Links     uint16
+	Flags     uint16
+	LSN       uint64
+	BaseEntry uint64 // non-zero for an extension record
+	SI        *StdInfo
+	Names     []FileName
+	Streams   []Stream
+	List      []ListEntry
+	// ListNonResident says the attribute list lives outside the record;
+	// with only a $MFT at hand it cannot be followed.
+	ListNonResident bool
+}
+
+// InUse says the entry is allocated (not deleted).
+func (r *Record) InUse() bool { return r.Flags&FlagInUse != 0 }
+
+// IsDir says the entry is a directory.
+func (r *Record) IsDir() bool { return r.Flags&FlagDirectory != 0 }
+
+// Inode is the "entry-seq" reference examiners quote.
+func (r *Record) Inode() string { return fmt.Sprintf("%d-%d", r.Entry, r.Seq) }
+
+// LongName is the name a path uses: the first non-DOS name, or the DOS
+// name when that is all there is. nil when the entry has no $FILE_NAME.
+func (r *Record) LongName() *FileName {
+	for i := range r.Names {
+		if !r.Names[i].IsDOS() {
+			return &r.Names[i]
+		}
+	}
+	if len(r.Names) > 0 {
+		return &r.Names[0]
+	}
+	return nil
+}
+
+// Data returns the default (unnamed, first extent) $DATA stream.
+func (r *Record) Data() *Stream {
+	for i := range r.Streams {
+		s := &r.Streams[i]
+		if s.Type == AttrData && s.Name == "" && s.StartVCN == 0 {
+			return s
+		}
+	}
+	return nil
+}
+
+// IsRecord says whether b starts like an MFT record ("FILE", or "BAAD" for
+// one that chkdsk marked bad).
+func IsRecord(b []byte) bool {
+	return len(b) >= 4 && (string(b[:4]) == "FILE" || string(b[:4]) == "BAAD")
+}
+
+// RecordSizeOf reads the allocated record size from a record header, or 0
+// when it is not a plausible size.
+func RecordSizeOf(b []byte) int {
+	if len(b) < 32 || string(b[:4]) != "FILE" {
+		return 0
+	}
+	switch n := int(binary.LittleEndian.Uint32(b[28:])); n {
+	case 512, 1024, 2048, 4096:
+		return n
+	}
+	return 0
+}
+
+// ParseRecord decodes the record in buf (exactly one record, modified in
+// place by the fixups). entry is its number, from its position in $MFT:
+// the header copy is missing on records written before Windows XP.
+// A record of zeros gives ErrNotRecord; damage gives ErrBadRecord.
+func ParseRecord(buf []byte, entry uint64) (*Record, error) {
+	if len(buf) < 48 {
+		return nil, fmt.Errorf("%w: %d bytes", ErrBadRecord, len(buf))
+	}
+	switch string(buf[:4]) {
+	case "FILE":
+	case "BAAD":
+		return nil, fmt.Errorf("%w: marked BAAD", ErrBadRecord)
+	default:
+		return nil, ErrNotRecord
+	}
+	le := binary.LittleEndian
+	if err := fixup(buf); err != nil {
+		return nil, err
+	}
+	r := &Record{
+		Entry:     entry,
+		LSN:       le.Uint64(buf[8:]),
+		Seq:       le.Uint16(buf[16:]),
+		Links:     le.Uint16(buf[18:]),
+		Flags:     le.Uint16(buf[22:]),
+		BaseEntry: le.Uint64(buf[32:]) & 0xFFFFFFFFFFFF,
+	}
+	used := int(le.Uint32(buf[24:]))
+	if used > len(buf) || used < 48 {
+		used = len(buf)
+	}
+	off := int(le.Uint16(buf[20:]))
+	for n := 0; off+16 <= used && n < 512; n++ {
+		typ := le.Uint32(buf[off:])
+		if typ == attrEnd {
+			return r, nil
+		}
+		alen := int(le.Uint32(buf[off+4:]))
+		if alen < 16 || off+alen > used || alen%8 != 0 {
+			return r, fmt.Errorf("%w: attribute 0x%x at %d has length %d", ErrBadRecord, typ, off, alen)
+		}
+		if err := r.attribute(buf[off:off+alen], off); err != nil {
+			return r, err
+		}
+		off += alen
+	}
+	return r, nil
+}
+
+// fixup undoes the update sequence: the last two bytes of every 512-byte
+// sector were replaced by a check value when the record was written.
+func fixup(buf []byte) error {
+	le := binary.LittleEndian
+	fo, fc := int(le.Uint16(buf[4:])), int(le.Uint16(buf[6:]))
+	if fc == 0 {
+		return nil
+	}
+	if fo+2*fc > len(buf) || (fc-1)*512 > len(buf) || fo < 40 {
+		return fmt.Errorf("%w: update sequence at %d, %d entries", ErrBadRecord, fo, fc)
+	}
+	check := buf[fo : fo+2]
+	for i := 1; i < fc; i++ {
+		end := i*512 - 2
+		if buf[end] != check[0] || buf[end+1] != check[1] {
+			return fmt.Errorf("%w: fixup mismatch in sector %d (torn write or damage)", ErrBadRecord, i-1)
+		}
+		buf[end], buf[end+1] = buf[fo+2*i], buf[fo+2*i+1]
+	}
+	return nil
+}
+
+func (r *Record) attribute(a []byte, off int) error {
+	le := binary.LittleEndian
+	typ := le.Uint32(a)
+	nonResident := a[8] != 0
+	name, err := attrName(a)
+	if err != nil {
+		return fmt.Errorf("%w: attribute 0x%x at %d: %v", ErrBadRecord, typ, off, err)
+	}
+	id := le.Uint16(a[14:])
+	var content []byte
+	if !nonResident {
+		if len(a) < 24 {
+			return fmt.Errorf("%w: resident attribute 0x%x at %d too short", ErrBadRecord, typ, off)
+		}
+		cs, co := int(le.Uint32(a[16:])), int(le.Uint16(a[20:]))
+		if co+cs > len(a) {
+			return fmt.Errorf("%w: attribute 0x%x at %d: content %d+%d past its end %d", ErrBadRecord, typ, off, co, cs, len(a))
+		}
+		content = a[co : co+cs]
+	} else if len(a) < 64 {
+		return fmt.Errorf("%w: non-resident attribute 0x%x at %d too short", ErrBadRecord, typ, off)
+	}
+	switch typ {
+	case AttrStandardInformation:
+		if content == nil || len(content) < 36 {
+			return fmt.Errorf("%w: $STANDARD_INFORMATION at %d too short", ErrBadRecord, off)
+		}
+		r.SI = &StdInfo{Times: macb(content), Flags: le.Uint32(content[32:]), Offset: off}
+	case AttrFileName:
+		if content == nil || len(content) < 66 {
+			return fmt.Errorf("%w: $FILE_NAME at %d too short", ErrBadRecord, off)
+		}
+		n := int(content[64])
+		if 66+2*n > len(content) {
+			return fmt.Errorf("%w: $FILE_NAME at %d: name of %d characters past the attribute", ErrBadRecord, off, n)
+		}
+		ref := le.Uint64(content)
+		r.Names = append(r.Names, FileName{
+			ParentEntry: ref & 0xFFFFFFFFFFFF,
+			ParentSeq:   uint16(ref >> 48),
+			Times:       macb(content[8:]),
+			AllocSize:   int64(le.Uint64(content[40:])),
+			RealSize:    int64(le.Uint64(content[48:])),
+			Flags:       le.Uint32(content[56:]),
+			Space:       content[65],
+			Name:        utf16le(content[66 : 66+2*n]),
+			Offset:      off,
+		})
+	case AttrData, AttrIndexRoot, AttrIndexAllocation:
+		if typ != AttrData && name == "$I30" {
+			return nil // the directory's own index, not a stream
+		}
+		s := Stream{Type: typ, Name: name, ID: id, Resident: !nonResident, Offset: off}
+		if nonResident {
+			s.StartVCN = le.Uint64(a[16:])
+			s.Size = int64(le.Uint64(a[48:]))
+		} else {
+			s.Size = int64(len(content))
+		}
+		if typ == AttrIndexAllocation {
+			// An index's root and its allocation describe one stream; the
+			// root is kept, as fls lists it (type 144).
+			for _, o := range r.Streams {
+				if o.Type == AttrIndexRoot && o.Name == name {
+					return nil
+				}
+			}
+		}
+		r.Streams = append(r.Streams, s)
+	case AttrAttributeList:
+		if nonResident {
+			r.ListNonResident = true
+			return nil
+		}
+		r.List = parseList(content)
+	}
+	return nil
+}
+
+func parseList(b []byte) []ListEntry {
+	le := binary.LittleEndian
+	var out []ListEntry
+	for len(b) >= 26 {
+		n := int(le.Uint16(b[4:]))
+		if n < 26 || n > len(b) {
+			break
+		}
+		ref := le.Uint64(b[16:])
+		out = append(out, ListEntry{Type: le.Uint32(b), StartVCN: le.Uint64(b[8:]),
+			Entry: ref & 0xFFFFFFFFFFFF, Seq: uint16(ref >> 48), ID: le.Uint16(b[24:])})
+		b = b[n:]
+	}
+	return out
+}
+
+func attrName(a []byte) (string, error) {
+	n, o := int(a[9]), int(binary.LittleEndian.Uint16(a[10:]))
+	if n == 0 {
+		return "", nil
+	}
+	if o+2*n > len(a) {
+		return "", fmt.Errorf("name of %d characters at %d past the attribute", n, o)
+	}
+	return utf16le(a[o : o+2*n]), nil
+}
+
+func macb(b []byte) MACB {
+	le := binary.LittleEndian
+	return MACB{Created: Filetime(le.Uint64(b)), Modified: Filetime(le.Uint64(b[8:])),
+		Changed: Filetime(le.Uint64(b[16:])), Accessed: Filetime(le.Uint64(b[24:]))}
+}
+
+func utf16le(b []byte) string {
+	u := make([]uint16, len(b)/2)
+	for i := range u {
+		u[i] = binary.LittleEndian.Uint16(b[2*i:])
+	}
+	return string(utf16.Decode(u))
+}

@@ -1,0 +1,259 @@
+package ntfs
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+)
+
+// OrphanDir is where entries whose parent directory is gone are placed,
+// under the name The Sleuth Kit gives that virtual folder.
+const OrphanDir = "$OrphanFiles"
+
+// maxDepth bounds a parent chain: deeper is a loop in damaged metadata.
+const maxDepth = 256
+
+// Table reads the records of a $MFT stream: in order for a scan, and one
+// at a time for the parents a path needs. Memory is bounded by the parent
+// cache, whatever the number of entries.
+type Table struct {
+	r       io.ReaderAt
+	size    int64
+	recSize int
+	cache   *nodeCache
+}
+
+// NewTable reads records of recordSize bytes from r, a $MFT of size bytes.
+func NewTable(r io.ReaderAt, size int64, recordSize int) *Table {
+	return &Table{r: r, size: size, recSize: recordSize, cache: newNodeCache(1 << 14)}
+}
+
+// RecordSize is the size of one record.
+func (t *Table) RecordSize() int { return t.recSize }
+
+// Count is the number of records the table holds.
+func (t *Table) Count() uint64 { return uint64(t.size / int64(t.recSize)) }
+
+// Read reads and decodes record n on its own.
+func (t *Table) Read(n uint64) (*Record, error) {
+	if n >= t.Count() {
+		return nil, fmt.Errorf("MFT entry %d past the end of $MFT (%d entries)", n, t.Count())
+	}
+	buf := make([]byte, t.recSize)
+	if _, err := t.r.ReadAt(buf, int64(n)*int64(t.recSize)); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return ParseRecord(buf, n)
+}
+
+// Scan calls fn with every base record in entry order (extension records
+// are merged into their base), off being its byte offset in $MFT, and bad
+// with every record that could not be decoded. Unused slots (no "FILE"
+// signature) are skipped: they hold no entry. A record decoded only in
+// part is both reported and delivered.
+func (t *Table) Scan(ctx context.Context, fn func(r *Record, off int64) error, bad func(entry uint64, off int64, err error)) error {
+	const batch = 256
+	buf := make([]byte, batch*t.recSize)
+	count := t.Count()
+	for first := uint64(0); first < count; first += batch {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n := min(batch, count-first)
+		chunk := buf[:n*uint64(t.recSize)]
+		off := int64(first) * int64(t.recSize)
+		got, err := t.r.ReadAt(chunk, off)
+		if err != nil && !errors.Is(err, io.EOF) && got < len(chunk) {
+			bad(first, off+int64(got), fmt.Errorf("read $MFT: %w", err))
+			// Go on record by record past the unreadable part.
+		}
+		for i := uint64(0); i < n; i++ {
+			rb := chunk[i*uint64(t.recSize) : (i+1)*uint64(t.recSize)]
+			roff := off + int64(i)*int64(t.recSize)
+			if int(roff-off) >= got {
+				if _, err := t.r.ReadAt(rb, roff); err != nil && !errors.Is(err, io.EOF) {
+					continue // reported above
+				}
+			}
+			if !IsRecord(rb) {
+				continue
+			}
+			rec, err := ParseRecord(rb, first+i)
+			if err != nil {
+				bad(first+i, roff, err)
+				if rec == nil {
+					continue
+				}
+			}
+			if rec.BaseEntry != 0 {
+				continue
+			}
+			t.merge(rec)
+			if err := fn(rec, roff); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// merge adds the attributes that an $ATTRIBUTE_LIST places in extension
+// records (names of heavily hard-linked files, extents of fragmented ones).
+func (t *Table) merge(r *Record) {
+	seen := map[uint64]bool{r.Entry: true}
+	for _, le := range r.List {
+		if seen[le.Entry] {
+			continue
+		}
+		seen[le.Entry] = true
+		ext, err := t.Read(le.Entry)
+		if err != nil || ext.BaseEntry != r.Entry {
+			continue
+		}
+		r.Names = append(r.Names, ext.Names...)
+		for _, s := range ext.Streams {
+			if s.StartVCN == 0 {
+				r.Streams = append(r.Streams, s)
+			}
+		}
+		if r.SI == nil {
+			r.SI = ext.SI
+		}
+	}
+}
+
+// Path returns the full path of r under name fn (nil: its long name),
+// slash separated, without a leading slash. Parents are followed by MFT
+// reference as The Sleuth Kit does: a reference matches an allocated entry
+// of the same sequence number, or a deleted one whose sequence number is
+// one higher (NTFS bumps it when the directory is deleted), so a file in a
+// deleted folder keeps the folder's name. When the chain breaks the path
+// starts with OrphanDir, and orphan is true.
+func (t *Table) Path(r *Record, fn *FileName) (p string, orphan bool) {
+	if fn == nil {
+		fn = r.LongName()
+	}
+	if fn == nil {
+		return OrphanDir + "/OrphanFile-" + strconv.FormatUint(r.Entry, 10), true
+	}
+	if r.Entry == RootEntry {
+		return ".", false
+	}
+	dir, orphan := t.dirPath(fn.ParentEntry, fn.ParentSeq, 0)
+	return join(dir, clean(fn.Name)), orphan
+}
+
+func join(dir, name string) string {
+	if dir == "" {
+		return name
+	}
+	return dir + "/" + name
+}
+
+// clean keeps a name one path element: NTFS allows neither "/" nor NUL,
+// but damaged or hostile records may hold anything.
+func clean(name string) string {
+	switch name {
+	case "", ".", "..":
+		return "_" + name + "_"
+	}
+	b := []byte(name)
+	for i, c := range b {
+		if c == '/' || c == 0 {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+func (t *Table) dirPath(entry uint64, seq uint16, depth int) (string, bool) {
+	if entry == RootEntry {
+		return "", false
+	}
+	n := t.node(entry)
+	if n == nil || !n.matches(seq) {
+		return OrphanDir, true
+	}
+	if n.resolved {
+		return n.path, n.orphan
+	}
+	if depth >= maxDepth || !n.named {
+		return OrphanDir, true
+	}
+	dir, orphan := t.dirPath(n.parent, n.pseq, depth+1)
+	n.path, n.orphan, n.resolved = join(dir, clean(n.name)), orphan, true
+	return n.path, n.orphan
+}
+
+func (t *Table) node(entry uint64) *node {
+	if n, ok := t.cache.get(entry); ok {
+		return n
+	}
+	r, err := t.Read(entry)
+	if err != nil && r == nil {
+		t.cache.put(entry, nil)
+		return nil
+	}
+	n := &node{seq: r.Seq, inUse: r.InUse()}
+	if fn := r.LongName(); fn != nil {
+		n.named, n.name, n.parent, n.pseq = true, fn.Name, fn.ParentEntry, fn.ParentSeq
+	}
+	t.cache.put(entry, n)
+	return n
+}
+
+// node is what a path needs of a directory entry.
+type node struct {
+	seq      uint16
+	inUse    bool
+	named    bool
+	name     string
+	parent   uint64
+	pseq     uint16
+	resolved bool
+	orphan   bool
+	path     string
+}
+
+func (n *node) matches(seq uint16) bool {
+	if n.inUse {
+		return n.seq == seq
+	}
+	return n.seq == seq+1 || (n.seq == 0 && seq == 0)
+}
+
+// nodeCache is a small LRU: paths are resolved with bounded memory.
+type nodeCache struct {
+	max int
+	ll  *list.List
+	m   map[uint64]*list.Element
+}
+
+type cacheItem struct {
+	key uint64
+	n   *node
+}
+
+func newNodeCache(max int) *nodeCache {
+	return &nodeCache{max: max, ll: list.New(), m: map[uint64]*list.Element{}}
+}
+
+func (c *nodeCache) get(k uint64) (*node, bool) {
+	if e, ok := c.m[k]; ok {
+		c.ll.MoveToFront(e)
+		return e.Value.(*cacheItem).n, true
+	}
+	return nil, false
+}
+
+func (c *nodeCache) put(k uint64, n *node) {
+	c.m[k] = c.ll.PushFront(&cacheItem{key: k, n: n})
+	if c.ll.Len() > c.max {
+		old := c.ll.Back()
+		c.ll.Remove(old)
+		delete(c.m, old.Value.(*cacheItem).key)
+	}
+}

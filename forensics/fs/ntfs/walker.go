@@ -1,0 +1,174 @@
+// Package ntfs walks an NTFS volume through its MFT: every entry, allocated
+// or deleted, in entry order, with paths resolved by MFT reference the way
+// The Sleuth Kit resolves them. go-ntfs (www.velocidex.com/golang/go-ntfs)
+// reads the boot sector, locates $MFT and reads file contents (runs,
+// sparse and compressed streams); this package decodes the records itself
+// (record.go) because the timeline needs what go-ntfs does not keep: raw
+// FILETIMEs past 2262, every $FILE_NAME, deleted parents matched by
+// sequence number, and errors per record instead of silent skips.
+package ntfs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+
+	gontfs "www.velocidex.com/golang/go-ntfs/parser"
+
+	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+)
+
+// Kind is the chain layer of a file found in an NTFS volume:
+// "ntfs:<path>".
+const Kind = "ntfs"
+
+// Walker delivers the files of one NTFS volume.
+type Walker struct {
+	vol   *gontfs.NTFSContext
+	mft   io.ReaderAt
+	size  int64
+	rsize int
+	chain []string
+	opts  jfs.Options
+}
+
+var _ jfs.Walker = (*Walker)(nil)
+
+// NewWalker opens the NTFS volume in r (size bytes; chain names the layers
+// above it, e.g. ["partition:2@1048576"]) with default walk options.
+func NewWalker(r io.ReaderAt, size int64, chain []string) (jfs.Walker, error) {
+	return New(r, size, chain, jfs.Options{})
+}
+
+// New is NewWalker with walk options for the archives found inside.
+func New(r io.ReaderAt, size int64, chain []string, opts jfs.Options) (w *Walker, err error) {
+	defer func() {
+		// go-ntfs decodes the boot sector and the first record through
+		// generated accessors that can index past a damaged buffer.
+		if p := recover(); p != nil {
+			w, err = nil, fmt.Errorf("ntfs: damaged volume: %v", p)
+		}
+	}()
+	vol, err := gontfs.GetNTFSContext(r, 0)
+	if err != nil {
+		return nil, fmt.Errorf("ntfs: %w", err)
+	}
+	rsize := int(vol.Boot.RecordSize())
+	if rsize < 256 || rsize > 65536 {
+		return nil, fmt.Errorf("ntfs: implausible MFT record size %d", rsize)
+	}
+	buf := make([]byte, rsize)
+	if _, err := vol.MFTReader.ReadAt(buf, 0); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("ntfs: read $MFT record 0: %w", err)
+	}
+	rec, err := ParseRecord(buf, 0)
+	if err != nil {
+		return nil, fmt.Errorf("ntfs: $MFT record 0: %w", err)
+	}
+	d := rec.Data()
+	if d == nil || d.Size < int64(rsize) {
+		return nil, errors.New("ntfs: $MFT has no $DATA stream")
+	}
+	if size > 0 && d.Size > size {
+		return nil, fmt.Errorf("ntfs: $MFT claims %d bytes, the volume has %d", d.Size, size)
+	}
+	return &Walker{vol: vol, mft: vol.MFTReader, size: d.Size, rsize: rsize, chain: slices.Clone(chain), opts: opts}, nil
+}
+
+// Walk implements fs.Walker. It scans the MFT in entry order and hands each
+// $DATA stream of every file, live or deleted, to an fs.Expander, so that
+// archives stored in the volume are walked too. Named streams (ADS) come as
+// "path:name". Entry.Times is left empty on purpose: the mft parser, run on
+// the "$MFT" entry this walk yields, puts every $STANDARD_INFORMATION and
+// $FILE_NAME time on the timeline, for directories too.
+func (w *Walker) Walk(ctx context.Context, fn jfs.WalkFunc, report func(*jfs.Problem)) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if report == nil {
+		report = func(*jfs.Problem) {}
+	}
+	x := jfs.NewExpander(ctx, w.opts, fn, report)
+	t := NewTable(w.mft, w.size, w.rsize)
+	mftChain := append(slices.Clone(w.chain), Kind+":$MFT")
+	bad := func(entry uint64, off int64, err error) {
+		report(&jfs.Problem{Chain: slices.Clone(mftChain), Path: "$MFT", Offset: off,
+			Err: fmt.Errorf("%w: MFT entry %d: %v", jfs.ErrCorrupt, entry, err)})
+	}
+	return t.Scan(ctx, func(r *Record, off int64) error {
+		for i := range r.Streams {
+			s := r.Streams[i]
+			if s.Type != AttrData || s.StartVCN != 0 {
+				continue
+			}
+			p, _ := t.Path(r, nil)
+			if s.Name != "" {
+				p += ":" + s.Name
+			}
+			if r.Entry == 8 && s.Name == "$Bad" {
+				// $BadClus:$Bad is a sparse stream as large as the
+				// volume: nothing in it but the volume itself.
+				continue
+			}
+			if err := x.Entry(w.entry(r, s, p)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, bad)
+}
+
+func (w *Walker) entry(r *Record, s Stream, p string) *jfs.Entry {
+	chain := append(slices.Clone(w.chain), Kind+":"+p)
+	entry, name, size := int64(r.Entry), s.Name, s.Size
+	open := func() (io.ReaderAt, error) { return w.stream(entry, name, size) }
+	e := jfs.NewEntry(p, chain, size,
+		func() (io.ReadCloser, error) {
+			ra, err := open()
+			if err != nil {
+				return nil, err
+			}
+			return io.NopCloser(io.NewSectionReader(ra, 0, size)), nil
+		}, open)
+	e.Deleted = !r.InUse()
+	e.Inode = r.Inode()
+	e.Mode = 0o444
+	return e
+}
+
+// stream opens a $DATA stream through go-ntfs, which reads runs, sparse
+// and compressed extents. A deleted file's runs may point at clusters
+// reused since: the bytes are what the clusters hold now, as with icat.
+func (w *Walker) stream(entry int64, name string, size int64) (ra io.ReaderAt, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			ra, err = nil, fmt.Errorf("ntfs: MFT entry %d: damaged run list: %v", entry, p)
+		}
+	}()
+	me, err := w.vol.GetMFT(entry)
+	if err != nil {
+		return nil, fmt.Errorf("ntfs: MFT entry %d: %w", entry, err)
+	}
+	rr, err := gontfs.OpenStream(w.vol, me, gontfs.ATTR_TYPE_DATA, gontfs.WILDCARD_STREAM_ID, name)
+	if err != nil {
+		return nil, fmt.Errorf("ntfs: MFT entry %d stream %q: %w", entry, name, err)
+	}
+	return &safeReader{r: io.NewSectionReader(rr, 0, size), entry: entry}, nil
+}
+
+// safeReader turns a panic deep in go-ntfs's run decoding into an error.
+type safeReader struct {
+	r     io.ReaderAt
+	entry int64
+}
+
+func (s *safeReader) ReadAt(p []byte, off int64) (n int, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			n, err = 0, fmt.Errorf("ntfs: MFT entry %d: %v", s.entry, v)
+		}
+	}()
+	return s.r.ReadAt(p, off)
+}

@@ -1,0 +1,142 @@
+package elastic
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jejak-forensics/jejak/timeline"
+)
+
+const nanosFormat = "strict_date_optional_time_nanos"
+
+// rangeQuery is the Query's time window as an Elasticsearch query, with
+// nanosecond bounds: From inclusive, To exclusive, as in SQLite.
+func rangeQuery(q timeline.Query) map[string]any {
+	r := map[string]any{"format": nanosFormat}
+	if !q.From.IsZero() {
+		r["gte"] = q.From.UTC().Format(time.RFC3339Nano)
+	}
+	if !q.To.IsZero() {
+		r["lt"] = q.To.UTC().Format(time.RFC3339Nano)
+	}
+	if len(r) == 1 {
+		return map[string]any{"match_all": map[string]any{}}
+	}
+	return map[string]any{"range": map[string]any{"@timestamp": r}}
+}
+
+// Count returns how many events match, capped at q.Limit when set (as
+// SQLite does). It refreshes the index first so every write is counted.
+func (s *Store) Count(ctx context.Context, q timeline.Query) (int64, error) {
+	if err := s.refresh(ctx); err != nil {
+		return 0, err
+	}
+	body, _ := json.Marshal(map[string]any{"query": rangeQuery(q)})
+	res, err := s.client.Count(s.client.Count.WithIndex(s.cfg.Index), s.client.Count.WithBody(bytes.NewReader(body)),
+		s.client.Count.WithContext(ctx))
+	if err != nil {
+		return 0, fmt.Errorf("count %s: %w", s.cfg.Index, err)
+	}
+	defer res.Body.Close()
+	if res.IsError() {
+		return 0, apiError("count "+s.cfg.Index, res)
+	}
+	var r struct {
+		Count  int64 `json:"count"`
+		Shards struct {
+			Failed int `json:"failed"`
+		} `json:"_shards"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&r); err != nil {
+		return 0, fmt.Errorf("count %s: %w", s.cfg.Index, err)
+	}
+	if r.Shards.Failed > 0 {
+		return 0, fmt.Errorf("count %s: %d shards failed, the count would be short", s.cfg.Index, r.Shards.Failed)
+	}
+	if q.Limit > 0 && r.Count > int64(q.Limit) {
+		return int64(q.Limit), nil
+	}
+	return r.Count, nil
+}
+
+// Search streams matching events ordered by @timestamp then jejak.id, the
+// same total order as SQLite, paging with search_after on that sort. The
+// sort values come back as JSON numbers up to 2^63 (date_nanos), so they
+// are kept as json.Number, never float64.
+func (s *Store) Search(ctx context.Context, q timeline.Query, fn func(*timeline.Event) error) error {
+	if err := s.refresh(ctx); err != nil {
+		return err
+	}
+	var after []any
+	sent := 0
+	for {
+		size := s.cfg.PageSize
+		if q.Limit > 0 {
+			size = min(size, q.Limit-sent)
+			if size <= 0 {
+				return nil
+			}
+		}
+		req := map[string]any{
+			"size":             size,
+			"query":            rangeQuery(q),
+			"track_total_hits": false,
+			"sort": []any{
+				map[string]any{"@timestamp": map[string]any{"order": "asc", "format": nanosFormat}},
+				map[string]any{"jejak.id": "asc"},
+			},
+		}
+		if after != nil {
+			req["search_after"] = after
+		}
+		body, _ := json.Marshal(req)
+		res, err := s.client.Search(s.client.Search.WithIndex(s.cfg.Index), s.client.Search.WithBody(bytes.NewReader(body)),
+			s.client.Search.WithContext(ctx))
+		if err != nil {
+			return fmt.Errorf("search %s: %w", s.cfg.Index, err)
+		}
+		var page struct {
+			Shards struct {
+				Failed int `json:"failed"`
+			} `json:"_shards"`
+			Hits struct {
+				Hits []struct {
+					Source json.RawMessage `json:"_source"`
+					Sort   []any           `json:"sort"`
+				} `json:"hits"`
+			} `json:"hits"`
+		}
+		if res.IsError() {
+			err := apiError("search "+s.cfg.Index, res)
+			res.Body.Close()
+			return err
+		}
+		dec := json.NewDecoder(res.Body)
+		dec.UseNumber()
+		err = dec.Decode(&page)
+		res.Body.Close()
+		if err != nil {
+			return fmt.Errorf("search %s: %w", s.cfg.Index, err)
+		}
+		if page.Shards.Failed > 0 {
+			return fmt.Errorf("search %s: %d shards failed, results would be incomplete", s.cfg.Index, page.Shards.Failed)
+		}
+		for _, h := range page.Hits.Hits {
+			var e timeline.Event
+			if err := json.Unmarshal(h.Source, &e); err != nil {
+				return fmt.Errorf("decode stored event: %w", err)
+			}
+			if err := fn(&e); err != nil {
+				return err
+			}
+			sent++
+		}
+		if len(page.Hits.Hits) < size {
+			return nil
+		}
+		after = page.Hits.Hits[len(page.Hits.Hits)-1].Sort
+	}
+}

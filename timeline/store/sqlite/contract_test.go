@@ -1,0 +1,13 @@
+package sqlite
+
+import (
+	"testing"
+
+	"github.com/jejak-forensics/jejak/timeline"
+	"github.com/jejak-forensics/jejak/timeline/storetest"
+)
+
+// The same contract the Elasticsearch store is held to.
+func TestContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) timeline.Store { return open(t) })
+}
