@@ -47,7 +47,7 @@ and the embedded timeline store (case.db). The evidence is opened read-only
 and never changed.
 
 QUICK START
-   jejak analyze fixtures/example --out /tmp/example-case
+   jejak analyze fixtures/example --out /tmp/example-case --after "2024-02-14 19:00"
    jejak timeline /tmp/example-case --limit 20
 
 STEP BY STEP
@@ -56,6 +56,7 @@ STEP BY STEP
    jejak ingest CASE
    jejak timeline CASE --from 2024-02-14T13:00:00+07:00
    jejak export CASE --format csv -o timeline.csv
+   jejak hunt CASE --after 2024-02-14T19:00:00+07:00
 
 ` + exitHelp,
 		Writer:          e.stdout,
@@ -73,6 +74,8 @@ STEP BY STEP
 			exportCmd(e),
 			warningsCmd(e),
 			analyzeCmd(e),
+			huntCmd(e),
+			rulesCmd(e),
 			indexCmd(e),
 			esCmd(e),
 		},

@@ -15,16 +15,16 @@ func analyzeCmd(e *env) *cli.Command {
 		Usage:     "the quick path: create a case, register evidence and ingest it in one go",
 		ArgsUsage: "PATH...",
 		Description: `Does 'case init' (unless --out already holds a case), 'evidence add' for each
-PATH and 'ingest', then prints the summary. Look at the result with
-'jejak timeline DIR' or export it with 'jejak export DIR'.
+PATH and 'ingest', then prints the summary; with --after it also runs 'hunt'.
+Look at the result with 'jejak timeline DIR' or export it with 'jejak export DIR'.
 
 EXAMPLE
-   jejak analyze fixtures/example --out /tmp/example-case --tz Asia/Jakarta`,
+   jejak analyze fixtures/example --out /tmp/example-case --tz Asia/Jakarta --after "2024-02-14 19:00"`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Required: true, Usage: "case folder `DIR` to create or reuse"},
 			&cli.StringFlag{Name: "tz", Value: "UTC", Usage: "IANA `ZONE` for times logged without a zone (new cases)"},
 			examinerFlag(false),
-		}, ingestFlags()...),
+		}, append(ingestFlags(), huntFlags(false)...)...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() == 0 {
 				return usagef("analyze needs at least one evidence PATH")
@@ -50,6 +50,19 @@ EXAMPLE
 				fmt.Fprintf(e.stderr, "evidence %s  sha256 %s  %s\n", it.ID, it.SHA256, it.Path)
 			}
 			err = e.ingest(c, cs)
+			if err != nil && !errors.Is(err, errWarnings) {
+				return err
+			}
+			if c.String("after") != "" {
+				_, store, oerr := openCase(c.Context, cs.Dir())
+				if oerr != nil {
+					return oerr
+				}
+				defer store.Close()
+				if herr := e.hunt(c, cs, store); herr != nil {
+					return herr
+				}
+			}
 			fmt.Fprintf(e.stderr, "\ncase folder: %s\nnext: jejak timeline %s | less -S\n", cs.Dir(), cs.Dir())
 			return err
 		},

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/jejak-forensics/jejak/forensics/disk"
 	"github.com/jejak-forensics/jejak/forensics/evidence"
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
 	"github.com/jejak-forensics/jejak/forensics/ingest"
@@ -89,7 +90,7 @@ func (e *env) ingest(c *cli.Context, cs *evidence.Case) error {
 		if err := checkUnchanged(it); err != nil {
 			return err
 		}
-		w, err := jfs.Open(ctx, it.Path, jfs.Options{TempDir: cs.TempDir()})
+		w, err := disk.OpenEvidence(ctx, it.Path, jfs.Options{TempDir: cs.TempDir()})
 		if err != nil {
 			return fmt.Errorf("open evidence %s: %w", it.Path, err)
 		}

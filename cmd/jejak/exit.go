@@ -16,7 +16,8 @@ const (
 	exitOK          = 0   // done, everything read
 	exitFatal       = 1   // could not do the job
 	exitUsage       = 2   // wrong flags or arguments
-	exitWarnings    = 3   // done, but some input was skipped or had bad records
+	exitWarnings    = 3   // done, but some input could not be read
+	exitFindings    = 4   // hunt --fail-on: a finding at or above that severity
 	exitInterrupted = 130 // stopped by Ctrl-C / SIGTERM
 )
 
@@ -24,8 +25,11 @@ const exitHelp = `EXIT STATUS
    0    done, all input read
    1    fatal error: the job could not be done
    2    usage error: wrong flags or arguments
-   3    done with warnings: some input was skipped or had unreadable records
-        (the summary and 'jejak warnings CASE' say which)
+   3    done with warnings: some input could not be read (a damaged container,
+        unreadable records, a file a parser failed on); the summary and
+        'jejak warnings CASE' say which. Files in no known format and empty
+        files are listed there too, but alone do not make the status 3.
+   4    hunt --fail-on SEVERITY: a finding at or above that severity
    130  interrupted`
 
 // usageError marks an error as the caller's mistake (exit 2).
@@ -39,6 +43,10 @@ func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format
 // errWarnings is returned by commands that finished but skipped input.
 var errWarnings = errors.New("finished with warnings")
 
+// errFindings is returned by hunt --fail-on when a finding reached the
+// given severity.
+var errFindings = errors.New("findings at or above the --fail-on severity")
+
 // exitCode maps a command's error to the table above and prints it.
 func exitCode(err error, stderr io.Writer) int {
 	if err == nil {
@@ -48,6 +56,8 @@ func exitCode(err error, stderr io.Writer) int {
 	switch {
 	case errors.Is(err, errWarnings):
 		return exitWarnings
+	case errors.Is(err, errFindings):
+		return exitFindings
 	case errors.Is(err, context.Canceled):
 		fmt.Fprintln(stderr, "jejak: interrupted")
 		return exitInterrupted

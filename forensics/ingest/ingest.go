@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -84,10 +85,12 @@ type Stat struct {
 	Failed   int64 `json:"failed_files,omitempty"`
 }
 
-// Clean reports whether the run read everything: nothing skipped, no
-// warnings, no container problems.
+// Clean reports whether the run read everything it could: no record
+// warnings, no container problems, no file that failed to open or parse.
+// Files in no format jejak knows (a disk image holds thousands: documents,
+// programs) and empty files are counted and listed, but are not failures.
 func (s *Summary) Clean() bool {
-	return s.FilesSkipped == 0 && s.Warnings == 0 && s.Problems == 0
+	return s.Warnings == 0 && s.Problems == 0 && s.SkipReasons[SkipOpen] == 0 && s.SkipReasons[SkipFailed] == 0
 }
 
 // Skip reasons, stable strings for summaries and scripts.
@@ -404,6 +407,10 @@ func (o *emitter) emit(ctx context.Context, it Item, e *jfs.Entry, parser string
 	p.Chain = e.Chain
 	p.Path = e.Path
 	p.Parser = parser
+	if e.Deleted && !slices.Contains(ev.Jejak.Tags, "deleted") {
+		// Content read from a deleted file: say so on every event of it.
+		ev.Jejak.Tags = append(ev.Jejak.Tags, "deleted")
+	}
 	ev.Finalize()
 	o.buf = append(o.buf, ev)
 	o.r.events.Add(1)

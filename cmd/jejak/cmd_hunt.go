@@ -1,0 +1,286 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jejak-forensics/jejak/forensics/evidence"
+	"github.com/jejak-forensics/jejak/forensics/hunt"
+	"github.com/jejak-forensics/jejak/timeline/store/sqlite"
+	"github.com/urfave/cli/v2"
+)
+
+func huntCmd(e *env) *cli.Command {
+	return withHelp(&cli.Command{
+		Name:      "hunt",
+		Usage:     "look for traces of unauthorized access after the cut-off",
+		ArgsUsage: "CASE",
+		Description: `Reads the case timeline once and runs jejak's built-in rules ('jejak rules
+list'), its Go analyzers and any Sigma rules given with --rules (a SigmaHQ
+checkout works: rules whose log source or modifiers cannot be evaluated
+faithfully are listed and skipped). Events before --after are the baseline;
+findings are about what happened from --after on.
+
+Each finding names its rule, severity, ATT&CK technique, time span, the
+matching events (ID, evidence, container chain, path, offset, record) and a
+one-line explanation. Findings are stored in the case: hunting again with the
+same parameters (cut-off, window, rule files, watched paths, working hours)
+replaces that hunt's findings, a hunt with other parameters is kept beside
+it. Findings have stable IDs and order: the same case and parameters always
+give the same report.
+
+A summary table (severity, rule, count, first/last time) goes to stdout,
+coloured by severity on a terminal; --json prints the findings instead.
+The command exits 0 whether or not something was found, unless --fail-on.
+
+EXAMPLES
+   jejak hunt CASE --after 2024-02-14T18:00:00+07:00
+   jejak hunt CASE --after 2024-02-14T18:00 --watch /var/lib/postgresql --working-hours 07:00-19:00
+   jejak hunt CASE --after 2024-02-14T18:00 --rules ~/sigma/rules/windows --fail-on high`,
+		Flags: append(huntFlags(true),
+			&cli.BoolFlag{Name: "json", Usage: "print the findings as JSON instead of the table"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress on stderr"},
+		),
+		Action: func(c *cli.Context) error {
+			dir, err := oneArg(c, "CASE")
+			if err != nil {
+				return err
+			}
+			cs, store, err := openCase(c.Context, dir)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			return e.hunt(c, cs, store)
+		},
+	})
+}
+
+// huntParams are what a hunt's findings depend on; their hash is the key
+// under which the findings are stored.
+type huntParams struct {
+	After        time.Time `json:"after"`
+	Before       time.Time `json:"before,omitzero"`
+	Rules        []string  `json:"rules"` // ID@sha256 of every rule run
+	Watch        []string  `json:"watch,omitempty"`
+	WorkingHours string    `json:"working_hours,omitempty"`
+	Zone         string    `json:"zone"`
+}
+
+// huntFlags are the hunt's parameters, shared by hunt and analyze (where
+// --after is optional: without it analyze does not hunt).
+func huntFlags(afterRequired bool) []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "after", Required: afterRequired, Usage: "cut-off `TIME` (RFC 3339, or 2006-01-02[T15:04:05] in the case zone): when tabulation closed"},
+		&cli.StringFlag{Name: "before", Usage: "end the hunt at `TIME` (same forms)"},
+		&cli.StringSliceFlag{Name: "rules", Usage: "Sigma rules `DIR` or file (repeatable)"},
+		&cli.StringSliceFlag{Name: "watch", Usage: "`PATH` inside the evidence whose files must not change after the cut-off (repeatable)"},
+		&cli.StringFlag{Name: "working-hours", Usage: "`HH:MM-HH:MM` in the case zone; logons outside are findings"},
+		&cli.StringFlag{Name: "fail-on", Usage: "exit 4 when a finding is at least `SEVERITY` (informational, low, medium, high, critical)"},
+	}
+}
+
+// hunt runs the hunt the flags describe over an open case and stores and
+// prints its findings.
+func (e *env) hunt(c *cli.Context, cs *evidence.Case, store *sqlite.Store) error {
+	var err error
+	var failOn *hunt.Severity
+	if s := c.String("fail-on"); s != "" {
+		v, err := hunt.ParseSeverity(s)
+		if err != nil {
+			return usagef("--fail-on: %v", err)
+		}
+		failOn = &v
+	}
+	zone := cs.Location()
+	cfg := hunt.Config{Zone: zone, Watch: c.StringSlice("watch")}
+	if cfg.After, err = parseTime(c.String("after"), zone); err != nil {
+		return usagef("--after: %v", err)
+	}
+	if s := c.String("before"); s != "" {
+		if cfg.Before, err = parseTime(s, zone); err != nil {
+			return usagef("--before: %v", err)
+		}
+		if !cfg.Before.After(cfg.After) {
+			return usagef("--before %s is not after --after %s", s, c.String("after"))
+		}
+	}
+	if s := c.String("working-hours"); s != "" {
+		if cfg.WorkingHours, err = hunt.ParseWorkingHours(s, zone); err != nil {
+			return usagef("--working-hours: %v", err)
+		}
+	}
+	rules, err := hunt.Builtin()
+	if err != nil {
+		return err
+	}
+	if dirs := c.StringSlice("rules"); len(dirs) > 0 {
+		sig, problems, err := hunt.LoadSigma(dirs...)
+		if err != nil {
+			return usagef("--rules: %v", err)
+		}
+		printProblems(e.stderr, len(sig), problems)
+		rules = append(rules, sig...)
+	}
+	cfg.Rules = rules
+	if !c.Bool("quiet") && isTerminal(e.stderr) {
+		cfg.Progress = func(n int64) { fmt.Fprintf(e.stderr, "\rhunting: %d events read", n) }
+	}
+
+	params := huntParams{After: cfg.After, Before: cfg.Before, Watch: cfg.Watch, Zone: zone.String()}
+	for _, r := range rules {
+		params.Rules = append(params.Rules, r.ID+"@"+r.SHA256)
+	}
+	if cfg.WorkingHours != nil {
+		params.WorkingHours = cfg.WorkingHours.String()
+	}
+	pj, _ := json.Marshal(params)
+	key := sha256.Sum256(pj)
+
+	started := e.now()
+	findings, huntErr := hunt.Hunt(c.Context, store, cfg)
+	if cfg.Progress != nil {
+		fmt.Fprintln(e.stderr)
+	}
+	if huntErr != nil && findings == nil {
+		return huntErr
+	}
+	recs := make([]sqlite.FindingRecord, len(findings))
+	for i, f := range findings {
+		doc, err := json.Marshal(f)
+		if err != nil {
+			return err
+		}
+		recs[i] = sqlite.FindingRecord{ID: f.ID, RuleID: f.RuleID, Severity: f.Severity.String(),
+			First: f.First, Last: f.Last, Events: len(f.Events), Doc: doc}
+	}
+	hr := sqlite.HuntRecord{Key: hex.EncodeToString(key[:16]), Params: pj, Started: started, Finished: e.now(), ToolVersion: version}
+	if err := store.ReplaceFindings(c.Context, hr, recs); err != nil {
+		return err
+	}
+	summary := hunt.Summarize(findings)
+	if err := cs.Log("hunt", map[string]any{"hunt": hr.Key, "params": params, "findings": len(findings), "error": errString(huntErr)}); err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(map[string]any{"hunt": hr.Key, "params": params, "summary": summary, "findings": findings}); err != nil {
+			return err
+		}
+	} else {
+		printHuntSummary(e.stdout, summary, len(findings), isTerminal(e.stdout))
+		fmt.Fprintf(e.stderr, "\nhunt %s: %d findings stored in the case (details: --json)\n", hr.Key, len(findings))
+	}
+	if huntErr != nil {
+		// A user rule that errs on some events: the rest is reported and
+		// stored; the error is said and the exit is non-zero.
+		return huntErr
+	}
+	if failOn != nil {
+		for _, f := range findings {
+			if f.Severity >= *failOn {
+				return errFindings
+			}
+		}
+	}
+	return nil
+}
+
+func printProblems(w io.Writer, loaded int, problems []hunt.LoadProblem) {
+	fmt.Fprintf(w, "sigma: %d rules loaded, %d files skipped\n", loaded, len(problems))
+	counts := map[string]int{}
+	for _, p := range problems {
+		reason := p.Reason
+		if i := strings.Index(reason, ":"); i > 0 && i < 40 {
+			reason = reason[:i]
+		}
+		counts[reason]++
+	}
+	for _, r := range sortedKeys(counts) {
+		fmt.Fprintf(w, "  %-60s %d\n", r, counts[r])
+	}
+}
+
+var severityColour = map[hunt.Severity]string{
+	hunt.Critical: "\x1b[1;35m", hunt.High: "\x1b[31m", hunt.Medium: "\x1b[33m", hunt.Low: "\x1b[36m", hunt.Informational: "\x1b[2m",
+}
+
+func printHuntSummary(w io.Writer, summary []hunt.Summary, n int, colour bool) {
+	if n == 0 {
+		fmt.Fprintln(w, "no findings")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SEVERITY\tRULE\tTECHNIQUE\tFINDINGS\tEVENTS\tFIRST (UTC)\tLAST (UTC)\tTITLE")
+	for _, s := range summary {
+		sev := s.Severity.String()
+		if colour {
+			// tabwriter counts the escape bytes; padding the plain name
+			// first keeps the columns straight.
+			sev = severityColour[s.Severity] + fmt.Sprintf("%-13s", sev) + "\x1b[0m"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", sev, s.RuleID, dash(s.Technique), s.Findings, s.Events,
+			s.First.UTC().Format(time.RFC3339), s.Last.UTC().Format(time.RFC3339), s.Title)
+	}
+	tw.Flush()
+}
+
+func rulesCmd(e *env) *cli.Command {
+	return withHelp(&cli.Command{
+		Name:  "rules",
+		Usage: "list jejak's built-in hunting rules",
+		Subcommands: []*cli.Command{{
+			Name:      "list",
+			Usage:     "list the built-in rules (and Sigma rules under --rules)",
+			ArgsUsage: " ",
+			Description: `Lists every rule 'jejak hunt' runs: ID, severity, ATT&CK technique, kind
+(a Go analyzer or a Sigma detection), title. --json adds the description,
+parameters, source file and its SHA-256, for a report's appendix.`,
+			Flags: []cli.Flag{
+				&cli.BoolFlag{Name: "json", Usage: "one JSON array with every field"},
+				&cli.StringSliceFlag{Name: "rules", Usage: "also list the Sigma rules under `DIR`"},
+			},
+			Action: func(c *cli.Context) error {
+				if c.NArg() != 0 {
+					return usagef("rules list takes no arguments")
+				}
+				rules, err := hunt.Builtin()
+				if err != nil {
+					return err
+				}
+				if dirs := c.StringSlice("rules"); len(dirs) > 0 {
+					sig, problems, err := hunt.LoadSigma(dirs...)
+					if err != nil {
+						return usagef("--rules: %v", err)
+					}
+					printProblems(e.stderr, len(sig), problems)
+					rules = append(rules, sig...)
+				}
+				if c.Bool("json") {
+					enc := json.NewEncoder(e.stdout)
+					enc.SetIndent("", "  ")
+					enc.SetEscapeHTML(false)
+					return enc.Encode(rules)
+				}
+				tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tSEVERITY\tTECHNIQUE\tKIND\tTITLE")
+				for _, r := range rules {
+					kind := "sigma"
+					if r.Analyzer != "" {
+						kind = "analyzer " + r.Analyzer
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.Severity, dash(r.Technique), kind, r.Title)
+				}
+				return tw.Flush()
+			},
+		}},
+	})
+}

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ulikunitz/xz"
+)
+
+const samples = "/usr/share/forensics-samples"
+
+// ntfsSample decompresses Debian's forensics-samples NTFS disk image.
+func ntfsSample(t *testing.T) string {
+	t.Helper()
+	src := filepath.Join(samples, "fs.ntfs.xz")
+	f, err := os.Open(src)
+	if err != nil {
+		t.Skipf("%s missing: install the Debian package forensics-samples-ntfs", src)
+	}
+	defer f.Close()
+	zr, err := xz.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(t.TempDir(), "fs.ntfs")
+	out, err := os.Create(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(out, zr); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+type row struct {
+	TS    time.Time `json:"@timestamp"`
+	Desc  string    `json:"timestamp_desc"`
+	Jejak struct {
+		Tags       []string `json:"tags"`
+		Provenance struct {
+			Path   string `json:"path"`
+			Parser string `json:"parser"`
+		} `json:"provenance"`
+		Data map[string]string `json:"data"`
+	} `json:"jejak"`
+	File *struct {
+		Path string `json:"path"`
+	} `json:"file"`
+}
+
+func (r row) deleted() bool {
+	for _, t := range r.Jejak.Tags {
+		if t == "deleted" {
+			return true
+		}
+	}
+	return false
+}
+
+// TestAnalyzeNTFSImage: the photos inside Debian's NTFS sample image get
+// their EXIF events (dates equal exiftool's on the originals Debian ships),
+// the deleted pic2 folder's photos are on the timeline as deleted files with
+// their EXIF times, and the hunt flags the GIMP-edited IMG_1054.JPG.
+func TestAnalyzeNTFSImage(t *testing.T) {
+	img := ntfsSample(t)
+	if _, err := exec.LookPath("exiftool"); err != nil {
+		t.Skip("exiftool missing: install the Debian package libimage-exiftool-perl")
+	}
+	cs := filepath.Join(t.TempDir(), "case")
+	mustRun(t, exitOK, "analyze", img, "--out", cs, "--examiner", "t")
+
+	var rows []row
+	sc := bufio.NewScanner(strings.NewReader(mustRun(t, exitOK, "timeline", cs, "--json")))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var r row
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, r)
+	}
+
+	// Oracle: exiftool on the originals of pic1 (live) and pic2 (deleted).
+	out, err := exec.Command("exiftool", "-n", "-j", "-DateTimeOriginal",
+		filepath.Join(samples, "original-files", "pic1"), filepath.Join(samples, "original-files", "pic2")).Output()
+	if err != nil {
+		t.Fatalf("exiftool: %v", err)
+	}
+	var tags []struct {
+		SourceFile       string
+		DateTimeOriginal string
+	}
+	if err := json.Unmarshal(out, &tags); err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, tg := range tags {
+		if tg.DateTimeOriginal == "" {
+			continue
+		}
+		rel := filepath.Base(filepath.Dir(tg.SourceFile)) + "/" + filepath.Base(tg.SourceFile)
+		// No zone in EXIF and none set in the case: read as UTC.
+		want, err := time.Parse("2006:01:02 15:04:05", tg.DateTimeOriginal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found, fsDeleted := false, false
+		for _, r := range rows {
+			p := r.Jejak.Provenance
+			// The mft parser reads $MFT; the file it describes is file.path.
+			if p.Parser == "mft" && r.File != nil && r.File.Path == rel && r.deleted() {
+				fsDeleted = true
+			}
+			if p.Path != rel {
+				continue
+			}
+			if p.Parser == "exif" && r.Desc == "Creation Time" && r.TS.Truncate(time.Second).Equal(want) {
+				found = true
+				if strings.HasPrefix(rel, "pic2/") && !r.deleted() {
+					t.Errorf("%s: EXIF event of a deleted file not tagged deleted", rel)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s: no EXIF Creation Time %s", rel, want)
+		}
+		if strings.HasPrefix(rel, "pic2/") && !fsDeleted {
+			t.Errorf("%s: no deleted-file MFT event", rel)
+		}
+		checked++
+	}
+	if checked < 4 {
+		t.Fatalf("only %d photos with DateTimeOriginal checked", checked)
+	}
+
+	hunted := mustRun(t, exitOK, "hunt", cs, "--after", "2020-01-01", "--json")
+	var h struct {
+		Findings []struct {
+			RuleID string `json:"rule_id"`
+			Events []struct {
+				Provenance struct {
+					Path string `json:"path"`
+				} `json:"provenance"`
+			} `json:"events"`
+		} `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(hunted), &h); err != nil {
+		t.Fatal(err)
+	}
+	flagged := map[string]bool{}
+	for _, f := range h.Findings {
+		for _, e := range f.Events {
+			flagged[f.RuleID+" "+e.Provenance.Path] = true
+		}
+	}
+	if !flagged["JEJAK-DATA-03 pic1/IMG_1054.JPG"] {
+		t.Errorf("the GIMP-edited IMG_1054.JPG is not flagged as edited: %v", flagged)
+	}
+	if !flagged["JEJAK-DATA-05 pic2/IMG_20200608_111614.jpg"] {
+		t.Errorf("deleted pic2 photo not reported: %v", flagged)
+	}
+}

@@ -1,0 +1,209 @@
+// Package disk turns a disk image into evidence: it recognises an image by
+// content (EWF, a raw disk with a valid MBR or GPT, or a bare file system),
+// opens the container and its partitions, walks each file system it
+// supports, and sends every regular file through the archive expander so
+// files inside images reach the parser registry like any other file.
+package disk
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+
+	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+	"github.com/jejak-forensics/jejak/forensics/fs/ext4"
+	"github.com/jejak-forensics/jejak/forensics/fs/ntfs"
+	"github.com/jejak-forensics/jejak/forensics/image"
+	"github.com/jejak-forensics/jejak/forensics/volume"
+)
+
+// Options configure a disk walk.
+type Options struct {
+	// FS bounds the expansion of archives found inside the image.
+	FS jfs.Options
+}
+
+// ErrUnsupported is the cause of a Problem for a partition whose file
+// system this build cannot walk.
+var ErrUnsupported = errors.New("unsupported file system")
+
+var ewfSignature = []byte("EVF\x09\x0d\x0a\xff\x00")
+
+// Open recognises path by content. isDisk is false (with a nil walker and
+// error) for anything that is not a disk image, a plain log or an archive
+// for instance: the caller then uses fs.Open. An error with isDisk true
+// means the path is an image that cannot be opened (an EWF set missing a
+// segment, say).
+func Open(ctx context.Context, path string, opts Options) (w jfs.Walker, isDisk bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, false, err
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, false, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, false, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, false, err
+	}
+	head := make([]byte, 8)
+	n, _ := io.ReadFull(f, head)
+	f.Close()
+	if n == len(head) && bytes.Equal(head, ewfSignature) {
+		img, err := image.Open(path)
+		if err != nil {
+			return nil, true, err
+		}
+		img.Close()
+		return &walker{path: path, opts: opts}, true, nil
+	}
+	img, err := image.Open(path)
+	if err != nil {
+		return nil, false, nil // not an image we can read: let fs.Open judge
+	}
+	defer img.Close()
+	if !looksLikeDisk(img, img.Size()) {
+		return nil, false, nil
+	}
+	return &walker{path: path, opts: opts}, true, nil
+}
+
+// looksLikeDisk: a valid MBR or GPT, or a file system this package walks
+// (a validated ext superblock, an NTFS boot sector). Other file systems
+// alone do not make a file a disk image: an ISO or a swap file is left to
+// the plain-file path.
+func looksLikeDisk(r io.ReaderAt, size int64) bool {
+	if size < 1024 {
+		return false
+	}
+	sys, err := volume.Open(r, size)
+	if err != nil {
+		return false
+	}
+	if sys.Scheme == "mbr" || sys.Scheme == "gpt" {
+		return len(sys.Partitions) > 0
+	}
+	switch volume.Detect(r) {
+	case "ext2", "ext3", "ext4":
+		_, err := ext4.NewWalker(r, size, nil)
+		return err == nil
+	case "ntfs":
+		var sig [2]byte
+		_, err := r.ReadAt(sig[:], 510)
+		return err == nil && sig == [2]byte{0x55, 0xaa}
+	}
+	return false
+}
+
+type walker struct {
+	path string
+	opts Options
+}
+
+// Walk opens the image afresh (each walk reads it read-only and closes
+// it), then walks every partition in table order.
+func (w *walker) Walk(ctx context.Context, fn jfs.WalkFunc, report func(*jfs.Problem)) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if report == nil {
+		report = func(*jfs.Problem) {}
+	}
+	img, err := image.Open(w.path)
+	if err != nil {
+		return err
+	}
+	defer img.Close()
+	info := img.Info()
+	prefix := []string{info.Format + ":"}
+	for _, msg := range info.Warnings {
+		report(&jfs.Problem{Chain: prefix, Path: ".", Offset: -1, Err: fmt.Errorf("%w: %s", jfs.ErrCorrupt, msg)})
+	}
+	for _, r := range info.AcquisitionErrors {
+		report(&jfs.Problem{Chain: prefix, Path: ".", Offset: r.Start * info.SectorSize,
+			Err: fmt.Errorf("%w: acquisition could not read sectors %d-%d (zeros in the image)", jfs.ErrUnreadable, r.Start, r.Start+r.Count-1)})
+	}
+	sys, err := volume.Open(img, img.Size())
+	if err != nil {
+		return err
+	}
+	for _, p := range sys.Problems {
+		report(&jfs.Problem{Chain: prefix, Path: ".", Offset: p.Offset, Err: fmt.Errorf("%w: %s", jfs.ErrCorrupt, p.Msg)})
+	}
+
+	x := jfs.NewExpander(ctx, w.opts.FS, fn, report)
+	var stop error // set when fn asked to stop
+	deliver := func(ctx context.Context, e *jfs.Entry) error {
+		var err error
+		if e.Mode.IsDir() {
+			err = fn(ctx, e) // times only; nothing to expand
+		} else {
+			err = x.Entry(e)
+		}
+		if err != nil && stop == nil {
+			stop = err
+		}
+		return err
+	}
+	for _, p := range sys.Partitions {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		chain := prefix
+		where := "the image"
+		if sys.Scheme != "none" {
+			chain = append(slices.Clone(prefix), fmt.Sprintf("partition:%d@%d", p.Index, p.Start))
+			where = fmt.Sprintf("partition %d at offset %d", p.Index, p.Start)
+		}
+		size := p.Reader.Size()
+		kind := volume.Detect(p.Reader)
+		var fsw jfs.Walker
+		var oerr error
+		switch kind {
+		case "ext2", "ext3", "ext4":
+			fsw, oerr = ext4.NewWalker(p.Reader, size, chain)
+		case "ntfs":
+			var nw *ntfs.Walker
+			if nw, oerr = ntfs.New(p.Reader, size, chain, w.opts.FS); oerr == nil {
+				fsw = nw
+			}
+		default:
+			oerr = fmt.Errorf("%w %s in %s", ErrUnsupported, kind, where)
+		}
+		if oerr != nil {
+			if !errors.Is(oerr, ErrUnsupported) {
+				oerr = fmt.Errorf("%s file system in %s: %w", kind, where, oerr)
+			}
+			report(&jfs.Problem{Chain: append(slices.Clone(chain), kind+":"), Path: ".", Offset: p.Start, Err: oerr})
+			continue
+		}
+		if err := fsw.Walk(ctx, deliver, report); err != nil {
+			if stop != nil || ctx.Err() != nil {
+				return err
+			}
+			// The file system could not be walked at all (no root
+			// directory, say): the other partitions still can.
+			report(&jfs.Problem{Chain: append(slices.Clone(chain), kind+":"), Path: ".", Offset: p.Start,
+				Err: fmt.Errorf("%s file system in %s: %w", kind, where, err)})
+		}
+	}
+	return nil
+}
+
+// OpenEvidence opens any evidence path as one walker: a disk image (raw,
+// split raw, E01; partitions; NTFS and ext4) when its content says so, else
+// a plain file, folder or archive.
+func OpenEvidence(ctx context.Context, path string, opts jfs.Options) (jfs.Walker, error) {
+	w, isDisk, err := Open(ctx, path, Options{FS: opts})
+	if isDisk || err != nil {
+		return w, err
+	}
+	return jfs.Open(ctx, path, opts)
+}

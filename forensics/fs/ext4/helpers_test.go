@@ -1,0 +1,214 @@
+package ext4
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+)
+
+// needTool skips the test when a Debian oracle tool is missing.
+func needTool(t testing.TB, tool, pkg string) {
+	t.Helper()
+	if _, err := exec.LookPath(tool); err != nil {
+		t.Skipf("%s not installed: apt-get install -y %s", tool, pkg)
+	}
+}
+
+func runTool(t testing.TB, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), "TZ=UTC")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// runToolRaw returns a tool's stdout alone (binary output).
+func runToolRaw(t testing.TB, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).Output()
+	if err != nil {
+		t.Fatalf("%s %s: %v", name, strings.Join(args, " "), err)
+	}
+	return string(out)
+}
+
+// sample decompresses one of Debian's forensics-samples images.
+func sample(t testing.TB, name string) string {
+	t.Helper()
+	xzPath := "/usr/share/forensics-samples/fs." + name + ".xz"
+	if _, err := os.Stat(xzPath); err != nil {
+		t.Skipf("%s missing: apt-get install -y forensics-samples-%s", xzPath, name)
+	}
+	needTool(t, "xz", "xz-utils")
+	out := filepath.Join(t.TempDir(), "fs."+name)
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("xz", "-dc", xzPath)
+	cmd.Stdout = f
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	return out
+}
+
+// body is one bodyfile line (fls -m), or the same facts from our walk.
+type body struct {
+	path                       string // without " (deleted)"
+	inode                      string
+	deleted                    bool
+	metaType                   byte // 'r', 'd', ...
+	size                       int64
+	atime, mtime, ctime, crtim int64
+}
+
+func (b body) key() string { return b.path + "|" + b.inode }
+
+func (b body) String() string {
+	return fmt.Sprintf("%s inode %s deleted=%v type=%c size=%d a=%d m=%d c=%d b=%d",
+		b.path, b.inode, b.deleted, b.metaType, b.size, b.atime, b.mtime, b.ctime, b.crtim)
+}
+
+// fls runs The Sleuth Kit on the file system at sector offset and keeps
+// the regular files and directories (what the walker yields).
+func fls(t testing.TB, image string, sector int64) map[string]body {
+	t.Helper()
+	needTool(t, "fls", "sleuthkit")
+	out := runTool(t, "fls", "-r", "-m", "/", "-o", strconv.FormatInt(sector, 10), image)
+	m := map[string]body{}
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		f := strings.Split(sc.Text(), "|")
+		if len(f) != 11 {
+			t.Fatalf("fls line %q", sc.Text())
+		}
+		b := body{path: f[1], inode: f[2]}
+		if i := strings.Index(b.path, " (deleted"); i >= 0 {
+			b.path, b.deleted = b.path[:i], true
+		}
+		if len(f[3]) < 3 || (f[3][2] != 'r' && f[3][2] != 'd') {
+			continue // links, devices, the virtual $OrphanFiles
+		}
+		b.metaType = f[3][2]
+		b.size, _ = strconv.ParseInt(f[6], 10, 64)
+		b.atime, _ = strconv.ParseInt(f[7], 10, 64)
+		b.mtime, _ = strconv.ParseInt(f[8], 10, 64)
+		b.ctime, _ = strconv.ParseInt(f[9], 10, 64)
+		b.crtim, _ = strconv.ParseInt(f[10], 10, 64)
+		m[b.key()] = b
+	}
+	return m
+}
+
+func secs(e *jfs.Entry) (a, m, c, b int64) {
+	u := func(tm interface {
+		IsZero() bool
+		Unix() int64
+	}) int64 {
+		if tm.IsZero() {
+			return 0
+		}
+		return tm.Unix()
+	}
+	return u(e.Times.Accessed), u(e.Times.Modified), u(e.Times.Changed), u(e.Times.Born)
+}
+
+// tskName is how fls prints a name: control characters as '^'.
+func tskName(p string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '^'
+		}
+		return r
+	}, p)
+}
+
+// walkBodies walks w and returns its entries as bodies, plus the problems.
+func walkBodies(t testing.TB, w jfs.Walker) (map[string]body, map[string]*jfs.Entry, []*jfs.Problem) {
+	t.Helper()
+	got := map[string]body{}
+	entries := map[string]*jfs.Entry{}
+	var probs []*jfs.Problem
+	err := w.Walk(context.Background(), func(_ context.Context, e *jfs.Entry) error {
+		b := body{path: "/" + tskName(e.Path), inode: e.Inode, deleted: e.Deleted, size: e.Size, metaType: 'r'}
+		if e.Mode.IsDir() {
+			b.metaType = 'd'
+		}
+		b.atime, b.mtime, b.ctime, b.crtim = secs(e)
+		if _, dup := got[b.key()]; dup {
+			t.Errorf("entry yielded twice: %s", b)
+		}
+		got[b.key()] = b
+		c := *e
+		entries[b.key()] = &c
+		return nil
+	}, func(p *jfs.Problem) { probs = append(probs, p) })
+	if err != nil {
+		t.Fatalf("walk: %v", err)
+	}
+	return got, entries, probs
+}
+
+// diffBodies compares our walk with fls and returns the differences.
+func diffBodies(want, got map[string]body) []string {
+	var diffs []string
+	for k, w := range want {
+		g, ok := got[k]
+		switch {
+		case !ok:
+			diffs = append(diffs, "missing: "+w.String())
+		case g != w:
+			diffs = append(diffs, "fls:  "+w.String()+"\n  ours: "+g.String())
+		}
+	}
+	for k, g := range got {
+		if _, ok := want[k]; !ok {
+			diffs = append(diffs, "extra: "+g.String())
+		}
+	}
+	sort.Strings(diffs)
+	return diffs
+}
+
+// istatTimes returns the four times istat prints for an inode, with their
+// nanoseconds, as "Accessed:2020-10-27 05:15:44.123456789" lines.
+func istatTimes(t testing.TB, image string, sector int64, inode string) map[string]string {
+	t.Helper()
+	out := runTool(t, "istat", "-o", strconv.FormatInt(sector, 10), image, inode)
+	m := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		for _, k := range []string{"Accessed", "File Modified", "Inode Modified", "File Created"} {
+			if v, ok := strings.CutPrefix(line, k+":"); ok {
+				if _, seen := m[k]; !seen { // the first block is the inode's
+					m[k] = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "(UTC)"))
+				}
+			}
+		}
+	}
+	return m
+}
+
+func openFile(t testing.TB, path string) (*os.File, int64) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	st, _ := f.Stat()
+	return f, st.Size()
+}

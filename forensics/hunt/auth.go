@@ -1,0 +1,437 @@
+package hunt
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jejak-forensics/jejak/timeline"
+)
+
+type authKind int
+
+const (
+	authNone authKind = iota
+	authFailure
+	authSuccess
+)
+
+// classifyAuth says whether an event is one logon attempt and how it ended.
+// Each attempt should count once: PAM's "authentication failure" line
+// repeats sshd's own "Failed password" line, so sshd's PAM lines are not
+// attempts; auditd's USER_AUTH repeats USER_LOGIN.
+func classifyAuth(ev *timeline.Event) authKind {
+	switch ev.Event.Action {
+	case "ssh_failed_login", "logon-failed", "failed_logon":
+		return authFailure
+	case "auth_failure":
+		if program(ev) == "sshd" {
+			return authNone
+		}
+		return authFailure
+	case "ssh_login", "logged-in", "rdp-authenticated", "rdp-session-logon", "rdp-session-reconnected":
+		if ev.Event.Outcome == "failure" {
+			return authFailure
+		}
+		if ev.Winlog != nil && ev.Winlog.Logon != nil {
+			switch ev.Winlog.Logon.Type {
+			case "Service", "Batch", "System":
+				return authNone
+			}
+		}
+		return authSuccess
+	case "logon": // utmp USER_PROCESS, auditd USER_LOGIN
+		switch ev.Event.Outcome {
+		case "failure":
+			return authFailure
+		case "success", "":
+			return authSuccess
+		}
+	}
+	return authNone
+}
+
+// sourceOf is the remote end of a logon: an IP, else the address text.
+func sourceOf(ev *timeline.Event) string {
+	if ev.Source == nil {
+		return ""
+	}
+	if ev.Source.IP != "" {
+		return ev.Source.IP
+	}
+	return ev.Source.Address
+}
+
+func userOf(ev *timeline.Event) string {
+	if ev.User == nil {
+		return ""
+	}
+	return ev.User.Name
+}
+
+func hostOf(ev *timeline.Event) string {
+	if ev.Host != nil && ev.Host.Name != "" {
+		return ev.Host.Name
+	}
+	if ev.Log != nil && ev.Log.Syslog != nil {
+		return ev.Log.Syslog.Hostname
+	}
+	return ""
+}
+
+// systemAccount: names Windows and Linux use for the machine itself,
+// which log on all day and say nothing about people.
+func systemAccount(u string) bool {
+	switch strings.ToUpper(u) {
+	case "", "-", "SYSTEM", "LOCAL SERVICE", "NETWORK SERVICE", "ANONYMOUS LOGON", "LOCAL SYSTEM":
+		return true
+	}
+	up := strings.ToUpper(u)
+	return strings.HasSuffix(u, "$") || strings.HasPrefix(up, "DWM-") || strings.HasPrefix(up, "UMFD-")
+}
+
+// repeats is how many attempts one line stands for ("message repeated N
+// times").
+func repeats(ev *timeline.Event) int {
+	if n, err := strconv.Atoi(ev.Jejak.Data["repeat_count"]); err == nil && n > 1 {
+		return n
+	}
+	return 1
+}
+
+// protocol names how a logon was attempted, for explanations.
+func protocol(ev *timeline.Event) string {
+	switch {
+	case strings.HasPrefix(ev.Event.Action, "ssh_") || program(ev) == "sshd":
+		return "SSH"
+	case strings.HasPrefix(ev.Event.Action, "rdp-"):
+		return "RDP"
+	case ev.Winlog != nil:
+		return "Windows"
+	}
+	return ""
+}
+
+// ---- brute force ----
+
+type bruteForce struct {
+	h       *hunter
+	r       *Rule
+	min     int
+	window  time.Duration
+	success bool // report episodes that ended in a success (else those that did not)
+	open    map[string]*episode
+	out     []Finding
+}
+
+type episode struct {
+	key       string
+	failures  int
+	fails     []EventRef
+	users     []string
+	protos    []string
+	first     time.Time
+	last      time.Time
+	success   *EventRef
+	successBy string
+	inScope   bool
+}
+
+func newBruteForce(h *hunter, r *Rule) (analyzer, error) {
+	min, err := r.intParam("failures", 5)
+	if err != nil {
+		return nil, err
+	}
+	win, err := r.durationParam("window", 10*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	succ, err := r.stringParam("success", "absent", "absent", "required")
+	if err != nil {
+		return nil, err
+	}
+	return &bruteForce{h: h, r: r, min: min, window: win, success: succ == "required", open: map[string]*episode{}}, nil
+}
+
+// bruteKey: the source, or for local attempts (no source recorded) the
+// account on its host.
+func bruteKey(ev *timeline.Event) string {
+	if s := sourceOf(ev); s != "" && s != "-" && s != "127.0.0.1" && s != "::1" {
+		return s
+	}
+	u := userOf(ev)
+	if u == "" {
+		return ""
+	}
+	return "local " + u + "@" + hostOf(ev)
+}
+
+func (b *bruteForce) observe(ev *timeline.Event) {
+	kind := classifyAuth(ev)
+	if kind == authNone {
+		return
+	}
+	key := bruteKey(ev)
+	if key == "" {
+		return
+	}
+	ep := b.open[key]
+	if ep != nil && ev.Timestamp.Sub(ep.last) > b.window {
+		b.close(ep)
+		ep = nil
+	}
+	if kind == authSuccess {
+		if ep != nil && ep.failures >= b.min {
+			r := b.h.ref(ev)
+			ep.success, ep.successBy = &r, userOf(ev)
+			ep.last = ev.Timestamp
+			ep.inScope = ep.inScope || b.h.inScope(ev.Timestamp)
+			b.close(ep)
+		} else if ep != nil {
+			// A success after a few failures is a mistyped password.
+			delete(b.open, key)
+		}
+		return
+	}
+	if ep == nil {
+		ep = &episode{key: key, first: ev.Timestamp}
+		b.open[key] = ep
+	}
+	ep.failures += repeats(ev)
+	ep.fails = append(ep.fails, b.h.ref(ev))
+	if u := userOf(ev); u != "" && !slices.Contains(ep.users, u) {
+		ep.users = append(ep.users, u)
+	}
+	if p := protocol(ev); p != "" && !slices.Contains(ep.protos, p) {
+		ep.protos = append(ep.protos, p)
+	}
+	ep.last = ev.Timestamp
+	ep.inScope = ep.inScope || b.h.inScope(ev.Timestamp)
+}
+
+func (b *bruteForce) close(ep *episode) {
+	delete(b.open, ep.key)
+	if ep.failures < b.min || !ep.inScope || (ep.success != nil) != b.success {
+		return
+	}
+	refs := ep.fails
+	if ep.success != nil {
+		refs = append(refs, *ep.success)
+	}
+	lastFail := ep.fails[len(ep.fails)-1].Timestamp
+	proto := ""
+	if len(ep.protos) == 1 {
+		proto = ep.protos[0] + " "
+	}
+	who := "for " + listNames(ep.users, 5)
+	if len(ep.users) == 0 {
+		who = "for unnamed accounts"
+	} else if len(ep.users) > 1 {
+		who = fmt.Sprintf("for %d accounts (%s)", len(ep.users), listNames(ep.users, 5))
+	}
+	from := "from " + ep.key
+	if strings.HasPrefix(ep.key, "local ") {
+		from = "with no remote source (" + ep.key + ")"
+	}
+	expl := fmt.Sprintf("%d failed %slogons %s %s in %s", ep.failures, proto, who, from, span(ep.first, lastFail))
+	if ep.success != nil {
+		expl += fmt.Sprintf(", then a successful one as %s at %s", dashIfEmpty(ep.successBy), b.h.tsLocal(ep.success.Timestamp))
+	} else {
+		expl += fmt.Sprintf(" (%s to %s), with no successful logon from it within %s", ts(ep.first), ts(lastFail), b.window)
+	}
+	b.out = append(b.out, newFinding(b.r, ep.key, expl, refs))
+}
+
+func (b *bruteForce) finish() []Finding {
+	keys := make([]string, 0, len(b.open))
+	for k := range b.open {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		b.close(b.open[k])
+	}
+	return b.out
+}
+
+func listNames(names []string, n int) string {
+	if len(names) <= n {
+		return strings.Join(names, ", ")
+	}
+	return strings.Join(names[:n], ", ") + ", …"
+}
+
+func dashIfEmpty(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// span renders a duration the way an examiner says it: 97s, 4m12s, 3h05m.
+func span(a, b time.Time) string {
+	d := b.Sub(a)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Round(time.Second)/time.Second))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%02ds", int(d/time.Minute), int(d%time.Minute/time.Second))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d/time.Hour), int(d%time.Hour/time.Minute))
+	}
+	return fmt.Sprintf("%.1f days", d.Hours()/24)
+}
+
+// ---- first seen ----
+
+type firstSeen struct {
+	h        *hunter
+	r        *Rule
+	account  bool
+	baseline map[string]bool
+	found    map[string]*seen
+}
+
+type seen struct {
+	refs     []EventRef
+	success  int
+	failures int
+	other    []string // users (for a source) or sources (for an account)
+}
+
+func newFirstSeen(h *hunter, r *Rule) (analyzer, error) {
+	what, err := r.stringParam("what", "source", "source", "account")
+	if err != nil {
+		return nil, err
+	}
+	if h.cfg.After.IsZero() {
+		return nil, nil // no baseline: everything would be "new"
+	}
+	return &firstSeen{h: h, r: r, account: what == "account", baseline: map[string]bool{}, found: map[string]*seen{}}, nil
+}
+
+func (f *firstSeen) observe(ev *timeline.Event) {
+	kind := classifyAuth(ev)
+	if kind == authNone {
+		return
+	}
+	key, other := sourceOf(ev), userOf(ev)
+	if f.account {
+		key, other = userOf(ev), sourceOf(ev)
+		if systemAccount(key) {
+			return
+		}
+		key = strings.ToLower(key)
+	}
+	if key == "" || key == "-" {
+		return
+	}
+	if !f.h.inScope(ev.Timestamp) {
+		f.baseline[key] = true
+		return
+	}
+	if f.baseline[key] {
+		return
+	}
+	if f.account && kind != authSuccess && f.found[key] == nil {
+		// An unknown name that never gets in is brute force's business.
+		return
+	}
+	s := f.found[key]
+	if s == nil {
+		s = &seen{}
+		f.found[key] = s
+	}
+	s.refs = append(s.refs, f.h.ref(ev))
+	if kind == authSuccess {
+		s.success++
+	} else {
+		s.failures++
+	}
+	if other != "" && !slices.Contains(s.other, other) {
+		s.other = append(s.other, other)
+	}
+}
+
+func (f *firstSeen) finish() []Finding {
+	if len(f.baseline) == 0 {
+		return nil // nothing known before the cut-off to compare with
+	}
+	var out []Finding
+	for key, s := range f.found {
+		fd := newFinding(f.r, key, "", s.refs)
+		if s.success == 0 {
+			fd.Severity = min(fd.Severity, Low)
+		}
+		first := fd.Events[0]
+		if f.account {
+			fd.Explanation = fmt.Sprintf("account %s, never seen in a logon before the cut-off %s, logged on %s after it, first at %s",
+				key, ts(f.h.cfg.After), times(s.success), f.h.tsLocal(first.Timestamp))
+			if len(s.other) > 0 {
+				fd.Explanation += " from " + listNames(s.other, 5)
+			}
+		} else {
+			fd.Explanation = fmt.Sprintf("source %s, never seen in a logon before the cut-off %s, made %s after it (%d successful, %d failed), first at %s",
+				key, ts(f.h.cfg.After), plural(s.success+s.failures, "logon attempt", "logon attempts"), s.success, s.failures, f.h.tsLocal(first.Timestamp))
+			if len(s.other) > 0 {
+				fd.Explanation += " as " + listNames(s.other, 5)
+			}
+		}
+		out = append(out, fd)
+	}
+	return out
+}
+
+func times(n int) string {
+	if n == 1 {
+		return "once"
+	}
+	return fmt.Sprintf("%d times", n)
+}
+
+// ---- working hours ----
+
+type workingHours struct {
+	h     *hunter
+	r     *Rule
+	wh    *WorkingHours
+	found map[string][]EventRef
+	srcs  map[string][]string
+}
+
+func newWorkingHours(h *hunter, r *Rule) (analyzer, error) {
+	if h.cfg.WorkingHours == nil {
+		return nil, nil
+	}
+	return &workingHours{h: h, r: r, wh: h.cfg.WorkingHours, found: map[string][]EventRef{}, srcs: map[string][]string{}}, nil
+}
+
+func (w *workingHours) observe(ev *timeline.Event) {
+	if !w.h.inScope(ev.Timestamp) || classifyAuth(ev) != authSuccess || w.wh.Contains(ev.Timestamp) {
+		return
+	}
+	u := userOf(ev)
+	if systemAccount(u) {
+		return
+	}
+	w.found[u] = append(w.found[u], w.h.ref(ev))
+	if s := sourceOf(ev); s != "" && !slices.Contains(w.srcs[u], s) {
+		w.srcs[u] = append(w.srcs[u], s)
+	}
+}
+
+func (w *workingHours) finish() []Finding {
+	var out []Finding
+	for u, refs := range w.found {
+		f := newFinding(w.r, u, "", refs)
+		f.Explanation = fmt.Sprintf("%s by %s outside working hours %s, first at %s, last at %s",
+			plural(len(f.Events), "logon", "logons"), u, w.wh, w.h.tsLocal(f.First), w.h.tsLocal(f.Last))
+		if s := w.srcs[u]; len(s) > 0 {
+			f.Explanation += ", from " + listNames(s, 5)
+		}
+		out = append(out, f)
+	}
+	return out
+}

@@ -1,0 +1,342 @@
+package hunt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/jejak-forensics/jejak/timeline"
+)
+
+// Searcher is what a hunt reads: any timeline store (sqlite, elastic).
+type Searcher interface {
+	Search(ctx context.Context, q timeline.Query, fn func(*timeline.Event) error) error
+}
+
+// Config says what to hunt for.
+type Config struct {
+	// After is the cut-off (when tabulation closed): findings are about
+	// events from After on; earlier events are the baseline. Zero: no
+	// baseline, everything is in scope.
+	After time.Time
+	// Before, when set, ends the hunt window (exclusive).
+	Before time.Time
+	// Rules to run; nil means Builtin(). Add Sigma rules from LoadSigma.
+	Rules []*Rule
+	// Watch lists paths (as seen inside the evidence, e.g. the database
+	// folder) whose files must not change after the cut-off.
+	Watch []string
+	// WorkingHours, when set, flags logons outside them.
+	WorkingHours *WorkingHours
+	// Zone is the case zone, for working hours and readable times.
+	Zone *time.Location
+	// Progress, when set, is called every 100,000 events with the count.
+	Progress func(events int64)
+}
+
+// WorkingHours is a daily span in a zone; End before Start spans midnight.
+type WorkingHours struct {
+	Start, End time.Duration // since local midnight
+	Zone       *time.Location
+}
+
+// ParseWorkingHours reads "07:00-19:00".
+func ParseWorkingHours(s string, zone *time.Location) (*WorkingHours, error) {
+	a, b, ok := strings.Cut(strings.TrimSpace(s), "-")
+	if !ok {
+		return nil, fmt.Errorf("working hours %q: want HH:MM-HH:MM", s)
+	}
+	parse := func(x string) (time.Duration, error) {
+		t, err := time.Parse("15:04", strings.TrimSpace(x))
+		if err != nil {
+			return 0, fmt.Errorf("working hours %q: %q is not HH:MM", s, x)
+		}
+		return time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute, nil
+	}
+	start, err := parse(a)
+	if err != nil {
+		return nil, err
+	}
+	end, err := parse(b)
+	if err != nil {
+		return nil, err
+	}
+	if start == end {
+		return nil, fmt.Errorf("working hours %q: start equals end", s)
+	}
+	if zone == nil {
+		zone = time.UTC
+	}
+	return &WorkingHours{Start: start, End: end, Zone: zone}, nil
+}
+
+// Contains reports whether t falls inside the working hours.
+func (w *WorkingHours) Contains(t time.Time) bool {
+	l := t.In(w.Zone)
+	d := time.Duration(l.Hour())*time.Hour + time.Duration(l.Minute())*time.Minute +
+		time.Duration(l.Second())*time.Second + time.Duration(l.Nanosecond())
+	if w.Start < w.End {
+		return d >= w.Start && d < w.End
+	}
+	return d >= w.Start || d < w.End
+}
+
+func (w *WorkingHours) String() string {
+	f := func(d time.Duration) string { return fmt.Sprintf("%02d:%02d", int(d.Hours()), int(d.Minutes())%60) }
+	return f(w.Start) + "-" + f(w.End) + " " + w.Zone.String()
+}
+
+// analyzer is a Go rule: it sees every event up to Before, in time order,
+// and says what it found at the end.
+type analyzer interface {
+	observe(ev *timeline.Event)
+	finish() []Finding
+}
+
+// analyzers lists every Go analyzer by the name rule files use. Explicit,
+// so a reader sees what exists.
+var analyzers = map[string]func(h *hunter, r *Rule) (analyzer, error){
+	"brute-force":            newBruteForce,
+	"first-seen":             newFirstSeen,
+	"working-hours":          newWorkingHours,
+	"account-change":         newAccountChange,
+	"log-cleared":            newLogCleared,
+	"log-integrity":          newLogIntegrity,
+	"clock-change":           newClockChange,
+	"sequence-time":          newSequenceTime,
+	"timestomp":              newTimestomp,
+	"watched-files":          newWatchedFiles,
+	"db-write":               newDBWrite,
+	"web-admin":              newWebAdmin,
+	"photo-edited":           newPhotoEdited,
+	"photo-after-cutoff":     newPhotoAfter,
+	"deleted-photo-evidence": newDeletedPhoto,
+}
+
+// hunter is one run: the config, the analyzers and the string interner
+// that keeps event references small.
+type hunter struct {
+	cfg     Config
+	zone    *time.Location
+	strs    map[string]string
+	chains  map[string][]string
+	anas    []analyzer
+	sigmas  []*sigmaMatches
+	pending []Finding
+}
+
+// Hunt reads the case timeline once and returns the findings in report
+// order.
+func Hunt(ctx context.Context, store Searcher, cfg Config) ([]Finding, error) {
+	if !cfg.After.IsZero() && !cfg.Before.IsZero() && !cfg.Before.After(cfg.After) {
+		return nil, fmt.Errorf("hunt window: before %s is not after after %s", cfg.Before.Format(time.RFC3339), cfg.After.Format(time.RFC3339))
+	}
+	h := &hunter{cfg: cfg, zone: cfg.Zone, strs: map[string]string{}, chains: map[string][]string{}}
+	if h.zone == nil {
+		h.zone = time.UTC
+	}
+	rules := cfg.Rules
+	if rules == nil {
+		var err error
+		if rules, err = Builtin(); err != nil {
+			return nil, err
+		}
+	}
+	for _, r := range rules {
+		if r.Analyzer != "" {
+			mk, ok := analyzers[r.Analyzer]
+			if !ok {
+				return nil, fmt.Errorf("rule %s: unknown analyzer %q", r.ID, r.Analyzer)
+			}
+			a, err := mk(h, r)
+			if err != nil {
+				return nil, fmt.Errorf("rule %s: %w", r.ID, err)
+			}
+			if a != nil {
+				h.anas = append(h.anas, a)
+			}
+			continue
+		}
+		if r.sigma == nil {
+			return nil, fmt.Errorf("rule %s has neither analyzer nor detection", r.ID)
+		}
+		h.sigmas = append(h.sigmas, &sigmaMatches{h: h, rule: r, byFile: map[string][]EventRef{}})
+	}
+	var n int64
+	var sigmaErr error
+	err := store.Search(ctx, timeline.Query{To: cfg.Before}, func(ev *timeline.Event) error {
+		n++
+		if n%100000 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if cfg.Progress != nil {
+				cfg.Progress(n)
+			}
+		}
+		for _, a := range h.anas {
+			a.observe(ev)
+		}
+		if len(h.sigmas) > 0 && h.inScope(ev.Timestamp) {
+			var m map[string]any
+			for _, s := range h.sigmas {
+				if !s.rule.sigma.applies(ev) {
+					continue
+				}
+				if m == nil {
+					m = sigmaEvent(ev)
+				}
+				ok, err := s.rule.sigma.matches(ctx, m)
+				if err != nil {
+					sigmaErr = errors.Join(sigmaErr, fmt.Errorf("rule %s on event %s: %w", s.rule.ID, ev.Jejak.ID, err))
+					continue
+				}
+				if ok {
+					s.add(ev)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("hunt: read timeline: %w", err)
+	}
+	if cfg.Progress != nil {
+		cfg.Progress(n)
+	}
+	var out []Finding
+	for _, a := range h.anas {
+		out = append(out, a.finish()...)
+	}
+	for _, s := range h.sigmas {
+		out = append(out, s.finish()...)
+	}
+	SortFindings(out)
+	// A rule erring on one event (a bad regular expression in a user's
+	// Sigma file, say) does not hide the others' findings; it is reported.
+	return out, sigmaErr
+}
+
+// inScope: at or after the cut-off (the store query already ends at
+// Before).
+func (h *hunter) inScope(t time.Time) bool {
+	return h.cfg.After.IsZero() || !t.Before(h.cfg.After)
+}
+
+func (h *hunter) intern(s string) string {
+	if s == "" {
+		return ""
+	}
+	if v, ok := h.strs[s]; ok {
+		return v
+	}
+	h.strs[s] = s
+	return s
+}
+
+func (h *hunter) internProv(p timeline.Provenance) timeline.Provenance {
+	p.EvidenceSHA256 = h.intern(p.EvidenceSHA256)
+	p.EvidenceName = h.intern(p.EvidenceName)
+	p.Path = h.intern(p.Path)
+	p.Parser = h.intern(p.Parser)
+	key := strings.Join(p.Chain, "\x00")
+	if c, ok := h.chains[key]; ok {
+		p.Chain = c
+	} else {
+		h.chains[key] = p.Chain
+	}
+	return p
+}
+
+// fileKey names the file an event was read from (evidence, chain, path).
+func fileKey(p timeline.Provenance) string {
+	return p.EvidenceSHA256 + "\x00" + strings.Join(p.Chain, "\x00") + "\x00" + p.Path
+}
+
+// fileLabel is the file as a reader names it.
+func fileLabel(p timeline.Provenance) string {
+	if len(p.Chain) > 0 {
+		return p.Display()
+	}
+	return p.EvidenceName + " » " + p.Path
+}
+
+// baseName is the last element of a provenance path.
+func baseName(p timeline.Provenance) string { return path.Base(strings.ReplaceAll(p.Path, `\`, "/")) }
+
+// ts formats a time for explanations: UTC, to the second (nanoseconds
+// when the second alone would hide an order).
+func ts(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
+
+// tsLocal adds the case zone when it is not UTC.
+func (h *hunter) tsLocal(t time.Time) string {
+	if h.zone == time.UTC {
+		return ts(t)
+	}
+	return ts(t) + " (" + t.In(h.zone).Format("15:04:05 MST") + ")"
+}
+
+// sigmaMatches collects one Sigma rule's matches, grouped by file: one
+// finding per rule and log file, with every matching record.
+type sigmaMatches struct {
+	h      *hunter
+	rule   *Rule
+	byFile map[string][]EventRef
+	labels map[string]string
+}
+
+func (s *sigmaMatches) add(ev *timeline.Event) {
+	k := fileKey(ev.Jejak.Provenance)
+	if s.labels == nil {
+		s.labels = map[string]string{}
+	}
+	if _, ok := s.labels[k]; !ok {
+		s.labels[k] = fileLabel(ev.Jejak.Provenance)
+	}
+	s.byFile[k] = append(s.byFile[k], s.h.ref(ev))
+}
+
+func (s *sigmaMatches) finish() []Finding {
+	var out []Finding
+	for k, refs := range s.byFile {
+		label := s.labels[k]
+		codes := map[string]int{}
+		var order []string
+		for _, r := range refs {
+			c := r.Code
+			if c == "" {
+				c = "-"
+			}
+			if codes[c] == 0 {
+				order = append(order, c)
+			}
+			codes[c]++
+		}
+		var parts []string
+		for _, c := range order {
+			if c == "-" {
+				parts = append(parts, fmt.Sprintf("%d", codes[c]))
+			} else {
+				parts = append(parts, fmt.Sprintf("%d× event %s", codes[c], c))
+			}
+		}
+		f := newFinding(s.rule, label, "", refs)
+		f.Explanation = fmt.Sprintf("%s matched Sigma rule %q (%s) in %s, %s to %s",
+			plural(len(f.Events), "event", "events"), s.rule.Title, strings.Join(parts, ", "), label, ts(f.First), ts(f.Last))
+		if first := f.Events[0]; first.RecordID != 0 {
+			f.Explanation += fmt.Sprintf("; first record %d", first.RecordID)
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}

@@ -1,0 +1,266 @@
+package hunt
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jejak-forensics/jejak/timeline"
+)
+
+// ---- log cleared ----
+
+type logCleared struct {
+	h   *hunter
+	r   *Rule
+	out []Finding
+}
+
+func newLogCleared(h *hunter, r *Rule) (analyzer, error) { return &logCleared{h: h, r: r}, nil }
+
+// clearedLog names the log an event says was cleared, or "" when the event
+// is not a clearing: 1102 (Security, written by the Eventlog service) and
+// 104 (System, names the cleared channel in its data).
+func clearedLog(ev *timeline.Event) string {
+	w := ev.Winlog
+	if w == nil || !strings.Contains(w.ProviderName, "Eventlog") {
+		return ""
+	}
+	switch w.EventID {
+	case 1102:
+		return "Security"
+	case 104:
+		if c := w.EventData["Channel"]; c != "" {
+			return c
+		}
+		return w.Channel
+	}
+	return ""
+}
+
+func (l *logCleared) observe(ev *timeline.Event) {
+	if !l.h.inScope(ev.Timestamp) {
+		return
+	}
+	name := clearedLog(ev)
+	if name == "" {
+		return
+	}
+	w := ev.Winlog
+	by := ""
+	if ev.User != nil && ev.User.Name != "" {
+		by = " by " + ev.User.Name
+		if ev.User.Domain != "" {
+			by = " by " + ev.User.Domain + `\` + ev.User.Name
+		}
+	}
+	where := ""
+	if w.ComputerName != "" {
+		where = " on " + w.ComputerName
+	}
+	expl := fmt.Sprintf("%s log cleared%s%s at %s (event %d, record %d in %s)",
+		name, by, where, l.h.tsLocal(ev.Timestamp), w.EventID, w.RecordID, fileLabel(ev.Jejak.Provenance))
+	key := fmt.Sprintf("%s record %d", fileLabel(ev.Jejak.Provenance), w.RecordID)
+	l.out = append(l.out, newFinding(l.r, key, expl, []EventRef{l.h.ref(ev)}))
+}
+
+func (l *logCleared) finish() []Finding { return l.out }
+
+// ---- log integrity: record sequences and a verdict per EVTX file ----
+
+// seqRec is one record of a log, kept small: a hunt holds one per record.
+type seqRec struct {
+	seq    uint64 // EVTX EventRecordID, utmp record number, USN
+	hdr    uint64 // EVTX record header number
+	ts     time.Time
+	id     string
+	off    int64
+	code   string
+	clears bool
+}
+
+type seqFile struct {
+	prov    timeline.Provenance // of the first record; Offset/Record are per record
+	channel string
+	host    string
+	recs    []seqRec
+}
+
+func (f *seqFile) ref(r seqRec, desc string) EventRef {
+	p := f.prov
+	p.Offset, p.Record = r.off, int64(r.hdr)
+	return EventRef{ID: r.id, Timestamp: r.ts, TimestampDesc: desc, Code: r.code, RecordID: r.seq, Provenance: p}
+}
+
+type logIntegrity struct {
+	h     *hunter
+	r     *Rule
+	files map[string]*seqFile
+}
+
+func newLogIntegrity(h *hunter, r *Rule) (analyzer, error) {
+	return &logIntegrity{h: h, r: r, files: map[string]*seqFile{}}, nil
+}
+
+func (l *logIntegrity) observe(ev *timeline.Event) {
+	w := ev.Winlog
+	if w == nil || w.RecordID == 0 {
+		return
+	}
+	k := fileKey(ev.Jejak.Provenance)
+	f := l.files[k]
+	if f == nil {
+		f = &seqFile{prov: l.h.internProv(ev.Jejak.Provenance), channel: w.Channel, host: w.ComputerName}
+		l.files[k] = f
+	}
+	f.recs = append(f.recs, seqRec{seq: w.RecordID, hdr: uint64(ev.Jejak.Provenance.Record), ts: ev.Timestamp,
+		id: ev.Jejak.ID, off: ev.Jejak.Provenance.Offset, code: ev.Event.Code, clears: clearedLog(ev) != ""})
+}
+
+type gap struct {
+	after, before seqRec
+	missing       uint64
+}
+
+func gaps(recs []seqRec, seq func(seqRec) uint64) []gap {
+	var out []gap
+	for i := 1; i < len(recs); i++ {
+		a, b := seq(recs[i-1]), seq(recs[i])
+		if b > a+1 {
+			out = append(out, gap{after: recs[i-1], before: recs[i], missing: b - a - 1})
+		}
+	}
+	return out
+}
+
+// Verdicts, as a report states them.
+const (
+	VerdictComplete = "complete"
+	VerdictRolled   = "rolled over"
+	VerdictCleared  = "cleared / records removed"
+	VerdictExported = "exported copy"
+)
+
+func (l *logIntegrity) finish() []Finding {
+	var out []Finding
+	after := l.h.cfg.After
+	for _, f := range l.files {
+		recs := f.recs
+		slices.SortFunc(recs, func(a, b seqRec) int { return cmp.Compare(a.seq, b.seq) })
+		recs = slices.CompactFunc(recs, func(a, b seqRec) bool { return a.seq == b.seq })
+		first, last := recs[0], recs[len(recs)-1]
+		label := fileLabel(f.prov)
+		name := f.channel
+		if name == "" {
+			name = baseName(f.prov)
+		}
+		exported := false
+		for _, r := range recs {
+			if r.hdr != 0 && r.hdr != r.seq {
+				exported = true
+				break
+			}
+		}
+		var reasons []string
+		refs := []EventRef{f.ref(first, "Creation Time")}
+		sev := Informational
+		raise := func(s Severity) { sev = max(sev, s) }
+		verdict := VerdictComplete
+
+		var clears []seqRec
+		for _, r := range recs {
+			if r.clears {
+				clears = append(clears, r)
+			}
+		}
+		for _, c := range clears {
+			verdict = VerdictCleared
+			reasons = append(reasons, fmt.Sprintf("record %d (event %s) at %s records that the log was cleared", c.seq, c.code, ts(c.ts)))
+			refs = append(refs, f.ref(c, "Creation Time"))
+			if after.IsZero() || !c.ts.Before(after) {
+				raise(l.r.Severity)
+			} else {
+				raise(Low)
+			}
+		}
+		seqGaps := gaps(recs, func(r seqRec) uint64 { return r.seq })
+		if exported {
+			if verdict == VerdictComplete {
+				verdict = VerdictExported
+			}
+			reasons = append(reasons, "record headers are renumbered 1..n while EventRecordIDs keep the original numbers: the file was saved from a log (Event Viewer 'Save', wevtutil epl with a query), so gaps in EventRecordID reflect that selection, not deletion")
+			byHdr := slices.Clone(recs)
+			slices.SortFunc(byHdr, func(a, b seqRec) int { return cmp.Compare(a.hdr, b.hdr) })
+			seqGaps = gaps(byHdr, func(r seqRec) uint64 { return r.hdr })
+			if len(byHdr) > 0 && byHdr[0].hdr > 1 {
+				reasons = append(reasons, fmt.Sprintf("the saved copy starts at header record %d, not 1", byHdr[0].hdr))
+			}
+		}
+		var missing uint64
+		for _, g := range seqGaps {
+			missing += g.missing
+			verdict = VerdictCleared
+			what := "records"
+			if exported {
+				what = "header records"
+			}
+			a, b := g.after.seq, g.before.seq
+			if exported {
+				a, b = g.after.hdr, g.before.hdr
+			}
+			reasons = append(reasons, fmt.Sprintf("%s %d-%d missing (%d) between %s and %s", what, a+1, b-1, g.missing, ts(g.after.ts), ts(g.before.ts)))
+			refs = append(refs, f.ref(g.after, "Creation Time"), f.ref(g.before, "Creation Time"))
+			if after.IsZero() || !g.before.ts.Before(after) {
+				raise(l.r.Severity)
+			} else {
+				raise(Low)
+			}
+		}
+		if !exported && first.seq > 1 {
+			if verdict == VerdictComplete {
+				verdict = VerdictRolled
+			}
+			reasons = append(reasons, fmt.Sprintf("the oldest record is %d (%s): records 1-%d are not in the file; a log that reached its maximum size overwrites its oldest records (retention policy)", first.seq, ts(first.ts), first.seq-1))
+		}
+		if !after.IsZero() && first.ts.After(after) {
+			reasons = append(reasons, fmt.Sprintf("the oldest record (%s) is after the cut-off %s: the log holds nothing from before it", ts(first.ts), ts(after)))
+			raise(Medium)
+		}
+		if !after.IsZero() && last.ts.Before(after) {
+			reasons = append(reasons, fmt.Sprintf("the newest record (%s) is before the cut-off %s: nothing was logged after it", ts(last.ts), ts(after)))
+			raise(Low)
+		}
+		if verdict == VerdictComplete {
+			reasons = append(reasons, fmt.Sprintf("records %d-%d all present", first.seq, last.seq))
+		}
+		refs = append(refs, f.ref(last, "Creation Time"))
+		fd := newFinding(l.r, label, "", refs)
+		fd.Severity = sev
+		fd.Verdict = verdict
+		fd.Reasons = reasons
+		fd.First, fd.Last = first.ts, last.ts
+		for _, r := range recs {
+			if r.ts.Before(fd.First) {
+				fd.First = r.ts
+			}
+			if r.ts.After(fd.Last) {
+				fd.Last = r.ts
+			}
+		}
+		host := ""
+		if f.host != "" {
+			host = " of " + f.host
+		}
+		fd.Explanation = fmt.Sprintf("%s log%s (%s): %s — %d records, IDs %d-%d", name, host, label, verdict, len(recs), first.seq, last.seq)
+		if missing > 0 {
+			fd.Explanation += fmt.Sprintf(", %d missing in %s", missing, plural(len(seqGaps), "gap", "gaps"))
+		}
+		if len(clears) > 0 {
+			fd.Explanation += fmt.Sprintf(", %s", plural(len(clears), "clearing record", "clearing records"))
+		}
+		out = append(out, fd)
+	}
+	return out
+}

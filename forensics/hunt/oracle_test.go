@@ -1,0 +1,109 @@
+package hunt
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/xml"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// xrec is one record as libevtx's evtxexport renders it: the independent
+// oracle for record IDs.
+type xrec struct {
+	ID      uint64
+	EventID string
+	Channel string
+	Data    map[string]string
+}
+
+// evtxexport runs evtxexport (Debian libevtx-utils) on a file; ok is false
+// when it refuses the file.
+func evtxexport(t testing.TB, path string) ([]xrec, bool) {
+	t.Helper()
+	bin, err := exec.LookPath("evtxexport")
+	if err != nil {
+		t.Skip("evtxexport not installed: apt-get install libevtx-utils")
+	}
+	var out bytes.Buffer
+	cmd := exec.Command(bin, "-f", "xml", path)
+	cmd.Stdout = &out
+	runErr := cmd.Run()
+	var recs []xrec
+	sc := bufio.NewScanner(&out)
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	var block strings.Builder
+	in := false
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "<Event ") || line == "<Event>" {
+			in = true
+			block.Reset()
+		}
+		if !in {
+			continue
+		}
+		block.WriteString(line)
+		block.WriteByte('\n')
+		if line != "</Event>" {
+			continue
+		}
+		in = false
+		var ev struct {
+			System struct {
+				EventID       string `xml:"EventID"`
+				EventRecordID uint64 `xml:"EventRecordID"`
+				Channel       string `xml:"Channel"`
+			} `xml:"System"`
+			Data []struct {
+				Name  string `xml:"Name,attr"`
+				Value string `xml:",chardata"`
+			} `xml:"EventData>Data"`
+		}
+		clean := strings.Map(func(r rune) rune {
+			if r < 0x20 && r != '\t' && r != '\n' && r != '\r' {
+				return -1
+			}
+			return r
+		}, block.String())
+		if err := xml.Unmarshal([]byte(clean), &ev); err != nil {
+			t.Fatalf("evtxexport XML of %s: %v", path, err)
+		}
+		r := xrec{ID: ev.System.EventRecordID, EventID: strings.TrimSpace(ev.System.EventID), Channel: ev.System.Channel, Data: map[string]string{}}
+		for _, d := range ev.Data {
+			r.Data[d.Name] = d.Value
+		}
+		recs = append(recs, r)
+	}
+	return recs, runErr == nil
+}
+
+// oracleIDs are the record IDs evtxexport shows for records keep accepts.
+func oracleIDs(recs []xrec, keep func(xrec) bool) []uint64 {
+	var ids []uint64
+	for _, r := range recs {
+		if keep(r) {
+			ids = append(ids, r.ID)
+		}
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids)
+}
+
+// findingIDs are the record IDs of the events of the given findings.
+func findingIDs(fs []Finding) []uint64 {
+	var ids []uint64
+	for _, f := range fs {
+		for _, e := range f.Events {
+			ids = append(ids, e.RecordID)
+		}
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids)
+}
+
+func eventIDIn(ids ...string) func(xrec) bool {
+	return func(r xrec) bool { return slices.Contains(ids, r.EventID) }
+}

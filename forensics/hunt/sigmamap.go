@@ -1,0 +1,362 @@
+package hunt
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/bradleyjkemp/sigma-go"
+	"github.com/jejak-forensics/jejak/timeline"
+)
+
+// This file is the one table between Sigma's log sources and field names
+// and jejak's ECS events. Windows events carry Sigma's names natively
+// (System fields and EventData by name); other events get the names of the
+// SigmaHQ Linux and web server rules, plus every ECS name
+// ("event.action", "source.ip", ...) for rules written against ECS
+// (logsource product "ecs", jejak's extension).
+
+// windowsServices maps Sigma's windows services to EVTX channels.
+var windowsServices = map[string][]string{
+	"security":                             {"Security"},
+	"system":                               {"System"},
+	"application":                          {"Application"},
+	"sysmon":                               {"Microsoft-Windows-Sysmon/Operational"},
+	"powershell":                           {"Microsoft-Windows-PowerShell/Operational", "PowerShellCore/Operational"},
+	"powershell-classic":                   {"Windows PowerShell"},
+	"taskscheduler":                        {"Microsoft-Windows-TaskScheduler/Operational"},
+	"wmi":                                  {"Microsoft-Windows-WMI-Activity/Operational"},
+	"dns-server":                           {"DNS Server"},
+	"driver-framework":                     {"Microsoft-Windows-DriverFrameworks-UserMode/Operational"},
+	"ntlm":                                 {"Microsoft-Windows-NTLM/Operational"},
+	"windefend":                            {"Microsoft-Windows-Windows Defender/Operational"},
+	"firewall-as":                          {"Microsoft-Windows-Windows Firewall With Advanced Security/Firewall"},
+	"bits-client":                          {"Microsoft-Windows-Bits-Client/Operational"},
+	"codeintegrity-operational":            {"Microsoft-Windows-CodeIntegrity/Operational"},
+	"terminalservices-localsessionmanager": {"Microsoft-Windows-TerminalServices-LocalSessionManager/Operational"},
+	"terminalservices-remoteconnectionmanager": {"Microsoft-Windows-TerminalServices-RemoteConnectionManager/Operational"},
+	"rdp": {"Microsoft-Windows-TerminalServices-RemoteConnectionManager/Operational",
+		"Microsoft-Windows-TerminalServices-LocalSessionManager/Operational"},
+	"openssh":                  {"OpenSSH/Operational"},
+	"msexchange-management":    {"MSExchange Management"},
+	"appxdeployment-server":    {"Microsoft-Windows-AppXDeploymentServer/Operational"},
+	"smbclient-security":       {"Microsoft-Windows-SmbClient/Security"},
+	"printservice-admin":       {"Microsoft-Windows-PrintService/Admin"},
+	"printservice-operational": {"Microsoft-Windows-PrintService/Operational"},
+	"diagnosis-scripted":       {"Microsoft-Windows-Diagnosis-Scripted/Operational"},
+	"shell-core":               {"Microsoft-Windows-Shell-Core/Operational"},
+	"ldap_debug":               {"Microsoft-Windows-LDAP-Client/Debug"},
+	"vhdmp":                    {"Microsoft-Windows-VHDMP-Operational"},
+	"applocker": {"Microsoft-Windows-AppLocker/MSI and Script", "Microsoft-Windows-AppLocker/EXE and DLL",
+		"Microsoft-Windows-AppLocker/Packaged app-Deployment", "Microsoft-Windows-AppLocker/Packaged app-Execution"},
+}
+
+// windowsCategories maps Sigma's windows categories to Sysmon event IDs
+// (Security 4688 also stands for process_creation, with its fields renamed
+// to Sysmon's).
+var windowsCategories = map[string][]int{
+	"process_creation":         {1},
+	"file_change":              {2},
+	"network_connection":       {3},
+	"sysmon_status":            {4, 16},
+	"process_termination":      {5},
+	"driver_load":              {6},
+	"image_load":               {7},
+	"create_remote_thread":     {8},
+	"raw_access_thread":        {9},
+	"process_access":           {10},
+	"file_event":               {11},
+	"registry_add":             {12},
+	"registry_delete":          {12},
+	"registry_set":             {13},
+	"registry_rename":          {14},
+	"registry_event":           {12, 13, 14},
+	"create_stream_hash":       {15},
+	"pipe_created":             {17, 18},
+	"wmi_event":                {19, 20, 21},
+	"dns_query":                {22},
+	"file_delete":              {23, 26},
+	"clipboard_capture":        {24},
+	"process_tampering":        {25},
+	"file_block_executable":    {27},
+	"file_block_shredding":     {28},
+	"file_executable_detected": {29},
+}
+
+const sysmonChannel = "Microsoft-Windows-Sysmon/Operational"
+
+// linuxServices maps Sigma's linux services to the program that logs them.
+var linuxServices = map[string][]string{
+	"sshd":        {"sshd"},
+	"sudo":        {"sudo"},
+	"cron":        {"cron", "crond", "CRON", "anacron"},
+	"clamav":      {"clamd", "freshclam", "clamav"},
+	"vsftpd":      {"vsftpd"},
+	"guacamole":   {"guacd", "guacamole"},
+	"modsecurity": {"modsecurity", "ModSecurity"},
+	"su":          {"su"},
+	"login":       {"login"},
+	"passwd":      {"passwd", "chpasswd"},
+	"useradd":     {"useradd", "usermod", "userdel", "groupadd", "gpasswd"},
+}
+
+func logsourceFilter(l sigma.Logsource) (func(*timeline.Event) bool, error) {
+	product, service, category := strings.ToLower(l.Product), strings.ToLower(l.Service), strings.ToLower(l.Category)
+	switch product {
+	case "windows":
+		isWin := func(ev *timeline.Event) bool { return ev.Winlog != nil }
+		if service != "" {
+			chans, ok := windowsServices[service]
+			if !ok {
+				return nil, fmt.Errorf("no channel mapping for windows service %q", l.Service)
+			}
+			return func(ev *timeline.Event) bool {
+				if ev.Winlog == nil {
+					return false
+				}
+				for _, c := range chans {
+					if strings.EqualFold(ev.Winlog.Channel, c) {
+						return true
+					}
+				}
+				return false
+			}, nil
+		}
+		if category != "" {
+			ids, ok := windowsCategories[category]
+			if !ok {
+				return nil, fmt.Errorf("no mapping for windows category %q", l.Category)
+			}
+			return func(ev *timeline.Event) bool {
+				w := ev.Winlog
+				if w == nil {
+					return false
+				}
+				if category == "process_creation" && w.EventID == 4688 && strings.EqualFold(w.Channel, "Security") {
+					return true
+				}
+				if !strings.EqualFold(w.Channel, sysmonChannel) {
+					return false
+				}
+				for _, id := range ids {
+					if w.EventID == id {
+						return true
+					}
+				}
+				return false
+			}, nil
+		}
+		return isWin, nil
+	case "linux":
+		if category != "" {
+			if category == "process_creation" {
+				return func(ev *timeline.Event) bool {
+					return ev.Jejak.Provenance.Parser == "auditd" && ev.Event.Action == "executed"
+				}, nil
+			}
+			return nil, fmt.Errorf("no mapping for linux category %q", l.Category)
+		}
+		switch service {
+		case "":
+			return func(ev *timeline.Event) bool { return ev.Winlog == nil }, nil
+		case "auditd":
+			return func(ev *timeline.Event) bool { return ev.Jejak.Provenance.Parser == "auditd" }, nil
+		case "syslog":
+			return func(ev *timeline.Event) bool { return ev.Jejak.Provenance.Parser == "syslog" }, nil
+		case "auth":
+			return func(ev *timeline.Event) bool { return ev.Jejak.Provenance.Parser == "syslog" && isAuthSyslog(ev) }, nil
+		}
+		progs, ok := linuxServices[service]
+		if !ok {
+			return nil, fmt.Errorf("no mapping for linux service %q", l.Service)
+		}
+		return func(ev *timeline.Event) bool {
+			p := program(ev)
+			for _, x := range progs {
+				if p == x {
+					return true
+				}
+			}
+			return false
+		}, nil
+	case "ecs":
+		return func(*timeline.Event) bool { return true }, nil
+	case "":
+		if category == "webserver" {
+			return func(ev *timeline.Event) bool { return ev.HTTP != nil || ev.URL != nil }, nil
+		}
+	}
+	return nil, fmt.Errorf("no mapping for log source %s", logsourceString(l))
+}
+
+func program(ev *timeline.Event) string {
+	if ev.Process != nil && ev.Process.Name != "" {
+		return ev.Process.Name
+	}
+	if ev.Log != nil && ev.Log.Syslog != nil {
+		return ev.Log.Syslog.Appname
+	}
+	return ""
+}
+
+// isAuthSyslog: facility auth/authpriv, or a program that writes
+// auth.log on Debian.
+func isAuthSyslog(ev *timeline.Event) bool {
+	if ev.Log != nil && ev.Log.Syslog != nil && ev.Log.Syslog.Facility != nil {
+		switch ev.Log.Syslog.Facility.Code {
+		case 4, 10:
+			return true
+		}
+	}
+	for _, c := range ev.Event.Category {
+		if c == "authentication" || c == "iam" {
+			return true
+		}
+	}
+	switch program(ev) {
+	case "sshd", "sudo", "su", "login", "passwd", "useradd", "usermod", "userdel", "groupadd", "systemd-logind", "polkitd":
+		return true
+	}
+	return false
+}
+
+// sigmaEvent maps an event to the flat field map Sigma rules read.
+func sigmaEvent(ev *timeline.Event) map[string]any {
+	m := make(map[string]any, 32)
+	set := func(k, v string) {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	if w := ev.Winlog; w != nil {
+		for k, v := range w.EventData {
+			m[k] = v
+		}
+		m["EventID"] = strconv.Itoa(w.EventID)
+		set("Channel", w.Channel)
+		set("Provider_Name", w.ProviderName)
+		set("Computer", w.ComputerName)
+		if w.RecordID != 0 {
+			m["EventRecordID"] = strconv.FormatUint(w.RecordID, 10)
+		}
+		for _, k := range []string{"level", "task", "opcode", "keywords", "version"} {
+			set(strings.ToUpper(k[:1])+k[1:], ev.Jejak.Data[k])
+		}
+		if w.EventID == 4688 && strings.EqualFold(w.Channel, "Security") {
+			// Sysmon names, so process_creation rules read Security 4688.
+			alias := func(to, from string) {
+				if _, ok := m[to]; !ok {
+					set(to, w.EventData[from])
+				}
+			}
+			alias("Image", "NewProcessName")
+			alias("ParentImage", "ParentProcessName")
+			alias("User", "SubjectUserName")
+			alias("LogonId", "SubjectLogonId")
+			alias("ProcessId", "NewProcessId")
+		}
+	} else {
+		for k, v := range ev.Jejak.Data {
+			m[k] = v
+		}
+		// SigmaHQ Linux and web server rule fields.
+		if ev.Process != nil {
+			set("Image", ev.Process.Executable)
+			set("CommandLine", ev.Process.CommandLine)
+			set("ProcessId", pidString(ev.Process.PID))
+			set("CurrentDirectory", ev.Process.WorkingDir)
+		}
+		if ev.User != nil {
+			set("User", ev.User.Name)
+		}
+		if ev.URL != nil {
+			set("cs-uri-stem", ev.URL.Path)
+			set("cs-uri-query", ev.URL.Query)
+			set("cs-uri", ev.URL.Original)
+		}
+		if ev.HTTP != nil {
+			if ev.HTTP.Request != nil {
+				set("cs-method", ev.HTTP.Request.Method)
+				set("cs-referer", ev.HTTP.Request.Referrer)
+			}
+			if ev.HTTP.Response != nil && ev.HTTP.Response.StatusCode != 0 {
+				m["sc-status"] = strconv.Itoa(ev.HTTP.Response.StatusCode)
+			}
+		}
+		if ev.UserAgent != nil {
+			set("cs-user-agent", ev.UserAgent.Original)
+		}
+		if ev.Source != nil {
+			set("c-ip", ev.Source.IP)
+		}
+	}
+	kw := ev.Message
+	if ev.Event.Original != "" {
+		kw = ev.Event.Original
+	}
+	m[keywordsField] = kw
+	ecsFields(ev, set)
+	return m
+}
+
+func pidString(p int64) string {
+	if p == 0 {
+		return ""
+	}
+	return strconv.FormatInt(p, 10)
+}
+
+// ecsFields sets the ECS names that rules written against ECS use.
+func ecsFields(ev *timeline.Event, set func(k, v string)) {
+	set("message", ev.Message)
+	set("timestamp_desc", ev.TimestampDesc)
+	set("event.action", ev.Event.Action)
+	set("event.outcome", ev.Event.Outcome)
+	set("event.code", ev.Event.Code)
+	set("event.dataset", ev.Event.Dataset)
+	set("event.provider", ev.Event.Provider)
+	set("event.category", strings.Join(ev.Event.Category, " "))
+	set("jejak.provenance.parser", ev.Jejak.Provenance.Parser)
+	set("jejak.provenance.path", ev.Jejak.Provenance.Path)
+	set("jejak.tags", strings.Join(ev.Jejak.Tags, " "))
+	if ev.Host != nil {
+		set("host.name", ev.Host.Name)
+	}
+	if u := ev.User; u != nil {
+		set("user.name", u.Name)
+		set("user.domain", u.Domain)
+		if u.Target != nil {
+			set("user.target.name", u.Target.Name)
+		}
+		if u.Effective != nil {
+			set("user.effective.name", u.Effective.Name)
+		}
+	}
+	if s := ev.Source; s != nil {
+		set("source.ip", s.IP)
+		set("source.domain", s.Domain)
+		set("source.address", s.Address)
+	}
+	if p := ev.Process; p != nil {
+		set("process.name", p.Name)
+		set("process.executable", p.Executable)
+		set("process.command_line", p.CommandLine)
+	}
+	if f := ev.File; f != nil {
+		set("file.path", f.Path)
+		set("file.name", f.Name)
+	}
+	if u := ev.URL; u != nil {
+		set("url.original", u.Original)
+		set("url.path", u.Path)
+	}
+	if ev.Group != nil {
+		set("group.name", ev.Group.Name)
+	}
+	if w := ev.Winlog; w != nil {
+		set("winlog.channel", w.Channel)
+		if w.Logon != nil {
+			set("winlog.logon.type", w.Logon.Type)
+		}
+	}
+}
