@@ -343,3 +343,36 @@ func TestUsageErrors(t *testing.T) {
 		t.Errorf("bad zone: exit %d, %q", code, errs)
 	}
 }
+
+// TestVerifyE01StoredHashes: evidence verify checks an E01's media against
+// the MD5 its acquisition stored, and fails on a copy with a damaged chunk.
+func TestVerifyE01StoredHashes(t *testing.T) {
+	src, err := os.ReadFile(parsertest.Corpus(t, "images/image.E01"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	good := filepath.Join(root, "good", "image.E01")
+	bad := filepath.Join(root, "bad", "image.E01")
+	os.MkdirAll(filepath.Dir(good), 0o755)
+	os.MkdirAll(filepath.Dir(bad), 0o755)
+	os.WriteFile(good, src, 0o644)
+	// Flip bytes in the middle of the file: inside the chunk data.
+	broken := bytes.Clone(src)
+	for i := len(broken) / 2; i < len(broken)/2+16; i++ {
+		broken[i] ^= 0xff
+	}
+	os.WriteFile(bad, broken, 0o644)
+
+	cs := filepath.Join(root, "case")
+	mustRun(t, exitOK, "case", "init", cs, "--examiner", "t")
+	mustRun(t, exitOK, "evidence", "add", cs, good)
+	if out := mustRun(t, exitOK, "evidence", "verify", cs); !strings.Contains(out, "equal the hashes stored in the image") {
+		t.Errorf("verify of a sound E01: %s", out)
+	}
+	mustRun(t, exitOK, "evidence", "add", cs, bad)
+	out, _, code := jejak(t, "evidence", "verify", cs)
+	if code != exitFatal || !strings.Contains(out, "MISMATCH") || !strings.Contains(out, bad) {
+		t.Errorf("verify of a damaged E01: exit %d\n%s", code, out)
+	}
+}

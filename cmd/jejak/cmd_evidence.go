@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/jejak-forensics/jejak/forensics/evidence"
+	"github.com/jejak-forensics/jejak/forensics/image"
 	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v2"
 )
@@ -104,8 +108,10 @@ EXAMPLE
 			Name:      "verify",
 			Usage:     "re-hash every evidence item and check the custody log's chain",
 			ArgsUsage: "CASE",
-			Description: `Re-reads each registered item and compares its hashes with the registry, then
-walks the custody log's hash chain. Any mismatch is an error (exit 1).`,
+			Description: `Re-reads each registered item and compares its hashes with the registry; for
+an E01 image also decompresses the media and checks it against the MD5 and
+SHA-1 the acquisition tool stored in it. Then walks the custody log's hash
+chain. Any mismatch is an error (exit 1).`,
 			Action: func(c *cli.Context) error {
 				dir, err := oneArg(c, "CASE")
 				if err != nil {
@@ -127,6 +133,9 @@ walks the custody log's hash chain. Any mismatch is an error (exit 1).`,
 						continue
 					}
 					fmt.Fprintf(e.stdout, "ok        %s  %s\n", it.ID, it.Path)
+					if err := verifyStoredHashes(c.Context, e.stdout, it); err != nil {
+						bad = append(bad, err)
+					}
 				}
 				entries, cerr := cs.VerifyCustody()
 				if cerr != nil {
@@ -143,4 +152,28 @@ walks the custody log's hash chain. Any mismatch is an error (exit 1).`,
 			},
 		}},
 	})
+}
+
+// verifyStoredHashes checks an EWF image's media against the hashes stored
+// in it at acquisition. Other items have none: nothing to do.
+func verifyStoredHashes(ctx context.Context, out io.Writer, it *evidence.Item) error {
+	if it.Kind != "file" {
+		return nil
+	}
+	img, err := image.Open(it.Path)
+	if err != nil || img.Info().Format != "ewf" {
+		return nil // not an image jejak can open: the file hash above is the check
+	}
+	defer img.Close()
+	computed, stored, err := image.Verify(ctx, img)
+	if err != nil {
+		fmt.Fprintf(out, "MISMATCH  %s  %s: media unreadable: %v\n", it.ID, it.Path, err)
+		return fmt.Errorf("%s: %w", it.Path, err)
+	}
+	if bad := computed.Mismatches(stored); len(bad) > 0 {
+		fmt.Fprintf(out, "MISMATCH  %s  %s: media differs from the hashes stored at acquisition: %s\n", it.ID, it.Path, strings.Join(bad, "; "))
+		return fmt.Errorf("%s: stored hashes do not verify", it.Path)
+	}
+	fmt.Fprintf(out, "ok        %s  media MD5 %s SHA-1 %s equal the hashes stored in the image\n", it.ID, computed.MD5, computed.SHA1)
+	return nil
 }
