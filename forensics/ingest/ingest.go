@@ -126,9 +126,9 @@ func Run(ctx context.Context, cfg Config, items []Item, sink timeline.Sink) (Sum
 		cfg.Workers = runtime.GOMAXPROCS(0)
 	}
 	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 20000
+		cfg.BatchSize = 10000
 	}
-	r := &runner{cfg: cfg, batch: make(chan []*timeline.Event, 4)}
+	r := &runner{cfg: cfg, batch: make(chan []*timeline.Event, 1)}
 	r.sum.Evidence = len(items)
 	r.sum.SkipReasons = map[string]int64{}
 	r.sum.Parsers = map[string]*Stat{}
