@@ -3,6 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,7 +35,9 @@ func TestIndexCorpusCase(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	cs := filepath.Join(dir, "corpus-case")
-	_, errs, code := jejak(t, "analyze", parsertest.Corpus(t, "logs"), "--out", cs, "--examiner", "t")
+	// Every corpus folder: the template must reject nothing jejak makes.
+	_, errs, code := jejak(t, "analyze", parsertest.Corpus(t, "logs"), parsertest.Corpus(t, "more"),
+		parsertest.Corpus(t, "archives"), parsertest.Corpus(t, "ntfs"), "--out", cs, "--examiner", "t")
 	if code != exitOK && code != exitWarnings {
 		t.Fatalf("analyze: exit %d\n%s", code, errs)
 	}
@@ -108,5 +115,45 @@ func TestUnreachableElasticsearch(t *testing.T) {
 	_, errs, code := jejak(t, "index", cs, "--es", "http://127.0.0.1:1")
 	if code != exitFatal || !strings.Contains(errs, "127.0.0.1:1") {
 		t.Errorf("unreachable node: exit %d, stderr %q", code, errs)
+	}
+}
+
+// authProxy stands in front of the real test node (which runs without
+// x-pack security) and demands basic auth as a secured cluster would,
+// answering 401 with Elasticsearch's own error body otherwise.
+func authProxy(t *testing.T, target, user, password string) string {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if gu, gp, ok := r.BasicAuth(); !ok || gu != user || gp != password {
+			w.Header().Set("X-Elastic-Product", "Elasticsearch")
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprintf(w, `{"error":{"type":"security_exception","reason":"unable to authenticate user [%s] for REST request [%s]"},"status":401}`, gu, r.URL.Path)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func TestWrongPassword(t *testing.T) {
+	proxy := authProxy(t, esURL(t), "jejak", "right")
+	cs := filepath.Join(t.TempDir(), "c")
+	mustRun(t, exitOK, "case", "init", cs, "--examiner", "t")
+	mustRun(t, exitOK, "evidence", "add", cs, parsertest.Corpus(t, "logs/syslog/syslog_ssh.log"))
+	mustRun(t, exitOK, "ingest", cs)
+	_, errs, code := jejak(t, "index", cs, "--es", proxy, "--user", "jejak", "--password", "wrong", "--index", "jejak-test-auth")
+	if code != exitFatal || !strings.Contains(errs, "401") || !strings.Contains(errs, "credentials") {
+		t.Errorf("wrong password: exit %d, stderr %q", code, errs)
+	}
+	_, errs, code = jejak(t, "index", cs, "--es", proxy, "--user", "jejak", "--password", "right", "--index", "jejak-test-auth")
+	if code != exitOK {
+		t.Errorf("right password: exit %d, stderr %q", code, errs)
 	}
 }
