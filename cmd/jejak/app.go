@@ -38,9 +38,11 @@ func newApp(e *env) *cli.App {
 		Usage:   "forensic super-timelines and intrusion hunting for election IT systems",
 		Version: version,
 		Description: `jejak ("trace") turns the evidence of an election's IT systems — log files,
-folders, archives (tar, tgz, zip, gz, bz2, xz, nested) — into one timeline of
-events, each traceable to the evidence bytes it came from (evidence SHA-256,
-container chain, path, offset, parser).
+folders, archives (tar, tgz, zip, gz, bz2, xz, nested), disk images (raw, split
+raw, E01; MBR/GPT; NTFS, ext4) — into one timeline of events, each traceable to
+the evidence bytes it came from (evidence SHA-256, container chain, path,
+offset, parser), and hunts it for traces of unauthorized access after a
+cut-off ('jejak hunt').
 
 A case is a folder holding the evidence registry, a hash-chained custody log
 and the embedded timeline store (case.db). The evidence is opened read-only
