@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jejak-forensics/jejak/internal/oracle"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 )
 
@@ -247,9 +248,7 @@ func TestCustodyReproducible(t *testing.T) {
 
 func shellSHA256(t *testing.T, s string) string {
 	t.Helper()
-	if _, err := exec.LookPath("sha256sum"); err != nil {
-		t.Skip("sha256sum not found: install Debian package coreutils")
-	}
+	oracle.Tool(t, "sha256sum", "coreutils")
 	cmd := exec.Command("sha256sum")
 	cmd.Stdin = strings.NewReader(s)
 	out, err := cmd.Output()

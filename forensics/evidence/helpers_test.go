@@ -3,7 +3,6 @@ package evidence
 import (
 	"bufio"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jejak-forensics/jejak/internal/oracle"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 )
 
@@ -92,13 +92,8 @@ func corpusManifest(t testing.TB) map[string]manifestRow {
 // coreutilsSum runs sha1sum/md5sum/sha256sum (coreutils) on a file.
 func coreutilsSum(t testing.TB, tool, path string) string {
 	t.Helper()
-	if _, err := exec.LookPath(tool); err != nil {
-		t.Skipf("%s not found: install Debian package coreutils", tool)
-	}
-	out, err := exec.Command(tool, path).Output()
-	if err != nil {
-		t.Fatalf("%s %s: %v", tool, path, err)
-	}
+	oracle.Tool(t, tool, "coreutils")
+	out := oracle.Output(t, tool, path)
 	return strings.Fields(string(out))[0]
 }
 

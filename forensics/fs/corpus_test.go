@@ -3,13 +3,13 @@ package fs_test
 import (
 	"encoding/binary"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
 	"github.com/jejak-forensics/jejak/forensics/fs/fstest"
+	"github.com/jejak-forensics/jejak/internal/oracle"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 )
 
@@ -91,15 +91,9 @@ func TestCorpusArchives(t *testing.T) {
 // tarTime asks GNU tar for the member's mtime.
 func tarTime(t *testing.T) time.Time {
 	t.Helper()
-	if _, err := exec.LookPath("tar"); err != nil {
-		t.Skip("GNU tar not installed (Debian package tar): it is the oracle for tar times")
-	}
-	cmd := exec.Command("tar", "--full-time", "-tvf", parsertest.Corpus(t, "archives/syslog.tar"))
-	cmd.Env = append(cmd.Environ(), "TZ=UTC")
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatal(err)
-	}
+	// GNU tar is the oracle for tar times.
+	oracle.Tool(t, "tar", "tar")
+	out := oracle.Output(t, "tar", "--full-time", "-tvf", parsertest.Corpus(t, "archives/syslog.tar"))
 	f := strings.Fields(string(out)) // mode owner size date time name
 	tm, err := time.Parse("2006-01-02 15:04:05", f[3]+" "+f[4])
 	if err != nil {
@@ -111,15 +105,9 @@ func tarTime(t *testing.T) time.Time {
 // zipTime asks Info-ZIP's zipinfo for syslog's mtime.
 func zipTime(t *testing.T) time.Time {
 	t.Helper()
-	if _, err := exec.LookPath("zipinfo"); err != nil {
-		t.Skip("zipinfo not installed (Debian package unzip): it is the oracle for zip times")
-	}
-	cmd := exec.Command("zipinfo", "-T", parsertest.Corpus(t, "archives/syslog.zip"), "syslog")
-	cmd.Env = append(cmd.Environ(), "TZ=UTC")
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Info-ZIP's zipinfo is the oracle for zip times.
+	oracle.Tool(t, "zipinfo", "unzip")
+	out := oracle.Output(t, "zipinfo", "-T", parsertest.Corpus(t, "archives/syslog.zip"), "syslog")
 	f := strings.Fields(string(out))
 	tm, err := time.Parse("20060102.150405", f[len(f)-2])
 	if err != nil {

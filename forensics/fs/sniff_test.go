@@ -3,7 +3,6 @@ package fs_test
 import (
 	"bytes"
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
 	"github.com/jejak-forensics/jejak/forensics/fs/fstest"
+	"github.com/jejak-forensics/jejak/internal/oracle"
 )
 
 // v7Tar turns a USTAR archive's first header into a pre-POSIX one: no
@@ -106,13 +106,8 @@ func TestPlainFile(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		return
 	}
-	if _, err := exec.LookPath("stat"); err != nil {
-		t.Skip("stat not installed (Debian package coreutils)")
-	}
-	out, err := exec.Command("stat", "--format=%i %.9Y %.9X %.9Z %.9W", ev).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
+	oracle.Tool(t, "stat", "coreutils")
+	out := oracle.Output(t, "stat", "--format=%i %.9Y %.9X %.9Z %.9W", ev)
 	f := strings.Fields(string(out))
 	if it.Inode != f[0] {
 		t.Errorf("inode %q, stat says %q", it.Inode, f[0])

@@ -1,13 +1,12 @@
 package hunt
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/xml"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/jejak-forensics/jejak/internal/oracle"
 )
 
 // xrec is one record as libevtx's evtxexport renders it: the independent
@@ -23,34 +22,9 @@ type xrec struct {
 // when it refuses the file.
 func evtxexport(t testing.TB, path string) ([]xrec, bool) {
 	t.Helper()
-	bin, err := exec.LookPath("evtxexport")
-	if err != nil {
-		t.Skip("evtxexport not installed: apt-get install libevtx-utils")
-	}
-	var out bytes.Buffer
-	cmd := exec.Command(bin, "-f", "xml", path)
-	cmd.Stdout = &out
-	runErr := cmd.Run()
+	events, ok, _ := oracle.EvtxExport(t, path)
 	var recs []xrec
-	sc := bufio.NewScanner(&out)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	var block strings.Builder
-	in := false
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "<Event ") || line == "<Event>" {
-			in = true
-			block.Reset()
-		}
-		if !in {
-			continue
-		}
-		block.WriteString(line)
-		block.WriteByte('\n')
-		if line != "</Event>" {
-			continue
-		}
-		in = false
+	for _, block := range events {
 		var ev struct {
 			System struct {
 				EventID       string `xml:"EventID"`
@@ -62,13 +36,7 @@ func evtxexport(t testing.TB, path string) ([]xrec, bool) {
 				Value string `xml:",chardata"`
 			} `xml:"EventData>Data"`
 		}
-		clean := strings.Map(func(r rune) rune {
-			if r < 0x20 && r != '\t' && r != '\n' && r != '\r' {
-				return -1
-			}
-			return r
-		}, block.String())
-		if err := xml.Unmarshal([]byte(clean), &ev); err != nil {
+		if err := xml.Unmarshal(block, &ev); err != nil {
 			t.Fatalf("evtxexport XML of %s: %v", path, err)
 		}
 		r := xrec{ID: ev.System.EventRecordID, EventID: strings.TrimSpace(ev.System.EventID), Channel: ev.System.Channel, Data: map[string]string{}}
@@ -77,7 +45,7 @@ func evtxexport(t testing.TB, path string) ([]xrec, bool) {
 		}
 		recs = append(recs, r)
 	}
-	return recs, runErr == nil
+	return recs, ok
 }
 
 // oracleIDs are the record IDs evtxexport shows for records keep accepts.

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/jejak-forensics/jejak/internal/oracle"
 )
 
 // TestPhotoEdited reads the Debian forensics-samples originals (package
@@ -16,10 +18,7 @@ import (
 // walker's test once images are walkable.
 func TestPhotoEdited(t *testing.T) {
 	const root = "/usr/share/forensics-samples/original-files"
-	bin, err := exec.LookPath("exiftool")
-	if err != nil {
-		t.Skip("exiftool not installed: apt-get install libimage-exiftool-perl")
-	}
+	bin := oracle.Tool(t, "exiftool", "libimage-exiftool-perl")
 	dirs := []string{filepath.Join(root, "pic1"), filepath.Join(root, "pic2")}
 	var out bytes.Buffer
 	cmd := exec.Command(bin, append([]string{"-T", "-FileName", "-Software", "-DateTimeOriginal", "-ModifyDate"}, dirs...)...)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jejak-forensics/jejak/internal/oracle"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 )
 
@@ -48,7 +49,7 @@ func TestCorpusE01MatchesEwfexport(t *testing.T) {
 		t.Fatalf("mismatches %v", computed.Mismatches(stored))
 	}
 	// ewfinfo is the oracle for the acquirer's case fields.
-	out := run(t, "ewfinfo", path)
+	out := string(oracle.Run(t, "ewfinfo", path))
 	if !strings.Contains(out, "Case number:\t\t"+info.Metadata["case_number"]+"\n") || info.Metadata["case_number"] == "" {
 		t.Fatalf("case number %q not what ewfinfo says:\n%s", info.Metadata["case_number"], out)
 	}
@@ -332,7 +333,7 @@ func TestSegmentNames(t *testing.T) {
 // TestCompressedMultiSegment acquires Debian's NTFS sample disk (photos do
 // not compress) with compression on and 1 MiB segments.
 func TestCompressedMultiSegment(t *testing.T) {
-	src := ntfsSample(t)
+	src := oracle.Sample(t, "ntfs")
 	e01 := ewfacquire(t, src, "-c", "deflate:best", "-S", "1MiB", "-d", "sha1")
 	img, err := Open(e01)
 	if err != nil {

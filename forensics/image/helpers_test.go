@@ -7,31 +7,16 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/jejak-forensics/jejak/internal/oracle"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 )
 
-// needTool skips the test when a Debian oracle tool is missing.
-func needTool(t testing.TB, tool, pkg string) {
-	t.Helper()
-	if _, err := exec.LookPath(tool); err != nil {
-		t.Skipf("%s not installed: apt-get install -y %s", tool, pkg)
-	}
-}
-
-func run(t testing.TB, name string, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(name, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
+func TestMain(m *testing.M) { oracle.Main(m) }
 
 // corpusRaw writes a raw "disk" made of real corpus bytes (every corpus file
 // of 64 KiB or more, in path order, until 8 MiB), zero-padded to whole
@@ -100,18 +85,18 @@ func sha256Image(t testing.TB, img Image) string {
 // ewfexport is the oracle: libewf's own export of the media to raw.
 func ewfexport(t testing.TB, e01 string) string {
 	t.Helper()
-	needTool(t, "ewfexport", "ewf-tools")
+	oracle.Tool(t, "ewfexport", "ewf-tools")
 	target := filepath.Join(t.TempDir(), "export")
-	run(t, "ewfexport", "-q", "-u", "-f", "raw", "-t", target, e01)
+	oracle.Run(t, "ewfexport", "-q", "-u", "-f", "raw", "-t", target, e01)
 	return target + ".raw"
 }
 
 // ewfacquire makes an EWF set of src and returns the first segment's path.
 func ewfacquire(t testing.TB, src string, args ...string) string {
 	t.Helper()
-	needTool(t, "ewfacquire", "ewf-tools")
+	oracle.Tool(t, "ewfacquire", "ewf-tools")
 	target := filepath.Join(t.TempDir(), "acq")
-	run(t, "ewfacquire", append(append([]string{"-u", "-q", "-t", target}, args...), src)...)
+	oracle.Run(t, "ewfacquire", append(append([]string{"-u", "-q", "-t", target}, args...), src)...)
 	m, _ := filepath.Glob(target + ".*01")
 	if len(m) != 1 {
 		t.Fatalf("ewfacquire %v wrote %v", args, m)
@@ -122,8 +107,8 @@ func ewfacquire(t testing.TB, src string, args ...string) string {
 // ewfverifyMD5 returns the MD5 ewfverify computes over the media.
 func ewfverifyMD5(t testing.TB, e01 string) (computed, stored string) {
 	t.Helper()
-	needTool(t, "ewfverify", "ewf-tools")
-	out := run(t, "ewfverify", "-q", e01)
+	oracle.Tool(t, "ewfverify", "ewf-tools")
+	out := string(oracle.Run(t, "ewfverify", "-q", e01))
 	for _, l := range strings.Split(out, "\n") {
 		f := strings.Fields(l)
 		if len(f) == 0 {

@@ -3,10 +3,10 @@ package image
 import (
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
+	"github.com/jejak-forensics/jejak/internal/oracle"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 )
 
@@ -26,7 +26,7 @@ func TestRaw(t *testing.T) {
 // TestSplitRaw cuts real corpus bytes with coreutils split, in both naming
 // styles, and opens the set from any segment.
 func TestSplitRaw(t *testing.T) {
-	needTool(t, "split", "coreutils")
+	oracle.Tool(t, "split", "coreutils")
 	src := corpusRaw(t)
 	want := sha256File(t, src)
 	for _, tc := range []struct {
@@ -43,9 +43,7 @@ func TestSplitRaw(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			args := append(append([]string{}, tc.args...), src, filepath.Join(dir, "img."))
-			if out, err := exec.Command("split", args...).CombinedOutput(); err != nil {
-				t.Fatalf("split: %v %s", err, out)
-			}
+			oracle.Run(t, "split", args...)
 			img, err := Open(filepath.Join(dir, tc.open))
 			if err != nil {
 				t.Fatal(err)

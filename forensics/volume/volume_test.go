@@ -12,15 +12,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jejak-forensics/jejak/internal/oracle"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 )
 
-func needTool(t testing.TB, tool, pkg string) {
-	t.Helper()
-	if _, err := exec.LookPath(tool); err != nil {
-		t.Skipf("%s not installed: apt-get install -y %s", tool, pkg)
-	}
-}
+func TestMain(m *testing.M) { oracle.Main(m) }
 
 type mmlsRow struct {
 	slot          string
@@ -34,11 +30,8 @@ var mmlsLine = regexp.MustCompile(`^\d+:\s+(\d{3}(?::\d{3})?)\s+(\d+)\s+\d+\s+(\
 // or Unallocated rows).
 func mmls(t testing.TB, path string) []mmlsRow {
 	t.Helper()
-	needTool(t, "mmls", "sleuthkit")
-	out, err := exec.Command("mmls", path).CombinedOutput()
-	if err != nil {
-		t.Fatalf("mmls %s: %v\n%s", path, err, out)
-	}
+	oracle.Tool(t, "mmls", "sleuthkit")
+	out := oracle.Run(t, "mmls", path)
 	var rows []mmlsRow
 	for _, l := range strings.Split(string(out), "\n") {
 		m := mmlsLine.FindStringSubmatch(strings.TrimSpace(l))
@@ -113,28 +106,6 @@ func TestTSKVolumeSystem(t *testing.T) {
 	}
 }
 
-// sample decompresses one of Debian's forensics-samples disks.
-func sample(t testing.TB, name string) string {
-	t.Helper()
-	xzPath := "/usr/share/forensics-samples/fs." + name + ".xz"
-	if _, err := os.Stat(xzPath); err != nil {
-		t.Skipf("%s missing: apt-get install -y forensics-samples-%s", xzPath, name)
-	}
-	needTool(t, "xz", "xz-utils")
-	out := filepath.Join(t.TempDir(), "fs."+name)
-	f, err := os.Create(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("xz", "-dc", xzPath)
-	cmd.Stdout = f
-	if err := cmd.Run(); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	return out
-}
-
 // fsstatType asks TSK which file system is at offset; "" when it cannot say.
 func fsstatType(path string, offset int64) string {
 	out, err := exec.Command("fsstat", "-t", "-o", fmt.Sprint(offset/512), path).Output()
@@ -154,7 +125,7 @@ func TestForensicsSamples(t *testing.T) {
 		{"ext4", []string{"ext4"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			path := sample(t, tc.name)
+			path := oracle.Sample(t, tc.name)
 			s, _ := openFile(t, path)
 			if s.Scheme != "mbr" {
 				t.Fatalf("scheme %q", s.Scheme)
@@ -179,7 +150,7 @@ func TestForensicsSamples(t *testing.T) {
 // first partition, and checks it against mmls, then damages the primary
 // header and then the primary partition array.
 func TestGPT(t *testing.T) {
-	needTool(t, "sgdisk", "gdisk")
+	oracle.Tool(t, "sgdisk", "gdisk")
 	ext4, err := os.ReadFile(parsertest.Corpus(t, "more/disk/ext4/tiny.ext4"))
 	if err != nil {
 		t.Fatal(err)
@@ -189,11 +160,8 @@ func TestGPT(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.Truncate(img, 8<<20)
-	out, err := exec.Command("sgdisk", "-n", "1:2048:+1M", "-t", "1:8300", "-c", "1:root fs",
-		"-n", "2:0:+2M", "-t", "2:0700", "-c", "2:Données", "-n", "3:0:0", "-t", "3:ef00", "-c", "3:EFI", img).CombinedOutput()
-	if err != nil {
-		t.Fatalf("sgdisk: %v %s", err, out)
-	}
+	oracle.Run(t, "sgdisk", "-n", "1:2048:+1M", "-t", "1:8300", "-c", "1:root fs",
+		"-n", "2:0:+2M", "-t", "2:0700", "-c", "2:Données", "-n", "3:0:0", "-t", "3:ef00", "-c", "3:EFI", img)
 	f, _ := os.OpenFile(img, os.O_RDWR, 0)
 	f.WriteAt(ext4, 2048*512)
 	f.Close()
@@ -238,7 +206,7 @@ func TestGPT(t *testing.T) {
 
 func TestNoPartitionTable(t *testing.T) {
 	path := parsertest.Corpus(t, "more/disk/ext4/tiny.ext4")
-	needTool(t, "mmls", "sleuthkit")
+	oracle.Tool(t, "mmls", "sleuthkit")
 	if out, err := exec.Command("mmls", path).CombinedOutput(); err == nil {
 		t.Fatalf("mmls found a volume system in a bare file system:\n%s", out)
 	}
@@ -295,7 +263,7 @@ func TestTruncatedImage(t *testing.T) {
 // TestTablePastEnd keeps the first 120 MiB of the four-partition disk: the
 // NTFS and exFAT entries point past the end and are reported by offset.
 func TestTablePastEnd(t *testing.T) {
-	path := sample(t, "multiple")
+	path := oracle.Sample(t, "multiple")
 	rows := mmls(t, path)
 	f, _ := os.Open(path)
 	defer f.Close()

@@ -9,7 +9,6 @@
 package auditd
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -21,6 +20,7 @@ import (
 
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
 	"github.com/jejak-forensics/jejak/parsers"
+	"github.com/jejak-forensics/jejak/parsers/lines"
 	"github.com/jejak-forensics/jejak/timeline"
 )
 
@@ -36,10 +36,8 @@ const timestampDesc = "Content Modification Time"
 // practice while keeping memory flat on any file size.
 const maxOpen = 64
 
-// maxLine bounds one record; longer lines are reported and skipped.
-const maxLine = 1 << 20
-
-// ErrLineTooLong marks a record longer than maxLine.
+// ErrLineTooLong marks a record longer than lines.Max; it is reported and
+// skipped.
 var ErrLineTooLong = errors.New("audit record longer than 1 MiB")
 
 // Parser reads audit.log files.
@@ -134,54 +132,40 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 	asm := &assembler{byKey: map[string]*pending{}, emit: func(pe *pending) error {
 		return emit(buildEvent(pe))
 	}}
-	br := bufio.NewReaderSize(src.R, 64<<10)
-	var off, lineNo int64
-	var long []byte // a line longer than the reader's buffer, gathered
-	var longLen int // its full length, also when beyond maxLine
+	lr := lines.NewReader(src.R)
+	var lineNo int64
 	for {
 		if lineNo%512 == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 		}
-		chunk, err := br.ReadSlice('\n')
-		if err == bufio.ErrBufferFull {
-			if longLen+len(chunk) <= maxLine {
-				long = append(long, chunk...)
-			}
-			longLen += len(chunk)
-			continue
-		}
-		if err != nil && err != io.EOF {
-			return fmt.Errorf("auditd: read at offset %d: %w", off, err)
-		}
-		line, n := chunk, len(chunk)
-		if longLen > 0 {
-			line = append(long, chunk...)
-			n = longLen + len(chunk)
-			long, longLen = long[:0], 0
-		}
-		if n == 0 && err == io.EOF {
-			break
-		}
-		lineNo++
-		start := off
-		off += int64(n)
-		if n > maxLine {
-			warn(start, lineNo, ErrLineTooLong)
-		} else if text := strings.TrimRight(string(line), "\r\n"); strings.TrimSpace(text) != "" {
-			r, perr := parseRecord(text)
-			if perr != nil {
-				warn(start, lineNo, perr)
-			} else {
-				r.Offset, r.Line = start, lineNo
-				if aerr := asm.add(r); aerr != nil {
-					return aerr
-				}
-			}
-		}
+		line, start, n, err := lr.Next()
 		if err == io.EOF {
 			break
+		}
+		lineNo = n
+		if errors.Is(err, lines.ErrTooLong) {
+			warn(start, lineNo, ErrLineTooLong)
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("auditd: read at offset %d: %w", start, err)
+		}
+		// The reader strips one "\r\n"; TrimRight also drops any "\r" left
+		// before it, as this parser always did.
+		text := strings.TrimRight(string(line), "\r\n")
+		if strings.TrimSpace(text) == "" {
+			continue
+		}
+		r, perr := parseRecord(text)
+		if perr != nil {
+			warn(start, lineNo, perr)
+			continue
+		}
+		r.Offset, r.Line = start, lineNo
+		if aerr := asm.add(r); aerr != nil {
+			return aerr
 		}
 	}
 	return asm.flushAll()

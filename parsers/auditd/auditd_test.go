@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jejak-forensics/jejak/internal/oracle"
 	"github.com/jejak-forensics/jejak/parsers"
+	"github.com/jejak-forensics/jejak/parsers/lines"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 	"github.com/jejak-forensics/jejak/timeline"
 )
@@ -190,10 +192,7 @@ var ausearchSkips = map[string]string{
 // an event on a record it considers standalone (LOGIN) or when later
 // records arrive, we join everything that shares time:serial.
 func TestAusearch(t *testing.T) {
-	bin, err := exec.LookPath("ausearch")
-	if err != nil {
-		t.Skip("ausearch not installed (Debian package auditd)")
-	}
+	bin := oracle.Tool(t, "ausearch", "auditd")
 	for _, f := range corpusFiles {
 		t.Run(f, func(t *testing.T) {
 			path := parsertest.Corpus(t, f)
@@ -295,7 +294,7 @@ func TestLongLine(t *testing.T) {
 	var b bytes.Buffer
 	b.Write(first)
 	b.WriteString("\ntype=EXECVE msg=audit(1451781471.394:1): a0=")
-	b.Write(bytes.Repeat([]byte("41"), maxLine))
+	b.Write(bytes.Repeat([]byte("41"), lines.Max))
 	b.WriteString("\n")
 	b.Write(data)
 	res := parsertest.Parse(context.Background(), New(), parsertest.BytesEntry("audit.log", b.Bytes(), time.Time{}), time.UTC)

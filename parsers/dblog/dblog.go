@@ -1,7 +1,7 @@
 // Package dblog holds what the database log parsers share: telling a
-// statement that changes data from one that reads it, reading the zone
-// names databases print, and a line reader. The parsers live in
-// dblog/postgresql and dblog/mysql.
+// statement that changes data from one that reads it, and reading the zone
+// names databases print. The parsers live in dblog/postgresql and
+// dblog/mysql; both read lines with parsers/lines.
 package dblog
 
 import (

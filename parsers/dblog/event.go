@@ -94,6 +94,31 @@ func Disconnected(ev *timeline.Event) {
 	ev.Event.Type = appendOnce(ev.Event.Type, "end")
 }
 
+// MessageAction is the event.action of a server message that none of the
+// marks above names.
+const MessageAction = "db_message"
+
+// ServerStarted marks the message a server logs when it accepts
+// connections.
+func ServerStarted(ev *timeline.Event) {
+	ev.Event.Action, ev.Event.Type = "db_server_start", []string{"start"}
+}
+
+// ServerStopped marks the message a server logs when it has shut down.
+func ServerStopped(ev *timeline.Event) {
+	ev.Event.Action, ev.Event.Type = "db_server_stop", []string{"end"}
+}
+
+// Message marks any other server message, of event.type error when the
+// server logged it as one.
+func Message(ev *timeline.Event, isError bool) {
+	ev.Event.Action = MessageAction
+	ev.Event.Type = []string{"info"}
+	if isError {
+		ev.Event.Type = []string{"error"}
+	}
+}
+
 // KV reads "k=v k2=v2" pairs (space or comma separated) from text.
 func KV(text string) map[string]string {
 	out := map[string]string{}

@@ -79,7 +79,7 @@ func (p *AptHistory) Parse(ctx context.Context, src *parsers.Source, emit func(*
 		}
 		return emit(ev)
 	}
-	err := lines(ctx, src.R, func(line string, off, n int64, tooLong bool) error {
+	err := eachLine(ctx, src.R, func(line string, off, n int64, tooLong bool) error {
 		if tooLong {
 			warn(off, n, ErrLineTooLong)
 			return nil

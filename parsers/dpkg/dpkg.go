@@ -7,7 +7,6 @@
 package dpkg
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -18,6 +17,7 @@ import (
 
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
 	"github.com/jejak-forensics/jejak/parsers"
+	"github.com/jejak-forensics/jejak/parsers/lines"
 	"github.com/jejak-forensics/jejak/timeline"
 )
 
@@ -26,8 +26,6 @@ const (
 	DpkgName = "dpkg"
 	AptName  = "apt_history"
 )
-
-const maxLine = 1 << 20
 
 var (
 	// ErrBadLine marks a dpkg.log line that does not start with a time
@@ -99,44 +97,29 @@ func noteZone(ev *timeline.Event, zone *time.Location) {
 	ev.Event.Timezone = name
 }
 
-// lines yields each line with its offset and 1-based number.
-func lines(ctx context.Context, r io.Reader, fn func(line string, off, n int64, tooLong bool) error) error {
-	br := bufio.NewReaderSize(r, 64<<10)
-	var off, n int64
-	var buf []byte
+// eachLine calls fn with each line, its offset and 1-based number. The
+// reader strips one "\r\n"; TrimRight also drops any "\r" left before it,
+// as this parser always did.
+func eachLine(ctx context.Context, r io.Reader, fn func(line string, off, n int64, tooLong bool) error) error {
+	lr := lines.NewReader(r)
+	var n int64
 	for {
 		if n%512 == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 		}
-		buf = buf[:0]
-		size := 0
-		var err error
-		for {
-			var chunk []byte
-			chunk, err = br.ReadSlice('\n')
-			size += len(chunk)
-			if len(buf)+len(chunk) <= maxLine {
-				buf = append(buf, chunk...)
-			}
-			if err != bufio.ErrBufferFull {
-				break
-			}
-		}
-		if err != nil && err != io.EOF {
-			return fmt.Errorf("read at offset %d: %w", off, err)
-		}
-		if size == 0 {
-			return nil
-		}
-		n++
-		if ferr := fn(strings.TrimRight(string(buf), "\r\n"), off, n, size > maxLine); ferr != nil {
-			return ferr
-		}
-		off += int64(size)
+		line, off, num, err := lr.Next()
 		if err == io.EOF {
 			return nil
+		}
+		n = num
+		tooLong := errors.Is(err, lines.ErrTooLong)
+		if err != nil && !tooLong {
+			return fmt.Errorf("read at offset %d: %w", off, err)
+		}
+		if ferr := fn(strings.TrimRight(string(line), "\r\n"), off, n, tooLong); ferr != nil {
+			return ferr
 		}
 	}
 }
@@ -146,7 +129,7 @@ func (p *Dpkg) Parse(ctx context.Context, src *parsers.Source, emit func(*timeli
 	warn := func(off, n int64, err error) {
 		src.Warn(&parsers.RecordError{Parser: DpkgName, Path: src.Entry.Path, Offset: off, Record: n, Err: err})
 	}
-	return lines(ctx, src.R, func(line string, off, n int64, tooLong bool) error {
+	return eachLine(ctx, src.R, func(line string, off, n int64, tooLong bool) error {
 		if tooLong {
 			warn(off, n, ErrLineTooLong)
 			return nil

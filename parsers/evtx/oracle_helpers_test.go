@@ -1,17 +1,15 @@
 package evtx
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/xml"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/jejak-forensics/jejak/internal/oracle"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 )
 
@@ -70,55 +68,23 @@ type xmlEvent struct {
 // stderr) when it refuses the file.
 func evtxexport(t testing.TB, path string) (recs []oracleRecord, ok bool, stderr string) {
 	t.Helper()
-	bin, err := exec.LookPath("evtxexport")
-	if err != nil {
-		t.Skip("evtxexport not installed: apt-get install libevtx-utils")
-	}
-	var out, errb bytes.Buffer
-	cmd := exec.Command(bin, "-f", "xml", path)
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	runErr := cmd.Run()
-	// Each event is an <Event ...>...</Event> block on its own lines.
-	sc := bufio.NewScanner(&out)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	var block strings.Builder
-	in := false
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "<Event ") || line == "<Event>" {
-			in = true
-			block.Reset()
+	events, ok, stderr := oracle.EvtxExport(t, path)
+	for _, block := range events {
+		var ev xmlEvent
+		if err := xml.Unmarshal(block, &ev); err != nil {
+			t.Fatalf("evtxexport XML for %s: %v", path, err)
 		}
-		if in {
-			block.WriteString(line)
-			block.WriteByte('\n')
-		}
-		if in && line == "</Event>" {
-			in = false
-			var ev xmlEvent
-			// libevtx copies control characters from the record into its
-			// XML, which encoding/xml rejects.
-			clean := strings.Map(func(r rune) rune {
-				if r < 0x20 && r != '\t' && r != '\n' && r != '\r' {
-					return -1
-				}
-				return r
-			}, block.String())
-			if err := xml.Unmarshal([]byte(clean), &ev); err != nil {
-				t.Fatalf("evtxexport XML for %s: %v", path, err)
+		r := oracleRecord{ID: ev.System.EventRecordID, EventID: strings.TrimSpace(ev.System.EventID),
+			Time: ev.System.TimeCreated.SystemTime, Computer: ev.System.Computer, EventData: map[string]string{}}
+		for _, d := range ev.Data {
+			if d.Name != "" {
+				r.EventData[d.Name] = d.Value
 			}
-			r := oracleRecord{ID: ev.System.EventRecordID, EventID: strings.TrimSpace(ev.System.EventID),
-				Time: ev.System.TimeCreated.SystemTime, Computer: ev.System.Computer, EventData: map[string]string{}}
-			for _, d := range ev.Data {
-				if d.Name != "" {
-					r.EventData[d.Name] = d.Value
-				}
-			}
-			userDataLeaves(ev.UserData.Inner, r.EventData)
-			recs = append(recs, r)
 		}
+		userDataLeaves(ev.UserData.Inner, r.EventData)
+		recs = append(recs, r)
 	}
-	return recs, runErr == nil, errb.String()
+	return recs, ok, stderr
 }
 
 // manifest returns the oracle column of MANIFEST.tsv for a corpus file.

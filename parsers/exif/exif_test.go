@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jejak-forensics/jejak/internal/oracle"
 	"github.com/jejak-forensics/jejak/parsers"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 	"github.com/jejak-forensics/jejak/timeline"
@@ -23,9 +24,8 @@ import (
 const samples = "/usr/share/forensics-samples/original-files"
 
 func needExiftool(t testing.TB) {
-	if _, err := exec.LookPath("exiftool"); err != nil {
-		t.Skip("exiftool missing: apt-get install libimage-exiftool-perl")
-	}
+	t.Helper()
+	oracle.Tool(t, "exiftool", "libimage-exiftool-perl")
 }
 
 func sampleFiles(t testing.TB) []string {

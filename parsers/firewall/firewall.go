@@ -15,6 +15,7 @@ import (
 
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
 	"github.com/jejak-forensics/jejak/parsers"
+	"github.com/jejak-forensics/jejak/parsers/lines"
 	"github.com/jejak-forensics/jejak/timeline"
 )
 
@@ -55,9 +56,9 @@ func (*Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeli
 	}
 	fields := defaultFields
 	timeFormat := ""
-	lr := newLineReader(src.R)
+	lr := lines.NewReader(src.R)
 	for {
-		line, off, num, err := lr.next()
+		line, off, num, err := lr.Next()
 		if err == io.EOF {
 			return nil
 		}
@@ -69,7 +70,7 @@ func (*Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeli
 		warn := func(e error) {
 			src.Warn(&parsers.RecordError{Parser: Name, Path: src.Entry.Path, Offset: off, Record: num, Err: e})
 		}
-		if errors.Is(err, errLongLine) {
+		if errors.Is(err, lines.ErrTooLong) {
 			warn(err)
 			continue
 		}

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jejak-forensics/jejak/forensics/fs/ntfs/ntfstest"
+	"github.com/jejak-forensics/jejak/internal/oracle"
 	"github.com/jejak-forensics/jejak/parsers/mft"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 )
@@ -16,7 +16,7 @@ import (
 // in entries/s, and runs fls -r -m on the same volume as many times for
 // the side-by-side figure (fls_ratio: fls time / our time).
 func BenchmarkTimeline(b *testing.B) {
-	img := ntfstest.SampleImage(b, "ntfs", "forensics-samples-ntfs")
+	img := oracle.Sample(b, "ntfs")
 	var entries float64
 	b.ResetTimer()
 	start := time.Now()

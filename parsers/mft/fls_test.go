@@ -12,12 +12,13 @@ import (
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
 	"github.com/jejak-forensics/jejak/forensics/fs/ntfs"
 	"github.com/jejak-forensics/jejak/forensics/fs/ntfs/ntfstest"
+	"github.com/jejak-forensics/jejak/internal/oracle"
 	"github.com/jejak-forensics/jejak/parsers/mft"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 	"github.com/jejak-forensics/jejak/timeline"
 )
 
-func TestMain(m *testing.M) { ntfstest.Main(m) }
+func TestMain(m *testing.M) { oracle.Main(m) }
 
 // volumeMFT walks an NTFS volume and returns the "$MFT" entry it yields.
 func volumeMFT(t testing.TB, img string, pkg string) []*jfs.Entry {
@@ -105,7 +106,7 @@ func TestAgainstFLS(t *testing.T) {
 		{"multiple", "forensics-samples-multiple"},
 	} {
 		t.Run(img.name, func(t *testing.T) {
-			path := ntfstest.SampleImage(t, img.name, img.pkg)
+			path := oracle.Sample(t, img.name)
 			_, parts := ntfstest.NTFSPartitions(t, path)
 			entries := volumeMFT(t, path, img.pkg)
 			if len(parts) == 0 {

@@ -10,7 +10,6 @@
 package shellhistory
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -23,6 +22,7 @@ import (
 
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
 	"github.com/jejak-forensics/jejak/parsers"
+	"github.com/jejak-forensics/jejak/parsers/lines"
 	"github.com/jejak-forensics/jejak/timeline"
 )
 
@@ -36,15 +36,12 @@ const (
 // shell:zsh:history last_written_time to this description.
 const timestampDesc = "Content Modification Time"
 
-// maxLine bounds one history line; history files are small, a longer line
-// is not a command anyone typed.
-const maxLine = 1 << 20
-
 var (
 	// ErrBadLine marks a zsh line that is neither an extended entry nor
 	// the continuation of one.
 	ErrBadLine = errors.New("line is not a zsh extended history entry")
-	// ErrLineTooLong marks a line longer than 1 MiB.
+	// ErrLineTooLong marks a line longer than 1 MiB: history files are
+	// small, so a longer line is not a command anyone typed.
 	ErrLineTooLong = errors.New("history line longer than 1 MiB")
 )
 
@@ -136,36 +133,37 @@ func (*Zsh) Match(e *jfs.Entry, head []byte) bool {
 	return ok
 }
 
-// lineReader yields lines with their offsets and 1-based numbers.
-type lineReader struct {
-	br     *bufio.Reader
-	off    int64
-	n      int64
-	tooBig bool
+// historyLines reads a history file's lines as strings for both parsers:
+// it checks ctx every 512 lines and reports over-long lines itself, so a
+// parser sees only lines to parse, io.EOF, or the error that ends the file.
+// The reader strips one "\r\n"; TrimRight also drops any "\r" left before
+// it, as these parsers always did.
+type historyLines struct {
+	lr   *lines.Reader
+	what string // names the file in a read error
+	warn func(off, n int64, err error)
+	n    int64 // number of the last line read
 }
 
-func (r *lineReader) next() (line string, off, n int64, err error) {
-	var buf []byte
-	size := 0
+func (r *historyLines) next(ctx context.Context) (line string, off, n int64, err error) {
 	for {
-		chunk, e := r.br.ReadSlice('\n')
-		size += len(chunk)
-		if len(buf)+len(chunk) <= maxLine {
-			buf = append(buf, chunk...)
+		if r.n%512 == 0 {
+			if err := ctx.Err(); err != nil {
+				return "", 0, 0, err
+			}
 		}
-		if e == bufio.ErrBufferFull {
+		b, off, n, err := r.lr.Next()
+		r.n = n
+		switch {
+		case err == io.EOF:
+			return "", off, n, err
+		case errors.Is(err, lines.ErrTooLong):
+			r.warn(off, n, ErrLineTooLong)
 			continue
+		case err != nil:
+			return "", off, n, fmt.Errorf("%s: read at offset %d: %w", r.what, off, err)
 		}
-		if e != nil && e != io.EOF {
-			return "", 0, 0, e
-		}
-		if size == 0 {
-			return "", 0, 0, io.EOF
-		}
-		off, r.off = r.off, r.off+int64(size)
-		r.n++
-		r.tooBig = size > maxLine
-		return strings.TrimRight(string(buf), "\r\n"), off, r.n, nil
+		return strings.TrimRight(string(b), "\r\n"), off, n, nil
 	}
 }
 
@@ -198,39 +196,30 @@ func (p *Bash) Parse(ctx context.Context, src *parsers.Source, emit func(*timeli
 	warn := func(off, n int64, err error) {
 		src.Warn(&parsers.RecordError{Parser: BashName, Path: src.Entry.Path, Offset: off, Record: n, Err: err})
 	}
-	lr := &lineReader{br: bufio.NewReaderSize(src.R, 64<<10)}
-	var lines []string
+	lr := &historyLines{lr: lines.NewReader(src.R), what: "bash_history", warn: warn}
+	var cmdLines []string
 	var stamp int64
 	var stampOff, stampLine int64
 	haveStamp := false
 	flush := func() error {
-		if !haveStamp || len(lines) == 0 {
+		if !haveStamp || len(cmdLines) == 0 {
 			return nil
 		}
-		cmd := strings.Join(lines, "\n")
+		cmd := strings.Join(cmdLines, "\n")
 		ev := newEvent(stamp, cmd, stampOff, stampLine, "bash")
-		if len(lines) > 1 {
-			ev.Jejak.Data["lines"] = strconv.Itoa(len(lines))
+		if len(cmdLines) > 1 {
+			ev.Jejak.Data["lines"] = strconv.Itoa(len(cmdLines))
 		}
-		lines = lines[:0]
+		cmdLines = cmdLines[:0]
 		return emit(ev)
 	}
 	for {
-		if lr.n%512 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		line, off, n, err := lr.next()
+		line, off, n, err := lr.next(ctx)
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("bash_history: read at offset %d: %w", lr.off, err)
-		}
-		if lr.tooBig {
-			warn(off, n, ErrLineTooLong)
-			continue
+			return err
 		}
 		if sec, ok := bashStamp(line); ok {
 			if err := flush(); err != nil {
@@ -248,7 +237,7 @@ func (p *Bash) Parse(ctx context.Context, src *parsers.Source, emit func(*timeli
 			}
 			continue
 		}
-		lines = append(lines, line)
+		cmdLines = append(cmdLines, line)
 	}
 	return flush()
 }
@@ -259,25 +248,16 @@ func (p *Zsh) Parse(ctx context.Context, src *parsers.Source, emit func(*timelin
 	warn := func(off, n int64, err error) {
 		src.Warn(&parsers.RecordError{Parser: ZshName, Path: src.Entry.Path, Offset: off, Record: n, Err: err})
 	}
-	lr := &lineReader{br: bufio.NewReaderSize(src.R, 64<<10)}
+	lr := &historyLines{lr: lines.NewReader(src.R), what: "zsh history", warn: warn}
 	var cur *timeline.Event
 	continued := false
 	for {
-		if lr.n%512 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		line, off, n, err := lr.next()
+		line, off, n, err := lr.next(ctx)
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("zsh history: read at offset %d: %w", lr.off, err)
-		}
-		if lr.tooBig {
-			warn(off, n, ErrLineTooLong)
-			continue
+			return err
 		}
 		if continued && cur != nil {
 			cmd := strings.TrimSuffix(cur.Process.CommandLine, "\\") + "\n" + line

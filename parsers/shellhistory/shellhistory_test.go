@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jejak-forensics/jejak/internal/oracle"
 	"github.com/jejak-forensics/jejak/parsers"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 	"github.com/jejak-forensics/jejak/timeline"
@@ -101,10 +102,7 @@ func TestMatch(t *testing.T) {
 // package zsh) and read it back with "fc -l -t %s": every entry, its time
 // and its command must match ours, including a multi-line one.
 func TestZshAgainstZsh(t *testing.T) {
-	zsh, err := exec.LookPath("zsh")
-	if err != nil {
-		t.Skip("zsh not installed (Debian package zsh)")
-	}
+	zsh := oracle.Tool(t, "zsh", "zsh")
 	dir := t.TempDir()
 	hist := filepath.Join(dir, "zsh_history")
 	script := "setopt EXTENDED_HISTORY\nHISTFILE=" + hist + "\nHISTSIZE=100\nSAVEHIST=100\n" +

@@ -30,7 +30,7 @@ type tuple struct{ action, user, addr string }
 
 func (x tuple) String() string { return x.action + "/" + x.user + "/" + x.addr }
 
-func lines(t *testing.T, rel string) []string {
+func corpusLines(t *testing.T, rel string) []string {
 	t.Helper()
 	f, err := os.Open(parsertest.Corpus(t, rel))
 	if err != nil {
@@ -152,7 +152,7 @@ func TestLoghub(t *testing.T) {
 			if res.Err != nil || len(res.Warnings) != 0 {
 				t.Fatalf("err %v, %d warnings", res.Err, len(res.Warnings))
 			}
-			want := oracleTuples(lines(t, rel))
+			want := oracleTuples(corpusLines(t, rel))
 			got := parserTuples(res.Events)
 			compareTuples(t, want, got)
 			n := 0
@@ -218,7 +218,7 @@ func TestElasticAuthLog(t *testing.T) {
 	}
 	// MANIFEST: elastic_user_0.. created Mar 29 10:36:43; the oracle for the
 	// sudo commands and account creations is the raw text.
-	ls := lines(t, rel)
+	ls := corpusLines(t, rel)
 	nCmd, nNewUser, nNewGroup := 0, 0, 0
 	for _, l := range ls {
 		if strings.Contains(l, " sudo: ") && strings.Contains(l, " ; COMMAND=") {
@@ -356,7 +356,7 @@ func TestCrowdsec(t *testing.T) {
 				t.Fatalf("err %v, warnings %v", res.Err, res.Warnings)
 			}
 			checked := 0
-			for _, l := range lines(t, "more/linux/auth/crowdsec_"+name+".parser.assert") {
+			for _, l := range corpusLines(t, "more/linux/auth/crowdsec_"+name+".parser.assert") {
 				m := reAssert.FindStringSubmatch(l)
 				if m == nil {
 					continue

@@ -23,7 +23,6 @@
 package syslog
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -32,11 +31,11 @@ import (
 
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
 	"github.com/jejak-forensics/jejak/parsers"
+	"github.com/jejak-forensics/jejak/parsers/lines"
 	"github.com/jejak-forensics/jejak/timeline"
 )
 
 const (
-	maxLine    = 1 << 20  // longer lines are reported, not parsed
 	maxMessage = 64 << 10 // continuation lines past this are reported
 	ctxEvery   = 256      // records between context checks
 )
@@ -127,11 +126,10 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 		}
 	}
 
-	lr := newLineReader(src.R)
+	lr := lines.NewReader(src.R)
 	var (
 		pending  *timeline.Event
 		h        header
-		lineNo   int64
 		nRecords int
 	)
 	flush := func() error {
@@ -143,13 +141,12 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 		return emit(ev)
 	}
 	for {
-		line, off, err := lr.next()
+		line, off, lineNo, err := lr.Next()
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				break
 			}
-			if errors.Is(err, errTooLong) {
-				lineNo++
+			if errors.Is(err, lines.ErrTooLong) {
 				if ferr := flush(); ferr != nil {
 					return ferr
 				}
@@ -161,7 +158,6 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 			}
 			return err
 		}
-		lineNo++
 		if lineNo == 1 {
 			line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf"))
 		}
@@ -199,51 +195,4 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 		return err
 	}
 	return flush()
-}
-
-// lineReader yields lines without their "\n" or "\r\n", with the byte
-// offset of each. A returned line is valid until the next call.
-type lineReader struct {
-	br   *bufio.Reader
-	off  int64
-	long []byte
-}
-
-func newLineReader(r io.Reader) *lineReader {
-	return &lineReader{br: bufio.NewReaderSize(r, 64<<10)}
-}
-
-func (l *lineReader) next() ([]byte, int64, error) {
-	start := l.off
-	line, err := l.br.ReadSlice('\n')
-	l.off += int64(len(line))
-	if errors.Is(err, bufio.ErrBufferFull) {
-		// A line longer than the buffer: gather it, up to maxLine.
-		l.long = append(l.long[:0], line...)
-		tooLong := false
-		for errors.Is(err, bufio.ErrBufferFull) {
-			line, err = l.br.ReadSlice('\n')
-			l.off += int64(len(line))
-			if len(l.long)+len(line) > maxLine {
-				tooLong = true
-				l.long = l.long[:0]
-			}
-			if !tooLong {
-				l.long = append(l.long, line...)
-			}
-		}
-		if err != nil && !errors.Is(err, io.EOF) {
-			return nil, start, err
-		}
-		if tooLong {
-			return nil, start, errTooLong
-		}
-		line = l.long
-	}
-	if err != nil && (!errors.Is(err, io.EOF) || len(line) == 0) {
-		return nil, start, err
-	}
-	line = bytes.TrimSuffix(line, []byte("\n"))
-	line = bytes.TrimSuffix(line, []byte("\r"))
-	return line, start, nil
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jejak-forensics/jejak/internal/oracle"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 )
 
@@ -16,10 +17,7 @@ import (
 // sparse, then compares our events with what lastlog itself prints. It
 // needs root: lastlog -R chroots.
 func TestLastlogAgainstShadow(t *testing.T) {
-	bin, err := exec.LookPath("lastlog")
-	if err != nil {
-		t.Skip("lastlog not installed (Debian package login)")
-	}
+	bin := oracle.Tool(t, "lastlog", "login")
 	if os.Geteuid() != 0 {
 		t.Skip("lastlog -R needs root (chroot)")
 	}

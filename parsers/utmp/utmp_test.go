@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jejak-forensics/jejak/internal/oracle"
 	"github.com/jejak-forensics/jejak/parsers"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 	"github.com/jejak-forensics/jejak/timeline"
@@ -143,10 +144,7 @@ var utmpdumpLine = regexp.MustCompile(`^\[(\d+)\] \[(\d+)\] \[(.*?)\] \[(.*?)\] 
 // TestUtmpdump compares every record with util-linux's utmpdump, run here.
 // utmpdump reads the x86_64 layout, the layout of every corpus file.
 func TestUtmpdump(t *testing.T) {
-	bin, err := exec.LookPath("utmpdump")
-	if err != nil {
-		t.Skip("utmpdump not installed (Debian package util-linux)")
-	}
+	bin := oracle.Tool(t, "utmpdump", "util-linux")
 	for _, f := range corpusFiles {
 		t.Run(f, func(t *testing.T) {
 			path := parsertest.Corpus(t, f)

@@ -13,6 +13,7 @@ import (
 
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
 	"github.com/jejak-forensics/jejak/parsers"
+	"github.com/jejak-forensics/jejak/parsers/lines"
 	"github.com/jejak-forensics/jejak/timeline"
 )
 
@@ -91,13 +92,13 @@ var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
 // Parse implements parsers.Parser.
 func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
-	lr := newLineReader(src.R)
+	lr := lines.NewReader(src.R)
 	var w3c *w3cState
 	warn := func(off, num int64, err error) {
 		src.Warn(&parsers.RecordError{Parser: Name, Path: src.Entry.Path, Offset: off, Record: num, Err: err})
 	}
 	for {
-		line, off, num, err := lr.next()
+		line, off, num, err := lr.Next()
 		if err == io.EOF {
 			return nil
 		}
@@ -106,7 +107,7 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 				return cerr
 			}
 		}
-		if errors.Is(err, errLongLine) {
+		if errors.Is(err, lines.ErrTooLong) {
 			warn(off, num, err)
 			continue
 		}

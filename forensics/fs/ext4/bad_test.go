@@ -9,12 +9,13 @@ import (
 	"testing"
 
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+	"github.com/jejak-forensics/jejak/internal/oracle"
 )
 
 // TestTruncated walks the Debian ext4 sample cut in half: the parts past the
 // cut are reported with their offsets, everything before it is still walked.
 func TestTruncated(t *testing.T) {
-	path := sample(t, "ext4")
+	path := oracle.Sample(t, "ext4")
 	f, size := openFile(t, path)
 	const start = 2048 * 512
 	full, err := NewWalker(io.NewSectionReader(f, start, size-start), size-start, []string{"raw:"})
@@ -52,7 +53,7 @@ func TestTruncated(t *testing.T) {
 // file's times, and reads every other file.
 func TestCorruptInode(t *testing.T) {
 	img, _ := build(t, variants[0])
-	stat := runTool(t, "debugfs", "-R", "imap docs/report.txt", img)
+	stat := string(oracle.Run(t, "debugfs", "-R", "imap docs/report.txt", img))
 	m := regexp.MustCompile(`Inode (\d+) is part of block group \d+\s+located at block (\d+), offset (0x[0-9a-f]+)`).FindStringSubmatch(stat)
 	if m == nil {
 		t.Fatalf("debugfs imap: %s", stat)

@@ -10,13 +10,14 @@ import (
 	"time"
 
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+	"github.com/jejak-forensics/jejak/internal/oracle"
 )
 
 // BenchmarkWalk walks an ext4 image of 20,000 files in 200 folders (made
 // with mke2fs -d) and reports entries/s, with The Sleuth Kit's
 // `fls -r -m /` on the same image timed in the same run for comparison.
 func BenchmarkWalk(b *testing.B) {
-	needTool(b, "mke2fs", "e2fsprogs")
+	oracle.Tool(b, "mke2fs", "e2fsprogs")
 	dir := b.TempDir()
 	src := filepath.Join(dir, "src")
 	for d := range 200 {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+	"github.com/jejak-forensics/jejak/internal/oracle"
 )
 
 // variant is one way of making a file system with mke2fs.
@@ -86,8 +87,8 @@ func srcTree(t testing.TB, dir string) map[string][32]byte {
 // turns the big folder into an htree.
 func build(t testing.TB, v variant) (string, map[string][32]byte) {
 	t.Helper()
-	needTool(t, "mke2fs", "e2fsprogs")
-	needTool(t, "debugfs", "e2fsprogs")
+	oracle.Tool(t, "mke2fs", "e2fsprogs")
+	oracle.Tool(t, "debugfs", "e2fsprogs")
 	dir := t.TempDir()
 	src := filepath.Join(dir, "src")
 	sums := srcTree(t, src)
@@ -136,7 +137,7 @@ func debugfsTimes(t testing.TB, img string, inodes []string) map[string]map[stri
 	}
 	cf := filepath.Join(t.TempDir(), "stat")
 	os.WriteFile(cf, []byte(cmds.String()), 0o644)
-	out := runTool(t, "debugfs", "-f", cf, img)
+	out := string(oracle.Run(t, "debugfs", "-f", cf, img))
 	res := map[string]map[string]string{}
 	var cur map[string]string
 	sc := bufio.NewScanner(strings.NewReader(out))
@@ -168,7 +169,7 @@ func decodeDebugfs(s string) time.Time {
 }
 
 func TestBuiltImages(t *testing.T) {
-	needTool(t, "fls", "sleuthkit")
+	oracle.Tool(t, "fls", "sleuthkit")
 	for _, v := range variants {
 		t.Run(v.name, func(t *testing.T) {
 			img, sums := build(t, v)
@@ -264,7 +265,7 @@ func TestBuiltImages(t *testing.T) {
 					continue
 				}
 				got := readAll(t, e)
-				if want := sha256.Sum256([]byte(runToolRaw(t, "icat", img, e.Inode))); got != want {
+				if want := sha256.Sum256(oracle.Output(t, "icat", img, e.Inode)); got != want {
 					t.Errorf("%s: content differs from icat", k)
 				}
 				if got == sums["del/gone.txt"] {

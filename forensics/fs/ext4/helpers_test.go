@@ -5,66 +5,16 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
 
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+	"github.com/jejak-forensics/jejak/internal/oracle"
 )
 
-// needTool skips the test when a Debian oracle tool is missing.
-func needTool(t testing.TB, tool, pkg string) {
-	t.Helper()
-	if _, err := exec.LookPath(tool); err != nil {
-		t.Skipf("%s not installed: apt-get install -y %s", tool, pkg)
-	}
-}
-
-func runTool(t testing.TB, name string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Env = append(os.Environ(), "TZ=UTC")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-// runToolRaw returns a tool's stdout alone (binary output).
-func runToolRaw(t testing.TB, name string, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(name, args...).Output()
-	if err != nil {
-		t.Fatalf("%s %s: %v", name, strings.Join(args, " "), err)
-	}
-	return string(out)
-}
-
-// sample decompresses one of Debian's forensics-samples images.
-func sample(t testing.TB, name string) string {
-	t.Helper()
-	xzPath := "/usr/share/forensics-samples/fs." + name + ".xz"
-	if _, err := os.Stat(xzPath); err != nil {
-		t.Skipf("%s missing: apt-get install -y forensics-samples-%s", xzPath, name)
-	}
-	needTool(t, "xz", "xz-utils")
-	out := filepath.Join(t.TempDir(), "fs."+name)
-	f, err := os.Create(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("xz", "-dc", xzPath)
-	cmd.Stdout = f
-	if err := cmd.Run(); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	return out
-}
+func TestMain(m *testing.M) { oracle.Main(m) }
 
 // body is one bodyfile line (fls -m), or the same facts from our walk.
 type body struct {
@@ -87,8 +37,8 @@ func (b body) String() string {
 // the regular files and directories (what the walker yields).
 func fls(t testing.TB, image string, sector int64) map[string]body {
 	t.Helper()
-	needTool(t, "fls", "sleuthkit")
-	out := runTool(t, "fls", "-r", "-m", "/", "-o", strconv.FormatInt(sector, 10), image)
+	oracle.Tool(t, "fls", "sleuthkit")
+	out := string(oracle.Run(t, "fls", "-r", "-m", "/", "-o", strconv.FormatInt(sector, 10), image))
 	m := map[string]body{}
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
@@ -188,7 +138,7 @@ func diffBodies(want, got map[string]body) []string {
 // nanoseconds, as "Accessed:2020-10-27 05:15:44.123456789" lines.
 func istatTimes(t testing.TB, image string, sector int64, inode string) map[string]string {
 	t.Helper()
-	out := runTool(t, "istat", "-o", strconv.FormatInt(sector, 10), image, inode)
+	out := string(oracle.Run(t, "istat", "-o", strconv.FormatInt(sector, 10), image, inode))
 	m := map[string]string{}
 	for _, line := range strings.Split(out, "\n") {
 		for _, k := range []string{"Accessed", "File Modified", "Inode Modified", "File Created"} {

@@ -4,6 +4,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/jejak-forensics/jejak/internal/oracle"
 )
 
 // TestForensicsSamplesExt4 compares the walk of Debian's ext4 sample (a
@@ -14,7 +16,7 @@ func TestForensicsSamplesExt4(t *testing.T) {
 		sector int64
 	}{{"ext4", 2048}, {"multiple", 227328}} {
 		t.Run(tc.name, func(t *testing.T) {
-			path := sample(t, tc.name)
+			path := oracle.Sample(t, tc.name)
 			want := fls(t, path, tc.sector)
 			f, size := openFile(t, path)
 			w, err := NewWalker(io.NewSectionReader(f, tc.sector*512, size-tc.sector*512), size-tc.sector*512, []string{"raw:"})

@@ -17,9 +17,10 @@ import (
 	"github.com/jejak-forensics/jejak/forensics/fs/fstest"
 	"github.com/jejak-forensics/jejak/forensics/fs/ntfs"
 	"github.com/jejak-forensics/jejak/forensics/fs/ntfs/ntfstest"
+	"github.com/jejak-forensics/jejak/internal/oracle"
 )
 
-func TestMain(m *testing.M) { ntfstest.Main(m) }
+func TestMain(m *testing.M) { oracle.Main(m) }
 
 func walker(t testing.TB, r io.ReaderAt, size, start int64, idx int) jfs.Walker {
 	t.Helper()
@@ -36,7 +37,7 @@ func walker(t testing.TB, r io.ReaderAt, size, start int64, idx int) jfs.Walker 
 // deleted pic2 photos under pic2/ with the bytes of the originals, the
 // archives inside (docx, odt) walked, and $MFT delivered for the mft parser.
 func TestSamplesNTFS(t *testing.T) {
-	img := ntfstest.SampleImage(t, "ntfs", "forensics-samples-ntfs")
+	img := oracle.Sample(t, "ntfs")
 	_, parts := ntfstest.NTFSPartitions(t, img)
 	if len(parts) != 1 || parts[0].Start != 2048*512 {
 		t.Fatalf("NTFS partitions %+v, want one at sector 2048 (mmls)", parts)
@@ -164,7 +165,7 @@ func goNTFSImage(t testing.TB) string {
 // TestCorruptRecord damages one MFT record in a copy of the volume: the
 // walk reports it with its offset in $MFT and delivers everything else.
 func TestCorruptRecord(t *testing.T) {
-	img := ntfstest.SampleImage(t, "ntfs", "forensics-samples-ntfs")
+	img := oracle.Sample(t, "ntfs")
 	_, parts := ntfstest.NTFSPartitions(t, img)
 	p := parts[0]
 	vol := make([]byte, p.Length)

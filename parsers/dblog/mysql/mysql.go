@@ -15,7 +15,7 @@ import (
 
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
 	"github.com/jejak-forensics/jejak/parsers"
-	"github.com/jejak-forensics/jejak/parsers/dblog"
+	"github.com/jejak-forensics/jejak/parsers/lines"
 	"github.com/jejak-forensics/jejak/timeline"
 )
 
@@ -83,7 +83,7 @@ type record struct {
 
 // Parse implements parsers.Parser.
 func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
-	lr := dblog.NewLineReader(src.R)
+	lr := lines.NewReader(src.R)
 	var cur *record
 	lastTS := ""
 	flush := func() error {
@@ -124,7 +124,7 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 				return cerr
 			}
 		}
-		if errors.Is(err, dblog.ErrLongLine) {
+		if errors.Is(err, lines.ErrTooLong) {
 			warn(src, off, num, err)
 			continue
 		}

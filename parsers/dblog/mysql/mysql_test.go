@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -11,17 +12,7 @@ import (
 
 	"github.com/jejak-forensics/jejak/parsers/dblog"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
-	"github.com/jejak-forensics/jejak/timeline"
 )
-
-func hasTag(ev *timeline.Event, tag string) bool {
-	for _, t := range ev.Jejak.Tags {
-		if t == tag {
-			return true
-		}
-	}
-	return false
-}
 
 var lnav = []string{"more/db/lnav_logfile_mysql_gen.0", "more/db/lnav_logfile_mysql_error.0", "more/db/lnav_logfile_mysql_slow.0"}
 
@@ -65,7 +56,7 @@ func TestLnavGeneral(t *testing.T) {
 				t.Errorf("init db %v", ev.Jejak.Data)
 			}
 		}
-		if hasTag(ev, dblog.WriteTag) {
+		if slices.Contains(ev.Jejak.Tags, dblog.WriteTag) {
 			writes++
 			if ev.Jejak.Data["db.statement"] != "insert into testtab values (1, 'two')" || ev.Event.Type[0] != "change" {
 				t.Errorf("write %v", ev.Jejak.Data)
@@ -102,7 +93,7 @@ func TestLnavSlow(t *testing.T) {
 	if ev.Timestamp.Format(time.RFC3339Nano) != "2021-01-26T23:45:57.678222Z" || ev.User.Name != "owncloud" ||
 		ev.Jejak.Data["db.name"] != "owncloud" || ev.Jejak.Data["query_time"] != "0.011853" ||
 		ev.Jejak.Data["set_timestamp"] != "1611704757" || ev.Jejak.Data["db.statement"] != "SELECT * FROM `oc_appconfig`;" ||
-		ev.Event.Action != "db_statement" || hasTag(ev, dblog.WriteTag) {
+		ev.Event.Action != "db_statement" || slices.Contains(ev.Jejak.Tags, dblog.WriteTag) {
 		t.Errorf("first: %s %+v %v", ev.Timestamp, ev.User, ev.Jejak.Data)
 	}
 	// SET timestamp is the query start, # Time the end: they agree to the second.
@@ -142,7 +133,7 @@ func TestOldGeneralLog(t *testing.T) {
 		!c.Timestamp.Equal(d.Timestamp) || c.Jejak.Provenance.Record != 5 {
 		t.Errorf("connect (inherited time): %+v %s %d", c.User, c.Timestamp, c.Jejak.Provenance.Record)
 	}
-	if !hasTag(u, dblog.WriteTag) || u.Jejak.Data["db.statement"] != "UPDATE votes\nSET n = n + 10\nWHERE id = 2" {
+	if !slices.Contains(u.Jejak.Tags, dblog.WriteTag) || u.Jejak.Data["db.statement"] != "UPDATE votes\nSET n = n + 10\nWHERE id = 2" {
 		t.Errorf("update: %q %v", u.Jejak.Data["db.statement"], u.Jejak.Tags)
 	}
 	if q.Event.Action != "db_disconnect" || q.Timestamp.Format(time.RFC3339) != "2024-03-10T02:00:02Z" {

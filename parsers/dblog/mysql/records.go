@@ -148,15 +148,11 @@ func errorRecord(rec *record, src *parsers.Source) (*timeline.Event, error) {
 		dblog.SetUser(ev, m[1])
 		setHost(ev, m[2])
 	case strings.Contains(msg, "ready for connections"):
-		ev.Event.Action, ev.Event.Type = "db_server_start", []string{"start"}
+		dblog.ServerStarted(ev)
 	case strings.Contains(msg, "Shutdown complete"):
-		ev.Event.Action, ev.Event.Type = "db_server_stop", []string{"end"}
+		dblog.ServerStopped(ev)
 	default:
-		ev.Event.Action = "db_message"
-		ev.Event.Type = []string{"info"}
-		if strings.EqualFold(level, "ERROR") {
-			ev.Event.Type = []string{"error"}
-		}
+		dblog.Message(ev, strings.EqualFold(level, "ERROR"))
 	}
 	return ev, nil
 }

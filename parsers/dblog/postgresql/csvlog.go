@@ -122,7 +122,7 @@ func csvEvent(f []string, src *parsers.Source) (*timeline.Event, error) {
 	}
 	classify(ev, f[colSeverity], f[colMessage])
 	// A failed statement is in the query column of its ERROR record.
-	if q := f[colQuery]; q != "" && ev.Event.Action == "db_message" {
+	if q := f[colQuery]; q != "" && ev.Event.Action == dblog.MessageAction {
 		dblog.TagStatement(ev, q)
 	}
 	return ev, nil

@@ -16,6 +16,7 @@ import (
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
 	"github.com/jejak-forensics/jejak/parsers"
 	"github.com/jejak-forensics/jejak/parsers/dblog"
+	"github.com/jejak-forensics/jejak/parsers/lines"
 	"github.com/jejak-forensics/jejak/timeline"
 )
 
@@ -78,7 +79,7 @@ type record struct {
 }
 
 func parseStderr(ctx context.Context, r io.Reader, src *parsers.Source, emit func(*timeline.Event) error) error {
-	lr := dblog.NewLineReader(r)
+	lr := lines.NewReader(r)
 	var cur *record
 	flush := func() error {
 		if cur == nil {
@@ -103,7 +104,7 @@ func parseStderr(ctx context.Context, r io.Reader, src *parsers.Source, emit fun
 				return cerr
 			}
 		}
-		if errors.Is(err, dblog.ErrLongLine) {
+		if errors.Is(err, lines.ErrTooLong) {
 			warn(src, off, num, err)
 			continue
 		}
@@ -270,14 +271,10 @@ func classify(ev *timeline.Event, severity, msg string) {
 		dblog.SetUser(ev, m[2])
 		dblog.SetDB(ev, m[3])
 	case strings.HasPrefix(msg, "starting PostgreSQL"):
-		ev.Event.Action, ev.Event.Type = "db_server_start", []string{"start"}
+		dblog.ServerStarted(ev)
 	case strings.HasPrefix(msg, "database system is shut down"):
-		ev.Event.Action, ev.Event.Type = "db_server_stop", []string{"end"}
+		dblog.ServerStopped(ev)
 	default:
-		ev.Event.Action = "db_message"
-		ev.Event.Type = []string{"info"}
-		if severity == "ERROR" || severity == "FATAL" || severity == "PANIC" {
-			ev.Event.Type = []string{"error"}
-		}
+		dblog.Message(ev, severity == "ERROR" || severity == "FATAL" || severity == "PANIC")
 	}
 }

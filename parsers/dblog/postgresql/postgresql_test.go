@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,15 +13,6 @@ import (
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 	"github.com/jejak-forensics/jejak/timeline"
 )
-
-func hasTag(ev *timeline.Event, tag string) bool {
-	for _, t := range ev.Jejak.Tags {
-		if t == tag {
-			return true
-		}
-	}
-	return false
-}
 
 func TestContract(t *testing.T) {
 	parsertest.Contract(t, New(), parsertest.Corpus(t, "logs/db/postgresql.log"),
@@ -73,7 +65,7 @@ func TestLnavPostgres(t *testing.T) {
 	}
 	var writes, connects []*timeline.Event
 	for _, ev := range res.Events {
-		if hasTag(ev, dblog.WriteTag) {
+		if slices.Contains(ev.Jejak.Tags, dblog.WriteTag) {
 			writes = append(writes, ev)
 		}
 		if ev.Event.Action == "db_connect" {
@@ -96,7 +88,7 @@ func TestLnavPostgres(t *testing.T) {
 		}
 	}
 	for _, ev := range res.Events {
-		if ev.Event.Action == "db_statement_failed" && (hasTag(ev, dblog.WriteTag) || ev.Event.Outcome != "failure") {
+		if ev.Event.Action == "db_statement_failed" && (slices.Contains(ev.Jejak.Tags, dblog.WriteTag) || ev.Event.Outcome != "failure") {
 			t.Errorf("failed SELECT: %+v", ev)
 		}
 	}
@@ -114,10 +106,10 @@ func TestCSVLog(t *testing.T) {
 		c.Timestamp.Format(time.RFC3339Nano) != "2024-03-10T08:00:01.001Z" {
 		t.Errorf("connect: %+v %+v %s", c.Event, c.Source, c.Timestamp)
 	}
-	if !hasTag(u, dblog.WriteTag) || u.Jejak.Provenance.Record != 2 || !strings.HasPrefix(u.Jejak.Data["db.statement"], "UPDATE votes") {
+	if !slices.Contains(u.Jejak.Tags, dblog.WriteTag) || u.Jejak.Provenance.Record != 2 || !strings.HasPrefix(u.Jejak.Data["db.statement"], "UPDATE votes") {
 		t.Errorf("update: %+v %v", u.Jejak, u.Event)
 	}
-	if e.Jejak.Provenance.Record != 4 || !hasTag(e, dblog.WriteTag) || e.Jejak.Data["sql_state"] != "42P01" {
+	if e.Jejak.Provenance.Record != 4 || !slices.Contains(e.Jejak.Tags, dblog.WriteTag) || e.Jejak.Data["sql_state"] != "42P01" {
 		t.Errorf("error with DELETE query: %+v", e.Jejak)
 	}
 	if f.Event.Action != "db_auth_failed" || f.User.Name != "mallory" {
@@ -128,7 +120,7 @@ func TestCSVLog(t *testing.T) {
 func TestContinuationBeforeFirstRecord(t *testing.T) {
 	log := "  orphan continuation\n2024-01-01 00:00:00 UTC [1] LOG:  statement: DELETE FROM t\n"
 	res := parsertest.Parse(context.Background(), New(), parsertest.BytesEntry("pg.log", []byte(log), time.Time{}), time.UTC)
-	if len(res.Events) != 1 || len(res.Warnings) != 1 || res.Warnings[0].Offset != 0 || !hasTag(res.Events[0], dblog.WriteTag) {
+	if len(res.Events) != 1 || len(res.Warnings) != 1 || res.Warnings[0].Offset != 0 || !slices.Contains(res.Events[0].Jejak.Tags, dblog.WriteTag) {
 		t.Fatalf("%d events %d warnings", len(res.Events), len(res.Warnings))
 	}
 }

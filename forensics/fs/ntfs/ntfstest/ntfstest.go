@@ -1,79 +1,18 @@
-// Package ntfstest gives the NTFS tests their real evidence and oracle:
-// Debian's forensics-samples images, decompressed once per test binary, and
-// The Sleuth Kit's fls bodyfile of them.
+// Package ntfstest gives the NTFS tests their oracle: The Sleuth Kit's fls
+// bodyfile of an NTFS volume, and the NTFS partitions of a disk image (the
+// images themselves come from internal/oracle.Sample).
 package ntfstest
 
 import (
 	"bufio"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/jejak-forensics/jejak/forensics/volume"
+	"github.com/jejak-forensics/jejak/internal/oracle"
 )
-
-const samples = "/usr/share/forensics-samples"
-
-// images holds the decompressed forensics-samples images for the whole test
-// binary: decompressing 300 MB per test would dominate the run.
-var images struct {
-	sync.Mutex
-	dir string
-}
-
-// Main runs a test binary's tests and removes the decompressed images; call
-// it from TestMain.
-func Main(m *testing.M) {
-	code := m.Run()
-	if images.dir != "" {
-		os.RemoveAll(images.dir)
-	}
-	os.Exit(code)
-}
-
-// SampleImage returns the decompressed fs.<name> image of Debian's
-// forensics-samples-<pkg> package.
-func SampleImage(t testing.TB, name, pkg string) string {
-	t.Helper()
-	src := filepath.Join(samples, "fs."+name+".xz")
-	if _, err := os.Stat(src); err != nil {
-		t.Skipf("%s missing: install the Debian package %s", src, pkg)
-	}
-	if _, err := exec.LookPath("xz"); err != nil {
-		t.Skip("xz missing: install the Debian package xz-utils")
-	}
-	images.Lock()
-	defer images.Unlock()
-	if images.dir == "" {
-		d, err := os.MkdirTemp("", "jejak-ntfs-test-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		images.dir = d
-	}
-	dst := filepath.Join(images.dir, "fs."+name)
-	if _, err := os.Stat(dst); err == nil {
-		return dst
-	}
-	out, err := os.Create(dst + ".part")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("xz", "-dc", src)
-	cmd.Stdout = out
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("xz -dc %s: %v", src, err)
-	}
-	out.Close()
-	if err := os.Rename(dst+".part", dst); err != nil {
-		t.Fatal(err)
-	}
-	return dst
-}
 
 // NTFSPartitions opens the image and returns its NTFS partitions, found by
 // forensics/volume.
@@ -113,14 +52,8 @@ type BodyLine struct {
 // FLS runs The Sleuth Kit's fls -r -m / -o sector on img.
 func FLS(t testing.TB, img string, sector int64) []BodyLine {
 	t.Helper()
-	if _, err := exec.LookPath("fls"); err != nil {
-		t.Skip("fls missing: install the Debian package sleuthkit")
-	}
-	out, err := exec.Command("fls", "-r", "-m", "/", "-o", strconv.FormatInt(sector, 10), img).Output()
-	if err != nil {
-		t.Fatalf("fls: %v", err)
-	}
-	return ParseBody(t, string(out))
+	oracle.Tool(t, "fls", "sleuthkit")
+	return ParseBody(t, string(oracle.Output(t, "fls", "-r", "-m", "/", "-o", strconv.FormatInt(sector, 10), img)))
 }
 
 // ParseBody reads a bodyfile.
