@@ -73,6 +73,7 @@ STEP BY STEP
 			evidenceCmd(e),
 			ingestCmd(e),
 			timelineCmd(e),
+			searchCmd(e),
 			exportCmd(e),
 			warningsCmd(e),
 			analyzeCmd(e),

@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/jejak-forensics/jejak/timeline"
@@ -50,26 +47,10 @@ EXAMPLES
 				return err
 			}
 			q.Limit = c.Int("limit")
-			out := bufio.NewWriterSize(e.stdout, 1<<16)
-			defer out.Flush()
-			if c.Bool("json") {
-				enc := json.NewEncoder(out)
-				enc.SetEscapeHTML(false)
-				return store.Search(c.Context, q, func(ev *timeline.Event) error { return enc.Encode(ev) })
-			}
-			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "TIME (UTC)\tDESC\tPARSER\tACTION\tMESSAGE\tSOURCE")
-			err = store.Search(c.Context, q, func(ev *timeline.Event) error {
-				p := ev.Jejak.Provenance
-				_, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s @%d\n",
-					ev.Timestamp.UTC().Format("2006-01-02T15:04:05.000000000Z"), ev.TimestampDesc, p.Parser,
-					dash(ev.Event.Action), oneLine(ev.Message), p.Display(), p.Offset)
-				return err
+			_, err = printEvents(e.stdout, c.Bool("json"), func(fn func(*timeline.Event) error) error {
+				return store.Search(c.Context, q, fn)
 			})
-			if err != nil {
-				return err
-			}
-			return tw.Flush()
+			return err
 		},
 	})
 }

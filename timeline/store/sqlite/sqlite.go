@@ -1,22 +1,28 @@
 // Package sqlite is the embedded case store: one SQLite file in the case
 // folder, written through the pure-Go modernc driver so the binary
 // cross-compiles without cgo.
+//
+// An examiner can open case.db with the sqlite3 tool: events.doc holds each
+// event's ECS JSON as text (json_extract works on it), and the view
+// "timeline" lays out the fields one usually wants as columns, e.g.
+//
+//	SELECT timestamp, parser, message FROM timeline
+//	WHERE ts >= unixepoch('2024-02-14') * 1000000000 ORDER BY ts, id;
 package sqlite
 
 import (
 	"context"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/jejak-forensics/jejak/timeline"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // indexes serve time-range and field queries. A first ingest into an empty
@@ -37,24 +43,27 @@ DROP INDEX IF EXISTS events_user;
 DROP INDEX IF EXISTS events_source_ip;
 `
 
+// schemaVersion is stored in PRAGMA user_version. Version 0 stores (the
+// first drafts) also kept parser, evidence, outcome and host_name as
+// columns, which no query used; Open drops them (see migrate).
+const schemaVersion = 2
+
 // Rows are appended in rowid order (cheap: only the last pages change) and
 // de-duplicated by a unique index on the 16-byte event ID. Event IDs share a
 // per-file prefix (see timeline.ComputeID), so that index also grows locally
-// while a file is ingested. The columns beside the document are the fields
-// queries filter on; the document itself is the ECS JSON, stored verbatim.
+// while a file is ingested. Beside the document, a row holds only what the
+// indexes need: every stored byte is written once more by the index builds
+// and, in WAL mode, twice to disk. The document is the ECS JSON as text,
+// verbatim; the timeline view reads other fields out of it.
 const schema = `
 CREATE TABLE IF NOT EXISTS events (
 	id BLOB NOT NULL UNIQUE,
 	ts INTEGER NOT NULL,
-	parser TEXT NOT NULL,
-	evidence TEXT NOT NULL,
 	action TEXT,
-	outcome TEXT,
 	user_name TEXT,
 	source_ip TEXT,
-	host_name TEXT,
 	run INTEGER NOT NULL,
-	doc BLOB NOT NULL
+	doc TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS runs (
 	id INTEGER PRIMARY KEY,
@@ -74,16 +83,39 @@ CREATE TABLE IF NOT EXISTS warnings (
 	record INTEGER NOT NULL,
 	message TEXT NOT NULL
 );
+CREATE VIEW IF NOT EXISTS timeline AS SELECT
+	json_extract(doc, '$."@timestamp"') AS timestamp,
+	json_extract(doc, '$.timestamp_desc') AS timestamp_desc,
+	json_extract(doc, '$.message') AS message,
+	action,
+	json_extract(doc, '$.event.outcome') AS outcome,
+	user_name,
+	source_ip,
+	json_extract(doc, '$.host.name') AS host_name,
+	json_extract(doc, '$.jejak.provenance.parser') AS parser,
+	json_extract(doc, '$.jejak.provenance.evidence_sha256') AS evidence,
+	json_extract(doc, '$.jejak.provenance.path') AS path,
+	lower(hex(id)) AS id,
+	ts,
+	run,
+	doc
+FROM events;
 `
 
 // Store is the SQLite case store. Writes must come from one goroutine; reads
-// may run concurrently with them (WAL mode).
+// may run concurrently with them.
 type Store struct {
-	db  *sql.DB
+	db *sql.DB
+	// w is the connection every event write goes through: the pragmas of a
+	// bulk run (the journal mode) belongs to one connection, and so
+	// do the prepared inserts.
+	w   *sql.Conn
 	run int64
 
-	mu  sync.Mutex
-	ins map[int]*sql.Stmt // multi-row inserts by row count
+	mu     sync.Mutex
+	bulk   bool            // this run fills an empty store; see BeginRun
+	ins    map[int]rawStmt // multi-row inserts by row count, prepared on w
+	chunks sync.Pool       // *chunk, recycled between batches
 }
 
 var _ timeline.Store = (*Store)(nil)
@@ -91,27 +123,128 @@ var _ timeline.Store = (*Store)(nil)
 // Open opens (creating if needed) the store at path.
 func Open(ctx context.Context, path string) (*Store, error) {
 	// page_size only takes effect before the file is first written, so it
-	// comes first; large pages mean fewer writes for the same rows.
-	dsn := "file:" + path + "?_pragma=page_size(16384)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=wal_autocheckpoint(8192)&_pragma=cache_size(-262144)&_pragma=temp_store(MEMORY)"
+	// comes first; large pages mean fewer writes for the same rows. The
+	// journal mode is no DSN pragma: WAL is a property of the file, set
+	// once below, and a connection opened during a bulk run must not switch
+	// it back in the middle.
+	dsn := "file:" + path + "?_pragma=page_size(16384)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=wal_autocheckpoint(8192)&_pragma=cache_size(-32768)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open case store %s: %w", path, err)
 	}
-	if _, err := db.ExecContext(ctx, schema+indexes); err != nil {
+	s := &Store{db: db}
+	if err := s.open(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("create schema in %s: %w", path, err)
+		return nil, fmt.Errorf("open case store %s: %w", path, err)
 	}
-	return &Store{db: db}, nil
+	return s, nil
+}
+
+func (s *Store) open(ctx context.Context) error {
+	var err error
+	if s.w, err = s.db.Conn(ctx); err != nil {
+		return err
+	}
+	// Another process's bulk run may hold the file in rollback mode; it
+	// switches back itself, so a busy database is no error here.
+	var mode string
+	if err := s.w.QueryRowContext(ctx, `PRAGMA journal_mode=WAL`).Scan(&mode); err != nil && !isBusy(err) {
+		return fmt.Errorf("set WAL mode: %w", err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		return err
+	}
+	if _, err := s.w.ExecContext(ctx, schema+indexes); err != nil {
+		return fmt.Errorf("create schema: %w", err)
+	}
+	return nil
+}
+
+// migrate brings a store written by an older jejak to schemaVersion.
+func (s *Store) migrate(ctx context.Context) error {
+	var v int
+	if err := s.w.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v); err != nil {
+		return err
+	}
+	if v >= schemaVersion {
+		return nil
+	}
+	var cols []string
+	rows, err := s.w.QueryContext(ctx, `SELECT name FROM pragma_table_info('events')`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			rows.Close()
+			return err
+		}
+		cols = append(cols, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	stmts := []string{}
+	for _, c := range []string{"parser", "evidence", "outcome", "host_name"} {
+		if contains(cols, c) {
+			stmts = append(stmts, `ALTER TABLE events DROP COLUMN `+c)
+		}
+	}
+	stmts = append(stmts, fmt.Sprintf(`PRAGMA user_version=%d`, schemaVersion))
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, q := range stmts {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("migrate schema (%s): %w", q, err)
+		}
+	}
+	return tx.Commit()
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// isBusy reports whether err is SQLite's "database is locked" (with any
+// extended code).
+func isBusy(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 // DB exposes the handle for case-level tables (runs, warnings) and tests.
 func (s *Store) DB() *sql.DB { return s.db }
 
 // BeginRun records the start of an ingest run; events written afterwards
-// carry its number. Into an empty store, the run writes without secondary
-// indexes; FinishRun builds them.
+// carry its number.
+//
+// A run into an empty store is a bulk run, written for speed until
+// FinishRun:
+//   - without secondary indexes, which FinishRun builds in one sort each;
+//   - with a rollback journal instead of WAL. New rows go to new pages at
+//     the end of the file, which a rollback journal need not copy, so each
+//     page is written once; WAL writes every page twice (log, then
+//     checkpoint). A crash still rolls back only the batch in flight.
+//
+// synchronous stays NORMAL: turning it OFF as well saved no measurable time
+// and would let a power loss damage the file.
+//
+// If another connection has the file open (a reader in another process),
+// the run keeps WAL mode: slower, equally correct.
 func (s *Store) BeginRun(ctx context.Context, started time.Time, version string) (int64, error) {
-	res, err := s.db.ExecContext(ctx, `INSERT INTO runs(started, tool_version) VALUES(?, ?)`,
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	res, err := s.w.ExecContext(ctx, `INSERT INTO runs(started, tool_version) VALUES(?, ?)`,
 		started.UTC().Format(time.RFC3339Nano), version)
 	if err != nil {
 		return 0, fmt.Errorf("record run: %w", err)
@@ -121,35 +254,70 @@ func (s *Store) BeginRun(ctx context.Context, started time.Time, version string)
 		return 0, err
 	}
 	var empty bool
-	if err := s.db.QueryRowContext(ctx, `SELECT NOT EXISTS(SELECT 1 FROM events)`).Scan(&empty); err != nil {
+	if err := s.w.QueryRowContext(ctx, `SELECT NOT EXISTS(SELECT 1 FROM events)`).Scan(&empty); err != nil {
 		return 0, err
 	}
-	if empty {
-		if _, err := s.db.ExecContext(ctx, dropIndexes); err != nil {
-			return 0, fmt.Errorf("defer indexes: %w", err)
-		}
+	if !empty {
+		return s.run, nil
+	}
+	if _, err := s.w.ExecContext(ctx, dropIndexes); err != nil {
+		return 0, fmt.Errorf("defer indexes: %w", err)
+	}
+	s.bulk = true
+	// Idle pooled connections keep the WAL open, which would refuse the
+	// switch: let them go.
+	s.db.SetMaxIdleConns(0)
+	s.db.SetMaxIdleConns(2)
+	var mode string
+	if err := s.w.QueryRowContext(ctx, `PRAGMA journal_mode=TRUNCATE`).Scan(&mode); err != nil && !isBusy(err) {
+		return 0, fmt.Errorf("bulk journal mode: %w", err)
 	}
 	return s.run, nil
 }
 
 // BuildIndexes creates any index a bulk run deferred.
 func (s *Store) BuildIndexes(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, indexes); err != nil {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buildIndexes(ctx)
+}
+
+func (s *Store) buildIndexes(ctx context.Context) error {
+	if _, err := s.w.ExecContext(ctx, indexes); err != nil {
 		return fmt.Errorf("build indexes: %w", err)
 	}
 	return nil
 }
 
-// FinishRun stores the run's summary.
-func (s *Store) FinishRun(ctx context.Context, finished time.Time, summary any) error {
-	if err := s.BuildIndexes(ctx); err != nil {
-		return err
+// endBulk returns the store to WAL mode after a bulk run.
+func (s *Store) endBulk(ctx context.Context) error {
+	if !s.bulk {
+		return nil
 	}
+	s.bulk = false
+	var mode string
+	if err := s.w.QueryRowContext(ctx, `PRAGMA journal_mode=WAL`).Scan(&mode); err != nil && !isBusy(err) {
+		return fmt.Errorf("back to WAL mode: %w", err)
+	}
+	return nil
+}
+
+// FinishRun builds the indexes a bulk run deferred, returns the store to
+// WAL mode and stores the run's summary.
+func (s *Store) FinishRun(ctx context.Context, finished time.Time, summary any) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	b, err := json.Marshal(summary)
 	if err != nil {
 		return err
 	}
-	_, err = s.db.ExecContext(ctx, `UPDATE runs SET finished=?, summary=? WHERE id=?`,
+	if err := s.buildIndexes(ctx); err != nil {
+		return err
+	}
+	if err := s.endBulk(ctx); err != nil {
+		return err
+	}
+	_, err = s.w.ExecContext(ctx, `UPDATE runs SET finished=?, summary=? WHERE id=?`,
 		finished.UTC().Format(time.RFC3339Nano), string(b), s.run)
 	return err
 }
@@ -175,197 +343,6 @@ func (s *Store) AddWarnings(ctx context.Context, ws []timeline.Warning) error {
 		}
 	}
 	return tx.Commit()
-}
-
-type row struct {
-	id  []byte
-	ev  *timeline.Event
-	doc []byte
-}
-
-// Write inserts a batch in one transaction. JSON encoding is spread over the
-// cores; the inserts themselves are sequential, as SQLite requires.
-func (s *Store) Write(ctx context.Context, batch []*timeline.Event) (timeline.WriteStats, error) {
-	var st timeline.WriteStats
-	if len(batch) == 0 {
-		return st, nil
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return st, fmt.Errorf("begin: %w", err)
-	}
-	defer tx.Rollback()
-
-	// JSON encoding (over the cores) of the next chunk overlaps SQLite's
-	// inserts (on one) of this one.
-	type encoded struct {
-		rows []row
-		err  error
-	}
-	chunks := make(chan encoded, 2)
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		defer close(chunks)
-		for lo := 0; lo < len(batch); lo += encodeChunk {
-			rows, err := encodeRows(batch[lo:min(lo+encodeChunk, len(batch))])
-			select {
-			case chunks <- encoded{rows, err}:
-			case <-stop:
-				return
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-
-	// Multi-row INSERTs: per-statement overhead (database/sql, binding)
-	// costs more than SQLite's own work for rows this small.
-	stmts := map[int]*sql.Stmt{}
-	args := make([]any, 0, insertRows*insertCols)
-	for c := range chunks {
-		if c.err != nil {
-			return st, c.err
-		}
-		rows := c.rows
-		for lo := 0; lo < len(rows); lo += insertRows {
-			chunk := rows[lo:min(lo+insertRows, len(rows))]
-			args = args[:0]
-			for _, r := range chunk {
-				e := r.ev
-				args = append(args, r.id, e.Timestamp.UnixNano(), e.Jejak.Provenance.Parser,
-					e.Jejak.Provenance.EvidenceSHA256, nullable(e.Event.Action), nullable(e.Event.Outcome),
-					nullable(userName(e)), nullable(sourceIP(e)), nullable(hostName(e)), s.run, r.doc)
-			}
-			stmt := stmts[len(chunk)]
-			if stmt == nil {
-				prepared, err := s.insertStmt(ctx, len(chunk))
-				if err != nil {
-					return st, err
-				}
-				stmt = tx.StmtContext(ctx, prepared)
-				stmts[len(chunk)] = stmt
-			}
-			res, err := stmt.ExecContext(ctx, args...)
-			if err != nil {
-				return st, fmt.Errorf("insert events %s...: %w", chunk[0].ev.Jejak.ID, err)
-			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return st, err
-			}
-			st.Inserted += int(n)
-			st.Duplicates += len(chunk) - int(n)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return st, fmt.Errorf("commit: %w", err)
-	}
-	return st, nil
-}
-
-// encodeChunk is how many events are encoded ahead of the inserts.
-const encodeChunk = 2048
-
-const (
-	insertRows = 64
-	insertCols = 11
-)
-
-// insertStmt returns the prepared INSERT for n rows (n ≤ insertRows).
-func (s *Store) insertStmt(ctx context.Context, n int) (*sql.Stmt, error) {
-	if st, ok := s.ins[n]; ok {
-		return st, nil
-	}
-	var b strings.Builder
-	b.WriteString(`INSERT INTO events(id, ts, parser, evidence, action, outcome, user_name, source_ip, host_name, run, doc) VALUES `)
-	for i := 0; i < n; i++ {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString("(?,?,?,?,?,?,?,?,?,?,?)")
-	}
-	b.WriteString(` ON CONFLICT(id) DO NOTHING`)
-	st, err := s.db.PrepareContext(ctx, b.String())
-	if err != nil {
-		return nil, fmt.Errorf("prepare insert: %w", err)
-	}
-	if s.ins == nil {
-		s.ins = map[int]*sql.Stmt{}
-	}
-	s.ins[n] = st
-	return st, nil
-}
-
-func nullable(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-func userName(e *timeline.Event) string {
-	if e.User == nil {
-		return ""
-	}
-	return e.User.Name
-}
-
-func sourceIP(e *timeline.Event) string {
-	if e.Source == nil {
-		return ""
-	}
-	return e.Source.IP
-}
-
-func hostName(e *timeline.Event) string {
-	if e.Host == nil {
-		return ""
-	}
-	return e.Host.Name
-}
-
-func encodeRows(batch []*timeline.Event) ([]row, error) {
-	rows := make([]row, len(batch))
-	workers := runtime.GOMAXPROCS(0)
-	if len(batch) < 512 {
-		workers = 1
-	}
-	var wg sync.WaitGroup
-	errs := make([]error, workers)
-	per := (len(batch) + workers - 1) / workers
-	for w := 0; w < workers; w++ {
-		lo, hi := w*per, min((w+1)*per, len(batch))
-		if lo >= hi {
-			continue
-		}
-		wg.Add(1)
-		go func(w, lo, hi int) {
-			defer wg.Done()
-			for i := lo; i < hi; i++ {
-				e := batch[i]
-				if e.Jejak.ID == "" {
-					e.Finalize()
-				}
-				doc, err := json.Marshal(e)
-				if err != nil {
-					errs[w] = fmt.Errorf("encode event %s: %w", e.Jejak.ID, err)
-					return
-				}
-				id, err := hex.DecodeString(e.Jejak.ID)
-				if err != nil || len(id) != 16 {
-					errs[w] = fmt.Errorf("event id %q is not 32 hex digits", e.Jejak.ID)
-					return
-				}
-				rows[i] = row{id: id, ev: e, doc: doc}
-			}
-		}(w, lo, hi)
-	}
-	wg.Wait()
-	return rows, errors.Join(errs...)
 }
 
 func where(q timeline.Query) (string, []any) {
@@ -424,15 +401,27 @@ func (s *Store) Count(ctx context.Context, q timeline.Query) (int64, error) {
 	return n, err
 }
 
-// Close flushes and closes the database.
+// Close flushes and closes the database. A bulk run that never finished
+// gets its indexes and WAL mode back, as the next Open would give them.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, st := range s.ins {
-		st.Close()
+	ctx := context.Background()
+	var first error
+	keep := func(err error) {
+		if err != nil && first == nil {
+			first = err
+		}
 	}
-	_, _ = s.db.Exec("PRAGMA optimize")
-	return s.db.Close()
+	keep(s.closeInserts())
+	if s.bulk {
+		keep(s.buildIndexes(ctx))
+		keep(s.endBulk(ctx))
+	}
+	_, _ = s.w.ExecContext(ctx, "PRAGMA optimize")
+	keep(s.w.Close())
+	keep(s.db.Close())
+	return first
 }
 
 // Warnings streams stored warnings in the order they were recorded, of the

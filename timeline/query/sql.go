@@ -1,0 +1,229 @@
+package query
+
+import (
+	"encoding/hex"
+	"strconv"
+	"strings"
+)
+
+// SQL returns the filter as a boolean SQL expression over jejak's SQLite
+// events table (columns ts, id, action, outcome, user_name, source_ip,
+// host_name, parser, evidence; doc holds the ECS JSON), with its
+// arguments. Fields with a column of their own use it (and its index);
+// others are read with json_extract, arrays and flattened objects with
+// json_each. Full-text and IP tests call kql_text and kql_ip (SQLFuncs).
+//
+// SQL assumes the table has all those columns; SQLColumns uses only the
+// columns has reports (ts and id are required), so the same filter runs on
+// case stores of every schema version.
+func (f *Filter) SQL() (string, []any) { return f.SQLColumns(nil) }
+
+// SQLColumns is SQL for a table with only the columns has reports (nil:
+// all).
+func (f *Filter) SQLColumns(has func(column string) bool) (string, []any) {
+	if has == nil {
+		has = func(string) bool { return true }
+	}
+	b := sqlBuilder{has: has}
+	b.node(f.root)
+	return b.String(), b.args
+}
+
+type sqlBuilder struct {
+	strings.Builder
+	args []any
+	has  func(string) bool
+}
+
+func (b *sqlBuilder) arg(v any) string {
+	b.args = append(b.args, v)
+	return "?"
+}
+
+func (b *sqlBuilder) node(n node) {
+	switch n := n.(type) {
+	case nAll:
+		b.WriteString("1")
+	case nNone:
+		b.WriteString("0")
+	case nAnd:
+		b.list(n, " AND ")
+	case nOr:
+		b.list(n, " OR ")
+	case nNot:
+		// A condition on a missing field is NULL in SQL but false in
+		// Elasticsearch; NOT must see false, or it would drop the very
+		// events that lack the field.
+		b.WriteString("NOT COALESCE(")
+		b.node(n.x)
+		b.WriteString(", 0)")
+	case leaf:
+		b.leaf(n)
+	}
+}
+
+func (b *sqlBuilder) list(xs []node, sep string) {
+	b.WriteByte('(')
+	for i, x := range xs {
+		if i > 0 {
+			b.WriteString(sep)
+		}
+		b.node(x)
+	}
+	b.WriteByte(')')
+}
+
+// jsonPath is the SQLite JSON path of a dotted field path; jejak's field
+// names are plain identifiers, so no quoting is needed.
+func jsonPath(p string) string { return "'$." + p + "'" }
+
+func (b *sqlBuilder) leaf(l leaf) {
+	f := l.f
+	switch {
+	case f.typ == tDate:
+		b.WriteString("(" + f.column + " BETWEEN " + b.arg(l.nLo) + " AND " + b.arg(l.nHi) + ")")
+		return
+	case f.name == "jejak.id" && l.op == opEq && isLowerHex32(l.s):
+		id, _ := hex.DecodeString(l.s)
+		b.WriteString("id = " + b.arg(id))
+		return
+	case f.column != "" && b.has(f.column):
+		b.cond(l, f.column, true)
+		return
+	case f.typ == tFlattened:
+		b.WriteString("EXISTS (SELECT 1 FROM json_each(doc, " + jsonPath(f.json) + ") AS a")
+		v, key := "a.value", "a.key"
+		if f.depth == 2 {
+			b.WriteString(", json_each(a.value) AS b")
+			v, key = "b.value", "a.key || '.' || b.key"
+		}
+		b.WriteString(" WHERE ")
+		if f.key != "" {
+			b.WriteString(key + " = " + b.arg(f.key) + " AND ")
+		}
+		b.cond(l, v, false)
+		b.WriteString(")")
+		return
+	case f.array:
+		b.WriteString("EXISTS (SELECT 1 FROM json_each(doc, " + jsonPath(f.json) + ") WHERE ")
+		b.cond(l, "value", false)
+		b.WriteString(")")
+		return
+	}
+	b.cond(l, "json_extract(doc, "+jsonPath(f.json)+")", false)
+}
+
+// cond writes the test of one value v (a column, json_extract or a
+// json_each value). column says v is a typed column rather than JSON.
+func (b *sqlBuilder) cond(l leaf, v string, column bool) {
+	f := l.f
+	switch f.typ {
+	case tKeyword, tFlattened:
+		if !column {
+			// Elasticsearch indexes a JSON number in a keyword field as
+			// its text (winlog.event_id 4624 is "4624").
+			v = "CAST(" + v + " AS TEXT)"
+		}
+		b.WriteByte('(')
+		switch l.op {
+		case opEq:
+			b.WriteString(v + " = " + b.arg(l.s))
+		case opWild:
+			b.WriteString(v + " GLOB " + b.arg(globPattern(l.ws)))
+		case opExists:
+			b.WriteString(v + " IS NOT NULL")
+		case opRange:
+			var parts []string
+			if l.sLo != nil {
+				op := " >= "
+				if l.sLoExcl {
+					op = " > "
+				}
+				parts = append(parts, v+op+b.arg(*l.sLo))
+			}
+			if l.sHi != nil {
+				op := " <= "
+				if l.sHiExcl {
+					op = " < "
+				}
+				parts = append(parts, v+op+b.arg(*l.sHi))
+			}
+			b.WriteString(strings.Join(parts, " AND "))
+		}
+		if f.ignoreAbove > 0 {
+			b.WriteString(" AND length(" + v + ") <= " + strconv.Itoa(f.ignoreAbove))
+		}
+		b.WriteByte(')')
+	case tText:
+		switch l.op {
+		case opExists:
+			b.WriteString("(" + v + " IS NOT NULL)")
+		case opAny:
+			b.WriteString("kql_text(" + v + ", 'any', " + b.arg(strings.Join(l.toks, sepList)) + ")")
+		case opPhrase:
+			b.WriteString("kql_text(" + v + ", 'phrase', " + b.arg(strings.Join(l.toks, sepList)) + ")")
+		case opTextWild:
+			pats := make([]string, len(l.pats))
+			for i, p := range l.pats {
+				pats[i] = strings.Join(p, sepSeg)
+			}
+			b.WriteString("kql_text(" + v + ", 'wild', " + b.arg(strings.Join(pats, sepList)) + ")")
+		}
+	case tLong:
+		switch l.op {
+		case opExists:
+			b.WriteString("(typeof(" + v + ") IN ('integer', 'real'))")
+		case opEq:
+			b.WriteString("(" + v + " = " + b.arg(l.n) + ")")
+		case opRange:
+			b.WriteString("(" + v + " BETWEEN " + b.arg(l.nLo) + " AND " + b.arg(l.nHi) + ")")
+		}
+	case tBool:
+		switch l.op {
+		case opExists:
+			b.WriteString("(" + v + " IS NOT NULL)")
+		case opEq:
+			b.WriteString("(" + v + " = " + b.arg(b2i(l.b)) + ")")
+		}
+	case tIP:
+		lo, hi := l.ipLo.As16(), l.ipHi.As16()
+		if l.op == opExists {
+			lo, hi = [16]byte{}, maxIP.As16()
+		}
+		b.WriteString("kql_ip(" + v + ", " + b.arg(lo[:]) + ", " + b.arg(hi[:]) + ")")
+	}
+}
+
+// globPattern is a KQL wildcard as an SQLite GLOB pattern: '*' between the
+// segments, and GLOB's own specials in the segments bracketed.
+func globPattern(segs []string) string {
+	var b strings.Builder
+	for i, s := range segs {
+		if i > 0 {
+			b.WriteByte('*')
+		}
+		for _, r := range s {
+			switch r {
+			case '*', '?', '[':
+				b.WriteByte('[')
+				b.WriteRune(r)
+				b.WriteByte(']')
+			default:
+				b.WriteRune(r)
+			}
+		}
+	}
+	return b.String()
+}
+
+func isLowerHex32(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,293 @@
+package sqlite
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jejak-forensics/jejak/timeline"
+	"github.com/jejak-forensics/jejak/timeline/storetest"
+)
+
+func indexNames(t *testing.T, db *sql.DB) []string {
+	t.Helper()
+	rows, err := db.Query(`SELECT name FROM sqlite_master WHERE type='index' AND tbl_name='events' AND name NOT LIKE 'sqlite_%' ORDER BY name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		rows.Scan(&n)
+		names = append(names, n)
+	}
+	return names
+}
+
+var allIndexes = []string{"events_action", "events_source_ip", "events_ts", "events_user"}
+
+func pragma(t *testing.T, db *sql.DB, name string) string {
+	t.Helper()
+	var v string
+	if err := db.QueryRow(`PRAGMA ` + name).Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestRuns: a first run into an empty store ends with every index built and
+// the file back in WAL mode; a second run keeps the indexes while it writes.
+func TestRuns(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	if _, err := s.BeginRun(ctx, time.Unix(1, 0), "test"); err != nil {
+		t.Fatal(err)
+	}
+	if got := indexNames(t, s.DB()); len(got) != 0 {
+		t.Errorf("indexes during a first run: %v, want none", got)
+	}
+	if _, err := s.Write(ctx, events(3000, "aa")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishRun(ctx, time.Unix(2, 0), map[string]int{"events": 3000}); err != nil {
+		t.Fatal(err)
+	}
+	if got := indexNames(t, s.DB()); !slices.Equal(got, allIndexes) {
+		t.Errorf("indexes after the first run: %v, want %v", got, allIndexes)
+	}
+	if m := pragma(t, s.DB(), "journal_mode"); m != "wal" {
+		t.Errorf("journal mode after the first run: %s, want wal", m)
+	}
+	if _, err := s.BeginRun(ctx, time.Unix(3, 0), "test"); err != nil {
+		t.Fatal(err)
+	}
+	if got := indexNames(t, s.DB()); !slices.Equal(got, allIndexes) {
+		t.Errorf("indexes during a second run: %v, want %v", got, allIndexes)
+	}
+	st, err := s.Write(ctx, append(events(3000, "aa")[2000:], events(500, "bb")...))
+	if err != nil || st.Inserted != 500 || st.Duplicates != 1000 {
+		t.Fatalf("second run: %+v, %v; want 500 new, 1000 duplicates", st, err)
+	}
+	if err := s.FinishRun(ctx, time.Unix(4, 0), nil); err != nil {
+		t.Fatal(err)
+	}
+	var runs, finished int
+	s.DB().QueryRow(`SELECT count(*), count(finished) FROM runs`).Scan(&runs, &finished)
+	if runs != 2 || finished != 2 {
+		t.Errorf("runs: %d recorded, %d finished; want 2, 2", runs, finished)
+	}
+	var perRun string
+	s.DB().QueryRow(`SELECT group_concat(n) FROM (SELECT count(*) AS n FROM events GROUP BY run ORDER BY run)`).Scan(&perRun)
+	if perRun != "3000,500" {
+		t.Errorf("events per run: %s, want 3000,500", perRun)
+	}
+}
+
+// TestTimelineView checks what an examiner sees with the sqlite3 tool: the
+// document as JSON text, and the view's columns read out of it.
+func TestTimelineView(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	evs := storetest.Events()
+	if _, err := s.Write(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := s.DB().Query(`SELECT id, timestamp, parser, evidence, path, message, coalesce(user_name, ''),
+		coalesce(outcome, ''), coalesce(host_name, ''), typeof(doc), json_valid(doc) FROM timeline ORDER BY ts, id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	byID := map[string]*timeline.Event{}
+	for _, e := range evs {
+		byID[e.Jejak.ID] = e
+	}
+	n := 0
+	for rows.Next() {
+		var id, ts, parser, evidence, path, msg, user, outcome, host, typ string
+		var valid bool
+		if err := rows.Scan(&id, &ts, &parser, &evidence, &path, &msg, &user, &outcome, &host, &typ, &valid); err != nil {
+			t.Fatal(err)
+		}
+		e := byID[id]
+		if e == nil {
+			t.Fatalf("view id %s is no event's ID", id)
+		}
+		n++
+		var wantUser, wantHost string
+		if e.User != nil {
+			wantUser = e.User.Name
+		}
+		if e.Host != nil {
+			wantHost = e.Host.Name
+		}
+		p := e.Jejak.Provenance
+		if ts != e.Timestamp.Format(time.RFC3339Nano) || parser != p.Parser || evidence != p.EvidenceSHA256 ||
+			path != p.Path || msg != e.Message || user != wantUser || outcome != e.Event.Outcome || host != wantHost {
+			t.Errorf("view row %s: %q %q %q %q %q %q %q %q", id, ts, parser, evidence, path, msg, user, outcome, host)
+		}
+		if typ != "text" || !valid {
+			t.Errorf("doc of %s is %s, valid JSON %v; want valid JSON text", id, typ, valid)
+		}
+	}
+	if n != len(evs) {
+		t.Errorf("view has %d rows, want %d", n, len(evs))
+	}
+}
+
+// oldSchema is the events table of the first drafts (user_version 0).
+const oldSchema = `
+CREATE TABLE events (
+	id BLOB NOT NULL UNIQUE, ts INTEGER NOT NULL, parser TEXT NOT NULL, evidence TEXT NOT NULL,
+	action TEXT, outcome TEXT, user_name TEXT, source_ip TEXT, host_name TEXT, run INTEGER NOT NULL, doc BLOB NOT NULL);
+CREATE INDEX events_ts ON events(ts, id);`
+
+func TestMigratesOldSchema(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "case.db")
+	old, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.Exec(oldSchema); err != nil {
+		t.Fatal(err)
+	}
+	evs := storetest.Events()
+	for _, e := range evs[:3] {
+		doc, _ := appendEvent(nil, e)
+		id, _ := hex.DecodeString(e.Jejak.ID)
+		if _, err := old.Exec(`INSERT INTO events VALUES(?,?,?,?,?,?,?,?,?,1,?)`, id, e.Timestamp.UnixNano(),
+			e.Jejak.Provenance.Parser, e.Jejak.Provenance.EvidenceSHA256, e.Event.Action, e.Event.Outcome, nil, nil, nil, doc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old.Close()
+
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if v := pragma(t, s.DB(), "user_version"); v != fmt.Sprint(schemaVersion) {
+		t.Errorf("user_version %s, want %d", v, schemaVersion)
+	}
+	var cols string
+	s.DB().QueryRow(`SELECT group_concat(name) FROM pragma_table_info('events')`).Scan(&cols)
+	if cols != "id,ts,action,user_name,source_ip,run,doc" {
+		t.Errorf("columns after migration: %s", cols)
+	}
+	st, err := s.Write(ctx, evs)
+	if err != nil || st.Inserted != len(evs)-3 || st.Duplicates != 3 {
+		t.Fatalf("Write after migration: %+v, %v", st, err)
+	}
+	var got []string
+	if err := s.Search(ctx, timeline.Query{}, func(e *timeline.Event) error { got = append(got, e.Jejak.ID); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(evs) {
+		t.Errorf("Search after migration: %d events, want %d", len(got), len(evs))
+	}
+}
+
+// TestCrashDuringFirstRun kills a process in the middle of a first run (a
+// batch in flight, no FinishRun, no Close) and opens what it left: every
+// batch it committed is there, nothing of the one in flight, the file is
+// sound, and Open gives back the indexes and WAL mode.
+func TestCrashDuringFirstRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a process")
+	}
+	path := filepath.Join(t.TempDir(), "case.db")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashHelper$")
+	cmd.Env = append(os.Environ(), "JEJAK_CRASH_DB="+path)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	committed, mode := 0, ""
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if m, ok := strings.CutPrefix(sc.Text(), "journal_mode "); ok {
+			mode = m
+		}
+		if strings.HasPrefix(sc.Text(), "committed ") {
+			committed++
+			if committed == 3 {
+				break // the fourth batch is being written now
+			}
+		}
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if committed < 3 {
+		t.Fatalf("helper committed %d batches before it ended", committed)
+	}
+	if mode != "truncate" {
+		t.Errorf("the first run wrote in journal mode %q, want the bulk run's truncate", mode)
+	}
+
+	ctx := context.Background()
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("open after crash: %v", err)
+	}
+	defer s.Close()
+	if v := pragma(t, s.DB(), "integrity_check"); v != "ok" {
+		t.Fatalf("integrity_check after crash: %s", v)
+	}
+	n, err := s.Count(ctx, timeline.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < int64(3*crashBatch) || n%crashBatch != 0 {
+		t.Errorf("%d events after the crash; want whole batches of %d, at least 3", n, crashBatch)
+	}
+	if got := indexNames(t, s.DB()); !slices.Equal(got, allIndexes) {
+		t.Errorf("indexes after reopening: %v, want %v", got, allIndexes)
+	}
+	if m := pragma(t, s.DB(), "journal_mode"); m != "wal" {
+		t.Errorf("journal mode after reopening: %s, want wal", m)
+	}
+}
+
+const crashBatch = 5000
+
+// TestCrashHelper is the process TestCrashDuringFirstRun kills.
+func TestCrashHelper(t *testing.T) {
+	path := os.Getenv("JEJAK_CRASH_DB")
+	if path == "" {
+		t.Skip("run by TestCrashDuringFirstRun")
+	}
+	ctx := context.Background()
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.BeginRun(ctx, time.Unix(1, 0), "crash"); err != nil {
+		t.Fatal(err)
+	}
+	var mode string
+	s.w.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode)
+	fmt.Printf("journal_mode %s\n", mode)
+	for i := 1; i <= 1000; i++ {
+		if _, err := s.Write(ctx, events(crashBatch, fmt.Sprint("evidence", i))); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Printf("committed %d\n", i)
+	}
+	t.Fatal("not killed")
+}

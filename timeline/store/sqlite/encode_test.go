@@ -1,0 +1,260 @@
+package sqlite
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jejak-forensics/jejak/parsers"
+	"github.com/jejak-forensics/jejak/parsers/all"
+	"github.com/jejak-forensics/jejak/parsers/parsertest"
+	"github.com/jejak-forensics/jejak/timeline"
+	"github.com/jejak-forensics/jejak/timeline/storetest"
+)
+
+// sameAsJSON fails the test unless appendEvent writes exactly what
+// json.Marshal writes for e, or fails exactly when it fails.
+func sameAsJSON(t testing.TB, what string, e *timeline.Event) {
+	t.Helper()
+	want, werr := json.Marshal(e)
+	got, gerr := appendEvent([]byte("prefix"), e)
+	if werr != nil || gerr != nil {
+		if werr == nil || gerr == nil || werr.Error() != gerr.Error() {
+			t.Fatalf("%s: json.Marshal error %v, appendEvent error %v", what, werr, gerr)
+		}
+		return
+	}
+	if !bytes.HasPrefix(got, []byte("prefix")) {
+		t.Fatalf("%s: appendEvent did not append to its buffer", what)
+	}
+	if got := got[len("prefix"):]; !bytes.Equal(got, want) {
+		i := 0
+		for i < len(got) && i < len(want) && got[i] == want[i] {
+			i++
+		}
+		t.Fatalf("%s: appendEvent differs from json.Marshal at byte %d:\n got  %s\n want %s", what, i, got, want)
+	}
+}
+
+// TestEncoderKnowsTheModel fails when timeline.Event changes shape: the
+// store then falls back to encoding/json, and appendEvent (with its
+// fingerprint) must learn the new fields.
+func TestEncoderKnowsTheModel(t *testing.T) {
+	desc := describeModel()
+	sum := sha256.Sum256([]byte(desc))
+	if got := hex.EncodeToString(sum[:]); got != modelFingerprint {
+		t.Fatalf("timeline.Event changed; teach appendEvent the new fields, then set modelFingerprint = %q.\nThe model now:\n%s", got, desc)
+	}
+	if !modelMatches() {
+		t.Fatal("modelMatches is false with a matching fingerprint")
+	}
+}
+
+// TestEncoderOnCorpus runs every parser on every corpus file it accepts and
+// compares the two encoders on each event.
+func TestEncoderOnCorpus(t *testing.T) {
+	dir, err := parsertest.CorpusDir()
+	if err != nil {
+		t.Skipf("shared corpus not found (%v)", err)
+	}
+	reg := all.Registry()
+	perParser := map[string]int{}
+	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		head := make([]byte, parsers.HeadSize)
+		n, _ := f.Read(head)
+		f.Close()
+		e := parsertest.FileEntry(t, path)
+		p := reg.Match(e, head[:n])
+		if p == nil {
+			return nil
+		}
+		res := parsertest.ParseFile(t, p, path, time.FixedZone("WIB", 7*3600))
+		rel, _ := filepath.Rel(dir, path)
+		for i, ev := range res.Events {
+			sameAsJSON(t, fmt.Sprintf("%s event %d", rel, i), ev)
+		}
+		perParser[p.Name()] += len(res.Events)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The comparison is only worth something if the parsers that fill the
+	// richest parts of the model took part.
+	for _, name := range []string{"syslog", "evtx", "weblog", "auditd", "utmp"} {
+		if perParser[name] == 0 {
+			t.Errorf("no %s events from the corpus; events per parser: %v", name, perParser)
+		}
+	}
+	t.Logf("events compared per parser: %v", perParser)
+}
+
+// TestEncoderEveryField fills every field of the model, with values that
+// need escaping, and also leaves each pointer, slice and map empty in turn.
+func TestEncoderEveryField(t *testing.T) {
+	for _, s := range awkwardStrings {
+		e := &timeline.Event{}
+		fill(reflect.ValueOf(e).Elem(), s, 0)
+		sameAsJSON(t, "all fields = "+s, e)
+	}
+	// Present but empty: {} for structs, [] and {} for the non-omitempty
+	// ones, nothing for omitempty.
+	e := &timeline.Event{Log: &timeline.Log{Syslog: &timeline.Syslog{Facility: &timeline.Code{},
+		StructuredData: map[string]map[string]string{"a": nil, "b": {}}}},
+		Host: &timeline.Host{}, User: &timeline.User{Effective: &timeline.User{}}, Source: &timeline.Endpoint{},
+		HTTP:    &timeline.HTTP{Request: &timeline.HTTPRequest{}, Response: &timeline.HTTPResponse{Body: &timeline.HTTPBody{}}},
+		Winlog:  &timeline.Winlog{EventData: map[string]string{}, Logon: &timeline.WinlogLogon{}},
+		Related: &timeline.Related{User: []string{}}, Jejak: timeline.Jejak{Provenance: timeline.Provenance{Chain: []string{}},
+			Time: &timeline.TimeNote{}, Data: map[string]string{}, Tags: []string{}}}
+	sameAsJSON(t, "empty parts", e)
+	sameAsJSON(t, "zero event", &timeline.Event{})
+	for _, e := range storetest.Many(50) {
+		sameAsJSON(t, "storetest event", e)
+	}
+	for _, e := range storetest.Events() {
+		sameAsJSON(t, "storetest event", e)
+	}
+}
+
+// TestEncoderTimes covers the times json.Marshal writes or refuses.
+func TestEncoderTimes(t *testing.T) {
+	for _, ts := range []time.Time{
+		{},
+		time.Date(2024, 2, 29, 23, 59, 59, 999999999, time.UTC),
+		time.Date(2024, 2, 29, 23, 59, 59, 100000000, time.UTC),
+		time.Date(1601, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2024, 2, 14, 8, 0, 0, 0, time.FixedZone("WIB", 7*3600)),
+		time.Date(2024, 2, 14, 8, 0, 0, 0, time.FixedZone("odd", 7*3600+30)),
+		time.Date(2024, 2, 14, 8, 0, 0, 0, time.FixedZone("far", 25*3600)),
+		time.Date(2024, 2, 14, 8, 0, 0, 0, time.FixedZone("zero", 0)),
+		time.Unix(0, math.MaxInt64).UTC(),
+	} {
+		sameAsJSON(t, ts.String(), &timeline.Event{Timestamp: ts, Message: "m"})
+	}
+}
+
+var awkwardStrings = []string{
+	"plain", "", `quote " backslash \ slash /`, "<script>&amp;</script>",
+	"ctl \x00\x01\x08\x09\x0a\x0c\x0d\x1f\x7f", "utf8 é ü 日本 🙂", "bad \xff\xfe utf8 \xc3",
+	"seps \u2028 \u2029", "trunc \xe2\x80", "\ufffd",
+}
+
+// fill sets every field reachable from v to a non-zero value derived from s.
+func fill(v reflect.Value, s string, depth int) {
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(s + v.Type().Name())
+	case reflect.Bool:
+		v.SetBool(true)
+	case reflect.Int, reflect.Int64:
+		v.SetInt(int64(-7 - depth))
+	case reflect.Uint64:
+		v.SetUint(math.MaxUint64)
+	case reflect.Pointer:
+		if depth > 3 {
+			return // User.Effective.Target... is deep enough
+		}
+		v.Set(reflect.New(v.Type().Elem()))
+		fill(v.Elem(), s, depth+1)
+	case reflect.Slice:
+		v.Set(reflect.MakeSlice(v.Type(), 2, 2))
+		fill(v.Index(0), s, depth)
+		fill(v.Index(1), "second "+s, depth)
+	case reflect.Map:
+		m := reflect.MakeMap(v.Type())
+		for _, k := range []string{"z" + s, "a", s + "<k>", "Ä"} {
+			ev := reflect.New(v.Type().Elem()).Elem()
+			fill(ev, s+k, depth)
+			m.SetMapIndex(reflect.ValueOf(k), ev)
+		}
+		v.Set(m)
+	case reflect.Struct:
+		if v.Type() == reflect.TypeFor[time.Time]() {
+			v.Set(reflect.ValueOf(time.Date(2023, 11, 5, 7, 31, 12, 120000000, time.UTC)))
+			return
+		}
+		for i := range v.NumField() {
+			fill(v.Field(i), s, depth)
+		}
+	default:
+		panic("fill: no case for " + v.Type().String())
+	}
+}
+
+// FuzzEncoder builds events from fuzzed strings and numbers and compares
+// the two encoders.
+func FuzzEncoder(f *testing.F) {
+	for _, s := range awkwardStrings {
+		f.Add(s, s+"x", int64(len(s)), uint8(len(s)))
+	}
+	f.Fuzz(func(t *testing.T, a, b string, n int64, mask uint8) {
+		e := &timeline.Event{
+			Timestamp: time.Unix(0, n).UTC(), TimestampDesc: a, Message: b,
+			Event: timeline.EventMeta{Action: a, Category: strings.Split(b, "\x00"), Severity: int(n)},
+			Jejak: timeline.Jejak{ID: b, Provenance: timeline.Provenance{Path: a, Offset: n, Record: -n, Chain: []string{a, b}}},
+		}
+		if mask&1 != 0 {
+			e.User = &timeline.User{Name: a, Target: &timeline.User{ID: b}}
+		}
+		if mask&2 != 0 {
+			e.Winlog = &timeline.Winlog{EventData: map[string]string{a: b, b: a}, RecordID: uint64(n)}
+		}
+		if mask&4 != 0 {
+			e.Log = &timeline.Log{Syslog: &timeline.Syslog{StructuredData: map[string]map[string]string{a: {b: a}}}}
+		}
+		if mask&8 != 0 {
+			e.Jejak.Data = map[string]string{a: b}
+			e.Jejak.Time = &timeline.TimeNote{ZoneAssumed: b, OutOfRange: n < 0}
+		}
+		if mask&16 != 0 {
+			e.Timestamp = time.Unix(n, int64(mask)).In(time.FixedZone(a, int(n%100000)))
+		}
+		if mask&32 != 0 {
+			size := n
+			e.File = &timeline.File{Path: b, Size: &size}
+			e.HTTP = &timeline.HTTP{Response: &timeline.HTTPResponse{Body: &timeline.HTTPBody{Bytes: &size}}}
+		}
+		sameAsJSON(t, "fuzzed event", e)
+	})
+}
+
+func BenchmarkEncode(b *testing.B) {
+	evs := events(1000, strings.Repeat("ab", 32))
+	var buf []byte
+	b.Run("appendEvent", func(b *testing.B) {
+		var n int
+		for i := 0; b.Loop(); i++ {
+			buf, _ = appendEvent(buf[:0], evs[i%len(evs)])
+			n += len(buf)
+		}
+		b.SetBytes(int64(n / b.N))
+	})
+	b.Run("json.Marshal", func(b *testing.B) {
+		var n int
+		for i := 0; b.Loop(); i++ {
+			j, _ := json.Marshal(evs[i%len(evs)])
+			n += len(j)
+		}
+		b.SetBytes(int64(n / b.N))
+	})
+}

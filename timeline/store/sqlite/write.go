@@ -1,0 +1,310 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql/driver"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"unsafe"
+
+	"github.com/jejak-forensics/jejak/timeline"
+)
+
+// row is an event ready to bind: its document encoded into a chunk's
+// buffer, its ID decoded, its index columns picked out.
+type row struct {
+	id                 [16]byte
+	ts                 int64
+	action, user, addr string
+	doc                []byte
+}
+
+// chunk is a run of encoded events. Chunks are recycled, so that encoding
+// allocates nothing once their buffers have grown to size.
+type chunk struct {
+	rows []row
+	buf  []byte
+	err  error
+	done chan struct{}
+}
+
+// encode finalizes (when needed) and encodes evs into c.
+func (c *chunk) encode(evs []*timeline.Event) {
+	c.rows, c.buf, c.err = c.rows[:0], c.buf[:0], nil
+	fast := modelMatches()
+	for _, e := range evs {
+		if e.Jejak.ID == "" {
+			e.Finalize()
+		}
+		var r row
+		if len(e.Jejak.ID) != 2*len(r.id) {
+			c.err = fmt.Errorf("event id %q is not 32 hex digits", e.Jejak.ID)
+			return
+		}
+		if _, err := hex.Decode(r.id[:], unsafe.Slice(unsafe.StringData(e.Jejak.ID), len(e.Jejak.ID))); err != nil {
+			c.err = fmt.Errorf("event id %q is not 32 hex digits", e.Jejak.ID)
+			return
+		}
+		start := len(c.buf)
+		var err error
+		if fast {
+			c.buf, err = appendEvent(c.buf, e)
+		} else {
+			c.buf, err = appendMarshal(c.buf, e)
+		}
+		if err != nil {
+			c.err = fmt.Errorf("encode event %s: %w", e.Jejak.ID, err)
+			return
+		}
+		r.ts = e.Timestamp.UnixNano()
+		r.action = e.Event.Action
+		if e.User != nil {
+			r.user = e.User.Name
+		}
+		if e.Source != nil {
+			r.addr = e.Source.IP
+		}
+		// Until the buffer stops growing, doc holds the length only.
+		r.doc = c.buf[start:len(c.buf):len(c.buf)]
+		c.rows = append(c.rows, r)
+	}
+	off := 0
+	for i := range c.rows {
+		n := len(c.rows[i].doc)
+		c.rows[i].doc = c.buf[off : off+n : off+n]
+		off += n
+	}
+}
+
+// appendMarshal is the encoding/json path, for a timeline.Event newer than
+// appendEvent.
+func appendMarshal(dst []byte, e *timeline.Event) ([]byte, error) {
+	j, err := json.Marshal(e)
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, j...), nil
+}
+
+// encodeChunk is how many events are encoded per chunk.
+const encodeChunk = 1024
+
+// encodeAhead encodes batch into chunks on up to GOMAXPROCS goroutines and
+// returns them in order. Only GOMAXPROCS+1 chunks take turns: each is
+// handed back through release once inserted, which bounds memory whatever
+// the batch size. done stops the encoders, waits for them and keeps the
+// chunks for the next batch.
+func (s *Store) encodeAhead(batch []*timeline.Event) (chunks <-chan *chunk, release func(*chunk), done func()) {
+	n := runtime.GOMAXPROCS(0) + 1
+	free := make(chan *chunk, n)
+	for range n {
+		c, ok := s.chunks.Get().(*chunk)
+		if !ok {
+			c = &chunk{}
+		}
+		free <- c
+	}
+	out := make(chan *chunk, n)
+	stop := make(chan struct{})
+	go func() {
+		defer close(out)
+		for lo := 0; lo < len(batch); lo += encodeChunk {
+			var c *chunk
+			select {
+			case c = <-free:
+			case <-stop:
+				return
+			}
+			c.done = make(chan struct{})
+			evs := batch[lo:min(lo+encodeChunk, len(batch))]
+			go func() {
+				c.encode(evs)
+				close(c.done)
+			}()
+			out <- c // never blocks: out has room for every chunk
+		}
+	}()
+	release = func(c *chunk) { free <- c }
+	done = func() {
+		close(stop)
+		for c := range out {
+			<-c.done
+			free <- c
+		}
+		// A chunk the caller kept (it stopped on an error) is left to the
+		// garbage collector.
+		for {
+			select {
+			case c := <-free:
+				s.chunks.Put(c)
+			default:
+				return
+			}
+		}
+	}
+	return out, release, done
+}
+
+// rawConn is what Write needs of the modernc driver's connection.
+type rawConn interface {
+	driver.ConnBeginTx
+	driver.ConnPrepareContext
+}
+
+// rawStmt is a prepared statement of the modernc driver.
+type rawStmt interface {
+	driver.Stmt
+	driver.StmtExecContext
+}
+
+const (
+	insertRows = 64
+	insertCols = 7
+)
+
+// Write inserts a batch in one transaction. Finalizing and encoding run on
+// all cores, ahead of the inserts, which SQLite runs on one.
+//
+// The inserts talk to the driver's connection directly (sql.Conn.Raw):
+// database/sql would convert and copy every argument again, and a
+// cancellable context makes the driver start a watcher goroutine per
+// statement; ctx is checked between chunks instead.
+func (s *Store) Write(ctx context.Context, batch []*timeline.Event) (timeline.WriteStats, error) {
+	var st timeline.WriteStats
+	if len(batch) == 0 {
+		return st, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	chunks, release, done := s.encodeAhead(batch)
+	defer done()
+	err := s.w.Raw(func(dc any) error {
+		conn, ok := dc.(rawConn)
+		if !ok {
+			return fmt.Errorf("sqlite driver connection %T cannot prepare statements", dc)
+		}
+		bg := context.Background()
+		tx, err := conn.BeginTx(bg, driver.TxOptions{})
+		if err != nil {
+			return fmt.Errorf("begin: %w", err)
+		}
+		committed := false
+		defer func() {
+			if !committed {
+				tx.Rollback()
+			}
+		}()
+		args := make([]driver.NamedValue, 0, insertRows*insertCols)
+		for c := range chunks {
+			<-c.done
+			if c.err != nil {
+				return c.err
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			for lo := 0; lo < len(c.rows); lo += insertRows {
+				part := c.rows[lo:min(lo+insertRows, len(c.rows))]
+				stmt, err := s.insertStmt(conn, len(part))
+				if err != nil {
+					return err
+				}
+				a := args[:0]
+				for i := range part {
+					r := &part[i]
+					a = append(a,
+						driver.NamedValue{Ordinal: len(a) + 1, Value: r.id[:]},
+						driver.NamedValue{Ordinal: len(a) + 2, Value: r.ts},
+						driver.NamedValue{Ordinal: len(a) + 3, Value: nullable(r.action)},
+						driver.NamedValue{Ordinal: len(a) + 4, Value: nullable(r.user)},
+						driver.NamedValue{Ordinal: len(a) + 5, Value: nullable(r.addr)},
+						driver.NamedValue{Ordinal: len(a) + 6, Value: s.run},
+						// Bound as text, so that sqlite3 and json_extract
+						// see a string; the driver copies it at once.
+						driver.NamedValue{Ordinal: len(a) + 7, Value: unsafe.String(unsafe.SliceData(r.doc), len(r.doc))})
+				}
+				res, err := stmt.ExecContext(bg, a)
+				if err != nil {
+					return fmt.Errorf("insert events %x...: %w", part[0].id, err)
+				}
+				n, err := res.RowsAffected()
+				if err != nil {
+					return err
+				}
+				st.Inserted += int(n)
+				st.Duplicates += len(part) - int(n)
+			}
+			release(c)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+		committed = true
+		return nil
+	})
+	if err != nil {
+		return timeline.WriteStats{}, err
+	}
+	return st, nil
+}
+
+// insertStmt returns the prepared INSERT for n rows (n ≤ insertRows).
+// Multi-row INSERTs, because per-statement overhead costs more than
+// SQLite's own work for rows this small. OR IGNORE rather than ON CONFLICT
+// DO NOTHING: with every constraint set to IGNORE, a multi-row INSERT
+// cannot abort half-way, so SQLite keeps no statement journal (a copy of
+// every page the statement touches).
+func (s *Store) insertStmt(conn rawConn, n int) (rawStmt, error) {
+	if st, ok := s.ins[n]; ok {
+		return st, nil
+	}
+	var b strings.Builder
+	b.WriteString(`INSERT OR IGNORE INTO events(id, ts, action, user_name, source_ip, run, doc) VALUES `)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("(?,?,?,?,?,?,?)")
+	}
+	ds, err := conn.PrepareContext(context.Background(), b.String())
+	if err != nil {
+		return nil, fmt.Errorf("prepare insert: %w", err)
+	}
+	st, ok := ds.(rawStmt)
+	if !ok {
+		ds.Close()
+		return nil, fmt.Errorf("sqlite driver statement %T cannot take a context", ds)
+	}
+	if s.ins == nil {
+		s.ins = map[int]rawStmt{}
+	}
+	s.ins[n] = st
+	return st, nil
+}
+
+// closeInserts closes the prepared inserts, on the connection they belong
+// to.
+func (s *Store) closeInserts() error {
+	if len(s.ins) == 0 {
+		return nil
+	}
+	return s.w.Raw(func(any) error {
+		var errs []error
+		for n, st := range s.ins {
+			errs = append(errs, st.Close())
+			delete(s.ins, n)
+		}
+		return errors.Join(errs...)
+	})
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
