@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -129,20 +128,7 @@ func (s *Store) Query(ctx context.Context, f *query.Filter, q timeline.Query, fn
 		return fmt.Errorf("query %q: %w", f, err)
 	}
 	defer rows.Close()
-	for rows.Next() {
-		var doc []byte
-		if err := rows.Scan(&doc); err != nil {
-			return err
-		}
-		var e timeline.Event
-		if err := json.Unmarshal(doc, &e); err != nil {
-			return fmt.Errorf("decode stored event: %w", err)
-		}
-		if err := fn(&e); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return streamRows(ctx, rows, fn)
 }
 
 // QueryCount returns how many events a Query would stream.

@@ -374,20 +374,7 @@ func (s *Store) Search(ctx context.Context, q timeline.Query, fn func(*timeline.
 		return fmt.Errorf("search: %w", err)
 	}
 	defer rows.Close()
-	for rows.Next() {
-		var doc []byte
-		if err := rows.Scan(&doc); err != nil {
-			return err
-		}
-		var e timeline.Event
-		if err := json.Unmarshal(doc, &e); err != nil {
-			return fmt.Errorf("decode stored event: %w", err)
-		}
-		if err := fn(&e); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return streamRows(ctx, rows, fn)
 }
 
 // Count returns how many events match.
