@@ -75,6 +75,7 @@ STEP BY STEP
 			timelineCmd(e),
 			searchCmd(e),
 			exportCmd(e),
+			reportCmd(e),
 			warningsCmd(e),
 			analyzeCmd(e),
 			huntCmd(e),

@@ -2,8 +2,9 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
+	"io"
+	"strings"
+	"time"
 
 	"github.com/jejak-forensics/jejak/timeline/export"
 	"github.com/urfave/cli/v2"
@@ -12,25 +13,40 @@ import (
 func exportCmd(e *env) *cli.Command {
 	return withHelp(&cli.Command{
 		Name:      "export",
-		Usage:     "write the case timeline to a CSV or JSON Lines file",
+		Usage:     "write the case timeline to a CSV, JSON Lines or Timesketch file",
 		ArgsUsage: "CASE",
 		Description: `Writes the timeline in the store's total order (@timestamp, then event ID), so
-the same case exports to the same bytes every time. The SHA-256 of the file
-written is printed and recorded in the custody log.
+the same case exports to the same bytes every time.
+
+Beside FILE, FILE.manifest.json records the file's SHA-256, size and event
+count, the parameters (format, --from, --to as UTC), the case's evidence
+hashes, the tool version and the custody entry the case stood at. It holds
+no time of its own making: the same case and arguments give the same
+manifest. The custody log records the export, its hash and the manifest's.
+With -o - the timeline goes to stdout and no manifest is written.
 
 FORMATS
-   csv    one row per event: datetime (UTC, RFC 3339 with nanoseconds),
-          timestamp_desc, action, outcome, message, user, source IP/port, host,
-          process, then provenance: evidence SHA-256 and name, container chain,
-          path, offset, record, parser, zone assumed, year inferred, event ID
-   jsonl  one ECS JSON document per line, as stored
+   csv         one row per event: datetime (UTC, RFC 3339 with nanoseconds),
+               timestamp_desc, action, outcome, message, user, source IP/port,
+               host, process, then provenance: evidence SHA-256 and name,
+               container chain, path, offset, record, parser, zone assumed,
+               year inferred, event ID
+   jsonl       one ECS JSON document per line, as stored
+   timesketch  Timesketch's JSONL import format: one JSON object per line with
+               message, datetime (ISO 8601, microseconds, +00:00), timestamp
+               (microseconds since 1970) and timestamp_desc, then every ECS and
+               jejak field flattened to a dotted name (source.ip,
+               jejak.provenance.path, ...); @timestamp keeps the nanoseconds.
+               Name the file *.jsonl: Timesketch picks the reader by extension.
+               Import: timesketch_importer --timeline_name NAME FILE.jsonl
 
 EXAMPLES
    jejak export CASE --format csv -o timeline.csv
-   jejak export CASE --format jsonl --from 2024-02-14 -o after-close.jsonl`,
+   jejak export CASE --format jsonl --from 2024-02-14 -o after-close.jsonl
+   jejak export CASE --format timesketch -o case-timesketch.jsonl`,
 		Flags: append(timeRangeFlags(),
-			&cli.StringFlag{Name: "format", Value: "csv", Usage: "csv or jsonl"},
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "write to `FILE` (- for stdout)"},
+			&cli.StringFlag{Name: "format", Value: "csv", Usage: "csv, jsonl or timesketch"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "write to `FILE` (- for stdout, without a manifest)"},
 		),
 		Action: func(c *cli.Context) error {
 			dir, err := oneArg(c, "CASE")
@@ -41,7 +57,7 @@ EXAMPLES
 			if err != nil {
 				return usageError{err}
 			}
-			cs, store, err := openCase(c.Context, dir)
+			cs, store, err := e.openOutputCase(c.Context, dir)
 			if err != nil {
 				return err
 			}
@@ -55,32 +71,44 @@ EXAMPLES
 				_, err := export.Write(c.Context, e.stdout, f, store, q)
 				return err
 			}
-			tmp, err := os.CreateTemp(filepath.Dir(outPath), ".jejak-export-*")
-			if err != nil {
-				return fmt.Errorf("export: %w", err)
+			if f == export.Timesketch && !strings.HasSuffix(strings.ToLower(outPath), ".jsonl") {
+				fmt.Fprintf(e.stderr, "note: Timesketch imports a JSONL file only when its name ends in .jsonl\n")
 			}
-			defer os.Remove(tmp.Name())
-			h := newHashWriter(tmp)
-			n, err := export.Write(c.Context, h, f, store, q)
-			if err == nil {
-				err = tmp.Sync()
-			}
-			if cerr := tmp.Close(); err == nil {
-				err = cerr
-			}
+			// The basis is read before the export, so the manifest names the
+			// state the rows were read in.
+			basis, _ := custodyBasis(cs)
+			var n int64
+			sum, size, err := writeOutput(outPath, func(w io.Writer) error {
+				var err error
+				n, err = export.Write(c.Context, w, f, store, q)
+				return err
+			})
 			if err != nil {
 				return err
 			}
-			if err := os.Rename(tmp.Name(), outPath); err != nil {
-				return fmt.Errorf("export: %w", err)
+			params := map[string]any{"format": string(f), "from": utcOrEmpty(q.From), "to": utcOrEmpty(q.To)}
+			m, err := outputManifest(cs, "export", outPath, string(f), size, sum, params, n, nil, basis)
+			if err != nil {
+				return err
 			}
-			sum := h.sum()
+			msum, err := export.WriteManifest(export.ManifestPath(outPath), m)
+			if err != nil {
+				return err
+			}
 			if err := cs.Log("export", map[string]any{"format": string(f), "file": outPath, "events": n, "sha256": sum,
-				"from": c.String("from"), "to": c.String("to")}); err != nil {
+				"manifest_sha256": msum, "from": c.String("from"), "to": c.String("to")}); err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stderr, "wrote %d events to %s (sha256 %s)\n", n, outPath, sum)
+			fmt.Fprintf(e.stderr, "wrote %d events to %s (sha256 %s)\nmanifest %s (sha256 %s)\n",
+				n, outPath, sum, export.ManifestPath(outPath), msum)
 			return nil
 		},
 	})
+}
+
+func utcOrEmpty(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
 }

@@ -1,9 +1,11 @@
-// Package export writes a case timeline in the formats examiners and courts
-// read: CSV (columns in the spirit of plaso's l2tcsv, but with UTC
-// nanosecond times and full provenance) and JSON Lines (the stored ECS
-// document, byte for byte). Rows come in the store's total order
-// (@timestamp, then jejak.id), so the same case always exports to the same
-// bytes.
+// Package export writes what leaves a case for other tools and for court:
+// the timeline as CSV (columns in the spirit of plaso's l2tcsv, but with UTC
+// nanosecond times and full provenance), JSON Lines (the stored ECS
+// document, byte for byte) or Timesketch's JSONL import format; a findings
+// report (Markdown or HTML); and the manifest that binds an output file to
+// the case it came from. Rows come in the store's total order (@timestamp,
+// then jejak.id), and nothing here reads a clock, so the same case always
+// exports to the same bytes.
 package export
 
 import (
@@ -26,10 +28,12 @@ type Format string
 const (
 	CSV   Format = "csv"
 	JSONL Format = "jsonl"
+	// Timesketch is Timesketch's JSONL import format (see timesketch.go).
+	Timesketch Format = "timesketch"
 )
 
 // Formats lists what Write accepts, for help texts and flag validation.
-var Formats = []Format{CSV, JSONL}
+var Formats = []Format{CSV, JSONL, Timesketch}
 
 // ParseFormat validates a format name.
 func ParseFormat(s string) (Format, error) {
@@ -38,7 +42,7 @@ func ParseFormat(s string) (Format, error) {
 			return f, nil
 		}
 	}
-	return "", fmt.Errorf("unknown export format %q (want one of csv, jsonl)", s)
+	return "", fmt.Errorf("unknown export format %q (want one of csv, jsonl, timesketch)", s)
 }
 
 // Searcher is the part of a store an export needs.
@@ -63,6 +67,16 @@ func Write(ctx context.Context, w io.Writer, f Format, s Searcher, q timeline.Qu
 		enc := json.NewEncoder(bw)
 		enc.SetEscapeHTML(false)
 		row = func(e *timeline.Event) error { return enc.Encode(e) }
+	case Timesketch:
+		var line []byte
+		row = func(e *timeline.Event) error {
+			var err error
+			if line, err = AppendTimesketch(line[:0], e); err != nil {
+				return err
+			}
+			_, err = bw.Write(line)
+			return err
+		}
 	default:
 		return 0, fmt.Errorf("unknown export format %q", f)
 	}

@@ -1,0 +1,157 @@
+package export
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jejak-forensics/jejak/forensics/evidence"
+	"github.com/jejak-forensics/jejak/forensics/hunt"
+	"github.com/jejak-forensics/jejak/forensics/ingest"
+	"github.com/jejak-forensics/jejak/timeline"
+)
+
+// ReportFormat names a report format.
+type ReportFormat string
+
+const (
+	Markdown ReportFormat = "md"
+	HTML     ReportFormat = "html"
+)
+
+// ParseReportFormat validates a report format name ("markdown" is accepted
+// for md).
+func ParseReportFormat(s string) (ReportFormat, error) {
+	switch strings.ToLower(s) {
+	case "md", "markdown":
+		return Markdown, nil
+	case "html":
+		return HTML, nil
+	}
+	return "", fmt.Errorf("unknown report format %q (want md or html)", s)
+}
+
+// Report is everything a findings report states, gathered from the case
+// by the caller. Rendering reads no clock and no file: the same Report
+// renders to the same bytes.
+type Report struct {
+	ToolVersion string
+	Case        evidence.Info
+	// Zone is the case zone, shown beside every UTC time.
+	Zone     *time.Location
+	Evidence []*evidence.Item
+	Custody  ManifestCustody
+	// Ingest is the summary of the latest ingest run and IngestSeq its
+	// custody entry; nil when the case was never ingested.
+	Ingest    *ingest.Summary
+	IngestSeq int64
+	// Events is the number of events in the case timeline.
+	Events int64
+	// Warnings are the latest ingest run's warnings grouped by kind and
+	// file; WarningsTotal counts them all.
+	Warnings      []WarningGroup
+	WarningsTotal int64
+	// Hunt is nil when the case was never hunted.
+	Hunt     *Hunt
+	Findings []hunt.Finding
+	// Rules are the rules that produced a finding, in ID order.
+	Rules []RuleText
+	// MaxRows caps the event rows shown per finding (0: all). The cap is
+	// stated where it applies.
+	MaxRows int
+}
+
+// Hunt describes the stored hunt a report is about.
+type Hunt struct {
+	Key          string
+	After        time.Time
+	Before       time.Time
+	Zone         string
+	Watch        []string
+	WorkingHours string
+	// Rules lists every rule run as "ID@sha256".
+	Rules       []string
+	Started     time.Time
+	Finished    time.Time
+	ToolVersion string
+	// CustodySeq is the custody entry that recorded the hunt (0: not found).
+	CustodySeq int64
+}
+
+// RuleText is a rule that fired, with the exact text of its file.
+type RuleText struct {
+	ID     string
+	Rule   *hunt.Rule // nil when the rule is not known to this build
+	SHA256 string     // as recorded by the hunt
+	Text   string
+	// Note says why the text is missing or differs from what the hunt ran.
+	Note string
+}
+
+// WarningGroup is the warnings of one kind about one file.
+type WarningGroup struct {
+	Kind   timeline.WarningKind
+	Where  string
+	Parser string
+	Count  int64
+	First  string // the first warning's message
+}
+
+// GroupWarnings groups warnings by kind and place, in a stable order.
+func GroupWarnings(ws []timeline.Warning) []WarningGroup {
+	idx := map[string]int{}
+	var out []WarningGroup
+	for _, w := range ws {
+		where := w.Path
+		if len(w.Chain) > 0 {
+			where = strings.Join(w.Chain, " » ")
+		}
+		k := string(w.Kind) + "\x00" + w.Evidence + "\x00" + where + "\x00" + w.Parser
+		i, ok := idx[k]
+		if !ok {
+			i = len(out)
+			idx[k] = i
+			out = append(out, WarningGroup{Kind: w.Kind, Where: where, Parser: w.Parser, First: warningText(w)})
+		}
+		out[i].Count++
+	}
+	slices.SortStableFunc(out, func(a, b WarningGroup) int {
+		if c := strings.Compare(string(a.Kind), string(b.Kind)); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Where, b.Where); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Parser, b.Parser)
+	})
+	return out
+}
+
+func warningText(w timeline.Warning) string {
+	var at []string
+	if w.Offset >= 0 {
+		at = append(at, "offset "+strconv.FormatInt(w.Offset, 10))
+	}
+	if w.Record > 0 {
+		at = append(at, "record "+strconv.FormatInt(w.Record, 10))
+	}
+	if len(at) == 0 {
+		return w.Message
+	}
+	return strings.Join(at, ", ") + ": " + w.Message
+}
+
+// WriteReport renders r in format f.
+func WriteReport(w io.Writer, f ReportFormat, r *Report) error {
+	v := newView(r)
+	switch f {
+	case Markdown:
+		return writeMarkdown(w, v)
+	case HTML:
+		return writeHTML(w, v)
+	}
+	return fmt.Errorf("unknown report format %q", f)
+}

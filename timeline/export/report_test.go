@@ -1,0 +1,135 @@
+package export
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jejak-forensics/jejak/forensics/evidence"
+	"github.com/jejak-forensics/jejak/forensics/hunt"
+	"github.com/jejak-forensics/jejak/timeline"
+)
+
+// hostile is text an attacker controls (a log line, a user name): it must
+// come out literally, neither breaking a table row nor becoming markup.
+const hostile = "a|b\nc `x` *y* _z_ [l](http://e) <script>alert(1)</script> &amp; # ~~s~~ \\"
+
+func hostileReport() *Report {
+	ts := time.Date(2024, 2, 14, 14, 14, 5, 123000000, time.UTC)
+	return &Report{
+		ToolVersion: "test",
+		Case:        evidence.Info{Name: "c|ase", Examiner: "ex<b>", Zone: "Asia/Jakarta"},
+		Zone:        time.FixedZone("WIB", 7*3600),
+		Custody:     ManifestCustody{Seq: 3, Hash: "ab", Intact: true},
+		Hunt:        &Hunt{Key: "k", After: ts.Add(-time.Hour), Zone: "Asia/Jakarta", Rules: []string{"R@1"}},
+		Findings: []hunt.Finding{{ID: "f1", RuleID: "R", Title: hostile, Severity: hunt.High, Key: hostile,
+			First: ts, Last: ts, Explanation: hostile,
+			Events: []hunt.EventRef{{ID: "e1", Timestamp: ts, TimestampDesc: "Event Time", Message: hostile,
+				Provenance: timeline.Provenance{EvidenceName: "ev", Chain: []string{"tar:p|q"}, Path: "p|q", Offset: 7, Record: 2, Parser: "syslog"}}}}},
+		Rules: []RuleText{{ID: "R", SHA256: "1", Text: "detection: |\n  ```\n  x\n"}},
+	}
+}
+
+func TestMarkdownEscapesEvidenceText(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WriteReport(&buf, Markdown, hostileReport()); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	var row string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "| 1 | 2024-02-14T14:14:05.123Z") {
+			row = l
+		}
+	}
+	if row == "" {
+		t.Fatalf("no event row in:\n%s", out)
+	}
+	// Eight cells: nine pipes that are not backslashed.
+	if n := unescapedPipes(row); n != 9 {
+		t.Errorf("event row has %d cell separators, want 9:\n%s", n, row)
+	}
+	for _, bad := range []string{"<script>", "`x`", "*y*", "[l](", " &amp;"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("markdown holds %q unescaped", bad)
+		}
+	}
+	if !strings.Contains(row, "2024-02-14 21:14:05.123 +07:00") {
+		t.Errorf("the case-zone time is missing: %s", row)
+	}
+	// The rule text holds a ``` line: its fence must be longer.
+	if !strings.Contains(out, "````yaml\ndetection: |\n  ```\n  x\n````\n") {
+		t.Errorf("rule text not fenced safely:\n%s", out)
+	}
+}
+
+func unescapedPipes(s string) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case '|':
+			n++
+		}
+	}
+	return n
+}
+
+func TestHTMLEscapesEvidenceText(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WriteReport(&buf, HTML, hostileReport()); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if strings.Contains(out, "<script>") || strings.Contains(out, "<b>") {
+		t.Error("evidence text became markup")
+	}
+	if !strings.Contains(out, "&lt;script&gt;alert(1)&lt;/script&gt; &amp;amp;") {
+		t.Error("evidence text not kept literally")
+	}
+}
+
+func TestParseReportFormat(t *testing.T) {
+	for in, want := range map[string]ReportFormat{"md": Markdown, "Markdown": Markdown, "HTML": HTML} {
+		if got, err := ParseReportFormat(in); err != nil || got != want {
+			t.Errorf("%s: %v %v", in, got, err)
+		}
+	}
+	if _, err := ParseReportFormat("pdf"); err == nil {
+		t.Error("pdf accepted")
+	}
+}
+
+func TestGroupWarnings(t *testing.T) {
+	ws := []timeline.Warning{
+		{Kind: timeline.WarnRecord, Chain: []string{"gzip:", "tar:b.log"}, Parser: "syslog", Offset: 10, Record: 2, Message: "bad"},
+		{Kind: timeline.WarnSkipped, Path: "x.bin", Offset: -1, Message: "no parser"},
+		{Kind: timeline.WarnRecord, Chain: []string{"gzip:", "tar:b.log"}, Parser: "syslog", Offset: 20, Record: 3, Message: "worse"},
+	}
+	g := GroupWarnings(ws)
+	if len(g) != 2 || g[0].Kind != timeline.WarnRecord || g[0].Count != 2 || g[0].First != "offset 10, record 2: bad" || g[1].Where != "x.bin" {
+		t.Errorf("groups: %+v", g)
+	}
+}
+
+// FuzzMarkdownCell: whatever a log line holds, it stays inside one table
+// cell of one row.
+func FuzzMarkdownCell(f *testing.F) {
+	for _, s := range []string{hostile, "", "\\|", "&#x41;", "a\r\nb", "```"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := md(s)
+		if strings.ContainsAny(got, "\r\n") {
+			t.Fatalf("md(%q) = %q holds a line break", s, got)
+		}
+		if n := unescapedPipes("|" + got + "|"); n != 2 {
+			t.Fatalf("md(%q) = %q splits the cell", s, got)
+		}
+		if c := code(s); strings.ContainsAny(c, "\r\n") || unescapedPipes("|"+c+"|") != 2 {
+			t.Fatalf("code(%q) = %q splits the cell", s, c)
+		}
+	})
+}
