@@ -18,6 +18,8 @@ import (
 	"github.com/jejak-forensics/jejak/internal/oracle"
 )
 
+const fixedUUID = "6a1f2c3d-4b5e-4f60-8a7b-9c0d1e2f3a4b"
+
 // variant is one way of making a file system with mke2fs.
 type variant struct {
 	name string
@@ -93,14 +95,20 @@ func build(t testing.TB, v variant) (string, map[string][32]byte) {
 	src := filepath.Join(dir, "src")
 	sums := srcTree(t, src)
 	img := filepath.Join(dir, v.name+".img")
-	args := append([]string{"-q", "-F", "-E", "lazy_itable_init=0", "-d", src}, v.args...)
+	// A fixed UUID and directory hash seed make the image the same on every
+	// run: with random ones e2fsck -D lays the htree out differently each
+	// time, and so leaves different bytes in directory slack, where fls
+	// reads deleted names.
+	args := append([]string{"-q", "-F", "-U", fixedUUID, "-E", "lazy_itable_init=0,hash_seed=" + fixedUUID, "-d", src}, v.args...)
 	args = append(args, img, v.size)
 	cmd := exec.Command("mke2fs", args...)
 	cmd.Env = append(os.Environ(), "E2FSPROGS_FAKE_TIME=1600000000")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("mke2fs %v: %v\n%s", args, err, out)
 	}
-	if out, err := exec.Command("e2fsck", "-fyD", img).CombinedOutput(); err != nil {
+	fsck := exec.Command("e2fsck", "-fyD", img)
+	fsck.Env = append(os.Environ(), "E2FSPROGS_FAKE_TIME=1600000000")
+	if out, err := fsck.CombinedOutput(); err != nil {
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() > 1 {
 			t.Fatalf("e2fsck -fyD: %v\n%s", err, out)
 		}
