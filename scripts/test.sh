@@ -43,3 +43,16 @@ if [ -n "$unformatted" ]; then
   exit 1
 fi
 go test -count=1 -timeout 40m ./...
+
+# A three-node cluster (in one JVM, one replica per shard) for the cluster
+# tests: a full case lands, and indexing goes on when one node stops
+# answering. The single node shares elasticsearch.sh's run folder, so it
+# stops first; the EXIT trap stops the cluster.
+if [ -z "${JEJAK_TEST_ES_CLUSTER:-}" ]; then
+  bash scripts/elasticsearch.sh stop
+  trap 'bash scripts/elasticsearch.sh stop || true' EXIT
+  JEJAK_ES_NODES=3 JEJAK_ES_BASE_PORT=9210 JEJAK_ES_HEAP=1536m bash scripts/elasticsearch.sh start >/dev/null
+  JEJAK_TEST_ES_CLUSTER="$(bash scripts/elasticsearch.sh urls)"
+  export JEJAK_TEST_ES_CLUSTER
+fi
+go test -count=1 -timeout 10m -run '^TestCluster' ./timeline/store/elastic/

@@ -11,6 +11,7 @@ import (
 	"github.com/jejak-forensics/jejak/forensics/evidence"
 	"github.com/jejak-forensics/jejak/timeline"
 	"github.com/jejak-forensics/jejak/timeline/store/elastic"
+	"github.com/jejak-forensics/jejak/timeline/store/sqlite"
 	"github.com/urfave/cli/v2"
 )
 
@@ -116,30 +117,59 @@ type indexResult struct{ events, inserted, duplicates int64 }
 
 // indexAll copies every event of src into dst in batches, then checks that
 // dst holds exactly as many events as src and names any that are missing.
-func indexAll(ctx context.Context, src timeline.Store, dst *elastic.Store) (indexResult, error) {
+// Documents go as stored (no decode and re-encode), and the next batch is
+// read from the case while the previous one is being indexed.
+func indexAll(ctx context.Context, src *sqlite.Store, dst *elastic.Store) (indexResult, error) {
 	var res indexResult
 	const batchSize = 5000
-	batch := make([]*timeline.Event, 0, batchSize)
-	flush := func() error {
-		st, err := dst.Write(ctx, batch)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan []elastic.RawEvent, 1)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(batches)
+		batch := make([]elastic.RawEvent, 0, batchSize)
+		err := src.SearchRaw(ctx, timeline.Query{}, func(id string, doc []byte) error {
+			batch = append(batch, elastic.RawEvent{ID: id, Doc: doc})
+			if len(batch) < batchSize {
+				return nil
+			}
+			select {
+			case batches <- batch:
+				batch = make([]elastic.RawEvent, 0, batchSize)
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+		if err == nil && len(batch) > 0 {
+			select {
+			case batches <- batch:
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
+		}
+		readErr <- err
+	}()
+	var werr error
+	for b := range batches {
+		if werr != nil {
+			continue // drain: the reader stops at the cancel
+		}
+		st, err := dst.WriteRaw(ctx, b)
+		res.events += int64(len(b))
 		res.inserted += int64(st.Inserted)
 		res.duplicates += int64(st.Duplicates)
-		batch = batch[:0]
-		return err
-	}
-	err := src.Search(ctx, timeline.Query{}, func(ev *timeline.Event) error {
-		res.events++
-		batch = append(batch, ev)
-		if len(batch) == batchSize {
-			return flush()
+		if err != nil {
+			werr = err
+			cancel()
 		}
-		return nil
-	})
-	if err == nil && len(batch) > 0 {
-		err = flush()
 	}
-	if err != nil {
-		return res, err
+	if rerr := <-readErr; werr == nil && rerr != nil {
+		werr = rerr
+	}
+	if werr != nil {
+		return res, werr
 	}
 	return res, verifyIndex(ctx, src, dst)
 }

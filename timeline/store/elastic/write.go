@@ -38,25 +38,72 @@ type itemResult struct {
 // error, say) fails the Write with the list of events and reasons, never
 // silently.
 func (s *Store) Write(ctx context.Context, batch []*timeline.Event) (timeline.WriteStats, error) {
-	var st timeline.WriteStats
-	if len(batch) == 0 {
-		return st, nil
-	}
 	for _, e := range batch {
 		if e.Jejak.ID == "" {
 			e.Finalize()
 		}
 	}
+	return s.write(ctx, eventDocs(batch))
+}
+
+// RawEvent is an event already encoded: its ID and its JSON document, as
+// the case store keeps it (json.Marshal of a finalised timeline.Event).
+type RawEvent struct {
+	ID  string
+	Doc []byte
+}
+
+// WriteRaw is Write for events already encoded, with the same guarantees.
+// Copying a case from its store this way skips decoding every event and
+// encoding it again, which is most of `jejak index`'s own CPU.
+func (s *Store) WriteRaw(ctx context.Context, batch []RawEvent) (timeline.WriteStats, error) {
+	for i, r := range batch {
+		if r.ID == "" || len(r.Doc) == 0 {
+			return timeline.WriteStats{}, fmt.Errorf("WriteRaw: event %d of the batch has no ID or no document", i)
+		}
+	}
+	return s.write(ctx, rawDocs(batch))
+}
+
+// docs is a batch as Write sends it: an ID and a document per event.
+type docs interface {
+	Len() int
+	ID(i int) string
+	Doc(i int) ([]byte, error)
+	Where(i int) string // for error messages
+}
+
+type eventDocs []*timeline.Event
+
+func (d eventDocs) Len() int                  { return len(d) }
+func (d eventDocs) ID(i int) string           { return d[i].Jejak.ID }
+func (d eventDocs) Doc(i int) ([]byte, error) { return json.Marshal(d[i]) }
+func (d eventDocs) Where(i int) string        { return d[i].Jejak.Provenance.Display() }
+
+type rawDocs []RawEvent
+
+func (d rawDocs) Len() int                  { return len(d) }
+func (d rawDocs) ID(i int) string           { return d[i].ID }
+func (d rawDocs) Doc(i int) ([]byte, error) { return d[i].Doc, nil }
+func (d rawDocs) Where(i int) string        { return "stored event" }
+
+func (s *Store) write(ctx context.Context, batch docs) (timeline.WriteStats, error) {
+	var st timeline.WriteStats
+	n := batch.Len()
+	if n == 0 {
+		return st, nil
+	}
 	// IDs repeated inside the batch are duplicates of the first copy; they are
 	// not sent, so a lost-answer resend can never mistake them for inserts.
-	seen := make(map[string]bool, len(batch))
-	todo := make([]int, 0, len(batch))
-	for i, e := range batch {
-		if seen[e.Jejak.ID] {
+	seen := make(map[string]bool, n)
+	todo := make([]int, 0, n)
+	for i := range n {
+		id := batch.ID(i)
+		if seen[id] {
 			st.Duplicates++
 			continue
 		}
-		seen[e.Jejak.ID] = true
+		seen[id] = true
 		todo = append(todo, i)
 	}
 	resent := make(map[int]bool)
@@ -79,7 +126,7 @@ func (s *Store) Write(ctx context.Context, batch []*timeline.Event) (timeline.Wr
 					s.resentConflicts.Add(1)
 				}
 			case rejected:
-				bad = append(bad, fmt.Sprintf("%s (%s): %s", batch[i].Jejak.ID, batch[i].Jejak.Provenance.Display(), r.reason))
+				bad = append(bad, fmt.Sprintf("%s (%s): %s", batch.ID(i), batch.Where(i), r.reason))
 			default:
 				again = append(again, i)
 				if r.reason != "" {
@@ -97,14 +144,14 @@ func (s *Store) Write(ctx context.Context, batch []*timeline.Event) (timeline.Wr
 				bad = bad[:20]
 			}
 			return st, fmt.Errorf("elasticsearch rejected %d of %d events in index %s:\n  %s%s",
-				len(bad), len(batch), s.cfg.Index, strings.Join(bad, "\n  "), more)
+				len(bad), n, s.cfg.Index, strings.Join(bad, "\n  "), more)
 		}
 		if len(again) == 0 {
 			return st, nil
 		}
 		if round >= s.cfg.MaxRetries {
 			return st, fmt.Errorf("elasticsearch did not take %d of %d events into %s after %d rounds of retries (last: %s)",
-				len(again), len(batch), s.cfg.Index, round+1, lastRetryReason)
+				len(again), n, s.cfg.Index, round+1, lastRetryReason)
 		}
 		s.retries.Add(1)
 		s.itemRetries.Add(int64(len(again)))
@@ -124,7 +171,7 @@ func (s *Store) Write(ctx context.Context, batch []*timeline.Event) (timeline.Wr
 
 // bulkRound sends batch[todo...] through one BulkIndexer and returns what
 // became of each item, in todo's order.
-func (s *Store) bulkRound(ctx context.Context, batch []*timeline.Event, todo []int) ([]itemResult, error) {
+func (s *Store) bulkRound(ctx context.Context, batch docs, todo []int) ([]itemResult, error) {
 	results := make([]itemResult, len(todo))
 	var mu sync.Mutex
 	set := func(k int, r itemResult) {
@@ -155,18 +202,17 @@ func (s *Store) bulkRound(ctx context.Context, batch []*timeline.Event, todo []i
 	}
 	var addErr error
 	for k, i := range todo {
-		e := batch[i]
 		// Encoded one at a time as the indexer takes them: Add blocks when
 		// the workers are busy, so memory stays near Workers*FlushBytes.
-		doc, err := json.Marshal(e)
+		doc, err := batch.Doc(i)
 		if err != nil {
-			addErr = fmt.Errorf("encode event %s: %w", e.Jejak.ID, err)
+			addErr = fmt.Errorf("encode event %s: %w", batch.ID(i), err)
 			break
 		}
 		k := k
 		err = bi.Add(ctx, esutil.BulkIndexerItem{
 			Action:     "create",
-			DocumentID: e.Jejak.ID,
+			DocumentID: batch.ID(i),
 			Body:       bytes.NewReader(doc),
 			OnSuccess: func(context.Context, esutil.BulkIndexerItem, esutil.BulkIndexerResponseItem) {
 				set(k, itemResult{state: created})
@@ -176,7 +222,7 @@ func (s *Store) bulkRound(ctx context.Context, batch []*timeline.Event, todo []i
 			},
 		})
 		if err != nil {
-			addErr = fmt.Errorf("queue event %s: %w", e.Jejak.ID, err)
+			addErr = fmt.Errorf("queue event %s: %w", batch.ID(i), err)
 			break
 		}
 	}

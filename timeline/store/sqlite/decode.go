@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"runtime"
@@ -114,4 +115,31 @@ func streamRows(ctx context.Context, rows *sql.Rows, fn func(*timeline.Event) er
 		err = ctx.Err()
 	}
 	return err
+}
+
+// SearchRaw streams matching events in time order as stored: the event ID
+// and its ECS JSON document, undecoded. Copying a case elsewhere (jejak
+// index) needs nothing more, and decoding and re-encoding every event would
+// be most of its cost.
+func (s *Store) SearchRaw(ctx context.Context, q timeline.Query, fn func(id string, doc []byte) error) error {
+	w, args := where(q)
+	query := "SELECT id, doc FROM events" + w + " ORDER BY ts, id"
+	if q.Limit > 0 {
+		query += fmt.Sprintf(" LIMIT %d", q.Limit)
+	}
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("search: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, doc []byte
+		if err := rows.Scan(&id, &doc); err != nil {
+			return err
+		}
+		if err := fn(hex.EncodeToString(id), doc); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }

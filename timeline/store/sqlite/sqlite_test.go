@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -183,4 +184,31 @@ func BenchmarkIngest(b *testing.B) {
 	}
 	b.ReportMetric(float64(total*b.N)/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(cpu/float64(b.N), "cpu-s/op")
+}
+
+func TestSearchRawIsWhatSearchDecodes(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	if _, err := s.Write(ctx, events(3000, "aa")); err != nil {
+		t.Fatal(err)
+	}
+	var decoded []*timeline.Event
+	if err := s.Search(ctx, timeline.Query{}, func(e *timeline.Event) error { decoded = append(decoded, e); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	i := 0
+	err := s.SearchRaw(ctx, timeline.Query{}, func(id string, doc []byte) error {
+		var e timeline.Event
+		if err := json.Unmarshal(doc, &e); err != nil {
+			return err
+		}
+		if id != decoded[i].Jejak.ID || e.Jejak.ID != id || !e.Timestamp.Equal(decoded[i].Timestamp) {
+			t.Fatalf("row %d: raw %s / %s, decoded %s", i, id, e.Jejak.ID, decoded[i].Jejak.ID)
+		}
+		i++
+		return nil
+	})
+	if err != nil || i != len(decoded) {
+		t.Fatalf("raw rows %d, decoded %d, %v", i, len(decoded), err)
+	}
 }
