@@ -12,6 +12,7 @@ import (
 
 	"github.com/jejak-forensics/jejak/forensics/evidence"
 	"github.com/jejak-forensics/jejak/forensics/hunt"
+	"github.com/jejak-forensics/jejak/timeline/store/elastic"
 	"github.com/jejak-forensics/jejak/timeline/store/sqlite"
 	"github.com/urfave/cli/v2"
 )
@@ -26,6 +27,9 @@ list'), its Go analyzers and any Sigma rules given with --rules (a SigmaHQ
 checkout works: rules whose log source or modifiers cannot be evaluated
 faithfully are listed and skipped). Events before --after are the baseline;
 findings are about what happened from --after on.
+
+With --es, the findings also go to the index jejak-<case>-findings (or
+<--index>-findings) beside the timeline, replacing that hunt's earlier ones.
 
 Each finding names its rule, severity, ATT&CK technique, time span, the
 matching events (ID, evidence, container chain, path, offset, record) and a
@@ -43,10 +47,10 @@ EXAMPLES
    jejak hunt CASE --after 2024-02-14T18:00:00+07:00
    jejak hunt CASE --after 2024-02-14T18:00 --watch /var/lib/postgresql --working-hours 07:00-19:00
    jejak hunt CASE --after 2024-02-14T18:00 --rules ~/sigma/rules/windows --fail-on high`,
-		Flags: append(huntFlags(true),
+		Flags: append(append(huntFlags(true),
 			&cli.BoolFlag{Name: "json", Usage: "print the findings as JSON instead of the table"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress on stderr"},
-		),
+		), esFlags()...),
 		Action: func(c *cli.Context) error {
 			dir, err := oneArg(c, "CASE")
 			if err != nil {
@@ -163,6 +167,11 @@ func (e *env) hunt(c *cli.Context, cs *evidence.Case, store *sqlite.Store) error
 	hr := sqlite.HuntRecord{Key: hex.EncodeToString(key[:16]), Params: pj, Started: started, Finished: e.now(), ToolVersion: version}
 	if err := store.ReplaceFindings(c.Context, hr, recs); err != nil {
 		return err
+	}
+	if len(c.StringSlice("es")) > 0 {
+		if err := findingsToES(c, cs, hr.Key, findings); err != nil {
+			return err
+		}
 	}
 	summary := hunt.Summarize(findings)
 	if err := cs.Log("hunt", map[string]any{"hunt": hr.Key, "params": params, "findings": len(findings), "error": errString(huntErr)}); err != nil {
@@ -283,4 +292,35 @@ parameters, source file and its SHA-256, for a report's appendix.`,
 			},
 		}},
 	})
+}
+
+// findingsToES stores a hunt's findings in the case index's findings index
+// (jejak-<case>-findings), replacing that hunt's earlier ones, so analysts
+// in Kibana see them beside the timeline.
+func findingsToES(c *cli.Context, cs *evidence.Case, key string, findings []hunt.Finding) error {
+	cfg, err := esConfig(c, cs)
+	if err != nil {
+		return err
+	}
+	es, err := elastic.Open(c.Context, cfg)
+	if err != nil {
+		return err
+	}
+	defer es.Close()
+	docs := make([]elastic.FindingDoc, len(findings))
+	for i, f := range findings {
+		doc, err := json.Marshal(struct {
+			Hunt string `json:"hunt"`
+			hunt.Finding
+		}{key, f})
+		if err != nil {
+			return err
+		}
+		docs[i] = elastic.FindingDoc{ID: f.ID, Doc: doc}
+	}
+	if err := es.ReplaceFindings(c.Context, key, docs); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.ErrWriter, "%d findings stored in %s\n", len(docs), elastic.FindingsIndex(cfg.Index))
+	return nil
 }

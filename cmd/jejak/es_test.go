@@ -157,3 +157,62 @@ func TestWrongPassword(t *testing.T) {
 		t.Errorf("right password: exit %d, stderr %q", code, errs)
 	}
 }
+
+// TestHuntFindingsToES: hunt --es stores the findings beside the timeline,
+// and hunting again with the same parameters replaces them.
+func TestHuntFindingsToES(t *testing.T) {
+	u := esURL(t)
+	example, err := filepath.Abs("../../fixtures/example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := filepath.Join(t.TempDir(), "case")
+	mustRun(t, exitOK, "analyze", example, "--out", cs, "--tz", "Asia/Jakarta", "--examiner", "t")
+	index := "jejak-test-findings"
+	count := func(key string) int {
+		body := strings.NewReader(fmt.Sprintf(`{"query":{"term":{"hunt":%q}}}`, key))
+		res, err := http.Post(u+"/"+index+"-findings/_count", "application/json", body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var c struct{ Count int }
+		if err := json.NewDecoder(res.Body).Decode(&c); err != nil {
+			t.Fatal(err)
+		}
+		return c.Count
+	}
+	var key string
+	for run := range 2 {
+		if run == 1 {
+			// A finding the earlier run stored that this one will not make
+			// again (as after rules changed): replacing must remove it.
+			req, _ := http.NewRequest(http.MethodPut, u+"/"+index+"-findings/_doc/"+key+"-stale?refresh=true",
+				strings.NewReader(fmt.Sprintf(`{"hunt":%q,"id":"stale","rule_id":"JEJAK-GONE"}`, key)))
+			req.Header.Set("Content-Type", "application/json")
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+		}
+		out := mustRun(t, exitOK, "hunt", cs, "--after", "2024-02-14 19:00", "--json", "--es", u, "--index", index)
+		var h struct {
+			Hunt     string            `json:"hunt"`
+			Findings []json.RawMessage `json:"findings"`
+		}
+		if err := json.Unmarshal([]byte(out), &h); err != nil {
+			t.Fatal(err)
+		}
+		if len(h.Findings) == 0 {
+			t.Fatal("no findings on the example case")
+		}
+		if run == 1 && h.Hunt != key {
+			t.Fatalf("same parameters, another hunt key: %s then %s", key, h.Hunt)
+		}
+		key = h.Hunt
+		if n := count(h.Hunt); n != len(h.Findings) {
+			t.Fatalf("run %d: %s-findings holds %d findings of hunt %s, the hunt made %d", run, index, n, h.Hunt, len(h.Findings))
+		}
+	}
+}
