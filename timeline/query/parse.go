@@ -147,51 +147,30 @@ func (p *parser) anyKeyword(i int) bool {
 	return false
 }
 
-func (p *parser) orQuery() (Expr, error) {
-	start := p.i
-	x, err := p.andQuery()
-	if err != nil {
-		return nil, err
-	}
-	xs := []Expr{x}
-	for {
-		j, ok := p.keyword(p.i, "or")
-		if !ok {
-			break
-		}
-		p.i = j
-		if p.eof() {
-			return nil, p.errAt(p.i, "expected a condition after 'or'")
-		}
-		y, err := p.andQuery()
-		if err != nil {
-			return nil, err
-		}
-		xs = append(xs, y)
-	}
-	if len(xs) == 1 {
-		return x, nil
-	}
-	return &Or{Col: start + 1, X: xs}, nil
-}
+func (p *parser) orQuery() (Expr, error) { return p.chain("or", "a condition", p.andQuery) }
 
-func (p *parser) andQuery() (Expr, error) {
+func (p *parser) andQuery() (Expr, error) { return p.chain("and", "a condition", p.notQuery) }
+
+// chain parses `next (op next)*`, the shape of every or/and level of both
+// queries and value lists; one operand alone is returned as it is. After an
+// operator at the end of the input it says what was expected, when told.
+func (p *parser) chain(op, expected string, next func() (Expr, error)) (Expr, error) {
 	start := p.i
-	x, err := p.notQuery()
+	x, err := next()
 	if err != nil {
 		return nil, err
 	}
 	xs := []Expr{x}
 	for {
-		j, ok := p.keyword(p.i, "and")
+		j, ok := p.keyword(p.i, op)
 		if !ok {
 			break
 		}
 		p.i = j
-		if p.eof() {
-			return nil, p.errAt(p.i, "expected a condition after 'and'")
+		if expected != "" && p.eof() {
+			return nil, p.errAt(p.i, "expected %s after '%s'", expected, op)
 		}
-		y, err := p.notQuery()
+		y, err := next()
 		if err != nil {
 			return nil, err
 		}
@@ -199,6 +178,9 @@ func (p *parser) andQuery() (Expr, error) {
 	}
 	if len(xs) == 1 {
 		return x, nil
+	}
+	if op == "or" {
+		return &Or{Col: start + 1, X: xs}, nil
 	}
 	return &And{Col: start + 1, X: xs}, nil
 }
@@ -364,53 +346,11 @@ func (p *parser) listOfValues(field string, fieldCol int) (Expr, error) {
 }
 
 func (p *parser) orList(field string, fieldCol int) (Expr, error) {
-	start := p.i
-	x, err := p.andList(field, fieldCol)
-	if err != nil {
-		return nil, err
-	}
-	xs := []Expr{x}
-	for {
-		j, ok := p.keyword(p.i, "or")
-		if !ok {
-			break
-		}
-		p.i = j
-		y, err := p.andList(field, fieldCol)
-		if err != nil {
-			return nil, err
-		}
-		xs = append(xs, y)
-	}
-	if len(xs) == 1 {
-		return x, nil
-	}
-	return &Or{Col: start + 1, X: xs}, nil
+	return p.chain("or", "", func() (Expr, error) { return p.andList(field, fieldCol) })
 }
 
 func (p *parser) andList(field string, fieldCol int) (Expr, error) {
-	start := p.i
-	x, err := p.notList(field, fieldCol)
-	if err != nil {
-		return nil, err
-	}
-	xs := []Expr{x}
-	for {
-		j, ok := p.keyword(p.i, "and")
-		if !ok {
-			break
-		}
-		p.i = j
-		y, err := p.notList(field, fieldCol)
-		if err != nil {
-			return nil, err
-		}
-		xs = append(xs, y)
-	}
-	if len(xs) == 1 {
-		return x, nil
-	}
-	return &And{Col: start + 1, X: xs}, nil
+	return p.chain("and", "", func() (Expr, error) { return p.notList(field, fieldCol) })
 }
 
 func (p *parser) notList(field string, fieldCol int) (Expr, error) {
