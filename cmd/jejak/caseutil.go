@@ -19,6 +19,16 @@ func (e *env) caseConfig(examiner string) evidence.Config {
 	return evidence.Config{Examiner: examiner, Clock: e.now, ToolVersion: version}
 }
 
+// caseArg opens the case folder a command's one CASE argument names, with
+// the env's clock and the tool version for what it records.
+func (e *env) caseArg(c *cli.Context) (*evidence.Case, error) {
+	dir, err := oneArg(c, "CASE")
+	if err != nil {
+		return nil, err
+	}
+	return evidence.OpenWith(dir, e.caseConfig(""))
+}
+
 // openCase opens a case folder and its embedded store.
 func openCase(ctx context.Context, dir string) (*evidence.Case, *sqlite.Store, error) {
 	cs, err := evidence.OpenWith(dir, evidence.Config{ToolVersion: version})

@@ -50,11 +50,7 @@ EXAMPLE
 			ArgsUsage: "CASE",
 			Flags:     []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON"}},
 			Action: func(c *cli.Context) error {
-				dir, err := oneArg(c, "CASE")
-				if err != nil {
-					return err
-				}
-				cs, err := evidence.Open(dir)
+				cs, err := e.caseArg(c)
 				if err != nil {
 					return err
 				}

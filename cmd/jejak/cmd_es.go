@@ -248,11 +248,7 @@ database writes. Every field they use exists in jejak's index template.`,
 				&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "-", Usage: "write to `FILE` (- for stdout)"},
 			},
 			Action: func(c *cli.Context) error {
-				dir, err := oneArg(c, "CASE")
-				if err != nil {
-					return err
-				}
-				cs, err := evidence.Open(dir)
+				cs, err := e.caseArg(c)
 				if err != nil {
 					return err
 				}

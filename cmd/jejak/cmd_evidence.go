@@ -79,11 +79,7 @@ EXAMPLE
 			ArgsUsage: "CASE",
 			Flags:     []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON"}},
 			Action: func(c *cli.Context) error {
-				dir, err := oneArg(c, "CASE")
-				if err != nil {
-					return err
-				}
-				cs, err := evidence.Open(dir)
+				cs, err := e.caseArg(c)
 				if err != nil {
 					return err
 				}
@@ -113,11 +109,7 @@ an E01 image also decompresses the media and checks it against the MD5 and
 SHA-1 the acquisition tool stored in it. Then walks the custody log's hash
 chain. Any mismatch is an error (exit 1).`,
 			Action: func(c *cli.Context) error {
-				dir, err := oneArg(c, "CASE")
-				if err != nil {
-					return err
-				}
-				cs, err := evidence.OpenWith(dir, e.caseConfig(""))
+				cs, err := e.caseArg(c)
 				if err != nil {
 					return err
 				}

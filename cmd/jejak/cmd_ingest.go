@@ -56,11 +56,7 @@ and the index is checked to hold exactly the case's events at the end.
 A progress bar is drawn on stderr when it is a terminal.`,
 		Flags: ingestCmdFlags(),
 		Action: func(c *cli.Context) error {
-			dir, err := oneArg(c, "CASE")
-			if err != nil {
-				return err
-			}
-			cs, err := evidence.OpenWith(dir, e.caseConfig(""))
+			cs, err := e.caseArg(c)
 			if err != nil {
 				return err
 			}
