@@ -1,6 +1,7 @@
 package main
 
 import (
+	"archive/tar"
 	"archive/zip"
 	"bufio"
 	"bytes"
@@ -374,5 +375,36 @@ func TestVerifyE01StoredHashes(t *testing.T) {
 	out, _, code := jejak(t, "evidence", "verify", cs)
 	if code != exitFatal || !strings.Contains(out, "MISMATCH") || !strings.Contains(out, bad) {
 		t.Errorf("verify of a damaged E01: exit %d\n%s", code, out)
+	}
+}
+
+// TestRepeatedMemberInFirstIngest: a tar holding the same member twice gives
+// the same events twice; the first ingest into a new case (which defers the
+// unique-ID index) must still count the second copy as duplicates.
+func TestRepeatedMemberInFirstIngest(t *testing.T) {
+	log, err := os.ReadFile(parsertest.Corpus(t, "logs/syslog/syslog_ssh.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	for range 2 {
+		tw.WriteHeader(&tar.Header{Name: "var/log/auth.log", Mode: 0o644, Size: int64(len(log)),
+			ModTime: time.Date(2024, 3, 12, 0, 0, 0, 0, time.UTC), Typeflag: tar.TypeReg})
+		tw.Write(log)
+	}
+	tw.Close()
+	root := t.TempDir()
+	ev := filepath.Join(root, "twice.tar")
+	os.WriteFile(ev, b.Bytes(), 0o644)
+	cs := filepath.Join(root, "case")
+	first := summaryOf(t, mustRun(t, exitOK, "analyze", ev, "--out", cs, "--examiner", "t", "--json"))
+	if first.Inserted == 0 || first.Inserted != first.Duplicates || first.Events != 2*first.Inserted {
+		t.Errorf("first ingest: %d events, %d inserted, %d duplicates; want each copy's events once inserted, once duplicate",
+			first.Events, first.Inserted, first.Duplicates)
+	}
+	again := summaryOf(t, mustRun(t, exitOK, "ingest", cs, "--json"))
+	if again.Inserted != 0 || again.Duplicates != first.Events {
+		t.Errorf("re-ingest: %d inserted, %d duplicates; want 0 and %d", again.Inserted, again.Duplicates, first.Events)
 	}
 }

@@ -135,6 +135,16 @@ func (e *env) ingest(c *cli.Context, cs *evidence.Case) error {
 		sink = timeline.Tee(store, es)
 	}
 	sum, runErr := ingest.Run(ctx, cfg, walk, sink)
+	// A first run into an empty case defers the unique index on event IDs:
+	// an event repeated within it was counted as inserted until now.
+	if dups, err := store.FinishWrites(context.WithoutCancel(ctx)); err != nil {
+		if runErr == nil {
+			runErr = err
+		}
+	} else {
+		sum.Inserted -= int64(dups)
+		sum.Duplicates += int64(dups)
+	}
 	if es != nil && runErr == nil {
 		runErr = verifyIndex(ctx, store, es)
 	}

@@ -34,7 +34,7 @@ func indexNames(t *testing.T, db *sql.DB) []string {
 	return names
 }
 
-var allIndexes = []string{"events_action", "events_source_ip", "events_ts", "events_user"}
+var allIndexes = []string{"events_action", "events_id", "events_source_ip", "events_ts", "events_user"}
 
 func pragma(t *testing.T, db *sql.DB, name string) string {
 	t.Helper()
@@ -67,6 +67,11 @@ func TestRuns(t *testing.T) {
 	}
 	if m := pragma(t, s.DB(), "journal_mode"); m != "wal" {
 		t.Errorf("journal mode after the first run: %s, want wal", m)
+	}
+	var stats int
+	s.DB().QueryRow(`SELECT count(DISTINCT idx) FROM sqlite_stat1 WHERE tbl='events'`).Scan(&stats)
+	if stats != len(allIndexes) {
+		t.Errorf("planner statistics for %d indexes after the first run, want %d", stats, len(allIndexes))
 	}
 	if _, err := s.BeginRun(ctx, time.Unix(3, 0), "test"); err != nil {
 		t.Fatal(err)
@@ -202,7 +207,9 @@ func TestMigratesOldSchema(t *testing.T) {
 // TestCrashDuringFirstRun kills a process in the middle of a first run (a
 // batch in flight, no FinishRun, no Close) and opens what it left: every
 // batch it committed is there, nothing of the one in flight, the file is
-// sound, and Open gives back the indexes and WAL mode.
+// sound, and Open gives back the indexes and WAL mode. Each batch also
+// repeats events of the one before, which the run had no unique index to
+// refuse: Open removes them before it builds that index.
 func TestCrashDuringFirstRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a process")
@@ -254,7 +261,12 @@ func TestCrashDuringFirstRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	if n < int64(3*crashBatch) || n%crashBatch != 0 {
-		t.Errorf("%d events after the crash; want whole batches of %d, at least 3", n, crashBatch)
+		t.Errorf("%d events after the crash; want whole batches of %d without repeats, at least 3", n, crashBatch)
+	}
+	var ids int64
+	s.DB().QueryRow(`SELECT count(DISTINCT id) FROM events`).Scan(&ids)
+	if ids != n {
+		t.Errorf("%d events but %d distinct IDs after reopening", n, ids)
 	}
 	if got := indexNames(t, s.DB()); !slices.Equal(got, allIndexes) {
 		t.Errorf("indexes after reopening: %v, want %v", got, allIndexes)
@@ -284,10 +296,198 @@ func TestCrashHelper(t *testing.T) {
 	s.w.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode)
 	fmt.Printf("journal_mode %s\n", mode)
 	for i := 1; i <= 1000; i++ {
-		if _, err := s.Write(ctx, events(crashBatch, fmt.Sprint("evidence", i))); err != nil {
+		batch := events(crashBatch, fmt.Sprint("evidence", i))
+		if i > 1 {
+			batch = append(batch, events(100, fmt.Sprint("evidence", i-1))...)
+		}
+		if _, err := s.Write(ctx, batch); err != nil {
 			t.Fatal(err)
 		}
 		fmt.Printf("committed %d\n", i)
 	}
 	t.Fatal("not killed")
+}
+
+// TestRepeatsInFirstRun: a first run has no unique index until
+// FinishWrites, so Write counts an event repeated within the run as
+// inserted; FinishWrites removes the later copies, keeps the first, and
+// returns how many there were, so that the run's totals come out as they
+// would have with the index in place.
+func TestRepeatsInFirstRun(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	if _, err := s.BeginRun(ctx, time.Unix(1, 0), "test"); err != nil {
+		t.Fatal(err)
+	}
+	var total timeline.WriteStats
+	first := events(3000, "aa")
+	for _, batch := range [][]*timeline.Event{
+		first,
+		append(events(3000, "aa")[1000:2000], events(500, "bb")...),
+		{first[0], events(1, "cc")[0], events(1, "aa")[0]},
+	} {
+		st, err := s.Write(ctx, batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total.Add(st)
+	}
+	// The same ID with other content (a record parsed again differently):
+	// the copy written first is the one kept, as INSERT OR IGNORE keeps it.
+	changed := events(3000, "aa")[2999]
+	changed.Message = "parsed differently"
+	st, err := s.Write(ctx, []*timeline.Event{changed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	total.Add(st)
+	if total.Inserted+total.Duplicates != 3000+1500+3+1 {
+		t.Fatalf("Write stats %+v do not count every event", total)
+	}
+	dups, err := s.FinishWrites(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total.Inserted -= dups
+	total.Duplicates += dups
+	if want := (timeline.WriteStats{Inserted: 3501, Duplicates: 1003}); total != want {
+		t.Errorf("run totals after FinishWrites (%d repeats) = %+v, want %+v", dups, total, want)
+	}
+	if again, err := s.FinishWrites(ctx); err != nil || again != 0 {
+		t.Errorf("second FinishWrites = %d, %v; want 0", again, err)
+	}
+	if n, err := s.Count(ctx, timeline.Query{}); err != nil || n != 3501 {
+		t.Errorf("Count = %d, %v; want 3501", n, err)
+	}
+	var msg string
+	id, _ := hex.DecodeString(changed.Jejak.ID)
+	s.DB().QueryRow(`SELECT json_extract(doc, '$.message') FROM events WHERE id=?`, id).Scan(&msg)
+	if msg != first[2999].Message {
+		t.Errorf("kept %q for a repeated ID, want the first copy's %q", msg, first[2999].Message)
+	}
+	if got := indexNames(t, s.DB()); !slices.Equal(got, allIndexes) {
+		t.Errorf("indexes after FinishWrites: %v, want %v", got, allIndexes)
+	}
+	// Writes after FinishWrites are checked against the unique index.
+	st, err = s.Write(ctx, events(10, "aa"))
+	if err != nil || st.Inserted != 0 || st.Duplicates != 10 {
+		t.Errorf("Write after FinishWrites = %+v, %v; want 10 duplicates", st, err)
+	}
+	if err := s.FinishRun(ctx, time.Unix(2, 0), total); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRepeatsRemovedByAnotherOpen: a second Store opened on the file while
+// a first run is writing builds the deferred indexes itself (as after a
+// crash), removing repeats the first Store never sees; FinishWrites still
+// reports them.
+func TestRepeatsRemovedByAnotherOpen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "case.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.BeginRun(ctx, time.Unix(1, 0), "test"); err != nil {
+		t.Fatal(err)
+	}
+	for _, batch := range [][]*timeline.Event{events(2000, "aa"), events(1500, "aa")} {
+		if _, err := s.Write(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Write(ctx, events(2500, "aa"))
+	if err != nil || st.Inserted != 500 || st.Duplicates != 2000 {
+		t.Errorf("Write after the other Open = %+v, %v; want 500 new, 2000 duplicates", st, err)
+	}
+	dups, err := s.FinishWrites(ctx)
+	if err != nil || dups != 1500 {
+		t.Errorf("FinishWrites = %d, %v; want the 1500 repeats the other Open removed", dups, err)
+	}
+	if n, _ := s.Count(ctx, timeline.Query{}); n != 2500 {
+		t.Errorf("Count = %d, want 2500", n)
+	}
+}
+
+// TestVersion2Stores: a version 2 store declared "id UNIQUE" in the table.
+// Empty, it is made again with the events_id index, so a first run can defer
+// it; holding events, it keeps its constraint and still refuses repeats.
+func TestVersion2Stores(t *testing.T) {
+	ctx := context.Background()
+	for _, filled := range []bool{false, true} {
+		path := filepath.Join(t.TempDir(), "case.db")
+		old, err := sql.Open("sqlite", "file:"+path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v2 := strings.Replace(schema, "id BLOB NOT NULL,", "id BLOB NOT NULL UNIQUE,", 1) + indexes + "PRAGMA user_version=2;"
+		if _, err := old.Exec(v2); err != nil {
+			t.Fatal(err)
+		}
+		if filled {
+			e := events(1, "aa")[0]
+			doc, _ := appendEvent(nil, e)
+			id, _ := hex.DecodeString(e.Jejak.ID)
+			if _, err := old.Exec(`INSERT INTO events(id, ts, run, doc) VALUES(?,?,1,?)`, id, e.Timestamp.UnixNano(), string(doc)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		old.Close()
+
+		s, err := Open(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := pragma(t, s.DB(), "user_version"); v != fmt.Sprint(schemaVersion) {
+			t.Errorf("filled=%v: user_version %s, want %d", filled, v, schemaVersion)
+		}
+		want := allIndexes
+		if filled {
+			want = []string{"events_action", "events_source_ip", "events_ts", "events_user"}
+		}
+		if got := indexNames(t, s.DB()); !slices.Equal(got, want) {
+			t.Errorf("filled=%v: indexes %v, want %v", filled, got, want)
+		}
+		var legacy int
+		s.DB().QueryRow(`SELECT count(*) FROM sqlite_master WHERE name=?`, legacyIndex).Scan(&legacy)
+		if legacy != map[bool]int{false: 0, true: 1}[filled] {
+			t.Errorf("filled=%v: %d table UNIQUE indexes", filled, legacy)
+		}
+		if _, err := s.BeginRun(ctx, time.Unix(1, 0), "test"); err != nil {
+			t.Fatal(err)
+		}
+		var total timeline.WriteStats
+		for range 2 {
+			st, err := s.Write(ctx, events(100, "aa"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			total.Add(st)
+		}
+		dups, err := s.FinishWrites(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total.Inserted -= dups
+		total.Duplicates += dups
+		wantIns := 100
+		if filled {
+			wantIns = 99
+		}
+		if total.Inserted != wantIns || total.Duplicates != 200-wantIns {
+			t.Errorf("filled=%v: run totals %+v, want %d inserted", filled, total, wantIns)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

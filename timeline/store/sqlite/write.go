@@ -169,6 +169,10 @@ const (
 // Write inserts a batch in one transaction. Finalizing and encoding run on
 // all cores, ahead of the inserts, which SQLite runs on one.
 //
+// In a bulk run (see BeginRun) there is no unique index yet: an event that
+// repeats one written earlier in the run is counted as inserted here, and
+// FinishWrites reports it.
+//
 // The inserts talk to the driver's connection directly (sql.Conn.Raw):
 // database/sql would convert and copy every argument again, and a
 // cancellable context makes the driver start a watcher goroutine per
@@ -248,6 +252,9 @@ func (s *Store) Write(ctx context.Context, batch []*timeline.Event) (timeline.Wr
 	})
 	if err != nil {
 		return timeline.WriteStats{}, err
+	}
+	if s.deferred {
+		s.written += int64(st.Inserted)
 	}
 	return st, nil
 }
