@@ -147,6 +147,29 @@ func (p *parser) anyKeyword(i int) bool {
 	return false
 }
 
+// group parses the inside of a parenthesis opened at open (p.i on it) and
+// its closing ')'.
+func (p *parser) group(open int, inner func() (Expr, error)) (Expr, error) {
+	p.i++
+	p.spaces()
+	if p.eof() {
+		return nil, p.errAt(open, "'(' is never closed")
+	}
+	x, err := inner()
+	if err != nil {
+		return nil, err
+	}
+	p.spaces()
+	if p.eof() {
+		return nil, p.errAt(open, "'(' is never closed")
+	}
+	if p.rs[p.i] != ')' {
+		return nil, p.unexpected()
+	}
+	p.i++
+	return x, nil
+}
+
 func (p *parser) orQuery() (Expr, error) { return p.chain("or", "a condition", p.andQuery) }
 
 func (p *parser) andQuery() (Expr, error) { return p.chain("and", "a condition", p.notQuery) }
@@ -203,25 +226,7 @@ func (p *parser) notQuery() (Expr, error) {
 
 func (p *parser) subQuery() (Expr, error) {
 	if !p.eof() && p.rs[p.i] == '(' {
-		open := p.i
-		p.i++
-		p.spaces()
-		if p.eof() {
-			return nil, p.errAt(open, "'(' is never closed")
-		}
-		x, err := p.orQuery()
-		if err != nil {
-			return nil, err
-		}
-		p.spaces()
-		if p.eof() {
-			return nil, p.errAt(open, "'(' is never closed")
-		}
-		if p.rs[p.i] != ')' {
-			return nil, p.unexpected()
-		}
-		p.i++
-		return x, nil
+		return p.group(p.i, p.orQuery)
 	}
 	return p.expression()
 }
@@ -311,25 +316,7 @@ func (p *parser) rangeOp() (RangeOp, int) {
 
 func (p *parser) listOfValues(field string, fieldCol int) (Expr, error) {
 	if !p.eof() && p.rs[p.i] == '(' {
-		open := p.i
-		p.i++
-		p.spaces()
-		if p.eof() {
-			return nil, p.errAt(open, "'(' is never closed")
-		}
-		x, err := p.orList(field, fieldCol)
-		if err != nil {
-			return nil, err
-		}
-		p.spaces()
-		if p.eof() {
-			return nil, p.errAt(open, "'(' is never closed")
-		}
-		if p.rs[p.i] != ')' {
-			return nil, p.unexpected()
-		}
-		p.i++
-		return x, nil
+		return p.group(p.i, func() (Expr, error) { return p.orList(field, fieldCol) })
 	}
 	start := p.i
 	v, ok, err := p.literal()

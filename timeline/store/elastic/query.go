@@ -30,38 +30,7 @@ func (s *Store) Query(ctx context.Context, f *query.Filter, q timeline.Query, fn
 
 // QueryCount returns how many events a Query would stream.
 func (s *Store) QueryCount(ctx context.Context, f *query.Filter, q timeline.Query) (int64, error) {
-	if err := s.refresh(ctx); err != nil {
-		return 0, err
-	}
-	body, err := json.Marshal(map[string]any{"query": filterQuery(f, q)})
-	if err != nil {
-		return 0, err
-	}
-	res, err := s.client.Count(s.client.Count.WithIndex(s.cfg.Index), s.client.Count.WithBody(bytes.NewReader(body)),
-		s.client.Count.WithContext(ctx))
-	if err != nil {
-		return 0, fmt.Errorf("count %s: %w", s.cfg.Index, err)
-	}
-	defer res.Body.Close()
-	if res.IsError() {
-		return 0, apiError("count "+s.cfg.Index, res)
-	}
-	var r struct {
-		Count  int64 `json:"count"`
-		Shards struct {
-			Failed int `json:"failed"`
-		} `json:"_shards"`
-	}
-	if err := json.NewDecoder(res.Body).Decode(&r); err != nil {
-		return 0, fmt.Errorf("count %s: %w", s.cfg.Index, err)
-	}
-	if r.Shards.Failed > 0 {
-		return 0, fmt.Errorf("count %s: %d shards failed, the count would be short", s.cfg.Index, r.Shards.Failed)
-	}
-	if q.Limit > 0 && r.Count > int64(q.Limit) {
-		return int64(q.Limit), nil
-	}
-	return r.Count, nil
+	return s.count(ctx, filterQuery(f, q), q.Limit)
 }
 
 // pages runs a query sorted by @timestamp then jejak.id, paging with

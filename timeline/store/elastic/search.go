@@ -31,10 +31,19 @@ func rangeQuery(q timeline.Query) map[string]any {
 // Count returns how many events match, capped at q.Limit when set (as
 // SQLite does). It refreshes the index first so every write is counted.
 func (s *Store) Count(ctx context.Context, q timeline.Query) (int64, error) {
+	return s.count(ctx, rangeQuery(q), q.Limit)
+}
+
+// count refreshes the index and counts the documents qry matches, capped at
+// limit when set; a failed shard is an error, never a short count.
+func (s *Store) count(ctx context.Context, qry map[string]any, limit int) (int64, error) {
 	if err := s.refresh(ctx); err != nil {
 		return 0, err
 	}
-	body, _ := json.Marshal(map[string]any{"query": rangeQuery(q)})
+	body, err := json.Marshal(map[string]any{"query": qry})
+	if err != nil {
+		return 0, err
+	}
 	res, err := s.client.Count(s.client.Count.WithIndex(s.cfg.Index), s.client.Count.WithBody(bytes.NewReader(body)),
 		s.client.Count.WithContext(ctx))
 	if err != nil {
@@ -56,8 +65,8 @@ func (s *Store) Count(ctx context.Context, q timeline.Query) (int64, error) {
 	if r.Shards.Failed > 0 {
 		return 0, fmt.Errorf("count %s: %d shards failed, the count would be short", s.cfg.Index, r.Shards.Failed)
 	}
-	if q.Limit > 0 && r.Count > int64(q.Limit) {
-		return int64(q.Limit), nil
+	if limit > 0 && r.Count > int64(limit) {
+		return int64(limit), nil
 	}
 	return r.Count, nil
 }
