@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Benchmark (not a test): how fast `jejak index` pushes a large, realistic case
 # into a local Elasticsearch node, side by side with the ceiling: the same
-# events as plain `_bulk` create requests (same _ids, same chunk size, gzip)
-# replayed with curl, in the same run, on the same node.
+# events as plain `_bulk` create requests (same _ids, same chunk size)
+# replayed with curl, in the same run, on the same node, once as gzip'd
+# bodies and once as they are. The ceiling is the faster of the two; the
+# chunks are made before the clock starts, so curl pays for neither reading
+# the case nor compressing.
 #
 #   scripts/bench-es.sh [RUNS]        (default 3 runs)
 #
-# Prints, per run, events/s for jejak and for curl, their ratio (the target is
-# >= 0.8) and jejak's peak RSS, then the median ratio.
+# Prints, per run, events/s for jejak and for both curl replays, the ratio of
+# jejak to the ceiling (the target is >= 0.8) and jejak's peak RSS, then the
+# median ratio. jejak runs with its defaults (for a loopback node: no gzip).
 #
 # Environment:
 #   JEJAK_BENCH_ES      URL of a node to use; when unset a one-node cluster is
@@ -113,7 +117,7 @@ EOF
 fi
 
 # The ceiling's input: the case's events, exported as jejak stores them, as
-# gzip'd `_bulk` create chunks of FLUSH bytes. The action lines name no
+# `_bulk` create chunks of FLUSH bytes, each also gzip'd. The action lines name no
 # index: each replay posts to its own fresh index's _bulk endpoint.
 if [[ ! -f "$work/chunks/.complete" ]]; then
 	log "exporting the case as _bulk chunks of $flush bytes"
@@ -127,8 +131,11 @@ buf, size, n, events = [], 0, 0, 0
 def emit():
     global buf, size, n
     if buf:
+        body = "".join(buf).encode("utf-8", "surrogateescape")
+        with open(os.path.join(outdir, "%06d.ndjson" % n), "wb") as f:
+            f.write(body)
         with gzip.open(os.path.join(outdir, "%06d.ndjson.gz" % n), "wb") as f:
-            f.write("".join(buf).encode("utf-8", "surrogateescape"))
+            f.write(body)
         n += 1
     buf, size = [], 0
 for line in open(src, encoding="utf-8", errors="surrogateescape"):
@@ -181,17 +188,18 @@ run_jejak() {
 
 # The same documents with curl, WORKERS uploads at a time, into a fresh
 # index made from jejak's template; refresh and count are timed too, as
-# jejak's final count check is.
+# jejak's final count check is. KIND is gz or plain.
 run_curl() {
-	local idx="$1" limit="${2:-0}" t0 t1
+	local idx="$1" kind="$2" limit="${3:-0}" t0 t1 ext=".ndjson.gz" enc=(-H 'content-encoding: gzip')
+	if [[ "$kind" == plain ]]; then ext=".ndjson" enc=(); fi
 	drop "$idx"
 	"$jejak" es template "$idx" | curl -sf -o /dev/null -XPUT "$es/_index_template/$idx" \
 		-H 'content-type: application/json' --data-binary @-
 	curl -sf -o /dev/null -XPUT "$es/$idx"
 	t0="$(now)"
-	find "$work/chunks" -name '*.gz' -print0 | sort -z | { if ((limit)); then head -z -n "$limit"; else cat; fi; } |
+	find "$work/chunks" -name "*$ext" -print0 | sort -z | { if ((limit)); then head -z -n "$limit"; else cat; fi; } |
 		xargs -0 -P "$workers" -I{} curl -s -XPOST "$es/$idx/_bulk?filter_path=errors" \
-			-H 'content-type: application/x-ndjson' -H 'content-encoding: gzip' --data-binary @{} -o "{}.$idx.out"
+			-H 'content-type: application/x-ndjson' "${enc[@]}" --data-binary @{} -o "{}.$idx.out"
 	local n
 	n="$(count "$idx")"
 	t1="$(now)"
@@ -206,23 +214,34 @@ run_curl() {
 
 # Warm the node's JIT so the first measured run is not penalised.
 log "warming up"
-run_curl jejak-bench-warmup 20 >/dev/null
+run_curl jejak-bench-warmup gz 20 >/dev/null
+run_curl jejak-bench-warmup plain 20 >/dev/null
 
-printf '%-4s %12s %12s %7s %14s\n' run jejak_ev/s curl_ev/s ratio jejak_rss_MiB
+printf '%-4s %12s %14s %16s %7s %14s\n' run jejak_ev/s curl_gz_ev/s curl_plain_ev/s ratio jejak_rss_MiB
 ratios=()
 for ((r = 1; r <= runs; r++)); do
-	# Alternate which goes first, so neither always meets a freshly merged node.
-	if ((r % 2)); then
+	# Rotate which goes first, so none always meets a freshly merged node.
+	case $((r % 3)) in
+	1)
 		jr="$(run_jejak "jejak-bench-j$r")"
-		cv="$(run_curl "jejak-bench-c$r")"
-	else
-		cv="$(run_curl "jejak-bench-c$r")"
+		cg="$(run_curl "jejak-bench-g$r" gz)"
+		cp="$(run_curl "jejak-bench-p$r" plain)"
+		;;
+	2)
+		cg="$(run_curl "jejak-bench-g$r" gz)"
+		cp="$(run_curl "jejak-bench-p$r" plain)"
 		jr="$(run_jejak "jejak-bench-j$r")"
-	fi
+		;;
+	0)
+		cp="$(run_curl "jejak-bench-p$r" plain)"
+		jr="$(run_jejak "jejak-bench-j$r")"
+		cg="$(run_curl "jejak-bench-g$r" gz)"
+		;;
+	esac
 	read -r jv rss <<<"$jr"
-	ratio="$(python3 -c "print(f'{$jv/$cv:.2f}')")"
+	ratio="$(python3 -c "print(f'{$jv/max($cg, $cp):.2f}')")"
 	ratios+=("$ratio")
-	printf '%-4s %12s %12s %7s %14s\n' "$r" "$jv" "$cv" "$ratio" "$((rss / 1024))"
+	printf '%-4s %12s %14s %16s %7s %14s\n' "$r" "$jv" "$cg" "$cp" "$ratio" "$((rss / 1024))"
 done
 median="$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}')"
 echo "median ratio jejak/curl: $median over $runs runs, $events events (target >= 0.8)"

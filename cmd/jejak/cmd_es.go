@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -23,6 +25,8 @@ func esFlags() []cli.Flag {
 		&cli.StringFlag{Name: "password", EnvVars: []string{"JEJAK_ES_PASSWORD"}, Usage: "basic-auth password (prefer the environment variable)"},
 		&cli.StringFlag{Name: "api-key", EnvVars: []string{"JEJAK_ES_API_KEY"}, Usage: "API key (base64 id:key); overrides --user"},
 		&cli.StringFlag{Name: "ca-cert", Usage: "PEM `FILE` of the CA that signed the cluster's certificate"},
+		&cli.IntFlag{Name: "bulk-workers", Value: 2, Usage: "bulk requests in flight at once: about the number of data nodes' write threads the index may take (2 suits one node on two cores)"},
+		&cli.StringFlag{Name: "compress", Value: "auto", Usage: "gzip request bodies: `auto` (yes, unless every node is on this machine's loopback, where gzip saves no network and takes CPU the node needs), on, off"},
 	}
 }
 
@@ -50,9 +54,21 @@ func esConfig(c *cli.Context, cs *evidence.Case) (elastic.Config, error) {
 		return elastic.Config{}, usagef("--es URL is required")
 	}
 	cfg := elastic.Config{URLs: urls, Index: c.String("index"), User: c.String("user"),
-		Password: c.String("password"), APIKey: c.String("api-key")}
+		Password: c.String("password"), APIKey: c.String("api-key"), Workers: c.Int("bulk-workers")}
+	if cfg.Workers < 1 {
+		return cfg, usagef("--bulk-workers must be at least 1, not %d", cfg.Workers)
+	}
 	if cfg.Index == "" {
 		cfg.Index = defaultIndex(cs)
+	}
+	switch c.String("compress") {
+	case "auto":
+		cfg.Uncompressed = allLoopback(urls)
+	case "on":
+	case "off":
+		cfg.Uncompressed = true
+	default:
+		return cfg, usagef("--compress must be auto, on or off, not %q", c.String("compress"))
 	}
 	if f := c.String("ca-cert"); f != "" {
 		pem, err := os.ReadFile(f)
@@ -62,6 +78,22 @@ func esConfig(c *cli.Context, cs *evidence.Case) (elastic.Config, error) {
 		cfg.CACert = pem
 	}
 	return cfg, nil
+}
+
+// allLoopback tells whether every URL names this machine by a loopback
+// address or "localhost".
+func allLoopback(urls []string) bool {
+	for _, u := range urls {
+		p, err := url.Parse(u)
+		if err != nil {
+			return false
+		}
+		h := p.Hostname()
+		if ip := net.ParseIP(h); h != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return false
+		}
+	}
+	return len(urls) > 0
 }
 
 func indexCmd(e *env) *cli.Command {
@@ -115,61 +147,24 @@ EXAMPLES
 
 type indexResult struct{ events, inserted, duplicates int64 }
 
-// indexAll copies every event of src into dst in batches, then checks that
-// dst holds exactly as many events as src and names any that are missing.
-// Documents go as stored (no decode and re-encode), and the next batch is
-// read from the case while the previous one is being indexed.
+// indexAll streams every event of src into dst, then checks that dst holds
+// exactly as many events as src and names any that are missing. Documents go
+// as stored (no decode and re-encode); reading waits while every bulk worker
+// is busy, so memory stays bounded.
 func indexAll(ctx context.Context, src *sqlite.Store, dst *elastic.Store) (indexResult, error) {
 	var res indexResult
-	const batchSize = 5000
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	batches := make(chan []elastic.RawEvent, 1)
-	readErr := make(chan error, 1)
-	go func() {
-		defer close(batches)
-		batch := make([]elastic.RawEvent, 0, batchSize)
-		err := src.SearchRaw(ctx, timeline.Query{}, func(id string, doc []byte) error {
-			batch = append(batch, elastic.RawEvent{ID: id, Doc: doc})
-			if len(batch) < batchSize {
-				return nil
-			}
-			select {
-			case batches <- batch:
-				batch = make([]elastic.RawEvent, 0, batchSize)
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		})
-		if err == nil && len(batch) > 0 {
-			select {
-			case batches <- batch:
-			case <-ctx.Done():
-				err = ctx.Err()
-			}
-		}
-		readErr <- err
-	}()
-	var werr error
-	for b := range batches {
-		if werr != nil {
-			continue // drain: the reader stops at the cancel
-		}
-		st, err := dst.WriteRaw(ctx, b)
-		res.events += int64(len(b))
-		res.inserted += int64(st.Inserted)
-		res.duplicates += int64(st.Duplicates)
-		if err != nil {
-			werr = err
-			cancel()
-		}
+	b := dst.NewBulk()
+	err := src.ScanRaw(ctx, func(id string, doc []byte) error {
+		res.events++
+		return b.Add(ctx, elastic.RawEvent{ID: id, Doc: doc})
+	})
+	st, cerr := b.Close(ctx)
+	res.inserted, res.duplicates = int64(st.Inserted), int64(st.Duplicates)
+	if err == nil {
+		err = cerr
 	}
-	if rerr := <-readErr; werr == nil && rerr != nil {
-		werr = rerr
-	}
-	if werr != nil {
-		return res, werr
+	if err != nil {
+		return res, err
 	}
 	return res, verifyIndex(ctx, src, dst)
 }

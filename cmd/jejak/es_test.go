@@ -216,3 +216,21 @@ func TestHuntFindingsToES(t *testing.T) {
 		}
 	}
 }
+
+func TestAllLoopback(t *testing.T) {
+	for _, c := range []struct {
+		urls []string
+		want bool
+	}{
+		{[]string{"http://127.0.0.1:9200"}, true},
+		{[]string{"http://localhost:9200", "https://[::1]:9200", "http://127.0.0.2:9200"}, true},
+		{[]string{"http://127.0.0.1:9200", "https://es1.example:9200"}, false},
+		{[]string{"http://10.0.0.5:9200"}, false},
+		{[]string{"http://localhost.example:9200"}, false},
+		{nil, false},
+	} {
+		if got := allLoopback(c.urls); got != c.want {
+			t.Errorf("allLoopback(%v) = %v, want %v", c.urls, got, c.want)
+		}
+	}
+}

