@@ -37,7 +37,10 @@ type Config struct {
 	APIKey         string // base64 "id:key"; overrides User/Password
 	CACert         []byte // PEM; added to the system pool for https URLs
 
-	Workers    int // bulk workers (default 2)
+	// Workers is how many bulk requests are in flight at once (default 2).
+	// Each has FlushBytes of request and FlushBytes/512 queued events, so
+	// memory is about Workers*(FlushBytes + FlushBytes/512*event size).
+	Workers    int
 	FlushBytes int // flush a bulk request at this size (default 5 MiB)
 	// MaxRetries bounds both the HTTP-level retries of one request and the
 	// rounds in which items the cluster refused (429, 5xx, lost responses)
