@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -27,6 +29,28 @@ func esURL(t *testing.T) string {
 	return u
 }
 
+// testIndex names a fresh index for one test run, and deletes it (with its
+// findings index and template) when the test ends. A fixed name would meet
+// the documents of an earlier run on a node that outlived it: same event
+// IDs, other file times.
+func testIndex(t *testing.T, url, base string) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	index := base + "-" + hex.EncodeToString(b[:])
+	t.Cleanup(func() {
+		for _, p := range []string{index, index + "-findings", "_index_template/" + elastic.TemplateName(index), "_index_template/" + elastic.TemplateName(index+"-findings")} {
+			req, err := http.NewRequest(http.MethodDelete, strings.TrimRight(url, "/")+"/"+p, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res, err := http.DefaultClient.Do(req); err == nil {
+				res.Body.Close()
+			}
+		}
+	})
+	return index
+}
+
 // TestIndexCorpusCase: the corpus logs go into a case, then into
 // Elasticsearch; the index holds exactly the case's events, sampled events
 // round-trip field for field, and indexing again changes nothing.
@@ -41,7 +65,7 @@ func TestIndexCorpusCase(t *testing.T) {
 	if code != exitOK && code != exitWarnings {
 		t.Fatalf("analyze: exit %d\n%s", code, errs)
 	}
-	index := "jejak-test-" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
+	index := testIndex(t, url, "jejak-test-corpus")
 	mustRun(t, exitOK, "index", cs, "--es", url, "--index", index)
 	_, errs, _ = jejak(t, "index", cs, "--es", url, "--index", index)
 	if !strings.Contains(errs, "(0 new") {
@@ -101,7 +125,7 @@ func TestIngestToBothStores(t *testing.T) {
 	mustRun(t, exitOK, "case", "init", cs, "--examiner", "t")
 	mustRun(t, exitOK, "evidence", "add", cs, parsertest.Corpus(t, "archives/syslog.tgz"))
 	// syslog_copy has one unreadable line (plaso's warning too): exit 3.
-	sum := summaryOf(t, mustRun(t, exitWarnings, "ingest", cs, "--es", url, "--index", "jejak-test-both", "--json"))
+	sum := summaryOf(t, mustRun(t, exitWarnings, "ingest", cs, "--es", url, "--index", testIndex(t, url, "jejak-test-both"), "--json"))
 	if sum.Inserted == 0 {
 		t.Fatalf("nothing ingested: %+v", sum)
 	}
@@ -143,16 +167,18 @@ func authProxy(t *testing.T, target, user, password string) string {
 }
 
 func TestWrongPassword(t *testing.T) {
-	proxy := authProxy(t, esURL(t), "jejak", "right")
+	url := esURL(t)
+	proxy := authProxy(t, url, "jejak", "right")
+	index := testIndex(t, url, "jejak-test-auth")
 	cs := filepath.Join(t.TempDir(), "c")
 	mustRun(t, exitOK, "case", "init", cs, "--examiner", "t")
 	mustRun(t, exitOK, "evidence", "add", cs, parsertest.Corpus(t, "logs/syslog/syslog_ssh.log"))
 	mustRun(t, exitOK, "ingest", cs)
-	_, errs, code := jejak(t, "index", cs, "--es", proxy, "--user", "jejak", "--password", "wrong", "--index", "jejak-test-auth")
+	_, errs, code := jejak(t, "index", cs, "--es", proxy, "--user", "jejak", "--password", "wrong", "--index", index)
 	if code != exitFatal || !strings.Contains(errs, "401") || !strings.Contains(errs, "credentials") {
 		t.Errorf("wrong password: exit %d, stderr %q", code, errs)
 	}
-	_, errs, code = jejak(t, "index", cs, "--es", proxy, "--user", "jejak", "--password", "right", "--index", "jejak-test-auth")
+	_, errs, code = jejak(t, "index", cs, "--es", proxy, "--user", "jejak", "--password", "right", "--index", index)
 	if code != exitOK {
 		t.Errorf("right password: exit %d, stderr %q", code, errs)
 	}
@@ -168,7 +194,7 @@ func TestHuntFindingsToES(t *testing.T) {
 	}
 	cs := filepath.Join(t.TempDir(), "case")
 	mustRun(t, exitOK, "analyze", example, "--out", cs, "--tz", "Asia/Jakarta", "--examiner", "t")
-	index := "jejak-test-findings"
+	index := testIndex(t, u, "jejak-test-findings")
 	count := func(key string) int {
 		body := strings.NewReader(fmt.Sprintf(`{"query":{"term":{"hunt":%q}}}`, key))
 		res, err := http.Post(u+"/"+index+"-findings/_count", "application/json", body)
