@@ -127,6 +127,10 @@ type File struct {
 	Name  string `json:"name,omitempty"`
 	Inode string `json:"inode,omitempty"`
 	Size  *int64 `json:"size,omitempty"`
+	// Type is set for what is not a regular file: "dir", "symlink",
+	// "device", "fifo" or "socket".
+	Type       string `json:"type,omitempty"`
+	TargetPath string `json:"target_path,omitempty"` // a symbolic link's target
 }
 
 // URL is ECS "url.*".

@@ -227,6 +227,10 @@ func printSummary(out io.Writer, s *ingest.Summary, sample []timeline.Warning) {
 	for _, r := range s.SortedReasons() {
 		fmt.Fprintf(out, "  %-40s %d\n", r, s.SkipReasons[r])
 	}
+	if s.Directories > 0 || s.Special > 0 {
+		fmt.Fprintf(out, "directories      %d (times only)\n", s.Directories)
+		fmt.Fprintf(out, "links, devices, pipes, sockets %d (times only)\n", s.Special)
+	}
 	fmt.Fprintf(out, "events           %d (%d new, %d already in the case)\n", s.Events, s.Inserted, s.Duplicates)
 	fmt.Fprintf(out, "record warnings  %d\n", s.Warnings)
 	fmt.Fprintf(out, "container problems %d\n", s.Problems)

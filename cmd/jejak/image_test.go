@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -169,5 +170,62 @@ func TestAnalyzeNTFSImage(t *testing.T) {
 	}
 	if !flagged["JEJAK-DATA-05 pic2/IMG_20200608_111614.jpg"] {
 		t.Errorf("deleted pic2 photo not reported: %v", flagged)
+	}
+}
+
+// TestIngestExt4SpecialFiles: a symbolic link on an ext4 image is on the
+// timeline with its target (auth.log pointed at /dev/null is a classic way
+// to stop logging), and links and FIFOs are counted, not dropped.
+func TestIngestExt4SpecialFiles(t *testing.T) {
+	if _, err := exec.LookPath("mke2fs"); err != nil {
+		t.Skip("mke2fs missing: install the Debian package e2fsprogs")
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	logs := filepath.Join(src, "var", "log")
+	if err := os.MkdirAll(logs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	line := "Feb 14 20:01:02 tabulasi-01 sshd[811]: Accepted password for admin from 203.0.113.45 port 50522 ssh2\n"
+	if err := os.WriteFile(filepath.Join(logs, "auth.log.1"), []byte(line), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/dev/null", filepath.Join(logs, "auth.log")); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(src, "pipe"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	img := filepath.Join(dir, "disk.img")
+	if out, err := exec.Command("mke2fs", "-q", "-F", "-t", "ext4", "-d", src, img, "8M").CombinedOutput(); err != nil {
+		t.Fatalf("mke2fs: %v\n%s", err, out)
+	}
+	cs := filepath.Join(dir, "case")
+	mustRun(t, exitOK, "case", "init", cs, "--examiner", "t", "--tz", "UTC")
+	mustRun(t, exitOK, "evidence", "add", cs, img)
+	sum := summaryOf(t, mustRun(t, exitOK, "ingest", cs, "--json"))
+	if sum.Special != 2 {
+		t.Errorf("special files %d, want 2 (the link and the FIFO): %+v", sum.Special, sum)
+	}
+	out := mustRun(t, exitOK, "search", cs, `file.type:symlink and file.target_path:"/dev/null"`, "--json")
+	n := 0
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var ev struct {
+			Message string                `json:"message"`
+			File    struct{ Path string } `json:"file"`
+		}
+		if err := json.Unmarshal([]byte(l), &ev); err != nil {
+			t.Fatalf("search output %q: %v", l, err)
+		}
+		if ev.File.Path != "var/log/auth.log" || !strings.HasSuffix(ev.Message, "var/log/auth.log -> /dev/null") {
+			t.Errorf("link event %+v", ev)
+		}
+		n++
+	}
+	if n < 3 {
+		t.Errorf("%d events for the link, want its MACB times:\n%s", n, out)
+	}
+	if !strings.Contains(mustRun(t, exitOK, "search", cs, `"Accepted password"`), "203.0.113.45") {
+		t.Error("the log beside the link was not parsed")
 	}
 }

@@ -142,8 +142,10 @@ func (w *walker) Walk(ctx context.Context, fn jfs.WalkFunc, report func(*jfs.Pro
 	var stop error // set when fn asked to stop
 	deliver := func(ctx context.Context, e *jfs.Entry) error {
 		var err error
-		if e.Mode.IsDir() {
-			err = fn(ctx, e) // times only; nothing to expand
+		if !e.Mode.IsRegular() {
+			// Directories, links, devices, FIFOs, sockets: times only,
+			// nothing to expand.
+			err = fn(ctx, e)
 		} else {
 			err = x.Entry(e)
 		}

@@ -37,6 +37,8 @@ type Entry struct {
 	Times   Times
 	Deleted bool
 	Inode   string // inode or MFT reference where the container has one
+	// Link is a symbolic link's target, where the container records it.
+	Link string
 
 	// open returns a fresh sequential reader of the content. For a member of
 	// a stream it can be called once.

@@ -62,8 +62,11 @@ type Progress struct {
 // Summary is what an ingest did. It is stored with the run and printed at
 // the end, so an examiner can say exactly what was and was not read.
 type Summary struct {
-	Evidence     int              `json:"evidence"`
-	Directories  int64            `json:"directories,omitempty"`
+	Evidence    int   `json:"evidence"`
+	Directories int64 `json:"directories,omitempty"`
+	// Special counts symbolic links, devices, FIFOs and sockets: they have
+	// times (and a link its target) but no content to parse.
+	Special      int64            `json:"special_files,omitempty"`
 	FilesSeen    int64            `json:"files_seen"`
 	FilesParsed  int64            `json:"files_parsed"`
 	FilesSkipped int64            `json:"files_skipped"`
@@ -269,10 +272,15 @@ func (r *runner) walk(ctx context.Context, it Item) error {
 				return err
 			}
 		}
-		if e.Mode.IsDir() {
-			// File-system walkers yield directories for their times only.
+		if !e.Mode.IsRegular() {
+			// Directories, links, devices, FIFOs and sockets are yielded for
+			// their times only.
 			r.mu.Lock()
-			r.sum.Directories++
+			if e.Mode.IsDir() {
+				r.sum.Directories++
+			} else {
+				r.sum.Special++
+			}
 			r.mu.Unlock()
 			return nil
 		}

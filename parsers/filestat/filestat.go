@@ -4,6 +4,7 @@
 package filestat
 
 import (
+	"io/fs"
 	"path"
 	"time"
 
@@ -28,6 +29,7 @@ func Events(e *jfs.Entry) []*timeline.Event {
 		{e.Times.Born, "Creation Time", "b"},
 	}
 	var out []*timeline.Event
+	kind := fileType(e.Mode)
 	for _, tm := range times {
 		if tm.t.IsZero() {
 			continue
@@ -43,7 +45,7 @@ func Events(e *jfs.Entry) []*timeline.Event {
 				Action:   "file_" + tm.macb + "time",
 				Dataset:  Name,
 			},
-			File: &timeline.File{Path: e.Path, Name: path.Base(e.Path), Inode: e.Inode},
+			File: &timeline.File{Path: e.Path, Name: path.Base(e.Path), Inode: e.Inode, Type: kind, TargetPath: e.Link},
 		}
 		if e.Size >= 0 {
 			sz := e.Size
@@ -57,8 +59,28 @@ func Events(e *jfs.Entry) []*timeline.Event {
 	return out
 }
 
+// fileType is ECS file.type for what is not a regular file, else "".
+func fileType(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "dir"
+	case m&fs.ModeSymlink != 0:
+		return "symlink"
+	case m&fs.ModeDevice != 0:
+		return "device"
+	case m&fs.ModeNamedPipe != 0:
+		return "fifo"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	}
+	return ""
+}
+
 func fileMessage(e *jfs.Entry, desc string) string {
 	m := desc + " of " + e.Path
+	if e.Mode&fs.ModeSymlink != 0 {
+		m += " -> " + e.Link
+	}
 	if e.Deleted {
 		m += " (deleted)"
 	}

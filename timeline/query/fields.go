@@ -111,7 +111,7 @@ var fields = func() map[string]fieldDef {
 		"user.target.name", "user.target.domain", "user.target.id",
 		"group.name", "group.id", "source.domain", "source.address", "destination.domain", "destination.address",
 		"process.name", "process.executable", "process.command_line", "process.working_directory", "process.tty",
-		"file.path", "file.name", "file.inode", "url.original", "url.path", "url.query", "url.domain",
+		"file.path", "file.name", "file.inode", "file.type", "file.target_path", "url.original", "url.path", "url.query", "url.domain",
 		"http.version", "http.request.method", "http.request.referrer", "user_agent.original",
 		"winlog.channel", "winlog.event_id", "winlog.record_id", "winlog.computer_name", "winlog.provider_name",
 		"winlog.logon.type", "winlog.logon.id",

@@ -229,6 +229,31 @@ func (v *volume) content(in *inode) (io.ReaderAt, error) {
 	return &fileReader{v: v, runs: rs, size: in.size}, nil
 }
 
+// linkTarget reads a symbolic link's target: from i_block for a "fast"
+// link (under 60 bytes, no data block of its own, as the kernel's
+// ext4_inode_is_fast_symlink decides), else from the link's data.
+func (v *volume) linkTarget(in *inode) (string, error) {
+	if in.size < 0 || in.size > v.sb.blockSize {
+		return "", fmt.Errorf("%w: link target of %d bytes", jfs.ErrCorrupt, in.size)
+	}
+	eaSectors := uint32(0)
+	if in.fileACL != 0 {
+		eaSectors = uint32(v.sb.blockSize / 512)
+	}
+	if in.size < int64(len(in.block)) && in.flags&(flagExtents|flagInlineData) == 0 && in.blocks == eaSectors {
+		return string(in.block[:in.size]), nil
+	}
+	ra, err := v.content(in)
+	if err != nil {
+		return "", err
+	}
+	b := make([]byte, in.size)
+	if n, err := ra.ReadAt(b, 0); n < len(b) {
+		return string(b[:n]), fmt.Errorf("read %d of %d bytes: %w", n, len(b), err)
+	}
+	return string(b), nil
+}
+
 type byteReader struct{ b []byte }
 
 func (r *byteReader) ReadAt(p []byte, off int64) (int, error) {

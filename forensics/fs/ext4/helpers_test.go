@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"sort"
 	"strconv"
@@ -22,6 +23,7 @@ type body struct {
 	inode                      string
 	deleted                    bool
 	metaType                   byte // 'r', 'd', ...
+	link                       string
 	size                       int64
 	atime, mtime, ctime, crtim int64
 }
@@ -29,8 +31,8 @@ type body struct {
 func (b body) key() string { return b.path + "|" + b.inode }
 
 func (b body) String() string {
-	return fmt.Sprintf("%s inode %s deleted=%v type=%c size=%d a=%d m=%d c=%d b=%d",
-		b.path, b.inode, b.deleted, b.metaType, b.size, b.atime, b.mtime, b.ctime, b.crtim)
+	return fmt.Sprintf("%s inode %s deleted=%v type=%c size=%d a=%d m=%d c=%d b=%d link=%q",
+		b.path, b.inode, b.deleted, b.metaType, b.size, b.atime, b.mtime, b.ctime, b.crtim, b.link)
 }
 
 // fls runs The Sleuth Kit on the file system at sector offset and keeps
@@ -50,8 +52,14 @@ func fls(t testing.TB, image string, sector int64) map[string]body {
 		if i := strings.Index(b.path, " (deleted"); i >= 0 {
 			b.path, b.deleted = b.path[:i], true
 		}
-		if len(f[3]) < 3 || (f[3][2] != 'r' && f[3][2] != 'd') {
-			continue // links, devices, the virtual $OrphanFiles
+		if len(f[3]) < 3 || f[3][2] == 'V' || f[3][2] == '-' {
+			continue // the virtual $OrphanFiles; names whose inode TSK cannot type
+		}
+		if f[3][2] == 'l' {
+			// fls prints a link as "name -> target".
+			if i := strings.LastIndex(b.path, " -> "); i >= 0 {
+				b.path, b.link = b.path[:i], b.path[i+4:]
+			}
 		}
 		b.metaType = f[3][2]
 		b.size, _ = strconv.ParseInt(f[6], 10, 64)
@@ -62,6 +70,25 @@ func fls(t testing.TB, image string, sector int64) map[string]body {
 		m[b.key()] = b
 	}
 	return m
+}
+
+// tskType is the letter TSK gives a meta type.
+func tskType(m fs.FileMode) byte {
+	switch {
+	case m.IsDir():
+		return 'd'
+	case m&fs.ModeSymlink != 0:
+		return 'l'
+	case m&fs.ModeCharDevice != 0:
+		return 'c'
+	case m&fs.ModeDevice != 0:
+		return 'b'
+	case m&fs.ModeNamedPipe != 0:
+		return 'p'
+	case m&fs.ModeSocket != 0:
+		return 'h'
+	}
+	return 'r'
 }
 
 func secs(e *jfs.Entry) (a, m, c, b int64) {
@@ -94,10 +121,7 @@ func walkBodies(t testing.TB, w jfs.Walker) (map[string]body, map[string]*jfs.En
 	entries := map[string]*jfs.Entry{}
 	var probs []*jfs.Problem
 	err := w.Walk(context.Background(), func(_ context.Context, e *jfs.Entry) error {
-		b := body{path: "/" + tskName(e.Path), inode: e.Inode, deleted: e.Deleted, size: e.Size, metaType: 'r'}
-		if e.Mode.IsDir() {
-			b.metaType = 'd'
-		}
+		b := body{path: "/" + tskName(e.Path), inode: e.Inode, deleted: e.Deleted, size: e.Size, metaType: tskType(e.Mode), link: e.Link}
 		b.atime, b.mtime, b.ctime, b.crtim = secs(e)
 		if _, dup := got[b.key()]; dup {
 			t.Errorf("entry yielded twice: %s", b)

@@ -27,6 +27,8 @@ type inode struct {
 	size     int64
 	links    uint16
 	flags    uint32
+	blocks   uint32 // i_blocks_lo: 512-byte sectors held, xattr block included
+	fileACL  uint32 // i_file_acl_lo: the extended-attribute block, 0 for none
 	dtime    uint32
 	ctimeRaw uint32 // TSK's "used" test: an inode never used has ctime 0
 	atime    time.Time
@@ -53,6 +55,8 @@ func parseInode(num uint32, b []byte, sb *superblock) *inode {
 		size:     int64(le.Uint32(b[0x04:])),
 		links:    le.Uint16(b[0x1A:]),
 		flags:    le.Uint32(b[0x20:]),
+		blocks:   le.Uint32(b[0x1C:]),
+		fileACL:  le.Uint32(b[0x68:]),
 		dtime:    le.Uint32(b[0x14:]),
 		ctimeRaw: le.Uint32(b[0x0C:]),
 	}

@@ -304,12 +304,24 @@ func (s *walkState) walkDir(in *inode, path string, deleted bool, depth int) err
 	return nil
 }
 
-// yield hands one directory or regular file to fn.
+// yield hands one inode to fn. Directories carry their raw entries and
+// regular files their content; links, devices, FIFOs and sockets carry no
+// content, only their times (and a link its target).
 func (s *walkState) yield(in *inode, off int64, path string, deleted bool) error {
-	if !in.isDir() && !in.isReg() {
-		return nil
-	}
 	chain := s.chainFor(path)
+	if !in.isDir() && !in.isReg() {
+		e := jfs.NewEntry(path, chain, in.size, func() (io.ReadCloser, error) {
+			return nil, fmt.Errorf("inode %d at offset %d: %w (%v)", in.num, off, jfs.ErrNotRegular, in.fileMode().Type())
+		}, nil)
+		if in.mode&modeFmt == modeLink {
+			target, err := s.v.linkTarget(in)
+			if err != nil && !deleted {
+				s.problem(path, off, fmt.Errorf("inode %d link target: %w", in.num, err))
+			}
+			e.Link = target
+		}
+		return s.emit(e, in, deleted)
+	}
 	size := in.size
 	var ra io.ReaderAt
 	var cerr error
@@ -336,7 +348,10 @@ func (s *walkState) yield(in *inode, off int64, path string, deleted bool) error
 		}
 		return io.NopCloser(io.NewSectionReader(r, 0, size)), nil
 	}
-	e := jfs.NewEntry(path, chain, size, open, readerAt)
+	return s.emit(jfs.NewEntry(path, chain, size, open, readerAt), in, deleted)
+}
+
+func (s *walkState) emit(e *jfs.Entry, in *inode, deleted bool) error {
 	e.Mode = in.fileMode()
 	e.Times = jfs.Times{Modified: in.mtime, Accessed: in.atime, Changed: in.ctime, Born: in.crtime}
 	e.Deleted = deleted

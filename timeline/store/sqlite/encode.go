@@ -87,6 +87,8 @@ func appendEvent(dst []byte, e *timeline.Event) ([]byte, error) {
 		b = o.str(b, `"name":`, f.Name)
 		b = o.str(b, `"inode":`, f.Inode)
 		b = o.intPtr(b, `"size":`, f.Size)
+		b = o.str(b, `"type":`, f.Type)
+		b = o.str(b, `"target_path":`, f.TargetPath)
 		b = o.end(b)
 	}
 	if u := e.URL; u != nil {
@@ -476,7 +478,7 @@ func appendString(b []byte, s string) []byte {
 // appendEvent was written for. When the model changes, the store falls back
 // to encoding/json (correct, slower) and TestEncoderKnowsTheModel fails
 // until appendEvent and this value are brought up to date.
-const modelFingerprint = "1bc60549b8a400784aeacff67e1299744730f8a1f5655b5773396937ade93bc4"
+const modelFingerprint = "cfd3255ad34ad1f831bbec25026e031c7d37278039e039bf19a875bb0471d986"
 
 // modelMatches reports whether timeline.Event still has the shape
 // appendEvent writes.

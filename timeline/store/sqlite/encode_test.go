@@ -231,7 +231,7 @@ func FuzzEncoder(f *testing.F) {
 		}
 		if mask&32 != 0 {
 			size := n
-			e.File = &timeline.File{Path: b, Size: &size}
+			e.File = &timeline.File{Path: b, Size: &size, Type: a, TargetPath: b}
 			e.HTTP = &timeline.HTTP{Response: &timeline.HTTPResponse{Body: &timeline.HTTPBody{Bytes: &size}}}
 		}
 		sameAsJSON(t, "fuzzed event", e)
