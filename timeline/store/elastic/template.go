@@ -18,7 +18,7 @@ var templateJSON []byte
 
 // SchemaVersion is stored in the index's _meta; Open refuses an index that
 // exists with another mapping, rather than writing into a foreign schema.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // TemplateName is the name of the index template jejak installs for index.
 func TemplateName(index string) string { return "jejak-timeline-" + index }
