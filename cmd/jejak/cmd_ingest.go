@@ -123,6 +123,7 @@ func (e *env) ingest(c *cli.Context, cs *evidence.Case) error {
 	}
 	var sink timeline.Sink = store
 	var es *elastic.Store
+	var stream *elastic.Stream
 	if len(c.StringSlice("es")) > 0 {
 		esCfg, err := esConfig(c, cs)
 		if err != nil {
@@ -132,9 +133,15 @@ func (e *env) ingest(c *cli.Context, cs *evidence.Case) error {
 			return err
 		}
 		defer es.Close()
-		sink = timeline.Tee(store, es)
+		stream = es.Stream()
+		sink = timeline.Tee(store, stream)
 	}
 	sum, runErr := ingest.Run(ctx, cfg, walk, sink)
+	if stream != nil {
+		if _, err := stream.Finish(ctx); err != nil && runErr == nil {
+			runErr = err
+		}
+	}
 	// A first run into an empty case defers the unique index on event IDs:
 	// an event repeated within it was counted as inserted until now.
 	if dups, err := store.FinishWrites(context.WithoutCancel(ctx)); err != nil {

@@ -124,10 +124,28 @@ func TestIngestToBothStores(t *testing.T) {
 	cs := filepath.Join(dir, "c")
 	mustRun(t, exitOK, "case", "init", cs, "--examiner", "t")
 	mustRun(t, exitOK, "evidence", "add", cs, parsertest.Corpus(t, "archives/syslog.tgz"))
+	// Thousands of events: the stream to Elasticsearch spans many batches.
+	mustRun(t, exitOK, "evidence", "add", cs, parsertest.Corpus(t, "more/linux/auth/elastic_examples_auth.log"))
+	index := testIndex(t, url, "jejak-test-both")
 	// syslog_copy has one unreadable line (plaso's warning too): exit 3.
-	sum := summaryOf(t, mustRun(t, exitWarnings, "ingest", cs, "--es", url, "--index", testIndex(t, url, "jejak-test-both"), "--json"))
-	if sum.Inserted == 0 {
-		t.Fatalf("nothing ingested: %+v", sum)
+	sum := summaryOf(t, mustRun(t, exitWarnings, "ingest", cs, "--es", url, "--index", index, "--json"))
+	if sum.Inserted < 7000 {
+		t.Fatalf("ingested %+v, want the auth.log's 7,125 events and more", sum)
+	}
+	ctx := context.Background()
+	es, err := elastic.Open(ctx, elastic.Config{URLs: []string{url}, Index: index})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer es.Close()
+	if n, err := es.Count(ctx, timeline.Query{}); err != nil || n != sum.Inserted {
+		t.Fatalf("index holds %d events, the ingest inserted %d (%v)", n, sum.Inserted, err)
+	}
+	// Another evidence item into both: only its events are new anywhere.
+	mustRun(t, exitOK, "evidence", "add", cs, parsertest.Corpus(t, "logs/syslog/syslog_ssh.log"))
+	again := summaryOf(t, mustRun(t, exitWarnings, "ingest", cs, "--es", url, "--index", index, "--json"))
+	if n, err := es.Count(ctx, timeline.Query{}); err != nil || n != sum.Inserted+again.Inserted || again.Inserted == 0 {
+		t.Fatalf("after a second ingest the index holds %d events, want %d + %d (%v)", n, sum.Inserted, again.Inserted, err)
 	}
 }
 

@@ -183,7 +183,7 @@ func (p *pendingDoc) where() string {
 	if p.ev != nil {
 		return p.ev.Jejak.Provenance.Display()
 	}
-	return "stored event"
+	return "the event of this ID in the case store"
 }
 
 // NewBulk starts a stream of documents into the store's index.
@@ -448,4 +448,58 @@ func (s *Store) refresh(ctx context.Context) error {
 		return errors.New("refresh " + s.cfg.Index + ": some shards failed to refresh")
 	}
 	return nil
+}
+
+// Stream is a Sink that puts every batch into one Bulk, for an ingest that
+// writes to the case store and to Elasticsearch in one pass: requests stay
+// in flight across batches, where Write would wait at the end of each for
+// its slowest request. What became of the events is known only at Close,
+// so Write reports no stats; Finish fails as Bulk.Close does. The index is
+// then checked against the case store (jejak ingest --es does).
+func (s *Store) Stream() *Stream { return &Stream{b: s.NewBulk()} }
+
+// Stream: see Store.Stream.
+type Stream struct {
+	b    *Bulk
+	done bool
+	st   timeline.WriteStats
+	err  error
+}
+
+var _ timeline.Sink = (*Stream)(nil)
+
+// Write encodes the batch and queues it; it blocks while every bulk worker
+// is busy.
+func (w *Stream) Write(ctx context.Context, batch []*timeline.Event) (timeline.WriteStats, error) {
+	for _, e := range batch {
+		if e.Jejak.ID == "" {
+			e.Finalize()
+		}
+		doc, err := json.Marshal(e)
+		if err != nil {
+			return timeline.WriteStats{}, fmt.Errorf("encode event %s: %w", e.Jejak.ID, err)
+		}
+		// No pointer to e is kept: the caller may reuse it.
+		if err := w.b.add(ctx, &pendingDoc{id: e.Jejak.ID, doc: doc}); err != nil {
+			return timeline.WriteStats{}, err
+		}
+	}
+	return timeline.WriteStats{}, nil
+}
+
+// Finish sends what is queued, resends what was refused for load, and
+// says what became of the streamed events.
+func (w *Stream) Finish(ctx context.Context) (timeline.WriteStats, error) {
+	if w.done {
+		return w.st, w.err
+	}
+	w.done = true
+	w.st, w.err = w.b.Close(ctx)
+	return w.st, w.err
+}
+
+// Close is Finish without a deadline, for a Stream used as a plain Sink.
+func (w *Stream) Close() error {
+	_, err := w.Finish(context.Background())
+	return err
 }
