@@ -48,15 +48,7 @@ func BenchmarkWriteRaw(b *testing.B) {
 	esURLs(b)
 	const batch = 5000
 	s := open(b, elastic.Config{})
-	evs := storetest.Many(b.N * batch)
-	raw := make([]elastic.RawEvent, len(evs))
-	for i, e := range evs {
-		doc, err := json.Marshal(e)
-		if err != nil {
-			b.Fatal(err)
-		}
-		raw[i] = elastic.RawEvent{ID: e.Jejak.ID, Doc: doc}
-	}
+	raw := rawEvents(b, storetest.Many(b.N*batch))
 	ctx := context.Background()
 	b.ResetTimer()
 	for i := range b.N {
@@ -78,15 +70,10 @@ func TestWriteRaw(t *testing.T) {
 	s := open(t, elastic.Config{})
 	ctx := context.Background()
 	evs := storetest.Many(3000)
-	raw := make([]elastic.RawEvent, len(evs))
+	raw := rawEvents(t, evs)
 	want := map[string]string{}
-	for i, e := range evs {
-		doc, err := json.Marshal(e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw[i] = elastic.RawEvent{ID: e.Jejak.ID, Doc: doc}
-		want[e.Jejak.ID] = string(doc)
+	for _, r := range raw {
+		want[r.ID] = string(r.Doc)
 	}
 	st, err := s.WriteRaw(ctx, raw)
 	if err != nil || st.Inserted != len(raw) || st.Duplicates != 0 {
