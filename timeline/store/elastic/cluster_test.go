@@ -442,12 +442,19 @@ func (p *tcpProxy) cut() {
 	}
 	p.closed = true
 	p.ln.Close()
-	for c, isClient := range p.conns {
-		if tc, ok := c.(*net.TCPConn); ok {
-			_ = tc.SetLinger(0)
-		}
-		if err := c.Close(); err == nil && isClient {
-			p.resets.Add(1)
+	// jejak's side first: once a node side is closed, its pipe closes the
+	// jejak side too, and a reset would go uncounted.
+	for _, clients := range []bool{true, false} {
+		for c, isClient := range p.conns {
+			if isClient != clients {
+				continue
+			}
+			if tc, ok := c.(*net.TCPConn); ok {
+				_ = tc.SetLinger(0)
+			}
+			if err := c.Close(); err == nil && isClient {
+				p.resets.Add(1)
+			}
 		}
 	}
 }
