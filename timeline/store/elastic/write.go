@@ -83,8 +83,7 @@ func (s *Store) write(ctx context.Context, n int, item func(i int) *pendingDoc) 
 		seen[p.id] = true
 		if p.doc == nil {
 			// Encoded one at a time as the indexer takes them: add blocks
-			// when the workers are busy, so memory stays near
-			// Workers*FlushBytes.
+			// when the workers' queues are full, so memory stays bounded.
 			if p.doc, err = json.Marshal(p.ev); err != nil {
 				err = fmt.Errorf("encode event %s: %w", p.id, err)
 				break
