@@ -9,11 +9,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/jejak-forensics/jejak/forensics/evidence"
 	"github.com/jejak-forensics/jejak/timeline"
 	"github.com/jejak-forensics/jejak/timeline/store/elastic"
 	"github.com/jejak-forensics/jejak/timeline/store/sqlite"
+	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v2"
 )
 
@@ -111,7 +113,7 @@ event IDs are listed and the exit status is 1.
 EXAMPLES
    jejak index CASE --es http://127.0.0.1:9200
    JEJAK_ES_PASSWORD=... jejak index CASE --es https://es1:9200,https://es2:9200 --user jejak --ca-cert ca.pem`,
-		Flags: esFlags(),
+		Flags: append(esFlags(), &cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress bar"}),
 		Action: func(c *cli.Context) error {
 			dir, err := oneArg(c, "CASE")
 			if err != nil {
@@ -131,7 +133,23 @@ EXAMPLES
 				return err
 			}
 			defer es.Close()
-			res, err := indexAll(c.Context, store, es)
+			var progress func(int64)
+			var bar *progressbar.ProgressBar
+			if !c.Bool("quiet") && isTerminal(e.stderr) {
+				total, err := store.Count(c.Context, timeline.Query{})
+				if err != nil {
+					return err
+				}
+				bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(e.stderr),
+					progressbar.OptionSetDescription("indexing"), progressbar.OptionShowCount(),
+					progressbar.OptionShowIts(), progressbar.OptionSetItsString("events"),
+					progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(200*time.Millisecond))
+				progress = func(n int64) { _ = bar.Set64(n) }
+			}
+			res, err := indexAll(c.Context, store, es, progress)
+			if bar != nil {
+				_ = bar.Finish() // clears the bar before the summary line
+			}
 			st := es.Stats()
 			details := map[string]any{"index": cfg.Index, "events": res.events, "inserted": res.inserted,
 				"duplicates": res.duplicates, "retries": st.Retries, "resent_events": st.ItemRetries, "error": errString(err)}
@@ -151,11 +169,14 @@ type indexResult struct{ events, inserted, duplicates int64 }
 // exactly as many events as src and names any that are missing. Documents go
 // as stored (no decode and re-encode); reading waits while every bulk worker
 // is busy, so memory stays bounded.
-func indexAll(ctx context.Context, src *sqlite.Store, dst *elastic.Store) (indexResult, error) {
+func indexAll(ctx context.Context, src *sqlite.Store, dst *elastic.Store, progress func(events int64)) (indexResult, error) {
 	var res indexResult
 	b := dst.NewBulk()
 	err := src.ScanRaw(ctx, func(id string, doc []byte) error {
 		res.events++
+		if progress != nil && res.events%4096 == 0 {
+			progress(res.events)
+		}
 		return b.Add(ctx, elastic.RawEvent{ID: id, Doc: doc})
 	})
 	st, cerr := b.Close(ctx)
