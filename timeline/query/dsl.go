@@ -54,10 +54,7 @@ func dslLeaf(l leaf) obj {
 			return obj{"term": obj{name: obj{"value": l.s}}}
 		case opWild:
 			if l.f.key != "" {
-				// Elasticsearch refuses a wildcard query on a keyed
-				// flattened field but runs the same pattern given as a
-				// query_string (as Kibana sends wildcards).
-				return obj{"query_string": obj{"fields": []any{name}, "query": qsWildcard(l.ws)}}
+				return keyedWildcard(name, l.f.key, l.ws)
 			}
 			return obj{"wildcard": obj{name: obj{"value": esWildcard(l.ws)}}}
 		case opRange:
@@ -134,6 +131,23 @@ func esWildcard(segs []string) string {
 		}
 	}
 	return b.String()
+}
+
+// keyedWildcard matches a pattern against one key of a flattened field.
+// Elasticsearch refuses a wildcard query there, and a query_string (what
+// Kibana sends) is exact only for a pure prefix ("adm*"), which it runs as
+// a prefix query on the key. Any other pattern it matches, unrewritten,
+// against the terms the keyed field indexes, "key\x00value" (8.19;
+// elastic/elasticsearch#138427): "*services.exe" matched every key's
+// values, and "C:*.exe" nothing. So the pattern is given the key's own
+// "key\x00" prefix here, which makes it exact. TestKeyedFlattenedWildcards
+// holds both stores to the same hits, and fails if a later Elasticsearch
+// rewrites the pattern itself.
+func keyedWildcard(name, key string, segs []string) obj {
+	if len(segs) == 2 && segs[1] == "" && segs[0] != "" {
+		return obj{"prefix": obj{name: obj{"value": segs[0]}}}
+	}
+	return obj{"query_string": obj{"fields": []any{name}, "query": qsWildcard([]string{key + "\x00"}) + qsWildcard(segs)}}
 }
 
 // qsWildcard writes the segments as one query_string term: '*' between
