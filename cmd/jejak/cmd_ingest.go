@@ -51,7 +51,10 @@ parser could not read is stored as a warning ('jejak warnings CASE' lists
 them). The summary at the end says what was read and what was not.
 
 With --es, events also go to Elasticsearch in the same pass (see 'jejak index'),
-and the index is checked to hold exactly the case's events at the end.
+and the index is checked to hold exactly the case's events at the end. When the
+node runs on this machine, 'jejak ingest' then 'jejak index' is faster (285k
+events: 1.8 s + 6.2 s against 9.8 s in one pass): parsing and the node compete
+for the same cores, and index sends the stored documents as they are.
 
 A progress bar is drawn on stderr when it is a terminal.`,
 		Flags: ingestCmdFlags(),
