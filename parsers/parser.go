@@ -5,6 +5,7 @@ package parsers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -55,6 +56,12 @@ type RandomAccess interface {
 
 // RecordError is a record that could not be parsed, in the spirit of
 // encoding/csv.ParseError: it names the file, the offset and the record.
+// ErrUnrecovered marks a RecordError about a record carved from space the
+// file no longer uses (a deleted or overwritten record in slack) that could
+// not be decoded. Unlike other record errors it does not mean that input
+// in use went unread: ingest lists it apart and does not count it a warning.
+var ErrUnrecovered = errors.New("record in slack not recovered")
+
 type RecordError struct {
 	Parser string
 	Path   string

@@ -68,6 +68,10 @@ const (
 	WarnContainer WarningKind = "container"
 	// WarnSkipped: a file was seen but not parsed (empty, unknown format).
 	WarnSkipped WarningKind = "skipped"
+	// WarnUnrecovered: something that looks like a deleted record, found in
+	// space the file no longer uses (slack), could not be recovered. The
+	// file's live records were all read: this is listed, not a failure.
+	WarnUnrecovered WarningKind = "unrecovered"
 )
 
 // Tee writes every batch to a primary sink and then to the others (the case

@@ -243,6 +243,9 @@ func printSummary(out io.Writer, s *ingest.Summary, sample []timeline.Warning) {
 	}
 	fmt.Fprintf(out, "events           %d (%d new, %d already in the case)\n", s.Events, s.Inserted, s.Duplicates)
 	fmt.Fprintf(out, "record warnings  %d\n", s.Warnings)
+	if s.Unrecovered > 0 {
+		fmt.Fprintf(out, "slack records not recovered %d (listed in jejak warnings; the live records were read)\n", s.Unrecovered)
+	}
 	fmt.Fprintf(out, "container problems %d\n", s.Problems)
 	fmt.Fprintf(out, "content read     %s\n", humanBytes(s.Bytes))
 	if len(s.Parsers) > 0 {

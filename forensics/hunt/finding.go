@@ -46,7 +46,14 @@ type EventRef struct {
 	RecordID      uint64              `json:"record_id,omitempty"`  // winlog.record_id
 	Message       string              `json:"message,omitempty"`
 	Provenance    timeline.Provenance `json:"provenance"`
+	// State says what the row is other than a live record: "deleted" (a
+	// deleted file's), "recovered" (a record carved from slack). A court
+	// reads a finding on such a row differently.
+	State []string `json:"state,omitempty"`
 }
+
+// stateTags are the event tags a finding's row carries over.
+var stateTags = []string{"deleted", "recovered"}
 
 const maxRefMessage = 240
 
@@ -61,6 +68,11 @@ func (h *hunter) ref(ev *timeline.Event) EventRef {
 	}
 	if ev.Winlog != nil {
 		r.RecordID = ev.Winlog.RecordID
+	}
+	for _, t := range stateTags {
+		if slices.Contains(ev.Jejak.Tags, t) {
+			r.State = append(r.State, t)
+		}
 	}
 	if len(r.Message) > maxRefMessage {
 		cut := maxRefMessage

@@ -106,7 +106,10 @@ func newLogIntegrity(h *hunter, r *Rule) (analyzer, error) {
 
 func (l *logIntegrity) observe(ev *timeline.Event) {
 	w := ev.Winlog
-	if w == nil || w.RecordID == 0 {
+	// Records recovered from slack are not part of the log's live sequence
+	// (an older copy may even repeat a live record's ID): the gaps judged
+	// here are in what the log holds now.
+	if w == nil || w.RecordID == 0 || slices.Contains(ev.Jejak.Tags, "recovered") {
 		return
 	}
 	k := fileKey(ev.Jejak.Provenance)

@@ -61,11 +61,30 @@ func oracleIDs(recs []xrec, keep func(xrec) bool) []uint64 {
 }
 
 // findingIDs are the record IDs of the events of the given findings.
+// findingIDs lists the record IDs of the live rows of fs: what evtxexport,
+// which exports live records, can confirm. Rows recovered from slack are
+// checked apart (recoveredIDs).
 func findingIDs(fs []Finding) []uint64 {
 	var ids []uint64
 	for _, f := range fs {
 		for _, e := range f.Events {
-			ids = append(ids, e.RecordID)
+			if !slices.Contains(e.State, "recovered") {
+				ids = append(ids, e.RecordID)
+			}
+		}
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids)
+}
+
+// recoveredIDs lists the record IDs of fs's rows recovered from slack.
+func recoveredIDs(fs []Finding) []uint64 {
+	var ids []uint64
+	for _, f := range fs {
+		for _, e := range f.Events {
+			if slices.Contains(e.State, "recovered") {
+				ids = append(ids, e.RecordID)
+			}
 		}
 	}
 	slices.Sort(ids)

@@ -76,8 +76,11 @@ type Summary struct {
 	Inserted     int64            `json:"inserted"`
 	Duplicates   int64            `json:"duplicates"`
 	Warnings     int64            `json:"warnings"`
-	Problems     int64            `json:"container_problems"`
-	Bytes        int64            `json:"bytes_parsed"`
+	// Unrecovered counts deleted-record candidates in slack that could not
+	// be decoded (listed in the warnings, not counted among them).
+	Unrecovered int64 `json:"unrecovered,omitempty"`
+	Problems    int64 `json:"container_problems"`
+	Bytes       int64 `json:"bytes_parsed"`
 }
 
 // Stat counts one parser's work.
@@ -238,6 +241,8 @@ func (r *runner) warn(w timeline.Warning) {
 		r.sum.Warnings++
 	case timeline.WarnContainer:
 		r.sum.Problems++
+	case timeline.WarnUnrecovered:
+		r.sum.Unrecovered++
 	}
 	r.mu.Unlock()
 	if r.cfg.Warn != nil {
@@ -321,8 +326,13 @@ func (r *runner) parseEntry(ctx context.Context, it Item, e *jfs.Entry, out *emi
 	src := &parsers.Source{Entry: e, R: br, Size: e.Size, Zone: r.cfg.Zone}
 	var fileWarnings int64
 	src.Warn = func(re *parsers.RecordError) {
-		fileWarnings++
-		r.warn(timeline.Warning{Kind: timeline.WarnRecord, Evidence: it.SHA256, Chain: e.Chain,
+		kind := timeline.WarnRecord
+		if errors.Is(re.Err, parsers.ErrUnrecovered) {
+			kind = timeline.WarnUnrecovered
+		} else {
+			fileWarnings++
+		}
+		r.warn(timeline.Warning{Kind: kind, Evidence: it.SHA256, Chain: e.Chain,
 			Path: e.Path, Parser: p.Name(), Offset: re.Offset, Record: re.Record, Message: re.Err.Error()})
 	}
 	if ra, ok := p.(parsers.RandomAccess); ok && ra.NeedsReaderAt() {

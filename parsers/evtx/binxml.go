@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -32,6 +33,11 @@ const (
 )
 
 var errTruncated = errors.New("binary XML runs past its data")
+
+// unresolvedName prefixes the name given to an element or attribute of a
+// recovered record whose name was overwritten, followed by the name's
+// chunk offset.
+const unresolvedName = "unresolved_name_"
 
 // Element is one decoded XML element of an event record. Elements live in
 // a per-worker arena and are valid only while the record is handed out.
@@ -128,6 +134,7 @@ const (
 	nText
 	nSubst
 	nTemplate
+	nOrphan // a slack record's values whose template was overwritten (text: why)
 )
 
 // node is a compiled piece of binary XML: a template definition compiles
@@ -153,6 +160,9 @@ type tattr struct {
 type template struct {
 	nodes []node
 	err   error
+	// notes lists the names this definition (found in slack) refers to
+	// that were overwritten; every record using it inherits them.
+	notes []string
 }
 
 // decoder reads binary XML out of one chunk buffer. Names and template
@@ -211,9 +221,23 @@ func (d *decoder) name() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	s, size, err := d.c.name(off)
+	e := d.c.nameEntry(off)
+	s, size, err := e.s, e.size, e.err
 	if err != nil {
-		return "", err
+		if d.c.strict && int(off) != d.pos {
+			e.hashOK = false
+		} else {
+			return "", err
+		}
+	}
+	if d.c.strict && !e.hashOK {
+		if int(off) == d.pos {
+			return "", fmt.Errorf("inline name at chunk offset %d does not match its hash", off)
+		}
+		// The record's structure is intact, only the string it points
+		// at is gone: name the element by that offset, never a guess.
+		d.c.notes = append(d.c.notes, fmt.Sprintf("name at chunk offset %d overwritten", off))
+		return unresolvedName + strconv.Itoa(int(off)), nil
 	}
 	if int(off) == d.pos {
 		if err := d.need(size); err != nil {
@@ -451,8 +475,25 @@ func (d *decoder) templateInstance() (node, error) {
 		return node{}, err
 	}
 	d.pos++ // unknown byte
-	d.pos += 4
+	tmplID, _ := d.u32()
 	defOff, _ := d.u32()
+	if d.c.strict {
+		// The reference carries the first 4 bytes of the definition's
+		// GUID: in slack the definition may since have been overwritten.
+		o := int(defOff)
+		if o < chunkHeaderSize || o+8 > len(d.b) {
+			return node{}, fmt.Errorf("template definition at chunk offset %d outside the chunk", defOff)
+		}
+		if got := binary.LittleEndian.Uint32(d.b[o+4:]); got != tmplID {
+			why := fmt.Sprintf("template 0x%08x at chunk offset %d was overwritten (the definition there is 0x%08x)", tmplID, defOff, got)
+			if o == d.pos {
+				return node{}, errors.New(why)
+			}
+			// The values follow in the record itself: keep them, unnamed.
+			vals, err := d.values()
+			return node{kind: nOrphan, text: why, vals: vals}, err
+		}
+	}
 	var tmpl *template
 	if int(defOff) == d.pos {
 		// First use in this chunk: the definition follows inline.
@@ -471,15 +512,25 @@ func (d *decoder) templateInstance() (node, error) {
 	if tmpl.err != nil {
 		return node{}, tmpl.err
 	}
+	if d.c.strict {
+		d.c.notes = append(d.c.notes, tmpl.notes...)
+	}
+	vals, err := d.values()
+	return node{kind: nTemplate, tmpl: tmpl, vals: vals}, err
+}
+
+// values reads a template instance's substitution values: their count,
+// descriptors (size, type) and data.
+func (d *decoder) values() ([]value, error) {
 	count, err := d.u32()
 	if err != nil {
-		return node{}, err
+		return nil, err
 	}
 	if count > maxSubstitution {
-		return node{}, fmt.Errorf("template instance with %d substitutions", count)
+		return nil, fmt.Errorf("template instance with %d substitutions", count)
 	}
 	if err := d.need(4 * int(count)); err != nil {
-		return node{}, err
+		return nil, err
 	}
 	var all []value
 	if d.a != nil {
@@ -492,7 +543,7 @@ func (d *decoder) templateInstance() (node, error) {
 		size := int(binary.LittleEndian.Uint16(d.b[desc+4*i:]))
 		typ := d.b[desc+4*i+2]
 		if err := d.need(size); err != nil {
-			return node{}, err
+			return nil, err
 		}
 		all = append(all, value{typ: typ, data: d.b[d.pos : d.pos+size], off: d.pos})
 		d.pos += size
@@ -500,7 +551,7 @@ func (d *decoder) templateInstance() (node, error) {
 	if d.a != nil {
 		d.a.vals = all
 	}
-	return node{kind: nTemplate, tmpl: tmpl, vals: all[start:len(all):len(all)]}, nil
+	return all[start:len(all):len(all)], nil
 }
 
 // expander turns compiled nodes plus values into Elements.
@@ -572,7 +623,34 @@ func (x *expander) expand(nodes []node, vals []value, parent *Element) error {
 			if err := x.expand(n.tmpl.nodes, n.vals, parent); err != nil {
 				return err
 			}
+		case nOrphan:
+			if x.depth == 1 { // the record's own template: nothing is left to show
+				return errors.New(n.text)
+			}
+			if err := x.orphan(n, parent); err != nil {
+				return err
+			}
 		}
+	}
+	return nil
+}
+
+// orphan shows the values of a template instance whose definition was
+// overwritten as unnamed Data elements, in order, so EventData numbers them
+// Data1..n: the values are the record's own bytes, the names are lost.
+func (x *expander) orphan(n *node, parent *Element) error {
+	x.c.notes = append(x.c.notes, n.text)
+	for _, v := range n.vals {
+		e := x.a.elem()
+		e.Name = "Data"
+		if v.typ == vtBinXML && !v.empty() {
+			if err := x.nested(v, e); err != nil {
+				return err
+			}
+		} else if !v.empty() {
+			e.Text = render(v)
+		}
+		parent.add(e)
 	}
 	return nil
 }
@@ -624,4 +702,13 @@ func (x *expander) attrValue(pieces []node, vals []value) (string, bool) {
 		}
 	}
 	return x.sb.String(), true
+}
+
+// text is the element's text, "" for a missing element: a recovered record
+// whose names were overwritten may lack any System child.
+func (e *Element) text() string {
+	if e == nil {
+		return ""
+	}
+	return e.Text
 }

@@ -2,10 +2,12 @@ package evtx
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"slices"
 	"time"
 )
 
@@ -28,7 +30,22 @@ type Record struct {
 	ID      uint64
 	Written time.Time // record header's written time
 	Event   *Element  // the <Event> element
+	// Recovered is "" for a live record; for a record found outside every
+	// live record chain it says where (one of the from* constants).
+	Recovered string
+	// Partial says what a recovered record lost to newer records written
+	// over the names or templates it refers to ("" when it is whole).
+	Partial string
 }
+
+// Where a recovered record was found. A live record is one inside the
+// records area (header to free-space offset) of a chunk with a valid header
+// that the file header counts; every other record is recovered.
+const (
+	fromSlack    = "chunk slack"                              // past the chunk's free-space offset
+	fromNoHeader = "chunk without a valid header"             // bad magic or free-space offset: whole chunk scanned
+	fromUnused   = "chunk past the file header's chunk count" // not in use per the file header
+)
 
 // warning is damage found in a chunk, reported by the caller as a
 // parsers.RecordError in file order.
@@ -46,17 +63,29 @@ type chunk struct {
 	fileOff   int64
 	names     map[uint32]nameEntry
 	templates map[uint32]*template
+	// strict is set while carving slack: a slack record's references may
+	// point at bytes a newer record has since overwritten, so names must
+	// match their stored hash and template references the ID of the
+	// definition they point at (see checkName, templateInstance).
+	strict bool
+	notes  []string // while strict: what the current record lost to overwriting
 }
 
 type nameEntry struct {
-	s    string
-	size int
-	err  error
+	s      string
+	size   int
+	err    error
+	hashOK bool // the stored hash matches the name
 }
 
 func (c *chunk) name(off uint32) (string, int, error) {
+	e := c.nameEntry(off)
+	return e.s, e.size, e.err
+}
+
+func (c *chunk) nameEntry(off uint32) nameEntry {
 	if e, ok := c.names[off]; ok {
-		return e.s, e.size, e.err
+		return e
 	}
 	var e nameEntry
 	o := int(off)
@@ -69,10 +98,21 @@ func (c *chunk) name(off uint32) (string, int, error) {
 			e.err = fmt.Errorf("name at chunk offset %d runs past the chunk", off)
 		} else {
 			e.s = utf16String(c.buf[o+8 : o+8+2*n])
+			e.hashOK = nameHash(c.buf[o+8:o+8+2*n]) == binary.LittleEndian.Uint16(c.buf[o+4:])
 		}
 	}
 	c.names[off] = e
-	return e.s, e.size, e.err
+	return e
+}
+
+// nameHash is the hash Windows stores with each name: the low 16 bits of
+// h = h*65599 + unit over the UTF-16 code units.
+func nameHash(b []byte) uint16 {
+	var h uint32
+	for i := 0; i+1 < len(b); i += 2 {
+		h = h*65599 + uint32(binary.LittleEndian.Uint16(b[i:]))
+	}
+	return uint16(h)
 }
 
 var errTemplateLoop = errors.New("template definition refers to itself")
@@ -92,7 +132,12 @@ func (c *chunk) template(off uint32) *template {
 			t.err = fmt.Errorf("template definition at chunk offset %d runs past the chunk", off)
 		} else {
 			d := &decoder{c: c, b: c.buf, pos: o + 24, end: o + 24 + size, depID: true}
+			mark := len(c.notes)
 			t.nodes, t.err = d.fragment()
+			if len(c.notes) > mark {
+				t.notes = slices.Clone(c.notes[mark:])
+				c.notes = c.notes[:mark]
+			}
 			if t.err == nil && len(t.nodes) == 0 {
 				t.err = fmt.Errorf("empty template definition at chunk offset %d", off)
 			}
@@ -156,11 +201,14 @@ type chunkResult struct {
 
 // decodeChunk decodes every record of one chunk. Damage never stops it: a
 // bad magic or checksum is reported and the records are still read; after
-// a broken record it scans on for the next record signature.
+// a broken record it scans on for the next record signature. Then the
+// slack after the free-space offset is carved for older records (carve).
+// inUse is false for a chunk past the file header's chunk count: all its
+// records are recovered ones.
 //
 // Each record goes to fn; the Record and its Elements are reused after fn
 // returns, so fn copies what it keeps.
-func decodeChunk(buf []byte, fileOff int64, stop func() bool, fn func(*Record)) chunkResult {
+func decodeChunk(buf []byte, fileOff int64, inUse bool, stop func() bool, fn func(*Record)) chunkResult {
 	var res chunkResult
 	warn := func(off int, rec uint64, format string, args ...any) {
 		res.warns = append(res.warns, warning{off: fileOff + int64(off), rec: rec, err: fmt.Errorf(format, args...)})
@@ -171,12 +219,18 @@ func decodeChunk(buf []byte, fileOff int64, stop func() bool, fn func(*Record)) 
 	}
 	end := len(buf)
 	scan := true
+	tag := ""
+	if !inUse {
+		tag = fromUnused
+	}
+	slack := -1 // where the slack starts, when the free-space offset is valid
 	if len(buf) < chunkHeaderSize {
 		warn(0, 0, "chunk truncated to %d bytes, shorter than its header", len(buf))
 		return res
 	}
 	if !bytes.Equal(buf[:8], chunkMagic) {
 		warn(0, 0, "bad chunk magic %q: header ignored, scanning the chunk for records", buf[:8])
+		tag = cmp.Or(tag, fromNoHeader)
 	} else {
 		h := readChunkHeader(buf)
 		checkCRC := h.flags&chunkFlagNoCRC == 0
@@ -186,10 +240,12 @@ func decodeChunk(buf []byte, fileOff int64, stop func() bool, fn func(*Record)) 
 		switch {
 		case h.freeOff < chunkHeaderSize || h.freeOff > chunkSize:
 			warn(0, 0, "chunk free-space offset %d is invalid: scanning the chunk for records", h.freeOff)
+			tag = cmp.Or(tag, fromNoHeader)
 		case int(h.freeOff) > len(buf):
 			warn(0, 0, "chunk truncated: %d of %d bytes of records present", len(buf)-chunkHeaderSize, int(h.freeOff)-chunkHeaderSize)
 		default:
 			end = int(h.freeOff)
+			slack = end
 			scan = false
 			if c := crc32.ChecksumIEEE(buf[chunkHeaderSize:end]); checkCRC && c != h.dataCRC {
 				warn(0, 0, "chunk records checksum mismatch (stored 0x%08x, computed 0x%08x): records decoded anyway", h.dataCRC, c)
@@ -218,10 +274,11 @@ func decodeChunk(buf []byte, fileOff int64, stop func() bool, fn func(*Record)) 
 		if size == 0 { // header present, body cut off by the end of the data
 			id := binary.LittleEndian.Uint64(buf[pos+8:])
 			warn(pos, id, "record %d truncated by the end of the file", id)
+			slack = -1
 			break
 		}
 		id := binary.LittleEndian.Uint64(buf[pos+8:])
-		r := Record{Offset: fileOff + int64(pos), ID: id}
+		r := Record{Offset: fileOff + int64(pos), ID: id, Recovered: tag}
 		r.Written, _ = filetime(binary.LittleEndian.Uint64(buf[pos+16:]))
 		ev, err := decodeRecordBody(c, x, pos+recordHeaderSize, pos+size-4)
 		if err != nil {
@@ -235,6 +292,11 @@ func decodeChunk(buf []byte, fileOff int64, stop func() bool, fn func(*Record)) 
 	}
 	if lost >= 0 {
 		warn(lost, 0, "%d bytes of damaged record data at the end of the chunk", end-lost)
+	}
+	if slack >= 0 && !stop() {
+		res.records += carve(c, x, slack, stop, func(off int, rec uint64, err error) {
+			res.warns = append(res.warns, warning{off: fileOff + int64(off), rec: rec, err: err})
+		}, fn)
 	}
 	return res
 }
@@ -278,6 +340,7 @@ func decodeRecordBody(c *chunk, x *expander, start, end int) (*Element, error) {
 }
 
 func decodeBody(c *chunk, x *expander, start, end int, depID bool) (*Element, error) {
+	c.notes = c.notes[:0]
 	x.a.reset()
 	x.work = 0
 	d := decoder{c: c, b: c.buf, pos: start, end: end, depID: depID, a: &x.a}

@@ -59,14 +59,35 @@ func FuzzDecodeChunk(f *testing.F) {
 		// their inline templates; short inputs keep the fuzzer fast.
 		f.Add(b[fileHeaderBlock : fileHeaderBlock+8192])
 	}
+	// Chunk prefixes reaching into slack, for the carving path: record
+	// headers past the free-space offset (5136 and 11232) whose templates
+	// and names were overwritten.
+	for _, seed := range []struct {
+		rel string
+		n   int
+	}{
+		{"more/evtx/mitre_cc0/ID4720-Local_user_created.evtx", 16384},
+		{"more/evtx/mitre_cc0/ID4624-Mimikatz_pass_the_hash.evtx", 20480},
+	} {
+		b, err := os.ReadFile(parsertest.Corpus(f, seed.rel))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b[fileHeaderBlock : fileHeaderBlock+seed.n])
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if len(b) > chunkSize {
 			b = b[:chunkSize]
 		}
+		seen := map[int64]bool{}
 		DecodeChunk(b, 4096, func(r *Record) {
 			if r.Offset < 4096 || r.Offset >= 4096+int64(len(b)) {
 				t.Fatalf("record offset %d outside the chunk", r.Offset)
 			}
+			if seen[r.Offset] {
+				t.Fatalf("two records at offset %d (a carved one over a live one?)", r.Offset)
+			}
+			seen[r.Offset] = true
 			toEvent(r)
 		})
 	})

@@ -17,6 +17,11 @@ import (
 // the written time is kept in jejak.data.
 const TimestampDesc = "Creation Time"
 
+// TagRecovered is the jejak.tags entry of a record found outside every live
+// record chain (chunk slack, a chunk without a valid header, a chunk past
+// the file header's chunk count); jejak.data.recovered_from says which.
+const TagRecovered = "recovered"
+
 // EventData flattens EventData (named Data elements; unnamed ones become
 // Data1..n in order; Binary as "Binary") or, failing that, UserData (every
 // leaf element under it by name) into one map.
@@ -44,6 +49,20 @@ func EventData(ev *Element) map[string]string {
 	}
 	if ud := ev.Child("UserData"); ud != nil {
 		for k := ud.first; k != nil; k = k.next {
+			flattenLeaves(k, out)
+		}
+	}
+	// A recovered record that lost its data template keeps the values as
+	// unnamed Data elements, and one that lost names has elements named
+	// by the lost name's offset; both sit right under Event, where a live
+	// record never has them (see expander.orphan, decoder.name).
+	unnamed := len(out)
+	for k := ev.firstKid(); k != nil; k = k.next {
+		switch {
+		case k.Name == "Data":
+			unnamed++
+			setUnique(out, "Data"+strconv.Itoa(unnamed), k.Text)
+		case strings.HasPrefix(k.Name, unresolvedName):
 			flattenLeaves(k, out)
 		}
 	}
@@ -135,10 +154,10 @@ func toEvent(r *Record) *timeline.Event {
 	if provider == "" {
 		provider = prov.Attr("EventSourceName")
 	}
-	eidText := strings.TrimSpace(sys.Child("EventID").Text)
+	eidText := strings.TrimSpace(sys.Child("EventID").text())
 	eid, _ := strconv.ParseUint(eidText, 10, 32)
-	channel := sys.Child("Channel").Text
-	computer := sys.Child("Computer").Text
+	channel := sys.Child("Channel").text()
+	computer := sys.Child("Computer").text()
 
 	ev := &timeline.Event{TimestampDesc: TimestampDesc}
 	data := make(map[string]string, 14)
@@ -152,11 +171,11 @@ func toEvent(r *Record) *timeline.Event {
 		data["written_time"] = string(appendTime(make([]byte, 0, 32), r.Written, 7))
 	}
 	for _, f := range []struct{ key, val string }{
-		{"level", sys.Child("Level").Text},
-		{"task", sys.Child("Task").Text},
-		{"opcode", sys.Child("Opcode").Text},
-		{"keywords", sys.Child("Keywords").Text},
-		{"version", sys.Child("Version").Text},
+		{"level", sys.Child("Level").text()},
+		{"task", sys.Child("Task").text()},
+		{"opcode", sys.Child("Opcode").text()},
+		{"keywords", sys.Child("Keywords").text()},
+		{"version", sys.Child("Version").text()},
 		{"process_id", sys.Child("Execution").Attr("ProcessID")},
 		{"thread_id", sys.Child("Execution").Attr("ThreadID")},
 		{"user_sid", sys.Child("Security").Attr("UserID")},
@@ -169,13 +188,22 @@ func toEvent(r *Record) *timeline.Event {
 		}
 	}
 	recordID := r.ID
-	if x, err := strconv.ParseUint(strings.TrimSpace(sys.Child("EventRecordID").Text), 10, 64); err == nil && x != r.ID {
+	if x, err := strconv.ParseUint(strings.TrimSpace(sys.Child("EventRecordID").text()), 10, 64); err == nil && x != r.ID {
 		// Logs saved from Event Viewer renumber the headers 1..n, and a
 		// damaged chunk can hold a body rewritten under a stale header.
 		// Event Viewer, Winlogbeat and evtxexport show the XML's
 		// EventRecordID; the header's number stays in provenance.
 		data["header_record_id"] = strconv.FormatUint(r.ID, 10)
 		recordID = x
+	}
+	if r.Recovered != "" {
+		// Not in a live record chain: the examiner must see that this
+		// row was carved, and from where.
+		data["recovered_from"] = r.Recovered
+		if r.Partial != "" {
+			data["recovered_partial"] = r.Partial
+		}
+		ev.Jejak.Tags = append(ev.Jejak.Tags, TagRecovered)
 	}
 	ev.Jejak.Data = data
 	ev.Jejak.Provenance.Offset = r.Offset

@@ -9,6 +9,11 @@
 // same file. So this package decodes chunks itself, in parallel (chunks
 // share nothing), with a template cache per chunk, and recovers records
 // from damaged chunks; Velocidex stays in the tests as a differential oracle.
+//
+// Records outside every live record chain (a chunk's slack past its
+// free-space offset, chunks without a valid header, chunks past the file
+// header's chunk count) are emitted too, tagged "recovered" (see carve.go);
+// libevtx's evtxexport -m recovered is their oracle.
 package evtx
 
 import (
@@ -19,6 +24,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math"
 	"runtime"
 	"sync"
 
@@ -95,9 +101,17 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 		return errors.New("evtx: not an EVTX file (no ElfFile signature)")
 	}
 	declared := int64(binary.LittleEndian.Uint16(hdr[42:]))
+	// Chunks past the header's count are not in use: their records are
+	// recovered ones. An untrusted header (bad checksum, or a count of 0,
+	// which no writer leaves) counts every chunk as in use, as before.
+	inUseCount := declared
 	// Flag 0x4 marks files written without checksums (they are zero).
 	if flags := binary.LittleEndian.Uint32(hdr[120:]); flags&chunkFlagNoCRC == 0 && crc32.ChecksumIEEE(hdr[:120]) != binary.LittleEndian.Uint32(hdr[124:]) {
 		report(warning{off: 0, err: fmt.Errorf("file header checksum mismatch (flags 0x%x): header fields not trusted, every chunk is read", flags)})
+		inUseCount = 0
+	}
+	if inUseCount == 0 {
+		inUseCount = math.MaxInt64
 	}
 	nChunks := (src.Size - fileHeaderBlock + chunkSize - 1) / chunkSize
 	if nChunks <= 0 {
@@ -142,7 +156,7 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 				if n < chunkSize && err != nil && err != io.EOF {
 					out.warns = []warning{{off: off, err: fmt.Errorf("reading chunk: %w", err)}}
 				}
-				res := decodeChunk(buf[:n], off, stop, func(r *Record) {
+				res := decodeChunk(buf[:n], off, i < inUseCount, stop, func(r *Record) {
 					out.events = append(out.events, toEvent(r))
 				})
 				out.empty = res.empty
@@ -192,10 +206,11 @@ func orEOF(err error) error {
 
 // DecodeChunk decodes one chunk's bytes (64 KiB, or fewer when the file is
 // cut short) read from fileOff, for tools and fuzzing that work below the
-// Parser. Each record goes to fn and is valid only during the call; damage
-// is returned as errors.
+// Parser. Each record goes to fn and is valid only during the call (the
+// records carved from the chunk's slack too, with Record.Recovered set);
+// damage is returned as errors.
 func DecodeChunk(buf []byte, fileOff int64, fn func(*Record)) []error {
-	res := decodeChunk(buf, fileOff, func() bool { return false }, fn)
+	res := decodeChunk(buf, fileOff, true, func() bool { return false }, fn)
 	errs := make([]error, len(res.warns))
 	for i, w := range res.warns {
 		errs[i] = fmt.Errorf("offset %d: %w", w.off, w.err)

@@ -219,8 +219,12 @@ func findingRows(n int, fd hunt.Finding, f timeFormatter, maxRows int) findingVi
 		if e.RecordID != 0 {
 			code = strings.TrimPrefix(code+" / record "+strconv.FormatUint(e.RecordID, 10), " / ")
 		}
+		desc := e.TimestampDesc
+		if len(e.State) > 0 {
+			desc += " [" + strings.Join(e.State, ", ") + "]"
+		}
 		fv.Rows = append(fv.Rows, eventRow{N: i + 1, UTC: f.utc(e.Timestamp), Local: f.local(e.Timestamp),
-			Desc: e.TimestampDesc, Message: e.Message, Source: source(e.Provenance), Code: dashIfEmpty(code), ID: e.ID})
+			Desc: desc, Message: e.Message, Source: source(e.Provenance), Code: dashIfEmpty(code), ID: e.ID})
 	}
 	return fv
 }

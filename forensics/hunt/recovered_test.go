@@ -1,0 +1,70 @@
+package hunt
+
+import (
+	"context"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strconv"
+	"testing"
+
+	"github.com/jejak-forensics/jejak/parsers/parsertest"
+	"github.com/jejak-forensics/jejak/timeline"
+)
+
+// TestRecoveredRowsFlaggedAndMarked: an RDP logon (1149) recovered from the
+// slack of a TerminalServices log is flagged like a live one, and the
+// finding's row says it was recovered. libevtx's own recovery (evtxexport
+// -m recovered) is the oracle for the recovered record IDs and event IDs.
+func TestRecoveredRowsFlaggedAndMarked(t *testing.T) {
+	if _, err := exec.LookPath("evtxexport"); err != nil {
+		t.Skip("evtxexport missing: install the Debian package libevtx-utils")
+	}
+	path := parsertest.Corpus(t, "logs/windows/TerminalServices-RemoteConnectionManager-Operational.evtx")
+	out, err := exec.Command("evtxexport", "-m", "recovered", "-f", "xml", path).Output()
+	if err != nil {
+		t.Fatalf("evtxexport -m recovered: %v", err)
+	}
+	// The recovered 1149 records, by EventID then EventRecordID in each
+	// exported event.
+	var want []uint64
+	re := regexp.MustCompile(`(?s)<EventID>(\d+)</EventID>.*?<EventRecordID>(\d+)</EventRecordID>`)
+	for _, m := range re.FindAllStringSubmatch(string(out), -1) {
+		if m[1] == "1149" {
+			id, _ := strconv.ParseUint(m[2], 10, 64)
+			want = append(want, id)
+		}
+	}
+	st := buildCase(t, path)
+	fs := byRule(hunt(t, st, Config{}), "JEJAK-AUTH-06")
+	got := recoveredIDs(fs)
+	for _, id := range want {
+		if !slices.Contains(got, id) {
+			t.Errorf("evtxexport -m recovered has RDP logon %d; no finding row for it (flagged: %v)", id, got)
+		}
+	}
+	// A record libevtx does not recover must be one whose template was
+	// overwritten, decoded as far as it goes and said to be partial.
+	partial := map[uint64]string{}
+	if err := st.Search(context.Background(), timeline.Query{}, func(e *timeline.Event) error {
+		if e.Winlog != nil && slices.Contains(e.Jejak.Tags, "recovered") {
+			partial[e.Winlog.RecordID] = e.Jejak.Data["recovered_partial"]
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range got {
+		if !slices.Contains(want, id) && partial[id] == "" {
+			t.Errorf("recovered row %d flagged; evtxexport -m recovered does not have it and it is not marked partial", id)
+		}
+	}
+	for _, f := range fs {
+		for _, e := range f.Events {
+			if e.Code == "1149" && len(e.State) > 0 && !slices.Equal(e.State, []string{"recovered"}) {
+				t.Errorf("row %d state %v", e.RecordID, e.State)
+			}
+		}
+	}
+	t.Logf("recovered RDP logons flagged: %v (evtxexport -m recovered 1149s: %v)", got, want)
+}
