@@ -79,6 +79,9 @@ type seqRec struct {
 	off    int64
 	code   string
 	clears bool
+	// recovered: decoded from a damaged or unused chunk. Such a record was
+	// written in sequence and is judged with the live ones.
+	recovered bool
 }
 
 type seqFile struct {
@@ -86,12 +89,31 @@ type seqFile struct {
 	channel string
 	host    string
 	recs    []seqRec
+	// slack holds the record IDs carved from chunk slack: older copies left
+	// by a clear or a wrap, outside the live sequence (one may repeat a live
+	// ID). They are not judged, but a gap they fall in says so.
+	slack []uint64
 }
+
+// slackSource is the jejak.data.recovered_from parsers/evtx gives records
+// carved from chunk slack.
+const slackSource = "chunk slack"
 
 func (f *seqFile) ref(r seqRec, desc string) EventRef {
 	p := f.prov
 	p.Offset, p.Record = r.off, int64(r.hdr)
-	return EventRef{ID: r.id, Timestamp: r.ts, TimestampDesc: desc, Code: r.code, RecordID: r.seq, Provenance: p}
+	ref := EventRef{ID: r.id, Timestamp: r.ts, TimestampDesc: desc, Code: r.code, RecordID: r.seq, Provenance: p}
+	if r.recovered {
+		ref.State = []string{"recovered"}
+	}
+	return ref
+}
+
+// slackIn counts the slack record IDs in (lo, hi).
+func (f *seqFile) slackIn(lo, hi uint64) int {
+	i, _ := slices.BinarySearch(f.slack, lo+1)
+	j, _ := slices.BinarySearch(f.slack, hi)
+	return j - i
 }
 
 type logIntegrity struct {
@@ -106,10 +128,7 @@ func newLogIntegrity(h *hunter, r *Rule) (analyzer, error) {
 
 func (l *logIntegrity) observe(ev *timeline.Event) {
 	w := ev.Winlog
-	// Records recovered from slack are not part of the log's live sequence
-	// (an older copy may even repeat a live record's ID): the gaps judged
-	// here are in what the log holds now.
-	if w == nil || w.RecordID == 0 || slices.Contains(ev.Jejak.Tags, "recovered") {
+	if w == nil || w.RecordID == 0 {
 		return
 	}
 	k := fileKey(ev.Jejak.Provenance)
@@ -118,8 +137,13 @@ func (l *logIntegrity) observe(ev *timeline.Event) {
 		f = &seqFile{prov: l.h.internProv(ev.Jejak.Provenance), channel: w.Channel, host: w.ComputerName}
 		l.files[k] = f
 	}
+	recovered := slices.Contains(ev.Jejak.Tags, "recovered")
+	if recovered && ev.Jejak.Data["recovered_from"] == slackSource {
+		f.slack = append(f.slack, w.RecordID)
+		return
+	}
 	f.recs = append(f.recs, seqRec{seq: w.RecordID, hdr: uint64(ev.Jejak.Provenance.Record), ts: ev.Timestamp,
-		id: ev.Jejak.ID, off: ev.Jejak.Provenance.Offset, code: ev.Event.Code, clears: clearedLog(ev) != ""})
+		id: ev.Jejak.ID, off: ev.Jejak.Provenance.Offset, code: ev.Event.Code, clears: clearedLog(ev) != "", recovered: recovered})
 }
 
 type gap struct {
@@ -150,6 +174,11 @@ func (l *logIntegrity) finish() []Finding {
 	var out []Finding
 	after := l.h.cfg.After
 	for _, f := range l.files {
+		if len(f.recs) == 0 {
+			continue // only slack records: no live log to judge
+		}
+		slices.Sort(f.slack)
+		f.slack = slices.Compact(f.slack)
 		recs := f.recs
 		slices.SortFunc(recs, func(a, b seqRec) int { return cmp.Compare(a.seq, b.seq) })
 		recs = slices.CompactFunc(recs, func(a, b seqRec) bool { return a.seq == b.seq })
@@ -213,7 +242,11 @@ func (l *logIntegrity) finish() []Finding {
 			if exported {
 				a, b = g.after.hdr, g.before.hdr
 			}
-			reasons = append(reasons, fmt.Sprintf("%s %d-%d missing (%d) between %s and %s", what, a+1, b-1, g.missing, ts(g.after.ts), ts(g.before.ts)))
+			reason := fmt.Sprintf("%s %d-%d missing (%d) between %s and %s", what, a+1, b-1, g.missing, ts(g.after.ts), ts(g.before.ts))
+			if n := f.slackIn(a, b); n > 0 && !exported {
+				reason += fmt.Sprintf("; %d of them recovered from chunk slack (rows tagged recovered)", n)
+			}
+			reasons = append(reasons, reason)
 			refs = append(refs, f.ref(g.after, "Creation Time"), f.ref(g.before, "Creation Time"))
 			if after.IsZero() || !g.before.ts.Before(after) {
 				raise(l.r.Severity)
@@ -225,7 +258,11 @@ func (l *logIntegrity) finish() []Finding {
 			if verdict == VerdictComplete {
 				verdict = VerdictRolled
 			}
-			reasons = append(reasons, fmt.Sprintf("the oldest record is %d (%s): records 1-%d are not in the file; a log that reached its maximum size overwrites its oldest records (retention policy)", first.seq, ts(first.ts), first.seq-1))
+			reason := fmt.Sprintf("the oldest record is %d (%s): records 1-%d are not in the file; a log that reached its maximum size overwrites its oldest records (retention policy)", first.seq, ts(first.ts), first.seq-1)
+			if n := f.slackIn(0, first.seq); n > 0 {
+				reason += fmt.Sprintf("; %d of them recovered from chunk slack (rows tagged recovered)", n)
+			}
+			reasons = append(reasons, reason)
 		}
 		if !after.IsZero() && first.ts.After(after) {
 			reasons = append(reasons, fmt.Sprintf("the oldest record (%s) is after the cut-off %s: the log holds nothing from before it", ts(first.ts), ts(after)))

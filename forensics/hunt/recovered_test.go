@@ -2,10 +2,12 @@ package hunt
 
 import (
 	"context"
+	"fmt"
 	"os/exec"
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
@@ -67,4 +69,58 @@ func TestRecoveredRowsFlaggedAndMarked(t *testing.T) {
 		}
 	}
 	t.Logf("recovered RDP logons flagged: %v (evtxexport -m recovered 1149s: %v)", got, want)
+}
+
+// TestLogVerdictCountsSlack: records carved from chunk slack do not enter
+// the live sequence a log is judged on, but the reason about records not in
+// the file says how many of them were recovered, as counted in the store.
+func TestLogVerdictCountsSlack(t *testing.T) {
+	path := "logs/windows/Application_no_crc32.evtx"
+	st := buildCase(t, path)
+	var live []uint64
+	slack := map[uint64]bool{}
+	if err := st.Search(context.Background(), timeline.Query{}, func(e *timeline.Event) error {
+		if e.Winlog == nil || e.Winlog.RecordID == 0 {
+			return nil
+		}
+		if e.Jejak.Data["recovered_from"] == slackSource {
+			slack[e.Winlog.RecordID] = true
+		} else {
+			live = append(live, e.Winlog.RecordID)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	oldest := slices.Min(live)
+	below := 0
+	for id := range slack {
+		if id < oldest {
+			below++
+		}
+	}
+	if below == 0 {
+		t.Fatalf("no slack record below the oldest live record %d: the test tests nothing", oldest)
+	}
+	fs := byRule(hunt(t, st, Config{}), "JEJAK-LOG-02")
+	if len(fs) != 1 {
+		t.Fatalf("%d log findings, want 1", len(fs))
+	}
+	want := fmt.Sprintf("the oldest record is %d ", oldest)
+	suffix := fmt.Sprintf("; %d of them recovered from chunk slack (rows tagged recovered)", below)
+	found := false
+	for _, r := range fs[0].Reasons {
+		if strings.HasPrefix(r, want) {
+			found = true
+			if !strings.HasSuffix(r, suffix) {
+				t.Errorf("reason %q does not end %q", r, suffix)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no reason about the oldest record %d: %q", oldest, fs[0].Reasons)
+	}
+	if fs[0].Verdict != VerdictRolled {
+		t.Errorf("verdict %q, want %q: slack records must not open gaps", fs[0].Verdict, VerdictRolled)
+	}
 }
