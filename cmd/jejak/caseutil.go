@@ -29,6 +29,16 @@ func (e *env) caseArg(c *cli.Context) (*evidence.Case, error) {
 	return evidence.OpenWith(dir, e.caseConfig(""))
 }
 
+// caseStoreArg opens the case folder a command's one CASE argument names,
+// and its embedded store.
+func caseStoreArg(c *cli.Context) (*evidence.Case, *sqlite.Store, error) {
+	dir, err := oneArg(c, "CASE")
+	if err != nil {
+		return nil, nil, err
+	}
+	return openCase(c.Context, dir)
+}
+
 // openCase opens a case folder and its embedded store.
 func openCase(ctx context.Context, dir string) (*evidence.Case, *sqlite.Store, error) {
 	cs, err := evidence.OpenWith(dir, evidence.Config{ToolVersion: version})

@@ -43,6 +43,15 @@ func defaultIndex(cs *evidence.Case) string {
 	return "jejak-" + name
 }
 
+// openES connects to the Elasticsearch the --es flags name, for case cs.
+func openES(c *cli.Context, cs *evidence.Case) (*elastic.Store, error) {
+	cfg, err := esConfig(c, cs)
+	if err != nil {
+		return nil, err
+	}
+	return elastic.Open(c.Context, cfg)
+}
+
 func esConfig(c *cli.Context, cs *evidence.Case) (elastic.Config, error) {
 	var urls []string
 	for _, u := range c.StringSlice("es") {
@@ -115,20 +124,12 @@ EXAMPLES
    JEJAK_ES_PASSWORD=... jejak index CASE --es https://es1:9200,https://es2:9200 --user jejak --ca-cert ca.pem`,
 		Flags: append(esFlags(), &cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress bar"}),
 		Action: func(c *cli.Context) error {
-			dir, err := oneArg(c, "CASE")
-			if err != nil {
-				return err
-			}
-			cs, store, err := openCase(c.Context, dir)
+			cs, store, err := caseStoreArg(c)
 			if err != nil {
 				return err
 			}
 			defer store.Close()
-			cfg, err := esConfig(c, cs)
-			if err != nil {
-				return err
-			}
-			es, err := elastic.Open(c.Context, cfg)
+			es, err := openES(c, cs)
 			if err != nil {
 				return err
 			}
@@ -151,13 +152,13 @@ EXAMPLES
 				_ = bar.Finish() // clears the bar before the summary line
 			}
 			st := es.Stats()
-			details := map[string]any{"index": cfg.Index, "events": res.events, "inserted": res.inserted,
+			details := map[string]any{"index": es.Index(), "events": res.events, "inserted": res.inserted,
 				"duplicates": res.duplicates, "retries": st.Retries, "resent_events": st.ItemRetries, "error": errString(err)}
 			if lerr := cs.Log("index", details); lerr != nil && err == nil {
 				err = lerr
 			}
 			fmt.Fprintf(e.stderr, "indexed %d events into %s (%d new, %d already there; %d retries, %d events resent)\n",
-				res.events, cfg.Index, res.inserted, res.duplicates, st.Retries, st.ItemRetries)
+				res.events, es.Index(), res.inserted, res.duplicates, st.Retries, st.ItemRetries)
 			return err
 		},
 	})

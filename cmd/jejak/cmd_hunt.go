@@ -52,11 +52,7 @@ EXAMPLES
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress on stderr"},
 		), esFlags()...),
 		Action: func(c *cli.Context) error {
-			dir, err := oneArg(c, "CASE")
-			if err != nil {
-				return err
-			}
-			cs, store, err := openCase(c.Context, dir)
+			cs, store, err := caseStoreArg(c)
 			if err != nil {
 				return err
 			}
@@ -298,11 +294,7 @@ parameters, source file and its SHA-256, for a report's appendix.`,
 // (jejak-<case>-findings), replacing that hunt's earlier ones, so analysts
 // in Kibana see them beside the timeline.
 func findingsToES(c *cli.Context, cs *evidence.Case, key string, findings []hunt.Finding) error {
-	cfg, err := esConfig(c, cs)
-	if err != nil {
-		return err
-	}
-	es, err := elastic.Open(c.Context, cfg)
+	es, err := openES(c, cs)
 	if err != nil {
 		return err
 	}
@@ -321,6 +313,6 @@ func findingsToES(c *cli.Context, cs *evidence.Case, key string, findings []hunt
 	if err := es.ReplaceFindings(c.Context, key, docs); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.App.ErrWriter, "%d findings stored in %s\n", len(docs), elastic.FindingsIndex(cfg.Index))
+	fmt.Fprintf(c.App.ErrWriter, "%d findings stored in %s\n", len(docs), elastic.FindingsIndex(es.Index()))
 	return nil
 }

@@ -128,11 +128,7 @@ func (e *env) ingest(c *cli.Context, cs *evidence.Case) error {
 	var es *elastic.Store
 	var stream *elastic.Stream
 	if len(c.StringSlice("es")) > 0 {
-		esCfg, err := esConfig(c, cs)
-		if err != nil {
-			return err
-		}
-		if es, err = elastic.Open(ctx, esCfg); err != nil {
+		if es, err = openES(c, cs); err != nil {
 			return err
 		}
 		defer es.Close()

@@ -10,7 +10,6 @@ import (
 
 	"github.com/jejak-forensics/jejak/timeline"
 	"github.com/jejak-forensics/jejak/timeline/query"
-	"github.com/jejak-forensics/jejak/timeline/store/elastic"
 	"github.com/urfave/cli/v2"
 )
 
@@ -74,17 +73,13 @@ EXAMPLES
 			}
 			run := func(fn func(*timeline.Event) error) error { return store.Query(c.Context, f, q, fn) }
 			if len(c.StringSlice("es")) > 0 {
-				cfg, err := esConfig(c, cs)
-				if err != nil {
-					return err
-				}
-				es, err := elastic.Open(c.Context, cfg)
+				es, err := openES(c, cs)
 				if err != nil {
 					return err
 				}
 				defer es.Close()
 				if n, err := es.Count(c.Context, timeline.Query{}); err == nil && n == 0 {
-					fmt.Fprintf(e.stderr, "jejak: index %s holds no events: run 'jejak index %s --es ...' first\n", cfg.Index, dir)
+					fmt.Fprintf(e.stderr, "jejak: index %s holds no events: run 'jejak index %s --es ...' first\n", es.Index(), dir)
 				}
 				run = func(fn func(*timeline.Event) error) error { return es.Query(c.Context, f, q, fn) }
 			}

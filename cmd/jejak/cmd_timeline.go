@@ -33,11 +33,7 @@ EXAMPLES
 			&cli.BoolFlag{Name: "json", Usage: "one ECS JSON document per line instead of a table"},
 		),
 		Action: func(c *cli.Context) error {
-			dir, err := oneArg(c, "CASE")
-			if err != nil {
-				return err
-			}
-			cs, store, err := openCase(c.Context, dir)
+			cs, store, err := caseStoreArg(c)
 			if err != nil {
 				return err
 			}

@@ -21,11 +21,7 @@ where known, the parser, and the cause.`,
 			&cli.BoolFlag{Name: "json", Usage: "one JSON object per line"},
 		},
 		Action: func(c *cli.Context) error {
-			dir, err := oneArg(c, "CASE")
-			if err != nil {
-				return err
-			}
-			_, store, err := openCase(c.Context, dir)
+			_, store, err := caseStoreArg(c)
 			if err != nil {
 				return err
 			}
