@@ -116,17 +116,9 @@ func (e *env) hunt(c *cli.Context, cs *evidence.Case, store *sqlite.Store) error
 			return usagef("--working-hours: %v", err)
 		}
 	}
-	rules, err := hunt.Builtin()
+	rules, err := e.loadRules(c)
 	if err != nil {
 		return err
-	}
-	if dirs := c.StringSlice("rules"); len(dirs) > 0 {
-		sig, problems, err := hunt.LoadSigma(dirs...)
-		if err != nil {
-			return usagef("--rules: %v", err)
-		}
-		printProblems(e.stderr, len(sig), problems)
-		rules = append(rules, sig...)
 	}
 	cfg.Rules = rules
 	if !c.Bool("quiet") && isTerminal(e.stderr) {
@@ -257,17 +249,9 @@ parameters, source file and its SHA-256, for a report's appendix.`,
 				if c.NArg() != 0 {
 					return usagef("rules list takes no arguments")
 				}
-				rules, err := hunt.Builtin()
+				rules, err := e.loadRules(c)
 				if err != nil {
 					return err
-				}
-				if dirs := c.StringSlice("rules"); len(dirs) > 0 {
-					sig, problems, err := hunt.LoadSigma(dirs...)
-					if err != nil {
-						return usagef("--rules: %v", err)
-					}
-					printProblems(e.stderr, len(sig), problems)
-					rules = append(rules, sig...)
 				}
 				if c.Bool("json") {
 					enc := json.NewEncoder(e.stdout)
@@ -293,6 +277,24 @@ parameters, source file and its SHA-256, for a report's appendix.`,
 // findingsToES stores a hunt's findings in the case index's findings index
 // (jejak-<case>-findings), replacing that hunt's earlier ones, so analysts
 // in Kibana see them beside the timeline.
+// loadRules returns the built-in rules, then the Sigma rules of the
+// --rules folders (their problems printed on stderr).
+func (e *env) loadRules(c *cli.Context) ([]*hunt.Rule, error) {
+	rules, err := hunt.Builtin()
+	if err != nil {
+		return nil, err
+	}
+	if dirs := c.StringSlice("rules"); len(dirs) > 0 {
+		sig, problems, err := hunt.LoadSigma(dirs...)
+		if err != nil {
+			return nil, usagef("--rules: %v", err)
+		}
+		printProblems(e.stderr, len(sig), problems)
+		rules = append(rules, sig...)
+	}
+	return rules, nil
+}
+
 func findingsToES(c *cli.Context, cs *evidence.Case, key string, findings []hunt.Finding) error {
 	es, err := openES(c, cs)
 	if err != nil {
