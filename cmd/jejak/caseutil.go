@@ -31,17 +31,18 @@ func (e *env) caseArg(c *cli.Context) (*evidence.Case, error) {
 
 // caseStoreArg opens the case folder a command's one CASE argument names,
 // and its embedded store.
-func caseStoreArg(c *cli.Context) (*evidence.Case, *sqlite.Store, error) {
+func (e *env) caseStoreArg(c *cli.Context) (*evidence.Case, *sqlite.Store, error) {
 	dir, err := oneArg(c, "CASE")
 	if err != nil {
 		return nil, nil, err
 	}
-	return openCase(c.Context, dir)
+	return e.openCase(c.Context, dir)
 }
 
-// openCase opens a case folder and its embedded store.
-func openCase(ctx context.Context, dir string) (*evidence.Case, *sqlite.Store, error) {
-	cs, err := evidence.OpenWith(dir, evidence.Config{ToolVersion: version})
+// openCase opens a case folder and its embedded store, with the env's clock
+// for the custody entries a command writes (reproducible in tests).
+func (e *env) openCase(ctx context.Context, dir string) (*evidence.Case, *sqlite.Store, error) {
+	cs, err := evidence.OpenWith(dir, e.caseConfig(""))
 	if err != nil {
 		return nil, nil, err
 	}

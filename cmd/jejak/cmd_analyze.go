@@ -54,7 +54,7 @@ EXAMPLE
 				return err
 			}
 			if c.String("after") != "" {
-				_, store, oerr := openCase(c.Context, cs.Dir())
+				_, store, oerr := e.openCase(c.Context, cs.Dir())
 				if oerr != nil {
 					return oerr
 				}

@@ -124,7 +124,7 @@ EXAMPLES
    JEJAK_ES_PASSWORD=... jejak index CASE --es https://es1:9200,https://es2:9200 --user jejak --ca-cert ca.pem`,
 		Flags: append(esFlags(), &cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress bar"}),
 		Action: func(c *cli.Context) error {
-			cs, store, err := caseStoreArg(c)
+			cs, store, err := e.caseStoreArg(c)
 			if err != nil {
 				return err
 			}

@@ -57,7 +57,7 @@ EXAMPLES
 			if err != nil {
 				return usageError{err}
 			}
-			cs, store, err := e.openOutputCase(c.Context, dir)
+			cs, store, err := e.openCase(c.Context, dir)
 			if err != nil {
 				return err
 			}

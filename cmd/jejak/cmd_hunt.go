@@ -52,7 +52,7 @@ EXAMPLES
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress on stderr"},
 		), esFlags()...),
 		Action: func(c *cli.Context) error {
-			cs, store, err := caseStoreArg(c)
+			cs, store, err := e.caseStoreArg(c)
 			if err != nil {
 				return err
 			}

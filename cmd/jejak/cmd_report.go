@@ -69,7 +69,7 @@ EXAMPLES
 			if c.Int("max-rows") < 0 {
 				return usagef("--max-rows must be 0 or more")
 			}
-			cs, store, err := e.openOutputCase(c.Context, dir)
+			cs, store, err := e.openCase(c.Context, dir)
 			if err != nil {
 				return err
 			}
@@ -113,20 +113,6 @@ EXAMPLES
 			return nil
 		},
 	})
-}
-
-// openOutputCase opens a case with the env's clock, so the custody entries
-// of exports and reports are reproducible in tests.
-func (e *env) openOutputCase(ctx context.Context, dir string) (*evidence.Case, *sqlite.Store, error) {
-	cs, err := evidence.OpenWith(dir, e.caseConfig(""))
-	if err != nil {
-		return nil, nil, err
-	}
-	store, err := sqlite.Open(ctx, cs.StorePath())
-	if err != nil {
-		return nil, nil, err
-	}
-	return cs, store, nil
 }
 
 // outputActions are custody actions that only write something out of the

@@ -51,7 +51,7 @@ EXAMPLES
 				return usagef("search takes a CASE and a KQL query, got %d arguments (quote the query)", c.NArg())
 			}
 			dir, kql := c.Args().Get(0), c.Args().Get(1)
-			cs, store, err := openCase(c.Context, dir)
+			cs, store, err := e.openCase(c.Context, dir)
 			if err != nil {
 				return err
 			}

@@ -33,7 +33,7 @@ EXAMPLES
 			&cli.BoolFlag{Name: "json", Usage: "one ECS JSON document per line instead of a table"},
 		),
 		Action: func(c *cli.Context) error {
-			cs, store, err := caseStoreArg(c)
+			cs, store, err := e.caseStoreArg(c)
 			if err != nil {
 				return err
 			}

@@ -21,7 +21,7 @@ where known, the parser, and the cause.`,
 			&cli.BoolFlag{Name: "json", Usage: "one JSON object per line"},
 		},
 		Action: func(c *cli.Context) error {
-			_, store, err := caseStoreArg(c)
+			_, store, err := e.caseStoreArg(c)
 			if err != nil {
 				return err
 			}
