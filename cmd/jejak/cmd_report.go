@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -168,26 +167,13 @@ func outputManifest(cs *evidence.Case, command, outPath, format string, size int
 // writeOutput writes an output file through a temporary file beside it,
 // renamed into place when complete, and returns its SHA-256 and size.
 func writeOutput(outPath string, fn func(io.Writer) error) (string, int64, error) {
-	tmp, err := os.CreateTemp(filepath.Dir(outPath), ".jejak-out-*")
-	if err != nil {
-		return "", 0, err
-	}
-	defer os.Remove(tmp.Name())
-	h := newHashWriter(tmp)
-	cw := &countWriter{w: h}
-	err = fn(cw)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), outPath)
-	}
+	var h *hashWriter
+	var cw *countWriter
+	err := export.WriteAtomic(outPath, func(w io.Writer) error {
+		h = newHashWriter(w)
+		cw = &countWriter{w: h}
+		return fn(cw)
+	})
 	if err != nil {
 		return "", 0, err
 	}

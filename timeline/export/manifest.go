@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -116,12 +117,22 @@ func WriteManifest(path string, m *Manifest) (string, error) {
 // WriteFileAtomic writes b to path through a temporary file in the same
 // folder, synced and renamed into place.
 func WriteFileAtomic(path string, b []byte) error {
+	return WriteAtomic(path, func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	})
+}
+
+// WriteAtomic writes what fn writes to path through a temporary file in the
+// same folder, synced and renamed into place only when fn succeeded: a
+// reader never sees half a file, and a failed write leaves none.
+func WriteAtomic(path string, fn func(io.Writer) error) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".jejak-*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(b)
+	err = fn(tmp)
 	if err == nil {
 		err = tmp.Sync()
 	}
