@@ -99,30 +99,35 @@ func (c *compiler) errf(col int, format string, a ...any) error {
 	return &Error{Query: c.src, Col: col, Msg: fmt.Sprintf(format, a...)}
 }
 
+// compileAll compiles the operands of an and or an or.
+func (c *compiler) compileAll(xs []Expr) ([]node, error) {
+	out := make([]node, 0, len(xs))
+	for _, x := range xs {
+		n, err := c.compile(x)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
 func (c *compiler) compile(e Expr) (node, error) {
 	switch e := e.(type) {
 	case *All:
 		return nAll{}, nil
 	case *And:
-		out := make(nAnd, 0, len(e.X))
-		for _, x := range e.X {
-			n, err := c.compile(x)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, n)
+		out, err := c.compileAll(e.X)
+		if err != nil {
+			return nil, err
 		}
-		return out, nil
+		return nAnd(out), nil
 	case *Or:
-		out := make(nOr, 0, len(e.X))
-		for _, x := range e.X {
-			n, err := c.compile(x)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, n)
+		out, err := c.compileAll(e.X)
+		if err != nil {
+			return nil, err
 		}
-		return out, nil
+		return nOr(out), nil
 	case *Not:
 		n, err := c.compile(e.X)
 		if err != nil {
