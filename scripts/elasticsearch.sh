@@ -71,7 +71,7 @@ resolve() {
 		log "resolving Elasticsearch jars from Maven Central into $lib"
 		rm -rf "$lib"
 		mkdir -p "$lib"
-		mvn -q -B -f "$pom" dependency:copy-dependencies -DoutputDirectory="$lib" >&2 ||
+		mvn -q -B -Dstyle.color=never -f "$pom" dependency:copy-dependencies -DoutputDirectory="$lib" >&2 ||
 			die "maven could not resolve $pom (see the error above)"
 		touch "$lib/.complete-$stamp"
 	fi

@@ -22,8 +22,21 @@ for p in "${PACKAGES[@]}"; do
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test.sh: installing Debian packages: ${missing[*]}" >&2
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Another apt run (unattended upgrades on a fresh machine) may hold the
+  # dpkg lock: wait for it rather than fail.
+  as_root apt-get -o DPkg::Lock::Timeout=600 update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The Rust evtx crate's Python binding is the second EVTX oracle (beside
+# libevtx's evtxexport) in the parsers/evtx differential tests.
+PIP_PACKAGES=(evtx==0.14.0)
+if ! python3 -c 'import evtx' 2>/dev/null; then
+  echo "test.sh: installing Python packages: ${PIP_PACKAGES[*]}" >&2
+  # A Debian-managed python3 refuses plain installs (PEP 668); the tests
+  # only need the module importable by the python3 they will run.
+  python3 -m pip install --quiet --disable-pip-version-check "${PIP_PACKAGES[@]}" >&2 ||
+    python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "${PIP_PACKAGES[@]}" >&2
 fi
 
 go mod download
