@@ -72,6 +72,11 @@ const (
 	// space the file no longer uses (slack), could not be recovered. The
 	// file's live records were all read: this is listed, not a failure.
 	WarnUnrecovered WarningKind = "unrecovered"
+	// WarnZone: times a file carries without a zone, read in the case
+	// zone, are off the zone-carrying records of the same activity on the
+	// same evidence by a whole zone offset (forensics/zonecheck). The
+	// records were read; their times need another --tz.
+	WarnZone WarningKind = "zone"
 )
 
 // Tee writes every batch to a primary sink and then to the others (the case

@@ -1,0 +1,584 @@
+// Package zonecheck measures whether times read in an assumed zone agree
+// with times that carry their own, when both describe the same activity on
+// the same evidence.
+//
+// Classic syslog (RFC 3164: CentOS /var/log/secure, Debian auth.log) writes
+// a wall-clock time with no zone; jejak reads it in the case zone and says
+// so on the event (jejak.time.zone_assumed). The same host also keeps
+// records whose times are exact whatever its zone: wtmp and btmp hold UTC
+// epochs, auditd an epoch. When the host's clock was not in the case zone,
+// the two land hours apart on the timeline: a failed logon in secure at
+// 10:00 and its btmp record at 13:00. Nothing in either file is wrong, so no
+// parser can see it; only the pair can.
+//
+// The Checker pairs such records by what both name (user, remote host and,
+// where both have one, the process id), takes the difference of each pair,
+// and concludes only when the differences agree on a whole number of
+// quarter hours (every zone offset in use is one) within a few seconds of
+// logging delay, from several pairs or from a pair matched by pid. It is
+// fed events one at a time and keeps bounded indexes, so it can run over a
+// case store of any size.
+package zonecheck
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jejak-forensics/jejak/timeline"
+)
+
+const (
+	// Quarter is the grid every UTC offset in use lies on.
+	Quarter = 15 * time.Minute
+	// MaxDelay is how far from the grid a pair's difference may be: the
+	// record of a logon is written a moment after its log line, and a
+	// classic syslog time has whole seconds only.
+	MaxDelay = 30 * time.Second
+	// Window bounds the differences considered: an assumed zone and the
+	// true one are at most 26 h apart (UTC−12 to UTC+14).
+	Window = 26*time.Hour + MaxDelay
+	// MinPairs is how many agreeing pairs conclude without a pid match.
+	MinPairs = 3
+	// PIDSpread is how far above the pid of sshd's log lines the pid in a
+	// wtmp record may be: sshd writes the login record from the session's
+	// child (the shell-to-be), forked a few pids later; btmp and auditd
+	// records carry sshd's own pid.
+	PIDSpread = 64
+)
+
+// Caps keep the indexes bounded: a key (evidence, activity, user, remote
+// host) keeps its first perKey observations of each side, and the checker
+// stops indexing at maxObs in all. What is left out is counted.
+const (
+	perKey = 512
+	maxObs = 1 << 19
+)
+
+// activity is what a record says happened.
+type activity uint8
+
+const (
+	logon activity = iota + 1
+	failed
+)
+
+func (a activity) String() string {
+	if a == failed {
+		return "failed logon"
+	}
+	return "logon"
+}
+
+// classify names the activity of an event, or 0 for one the checker does
+// not pair. The syslog parser names sshd's lines ssh_login and
+// ssh_failed_login; utmp and auditd name theirs logon and failed_logon (an
+// auditd USER_LOGIN with res=failed is a logon with outcome failure).
+func classify(ev *timeline.Event) activity {
+	switch ev.Event.Action {
+	case "ssh_login":
+		return logon
+	case "ssh_failed_login", "failed_logon":
+		return failed
+	case "logon":
+		if ev.Event.Outcome == "failure" {
+			return failed
+		}
+		return logon
+	}
+	return 0
+}
+
+type key struct {
+	evidence string
+	act      activity
+	user     string
+	host     string
+}
+
+// obs is one indexed record: small, so that maxObs of them stay cheap.
+type obs struct {
+	t    int64 // UTC ns
+	pid  int64
+	rec  int64
+	file int32
+}
+
+type bucket struct {
+	loose, exact []obs
+}
+
+// fileInfo is what a finding says about a file, interned once per file.
+type fileInfo struct {
+	Evidence     string
+	EvidenceName string
+	Chain        []string
+	Path         string
+	Parser       string
+	Display      string
+	Zone         string // the zone assumed, for files read without one
+}
+
+// Checker collects observations and turns them into findings.
+type Checker struct {
+	buckets map[key]*bucket
+	files   []fileInfo
+	fileIdx map[string]int32
+	n       int
+	// Dropped counts observations left out by the caps.
+	Dropped int
+}
+
+// New returns an empty Checker.
+func New() *Checker {
+	return &Checker{buckets: map[key]*bucket{}, fileIdx: map[string]int32{}}
+}
+
+// Add indexes one event if it is a kind the checker pairs. It keeps no
+// reference to ev.
+func (c *Checker) Add(ev *timeline.Event) {
+	act := classify(ev)
+	if act == 0 || ev.User == nil || ev.User.Name == "" || ev.TimestampDesc == "Not a time" {
+		return
+	}
+	host := remote(ev)
+	if host == "" {
+		return
+	}
+	zone := ""
+	if tn := ev.Jejak.Time; tn != nil {
+		if tn.OutOfRange {
+			return
+		}
+		zone = tn.ZoneAssumed
+	}
+	k := key{ev.Jejak.Provenance.EvidenceSHA256, act, ev.User.Name, host}
+	b := c.buckets[k]
+	if b == nil {
+		b = &bucket{}
+		c.buckets[k] = b
+	}
+	side := &b.exact
+	if zone != "" {
+		side = &b.loose
+	}
+	if len(*side) >= perKey || c.n >= maxObs {
+		c.Dropped++
+		return
+	}
+	var pid int64
+	if ev.Process != nil {
+		pid = ev.Process.PID
+	}
+	*side = append(*side, obs{t: ev.Timestamp.UnixNano(), pid: pid, rec: ev.Jejak.Provenance.Record, file: c.file(ev, zone)})
+	c.n++
+}
+
+// remote is the other end of a logon as both sides write it: an IP when
+// there is one, else the name sshd logged (UseDNS) and wrote in ut_host.
+func remote(ev *timeline.Event) string {
+	s := ev.Source
+	if s == nil {
+		return ""
+	}
+	switch {
+	case s.IP != "":
+		return s.IP
+	case s.Domain != "":
+		return strings.ToLower(s.Domain)
+	}
+	return strings.ToLower(s.Address)
+}
+
+func (c *Checker) file(ev *timeline.Event, zone string) int32 {
+	p := &ev.Jejak.Provenance
+	id := p.EvidenceSHA256 + "\x00" + strings.Join(p.Chain, "\x00") + "\x00" + p.Path + "\x00" + p.Parser + "\x00" + zone
+	if i, ok := c.fileIdx[id]; ok {
+		return i
+	}
+	i := int32(len(c.files))
+	c.files = append(c.files, fileInfo{
+		Evidence: p.EvidenceSHA256, EvidenceName: p.EvidenceName,
+		Chain: append([]string(nil), p.Chain...), Path: p.Path, Parser: p.Parser,
+		Display: p.Display(), Zone: zone,
+	})
+	c.fileIdx[id] = i
+	return i
+}
+
+// Ref points at one record of a pair.
+type Ref struct {
+	File   string    `json:"file"`
+	Record int64     `json:"record,omitempty"`
+	PID    int64     `json:"pid,omitempty"`
+	Time   time.Time `json:"time"`
+}
+
+// Pair is one record read in an assumed zone and the exact record of the
+// same activity.
+type Pair struct {
+	Activity string `json:"activity"`
+	User     string `json:"user"`
+	Host     string `json:"host"`
+	// ByPID: the pids tie the two records, not only user and host.
+	ByPID  bool `json:"by_pid,omitempty"`
+	Loose  Ref  `json:"zone_assumed_record"`
+	Exact  Ref  `json:"exact_record"`
+	Offset time.Duration `json:"offset_ns"`
+}
+
+// Alt is a difference that other pairs of the same file agree on: a log
+// that spans a daylight-saving change, or a zone change of the host.
+type Alt struct {
+	Shift string `json:"shift"`
+	Pairs int    `json:"pairs"`
+}
+
+// Finding is the verdict on one file read in an assumed zone.
+type Finding struct {
+	Evidence     string   `json:"evidence"`
+	EvidenceName string   `json:"evidence_name"`
+	File         string   `json:"file"`
+	Chain        []string `json:"chain,omitempty"`
+	Path         string   `json:"path"`
+	Parser       string   `json:"parser"`
+	ZoneAssumed  string   `json:"zone_assumed"`
+	// Agree: the file's times, read in ZoneAssumed, agree with the exact
+	// records (within MaxDelay). No warning then.
+	Agree bool `json:"agree"`
+	// Median is the median difference (this file's time minus the exact
+	// record's) over the agreeing pairs; Shift is it rounded to the
+	// quarter hour, as ±hh:mm.
+	Median time.Duration `json:"median_ns"`
+	Shift  string        `json:"shift"`
+	// WrittenIn is the UTC offset the file was most likely written in,
+	// and SuggestTZ a --tz value that reads it so.
+	WrittenIn  string   `json:"written_in,omitempty"`
+	SuggestTZ  string   `json:"suggest_tz,omitempty"`
+	Pairs      int      `json:"pairs"`
+	PIDPairs   int      `json:"pid_pairs"`
+	ExactFiles []string `json:"exact_files"`
+	Example    Pair     `json:"example"`
+	Other      []Alt    `json:"other,omitempty"`
+}
+
+// cand is a pair found for one loose observation at one grid step.
+type cand struct {
+	lo, ex obs
+	d      int64
+	byPID  bool
+	k      *key
+}
+
+func better(a, b cand) bool {
+	if a.byPID != b.byPID {
+		return a.byPID
+	}
+	return abs(a.d-roundQ(a.d)*int64(Quarter)) < abs(b.d-roundQ(b.d)*int64(Quarter))
+}
+
+type bin struct {
+	q     int64
+	pairs []cand
+	pid   int
+}
+
+// Findings pairs what was indexed and returns one finding per file read in
+// an assumed zone that could be paired conclusively, mismatches first.
+func (c *Checker) Findings() []Finding {
+	perFile := map[int32]map[int64]*bin{}
+	keys := make([]key, 0, len(c.buckets))
+	for k, b := range c.buckets {
+		if len(b.loose) > 0 && len(b.exact) > 0 {
+			keys = append(keys, k)
+		}
+	}
+	// Map order must not decide which pair is the example.
+	sort.Slice(keys, func(i, j int) bool { return keyLess(keys[i], keys[j]) })
+	for i := range keys {
+		k := &keys[i]
+		b := c.buckets[*k]
+		sortObs(b.loose)
+		sortObs(b.exact)
+		for _, lo := range b.loose {
+			best := map[int64]cand{}
+			// The exact records within Window of lo.
+			j := sort.Search(len(b.exact), func(j int) bool { return b.exact[j].t >= lo.t-int64(Window) })
+			for ; j < len(b.exact) && b.exact[j].t <= lo.t+int64(Window); j++ {
+				ex := b.exact[j]
+				d := lo.t - ex.t
+				q := roundQ(d)
+				if abs(d-q*int64(Quarter)) > int64(MaxDelay) {
+					continue
+				}
+				cd := cand{lo: lo, ex: ex, d: d, byPID: pidMatch(k.act, lo.pid, ex.pid), k: k}
+				if old, ok := best[q]; !ok || better(cd, old) {
+					best[q] = cd
+				}
+			}
+			for q, cd := range best {
+				bins := perFile[lo.file]
+				if bins == nil {
+					bins = map[int64]*bin{}
+					perFile[lo.file] = bins
+				}
+				bn := bins[q]
+				if bn == nil {
+					bn = &bin{q: q}
+					bins[q] = bn
+				}
+				bn.pairs = append(bn.pairs, cd)
+				if cd.byPID {
+					bn.pid++
+				}
+			}
+		}
+	}
+	var out []Finding
+	for file, bins := range perFile {
+		if f, ok := c.decide(file, bins); ok {
+			out = append(out, f)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Agree != out[j].Agree {
+			return !out[i].Agree
+		}
+		return out[i].File < out[j].File
+	})
+	return out
+}
+
+// decide picks the grid step most pairs agree on, pid matches first, and
+// concludes when it clearly beats every other step.
+func (c *Checker) decide(file int32, bins map[int64]*bin) (Finding, bool) {
+	list := make([]*bin, 0, len(bins))
+	for _, b := range bins {
+		list = append(list, b)
+	}
+	sort.Slice(list, func(i, j int) bool {
+		a, b := list[i], list[j]
+		if a.pid != b.pid {
+			return a.pid > b.pid
+		}
+		if len(a.pairs) != len(b.pairs) {
+			return len(a.pairs) > len(b.pairs)
+		}
+		return abs(a.q) < abs(b.q)
+	})
+	w := list[0]
+	var s bin
+	if len(list) > 1 {
+		s = *list[1]
+	}
+	conclusive := (w.pid >= 1 && w.pid > s.pid) || (len(w.pairs) >= MinPairs && len(w.pairs) >= 2*len(s.pairs))
+	if !conclusive {
+		return Finding{}, false
+	}
+	fi := c.files[file]
+	ds := make([]int64, len(w.pairs))
+	exactFiles := map[string]bool{}
+	for i, p := range w.pairs {
+		ds[i] = p.d
+		exactFiles[c.files[p.ex.file].Display] = true
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	median := ds[len(ds)/2]
+	if len(ds)%2 == 0 {
+		median = (ds[len(ds)/2-1] + ds[len(ds)/2]) / 2
+	}
+	// The example: a pid-matched pair if there is one, the earliest else.
+	ex := w.pairs[0]
+	for _, p := range w.pairs[1:] {
+		if p.byPID != ex.byPID {
+			if p.byPID {
+				ex = p
+			}
+			continue
+		}
+		if p.lo.t < ex.lo.t {
+			ex = p
+		}
+	}
+	f := Finding{
+		Evidence: fi.Evidence, EvidenceName: fi.EvidenceName, File: fi.Display,
+		Chain: fi.Chain, Path: fi.Path, Parser: fi.Parser, ZoneAssumed: fi.Zone,
+		Agree:  w.q == 0,
+		Median: time.Duration(median), Shift: hhmm(time.Duration(w.q) * Quarter),
+		Pairs: len(w.pairs), PIDPairs: w.pid,
+		ExactFiles: sortedSet(exactFiles),
+		Example: Pair{
+			Activity: ex.k.act.String(), User: ex.k.user, Host: ex.k.host, ByPID: ex.byPID,
+			Loose:  c.ref(ex.lo),
+			Exact:  c.ref(ex.ex),
+			Offset: time.Duration(ex.d),
+		},
+	}
+	for _, b := range list[1:] {
+		// Steps a third as strong as the winner's are worth a look; the
+		// rest is what coincidences of user and host give.
+		if 3*len(b.pairs) >= len(w.pairs) && len(b.pairs) >= 2 {
+			f.Other = append(f.Other, Alt{Shift: hhmm(time.Duration(b.q) * Quarter), Pairs: len(b.pairs)})
+		}
+	}
+	if !f.Agree {
+		f.WrittenIn, f.SuggestTZ = written(fi.Zone, ex.lo.t, time.Duration(w.q)*Quarter)
+	}
+	return f, true
+}
+
+func (c *Checker) ref(o obs) Ref {
+	return Ref{File: c.files[o.file].Display, Record: o.rec, PID: o.pid, Time: time.Unix(0, o.t).UTC()}
+}
+
+// written says in which UTC offset a file read in zone at instant t (UTC
+// ns, as read) was written, given its times are shift off the exact ones,
+// and which --tz reads it so. A time written at offset W and read in zone Z
+// (offset z) lands at wall−z where the truth is wall−W: shift = W−z.
+func written(zone string, t int64, shift time.Duration) (string, string) {
+	z := 0
+	if loc, err := time.LoadLocation(zone); err == nil {
+		_, z = time.Unix(0, t).In(loc).Zone()
+	}
+	w := time.Duration(z)*time.Second + shift
+	return hhmm(w), SuggestZone(w)
+}
+
+// SuggestZone names an IANA zone with the fixed UTC offset off, which
+// --tz accepts: Etc/GMT±h for whole hours (POSIX signs: Etc/GMT+3 is
+// UTC−03:00), a zone without daylight saving for the odd quarter-hour ones.
+// The host's own named zone is better when known, for logs that span a
+// daylight-saving change.
+func SuggestZone(off time.Duration) string {
+	if off == 0 {
+		return "UTC"
+	}
+	if off%time.Hour == 0 {
+		h := int(off / time.Hour)
+		if h >= -12 && h <= 14 {
+			return fmt.Sprintf("Etc/GMT%+d", -h)
+		}
+	}
+	if z, ok := oddZones[off]; ok {
+		return z
+	}
+	return ""
+}
+
+// oddZones are zones whose standard offset is not a whole hour, chosen
+// among those that kept it without daylight saving in recent years where
+// one exists.
+var oddZones = map[time.Duration]string{
+	-(9*time.Hour + 30*time.Minute): "Pacific/Marquesas",
+	-(3*time.Hour + 30*time.Minute): "America/St_Johns",
+	3*time.Hour + 30*time.Minute:    "Asia/Tehran",
+	4*time.Hour + 30*time.Minute:    "Asia/Kabul",
+	5*time.Hour + 30*time.Minute:    "Asia/Kolkata",
+	5*time.Hour + 45*time.Minute:    "Asia/Kathmandu",
+	6*time.Hour + 30*time.Minute:    "Asia/Yangon",
+	8*time.Hour + 45*time.Minute:    "Australia/Eucla",
+	9*time.Hour + 30*time.Minute:    "Australia/Darwin",
+	10*time.Hour + 30*time.Minute:   "Australia/Lord_Howe",
+	12*time.Hour + 45*time.Minute:   "Pacific/Chatham",
+}
+
+// Message is the one-line statement of a finding, for the summary and the
+// stored warning.
+func (f *Finding) Message() string {
+	ex := f.Example
+	how := fmt.Sprintf("%d pairs", f.Pairs)
+	if f.PIDPairs > 0 {
+		how += fmt.Sprintf(", %d tied by pid", f.PIDPairs)
+	}
+	eg := fmt.Sprintf("e.g. %s of %s from %s: %s record %d at %s, %s record %d at %s",
+		ex.Activity, ex.User, ex.Host,
+		f.File, ex.Loose.Record, ex.Loose.Time.Format(time.RFC3339),
+		ex.Exact.File, ex.Exact.Record, ex.Exact.Time.Format(time.RFC3339Nano))
+	if f.Agree {
+		return fmt.Sprintf("times read in %s agree with %s (%s, median %s)", f.ZoneAssumed, strings.Join(f.ExactFiles, ", "), how, f.Median)
+	}
+	s := fmt.Sprintf("times read in %s are %s off the zone-carrying records of the same activity in %s (%s, median %s; %s): the file was written in UTC%s",
+		f.ZoneAssumed, f.Shift, strings.Join(f.ExactFiles, ", "), how, f.Median, eg, f.WrittenIn)
+	if f.SuggestTZ != "" {
+		s += fmt.Sprintf("; read it with --tz %s (or the host's own zone) in a new case", f.SuggestTZ)
+	}
+	for _, o := range f.Other {
+		s += fmt.Sprintf("; %d other pairs agree on %s (a daylight-saving or zone change?)", o.Pairs, o.Shift)
+	}
+	return s
+}
+
+// Warning is the finding as a stored warning of the ingest run.
+func (f *Finding) Warning() timeline.Warning {
+	return timeline.Warning{
+		Kind: timeline.WarnZone, Evidence: f.Evidence, Chain: f.Chain, Path: f.Path,
+		Parser: f.Parser, Offset: -1, Record: f.Example.Loose.Record, Message: f.Message(),
+	}
+}
+
+func pidMatch(a activity, loose, exact int64) bool {
+	if loose <= 0 || exact <= 0 {
+		return false
+	}
+	if exact == loose {
+		return true
+	}
+	return a == logon && exact > loose && exact-loose <= PIDSpread
+}
+
+func roundQ(d int64) int64 {
+	q := int64(Quarter)
+	if d >= 0 {
+		return (d + q/2) / q
+	}
+	return -((-d + q/2) / q)
+}
+
+func abs(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// hhmm writes an offset as ±hh:mm.
+func hhmm(d time.Duration) string {
+	sign := "+"
+	if d < 0 {
+		sign, d = "-", -d
+	}
+	d = d.Round(time.Minute)
+	return fmt.Sprintf("%s%02d:%02d", sign, int(d/time.Hour), int(d%time.Hour/time.Minute))
+}
+
+func sortObs(s []obs) {
+	sort.Slice(s, func(i, j int) bool {
+		if s[i].t != s[j].t {
+			return s[i].t < s[j].t
+		}
+		return s[i].rec < s[j].rec
+	})
+}
+
+func keyLess(a, b key) bool {
+	if a.evidence != b.evidence {
+		return a.evidence < b.evidence
+	}
+	if a.act != b.act {
+		return a.act < b.act
+	}
+	if a.user != b.user {
+		return a.user < b.user
+	}
+	return a.host < b.host
+}
+
+func sortedSet(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
