@@ -46,7 +46,8 @@ func (s *walkState) walkCompressed(kind Kind, e *Entry, in io.Reader, prefix []s
 		dec = xr
 	}
 
-	if hdr == (Times{}) {
+	inherited := hdr == (Times{})
+	if inherited {
 		// bzip2 and xz (and gzip without MTIME) record no time of their own.
 		// The compressed file's times bound the content's: it was written
 		// no later than the file holding it. Year-less logs need a time to
@@ -68,6 +69,8 @@ func (s *walkState) walkCompressed(kind Kind, e *Entry, in io.Reader, prefix []s
 	g := &guard{s: s, r: dec, up: up, chain: chain, path: member, kind: kind.String(),
 		inPos: bi.consumed, inSize: bi.consumed}
 	c := &Entry{Path: member, Chain: chain, Size: -1, Times: hdr, Mode: e.Mode, open: onceReader(g)}
+	// The container's own entry carries these times as its events.
+	c.InheritedTimes = inherited && hdr != (Times{})
 	if err := s.visit(c, chain, depth+1, g); err != nil {
 		return err
 	}

@@ -135,6 +135,11 @@ func (s *walkState) visit(e *Entry, prefix []string, depth int, up *guard) error
 		}
 		stream = io.NewSectionReader(ra, 0, size)
 	}
+	if kind != KindPlain {
+		if err := s.announce(e); err != nil {
+			return err
+		}
+	}
 	switch kind {
 	case KindGzip, KindBzip2, KindXz:
 		return s.walkCompressed(kind, e, stream, prefix, depth, up)
@@ -147,6 +152,16 @@ func (s *walkState) visit(e *Entry, prefix []string, depth int, up *guard) error
 		return s.walkSpooledZip(e, stream, prefix, depth, up)
 	}
 	return s.deliver(e, stream, ra == nil)
+}
+
+// announce hands fn the container e itself, before its members, so its own
+// times (an inode's, a tar or zip member's) and provenance stay on the
+// timeline. The copy has no content: its bytes are the members'.
+func (s *walkState) announce(e *Entry) error {
+	c := *e
+	c.Container = true
+	c.open, c.readerAt = nil, nil
+	return s.fn(s.ctx, &c)
 }
 
 // deliver hands a plain file to fn. For a stream member the first Open

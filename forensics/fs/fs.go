@@ -39,6 +39,17 @@ type Entry struct {
 	Inode   string // inode or MFT reference where the container has one
 	// Link is a symbolic link's target, where the container records it.
 	Link string
+	// Container marks a file the walker expands (an archive, a compressed
+	// file, a document that is a zip). It is delivered once, before its
+	// members, for its own times and provenance only: a .docx in ext4 has
+	// inode times that fls lists, which its members do not carry. Its
+	// content is its members'; Open returns ErrContainer.
+	Container bool
+	// InheritedTimes says Times were copied from the enclosing container
+	// (the one member of a bzip2 or xz stream, or of a gzip without
+	// MTIME): parsers may use them to bound the content's dates, but they
+	// are the container's own events, already delivered with it.
+	InheritedTimes bool
 
 	// open returns a fresh sequential reader of the content. For a member of
 	// a stream it can be called once.
@@ -55,6 +66,9 @@ func NewEntry(path string, chain []string, size int64, open func() (io.ReadClose
 
 // Open returns a sequential reader of the entry's bytes.
 func (e *Entry) Open() (io.ReadCloser, error) {
+	if e.Container {
+		return nil, ErrContainer
+	}
 	if e.open == nil {
 		return nil, errors.New("entry has no content")
 	}

@@ -52,6 +52,9 @@ func FuzzExpand(f *testing.F) {
 				if len(e.Chain) == 0 || !jfs.IsSafePath(e.Path) {
 					t.Errorf("entry chain %q path %q", e.Chain, e.Path)
 				}
+				if e.Container {
+					return nil // times only; its members follow
+				}
 				rc, err := e.Open()
 				if err != nil {
 					t.Errorf("%q: open: %v", e.Chain, err)

@@ -126,6 +126,18 @@ func byChain(items []fstest.Item) map[string]fstest.Item {
 	return m
 }
 
+// members drops the expanded containers a walk delivers before their
+// members, for tests about the members.
+func members(items []fstest.Item) []fstest.Item {
+	var out []fstest.Item
+	for _, it := range items {
+		if !it.Container {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
 func keys(items []fstest.Item) []string {
 	var k []string
 	for _, it := range items {

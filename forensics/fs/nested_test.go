@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
@@ -45,6 +46,7 @@ func TestNested(t *testing.T) {
 		t.Fatal(err)
 	}
 	items, probs := fstest.Contract(t, open(t, ev, jfs.Options{TempDir: tmp}))
+	items = members(items)
 	dumpProblems(t, probs)
 	if len(probs) != 0 {
 		t.Errorf("%d problems", len(probs))
@@ -105,11 +107,18 @@ func TestDebianTools(t *testing.T) {
 	run(src, "tar", "-cJf", filepath.Join(ev, "logs.txz"), "var")
 	run(src, "tar", "-cjf", filepath.Join(ev, "logs.tbz"), "--format=v7", "var")
 	run(src, "zip", "-qr", filepath.Join(ev, "logs.zip"), "var")
-	items, probs := fstest.Contract(t, open(t, ev, jfs.Options{}))
+	all, probs := fstest.Contract(t, open(t, ev, jfs.Options{}))
 	dumpProblems(t, probs)
 	if len(probs) != 0 {
 		t.Errorf("%d problems", len(probs))
 	}
+	checkContainers(t, ev, all, [][]string{
+		{"dir:logs.tbz"}, {"dir:logs.tbz", "bzip2:"},
+		{"dir:logs.tgz"}, {"dir:logs.tgz", "gzip:"},
+		{"dir:logs.txz"}, {"dir:logs.txz", "xz:"},
+		{"dir:logs.zip"},
+	})
+	items := members(all)
 	got := byChain(items)
 	for _, c := range [][]string{
 		{"dir:logs.tbz", "bzip2:", "tar:var/log/syslog"},
@@ -164,6 +173,7 @@ func TestSpool(t *testing.T) {
 	}
 
 	items, probs, err := fstest.Collect(context.Background(), open(t, ev, jfs.Options{SpoolMemory: 100}))
+	items = members(items)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,6 +196,7 @@ func TestDepth(t *testing.T) {
 	write(t, ev, b)
 
 	items, probs := fstest.Contract(t, open(t, ev, jfs.Options{}))
+	items = members(items)
 	if len(items) != 1 || len(items[0].Chain) != jfs.DefaultMaxDepth {
 		t.Fatalf("items %q", keys(items))
 	}
@@ -198,6 +209,7 @@ func TestDepth(t *testing.T) {
 	}
 
 	items, probs = fstest.Contract(t, open(t, ev, jfs.Options{MaxDepth: 12}))
+	items = members(items)
 	if len(probs) != 0 || len(items) != 1 || items[0].SHA256 != sum(syslog) || len(items[0].Chain) != 10 {
 		t.Errorf("MaxDepth 12: items %q problems %v", keys(items), probs)
 	}
@@ -231,5 +243,52 @@ func TestExpansionLimit(t *testing.T) {
 		if errors.Is(p.Err, jfs.ErrExpansionLimit) {
 			t.Errorf("default limits stopped an 8 MiB member: %v", p)
 		}
+	}
+}
+
+// checkContainers: each archive is delivered once as a container, before
+// any of its members, with no content; one on disk has the times stat
+// gives, and a compressed stream's member inherits its container's times
+// only when its format records none (bzip2, xz), marked so that they are
+// not that member's events a second time.
+func checkContainers(t *testing.T, dir string, items []fstest.Item, want [][]string) {
+	t.Helper()
+	var got []string
+	seen := map[string]bool{}
+	by := byChain(items)
+	for _, it := range items {
+		k := it.Key()
+		for i := 1; i < len(it.Chain); i++ {
+			if p := key(it.Chain[:i]...); !seen[p] {
+				t.Errorf("%s delivered before its container %s", k, p)
+			}
+		}
+		seen[k] = true
+		if !it.Container {
+			if it.InheritedTimes && len(it.Chain) > 1 && it.Times != by[key(it.Chain[:len(it.Chain)-1]...)].Times {
+				t.Errorf("%s: inherited times differ from its container's", k)
+			}
+			continue
+		}
+		got = append(got, k)
+		if len(it.Chain) == 1 {
+			fi, err := os.Stat(filepath.Join(dir, it.Path))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !it.Times.Modified.Equal(fi.ModTime()) || it.Inode == "" || it.Size != fi.Size() {
+				t.Errorf("%s: container times %v inode %q size %d, stat says mtime %v size %d", k, it.Times, it.Inode, it.Size, fi.ModTime(), fi.Size())
+			}
+		}
+		if kind, _, _ := strings.Cut(it.Chain[len(it.Chain)-1], ":"); (kind == "bzip2" || kind == "xz") && !it.InheritedTimes {
+			t.Errorf("%s: a %s member records no time of its own, yet its times are not marked inherited", k, kind)
+		}
+	}
+	var w []string
+	for _, c := range want {
+		w = append(w, key(c...))
+	}
+	if !slices.Equal(got, w) {
+		t.Errorf("containers:\n got %q\nwant %q", got, w)
 	}
 }

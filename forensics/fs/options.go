@@ -58,4 +58,7 @@ var (
 	ErrNotRegular     = errors.New("not a regular file, skipped")
 	ErrEncrypted      = errors.New("encrypted member, skipped")
 	ErrNoSpool        = errors.New("cannot spool for random access")
+	// ErrContainer is what Open returns for a Container entry: its content
+	// is delivered as its members.
+	ErrContainer = errors.New("expanded container: its content is delivered as its members")
 )

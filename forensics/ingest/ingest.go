@@ -64,6 +64,10 @@ type Progress struct {
 type Summary struct {
 	Evidence    int   `json:"evidence"`
 	Directories int64 `json:"directories,omitempty"`
+	// Containers counts files expanded into their members (archives,
+	// compressed files, zip-based documents): their own times are events,
+	// their members are counted as files.
+	Containers int64 `json:"containers,omitempty"`
 	// Special counts symbolic links, devices, FIFOs and sockets: they have
 	// times (and a link its target) but no content to parse.
 	Special      int64            `json:"special_files,omitempty"`
@@ -276,6 +280,14 @@ func (r *runner) walk(ctx context.Context, it Item) error {
 			if err := out.emit(ctx, it, e, filestat.Name, ev); err != nil {
 				return err
 			}
+		}
+		if e.Container {
+			// An archive or compressed file the walker expands: its own
+			// times are above, its content comes next as its members.
+			r.mu.Lock()
+			r.sum.Containers++
+			r.mu.Unlock()
+			return nil
 		}
 		if !e.Mode.IsRegular() {
 			// Directories, links, devices, FIFOs and sockets are yielded for

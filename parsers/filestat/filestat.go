@@ -16,8 +16,15 @@ import (
 const Name = "filestat"
 
 // Events returns one event per time the container recorded for e, in MACB
-// order, with plaso's timestamp_desc vocabulary.
+// order, with plaso's timestamp_desc vocabulary. An expanded container
+// (e.Container) gets its events like any file, under its own chain, so they
+// never collide with its members'. Times a member only inherited from its
+// container (e.InheritedTimes) are the container's events, not a second
+// copy under the member's name.
 func Events(e *jfs.Entry) []*timeline.Event {
+	if e.InheritedTimes {
+		return nil
+	}
 	times := []struct {
 		t    time.Time
 		desc string
