@@ -222,9 +222,9 @@ type Pair struct {
 	User     string `json:"user"`
 	Host     string `json:"host"`
 	// ByPID: the pids tie the two records, not only user and host.
-	ByPID  bool `json:"by_pid,omitempty"`
-	Loose  Ref  `json:"zone_assumed_record"`
-	Exact  Ref  `json:"exact_record"`
+	ByPID  bool          `json:"by_pid,omitempty"`
+	Loose  Ref           `json:"zone_assumed_record"`
+	Exact  Ref           `json:"exact_record"`
 	Offset time.Duration `json:"offset_ns"`
 }
 
@@ -353,8 +353,27 @@ func (c *Checker) Findings() []Finding {
 // decide picks the grid step most pairs agree on, pid matches first, and
 // concludes when it clearly beats every other step.
 func (c *Checker) decide(file int32, bins map[int64]*bin) (Finding, bool) {
+	// Pairs tied by pid are matched by what the records are, the others
+	// only by who and from where: when there are any of the first, they
+	// alone decide, or a busy user's coincidences would blur the verdict.
+	byPID := false
+	for _, b := range bins {
+		byPID = byPID || b.pid > 0
+	}
 	list := make([]*bin, 0, len(bins))
 	for _, b := range bins {
+		if byPID {
+			kept := b.pairs[:0]
+			for _, p := range b.pairs {
+				if p.byPID {
+					kept = append(kept, p)
+				}
+			}
+			if len(kept) == 0 {
+				continue
+			}
+			b.pairs = kept
+		}
 		list = append(list, b)
 	}
 	sort.Slice(list, func(i, j int) bool {
