@@ -16,17 +16,62 @@ import (
 // picture was taken is its creation, the last save its content
 // modification; "Digitized Time" and "GPS Time" have no plaso name.
 type clock struct {
-	record          int64
-	tag, desc       string
-	date, sub, zone string
-	gps             bool
+	record    int64
+	tag, desc string
+	date, sub string
+	// offsets are the OffsetTime* tags that may place this clock, its own
+	// first, then the stand-ins used when its own is absent (see
+	// resolveOffset).
+	offsets []string
+	gps     bool
 }
 
+// The OffsetTime* tags (EXIF 2.31), by name; their values are "+07:00".
+const (
+	offsetTime          = "OffsetTime"
+	offsetTimeOriginal  = "OffsetTimeOriginal"
+	offsetTimeDigitized = "OffsetTimeDigitized"
+)
+
+// OffsetSourceCase is the exif.offset_source of a time read in the case
+// zone because the image has no usable OffsetTime* tag at all.
+const OffsetSourceCase = "case zone"
+
+// OffsetSourceGPS is the exif.offset_source of the GPS time, which EXIF
+// defines as UTC: a different clock from the camera's.
+const OffsetSourceGPS = "GPS (UTC by definition)"
+
+// The offset precedence. A camera writes DateTimeOriginal,
+// DateTimeDigitized and, on an untouched photo, DateTime from one clock at
+// one moment; many write only some of the OffsetTime* tags (often only
+// OffsetTimeOriginal). Reading the dates without an offset in the case
+// zone would put one clock in two zones and invent an edit, so a date
+// without its own offset takes the offset the image gives for its nearest
+// sibling: the two capture dates (Original, Digitized) stand in for each
+// other first, then the last save's OffsetTime; the last save takes the
+// capture offsets, Original first as it is the one most often written.
+// Only an image with none of the three falls back to the case zone.
 var clocks = []clock{
-	{1, "DateTimeOriginal", "Creation Time", "IFD/Exif/DateTimeOriginal", "IFD/Exif/SubSecTimeOriginal", "IFD/Exif/OffsetTimeOriginal", false},
-	{2, "DateTimeDigitized", "Digitized Time", "IFD/Exif/DateTimeDigitized", "IFD/Exif/SubSecTimeDigitized", "IFD/Exif/OffsetTimeDigitized", false},
-	{3, "DateTime", "Content Modification Time", "IFD/DateTime", "IFD/Exif/SubSecTime", "IFD/Exif/OffsetTime", false},
-	{4, "GPSDateStamp+GPSTimeStamp", "GPS Time", "IFD/GPSInfo/GPSDateStamp", "", "", true},
+	{1, "DateTimeOriginal", "Creation Time", "IFD/Exif/DateTimeOriginal", "IFD/Exif/SubSecTimeOriginal",
+		[]string{offsetTimeOriginal, offsetTimeDigitized, offsetTime}, false},
+	{2, "DateTimeDigitized", "Digitized Time", "IFD/Exif/DateTimeDigitized", "IFD/Exif/SubSecTimeDigitized",
+		[]string{offsetTimeDigitized, offsetTimeOriginal, offsetTime}, false},
+	{3, "DateTime", "Content Modification Time", "IFD/DateTime", "IFD/Exif/SubSecTime",
+		[]string{offsetTime, offsetTimeOriginal, offsetTimeDigitized}, false},
+	{4, "GPSDateStamp+GPSTimeStamp", "GPS Time", "IFD/GPSInfo/GPSDateStamp", "", nil, true},
+}
+
+// OwnOffsetTag is the OffsetTime* tag that belongs to an EXIF date tag as
+// named in exif.tag ("" for the GPS time and unknown tags): a date whose
+// exif.offset_source is its own tag was placed by the camera's word, any
+// other source is an inference.
+func OwnOffsetTag(tag string) string {
+	for _, c := range clocks {
+		if c.tag == tag && len(c.offsets) > 0 {
+			return c.offsets[0]
+		}
+	}
+	return ""
 }
 
 func emitEvents(tags tagSet, base int64, src *parsers.Source, emit func(*timeline.Event) error) error {
@@ -66,6 +111,8 @@ func emitEvents(tags tagSet, base int64, src *parsers.Source, emit func(*timelin
 		var err error
 		if c.gps {
 			err = gpsTime(ev, raw, tags)
+			data["exif.offset"] = "+00:00"
+			data["exif.offset_source"] = OffsetSourceGPS
 		} else {
 			err = localTime(ev, c, raw, tags, src, data)
 		}
@@ -98,9 +145,10 @@ func message(c clock, raw string, d map[string]string) string {
 	return b.String()
 }
 
-// localTime reads "YYYY:MM:DD hh:mm:ss" with its SubSecTime* and
-// OffsetTime*; without an offset tag the camera clock is read in the case
-// zone and that is recorded.
+// localTime reads "YYYY:MM:DD hh:mm:ss" with its SubSecTime* and the
+// offset resolveOffset picks; the offset used and where it came from are
+// recorded (exif.offset, exif.offset_source), and a time whose own offset
+// tag is absent carries the zone it was read in as an assumption.
 func localTime(ev *timeline.Event, c clock, raw string, tags tagSet, src *parsers.Source, data map[string]string) error {
 	wall, err := time.Parse("2006:01:02 15:04:05", raw)
 	if err != nil {
@@ -111,24 +159,80 @@ func localTime(ev *timeline.Event, c clock, raw string, tags tagSet, src *parser
 		wall = wall.Add(time.Duration(frac*1e9 + 0.5))
 		data["exif.subsec"] = sub
 	}
-	loc, assumed := src.Zone, true
-	if off := clean(tags.str(c.zone)); off != "" {
-		if t, err := time.Parse("-07:00", off); err == nil {
-			_, secs := t.Zone()
-			loc, assumed = time.FixedZone(off, secs), false
-			data["exif.offset"] = off
-		}
-	}
+	loc, source := resolveOffset(c, tags, data)
 	if loc == nil {
-		loc = time.UTC
+		loc, source = src.Zone, OffsetSourceCase
+		if loc == nil {
+			loc = time.UTC
+		}
+	} else {
+		data["exif.offset"] = loc.String()
 	}
+	data["exif.offset_source"] = source
 	ev.Timestamp = time.Date(wall.Year(), wall.Month(), wall.Day(), wall.Hour(), wall.Minute(), wall.Second(),
 		wall.Nanosecond(), loc).UTC()
-	if assumed {
+	if source != c.offsets[0] {
 		ev.Event.Timezone = loc.String()
 		ev.Jejak.Time = &timeline.TimeNote{ZoneAssumed: loc.String()}
 	}
 	return nil
+}
+
+// resolveOffset returns the first usable offset among c.offsets (a fixed
+// zone named like the tag's value, "+07:00") and the tag it came from, or
+// nil when the image has none. A present but unreadable offset tag (EXIF
+// writes "   :  " for unknown) is skipped and the first such is kept in
+// exif.offset_invalid ("OffsetTime=   :  "), so the reader sees why it
+// was not used.
+func resolveOffset(c clock, tags tagSet, data map[string]string) (*time.Location, string) {
+	for _, name := range c.offsets {
+		raw := clean(tags.str("IFD/Exif/" + name))
+		if raw == "" {
+			continue
+		}
+		secs, ok := parseOffset(raw)
+		if !ok {
+			if data["exif.offset_invalid"] == "" {
+				data["exif.offset_invalid"] = fmt.Sprintf("%s=%q", name, strings.TrimRight(tags.str("IFD/Exif/"+name), "\x00"))
+			}
+			continue
+		}
+		return time.FixedZone(offsetName(secs), secs), name
+	}
+	return nil, ""
+}
+
+// offsetName writes an offset as EXIF does, "+07:00".
+func offsetName(secs int) string {
+	sign := '+'
+	if secs < 0 {
+		sign, secs = '-', -secs
+	}
+	return fmt.Sprintf("%c%02d:%02d", sign, secs/3600, secs/60%60)
+}
+
+// parseOffset reads an EXIF offset "+HH:MM" / "-HH:MM" (any zone on earth
+// is within ±14 h). "Z", which exiftool accepts when writing, means +00:00.
+func parseOffset(s string) (int, bool) {
+	if s == "Z" {
+		return 0, true
+	}
+	if len(s) != 6 || (s[0] != '+' && s[0] != '-') || s[3] != ':' {
+		return 0, false
+	}
+	if digits(s[1:3]) != s[1:3] || digits(s[4:6]) != s[4:6] {
+		return 0, false
+	}
+	h, _ := strconv.Atoi(s[1:3])
+	m, _ := strconv.Atoi(s[4:6])
+	if m >= 60 || h*60+m > 14*60 {
+		return 0, false
+	}
+	secs := (h*60 + m) * 60
+	if s[0] == '-' {
+		secs = -secs
+	}
+	return secs, true
 }
 
 // gpsTime joins GPSDateStamp and GPSTimeStamp, which EXIF defines as UTC.

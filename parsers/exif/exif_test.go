@@ -109,6 +109,34 @@ func exifTime(t *testing.T, date, sub, off string, zone *time.Location) time.Tim
 	return w.UTC()
 }
 
+// offsetClock names one EXIF date as exiftool -n reports it, with its
+// sub-second tag and the OffsetTime* tags that may place it: its own first,
+// then the documented stand-ins (events.go, "The offset precedence").
+type offsetClock struct {
+	desc, date, sub string
+	offsets         []string
+}
+
+var offsetClocks = []offsetClock{
+	{"Creation Time", "DateTimeOriginal", "SubSecTimeOriginal", []string{"OffsetTimeOriginal", "OffsetTimeDigitized", "OffsetTime"}},
+	{"Digitized Time", "CreateDate", "SubSecTimeDigitized", []string{"OffsetTimeDigitized", "OffsetTimeOriginal", "OffsetTime"}},
+	{"Content Modification Time", "ModifyDate", "SubSecTime", []string{"OffsetTime", "OffsetTimeOriginal", "OffsetTimeDigitized"}},
+}
+
+// offset picks, from exiftool's values of the image's offset tags, the
+// offset the date should be read with and its source ("case zone" when
+// the image has none).
+func (c offsetClock) offset(o map[string]any) (string, string) {
+	for _, tag := range c.offsets {
+		if v := str(o[tag]); validOffset.MatchString(v) {
+			return v, tag
+		}
+	}
+	return "", OffsetSourceCase
+}
+
+var validOffset = regexp.MustCompile(`^[-+](0\d|1[0-4]):[0-5]\d$`)
+
 // compareWithExiftool checks every file against exiftool -n: each date
 // becomes one event at the same instant, and Make, Model, Software and GPS
 // (to 1e-6 degree) agree.
@@ -124,11 +152,7 @@ func compareWithExiftool(t *testing.T, files []string, zone *time.Location) int 
 		}
 		evs := byDesc(res.Events)
 		want := 0
-		for _, c := range []struct{ desc, date, sub, off string }{
-			{"Creation Time", "DateTimeOriginal", "SubSecTimeOriginal", "OffsetTimeOriginal"},
-			{"Digitized Time", "CreateDate", "SubSecTimeDigitized", "OffsetTimeDigitized"},
-			{"Content Modification Time", "ModifyDate", "SubSecTime", "OffsetTime"},
-		} {
+		for _, c := range offsetClocks {
 			date := str(o[c.date])
 			if date == "" {
 				continue
@@ -139,11 +163,16 @@ func compareWithExiftool(t *testing.T, files []string, zone *time.Location) int 
 				t.Errorf("%s: no %s event for %s %s", path, c.desc, c.date, date)
 				continue
 			}
-			exp := exifTime(t, date, str(o[c.sub]), str(o[c.off]), zone)
+			off, source := c.offset(o)
+			exp := exifTime(t, date, str(o[c.sub]), off, zone)
 			if !ev.Timestamp.Equal(exp) {
-				t.Errorf("%s %s: %s, exiftool %s", path, c.desc, ev.Timestamp.Format(time.RFC3339Nano), exp.Format(time.RFC3339Nano))
+				t.Errorf("%s %s: %s, exiftool %s with offset %q from %s", path, c.desc, ev.Timestamp.Format(time.RFC3339Nano),
+					exp.Format(time.RFC3339Nano), off, source)
 			}
-			if assumed := str(o[c.off]) == ""; assumed != (ev.Jejak.Time != nil) {
+			if got := ev.Jejak.Data["exif.offset_source"]; got != source {
+				t.Errorf("%s %s: offset source %q, want %q", path, c.desc, got, source)
+			}
+			if assumed := source != c.offsets[0]; assumed != (ev.Jejak.Time != nil && ev.Jejak.Time.ZoneAssumed != "") {
 				t.Errorf("%s %s: zone assumed %v, note %+v", path, c.desc, assumed, ev.Jejak.Time)
 			}
 			for _, k := range []string{"Make", "Model", "Software"} {
@@ -403,4 +432,242 @@ func BenchmarkEXIF(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(len(photos)*b.N)/b.Elapsed().Seconds(), "photos/s")
+}
+
+// posixTZ is the TZ variable that makes exiftool read a zone-less date at
+// offset secs east of UTC (POSIX counts west; its zone name needs three
+// letters).
+func posixTZ(secs int) string {
+	sign := '-'
+	if secs < 0 {
+		sign, secs = '+', -secs
+	}
+	return fmt.Sprintf("TZ=XXX%c%02d:%02d", sign, secs/3600, secs/60%60)
+}
+
+// epochTags are the dates exiftool reads as instants: the zone-less dates
+// (read in TZ) and the SubSec* composites (read at their own offset tag).
+var epochTags = []string{"DateTimeOriginal", "CreateDate", "ModifyDate",
+	"SubSecDateTimeOriginal", "SubSecCreateDate", "SubSecModifyDate"}
+
+// ownComposite is the SubSec* composite of each date, which exiftool
+// builds with the date's own offset tag only.
+var ownComposite = map[string]string{"DateTimeOriginal": "SubSecDateTimeOriginal", "CreateDate": "SubSecCreateDate",
+	"ModifyDate": "SubSecModifyDate"}
+
+// exiftoolEpochs is exiftool's own reading of the dates of files as Unix
+// seconds (-d %s) with TZ set, keyed by file then tag.
+func exiftoolEpochs(t *testing.T, tz string, files []string) map[string]map[string]int64 {
+	t.Helper()
+	args := []string{"-j", "-d", "%s"}
+	for _, tag := range epochTags {
+		args = append(args, "-"+tag)
+	}
+	cmd := exec.Command("exiftool", append(args, files...)...)
+	cmd.Env = append(os.Environ(), tz)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("exiftool -d %%s: %v", err)
+	}
+	var res []map[string]any
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]map[string]int64{}
+	for _, r := range res {
+		f := map[string]int64{}
+		for _, tag := range epochTags {
+			if v, ok := r[tag].(float64); ok {
+				f[tag] = int64(v)
+			}
+		}
+		m[str(r["SourceFile"])] = f
+	}
+	return m
+}
+
+// Issue 10, point 4: one clock per photo. A date without its own
+// OffsetTime* tag takes the image's other offsets (events.go, "The offset
+// precedence"), then the case zone. exiftool writes the offset variants
+// into real photos (a Nikon's, go-exif's GPS sample, a phone's from
+// forensics-samples-files); exiftool itself reads every date back as an
+// instant (-d %s) in the offset jejak says it used (TZ set to it), and its
+// SubSec* composites, which apply a date's own offset tag, agree where the
+// tag is the date's own.
+func TestOffsetPrecedence(t *testing.T) {
+	needExiftool(t)
+	bases := []string{parsertest.Corpus(t, "more/exif/goexif_has-lens-info.jpg"), parsertest.Corpus(t, "more/exif/go-exif_gps.jpg")}
+	if _, err := os.Stat(samples + "/pic1/IMG_20200827_231612.jpg"); err == nil {
+		bases = append(bases, samples+"/pic1/IMG_20200827_231612.jpg")
+	} else {
+		t.Log("forensics-samples-files missing: the phone photo is not checked")
+	}
+	const (
+		orig, digit, mod = "OffsetTimeOriginal", "OffsetTimeDigitized", "OffsetTime"
+		caseZone         = OffsetSourceCase
+	)
+	cases := []struct {
+		name    string
+		offsets map[string]string // tag -> value written; absent tags are deleted
+		// source of the offset of DateTimeOriginal, CreateDate, ModifyDate
+		source [3]string
+	}{
+		{"original-only", map[string]string{orig: "+07:00"}, [3]string{orig, orig, orig}},
+		{"all-three", map[string]string{orig: "+07:00", digit: "+08:00", mod: "+05:30"}, [3]string{orig, digit, mod}},
+		{"offsettime-only", map[string]string{mod: "-03:00"}, [3]string{mod, mod, mod}},
+		{"digitized-only", map[string]string{digit: "+05:45"}, [3]string{digit, digit, digit}},
+		{"original-and-offsettime", map[string]string{orig: "+09:00", mod: "+09:00"}, [3]string{orig, orig, mod}},
+		{"none", map[string]string{}, [3]string{caseZone, caseZone, caseZone}},
+		{"unknown-offsettime", map[string]string{orig: "-04:00", mod: "   :  "}, [3]string{orig, orig, orig}},
+	}
+	zone := time.FixedZone("case", 2*3600)
+	dir := t.TempDir()
+	type photo struct {
+		file   string
+		name   string
+		source [3]string
+	}
+	var photos []photo
+	for bi, base := range bases {
+		src, err := os.ReadFile(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range cases {
+			file := filepath.Join(dir, fmt.Sprintf("%d-%s.jpg", bi, tc.name))
+			if err := os.WriteFile(file, src, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			args := []string{"-overwrite_original", "-DateTimeOriginal=2024:02:14 13:05:09",
+				"-CreateDate=2024:02:14 13:05:09", "-ModifyDate=2024:02:14 13:05:09"}
+			for _, tag := range []string{orig, digit, mod} {
+				// "#=" writes the value as given: EXIF's "unknown" offset
+				// "   :  " is refused by exiftool's conversion.
+				args = append(args, "-"+tag+"#="+tc.offsets[tag])
+			}
+			if out, err := exec.Command("exiftool", append(args, file)...).CombinedOutput(); err != nil {
+				t.Fatalf("exiftool: %v %s", err, out)
+			}
+			photos = append(photos, photo{file, tc.name, tc.source})
+		}
+	}
+	var files []string
+	for _, p := range photos {
+		files = append(files, p.file)
+	}
+	oracle := map[string]map[string]any{}
+	for _, o := range exiftoolJSON(t, files...) {
+		oracle[str(o["SourceFile"])] = o
+	}
+	epochs := map[string]map[string]map[string]int64{} // TZ -> file -> tag
+	epoch := func(tz, file, tag string) int64 {
+		if epochs[tz] == nil {
+			epochs[tz] = exiftoolEpochs(t, tz, files)
+		}
+		v, ok := epochs[tz][file][tag]
+		if !ok {
+			t.Fatalf("exiftool has no %s for %s", tag, file)
+		}
+		return v
+	}
+	checked := 0
+	for _, p := range photos {
+		o := oracle[p.file]
+		res := parsertest.ParseFile(t, New(), p.file, zone)
+		evs := byDesc(res.Events)
+		var instants []time.Time
+		for i, c := range offsetClocks {
+			ev := evs[c.desc]
+			if ev == nil {
+				t.Errorf("%s: no %s", p.file, c.desc)
+				continue
+			}
+			d := ev.Jejak.Data
+			if d["exif.offset_source"] != p.source[i] {
+				t.Errorf("%s %s: offset from %q, want %q", p.file, c.date, d["exif.offset_source"], p.source[i])
+				continue
+			}
+			tz := posixTZ(2 * 3600)
+			if p.source[i] != caseZone {
+				// The offset used is exiftool's value of the source tag.
+				want := str(o[p.source[i]])
+				if d["exif.offset"] != want {
+					t.Errorf("%s %s: exif.offset %q, exiftool's %s is %q", p.file, c.date, d["exif.offset"], p.source[i], want)
+				}
+				secs, ok := parseOffset(want)
+				if !ok {
+					t.Fatalf("%s: exiftool offset %q", p.file, want)
+				}
+				tz = posixTZ(secs)
+			} else if d["exif.offset"] != "" || ev.Jejak.Time == nil || ev.Jejak.Time.ZoneAssumed != "case" {
+				t.Errorf("%s %s: case zone not recorded: %v %+v", p.file, c.date, d, ev.Jejak.Time)
+			}
+			if invalid := strings.Contains(p.name, "unknown") && c.date == "ModifyDate"; invalid != (d["exif.offset_invalid"] != "") {
+				t.Errorf("%s %s: unreadable offset tag: %q", p.file, c.date, d["exif.offset_invalid"])
+			}
+			own := p.source[i] == c.offsets[0]
+			if own == (ev.Jejak.Time != nil) {
+				t.Errorf("%s %s: own offset %v but time note %+v", p.file, c.date, own, ev.Jejak.Time)
+			}
+			if got, want := ev.Timestamp.Unix(), epoch(tz, p.file, c.date); got != want {
+				t.Errorf("%s %s: %s, exiftool in %s says %s", p.file, c.date, ev.Timestamp.Format(time.RFC3339Nano),
+					tz, time.Unix(want, 0).UTC().Format(time.RFC3339))
+			}
+			if own {
+				// TZ set to the case zone, which the offset tag overrides.
+				if got, want := ev.Timestamp.Unix(), epoch(posixTZ(2*3600), p.file, ownComposite[c.date]); got != want {
+					t.Errorf("%s %s: %s, exiftool %s says %s", p.file, c.date, ev.Timestamp.Format(time.RFC3339Nano),
+						ownComposite[c.date], time.Unix(want, 0).UTC().Format(time.RFC3339))
+				}
+			}
+			instants = append(instants, ev.Timestamp.Truncate(time.Second))
+			checked++
+		}
+		// One camera clock, one moment: unless the image itself gives the
+		// dates different offsets, they land on one instant.
+		if p.name != "all-three" && len(instants) == 3 && (!instants[0].Equal(instants[1]) || !instants[0].Equal(instants[2])) {
+			t.Errorf("%s: one wall clock, three instants %v", p.file, instants)
+		}
+	}
+	if want := 3 * len(photos); checked != want {
+		t.Errorf("%d dates checked, want %d", checked, want)
+	}
+	t.Logf("%d dates of %d photos checked against exiftool", checked, len(photos))
+}
+
+// The offset values EXIF 2.31 allows, and the ones seen or writable that
+// it does not: the latter are never read as a zone.
+func TestParseOffset(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		secs int
+		ok   bool
+	}{
+		{"+07:00", 7 * 3600, true},
+		{"-03:00", -3 * 3600, true},
+		{"+05:45", 5*3600 + 45*60, true},
+		{"-09:30", -(9*3600 + 30*60), true},
+		{"+14:00", 14 * 3600, true},
+		{"-00:00", 0, true},
+		{"Z", 0, true},
+		{"+14:15", 0, false},
+		{"+07:60", 0, false},
+		{"   :  ", 0, false},
+		{":", 0, false},
+		{"+7:00", 0, false},
+		{"++7:00", 0, false},
+		{"+0700", 0, false},
+		{"07:00", 0, false},
+		{"", 0, false},
+	} {
+		secs, ok := parseOffset(c.in)
+		if ok != c.ok || secs != c.secs {
+			t.Errorf("parseOffset(%q) = %d, %v; want %d, %v", c.in, secs, ok, c.secs, c.ok)
+		}
+		if ok {
+			if back, _ := parseOffset(offsetName(secs)); back != secs {
+				t.Errorf("offsetName(%d) = %q", secs, offsetName(secs))
+			}
+		}
+	}
 }
