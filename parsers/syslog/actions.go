@@ -34,6 +34,12 @@ type action struct {
 //	session_opened    PAM "session opened for user U", logind "New session N of user U."
 //	session_closed    PAM "session closed for user U", logind "Removed session N."
 //	cron_command      CRON/crond "(U) CMD (C)"
+//	db_auth_failed    mysqld/mariadbd "Access denied for user 'U'@'H'", postgres
+//	                  "password authentication failed for user "U"", "no pg_hba.conf
+//	                  entry for host "H", user "U", ..." (names as in parsers/dblog)
+//	db_aborted_connection  mysqld/mariadbd "Aborted connection N to db: 'D' user: 'U' host: 'H'"
+//	db_connection_received postgres "connection received: host=H port=P"
+//	db_connect        postgres "connection authorized: user=U database=D"
 //
 // A line of a "message repeated N times: [ ... ]" wrapper is normalised as
 // its inner line, with jejak.data.repeat_count = N.
@@ -56,6 +62,10 @@ var (
 	actSessionOpened  = action{"session_opened", fix("session"), fix("start")}
 	actSessionClosed  = action{"session_closed", fix("session"), fix("end")}
 	actCron           = action{"cron_command", fix("process"), fix("start")}
+	actDBAuthFailed   = action{"db_auth_failed", fix("authentication", "database"), fix("start")}
+	actDBAborted      = action{"db_aborted_connection", fix("network", "database"), fix("connection", "end")}
+	actDBConnReceived = action{"db_connection_received", fix("network", "database"), fix("connection", "start")}
+	actDBConnect      = action{"db_connect", fix("authentication", "database"), fix("start")}
 )
 
 // Actions lists every event.action this package writes, for documentation
@@ -63,7 +73,8 @@ var (
 func Actions() []string {
 	all := []action{actSSHLogin, actSSHFailedLogin, actSSHInvalidUser, actSSHDisconnect, actSSHConnection,
 		actAuthFailure, actSudo, actSu, actUserCreated, actUserModified, actUserDeleted, actGroupCreated,
-		actGroupModified, actGroupDeleted, actPasswdChanged, actSessionOpened, actSessionClosed, actCron}
+		actGroupModified, actGroupDeleted, actPasswdChanged, actSessionOpened, actSessionClosed, actCron,
+		actDBAuthFailed, actDBAborted, actDBConnReceived, actDBConnect}
 	out := make([]string, len(all))
 	for i, a := range all {
 		out[i] = a.name

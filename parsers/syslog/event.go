@@ -133,13 +133,22 @@ func tagged(h *header) string {
 	return h.tag + "[" + h.pid + "]: " + h.body
 }
 
-// repeatCount reads the N of "<prefix>N times".
+// setData adds one jejak.data entry to an event.
+func setData(ev *timeline.Event, k, v string) {
+	if ev.Jejak.Data == nil {
+		ev.Jejak.Data = make(map[string]string, 2)
+	}
+	ev.Jejak.Data[k] = v
+}
+
+// repeatCount reads the N of "<prefix>N times" (or "1 time", as macOS
+// syslogd writes it).
 func repeatCount(body, prefix string) (string, bool) {
 	rest, ok := strings.CutPrefix(body, prefix)
 	if !ok {
 		return "", false
 	}
-	n, _, ok := strings.Cut(rest, " times")
+	n, _, ok := strings.Cut(rest, " time")
 	if !ok || n == "" || strings.Trim(n, "0123456789") != "" {
 		return "", false
 	}

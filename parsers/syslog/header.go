@@ -48,6 +48,7 @@ type header struct {
 	sd       string // RFC 5424 STRUCTURED-DATA as written, "" for "-"
 	message  string // the event message: from the tag to the end of the line
 	body     string // the text after the tag, leading blanks removed
+	closed   bool   // the tag was closed by ':' ("tag:", "tag[pid]:", "tag[pid] <Level>:")
 }
 
 // Reasons a line that starts like a record is still rejected. They are
@@ -65,6 +66,8 @@ var (
 	errNotSyslog = errors.New("line is not a syslog record and follows no record it could continue")
 	errTooLong   = errors.New("line longer than the 1 MiB limit")
 	errContinued = errors.New("continuation line beyond the 64 KiB message limit")
+	errComment   = errors.New("comment line (starts with '#'), not a syslog record")
+	errNUL       = errors.New("line of NUL bytes only: file space allocated but never written (as after a crash)")
 )
 
 var monthNames = [...]string{"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"}
@@ -109,22 +112,36 @@ func parseLine(s string, h *header) (startLike bool, err error) {
 		h.layout = layout3164
 		rest = rest[n:]
 		if len(rest) > 0 && rest[0] == ':' {
-			h.layout = layoutComment
-			c := strings.TrimSpace(rest[1:])
-			c = strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(c, "---"), "---"))
-			if c == "" {
-				return true, errNoMessage
-			}
-			h.message, h.body = c, c
-			return true, nil
+			return true, note(rest[1:], h)
 		}
 		if len(rest) == 0 || rest[0] != ' ' {
 			return true, errTimestamp
+		}
+		// macOS syslogd writes its repeat note with no host:
+		// "Aug 18 16:29:25 --- last message repeated 1 time ---".
+		if t := strings.TrimLeft(rest, " "); strings.HasPrefix(t, "--- ") && strings.HasSuffix(t, " ---") {
+			return true, note(t, h)
 		}
 		return true, afterStamp(rest, h, true)
 	}
 	return false, nil
 }
+
+// note reads syslogd's own note, "--- text ---" with the dashes optional.
+func note(s string, h *header) error {
+	h.layout = layoutComment
+	c := strings.TrimSpace(s)
+	c = strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(c, "---"), "---"))
+	if c == "" {
+		return errNoMessage
+	}
+	h.message, h.body = c, c
+	return nil
+}
+
+// markText is the text syslogd (sysklogd, rsyslog's immark before v8) writes
+// after the host when nothing else was logged for a while. It has no tag.
+const markText = "-- MARK --"
 
 // priority reads "<N>" with 1 to 3 digits; n is 0 when s does not start so.
 func priority(s string) (pri, n int) {
@@ -164,6 +181,11 @@ func afterStamp(s string, h *header, hostOptional bool) error {
 	if s == "" {
 		return errNoMessage
 	}
+	if strings.HasPrefix(s, markText) && strings.TrimSpace(s[len(markText):]) == "" {
+		// "host -- MARK --": a liveness mark, not a program named "--".
+		h.message, h.body = markText, markText
+		return nil
+	}
 	parseTag(s, h)
 	return nil
 }
@@ -183,10 +205,19 @@ func parseTag(s string, h *header) {
 		if j := strings.IndexByte(rest, ']'); j > 0 {
 			h.pid = rest[1:j]
 			rest = rest[j+1:]
+			// Apple's ASL writes the level between the pid and the colon:
+			// "Docker[588] <Notice>: Reap ...".
+			if len(rest) > 3 && rest[0] == ' ' && rest[1] == '<' {
+				if e := strings.IndexByte(rest, '>'); e > 2 && e < 16 && e+1 < len(rest) && rest[e+1] == ':' {
+					h.severity = rest[2:e]
+					rest = rest[e+1:]
+				}
+			}
 		}
 	}
 	if len(rest) > 0 && rest[0] == ':' {
 		rest = rest[1:]
+		h.closed = k > 0
 	}
 	h.body = strings.TrimLeft(rest, " ")
 }

@@ -36,6 +36,10 @@ func normalise(b *block, prog, body string) {
 		logind(b, body)
 	case "CRON", "cron", "crond":
 		cron(b, body)
+	case "mysqld", "mariadbd", "mysqld_safe", "mariadb", "mysql":
+		mysql(b, body)
+	case "postgres", "postgresql", "postmaster":
+		postgres(b, body)
 	}
 }
 

@@ -27,6 +27,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strconv"
 	"time"
 
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
@@ -52,60 +53,53 @@ func New() *Parser { return &Parser{} }
 // Name implements parsers.Parser.
 func (*Parser) Name() string { return "syslog" }
 
-// Match accepts a file whose first non-empty line is a syslog record with a
-// program tag (or an RFC 5424 header) and whose first few lines are mostly
-// records. The name is not consulted: rotated and renamed logs
-// ("auth.log.3", "messages-20240101") are common in evidence, and other logs
-// that start with an ISO time lack the "host tag:" shape this asks for.
+// Match judges a head by the share of its lines that are syslog records,
+// not by its first line: exported logs start with a comment header, and a
+// rotated file may start with a "-- MARK --" or a tag-less line. It asks
+// for at least two records with a program tag closed by ':' (or an RFC 5424
+// header, or a syslogd note) — one when the head holds a single record —
+// so a plain "time word word" log is not taken for syslog; for most record
+// starts to have that shape; and for records to outnumber the other lines
+// that follow the first record. Lines before the first record (a comment
+// header) do not count against the file, and indented lines are
+// continuations, which count for nothing. The name is not consulted:
+// rotated and renamed logs ("auth.log.3", "messages-20240101") are common
+// in evidence.
 func (*Parser) Match(_ *jfs.Entry, head []byte) bool {
 	head = bytes.TrimPrefix(head, []byte("\xef\xbb\xbf"))
 	complete := len(head) < parsers.HeadSize
 	var h header
-	seen, good := 0, 0
-	for len(head) > 0 && seen < 8 {
+	strong, records, other, lines := 0, 0, 0, 0
+	for len(head) > 0 && lines < matchLines {
 		line, rest, found := bytes.Cut(head, []byte("\n"))
 		if !found && !complete {
-			break
+			break // a cut line says nothing
 		}
 		head = rest
 		line = bytes.TrimSuffix(line, []byte("\r"))
-		if len(bytes.TrimSpace(line)) == 0 {
+		line = bytes.TrimLeft(line, "\x00")
+		if len(bytes.TrimSpace(line)) == 0 || line[0] == ' ' || line[0] == '\t' {
 			continue
 		}
+		lines++
 		startLike, err := parseLine(string(line), &h)
-		ok := startLike && err == nil
-		if seen == 0 && (!ok || !strongHeader(&h, line)) {
-			return false
-		}
-		seen++
-		if ok {
-			good++
+		switch {
+		case startLike && err == nil:
+			records++
+			if h.closed || h.layout == layout5424 || h.layout == layoutComment {
+				strong++
+			}
+		case records > 0:
+			other++
 		}
 	}
-	return seen > 0 && good*2 > seen
+	return (strong >= 2 || strong == 1 && records == 1 && other == 0) &&
+		strong*2 > records && records > other
 }
 
-// strongHeader asks more of the first line than parsing does: a tag closed
-// by ':' (or a 5424 header, or a syslogd note), so a plain "time word word"
-// log is not taken for syslog.
-func strongHeader(h *header, line []byte) bool {
-	switch h.layout {
-	case layout5424, layoutComment:
-		return true
-	}
-	i := bytes.Index(line, []byte(h.message))
-	if i < 0 {
-		return false
-	}
-	m := line[i:]
-	k := len(h.tag)
-	if k < len(m) && m[k] == '[' {
-		if j := bytes.IndexByte(m, ']'); j > 0 {
-			k = j + 1
-		}
-	}
-	return k > 0 && k < len(m) && m[k] == ':'
-}
+// matchLines is how many non-continuation lines Match reads at most; the
+// head's 4 KiB rarely holds more.
+const matchLines = 64
 
 // Parse implements parsers.Parser.
 func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
@@ -164,6 +158,21 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
+		// A run of NUL bytes is file space allocated but never written, as
+		// a crash leaves it; the next record often follows on the same line.
+		nuls := 0
+		if line[0] == 0 {
+			t := bytes.TrimLeft(line, "\x00")
+			nuls = len(line) - len(t)
+			if len(bytes.TrimSpace(t)) == 0 {
+				if err := flush(); err != nil {
+					return err
+				}
+				warn(off, lineNo, errNUL)
+				continue
+			}
+			line, off = t, off+int64(nuls)
+		}
 		nRecords++
 		if nRecords%ctxEvery == 0 {
 			if err := ctx.Err(); err != nil {
@@ -178,6 +187,19 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 				return err
 			}
 			pending = b.event(&h, off, lineNo)
+			if nuls > 0 {
+				// Said on the record rather than as a warning of its own:
+				// the line is one record, the NULs are no record at all.
+				setData(pending, "nul_bytes_before", strconv.Itoa(nuls))
+			}
+		case line[0] == '#':
+			// A comment ("# exported by ...") is no record and continues
+			// none: rsyslog escapes '#' only inside a line (#011), and
+			// syslogd's continuation lines are indented.
+			if err := flush(); err != nil {
+				return err
+			}
+			warn(off, lineNo, errComment)
 		case startLike:
 			if err := flush(); err != nil {
 				return err
