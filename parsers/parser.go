@@ -84,6 +84,7 @@ func (e *RecordError) Unwrap() error { return e.Err }
 // ones.
 type Registry struct {
 	parsers []Parser
+	byLine  map[Parser]bool // see ScoreLines
 }
 
 // NewRegistry returns a registry trying ps in order.

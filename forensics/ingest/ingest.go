@@ -96,17 +96,23 @@ type Stat struct {
 }
 
 // Clean reports whether the run read everything it could: no record
-// warnings, no container problems, no file that failed to open or parse.
-// Files in no format jejak knows (a disk image holds thousands: documents,
-// programs) and empty files are counted and listed, but are not failures.
+// warnings, no container problems, no file that failed to open or parse, no
+// well-known log left unread. Other files in no format jejak knows (a disk
+// image holds thousands: documents, programs) and empty files are counted
+// and listed, but are not failures.
 func (s *Summary) Clean() bool {
-	return s.Warnings == 0 && s.Problems == 0 && s.SkipReasons[SkipOpen] == 0 && s.SkipReasons[SkipFailed] == 0
+	return s.Warnings == 0 && s.Problems == 0 && s.SkipReasons[SkipOpen] == 0 &&
+		s.SkipReasons[SkipFailed] == 0 && s.SkipReasons[SkipKnownLog] == 0
 }
 
 // Skip reasons, stable strings for summaries and scripts.
 const (
 	SkipEmpty    = "empty file"
 	SkipNoParser = "no parser recognises the content"
+	// SkipKnownLog is a file named like a well-known log (auth.log, secure,
+	// access.log, ERRORLOG, *.evtx, wtmp, *.log in a log folder…) that no
+	// parser recognises: a hole in the timeline, so a failure.
+	SkipKnownLog = "known log name, no parser recognises the content"
 	SkipOpen     = "could not be opened"
 	SkipFailed   = "parser failed on the file"
 )
@@ -332,8 +338,10 @@ func (r *runner) parseEntry(ctx context.Context, it Item, e *jfs.Entry, out *emi
 	}
 	p := r.cfg.Registry.Match(e, head)
 	if p == nil {
-		r.skip(it, e, SkipNoParser, describeHead(head))
-		return nil
+		p = r.detect(it, e, br, head)
+		if p == nil {
+			return nil
+		}
 	}
 	src := &parsers.Source{Entry: e, R: br, Size: e.Size, Zone: r.cfg.Zone}
 	var fileWarnings int64
@@ -480,19 +488,66 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// describeHead says in a few words what an unrecognised file looks like, so
-// the skip reason helps the examiner decide whether it matters.
-func describeHead(head []byte) string {
+// detect looks past the head of a file no parser took by its head: comment
+// lines, a banner or a damaged first block may hide a log whose other lines
+// are well formed. Lines sampled from through the file are scored against
+// the text formats (parsers.Registry.Detect). It returns the parser to read
+// the whole file with, or nil after reporting the skip with the formats
+// tried and the nearest one. br is not consumed: parsing starts at byte 0.
+func (r *runner) detect(it Item, e *jfs.Entry, br *bufio.Reader, head []byte) parsers.Parser {
+	reason := SkipNoParser
+	if knownLogName(e.Path, e.Chain) {
+		reason = SkipKnownLog
+	}
+	if isBinary(head) && !allZero(head) {
+		// A binary file: a program, an image, a database. Text formats are
+		// not tried past its head (a zeroed first block is, above).
+		r.skip(it, e, reason, fmt.Sprintf("binary content (first bytes % x)", head[:min(8, len(head))]))
+		return nil
+	}
+	var at io.ReaderAt
+	budget := br.Size() // a stream: sample what one buffer holds
+	if a, ok, _ := e.ReaderAt(); ok {
+		if c, ok := a.(io.Closer); ok {
+			defer c.Close()
+		}
+		at, budget = a, parsers.SampleWindows*parsers.SampleWindowSize
+	}
+	// A stream that breaks after the head is sampled as far as it was
+	// read; the walker reports the container problem.
+	start, err := br.Peek(budget)
+	complete := errors.Is(err, io.EOF)
+	d := r.cfg.Registry.Detect(e, parsers.SampleLines(start, complete, at, e.Size))
+	if d.Parser != nil {
+		return d.Parser
+	}
+	what := "text in no known log format"
+	if isBinary(start) {
+		what = "binary content"
+	}
+	r.skip(it, e, reason, fmt.Sprintf("%s (%s)", what, d))
+	return nil
+}
+
+// isBinary tells content that is not text: more than one byte in twenty a
+// NUL or a control character other than tab and line ends.
+func isBinary(b []byte) bool {
 	bin := 0
-	for _, b := range head {
-		if b == 0 || (b < 0x20 && b != '\n' && b != '\r' && b != '\t') {
+	for _, c := range b {
+		if c == 0 || (c < 0x20 && c != '\n' && c != '\r' && c != '\t') {
 			bin++
 		}
 	}
-	if bin > len(head)/20 {
-		return fmt.Sprintf("binary content (first bytes % x)", head[:min(8, len(head))])
+	return bin > len(b)/20
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
 	}
-	return "text in no known log format"
+	return true
 }
 
 // SortedReasons returns the skip reasons in a stable order for printing.

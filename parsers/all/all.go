@@ -24,16 +24,12 @@ import (
 	"github.com/jejak-forensics/jejak/parsers/weblog"
 )
 
-// Registry returns a registry of every parser.
+// Registry returns a registry of every parser. The text formats are also
+// scored line by line on a sample from through a file whose head no parser
+// takes (comment or garbage lines at the top): their Match judges a one-line
+// head as it does a full one.
 func Registry() *parsers.Registry {
-	return parsers.NewRegistry(
-		// Binary formats, by magic.
-		evtx.New(runtime.GOMAXPROCS(0)),
-		exif.New(),
-		mft.New(),
-		utmp.New(),
-		// Name plus structure: the change journal has no magic.
-		usnjrnl.New(),
+	text := []parsers.Parser{
 		// Text formats with distinctive lines.
 		auditd.New(),
 		firewall.New(),
@@ -46,6 +42,18 @@ func Registry() *parsers.Registry {
 		shellhistory.New(),
 		// Generic syslog after everything more specific.
 		syslog.New(),
-		utmp.NewLastlog(),
-	)
+	}
+	ps := []parsers.Parser{
+		// Binary formats, by magic.
+		evtx.New(runtime.GOMAXPROCS(0)),
+		exif.New(),
+		mft.New(),
+		utmp.New(),
+		// Name plus structure: the change journal has no magic.
+		usnjrnl.New(),
+	}
+	ps = append(ps, text...)
+	// Last the one matched only by file name (lastlog has no magic).
+	ps = append(ps, utmp.NewLastlog())
+	return parsers.NewRegistry(ps...).ScoreLines(text...)
 }

@@ -20,6 +20,22 @@ type w3cState struct {
 	software string
 }
 
+// errComment reports a '#' line that is no W3C directive.
+var errComment = errors.New("comment line, not a log record or W3C directive")
+
+// w3cDirectives are the directives of the W3C extended log format (and
+// IIS's Date), lower case.
+var w3cDirectives = map[string]bool{
+	"version": true, "fields": true, "software": true, "start-date": true,
+	"end-date": true, "date": true, "remark": true,
+}
+
+// isDirective reports whether a '#' line is a W3C directive ("#Fields: …").
+func isDirective(line []byte) bool {
+	name, _, ok := strings.Cut(string(line[1:]), ":")
+	return ok && w3cDirectives[strings.ToLower(strings.TrimSpace(name))]
+}
+
 func (s *w3cState) directive(line []byte) error {
 	name, value, _ := strings.Cut(string(line[1:]), ":")
 	value = strings.TrimSpace(value)

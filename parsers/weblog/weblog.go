@@ -32,11 +32,16 @@ func New() *Parser { return &Parser{} }
 func (*Parser) Name() string { return Name }
 
 // Match accepts a file whose first lines are access, error or W3C records.
-// It looks at content only: web logs are rotated and renamed freely.
+// It looks at content only: web logs are rotated and renamed freely. Comment
+// lines at the top of an access or error log (written by whoever exported
+// it) are passed over: the records after them decide.
 func (*Parser) Match(_ *jfs.Entry, head []byte) bool {
 	head = bytes.TrimPrefix(head, utf8BOM)
 	if bytes.HasPrefix(head, []byte("#")) {
-		return isW3CWebHead(head)
+		if isW3CWebHead(head) {
+			return true
+		}
+		head = skipComments(head)
 	}
 	lines := bytes.Split(head, []byte("\n"))
 	if len(lines) > 1 && len(head) >= parsers.HeadSize {
@@ -58,6 +63,19 @@ func (*Parser) Match(_ *jfs.Entry, head []byte) bool {
 	}
 	// Most of the first lines must parse; one odd line is allowed.
 	return ok > 0 && ok*2 > seen
+}
+
+// skipComments drops the '#' and blank lines at the top of head.
+func skipComments(head []byte) []byte {
+	for len(head) > 0 {
+		line, rest, found := bytes.Cut(head, []byte("\n"))
+		t := bytes.TrimSpace(line)
+		if !found || (len(t) > 0 && t[0] != '#') {
+			return head
+		}
+		head = rest
+	}
+	return head
 }
 
 func looksLikeRecord(l []byte) bool {
@@ -123,6 +141,12 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 		var ev *timeline.Event
 		switch {
 		case line[0] == '#':
+			if !isDirective(line) {
+				// A comment someone added (or a damaged directive): not a
+				// record, and not silently passed over either.
+				warn(off, num, errComment)
+				continue
+			}
 			if w3c == nil {
 				w3c = &w3cState{}
 			}

@@ -1,0 +1,117 @@
+package ingest
+
+import (
+	"path"
+	"regexp"
+	"strings"
+)
+
+// A file no parser takes is usually a document or a program, and not worth
+// failing a run for. A file named like a log that jejak should read is
+// different: skipping it leaves a hole in the timeline an examiner must
+// hear about, so it counts as a failure (SkipKnownLog). The names are the
+// ones system and server software writes under its own name; a generic
+// "*.log" counts only inside a log folder, where it is sure to be a log.
+
+// logNames are well-known base names, lower case, after the compression
+// and rotation suffixes are stripped.
+var logNames = map[string]bool{
+	// syslog daemons (Debian, Red Hat, BSD, macOS)
+	"auth.log": true, "secure": true, "messages": true, "syslog": true, "kern.log": true,
+	"daemon.log": true, "user.log": true, "mail.log": true, "maillog": true, "cron": true,
+	"cron.log": true, "system.log": true, "authlog": true, "boot.log": true,
+	// accounting (binary)
+	"wtmp": true, "btmp": true, "utmp": true, "wtmpx": true, "utmpx": true,
+	// audit, packages
+	"audit.log": true, "dpkg.log": true, "history.log": true,
+	// web servers
+	"access.log": true, "access_log": true, "error.log": true, "error_log": true,
+	"ssl_access_log": true, "ssl_error_log": true, "ssl_request_log": true,
+	"other_vhosts_access.log": true,
+	// databases (SQL Server's ERRORLOG, MySQL, PostgreSQL)
+	"errorlog": true, "mysqld.log": true, "mariadb.log": true, "postgresql.log": true,
+	// Windows firewall
+	"pfirewall.log": true,
+}
+
+var (
+	// rotated: auth.log.1, messages-20240101, syslog.0, secure.old.
+	rotated = regexp.MustCompile(`([.-](\d{1,3}|\d{8}|\d{10}|old|bak))+$`)
+	// compressed: the decompressed member keeps the name; a copy may not.
+	compressed = regexp.MustCompile(`\.(gz|bz2|xz|zst|lz4|z|lzma)$`)
+	// database logs named after their server with a suffix.
+	dbLog = regexp.MustCompile(`^(postgresql|postgres|mysql|mysqld|mariadb)[-_.].*\.(log|csv)$`)
+)
+
+// knownLogName reports whether a file with this path is a well-known log.
+// dirs are the paths of the containers around it (its chain), so a file in
+// an archive of /var/log counts as well.
+func knownLogName(p string, chain []string) bool {
+	if inLogDir(p) {
+		// Inside a log folder, a well-known name or any .log below.
+	} else if inProgramDir(p) {
+		// /usr/sbin/cron, /etc/init.d/syslog, a locale's "messages":
+		// programs and settings that share a log's name.
+		return false
+	}
+	base := strings.ToLower(path.Base(p))
+	for {
+		b := compressed.ReplaceAllString(base, "")
+		b = rotated.ReplaceAllString(b, "")
+		if b == base {
+			break
+		}
+		base = b
+	}
+	switch {
+	case logNames[base], dbLog.MatchString(base),
+		strings.HasSuffix(base, ".evtx"), strings.HasSuffix(base, ".evt"):
+		return true
+	case strings.HasSuffix(base, ".log"):
+		// A generic .log counts inside a log folder: the path itself or a
+		// container around it (an archive of /var/log).
+		if inLogDir(p) {
+			return true
+		}
+		for _, c := range chain {
+			_, member, _ := strings.Cut(c, ":")
+			if inLogDir(member + "/") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// inLogDir reports whether a folder named log or logs is on the path (var/log
+// is one).
+func inLogDir(p string) bool {
+	dir := strings.ToLower(path.Dir(strings.ReplaceAll(p, `\`, "/")))
+	for _, d := range strings.Split(dir, "/") {
+		if d == "log" || d == "logs" {
+			return true
+		}
+	}
+	return false
+}
+
+// programDirs hold programs, libraries, settings and documentation, never
+// logs.
+var programDirs = map[string]bool{
+	"bin": true, "sbin": true, "lib": true, "lib32": true, "lib64": true, "libexec": true,
+	"etc": true, "include": true, "share": true, "src": true, "doc": true, "man": true,
+	"locale": true, "site-packages": true, "dist-packages": true, "node_modules": true,
+}
+
+func inProgramDir(p string) bool {
+	dir := strings.ToLower(path.Dir(strings.ReplaceAll(p, `\`, "/")))
+	prev := ""
+	for _, d := range strings.Split(dir, "/") {
+		// /var/lib holds server data (MySQL's logs among it), not programs.
+		if programDirs[d] && !(d == "lib" && prev == "var") {
+			return true
+		}
+		prev = d
+	}
+	return false
+}

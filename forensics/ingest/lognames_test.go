@@ -1,0 +1,58 @@
+package ingest
+
+import "testing"
+
+func TestKnownLogName(t *testing.T) {
+	cases := []struct {
+		path  string
+		chain []string
+		want  bool
+	}{
+		{"var/log/auth.log", nil, true},
+		{"auth.log", nil, true},
+		{"var/log/auth.log.1", nil, true},
+		{"var/log/auth.log.2.gz", nil, true},
+		{"var/log/secure", nil, true},
+		{"var/log/secure-20240101", nil, true},
+		{"messages", nil, true},
+		{"var/log/messages.1", nil, true},
+		{"var/log/syslog.7.gz", nil, true},
+		{"var/log/kern.log", nil, true},
+		{"var/log/daemon.log.3", nil, true},
+		{"var/log/apache2/access.log.1", nil, true},
+		{"etc/httpd/logs/access_log", nil, true},
+		{"var/log/httpd/error_log-20240101", nil, true},
+		{"Program Files/Microsoft SQL Server/MSSQL15.MSSQLSERVER/MSSQL/Log/ERRORLOG", nil, true},
+		{"MSSQL/Log/ERRORLOG.1", nil, true},
+		{"Windows/System32/winevt/Logs/Security.evtx", nil, true},
+		{"copies/System.evtx", nil, true},
+		{"var/log/wtmp", nil, true},
+		{"var/log/btmp.1", nil, true},
+		{"var/run/utmp", nil, true},
+		{"var/log/audit/audit.log.4", nil, true},
+		{"var/log/postgresql/postgresql-15-main.log", nil, true},
+		{"data/postgresql-2024-01-01_000000.log", nil, true},
+		{"var/lib/mysql/mysql-slow.log", nil, true},
+		{"var/log/cloud-init.log", nil, true},
+		{"srv/app/logs/app.log", nil, true},
+		{"var/log/Xorg.0.log", nil, true},
+		// a .log in an archive kept in /var/log: its container says so
+		{"cloud-init.log", []string{"dir:var/log/old.tar", "tar:cloud-init.log"}, true},
+		{"cloud-init.log", []string{"dir:evidence/old.tar", "tar:cloud-init.log"}, false},
+		// ordinary names, and programs or settings named like logs
+		{"home/ann/notes.txt", nil, false},
+		{"home/ann/build.log", nil, false},
+		{"report.docx", nil, false},
+		{"usr/sbin/cron", nil, false},
+		{"etc/init.d/syslog", nil, false},
+		{"usr/share/locale/de/LC_MESSAGES/messages", nil, false},
+		{"usr/lib/python3/dist-packages/secure", nil, false},
+		{"home/ann/syslog.c", nil, false},
+		{"home/ann/messages.json", nil, false},
+	}
+	for _, c := range cases {
+		if got := knownLogName(c.path, c.chain); got != c.want {
+			t.Errorf("knownLogName(%q, %q) = %v, want %v", c.path, c.chain, got, c.want)
+		}
+	}
+}

@@ -1,0 +1,238 @@
+package parsers
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+
+	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+)
+
+// Detection past the head. A log is recognised by its first bytes first
+// (Registry.Match); when no parser takes the head, comment lines, a banner or
+// a damaged first block may hide a log that is well formed everywhere else.
+// Then lines sampled from through the file are scored against every text
+// format, and the format that accepts the best share of them wins. The
+// sample is bounded (SampleWindows windows of SampleWindowSize bytes, at most
+// SampleMaxLines lines), so detection never reads a large file whole.
+const (
+	SampleWindows    = 8
+	SampleWindowSize = 8 << 10
+	SampleMaxLines   = 64
+	// sampleLineMax: a longer line is not a log record worth scoring.
+	sampleLineMax = 4 << 10
+)
+
+// LineMatcher is implemented by text parsers that can judge one line:
+// MatchLine reports whether line (without its line ending) is a record, or
+// the start of one, in the parser's format. A parser whose Match already
+// judges a head of one line need not implement it: see Registry.ScoreLines.
+type LineMatcher interface {
+	MatchLine(e *jfs.Entry, line []byte) bool
+}
+
+// ScoreLines marks registered text parsers whose Match judges a one-line
+// head as it judges a full one; detection past the head scores sampled lines
+// with them (and with every parser implementing LineMatcher). Binary formats
+// are never marked: their Match on a line of text means nothing. It panics
+// on a parser that is not registered, a mistake in the build's parser list.
+func (r *Registry) ScoreLines(ps ...Parser) *Registry {
+	if r.byLine == nil {
+		r.byLine = map[Parser]bool{}
+	}
+	for _, p := range ps {
+		found := false
+		for _, q := range r.parsers {
+			if q == p {
+				found = true
+			}
+		}
+		if !found {
+			panic(fmt.Sprintf("parsers: ScoreLines of unregistered parser %s", p.Name()))
+		}
+		r.byLine[p] = true
+	}
+	return r
+}
+
+// lineScorer returns how p judges one line, or nil when p is not scored by
+// line.
+func (r *Registry) lineScorer(p Parser) func(e *jfs.Entry, line []byte) bool {
+	if lm, ok := p.(LineMatcher); ok {
+		return lm.MatchLine
+	}
+	if r.byLine[p] {
+		return func(e *jfs.Entry, line []byte) bool {
+			// A head of one complete line: the trailing newline tells
+			// parsers that look for whole lines that it is not cut.
+			h := make([]byte, 0, len(line)+1)
+			return p.Match(e, append(append(h, line...), '\n'))
+		}
+	}
+	return nil
+}
+
+// MinShare and MinAccepted decide when a sampled format is taken: at least
+// a third of the sampled lines (a log of multi-line records such as SQL
+// statements still qualifies, prose with a quoted log line does not) and at
+// least MinAccepted of them, or every sampled line of a shorter sample.
+const (
+	MinShareNum, MinShareDen = 1, 3
+	MinAccepted              = 3
+)
+
+// Detection is the outcome of scoring a sample of lines.
+type Detection struct {
+	// Parser is the chosen parser, nil when none qualifies.
+	Parser Parser
+	// Tried is the number of registered formats (every one was tried on
+	// the head); Scored is how many of them judged sampled lines.
+	Tried, Scored int
+	// Sampled is the number of lines scored; Leading the number of comment
+	// and blank lines at the top of the file left out of the sample.
+	Sampled, Leading int
+	// Nearest is the format that accepted the most sampled lines (the
+	// chosen one when Parser is set), "" when none accepted any; Accepted is
+	// how many it accepted.
+	Nearest  string
+	Accepted int
+}
+
+// String describes the detection for a skip message, e.g. "tried 16
+// formats; nearest: syslog, 3 of 40 sampled lines".
+func (d Detection) String() string {
+	switch {
+	case d.Sampled == 0:
+		return fmt.Sprintf("tried %d formats; no complete text line to sample", d.Tried)
+	case d.Nearest == "":
+		return fmt.Sprintf("tried %d formats; none accepted any of %d sampled lines", d.Tried, d.Sampled)
+	}
+	return fmt.Sprintf("tried %d formats; nearest: %s, %d of %d sampled lines", d.Tried, d.Nearest, d.Accepted, d.Sampled)
+}
+
+// Detect scores the sampled lines against every line-scored parser and
+// picks the one accepting the most; registry order decides ties, as it does
+// for Match.
+func (r *Registry) Detect(e *jfs.Entry, s Sample) Detection {
+	d := Detection{Tried: len(r.parsers), Sampled: len(s.Lines), Leading: s.Leading}
+	var best Parser
+	for _, p := range r.parsers {
+		score := r.lineScorer(p)
+		if score == nil {
+			continue
+		}
+		d.Scored++
+		n := 0
+		for _, l := range s.Lines {
+			if score(e, l) {
+				n++
+			}
+		}
+		if n > d.Accepted {
+			best, d.Accepted, d.Nearest = p, n, p.Name()
+		}
+	}
+	if best != nil && d.Accepted*MinShareDen >= d.Sampled*MinShareNum &&
+		(d.Accepted >= MinAccepted || d.Accepted == d.Sampled) {
+		d.Parser = best
+	}
+	return d
+}
+
+// Sample is lines taken from through a file for detection.
+type Sample struct {
+	Lines   [][]byte
+	Leading int // comment and blank lines skipped at the top
+}
+
+// SampleLines takes lines from SampleWindows windows spread over the file.
+// start is the file's first bytes as buffered by the caller (complete when
+// it holds the whole file). With at and a known size, the other windows are
+// read at their offsets; without, they are cut from start, so a stream is
+// never read twice. Each window drops its first, partial line (but the
+// file's first) and its last, unless the file ends there. Comment and blank
+// lines at the very top are skipped and counted.
+func SampleLines(start []byte, complete bool, at io.ReaderAt, size int64) Sample {
+	type window struct {
+		b         []byte
+		first, eo bool // starts the file; ends it
+	}
+	var ws []window
+	if at != nil && size > int64(len(start)) && size > SampleWindowSize {
+		ws = append(ws, window{b: start[:min(len(start), SampleWindowSize)], first: true})
+		buf := make([]byte, SampleWindowSize)
+		for i := int64(1); i < SampleWindows; i++ {
+			off := size * i / SampleWindows
+			n, err := at.ReadAt(buf, off)
+			if n == 0 && err != nil {
+				break
+			}
+			b := append([]byte(nil), buf[:n]...)
+			ws = append(ws, window{b: b, eo: off+int64(n) >= size})
+		}
+	} else {
+		// Windows cut from what is buffered.
+		step := max(len(start)/SampleWindows, 1)
+		w := min(SampleWindowSize, len(start))
+		if len(start) <= SampleWindows*SampleWindowSize {
+			// A short buffer: sample it all, in one window.
+			step, w = len(start), len(start)
+		}
+		for off := 0; off < len(start); off += step {
+			end := min(off+w, len(start))
+			ws = append(ws, window{b: start[off:end], first: off == 0, eo: complete && end == len(start)})
+		}
+	}
+	var s Sample
+	var all [][]byte
+	for _, w := range ws {
+		b := w.b
+		if w.first {
+			b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
+		} else {
+			i := bytes.IndexByte(b, '\n')
+			if i < 0 {
+				continue
+			}
+			b = b[i+1:]
+		}
+		top := w.first
+		for len(b) > 0 {
+			line, rest, found := bytes.Cut(b, []byte("\n"))
+			if !found && !w.eo {
+				break // cut by the window
+			}
+			b = rest
+			line = bytes.TrimSuffix(line, []byte("\r"))
+			if top && isCommentOrBlank(line) {
+				s.Leading++
+				continue
+			}
+			top = false
+			if len(bytes.TrimSpace(line)) == 0 || len(line) > sampleLineMax {
+				continue
+			}
+			all = append(all, line)
+		}
+	}
+	// Spread the kept lines evenly when there are more than the cap, so
+	// every window is represented.
+	if len(all) <= SampleMaxLines {
+		s.Lines = all
+		return s
+	}
+	s.Lines = make([][]byte, 0, SampleMaxLines)
+	for i := range SampleMaxLines {
+		s.Lines = append(s.Lines, all[i*len(all)/SampleMaxLines])
+	}
+	return s
+}
+
+// isCommentOrBlank is a line that annotates a file rather than recording
+// anything: blank, or starting with a comment marker used by log tools and
+// people (#, ;, //, --).
+func isCommentOrBlank(line []byte) bool {
+	t := bytes.TrimSpace(line)
+	return len(t) == 0 || t[0] == '#' || t[0] == ';' ||
+		bytes.HasPrefix(t, []byte("//")) || bytes.HasPrefix(t, []byte("--"))
+}
