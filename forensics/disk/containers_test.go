@@ -9,6 +9,7 @@ import (
 
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
 	"github.com/jejak-forensics/jejak/forensics/fs/fstest"
+	"github.com/jejak-forensics/jejak/internal/oracle"
 	"github.com/jejak-forensics/jejak/parsers/filestat"
 	"github.com/jejak-forensics/jejak/timeline"
 )
@@ -30,64 +31,7 @@ func TestContainerTimesAgainstFls(t *testing.T) {
 	} {
 		t.Run(v.name, func(t *testing.T) {
 			img := fstest.MakeContainerImage(t, t.TempDir(), v.args...)
-			want := fstest.FlsTimes(t, img, 0)
-			w, ok, err := Open(context.Background(), img, Options{})
-			if err != nil || !ok {
-				t.Fatalf("Open: disk=%v err=%v", ok, err)
-			}
-			got := map[fstest.TimeRow]int{}
-			ids := map[string]string{}
-			var containers []string
-			members := 0
-			err = w.Walk(context.Background(), func(_ context.Context, e *jfs.Entry) error {
-				if e.Container {
-					containers = append(containers, strings.Join(e.Chain, " > "))
-				}
-				evs := filestat.Events(e)
-				for _, ev := range evs {
-					// What ingest's emitter sets before Finalize.
-					ev.Jejak.Provenance = timeline.Provenance{EvidenceSHA256: "img", Chain: e.Chain, Path: e.Path, Parser: filestat.Name}
-					ev.Finalize()
-					where := strings.Join(e.Chain, " > ") + " " + ev.TimestampDesc
-					if prev, dup := ids[ev.Jejak.ID]; dup {
-						t.Errorf("event ID of %s repeats that of %s", where, prev)
-					}
-					ids[ev.Jejak.ID] = where
-				}
-				if len(e.Chain) != 2 {
-					// A member: its times are its container's record of
-					// it, never the file system's inode times again.
-					members += len(evs)
-					if e.InheritedTimes && len(evs) > 0 {
-						t.Errorf("%q: %d events from times inherited from its container", e.Chain, len(evs))
-					}
-					return nil
-				}
-				if e.Chain[0] != "raw:" || e.Chain[1] != "ext4:"+e.Path {
-					t.Errorf("chain %q for %s", e.Chain, e.Path)
-				}
-				deleted := slices.Contains(evs[0].Jejak.Tags, "deleted")
-				if deleted != e.Deleted {
-					t.Errorf("%s: deleted %v, events tagged %v", e.Path, e.Deleted, deleted)
-				}
-				for _, ev := range evs {
-					got[fstest.Row(e.Path, e.Deleted, ev.File.Inode, ev.TimestampDesc, ev.Timestamp)]++
-				}
-				return nil
-			}, func(p *jfs.Problem) { t.Errorf("problem: %v", p) })
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, k := range slices.Sorted(maps.Keys(want)) {
-				if got[k] != want[k] {
-					t.Errorf("fls has %d of %s, the walk's events %d", want[k], k, got[k])
-				}
-			}
-			for _, k := range slices.Sorted(maps.Keys(got)) {
-				if _, ok := want[k]; !ok {
-					t.Errorf("event not in fls: %s (x%d)", k, got[k])
-				}
-			}
+			containers, members := timesAgainstFls(t, img, 0, []string{"raw:"})
 			if len(containers) != fstest.ContainerTreeContainers {
 				t.Errorf("%d containers, want %d: %q", len(containers), fstest.ContainerTreeContainers, containers)
 			}
@@ -99,7 +43,89 @@ func TestContainerTimesAgainstFls(t *testing.T) {
 			if members == 0 {
 				t.Error("no member times: the zip and tar members' own times are missing")
 			}
-			t.Logf("%d fls time rows, all matched once; %d containers; %d member time events", len(want), len(containers), members)
 		})
 	}
+}
+
+// TestSampleContainerTimes: Debian's ext4 sample holds a .docx and an .odt
+// (and deleted copies): their inode times are on the timeline, each once,
+// as fls lists them.
+func TestSampleContainerTimes(t *testing.T) {
+	img := oracle.Sample(t, "ext4")
+	containers, _ := timesAgainstFls(t, img, 2048, []string{"raw:", "partition:1@1048576"})
+	for _, f := range []string{"text1/a-text.docx", "text1/a-text.odt"} {
+		if !slices.Contains(containers, "raw: > partition:1@1048576 > ext4:"+f) {
+			t.Errorf("%s not delivered as a container: %q", f, containers)
+		}
+	}
+}
+
+// timesAgainstFls walks the disk image img and compares the filestat
+// events of the entries of the file system under prefix (at sector) with
+// fls's times: each fls row once, nothing else. It checks that no event ID
+// repeats across the whole walk, members included, and returns the chains
+// of the expanded containers and the number of member time events.
+func timesAgainstFls(t *testing.T, img string, sector int64, prefix []string) (containers []string, members int) {
+	t.Helper()
+	want := fstest.FlsTimes(t, img, sector)
+	w, ok, err := Open(context.Background(), img, Options{})
+	if err != nil || !ok {
+		t.Fatalf("Open: disk=%v err=%v", ok, err)
+	}
+	got := map[fstest.TimeRow]int{}
+	ids := map[string]string{}
+	err = w.Walk(context.Background(), func(_ context.Context, e *jfs.Entry) error {
+		if e.Container {
+			containers = append(containers, strings.Join(e.Chain, " > "))
+		}
+		evs := filestat.Events(e)
+		for _, ev := range evs {
+			// What ingest's emitter sets before Finalize.
+			ev.Jejak.Provenance = timeline.Provenance{EvidenceSHA256: "img", Chain: e.Chain, Path: e.Path, Parser: filestat.Name}
+			ev.Finalize()
+			where := strings.Join(e.Chain, " > ") + " " + ev.TimestampDesc
+			if prev, dup := ids[ev.Jejak.ID]; dup {
+				t.Errorf("event ID of %s repeats that of %s", where, prev)
+			}
+			ids[ev.Jejak.ID] = where
+		}
+		if len(e.Chain) != len(prefix)+1 || !slices.Equal(e.Chain[:len(prefix)], prefix) {
+			// A member: its times are its container's record of it,
+			// never the file system's inode times again.
+			members += len(evs)
+			if e.InheritedTimes && len(evs) > 0 {
+				t.Errorf("%q: %d events from times inherited from its container", e.Chain, len(evs))
+			}
+			return nil
+		}
+		if e.Chain[len(prefix)] != "ext4:"+e.Path {
+			t.Errorf("chain %q for %s", e.Chain, e.Path)
+		}
+		if len(evs) == 0 {
+			t.Errorf("%s: no time events", e.Path)
+			return nil
+		}
+		if tagged := slices.Contains(evs[0].Jejak.Tags, "deleted"); tagged != e.Deleted {
+			t.Errorf("%s: deleted %v, events tagged %v", e.Path, e.Deleted, tagged)
+		}
+		for _, ev := range evs {
+			got[fstest.Row(e.Path, e.Deleted, ev.File.Inode, ev.TimestampDesc, ev.Timestamp)]++
+		}
+		return nil
+	}, func(p *jfs.Problem) { t.Errorf("problem: %v", p) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range slices.Sorted(maps.Keys(want)) {
+		if got[k] != want[k] {
+			t.Errorf("fls has %d of %s, the walk's events %d", want[k], k, got[k])
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(got)) {
+		if _, ok := want[k]; !ok {
+			t.Errorf("event not in fls: %s (x%d)", k, got[k])
+		}
+	}
+	t.Logf("%d fls time rows, all matched once; %d containers; %d member time events", len(want), len(containers), members)
+	return containers, members
 }
