@@ -40,7 +40,13 @@ const maxCarveID = 1 << 48
 // The scan is not aligned: a signature is only a candidate until its size
 // and the size copy at its end agree, and a stray "**\0\0" in binary data
 // that fails that framing is not a record header and is not reported.
-func carve(c *chunk, x *expander, start int, stop func() bool, warn func(off int, rec uint64, err error), fn func(*Record)) int {
+//
+// Carving starts where the chunk's record chain stopped: at the free-space
+// offset, or before it when the chain broke or ended early. A record found
+// before recordsEnd (the free-space offset) was not reached by the chain
+// and is tagged with area (fromBroken, fromPastChain); one after it is a
+// slack record (fromSlack).
+func carve(c *chunk, x *expander, start, recordsEnd int, area string, stop func() bool, warn func(off int, rec uint64, written time.Time, err error), fn func(*Record)) int {
 	buf := c.buf
 	c.strict = true
 	defer func() { c.strict = false }()
@@ -65,7 +71,7 @@ func carve(c *chunk, x *expander, start int, stop func() bool, warn func(off int
 		id := binary.LittleEndian.Uint64(buf[pos+8:])
 		written, ok := filetime(binary.LittleEndian.Uint64(buf[pos+16:]))
 		if id == 0 || id >= maxCarveID || !ok || written.Before(carveMinTime) || !written.Before(carveMaxTime) {
-			warn(pos, id, fmt.Errorf("%w: header at chunk offset %d has an implausible record ID %d or written time 0x%016x",
+			warn(pos, id, time.Time{}, fmt.Errorf("%w: header at chunk offset %d has an implausible record ID %d or written time 0x%016x",
 				parsers.ErrUnrecovered, pos, id, binary.LittleEndian.Uint64(buf[pos+16:])))
 			// Framing held but the header is not believable: look for a
 			// real record inside these bytes rather than skip them.
@@ -74,9 +80,13 @@ func carve(c *chunk, x *expander, start int, stop func() bool, warn func(off int
 		}
 		ev, err := decodeRecordBody(c, x, pos+recordHeaderSize, pos+size-4)
 		if err != nil {
-			warn(pos, id, fmt.Errorf("%w: record %d at chunk offset %d: %w", parsers.ErrUnrecovered, id, pos, err))
+			warn(pos, id, written, fmt.Errorf("%w: record %d at chunk offset %d: %w", parsers.ErrUnrecovered, id, pos, err))
 		} else {
-			r := Record{Offset: c.fileOff + int64(pos), ID: id, Written: written, Event: ev, Recovered: fromSlack}
+			from := fromSlack
+			if pos < recordsEnd && area != "" {
+				from = area
+			}
+			r := Record{Offset: c.fileOff + int64(pos), ID: id, Written: written, Event: ev, Recovered: from}
 			if len(c.notes) > 0 {
 				slices.Sort(c.notes)
 				r.Partial = strings.Join(slices.Compact(c.notes), "; ")

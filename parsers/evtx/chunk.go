@@ -38,13 +38,20 @@ type Record struct {
 	Partial string
 }
 
-// Where a recovered record was found. A live record is one inside the
-// records area (header to free-space offset) of a chunk with a valid header
-// that the file header counts; every other record is recovered.
+// Where a recovered record was found. A live record is one in the record
+// chain of a chunk with a valid header that the file header counts (or
+// that follows them in a dirty file, see Parser.Parse): the chain starts
+// right after the chunk header and ends at the free-space offset, at the
+// record the header names last (its offset for libevtx, its ID for the
+// evtx crate), or at the first record header that is not valid, whichever
+// comes first. Both oracles stop there; every record found after that
+// point is recovered, as evtxexport -m recovered lists it.
 const (
-	fromSlack    = "chunk slack"                              // past the chunk's free-space offset
-	fromNoHeader = "chunk without a valid header"             // bad magic or free-space offset: whole chunk scanned
-	fromUnused   = "chunk past the file header's chunk count" // not in use per the file header
+	fromSlack     = "chunk slack"                                  // past the chunk's free-space offset
+	fromNoHeader  = "chunk without a valid header"                 // bad magic or free-space offset: whole chunk scanned
+	fromUnused    = "chunk past the file header's chunk count"     // clean file header that does not count the chunk
+	fromBroken    = "chunk records after a broken record"          // the chain stopped at an invalid record header
+	fromPastChain = "chunk records after the header's last record" // before the free-space offset, after the last record the chunk header names
 )
 
 // warning is damage found in a chunk, reported by the caller as a
@@ -53,6 +60,18 @@ type warning struct {
 	off int64
 	rec uint64
 	err error
+	// copyOf is set for a slack record that could not be decoded: if a
+	// live record has the same ID and written time, the slack bytes are a
+	// stale copy of it and the warning is dropped (see Parser.Parse).
+	copyOf recKey
+}
+
+// recKey identifies a record across chunks: its header's ID and written
+// time (FILETIME). A slack record with the key of a live record is a
+// copy of it that Windows left behind, not a deleted record.
+type recKey struct {
+	id      uint64
+	written int64
 }
 
 // chunk holds one 64 KiB chunk and the per-chunk caches: names and template
@@ -152,21 +171,26 @@ func (c *chunk) template(off uint32) *template {
 
 // chunkHeader is the part of the 512-byte chunk header the decoder uses.
 type chunkHeader struct {
-	firstID, lastID uint64
-	freeOff         uint32
-	dataCRC         uint32
-	flags           uint32
-	headerCRC       uint32
+	firstNum, lastNum uint64 // record numbers: how many records the header declares
+	firstID, lastID   uint64
+	lastRecOff        uint32 // chunk offset of the last record
+	freeOff           uint32
+	dataCRC           uint32
+	flags             uint32
+	headerCRC         uint32
 }
 
 func readChunkHeader(b []byte) chunkHeader {
 	return chunkHeader{
-		firstID:   binary.LittleEndian.Uint64(b[24:]),
-		lastID:    binary.LittleEndian.Uint64(b[32:]),
-		freeOff:   binary.LittleEndian.Uint32(b[48:]),
-		dataCRC:   binary.LittleEndian.Uint32(b[52:]),
-		flags:     binary.LittleEndian.Uint32(b[120:]),
-		headerCRC: binary.LittleEndian.Uint32(b[124:]),
+		firstNum:   binary.LittleEndian.Uint64(b[8:]),
+		lastNum:    binary.LittleEndian.Uint64(b[16:]),
+		lastRecOff: binary.LittleEndian.Uint32(b[44:]),
+		firstID:    binary.LittleEndian.Uint64(b[24:]),
+		lastID:     binary.LittleEndian.Uint64(b[32:]),
+		freeOff:    binary.LittleEndian.Uint32(b[48:]),
+		dataCRC:    binary.LittleEndian.Uint32(b[52:]),
+		flags:      binary.LittleEndian.Uint32(b[120:]),
+		headerCRC:  binary.LittleEndian.Uint32(b[124:]),
 	}
 }
 
@@ -194,16 +218,24 @@ func allZero(b []byte) bool {
 
 // chunkResult is what decoding one chunk yields.
 type chunkResult struct {
-	records int
-	warns   []warning
-	empty   bool // all zero: an unused chunk, not damage
+	records    int // records emitted, live and recovered
+	declared   int // records the chunk header declares (record numbers first to last)
+	unreadable int // records found but not decoded, each also a warning
+	// chainUnreadable is the part of unreadable in record chains (not
+	// carved): a record the chunk holds as live and that is lost.
+	chainUnreadable int
+	warns           []warning
+	empty           bool // all zero: an unused chunk, not damage
 }
 
 // decodeChunk decodes every record of one chunk. Damage never stops it: a
-// bad magic or checksum is reported and the records are still read; after
-// a broken record it scans on for the next record signature. Then the
-// slack after the free-space offset is carved for older records (carve).
-// inUse is false for a chunk past the file header's chunk count: all its
+// bad magic or checksum is reported and the records are still read. The
+// live records are the chunk's record chain (see the from* constants);
+// the rest of the chunk, from where the chain stops to the chunk end, is
+// then carved for records (carve), which are tagged recovered with where
+// they were found: records the chain did not reach (after a broken record,
+// after the header's last record) and older records in the slack.
+// inUse is false for a chunk a clean file header does not count: all its
 // records are recovered ones.
 //
 // Each record goes to fn; the Record and its Elements are reused after fn
@@ -217,71 +249,162 @@ func decodeChunk(buf []byte, fileOff int64, inUse bool, stop func() bool, fn fun
 		res.empty = true
 		return res
 	}
-	end := len(buf)
-	scan := true
 	tag := ""
 	if !inUse {
 		tag = fromUnused
 	}
-	slack := -1 // where the slack starts, when the free-space offset is valid
 	if len(buf) < chunkHeaderSize {
 		warn(0, 0, "chunk truncated to %d bytes, shorter than its header", len(buf))
 		return res
 	}
-	if !bytes.Equal(buf[:8], chunkMagic) {
-		warn(0, 0, "bad chunk magic %q: header ignored, scanning the chunk for records", buf[:8])
-		tag = cmp.Or(tag, fromNoHeader)
-	} else {
-		h := readChunkHeader(buf)
-		checkCRC := h.flags&chunkFlagNoCRC == 0
-		if checkCRC && headerCRC(buf) != h.headerCRC {
-			warn(0, 0, "chunk header checksum mismatch (stored 0x%08x, computed 0x%08x)", h.headerCRC, headerCRC(buf))
-		}
-		switch {
-		case h.freeOff < chunkHeaderSize || h.freeOff > chunkSize:
-			warn(0, 0, "chunk free-space offset %d is invalid: scanning the chunk for records", h.freeOff)
-			tag = cmp.Or(tag, fromNoHeader)
-		case int(h.freeOff) > len(buf):
-			warn(0, 0, "chunk truncated: %d of %d bytes of records present", len(buf)-chunkHeaderSize, int(h.freeOff)-chunkHeaderSize)
-		default:
-			end = int(h.freeOff)
-			slack = end
-			scan = false
-			if c := crc32.ChecksumIEEE(buf[chunkHeaderSize:end]); checkCRC && c != h.dataCRC {
-				warn(0, 0, "chunk records checksum mismatch (stored 0x%08x, computed 0x%08x): records decoded anyway", h.dataCRC, c)
-			}
-		}
-	}
 	c := &chunk{buf: buf, fileOff: fileOff, names: make(map[uint32]nameEntry, 64), templates: make(map[uint32]*template, 16)}
 	x := &expander{c: c}
-	lost := -1 // start of a damaged stretch being skipped
-	for pos := chunkHeaderSize; pos+recordHeaderSize <= end; {
+	if !bytes.Equal(buf[:8], chunkMagic) {
+		warn(0, 0, "bad chunk magic %q: header ignored, scanning the chunk for records", buf[:8])
+		scanChunk(c, x, len(buf), cmp.Or(tag, fromNoHeader), stop, &res, fn)
+		return res
+	}
+	h := readChunkHeader(buf)
+	if h.lastNum >= h.firstNum && h.lastNum-h.firstNum < chunkSize {
+		res.declared = int(h.lastNum-h.firstNum) + 1
+	}
+	checkCRC := h.flags&chunkFlagNoCRC == 0
+	if checkCRC && headerCRC(buf) != h.headerCRC {
+		warn(0, 0, "chunk header checksum mismatch (stored 0x%08x, computed 0x%08x)", h.headerCRC, headerCRC(buf))
+	}
+	switch {
+	case h.freeOff < chunkHeaderSize || h.freeOff > chunkSize:
+		warn(0, 0, "chunk free-space offset %d is invalid: scanning the chunk for records", h.freeOff)
+		scanChunk(c, x, len(buf), cmp.Or(tag, fromNoHeader), stop, &res, fn)
+		return res
+	case int(h.freeOff) > len(buf):
+		// A file cut short: the records before the cut are the chain's,
+		// read as live (the truncation is the warning).
+		warn(0, 0, "chunk truncated: %d of %d bytes of records present", len(buf)-chunkHeaderSize, int(h.freeOff)-chunkHeaderSize)
+		scanChunk(c, x, len(buf), tag, stop, &res, fn)
+		return res
+	}
+	end := int(h.freeOff)
+	if cs := crc32.ChecksumIEEE(buf[chunkHeaderSize:end]); checkCRC && cs != h.dataCRC {
+		warn(0, 0, "chunk records checksum mismatch (stored 0x%08x, computed 0x%08x): records decoded anyway", h.dataCRC, cs)
+	}
+	// The chain. libevtx reads records while their offset is at most the
+	// header's last-record offset; the evtx crate stops after the record
+	// whose ID is the header's last; both stop at the free-space offset
+	// and at the first record header that does not hold (bad signature,
+	// a size of 0 or one running past the records, a size copy that
+	// differs). Neither checks IDs against the header's range, so a
+	// record out of range inside the chain is live, with a warning.
+	lastOff := int(h.lastRecOff)
+	if lastOff < chunkHeaderSize || lastOff >= end {
+		lastOff = end // not usable: the free-space offset bounds the chain
+	}
+	pos := chunkHeaderSize
+	after := "" // why the chain stopped before the free-space offset
+	for pos+recordHeaderSize <= end {
 		if res.records%256 == 255 && stop() {
 			return res
 		}
+		if pos > lastOff {
+			after = fromPastChain
+			warn(pos, 0, "%d bytes between the chunk's last record (chunk offset %d, per its header) and its free-space offset %d: records there are carved and tagged recovered", end-pos, lastOff, end)
+			break
+		}
 		size, ok := recordAt(buf, pos, end)
+		copyBad := false
 		if !ok {
-			if lost < 0 && !scan {
-				lost = pos
-			}
-			pos += 8
-			continue
+			// The evtx crate does not check the size copy at a record's
+			// end; libevtx does. A record whose tail is damaged but whose
+			// body decodes is read as live (the crate reads it, and the
+			// chain goes on at its end), with a warning.
+			size, copyBad = sizedRecordAt(buf, pos, end)
 		}
-		if lost >= 0 {
-			warn(lost, 0, "%d bytes of damaged record data skipped before the record at chunk offset %d", pos-lost, pos)
-			lost = -1
-		}
-		if size == 0 { // header present, body cut off by the end of the data
-			id := binary.LittleEndian.Uint64(buf[pos+8:])
-			warn(pos, id, "record %d truncated by the end of the file", id)
-			slack = -1
+		if (!ok && !copyBad) || size == 0 {
+			after = fromBroken
+			warn(pos, 0, "invalid record header at chunk offset %d (signature %x, size %d): the chunk's record chain ends here, as it does for evtxexport and the evtx crate; the %d bytes after it are carved and their records tagged recovered",
+				pos, buf[pos:pos+4], binary.LittleEndian.Uint32(buf[pos+4:]), end-pos)
 			break
 		}
 		id := binary.LittleEndian.Uint64(buf[pos+8:])
 		r := Record{Offset: fileOff + int64(pos), ID: id, Recovered: tag}
 		r.Written, _ = filetime(binary.LittleEndian.Uint64(buf[pos+16:]))
+		if id < h.firstID || id > h.lastID {
+			warn(pos, id, "record %d is outside the chunk header's record-ID range %d-%d; read as live, in the chunk's record chain (as evtxexport and the evtx crate read it)", id, h.firstID, h.lastID)
+		}
+		ev, err := decodeRecordBody(c, x, pos+recordHeaderSize, pos+size-4)
+		if copyBad {
+			if err != nil {
+				after = fromBroken
+				warn(pos, id, "record %d at chunk offset %d: size copy differs from its size %d and its body does not decode (%v): the chunk's record chain ends here, as it does for evtxexport; the %d bytes after it are carved and their records tagged recovered",
+					id, pos, size, err, end-pos)
+				break
+			}
+			warn(pos, id, "record %d at chunk offset %d: size copy at its end differs from its size %d (damaged tail); its body decodes and is read as live, as the evtx crate reads it (evtxexport stops the chunk here)", id, pos, size)
+		}
+		if err != nil {
+			res.unreadable++
+			res.chainUnreadable++
+			warn(pos, id, "record %d: %w", id, err)
+		} else {
+			r.Event = ev
+			res.records++
+			fn(&r)
+		}
+		pos += size
+		if id == h.lastID && pos < end {
+			after = fromPastChain
+			warn(pos, 0, "%d bytes between record %d, the last the chunk header names, and the free-space offset %d: records there are carved and tagged recovered", end-pos, id, end)
+			break
+		}
+	}
+	from := end
+	if after != "" {
+		from = pos
+	}
+	if !stop() {
+		res.records += carve(c, x, from, end, after, stop, func(off int, rec uint64, written time.Time, err error) {
+			res.unreadable++
+			w := warning{off: fileOff + int64(off), rec: rec, err: err}
+			if off >= end && !written.IsZero() {
+				w.copyOf = recKey{rec, written.UnixNano()}
+			}
+			res.warns = append(res.warns, w)
+		}, fn)
+	}
+	return res
+}
+
+// scanChunk reads the records of a chunk whose header cannot bound them
+// (bad magic, bad free-space offset, or cut short by the end of the file):
+// it walks from the header to end, and where no record header holds it
+// moves on 8 bytes (records are 8-byte aligned) to the next one.
+func scanChunk(c *chunk, x *expander, end int, tag string, stop func() bool, res *chunkResult, fn func(*Record)) {
+	buf := c.buf
+	warn := func(off int, rec uint64, format string, args ...any) {
+		res.warns = append(res.warns, warning{off: c.fileOff + int64(off), rec: rec, err: fmt.Errorf(format, args...)})
+	}
+	for pos := chunkHeaderSize; pos+recordHeaderSize <= end; {
+		if res.records%256 == 255 && stop() {
+			return
+		}
+		size, ok := recordAt(buf, pos, end)
+		if !ok {
+			pos += 8
+			continue
+		}
+		id := binary.LittleEndian.Uint64(buf[pos+8:])
+		if size == 0 { // header present, body cut off by the end of the data
+			res.unreadable++
+			res.chainUnreadable++
+			warn(pos, id, "record %d truncated by the end of the file", id)
+			return
+		}
+		r := Record{Offset: c.fileOff + int64(pos), ID: id, Recovered: tag}
+		r.Written, _ = filetime(binary.LittleEndian.Uint64(buf[pos+16:]))
 		ev, err := decodeRecordBody(c, x, pos+recordHeaderSize, pos+size-4)
 		if err != nil {
+			res.unreadable++
+			res.chainUnreadable++
 			warn(pos, id, "record %d: %w", id, err)
 		} else {
 			r.Event = ev
@@ -290,15 +413,20 @@ func decodeChunk(buf []byte, fileOff int64, inUse bool, stop func() bool, fn fun
 		}
 		pos += size
 	}
-	if lost >= 0 {
-		warn(lost, 0, "%d bytes of damaged record data at the end of the chunk", end-lost)
+}
+
+// sizedRecordAt is recordAt without the size copy: the signature and a
+// size that fits the records area (the evtx crate's check). bad is true
+// when such a header is there.
+func sizedRecordAt(buf []byte, pos, end int) (size int, bad bool) {
+	if !bytes.Equal(buf[pos:pos+4], recordMagic) {
+		return 0, false
 	}
-	if slack >= 0 && !stop() {
-		res.records += carve(c, x, slack, stop, func(off int, rec uint64, err error) {
-			res.warns = append(res.warns, warning{off: fileOff + int64(off), rec: rec, err: err})
-		}, fn)
+	size = int(binary.LittleEndian.Uint32(buf[pos+4:]))
+	if size < recordHeaderSize+4 || pos+size > end {
+		return 0, false
 	}
-	return res
+	return size, true
 }
 
 // recordAt checks for a record header at pos. It returns the record size,
