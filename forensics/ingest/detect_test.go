@@ -197,3 +197,201 @@ func TestCommentedLogsReadToEnd(t *testing.T) {
 		})
 	}
 }
+
+// proseLines are lines of a real text document that is no log (the corpus
+// README), without blank or comment-like lines, so each is a sampled line.
+func proseLines(t *testing.T) [][]byte {
+	t.Helper()
+	var out [][]byte
+	for _, l := range bytes.Split(readCorpus(t, "README.md"), []byte("\n")) {
+		tl := bytes.TrimSpace(l)
+		if len(tl) == 0 || strings.ContainsAny(string(tl[:1]), "#;-/|`*") {
+			continue
+		}
+		out = append(out, l)
+	}
+	if len(out) < 20 {
+		t.Fatalf("corpus README has only %d prose lines", len(out))
+	}
+	return out
+}
+
+// firstBytes returns whole prose lines adding up to at least n bytes.
+func proseBytes(t *testing.T, n int) []byte {
+	var b []byte
+	for len(b) < n {
+		for _, l := range proseLines(t) {
+			b = append(append(b, l...), '\n')
+		}
+	}
+	return b
+}
+
+// A log whose first block is not log lines (a zeroed block, text pasted
+// over it, bytes of another file) is still recognised by the lines after
+// it and read to the end: every record of the clean file is an event and
+// the damaged part is warned about, never skipped silently.
+func TestDamagedHeadStillRecognised(t *testing.T) {
+	auth := readCorpus(t, "more/linux/auth/elastic_examples_auth.log")
+	small := readCorpus(t, "logs/syslog/syslog_ssh.log")
+	rnd := make([]byte, 4096)
+	x := uint32(2463534242)
+	for i := range rnd {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		rnd[i] = byte(x)
+	}
+	cases := []struct {
+		name        string
+		head, clean []byte
+		file        string
+	}{
+		{"4 KiB of prose before an auth log", proseBytes(t, 4096), auth, "evidence/auth.log"},
+		{"4 KiB zeroed block before an auth log", append(make([]byte, 4095), '\n'), auth, "copy/auth.txt"},
+		{"4 KiB of random bytes before an auth log", append(rnd, '\n'), auth, "var/log/auth.log"},
+		{"two stray lines before a short syslog", []byte("--- cut here ---\nsaved by rsync at 10:02\n"), small, "messages.txt"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if !bytes.HasSuffix(c.head, []byte("\n")) {
+				t.Fatal("head must end a line")
+			}
+			r := ingestFiles(t, map[string][]byte{
+				"clean/syslog": c.clean,
+				c.file:         append(append([]byte(nil), c.head...), c.clean...),
+			})
+			got := map[bool][]*timeline.Event{}
+			for _, e := range r.events {
+				got[strings.HasPrefix(e.Jejak.Provenance.Path, "clean/")] = append(got[strings.HasPrefix(e.Jejak.Provenance.Path, "clean/")], e)
+			}
+			for _, w := range r.warnings {
+				if w.Kind == timeline.WarnSkipped {
+					t.Fatalf("%s skipped: %s", w.Path, w.Message)
+				}
+			}
+			if len(got[true]) != nonBlankLines(c.clean) {
+				t.Errorf("clean log: %d events for %d lines", len(got[true]), nonBlankLines(c.clean))
+			}
+			if a, b := recordKeys(got[true]), recordKeys(got[false]); strings.Join(a, "\n") != strings.Join(b, "\n") {
+				t.Errorf("damaged copy: %d events, clean %d: records differ", len(b), len(a))
+			}
+			for _, e := range got[false] {
+				if e.Jejak.Provenance.Parser != "syslog" {
+					t.Fatalf("damaged copy parsed by %s", e.Jejak.Provenance.Parser)
+				}
+			}
+			// The damaged head is reported, from its first line.
+			var first int64 = -1
+			for _, w := range r.warnings {
+				if w.Path == c.file && (first < 0 || w.Record < first) {
+					first = w.Record
+				}
+			}
+			if first != 1 {
+				t.Errorf("first warning of the damaged copy at line %d, want 1", first)
+			}
+			if r.sum.Clean() {
+				t.Error("summary clean despite the damaged head")
+			}
+		})
+	}
+}
+
+// A file no parser takes is reported with the formats tried and the nearest
+// one. Three real sshd lines among prose: syslog accepts exactly those, too
+// few to take the file.
+func TestNearestFormatReported(t *testing.T) {
+	prose := proseLines(t)
+	ssh := bytes.Split(bytes.TrimSpace(readCorpus(t, "logs/syslog/syslog_ssh.log")), []byte("\n"))
+	var b []byte
+	lines := 0
+	for i := 0; i < 37; i++ {
+		b = append(append(b, prose[i%len(prose)]...), '\n')
+		lines++
+		if i%12 == 6 {
+			b = append(append(b, ssh[i/12]...), '\n')
+			lines++
+		}
+	}
+	if lines != 40 {
+		t.Fatalf("built %d lines, want 40", lines)
+	}
+	r := ingestFiles(t, map[string][]byte{"notes/meeting.txt": b})
+	if len(r.events) != 0 {
+		t.Fatalf("%d events from a file that is no log", len(r.events))
+	}
+	if r.sum.SkipReasons[ingest.SkipNoParser] != 1 {
+		t.Fatalf("skip reasons %v", r.sum.SkipReasons)
+	}
+	want := fmt.Sprintf("text in no known log format (tried %d formats; nearest: syslog, 3 of 40 sampled lines)",
+		len(all.Registry().Parsers()))
+	for _, w := range r.warnings {
+		if w.Kind == timeline.WarnSkipped && !strings.HasSuffix(w.Message, want) {
+			t.Errorf("skip message %q, want it to end %q", w.Message, want)
+		}
+	}
+	if !r.sum.Clean() {
+		t.Error("an unrecognised file with an ordinary name made the run unclean")
+	}
+}
+
+// A file named like a well-known log that no parser reads is a failure
+// (exit 3), with a reason of its own; the same bytes under an ordinary name
+// are only listed.
+func TestKnownLogNameUnreadFailsRun(t *testing.T) {
+	prose := proseBytes(t, 1)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	elf := make([]byte, 64<<10)
+	if _, err := f.ReadAt(elf, 0); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	cases := []struct {
+		path    string
+		content []byte
+		reason  string
+	}{
+		{"var/log/auth.log", prose, ingest.SkipKnownLog},
+		{"var/log/secure-20240107", prose, ingest.SkipKnownLog},
+		{"logs/messages.2.gz.d/messages.2", prose, ingest.SkipKnownLog},
+		{"srv/www/logs/app.log", prose, ingest.SkipKnownLog},
+		{"MSSQL/Log/ERRORLOG", prose, ingest.SkipKnownLog},
+		{"winevt/Security.evtx", prose, ingest.SkipKnownLog},
+		{"var/log/wtmp", elf, ingest.SkipKnownLog},
+		{"home/ann/notes.txt", prose, ingest.SkipNoParser},
+		{"home/ann/build.log", prose, ingest.SkipNoParser},
+		{"usr/sbin/cron", elf, ingest.SkipNoParser},
+		{"home/ann/tool", elf, ingest.SkipNoParser},
+	}
+	for _, c := range cases {
+		t.Run(c.path, func(t *testing.T) {
+			r := ingestFiles(t, map[string][]byte{c.path: c.content})
+			if r.sum.FilesSkipped != 1 || r.sum.SkipReasons[c.reason] != 1 {
+				t.Fatalf("skips %v, want one %q", r.sum.SkipReasons, c.reason)
+			}
+			if clean := c.reason != ingest.SkipKnownLog; r.sum.Clean() != clean {
+				t.Errorf("Clean() = %v, want %v", r.sum.Clean(), clean)
+			}
+			var msg string
+			for _, w := range r.warnings {
+				if w.Kind == timeline.WarnSkipped && w.Path == c.path {
+					msg = w.Message
+				}
+			}
+			if !strings.HasPrefix(msg, c.reason+": ") {
+				t.Errorf("warning %q does not start with the reason", msg)
+			}
+			if strings.Contains(msg, "text") != (&c.content[0] == &prose[0]) {
+				t.Errorf("warning %q: text or binary misdescribed", msg)
+			}
+		})
+	}
+}

@@ -496,13 +496,20 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // tried and the nearest one. br is not consumed: parsing starts at byte 0.
 func (r *runner) detect(it Item, e *jfs.Entry, br *bufio.Reader, head []byte) parsers.Parser {
 	reason := SkipNoParser
-	if knownLogName(e.Path, e.Chain) {
+	known := knownLogName(e.Path, e.Chain)
+	if known {
 		reason = SkipKnownLog
 	}
-	if isBinary(head) && !allZero(head) {
-		// A binary file: a program, an image, a database. Text formats are
-		// not tried past its head (a zeroed first block is, above).
-		r.skip(it, e, reason, fmt.Sprintf("binary content (first bytes % x)", head[:min(8, len(head))]))
+	binary := isBinary(head)
+	what := "text in no known log format"
+	if binary {
+		what = fmt.Sprintf("binary content, first bytes % x", head[:min(8, len(head))])
+	}
+	if binary && !zeroed(head) && !known {
+		// A binary file (a program, an image, a database) is not searched
+		// for text lines: a disk image holds too many. A log's name or a
+		// zeroed first block is reason enough to look.
+		r.skip(it, e, reason, what)
 		return nil
 	}
 	var at io.ReaderAt
@@ -521,10 +528,6 @@ func (r *runner) detect(it Item, e *jfs.Entry, br *bufio.Reader, head []byte) pa
 	if d.Parser != nil {
 		return d.Parser
 	}
-	what := "text in no known log format"
-	if isBinary(start) {
-		what = "binary content"
-	}
 	r.skip(it, e, reason, fmt.Sprintf("%s (%s)", what, d))
 	return nil
 }
@@ -541,9 +544,11 @@ func isBinary(b []byte) bool {
 	return bin > len(b)/20
 }
 
-func allZero(b []byte) bool {
+// zeroed reports a block of NUL bytes (line ends allowed): space a damaged
+// or preallocated log had not written, not the content of another format.
+func zeroed(b []byte) bool {
 	for _, c := range b {
-		if c != 0 {
+		if c != 0 && c != '\n' && c != '\r' {
 			return false
 		}
 	}
