@@ -395,3 +395,32 @@ func TestKnownLogNameUnreadFailsRun(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkIngestDetection compares a whole ingest of a real 800 KB auth
+// log whose head matches (the normal path) with the same log behind comment
+// lines (detected on sampled lines): the difference is what detection costs.
+func BenchmarkIngestDetection(b *testing.B) {
+	p := parsertest.Corpus(b, "more/linux/auth/elastic_examples_auth.log")
+	clean, err := os.ReadFile(p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name    string
+		content []byte
+	}{
+		{"head matches", clean},
+		{"comments first", append([]byte(commentBlock), clean...)},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			files := map[string][]byte{"auth.log": c.content}
+			b.SetBytes(int64(len(c.content)))
+			for range b.N {
+				r := ingestFiles(b, files)
+				if len(r.events) != nonBlankLines(clean) {
+					b.Fatalf("%d events", len(r.events))
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,197 @@
+package parsers_test
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+
+	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+	"github.com/jejak-forensics/jejak/parsers"
+	"github.com/jejak-forensics/jejak/parsers/all"
+	"github.com/jejak-forensics/jejak/parsers/parsertest"
+)
+
+func corpusFile(t testing.TB, rel string) (*os.File, []byte) {
+	t.Helper()
+	p := parsertest.Corpus(t, rel)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f, b
+}
+
+// lineSet is every line of a file, to check that a sampled line is a whole
+// line of it and not a piece cut by a window.
+func lineSet(b []byte) map[string]int {
+	m := map[string]int{}
+	off := 0
+	for _, l := range bytes.SplitAfter(b, []byte("\n")) {
+		m[string(bytes.TrimRight(l, "\r\n"))] = off
+		off += len(l)
+	}
+	return m
+}
+
+func TestSampleLinesWholeLinesThroughTheFile(t *testing.T) {
+	f, b := corpusFile(t, "more/linux/auth/elastic_examples_auth.log")
+	lines := lineSet(b)
+	size := int64(len(b))
+	cases := []struct {
+		name     string
+		start    []byte
+		complete bool
+		withAt   bool
+		// reach: the sample must hold a line starting at or after this
+		// offset (windows spread over what is readable).
+		reach int64
+	}{
+		{"random access", b[:64<<10], false, true, size * 7 / 8},
+		{"stream buffer", b[:256<<10], false, false, (256 << 10) * 7 / 8},
+		{"whole short file", b[:40<<10], true, false, 39 << 10},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var s parsers.Sample
+			if c.withAt {
+				s = parsers.SampleLines(c.start, c.complete, f, size)
+			} else {
+				s = parsers.SampleLines(c.start, c.complete, nil, -1)
+			}
+			if len(s.Lines) != parsers.SampleMaxLines {
+				t.Errorf("%d lines sampled, want %d", len(s.Lines), parsers.SampleMaxLines)
+			}
+			last := -1
+			for _, l := range s.Lines {
+				off, ok := lines[string(l)]
+				if !ok {
+					t.Fatalf("sampled %q is not a whole line of the file", l)
+				}
+				last = max(last, off)
+			}
+			if int64(last) < c.reach-int64(parsers.SampleWindowSize) {
+				t.Errorf("last sampled line at %d, want the sample to reach %d", last, c.reach)
+			}
+		})
+	}
+}
+
+func TestSampleLinesSkipsLeadingComments(t *testing.T) {
+	_, b := corpusFile(t, "logs/syslog/syslog_ssh.log")
+	in := append([]byte("\xef\xbb\xbf# exported\n\n; note\n// by hand\n-- end\n"), b...)
+	s := parsers.SampleLines(in, true, nil, -1)
+	if s.Leading != 5 {
+		t.Errorf("Leading = %d, want 5", s.Leading)
+	}
+	want := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(s.Lines) != len(want) || string(s.Lines[0]) != want[0] || string(s.Lines[len(s.Lines)-1]) != want[len(want)-1] {
+		t.Errorf("sampled %d lines from %q, want the %d lines of the log", len(s.Lines), s.Lines[0], len(want))
+	}
+	// Without the file's end, its last line may be cut: not sampled.
+	if s := parsers.SampleLines(in[:len(in)-5], false, nil, -1); len(s.Lines) != len(want)-1 {
+		t.Errorf("cut buffer: %d lines, want %d", len(s.Lines), len(want)-1)
+	}
+}
+
+func linesOf(t *testing.T, rel string, n int) [][]byte {
+	_, b := corpusFile(t, rel)
+	var out [][]byte
+	for _, l := range bytes.Split(b, []byte("\n")) {
+		if len(bytes.TrimSpace(l)) > 0 && len(out) < n {
+			out = append(out, bytes.TrimRight(l, "\r"))
+		}
+	}
+	return out
+}
+
+// Detect on lines of real logs of each text format picks that format; too
+// few accepted lines pick none but still name the nearest.
+func TestDetect(t *testing.T) {
+	reg := all.Registry()
+	prose := [][]byte{
+		[]byte("Minutes of the county canvass board, 12 November."),
+		[]byte("Present: the clerk, two observers and the IT contractor."),
+		[]byte("The board reviewed the tabulator logs and found no gaps."),
+		[]byte("Next meeting after certification."),
+	}
+	mix := func(a, b [][]byte) [][]byte { return append(append([][]byte(nil), a...), b...) }
+	cases := []struct {
+		name    string
+		lines   [][]byte
+		want    string // chosen parser, "" for none
+		nearest string
+	}{
+		{"auth.log", linesOf(t, "more/linux/auth/elastic_examples_auth.log", 40), "syslog", "syslog"},
+		{"apache", linesOf(t, "logs/web/apache_access.log", 40), "weblog", "weblog"},
+		{"nginx", linesOf(t, "more/web/nginx/crowdsec_nginx_http-logs.log", 40), "weblog", "weblog"},
+		{"auditd", linesOf(t, "logs/linux/audit_enriched.log", 40), "auditd", "auditd"},
+		{"postgresql", linesOf(t, "logs/db/postgresql.log", 40), "postgresql", "postgresql"},
+		{"mysql general", linesOf(t, "more/db/lnav_logfile_mysql_gen.0", 40)[3:], "mysql", "mysql"},
+		{"dpkg", linesOf(t, "logs/linux/dpkg.log", 40), "dpkg", "dpkg"},
+		{"a third is enough", mix(linesOf(t, "logs/syslog/syslog_ssh.log", 3), mix(prose, prose[:2])), "syslog", "syslog"},
+		{"under a third", mix(linesOf(t, "logs/syslog/syslog_ssh.log", 3), mix(prose, prose)), "", "syslog"},
+		{"prose", prose, "", ""},
+		{"two lines of a short file", linesOf(t, "logs/syslog/syslog_ssh.log", 2), "syslog", "syslog"},
+	}
+	e := &jfs.Entry{Path: "evidence/file", Size: -1}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := reg.Detect(e, parsers.Sample{Lines: c.lines})
+			got := ""
+			if d.Parser != nil {
+				got = d.Parser.Name()
+			}
+			if got != c.want || d.Nearest != c.nearest {
+				t.Errorf("Detect = %q (nearest %q, %d of %d), want %q (nearest %q)", got, d.Nearest, d.Accepted, d.Sampled, c.want, c.nearest)
+			}
+			if d.Tried != len(reg.Parsers()) || d.Scored == 0 || d.Scored >= d.Tried {
+				t.Errorf("tried %d, scored %d: binary formats must not be scored by line", d.Tried, d.Scored)
+			}
+		})
+	}
+}
+
+// Registry order decides a tie, as it does for Match: two parsers accepting
+// the same lines, registered in either order.
+func TestDetectTieGoesToRegistryOrder(t *testing.T) {
+	a, b := &lineParser{name: "a"}, &lineParser{name: "b"}
+	for _, order := range [][]parsers.Parser{{a, b}, {b, a}} {
+		reg := parsers.NewRegistry(order...).ScoreLines(order...)
+		d := reg.Detect(&jfs.Entry{}, parsers.Sample{Lines: [][]byte{[]byte("x"), []byte("y"), []byte("z")}})
+		if d.Parser != order[0] {
+			t.Errorf("order %s,%s: chose %v", order[0].Name(), order[1].Name(), d.Parser)
+		}
+	}
+}
+
+func TestScoreLinesPanicsOnUnregistered(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("no panic")
+		}
+	}()
+	parsers.NewRegistry(&lineParser{name: "a"}).ScoreLines(&lineParser{name: "b"})
+}
+
+// BenchmarkDetect is the cost detection adds to a file whose head no parser
+// takes (the normal path, a head that matches, never runs it): eight 8 KiB
+// windows of an 800 KB log read at their offsets and scored.
+func BenchmarkDetect(b *testing.B) {
+	f, content := corpusFile(b, "more/linux/auth/elastic_examples_auth.log")
+	reg := all.Registry()
+	e := &jfs.Entry{Path: "evidence/auth.txt", Size: int64(len(content))}
+	start := content[:64<<10]
+	b.SetBytes(int64(parsers.SampleWindows * parsers.SampleWindowSize))
+	b.ResetTimer()
+	for range b.N {
+		if d := reg.Detect(e, parsers.SampleLines(start, false, f, e.Size)); d.Parser == nil {
+			b.Fatal("not detected")
+		}
+	}
+}
