@@ -134,8 +134,9 @@ func TestDetect(t *testing.T) {
 		{"postgresql", linesOf(t, "logs/db/postgresql.log", 40), "postgresql", "postgresql"},
 		{"mysql general", linesOf(t, "more/db/lnav_logfile_mysql_gen.0", 40)[3:], "mysql", "mysql"},
 		{"dpkg", linesOf(t, "logs/linux/dpkg.log", 40), "dpkg", "dpkg"},
-		{"a third is enough", mix(linesOf(t, "logs/syslog/syslog_ssh.log", 3), mix(prose, prose[:2])), "syslog", "syslog"},
-		{"under a third", mix(linesOf(t, "logs/syslog/syslog_ssh.log", 3), mix(prose, prose)), "", "syslog"},
+		{"a quarter is enough", mix(linesOf(t, "logs/syslog/syslog_ssh.log", 3), mix(prose, mix(prose, prose[:1]))), "syslog", "syslog"},
+		{"under a quarter", mix(linesOf(t, "logs/syslog/syslog_ssh.log", 3), mix(prose, mix(prose, prose[:2]))), "", "syslog"},
+		{"three needed", mix(linesOf(t, "logs/syslog/syslog_ssh.log", 2), prose[:2]), "", "syslog"},
 		{"prose", prose, "", ""},
 		{"two lines of a short file", linesOf(t, "logs/syslog/syslog_ssh.log", 2), "syslog", "syslog"},
 	}

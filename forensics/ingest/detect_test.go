@@ -140,7 +140,19 @@ func TestCommentedLogsReadToEnd(t *testing.T) {
 		{"postgresql stderr", "logs/db/postgresql.log", "postgresql", false},
 		{"auditd", "more/audit/go-libaudit_audit-rhel7.log", "auditd", false},
 		{"dpkg", "logs/linux/dpkg.log", "dpkg", true},
+		{"mysql slow", "more/db/lnav_logfile_mysql_slow.0", "mysql", false},
+		{"postgresql lnav", "more/db/lnav_logfile_postgres.0", "postgresql", false},
+		{"selinux audit", "logs/linux/selinux.log", "auditd", false},
+		{"iis6 w3c", "logs/web/iis6.log", "weblog", false},
+		{"iis10 w3c", "logs/web/iis10.log", "weblog", false},
+		{"windows firewall", "logs/windows/windows_firewall.log", "winfirewall", false},
+		{"rsyslog", "logs/syslog/syslog_rsyslog", "syslog", false},
+		{"rfc5424", "logs/syslog/syslog_rsyslog_SyslogProtocol23Format", "syslog", false},
+		{"cron", "logs/syslog/syslog_cron.log", "syslog", false},
 	}
+	// Not here: a bash history, where a '#' line that is no timestamp is a
+	// command the user typed (bash keeps commented-out commands), so a
+	// comment at the top is rightly an event.
 	comments := nonBlankLines([]byte(commentBlock))
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -93,6 +93,11 @@ func (*Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeli
 				}
 			case "time format":
 				timeFormat = strings.TrimSpace(value)
+			case "version", "software", "remark", "date", "start-date", "end-date":
+			default:
+				// Not a directive Windows writes: a comment someone
+				// added. It is no record, and is not passed over silently.
+				warn(errors.New("comment line, not a log record or W3C directive"))
 			}
 			continue
 		}
