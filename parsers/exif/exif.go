@@ -2,6 +2,15 @@
 // github.com/dsoprea/go-exif/v3 and turns every date it holds into its own
 // event: a photo of a tally form is evidence, and each of its clocks
 // (taken, digitized, last saved, GPS fix) may tell a different story.
+//
+// The three camera dates are one clock: a date without its own
+// OffsetTime* tag is read at the offset the image gives its sibling dates
+// (see "The offset precedence" in events.go), and only an image with no
+// offset tag at all is read in the case zone. Each event says which offset
+// placed it and why: jejak.data.exif.offset ("+07:00"),
+// jejak.data.exif.offset_source (the tag it came from, "case zone", or the
+// GPS time's UTC) and, when the date's own tag was absent,
+// jejak.time.zone_assumed.
 package exif
 
 import (
