@@ -24,8 +24,17 @@ func NewExpander(ctx context.Context, opts Options, fn WalkFunc, report func(*Pr
 
 // Entry delivers e, or its members when it is a container. Members get
 // e.Chain followed by their own layers. It returns an error only when fn
-// or the context asked to stop.
+// or the context asked to stop. An entry another Expander already
+// announced as a container (a file system walker that expands what it
+// yields, fed to a disk walker's Expander) is passed on as it is: its
+// members follow it.
 func (x *Expander) Entry(e *Entry) error {
+	if e.Container {
+		if err := x.s.ctx.Err(); err != nil {
+			return err
+		}
+		return x.s.fn(x.s.ctx, e)
+	}
 	return x.s.visit(e, e.Chain, 0, nil)
 }
 

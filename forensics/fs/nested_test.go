@@ -1,8 +1,11 @@
 package fs_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -290,5 +293,33 @@ func checkContainers(t *testing.T, dir string, items []fstest.Item, want [][]str
 	}
 	if !slices.Equal(got, w) {
 		t.Errorf("containers:\n got %q\nwant %q", got, w)
+	}
+}
+
+// TestLayeredExpanders: a file system walker that expands what it yields
+// (NTFS) feeds a disk walker's Expander. The container it announces passes
+// through the second Expander as it is, once, with no problem reported:
+// it is not sniffed again (it has no content).
+func TestLayeredExpanders(t *testing.T) {
+	z := makeZip(t, member{name: "a.log", data: []byte("line\n")})
+	var got []string
+	var probs []*jfs.Problem
+	report := func(p *jfs.Problem) { probs = append(probs, p) }
+	outer := jfs.NewExpander(context.Background(), jfs.Options{}, func(_ context.Context, e *jfs.Entry) error {
+		got = append(got, fmt.Sprintf("%s container=%v", key(e.Chain...), e.Container))
+		return nil
+	}, report)
+	inner := jfs.NewExpander(context.Background(), jfs.Options{}, func(_ context.Context, e *jfs.Entry) error {
+		return outer.Entry(e)
+	}, report)
+	e := jfs.NewEntry("doc.docx", []string{"ntfs:doc.docx"}, int64(len(z)),
+		func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(z)), nil },
+		func() (io.ReaderAt, error) { return bytes.NewReader(z), nil })
+	if err := inner.Entry(e); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"ntfs:doc.docx container=true", "ntfs:doc.docx > zip:a.log container=false"}
+	if !slices.Equal(got, want) || len(probs) > 0 {
+		t.Errorf("got %q, problems %v; want %q", got, probs, want)
 	}
 }

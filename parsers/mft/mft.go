@@ -4,6 +4,10 @@
 // $FILE_NAME times are set by the kernel only, so a $STANDARD_INFORMATION
 // earlier than them is the classic sign of timestomping.
 //
+// An $MFTMirr, whose first records look like an MFT's, is recognised by
+// its size (ntfs.Table.IsMirror) and adds no events: its records are
+// copies of the $MFT's first four.
+//
 // It reads a $MFT yielded by the NTFS walker or extracted by any tool;
 // records are decoded by forensics/fs/ntfs, which also resolves paths the
 // way The Sleuth Kit does (deleted parents followed by sequence number,
@@ -88,9 +92,16 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 	if tail := size % int64(rs); tail != 0 {
 		defer warn(t.Count(), size-tail, fmt.Errorf("%w: %d trailing bytes, less than one record", io.ErrUnexpectedEOF, tail))
 	}
-	return t.Scan(ctx, func(r *ntfs.Record, off int64) error {
-		return events(t, r, off, emit)
-	}, warn)
+	emitRecord := func(r *ntfs.Record, off int64) error { return events(t, r, off, emit) }
+	if t.IsMirror() {
+		// An $MFTMirr (a volume's, or one exported beside its $MFT)
+		// holds copies of the $MFT's first records: their times are the
+		// $MFT's events already, and emitting them would put $MFT,
+		// $MFTMirr, $LogFile and $Volume on the timeline twice. The
+		// records are still decoded, so a damaged mirror is reported.
+		emitRecord = func(*ntfs.Record, int64) error { return nil }
+	}
+	return t.Scan(ctx, emitRecord, warn)
 }
 
 // timeKinds maps the four NTFS times to plaso's descriptions, in MACB order.

@@ -37,6 +37,29 @@ func (t *Table) RecordSize() int { return t.recSize }
 // Count is the number of records the table holds.
 func (t *Table) Count() uint64 { return uint64(t.size / int64(t.recSize)) }
 
+// IsMirror reports whether the table is an $MFTMirr rather than an $MFT:
+// the copy of the MFT's first records ($MFT, $MFTMirr, $LogFile, $Volume)
+// that NTFS keeps for recovery. Its first record has the same layout as an
+// MFT's, so content alone cannot tell them apart by signature; sizes can.
+// Record 0 describes the whole $MFT, longer than this table, and record 1
+// describes the mirror, exactly as long as this table. The names are
+// checked too: they are fixed by the format.
+func (t *Table) IsMirror() bool {
+	mftRec, err0 := t.Read(0)
+	mirRec, err1 := t.Read(1)
+	if err0 != nil || err1 != nil {
+		return false
+	}
+	named := func(r *Record, name string) bool {
+		n := r.LongName()
+		return n != nil && n.Name == name
+	}
+	mftData, mirData := mftRec.Data(), mirRec.Data()
+	return named(mftRec, "$MFT") && named(mirRec, "$MFTMirr") &&
+		mftData != nil && mirData != nil &&
+		mirData.Size == t.size && mftData.Size > t.size
+}
+
 // Read reads and decodes record n on its own.
 func (t *Table) Read(n uint64) (*Record, error) {
 	if n >= t.Count() {
