@@ -137,7 +137,7 @@ func ResolveZone(abbr string, wall time.Time, caseZone *time.Location) (loc *tim
 	if abbr == "" {
 		return caseZone, false
 	}
-	if off, ok := parseNumericZone(abbr); ok {
+	if off, ok := ParseNumericZone(abbr); ok {
 		return time.FixedZone(abbr, off), true
 	}
 	local := time.Date(wall.Year(), wall.Month(), wall.Day(), wall.Hour(), wall.Minute(), wall.Second(), 0, caseZone)
@@ -150,8 +150,8 @@ func ResolveZone(abbr string, wall time.Time, caseZone *time.Location) (loc *tim
 	return caseZone, false
 }
 
-// parseNumericZone reads +hh, +hhmm and +hh:mm.
-func parseNumericZone(s string) (int, bool) {
+// ParseNumericZone reads +hh, +hhmm and +hh:mm as seconds east of UTC.
+func ParseNumericZone(s string) (int, bool) {
 	if len(s) < 3 || (s[0] != '+' && s[0] != '-') {
 		return 0, false
 	}

@@ -101,8 +101,8 @@ func csvEvent(f []string, src *parsers.Source) (*timeline.Event, error) {
 	} else {
 		ts, zone = ts+" "+zone, ""
 	}
-	ev, err := build(src, ts, zone, f[colSeverity], strings.Join(f, ","))
-	if err != nil {
+	ev := newEvent(f[colSeverity], strings.Join(f, ","))
+	if err := place(ev, ts, zone, src); err != nil {
 		return nil, err
 	}
 	ev.Message = f[colSeverity] + ":  " + f[colMessage]

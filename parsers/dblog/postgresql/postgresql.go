@@ -1,6 +1,8 @@
-// Package postgresql parses PostgreSQL server logs: the stderr format with
-// the common log_line_prefix variants ("%m [%p] %q%u@%d ", "%t [%p]: [%l-1]
-// user=%u,db=%d ...") and csvlog.
+// Package postgresql parses PostgreSQL server logs: the stderr format
+// under any log_line_prefix that holds a time (%t, %m or %n, wherever it
+// sits: "%h %m [%p] %u@%d ", "%t [%p]: [%l-1] user=%u,db=%d,...",
+// "%t:%r:%u@%d:[%p]:", "< %m >"), reading pid, user, database and client
+// from the prefix where it has them, and csvlog.
 package postgresql
 
 import (
@@ -10,6 +12,7 @@ import (
 	"errors"
 	"io"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,23 +40,34 @@ func New() *Parser { return &Parser{} }
 // Name implements parsers.Parser.
 func (*Parser) Name() string { return Name }
 
-// stderrLine: time, optional zone, prefix, severity, message.
-var stderrLine = regexp.MustCompile(`^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?)(?: ([A-Za-z]{1,6}|[+-]\d\d(?::?\d\d)?))? ?(.*?)\b(LOG|ERROR|FATAL|PANIC|WARNING|NOTICE|INFO|DEBUG[1-5]?|DETAIL|HINT|STATEMENT|CONTEXT|QUERY|LOCATION):  (.*)$`)
-
 // csvStart: a csvlog record starts with its time and a comma.
 var csvStart = regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?(?: [A-Za-z0-9+:-]{1,6})?,`)
 
-// Match accepts a file whose first non-blank line is a stderr or csvlog
-// record.
+// Match accepts a file when most of its lines are stderr or csvlog records.
+// head may be the file's first bytes or lines sampled from anywhere in it,
+// so no single line decides: comment lines ("# ...") and continuation
+// lines (a tab, or spaces where a tool expanded it) count for nothing,
+// and at least half of the other lines must be records.
 func (*Parser) Match(_ *jfs.Entry, head []byte) bool {
+	if len(head) >= parsers.HeadSize {
+		// The last line may be cut.
+		if i := bytes.LastIndexByte(head, '\n'); i > 0 {
+			head = head[:i]
+		}
+	}
+	fit, miss := 0, 0
 	for _, l := range bytes.Split(head, []byte("\n")) {
 		l = bytes.TrimRight(l, "\r")
-		if len(bytes.TrimSpace(l)) == 0 {
+		if len(bytes.TrimSpace(l)) == 0 || l[0] == '#' || l[0] == '\t' || bytes.HasPrefix(l, []byte("  ")) {
 			continue
 		}
-		return stderrLine.Match(l) || csvStart.Match(l) && bytes.Count(l, []byte(",")) >= 12
+		if _, ok := parseHead(string(l)); ok || csvStart.Match(l) && bytes.Count(l, []byte(",")) >= 12 {
+			fit++
+		} else {
+			miss++
+		}
 	}
-	return false
+	return fit > 0 && fit >= miss
 }
 
 // Parse implements parsers.Parser.
@@ -61,10 +75,10 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 	br := bufio.NewReaderSize(src.R, 64<<10)
 	head, _ := br.Peek(4096)
 	for _, l := range bytes.Split(head, []byte("\n")) {
-		if len(bytes.TrimSpace(l)) == 0 {
+		if len(bytes.TrimSpace(l)) == 0 || l[0] == '#' {
 			continue
 		}
-		if csvStart.Match(l) && !stderrLine.Match(l) {
+		if _, ok := parseHead(string(l)); !ok && csvStart.Match(l) {
 			return parseCSV(ctx, br, src, emit)
 		}
 		break
@@ -74,10 +88,16 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 
 type record struct {
 	off, num int64
+	head     head
 	text     []byte
 	cut      bool
 }
 
+// parseStderr groups lines into records: a line with a severity and a time
+// in its prefix starts one; a line starting with a tab continues it
+// (elog.c indents every further line of a message with one). Any other
+// line also continues the record before it, except one that starts with
+// a time but has no severity: that is reported.
 func parseStderr(ctx context.Context, r io.Reader, src *parsers.Source, emit func(*timeline.Event) error) error {
 	lr := lines.NewReader(r)
 	var cur *record
@@ -114,15 +134,29 @@ func parseStderr(ctx context.Context, r io.Reader, src *parsers.Source, emit fun
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
-		if isRecordStart(line) {
-			if err := flush(); err != nil {
-				return err
+		if line[0] != '\t' {
+			if h, ok := parseHead(string(line)); ok {
+				if err := flush(); err != nil {
+					return err
+				}
+				cur = &record{off: off, num: num, head: h, text: append([]byte(nil), line...)}
+				continue
 			}
-			cur = &record{off: off, num: num, text: append([]byte(nil), line...)}
-			continue
+			if startsWithTime(line) {
+				if err := flush(); err != nil {
+					return err
+				}
+				warn(src, off, num, errors.New("timestamped line without a severity (LOG:, ERROR:, ...)"))
+				continue
+			}
 		}
 		if cur == nil {
-			warn(src, off, num, errors.New("line before the first timestamped record"))
+			if line[0] == '#' {
+				// A note someone put at the top of a copied log.
+				warn(src, off, num, errors.New("comment line before the first record"))
+			} else {
+				warn(src, off, num, errors.New("line before the first timestamped record"))
+			}
 			continue
 		}
 		// A continuation (a multi-line statement or DETAIL).
@@ -134,9 +168,8 @@ func parseStderr(ctx context.Context, r io.Reader, src *parsers.Source, emit fun
 	}
 }
 
-func isRecordStart(l []byte) bool {
-	return len(l) >= 19 && l[4] == '-' && l[7] == '-' && l[10] == ' ' && l[13] == ':' &&
-		l[0] >= '0' && l[0] <= '9'
+func startsWithTime(l []byte) bool {
+	return len(l) >= 19 && isWallTime(string(l[:19]))
 }
 
 func warn(src *parsers.Source, off, num int64, err error) {
@@ -144,21 +177,25 @@ func warn(src *parsers.Source, off, num int64, err error) {
 }
 
 func stderrEvent(rec *record, src *parsers.Source) (*timeline.Event, error) {
-	first, rest, _ := bytes.Cut(rec.text, []byte("\n"))
-	m := stderrLine.FindSubmatch(first)
-	if m == nil {
-		return nil, errors.New("timestamped line without a severity (LOG:, ERROR:, ...)")
-	}
-	msg := string(m[5])
-	if len(rest) > 0 {
+	h := &rec.head
+	msg := h.msg
+	if _, rest, ok := bytes.Cut(rec.text, []byte("\n")); ok {
 		msg += "\n" + string(rest)
 	}
-	ev, err := build(src, string(m[1]), string(m[2]), string(m[4]), string(rec.text))
-	if err != nil {
+	ev := newEvent(h.severity, string(rec.text))
+	if h.epoch {
+		sec, ms, _ := strings.Cut(h.ts, ".")
+		s, _ := strconv.ParseInt(sec, 10, 64)
+		m, _ := strconv.ParseInt(ms, 10, 64)
+		// %n is Unix time: no zone to assume.
+		ev.Timestamp = time.Unix(s, m*int64(time.Millisecond)).UTC()
+	} else if err := place(ev, h.ts, h.zone, src); err != nil {
+		// findTime checked the shape: only an impossible date
+		// (2024-02-30) gets here.
 		return nil, err
 	}
-	readPrefix(ev, strings.TrimSpace(string(m[3])))
-	classify(ev, string(m[4]), msg)
+	readPrefix(ev, h)
+	classify(ev, h.severity, msg)
 	ev.Jejak.Provenance.Offset, ev.Jejak.Provenance.Record = rec.off, rec.num
 	if rec.cut {
 		ev.Jejak.Data["truncated"] = "record over 1 MiB"
@@ -166,57 +203,25 @@ func stderrEvent(rec *record, src *parsers.Source) (*timeline.Event, error) {
 	return ev, nil
 }
 
-func build(src *parsers.Source, ts, zone, severity, original string) (*timeline.Event, error) {
+func newEvent(severity, original string) *timeline.Event {
+	ev := dblog.NewEvent("postgresql.log", original)
+	ev.Log = &timeline.Log{Level: strings.ToLower(severity)}
+	ev.Jejak.Data["severity"] = severity
+	return ev
+}
+
+// place reads a wall time in its printed zone, or the case zone.
+func place(ev *timeline.Event, ts, zone string, src *parsers.Source) error {
 	wall, err := time.Parse("2006-01-02 15:04:05", ts)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	ev := dblog.NewEvent("postgresql.log", original)
 	loc, ok := dblog.ResolveZone(zone, wall, src.Zone)
 	dblog.Place(ev, wall, loc, !ok)
 	if zone != "" {
 		ev.Jejak.Data["zone"] = zone
 	}
-	ev.Log = &timeline.Log{Level: strings.ToLower(severity)}
-	ev.Jejak.Data["severity"] = severity
-	return ev, nil
-}
-
-var (
-	bracket = regexp.MustCompile(`\[(\d+)(?:-(\d+))?\]`)
-	userAt  = regexp.MustCompile(`(?:^|\s)([^\s@\[\]=]+|\[unknown\])@([^\s@\[\]=]+|\[unknown\])(?:\s|$)`)
-)
-
-// readPrefix takes what log_line_prefix wrote between the time and the
-// severity: "[pid]", "[pid-line]", "[line-1]", "user@db", "user=u,db=d,...".
-func readPrefix(ev *timeline.Event, prefix string) {
-	if prefix == "" {
-		return
-	}
-	ev.Jejak.Data["log_line_prefix"] = prefix
-	if bs := bracket.FindAllStringSubmatch(prefix, -1); len(bs) > 0 {
-		dblog.SetPID(ev, bs[0][1])
-		if bs[0][2] != "" {
-			ev.Jejak.Data["session_line"] = bs[0][2]
-		}
-		if len(bs) > 1 {
-			ev.Jejak.Data["session_line"] = bs[1][1]
-		}
-	}
-	if m := userAt.FindStringSubmatch(prefix); m != nil {
-		dblog.SetUser(ev, m[1])
-		dblog.SetDB(ev, m[2])
-	}
-	kv := dblog.KV(prefix)
-	dblog.SetUser(ev, kv["user"])
-	dblog.SetDB(ev, kv["db"])
-	if app := kv["app"]; app != "" && app != "[unknown]" {
-		ev.Jejak.Data["application_name"] = app
-	}
-	if c := kv["client"]; c != "" {
-		host, port, _ := strings.Cut(strings.TrimSuffix(c, ")"), "(")
-		dblog.SetSource(ev, host, port)
-	}
+	return nil
 }
 
 var (
