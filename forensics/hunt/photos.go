@@ -61,6 +61,10 @@ var ownOffsetTag = map[string]string{
 	"DateTimeOriginal": "OffsetTimeOriginal", "DateTimeDigitized": "OffsetTimeDigitized", "DateTime": "OffsetTime",
 }
 
+// offsetSourceCase is the exif parser's exif.offset_source of a date read
+// in the case zone.
+const offsetSourceCase = "case zone"
+
 func newExifDate(ev *timeline.Event) exifDate {
 	d := ev.Jejak.Data
 	x := exifDate{at: ev.Timestamp, raw: d["exif.value"], sub: d["exif.subsec"], offset: d["exif.offset"], source: d["exif.offset_source"]}
@@ -89,7 +93,7 @@ func (x exifDate) label() string {
 func (x exifDate) String() string {
 	z := x.offset
 	switch {
-	case x.source == "case zone":
+	case x.source == offsetSourceCase:
 		z = "in the case zone"
 	case !x.own && x.source != "":
 		z += " from " + x.source

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jejak-forensics/jejak/internal/oracle"
+	"github.com/jejak-forensics/jejak/parsers/exif"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 )
 
@@ -221,5 +222,18 @@ func TestZoneAmount(t *testing.T) {
 		if got := zoneAmount(c.d, tol); got != c.want {
 			t.Errorf("zoneAmount(%s) = %v, want %v", c.d, got, c.want)
 		}
+	}
+}
+
+// The analyzer reads the exif parser's provenance fields by name: its map
+// of own offset tags and its "case zone" must be the parser's.
+func TestPhotoOffsetFieldsMatchParser(t *testing.T) {
+	for _, tag := range []string{"DateTimeOriginal", "DateTimeDigitized", "DateTime", "GPSDateStamp+GPSTimeStamp"} {
+		if got, want := ownOffsetTag[tag], exif.OwnOffsetTag(tag); got != want {
+			t.Errorf("own offset tag of %s: %q, parser says %q", tag, got, want)
+		}
+	}
+	if offsetSourceCase != exif.OffsetSourceCase {
+		t.Errorf("case zone source %q, parser says %q", offsetSourceCase, exif.OffsetSourceCase)
 	}
 }
