@@ -320,6 +320,10 @@ func decodeChunk(buf []byte, fileOff int64, inUse bool, stop func() bool, fn fun
 			size, copyBad = sizedRecordAt(buf, pos, end)
 		}
 		if (!ok && !copyBad) || size == 0 {
+			// The chain expected a record here: it is lost, and the
+			// warning gives its offset.
+			res.unreadable++
+			res.chainUnreadable++
 			after = fromBroken
 			warn(pos, 0, "invalid record header at chunk offset %d (signature %x, size %d): the chunk's record chain ends here, as it does for evtxexport and the evtx crate; the %d bytes after it are carved and their records tagged recovered",
 				pos, buf[pos:pos+4], binary.LittleEndian.Uint32(buf[pos+4:]), end-pos)
@@ -334,6 +338,8 @@ func decodeChunk(buf []byte, fileOff int64, inUse bool, stop func() bool, fn fun
 		ev, err := decodeRecordBody(c, x, pos+recordHeaderSize, pos+size-4)
 		if copyBad {
 			if err != nil {
+				res.unreadable++
+				res.chainUnreadable++
 				after = fromBroken
 				warn(pos, id, "record %d at chunk offset %d: size copy differs from its size %d and its body does not decode (%v): the chunk's record chain ends here, as it does for evtxexport; the %d bytes after it are carved and their records tagged recovered",
 					id, pos, size, err, end-pos)
