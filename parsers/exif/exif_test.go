@@ -202,6 +202,10 @@ func compareWithExiftool(t *testing.T, files []string, zone *time.Location) int 
 			exp, _ := time.Parse("2006:01:02 15:04:05", d+" "+tm)
 			if ev := evs["GPS Time"]; ev == nil || !ev.Timestamp.Equal(exp) {
 				t.Errorf("%s: GPS time %v, exiftool %s", path, ev, exp)
+			} else if ev.Jejak.Data["exif.offset_source"] != OffsetSourceGPS || ev.Jejak.Time != nil {
+				// UTC by definition: neither an OffsetTime* tag nor the case
+				// zone places it.
+				t.Errorf("%s: GPS time offset from %q, note %+v", path, ev.Jejak.Data["exif.offset_source"], ev.Jejak.Time)
 			}
 		}
 		if len(res.Events) != want {
