@@ -16,6 +16,9 @@ func analyzeCmd(e *env) *cli.Command {
 		ArgsUsage: "PATH...",
 		Description: `Does 'case init' (unless --out already holds a case), 'evidence add' for each
 PATH and 'ingest', then prints the summary; with --after it also runs 'hunt'.
+The summary ends with the zone check (see 'jejak ingest --help'): a ZONE
+MISMATCH says a log without zones was written in another zone than --tz,
+by how much, and which --tz reads it right.
 Look at the result with 'jejak timeline DIR' or export it with 'jejak export DIR'.
 
 EXAMPLE

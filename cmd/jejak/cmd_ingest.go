@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
@@ -15,8 +16,10 @@ import (
 	"github.com/jejak-forensics/jejak/forensics/evidence"
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
 	"github.com/jejak-forensics/jejak/forensics/ingest"
+	"github.com/jejak-forensics/jejak/forensics/zonecheck"
 	"github.com/jejak-forensics/jejak/parsers/all"
 	"github.com/jejak-forensics/jejak/timeline"
+	"github.com/jejak-forensics/jejak/timeline/query"
 	"github.com/jejak-forensics/jejak/timeline/store/elastic"
 	"github.com/jejak-forensics/jejak/timeline/store/sqlite"
 	"github.com/schollz/progressbar/v3"
@@ -49,6 +52,19 @@ running ingest again adds nothing.
 Each file is either parsed or counted as skipped with a reason; each record a
 parser could not read is stored as a warning ('jejak warnings CASE' lists
 them). The summary at the end says what was read and what was not.
+
+ZONE CHECK
+After the run, logons that a log without zones (classic syslog: secure,
+auth.log) and a record with exact times (wtmp, btmp, auditd) of the same
+evidence both describe are paired: by user and remote host, and by sshd's
+pid where both have one. When their times differ by a whole zone offset
+(a multiple of 15 minutes, within 30 s of logging delay; 3 pairs, or 1 tied
+by pid), the log was written in another zone than the case's --tz: the
+summary says so in a ZONE MISMATCH line with the offset, the pairs and an
+example, 'jejak warnings' lists it (kind "zone"), and --json has it under
+"zone_check" with the --tz to use for a new case (e.g. Etc/GMT+3 for
+UTC-03:00). The records were all read, so this alone does not make the exit
+status 3; re-ingest into a case made with the suggested --tz.
 
 With --es, events also go to Elasticsearch in the same pass (see 'jejak index'),
 and the index is checked to hold exactly the case's events at the end. When the
@@ -154,21 +170,32 @@ func (e *env) ingest(c *cli.Context, cs *evidence.Case) error {
 	if es != nil && runErr == nil {
 		runErr = verifyIndex(ctx, store, es)
 	}
+	var zones []zonecheck.Finding
+	if runErr == nil {
+		zones, runErr = checkZones(ctx, store)
+		for _, f := range zones {
+			if !f.Agree {
+				ws.addQuiet(f.Warning())
+			}
+		}
+	}
 	if err := ws.flush(); err != nil && runErr == nil {
 		runErr = err
 	}
-	if err := store.FinishRun(context.WithoutCancel(ctx), e.now(), sum); err != nil && runErr == nil {
+	out := runSummary{Summary: sum, ZoneCheck: zones}
+	if err := store.FinishRun(context.WithoutCancel(ctx), e.now(), out); err != nil && runErr == nil {
 		runErr = err
 	}
-	if err := cs.Log("ingest", map[string]any{"summary": sum, "error": errString(runErr)}); err != nil && runErr == nil {
+	if err := cs.Log("ingest", map[string]any{"summary": out, "error": errString(runErr)}); err != nil && runErr == nil {
 		runErr = err
 	}
 	if c.Bool("json") {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
-		_ = enc.Encode(sum)
+		_ = enc.Encode(out)
 	} else {
 		printSummary(e.stderr, &sum, ws.sample)
+		printZones(e.stderr, zones)
 	}
 	if runErr != nil {
 		return runErr
@@ -177,6 +204,49 @@ func (e *env) ingest(c *cli.Context, cs *evidence.Case) error {
 		return errWarnings
 	}
 	return nil
+}
+
+// runSummary is what a run reports: the ingest counts and, beside them,
+// the zone check's verdicts (agreements too, so a reader sees it ran).
+type runSummary struct {
+	ingest.Summary
+	ZoneCheck []zonecheck.Finding `json:"zone_check,omitempty"`
+}
+
+// zoneActions are the logon records zonecheck pairs; the store's action
+// index makes reading them cheap whatever the case holds besides.
+const zoneActions = `event.action:(ssh_login or ssh_failed_login or logon or failed_logon)`
+
+// checkZones runs the zone check over every logon record of the case.
+func checkZones(ctx context.Context, store *sqlite.Store) ([]zonecheck.Finding, error) {
+	f, err := query.New(zoneActions, query.Options{})
+	if err != nil {
+		return nil, err
+	}
+	chk := zonecheck.New()
+	err = store.Query(ctx, f, timeline.Query{}, func(ev *timeline.Event) error {
+		chk.Add(ev)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("zone check: %w", err)
+	}
+	return chk.Findings(), nil
+}
+
+// printZones makes a mismatch the loudest lines of the summary: every time
+// of that file is hours off, and nothing else on the screen says so.
+func printZones(out io.Writer, fs []zonecheck.Finding) {
+	for _, f := range fs {
+		if f.Agree {
+			fmt.Fprintf(out, "\nzone check       %s (read in %s) agrees with %s: %s\n",
+				f.File, f.ZoneAssumed, strings.Join(f.ExactFiles, ", "), f.How())
+			continue
+		}
+		fmt.Fprintf(out, "\nZONE MISMATCH    %s (read in %s)\n", f.File, f.ZoneAssumed)
+		fmt.Fprintf(out, "  its times are %s the same activity in %s\n", f.Gap(), strings.Join(f.ExactFiles, ", "))
+		fmt.Fprintf(out, "  %s\n  e.g. %s\n  %s\n", f.How(), f.Instance(), f.Advice())
+	}
 }
 
 func errString(err error) string {
@@ -209,6 +279,14 @@ func (w *warningWriter) add(x timeline.Warning) {
 	if len(w.buf) >= 5000 {
 		w.flushLocked()
 	}
+}
+
+// addQuiet stores a warning the summary prints by itself, so that it is
+// not in the sample a second time.
+func (w *warningWriter) addQuiet(x timeline.Warning) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, x)
 }
 
 func (w *warningWriter) flushLocked() {

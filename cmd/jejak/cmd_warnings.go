@@ -11,11 +11,13 @@ import (
 func warningsCmd(e *env) *cli.Command {
 	return withHelp(&cli.Command{
 		Name:      "warnings",
-		Usage:     "list what ingest could not read: skipped files, bad records, container problems",
+		Usage:     "list what ingest could not read: skipped files, bad records, container problems, zone mismatches",
 		ArgsUsage: "CASE",
 		Description: `Lists the warnings stored by the latest ingest run (or all runs with --all):
 each names the evidence, container chain, path, byte offset and record number
-where known, the parser, and the cause.`,
+where known, the parser, and the cause. Kind "zone" is a file whose times
+were read in the case zone but were written in another (see 'jejak ingest
+--help', ZONE CHECK): its records were read, its times need another --tz.`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "all", Usage: "warnings of every run, not only the latest"},
 			&cli.BoolFlag{Name: "json", Usage: "one JSON object per line"},

@@ -502,30 +502,75 @@ var oddZones = map[time.Duration]string{
 	12*time.Hour + 45*time.Minute:   "Pacific/Chatham",
 }
 
-// Message is the one-line statement of a finding, for the summary and the
-// stored warning.
-func (f *Finding) Message() string {
-	ex := f.Example
-	how := fmt.Sprintf("%d pairs", f.Pairs)
-	if f.PIDPairs > 0 {
-		how += fmt.Sprintf(", %d tied by pid", f.PIDPairs)
+// Gap says how the file's times stand to the exact ones, e.g. "3h00m
+// earlier than".
+func (f *Finding) Gap() string {
+	q, err := parseShift(f.Shift)
+	if err != nil || q == 0 {
+		return "the same as"
 	}
-	eg := fmt.Sprintf("e.g. %s of %s from %s: %s record %d at %s, %s record %d at %s",
+	word := "later than"
+	if q < 0 {
+		word, q = "earlier than", -q
+	}
+	return fmt.Sprintf("%dh%02dm %s", int(q/time.Hour), int(q%time.Hour/time.Minute), word)
+}
+
+// How is the evidence for the verdict: pairs and their median difference.
+func (f *Finding) How() string {
+	s := fmt.Sprintf("%d pairs", f.Pairs)
+	if f.PIDPairs > 0 {
+		s += fmt.Sprintf(", %d tied by pid", f.PIDPairs)
+	}
+	return s + ", median difference " + f.Median.Round(time.Millisecond).String()
+}
+
+// Instance is the example pair in words.
+func (f *Finding) Instance() string {
+	ex := f.Example
+	return fmt.Sprintf("%s of %s from %s: %s record %d at %s, %s record %d at %s",
 		ex.Activity, ex.User, ex.Host,
 		f.File, ex.Loose.Record, ex.Loose.Time.Format(time.RFC3339),
 		ex.Exact.File, ex.Exact.Record, ex.Exact.Time.Format(time.RFC3339Nano))
-	if f.Agree {
-		return fmt.Sprintf("times read in %s agree with %s (%s, median %s)", f.ZoneAssumed, strings.Join(f.ExactFiles, ", "), how, f.Median)
-	}
-	s := fmt.Sprintf("times read in %s are %s off the zone-carrying records of the same activity in %s (%s, median %s; %s): the file was written in UTC%s",
-		f.ZoneAssumed, f.Shift, strings.Join(f.ExactFiles, ", "), how, f.Median, eg, f.WrittenIn)
+}
+
+// Advice says in which zone the file was written and which --tz reads it.
+func (f *Finding) Advice() string {
+	s := "the file was written at UTC" + f.WrittenIn
 	if f.SuggestTZ != "" {
-		s += fmt.Sprintf("; read it with --tz %s (or the host's own zone) in a new case", f.SuggestTZ)
+		s += fmt.Sprintf(": read it with --tz %s (or the host's own zone) in a new case", f.SuggestTZ)
+	} else {
+		s += ": read it in a new case with --tz set to a zone at that offset"
 	}
 	for _, o := range f.Other {
 		s += fmt.Sprintf("; %d other pairs agree on %s (a daylight-saving or zone change?)", o.Pairs, o.Shift)
 	}
 	return s
+}
+
+// Message is the one-line statement of a finding, for the stored warning.
+func (f *Finding) Message() string {
+	exact := strings.Join(f.ExactFiles, ", ")
+	if f.Agree {
+		return fmt.Sprintf("times read in %s agree with the same activity in %s (%s)", f.ZoneAssumed, exact, f.How())
+	}
+	return fmt.Sprintf("times read in %s are %s the same activity in %s (%s; e.g. %s); %s",
+		f.ZoneAssumed, f.Gap(), exact, f.How(), f.Instance(), f.Advice())
+}
+
+func parseShift(s string) (time.Duration, error) {
+	var h, m int
+	if len(s) < 2 {
+		return 0, fmt.Errorf("shift %q", s)
+	}
+	if _, err := fmt.Sscanf(s[1:], "%d:%d", &h, &m); err != nil {
+		return 0, fmt.Errorf("shift %q: %w", s, err)
+	}
+	d := time.Duration(h)*time.Hour + time.Duration(m)*time.Minute
+	if s[0] == '-' {
+		d = -d
+	}
+	return d, nil
 }
 
 // Warning is the finding as a stored warning of the ingest run.

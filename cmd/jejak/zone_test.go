@@ -1,0 +1,296 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jejak-forensics/jejak/forensics/zonecheck"
+	"github.com/jejak-forensics/jejak/internal/oracle"
+	"github.com/jejak-forensics/jejak/parsers/parsertest"
+	"github.com/jejak-forensics/jejak/timeline"
+)
+
+// hostZone is the clock of the CentOS host of these tests: UTC−03:00, as
+// in issue 10. Its secure log holds wall times in it; its btmp and wtmp
+// hold UTC epochs.
+var hostZone = time.FixedZone("UTC-3", -3*3600)
+
+// utmpRec is one record as `utmpdump` prints it and `utmpdump -r` reads it.
+type utmpRec struct {
+	typ       int
+	pid       int
+	id        string
+	user      string
+	line      string
+	host      string
+	addr      string
+	when      time.Time
+	usec      int
+	wantEvent bool
+}
+
+func (r utmpRec) dump() string {
+	return fmt.Sprintf("[%d] [%05d] [%-4s] [%-8s] [%-12s] [%-20s] [%-15s] [%s,%06d+00:00]\n",
+		r.typ, r.pid, r.id, r.user, r.line, r.host, r.addr, r.when.UTC().Format("2006-01-02T15:04:05"), r.usec)
+}
+
+// writeUtmp writes records to path with util-linux's utmpdump -r, and reads
+// the file back with utmpdump to be sure it holds what was meant.
+func writeUtmp(t *testing.T, path string, recs []utmpRec) {
+	t.Helper()
+	bin := oracle.Tool(t, "utmpdump", "util-linux")
+	var in strings.Builder
+	for _, r := range recs {
+		in.WriteString(r.dump())
+	}
+	cmd := exec.Command(bin, "-r", "-o", path)
+	cmd.Stdin = strings.NewReader(in.String())
+	cmd.Env = append(os.Environ(), "TZ=UTC")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("utmpdump -r: %v\n%s", err, out)
+	}
+	back := oracle.Output(t, "utmpdump", path)
+	if n := bytes.Count(back, []byte("\n")); n != len(recs) {
+		t.Fatalf("utmpdump reads %d records back from %s, wrote %d:\n%s", n, path, len(recs), back)
+	}
+	for _, r := range recs {
+		stamp := r.when.UTC().Format("2006-01-02T15:04:05")
+		if !bytes.Contains(back, []byte(stamp)) {
+			t.Fatalf("utmpdump does not read %s back from %s:\n%s", stamp, path, back)
+		}
+	}
+}
+
+// centosTree writes a CentOS /var/log as a host in UTC−3 leaves it: secure
+// in local wall time, in the line shapes of the real sshd logs of the
+// corpus (loghub OpenSSH, elastic auth.log), and the btmp/wtmp records
+// sshd wrote for the same logons, UTC epochs made by utmpdump -r.
+func centosTree(t *testing.T, root string) {
+	t.Helper()
+	logDir := filepath.Join(root, "var", "log")
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	local := func(s string) time.Time {
+		tm, err := time.ParseInLocation("2006-01-02 15:04:05", s, hostZone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tm
+	}
+	secure := `Feb 14 10:00:01 centos7 sshd[4101]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.9  user=root
+Feb 14 10:00:03 centos7 sshd[4101]: Failed password for root from 203.0.113.9 port 51234 ssh2
+Feb 14 10:00:38 centos7 sshd[4107]: Invalid user admin from 203.0.113.9 port 51240
+Feb 14 10:00:38 centos7 sshd[4107]: input_userauth_request: invalid user admin [preauth]
+Feb 14 10:00:40 centos7 sshd[4107]: Failed password for invalid user admin from 203.0.113.9 port 51240 ssh2
+Feb 14 10:01:12 centos7 sshd[4111]: Failed password for root from 203.0.113.9 port 51260 ssh2
+Feb 14 10:02:13 centos7 sshd[4120]: Accepted password for kpu from 198.51.100.7 port 52011 ssh2
+Feb 14 10:02:13 centos7 sshd[4120]: pam_unix(sshd:session): session opened for user kpu by (uid=0)
+Feb 14 10:31:50 centos7 sshd[4120]: pam_unix(sshd:session): session closed for user kpu
+`
+	secPath := filepath.Join(logDir, "secure")
+	if err := os.WriteFile(secPath, []byte(secure), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// mtime: the last line's time, so the year is 2024.
+	mt := local("2024-02-14 10:31:50")
+	if err := os.Chtimes(secPath, mt, mt); err != nil {
+		t.Fatal(err)
+	}
+	// sshd writes btmp in the monitor (the pid of its log lines) a moment
+	// after logging the failure, with the attempted name.
+	writeUtmp(t, filepath.Join(logDir, "btmp"), []utmpRec{
+		{typ: 6, pid: 4101, user: "root", line: "ssh:notty", host: "203.0.113.9", addr: "203.0.113.9", when: local("2024-02-14 10:00:03"), usec: 214077},
+		{typ: 6, pid: 4107, user: "admin", line: "ssh:notty", host: "203.0.113.9", addr: "203.0.113.9", when: local("2024-02-14 10:00:40"), usec: 530112},
+		{typ: 6, pid: 4111, user: "root", line: "ssh:notty", host: "203.0.113.9", addr: "203.0.113.9", when: local("2024-02-14 10:01:12"), usec: 90321},
+	})
+	// The wtmp login record comes from the session's child, a few pids on.
+	writeUtmp(t, filepath.Join(logDir, "wtmp"), []utmpRec{
+		{typ: 2, pid: 0, id: "~~", user: "reboot", line: "~", host: "3.10.0-1160.el7.x86_64", addr: "0.0.0.0", when: local("2024-02-14 08:12:45"), usec: 1},
+		{typ: 7, pid: 4124, id: "ts/0", user: "kpu", line: "pts/0", host: "198.51.100.7", addr: "198.51.100.7", when: local("2024-02-14 10:02:13"), usec: 861204},
+		{typ: 8, pid: 4124, id: "ts/0", line: "pts/0", addr: "0.0.0.0", when: local("2024-02-14 10:31:50"), usec: 977001},
+	})
+}
+
+// runJSON is the --json summary with the zone check beside the counts.
+type runJSON struct {
+	ZoneCheck []zonecheck.Finding `json:"zone_check"`
+}
+
+func zoneFindings(t *testing.T, out string) []zonecheck.Finding {
+	t.Helper()
+	var r runJSON
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("summary JSON: %v\n%s", err, out)
+	}
+	return r.ZoneCheck
+}
+
+func zoneWarnings(t *testing.T, cs string) []timeline.Warning {
+	t.Helper()
+	out := mustRun(t, 0, "warnings", cs, "--json")
+	var ws []timeline.Warning
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		var w timeline.Warning
+		if err := json.Unmarshal(sc.Bytes(), &w); err != nil {
+			t.Fatal(err)
+		}
+		if w.Kind == timeline.WarnZone {
+			ws = append(ws, w)
+		}
+	}
+	return ws
+}
+
+// TestZoneMismatchCentOS is issue 10 point 5: secure in UTC−3 read with
+// the default zone against btmp/wtmp, as a folder and as a tar.
+func TestZoneMismatchCentOS(t *testing.T) {
+	tarBin := oracle.Tool(t, "tar", "tar")
+	dir := t.TempDir()
+	tree := filepath.Join(dir, "centos")
+	centosTree(t, tree)
+	tarPath := filepath.Join(dir, "centos-varlog.tar")
+	if out, err := exec.Command(tarBin, "-C", tree, "-cf", tarPath, "var").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v\n%s", err, out)
+	}
+
+	for _, ev := range []struct{ name, path string }{{"folder", tree}, {"tar", tarPath}} {
+		t.Run(ev.name+" read in UTC", func(t *testing.T) {
+			cs := filepath.Join(t.TempDir(), "case")
+			out := mustRun(t, 0, "analyze", ev.path, "--out", cs, "--json", "-q")
+			fs := zoneFindings(t, out)
+			if len(fs) != 1 {
+				t.Fatalf("%d zone findings, want 1: %+v", len(fs), fs)
+			}
+			f := fs[0]
+			// 3 failed logons tied to btmp by sshd's pid, 1 session to
+			// wtmp by its child's pid.
+			if f.Agree || f.Shift != "-03:00" || f.WrittenIn != "-03:00" || f.SuggestTZ != "Etc/GMT+3" ||
+				f.Pairs != 4 || f.PIDPairs != 4 || f.ZoneAssumed != "UTC" || !strings.HasSuffix(f.Path, "secure") {
+				t.Errorf("finding %+v", f)
+			}
+			if len(f.ExactFiles) != 2 || !strings.Contains(f.ExactFiles[0], "btmp") || !strings.Contains(f.ExactFiles[1], "wtmp") {
+				t.Errorf("exact files %v, want btmp and wtmp", f.ExactFiles)
+			}
+			// The median holds the logging delay: under a second, since
+			// the epochs were written a fraction of a second after the line.
+			if d := f.Median + 3*time.Hour; d < -time.Second || d > time.Second {
+				t.Errorf("median %s, want -3h within a second", f.Median)
+			}
+			ws := zoneWarnings(t, cs)
+			if len(ws) != 1 || !strings.HasSuffix(ws[0].Path, "secure") || !strings.Contains(ws[0].Message, "--tz Etc/GMT+3") {
+				t.Errorf("zone warnings %+v", ws)
+			}
+			// The text summary says it where an examiner looks.
+			_, stderr, code := jejak(t, "ingest", cs, "-q")
+			loud := regexp.MustCompile(`(?m)^ZONE MISMATCH +.*secure \(read in UTC\)\n  its times are 3h00m earlier than .*btmp.*wtmp\n  4 pairs, 4 tied by pid, .*\n  e\.g\. .*\n  the file was written at UTC-03:00: read it with --tz Etc/GMT\+3`)
+			if code != 0 || !loud.MatchString(stderr) || strings.Count(stderr, "3h00m earlier") != 1 {
+				t.Errorf("ingest again: exit %d, summary:\n%s", code, stderr)
+			}
+		})
+	}
+
+	// Read in the host's zone, the two agree: no warning. Etc/GMT+3 is the
+	// suggestion, America/Sao_Paulo the host's named zone (no DST in 2024).
+	for _, tz := range []string{"Etc/GMT+3", "America/Sao_Paulo"} {
+		t.Run("folder read in "+tz, func(t *testing.T) {
+			cs := filepath.Join(t.TempDir(), "case")
+			out := mustRun(t, 0, "analyze", tree, "--out", cs, "--tz", tz, "--json", "-q")
+			fs := zoneFindings(t, out)
+			if len(fs) != 1 || !fs[0].Agree || fs[0].Pairs != 4 || fs[0].ZoneAssumed != tz {
+				t.Errorf("findings %+v, want one agreement over 4 pairs", fs)
+			}
+			if ws := zoneWarnings(t, cs); len(ws) != 0 {
+				t.Errorf("zone warnings in the right zone: %+v", ws)
+			}
+		})
+	}
+}
+
+// sshdLine is an OpenSSH line of a real auth.log: pid, verb, user, IP.
+var sshdLine = regexp.MustCompile(`^(\w{3} [ \d]\d \d\d:\d\d:\d\d) \S+ sshd\[(\d+)\]: (Failed password for (?:invalid user )?|Accepted \S+ for )(\S+) from (\S+) port`)
+
+// TestZoneMismatchRealAuthLog reads a real Ubuntu auth.log (elastic
+// examples, Apache-2.0: an sshd under brute force, 713 failed passwords,
+// 226 logons) as written by a host in UTC−3, with the btmp and wtmp that
+// sshd would have written for its lines, made by utmpdump -r. The pairs
+// are many and dense (the same IPs try every few seconds): the pid must
+// decide, and the verdict must be the host's offset.
+func TestZoneMismatchRealAuthLog(t *testing.T) {
+	src := parsertest.Corpus(t, "more/linux/auth/elastic_examples_auth.log")
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	logDir := filepath.Join(dir, "host", "var", "log")
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	const year = 2018
+	var btmp, wtmp []utmpRec
+	var last time.Time
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		m := sshdLine.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		wall, err := time.ParseInLocation("2006 Jan _2 15:04:05", fmt.Sprintf("%d %s", year, m[1]), hostZone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = wall
+		var pid int
+		fmt.Sscan(m[2], &pid)
+		if len(btmp)+len(wtmp) > 400 {
+			continue
+		}
+		r := utmpRec{pid: pid, user: m[4], host: m[5], addr: m[5], when: wall, usec: 250000}
+		if strings.HasPrefix(m[3], "Failed") {
+			r.typ, r.line = 6, "ssh:notty"
+			btmp = append(btmp, r)
+		} else {
+			r.typ, r.pid, r.line, r.id = 7, pid+3, "pts/0", "ts/0"
+			wtmp = append(wtmp, r)
+		}
+	}
+	if len(btmp) < 50 || len(wtmp) < 10 {
+		t.Fatalf("only %d failed and %d accepted sshd lines in %s", len(btmp), len(wtmp), src)
+	}
+	authPath := filepath.Join(logDir, "auth.log")
+	if err := os.WriteFile(authPath, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(authPath, last, last); err != nil {
+		t.Fatal(err)
+	}
+	writeUtmp(t, filepath.Join(logDir, "btmp"), btmp)
+	writeUtmp(t, filepath.Join(logDir, "wtmp"), wtmp)
+
+	cs := filepath.Join(dir, "case")
+	out, stderr, code := jejak(t, "analyze", filepath.Join(dir, "host"), "--out", cs, "--json", "-q")
+	if code != 0 && code != exitWarnings {
+		t.Fatalf("analyze: exit %d\n%s", code, stderr)
+	}
+	fs := zoneFindings(t, out)
+	if len(fs) != 1 {
+		t.Fatalf("%d zone findings, want 1: %+v", len(fs), fs)
+	}
+	f := fs[0]
+	if f.Agree || f.Shift != "-03:00" || f.SuggestTZ != "Etc/GMT+3" || f.PIDPairs < 3 || f.Pairs != f.PIDPairs {
+		t.Errorf("finding %+v", f)
+	}
+	t.Logf("%d btmp and %d wtmp records: %s", len(btmp), len(wtmp), f.Message())
+}
