@@ -123,21 +123,26 @@ func TestPhotoOneClock(t *testing.T) {
 			edited: true, explain: []string{"differs from DateTimeOriginal 2024:02:14 13:05:09.880 by 1h23m16.12s on the camera's wall clock"}},
 	}
 	dir := t.TempDir()
-	var files []string
+	var files, writes []string // one exiftool process writes them all
 	for _, p := range photos {
 		file := filepath.Join(dir, p.name+".jpg")
 		if err := os.WriteFile(file, src, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		args := []string{"-overwrite_original", "-DateTimeOriginal=" + p.taken, "-CreateDate=" + p.taken,
-			"-ModifyDate=" + p.modify, "-OffsetTimeOriginal=" + p.orig, "-OffsetTime=" + p.mod, "-OffsetTimeDigitized="}
+		if len(writes) > 0 {
+			writes = append(writes, "-execute")
+		}
+		writes = append(writes, "-DateTimeOriginal="+p.taken, "-CreateDate="+p.taken,
+			"-ModifyDate="+p.modify, "-OffsetTimeOriginal="+p.orig, "-OffsetTime="+p.mod, "-OffsetTimeDigitized=")
 		if p.software != "" {
-			args = append(args, "-Software="+p.software)
+			writes = append(writes, "-Software="+p.software)
 		}
-		if out, err := exec.Command("exiftool", append(args, file)...).CombinedOutput(); err != nil {
-			t.Fatalf("exiftool: %v %s", err, out)
-		}
+		writes = append(writes, file)
 		files = append(files, file)
+	}
+	writes = append(writes, "-common_args", "-overwrite_original")
+	if out, err := exec.Command("exiftool", writes...).CombinedOutput(); err != nil {
+		t.Fatalf("exiftool: %v %s", err, out)
 	}
 	out, err := exec.Command("exiftool", append([]string{"-j", "-n", "-Software", "-DateTimeOriginal", "-ModifyDate",
 		"-OffsetTimeOriginal", "-OffsetTime", "-OffsetTimeDigitized"}, files...)...).Output()
