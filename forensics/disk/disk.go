@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
@@ -123,6 +124,18 @@ func (w *walker) Walk(ctx context.Context, fn jfs.WalkFunc, report func(*jfs.Pro
 	defer img.Close()
 	info := img.Info()
 	prefix := []string{info.Format + ":"}
+	// The image files' own times, as for any registered file: when the
+	// copy was made or last touched is part of its custody.
+	for _, seg := range info.Segments {
+		e, err := jfs.EvidenceFile(seg)
+		if err != nil {
+			report(&jfs.Problem{Chain: []string{"file:" + filepath.Base(seg)}, Path: filepath.Base(seg), Offset: -1, Err: fmt.Errorf("%w: %v", jfs.ErrUnreadable, err)})
+			continue
+		}
+		if err := fn(ctx, e); err != nil {
+			return err
+		}
+	}
 	for _, msg := range info.Warnings {
 		report(&jfs.Problem{Chain: prefix, Path: ".", Offset: -1, Err: fmt.Errorf("%w: %s", jfs.ErrCorrupt, msg)})
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -56,6 +57,9 @@ func flsKeys(t testing.TB, path string, sector int64) []string {
 type result struct {
 	items []fstest.Item
 	probs []*jfs.Problem
+	// files are the image's own files (each EWF segment), delivered first
+	// for their times.
+	files []fstest.Item
 }
 
 func walk(t testing.TB, path string, opts Options) result {
@@ -68,7 +72,26 @@ func walk(t testing.TB, path string, opts Options) result {
 	if err != nil {
 		t.Fatalf("walk: %v", err)
 	}
-	return result{items, probs}
+	files, inside := imageFiles(t, items)
+	return result{inside, probs, files}
+}
+
+// imageFiles splits a disk walk's items into the image files themselves
+// (chain ["file:<name>"], containers with the times stat gives) and the
+// entries inside.
+func imageFiles(t testing.TB, items []fstest.Item) (files, inside []fstest.Item) {
+	t.Helper()
+	for _, it := range items {
+		if !strings.HasPrefix(it.Chain[0], "file:") {
+			inside = append(inside, it)
+			continue
+		}
+		if len(it.Chain) != 1 || it.Chain[0] != "file:"+it.Path || !it.Container || it.Inode == "" || it.Times.Modified.IsZero() {
+			t.Errorf("image file item %+v", it)
+		}
+		files = append(files, it)
+	}
+	return files, inside
 }
 
 // keysOf lists "path|inode" for the entries of the file system under
@@ -193,6 +216,15 @@ func TestE01SameAsRaw(t *testing.T) {
 		}
 		return s.String()
 	}
+	// Every segment of the set is a file with its own times, in order.
+	var segs, want []string
+	for i, f := range b.files {
+		segs = append(segs, f.Path)
+		want = append(want, fmt.Sprintf("acq.E%02d", i+1))
+	}
+	if len(a.files) != 1 || a.files[0].Path != filepath.Base(raw) || len(segs) < 2 || !slices.Equal(segs, want) {
+		t.Errorf("image files: raw %+v, E01 segments %q", a.files, segs)
+	}
 	if x, y := sum(a.items, "raw:"), sum(b.items, "ewf:"); x != y {
 		t.Errorf("raw and E01 walks differ:\n%s\n---\n%s", x, y)
 	}
@@ -210,7 +242,11 @@ func TestBareFileSystem(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("disk=%v err=%v", ok, err)
 	}
-	items, probs := fstest.Contract(t, w)
+	all, probs := fstest.Contract(t, w)
+	files, items := imageFiles(t, all)
+	if len(files) != 1 || files[0].Path != "hierarchy_32.ext4" {
+		t.Errorf("image files %+v", files)
+	}
 	if len(probs) > 0 || len(items) != 16 {
 		t.Fatalf("%d items (manifest: 16), problems %v", len(items), probs)
 	}

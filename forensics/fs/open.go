@@ -45,6 +45,22 @@ func diskEntry(abs, rel string, chain []string) (*Entry, error) {
 	return e, nil
 }
 
+// EvidenceFile describes a file registered as evidence that another
+// walker reads as a container (a disk image, each segment of an EWF set):
+// its own times and inode, as stat gives them, under the chain
+// ["file:<base name>"] that a registered plain file gets. It is marked
+// Container: its content comes as the entries of that walker.
+func EvidenceFile(abs string) (*Entry, error) {
+	base := filepath.Base(abs)
+	e, err := diskEntry(abs, base, []string{"file:" + base})
+	if err != nil {
+		return nil, err
+	}
+	e.Container = true
+	e.open, e.readerAt = nil, nil
+	return e, nil
+}
+
 // fileWalker walks one evidence file. A container's members do not repeat
 // the file in their chain (the evidence is named by its hash elsewhere):
 // logs.tgz yields ["gzip:", "tar:var/log/syslog"], a plain file
