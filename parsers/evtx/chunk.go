@@ -36,6 +36,10 @@ type Record struct {
 	// Partial says what a recovered record lost to newer records written
 	// over the names or templates it refers to ("" when it is whole).
 	Partial string
+	// Anomaly says what is odd about a live record that the oracles still
+	// read as live (an ID outside its chunk header's range, a damaged size
+	// copy); "" for most.
+	Anomaly string
 }
 
 // Where a recovered record was found. A live record is one in the record
@@ -301,6 +305,15 @@ func decodeChunk(buf []byte, fileOff int64, inUse bool, stop func() bool, fn fun
 	}
 	pos := chunkHeaderSize
 	after := "" // why the chain stopped before the free-space offset
+	// Records with IDs out of the header's range are warned once per
+	// chunk, from the first; each event says so in jejak.data.
+	outRange, outFirst, outPos := 0, uint64(0), 0
+	flushRange := func() {
+		if outRange > 0 {
+			warn(outPos, outFirst, "%d records of the chunk's record chain, the first record %d at chunk offset %d, have IDs outside the chunk header's range %d-%d (a stale or reused chunk header); read as live, as evtxexport and the evtx crate read them, each with jejak.data.record_anomaly",
+				outRange, outFirst, outPos, h.firstID, h.lastID)
+		}
+	}
 	for pos+recordHeaderSize <= end {
 		if res.records%256 == 255 && stop() {
 			return res
@@ -333,7 +346,11 @@ func decodeChunk(buf []byte, fileOff int64, inUse bool, stop func() bool, fn fun
 		r := Record{Offset: fileOff + int64(pos), ID: id, Recovered: tag}
 		r.Written, _ = filetime(binary.LittleEndian.Uint64(buf[pos+16:]))
 		if id < h.firstID || id > h.lastID {
-			warn(pos, id, "record %d is outside the chunk header's record-ID range %d-%d; read as live, in the chunk's record chain (as evtxexport and the evtx crate read it)", id, h.firstID, h.lastID)
+			r.Anomaly = fmt.Sprintf("record ID outside the chunk header's range %d-%d", h.firstID, h.lastID)
+			if outRange == 0 {
+				outFirst, outPos = id, pos
+			}
+			outRange++
 		}
 		ev, err := decodeRecordBody(c, x, pos+recordHeaderSize, pos+size-4)
 		if copyBad {
@@ -346,6 +363,7 @@ func decodeChunk(buf []byte, fileOff int64, inUse bool, stop func() bool, fn fun
 				break
 			}
 			warn(pos, id, "record %d at chunk offset %d: size copy at its end differs from its size %d (damaged tail); its body decodes and is read as live, as the evtx crate reads it (evtxexport stops the chunk here)", id, pos, size)
+			r.Anomaly = "size copy at the record's end differs from its size (damaged tail)"
 		}
 		if err != nil {
 			res.unreadable++
@@ -363,6 +381,7 @@ func decodeChunk(buf []byte, fileOff int64, inUse bool, stop func() bool, fn fun
 			break
 		}
 	}
+	flushRange()
 	from := end
 	if after != "" {
 		from = pos

@@ -205,6 +205,9 @@ func toEvent(r *Record) *timeline.Event {
 		}
 		ev.Jejak.Tags = append(ev.Jejak.Tags, TagRecovered)
 	}
+	if r.Anomaly != "" {
+		data["record_anomaly"] = r.Anomaly
+	}
 	ev.Jejak.Data = data
 	ev.Jejak.Provenance.Offset = r.Offset
 	ev.Jejak.Provenance.Record = int64(r.ID)
