@@ -62,6 +62,9 @@ var rsyslogInput = []sent{
 	{raw: true, host: "db1.example.org", tag: "systemd", pid: "1", text: "Started foo.service.", proc: "systemd"},
 	{raw: true, host: "db1", tag: "org.gnome.Shell.desktop", pid: "1830", text: "hello", proc: "org.gnome.Shell.desktop"},
 	{raw: true, host: "db1", text: markText},
+	// No tag: rsyslog itself takes the first word for one (its protocol-23
+	// output writes APP-NAME "no"), and so does the parser.
+	{raw: true, host: "db1", text: "no tag at all here", proc: "no"},
 }
 
 // TestRsyslog runs the real rsyslogd with an imuxsock socket and three
@@ -127,8 +130,7 @@ input(type="imuxsock" Socket=%q useSpecialParser="off" parseHostname="on")
 			// imuxsock replaces the time by the receive time; the host and
 			// tag are rsyslog's to parse from the line.
 			line := "<38>" + time.Now().Format(time.Stamp) + " " + m.host + " "
-			switch {
-			case m.tag != "":
+			if m.tag != "" {
 				line += m.tag + "[" + m.pid + "]: "
 			}
 			if _, err := conn.Write([]byte(line + m.text)); err != nil {
@@ -212,6 +214,12 @@ input(type="imuxsock" Socket=%q useSpecialParser="off" parseHostname="on")
 		if fa, fc := facts(a), facts(c); fa != fc {
 			t.Errorf("line %d: traditional %v, protocol 23 %v", i+1, fa, fc)
 		}
+		// rsyslog's own reading of the tag is the APP-NAME it writes in
+		// protocol 23, except that it ends APP-NAME at a '/' and that a
+		// tag-less mark has none.
+		if ta, tc := appname(a), appname(c); ta != tc && !strings.Contains(ta, "/") && a.Message != markText {
+			t.Errorf("line %d: tag %q, rsyslog's APP-NAME %q", i+1, ta, tc)
+		}
 	}
 
 	for _, m := range rsyslogInput {
@@ -258,6 +266,13 @@ type fact struct{ action, user, ip, outcome string }
 
 func facts(ev *timeline.Event) fact {
 	return fact{ev.Event.Action, userOf(ev), addrOf(ev), ev.Event.Outcome}
+}
+
+func appname(ev *timeline.Event) string {
+	if ev.Log == nil || ev.Log.Syslog == nil {
+		return ""
+	}
+	return ev.Log.Syslog.Appname
 }
 
 func hostName(ev *timeline.Event) string {
