@@ -1,10 +1,14 @@
 // Package syslog parses syslog text files: BSD syslog (RFC 3164, year-less,
-// with or without <PRI>), rsyslog's high-precision RFC 3339 file format,
-// RFC 5424 (as rsyslog's SyslogProtocol23Format writes it, structured data
-// included) and syslogd's own "--- last message repeated N times ---" notes.
-// Audit-relevant lines (sshd, sudo, su, account tools, PAM, logind, cron)
-// are normalised to ECS event.* and user/source/process fields; see
-// actions.go for the table of event.action names.
+// with or without <PRI>; rsyslog's TraditionalFileFormat, macOS syslogd's
+// system.log with ASL "<Level>" and tab-indented continuation lines),
+// rsyslog's high-precision RFC 3339 file format, RFC 5424 (as rsyslog's
+// SyslogProtocol23Format writes it, structured data included) and
+// syslogd's own notes ("--- last message repeated N time(s) ---", with or
+// without host; "host -- MARK --"). Audit-relevant lines (sshd, sudo, su,
+// account tools, PAM, logind, cron, and the logon lines MySQL, MariaDB and
+// PostgreSQL send to syslog) are normalised to ECS event.* and
+// user/source/process fields; see actions.go for the table of event.action
+// names.
 //
 // Choices an examiner should know:
 //   - Message is the line from the program tag on ("sshd[42]: Accepted ..."),
@@ -13,8 +17,11 @@
 //     process.pid carry the tag split.
 //   - A line that does not start with a timestamp continues the record
 //     before it (plaso's rule), joined with "\n", up to 64 KiB; a line that
-//     starts like a timestamp but cannot be read, or text before any record,
-//     is a warning. Empty lines are no records.
+//     starts like a timestamp but cannot be read, text before any record, a
+//     comment line (leading '#') and a line of NUL bytes only are warnings,
+//     and parsing goes on. NUL bytes before a record on its line are noted
+//     on that record (jejak.data.nul_bytes_before). Empty lines are no
+//     records.
 //   - Year-less times get their year from the file mtime and the month
 //     rollovers in the file (see yearGuess), never from the clock; times
 //     without a zone are read in the case zone. Both are recorded in
