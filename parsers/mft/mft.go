@@ -4,9 +4,10 @@
 // $FILE_NAME times are set by the kernel only, so a $STANDARD_INFORMATION
 // earlier than them is the classic sign of timestomping.
 //
-// An $MFTMirr, whose first records look like an MFT's, is recognised by
-// its size (ntfs.Table.IsMirror) and adds no events: its records are
-// copies of the $MFT's first four.
+// An $MFTMirr, whose records look like an MFT's, is recognised by the
+// sizes its own records give, or when it is a whole copy of a one-cluster
+// MFT by its name (ntfs.Table.IsMirror), and adds no events: its records
+// are copies of the $MFT's.
 //
 // It reads a $MFT yielded by the NTFS walker or extracted by any tool;
 // records are decoded by forensics/fs/ntfs, which also resolves paths the
@@ -93,7 +94,7 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 		defer warn(t.Count(), size-tail, fmt.Errorf("%w: %d trailing bytes, less than one record", io.ErrUnexpectedEOF, tail))
 	}
 	emitRecord := func(r *ntfs.Record, off int64) error { return events(t, r, off, emit) }
-	if t.IsMirror() {
+	if t.IsMirror(path.Base(src.Entry.Path)) {
 		// An $MFTMirr (a volume's, or one exported beside its $MFT)
 		// holds copies of the $MFT's first records: their times are the
 		// $MFT's events already, and emitting them would put $MFT,

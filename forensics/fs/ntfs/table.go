@@ -37,14 +37,17 @@ func (t *Table) RecordSize() int { return t.recSize }
 // Count is the number of records the table holds.
 func (t *Table) Count() uint64 { return uint64(t.size / int64(t.recSize)) }
 
-// IsMirror reports whether the table is an $MFTMirr rather than an $MFT:
-// the copy of the MFT's first records ($MFT, $MFTMirr, $LogFile, $Volume)
-// that NTFS keeps for recovery. Its first record has the same layout as an
-// MFT's, so content alone cannot tell them apart by signature; sizes can.
-// Record 0 describes the whole $MFT, longer than this table, and record 1
-// describes the mirror, exactly as long as this table. The names are
-// checked too: they are fixed by the format.
-func (t *Table) IsMirror() bool {
+// IsMirror reports whether the table, read from a file called name, is an
+// $MFTMirr rather than an $MFT: the copy of the MFT's first records ($MFT,
+// $MFTMirr, $LogFile, $Volume at least) that NTFS keeps for recovery. Its
+// records have the same layout as an MFT's, so the signature cannot tell;
+// the sizes its own records give can. Record 1 describes the mirror: a
+// table that is not exactly that long is not it. Record 0 describes the
+// whole $MFT: when that is longer, the table is the mirror. When both are
+// the same length (an MFT that fits in the one cluster the mirror fills,
+// as mkntfs makes with 64 KiB clusters), the two files are byte for byte
+// the same and only the name tells: the format calls the mirror $MFTMirr.
+func (t *Table) IsMirror(name string) bool {
 	mftRec, err0 := t.Read(0)
 	mirRec, err1 := t.Read(1)
 	if err0 != nil || err1 != nil {
@@ -55,9 +58,10 @@ func (t *Table) IsMirror() bool {
 		return n != nil && n.Name == name
 	}
 	mftData, mirData := mftRec.Data(), mirRec.Data()
-	return named(mftRec, "$MFT") && named(mirRec, "$MFTMirr") &&
-		mftData != nil && mirData != nil &&
-		mirData.Size == t.size && mftData.Size > t.size
+	if !named(mftRec, "$MFT") || !named(mirRec, "$MFTMirr") || mftData == nil || mirData == nil || mirData.Size != t.size {
+		return false
+	}
+	return mftData.Size > t.size || mftData.Size == t.size && name == "$MFTMirr"
 }
 
 // Read reads and decodes record n on its own.
