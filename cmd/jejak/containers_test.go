@@ -63,12 +63,21 @@ func TestIngestContainerTimes(t *testing.T) {
 	mustRun(t, exitOK, "case", "init", cs, "--examiner", "t", "--tz", "UTC")
 	mustRun(t, exitOK, "evidence", "add", cs, img)
 	sum := summaryOf(t, mustRun(t, exitOK, "ingest", cs, "--json"))
-	if sum.Containers != fstest.ContainerTreeContainers {
-		t.Errorf("summary counts %d containers, want %d", sum.Containers, fstest.ContainerTreeContainers)
+	// The image file itself is one more: its times are those of the copy.
+	if want := int64(fstest.ContainerTreeContainers + 1); sum.Containers != want {
+		t.Errorf("summary counts %d containers, want %d", sum.Containers, want)
 	}
 	got := map[fstest.TimeRow]int{}
+	imageTimes := 0
 	for _, r := range timelineRows(t, cs) {
 		p := r.Jejak.Provenance
+		if p.Parser == "filestat" && len(p.Chain) == 1 {
+			if p.Chain[0] != "file:containers.img" || p.Path != "containers.img" {
+				t.Errorf("image file event with provenance %+v", p)
+			}
+			imageTimes++
+			continue
+		}
 		if p.Parser != "filestat" || len(p.Chain) != 2 {
 			continue // parsed content, or a member's own time
 		}
@@ -87,6 +96,9 @@ func TestIngestContainerTimes(t *testing.T) {
 		if _, ok := want[k]; !ok {
 			t.Errorf("on the timeline, not in fls: %s (x%d)", k, got[k])
 		}
+	}
+	if imageTimes < 3 {
+		t.Errorf("%d time events for the image file itself, want its M, A, C (and B where the host records it)", imageTimes)
 	}
 	t.Logf("%d fls time rows on the timeline once each; %d containers", len(want), sum.Containers)
 }
