@@ -69,6 +69,10 @@ func (b *builder) event(h *header, off, rec int64) *timeline.Event {
 		if n, ok := repeatCount(h.body, "last message repeated "); ok {
 			ev.Jejak.Data = map[string]string{"repeat_count": n}
 		}
+		if h.host != "" {
+			blk.host.Name = h.host
+			ev.Host = &blk.host
+		}
 		return ev
 	}
 

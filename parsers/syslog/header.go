@@ -186,6 +186,14 @@ func afterStamp(s string, h *header, hostOptional bool) error {
 		h.message, h.body = markText, markText
 		return nil
 	}
+	// syslogd's repeat note after the host: sysklogd writes "host last
+	// message repeated N times", others "host --- last message ... ---".
+	if t := strings.TrimRight(s, " "); strings.HasPrefix(t, "--- ") && strings.HasSuffix(t, " ---") {
+		return note(t, h)
+	}
+	if _, ok := repeatCount(s, "last message repeated "); ok {
+		return note(s, h)
+	}
 	parseTag(s, h)
 	return nil
 }

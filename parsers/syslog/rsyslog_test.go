@@ -69,11 +69,12 @@ var rsyslogInput = []sent{
 
 // TestRsyslog runs the real rsyslogd with an imuxsock socket and three
 // omfile outputs (RSYSLOG_TraditionalFileFormat, RSYSLOG_FileFormat and
-// RSYSLOG_SyslogProtocol23Format), feeds it known messages with util-linux
+// RSYSLOG_SyslogProtocol23Format; RSYSLOG_ForwardFormat writes no line
+// ends, it is for the network), feeds it known messages with util-linux
 // logger and as raw datagrams, and checks the three files against the
 // input: every line one event, no warning; hosts, tags, pids and the
 // normalised user/address/action of each message as sent; the same facts
-// from all three formats; rsyslogd's own start, MARK, repeat and exit
+// from all formats; rsyslogd's own start, MARK, repeat and exit
 // lines; and each file's time against the other's rendering of the same
 // receive time.
 func TestRsyslog(t *testing.T) {

@@ -213,3 +213,44 @@ func TestMatchShare(t *testing.T) {
 		t.Error("Match rejects a full head cut inside a line")
 	}
 }
+
+// TestNotesAndTags covers syslogd's own notes and tag shapes line by line;
+// the expectations are read off each line by eye.
+func TestNotesAndTags(t *testing.T) {
+	mtime := time.Date(2024, 12, 31, 0, 0, 0, 0, time.UTC)
+	cases := []struct {
+		line, host, proc, pid, level, message, repeat string
+	}{
+		// sysklogd (Debian before rsyslog): the note follows the host.
+		{"Jan  1 00:00:00 oldhost last message repeated 3 times", "oldhost", "", "", "", "last message repeated 3 times", "3"},
+		// macOS syslogd: no host, "1 time" singular.
+		{"Aug 18 16:29:25 --- last message repeated 1 time ---", "", "", "", "", "last message repeated 1 time", "1"},
+		{"Aug 18 16:29:25 db1 --- last message repeated 2 times ---", "db1", "", "", "", "last message repeated 2 times", "2"},
+		// sysklogd's and older rsyslog's mark: no tag.
+		{"Dec  6 03:57:38 db1 -- MARK --", "db1", "", "", "", "-- MARK --", ""},
+		// rsyslog 8's immark writes it under its own tag.
+		{"Dec  6 03:57:38 db1 rsyslogd: -- MARK --", "db1", "rsyslogd", "", "", "rsyslogd: -- MARK --", ""},
+		// Apple ASL's level between pid and colon.
+		{"Oct  6 14:31:16 ip-172-27-239-114 Docker[588] <Notice>: Reap com.docker.osxfs (pid 24270): exit status 1",
+			"ip-172-27-239-114", "Docker", "588", "notice", "Docker[588] <Notice>: Reap com.docker.osxfs (pid 24270): exit status 1", ""},
+		{"Dec  6 04:00:25 10.0.0.7 postfix/smtpd[123]: connect from unknown[198.51.100.7]", "10.0.0.7", "smtpd", "123", "", "postfix/smtpd[123]: connect from unknown[198.51.100.7]", ""},
+		{"Dec  6 04:00:25 h kernel: [   12.345678] usb 1-1: new device", "h", "kernel", "", "", "kernel: [   12.345678] usb 1-1: new device", ""},
+	}
+	for _, c := range cases {
+		res := parseBytes(t, "x", []byte(c.line+"\n"), mtime, time.UTC)
+		if len(res.Events) != 1 || len(res.Warnings) != 0 {
+			t.Errorf("%q: %d events %d warnings", c.line, len(res.Events), len(res.Warnings))
+			continue
+		}
+		ev := res.Events[0]
+		level := ""
+		if ev.Log != nil {
+			level = ev.Log.Level
+		}
+		got := []string{hostName(ev), procName(ev), procPID(ev), level, ev.Message, ev.Jejak.Data["repeat_count"]}
+		want := []string{c.host, c.proc, c.pid, c.level, c.message, c.repeat}
+		if strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("%q:\n got %q\nwant %q", c.line, got, want)
+		}
+	}
+}
