@@ -54,10 +54,11 @@ parser could not read is stored as a warning ('jejak warnings CASE' lists
 them). The summary at the end says what was read and what was not.
 
 ZONE CHECK
-After the run, logons that a log without zones (classic syslog: secure,
-auth.log) and a record with exact times (wtmp, btmp, auditd) of the same
-evidence both describe are paired: by user and remote host, and by sshd's
-pid where both have one. When their times differ by a whole zone offset
+After the run, records that a log without zones and a log with exact times
+of the same evidence both hold are paired: sshd logons in classic syslog
+(secure, auth.log) with wtmp, btmp and auditd records, by user and remote
+host and by sshd's pid where both have one; web server errors (no zone)
+with access-log requests (+0000), by client and path. When their times differ by a whole zone offset
 (a multiple of 15 minutes, within 30 s of logging delay; 3 pairs, or 1 tied
 by pid), the log was written in another zone than the case's --tz: the
 summary says so in a ZONE MISMATCH line with the offset, the pairs and an
@@ -213,13 +214,15 @@ type runSummary struct {
 	ZoneCheck []zonecheck.Finding `json:"zone_check,omitempty"`
 }
 
-// zoneActions are the logon records zonecheck pairs; the store's action
-// index makes reading them cheap whatever the case holds besides.
-const zoneActions = `event.action:(ssh_login or ssh_failed_login or logon or failed_logon)`
+// zoneRecords selects the records zonecheck pairs: logons by action, web
+// requests and errors by dataset.
+var zoneRecords = fmt.Sprintf("event.action:(%s) or event.dataset:(%s)",
+	strings.Join(zonecheck.LogonActions, " or "), strings.Join(zonecheck.WebDatasets, " or "))
 
-// checkZones runs the zone check over every logon record of the case.
+// checkZones runs the zone check over the logons and web records of the
+// case, streamed from the store.
 func checkZones(ctx context.Context, store *sqlite.Store) ([]zonecheck.Finding, error) {
-	f, err := query.New(zoneActions, query.Options{})
+	f, err := query.New(zoneRecords, query.Options{})
 	if err != nil {
 		return nil, err
 	}

@@ -11,13 +11,16 @@
 // 10:00 and its btmp record at 13:00. Nothing in either file is wrong, so no
 // parser can see it; only the pair can.
 //
-// The Checker pairs such records by what both name (user, remote host and,
-// where both have one, the process id), takes the difference of each pair,
-// and concludes only when the differences agree on a whole number of
-// quarter hours (every zone offset in use is one) within a few seconds of
-// logging delay, from several pairs or from a pair matched by pid. It is
-// fed events one at a time and keeps bounded indexes, so it can run over a
-// case store of any size.
+// The Checker pairs such records by what both name: for logons the remote
+// host, the user and, where both have one, the process id (sshd's pid in
+// secure is the pid of its btmp and auditd records, and a few below the
+// wtmp record's); for web requests the client and the path (an access log
+// with "+0000" against an error log without a zone). It takes the
+// difference of each pair and concludes only when the differences agree on
+// a whole number of quarter hours (every zone offset in use is one) within
+// a few seconds of logging delay, from several pairs or from one pair tied
+// by pid or path. It is fed events one at a time and keeps bounded indexes,
+// so it can run over a case store of any size.
 package zonecheck
 
 import (
@@ -48,12 +51,14 @@ const (
 	PIDSpread = 64
 )
 
-// Caps keep the indexes bounded: a key (evidence, activity, user, remote
-// host) keeps its first perKey observations of each side, and the checker
-// stops indexing at maxObs in all. What is left out is counted.
+// Caps keep the indexes bounded: a key (evidence, activity, remote host)
+// keeps its first perKey observations of each side, and the checker stops
+// indexing at maxObs in all. What is left out is counted. The store
+// streams in time order, so the first records of both sides are of the
+// same stretch of time whatever the offset.
 const (
-	perKey = 512
-	maxObs = 1 << 19
+	perKey = 1024
+	maxObs = 1 << 18
 )
 
 // activity is what a record says happened.
@@ -62,20 +67,36 @@ type activity uint8
 const (
 	logon activity = iota + 1
 	failed
+	web
 )
 
 func (a activity) String() string {
-	if a == failed {
+	switch a {
+	case failed:
 		return "failed logon"
+	case web:
+		return "web request"
 	}
 	return "logon"
 }
+
+// WebDatasets are the web logs the checker pairs: access logs carry a zone,
+// error logs do not.
+var WebDatasets = []string{"weblog.access", "iis.access", "apache.error", "nginx.error"}
+
+// LogonActions are the event.action values of the logons it pairs.
+var LogonActions = []string{"ssh_login", "ssh_failed_login", "logon", "failed_logon"}
 
 // classify names the activity of an event, or 0 for one the checker does
 // not pair. The syslog parser names sshd's lines ssh_login and
 // ssh_failed_login; utmp and auditd name theirs logon and failed_logon (an
 // auditd USER_LOGIN with res=failed is a logon with outcome failure).
 func classify(ev *timeline.Event) activity {
+	for _, d := range WebDatasets {
+		if ev.Event.Dataset == d {
+			return web
+		}
+	}
 	switch ev.Event.Action {
 	case "ssh_login":
 		return logon
@@ -93,7 +114,6 @@ func classify(ev *timeline.Event) activity {
 type key struct {
 	evidence string
 	act      activity
-	user     string
 	host     string
 }
 
@@ -103,6 +123,11 @@ type obs struct {
 	pid  int64
 	rec  int64
 	file int32
+	user int32 // interned; 0: none (an auditd record with only a uid)
+	// paths are hashes of the request path (exact side) or of every
+	// '/'-suffix of the paths an error line names (loose side), to tie a
+	// web request to its error.
+	paths []uint64
 }
 
 type bucket struct {
@@ -125,6 +150,8 @@ type Checker struct {
 	buckets map[key]*bucket
 	files   []fileInfo
 	fileIdx map[string]int32
+	users   []string
+	userIdx map[string]int32
 	n       int
 	// Dropped counts observations left out by the caps.
 	Dropped int
@@ -132,14 +159,14 @@ type Checker struct {
 
 // New returns an empty Checker.
 func New() *Checker {
-	return &Checker{buckets: map[key]*bucket{}, fileIdx: map[string]int32{}}
+	return &Checker{buckets: map[key]*bucket{}, fileIdx: map[string]int32{}, users: []string{""}, userIdx: map[string]int32{"": 0}}
 }
 
 // Add indexes one event if it is a kind the checker pairs. It keeps no
 // reference to ev.
 func (c *Checker) Add(ev *timeline.Event) {
 	act := classify(ev)
-	if act == 0 || ev.User == nil || ev.User.Name == "" || ev.TimestampDesc == "Not a time" {
+	if act == 0 || ev.TimestampDesc == "Not a time" {
 		return
 	}
 	host := remote(ev)
@@ -153,7 +180,7 @@ func (c *Checker) Add(ev *timeline.Event) {
 		}
 		zone = tn.ZoneAssumed
 	}
-	k := key{ev.Jejak.Provenance.EvidenceSHA256, act, ev.User.Name, host}
+	k := key{ev.Jejak.Provenance.EvidenceSHA256, act, host}
 	b := c.buckets[k]
 	if b == nil {
 		b = &bucket{}
@@ -171,7 +198,17 @@ func (c *Checker) Add(ev *timeline.Event) {
 	if ev.Process != nil {
 		pid = ev.Process.PID
 	}
-	*side = append(*side, obs{t: ev.Timestamp.UnixNano(), pid: pid, rec: ev.Jejak.Provenance.Record, file: c.file(ev, zone)})
+	o := obs{t: ev.Timestamp.UnixNano(), pid: pid, rec: ev.Jejak.Provenance.Record}
+	if ev.User != nil && act != web {
+		o.user = c.user(ev.User.Name)
+	}
+	if act == web {
+		if o.paths = webPaths(ev, zone != ""); len(o.paths) == 0 {
+			return
+		}
+	}
+	o.file = c.file(ev, zone)
+	*side = append(*side, o)
 	c.n++
 }
 
@@ -189,6 +226,67 @@ func remote(ev *timeline.Event) string {
 		return strings.ToLower(s.Domain)
 	}
 	return strings.ToLower(s.Address)
+}
+
+func (c *Checker) user(name string) int32 {
+	if i, ok := c.userIdx[name]; ok {
+		return i
+	}
+	i := int32(len(c.users))
+	c.users = append(c.users, name)
+	c.userIdx[name] = i
+	return i
+}
+
+// webPaths returns the path hashes of a web record. An access log's is its
+// request path. An error line names a URL (nginx's request: "GET /x") or a
+// file under the document root (Apache's "File does not exist:
+// /var/www/html/x"): every suffix of it that starts at a '/' is kept, so
+// that /x ties to /var/www/html/x without knowing the root.
+func webPaths(ev *timeline.Event, loose bool) []uint64 {
+	if !loose {
+		if ev.URL == nil || len(ev.URL.Path) < 2 {
+			return nil
+		}
+		return []uint64{hash(ev.URL.Path)}
+	}
+	var found []string
+	if ev.URL != nil && len(ev.URL.Path) > 1 {
+		found = append(found, ev.URL.Path)
+	}
+	msg := ev.Message
+	if m, ok := ev.Jejak.Data["error_message"]; ok {
+		msg = m
+	}
+	for _, w := range strings.Fields(msg) {
+		if len(found) >= 3 {
+			break
+		}
+		w = strings.Trim(w, "'\"`,;:()[]")
+		if len(w) > 1 && w[0] == '/' {
+			w, _, _ = strings.Cut(w, "?")
+			found = append(found, w)
+		}
+	}
+	var out []uint64
+	for _, p := range found {
+		for i := 0; i < len(p) && len(out) < 16; i++ {
+			if p[i] == '/' && len(p)-i > 1 {
+				out = append(out, hash(p[i:]))
+			}
+		}
+	}
+	return out
+}
+
+// hash is FNV-1a: enough to tell paths apart, cheaper to keep than them.
+func hash(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
 }
 
 func (c *Checker) file(ev *timeline.Event, zone string) int32 {
@@ -219,9 +317,10 @@ type Ref struct {
 // same activity.
 type Pair struct {
 	Activity string `json:"activity"`
-	User     string `json:"user"`
+	User     string `json:"user,omitempty"`
 	Host     string `json:"host"`
-	// ByPID: the pids tie the two records, not only user and host.
+	// ByPID: the pids (or, for web requests, the paths) tie the two
+	// records, not only user and host.
 	ByPID  bool          `json:"by_pid,omitempty"`
 	Loose  Ref           `json:"zone_assumed_record"`
 	Exact  Ref           `json:"exact_record"`
@@ -312,7 +411,16 @@ func (c *Checker) Findings() []Finding {
 				if abs(d-q*int64(Quarter)) > int64(MaxDelay) {
 					continue
 				}
-				cd := cand{lo: lo, ex: ex, d: d, byPID: pidMatch(k.act, lo.pid, ex.pid), k: k}
+				if lo.user != 0 && ex.user != 0 && lo.user != ex.user {
+					continue
+				}
+				tie := tied(k.act, lo, ex)
+				if k.act != web && (lo.user == 0 || ex.user == 0) && !tie {
+					// A record without a user name (auditd's id=) pairs
+					// only through its pid.
+					continue
+				}
+				cd := cand{lo: lo, ex: ex, d: d, byPID: tie, k: k}
 				if old, ok := best[q]; !ok || better(cd, old) {
 					best[q] = cd
 				}
@@ -428,7 +536,7 @@ func (c *Checker) decide(file int32, bins map[int64]*bin) (Finding, bool) {
 		Pairs: len(w.pairs), PIDPairs: w.pid,
 		ExactFiles: sortedSet(exactFiles),
 		Example: Pair{
-			Activity: ex.k.act.String(), User: ex.k.user, Host: ex.k.host, ByPID: ex.byPID,
+			Activity: ex.k.act.String(), User: c.users[max(ex.lo.user, ex.ex.user)], Host: ex.k.host, ByPID: ex.byPID,
 			Loose:  c.ref(ex.lo),
 			Exact:  c.ref(ex.ex),
 			Offset: time.Duration(ex.d),
@@ -520,7 +628,11 @@ func (f *Finding) Gap() string {
 func (f *Finding) How() string {
 	s := fmt.Sprintf("%d pairs", f.Pairs)
 	if f.PIDPairs > 0 {
-		s += fmt.Sprintf(", %d tied by pid", f.PIDPairs)
+		by := "pid"
+		if f.Example.Activity == web.String() {
+			by = "path"
+		}
+		s += fmt.Sprintf(", %d tied by %s", f.PIDPairs, by)
 	}
 	return s + ", median difference " + f.Median.Round(time.Millisecond).String()
 }
@@ -528,8 +640,12 @@ func (f *Finding) How() string {
 // Instance is the example pair in words.
 func (f *Finding) Instance() string {
 	ex := f.Example
-	return fmt.Sprintf("%s of %s from %s: %s record %d at %s, %s record %d at %s",
-		ex.Activity, ex.User, ex.Host,
+	who := ex.Activity
+	if ex.User != "" {
+		who += " of " + ex.User
+	}
+	return fmt.Sprintf("%s from %s: %s record %d at %s, %s record %d at %s",
+		who, ex.Host,
 		f.File, ex.Loose.Record, ex.Loose.Time.Format(time.RFC3339),
 		ex.Exact.File, ex.Exact.Record, ex.Exact.Time.Format(time.RFC3339Nano))
 }
@@ -579,6 +695,19 @@ func (f *Finding) Warning() timeline.Warning {
 		Kind: timeline.WarnZone, Evidence: f.Evidence, Chain: f.Chain, Path: f.Path,
 		Parser: f.Parser, Offset: -1, Record: f.Example.Loose.Record, Message: f.Message(),
 	}
+}
+
+// tied says whether two records are tied by more than who and from where.
+func tied(a activity, lo, ex obs) bool {
+	if a == web {
+		for _, h := range lo.paths {
+			if h == ex.paths[0] {
+				return true
+			}
+		}
+		return false
+	}
+	return pidMatch(a, lo.pid, ex.pid)
 }
 
 func pidMatch(a activity, loose, exact int64) bool {
@@ -631,9 +760,6 @@ func keyLess(a, b key) bool {
 	}
 	if a.act != b.act {
 		return a.act < b.act
-	}
-	if a.user != b.user {
-		return a.user < b.user
 	}
 	return a.host < b.host
 }

@@ -18,6 +18,9 @@ type rec struct {
 	user, ip string
 	pid      int64
 	at       time.Time // loose: the instant as read in the assumed zone
+	dataset  string    // web records: weblog.access, apache.error, nginx.error
+	path     string    // web: the access log's URL path, nginx's request path
+	errmsg   string    // web: the error log's message
 }
 
 const sha = "e1"
@@ -27,8 +30,17 @@ const sha = "e1"
 func (r rec) event(zone string, n int) *timeline.Event {
 	ev := &timeline.Event{Timestamp: r.at.UTC(), TimestampDesc: "Content Modification Time"}
 	ev.Event.Action, ev.Event.Outcome = r.action, r.outcome
-	ev.User = &timeline.User{Name: r.user}
+	if r.user != "" {
+		ev.User = &timeline.User{Name: r.user}
+	}
 	ev.Source = &timeline.Endpoint{IP: r.ip}
+	ev.Event.Dataset = r.dataset
+	if r.path != "" {
+		ev.URL = &timeline.URL{Path: r.path}
+	}
+	if r.errmsg != "" {
+		ev.Jejak.Data = map[string]string{"error_message": r.errmsg}
+	}
 	if r.pid != 0 {
 		ev.Process = &timeline.Process{PID: r.pid}
 	}
@@ -38,12 +50,18 @@ func (r rec) event(zone string, n int) *timeline.Event {
 	}
 	if r.loose {
 		ev.Jejak.Provenance.Path, ev.Jejak.Provenance.Parser = "var/log/secure", "syslog"
+		if r.dataset != "" {
+			ev.Jejak.Provenance.Path, ev.Jejak.Provenance.Parser = "var/log/secure", "weblog"
+		}
 		ev.Jejak.Provenance.Chain = []string{"dir:var/log/secure"}
 		ev.Jejak.Time = &timeline.TimeNote{ZoneAssumed: zone, YearInferred: true}
 	} else {
 		file := "var/log/wtmp"
-		if r.action == "failed_logon" {
+		switch {
+		case r.action == "failed_logon":
 			file = "var/log/btmp"
+		case r.dataset != "":
+			file = "var/log/httpd/access_log"
 		}
 		ev.Jejak.Provenance.Path, ev.Jejak.Provenance.Parser = file, "utmp"
 		ev.Jejak.Provenance.Chain = []string{"dir:" + file}
@@ -69,6 +87,16 @@ func failure(user, ip string, pid int64, exact time.Time, shift time.Duration) [
 		{loose: true, action: "ssh_failed_login", outcome: "failure", user: user, ip: ip, pid: pid, at: exact.Add(shift).Truncate(time.Second)},
 		{action: "failed_logon", outcome: "failure", user: user, ip: ip, pid: pid, at: exact.Add(300 * time.Millisecond)},
 	}
+}
+
+// request returns a web request as the access log (with a zone) and the
+// error log (without) record it; errPath is what the error line names.
+func request(ip, path, errDataset, errmsg string, exact time.Time, shift time.Duration) []rec {
+	lo := rec{loose: true, dataset: errDataset, ip: ip, errmsg: errmsg, at: exact.Add(shift).Truncate(time.Second)}
+	if errDataset == "nginx.error" {
+		lo.path = path
+	}
+	return []rec{lo, {dataset: "weblog.access", ip: ip, path: path, at: exact.Truncate(time.Second)}}
 }
 
 func join(rs ...[]rec) []rec {
@@ -213,7 +241,55 @@ func TestFindings(t *testing.T) {
 				}
 				return r
 			}(),
-			want: 1, shift: "-03:00", writ: "-03:00", tz: "Etc/GMT+3", pairs: perKey, pidp: perKey,
+			want: 1, shift: "-03:00", writ: "-03:00", tz: "Etc/GMT+3", pairs: 720, pidp: 720,
+		},
+		{
+			name: "an auditd logon with only a uid is tied by sshd's pid",
+			zone: "UTC",
+			recs: func() []rec {
+				r := session("kpu", "198.51.100.7", 2210, t0, -3*h, 50*time.Millisecond)
+				r[1].user, r[1].pid = "", 2210
+				return r
+			}(),
+			want: 1, shift: "-03:00", writ: "-03:00", tz: "Etc/GMT+3", pairs: 1, pidp: 1,
+		},
+		{
+			name: "a record without a user and no pid tie is no pair",
+			zone: "UTC",
+			recs: nopid(join(session("", "198.51.100.7", 1, t0, -3*h, time.Second), session("", "198.51.100.7", 1, t0.Add(5*h), -3*h, time.Second),
+				session("", "198.51.100.7", 1, t0.Add(9*h), -3*h, time.Second))),
+			want: 0,
+		},
+		{
+			name: "other users from the same host and pid are not paired",
+			zone: "UTC",
+			recs: func() []rec {
+				r := failure("root", "203.0.113.9", 4101, t0, -3*h)
+				r[1].user = "admin"
+				return r
+			}(),
+			want: 0,
+		},
+		{
+			name: "an Apache error tied to its request by the path under the document root",
+			zone: "UTC",
+			recs: request("203.0.113.9", "/wp-login.php", "apache.error", "AH00128: File does not exist: /var/www/html/wp-login.php", t0, 7*h),
+			want: 1, shift: "+07:00", writ: "+07:00", tz: "Etc/GMT-7", pairs: 1, pidp: 1,
+		},
+		{
+			name: "nginx errors tied by the request path",
+			zone: "UTC",
+			recs: join(request("203.0.113.9", "/admin/login", "nginx.error", `open() "/usr/share/nginx/html/admin/login" failed (2: No such file or directory)`, t0, -5*h),
+				request("203.0.113.9", "/x.php", "nginx.error", "FastCGI sent in stderr: \"Primary script unknown\"", t0.Add(time.Minute), -5*h)),
+			want: 1, shift: "-05:00", writ: "-05:00", tz: "Etc/GMT+5", pairs: 2, pidp: 2,
+		},
+		{
+			name: "an error of another path is tied to nothing; three agree untied",
+			zone: "UTC",
+			recs: join(request("203.0.113.9", "/a", "apache.error", "AH01630: client denied by server configuration: /srv/b", t0, -3*h),
+				request("203.0.113.9", "/a", "apache.error", "AH01630: client denied by server configuration: /srv/b", t0.Add(2*h+7*time.Minute+13*time.Second), -3*h),
+				request("203.0.113.9", "/a", "apache.error", "AH01630: client denied by server configuration: /srv/b", t0.Add(5*h+41*time.Minute+29*time.Second), -3*h)),
+			want: 1, shift: "-03:00", writ: "-03:00", tz: "Etc/GMT+3", pairs: 3, pidp: 0,
 		},
 	}
 	for _, tc := range tests {
@@ -244,7 +320,7 @@ func TestFindings(t *testing.T) {
 				t.Errorf("median %s is not near %s", f.Median, f.Shift)
 			}
 			msg := f.Message()
-			if !tc.agree && (!strings.Contains(msg, f.Gap()) || !strings.Contains(msg, "UTC"+tc.writ) || !strings.Contains(msg, "--tz "+tc.tz) || !strings.Contains(msg, "var/log/btmp") && !strings.Contains(msg, "var/log/wtmp")) {
+			if !tc.agree && (!strings.Contains(msg, f.Gap()) || !strings.Contains(msg, "UTC"+tc.writ) || !strings.Contains(msg, "--tz "+tc.tz) || !strings.Contains(msg, "var/log/btmp") && !strings.Contains(msg, "var/log/wtmp") && !strings.Contains(msg, "access_log")) {
 				t.Errorf("message lacks the shift, the suggestion or the exact file: %s", msg)
 			}
 			if w := f.Warning(); w.Kind != timeline.WarnZone || w.Path != f.Path || w.Record != f.Example.Loose.Record {
@@ -306,7 +382,7 @@ func TestIgnored(t *testing.T) {
 	r := failure("root", "203.0.113.9", 4101, t0, -3*time.Hour)
 	for _, mod := range []func(*timeline.Event){
 		func(e *timeline.Event) { e.Event.Action = "ssh_disconnect" },
-		func(e *timeline.Event) { e.User = nil },
+		func(e *timeline.Event) { e.Event.Dataset = "weblog.access"; e.URL = nil },
 		func(e *timeline.Event) { e.Source = nil },
 		func(e *timeline.Event) { e.TimestampDesc = "Not a time" },
 	} {
