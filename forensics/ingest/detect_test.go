@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -434,5 +435,44 @@ func BenchmarkIngestDetection(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// A member of a compressed stream has no random access: detection samples
+// the pipeline's read buffer, and parsing still starts at the first byte.
+// The stream is written by the gzip tool.
+func TestDamagedHeadInGzipStream(t *testing.T) {
+	gz, err := exec.LookPath("gzip")
+	if err != nil {
+		t.Skip("gzip missing: install the Debian package gzip")
+	}
+	clean := readCorpus(t, "more/linux/auth/elastic_examples_auth.log")
+	damaged := append(append(proseBytes(t, 4096), commentBlock...), clean...)
+	cmd := exec.Command(gz, "-c", "-n")
+	cmd.Stdin = bytes.NewReader(damaged)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := ingestFiles(t, map[string][]byte{"auth.log.2.gz": out, "clean/auth.log": clean})
+	byFile := map[bool][]*timeline.Event{}
+	for _, e := range r.events {
+		c := strings.HasPrefix(e.Jejak.Provenance.Path, "clean/")
+		byFile[c] = append(byFile[c], e)
+	}
+	for _, w := range r.warnings {
+		if w.Kind == timeline.WarnSkipped {
+			t.Fatalf("%s skipped: %s", w.Path, w.Message)
+		}
+	}
+	if len(byFile[true]) != nonBlankLines(clean) {
+		t.Fatalf("clean log: %d events for %d lines", len(byFile[true]), nonBlankLines(clean))
+	}
+	if a, b := recordKeys(byFile[true]), recordKeys(byFile[false]); strings.Join(a, "\n") != strings.Join(b, "\n") {
+		t.Errorf("gzip member: %d events, clean %d: records differ", len(b), len(a))
+	}
+	junk := int64(nonBlankLines(proseBytes(t, 4096)) + nonBlankLines([]byte(commentBlock)))
+	if r.sum.Warnings != junk {
+		t.Errorf("%d warnings, want one per line before the log (%d)", r.sum.Warnings, junk)
 	}
 }
