@@ -249,6 +249,54 @@ func reconcile(t *testing.T, name, file string) reconRow {
 		}
 		byHdr[xkey{uint64(ev.Jejak.Provenance.Record), w}] = ev
 	}
+	// Stale slack copies: a framed record past a chunk's free-space
+	// offset whose header ID and written time are a live record's. Counted
+	// here from the bytes, they must be Stats.SlackCopies, and none of them
+	// may be emitted as a recovered record.
+	liveHdr := map[xkey]bool{}
+	hdrKey := func(ev *timeline.Event) xkey {
+		w, _ := time.Parse(time.RFC3339Nano, ev.Jejak.Data["written_time"])
+		return xkey{uint64(ev.Jejak.Provenance.Record), w}
+	}
+	for _, ev := range events {
+		if !isRecovered(ev) {
+			liveHdr[hdrKey(ev)] = true
+		}
+	}
+	copies := 0
+	for off := fileHeaderBlock; off+chunkSize <= len(raw); off += chunkSize {
+		c := raw[off : off+chunkSize]
+		free := int(binary.LittleEndian.Uint32(c[48:]))
+		if !bytes.Equal(c[:8], chunkMagic) || free < chunkHeaderSize || free > chunkSize {
+			continue
+		}
+		for pos := free; pos+recordHeaderSize <= len(c); {
+			i := bytes.Index(c[pos:], recordMagic)
+			if i < 0 || pos+i+recordHeaderSize > len(c) {
+				break
+			}
+			pos += i
+			size := int(binary.LittleEndian.Uint32(c[pos+4:]))
+			if size < recordHeaderSize+4 || size > len(c)-pos || int(binary.LittleEndian.Uint32(c[pos+size-4:])) != size {
+				pos++
+				continue
+			}
+			w, _ := filetime(binary.LittleEndian.Uint64(c[pos+16:]))
+			if liveHdr[xkey{binary.LittleEndian.Uint64(c[pos+8:]), w}] {
+				copies++
+			}
+			pos += size
+		}
+	}
+	if copies != row.st.SlackCopies {
+		t.Errorf("%d slack records in the file are copies of live records, Stats.SlackCopies %d", copies, row.st.SlackCopies)
+	}
+	for _, ev := range events {
+		if ev.Jejak.Data["recovered_from"] == fromSlack && liveHdr[hdrKey(ev)] {
+			t.Errorf("record %d at offset %d: emitted from slack, but a live record has its ID and written time", ev.Jejak.Provenance.Record, ev.Jejak.Provenance.Offset)
+		}
+	}
+
 	seen := map[*timeline.Event]bool{}
 	from := func(ev *timeline.Event) string { return ev.Jejak.Data["recovered_from"] }
 
