@@ -46,21 +46,51 @@ var (
 	generalLine   = regexp.MustCompile(`^(` + isoTS + `|` + oldTS + `)?\t\s*(\d+) ` + cmd + `\t?(.*)$`)
 	generalNoTime = regexp.MustCompile(`^\t\t\s*(\d+) ` + cmd + `\t?(.*)$`)
 	errorLine     = regexp.MustCompile(`^(` + isoTS + `|` + mdbTS + `|` + oldTS + `)\s+(?:(\d+) )?\[(\w+)\] (?:\[(MY-\d+)\] \[(\w+)\] )?(.*)$`)
-	oldMisc       = regexp.MustCompile(`^(` + oldTS + `) (.*)$`) // "150817 10:13:51 mysqld_safe Starting ..."
-	headerLine    = regexp.MustCompile(`^(?:\S*mysqld(?:\.exe)?, Version: .*|Tcp port: .*|Time\s+Id\s+Command\s+Argument\s*)$`)
+	// timedLine is any other line that starts with a time the server
+	// writes: "2019-01-01T12:00:00.123456Z mysqld_safe Logging to ...",
+	// "150817 10:13:51 mysqld_safe Starting ...", and MySQL 5.6 InnoDB
+	// lines with a hex thread id, "2014-03-22 19:46:29 7f2f5b5b6740 InnoDB:
+	// ...". Each is a record of its own, never a continuation.
+	timedLine = regexp.MustCompile(`^(` + isoTS + `|` + mdbTS + `|` + oldTS + `)(?:\s+([0-9a-f]*\d[0-9a-f]*)(?: |$))?\s*(.*)$`)
+	// slowHeader is a header line of a slow-log entry (MySQL and MariaDB).
+	slowHeader = regexp.MustCompile(`^# (?:Time|User@Host|Schema|Thread_id|Query_time|Bytes_sent|Rows_affected|QC_hit|Full_scan|Filesort|Tmp_tables|Pages_accessed|Stored_routine): `)
+	headerLine = regexp.MustCompile(`^(?:\S*(?:mysqld|mariadbd)(?:\.exe)?, Version: .*|Tcp port: .*|Time\s+Id\s+Command\s+Argument\s*)$`)
 )
 
-// Match accepts general, error and slow logs by their first lines.
+// Match accepts general, error and slow logs when most of the lines it is
+// shown are their records. head may be the first bytes of the file or
+// lines sampled from anywhere in it, so no single line decides: banner
+// lines, comment lines ("# ..." other than slow-log headers) and indented
+// lines count for nothing, and at least half of the other lines must be
+// records. A time alone is not enough (dpkg.log lines start with one): an
+// error-log line must have its [Level], or be mysqld_safe's or InnoDB's.
 func (*Parser) Match(_ *jfs.Entry, head []byte) bool {
+	if len(head) >= parsers.HeadSize {
+		// The last line may be cut.
+		if i := bytes.LastIndexByte(head, '\n'); i > 0 {
+			head = head[:i]
+		}
+	}
+	fit, miss := 0, 0
 	for _, l := range bytes.Split(head, []byte("\n")) {
 		l = bytes.TrimRight(l, "\r")
-		if len(bytes.TrimSpace(l)) == 0 || headerLine.Match(l) {
-			continue
+		switch {
+		case slowHeader.Match(l) || setTS.Match(l):
+			fit++
+		case len(bytes.TrimSpace(l)) == 0 || l[0] == '#' || l[0] == ' ' || headerLine.Match(l):
+		case generalLine.Match(l) || generalNoTime.Match(l) || errorLine.Match(l) || serverTool(l):
+			fit++
+		default:
+			miss++
 		}
-		return generalLine.Match(l) || generalNoTime.Match(l) || errorLine.Match(l) ||
-			bytes.HasPrefix(l, []byte("# Time: ")) || bytes.HasPrefix(l, []byte("# User@Host: "))
 	}
-	return false
+	return fit > 0 && fit >= miss
+}
+
+// serverTool reports a timed line written by mysqld_safe or InnoDB.
+func serverTool(l []byte) bool {
+	m := timedLine.FindSubmatch(l)
+	return m != nil && (bytes.HasPrefix(m[3], []byte("mysqld_safe ")) || bytes.HasPrefix(m[3], []byte("InnoDB: ")))
 }
 
 type kind int
@@ -157,11 +187,14 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 				err = start(&record{kind: kGeneral, off: off, num: num, m: append([]string{m[0], ""}, m[1:]...)})
 			} else if m := errorLine.FindStringSubmatch(line); m != nil {
 				err = start(&record{kind: kError, off: off, num: num, ts: m[1], m: m})
-			} else if m := oldMisc.FindStringSubmatch(line); m != nil {
+			} else if m := timedLine.FindStringSubmatch(line); m != nil {
 				err = start(&record{kind: kError, off: off, num: num, ts: m[1],
-					m: []string{m[0], m[1], "", "", "", "", m[2]}})
+					m: []string{m[0], m[1], m[2], "", "", "", m[3]}})
 			} else if cur != nil {
 				cur.add(line)
+			} else if strings.HasPrefix(line, "#") {
+				// A note someone put at the top of a copied log.
+				warn(src, off, num, errors.New("comment line before the first record"))
 			} else {
 				warn(src, off, num, errors.New("line is no MySQL general, error or slow log record"))
 			}

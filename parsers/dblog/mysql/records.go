@@ -102,14 +102,14 @@ func general(rec *record, src *parsers.Source) (*timeline.Event, error) {
 }
 
 func setHost(ev *timeline.Event, host string) {
-	if ip := net(host); ip {
+	if looksLikeIP(host) {
 		dblog.SetSource(ev, host, "")
 		return
 	}
 	ev.Jejak.Data["client.host"] = host
 }
 
-func net(s string) bool {
+func looksLikeIP(s string) bool {
 	if s == "" {
 		return false
 	}
@@ -149,12 +149,20 @@ func errorRecord(rec *record, src *parsers.Source) (*timeline.Event, error) {
 		setHost(ev, m[2])
 	case strings.Contains(msg, "ready for connections"):
 		dblog.ServerStarted(ev)
-	case strings.Contains(msg, "Shutdown complete"):
+	case shutdownComplete(msg):
 		dblog.ServerStopped(ev)
 	default:
 		dblog.Message(ev, strings.EqualFold(level, "ERROR"))
 	}
 	return ev, nil
+}
+
+// shutdownComplete tells the server's last line, "mysqld: Shutdown
+// complete", from InnoDB's "Shutdown completed; log sequence number ...",
+// which comes before it.
+func shutdownComplete(msg string) bool {
+	i := strings.Index(msg, "Shutdown complete")
+	return i >= 0 && !strings.HasPrefix(msg[i+len("Shutdown complete"):], "d")
 }
 
 var (
