@@ -1,6 +1,8 @@
 // Package mysql parses MySQL and MariaDB logs: the general query log (the
 // tab-separated form, old records without a time that inherit the last
-// one, multi-line statements), the error log, and the slow query log.
+// one, multi-line statements), the error log (MySQL 5.5 to 8.x and
+// MariaDB: every line that starts with a time is a record, [Level] or not;
+// other lines continue it), and the slow query log.
 // One parser handles all three, telling them apart per record: a server
 // can be pointed at one file for several logs.
 package mysql
