@@ -233,7 +233,9 @@ func (p *Parser) ParseStats(ctx context.Context, src *parsers.Source, emit func(
 	// Cancel before waiting: the dispatcher may be parked on the window.
 	defer func() { cancel(); wg.Wait() }()
 
-	live := map[recKey]struct{}{}
+	// The keys of the live records, kept as a slice while chunks stream
+	// past and made a set only when slack records need checking.
+	var liveKeys []recKey
 	type held struct {
 		ev  *timeline.Event
 		key recKey
@@ -278,7 +280,7 @@ func (p *Parser) ParseStats(ctx context.Context, src *parsers.Source, emit func(
 				slack = append(slack, held{ev, out.keys[j]})
 				continue
 			}
-			live[out.keys[j]] = struct{}{}
+			liveKeys = append(liveKeys, out.keys[j])
 			count(ev)
 			if err := emit(ev); err != nil {
 				return st, err
@@ -288,6 +290,14 @@ func (p *Parser) ParseStats(ctx context.Context, src *parsers.Source, emit func(
 			return st, err
 		}
 	}
+	var live map[recKey]struct{}
+	if len(slack) > 0 || len(slackWarns) > 0 {
+		live = make(map[recKey]struct{}, len(liveKeys))
+		for _, k := range liveKeys {
+			live[k] = struct{}{}
+		}
+	}
+	liveKeys = nil
 	for _, w := range slackWarns {
 		if _, ok := live[w.copyOf]; ok {
 			st.SlackCopies++
