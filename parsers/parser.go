@@ -81,7 +81,8 @@ func (e *RecordError) Unwrap() error { return e.Err }
 
 // Registry picks the parser for a file. Order matters: the first parser
 // whose Match accepts the file wins, so specific formats go before generic
-// ones.
+// ones. When none accepts the head, Detect scores lines sampled through the
+// file against the text formats (see ScoreLines).
 type Registry struct {
 	parsers []Parser
 	byLine  map[Parser]bool // see ScoreLines

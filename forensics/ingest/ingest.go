@@ -112,7 +112,7 @@ const (
 	// SkipKnownLog is a file named like a well-known log (auth.log, secure,
 	// access.log, ERRORLOG, *.evtx, wtmp, *.log in a log folder…) that no
 	// parser recognises: a hole in the timeline, so a failure.
-	SkipKnownLog = "known log name, no parser recognises the content"
+	SkipKnownLog = "known log name, content not recognised"
 	SkipOpen     = "could not be opened"
 	SkipFailed   = "parser failed on the file"
 )
