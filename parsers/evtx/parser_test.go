@@ -22,7 +22,7 @@ var damaged = map[string]struct {
 	minCount int // from MANIFEST.tsv (evtx crate or plaso); 0: evtxexport only
 }{
 	"logs/windows/sample_with_a_bad_chunk_magic.evtx":                        {"zeroed chunk headers and records, checksum mismatches; three records have a damaged size copy, which the evtx crate reads live (270) and evtxexport stops at (267): we read them live, as the crate does", 270},
-	"logs/windows/TerminalServices-RemoteConnectionManager-Operational.evtx": {"two chunks fail their record checksum; one holds 736 damaged bytes where both oracles stop the chunk, after which 21 intact records are recovered (tagged, as evtxexport -m recovered lists them); one chunk's chain holds records with IDs outside its header's range (warned, read live as both oracles do)", 1774},
+	"logs/windows/TerminalServices-RemoteConnectionManager-Operational.evtx": {"two chunks fail their record checksum; one holds 736 damaged bytes where both oracles stop the chunk, after which 21 intact records are recovered (tagged, as evtxexport -m recovered lists them); one chunk's chain holds records with IDs outside its header's range (warned, read live as both oracles do); three records carry a stale header ID", 1774},
 	"logs/windows/System2.evtx":                                              {"the file is cut at 200,000 bytes inside its third chunk; plaso and evtxexport drop that chunk (194 records), we decode its 89 complete records and warn about the cut one", 194},
 	"more/evtx/mitre_cc0/ID1149-RDP_success_logins.evtx":                     {"records written as plain elements with value-text tokens in attributes: evtxexport refuses token 0x05; see TestRDP1149", 11},
 }
