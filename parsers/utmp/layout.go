@@ -8,19 +8,37 @@ import (
 
 // layout is one libc "struct utmp" ABI. The fields before ut_session are the
 // same everywhere; what differs is whether ut_session and ut_tv are 32-bit
-// (x86_64 keeps them 32-bit for i386 compatibility, so 384 bytes) or 64-bit
-// (aarch64, ppc64le, s390x..., so 400 bytes with alignment padding).
+// or 64-bit, and the byte order of the integers (glibc bits/utmp.h and
+// sysdeps/unix/sysv/linux/s390/bits/struct_utmp.h):
+//
+//   - 384 bytes, int32 ut_session and ut_tv: x86_64 (kept 32-bit for i386
+//     compatibility, __WORDSIZE_TIME64_COMPAT32), every 32-bit ABI
+//     (long and time_t are 32-bit there), and ppc64;
+//   - 400 bytes, int64 ut_session, tv_sec and tv_usec, ut_addr_v6 at 360:
+//     aarch64, riscv64, ppc64le, and s390x (s390 keeps them 64-bit even
+//     when 31-bit, so that both share files).
+//
+// Either size comes little-endian (x86, arm, ppc64le, riscv) or big-endian
+// (s390/s390x, ppc/ppc64, sparc, mips, m68k). Strings and ut_addr_v6 (an
+// address copied in network order) are bytes and read the same in both.
 type layout struct {
 	name   string
 	size   int
 	tvOff  int
 	tv64   bool
 	addrOf int
+	order  binary.ByteOrder
 }
 
 var (
-	layout384 = layout{name: "x86_64/i386 (384-byte records)", size: 384, tvOff: 340, addrOf: 348}
-	layout400 = layout{name: "64-bit time, e.g. aarch64 (400-byte records)", size: 400, tvOff: 344, tv64: true, addrOf: 360}
+	layout384   = layout{name: "x86_64/i386 (384-byte records)", size: 384, tvOff: 340, addrOf: 348, order: binary.LittleEndian}
+	layout400   = layout{name: "64-bit time, e.g. aarch64 (400-byte records)", size: 400, tvOff: 344, tv64: true, addrOf: 360, order: binary.LittleEndian}
+	layout384BE = layout{name: "big-endian 32-bit time, e.g. ppc64, ppc, mips (384-byte records)", size: 384, tvOff: 340, addrOf: 348, order: binary.BigEndian}
+	layout400BE = layout{name: "big-endian 64-bit time, e.g. s390x (400-byte records)", size: 400, tvOff: 344, tv64: true, addrOf: 360, order: binary.BigEndian}
+
+	// layouts is the order detect tries them in: on a tie, the more
+	// common one wins.
+	layouts = []layout{layout384, layout400, layout384BE, layout400BE}
 )
 
 // Offsets shared by both layouts.
@@ -74,7 +92,7 @@ type entry struct {
 }
 
 func decode(l layout, b []byte) entry {
-	le := binary.LittleEndian
+	le := l.order
 	e := entry{
 		Type:       int16(le.Uint16(b[offType:])),
 		PID:        int32(le.Uint32(b[offPID:])),
@@ -132,8 +150,17 @@ func plausible(l layout, b []byte) int {
 	if cleanString(b[offLine:offLine+lenLine]) && cleanString(b[offUser:offUser+lenUser]) {
 		score++
 	}
+	// Linux pids are below PID_MAX_LIMIT (2^22); a pid read in the wrong
+	// byte order is mostly far above it.
+	if e.PID >= 0 && e.PID <= 1<<22 {
+		score++
+	}
 	return score
 }
+
+// validScore is the plausible score of a record that decodes: a known
+// type, sane microseconds and a sane time.
+const validScore = 6
 
 // cleanString reports whether a fixed-size field looks like what strncpy
 // leaves: printable bytes, then NULs to the end.
@@ -148,26 +175,33 @@ func cleanString(b []byte) bool {
 }
 
 // detect picks the layout that explains the first records best. head holds
-// the first bytes of the file; size is the file size or -1.
-func detect(head []byte, size int64) layout {
-	best, bestScore := layout384, -1
-	for _, l := range []layout{layout384, layout400} {
-		score := 0
-		n := 0
+// the first bytes of the file; size is the file size or -1. ok is false
+// when records were seen but none of the layouts makes them decode: the
+// caller says so rather than read garbage silently. One record that
+// decodes is enough: a damaged file still has its layout.
+func detect(head []byte, size int64) (best layout, ok bool) {
+	best, bestScore, seen := layout384, -1, false
+	for _, l := range layouts {
+		score, n, valid := 0, 0, 0
 		for off := 0; off+l.size <= len(head) && n < 8; off += l.size {
 			rec := head[off : off+l.size]
 			// Unused slots (all zeros, or EMPTY without a time) look the same in
-			// either layout, as does a misaligned read of a sparse record:
+			// every layout, as does a misaligned read of a sparse record:
 			// they prove nothing.
 			if allZero(rec) || (rec[0] == 0 && rec[1] == 0 && decode(l, rec).Sec == 0) {
 				continue
 			}
-			score += plausible(l, rec)
+			p := plausible(l, rec)
+			if p >= validScore {
+				valid++
+			}
+			score += p
 			n++
 		}
 		if n == 0 {
 			continue
 		}
+		seen = true
 		// Normalise so a layout that fits fewer records in head is not
 		// penalised; a file size that is an exact multiple is a strong hint.
 		score = score * 100 / n
@@ -175,8 +209,8 @@ func detect(head []byte, size int64) layout {
 			score += 50
 		}
 		if score > bestScore {
-			best, bestScore = l, score
+			best, bestScore, ok = l, score, valid > 0
 		}
 	}
-	return best
+	return best, ok || !seen
 }

@@ -37,6 +37,10 @@ var ErrTruncated = errors.New("truncated trailing utmp record")
 // ErrBadType marks a record whose ut_type is outside EMPTY..ACCOUNTING.
 var ErrBadType = errors.New("unsupported utmp record type")
 
+// ErrUnknownLayout marks a file whose first records decode in none of the
+// known layouts (x86_64, 64-bit time, and both big-endian forms).
+var ErrUnknownLayout = errors.New("no known utmp layout (384 or 400 bytes, little- or big-endian) fits the first records")
+
 // Parser reads utmp, wtmp and btmp files.
 type Parser struct{}
 
@@ -56,8 +60,8 @@ func (*Parser) Match(e *jfs.Entry, head []byte) bool {
 	if kind == "" || len(head) < layout384.size {
 		return false
 	}
-	l := detect(head, e.Size)
-	return plausible(l, head[:l.size]) >= 6
+	l, _ := detect(head, e.Size)
+	return plausible(l, head[:l.size]) >= validScore
 }
 
 // fileKind names the accounting file from its base name. Rotated and
@@ -82,9 +86,12 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 	}
 	br := bufio.NewReaderSize(src.R, 64<<10)
 	head, _ := br.Peek(8 * layout400.size)
-	l := detect(head, src.Size)
+	l, ok := detect(head, src.Size)
 	warn := func(off, rec int64, err error) {
 		src.Warn(&parsers.RecordError{Parser: Name, Path: src.Entry.Path, Offset: off, Record: rec, Err: err})
+	}
+	if !ok {
+		warn(0, 0, fmt.Errorf("%w; read as %s", ErrUnknownLayout, l.name))
 	}
 	buf := make([]byte, l.size)
 	var off, rec int64

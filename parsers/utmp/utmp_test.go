@@ -153,53 +153,61 @@ func TestUtmpdump(t *testing.T) {
 				t.Fatalf("utmpdump: %v", err)
 			}
 			res := parsertest.ParseFile(t, New(), path, nil)
-			byOffset := map[int64]*timeline.Event{}
-			for _, ev := range res.Events {
-				byOffset[ev.Jejak.Provenance.Offset] = ev
-			}
-			warned := map[int64]bool{}
-			for _, w := range res.Warnings {
-				warned[w.Offset] = true
-			}
-			sc := bufio.NewScanner(bytes.NewReader(out))
-			var rec int64
-			for sc.Scan() {
-				m := utmpdumpLine.FindStringSubmatch(sc.Text())
-				if m == nil {
-					continue
-				}
-				off := rec * 384
-				rec++
-				ev := byOffset[off]
-				if ev == nil {
-					if !warned[off] {
-						t.Errorf("record at %d: utmpdump shows %q, we have neither event nor warning", off, sc.Text())
-					}
-					continue
-				}
-				d := ev.Jejak.Data
-				trim := func(s string) string { return strings.TrimRight(s, " ") }
-				got := []string{d["type"], d["pid"], d["user"], d["line"], d["host"], addrOrZero(d["addr"])}
-				pid, _ := strconv.Atoi(m[2])
-				want := []string{m[1], strconv.Itoa(pid), trim(m[4]), trim(m[5]), trim(m[6]), trim(m[7])}
-				for i := range got {
-					if got[i] != want[i] {
-						t.Errorf("record at %d field %d: got %q, utmpdump %q", off, i, got[i], want[i])
-					}
-				}
-				// utmpdump prints ISO time with a comma before microseconds.
-				wt, err := time.Parse("2006-01-02T15:04:05.000000Z07:00", strings.Replace(m[8], ",", ".", 1))
-				if err != nil {
-					t.Fatalf("utmpdump time %q: %v", m[8], err)
-				}
-				if !ev.Timestamp.Equal(wt) {
-					t.Errorf("record at %d: time %v, utmpdump %v", off, ev.Timestamp, wt)
-				}
-			}
-			if rec != int64(len(res.Events))+int64(countBadType(res.Warnings)) {
-				t.Errorf("utmpdump shows %d records; we have %d events + %d skipped", rec, len(res.Events), countBadType(res.Warnings))
-			}
+			compareUtmpdump(t, out, res, 384)
 		})
+	}
+}
+
+// compareUtmpdump checks every record utmpdump printed against the event
+// (or bad-type warning) at the same record number, records being size
+// bytes long in the parsed file.
+func compareUtmpdump(t *testing.T, out []byte, res parsertest.Result, size int64) {
+	t.Helper()
+	byOffset := map[int64]*timeline.Event{}
+	for _, ev := range res.Events {
+		byOffset[ev.Jejak.Provenance.Offset] = ev
+	}
+	warned := map[int64]bool{}
+	for _, w := range res.Warnings {
+		warned[w.Offset] = true
+	}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	var rec int64
+	for sc.Scan() {
+		m := utmpdumpLine.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		off := rec * size
+		rec++
+		ev := byOffset[off]
+		if ev == nil {
+			if !warned[off] {
+				t.Errorf("record at %d: utmpdump shows %q, we have neither event nor warning", off, sc.Text())
+			}
+			continue
+		}
+		d := ev.Jejak.Data
+		trim := func(s string) string { return strings.TrimRight(s, " ") }
+		got := []string{d["type"], d["pid"], d["id"], d["user"], d["line"], d["host"], addrOrZero(d["addr"])}
+		pid, _ := strconv.Atoi(m[2])
+		want := []string{m[1], strconv.Itoa(pid), trim(m[3]), trim(m[4]), trim(m[5]), trim(m[6]), trim(m[7])}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Errorf("record at %d field %d: got %q, utmpdump %q", off, i, got[i], want[i])
+			}
+		}
+		// utmpdump prints ISO time with a comma before microseconds.
+		wt, err := time.Parse("2006-01-02T15:04:05.000000Z07:00", strings.Replace(m[8], ",", ".", 1))
+		if err != nil {
+			t.Fatalf("utmpdump time %q: %v", m[8], err)
+		}
+		if !ev.Timestamp.Equal(wt) {
+			t.Errorf("record at %d: time %v, utmpdump %v", off, ev.Timestamp, wt)
+		}
+	}
+	if rec != int64(len(res.Events))+int64(countBadType(res.Warnings)) {
+		t.Errorf("utmpdump shows %d records; we have %d events + %d skipped", rec, len(res.Events), countBadType(res.Warnings))
 	}
 }
 
@@ -337,6 +345,8 @@ func FuzzParse(f *testing.F) {
 		if path, err := corpusPath(name); err == nil {
 			if b, err := os.ReadFile(path); err == nil {
 				f.Add(b)
+				f.Add(toBigEndian(b, 400))
+				f.Add(toBigEndian(b, 384))
 			}
 		}
 	}
@@ -345,7 +355,7 @@ func FuzzParse(f *testing.F) {
 		if res.Err != nil {
 			t.Fatal(res.Err)
 		}
-		l := detect(b, int64(len(b)))
+		l, _ := detect(b, int64(len(b)))
 		full := len(b) / l.size
 		if len(res.Events)+countBadType(res.Warnings) != full {
 			t.Fatalf("%d full records, %d events + %d bad-type warnings", full, len(res.Events), countBadType(res.Warnings))
