@@ -40,6 +40,7 @@ type action struct {
 //	db_aborted_connection  mysqld/mariadbd "Aborted connection N to db: 'D' user: 'U' host: 'H'"
 //	db_connection_received postgres "connection received: host=H port=P"
 //	db_connect        postgres "connection authorized: user=U database=D"
+//	db_disconnect     postgres "disconnection: session time: T user=U database=D host=H port=P"
 //
 // A line of a "message repeated N times: [ ... ]" wrapper is normalised as
 // its inner line, with jejak.data.repeat_count = N.
@@ -66,6 +67,7 @@ var (
 	actDBAborted      = action{"db_aborted_connection", fix("network", "database"), fix("connection", "end")}
 	actDBConnReceived = action{"db_connection_received", fix("network", "database"), fix("connection", "start")}
 	actDBConnect      = action{"db_connect", fix("authentication", "database"), fix("start")}
+	actDBDisconnect   = action{"db_disconnect", fix("session", "database"), fix("end")}
 )
 
 // Actions lists every event.action this package writes, for documentation
@@ -74,7 +76,7 @@ func Actions() []string {
 	all := []action{actSSHLogin, actSSHFailedLogin, actSSHInvalidUser, actSSHDisconnect, actSSHConnection,
 		actAuthFailure, actSudo, actSu, actUserCreated, actUserModified, actUserDeleted, actGroupCreated,
 		actGroupModified, actGroupDeleted, actPasswdChanged, actSessionOpened, actSessionClosed, actCron,
-		actDBAuthFailed, actDBAborted, actDBConnReceived, actDBConnect}
+		actDBAuthFailed, actDBAborted, actDBConnReceived, actDBConnect, actDBDisconnect}
 	out := make([]string, len(all))
 	for i, a := range all {
 		out[i] = a.name

@@ -52,7 +52,8 @@ func mysql(b *block, body string) {
 // log_line_prefix the server has: "[3-1] 2024-02-14 19:05:04 UTC [900]
 // FATAL:  password authentication failed for user "kpu"", "no pg_hba.conf
 // entry for host "H", user "U", database "D"", "connection received:
-// host=H port=P" and "connection authorized: user=U database=D".
+// host=H port=P", "connection authorized: user=U database=D" and
+// "disconnection: session time: T user=U database=D host=H port=P".
 func postgres(b *block, body string) {
 	switch {
 	case strings.Contains(body, "authentication failed for user \""):
@@ -68,6 +69,11 @@ func postgres(b *block, body string) {
 	case strings.Contains(body, "connection received: "):
 		_, rest, _ := strings.Cut(body, "connection received: ")
 		b.set(actDBConnReceived, "")
+		dbClient(b, kv(rest, "host="), kv(rest, "port="))
+	case strings.Contains(body, "disconnection: "):
+		_, rest, _ := strings.Cut(body, "disconnection: ")
+		b.set(actDBDisconnect, "")
+		b.setUser(kv(rest, "user="))
 		dbClient(b, kv(rest, "host="), kv(rest, "port="))
 	case strings.Contains(body, "connection authorized: "):
 		_, rest, _ := strings.Cut(body, "connection authorized: ")
