@@ -143,3 +143,32 @@ func timesAgainstFls(t *testing.T, img string, sector int64, prefix []string) (c
 	t.Logf("%d fls time rows, all matched once; %d containers; %d member time events", len(want), len(containers), members)
 	return containers, members
 }
+
+// TestNTFSContainersOnce: the NTFS walker expands the archives it holds
+// itself; through the disk walker each of its entries arrives once, the
+// sample's .docx and .odt as one container each followed by their
+// members, with no problem (an announced container is not sniffed again).
+func TestNTFSContainersOnce(t *testing.T) {
+	r := walk(t, oracle.Sample(t, "ntfs"), Options{})
+	for _, p := range r.probs {
+		t.Errorf("problem: %v", p)
+	}
+	seen := map[string]int{}
+	containers := map[string]int{}
+	for _, it := range r.items {
+		seen[it.Key()]++
+		if it.Container {
+			containers[it.Chain[len(it.Chain)-1]]++
+		}
+	}
+	for k, n := range seen {
+		if n != 1 {
+			t.Errorf("%s delivered %d times", k, n)
+		}
+	}
+	for _, f := range []string{"ntfs:text1/a-text.docx", "ntfs:text1/a-text.odt"} {
+		if containers[f] != 1 {
+			t.Errorf("%s: %d container entries, want 1 (containers: %v)", f, containers[f], containers)
+		}
+	}
+}

@@ -153,11 +153,15 @@ func (w *walker) Walk(ctx context.Context, fn jfs.WalkFunc, report func(*jfs.Pro
 
 	x := jfs.NewExpander(ctx, w.opts.FS, fn, report)
 	var stop error // set when fn asked to stop
+	// selfExpanding is set for a file system walker that expands the
+	// archives it holds itself (NTFS): what it yields is delivered as it
+	// is, not sniffed and expanded a second time.
+	selfExpanding := false
 	deliver := func(ctx context.Context, e *jfs.Entry) error {
 		var err error
-		if !e.Mode.IsRegular() {
+		if !e.Mode.IsRegular() || selfExpanding {
 			// Directories, links, devices, FIFOs, sockets: times only,
-			// nothing to expand.
+			// nothing to expand; or already expanded.
 			err = fn(ctx, e)
 		} else {
 			err = x.Entry(e)
@@ -181,13 +185,14 @@ func (w *walker) Walk(ctx context.Context, fn jfs.WalkFunc, report func(*jfs.Pro
 		kind := volume.Detect(p.Reader)
 		var fsw jfs.Walker
 		var oerr error
+		selfExpanding = false
 		switch kind {
 		case "ext2", "ext3", "ext4":
 			fsw, oerr = ext4.NewWalker(p.Reader, size, chain)
 		case "ntfs":
 			var nw *ntfs.Walker
 			if nw, oerr = ntfs.New(p.Reader, size, chain, w.opts.FS); oerr == nil {
-				fsw = nw
+				fsw, selfExpanding = nw, true
 			}
 		default:
 			oerr = fmt.Errorf("%w %s in %s", ErrUnsupported, kind, where)
