@@ -3,6 +3,7 @@ package disk
 import (
 	"context"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/jejak-forensics/jejak/forensics/fs/fstest"
 	"github.com/jejak-forensics/jejak/internal/oracle"
 	"github.com/jejak-forensics/jejak/parsers/filestat"
+	"github.com/jejak-forensics/jejak/parsers/parsertest"
 	"github.com/jejak-forensics/jejak/timeline"
 )
 
@@ -169,6 +171,40 @@ func TestNTFSContainersOnce(t *testing.T) {
 	for _, f := range []string{"ntfs:text1/a-text.docx", "ntfs:text1/a-text.odt"} {
 		if containers[f] != 1 {
 			t.Errorf("%s: %d container entries, want 1 (containers: %v)", f, containers[f], containers)
+		}
+	}
+}
+
+// TestImagesInFolderKeepTimes: disk images inside a registered folder are
+// files of that folder (they are not opened as disks there): each is
+// delivered once with the times stat gives, so they are on the timeline.
+func TestImagesInFolderKeepTimes(t *testing.T) {
+	dir := filepath.Dir(parsertest.Corpus(t, "images/image.E01"))
+	w, err := OpenEvidence(context.Background(), dir, jfs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, _, err := fstest.Collect(context.Background(), w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"image.E01", "tsk_volume_system.raw"} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, it := range items {
+			if it.Key() != "dir:"+name {
+				continue
+			}
+			n++
+			if !it.Times.Modified.Equal(fi.ModTime()) || it.Inode == "" {
+				t.Errorf("%s: times %+v inode %q, stat says mtime %v", name, it.Times, it.Inode, fi.ModTime())
+			}
+		}
+		if n != 1 {
+			t.Errorf("%s delivered %d times", name, n)
 		}
 	}
 }
