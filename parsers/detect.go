@@ -113,12 +113,16 @@ func (d Detection) String() string {
 	return fmt.Sprintf("tried %d formats; nearest: %s, %d of %d sampled lines", d.Tried, d.Nearest, d.Accepted, d.Sampled)
 }
 
-// Detect scores the sampled lines against every line-scored parser and
-// picks the one accepting the most; registry order decides ties, as it does
-// for Match.
+// Detect picks a text format for a file whose head no parser took. First,
+// when comment or blank lines led the file, the text parsers' Match is asked
+// again on the head after each of them: a format of multi-line records (an
+// apt history, a MySQL slow log) is known by how it starts. Then the
+// sampled lines are scored against every line-scored parser, and the one
+// accepting the most wins when it passes MinShare and MinAccepted; registry
+// order decides ties, as it does for Match.
 func (r *Registry) Detect(e *jfs.Entry, s Sample) Detection {
 	d := Detection{Tried: len(r.parsers), Sampled: len(s.Lines), Leading: s.Leading}
-	var best Parser
+	var best, byHead Parser
 	for _, p := range r.parsers {
 		score := r.lineScorer(p)
 		if score == nil {
@@ -135,8 +139,28 @@ func (r *Registry) Detect(e *jfs.Entry, s Sample) Detection {
 			best, d.Accepted, d.Nearest = p, n, p.Name()
 		}
 	}
-	if best != nil && d.Accepted*MinShareDen >= d.Sampled*MinShareNum &&
-		(d.Accepted >= MinAccepted || d.Accepted == d.Sampled) {
+	// The fewest lines skipped first, then registry order.
+	for _, h := range s.Heads {
+		for _, p := range r.parsers {
+			if r.lineScorer(p) != nil && p.Match(e, h) {
+				byHead = p
+				break
+			}
+		}
+		if byHead != nil {
+			break
+		}
+	}
+	switch {
+	case byHead != nil:
+		d.Parser, d.Nearest, d.Accepted = byHead, byHead.Name(), 0
+		for _, l := range s.Lines {
+			if r.lineScorer(byHead)(e, l) {
+				d.Accepted++
+			}
+		}
+	case best != nil && d.Accepted*MinShareDen >= d.Sampled*MinShareNum &&
+		(d.Accepted >= MinAccepted || d.Accepted == d.Sampled):
 		d.Parser = best
 	}
 	return d
@@ -146,7 +170,15 @@ func (r *Registry) Detect(e *jfs.Entry, s Sample) Detection {
 type Sample struct {
 	Lines   [][]byte
 	Leading int // comment and blank lines skipped at the top
+	// Heads are the file's head after each of those lines (up to HeadSize
+	// bytes each, for the first maxHeads of them): a format whose own first
+	// lines look like comments (a MySQL slow log's "# Time:") is matched
+	// after the lines someone added, not after its own.
+	Heads [][]byte
 }
+
+// maxHeads bounds how many leading lines Detect looks past one by one.
+const maxHeads = 16
 
 // SampleLines takes lines from SampleWindows windows spread over the file.
 // start is the file's first bytes as buffered by the caller (complete when
@@ -209,6 +241,9 @@ func SampleLines(start []byte, complete bool, at io.ReaderAt, size int64) Sample
 			line = bytes.TrimSuffix(line, []byte("\r"))
 			if top && isCommentOrBlank(line) {
 				s.Leading++
+				if len(b) > 0 && len(s.Heads) < maxHeads {
+					s.Heads = append(s.Heads, b[:min(len(b), HeadSize)])
+				}
 				continue
 			}
 			top = false

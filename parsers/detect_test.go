@@ -2,6 +2,7 @@ package parsers_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -96,6 +97,35 @@ func TestSampleLinesSkipsLeadingComments(t *testing.T) {
 	// Without the file's end, its last line may be cut: not sampled.
 	if s := parsers.SampleLines(in[:len(in)-5], false, nil, -1); len(s.Lines) != len(want)-1 {
 		t.Errorf("cut buffer: %d lines, want %d", len(s.Lines), len(want)-1)
+	}
+}
+
+// A format of multi-line records behind comment lines is known by the head
+// after them even when too few of its lines look alike: a MySQL slow log's
+// statements are most of its lines.
+func TestDetectByHeadAfterComments(t *testing.T) {
+	_, b := corpusFile(t, "more/db/lnav_logfile_mysql_slow.0")
+	in := append([]byte("# slow log of db01\n\n"), b...)
+	s := parsers.SampleLines(in, true, nil, -1)
+	// The slow log's own "# Time:" and "# User@Host:" lines lead too.
+	if s.Leading != 7 || len(s.Heads) != 7 || !bytes.HasPrefix(b, s.Heads[1]) || len(s.Heads[1]) != min(parsers.HeadSize, len(b)) {
+		t.Fatalf("Leading %d, %d heads: want 7 and the log's own head second", s.Leading, len(s.Heads))
+	}
+	reg := all.Registry()
+	e := &jfs.Entry{Path: "slow.txt", Size: int64(len(in))}
+	d := reg.Detect(e, s)
+	if d.Parser == nil || d.Parser.Name() != "mysql" {
+		t.Fatalf("Detect = %+v, want mysql", d)
+	}
+	// The same sample without the head: only the share of lines decides,
+	// and statements dilute it below what a prose file could reach.
+	s.Heads = nil
+	s.Lines = append(s.Lines, s.Lines...)
+	for i := range 40 {
+		s.Lines = append(s.Lines, []byte(fmt.Sprintf("SELECT * FROM ballots WHERE precinct = %d;", i)))
+	}
+	if d := reg.Detect(e, s); d.Parser != nil {
+		t.Errorf("diluted sample still detected as %s (%d of %d)", d.Parser.Name(), d.Accepted, d.Sampled)
 	}
 }
 

@@ -476,3 +476,42 @@ func TestDamagedHeadInGzipStream(t *testing.T) {
 		t.Errorf("%d warnings, want one per line before the log (%d)", r.sum.Warnings, junk)
 	}
 }
+
+// A format of multi-line records is known by how it starts, not by the
+// share of its lines that look alike: an apt history (one Start-Date line in
+// six or more) behind a comment is recognised from the head after the
+// comment. The apt history of the machine running the test is the real
+// file; the test skips where apt never ran.
+func TestCommentedAptHistory(t *testing.T) {
+	clean, err := os.ReadFile("/var/log/apt/history.log")
+	if err != nil || len(bytes.TrimSpace(clean)) == 0 {
+		t.Skip("no /var/log/apt/history.log here (apt never ran, or not Debian)")
+	}
+	r := ingestFiles(t, map[string][]byte{
+		"clean/history.log":     clean,
+		"commented/history.log": append([]byte("# apt history of web01, copied 2024-11-12\n\n"), clean...),
+	})
+	got := map[string]int{}
+	for _, e := range r.events {
+		dir, _, _ := strings.Cut(e.Jejak.Provenance.Path, "/")
+		if e.Jejak.Provenance.Parser != "apt_history" {
+			t.Fatalf("%s parsed by %s", e.Jejak.Provenance.Path, e.Jejak.Provenance.Parser)
+		}
+		got[dir]++
+	}
+	if n := bytes.Count(clean, []byte("Start-Date: ")); got["clean"] != n || got["commented"] != n {
+		t.Errorf("events clean %d, commented %d; want one per Start-Date line (%d)", got["clean"], got["commented"], n)
+	}
+	warned := false
+	for _, w := range r.warnings {
+		if w.Kind == timeline.WarnSkipped {
+			t.Fatalf("skipped: %s %s", w.Path, w.Message)
+		}
+		if w.Path == "commented/history.log" && w.Record == 1 {
+			warned = true
+		}
+	}
+	if !warned {
+		t.Error("the comment line is not a warning")
+	}
+}
