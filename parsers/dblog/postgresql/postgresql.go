@@ -61,7 +61,7 @@ func (*Parser) Match(_ *jfs.Entry, head []byte) bool {
 		if len(bytes.TrimSpace(l)) == 0 || l[0] == '#' || l[0] == '\t' || bytes.HasPrefix(l, []byte("  ")) {
 			continue
 		}
-		if _, ok := parseHead(string(l)); ok || csvStart.Match(l) && bytes.Count(l, []byte(",")) >= 12 {
+		if _, ok := parseHead(string(l), false); ok || csvStart.Match(l) && bytes.Count(l, []byte(",")) >= 12 {
 			fit++
 		} else {
 			miss++
@@ -78,7 +78,7 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 		if len(bytes.TrimSpace(l)) == 0 || l[0] == '#' {
 			continue
 		}
-		if _, ok := parseHead(string(l)); !ok && csvStart.Match(l) {
+		if _, ok := parseHead(string(l), false); !ok && csvStart.Match(l) {
 			return parseCSV(ctx, br, src, emit)
 		}
 		break
@@ -135,7 +135,7 @@ func parseStderr(ctx context.Context, r io.Reader, src *parsers.Source, emit fun
 			continue
 		}
 		if line[0] != '\t' {
-			if h, ok := parseHead(string(line)); ok {
+			if h, ok := parseHead(string(line), true); ok {
 				if err := flush(); err != nil {
 					return err
 				}

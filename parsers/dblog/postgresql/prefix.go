@@ -44,8 +44,15 @@ const maxPrefix = 512
 
 // parseHead splits a line into prefix, severity and message, and finds the
 // time in the prefix. ok is false when the line is no record start.
-func parseHead(line string) (h head, ok bool) {
-	sevStart, sevEnd := findSeverity(line)
+// With localized, a word that is no English severity is taken as one when
+// a time precedes it: a server with lc_messages in another language
+// prints "FEHLER:  " or "ОШИБКА:  ". Match does not use it: it must not
+// take other formats for PostgreSQL.
+func parseHead(line string, localized bool) (h head, ok bool) {
+	sevStart, sevEnd := findSeverity(line, false)
+	if sevStart < 0 && localized {
+		sevStart, sevEnd = findSeverity(line, true)
+	}
 	if sevStart < 0 {
 		return h, false
 	}
@@ -65,8 +72,9 @@ func parseHead(line string) (h head, ok bool) {
 }
 
 // findSeverity returns the bounds of the first severity word followed by
-// ":  ", or -1.
-func findSeverity(line string) (start, end int) {
+// ":  ", or -1. With anyWord, the first word of letters (any script)
+// before ":  " with a time somewhere before it.
+func findSeverity(line string, anyWord bool) (start, end int) {
 	limit := len(line)
 	if limit > maxPrefix+12 {
 		limit = maxPrefix + 12
@@ -79,11 +87,22 @@ func findSeverity(line string) (start, end int) {
 		}
 		i += from
 		j := i
-		for j > 0 && (line[j-1] >= 'A' && line[j-1] <= 'Z' || line[j-1] >= '0' && line[j-1] <= '9') {
-			j--
-		}
-		if j < i && severities[line[j:i]] && (j == 0 || !isWordByte(line[j-1])) {
-			return j, i
+		if anyWord {
+			for j > 0 && (line[j-1] >= 'A' && line[j-1] <= 'Z' || line[j-1] >= 'a' && line[j-1] <= 'z' || line[j-1] >= 0x80) {
+				j--
+			}
+			if j < i && (j == 0 || !isWordByte(line[j-1]) && line[j-1] < 0x80) {
+				if ts, _, _, _, _ := findTime(line[:j]); ts >= 0 {
+					return j, i
+				}
+			}
+		} else {
+			for j > 0 && (line[j-1] >= 'A' && line[j-1] <= 'Z' || line[j-1] >= '0' && line[j-1] <= '9') {
+				j--
+			}
+			if j < i && severities[line[j:i]] && (j == 0 || !isWordByte(line[j-1])) {
+				return j, i
+			}
 		}
 		from = i + 3
 	}

@@ -29,10 +29,13 @@ func TestPrefixForms(t *testing.T) {
 			true, "2024-02-14T12:05:01Z", "", "", 812},
 		{"Feb 14 19:05:01 db1 postgres[812]: [3-1] 2024-02-14 19:05:01 WIB LOG:  statement: SELECT 1", false, "", "", "", 0},
 		{"[812] LOG:  no time in this prefix", false, "", "", "", 0},
+		// lc_messages = 'de_DE': the severity is translated.
+		{"2024-02-14 13:05:01.250 CET [812] alice@pemilu FEHLER:  Relation »tally« existiert nicht",
+			true, "2024-02-14T12:05:01.25Z", "", "", 812},
 		{"2024-02-14 19:05:01 WIB [812] LOG: one space after the colon", false, "", "", "", 0},
 	}
 	for _, c := range cases {
-		h, ok := parseHead(c.line)
+		h, ok := parseHead(c.line, true)
 		if ok != c.ok {
 			t.Errorf("%q: record start %v, want %v", c.line, ok, c.ok)
 			continue
