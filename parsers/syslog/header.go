@@ -3,6 +3,7 @@ package syslog
 import (
 	"errors"
 	"strings"
+	"time"
 )
 
 // layout is the header shape a record was written in.
@@ -22,6 +23,9 @@ const (
 	// layoutComment is syslogd's own note with no host or tag:
 	// "Nov 18 01:15:43: --- last message repeated 5 times ---".
 	layoutComment
+	// layoutUnix is journalctl -o short-unix: "1707912301.000000 host
+	// tag[pid]: msg", seconds since the epoch (UTC by definition).
+	layoutUnix
 )
 
 // stamp is a timestamp as written, before a year or zone is decided.
@@ -54,20 +58,21 @@ type header struct {
 // Reasons a line that starts like a record is still rejected. They are
 // sentinels so that a bad line costs no allocation until it is reported.
 var (
-	errMonth     = errors.New("unknown month name")
-	errDate      = errors.New("date out of range")
-	errTime      = errors.New("time of day out of range")
-	errTimestamp = errors.New("malformed timestamp")
-	errPriority  = errors.New("priority above 191")
-	errNoMessage = errors.New("record has no host, tag or message after the timestamp")
-	errNilTime   = errors.New("RFC 5424 record without a timestamp (NILVALUE): it cannot be placed on the timeline")
-	errFields    = errors.New("RFC 5424 record with missing header fields")
-	errSD        = errors.New("malformed RFC 5424 structured data")
-	errNotSyslog = errors.New("line is not a syslog record and follows no record it could continue")
-	errTooLong   = errors.New("line longer than the 1 MiB limit")
-	errContinued = errors.New("continuation line beyond the 64 KiB message limit")
-	errComment   = errors.New("comment line (starts with '#'), not a syslog record")
-	errNUL       = errors.New("line of NUL bytes only: file space allocated but never written (as after a crash)")
+	errMonth       = errors.New("unknown month name")
+	errDate        = errors.New("date out of range")
+	errTime        = errors.New("time of day out of range")
+	errTimestamp   = errors.New("malformed timestamp")
+	errPriority    = errors.New("priority above 191")
+	errNoMessage   = errors.New("record has no host, tag or message after the timestamp")
+	errNilTime     = errors.New("RFC 5424 record without a timestamp (NILVALUE): it cannot be placed on the timeline")
+	errFields      = errors.New("RFC 5424 record with missing header fields")
+	errSD          = errors.New("malformed RFC 5424 structured data")
+	errNotSyslog   = errors.New("line is not a syslog record and follows no record it could continue")
+	errTooLong     = errors.New("line longer than the 1 MiB limit")
+	errContinued   = errors.New("continuation line beyond the 64 KiB message limit")
+	errComment     = errors.New("comment line (starts with '#'), not a syslog record")
+	errJournalNote = errors.New("journalctl note (\"-- ... --\"): no time, not a record")
+	errNUL         = errors.New("line of NUL bytes only: file space allocated but never written (as after a crash)")
 )
 
 var monthNames = [...]string{"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"}
@@ -103,6 +108,10 @@ func parseLine(s string, h *header) (startLike bool, err error) {
 		if n == len(rest) || rest[n] != ' ' {
 			return true, errNoMessage
 		}
+		return true, afterStamp(rest[n:], h, true)
+	case looksUnix(rest):
+		n := parseUnix(rest, &h.ts)
+		h.layout = layoutUnix
 		return true, afterStamp(rest[n:], h, true)
 	case looks3164(rest):
 		n, err := parse3164(rest, &h.ts)
@@ -298,6 +307,41 @@ func parse3164(s string, st *stamp) (int, error) {
 		return 0, errTime
 	}
 	return i, nil
+}
+
+// looksUnix checks journalctl's short-unix stamp: 9 to 11 digits of
+// seconds, a dot, 1 to 9 digits of fraction and a blank. The fraction is
+// required, so a line that starts with a bare number is not taken.
+func looksUnix(s string) bool {
+	i := 0
+	for i < len(s) && isDigit(s[i]) {
+		i++
+	}
+	if i < 9 || i > 11 || i >= len(s) || s[i] != '.' {
+		return false
+	}
+	j := i + 1
+	for j < len(s) && isDigit(s[j]) {
+		j++
+	}
+	return j-i-1 >= 1 && j-i-1 <= 9 && j < len(s) && s[j] == ' '
+}
+
+// parseUnix reads a stamp looksUnix accepted; it returns the bytes used.
+func parseUnix(s string, st *stamp) int {
+	var sec int64
+	i := 0
+	for ; s[i] != '.'; i++ {
+		sec = sec*10 + int64(s[i]-'0')
+	}
+	i++
+	i += frac(s[i:], st)
+	t := time.Unix(sec, int64(st.nsec)).UTC()
+	y, mo, d := t.Date()
+	st.year, st.month, st.day = y, int(mo), d
+	st.hour, st.min, st.sec = t.Clock()
+	st.hasYear, st.hasZone, st.zoneOff = true, true, 0
+	return i
 }
 
 // looks3339 checks "dddd-dd-ddTdd:dd:dd".

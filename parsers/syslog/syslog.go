@@ -2,8 +2,10 @@
 // with or without <PRI>; rsyslog's TraditionalFileFormat, macOS syslogd's
 // system.log with ASL "<Level>" and tab-indented continuation lines),
 // rsyslog's high-precision RFC 3339 file format, RFC 5424 (as rsyslog's
-// SyslogProtocol23Format writes it, structured data included) and
-// syslogd's own notes ("--- last message repeated N time(s) ---", with or
+// SyslogProtocol23Format writes it, structured data included), journalctl's
+// text exports (-o short, short-precise, short-iso, short-iso-precise,
+// short-unix; not short-full, whose zone is an ambiguous abbreviation, nor
+// short-monotonic, which has no wall time) and syslogd's own notes ("--- last message repeated N time(s) ---", with or
 // without host; "host -- MARK --"). Audit-relevant lines (sshd, sudo, su,
 // account tools, PAM, logind, cron, and the logon lines MySQL, MariaDB and
 // PostgreSQL send to syslog) are normalised to ECS event.* and
@@ -18,8 +20,8 @@
 //   - A line that does not start with a timestamp continues the record
 //     before it (plaso's rule), joined with "\n", up to 64 KiB; a line that
 //     starts like a timestamp but cannot be read, text before any record, a
-//     comment line (leading '#') and a line of NUL bytes only are warnings,
-//     and parsing goes on. NUL bytes before a record on its line are noted
+//     comment line (leading '#'), journalctl's "-- Boot ... --" notes and a
+//     line of NUL bytes only are warnings, and parsing goes on. NUL bytes before a record on its line are noted
 //     on that record (jejak.data.nul_bytes_before). Empty lines are no
 //     records.
 //   - Year-less times get their year from the file mtime and the month
@@ -85,7 +87,7 @@ func (*Parser) Match(_ *jfs.Entry, head []byte) bool {
 		head = rest
 		line = bytes.TrimSuffix(line, []byte("\r"))
 		line = bytes.TrimLeft(line, "\x00")
-		if len(bytes.TrimSpace(line)) == 0 || line[0] == ' ' || line[0] == '\t' {
+		if len(bytes.TrimSpace(line)) == 0 || line[0] == ' ' || line[0] == '\t' || journalNote(line) {
 			continue
 		}
 		lines++
@@ -102,6 +104,14 @@ func (*Parser) Match(_ *jfs.Entry, head []byte) bool {
 	}
 	return (strong >= 2 || strong == 1 && records == 1 && other == 0) &&
 		strong*2 > records && records > other
+}
+
+// journalNote reports whether line is one of journalctl's notes in a text
+// export: "-- Logs begin at ..., end at ... --", "-- Journal begins at ...
+// --", "-- Boot 8f3c... --", "-- Reboot --", "-- No entries --".
+func journalNote(line []byte) bool {
+	line = bytes.TrimRight(line, " \r")
+	return len(line) > 6 && bytes.HasPrefix(line, []byte("-- ")) && bytes.HasSuffix(line, []byte(" --"))
 }
 
 // matchLines is how many non-continuation lines Match reads at most; the
@@ -207,6 +217,13 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 				return err
 			}
 			warn(off, lineNo, errComment)
+		case journalNote(line):
+			// journalctl's own lines in an export ("-- Boot <id> --"): they
+			// carry no time, and must not be folded into a message.
+			if err := flush(); err != nil {
+				return err
+			}
+			warn(off, lineNo, errJournalNote)
 		case startLike:
 			if err := flush(); err != nil {
 				return err
