@@ -286,9 +286,15 @@ func TestRealMariaDBErrorLog(t *testing.T) {
 			t.Errorf("failure %d: %+v %+v, client said %q", i, ev.User, ev.Source, refused[i])
 		}
 		// The general log has the same refusal under the same connection id.
+		// MariaDB also wrote "Connect user@host on db" for it before the
+		// password check: that line must not read as a logon.
 		found := false
 		for _, g := range gen.Events {
-			found = found || g.Event.Action == "db_auth_failed" && g.Jejak.Data["connection_id"] == ev.Jejak.Data["thread_id"] && g.User.Name == ev.User.Name
+			same := g.Jejak.Data["connection_id"] == ev.Jejak.Data["thread_id"]
+			found = found || same && g.Event.Action == "db_auth_failed" && g.User.Name == ev.User.Name
+			if same && g.Event.Action == "db_connect" {
+				t.Errorf("refused connection %s reads as a logon: %q", ev.Jejak.Data["thread_id"], g.Message)
+			}
 		}
 		if !found {
 			t.Errorf("failure %d: thread %s not refused in the general log", i, ev.Jejak.Data["thread_id"])
@@ -341,5 +347,31 @@ func TestTimedLinesWithoutLevel(t *testing.T) {
 			!strings.HasPrefix(ev.Jejak.Data["error_message"], w.msg) {
 			t.Errorf("event %d: %s thread %q %q", i, ev.Timestamp, ev.Jejak.Data["thread_id"], ev.Jejak.Data["error_message"])
 		}
+	}
+}
+
+// MariaDB's general log names a client on connect and refuses it on a
+// second Connect line of the same connection, possibly after lines of
+// other connections: the first line is an attempt, not a logon; events
+// still come in file order.
+func TestRefusedConnectIsNoLogon(t *testing.T) {
+	log := "261206  4:05:29\t     5 Connect\talice@127.0.0.1 on pemilu using TCP/IP\n" +
+		"\t\t     6 Query\tSELECT 1\n" +
+		"\t\t     5 Connect\tAccess denied for user 'alice'@'127.0.0.1' (using password: YES)\n" +
+		"\t\t     7 Connect\tbob@10.0.0.1 on pemilu using TCP/IP\n" +
+		"\t\t     7 Query\tUPDATE tally SET votes = 9\n" +
+		"\t\t     8 Connect\tcarol@10.0.0.2 on pemilu using TCP/IP\n"
+	res := parsertest.Parse(context.Background(), New(), parsertest.BytesEntry("general.log", []byte(log), time.Time{}), time.UTC)
+	if len(res.Warnings) != 0 || len(res.Events) != 6 {
+		t.Fatalf("%d events, warnings %v", len(res.Events), res.Warnings)
+	}
+	want := []string{"db_connect_attempt", "db_statement", "db_auth_failed", "db_connect", "db_statement", "db_connect"}
+	for i, ev := range res.Events {
+		if ev.Event.Action != want[i] || ev.Jejak.Provenance.Record != int64(i+1) {
+			t.Errorf("event %d: %s at record %d, want %s", i, ev.Event.Action, ev.Jejak.Provenance.Record, want[i])
+		}
+	}
+	if ev := res.Events[0]; ev.Event.Outcome != "unknown" || ev.User.Name != "alice" {
+		t.Errorf("attempt: %+v %+v", ev.Event, ev.User)
 	}
 }

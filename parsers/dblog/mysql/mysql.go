@@ -116,6 +116,7 @@ type record struct {
 // Parse implements parsers.Parser.
 func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
 	lr := lines.NewReader(src.R)
+	q := &connectQueue{emit: emit}
 	var cur *record
 	lastTS := ""
 	flush := func() error {
@@ -139,7 +140,7 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 		if rec.cut {
 			ev.Jejak.Data["truncated"] = "record over 1 MiB"
 		}
-		return emit(ev)
+		return q.push(ev)
 	}
 	start := func(r *record) error {
 		err := flush()
@@ -149,7 +150,10 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 	for {
 		b, off, num, err := lr.Next()
 		if err == io.EOF {
-			return flush()
+			if err := flush(); err != nil {
+				return err
+			}
+			return q.drain(true)
 		}
 		if num%256 == 1 {
 			if cerr := ctx.Err(); cerr != nil {
@@ -205,6 +209,66 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 			return err
 		}
 	}
+}
+
+// connectQueue holds a general-log Connect until a later record of the
+// same connection shows whether it was refused. MariaDB writes "Connect
+// user@host on db" when a client connects, before it checks the password,
+// then "Connect Access denied for user ..." on the same connection when it
+// fails: read alone, the first line would be a successful logon by the
+// password guesser. Events leave in file order; a Connect nothing follows
+// within queueWindow records is let go as it is.
+type connectQueue struct {
+	emit func(*timeline.Event) error
+	evs  []*timeline.Event
+}
+
+const queueWindow = 64
+
+func (q *connectQueue) push(ev *timeline.Event) error {
+	if ev.Event.Dataset == "mysql.general" && ev.Event.Action == "db_auth_failed" {
+		for _, p := range q.evs {
+			if isConnect(p) && p.Jejak.Data["connection_id"] == ev.Jejak.Data["connection_id"] && p.Jejak.Data["refused"] == "" {
+				p.Event.Action = "db_connect_attempt"
+				p.Event.Outcome = "unknown"
+				p.Jejak.Data["refused"] = "true"
+			}
+		}
+	}
+	q.evs = append(q.evs, ev)
+	return q.drain(false)
+}
+
+// drain emits from the front until a Connect still waits for its
+// outcome; all empties the queue.
+func (q *connectQueue) drain(all bool) error {
+	for len(q.evs) > 0 {
+		h := q.evs[0]
+		if !all && len(q.evs) <= queueWindow && isConnect(h) && !followed(h, q.evs[1:]) {
+			return nil
+		}
+		q.evs[0] = nil
+		q.evs = q.evs[1:]
+		if err := q.emit(h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func isConnect(ev *timeline.Event) bool {
+	return ev.Event.Dataset == "mysql.general" && ev.Event.Action == "db_connect"
+}
+
+// followed reports whether a later record is of the same connection.
+func followed(ev *timeline.Event, later []*timeline.Event) bool {
+	id := ev.Jejak.Data["connection_id"]
+	for _, l := range later {
+		if l.Jejak.Data["connection_id"] == id {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *record) add(line string) {
