@@ -225,3 +225,41 @@ func BenchmarkDetect(b *testing.B) {
 		}
 	}
 }
+
+// FuzzSampleLines: any bytes, with or without random access, give lines
+// that are whole lines of the input (never a piece cut by a window), within
+// the caps, and heads that are suffixes of the input.
+func FuzzSampleLines(f *testing.F) {
+	for _, rel := range []string{"logs/syslog/syslog_ssh.log", "more/db/lnav_logfile_mysql_slow.0", "logs/web/iis6.log"} {
+		_, b := corpusFile(f, rel)
+		f.Add(b, true, false)
+		f.Add(append([]byte("# c\n\n"), b...), false, true)
+	}
+	f.Add([]byte("\x00\x00\n\r\n#\n"), true, true)
+	f.Fuzz(func(t *testing.T, b []byte, complete, withAt bool) {
+		var s parsers.Sample
+		if withAt {
+			// The buffered start is shorter than the file, as in ingest.
+			s = parsers.SampleLines(b[:len(b)/2], false, bytes.NewReader(b), int64(len(b)))
+		} else {
+			s = parsers.SampleLines(b, complete, nil, -1)
+		}
+		if len(s.Lines) > parsers.SampleMaxLines || len(s.Heads) > 16 {
+			t.Fatalf("%d lines, %d heads", len(s.Lines), len(s.Heads))
+		}
+		whole := append([]byte("\n"), b...)
+		whole = append(whole, '\n')
+		for _, l := range s.Lines {
+			if !bytes.Contains(whole, append(append([]byte("\n"), l...), '\n')) &&
+				!bytes.Contains(whole, append(append([]byte("\n"), l...), '\r', '\n')) &&
+				!bytes.Contains(whole, append(append([]byte("\n\xef\xbb\xbf"), l...), '\n')) {
+				t.Fatalf("sampled %q is not a whole line", l)
+			}
+		}
+		for _, h := range s.Heads {
+			if !bytes.Contains(b, h) || len(h) > parsers.HeadSize {
+				t.Fatalf("head %q is not from the input", h)
+			}
+		}
+	})
+}
