@@ -1,6 +1,7 @@
 package weblog
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"slices"
@@ -60,5 +61,26 @@ func TestCommentLinesAtTheTop(t *testing.T) {
 				t.Errorf("comment warnings at lines %v, want [1 2 4]", lines)
 			}
 		})
+	}
+}
+
+// MatchLine takes every record line of real access logs and none of the
+// comment lines put before them.
+func TestMatchLine(t *testing.T) {
+	for _, rel := range []string{"more/web/nginx/crowdsec_nginx_http-logs.log", "more/web/apache/crowdsec_apache2-logs.log"} {
+		b, err := os.ReadFile(parsertest.Corpus(t, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, l := range bytes.Split(bytes.TrimSpace(b), []byte("\n")) {
+			if !New().MatchLine(nil, l) {
+				t.Errorf("%s line %d not matched: %q", rel, i+1, l)
+			}
+		}
+	}
+	for _, l := range []string{"# collected from web01", "#", "Minutes of the canvass board."} {
+		if New().MatchLine(nil, []byte(l)) {
+			t.Errorf("%q matched", l)
+		}
 	}
 }

@@ -23,7 +23,10 @@ const Name = "weblog"
 // Parser reads web server logs.
 type Parser struct{}
 
-var _ parsers.Parser = (*Parser)(nil)
+var (
+	_ parsers.Parser      = (*Parser)(nil)
+	_ parsers.LineMatcher = (*Parser)(nil)
+)
 
 // New returns the web log parser.
 func New() *Parser { return &Parser{} }
@@ -63,6 +66,15 @@ func (*Parser) Match(_ *jfs.Entry, head []byte) bool {
 	}
 	// Most of the first lines must parse; one odd line is allowed.
 	return ok > 0 && ok*2 > seen
+}
+
+// MatchLine implements parsers.LineMatcher, for detection past the head:
+// an access or error record, or a W3C #Fields: directive of a web log.
+func (*Parser) MatchLine(_ *jfs.Entry, line []byte) bool {
+	if bytes.HasPrefix(line, []byte("#")) {
+		return isW3CWebHead(line)
+	}
+	return looksLikeRecord(line)
 }
 
 // skipComments drops the '#' and blank lines at the top of head.
