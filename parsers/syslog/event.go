@@ -93,7 +93,7 @@ func (b *builder) event(h *header, off, rec int64) *timeline.Event {
 		ev.Event.Severity = h.pri & 7
 	}
 	if h.severity != "" {
-		ev.Log.Level = strings.ToLower(h.severity)
+		ev.Log.Level = levelName(h.severity)
 	}
 	if h.sd != "" {
 		sl.StructuredData = parseSD(h.sd)
@@ -157,6 +157,23 @@ func repeatCount(body, prefix string) (string, bool) {
 		return "", false
 	}
 	return n, true
+}
+
+// levelName writes a severity word (ChromeOS's "ERR", ASL's "<Error>") as
+// the syslog severity name, so one level reads alike from every source.
+func levelName(w string) string {
+	switch l := strings.ToLower(w); l {
+	case "emergency", "panic":
+		return "emerg"
+	case "critical":
+		return "crit"
+	case "error":
+		return "err"
+	case "warn":
+		return "warning"
+	default:
+		return l
+	}
 }
 
 var severityNames = [8]string{"emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"}

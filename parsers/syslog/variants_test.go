@@ -20,6 +20,11 @@ var (
 	oracleASL       = regexp.MustCompile(`^\S+ +\d+ \S+ \S+ ([^\[\s]+)\[(\d+)\] <(\w+)>: `)
 )
 
+// aslLevels are Apple's ASL level names (asl.h, ASL_STRING_EMERG ...) and the
+// syslog severity of the same number (RFC 5424 table 2, as syslog.h names it).
+var aslLevels = map[string]string{"Emergency": "emerg", "Alert": "alert", "Critical": "crit", "Error": "err",
+	"Warning": "warning", "Notice": "notice", "Info": "info", "Debug": "debug"}
+
 // TestMacOSSystemLog reads a macOS syslogd file (testdata/README.md says
 // how it was written): tab-indented lines continue the message before
 // them, the host-less "--- last message repeated N time(s) ---" notes are
@@ -80,7 +85,7 @@ func TestMacOSSystemLog(t *testing.T) {
 		t.Fatalf("ASL levels %v, file %v", gotASL, asl)
 	}
 	for i := range asl {
-		if gotASL[i][0] != asl[i][0] || gotASL[i][1] != asl[i][1] || gotASL[i][2] != strings.ToLower(asl[i][2]) {
+		if gotASL[i][0] != asl[i][0] || gotASL[i][1] != asl[i][1] || gotASL[i][2] != aslLevels[asl[i][2]] {
 			t.Errorf("ASL line %d: %v, file %v", i, gotASL[i], asl[i])
 		}
 	}
