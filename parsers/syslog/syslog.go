@@ -5,12 +5,12 @@
 // SyslogProtocol23Format writes it, structured data included), journalctl's
 // text exports (-o short, short-precise, short-iso, short-iso-precise,
 // short-unix; not short-full, whose zone is an ambiguous abbreviation, nor
-// short-monotonic, which has no wall time) and syslogd's own notes ("--- last message repeated N time(s) ---", with or
-// without host; "host -- MARK --"). Audit-relevant lines (sshd, sudo, su,
-// account tools, PAM, logind, cron, and the logon lines MySQL, MariaDB and
-// PostgreSQL send to syslog) are normalised to ECS event.* and
-// user/source/process fields; see actions.go for the table of event.action
-// names.
+// short-monotonic, which has no wall time) and syslogd's own notes ("---
+// last message repeated N time(s) ---" with or without host, "host -- MARK
+// --"). Audit-relevant lines (sshd, sudo, su, account tools, PAM, logind,
+// cron, and the logon lines MySQL, MariaDB and PostgreSQL send to syslog)
+// are normalised to ECS event.* and user/source/process fields; see
+// actions.go for the table of event.action names.
 //
 // Choices an examiner should know:
 //   - Message is the line from the program tag on ("sshd[42]: Accepted ..."),
@@ -21,8 +21,9 @@
 //     before it (plaso's rule), joined with "\n", up to 64 KiB; a line that
 //     starts like a timestamp but cannot be read, text before any record, a
 //     comment line (leading '#'), journalctl's "-- Boot ... --" notes and a
-//     line of NUL bytes only are warnings, and parsing goes on. NUL bytes before a record on its line are noted
-//     on that record (jejak.data.nul_bytes_before). Empty lines are no
+//     line of NUL bytes only are warnings, and parsing goes on. NUL bytes
+//     before a record on its line (a crash's unwritten blocks) are noted on
+//     that record as jejak.data.nul_bytes_before. Empty lines are no
 //     records.
 //   - Year-less times get their year from the file mtime and the month
 //     rollovers in the file (see yearGuess), never from the clock; times
