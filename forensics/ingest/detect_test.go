@@ -515,3 +515,28 @@ func TestCommentedAptHistory(t *testing.T) {
 		t.Error("the comment line is not a warning")
 	}
 }
+
+// A log in UTF-16 (SQL Server's ERRORLOG, converted here by iconv from a
+// real sshd log) is named as such in the skip, and under its well-known name
+// fails the run.
+func TestUTF16LogNamed(t *testing.T) {
+	iconv, err := exec.LookPath("iconv")
+	if err != nil {
+		t.Skip("iconv missing: install the Debian package libc-bin")
+	}
+	cmd := exec.Command(iconv, "-f", "UTF-8", "-t", "UTF-16")
+	cmd.Stdin = bytes.NewReader(readCorpus(t, "logs/syslog/syslog_ssh.log"))
+	utf16, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := ingestFiles(t, map[string][]byte{"MSSQL/Log/ERRORLOG": utf16})
+	if r.sum.SkipReasons[ingest.SkipKnownLog] != 1 || r.sum.Clean() {
+		t.Fatalf("skips %v, clean %v: want one known log, not clean", r.sum.SkipReasons, r.sum.Clean())
+	}
+	for _, w := range r.warnings {
+		if !strings.Contains(w.Message, "UTF-16 text") {
+			t.Errorf("warning %q does not say UTF-16", w.Message)
+		}
+	}
+}

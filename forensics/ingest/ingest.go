@@ -7,6 +7,7 @@ package ingest
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -502,7 +503,12 @@ func (r *runner) detect(it Item, e *jfs.Entry, br *bufio.Reader, head []byte) pa
 	}
 	binary := isBinary(head)
 	what := "text in no known log format"
-	if binary {
+	switch {
+	case bytes.HasPrefix(head, []byte{0xff, 0xfe}) || bytes.HasPrefix(head, []byte{0xfe, 0xff}):
+		// SQL Server's ERRORLOG and many Windows logs: text all the same,
+		// and the examiner should hear it is one no parser decodes.
+		what = "UTF-16 text, which no parser reads"
+	case binary:
 		what = fmt.Sprintf("binary content, first bytes % x", head[:min(8, len(head))])
 	}
 	if binary && !zeroed(head) && !known {
