@@ -20,8 +20,9 @@ var logNames = map[string]bool{
 	"auth.log": true, "secure": true, "messages": true, "syslog": true, "kern.log": true,
 	"daemon.log": true, "user.log": true, "mail.log": true, "maillog": true, "cron": true,
 	"cron.log": true, "system.log": true, "authlog": true, "boot.log": true,
-	// accounting (binary)
-	"wtmp": true, "btmp": true, "utmp": true, "wtmpx": true, "utmpx": true,
+	// accounting (binary); not faillog, which jejak has no parser for and
+	// every Debian system has
+	"wtmp": true, "btmp": true, "utmp": true, "wtmpx": true, "utmpx": true, "lastlog": true,
 	// audit, packages
 	"audit.log": true, "dpkg.log": true, "history.log": true,
 	// web servers
