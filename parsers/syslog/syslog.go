@@ -71,8 +71,9 @@ func (*Parser) Name() string { return "syslog" }
 // so a plain "time word word" log is not taken for syslog; for most record
 // starts to have that shape; and for records to outnumber the other lines
 // that follow the first record. Lines before the first record (a comment
-// header) do not count against the file, and indented lines are
-// continuations, which count for nothing. The name is not consulted:
+// header) do not count against the file, unless they hold binary (NUL
+// bytes inside a line), and indented lines are continuations, which count
+// for nothing. The name is not consulted:
 // rotated and renamed logs ("auth.log.3", "messages-20240101") are common
 // in evidence.
 func (*Parser) Match(_ *jfs.Entry, head []byte) bool {
@@ -90,6 +91,12 @@ func (*Parser) Match(_ *jfs.Entry, head []byte) bool {
 		line = bytes.TrimLeft(line, "\x00")
 		if len(bytes.TrimSpace(line)) == 0 || line[0] == ' ' || line[0] == '\t' || journalNote(line) {
 			continue
+		}
+		if records == 0 && bytes.IndexByte(line, 0) >= 0 {
+			// Binary before any record (a tar header, a database page):
+			// text inside a binary file is not a syslog file. NULs leading
+			// a line are a crash's unwritten blocks and were trimmed above.
+			return false
 		}
 		lines++
 		startLike, err := parseLine(string(line), &h)

@@ -212,6 +212,15 @@ func TestMatchShare(t *testing.T) {
 			t.Errorf("%s: Match %v, want %v", c.name, got, c.want)
 		}
 	}
+	// Syslog text inside a binary file (plaso's syslog.tar: a tar header,
+	// then the file) is not a syslog file; NUL runs that lead lines are.
+	if tarHead := corpusBytes(t, "archives/syslog.tar"); New().Match(parsertest.BytesEntry("evidence.bin", nil, time.Time{}), tarHead[:4096]) {
+		t.Error("Match takes a tar archive for syslog")
+	}
+	crashed := []byte(strings.Repeat("\x00", 4000) + rec + "\n" + rec + "\n")
+	if !New().Match(parsertest.BytesEntry("evidence.bin", nil, time.Time{}), crashed) {
+		t.Error("Match rejects a log whose head is a run of NULs before records")
+	}
 	// A head cut inside a line: the cut line is not judged.
 	full := bytes.Repeat([]byte(rec+"\n"), 200)
 	if !New().Match(parsertest.BytesEntry("evidence.bin", nil, time.Time{}), full[:4096]) {
