@@ -46,8 +46,14 @@ type run struct {
 // and ingests it as one evidence item, as 'jejak ingest' does.
 func ingestFiles(t testing.TB, files map[string][]byte) run {
 	t.Helper()
+	return ingestFolder(t, "evidence", files)
+}
+
+// ingestFolder is ingestFiles with the evidence folder's name given.
+func ingestFolder(t testing.TB, name string, files map[string][]byte) run {
+	t.Helper()
 	root := t.TempDir()
-	ev := filepath.Join(root, "evidence")
+	ev := filepath.Join(root, name)
 	for name, b := range files {
 		p := filepath.Join(ev, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -67,7 +73,7 @@ func ingestFiles(t testing.TB, files map[string][]byte) run {
 	sink := &memSink{}
 	r.sum, err = ingest.Run(ctx, ingest.Config{Registry: all.Registry(), Zone: time.UTC, TempDir: root, Workers: 1,
 		Warn: func(w timeline.Warning) { mu.Lock(); r.warnings = append(r.warnings, w); mu.Unlock() }},
-		[]ingest.Item{{SHA256: "e", Name: "evidence", Walker: w}}, sink)
+		[]ingest.Item{{SHA256: "e", Name: name, Walker: w}}, sink)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -368,25 +374,27 @@ func TestKnownLogNameUnreadFailsRun(t *testing.T) {
 	}
 	f.Close()
 	cases := []struct {
-		path    string
-		content []byte
-		reason  string
+		evidence, path string
+		content        []byte
+		reason         string
 	}{
-		{"var/log/auth.log", prose, ingest.SkipKnownLog},
-		{"var/log/secure-20240107", prose, ingest.SkipKnownLog},
-		{"logs/messages.2.gz.d/messages.2", prose, ingest.SkipKnownLog},
-		{"srv/www/logs/app.log", prose, ingest.SkipKnownLog},
-		{"MSSQL/Log/ERRORLOG", prose, ingest.SkipKnownLog},
-		{"winevt/Security.evtx", prose, ingest.SkipKnownLog},
-		{"var/log/wtmp", elf, ingest.SkipKnownLog},
-		{"home/ann/notes.txt", prose, ingest.SkipNoParser},
-		{"home/ann/build.log", prose, ingest.SkipNoParser},
-		{"usr/sbin/cron", elf, ingest.SkipNoParser},
-		{"home/ann/tool", elf, ingest.SkipNoParser},
+		{"evidence", "var/log/auth.log", prose, ingest.SkipKnownLog},
+		{"evidence", "var/log/secure-20240107", prose, ingest.SkipKnownLog},
+		{"evidence", "logs/messages.2.gz.d/messages.2", prose, ingest.SkipKnownLog},
+		{"evidence", "srv/www/logs/app.log", prose, ingest.SkipKnownLog},
+		{"evidence", "MSSQL/Log/ERRORLOG", prose, ingest.SkipKnownLog},
+		{"evidence", "winevt/Security.evtx", prose, ingest.SkipKnownLog},
+		{"evidence", "var/log/wtmp", elf, ingest.SkipKnownLog},
+		// /var/log registered as evidence: its name is the log folder
+		{"log", "alternatives.log", prose, ingest.SkipKnownLog},
+		{"evidence", "home/ann/notes.txt", prose, ingest.SkipNoParser},
+		{"evidence", "home/ann/build.log", prose, ingest.SkipNoParser},
+		{"evidence", "usr/sbin/cron", elf, ingest.SkipNoParser},
+		{"evidence", "home/ann/tool", elf, ingest.SkipNoParser},
 	}
 	for _, c := range cases {
 		t.Run(c.path, func(t *testing.T) {
-			r := ingestFiles(t, map[string][]byte{c.path: c.content})
+			r := ingestFolder(t, c.evidence, map[string][]byte{c.path: c.content})
 			if r.sum.FilesSkipped != 1 || r.sum.SkipReasons[c.reason] != 1 {
 				t.Fatalf("skips %v, want one %q", r.sum.SkipReasons, c.reason)
 			}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"runtime"
 	"slices"
 	"sort"
@@ -497,7 +498,9 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // tried and the nearest one. br is not consumed: parsing starts at byte 0.
 func (r *runner) detect(it Item, e *jfs.Entry, br *bufio.Reader, head []byte) parsers.Parser {
 	reason := SkipNoParser
-	known := knownLogName(e.Path, e.Chain)
+	// The evidence item's own name counts as the top folder: /var/log
+	// registered as evidence is a log folder.
+	known := knownLogName(path.Join(it.Name, e.Path), e.Chain)
 	if known {
 		reason = SkipKnownLog
 	}
