@@ -72,6 +72,7 @@ var (
 	errContinued   = errors.New("continuation line beyond the 64 KiB message limit")
 	errComment     = errors.New("comment line (starts with '#'), not a syslog record")
 	errJournalNote = errors.New("journalctl note (\"-- ... --\"): no time, not a record")
+	errTailHeader  = errors.New("head/tail file header (\"==> name <==\"): the records after it come from that file")
 	errNUL         = errors.New("line of NUL bytes only: file space allocated but never written (as after a crash)")
 )
 

@@ -20,11 +20,11 @@
 //   - A line that does not start with a timestamp continues the record
 //     before it (plaso's rule), joined with "\n", up to 64 KiB; a line that
 //     starts like a timestamp but cannot be read, text before any record, a
-//     comment line (leading '#'), journalctl's "-- Boot ... --" notes and a
-//     line of NUL bytes only are warnings, and parsing goes on. NUL bytes
-//     before a record on its line (a crash's unwritten blocks) are noted on
-//     that record as jejak.data.nul_bytes_before. Empty lines are no
-//     records.
+//     comment line (leading '#'), journalctl's "-- Boot ... --" notes,
+//     head/tail's "==> file <==" headers and a line of NUL bytes only are
+//     warnings, and parsing goes on. NUL bytes before a record on its line
+//     (a crash's unwritten blocks) are noted on that record as
+//     jejak.data.nul_bytes_before. Empty lines are no records.
 //   - Year-less times get their year from the file mtime and the month
 //     rollovers in the file (see yearGuess), never from the clock; times
 //     without a zone are read in the case zone. Both are recorded in
@@ -89,7 +89,7 @@ func (*Parser) Match(_ *jfs.Entry, head []byte) bool {
 		head = rest
 		line = bytes.TrimSuffix(line, []byte("\r"))
 		line = bytes.TrimLeft(line, "\x00")
-		if len(bytes.TrimSpace(line)) == 0 || line[0] == ' ' || line[0] == '\t' || journalNote(line) {
+		if len(bytes.TrimSpace(line)) == 0 || line[0] == ' ' || line[0] == '\t' || journalNote(line) || tailHeader(line) {
 			continue
 		}
 		if records == 0 && bytes.IndexByte(line, 0) >= 0 {
@@ -120,6 +120,13 @@ func (*Parser) Match(_ *jfs.Entry, head []byte) bool {
 func journalNote(line []byte) bool {
 	line = bytes.TrimRight(line, " \r")
 	return len(line) > 6 && bytes.HasPrefix(line, []byte("-- ")) && bytes.HasSuffix(line, []byte(" --"))
+}
+
+// tailHeader reports whether line is the header head(1) and tail(1) print
+// before each file when given several: "==> NAME <==".
+func tailHeader(line []byte) bool {
+	line = bytes.TrimRight(line, " \r")
+	return len(line) > 8 && bytes.HasPrefix(line, []byte("==> ")) && bytes.HasSuffix(line, []byte(" <=="))
 }
 
 // matchLines is how many non-continuation lines Match reads at most; the
@@ -232,6 +239,14 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 				return err
 			}
 			warn(off, lineNo, errJournalNote)
+		case tailHeader(line):
+			// "==> /var/log/auth.log <==": head or tail run on several
+			// files. The records after it come from another file, so the
+			// line is reported, never folded into a message.
+			if err := flush(); err != nil {
+				return err
+			}
+			warn(off, lineNo, errTailHeader)
 		case startLike:
 			if err := flush(); err != nil {
 				return err

@@ -2,12 +2,16 @@ package syslog
 
 import (
 	"bytes"
+	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jejak-forensics/jejak/internal/oracle"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 	"github.com/jejak-forensics/jejak/timeline"
 )
@@ -265,6 +269,58 @@ func TestNotesAndTags(t *testing.T) {
 		want := []string{c.host, c.proc, c.pid, c.level, c.message, c.repeat}
 		if strings.Join(got, "|") != strings.Join(want, "|") {
 			t.Errorf("%q:\n got %q\nwant %q", c.line, got, want)
+		}
+	}
+}
+
+// TestTailOfSeveralFiles reads what coreutils tail writes for several real
+// logs ("==> name <==" before each, a blank line between): every record of
+// both files is an event, each header is a warning at its own line, and no
+// header is folded into a message.
+func TestTailOfSeveralFiles(t *testing.T) {
+	tail := oracle.Tool(t, "tail", "coreutils")
+	dir := t.TempDir()
+	rels := []string{"logs/syslog/syslog_ssh.log", "more/linux/auth/crowdsec_sshd-success-logs.log"}
+	var paths []string
+	records := 0
+	for i, rel := range rels {
+		data := corpusBytes(t, rel)
+		for _, l := range strings.Split(string(data), "\n") {
+			if oracleRecord.MatchString(l) {
+				records++
+			}
+		}
+		p := filepath.Join(dir, fmt.Sprintf("auth%d.log", i))
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	out, err := exec.Command(tail, append([]string{"-n", "+1"}, paths...)...).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !New().Match(parsertest.BytesEntry("evidence.bin", nil, time.Time{}), out[:min(len(out), 4096)]) {
+		t.Error("Match rejects tail's output")
+	}
+	res := parseBytes(t, "collected.txt", out, time.Date(2024, 12, 31, 0, 0, 0, 0, time.UTC), time.UTC)
+	var headers []int64
+	for i, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, "==> ") {
+			headers = append(headers, int64(i+1))
+		}
+	}
+	if len(res.Events) != records || len(res.Warnings) != len(headers) || len(headers) != len(rels) {
+		t.Fatalf("%d events, %d warnings; files have %d records, tail wrote %d headers", len(res.Events), len(res.Warnings), records, len(headers))
+	}
+	for i, w := range res.Warnings {
+		if w.Record != headers[i] {
+			t.Errorf("warning %d on line %d, header on line %d", i, w.Record, headers[i])
+		}
+	}
+	for _, ev := range res.Events {
+		if strings.Contains(ev.Message, "==>") {
+			t.Errorf("header folded into %q", ev.Message)
 		}
 	}
 }
