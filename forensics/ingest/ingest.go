@@ -523,6 +523,8 @@ func (r *runner) detect(it Item, e *jfs.Entry, br *bufio.Reader, head []byte) pa
 	}
 	var at io.ReaderAt
 	budget := br.Size() // a stream: sample what one buffer holds
+	// Without random access (a compressed member, or the container failed
+	// to give it) the buffered stream serves alone.
 	if a, ok, _ := e.ReaderAt(); ok {
 		if c, ok := a.(io.Closer); ok {
 			defer c.Close()
