@@ -60,6 +60,20 @@ func TestBeatsErrorLogs(t *testing.T) {
 				t.Fatalf("%v, warnings %v", res.Err, res.Warnings)
 			}
 			want := timedLineOffsets(t, path)
+			// Detection past the head judges single lines: each timed line
+			// is a record, the others ("Version: ...", InnoDB's untimed
+			// lines) are not.
+			timed := map[int64]bool{}
+			for _, o := range want {
+				timed[o] = true
+			}
+			off := int64(0)
+			for _, l := range bytes.SplitAfter(raw, []byte("\n")) {
+				if got := New().MatchLine(nil, bytes.TrimSuffix(l, []byte("\n"))); got != timed[off] {
+					t.Errorf("MatchLine(%q) = %v", l, got)
+				}
+				off += int64(len(l))
+			}
 			if len(res.Events) != len(want) {
 				t.Fatalf("%d events, %d timed lines", len(res.Events), len(want))
 			}
@@ -117,6 +131,11 @@ func TestMatchShareOfLines(t *testing.T) {
 	dpkg := "2024-02-14 10:00:00 startup archives unpack\n2024-02-14 10:00:01 install openssh-server:amd64 <none> 1:9.2p1-2\n"
 	if New().Match(e, []byte(dpkg)) {
 		t.Error("dpkg.log accepted")
+	}
+	for _, l := range strings.Split(strings.TrimSpace(dpkg), "\n") {
+		if New().MatchLine(e, []byte(l)) {
+			t.Errorf("MatchLine(%q) accepts a dpkg.log line", l)
+		}
 	}
 	// The comments are reported; the records after them all read.
 	res := parsertest.Parse(context.Background(), New(), parsertest.BytesEntry("error.log",

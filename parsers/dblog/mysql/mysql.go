@@ -29,7 +29,10 @@ const maxRecord = 1 << 20
 // Parser reads MySQL/MariaDB logs.
 type Parser struct{}
 
-var _ parsers.Parser = (*Parser)(nil)
+var (
+	_ parsers.Parser      = (*Parser)(nil)
+	_ parsers.LineMatcher = (*Parser)(nil)
+)
 
 // New returns the MySQL/MariaDB log parser.
 func New() *Parser { return &Parser{} }
@@ -87,6 +90,13 @@ func (*Parser) Match(_ *jfs.Entry, head []byte) bool {
 		}
 	}
 	return fit > 0 && fit >= miss
+}
+
+// MatchLine implements parsers.LineMatcher, for detection past the head:
+// a general, error or slow-log record line, or a slow-log header.
+func (*Parser) MatchLine(_ *jfs.Entry, line []byte) bool {
+	return slowHeader.Match(line) || setTS.Match(line) || generalLine.Match(line) ||
+		generalNoTime.Match(line) || errorLine.Match(line) || serverTool(line)
 }
 
 // serverTool reports a timed line written by mysqld_safe or InnoDB.

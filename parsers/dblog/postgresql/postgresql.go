@@ -32,7 +32,10 @@ const maxRecord = 1 << 20
 // Parser reads PostgreSQL logs.
 type Parser struct{}
 
-var _ parsers.Parser = (*Parser)(nil)
+var (
+	_ parsers.Parser      = (*Parser)(nil)
+	_ parsers.LineMatcher = (*Parser)(nil)
+)
 
 // New returns the PostgreSQL log parser.
 func New() *Parser { return &Parser{} }
@@ -68,6 +71,16 @@ func (*Parser) Match(_ *jfs.Entry, head []byte) bool {
 		}
 	}
 	return fit > 0 && fit >= miss
+}
+
+// MatchLine implements parsers.LineMatcher, for detection past the head:
+// a stderr record start (an English severity after a prefix with a time)
+// or a csvlog record's first line.
+func (*Parser) MatchLine(_ *jfs.Entry, line []byte) bool {
+	if _, ok := parseHead(string(line), false); ok {
+		return true
+	}
+	return csvStart.Match(line) && bytes.Count(line, []byte(",")) >= 12
 }
 
 // Parse implements parsers.Parser.

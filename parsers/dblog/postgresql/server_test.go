@@ -1,6 +1,7 @@
 package postgresql
 
 import (
+	"bytes"
 	"net"
 	"os"
 	"os/exec"
@@ -240,6 +241,13 @@ func TestRealServerLogLinePrefixes(t *testing.T) {
 			}
 			if !New().Match(parsertest.FileEntry(t, logPath), raw[:min(len(raw), 4096)]) {
 				t.Fatalf("Match refuses the log of prefix %q:\n%s", c.prefix, raw[:min(len(raw), 600)])
+			}
+			// Detection past the head judges single lines: every line that
+			// is not a tab continuation starts a record.
+			for _, l := range bytes.Split(bytes.TrimSuffix(raw, []byte("\n")), []byte("\n")) {
+				if len(l) > 0 && (l[0] == '\t') == New().MatchLine(nil, l) {
+					t.Errorf("MatchLine(%q) = %v", l, !(l[0] == '\t'))
+				}
 			}
 			// The stderr log is read with a case zone of UTC: its times
 			// must carry their own zone. The csvlog is read in the server's
