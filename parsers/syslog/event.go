@@ -1,6 +1,7 @@
 package syslog
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -125,6 +126,23 @@ func (b *builder) event(h *header, off, rec int64) *timeline.Event {
 	}
 	normalise(blk, blk.proc.Name, h.body)
 	return ev
+}
+
+// zoneByAbbr places a wall time written with a zone abbreviation
+// (journalctl -o short-full): the case zone must use that abbreviation at
+// that time, on either side of a daylight-saving change, which also settles
+// the repeated hour. Otherwise the abbreviation names another zone, and the
+// record is reported rather than placed by a guess.
+func (b *builder) zoneByAbbr(st *stamp) error {
+	t := time.Date(st.year, time.Month(st.month), st.day, st.hour, st.min, st.sec, st.nsec, b.zone)
+	for _, probe := range [...]time.Time{t, t.Add(-3 * time.Hour), t.Add(3 * time.Hour)} {
+		if name, off := probe.Zone(); name == st.zoneAbbr {
+			st.hasZone, st.zoneOff = true, off
+			return nil
+		}
+	}
+	return fmt.Errorf("zone abbreviation %q is not one the case zone %s uses at that time: the record is not placed (give the --tz that writes %q)",
+		st.zoneAbbr, b.zoneName, st.zoneAbbr)
 }
 
 func tagged(h *header) string {

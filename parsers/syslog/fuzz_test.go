@@ -31,6 +31,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("Mar 27 13:09:37 h sudo:   u : TTY=pts/0 ; PWD=/ ; USER=root ; COMMAND=/bin/sh\n\tmore"))
 	f.Add([]byte("# exported\n\x00\x00\x00\nAug 18 16:29:25 --- last message repeated 1 time ---\n\x00\x00Aug 18 16:29:40 m Docker[588] <Notice>: x\nDec  6 03:57:38 db1 -- MARK --"))
 	f.Add([]byte("1707912301.000000 kpu sshd[4242]: Failed password for root from 203.0.113.5 port 4242 ssh2\n-- Boot 9a8b7c6d5e4f3a2b3f1e4c0b5a6d4e2f --\n99999999999.999999999 h k: x"))
+	f.Add([]byte("Sun 2024-10-27 02:30:00 CEST h sshd[10]: x\nMon 2024-01-15 10:00:00 +0330 h a: y\nTue 2024-01-15 10:00:00 UTC h a: z\n==> a <=="))
 	f.Add([]byte("Dec  6 04:00:25 h mysqld[1234]: Aborted connection 13 to db: 'p' user: 't' host: '192.0.2.44' (x)\nDec  6 04:00:25 h postgres[1]: FATAL:  no pg_hba.conf entry for host \"1.2.3.4\", user \"a\", database \"d\""))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var warns int

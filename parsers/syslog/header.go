@@ -26,6 +26,9 @@ const (
 	// layoutUnix is journalctl -o short-unix: "1707912301.000000 host
 	// tag[pid]: msg", seconds since the epoch (UTC by definition).
 	layoutUnix
+	// layoutFull is journalctl -o short-full: "Wed 2024-02-14 19:05:01 WIB
+	// host tag[pid]: msg", a wall time with the zone's abbreviation.
+	layoutFull
 )
 
 // stamp is a timestamp as written, before a year or zone is decided.
@@ -33,8 +36,9 @@ type stamp struct {
 	year, month, day     int
 	hour, min, sec, nsec int
 	hasYear, hasZone     bool
-	zoneOff              int // seconds east of UTC when hasZone
-	fracDigits           int // digits of fractional seconds as written
+	zoneOff              int    // seconds east of UTC when hasZone
+	zoneAbbr             string // a zone abbreviation still to resolve ("WIB", "CET")
+	fracDigits           int    // digits of fractional seconds as written
 }
 
 // header is one parsed record start. All strings are substrings of the
@@ -73,6 +77,7 @@ var (
 	errComment     = errors.New("comment line (starts with '#'), not a syslog record")
 	errJournalNote = errors.New("journalctl note (\"-- ... --\"): no time, not a record")
 	errTailHeader  = errors.New("head/tail file header (\"==> name <==\"): the records after it come from that file")
+	errWeekday     = errors.New("weekday does not match the date")
 	errNUL         = errors.New("line of NUL bytes only: file space allocated but never written (as after a crash)")
 )
 
@@ -113,6 +118,13 @@ func parseLine(s string, h *header) (startLike bool, err error) {
 	case looksUnix(rest):
 		n := parseUnix(rest, &h.ts)
 		h.layout = layoutUnix
+		return true, afterStamp(rest[n:], h, true)
+	case looksFull(rest):
+		n, err := parseFull(rest, &h.ts)
+		if err != nil {
+			return true, err
+		}
+		h.layout = layoutFull
 		return true, afterStamp(rest[n:], h, true)
 	case looks3164(rest):
 		n, err := parse3164(rest, &h.ts)
@@ -345,6 +357,70 @@ func parseUnix(s string, st *stamp) int {
 	return i
 }
 
+// looksFull checks journalctl's short-full stamp: a weekday, "dddd-dd-dd
+// dd:dd:dd", a zone abbreviation of up to 6 letters, digits or signs, and
+// a blank.
+func looksFull(s string) bool {
+	if len(s) < 26 || !isLetter(s[0]) || !isLetter(s[1]) || !isLetter(s[2]) || s[3] != ' ' || s[14] != ' ' {
+		return false
+	}
+	for i, c := range []byte("dddd-dd-dd dd:dd:dd ") {
+		if c == 'd' && !isDigit(s[4+i]) || c != 'd' && s[4+i] != c {
+			return false
+		}
+	}
+	i := 24
+	for i < len(s) && i < 31 && s[i] != ' ' && (isLetter(s[i]) || isDigit(s[i]) || s[i] == '+' || s[i] == '-') {
+		i++
+	}
+	return i > 24 && i < len(s) && s[i] == ' '
+}
+
+var weekdays = [...]string{"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"}
+
+// parseFull reads a stamp looksFull accepted. "UTC", "GMT" and numeric
+// abbreviations ("+07", "-0330", as tzdata names many zones) are offsets;
+// any other abbreviation is left in zoneAbbr for the parser to check
+// against the case zone. The weekday must be the date's.
+func parseFull(s string, st *stamp) (int, error) {
+	st.year = int(s[4]-'0')*1000 + int(s[5]-'0')*100 + two(s[6:])
+	st.month, st.day = two(s[9:]), two(s[12:])
+	st.hour, st.min, st.sec = two(s[15:]), two(s[18:]), two(s[21:])
+	st.hasYear = true
+	if st.month < 1 || st.month > 12 || st.day < 1 || st.day > daysIn(st.month, st.year) {
+		return 0, errDate
+	}
+	if st.hour > 23 || st.min > 59 || st.sec > 60 {
+		return 0, errTime
+	}
+	wd := time.Date(st.year, time.Month(st.month), st.day, 0, 0, 0, 0, time.UTC).Weekday()
+	if s[:3] != weekdays[wd] {
+		return 0, errWeekday
+	}
+	end := 24 + strings.IndexByte(s[24:], ' ')
+	abbr := s[24:end]
+	switch {
+	case abbr == "UTC" || abbr == "GMT":
+		st.hasZone = true
+	case abbr[0] == '+' || abbr[0] == '-':
+		d := abbr[1:]
+		if (len(d) != 2 && len(d) != 4) || strings.Trim(d, "0123456789") != "" {
+			return 0, errTimestamp
+		}
+		off := two(d) * 3600
+		if len(d) == 4 {
+			off += two(d[2:]) * 60
+		}
+		if abbr[0] == '-' {
+			off = -off
+		}
+		st.hasZone, st.zoneOff = true, off
+	default:
+		st.zoneAbbr = abbr
+	}
+	return end, nil
+}
+
 // looks3339 checks "dddd-dd-ddTdd:dd:dd".
 func looks3339(s string) bool {
 	if len(s) < 19 {
@@ -521,6 +597,8 @@ func daysIn(month, year int) int {
 func two(s string) int { return int(s[0]-'0')*10 + int(s[1]-'0') }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 
 func isWord(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || isDigit(c) || c == '_'

@@ -4,8 +4,8 @@
 // rsyslog's high-precision RFC 3339 file format, RFC 5424 (as rsyslog's
 // SyslogProtocol23Format writes it, structured data included), journalctl's
 // text exports (-o short, short-precise, short-iso, short-iso-precise,
-// short-unix; not short-full, whose zone is an ambiguous abbreviation, nor
-// short-monotonic, which has no wall time) and syslogd's own notes ("---
+// short-unix, and short-full when its zone abbreviation is the case zone's;
+// not short-monotonic, which has no wall time) and syslogd's own notes ("---
 // last message repeated N time(s) ---" with or without host, "host -- MARK
 // --"). Audit-relevant lines (sshd, sudo, su, account tools, PAM, logind,
 // cron, and the logon lines MySQL, MariaDB and PostgreSQL send to syslog)
@@ -213,6 +213,9 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 		}
 		s := string(line)
 		startLike, perr := parseLine(s, &h)
+		if perr == nil && h.ts.zoneAbbr != "" {
+			perr = b.zoneByAbbr(&h.ts)
+		}
 		switch {
 		case startLike && perr == nil:
 			if err := flush(); err != nil {
