@@ -319,6 +319,11 @@ func TestRealMariaDBErrorLog(t *testing.T) {
 			t.Errorf("failure %d: thread %s not refused in the general log", i, ev.Jejak.Data["thread_id"])
 		}
 	}
+	// The banner MariaDB wrote when it opened the general log goes with
+	// the first record.
+	if b := gen.Events[0].Jejak.Data["log_banner"]; !strings.Contains(b, "mariadbd, Version: ") || strings.Count(b, "\n") != 2 {
+		t.Errorf("banner of the general log: %q", b)
+	}
 	var connect *timeline.Event
 	for _, g := range gen.Events {
 		if g.Event.Action == "db_connect" && g.Jejak.Data["connection_id"] == id {
@@ -392,5 +397,17 @@ func TestRefusedConnectIsNoLogon(t *testing.T) {
 	}
 	if ev := res.Events[0]; ev.Event.Outcome != "unknown" || ev.User.Name != "alice" {
 		t.Errorf("attempt: %+v %+v", ev.Event, ev.User)
+	}
+}
+
+// A banner with no record after it (the server stopped before any client
+// came) is reported, not dropped.
+func TestBannerWithoutRecord(t *testing.T) {
+	log := "/usr/sbin/mysqld, Version: 8.0.36 (MySQL Community Server - GPL). started with:\n" +
+		"Tcp port: 3306  Unix socket: /var/run/mysqld/mysqld.sock\n" +
+		"Time                 Id Command    Argument\n"
+	res := parsertest.Parse(context.Background(), New(), parsertest.BytesEntry("general.log", []byte(log), time.Time{}), time.UTC)
+	if len(res.Events) != 0 || len(res.Warnings) != 1 || res.Warnings[0].Record != 1 {
+		t.Fatalf("%d events, warnings %v", len(res.Events), res.Warnings)
 	}
 }

@@ -119,6 +119,7 @@ type record struct {
 	ts       string // "" when inherited
 	m        []string
 	lines    []string // slow: header and statement lines; others: continuations
+	banner   []string // the log's banner lines just before the record
 	size     int
 	cut      bool
 }
@@ -150,10 +151,18 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 		if rec.cut {
 			ev.Jejak.Data["truncated"] = "record over 1 MiB"
 		}
+		if len(rec.banner) > 0 {
+			ev.Jejak.Data["log_banner"] = strings.Join(rec.banner, "\n")
+		}
 		return q.push(ev)
 	}
+	var (
+		banner               []string
+		bannerOff, bannerNum int64
+	)
 	start := func(r *record) error {
 		err := flush()
+		r.banner, banner = banner, nil
 		cur = r
 		return err
 	}
@@ -162,6 +171,9 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 		if err == io.EOF {
 			if err := flush(); err != nil {
 				return err
+			}
+			if len(banner) > 0 {
+				warn(src, bannerOff, bannerNum, errors.New("server banner with no record after it"))
 			}
 			return q.drain(true)
 		}
@@ -182,10 +194,15 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 			continue
 		}
 		if headerLine.MatchString(line) {
-			// The banner a server writes at start-up; not a record.
+			// The banner a server writes when it opens the log: no record
+			// and no time of its own, so it goes with the record after it.
 			if err := flush(); err != nil {
 				return err
 			}
+			if len(banner) == 0 {
+				bannerOff, bannerNum = off, num
+			}
+			banner = append(banner, line)
 			continue
 		}
 		switch {
