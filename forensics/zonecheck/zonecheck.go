@@ -52,12 +52,12 @@ const (
 )
 
 // Caps keep the indexes bounded: a key (evidence, activity, remote host)
-// keeps its first perKey observations of each side, and the checker stops
+// keeps its first PerKey observations of each side, and the checker stops
 // indexing at maxObs in all. What is left out is counted. The store
 // streams in time order, so the first records of both sides are of the
 // same stretch of time whatever the offset.
 const (
-	perKey = 1024
+	PerKey = 1024
 	maxObs = 1 << 18
 )
 
@@ -80,9 +80,14 @@ func (a activity) String() string {
 	return "logon"
 }
 
-// WebDatasets are the web logs the checker pairs: access logs carry a zone,
-// error logs do not.
-var WebDatasets = []string{"weblog.access", "iis.access", "apache.error", "nginx.error"}
+// WebErrorDatasets are the web server error logs, written without a zone,
+// and WebAccessDatasets the access logs, whose times carry one. Access logs
+// are the bulk of a web server's records: a caller reads first the errors,
+// then only the requests of the clients those name (LooseWebHosts).
+var (
+	WebErrorDatasets  = []string{"apache.error", "nginx.error"}
+	WebAccessDatasets = []string{"weblog.access", "iis.access"}
+)
 
 // LogonActions are the event.action values of the logons it pairs.
 var LogonActions = []string{"ssh_login", "ssh_failed_login", "logon", "failed_logon"}
@@ -92,7 +97,12 @@ var LogonActions = []string{"ssh_login", "ssh_failed_login", "logon", "failed_lo
 // ssh_failed_login; utmp and auditd name theirs logon and failed_logon (an
 // auditd USER_LOGIN with res=failed is a logon with outcome failure).
 func classify(ev *timeline.Event) activity {
-	for _, d := range WebDatasets {
+	for _, d := range WebErrorDatasets {
+		if ev.Event.Dataset == d {
+			return web
+		}
+	}
+	for _, d := range WebAccessDatasets {
 		if ev.Event.Dataset == d {
 			return web
 		}
@@ -190,7 +200,7 @@ func (c *Checker) Add(ev *timeline.Event) {
 	if zone != "" {
 		side = &b.loose
 	}
-	if len(*side) >= perKey || c.n >= maxObs {
+	if len(*side) >= PerKey || c.n >= maxObs {
 		c.Dropped++
 		return
 	}
@@ -226,6 +236,18 @@ func remote(ev *timeline.Event) string {
 		return strings.ToLower(s.Domain)
 	}
 	return strings.ToLower(s.Address)
+}
+
+// LooseWebHosts lists, sorted, the clients of the web records read in an
+// assumed zone so far: the only ones whose requests can pair.
+func (c *Checker) LooseWebHosts() []string {
+	seen := map[string]bool{}
+	for k, b := range c.buckets {
+		if k.act == web && len(b.loose) > 0 {
+			seen[k.host] = true
+		}
+	}
+	return sortedSet(seen)
 }
 
 func (c *Checker) user(name string) int32 {
