@@ -294,3 +294,90 @@ func TestZoneMismatchRealAuthLog(t *testing.T) {
 	}
 	t.Logf("%d btmp and %d wtmp records: %s", len(btmp), len(wtmp), f.Message())
 }
+
+// TestZoneMismatchWeb: an Apache server in Jakarta writes its access log
+// with +0700 and its error log in wall time without a zone (Apache 2.4's
+// shapes, as in the corpus' crowdsec apache2 logs). Read in UTC, the
+// errors sit 7 h after the requests they are about.
+func TestZoneMismatchWeb(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "web")
+	logDir := filepath.Join(dir, "var", "log", "httpd")
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	access := `198.51.100.23 - - [14/Feb/2024:19:02:11 +0700] "GET /c1/admin HTTP/1.1" 401 381 "-" "Mozilla/5.0 (X11; Linux x86_64)"
+198.51.100.23 - - [14/Feb/2024:19:02:15 +0700] "GET /c1/upload.php HTTP/1.1" 404 196 "-" "Mozilla/5.0 (X11; Linux x86_64)"
+203.0.113.77 - - [14/Feb/2024:19:05:02 +0700] "GET /index.html HTTP/1.1" 200 5120 "-" "curl/8.5.0"
+203.0.113.77 - - [14/Feb/2024:19:07:40 +0700] "GET /wp-login.php HTTP/1.1" 404 196 "-" "curl/8.5.0"
+`
+	errs := `[Wed Feb 14 19:02:11.482113 2024] [auth_basic:error] [pid 2211:tid 140120579262208] [client 198.51.100.23:50229] AH01618: user tps01 not found: /c1/admin
+[Wed Feb 14 19:02:15.090331 2024] [core:info] [pid 2213:tid 140120570869504] [client 198.51.100.23:50231] AH00128: File does not exist: /var/www/html/c1/upload.php
+[Wed Feb 14 19:07:40.711804 2024] [core:info] [pid 2214:tid 140120562476800] [client 203.0.113.77:41502] AH00128: File does not exist: /var/www/html/wp-login.php
+`
+	for name, body := range map[string]string{"access_log": access, "error_log": errs} {
+		if err := os.WriteFile(filepath.Join(logDir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cs := filepath.Join(t.TempDir(), "case")
+	fs := zoneFindings(t, mustRun(t, 0, "analyze", dir, "--out", cs, "--json", "-q"))
+	if len(fs) != 1 {
+		t.Fatalf("%d zone findings, want 1: %+v", len(fs), fs)
+	}
+	f := fs[0]
+	if f.Agree || f.Shift != "+07:00" || f.WrittenIn != "+07:00" || f.SuggestTZ != "Etc/GMT-7" || f.Pairs != 3 || f.PIDPairs != 3 ||
+		!strings.HasSuffix(f.Path, "error_log") || len(f.ExactFiles) != 1 || !strings.HasSuffix(f.ExactFiles[0], "access_log") {
+		t.Errorf("finding %+v", f)
+	}
+	if !strings.Contains(f.Message(), "7h00m later than") || !strings.Contains(f.Message(), "3 tied by path") {
+		t.Errorf("message: %s", f.Message())
+	}
+	if ws := zoneWarnings(t, cs); len(ws) != 1 {
+		t.Errorf("zone warnings %+v", ws)
+	}
+
+	cs = filepath.Join(t.TempDir(), "case")
+	fs = zoneFindings(t, mustRun(t, 0, "analyze", dir, "--out", cs, "--tz", "Asia/Jakarta", "--json", "-q"))
+	if len(fs) != 1 || !fs[0].Agree || fs[0].Pairs != 3 {
+		t.Errorf("read in Asia/Jakarta: %+v", fs)
+	}
+}
+
+// TestZoneMismatchAuditd pairs secure with auditd's USER_LOGIN records
+// (epoch times; the shapes of the corpus' go-libaudit RHEL 7 log): the
+// success names only the uid (id=1000), so sshd's pid alone ties it.
+func TestZoneMismatchAuditd(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "rhel")
+	logDir := filepath.Join(dir, "var", "log")
+	if err := os.MkdirAll(filepath.Join(logDir, "audit"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	secure := `Dec  7 00:17:22 rhel7 sshd[1298]: Accepted publickey for andrew from 96.241.146.97 port 50382 ssh2: RSA SHA256:Kl8kPGZrTiz7g4FO1hyqHdsSBBb5Fge6NWOobN03XJg
+Dec  7 00:17:23 rhel7 sshd[1298]: pam_unix(sshd:session): session opened for user andrew by (uid=0)
+Dec  7 00:20:05 rhel7 sshd[1340]: Failed password for root from 203.0.113.9 port 40022 ssh2
+`
+	// 1481080643 is 2016-12-07T03:17:23Z: 00:17:23 at UTC−3.
+	audit := `type=USER_LOGIN msg=audit(1481080643.193:421): pid=1298 uid=0 auid=1000 ses=1 subj=system_u:system_r:sshd_t:s0-s0:c0.c1023 msg='op=login id=1000 exe="/usr/sbin/sshd" hostname=pool-96-241-146-97.washdc.fios.verizon.net addr=96.241.146.97 terminal=/dev/pts/0 res=success'
+type=USER_LOGIN msg=audit(1481080805.733:433): pid=1340 uid=0 auid=4294967295 ses=4294967295 subj=system_u:system_r:sshd_t:s0-s0:c0.c1023 msg='op=login acct="root" exe="/usr/sbin/sshd" hostname=? addr=203.0.113.9 terminal=ssh res=failed'
+`
+	if err := os.WriteFile(filepath.Join(logDir, "secure"), []byte(secure), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mt := time.Date(2016, 12, 7, 3, 20, 5, 0, time.UTC)
+	if err := os.Chtimes(filepath.Join(logDir, "secure"), mt, mt); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(logDir, "audit", "audit.log"), []byte(audit), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cs := filepath.Join(t.TempDir(), "case")
+	fs := zoneFindings(t, mustRun(t, 0, "analyze", dir, "--out", cs, "--json", "-q"))
+	if len(fs) != 1 {
+		t.Fatalf("%d zone findings, want 1: %+v", len(fs), fs)
+	}
+	f := fs[0]
+	if f.Agree || f.Shift != "-03:00" || f.SuggestTZ != "Etc/GMT+3" || f.Pairs != 2 || f.PIDPairs != 2 ||
+		len(f.ExactFiles) != 1 || !strings.HasSuffix(f.ExactFiles[0], "audit.log") {
+		t.Errorf("finding %+v", f)
+	}
+}
