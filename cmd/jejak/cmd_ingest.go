@@ -60,14 +60,15 @@ After the run, records that a log without zones and a log with exact times
 of the same evidence both hold are paired: sshd logons in classic syslog
 (secure, auth.log) with wtmp, btmp and auditd records, by user and remote
 host and by sshd's pid where both have one; web server errors (no zone)
-with access-log requests (+0000), by client and path. When their times differ by a whole zone offset
-(a multiple of 15 minutes, within 30 s of logging delay; 3 pairs, or 1 tied
-by pid), the log was written in another zone than the case's --tz: the
-summary says so in a ZONE MISMATCH line with the offset, the pairs and an
-example, 'jejak warnings' lists it (kind "zone"), and --json has it under
-"zone_check" with the --tz to use for a new case (e.g. Etc/GMT+3 for
-UTC-03:00). The records were all read, so this alone does not make the exit
-status 3; re-ingest into a case made with the suggested --tz.
+with access-log requests (+0000), by client and path. When their times
+differ by a whole zone offset (a multiple of 15 minutes, within 30 s of
+logging delay; 3 agreeing pairs, or 1 tied by pid or path), the log was
+written in another zone than the case's --tz: the summary says so in a
+ZONE MISMATCH block with the offset, the pairs and an example, 'jejak
+warnings' lists it (kind "zone"), and --json has it under "zone_check" with
+the --tz to use for a new case (e.g. Etc/GMT+3 for UTC-03:00). The records
+were all read, so this alone does not make the exit status 3; re-ingest
+into a case made with the suggested --tz.
 
 With --es, events also go to Elasticsearch in the same pass (see 'jejak index'),
 and the index is checked to hold exactly the case's events at the end. When the
