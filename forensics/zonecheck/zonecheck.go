@@ -25,6 +25,7 @@ package zonecheck
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -179,8 +180,8 @@ func (c *Checker) Add(ev *timeline.Event) {
 	if act == 0 || ev.TimestampDesc == "Not a time" {
 		return
 	}
-	host := remote(ev)
-	if host == "" {
+	hosts := remotes(ev)
+	if len(hosts) == 0 {
 		return
 	}
 	zone := ""
@@ -190,19 +191,10 @@ func (c *Checker) Add(ev *timeline.Event) {
 		}
 		zone = tn.ZoneAssumed
 	}
-	k := key{ev.Jejak.Provenance.EvidenceSHA256, act, host}
-	b := c.buckets[k]
-	if b == nil {
-		b = &bucket{}
-		c.buckets[k] = b
-	}
-	side := &b.exact
 	if zone != "" {
-		side = &b.loose
-	}
-	if len(*side) >= PerKey || c.n >= maxObs {
-		c.Dropped++
-		return
+		// A line names its peer one way; the exact record is indexed
+		// under every name it has, so one key meets it.
+		hosts = hosts[:1]
 	}
 	var pid int64
 	if ev.Process != nil {
@@ -218,24 +210,41 @@ func (c *Checker) Add(ev *timeline.Event) {
 		}
 	}
 	o.file = c.file(ev, zone)
-	*side = append(*side, o)
-	c.n++
+	for _, h := range hosts {
+		k := key{ev.Jejak.Provenance.EvidenceSHA256, act, h}
+		b := c.buckets[k]
+		if b == nil {
+			b = &bucket{}
+			c.buckets[k] = b
+		}
+		side := &b.exact
+		if zone != "" {
+			side = &b.loose
+		}
+		if len(*side) >= PerKey || c.n >= maxObs {
+			c.Dropped++
+			continue
+		}
+		*side = append(*side, o)
+		c.n++
+	}
 }
 
-// remote is the other end of a logon as both sides write it: an IP when
-// there is one, else the name sshd logged (UseDNS) and wrote in ut_host.
-func remote(ev *timeline.Event) string {
+// remotes are the names of the other end of a logon or request: the IP
+// first, then the host name sshd logged (UseDNS) and wrote in ut_host,
+// which btmp and wtmp keep beside the address.
+func remotes(ev *timeline.Event) []string {
 	s := ev.Source
 	if s == nil {
-		return ""
+		return nil
 	}
-	switch {
-	case s.IP != "":
-		return s.IP
-	case s.Domain != "":
-		return strings.ToLower(s.Domain)
+	var out []string
+	for _, h := range []string{s.IP, strings.ToLower(s.Domain), strings.ToLower(s.Address)} {
+		if h != "" && !slices.Contains(out, h) {
+			out = append(out, h)
+		}
 	}
-	return strings.ToLower(s.Address)
+	return out
 }
 
 // LooseWebHosts lists, sorted, the clients of the web records read in an
@@ -615,12 +624,13 @@ func SuggestZone(off time.Duration) string {
 	return ""
 }
 
-// oddZones are zones whose standard offset is not a whole hour, chosen
-// among those that kept it without daylight saving in recent years where
-// one exists.
+// oddZones are zones whose offset is not a whole hour and that keep it all
+// year (Asia/Tehran since 2022). St John's, Lord Howe and Chatham change
+// theirs in summer: no fixed zone exists at their offsets, and suggesting
+// them would misread half a year; the message then asks for a zone at the
+// offset.
 var oddZones = map[time.Duration]string{
 	-(9*time.Hour + 30*time.Minute): "Pacific/Marquesas",
-	-(3*time.Hour + 30*time.Minute): "America/St_Johns",
 	3*time.Hour + 30*time.Minute:    "Asia/Tehran",
 	4*time.Hour + 30*time.Minute:    "Asia/Kabul",
 	5*time.Hour + 30*time.Minute:    "Asia/Kolkata",
@@ -628,8 +638,6 @@ var oddZones = map[time.Duration]string{
 	6*time.Hour + 30*time.Minute:    "Asia/Yangon",
 	8*time.Hour + 45*time.Minute:    "Australia/Eucla",
 	9*time.Hour + 30*time.Minute:    "Australia/Darwin",
-	10*time.Hour + 30*time.Minute:   "Australia/Lord_Howe",
-	12*time.Hour + 45*time.Minute:   "Pacific/Chatham",
 }
 
 // Gap says how the file's times stand to the exact ones, e.g. "3h00m

@@ -21,6 +21,7 @@ type rec struct {
 	dataset  string    // web records: weblog.access, apache.error, nginx.error
 	path     string    // web: the access log's URL path, nginx's request path
 	errmsg   string    // web: the error log's message
+	name     string    // the peer's host name (sshd with UseDNS, ut_host)
 }
 
 const sha = "e1"
@@ -34,6 +35,12 @@ func (r rec) event(zone string, n int) *timeline.Event {
 		ev.User = &timeline.User{Name: r.user}
 	}
 	ev.Source = &timeline.Endpoint{IP: r.ip}
+	if r.name != "" {
+		ev.Source.Address = r.name
+		if r.ip == "" {
+			ev.Source.Domain = r.name
+		}
+	}
 	ev.Event.Dataset = r.dataset
 	if r.path != "" {
 		ev.URL = &timeline.URL{Path: r.path}
@@ -271,6 +278,17 @@ func TestFindings(t *testing.T) {
 			want: 0,
 		},
 		{
+			name: "sshd logged the peer's name (UseDNS), btmp holds name and address",
+			zone: "UTC",
+			recs: func() []rec {
+				r := failure("root", "", 4101, t0, -3*h)
+				r[0].name = "Scanner.Example.NET"
+				r[1].ip, r[1].name = "203.0.113.9", "scanner.example.net"
+				return r
+			}(),
+			want: 1, shift: "-03:00", writ: "-03:00", tz: "Etc/GMT+3", pairs: 1, pidp: 1,
+		},
+		{
 			name: "an Apache error tied to its request by the path under the document root",
 			zone: "UTC",
 			recs: request("203.0.113.9", "/wp-login.php", "apache.error", "AH00128: File does not exist: /var/www/html/wp-login.php", t0, 7*h),
@@ -350,7 +368,8 @@ func TestSuggestZone(t *testing.T) {
 		{14 * time.Hour, "Etc/GMT-14"},
 		{-12 * time.Hour, "Etc/GMT+12"},
 		{5*time.Hour + 45*time.Minute, "Asia/Kathmandu"},
-		{-(3*time.Hour + 30*time.Minute), "America/St_Johns"},
+		{-(3*time.Hour + 30*time.Minute), ""},
+		{12*time.Hour + 45*time.Minute, ""},
 		{2*time.Hour + 15*time.Minute, ""},
 	} {
 		got := SuggestZone(tc.off)
@@ -394,5 +413,55 @@ func TestIgnored(t *testing.T) {
 	}
 	if fs := c.Findings(); len(fs) != 0 || c.n != 0 {
 		t.Errorf("indexed %d, found %+v", c.n, fs)
+	}
+}
+
+// Every offset in use, from either side of UTC, is found and named.
+func TestEveryOffset(t *testing.T) {
+	for off := -12 * time.Hour; off <= 14*time.Hour; off += Quarter {
+		c := New()
+		for i, r := range join(failure("root", "203.0.113.9", 4101, t0, off), session("kpu", "198.51.100.7", 5000, t0.Add(time.Hour), off, time.Second)) {
+			c.Add(r.event("UTC", i+1))
+		}
+		fs := c.Findings()
+		if len(fs) != 1 || fs[0].Pairs != 2 || mustShift(t, fs[0].Shift) != off || fs[0].Agree != (off == 0) {
+			t.Errorf("offset %s: %+v", off, fs)
+			continue
+		}
+		if off == 0 {
+			continue
+		}
+		if got := mustShift(t, fs[0].WrittenIn); got != off {
+			t.Errorf("offset %s: written in %s", off, fs[0].WrittenIn)
+		}
+		if z := fs[0].SuggestTZ; z != "" {
+			loc, err := time.LoadLocation(z)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, o := t0.In(loc).Zone(); time.Duration(o)*time.Second != off {
+				t.Errorf("offset %s: suggests %s, at %ds", off, z, o)
+			}
+		} else if off%time.Hour == 0 {
+			t.Errorf("offset %s: no suggestion", off)
+		}
+	}
+}
+
+// The indexes stay bounded: past PerKey records of one side of a key, the
+// rest is counted, not kept.
+func TestCaps(t *testing.T) {
+	c := New()
+	n := PerKey + 100
+	for i := 0; i < n; i++ {
+		for j, r := range failure("root", "203.0.113.9", int64(1000+i), t0.Add(time.Duration(i)*time.Second), -3*time.Hour) {
+			c.Add(r.event("UTC", 2*i+j))
+		}
+	}
+	if c.n != 2*PerKey || c.Dropped != 2*(n-PerKey) {
+		t.Errorf("kept %d, dropped %d; want %d and %d", c.n, c.Dropped, 2*PerKey, 2*(n-PerKey))
+	}
+	if fs := c.Findings(); len(fs) != 1 || fs[0].Pairs != PerKey {
+		t.Errorf("findings %+v", fs)
 	}
 }
