@@ -200,6 +200,18 @@ func TestZoneMismatchCentOS(t *testing.T) {
 		})
 	}
 
+	// The three files registered as three evidence items: tied by pid,
+	// they still pair.
+	t.Run("files as separate evidence", func(t *testing.T) {
+		cs := filepath.Join(t.TempDir(), "case")
+		logs := filepath.Join(tree, "var", "log")
+		out := mustRun(t, 0, "analyze", filepath.Join(logs, "secure"), filepath.Join(logs, "btmp"), filepath.Join(logs, "wtmp"), "--out", cs, "--json", "-q")
+		fs := zoneFindings(t, out)
+		if len(fs) != 1 || fs[0].Agree || fs[0].Shift != "-03:00" || fs[0].PIDPairs != 4 || len(fs[0].ExactFiles) != 2 {
+			t.Errorf("findings %+v", fs)
+		}
+	})
+
 	// Read in the host's zone, the two agree: no warning. Etc/GMT+3 is the
 	// suggestion, America/Sao_Paulo the host's named zone (no DST in 2024).
 	for _, tz := range []string{"Etc/GMT+3", "America/Sao_Paulo"} {

@@ -1,6 +1,6 @@
 // Package zonecheck measures whether times read in an assumed zone agree
-// with times that carry their own, when both describe the same activity on
-// the same evidence.
+// with times that carry their own, when both describe the same activity of
+// the same host.
 //
 // Classic syslog (RFC 3164: CentOS /var/log/secure, Debian auth.log) writes
 // a wall-clock time with no zone; jejak reads it in the case zone and says
@@ -21,6 +21,12 @@
 // a few seconds of logging delay, from several pairs or from one pair tied
 // by pid or path. It is fed events one at a time and keeps bounded indexes,
 // so it can run over a case store of any size.
+//
+// Records of the same evidence item are taken to be of the same host. An
+// examiner may also register secure and btmp as two items: records of
+// different items pair only when tied by pid or path, since two hosts under
+// the same attack see the same users from the same address at the same
+// times, but not the same pids.
 package zonecheck
 
 import (
@@ -52,7 +58,7 @@ const (
 	PIDSpread = 64
 )
 
-// Caps keep the indexes bounded: a key (evidence, activity, remote host)
+// Caps keep the indexes bounded: a key (activity, remote host)
 // keeps its first PerKey observations of each side, and the checker stops
 // indexing at maxObs in all. What is left out is counted. The store
 // streams in time order, so the first records of both sides are of the
@@ -123,9 +129,8 @@ func classify(ev *timeline.Event) activity {
 }
 
 type key struct {
-	evidence string
-	act      activity
-	host     string
+	act  activity
+	host string
 }
 
 // obs is one indexed record: small, so that maxObs of them stay cheap.
@@ -133,7 +138,7 @@ type obs struct {
 	t    int64 // UTC ns
 	pid  int64
 	rec  int64
-	file int32
+	file int32 // interned file; its evidence is files[file].Evidence
 	user int32 // interned; 0: none (an auditd record with only a uid)
 	// paths are hashes of the request path (exact side) or of every
 	// '/'-suffix of the paths an error line names (loose side), to tie a
@@ -211,7 +216,7 @@ func (c *Checker) Add(ev *timeline.Event) {
 	}
 	o.file = c.file(ev, zone)
 	for _, h := range hosts {
-		k := key{ev.Jejak.Provenance.EvidenceSHA256, act, h}
+		k := key{act, h}
 		b := c.buckets[k]
 		if b == nil {
 			b = &bucket{}
@@ -449,6 +454,9 @@ func (c *Checker) Findings() []Finding {
 				if k.act != web && (lo.user == 0 || ex.user == 0) && !tie {
 					// A record without a user name (auditd's id=) pairs
 					// only through its pid.
+					continue
+				}
+				if !tie && c.files[lo.file].Evidence != c.files[ex.file].Evidence {
 					continue
 				}
 				cd := cand{lo: lo, ex: ex, d: d, byPID: tie, k: k}
@@ -785,9 +793,6 @@ func sortObs(s []obs) {
 }
 
 func keyLess(a, b key) bool {
-	if a.evidence != b.evidence {
-		return a.evidence < b.evidence
-	}
 	if a.act != b.act {
 		return a.act < b.act
 	}

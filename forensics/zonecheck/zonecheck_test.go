@@ -183,11 +183,24 @@ func TestFindings(t *testing.T) {
 			want: 0,
 		},
 		{
-			name: "records of another evidence item are not paired",
+			name: "records of another evidence item pair when tied by pid",
 			zone: "UTC",
 			recs: func() []rec {
 				r := failure("root", "203.0.113.9", 4101, t0, -3*h)
 				r[1].evidence = "other"
+				return r
+			}(),
+			want: 1, shift: "-03:00", writ: "-03:00", tz: "Etc/GMT+3", pairs: 1, pidp: 1,
+		},
+		{
+			name: "records of another evidence item do not pair untied",
+			zone: "UTC",
+			recs: func() []rec {
+				r := nopid(join(session("kpu", "198.51.100.7", 1, t0, -3*h, time.Second), session("kpu", "198.51.100.7", 1, t0.Add(5*h), -3*h, time.Second),
+					session("ops", "198.51.100.8", 1, t0.Add(9*h), -3*h, time.Second)))
+				for i := 1; i < len(r); i += 2 {
+					r[i].evidence = "other"
+				}
 				return r
 			}(),
 			want: 0,
