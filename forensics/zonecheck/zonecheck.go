@@ -400,7 +400,7 @@ type Finding struct {
 
 // cand is a pair found for one loose observation at one grid step.
 type cand struct {
-	lo, ex obs
+	lo, ex *obs // into the buckets, which no longer change
 	d      int64
 	byPID  bool
 	k      *key
@@ -436,12 +436,13 @@ func (c *Checker) Findings() []Finding {
 		b := c.buckets[*k]
 		sortObs(b.loose)
 		sortObs(b.exact)
-		for _, lo := range b.loose {
+		for li := range b.loose {
+			lo := &b.loose[li]
 			best := map[int64]cand{}
 			// The exact records within Window of lo.
 			j := sort.Search(len(b.exact), func(j int) bool { return b.exact[j].t >= lo.t-int64(Window) })
 			for ; j < len(b.exact) && b.exact[j].t <= lo.t+int64(Window); j++ {
-				ex := b.exact[j]
+				ex := &b.exact[j]
 				d := lo.t - ex.t
 				q := roundQ(d)
 				if abs(d-q*int64(Quarter)) > int64(MaxDelay) {
@@ -576,8 +577,8 @@ func (c *Checker) decide(file int32, bins map[int64]*bin) (Finding, bool) {
 		ExactFiles: sortedSet(exactFiles),
 		Example: Pair{
 			Activity: ex.k.act.String(), User: c.users[max(ex.lo.user, ex.ex.user)], Host: ex.k.host, ByPID: ex.byPID,
-			Loose:  c.ref(ex.lo),
-			Exact:  c.ref(ex.ex),
+			Loose:  c.ref(*ex.lo),
+			Exact:  c.ref(*ex.ex),
 			Offset: time.Duration(ex.d),
 		},
 	}
@@ -736,7 +737,7 @@ func (f *Finding) Warning() timeline.Warning {
 }
 
 // tied says whether two records are tied by more than who and from where.
-func tied(a activity, lo, ex obs) bool {
+func tied(a activity, lo, ex *obs) bool {
 	if a == web {
 		for _, h := range lo.paths {
 			if h == ex.paths[0] {

@@ -1,6 +1,7 @@
 package zonecheck
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -476,5 +477,30 @@ func TestCaps(t *testing.T) {
 	}
 	if fs := c.Findings(); len(fs) != 1 || fs[0].Pairs != PerKey {
 		t.Errorf("findings %+v", fs)
+	}
+}
+
+// BenchmarkWorstCase fills the checker to its cap with a dense brute force
+// (256 addresses, PerKey failed logons each, one every 2 s): the pairing
+// cost is bounded by the caps, whatever the case holds.
+func BenchmarkWorstCase(b *testing.B) {
+	var evs []*timeline.Event
+	for ip := 0; ip < 256; ip++ {
+		addr := fmt.Sprintf("203.0.%d.%d", ip/250, ip%250+1)
+		for i := 0; i < PerKey; i++ {
+			for j, r := range failure("root", addr, int64(1000+i), t0.Add(time.Duration(i)*2*time.Second), -3*time.Hour) {
+				evs = append(evs, r.event("UTC", 2*i+j))
+			}
+		}
+	}
+	b.ResetTimer()
+	for range b.N {
+		c := New()
+		for _, ev := range evs {
+			c.Add(ev)
+		}
+		if fs := c.Findings(); len(fs) != 1 {
+			b.Fatalf("%d findings", len(fs))
+		}
 	}
 }
