@@ -57,10 +57,11 @@ them). The summary at the end says what was read and what was not.
 
 ZONE CHECK
 After the run, records that a log without zones and a log with exact times
-of the same evidence both hold are paired: sshd logons in classic syslog
+of the same host both hold are paired: sshd logons in classic syslog
 (secure, auth.log) with wtmp, btmp and auditd records, by user and remote
 host and by sshd's pid where both have one; web server errors (no zone)
-with access-log requests (+0000), by client and path. When their times
+with access-log requests (+0000), by client and path. Records of different
+evidence items pair only when tied by pid or path. When their times
 differ by a whole zone offset (a multiple of 15 minutes, within 30 s of
 logging delay; 3 agreeing pairs, or 1 tied by pid or path), the log was
 written in another zone than the case's --tz: the summary says so in a
