@@ -305,6 +305,19 @@ func TestZoneMismatchRealAuthLog(t *testing.T) {
 		t.Errorf("finding %+v", f)
 	}
 	t.Logf("%d btmp and %d wtmp records: %s", len(btmp), len(wtmp), f.Message())
+
+	// In the host's zone the dense brute force agrees, and nothing warns.
+	cs = filepath.Join(dir, "case-3")
+	out, stderr, code = jejak(t, "analyze", filepath.Join(dir, "host"), "--out", cs, "--tz", "Etc/GMT+3", "--json", "-q")
+	if code != 0 && code != exitWarnings {
+		t.Fatalf("analyze --tz Etc/GMT+3: exit %d\n%s", code, stderr)
+	}
+	if fs := zoneFindings(t, out); len(fs) != 1 || !fs[0].Agree || fs[0].PIDPairs != f.PIDPairs {
+		t.Errorf("read in Etc/GMT+3: %+v", fs)
+	}
+	if ws := zoneWarnings(t, cs); len(ws) != 0 {
+		t.Errorf("zone warnings in the right zone: %+v", ws)
+	}
 }
 
 // TestZoneMismatchWeb: an Apache server in Jakarta writes its access log
