@@ -406,3 +406,29 @@ type=USER_LOGIN msg=audit(1481080805.733:433): pid=1340 uid=0 auid=4294967295 se
 		t.Errorf("finding %+v", f)
 	}
 }
+
+// TestZoneMismatchNginx: nginx's error log (no zone; the shape of the
+// corpus' crowdsec nginx logs) names the request; its access log has +0700.
+func TestZoneMismatchNginx(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "nginx")
+	logDir := filepath.Join(dir, "var", "log", "nginx")
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	access := `203.0.113.77 - - [14/Feb/2024:19:07:40 +0700] "GET /wp-login.php HTTP/1.1" 404 153 "-" "curl/8.5.0"
+203.0.113.78 - tps01 [14/Feb/2024:19:09:02 +0700] "POST /c1/upload HTTP/1.1" 413 183 "-" "Mozilla/5.0"
+`
+	errs := `2024/02/14 19:07:40 [error] 1925800#1925800: *17 open() "/usr/share/nginx/html/wp-login.php" failed (2: No such file or directory), client: 203.0.113.77, server: _, request: "GET /wp-login.php HTTP/1.1", host: "kpu.example"
+2024/02/14 19:09:02 [error] 1925800#1925800: *18 client intended to send too large body: 10485761 bytes, client: 203.0.113.78, server: _, request: "POST /c1/upload HTTP/1.1", host: "kpu.example"
+`
+	for name, body := range map[string]string{"access.log": access, "error.log": errs} {
+		if err := os.WriteFile(filepath.Join(logDir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cs := filepath.Join(t.TempDir(), "case")
+	fs := zoneFindings(t, mustRun(t, 0, "analyze", dir, "--out", cs, "--json", "-q"))
+	if len(fs) != 1 || fs[0].Agree || fs[0].Shift != "+07:00" || fs[0].PIDPairs != 2 || !strings.HasSuffix(fs[0].Path, "error.log") {
+		t.Errorf("findings %+v", fs)
+	}
+}
