@@ -97,7 +97,7 @@ var (
 )
 
 // LogonActions are the event.action values of the logons it pairs.
-var LogonActions = []string{"ssh_login", "ssh_failed_login", "logon", "failed_logon"}
+var LogonActions = []string{"ssh_login", "ssh_failed_login", "logon", "failed_logon", "last_logon"}
 
 // classify names the activity of an event, or 0 for one the checker does
 // not pair. The syslog parser names sshd's lines ssh_login and
@@ -115,7 +115,7 @@ func classify(ev *timeline.Event) activity {
 		}
 	}
 	switch ev.Event.Action {
-	case "ssh_login":
+	case "ssh_login", "last_logon":
 		return logon
 	case "ssh_failed_login", "failed_logon":
 		return failed
@@ -140,6 +140,11 @@ type obs struct {
 	rec  int64
 	file int32 // interned file; its evidence is files[file].Evidence
 	user int32 // interned; 0: none (an auditd record with only a uid)
+	// last: a lastlog record, the last logon of an account. It has neither
+	// pid nor name (a uid), yet pairs untied: there is one per account, so
+	// it cannot meet the many lines of a busy user by chance the way a
+	// wtmp record could.
+	last bool
 	// paths are hashes of the request path (exact side) or of every
 	// '/'-suffix of the paths an error line names (loose side), to tie a
 	// web request to its error.
@@ -205,7 +210,7 @@ func (c *Checker) Add(ev *timeline.Event) {
 	if ev.Process != nil {
 		pid = ev.Process.PID
 	}
-	o := obs{t: ev.Timestamp.UnixNano(), pid: pid, rec: ev.Jejak.Provenance.Record}
+	o := obs{t: ev.Timestamp.UnixNano(), pid: pid, rec: ev.Jejak.Provenance.Record, last: ev.Event.Action == "last_logon"}
 	if ev.User != nil && act != web {
 		o.user = c.user(ev.User.Name)
 	}
@@ -452,7 +457,7 @@ func (c *Checker) Findings() []Finding {
 					continue
 				}
 				tie := tied(k.act, lo, ex)
-				if k.act != web && (lo.user == 0 || ex.user == 0) && !tie {
+				if k.act != web && (lo.user == 0 || ex.user == 0) && !tie && !ex.last {
 					// A record without a user name (auditd's id=) pairs
 					// only through its pid.
 					continue

@@ -292,6 +292,30 @@ func TestFindings(t *testing.T) {
 			want: 0,
 		},
 		{
+			name: "lastlog records (uid only, no pid) agree on a step from three accounts",
+			zone: "UTC",
+			recs: func() []rec {
+				var r []rec
+				for i, u := range []string{"kpu", "ops", "tps01"} {
+					s := session(u, fmt.Sprintf("198.51.100.%d", 7+i), int64(2000+100*i), t0.Add(time.Duration(i)*97*time.Minute), -3*h, 900*time.Millisecond)
+					s[1].action, s[1].user, s[1].pid = "last_logon", "", 0
+					r = append(r, s...)
+				}
+				return r
+			}(),
+			want: 1, shift: "-03:00", writ: "-03:00", tz: "Etc/GMT+3", pairs: 3,
+		},
+		{
+			name: "one lastlog record is not enough",
+			zone: "UTC",
+			recs: func() []rec {
+				s := session("kpu", "198.51.100.7", 2000, t0, -3*h, 900*time.Millisecond)
+				s[1].action, s[1].user, s[1].pid = "last_logon", "", 0
+				return s
+			}(),
+			want: 0,
+		},
+		{
 			name: "sshd logged the peer's name (UseDNS), btmp holds name and address",
 			zone: "UTC",
 			recs: func() []rec {
