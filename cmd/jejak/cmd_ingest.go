@@ -58,8 +58,8 @@ them). The summary at the end says what was read and what was not.
 ZONE CHECK
 After the run, records that a log without zones and a log with exact times
 of the same host both hold are paired: sshd logons in classic syslog
-(secure, auth.log) with wtmp, btmp and auditd records, by user and remote
-host and by sshd's pid where both have one; web server errors (no zone)
+(secure, auth.log) with wtmp, btmp, lastlog and auditd records, by user,
+remote host and sshd's pid where both have one; web server errors (no zone)
 with access-log requests (+0000), by client and path. Records of different
 evidence items pair only when tied by pid or path. When their times
 differ by a whole zone offset (a multiple of 15 minutes, within 30 s of
