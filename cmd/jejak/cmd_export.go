@@ -30,8 +30,16 @@ FORMATS
                timestamp_desc, action, outcome, message, user, source IP/port,
                host, process, then provenance: evidence SHA-256 and name,
                container chain, path, offset, record, parser, zone assumed,
-               year inferred, event ID
-   jsonl       one ECS JSON document per line, as stored
+               year inferred, event ID. Evidence text is attacker-controlled,
+               so a cell that starts with =, +, -, @, tab or carriage return
+               (a spreadsheet would run it as a formula) gets a single quote
+               in front, as OWASP advises against CSV injection; so does a
+               cell that starts with a quote, which keeps it reversible:
+               remove one leading ' from every cell that has one to get the
+               original text. Plain numbers (-1, +2.5) are left as they are.
+   jsonl       one ECS JSON document per line, as stored: the exact,
+               machine-faithful export (nothing neutralised or escaped
+               beyond JSON's own escaping)
    timesketch  Timesketch's JSONL import format: one JSON object per line with
                message, datetime (ISO 8601, microseconds, +00:00), timestamp
                (microseconds since 1970) and timestamp_desc, then every ECS and

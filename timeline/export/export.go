@@ -62,7 +62,7 @@ func Write(ctx context.Context, w io.Writer, f Format, s Searcher, q timeline.Qu
 		if err := cw.Write(CSVHeader); err != nil {
 			return 0, err
 		}
-		row = func(e *timeline.Event) error { return cw.Write(CSVRow(e)) }
+		row = func(e *timeline.Event) error { return cw.Write(NeutralizeRow(CSVRow(e))) }
 	case JSONL:
 		enc := json.NewEncoder(bw)
 		enc.SetEscapeHTML(false)
@@ -97,6 +97,70 @@ func Write(ctx context.Context, w io.Writer, f Format, s Searcher, q timeline.Qu
 		return n, fmt.Errorf("write export: %w", err)
 	}
 	return n, nil
+}
+
+// A CSV export is opened by reviewers in spreadsheets, and a spreadsheet
+// runs a cell that starts with =, +, - or @ as a formula (DDE included:
+// =cmd|'/c calc'!A1), also after a leading tab or carriage return. Evidence
+// is written by whoever attacked the system, so every cell that starts
+// with one of these is neutralised as OWASP's CSV injection guidance
+// says: one single quote is put in front, which a spreadsheet shows as
+// text. A cell that already starts with a quote gets one too, so the rule
+// is reversible: a reader that wants the original removes one leading
+// quote from every cell that has one. Plain numbers ("-1", "-0.5") are
+// left alone: a spreadsheet reads them as numbers, never as formulas.
+// JSON Lines is the machine-faithful export and is written unchanged.
+
+// Neutralize returns cell as it is safe to open in a spreadsheet (see
+// above); Restore undoes it.
+func Neutralize(cell string) string {
+	if cell == "" {
+		return cell
+	}
+	switch cell[0] {
+	case '=', '+', '-', '@', '\t', '\r', '\'':
+		if isPlainNumber(cell) {
+			return cell
+		}
+		return "'" + cell
+	}
+	return cell
+}
+
+// Restore returns the cell Neutralize was given.
+func Restore(cell string) string {
+	return strings.TrimPrefix(cell, "'")
+}
+
+// NeutralizeRow neutralises every cell of row in place and returns it.
+func NeutralizeRow(row []string) []string {
+	for i, c := range row {
+		row[i] = Neutralize(c)
+	}
+	return row
+}
+
+// isPlainNumber reports whether s is an optional sign, digits and at most
+// one decimal point with digits on both sides: what a spreadsheet takes
+// for a number and nothing else.
+func isPlainNumber(s string) bool {
+	if s[0] == '-' || s[0] == '+' {
+		s = s[1:]
+	}
+	intPart, frac, dot := strings.Cut(s, ".")
+	return allDigits(intPart) && (!dot || allDigits(frac))
+}
+
+func allDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // CSVHeader names the CSV columns. The first five are what a reader of a
