@@ -20,6 +20,7 @@ import (
 	"github.com/jejak-forensics/jejak/forensics/fs/ntfs"
 	"github.com/jejak-forensics/jejak/forensics/image"
 	"github.com/jejak-forensics/jejak/forensics/volume"
+	"github.com/jejak-forensics/jejak/internal/rofile"
 )
 
 // Options configure a disk walk.
@@ -50,7 +51,7 @@ func Open(ctx context.Context, path string, opts Options) (w jfs.Walker, isDisk 
 	if !fi.Mode().IsRegular() {
 		return nil, false, nil
 	}
-	f, err := os.Open(path)
+	f, err := rofile.Open(path) // O_NOATIME: sniffing must not touch the atime
 	if err != nil {
 		return nil, false, err
 	}

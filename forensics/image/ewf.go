@@ -9,11 +9,12 @@ import (
 	"hash/adler32"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/jejak-forensics/jejak/internal/rofile"
 )
 
 // EWF is an EWF (E01) image set read as the media it holds. Chunks are
@@ -78,7 +79,7 @@ func OpenEWF(path string) (*EWF, error) {
 		if !ok {
 			return nil, fmt.Errorf("ewf: %s: cannot name segment %d (extension is not .E01-style)", path, n)
 		}
-		f, err := os.Open(name)
+		f, err := rofile.Open(name)
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, &MissingSegmentError{Missing: []string{name}, Set: path}
 		}

@@ -8,8 +8,9 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
 	"strings"
+
+	"github.com/jejak-forensics/jejak/internal/rofile"
 )
 
 // Image is the acquired media of a container, read-only.
@@ -61,7 +62,7 @@ func (e *MissingSegmentError) Error() string {
 // signature, split raw when the name is a segment of a numbered or lettered
 // set whose siblings exist, raw otherwise.
 func Open(path string) (Image, error) {
-	f, err := os.Open(path)
+	f, err := rofile.Open(path)
 	if err != nil {
 		return nil, err
 	}

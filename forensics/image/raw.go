@@ -3,6 +3,8 @@ package image
 import (
 	"fmt"
 	"os"
+
+	"github.com/jejak-forensics/jejak/internal/rofile"
 )
 
 // Raw is a plain dd image: the file is the media.
@@ -13,7 +15,7 @@ type Raw struct {
 
 // OpenRaw opens path as a raw image whatever its content.
 func OpenRaw(path string) (*Raw, error) {
-	f, err := os.Open(path)
+	f, err := rofile.Open(path)
 	if err != nil {
 		return nil, err
 	}

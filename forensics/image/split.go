@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/jejak-forensics/jejak/internal/rofile"
 )
 
 // Split is a raw image cut into segment files (image.001, image.002, ... or
@@ -75,7 +77,8 @@ func splitSiblings(path string) ([]string, error) {
 	} else {
 		return nil, nil
 	}
-	entries, err := os.ReadDir(filepath.Clean(dir + "."))
+	// Listed without touching the folder's access time.
+	entries, err := rofile.ReadDir(filepath.Clean(dir + "."))
 	if err != nil {
 		return nil, fmt.Errorf("image: listing segments of %s: %w", path, err)
 	}
@@ -130,7 +133,7 @@ func openSplit(_ string, names []string) (*Split, error) {
 	s := &Split{names: names}
 	var off int64
 	for _, n := range names {
-		f, err := os.Open(n)
+		f, err := rofile.Open(n)
 		if err != nil {
 			s.Close()
 			return nil, err
