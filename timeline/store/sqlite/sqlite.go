@@ -86,7 +86,13 @@ CREATE TABLE IF NOT EXISTS runs (
 	started TEXT NOT NULL,
 	finished TEXT,
 	tool_version TEXT NOT NULL,
-	summary TEXT
+	summary TEXT,
+	state TEXT,
+	items TEXT,
+	pid INTEGER,
+	host TEXT,
+	progress TEXT,
+	error TEXT
 );
 CREATE TABLE IF NOT EXISTS warnings (
 	run INTEGER NOT NULL,
@@ -192,6 +198,9 @@ func (s *Store) open(ctx context.Context) error {
 	}
 	if _, err := s.w.ExecContext(ctx, schema); err != nil {
 		return fmt.Errorf("create schema: %w", err)
+	}
+	if err := s.addRunColumns(ctx); err != nil {
+		return err
 	}
 	if s.legacyUnique, err = s.hasIndex(ctx, legacyIndex); err != nil {
 		return err
@@ -314,10 +323,21 @@ func (s *Store) DB() *sql.DB { return s.db }
 // If another connection has the file open (a reader in another process),
 // the run keeps WAL mode: slower, equally correct.
 func (s *Store) BeginRun(ctx context.Context, started time.Time, version string) (int64, error) {
+	return s.StartRun(ctx, RunStart{Started: started, ToolVersion: version})
+}
+
+// StartRun is BeginRun recording the run as running, with the items it is
+// given and its process: the record is committed before the call returns,
+// so a run killed at any later point is seen as incomplete (see RunState).
+func (s *Store) StartRun(ctx context.Context, rs RunStart) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	res, err := s.w.ExecContext(ctx, `INSERT INTO runs(started, tool_version) VALUES(?, ?)`,
-		started.UTC().Format(time.RFC3339Nano), version)
+	items, err := json.Marshal(rs.Items)
+	if err != nil {
+		return 0, err
+	}
+	res, err := s.w.ExecContext(ctx, `INSERT INTO runs(started, tool_version, state, items, pid, host) VALUES(?, ?, ?, ?, ?, ?)`,
+		rs.Started.UTC().Format(time.RFC3339Nano), rs.ToolVersion, string(RunRunning), string(items), rs.PID, nullable(rs.Host))
 	if err != nil {
 		return 0, fmt.Errorf("record run: %w", err)
 	}
@@ -518,20 +538,9 @@ func (s *Store) endBulk(ctx context.Context) error {
 
 // FinishRun ends the run's writes as FinishWrites does (call that first to
 // learn of repeated events: the summary is stored as given) and stores the
-// run's summary.
+// run's summary, recording it complete (EndRun records other ends).
 func (s *Store) FinishRun(ctx context.Context, finished time.Time, summary any) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b, err := json.Marshal(summary)
-	if err != nil {
-		return err
-	}
-	if _, err := s.finishWrites(ctx); err != nil {
-		return err
-	}
-	_, err = s.w.ExecContext(ctx, `UPDATE runs SET finished=?, summary=? WHERE id=?`,
-		finished.UTC().Format(time.RFC3339Nano), string(b), s.run)
-	return err
+	return s.EndRun(ctx, finished, RunComplete, "", summary)
 }
 
 // AddWarnings stores warnings of the current run.
