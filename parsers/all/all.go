@@ -38,6 +38,8 @@ func Registry() *parsers.Registry {
 		mysql.New(),
 		dpkg.New(),
 		dpkg.NewAptHistory(),
+		dpkg.NewAptTerm(),
+		dpkg.NewAlternatives(),
 		shellhistory.NewZsh(),
 		shellhistory.New(),
 		// Generic syslog after everything more specific.

@@ -1,0 +1,224 @@
+package dpkg
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+	"github.com/jejak-forensics/jejak/parsers"
+	"github.com/jejak-forensics/jejak/timeline"
+)
+
+// AlternativesName is the parser name of /var/log/alternatives.log.
+const AlternativesName = "alternatives"
+
+// ErrBadAltLine marks an alternatives.log line that does not start with
+// "update-alternatives <date> <time>: ".
+var ErrBadAltLine = errors.New("not an alternatives.log line")
+
+// altPrefix starts every line update-alternatives logs (dpkg's
+// utils/update-alternatives.c, log_msg: "%s %s: " with the program name and
+// strftime "%Y-%m-%d %H:%M:%S" in local time). The messages after it are
+// never translated, so matching their English text is safe.
+const altPrefix = "update-alternatives "
+
+// Alternatives reads update-alternatives' log. It records which program
+// answers to a generic name (editor, java, x-www-browser, …): a changed
+// link group on an audited server is a change to what runs.
+type Alternatives struct{}
+
+var _ parsers.Parser = (*Alternatives)(nil)
+
+// NewAlternatives returns the alternatives.log parser.
+func NewAlternatives() *Alternatives { return &Alternatives{} }
+
+// Name implements parsers.Parser.
+func (*Alternatives) Name() string { return AlternativesName }
+
+// Match accepts a file whose first line is an alternatives.log line.
+func (*Alternatives) Match(e *jfs.Entry, head []byte) bool {
+	first, _, _ := bytes.Cut(head, []byte("\n"))
+	_, _, ok := altLine(strings.TrimRight(string(first), "\r"))
+	return ok
+}
+
+// altLine cuts "update-alternatives 2025-06-24 14:36:53: run with …" into
+// the time and the message.
+func altLine(line string) (stamp, msg string, ok bool) {
+	rest, ok := strings.CutPrefix(line, altPrefix)
+	if !ok || len(rest) < len(stampLayout)+2 {
+		return "", "", false
+	}
+	s := rest[:len(stampLayout)]
+	if s[4] != '-' || s[7] != '-' || s[10] != ' ' || s[13] != ':' || s[16] != ':' {
+		return "", "", false
+	}
+	msg, ok = strings.CutPrefix(rest[len(stampLayout):], ": ")
+	if !ok {
+		// log_msg with an empty message leaves "…:53: " trimmed to ":".
+		if rest[len(stampLayout):] != ":" {
+			return "", "", false
+		}
+	}
+	return s, msg, true
+}
+
+// Parse implements parsers.Parser.
+func (p *Alternatives) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
+	warn := func(off, n int64, err error) {
+		src.Warn(&parsers.RecordError{Parser: AlternativesName, Path: src.Entry.Path, Offset: off, Record: n, Err: err})
+	}
+	return eachLine(ctx, src.R, func(line string, off, n int64, tooLong bool) error {
+		if tooLong {
+			warn(off, n, ErrLineTooLong)
+			return nil
+		}
+		if strings.TrimSpace(line) == "" {
+			return nil
+		}
+		stamp, msg, ok := altLine(line)
+		if !ok {
+			warn(off, n, ErrBadAltLine)
+			return nil
+		}
+		t, err := localTime(stamp, stampLayout, src.Zone)
+		if err != nil {
+			warn(off, n, fmt.Errorf("%w: %v", ErrBadAltLine, err))
+			return nil
+		}
+		ev := altEvent(msg)
+		ev.Timestamp = t
+		ev.TimestampDesc = "Content Modification Time" // the time the line was written
+		ev.Jejak.Provenance.Offset = off
+		ev.Jejak.Provenance.Record = n
+		noteZone(ev, src.Zone)
+		return emit(ev)
+	})
+}
+
+// altCommands are update-alternatives' commands with the number of
+// arguments each takes (--install's --slave triples follow its four).
+var altCommands = map[string]int{
+	"--install": 4, "--remove": 2, "--remove-all": 1, "--auto": 1, "--set": 2,
+	"--config": 1, "--display": 1, "--query": 1, "--list": 1,
+	"--get-selections": 0, "--set-selections": 0, "--all": 0,
+}
+
+// altOptions take one argument (the rest are flags).
+var altOptions = map[string]bool{"--altdir": true, "--admindir": true, "--log": true, "--instdir": true, "--root": true}
+
+func altEvent(msg string) *timeline.Event {
+	ev := &timeline.Event{Message: "update-alternatives: " + msg}
+	ev.Event.Kind = "event"
+	ev.Event.Dataset = "alternatives.log"
+	ev.Event.Category = []string{"package", "configuration"}
+	ev.Event.Type = []string{"change"}
+	data := map[string]string{"body": msg}
+	ev.Jejak.Data = data
+	switch {
+	case strings.HasPrefix(msg, "run with "):
+		// "run with <the arguments as given>": the command line. The
+		// arguments were joined with spaces, so a path holding a space
+		// cannot be told apart; the fields below are a best reading and
+		// the command line stays whole.
+		args := strings.TrimPrefix(msg, "run with ")
+		ev.Event.Action = "run"
+		ev.Event.Type = []string{"start"}
+		ev.Process = &timeline.Process{Name: "update-alternatives", CommandLine: "update-alternatives " + args}
+		altRun(ev, strings.Fields(args))
+	case strings.HasPrefix(msg, "link group ") && strings.Contains(msg, " updated to point to "):
+		// "link group <name> updated to point to <path>"
+		name, target, _ := strings.Cut(strings.TrimPrefix(msg, "link group "), " updated to point to ")
+		ev.Event.Action = "link-updated"
+		data["alternative"], data["target"] = name, target
+		ev.File = &timeline.File{Name: name, TargetPath: target}
+	case strings.HasPrefix(msg, "link group ") && strings.HasSuffix(msg, " fully removed"):
+		name := strings.TrimSuffix(strings.TrimPrefix(msg, "link group "), " fully removed")
+		ev.Event.Action = "link-group-removed"
+		ev.Event.Type = []string{"deletion"}
+		data["alternative"] = name
+	case strings.HasPrefix(msg, "link group ") && strings.HasSuffix(msg, " updated with changed slaves"):
+		ev.Event.Action = "slaves-updated"
+		data["alternative"] = strings.TrimSuffix(strings.TrimPrefix(msg, "link group "), " updated with changed slaves")
+	case strings.HasPrefix(msg, "status of link group "):
+		// "status of link group <master link> set to auto|manual": this
+		// one names the link (/usr/bin/editor), not the alternative.
+		link, status, _ := strings.Cut(strings.TrimPrefix(msg, "status of link group "), " set to ")
+		ev.Event.Action = "status-set"
+		data["link"], data["status"] = link, status
+		ev.File = &timeline.File{Path: link}
+	case strings.HasPrefix(msg, "auto-repair link group "):
+		ev.Event.Action = "auto-repair"
+		data["alternative"] = strings.TrimPrefix(msg, "auto-repair link group ")
+	default:
+		// A message of another dpkg version: the line is well formed and
+		// its text is kept.
+		ev.Event.Action = "message"
+		ev.Event.Type = []string{"info"}
+	}
+	return ev
+}
+
+// altRun reads the command of a "run with" line into data: the command,
+// the alternative's name, and for --install its link, path and priority.
+func altRun(ev *timeline.Event, f []string) {
+	data := ev.Jejak.Data
+	for i := 0; i < len(f); i++ {
+		if altOptions[f[i]] {
+			i++
+			continue
+		}
+		nargs, ok := altCommands[f[i]]
+		if !ok {
+			continue // --quiet, --verbose, --force, --skip-auto
+		}
+		data["command"] = strings.TrimPrefix(f[i], "--")
+		a := f[i+1 : min(len(f), i+1+nargs)]
+		switch f[i] {
+		case "--install":
+			// --install <link> <name> <path> <priority>
+			if len(a) == 4 {
+				data["link"], data["alternative"], data["path"], data["priority"] = a[0], a[1], a[2], a[3]
+				ev.File = &timeline.File{Path: a[0], TargetPath: a[2]}
+			}
+			ev.Event.Type = []string{"installation", "change"}
+		case "--remove", "--set":
+			// --remove|--set <name> <path>
+			if len(a) == 2 {
+				data["alternative"], data["path"] = a[0], a[1]
+			}
+			if f[i] == "--remove" {
+				ev.Event.Type = []string{"deletion"}
+			} else {
+				ev.Event.Type = []string{"change"}
+			}
+		case "--remove-all":
+			if len(a) == 1 {
+				data["alternative"] = a[0]
+			}
+			ev.Event.Type = []string{"deletion"}
+		default:
+			if len(a) == 1 {
+				data["alternative"] = a[0]
+			}
+		}
+		if n := countOf(f[i+1:], "--slave"); n > 0 && f[i] == "--install" {
+			data["slaves"] = strconv.Itoa(n)
+		}
+		return
+	}
+}
+
+func countOf(f []string, s string) int {
+	n := 0
+	for _, x := range f {
+		if x == s {
+			n++
+		}
+	}
+	return n
+}
