@@ -224,8 +224,9 @@ func printHuntSummary(w io.Writer, summary []hunt.Summary, n int, colour bool) {
 			// first keeps the columns straight.
 			sev = severityColour[s.Severity] + fmt.Sprintf("%-13s", sev) + "\x1b[0m"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", sev, s.RuleID, dash(s.Technique), s.Findings, s.Events,
-			s.First.UTC().Format(time.RFC3339), s.Last.UTC().Format(time.RFC3339), s.Title)
+		// Rule IDs and titles come from Sigma files too: one safe cell each.
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", sev, oneLine(s.RuleID), oneLine(dash(s.Technique)), s.Findings, s.Events,
+			s.First.UTC().Format(time.RFC3339), s.Last.UTC().Format(time.RFC3339), oneLine(s.Title))
 	}
 	tw.Flush()
 }
@@ -266,7 +267,7 @@ parameters, source file and its SHA-256, for a report's appendix.`,
 					if r.Analyzer != "" {
 						kind = "analyzer " + r.Analyzer
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.Severity, dash(r.Technique), kind, r.Title)
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", oneLine(r.ID), r.Severity, oneLine(dash(r.Technique)), kind, oneLine(r.Title))
 				}
 				return tw.Flush()
 			},

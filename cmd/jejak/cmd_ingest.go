@@ -19,6 +19,7 @@ import (
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
 	"github.com/jejak-forensics/jejak/forensics/ingest"
 	"github.com/jejak-forensics/jejak/forensics/zonecheck"
+	"github.com/jejak-forensics/jejak/internal/termsafe"
 	"github.com/jejak-forensics/jejak/parsers/all"
 	"github.com/jejak-forensics/jejak/timeline"
 	"github.com/jejak-forensics/jejak/timeline/query"
@@ -303,12 +304,12 @@ func printZones(out io.Writer, fs []zonecheck.Finding) {
 	for _, f := range fs {
 		if f.Agree {
 			fmt.Fprintf(out, "\nzone check       %s (read in %s) agrees with %s: %s\n",
-				f.File, f.ZoneAssumed, strings.Join(f.ExactFiles, ", "), f.How())
+				termsafe.String(f.File), f.ZoneAssumed, termsafe.String(strings.Join(f.ExactFiles, ", ")), termsafe.String(f.How()))
 			continue
 		}
-		fmt.Fprintf(out, "\nZONE MISMATCH    %s (read in %s)\n", f.File, f.ZoneAssumed)
-		fmt.Fprintf(out, "  its times are %s the same activity in %s\n", f.Gap(), strings.Join(f.ExactFiles, ", "))
-		fmt.Fprintf(out, "  %s\n  e.g. %s\n  %s\n", f.How(), f.Instance(), f.Advice())
+		fmt.Fprintf(out, "\nZONE MISMATCH    %s (read in %s)\n", termsafe.String(f.File), f.ZoneAssumed)
+		fmt.Fprintf(out, "  its times are %s the same activity in %s\n", f.Gap(), termsafe.String(strings.Join(f.ExactFiles, ", ")))
+		fmt.Fprintf(out, "  %s\n  e.g. %s\n  %s\n", termsafe.String(f.How()), termsafe.String(f.Instance()), termsafe.String(f.Advice()))
 	}
 }
 
@@ -417,7 +418,9 @@ func formatWarning(w timeline.Warning) string {
 	if w.Parser != "" {
 		s += " (" + w.Parser + ")"
 	}
-	return s + ": " + w.Message
+	// Paths and messages come from evidence: escape what a terminal would
+	// obey (the line is printed by ingest and by jejak warnings).
+	return termsafe.String(s + ": " + w.Message)
 }
 
 // checkUnchanged refuses to ingest an item whose size or modification time

@@ -117,8 +117,8 @@ func printEvents(w io.Writer, asJSON bool, search func(func(*timeline.Event) err
 		n++
 		p := ev.Jejak.Provenance
 		if _, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s @%d\n",
-			ev.Timestamp.UTC().Format("2006-01-02T15:04:05.000000000Z"), ev.TimestampDesc, p.Parser,
-			dash(ev.Event.Action), oneLine(ev.Message), p.Display(), p.Offset); err != nil {
+			ev.Timestamp.UTC().Format("2006-01-02T15:04:05.000000000Z"), oneLine(ev.TimestampDesc), oneLine(p.Parser),
+			oneLine(dash(ev.Event.Action)), oneLine(ev.Message), oneLine(p.Display()), p.Offset); err != nil {
 			return err
 		}
 		// tabwriter holds every row until Flush: align blocks of rows so a

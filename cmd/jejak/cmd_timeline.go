@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jejak-forensics/jejak/internal/termsafe"
 	"github.com/jejak-forensics/jejak/timeline"
 	"github.com/urfave/cli/v2"
 )
@@ -91,8 +92,11 @@ func dash(s string) string {
 	return s
 }
 
+// oneLine makes evidence text one safe table cell: tabs (which would shift
+// the columns) become spaces, and newlines, escape sequences and every
+// other control character are shown escaped (termsafe), never written raw.
 func oneLine(s string) string {
-	return strings.NewReplacer("\n", "\\n", "\r", "\\r", "\t", " ").Replace(s)
+	return termsafe.String(strings.ReplaceAll(s, "\t", " "))
 }
 
 func oneArg(c *cli.Context, name string) (string, error) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/jejak-forensics/jejak/internal/termsafe"
 	"github.com/urfave/cli/v2"
 )
 
@@ -62,16 +63,17 @@ func exitCode(err error, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "jejak: interrupted")
 		return exitInterrupted
 	case errors.As(err, &ue), strings.HasPrefix(err.Error(), "Required flag"), strings.HasPrefix(err.Error(), "flag provided but not defined"):
-		fmt.Fprintf(stderr, "jejak: %v\nRun 'jejak help' or 'jejak COMMAND --help' for usage.\n", err)
+		fmt.Fprintf(stderr, "jejak: %s\nRun 'jejak help' or 'jejak COMMAND --help' for usage.\n", termsafe.Lines(err.Error()))
 		return exitUsage
 	}
 	var ee cli.ExitCoder
 	if errors.As(err, &ee) {
 		if msg := ee.Error(); msg != "" {
-			fmt.Fprintln(stderr, "jejak:", msg)
+			fmt.Fprintln(stderr, "jejak:", termsafe.Lines(msg))
 		}
 		return ee.ExitCode()
 	}
-	fmt.Fprintln(stderr, "jejak:", err)
+	// Errors name evidence paths and quote evidence text.
+	fmt.Fprintln(stderr, "jejak:", termsafe.Lines(err.Error()))
 	return exitFatal
 }

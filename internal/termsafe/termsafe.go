@@ -65,6 +65,20 @@ func String(s string) string {
 	return b.String()
 }
 
+// Lines is String for text of several lines jejak composed itself (an
+// error message that lists problems line by line): the newlines stay, every
+// other character is escaped as String does.
+func Lines(s string) string {
+	if Safe(s) {
+		return s
+	}
+	ls := strings.Split(s, "\n")
+	for i, l := range ls {
+		ls[i] = String(l)
+	}
+	return strings.Join(ls, "\n")
+}
+
 // Safe reports whether s prints as it is.
 func Safe(s string) bool { return unsafeAt(s) < 0 }
 

@@ -33,6 +33,14 @@ func TestString(t *testing.T) {
 	}
 }
 
+func TestLines(t *testing.T) {
+	in := "2 problems:\n  a\x1b[2Jb\n  c\rd\n"
+	want := "2 problems:\n  a\\x1b[2Jb\n  c\\rd\n"
+	if got := Lines(in); got != want {
+		t.Errorf("Lines(%q) = %q, want %q", in, got, want)
+	}
+}
+
 // FuzzString: whatever the input, the output holds no control character
 // but tab, no C1 or bidi character and no invalid UTF-8, and it is the
 // input again once the escapes are read back (for inputs without a
