@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/jejak-forensics/jejak/internal/rofile"
 )
 
 // Item is one piece of registered evidence.
@@ -30,6 +32,11 @@ type Item struct {
 	ToolVersion string    `json:"tool_version"`
 	Files       int       `json:"files,omitempty"`    // folder: regular files hashed
 	Manifest    string    `json:"manifest,omitempty"` // folder: manifest file, relative to the case
+	// Segments are the files ingest reads for a file item, each hashed:
+	// the file alone, or every segment of the split raw or EWF set it
+	// belongs to. Items registered before segments were hashed have none
+	// (see Recheck).
+	Segments []SegmentFile `json:"segments,omitempty"`
 }
 
 type registry struct {
@@ -123,6 +130,11 @@ func (c *Case) AddEvidence(ctx context.Context, path string, progress func(done,
 	if err != nil {
 		return nil, fmt.Errorf("add evidence: %w", err)
 	}
+	// A FIFO would block the first read until a writer comes (forever),
+	// a device may act on open: refused before anything is opened.
+	if err := rofile.Check(abs, st.Mode()); err != nil {
+		return nil, fmt.Errorf("add evidence: %w", err)
+	}
 	if err := c.checkOutside(abs, st.IsDir()); err != nil {
 		return nil, err
 	}
@@ -135,12 +147,13 @@ func (c *Case) AddEvidence(ctx context.Context, path string, progress func(done,
 		}
 		it.Kind, it.SHA256, it.Files = "dir", man.TreeSHA256, len(man.Files)
 	} else {
-		d, fi, err := hashFile(ctx, abs, make([]byte, hashBufSize), 0, -1, progress)
+		segs, d, fi, err := hashSegments(ctx, abs, progress)
 		if err != nil {
 			return nil, fmt.Errorf("add evidence: %w", err)
 		}
 		it.Kind, it.Size, it.SHA256, it.SHA1, it.MD5 = "file", d.Size, d.SHA256, d.SHA1, d.MD5
 		it.ModTime = fi.ModTime().UTC()
+		it.Segments = segs
 	}
 
 	var out *Item
@@ -154,14 +167,36 @@ func (c *Case) AddEvidence(ctx context.Context, path string, progress func(done,
 			if old.Path != abs {
 				continue
 			}
-			if old.SHA256 == it.SHA256 && old.Kind == it.Kind {
+			var cerr error
+			switch {
+			case old.SHA256 != it.SHA256 || old.Kind != it.Kind:
+				cerr = &ChangedError{Path: abs, What: "sha256", Registered: old.SHA256, Current: it.SHA256}
+			case old.Kind == "file" && len(old.Segments) == 0:
+				// Registered by a jejak that hashed the named file
+				// only: adding it again hashes each segment of its
+				// set, recorded as such; the ID stays.
+				old.Segments = it.Segments
+				if _, err := w.append("evidence_segments", map[string]any{
+					"id": old.ID, "path": abs, "segments": it.Segments,
+					"reason": "segment hashes added to an item registered without them",
+				}); err != nil {
+					return err
+				}
+				if err := writeJSONAtomic(c.path(registryFile), reg); err != nil {
+					return err
+				}
+				out = old
+				return nil
+			case old.Kind == "file":
+				cerr = sameSegments(abs, old.Segments, it.Segments)
+			}
+			if cerr == nil {
 				out = old
 				return nil
 			}
-			cerr := &ChangedError{Path: abs, What: "sha256", Registered: old.SHA256, Current: it.SHA256}
 			if _, err := w.append("evidence_refused", map[string]any{
 				"path": abs, "id": old.ID, "reason": "changed since registration",
-				"registered_sha256": old.SHA256, "current_sha256": it.SHA256,
+				"registered_sha256": old.SHA256, "current_sha256": it.SHA256, "error": cerr.Error(),
 			}); err != nil {
 				return err
 			}
@@ -265,17 +300,23 @@ func (c *Case) Manifest(it *Item) (*Manifest, error) {
 	return &m, nil
 }
 
-// VerifyEvidence re-hashes an item and compares it with its registration,
-// returning a *ChangedError on the first difference (content, size, mtime,
-// or for a folder a file added, missing or changed). The outcome is
-// recorded in the custody log as "verify".
+// VerifyEvidence re-hashes an item and compares it with its registration:
+// every segment of an image set, every file of a folder (none added or
+// missing). It returns an error joining one *ChangedError (or
+// *UncoveredError) per file that differs. The outcome is recorded in the
+// custody log as "verify".
 func (c *Case) VerifyEvidence(ctx context.Context, it *Item) error {
-	verr := c.verifyItem(ctx, it)
-	var cerr *ChangedError
+	return c.VerifyEvidenceEach(ctx, it, nil)
+}
+
+// VerifyEvidenceEach is VerifyEvidence calling report for every segment of
+// a file item (ok or not) and for every file of a folder that differs.
+func (c *Case) VerifyEvidenceEach(ctx context.Context, it *Item, report func(file string, err error)) error {
+	verr := c.check(ctx, it, true, report)
 	details := map[string]any{"id": it.ID, "path": it.Path, "sha256": it.SHA256, "result": "ok"}
 	switch {
-	case errors.As(verr, &cerr):
-		details["result"], details["error"] = "mismatch", cerr.Error()
+	case errors.Is(verr, ErrChanged):
+		details["result"], details["error"] = "mismatch", verr.Error()
 	case verr != nil:
 		if ctx.Err() != nil {
 			return verr // interrupted: nothing was verified, nothing to record
@@ -286,62 +327,4 @@ func (c *Case) VerifyEvidence(ctx context.Context, it *Item) error {
 		return errors.Join(verr, err)
 	}
 	return verr
-}
-
-func (c *Case) verifyItem(ctx context.Context, it *Item) error {
-	if it.Kind == "dir" {
-		return c.verifyTree(ctx, it)
-	}
-	d, fi, err := hashFile(ctx, it.Path, make([]byte, hashBufSize), 0, -1, nil)
-	if err != nil {
-		return err
-	}
-	for _, x := range []struct{ what, was, now string }{
-		{"sha256", it.SHA256, d.SHA256},
-		{"size", fmt.Sprint(it.Size), fmt.Sprint(d.Size)},
-		{"sha1", it.SHA1, d.SHA1},
-		{"md5", it.MD5, d.MD5},
-		{"mtime", it.ModTime.Format(time.RFC3339Nano), fi.ModTime().UTC().Format(time.RFC3339Nano)},
-	} {
-		if x.was != x.now {
-			return &ChangedError{Path: it.Path, What: x.what, Registered: x.was, Current: x.now}
-		}
-	}
-	return nil
-}
-
-func (c *Case) verifyTree(ctx context.Context, it *Item) error {
-	want, err := c.Manifest(it)
-	if err != nil {
-		return err
-	}
-	got, _, err := hashTree(ctx, it.Path, nil)
-	if err != nil {
-		return err
-	}
-	have := make(map[string]ManifestFile, len(got.Files))
-	for _, f := range got.Files {
-		have[f.Path] = f
-	}
-	for _, w := range want.Files {
-		g, ok := have[w.Path]
-		switch {
-		case !ok:
-			return &ChangedError{Path: it.Path, File: w.Path, What: "file", Registered: "present (sha256 " + w.SHA256 + ")", Current: "missing"}
-		case g.SHA256 != w.SHA256:
-			return &ChangedError{Path: it.Path, File: w.Path, What: "sha256", Registered: w.SHA256, Current: g.SHA256}
-		case !g.ModTime.Equal(w.ModTime):
-			return &ChangedError{Path: it.Path, File: w.Path, What: "mtime", Registered: w.ModTime.Format(time.RFC3339Nano), Current: g.ModTime.Format(time.RFC3339Nano)}
-		}
-		delete(have, w.Path)
-	}
-	for _, g := range got.Files {
-		if _, extra := have[g.Path]; extra {
-			return &ChangedError{Path: it.Path, File: g.Path, What: "file", Registered: "absent", Current: "present (sha256 " + g.SHA256 + ")"}
-		}
-	}
-	if got.TreeSHA256 != it.SHA256 {
-		return &ChangedError{Path: it.Path, What: "tree sha256", Registered: it.SHA256, Current: got.TreeSHA256}
-	}
-	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -51,7 +52,7 @@ func TestAddSamePathUnchangedIsNoop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *again != *first {
+	if !reflect.DeepEqual(again, first) {
 		t.Errorf("re-add returned %+v, want the existing %+v", again, first)
 	}
 	logAfter, _ := os.ReadFile(filepath.Join(c.Dir(), custodyFile))
