@@ -218,8 +218,7 @@ func (p *AptTerm) Parse(ctx context.Context, src *parsers.Source, emit func(*tim
 			if blk == nil {
 				// The end of a run whose start is not in this file (a
 				// copy cut at the top): its time is still a record.
-				blk = &termBlock{off: off, line: n, lists: map[string][]string{}}
-				return emit(termEndEvent(blk, &termEnd{t, off, n}, src.Zone))
+				return emit(termEndEvent(&termBlock{}, &termEnd{t, off, n}, src.Zone))
 			}
 			return flush(&termEnd{t, off, n})
 		}
