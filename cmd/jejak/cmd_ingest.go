@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"text/tabwriter"
-	"time"
 
 	"github.com/jejak-forensics/jejak/forensics/disk"
 	"github.com/jejak-forensics/jejak/forensics/evidence"
@@ -37,9 +36,10 @@ func ingestFlags() []cli.Flag {
 	}
 }
 
-// ingestCmdFlags adds the optional Elasticsearch target to ingest.
+// ingestCmdFlags adds --verify and the optional Elasticsearch target to ingest.
 func ingestCmdFlags() []cli.Flag {
-	return append(ingestFlags(), esFlags()...)
+	verify := &cli.BoolFlag{Name: "verify", Usage: "re-hash every evidence file before reading it (default: hash only files whose size or mtime differ from the registry)"}
+	return append(append(ingestFlags(), verify), esFlags()...)
 }
 
 func ingestCmd(e *env) *cli.Command {
@@ -55,6 +55,16 @@ running ingest again adds nothing.
 Each file is either parsed or counted as skipped with a reason; each record a
 parser could not read is stored as a warning ('jejak warnings CASE' lists
 them). The summary at the end says what was read and what was not.
+
+EVIDENCE RE-CHECK
+Before anything is read, each item is compared with its registration: every
+file of a folder (a file added, missing or changed) and every segment of a
+split raw or EWF image set. A file whose size and mtime equal the registry's
+is taken as unchanged, others are hashed; --verify hashes every file. Any
+difference refuses the ingest (exit 1) naming the file, and is recorded in
+the custody log. Items registered by a jejak that hashed only the first
+segment of an image set are refused until added again ('jejak evidence add
+CASE PATH' hashes each segment and keeps the item's ID).
 
 ZONE CHECK
 After the run, records that a log without zones and a log with exact times
@@ -91,7 +101,12 @@ A progress bar is drawn on stderr when it is a terminal.`,
 }
 
 // ingest runs the pipeline over a case's evidence and prints the summary.
-func (e *env) ingest(c *cli.Context, cs *evidence.Case) error {
+//
+// The run is recorded as running before any evidence is read, and as
+// complete only at its successful end: an interrupted or failed run, or one
+// killed outright, leaves the case marked incomplete (timelineState) until
+// a run completes.
+func (e *env) ingest(c *cli.Context, cs *evidence.Case) (rerr error) {
 	ctx := c.Context
 	items, err := cs.Evidence()
 	if err != nil {
@@ -106,10 +121,26 @@ func (e *env) ingest(c *cli.Context, cs *evidence.Case) error {
 	}
 	defer store.Close()
 
+	if _, err := store.StartRun(ctx, runStart(e.now(), items)); err != nil {
+		return err
+	}
+	// Until the pipeline starts, nothing is written to the store: a run
+	// that stops before (evidence refused, cancelled) is recorded refused.
+	reading := false
+	defer func() {
+		if !reading {
+			if err := store.EndRun(context.WithoutCancel(ctx), e.now(), sqlite.RunRefused, errString(rerr), nil); err != nil && rerr == nil {
+				rerr = err
+			}
+		}
+	}()
+
 	var walk []ingest.Item
 	for _, it := range items {
-		if err := checkUnchanged(it); err != nil {
-			return err
+		// Only registered bytes are read: every file of a folder and every
+		// segment of an image set is checked against the registry first.
+		if err := cs.Recheck(ctx, it, c.Bool("verify")); err != nil {
+			return fmt.Errorf("evidence %s refused: %w", it.ID, err)
 		}
 		w, err := disk.OpenEvidence(ctx, it.Path, jfs.Options{TempDir: cs.TempDir()})
 		if err != nil {
@@ -121,10 +152,6 @@ func (e *env) ingest(c *cli.Context, cs *evidence.Case) error {
 		return err
 	}
 
-	started := e.now()
-	if _, err := store.BeginRun(ctx, started, version); err != nil {
-		return err
-	}
 	ws := &warningWriter{store: store, ctx: ctx}
 	cfg := ingest.Config{
 		Registry: all.Registry(),
@@ -146,6 +173,9 @@ func (e *env) ingest(c *cli.Context, cs *evidence.Case) error {
 			}
 		}
 	}
+	// How far the run got is recorded as it goes: after a kill -9 it is the
+	// run's last word.
+	cfg.Progress = recordProgress(context.WithoutCancel(ctx), store, e.now, cfg.Progress)
 	var sink timeline.Sink = store
 	var es *elastic.Store
 	var stream *elastic.Stream
@@ -157,6 +187,7 @@ func (e *env) ingest(c *cli.Context, cs *evidence.Case) error {
 		stream = es.Stream()
 		sink = timeline.Tee(store, stream)
 	}
+	reading = true
 	sum, runErr := ingest.Run(ctx, cfg, walk, sink)
 	if stream != nil {
 		if _, err := stream.Finish(ctx); err != nil && runErr == nil {
@@ -189,7 +220,7 @@ func (e *env) ingest(c *cli.Context, cs *evidence.Case) error {
 		runErr = err
 	}
 	out := runSummary{Summary: sum, ZoneCheck: zones}
-	if err := store.FinishRun(context.WithoutCancel(ctx), e.now(), out); err != nil && runErr == nil {
+	if err := store.EndRun(context.WithoutCancel(ctx), e.now(), runState(runErr), errString(runErr), out); err != nil && runErr == nil {
 		runErr = err
 	}
 	if err := cs.Log("ingest", map[string]any{"summary": out, "error": errString(runErr)}); err != nil && runErr == nil {
@@ -202,6 +233,10 @@ func (e *env) ingest(c *cli.Context, cs *evidence.Case) error {
 	} else {
 		printSummary(e.stderr, &sum, ws.sample)
 		printZones(e.stderr, zones)
+		if runErr != nil {
+			fmt.Fprintf(e.stderr, "\nINCOMPLETE       this run did not complete: the counts above stop where it stopped, and the case\n"+
+				"                 timeline is partial (hunt, report, export say so, exit 3) until an ingest run completes\n")
+		}
 	}
 	if runErr != nil {
 		return runErr
@@ -421,21 +456,6 @@ func formatWarning(w timeline.Warning) string {
 	// Paths and messages come from evidence: escape what a terminal would
 	// obey (the line is printed by ingest and by jejak warnings).
 	return termsafe.String(s + ": " + w.Message)
-}
-
-// checkUnchanged refuses to ingest an item whose size or modification time
-// differ from its registration: the events would not be of the evidence the
-// custody log names. (A full re-hash is 'jejak evidence verify'.)
-func checkUnchanged(it *evidence.Item) error {
-	st, err := os.Stat(it.Path)
-	if err != nil {
-		return fmt.Errorf("evidence %s (%s): %w", it.ID, it.Path, err)
-	}
-	if it.Kind == "file" && (st.Size() != it.Size || !st.ModTime().Equal(it.ModTime)) {
-		return fmt.Errorf("evidence %s (%s) changed since it was registered (size %d -> %d, mtime %s -> %s): run 'jejak evidence verify'",
-			it.ID, it.Path, it.Size, st.Size(), it.ModTime.UTC().Format(time.RFC3339Nano), st.ModTime().UTC().Format(time.RFC3339Nano))
-	}
-	return nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {
