@@ -227,9 +227,14 @@ type Provenance struct {
 	EvidenceName   string `json:"evidence_name"`
 	// Chain lists the layers from the evidence item down to the file, each
 	// "kind:member" (e.g. "gzip:", "tar:var/log/syslog", "dir:auth.log").
-	Chain  []string `json:"chain"`
-	Path   string   `json:"path"`
-	Offset int64    `json:"offset"`
+	Chain []string `json:"chain"`
+	Path  string   `json:"path"`
+	// Identity tells this file from another with the same chain and path
+	// (two tar members of one name, a deleted and a live file at one
+	// path): the tar or zip member's place and offset, the MFT entry and
+	// sequence, the inode. Empty for files unique by path (a folder's).
+	Identity string `json:"identity,omitempty"`
+	Offset   int64  `json:"offset"`
 	// Record is the 1-based record number in the file (line number for
 	// text logs); 0 when the format has none.
 	Record int64  `json:"record,omitempty"`
@@ -252,7 +257,7 @@ func (p Provenance) Display() string {
 // parser always maps to the same row in every store.
 //
 // The 128-bit ID is two halves: the first 64 bits hash the file (evidence,
-// chain, path, parser), the second the record inside it (offset, record,
+// chain, path, identity, parser), the second the record inside it (offset, record,
 // timestamp_desc). Events of one file therefore share a key prefix, which
 // keeps the stores' unique-ID indexes local while a file is ingested (a
 // fully random key touches every index page on every batch).
@@ -272,6 +277,12 @@ func ComputeID(p Provenance, desc string) string {
 	}
 	field(f, p.Path)
 	field(f, p.Parser)
+	if p.Identity != "" {
+		// Only when set, so files unique by path keep the IDs they had
+		// before identities existed. Length-prefixed fields keep
+		// "identity present" from ever hashing like "absent".
+		field(f, p.Identity)
+	}
 	var id [16]byte
 	fileSum := f.Sum(nil)
 	copy(id[:8], fileSum)

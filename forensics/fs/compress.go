@@ -68,7 +68,8 @@ func (s *walkState) walkCompressed(kind Kind, e *Entry, in io.Reader, prefix []s
 	chain := child(prefix, kind, layer)
 	g := &guard{s: s, r: dec, up: up, chain: chain, path: member, kind: kind.String(),
 		inPos: bi.consumed, inSize: bi.consumed}
-	c := &Entry{Path: member, Chain: chain, Size: -1, Times: hdr, Mode: e.Mode, open: onceReader(g)}
+	// The one member is told apart by its container's identity.
+	c := &Entry{Path: member, Chain: chain, Size: -1, Times: hdr, Mode: e.Mode, Identity: e.Identity, open: onceReader(g)}
 	// The container's own entry carries these times as its events.
 	c.InheritedTimes = inherited && hdr != (Times{})
 	if err := s.visit(c, chain, depth+1, g); err != nil {

@@ -37,6 +37,18 @@ type Entry struct {
 	Times   Times
 	Deleted bool
 	Inode   string // inode or MFT reference where the container has one
+	// Identity is what tells this file apart from another with the same
+	// Chain and Path: one layer per container that can hold two records
+	// under one name, outermost first, joined by " > ". A tar member is
+	// "tar#3@1536" (its place in the archive listing, 1-based, and the
+	// offset of its content), a zip member "zip#2@4096" (its place in the
+	// central directory and its content's offset) or "zip-local#2@4096"
+	// (recovered from a local header), a file of a file system
+	// "mft:1234-5" (MFT entry and sequence) or "inode:12" (with
+	// " dirent@<offset>" for a deleted name). Files of a folder and the one
+	// member of a compressed stream are unique by path and add nothing.
+	// It goes into the event ID (timeline.ComputeID) and the provenance.
+	Identity string
 	// Link is a symbolic link's target, where the container records it.
 	Link string
 	// Container marks a file the walker expands (an archive, a compressed
@@ -62,6 +74,18 @@ type Entry struct {
 // container allows random access, from readerAt; nil otherwise).
 func NewEntry(path string, chain []string, size int64, open func() (io.ReadCloser, error), readerAt func() (io.ReaderAt, error)) *Entry {
 	return &Entry{Path: path, Chain: chain, Size: size, open: open, readerAt: readerAt}
+}
+
+// JoinIdentity appends one layer to a container's identity (see
+// Entry.Identity).
+func JoinIdentity(parent, layer string) string {
+	switch {
+	case parent == "":
+		return layer
+	case layer == "":
+		return parent
+	}
+	return parent + " > " + layer
 }
 
 // Open returns a sequential reader of the entry's bytes.

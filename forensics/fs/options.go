@@ -58,6 +58,10 @@ var (
 	ErrNotRegular     = errors.New("not a regular file, skipped")
 	ErrEncrypted      = errors.New("encrypted member, skipped")
 	ErrNoSpool        = errors.New("cannot spool for random access")
+	// ErrTrailingData is data a container's own structure does not
+	// account for: bytes after a tar's end-of-archive marker, zip local
+	// headers the central directory does not list.
+	ErrTrailingData = errors.New("data outside the container's structure")
 	// ErrContainer is what Open returns for a Container entry: its content
 	// is delivered as its members.
 	ErrContainer = errors.New("expanded container: its content is delivered as its members")

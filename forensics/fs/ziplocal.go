@@ -6,29 +6,48 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"strconv"
 	"time"
 
 	kflate "github.com/klauspost/compress/flate"
 )
 
+// localWalk says where a local-header walk runs and what it delivers.
+type localWalk struct {
+	// base is the offset of the walked reader in the zip, for identities
+	// and problems.
+	base int64
+	// listed, when set, says whether the central directory lists the
+	// member whose content starts at this offset: the walk stops there,
+	// before it, since the directory walk delivers that one.
+	listed func(dataAt int64) bool
+	// unlisted marks members the central directory does not list.
+	unlisted bool
+}
+
 // walkZipLocal recovers the members of a zip whose central directory is
-// gone (a copy cut short, a carved fragment) by reading the local headers
-// in order, as a stream. archive/zip only reads through the central
-// directory, hence this small reader: a truncated zip is common evidence
-// and its first members are intact.
-func (s *walkState) walkZipLocal(e *Entry, in io.Reader, prefix []string, depth int, up *guard) error {
+// gone (a copy cut short, a carved fragment), or the members a present
+// directory does not list, by reading the local headers in order, as a
+// stream. archive/zip only reads through the central directory, hence this
+// small reader: a truncated zip is common evidence and its first members
+// are intact. It returns the zip offset of the first bytes that are not a
+// local header it read (a listed member's header, the central directory,
+// or other data), or -1 when it stopped at damage it reported.
+func (s *walkState) walkZipLocal(e *Entry, in io.Reader, lw localWalk, prefix []string, depth int, up *guard) (int64, error) {
 	cnt := &counter{r: in}
 	br := bufio.NewReaderSize(cnt, 64<<10)
 	pos := func() int64 { return cnt.n - int64(br.Buffered()) }
 	for {
 		if err := s.ctx.Err(); err != nil {
-			return err
+			return -1, err
 		}
 		start := pos()
 		var h [30]byte
-		if _, err := io.ReadFull(br, h[:]); err != nil || binary.LittleEndian.Uint32(h[:]) != 0x04034b50 {
-			return nil // central directory, end, or damage: the directory problem covers it
+		if b, _ := br.Peek(30); len(b) < 30 || binary.LittleEndian.Uint32(b) != 0x04034b50 {
+			// Central directory, end, or damage: the caller tells which.
+			return lw.base + start, nil
 		}
+		io.ReadFull(br, h[:])
 		flags := binary.LittleEndian.Uint16(h[6:])
 		method := binary.LittleEndian.Uint16(h[8:])
 		crc := binary.LittleEndian.Uint32(h[14:])
@@ -36,8 +55,11 @@ func (s *walkState) walkZipLocal(e *Entry, in io.Reader, prefix []string, depth 
 		usize := int64(binary.LittleEndian.Uint32(h[22:]))
 		meta := make([]byte, int(binary.LittleEndian.Uint16(h[26:]))+int(binary.LittleEndian.Uint16(h[28:])))
 		if _, err := io.ReadFull(br, meta); err != nil {
-			s.problem(e.Chain, e.Path, start, classify(err, "zip local header"))
-			return nil
+			s.problem(e.Chain, e.Path, lw.base+start, classify(err, "zip local header"))
+			return -1, nil
+		}
+		if lw.listed != nil && lw.listed(lw.base+pos()) {
+			return lw.base + start, nil
 		}
 		nlen := int(binary.LittleEndian.Uint16(h[26:]))
 		name := string(meta[:nlen])
@@ -48,14 +70,17 @@ func (s *walkState) walkZipLocal(e *Entry, in io.Reader, prefix []string, depth 
 		clean, unsafe := safePath(name)
 		chain := child(prefix, KindZip, clean)
 		if unsafe {
-			s.problem(chain, name, start, fmt.Errorf("%w: zip member %q in %s walked as %q", ErrUnsafePath, name, describe(e), clean))
+			s.problem(chain, name, lw.base+start, fmt.Errorf("%w: zip member %q in %s walked as %q", ErrUnsafePath, name, describe(e), clean))
+		}
+		if lw.unlisted {
+			s.problem(chain, clean, lw.base+start, fmt.Errorf("%w: zip member %q with a local header at offset %d is not in the central directory: recovered from its local header and tagged deleted", ErrTrailingData, name, lw.base+start))
 		}
 		var body io.Reader
 		switch {
 		case flags&1 != 0:
-			s.problem(chain, clean, start, ErrEncrypted)
+			s.problem(chain, clean, lw.base+start, ErrEncrypted)
 			if descriptor {
-				return nil
+				return -1, nil
 			}
 			body = &exactReader{r: br, n: csize}
 		case method == 0 && !descriptor:
@@ -65,8 +90,8 @@ func (s *walkState) walkZipLocal(e *Entry, in io.Reader, prefix []string, depth 
 		case method == 8:
 			body = kflate.NewReader(&exactReader{r: br, n: csize})
 		default:
-			s.problem(chain, clean, start, fmt.Errorf("%w: zip method %d (data descriptor %v) cannot be read without the central directory", ErrCorrupt, method, descriptor))
-			return nil
+			s.problem(chain, clean, lw.base+start, fmt.Errorf("%w: zip method %d (data descriptor %v) cannot be read without the central directory", ErrCorrupt, method, descriptor))
+			return -1, nil
 		}
 		dataStart := pos()
 		size := usize
@@ -79,17 +104,21 @@ func (s *walkState) walkZipLocal(e *Entry, in io.Reader, prefix []string, depth 
 			g.inSize = func() int64 { return pos() - dataStart }
 		}
 		c := &Entry{Path: clean, Chain: chain, Size: size, open: onceReader(g)}
+		c.Identity = JoinIdentity(e.Identity, "zip-local@"+strconv.FormatInt(lw.base+dataStart, 10))
+		// A member the directory leaves out is gone from the archive as
+		// its readers see it: its events say so, like a deleted file's.
+		c.Deleted = lw.unlisted
 		c.Times.Modified = dosTime(binary.LittleEndian.Uint16(h[12:]), binary.LittleEndian.Uint16(h[10:]))
 		if flags&1 == 0 {
 			if err := s.visit(c, chain, depth+1, g); err != nil {
-				return err
+				return -1, err
 			}
 		}
 		if err := drain(s, g); err != nil {
-			return err
+			return -1, err
 		}
 		if g.failed() {
-			return nil
+			return -1, nil
 		}
 		if descriptor {
 			// Optional signature, CRC, sizes (8 bytes each in zip64: the
@@ -103,7 +132,7 @@ func (s *walkState) walkZipLocal(e *Entry, in io.Reader, prefix []string, depth 
 				br.Discard(8)
 			}
 		} else if flags&1 == 0 && sum.Sum32() != crc {
-			s.problem(chain, clean, dataStart, fmt.Errorf("%w: zip member CRC %08x, header says %08x", ErrCorrupt, sum.Sum32(), crc))
+			s.problem(chain, clean, lw.base+dataStart, fmt.Errorf("%w: zip member CRC %08x, header says %08x", ErrCorrupt, sum.Sum32(), crc))
 		}
 	}
 }

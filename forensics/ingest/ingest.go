@@ -431,8 +431,8 @@ func (r *runner) readerAt(e *jfs.Entry, br *bufio.Reader) (io.ReaderAt, int64, f
 	return f, n, cleanup, nil
 }
 
-// emitter fills in what the pipeline owns (evidence, chain, path, parser),
-// finalizes each event and hands full batches to the writer.
+// emitter fills in what the pipeline owns (evidence, chain, path, identity,
+// parser), finalizes each event and hands full batches to the writer.
 type emitter struct {
 	r    *runner
 	size int
@@ -446,6 +446,7 @@ func (o *emitter) emit(ctx context.Context, it Item, e *jfs.Entry, parser string
 	p.EvidenceName = it.Name
 	p.Chain = e.Chain
 	p.Path = e.Path
+	p.Identity = e.Identity
 	p.Parser = parser
 	if e.Deleted && !slices.Contains(ev.Jejak.Tags, "deleted") {
 		// Content read from a deleted file: say so on every event of it.

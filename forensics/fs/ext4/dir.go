@@ -9,6 +9,10 @@ type dirent struct {
 	name    string
 	ftype   uint8 // 1 file, 2 dir, ... 0 unknown (no filetype feature)
 	deleted bool
+	// at is the entry's offset: in its block from parseDirBlock, in the
+	// volume once listDir adds the block's. A deleted name's identity
+	// (two deleted "auth.log" in two deleted "logs" can name one inode).
+	at int64
 }
 
 const ftypeDir = 2
@@ -49,7 +53,7 @@ func parseDirBlock(b []byte, lastInode uint32, hasType, dirDeleted bool, out []d
 			dellen -= 4
 			continue
 		}
-		d := dirent{inode: ino, name: string(b[idx+8 : idx+8+nameLen]), ftype: ftype}
+		d := dirent{inode: ino, name: string(b[idx+8 : idx+8+nameLen]), ftype: ftype, at: int64(idx)}
 		if dellen > 0 || ino == 0 || dirDeleted {
 			d.deleted = true
 			if dellen > 0 {

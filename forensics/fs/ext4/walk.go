@@ -175,9 +175,12 @@ func (s *walkState) listDir(in *inode, path string, deleted bool) []dirent {
 	var out []dirent
 	if in.flags&flagInlineData != 0 {
 		// The parent's number, then entries to the end of i_block, then
-		// more entries in system.data.
-		out = parseDirBlock(in.block[4:], last, hasType, deleted, out)
-		return dedup(parseDirBlock(in.inlineData(), last, hasType, deleted, out))
+		// more entries in system.data. Their offsets are taken from the
+		// inode's: close enough to find them, and unique.
+		ioff, _ := s.v.inodeOffset(in.num)
+		out = atBase(parseDirBlock(in.block[4:], last, hasType, deleted, out), 0, ioff+0x28+4)
+		n := len(out)
+		return dedup(atBase(parseDirBlock(in.inlineData(), last, hasType, deleted, out), n, ioff+s.v.sb.inodeSize))
 	}
 	if in.size == 0 {
 		return nil
@@ -224,10 +227,19 @@ func (s *walkState) listDir(in *inode, path string, deleted bool) []dirent {
 			if htree && (i == 0 || isDxNode(buf, i)) {
 				continue // index blocks: "." and ".." and hash/block pairs
 			}
-			out = parseDirBlock(buf, last, hasType, deleted, out)
+			n := len(out)
+			out = atBase(parseDirBlock(buf, last, hasType, deleted, out), n, phys)
 		}
 	}
 	return dedup(out)
+}
+
+// atBase adds base to the offsets of the entries from index from on.
+func atBase(ds []dirent, from int, base int64) []dirent {
+	for i := from; i < len(ds); i++ {
+		ds[i].at += base
+	}
+	return ds
 }
 
 // dedup drops a deleted name that repeats a live one (same name, same
@@ -285,7 +297,7 @@ func (s *walkState) walkDir(in *inode, path string, deleted bool, depth int) err
 			s.problem(cpath, off, fmt.Errorf("%w: inode %d has no file type (mode %#o)", jfs.ErrCorrupt, d.inode, child.mode))
 			continue
 		}
-		if err := s.yield(child, off, cpath, d.deleted || !alloc); err != nil {
+		if err := s.yield(child, off, cpath, d.deleted || !alloc, d.at); err != nil {
 			return err
 		}
 		// Walk into a directory named by a live entry, or by a deleted one
@@ -307,7 +319,7 @@ func (s *walkState) walkDir(in *inode, path string, deleted bool, depth int) err
 // yield hands one inode to fn. Directories carry their raw entries and
 // regular files their content; links, devices, FIFOs and sockets carry no
 // content, only their times (and a link its target).
-func (s *walkState) yield(in *inode, off int64, path string, deleted bool) error {
+func (s *walkState) yield(in *inode, off int64, path string, deleted bool, dirent int64) error {
 	chain := s.chainFor(path)
 	if !in.isDir() && !in.isReg() {
 		e := jfs.NewEntry(path, chain, in.size, func() (io.ReadCloser, error) {
@@ -320,7 +332,7 @@ func (s *walkState) yield(in *inode, off int64, path string, deleted bool) error
 			}
 			e.Link = target
 		}
-		return s.emit(e, in, deleted)
+		return s.emit(e, in, deleted, dirent)
 	}
 	size := in.size
 	var ra io.ReaderAt
@@ -348,14 +360,23 @@ func (s *walkState) yield(in *inode, off int64, path string, deleted bool) error
 		}
 		return io.NopCloser(io.NewSectionReader(r, 0, size)), nil
 	}
-	return s.emit(jfs.NewEntry(path, chain, size, open, readerAt), in, deleted)
+	return s.emit(jfs.NewEntry(path, chain, size, open, readerAt), in, deleted, dirent)
 }
 
-func (s *walkState) emit(e *jfs.Entry, in *inode, deleted bool) error {
+// emit hands e to fn with the inode's metadata. Its identity is the inode
+// (a live path names one; hard links differ by path), and for a deleted
+// name also the directory entry's offset (dirent, -1 for an orphan, whose
+// path holds its inode): a deleted and a live "auth.log" at one path, or
+// two deleted ones, may name one reused inode.
+func (s *walkState) emit(e *jfs.Entry, in *inode, deleted bool, dirent int64) error {
 	e.Mode = in.fileMode()
 	e.Times = jfs.Times{Modified: in.mtime, Accessed: in.atime, Changed: in.ctime, Born: in.crtime}
 	e.Deleted = deleted
 	e.Inode = strconv.FormatUint(uint64(in.num), 10)
+	e.Identity = "inode:" + e.Inode
+	if deleted && dirent >= 0 {
+		e.Identity += " dirent@" + strconv.FormatInt(dirent, 10)
+	}
 	return s.fn(s.ctx, e)
 }
 
@@ -403,7 +424,7 @@ func (s *walkState) orphans() error {
 				in := parseInode(num, slices.Clone(slot), sb)
 				s.mark(num)
 				path := orphanDir + "/OrphanFile-" + strconv.FormatUint(uint64(num), 10)
-				if err := s.yield(in, off+k*isz, path, true); err != nil {
+				if err := s.yield(in, off+k*isz, path, true, -1); err != nil {
 					return err
 				}
 				if in.isDir() {

@@ -134,6 +134,9 @@ func (w *Walker) entry(r *Record, s Stream, p string) *jfs.Entry {
 		}, open)
 	e.Deleted = !r.InUse()
 	e.Inode = r.Inode()
+	// A deleted file and a live one at one path (both listed by fls) are
+	// two MFT entries, or one entry reused under a new sequence number.
+	e.Identity = "mft:" + e.Inode
 	e.Mode = 0o444
 	return e
 }

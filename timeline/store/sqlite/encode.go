@@ -343,6 +343,10 @@ func appendJejak(b []byte, j *timeline.Jejak) []byte {
 	}
 	b = append(b, `,"path":`...)
 	b = appendString(b, p.Path)
+	if p.Identity != "" {
+		b = append(b, `,"identity":`...)
+		b = appendString(b, p.Identity)
+	}
 	b = append(b, `,"offset":`...)
 	b = strconv.AppendInt(b, p.Offset, 10)
 	if p.Record != 0 {
@@ -478,7 +482,7 @@ func appendString(b []byte, s string) []byte {
 // appendEvent was written for. When the model changes, the store falls back
 // to encoding/json (correct, slower) and TestEncoderKnowsTheModel fails
 // until appendEvent and this value are brought up to date.
-const modelFingerprint = "cfd3255ad34ad1f831bbec25026e031c7d37278039e039bf19a875bb0471d986"
+const modelFingerprint = "31bc8b7bca21387f58580cc1a4455e921ef8980bd8ca10aef9cde0c7f1327097"
 
 // modelMatches reports whether timeline.Event still has the shape
 // appendEvent writes.

@@ -211,7 +211,7 @@ func FuzzEncoder(f *testing.F) {
 		e := &timeline.Event{
 			Timestamp: time.Unix(0, n).UTC(), TimestampDesc: a, Message: b,
 			Event: timeline.EventMeta{Action: a, Category: strings.Split(b, "\x00"), Severity: int(n)},
-			Jejak: timeline.Jejak{ID: b, Provenance: timeline.Provenance{Path: a, Offset: n, Record: -n, Chain: []string{a, b}}},
+			Jejak: timeline.Jejak{ID: b, Provenance: timeline.Provenance{Path: a, Identity: b, Offset: n, Record: -n, Chain: []string{a, b}}},
 		}
 		if mask&1 != 0 {
 			e.User = &timeline.User{Name: a, Target: &timeline.User{ID: b}}
