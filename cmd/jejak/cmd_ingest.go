@@ -176,9 +176,6 @@ func (e *env) ingest(c *cli.Context, cs *evidence.Case) (rerr error) {
 	// How far the run got is recorded as it goes: after a kill -9 it is the
 	// run's last word.
 	cfg.Progress = recordProgress(context.WithoutCancel(ctx), store, e.now, cfg.Progress)
-	// How far the run got is recorded as it goes: after a kill -9 it is the
-	// run's last word.
-	cfg.Progress = recordProgress(context.WithoutCancel(ctx), store, e.now, cfg.Progress)
 	var sink timeline.Sink = store
 	var es *elastic.Store
 	var stream *elastic.Stream
@@ -190,7 +187,6 @@ func (e *env) ingest(c *cli.Context, cs *evidence.Case) (rerr error) {
 		stream = es.Stream()
 		sink = timeline.Tee(store, stream)
 	}
-	reading = true
 	reading = true
 	sum, runErr := ingest.Run(ctx, cfg, walk, sink)
 	if stream != nil {
@@ -237,10 +233,6 @@ func (e *env) ingest(c *cli.Context, cs *evidence.Case) (rerr error) {
 	} else {
 		printSummary(e.stderr, &sum, ws.sample)
 		printZones(e.stderr, zones)
-		if runErr != nil {
-			fmt.Fprintf(e.stderr, "\nINCOMPLETE       this run did not complete: the counts above stop where it stopped, and the case\n"+
-				"                 timeline is partial (hunt, report, export say so, exit 3) until an ingest run completes\n")
-		}
 		if runErr != nil {
 			fmt.Fprintf(e.stderr, "\nINCOMPLETE       this run did not complete: the counts above stop where it stopped, and the case\n"+
 				"                 timeline is partial (hunt, report, export say so, exit 3) until an ingest run completes\n")
