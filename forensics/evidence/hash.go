@@ -131,6 +131,10 @@ type ManifestFile struct {
 	Size    int64     `json:"size"`
 	ModTime time.Time `json:"mod_time"`
 	SHA256  string    `json:"sha256"`
+	// Changed is the inode change time at registration, for the fast
+	// re-check before ingest only (a copy of the same files has other
+	// ctimes and still the same tree hash).
+	Changed time.Time `json:"ctime,omitzero"`
 }
 
 // Skipped is something in an evidence folder that has no content to hash
@@ -216,7 +220,7 @@ func listTree(ctx context.Context, root string) (*listing, error) {
 				if err != nil {
 					return err
 				}
-				l.files = append(l.files, ManifestFile{Path: r, Size: fi.Size(), ModTime: fi.ModTime().UTC()})
+				l.files = append(l.files, ManifestFile{Path: r, Size: fi.Size(), ModTime: fi.ModTime().UTC(), Changed: ctimeOf(fi)})
 				l.total += fi.Size()
 			case t&fs.ModeSymlink != 0:
 				target, _ := os.Readlink(filepath.Join(root, filepath.FromSlash(r)))

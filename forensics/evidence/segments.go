@@ -18,6 +18,7 @@ type SegmentFile struct {
 	Size    int64     `json:"size"`
 	ModTime time.Time `json:"mod_time"`
 	SHA256  string    `json:"sha256"`
+	Changed time.Time `json:"ctime,omitzero"` // inode change time, for the fast re-check
 }
 
 // imageSegments names the files ingest reads for the evidence file at abs,
@@ -69,7 +70,7 @@ func hashSegments(ctx context.Context, abs string, progress func(done, total int
 		if n == abs {
 			self, selfi = d, fi
 		}
-		segs = append(segs, SegmentFile{Path: n, Size: d.Size, ModTime: fi.ModTime().UTC(), SHA256: d.SHA256})
+		segs = append(segs, SegmentFile{Path: n, Size: d.Size, ModTime: fi.ModTime().UTC(), SHA256: d.SHA256, Changed: ctimeOf(fi)})
 		done += d.Size
 	}
 	if selfi == nil {

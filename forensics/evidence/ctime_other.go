@@ -1,0 +1,12 @@
+//go:build !linux
+
+package evidence
+
+import (
+	"os"
+	"time"
+)
+
+// ctimeOf: not read on this OS; the fast re-check then compares size and
+// mtime only.
+func ctimeOf(os.FileInfo) time.Time { return time.Time{} }
