@@ -28,6 +28,12 @@ gets a per-file manifest and a tree hash) and records name, size, hashes,
 examiner, time and tool version in the registry and the hash-chained custody
 log. The evidence is opened read-only and never modified.
 
+A disk image split into segments (image.001, image.002, ... or an E01, E02,
+... set) is registered by any one of its files: every segment is hashed, and
+ingest reads none that was not. Only regular files and folders are evidence:
+a FIFO, socket or device is refused at once (inside a folder they are listed
+in the manifest as skipped, never read).
+
 Adding a path again whose content is unchanged does nothing. Adding a path
 whose content changed since it was registered is refused.
 
@@ -104,7 +110,9 @@ EXAMPLE
 			Name:      "verify",
 			Usage:     "re-hash every evidence item and check the custody log's chain",
 			ArgsUsage: "CASE",
-			Description: `Re-reads each registered item and compares its hashes with the registry; for
+			Description: `Re-reads each registered item and compares its hashes with the registry:
+every segment of an image set (one line each) and every file of a folder
+(one line per file that differs: changed, added or missing); for
 an E01 image also decompresses the media and checks it against the MD5 and
 SHA-1 the acquisition tool stored in it. Then walks the custody log's hash
 chain. Any mismatch is an error (exit 1).`,
@@ -119,8 +127,24 @@ chain. Any mismatch is an error (exit 1).`,
 				}
 				var bad []error
 				for _, it := range items {
-					if err := cs.VerifyEvidence(c.Context, it); err != nil {
-						fmt.Fprintf(e.stdout, "MISMATCH  %s  %s: %v\n", it.ID, it.Path, err)
+					// One line per segment of an image set, and one per
+					// file of a folder that differs.
+					reported := 0
+					report := func(file string, err error) {
+						if err != nil {
+							reported++
+							fmt.Fprintf(e.stdout, "MISMATCH  %s  %s: %v\n", it.ID, file, err)
+						} else if len(it.Segments) > 1 {
+							fmt.Fprintf(e.stdout, "ok        %s  segment %s\n", it.ID, file)
+						}
+					}
+					if err := cs.VerifyEvidenceEach(c.Context, it, report); err != nil {
+						if c.Context.Err() != nil {
+							return err
+						}
+						if reported == 0 {
+							fmt.Fprintf(e.stdout, "MISMATCH  %s  %s: %v\n", it.ID, it.Path, err)
+						}
 						bad = append(bad, err)
 						continue
 					}
