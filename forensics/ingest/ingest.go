@@ -498,6 +498,12 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // the whole file with, or nil after reporting the skip with the formats
 // tried and the nearest one. br is not consumed: parsing starts at byte 0.
 func (r *runner) detect(it Item, e *jfs.Entry, br *bufio.Reader, head []byte) parsers.Parser {
+	if name := untimedFormat(head); name != "" {
+		// Recognised, with no time in it to read (see untimed.go): not a
+		// hole in the timeline, whatever the file is named.
+		r.skip(it, e, SkipUntimed, name+"; the file's own times are on the timeline")
+		return nil
+	}
 	reason := SkipNoParser
 	// The evidence item's own name counts as the top folder: /var/log
 	// registered as evidence is a log folder.
