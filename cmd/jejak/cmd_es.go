@@ -21,7 +21,7 @@ import (
 
 func esFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringSliceFlag{Name: "es", EnvVars: []string{"JEJAK_ES"}, Usage: "Elasticsearch node `URL` (repeat or comma-separate for several nodes)"},
+		&cli.StringSliceFlag{Name: "es", EnvVars: []string{"JEJAK_ES"}, Usage: "Elasticsearch node `URL` (repeat or comma-separate for several nodes); user:password@ in it is taken as --user/--password and never printed or stored. Credentials sent over plain http to a host that is not loopback draw a warning"},
 		&cli.StringFlag{Name: "index", Usage: "index `NAME` (default jejak-<case name>)"},
 		&cli.StringFlag{Name: "user", EnvVars: []string{"JEJAK_ES_USER"}, Usage: "basic-auth user"},
 		&cli.StringFlag{Name: "password", EnvVars: []string{"JEJAK_ES_PASSWORD"}, Usage: "basic-auth password (prefer the environment variable)"},
@@ -64,8 +64,32 @@ func esConfig(c *cli.Context, cs *evidence.Case) (elastic.Config, error) {
 	if len(urls) == 0 {
 		return elastic.Config{}, usagef("--es URL is required")
 	}
-	cfg := elastic.Config{URLs: urls, Index: c.String("index"), User: c.String("user"),
-		Password: c.String("password"), APIKey: c.String("api-key"), Workers: c.Int("bulk-workers")}
+	// http://user:password@host is accepted, but the credentials leave the
+	// URL at once: every later message, log entry and record names the node
+	// without them.
+	urls, urlUser, urlPassword, err := elastic.SplitUserinfo(urls)
+	if err != nil {
+		return elastic.Config{}, usageError{fmt.Errorf("--es: %w", err)}
+	}
+	user, password := c.String("user"), c.String("password")
+	if urlUser != "" || urlPassword != "" {
+		if (user != "" && user != urlUser) || (password != "" && password != urlPassword) {
+			return elastic.Config{}, usagef("--es URL carries credentials and --user/--password (or JEJAK_ES_USER/JEJAK_ES_PASSWORD) name others: give them once")
+		}
+		user, password = urlUser, urlPassword
+	}
+	cfg := elastic.Config{URLs: urls, Index: c.String("index"), User: user,
+		Password: password, APIKey: c.String("api-key"), Workers: c.Int("bulk-workers")}
+	if plain := elastic.PlainCredentials(urls); len(plain) > 0 && (cfg.User != "" || cfg.Password != "" || cfg.APIKey != "") {
+		// Not refused: a closed examination network may have no TLS. But
+		// the examiner must know the credentials travel readable.
+		what := "the API key"
+		if cfg.APIKey == "" {
+			what = fmt.Sprintf("the password of user %q (basic auth)", cfg.User)
+		}
+		fmt.Fprintf(c.App.ErrWriter, "jejak: WARNING: %s goes UNENCRYPTED over plain http to %s: anyone on the network path can read and reuse it. Use https:// (--ca-cert for a private CA), or a loopback address.\n",
+			what, strings.Join(plain, ", "))
+	}
 	if cfg.Workers < 1 {
 		return cfg, usagef("--bulk-workers must be at least 1, not %d", cfg.Workers)
 	}

@@ -120,6 +120,16 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if len(cfg.URLs) == 0 {
 		return nil, errors.New("elasticsearch: no URL given")
 	}
+	// Credentials in a URL leave it here, so no message below can print
+	// the password (see userinfo.go).
+	urls, user, password, err := SplitUserinfo(cfg.URLs)
+	if err != nil {
+		return nil, err
+	}
+	cfg.URLs = urls
+	if cfg.User == "" && cfg.APIKey == "" {
+		cfg.User, cfg.Password = user, password
+	}
 	if cfg.Index == "" {
 		return nil, errors.New("elasticsearch: no index name given")
 	}
