@@ -40,6 +40,10 @@ type Config struct {
 	Clock func() time.Time
 	// ToolVersion is recorded with the case, each item and each entry.
 	ToolVersion string
+	// Signer, when set, signs every custody entry written (see sign.go).
+	// Given at Init, its public key is recorded in case.json and every
+	// entry must then be signed by it.
+	Signer *Signer
 }
 
 // Info is the content of case.json.
@@ -50,6 +54,9 @@ type Info struct {
 	Zone          string    `json:"zone"`
 	Created       time.Time `json:"created"`
 	ToolVersion   string    `json:"tool_version"`
+	// SigningKey is the public key ("ssh-ed25519 AAAA…") that signs every
+	// custody entry of the case; empty when the case was created unsigned.
+	SigningKey string `json:"signing_key,omitempty"`
 }
 
 // Case is an open case folder. Its methods are safe for concurrent use, and
@@ -61,6 +68,7 @@ type Case struct {
 	examiner    string
 	toolVersion string
 	clock       func() time.Time
+	signer      *Signer
 
 	// mu serialises this process's writers; the flock on custody.log does
 	// the same across processes (and is a no-op on some platforms).
@@ -100,7 +108,7 @@ func Init(dir string, c Config) (*Case, error) {
 			return nil, fmt.Errorf("init case: %w", err)
 		}
 	}
-	cs := &Case{dir: abs, loc: loc, examiner: c.Examiner, toolVersion: c.ToolVersion, clock: clockOr(c.Clock)}
+	cs := &Case{dir: abs, loc: loc, examiner: c.Examiner, toolVersion: c.ToolVersion, clock: clockOr(c.Clock), signer: c.Signer}
 	cs.info = Info{
 		FormatVersion: FormatVersion,
 		Name:          c.Name,
@@ -108,6 +116,15 @@ func Init(dir string, c Config) (*Case, error) {
 		Zone:          loc.String(),
 		Created:       cs.now(),
 		ToolVersion:   c.ToolVersion,
+	}
+	if c.Signer != nil {
+		cs.info.SigningKey = c.Signer.Public().String()
+	}
+	// case.json is written last (below) but its bytes are known now: the
+	// first entry records their SHA-256, so an edit of case.json shows.
+	caseJSON, err := encodeJSONFile(cs.info)
+	if err != nil {
+		return nil, fmt.Errorf("init case: %w", err)
 	}
 	if err := writeJSONAtomic(cs.path(registryFile), registry{FormatVersion: FormatVersion, Items: []*Item{}}); err != nil {
 		return nil, fmt.Errorf("init case: %w", err)
@@ -123,6 +140,10 @@ func Init(dir string, c Config) (*Case, error) {
 			"zone":           loc.String(),
 			"tool_version":   c.ToolVersion,
 			"format_version": FormatVersion,
+			"files": map[string]any{
+				caseFile:     sha256Hex(caseJSON),
+				registryFile: fileSHA256(cs.path(registryFile)),
+			},
 		})
 		return err
 	}); err != nil {
@@ -130,7 +151,7 @@ func Init(dir string, c Config) (*Case, error) {
 	}
 	// case.json goes last: a folder without it is not a case, so an init
 	// cut short is never mistaken for a usable one.
-	if err := writeJSONAtomic(cs.path(caseFile), cs.info); err != nil {
+	if err := writeFileAtomic(cs.path(caseFile), caseJSON); err != nil {
 		return nil, fmt.Errorf("init case: %w", err)
 	}
 	return cs, nil
@@ -174,7 +195,7 @@ func OpenWith(dir string, c Config) (*Case, error) {
 	if err != nil {
 		return nil, err
 	}
-	cs := &Case{dir: abs, clock: clockOr(c.Clock)}
+	cs := &Case{dir: abs, clock: clockOr(c.Clock), signer: c.Signer}
 	if err := readJSON(cs.path(caseFile), &cs.info); err != nil {
 		return nil, fmt.Errorf("open case: %w", err)
 	}

@@ -33,7 +33,11 @@ type Entry struct {
 	Action   string         `json:"action"`
 	Details  map[string]any `json:"details"`
 	Prev     string         `json:"prev"`
-	Hash     string         `json:"hash"`
+	// Signer is the public key ("ssh-ed25519 AAAA…") whose signature of
+	// Hash is in custody.sig; empty for an unsigned entry. It is part of the
+	// hashed bytes, so a signed entry cannot be passed off as unsigned.
+	Signer string `json:"signer,omitempty"`
+	Hash   string `json:"hash"`
 }
 
 // entryBody is Entry without its hash: the canonical, hashed form.
@@ -44,11 +48,14 @@ type entryBody struct {
 	Action   string         `json:"action"`
 	Details  map[string]any `json:"details"`
 	Prev     string         `json:"prev"`
+	Signer   string         `json:"signer,omitempty"`
 }
 
 type head struct {
 	Seq  int64  `json:"seq"`
 	Hash string `json:"hash"`
+	// Signer is read from log lines by peekEntry; custody.head has none.
+	Signer string `json:"signer,omitempty"`
 }
 
 // hashSuffixLen is the length of `,"hash":"<64 hex>"}`.
@@ -96,10 +103,17 @@ func lineHash(line []byte) string {
 // Log appends a custody entry recording what a command did to the case
 // (ingest, export, ...). The entry is on disk (fsynced) when Log returns.
 func (c *Case) Log(action string, details map[string]any) error {
-	return c.withLock(func(w *custodyWriter) error {
+	err := c.withLock(func(w *custodyWriter) error {
 		_, err := w.append(action, details)
 		return err
 	})
+	// Anyone may verify a signed case, but only its examiner can sign: a
+	// verification by someone without the key is not recorded, rather than
+	// failing or breaking the signatures. Every other entry needs the key.
+	if action == "verify" && errors.Is(err, ErrNeedsKey) {
+		return nil
+	}
+	return err
 }
 
 // custodyWriter is custody.log opened for appending, held under the lock.
@@ -123,7 +137,18 @@ func (c *Case) withLock(fn func(*custodyWriter) error) error {
 		return fmt.Errorf("lock %s: %w", c.path(custodyFile), err)
 	}
 	defer unlockFile(f)
-	return fn(&custodyWriter{c: c, f: f})
+	w := &custodyWriter{c: c, f: f}
+	before := c.fileDigests()
+	err = fn(w)
+	// A command that rewrote a case file (evidence.json after a
+	// registration) gets the file's new SHA-256 into the chain, so verify
+	// can tell a later edit of it from the commands' own writes.
+	if changed := c.changedFiles(before); len(changed) > 0 {
+		if _, lerr := w.append("case_files", map[string]any{"files": changed}); lerr != nil && err == nil {
+			err = lerr
+		}
+	}
+	return err
 }
 
 func (w *custodyWriter) append(action string, details map[string]any) (Entry, error) {
@@ -143,13 +168,21 @@ func (w *custodyWriter) appendAt(now time.Time, action string, details map[strin
 	if body.Details == nil {
 		body.Details = map[string]any{}
 	}
+	if c.signer != nil {
+		body.Signer = c.signer.Public().String()
+	}
 	if n := len(tail); n > 0 {
 		if err := c.checkHead(tail); err != nil {
 			return Entry{}, err
 		}
 		last, _ := peekEntry(tail[n-1])
+		if err := c.checkSigner(last.Signer); err != nil {
+			return Entry{}, err
+		}
 		body.Seq = last.Seq + 1
 		body.Prev = lineHash(tail[n-1])
+	} else if err := c.checkSigner(""); err != nil {
+		return Entry{}, err
 	}
 	line, sum, err := encodeEntry(body)
 	if err != nil {
@@ -163,11 +196,16 @@ func (w *custodyWriter) appendAt(now time.Time, action string, details map[strin
 	if err := w.f.Sync(); err != nil {
 		return Entry{}, fmt.Errorf("sync %s: %w", c.path(custodyFile), err)
 	}
+	if c.signer != nil {
+		if err := c.appendSignature(body.Seq, sum); err != nil {
+			return Entry{}, err
+		}
+	}
 	if err := writeJSONAtomic(c.path(headFile), head{Seq: body.Seq, Hash: sum}); err != nil {
 		return Entry{}, fmt.Errorf("custody head: %w", err)
 	}
 	return Entry{Seq: body.Seq, Time: body.Time, Examiner: body.Examiner, Action: action,
-		Details: body.Details, Prev: body.Prev, Hash: sum}, nil
+		Details: body.Details, Prev: body.Prev, Signer: body.Signer, Hash: sum}, nil
 }
 
 // checkHead refuses to extend a log whose end disagrees with custody.head:

@@ -272,15 +272,16 @@ func TestCustodyEntriesReadBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := custodyActions(t, c); strings.Join(got, ",") != "case_init,evidence_add,ingest" {
+	// case_files records evidence.json's new SHA-256 after the registration.
+	if got := custodyActions(t, c); strings.Join(got, ",") != "case_init,evidence_add,case_files,ingest" {
 		t.Errorf("actions %v", got)
 	}
 	add := entries[1]
 	if add.Details["sha256"] != it.SHA256 || add.Details["path"] != it.Path || add.Examiner != "Siti Examiner" {
 		t.Errorf("evidence_add entry %+v", add)
 	}
-	if n, _ := entries[2].Details["events"].(json.Number); n.String() != fmt.Sprint(big) {
-		t.Errorf("events read back as %v", entries[2].Details["events"])
+	if n, _ := entries[3].Details["events"].(json.Number); n.String() != fmt.Sprint(big) {
+		t.Errorf("events read back as %v", entries[3].Details["events"])
 	}
 	for i, e := range entries {
 		if e.Seq != int64(i+1) || e.Time.Location() != time.UTC {

@@ -40,6 +40,15 @@ func (c *Case) VerifyCustody() ([]Entry, error) {
 }
 
 func (c *Case) verifyChain(f *os.File) ([]Entry, error) {
+	entries, err := c.walkChain(f)
+	if err != nil {
+		return entries, err
+	}
+	return entries, c.verifyHead(entries)
+}
+
+// walkChain checks every line's hash, sequence and link, but not the head.
+func (c *Case) walkChain(f *os.File) ([]Entry, error) {
 	path := c.path(custodyFile)
 	fail := func(line int, format string, a ...any) error {
 		return &ChainError{Path: path, Line: line, Msg: fmt.Sprintf(format, a...)}
@@ -83,10 +92,10 @@ func (c *Case) verifyChain(f *os.File) ([]Entry, error) {
 			return entries, fail(n, "link to the previous line does not match (prev %q, previous line hashes to %q): a line before it was changed, deleted or moved", b.Prev, prev)
 		}
 		entries = append(entries, Entry{Seq: b.Seq, Time: b.Time, Examiner: b.Examiner,
-			Action: b.Action, Details: b.Details, Prev: b.Prev, Hash: sum})
+			Action: b.Action, Details: b.Details, Prev: b.Prev, Signer: b.Signer, Hash: sum})
 		prev = lineHash(line)
 	}
-	return entries, c.verifyHead(entries)
+	return entries, nil
 }
 
 // verifyHead compares the log's end with custody.head. The head may lag one

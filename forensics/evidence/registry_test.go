@@ -98,7 +98,7 @@ func TestChangedEvidenceIsRefused(t *testing.T) {
 		t.Errorf("verify: %v", err)
 	}
 	got := strings.Join(custodyActions(t, c), ",")
-	if got != "case_init,evidence_add,evidence_refused,verify" {
+	if got != "case_init,evidence_add,case_files,evidence_refused,verify" {
 		t.Errorf("custody actions %s", got)
 	}
 	entries, _ := c.VerifyCustody()
