@@ -67,6 +67,9 @@ EXAMPLE
 					if bar != nil {
 						_ = bar.Finish()
 					}
+					if c.Context.Err() != nil {
+						return c.Context.Err() // interrupted: exit 130, the rest not tried
+					}
 					if err != nil {
 						fmt.Fprintf(e.stderr, "jejak: %v\n", err)
 						failed = append(failed, err)

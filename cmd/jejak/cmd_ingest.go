@@ -140,6 +140,9 @@ func (e *env) ingest(c *cli.Context, cs *evidence.Case) (rerr error) {
 		// Only registered bytes are read: every file of a folder and every
 		// segment of an image set is checked against the registry first.
 		if err := cs.Recheck(ctx, it, c.Bool("verify")); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err() // interrupted, not refused: exit 130
+			}
 			return fmt.Errorf("evidence %s refused: %w", it.ID, err)
 		}
 		w, err := disk.OpenEvidence(ctx, it.Path, jfs.Options{TempDir: cs.TempDir()})
