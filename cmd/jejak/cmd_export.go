@@ -74,10 +74,15 @@ EXAMPLES
 			if err != nil {
 				return err
 			}
+			comp, err := timelineState(c.Context, cs, store)
+			if err != nil {
+				return err
+			}
+			warnIncomplete(e.stderr, comp)
 			outPath := c.String("output")
 			if outPath == "-" {
 				_, err := export.Write(c.Context, e.stdout, f, store, q)
-				return err
+				return incompleteExit(e.stderr, comp, err)
 			}
 			if f == export.Timesketch && !strings.HasSuffix(strings.ToLower(outPath), ".jsonl") {
 				fmt.Fprintf(e.stderr, "note: Timesketch imports a JSONL file only when its name ends in .jsonl\n")
@@ -99,6 +104,7 @@ EXAMPLES
 			if err != nil {
 				return err
 			}
+			m.Timeline = comp
 			msum, err := export.WriteManifest(export.ManifestPath(outPath), m)
 			if err != nil {
 				return err
@@ -109,7 +115,7 @@ EXAMPLES
 			}
 			fmt.Fprintf(e.stderr, "wrote %d events to %s (sha256 %s)\nmanifest %s (sha256 %s)\n",
 				n, outPath, sum, export.ManifestPath(outPath), msum)
-			return nil
+			return incompleteExit(e.stderr, comp, nil)
 		},
 	})
 }

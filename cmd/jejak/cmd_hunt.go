@@ -135,6 +135,13 @@ func (e *env) hunt(c *cli.Context, cs *evidence.Case, store *sqlite.Store) error
 	pj, _ := json.Marshal(params)
 	key := sha256.Sum256(pj)
 
+	// A hunt over a partial timeline says so first, and exits 3 (unless
+	// --fail-on's 4: a finding on part of the events is still a finding).
+	comp, err := timelineState(c.Context, cs, store)
+	if err != nil {
+		return err
+	}
+	warnIncomplete(e.stderr, comp)
 	started := e.now()
 	findings, huntErr := hunt.Hunt(c.Context, store, cfg)
 	if cfg.Progress != nil {
@@ -188,7 +195,7 @@ func (e *env) hunt(c *cli.Context, cs *evidence.Case, store *sqlite.Store) error
 			}
 		}
 	}
-	return nil
+	return incompleteExit(e.stderr, comp, nil)
 }
 
 func printProblems(w io.Writer, loaded int, problems []hunt.LoadProblem) {

@@ -178,7 +178,7 @@ func (e *env) ingest(c *cli.Context, cs *evidence.Case) (rerr error) {
 	}
 	// How far the run got is recorded as it goes: after a kill -9 it is the
 	// run's last word.
-	cfg.Progress = recordProgress(context.WithoutCancel(ctx), store, e.now, cfg.Progress)
+	cfg.Progress = recordProgress(context.WithoutCancel(ctx), store, cfg.Progress)
 	var sink timeline.Sink = store
 	var es *elastic.Store
 	var stream *elastic.Stream

@@ -78,9 +78,10 @@ EXAMPLES
 				return err
 			}
 			r.MaxRows = c.Int("max-rows")
+			warnIncomplete(e.stderr, r.Completeness)
 			outPath := c.String("output")
 			if outPath == "-" {
-				return export.WriteReport(e.stdout, f, r)
+				return incompleteExit(e.stderr, r.Completeness, export.WriteReport(e.stdout, f, r))
 			}
 			sum, size, err := writeOutput(outPath, func(w io.Writer) error { return export.WriteReport(w, f, r) })
 			if err != nil {
@@ -99,6 +100,7 @@ EXAMPLES
 			if err != nil {
 				return err
 			}
+			m.Timeline = r.Completeness
 			msum, err := export.WriteManifest(export.ManifestPath(outPath), m)
 			if err != nil {
 				return err
@@ -109,7 +111,7 @@ EXAMPLES
 			}
 			fmt.Fprintf(e.stderr, "wrote report of %d findings to %s (sha256 %s)\nmanifest %s (sha256 %s)\n",
 				nf, outPath, sum, export.ManifestPath(outPath), msum)
-			return nil
+			return incompleteExit(e.stderr, r.Completeness, nil)
 		},
 	})
 }
@@ -214,8 +216,18 @@ func gatherReport(ctx context.Context, cs *evidence.Case, store *sqlite.Store, h
 			return nil, fmt.Errorf("custody entry %d: ingest summary: %w", en.Seq, err)
 		}
 		r.Ingest, r.IngestSeq = &s, en.Seq
+		// An interrupted or failed run logs its partial counts with the
+		// error that ended it.
+		r.IngestError, _ = en.Details["error"].(string)
 	}
 	if r.Events, err = store.Count(ctx, timeline.Query{}); err != nil {
+		return nil, err
+	}
+	if r.Completeness, err = timelineState(ctx, cs, store); err != nil {
+		return nil, err
+	}
+	runs, err := store.Runs(ctx)
+	if err != nil {
 		return nil, err
 	}
 	var ws []timeline.Warning
@@ -241,6 +253,12 @@ func gatherReport(ctx context.Context, cs *evidence.Case, store *sqlite.Store, h
 	}
 	r.Hunt = &export.Hunt{Key: hr.Key, After: p.After, Before: p.Before, Zone: p.Zone, Watch: p.Watch,
 		WorkingHours: p.WorkingHours, Rules: p.Rules, Started: hr.Started, Finished: hr.Finished, ToolVersion: hr.ToolVersion}
+	// Events a later run added were not there to be hunted.
+	for _, run := range runs {
+		if run.State != sqlite.RunRefused && run.Started.After(hr.Started) {
+			r.Hunt.RunsAfter = append(r.Hunt.RunsAfter, run.ID)
+		}
+	}
 	for _, en := range entries {
 		if en.Action == "hunt" && en.Details["hunt"] == hr.Key {
 			r.Hunt.CustodySeq = en.Seq

@@ -71,6 +71,13 @@ EXAMPLES
 				}
 				return usagef("%v", err)
 			}
+			// The case's runs say whether the timeline (and an index made
+			// from it) is complete.
+			comp, err := timelineState(c.Context, cs, store)
+			if err != nil {
+				return err
+			}
+			warnIncomplete(e.stderr, comp)
 			run := func(fn func(*timeline.Event) error) error { return store.Query(c.Context, f, q, fn) }
 			if len(c.StringSlice("es")) > 0 {
 				es, err := openES(c, cs)
@@ -92,7 +99,7 @@ EXAMPLES
 			} else {
 				fmt.Fprintf(e.stderr, "%d events match\n", n)
 			}
-			return nil
+			return incompleteExit(e.stderr, comp, nil)
 		},
 	})
 }

@@ -44,10 +44,15 @@ EXAMPLES
 				return err
 			}
 			q.Limit = c.Int("limit")
+			comp, err := timelineState(c.Context, cs, store)
+			if err != nil {
+				return err
+			}
+			warnIncomplete(e.stderr, comp)
 			_, err = printEvents(e.stdout, c.Bool("json"), func(fn func(*timeline.Event) error) error {
 				return store.Search(c.Context, q, fn)
 			})
-			return err
+			return incompleteExit(e.stderr, comp, err)
 		},
 	})
 }

@@ -41,6 +41,10 @@ type Manifest struct {
 	Events   int64           `json:"events"`
 	Findings *int            `json:"findings,omitempty"`
 	Custody  ManifestCustody `json:"custody"`
+
+	// Timeline says whether the case timeline the output was made from is
+	// complete: an interrupted or killed ingest run leaves it partial.
+	Timeline *Completeness `json:"timeline,omitempty"`
 }
 
 // ManifestOutput is the file the manifest describes. File is its base

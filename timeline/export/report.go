@@ -48,6 +48,11 @@ type Report struct {
 	// custody entry; nil when the case was never ingested.
 	Ingest    *ingest.Summary
 	IngestSeq int64
+	// IngestError is the error that ended that run ("" when it completed).
+	IngestError string
+	// Completeness says whether the timeline holds all the evidence gives
+	// (nil: not worked out, and the report does not state it).
+	Completeness *Completeness
 	// Events is the number of events in the case timeline.
 	Events int64
 	// Warnings are the latest ingest run's warnings grouped by kind and
@@ -79,6 +84,9 @@ type Hunt struct {
 	ToolVersion string
 	// CustodySeq is the custody entry that recorded the hunt (0: not found).
 	CustodySeq int64
+	// RunsAfter are ingest runs started after the hunt: what they added was
+	// not hunted.
+	RunsAfter []int64
 }
 
 // RuleText is a rule that fired, with the exact text of its file.

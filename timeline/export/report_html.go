@@ -39,7 +39,9 @@ h2 { border-bottom: 1px solid #999; margin-top: 2em; }
 </head>
 <body>
 <h1>{{.Title}}</h1>
-{{range .Intro}}<p>{{.}}</p>
+{{if .Completeness}}<h2>Completeness of the timeline</h2>
+{{$inc := .Incomplete}}{{range $i, $l := .Completeness}}{{if and $inc (eq $i 0)}}<p><strong>{{$l}}</strong></p>{{else}}<p>{{$l}}</p>{{end}}
+{{end}}{{end}}{{range .Intro}}<p>{{.}}</p>
 {{end}}
 <h2>1. Case</h2>
 {{template "kv" .Case}}
@@ -59,7 +61,8 @@ h2 { border-bottom: 1px solid #999; margin-top: 2em; }
 {{template "kv" .Custody}}
 <h2>4. What was read</h2>
 {{with .Ingest}}<p>Latest ingest run, custody entry {{.Seq}}.</p>
-{{template "kv" .Counts}}
+{{if .Note}}<p><strong>{{.Note}}</strong></p>
+{{end}}{{template "kv" .Counts}}
 {{if .Reasons}}<p>Files skipped, by reason:</p>
 <table>
 <tr><th>Reason</th><th>Files</th></tr>
@@ -69,7 +72,7 @@ h2 { border-bottom: 1px solid #999; margin-top: 2em; }
 <tr><th>Parser</th><th>Files</th><th>Events</th><th>Warnings</th><th>Failed files</th></tr>
 {{range .Parsers}}<tr><td>{{.Name}}</td><td>{{.Files}}</td><td>{{.Events}}</td><td>{{.Warnings}}</td><td>{{.Failed}}</td></tr>
 {{end}}</table>
-{{end}}{{else}}<p>The case was never ingested.</p>
+{{end}}{{else}}<p>{{$.NoIngest}}</p>
 {{end}}
 <h2>5. What was looked for</h2>
 {{with .Hunt}}{{template "kv" .Params}}

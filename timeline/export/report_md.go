@@ -14,6 +14,16 @@ func writeMarkdown(w io.Writer, v *view) error {
 	b := bufio.NewWriter(w)
 	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	p("# %s\n\n", md(v.Title))
+	if len(v.Completeness) > 0 {
+		p("## Completeness of the timeline\n\n")
+		for i, s := range v.Completeness {
+			if v.Incomplete && i == 0 {
+				p("**%s**\n\n", md(s))
+				continue
+			}
+			p("%s\n\n", md(s))
+		}
+	}
 	for _, s := range v.Intro {
 		p("%s\n\n", md(s))
 	}
@@ -42,9 +52,12 @@ func writeMarkdown(w io.Writer, v *view) error {
 
 	p("## 4. What was read\n\n")
 	if v.Ingest == nil {
-		p("The case was never ingested.\n\n")
+		p("%s\n\n", md(v.NoIngest))
 	} else {
 		p("Latest ingest run, custody entry %s.\n\n", v.Ingest.Seq)
+		if v.Ingest.Note != "" {
+			p("**%s**\n\n", md(v.Ingest.Note))
+		}
 		mdKV(b, v.Ingest.Counts)
 		if len(v.Ingest.Reasons) > 0 {
 			p("Files skipped, by reason:\n\n")

@@ -27,6 +27,14 @@ type view struct {
 	Rules    []RuleText
 	AllRules []string
 	Tool     []kv
+
+	// Completeness states whether the timeline is complete, at the top;
+	// Incomplete makes it stand out.
+	Completeness []string
+	Incomplete   bool
+	// NoIngest is what section 4 says when no ingest run is in the custody
+	// log: it depends on what the store holds.
+	NoIngest string
 }
 
 // kv is one labelled value; Code marks values a reader copies exactly
@@ -45,6 +53,8 @@ type ingestView struct {
 	Counts  []kv
 	Reasons []kv
 	Parsers []parserRow
+	// Note says that the run did not complete.
+	Note string
 }
 
 type parserRow struct{ Name, Files, Events, Warnings, Failed string }
@@ -137,6 +147,9 @@ func newView(r *Report) *view {
 			{K: "Container problems", V: strconv.FormatInt(s.Problems, 10)},
 			{K: "Content bytes parsed", V: strconv.FormatInt(s.Bytes, 10)},
 		}
+		if r.IngestError != "" {
+			iv.Note = "This run did not complete (" + r.IngestError + "): its counts stop where it stopped."
+		}
 		for _, reason := range s.SortedReasons() {
 			iv.Reasons = append(iv.Reasons, kv{K: reason, V: strconv.FormatInt(s.SkipReasons[reason], 10)})
 		}
@@ -173,6 +186,14 @@ func newView(r *Report) *view {
 			kv{K: "Custody entry", V: custody},
 			kv{K: "Findings", V: strconv.Itoa(len(r.Findings))},
 		)
+		if len(h.RunsAfter) > 0 {
+			ids := make([]string, len(h.RunsAfter))
+			for i, id := range h.RunsAfter {
+				ids[i] = strconv.FormatInt(id, 10)
+			}
+			hv.Params = append(hv.Params, kv{K: "Not hunted", V: "what ingest run(s) " + strings.Join(ids, ", ") +
+				", started after this hunt, added to the timeline: hunt again to cover it"})
+		}
 		for _, s := range hunt.Summarize(r.Findings) {
 			hv.Summary = append(hv.Summary, summaryRow{Severity: s.Severity.String(), Rule: s.RuleID, Technique: dashIfEmpty(s.Technique),
 				Findings: strconv.Itoa(s.Findings), Events: strconv.Itoa(s.Events), First: f.utc(s.First), Last: f.utc(s.Last), Title: s.Title})
@@ -184,6 +205,7 @@ func newView(r *Report) *view {
 		v.Findings = append(v.Findings, findingRows(i+1, fd, f, r.MaxRows))
 	}
 	v.NotRead = notRead(r)
+	v.Completeness, v.Incomplete, v.NoIngest = completenessText(r)
 	v.Rules = r.Rules
 	v.Tool = []kv{
 		{K: "Program", V: "jejak " + r.ToolVersion},
@@ -262,7 +284,8 @@ func notRead(r *Report) notReadView {
 			}
 		}
 	} else {
-		nv.Lines = append(nv.Lines, "The evidence was never ingested: no event was read.")
+		_, _, none := completenessText(r)
+		nv.Lines = append(nv.Lines, none)
 	}
 	nv.Lines = append(nv.Lines, "jejak reads the files it finds in the evidence and recognises by their content; "+
 		"it does not carve unallocated space or file slack, and files in formats it has no parser for are counted above, not read.")

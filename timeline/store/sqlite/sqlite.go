@@ -635,7 +635,8 @@ func (s *Store) Close() error {
 func (s *Store) Warnings(ctx context.Context, latest bool, fn func(timeline.Warning) error) error {
 	q := `SELECT kind, evidence, chain, path, parser, offset, record, message FROM warnings`
 	if latest {
-		q += ` WHERE run = (SELECT max(id) FROM runs)`
+		// A refused run read nothing: the latest run is the last that did.
+		q += ` WHERE run = (SELECT max(id) FROM runs WHERE state IS NULL OR state != 'refused')`
 	}
 	rows, err := s.db.QueryContext(ctx, q+` ORDER BY rowid`)
 	if err != nil {
