@@ -200,3 +200,21 @@ func TestAlternativesBadLines(t *testing.T) {
 		t.Errorf("unknown message: %q %v", last.Event.Action, last.Jejak.Data)
 	}
 }
+
+// FuzzAlternatives: any input, no panic, and every event has a time.
+func FuzzAlternatives(f *testing.F) {
+	data, err := os.ReadFile("testdata/alternatives.log")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(data)
+	f.Add([]byte("update-alternatives 2025-06-24 14:36:53: run with --install\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		res := parsertest.Parse(context.Background(), NewAlternatives(), parsertest.BytesEntry("alternatives.log", b, time.Time{}), time.UTC)
+		for _, ev := range res.Events {
+			if ev.Timestamp.IsZero() {
+				t.Fatalf("event without time: %q", ev.Message)
+			}
+		}
+	})
+}

@@ -1,8 +1,10 @@
 // Package dpkg parses the Debian package logs: dpkg's /var/log/dpkg.log
-// (one action per line) and apt's /var/log/apt/history.log (one block per
-// apt run, with the command line and the user who asked for it).
+// (one action per line), apt's /var/log/apt/history.log (one block per
+// apt run, with the command line and the user who asked for it), apt's
+// /var/log/apt/term.log (what dpkg printed during each run) and
+// update-alternatives' /var/log/alternatives.log.
 //
-// Both write local time without a zone; it is read in the case zone and
+// All write local time without a zone; it is read in the case zone and
 // the event records that the zone was assumed.
 package dpkg
 

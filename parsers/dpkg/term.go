@@ -249,7 +249,9 @@ func termBase(zone *time.Location) *timeline.Event {
 	ev := &timeline.Event{}
 	ev.Event.Kind = "event"
 	ev.Event.Dataset = "apt.term"
-	ev.Event.Category = []string{"package"}
+	// An apt run is a process as well: ECS allows "end" for it, not for
+	// package alone.
+	ev.Event.Category = []string{"package", "process"}
 	ev.Jejak.Data = map[string]string{}
 	noteZone(ev, zone)
 	return ev

@@ -284,3 +284,21 @@ func TestAptTermFailure(t *testing.T) {
 		t.Errorf("%q %v", ev.Event.Outcome, ev.Jejak.Data)
 	}
 }
+
+// FuzzAptTerm: any input, no panic, and every event has a time.
+func FuzzAptTerm(f *testing.F) {
+	data, err := os.ReadFile("testdata/term.log")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(data)
+	f.Add([]byte("Log started: 2026-01-02  03:04:05\nUnpacking a (1) over (0) ...\nLog ended: 2026-01-02  03:04:06\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		res := parsertest.Parse(context.Background(), NewAptTerm(), parsertest.BytesEntry("term.log", b, time.Time{}), time.UTC)
+		for _, ev := range res.Events {
+			if ev.Timestamp.IsZero() {
+				t.Fatalf("event without time: %q", ev.Message)
+			}
+		}
+	})
+}
