@@ -21,14 +21,17 @@ import (
 // Item is what a walk delivered for one entry, read in full during the
 // WalkFunc call (the only time a stream member can be read).
 type Item struct {
-	Path   string
-	Chain  []string
-	Size   int64
-	Mode   iofs.FileMode
-	Times  jfs.Times
-	Inode  string
-	Read   int64  // bytes Open returned
-	SHA256 string // of those bytes
+	Path  string
+	Chain []string
+	Size  int64
+	Mode  iofs.FileMode
+	Times jfs.Times
+	Inode string
+	// Identity and Deleted are the entry's (Entry.Identity, Entry.Deleted).
+	Identity string
+	Deleted  bool
+	Read     int64  // bytes Open returned
+	SHA256   string // of those bytes
 	// RandomSHA256 is the hash of Size bytes read through ReaderAt when the
 	// entry offers it, "" otherwise.
 	RandomSHA256 string
@@ -55,7 +58,7 @@ func Collect(ctx context.Context, w jfs.Walker) ([]Item, []*jfs.Problem, error) 
 }
 
 func read(e *jfs.Entry) Item {
-	it := Item{Path: e.Path, Chain: slices.Clone(e.Chain), Size: e.Size, Mode: e.Mode, Times: e.Times, Inode: e.Inode, Container: e.Container, InheritedTimes: e.InheritedTimes}
+	it := Item{Path: e.Path, Chain: slices.Clone(e.Chain), Size: e.Size, Mode: e.Mode, Times: e.Times, Inode: e.Inode, Identity: e.Identity, Deleted: e.Deleted, Container: e.Container, InheritedTimes: e.InheritedTimes}
 	if e.Container {
 		if _, err := e.Open(); !errors.Is(err, jfs.ErrContainer) {
 			it.ReadErr = fmt.Errorf("a container entry must have no content, Open returned %v", err)
@@ -97,6 +100,16 @@ func Contract(t *testing.T, w jfs.Walker) ([]Item, []*jfs.Problem) {
 	items, probs, err := Collect(ctx, w)
 	if err != nil {
 		t.Fatalf("walk: %v", err)
+	}
+	// No two entries may look alike to the event IDs: chain, path and
+	// identity together name one record (timeline.ComputeID).
+	seen := map[string]bool{}
+	for _, it := range items {
+		k := it.Key() + "\x00" + it.Path + "\x00" + it.Identity
+		if seen[k] {
+			t.Errorf("two entries share chain %q, path %q and identity %q: their events would share IDs", it.Chain, it.Path, it.Identity)
+		}
+		seen[k] = true
 	}
 	broken := map[string]bool{} // chains a problem explains
 	for _, p := range probs {
@@ -178,7 +191,7 @@ func stopAfterFirst(t *testing.T, w jfs.Walker) {
 func summary(items []Item, probs []*jfs.Problem) string {
 	var b strings.Builder
 	for _, it := range items {
-		fmt.Fprintf(&b, "%s\t%s\t%d\t%s\n", it.Key(), it.Path, it.Size, it.SHA256)
+		fmt.Fprintf(&b, "%s\t%s\t%s\t%d\t%s\n", it.Key(), it.Path, it.Identity, it.Size, it.SHA256)
 	}
 	for _, p := range probs {
 		fmt.Fprintf(&b, "problem %q %s %d %v\n", p.Chain, p.Path, p.Offset, p.Err)
