@@ -133,26 +133,26 @@ func altEvent(msg string) *timeline.Event {
 	case strings.HasPrefix(msg, "link group ") && strings.Contains(msg, " updated to point to "):
 		// "link group <name> updated to point to <path>"
 		name, target, _ := strings.Cut(strings.TrimPrefix(msg, "link group "), " updated to point to ")
-		ev.Event.Action = "link-updated"
+		ev.Event.Action = "link_updated"
 		data["alternative"], data["target"] = name, target
 		ev.File = &timeline.File{Name: name, TargetPath: target}
 	case strings.HasPrefix(msg, "link group ") && strings.HasSuffix(msg, " fully removed"):
 		name := strings.TrimSuffix(strings.TrimPrefix(msg, "link group "), " fully removed")
-		ev.Event.Action = "link-group-removed"
+		ev.Event.Action = "link_group_removed"
 		ev.Event.Type = []string{"deletion"}
 		data["alternative"] = name
 	case strings.HasPrefix(msg, "link group ") && strings.HasSuffix(msg, " updated with changed slaves"):
-		ev.Event.Action = "slaves-updated"
+		ev.Event.Action = "slaves_updated"
 		data["alternative"] = strings.TrimSuffix(strings.TrimPrefix(msg, "link group "), " updated with changed slaves")
 	case strings.HasPrefix(msg, "status of link group "):
 		// "status of link group <master link> set to auto|manual": this
 		// one names the link (/usr/bin/editor), not the alternative.
 		link, status, _ := strings.Cut(strings.TrimPrefix(msg, "status of link group "), " set to ")
-		ev.Event.Action = "status-set"
+		ev.Event.Action = "status_set"
 		data["link"], data["status"] = link, status
 		ev.File = &timeline.File{Path: link}
 	case strings.HasPrefix(msg, "auto-repair link group "):
-		ev.Event.Action = "auto-repair"
+		ev.Event.Action = "auto_repair"
 		data["alternative"] = strings.TrimPrefix(msg, "auto-repair link group ")
 	default:
 		// A message of another dpkg version: the line is well formed and

@@ -73,7 +73,7 @@ func checkAlt(t *testing.T, path string, zone *time.Location) parsertest.Result 
 			if ev.Process == nil || !strings.HasPrefix(ev.Process.CommandLine, "update-alternatives --") {
 				t.Errorf("run without its command line: %+v", ev.Process)
 			}
-		case "link-updated":
+		case "link_updated":
 			updates = append(updates, ev.Jejak.Data["alternative"]+" -> "+ev.Jejak.Data["target"])
 		}
 		if ev.Jejak.Time == nil || ev.Jejak.Time.ZoneAssumed != zone.String() {
@@ -158,7 +158,7 @@ func TestAlternativesTool(t *testing.T) {
 	}
 	// Eight commands; --set and --auto set the status, --remove-all and
 	// the last --remove empty their groups.
-	if actions["run"] != 8 || actions["status-set"] < 2 || actions["link-group-removed"] != 1 {
+	if actions["run"] != 8 || actions["status_set"] < 2 || actions["link_group_removed"] != 1 {
 		t.Errorf("actions %v", actions)
 	}
 	// The last target the log gives editor is where the tool's link points.
@@ -168,7 +168,7 @@ func TestAlternativesTool(t *testing.T) {
 	}
 	last := ""
 	for _, ev := range res.Events {
-		if ev.Event.Action == "link-updated" && ev.Jejak.Data["alternative"] == "editor" {
+		if ev.Event.Action == "link_updated" && ev.Jejak.Data["alternative"] == "editor" {
 			last = ev.Jejak.Data["target"]
 		}
 	}
@@ -176,7 +176,7 @@ func TestAlternativesTool(t *testing.T) {
 		t.Errorf("log says editor points to %q, the link points to %q", last, target)
 	}
 	for _, ev := range res.Events {
-		if ev.Event.Action == "status-set" && (ev.File == nil || ev.File.Path != link) {
+		if ev.Event.Action == "status_set" && (ev.File == nil || ev.File.Path != link) {
 			t.Errorf("status line names the link %s: %+v", link, ev.File)
 		}
 	}

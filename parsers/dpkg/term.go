@@ -261,7 +261,7 @@ func termStartEvent(b *termBlock, end *termEnd, zone *time.Location) *timeline.E
 	ev := termBase(zone)
 	ev.Timestamp = b.start
 	ev.TimestampDesc = "Start Time"
-	ev.Event.Action = "apt-run-started"
+	ev.Event.Action = "apt_run_started"
 	ev.Event.Type = []string{"start"}
 	ev.Jejak.Provenance.Offset = b.off
 	ev.Jejak.Provenance.Record = b.line
@@ -332,7 +332,7 @@ func termEndEvent(b *termBlock, end *termEnd, zone *time.Location) *timeline.Eve
 	ev := termBase(zone)
 	ev.Timestamp = end.t
 	ev.TimestampDesc = "End Time"
-	ev.Event.Action = "apt-run-ended"
+	ev.Event.Action = "apt_run_ended"
 	ev.Event.Type = []string{"end"}
 	ev.Jejak.Provenance.Offset = end.off
 	ev.Jejak.Provenance.Record = end.line

@@ -114,7 +114,7 @@ func checkTerm(t *testing.T, path string) []*timeline.Event {
 	}
 	var starts []*timeline.Event
 	for _, ev := range res.Events {
-		if ev.Event.Action == "apt-run-started" {
+		if ev.Event.Action == "apt_run_started" {
 			starts = append(starts, ev)
 		}
 	}
@@ -195,7 +195,7 @@ func TestAptTermAgainstHistory(t *testing.T) {
 		hist := parsertest.ParseFile(t, NewAptHistory(), pair[1], nil)
 		byStart := map[time.Time]map[string]string{}
 		for _, ev := range term.Events {
-			if ev.Event.Action == "apt-run-started" {
+			if ev.Event.Action == "apt_run_started" {
 				byStart[ev.Timestamp] = ev.Jejak.Data
 			}
 		}
@@ -256,11 +256,11 @@ func TestAptTermBadLines(t *testing.T) {
 	if want := 2*len(runs) - 2; len(res.Events) != want {
 		t.Fatalf("%d events, want %d", len(res.Events), want)
 	}
-	if first := res.Events[0]; first.Event.Action != "apt-run-ended" || first.Jejak.Data["log_started"] != "missing" {
+	if first := res.Events[0]; first.Event.Action != "apt_run_ended" || first.Jejak.Data["log_started"] != "missing" {
 		t.Errorf("first event %q %v", first.Event.Action, first.Jejak.Data)
 	}
 	last := res.Events[len(res.Events)-1]
-	if last.Event.Action != "apt-run-started" || last.Jejak.Data["log_ended"] != "missing" || !strings.Contains(last.Message, "no \"Log ended\"") {
+	if last.Event.Action != "apt_run_started" || last.Jejak.Data["log_ended"] != "missing" || !strings.Contains(last.Message, "no \"Log ended\"") {
 		t.Errorf("last event %q %q %v", last.Event.Action, last.Message, last.Jejak.Data)
 	}
 }
