@@ -88,10 +88,10 @@ type termBlock struct {
 	size     int // bytes kept
 }
 
-// termActions are dpkg's progress lines (src/main/*.c; untranslated only
-// under the C locale, which apt's dpkg runs normally use: in another locale
-// they are kept as output) and the list each goes to.
-// label names the count in the message ("" leaves it out).
+// termActions are dpkg's progress lines in English and the list each goes
+// to; label names the count in the message ("" leaves it out). dpkg
+// translates these lines, and apt runs it in the user's locale: a run under
+// another language keeps them all as output, where they are still read.
 var termActions = []struct{ prefix, list, label string }{
 	{"Selecting previously unselected package ", "selected", "new"},
 	{"Unpacking ", "unpacked", "unpacked"},
