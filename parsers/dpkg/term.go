@@ -47,8 +47,11 @@ var (
 	// ErrTermBlockTooLong marks a line past the 4 MiB a run keeps.
 	ErrTermBlockTooLong = errors.New("apt term.log block longer than 4 MiB")
 	// ErrBadTermTime marks a "Log started" or "Log ended" line whose time
-	// cannot be read; the lines of its block are warnings too.
+	// cannot be read.
 	ErrBadTermTime = errors.New("unreadable apt term.log time")
+	// ErrUntimedRun marks a line of a run whose "Log started" time could
+	// not be read: nothing places it in time.
+	ErrUntimedRun = errors.New("line of an apt run whose \"Log started\" time is unreadable")
 )
 
 // AptTerm reads apt's term.log.
@@ -224,7 +227,7 @@ func (p *AptTerm) Parse(ctx context.Context, src *parsers.Source, emit func(*tim
 		}
 		switch {
 		case blk == nil && badBlock:
-			warn(off, n, ErrBadTermTime)
+			warn(off, n, ErrUntimedRun)
 		case blk == nil:
 			warn(off, n, ErrOutsideTermBlock)
 		case !blk.add(line):
