@@ -33,6 +33,7 @@ func ingestFlags() []cli.Flag {
 		&cli.IntFlag{Name: "workers", Usage: "evidence items parsed at once (default: number of cores)"},
 		&cli.BoolFlag{Name: "json", Usage: "print the summary as JSON on stdout"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress bar"},
+		spoolLimitFlag(),
 	}
 }
 
@@ -157,11 +158,12 @@ func (e *env) ingest(c *cli.Context, cs *evidence.Case) (rerr error) {
 
 	ws := &warningWriter{store: store, ctx: ctx}
 	cfg := ingest.Config{
-		Registry: all.Registry(),
-		Zone:     cs.Location(),
-		TempDir:  cs.TempDir(),
-		Workers:  c.Int("workers"),
-		Warn:     ws.add,
+		Registry:   all.Registry(),
+		Zone:       cs.Location(),
+		TempDir:    cs.TempDir(),
+		SpoolLimit: spoolLimit(c),
+		Workers:    c.Int("workers"),
+		Warn:       ws.add,
 	}
 	if !c.Bool("quiet") && isTerminal(e.stderr) {
 		bar := progressbar.NewOptions64(-1, progressbar.OptionSetWriter(e.stderr),

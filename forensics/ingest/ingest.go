@@ -41,6 +41,11 @@ type Config struct {
 	// TempDir receives spool files for parsers that need random access to a
 	// member of a compressed stream. It must be inside the case folder.
 	TempDir string
+	// SpoolLimit caps the bytes one such member may take in TempDir: 0 is
+	// DefaultSpoolLimit, NoSpoolLimit lifts the cap. A member that expands
+	// beyond it is skipped (SkipSpoolLimit, a warning naming the file and
+	// the limit) and the walk goes on with the next file.
+	SpoolLimit int64
 	// Workers is how many evidence items are walked at once (default: the
 	// number of cores). Encoding and storing run beside them.
 	Workers int
@@ -104,7 +109,8 @@ type Stat struct {
 // and listed, but are not failures.
 func (s *Summary) Clean() bool {
 	return s.Warnings == 0 && s.Problems == 0 && s.SkipReasons[SkipOpen] == 0 &&
-		s.SkipReasons[SkipFailed] == 0 && s.SkipReasons[SkipKnownLog] == 0
+		s.SkipReasons[SkipFailed] == 0 && s.SkipReasons[SkipKnownLog] == 0 &&
+		s.SkipReasons[SkipSpoolLimit] == 0
 }
 
 // Skip reasons, stable strings for summaries and scripts.
@@ -116,7 +122,11 @@ const (
 	// parser recognises: a hole in the timeline, so a failure.
 	SkipKnownLog = "known log name, content not recognised"
 	SkipOpen     = "could not be opened"
-	SkipFailed   = "parser failed on the file"
+	// SkipSpoolLimit is a member of a compressed stream that a parser must
+	// read at random (EVTX, a SQLite database…) and that expands beyond
+	// Config.SpoolLimit: not read, so a failure.
+	SkipSpoolLimit = "larger than the spool limit"
+	SkipFailed     = "parser failed on the file"
 )
 
 type runner struct {
@@ -359,6 +369,10 @@ func (r *runner) parseEntry(ctx context.Context, it Item, e *jfs.Entry, out *emi
 	}
 	if ra, ok := p.(parsers.RandomAccess); ok && ra.NeedsReaderAt() {
 		at, size, cleanup, err := r.readerAt(e, br)
+		if errors.Is(err, ErrSpoolLimit) {
+			r.skip(it, e, SkipSpoolLimit, err.Error())
+			return nil
+		}
 		if err != nil {
 			r.skip(it, e, SkipOpen, err.Error())
 			return nil
@@ -418,15 +432,36 @@ func (r *runner) readerAt(e *jfs.Entry, br *bufio.Reader) (io.ReaderAt, int64, f
 	if r.cfg.TempDir == "" {
 		return nil, 0, nil, errors.New("random access needed but no spool folder configured")
 	}
+	limit := r.cfg.SpoolLimit
+	if limit == 0 {
+		limit = DefaultSpoolLimit
+	}
+	tooLarge := func(what string) error {
+		return fmt.Errorf("%w: %s %s, more than the spool limit of %d bytes (%s); raise --spool-limit to read it",
+			ErrSpoolLimit, e.Path, what, limit, sizeName(limit))
+	}
+	if limit > 0 && e.Size > limit {
+		// Known ahead (a tar member): nothing is written.
+		return nil, 0, nil, tooLarge(fmt.Sprintf("is %d bytes", e.Size))
+	}
 	f, err := os.CreateTemp(r.cfg.TempDir, "spool-*")
 	if err != nil {
 		return nil, 0, nil, fmt.Errorf("spool: %w", err)
 	}
 	cleanup := func() { f.Close(); os.Remove(f.Name()) }
-	n, err := io.Copy(f, br)
+	var src io.Reader = br
+	if limit > 0 {
+		// One byte past the limit tells "exactly the limit" from "more".
+		src = io.LimitReader(br, limit+1)
+	}
+	n, err := io.Copy(f, src)
 	if err != nil {
 		cleanup()
 		return nil, 0, nil, fmt.Errorf("spool %s: %w", e.Path, err)
+	}
+	if limit > 0 && n > limit {
+		cleanup()
+		return nil, 0, nil, tooLarge("expands to")
 	}
 	return f, n, cleanup, nil
 }
