@@ -2,6 +2,7 @@ package dpkg
 
 import (
 	"context"
+	"errors"
 	"os"
 	"regexp"
 	"slices"
@@ -251,6 +252,19 @@ func TestAptTermBadLines(t *testing.T) {
 	// 1 stray + 1 bad start + the first run's lines.
 	if want := 2 + runs[0].lines; len(res.Warnings) != want {
 		t.Errorf("%d warnings, want %d: %v", len(res.Warnings), want, res.Warnings)
+	} else {
+		for i, w := range res.Warnings {
+			want := ErrUntimedRun
+			switch i {
+			case 0:
+				want = ErrOutsideTermBlock
+			case 1:
+				want = ErrBadTermTime
+			}
+			if !errors.Is(w, want) {
+				t.Errorf("warning %d: %v, want %v", i, w, want)
+			}
+		}
 	}
 	// Every run gives two events, less the first's start and the last's end.
 	if want := 2*len(runs) - 2; len(res.Events) != want {
