@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jejak-forensics/jejak/forensics/evidence"
 	"github.com/urfave/cli/v2"
 )
 
@@ -21,6 +22,8 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	now            func() time.Time
+	// signer signs every custody entry commands write (--sign-key).
+	signer *evidence.Signer
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -64,7 +67,21 @@ STEP BY STEP
 		Writer:          e.stdout,
 		ErrWriter:       e.stderr,
 		HideHelpCommand: true,
-		ExitErrHandler:  func(*cli.Context, error) {}, // exit codes are mapped in run
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "sign-key", EnvVars: []string{"JEJAK_SIGN_KEY"},
+				Usage: "sign every custody entry written with the ed25519 private key in `FILE` ('jejak key new', or an unencrypted ssh-keygen -t ed25519 key); give it before the command"},
+		},
+		Before: func(c *cli.Context) error {
+			if p := c.String("sign-key"); p != "" {
+				s, err := evidence.LoadSigner(p)
+				if err != nil {
+					return usageError{err}
+				}
+				e.signer = s
+			}
+			return nil
+		},
+		ExitErrHandler: func(*cli.Context, error) {}, // exit codes are mapped in run
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usageError{err}
 		},
@@ -82,6 +99,8 @@ STEP BY STEP
 			rulesCmd(e),
 			indexCmd(e),
 			esCmd(e),
+			verifyCmd(e),
+			keyCmd(e),
 		},
 	}
 }

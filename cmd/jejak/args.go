@@ -26,6 +26,11 @@ func permuteArgs(app *cli.App, args []string) []string {
 			}
 			out = append(out, a)
 			rest = rest[1:]
+			// A global flag's value (--sign-key FILE) is no command name.
+			if !strings.Contains(a, "=") && takesValue(&cli.Command{Flags: app.Flags}, strings.TrimLeft(a, "-")) && len(rest) > 0 {
+				out = append(out, rest[0])
+				rest = rest[1:]
+			}
 			continue
 		}
 		next := findCommand(cmds, a)

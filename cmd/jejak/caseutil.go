@@ -16,7 +16,7 @@ import (
 )
 
 func (e *env) caseConfig(examiner string) evidence.Config {
-	return evidence.Config{Examiner: examiner, Clock: e.now, ToolVersion: version}
+	return evidence.Config{Examiner: examiner, Clock: e.now, ToolVersion: version, Signer: e.signer}
 }
 
 // caseArg opens the case folder a command's one CASE argument names, with

@@ -89,7 +89,7 @@ EXAMPLES
 			}
 			// The basis is read before the export, so the manifest names the
 			// state the rows were read in.
-			basis, _ := custodyBasis(cs)
+			basis, _ := custodyBasis(c.Context, cs, store)
 			var n int64
 			sum, size, err := writeOutput(outPath, func(w io.Writer) error {
 				var err error

@@ -228,7 +228,8 @@ func (e *env) ingest(c *cli.Context, cs *evidence.Case) (rerr error) {
 	if err := store.EndRun(context.WithoutCancel(ctx), e.now(), runState(runErr), errString(runErr), out); err != nil && runErr == nil {
 		runErr = err
 	}
-	if err := cs.Log("ingest", map[string]any{"summary": out, "error": errString(runErr)}); err != nil && runErr == nil {
+	// The store digest binds the rows to the chain (verify recomputes it).
+	if err := cs.Log("ingest", map[string]any{"summary": out, "error": errString(runErr), "store": storeDetails(ctx, store)}); err != nil && runErr == nil {
 		runErr = err
 	}
 	if c.Bool("json") {

@@ -121,20 +121,19 @@ EXAMPLES
 // so writing it again gives the same bytes.
 var outputActions = map[string]bool{"export": true, "report": true}
 
-// custodyBasis verifies the custody log and returns the entry an output
-// reflects, with the verified entries up to it.
-func custodyBasis(cs *evidence.Case) (export.ManifestCustody, []evidence.Entry) {
-	entries, verr := cs.VerifyCustody()
-	b := export.ManifestCustody{Intact: verr == nil}
-	if verr != nil {
-		b.Problem = verr.Error()
-	}
+// custodyBasis runs the custody checks (chain, case files, registry, store
+// digest, signatures; see cmd_verify.go) and returns the entry an output
+// reflects, signed when the case is, with the verified entries up to it.
+func custodyBasis(ctx context.Context, cs *evidence.Case, store *sqlite.Store) (export.ManifestCustody, []evidence.Entry) {
+	a, b := auditBasis(ctx, cs, store)
+	entries := a.Entries
 	n := 0
 	for i, en := range entries {
 		if !outputActions[en.Action] {
 			b.Seq, b.Hash, n = en.Seq, en.Hash, i+1
 		}
 	}
+	signBasis(cs, a, &b)
 	return b, entries[:n]
 }
 
@@ -202,7 +201,7 @@ func gatherReport(ctx context.Context, cs *evidence.Case, store *sqlite.Store, h
 		return nil, err
 	}
 	var entries []evidence.Entry
-	r.Custody, entries = custodyBasis(cs)
+	r.Custody, entries = custodyBasis(ctx, cs, store)
 	for _, en := range entries {
 		if en.Action != "ingest" {
 			continue

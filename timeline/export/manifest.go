@@ -82,11 +82,24 @@ type ManifestEvidence struct {
 // Entries recording exports and reports are left out, since they change
 // nothing an output says: exporting twice gives the same manifest.
 type ManifestCustody struct {
-	Seq    int64  `json:"seq"`
-	Hash   string `json:"hash"`
-	Intact bool   `json:"chain_intact"`
+	Seq  int64  `json:"seq"`
+	Hash string `json:"hash"`
+	// Intact is true only when every custody check passed: chain links and
+	// head, the case files and registry against the chain, the timeline
+	// store's digest, outputs and signatures.
+	Intact bool `json:"chain_intact"`
 	// Problem says why the chain is not intact.
 	Problem string `json:"problem,omitempty"`
+	// NotCovered names checks the case is too old for (no digest or
+	// signature recorded when it was made): neither passed nor failed.
+	NotCovered []string `json:"not_covered,omitempty"`
+	// SigningKey ("ssh-ed25519 AAAA…"), KeyFingerprint and Signature: the
+	// examiner's signature of Hash, as custody.sig holds it. With the
+	// signature in the copy handed out, a later rewrite of the whole chain
+	// no longer matches it ('jejak verify CASE --anchor MANIFEST').
+	SigningKey     string `json:"signing_key,omitempty"`
+	KeyFingerprint string `json:"key_fingerprint,omitempty"`
+	Signature      string `json:"signature,omitempty"`
 }
 
 // ManifestPath is where the manifest of an output file goes.

@@ -124,16 +124,33 @@ func newView(r *Report) *view {
 			Added: f.utc(it.AddedAt), By: it.Examiner, Path: it.Path,
 		})
 	}
-	intact := "intact: every entry's hash and link to the previous entry verified"
+	// "intact" only when every custody check passed, not the links alone:
+	// a chain can link perfectly and still not match the case files, the
+	// registry or the stored events.
+	intact := "intact: every entry's hash and link, the head, the case files and evidence registry against the chain, the timeline store's digest, outputs and signatures verified"
 	if !r.Custody.Intact {
 		intact = "BROKEN: " + r.Custody.Problem
 	}
 	v.Custody = []kv{
 		{K: "Chain", V: intact},
-		{K: "Entries up to this report", V: strconv.FormatInt(r.Custody.Seq, 10)},
-		{K: "Head entry SHA-256", V: r.Custody.Hash, Code: true},
-		{K: "Not counted", V: "later entries that only record exports and reports (they change nothing stated here; each names the SHA-256 of the file it wrote)"},
 	}
+	if len(r.Custody.NotCovered) > 0 {
+		v.Custody = append(v.Custody, kv{K: "Not covered", V: strings.Join(r.Custody.NotCovered, ", ") + " (the case predates these checks)"})
+	}
+	v.Custody = append(v.Custody,
+		kv{K: "Entries up to this report", V: strconv.FormatInt(r.Custody.Seq, 10)},
+		kv{K: "Head entry SHA-256", V: r.Custody.Hash, Code: true},
+	)
+	if r.Custody.Signature != "" {
+		v.Custody = append(v.Custody,
+			kv{K: "Signed by", V: r.Custody.KeyFingerprint + " (" + r.Custody.SigningKey + ")", Code: true},
+			kv{K: "Head entry signature", V: r.Custody.Signature, Code: true},
+		)
+	} else {
+		v.Custody = append(v.Custody, kv{K: "Signature", V: "none: the custody entries are not signed"})
+	}
+	v.Custody = append(v.Custody,
+		kv{K: "Not counted", V: "later entries that only record exports and reports (they change nothing stated here; each names the SHA-256 of the file it wrote)"})
 	if s := r.Ingest; s != nil {
 		iv := &ingestView{Seq: strconv.FormatInt(r.IngestSeq, 10)}
 		iv.Counts = []kv{

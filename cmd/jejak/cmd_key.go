@@ -1,0 +1,80 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/jejak-forensics/jejak/forensics/evidence"
+	"github.com/urfave/cli/v2"
+)
+
+func keyCmd(e *env) *cli.Command {
+	return withHelp(&cli.Command{
+		Name:  "key",
+		Usage: "make and inspect the ed25519 keys that sign custody entries",
+		Subcommands: []*cli.Command{{
+			Name:      "new",
+			Usage:     "make a signing key pair: FILE (private) and FILE.pub",
+			ArgsUsage: "FILE",
+			Description: `Writes an ed25519 private key to FILE as PEM "PRIVATE KEY" (PKCS #8, the
+form openssl and Go's crypto/x509 read), readable by you alone, and the public
+key to FILE.pub in OpenSSH's form ("ssh-ed25519 AAAA… COMMENT"), so
+'ssh-keygen -lf FILE.pub' prints the same fingerprint jejak reports.
+
+Sign a case's custody with 'jejak --sign-key FILE COMMAND …' (or
+JEJAK_SIGN_KEY=FILE). Given at 'case init', the public key is recorded in
+case.json and every later entry must be signed by it. An unencrypted OpenSSH
+ed25519 key (ssh-keygen -t ed25519 -N '') works as well. Hand FILE.pub to
+whoever checks the case: 'jejak verify CASE --key FILE.pub'.`,
+			Flags: []cli.Flag{&cli.StringFlag{Name: "comment", Value: "jejak custody key", Usage: "comment on the public key line"}},
+			Action: func(c *cli.Context) error {
+				path, err := oneArg(c, "FILE")
+				if err != nil {
+					return err
+				}
+				priv, pub, err := evidence.NewKey(c.String("comment"))
+				if err != nil {
+					return err
+				}
+				// O_EXCL: never overwrite a key, which would orphan every
+				// signature made with it.
+				f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+				if err != nil {
+					return fmt.Errorf("key new: %w", err)
+				}
+				if _, err := f.Write(priv); err != nil {
+					f.Close()
+					return fmt.Errorf("key new: %w", err)
+				}
+				if err := f.Close(); err != nil {
+					return fmt.Errorf("key new: %w", err)
+				}
+				if err := os.WriteFile(path+".pub", []byte(pub), 0o644); err != nil {
+					return fmt.Errorf("key new: %w", err)
+				}
+				k, err := evidence.ParsePublicKey(pub)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "private key %s\npublic key  %s.pub\nfingerprint %s\n", path, path, k.Fingerprint())
+				return nil
+			},
+		}, {
+			Name:      "show",
+			Usage:     "print a key's public half and fingerprint",
+			ArgsUsage: "FILE",
+			Action: func(c *cli.Context) error {
+				path, err := oneArg(c, "FILE")
+				if err != nil {
+					return err
+				}
+				k, err := evidence.LoadPublicKey(path)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "%s\nfingerprint %s\n", k.String(), k.Fingerprint())
+				return nil
+			},
+		}},
+	})
+}
