@@ -26,8 +26,9 @@ var untimedFormats = []struct {
 	// each dpkg run (apt-pkg/edsp.cc, EIPP::WriteRequest): a request
 	// stanza, then the package universe as control stanzas.
 	{name: "apt EIPP dump", prefix: []byte("Request: EIPP ")},
-	// The External Dependency Solver Protocol request apt writes to
-	// /var/log/apt/edsp.log(.xz) when asked to keep it.
+	// The External Dependency Solver Protocol request apt hands a solver,
+	// written to a file by apt's dump solver (/usr/lib/apt/solvers/dump)
+	// when someone debugs apt: the same stanzas, as untimed.
 	{name: "apt EDSP dump", prefix: []byte("Request: EDSP ")},
 	// fc-cache -v (fontconfig's fc-cache/fc-cache.c), which the fontconfig
 	// package's postinst writes to /var/log/fontconfig.log: the font

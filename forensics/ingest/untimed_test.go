@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -87,9 +88,9 @@ func xzcat(t *testing.T, path string) []byte {
 }
 
 // TestUntimedFormatsFromTools: the same on files the real programs write
-// in the test: apt's planner request through apt's own dump planner (a
-// simulated reinstall of dpkg, nothing installed), and fc-cache -v on a
-// private font configuration.
+// in the test: apt's planner and solver requests through apt's own dump
+// planner and solver (a simulated reinstall of dpkg, nothing installed),
+// and fc-cache -v on a private font configuration.
 func TestUntimedFormatsFromTools(t *testing.T) {
 	files := map[string][]byte{}
 	dir := t.TempDir()
@@ -106,14 +107,21 @@ func TestUntimedFormatsFromTools(t *testing.T) {
 			if err := os.Chmod(pub, 0o777); err != nil {
 				t.Fatal(err)
 			}
-			dump := filepath.Join(pub, "eipp.log")
-			cmd := exec.Command(apt, "install", "-s", "-q", "--planner", "dump", "--reinstall", "dpkg")
-			cmd.Env = append(os.Environ(), "APT_EDSP_DUMP_FILENAME="+dump, "LC_ALL=C")
-			out, _ := cmd.CombinedOutput() // the dump planner always fails after writing
-			if b, err := os.ReadFile(dump); err == nil && len(b) > 0 {
-				files["apt/eipp.log"] = b
-			} else {
-				t.Logf("apt wrote no planner dump: %v\n%s", err, out)
+			// The planner's request (EIPP), and the solver's (EDSP),
+			// which holds the whole package universe: its first 64 KiB
+			// are kept, the file as a copy cut short would be.
+			for _, c := range []struct{ name, flag string }{
+				{"apt/eipp.log", "--planner"}, {"apt/edsp.log", "--solver"},
+			} {
+				dump := filepath.Join(pub, path.Base(c.name))
+				cmd := exec.Command(apt, "install", "-s", "-q", c.flag, "dump", "--reinstall", "dpkg")
+				cmd.Env = append(os.Environ(), "APT_EDSP_DUMP_FILENAME="+dump, "LC_ALL=C")
+				out, _ := cmd.CombinedOutput() // the dump planner and solver always fail after writing
+				if b, err := os.ReadFile(dump); err == nil && len(b) > 0 {
+					files[c.name] = b[:min(len(b), 64<<10)]
+				} else {
+					t.Logf("apt wrote no %s dump: %v\n%s", c.flag, err, out)
+				}
 			}
 		}
 	}
