@@ -19,6 +19,13 @@
 // of a file: declared by the chunk headers, read live, recovered, stale
 // slack copies of live records, unreadable (each a warning with its
 // offset).
+//
+// A damaged file header (a changed or zeroed signature, a bad checksum,
+// wrong sizes or version) hides nothing: the chunks carry their own
+// signatures and checksums, so such a file is recognised by its chunk
+// signatures at 4096 + n·65536 and read chunk by chunk, with one warning
+// naming what is wrong and jejak.data.file_header_damaged on its events.
+// evtxexport and the evtx crate refuse such a file outright.
 package evtx
 
 import (
@@ -70,9 +77,153 @@ func (p *Parser) Name() string { return Name }
 // NeedsReaderAt implements parsers.RandomAccess: chunks are read by offset.
 func (p *Parser) NeedsReaderAt() bool { return true }
 
-// Match accepts files starting with the EVTX file signature.
-func (p *Parser) Match(_ *jfs.Entry, head []byte) bool {
-	return bytes.HasPrefix(head, fileMagic)
+// Match accepts files starting with the EVTX file signature, and files
+// whose file header is damaged (a changed or zeroed signature) when their
+// chunks bear them out (see damagedHeaderMatch).
+func (p *Parser) Match(e *jfs.Entry, head []byte) bool {
+	return bytes.HasPrefix(head, fileMagic) || damagedHeaderMatch(e, head)
+}
+
+// The file header, as libevtx documents it: the signature, at 32 the header
+// size (128), at 36 and 38 the minor (1 or 2) and major (3) version, at 40
+// the size of the header block (4096), at 42 the chunk count; the flags at
+// 120 and at 124 the CRC-32 of bytes 0-119. The rest of the 4096-byte block
+// is zero.
+const (
+	fileHeaderSize = 128
+	// slotsChecked is how many chunk slots (4096 + n·65536) detection
+	// looks at: a few reads of 8 bytes each.
+	slotsChecked = 8
+)
+
+// headerFields counts the fields of a header that still read as EVTX: the
+// signature (6 of its 8 bytes), the header size, the version, and the
+// header block size.
+func headerFields(h []byte) int {
+	n, same := 0, 0
+	for i, c := range fileMagic {
+		if h[i] == c {
+			same++
+		}
+	}
+	if same >= 6 {
+		n++
+	}
+	if binary.LittleEndian.Uint32(h[32:]) == fileHeaderSize {
+		n++
+	}
+	if minor := binary.LittleEndian.Uint16(h[36:]); (minor == 1 || minor == 2) && binary.LittleEndian.Uint16(h[38:]) == 3 {
+		n++
+	}
+	if binary.LittleEndian.Uint16(h[40:]) == fileHeaderBlock {
+		n++
+	}
+	return n
+}
+
+// damagedHeaderMatch recognises an EVTX file whose header is damaged. The
+// 64 KiB chunks that follow the 4096-byte header block each start with
+// their own signature, so the file is still an EVTX file when chunk
+// signatures stand at 4096 + n·65536. Detection looks there only when the
+// head itself still looks like a header block, damaged: its padding
+// (bytes 128-4095) zero, as in a header with damaged fields or a zeroed
+// block, or most of its fields intact. So an arbitrary file costs nothing
+// more than a look at its head, and one with a zeroed head (sparse files,
+// preallocated logs) a few reads of 8 bytes.
+//
+// A member of a compressed stream has no random access before the pipeline
+// spools it: it is taken when its padding is zero and three of the four
+// header fields hold (no chance bytes do that), and Parse then refuses it
+// unless its chunks bear it out. A zeroed header in such a member is not
+// recognised; its name, when it ends in .evtx, makes ingest report it as a
+// known log it could not read.
+func damagedHeaderMatch(e *jfs.Entry, head []byte) bool {
+	if len(head) < fileHeaderBlock || e == nil || (e.Size >= 0 && e.Size < fileHeaderBlock+chunkHeaderSize) {
+		return false
+	}
+	zeroPad := isZero(head[fileHeaderSize:fileHeaderBlock])
+	fields := headerFields(head)
+	if !zeroPad && fields < 3 {
+		return false
+	}
+	ra, ok, _ := e.ReaderAt()
+	if !ok {
+		return zeroPad && fields >= 3
+	}
+	if c, ok := ra.(io.Closer); ok {
+		defer c.Close()
+	}
+	sig, other := chunkSlots(ra, e.Size)
+	return chunksBearOut(sig, other)
+}
+
+// chunkSlots reads the first bytes of up to slotsChecked chunk slots and
+// counts those holding the chunk signature and those holding something
+// else; a slot starting with zeros (an unused, preallocated chunk, or one
+// whose first bytes were zeroed) counts as neither. size < 0 is unknown.
+func chunkSlots(ra io.ReaderAt, size int64) (sig, other int) {
+	var b [8]byte
+	for i := range int64(slotsChecked) {
+		off := fileHeaderBlock + i*chunkSize
+		if size >= 0 && off+int64(len(b)) > size {
+			break
+		}
+		if n, _ := ra.ReadAt(b[:], off); n < len(b) {
+			break
+		}
+		switch {
+		case bytes.Equal(b[:], chunkMagic):
+			sig++
+		case b != [8]byte{}:
+			other++
+		}
+	}
+	return sig, other
+}
+
+// chunksBearOut: at least one chunk signature, and more signatures than
+// slots holding other bytes (a damaged file may have damaged chunks too,
+// but then not most of them).
+func chunksBearOut(sig, other int) bool { return sig > 0 && sig > other }
+
+func isZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// errHeaderDamaged marks the one warning about a damaged file header.
+var errHeaderDamaged = errors.New("file header damaged")
+
+// headerDamage lists what is wrong with a file header (nil when nothing
+// is). Any of it makes the header's fields untrusted.
+func headerDamage(h []byte) []string {
+	var out []string
+	if !bytes.Equal(h[:8], fileMagic) {
+		out = append(out, fmt.Sprintf("signature %q is not %q", h[:8], fileMagic))
+	}
+	if size := binary.LittleEndian.Uint32(h[32:]); size != fileHeaderSize {
+		out = append(out, fmt.Sprintf("header size %d, not %d", size, fileHeaderSize))
+	}
+	if minor, major := binary.LittleEndian.Uint16(h[36:]), binary.LittleEndian.Uint16(h[38:]); major != 3 || (minor != 1 && minor != 2) {
+		out = append(out, fmt.Sprintf("version %d.%d, not 3.1 or 3.2", major, minor))
+	}
+	if bs := binary.LittleEndian.Uint16(h[40:]); bs != fileHeaderBlock {
+		out = append(out, fmt.Sprintf("header block size %d, not %d", bs, fileHeaderBlock))
+	}
+	if binary.LittleEndian.Uint16(h[42:]) == 0 {
+		// No writer leaves it: a log has at least the chunk it writes.
+		out = append(out, "chunk count 0")
+	}
+	// Flag 0x4 marks files written without checksums (they are zero).
+	flags, stored, computed := binary.LittleEndian.Uint32(h[120:]), binary.LittleEndian.Uint32(h[124:]), crc32.ChecksumIEEE(h[:120])
+	if stored != computed && !(flags&chunkFlagNoCRC != 0 && stored == 0) {
+		out = append(out, fmt.Sprintf("checksum mismatch (stored 0x%08x, computed 0x%08x)", stored, computed))
+	}
+	return out
 }
 
 // chunkOut is one chunk's events and damage, in record order.
@@ -89,8 +240,12 @@ const fileFlagDirty = 0x1 // not closed cleanly: the header's counts may be stal
 // Stats accounts for every record of one EVTX file.
 type Stats struct {
 	Chunks         int  // 64 KiB chunks in the file (the last may be cut short)
-	ChunksDeclared int  // chunks the file header counts
+	ChunksDeclared int  // chunks the file header counts (0 when HeaderDamage is set)
 	Dirty          bool // the file header's dirty flag: its counts may be stale
+	// HeaderDamage says what is wrong with the file header ("" when
+	// nothing is): its fields were not trusted, the chunks were counted
+	// from the file size and all read as in use (see ParseStats).
+	HeaderDamage string
 	// Declared is the number of records the chunk headers declare (record
 	// numbers first to last, summed over the chunks with a valid magic).
 	Declared int
@@ -147,36 +302,49 @@ func (p *Parser) ParseStats(ctx context.Context, src *parsers.Source, emit func(
 			src.Warn(&parsers.RecordError{Parser: Name, Path: path, Offset: w.off, Record: int64(w.rec), Err: w.err})
 		}
 	}
-	hdr := make([]byte, 128)
+	hdr := make([]byte, fileHeaderSize)
 	if n, err := src.ReaderAt.ReadAt(hdr, 0); n < len(hdr) {
 		return st, fmt.Errorf("evtx: file header: %w", orEOF(err))
 	}
-	if !bytes.Equal(hdr[:8], fileMagic) {
-		return st, errors.New("evtx: not an EVTX file (no ElfFile signature)")
-	}
-	declared := int64(binary.LittleEndian.Uint16(hdr[42:]))
-	flags := binary.LittleEndian.Uint32(hdr[120:])
-	st.ChunksDeclared, st.Dirty = int(declared), flags&fileFlagDirty != 0
-	// Which chunks are in use is libevtx's rule: in a clean file, the
-	// chunks the header counts; their records are live, and those of the
-	// chunks past the count are recovered (an unused chunk, as after the
-	// log was cleared or shrunk). A dirty file (flag 0x1: the log was not
-	// closed cleanly, as on a running or crashed system) updates its
-	// header's count lazily, so a stale count is normal there, not
-	// deletion: every chunk is in use and its chain is live, which is also
-	// how the evtx crate reads every file. An untrusted header (bad
-	// checksum, or a count of 0, which no writer leaves) counts every
-	// chunk as in use too.
-	inUseCount := declared
-	// Flag 0x4 marks files written without checksums (they are zero).
-	if flags&chunkFlagNoCRC == 0 && crc32.ChecksumIEEE(hdr[:120]) != binary.LittleEndian.Uint32(hdr[124:]) {
-		report(warning{off: 0, err: fmt.Errorf("file header checksum mismatch (flags 0x%x): header fields not trusted, every chunk is read", flags)})
-		inUseCount = 0
-	}
-	if inUseCount == 0 || st.Dirty {
-		inUseCount = math.MaxInt64
-	}
 	nChunks := (src.Size - fileHeaderBlock + chunkSize - 1) / chunkSize
+	// A damaged header (see headerDamage) is not trusted in any field:
+	// the chunks are counted from the file size, and as the dirty flag is
+	// unknown, every chunk is in use and its chain live, as in a dirty
+	// file. Records are live or recovered by their chunks alone (a valid
+	// chunk's records are not "recovered" because the file header is
+	// damaged); each event carries jejak.data.file_header_damaged, and one
+	// warning says what is wrong. Without the file signature, the file is
+	// read only when its chunk signatures bear it out, as in Match.
+	damage := headerDamage(hdr)
+	if len(damage) > 0 && !bytes.Equal(hdr[:8], fileMagic) {
+		sig, other := chunkSlots(src.ReaderAt, src.Size)
+		if !chunksBearOut(sig, other) {
+			return st, fmt.Errorf("evtx: not an EVTX file: no ElfFile signature, and %d of the first %d chunk slots hold a chunk signature (%d hold other bytes)",
+				sig, min(int64(slotsChecked), max(0, nChunks)), other)
+		}
+	}
+	var declared int64 // chunks the file header counts: 0 when untrusted
+	inUseCount := int64(math.MaxInt64)
+	if len(damage) > 0 {
+		st.HeaderDamage = strings.Join(damage, "; ")
+		report(warning{off: 0, err: fmt.Errorf("%w: %s: no header field is trusted; %d chunks counted from the file size, the dirty flag unknown, so every chunk with a valid header is read live, as in a dirty file",
+			errHeaderDamaged, st.HeaderDamage, max(0, nChunks))})
+	} else {
+		declared = int64(binary.LittleEndian.Uint16(hdr[42:]))
+		flags := binary.LittleEndian.Uint32(hdr[120:])
+		st.ChunksDeclared, st.Dirty = int(declared), flags&fileFlagDirty != 0
+		// Which chunks are in use is libevtx's rule: in a clean file, the
+		// chunks the header counts; their records are live, and those of
+		// the chunks past the count are recovered (an unused chunk, as
+		// after the log was cleared or shrunk). A dirty file (flag 0x1:
+		// the log was not closed cleanly, as on a running or crashed
+		// system) updates its header's count lazily, so a stale count is
+		// normal there, not deletion: every chunk is in use and its chain
+		// is live, which is also how the evtx crate reads every file.
+		if !st.Dirty {
+			inUseCount = declared
+		}
+	}
 	if nChunks <= 0 {
 		return st, nil
 	}
@@ -251,6 +419,14 @@ func (p *Parser) ParseStats(ctx context.Context, src *parsers.Source, emit func(
 			st.Live++
 		}
 	}
+	send := func(ev *timeline.Event) error {
+		if st.HeaderDamage != "" {
+			// The warning is once per file; an event read on its own
+			// must still tell that its file's header was damaged.
+			ev.Jejak.Data["file_header_damaged"] = "true"
+		}
+		return emit(ev)
+	}
 	for i := int64(0); i < nChunks; i++ {
 		var out chunkOut
 		select {
@@ -282,7 +458,7 @@ func (p *Parser) ParseStats(ctx context.Context, src *parsers.Source, emit func(
 			}
 			liveKeys = append(liveKeys, out.keys[j])
 			count(ev)
-			if err := emit(ev); err != nil {
+			if err := send(ev); err != nil {
 				return st, err
 			}
 		}
@@ -312,7 +488,7 @@ func (p *Parser) ParseStats(ctx context.Context, src *parsers.Source, emit func(
 			continue
 		}
 		count(h.ev)
-		if err := emit(h.ev); err != nil {
+		if err := send(h.ev); err != nil {
 			return st, err
 		}
 	}
