@@ -443,8 +443,18 @@ func TestTarTrailingData(t *testing.T) {
 
 // Point 8: a member whose central directory record was cut out of a real
 // zip (a Python byte edit) is recovered from its local header, tagged
-// deleted, and reported with the header's offset.
+// deleted, and reported with the header's offset. Both kinds zip writes:
+// to a file (sizes in the local headers) and to a pipe (sizes in data
+// descriptors after the content).
 func TestZipMemberMissingFromDirectory(t *testing.T) {
+	for _, streamed := range []bool{false, true} {
+		for _, cut := range []string{"a.log", "b.log", "c.log"} {
+			t.Run(fmt.Sprintf("streamed=%v/cut=%s", streamed, cut), func(t *testing.T) { zipMemberMissing(t, streamed, cut) })
+		}
+	}
+}
+
+func zipMemberMissing(t *testing.T, streamed bool, cut string) {
 	py := oracle.Tool(t, "python3", "python3")
 	copies := authCopies(t, 3, 6, 4)
 	dir := t.TempDir()
@@ -453,9 +463,17 @@ func TestZipMemberMissingFromDirectory(t *testing.T) {
 	for i, n := range names {
 		writeFile(t, filepath.Join(dir, "src", n), copies[i])
 	}
-	runIn(t, filepath.Join(dir, "src"), "zip", "-q", "-X", ev, "a.log", "b.log", "c.log")
-	// Drop b.log's central directory record; fix the end record's counts,
-	// size and offset. Prints b.log's local header offset.
+	if streamed {
+		// Output is a pipe: zip cannot seek back and writes descriptors.
+		writeFile(t, ev, runIn(t, filepath.Join(dir, "src"), "zip", "-q", "-X", "-", "a.log", "b.log", "c.log"))
+	} else {
+		runIn(t, filepath.Join(dir, "src"), "zip", "-q", "-X", ev, "a.log", "b.log", "c.log")
+	}
+	if flags := string(runIn(t, dir, py, "-c", "import sys, zipfile; print(sorted({i.flag_bits & 8 for i in zipfile.ZipFile(sys.argv[1]).infolist()}))", ev)); (flags == "[8]\n") != streamed {
+		t.Fatalf("data descriptor flags %q, streamed %v", flags, streamed)
+	}
+	// Drop cut's central directory record; fix the end record's counts,
+	// size and offset. Prints cut's local header offset.
 	out := runIn(t, dir, py, "-c", `import struct, sys
 p = sys.argv[1]
 d = bytearray(open(p, "rb").read())
@@ -465,7 +483,7 @@ cd, pos, keep, hdr = d[off:off+size], 0, b"", None
 for i in range(n):
     nl, xl, cl = struct.unpack("<HHH", cd[pos+28:pos+34])
     end = pos + 46 + nl + xl + cl
-    if cd[pos+46:pos+46+nl] == b"b.log":
+    if cd[pos+46:pos+46+nl] == sys.argv[2].encode():
         hdr = struct.unpack("<I", cd[pos+42:pos+46])[0]
     else:
         keep += cd[pos:end]
@@ -473,13 +491,14 @@ for i in range(n):
 tail = bytearray(d[e:])
 struct.pack_into("<HHII", tail, 8, n-1, n-1, len(keep), off)
 open(p, "wb").write(d[:off] + keep + tail)
-print(hdr)`, ev)
+print(hdr)`, ev, cut)
 	var hdr int64
 	if _, err := fmt.Sscan(string(out), &hdr); err != nil {
 		t.Fatalf("python: %q", out)
 	}
-	if listed := strings.Fields(string(runIn(t, dir, "unzip", "-Z1", ev))); !slices.Equal(listed, []string{"a.log", "c.log"}) {
-		t.Fatalf("after the edit unzip -Z1 lists %q, want a.log and c.log", listed)
+	left := slices.DeleteFunc(slices.Clone(names), func(n string) bool { return n == cut })
+	if listed := strings.Fields(string(runIn(t, dir, "unzip", "-Z1", ev))); !slices.Equal(listed, left) {
+		t.Fatalf("after the edit unzip -Z1 lists %q, want %q", listed, left)
 	}
 	evs, warns, _ := ingestEvidence(t, ev)
 	for i, n := range names {
@@ -494,13 +513,13 @@ print(hdr)`, ev)
 			continue
 		}
 		deleted := slices.Contains(e.Jejak.Tags, "deleted")
-		if (p.Path == "b.log") != deleted || (p.Path == "b.log") != strings.HasPrefix(p.Identity, "zip-local@") {
-			t.Fatalf("%s: tags %q identity %q: only b.log's events are recovered and tagged deleted", p.Path, e.Jejak.Tags, p.Identity)
+		if (p.Path == cut) != deleted || (p.Path == cut) != strings.HasPrefix(p.Identity, "zip-local@") {
+			t.Fatalf("%s: tags %q identity %q: only %s's events are recovered and tagged deleted", p.Path, e.Jejak.Tags, p.Identity, cut)
 		}
 	}
 	w := trailing(warns)
-	if len(w) != 1 || w[0].Offset != hdr || w[0].Path != "b.log" {
-		t.Fatalf("want one warning for b.log at its local header offset %d, got %+v", hdr, w)
+	if len(w) != 1 || w[0].Offset != hdr || w[0].Path != cut {
+		t.Fatalf("want one warning for %s at its local header offset %d, got %+v", cut, hdr, w)
 	}
 	checkIDs(t, ev, evs)
 }
