@@ -119,6 +119,10 @@ an E01 image also decompresses the media and checks it against the MD5 and
 SHA-1 the acquisition tool stored in it. Then walks the custody log's hash
 chain. Any mismatch is an error (exit 1).
 
+An image set registered by a jejak that hashed only the file it was given
+fails on each segment without a hash: 'jejak evidence add CASE PATH' again
+hashes every segment, keeping the item's ID.
+
 ` + verifyHelp,
 			Flags: verifyFlags(),
 			Action: func(c *cli.Context) error {

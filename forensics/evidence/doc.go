@@ -5,7 +5,9 @@
 // evidence itself is only ever opened read-only):
 //
 //	case.json          name, examiner, zone, creation time, tool and format version
-//	evidence.json      the evidence registry, rewritten atomically (temp + rename)
+//	evidence.json      the evidence registry, rewritten atomically (temp + rename);
+//	                   a file item lists each segment file of its image set
+//	                   with its own hash (the file alone when not a set)
 //	custody.log        append-only JSONL custody log, one hash-chained entry a line
 //	custody.head       seq and hash of the last custody entry, so a log cut short
 //	                   at a line boundary is still detected
