@@ -1,0 +1,148 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jejak-forensics/jejak/forensics/ingest"
+	"github.com/jejak-forensics/jejak/parsers/parsertest"
+	"github.com/jejak-forensics/jejak/timeline"
+)
+
+// TestIngestDamagedEVTXHeader: an EVTX file whose file header is damaged
+// (one byte of its signature, or the whole 4096-byte header block zeroed)
+// gives, at ingest, every event of the intact file, one warning more,
+// naming the file, offset 0 and what is wrong, and exit 3: the records
+// were all read, but a damaged structure was met, and an examiner must
+// hear about it (exit 3 is "done, but some input could not be read": the
+// header's own fields were not, and its dirty flag and chunk count are
+// unknown). Every event of that file carries jejak.data.file_header_damaged.
+//
+// A member of a compressed stream has no random access before it is
+// spooled, so detection sees its head only: a header that keeps its other
+// fields is still recognised, a zeroed one is not, and then the .evtx name
+// makes it a known log left unread (exit 3 all the same, no event lost
+// without a word).
+func TestIngestDamagedEVTXHeader(t *testing.T) {
+	intact, err := os.ReadFile(parsertest.Corpus(t, "logs/windows/security.evtx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	ref := evtxCase(t, tmp, "intact", intact, false)
+	want := ref.sum.Parsers["evtx"]
+	if want == nil || want.Events < 2000 {
+		t.Fatalf("intact security.evtx: %+v", ref.sum.Parsers)
+	}
+	t.Logf("intact: exit %d, %d evtx events, %d warnings", ref.code, want.Events, ref.sum.Warnings)
+
+	for _, tc := range []struct {
+		name   string
+		damage func(b []byte)
+		tgz    bool
+		read   bool // every record read
+		what   string
+	}{
+		{"signature-byte", func(b []byte) { b[3] ^= 0xff }, false, true, "signature"},
+		{"zeroed-header", func(b []byte) { clear(b[:4096]) }, false, true, "signature"},
+		{"signature-byte-tgz", func(b []byte) { b[3] ^= 0xff }, true, true, "signature"},
+		{"zeroed-header-tgz", func(b []byte) { clear(b[:4096]) }, true, false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := append([]byte(nil), intact...)
+			tc.damage(b)
+			got := evtxCase(t, tmp, tc.name, b, tc.tgz)
+			if got.code != exitWarnings {
+				t.Errorf("exit %d, want %d", got.code, exitWarnings)
+			}
+			if !tc.read {
+				if got.sum.SkipReasons[ingest.SkipKnownLog] != 1 || got.sum.Parsers["evtx"] != nil {
+					t.Errorf("a zeroed header in a stream: skip reasons %v, parsers %v; want the known log skipped", got.sum.SkipReasons, got.sum.Parsers)
+				}
+				return
+			}
+			st := got.sum.Parsers["evtx"]
+			t.Logf("exit %d, evtx %+v, %d warnings", got.code, st, got.sum.Warnings)
+			if st == nil || st.Events != want.Events || st.Failed != 0 {
+				t.Fatalf("evtx parser: %+v, the intact file gives %+v", st, want)
+			}
+			if got.sum.Warnings != ref.sum.Warnings+1 {
+				t.Errorf("%d warnings, the intact file gives %d", got.sum.Warnings, ref.sum.Warnings)
+			}
+			var header []timeline.Warning
+			for _, w := range got.warns {
+				if strings.Contains(w.Message, "file header damaged") {
+					header = append(header, w)
+				}
+			}
+			if len(header) != 1 {
+				t.Fatalf("%d file header warnings, want 1: %+v", len(header), got.warns)
+			}
+			if w := header[0]; w.Kind != timeline.WarnRecord || w.Offset != 0 || w.Path != "Security.evtx" || w.Parser != "evtx" || !strings.Contains(w.Message, tc.what) {
+				t.Errorf("header warning %+v: want a record warning on Security.evtx at offset 0 naming the %s", w, tc.what)
+			}
+			noted := 0
+			for _, r := range timelineRows(t, got.dir) {
+				if r.Jejak.Provenance.Parser == "evtx" && r.Jejak.Data["file_header_damaged"] == "true" {
+					noted++
+				}
+			}
+			if int64(noted) != want.Events {
+				t.Errorf("%d events carry file_header_damaged, want all %d", noted, want.Events)
+			}
+		})
+	}
+}
+
+type evtxRun struct {
+	dir   string
+	code  int
+	sum   ingest.Summary
+	warns []timeline.Warning
+}
+
+// evtxCase analyzes a folder holding b as Security.evtx (in a .tgz made
+// by tar when tgz is set) into a new case and returns what it gave.
+func evtxCase(t *testing.T, tmp, name string, b []byte, tgz bool) evtxRun {
+	t.Helper()
+	ev := filepath.Join(tmp, name+"-evidence")
+	if err := os.MkdirAll(ev, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if tgz {
+		src := filepath.Join(tmp, name+"-src")
+		if err := os.MkdirAll(src, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(src, "Security.evtx"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("tar", "-C", src, "-czf", filepath.Join(ev, "logs.tgz"), "Security.evtx").CombinedOutput(); err != nil {
+			t.Fatalf("tar: %v\n%s", err, out)
+		}
+	} else if err := os.WriteFile(filepath.Join(ev, "Security.evtx"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := evtxRun{dir: filepath.Join(tmp, name+"-case")}
+	var out, errs string
+	out, errs, r.code = jejak(t, "analyze", ev, "--out", r.dir, "--tz", "UTC", "--examiner", "tester", "--json")
+	if r.code != exitOK && r.code != exitWarnings {
+		t.Fatalf("analyze %s: exit %d\n%s\n%s", name, r.code, out, errs)
+	}
+	r.sum = summaryOf(t, out)
+	sc := bufio.NewScanner(strings.NewReader(mustRun(t, exitOK, "warnings", r.dir, "--json")))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var w timeline.Warning
+		if err := json.Unmarshal(sc.Bytes(), &w); err != nil {
+			t.Fatal(err)
+		}
+		r.warns = append(r.warns, w)
+	}
+	return r
+}
