@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jejak-forensics/jejak/internal/termsafe"
 	"github.com/jejak-forensics/jejak/timeline/export"
 	"github.com/urfave/cli/v2"
 )
@@ -23,7 +24,9 @@ count, the parameters (format, --from, --to as UTC), the case's evidence
 hashes, the tool version and the custody entry the case stood at. It holds
 no time of its own making: the same case and arguments give the same
 manifest. The custody log records the export, its hash and the manifest's.
-With -o - the timeline goes to stdout and no manifest is written.
+With -o - the timeline goes to stdout and no manifest is written; when stdout
+is a terminal, control characters from evidence are shown escaped (\x1b), as
+by 'jejak timeline', and the bytes are no longer the export's.
 
 FORMATS
    csv         one row per event: datetime (UTC, RFC 3339 with nanoseconds),
@@ -81,6 +84,16 @@ EXAMPLES
 			warnIncomplete(e.stderr, comp)
 			outPath := c.String("output")
 			if outPath == "-" {
+				if isTerminal(e.stdout) {
+					// Read on a screen, not by a program: evidence text
+					// must not reach the terminal raw (termsafe).
+					tw := termsafe.NewWriter(e.stdout)
+					_, err := export.Write(c.Context, tw, f, store, q)
+					if ferr := tw.Flush(); err == nil {
+						err = ferr
+					}
+					return incompleteExit(e.stderr, comp, err)
+				}
 				_, err := export.Write(c.Context, e.stdout, f, store, q)
 				return incompleteExit(e.stderr, comp, err)
 			}

@@ -25,6 +25,7 @@
 package termsafe
 
 import (
+	"io"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -114,4 +115,48 @@ func isC1(r rune) bool { return r >= 0x80 && r <= 0x9f }
 func isBidi(r rune) bool {
 	return (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) ||
 		r == 0x200e || r == 0x200f || r == 0x061c
+}
+
+// Writer escapes what passes through it as Lines does: newlines and tabs
+// stay, every other unsafe character is shown escaped. It is for a whole
+// stream bound for a terminal (an export written to stdout while stdout is
+// one); a character split across two writes is held until it is whole.
+// Flush writes what is held at the end.
+type Writer struct {
+	w       io.Writer
+	pending []byte
+}
+
+// NewWriter returns a Writer writing to w.
+func NewWriter(w io.Writer) *Writer { return &Writer{w: w} }
+
+func (t *Writer) Write(p []byte) (int, error) {
+	buf := append(t.pending, p...)
+	cut := len(buf)
+	// Hold back a trailing UTF-8 sequence that is not complete yet.
+	for i := len(buf) - 1; i >= 0 && i >= len(buf)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(buf[i]) {
+			if !utf8.FullRune(buf[i:]) {
+				cut = i
+			}
+			break
+		}
+	}
+	out := Lines(string(buf[:cut]))
+	t.pending = append(t.pending[:0:0], buf[cut:]...)
+	if _, err := io.WriteString(t.w, out); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// Flush writes a held incomplete character, escaped.
+func (t *Writer) Flush() error {
+	if len(t.pending) == 0 {
+		return nil
+	}
+	out := String(string(t.pending))
+	t.pending = nil
+	_, err := io.WriteString(t.w, out)
+	return err
 }

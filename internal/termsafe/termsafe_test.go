@@ -106,3 +106,33 @@ func unescape(t *testing.T, s string) string {
 	}
 	return b.String()
 }
+
+// TestWriter: a stream cut into writes at every byte gives what Lines
+// gives for the whole, characters split across writes included.
+func TestWriter(t *testing.T) {
+	in := "a,b\n\x1b[2J=x,\"日本\u202e\"\r\n\tz\xff\n✓"
+	want := Lines(in)
+	for size := 1; size <= len(in); size++ {
+		var b strings.Builder
+		w := NewWriter(&b)
+		for i := 0; i < len(in); i += size {
+			if _, err := w.Write([]byte(in[i:min(i+size, len(in))])); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if b.String() != want {
+			t.Errorf("writes of %d bytes: %q, want %q", size, b.String(), want)
+		}
+	}
+	// A stream that ends inside a character shows the bytes escaped.
+	var b strings.Builder
+	w := NewWriter(&b)
+	w.Write([]byte("x\xe6\x97"))
+	w.Flush()
+	if b.String() != `x\xe6\x97` {
+		t.Errorf("truncated character: %q", b.String())
+	}
+}
