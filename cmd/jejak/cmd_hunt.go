@@ -89,6 +89,10 @@ func huntFlags(afterRequired bool) []cli.Flag {
 // hunt runs the hunt the flags describe over an open case and stores and
 // prints its findings.
 func (e *env) hunt(c *cli.Context, cs *evidence.Case, store *sqlite.Store) error {
+	// A signed case without its key: refuse before findings are stored.
+	if err := cs.CheckSigning(); err != nil {
+		return err
+	}
 	var err error
 	var failOn *hunt.Severity
 	if s := c.String("fail-on"); s != "" {
@@ -169,7 +173,9 @@ func (e *env) hunt(c *cli.Context, cs *evidence.Case, store *sqlite.Store) error
 		}
 	}
 	summary := hunt.Summarize(findings)
-	if err := cs.Log("hunt", map[string]any{"hunt": hr.Key, "params": params, "findings": len(findings), "error": errString(huntErr)}); err != nil {
+	// The digest of hunts and findings binds them to the chain.
+	if err := cs.Log("hunt", map[string]any{"hunt": hr.Key, "params": params, "findings": len(findings), "error": errString(huntErr),
+		"store": storeDetails(c.Context, store, huntStoreParts...)}); err != nil {
 		return err
 	}
 	if c.Bool("json") {

@@ -116,6 +116,10 @@ func (e *env) ingest(c *cli.Context, cs *evidence.Case) (rerr error) {
 	if len(items) == 0 {
 		return usagef("case %s has no evidence: add some with 'jejak evidence add %s PATH...'", cs.Dir(), cs.Dir())
 	}
+	// A signed case without its key: refuse before the store is touched.
+	if err := cs.CheckSigning(); err != nil {
+		return err
+	}
 	store, err := sqlite.Open(ctx, cs.StorePath())
 	if err != nil {
 		return err
@@ -229,7 +233,7 @@ func (e *env) ingest(c *cli.Context, cs *evidence.Case) (rerr error) {
 		runErr = err
 	}
 	// The store digest binds the rows to the chain (verify recomputes it).
-	if err := cs.Log("ingest", map[string]any{"summary": out, "error": errString(runErr), "store": storeDetails(ctx, store)}); err != nil && runErr == nil {
+	if err := cs.Log("ingest", map[string]any{"summary": out, "error": errString(runErr), "store": storeDetails(ctx, store, ingestStoreParts...)}); err != nil && runErr == nil {
 		runErr = err
 	}
 	if c.Bool("json") {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/jejak-forensics/jejak/forensics/evidence"
 	"github.com/jejak-forensics/jejak/timeline/export"
@@ -125,35 +126,73 @@ func openStoreForAudit(ctx context.Context, cs *evidence.Case) (*sqlite.Store, f
 }
 
 func storeDigestFunc(ctx context.Context, s *sqlite.Store) func() (evidence.StoreDigest, error) {
-	return func() (evidence.StoreDigest, error) { return storeDigest(ctx, s) }
+	return func() (evidence.StoreDigest, error) { return storeDigest(ctx, s, allStoreParts...) }
 }
 
-// storeDigest hashes every event row — ID, run and document — in storage
-// order (rowid, which rows keep when others are deleted). Each field is
-// length-prefixed, so no two different row sets hash alike by shifting
-// bytes between fields. The ingest entry records it and verify recomputes
-// it: an UPDATE of any of these columns, a DELETE or an INSERT outside
-// jejak changes it. One sequential scan, like 'jejak index'.
-func storeDigest(ctx context.Context, s *sqlite.Store) (evidence.StoreDigest, error) {
+// storeTables are the tables of case.db besides events whose rows the chain
+// binds, each in a fixed order: the ingest runs and their warnings
+// (written by ingest), the hunts and their findings (written by hunt).
+var storeTables = map[string]string{
+	// Not progress: a live figure, and the last update may land after
+	// the run's entry is written.
+	"runs":     `SELECT id, started, finished, tool_version, summary, state, items, error FROM runs ORDER BY id`,
+	"warnings": `SELECT * FROM warnings ORDER BY rowid`,
+	"hunts":    `SELECT * FROM hunts ORDER BY key`,
+	"findings": `SELECT * FROM findings ORDER BY hunt, id`,
+}
+
+var (
+	allStoreParts    = []string{"events", "runs", "warnings", "hunts", "findings"}
+	ingestStoreParts = []string{"events", "runs", "warnings"}
+	huntStoreParts   = []string{"hunts", "findings"}
+)
+
+// storeDigest hashes the rows of case.db the chain binds. Events: every
+// row's ID, run and document in storage order (rowid, which rows keep when
+// others are deleted), one sequential scan like 'jejak index'. Each field
+// is length-prefixed, so no two different row sets hash alike by shifting
+// bytes between fields. The command that wrote the rows records the digest
+// and verify recomputes it: an UPDATE, DELETE or INSERT outside jejak
+// changes it. A table not created yet hashes as empty.
+func storeDigest(ctx context.Context, s *sqlite.Store, parts ...string) (evidence.StoreDigest, error) {
+	d := evidence.StoreDigest{Tables: map[string]string{}}
+	for _, p := range parts {
+		if p == "events" {
+			n, sum, err := eventsDigest(ctx, s)
+			if err != nil {
+				return d, err
+			}
+			d.Events, d.SHA256 = n, sum
+			continue
+		}
+		sum, err := tableDigest(ctx, s, storeTables[p])
+		if err != nil {
+			return d, fmt.Errorf("store digest of %s: %w", p, err)
+		}
+		d.Tables[p] = sum
+	}
+	return d, nil
+}
+
+func eventsDigest(ctx context.Context, s *sqlite.Store) (int64, string, error) {
 	h := sha256.New()
-	var d evidence.StoreDigest
 	if s == nil {
-		d.SHA256 = hex.EncodeToString(h.Sum(nil))
-		return d, nil
+		return 0, hex.EncodeToString(h.Sum(nil)), nil
 	}
 	rows, err := s.DB().QueryContext(ctx, `SELECT id, run, doc FROM events ORDER BY rowid`)
 	if err != nil {
-		return d, fmt.Errorf("store digest: %w", err)
+		return 0, "", fmt.Errorf("store digest: %w", err)
 	}
 	defer rows.Close()
 	var (
 		id, doc []byte
 		run     sql.NullInt64
 		buf     []byte
+		n       int64
 	)
 	for rows.Next() {
 		if err := rows.Scan(&id, &run, &doc); err != nil {
-			return d, fmt.Errorf("store digest: %w", err)
+			return 0, "", fmt.Errorf("store digest: %w", err)
 		}
 		buf = binary.BigEndian.AppendUint32(buf[:0], uint32(len(id)))
 		buf = append(buf, id...)
@@ -161,20 +200,66 @@ func storeDigest(ctx context.Context, s *sqlite.Store) (evidence.StoreDigest, er
 		buf = binary.BigEndian.AppendUint64(buf, uint64(len(doc)))
 		h.Write(buf)
 		h.Write(doc)
-		d.Events++
+		n++
 	}
 	if err := rows.Err(); err != nil {
-		return d, fmt.Errorf("store digest: %w", err)
+		return 0, "", fmt.Errorf("store digest: %w", err)
 	}
-	d.SHA256 = hex.EncodeToString(h.Sum(nil))
-	return d, nil
+	return n, hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// storeDetails is the store digest as custody details for an ingest entry;
-// a failure to compute it is recorded instead, so verify says why it is
+// tableDigest hashes every column of every row as text, NULL marked apart
+// from an empty string, each value length-prefixed.
+func tableDigest(ctx context.Context, s *sqlite.Store, query string) (string, error) {
+	h := sha256.New()
+	if s == nil {
+		return hex.EncodeToString(h.Sum(nil)), nil
+	}
+	rows, err := s.DB().QueryContext(ctx, query)
+	if err != nil {
+		if strings.Contains(err.Error(), "no such table") {
+			return hex.EncodeToString(h.Sum(nil)), nil
+		}
+		return "", err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return "", err
+	}
+	vals := make([]sql.NullString, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	var buf []byte
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return "", err
+		}
+		buf = buf[:0]
+		for _, v := range vals {
+			if !v.Valid {
+				buf = append(buf, 0)
+				continue
+			}
+			buf = append(buf, 1)
+			buf = binary.BigEndian.AppendUint64(buf, uint64(len(v.String)))
+			buf = append(buf, v.String...)
+		}
+		h.Write(buf)
+	}
+	if err := rows.Err(); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// storeDetails is the digest of the given parts as custody details; a
+// failure to compute it is recorded instead, so verify says why it is
 // missing rather than finding nothing.
-func storeDetails(ctx context.Context, s *sqlite.Store) map[string]any {
-	d, err := storeDigest(context.WithoutCancel(ctx), s)
+func storeDetails(ctx context.Context, s *sqlite.Store, parts ...string) map[string]any {
+	d, err := storeDigest(context.WithoutCancel(ctx), s, parts...)
 	if err != nil {
 		return map[string]any{"error": err.Error()}
 	}

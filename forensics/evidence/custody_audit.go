@@ -96,18 +96,34 @@ func (a *Audit) add(name string, st CheckStatus, format string, args ...any) {
 	a.Checks = append(a.Checks, Check{Name: name, Status: st, Detail: fmt.Sprintf(format, args...)})
 }
 
-// StoreDigest summarises the timeline store's event rows: how many, and a
-// SHA-256 over them in storage order. The ingest entry records it; verify
-// recomputes it.
+// StoreDigest summarises the rows of the timeline store the chain binds:
+// the events (how many, and a SHA-256 over them in storage order) and the
+// other tables by name (runs, warnings, hunts, findings). The command that
+// wrote the rows records the parts it wrote; verify recomputes them all.
 type StoreDigest struct {
-	Events int64  `json:"events"`
-	SHA256 string `json:"sha256"`
+	Events int64
+	SHA256 string
+	Tables map[string]string
 }
 
 // Details is the digest as custody details.
 func (d StoreDigest) Details() map[string]any {
-	return map[string]any{"events": d.Events, "sha256": d.SHA256}
+	m := map[string]any{}
+	if d.SHA256 != "" {
+		m["events"], m["sha256"] = d.Events, d.SHA256
+	}
+	if len(d.Tables) > 0 {
+		t := map[string]any{}
+		for k, v := range d.Tables {
+			t[k] = v
+		}
+		m["tables"] = t
+	}
+	return m
 }
+
+// tableWriters names the command whose entries record each table.
+var tableWriters = map[string]string{"runs": "ingest", "warnings": "ingest", "hunts": "hunt", "findings": "hunt"}
 
 // AuditOptions chooses the checks that need something from the caller.
 type AuditOptions struct {
@@ -374,15 +390,31 @@ func (c *Case) auditStore(a *Audit, digest func() (StoreDigest, error)) {
 		a.add(name, CheckSkipped, "not requested")
 		return
 	}
-	var rec map[string]any
-	var at int64
-	ingests := 0
+	// The latest entry recording each part is what the part must equal.
+	var evRec map[string]any
+	var evAt int64
+	tabRec := map[string]string{}
+	tabAt := map[string]int64{}
+	writers := map[string]int{}
+	var recErr []string
 	for _, e := range a.Entries {
-		if e.Action == "ingest" {
-			ingests++
+		writers[e.Action]++
+		d, ok := e.Details["store"].(map[string]any)
+		if !ok {
+			continue
 		}
-		if d, ok := e.Details["store"].(map[string]any); ok {
-			rec, at = d, e.Seq
+		if msg := detailString(d, "error"); msg != "" {
+			recErr = append(recErr, fmt.Sprintf("entry %d could not record its digest (%s)", e.Seq, msg))
+		}
+		if detailString(d, "sha256") != "" {
+			evRec, evAt = d, e.Seq
+		}
+		if t, ok := d["tables"].(map[string]any); ok {
+			for k, v := range t {
+				if s, ok := v.(string); ok {
+					tabRec[k], tabAt[k] = s, e.Seq
+				}
+			}
 		}
 	}
 	got, err := digest()
@@ -390,25 +422,53 @@ func (c *Case) auditStore(a *Audit, digest func() (StoreDigest, error)) {
 		a.add(name, CheckFailed, "cannot read the store: %v", err)
 		return
 	}
-	if rec == nil {
-		switch {
-		case got.Events == 0:
-			a.add(name, CheckOK, "empty, and no ingest recorded a digest")
-		case ingests > 0:
-			a.add(name, CheckNotCovered, "%d events; the ingests recorded no store digest (the case predates them)", got.Events)
-		default:
-			a.add(name, CheckFailed, "case.db holds %d events but no ingest in the chain recorded them", got.Events)
+	var fails, notCovered, oks []string
+	switch {
+	case evRec != nil:
+		n, _ := detailInt(evRec, "events")
+		want := detailString(evRec, "sha256")
+		if n != got.Events || want != got.SHA256 {
+			fails = append(fails, fmt.Sprintf("%d events with digest %s, but entry %d recorded %d events with digest %s: event rows were changed, added or deleted outside jejak (or an ingest was killed before its entry: see 'jejak ingest')",
+				got.Events, got.SHA256, evAt, n, want))
+		} else {
+			oks = append(oks, fmt.Sprintf("%d events as recorded at entry %d", n, evAt))
 		}
-		return
+	case got.Events == 0:
+		oks = append(oks, "no events")
+	case writers["ingest"] > 0:
+		notCovered = append(notCovered, fmt.Sprintf("%d events, but the ingests recorded no digest (the case predates store digests)", got.Events))
+	default:
+		fails = append(fails, fmt.Sprintf("case.db holds %d events but no ingest in the chain recorded them", got.Events))
 	}
-	n, _ := detailInt(rec, "events")
-	want := detailString(rec, "sha256")
-	if n != got.Events || want != got.SHA256 {
-		a.add(name, CheckFailed, "%d events with digest %s, but entry %d recorded %d events with digest %s: rows were changed, added or deleted outside jejak",
-			got.Events, got.SHA256, at, n, want)
-		return
+	empty := sha256Hex(nil)
+	tables := make([]string, 0, len(got.Tables))
+	for t := range got.Tables {
+		tables = append(tables, t)
 	}
-	a.add(name, CheckOK, "%d events, digest equal to the one recorded at entry %d", n, at)
+	sort.Strings(tables)
+	for _, t := range tables {
+		sum := got.Tables[t]
+		want, ok := tabRec[t]
+		switch {
+		case ok && want == sum:
+			oks = append(oks, fmt.Sprintf("%s as recorded at entry %d", t, tabAt[t]))
+		case ok:
+			fails = append(fails, fmt.Sprintf("table %s differs from the digest recorded at entry %d: rows were changed outside jejak", t, tabAt[t]))
+		case sum == empty:
+		case writers[tableWriters[t]] > 0:
+			notCovered = append(notCovered, fmt.Sprintf("table %s: its %s entries recorded no digest (the case predates them)", t, tableWriters[t]))
+		default:
+			fails = append(fails, fmt.Sprintf("table %s holds rows but no %s in the chain recorded them", t, tableWriters[t]))
+		}
+	}
+	switch {
+	case len(fails) > 0:
+		a.add(name, CheckFailed, "%s", strings.Join(append(fails, recErr...), "; "))
+	case len(recErr) > 0 || len(notCovered) > 0:
+		a.add(name, CheckNotCovered, "%s", strings.Join(append(append(notCovered, recErr...), oks...), "; "))
+	default:
+		a.add(name, CheckOK, "%s", strings.Join(oks, "; "))
+	}
 }
 
 // auditOutputs re-hashes the exports and reports the chain records, where

@@ -207,3 +207,22 @@ func (c *Case) EntrySignature(seq int64, hash string) string {
 	}
 	return ""
 }
+
+// CheckSigning tells a command that is about to change the case whether it
+// may record what it does: on a signed case, only with the case's key. A
+// command checks it before writing anything (the store's runs, findings),
+// so a refusal leaves no change the chain does not record.
+func (c *Case) CheckSigning() error {
+	return c.withLock(func(w *custodyWriter) error {
+		tail, err := tailLines(w.f, 1)
+		if err != nil {
+			return fmt.Errorf("%s: %w", c.path(custodyFile), err)
+		}
+		last := ""
+		if len(tail) == 1 {
+			e, _ := peekEntry(tail[0])
+			last = e.Signer
+		}
+		return c.checkSigner(last)
+	})
+}
