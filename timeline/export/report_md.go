@@ -6,6 +6,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/jejak-forensics/jejak/internal/termsafe"
 )
 
 // writeMarkdown renders the report as CommonMark with GitHub-style tables,
@@ -209,8 +211,11 @@ func mdRule(b *bufio.Writer, n int) {
 // md makes text literal in Markdown, table cells included: every
 // character with a meaning in CommonMark or GFM tables is backslashed, an
 // ampersand that could start an entity too, and line breaks, which would
-// end a table row, become spaces.
+// end a table row, become spaces. Other control characters (an escape
+// sequence in a log line) are shown escaped (termsafe), as \x1b: a report
+// read with cat or less must not drive the terminal.
 func md(s string) string {
+	s = termsafe.Lines(strings.ReplaceAll(s, "\r\n", "\n"))
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -253,7 +258,7 @@ func code(s string) string {
 	if s == "" || s == "-" {
 		return "-"
 	}
-	if strings.ContainsAny(s, "`\\\n\r") {
+	if strings.ContainsAny(s, "`\\\n\r") || !termsafe.Safe(s) {
 		return md(s)
 	}
 	return "`" + strings.ReplaceAll(s, "|", `\|`) + "`"
