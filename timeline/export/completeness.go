@@ -94,9 +94,9 @@ func (r IncompleteRun) sentence() string {
 	if r.ProgressAt.IsZero() {
 		b.WriteString("; no progress was recorded")
 	} else {
-		fmt.Fprintf(&b, "; by %s it had read %d files and %d events", r.ProgressAt.UTC().Format(time.RFC3339), r.Files, r.Events)
+		fmt.Fprintf(&b, "; by %s it had read %d file(s) and %d events", r.ProgressAt.UTC().Format(time.RFC3339), r.Files, r.Events)
 		if r.LastFile != "" {
-			fmt.Fprintf(&b, ", the last in %s", r.LastFile)
+			fmt.Fprintf(&b, " and was reading %s", r.LastFile)
 		}
 	}
 	if len(r.Items) > 0 {

@@ -1,0 +1,370 @@
+package main
+
+import (
+	"bufio"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestJejakProcess is no test of its own: the completeness tests run the
+// test binary again with JEJAK_PROCESS=1, and it then is the jejak command
+// with the arguments in JEJAK_ARGS (JSON), in a process of its own that a
+// test can interrupt or kill.
+func TestJejakProcess(t *testing.T) {
+	if os.Getenv("JEJAK_PROCESS") != "1" {
+		t.Skip("the jejak command, run as a subprocess by the completeness tests")
+	}
+	var args []string
+	if err := json.Unmarshal([]byte(os.Getenv("JEJAK_ARGS")), &args); err != nil {
+		t.Fatal(err)
+	}
+	// os.Exit(0) inside a test is reported as a failure: returning exits 0.
+	if code := run(append([]string{"jejak"}, args...), strings.NewReader(""), os.Stdout, os.Stderr); code != 0 {
+		os.Exit(code)
+	}
+}
+
+// startJejak runs jejak in a subprocess.
+func startJejak(t *testing.T, args ...string) (*exec.Cmd, *strings.Builder) {
+	t.Helper()
+	a, _ := json.Marshal(args)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestJejakProcess$")
+	cmd.Env = append(os.Environ(), "JEJAK_PROCESS=1", "JEJAK_ARGS="+string(a))
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, &out
+}
+
+// bigSyslog writes n classic syslog lines: enough that an ingest is still
+// writing when the test stops it.
+func bigSyslog(t *testing.T, path string, n int) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	for i := range n {
+		s := i % 86400
+		fmt.Fprintf(w, "Feb 14 %02d:%02d:%02d tabulasi-01 CRON[%d]: (root) CMD (/usr/local/bin/rekap --batch %d)\n",
+			s/3600, s/60%60, s%60, 1000+i%30000, i)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// storeDB opens case.db read-only beside a running ingest: no index build
+// or journal mode change, as the store's own Open would do.
+func storeDB(t *testing.T, cs string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(cs, "case.db")+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// waitWriting waits until the ingest in cmd has recorded its run and
+// progress and committed events to the store, so that stopping it now
+// leaves a partial timeline. No sleep decides it: the store does.
+func waitWriting(t *testing.T, cs string, cmd *exec.Cmd, out *strings.Builder) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(filepath.Join(cs, "case.db")); err == nil {
+			db := storeDB(t, cs)
+			var state, progress sql.NullString
+			var events bool
+			err := db.QueryRow(`SELECT state, progress FROM runs ORDER BY id DESC LIMIT 1`).Scan(&state, &progress)
+			if err == nil && state.String == "running" && progress.Valid {
+				if db.QueryRow(`SELECT EXISTS(SELECT 1 FROM events)`).Scan(&events) == nil && events {
+					db.Close()
+					return
+				}
+			}
+			db.Close()
+		}
+		if err := cmd.Process.Signal(syscall.Signal(0)); err != nil {
+			t.Fatalf("ingest ended before it could be stopped mid-run:\n%s", out)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("ingest wrote no events within 2 minutes:\n%s", out)
+}
+
+type runRow struct {
+	state    string
+	finished bool
+	files    int64
+	lastFile string
+}
+
+func lastRun(t *testing.T, cs string) runRow {
+	t.Helper()
+	var r runRow
+	var finished, progress sql.NullString
+	if err := storeDB(t, cs).QueryRow(`SELECT state, finished, progress FROM runs ORDER BY id DESC LIMIT 1`).Scan(&r.state, &finished, &progress); err != nil {
+		t.Fatal(err)
+	}
+	r.finished = finished.Valid
+	var p struct {
+		Files    int64  `json:"files"`
+		LastFile string `json:"last_file"`
+	}
+	if !progress.Valid { // a refused run read nothing
+		return r
+	}
+	if err := json.Unmarshal([]byte(progress.String), &p); err != nil {
+		t.Fatalf("progress %q: %v", progress.String, err)
+	}
+	r.files, r.lastFile = p.Files, p.LastFile
+	return r
+}
+
+// TestStoppedIngestMarksTheCaseIncomplete stops an ingest part way, by
+// SIGINT and by SIGKILL, in a process of its own as an examiner's Ctrl-C or
+// an OOM kill would. Every command that reads the timeline must then say it
+// is incomplete and exit 3, the report must state the run (and not call a
+// case holding events "never ingested"), the manifests must carry it; an
+// ingest that completes clears it, and the timeline then holds one event
+// per line written (the generator's count, not jejak's).
+func TestStoppedIngestMarksTheCaseIncomplete(t *testing.T) {
+	if testing.Short() {
+		t.Skip("ingests a large generated log several times")
+	}
+	for _, tc := range []struct {
+		name   string
+		signal os.Signal
+		state  string // of the run as recorded
+		shown  string // its state as the commands show it
+	}{
+		{"sigint", os.Interrupt, "interrupted", "was interrupted"},
+		{"sigkill", os.Kill, "running", "never ended: its process"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			const lines = 120000
+			logPath := filepath.Join(dir, "auth.log")
+			bigSyslog(t, logPath, lines)
+			cs := filepath.Join(dir, "case")
+			mustRun(t, exitOK, "case", "init", cs, "--examiner", "T. Tester", "--tz", "UTC")
+			mustRun(t, exitOK, "evidence", "add", cs, logPath)
+
+			cmd, out := startJejak(t, "ingest", cs, "--quiet")
+			waitWriting(t, cs, cmd, out)
+			if err := cmd.Process.Signal(tc.signal); err != nil {
+				t.Fatal(err)
+			}
+			_ = cmd.Wait()
+			code := cmd.ProcessState.ExitCode()
+			switch tc.signal {
+			case os.Interrupt:
+				if code != exitInterrupted {
+					t.Fatalf("ingest after SIGINT: exit %d, want %d\n%s", code, exitInterrupted, out)
+				}
+				if !strings.Contains(out.String(), "INCOMPLETE") {
+					t.Errorf("the interrupted ingest's summary does not say INCOMPLETE:\n%s", out)
+				}
+			case os.Kill:
+				if code != -1 {
+					t.Fatalf("ingest after SIGKILL: exit %d, want killed\n%s", code, out)
+				}
+			}
+			r := lastRun(t, cs)
+			if r.state != tc.state || r.finished != (tc.state != "running") || r.files < 1 || r.lastFile == "" {
+				t.Fatalf("run recorded as %+v, want state %s with progress", r, tc.state)
+			}
+			var stored int64
+			if err := storeDB(t, cs).QueryRow(`SELECT count(*) FROM events`).Scan(&stored); err != nil {
+				t.Fatal(err)
+			}
+			if stored == 0 || stored >= lines {
+				t.Fatalf("%d events stored by the stopped run, want some of %d", stored, lines)
+			}
+
+			// Every reader of the timeline says so, first and last, exit 3.
+			reads := [][]string{
+				{"hunt", cs, "--after", "2024-02-14T00:00:00Z"},
+				{"timeline", cs, "--limit", "1"},
+				{"search", cs, "event.dataset:*", "--limit", "1"},
+				{"export", cs, "--format", "csv", "-o", filepath.Join(dir, "partial.csv")},
+				{"report", cs, "-o", filepath.Join(dir, "partial.md")},
+			}
+			for _, args := range reads {
+				_, stderr, code := jejak(t, args...)
+				if code != exitWarnings || !strings.Contains(stderr, "INCOMPLETE TIMELINE") || !strings.Contains(stderr, tc.shown) ||
+					!strings.Contains(stderr, "INCOMPLETE (ingest run 1 ") {
+					t.Errorf("jejak %s on the partial case: exit %d, want 3 and the run %q named\n%s", args[0], code, tc.shown, stderr)
+				}
+			}
+			rep, err := os.ReadFile(filepath.Join(dir, "partial.md"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			top := string(rep)
+			if i := strings.Index(top, "## 1. Case"); i > 0 {
+				top = top[:i]
+			}
+			if !strings.Contains(top, "**INCOMPLETE TIMELINE") || !strings.Contains(top, tc.shown) {
+				t.Errorf("the report does not open with the incomplete run:\n%s", top)
+			}
+			if strings.Contains(string(rep), "never ingested") {
+				t.Errorf("the report of a case holding %d events says it was never ingested", stored)
+			}
+			if tc.state == "running" && !strings.Contains(string(rep), fmt.Sprintf("the case timeline holds %d events", stored)) {
+				t.Errorf("the report does not state the %d events the store holds", stored)
+			}
+			for _, f := range []string{"partial.csv", "partial.md"} {
+				m := readManifest(t, filepath.Join(dir, f))
+				if m.Timeline == nil || m.Timeline.Complete || len(m.Timeline.Incomplete) != 1 || m.Timeline.Incomplete[0].Run != 1 {
+					t.Errorf("%s manifest timeline %+v, want run 1 incomplete", f, m.Timeline)
+				} else if st := m.Timeline.Incomplete[0].State; (tc.state == "running" && st != "killed") || (tc.state != "running" && st != tc.state) {
+					t.Errorf("%s manifest: run state %q", f, st)
+				}
+			}
+
+			// A run that completes clears it.
+			mustRun(t, exitOK, "ingest", cs, "--quiet")
+			if r := lastRun(t, cs); r.state != "complete" || !r.finished {
+				t.Fatalf("re-ingest recorded as %+v", r)
+			}
+			var syslogEvents int64
+			if err := storeDB(t, cs).QueryRow(`SELECT count(*) FROM events WHERE json_extract(doc, '$.jejak.provenance.parser') = 'syslog'`).Scan(&syslogEvents); err != nil {
+				t.Fatal(err)
+			}
+			if syslogEvents != lines {
+				t.Errorf("%d syslog events after the completed run, want one per line written: %d", syslogEvents, lines)
+			}
+			for _, args := range reads {
+				_, stderr, code := jejak(t, args...)
+				if code != exitOK || strings.Contains(stderr, "INCOMPLETE") {
+					t.Errorf("jejak %s after a completed ingest: exit %d\n%s", args[0], code, stderr)
+				}
+			}
+			rep, _ = os.ReadFile(filepath.Join(dir, "partial.md"))
+			if !strings.Contains(string(rep), "Complete: 2 ingest run(s) recorded") || strings.Contains(string(rep), "INCOMPLETE") {
+				t.Errorf("the report after a completed ingest does not say complete")
+			}
+			if m := readManifest(t, filepath.Join(dir, "partial.csv")); m.Timeline == nil || !m.Timeline.Complete {
+				t.Errorf("export manifest after a completed ingest: timeline %+v", m.Timeline)
+			}
+		})
+	}
+}
+
+// TestCompletenessOfRuns covers the cases no signal is needed for: an item
+// added after a completed run, a refused run (nothing read, nothing
+// changed), and a run recorded as running by a process that is gone.
+func TestCompletenessOfRuns(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a.log")
+	b := filepath.Join(dir, "b.log")
+	bigSyslog(t, a, 10)
+	bigSyslog(t, b, 20)
+	cs := filepath.Join(dir, "case")
+	mustRun(t, exitOK, "case", "init", cs, "--examiner", "T. Tester", "--tz", "UTC")
+	mustRun(t, exitOK, "evidence", "add", cs, a)
+
+	// Registered, never ingested: nothing was read, and hunt says so.
+	_, stderr, code := jejak(t, "hunt", cs, "--after", "2024-02-14")
+	if code != exitWarnings || !strings.Contains(stderr, "read by no completed ingest run") {
+		t.Errorf("hunt before any ingest: exit %d\n%s", code, stderr)
+	}
+	report := filepath.Join(dir, "r.md")
+	jejak(t, "report", cs, "-o", report)
+	if rep, _ := os.ReadFile(report); !strings.Contains(string(rep), "The case was never ingested") {
+		t.Errorf("report of an empty case does not say it was never ingested:\n%s", rep)
+	}
+
+	mustRun(t, exitOK, "ingest", cs, "--quiet")
+	mustRun(t, exitOK, "hunt", cs, "--after", "2024-02-14")
+
+	// An item added since: the timeline lacks it until an ingest reads it.
+	mustRun(t, exitOK, "evidence", "add", cs, b)
+	_, stderr, code = jejak(t, "timeline", cs, "--limit", "1")
+	if code != exitWarnings || !strings.Contains(stderr, filepath.Base(b)) {
+		t.Errorf("timeline with an item never ingested: exit %d\n%s", code, stderr)
+	}
+
+	// A refused run (the item changed since registration) reads nothing:
+	// it leaves the case as it was, here incomplete for b only.
+	if err := os.WriteFile(b, []byte("changed\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, code := jejak(t, "ingest", cs, "--quiet"); code == exitOK {
+		t.Fatal("ingest of a changed item succeeded")
+	}
+	if r := lastRun(t, cs); r.state != "refused" {
+		t.Fatalf("refused ingest recorded as %q", r.state)
+	}
+	_, stderr, _ = jejak(t, "export", cs, "-o", filepath.Join(dir, "x.csv"))
+	if strings.Contains(stderr, "ingest run 2") || !strings.Contains(stderr, filepath.Base(b)) {
+		t.Errorf("export after a refused run: the refused run is blamed, or b is not named\n%s", stderr)
+	}
+	m := readManifest(t, filepath.Join(dir, "x.csv"))
+	if m.Timeline == nil || m.Timeline.Complete || len(m.Timeline.NotIngested) != 1 || len(m.Timeline.Incomplete) != 0 {
+		t.Errorf("manifest timeline %+v, want b alone not ingested", m.Timeline)
+	}
+}
+
+// TestKilledRunOfAnotherProcess: a run left "running" by a process that no
+// longer exists reads as killed; by a live process, as running.
+func TestKilledRunOfAnotherProcess(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a.log")
+	bigSyslog(t, a, 10)
+	cs := filepath.Join(dir, "case")
+	mustRun(t, exitOK, "case", "init", cs, "--examiner", "T. Tester", "--tz", "UTC")
+	mustRun(t, exitOK, "evidence", "add", cs, a)
+	mustRun(t, exitOK, "ingest", cs, "--quiet")
+
+	// A real process that has ended: its pid is free.
+	done := exec.Command("true")
+	if err := done.Run(); err != nil {
+		t.Skip("no true(1) to get a pid from:", err)
+	}
+	live := exec.Command("sleep", "60")
+	if err := live.Start(); err != nil {
+		t.Skip("no sleep(1):", err)
+	}
+	defer func() { _ = live.Process.Kill(); _ = live.Wait() }()
+	host, _ := os.Hostname()
+	for _, tc := range []struct {
+		pid  int
+		want string
+	}{
+		{done.Process.Pid, "killed"},
+		{live.Process.Pid, "running"},
+	} {
+		db, err := sql.Open("sqlite", "file:"+filepath.Join(cs, "case.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(`UPDATE runs SET state='running', finished=NULL, pid=?, host=? WHERE id=(SELECT max(id) FROM runs)`, tc.pid, host); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		out := filepath.Join(dir, tc.want+".csv")
+		_, stderr, code := jejak(t, "export", cs, "-o", out)
+		m := readManifest(t, out)
+		if code != exitWarnings || m.Timeline == nil || len(m.Timeline.Incomplete) != 1 || m.Timeline.Incomplete[0].State != tc.want {
+			t.Errorf("pid %d: exit %d, timeline %+v, want state %s\n%s", tc.pid, code, m.Timeline, tc.want, stderr)
+		}
+	}
+}
