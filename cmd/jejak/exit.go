@@ -30,7 +30,13 @@ const exitHelp = `EXIT STATUS
         unreadable records, a file a parser failed on); the summary and
         'jejak warnings CASE' say which. Files in no known format and empty
         files are listed there too, but alone do not make the status 3.
-   4    hunt --fail-on SEVERITY: a finding at or above that severity
+        Also: hunt, report, export, timeline and search read an INCOMPLETE
+        case timeline (an ingest run interrupted, failed or killed, or an
+        evidence item no completed run read); they say so on stderr, first
+        and last, the report at its top and manifests under "timeline",
+        until an ingest run completes.
+   4    hunt --fail-on SEVERITY: a finding at or above that severity (even
+        on an incomplete timeline)
    130  interrupted`
 
 // usageError marks an error as the caller's mistake (exit 2).
