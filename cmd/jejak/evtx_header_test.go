@@ -27,7 +27,7 @@ import (
 // spooled, so detection sees its head only: a header that keeps its other
 // fields is still recognised, a zeroed one is not, and then the .evtx name
 // makes it a known log left unread (exit 3 all the same, no event lost
-// without a word).
+// without a word), as is a file whose chunk signatures are gone too.
 func TestIngestDamagedEVTXHeader(t *testing.T) {
 	intact, err := os.ReadFile(parsertest.Corpus(t, "logs/windows/security.evtx"))
 	if err != nil {
@@ -52,6 +52,13 @@ func TestIngestDamagedEVTXHeader(t *testing.T) {
 		{"zeroed-header", func(b []byte) { clear(b[:4096]) }, false, true, "signature"},
 		{"signature-byte-tgz", func(b []byte) { b[3] ^= 0xff }, true, true, "signature"},
 		{"zeroed-header-tgz", func(b []byte) { clear(b[:4096]) }, true, false, ""},
+		// No chunk signature left either: nothing says EVTX but the name.
+		{"no-chunk-signature", func(b []byte) {
+			b[3] ^= 0xff
+			for off := 4096; off+8 <= len(b); off += 65536 {
+				b[off] ^= 0xff
+			}
+		}, false, false, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := append([]byte(nil), intact...)
@@ -62,7 +69,7 @@ func TestIngestDamagedEVTXHeader(t *testing.T) {
 			}
 			if !tc.read {
 				if got.sum.SkipReasons[ingest.SkipKnownLog] != 1 || got.sum.Parsers["evtx"] != nil {
-					t.Errorf("a zeroed header in a stream: skip reasons %v, parsers %v; want the known log skipped", got.sum.SkipReasons, got.sum.Parsers)
+					t.Errorf("skip reasons %v, parsers %v; want the known log skipped", got.sum.SkipReasons, got.sum.Parsers)
 				}
 				return
 			}

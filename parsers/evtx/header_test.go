@@ -375,6 +375,22 @@ func TestMatchDamagedHeaderNeedsChunks(t *testing.T) {
 	if match(b) {
 		t.Errorf("one chunk signature among %d slots of other bytes matches", slotsChecked-1)
 	}
+	// Parse holds to the same rule (a stream member is taken on its head
+	// alone, see damagedHeaderMatch): without the file signature and with
+	// no chunk signature, the file is refused as a whole, not read as
+	// chunks without headers.
+	b = bytes.Clone(sec)
+	b[3] ^= 0xff
+	for off := fileHeaderBlock; off < len(b); off += chunkSize {
+		b[off] ^= 0xff
+	}
+	if !New(1).Match(streamEntry("Security.evtx", b), b[:parsers.HeadSize]) {
+		t.Errorf("a stream member keeping its header fields is not taken on its head")
+	}
+	res := parsertest.Parse(context.Background(), New(1), parsertest.BytesEntry("Security.evtx", b, time.Time{}), time.UTC)
+	if res.Err == nil || !strings.Contains(res.Err.Error(), "not an EVTX file") || len(res.Events) != 0 {
+		t.Errorf("no file or chunk signature: Parse gives %d events, error %v", len(res.Events), res.Err)
+	}
 	// A file cut inside its first chunk's signature.
 	b = bytes.Clone(sec[:fileHeaderBlock+600])
 	clear(b[:fileHeaderBlock])
@@ -412,6 +428,35 @@ func TestMatchDamagedHeaderNeedsChunks(t *testing.T) {
 		t.Errorf("only %d other corpus files", others)
 	}
 	t.Logf("%d non-EVTX corpus files, none matched", others)
+	// The files Debian packages installed on this machine: programs,
+	// libraries, locale catalogues, compressed documentation.
+	system, zeroHeads := 0, 0
+	for _, root := range []string{"/usr/lib", "/usr/share/locale", "/var/lib/dpkg", "/var/cache/debconf"} {
+		filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || system >= 20000 {
+				return filepath.SkipDir
+			}
+			if !d.Type().IsRegular() || strings.HasSuffix(strings.ToLower(path), ".evtx") {
+				return nil
+			}
+			f, err := os.Open(path)
+			if err != nil {
+				return nil
+			}
+			head := make([]byte, parsers.HeadSize)
+			n, _ := io.ReadFull(f, head)
+			f.Close()
+			system++
+			if n == parsers.HeadSize && isZero(head[fileHeaderSize:]) {
+				zeroHeads++
+			}
+			if p.Match(parsertest.FileEntry(t, path), head[:n]) {
+				t.Errorf("%s, not an EVTX file, matches", path)
+			}
+			return nil
+		})
+	}
+	t.Logf("%d system files (%d with a head zero past byte 128), none matched", system, zeroHeads)
 }
 
 // FuzzMatchDamagedHeader: Match takes a file without the EVTX signature
