@@ -198,6 +198,17 @@ func (e *env) ingest(c *cli.Context, cs *evidence.Case) (rerr error) {
 	}
 	reading = true
 	sum, runErr := ingest.Run(ctx, cfg, walk, sink)
+	// The check before reading leaves a window: evidence written to while
+	// the run read it (a write moves the ctime, whatever is done to the
+	// mtime) fails the run, as its events may hold unregistered bytes.
+	for _, it := range items {
+		if runErr != nil {
+			break
+		}
+		if err := cs.Recheck(ctx, it, false); err != nil {
+			runErr = fmt.Errorf("evidence %s changed while it was read, so this run's events may not be of the registered evidence: %w", it.ID, err)
+		}
+	}
 	if stream != nil {
 		if _, err := stream.Finish(ctx); err != nil && runErr == nil {
 			runErr = err

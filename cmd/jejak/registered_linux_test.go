@@ -458,3 +458,51 @@ func TestEvidenceAtimeKept(t *testing.T) {
 		t.Log("this mount does not update atimes on read (noatime?): the checks above cannot fail here")
 	}
 }
+
+// TestEvidenceChangedDuringIngest: a line appended to a registered log while
+// ingest reads it fails the run with exit 1, naming the item: its events
+// may hold unregistered bytes. (On a machine fast enough to get there
+// before the check that precedes reading, that check refuses it instead.)
+func TestEvidenceChangedDuringIngest(t *testing.T) {
+	root := t.TempDir()
+	b, err := os.ReadFile(parsertest.Corpus(t, "logs/syslog/syslog_ssh.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := filepath.Join(root, "auth.log")
+	// Big enough that reading it takes well over the 0.3 s before the
+	// append (16 MiB: 2 to 10 s here).
+	if err := os.WriteFile(log, bytes.Repeat(b, (16<<20)/len(b)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cs := filepath.Join(root, "case")
+	mustRun(t, exitOK, "case", "init", cs, "--examiner", "t", "--tz", "UTC")
+	mustRun(t, exitOK, "evidence", "add", cs, log)
+	id := listItems(t, cs)[0].ID
+
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperJejak$", "--", "ingest", cs, "--quiet")
+	cmd.Env = append(os.Environ(), "JEJAK_HELPER_PROCESS=1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	f, err := os.OpenFile(log, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(acceptedLine)
+	f.Close()
+	cmd.Wait()
+	t.Logf("ingest ran %v", time.Since(start).Round(time.Millisecond))
+	if strings.Contains(stderr.String(), "changed while it was read") {
+		t.Log("caught after reading")
+	} else {
+		t.Log("caught before reading")
+	}
+	if code := cmd.ProcessState.ExitCode(); code != exitFatal || !strings.Contains(stderr.String(), "changed") || !strings.Contains(stderr.String(), id) {
+		t.Fatalf("exit %d, want %d naming %s\n%s", code, exitFatal, id, stderr.String())
+	}
+}
