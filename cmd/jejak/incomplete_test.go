@@ -368,3 +368,27 @@ func TestKilledRunOfAnotherProcess(t *testing.T) {
 		}
 	}
 }
+
+// TestReportNamesRunsAfterTheHunt: findings are of the timeline as it was
+// when the hunt ran; a run since (here one completing a killed run's work)
+// is named in the report, so partial findings do not pass for whole ones.
+func TestReportNamesRunsAfterTheHunt(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a.log")
+	bigSyslog(t, a, 10)
+	cs := filepath.Join(dir, "case")
+	mustRun(t, exitOK, "case", "init", cs, "--examiner", "T. Tester", "--tz", "UTC")
+	mustRun(t, exitOK, "evidence", "add", cs, a)
+	mustRun(t, exitOK, "ingest", cs, "--quiet")
+	mustRun(t, exitOK, "hunt", cs, "--after", "2024-02-14")
+	out := filepath.Join(dir, "r.md")
+	mustRun(t, exitOK, "report", cs, "-o", out)
+	if rep, _ := os.ReadFile(out); strings.Contains(string(rep), "Not hunted") {
+		t.Errorf("report of a hunt after the only run names a later run")
+	}
+	mustRun(t, exitOK, "ingest", cs, "--quiet")
+	mustRun(t, exitOK, "report", cs, "-o", out)
+	if rep, _ := os.ReadFile(out); !strings.Contains(string(rep), "ingest run(s) 2, started after this hunt") {
+		t.Errorf("report does not name run 2, started after the hunt:\n%s", rep)
+	}
+}
