@@ -44,11 +44,11 @@ type Record struct {
 
 // Where a recovered record was found. A live record is one in the record
 // chain of a chunk with a valid header that the file header counts (or
-// that follows them in a dirty file, see Parser.Parse): the chain starts
-// right after the chunk header and ends at the free-space offset, at the
-// record the header names last (its offset for libevtx, its ID for the
-// evtx crate), or at the first record header that is not valid, whichever
-// comes first. Both oracles stop there; every record found after that
+// that follows them in a dirty file or in one whose file header is
+// damaged, see Parser.ParseStats): the chain starts right after the chunk
+// header and ends at the free-space offset, at the record the header
+// names last (its offset for libevtx, its ID for the evtx crate), or at
+// the first record header that is not valid, whichever comes first. Both oracles stop there; every record found after that
 // point is recovered, as evtxexport -m recovered lists it.
 const (
 	fromSlack     = "chunk slack"                                  // past the chunk's free-space offset
