@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"strings"
 	"testing"
 
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
@@ -22,6 +23,10 @@ func addSeeds(f *testing.F) {
 		f.Add(b[:len(b)/2])
 	}
 	f.Add(makeZip(f, member{name: "../a/../../x", data: []byte("x")}, member{name: "in.zip", data: readCorpus(f, "archives/syslog.zip")}))
+	// Two records under one name: identities must tell them apart.
+	dup := []member{{name: "var/log/auth.log", data: []byte("a\n")}, {name: "./var/log/auth.log", data: []byte("b\n"), store: true}, {name: "var//log/auth.log", data: []byte("c\n")}}
+	f.Add(makeZip(f, dup...))
+	f.Add(append(makeTar(f, dup...), makeTar(f, dup[0])...))
 }
 
 func FuzzSniff(f *testing.F) {
@@ -48,10 +53,17 @@ func FuzzExpand(f *testing.F) {
 			e := jfs.NewEntry("fuzz.bin", []string{"file:fuzz.bin"}, int64(len(b)),
 				func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }, ra)
 			opts := jfs.Options{MaxExpanded: 1 << 20, SpoolMemory: 1 << 20}
+			seen := map[string]bool{}
 			x := jfs.NewExpander(context.Background(), opts, func(ctx context.Context, e *jfs.Entry) error {
 				if len(e.Chain) == 0 || !jfs.IsSafePath(e.Path) {
 					t.Errorf("entry chain %q path %q", e.Chain, e.Path)
 				}
+				// Chain, path and identity are what an event ID hashes.
+				k := strings.Join(e.Chain, "\x00") + "\x01" + e.Path + "\x01" + e.Identity
+				if seen[k] {
+					t.Errorf("two entries share chain %q path %q identity %q", e.Chain, e.Path, e.Identity)
+				}
+				seen[k] = true
 				if e.Container {
 					return nil // times only; its members follow
 				}
