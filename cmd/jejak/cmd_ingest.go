@@ -63,7 +63,8 @@ file of a folder (a file added, missing or changed) and every segment of a
 split raw or EWF image set. A file whose size and mtime equal the registry's
 is taken as unchanged, others are hashed; --verify hashes every file. Any
 difference refuses the ingest (exit 1) naming the file, and is recorded in
-the custody log. Items registered by a jejak that hashed only the first
+the custody log. The fast check runs again after reading: evidence written to
+meanwhile fails the run (exit 1). Items registered by a jejak that hashed only the first
 segment of an image set are refused until added again ('jejak evidence add
 CASE PATH' hashes each segment and keeps the item's ID).
 
