@@ -25,7 +25,10 @@
 // signatures and checksums, so such a file is recognised by its chunk
 // signatures at 4096 + n·65536 and read chunk by chunk, with one warning
 // naming what is wrong and jejak.data.file_header_damaged on its events.
-// evtxexport and the evtx crate refuse such a file outright.
+// evtxexport and the evtx crate refuse such a file outright. The warning
+// is a record warning, so ingest exits 3: every record was read, but a
+// damaged structure was met and the header's own fields (dirty flag,
+// chunk count) were not, which an examiner must hear about.
 package evtx
 
 import (
