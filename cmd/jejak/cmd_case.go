@@ -66,7 +66,9 @@ EXAMPLE
 					i := cs.Info()
 					fmt.Fprintf(e.stdout, "case      %s\nfolder    %s\nexaminer  %s\nzone      %s\ncreated   %s\ncustody   %d entries, ", i.Name, cs.Dir(), i.Examiner, i.Zone, i.Created.Format("2006-01-02T15:04:05Z07:00"), len(entries))
 					if verr == nil {
-						fmt.Fprintln(e.stdout, "chain intact")
+						// Only the links and the head: the case files, the
+						// store and the signatures are checked by verify.
+						fmt.Fprintln(e.stdout, "chain intact (links and head; 'jejak verify' checks case files, store and signatures)")
 					} else {
 						fmt.Fprintln(e.stdout, "CHAIN BROKEN")
 					}

@@ -243,6 +243,21 @@ func TestCustodyAttacksAreDetected(t *testing.T) {
 		}
 		// The old command gives the same verdict.
 		mustRun(t, 0, "evidence", "verify", a.dir, "--key", a.pub)
+		// An export's manifest carries the head's signature too, and
+		// anchors the chain like the report's.
+		csv := filepath.Join(t.TempDir(), "timeline.csv")
+		mustRun(t, 0, "--sign-key", a.key, "export", a.dir, "--format", "csv", "-o", csv)
+		var m struct {
+			Custody struct {
+				Hash, Signature string
+				Fingerprint     string `json:"key_fingerprint"`
+			} `json:"custody"`
+		}
+		mb, _ := os.ReadFile(csv + ".manifest.json")
+		if err := json.Unmarshal(mb, &m); err != nil || m.Custody.Signature == "" || !strings.HasPrefix(m.Custody.Fingerprint, "SHA256:") {
+			t.Errorf("export manifest custody %+v (%v)", m.Custody, err)
+		}
+		mustRun(t, 0, "verify", a.dir, "--anchor", csv+".manifest.json", "--anchor", a.manifest)
 		b, _ := os.ReadFile(strings.TrimSuffix(a.manifest, ".manifest.json"))
 		if !bytes.Contains(b, []byte("| Chain | intact")) || !bytes.Contains(b, []byte("Head entry signature")) {
 			t.Errorf("handed-out report:\n%s", grepLines(string(b), "|"))
