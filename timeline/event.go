@@ -242,14 +242,20 @@ type Provenance struct {
 }
 
 // Display renders the chain as one readable path, e.g.
-// "logs.tgz » gzip » tar:var/log/syslog".
+// "logs.tgz » gzip » tar:var/log/syslog", followed by the identity in
+// brackets when there is one ("… » tar:var/log/auth.log [tar#3@1536]"):
+// a reader must see which of two copies at one path a row comes from.
 func (p Provenance) Display() string {
 	parts := make([]string, 0, len(p.Chain)+1)
 	parts = append(parts, p.EvidenceName)
 	for _, c := range p.Chain {
 		parts = append(parts, strings.TrimSuffix(c, ":"))
 	}
-	return strings.Join(parts, " » ")
+	s := strings.Join(parts, " » ")
+	if p.Identity != "" {
+		s += " [" + p.Identity + "]"
+	}
+	return s
 }
 
 // ComputeID returns the deterministic identity of an event: a hash of its
