@@ -251,9 +251,10 @@ func (h *hunter) internProv(p timeline.Provenance) timeline.Provenance {
 	return p
 }
 
-// fileKey names the file an event was read from (evidence, chain, path).
+// fileKey names the file an event was read from (evidence, chain, path,
+// and the identity that tells two copies at one path apart).
 func fileKey(p timeline.Provenance) string {
-	return p.EvidenceSHA256 + "\x00" + strings.Join(p.Chain, "\x00") + "\x00" + p.Path
+	return p.EvidenceSHA256 + "\x00" + strings.Join(p.Chain, "\x00") + "\x00" + p.Path + "\x00" + p.Identity
 }
 
 // fileLabel is the file as a reader names it.

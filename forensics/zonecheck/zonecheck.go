@@ -332,7 +332,7 @@ func hash(s string) uint64 {
 
 func (c *Checker) file(ev *timeline.Event, zone string) int32 {
 	p := &ev.Jejak.Provenance
-	id := p.EvidenceSHA256 + "\x00" + strings.Join(p.Chain, "\x00") + "\x00" + p.Path + "\x00" + p.Parser + "\x00" + zone
+	id := p.EvidenceSHA256 + "\x00" + strings.Join(p.Chain, "\x00") + "\x00" + p.Path + "\x00" + p.Identity + "\x00" + p.Parser + "\x00" + zone
 	if i, ok := c.fileIdx[id]; ok {
 		return i
 	}
