@@ -6,6 +6,7 @@ import (
 	"os/user"
 
 	"github.com/jejak-forensics/jejak/forensics/evidence"
+	"github.com/jejak-forensics/jejak/internal/termsafe"
 	"github.com/urfave/cli/v2"
 )
 
@@ -50,7 +51,7 @@ EXAMPLE
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(e.stderr, "evidence %s  sha256 %s  %s\n", it.ID, it.SHA256, it.Path)
+				fmt.Fprintf(e.stderr, "evidence %s  sha256 %s  %s\n", it.ID, it.SHA256, termsafe.String(it.Path))
 			}
 			err = e.ingest(c, cs)
 			if err != nil && !errors.Is(err, errWarnings) {

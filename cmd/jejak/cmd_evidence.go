@@ -10,6 +10,7 @@ import (
 
 	"github.com/jejak-forensics/jejak/forensics/evidence"
 	"github.com/jejak-forensics/jejak/forensics/image"
+	"github.com/jejak-forensics/jejak/internal/termsafe"
 	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v2"
 )
@@ -74,7 +75,7 @@ EXAMPLE
 						failed = append(failed, err)
 						continue
 					}
-					fmt.Fprintf(e.stdout, "%s  %s  %s  %s\n", it.ID, it.SHA256, humanBytes(it.Size), it.Path)
+					fmt.Fprintf(e.stdout, "%s  %s  %s  %s\n", it.ID, it.SHA256, humanBytes(it.Size), termsafe.String(it.Path))
 				}
 				if len(failed) > 0 {
 					return cli.Exit(fmt.Sprintf("%d of %d evidence paths not registered", len(failed), c.NArg()-1), exitFatal)
@@ -104,7 +105,7 @@ EXAMPLE
 				fmt.Fprintln(tw, "ID\tKIND\tSIZE\tSHA-256\tADDED (UTC)\tEXAMINER\tPATH")
 				for _, it := range items {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", it.ID, it.Kind, humanBytes(it.Size), it.SHA256,
-						it.AddedAt.UTC().Format("2006-01-02T15:04:05Z"), it.Examiner, it.Path)
+						it.AddedAt.UTC().Format("2006-01-02T15:04:05Z"), oneLine(it.Examiner), oneLine(it.Path))
 				}
 				return tw.Flush()
 			},
@@ -142,9 +143,9 @@ hashes every segment, keeping the item's ID.
 					report := func(file string, err error) {
 						if err != nil {
 							reported++
-							fmt.Fprintf(e.stdout, "MISMATCH  %s  %s: %v\n", it.ID, file, err)
+							fmt.Fprintf(e.stdout, "MISMATCH  %s  %s: %s\n", it.ID, termsafe.String(file), termsafe.String(err.Error()))
 						} else if len(it.Segments) > 1 {
-							fmt.Fprintf(e.stdout, "ok        %s  segment %s\n", it.ID, file)
+							fmt.Fprintf(e.stdout, "ok        %s  segment %s\n", it.ID, termsafe.String(file))
 						}
 					}
 					if err := cs.VerifyEvidenceEach(c.Context, it, report); err != nil {
@@ -152,12 +153,12 @@ hashes every segment, keeping the item's ID.
 							return err
 						}
 						if reported == 0 {
-							fmt.Fprintf(e.stdout, "MISMATCH  %s  %s: %v\n", it.ID, it.Path, err)
+							fmt.Fprintf(e.stdout, "MISMATCH  %s  %s: %s\n", it.ID, termsafe.String(it.Path), termsafe.String(err.Error()))
 						}
 						bad = append(bad, err)
 						continue
 					}
-					fmt.Fprintf(e.stdout, "ok        %s  %s\n", it.ID, it.Path)
+					fmt.Fprintf(e.stdout, "ok        %s  %s\n", it.ID, termsafe.String(it.Path))
 					if err := verifyStoredHashes(c.Context, e.stdout, it); err != nil {
 						bad = append(bad, err)
 					}
@@ -182,11 +183,11 @@ func verifyStoredHashes(ctx context.Context, out io.Writer, it *evidence.Item) e
 	defer img.Close()
 	computed, stored, err := image.Verify(ctx, img)
 	if err != nil {
-		fmt.Fprintf(out, "MISMATCH  %s  %s: media unreadable: %v\n", it.ID, it.Path, err)
+		fmt.Fprintf(out, "MISMATCH  %s  %s: media unreadable: %s\n", it.ID, termsafe.String(it.Path), termsafe.String(err.Error()))
 		return fmt.Errorf("%s: %w", it.Path, err)
 	}
 	if bad := computed.Mismatches(stored); len(bad) > 0 {
-		fmt.Fprintf(out, "MISMATCH  %s  %s: media differs from the hashes stored at acquisition: %s\n", it.ID, it.Path, strings.Join(bad, "; "))
+		fmt.Fprintf(out, "MISMATCH  %s  %s: media differs from the hashes stored at acquisition: %s\n", it.ID, termsafe.String(it.Path), strings.Join(bad, "; "))
 		return fmt.Errorf("%s: stored hashes do not verify", it.Path)
 	}
 	fmt.Fprintf(out, "ok        %s  media MD5 %s SHA-1 %s equal the hashes stored in the image\n", it.ID, computed.MD5, computed.SHA1)

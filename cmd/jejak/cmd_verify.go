@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/jejak-forensics/jejak/forensics/evidence"
+	"github.com/jejak-forensics/jejak/internal/termsafe"
 	"github.com/jejak-forensics/jejak/timeline/export"
 	"github.com/jejak-forensics/jejak/timeline/store/sqlite"
 	"github.com/urfave/cli/v2"
@@ -108,7 +109,8 @@ func auditOptions(c *cli.Context) (evidence.AuditOptions, error) {
 
 func printAudit(w io.Writer, a *evidence.Audit) {
 	for _, ch := range a.Checks {
-		fmt.Fprintf(w, "%-12s %s: %s\n", ch.Status, ch.Name, ch.Detail)
+		// Details name files of the evidence and the case: shown escaped.
+		fmt.Fprintf(w, "%-12s %s: %s\n", ch.Status, ch.Name, termsafe.String(ch.Detail))
 	}
 }
 

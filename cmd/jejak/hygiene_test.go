@@ -144,4 +144,22 @@ func TestHostileTextEndToEnd(t *testing.T) {
 	if export.Restore("'"+userFormula) != userFormula {
 		t.Error("Restore does not give the user name back")
 	}
+
+	// The evidence changes: both verifications name the changed file,
+	// escaped.
+	f2, err := os.OpenFile(filepath.Join(ev, "log", "x\x1b[2Jevil.log"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f2.WriteString("more\n")
+	f2.Close()
+	for _, args := range [][]string{{"evidence", "verify", cs}, {"verify", cs}, {"evidence", "list", cs}} {
+		o, e, _ := jejak(t, args...)
+		if r := rawControl(o + e); r >= 0 {
+			t.Errorf("%s prints %U raw:\n%q", args[0], r, o+e)
+		}
+		if args[1] != "list" && !strings.Contains(o+e, `log/x\x1b[2Jevil.log`) {
+			t.Errorf("jejak %s does not name the changed file:\n%s%s", strings.Join(args[:len(args)-1], " "), o, e)
+		}
+	}
 }
