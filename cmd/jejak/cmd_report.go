@@ -12,6 +12,7 @@ import (
 	"github.com/jejak-forensics/jejak/forensics/evidence"
 	"github.com/jejak-forensics/jejak/forensics/hunt"
 	"github.com/jejak-forensics/jejak/forensics/ingest"
+	"github.com/jejak-forensics/jejak/internal/termsafe"
 	"github.com/jejak-forensics/jejak/timeline"
 	"github.com/jejak-forensics/jejak/timeline/export"
 	"github.com/jejak-forensics/jejak/timeline/store/sqlite"
@@ -81,6 +82,16 @@ EXAMPLES
 			warnIncomplete(e.stderr, r.Completeness)
 			outPath := c.String("output")
 			if outPath == "-" {
+				if isTerminal(e.stdout) {
+					// On a screen, evidence text must not reach the
+					// terminal raw (HTML escaping leaves ESC as it is).
+					tw := termsafe.NewWriter(e.stdout)
+					err := export.WriteReport(tw, f, r)
+					if ferr := tw.Flush(); err == nil {
+						err = ferr
+					}
+					return incompleteExit(e.stderr, r.Completeness, err)
+				}
 				return incompleteExit(e.stderr, r.Completeness, export.WriteReport(e.stdout, f, r))
 			}
 			sum, size, err := writeOutput(outPath, func(w io.Writer) error { return export.WriteReport(w, f, r) })

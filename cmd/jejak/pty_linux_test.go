@@ -80,6 +80,36 @@ func TestExportToTerminal(t *testing.T) {
 	if !strings.Contains(screen, `\x1b]0;pwned\x07\x1b[2J`) {
 		t.Errorf("escape sequence not shown escaped:\n%s", screen)
 	}
+	// The HTML report on a terminal: HTML escaping leaves ESC alone, the
+	// terminal writer does not.
+	master2, tty2 := openPTY(t)
+	read2 := make(chan []byte)
+	go func() {
+		var b bytes.Buffer
+		buf := make([]byte, 4096)
+		for {
+			n, err := master2.Read(buf)
+			b.Write(buf[:n])
+			if err != nil || bytes.Contains(b.Bytes(), []byte("\nEND\n")) {
+				break
+			}
+		}
+		read2 <- b.Bytes()
+	}()
+	errb.Reset()
+	code = run([]string{"jejak", "report", cs, "--format", "html", "-o", "-"}, strings.NewReader(""), tty2, &errb)
+	io.WriteString(tty2, "\nEND\n")
+	screen = string(<-read2)
+	if code != exitOK && code != exitWarnings {
+		t.Fatalf("report to a terminal: exit %d\n%s", code, errb.String())
+	}
+	if r := rawControl(strings.TrimSuffix(screen, "\nEND\n")); r >= 0 {
+		t.Errorf("the terminal got %U raw from the HTML report", r)
+	}
+	if !strings.Contains(screen, `x\x1b[2Jevil.log`) {
+		t.Errorf("the HTML report does not show the file name escaped:\n%s", screen)
+	}
+
 	// To a pipe: the exact export.
 	out := mustRun(t, exitOK, "export", cs, "--format", "csv", "-o", "-")
 	if !strings.Contains(out, userEscape) {
