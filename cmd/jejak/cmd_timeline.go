@@ -25,6 +25,9 @@ func timelineCmd(e *env) *cli.Command {
 		Description: `Prints events ordered by @timestamp (UTC), then event ID — a total order, so the
 same case always prints the same rows. Columns: time, timestamp_desc, parser,
 action, message, source (evidence » container chain » path @ offset).
+Evidence text is shown as text: control characters, escape sequences, C1
+controls and bidi overrides appear escaped (\x1b[2J, \n, \u202e), never raw,
+so a log line cannot drive the terminal. --json keeps the exact text.
 
 EXAMPLES
    jejak timeline CASE --from 2024-02-14T18:00:00+07:00 --limit 100
