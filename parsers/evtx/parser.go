@@ -352,6 +352,19 @@ func (p *Parser) ParseStats(ctx context.Context, src *parsers.Source, emit func(
 		return st, nil
 	}
 	st.Chunks = int(nChunks)
+	// With the header's count unknown, a zeroed chunk is an unused one only
+	// past the last chunk in use: one before a chunk that bears a
+	// signature is a hole in the log, warned as a counted chunk is.
+	lastSigned := int64(-1)
+	if len(damage) > 0 {
+		var b [8]byte
+		for i := nChunks - 1; i >= 0; i-- {
+			if n, _ := src.ReaderAt.ReadAt(b[:], fileHeaderBlock+i*chunkSize); n == len(b) && bytes.Equal(b[:], chunkMagic) {
+				lastSigned = i
+				break
+			}
+		}
+	}
 	workers := int64(max(1, p.workers))
 	workers = min(workers, nChunks)
 
@@ -438,8 +451,11 @@ func (p *Parser) ParseStats(ctx context.Context, src *parsers.Source, emit func(
 			return st, ctx.Err()
 		}
 		<-window
-		if out.res.empty && i < declared {
+		switch {
+		case out.res.empty && i < declared:
 			report(warning{off: fileHeaderBlock + i*chunkSize, err: fmt.Errorf("chunk %d of %d counted by the file header is zeroed", i, declared)})
+		case out.res.empty && i < lastSigned:
+			report(warning{off: fileHeaderBlock + i*chunkSize, err: fmt.Errorf("chunk %d is zeroed, before chunk %d which holds a chunk signature (the damaged file header counts nothing)", i, lastSigned)})
 		}
 		st.Declared += out.res.declared
 		st.Unreadable += out.res.unreadable
