@@ -182,10 +182,14 @@ func TestTarDuplicateMembers(t *testing.T) {
 	if want := lineCounts(fromTar...); !slices.Equal(got, want) {
 		t.Errorf("events per copy %v, want %v (each copy's lines, as tar extracts it); identities %q", got, want, ids)
 	}
-	for _, id := range ids {
-		if !strings.HasPrefix(id, "tar#") {
-			t.Errorf("identity %q does not name the tar member", id)
-		}
+	// Each identity names the member's place in the listing and its
+	// content's offset, as Python's tarfile reads them.
+	wantIDs := pyLines(t, dir, `import os, sys, tarfile
+for n, m in enumerate(tarfile.open(sys.argv[1]).getmembers(), 1):
+    if os.path.normpath(m.name) == "var/log/auth.log":
+        print("tar#%d@%d" % (n, m.offset_data))`, ev)
+	if !slices.Equal(ids, wantIDs) {
+		t.Errorf("identities %q, want %q (tarfile's member numbers and data offsets)", ids, wantIDs)
 	}
 	if sum.Duplicates != 0 || sum.Inserted != sum.Events {
 		t.Errorf("summary: %d events, %d inserted, %d duplicates", sum.Events, sum.Inserted, sum.Duplicates)
@@ -237,10 +241,16 @@ for i in z.infolist():
 	if !slices.Equal(got, want) {
 		t.Errorf("events per copy %v, want %v (zipfile's line counts); identities %q", got, want, ids)
 	}
-	for _, id := range ids {
-		if !strings.HasPrefix(id, "zip#") {
-			t.Errorf("identity %q does not name the zip member", id)
-		}
+	// Each identity names the member's place in the central directory and
+	// its content's offset (after its local header), as zipfile reads them.
+	wantIDs := pyLines(t, dir, `import os, struct, sys, zipfile
+d = open(sys.argv[1], "rb").read()
+for n, i in enumerate(zipfile.ZipFile(sys.argv[1]).infolist(), 1):
+    if os.path.normpath(i.filename) == "var/log/auth.log":
+        nl, xl = struct.unpack("<HH", d[i.header_offset+26:i.header_offset+30])
+        print("zip#%d@%d" % (n, i.header_offset + 30 + nl + xl))`, ev)
+	if !slices.Equal(ids, wantIDs) {
+		t.Errorf("identities %q, want %q (zipfile's member numbers and data offsets)", ids, wantIDs)
 	}
 	checkIDs(t, ev, evs)
 }
@@ -317,10 +327,21 @@ func TestNTFSDeletedAndLiveAtOnePath(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("events per copy %v, want %v (icat of the entries fls lists: %q); identities %q", got, want, entries, ids)
 	}
+	// Each identity names the MFT entry fls lists ("66-128-2" is entry 66,
+	// attribute type 128, id 2; the identity adds the sequence number).
+	var gotEntries, wantEntries []string
 	for _, id := range ids {
-		if !strings.HasPrefix(id, "mft:") {
-			t.Errorf("identity %q does not name the MFT entry", id)
-		}
+		e, _, _ := strings.Cut(strings.TrimPrefix(id, "mft:"), "-")
+		gotEntries = append(gotEntries, e)
+	}
+	for _, e := range entries {
+		n, _, _ := strings.Cut(e, "-")
+		wantEntries = append(wantEntries, n)
+	}
+	slices.Sort(gotEntries)
+	slices.Sort(wantEntries)
+	if !slices.Equal(gotEntries, wantEntries) {
+		t.Errorf("identities %q name MFT entries %q, fls lists %q", ids, gotEntries, wantEntries)
 	}
 	checkIDs(t, img, evs)
 }
@@ -364,6 +385,7 @@ unlink stage/b
 		t.Fatalf("debugfs: %v\n%s", err, out)
 	}
 	want := map[string][]int{}
+	inodes := map[string][]string{} // "inode:N", with "+deleted" for a deleted name
 	var rows []string
 	for _, l := range strings.Split(string(oracle.Output(t, "fls", "-r", "-p", img)), "\n") {
 		meta, name, ok := strings.Cut(l, ":\t")
@@ -374,6 +396,11 @@ unlink stage/b
 		f := strings.Fields(meta)
 		inode, _, _ := strings.Cut(f[len(f)-1], "(")
 		want[name] = append(want[name], nonBlankLines(oracle.Output(t, "icat", img, inode)))
+		k := "inode:" + inode
+		if strings.Contains(meta, "*") {
+			k += "+deleted"
+		}
+		inodes[name] = append(inodes[name], k)
 	}
 	if len(want["var/log/auth.log"]) != 2 || len(want["hard.log"]) != 1 {
 		t.Fatalf("fls rows %q: want var/log/auth.log deleted and live, and hard.log", rows)
@@ -384,6 +411,21 @@ unlink stage/b
 		got, ids := copiesOf(evs, name)
 		if !slices.Equal(got, w) {
 			t.Errorf("%s: events per copy %v, want %v (icat of each inode fls lists: %q); identities %q", name, got, w, rows, ids)
+		}
+		// The identity is the inode fls names, and a deleted name adds
+		// its directory entry's place.
+		var gotInodes []string
+		for _, id := range ids {
+			ino, dirent, _ := strings.Cut(id, " dirent@")
+			if dirent != "" {
+				ino += "+deleted"
+			}
+			gotInodes = append(gotInodes, ino)
+		}
+		slices.Sort(gotInodes)
+		slices.Sort(inodes[name])
+		if !slices.Equal(gotInodes, inodes[name]) {
+			t.Errorf("%s: identities %q, fls lists %q", name, ids, inodes[name])
 		}
 	}
 	checkIDs(t, img, evs)
@@ -522,6 +564,15 @@ print(hdr)`, ev, cut)
 		t.Fatalf("want one warning for %s at its local header offset %d, got %+v", cut, hdr, w)
 	}
 	checkIDs(t, ev, evs)
+}
+
+// pyLines runs a Python script and returns its output lines, sorted.
+func pyLines(t *testing.T, dir, script string, args ...string) []string {
+	t.Helper()
+	py := oracle.Tool(t, "python3", "python3")
+	out := strings.Fields(string(runIn(t, dir, py, append([]string{"-c", script}, args...)...)))
+	sort.Strings(out)
+	return out
 }
 
 // trailing keeps the container warnings about data outside the container's
