@@ -34,7 +34,7 @@ func TestIngestDamagedEVTXHeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	tmp := t.TempDir()
-	ref := evtxCase(t, tmp, "intact", intact, false)
+	ref := evtxCase(t, tmp, "intact", "Security.evtx", intact, false)
 	want := ref.sum.Parsers["evtx"]
 	if want == nil || want.Events < 2000 {
 		t.Fatalf("intact security.evtx: %+v", ref.sum.Parsers)
@@ -47,23 +47,30 @@ func TestIngestDamagedEVTXHeader(t *testing.T) {
 		tgz    bool
 		read   bool // every record read
 		what   string
+		file   string // the file's name, Security.evtx when ""
 	}{
-		{"signature-byte", func(b []byte) { b[3] ^= 0xff }, false, true, "signature"},
-		{"zeroed-header", func(b []byte) { clear(b[:4096]) }, false, true, "signature"},
-		{"signature-byte-tgz", func(b []byte) { b[3] ^= 0xff }, true, true, "signature"},
-		{"zeroed-header-tgz", func(b []byte) { clear(b[:4096]) }, true, false, ""},
+		{"signature-byte", func(b []byte) { b[3] ^= 0xff }, false, true, "signature", ""},
+		{"zeroed-header", func(b []byte) { clear(b[:4096]) }, false, true, "signature", ""},
+		// Carved or renamed: the content alone is recognised.
+		{"signature-byte-carved", func(b []byte) { b[3] ^= 0xff }, false, true, "signature", "f0012345.dat"},
+		{"signature-byte-tgz", func(b []byte) { b[3] ^= 0xff }, true, true, "signature", ""},
+		{"zeroed-header-tgz", func(b []byte) { clear(b[:4096]) }, true, false, "", ""},
 		// No chunk signature left either: nothing says EVTX but the name.
 		{"no-chunk-signature", func(b []byte) {
 			b[3] ^= 0xff
 			for off := 4096; off+8 <= len(b); off += 65536 {
 				b[off] ^= 0xff
 			}
-		}, false, false, ""},
+		}, false, false, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := append([]byte(nil), intact...)
 			tc.damage(b)
-			got := evtxCase(t, tmp, tc.name, b, tc.tgz)
+			file := tc.file
+			if file == "" {
+				file = "Security.evtx"
+			}
+			got := evtxCase(t, tmp, tc.name, file, b, tc.tgz)
 			if got.code != exitWarnings {
 				t.Errorf("exit %d, want %d", got.code, exitWarnings)
 			}
@@ -90,8 +97,8 @@ func TestIngestDamagedEVTXHeader(t *testing.T) {
 			if len(header) != 1 {
 				t.Fatalf("%d file header warnings, want 1: %+v", len(header), got.warns)
 			}
-			if w := header[0]; w.Kind != timeline.WarnRecord || w.Offset != 0 || w.Path != "Security.evtx" || w.Parser != "evtx" || !strings.Contains(w.Message, tc.what) {
-				t.Errorf("header warning %+v: want a record warning on Security.evtx at offset 0 naming the %s", w, tc.what)
+			if w := header[0]; w.Kind != timeline.WarnRecord || w.Offset != 0 || w.Path != file || w.Parser != "evtx" || !strings.Contains(w.Message, tc.what) {
+				t.Errorf("header warning %+v: want a record warning on %s at offset 0 naming the %s", w, file, tc.what)
 			}
 			noted := 0
 			for _, r := range timelineRows(t, got.dir) {
@@ -113,9 +120,9 @@ type evtxRun struct {
 	warns []timeline.Warning
 }
 
-// evtxCase analyzes a folder holding b as Security.evtx (in a .tgz made
-// by tar when tgz is set) into a new case and returns what it gave.
-func evtxCase(t *testing.T, tmp, name string, b []byte, tgz bool) evtxRun {
+// evtxCase analyzes a folder holding b as file (in a .tgz made by tar
+// when tgz is set) into a new case and returns what it gave.
+func evtxCase(t *testing.T, tmp, name, file string, b []byte, tgz bool) evtxRun {
 	t.Helper()
 	ev := filepath.Join(tmp, name+"-evidence")
 	if err := os.MkdirAll(ev, 0o755); err != nil {
@@ -126,13 +133,13 @@ func evtxCase(t *testing.T, tmp, name string, b []byte, tgz bool) evtxRun {
 		if err := os.MkdirAll(src, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(src, "Security.evtx"), b, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(src, file), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if out, err := exec.Command("tar", "-C", src, "-czf", filepath.Join(ev, "logs.tgz"), "Security.evtx").CombinedOutput(); err != nil {
+		if out, err := exec.Command("tar", "-C", src, "-czf", filepath.Join(ev, "logs.tgz"), file).CombinedOutput(); err != nil {
 			t.Fatalf("tar: %v\n%s", err, out)
 		}
-	} else if err := os.WriteFile(filepath.Join(ev, "Security.evtx"), b, 0o644); err != nil {
+	} else if err := os.WriteFile(filepath.Join(ev, file), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	r := evtxRun{dir: filepath.Join(tmp, name+"-case")}
