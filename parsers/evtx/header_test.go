@@ -28,10 +28,10 @@ import (
 
 // headerDamageKind is one way to damage a file header, and what the two
 // oracles make of the result (measured with libevtx-utils 20181227 and
-// the evtx crate 0.8): a changed or zeroed signature makes both refuse the
-// file; a wrong header block size makes evtxexport read nothing (it exits
-// 0 without a word), and so does a zero chunk count in a clean header,
-// while the crate reads both; the others both read.
+// the evtx crate, pip evtx 0.14.0): a changed or zeroed signature makes
+// both refuse the file; a wrong header block size makes evtxexport read
+// nothing (it exits 0 without a word), and so does a zero chunk count in
+// a clean header, while the crate reads both; the others both read.
 type headerDamageKind struct {
 	name             string
 	damage           func(b []byte)
