@@ -382,7 +382,13 @@ func (c *Case) auditSignatures(a *Audit, expect *PublicKey) {
 		a.add(name, CheckFailed, "%s", strings.Join(probs, "; "))
 		return
 	}
-	a.add(name, CheckOK, "%d entries signed by %s, every signature valid", signed, key.Fingerprint())
+	msg := fmt.Sprintf("%d entries signed by %s, every signature valid", signed, key.Fingerprint())
+	if from > 0 {
+		// Only a forger with the key could have added these unsigned ones
+		// before the first signed entry: its hash chains over them.
+		msg += fmt.Sprintf("; entries 1 to %d were written before the case was first signed", from)
+	}
+	a.add(name, CheckOK, "%s", msg)
 }
 
 func (c *Case) auditStore(a *Audit, digest func() (StoreDigest, error)) {
