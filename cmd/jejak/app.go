@@ -69,7 +69,7 @@ STEP BY STEP
 		HideHelpCommand: true,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "sign-key", EnvVars: []string{"JEJAK_SIGN_KEY"},
-				Usage: "sign every custody entry written with the ed25519 private key in `FILE` ('jejak key new', or an unencrypted ssh-keygen -t ed25519 key); give it before the command"},
+				Usage: "sign every custody entry written with the ed25519 private key in `FILE` ('jejak key new', or an unencrypted ssh-keygen -t ed25519 key)"},
 		},
 		Before: func(c *cli.Context) error {
 			if p := c.String("sign-key"); p != "" {

@@ -56,6 +56,18 @@ func permuteArgs(app *cli.App, args []string) []string {
 			pos = append(pos, a)
 			continue
 		}
+		// A global flag given after the command (jejak ingest CASE
+		// --sign-key K) moves before it, where the app reads it.
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if global := (&cli.Command{Flags: app.Flags}); !hasFlag(cmd, name) && hasFlag(global, name) {
+			g := []string{a}
+			if !strings.Contains(a, "=") && takesValue(global, name) && i+1 < len(rest) {
+				i++
+				g = append(g, rest[i])
+			}
+			out = append(append(out[:1:1], g...), out[1:]...)
+			continue
+		}
 		flags = append(flags, a)
 		if !strings.Contains(a, "=") && takesValue(cmd, strings.TrimLeft(a, "-")) && i+1 < len(rest) {
 			i++
@@ -63,6 +75,17 @@ func permuteArgs(app *cli.App, args []string) []string {
 		}
 	}
 	return append(append(out, flags...), pos...)
+}
+
+func hasFlag(cmd *cli.Command, name string) bool {
+	for _, f := range cmd.Flags {
+		for _, n := range f.Names() {
+			if n == name {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func findCommand(cmds []*cli.Command, name string) *cli.Command {

@@ -49,7 +49,7 @@ func makeAttackCase(t *testing.T, key, pub string) attackCase {
 	dir := filepath.Join(root, "case")
 	mustRun(t, 0, "--sign-key", key, "case", "init", dir, "--examiner", "Siti Examiner", "--name", "tps-001")
 	mustRun(t, 0, "--sign-key", key, "evidence", "add", dir, ev[0], ev[1])
-	mustRun(t, 0, "--sign-key", key, "ingest", dir)
+	mustRun(t, 0, "ingest", dir, "--sign-key", key) // after the command works too
 	if out, errs, code := jejak(t, "--sign-key", key, "hunt", dir, "--after", "2024-02-14T19:00:00Z"); code != 0 && code != exitWarnings {
 		t.Fatalf("hunt: exit %d\n%s%s", code, out, errs)
 	}
