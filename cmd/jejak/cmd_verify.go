@@ -30,8 +30,9 @@ const verifyHelp = `Checks, each reported on its own line:
                       entries that registered and created them
    signatures         every entry signed by the case's key (when it is
                       signed); with --key, by that key
-   timeline store     the events in case.db against the digest the last
-                      ingest recorded (catches UPDATE and DELETE on rows)
+   timeline store     the events, runs and warnings in case.db against the
+                      digest the last ingest recorded, hunts and findings
+                      against the last hunt's (catches UPDATE, DELETE, INSERT)
    outputs            exports and reports still in place against their entries
    anchor FILE        with --anchor: a manifest handed out earlier must name
                       an entry of this chain, with a valid signature
