@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -156,24 +157,19 @@ const (
 // its bytes, and archive/zip, reading only the directory, never sees them.
 // Listed members are stepped over with the directory's sizes. Bytes that
 // are neither a local header nor the directory are reported with their
-// offset.
+// offset, and the reading resumes at the next local header.
 func (s *walkState) zipUnlisted(e *Entry, zr *zip.Reader, ra io.ReaderAt, size int64, prefix []string, depth int, up *guard) error {
-	listed := make(map[int64]*zip.File, len(zr.File))
+	z := &zipScan{ra: ra, size: size, listed: make(map[int64]*zip.File, len(zr.File))}
 	for _, f := range zr.File {
 		if off, err := f.DataOffset(); err == nil {
-			listed[off] = f
+			z.listed[off] = f
+			z.starts = append(z.starts, off)
 		}
 	}
-	isListed := func(at int64) bool { return listed[at] != nil }
-	sig := func(at int64) uint32 {
-		var b [4]byte
-		if _, err := ra.ReadAt(b[:], at); err != nil {
-			return 0
-		}
-		return binary.LittleEndian.Uint32(b[:])
-	}
+	slices.Sort(z.starts)
+	isListed := func(at int64) bool { return z.listed[at] != nil }
 	p := int64(0)
-	if sig(0) == sigSpanned {
+	if z.sig(0) == sigSpanned {
 		p = 4
 	}
 	for i := 0; ; i++ {
@@ -182,52 +178,119 @@ func (s *walkState) zipUnlisted(e *Entry, zr *zip.Reader, ra io.ReaderAt, size i
 				return err
 			}
 		}
-		switch sig(p) {
+		switch z.sig(p) {
 		case sigLocal:
 		case sigCentral, sigEnd, sigEnd64, sigDigital, sigArchiveData:
 			return nil
 		default:
-			if p < size && !up.failed() {
-				s.problem(e.Chain, e.Path, p, fmt.Errorf("%w: bytes at offset %d are neither a zip local header nor the central directory: not read", ErrTrailingData, p))
+			if p >= size || up.failed() {
+				return nil
 			}
-			return nil
+			q, ok := z.resync(p + 1)
+			if !ok {
+				s.problem(e.Chain, e.Path, p, fmt.Errorf("%w: bytes from offset %d are neither a zip local header nor the central directory: not read", ErrTrailingData, p))
+				return nil
+			}
+			s.problem(e.Chain, e.Path, p, fmt.Errorf("%w: %d bytes at offset %d are neither a zip local header nor the central directory: not read", ErrTrailingData, q-p, p))
+			p = q
+			continue
 		}
 		var h [30]byte
 		if _, err := ra.ReadAt(h[:], p); err != nil {
 			return nil // the directory walk met the same damage
 		}
 		dataAt := p + 30 + int64(binary.LittleEndian.Uint16(h[26:])) + int64(binary.LittleEndian.Uint16(h[28:]))
-		if f := listed[dataAt]; f != nil {
-			end := dataAt + int64(f.CompressedSize64)
-			p = end
-			if f.Flags&8 != 0 {
-				// A data descriptor follows: 12 or 20 bytes (zip64),
-				// after an optional signature.
-				p = -1
-				for _, d := range []int64{12, 16, 20, 24} {
-					switch sig(end + d) {
-					case sigLocal, sigCentral, sigEnd, sigEnd64, sigDigital, sigArchiveData:
-						p = end + d
-					}
-					if p >= 0 {
-						break
-					}
-				}
-				if p < 0 {
-					p = end + 12
-					if sig(end) == sigDescriptor {
-						p = end + 16
-					}
-				}
-			}
+		if f := z.listed[dataAt]; f != nil {
+			p = z.after(dataAt)
 			continue
 		}
 		next, err := s.walkZipLocal(e, io.NewSectionReader(ra, p, size-p), localWalk{base: p, listed: isListed, unlisted: true}, prefix, depth, up)
-		if err != nil || next < 0 {
+		if err != nil {
 			return err
+		}
+		if next < 0 {
+			// Damage in a recovered member, reported by walkZipLocal:
+			// go on from the next header after its own.
+			q, ok := z.resync(p + 4)
+			if !ok {
+				return nil
+			}
+			next = q
 		}
 		p = next
 	}
+}
+
+// zipScan is what zipUnlisted knows of a zip: its bytes and the members the
+// central directory lists, by the offset of their content.
+type zipScan struct {
+	ra     io.ReaderAt
+	size   int64
+	listed map[int64]*zip.File
+	starts []int64 // the listed content offsets, sorted
+}
+
+func (z *zipScan) sig(at int64) uint32 {
+	var b [4]byte
+	if _, err := z.ra.ReadAt(b[:], at); err != nil {
+		return 0
+	}
+	return binary.LittleEndian.Uint32(b[:])
+}
+
+// after is the offset past the listed member whose content starts at
+// dataAt: past its content and, when it has one, its data descriptor (12
+// or 20 bytes for zip64, after an optional signature).
+func (z *zipScan) after(dataAt int64) int64 {
+	f := z.listed[dataAt]
+	end := dataAt + int64(f.CompressedSize64)
+	if f.Flags&8 == 0 {
+		return end
+	}
+	for _, d := range []int64{12, 16, 20, 24} {
+		switch z.sig(end + d) {
+		case sigLocal, sigCentral, sigEnd, sigEnd64, sigDigital, sigArchiveData:
+			return end + d
+		}
+	}
+	if z.sig(end) == sigDescriptor {
+		return end + 16
+	}
+	return end + 12
+}
+
+// resync finds where the zip's records go on from p: the first local or
+// central header signature before the next listed member's content, or
+// else the end of that member (whose header is the damage). Past the last
+// listed member it searches to the end of the zip; ok is false when
+// nothing is found there.
+func (z *zipScan) resync(p int64) (int64, bool) {
+	limit := z.size
+	i, _ := slices.BinarySearch(z.starts, p)
+	if i < len(z.starts) {
+		limit = z.starts[i]
+	}
+	buf := make([]byte, 64<<10)
+	for at := p; at < limit; {
+		n, _ := z.ra.ReadAt(buf[:min(int64(len(buf)), limit-at)], at)
+		if n < 4 {
+			break
+		}
+		for k := 0; k+4 <= n; k++ {
+			k += max(0, bytes.IndexByte(buf[k:n], 'P'))
+			if k+4 > n || buf[k] != 'P' {
+				break
+			}
+			if sg := binary.LittleEndian.Uint32(buf[k:]); sg == sigLocal || sg == sigCentral {
+				return at + int64(k), true
+			}
+		}
+		at += int64(n) - 3 // a signature may straddle two reads
+	}
+	if i < len(z.starts) {
+		return z.after(limit), true
+	}
+	return 0, false
 }
 
 func utc(t time.Time) time.Time {

@@ -594,3 +594,51 @@ func trailing(ws []timeline.Warning) []timeline.Warning {
 	}
 	return out
 }
+
+// A listed member whose local header is damaged (its signature zeroed) is
+// reported where it lies, and the reading of local headers resumes after
+// it: a member cut from the directory further on is still recovered.
+func TestZipUnlistedAfterDamage(t *testing.T) {
+	py := oracle.Tool(t, "python3", "python3")
+	copies := authCopies(t, 3, 6, 4)
+	dir := t.TempDir()
+	ev := filepath.Join(dir, "logs.zip")
+	for i, n := range []string{"a.log", "b.log", "c.log"} {
+		writeFile(t, filepath.Join(dir, "src", n), copies[i])
+	}
+	runIn(t, filepath.Join(dir, "src"), "zip", "-q", "-X", ev, "a.log", "b.log", "c.log")
+	out := runIn(t, dir, py, "-c", `import struct, sys
+p = sys.argv[1]
+d = bytearray(open(p, "rb").read())
+e = d.rfind(b"PK\x05\x06")
+n, size, off = struct.unpack("<HII", d[e+10:e+20])
+cd, pos, keep, hdr = d[off:off+size], 0, b"", {}
+for i in range(n):
+    nl, xl, cl = struct.unpack("<HHH", cd[pos+28:pos+34])
+    end = pos + 46 + nl + xl + cl
+    name = bytes(cd[pos+46:pos+46+nl]).decode()
+    hdr[name] = struct.unpack("<I", cd[pos+42:pos+46])[0]
+    if name != "c.log":
+        keep += cd[pos:end]
+    pos = end
+d[hdr["b.log"]:hdr["b.log"]+4] = b"\0\0\0\0"
+tail = bytearray(d[e:])
+struct.pack_into("<HHII", tail, 8, n-1, n-1, len(keep), off)
+open(p, "wb").write(d[:off] + keep + tail)
+print(hdr["b.log"], hdr["c.log"])`, ev)
+	var bHdr, cHdr int64
+	if _, err := fmt.Sscan(string(out), &bHdr, &cHdr); err != nil {
+		t.Fatalf("python: %q", out)
+	}
+	evs, warns, _ := ingestEvidence(t, ev)
+	for i, n := range []string{"a.log", "c.log"} {
+		c := copies[i*2]
+		if got, _ := copiesOf(evs, n); !slices.Equal(got, lineCounts(c)) {
+			t.Errorf("%s: events %v, want %v", n, got, lineCounts(c))
+		}
+	}
+	w := trailing(warns)
+	if len(w) != 2 || w[0].Offset != bHdr || w[1].Offset != cHdr || w[1].Path != "c.log" {
+		t.Fatalf("want warnings at b.log's damaged header (%d) and c.log's unlisted one (%d), got %+v", bHdr, cHdr, w)
+	}
+}
