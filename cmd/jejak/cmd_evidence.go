@@ -48,6 +48,10 @@ EXAMPLE
 				if err != nil {
 					return err
 				}
+				// A signed case without its key: refuse before hashing.
+				if err := cs.CheckSigning(); err != nil {
+					return err
+				}
 				var failed []error
 				for _, p := range c.Args().Slice()[1:] {
 					var bar *progressbar.ProgressBar

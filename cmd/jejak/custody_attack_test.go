@@ -497,9 +497,12 @@ func TestCustodySignedWithSSHKeygenKey(t *testing.T) {
 	if show := mustRun(t, 0, "key", "show", key+".pub"); !strings.Contains(show, want) {
 		t.Errorf("key show: %s, ssh-keygen: %s", show, want)
 	}
-	// A signed case refuses an unsigned entry, and another key.
-	if _, errs, code := jejak(t, "ingest", a.dir); code == 0 || !strings.Contains(errs, "--sign-key") {
-		t.Errorf("ingest without the key: exit %d, %s", code, errs)
+	// A signed case refuses an unsigned entry, and another key, before
+	// changing anything.
+	for _, args := range [][]string{{"ingest", a.dir}, {"hunt", a.dir, "--after", "2024-02-14T19:00:00Z"}, {"evidence", "add", a.dir, a.ev[0]}} {
+		if _, errs, code := jejak(t, args...); code == 0 || !strings.Contains(errs, "--sign-key") {
+			t.Errorf("%s without the key: exit %d, %s", args[0], code, errs)
+		}
 	}
 	other, _ := jejakKey(t)
 	if _, errs, code := jejak(t, "--sign-key", other, "ingest", a.dir); code == 0 || !strings.Contains(errs, "is not case") {
