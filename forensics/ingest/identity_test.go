@@ -266,8 +266,9 @@ for n, i in enumerate(zipfile.ZipFile(sys.argv[1]).infolist(), 1):
 // NTFS: a file deleted and another created at the same path, as an editor
 // that saves to a temporary name does (write auth.tmp, delete auth.log,
 // rename auth.tmp to auth.log). Both MFT entries keep the name; fls lists
-// both, and both keep their events. The volume is made with mkntfs and
-// written through ntfs-3g (FUSE).
+// both, and both keep their events. The live one also gets a hard link,
+// whose name gets the content's events too. The volume is made with
+// mkntfs and written through ntfs-3g (FUSE).
 func TestNTFSDeletedAndLiveAtOnePath(t *testing.T) {
 	oracle.Tool(t, "mkntfs", "ntfs-3g")
 	oracle.Tool(t, "ntfs-3g", "ntfs-3g")
@@ -308,26 +309,35 @@ func TestNTFSDeletedAndLiveAtOnePath(t *testing.T) {
 	if err := os.Rename(filepath.Join(logs, "auth.tmp"), filepath.Join(logs, "auth.log")); err != nil {
 		t.Fatal(err)
 	}
+	// A hard link: a second $FILE_NAME in the live entry.
+	if err := os.Link(filepath.Join(logs, "auth.log"), filepath.Join(mnt, "hard.log")); err != nil {
+		t.Fatal(err)
+	}
 	unmount()
 	if t.Failed() {
 		return
 	}
 	// fls lists the path twice, one of them deleted; icat reads each
 	// entry's content as the oracle for its line count.
-	var want []int
+	var want, wantHard []int
 	var entries []string
 	for _, l := range strings.Split(string(oracle.Output(t, "fls", "-r", "-p", img)), "\n") {
 		meta, name, ok := strings.Cut(l, ":\t")
-		if !ok || name != "var/log/auth.log" {
+		if !ok || (name != "var/log/auth.log" && name != "hard.log") {
 			continue
 		}
 		f := strings.Fields(meta)
 		entry := f[len(f)-1]
+		n := nonBlankLines(oracle.Output(t, "icat", img, entry))
+		if name == "hard.log" {
+			wantHard = append(wantHard, n)
+			continue
+		}
 		entries = append(entries, entry)
-		want = append(want, nonBlankLines(oracle.Output(t, "icat", img, entry)))
+		want = append(want, n)
 	}
-	if len(entries) != 2 {
-		t.Fatalf("fls lists var/log/auth.log %d times (%q), want a deleted and a live entry", len(entries), entries)
+	if len(entries) != 2 || len(wantHard) != 1 {
+		t.Fatalf("fls lists var/log/auth.log %d times (%q) and hard.log %d times, want a deleted and a live entry, and the link", len(entries), entries, len(wantHard))
 	}
 	sort.Ints(want)
 	evs, _, _ := ingestEvidence(t, img)
@@ -350,6 +360,11 @@ func TestNTFSDeletedAndLiveAtOnePath(t *testing.T) {
 	slices.Sort(wantEntries)
 	if !slices.Equal(gotEntries, wantEntries) {
 		t.Errorf("identities %q name MFT entries %q, fls lists %q", ids, gotEntries, wantEntries)
+	}
+	// Hard links are names of one entry: each name gets the content's
+	// events, as each is a file fls lists.
+	if got, _ := copiesOf(evs, "hard.log"); !slices.Equal(got, wantHard) {
+		t.Errorf("hard.log: events %v, want %v (icat of its entry)", got, wantHard)
 	}
 	checkIDs(t, img, evs)
 }

@@ -78,8 +78,10 @@ func New(r io.ReaderAt, size int64, chain []string, opts jfs.Options) (w *Walker
 }
 
 // Walk implements fs.Walker. It scans the MFT in entry order and hands each
-// $DATA stream of every file, live or deleted, to an fs.Expander, so that
-// archives stored in the volume are walked too. Named streams (ADS) come as
+// $DATA stream of every file, live or deleted, under each of its names
+// (hard links), to an fs.Expander, so that archives stored in the volume
+// are walked too. Entry.Identity is the MFT entry and sequence: a deleted
+// and a live file at one path are two entries. Named streams (ADS) come as
 // "path:name". Entry.Times is left empty on purpose: the mft parser, run on
 // the "$MFT" entry this walk yields, puts every $STANDARD_INFORMATION and
 // $FILE_NAME time on the timeline, for directories too.
@@ -98,26 +100,52 @@ func (w *Walker) Walk(ctx context.Context, fn jfs.WalkFunc, report func(*jfs.Pro
 			Err: fmt.Errorf("%w: MFT entry %d: %v", jfs.ErrCorrupt, entry, err)})
 	}
 	return t.Scan(ctx, func(r *Record, off int64) error {
+		var names []string
 		for i := range r.Streams {
 			s := r.Streams[i]
 			if s.Type != AttrData || s.StartVCN != 0 {
 				continue
-			}
-			p, _ := t.Path(r, nil)
-			if s.Name != "" {
-				p += ":" + s.Name
 			}
 			if r.Entry == 8 && s.Name == "$Bad" {
 				// $BadClus:$Bad is a sparse stream as large as the
 				// volume: nothing in it but the volume itself.
 				continue
 			}
-			if err := x.Entry(w.entry(r, s, p)); err != nil {
-				return err
+			if names == nil {
+				names = paths(t, r)
+			}
+			for _, p := range names {
+				if s.Name != "" {
+					p += ":" + s.Name
+				}
+				if err := x.Entry(w.entry(r, s, p)); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
 	}, bad)
+}
+
+// paths lists the paths of r, one per hard link as fls lists them: each
+// name outside the DOS namespace (the 8.3 alias of a long name is no link
+// of its own). Like an ext4 file's names, each is delivered with the
+// content, under the same identity (the MFT entry).
+func paths(t *Table, r *Record) []string {
+	var out []string
+	for i := range r.Names {
+		if r.Names[i].IsDOS() {
+			continue
+		}
+		if p, _ := t.Path(r, &r.Names[i]); !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	if len(out) == 0 {
+		p, _ := t.Path(r, nil)
+		out = append(out, p)
+	}
+	return out
 }
 
 func (w *Walker) entry(r *Record, s Stream, p string) *jfs.Entry {
