@@ -122,7 +122,7 @@ EXAMPLES
 			if err != nil {
 				return err
 			}
-			if err := cs.Log("export", map[string]any{"format": string(f), "file": outPath, "events": n, "sha256": sum,
+			if err := cs.Log("export", map[string]any{"format": string(f), "file": absPath(outPath), "events": n, "sha256": sum,
 				"manifest_sha256": msum, "from": c.String("from"), "to": c.String("to")}); err != nil {
 				return err
 			}

@@ -116,7 +116,7 @@ EXAMPLES
 			if err != nil {
 				return err
 			}
-			if err := cs.Log("report", map[string]any{"format": string(f), "file": outPath, "sha256": sum,
+			if err := cs.Log("report", map[string]any{"format": string(f), "file": absPath(outPath), "sha256": sum,
 				"manifest_sha256": msum, "hunt": key, "findings": nf}); err != nil {
 				return err
 			}

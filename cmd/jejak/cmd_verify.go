@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/jejak-forensics/jejak/forensics/evidence"
@@ -295,4 +296,13 @@ func signBasis(cs *evidence.Case, a *evidence.Audit, b *export.ManifestCustody) 
 			b.KeyFingerprint = k.Fingerprint()
 		}
 	}
+}
+
+// absPath is how an output file is named in its custody entry: absolute,
+// so verify re-hashes it from whatever folder it runs in.
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
 }

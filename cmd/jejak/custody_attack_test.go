@@ -397,6 +397,22 @@ func TestCustodyAttacksAreDetected(t *testing.T) {
 		a.verifyFails(t, "timeline store")
 	})
 
+	t.Run("handed-out report edited in place", func(t *testing.T) {
+		a := base.clone(t)
+		rep := strings.TrimSuffix(a.manifest, ".manifest.json")
+		orig, _ := os.ReadFile(rep)
+		t.Cleanup(func() { os.WriteFile(rep, orig, 0o644) })
+		writeFile(t, rep, bytes.Replace(orig, []byte("Siti Examiner"), []byte("Someone Else"), 1))
+		// Checked from another folder: the entry names the file absolutely.
+		wd, _ := os.Getwd()
+		os.Chdir(t.TempDir())
+		out, _, code := jejak(t, "verify", a.dir)
+		os.Chdir(wd)
+		if code != exitFatal || !regexp.MustCompile(`(?m)^FAILED\s+outputs: .*handed-out\.md has SHA-256`).MatchString(out) {
+			t.Errorf("verify after the report was edited: exit %d\n%s", code, out)
+		}
+	})
+
 	t.Run("case.db: findings and runs edited", func(t *testing.T) {
 		for _, q := range []string{
 			`UPDATE findings SET severity = 'low'`,
@@ -561,6 +577,13 @@ func TestCustodyOlderCaseNotCovered(t *testing.T) {
 	}
 	if !regexp.MustCompile(`(?m)^ok\s+evidence registry`).MatchString(out) || !strings.Contains(out, "case intact") {
 		t.Errorf("older case:\n%s", out)
+	}
+	// Its report is intact, and says what could not be checked.
+	rep := filepath.Join(root, "old.md")
+	mustRun(t, 0, "report", dir, "-o", rep)
+	b, _ := os.ReadFile(rep)
+	if !bytes.Contains(b, []byte("| Chain | intact")) || !bytes.Contains(b, []byte("| Not covered | case file case.json, case file evidence.json, timeline store (the case predates these checks) |")) {
+		t.Errorf("report of an older case:\n%s", grepLines(string(b), "|"))
 	}
 	// The registry check needs no recorded digest: it still catches an
 	// edit of evidence.json in an older case.
