@@ -110,6 +110,7 @@ func TestSQL(t *testing.T) {
 		{"log.syslog.structured_data.origin.ip:x", "EXISTS (SELECT 1 FROM json_each(doc, '$.log.syslog.structured_data') AS a, json_each(a.value) AS b WHERE a.key || '.' || b.key = ? AND (CAST(b.value AS TEXT) = ? AND length(CAST(b.value AS TEXT)) <= 8191))", "[origin.ip x]"},
 		{"message.keyword:x", "(CAST(json_extract(doc, '$.message') AS TEXT) = ? AND length(CAST(json_extract(doc, '$.message') AS TEXT)) <= 1024)", "[x]"},
 		{"process.pid:5", "(json_extract(doc, '$.process.pid') = ?)", "[5]"},
+		{"jejak.provenance.identity:tar#2@*", "(CAST(json_extract(doc, '$.jejak.provenance.identity') AS TEXT) GLOB ?)", "[tar#2@*]"},
 		{"Failed password", "kql_text(json_extract(doc, '$.message'), 'any', ?)", "[failed\x1fpassword]"},
 		{"jejak.id:00112233445566778899aabbccddeeff", "id = ?", "[[0 17 34 51 68 85 102 119 136 153 170 187 204 221 238 255]]"},
 	}
@@ -239,7 +240,7 @@ func TestFieldsCoverModel(t *testing.T) {
 	// known here: a field the table missed would be an "unknown field"
 	// error for a query Kibana accepts.
 	for _, name := range []string{"event.action", "winlog.event_data.X", "jejak.data.ssh.method", "log.syslog.structured_data.a.b",
-		"related.ip", "user.target.name", "http.response.body.bytes", "jejak.provenance.chain"} {
+		"related.ip", "user.target.name", "http.response.body.bytes", "jejak.provenance.chain", "jejak.provenance.identity"} {
 		if _, ok := lookup(name); !ok {
 			t.Errorf("lookup(%q) failed", name)
 		}

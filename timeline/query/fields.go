@@ -115,7 +115,7 @@ var fields = func() map[string]fieldDef {
 		"http.version", "http.request.method", "http.request.referrer", "user_agent.original",
 		"winlog.channel", "winlog.event_id", "winlog.record_id", "winlog.computer_name", "winlog.provider_name",
 		"winlog.logon.type", "winlog.logon.id",
-		"jejak.id", "jejak.provenance.evidence_name", "jejak.provenance.path",
+		"jejak.id", "jejak.provenance.evidence_name", "jejak.provenance.path", "jejak.provenance.identity",
 		"jejak.time.zone_assumed", "jejak.time.year_basis",
 	}
 	for _, k := range keywords {

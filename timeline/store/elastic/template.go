@@ -18,7 +18,9 @@ var templateJSON []byte
 
 // SchemaVersion is stored in the index's _meta; Open refuses an index that
 // exists with another mapping, rather than writing into a foreign schema.
-const SchemaVersion = 2
+//
+// 3: jejak.provenance.identity (which copy when two records share a path).
+const SchemaVersion = 3
 
 // TemplateName is the name of the index template jejak installs for index.
 func TemplateName(index string) string { return "jejak-timeline-" + index }
