@@ -168,7 +168,7 @@ func allDigits(s string) bool {
 var CSVHeader = []string{
 	"datetime", "timestamp_desc", "event.action", "event.outcome", "message",
 	"user.name", "source.ip", "source.port", "host.name", "process.name",
-	"evidence_sha256", "evidence_name", "chain", "path", "offset", "record", "parser",
+	"evidence_sha256", "evidence_name", "chain", "path", "identity", "offset", "record", "parser",
 	"zone_assumed", "year_inferred", "id",
 }
 
@@ -205,7 +205,7 @@ func CSVRow(e *timeline.Event) []string {
 	return []string{
 		e.Timestamp.UTC().Format(time.RFC3339Nano), e.TimestampDesc, e.Event.Action, e.Event.Outcome, e.Message,
 		user, ip, port, host, proc,
-		p.EvidenceSHA256, p.EvidenceName, strings.Join(p.Chain, " > "), p.Path, strconv.FormatInt(p.Offset, 10), record, p.Parser,
+		p.EvidenceSHA256, p.EvidenceName, strings.Join(p.Chain, " > "), p.Path, p.Identity, strconv.FormatInt(p.Offset, 10), record, p.Parser,
 		zone, year, e.Jejak.ID,
 	}
 }
