@@ -182,7 +182,8 @@ func (e *env) hunt(c *cli.Context, cs *evidence.Case, store *sqlite.Store) error
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
 		enc.SetEscapeHTML(false)
-		if err := enc.Encode(map[string]any{"hunt": hr.Key, "params": params, "summary": summary, "findings": findings}); err != nil {
+		// "timeline" says whether the events hunted were all the evidence's.
+		if err := enc.Encode(map[string]any{"hunt": hr.Key, "params": params, "summary": summary, "findings": findings, "timeline": comp}); err != nil {
 			return err
 		}
 	} else {

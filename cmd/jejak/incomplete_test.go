@@ -282,9 +282,18 @@ func TestCompletenessOfRuns(t *testing.T) {
 	mustRun(t, exitOK, "evidence", "add", cs, a)
 
 	// Registered, never ingested: nothing was read, and hunt says so.
-	_, stderr, code := jejak(t, "hunt", cs, "--after", "2024-02-14")
+	stdout, stderr, code := jejak(t, "hunt", cs, "--after", "2024-02-14", "--json")
 	if code != exitWarnings || !strings.Contains(stderr, "read by no completed ingest run") {
 		t.Errorf("hunt before any ingest: exit %d\n%s", code, stderr)
+	}
+	var hj struct {
+		Timeline struct {
+			Complete    bool     `json:"complete"`
+			NotIngested []string `json:"not_ingested"`
+		} `json:"timeline"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &hj); err != nil || hj.Timeline.Complete || len(hj.Timeline.NotIngested) != 1 {
+		t.Errorf("hunt --json timeline %+v (%v), want a not complete with one item never ingested", hj.Timeline, err)
 	}
 	report := filepath.Join(dir, "r.md")
 	jejak(t, "report", cs, "-o", report)
