@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/jejak-forensics/jejak/timeline"
 )
 
 // TestRunStates follows a run's record through its life, and a run whose
@@ -122,5 +124,35 @@ func TestRunsOfAnOlderStore(t *testing.T) {
 	}
 	if len(runs) != 2 || runs[0].State != RunComplete || runs[1].State != RunRunning || runs[0].Items != nil || runs[1].PID != 0 {
 		t.Fatalf("runs of an older store: %+v", runs)
+	}
+}
+
+// TestLatestWarningsSkipRefusedRuns: a refused run read nothing, so the
+// latest run's warnings ('jejak warnings', the report) stay those of the
+// run before it.
+func TestLatestWarningsSkipRefusedRuns(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	if _, err := s.StartRun(ctx, RunStart{Started: time.Unix(1, 0), ToolVersion: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddWarnings(ctx, []timeline.Warning{{Kind: timeline.WarnRecord, Evidence: "aa", Path: "x", Message: "run 1"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EndRun(ctx, time.Unix(2, 0), RunComplete, "", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.StartRun(ctx, RunStart{Started: time.Unix(3, 0), ToolVersion: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EndRun(ctx, time.Unix(4, 0), RunRefused, "evidence changed", nil); err != nil {
+		t.Fatal(err)
+	}
+	var latest []timeline.Warning
+	if err := s.Warnings(ctx, true, func(w timeline.Warning) error { latest = append(latest, w); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(latest) != 1 || latest[0].Message != "run 1" {
+		t.Errorf("latest warnings after a refused run: %+v, want run 1's", latest)
 	}
 }
