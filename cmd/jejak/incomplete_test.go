@@ -230,6 +230,11 @@ func TestStoppedIngestMarksTheCaseIncomplete(t *testing.T) {
 			if tc.state == "running" && !strings.Contains(string(rep), fmt.Sprintf("the case timeline holds %d events", stored)) {
 				t.Errorf("the report does not state the %d events the store holds", stored)
 			}
+			// The interrupted run logged its partial counts: section 4 says
+			// they stop where it stopped.
+			if tc.state == "interrupted" && !strings.Contains(string(rep), "**This run did not complete: it was interrupted (Ctrl-C or SIGTERM).") {
+				t.Errorf("the report's counts of the interrupted run do not say it did not complete")
+			}
 			for _, f := range []string{"partial.csv", "partial.md"} {
 				m := readManifest(t, filepath.Join(dir, f))
 				if m.Timeline == nil || m.Timeline.Complete || len(m.Timeline.Incomplete) != 1 || m.Timeline.Incomplete[0].Run != 1 {

@@ -88,8 +88,10 @@ func (r IncompleteRun) sentence() string {
 	default:
 		b.WriteString("failed")
 	}
-	if r.Error != "" {
+	if r.Error != "" && r.State != "interrupted" {
 		fmt.Fprintf(&b, " (%s)", r.Error)
+	} else if r.State == "interrupted" {
+		b.WriteString(" (Ctrl-C or SIGTERM)")
 	}
 	if r.ProgressAt.IsZero() {
 		b.WriteString("; no progress was recorded")
@@ -124,4 +126,13 @@ func completenessText(r *Report) (lines []string, incomplete bool, noIngest stri
 		noIngest = fmt.Sprintf("No ingest run is recorded in the custody log, yet the case timeline holds %d events.", r.Events)
 	}
 	return lines, incomplete, noIngest
+}
+
+// endedBy says in words how a run that did not complete ended, from the
+// error its custody entry records.
+func endedBy(errMsg string) string {
+	if strings.Contains(errMsg, "context canceled") {
+		return "it was interrupted (Ctrl-C or SIGTERM)"
+	}
+	return "it failed: " + errMsg
 }

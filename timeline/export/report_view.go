@@ -165,7 +165,7 @@ func newView(r *Report) *view {
 			{K: "Content bytes parsed", V: strconv.FormatInt(s.Bytes, 10)},
 		}
 		if r.IngestError != "" {
-			iv.Note = "This run did not complete (" + r.IngestError + "): its counts stop where it stopped."
+			iv.Note = "This run did not complete: " + endedBy(r.IngestError) + ". Its counts stop where it stopped."
 		}
 		for _, reason := range s.SortedReasons() {
 			iv.Reasons = append(iv.Reasons, kv{K: reason, V: strconv.FormatInt(s.SkipReasons[reason], 10)})
