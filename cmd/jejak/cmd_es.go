@@ -153,6 +153,12 @@ EXAMPLES
 				return err
 			}
 			defer store.Close()
+			// An index made from a partial timeline is partial too.
+			comp, err := timelineState(c.Context, cs, store)
+			if err != nil {
+				return err
+			}
+			warnIncomplete(e.stderr, comp)
 			es, err := openES(c, cs)
 			if err != nil {
 				return err
@@ -183,7 +189,7 @@ EXAMPLES
 			}
 			fmt.Fprintf(e.stderr, "indexed %d events into %s (%d new, %d already there; %d retries, %d events resent)\n",
 				res.events, es.Index(), res.inserted, res.duplicates, st.Retries, st.ItemRetries)
-			return err
+			return incompleteExit(e.stderr, comp, err)
 		},
 	})
 }
