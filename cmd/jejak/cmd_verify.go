@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/jejak-forensics/jejak/forensics/evidence"
 	"github.com/jejak-forensics/jejak/internal/termsafe"
@@ -117,20 +118,44 @@ func printAudit(w io.Writer, a *evidence.Audit) {
 }
 
 // openStoreForAudit opens case.db when it exists. A case never ingested
-// has none, and verify must not create it: nil store, empty digest.
-func openStoreForAudit(ctx context.Context, cs *evidence.Case) (*sqlite.Store, func(), error) {
-	if _, err := os.Stat(cs.StorePath()); os.IsNotExist(err) {
+// has none, and verify must not create it: nil, an empty digest. A copy
+// that cannot be written (write-protected media) is opened read-only and
+// immutable, which SQLite allows only without a pending write-ahead log.
+func openStoreForAudit(ctx context.Context, cs *evidence.Case) (*sql.DB, func(), error) {
+	path := cs.StorePath()
+	if _, err := os.Stat(path); os.IsNotExist(err) {
 		return nil, func() {}, nil
 	}
-	s, err := sqlite.Open(ctx, cs.StorePath())
-	if err != nil {
+	s, err := sqlite.Open(ctx, path)
+	if err == nil {
+		return s.DB(), func() { s.Close() }, nil
+	}
+	if !writeProtected(cs.Dir()) {
 		return nil, nil, err
 	}
-	return s, func() { s.Close() }, nil
+	if st, werr := os.Stat(path + "-wal"); werr == nil && st.Size() > 0 {
+		return nil, nil, fmt.Errorf("%w; the copy cannot be written and holds a write-ahead log (%s) that only a writable copy can read", err, path+"-wal")
+	}
+	db, rerr := sql.Open("sqlite", "file:"+path+"?mode=ro&immutable=1")
+	if rerr != nil {
+		return nil, nil, err
+	}
+	return db, func() { db.Close() }, nil
 }
 
-func storeDigestFunc(ctx context.Context, s *sqlite.Store) func() (evidence.StoreDigest, error) {
-	return func() (evidence.StoreDigest, error) { return storeDigest(ctx, s, allStoreParts...) }
+// writeProtected reports whether nothing can be created in dir.
+func writeProtected(dir string) bool {
+	f, err := os.CreateTemp(dir, ".jejak-probe-*")
+	if err == nil {
+		f.Close()
+		os.Remove(f.Name())
+		return false
+	}
+	return errors.Is(err, syscall.EROFS) || errors.Is(err, os.ErrPermission)
+}
+
+func storeDigestFunc(ctx context.Context, db *sql.DB) func() (evidence.StoreDigest, error) {
+	return func() (evidence.StoreDigest, error) { return storeDigest(ctx, db, allStoreParts...) }
 }
 
 // storeTables are the tables of case.db besides events whose rows the chain
@@ -158,18 +183,18 @@ var (
 // bytes between fields. The command that wrote the rows records the digest
 // and verify recomputes it: an UPDATE, DELETE or INSERT outside jejak
 // changes it. A table not created yet hashes as empty.
-func storeDigest(ctx context.Context, s *sqlite.Store, parts ...string) (evidence.StoreDigest, error) {
+func storeDigest(ctx context.Context, db *sql.DB, parts ...string) (evidence.StoreDigest, error) {
 	d := evidence.StoreDigest{Tables: map[string]string{}}
 	for _, p := range parts {
 		if p == "events" {
-			n, sum, err := eventsDigest(ctx, s)
+			n, sum, err := eventsDigest(ctx, db)
 			if err != nil {
 				return d, err
 			}
 			d.Events, d.SHA256 = n, sum
 			continue
 		}
-		sum, err := tableDigest(ctx, s, storeTables[p])
+		sum, err := tableDigest(ctx, db, storeTables[p])
 		if err != nil {
 			return d, fmt.Errorf("store digest of %s: %w", p, err)
 		}
@@ -178,12 +203,12 @@ func storeDigest(ctx context.Context, s *sqlite.Store, parts ...string) (evidenc
 	return d, nil
 }
 
-func eventsDigest(ctx context.Context, s *sqlite.Store) (int64, string, error) {
+func eventsDigest(ctx context.Context, db *sql.DB) (int64, string, error) {
 	h := sha256.New()
-	if s == nil {
+	if db == nil {
 		return 0, hex.EncodeToString(h.Sum(nil)), nil
 	}
-	rows, err := s.DB().QueryContext(ctx, `SELECT id, run, doc FROM events ORDER BY rowid`)
+	rows, err := db.QueryContext(ctx, `SELECT id, run, doc FROM events ORDER BY rowid`)
 	if err != nil {
 		return 0, "", fmt.Errorf("store digest: %w", err)
 	}
@@ -214,12 +239,12 @@ func eventsDigest(ctx context.Context, s *sqlite.Store) (int64, string, error) {
 
 // tableDigest hashes every column of every row as text, NULL marked apart
 // from an empty string, each value length-prefixed.
-func tableDigest(ctx context.Context, s *sqlite.Store, query string) (string, error) {
+func tableDigest(ctx context.Context, db *sql.DB, query string) (string, error) {
 	h := sha256.New()
-	if s == nil {
+	if db == nil {
 		return hex.EncodeToString(h.Sum(nil)), nil
 	}
-	rows, err := s.DB().QueryContext(ctx, query)
+	rows, err := db.QueryContext(ctx, query)
 	if err != nil {
 		if strings.Contains(err.Error(), "no such table") {
 			return hex.EncodeToString(h.Sum(nil)), nil
@@ -263,7 +288,7 @@ func tableDigest(ctx context.Context, s *sqlite.Store, query string) (string, er
 // failure to compute it is recorded instead, so verify says why it is
 // missing rather than finding nothing.
 func storeDetails(ctx context.Context, s *sqlite.Store, parts ...string) map[string]any {
-	d, err := storeDigest(context.WithoutCancel(ctx), s, parts...)
+	d, err := storeDigest(context.WithoutCancel(ctx), s.DB(), parts...)
 	if err != nil {
 		return map[string]any{"error": err.Error()}
 	}
@@ -273,7 +298,7 @@ func storeDetails(ctx context.Context, s *sqlite.Store, parts ...string) map[str
 // auditBasis runs the custody checks an output (export, report) states,
 // without re-hashing the evidence: the result goes into its manifest.
 func auditBasis(ctx context.Context, cs *evidence.Case, s *sqlite.Store) (*evidence.Audit, export.ManifestCustody) {
-	a := cs.Audit(evidence.AuditOptions{Store: storeDigestFunc(ctx, s)})
+	a := cs.Audit(evidence.AuditOptions{Store: storeDigestFunc(ctx, s.DB())})
 	b := export.ManifestCustody{Intact: a.OK(), Problem: a.Problem()}
 	for _, ch := range a.Checks {
 		// An unsigned case says so in the signature line of its outputs.

@@ -592,3 +592,36 @@ func TestCustodyOlderCaseNotCovered(t *testing.T) {
 		t.Errorf("older case, item removed: exit %d\n%s", code, out)
 	}
 }
+
+// An opposing expert verifies a write-protected copy: every check runs
+// (the verification itself is not recorded). Made read-only with chmod,
+// which binds only a user other than root; as root the test is skipped
+// (checked by hand on a read-only bind mount).
+func TestCustodyVerifyReadOnlyCopy(t *testing.T) {
+	key, pub := jejakKey(t)
+	a := makeAttackCase(t, key, pub)
+	var paths []string
+	filepath.Walk(a.dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil {
+			paths = append(paths, p)
+		}
+		return nil
+	})
+	for i := len(paths) - 1; i >= 0; i-- {
+		os.Chmod(paths[i], 0o555)
+	}
+	t.Cleanup(func() {
+		for _, p := range paths {
+			os.Chmod(p, 0o755)
+		}
+	})
+	if f, err := os.CreateTemp(a.dir, "probe"); err == nil {
+		f.Close()
+		os.Remove(f.Name())
+		t.Skip("running as a user chmod does not bind (root): the case folder stays writable")
+	}
+	out := mustRun(t, 0, "verify", a.dir, "--key", a.pub, "--anchor", a.manifest)
+	if !strings.Contains(out, "case intact") {
+		t.Errorf("read-only copy:\n%s", out)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"syscall"
 	"time"
 )
 
@@ -108,12 +109,39 @@ func (c *Case) Log(action string, details map[string]any) error {
 		return err
 	})
 	// Anyone may verify a signed case, but only its examiner can sign: a
-	// verification by someone without the key is not recorded, rather than
-	// failing or breaking the signatures. Every other entry needs the key.
-	if action == "verify" && errors.Is(err, ErrNeedsKey) {
+	// verification by someone without the key, or of a copy that cannot be
+	// written, is not recorded, rather than failing or breaking the
+	// signatures. Every other entry needs the key and a writable case.
+	if action == "verify" && (errors.Is(err, ErrNeedsKey) || isReadOnly(err)) {
 		return nil
 	}
 	return err
+}
+
+// withReadLock runs a read-only fn over custody.log like withLock, and, on
+// a copy of the case that cannot be written (write-protected media, a
+// read-only mount, a folder the verifier may only read), over the log
+// opened read-only and unlocked: nobody can append to such a copy, and
+// refusing to verify it would help no one.
+func (c *Case) withReadLock(fn func(*custodyWriter) error) error {
+	err := c.withLock(fn)
+	if err == nil || !isReadOnly(err) {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f, oerr := os.Open(c.path(custodyFile))
+	if oerr != nil {
+		return fmt.Errorf("custody log: %w", oerr)
+	}
+	defer f.Close()
+	return fn(&custodyWriter{c: c, f: f})
+}
+
+// isReadOnly tells an error from opening a file for writing on a copy that
+// cannot be written.
+func isReadOnly(err error) bool {
+	return errors.Is(err, syscall.EROFS) || errors.Is(err, os.ErrPermission)
 }
 
 // custodyWriter is custody.log opened for appending, held under the lock.

@@ -142,7 +142,7 @@ type AuditOptions struct {
 func (c *Case) Audit(opt AuditOptions) *Audit {
 	a := &Audit{}
 	var linkErr error
-	lockErr := c.withLock(func(w *custodyWriter) error {
+	lockErr := c.withReadLock(func(w *custodyWriter) error {
 		a.Entries, linkErr = c.walkChain(w.f)
 		if linkErr != nil {
 			a.add("chain links", CheckFailed, "%v", linkErr)

@@ -31,7 +31,7 @@ func (e *ChainError) Error() string {
 // caught. The walk holds the write lock, so it sees no half-written entry.
 func (c *Case) VerifyCustody() ([]Entry, error) {
 	var entries []Entry
-	err := c.withLock(func(w *custodyWriter) error {
+	err := c.withReadLock(func(w *custodyWriter) error {
 		var err error
 		entries, err = c.verifyChain(w.f)
 		return err
