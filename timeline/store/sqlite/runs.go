@@ -42,7 +42,8 @@ type RunItem struct {
 type RunStart struct {
 	Started     time.Time
 	ToolVersion string
-	Items       []RunItem
+	// Items are the evidence items the run is given; nil when not known.
+	Items []RunItem
 	// PID and Host name the process, so a later command can tell a run
 	// still going from one whose process died.
 	PID  int

@@ -155,4 +155,8 @@ func TestLatestWarningsSkipRefusedRuns(t *testing.T) {
 	if len(latest) != 1 || latest[0].Message != "run 1" {
 		t.Errorf("latest warnings after a refused run: %+v, want run 1's", latest)
 	}
+	// Started without items: they read back as not known (nil), not as none.
+	if runs, err := s.Runs(ctx); err != nil || len(runs) != 2 || runs[0].Items != nil || runs[1].State != RunRefused {
+		t.Errorf("runs %+v (%v)", runs, err)
+	}
 }

@@ -332,12 +332,18 @@ func (s *Store) BeginRun(ctx context.Context, started time.Time, version string)
 func (s *Store) StartRun(ctx context.Context, rs RunStart) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	items, err := json.Marshal(rs.Items)
-	if err != nil {
-		return 0, err
+	// Items nil (BeginRun) is stored as NULL, read back as nil: not known,
+	// as for runs recorded before items were.
+	var items any
+	if rs.Items != nil {
+		b, err := json.Marshal(rs.Items)
+		if err != nil {
+			return 0, err
+		}
+		items = string(b)
 	}
 	res, err := s.w.ExecContext(ctx, `INSERT INTO runs(started, tool_version, state, items, pid, host) VALUES(?, ?, ?, ?, ?, ?)`,
-		rs.Started.UTC().Format(time.RFC3339Nano), rs.ToolVersion, string(RunRunning), string(items), rs.PID, nullable(rs.Host))
+		rs.Started.UTC().Format(time.RFC3339Nano), rs.ToolVersion, string(RunRunning), items, rs.PID, nullable(rs.Host))
 	if err != nil {
 		return 0, fmt.Errorf("record run: %w", err)
 	}
