@@ -161,13 +161,56 @@ func storeDigestFunc(ctx context.Context, db *sql.DB) func() (evidence.StoreDige
 // storeTables are the tables of case.db besides events whose rows the chain
 // binds, each in a fixed order: the ingest runs and their warnings
 // (written by ingest), the hunts and their findings (written by hunt).
-var storeTables = map[string]string{
+var storeTables = map[string]tableSpec{
 	// Not progress: a live figure, and the last update may land after
 	// the run's entry is written.
-	"runs":     `SELECT id, started, finished, tool_version, summary, state, items, error FROM runs ORDER BY id`,
-	"warnings": `SELECT * FROM warnings ORDER BY rowid`,
-	"hunts":    `SELECT * FROM hunts ORDER BY key`,
-	"findings": `SELECT * FROM findings ORDER BY hunt, id`,
+	"runs":     {"runs", "id", []string{"id", "started", "finished", "tool_version", "summary", "state", "items", "error"}},
+	"warnings": {"warnings", "rowid", nil},
+	"hunts":    {"hunts", "key", nil},
+	"findings": {"findings", "hunt, id", nil},
+}
+
+// tableSpec is a table's rows as hashed: the columns (nil: all of them),
+// of those the table has, in a fixed order. A store made by an older jejak
+// lacks some columns (on a read-only copy nothing migrates it): they are
+// left out rather than making the table unreadable.
+type tableSpec struct {
+	table, order string
+	cols         []string
+}
+
+func (ts tableSpec) query(ctx context.Context, db *sql.DB) (string, error) {
+	rows, err := db.QueryContext(ctx, `SELECT name FROM pragma_table_info(?)`, ts.table)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	have := map[string]bool{}
+	var all []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return "", err
+		}
+		have[n] = true
+		all = append(all, n)
+	}
+	if err := rows.Err(); err != nil {
+		return "", err
+	}
+	if len(all) == 0 {
+		return "", nil // no such table
+	}
+	cols := all
+	if ts.cols != nil {
+		cols = nil
+		for _, c := range ts.cols {
+			if have[c] {
+				cols = append(cols, c)
+			}
+		}
+	}
+	return "SELECT " + strings.Join(cols, ", ") + " FROM " + ts.table + " ORDER BY " + ts.order, nil
 }
 
 var (
@@ -239,16 +282,17 @@ func eventsDigest(ctx context.Context, db *sql.DB) (int64, string, error) {
 
 // tableDigest hashes every column of every row as text, NULL marked apart
 // from an empty string, each value length-prefixed.
-func tableDigest(ctx context.Context, db *sql.DB, query string) (string, error) {
+func tableDigest(ctx context.Context, db *sql.DB, ts tableSpec) (string, error) {
 	h := sha256.New()
 	if db == nil {
 		return hex.EncodeToString(h.Sum(nil)), nil
 	}
+	query, err := ts.query(ctx, db)
+	if err != nil || query == "" {
+		return hex.EncodeToString(h.Sum(nil)), err
+	}
 	rows, err := db.QueryContext(ctx, query)
 	if err != nil {
-		if strings.Contains(err.Error(), "no such table") {
-			return hex.EncodeToString(h.Sum(nil)), nil
-		}
 		return "", err
 	}
 	defer rows.Close()
