@@ -273,9 +273,9 @@ func TestStoppedIngestMarksTheCaseIncomplete(t *testing.T) {
 	}
 }
 
-// TestCompletenessOfRuns covers the cases no signal is needed for: an item
-// added after a completed run, a refused run (nothing read, nothing
-// changed), and a run recorded as running by a process that is gone.
+// TestCompletenessOfRuns covers the cases no signal is needed for: items
+// registered and never ingested, an item added after a completed run, and
+// a refused run (nothing read, nothing changed).
 func TestCompletenessOfRuns(t *testing.T) {
 	dir := t.TempDir()
 	a := filepath.Join(dir, "a.log")
@@ -324,8 +324,17 @@ func TestCompletenessOfRuns(t *testing.T) {
 	if _, _, code := jejak(t, "ingest", cs, "--quiet"); code == exitOK {
 		t.Fatal("ingest of a changed item succeeded")
 	}
-	if r := lastRun(t, cs); r.state != "refused" {
-		t.Fatalf("refused ingest recorded as %q", r.state)
+	// It leaves the store as it was: run 1 is the last, and the custody
+	// checks of the store still pass.
+	if r := lastRun(t, cs); r.state != "complete" {
+		t.Fatalf("after a refused ingest the last run is %q, want run 1 complete", r.state)
+	}
+	var runs int
+	if err := storeDB(t, cs).QueryRow(`SELECT count(*) FROM runs`).Scan(&runs); err != nil || runs != 1 {
+		t.Fatalf("%d runs after a refused one (%v), want 1", runs, err)
+	}
+	if stdout, stderr, _ := jejak(t, "verify", cs); strings.Contains(stdout+stderr, "table runs differs") || !strings.Contains(stdout+stderr, "timeline store") {
+		t.Errorf("a refused ingest changed the store's runs, or verify did not check the store:\n%s%s", stdout, stderr)
 	}
 	_, stderr, _ = jejak(t, "export", cs, "-o", filepath.Join(dir, "x.csv"))
 	if strings.Contains(stderr, "ingest run 2") || !strings.Contains(stderr, filepath.Base(b)) {

@@ -26,8 +26,10 @@ const (
 	// RunFailed: ended by an error part way through.
 	RunFailed RunState = "failed"
 	// RunRefused: stopped before it read any evidence into the store (an
-	// item changed since registration, an image that does not open): the
-	// store is as it was before the run.
+	// item changed since registration, an image that does not open). EndRun
+	// removes such a run's record, so that the store is exactly as it was
+	// before (the custody log's digest of it still holds); a store written
+	// by an earlier build may hold refused runs, which change nothing.
 	RunRefused RunState = "refused"
 )
 
@@ -142,6 +144,15 @@ func (s *Store) EndRun(ctx context.Context, finished time.Time, state RunState, 
 		return err
 	}
 	if _, err := s.finishWrites(ctx); err != nil {
+		return err
+	}
+	if state == RunRefused {
+		// Nothing was read: leave no trace in the store either (the
+		// refusal itself is the caller's to log).
+		if _, err := s.w.ExecContext(ctx, `DELETE FROM warnings WHERE run=?`, s.run); err != nil {
+			return err
+		}
+		_, err = s.w.ExecContext(ctx, `DELETE FROM runs WHERE id=?`, s.run)
 		return err
 	}
 	_, err = s.w.ExecContext(ctx, `UPDATE runs SET finished=?, summary=?, state=?, error=? WHERE id=?`,
