@@ -131,7 +131,8 @@ func (e *env) ingest(c *cli.Context, cs *evidence.Case) (rerr error) {
 		return err
 	}
 	// Until the pipeline starts, nothing is written to the store: a run
-	// that stops before (evidence refused, cancelled) is recorded refused.
+	// that stops before (evidence refused, cancelled) is refused, and its
+	// record removed (see sqlite.RunRefused).
 	reading := false
 	defer func() {
 		if !reading {
