@@ -330,9 +330,14 @@ func tableDigest(ctx context.Context, db *sql.DB, ts tableSpec) (string, error) 
 
 // storeDetails is the digest of the given parts as custody details; a
 // failure to compute it is recorded instead, so verify says why it is
-// missing rather than finding nothing.
+// missing rather than finding nothing. An interrupted command does not
+// scan the store (Ctrl-C exits at once): its entry records the
+// cancellation, and the case is incomplete until an ingest completes.
 func storeDetails(ctx context.Context, s *sqlite.Store, parts ...string) map[string]any {
-	d, err := storeDigest(context.WithoutCancel(ctx), s.DB(), parts...)
+	if err := ctx.Err(); err != nil {
+		return map[string]any{"error": "not computed: " + err.Error()}
+	}
+	d, err := storeDigest(ctx, s.DB(), parts...)
 	if err != nil {
 		return map[string]any{"error": err.Error()}
 	}

@@ -435,7 +435,7 @@ func (c *Case) auditStore(a *Audit, digest func() (StoreDigest, error)) {
 		n, _ := detailInt(evRec, "events")
 		want := detailString(evRec, "sha256")
 		if n != got.Events || want != got.SHA256 {
-			fails = append(fails, fmt.Sprintf("%d events with digest %s, but entry %d recorded %d events with digest %s: event rows were changed, added or deleted outside jejak (or an ingest was killed before its entry: see 'jejak ingest')",
+			fails = append(fails, fmt.Sprintf("%d events with digest %s, but entry %d recorded %d events with digest %s: event rows were changed, added or deleted outside jejak, or an ingest stopped before recording them (re-run it)",
 				got.Events, got.SHA256, evAt, n, want))
 		} else {
 			oks = append(oks, fmt.Sprintf("%d events as recorded at entry %d", n, evAt))
