@@ -12,7 +12,7 @@ PACKAGES=(
   sleuthkit ewf-tools libevtx-utils libimage-exiftool-perl
   forensics-samples-ntfs forensics-samples-ext4 forensics-samples-multiple forensics-samples-files
   xz-utils bzip2 zip unzip gdisk util-linux e2fsprogs ntfs-3g auditd zsh login curl maven python3-dateutil
-  rsyslog systemd-journal-remote postgresql mariadb-server fontconfig
+  rsyslog systemd-journal-remote postgresql mariadb-server fontconfig openssh-client openssl
 )
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
