@@ -61,6 +61,12 @@ func TestStockDebianVarLog(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			// Debian 12 links /var/log/README to systemd's README.logs: a
+			// link is on the timeline with its target, never followed, and
+			// is no problem for the run.
+			if err := os.Symlink("../../usr/share/doc/systemd/README.logs", filepath.Join(ev, "README")); err != nil {
+				t.Fatal(err)
+			}
 			sum := summaryOf(t, mustRun(t, exitOK, "analyze", ev, "--out", filepath.Join(root, "case"), "--examiner", "t", "--json"))
 			count := func(re string, b []byte) int64 {
 				return int64(len(regexp.MustCompile(re).FindAllIndex(b, -1)))
@@ -77,6 +83,9 @@ func TestStockDebianVarLog(t *testing.T) {
 				if n == 0 || st == nil || st.Files != 1 || st.Events != n || st.Warnings != 0 {
 					t.Errorf("%s: %+v, want 1 file, %d events, no warnings", parser, st, n)
 				}
+			}
+			if sum.Special != 1 || sum.Problems != 0 {
+				t.Errorf("README link: %d special files, %d container problems; want 1 and 0", sum.Special, sum.Problems)
 			}
 			if sum.SkipReasons[ingest.SkipUntimed] != 2 || sum.SkipReasons[ingest.SkipKnownLog] != 0 {
 				t.Errorf("skips %v, want the EIPP dump and fontconfig.log recognised", sum.SkipReasons)

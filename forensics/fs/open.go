@@ -7,7 +7,8 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
+
+	"github.com/jejak-forensics/jejak/internal/rofile"
 )
 
 // Open returns the walker for an evidence path: a folder tree or a single
@@ -42,6 +43,24 @@ func diskEntry(abs, rel string, chain []string) (*Entry, error) {
 	e.Times, e.Inode = fileTimes(abs, fi)
 	e.open = func() (io.ReadCloser, error) { return openReadOnly(abs) }
 	e.readerAt = func() (io.ReaderAt, error) { return openReadOnly(abs) }
+	return e, nil
+}
+
+// specialEntry describes a folder entry that is neither a file nor a
+// folder: its times, inode and mode, and a link's target. It has no
+// content to open.
+func specialEntry(abs, rel string, chain []string) (*Entry, error) {
+	fi, err := os.Lstat(abs)
+	if err != nil {
+		return nil, err
+	}
+	e := &Entry{Path: rel, Chain: chain, Size: fi.Size(), Mode: fi.Mode()}
+	e.Times, e.Inode = fileTimes(abs, fi)
+	if fi.Mode()&os.ModeSymlink != 0 {
+		if e.Link, err = os.Readlink(abs); err != nil {
+			return nil, err
+		}
+	}
 	return e, nil
 }
 
@@ -113,9 +132,6 @@ func (w *dirWalker) walkDir(s *walkState, abs, rel string) error {
 			if err := w.walkDir(s, cabs, crel); err != nil {
 				return err
 			}
-		case t&os.ModeSymlink != 0:
-			target, _ := os.Readlink(cabs)
-			s.problem(chain, crel, -1, fmt.Errorf("%w: points to %q", ErrSymlink, target))
 		case t.IsRegular():
 			e, err := diskEntry(cabs, crel, chain)
 			if err != nil {
@@ -126,7 +142,18 @@ func (w *dirWalker) walkDir(s *walkState, abs, rel string) error {
 				return err
 			}
 		default:
-			s.problem(chain, crel, -1, fmt.Errorf("%w: %v", ErrNotRegular, t))
+			// A link, FIFO, socket or device is on the timeline with its
+			// own times (a link with its target), as the ext4 walker yields
+			// them; it is never followed or opened: a link may point out
+			// of the evidence, a FIFO would block.
+			e, err := specialEntry(cabs, crel, chain)
+			if err != nil {
+				s.problem(chain, crel, -1, fmt.Errorf("%w: %v", ErrUnreadable, err))
+				continue
+			}
+			if err := s.fn(s.ctx, e); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -141,13 +168,9 @@ func relOrDot(rel string) string {
 
 // readDir lists a folder without following links and without touching its
 // atime where the kernel allows, sorted by name.
-func readDir(abs string) ([]os.DirEntry, error) {
-	f, err := openReadOnly(abs)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	ents, err := f.ReadDir(-1)
-	sort.Slice(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
-	return ents, err
-}
+func readDir(abs string) ([]os.DirEntry, error) { return rofile.ReadDir(abs) }
+
+// openReadOnly opens evidence read-only without touching its access time
+// where the OS allows, and refuses (never blocks on) a FIFO, socket or
+// device swapped in for a file after it was listed.
+func openReadOnly(name string) (*os.File, error) { return rofile.Open(name) }

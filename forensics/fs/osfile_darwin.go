@@ -9,10 +9,6 @@ import (
 	"time"
 )
 
-// openReadOnly: macOS has no O_NOATIME; evidence should sit on a
-// read-only or noatime mount there.
-func openReadOnly(name string) (*os.File, error) { return os.Open(name) }
-
 func fileTimes(_ string, fi os.FileInfo) (Times, string) {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {

@@ -3,7 +3,6 @@
 package fs
 
 import (
-	"errors"
 	"os"
 	"strconv"
 	"syscall"
@@ -11,18 +10,6 @@ import (
 
 	"golang.org/x/sys/unix"
 )
-
-// openReadOnly opens evidence without touching its access time when the
-// kernel lets us (O_NOATIME needs the file's owner or CAP_FOWNER); otherwise
-// it falls back to a plain read-only open, as a mount with noatime or ro
-// would make moot anyway.
-func openReadOnly(name string) (*os.File, error) {
-	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NOATIME, 0)
-	if err != nil && (errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EINVAL)) {
-		return os.OpenFile(name, os.O_RDONLY, 0)
-	}
-	return f, err
-}
 
 // fileTimes reads MACB and the inode number from an lstat result; the
 // birth time comes from statx, which os.Lstat does not ask for.
@@ -39,12 +26,18 @@ func fileTimes(name string, fi os.FileInfo) (Times, string) {
 	var stx unix.Statx_t
 	if unix.Statx(unix.AT_FDCWD, name, unix.AT_SYMLINK_NOFOLLOW|unix.AT_STATX_DONT_SYNC, unix.STATX_BTIME, &stx) == nil &&
 		stx.Mask&unix.STATX_BTIME != 0 {
-		t.Born = time.Unix(stx.Btime.Sec, int64(stx.Btime.Nsec)).UTC()
+		t.Born = tsTime(syscall.Timespec{Sec: stx.Btime.Sec, Nsec: int64(stx.Btime.Nsec)})
 	}
 	return t, strconv.FormatUint(uint64(st.Ino), 10)
 }
 
+// tsTime reads a stat time; exactly 0 is a time the file system never set
+// (an image built without creation times reports a birth time of 0), absent
+// as the ext4 walker and fls treat it, not an event in 1970.
 func tsTime(ts syscall.Timespec) time.Time {
 	sec, nsec := ts.Unix()
+	if sec == 0 && nsec == 0 {
+		return time.Time{}
+	}
 	return time.Unix(sec, nsec).UTC()
 }

@@ -8,10 +8,6 @@ import (
 	"time"
 )
 
-// openReadOnly: Windows updates last-access lazily (and not at all by
-// default since Vista); a plain read-only open is what is available.
-func openReadOnly(name string) (*os.File, error) { return os.Open(name) }
-
 func fileTimes(_ string, fi os.FileInfo) (Times, string) {
 	d, ok := fi.Sys().(*syscall.Win32FileAttributeData)
 	if !ok {
