@@ -46,6 +46,32 @@ type Source struct {
 	// Warn reports a record that could not be parsed. It is counted and
 	// stored with the run; never drop a record without calling it.
 	Warn func(*RecordError)
+	// Account, when set, receives the file's record accounting from a
+	// parser of a format that declares its own record count (EVTX chunk
+	// headers), once, when the file is done.
+	Account func(Accounting)
+}
+
+// Accounting says what became of the records a file declares, so that a
+// run can show that every one of them is an event or a warning.
+type Accounting struct {
+	// Declared is the number of records the file's own structures declare.
+	Declared int64 `json:"declared"`
+	// Live is the number read as the file's records in use.
+	Live int64 `json:"live"`
+	// Recovered is the number read from space no longer in use (deleted
+	// or overwritten records), tagged recovered.
+	Recovered int64 `json:"recovered"`
+	// Unreadable is the number found but not decoded, each a warning.
+	Unreadable int64 `json:"unreadable"`
+}
+
+// Add sums a into c.
+func (c *Accounting) Add(a Accounting) {
+	c.Declared += a.Declared
+	c.Live += a.Live
+	c.Recovered += a.Recovered
+	c.Unreadable += a.Unreadable
 }
 
 // RandomAccess is implemented by parsers that need Source.ReaderAt (binary

@@ -100,6 +100,9 @@ type Stat struct {
 	Events   int64 `json:"events"`
 	Warnings int64 `json:"warnings"`
 	Failed   int64 `json:"failed_files,omitempty"`
+	// Records sums the accounting of parsers whose files declare their
+	// record count (EVTX): declared, read live, recovered, unreadable.
+	Records *parsers.Accounting `json:"records,omitempty"`
 }
 
 // Clean reports whether the run read everything it could: no record
@@ -356,7 +359,11 @@ func (r *runner) parseEntry(ctx context.Context, it Item, e *jfs.Entry, out *emi
 		}
 	}
 	src := &parsers.Source{Entry: e, R: br, Size: e.Size, Zone: r.cfg.Zone}
-	var fileWarnings int64
+	var (
+		fileWarnings int64
+		account      *parsers.Accounting
+	)
+	src.Account = func(a parsers.Accounting) { account = &a }
 	src.Warn = func(re *parsers.RecordError) {
 		kind := timeline.WarnRecord
 		if errors.Is(re.Err, parsers.ErrUnrecovered) {
@@ -394,6 +401,12 @@ func (r *runner) parseEntry(ctx context.Context, it Item, e *jfs.Entry, out *emi
 	st.Files++
 	st.Events += events
 	st.Warnings += fileWarnings
+	if account != nil {
+		if st.Records == nil {
+			st.Records = &parsers.Accounting{}
+		}
+		st.Records.Add(*account)
+	}
 	r.mu.Unlock()
 	if perr != nil {
 		if ctx.Err() != nil {

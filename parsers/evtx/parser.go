@@ -275,7 +275,11 @@ func (s Stats) NotRead() int { return max(0, s.Declared-s.Live) }
 
 // Parse implements parsers.Parser (see ParseStats).
 func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
-	_, err := p.ParseStats(ctx, src, emit)
+	st, err := p.ParseStats(ctx, src, emit)
+	if src.Account != nil {
+		src.Account(parsers.Accounting{Declared: int64(st.Declared), Live: int64(st.Live),
+			Recovered: int64(st.Recovered), Unreadable: int64(st.Unreadable)})
+	}
 	return err
 }
 
