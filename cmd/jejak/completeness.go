@@ -39,23 +39,22 @@ func timelineState(ctx context.Context, cs *evidence.Case, store *sqlite.Store) 
 	if err != nil {
 		return nil, err
 	}
-	names := map[string]string{} // sha256 -> "ID name"
-	for _, it := range items {
-		names[it.SHA256] = it.ID + " " + it.Name
-	}
 	c := &export.Completeness{Runs: len(runs)}
-	// covers reports whether completed run r read the item with hash sum.
-	// Runs recorded before items were read every item registered by then.
-	covers := func(r sqlite.RunRecord, sum string) bool {
+	// covers reports whether completed run r read item x. Runs recorded
+	// before items were read every item registered by then. An item is the
+	// same by ID or by hash: registering an item again (its segments hashed
+	// by a newer jejak) keeps its ID.
+	same := func(a, b sqlite.RunItem) bool { return a.SHA256 == b.SHA256 || (a.ID != "" && a.ID == b.ID) }
+	covers := func(r sqlite.RunRecord, x sqlite.RunItem) bool {
 		if r.Items == nil {
 			for _, it := range items {
-				if it.SHA256 == sum {
+				if same(sqlite.RunItem{ID: it.ID, SHA256: it.SHA256}, x) {
 					return !it.AddedAt.After(r.Started)
 				}
 			}
 			return false
 		}
-		return slices.ContainsFunc(r.Items, func(x sqlite.RunItem) bool { return x.SHA256 == sum })
+		return slices.ContainsFunc(r.Items, func(y sqlite.RunItem) bool { return same(x, y) })
 	}
 	host, _ := os.Hostname()
 	partial := map[string]bool{} // items of the incomplete runs listed
@@ -72,7 +71,7 @@ func timelineState(ctx context.Context, cs *evidence.Case, store *sqlite.Store) 
 			}
 		}
 		cleared := slices.ContainsFunc(runs[i+1:], func(later sqlite.RunRecord) bool {
-			return later.State == sqlite.RunComplete && !slices.ContainsFunc(want, func(x sqlite.RunItem) bool { return !covers(later, x.SHA256) })
+			return later.State == sqlite.RunComplete && !slices.ContainsFunc(want, func(x sqlite.RunItem) bool { return !covers(later, x) })
 		})
 		if cleared {
 			continue
@@ -92,17 +91,17 @@ func timelineState(ctx context.Context, cs *evidence.Case, store *sqlite.Store) 
 		}
 		for _, x := range want {
 			ir.Items = append(ir.Items, x.ID+" "+x.Name)
-			partial[x.SHA256] = true
+			partial[x.SHA256], partial[x.ID] = true, true
 		}
 		c.Incomplete = append(c.Incomplete, ir)
 	}
 	for _, it := range items {
-		if partial[it.SHA256] || slices.ContainsFunc(runs, func(r sqlite.RunRecord) bool {
-			return r.State == sqlite.RunComplete && covers(r, it.SHA256)
+		if partial[it.SHA256] || partial[it.ID] || slices.ContainsFunc(runs, func(r sqlite.RunRecord) bool {
+			return r.State == sqlite.RunComplete && covers(r, sqlite.RunItem{ID: it.ID, SHA256: it.SHA256})
 		}) {
 			continue
 		}
-		c.NotIngested = append(c.NotIngested, names[it.SHA256])
+		c.NotIngested = append(c.NotIngested, it.ID+" "+it.Name)
 	}
 	c.Complete = len(c.Incomplete) == 0 && len(c.NotIngested) == 0
 	return c, nil

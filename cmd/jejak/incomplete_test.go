@@ -2,9 +2,11 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -434,5 +436,93 @@ func TestReportNamesRunsAfterTheHunt(t *testing.T) {
 	mustRun(t, exitOK, "report", cs, "-o", out)
 	if rep, _ := os.ReadFile(out); !strings.Contains(string(rep), "ingest run(s) 2, started after this hunt") {
 		t.Errorf("report does not name run 2, started after the hunt:\n%s", rep)
+	}
+}
+
+// TestTimelineStateRules works out completeness from run records written
+// straight into case.db, one history per row: which runs a later complete
+// run clears (the same items or more, matched by hash or by ID), runs from
+// before states and items were recorded, and items no run read.
+func TestTimelineStateRules(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log")
+	bigSyslog(t, a, 3)
+	bigSyslog(t, b, 4)
+	csDir := filepath.Join(dir, "case")
+	mustRun(t, exitOK, "case", "init", csDir, "--examiner", "T. Tester", "--tz", "UTC")
+	mustRun(t, exitOK, "evidence", "add", csDir, a, b)
+	e := &env{stdout: io.Discard, stderr: io.Discard, now: time.Now}
+	cs, store, err := e.openCase(context.Background(), csDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	items, err := cs.Evidence()
+	if err != nil || len(items) != 2 {
+		t.Fatalf("items %v (%v)", items, err)
+	}
+	item := func(i int) string {
+		return fmt.Sprintf(`{"id":%q,"name":%q,"sha256":%q}`, items[i].ID, items[i].Name, items[i].SHA256)
+	}
+	A, B := item(0), item(1)
+	// A registered again with other bytes hashed (its segments, say): same ID.
+	A2 := fmt.Sprintf(`{"id":%q,"name":%q,"sha256":"%064d"}`, items[0].ID, items[0].Name, 7)
+	later := items[1].AddedAt.Add(time.Second).UTC().Format(time.RFC3339Nano)
+	type run struct{ state, items string } // items "" is NULL (not recorded)
+	for _, tc := range []struct {
+		name        string
+		runs        []run
+		incomplete  []string // "run state"
+		notIngested int
+	}{
+		{"none", nil, nil, 2},
+		{"complete", []run{{"complete", "[" + A + "," + B + "]"}}, nil, 0},
+		{"one item read", []run{{"complete", "[" + A + "]"}}, nil, 1},
+		{"interrupted, then complete over less", []run{{"interrupted", "[" + A + "," + B + "]"}, {"complete", "[" + A + "]"}}, []string{"1 interrupted"}, 0},
+		{"interrupted, then complete", []run{{"interrupted", "[" + A + "," + B + "]"}, {"complete", "[" + A + "," + B + "]"}}, nil, 0},
+		{"complete, then failed", []run{{"complete", "[" + A + "," + B + "]"}, {"failed", "[" + A + "]"}}, []string{"2 failed"}, 0},
+		{"killed run of an older jejak", []run{{"", ""}}, []string{"1 killed"}, 0},
+		{"complete run of an older jejak", []run{{"complete-legacy", ""}}, nil, 0},
+		{"killed, then complete over the same ID", []run{{"running", "[" + A + "]"}, {"complete", "[" + A2 + "," + B + "]"}}, nil, 0},
+		{"killed, then complete over the other item", []run{{"running", "[" + A + "]"}, {"complete", "[" + B + "]"}}, []string{"1 killed"}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := store.DB()
+			if _, err := db.Exec(`DELETE FROM runs`); err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range tc.runs {
+				var state, finished, its any
+				switch r.state {
+				case "":
+				case "complete-legacy":
+					finished = later
+				default:
+					state = r.state
+					if r.state != "running" {
+						finished = later
+					}
+				}
+				if r.items != "" {
+					its = r.items
+				}
+				if _, err := db.Exec(`INSERT INTO runs(started, finished, tool_version, state, items, pid) VALUES(?, ?, 'test', ?, ?, 0)`,
+					later, finished, state, its); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c, err := timelineState(context.Background(), cs, store)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range c.Incomplete {
+				got = append(got, fmt.Sprintf("%d %s", r.Run, r.State))
+			}
+			if strings.Join(got, ";") != strings.Join(tc.incomplete, ";") || len(c.NotIngested) != tc.notIngested ||
+				c.Complete != (len(tc.incomplete) == 0 && tc.notIngested == 0) {
+				t.Errorf("incomplete %v, not ingested %v, complete %v; want %v and %d items", got, c.NotIngested, c.Complete, tc.incomplete, tc.notIngested)
+			}
+		})
 	}
 }
