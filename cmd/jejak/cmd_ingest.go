@@ -437,6 +437,9 @@ func printSummary(out io.Writer, s *ingest.Summary, sample []timeline.Warning) {
 		fmt.Fprintf(out, "directories      %d (times only)\n", s.Directories)
 		fmt.Fprintf(out, "links, devices, pipes, sockets %d (times only)\n", s.Special)
 	}
+	if s.Containers > 0 {
+		fmt.Fprintf(out, "containers       %d (archives and images: their own times, then their members)\n", s.Containers)
+	}
 	fmt.Fprintf(out, "events           %d (%d new, %d already in the case)\n", s.Events, s.Inserted, s.Duplicates)
 	fmt.Fprintf(out, "record warnings  %d\n", s.Warnings)
 	if s.Unrecovered > 0 {
@@ -452,6 +455,12 @@ func printSummary(out io.Writer, s *ingest.Summary, sample []timeline.Warning) {
 			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\n", name, p.Files, p.Events, p.Warnings, p.Failed)
 		}
 		tw.Flush()
+		for _, name := range sortedKeys(s.Parsers) {
+			if a := s.Parsers[name].Records; a != nil {
+				fmt.Fprintf(out, "%s records: %d declared by the files, %d read, %d recovered from unused space (tagged recovered), %d unreadable (each listed in jejak warnings)\n",
+					name, a.Declared, a.Live, a.Recovered, a.Unreadable)
+			}
+		}
 	}
 	if len(sample) > 0 {
 		fmt.Fprintln(out, "\nfirst warnings (all of them: jejak warnings CASE):")
