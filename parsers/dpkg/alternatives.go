@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -69,35 +68,8 @@ func altLine(line string) (stamp, msg string, ok bool) {
 
 // Parse implements parsers.Parser.
 func (p *Alternatives) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
-	warn := func(off, n int64, err error) {
-		src.Warn(&parsers.RecordError{Parser: AlternativesName, Path: src.Entry.Path, Offset: off, Record: n, Err: err})
-	}
-	return eachLine(ctx, src.R, func(line string, off, n int64, tooLong bool) error {
-		if tooLong {
-			warn(off, n, ErrLineTooLong)
-			return nil
-		}
-		if strings.TrimSpace(line) == "" {
-			return nil
-		}
-		stamp, msg, ok := altLine(line)
-		if !ok {
-			warn(off, n, ErrBadAltLine)
-			return nil
-		}
-		t, err := localTime(stamp, stampLayout, src.Zone)
-		if err != nil {
-			warn(off, n, fmt.Errorf("%w: %v", ErrBadAltLine, err))
-			return nil
-		}
-		ev := altEvent(msg)
-		ev.Timestamp = t
-		ev.TimestampDesc = "Content Modification Time" // the time the line was written
-		ev.Jejak.Provenance.Offset = off
-		ev.Jejak.Provenance.Record = n
-		noteZone(ev, src.Zone)
-		return emit(ev)
-	})
+	// the time the line was written
+	return parseStamped(ctx, src, emit, AlternativesName, "Content Modification Time", ErrBadAltLine, altLine, altEvent)
 }
 
 // altCommands are update-alternatives' commands with the number of

@@ -128,8 +128,18 @@ func eachLine(ctx context.Context, r io.Reader, fn func(line string, off, n int6
 
 // Parse implements parsers.Parser.
 func (p *Dpkg) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
+	// plaso: linux:dpkg_log:entry added_time
+	return parseStamped(ctx, src, emit, DpkgName, "Added Time", ErrBadLine, splitStamp, dpkgEvent)
+}
+
+// parseStamped reads a log of one record a line, each starting with a
+// zone-less local time: split cuts the time from the rest, build makes the
+// event of the rest. Blank lines are passed over; every other line is an
+// event or a warning.
+func parseStamped(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error,
+	name, desc string, errBad error, split func(string) (stamp, body string, ok bool), build func(string) *timeline.Event) error {
 	warn := func(off, n int64, err error) {
-		src.Warn(&parsers.RecordError{Parser: DpkgName, Path: src.Entry.Path, Offset: off, Record: n, Err: err})
+		src.Warn(&parsers.RecordError{Parser: name, Path: src.Entry.Path, Offset: off, Record: n, Err: err})
 	}
 	return eachLine(ctx, src.R, func(line string, off, n int64, tooLong bool) error {
 		if tooLong {
@@ -139,19 +149,19 @@ func (p *Dpkg) Parse(ctx context.Context, src *parsers.Source, emit func(*timeli
 		if strings.TrimSpace(line) == "" {
 			return nil
 		}
-		stamp, body, ok := splitStamp(line)
+		stamp, body, ok := split(line)
 		if !ok {
-			warn(off, n, ErrBadLine)
+			warn(off, n, errBad)
 			return nil
 		}
 		t, err := localTime(stamp, stampLayout, src.Zone)
 		if err != nil {
-			warn(off, n, fmt.Errorf("%w: %v", ErrBadLine, err))
+			warn(off, n, fmt.Errorf("%w: %v", errBad, err))
 			return nil
 		}
-		ev := dpkgEvent(body)
+		ev := build(body)
 		ev.Timestamp = t
-		ev.TimestampDesc = "Added Time" // plaso: linux:dpkg_log:entry added_time
+		ev.TimestampDesc = desc
 		ev.Jejak.Provenance.Offset = off
 		ev.Jejak.Provenance.Record = n
 		noteZone(ev, src.Zone)
