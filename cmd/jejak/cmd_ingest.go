@@ -217,8 +217,12 @@ func (e *env) ingest(c *cli.Context, cs *evidence.Case) (rerr error) {
 		}
 	}
 	// A first run into an empty case defers the unique index on event IDs:
-	// an event repeated within it was counted as inserted until now.
-	if dups, err := store.FinishWrites(context.WithoutCancel(ctx)); err != nil {
+	// an event repeated within it was counted as inserted until now. An
+	// interrupted run leaves that work to the next command that opens the
+	// case, so Ctrl-C stops at once.
+	if ctx.Err() != nil {
+		store.LeaveIndexes()
+	} else if dups, err := store.FinishWrites(context.WithoutCancel(ctx)); err != nil {
 		if runErr == nil {
 			runErr = err
 		}

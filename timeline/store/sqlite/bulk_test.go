@@ -491,3 +491,58 @@ func TestVersion2Stores(t *testing.T) {
 		}
 	}
 }
+
+// TestLeaveIndexes: an interrupted first run closes without building its
+// deferred indexes (so Ctrl-C stops at once), and leaves the store as a
+// crashed run does: the next Open removes the run's repeated events and
+// builds every index, in WAL mode.
+func TestLeaveIndexes(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "case.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.BeginRun(ctx, time.Unix(1, 0), "interrupted"); err != nil {
+		t.Fatal(err)
+	}
+	first := events(crashBatch, "evidence1")
+	if _, err := s.Write(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Write(ctx, append(events(crashBatch, "evidence2"), first[:100]...)); err != nil {
+		t.Fatal(err)
+	}
+	s.LeaveIndexes()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := indexNames(t, raw); slices.Equal(got, allIndexes) {
+		t.Errorf("Close built the indexes after LeaveIndexes: %v", got)
+	}
+	raw.Close()
+
+	s, err = Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	n, err := s.Count(ctx, timeline.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 2*crashBatch {
+		t.Errorf("%d events after reopening, want %d (the 100 repeats removed)", n, 2*crashBatch)
+	}
+	if got := indexNames(t, s.DB()); !slices.Equal(got, allIndexes) {
+		t.Errorf("indexes after reopening: %v, want %v", got, allIndexes)
+	}
+	if m := pragma(t, s.DB(), "journal_mode"); m != "wal" {
+		t.Errorf("journal mode after reopening: %s, want wal", m)
+	}
+}

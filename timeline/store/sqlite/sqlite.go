@@ -153,6 +153,9 @@ type Store struct {
 	// every row as inserted; written is that count (see FinishWrites).
 	deferred bool
 	written  int64
+	// leave: an interrupted run leaves its deferred indexes to the next
+	// Open (see LeaveIndexes).
+	leave bool
 	// legacyUnique: a store from before version 3 that already held events
 	// keeps the UNIQUE constraint of its table in place of events_id.
 	legacyUnique bool
@@ -495,7 +498,7 @@ func (s *Store) FinishWrites(ctx context.Context) (duplicates int, err error) {
 }
 
 func (s *Store) finishWrites(ctx context.Context) (int64, error) {
-	if !s.bulk {
+	if !s.bulk || s.leave {
 		return 0, nil
 	}
 	// Another process opening the store mid-run builds the indexes itself
@@ -524,6 +527,16 @@ func (s *Store) finishWrites(ctx context.Context) (int64, error) {
 		return 0, err
 	}
 	return removed, nil
+}
+
+// LeaveIndexes makes Close leave a bulk run's deferred indexes unbuilt, as
+// a crashed run leaves them: the next Open builds them (removing repeated
+// events first). An interrupted run then stops at once instead of spending
+// seconds indexing a timeline that is partial anyway.
+func (s *Store) LeaveIndexes() {
+	s.mu.Lock()
+	s.leave = true
+	s.mu.Unlock()
 }
 
 // endBulk returns the store to WAL mode after a bulk run.
