@@ -188,6 +188,41 @@ func TestSpool(t *testing.T) {
 	}
 }
 
+// TestSpoolLimit: a zip in a stream larger than Options.SpoolLimit is
+// reported and skipped, its spool file gone, and a member after it in the
+// same tar still delivered; one exactly at the limit is read.
+func TestSpoolLimit(t *testing.T) {
+	szip := readCorpus(t, "archives/syslog.zip")
+	syslog := readCorpus(t, "logs/syslog/syslog_copy")
+	ev := filepath.Join(t.TempDir(), "ev.tgz")
+	write(t, ev, makeGzip(t, "", makeTar(t, member{name: "in.zip", data: szip}, member{name: "after.log", data: syslog})))
+	for _, tc := range []struct {
+		limit   int64
+		skipped bool
+	}{{int64(len(szip)) - 1, true}, {int64(len(szip)), false}, {0, false}} {
+		tmp := t.TempDir()
+		items, probs, err := fstest.Collect(context.Background(), open(t, ev, jfs.Options{TempDir: tmp, SpoolMemory: 100, SpoolLimit: tc.limit}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		zipped := 0
+		after := false
+		for _, it := range members(items) {
+			if len(it.Chain) == 3 && it.Chain[1] == "tar:in.zip" {
+				zipped++
+			}
+			after = after || (it.Path == "after.log" && it.SHA256 == sum(syslog))
+		}
+		p := findProblem(probs, jfs.ErrNoSpool, "gzip:", "tar:in.zip")
+		if tc.skipped && (p == nil || zipped != 0) || !tc.skipped && (p != nil || zipped != 2) || !after {
+			t.Errorf("limit %d (zip of %d bytes): %d zip members, after.log %v, problem %v", tc.limit, len(szip), zipped, after, p)
+		}
+		if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+			t.Errorf("limit %d: spool left behind: %v", tc.limit, ents)
+		}
+	}
+}
+
 // TestDepth nests gzip ten deep around a real log.
 func TestDepth(t *testing.T) {
 	syslog := readCorpus(t, "logs/syslog/syslog_copy")

@@ -24,6 +24,10 @@ type Options struct {
 	TempDir string
 	// SpoolMemory is the largest stream-borne zip kept in memory.
 	SpoolMemory int64
+	// SpoolLimit caps the bytes one stream-borne zip may take in TempDir
+	// (ingest's --spool-limit); a larger one is reported (ErrNoSpool) and
+	// skipped. Zero or less: no cap but MaxExpanded.
+	SpoolLimit int64
 }
 
 // Defaults.

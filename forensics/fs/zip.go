@@ -131,7 +131,17 @@ func (s *walkState) walkSpooledZip(e *Entry, stream io.Reader, prefix []string, 
 		return drain(s, stream)
 	}
 	buf = bytes.Buffer{}
-	size, err := io.Copy(f, stream)
+	src := stream
+	if max := s.opts.SpoolLimit; max > 0 {
+		// One byte past the cap tells a zip of exactly the cap from a
+		// larger one.
+		src = io.LimitReader(stream, max-n+1)
+	}
+	size, err := io.Copy(f, src)
+	if err == nil && s.opts.SpoolLimit > 0 && n+size > s.opts.SpoolLimit {
+		s.problem(e.Chain, e.Path, -1, fmt.Errorf("%w: zip inside a stream is larger than the spool limit of %d bytes (ingest --spool-limit), skipped", ErrNoSpool, s.opts.SpoolLimit))
+		return drain(s, stream)
+	}
 	if err != nil {
 		s.problem(e.Chain, e.Path, -1, fmt.Errorf("%w: %v", ErrNoSpool, err))
 		return nil
