@@ -24,10 +24,11 @@ import (
 // unknown). Every event of that file carries jejak.data.file_header_damaged.
 //
 // A member of a compressed stream has no random access before it is
-// spooled, so detection sees its head only: a header that keeps its other
-// fields is still recognised, a zeroed one is not, and then the .evtx name
-// makes it a known log left unread (exit 3 all the same, no event lost
-// without a word), as is a file whose chunk signatures are gone too.
+// spooled: ingest shows the parsers a longer head when the usual one is
+// binary and matches nothing, so a zeroed header is recognised there too
+// by the chunk signatures after it. A file whose chunk signatures are gone
+// too is left unread, and its .evtx name makes that exit 3 (no event lost
+// without a word).
 func TestIngestDamagedEVTXHeader(t *testing.T) {
 	intact, err := os.ReadFile(parsertest.Corpus(t, "logs/windows/security.evtx"))
 	if err != nil {
@@ -54,7 +55,7 @@ func TestIngestDamagedEVTXHeader(t *testing.T) {
 		// Carved or renamed: the content alone is recognised.
 		{"signature-byte-carved", func(b []byte) { b[3] ^= 0xff }, false, true, "signature", "f0012345.dat"},
 		{"signature-byte-tgz", func(b []byte) { b[3] ^= 0xff }, true, true, "signature", ""},
-		{"zeroed-header-tgz", func(b []byte) { clear(b[:4096]) }, true, false, "", ""},
+		{"zeroed-header-tgz", func(b []byte) { clear(b[:4096]) }, true, true, "signature", ""},
 		// No chunk signature left either: nothing says EVTX but the name.
 		{"no-chunk-signature", func(b []byte) {
 			b[3] ^= 0xff

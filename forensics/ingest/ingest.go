@@ -546,6 +546,9 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // the whole file with, or nil after reporting the skip with the formats
 // tried and the nearest one. br is not consumed: parsing starts at byte 0.
 func (r *runner) detect(it Item, e *jfs.Entry, br *bufio.Reader, head []byte) parsers.Parser {
+	if p := r.matchLongHead(e, br, head); p != nil {
+		return p
+	}
 	if name := untimedFormat(head); name != "" {
 		// Recognised, with no time in it to read (see untimed.go): not a
 		// hole in the timeline, whatever the file is named.
@@ -596,6 +599,29 @@ func (r *runner) detect(it Item, e *jfs.Entry, br *bufio.Reader, head []byte) pa
 	}
 	r.skip(it, e, reason, fmt.Sprintf("%s (%s)", what, d))
 	return nil
+}
+
+// streamHead is how far matchLongHead looks into a stream: the file
+// header block of an EVTX file and its first two chunks' signatures.
+const streamHead = 4096 + 2*65536 + 8
+
+// matchLongHead asks the parsers again, with a longer head, about a binary
+// or zeroed head of a stream member: without random access, Match sees only
+// the head, and a format whose header is damaged may still be known by the
+// structures after it (EVTX chunks at 4096 + n·65536). A file with random
+// access gives each parser its own look past the head already.
+func (r *runner) matchLongHead(e *jfs.Entry, br *bufio.Reader, head []byte) parsers.Parser {
+	if len(head) < parsers.HeadSize || !(isBinary(head) || zeroed(head)) {
+		return nil
+	}
+	if _, ok, _ := e.ReaderAt(); ok {
+		return nil
+	}
+	long, _ := br.Peek(min(br.Size(), streamHead))
+	if len(long) <= len(head) {
+		return nil
+	}
+	return r.cfg.Registry.Match(e, long)
 }
 
 // isBinary tells content that is not text: more than one byte in twenty a
