@@ -71,7 +71,10 @@ resolve() {
 		log "resolving Elasticsearch jars from Maven Central into $lib"
 		rm -rf "$lib"
 		mkdir -p "$lib"
-		mvn -q -B -Dstyle.color=never -f "$pom" dependency:copy-dependencies -DoutputDirectory="$lib" >&2 ||
+		# Debian's Maven 3.8 writes colour resets even in batch mode: strip
+		# them so the CI log stays plain text (pipefail keeps mvn's status).
+		mvn -q -B -Dstyle.color=never -f "$pom" dependency:copy-dependencies -DoutputDirectory="$lib" 2>&1 |
+			sed 's/\x1b\[[0-9;]*m//g' >&2 ||
 			die "maven could not resolve $pom (see the error above)"
 		touch "$lib/.complete-$stamp"
 	fi
