@@ -203,6 +203,12 @@ func (sr *sigmaRule) rewrite(where string, fm sigma.FieldMatcher) (sigma.FieldMa
 		if !native || !isStr && cased {
 			plain = false
 		}
+		// sigma-go reads any value wrapped in % as a placeholder to expand
+		// (and errs without an expander); Sigma does that only under the
+		// expand modifier, so %SystemRoot%\x or %temp% is literal text here.
+		if isStr && len(s) > 1 && strings.HasPrefix(s, "%") && strings.HasSuffix(s, "%") {
+			plain = false
+		}
 		if isStr {
 			outVals = append(outVals, pat.literal())
 		} else {
