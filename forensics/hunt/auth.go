@@ -1,6 +1,7 @@
 package hunt
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strconv"
@@ -292,13 +293,19 @@ type firstSeen struct {
 	account  bool
 	baseline map[string]bool
 	found    map[string]*seen
+	// scanBelow: a new source that never got in and made fewer failed
+	// attempts than this is background scanning. A server on the internet
+	// meets hundreds of such sources a day; each is folded into one low
+	// finding per host instead of one finding each.
+	scanBelow int
 }
 
 type seen struct {
 	refs     []EventRef
 	success  int
-	failures int
+	failures int      // attempts, counting "message repeated N times"
 	other    []string // users (for a source) or sources (for an account)
+	host     string   // of the first attempt
 }
 
 func newFirstSeen(h *hunter, r *Rule) (analyzer, error) {
@@ -306,10 +313,14 @@ func newFirstSeen(h *hunter, r *Rule) (analyzer, error) {
 	if err != nil {
 		return nil, err
 	}
+	below, err := r.intParam("aggregate_below", 5)
+	if err != nil {
+		return nil, err
+	}
 	if h.cfg.After.IsZero() {
 		return nil, nil // no baseline: everything would be "new"
 	}
-	return &firstSeen{h: h, r: r, account: what == "account", baseline: map[string]bool{}, found: map[string]*seen{}}, nil
+	return &firstSeen{h: h, r: r, account: what == "account", baseline: map[string]bool{}, found: map[string]*seen{}, scanBelow: below}, nil
 }
 
 func (f *firstSeen) observe(ev *timeline.Event) {
@@ -341,14 +352,14 @@ func (f *firstSeen) observe(ev *timeline.Event) {
 	}
 	s := f.found[key]
 	if s == nil {
-		s = &seen{}
+		s = &seen{host: hostOf(ev)}
 		f.found[key] = s
 	}
 	s.refs = append(s.refs, f.h.ref(ev))
 	if kind == authSuccess {
 		s.success++
 	} else {
-		s.failures++
+		s.failures += repeats(ev)
 	}
 	if other != "" && !slices.Contains(s.other, other) {
 		s.other = append(s.other, other)
@@ -360,7 +371,15 @@ func (f *firstSeen) finish() []Finding {
 		return nil // nothing known before the cut-off to compare with
 	}
 	var out []Finding
+	scans := map[string]map[string]*seen{} // host → source → attempts
 	for key, s := range f.found {
+		if !f.account && s.success == 0 && s.failures < f.scanBelow {
+			if scans[s.host] == nil {
+				scans[s.host] = map[string]*seen{}
+			}
+			scans[s.host][key] = s
+			continue
+		}
 		fd := newFinding(f.r, key, "", s.refs)
 		if s.success == 0 {
 			fd.Severity = min(fd.Severity, Low)
@@ -381,7 +400,95 @@ func (f *firstSeen) finish() []Finding {
 		}
 		out = append(out, fd)
 	}
+	for host, srcs := range scans {
+		out = append(out, f.scanning(host, srcs))
+	}
 	return out
+}
+
+// maxScanRows caps the rows of an aggregated scanning finding: the counts
+// and top sources say what happened, the rows are examples.
+const (
+	maxScanRows    = 200
+	maxScanSources = 10
+)
+
+// scanning folds the new sources on one host that tried a few times and
+// never got in into one low finding: how many sources and attempts, the
+// busiest sources with their counts, first and last time.
+func (f *firstSeen) scanning(host string, srcs map[string]*seen) Finding {
+	keys := make([]string, 0, len(srcs))
+	attempts, rows := 0, 0
+	var refs []EventRef
+	for k, s := range srcs {
+		keys = append(keys, k)
+		attempts += s.failures
+		rows += len(s.refs)
+		refs = append(refs, s.refs...)
+	}
+	// Busiest first; the address breaks ties so the text is stable.
+	slices.SortFunc(keys, func(a, b string) int {
+		if c := cmp.Compare(srcs[b].failures, srcs[a].failures); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	var users []string
+	for _, k := range keys {
+		for _, u := range srcs[k].other {
+			if !slices.Contains(users, u) {
+				users = append(users, u)
+			}
+		}
+	}
+	on := host
+	if on == "" {
+		on = "an unnamed host"
+	}
+	// The span is over every attempt, before the rows are capped.
+	all := newFinding(f.r, "", "", slices.Clone(refs))
+	first, last := all.First, all.Last
+	shown := refs
+	if len(refs) > maxScanRows {
+		// Keep each source's first attempt first, then fill in time order,
+		// so the rows show as many sources as they can.
+		slices.SortFunc(refs, func(a, b EventRef) int { return a.Timestamp.Compare(b.Timestamp) })
+		shown = make([]EventRef, 0, maxScanRows)
+		for _, k := range keys {
+			if len(shown) == maxScanRows {
+				break
+			}
+			shown = append(shown, srcs[k].refs[0])
+		}
+		for _, r := range refs {
+			if len(shown) == maxScanRows {
+				break
+			}
+			if !slices.ContainsFunc(shown, func(x EventRef) bool { return x.ID == r.ID }) {
+				shown = append(shown, r)
+			}
+		}
+	}
+	top := make([]string, 0, maxScanSources)
+	for _, k := range keys[:min(len(keys), maxScanSources)] {
+		top = append(top, fmt.Sprintf("%s (%d)", k, srcs[k].failures))
+	}
+	if len(keys) > maxScanSources {
+		top = append(top, "…")
+	}
+	fd := newFinding(f.r, "scanning on "+on, "", shown)
+	fd.Severity = min(f.r.Severity, Low)
+	fd.First, fd.Last = first, last
+	fd.Explanation = fmt.Sprintf("%s never seen before the cut-off %s each failed fewer than %d times on %s and none got in: %s in all, %s to %s; most attempts from %s",
+		plural(len(keys), "source", "sources"), ts(f.h.cfg.After), f.scanBelow, on, plural(attempts, "failed attempt", "failed attempts"),
+		f.h.tsLocal(first), f.h.tsLocal(last), strings.Join(top, ", "))
+	if len(users) > 0 {
+		fd.Explanation += "; accounts tried: " + listNames(users, 8)
+	}
+	if len(fd.Events) < rows {
+		fd.Explanation += fmt.Sprintf("; rows: %d of %d shown", len(fd.Events), rows)
+	}
+	return fd
 }
 
 func times(n int) string {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,6 +36,12 @@ type Config struct {
 	Zone *time.Location
 	// Progress, when set, is called every 100,000 events with the count.
 	Progress func(events int64)
+	// Examined, when set, is given the verdict on every log file whose
+	// record sequence was judged (JEJAK-LOG-02), intact or not, in a stable
+	// order: intact logs are not findings, but a report lists them.
+	Examined func(LogVerdict)
+	// MinSeverity drops findings below it from what Hunt returns.
+	MinSeverity Severity
 }
 
 // WorkingHours is a daily span in a zone; End before Start spans midnight.
@@ -213,6 +220,9 @@ func Hunt(ctx context.Context, store Searcher, cfg Config) ([]Finding, error) {
 	}
 	for _, s := range h.sigmas {
 		out = append(out, s.finish()...)
+	}
+	if cfg.MinSeverity > Informational {
+		out = slices.DeleteFunc(out, func(f Finding) bool { return f.Severity < cfg.MinSeverity })
 	}
 	SortFindings(out)
 	// A rule erring on one event (a bad regular expression in a user's

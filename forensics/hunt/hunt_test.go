@@ -232,12 +232,12 @@ func TestDeterministic(t *testing.T) {
 
 func TestLogVerdicts(t *testing.T) {
 	st := buildCase(t, "logs/windows/security.evtx", "more/evtx/mitre_cc0/ID104-1102-Event_log_cleared.evtx", "logs/windows/new-user-security.evtx")
-	fs := byRule(hunt(t, st, Config{}), "JEJAK-LOG-02")
+	lvs, fs := examined(t, st, Config{})
 	verdicts := map[string]string{}
-	for _, f := range fs {
-		verdicts[f.Key[:strings.Index(f.Key, " ")]] = f.Verdict
-		if len(f.Reasons) == 0 {
-			t.Errorf("%s: verdict %q without reasons", f.Key, f.Verdict)
+	for _, lv := range lvs {
+		verdicts[baseOf(lv.File)] = lv.Verdict
+		if len(lv.Reasons) == 0 {
+			t.Errorf("%s: verdict %q without reasons", lv.File, lv.Verdict)
 		}
 	}
 	// security.evtx: evtxexport shows records 1..2261 with no gap.
@@ -252,6 +252,16 @@ func TestLogVerdicts(t *testing.T) {
 	}
 	if v := verdicts["new-user-security.evtx"]; v != VerdictExported {
 		t.Errorf("new-user-security.evtx verdict %q, want %q (headers renumbered)", v, VerdictExported)
+	}
+	// Only the cleared log is a finding; the verdict names it.
+	logs := byRule(fs, "JEJAK-LOG-02")
+	for _, f := range logs {
+		if baseOf(f.Key) != "ID104-1102-Event_log_cleared.evtx" || f.Verdict != VerdictCleared {
+			t.Errorf("JEJAK-LOG-02 finding on %s (%s): only a gap or clear is a finding", f.Key, f.Verdict)
+		}
+	}
+	if len(logs) != 1 {
+		t.Errorf("%d JEJAK-LOG-02 findings, want 1 (the cleared log)", len(logs))
 	}
 }
 

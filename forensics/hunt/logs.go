@@ -170,8 +170,28 @@ const (
 	VerdictExported = "exported copy"
 )
 
+// LogVerdict is what the log-integrity analyzer concluded about one log
+// file, finding or not: a report's "Logs examined" table lists every one,
+// so an intact log is a line there rather than a finding to read.
+type LogVerdict struct {
+	File    string    `json:"file"` // evidence » containers » path
+	Log     string    `json:"log"`  // channel, else the file name
+	Host    string    `json:"host,omitempty"`
+	Records int       `json:"records"`
+	FirstID uint64    `json:"first_id"`
+	LastID  uint64    `json:"last_id"`
+	First   time.Time `json:"first"`
+	Last    time.Time `json:"last"`
+	Verdict string    `json:"verdict"`
+	Reasons []string  `json:"reasons,omitempty"`
+	// Finding is the ID of the JEJAK-LOG-02 finding the verdict raised;
+	// empty when the log showed no gap, clear or roll-over that matters.
+	Finding string `json:"finding,omitempty"`
+}
+
 func (l *logIntegrity) finish() []Finding {
 	var out []Finding
+	var examined []LogVerdict
 	after := l.h.cfg.After
 	for _, f := range l.files {
 		if len(f.recs) == 0 {
@@ -197,8 +217,14 @@ func (l *logIntegrity) finish() []Finding {
 		}
 		var reasons []string
 		refs := []EventRef{f.ref(first, "Creation Time")}
+		// notable: the verdict is a finding. Only a gap, a clearing record,
+		// or a roll-over that may have overwritten records from after the
+		// cut-off is; an intact log (complete, exported, or rolled over
+		// before the cut-off) is a line in the report's table. Every log
+		// used to be a finding, and an examiner read one per EVTX file.
+		notable := false
 		sev := Informational
-		raise := func(s Severity) { sev = max(sev, s) }
+		raise := func(s Severity) { sev = max(sev, s); notable = true }
 		verdict := VerdictComplete
 
 		var clears []seqRec
@@ -263,44 +289,70 @@ func (l *logIntegrity) finish() []Finding {
 				reason += fmt.Sprintf("; %d of them recovered from chunk slack (rows tagged recovered)", n)
 			}
 			reasons = append(reasons, reason)
+			// Overwritten records older than the cut-off are retention;
+			// when the oldest kept record is after it, what was logged
+			// around the cut-off may be gone, and that is worth a line
+			// among the findings (low: a full log does this by itself).
+			if !after.IsZero() && first.ts.After(after) {
+				raise(Low)
+			}
 		}
 		if !after.IsZero() && first.ts.After(after) {
 			reasons = append(reasons, fmt.Sprintf("the oldest record (%s) is after the cut-off %s: the log holds nothing from before it", ts(first.ts), ts(after)))
-			raise(Medium)
 		}
 		if !after.IsZero() && last.ts.Before(after) {
 			reasons = append(reasons, fmt.Sprintf("the newest record (%s) is before the cut-off %s: nothing was logged after it", ts(last.ts), ts(after)))
-			raise(Low)
 		}
 		if verdict == VerdictComplete {
 			reasons = append(reasons, fmt.Sprintf("records %d-%d all present", first.seq, last.seq))
 		}
 		refs = append(refs, f.ref(last, "Creation Time"))
-		fd := newFinding(l.r, label, "", refs)
-		fd.Severity = sev
-		fd.Verdict = verdict
-		fd.Reasons = reasons
-		fd.First, fd.Last = first.ts, last.ts
+		lv := LogVerdict{File: label, Log: name, Host: f.host, Records: len(recs), FirstID: first.seq, LastID: last.seq,
+			First: first.ts, Last: last.ts, Verdict: verdict, Reasons: reasons}
 		for _, r := range recs {
-			if r.ts.Before(fd.First) {
-				fd.First = r.ts
+			if r.ts.Before(lv.First) {
+				lv.First = r.ts
 			}
-			if r.ts.After(fd.Last) {
-				fd.Last = r.ts
+			if r.ts.After(lv.Last) {
+				lv.Last = r.ts
 			}
 		}
-		host := ""
-		if f.host != "" {
-			host = " of " + f.host
+		if notable {
+			fd := newFinding(l.r, label, "", refs)
+			fd.Severity = sev
+			fd.Verdict = verdict
+			fd.Reasons = reasons
+			fd.First, fd.Last = lv.First, lv.Last
+			host := ""
+			if f.host != "" {
+				host = " of " + f.host
+			}
+			fd.Explanation = fmt.Sprintf("%s log%s (%s): %s — %d records, IDs %d-%d", name, host, label, verdict, len(recs), first.seq, last.seq)
+			if missing > 0 {
+				fd.Explanation += fmt.Sprintf(", %d missing in %s", missing, plural(len(seqGaps), "gap", "gaps"))
+			}
+			if len(clears) > 0 {
+				fd.Explanation += fmt.Sprintf(", %s", plural(len(clears), "clearing record", "clearing records"))
+			}
+			lv.Finding = fd.ID
+			out = append(out, fd)
 		}
-		fd.Explanation = fmt.Sprintf("%s log%s (%s): %s — %d records, IDs %d-%d", name, host, label, verdict, len(recs), first.seq, last.seq)
-		if missing > 0 {
-			fd.Explanation += fmt.Sprintf(", %d missing in %s", missing, plural(len(seqGaps), "gap", "gaps"))
+		examined = append(examined, lv)
+	}
+	if l.h.cfg.Examined != nil {
+		// Map order is random; the report's table must not be.
+		slices.SortFunc(examined, func(a, b LogVerdict) int {
+			if c := strings.Compare(a.File, b.File); c != 0 {
+				return c
+			}
+			if c := cmp.Compare(a.FirstID, b.FirstID); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.LastID, b.LastID)
+		})
+		for _, lv := range examined {
+			l.h.cfg.Examined(lv)
 		}
-		if len(clears) > 0 {
-			fd.Explanation += fmt.Sprintf(", %s", plural(len(clears), "clearing record", "clearing records"))
-		}
-		out = append(out, fd)
 	}
 	return out
 }
