@@ -10,23 +10,45 @@ import (
 
 // NTFS keeps two sets of MACB times per file: $STANDARD_INFORMATION, which
 // any program may set (SetFileTime, timestomp tools), and $FILE_NAME, which
-// only the kernel writes. A $SI creation earlier than the $FN creation, or
-// $SI times with no sub-second part where $FN has one, are the classic
-// traces of times set by hand.
+// only the kernel writes (at creation and on rename or move). The checks are
+// MFTECmd's, each stated in the finding's explanation:
+//
+//   - SI<FN: the $SI creation is earlier than the $FN creation. The kernel
+//     writes both from one clock reading when it creates the file, so only
+//     a hand-set (or an archiver-restored) $SI creation goes below it.
+//   - uSecZeros: a $SI time a user can set (B, M, A) has no sub-second part
+//     while the entry's kernel-written times ($FN, $SI C) have one: set by
+//     a tool or API call with one-second precision. MFTECmd tests the
+//     millisecond field of B and M; we test the whole 100 ns remainder (a
+//     time set with millisecond precision, as Java and JavaScript tools do,
+//     is not a one-second tool) and A as well.
+//   - SI M < FN M with zero sub-seconds: the content time was put back
+//     below the kernel's record of the file, by a one-second tool.
+//   - Copied: $SI M earlier than $SI B. A copy or an archive extraction
+//     keeps the source's modification time and takes a new creation time,
+//     so this is a note that explains a whole-second M, never a finding.
 
 const (
 	attrSI = "$STANDARD_INFORMATION"
 	attrFN = "$FILE_NAME"
 )
 
+// MACB order of the arrays below.
+const (
+	tsM = iota
+	tsA
+	tsC
+	tsB
+)
+
+var macbNames = [4]string{"M (modified)", "A (accessed)", "C (MFT changed)", "B (created)"}
+
 type mftTimes struct {
-	path      string
-	si, fn    [4]time.Time // m, a, c, b
-	hasSI     bool
-	hasFN     bool
-	refs      []EventRef
-	deleted   bool
-	lastFound time.Time
+	path         string
+	si, fn       [4]time.Time
+	hasSI, hasFN [4]bool
+	refs         []EventRef
+	deleted      bool
 }
 
 type timestomp struct {
@@ -42,13 +64,13 @@ func newTimestomp(h *hunter, r *Rule) (analyzer, error) {
 func macbIndex(macb string) int {
 	switch {
 	case strings.Contains(macb, "m"):
-		return 0
+		return tsM
 	case strings.Contains(macb, "a"):
-		return 1
+		return tsA
 	case strings.Contains(macb, "c"):
-		return 2
+		return tsC
 	case strings.Contains(macb, "b"):
-		return 3
+		return tsB
 	}
 	return -1
 }
@@ -77,16 +99,15 @@ func (t *timestomp) observe(ev *timeline.Event) {
 		t.entries[k] = e
 	}
 	if attr == attrSI {
-		e.si[i], e.hasSI = ev.Timestamp, true
+		e.si[i], e.hasSI[i] = ev.Timestamp, true
 		e.path = ev.File.Path
-	} else if e.fn[i].IsZero() || ev.Timestamp.Before(e.fn[i]) {
-		// A file has a FN per name (long and DOS); the earliest creation
-		// is the kernel's first record of it.
-		e.fn[i], e.hasFN = ev.Timestamp, true
+	} else if !e.hasFN[i] || ev.Timestamp.Before(e.fn[i]) {
+		// A file has a FN per name (long and DOS, one per hard link); the
+		// earliest is the kernel's first record of it, and comparing with
+		// it flags the fewest files.
+		e.fn[i], e.hasFN[i] = ev.Timestamp, true
 	}
-	if i == 3 || i == 0 {
-		e.refs = append(e.refs, t.h.ref(ev))
-	}
+	e.refs = append(e.refs, t.h.ref(ev))
 	for _, tag := range ev.Jejak.Tags {
 		if tag == "deleted" {
 			e.deleted = true
@@ -94,51 +115,138 @@ func (t *timestomp) observe(ev *timeline.Event) {
 	}
 }
 
+func frac(x time.Time) bool { return x.Nanosecond() != 0 }
+
+// verdict is what the checks found on one entry.
+type verdict struct {
+	why    []string // the reasons, each a finding on its own
+	notes  []string // context that is no finding by itself
+	strong bool     // creation time tampered with: SI<FN or a whole-second B
+	copied bool     // the whole-second times are explained by a copy or extraction
+}
+
+func (e *mftTimes) check() verdict {
+	var v verdict
+	if !e.hasSI[tsB] && !e.hasSI[tsM] || !anyOf(e.hasFN[:]) {
+		return v // MFTECmd also needs both attributes; a lone one proves nothing
+	}
+	si, fn := e.si, e.fn
+	if e.hasSI[tsB] && e.hasFN[tsB] && si[tsB].Before(fn[tsB]) {
+		v.why = append(v.why, fmt.Sprintf("SI<FN: $SI creation %s is %s before $FN creation %s",
+			tsFine(si[tsB]), span(si[tsB], fn[tsB]), tsFine(fn[tsB])))
+		v.strong = true
+	}
+	// Kernel-written times with a sub-second part: the volume keeps 100 ns
+	// times, so a whole second among the settable ones stands out.
+	var kernel []string
+	for i := range fn {
+		if e.hasFN[i] && frac(fn[i]) {
+			kernel = append(kernel, "$FN "+macbNames[i][:1])
+		}
+	}
+	if e.hasSI[tsC] && frac(si[tsC]) {
+		kernel = append(kernel, "$SI C")
+	}
+	fnFrac := false
+	for i := range fn {
+		fnFrac = fnFrac || e.hasFN[i] && frac(fn[i])
+	}
+	var zero []string
+	zeroB := false
+	for _, i := range []int{tsB, tsM, tsA} {
+		if e.hasSI[i] && !frac(si[i]) {
+			if !fnFrac && e.hasFN[i] && fn[i].Equal(si[i]) {
+				// The creator wrote whole seconds into both attributes
+				// (mkntfs does for the root and the metadata files) and
+				// nobody set this one since: only $SI C moved.
+				continue
+			}
+			zero = append(zero, fmt.Sprintf("$SI %s %s", macbNames[i], ts(si[i])))
+			zeroB = zeroB || i == tsB
+		}
+	}
+	if len(zero) > 0 && len(kernel) > 0 {
+		v.why = append(v.why, fmt.Sprintf("uSecZeros: %s with zero sub-seconds while %s carry them",
+			strings.Join(zero, ", "), strings.Join(kernel, ", ")))
+		v.strong = v.strong || zeroB
+	}
+	if e.hasSI[tsM] && e.hasFN[tsM] && !frac(si[tsM]) && si[tsM].Before(fn[tsM]) {
+		v.why = append(v.why, fmt.Sprintf("$SI modification %s (zero sub-seconds) is %s before $FN modification %s",
+			ts(si[tsM]), span(si[tsM], fn[tsM]), tsFine(fn[tsM])))
+	}
+	if e.hasSI[tsM] && e.hasSI[tsB] && si[tsM].Before(si[tsB]) {
+		v.notes = append(v.notes, fmt.Sprintf("Copied: $SI modification %s is before $SI creation %s, as a copy or archive extraction leaves it",
+			tsFine(si[tsM]), tsFine(si[tsB])))
+		// The copy explains a whole-second M only when the creation is the
+		// kernel's own: sub-seconds, and equal to the $FN creation.
+		v.copied = !v.strong && frac(si[tsB]) && e.hasFN[tsB] && si[tsB].Equal(fn[tsB])
+	}
+	return v
+}
+
+func anyOf(b []bool) bool {
+	for _, x := range b {
+		if x {
+			return true
+		}
+	}
+	return false
+}
+
+// tsFine is ts with the 100 ns digits the checks are about.
+func tsFine(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.0000000Z") }
+
 func (t *timestomp) finish() []Finding {
 	var out []Finding
 	after := t.h.cfg.After
 	for _, e := range t.entries {
-		if !e.hasSI || !e.hasFN {
+		v := e.check()
+		if len(v.why) == 0 {
 			continue
 		}
-		var why []string
-		siB, fnB := e.si[3], e.fn[3]
-		if !siB.IsZero() && !fnB.IsZero() && siB.Before(fnB.Add(-time.Second)) {
-			why = append(why, fmt.Sprintf("$SI creation %s is %s before $FN creation %s", ts(siB), span(siB, fnB), ts(fnB)))
-		}
-		zeroSI := true
-		for _, x := range e.si {
-			if x.IsZero() || x.Nanosecond() != 0 {
-				zeroSI = false
-			}
-		}
-		fnFrac := false
-		for _, x := range e.fn {
-			if !x.IsZero() && x.Nanosecond() != 0 {
-				fnFrac = true
-			}
-		}
-		if zeroSI && fnFrac {
-			why = append(why, "all $SI times have zero sub-seconds while $FN times have them (set by a tool with one-second precision)")
-		}
-		if len(why) == 0 {
-			continue
-		}
+		// When: the latest of the entry's times. The $FN and $SI C times
+		// are the kernel's and move when the times are set by hand.
 		latest := time.Time{}
-		for _, x := range append(e.si[:], e.fn[:]...) {
-			if x.After(latest) {
-				latest = x
+		for i := range e.si {
+			if e.hasSI[i] && e.si[i].After(latest) {
+				latest = e.si[i]
+			}
+			if e.hasFN[i] && e.fn[i].After(latest) {
+				latest = e.fn[i]
 			}
 		}
+		sev := t.r.Severity
+		switch {
+		case v.strong:
+		case v.copied:
+			sev = min(sev, Low)
+		default:
+			sev = min(sev, Medium)
+		}
+		when := ""
 		if !after.IsZero() && latest.Before(after) {
-			continue
+			// Everything happened before the cut-off: a tampered creation
+			// is still worth a line, a lone whole-second time is not.
+			if !v.strong {
+				continue
+			}
+			sev = min(sev, Low)
+			when = fmt.Sprintf(" All of its times are before the cut-off (latest %s).", ts(latest))
 		}
 		fd := newFinding(t.r, e.path, "", e.refs)
+		fd.Severity = sev
 		state := ""
 		if e.deleted {
 			state = " (deleted)"
 		}
-		fd.Explanation = fmt.Sprintf("%s%s: %s", e.path, state, strings.Join(why, "; "))
+		notes := ""
+		if len(v.notes) > 0 {
+			notes = " Note: " + strings.Join(v.notes, "; ") + "."
+			if v.copied {
+				notes += " Its creation time is the kernel's, so the whole-second times may be the source's (ranked low)."
+			}
+		}
+		fd.Explanation = fmt.Sprintf("%s%s: %s.%s%s", e.path, state, strings.Join(v.why, "; "), notes, when)
 		out = append(out, fd)
 	}
 	return out

@@ -1,0 +1,382 @@
+package hunt
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jejak-forensics/jejak/forensics/disk"
+	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+	"github.com/jejak-forensics/jejak/forensics/ingest"
+	"github.com/jejak-forensics/jejak/internal/oracle"
+	"github.com/jejak-forensics/jejak/parsers/all"
+	"github.com/jejak-forensics/jejak/timeline/store/sqlite"
+)
+
+// buildDiskCase ingests disk images as 'jejak ingest' does, through
+// disk.OpenEvidence (casetest.Build reads a path as a plain file, so an
+// image would stay one opaque file there), and returns the store.
+func buildDiskCase(t *testing.T, images ...string) *sqlite.Store {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "case.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	var items []ingest.Item
+	for _, p := range images {
+		w, err := disk.OpenEvidence(ctx, p, jfs.Options{TempDir: dir})
+		if err != nil {
+			t.Fatalf("open %s: %v", p, err)
+		}
+		sum := sha256.Sum256([]byte("image:" + p)) // a stable stand-in ID, not the image's hash
+		items = append(items, ingest.Item{SHA256: hex.EncodeToString(sum[:]), Name: filepath.Base(p), Walker: w})
+	}
+	sum, err := ingest.Run(ctx, ingest.Config{Registry: all.Registry(), Zone: time.UTC, TempDir: dir}, items, st)
+	if err != nil {
+		t.Fatalf("ingest: %v", err)
+	}
+	if sum.Events == 0 {
+		t.Fatalf("no events from %v", images)
+	}
+	return st
+}
+
+// filetime is t as NTFS stores it: 100 ns ticks since 1601.
+func filetime(t time.Time) uint64 {
+	// 1601 to 1970 is 11644473600 s; a time.Duration spans only 292 years.
+	return uint64(t.Unix()+11644473600)*10_000_000 + uint64(t.Nanosecond()/100)
+}
+
+func mustTime(t *testing.T, s string) time.Time {
+	t.Helper()
+	v, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// setNTFSTimes sets a file's four NTFS times through ntfs-3g's
+// system.ntfs_times attribute (creation, modification, access, MFT change,
+// 100 ns each). ntfs-3g writes them into $STANDARD_INFORMATION and, keeping
+// the two in step as it does on every update, into $FILE_NAME.
+func setNTFSTimes(t *testing.T, path string, b, m, a, c time.Time) {
+	t.Helper()
+	var buf [32]byte
+	for i, x := range []time.Time{b, m, a, c} {
+		binary.LittleEndian.PutUint64(buf[8*i:], filetime(x))
+	}
+	if err := syscall.Setxattr(path, "system.ntfs_times", buf[:], 0); err != nil {
+		t.Fatalf("setxattr system.ntfs_times %s: %v", path, err)
+	}
+}
+
+// editSI overwrites the $STANDARD_INFORMATION creation, modification and
+// access times of MFT entry `entry` in an unmounted NTFS image, as a
+// timestomp tool's SetFileTime call does on Windows, leaving $SI C and the
+// $FILE_NAME times as the driver wrote them. The byte edit: find the FILE
+// record (1024-byte aligned, record number at 0x2C), walk its attributes
+// from the offset at 0x14 to type 0x10, and write the FILETIMEs at content
+// offsets 0 (B), 8 (M) and 24 (A). The content sits in the record's first
+// sector, clear of the update-sequence bytes at 510, so no fixup changes.
+func editSI(t *testing.T, img string, entry uint64, b, m, a time.Time) {
+	t.Helper()
+	data, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const rs = 1024
+	found := false
+	for off := 0; off+rs <= len(data); off += rs {
+		r := data[off : off+rs]
+		if string(r[:4]) != "FILE" || uint64(binary.LittleEndian.Uint32(r[0x2C:])) != entry {
+			continue
+		}
+		p := int(binary.LittleEndian.Uint16(r[0x14:]))
+		for p+0x18 <= rs {
+			typ, n := binary.LittleEndian.Uint32(r[p:]), int(binary.LittleEndian.Uint32(r[p+4:]))
+			if typ == 0xFFFFFFFF || n <= 0 {
+				break
+			}
+			if typ == 0x10 {
+				c := p + int(binary.LittleEndian.Uint16(r[p+0x14:]))
+				if c+32 > 510 {
+					t.Fatalf("entry %d: $SI content at %d crosses the fixup bytes", entry, c)
+				}
+				binary.LittleEndian.PutUint64(r[c:], filetime(b))
+				binary.LittleEndian.PutUint64(r[c+8:], filetime(m))
+				binary.LittleEndian.PutUint64(r[c+24:], filetime(a))
+				found = true
+				break
+			}
+			p += n
+		}
+		break
+	}
+	if !found {
+		t.Fatalf("no $SI for MFT entry %d in %s", entry, img)
+	}
+	if err := os.WriteFile(img, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// istatTimes reads TSK's istat report of an entry: attribute ("SI", "FN")
+// to its Created, File Modified, MFT Modified and Accessed lines.
+func istatTimes(t *testing.T, img string, entry uint64) map[string][4]time.Time {
+	t.Helper()
+	out := oracle.Output(t, "istat", img, fmt.Sprint(entry))
+	res := map[string][4]time.Time{}
+	cur := ""
+	var v [4]time.Time
+	idx := map[string]int{"Created:": 0, "File Modified:": 1, "MFT Modified:": 2, "Accessed:": 3}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		l := sc.Text()
+		switch {
+		case strings.HasPrefix(l, "$STANDARD_INFORMATION Attribute Values"):
+			cur, v = "SI", [4]time.Time{}
+		case strings.HasPrefix(l, "$FILE_NAME Attribute Values"):
+			cur, v = "FN", [4]time.Time{}
+		case cur != "":
+			k, val, ok := strings.Cut(l, "\t")
+			i, known := idx[k]
+			if !ok || !known {
+				continue
+			}
+			ts, err := time.Parse("2006-01-02 15:04:05.000000000 (MST)", val)
+			if err != nil {
+				t.Fatalf("istat line %q: %v", l, err)
+			}
+			v[i] = ts
+			if _, seen := res[cur]; !seen || i == 3 {
+				res[cur] = v
+			}
+		}
+	}
+	return res
+}
+
+// TestTimestompPlantedNTFS builds a real NTFS volume with mkntfs, writes
+// files through the ntfs-3g driver (FUSE) with the times a Windows machine
+// would give them, then stomps $SI the way a tool does on Windows (ntfs-3g
+// itself keeps $FN equal to $SI, so the divergence is a documented byte
+// edit, see editSI). TSK's istat is the oracle that the volume holds the
+// planted times; the analyzer must flag exactly the stomped files, with
+// every reason, and leave the copy and the benign files alone.
+func TestTimestompPlantedNTFS(t *testing.T) {
+	mkntfs := oracle.Tool(t, "mkntfs", "ntfs-3g")
+	ntfs3g := oracle.Tool(t, "ntfs-3g", "ntfs-3g")
+	oracle.Tool(t, "istat", "sleuthkit")
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		t.Skipf("no /dev/fuse: ntfs-3g cannot mount here (%v)", err)
+	}
+	dir := t.TempDir()
+	img := filepath.Join(dir, "planted.ntfs")
+	if err := os.WriteFile(img, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(img, 16<<20); err != nil {
+		t.Fatal(err)
+	}
+	oracle.Run(t, mkntfs, "-F", "-q", "-f", "-L", "planted", img)
+	mnt := filepath.Join(dir, "mnt")
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(ntfs3g, img, mnt).CombinedOutput(); err != nil {
+		t.Skipf("ntfs-3g mount failed (FUSE unavailable?): %v %s", err, out)
+	}
+	mounted := true
+	unmount := func() {
+		if mounted {
+			if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
+				t.Fatalf("umount: %v %s", err, out)
+			}
+			mounted = false
+		}
+	}
+	defer func() {
+		if mounted {
+			exec.Command("umount", mnt).Run()
+		}
+	}()
+
+	write := func(name, body string) string {
+		p := filepath.Join(mnt, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	inode := func(p string) uint64 {
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Sys().(*syscall.Stat_t).Ino
+	}
+	run := func(name string, args ...string) {
+		if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+			t.Fatalf("%s %v: %v %s", name, args, err, out)
+		}
+	}
+
+	// The issue's update.exe: the driver's times are 2017 with
+	// sub-seconds except the creation, which a rename already carried
+	// back to a whole second in 2016 (so $SI B equals $FN B and SI<FN
+	// does not hold); then $SI B, M and A are set to whole 2016 seconds.
+	t2016 := mustTime(t, "2016-03-01T10:00:00Z")
+	upd := write("update.exe", "MZ planted")
+	setNTFSTimes(t, upd, t2016, mustTime(t, "2017-05-04T12:34:56.1234567Z"),
+		mustTime(t, "2017-05-04T12:35:10.7654321Z"), mustTime(t, "2017-05-04T12:35:10.7654321Z"))
+	// A careful stomp (timestomp -f cloning a system file): $SI B and M
+	// copied with their sub-seconds from 2015, below $FN's 2017 creation.
+	drop := write("dropper.dll", "MZ dll")
+	dropFN := mustTime(t, "2017-05-04T12:40:00.1111111Z")
+	setNTFSTimes(t, drop, dropFN, dropFN.Add(2*time.Second), dropFN.Add(3*time.Second), dropFN.Add(3*time.Second))
+	// Copies with cp and touch, through the driver only: the modification
+	// time goes below the (new) creation time; ntfs-3g leaves $FN with the
+	// creation's times, as Windows does on a copy.
+	src := filepath.Join(dir, "source.txt")
+	if err := os.WriteFile(src, []byte("minutes of the count\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	copied := filepath.Join(mnt, "copied.txt")
+	run("cp", src, copied)
+	run("touch", "-d", "2015-06-01 08:00:00.1234567", copied)
+	extracted := filepath.Join(mnt, "extracted.txt")
+	run("cp", src, extracted)
+	run("touch", "-d", "2015-06-01 08:00:00", extracted) // a zip's whole seconds
+	benign := write("benign.txt", "nothing to see")
+	if err := os.Mkdir(filepath.Join(mnt, "reports"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write("reports/tally.csv", "a,b\n")
+
+	entries := map[string]uint64{}
+	for _, p := range []string{upd, drop, copied, extracted, benign} {
+		entries[filepath.Base(p)] = inode(p)
+	}
+	unmount()
+	editSI(t, img, entries["update.exe"], t2016, t2016, t2016)
+	stomp := mustTime(t, "2015-01-02T03:04:05.6789012Z")
+	editSI(t, img, entries["dropper.dll"], stomp, stomp, stomp.Add(time.Hour))
+
+	// The oracle: istat reads the volume as planted.
+	u := istatTimes(t, img, entries["update.exe"])
+	if u["SI"][0] != t2016 || u["SI"][1] != t2016 || u["SI"][3] != t2016 || u["SI"][2].Nanosecond() == 0 {
+		t.Fatalf("istat update.exe $SI = %v, want B/M/A %v and C with sub-seconds", u["SI"], t2016)
+	}
+	if u["FN"][0] != t2016 || u["FN"][1].Year() != 2017 || u["FN"][1].Nanosecond() == 0 {
+		t.Fatalf("istat update.exe $FN = %v", u["FN"])
+	}
+	d := istatTimes(t, img, entries["dropper.dll"])
+	if d["SI"][0] != stomp || d["FN"][0] != dropFN {
+		t.Fatalf("istat dropper.dll $SI B %v $FN B %v, want %v and %v", d["SI"][0], d["FN"][0], stomp, dropFN)
+	}
+	for _, n := range []string{"copied.txt", "extracted.txt"} {
+		c := istatTimes(t, img, entries[n])
+		if !c["SI"][1].Before(c["SI"][0]) || c["SI"][0] != c["FN"][0] || c["SI"][0].Nanosecond() == 0 {
+			t.Fatalf("istat %s: want $SI M before $SI B, $SI B = $FN B with sub-seconds; got SI %v FN %v", n, c["SI"], c["FN"])
+		}
+	}
+
+	st := buildDiskCase(t, img)
+	byName := func(fs []Finding) map[string]Finding {
+		m := map[string]Finding{}
+		for _, f := range byRule(fs, "JEJAK-TIME-03") {
+			name := filepath.Base(strings.TrimSuffix(f.Key, " (deleted)"))
+			if i := strings.Index(name, " "); i > 0 {
+				name = name[:i]
+			}
+			if _, dup := m[name]; dup {
+				t.Errorf("two findings for %s: one per file expected", name)
+			}
+			m[name] = f
+		}
+		return m
+	}
+	cut := mustTime(t, "2017-01-01T00:00:00Z")
+	got := byName(hunt(t, st, Config{After: cut}))
+
+	type want struct {
+		sev      Severity
+		contains []string
+		absent   []string
+	}
+	wants := map[string]want{
+		"update.exe": {High, []string{
+			"uSecZeros: $SI B (created) 2016-03-01T10:00:00Z, $SI M (modified) 2016-03-01T10:00:00Z, $SI A (accessed) 2016-03-01T10:00:00Z with zero sub-seconds",
+			"$FN M", "$SI C",
+			"$SI modification 2016-03-01T10:00:00Z (zero sub-seconds) is",
+			"before $FN modification 2017-05-04T12:34:56.1234567Z",
+		}, []string{"SI<FN", "Copied"}},
+		"dropper.dll": {High, []string{
+			"SI<FN: $SI creation 2015-01-02T03:04:05.6789012Z", "before $FN creation 2017-05-04T12:40:00.1111111Z",
+		}, []string{"uSecZeros", "zero sub-seconds"}},
+		"extracted.txt": {Low, []string{
+			"uSecZeros: $SI M (modified) 2015-06-01T08:00:00Z, $SI A (accessed) 2015-06-01T08:00:00Z",
+			"Copied: $SI modification 2015-06-01T08:00:00.0000000Z is before $SI creation",
+		}, []string{"SI<FN"}},
+	}
+	for name, f := range got {
+		t.Logf("%s %s: %s", f.Severity, name, f.Explanation)
+	}
+	for name, w := range wants {
+		f, ok := got[name]
+		if !ok {
+			t.Errorf("%s not flagged; findings: %v", name, got)
+			continue
+		}
+		if f.Severity != w.sev {
+			t.Errorf("%s: severity %s, want %s (%s)", name, f.Severity, w.sev, f.Explanation)
+		}
+		for _, s := range w.contains {
+			if !strings.Contains(f.Explanation, s) {
+				t.Errorf("%s: explanation lacks %q:\n%s", name, s, f.Explanation)
+			}
+		}
+		for _, s := range w.absent {
+			if strings.Contains(f.Explanation, s) {
+				t.Errorf("%s: explanation has %q:\n%s", name, s, f.Explanation)
+			}
+		}
+		if len(f.Events) < 8 {
+			t.Errorf("%s: %d event rows, want its $SI and $FN times", name, len(f.Events))
+		}
+	}
+	for name, f := range got {
+		if _, ok := wants[name]; !ok {
+			t.Errorf("false finding on %s: %s", name, f.Explanation)
+		}
+	}
+
+	// A cut-off after everything on the volume (ntfs-3g set each file's
+	// $SI C to the time of planting): the touched creations stay, ranked
+	// low and saying so; the whole-second copy is dropped.
+	later := byName(hunt(t, st, Config{After: time.Now().Add(time.Hour)}))
+	for _, name := range []string{"update.exe", "dropper.dll"} {
+		f, ok := later[name]
+		if !ok || f.Severity != Low || !strings.Contains(f.Explanation, "before the cut-off") {
+			t.Errorf("cut-off after the stomp: %s = %+v, want low, before the cut-off", name, f)
+		}
+	}
+	if f, ok := later["extracted.txt"]; ok {
+		t.Errorf("whole-second copy before the cut-off reported: %s", f.Explanation)
+	}
+}
