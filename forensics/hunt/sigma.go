@@ -23,6 +23,9 @@ type sigmaRule struct {
 	eval    *evaluator.RuleEvaluator
 	applies func(*timeline.Event) bool
 	preds   []predicate
+	// perRecord: an auditd rule, evaluated on each audit record of an
+	// event (see sigma_auditd.go).
+	perRecord bool
 }
 
 // predicate is a field matcher evaluated here; its result is put in the
@@ -45,7 +48,8 @@ func compileSigma(r sigma.Rule) (*sigmaRule, error) {
 			return nil, fmt.Errorf("condition with an aggregation (count, near) is not supported: a jejak analyzer does sequences")
 		}
 	}
-	sr := &sigmaRule{applies: applies}
+	sr := &sigmaRule{applies: applies,
+		perRecord: strings.EqualFold(r.Logsource.Product, "linux") && strings.EqualFold(r.Logsource.Service, "auditd")}
 	// Rewrite a copy: the parsed rule's maps are not shared with anyone,
 	// but being explicit keeps the evaluator's input obvious.
 	searches := make(map[string]sigma.Search, len(r.Detection.Searches))
@@ -429,6 +433,28 @@ func base64Offsets(values []any) []any {
 
 // matches evaluates the rule on an event already mapped to Sigma fields.
 func (sr *sigmaRule) matches(ctx context.Context, m map[string]any) (bool, error) {
+	if recs, ok := m[auditdRecordsField].([]map[string]string); ok && sr.perRecord {
+		// One record at a time, over the event's common fields; the
+		// record's own fields (type, a0, name, key...) win.
+		for _, rec := range recs {
+			rm := make(map[string]any, len(m)+len(rec))
+			for k, v := range m {
+				rm[k] = v
+			}
+			for k, v := range rec {
+				rm[k] = v
+			}
+			ok, err := sr.matchOne(ctx, rm)
+			if ok || err != nil {
+				return ok, err
+			}
+		}
+		return false, nil
+	}
+	return sr.matchOne(ctx, m)
+}
+
+func (sr *sigmaRule) matchOne(ctx context.Context, m map[string]any) (bool, error) {
 	for _, p := range sr.preds {
 		if p.match(m) {
 			m[p.key] = "true"

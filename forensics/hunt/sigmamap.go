@@ -2,6 +2,7 @@ package hunt
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -47,6 +48,19 @@ var windowsServices = map[string][]string{
 	"shell-core":               {"Microsoft-Windows-Shell-Core/Operational"},
 	"ldap_debug":               {"Microsoft-Windows-LDAP-Client/Debug"},
 	"vhdmp":                    {"Microsoft-Windows-VHDMP-Operational"},
+	// The channels of SigmaHQ's windows-services config (pySigma's
+	// windows pipeline) for the remaining services its rules name.
+	"dns-client":                  {"Microsoft-Windows-DNS Client Events/Operational"},
+	"iis-configuration":           {"Microsoft-IIS-Configuration/Operational"},
+	"security-mitigations":        {"Microsoft-Windows-Security-Mitigations/Kernel Mode", "Microsoft-Windows-Security-Mitigations/User Mode"},
+	"smbserver-connectivity":      {"Microsoft-Windows-SMBServer/Connectivity"},
+	"lsa-server":                  {"Microsoft-Windows-LSA/Operational"},
+	"ldap":                        {"Microsoft-Windows-LDAP-Client/Debug"},
+	"capi2":                       {"Microsoft-Windows-CAPI2/Operational"},
+	"appmodel-runtime":            {"Microsoft-Windows-AppModel-Runtime/Admin"},
+	"appxpackaging-om":            {"Microsoft-Windows-AppxPackagingOM/Operational"},
+	"microsoft-servicebus-client": {"Microsoft-ServiceBus-Client"},
+	"certificateservicesclient-lifecycle-system": {"Microsoft-Windows-CertificateServicesClient-Lifecycle-System/Operational"},
 	"applocker": {"Microsoft-Windows-AppLocker/MSI and Script", "Microsoft-Windows-AppLocker/EXE and DLL",
 		"Microsoft-Windows-AppLocker/Packaged app-Deployment", "Microsoft-Windows-AppLocker/Packaged app-Execution"},
 }
@@ -85,6 +99,37 @@ var windowsCategories = map[string][]int{
 
 const sysmonChannel = "Microsoft-Windows-Sysmon/Operational"
 
+// channelCategory is a windows category that is not Sysmon's: the event
+// IDs it stands for in the given channels.
+type channelCategory struct {
+	channels []string
+	ids      []int
+}
+
+var psChannels = []string{"Microsoft-Windows-PowerShell/Operational", "PowerShellCore/Operational"}
+
+// windowsChannelCategories are the categories read from other channels
+// (as Hayabusa and pySigma's windows pipeline map them).
+var windowsChannelCategories = map[string]channelCategory{
+	"ps_script": {psChannels, []int{4104}}, // script block logging: ScriptBlockText
+	"ps_module": {psChannels, []int{4103}}, // module logging: Payload, ContextInfo
+	// Windows PowerShell (classic) engine and provider life-cycle and
+	// pipeline execution: their EventData is unnamed, read as Data.
+	"ps_classic_start":          {[]string{"Windows PowerShell"}, []int{400}},
+	"ps_classic_provider_start": {[]string{"Windows PowerShell"}, []int{600}},
+	"ps_classic_script":         {[]string{"Windows PowerShell"}, []int{800}},
+	// Object access on files (audit policy with a SACL): FileName and
+	// Image are ObjectName and ProcessName (see sigmaEvent).
+	"file_access":  {[]string{"Security"}, []int{4663}},
+	"sysmon_error": {[]string{sysmonChannel}, []int{255}},
+}
+
+// unmappedReasons say why a log source known to SigmaHQ has no events in
+// what jejak reads, so 'rules list' states it rather than "no mapping".
+var unmappedReasons = map[string]string{
+	"file_rename": "file_rename needs Microsoft-Windows-Kernel-File ETW rename events, which no EVTX channel records by default",
+}
+
 // linuxServices maps Sigma's linux services to the program that logs them.
 var linuxServices = map[string][]string{
 	"sshd":        {"sshd"},
@@ -122,9 +167,26 @@ func logsourceFilter(l sigma.Logsource) (func(*timeline.Event) bool, error) {
 				return false
 			}, nil
 		}
+		if cc, ok := windowsChannelCategories[category]; ok {
+			return func(ev *timeline.Event) bool {
+				w := ev.Winlog
+				if w == nil || !slices.Contains(cc.ids, w.EventID) {
+					return false
+				}
+				for _, c := range cc.channels {
+					if strings.EqualFold(w.Channel, c) {
+						return true
+					}
+				}
+				return false
+			}, nil
+		}
 		if category != "" {
 			ids, ok := windowsCategories[category]
 			if !ok {
+				if why, ok := unmappedReasons[category]; ok {
+					return nil, fmt.Errorf("no mapping for windows category %q: %s", l.Category, why)
+				}
 				return nil, fmt.Errorf("no mapping for windows category %q", l.Category)
 			}
 			return func(ev *timeline.Event) bool {
@@ -149,9 +211,16 @@ func logsourceFilter(l sigma.Logsource) (func(*timeline.Event) bool, error) {
 		return isWin, nil
 	case "linux":
 		if category != "" {
-			if category == "process_creation" {
+			switch category {
+			case "process_creation":
 				return func(ev *timeline.Event) bool {
 					return ev.Jejak.Provenance.Parser == "auditd" && ev.Event.Action == "executed"
+				}, nil
+			case "file_event":
+				// A file created, as auditd records it: a PATH record of
+				// nametype CREATE (TargetFilename, see auditdFields).
+				return func(ev *timeline.Event) bool {
+					return ev.Jejak.Provenance.Parser == "auditd" && auditdCreated(ev.Jejak.Data) != ""
 				}, nil
 			}
 			return nil, fmt.Errorf("no mapping for linux category %q", l.Category)
@@ -186,7 +255,31 @@ func logsourceFilter(l sigma.Logsource) (func(*timeline.Event) bool, error) {
 			return func(ev *timeline.Event) bool { return ev.HTTP != nil || ev.URL != nil }, nil
 		}
 	}
+	switch {
+	case product != "" && product != "windows" && product != "linux":
+		return nil, fmt.Errorf("no mapping for log source product %q", l.Product)
+	case l.Service != "":
+		return nil, fmt.Errorf("no mapping for log source service %q", l.Service)
+	case l.Category != "":
+		return nil, fmt.Errorf("no mapping for log source category %q", l.Category)
+	}
 	return nil, fmt.Errorf("no mapping for log source %s", logsourceString(l))
+}
+
+// unnamedData joins a record's unnamed Data elements (EventData's Data1,
+// Data2, ...) as the one "Data" field Sigma's classic PowerShell rules
+// read (HostApplication=..., EngineVersion=... inside it); "contains" is
+// how those rules test it.
+func unnamedData(ed map[string]string) string {
+	var parts []string
+	for i := 1; ; i++ {
+		v, ok := ed["Data"+strconv.Itoa(i)]
+		if !ok {
+			break
+		}
+		parts = append(parts, v)
+	}
+	return strings.Join(parts, "\n")
 }
 
 func program(ev *timeline.Event) string {
@@ -255,6 +348,19 @@ func sigmaEvent(ev *timeline.Event) map[string]any {
 			alias("LogonId", "SubjectLogonId")
 			alias("ProcessId", "NewProcessId")
 		}
+		if w.EventID == 4663 && strings.EqualFold(w.Channel, "Security") {
+			// file_access rules name the file and process as the
+			// Kernel-File provider does.
+			if _, ok := m["FileName"]; !ok {
+				set("FileName", w.EventData["ObjectName"])
+			}
+			if _, ok := m["Image"]; !ok {
+				set("Image", w.EventData["ProcessName"])
+			}
+		}
+		if _, ok := m["Data"]; !ok {
+			set("Data", unnamedData(w.EventData))
+		}
 	} else {
 		for k, v := range ev.Jejak.Data {
 			m[k] = v
@@ -288,6 +394,12 @@ func sigmaEvent(ev *timeline.Event) map[string]any {
 		}
 		if ev.Source != nil {
 			set("c-ip", ev.Source.IP)
+		}
+		if ev.Jejak.Provenance.Parser == "auditd" {
+			if f := auditdCreated(ev.Jejak.Data); f != "" {
+				set("TargetFilename", f)
+			}
+			m[auditdRecordsField] = auditdRecords(ev.Jejak.Data)
 		}
 	}
 	kw := ev.Message
