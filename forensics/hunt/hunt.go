@@ -121,6 +121,11 @@ var analyzers = map[string]func(h *hunter, r *Rule) (analyzer, error){
 	"photo-edited":           newPhotoEdited,
 	"photo-after-cutoff":     newPhotoAfter,
 	"deleted-photo-evidence": newDeletedPhoto,
+	"password-spray":         newPasswordSpray,
+	"kerberos-preauth":       newKerberosBurst,
+	"pass-the-hash":          newPassTheHash,
+	"explicit-credentials":   newExplicitCreds,
+	"mssql-brute-force":      newMSSQLBurst,
 }
 
 // hunter is one run: the config, the analyzers and the string interner
