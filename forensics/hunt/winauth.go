@@ -458,6 +458,7 @@ type passTheHash struct {
 	h           *hunter
 	r           *Rule
 	interactive map[string]bool // account@host with an interactive logon seen
+	routine     map[string]bool // account@host with an NTLM network logon before the cut-off
 	found       map[string]*pthGroup
 }
 
@@ -469,7 +470,7 @@ type pthGroup struct {
 }
 
 func newPassTheHash(h *hunter, r *Rule) (analyzer, error) {
-	return &passTheHash{h: h, r: r, interactive: map[string]bool{}, found: map[string]*pthGroup{}}, nil
+	return &passTheHash{h: h, r: r, interactive: map[string]bool{}, routine: map[string]bool{}, found: map[string]*pthGroup{}}, nil
 }
 
 func (p *passTheHash) observe(ev *timeline.Event) {
@@ -501,7 +502,14 @@ func (p *passTheHash) observe(ev *timeline.Event) {
 		if !strings.EqualFold(pkg, "NTLM") && !strings.EqualFold(proc, "NtLmSsp") {
 			return
 		}
-		if p.interactive[acctHost] || !p.h.inScope(ev.Timestamp) {
+		if !p.h.inScope(ev.Timestamp) {
+			// The baseline: an account that already reached this host
+			// over NTLM before the cut-off does so by routine (a mapped
+			// share, a workgroup service).
+			p.routine[acctHost] = true
+			return
+		}
+		if p.interactive[acctHost] || p.routine[acctHost] {
 			return
 		}
 		why := fmt.Sprintf("network logon (type 3) authenticated with NTLM (package %s, logon process %s) as %s on %s, with no interactive logon of %s on %s before it in the timeline",
@@ -557,9 +565,10 @@ func (p *passTheHash) finish() []Finding {
 // ---- explicit credentials (4648) ----
 
 type explicitCreds struct {
-	h     *hunter
-	r     *Rule
-	found map[string]*explicitGroup
+	h       *hunter
+	r       *Rule
+	routine map[string]bool // subject → target pairs seen before the cut-off
+	found   map[string]*explicitGroup
 }
 
 type explicitGroup struct {
@@ -569,11 +578,11 @@ type explicitGroup struct {
 }
 
 func newExplicitCreds(h *hunter, r *Rule) (analyzer, error) {
-	return &explicitCreds{h: h, r: r, found: map[string]*explicitGroup{}}, nil
+	return &explicitCreds{h: h, r: r, routine: map[string]bool{}, found: map[string]*explicitGroup{}}, nil
 }
 
 func (e *explicitCreds) observe(ev *timeline.Event) {
-	if winEventID(ev, securityAuditing) != 4648 || !e.h.inScope(ev.Timestamp) {
+	if winEventID(ev, securityAuditing) != 4648 {
 		return
 	}
 	subj, target := winData(ev, "SubjectUserName"), winData(ev, "TargetUserName")
@@ -584,6 +593,13 @@ func (e *explicitCreds) observe(ev *timeline.Event) {
 		return
 	}
 	key := winAccount(subj) + " → " + winAccount(target) + " on " + strings.ToUpper(hostOf(ev))
+	if !e.h.inScope(ev.Timestamp) {
+		e.routine[key] = true // an administrator's habit before the cut-off
+		return
+	}
+	if e.routine[key] {
+		return
+	}
 	g := e.found[key]
 	if g == nil {
 		g = &explicitGroup{}

@@ -349,3 +349,42 @@ func TestWinAuthRulesLoad(t *testing.T) {
 		}
 	}
 }
+
+// A habit seen before the cut-off is not a finding after it: the same
+// account reaching the same host over NTLM, the same account using the same
+// other account's password. The first time after the cut-off is.
+func TestWinAuthBaseline(t *testing.T) {
+	ntlm := func(n int, at time.Duration, user string) *timeline.Event {
+		return winEv(n, at, securityAuditing, 4624, map[string]string{"TargetUserName": user, "LogonType": "3",
+			"AuthenticationPackageName": "NTLM", "LogonProcessName": "NtLmSsp ", "KeyLength": "128", "IpAddress": "10.0.0.20"})
+	}
+	explicit := func(n int, at time.Duration, subj, target string) *timeline.Event {
+		return winEv(n, at, securityAuditing, 4648, map[string]string{"SubjectUserName": subj, "TargetUserName": target,
+			"TargetServerName": "fs01", "ProcessName": `C:\Windows\System32\net.exe`})
+	}
+	evs := eventList{
+		ntlm(1, 0, "clerk"), explicit(2, time.Minute, "admin", "backup"),
+		// cut-off at 1h
+		ntlm(3, 2*time.Hour, "clerk"), explicit(4, 2*time.Hour, "admin", "backup"),
+		ntlm(5, 3*time.Hour, "auditor"), explicit(6, 3*time.Hour, "clerk", "admin"),
+	}
+	b, err := Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := Hunt(context.Background(), evs, Config{Rules: b, After: t0.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range fs {
+		if f.RuleID == "JEJAK-AUTH-09" || f.RuleID == "JEJAK-AUTH-10" {
+			got = append(got, f.RuleID+" "+f.Key+" "+f.Severity.String())
+		}
+	}
+	want := []string{"JEJAK-AUTH-09 type 3 auditor@DC01.COUNTY.LOCAL medium", "JEJAK-AUTH-10 clerk → admin on DC01.COUNTY.LOCAL medium"}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("findings %q, want %q", got, want)
+	}
+}
