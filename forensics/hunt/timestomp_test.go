@@ -87,50 +87,58 @@ func setNTFSTimes(t *testing.T, path string, b, m, a, c time.Time) {
 	}
 }
 
-// editSI overwrites the $STANDARD_INFORMATION creation, modification and
-// access times of MFT entry `entry` in an unmounted NTFS image, as a
-// timestomp tool's SetFileTime call does on Windows, leaving $SI C and the
-// $FILE_NAME times as the driver wrote them. The byte edit: find the FILE
-// record (1024-byte aligned, record number at 0x2C), walk its attributes
-// from the offset at 0x14 to type 0x10, and write the FILETIMEs at content
-// offsets 0 (B), 8 (M) and 24 (A). The content sits in the record's first
-// sector, clear of the update-sequence bytes at 510, so no fixup changes.
-func editSI(t *testing.T, img string, entry uint64, b, m, a time.Time) {
+// Content offsets of the four FILETIMEs in the two attributes.
+var (
+	siOff = map[byte]int{'B': 0, 'M': 8, 'C': 16, 'A': 24}
+	fnOff = map[byte]int{'B': 8, 'M': 16, 'C': 24, 'A': 32} // after the parent reference
+)
+
+// editTimes overwrites times of MFT entry `entry` in an unmounted NTFS
+// image: in its $STANDARD_INFORMATION (typ 0x10, as a timestomp tool's
+// SetFileTime call does on Windows) or in every $FILE_NAME (typ 0x30, as
+// the kernel does on a rename). The byte edit: find the FILE record
+// (1024-byte aligned, record number at 0x2C), walk its attributes from the
+// offset at 0x14 to the type, and write the FILETIMEs at the content
+// offsets of siOff or fnOff. Both attributes are resident in the record's
+// first sector, clear of the update-sequence bytes at 510, so no fixup
+// changes; the test fails rather than write across them.
+func editTimes(t *testing.T, img string, entry uint64, typ uint32, times map[byte]time.Time) {
 	t.Helper()
+	offs := siOff
+	if typ == 0x30 {
+		offs = fnOff
+	}
 	data, err := os.ReadFile(img)
 	if err != nil {
 		t.Fatal(err)
 	}
 	const rs = 1024
-	found := false
-	for off := 0; off+rs <= len(data); off += rs {
+	edited := 0
+	for off := 0; off+rs <= len(data) && edited == 0; off += rs {
 		r := data[off : off+rs]
 		if string(r[:4]) != "FILE" || uint64(binary.LittleEndian.Uint32(r[0x2C:])) != entry {
 			continue
 		}
-		p := int(binary.LittleEndian.Uint16(r[0x14:]))
-		for p+0x18 <= rs {
-			typ, n := binary.LittleEndian.Uint32(r[p:]), int(binary.LittleEndian.Uint32(r[p+4:]))
-			if typ == 0xFFFFFFFF || n <= 0 {
+		for p := int(binary.LittleEndian.Uint16(r[0x14:])); p+0x18 <= rs; {
+			at, n := binary.LittleEndian.Uint32(r[p:]), int(binary.LittleEndian.Uint32(r[p+4:]))
+			if at == 0xFFFFFFFF || n <= 0 {
 				break
 			}
-			if typ == 0x10 {
+			if at == typ {
 				c := p + int(binary.LittleEndian.Uint16(r[p+0x14:]))
-				if c+32 > 510 {
-					t.Fatalf("entry %d: $SI content at %d crosses the fixup bytes", entry, c)
+				if c+40 > 510 {
+					t.Fatalf("entry %d: attribute 0x%x content at %d crosses the fixup bytes", entry, typ, c)
 				}
-				binary.LittleEndian.PutUint64(r[c:], filetime(b))
-				binary.LittleEndian.PutUint64(r[c+8:], filetime(m))
-				binary.LittleEndian.PutUint64(r[c+24:], filetime(a))
-				found = true
-				break
+				for k, v := range times {
+					binary.LittleEndian.PutUint64(r[c+offs[k]:], filetime(v))
+				}
+				edited++
 			}
 			p += n
 		}
-		break
 	}
-	if !found {
-		t.Fatalf("no $SI for MFT entry %d in %s", entry, img)
+	if edited == 0 {
+		t.Fatalf("no attribute 0x%x for MFT entry %d in %s", typ, entry, img)
 	}
 	if err := os.WriteFile(img, data, 0o644); err != nil {
 		t.Fatal(err)
@@ -173,29 +181,71 @@ func istatTimes(t *testing.T, img string, entry uint64) map[string][4]time.Time 
 	return res
 }
 
-// TestTimestompPlantedNTFS builds a real NTFS volume with mkntfs, writes
-// files through the ntfs-3g driver (FUSE) with the times a Windows machine
-// would give them, then stomps $SI the way a tool does on Windows (ntfs-3g
-// itself keeps $FN equal to $SI, so the divergence is a documented byte
-// edit, see editSI). TSK's istat is the oracle that the volume holds the
-// planted times; the analyzer must flag exactly the stomped files, with
-// every reason, and leave the copy and the benign files alone.
+// The planted times: the issue's update.exe, a careful stomp, two copies.
+var (
+	t2016    = time.Date(2016, 3, 1, 10, 0, 0, 0, time.UTC)
+	updM     = time.Date(2017, 5, 4, 12, 34, 56, 123456700, time.UTC)
+	updA     = time.Date(2017, 5, 4, 12, 35, 10, 765432100, time.UTC)
+	dropFN   = time.Date(2017, 5, 4, 12, 40, 0, 111111100, time.UTC)
+	stomp    = time.Date(2015, 1, 2, 3, 4, 5, 678901200, time.UTC)
+	copyM    = time.Date(2015, 6, 1, 8, 0, 0, 123456700, time.UTC)
+	extractM = time.Date(2015, 6, 1, 8, 0, 0, 0, time.UTC) // a zip's whole seconds
+)
+
+// TestTimestompPlantedNTFS builds a real NTFS volume with mkntfs and plants
+// files with the times a Windows machine would give them: update.exe as in
+// the issue ($SI B/M/A whole 2016 seconds; $FN M/A/C and $SI C 2017 with
+// sub-seconds; $FN B carried back to 2016 by a rename, so SI<FN does not
+// hold), dropper.dll stomped with sub-seconds below its $FN creation, a
+// copy whose modification time went below its creation (with and without
+// sub-seconds) and a benign file. TSK's istat is the oracle that the volume
+// holds the planted times; the analyzer must flag exactly the stomped
+// files and the whole-second copy (low), with every reason.
+//
+// Two ways to plant, each a subtest: through the ntfs-3g driver (FUSE),
+// and, where FUSE is missing, with ntfscp and byte edits only.
 func TestTimestompPlantedNTFS(t *testing.T) {
 	mkntfs := oracle.Tool(t, "mkntfs", "ntfs-3g")
-	ntfs3g := oracle.Tool(t, "ntfs-3g", "ntfs-3g")
 	oracle.Tool(t, "istat", "sleuthkit")
+	newVolume := func(t *testing.T) (dir, img string) {
+		dir = t.TempDir()
+		img = filepath.Join(dir, "planted.ntfs")
+		if err := os.WriteFile(img, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Truncate(img, 16<<20); err != nil {
+			t.Fatal(err)
+		}
+		oracle.Run(t, mkntfs, "-F", "-q", "-f", "-L", "planted", img)
+		return dir, img
+	}
+	t.Run("ntfs-3g", func(t *testing.T) {
+		dir, img := newVolume(t)
+		checkPlanted(t, img, plantFUSE(t, dir, img))
+	})
+	t.Run("ntfscp", func(t *testing.T) {
+		dir, img := newVolume(t)
+		checkPlanted(t, img, plantBytes(t, dir, img))
+	})
+}
+
+func runTool(t *testing.T, name string, args ...string) {
+	t.Helper()
+	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%s %v: %v %s", name, args, err, out)
+	}
+}
+
+// plantFUSE mounts the volume with ntfs-3g and writes the files through
+// the driver: times with touch and ntfs-3g's system.ntfs_times attribute,
+// copies with cp. ntfs-3g keeps $FN equal to $SI when times are set through
+// system.ntfs_times, so the stomps themselves ($SI diverging from $FN) are
+// byte edits after unmounting, as editTimes documents.
+func plantFUSE(t *testing.T, dir, img string) map[string]uint64 {
+	ntfs3g := oracle.Tool(t, "ntfs-3g", "ntfs-3g")
 	if _, err := os.Stat("/dev/fuse"); err != nil {
-		t.Skipf("no /dev/fuse: ntfs-3g cannot mount here (%v)", err)
+		t.Skipf("no /dev/fuse: ntfs-3g cannot mount here (%v); the ntfscp subtest plants without it", err)
 	}
-	dir := t.TempDir()
-	img := filepath.Join(dir, "planted.ntfs")
-	if err := os.WriteFile(img, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(img, 16<<20); err != nil {
-		t.Fatal(err)
-	}
-	oracle.Run(t, mkntfs, "-F", "-q", "-f", "-L", "planted", img)
 	mnt := filepath.Join(dir, "mnt")
 	if err := os.Mkdir(mnt, 0o755); err != nil {
 		t.Fatal(err)
@@ -204,20 +254,11 @@ func TestTimestompPlantedNTFS(t *testing.T) {
 		t.Skipf("ntfs-3g mount failed (FUSE unavailable?): %v %s", err, out)
 	}
 	mounted := true
-	unmount := func() {
-		if mounted {
-			if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
-				t.Fatalf("umount: %v %s", err, out)
-			}
-			mounted = false
-		}
-	}
 	defer func() {
 		if mounted {
 			exec.Command("umount", mnt).Run()
 		}
 	}()
-
 	write := func(name, body string) string {
 		p := filepath.Join(mnt, name)
 		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
@@ -225,45 +266,22 @@ func TestTimestompPlantedNTFS(t *testing.T) {
 		}
 		return p
 	}
-	inode := func(p string) uint64 {
-		st, err := os.Stat(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st.Sys().(*syscall.Stat_t).Ino
-	}
-	run := func(name string, args ...string) {
-		if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
-			t.Fatalf("%s %v: %v %s", name, args, err, out)
-		}
-	}
-
-	// The issue's update.exe: the driver's times are 2017 with
-	// sub-seconds except the creation, which a rename already carried
-	// back to a whole second in 2016 (so $SI B equals $FN B and SI<FN
-	// does not hold); then $SI B, M and A are set to whole 2016 seconds.
-	t2016 := mustTime(t, "2016-03-01T10:00:00Z")
 	upd := write("update.exe", "MZ planted")
-	setNTFSTimes(t, upd, t2016, mustTime(t, "2017-05-04T12:34:56.1234567Z"),
-		mustTime(t, "2017-05-04T12:35:10.7654321Z"), mustTime(t, "2017-05-04T12:35:10.7654321Z"))
-	// A careful stomp (timestomp -f cloning a system file): $SI B and M
-	// copied with their sub-seconds from 2015, below $FN's 2017 creation.
+	setNTFSTimes(t, upd, t2016, updM, updA, updA)
 	drop := write("dropper.dll", "MZ dll")
-	dropFN := mustTime(t, "2017-05-04T12:40:00.1111111Z")
 	setNTFSTimes(t, drop, dropFN, dropFN.Add(2*time.Second), dropFN.Add(3*time.Second), dropFN.Add(3*time.Second))
-	// Copies with cp and touch, through the driver only: the modification
-	// time goes below the (new) creation time; ntfs-3g leaves $FN with the
-	// creation's times, as Windows does on a copy.
+	// touch sets $SI M and A only and leaves $FN with the creation's
+	// times, as a copy on Windows does.
 	src := filepath.Join(dir, "source.txt")
 	if err := os.WriteFile(src, []byte("minutes of the count\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	copied := filepath.Join(mnt, "copied.txt")
-	run("cp", src, copied)
-	run("touch", "-d", "2015-06-01 08:00:00.1234567", copied)
+	runTool(t, "cp", src, copied)
+	runTool(t, "touch", "-d", copyM.Format("2006-01-02 15:04:05.0000000Z07:00"), copied)
 	extracted := filepath.Join(mnt, "extracted.txt")
-	run("cp", src, extracted)
-	run("touch", "-d", "2015-06-01 08:00:00", extracted) // a zip's whole seconds
+	runTool(t, "cp", src, extracted)
+	runTool(t, "touch", "-d", extractM.Format("2006-01-02 15:04:05Z07:00"), extracted)
 	benign := write("benign.txt", "nothing to see")
 	if err := os.Mkdir(filepath.Join(mnt, "reports"), 0o755); err != nil {
 		t.Fatal(err)
@@ -272,29 +290,70 @@ func TestTimestompPlantedNTFS(t *testing.T) {
 
 	entries := map[string]uint64{}
 	for _, p := range []string{upd, drop, copied, extracted, benign} {
-		entries[filepath.Base(p)] = inode(p)
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries[filepath.Base(p)] = st.Sys().(*syscall.Stat_t).Ino // ntfs-3g's inode is the MFT entry
 	}
-	unmount()
-	editSI(t, img, entries["update.exe"], t2016, t2016, t2016)
-	stomp := mustTime(t, "2015-01-02T03:04:05.6789012Z")
-	editSI(t, img, entries["dropper.dll"], stomp, stomp, stomp.Add(time.Hour))
+	runTool(t, "umount", mnt)
+	mounted = false
+	editTimes(t, img, entries["update.exe"], 0x10, map[byte]time.Time{'B': t2016, 'M': t2016, 'A': t2016})
+	editTimes(t, img, entries["dropper.dll"], 0x10, map[byte]time.Time{'B': stomp, 'M': stomp, 'A': stomp.Add(time.Hour)})
+	return entries
+}
 
-	// The oracle: istat reads the volume as planted.
+// plantBytes needs no FUSE: ntfscp (ntfs-3g's library, no mount) writes
+// the files with the current time in both attributes, and byte edits
+// (editTimes) set what the driver and the stomps would have.
+func plantBytes(t *testing.T, dir, img string) map[string]uint64 {
+	ntfscp := oracle.Tool(t, "ntfscp", "ntfs-3g")
+	ifind := oracle.Tool(t, "ifind", "sleuthkit")
+	entries := map[string]uint64{}
+	for _, name := range []string{"update.exe", "dropper.dll", "copied.txt", "extracted.txt", "benign.txt"} {
+		src := filepath.Join(dir, name)
+		if err := os.WriteFile(src, []byte("content of "+name), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		runTool(t, ntfscp, "-q", img, src, name)
+		out, err := exec.Command(ifind, "-n", name, img).Output()
+		if err != nil {
+			t.Fatalf("ifind -n %s: %v", name, err)
+		}
+		var e uint64
+		if _, err := fmt.Sscan(string(out), &e); err != nil {
+			t.Fatalf("ifind -n %s: %q", name, out)
+		}
+		entries[name] = e
+	}
+	si, fn := uint32(0x10), uint32(0x30)
+	editTimes(t, img, entries["update.exe"], fn, map[byte]time.Time{'B': t2016, 'M': updM, 'A': updA, 'C': updA})
+	editTimes(t, img, entries["update.exe"], si, map[byte]time.Time{'B': t2016, 'M': t2016, 'A': t2016})
+	editTimes(t, img, entries["dropper.dll"], fn, map[byte]time.Time{'B': dropFN, 'M': dropFN.Add(2 * time.Second), 'A': dropFN.Add(3 * time.Second), 'C': dropFN.Add(3 * time.Second)})
+	editTimes(t, img, entries["dropper.dll"], si, map[byte]time.Time{'B': stomp, 'M': stomp, 'A': stomp.Add(time.Hour)})
+	editTimes(t, img, entries["copied.txt"], si, map[byte]time.Time{'M': copyM, 'A': copyM})
+	editTimes(t, img, entries["extracted.txt"], si, map[byte]time.Time{'M': extractM, 'A': extractM})
+	return entries
+}
+
+// checkPlanted checks the planted volume with istat, then hunts it.
+func checkPlanted(t *testing.T, img string, entries map[string]uint64) {
+	t.Helper()
 	u := istatTimes(t, img, entries["update.exe"])
 	if u["SI"][0] != t2016 || u["SI"][1] != t2016 || u["SI"][3] != t2016 || u["SI"][2].Nanosecond() == 0 {
 		t.Fatalf("istat update.exe $SI = %v, want B/M/A %v and C with sub-seconds", u["SI"], t2016)
 	}
-	if u["FN"][0] != t2016 || u["FN"][1].Year() != 2017 || u["FN"][1].Nanosecond() == 0 {
+	if u["FN"][0] != t2016 || u["FN"][1] != updM || u["FN"][3] != updA {
 		t.Fatalf("istat update.exe $FN = %v", u["FN"])
 	}
 	d := istatTimes(t, img, entries["dropper.dll"])
 	if d["SI"][0] != stomp || d["FN"][0] != dropFN {
 		t.Fatalf("istat dropper.dll $SI B %v $FN B %v, want %v and %v", d["SI"][0], d["FN"][0], stomp, dropFN)
 	}
-	for _, n := range []string{"copied.txt", "extracted.txt"} {
+	for n, m := range map[string]time.Time{"copied.txt": copyM, "extracted.txt": extractM} {
 		c := istatTimes(t, img, entries[n])
-		if !c["SI"][1].Before(c["SI"][0]) || c["SI"][0] != c["FN"][0] || c["SI"][0].Nanosecond() == 0 {
-			t.Fatalf("istat %s: want $SI M before $SI B, $SI B = $FN B with sub-seconds; got SI %v FN %v", n, c["SI"], c["FN"])
+		if c["SI"][1] != m || !c["SI"][1].Before(c["SI"][0]) || c["SI"][0] != c["FN"][0] || c["SI"][0].Nanosecond() == 0 {
+			t.Fatalf("istat %s: want $SI M %v before $SI B, $SI B = $FN B with sub-seconds; got SI %v FN %v", n, m, c["SI"], c["FN"])
 		}
 	}
 
