@@ -639,14 +639,18 @@ var mssqlClient = regexp.MustCompile(`\[CLIENT:\s*([^\]\s]+)\s*\]`)
 // server audits successful logins). The client address is in the message
 // text, "[CLIENT: 1.2.3.4]", in whichever insertion string holds it.
 func mssqlEvent(ev *timeline.Event) (failed bool, client, user string, ok bool) {
-	if ev.Winlog == nil || !strings.Contains(strings.ToUpper(ev.Winlog.ProviderName), "MSSQL") {
+	if ev.Winlog == nil {
 		return false, "", "", false
 	}
+	// The event ID first: it is cheap, and few events pass it.
 	switch ev.Winlog.EventID {
 	case 18456:
 		failed = true
 	case 18453, 18454, 18455:
 	default:
+		return false, "", "", false
+	}
+	if !strings.Contains(strings.ToUpper(ev.Winlog.ProviderName), "MSSQL") {
 		return false, "", "", false
 	}
 	for _, k := range authKeys(ev.Winlog.EventData) {
