@@ -1,0 +1,277 @@
+package hunt
+
+import (
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jejak-forensics/jejak/timeline"
+)
+
+// An RDP logon leaves a trail in four logs: RdpCoreTS 131 (TCP connection
+// accepted, client address), RemoteConnectionManager 1149 (network
+// authentication: user, client IP), Security 4624 type 10 (the logon,
+// with its logon ID) and 4778/4779 (session reconnected/disconnected),
+// LocalSessionManager 21/22/25 (session logon, shell start, reconnection,
+// with the client address) then 23/24 (logoff, disconnect, by session
+// ID). The analyzer puts one connection's records together, whatever log
+// they came from, so the examiner reads one finding per session: who, from
+// where, when it started and ended.
+
+func init() { analyzers["rdp-session"] = newRDPSession }
+
+type rdpStep struct {
+	kind    string // what the record says, for the explanation
+	user    string // account, lower case, without domain
+	display string // account as written (DOMAIN\user)
+	ip      string // client address; "" when the record has none
+	session string // LocalSessionManager session ID
+	start   bool   // the record can begin a chain
+}
+
+// rdpStepOf reads an RDP record from its event data (the records without
+// an ECS normaliser — 22, 23, 131, 4778 — are read the same way).
+func rdpStepOf(ev *timeline.Event) (rdpStep, bool) {
+	w := ev.Winlog
+	if w == nil {
+		return rdpStep{}, false
+	}
+	d := w.EventData
+	prov := w.ProviderName
+	var s rdpStep
+	var user, domain string
+	switch {
+	case strings.Contains(prov, "TerminalServices-RemoteConnectionManager") && w.EventID == 1149:
+		s = rdpStep{kind: "authenticated (1149)", ip: d["Param3"], start: true}
+		user, domain = d["Param1"], d["Param2"]
+	case strings.Contains(prov, "RemoteDesktopServices-RdpCoreTS") && w.EventID == 131:
+		ip := d["ClientIP"]
+		if h, _, err := net.SplitHostPort(ip); err == nil {
+			ip = h
+		}
+		s = rdpStep{kind: "TCP connection accepted (131)", ip: ip}
+	case w.Channel == "Security" && w.EventID == 4624 && useful(d["LogonType"]) == "10":
+		s = rdpStep{kind: "logon type 10 (4624, logon ID " + d["TargetLogonId"] + ")", ip: d["IpAddress"], start: true}
+		user, domain = d["TargetUserName"], d["TargetDomainName"]
+	case w.Channel == "Security" && (w.EventID == 4778 || w.EventID == 4779):
+		s = rdpStep{kind: "session reconnected (4778)", ip: d["ClientAddress"], start: w.EventID == 4778}
+		if w.EventID == 4779 {
+			s.kind = "session disconnected (4779)"
+		}
+		user, domain = d["AccountName"], d["AccountDomain"]
+	case strings.Contains(prov, "TerminalServices-LocalSessionManager"):
+		switch w.EventID {
+		case 21:
+			s = rdpStep{kind: "session logon (21)", start: true}
+		case 22:
+			s = rdpStep{kind: "shell start (22)"}
+		case 23:
+			s = rdpStep{kind: "session logoff (23)"}
+		case 24:
+			s = rdpStep{kind: "session disconnected (24)"}
+		case 25:
+			s = rdpStep{kind: "session reconnected (25)", start: true}
+		default:
+			return rdpStep{}, false
+		}
+		s.ip, s.session = d["Address"], useful(d["SessionID"])
+		if u := useful(d["User"]); u != "" {
+			if i := strings.LastIndexByte(u, '\\'); i >= 0 {
+				domain, user = u[:i], u[i+1:]
+			} else {
+				user = u
+			}
+		}
+	default:
+		return rdpStep{}, false
+	}
+	s.ip = useful(s.ip)
+	if strings.EqualFold(s.ip, "LOCAL") {
+		// The console: not a remote client.
+		s.ip, s.start = "", false
+	}
+	user, domain = useful(user), useful(domain)
+	s.user = strings.ToLower(user)
+	s.display = user
+	if domain != "" && user != "" {
+		s.display = domain + `\` + user
+	}
+	if s.start && (s.user == "" || systemAccount(user)) {
+		return rdpStep{}, false
+	}
+	return s, true
+}
+
+type rdpChain struct {
+	host, user, display, ip string
+	first, last             time.Time
+	steps                   []string
+	refs                    []EventRef
+	inScope                 bool
+}
+
+type rdpSession struct {
+	h        *hunter
+	r        *Rule
+	gap      time.Duration
+	chains   []*rdpChain
+	byKey    map[string]*rdpChain // host, user, ip → the latest chain
+	bySess   map[string]*rdpChain // host, session ID → its chain
+	pending  map[string][]pendingTCP
+	baseline map[string]bool // host, ip seen in a chain before the cut-off
+}
+
+type pendingTCP struct {
+	at  time.Time
+	ref EventRef
+}
+
+func newRDPSession(h *hunter, r *Rule) (analyzer, error) {
+	gap, err := r.durationParam("gap", 30*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	return &rdpSession{h: h, r: r, gap: gap, byKey: map[string]*rdpChain{}, bySess: map[string]*rdpChain{},
+		pending: map[string][]pendingTCP{}, baseline: map[string]bool{}}, nil
+}
+
+func (a *rdpSession) observe(ev *timeline.Event) {
+	s, ok := rdpStepOf(ev)
+	if !ok {
+		return
+	}
+	host := hostOf(ev)
+	at := ev.Timestamp
+	if s.kind == "TCP connection accepted (131)" {
+		// No account yet: kept until the authentication that follows.
+		if s.ip != "" {
+			k := host + "\x00" + s.ip
+			a.pending[k] = append(a.pending[k], pendingTCP{at: at, ref: a.h.ref(ev)})
+		}
+		return
+	}
+	var c *rdpChain
+	key := host + "\x00" + s.user + "\x00" + s.ip
+	switch {
+	case s.session != "" && !s.start:
+		// Shell start, logoff, disconnect: the session's chain.
+		if sc := a.bySess[host+"\x00"+s.session]; sc != nil && (s.user == "" || sc.user == s.user) {
+			c = sc
+		}
+	case s.ip == "" && s.start:
+		// A type 10 logon without an address: the same account's chain
+		// on this host that is under way.
+		for _, x := range slices.Backward(a.chains) {
+			if x.host == host && x.user == s.user && at.Sub(x.last) <= 2*time.Minute {
+				c = x
+				break
+			}
+		}
+	default:
+		if x := a.byKey[key]; x != nil && (at.Sub(x.last) <= a.gap || !s.start) {
+			c = x
+		}
+	}
+	if c == nil && s.session != "" && !s.start && s.ip != "" {
+		c = a.byKey[key]
+	}
+	if c == nil {
+		if !s.start || s.ip == "" {
+			return
+		}
+		c = &rdpChain{host: host, user: s.user, display: s.display, ip: s.ip, first: at, inScope: a.h.inScope(at)}
+		a.chains = append(a.chains, c)
+		a.byKey[key] = c
+		if !c.inScope {
+			a.baseline[host+"\x00"+s.ip] = true
+		}
+		// TCP connections from this address in the two minutes before.
+		pk := host + "\x00" + s.ip
+		var keep []pendingTCP
+		for _, p := range a.pending[pk] {
+			if d := at.Sub(p.at); d >= 0 && d <= 2*time.Minute {
+				c.refs = append(c.refs, p.ref)
+				c.steps = append(c.steps, "TCP connection accepted (131) at "+ts(p.at))
+			} else if d < 0 {
+				keep = append(keep, p)
+			}
+		}
+		a.pending[pk] = keep
+	}
+	if len(c.display) < len(s.display) {
+		c.display = s.display
+	}
+	if s.session != "" && s.start {
+		a.bySess[host+"\x00"+s.session] = c
+	}
+	c.last = at
+	c.steps = append(c.steps, s.kind+" at "+ts(at))
+	if c.inScope {
+		c.refs = append(c.refs, a.h.ref(ev))
+	}
+}
+
+// loopback: an RDP client at the server's own address came through a port
+// forward (ssh -L, plink, a tunnelling implant).
+func loopback(ip string) bool {
+	p := net.ParseIP(ip)
+	return p != nil && p.IsLoopback()
+}
+
+func (a *rdpSession) finish() []Finding {
+	var out []Finding
+	for _, c := range a.chains {
+		if !c.inScope || len(c.refs) == 0 {
+			continue
+		}
+		sev := a.r.Severity
+		var reasons []string
+		if loopback(c.ip) {
+			reasons = append(reasons, "the client address is loopback: RDP tunnelled through a port forward (T1572)")
+			sev = max(sev, High)
+		}
+		if !a.h.cfg.After.IsZero() {
+			if a.baseline[c.host+"\x00"+c.ip] {
+				reasons = append(reasons, "this source had RDP sessions before the cut-off")
+			} else {
+				reasons = append(reasons, "no RDP session from this source before the cut-off "+ts(a.h.cfg.After))
+				sev = max(sev, High)
+			}
+		}
+		where := ""
+		if c.host != "" {
+			where = " on " + c.host
+		}
+		f := newFinding(a.r, "RDP "+c.display+" from "+c.ip+where+" at "+ts(c.first), "", c.refs)
+		f.Explanation = fmt.Sprintf("RDP session of %s from %s%s, %s to %s (%s): %s", c.display, c.ip, where,
+			a.h.tsLocal(f.First), a.h.tsLocal(f.Last), span(f.First, f.Last), strings.Join(dedupSteps(c.steps), ", "))
+		if len(reasons) > 0 {
+			f.Explanation += "; " + strings.Join(reasons, "; ")
+		}
+		f.Severity = sev
+		out = append(out, f)
+	}
+	return out
+}
+
+// dedupSteps folds repeats of one step ("authenticated (1149) at T" eleven
+// times) into "×N" of its first time.
+func dedupSteps(steps []string) []string {
+	var out []string
+	n := map[string]int{}
+	idx := map[string]int{}
+	for _, s := range steps {
+		kind, _, _ := strings.Cut(s, " at ")
+		if i, ok := idx[kind]; ok {
+			n[kind]++
+			out[i] = fmt.Sprintf("%s ×%d", strings.SplitN(out[i], " ×", 2)[0], n[kind])
+			continue
+		}
+		idx[kind] = len(out)
+		n[kind] = 1
+		out = append(out, s)
+	}
+	return out
+}
