@@ -96,7 +96,7 @@ STEP BY STEP
 			warningsCmd(e),
 			analyzeCmd(e),
 			huntCmd(e),
-			rulesCmd(e),
+			rulesCommand(e),
 			indexCmd(e),
 			esCmd(e),
 			verifyCmd(e),
