@@ -502,6 +502,10 @@ func (p *passTheHash) observe(ev *timeline.Event) {
 		if !strings.EqualFold(pkg, "NTLM") && !strings.EqualFold(proc, "NtLmSsp") {
 			return
 		}
+		switch winData(ev, "IpAddress") {
+		case "127.0.0.1", "::1":
+			return // the host authenticating to itself: nothing crossed the network
+		}
 		if !p.h.inScope(ev.Timestamp) {
 			// The baseline: an account that already reached this host
 			// over NTLM before the cut-off does so by routine (a mapped

@@ -388,3 +388,16 @@ func TestWinAuthBaseline(t *testing.T) {
 		t.Errorf("findings %q, want %q", got, want)
 	}
 }
+
+// An NTLM network logon over loopback is the host authenticating to itself.
+func TestPassTheHashLoopback(t *testing.T) {
+	evs := eventList{winEv(1, 0, securityAuditing, 4624, map[string]string{"TargetUserName": "clerk", "LogonType": "3",
+		"AuthenticationPackageName": "NTLM", "LogonProcessName": "NtLmSsp ", "KeyLength": "0", "IpAddress": "127.0.0.1"})}
+	if fs := runRule(t, "JEJAK-AUTH-09", evs, nil); len(fs) != 0 {
+		t.Errorf("loopback NTLM logon: %+v", fs)
+	}
+	evs[0].Winlog.EventData["IpAddress"] = "10.0.0.9"
+	if fs := runRule(t, "JEJAK-AUTH-09", evs, nil); len(fs) != 1 || fs[0].Severity != High {
+		t.Errorf("remote NTLM logon with KeyLength 0: %+v", fs)
+	}
+}
