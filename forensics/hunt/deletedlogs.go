@@ -1,0 +1,216 @@
+package hunt
+
+import (
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/jejak-forensics/jejak/timeline"
+)
+
+// ---- log files deleted after the cut-off, from the file-system side ----
+//
+// A deleted file keeps its name (ext4 directory slack, an NTFS MFT entry
+// not in use) and the times it had when last written; when it was deleted
+// is not among them (ext4's dtime is not on the timeline, NTFS has none).
+// What moves at a deletion is the folder: removing a name changes the
+// parent directory's content (mtime, $SI M) and metadata (ctime, $SI C).
+// So a deleted name under /var/log (or a Windows log folder, or a --watch
+// path) whose parent folder changed after the cut-off is reported, with
+// the file's rows and the folder's rows.
+//
+// Rotation is not deletion: logrotate removes auth.log.4.gz and renames
+// auth.log.3.gz onto it, and compresses auth.log.1 into auth.log.1.gz
+// (or .2.gz) and removes it. A deleted name that is live again in the same
+// folder, or whose compressed copy is live there, or a dated rotation
+// (auth.log-20240101.gz) next to live dated rotations of the same log, is
+// a rotation and not reported.
+
+// logDirs are folders whose files are logs, normalised (normPath).
+var logDirs = []string{"var/log", "windows/system32/winevt/logs", "windows/system32/logfiles"}
+
+type deletedLogFile struct {
+	h      *hunter
+	r      *Rule
+	watch  []string
+	files  map[string]*delFile
+	dirs   map[string]*dirChange
+	live   map[string]bool // fs key + path of names not deleted
+	inodes map[string]bool // fs key + inode of names not deleted
+}
+
+type delFile struct {
+	fs, path, norm, inode string
+	refs                  []EventRef
+	watched, winLog       bool
+}
+
+type dirChange struct {
+	refs []EventRef
+	what []string
+}
+
+func newDeletedLogFile(h *hunter, r *Rule) (analyzer, error) {
+	var ws []string
+	for _, w := range h.cfg.Watch {
+		if n := normPath(w); n != "" {
+			ws = append(ws, n)
+		}
+	}
+	return &deletedLogFile{h: h, r: r, watch: ws, files: map[string]*delFile{}, dirs: map[string]*dirChange{},
+		live: map[string]bool{}, inodes: map[string]bool{}}, nil
+}
+
+// fsKey names the file system an entry's name was read from: for a file
+// listed from an image or folder (filestat) the container chain without the
+// file itself; for an $MFT parsed as a file, that file.
+func fsKey(ev *timeline.Event) string {
+	p := ev.Jejak.Provenance
+	if ev.Event.Dataset == "filestat" {
+		c := p.Chain
+		if len(c) > 0 {
+			c = c[:len(c)-1]
+		}
+		return p.EvidenceSHA256 + "\x00" + strings.Join(c, "\x00")
+	}
+	return fileKey(p)
+}
+
+func isDirEvent(ev *timeline.Event) bool {
+	return ev.File.Type == "dir" || slices.Contains(ev.Event.Type, "directory")
+}
+
+func (d *deletedLogFile) observe(ev *timeline.Event) {
+	if ev.File == nil || ev.File.Path == "" || (ev.Event.Dataset != "filestat" && ev.Event.Dataset != "ntfs.mft") {
+		return
+	}
+	fk := fsKey(ev)
+	p := normPath(ev.File.Path)
+	deleted := slices.Contains(ev.Jejak.Tags, "deleted")
+	if !deleted {
+		d.live[fk+"\x00"+p] = true
+		if ev.File.Inode != "" {
+			d.inodes[fk+"\x00"+ev.File.Inode] = true
+		}
+		word, change := changeWords[ev.TimestampDesc]
+		attr := ev.Jejak.Data["attribute"]
+		// $FILE_NAME times of a folder are its entry in its own parent;
+		// only $STANDARD_INFORMATION moves when a name inside it goes.
+		if isDirEvent(ev) && change && d.h.inScope(ev.Timestamp) && (attr == "" || strings.HasPrefix(attr, "$STANDARD")) {
+			k := fk + "\x00" + p
+			c := d.dirs[k]
+			if c == nil {
+				c = &dirChange{}
+				d.dirs[k] = c
+			}
+			c.refs = append(c.refs, d.h.ref(ev))
+			w := word + " at " + ts(ev.Timestamp)
+			if !slices.Contains(c.what, w) {
+				c.what = append(c.what, w)
+			}
+		}
+		return
+	}
+	if isDirEvent(ev) {
+		return
+	}
+	inLogs, winLog := false, false
+	for _, l := range logDirs {
+		if under(p, l) {
+			inLogs, winLog = true, l != "var/log"
+		}
+	}
+	watched := false
+	for _, w := range d.watch {
+		if under(p, w) {
+			watched = true
+		}
+	}
+	if !inLogs && !watched {
+		return
+	}
+	k := fk + "\x00" + p + "\x00" + ev.File.Inode
+	f := d.files[k]
+	if f == nil {
+		f = &delFile{fs: fk, path: ev.File.Path, norm: p, inode: ev.File.Inode, watched: watched && !inLogs, winLog: winLog}
+		d.files[k] = f
+	}
+	f.refs = append(f.refs, d.h.ref(ev))
+}
+
+// rotated: the deleted name is a log rotation's doing (see above).
+func (d *deletedLogFile) rotated(f *delFile) bool {
+	if d.live[f.fs+"\x00"+f.norm] {
+		return true
+	}
+	for _, ext := range []string{".gz", ".xz", ".bz2", ".zst"} {
+		if d.live[f.fs+"\x00"+f.norm+ext] {
+			return true
+		}
+	}
+	if f.inode != "" && f.inode != "0" && d.inodes[f.fs+"\x00"+f.inode] {
+		// The inode lives on under another name: moved, not deleted.
+		return true
+	}
+	base := path.Base(f.norm)
+	stem := unrotated(base)
+	if suffix := strings.TrimPrefix(base, stem); !datedSuffix(suffix) {
+		return false
+	}
+	dir := path.Dir(f.norm)
+	for k := range d.live {
+		fs, p, _ := strings.Cut(k, "\x00"+dir+"/")
+		if fs != f.fs || strings.Contains(p, "/") {
+			continue
+		}
+		if unrotated(p) == stem && datedSuffix(strings.TrimPrefix(p, stem)) {
+			return true
+		}
+	}
+	return false
+}
+
+// datedSuffix: "-20240101" or "-20240101.gz", as logrotate's dateext
+// writes.
+func datedSuffix(s string) bool {
+	s, _, _ = strings.Cut(s, ".")
+	return len(s) >= 9 && s[0] == '-' && allDigits(s[1:])
+}
+
+func (d *deletedLogFile) finish() []Finding {
+	var out []Finding
+	for _, f := range d.files {
+		dir := path.Dir(f.norm)
+		c := d.dirs[f.fs+"\x00"+dir]
+		if c == nil || d.rotated(f) {
+			continue
+		}
+		refs := append(slices.Clone(f.refs), c.refs...)
+		fd := newFinding(d.r, f.path, "", refs)
+		what := "log file"
+		switch {
+		case f.winLog:
+			fd.Technique = "T1070.001"
+		case f.watched:
+			what = "watched file"
+			fd.Technique = "T1070.004"
+		}
+		inode := ""
+		if f.inode != "" {
+			inode = " (inode " + f.inode + ")"
+		}
+		last := f.refs[0].Timestamp
+		for _, r := range f.refs {
+			if r.Timestamp.After(last) {
+				last = r.Timestamp
+			}
+		}
+		slices.Sort(c.what)
+		parent := path.Dir(strings.ReplaceAll(f.path, `\`, "/"))
+		fd.Explanation = fmt.Sprintf("%s %s%s is deleted and its folder %s changed after the cut-off (%s): removing a name moves these times, so the deletion may be that change; the file's own times end at %s",
+			what, f.path, inode, parent, listNames(c.what, 4), ts(last))
+		out = append(out, fd)
+	}
+	return out
+}
