@@ -259,3 +259,59 @@ func TestRDPNotOnBenignLogs(t *testing.T) {
 		}
 	}
 }
+
+// pyEvtx1149 lists "record computer param1 param3" for the 1149 records the
+// python evtx crate (omerbenamram/evtx, an independent decoder) reads.
+const pyEvtx1149 = `
+import sys, re, evtx
+for r in evtx.PyEvtxParser(sys.argv[1]).records():
+    x = r["data"]
+    if re.search(r"<EventID[^>]*>1149<", x):
+        p = dict(re.findall(r"<(Param\d)>([^<]*)</Param\d>", x))
+        c = re.search(r"<Computer>([^<]*)</Computer>", x).group(1)
+        print(r["event_record_id"], c, p.get("Param1", ""), p.get("Param3", ""))
+`
+
+// TestRDPChainsPerHost: the EVTX-to-MITRE file (CC0) of 1149s collected
+// from several servers (one account, one source, "RDP success logins to
+// multiple hosts"), which evtxexport cannot read; the python evtx crate is
+// the oracle. Each host is its own chain, with its records, high with a
+// cut-off before them.
+func TestRDPChainsPerHost(t *testing.T) {
+	oracle.Tool(t, "python3", "python3")
+	if err := exec.Command("python3", "-c", "import evtx").Run(); err != nil {
+		t.Skip("python evtx module missing: pip install evtx")
+	}
+	p := parsertest.Corpus(t, "more/evtx/mitre_cc0/ID1149-RDP_success_logins.evtx")
+	want := map[string][]int64{} // key as the finding names it → records
+	for _, line := range strings.Split(strings.TrimSpace(string(oracle.Output(t, "python3", "-c", pyEvtx1149, p))), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 4 {
+			t.Fatalf("python evtx line %q", line)
+		}
+		k := "RDP " + f[2] + " from " + f[3] + " on " + f[1]
+		want[k] = append(want[k], int64(parseU(f[0])))
+	}
+	if len(want) < 2 {
+		t.Fatalf("python evtx: %v, want several hosts", want)
+	}
+	st := buildCase(t, p)
+	fs := byRule(hunt(t, st, Config{After: time.Date(2021, 12, 1, 0, 0, 0, 0, time.UTC)}), "JEJAK-RDP-01")
+	if len(fs) != len(want) {
+		t.Fatalf("%d chains, python evtx has %d hosts", len(fs), len(want))
+	}
+	for _, f := range fs {
+		k, _, _ := strings.Cut(f.Key, " at ")
+		var got []int64
+		for _, e := range f.Events {
+			got = append(got, e.Provenance.Record)
+		}
+		slices.Sort(got)
+		if w := want[k]; !slices.Equal(got, w) {
+			t.Errorf("%s: records %v, python evtx %v", k, got, w)
+		}
+		if f.Severity != High {
+			t.Errorf("%s: severity %s, want high (source new after the cut-off)", k, f.Severity)
+		}
+	}
+}
