@@ -194,6 +194,16 @@ func parseSigmaFile(b []byte, path string) (*Rule, string) {
 	}
 	sr, err := sigma.ParseRule(b)
 	if err != nil {
+		// A wildcard quantifier sigma-go's lexer rejects: parse the
+		// equivalent explicit condition (the file's hash stays the
+		// original's).
+		if b2, ok := expandConditionWildcards(b); ok {
+			if sr2, err2 := sigma.ParseRule(b2); err2 == nil {
+				sr, err = sr2, nil
+			}
+		}
+	}
+	if err != nil {
 		return nil, "cannot parse: " + err.Error()
 	}
 	switch strings.ToLower(sr.Status) {

@@ -165,3 +165,42 @@ func TestSigmaLogsourceMapping(t *testing.T) {
 		t.Errorf("macos: %v, want the product named", err)
 	}
 }
+
+// TestSigmaConditionWildcardAfterDigit: "1 of selection_1_*" and "all of
+// set1*" (which sigma-go's lexer rejects) mean the explicit or/and over
+// the matching search names.
+func TestSigmaConditionWildcardAfterDigit(t *testing.T) {
+	rule := func(cond string) *Rule {
+		return sigmaRuleText(t, `title: quantifier
+id: 11111111-2222-3333-4444-777777777777
+logsource:
+    product: windows
+    service: security
+detection:
+    selection_1_a:
+        EventID: 4720
+    selection_1_b:
+        TargetUserName|startswith: 'adm'
+    other:
+        EventID: 1102
+    condition: `+cond+`
+`)
+	}
+	for _, tc := range []struct {
+		cond  string
+		event map[string]any
+		want  bool
+	}{
+		{"1 of selection_1_*", map[string]any{"EventID": "4720", "TargetUserName": "bob"}, true},
+		{"1 of selection_1_*", map[string]any{"EventID": "1102", "TargetUserName": "bob"}, false},
+		{"all of selection_1_*", map[string]any{"EventID": "4720", "TargetUserName": "bob"}, false},
+		{"all of selection_1_*", map[string]any{"EventID": "4720", "TargetUserName": "admin2"}, true},
+		{"other and not 1 of selection_1_*", map[string]any{"EventID": "1102", "TargetUserName": "bob"}, true},
+		{"other and not 1 of selection_1_*", map[string]any{"EventID": "1102", "TargetUserName": "adm"}, false},
+	} {
+		got, err := rule(tc.cond).sigma.matches(t.Context(), tc.event)
+		if err != nil || got != tc.want {
+			t.Errorf("%s on %v: %v (%v), want %v", tc.cond, tc.event, got, err, tc.want)
+		}
+	}
+}
