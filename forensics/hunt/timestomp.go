@@ -2,6 +2,7 @@ package hunt
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,22 +44,36 @@ const (
 
 var macbNames = [4]string{"M (modified)", "A (accessed)", "C (MFT changed)", "B (created)"}
 
+// slotRef is what a finding's row needs of one time's event, kept small:
+// a large $MFT has a million entries and only a few are ever flagged, so
+// the full EventRef is built in finish, for those.
+type slotRef struct {
+	id, desc, msg string
+	off           int64
+	ok            bool
+}
+
 type mftTimes struct {
 	path         string
+	prov         timeline.Provenance // the entry's record; its events differ in Offset only
 	si, fn       [4]time.Time
 	hasSI, hasFN [4]bool
-	refs         []EventRef
-	deleted      bool
+	siRef, fnRef [4]slotRef
+	state        []string // deleted, recovered: carried to every row
 }
+
+// entryKey is one MFT entry: the $MFT file it is in (interned) and its
+// entry-sequence.
+type entryKey struct{ file, inode string }
 
 type timestomp struct {
 	h       *hunter
 	r       *Rule
-	entries map[string]*mftTimes
+	entries map[entryKey]*mftTimes
 }
 
 func newTimestomp(h *hunter, r *Rule) (analyzer, error) {
-	return &timestomp{h: h, r: r, entries: map[string]*mftTimes{}}, nil
+	return &timestomp{h: h, r: r, entries: map[entryKey]*mftTimes{}}, nil
 }
 
 func macbIndex(macb string) int {
@@ -91,28 +106,54 @@ func (t *timestomp) observe(ev *timeline.Event) {
 		// flag every volume's metadata files.
 		return
 	}
-	// One file: the $MFT it is in and its entry and sequence numbers.
-	k := fileKey(ev.Jejak.Provenance) + "\x00" + ev.File.Inode + "\x00" + d["mft_entry"] + "\x00" + d["sequence"]
+	k := entryKey{t.h.intern(fileKey(ev.Jejak.Provenance)), ev.File.Inode + "\x00" + d["mft_entry"] + "\x00" + d["sequence"]}
 	e := t.entries[k]
 	if e == nil {
-		e = &mftTimes{path: ev.File.Path}
+		e = &mftTimes{path: ev.File.Path, prov: t.h.internProv(ev.Jejak.Provenance)}
+		for _, tag := range stateTags {
+			if slices.Contains(ev.Jejak.Tags, tag) {
+				e.state = append(e.state, tag)
+			}
+		}
 		t.entries[k] = e
 	}
+	ref := slotRef{id: ev.Jejak.ID, desc: t.h.intern(ev.TimestampDesc), msg: ev.Message, off: ev.Jejak.Provenance.Offset, ok: true}
 	if attr == attrSI {
-		e.si[i], e.hasSI[i] = ev.Timestamp, true
+		e.si[i], e.hasSI[i], e.siRef[i] = ev.Timestamp, true, ref
 		e.path = ev.File.Path
 	} else if !e.hasFN[i] || ev.Timestamp.Before(e.fn[i]) {
 		// A file has a FN per name (long and DOS, one per hard link); the
 		// earliest is the kernel's first record of it, and comparing with
 		// it flags the fewest files.
-		e.fn[i], e.hasFN[i] = ev.Timestamp, true
+		e.fn[i], e.hasFN[i], e.fnRef[i] = ev.Timestamp, true, ref
 	}
-	e.refs = append(e.refs, t.h.ref(ev))
-	for _, tag := range ev.Jejak.Tags {
-		if tag == "deleted" {
-			e.deleted = true
+}
+
+// refs builds the finding's rows: the entry's $SI times and the $FN times
+// the checks compared.
+func (e *mftTimes) refs() []EventRef {
+	var out []EventRef
+	add := func(r slotRef, ts time.Time) {
+		if !r.ok {
+			return
 		}
+		p := e.prov
+		p.Offset = r.off
+		msg := r.msg
+		if len(msg) > maxRefMessage {
+			cut := maxRefMessage
+			for cut > 0 && !utf8Start(msg[cut]) {
+				cut--
+			}
+			msg = msg[:cut] + "…"
+		}
+		out = append(out, EventRef{ID: r.id, Timestamp: ts.UTC(), TimestampDesc: r.desc, Message: msg, Provenance: p, State: e.state})
 	}
+	for i := range e.si {
+		add(e.siRef[i], e.si[i])
+		add(e.fnRef[i], e.fn[i])
+	}
+	return out
 }
 
 func frac(x time.Time) bool { return x.Nanosecond() != 0 }
@@ -233,10 +274,10 @@ func (t *timestomp) finish() []Finding {
 			sev = min(sev, Low)
 			when = fmt.Sprintf(" All of its times are before the cut-off (latest %s).", ts(latest))
 		}
-		fd := newFinding(t.r, e.path, "", e.refs)
+		fd := newFinding(t.r, e.path, "", e.refs())
 		fd.Severity = sev
 		state := ""
-		if e.deleted {
+		if slices.Contains(e.state, "deleted") {
 			state = " (deleted)"
 		}
 		notes := ""

@@ -190,6 +190,7 @@ var (
 	stomp    = time.Date(2015, 1, 2, 3, 4, 5, 678901200, time.UTC)
 	copyM    = time.Date(2015, 6, 1, 8, 0, 0, 123456700, time.UTC)
 	extractM = time.Date(2015, 6, 1, 8, 0, 0, 0, time.UTC) // a zip's whole seconds
+	futureM  = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) // set forward, whole seconds
 )
 
 // TestTimestompPlantedNTFS builds a real NTFS volume with mkntfs and plants
@@ -282,6 +283,9 @@ func plantFUSE(t *testing.T, dir, img string) map[string]uint64 {
 	extracted := filepath.Join(mnt, "extracted.txt")
 	runTool(t, "cp", src, extracted)
 	runTool(t, "touch", "-d", extractM.Format("2006-01-02 15:04:05Z07:00"), extracted)
+	// Set forward with one-second precision: no copy explains it.
+	future := write("future.txt", "scheduled")
+	runTool(t, "touch", "-d", futureM.Format("2006-01-02 15:04:05Z07:00"), future)
 	benign := write("benign.txt", "nothing to see")
 	if err := os.Mkdir(filepath.Join(mnt, "reports"), 0o755); err != nil {
 		t.Fatal(err)
@@ -289,7 +293,7 @@ func plantFUSE(t *testing.T, dir, img string) map[string]uint64 {
 	write("reports/tally.csv", "a,b\n")
 
 	entries := map[string]uint64{}
-	for _, p := range []string{upd, drop, copied, extracted, benign} {
+	for _, p := range []string{upd, drop, copied, extracted, future, benign} {
 		st, err := os.Stat(p)
 		if err != nil {
 			t.Fatal(err)
@@ -310,7 +314,7 @@ func plantBytes(t *testing.T, dir, img string) map[string]uint64 {
 	ntfscp := oracle.Tool(t, "ntfscp", "ntfs-3g")
 	ifind := oracle.Tool(t, "ifind", "sleuthkit")
 	entries := map[string]uint64{}
-	for _, name := range []string{"update.exe", "dropper.dll", "copied.txt", "extracted.txt", "benign.txt"} {
+	for _, name := range []string{"update.exe", "dropper.dll", "copied.txt", "extracted.txt", "future.txt", "benign.txt"} {
 		src := filepath.Join(dir, name)
 		if err := os.WriteFile(src, []byte("content of "+name), 0o644); err != nil {
 			t.Fatal(err)
@@ -333,6 +337,7 @@ func plantBytes(t *testing.T, dir, img string) map[string]uint64 {
 	editTimes(t, img, entries["dropper.dll"], si, map[byte]time.Time{'B': stomp, 'M': stomp, 'A': stomp.Add(time.Hour)})
 	editTimes(t, img, entries["copied.txt"], si, map[byte]time.Time{'M': copyM, 'A': copyM})
 	editTimes(t, img, entries["extracted.txt"], si, map[byte]time.Time{'M': extractM, 'A': extractM})
+	editTimes(t, img, entries["future.txt"], si, map[byte]time.Time{'M': futureM, 'A': futureM})
 	return entries
 }
 
@@ -394,6 +399,9 @@ func checkPlanted(t *testing.T, img string, entries map[string]uint64) {
 			"uSecZeros: $SI M (modified) 2015-06-01T08:00:00Z, $SI A (accessed) 2015-06-01T08:00:00Z",
 			"Copied: $SI modification 2015-06-01T08:00:00.0000000Z is before $SI creation",
 		}, []string{"SI<FN"}},
+		"future.txt": {Medium, []string{
+			"uSecZeros: $SI M (modified) 2030-01-01T00:00:00Z, $SI A (accessed) 2030-01-01T00:00:00Z with zero sub-seconds",
+		}, []string{"SI<FN", "Copied", "before $FN modification"}},
 	}
 	for name, f := range got {
 		t.Logf("%s %s: %s", f.Severity, name, f.Explanation)
@@ -417,8 +425,21 @@ func checkPlanted(t *testing.T, img string, entries map[string]uint64) {
 				t.Errorf("%s: explanation has %q:\n%s", name, s, f.Explanation)
 			}
 		}
-		if len(f.Events) < 8 {
-			t.Errorf("%s: %d event rows, want its $SI and $FN times", name, len(f.Events))
+		// The rows: the entry's four $SI times and the four $FN times
+		// compared, each a distinct event of this file.
+		ids := map[string]bool{}
+		var si, fn int
+		for _, ev := range f.Events {
+			ids[ev.ID] = true
+			switch {
+			case strings.HasPrefix(ev.Message, attrSI+" ") && strings.Contains(ev.Message, name):
+				si++
+			case strings.HasPrefix(ev.Message, attrFN+" ") && strings.Contains(ev.Message, name):
+				fn++
+			}
+		}
+		if si != 4 || fn != 4 || len(ids) != 8 {
+			t.Errorf("%s: rows %d $SI, %d $FN, %d distinct IDs; want 4, 4, 8", name, si, fn, len(ids))
 		}
 	}
 	for name, f := range got {
