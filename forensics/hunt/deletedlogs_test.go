@@ -1,0 +1,252 @@
+package hunt
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jejak-forensics/jejak/forensics/disk"
+	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+	"github.com/jejak-forensics/jejak/forensics/ingest"
+	"github.com/jejak-forensics/jejak/internal/oracle"
+	"github.com/jejak-forensics/jejak/parsers/all"
+	"github.com/jejak-forensics/jejak/timeline/store/sqlite"
+)
+
+// imageUUID fixes the file system's UUID and directory hash seed, so the
+// image is the same on every run.
+const imageUUID = "6a3d5b2e-1c4f-4e8a-9b7d-2f0e1a3c5d7f"
+
+// deletedLogImage makes an ext4 image with mke2fs -d from a tree whose
+// times are before the cut-off, then with debugfs (its clock set after the
+// cut-off) deletes auth.log.1 from /var/log and import.csv from the watched
+// folder; does what logrotate does when it compresses (writes
+// access.log.2.gz, removes access.log.2) and when it drops the oldest dated
+// rotation (syslog-20231001.gz next to syslog-20231008.gz); deletes an apt
+// log whose folder's times are then set back before the cut-off. debugfs, unlike
+// the kernel, does not move a folder's times when it removes a name, so
+// they are set as the kernel sets them: to the time of the removal.
+func deletedLogImage(t *testing.T) (img string, removed time.Time) {
+	t.Helper()
+	oracle.Tool(t, "mke2fs", "e2fsprogs")
+	oracle.Tool(t, "debugfs", "e2fsprogs")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	before := time.Date(2023, 11, 1, 8, 0, 0, 0, time.UTC)
+	put := func(rel string, b []byte) {
+		p := filepath.Join(src, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gz := func(s string) []byte {
+		var b bytes.Buffer
+		w := gzip.NewWriter(&b)
+		w.Write([]byte(s))
+		w.Close()
+		return b.Bytes()
+	}
+	put("var/log/auth.log.1", []byte("Nov  1 07:59:01 tabsrv sshd[811]: Accepted password for operator from 10.0.0.5 port 50122 ssh2\n"))
+	put("var/log/syslog", []byte("Nov  1 07:59:02 tabsrv systemd[1]: Started Daily apt activities.\n"))
+	put("var/log/nginx/access.log", []byte("10.0.0.5 - - [01/Nov/2023:07:59:03 +0000] \"GET / HTTP/1.1\" 200 612 \"-\" \"curl/8.4.0\"\n"))
+	put("var/log/nginx/access.log.1", []byte("10.0.0.5 - - [31/Oct/2023:07:59:03 +0000] \"GET / HTTP/1.1\" 200 612 \"-\" \"curl/8.4.0\"\n"))
+	put("var/log/nginx/access.log.2", []byte("10.0.0.5 - - [30/Oct/2023:07:59:03 +0000] \"GET / HTTP/1.1\" 200 612 \"-\" \"curl/8.4.0\"\n"))
+	put("var/log/syslog-20231001.gz", gz("Oct  1 07:59:02 tabsrv systemd[1]: Started Daily apt activities.\n"))
+	put("var/log/syslog-20231008.gz", gz("Oct  8 07:59:02 tabsrv systemd[1]: Started Daily apt activities.\n"))
+	put("var/log/apt/history.log.1", []byte("Start-Date: 2023-10-01  07:00:00\n"))
+	put("var/lib/tabulasi/hasil.db", []byte("SQLite format 3\x00"))
+	put("var/lib/tabulasi/import.csv", []byte("tps,suara\n1,120\n"))
+	packed := filepath.Join(dir, "access.log.2.gz")
+	os.WriteFile(packed, gz("10.0.0.5 - - [30/Oct/2023:07:59:03 +0000] \"GET / HTTP/1.1\" 200 612 \"-\" \"curl/8.4.0\"\n"), 0o644)
+	if err := filepath.Walk(src, func(p string, _ os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Chtimes(p, before, before)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	img = filepath.Join(dir, "tabsrv.img")
+	cmd := exec.Command("mke2fs", "-q", "-F", "-t", "ext4", "-U", imageUUID, "-E", "hash_seed="+imageUUID, "-d", src, img, "8M")
+	cmd.Env = append(os.Environ(), "E2FSPROGS_FAKE_TIME=1698825600")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("mke2fs: %v\n%s", err, out)
+	}
+	removed = time.Unix(1700000000, 0).UTC()
+	r := strconv.FormatInt(removed.Unix(), 10)
+	// "@N" is seconds since the epoch to debugfs; a bare number may be
+	// read as a YYYYMMDD... date.
+	at, atOld := "@"+r, "@"+strconv.FormatInt(before.Unix(), 10)
+	// New files first, so that no freed inode is given again (fls would
+	// then show the deleted name as realloc).
+	cmds := []string{
+		"cd /var/log/nginx",
+		"write " + packed + " access.log.2.gz",
+		"rm /var/log/nginx/access.log.2",
+		"sif /var/log/nginx mtime " + at, "sif /var/log/nginx ctime " + at,
+		"rm /var/log/auth.log.1",
+		"rm /var/log/syslog-20231001.gz",
+		"sif /var/log mtime " + at, "sif /var/log ctime " + at,
+		"rm /var/log/apt/history.log.1",
+		"sif /var/log/apt mtime " + atOld, "sif /var/log/apt ctime " + atOld,
+		"rm /var/lib/tabulasi/import.csv",
+		"sif /var/lib/tabulasi mtime " + at, "sif /var/lib/tabulasi ctime " + at,
+	}
+	cf := filepath.Join(dir, "cmds")
+	os.WriteFile(cf, []byte(strings.Join(cmds, "\n")+"\n"), 0o644)
+	cmd = exec.Command("debugfs", "-w", "-f", cf, img)
+	cmd.Env = append(os.Environ(), "E2FSPROGS_FAKE_TIME="+r)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("debugfs: %v\n%s", err, out)
+	}
+	return img, removed
+}
+
+// buildImageCase ingests a disk image as 'jejak ingest' opens evidence
+// (partitions and file systems found), into a fresh SQLite store.
+func buildImageCase(t *testing.T, img string) *sqlite.Store {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "case.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	w, err := disk.OpenEvidence(ctx, img, jfs.Options{TempDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := ingest.Run(ctx, ingest.Config{Registry: all.Registry(), Zone: time.UTC, TempDir: dir},
+		[]ingest.Item{{SHA256: "img:" + filepath.Base(img), Name: filepath.Base(img), Walker: w}}, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Events == 0 {
+		t.Fatalf("no events from %s", img)
+	}
+	return st
+}
+
+// flsEntry is one bodyfile line of fls -m.
+type flsEntry struct {
+	inode                string
+	deleted              bool
+	atime, mtime, ctime int64
+}
+
+func fls(t *testing.T, img string, args ...string) map[string][]flsEntry {
+	t.Helper()
+	oracle.Tool(t, "fls", "sleuthkit")
+	out := oracle.Output(t, "fls", append(append([]string{"-r", "-m", "/"}, args...), img)...)
+	m := map[string][]flsEntry{}
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Split(l, "|")
+		if len(f) < 11 {
+			continue
+		}
+		name, del := strings.CutSuffix(f[1], " (deleted)")
+		e := flsEntry{inode: f[2], deleted: del}
+		e.atime, _ = strconv.ParseInt(f[7], 10, 64)
+		e.mtime, _ = strconv.ParseInt(f[8], 10, 64)
+		e.ctime, _ = strconv.ParseInt(f[9], 10, 64)
+		m[strings.TrimPrefix(name, "/")] = append(m[strings.TrimPrefix(name, "/")], e)
+	}
+	return m
+}
+
+// TestDeletedLogFileExt4: the log deleted from /var/log and the file
+// deleted from the watched folder are reported, each with its deleted
+// rows (inode as fls -d lists it) and its folder's rows (the times fls
+// gives the folder); logrotate's removal of access.log.2.gz and a log
+// deleted before the cut-off are not.
+func TestDeletedLogFileExt4(t *testing.T) {
+	img, removed := deletedLogImage(t)
+	del := fls(t, img, "-d")
+	all := fls(t, img)
+	// The oracle must see what the test is about, or it tests nothing.
+	for _, p := range []string{"var/log/auth.log.1", "var/lib/tabulasi/import.csv", "var/log/apt/history.log.1", "var/log/nginx/access.log.2", "var/log/syslog-20231001.gz"} {
+		if len(del[p]) == 0 || !del[p][0].deleted {
+			t.Fatalf("fls -d does not list %s deleted: %v", p, del[p])
+		}
+	}
+	if len(all["var/log/nginx/access.log.2.gz"]) == 0 || all["var/log/nginx/access.log.2.gz"][0].deleted {
+		t.Fatal("fls: the compressed access.log.2.gz is not live")
+	}
+	cut := time.Date(2023, 11, 10, 0, 0, 0, 0, time.UTC)
+	st := buildImageCase(t, img)
+
+	want := map[string]string{"var/log/auth.log.1": "T1070.002", "var/lib/tabulasi/import.csv": "T1070.004"}
+	for _, watch := range [][]string{nil, {"/var/lib/tabulasi"}} {
+		fs := byRule(hunt(t, st, Config{After: cut, Watch: watch}), "JEJAK-LNX-06")
+		var keys []string
+		for _, f := range fs {
+			keys = append(keys, f.Key)
+		}
+		slices.Sort(keys)
+		wantKeys := []string{"var/log/auth.log.1"}
+		if watch != nil {
+			wantKeys = []string{"var/lib/tabulasi/import.csv", "var/log/auth.log.1"}
+		}
+		if !slices.Equal(keys, wantKeys) {
+			t.Errorf("watch %v: findings %q, want %q", watch, keys, wantKeys)
+		}
+		for _, f := range fs {
+			if f.Technique != want[f.Key] {
+				t.Errorf("%s: technique %s, want %s", f.Key, f.Technique, want[f.Key])
+			}
+			parent := filepath.Dir(f.Key)
+			pf := all[parent][0]
+			ino := del[f.Key][0].inode
+			var fileRows, dirRows int
+			for _, e := range f.Events {
+				switch e.Provenance.Path {
+				case f.Key:
+					fileRows++
+					if !slices.Contains(e.State, "deleted") {
+						t.Errorf("%s: file row %s not marked deleted", f.Key, e.Message)
+					}
+					if e.Provenance.Identity == "" || !strings.Contains(e.Provenance.Identity, "inode:"+ino) {
+						t.Errorf("%s: row identity %q, fls -d gives inode %s", f.Key, e.Provenance.Identity, ino)
+					}
+				case parent:
+					dirRows++
+					var want int64
+					switch e.TimestampDesc {
+					case "Content Modification Time":
+						want = pf.mtime
+					case "Metadata Modification Time":
+						want = pf.ctime
+					default:
+						t.Errorf("%s: folder row %s is not a change", f.Key, e.TimestampDesc)
+					}
+					if e.Timestamp.Unix() != want || !e.Timestamp.Equal(removed) {
+						t.Errorf("%s: folder row %s at %s; fls gives %d, removed at %s", f.Key, e.TimestampDesc, e.Timestamp, want, removed)
+					}
+				default:
+					t.Errorf("%s: row of %s", f.Key, e.Provenance.Path)
+				}
+			}
+			if fileRows == 0 || dirRows != 2 {
+				t.Errorf("%s: %d file rows, %d folder rows (want the folder's mtime and ctime)", f.Key, fileRows, dirRows)
+			}
+			for _, s := range []string{"content modified at " + ts(removed), "metadata changed at " + ts(removed), "folder " + parent} {
+				if !strings.Contains(f.Explanation, s) {
+					t.Errorf("%s: explanation lacks %q: %s", f.Key, s, f.Explanation)
+				}
+			}
+			t.Logf("%s %s: %s", f.RuleID, f.Technique, f.Explanation)
+		}
+	}
+}
