@@ -141,8 +141,8 @@ func buildImageCase(t *testing.T, img string) *sqlite.Store {
 
 // flsEntry is one bodyfile line of fls -m.
 type flsEntry struct {
-	inode                string
-	deleted              bool
+	inode               string
+	deleted             bool
 	atime, mtime, ctime int64
 }
 
