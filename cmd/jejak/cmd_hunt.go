@@ -71,6 +71,17 @@ type huntParams struct {
 	Watch        []string  `json:"watch,omitempty"`
 	WorkingHours string    `json:"working_hours,omitempty"`
 	Zone         string    `json:"zone"`
+	// MinSeverity: findings below it were not stored (omitted when every
+	// finding was, so earlier hunts keep their keys).
+	MinSeverity string `json:"min_severity,omitempty"`
+}
+
+// huntRecordParams is what the case stores beside a hunt's findings: its
+// parameters, and the verdict on every log whose record sequence was
+// judged. An intact log is no finding, but the report lists it.
+type huntRecordParams struct {
+	huntParams
+	Logs []hunt.LogVerdict `json:"logs_examined,omitempty"`
 }
 
 // huntFlags are the hunt's parameters, shared by hunt and analyze (where
@@ -83,6 +94,7 @@ func huntFlags(afterRequired bool) []cli.Flag {
 		&cli.StringSliceFlag{Name: "watch", Usage: "`PATH` inside the evidence whose files must not change after the cut-off (repeatable)"},
 		&cli.StringFlag{Name: "working-hours", Usage: "`HH:MM-HH:MM` in the case zone; logons outside are findings"},
 		&cli.StringFlag{Name: "fail-on", Usage: "exit 4 when a finding is at least `SEVERITY` (informational, low, medium, high, critical)"},
+		&cli.StringFlag{Name: "min-severity", Usage: "store and print only findings of at least `SEVERITY`"},
 	}
 }
 
@@ -103,7 +115,13 @@ func (e *env) hunt(c *cli.Context, cs *evidence.Case, store *sqlite.Store) error
 		failOn = &v
 	}
 	zone := cs.Location()
-	cfg := hunt.Config{Zone: zone, Watch: c.StringSlice("watch")}
+	var logs []hunt.LogVerdict
+	cfg := hunt.Config{Zone: zone, Watch: c.StringSlice("watch"), Examined: func(lv hunt.LogVerdict) { logs = append(logs, lv) }}
+	if s := c.String("min-severity"); s != "" {
+		if cfg.MinSeverity, err = hunt.ParseSeverity(s); err != nil {
+			return usagef("--min-severity: %v", err)
+		}
+	}
 	if cfg.After, err = parseTime(c.String("after"), zone); err != nil {
 		return usagef("--after: %v", err)
 	}
@@ -136,6 +154,9 @@ func (e *env) hunt(c *cli.Context, cs *evidence.Case, store *sqlite.Store) error
 	if cfg.WorkingHours != nil {
 		params.WorkingHours = cfg.WorkingHours.String()
 	}
+	if cfg.MinSeverity > hunt.Informational {
+		params.MinSeverity = cfg.MinSeverity.String()
+	}
 	pj, _ := json.Marshal(params)
 	key := sha256.Sum256(pj)
 
@@ -163,7 +184,13 @@ func (e *env) hunt(c *cli.Context, cs *evidence.Case, store *sqlite.Store) error
 		recs[i] = sqlite.FindingRecord{ID: f.ID, RuleID: f.RuleID, Severity: f.Severity.String(),
 			First: f.First, Last: f.Last, Events: len(f.Events), Doc: doc}
 	}
-	hr := sqlite.HuntRecord{Key: hex.EncodeToString(key[:16]), Params: pj, Started: started, Finished: e.now(), ToolVersion: version}
+	// The key stays the hash of the parameters alone; the stored record
+	// adds the logs examined.
+	rj, err := json.Marshal(huntRecordParams{huntParams: params, Logs: logs})
+	if err != nil {
+		return err
+	}
+	hr := sqlite.HuntRecord{Key: hex.EncodeToString(key[:16]), Params: rj, Started: started, Finished: e.now(), ToolVersion: version}
 	if err := store.ReplaceFindings(c.Context, hr, recs); err != nil {
 		return err
 	}
@@ -174,7 +201,7 @@ func (e *env) hunt(c *cli.Context, cs *evidence.Case, store *sqlite.Store) error
 	}
 	summary := hunt.Summarize(findings)
 	// The digest of hunts and findings binds them to the chain.
-	if err := cs.Log("hunt", map[string]any{"hunt": hr.Key, "params": params, "findings": len(findings), "error": errString(huntErr),
+	if err := cs.Log("hunt", map[string]any{"hunt": hr.Key, "params": params, "findings": len(findings), "logs_examined": len(logs), "error": errString(huntErr),
 		"store": storeDetails(c.Context, store, huntStoreParts...)}); err != nil {
 		return err
 	}
@@ -183,11 +210,12 @@ func (e *env) hunt(c *cli.Context, cs *evidence.Case, store *sqlite.Store) error
 		enc.SetIndent("", "  ")
 		enc.SetEscapeHTML(false)
 		// "timeline" says whether the events hunted were all the evidence's.
-		if err := enc.Encode(map[string]any{"hunt": hr.Key, "params": params, "summary": summary, "findings": findings, "timeline": comp}); err != nil {
+		if err := enc.Encode(map[string]any{"hunt": hr.Key, "params": params, "summary": summary, "findings": findings, "logs_examined": logs, "timeline": comp}); err != nil {
 			return err
 		}
 	} else {
 		printHuntSummary(e.stdout, summary, len(findings), isTerminal(e.stdout))
+		printLogsExamined(e.stdout, logs)
 		fmt.Fprintf(e.stderr, "\nhunt %s: %d findings stored in the case (details: --json)\n", hr.Key, len(findings))
 	}
 	if huntErr != nil {
@@ -203,6 +231,21 @@ func (e *env) hunt(c *cli.Context, cs *evidence.Case, store *sqlite.Store) error
 		}
 	}
 	return incompleteExit(e.stderr, comp, nil)
+}
+
+// printLogsExamined says in one line how many logs were judged and how
+// many of them are findings: the intact ones are listed in the report.
+func printLogsExamined(w io.Writer, logs []hunt.LogVerdict) {
+	if len(logs) == 0 {
+		return
+	}
+	flagged := 0
+	for _, lv := range logs {
+		if lv.Finding != "" {
+			flagged++
+		}
+	}
+	fmt.Fprintf(w, "logs examined: %d (%d with records missing, %d intact; listed in 'jejak report')\n", len(logs), flagged, len(logs)-flagged)
 }
 
 func printProblems(w io.Writer, loaded int, problems []hunt.LoadProblem) {

@@ -55,6 +55,7 @@ EXAMPLES
 			&cli.StringFlag{Name: "format", Value: "md", Usage: "md or html"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "write to `FILE` (- for stdout, without a manifest)"},
 			&cli.IntFlag{Name: "max-rows", Value: 500, Usage: "show at most `N` events per finding (0: all)"},
+			&cli.StringFlag{Name: "min-severity", Usage: "leave out findings below `SEVERITY` (the report says so)"},
 			&cli.StringSliceFlag{Name: "rules", Usage: "Sigma rules `DIR` or file the hunt ran, to quote their text (repeatable)"},
 		},
 		Action: func(c *cli.Context) error {
@@ -69,6 +70,12 @@ EXAMPLES
 			if c.Int("max-rows") < 0 {
 				return usagef("--max-rows must be 0 or more")
 			}
+			var minSev hunt.Severity
+			if s := c.String("min-severity"); s != "" {
+				if minSev, err = hunt.ParseSeverity(s); err != nil {
+					return usagef("--min-severity: %v", err)
+				}
+			}
 			cs, store, err := e.openCase(c.Context, dir)
 			if err != nil {
 				return err
@@ -79,6 +86,10 @@ EXAMPLES
 				return err
 			}
 			r.MaxRows = c.Int("max-rows")
+			if minSev > hunt.Informational {
+				r.MinSeverity = minSev
+				r.Findings = slices.DeleteFunc(r.Findings, func(f hunt.Finding) bool { return f.Severity < minSev })
+			}
 			warnIncomplete(e.stderr, r.Completeness)
 			outPath := c.String("output")
 			if outPath == "-" {
@@ -104,6 +115,9 @@ EXAMPLES
 			}
 			nf := len(r.Findings)
 			params := map[string]any{"hunt": key, "format": string(f), "max_rows": r.MaxRows}
+			if minSev > hunt.Informational {
+				params["min_severity"] = minSev.String()
+			}
 			if dirs := c.StringSlice("rules"); len(dirs) > 0 {
 				params["rules"] = dirs
 			}
@@ -257,10 +271,11 @@ func gatherReport(ctx context.Context, cs *evidence.Case, store *sqlite.Store, h
 	if err != nil || hr == nil {
 		return r, err
 	}
-	var p huntParams
+	var p huntRecordParams
 	if err := json.Unmarshal(hr.Params, &p); err != nil {
 		return nil, fmt.Errorf("hunt %s: parameters: %w", hr.Key, err)
 	}
+	r.Logs = p.Logs
 	r.Hunt = &export.Hunt{Key: hr.Key, After: p.After, Before: p.Before, Zone: p.Zone, Watch: p.Watch,
 		WorkingHours: p.WorkingHours, Rules: p.Rules, Started: hr.Started, Finished: hr.Finished, ToolVersion: hr.ToolVersion}
 	// Events a later run added were not there to be hunted.

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,12 +14,28 @@ import (
 // ---- log cleared ----
 
 type logCleared struct {
-	h   *hunter
-	r   *Rule
-	out []Finding
+	h *hunter
+	r *Rule
+	// clears groups clearing records by the file that holds them: a script
+	// that clears every channel ('wevtutil cl' in a loop) or clears one log
+	// again and again is one finding with every record as a row, not one
+	// finding per record.
+	clears map[string]*clearGroup
+	order  []string
 }
 
-func newLogCleared(h *hunter, r *Rule) (analyzer, error) { return &logCleared{h: h, r: r}, nil }
+type clearGroup struct {
+	names      []string // the logs cleared
+	file, host string
+	by         []string
+	codes      []string
+	refs       []EventRef
+	records    []uint64
+}
+
+func newLogCleared(h *hunter, r *Rule) (analyzer, error) {
+	return &logCleared{h: h, r: r, clears: map[string]*clearGroup{}}, nil
+}
 
 // clearedLog names the log an event says was cleared, or "" when the event
 // is not a clearing: 1102 (Security, written by the Eventlog service) and
@@ -51,22 +68,65 @@ func (l *logCleared) observe(ev *timeline.Event) {
 	w := ev.Winlog
 	by := ""
 	if ev.User != nil && ev.User.Name != "" {
-		by = " by " + ev.User.Name
+		by = ev.User.Name
 		if ev.User.Domain != "" {
-			by = " by " + ev.User.Domain + `\` + ev.User.Name
+			by = ev.User.Domain + `\` + ev.User.Name
 		}
 	}
-	where := ""
-	if w.ComputerName != "" {
-		where = " on " + w.ComputerName
+	file := fileLabel(ev.Jejak.Provenance)
+	k := fileKey(ev.Jejak.Provenance)
+	g := l.clears[k]
+	if g == nil {
+		g = &clearGroup{file: file, host: w.ComputerName}
+		l.clears[k] = g
+		l.order = append(l.order, k)
 	}
-	expl := fmt.Sprintf("%s log cleared%s%s at %s (event %d, record %d in %s)",
-		name, by, where, l.h.tsLocal(ev.Timestamp), w.EventID, w.RecordID, fileLabel(ev.Jejak.Provenance))
-	key := fmt.Sprintf("%s record %d", fileLabel(ev.Jejak.Provenance), w.RecordID)
-	l.out = append(l.out, newFinding(l.r, key, expl, []EventRef{l.h.ref(ev)}))
+	if !slices.Contains(g.names, name) {
+		g.names = append(g.names, name)
+	}
+	if by != "" && !slices.Contains(g.by, by) {
+		g.by = append(g.by, by)
+	}
+	if c := strconv.Itoa(int(w.EventID)); !slices.Contains(g.codes, c) {
+		g.codes = append(g.codes, c)
+	}
+	g.refs = append(g.refs, l.h.ref(ev))
+	g.records = append(g.records, w.RecordID)
 }
 
-func (l *logCleared) finish() []Finding { return l.out }
+func (l *logCleared) finish() []Finding {
+	var out []Finding
+	for _, k := range l.order {
+		g := l.clears[k]
+		where := ""
+		if g.host != "" {
+			where = " on " + g.host
+		}
+		by := ""
+		if len(g.by) > 0 {
+			by = " by " + listNames(g.by, 5)
+		}
+		key := fmt.Sprintf("%s record %d", g.file, g.records[0])
+		if len(g.refs) == 1 {
+			r := g.refs[0]
+			expl := fmt.Sprintf("%s log cleared%s%s at %s (event %s, record %d in %s)",
+				g.names[0], by, where, l.h.tsLocal(r.Timestamp), r.Code, r.RecordID, g.file)
+			out = append(out, newFinding(l.r, key, expl, g.refs))
+			continue
+		}
+		slices.Sort(g.records)
+		fd := newFinding(l.r, key, "", g.refs)
+		what := g.names[0] + " log"
+		if len(g.names) > 1 {
+			what = fmt.Sprintf("%d logs (%s)", len(g.names), listNames(g.names, 8))
+		}
+		fd.Explanation = fmt.Sprintf("%s cleared, %d clearing records%s%s, first at %s, last at %s (event %s, records %d-%d in %s)",
+			what, len(g.refs), by, where, l.h.tsLocal(fd.First), l.h.tsLocal(fd.Last), strings.Join(g.codes, "/"),
+			g.records[0], g.records[len(g.records)-1], g.file)
+		out = append(out, fd)
+	}
+	return out
+}
 
 // ---- log integrity: record sequences and a verdict per EVTX file ----
 

@@ -62,6 +62,13 @@ type Report struct {
 	// Hunt is nil when the case was never hunted.
 	Hunt     *Hunt
 	Findings []hunt.Finding
+	// Logs are the verdicts on every log whose record sequence the hunt
+	// judged, intact or not: an intact log is no finding, but the report
+	// says it was examined.
+	Logs []hunt.LogVerdict
+	// MinSeverity, when above informational, is the level below which
+	// findings are left out of the report (report --min-severity).
+	MinSeverity hunt.Severity
 	// Rules are the rules that produced a finding, in ID order.
 	Rules []RuleText
 	// MaxRows caps the event rows shown per finding (0: all). The cap is

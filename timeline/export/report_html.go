@@ -80,6 +80,11 @@ h2 { border-bottom: 1px solid #999; margin-top: 2em; }
 <tr><th>Severity</th><th>Rule</th><th>ATT&amp;CK</th><th>Findings</th><th>Events</th><th>First (UTC)</th><th>Last (UTC)</th><th>Title</th></tr>
 {{range .Summary}}<tr><td>{{.Severity}}</td><td>{{.Rule}}</td><td>{{.Technique}}</td><td>{{.Findings}}</td><td>{{.Events}}</td><td>{{.First}}</td><td>{{.Last}}</td><td>{{.Title}}</td></tr>
 {{end}}</table>
+{{end}}{{if .Logs}}<p>Logs examined: the record IDs of each log were put in order and judged (JEJAK-LOG-02). Only a gap, a clear or a roll-over past the cut-off is a finding; the others are intact.</p>
+<table>
+<tr><th>Log</th><th>File</th><th>Records</th><th>First ID</th><th>Last ID</th><th>First (UTC)</th><th>Last (UTC)</th><th>Verdict</th><th>Finding</th></tr>
+{{range .Logs}}<tr><td>{{.Log}}</td><td>{{.File}}</td><td>{{.Records}}</td><td>{{.FirstID}}</td><td>{{.LastID}}</td><td>{{.First}}</td><td>{{.Last}}</td><td>{{.Verdict}}</td><td>{{.Finding}}</td></tr>
+{{end}}</table>
 {{end}}{{else}}<p>The case was never hunted: there are no findings.</p>
 {{end}}
 <h2>6. Findings</h2>

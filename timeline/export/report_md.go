@@ -93,6 +93,15 @@ func writeMarkdown(w io.Writer, v *view) error {
 			}
 			p("\n")
 		}
+		if len(v.Hunt.Logs) > 0 {
+			p("Logs examined: the record IDs of each log were put in order and judged (JEJAK-LOG-02). Only a gap, a clear or a roll-over past the cut-off is a finding; the others are intact.\n\n")
+			mdRow(b, "Log", "File", "Records", "First ID", "Last ID", "First (UTC)", "Last (UTC)", "Verdict", "Finding")
+			mdRule(b, 9)
+			for _, l := range v.Hunt.Logs {
+				mdRow(b, md(l.Log), md(l.File), l.Records, l.FirstID, l.LastID, l.First, l.Last, md(l.Verdict), md(l.Finding))
+			}
+			p("\n")
+		}
 	}
 
 	p("## 6. Findings\n\n")

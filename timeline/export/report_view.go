@@ -62,6 +62,12 @@ type parserRow struct{ Name, Files, Events, Warnings, Failed string }
 type huntView struct {
 	Params  []kv
 	Summary []summaryRow
+	Logs    []logRow
+}
+
+// logRow is one line of the "Logs examined" table.
+type logRow struct {
+	Log, File, Records, FirstID, LastID, First, Last, Verdict, Finding string
 }
 
 type summaryRow struct {
@@ -203,6 +209,9 @@ func newView(r *Report) *view {
 			kv{K: "Custody entry", V: custody},
 			kv{K: "Findings", V: strconv.Itoa(len(r.Findings))},
 		)
+		if r.MinSeverity > hunt.Informational {
+			hv.Params = append(hv.Params, kv{K: "Minimum severity", V: r.MinSeverity.String() + ": findings below it are not in this report"})
+		}
 		if len(h.RunsAfter) > 0 {
 			ids := make([]string, len(h.RunsAfter))
 			for i, id := range h.RunsAfter {
@@ -215,6 +224,7 @@ func newView(r *Report) *view {
 			hv.Summary = append(hv.Summary, summaryRow{Severity: s.Severity.String(), Rule: s.RuleID, Technique: dashIfEmpty(s.Technique),
 				Findings: strconv.Itoa(s.Findings), Events: strconv.Itoa(s.Events), First: f.utc(s.First), Last: f.utc(s.Last), Title: s.Title})
 		}
+		hv.Logs = logRows(r, f)
 		v.Hunt = hv
 		v.AllRules = h.Rules
 	}
@@ -229,6 +239,34 @@ func newView(r *Report) *view {
 		{K: "Report", V: "written from the case store (case.db), the evidence registry and the custody log; the report holds no time of its own making, so the same case gives the same bytes"},
 	}
 	return v
+}
+
+// logRows lists the logs examined, naming the finding (section 6) a log's
+// verdict raised.
+func logRows(r *Report, f timeFormatter) []logRow {
+	num := map[string]int{}
+	for i, fd := range r.Findings {
+		num[fd.ID] = i + 1
+	}
+	var rows []logRow
+	for _, lv := range r.Logs {
+		finding := "no (intact)"
+		if lv.Finding != "" {
+			if n, ok := num[lv.Finding]; ok {
+				finding = fmt.Sprintf("6.%d", n)
+			} else {
+				finding = "yes, not shown (below the report's minimum severity)"
+			}
+		}
+		name := lv.Log
+		if lv.Host != "" {
+			name += " of " + lv.Host
+		}
+		rows = append(rows, logRow{Log: name, File: lv.File, Records: strconv.Itoa(lv.Records),
+			FirstID: strconv.FormatUint(lv.FirstID, 10), LastID: strconv.FormatUint(lv.LastID, 10),
+			First: f.utc(lv.First), Last: f.utc(lv.Last), Verdict: lv.Verdict, Finding: finding})
+	}
+	return rows
 }
 
 func findingRows(n int, fd hunt.Finding, f timeFormatter, maxRows int) findingView {
