@@ -466,11 +466,12 @@ func checkPlanted(t *testing.T, img string, entries map[string]uint64) {
 // TestTimestompNoFalseFindings runs the analyzer over NTFS volumes written
 // by other people's tools and never stomped: Debian's forensics-samples
 // images (made on Linux with mkntfs and ntfs-3g), dfir_ntfs's test volume
-// and orphaned $MFT (made on Windows). With no cut-off every entry counts,
+// and orphaned $MFT. With no cut-off every entry counts,
 // and none may be flagged. mkntfs writes its metadata files and root
 // directory with whole-second times in both attributes, and the driver
 // later moves only $SI C: that is a creator's one-second clock, not a hand
-// set time (see check), and the old all-four rule flagged fs.ntfs's root.
+// set time (see check): counting $SI C alone as the kernel's sub-seconds
+// would flag the root folder of both forensics-samples volumes.
 func TestTimestompNoFalseFindings(t *testing.T) {
 	xz := oracle.Tool(t, "xz", "xz-utils")
 	dir := t.TempDir()
