@@ -636,7 +636,9 @@ func (e *explicitCreds) finish() []Finding {
 
 // ---- MSSQL failed logon bursts ----
 
-var mssqlClient = regexp.MustCompile(`\[CLIENT:\s*([^\]\s]+)\s*\]`)
+// mssqlClient reads "[CLIENT: 10.0.2.17]", and "[CLIENT: <local machine>]"
+// for a login over shared memory.
+var mssqlClient = regexp.MustCompile(`\[CLIENT:\s*([^\]]*?)\s*\]`)
 
 // mssqlEvent reads a SQL Server login event of the Application log: 18456
 // (login failed) or 18453/18454/18455 (login succeeded, logged when the
@@ -658,7 +660,7 @@ func mssqlEvent(ev *timeline.Event) (failed bool, client, user string, ok bool) 
 		return false, "", "", false
 	}
 	for _, k := range authKeys(ev.Winlog.EventData) {
-		if m := mssqlClient.FindStringSubmatch(ev.Winlog.EventData[k]); m != nil {
+		if m := mssqlClient.FindStringSubmatch(ev.Winlog.EventData[k]); m != nil && m[1] != "" {
 			client = m[1]
 			break
 		}

@@ -326,6 +326,15 @@ func TestMSSQLBurst(t *testing.T) {
 	if len(fs) != 1 || fs[0].Severity != Medium || !strings.Contains(fs[0].Explanation, "no successful login") {
 		t.Errorf("without success: %+v", fs)
 	}
+	// A login over shared memory names no address: "<local machine>".
+	var local eventList
+	for i := 0; i < 5; i++ {
+		local = append(local, winEv(i+1, time.Duration(i)*time.Second, "MSSQLSERVER", 18456,
+			map[string]string{"Data1": "sa", "Data3": " [CLIENT: <local machine>]"}))
+	}
+	if fs := runRule(t, "JEJAK-AUTH-11", local, nil); len(fs) != 1 || fs[0].Key != "<local machine>" {
+		t.Errorf("shared-memory logins: %+v", fs)
+	}
 	// Application-log 18456 of another provider is not SQL Server's.
 	other := eventList{}
 	for i := 0; i < 6; i++ {
