@@ -319,6 +319,7 @@ type task struct {
 	runs, updates                  int
 	disabled                       bool
 	changedTo                      []string
+	context                        string // TaskScheduler 106's user context
 	deleted                        time.Time
 }
 
@@ -397,8 +398,8 @@ func (s *scheduledTask) observe(ev *timeline.Event) {
 		// 106 only has the user context, used when 4698 is missing.
 		if u := useful(userOf(ev)); u != "" && kind == "registered" {
 			t.by = u
-		} else if t.by == "" {
-			t.by = useful(d["UserContext"])
+		} else if t.context == "" {
+			t.context = useful(d["UserContext"])
 		}
 		xml := html.UnescapeString(d["TaskContent"] + d["TaskContentNew"])
 		if m := taskCommandRE.FindStringSubmatch(xml); m != nil {
@@ -452,7 +453,11 @@ func containsStr(l []string, s string) bool {
 // windowsOwn: a task Windows registers itself (under \Microsoft\, as
 // SYSTEM, a program in the system folders) is maintenance, not a finding.
 func (t *task) windowsOwn() bool {
-	return strings.HasPrefix(strings.ToLower(t.name), `\microsoft\`) && (t.by == "" || systemAccount(t.by)) &&
+	who := t.by
+	if who == "" {
+		who = t.context
+	}
+	return strings.HasPrefix(strings.ToLower(t.name), `\microsoft\`) && (who == "" || systemAccount(who) || who == "S-1-5-18" || strings.EqualFold(who, `NT AUTHORITY\SYSTEM`)) &&
 		interpreter(t.command) == "" && !outsideSystem(t.command)
 }
 
@@ -508,6 +513,8 @@ func (s *scheduledTask) finish() []Finding {
 		by := ""
 		if t.by != "" {
 			by = " by " + t.by
+		} else if t.context != "" {
+			by = " in the user context " + t.context
 		}
 		expl := fmt.Sprintf("scheduled task %s registered%s%s at %s, action %q", t.name, where, by, s.h.tsLocal(t.at), dashIfEmpty(t.command))
 		if len(reasons) > 0 {

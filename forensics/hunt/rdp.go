@@ -222,12 +222,22 @@ func loopback(ip string) bool {
 
 func (a *rdpSession) finish() []Finding {
 	var out []Finding
+	earlier := map[string]time.Time{} // host, user, ip → first chain after the cut-off
 	for _, c := range a.chains {
 		if !c.inScope || len(c.refs) == 0 {
 			continue
 		}
 		sev := a.r.Severity
 		var reasons []string
+		pair := c.host + "\x00" + c.user + "\x00" + c.ip
+		if at, ok := earlier[pair]; ok {
+			// The same account from the same address again: the first
+			// session is what the examiner reads; the others are low.
+			reasons = append(reasons, "the same account from this address had a session at "+ts(at))
+			sev = Low
+		} else {
+			earlier[pair] = c.first
+		}
 		if loopback(c.ip) {
 			reasons = append(reasons, "the client address is loopback: RDP tunnelled through a port forward (T1572)")
 			sev = max(sev, High)
@@ -237,7 +247,9 @@ func (a *rdpSession) finish() []Finding {
 				reasons = append(reasons, "this source had RDP sessions before the cut-off")
 			} else {
 				reasons = append(reasons, "no RDP session from this source before the cut-off "+ts(a.h.cfg.After))
-				sev = max(sev, High)
+				if sev != Low {
+					sev = max(sev, High)
+				}
 			}
 		}
 		where := ""

@@ -315,3 +315,32 @@ func TestRDPChainsPerHost(t *testing.T) {
 		}
 	}
 }
+
+// TestRDPRepeatSessionsLow: an Attack Range recording in the SigmaHQ
+// snapshot holds a day of the operator's RDP sessions (one account, one
+// address, hours apart). Each session is a chain of its own; only the
+// first keeps the rule's severity, the repeats are low and say why.
+func TestRDPRepeatSessionsLow(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(sigmaRegression(t), "file", "file_event", "file_event_win_cred_dump_tools_dropped_files", "*.evtx"))
+	if len(files) != 1 {
+		t.Skip("Attack Range recording not in this SigmaHQ snapshot")
+	}
+	fs := byRule(hunt(t, buildCase(t, files[0]), Config{}), "JEJAK-RDP-01")
+	if len(fs) < 2 {
+		t.Fatalf("%d RDP chains, want the day's several sessions", len(fs))
+	}
+	first := map[string]bool{}
+	for _, f := range fs { // report order: by first time
+		pair, _, _ := strings.Cut(f.Key, " at ")
+		want := Low
+		if !first[pair] {
+			first[pair], want = true, Medium
+		}
+		if f.Severity != want {
+			t.Errorf("%s: severity %s, want %s", f.Key, f.Severity, want)
+		}
+		if want == Low && !strings.Contains(f.Explanation, "the same account from this address had a session at ") {
+			t.Errorf("%s: repeat not stated: %s", f.Key, f.Explanation)
+		}
+	}
+}
