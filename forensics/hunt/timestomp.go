@@ -185,12 +185,9 @@ func (e *mftTimes) check() verdict {
 			kernel = append(kernel, "$FN "+macbNames[i][:1])
 		}
 	}
+	fnFrac := len(kernel) > 0
 	if e.hasSI[tsC] && frac(si[tsC]) {
 		kernel = append(kernel, "$SI C")
-	}
-	fnFrac := false
-	for i := range fn {
-		fnFrac = fnFrac || e.hasFN[i] && frac(fn[i])
 	}
 	var zero []string
 	zeroB := false
