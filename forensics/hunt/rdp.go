@@ -215,7 +215,15 @@ func (a *rdpSession) observe(ev *timeline.Event) {
 
 // loopback: an RDP client at the server's own address came through a port
 // forward (ssh -L, plink, a tunnelling implant).
+// LocalSessionManager writes a tunnelled IPv6 client with its zone
+// ("::%16777216"), which is cut before parsing.
 func loopback(ip string) bool {
+	if i := strings.IndexByte(ip, '%'); i >= 0 {
+		ip = ip[:i]
+	}
+	if ip == "::" {
+		return true
+	}
 	p := net.ParseIP(ip)
 	return p != nil && p.IsLoopback()
 }

@@ -344,3 +344,14 @@ func TestRDPRepeatSessionsLow(t *testing.T) {
 		}
 	}
 }
+
+// TestLoopback: the client addresses Windows logs for an RDP connection
+// that came through a local port forward.
+func TestLoopback(t *testing.T) {
+	for ip, want := range map[string]bool{"127.0.0.1": true, "::1": true, "::%16777216": true, "127.0.0.2": true,
+		"::ffff:127.0.0.1": true, "192.168.38.1": false, "LOCAL": false, "": false, "fe80::1%12": false} {
+		if got := loopback(ip); got != want {
+			t.Errorf("loopback(%q) = %v, want %v", ip, got, want)
+		}
+	}
+}
