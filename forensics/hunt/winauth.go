@@ -496,8 +496,17 @@ func (p *passTheHash) observe(ev *timeline.Event) {
 		if !strings.EqualFold(proc, "seclogo") || !p.h.inScope(ev.Timestamp) {
 			return
 		}
-		p.add(ev, "type 9 "+acctHost, fmt.Sprintf("logon type 9 (NewCredentials) by logon process seclogo as %s on %s, package %s: the record of runas /netonly and of Mimikatz sekurlsa::pth, which give a process another account's credentials (its hash) for network use only",
-			user, host, dashIfEmpty(pkg)), true)
+		why := fmt.Sprintf("logon type 9 (NewCredentials) by logon process seclogo as %s on %s, package %s: the record of runas /netonly and of Mimikatz sekurlsa::pth, which give a process another account's credentials (its hash) for network use only",
+			user, host, dashIfEmpty(pkg))
+		// Windows 10 / Server 2016 and later name the credentials the
+		// new logon uses on the network.
+		if out := winData(ev, "TargetOutboundUserName"); out != "" {
+			if d := winData(ev, "TargetOutboundDomainName"); d != "" {
+				out = d + `\` + out
+			}
+			why += "; network credentials of " + out
+		}
+		p.add(ev, "type 9 "+acctHost, why, true)
 	case 3:
 		if !strings.EqualFold(pkg, "NTLM") && !strings.EqualFold(proc, "NtLmSsp") {
 			return

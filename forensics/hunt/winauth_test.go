@@ -433,3 +433,13 @@ func BenchmarkWinAuthAnalyzers(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
+
+// A type 9 logon on a newer Windows names the outbound credentials.
+func TestPassTheHashOutbound(t *testing.T) {
+	evs := eventList{winEv(1, 0, securityAuditing, 4624, map[string]string{"TargetUserName": "clerk", "LogonType": "9",
+		"LogonProcessName": "seclogo", "AuthenticationPackageName": "Negotiate", "TargetOutboundUserName": "Administrator", "TargetOutboundDomainName": "COUNTY"})}
+	fs := runRule(t, "JEJAK-AUTH-09", evs, nil)
+	if len(fs) != 1 || !strings.Contains(fs[0].Explanation, `network credentials of COUNTY\Administrator`) {
+		t.Errorf("type 9 with outbound credentials: %+v", fs)
+	}
+}
