@@ -255,9 +255,19 @@ func plantFUSE(t *testing.T, dir, img string) map[string]uint64 {
 		t.Skipf("ntfs-3g mount failed (FUSE unavailable?): %v %s", err, out)
 	}
 	mounted := true
+	// fusermount -u works for an unprivileged mount, umount for root's.
+	unmount := func() error {
+		out, err := exec.Command("fusermount", "-u", mnt).CombinedOutput()
+		if err != nil {
+			if out2, err2 := exec.Command("umount", mnt).CombinedOutput(); err2 != nil {
+				return fmt.Errorf("fusermount -u: %v %s; umount: %v %s", err, out, err2, out2)
+			}
+		}
+		return nil
+	}
 	defer func() {
 		if mounted {
-			exec.Command("umount", mnt).Run()
+			unmount()
 		}
 	}()
 	write := func(name, body string) string {
@@ -300,7 +310,9 @@ func plantFUSE(t *testing.T, dir, img string) map[string]uint64 {
 		}
 		entries[filepath.Base(p)] = st.Sys().(*syscall.Stat_t).Ino // ntfs-3g's inode is the MFT entry
 	}
-	runTool(t, "umount", mnt)
+	if err := unmount(); err != nil {
+		t.Fatal(err)
+	}
 	mounted = false
 	editTimes(t, img, entries["update.exe"], 0x10, map[byte]time.Time{'B': t2016, 'M': t2016, 'A': t2016})
 	editTimes(t, img, entries["dropper.dll"], 0x10, map[byte]time.Time{'B': stomp, 'M': stomp, 'A': stomp.Add(time.Hour)})
