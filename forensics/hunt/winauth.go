@@ -144,6 +144,7 @@ type passwordSpray struct {
 	perAccount int
 	window     time.Duration
 	open       map[string]*sprayEpisode
+	byIP       map[string]string // client address → the workstation key it was seen with
 	out        []Finding
 }
 
@@ -174,7 +175,7 @@ func newPasswordSpray(h *hunter, r *Rule) (analyzer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &passwordSpray{h: h, r: r, accounts: accounts, perAccount: per, window: win, open: map[string]*sprayEpisode{}}, nil
+	return &passwordSpray{h: h, r: r, accounts: accounts, perAccount: per, window: win, open: map[string]*sprayEpisode{}, byIP: map[string]string{}}, nil
 }
 
 func (p *passwordSpray) observe(ev *timeline.Event) {
@@ -216,6 +217,7 @@ func (p *passwordSpray) observe(ev *timeline.Event) {
 	}
 	if ip := winIP(ev); ip != "" && ip != key && !slices.Contains(ep.addrs, ip) {
 		ep.addrs = append(ep.addrs, ip)
+		p.byIP[ip] = key
 	}
 	ep.tries[account][ev.Winlog.EventID]++
 	ep.codes[ev.Winlog.EventID]++
@@ -230,10 +232,8 @@ func (p *passwordSpray) byAddr(ip string) *sprayEpisode {
 	if ip == "" {
 		return nil
 	}
-	for _, k := range authKeys(p.open) {
-		if slices.Contains(p.open[k].addrs, ip) {
-			return p.open[k]
-		}
+	if ep := p.open[p.byIP[ip]]; ep != nil && slices.Contains(ep.addrs, ip) {
+		return ep
 	}
 	return nil
 }
