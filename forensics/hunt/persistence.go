@@ -179,8 +179,13 @@ func randomName(s string) bool {
 // 4697 made in that logon session is known to come from another machine.
 type networkLogon struct {
 	ip, user string
+	at       time.Time
 	ref      EventRef
 }
+
+// logonMemory bounds the network logons kept: a domain controller logs
+// millions, and a remote service install follows its logon by seconds.
+const logonMemory = time.Hour
 
 // ---- services ----
 
@@ -188,6 +193,7 @@ type serviceInstall struct {
 	h      *hunter
 	r      *Rule
 	logons map[string]networkLogon
+	added  int
 	out    []*install
 	last   map[string]*install
 }
@@ -213,8 +219,15 @@ func (s *serviceInstall) observe(ev *timeline.Event) {
 	d := w.EventData
 	switch {
 	case w.EventID == 4624 && w.Logon != nil && w.Logon.Type == "Network" && w.Logon.ID != "":
-		if ip := sourceOf(ev); ip != "" && ip != "127.0.0.1" && ip != "::1" {
-			s.logons[hostOf(ev)+"\x00"+w.Logon.ID] = networkLogon{ip: ip, user: userOf(ev), ref: s.h.ref(ev)}
+		if ip := sourceOf(ev); ip != "" && !loopback(ip) {
+			s.logons[hostOf(ev)+"\x00"+w.Logon.ID] = networkLogon{ip: ip, user: userOf(ev), at: ev.Timestamp, ref: s.h.ref(ev)}
+			if s.added++; s.added%4096 == 0 {
+				for k, l := range s.logons {
+					if ev.Timestamp.Sub(l.at) > logonMemory {
+						delete(s.logons, k)
+					}
+				}
+			}
 		}
 		return
 	case ev.Event.Action != "service-installed" || !s.h.inScope(ev.Timestamp):
@@ -243,7 +256,7 @@ func (s *serviceInstall) observe(ev *timeline.Event) {
 		if u := userOf(ev); u != "" && in.by == "" {
 			in.by = u
 		}
-		if l, ok := s.logons[host+"\x00"+useful(d["SubjectLogonId"])]; ok && !in.remote {
+		if l, ok := s.logons[host+"\x00"+useful(d["SubjectLogonId"])]; ok && !in.remote && ev.Timestamp.Sub(l.at) <= logonMemory {
 			in.remote = true
 			in.refs = append(in.refs, l.ref)
 			in.reasons = append(in.reasons, fmt.Sprintf("installed through a network logon of %s from %s (remote service creation)", dashIfEmpty(l.user), l.ip))

@@ -120,6 +120,7 @@ type rdpSession struct {
 	byKey    map[string]*rdpChain // host, user, ip → the latest chain
 	bySess   map[string]*rdpChain // host, session ID → its chain
 	pending  map[string][]pendingTCP
+	tcp      int
 	baseline map[string]bool // host, ip seen in a chain before the cut-off
 }
 
@@ -149,6 +150,18 @@ func (a *rdpSession) observe(ev *timeline.Event) {
 		if s.ip != "" {
 			k := host + "\x00" + s.ip
 			a.pending[k] = append(a.pending[k], pendingTCP{at: at, ref: a.h.ref(ev)})
+			// Scanners open connections that never authenticate: what
+			// is older than the two minutes a chain looks back is dropped.
+			if a.tcp++; a.tcp%4096 == 0 {
+				for k, ps := range a.pending {
+					ps = slices.DeleteFunc(ps, func(p pendingTCP) bool { return at.Sub(p.at) > 2*time.Minute })
+					if len(ps) == 0 {
+						delete(a.pending, k)
+					} else {
+						a.pending[k] = ps
+					}
+				}
+			}
 		}
 		return
 	}
@@ -163,7 +176,10 @@ func (a *rdpSession) observe(ev *timeline.Event) {
 	case s.ip == "" && s.start:
 		// A type 10 logon without an address: the same account's chain
 		// on this host that is under way.
-		for _, x := range slices.Backward(a.chains) {
+		for i, x := range slices.Backward(a.chains) {
+			if len(a.chains)-i > 64 {
+				break // an address-less type 10 logon follows its 1149 by seconds: the latest chains suffice
+			}
 			if x.host == host && x.user == s.user && at.Sub(x.last) <= 2*time.Minute {
 				c = x
 				break
