@@ -105,7 +105,11 @@ func (d *deletedLogFile) observe(ev *timeline.Event) {
 				d.dirs[k] = c
 			}
 			c.refs = append(c.refs, d.h.ref(ev))
-			w := word + " at " + ts(ev.Timestamp)
+			w := word
+			if attr != "" {
+				w += " ($SI)"
+			}
+			w += " at " + ts(ev.Timestamp)
 			if !slices.Contains(c.what, w) {
 				c.what = append(c.what, w)
 			}

@@ -250,3 +250,125 @@ func TestDeletedLogFileExt4(t *testing.T) {
 		}
 	}
 }
+
+// TestDeletedLogFileNTFS: on an NTFS volume made with mkntfs and written
+// through ntfs-3g (FUSE), a log deleted from the watched tabulation folder
+// after the cut-off is reported with the folder's $STANDARD_INFORMATION
+// M and C times as fls gives them; a file deleted from a folder neither
+// watched nor a log folder, and a log deleted before the cut-off, are not.
+func TestDeletedLogFileNTFS(t *testing.T) {
+	oracle.Tool(t, "mkntfs", "ntfs-3g")
+	oracle.Tool(t, "ntfs-3g", "ntfs-3g")
+	dir := t.TempDir()
+	img := filepath.Join(dir, "win.img")
+	if err := os.WriteFile(img, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(img, 8<<20); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mkntfs", "-q", "-F", "-f", img).CombinedOutput(); err != nil {
+		t.Fatalf("mkntfs: %v\n%s", err, out)
+	}
+	mnt := filepath.Join(dir, "mnt")
+	os.Mkdir(mnt, 0o755)
+	if out, err := exec.Command("ntfs-3g", img, mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount with ntfs-3g (FUSE needed): %v %s", err, out)
+	}
+	mounted := true
+	unmount := func() {
+		if mounted {
+			if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
+				t.Errorf("umount: %v %s", err, out)
+			}
+			mounted = false
+		}
+	}
+	defer unmount()
+	before := time.Date(2023, 11, 1, 8, 0, 0, 0, time.UTC)
+	write := func(rel, s string) {
+		p := filepath.Join(mnt, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, before, before); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("Tabulasi/rekap.log", "2023-11-01 08:00 import TPS 001 ok\n")
+	write("Tabulasi/hasil.db", "SQLite format 3\x00")
+	write("Temp/setup.log", "installer done\n")
+	write("Arsip/lama.log", "old\n")
+	// Deleted before the cut-off: its folder's times stay before it.
+	if err := os.Remove(filepath.Join(mnt, "Arsip/lama.log")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	cut := time.Now()
+	time.Sleep(20 * time.Millisecond)
+	for _, rel := range []string{"Tabulasi/rekap.log", "Temp/setup.log"} {
+		if err := os.Remove(filepath.Join(mnt, rel)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	unmount()
+	if t.Failed() {
+		return
+	}
+	oracle.Tool(t, "fls", "sleuthkit")
+	del := fls(t, img, "-d")
+	all := fls(t, img)
+	for _, p := range []string{"Tabulasi/rekap.log", "Temp/setup.log", "Arsip/lama.log"} {
+		if len(del[p]) == 0 {
+			t.Fatalf("fls -d does not list %s deleted", p)
+		}
+	}
+	// fls lists a folder's $SI line and its $FILE_NAME line ("Tabulasi
+	// ($FILE_NAME)"); the plain name is $SI.
+	si := all["Tabulasi"]
+	if len(si) != 1 || time.Unix(si[0].mtime, 0).Before(cut.Truncate(time.Second)) {
+		t.Fatalf("fls: Tabulasi's $SI times %v do not move after the cut-off %s", si, cut)
+	}
+	st := buildImageCase(t, img)
+	fs := byRule(hunt(t, st, Config{After: cut, Watch: []string{`C:\Tabulasi`}}), "JEJAK-LNX-06")
+	if len(fs) != 1 || fs[0].Key != "Tabulasi/rekap.log" {
+		var keys []string
+		for _, f := range fs {
+			keys = append(keys, f.Key)
+		}
+		t.Fatalf("findings %q, want Tabulasi/rekap.log only", keys)
+	}
+	f := fs[0]
+	if f.Technique != "T1070.004" {
+		t.Errorf("technique %s, want T1070.004 (a watched file)", f.Technique)
+	}
+	var dirRows int
+	for _, e := range f.Events {
+		// The rows are $MFT's (provenance path $MFT): the file's are the
+		// deleted entry's, the folder's name it.
+		if slices.Contains(e.State, "deleted") {
+			if !strings.Contains(e.Message, "Tabulasi/rekap.log") {
+				t.Errorf("deleted row %q is not rekap.log's", e.Message)
+			}
+			continue
+		}
+		if !strings.HasPrefix(e.Message, "$STANDARD_INFORMATION ") || !strings.Contains(e.Message, " Tabulasi ") {
+			t.Errorf("live row %q is not the folder's $SI", e.Message)
+		}
+		dirRows++
+		want := si[0].mtime
+		if e.TimestampDesc == "Metadata Modification Time" {
+			want = si[0].ctime
+		}
+		if e.Timestamp.Unix() != want || e.Timestamp.Before(cut) {
+			t.Errorf("folder row %s at %s; fls $SI gives %d, cut-off %s", e.TimestampDesc, e.Timestamp, want, cut)
+		}
+	}
+	if dirRows != 2 {
+		t.Errorf("%d folder rows, want $SI M and C", dirRows)
+	}
+	t.Logf("%s %s: %s", f.RuleID, f.Technique, f.Explanation)
+}
