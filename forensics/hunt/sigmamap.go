@@ -197,15 +197,9 @@ func logsourceFilter(l sigma.Logsource) (func(*timeline.Event) bool, error) {
 				if category == "process_creation" && w.EventID == 4688 && strings.EqualFold(w.Channel, "Security") {
 					return true
 				}
-				if !strings.EqualFold(w.Channel, sysmonChannel) {
-					return false
-				}
-				for _, id := range ids {
-					if w.EventID == id {
-						return true
-					}
-				}
-				return false
+				// The event ID first: it rules out most events for a
+				// fraction of the channel comparison's cost.
+				return slices.Contains(ids, w.EventID) && strings.EqualFold(w.Channel, sysmonChannel)
 			}, nil
 		}
 		return isWin, nil
