@@ -24,6 +24,7 @@ import (
 func init() {
 	analyzers["service-install"] = newServiceInstall
 	analyzers["scheduled-task"] = newScheduledTask
+	analyzers["scheduled-task-removed"] = newTaskRemoved
 }
 
 // winPath lower-cases a Windows image path and resolves the spellings of
@@ -361,7 +362,7 @@ func taskKind(w *timeline.Winlog) string {
 		return "updated"
 	case sec && w.EventID == 4699, ts && w.EventID == 141:
 		return "deleted"
-	case ts && w.EventID == 142:
+	case sec && w.EventID == 4701, ts && w.EventID == 142:
 		return "disabled"
 	case ts && w.EventID == 200:
 		return "ran"
@@ -539,3 +540,81 @@ func (s *scheduledTask) finish() []Finding {
 	}
 	return out
 }
+
+// ---- protective tasks removed ----
+
+// protectiveTasks are the folders of Windows' own tasks that keep the
+// machine recoverable and defended; disabling or deleting one is how
+// ransomware and intruders prepare (T1490, T1562.001).
+var protectiveTasks = []string{`\microsoft\windows\systemrestore\`, `\microsoft\windows\windows defender\`,
+	`\microsoft\windows\exploitguard\`, `\microsoft\windows\windowsupdate\`, `\microsoft\windows\updateorchestrator\`,
+	`\microsoft\windows\bitlocker\`, `\microsoft\windows\filehistory\`, `\microsoft\windows\backup\`}
+
+type taskRemoved struct {
+	h   *hunter
+	r   *Rule
+	out []Finding
+	// registered: tasks registered after the cut-off, whose removal is
+	// part of JEJAK-PERS-02's finding.
+	registered map[string]bool
+}
+
+func newTaskRemoved(h *hunter, r *Rule) (analyzer, error) {
+	return &taskRemoved{h: h, r: r, registered: map[string]bool{}}, nil
+}
+
+func (a *taskRemoved) observe(ev *timeline.Event) {
+	w := ev.Winlog
+	if w == nil || !a.h.inScope(ev.Timestamp) {
+		return
+	}
+	kind := taskKind(w)
+	name := useful(w.EventData["TaskName"])
+	key := hostOf(ev) + "\x00" + strings.ToLower(name)
+	switch {
+	case name == "":
+		return
+	case kind == "registered":
+		a.registered[key] = true
+		return
+	case kind != "deleted" && kind != "disabled", a.registered[key]:
+		return
+	}
+	// Security names the subject; TaskScheduler 141/142 a UserName that
+	// is "System" whoever asked the service.
+	who := useful(userOf(ev))
+	for _, k := range []string{"SubjectUserName", "UserName"} { // 4701 has no ECS normaliser
+		if who == "" {
+			who = useful(w.EventData[k])
+		}
+	}
+	person := who != "" && !systemAccount(who) && !strings.EqualFold(who, `NT AUTHORITY\SYSTEM`)
+	var reasons []string
+	lname := strings.ToLower(name)
+	for _, p := range protectiveTasks {
+		if strings.HasPrefix(lname, p) {
+			folder := name[len(`\microsoft\windows\`) : len(p)-1]
+			reasons = append(reasons, "a task that keeps Windows recoverable or defended ("+folder+")")
+			break
+		}
+	}
+	if person {
+		reasons = append(reasons, "done by the account "+who+", not by Windows")
+	}
+	if len(reasons) == 0 {
+		return
+	}
+	where := ""
+	if h := hostOf(ev); h != "" {
+		where = " on " + h
+	}
+	expl := fmt.Sprintf("scheduled task %s %s%s at %s (event %d, record %d); %s", name, kind, where,
+		a.h.tsLocal(ev.Timestamp), w.EventID, w.RecordID, strings.Join(reasons, "; "))
+	f := newFinding(a.r, "task "+name+" "+kind+where+" at "+ts(ev.Timestamp), expl, []EventRef{a.h.ref(ev)})
+	if !person {
+		f.Severity = min(f.Severity, Medium)
+	}
+	a.out = append(a.out, f)
+}
+
+func (a *taskRemoved) finish() []Finding { return a.out }

@@ -96,7 +96,7 @@ func TestServiceInstallsOfWindowsNotFlagged(t *testing.T) {
 
 // TestScheduledTaskFindings: Atomic Red Team's T1053.005 run, recorded by
 // Velociraptor's tests in the Security log (4698 created, 4702 updated,
-// 4699 deleted) and TaskScheduler/Operational (106, 140, 129, 200, 141,
+// 4701 disabled, 4699 deleted) and TaskScheduler/Operational (106, 140, 129, 200, 141,
 // 142 …). One finding per task, each with every record naming the task in
 // both logs (evtxexport is the oracle for the record IDs), the command
 // from the task XML, and deletion as a reason.
@@ -109,7 +109,7 @@ func TestScheduledTaskFindings(t *testing.T) {
 	// The oracle: per task name, "file:record" of every record naming it
 	// with an event ID the analyzer follows.
 	follow := map[string][]string{
-		filepath.Base(sec): {"4698", "4702", "4699"},
+		filepath.Base(sec): {"4698", "4702", "4699", "4701"},
 		filepath.Base(ts):  {"106", "140", "141", "142", "129", "200", "100", "102", "110", "201"},
 	}
 	want := map[string][]string{}
@@ -190,3 +190,57 @@ func TestPersistenceNotOnBenignLogs(t *testing.T) {
 }
 
 func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
+
+// TestProtectiveTaskDisabled: SigmaHQ's regression recordings of System
+// Restore's SR task disabled, once in the Security log (4701, naming the
+// account) and once in TaskScheduler/Operational (142, naming "System").
+// One finding each with the record evtxexport shows: high when an account
+// is named, medium otherwise. The Atomic recording, whose tasks were
+// registered after the cut-off and are JEJAK-PERS-02's, raises none.
+func TestProtectiveTaskDisabled(t *testing.T) {
+	if _, err := exec.LookPath("evtxexport"); err != nil {
+		t.Skip("evtxexport missing: install the Debian package libevtx-utils")
+	}
+	root := filepath.Join(sigmaRegression(t), "builtin")
+	for _, c := range []struct {
+		glob, eventID string
+		sev           Severity
+		says          []string
+	}{
+		{"security/win_security_susp_scheduled_task_delete_or_disable/*.evtx", "4701", High, []string{`\Microsoft\Windows\SystemRestore\SR disabled`, "(SystemRestore)", "done by the account xodih"}},
+		{"taskscheduler/win_taskscheduler_susp_schtasks_delete_or_disable/*.evtx", "142", Medium, []string{`\Microsoft\Windows\SystemRestore\SR disabled`, "(SystemRestore)"}},
+	} {
+		files, _ := filepath.Glob(filepath.Join(root, c.glob))
+		if len(files) != 1 {
+			t.Fatalf("%s: %d files", c.glob, len(files))
+		}
+		var want []string
+		for _, r := range evtxexportRecords(t, files[0]) {
+			if r.eventID == c.eventID {
+				want = append(want, r.file+":"+itoa(r.id))
+			}
+		}
+		fs := byRule(hunt(t, buildCase(t, files[0]), Config{}), "JEJAK-PERS-03")
+		if len(fs) != 1 {
+			t.Errorf("%s: %d findings, want 1", c.glob, len(fs))
+			continue
+		}
+		f := fs[0]
+		if k := rowKeys(f); !slices.Equal(k, want) {
+			t.Errorf("%s: rows %v, evtxexport %v", c.glob, k, want)
+		}
+		for _, s := range c.says {
+			if !strings.Contains(f.Explanation, s) {
+				t.Errorf("%s: explanation lacks %q: %s", c.glob, s, f.Explanation)
+			}
+		}
+		if f.Severity != c.sev {
+			t.Errorf("%s: severity %s, want %s", c.glob, f.Severity, c.sev)
+		}
+		t.Logf("[%s] %s", f.Severity, f.Explanation)
+	}
+	st := buildCase(t, parsertest.Corpus(t, "agpl/evtx/SecurityTasks.evtx"), parsertest.Corpus(t, "agpl/evtx/TaskScheduler.evtx"))
+	if fs := byRule(hunt(t, st, Config{}), "JEJAK-PERS-03"); len(fs) > 0 {
+		t.Errorf("tasks registered after the cut-off also raised PERS-03: %s", fs[0].Explanation)
+	}
+}
