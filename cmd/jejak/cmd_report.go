@@ -89,6 +89,12 @@ EXAMPLES
 			if minSev > hunt.Informational {
 				r.MinSeverity = minSev
 				r.Findings = slices.DeleteFunc(r.Findings, func(f hunt.Finding) bool { return f.Severity < minSev })
+				// The appendix quotes the rules of the findings shown.
+				shown := map[string]bool{}
+				for _, f := range r.Findings {
+					shown[f.RuleID] = true
+				}
+				r.Rules = slices.DeleteFunc(r.Rules, func(rt export.RuleText) bool { return !shown[rt.ID] })
 			}
 			warnIncomplete(e.stderr, r.Completeness)
 			outPath := c.String("output")

@@ -176,6 +176,18 @@ func TestLogsExaminedAndMinSeverity(t *testing.T) {
 	if !strings.Contains(string(b), "| Minimum severity | critical") || strings.Count(string(b), "\n### 6.") != len(wantIDs) {
 		t.Errorf("report --min-severity critical: want %d findings and the minimum stated", len(wantIDs))
 	}
+	// The appendix quotes only the rules of the findings shown.
+	critRules := map[string]bool{}
+	for _, f := range all.Findings {
+		if f.Severity >= hunt.Critical {
+			critRules[f.RuleID] = true
+		}
+	}
+	for _, f := range all.Findings {
+		if !critRules[f.RuleID] && strings.Contains(string(b), "\n### "+f.RuleID+"\n") {
+			t.Errorf("report --min-severity critical quotes rule %s, which has no critical finding", f.RuleID)
+		}
+	}
 	var crit struct {
 		Findings []hunt.Finding `json:"findings"`
 	}
