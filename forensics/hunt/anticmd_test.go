@@ -408,3 +408,48 @@ func TestAntiForensicsAuditd(t *testing.T) {
 		}
 	}
 }
+
+// TestAntiForensicsZshHistory: real zsh with EXTENDED_HISTORY writes
+// ": <epoch>:<duration>;<command>" lines; "print -s CMD" puts CMD in the
+// history unexecuted, and zsh keeps the print line itself as well, which
+// names the command only inside a quoted argument and must not match.
+func TestAntiForensicsZshHistory(t *testing.T) {
+	zsh := oracle.Tool(t, "zsh", "zsh")
+	dir := t.TempDir()
+	hist := filepath.Join(dir, ".zsh_history")
+	cmds := []string{"rm -f /var/log/auth.log.1", "unset HISTFILE", "ls /var/log", "mysqldump -u root rekap"}
+	var in bytes.Buffer
+	in.WriteString("setopt EXTENDED_HISTORY\n")
+	for _, c := range cmds {
+		fmt.Fprintf(&in, "print -s %s\n", shellQuote(c))
+	}
+	in.WriteString("fc -W\n")
+	cmd := exec.Command(zsh, "-f", "-i")
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + dir, "HISTFILE=" + hist, "SAVEHIST=1000", "HISTSIZE=1000", "TERM=dumb"}
+	cmd.Stdin = &in
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("zsh -i: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(hist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(b, []byte(";print -s 'rm -f /var/log/auth.log.1'\n")) || !bytes.Contains(b, []byte(";rm -f /var/log/auth.log.1\n")) {
+		t.Fatalf("zsh wrote neither the print line nor the command:\n%s", b)
+	}
+	st := buildCase(t, hist)
+	fs := hunt(t, st, Config{After: time.Unix(1, 0)})
+	want := map[string][]string{"JEJAK-LNX-01": {cmds[0]}, "JEJAK-LNX-02": {cmds[1]}, "JEJAK-LNX-03": {cmds[3]}}
+	for id := range lnxRules {
+		got := byRule(fs, id)
+		var rows []string
+		for _, f := range got {
+			for _, e := range f.Events {
+				rows = append(rows, e.Message)
+			}
+		}
+		if !slices.Equal(rows, want[id]) {
+			t.Errorf("%s rows %q, want %q", id, rows, want[id])
+		}
+	}
+}
