@@ -292,6 +292,19 @@ func destroys(c simpleCmd, is func(string) bool) string {
 				return "truncated " + p + " to 0"
 			}
 		}
+	case c.name == "tee" && !c.has("-a", "--append"):
+		for _, p := range ops {
+			if is(p) {
+				return "overwrote " + p + " (tee)"
+			}
+		}
+	case c.name == "mv" && len(ops) >= 2 && !is(ops[len(ops)-1]):
+		// Moved away (to /tmp, /dev/null): gone from where it is read.
+		for _, p := range ops[:len(ops)-1] {
+			if is(p) {
+				return "moved " + p + " to " + ops[len(ops)-1]
+			}
+		}
 	case c.name == "cp" && len(ops) == 2 && (ops[0] == "/dev/null" || ops[0] == "/dev/zero") && is(ops[1]):
 		return "emptied " + ops[1] + " from " + ops[0]
 	case c.name == "ln" && len(ops) == 2 && ops[0] == "/dev/null" && is(ops[1]):

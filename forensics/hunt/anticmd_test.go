@@ -60,6 +60,10 @@ func TestCommandKinds(t *testing.T) {
 		{"find /var/log -name '*.gz' -delete", "", "log-tamper"},
 		{"dd if=/dev/zero of=/var/log/wtmp bs=1 count=0", "", "log-tamper"},
 		{"bash -c 'rm -f /var/log/auth.log'", "", "log-tamper"},
+		{"sudo sh -c 'echo > /var/log/auth.log'", "", "log-tamper"},
+		{"tee /var/log/auth.log < /dev/null", "", "log-tamper"},
+		{"mv /var/log/auth.log /tmp/", "", "log-tamper"},
+		{"echo $(rm -f /var/log/secure)", "", "log-tamper"},
 		{"cd /tmp && rm /var/log/kern.log; ls", "", "log-tamper"},
 		// History.
 		{"history -c", "", "history-clear"},
@@ -117,6 +121,8 @@ func TestCommandKinds(t *testing.T) {
 		{"psql -U tabulasi rekap", "", ""},
 		{"rm -f /tmp/ssh.txt 2>/dev/null", "", ""},
 		{"make 2>&1 | tee build.log", "", ""},
+		{"echo ok | sudo tee -a /var/log/operator.log", "", ""},
+		{"mv /var/log/app/app.log /var/log/app/app.log.old", "", ""},
 	}
 	for _, c := range cases {
 		ctx.cwd = c.cwd
