@@ -34,7 +34,8 @@ const imageUUID = "6a3d5b2e-1c4f-4e8a-9b7d-2f0e1a3c5d7f"
 // log whose folder's times are then set back before the cut-off. debugfs, unlike
 // the kernel, does not move a folder's times when it removes a name, so
 // they are set as the kernel sets them: to the time of the removal.
-func deletedLogImage(t *testing.T) (img string, removed time.Time) {
+// extra files (path in the image → content) are added to the tree.
+func deletedLogImage(t *testing.T, extra map[string][]byte) (img string, removed time.Time) {
 	t.Helper()
 	oracle.Tool(t, "mke2fs", "e2fsprogs")
 	oracle.Tool(t, "debugfs", "e2fsprogs")
@@ -67,6 +68,9 @@ func deletedLogImage(t *testing.T) (img string, removed time.Time) {
 	put("var/log/apt/history.log.1", []byte("Start-Date: 2023-10-01  07:00:00\n"))
 	put("var/lib/tabulasi/hasil.db", []byte("SQLite format 3\x00"))
 	put("var/lib/tabulasi/import.csv", []byte("tps,suara\n1,120\n"))
+	for rel, b := range extra {
+		put(rel, b)
+	}
 	packed := filepath.Join(dir, "access.log.2.gz")
 	os.WriteFile(packed, gz("10.0.0.5 - - [30/Oct/2023:07:59:03 +0000] \"GET / HTTP/1.1\" 200 612 \"-\" \"curl/8.4.0\"\n"), 0o644)
 	if err := filepath.Walk(src, func(p string, _ os.FileInfo, err error) error {
@@ -172,7 +176,7 @@ func fls(t *testing.T, img string, args ...string) map[string][]flsEntry {
 // gives the folder); logrotate's removal of access.log.2.gz and a log
 // deleted before the cut-off are not.
 func TestDeletedLogFileExt4(t *testing.T) {
-	img, removed := deletedLogImage(t)
+	img, removed := deletedLogImage(t, nil)
 	del := fls(t, img, "-d")
 	all := fls(t, img)
 	// The oracle must see what the test is about, or it tests nothing.
@@ -371,4 +375,56 @@ func TestDeletedLogFileNTFS(t *testing.T) {
 		t.Errorf("%d folder rows, want $SI M and C", dirRows)
 	}
 	t.Logf("%s %s: %s", f.RuleID, f.Technique, f.Explanation)
+}
+
+// TestPlantedLinuxCase is the case the issue measured: on a tabulation
+// server's disk, the intruder typed "rm -f /var/log/auth.log.1" and
+// "history -c" after the cut-off (root's history, written by real bash
+// with HISTTIMEFORMAT, kept in the image), and auth.log.1 is a deleted
+// name in /var/log whose folder changed after the cut-off. The command
+// rules and the file-system rule each report it; the operator's commands
+// in the same history raise nothing.
+func TestPlantedLinuxCase(t *testing.T) {
+	hist := filepath.Join(t.TempDir(), ".bash_history")
+	bashSession(t, hist, []string{"ls /var/log", "less /var/log/auth.log", "rm -f /var/log/auth.log.1", "history -c", "apt-get clean"})
+	b, err := os.ReadFile(hist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, _ := deletedLogImage(t, map[string][]byte{"root/.bash_history": b})
+	st := buildImageCase(t, img)
+	cut := time.Date(2023, 11, 10, 0, 0, 0, 0, time.UTC)
+	fs := hunt(t, st, Config{After: cut})
+	got := map[string][]string{}
+	for _, f := range fs {
+		if !strings.HasPrefix(f.RuleID, "JEJAK-LNX-") {
+			continue
+		}
+		for _, e := range f.Events {
+			if f.RuleID != "JEJAK-LNX-06" {
+				got[f.RuleID] = append(got[f.RuleID], e.Message)
+			}
+		}
+		if f.RuleID == "JEJAK-LNX-06" {
+			got[f.RuleID] = append(got[f.RuleID], f.Key)
+		}
+	}
+	want := map[string][]string{
+		"JEJAK-LNX-01": {"rm -f /var/log/auth.log.1"},
+		"JEJAK-LNX-02": {"history -c"},
+		"JEJAK-LNX-06": {"var/log/auth.log.1"},
+	}
+	if len(got) != len(want) {
+		t.Errorf("LNX findings %q, want %q", got, want)
+	}
+	for id, w := range want {
+		if !slices.Equal(got[id], w) {
+			t.Errorf("%s: %q, want %q", id, got[id], w)
+		}
+	}
+	var all []string
+	for _, f := range fs {
+		all = append(all, f.RuleID+" "+f.Key)
+	}
+	t.Logf("%d findings for the examiner: %q", len(fs), all)
 }
