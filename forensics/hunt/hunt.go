@@ -179,6 +179,7 @@ func Hunt(ctx context.Context, store Searcher, cfg Config) ([]Finding, error) {
 	}
 	var n int64
 	var sigmaErr error
+	sigmaIdx := newSigmaIndex(h.sigmas) // the rules each event's log source can meet
 	err := store.Search(ctx, timeline.Query{To: cfg.Before}, func(ev *timeline.Event) error {
 		n++
 		if n%100000 == 0 {
@@ -194,7 +195,7 @@ func Hunt(ctx context.Context, store Searcher, cfg Config) ([]Finding, error) {
 		}
 		if len(h.sigmas) > 0 && h.inScope(ev.Timestamp) {
 			var m map[string]any
-			for _, s := range h.sigmas {
+			for _, s := range sigmaIdx.candidates(ev) {
 				if !s.rule.sigma.applies(ev) {
 					continue
 				}

@@ -31,6 +31,9 @@ type sigmaRule struct {
 	// perRecord: an auditd rule, evaluated on each audit record of an
 	// event (see sigma_auditd.go).
 	perRecord bool
+	// windows: the channels and IDs the rule can apply to, when its log
+	// source says (see sigma_index.go); empty: asked for every event.
+	windows []winSel
 }
 
 // cSearch is one search: any of its event matchers, each all of its
@@ -57,6 +60,7 @@ func compileSigma(r sigma.Rule) (*sigmaRule, error) {
 	}
 	sr := &sigmaRule{applies: applies, searches: map[string]*cSearch{},
 		perRecord: strings.EqualFold(r.Logsource.Product, "linux") && strings.EqualFold(r.Logsource.Service, "auditd")}
+	sr.windows, _ = windowsSelectors(r.Logsource)
 	for name := range r.Detection.Searches {
 		sr.names = append(sr.names, name)
 	}

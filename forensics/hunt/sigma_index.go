@@ -1,0 +1,101 @@
+package hunt
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/bradleyjkemp/sigma-go"
+	"github.com/jejak-forensics/jejak/timeline"
+)
+
+// A hunt with SigmaHQ's Windows rules runs some 2,400 rules, and most of
+// them can only apply to a few event IDs of one channel. sigmaIndex gives
+// each EVTX event the rules whose log source can apply to its channel and
+// ID, so the others are not even asked; each candidate's own log-source
+// filter still decides.
+
+// winSel is one channel and the event IDs in it (nil: any) that a Windows
+// log source stands for.
+type winSel struct {
+	channel string // lower-case
+	ids     []int
+}
+
+// windowsSelectors lists the channels and IDs a log source reads, or ok
+// false when it is not that precise (product windows alone, other products).
+func windowsSelectors(l sigma.Logsource) (sels []winSel, ok bool) {
+	if !strings.EqualFold(l.Product, "windows") {
+		return nil, false
+	}
+	service, category := strings.ToLower(l.Service), strings.ToLower(l.Category)
+	switch {
+	case service != "":
+		for _, c := range windowsServices[service] {
+			sels = append(sels, winSel{channel: strings.ToLower(c)})
+		}
+	case category != "":
+		if cc, found := windowsChannelCategories[category]; found {
+			for _, c := range cc.channels {
+				sels = append(sels, winSel{channel: strings.ToLower(c), ids: cc.ids})
+			}
+		} else if ids, found := windowsCategories[category]; found {
+			sels = append(sels, winSel{channel: strings.ToLower(sysmonChannel), ids: ids})
+			if category == "process_creation" {
+				sels = append(sels, winSel{channel: "security", ids: []int{4688}})
+			}
+		}
+	}
+	return sels, len(sels) > 0
+}
+
+type winKey struct {
+	channel string
+	id      int
+}
+
+type sigmaIndex struct {
+	byChannel map[string][]sigmaCandidate // lower-case channel
+	general   []*sigmaMatches             // rules asked for every event
+	cache     map[winKey][]*sigmaMatches
+}
+
+type sigmaCandidate struct {
+	s   *sigmaMatches
+	ids []int
+}
+
+func newSigmaIndex(all []*sigmaMatches) *sigmaIndex {
+	idx := &sigmaIndex{byChannel: map[string][]sigmaCandidate{}, cache: map[winKey][]*sigmaMatches{}}
+	for _, s := range all {
+		if len(s.rule.sigma.windows) == 0 {
+			idx.general = append(idx.general, s)
+			continue
+		}
+		for _, sel := range s.rule.sigma.windows {
+			idx.byChannel[sel.channel] = append(idx.byChannel[sel.channel], sigmaCandidate{s: s, ids: sel.ids})
+		}
+	}
+	return idx
+}
+
+// candidates returns the rules that may apply to ev (in no set order: each
+// rule collects its own matches).
+func (idx *sigmaIndex) candidates(ev *timeline.Event) []*sigmaMatches {
+	w := ev.Winlog
+	if w == nil || len(idx.byChannel) == 0 {
+		return idx.general
+	}
+	k := winKey{channel: w.Channel, id: w.EventID}
+	if c, ok := idx.cache[k]; ok {
+		return c
+	}
+	var out []*sigmaMatches
+	for _, c := range idx.byChannel[strings.ToLower(w.Channel)] {
+		if (c.ids == nil || slices.Contains(c.ids, w.EventID)) && !slices.Contains(out, c.s) {
+			out = append(out, c.s)
+		}
+	}
+	out = append(out, idx.general...)
+	idx.cache[k] = out
+	return out
+}
