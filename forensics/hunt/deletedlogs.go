@@ -81,12 +81,33 @@ func isDirEvent(ev *timeline.Event) bool {
 	return ev.File.Type == "dir" || slices.Contains(ev.Event.Type, "directory")
 }
 
+// where says whether p is in a log folder (which one) or a watched path.
+func (d *deletedLogFile) where(p string) (inLogs, winLog, watched bool) {
+	for _, l := range logDirs {
+		if under(p, l) {
+			inLogs, winLog = true, l != "var/log"
+		}
+	}
+	for _, w := range d.watch {
+		if under(p, w) {
+			watched = true
+		}
+	}
+	return
+}
+
 func (d *deletedLogFile) observe(ev *timeline.Event) {
 	if ev.File == nil || ev.File.Path == "" || (ev.Event.Dataset != "filestat" && ev.Event.Dataset != "ntfs.mft") {
 		return
 	}
-	fk := fsKey(ev)
 	p := normPath(ev.File.Path)
+	inLogs, winLog, watched := d.where(p)
+	// Only names in log folders and watched paths are kept (live ones
+	// too, for the rotation test): a whole disk's names would not fit.
+	if !inLogs && !watched {
+		return
+	}
+	fk := fsKey(ev)
 	deleted := slices.Contains(ev.Jejak.Tags, "deleted")
 	if !deleted {
 		d.live[fk+"\x00"+p] = true
@@ -117,21 +138,6 @@ func (d *deletedLogFile) observe(ev *timeline.Event) {
 		return
 	}
 	if isDirEvent(ev) {
-		return
-	}
-	inLogs, winLog := false, false
-	for _, l := range logDirs {
-		if under(p, l) {
-			inLogs, winLog = true, l != "var/log"
-		}
-	}
-	watched := false
-	for _, w := range d.watch {
-		if under(p, w) {
-			watched = true
-		}
-	}
-	if !inLogs && !watched {
 		return
 	}
 	k := fk + "\x00" + p + "\x00" + ev.File.Inode
