@@ -193,7 +193,8 @@ const logonMemory = time.Hour
 type serviceInstall struct {
 	h      *hunter
 	r      *Rule
-	logons map[string]networkLogon
+	logons map[string]networkLogon // host, logon ID
+	bySID  map[string]networkLogon // host, account SID: the latest
 	added  int
 	out    []*install
 	last   map[string]*install
@@ -209,7 +210,7 @@ type install struct {
 }
 
 func newServiceInstall(h *hunter, r *Rule) (analyzer, error) {
-	return &serviceInstall{h: h, r: r, logons: map[string]networkLogon{}, last: map[string]*install{}}, nil
+	return &serviceInstall{h: h, r: r, logons: map[string]networkLogon{}, bySID: map[string]networkLogon{}, last: map[string]*install{}}, nil
 }
 
 func (s *serviceInstall) observe(ev *timeline.Event) {
@@ -221,11 +222,20 @@ func (s *serviceInstall) observe(ev *timeline.Event) {
 	switch {
 	case w.EventID == 4624 && w.Logon != nil && w.Logon.Type == "Network" && w.Logon.ID != "":
 		if ip := sourceOf(ev); ip != "" && !loopback(ip) {
-			s.logons[hostOf(ev)+"\x00"+w.Logon.ID] = networkLogon{ip: ip, user: userOf(ev), at: ev.Timestamp, ref: s.h.ref(ev)}
+			l := networkLogon{ip: ip, user: userOf(ev), at: ev.Timestamp, ref: s.h.ref(ev)}
+			s.logons[hostOf(ev)+"\x00"+w.Logon.ID] = l
+			if ev.User != nil && ev.User.ID != "" {
+				s.bySID[hostOf(ev)+"\x00"+ev.User.ID] = l
+			}
 			if s.added++; s.added%4096 == 0 {
 				for k, l := range s.logons {
 					if ev.Timestamp.Sub(l.at) > logonMemory {
 						delete(s.logons, k)
+					}
+				}
+				for k, l := range s.bySID {
+					if ev.Timestamp.Sub(l.at) > logonMemory {
+						delete(s.bySID, k)
 					}
 				}
 			}
@@ -252,6 +262,23 @@ func (s *serviceInstall) observe(ev *timeline.Event) {
 	in.refs = append(in.refs, s.h.ref(ev))
 	if a := useful(d["AccountName"]) + useful(d["ServiceAccount"]); a != "" && in.account == "" {
 		in.account = a
+	}
+	if sid := ev.Jejak.Data["user_sid"]; w.EventID == 7045 && sid != "" {
+		// 7045 names who installed the service only by the SID of its
+		// System/Security element. A network logon of that SID on this
+		// host in the minute before is PsExec's and sc \\host's pattern.
+		l, ok := s.bySID[host+"\x00"+sid]
+		if in.by == "" {
+			in.by = sid
+			if ok && l.user != "" {
+				in.by = l.user + " (" + sid + ")"
+			}
+		}
+		if d := ev.Timestamp.Sub(l.at); ok && !in.remote && d >= 0 && d <= time.Minute {
+			in.remote = true
+			in.refs = append(in.refs, l.ref)
+			in.reasons = append(in.reasons, fmt.Sprintf("its installer had logged on over the network from %s %s before (remote service creation)", l.ip, span(l.at, ev.Timestamp)))
+		}
 	}
 	if w.EventID == 4697 {
 		if u := userOf(ev); u != "" && in.by == "" {

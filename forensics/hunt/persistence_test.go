@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 	"github.com/jejak-forensics/jejak/timeline"
@@ -242,5 +243,66 @@ func TestProtectiveTaskDisabled(t *testing.T) {
 	st := buildCase(t, parsertest.Corpus(t, "agpl/evtx/SecurityTasks.evtx"), parsertest.Corpus(t, "agpl/evtx/TaskScheduler.evtx"))
 	if fs := byRule(hunt(t, st, Config{}), "JEJAK-PERS-03"); len(fs) > 0 {
 		t.Errorf("tasks registered after the cut-off also raised PERS-03: %s", fs[0].Explanation)
+	}
+}
+
+// sliceStore serves events in time order, as a case store does.
+type sliceStore []*timeline.Event
+
+func (s sliceStore) Search(_ context.Context, _ timeline.Query, fn func(*timeline.Event) error) error {
+	for _, e := range s {
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TestRemoteServiceCreation: the correlation of a service install with the
+// network logon that made it, on events shaped as the EVTX parser gives
+// them (no recording of it is in the corpus): 4697 by its subject logon
+// ID, 7045 by its System UserID within a minute of a type 3 logon of that
+// SID. A binary in System32 is flagged for the remote install alone; the
+// same install without the logon is not a finding.
+func TestRemoteServiceCreation(t *testing.T) {
+	at := time.Date(2024, 2, 14, 20, 0, 0, 0, time.UTC)
+	host := &timeline.Host{Name: "TABULASI01"}
+	logon := &timeline.Event{Timestamp: at, Host: host, Event: timeline.EventMeta{Action: "logged-in"},
+		User:   &timeline.User{Name: "opr", ID: "S-1-5-21-1-2-3-1104"},
+		Source: &timeline.Endpoint{IP: "10.9.8.7"},
+		Winlog: &timeline.Winlog{Channel: "Security", EventID: 4624, RecordID: 10, Logon: &timeline.WinlogLogon{Type: "Network", ID: "0x5a5a"}},
+		Jejak:  timeline.Jejak{ID: "l"}}
+	svc := func(id string, eid int, d map[string]string, sid string, dt time.Duration) *timeline.Event {
+		e := &timeline.Event{Timestamp: at.Add(dt), Host: host, Event: timeline.EventMeta{Action: "service-installed"},
+			Winlog: &timeline.Winlog{EventID: eid, RecordID: 11, EventData: d}, Jejak: timeline.Jejak{ID: id, Data: map[string]string{}}}
+		if sid != "" {
+			e.Jejak.Data["user_sid"] = sid
+		}
+		return e
+	}
+	img := `C:\Windows\System32\svchost.exe -k netsvcs`
+	r := ruleByID(t, "JEJAK-PERS-01")
+	for _, c := range []struct {
+		name   string
+		events []*timeline.Event
+		want   string
+	}{
+		{"4697 by logon ID", []*timeline.Event{logon, svc("a", 4697, map[string]string{"ServiceName": "Upd", "ServiceFileName": img, "SubjectLogonId": "0x5a5a"}, "", 3*time.Second)},
+			"installed through a network logon of opr from 10.9.8.7"},
+		{"7045 by SID", []*timeline.Event{logon, svc("b", 7045, map[string]string{"ServiceName": "Upd", "ImagePath": img}, "S-1-5-21-1-2-3-1104", 3*time.Second)},
+			"its installer had logged on over the network from 10.9.8.7 3s before"},
+		{"7045 too late", []*timeline.Event{logon, svc("c", 7045, map[string]string{"ServiceName": "Upd", "ImagePath": img}, "S-1-5-21-1-2-3-1104", 2*time.Minute)}, ""},
+		{"7045 other SID", []*timeline.Event{logon, svc("d", 7045, map[string]string{"ServiceName": "Upd", "ImagePath": img}, "S-1-5-18", 3*time.Second)}, ""},
+	} {
+		fs, err := Hunt(context.Background(), sliceStore(c.events), Config{Rules: []*Rule{r}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case c.want == "" && len(fs) > 0:
+			t.Errorf("%s: flagged: %s", c.name, fs[0].Explanation)
+		case c.want != "" && (len(fs) != 1 || !strings.Contains(fs[0].Explanation, c.want) || len(fs[0].Events) != 2):
+			t.Errorf("%s: want one finding with the logon row saying %q: %+v", c.name, c.want, fs)
+		}
 	}
 }
