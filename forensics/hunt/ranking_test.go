@@ -46,11 +46,11 @@ func baseOf(label string) string {
 // ("Accepted <method> for U from IP").
 var sshAnyRE = regexp.MustCompile(`^(\w{3} +\d+ \d\d:\d\d:\d\d) \S+ sshd\[\d+\]: (?:message repeated (\d+) times: \[ )?(Failed|Accepted) \S+ for (?:invalid user )?.*? from (\d+\.\d+\.\d+\.\d+) port`)
 
-// scanOracle reads an sshd log and the cut-off (as "Jan _2 15:04:05" in
-// the log's own year) and returns, per source never seen before the
+// scanOracle reads an sshd log, its lines placed in the year the store
+// gave them, and returns, per source never seen before the
 // cut-off that never got in and failed fewer than below times after it,
 // its failed attempts; and the sources that must keep their own finding.
-func scanOracle(t *testing.T, file string, cut time.Time, below int) (scanners map[string]int, own map[string]bool) {
+func scanOracle(t *testing.T, file string, year int, cut time.Time, below int) (scanners map[string]int, own map[string]bool) {
 	t.Helper()
 	f, err := os.Open(file)
 	if err != nil {
@@ -69,7 +69,7 @@ func scanOracle(t *testing.T, file string, cut time.Time, below int) (scanners m
 		if err != nil {
 			t.Fatal(err)
 		}
-		tm = tm.AddDate(cut.Year(), 0, 0)
+		tm = tm.AddDate(year, 0, 0)
 		ip := m[4]
 		if tm.Before(cut) {
 			baseline[ip] = true
@@ -151,7 +151,7 @@ func TestScanningAggregated(t *testing.T) {
 		t.Run(path.Base(tc.rel), func(t *testing.T) {
 			st := buildCase(t, tc.rel)
 			cut := tc.cut(yearOf(t, st, path.Base(tc.rel)))
-			scanners, own := scanOracle(t, parsertest.Corpus(t, tc.rel), cut, below)
+			scanners, own := scanOracle(t, parsertest.Corpus(t, tc.rel), cut.Year(), cut, below)
 			if len(own) < 3 {
 				t.Fatalf("oracle found %d sources that got in or kept trying after %s: the test tests little", len(own), cut)
 			}
@@ -298,4 +298,60 @@ func TestMinSeverity(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("min medium kept %d findings, want the %d at medium or above", len(got), len(want))
 	}
+}
+
+// TestScanningPerHost: two hosts' sshd logs in one case (loghub's LabSZ
+// and Elastic's cloud server) give one aggregated finding per host, each
+// with its own host's count as the raw lines give it.
+func TestScanningPerHost(t *testing.T) {
+	files := map[string]string{ // host → file
+		"LabSZ":           "logs/loghub/OpenSSH_2k.log",
+		"ip-10-77-20-248": "more/linux/auth/elastic_examples_auth.log",
+	}
+	var paths []string
+	for _, f := range files {
+		paths = append(paths, f)
+	}
+	slices.Sort(paths)
+	st := buildCase(t, paths...)
+	cut := time.Date(yearOf(t, st, "OpenSSH_2k.log"), 12, 10, 7, 30, 0, 0, time.UTC)
+	r3 := ruleByID(t, "JEJAK-AUTH-03")
+	below, _ := r3.intParam("aggregate_below", 0)
+	want := map[string]int{} // host → scanners
+	seen := map[string]string{}
+	for host, f := range files {
+		scanners, own := scanOracle(t, parsertest.Corpus(t, f), yearOf(t, st, path.Base(f)), cut, below)
+		for ip := range scanners {
+			seen[ip] += host + " "
+		}
+		for ip := range own {
+			seen[ip] += host + " "
+		}
+		if len(scanners) > 0 {
+			want[host] = len(scanners)
+		}
+	}
+	for ip, hosts := range seen {
+		if strings.Count(hosts, " ") > 1 {
+			t.Fatalf("source %s is in both logs (%s): the per-file oracle does not hold", ip, hosts)
+		}
+	}
+	if len(want) != 2 {
+		t.Fatalf("oracle: scanners on %d hosts (%v), want both", len(want), want)
+	}
+	got := map[string]string{}
+	for _, f := range byRule(hunt(t, st, Config{After: cut}), "JEJAK-AUTH-03") {
+		if host, ok := strings.CutPrefix(f.Key, "scanning on "); ok {
+			got[host] = f.Explanation
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("aggregated findings on %d hosts, want %d: %v", len(got), len(want), got)
+	}
+	for host, n := range want {
+		if w := plural(n, "source", "sources") + " never seen"; !strings.HasPrefix(got[host], w) {
+			t.Errorf("%s: %q, want it to start %q", host, got[host], w)
+		}
+	}
+	t.Logf("scanners per host: %v", want)
 }
