@@ -121,7 +121,7 @@ type rdpSession struct {
 	bySess   map[string]*rdpChain // host, session ID → its chain
 	pending  map[string][]pendingTCP
 	tcp      int
-	baseline map[string]bool // host, ip seen in a chain before the cut-off
+	baseline map[string]bool // host+ip and host+user+ip seen in a chain before the cut-off
 }
 
 type pendingTCP struct {
@@ -202,6 +202,7 @@ func (a *rdpSession) observe(ev *timeline.Event) {
 		a.byKey[key] = c
 		if !c.inScope {
 			a.baseline[host+"\x00"+s.ip] = true
+			a.baseline[key] = true
 		}
 		// TCP connections from this address in the two minutes before.
 		pk := host + "\x00" + s.ip
@@ -267,9 +268,16 @@ func (a *rdpSession) finish() []Finding {
 			sev = max(sev, High)
 		}
 		if !a.h.cfg.After.IsZero() {
-			if a.baseline[c.host+"\x00"+c.ip] {
-				reasons = append(reasons, "this source had RDP sessions before the cut-off")
-			} else {
+			switch {
+			case a.baseline[c.host+"\x00"+c.user+"\x00"+c.ip]:
+				// The operators' routine: read last.
+				reasons = append(reasons, "this account had RDP sessions from this source before the cut-off")
+				if !loopback(c.ip) {
+					sev = min(sev, Low)
+				}
+			case a.baseline[c.host+"\x00"+c.ip]:
+				reasons = append(reasons, "this source had RDP sessions before the cut-off, as other accounts")
+			default:
 				reasons = append(reasons, "no RDP session from this source before the cut-off "+ts(a.h.cfg.After))
 				if sev != Low {
 					sev = max(sev, High)

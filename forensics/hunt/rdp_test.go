@@ -319,7 +319,9 @@ func TestRDPChainsPerHost(t *testing.T) {
 // TestRDPRepeatSessionsLow: an Attack Range recording in the SigmaHQ
 // snapshot holds a day of the operator's RDP sessions (one account, one
 // address, hours apart). Each session is a chain of its own; only the
-// first keeps the rule's severity, the repeats are low and say why.
+// first keeps the rule's severity, the repeats are low and say why. With
+// the cut-off after the first, the later ones are the baseline's routine:
+// low.
 func TestRDPRepeatSessionsLow(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(sigmaRegression(t), "file", "file_event", "file_event_win_cred_dump_tools_dropped_files", "*.evtx"))
 	if len(files) != 1 {
@@ -341,6 +343,18 @@ func TestRDPRepeatSessionsLow(t *testing.T) {
 		}
 		if want == Low && !strings.Contains(f.Explanation, "the same account from this address had a session at ") {
 			t.Errorf("%s: repeat not stated: %s", f.Key, f.Explanation)
+		}
+	}
+	// The cut-off after the first session: the operator's later sessions
+	// from the same address are the baseline's routine, low.
+	cut := fs[0].Last.Add(time.Second)
+	later := byRule(hunt(t, buildCase(t, files[0]), Config{After: cut}), "JEJAK-RDP-01")
+	if len(later) == 0 {
+		t.Fatal("no session after the first")
+	}
+	for _, f := range later {
+		if f.Severity != Low || !strings.Contains(f.Explanation, "this account had RDP sessions from this source before the cut-off") {
+			t.Errorf("routine session after the cut-off: [%s] %s", f.Severity, f.Explanation)
 		}
 	}
 }
