@@ -43,6 +43,15 @@ A summary table (severity, rule, count, first/last time) goes to stdout,
 coloured by severity on a terminal; --json prints the findings instead.
 The command exits 0 whether or not something was found, unless --fail-on.
 
+Severities follow one scale (critical: guessing then a logon, a log
+cleared, tabulation files changed after the cut-off; high; medium; low:
+internet scanners, one finding per host; informational). --min-severity
+leaves findings below a level out of what is stored and printed; --fail-on
+still looks at what was stored. Every EVTX log's record-ID verdict is kept
+with the hunt: only a gap, a clear or a roll-over past the cut-off is a
+finding, the intact logs are listed in the report's "Logs examined" table
+(and under "logs_examined" in --json).
+
 EXAMPLES
    jejak hunt CASE --after 2024-02-14T18:00:00+07:00
    jejak hunt CASE --after 2024-02-14T18:00 --watch /var/lib/postgresql --working-hours 07:00-19:00
