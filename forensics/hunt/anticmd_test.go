@@ -459,3 +459,20 @@ func TestAntiForensicsZshHistory(t *testing.T) {
 		}
 	}
 }
+
+// FuzzSplitCommands: any line (a history file holds whatever was typed,
+// pasted or corrupted) parses without panicking, and every matcher runs
+// on what comes out.
+func FuzzSplitCommands(f *testing.F) {
+	for _, s := range []string{"rm -f /var/log/auth.log.1", "sudo sh -c 'echo > /var/log/x'", `a "b\" c" 'd' \e`, "x >", "2>&1", "&>>", "'unterminated", `"unterminated\`, "a=b c=d", "sudo -u", "timeout", "env -u", "bash -c", "(((", "#", "echo $(rm /var/log/x)"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		ctx := cmdContext{cwd: "/var/log", watch: []string{"var/lib/tabulasi"}}
+		for _, c := range splitCommands(line) {
+			for _, m := range cmdKinds {
+				m(c, ctx)
+			}
+		}
+	})
+}
