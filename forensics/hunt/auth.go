@@ -452,7 +452,14 @@ func (f *firstSeen) scanning(host string, srcs map[string]*seen) Finding {
 	if len(refs) > maxScanRows {
 		// Keep each source's first attempt first, then fill in time order,
 		// so the rows show as many sources as they can.
-		slices.SortFunc(refs, func(a, b EventRef) int { return a.Timestamp.Compare(b.Timestamp) })
+		// Sources come from a map: the ID breaks ties in time so the
+		// rows kept, and the finding's ID, are the same every run.
+		slices.SortFunc(refs, func(a, b EventRef) int {
+			if c := a.Timestamp.Compare(b.Timestamp); c != 0 {
+				return c
+			}
+			return strings.Compare(a.ID, b.ID)
+		})
 		shown = make([]EventRef, 0, maxScanRows)
 		for _, k := range keys {
 			if len(shown) == maxScanRows {

@@ -355,3 +355,73 @@ func TestScanningPerHost(t *testing.T) {
 	}
 	t.Logf("scanners per host: %v", want)
 }
+
+// scanEvents is a timeline in memory, for the row cap no public log is
+// large enough to reach.
+type scanEvents []*timeline.Event
+
+func (l scanEvents) Search(ctx context.Context, q timeline.Query, fn func(*timeline.Event) error) error {
+	for _, ev := range l {
+		if err := fn(ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TestScanningRowCap: 300 new sources with one failure each (one line
+// standing for 3 by "message repeated") are one finding whose rows stop at
+// the cap, say so, and are the same rows, with the same ID, every run.
+func TestScanningRowCap(t *testing.T) {
+	cut := time.Date(2026, 11, 3, 19, 0, 0, 0, time.UTC)
+	sshEv := func(n int, at time.Time, ip string, ok bool) *timeline.Event {
+		ev := &timeline.Event{Timestamp: at, Event: timeline.EventMeta{Action: "ssh_failed_login", Outcome: "failure"},
+			Host: &timeline.Host{Name: "tab01"}, Source: &timeline.Endpoint{IP: ip}, User: &timeline.User{Name: "root"},
+			Jejak: timeline.Jejak{ID: fmt.Sprintf("ev%04d", n), Data: map[string]string{}}}
+		if ok {
+			ev.Event.Action, ev.Event.Outcome = "ssh_login", "success"
+		}
+		return ev
+	}
+	evs := scanEvents{sshEv(0, cut.Add(-time.Hour), "10.0.0.1", true)}
+	const sources = 300
+	for i := 1; i <= sources; i++ {
+		// Two sources per second: ties in time, broken by the ID.
+		evs = append(evs, sshEv(i, cut.Add(time.Duration(i/2)*time.Second), fmt.Sprintf("198.51.%d.%d", i/250, i%250), false))
+	}
+	evs[7].Jejak.Data["repeat_count"] = "3"
+	busiest := evs[7].Source.IP
+	r := ruleByID(t, "JEJAK-AUTH-03")
+	run := func() Finding {
+		fs, err := Hunt(context.Background(), evs, Config{After: cut, Rules: []*Rule{r}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(fs) != 1 {
+			t.Fatalf("%d findings, want the one aggregated", len(fs))
+		}
+		return fs[0]
+	}
+	f := run()
+	if len(f.Events) != maxScanRows || f.Severity != Low {
+		t.Errorf("%d rows at %s, want %d at low", len(f.Events), f.Severity, maxScanRows)
+	}
+	for _, w := range []string{
+		fmt.Sprintf("%d sources never seen", sources),
+		fmt.Sprintf("%d failed attempts in all", sources+2),
+		fmt.Sprintf("most attempts from %s (3), ", busiest),
+		fmt.Sprintf("rows: %d of %d shown", maxScanRows, sources),
+	} {
+		if !strings.Contains(f.Explanation, w) {
+			t.Errorf("explanation %q lacks %q", f.Explanation, w)
+		}
+	}
+	if f.First != evs[1].Timestamp || f.Last != evs[sources].Timestamp {
+		t.Errorf("span %s to %s: want every attempt's, not the rows'", f.First, f.Last)
+	}
+	for i := 0; i < 5; i++ {
+		if g := run(); g.ID != f.ID {
+			t.Fatalf("run %d: finding ID %s, first run %s", i, g.ID, f.ID)
+		}
+	}
+}
