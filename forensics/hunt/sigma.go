@@ -25,9 +25,9 @@ import (
 // windash and base64offset modifiers.
 type sigmaRule struct {
 	applies    func(*timeline.Event) bool
-	searches   map[string]*cSearch
-	names      []string // search names, sorted (for "1 of them" and patterns)
-	conditions []sigma.SearchExpr
+	searches   []*cSearch // in the order of names
+	names      []string   // search names, sorted (for "1 of them" and patterns)
+	conditions []cond
 	// perRecord: an auditd rule, evaluated on each audit record of an
 	// event (see sigma_auditd.go).
 	perRecord bool
@@ -58,7 +58,7 @@ func compileSigma(r sigma.Rule) (*sigmaRule, error) {
 			return nil, fmt.Errorf("condition with an aggregation (count, near) is not supported: a jejak analyzer does sequences")
 		}
 	}
-	sr := &sigmaRule{applies: applies, searches: map[string]*cSearch{},
+	sr := &sigmaRule{applies: applies,
 		perRecord: strings.EqualFold(r.Logsource.Product, "linux") && strings.EqualFold(r.Logsource.Service, "auditd")}
 	sr.windows, _ = windowsSelectors(r.Logsource)
 	for name := range r.Detection.Searches {
@@ -94,13 +94,14 @@ func compileSigma(r sigma.Rule) (*sigmaRule, error) {
 		if len(s.Keywords) == 0 && len(s.EventMatchers) == 0 {
 			cs.ems = [][]fieldMatch{{}} // an empty search matches (sigma-go's reading)
 		}
-		sr.searches[name] = cs
+		sr.searches = append(sr.searches, cs)
 	}
 	for _, c := range r.Detection.Conditions {
-		if err := checkCondition(c.Search); err != nil {
+		cc, err := sr.compileCond(c.Search)
+		if err != nil {
 			return nil, err
 		}
-		sr.conditions = append(sr.conditions, c.Search)
+		sr.conditions = append(sr.conditions, cc)
 	}
 	if len(sr.conditions) == 0 {
 		return nil, fmt.Errorf("no condition")
@@ -108,27 +109,102 @@ func compileSigma(r sigma.Rule) (*sigmaRule, error) {
 	return sr, nil
 }
 
-func checkCondition(e sigma.SearchExpr) error {
-	switch x := e.(type) {
-	case sigma.And:
-		for _, n := range x {
-			if err := checkCondition(n); err != nil {
-				return err
+// cond is a compiled condition: searches named by their index, so an
+// event's evaluation needs no map.
+type cond func(e *condEval) bool
+
+func (sr *sigmaRule) compileCond(x sigma.SearchExpr) (cond, error) {
+	subs := func(xs []sigma.SearchExpr) ([]cond, error) {
+		out := make([]cond, len(xs))
+		for i, n := range xs {
+			c, err := sr.compileCond(n)
+			if err != nil {
+				return nil, err
 			}
+			out[i] = c
 		}
-	case sigma.Or:
-		for _, n := range x {
-			if err := checkCondition(n); err != nil {
-				return err
-			}
-		}
-	case sigma.Not:
-		return checkCondition(x.Expr)
-	case sigma.SearchIdentifier, sigma.OneOfThem, sigma.AllOfThem, sigma.OneOfPattern, sigma.AllOfPattern:
-	default:
-		return fmt.Errorf("condition element %T is not supported", e)
+		return out, nil
 	}
-	return nil
+	// matching lists the searches a pattern names ("*" for them).
+	matching := func(pattern string) []int {
+		var idx []int
+		for i, n := range sr.names {
+			if ok, _ := path.Match(pattern, n); ok {
+				idx = append(idx, i)
+			}
+		}
+		return idx
+	}
+	anyOf := func(idx []int) cond {
+		return func(e *condEval) bool {
+			for _, i := range idx {
+				if e.search(i) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	allOf := func(idx []int) cond {
+		return func(e *condEval) bool {
+			for _, i := range idx {
+				if !e.search(i) {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	switch x := x.(type) {
+	case sigma.And:
+		cs, err := subs(x)
+		if err != nil {
+			return nil, err
+		}
+		return func(e *condEval) bool {
+			for _, c := range cs {
+				if !c(e) {
+					return false
+				}
+			}
+			return true
+		}, nil
+	case sigma.Or:
+		cs, err := subs(x)
+		if err != nil {
+			return nil, err
+		}
+		return func(e *condEval) bool {
+			for _, c := range cs {
+				if c(e) {
+					return true
+				}
+			}
+			return false
+		}, nil
+	case sigma.Not:
+		c, err := sr.compileCond(x.Expr)
+		if err != nil {
+			return nil, err
+		}
+		return func(e *condEval) bool { return !c(e) }, nil
+	case sigma.SearchIdentifier:
+		i, found := slices.BinarySearch(sr.names, x.Name)
+		if !found {
+			// An undefined search is false (sigma-go's reading).
+			return func(*condEval) bool { return false }, nil
+		}
+		return func(e *condEval) bool { return e.search(i) }, nil
+	case sigma.OneOfThem:
+		return anyOf(matching("*")), nil
+	case sigma.AllOfThem:
+		return allOf(matching("*")), nil
+	case sigma.OneOfPattern:
+		return anyOf(matching(x.Pattern)), nil
+	case sigma.AllOfPattern:
+		return allOf(matching(x.Pattern)), nil
+	}
+	return nil, fmt.Errorf("condition element %T is not supported", x)
 }
 
 // rewrite compiles a field matcher: its modifiers applied to the values
@@ -511,9 +587,15 @@ func (sr *sigmaRule) matches(ctx context.Context, m map[string]any) (bool, error
 }
 
 func (sr *sigmaRule) matchOne(m map[string]any) bool {
+	var buf [32]int8
 	e := condEval{sr: sr, m: m}
+	if len(sr.searches) <= len(buf) {
+		e.state = buf[:len(sr.searches)]
+	} else {
+		e.state = make([]int8, len(sr.searches))
+	}
 	for _, c := range sr.conditions {
-		if e.eval(c) {
+		if c(&e) {
 			return true
 		}
 	}
@@ -523,78 +605,32 @@ func (sr *sigmaRule) matchOne(m map[string]any) bool {
 // condEval evaluates a condition on one event, each search at most once
 // and only when the condition reaches it.
 type condEval struct {
-	sr   *sigmaRule
-	m    map[string]any
-	done map[string]bool
+	sr    *sigmaRule
+	m     map[string]any
+	state []int8 // per search: 0 not evaluated, 1 false, 2 true
 }
 
-func (e *condEval) search(name string) bool {
-	if r, ok := e.done[name]; ok {
-		return r
+func (e *condEval) search(i int) bool {
+	switch e.state[i] {
+	case 1:
+		return false
+	case 2:
+		return true
 	}
 	r := false
-	if s := e.sr.searches[name]; s != nil {
-	ems:
-		for _, em := range s.ems {
-			for _, f := range em {
-				if !f(e.m) {
-					continue ems
-				}
+ems:
+	for _, em := range e.sr.searches[i].ems {
+		for _, f := range em {
+			if !f(e.m) {
+				continue ems
 			}
-			r = true
-			break
 		}
+		r = true
+		break
 	}
-	if e.done == nil {
-		e.done = make(map[string]bool, len(e.sr.searches))
+	e.state[i] = 1
+	if r {
+		e.state[i] = 2
 	}
-	e.done[name] = r
 	return r
-}
-
-func (e *condEval) eval(x sigma.SearchExpr) bool {
-	switch x := x.(type) {
-	case sigma.And:
-		for _, n := range x {
-			if !e.eval(n) {
-				return false
-			}
-		}
-		return true
-	case sigma.Or:
-		for _, n := range x {
-			if e.eval(n) {
-				return true
-			}
-		}
-		return false
-	case sigma.Not:
-		return !e.eval(x.Expr)
-	case sigma.SearchIdentifier:
-		return e.search(x.Name)
-	case sigma.OneOfThem:
-		return slices.ContainsFunc(e.sr.names, e.search)
-	case sigma.AllOfThem:
-		for _, n := range e.sr.names {
-			if !e.search(n) {
-				return false
-			}
-		}
-		return true
-	case sigma.OneOfPattern:
-		for _, n := range e.sr.names {
-			if ok, _ := path.Match(x.Pattern, n); ok && e.search(n) {
-				return true
-			}
-		}
-		return false
-	case sigma.AllOfPattern:
-		for _, n := range e.sr.names {
-			if ok, _ := path.Match(x.Pattern, n); ok && !e.search(n) {
-				return false
-			}
-		}
-		return true
-	}
-	return false // checkCondition refused other elements at compile time
 }
