@@ -562,6 +562,12 @@ func (s *scheduledTask) finish() []Finding {
 			expl += "; " + strings.Join(reasons, "; ")
 		}
 		f := newFinding(s.r, "task "+t.name+where, expl, t.refs)
+		if sev == s.r.Severity && t.by != "" && systemAccount(t.by) {
+			// Registered by the machine (an installer or updater running
+			// as SYSTEM), running a program from the system folders, not
+			// removed: low, read after the rest.
+			sev = Low
+		}
 		f.Severity = sev
 		out = append(out, f)
 	}
