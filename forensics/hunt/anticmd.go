@@ -141,8 +141,12 @@ func (a *linuxCommand) finish() []Finding {
 		for i, l := range g.lines {
 			texts[i] = l.text
 		}
-		fd.Explanation = fmt.Sprintf("%s%s in %s after the cut-off, %s to %s: %s",
-			plural(len(fd.Events), "command", "commands"), by, g.label, ts(fd.First), ts(fd.Last), strings.Join(firstN(texts, 6), "; "))
+		when := "after the cut-off"
+		if a.h.cfg.After.IsZero() {
+			when = "(no cut-off given)"
+		}
+		fd.Explanation = fmt.Sprintf("%s%s in %s %s, %s to %s: %s",
+			plural(len(fd.Events), "command", "commands"), by, g.label, when, ts(fd.First), ts(fd.Last), strings.Join(firstN(texts, 6), "; "))
 		out = append(out, fd)
 	}
 	return out

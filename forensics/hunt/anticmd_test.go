@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/jejak-forensics/jejak/internal/oracle"
+	"github.com/jejak-forensics/jejak/parsers/parsertest"
 	"github.com/jejak-forensics/jejak/timeline"
 )
 
@@ -475,4 +476,44 @@ func FuzzSplitCommands(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestAntiForensicsSudoLog: sudo's COMMAND= lines in a real Ubuntu
+// auth.log (Elastic's examples, 186 of them: auditctl -l, auditctl -a
+// task,always, package installs, editors ...) are commands too. The one
+// that deletes every audit rule, "auditctl -D", is the only finding, on
+// the line the file has it.
+func TestAntiForensicsSudoLog(t *testing.T) {
+	rel := "more/linux/auth/elastic_examples_auth.log"
+	st := buildCase(t, rel)
+	b, err := os.ReadFile(parsertest.Corpus(t, rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var line int64
+	for i, l := range strings.Split(string(b), "\n") {
+		if strings.HasSuffix(l, "COMMAND=/sbin/auditctl -D") {
+			line = int64(i + 1)
+		}
+	}
+	if line == 0 {
+		t.Fatal("the corpus file has no auditctl -D line")
+	}
+	fs := hunt(t, st, Config{})
+	for id := range lnxRules {
+		got := byRule(fs, id)
+		if id != "JEJAK-LNX-05" {
+			if len(got) != 0 {
+				t.Errorf("%s: %s", id, got[0].Explanation)
+			}
+			continue
+		}
+		if len(got) != 1 || len(got[0].Events) != 1 {
+			t.Fatalf("%s: %d findings, want 1 with 1 row", id, len(got))
+		}
+		if r := got[0].Events[0].Provenance.Record; r != line {
+			t.Errorf("%s: row on line %d, the file has auditctl -D on line %d", id, r, line)
+		}
+		t.Logf("%s: %s", id, got[0].Explanation)
+	}
 }
