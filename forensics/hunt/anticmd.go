@@ -19,13 +19,6 @@ import (
 // names the technique. A command is matched by its parsed words
 // (shellcmd.go), never by a substring of the line.
 
-func init() {
-	// Registered here rather than in hunt.go's list so that this file is
-	// the whole of the feature.
-	analyzers["linux-command"] = newLinuxCommand
-	analyzers["deleted-log-file"] = newDeletedLogFile
-}
-
 // commandActions are the event actions whose process.command_line is a
 // command a person typed or a process executed on Linux.
 var commandActions = map[string]bool{

@@ -126,6 +126,8 @@ var analyzers = map[string]func(h *hunter, r *Rule) (analyzer, error){
 	"pass-the-hash":          newPassTheHash,
 	"explicit-credentials":   newExplicitCreds,
 	"mssql-brute-force":      newMSSQLBurst,
+	"linux-command":          newLinuxCommand,
+	"deleted-log-file":       newDeletedLogFile,
 }
 
 // hunter is one run: the config, the analyzers and the string interner
