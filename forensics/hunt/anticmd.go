@@ -216,8 +216,9 @@ func historyPath(p string) bool {
 // dbDirs hold database servers' files.
 var dbDirs = []string{"var/lib/mysql", "var/lib/mariadb", "var/lib/postgresql", "var/lib/pgsql", "var/lib/mongodb", "var/opt/mssql", "var/lib/sqlite"}
 
-// dbExts are database files and dumps.
-var dbExts = []string{".db", ".sqlite", ".sqlite3", ".db3", ".mdb", ".accdb", ".mdf", ".ldf", ".ibd", ".myd", ".sql", ".dump", ".bak"}
+// dbExts are database files and dumps. ".bak" is not among them: editors
+// and operators name every backup so (nginx.conf.bak).
+var dbExts = []string{".db", ".sqlite", ".sqlite3", ".db3", ".mdb", ".accdb", ".mdf", ".ldf", ".ibd", ".myd", ".sql", ".dump"}
 
 func dbPath(p, cwd string, watch []string) bool {
 	abs := p

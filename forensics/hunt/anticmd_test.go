@@ -119,6 +119,7 @@ func TestCommandKinds(t *testing.T) {
 		{"history | tail", "", ""},
 		{"cat ~/.ssh/authorized_keys", "", ""},
 		{"cp /etc/hosts /tmp/hosts", "", ""},
+		{"cp /etc/nginx/nginx.conf /etc/nginx/nginx.conf.bak", "", ""},
 		{"psql -U tabulasi rekap", "", ""},
 		{"rm -f /tmp/ssh.txt 2>/dev/null", "", ""},
 		{"make 2>&1 | tee build.log", "", ""},
