@@ -110,6 +110,8 @@ type rdpChain struct {
 	steps                   []string
 	refs                    []EventRef
 	inScope                 bool
+	fan                     *rdpChain // the first chain of this account and address's fan-out
+	fanHosts                *[]string // the hosts of that fan-out
 }
 
 type rdpSession struct {
@@ -247,6 +249,30 @@ func loopback(ip string) bool {
 
 func (a *rdpSession) finish() []Finding {
 	var out []Finding
+	// Fan-out: one account from one address opening sessions on several
+	// hosts within an hour is lateral movement. The first of them carries
+	// it, high, naming the hosts; the others point to it, low.
+	type fan struct {
+		first *rdpChain
+		hosts []string
+	}
+	fans := map[string]*fan{}
+	for _, c := range a.chains {
+		if !c.inScope || len(c.refs) == 0 {
+			continue
+		}
+		k := c.user + "\x00" + c.ip
+		f := fans[k]
+		if f == nil || c.first.Sub(f.first.first) > time.Hour {
+			f = &fan{first: c}
+			fans[k] = f
+		}
+		if !containsStr(f.hosts, c.host) {
+			f.hosts = append(f.hosts, c.host)
+		}
+		c.fan = f.first
+		c.fanHosts = &f.hosts
+	}
 	earlier := map[string]time.Time{} // host, user, ip → first chain after the cut-off
 	for _, c := range a.chains {
 		if !c.inScope || len(c.refs) == 0 {
@@ -254,7 +280,17 @@ func (a *rdpSession) finish() []Finding {
 		}
 		sev := a.r.Severity
 		var reasons []string
+		fanOut := len(*c.fanHosts) >= 3
 		pair := c.host + "\x00" + c.user + "\x00" + c.ip
+		if fanOut {
+			if c.fan == c {
+				reasons = append(reasons, fmt.Sprintf("the same account from this address opened sessions on %d hosts within the hour: %s (lateral movement)",
+					len(*c.fanHosts), listNames(*c.fanHosts, 12)))
+			} else {
+				reasons = append(reasons, fmt.Sprintf("one of %d hosts this account reached from this address within the hour, the first %s at %s",
+					len(*c.fanHosts), dashIfEmpty(c.fan.host), ts(c.fan.first)))
+			}
+		}
 		if at, ok := earlier[pair]; ok {
 			// The same account from the same address again: the first
 			// session is what the examiner reads; the others are low.
@@ -287,6 +323,13 @@ func (a *rdpSession) finish() []Finding {
 		where := ""
 		if c.host != "" {
 			where = " on " + c.host
+		}
+		if fanOut && !loopback(c.ip) {
+			if c.fan == c {
+				sev = max(sev, High)
+			} else {
+				sev = Low
+			}
 		}
 		f := newFinding(a.r, "RDP "+c.display+" from "+c.ip+where+" at "+ts(c.first), "", c.refs)
 		f.Explanation = fmt.Sprintf("RDP session of %s from %s%s, %s to %s (%s): %s", c.display, c.ip, where,

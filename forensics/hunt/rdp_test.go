@@ -1,6 +1,7 @@
 package hunt
 
 import (
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -275,8 +276,8 @@ for r in evtx.PyEvtxParser(sys.argv[1]).records():
 // TestRDPChainsPerHost: the EVTX-to-MITRE file (CC0) of 1149s collected
 // from several servers (one account, one source, "RDP success logins to
 // multiple hosts"), which evtxexport cannot read; the python evtx crate is
-// the oracle. Each host is its own chain, with its records, high with a
-// cut-off before them.
+// the oracle. Each host is its own chain, with its records; together they
+// are a fan-out, stated on the first.
 func TestRDPChainsPerHost(t *testing.T) {
 	oracle.Tool(t, "python3", "python3")
 	if err := exec.Command("python3", "-c", "import evtx").Run(); err != nil {
@@ -310,8 +311,17 @@ func TestRDPChainsPerHost(t *testing.T) {
 		if w := want[k]; !slices.Equal(got, w) {
 			t.Errorf("%s: records %v, python evtx %v", k, got, w)
 		}
-		if f.Severity != High {
-			t.Errorf("%s: severity %s, want high (source new after the cut-off)", k, f.Severity)
+	}
+	// One account from one address on every host within a second: lateral
+	// movement. The first session (report order) is high and names the
+	// fan-out; the others are low and point to it.
+	for i, f := range fs {
+		sev, says := Low, fmt.Sprintf("one of %d hosts this account reached from this address within the hour", len(want))
+		if i == 0 {
+			sev, says = High, fmt.Sprintf("opened sessions on %d hosts within the hour", len(want))
+		}
+		if f.Severity != sev || !strings.Contains(f.Explanation, says) {
+			t.Errorf("%s: want %s and %q: [%s] %s", f.Key, sev, says, f.Severity, f.Explanation)
 		}
 	}
 }
