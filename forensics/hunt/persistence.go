@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -451,7 +452,7 @@ func (s *scheduledTask) observe(ev *timeline.Event) {
 			switch {
 			case kind == "registered" || t.command == "":
 				t.command = cmd
-			case cmd != t.command && !containsStr(t.changedTo, cmd):
+			case cmd != t.command && !slices.Contains(t.changedTo, cmd):
 				t.changedTo = append(t.changedTo, cmd)
 			}
 		}
@@ -459,7 +460,7 @@ func (s *scheduledTask) observe(ev *timeline.Event) {
 			t.runAs = strings.TrimSpace(m[1])
 		}
 		for _, m := range taskTrigRE.FindAllStringSubmatch(xml, -1) {
-			if !containsStr(t.triggers, m[1]) {
+			if !slices.Contains(t.triggers, m[1]) {
 				t.triggers = append(t.triggers, m[1])
 			}
 		}
@@ -480,15 +481,6 @@ func (s *scheduledTask) observe(ev *timeline.Event) {
 			t.deleted = ev.Timestamp
 		}
 	}
-}
-
-func containsStr(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // windowsOwn: a task Windows registers itself (under \Microsoft\, as

@@ -267,7 +267,7 @@ func (a *rdpSession) finish() []Finding {
 			f = &fan{first: c}
 			fans[k] = f
 		}
-		if !containsStr(f.hosts, c.host) {
+		if !slices.Contains(f.hosts, c.host) {
 			f.hosts = append(f.hosts, c.host)
 		}
 		c.fan = f.first

@@ -3,6 +3,7 @@ package hunt
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -284,16 +285,16 @@ func (s *settingsChange) observe(ev *timeline.Event) {
 	}
 	b.last = ev.Timestamp
 	b.refs = append(b.refs, s.h.ref(ev))
-	if !containsStr(b.whats, c.what) {
+	if !slices.Contains(b.whats, c.what) {
 		b.whats = append(b.whats, c.what)
 	}
 	if c.weaken != "" {
 		b.weakened = true
-		if !containsStr(b.why, c.weaken) {
+		if !slices.Contains(b.why, c.weaken) {
 			b.why = append(b.why, c.weaken)
 		}
 	}
-	if c.by != "" && !containsStr(b.by, c.by) {
+	if c.by != "" && !slices.Contains(b.by, c.by) {
 		b.by = append(b.by, c.by)
 	}
 }
