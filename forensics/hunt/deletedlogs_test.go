@@ -257,9 +257,10 @@ func TestDeletedLogFileExt4(t *testing.T) {
 
 // TestDeletedLogFileNTFS: on an NTFS volume made with mkntfs and written
 // through ntfs-3g (FUSE), a log deleted from the watched tabulation folder
-// after the cut-off is reported with the folder's $STANDARD_INFORMATION
-// M and C times as fls gives them; a file deleted from a folder neither
-// watched nor a log folder, and a log deleted before the cut-off, are not.
+// after the cut-off is reported with the folder's $STANDARD_INFORMATION M
+// and C times as fls gives them, and so is a file deleted from
+// winevt\Logs (T1070.001); a file deleted from a folder neither watched
+// nor a log folder, and a log deleted before the cut-off, are not.
 func TestDeletedLogFileNTFS(t *testing.T) {
 	oracle.Tool(t, "mkntfs", "ntfs-3g")
 	oracle.Tool(t, "ntfs-3g", "ntfs-3g")
@@ -306,6 +307,7 @@ func TestDeletedLogFileNTFS(t *testing.T) {
 	write("Tabulasi/hasil.db", "SQLite format 3\x00")
 	write("Temp/setup.log", "installer done\n")
 	write("Arsip/lama.log", "old\n")
+	write("Windows/System32/winevt/Logs/Security.evtx", "not an event log, a name in the log folder\n")
 	// Deleted before the cut-off: its folder's times stay before it.
 	if err := os.Remove(filepath.Join(mnt, "Arsip/lama.log")); err != nil {
 		t.Fatal(err)
@@ -313,7 +315,7 @@ func TestDeletedLogFileNTFS(t *testing.T) {
 	time.Sleep(20 * time.Millisecond)
 	cut := time.Now()
 	time.Sleep(20 * time.Millisecond)
-	for _, rel := range []string{"Tabulasi/rekap.log", "Temp/setup.log"} {
+	for _, rel := range []string{"Tabulasi/rekap.log", "Temp/setup.log", "Windows/System32/winevt/Logs/Security.evtx"} {
 		if err := os.Remove(filepath.Join(mnt, rel)); err != nil {
 			t.Fatal(err)
 		}
@@ -338,14 +340,18 @@ func TestDeletedLogFileNTFS(t *testing.T) {
 	}
 	st := buildImageCase(t, img)
 	fs := byRule(hunt(t, st, Config{After: cut, Watch: []string{`C:\Tabulasi`}}), "JEJAK-LNX-06")
-	if len(fs) != 1 || fs[0].Key != "Tabulasi/rekap.log" {
-		var keys []string
-		for _, f := range fs {
-			keys = append(keys, f.Key)
-		}
-		t.Fatalf("findings %q, want Tabulasi/rekap.log only", keys)
+	var keys []string
+	for _, f := range fs {
+		keys = append(keys, f.Key+" "+f.Technique)
+	}
+	slices.Sort(keys)
+	if want := []string{"Tabulasi/rekap.log T1070.004", "Windows/System32/winevt/Logs/Security.evtx T1070.001"}; !slices.Equal(keys, want) {
+		t.Fatalf("findings %q, want %q", keys, want)
 	}
 	f := fs[0]
+	if f.Key != "Tabulasi/rekap.log" {
+		f = fs[1]
+	}
 	if f.Technique != "T1070.004" {
 		t.Errorf("technique %s, want T1070.004 (a watched file)", f.Technique)
 	}
