@@ -101,6 +101,9 @@ func (a *linuxCommand) observe(ev *timeline.Event) {
 	if user == "" && ev.User != nil {
 		user = "uid " + ev.User.ID
 	}
+	if user == "" && ev.Event.Action == "command_entered" {
+		user = historyOwner(ev.Jejak.Provenance.Path)
+	}
 	k := fileKey(ev.Jejak.Provenance) + "\x00" + user
 	g := a.by[k]
 	if g == nil {
@@ -143,6 +146,21 @@ func (a *linuxCommand) finish() []Finding {
 		out = append(out, fd)
 	}
 	return out
+}
+
+// historyOwner is the account whose home holds a history file
+// (home/NAME/..., root/...), as far as its path says; "" otherwise.
+func historyOwner(p string) string {
+	parts := strings.Split(strings.Trim(strings.ReplaceAll(p, `\`, "/"), "/"), "/")
+	for i, s := range parts[:max(len(parts)-1, 0)] {
+		switch {
+		case s == "home" && i+2 < len(parts):
+			return parts[i+1]
+		case s == "root" && i+2 == len(parts):
+			return "root"
+		}
+	}
+	return ""
 }
 
 func firstN(s []string, n int) []string {

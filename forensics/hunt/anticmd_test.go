@@ -518,3 +518,19 @@ func TestAntiForensicsSudoLog(t *testing.T) {
 		t.Logf("%s: %s", id, got[0].Explanation)
 	}
 }
+
+func TestHistoryOwner(t *testing.T) {
+	for p, want := range map[string]string{
+		"root/.bash_history":               "root",
+		"home/budi/.bash_history":          "budi",
+		"srv1/home/budi/.zsh_history":      "budi",
+		"var/lib/postgresql/.psql_history": "",
+		".bash_history":                    "",
+		"home/.bash_history":               "",
+		"root/sub/.bash_history":           "",
+	} {
+		if got := historyOwner(p); got != want {
+			t.Errorf("historyOwner(%q) = %q, want %q", p, got, want)
+		}
+	}
+}

@@ -406,6 +406,9 @@ func TestPlantedLinuxCase(t *testing.T) {
 		if !strings.HasPrefix(f.RuleID, "JEJAK-LNX-") {
 			continue
 		}
+		if f.RuleID != "JEJAK-LNX-06" && !strings.HasSuffix(f.Key, " user=root") {
+			t.Errorf("%s: key %q does not name root, whose home holds the history", f.RuleID, f.Key)
+		}
 		for _, e := range f.Events {
 			if f.RuleID != "JEJAK-LNX-06" {
 				got[f.RuleID] = append(got[f.RuleID], e.Message)
