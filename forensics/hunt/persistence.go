@@ -153,7 +153,7 @@ func baseOfWin(p string) string {
 // ("MpsSvc", "WinDefend", "CDPUserSvc_5898"), which this leaves alone; a
 // random all-lower-case name is not caught.
 func randomName(s string) bool {
-	if len(s) < 4 || len(s) > 32 {
+	if len(s) < 4 || len(s) > 32 || windowsShortNames[strings.ToLower(s)] {
 		return false
 	}
 	short, piece := 0, 0
@@ -176,6 +176,11 @@ func randomName(s string) bool {
 	}
 	return short >= 2
 }
+
+// windowsShortNames are Windows' own service names that randomName would
+// take for generated ones (checked by hand against the built-in service
+// names of Windows 10/11 and Server; extend it when another turns up).
+var windowsShortNames = map[string]bool{"axinstsv": true}
 
 // networkLogon remembers network logons (4624 type 3) by logon ID, so a
 // 4697 made in that logon session is known to come from another machine.

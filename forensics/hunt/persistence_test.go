@@ -48,6 +48,11 @@ func TestServiceImageClassifiers(t *testing.T) {
 		{img: `C:\Windows\Temp\x.exe`, outside: true, name: "x"},
 		{img: `"C:\PerfLogs\run.exe" -k`, outside: true, name: "Perf"},
 		{img: `calc.exe`, name: "IpOverUsbSvc"},
+		// Windows names with short pieces.
+		{img: `C:\Windows\system32\svchost.exe -k AxInstSVGroup`, name: "AxInstSV"},
+		{img: `C:\Windows\system32\svchost.exe -k rpcss -p`, name: "RpcSs"},
+		{img: `C:\Windows\System32\drivers\ksecdd.sys`, name: "KSecDD"},
+		{img: `C:\Windows\system32\svchost.exe -k NetworkService -p`, name: "WinRM"},
 	} {
 		if got := outsideSystem(c.img); got != c.outside {
 			t.Errorf("outsideSystem(%q) = %v, want %v (resolved %q)", c.img, got, c.outside, winPath(c.img))
