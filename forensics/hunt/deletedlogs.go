@@ -5,6 +5,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/jejak-forensics/jejak/timeline"
 )
@@ -38,6 +39,10 @@ type deletedLogFile struct {
 	dirs   map[string]*dirChange
 	live   map[string]bool // fs key + path of names not deleted
 	inodes map[string]bool // fs key + inode of names not deleted
+	// orphans by fs key + inode; created: fs key + folder → when rotated
+	// names (auth.log.2.gz) in a log folder were created.
+	orphans map[string]*orphan
+	created map[string][]time.Time
 }
 
 type delFile struct {
@@ -47,8 +52,21 @@ type delFile struct {
 }
 
 type dirChange struct {
-	refs []EventRef
-	what []string
+	fs, path        string // file system key; the folder as the evidence names it
+	refs            []EventRef
+	what            []string
+	ctimes          []time.Time // its metadata-change times after the cut-off
+	winLog, watched bool
+	named           bool // a deleted name in it was reported
+}
+
+// orphan is a deleted inode with no name left: Linux 5.19 and later wipe
+// an ext4 directory entry when they remove it, so only the inode says a
+// file went, and its metadata-change time is the removal's.
+type orphan struct {
+	fs, inode string
+	ctime     time.Time
+	refs      []EventRef
 }
 
 func newDeletedLogFile(h *hunter, r *Rule) (analyzer, error) {
@@ -59,7 +77,7 @@ func newDeletedLogFile(h *hunter, r *Rule) (analyzer, error) {
 		}
 	}
 	return &deletedLogFile{h: h, r: r, watch: ws, files: map[string]*delFile{}, dirs: map[string]*dirChange{},
-		live: map[string]bool{}, inodes: map[string]bool{}}, nil
+		live: map[string]bool{}, inodes: map[string]bool{}, orphans: map[string]*orphan{}, created: map[string][]time.Time{}}, nil
 }
 
 // fsKey names the file system an entry's name was read from: for a file
@@ -101,6 +119,10 @@ func (d *deletedLogFile) observe(ev *timeline.Event) {
 		return
 	}
 	p := normPath(ev.File.Path)
+	if strings.HasPrefix(p, "$orphanfiles/") {
+		d.observeOrphan(ev)
+		return
+	}
 	inLogs, winLog, watched := d.where(p)
 	// Only names in log folders and watched paths are kept (live ones
 	// too, for the rotation test): a whole disk's names would not fit.
@@ -122,10 +144,13 @@ func (d *deletedLogFile) observe(ev *timeline.Event) {
 			k := fk + "\x00" + p
 			c := d.dirs[k]
 			if c == nil {
-				c = &dirChange{}
+				c = &dirChange{fs: fk, path: ev.File.Path, winLog: winLog, watched: watched && !inLogs}
 				d.dirs[k] = c
 			}
 			c.refs = append(c.refs, d.h.ref(ev))
+			if ev.TimestampDesc == "Metadata Modification Time" {
+				c.ctimes = append(c.ctimes, ev.Timestamp)
+			}
 			w := word
 			if attr != "" {
 				w += " ($SI)"
@@ -134,6 +159,10 @@ func (d *deletedLogFile) observe(ev *timeline.Event) {
 			if !slices.Contains(c.what, w) {
 				c.what = append(c.what, w)
 			}
+		}
+		if !isDirEvent(ev) && ev.TimestampDesc == "Creation Time" && d.h.inScope(ev.Timestamp) && unrotated(path.Base(p)) != path.Base(p) {
+			k := fk + "\x00" + path.Dir(p)
+			d.created[k] = append(d.created[k], ev.Timestamp)
 		}
 		return
 	}
@@ -147,6 +176,26 @@ func (d *deletedLogFile) observe(ev *timeline.Event) {
 		d.files[k] = f
 	}
 	f.refs = append(f.refs, d.h.ref(ev))
+}
+
+func (d *deletedLogFile) observeOrphan(ev *timeline.Event) {
+	if !slices.Contains(ev.Jejak.Tags, "deleted") || !d.h.inScope(ev.Timestamp) {
+		return
+	}
+	if _, change := changeWords[ev.TimestampDesc]; !change {
+		return
+	}
+	fk := fsKey(ev)
+	k := fk + "\x00" + ev.File.Inode
+	o := d.orphans[k]
+	if o == nil {
+		o = &orphan{fs: fk, inode: ev.File.Inode}
+		d.orphans[k] = o
+	}
+	o.refs = append(o.refs, d.h.ref(ev))
+	if ev.TimestampDesc == "Metadata Modification Time" {
+		o.ctime = ev.Timestamp
+	}
 }
 
 // rotated: the deleted name is a log rotation's doing (see above).
@@ -196,6 +245,7 @@ func (d *deletedLogFile) finish() []Finding {
 		if c == nil || d.rotated(f) {
 			continue
 		}
+		c.named = true
 		refs := append(slices.Clone(f.refs), c.refs...)
 		fd := newFinding(d.r, f.path, "", refs)
 		what := "log file"
@@ -221,6 +271,49 @@ func (d *deletedLogFile) finish() []Finding {
 		fd.Explanation = fmt.Sprintf("%s %s%s is deleted and its folder %s changed after the cut-off (%s): removing a name moves these times, so the deletion may be that change; the file's own times end at %s",
 			what, f.path, inode, parent, listNames(c.what, 4), ts(last))
 		out = append(out, fd)
+	}
+	return append(out, d.orphanFindings()...)
+}
+
+// orphanFindings: a log or watched folder whose metadata changed after the
+// cut-off at the very time (to the nanosecond the file system keeps) an
+// orphan inode's did, with no deleted name found in it, lost a file whose
+// name was wiped. When a rotated name (auth.log.2.gz) was created in the
+// folder in the minute before, it is logrotate compressing and removing
+// the uncompressed copy, and not reported.
+func (d *deletedLogFile) orphanFindings() []Finding {
+	var out []Finding
+	for dk, c := range d.dirs {
+		if c.named || len(c.ctimes) == 0 {
+			continue
+		}
+		for _, o := range d.orphans {
+			if o.fs != c.fs || o.ctime.IsZero() || !slices.ContainsFunc(c.ctimes, o.ctime.Equal) {
+				continue
+			}
+			if slices.ContainsFunc(d.created[dk], func(t time.Time) bool {
+				return !t.After(o.ctime) && o.ctime.Sub(t) <= time.Minute
+			}) {
+				continue
+			}
+			refs := append(slices.Clone(o.refs), c.refs...)
+			fd := newFinding(d.r, c.path+" inode "+o.inode, "", refs)
+			what := "log folder"
+			switch {
+			case c.winLog:
+				fd.Technique = "T1070.001"
+			case c.watched:
+				what = "watched folder"
+				fd.Technique = "T1070.004"
+			}
+			slices.Sort(c.what)
+			fd.Explanation = fmt.Sprintf("a file was removed from the %s %s after the cut-off: inode %s is deleted with no name left (ext4 on Linux 5.19 and later wipes a removed name) and its metadata changed at %s, the same instant as the folder (%s)",
+				what, c.path, o.inode, ts(o.ctime), listNames(c.what, 4))
+			if o.ctime.Nanosecond() == 0 {
+				fd.Explanation += "; the times are whole seconds, so the match is to the second only"
+			}
+			out = append(out, fd)
+		}
 	}
 	return out
 }
