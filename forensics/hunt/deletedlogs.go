@@ -281,21 +281,35 @@ func (d *deletedLogFile) finish() []Finding {
 // name was wiped. When a rotated name (auth.log.2.gz) was created in the
 // folder in the minute before, it is logrotate compressing and removing
 // the uncompressed copy, and not reported.
+//
+// The kernel's clock ticks in milliseconds, so two removals in one tick
+// (a script) share a time; an orphan matching several folders is not
+// reported when any of them was rotating.
 func (d *deletedLogFile) orphanFindings() []Finding {
 	var out []Finding
-	for dk, c := range d.dirs {
-		if c.named || len(c.ctimes) == 0 {
+	for _, o := range d.orphans {
+		if o.ctime.IsZero() {
 			continue
 		}
-		for _, o := range d.orphans {
-			if o.fs != c.fs || o.ctime.IsZero() || !slices.ContainsFunc(c.ctimes, o.ctime.Equal) {
+		var folders []*dirChange
+		rotating := false
+		for dk, c := range d.dirs {
+			if c.fs != o.fs || !slices.ContainsFunc(c.ctimes, o.ctime.Equal) {
 				continue
 			}
 			if slices.ContainsFunc(d.created[dk], func(t time.Time) bool {
 				return !t.After(o.ctime) && o.ctime.Sub(t) <= time.Minute
 			}) {
-				continue
+				rotating = true
 			}
+			if !c.named {
+				folders = append(folders, c)
+			}
+		}
+		if rotating {
+			continue
+		}
+		for _, c := range folders {
 			refs := append(slices.Clone(o.refs), c.refs...)
 			fd := newFinding(d.r, c.path+" inode "+o.inode, "", refs)
 			what := "log folder"
