@@ -19,7 +19,10 @@ import (
 // parent directory's content (mtime, $SI M) and metadata (ctime, $SI C).
 // So a deleted name under /var/log (or a Windows log folder, or a --watch
 // path) whose parent folder changed after the cut-off is reported, with
-// the file's rows and the folder's rows.
+// the file's rows and the folder's rows. Linux 5.19 and later wipe the
+// name of a removed ext4 file; the inode is left, nameless (an orphan), and
+// its metadata-change time is the folder's to the clock tick, which is how
+// such a removal is found (orphanFindings).
 //
 // Rotation is not deletion: logrotate removes auth.log.4.gz and renames
 // auth.log.3.gz onto it, and compresses auth.log.1 into auth.log.1.gz
