@@ -42,8 +42,8 @@ type deletedLogFile struct {
 	dirs   map[string]*dirChange
 	live   map[string]bool // fs key + path of names not deleted
 	inodes map[string]bool // fs key + inode of names not deleted
-	// orphans by fs key + inode; created: fs key + folder → when rotated
-	// names (auth.log.2.gz) in a log folder were created.
+	// orphans by fs key + inode; created: fs key + folder → when files in
+	// a log or watched folder were created (after the cut-off).
 	orphans map[string]*orphan
 	created map[string][]time.Time
 }
@@ -163,7 +163,7 @@ func (d *deletedLogFile) observe(ev *timeline.Event) {
 				c.what = append(c.what, w)
 			}
 		}
-		if !isDirEvent(ev) && ev.TimestampDesc == "Creation Time" && d.h.inScope(ev.Timestamp) && unrotated(path.Base(p)) != path.Base(p) {
+		if !isDirEvent(ev) && ev.TimestampDesc == "Creation Time" && d.h.inScope(ev.Timestamp) {
 			k := fk + "\x00" + path.Dir(p)
 			d.created[k] = append(d.created[k], ev.Timestamp)
 		}
@@ -281,9 +281,10 @@ func (d *deletedLogFile) finish() []Finding {
 // orphanFindings: a log or watched folder whose metadata changed after the
 // cut-off at the very time (to the nanosecond the file system keeps) an
 // orphan inode's did, with no deleted name found in it, lost a file whose
-// name was wiped. When a rotated name (auth.log.2.gz) was created in the
-// folder in the minute before, it is logrotate compressing and removing
-// the uncompressed copy, and not reported.
+// name was wiped. When a file was created in the folder in the minute
+// before, it is a rotation: logrotate compressing (auth.log.2.gz written,
+// auth.log.2 removed) or making a new log, journald archiving a journal and
+// removing the oldest; not reported.
 //
 // The kernel's clock ticks in milliseconds, so two removals in one tick
 // (a script) share a time; an orphan matching several folders is not
