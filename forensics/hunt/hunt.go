@@ -128,6 +128,11 @@ var analyzers = map[string]func(h *hunter, r *Rule) (analyzer, error){
 	"mssql-brute-force":      newMSSQLBurst,
 	"linux-command":          newLinuxCommand,
 	"deleted-log-file":       newDeletedLogFile,
+	"service-install":        newServiceInstall,
+	"scheduled-task":         newScheduledTask,
+	"scheduled-task-removed": newTaskRemoved,
+	"rdp-session":            newRDPSession,
+	"settings-change":        newSettingsChange,
 }
 
 // hunter is one run: the config, the analyzers and the string interner

@@ -20,14 +20,6 @@ import (
 // remote-execution tool's service, a random name, an install made through
 // a network logon.
 
-// The analyzers register themselves here rather than in hunt.go's table so
-// this file holds all of them; the rule files name them.
-func init() {
-	analyzers["service-install"] = newServiceInstall
-	analyzers["scheduled-task"] = newScheduledTask
-	analyzers["scheduled-task-removed"] = newTaskRemoved
-}
-
 // winPath lower-cases a Windows image path and resolves the spellings of
 // the Windows folder (%SystemRoot%, \SystemRoot\, \??\, a bare
 // "system32\" of drivers), so one prefix test says where a binary lives.

@@ -20,8 +20,6 @@ import (
 // they came from, so the examiner reads one finding per session: who, from
 // where, when it started and ended.
 
-func init() { analyzers["rdp-session"] = newRDPSession }
-
 type rdpStep struct {
 	kind    string // what the record says, for the explanation
 	user    string // account, lower case, without domain

@@ -24,8 +24,6 @@ import (
 // minutes apart): installing a program adds several rules at once, and the
 // examiner reads that as one change.
 
-func init() { analyzers["settings-change"] = newSettingsChange }
-
 type settingChange struct {
 	what   string // one line: "firewall rule added: NAME"
 	weaken string // why it opens the machine, "" when it does not
