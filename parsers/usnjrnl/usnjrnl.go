@@ -137,6 +137,12 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 		if ok {
 			body, err = br.Peek(size)
 			if len(body) < size {
+				// size is at most the reader's buffer, so a short Peek is
+				// the end of the file (a cut record, reported) or a failed
+				// read, which is the caller's to see, not a record's damage.
+				if err != nil && err != io.EOF {
+					return fmt.Errorf("usnjrnl: read at offset %d: %w", off, err)
+				}
 				endJunk()
 				warn(off, fmt.Errorf("%w: record of %d bytes, %d left", io.ErrUnexpectedEOF, size, len(body)))
 				return nil
@@ -173,8 +179,10 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 func skipZeros(br *bufio.Reader) (int64, error) {
 	var n int64
 	for {
-		b, err := br.Peek(br.Buffered())
+		// Peeking what is already buffered cannot fail.
+		b, _ := br.Peek(br.Buffered())
 		if len(b) == 0 {
+			var err error
 			b, err = br.Peek(8)
 			if len(b) < 8 {
 				if err == io.EOF || err == io.ErrUnexpectedEOF {

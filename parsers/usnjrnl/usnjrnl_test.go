@@ -3,14 +3,18 @@ package usnjrnl_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	gontfs "www.velocidex.com/golang/go-ntfs/parser"
 
+	jfs "github.com/jejak-forensics/jejak/forensics/fs"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 	"github.com/jejak-forensics/jejak/parsers/usnjrnl"
 )
@@ -92,6 +96,34 @@ func TestSparseAndDamage(t *testing.T) {
 	}
 	if res.Events[0].Jejak.Provenance.Offset != int64(pad) {
 		t.Errorf("first record at %d, want %d", res.Events[0].Jejak.Provenance.Offset, pad)
+	}
+}
+
+// TestReadError cuts the sample inside its second record with a failing
+// read (a bad sector under the journal): Parse returns the read error
+// rather than reporting the record as cut short by the end of the file.
+func TestReadError(t *testing.T) {
+	data, err := os.ReadFile(parsertest.Corpus(t, "ntfs/UsnJrnl.raw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	errDisk := errors.New("read error under the journal")
+	cut := 0x70 + 16
+	e := jfs.NewEntry("$UsnJrnl:$J", []string{"file:$J"}, int64(len(data)),
+		func() (io.ReadCloser, error) {
+			return io.NopCloser(io.MultiReader(bytes.NewReader(data[:cut]), iotest.ErrReader(errDisk))), nil
+		}, nil)
+	res := parsertest.Parse(context.Background(), usnjrnl.New(), e, time.UTC)
+	if !errors.Is(res.Err, errDisk) {
+		t.Fatalf("err %v, want the read error", res.Err)
+	}
+	if len(res.Events) != 1 || len(res.Warnings) != 0 {
+		t.Errorf("%d events, warnings %v; want the first record and no warning", len(res.Events), res.Warnings)
+	}
+	// The same bytes ending cleanly are a cut record: one warning, no error.
+	res = parsertest.Parse(context.Background(), usnjrnl.New(), parsertest.BytesEntry("$UsnJrnl:$J", data[:cut], time.Time{}), time.UTC)
+	if res.Err != nil || len(res.Warnings) != 1 || res.Warnings[0].Offset != 0x70 {
+		t.Errorf("cut at EOF: err %v, warnings %v; want one warning at 0x70", res.Err, res.Warnings)
 	}
 }
 
