@@ -26,16 +26,15 @@ var hostZone = time.FixedZone("UTC-3", -3*3600)
 
 // utmpRec is one record as `utmpdump` prints it and `utmpdump -r` reads it.
 type utmpRec struct {
-	typ       int
-	pid       int
-	id        string
-	user      string
-	line      string
-	host      string
-	addr      string
-	when      time.Time
-	usec      int
-	wantEvent bool
+	typ  int
+	pid  int
+	id   string
+	user string
+	line string
+	host string
+	addr string
+	when time.Time
+	usec int
 }
 
 func (r utmpRec) dump() string {

@@ -101,11 +101,6 @@ type nameEntry struct {
 	hashOK bool // the stored hash matches the name
 }
 
-func (c *chunk) name(off uint32) (string, int, error) {
-	e := c.nameEntry(off)
-	return e.s, e.size, e.err
-}
-
 func (c *chunk) nameEntry(off uint32) nameEntry {
 	if e, ok := c.names[off]; ok {
 		return e

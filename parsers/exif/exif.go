@@ -30,10 +30,6 @@ import (
 // Name is the stable parser name.
 const Name = "exif"
 
-// maxAPP1 is the largest a JPEG segment can be (a 16-bit length): the EXIF
-// block of a JPEG never needs more memory than this.
-const maxAPP1 = 1 << 16
-
 // maxSegments bounds the walk over JPEG segments before the image data.
 const maxSegments = 64
 
@@ -158,6 +154,8 @@ func jpegEXIF(r *bufio.Reader) ([]byte, int64, error) {
 		if marker == 0xE1 && n >= 6 {
 			sig, err := r.Peek(6)
 			if err == nil && bytes.Equal(sig, []byte("Exif\x00\x00")) {
+				// n comes from a 16-bit length: a JPEG's EXIF block
+				// never needs more than 64 KiB.
 				buf := make([]byte, n)
 				got, err := io.ReadFull(r, buf)
 				if err != nil {

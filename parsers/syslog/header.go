@@ -10,7 +10,7 @@ import (
 type layout uint8
 
 const (
-	layoutNone layout = iota
+	_ layout = iota // the zero value: no header recognised yet
 	// layout3164 is BSD syslog: "Mar 11 22:55:31 host tag[pid]: msg",
 	// without year or zone.
 	layout3164

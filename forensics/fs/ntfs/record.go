@@ -295,12 +295,12 @@ func (r *Record) attribute(a []byte, off int) error {
 	}
 	switch typ {
 	case AttrStandardInformation:
-		if content == nil || len(content) < 36 {
+		if len(content) < 36 {
 			return fmt.Errorf("%w: $STANDARD_INFORMATION at %d too short", ErrBadRecord, off)
 		}
 		r.SI = &StdInfo{Times: macb(content), Flags: le.Uint32(content[32:]), Offset: off}
 	case AttrFileName:
-		if content == nil || len(content) < 66 {
+		if len(content) < 66 {
 			return fmt.Errorf("%w: $FILE_NAME at %d too short", ErrBadRecord, off)
 		}
 		n := int(content[64])
