@@ -34,12 +34,16 @@ type sigmaRule struct {
 	// windows: the channels and IDs the rule can apply to, when its log
 	// source says (see sigma_index.go); empty: asked for every event.
 	windows []winSel
+	// need: field texts of which the event must contain one for the rule
+	// to match (see sigma_prefilter.go); nil: none known.
+	need need
 }
 
 // cSearch is one search: any of its event matchers, each all of its
 // field matchers.
 type cSearch struct {
-	ems [][]fieldMatch
+	ems  [][]fieldMatch
+	need need // what any match of the search requires
 }
 
 // fieldMatch tests one field of the event's Sigma field map.
@@ -68,43 +72,57 @@ func compileSigma(r sigma.Rule) (*sigmaRule, error) {
 	for _, name := range sr.names {
 		s := r.Detection.Searches[name]
 		cs := &cSearch{}
+		var needs [][]need // per event matcher, per field matcher
 		if len(s.Keywords) > 0 {
 			// Keywords are a full-text OR over the event's text.
 			vals := make([]any, len(s.Keywords))
 			for i, k := range s.Keywords {
 				vals[i] = k
 			}
-			fm, err := sr.rewrite(sigma.FieldMatcher{Field: keywordsField, Modifiers: []string{"contains"}, Values: vals})
+			fm, n, err := sr.rewrite(sigma.FieldMatcher{Field: keywordsField, Modifiers: []string{"contains"}, Values: vals})
 			if err != nil {
 				return nil, fmt.Errorf("search %s keywords: %w", name, err)
 			}
 			cs.ems = append(cs.ems, []fieldMatch{fm})
+			needs = append(needs, []need{n})
 		}
 		for _, em := range s.EventMatchers {
 			out := make([]fieldMatch, 0, len(em))
+			ns := make([]need, 0, len(em))
 			for _, fm := range em {
-				f, err := sr.rewrite(fm)
+				f, n, err := sr.rewrite(fm)
 				if err != nil {
 					return nil, fmt.Errorf("search %s field %s: %w", name, fm.Field, err)
 				}
 				out = append(out, f)
+				ns = append(ns, n)
 			}
 			cs.ems = append(cs.ems, out)
+			needs = append(needs, ns)
 		}
 		if len(s.Keywords) == 0 && len(s.EventMatchers) == 0 {
 			cs.ems = [][]fieldMatch{{}} // an empty search matches (sigma-go's reading)
+		} else {
+			cs.need = searchNeed(needs)
 		}
 		sr.searches = append(sr.searches, cs)
 	}
+	var condNeeds []need
 	for _, c := range r.Detection.Conditions {
 		cc, err := sr.compileCond(c.Search)
 		if err != nil {
 			return nil, err
 		}
 		sr.conditions = append(sr.conditions, cc)
+		condNeeds = append(condNeeds, sr.condNeed(c.Search))
 	}
 	if len(sr.conditions) == 0 {
 		return nil, fmt.Errorf("no condition")
+	}
+	if !sr.perRecord {
+		// An auditd rule is evaluated on each record merged with the
+		// event's fields, not on the field map the prefilter reads.
+		sr.need = union(condNeeds...)
 	}
 	return sr, nil
 }
@@ -210,7 +228,7 @@ func (sr *sigmaRule) compileCond(x sigma.SearchExpr) (cond, error) {
 // rewrite compiles a field matcher: its modifiers applied to the values
 // once, the comparison done on the event's value (lower-cased once per
 // event and field when the comparison is not cased).
-func (sr *sigmaRule) rewrite(fm sigma.FieldMatcher) (fieldMatch, error) {
+func (sr *sigmaRule) rewrite(fm sigma.FieldMatcher) (fieldMatch, need, error) {
 	var (
 		comparator             string // "", contains, startswith, endswith, re, cidr, gt, gte, lt, lte
 		all, cased, windash    bool
@@ -239,7 +257,7 @@ func (sr *sigmaRule) rewrite(fm sigma.FieldMatcher) (fieldMatch, error) {
 		case "i", "m", "s":
 			reFlags += m
 		default:
-			return nil, fmt.Errorf("modifier %q is not supported", m)
+			return nil, nil, fmt.Errorf("modifier %q is not supported", m)
 		}
 	}
 	values := make([]any, 0, len(fm.Values))
@@ -250,7 +268,7 @@ func (sr *sigmaRule) rewrite(fm sigma.FieldMatcher) (fieldMatch, error) {
 		switch v.(type) {
 		case string, int, float64, bool:
 		default:
-			return nil, fmt.Errorf("value %v (%T) is not a scalar", v, v)
+			return nil, nil, fmt.Errorf("value %v (%T) is not a scalar", v, v)
 		}
 		values = append(values, v)
 	}
@@ -259,7 +277,7 @@ func (sr *sigmaRule) rewrite(fm sigma.FieldMatcher) (fieldMatch, error) {
 	}
 	if b64offset {
 		if comparator != "contains" {
-			return nil, fmt.Errorf("base64offset needs contains")
+			return nil, nil, fmt.Errorf("base64offset needs contains")
 		}
 		values = base64Offsets(values)
 	} else if b64 {
@@ -274,7 +292,7 @@ func (sr *sigmaRule) rewrite(fm sigma.FieldMatcher) (fieldMatch, error) {
 		return func(ev map[string]any) bool {
 			_, ok := ev[field]
 			return ok == want
-		}, nil
+		}, nil, nil
 	case fieldref:
 		return func(ev map[string]any) bool {
 			a := str(ev[field])
@@ -284,7 +302,7 @@ func (sr *sigmaRule) rewrite(fm sigma.FieldMatcher) (fieldMatch, error) {
 				}
 			}
 			return false
-		}, nil
+		}, nil, nil
 	}
 	switch comparator {
 	case "re":
@@ -296,17 +314,17 @@ func (sr *sigmaRule) rewrite(fm sigma.FieldMatcher) (fieldMatch, error) {
 			}
 			re, err := regexp.Compile(expr)
 			if err != nil {
-				return nil, fmt.Errorf("regular expression %q: %w", expr, err)
+				return nil, nil, fmt.Errorf("regular expression %q: %w", expr, err)
 			}
 			res = append(res, re)
 		}
 		// Regular expressions are cased unless they say (?i).
-		return matchAnyAll(field, all, true, len(res), nil, func(i int, s string) bool { return res[i].MatchString(s) }), nil
+		return matchAnyAll(field, all, true, len(res), nil, func(i int, s string) bool { return res[i].MatchString(s) }), nil, nil
 	case "cidr", "gt", "gte", "lt", "lte":
 		// sigma-go's comparators, as it evaluates them.
 		cmp, err := modifiers.GetComparator(field, nil, comparator)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		return func(ev map[string]any) bool {
 			actual := ev[field]
@@ -320,22 +338,43 @@ func (sr *sigmaRule) rewrite(fm sigma.FieldMatcher) (fieldMatch, error) {
 				}
 			}
 			return all && len(values) > 0
-		}, nil
+		}, nil, nil
 	}
 	// Plain string comparisons with Sigma's wildcards and escapes; not
 	// cased, the event's value is lower-cased once per event and field.
 	fns := make([]func(string) bool, 0, len(values))
 	null := make([]bool, 0, len(values))
+	// The prefilter's requirement: a value's literal text in the field
+	// (any value's, or, with all, the most selective one's). Cased
+	// comparisons and null values give none.
+	var n need
+	known := !cased && len(values) > 0
 	for _, v := range values {
 		s, isStr := v.(string)
 		if !isStr {
 			s = fmt.Sprint(v)
 		}
-		fns = append(fns, parseWildcards(s).compile(comparator, cased))
+		p := parseWildcards(s)
+		fns = append(fns, p.compile(comparator, cased))
 		// "null" (a YAML null) matches a field the event lacks.
-		null = append(null, comparator == "" && strings.EqualFold(s, "null"))
+		isNull := comparator == "" && strings.EqualFold(s, "null")
+		null = append(null, isNull)
+		lit, ok := valueNeed(p)
+		switch {
+		case isNull:
+			known = false
+		case all && ok:
+			n = better(n, need{{field, lit}})
+		case !all && ok:
+			n = append(n, litAlt{field, lit})
+		case !all:
+			known = false // this value requires nothing
+		}
 	}
-	return matchAnyAll(field, all, cased, len(fns), null, func(i int, s string) bool { return fns[i](s) }), nil
+	if !known {
+		n = nil
+	}
+	return matchAnyAll(field, all, cased, len(fns), null, func(i int, s string) bool { return fns[i](s) }), n, nil
 }
 
 // matchAnyAll tests a field against n values (any, or all): on the value as

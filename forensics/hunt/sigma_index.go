@@ -55,32 +55,57 @@ type winKey struct {
 
 type sigmaIndex struct {
 	byChannel map[string][]sigmaCandidate // lower-case channel
-	general   []*sigmaMatches             // rules asked for every event
-	cache     map[winKey][]*sigmaMatches
+	general   []sigmaRuleRef              // rules asked for every event
+	cache     map[winKey][]sigmaRuleRef
+	pre       *prefilter
 }
 
 type sigmaCandidate struct {
-	s   *sigmaMatches
+	s   sigmaRuleRef
 	ids []int
 }
 
+// sigmaRuleRef is a rule of the hunt with its prefilter literals.
+type sigmaRuleRef struct {
+	*sigmaMatches
+	lits []int32 // nil: always evaluated
+}
+
 func newSigmaIndex(all []*sigmaMatches) *sigmaIndex {
-	idx := &sigmaIndex{byChannel: map[string][]sigmaCandidate{}, cache: map[winKey][]*sigmaMatches{}}
+	idx := &sigmaIndex{byChannel: map[string][]sigmaCandidate{}, cache: map[winKey][]sigmaRuleRef{}, pre: newPrefilter()}
 	for _, s := range all {
+		ref := sigmaRuleRef{sigmaMatches: s}
+		if usePrefilter {
+			ref.lits = idx.pre.add(s.rule.sigma.need)
+		}
 		if len(s.rule.sigma.windows) == 0 {
-			idx.general = append(idx.general, s)
+			idx.general = append(idx.general, ref)
 			continue
 		}
 		for _, sel := range s.rule.sigma.windows {
-			idx.byChannel[sel.channel] = append(idx.byChannel[sel.channel], sigmaCandidate{s: s, ids: sel.ids})
+			idx.byChannel[sel.channel] = append(idx.byChannel[sel.channel], sigmaCandidate{s: ref, ids: sel.ids})
 		}
 	}
+	idx.pre.build()
 	return idx
+}
+
+// usePrefilter is false only in the test that checks the prefilter
+// changes no finding.
+var usePrefilter = true
+
+// next starts an event: the prefilter forgets the previous one's texts.
+func (idx *sigmaIndex) next() { idx.pre.next() }
+
+// mayMatch is false when the prefilter shows the rule cannot match the
+// event's field map m.
+func (idx *sigmaIndex) mayMatch(r sigmaRuleRef, m map[string]any) bool {
+	return idx.pre.may(r.lits, m)
 }
 
 // candidates returns the rules that may apply to ev (in no set order: each
 // rule collects its own matches).
-func (idx *sigmaIndex) candidates(ev *timeline.Event) []*sigmaMatches {
+func (idx *sigmaIndex) candidates(ev *timeline.Event) []sigmaRuleRef {
 	w := ev.Winlog
 	if w == nil || len(idx.byChannel) == 0 {
 		return idx.general
@@ -89,9 +114,9 @@ func (idx *sigmaIndex) candidates(ev *timeline.Event) []*sigmaMatches {
 	if c, ok := idx.cache[k]; ok {
 		return c
 	}
-	var out []*sigmaMatches
+	var out []sigmaRuleRef
 	for _, c := range idx.byChannel[strings.ToLower(w.Channel)] {
-		if (c.ids == nil || slices.Contains(c.ids, w.EventID)) && !slices.Contains(out, c.s) {
+		if (c.ids == nil || slices.Contains(c.ids, w.EventID)) && !slices.ContainsFunc(out, func(r sigmaRuleRef) bool { return r.sigmaMatches == c.s.sigmaMatches }) {
 			out = append(out, c.s)
 		}
 	}

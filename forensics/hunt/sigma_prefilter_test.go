@@ -1,0 +1,142 @@
+package hunt
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/bradleyjkemp/sigma-go"
+	"github.com/jejak-forensics/jejak/internal/casetest"
+)
+
+// TestSigmaPrefilterChangesNothing hunts the corpus's EVTX files and
+// SigmaHQ's regression samples with every SigmaHQ Windows rule twice, with
+// the prefilter and without: every finding, with its events, must be the
+// same. Evaluating every rule on every event is the oracle the prefilter
+// may only shortcut.
+func TestSigmaPrefilterChangesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("hunts some 20,000 events with 2,400 rules twice")
+	}
+	rulesDir, err := filepath.Abs(filepath.Join(sharedSigma, "rules", "windows"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(rulesDir); err != nil {
+		t.Skipf("SigmaHQ snapshot not present (%v): the test needs ../shared/sigma", err)
+	}
+	rules, _, err := LoadSigma(rulesDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withNeed := 0
+	for _, r := range rules {
+		if r.sigma.need != nil {
+			withNeed++
+		}
+	}
+	dir := t.TempDir()
+	n := 0
+	for _, root := range []string{"../../../shared/corpus", filepath.Join(sharedSigma, "regression_data")} {
+		filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && strings.EqualFold(filepath.Ext(p), ".evtx") {
+				copyFile(t, p, filepath.Join(dir, fmt.Sprintf("%d-%s", n, filepath.Base(p))))
+				n++
+			}
+			return nil
+		})
+	}
+	if n == 0 {
+		t.Skip("no EVTX files under ../shared")
+	}
+	st, sum := casetest.Build(t, dir)
+
+	render := func() []string {
+		var out []string
+		for _, f := range hunt(t, st, Config{Rules: rules}) {
+			var evs []string
+			for _, e := range f.Events {
+				evs = append(evs, e.ID)
+			}
+			slices.Sort(evs)
+			out = append(out, f.RuleID+" "+strings.Join(evs, ","))
+		}
+		slices.Sort(out)
+		return out
+	}
+	usePrefilter = false
+	all := render()
+	usePrefilter = true
+	pre := render()
+	if len(all) == 0 {
+		t.Fatal("no finding at all: the comparison would prove nothing")
+	}
+	if !slices.Equal(all, pre) {
+		for _, f := range all {
+			if !slices.Contains(pre, f) {
+				t.Errorf("lost with the prefilter: %.300s", f)
+			}
+		}
+		for _, f := range pre {
+			if !slices.Contains(all, f) {
+				t.Errorf("only with the prefilter: %.300s", f)
+			}
+		}
+	}
+	t.Logf("%d rules (%d with a prefilter requirement), %d events of %d EVTX files: %d findings either way",
+		len(rules), withNeed, sum.Events, n, len(all))
+}
+
+// TestSigmaNeed checks the requirements derived from small detections: a
+// rule is only skipped for an event lacking every literal it states.
+func TestSigmaNeed(t *testing.T) {
+	for _, tc := range []struct {
+		name, detection string
+		want            string // "field:lit|field:lit", "" for none
+	}{
+		{"endswith", "sel:\n  Image|endswith: '\\\\Whoami.EXE'\ncondition: sel", `Image:\whoami.exe`},
+		{"any of values", "sel:\n  Image|endswith: ['\\\\a.exe', '\\\\b.exe']\ncondition: sel", `Image:\a.exe|Image:\b.exe`},
+		{"and picks the longer", "sel:\n  Image|endswith: '\\\\x.exe'\n  CommandLine|contains: 'secretdump'\ncondition: sel", `CommandLine:secretdump`},
+		{"or of searches", "a:\n  Image: 'C:\\\\x.exe'\nb:\n  CommandLine|contains: 'mimi'\ncondition: a or b", `Image:c:\x.exe|CommandLine:mimi`},
+		{"not gives nothing", "a:\n  Image: 'x'\ncondition: not a", ``},
+		{"and not keeps the positive", "a:\n  Image|contains: 'evil'\nf:\n  User: 'SYSTEM'\ncondition: a and not f", `Image:evil`},
+		{"regex gives nothing", "a:\n  CommandLine|re: 'evil'\ncondition: a", ``},
+		{"cased gives nothing", "a:\n  CommandLine|cased: 'Evil'\ncondition: a", ``},
+		{"null gives nothing", "a:\n  ParentImage: null\ncondition: a", ``},
+		{"empty value gives nothing", "a:\n  Image: ['', 'x']\ncondition: a", ``},
+		{"wildcard keeps s/k-free ASCII runs", "a:\n  CommandLine: '*net user * /add*'\ncondition: a", `CommandLine:net u`},
+		{"all picks one", "a:\n  CommandLine|contains|all: [' -enc ', 'hidden']\ncondition: a", `CommandLine: -enc `},
+		{"1 of pattern", "s1:\n  Image: 'ab'\ns2:\n  Image: 'cd'\nx:\n  Image: 'ef'\ncondition: 1 of s*", `Image:ab|Image:cd`},
+		{"1 of with an unconstrained search", "s1:\n  Image: 'ab'\ns2:\n  Image|re: 'cd'\ncondition: 1 of s*", ``},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := "title: t\nlogsource:\n  product: windows\n  category: process_creation\ndetection:\n" + indent(tc.detection)
+			r, err := sigma.ParseRule([]byte(src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sr, err := compileSigma(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, a := range sr.need {
+				got = append(got, a.field+":"+a.lit)
+			}
+			if g := strings.Join(got, "|"); g != tc.want {
+				t.Errorf("need %q, want %q", g, tc.want)
+			}
+		})
+	}
+}
+
+func indent(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = "  " + l
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
