@@ -124,20 +124,28 @@ type bruteForce struct {
 	window  time.Duration
 	success bool // report episodes that ended in a success (else those that did not)
 	open    map[string]*episode
-	out     []Finding
+	done    []*episode // closed episodes that met the rule, judged again at finish
 }
 
 type episode struct {
 	key       string
 	failures  int
-	fails     []EventRef
-	users     []string
-	protos    []string
+	tries     []bruteTry
 	first     time.Time
 	last      time.Time
 	success   *EventRef
 	successBy string
 	inScope   bool
+}
+
+// bruteTry is one failed-logon row: the attempts it stands for and who
+// and how, so an episode can be judged again on the rows another rule
+// did not claim (overlap.go).
+type bruteTry struct {
+	ref   EventRef
+	n     int
+	user  string
+	proto string
 }
 
 func newBruteForce(h *hunter, r *Rule) (analyzer, error) {
@@ -200,49 +208,80 @@ func (b *bruteForce) observe(ev *timeline.Event) {
 		ep = &episode{key: key, first: ev.Timestamp}
 		b.open[key] = ep
 	}
-	ep.failures += repeats(ev)
-	ep.fails = append(ep.fails, b.h.ref(ev))
-	if u := userOf(ev); u != "" && !slices.Contains(ep.users, u) {
-		ep.users = append(ep.users, u)
-	}
-	if p := protocol(ev); p != "" && !slices.Contains(ep.protos, p) {
-		ep.protos = append(ep.protos, p)
-	}
+	n := repeats(ev)
+	ep.failures += n
+	ep.tries = append(ep.tries, bruteTry{ref: b.h.ref(ev), n: n, user: userOf(ev), proto: protocol(ev)})
 	ep.last = ev.Timestamp
 	ep.inScope = ep.inScope || b.h.inScope(ev.Timestamp)
 }
 
+// close ends an episode; one that meets the rule waits for finish, when
+// the rows of the rules this one yields to are known.
 func (b *bruteForce) close(ep *episode) {
 	delete(b.open, ep.key)
 	if ep.failures < b.min || !ep.inScope || (ep.success != nil) != b.success {
 		return
 	}
-	refs := ep.fails
+	b.done = append(b.done, ep)
+}
+
+// report judges an episode on the rows no rule it yields to claimed.
+func (b *bruteForce) report(ep *episode) (Finding, bool) {
+	left := leftTo{}
+	var refs []EventRef
+	var users, protos []string
+	failures, inScope := 0, false
+	var first, lastFail time.Time
+	for _, t := range ep.tries {
+		if id := b.h.claimedFor(b.r, t.ref.ID); id != "" {
+			left[id]++
+			continue
+		}
+		if len(refs) == 0 {
+			first = t.ref.Timestamp
+		}
+		lastFail = t.ref.Timestamp
+		refs = append(refs, t.ref)
+		failures += t.n
+		inScope = inScope || b.h.inScope(t.ref.Timestamp)
+		if t.user != "" && !slices.Contains(users, t.user) {
+			users = append(users, t.user)
+		}
+		if t.proto != "" && !slices.Contains(protos, t.proto) {
+			protos = append(protos, t.proto)
+		}
+	}
+	if ep.success != nil {
+		inScope = inScope || b.h.inScope(ep.success.Timestamp)
+	}
+	if failures < b.min || !inScope {
+		return Finding{}, false
+	}
 	if ep.success != nil {
 		refs = append(refs, *ep.success)
 	}
-	lastFail := ep.fails[len(ep.fails)-1].Timestamp
 	proto := ""
-	if len(ep.protos) == 1 {
-		proto = ep.protos[0] + " "
+	if len(protos) == 1 {
+		proto = protos[0] + " "
 	}
-	who := "for " + listNames(ep.users, 5)
-	if len(ep.users) == 0 {
+	who := "for " + listNames(users, 5)
+	if len(users) == 0 {
 		who = "for unnamed accounts"
-	} else if len(ep.users) > 1 {
-		who = fmt.Sprintf("for %d accounts (%s)", len(ep.users), listNames(ep.users, 5))
+	} else if len(users) > 1 {
+		who = fmt.Sprintf("for %d accounts (%s)", len(users), listNames(users, 5))
 	}
 	from := "from " + ep.key
 	if strings.HasPrefix(ep.key, "local ") {
 		from = "with no remote source (" + ep.key + ")"
 	}
-	expl := fmt.Sprintf("%d failed %slogons %s %s in %s", ep.failures, proto, who, from, span(ep.first, lastFail))
+	expl := fmt.Sprintf("%d failed %slogons %s %s in %s", failures, proto, who, from, span(first, lastFail))
 	if ep.success != nil {
 		expl += fmt.Sprintf(", then a successful one as %s at %s", dashIfEmpty(ep.successBy), b.h.tsLocal(ep.success.Timestamp))
 	} else {
-		expl += fmt.Sprintf(" (%s to %s), with no successful logon from it within %s", ts(ep.first), ts(lastFail), b.window)
+		expl += fmt.Sprintf(" (%s to %s), with no successful logon from it within %s", ts(first), ts(lastFail), b.window)
 	}
-	b.out = append(b.out, newFinding(b.r, ep.key, expl, refs))
+	expl += left.String()
+	return newFinding(b.r, ep.key, expl, refs), true
 }
 
 func (b *bruteForce) finish() []Finding {
@@ -254,7 +293,13 @@ func (b *bruteForce) finish() []Finding {
 	for _, k := range keys {
 		b.close(b.open[k])
 	}
-	return b.out
+	var out []Finding
+	for _, ep := range b.done {
+		if f, ok := b.report(ep); ok {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 func listNames(names []string, n int) string {

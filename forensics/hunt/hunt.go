@@ -138,13 +138,18 @@ var analyzers = map[string]func(h *hunter, r *Rule) (analyzer, error){
 // hunter is one run: the config, the analyzers and the string interner
 // that keeps event references small.
 type hunter struct {
-	cfg     Config
-	zone    *time.Location
-	strs    map[string]string
-	chains  map[string][]string
-	anas    []analyzer
-	sigmas  []*sigmaMatches
-	pending []Finding
+	cfg      Config
+	zone     *time.Location
+	strs     map[string]string
+	chains   map[string][]string
+	anas     []analyzer
+	anaRules []*Rule // the rule of each analyzer
+	sigmas   []*sigmaMatches
+	pending  []Finding
+	// claimants are the rules another loaded rule yields to; claims maps
+	// an event row to those of them whose findings hold it (overlap.go).
+	claimants map[string]bool
+	claims    map[string][]string
 }
 
 // Hunt reads the case timeline once and returns the findings in report
@@ -153,7 +158,8 @@ func Hunt(ctx context.Context, store Searcher, cfg Config) ([]Finding, error) {
 	if !cfg.After.IsZero() && !cfg.Before.IsZero() && !cfg.Before.After(cfg.After) {
 		return nil, fmt.Errorf("hunt window: before %s is not after after %s", cfg.Before.Format(time.RFC3339), cfg.After.Format(time.RFC3339))
 	}
-	h := &hunter{cfg: cfg, zone: cfg.Zone, strs: map[string]string{}, chains: map[string][]string{}}
+	h := &hunter{cfg: cfg, zone: cfg.Zone, strs: map[string]string{}, chains: map[string][]string{},
+		claimants: map[string]bool{}, claims: map[string][]string{}}
 	if h.zone == nil {
 		h.zone = time.UTC
 	}
@@ -162,6 +168,11 @@ func Hunt(ctx context.Context, store Searcher, cfg Config) ([]Finding, error) {
 		var err error
 		if rules, err = Builtin(); err != nil {
 			return nil, err
+		}
+	}
+	for _, r := range rules {
+		for _, id := range r.YieldsTo {
+			h.claimants[id] = true
 		}
 	}
 	for _, r := range rules {
@@ -176,6 +187,7 @@ func Hunt(ctx context.Context, store Searcher, cfg Config) ([]Finding, error) {
 			}
 			if a != nil {
 				h.anas = append(h.anas, a)
+				h.anaRules = append(h.anaRules, r)
 			}
 			continue
 		}
@@ -202,16 +214,12 @@ func Hunt(ctx context.Context, store Searcher, cfg Config) ([]Finding, error) {
 		}
 		if len(h.sigmas) > 0 && h.inScope(ev.Timestamp) {
 			var m map[string]any
-			sigmaIdx.next()
 			for _, s := range sigmaIdx.candidates(ev) {
 				if !s.rule.sigma.applies(ev) {
 					continue
 				}
 				if m == nil {
 					m = sigmaEvent(ev)
-				}
-				if !sigmaIdx.mayMatch(s, m) {
-					continue // cannot match (sigma_prefilter.go)
 				}
 				ok, err := s.rule.sigma.matches(ctx, m)
 				if err != nil {
@@ -231,12 +239,24 @@ func Hunt(ctx context.Context, store Searcher, cfg Config) ([]Finding, error) {
 	if cfg.Progress != nil {
 		cfg.Progress(n)
 	}
-	var out []Finding
-	for _, a := range h.anas {
-		out = append(out, a.finish()...)
+	// A rule finishes after the rules it yields to (overlap.go), so the
+	// rows they claimed are known when it judges its own.
+	fins := make([]finisher, 0, len(h.anas)+len(h.sigmas))
+	for i, a := range h.anas {
+		fins = append(fins, finisher{rule: h.anaRules[i], finish: a.finish})
 	}
 	for _, s := range h.sigmas {
-		out = append(out, s.finish()...)
+		fins = append(fins, finisher{rule: s.rule, finish: s.finish})
+	}
+	fins, err = finishOrder(fins)
+	if err != nil {
+		return nil, err
+	}
+	var out []Finding
+	for _, f := range fins {
+		fs := f.finish()
+		h.claim(f.rule, fs)
+		out = append(out, fs...)
 	}
 	if cfg.MinSeverity > Informational {
 		out = slices.DeleteFunc(out, func(f Finding) bool { return f.Severity < cfg.MinSeverity })
@@ -330,6 +350,19 @@ func (s *sigmaMatches) add(ev *timeline.Event) {
 func (s *sigmaMatches) finish() []Finding {
 	var out []Finding
 	for k, refs := range s.byFile {
+		// Rows a rule this one yields to has in a finding are not
+		// counted here (overlap.go).
+		left := leftTo{}
+		refs = slices.DeleteFunc(refs, func(r EventRef) bool {
+			if id := s.h.claimedFor(s.rule, r.ID); id != "" {
+				left[id]++
+				return true
+			}
+			return false
+		})
+		if len(refs) == 0 {
+			continue
+		}
 		label := s.labels[k]
 		codes := map[string]int{}
 		var order []string
@@ -357,6 +390,7 @@ func (s *sigmaMatches) finish() []Finding {
 		if first := f.Events[0]; first.RecordID != 0 {
 			f.Explanation += fmt.Sprintf("; first record %d", first.RecordID)
 		}
+		f.Explanation += left.String()
 		out = append(out, f)
 	}
 	return out

@@ -148,7 +148,9 @@ func TestEVTXFlagged(t *testing.T) {
 		{"logs/windows/new-user-security.evtx", "JEJAK-ACCT-02", adminGroupAdd},
 		{"more/evtx/mitre_cc0/ID104-1102-Event_log_cleared.evtx", "JEJAK-LOG-01", eventIDIn("104", "1102")},
 		{"more/evtx/mitre_cc0/ID4720-4728_Hidden_user_creation.evtx", "JEJAK-LOG-01", eventIDIn("104", "1102")},
-		{"logs/windows/TerminalServices-RemoteConnectionManager-Operational.evtx", "JEJAK-AUTH-06", eventIDIn("1149")},
+		// Every 1149 is a row of an RDP session chain (JEJAK-RDP-01), and
+		// JEJAK-AUTH-06, which yields to it, flags none of them again.
+		{"logs/windows/TerminalServices-RemoteConnectionManager-Operational.evtx", "JEJAK-RDP-01", eventIDIn("1149")},
 	} {
 		t.Run(tc.rule+"/"+tc.file[strings.LastIndexByte(tc.file, '/')+1:], func(t *testing.T) {
 			recs, ok := evtxexport(t, parsertest.Corpus(t, tc.file))
@@ -168,23 +170,31 @@ func TestEVTXFlagged(t *testing.T) {
 }
 
 // TestRDP1149 covers the file evtxexport refuses: its one chunk declares
-// records 1..11, all 1149 (MANIFEST.tsv), and every one must be flagged.
+// records 1..11, all 1149 (MANIFEST.tsv), and every one must be in an RDP
+// session finding (JEJAK-RDP-01), once, and in no JEJAK-AUTH-06 finding:
+// that rule yields the rows of a session to it.
 func TestRDP1149(t *testing.T) {
 	const rel = "more/evtx/mitre_cc0/ID1149-RDP_success_logins.evtx"
-	fs := byRule(hunt(t, buildCase(t, rel), Config{}), "JEJAK-AUTH-06")
-	if len(fs) != 1 {
-		t.Fatalf("%d findings, want one for the file", len(fs))
+	all := hunt(t, buildCase(t, rel), Config{})
+	if fs := byRule(all, "JEJAK-AUTH-06"); len(fs) != 0 {
+		t.Errorf("JEJAK-AUTH-06 flagged rows of RDP sessions again: %+v", fs)
+	}
+	fs := byRule(all, "JEJAK-RDP-01")
+	if len(fs) == 0 {
+		t.Fatal("no RDP session finding")
 	}
 	var hdr []int64
-	for _, e := range fs[0].Events {
-		if e.Code != "1149" {
-			t.Errorf("event %s code %s", e.ID, e.Code)
+	for _, f := range fs {
+		for _, e := range f.Events {
+			if e.Code != "1149" {
+				t.Errorf("event %s code %s", e.ID, e.Code)
+			}
+			hdr = append(hdr, e.Provenance.Record)
 		}
-		hdr = append(hdr, e.Provenance.Record)
 	}
 	slices.Sort(hdr)
 	if want := []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}; !slices.Equal(hdr, want) {
-		t.Errorf("flagged header records %v, want %v", hdr, want)
+		t.Errorf("flagged header records %v, want %v (each once)", hdr, want)
 	}
 }
 

@@ -42,8 +42,8 @@ func rdpStepOf(ev *timeline.Event) (rdpStep, bool) {
 	var user, domain string
 	switch {
 	case strings.Contains(prov, "TerminalServices-RemoteConnectionManager") && w.EventID == 1149:
-		s = rdpStep{kind: "authenticated (1149)", ip: d["Param3"], start: true}
-		user, domain = d["Param1"], d["Param2"]
+		s = rdpStep{kind: "authenticated (1149)", ip: rdpField(d, "Param3", 3), start: true}
+		user, domain = rdpField(d, "Param1", 1), rdpField(d, "Param2", 2)
 	case strings.Contains(prov, "RemoteDesktopServices-RdpCoreTS") && w.EventID == 131:
 		ip := d["ClientIP"]
 		if h, _, err := net.SplitHostPort(ip); err == nil {
@@ -74,8 +74,8 @@ func rdpStepOf(ev *timeline.Event) (rdpStep, bool) {
 		default:
 			return rdpStep{}, false
 		}
-		s.ip, s.session = d["Address"], useful(d["SessionID"])
-		if u := useful(d["User"]); u != "" {
+		s.ip, s.session = rdpField(d, "Address", 3), useful(rdpField(d, "SessionID", 2))
+		if u := useful(rdpField(d, "User", 1)); u != "" {
 			if i := strings.LastIndexByte(u, '\\'); i >= 0 {
 				domain, user = u[:i], u[i+1:]
 			} else {
@@ -100,6 +100,22 @@ func rdpStepOf(ev *timeline.Event) (rdpStep, bool) {
 		return rdpStep{}, false
 	}
 	return s, true
+}
+
+// rdpField reads a value by its name, or by its position when the record
+// was carved from slack after its template was overwritten: the EVTX
+// parser then names the values Data, Data_2, Data_3 in template order
+// (RemoteConnectionManager 1149: user, domain, address; LocalSessionManager:
+// user, session ID, address), and such a record is still one step of a
+// session.
+func rdpField(d map[string]string, name string, pos int) string {
+	if v, ok := d[name]; ok {
+		return v
+	}
+	if pos == 1 {
+		return d["Data"]
+	}
+	return d[fmt.Sprintf("Data_%d", pos)]
 }
 
 type rdpChain struct {

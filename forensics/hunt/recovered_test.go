@@ -38,7 +38,9 @@ func TestRecoveredRowsFlaggedAndMarked(t *testing.T) {
 		}
 	}
 	st := buildCase(t, path)
-	fs := byRule(hunt(t, st, Config{}), "JEJAK-AUTH-06")
+	// The recovered 1149s are rows of RDP session chains: JEJAK-RDP-01
+	// reads them by position when their template was overwritten.
+	fs := byRule(hunt(t, st, Config{}), "JEJAK-RDP-01")
 	got := recoveredIDs(fs)
 	for _, id := range want {
 		if !slices.Contains(got, id) {

@@ -33,6 +33,10 @@ type Rule struct {
 	Parameters map[string]string `json:"parameters,omitempty"`
 	// Logsource is the Sigma log source of a detection.
 	Logsource string `json:"logsource,omitempty"`
+	// YieldsTo names the rules whose findings' event rows this rule does
+	// not count (overlap.go): the rule that describes an activity better
+	// keeps its rows.
+	YieldsTo []string `json:"yields_to,omitempty"`
 	// Source is where the rule was read: "builtin:rules/NAME.yml" or a path.
 	Source string `json:"source"`
 	// SHA256 is the hash of the rule file, so a report names the exact text
@@ -64,6 +68,7 @@ type ownRule struct {
 	Description string            `yaml:"description"`
 	Analyzer    string            `yaml:"analyzer"`
 	Parameters  map[string]string `yaml:"parameters"`
+	YieldsTo    []string          `yaml:"yields_to"`
 	Detection   yaml.Node         `yaml:"detection"`
 }
 
@@ -108,7 +113,10 @@ func parseOwnRule(b []byte, source string) (*Rule, error) {
 	}
 	r := &Rule{ID: o.ID, Title: o.Title, Severity: sev, Technique: o.Technique,
 		Description: strings.TrimSpace(o.Description), Analyzer: o.Analyzer, Parameters: o.Parameters,
-		Source: source, SHA256: sum(b)}
+		YieldsTo: o.YieldsTo, Source: source, SHA256: sum(b)}
+	if err := checkYields(r); err != nil {
+		return nil, fmt.Errorf("%s: %w", source, err)
+	}
 	switch {
 	case r.ID == "" || r.Title == "" || r.Description == "":
 		return nil, fmt.Errorf("%s: a rule needs id, title and description", source)

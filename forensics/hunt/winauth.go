@@ -336,18 +336,25 @@ type kerberosBurst struct {
 	window   time.Duration
 	bySource map[string]*kerbEpisode
 	byUser   map[string]*kerbEpisode
-	out      []Finding
+	done     []*kerbEpisode // closed episodes that met the rule, judged again at finish
 }
 
 type kerbEpisode struct {
 	key     string
 	source  bool
-	refs    []EventRef
-	others  []string // accounts (for a source) or sources (for an account)
-	status  map[uint64]int
+	tries   []kerbTry
 	first   time.Time
 	last    time.Time
 	inScope bool
+}
+
+// kerbTry is one failure row with the account (for a source) or the
+// source (for an account) and its status, so an episode can be judged
+// again on the rows another rule did not claim (overlap.go).
+type kerbTry struct {
+	ref   EventRef
+	other string
+	st    uint64
 }
 
 func newKerberosBurst(h *hunter, r *Rule) (analyzer, error) {
@@ -394,52 +401,77 @@ func (k *kerberosBurst) add(m map[string]*kerbEpisode, key string, source bool, 
 		ep = nil
 	}
 	if ep == nil {
-		ep = &kerbEpisode{key: key, source: source, status: map[uint64]int{}, first: ev.Timestamp}
+		ep = &kerbEpisode{key: key, source: source, first: ev.Timestamp}
 		m[key] = ep
 	}
-	ep.refs = append(ep.refs, ref)
-	if !slices.Contains(ep.others, other) {
-		ep.others = append(ep.others, other)
-	}
-	ep.status[st]++
+	ep.tries = append(ep.tries, kerbTry{ref: ref, other: other, st: st})
 	ep.last = ev.Timestamp
 	ep.inScope = ep.inScope || k.h.inScope(ev.Timestamp)
 }
 
+// close ends an episode; one that meets the threshold waits for finish,
+// when the rows of the rules this one yields to are known.
 func (k *kerberosBurst) close(m map[string]*kerbEpisode, ep *kerbEpisode) {
 	delete(m, ep.key)
-	if len(ep.refs) < k.min || !ep.inScope {
+	if len(ep.tries) < k.min || !ep.inScope {
 		return
+	}
+	k.done = append(k.done, ep)
+}
+
+// report judges an episode on the rows no rule it yields to claimed.
+func (k *kerberosBurst) report(ep *kerbEpisode) (Finding, bool) {
+	left := leftTo{}
+	var refs []EventRef
+	var others []string
+	status := map[uint64]int{}
+	inScope := false
+	for _, t := range ep.tries {
+		if id := k.h.claimedFor(k.r, t.ref.ID); id != "" {
+			left[id]++
+			continue
+		}
+		refs = append(refs, t.ref)
+		if !slices.Contains(others, t.other) {
+			others = append(others, t.other)
+		}
+		status[t.st]++
+		inScope = inScope || k.h.inScope(t.ref.Timestamp)
+	}
+	if len(refs) < k.min || !inScope {
+		return Finding{}, false
 	}
 	// An account's burst from one source is already that source's
 	// finding; it is its own finding only when it came from several.
-	if !ep.source && len(ep.others) < 2 {
-		return
+	if !ep.source && len(others) < 2 {
+		return Finding{}, false
 	}
-	codes := make([]uint64, 0, len(ep.status))
-	for c := range ep.status {
+	first, last := refs[0].Timestamp, refs[len(refs)-1].Timestamp
+	codes := make([]uint64, 0, len(status))
+	for c := range status {
 		codes = append(codes, c)
 	}
 	slices.Sort(codes)
 	var parts []string
 	for _, c := range codes {
-		parts = append(parts, fmt.Sprintf("%d× %s", ep.status[c], kerberosName(c)))
+		parts = append(parts, fmt.Sprintf("%d× %s", status[c], kerberosName(c)))
 	}
 	var expl string
 	if ep.source {
 		expl = fmt.Sprintf("%d Kerberos pre-authentication failures (4771 status 0x18, or 4768 refused) from %s for %s in %s (%s to %s): %s (threshold: %d failures, each within %s of the previous)",
-			len(ep.refs), ep.key, plural(len(ep.others), "account", "accounts")+" ("+listNames(ep.others, 8)+")",
-			span(ep.first, ep.last), ts(ep.first), ts(ep.last), strings.Join(parts, ", "), k.min, k.window)
+			len(refs), ep.key, plural(len(others), "account", "accounts")+" ("+listNames(others, 8)+")",
+			span(first, last), ts(first), ts(last), strings.Join(parts, ", "), k.min, k.window)
 	} else {
 		expl = fmt.Sprintf("%d Kerberos pre-authentication failures (4771 status 0x18, or 4768 refused) for account %s from %d sources (%s) in %s (%s to %s): %s (threshold: %d failures, each within %s of the previous)",
-			len(ep.refs), ep.key, len(ep.others), listNames(ep.others, 8),
-			span(ep.first, ep.last), ts(ep.first), ts(ep.last), strings.Join(parts, ", "), k.min, k.window)
+			len(refs), ep.key, len(others), listNames(others, 8),
+			span(first, last), ts(first), ts(last), strings.Join(parts, ", "), k.min, k.window)
 	}
+	expl += left.String()
 	key := ep.key
 	if !ep.source {
 		key = "account " + key
 	}
-	k.out = append(k.out, newFinding(k.r, key, expl, ep.refs))
+	return newFinding(k.r, key, expl, refs), true
 }
 
 func (k *kerberosBurst) finish() []Finding {
@@ -449,7 +481,13 @@ func (k *kerberosBurst) finish() []Finding {
 	for _, key := range authKeys(k.byUser) {
 		k.close(k.byUser, k.byUser[key])
 	}
-	return k.out
+	var out []Finding
+	for _, ep := range k.done {
+		if f, ok := k.report(ep); ok {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // ---- NTLM network logons and pass-the-hash ----
