@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every jejak test on a fresh machine: installs the Debian packages the
 # tests use as oracles and sample evidence, starts a real Elasticsearch node on
-# loopback for the store tests, runs `go vet` and `go test ./...`, and always
-# stops the node. .ci/run runs exactly this.
+# loopback for the store tests, runs `go vet`, staticcheck and `go test ./...`
+# (closing with the skipped tests counted by reason), and always stops the
+# node. .ci/run runs exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,12 +52,22 @@ fi
 echo "test.sh: Elasticsearch at $JEJAK_TEST_ES" >&2
 
 go vet ./...
+# staticcheck (unused names, ignored errors, simplifications go vet does not
+# look for), pinned: v0.8.2 is the newest release this Go (1.26) builds.
+# `go run pkg@version` takes it from the module proxy without adding it to
+# go.mod.
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 unformatted="$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"
 if [ -n "$unformatted" ]; then
   echo "test.sh: gofmt would change: $unformatted" >&2
   exit 1
 fi
-go test -count=1 -timeout 40m ./...
+# The run goes through internal/testsummary: it prints what plain go test
+# would (each package's ok/FAIL line, a failed test's whole output), then
+# "tests: N passed, N failed, N skipped" and the skips grouped by reason,
+# so tests that skip for a missing tool or data do not pass unseen. The
+# exit status is go test's (pipefail).
+go test -count=1 -timeout 40m -json ./... | go run ./internal/testsummary
 
 # A three-node cluster (in one JVM, one replica per shard) for the cluster
 # tests: a full case lands, and indexing goes on when one node stops
