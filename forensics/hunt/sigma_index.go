@@ -58,6 +58,8 @@ type sigmaIndex struct {
 	general   []sigmaRuleRef              // rules asked for every event
 	cache     map[winKey][]sigmaRuleRef
 	pre       *prefilter
+	m         map[string]any    // see event
+	lower     map[string]string // m's lower-cased values
 }
 
 type sigmaCandidate struct {
@@ -88,6 +90,21 @@ func newSigmaIndex(all []*sigmaMatches) *sigmaIndex {
 	}
 	idx.pre.build()
 	return idx
+}
+
+// event returns ev's Sigma field map. The map, and the lower-cased values
+// cached in it, are the index's and reused for the next event: no rule
+// keeps them past its evaluation.
+func (idx *sigmaIndex) event(ev *timeline.Event) map[string]any {
+	if idx.m == nil || len(idx.m) > 256 || len(idx.lower) > 256 {
+		// A map only grows: one event with many fields would make every
+		// later clear slow.
+		idx.m, idx.lower = make(map[string]any, 64), make(map[string]string, 16)
+	}
+	clear(idx.m)
+	clear(idx.lower)
+	idx.m[lowerKey] = idx.lower
+	return sigmaEventInto(idx.m, ev)
 }
 
 // usePrefilter is false only in the test that checks the prefilter

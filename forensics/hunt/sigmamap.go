@@ -309,7 +309,12 @@ func isAuthSyslog(ev *timeline.Event) bool {
 
 // sigmaEvent maps an event to the flat field map Sigma rules read.
 func sigmaEvent(ev *timeline.Event) map[string]any {
-	m := make(map[string]any, 32)
+	return sigmaEventInto(make(map[string]any, 32), ev)
+}
+
+// sigmaEventInto fills m, empty, with ev's Sigma fields (a hunt reuses one
+// map for every event).
+func sigmaEventInto(m map[string]any, ev *timeline.Event) map[string]any {
 	set := func(k, v string) {
 		if v != "" {
 			m[k] = v
