@@ -214,12 +214,16 @@ func Hunt(ctx context.Context, store Searcher, cfg Config) ([]Finding, error) {
 		}
 		if len(h.sigmas) > 0 && h.inScope(ev.Timestamp) {
 			var m map[string]any
+			sigmaIdx.next()
 			for _, s := range sigmaIdx.candidates(ev) {
 				if !s.rule.sigma.applies(ev) {
 					continue
 				}
 				if m == nil {
-					m = sigmaEvent(ev)
+					m = sigmaIdx.event(ev)
+				}
+				if !sigmaIdx.mayMatch(s, m) {
+					continue // cannot match (sigma_prefilter.go)
 				}
 				ok, err := s.rule.sigma.matches(ctx, m)
 				if err != nil {
