@@ -160,7 +160,12 @@ type prefilter struct {
 	scanned []uint32         // field index → generation it was scanned in
 	gen     uint32           // current event
 	byField map[string]int32 // name → field index
+	lits    [][]string       // field index → literals, in id order (while building)
+	ids     [][]int32        // field index → their ids (while building)
 }
+
+// maxLit is the longest literal the automata look for.
+const maxLit = 16
 
 func newPrefilter() *prefilter {
 	return &prefilter{litOf: map[litAlt]int32{}, byField: map[string]int32{}}
@@ -174,6 +179,12 @@ func (p *prefilter) add(n need) []int32 {
 	}
 	ids := make([]int32, 0, len(n))
 	for _, a := range n {
+		if len(a.lit) > maxLit {
+			// Any piece of a required text is required too: a long
+			// literal (a hash, a path) is looked for by its first bytes,
+			// which keeps the automata small.
+			a.lit = a.lit[:maxLit]
+		}
 		id, ok := p.litOf[a]
 		if !ok {
 			f, ok := p.byField[a.field]
@@ -181,10 +192,14 @@ func (p *prefilter) add(n need) []int32 {
 				f = int32(len(p.fields))
 				p.byField[a.field] = f
 				p.fields = append(p.fields, a.field)
+				p.lits = append(p.lits, nil)
+				p.ids = append(p.ids, nil)
 			}
 			id = int32(len(p.fieldOf))
 			p.litOf[a] = id
 			p.fieldOf = append(p.fieldOf, f)
+			p.lits[f] = append(p.lits[f], a.lit)
+			p.ids[f] = append(p.ids[f], id)
 		}
 		if !slices.Contains(ids, id) {
 			ids = append(ids, id)
@@ -197,16 +212,9 @@ func (p *prefilter) add(n need) []int32 {
 func (p *prefilter) build() {
 	p.autos = make([]*automaton, len(p.fields))
 	for f := range p.fields {
-		var lits []string
-		var ids []int32
-		for a, id := range p.litOf {
-			if p.fieldOf[id] == int32(f) {
-				lits = append(lits, a.lit)
-				ids = append(ids, id)
-			}
-		}
-		p.autos[f] = newAutomaton(lits, ids)
+		p.autos[f] = newAutomaton(p.lits[f], p.ids[f])
 	}
+	p.lits, p.ids = nil, nil
 	p.found = make([]uint32, len(p.fieldOf))
 	p.scanned = make([]uint32, len(p.fields))
 }
@@ -253,39 +261,38 @@ type automaton struct {
 
 func newAutomaton(lits []string, ids []int32) *automaton {
 	a := &automaton{}
-	// Class 0 is "a byte no literal uses".
+	// Class 0 is "a byte no literal uses"; every byte of a multi-byte
+	// UTF-8 sequence shares one class. Bytes sharing a class can only
+	// make the automaton report a literal the text does not hold (the
+	// rule is then evaluated), never miss one it holds.
 	var used [256]bool
-	n := 0
 	for _, l := range lits {
 		for i := 0; i < len(l); i++ {
-			if !used[l[i]] {
-				used[l[i]] = true
-				n++
-			}
+			used[l[i]] = true
 		}
 	}
-	if n < 256 {
-		for b, u := range used {
-			if u {
-				a.nclass++
-				a.class[b] = uint8(a.nclass)
-			}
+	for b, u := range used {
+		if u && b < utf8.RuneSelf {
+			a.nclass++
+			a.class[b] = uint8(a.nclass)
 		}
-		a.nclass++
-	} else {
-		// Every byte value used: one class per byte.
-		for i := range a.class {
-			a.class[i] = uint8(i)
-		}
-		a.nclass = 256
 	}
+	a.nclass++
+	for b := utf8.RuneSelf; b < 256; b++ {
+		a.class[b] = uint8(a.nclass)
+	}
+	a.nclass++
 	nc := a.nclass
 	// Trie (goto) with -1 for no edge.
-	a.delta = make([]int32, nc)
+	states := 1
+	for _, l := range lits {
+		states += len(l)
+	}
+	a.delta = make([]int32, nc, states*nc) // at most one state per byte
 	for i := range a.delta {
 		a.delta[i] = -1
 	}
-	a.out = [][]int32{nil}
+	a.out = make([][]int32, 1, states)
 	for k, l := range lits {
 		s := int32(0)
 		for i := 0; i < len(l); i++ {
@@ -294,8 +301,10 @@ func newAutomaton(lits []string, ids []int32) *automaton {
 			if t < 0 {
 				t = int32(len(a.out))
 				a.out = append(a.out, nil)
-				for j := 0; j < nc; j++ {
-					a.delta = append(a.delta, -1)
+				n := len(a.delta)
+				a.delta = a.delta[:n+nc]
+				for j := n; j < n+nc; j++ {
+					a.delta[j] = -1
 				}
 				a.delta[int(s)*nc+c] = t
 			}
