@@ -2,11 +2,13 @@ package hunt
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/bradleyjkemp/sigma-go"
 	"github.com/jejak-forensics/jejak/internal/casetest"
@@ -139,4 +141,67 @@ func indent(s string) string {
 		lines[i] = "  " + l
 	}
 	return strings.Join(lines, "\n") + "\n"
+}
+
+// TestAutomatonFindsEveryLiteral checks the Aho-Corasick scan against
+// strings.Contains on random texts: every literal a text contains is
+// found; for ASCII literals nothing else is; a non-ASCII literal may be
+// reported where another non-ASCII text stands (bytes ≥ 0x80 share a
+// class), which only makes a rule be evaluated.
+func TestAutomatonFindsEveryLiteral(t *testing.T) {
+	lits := []string{"he", "she", "his", "hers", "h", "\\cmd.exe", "cmd", "md.e", "é", "ré", "日本", "aaaa", "aa"}
+	ids := make([]int32, len(lits))
+	for i := range ids {
+		ids[i] = int32(i)
+	}
+	a := newAutomaton(lits, ids)
+	alphabet := []string{"h", "e", "s", "r", "i", "a", "\\", "c", "m", "d", ".", "x", "é", "日", "本", "ü", " "}
+	rng := rand.New(rand.NewPCG(1, 2))
+	found := make([]uint32, len(lits))
+	for gen := uint32(1); gen <= 20000; gen++ {
+		var b strings.Builder
+		for range rng.IntN(24) {
+			b.WriteString(alphabet[rng.IntN(len(alphabet))])
+		}
+		text := b.String()
+		a.scan(text, found, gen)
+		for i, l := range lits {
+			has, got := strings.Contains(text, l), found[i] == gen
+			ascii := !strings.ContainsFunc(l, func(r rune) bool { return r >= utf8.RuneSelf })
+			if has && !got {
+				t.Fatalf("%q: literal %q not found", text, l)
+			}
+			if got && !has && ascii {
+				t.Fatalf("%q: literal %q reported, not there", text, l)
+			}
+		}
+	}
+}
+
+// FuzzAutomaton: whatever the literals and the text, a contained literal
+// is found.
+func FuzzAutomaton(f *testing.F) {
+	f.Add("he\x00she\x00hers", "ushers")
+	f.Add("\\powershell.exe\x00-enc", "C:\\x\\powershell.exe -enc AAA")
+	f.Add("日本\x00本", "日本語")
+	f.Fuzz(func(t *testing.T, joined, text string) {
+		var lits []string
+		var ids []int32
+		for _, l := range strings.Split(joined, "\x00") {
+			if l != "" {
+				lits = append(lits, l)
+				ids = append(ids, int32(len(ids)))
+			}
+		}
+		if len(lits) == 0 || len(lits) > 64 {
+			return
+		}
+		found := make([]uint32, len(lits))
+		newAutomaton(lits, ids).scan(text, found, 1)
+		for i, l := range lits {
+			if strings.Contains(text, l) && found[i] != 1 {
+				t.Fatalf("literal %q in %q not found", l, text)
+			}
+		}
+	})
 }
