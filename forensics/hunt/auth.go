@@ -165,10 +165,15 @@ func newBruteForce(h *hunter, r *Rule) (analyzer, error) {
 }
 
 // bruteKey: the source, or for local attempts (no source recorded) the
-// account on its host.
+// program that made them on its host when the record names it (Windows
+// 4625's ProcessName: one tool guessing several local accounts is one
+// activity), else the account on its host.
 func bruteKey(ev *timeline.Event) string {
 	if s := sourceOf(ev); s != "" && s != "-" && s != "127.0.0.1" && s != "::1" {
 		return s
+	}
+	if ev.Winlog != nil && ev.Process != nil && ev.Process.Executable != "" {
+		return "local " + ev.Process.Executable + " on " + hostOf(ev)
 	}
 	u := userOf(ev)
 	if u == "" {

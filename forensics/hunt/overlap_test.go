@@ -3,10 +3,12 @@ package hunt
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jejak-forensics/jejak/parsers/parsertest"
 	"github.com/jejak-forensics/jejak/timeline"
 )
 
@@ -243,5 +245,33 @@ func TestYieldsToChecked(t *testing.T) {
 	}
 	if len(fs) != 1 || fs[0].RuleID != "B-1" || len(fs[0].Events) != 8 {
 		t.Errorf("want only B-1's finding of 8 rows: %+v", fs)
+	}
+}
+
+// One program guessing two local accounts is one activity: EVTX-to-MITRE's
+// AccountRestore recording (CC0) has 16 failed logons (4625, no remote
+// address, ProcessName AccountRestore.exe) for Admin and Administrator,
+// which were two findings, one per account. evtxexport selects the 4625s.
+func TestBruteForceLocalToolOneFinding(t *testing.T) {
+	const rel = "more/evtx/mitre_cc0/ID4776-4625-AccountRestore_local_bruteforce.evtx"
+	recs, ok := evtxexport(t, parsertest.Corpus(t, rel))
+	if !ok {
+		t.Fatalf("evtxexport refused %s", rel)
+	}
+	want := oracleIDs(recs, eventIDIn("4625"))
+	if len(want) != 16 {
+		t.Fatalf("evtxexport shows %d 4625 records, want the 16 of MANIFEST's description", len(want))
+	}
+	fs := byRule(hunt(t, buildCase(t, rel), Config{}), "JEJAK-AUTH-01")
+	if len(fs) != 1 {
+		t.Fatalf("%d JEJAK-AUTH-01 findings, want 1: %+v", len(fs), fs)
+	}
+	if got := findingIDs(fs); !slices.Equal(got, want) {
+		t.Errorf("records %v, evtxexport's 4625s %v", got, want)
+	}
+	for _, w := range []string{"16 failed Windows logons", "2 accounts (Admin, Administrator)", `AccountRestore.exe on WIN`} {
+		if !strings.Contains(fs[0].Explanation, w) {
+			t.Errorf("explanation lacks %q: %s", w, fs[0].Explanation)
+		}
 	}
 }
