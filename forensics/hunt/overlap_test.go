@@ -275,3 +275,47 @@ func TestBruteForceLocalToolOneFinding(t *testing.T) {
 		}
 	}
 }
+
+// JEJAK-AUTH-06 keeps the RDP logons no session chain holds, and the
+// console is none: a LocalSessionManager 21 with address LOCAL raises
+// nothing, one from a client address is JEJAK-RDP-01's session only, and a
+// type 10 logon without an address (which begins no chain) stays AUTH-06's.
+func TestRDPLogonYieldsToSession(t *testing.T) {
+	const lsm = "Microsoft-Windows-TerminalServices-LocalSessionManager"
+	ev := func(n int, prov, channel string, id int, data map[string]string) *timeline.Event {
+		e := winEv(n, time.Duration(n)*time.Minute, prov, id, data)
+		e.Winlog.Channel = channel
+		return e
+	}
+	evs := eventList{
+		ev(1, lsm, lsm+"/Operational", 21, map[string]string{"User": `COUNTY\clerk`, "SessionID": "1", "Address": "LOCAL"}),
+		ev(2, lsm, lsm+"/Operational", 21, map[string]string{"User": `COUNTY\admin`, "SessionID": "2", "Address": "10.0.0.5"}),
+		ev(3, securityAuditing, "Security", 4624, map[string]string{"TargetUserName": "backup", "TargetDomainName": "COUNTY", "LogonType": "10", "IpAddress": "-"}),
+	}
+	by := huntBuiltin(t, evs, true)
+	if s := by["JEJAK-RDP-01"]; len(s) != 1 || len(s[0].Events) != 1 || s[0].Events[0].ID != "ev0002" {
+		t.Errorf("want one session of row ev0002: %+v", s)
+	}
+	a := by["JEJAK-AUTH-06"]
+	if len(a) != 1 || len(a[0].Events) != 1 || a[0].Events[0].ID != "ev0003" {
+		t.Fatalf("want AUTH-06 on the address-less type 10 logon only: %+v", a)
+	}
+	// The three rows share one (empty) provenance, one file: the finding
+	// says it left the session's row to JEJAK-RDP-01.
+	if !strings.Contains(a[0].Explanation, "1 row in JEJAK-RDP-01's finding") {
+		t.Errorf("explanation does not say what it left: %s", a[0].Explanation)
+	}
+	// Without yields_to the session's row is flagged twice.
+	before := huntBuiltin(t, evs, false)
+	n := 0
+	for _, f := range before["JEJAK-AUTH-06"] {
+		for _, e := range f.Events {
+			if e.ID == "ev0002" {
+				n++
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("without yields_to AUTH-06 should hold ev0002 too: %+v", before["JEJAK-AUTH-06"])
+	}
+}
