@@ -284,11 +284,22 @@ func newAutomaton(lits []string, ids []int32) *automaton {
 	a.nclass++
 	nc := a.nclass
 	// Trie (goto) with -1 for no edge.
+	// One state per distinct prefix: in sorted order, each literal adds
+	// the bytes past what it shares with the one before.
+	sorted := slices.Clone(lits)
+	slices.Sort(sorted)
 	states := 1
-	for _, l := range lits {
-		states += len(l)
+	for i, l := range sorted {
+		shared := 0
+		if i > 0 {
+			prev := sorted[i-1]
+			for shared < len(l) && shared < len(prev) && l[shared] == prev[shared] {
+				shared++
+			}
+		}
+		states += len(l) - shared
 	}
-	a.delta = make([]int32, nc, states*nc) // at most one state per byte
+	a.delta = make([]int32, nc, states*nc)
 	for i := range a.delta {
 		a.delta[i] = -1
 	}
