@@ -148,7 +148,7 @@ type hunter struct {
 	pending  []Finding
 	// claimants are the rules another loaded rule yields to; claims maps
 	// an event row to those of them whose findings hold it (overlap.go).
-	claimants map[string]bool
+	claimants map[string][]string // rule ID → the loaded rules yielding to it
 	claims    map[string][]string
 }
 
@@ -159,7 +159,7 @@ func Hunt(ctx context.Context, store Searcher, cfg Config) ([]Finding, error) {
 		return nil, fmt.Errorf("hunt window: before %s is not after after %s", cfg.Before.Format(time.RFC3339), cfg.After.Format(time.RFC3339))
 	}
 	h := &hunter{cfg: cfg, zone: cfg.Zone, strs: map[string]string{}, chains: map[string][]string{},
-		claimants: map[string]bool{}, claims: map[string][]string{}}
+		claimants: map[string][]string{}, claims: map[string][]string{}}
 	if h.zone == nil {
 		h.zone = time.UTC
 	}
@@ -172,7 +172,7 @@ func Hunt(ctx context.Context, store Searcher, cfg Config) ([]Finding, error) {
 	}
 	for _, r := range rules {
 		for _, id := range r.YieldsTo {
-			h.claimants[id] = true
+			h.claimants[id] = append(h.claimants[id], r.ID)
 		}
 	}
 	for _, r := range rules {

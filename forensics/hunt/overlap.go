@@ -92,12 +92,20 @@ func finishOrder(fs []finisher) ([]finisher, error) {
 }
 
 // claim records the rows of a rule's findings when another loaded rule
-// yields to it.
+// yields to it, and says so in each finding: a reader of the finding alone
+// learns why the other rule did not report the same rows.
 func (h *hunter) claim(r *Rule, fs []Finding) {
-	if !h.claimants[r.ID] {
+	yielders := h.claimants[r.ID]
+	if len(yielders) == 0 {
 		return
 	}
-	for _, f := range fs {
+	note := "; " + yielders[0] + " does not count these rows (its rule file yields them to this rule)"
+	if len(yielders) > 1 {
+		note = "; " + strings.Join(yielders, ", ") + " do not count these rows (their rule files yield them to this rule)"
+	}
+	for i := range fs {
+		f := &fs[i]
+		f.Explanation += note
 		for _, e := range f.Events {
 			if !slices.Contains(h.claims[e.ID], r.ID) {
 				h.claims[e.ID] = append(h.claims[e.ID], r.ID)

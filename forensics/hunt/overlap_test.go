@@ -121,6 +121,10 @@ func TestOverlapSprayIsOneFinding(t *testing.T) {
 			if len(sp) != 1 || sp[0].Severity != c.sev {
 				t.Fatalf("want one JEJAK-AUTH-07 finding, %s: %+v", c.sev, sp)
 			}
+			// The finding alone tells why the others are silent.
+			if w := "JEJAK-AUTH-01, JEJAK-AUTH-02, JEJAK-AUTH-08 do not count these rows"; !strings.Contains(sp[0].Explanation, w) {
+				t.Errorf("explanation lacks %q: %s", w, sp[0].Explanation)
+			}
 		})
 	}
 }
@@ -295,6 +299,8 @@ func TestRDPLogonYieldsToSession(t *testing.T) {
 	by := huntBuiltin(t, evs, true)
 	if s := by["JEJAK-RDP-01"]; len(s) != 1 || len(s[0].Events) != 1 || s[0].Events[0].ID != "ev0002" {
 		t.Errorf("want one session of row ev0002: %+v", s)
+	} else if !strings.Contains(s[0].Explanation, "JEJAK-AUTH-06 does not count these rows") {
+		t.Errorf("the session does not say AUTH-06 yields to it: %s", s[0].Explanation)
 	}
 	a := by["JEJAK-AUTH-06"]
 	if len(a) != 1 || len(a[0].Events) != 1 || a[0].Events[0].ID != "ev0003" {
