@@ -602,7 +602,7 @@ func base64Offsets(values []any) []any {
 }
 
 // matches evaluates the rule on an event already mapped to Sigma fields
-// (sigmaEvent); the map gains cached lower-cased values.
+// (sigmaEventInto); the map gains cached lower-cased values.
 func (sr *sigmaRule) matches(ctx context.Context, m map[string]any) (bool, error) {
 	if recs, ok := m[auditdRecordsField].([]map[string]string); ok && sr.perRecord {
 		// One record at a time, over the event's common fields; the

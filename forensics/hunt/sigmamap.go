@@ -119,7 +119,7 @@ var windowsChannelCategories = map[string]channelCategory{
 	"ps_classic_provider_start": {[]string{"Windows PowerShell"}, []int{600}},
 	"ps_classic_script":         {[]string{"Windows PowerShell"}, []int{800}},
 	// Object access on files (audit policy with a SACL): FileName and
-	// Image are ObjectName and ProcessName (see sigmaEvent).
+	// Image are ObjectName and ProcessName (see sigmaEventInto).
 	"file_access":  {[]string{"Security"}, []int{4663}},
 	"sysmon_error": {[]string{sysmonChannel}, []int{255}},
 }
@@ -307,13 +307,8 @@ func isAuthSyslog(ev *timeline.Event) bool {
 	return false
 }
 
-// sigmaEvent maps an event to the flat field map Sigma rules read.
-func sigmaEvent(ev *timeline.Event) map[string]any {
-	return sigmaEventInto(make(map[string]any, 32), ev)
-}
-
-// sigmaEventInto fills m, empty, with ev's Sigma fields (a hunt reuses one
-// map for every event).
+// sigmaEventInto fills m, empty, with ev's Sigma fields: the flat field map
+// Sigma rules read (a hunt reuses one map for every event).
 func sigmaEventInto(m map[string]any, ev *timeline.Event) map[string]any {
 	set := func(k, v string) {
 		if v != "" {
