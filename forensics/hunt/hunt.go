@@ -145,7 +145,6 @@ type hunter struct {
 	anas     []analyzer
 	anaRules []*Rule // the rule of each analyzer
 	sigmas   []*sigmaMatches
-	pending  []Finding
 	// claimants are the rules another loaded rule yields to; claims maps
 	// an event row to those of them whose findings hold it (overlap.go).
 	claimants map[string][]string // rule ID → the loaded rules yielding to it
