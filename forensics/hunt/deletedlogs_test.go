@@ -3,7 +3,6 @@ package hunt
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,12 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jejak-forensics/jejak/forensics/disk"
-	jfs "github.com/jejak-forensics/jejak/forensics/fs"
-	"github.com/jejak-forensics/jejak/forensics/ingest"
 	"github.com/jejak-forensics/jejak/internal/oracle"
-	"github.com/jejak-forensics/jejak/parsers/all"
-	"github.com/jejak-forensics/jejak/timeline/store/sqlite"
 )
 
 // imageUUID fixes the file system's UUID and directory hash seed, so the
@@ -117,32 +111,6 @@ func deletedLogImage(t *testing.T, extra map[string][]byte) (img string, removed
 	return img, removed
 }
 
-// buildImageCase ingests a disk image as 'jejak ingest' opens evidence
-// (partitions and file systems found), into a fresh SQLite store.
-func buildImageCase(t *testing.T, img string) *sqlite.Store {
-	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "case.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	w, err := disk.OpenEvidence(ctx, img, jfs.Options{TempDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum, err := ingest.Run(ctx, ingest.Config{Registry: all.Registry(), Zone: time.UTC, TempDir: dir},
-		[]ingest.Item{{SHA256: "img:" + filepath.Base(img), Name: filepath.Base(img), Walker: w}}, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sum.Events == 0 {
-		t.Fatalf("no events from %s", img)
-	}
-	return st
-}
-
 // flsEntry is one bodyfile line of fls -m.
 type flsEntry struct {
 	inode               string
@@ -189,7 +157,7 @@ func TestDeletedLogFileExt4(t *testing.T) {
 		t.Fatal("fls: the compressed access.log.2.gz is not live")
 	}
 	cut := time.Date(2023, 11, 10, 0, 0, 0, 0, time.UTC)
-	st := buildImageCase(t, img)
+	st := buildDiskCase(t, img)
 
 	want := map[string]string{"var/log/auth.log.1": "T1070.002", "var/lib/tabulasi/import.csv": "T1070.004"}
 	for _, watch := range [][]string{nil, {"/var/lib/tabulasi"}} {
@@ -338,7 +306,7 @@ func TestDeletedLogFileNTFS(t *testing.T) {
 	if len(si) != 1 || time.Unix(si[0].mtime, 0).Before(cut.Truncate(time.Second)) {
 		t.Fatalf("fls: Tabulasi's $SI times %v do not move after the cut-off %s", si, cut)
 	}
-	st := buildImageCase(t, img)
+	st := buildDiskCase(t, img)
 	fs := byRule(hunt(t, st, Config{After: cut, Watch: []string{`C:\Tabulasi`}}), "JEJAK-LNX-06")
 	var keys []string
 	for _, f := range fs {
@@ -398,7 +366,7 @@ func TestPlantedLinuxCase(t *testing.T) {
 		t.Fatal(err)
 	}
 	img, _ := deletedLogImage(t, map[string][]byte{"root/.bash_history": b})
-	st := buildImageCase(t, img)
+	st := buildDiskCase(t, img)
 	cut := time.Date(2023, 11, 10, 0, 0, 0, 0, time.UTC)
 	fs := hunt(t, st, Config{After: cut})
 	got := map[string][]string{}
@@ -505,7 +473,7 @@ func TestDeletedLogFileKernel(t *testing.T) {
 	}
 	mounted = false
 
-	st := buildImageCase(t, img)
+	st := buildDiskCase(t, img)
 	fs := byRule(hunt(t, st, Config{After: cut}), "JEJAK-LNX-06")
 	if len(fs) != 1 {
 		var keys []string

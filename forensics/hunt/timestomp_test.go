@@ -4,9 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,44 +14,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jejak-forensics/jejak/forensics/disk"
-	jfs "github.com/jejak-forensics/jejak/forensics/fs"
-	"github.com/jejak-forensics/jejak/forensics/ingest"
+	"github.com/jejak-forensics/jejak/internal/casetest"
 	"github.com/jejak-forensics/jejak/internal/oracle"
-	"github.com/jejak-forensics/jejak/parsers/all"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 	"github.com/jejak-forensics/jejak/timeline"
 	"github.com/jejak-forensics/jejak/timeline/store/sqlite"
 )
 
-// buildDiskCase ingests disk images as 'jejak ingest' does, through
-// disk.OpenEvidence (casetest.Build reads a path as a plain file, so an
-// image would stay one opaque file there), and returns the store.
+// buildDiskCase ingests disk images as 'jejak ingest' does.
 func buildDiskCase(t *testing.T, images ...string) *sqlite.Store {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "case.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	var items []ingest.Item
-	for _, p := range images {
-		w, err := disk.OpenEvidence(ctx, p, jfs.Options{TempDir: dir})
-		if err != nil {
-			t.Fatalf("open %s: %v", p, err)
-		}
-		sum := sha256.Sum256([]byte("image:" + p)) // a stable stand-in ID, not the image's hash
-		items = append(items, ingest.Item{SHA256: hex.EncodeToString(sum[:]), Name: filepath.Base(p), Walker: w})
-	}
-	sum, err := ingest.Run(ctx, ingest.Config{Registry: all.Registry(), Zone: time.UTC, TempDir: dir}, items, st)
-	if err != nil {
-		t.Fatalf("ingest: %v", err)
-	}
-	if sum.Events == 0 {
-		t.Fatalf("no events from %v", images)
-	}
+	st, _ := casetest.BuildDisk(t, images...)
 	return st
 }
 

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jejak-forensics/jejak/forensics/disk"
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
 	"github.com/jejak-forensics/jejak/forensics/ingest"
 	"github.com/jejak-forensics/jejak/parsers/all"
@@ -25,6 +26,19 @@ import (
 // test, and returns it with the ingest summary. It fails the test when no
 // event comes out.
 func Build(t testing.TB, paths ...string) (*sqlite.Store, ingest.Summary) {
+	t.Helper()
+	return build(t, jfs.Open, paths)
+}
+
+// BuildDisk is Build for disk images opened as 'jejak ingest' opens
+// evidence (disk.OpenEvidence: partitions and file systems found), where
+// Build reads an image as one plain file.
+func BuildDisk(t testing.TB, images ...string) (*sqlite.Store, ingest.Summary) {
+	t.Helper()
+	return build(t, disk.OpenEvidence, images)
+}
+
+func build(t testing.TB, open func(context.Context, string, jfs.Options) (jfs.Walker, error), paths []string) (*sqlite.Store, ingest.Summary) {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -40,7 +54,7 @@ func Build(t testing.TB, paths ...string) (*sqlite.Store, ingest.Summary) {
 		} else if _, err := os.Stat(p); err != nil {
 			t.Skipf("%s: %v", p, err)
 		}
-		w, err := jfs.Open(ctx, p, jfs.Options{TempDir: dir})
+		w, err := open(ctx, p, jfs.Options{TempDir: dir})
 		if err != nil {
 			t.Fatalf("open %s: %v", p, err)
 		}
