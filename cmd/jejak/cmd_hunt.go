@@ -297,50 +297,6 @@ func printHuntSummary(w io.Writer, summary []hunt.Summary, n int, colour bool) {
 	tw.Flush()
 }
 
-func rulesCmd(e *env) *cli.Command {
-	return withHelp(&cli.Command{
-		Name:  "rules",
-		Usage: "list jejak's built-in hunting rules",
-		Subcommands: []*cli.Command{{
-			Name:      "list",
-			Usage:     "list the built-in rules (and Sigma rules under --rules)",
-			ArgsUsage: " ",
-			Description: `Lists every rule 'jejak hunt' runs: ID, severity, ATT&CK technique, kind
-(a Go analyzer or a Sigma detection), title. --json adds the description,
-parameters, source file and its SHA-256, for a report's appendix.`,
-			Flags: []cli.Flag{
-				&cli.BoolFlag{Name: "json", Usage: "one JSON array with every field"},
-				&cli.StringSliceFlag{Name: "rules", Usage: "also list the Sigma rules under `DIR`"},
-			},
-			Action: func(c *cli.Context) error {
-				if c.NArg() != 0 {
-					return usagef("rules list takes no arguments")
-				}
-				rules, err := e.loadRules(c)
-				if err != nil {
-					return err
-				}
-				if c.Bool("json") {
-					enc := json.NewEncoder(e.stdout)
-					enc.SetIndent("", "  ")
-					enc.SetEscapeHTML(false)
-					return enc.Encode(rules)
-				}
-				tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tSEVERITY\tTECHNIQUE\tKIND\tTITLE")
-				for _, r := range rules {
-					kind := "sigma"
-					if r.Analyzer != "" {
-						kind = "analyzer " + r.Analyzer
-					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", oneLine(r.ID), r.Severity, oneLine(dash(r.Technique)), kind, oneLine(r.Title))
-				}
-				return tw.Flush()
-			},
-		}},
-	})
-}
-
 // findingsToES stores a hunt's findings in the case index's findings index
 // (jejak-<case>-findings), replacing that hunt's earlier ones, so analysts
 // in Kibana see them beside the timeline.

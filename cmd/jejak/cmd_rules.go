@@ -11,26 +11,32 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// rulesCommand is 'jejak rules': rulesCmd's list, stating what a --rules
+// rulesCommand is 'jejak rules': the rule list, stating what a --rules
 // folder gave (rules loaded, files skipped per reason), and 'rules fetch'.
 func rulesCommand(e *env) *cli.Command {
-	c := rulesCmd(e)
-	c.Usage = "list jejak's hunting rules, or fetch SigmaHQ's"
-	for _, sub := range c.Subcommands {
-		if sub.Name != "list" {
-			continue
-		}
-		sub.Description += `
+	return withHelp(&cli.Command{
+		Name:  "rules",
+		Usage: "list jejak's hunting rules, or fetch SigmaHQ's",
+		Subcommands: []*cli.Command{{
+			Name:      "list",
+			Usage:     "list the built-in rules (and Sigma rules under --rules)",
+			ArgsUsage: " ",
+			Description: `Lists every rule 'jejak hunt' runs: ID, severity, ATT&CK technique, kind
+(a Go analyzer or a Sigma detection), title. --json adds the description,
+parameters, source file and its SHA-256, for a report's appendix.
 
 With --rules, the Sigma files under DIR that were not loaded are counted per
 reason (a log source jejak has no events for, an unsupported modifier or
 aggregation, a deprecated rule, not a rule); --verbose names each file and
-its reason, and --json gives {"rules": [...], "sigma": {...}} with both.`
-		sub.Flags = append(sub.Flags, &cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "name every skipped Sigma file and its reason"})
-		sub.Action = func(c *cli.Context) error { return rulesList(e, c) }
-	}
-	c.Subcommands = append(c.Subcommands, rulesFetchCmd(e))
-	return c
+its reason, and --json gives {"rules": [...], "sigma": {...}} with both.`,
+			Flags: []cli.Flag{
+				&cli.BoolFlag{Name: "json", Usage: `one JSON object, {"rules": [...]}, with every field`},
+				&cli.StringSliceFlag{Name: "rules", Usage: "also list the Sigma rules under `DIR`"},
+				&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "name every skipped Sigma file and its reason"},
+			},
+			Action: func(c *cli.Context) error { return rulesList(e, c) },
+		}, rulesFetchCmd(e)},
+	})
 }
 
 // sigmaLoad is what 'rules list --json' says about the --rules folders.
