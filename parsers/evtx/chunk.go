@@ -227,6 +227,21 @@ type chunkResult struct {
 	empty           bool // all zero: an unused chunk, not damage
 }
 
+// chainRecord ends the reading of a record of a chunk's record chain: the
+// decoded record goes to fn; one whose body did not decode is counted lost
+// and warned at its offset.
+func (res *chunkResult) chainRecord(r *Record, pos int, ev *Element, err error, warn func(int, uint64, string, ...any), fn func(*Record)) {
+	if err != nil {
+		res.unreadable++
+		res.chainUnreadable++
+		warn(pos, r.ID, "record %d: %w", r.ID, err)
+		return
+	}
+	r.Event = ev
+	res.records++
+	fn(r)
+}
+
 // decodeChunk decodes every record of one chunk. Damage never stops it: a
 // bad magic or checksum is reported and the records are still read. The
 // live records are the chunk's record chain (see the from* constants);
@@ -360,15 +375,7 @@ func decodeChunk(buf []byte, fileOff int64, inUse bool, stop func() bool, fn fun
 			warn(pos, id, "record %d at chunk offset %d: size copy at its end differs from its size %d (damaged tail); its body decodes and is read as live, as the evtx crate reads it (evtxexport stops the chunk here)", id, pos, size)
 			r.Anomaly = "size copy at the record's end differs from its size (damaged tail)"
 		}
-		if err != nil {
-			res.unreadable++
-			res.chainUnreadable++
-			warn(pos, id, "record %d: %w", id, err)
-		} else {
-			r.Event = ev
-			res.records++
-			fn(&r)
-		}
+		res.chainRecord(&r, pos, ev, err, warn, fn)
 		pos += size
 		if id == h.lastID && pos < end {
 			after = fromPastChain
@@ -422,15 +429,7 @@ func scanChunk(c *chunk, x *expander, end int, tag string, stop func() bool, res
 		r := Record{Offset: c.fileOff + int64(pos), ID: id, Recovered: tag}
 		r.Written, _ = filetime(binary.LittleEndian.Uint64(buf[pos+16:]))
 		ev, err := decodeRecordBody(c, x, pos+recordHeaderSize, pos+size-4)
-		if err != nil {
-			res.unreadable++
-			res.chainUnreadable++
-			warn(pos, id, "record %d: %w", id, err)
-		} else {
-			r.Event = ev
-			res.records++
-			fn(&r)
-		}
+		res.chainRecord(&r, pos, ev, err, warn, fn)
 		pos += size
 	}
 }
