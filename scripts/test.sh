@@ -14,6 +14,9 @@ PACKAGES=(
   forensics-samples-ntfs forensics-samples-ext4 forensics-samples-multiple forensics-samples-files
   xz-utils bzip2 zip unzip gdisk util-linux e2fsprogs ntfs-3g auditd zsh login curl maven python3-dateutil
   rsyslog systemd-journal-remote postgresql mariadb-server fontconfig openssh-client openssl
+  libregf-utils libscca-utils liblnk-utils libevt-utils rifiuti2 libesedb-utils libolecf-utils
+  reglookup regripper libvmdk-utils libvhdi-utils libqcow-utils qemu-utils
+  exfatprogs dosfstools mtools fatcat lz4 zstd
 )
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
