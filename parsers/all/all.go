@@ -17,6 +17,7 @@ import (
 	"github.com/jejak-forensics/jejak/parsers/exif"
 	"github.com/jejak-forensics/jejak/parsers/firewall"
 	"github.com/jejak-forensics/jejak/parsers/mft"
+	"github.com/jejak-forensics/jejak/parsers/setupapi"
 	"github.com/jejak-forensics/jejak/parsers/shellhistory"
 	"github.com/jejak-forensics/jejak/parsers/syslog"
 	"github.com/jejak-forensics/jejak/parsers/usnjrnl"
@@ -42,6 +43,7 @@ func Registry() *parsers.Registry {
 		dpkg.NewAlternatives(),
 		shellhistory.NewZsh(),
 		shellhistory.New(),
+		setupapi.New(),
 		// Generic syslog after everything more specific.
 		syslog.New(),
 	}
