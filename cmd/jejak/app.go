@@ -52,7 +52,7 @@ and the embedded timeline store (case.db). The evidence is opened read-only
 and never changed.
 
 QUICK START
-   jejak analyze fixtures/example --out /tmp/example-case --after "2024-02-14 19:00"
+   jejak analyze fixtures/example --out /tmp/example-case --tz Asia/Jakarta --after "2024-02-14 19:00"
    jejak timeline /tmp/example-case --limit 20
 
 STEP BY STEP
@@ -81,6 +81,15 @@ STEP BY STEP
 			}
 			return nil
 		},
+		// Without a command: the help. With a word that is no command: a
+		// usage error (exit 2) naming the nearest command, not urfave's
+		// "No help topic" with the warnings code.
+		Action: func(c *cli.Context) error {
+			if !c.Args().Present() {
+				return cli.ShowAppHelp(c)
+			}
+			return unknownCommand(c.App, c.Args().First())
+		},
 		ExitErrHandler: func(*cli.Context, error) {}, // exit codes are mapped in run
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usageError{err}
@@ -101,17 +110,19 @@ STEP BY STEP
 			esCmd(e),
 			verifyCmd(e),
 			keyCmd(e),
+			versionCmd(e),
 		},
 	}
 }
 
-// withHelp appends the exit-status table to a command's description and
-// makes flag errors usage errors.
+// withHelp ends a command's description with a one-line pointer to the
+// exit-status table (printed once, in 'jejak --help') and makes flag errors
+// usage errors.
 func withHelp(c *cli.Command) *cli.Command {
 	if c.Description != "" {
 		c.Description += "\n\n"
 	}
-	c.Description += exitHelp
+	c.Description += exitPointer
 	c.OnUsageError = func(_ *cli.Context, err error, _ bool) error { return usageError{err} }
 	for _, sub := range c.Subcommands {
 		withHelp(sub)

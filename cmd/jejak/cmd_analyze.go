@@ -33,6 +33,9 @@ EXAMPLE
 			if c.NArg() == 0 {
 				return usagef("analyze needs at least one evidence PATH")
 			}
+			if err := checkZone("tz", c.String("tz")); err != nil {
+				return err
+			}
 			examiner := c.String("examiner")
 			if examiner == "" {
 				examiner = defaultExaminer()

@@ -12,6 +12,11 @@ func caseCmd(e *env) *cli.Command {
 	return withHelp(&cli.Command{
 		Name:  "case",
 		Usage: "create and inspect case folders",
+		Description: `A case is a folder: case.json (name, examiner, zone), evidence.json (the
+registry of evidence items with their hashes), custody.log (hash-chained,
+optionally signed, every action on the case in order) and case.db (the
+timeline store). 'case init' makes one; 'case show' prints it and checks its
+custody log. Evidence is never copied into it.`,
 		Subcommands: []*cli.Command{{
 			Name:      "init",
 			Usage:     "create a case folder",
@@ -33,6 +38,9 @@ EXAMPLE
 			Action: func(c *cli.Context) error {
 				dir, err := oneArg(c, "DIR")
 				if err != nil {
+					return err
+				}
+				if err := checkZone("tz", c.String("tz")); err != nil {
 					return err
 				}
 				cfg := e.caseConfig(c.String("examiner"))

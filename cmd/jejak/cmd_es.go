@@ -266,6 +266,11 @@ func esCmd(e *env) *cli.Command {
 	return withHelp(&cli.Command{
 		Name:  "es",
 		Usage: "print what Elasticsearch and Kibana need: index template, saved objects",
+		Description: `'jejak index CASE --es URL' (or 'ingest --es') installs the index template
+itself. These subcommands print the same objects for a cluster an
+administrator prepares by hand: 'es template' the composable index template
+(PUT _index_template/NAME), 'es kibana' the Kibana saved objects (data view,
+searches) as NDJSON for Stack Management > Saved objects > Import.`,
 		Subcommands: []*cli.Command{{
 			Name:      "template",
 			Usage:     "print the composable index template jejak installs",

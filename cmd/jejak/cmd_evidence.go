@@ -19,6 +19,10 @@ func evidenceCmd(e *env) *cli.Command {
 	return withHelp(&cli.Command{
 		Name:  "evidence",
 		Usage: "register, list and verify evidence items",
+		Description: `Evidence items are files, folders, archives and disk images registered in a
+case by path, with SHA-256, SHA-1 and MD5 taken as received. 'evidence add'
+registers them (read-only, nothing copied); 'evidence list' shows them;
+'evidence verify' re-hashes them and checks the custody chain.`,
 		Subcommands: []*cli.Command{{
 			Name:      "add",
 			Usage:     "register evidence (files, folders, archives) without changing it",

@@ -242,6 +242,12 @@ func (e *env) ingest(c *cli.Context, cs *evidence.Case) (rerr error) {
 			}
 		}
 	}
+	if n := sum.ZoneAssumed["UTC"]; n > 0 {
+		// UTC is what a case gets when no --tz was given: a listed
+		// warning, so 'jejak warnings' shows the assumption too.
+		ws.addQuiet(timeline.Warning{Kind: timeline.WarnZone, Offset: -1, Message: fmt.Sprintf(
+			"%d events from sources without a zone were read as UTC, the case zone and the default when no --tz is given; if they were written in local time, re-create the case with --tz ZONE", n)})
+	}
 	if err := ws.flush(); err != nil && runErr == nil {
 		runErr = err
 	}
@@ -258,7 +264,7 @@ func (e *env) ingest(c *cli.Context, cs *evidence.Case) (rerr error) {
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(out)
 	} else {
-		printSummary(e.stderr, &sum, ws.sample)
+		printSummary(e.stderr, &sum, ws.sample, evidenceNames(cs))
 		printZones(e.stderr, zones)
 		if runErr != nil {
 			fmt.Fprintf(e.stderr, "\nINCOMPLETE       this run did not complete: the counts above stop where it stopped, and the case\n"+
@@ -429,7 +435,7 @@ func (w *warningWriter) flush() error {
 	return w.err
 }
 
-func printSummary(out io.Writer, s *ingest.Summary, sample []timeline.Warning) {
+func printSummary(out io.Writer, s *ingest.Summary, sample []timeline.Warning, names map[string]string) {
 	fmt.Fprintf(out, "\nevidence items   %d\n", s.Evidence)
 	fmt.Fprintf(out, "files seen       %d\n", s.FilesSeen)
 	fmt.Fprintf(out, "files parsed     %d\n", s.FilesParsed)
@@ -451,6 +457,14 @@ func printSummary(out io.Writer, s *ingest.Summary, sample []timeline.Warning) {
 	}
 	fmt.Fprintf(out, "container problems %d\n", s.Problems)
 	fmt.Fprintf(out, "content read     %s\n", humanBytes(s.Bytes))
+	for _, z := range sortedKeys(s.ZoneAssumed) {
+		fmt.Fprintf(out, "zone assumed     %d events from sources without a zone were read as %s (the case zone)\n", s.ZoneAssumed[z], z)
+		if z == "UTC" {
+			fmt.Fprintf(out, "  WARNING        UTC is also the default when no --tz was given: if those logs were written in\n"+
+				"                 the server's local time, their times are off by its offset. Re-create the case with\n"+
+				"                 --tz ZONE (e.g. Asia/Jakarta), and read the ZONE CHECK below\n")
+		}
+	}
 	if len(s.Parsers) > 0 {
 		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "\nPARSER\tFILES\tEVENTS\tWARNINGS\tFAILED")
@@ -469,17 +483,26 @@ func printSummary(out io.Writer, s *ingest.Summary, sample []timeline.Warning) {
 	if len(sample) > 0 {
 		fmt.Fprintln(out, "\nfirst warnings (all of them: jejak warnings CASE):")
 		for _, w := range sample {
-			fmt.Fprintf(out, "  %s\n", formatWarning(w))
+			fmt.Fprintf(out, "  %s\n", formatWarning(w, names))
 		}
 	}
 }
 
-func formatWarning(w timeline.Warning) string {
+func formatWarning(w timeline.Warning, names map[string]string) string {
 	where := w.Path
 	if len(w.Chain) > 0 {
 		where = fmt.Sprint(w.Chain)
 	}
-	s := fmt.Sprintf("[%s] %s", w.Kind, where)
+	// Which evidence item: two items may hold the same path.
+	if name := names[w.Evidence]; name != "" {
+		where = strings.TrimSpace(name + " " + where)
+	} else if w.Evidence != "" {
+		where = strings.TrimSpace("evidence " + shortHash(w.Evidence) + " " + where)
+	}
+	s := fmt.Sprintf("[%s]", w.Kind)
+	if where != "" {
+		s += " " + where
+	}
 	if w.Offset >= 0 {
 		s += fmt.Sprintf(" offset %d", w.Offset)
 	}
@@ -492,6 +515,27 @@ func formatWarning(w timeline.Warning) string {
 	// Paths and messages come from evidence: escape what a terminal would
 	// obey (the line is printed by ingest and by jejak warnings).
 	return termsafe.String(s + ": " + w.Message)
+}
+
+func shortHash(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
+
+// evidenceNames maps each registered item's SHA-256 to its name, for
+// warning lines.
+func evidenceNames(cs *evidence.Case) map[string]string {
+	items, err := cs.Evidence()
+	if err != nil {
+		return nil
+	}
+	m := make(map[string]string, len(items))
+	for _, it := range items {
+		m[it.SHA256] = it.Name
+	}
+	return m
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -12,6 +12,10 @@ func keyCmd(e *env) *cli.Command {
 	return withHelp(&cli.Command{
 		Name:  "key",
 		Usage: "make and inspect the ed25519 keys that sign custody entries",
+		Description: `With a key (the global --sign-key FILE or JEJAK_SIGN_KEY), every custody
+entry a command writes is signed, so a case cannot be re-written by someone
+who can edit files but does not hold the key. 'key new' makes a key pair;
+give the .pub file to whoever verifies ('jejak verify CASE --key FILE.pub').`,
 		Subcommands: []*cli.Command{{
 			Name:      "new",
 			Usage:     "make a signing key pair: FILE (private) and FILE.pub",

@@ -17,6 +17,11 @@ func rulesCommand(e *env) *cli.Command {
 	return withHelp(&cli.Command{
 		Name:  "rules",
 		Usage: "list jejak's hunting rules, or fetch SigmaHQ's",
+		Description: `'jejak hunt' runs the built-in rules (readable YAML, each with its ATT&CK
+technique and the reason it fires) and any Sigma rules given with --rules.
+'rules list' prints them, and with --rules DIR which Sigma rules load and
+why the others are skipped; 'rules fetch' downloads a SigmaHQ release into a
+folder for --rules.`,
 		Subcommands: []*cli.Command{{
 			Name:      "list",
 			Usage:     "list the built-in rules (and Sigma rules under --rules)",

@@ -23,17 +23,18 @@ were read in the case zone but were written in another (see 'jejak ingest
 			&cli.BoolFlag{Name: "json", Usage: "one JSON object per line"},
 		},
 		Action: func(c *cli.Context) error {
-			_, store, err := e.caseStoreArg(c)
+			cs, store, err := e.caseStoreArg(c)
 			if err != nil {
 				return err
 			}
 			defer store.Close()
+			names := evidenceNames(cs)
 			enc := json.NewEncoder(e.stdout)
 			return store.Warnings(c.Context, !c.Bool("all"), func(w timeline.Warning) error {
 				if c.Bool("json") {
 					return enc.Encode(w)
 				}
-				_, err := fmt.Fprintln(e.stdout, formatWarning(w))
+				_, err := fmt.Fprintln(e.stdout, formatWarning(w, names))
 				return err
 			})
 		},

@@ -39,6 +39,10 @@ const exitHelp = `EXIT STATUS
         on an incomplete timeline)
    130  interrupted`
 
+// exitPointer ends every command's help: the table itself is in 'jejak --help'.
+const exitPointer = `EXIT STATUS 0 done, 1 fatal, 2 usage, 3 done with warnings or an incomplete
+timeline, 4 hunt --fail-on reached, 130 interrupted ('jejak --help' explains each).`
+
 // usageError marks an error as the caller's mistake (exit 2).
 type usageError struct{ err error }
 

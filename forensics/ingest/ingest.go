@@ -92,6 +92,9 @@ type Summary struct {
 	Unrecovered int64 `json:"unrecovered,omitempty"`
 	Problems    int64 `json:"container_problems"`
 	Bytes       int64 `json:"bytes_parsed"`
+	// ZoneAssumed counts, per zone, the events whose source time carried no
+	// zone and was read in that zone: the summary must say what was assumed.
+	ZoneAssumed map[string]int64 `json:"zone_assumed,omitempty"`
 }
 
 // Stat counts one parser's work.
@@ -505,6 +508,12 @@ func (o *emitter) emit(ctx context.Context, it Item, e *jfs.Entry, parser string
 	o.r.events.Add(1)
 	o.r.mu.Lock()
 	o.r.sum.Events++
+	if t := ev.Jejak.Time; t != nil && t.ZoneAssumed != "" {
+		if o.r.sum.ZoneAssumed == nil {
+			o.r.sum.ZoneAssumed = map[string]int64{}
+		}
+		o.r.sum.ZoneAssumed[t.ZoneAssumed]++
+	}
 	o.r.mu.Unlock()
 	if len(o.buf) >= o.size {
 		return o.send(ctx)

@@ -654,8 +654,12 @@ func (s *Store) Close() error {
 func (s *Store) Warnings(ctx context.Context, latest bool, fn func(timeline.Warning) error) error {
 	q := `SELECT kind, evidence, chain, path, parser, offset, record, message FROM warnings`
 	if latest {
-		// A refused run read nothing: the latest run is the last that did.
-		q += ` WHERE run = (SELECT max(id) FROM runs WHERE state IS NULL OR state != 'refused')`
+		// The latest complete run, and every run after it: one that failed
+		// or was interrupted later (an unreachable Elasticsearch, Ctrl-C)
+		// must not hide what the complete run could not read, and adds its
+		// own. A refused run read nothing and stores nothing. Without a
+		// complete run, every run's.
+		q += ` WHERE run >= coalesce((SELECT max(id) FROM runs WHERE state = 'complete' OR (state IS NULL AND finished IS NOT NULL)), 0)`
 	}
 	rows, err := s.db.QueryContext(ctx, q+` ORDER BY rowid`)
 	if err != nil {

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// A mistyped or unknown command is the caller's mistake (exit 2) and names
+// the nearest command; 'version' is a command.
+func TestUnknownCommandIsUsageError(t *testing.T) {
+	for _, tc := range []struct {
+		args     []string
+		want     int
+		stderrIn string
+	}{
+		{[]string{"bogus"}, exitUsage, `unknown command "bogus"`},
+		{[]string{"verson"}, exitUsage, `did you mean "version"`},
+		{[]string{"hnut", "x"}, exitUsage, `did you mean "hunt"`},
+		{[]string{"version", "extra"}, exitUsage, "no arguments"},
+	} {
+		_, errs, code := jejak(t, tc.args...)
+		if code != tc.want || !strings.Contains(errs, tc.stderrIn) {
+			t.Errorf("jejak %v: exit %d, stderr %q; want exit %d and %q", tc.args, code, errs, tc.want, tc.stderrIn)
+		}
+	}
+}
+
+func TestVersionCommand(t *testing.T) {
+	out := mustRun(t, exitOK, "version")
+	for _, want := range []string{"jejak " + version, "commit:", "built:", runtime.Version()} {
+		if !strings.Contains(out, want) {
+			t.Errorf("version output lacks %q:\n%s", want, out)
+		}
+	}
+	var b buildInfo
+	if err := json.Unmarshal([]byte(mustRun(t, exitOK, "version", "--json")), &b); err != nil {
+		t.Fatal(err)
+	}
+	if b.Version != version || b.GoVersion != runtime.Version() || b.Commit == "" {
+		t.Errorf("version --json = %+v", b)
+	}
+}
+
+// Zone abbreviations and bare offsets are refused with the IANA names to use
+// instead, as usage errors.
+func TestTZSuggestions(t *testing.T) {
+	for _, tc := range []struct{ tz, want string }{
+		{"WIB", "Asia/Jakarta"},
+		{"wita", "Asia/Makassar"},
+		{"+07:00", "Etc/GMT-7"},
+		{"UTC+7", "Asia/Jakarta"},
+		{"-03", "Etc/GMT+3"},
+		{"Mars/Olympus", "not an IANA zone"},
+		{"Local", "not reproducible"},
+	} {
+		dir := filepath.Join(t.TempDir(), "case")
+		_, errs, code := jejak(t, "case", "init", dir, "--examiner", "x", "--tz", tc.tz)
+		if code != exitUsage || !strings.Contains(errs, tc.want) {
+			t.Errorf("--tz %s: exit %d, stderr %q; want exit 2 naming %q", tc.tz, code, errs, tc.want)
+		}
+		_, errs, code = jejak(t, "analyze", "../../fixtures/example", "--out", dir, "--tz", tc.tz)
+		if code != exitUsage || !strings.Contains(errs, tc.want) {
+			t.Errorf("analyze --tz %s: exit %d, stderr %q; want exit 2 naming %q", tc.tz, code, errs, tc.want)
+		}
+	}
+	mustRun(t, exitOK, "case", "init", filepath.Join(t.TempDir(), "ok"), "--examiner", "x", "--tz", "Asia/Jakarta")
+}
+
+// Logs without a zone read in the default UTC: the summary says so and
+// 'jejak warnings' lists it, naming no file but the assumption.
+func TestDefaultZoneIsAnnounced(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "case")
+	_, errs, _ := jejak(t, "analyze", "../../fixtures/example", "--out", dir)
+	if !strings.Contains(errs, "were read as UTC (the case zone)") || !strings.Contains(errs, "--tz ZONE") {
+		t.Errorf("summary does not announce the assumed zone:\n%s", errs)
+	}
+	w := mustRun(t, exitOK, "warnings", dir)
+	if !strings.Contains(w, "[zone]") || !strings.Contains(w, "read as UTC") {
+		t.Errorf("warnings lack the default-zone line:\n%s", w)
+	}
+	dir2 := filepath.Join(t.TempDir(), "case")
+	_, errs, _ = jejak(t, "analyze", "../../fixtures/example", "--out", dir2, "--tz", "Asia/Jakarta")
+	if !strings.Contains(errs, "read as Asia/Jakarta") || strings.Contains(errs, "WARNING        UTC") {
+		t.Errorf("summary with --tz Asia/Jakarta:\n%s", errs)
+	}
+}
+
+// Group commands explain themselves, and the exit table is printed once.
+func TestHelpPages(t *testing.T) {
+	for _, g := range []string{"case", "evidence", "rules", "es", "key"} {
+		out := mustRun(t, exitOK, g, "--help")
+		i := strings.Index(out, "DESCRIPTION:")
+		j := strings.Index(out, "EXIT STATUS")
+		if i < 0 || j < 0 || len(strings.TrimSpace(out[i+len("DESCRIPTION:"):j])) < 40 {
+			t.Errorf("jejak %s --help has no description of its own:\n%s", g, out)
+		}
+	}
+	full := mustRun(t, exitOK, "--help")
+	if !strings.Contains(full, "130  interrupted") {
+		t.Errorf("jejak --help lacks the exit-status table")
+	}
+	sub := mustRun(t, exitOK, "timeline", "--help")
+	if strings.Contains(sub, "130  interrupted") || !strings.Contains(sub, "'jejak --help' explains each") {
+		t.Errorf("timeline --help repeats the exit table instead of pointing to it:\n%s", sub)
+	}
+}
+
+// A run that fails after a complete one (an unreachable Elasticsearch) must
+// not hide the complete run's warnings, and each line names its evidence.
+func TestFailedRunKeepsWarnings(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "case")
+	jejak(t, "analyze", "../../fixtures/example", "--out", dir)
+	before := mustRun(t, exitOK, "warnings", dir)
+	if strings.TrimSpace(before) == "" {
+		t.Fatal("no warnings after analyze")
+	}
+	if _, _, code := jejak(t, "ingest", dir, "--es", "http://127.0.0.1:1"); code != exitFatal {
+		t.Fatalf("ingest --es to a closed port: exit %d, want %d", code, exitFatal)
+	}
+	after := mustRun(t, exitOK, "warnings", dir)
+	for _, line := range strings.Split(strings.TrimSpace(before), "\n") {
+		if !strings.Contains(after, line) {
+			t.Errorf("after a failed run, warnings lost %q\nnow:\n%s", line, after)
+		}
+	}
+	for _, line := range strings.Split(strings.TrimSpace(after), "\n") {
+		if !strings.HasPrefix(line, "[zone]") && !strings.Contains(line, "example") {
+			t.Errorf("warning line does not name its evidence item: %q", line)
+		}
+	}
+}
