@@ -1,0 +1,138 @@
+package registry
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"strconv"
+	"strings"
+)
+
+// Value types.
+const (
+	RegNone             = 0
+	RegSZ               = 1
+	RegExpandSZ         = 2
+	RegBinary           = 3
+	RegDword            = 4
+	RegDwordBigEndian   = 5
+	RegLink             = 6
+	RegMultiSZ          = 7
+	RegResourceList     = 8
+	RegFullResourceDesc = 9
+	RegResourceReqList  = 10
+	RegQword            = 11
+)
+
+var typeNames = map[uint32]string{
+	RegNone: "REG_NONE", RegSZ: "REG_SZ", RegExpandSZ: "REG_EXPAND_SZ", RegBinary: "REG_BINARY",
+	RegDword: "REG_DWORD", RegDwordBigEndian: "REG_DWORD_BIG_ENDIAN", RegLink: "REG_LINK",
+	RegMultiSZ: "REG_MULTI_SZ", RegResourceList: "REG_RESOURCE_LIST",
+	RegFullResourceDesc: "REG_FULL_RESOURCE_DESCRIPTOR", RegResourceReqList: "REG_RESOURCE_REQUIREMENTS_LIST",
+	RegQword: "REG_QWORD",
+}
+
+// TypeName is the REG_* name of a value type.
+func TypeName(t uint32) string {
+	if n, ok := typeNames[t]; ok {
+		return n
+	}
+	return "REG_UNKNOWN_0x" + strconv.FormatUint(uint64(t), 16)
+}
+
+// String returns the value's data as a string: strings decoded, numbers in
+// decimal, a multi-string joined by "; ", anything else in hex (cut to
+// maxHex bytes). Data that does not fit its type is shown in hex too.
+func (v *Value) String() string { return v.format(64) }
+
+func (v *Value) format(maxHex int) string {
+	d := v.Data
+	switch v.Type {
+	case RegSZ, RegExpandSZ, RegLink:
+		if len(d)%2 == 1 {
+			d = d[:len(d)-1]
+		}
+		return utf16String(d)
+	case RegMultiSZ:
+		return strings.Join(v.Strings(), "; ")
+	case RegDword:
+		if len(d) == 4 {
+			return strconv.FormatUint(uint64(binary.LittleEndian.Uint32(d)), 10)
+		}
+	case RegDwordBigEndian:
+		if len(d) == 4 {
+			return strconv.FormatUint(uint64(binary.BigEndian.Uint32(d)), 10)
+		}
+	case RegQword:
+		if len(d) == 8 {
+			return strconv.FormatUint(binary.LittleEndian.Uint64(d), 10)
+		}
+	}
+	if len(d) > maxHex {
+		return hex.EncodeToString(d[:maxHex]) + "…"
+	}
+	return hex.EncodeToString(d)
+}
+
+// Strings returns a REG_MULTI_SZ's strings (empty ones inside kept, the
+// terminating empty ones dropped).
+func (v *Value) Strings() []string {
+	var out []string
+	d := v.Data
+	start := 0
+	for i := 0; i+1 < len(d); i += 2 {
+		if d[i] == 0 && d[i+1] == 0 {
+			out = append(out, utf16String(d[start:i]))
+			start = i + 2
+		}
+	}
+	if start+1 < len(d) {
+		out = append(out, utf16String(d[start:]))
+	}
+	for len(out) > 0 && out[len(out)-1] == "" {
+		out = out[:len(out)-1]
+	}
+	return out
+}
+
+// Uint returns a DWORD or QWORD value (and a 4- or 8-byte binary one).
+func (v *Value) Uint() (uint64, bool) {
+	switch {
+	case v.Type == RegDwordBigEndian && len(v.Data) == 4:
+		return uint64(binary.BigEndian.Uint32(v.Data)), true
+	case len(v.Data) == 4 && (v.Type == RegDword || v.Type == RegBinary):
+		return uint64(binary.LittleEndian.Uint32(v.Data)), true
+	case len(v.Data) == 8 && (v.Type == RegQword || v.Type == RegBinary):
+		return binary.LittleEndian.Uint64(v.Data), true
+	}
+	return 0, false
+}
+
+// maxMessage bounds a key event's message: a key with thousands of values
+// (an MRU, a cache) is summarised, its values counted.
+const maxMessage = 1024
+
+// summarise writes "[path] name: value name2: value2 …" as plaso's winreg
+// does, bounded by maxMessage.
+func summarise(path string, vals []*Value) string {
+	var b strings.Builder
+	b.WriteString("[")
+	b.WriteString(path)
+	b.WriteString("]")
+	if len(vals) == 0 {
+		b.WriteString(" (no values)")
+		return b.String()
+	}
+	for i, v := range vals {
+		name := v.Name
+		if name == "" {
+			name = "(default)"
+		}
+		part := " " + name + ": [" + TypeName(v.Type) + "] " + v.format(16)
+		if b.Len()+len(part) > maxMessage {
+			b.WriteString(" … (" + strconv.Itoa(len(vals)-i) + " more values)")
+			break
+		}
+		b.WriteString(part)
+	}
+	return b.String()
+}
