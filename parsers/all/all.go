@@ -17,6 +17,7 @@ import (
 	"github.com/jejak-forensics/jejak/parsers/exif"
 	"github.com/jejak-forensics/jejak/parsers/firewall"
 	"github.com/jejak-forensics/jejak/parsers/mft"
+	"github.com/jejak-forensics/jejak/parsers/registry"
 	"github.com/jejak-forensics/jejak/parsers/setupapi"
 	"github.com/jejak-forensics/jejak/parsers/shellhistory"
 	"github.com/jejak-forensics/jejak/parsers/syslog"
@@ -52,6 +53,7 @@ func Registry() *parsers.Registry {
 		evtx.New(runtime.GOMAXPROCS(0)),
 		exif.New(),
 		mft.New(),
+		registry.New(),
 		utmp.New(),
 		// Name plus structure: the change journal has no magic.
 		usnjrnl.New(),
