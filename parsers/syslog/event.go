@@ -77,6 +77,15 @@ func (b *builder) event(h *header, off, rec int64) *timeline.Event {
 		return ev
 	}
 
+	fill(blk, h)
+	return ev
+}
+
+// fill sets what a record's header and body say beyond its time: log.syslog,
+// log.level, host, process, the message shape and the normalised audit
+// fields. Record shares it, so journal entries read like syslog lines.
+func fill(blk *block, h *header) {
+	ev := &blk.ev
 	ev.Log = &blk.log
 	ev.Log.Syslog = &blk.sl
 	sl := &blk.sl
@@ -125,7 +134,6 @@ func (b *builder) event(h *header, off, rec int64) *timeline.Event {
 		ev.Message = "(no message)"
 	}
 	normalise(blk, blk.proc.Name, h.body)
-	return ev
 }
 
 // zoneByAbbr places a wall time written with a zone abbreviation
