@@ -25,7 +25,7 @@ type Image interface {
 
 // Info describes a container.
 type Info struct {
-	Format   string   // "raw", "split-raw" or "ewf"
+	Format   string   // "raw", "split-raw", "ewf", "qcow2" or "vmdk"
 	Segments []string // the files that make up the image, in order
 	// Stored holds the hashes the acquisition tool recorded in the container
 	// (EWF hash and digest sections); empty fields when none were stored.
@@ -43,6 +43,9 @@ type Info struct {
 	// Warnings are oddities that did not stop opening the image (a bad table
 	// checksum recovered from table2, a hash section with a bad checksum...).
 	Warnings []string
+	// Notes are facts a reader of the image should know that are not damage
+	// (internal snapshots not read, clusters read from a backing file...).
+	Notes []string
 }
 
 // SectorRange is a run of sectors.
@@ -58,22 +61,28 @@ func (e *MissingSegmentError) Error() string {
 	return fmt.Sprintf("image: segment set of %s is incomplete: missing %s", e.Set, strings.Join(e.Missing, ", "))
 }
 
-// Open opens the image at path: EWF when the file starts with the EWF
-// signature, split raw when the name is a segment of a numbered or lettered
-// set whose siblings exist, raw otherwise.
+// Open opens the image at path: EWF, QCOW2 or VMDK (a sparse extent or a
+// descriptor file) when the file starts with their signature, split raw
+// when the name is a segment of a numbered or lettered set whose siblings
+// exist, raw otherwise.
 func Open(path string) (Image, error) {
 	f, err := rofile.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	var head [8]byte
+	var head [512]byte
 	n, err := f.ReadAt(head[:], 0)
 	f.Close()
 	if err != nil && err != io.EOF {
 		return nil, fmt.Errorf("image: %s: %w", path, err)
 	}
-	if n == len(head) && bytes.Equal(head[:], ewfSignature) {
+	switch {
+	case bytes.HasPrefix(head[:n], ewfSignature):
 		return OpenEWF(path)
+	case isQCOW2(head[:n]):
+		return OpenQCOW2(path)
+	case isVMDK(head[:n]):
+		return OpenVMDK(path)
 	}
 	if names, err := splitSiblings(path); err != nil {
 		return nil, err
