@@ -18,6 +18,7 @@ import (
 	"github.com/jejak-forensics/jejak/parsers/firewall"
 	"github.com/jejak-forensics/jejak/parsers/mft"
 	"github.com/jejak-forensics/jejak/parsers/registry"
+	"github.com/jejak-forensics/jejak/parsers/remoteaccess"
 	"github.com/jejak-forensics/jejak/parsers/setupapi"
 	"github.com/jejak-forensics/jejak/parsers/shellhistory"
 	"github.com/jejak-forensics/jejak/parsers/syslog"
@@ -45,6 +46,10 @@ func Registry() *parsers.Registry {
 		shellhistory.NewZsh(),
 		shellhistory.New(),
 		setupapi.New(),
+		remoteaccess.NewTeamViewerConnections(),
+		remoteaccess.NewTeamViewerLog(),
+		remoteaccess.NewAnyDeskConnections(),
+		remoteaccess.NewAnyDeskTrace(),
 		// Generic syslog after everything more specific.
 		syslog.New(),
 	}
