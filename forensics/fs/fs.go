@@ -62,6 +62,10 @@ type Entry struct {
 	// MTIME): parsers may use them to bound the content's dates, but they
 	// are the container's own events, already delivered with it.
 	InheritedTimes bool
+	// ZoneAssumed, when set, is the zone Times were read in because the
+	// container records local times without one (FAT): the events say
+	// so (timeline.TimeNote.ZoneAssumed).
+	ZoneAssumed string
 
 	// open returns a fresh sequential reader of the content. For a member of
 	// a stream it can be called once.

@@ -1,0 +1,232 @@
+package fat
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jejak-forensics/jejak/forensics/fs/fstest"
+	"github.com/jejak-forensics/jejak/internal/oracle"
+	"github.com/jejak-forensics/jejak/parsers/parsertest"
+)
+
+// buildFAT makes a FAT image of the given type with mkfs.vfat and fills it
+// with mtools, in zone tz (mtools writes local times): short and long
+// names, a name in lower case (stored with the case flags), a non-ASCII
+// long name, nested directories, a multi-cluster file, and then deletes a
+// file with a long name, a file with a short name and a whole directory.
+// It returns the image and the files left live, by path.
+func buildFAT(t *testing.T, fatType, tz string) (string, map[string][]byte) {
+	t.Helper()
+	oracle.Tool(t, "mkfs.vfat", "dosfstools")
+	oracle.Tool(t, "mcopy", "mtools")
+	dir := t.TempDir()
+	img := filepath.Join(dir, "fat"+fatType+".img")
+	kib := map[string]string{"12": "2048", "16": "20480", "32": "40000"}[fatType]
+	run(t, tz, "mkfs.vfat", "-C", "-F", fatType, "-s", "1", "-n", "EVIDENCE", img, kib)
+	src := filepath.Join(dir, "src")
+	if err := os.Mkdir(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	big := bytes.Repeat([]byte("tabulation result row 0123456789\n"), 200) // 6600 bytes: 13 clusters
+	files := map[string][]byte{
+		"README.TXT":                      []byte("short name, upper case\n"),
+		"results-district-7.csv":          big,
+		"dir1/lower.txt":                  []byte("lower-case short name\n"),
+		"dir1/sub/Audit Log 2024.log":     []byte("long name with spaces\n"),
+		"dir1/sub/Übertragung.txt":        []byte("non-ASCII long name\n"),
+		"dir1/deleted long name.txt":      []byte("this file is deleted\n"),
+		"dir1/GONE.TXT":                   []byte("short name, deleted\n"),
+		"olddir/inside.txt":               []byte("in a deleted directory\n"),
+		"olddir/ALSO.DAT":                 []byte("also in it\n"),
+		"dir1/sub/deeper/final state.txt": []byte("deep\n"),
+	}
+	run(t, tz, "mmd", "-i", img, "::/dir1", "::/dir1/sub", "::/dir1/sub/deeper", "::/olddir")
+	for name, data := range files {
+		p := writeFile(t, src, strings.ReplaceAll(name, "/", "_"), data)
+		run(t, tz, "mcopy", "-i", img, p, "::/"+name)
+	}
+	run(t, tz, "mdel", "-i", img, "::/dir1/deleted long name.txt", "::/dir1/GONE.TXT")
+	run(t, tz, "mdeltree", "-i", img, "::/olddir")
+	for _, gone := range []string{"dir1/deleted long name.txt", "dir1/GONE.TXT", "olddir/inside.txt", "olddir/ALSO.DAT"} {
+		delete(files, gone)
+	}
+	return img, files
+}
+
+// TestBuiltAgainstFls builds FAT12, FAT16 and FAT32 images with real tools
+// and compares the walk with fls: the same names, live and deleted (with
+// their first character lost, or recovered from the long name), the same
+// TSK inode numbers, sizes and times, read in the same zone. Live files'
+// content is compared with what was copied in, and a deleted file's
+// contiguous content with what it held.
+func TestBuiltAgainstFls(t *testing.T) {
+	for _, ft := range []string{"12", "16", "32"} {
+		for _, tz := range []string{"UTC", "Asia/Jakarta", "America/New_York"} {
+			t.Run("FAT"+ft+"/"+tz, func(t *testing.T) {
+				loc, err := time.LoadLocation(tz)
+				if err != nil {
+					t.Skip(err)
+				}
+				img, files := buildFAT(t, ft, tz)
+				want := fls(t, img, 0, tz)
+				f, size := openFile(t, img)
+				w, err := NewWalker(f, size, []string{"file:" + filepath.Base(img)}, Options{Zone: loc})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if k := w.Info().Kind; k != "fat"+ft {
+					t.Errorf("kind %s, want fat%s", k, ft)
+				}
+				got, entries, probs := walkBodies(t, w)
+				for _, p := range probs {
+					t.Errorf("problem: %v", p)
+				}
+				if d := diffBodies(want, got); len(d) > 0 {
+					t.Errorf("%d differences from fls:\n%s", len(d), strings.Join(d, "\n"))
+				}
+				// The deleted names fls recovers must be there: a long one
+				// whole, a short one with '_' for its lost first byte.
+				for _, p := range []string{"/dir1/deleted long name.txt", "/dir1/_ONE.TXT", "/_lddir", "/_lddir/_nside.txt"} {
+					found := false
+					for _, b := range got {
+						found = found || b.path == p && b.deleted
+					}
+					if !found {
+						t.Errorf("deleted entry %s not found", p)
+					}
+				}
+				for _, e := range entries {
+					if e.ZoneAssumed != tz && !e.Mode.IsDir() {
+						t.Errorf("%s: ZoneAssumed %q, want %q", e.Path, e.ZoneAssumed, tz)
+					}
+					if e.Path == "dir1/deleted long name.txt" {
+						checkContent(t, e.Path, e.Open, []byte("this file is deleted\n"))
+						if !strings.Contains(e.Identity, "contiguous") {
+							t.Errorf("deleted file's identity %q does not say its content is a contiguous guess", e.Identity)
+						}
+					}
+					if data, ok := files[e.Path]; ok {
+						checkContent(t, e.Path, e.Open, data)
+						delete(files, e.Path)
+					}
+				}
+				for p := range files {
+					t.Errorf("live file %s not walked", p)
+				}
+				_, cprobs := fstest.Contract(t, w)
+				if len(cprobs) != len(probs) {
+					t.Errorf("contract walk: %d problems, first walk %d", len(cprobs), len(probs))
+				}
+			})
+		}
+	}
+}
+
+func checkContent(t *testing.T, path string, open func() (io.ReadCloser, error), want []byte) {
+	t.Helper()
+	rc, err := open()
+	if err != nil {
+		t.Errorf("%s: open: %v", path, err)
+		return
+	}
+	defer rc.Close()
+	got, err := io.ReadAll(rc)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Errorf("%s: content %q (%v), want %q", path, got, err, want)
+	}
+}
+
+// TestNoZone: without the evidence's zone, FAT times are read as UTC, the
+// entries say so, and the walk reports it once.
+func TestNoZone(t *testing.T) {
+	img, _ := buildFAT(t, "12", "UTC")
+	f, size := openFile(t, img)
+	w, err := NewWalker(f, size, []string{"file:x"}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, entries, probs := walkBodies(t, w)
+	if d := diffBodies(fls(t, img, 0, "UTC"), got); len(d) > 0 {
+		t.Errorf("differences from fls:\n%s", strings.Join(d, "\n"))
+	}
+	if len(probs) != 1 || !strings.Contains(probs[0].Err.Error(), "read as UTC") {
+		t.Errorf("problems %v, want one saying UTC was assumed", probs)
+	}
+	for _, e := range entries {
+		if !e.Mode.IsDir() && e.ZoneAssumed != "UTC" {
+			t.Errorf("%s: ZoneAssumed %q", e.Path, e.ZoneAssumed)
+		}
+	}
+}
+
+// TestFatVerySmall walks Velociraptor's small FAT12 test image (AGPL: read
+// from the shared corpus, never copied) and compares with fls and with the
+// manifest's facts.
+func TestFatVerySmall(t *testing.T) {
+	path := parsertest.Corpus(t, "agpl/fat/fat_very_small.dd")
+	f, size := openFile(t, path)
+	w, err := NewWalker(f, size, []string{"file:fat_very_small.dd"}, Options{Zone: time.UTC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, entries, probs := walkBodies(t, w)
+	for _, p := range probs {
+		t.Errorf("problem: %v", p)
+	}
+	if d := diffBodies(fls(t, path, 0, "UTC"), got); len(d) > 0 {
+		t.Errorf("differences from fls:\n%s", strings.Join(d, "\n"))
+	}
+	e := entries["/a/b/hello.txt|646"]
+	if e == nil {
+		t.Fatalf("a/b/hello.txt (inode 646) not walked: %v", got)
+	}
+	oracle.Tool(t, "icat", "sleuthkit")
+	checkContent(t, e.Path, e.Open, oracle.Output(t, "icat", path, "646"))
+}
+
+// TestForensicsSamplesExFAT walks the exFAT partition of Debian's
+// four-partition sample disk and compares it with fls, and each file's
+// content with icat's.
+func TestForensicsSamplesExFAT(t *testing.T) {
+	path := oracle.Sample(t, "multiple")
+	const sector = 309248
+	want := fls(t, path, sector, "UTC")
+	f, _ := openFile(t, path)
+	sr := io.NewSectionReader(f, sector*512, 81920*512)
+	w, err := NewWalker(sr, sr.Size(), []string{"raw:", "partition:3@158334976"}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Info().Kind != "exfat" {
+		t.Fatalf("kind %s", w.Info().Kind)
+	}
+	got, entries, probs := walkBodies(t, w)
+	for _, p := range probs {
+		// The partition table gives it 81920 sectors; the boot sector
+		// claims 202752: the walk says the rest cannot be read.
+		if !strings.Contains(p.Error(), "volume ends at") {
+			t.Errorf("problem: %v", p)
+		}
+	}
+	if d := diffBodies(want, got); len(d) > 0 {
+		t.Errorf("%d differences from fls:\n%s", len(d), strings.Join(d, "\n"))
+	}
+	if len(got) < 2 {
+		t.Fatalf("%d entries", len(got))
+	}
+	oracle.Tool(t, "icat", "sleuthkit")
+	for k, e := range entries {
+		if e.Mode.IsRegular() {
+			checkContent(t, e.Path, e.Open, oracle.Output(t, "icat", "-o", fmt.Sprint(sector), path, got[k].inode))
+		}
+		if e.ZoneAssumed != "" {
+			t.Errorf("%s: its times carry UTC offsets, yet ZoneAssumed is %q", e.Path, e.ZoneAssumed)
+		}
+	}
+}
