@@ -61,6 +61,11 @@ func Events(e *jfs.Entry) []*timeline.Event {
 		if e.Deleted {
 			ev.Jejak.Tags = append(ev.Jejak.Tags, "deleted")
 		}
+		if e.ZoneAssumed != "" {
+			// A local time (FAT) read in the evidence's zone: the row
+			// says so, and the run summary counts it.
+			ev.Jejak.Time = &timeline.TimeNote{ZoneAssumed: e.ZoneAssumed}
+		}
 		out = append(out, ev)
 	}
 	return out

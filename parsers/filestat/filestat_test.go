@@ -45,3 +45,19 @@ func TestEvents(t *testing.T) {
 		})
 	}
 }
+
+// TestZoneAssumed: times a container recorded as local times (FAT) carry
+// the zone they were read in.
+func TestZoneAssumed(t *testing.T) {
+	e := jfs.NewEntry("a.txt", []string{"fat:a.txt"}, 1, nil, nil)
+	e.Times.Modified = time.Date(2024, 2, 14, 7, 30, 0, 0, time.UTC)
+	e.ZoneAssumed = "Asia/Jakarta"
+	evs := filestat.Events(e)
+	if len(evs) != 1 || evs[0].Jejak.Time == nil || evs[0].Jejak.Time.ZoneAssumed != "Asia/Jakarta" {
+		t.Fatalf("events %+v", evs)
+	}
+	e.ZoneAssumed = ""
+	if evs := filestat.Events(e); evs[0].Jejak.Time != nil {
+		t.Errorf("a time with its own zone got a note: %+v", evs[0].Jejak.Time)
+	}
+}
