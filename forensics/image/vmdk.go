@@ -160,7 +160,11 @@ func newVMDKSparse(name string, r io.ReaderAt, fileSize int64) (*vmdkSparse, err
 		if i := bytes.IndexByte(d, 0); i >= 0 {
 			d = d[:i]
 		}
-		s.descriptor = d
+		// The extents of a split set reserve room for a descriptor and
+		// leave it empty: only the set's descriptor file describes it.
+		if len(bytes.TrimSpace(d)) > 0 {
+			s.descriptor = d
+		}
 	}
 	if h.gdOffset == vmdkGDAtEnd {
 		// Stream-optimised: the header was written before the tables; the
