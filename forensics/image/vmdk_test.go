@@ -152,7 +152,7 @@ func TestVMDKDescriptorExtents(t *testing.T) {
 func TestVMDKUnsupportedVariants(t *testing.T) {
 	dir := t.TempDir()
 	cases := map[string]string{
-		"sesparse.vmdk": "# Disk DescriptorFile\nversion=1\ncreateType=\"seSparse\"\nRW 2048 SESPARSE \"x-sesparse.vmdk\"\n",
+		"sesparse.vmdk":   "# Disk DescriptorFile\nversion=1\ncreateType=\"seSparse\"\nRW 2048 SESPARSE \"x-sesparse.vmdk\"\n",
 		"vmfssparse.vmdk": "# Disk DescriptorFile\nversion=1\ncreateType=\"vmfsSparse\"\nRW 2048 VMFSSPARSE \"x-delta.vmdk\"\n",
 		"cowd.vmdk":       "COWD\x01\x00\x00\x00",
 		"se-extent.vmdk":  "\xbe\xba\xfe\xca\x00\x00\x00\x00\x01\x00\x00\x00",
