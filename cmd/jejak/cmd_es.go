@@ -26,7 +26,8 @@ func esFlags() []cli.Flag {
 		&cli.StringFlag{Name: "user", EnvVars: []string{"JEJAK_ES_USER"}, Usage: "basic-auth user"},
 		&cli.StringFlag{Name: "password", EnvVars: []string{"JEJAK_ES_PASSWORD"}, Usage: "basic-auth password (prefer the environment variable)"},
 		&cli.StringFlag{Name: "api-key", EnvVars: []string{"JEJAK_ES_API_KEY"}, Usage: "API key (base64 id:key); overrides --user"},
-		&cli.StringFlag{Name: "ca-cert", Usage: "PEM `FILE` of the CA that signed the cluster's certificate"},
+		&cli.StringFlag{Name: "ca-cert", EnvVars: []string{"JEJAK_ES_CA_CERT"}, Usage: "PEM `FILE` of the CA that signed the cluster's certificate"},
+		&cli.StringFlag{Name: "ca-fingerprint", EnvVars: []string{"JEJAK_ES_CA_FINGERPRINT"}, Usage: "trust the cluster's certificate by its SHA-256 `HEX` fingerprint (as Elasticsearch prints it on first start; colons allowed) instead of --ca-cert"},
 		&cli.IntFlag{Name: "bulk-workers", Value: 2, Usage: "bulk requests in flight at once: about the number of data nodes' write threads the index may take (2 suits one node on two cores)"},
 		&cli.StringFlag{Name: "compress", Value: "auto", Usage: "gzip request bodies: `auto` (yes, unless every node is on this machine's loopback, where gzip saves no network and takes CPU the node needs), on, off"},
 	}
@@ -43,12 +44,24 @@ func defaultIndex(cs *evidence.Case) string {
 	return "jejak-" + name
 }
 
-// openES connects to the Elasticsearch the --es flags name, for case cs.
+// openES connects to the Elasticsearch the --es flags name, for case cs,
+// installing the template and creating the index when needed.
 func openES(c *cli.Context, cs *evidence.Case) (*elastic.Store, error) {
 	cfg, err := esConfig(c, cs)
 	if err != nil {
 		return nil, err
 	}
+	return elastic.Open(c.Context, cfg)
+}
+
+// openESRead connects for reading only: nothing is created on the
+// cluster, and an index that is not there is an error.
+func openESRead(c *cli.Context, cs *evidence.Case) (*elastic.Store, error) {
+	cfg, err := esConfig(c, cs)
+	if err != nil {
+		return nil, err
+	}
+	cfg.ReadOnly = true
 	return elastic.Open(c.Context, cfg)
 }
 
@@ -104,6 +117,13 @@ func esConfig(c *cli.Context, cs *evidence.Case) (elastic.Config, error) {
 		cfg.Uncompressed = true
 	default:
 		return cfg, usagef("--compress must be auto, on or off, not %q", c.String("compress"))
+	}
+	if fp := c.String("ca-fingerprint"); fp != "" {
+		hex := strings.ReplaceAll(fp, ":", "")
+		if len(hex) != 64 || strings.Trim(strings.ToLower(hex), "0123456789abcdef") != "" {
+			return cfg, usagef("--ca-fingerprint must be a SHA-256 fingerprint (64 hex digits, colons allowed), not %q", fp)
+		}
+		cfg.CAFingerprint = fp
 	}
 	if f := c.String("ca-cert"); f != "" {
 		pem, err := os.ReadFile(f)

@@ -1,12 +1,8 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"text/tabwriter"
 
 	"github.com/jejak-forensics/jejak/timeline"
 	"github.com/jejak-forensics/jejak/timeline/query"
@@ -45,7 +41,7 @@ EXAMPLES
 		Flags: append(append(timeRangeFlags(),
 			&cli.IntFlag{Name: "limit", Usage: "print at most `N` events (0: all)"},
 			&cli.BoolFlag{Name: "json", Usage: "one ECS JSON document per line instead of a table"},
-		), esFlags()...),
+		), append(tableFlags(), esFlags()...)...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 2 {
 				return usagef("search takes a CASE and a KQL query, got %d arguments (quote the query)", c.NArg())
@@ -63,6 +59,10 @@ EXAMPLES
 			if q.Limit = c.Int("limit"); q.Limit < 0 {
 				return usagef("--limit must not be negative")
 			}
+			st, err := tableStyleOf(c, cs.Location(), e.stdout)
+			if err != nil {
+				return err
+			}
 			f, err := query.New(kql, query.Options{Zone: cs.Location()})
 			if err != nil {
 				var qe *query.Error
@@ -79,8 +79,14 @@ EXAMPLES
 			}
 			warnIncomplete(e.stderr, comp)
 			run := func(fn func(*timeline.Event) error) error { return store.Query(c.Context, f, q, fn) }
+			// count tells the total when --limit cut the listing short.
+			count := func() (int64, error) {
+				all := q
+				all.Limit = 0
+				return store.QueryCount(c.Context, f, all)
+			}
 			if len(c.StringSlice("es")) > 0 {
-				es, err := openES(c, cs)
+				es, err := openESRead(c, cs)
 				if err != nil {
 					return err
 				}
@@ -89,57 +95,31 @@ EXAMPLES
 					fmt.Fprintf(e.stderr, "jejak: index %s holds no events: run 'jejak index %s --es ...' first\n", es.Index(), dir)
 				}
 				run = func(fn func(*timeline.Event) error) error { return es.Query(c.Context, f, q, fn) }
+				count = func() (int64, error) {
+					all := q
+					all.Limit = 0
+					return es.QueryCount(c.Context, f, all)
+				}
 			}
-			n, err := printEvents(e.stdout, c.Bool("json"), run)
+			n, err := printEvents(e.stdout, st, run)
 			if err != nil {
 				return err
 			}
-			if n == 1 {
+			total := n
+			if q.Limit > 0 && n == int64(q.Limit) {
+				if total, err = count(); err != nil {
+					return err
+				}
+			}
+			switch {
+			case total > n:
+				fmt.Fprintf(e.stderr, "%d events match; the first %d shown (--limit %d)\n", total, n, q.Limit)
+			case n == 1:
 				fmt.Fprintln(e.stderr, "1 event matches")
-			} else {
+			default:
 				fmt.Fprintf(e.stderr, "%d events match\n", n)
 			}
 			return incompleteExit(e.stderr, comp, nil)
 		},
 	})
-}
-
-// printEvents writes the events a search streams as 'jejak timeline' does:
-// a table, or one ECS JSON document per line. It returns how many it wrote.
-func printEvents(w io.Writer, asJSON bool, search func(func(*timeline.Event) error) error) (int64, error) {
-	out := bufio.NewWriterSize(w, 1<<16)
-	var n int64
-	if asJSON {
-		enc := json.NewEncoder(out)
-		enc.SetEscapeHTML(false)
-		err := search(func(ev *timeline.Event) error { n++; return enc.Encode(ev) })
-		if ferr := out.Flush(); err == nil {
-			err = ferr
-		}
-		return n, err
-	}
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME (UTC)\tDESC\tPARSER\tACTION\tMESSAGE\tSOURCE")
-	err := search(func(ev *timeline.Event) error {
-		n++
-		p := ev.Jejak.Provenance
-		if _, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s @%d\n",
-			ev.Timestamp.UTC().Format("2006-01-02T15:04:05.000000000Z"), oneLine(ev.TimestampDesc), oneLine(p.Parser),
-			oneLine(dash(ev.Event.Action)), oneLine(ev.Message), oneLine(p.Display()), p.Offset); err != nil {
-			return err
-		}
-		// tabwriter holds every row until Flush: align blocks of rows so a
-		// timeline of millions streams in constant memory.
-		if n%500 == 0 {
-			return tw.Flush()
-		}
-		return nil
-	})
-	if err == nil {
-		err = tw.Flush()
-	}
-	if ferr := out.Flush(); err == nil {
-		err = ferr
-	}
-	return n, err
 }

@@ -22,20 +22,23 @@ func timelineCmd(e *env) *cli.Command {
 		Name:      "timeline",
 		Usage:     "print the case timeline in time order",
 		ArgsUsage: "CASE",
-		Description: `Prints events ordered by @timestamp (UTC), then event ID — a total order, so the
-same case always prints the same rows. Columns: time, timestamp_desc, parser,
-action, message, source (evidence » container chain » path @ offset).
+		Description: `Prints events ordered by @timestamp, then event ID — a total order, so the
+same case always prints the same rows. Columns (--columns): time (UTC, or
+--tz ZONE, --tz case), timestamp_desc, parser, action, host, user, source IP,
+message, source (evidence » container chain » path @ offset). On a terminal
+rows are fitted to its width, long cells cut with … (--width 0: never).
 Evidence text is shown as text: control characters, escape sequences, C1
 controls and bidi overrides appear escaped (\x1b[2J, \n, \u202e), never raw,
 so a log line cannot drive the terminal. --json keeps the exact text.
 
 EXAMPLES
    jejak timeline CASE --from 2024-02-14T18:00:00+07:00 --limit 100
-   jejak timeline CASE --from 2024-02-14 --to 2024-02-15 --json | jq .message`,
-		Flags: append(timeRangeFlags(),
+   jejak timeline CASE --from 2024-02-14 --to 2024-02-15 --json | jq .message
+   jejak timeline CASE --tz case --columns time,host,user,ip,action,message`,
+		Flags: append(append(timeRangeFlags(),
 			&cli.IntFlag{Name: "limit", Usage: "print at most `N` events (0: all)"},
 			&cli.BoolFlag{Name: "json", Usage: "one ECS JSON document per line instead of a table"},
-		),
+		), tableFlags()...),
 		Action: func(c *cli.Context) error {
 			cs, store, err := e.caseStoreArg(c)
 			if err != nil {
@@ -46,13 +49,19 @@ EXAMPLES
 			if err != nil {
 				return err
 			}
-			q.Limit = c.Int("limit")
+			if q.Limit = c.Int("limit"); q.Limit < 0 {
+				return usagef("--limit must not be negative")
+			}
+			st, err := tableStyleOf(c, cs.Location(), e.stdout)
+			if err != nil {
+				return err
+			}
 			comp, err := timelineState(c.Context, cs, store)
 			if err != nil {
 				return err
 			}
 			warnIncomplete(e.stderr, comp)
-			_, err = printEvents(e.stdout, c.Bool("json"), func(fn func(*timeline.Event) error) error {
+			_, err = printEvents(e.stdout, st, func(fn func(*timeline.Event) error) error {
 				return store.Search(c.Context, q, fn)
 			})
 			return incompleteExit(e.stderr, comp, err)

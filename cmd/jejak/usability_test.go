@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"net/http"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -130,5 +131,68 @@ func TestFailedRunKeepsWarnings(t *testing.T) {
 		if !strings.HasPrefix(line, "[zone]") && !strings.Contains(line, "example") {
 			t.Errorf("warning line does not name its evidence item: %q", line)
 		}
+	}
+}
+
+// The timeline table fits a width, shows another zone and chosen columns;
+// --json is unaffected; a negative --limit and an unknown column are usage
+// errors.
+func TestTimelineDisplay(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "case")
+	jejak(t, "analyze", "../../fixtures/example", "--out", dir, "--tz", "Asia/Jakarta")
+	out := mustRun(t, exitOK, "timeline", dir, "--width", "100")
+	for _, line := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
+		if n := len([]rune(line)); n > 100 {
+			t.Errorf("--width 100: a row of %d characters: %q", n, line)
+		}
+	}
+	if !strings.Contains(out, "…") {
+		t.Errorf("--width 100 cut nothing")
+	}
+	full := mustRun(t, exitOK, "timeline", dir, "--width", "0")
+	if strings.Contains(full, "…") {
+		t.Errorf("--width 0 cut a cell")
+	}
+	utc := mustRun(t, exitOK, "timeline", dir, "--limit", "1", "--columns", "time")
+	wib := mustRun(t, exitOK, "timeline", dir, "--limit", "1", "--columns", "time", "--tz", "case")
+	if !strings.HasPrefix(utc, "TIME (UTC)") || !strings.HasPrefix(wib, "TIME (Asia/Jakarta)") || !strings.Contains(wib, "+07:00") {
+		t.Errorf("--tz: UTC\n%s\ncase zone\n%s", utc, wib)
+	}
+	cols := mustRun(t, exitOK, "timeline", dir, "--limit", "1", "--columns", "host,user,ip")
+	if !strings.HasPrefix(cols, "HOST") || strings.Contains(cols, "MESSAGE") {
+		t.Errorf("--columns host,user,ip:\n%s", cols)
+	}
+	for _, args := range [][]string{{"--limit", "-5"}, {"--columns", "time,bogus"}, {"--tz", "WIB"}, {"--width", "-1"}} {
+		if _, _, code := jejak(t, append([]string{"timeline", dir}, args...)...); code != exitUsage {
+			t.Errorf("timeline %v: exit %d, want %d", args, code, exitUsage)
+		}
+	}
+	// search --limit says how many matched in all.
+	_, errs, _ := jejak(t, "search", dir, "event.action:*", "--limit", "2")
+	if !strings.Contains(errs, "the first 2 shown (--limit 2)") {
+		t.Errorf("search --limit 2 summary: %q", errs)
+	}
+}
+
+// Reading an index that is not there is an error, and it is not created.
+func TestSearchMissingIndexIsError(t *testing.T) {
+	es := esURL(t)
+	dir := filepath.Join(t.TempDir(), "case")
+	jejak(t, "analyze", "../../fixtures/example", "--out", dir)
+	index := "jejak-test-nosuchindex"
+	_, errs, code := jejak(t, "search", dir, "event.action:*", "--es", es, "--index", index)
+	if code != exitFatal || !strings.Contains(errs, "is not on the cluster") {
+		t.Errorf("search of a missing index: exit %d, stderr %q", code, errs)
+	}
+	res, err := http.Head(strings.TrimRight(es, "/") + "/" + index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNotFound {
+		t.Errorf("search created index %s (HEAD: %d)", index, res.StatusCode)
+	}
+	if _, errs, code := jejak(t, "search", dir, "x", "--es", es, "--ca-fingerprint", "zz"); code != exitUsage {
+		t.Errorf("--ca-fingerprint zz: exit %d (%s)", code, errs)
 	}
 }

@@ -57,6 +57,13 @@ type Config struct {
 	// a node on the same machine gzip saves no network, and it costs both
 	// sides CPU the node needs: a third of `jejak index`'s own CPU (profiled).
 	Uncompressed bool
+	// ReadOnly opens an existing index for reading: nothing is installed or
+	// created on the cluster, and a missing index is an error.
+	ReadOnly bool
+	// CAFingerprint pins the cluster's certificate (or its CA's) by the
+	// SHA-256 fingerprint Elasticsearch prints on first start, hex, colons
+	// allowed: the alternative to CACert the Elastic clients offer.
+	CAFingerprint string
 }
 
 func (c *Config) defaults() {
@@ -98,6 +105,9 @@ type Stats struct {
 	ResentConflicts int64
 	BulkRequests    int64
 }
+
+// ErrNoIndex: a read asked for an index the cluster does not hold.
+var ErrNoIndex = errors.New("elasticsearch: no such index")
 
 // Store is an Elasticsearch-backed timeline.Store. Write must be called by
 // one goroutine at a time (one writer per store, as for SQLite).
@@ -150,6 +160,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		Password:            cfg.Password,
 		APIKey:              cfg.APIKey,
 		CACert:              cfg.CACert,
+		// The transport wants bare hex; "openssl x509 -fingerprint" and
+		// Kibana print it with colons.
+		CertificateFingerprint: strings.ToLower(strings.ReplaceAll(cfg.CAFingerprint, ":", "")),
 		Transport:           tr,
 		CompressRequestBody: !cfg.Uncompressed,
 		// Level 1, not the default 6: a bulk body of events still shrinks
@@ -190,10 +203,33 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := s.ping(ctx); err != nil {
 		return nil, err
 	}
+	if cfg.ReadOnly {
+		if err := s.mustExist(ctx); err != nil {
+			return nil, err
+		}
+		return s, s.checkSchema(ctx)
+	}
 	if err := s.install(ctx); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// mustExist refuses a read of an index that is not there, instead of
+// answering "0 events" (and, through a search, making it).
+func (s *Store) mustExist(ctx context.Context) error {
+	res, err := s.client.Indices.Exists([]string{s.cfg.Index}, s.client.Indices.Exists.WithContext(ctx))
+	if err != nil {
+		return fmt.Errorf("elasticsearch: index %s: %w", s.cfg.Index, err)
+	}
+	defer res.Body.Close()
+	switch res.StatusCode {
+	case http.StatusOK:
+		return nil
+	case http.StatusNotFound:
+		return fmt.Errorf("%w: index %s is not on the cluster (make it with 'jejak index CASE --es URL', or name another with --index)", ErrNoIndex, s.cfg.Index)
+	}
+	return apiError("index "+s.cfg.Index, res)
 }
 
 func (s *Store) backoff(attempt int) time.Duration {
