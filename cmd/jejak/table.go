@@ -22,7 +22,7 @@ type column struct {
 	// max is the column's widest cell when the table is fitted to a width;
 	// a column with a share instead takes that share of what is left.
 	max, share int
-	cell func(ev *timeline.Event, zone *time.Location) string
+	cell       func(ev *timeline.Event, zone *time.Location) string
 	// keepEnd: when cut, keep the end (a path's file name) not the start.
 	keepEnd bool
 }

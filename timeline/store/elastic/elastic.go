@@ -155,16 +155,16 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
 	}
 	base := elasticsearch.Config{
-		Addresses:           cfg.URLs,
-		Username:            cfg.User,
-		Password:            cfg.Password,
-		APIKey:              cfg.APIKey,
-		CACert:              cfg.CACert,
+		Addresses: cfg.URLs,
+		Username:  cfg.User,
+		Password:  cfg.Password,
+		APIKey:    cfg.APIKey,
+		CACert:    cfg.CACert,
 		// The transport wants bare hex; "openssl x509 -fingerprint" and
 		// Kibana print it with colons.
 		CertificateFingerprint: strings.ToLower(strings.ReplaceAll(cfg.CAFingerprint, ":", "")),
-		Transport:           tr,
-		CompressRequestBody: !cfg.Uncompressed,
+		Transport:              tr,
+		CompressRequestBody:    !cfg.Uncompressed,
 		// Level 1, not the default 6: a bulk body of events still shrinks
 		// 14x (6 gets 20x), and gzip's share of `jejak index`'s CPU falls
 		// from 18% to 9% (profiled), CPU the node lacks when both share a
