@@ -84,6 +84,9 @@ func Open(path string) (Image, error) {
 	case isVMDK(head[:n]):
 		return OpenVMDK(path)
 	}
+	if img, ok, err := openVHDOrCompressed(path, head[:n]); ok {
+		return img, err
+	}
 	if names, err := splitSiblings(path); err != nil {
 		return nil, err
 	} else if len(names) > 1 {
