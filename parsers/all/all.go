@@ -16,7 +16,9 @@ import (
 	"github.com/jejak-forensics/jejak/parsers/evtx"
 	"github.com/jejak-forensics/jejak/parsers/exif"
 	"github.com/jejak-forensics/jejak/parsers/firewall"
+	"github.com/jejak-forensics/jejak/parsers/lnk"
 	"github.com/jejak-forensics/jejak/parsers/mft"
+	"github.com/jejak-forensics/jejak/parsers/prefetch"
 	"github.com/jejak-forensics/jejak/parsers/registry"
 	"github.com/jejak-forensics/jejak/parsers/remoteaccess"
 	"github.com/jejak-forensics/jejak/parsers/setupapi"
@@ -60,6 +62,8 @@ func Registry() *parsers.Registry {
 		mft.New(),
 		registry.New(),
 		utmp.New(),
+		prefetch.New(),
+		lnk.New(),
 		// Name plus structure: the change journal has no magic.
 		usnjrnl.New(),
 	}
