@@ -17,6 +17,7 @@ import (
 
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
 	"github.com/jejak-forensics/jejak/forensics/fs/ext4"
+	"github.com/jejak-forensics/jejak/forensics/fs/fat"
 	"github.com/jejak-forensics/jejak/forensics/fs/ntfs"
 	"github.com/jejak-forensics/jejak/forensics/image"
 	"github.com/jejak-forensics/jejak/forensics/volume"
@@ -78,7 +79,8 @@ func Open(ctx context.Context, path string, opts Options) (w jfs.Walker, isDisk 
 }
 
 // looksLikeDisk: a valid MBR or GPT, or a file system this package walks
-// (a validated ext superblock, an NTFS boot sector). Other file systems
+// (a validated ext superblock, an NTFS boot sector, a FAT/exFAT boot
+// sector whose geometry holds). Other file systems
 // alone do not make a file a disk image: an ISO or a swap file is left to
 // the plain-file path.
 func looksLikeDisk(r io.ReaderAt, size int64) bool {
@@ -100,6 +102,12 @@ func looksLikeDisk(r io.ReaderAt, size int64) bool {
 		var sig [2]byte
 		_, err := r.ReadAt(sig[:], 510)
 		return err == nil && sig == [2]byte{0x55, 0xaa}
+	case "fat", "exfat":
+		// The whole boot sector checked (geometry, cluster count against
+		// FAT type, FAT size), not only a signature: a small file ending
+		// its first sector in 0x55AA is not a USB stick.
+		_, err := fat.Probe(r, size)
+		return err == nil
 	}
 	return false
 }
@@ -195,6 +203,8 @@ func (w *walker) Walk(ctx context.Context, fn jfs.WalkFunc, report func(*jfs.Pro
 			if nw, oerr = ntfs.New(p.Reader, size, chain, w.opts.FS); oerr == nil {
 				fsw, selfExpanding = nw, true
 			}
+		case "fat", "exfat":
+			fsw, oerr = fat.NewWalker(p.Reader, size, chain, fat.Options{Zone: w.opts.FS.Zone})
 		default:
 			oerr = fmt.Errorf("%w %s in %s", ErrUnsupported, kind, where)
 		}
@@ -219,7 +229,7 @@ func (w *walker) Walk(ctx context.Context, fn jfs.WalkFunc, report func(*jfs.Pro
 }
 
 // OpenEvidence opens any evidence path as one walker: a disk image (raw,
-// split raw, E01; partitions; NTFS and ext4) when its content says so, else
+// split raw, E01; partitions; NTFS, ext4, FAT and exFAT) when its content says so, else
 // a plain file, folder or archive.
 func OpenEvidence(ctx context.Context, path string, opts jfs.Options) (jfs.Walker, error) {
 	w, isDisk, err := Open(ctx, path, Options{FS: opts})

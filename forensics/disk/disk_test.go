@@ -139,9 +139,9 @@ func sameAsFls(t *testing.T, got, fls []string) {
 }
 
 // TestMultiple: the four partitions of Debian's multi-file-system disk at
-// mmls's offsets; ext4 and NTFS walked, ext4 equal to fls (the NTFS walker
-// has its own fls comparison in forensics/fs/ntfs); btrfs and exFAT reported
-// as unsupported with their offsets.
+// mmls's offsets; ext4, exFAT and NTFS walked, ext4 and exFAT equal to fls
+// (the NTFS walker has its own fls comparison in forensics/fs/ntfs); btrfs
+// reported as unsupported with its offset.
 func TestMultiple(t *testing.T) {
 	path := oracle.Sample(t, "multiple")
 	starts := mmlsStarts(t, path)
@@ -153,23 +153,27 @@ func TestMultiple(t *testing.T) {
 	// The ext4 file system is larger than its partition (fsstat: blocks
 	// 0-142335 of 1 KiB; mmls: 81920 sectors): said once, at the
 	// partition's end. TSK reads on into the next partition instead.
-	overrun := false
+	overrun, exOverrun := false, false
 	for _, p := range r.probs {
 		switch {
 		case errors.Is(p, ErrUnsupported):
 			unsupported[p.Offset] = p.Err.Error()
 		case errors.Is(p, jfs.ErrTruncated) && p.Offset == starts[2]-starts[1] && strings.Contains(p.Err.Error(), "145752064 bytes"):
 			overrun = true
+		case errors.Is(p, jfs.ErrTruncated) && p.Offset == starts[3]-starts[2] && strings.Contains(p.Err.Error(), "103809024 bytes"):
+			// The exFAT boot sector claims 202752 sectors (fsstat); the
+			// partition has 81920.
+			exOverrun = true
+
 		default:
 			t.Errorf("problem: %v", p)
 		}
 	}
-	if !overrun {
-		t.Error("the ext4 file system running past its partition was not reported")
+	if !overrun || !exOverrun {
+		t.Errorf("file systems running past their partition not reported: ext4 %v, exFAT %v", overrun, exOverrun)
 	}
 	want := map[int64]string{
 		starts[0]: fmt.Sprintf("unsupported file system btrfs in partition 1 at offset %d", starts[0]),
-		starts[2]: fmt.Sprintf("unsupported file system exfat in partition 3 at offset %d", starts[2]),
 	}
 	if fmt.Sprint(unsupported) != fmt.Sprint(want) {
 		t.Errorf("unsupported partitions:\n got %v\nwant %v", unsupported, want)
@@ -180,6 +184,20 @@ func TestMultiple(t *testing.T) {
 	layer := fmt.Sprintf("raw: > partition:2@%d", starts[1])
 	got := keysOf(r.items, layer)
 	sameAsFls(t, got, flsKeys(t, path, starts[1]/512))
+	// exFAT: fls's metadata pseudo-files ($ALLOC_BITMAP, $UPCASE_TABLE,
+	// the label, $OrphanFiles) are not directory entries of files.
+	var exFls []string
+	for _, k := range flsKeys(t, path, starts[2]/512) {
+		if !strings.HasPrefix(k, "$") {
+			exFls = append(exFls, k)
+		}
+	}
+	exLayer := fmt.Sprintf("raw: > partition:3@%d", starts[2])
+	exGot := keysOf(r.items, exLayer)
+	if len(exFls) == 0 {
+		t.Fatal("fls lists no files in the exFAT partition")
+	}
+	sameAsFls(t, exGot, exFls)
 	// The files inside are the originals Debian ships beside the image.
 	for _, it := range r.items {
 		if it.Mode.IsRegular() {
@@ -262,7 +280,7 @@ func TestNotDisk(t *testing.T) {
 	dir := filepath.Dir(parsertest.Corpus(t, "images/image.E01"))
 	var files []string
 	filepath.WalkDir(filepath.Dir(dir), func(p string, d os.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() && !strings.Contains(p, "/images/") && !strings.Contains(p, "/disk/") && !strings.Contains(p, "/e01/") {
+		if err == nil && d.Type().IsRegular() && !strings.Contains(p, "/images/") && !strings.Contains(p, "/disk/") && !strings.Contains(p, "/e01/") && !strings.Contains(p, "/fat/") {
 			files = append(files, p)
 		}
 		return nil

@@ -1,6 +1,9 @@
 package fs
 
-import "errors"
+import (
+	"errors"
+	"time"
+)
 
 // Options bound what a walk may cost. The zero value is usable: every zero
 // field takes its default.
@@ -28,6 +31,10 @@ type Options struct {
 	// (ingest's --spool-limit); a larger one is reported (ErrNoSpool) and
 	// skipped. Zero or less: no cap but MaxExpanded.
 	SpoolLimit int64
+	// Zone is the evidence's zone (the case zone): file systems that record
+	// local times without a zone (FAT) are read in it. Nil: unknown, UTC is
+	// assumed and the walk says so.
+	Zone *time.Location
 }
 
 // Defaults.

@@ -25,7 +25,7 @@ func Detect(r io.ReaderAt) string {
 		return "ntfs"
 	case is(3, "EXFAT   "):
 		return "exfat"
-	case is(510, "\x55\xaa") && (is(54, "FAT12   ") || is(54, "FAT16   ") || is(54, "FAT     ") || is(82, "FAT32   ")):
+	case is(510, "\x55\xaa") && (is(54, "FAT12   ") || is(54, "FAT16   ") || is(54, "FAT     ") || is(82, "FAT32   ") || fatBPB(at(0, 64))):
 		return "fat"
 	case is(1080, "\x53\xef"):
 		return extVariant(at(1024, 104))
@@ -64,4 +64,28 @@ func extVariant(sb []byte) string {
 		return "ext3"
 	}
 	return "ext2"
+}
+
+// fatBPB says whether b (the first 64 bytes of a boot sector) holds a
+// plausible FAT BPB. The type label at offset 54 or 82 is informational
+// and some formatters leave it blank; the geometry is what every FAT
+// driver needs, so a blank label with sane geometry is still FAT. It is
+// strict enough that an MBR's boot code (no jump, or a zero sector size)
+// is not taken for one; forensics/fs/fat checks the rest before walking.
+func fatBPB(b []byte) bool {
+	if b == nil || b[0] != 0xEB && b[0] != 0xE9 {
+		return false
+	}
+	bps := binary.LittleEndian.Uint16(b[11:])
+	spc := b[13]
+	reserved := binary.LittleEndian.Uint16(b[14:])
+	nfats := b[16]
+	media := b[21]
+	total := uint32(binary.LittleEndian.Uint16(b[19:]))
+	if total == 0 {
+		total = binary.LittleEndian.Uint32(b[32:])
+	}
+	return (bps == 512 || bps == 1024 || bps == 2048 || bps == 4096) &&
+		spc != 0 && spc&(spc-1) == 0 && reserved != 0 && nfats >= 1 && nfats <= 4 &&
+		(media == 0xF0 || media >= 0xF8) && total != 0
 }

@@ -43,6 +43,8 @@ type Item struct {
 	InheritedTimes bool
 	// Link is a symbolic link's target (Entry.Link).
 	Link string
+	// ZoneAssumed is the zone local times were read in (Entry.ZoneAssumed).
+	ZoneAssumed string
 }
 
 // special reports a link, device, FIFO or socket: an entry delivered for
@@ -64,7 +66,7 @@ func Collect(ctx context.Context, w jfs.Walker) ([]Item, []*jfs.Problem, error) 
 }
 
 func read(e *jfs.Entry) Item {
-	it := Item{Path: e.Path, Chain: slices.Clone(e.Chain), Size: e.Size, Mode: e.Mode, Times: e.Times, Inode: e.Inode, Identity: e.Identity, Deleted: e.Deleted, Container: e.Container, InheritedTimes: e.InheritedTimes, Link: e.Link}
+	it := Item{Path: e.Path, Chain: slices.Clone(e.Chain), Size: e.Size, Mode: e.Mode, Times: e.Times, Inode: e.Inode, Identity: e.Identity, Deleted: e.Deleted, Container: e.Container, InheritedTimes: e.InheritedTimes, Link: e.Link, ZoneAssumed: e.ZoneAssumed}
 	if !e.Container && it.special() {
 		// A link, device, FIFO or socket: times only, never opened (a
 		// FIFO would block).
