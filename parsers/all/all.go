@@ -16,6 +16,7 @@ import (
 	"github.com/jejak-forensics/jejak/parsers/evtx"
 	"github.com/jejak-forensics/jejak/parsers/exif"
 	"github.com/jejak-forensics/jejak/parsers/firewall"
+	"github.com/jejak-forensics/jejak/parsers/journal"
 	"github.com/jejak-forensics/jejak/parsers/lnk"
 	"github.com/jejak-forensics/jejak/parsers/mft"
 	"github.com/jejak-forensics/jejak/parsers/prefetch"
@@ -59,6 +60,7 @@ func Registry() *parsers.Registry {
 		// Binary formats, by magic.
 		evtx.New(runtime.GOMAXPROCS(0)),
 		exif.New(),
+		journal.New(),
 		mft.New(),
 		registry.New(),
 		utmp.New(),
