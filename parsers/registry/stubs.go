@@ -1,6 +1,5 @@
 package registry
 
-func (w *walker) system(root *Key) error    { return nil }
 func (w *walker) software(root *Key) error  { return nil }
 func (w *walker) ntuser(root *Key) error    { return nil }
 func (w *walker) amcache(root *Key) error   { return nil }
