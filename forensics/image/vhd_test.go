@@ -26,7 +26,7 @@ func noiseRaw(t testing.TB, size int) string {
 	r := rand.NewChaCha8([32]byte{'v', 'm', '2'})
 	r.Read(b)
 	// Zero holes too: a dynamic disk leaves all-zero blocks unallocated.
-	clear(b[size/4 : size/4+3<<20])
+	clear(b[size/4 : size/4+min(3<<20, size/4)])
 	p := filepath.Join(t.TempDir(), "random.raw")
 	if err := os.WriteFile(p, b, 0o644); err != nil {
 		t.Fatal(err)
@@ -120,7 +120,7 @@ func checkVhdiinfo(t *testing.T, img Image, path, diskType string) {
 		t.Errorf("vhdiinfo media size %q, ours %d", m["Media size"], img.Size())
 	}
 	if id := m["Identifier"]; id != "" {
-		ours := img.Info().Metadata["vhd_unique_id"] + img.Info().Metadata["vhdx_virtual_disk_id"]
+		ours := img.Info().Metadata["vhd_unique_id"] + img.Info().Metadata["vhdx_data_write_guid"]
 		if ours != id {
 			t.Errorf("vhdiinfo identifier %s, ours %s", id, ours)
 		}

@@ -155,6 +155,11 @@ func newVHDX(r io.ReaderAt, path string, fileSize int64) (*VHDX, error) {
 	if ver := le.Uint16(hdr[66:]); ver != 1 {
 		return nil, bad(hdrAt, "header version %d (only 1 is defined)", ver)
 	}
+	var dw [16]byte
+	copy(dw[:], hdr[32:48])
+	// DataWriteGuid changes whenever the disk's data does: what libvhdi
+	// shows as the identifier of a VHDX.
+	v.info.Metadata["vhdx_data_write_guid"] = guidString(dw, true)
 	var logGUID [16]byte
 	copy(logGUID[:], hdr[48:64])
 	if logGUID != ([16]byte{}) {
@@ -264,7 +269,12 @@ func newVHDX(r io.ReaderAt, path string, fileSize int64) (*VHDX, error) {
 	if hasParent {
 		return nil, fmt.Errorf("vhdx: %s: %w", path, ErrVHDXDifferencing)
 	}
+	// A fixed VHDX is one whose blocks stay allocated (LeaveBlocksAllocated):
+	// the format has no disk type field of its own.
 	v.info.Metadata["vhdx_type"] = "dynamic"
+	if le.Uint32(fp[4:])&1 != 0 {
+		v.info.Metadata["vhdx_type"] = "fixed"
+	}
 
 	// The BAT: a sector bitmap entry follows every chunkRatio payload
 	// entries.
@@ -282,15 +292,8 @@ func newVHDX(r io.ReaderAt, path string, fileSize int64) (*VHDX, error) {
 		return nil, bad(bat[0], "BAT: %v", err)
 	}
 	v.bat = make([]uint64, entries)
-	full := true
 	for i := range v.bat {
 		v.bat[i] = le.Uint64(raw[i*8:])
-		if int64(i)%(v.chunkRatio+1) != v.chunkRatio && v.bat[i]&7 != vhdxFullyPresent {
-			full = false
-		}
-	}
-	if full && blocks > 0 {
-		v.info.Metadata["vhdx_type"] = "fixed"
 	}
 	return v, nil
 }
