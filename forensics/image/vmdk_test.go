@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/jejak-forensics/jejak/internal/oracle"
 )
 
 // vmdkSubformats are the layouts qemu-img writes, with vmdkinfo's name for
@@ -196,4 +198,56 @@ func TestVMDKDeltaDisk(t *testing.T) {
 		t.Fatalf("info %+v", info)
 	}
 	sameAsRaw(t, img, want)
+}
+
+// TestVMDKTwoGbExtents: a 5 GiB twoGbMaxExtentSparse disk has three
+// extents (vmdkinfo counts them); data qemu-io writes across the extent
+// boundaries reads back where it was written, the rest as zeros.
+func TestVMDKTwoGbExtents(t *testing.T) {
+	dir := t.TempDir()
+	d := filepath.Join(dir, "big.vmdk")
+	qemuImg(t, "create", "-f", "vmdk", "-o", "subformat=twoGbMaxExtentSparse", d, "5G")
+	writes := []struct {
+		off, n int64
+		fill   byte
+	}{
+		{0, 4096, 0x11},
+		{2<<30 - 65536 - 512, 3 * 65536, 0x22}, // across the first boundary
+		{4<<30 - 7*512, 14 * 512, 0x33},        // across the second
+		{5<<30 - 512, 512, 0x44},
+	}
+	var cmds []string
+	for _, w := range writes {
+		cmds = append(cmds, fmt.Sprintf("write -P 0x%x %d %d", w.fill, w.off, w.n))
+	}
+	qemuIO(t, d, "vmdk", cmds...)
+	img, err := Open(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	oracle.Tool(t, "vmdkinfo", "libvmdk-utils")
+	out := string(oracle.Run(t, "vmdkinfo", d))
+	if !strings.Contains(out, "Number of extents:\t\t3\n") || img.Size() != 5<<30 || len(img.Info().Segments) != 4 {
+		t.Fatalf("size %d, segments %q; vmdkinfo:\n%s", img.Size(), img.Info().Segments, out)
+	}
+	for _, w := range writes {
+		// The written range and 4 KiB of zeros either side (where the disk
+		// has them).
+		lo, hi := max(0, w.off-4096), min(img.Size(), w.off+w.n+4096)
+		buf := make([]byte, hi-lo)
+		if _, err := img.ReadAt(buf, lo); err != nil {
+			t.Fatalf("read at %d: %v", lo, err)
+		}
+		for i, b := range buf {
+			at := lo + int64(i)
+			want := byte(0)
+			if at >= w.off && at < w.off+w.n {
+				want = w.fill
+			}
+			if b != want {
+				t.Fatalf("byte at %d: 0x%02x, want 0x%02x", at, b, want)
+			}
+		}
+	}
 }
