@@ -41,7 +41,6 @@ type exEntry struct {
 	deleted    bool
 	m, a, b    time.Time
 	allExact   bool // every set time carried its UTC offset
-	checksumOK bool
 }
 
 // dirBuf is a directory read into memory with the volume offset of each

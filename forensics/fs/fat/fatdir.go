@@ -364,7 +364,6 @@ func (s *walkState) readDir(runs []extent, path string, inDeleted bool) []dirent
 // walkFATDir yields the entries of one directory and walks into its
 // subdirectories, depth first, in on-disk order.
 func (s *walkState) walkFATDir(runs []extent, path string, deleted bool, depth int) error {
-	v := s.v
 	for _, d := range s.readDir(runs, path, deleted) {
 		if err := s.tick(); err != nil {
 			return err
@@ -390,7 +389,6 @@ func (s *walkState) walkFATDir(runs []extent, path string, deleted bool, depth i
 			return err
 		}
 	}
-	_ = v
 	return nil
 }
 
