@@ -17,6 +17,7 @@ import (
 	"github.com/jejak-forensics/jejak/parsers/exif"
 	"github.com/jejak-forensics/jejak/parsers/firewall"
 	"github.com/jejak-forensics/jejak/parsers/journal"
+	"github.com/jejak-forensics/jejak/parsers/jumplist"
 	"github.com/jejak-forensics/jejak/parsers/lnk"
 	"github.com/jejak-forensics/jejak/parsers/mft"
 	"github.com/jejak-forensics/jejak/parsers/prefetch"
@@ -66,6 +67,8 @@ func Registry() *parsers.Registry {
 		utmp.New(),
 		prefetch.New(),
 		lnk.New(),
+		jumplist.NewAutomatic(),
+		jumplist.NewCustom(),
 		// Name plus structure: the change journal has no magic.
 		usnjrnl.New(),
 	}
