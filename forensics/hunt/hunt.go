@@ -133,6 +133,8 @@ var analyzers = map[string]func(h *hunter, r *Rule) (analyzer, error){
 	"scheduled-task-removed": newTaskRemoved,
 	"rdp-session":            newRDPSession,
 	"settings-change":        newSettingsChange,
+	"usb-first-connected":    newUSBFirst,
+	"remote-access-session":  newRemoteAccess,
 }
 
 // hunter is one run: the config, the analyzers and the string interner
