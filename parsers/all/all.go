@@ -21,6 +21,7 @@ import (
 	"github.com/jejak-forensics/jejak/parsers/lnk"
 	"github.com/jejak-forensics/jejak/parsers/mft"
 	"github.com/jejak-forensics/jejak/parsers/prefetch"
+	"github.com/jejak-forensics/jejak/parsers/recyclebin"
 	"github.com/jejak-forensics/jejak/parsers/registry"
 	"github.com/jejak-forensics/jejak/parsers/remoteaccess"
 	"github.com/jejak-forensics/jejak/parsers/setupapi"
@@ -71,6 +72,8 @@ func Registry() *parsers.Registry {
 		jumplist.NewCustom(),
 		// Name plus structure: the change journal has no magic.
 		usnjrnl.New(),
+		// Structure (and the $I / INFO2 name as tie-breaker): no magic.
+		recyclebin.New(),
 	}
 	ps = append(ps, text...)
 	// Last the one matched only by file name (lastlog has no magic).
