@@ -146,11 +146,26 @@ func openCompressed(path, format string) (*Compressed, error) {
 	}
 	defer z.Close()
 	head := make([]byte, compressedHead)
-	n, err := io.ReadFull(z, head)
-	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
-		return nil, fmt.Errorf("image: %s: %s stream at media offset %d: %w", path, format, n, err)
+	c := &Compressed{name: path, format: format, tmpDir: TempDir}
+	n := 0
+	for n < len(head) {
+		m, err := z.Read(head[n:])
+		n += m
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if n == 0 {
+				return nil, fmt.Errorf("image: %s: %s stream: %w", path, format, err)
+			}
+			// A stream damaged within its first MiB: what came before
+			// is the media, as for damage further on.
+			c.warning = fmt.Sprintf("%s: %s stream damaged (media offset %d): %v; the media ends there", filepath.Base(path), format, n, err)
+			break
+		}
 	}
-	return &Compressed{name: path, format: format, head: head[:n], tmpDir: TempDir}, nil
+	c.head = head[:n:n]
+	return c, nil
 }
 
 // headLooksLikeDisk: the start of a media holds a partition table or a

@@ -1,0 +1,210 @@
+package image
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jejak-forensics/jejak/internal/oracle"
+	"github.com/jejak-forensics/jejak/parsers/parsertest"
+)
+
+// compressors are the command lines that write each format to stdout,
+// the tools examiners use.
+var compressors = map[string][]string{
+	"gzip":  {"gzip", "-c", "-6"},
+	"xz":    {"xz", "-c", "-1"},
+	"bzip2": {"bzip2", "-c", "-1"},
+	"zstd":  {"zstd", "-c", "-q", "-3"},
+}
+
+// compress writes src compressed with format's tool into dir/name.
+func compress(t testing.TB, format, src, dir, name string) string {
+	t.Helper()
+	args := compressors[format]
+	oracle.Tool(t, args[0], args[0])
+	out := filepath.Join(dir, name)
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var stderr strings.Builder
+	cmd := exec.Command(args[0], append(args[1:], src)...)
+	cmd.Stdout, cmd.Stderr = f, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s: %v %s", args, err, stderr.String())
+	}
+	return out
+}
+
+// withTempDir points TempDir at a fresh folder for the test.
+func withTempDir(t *testing.T) string {
+	d := t.TempDir()
+	old := TempDir
+	TempDir = d
+	t.Cleanup(func() { TempDir = old })
+	return d
+}
+
+// TestCompressedDisks: real disks compressed by gzip, xz, bzip2 and zstd
+// open through Open as the compressed format and read back the source
+// bytes; the SHA-256 in the notes is the source's; nothing is left in
+// the temporary folder.
+func TestCompressedDisks(t *testing.T) {
+	tmp := withTempDir(t)
+	srcs := diskSources(t)
+	delete(srcs, "random") // no disk in it: see TestCompressedAnyContent
+	for name, raw := range srcs {
+		for format := range compressors {
+			t.Run(name+"/"+format, func(t *testing.T) {
+				if name == "fs.multiple" && format != "gzip" {
+					t.Skip("one format is enough for the 250 MB disk")
+				}
+				z := compress(t, format, raw, t.TempDir(), name+".001."+format)
+				img, err := Open(z)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if f := img.Info().Format; f != format+"-raw" {
+					t.Fatalf("format %q", f)
+				}
+				checkMedia(t, img, raw)
+				notes := strings.Join(img.Info().Notes, "|")
+				if want := sha256File(t, raw); !strings.Contains(notes, want) {
+					t.Errorf("notes %q lack the media's sha256 %s", notes, want)
+				}
+				if w := img.Info().Warnings; len(w) > 0 {
+					t.Errorf("warnings: %q", w)
+				}
+				if left, _ := os.ReadDir(tmp); len(left) > 0 {
+					t.Errorf("temporary folder holds %v", left)
+				}
+				if err := img.Close(); err != nil {
+					t.Fatal(err)
+				}
+			})
+		}
+	}
+}
+
+// TestCompressedCorpusAndSamples: a gzipped NTFS image from the corpus and
+// Debian's xz-compressed sample disks, against gzip's and xz's own
+// decompression.
+func TestCompressedCorpusAndSamples(t *testing.T) {
+	withTempDir(t)
+	gz := parsertest.Corpus(t, "more/disk/ntfs/ntfs_index.raw.gz")
+	cases := map[string]string{gz: ""}
+	for _, s := range []string{"ntfs", "multiple"} {
+		if xzf := filepath.Join(oracle.SamplesDir, "fs."+s+".xz"); fileExists(xzf) {
+			cases[xzf] = oracle.Sample(t, s)
+		}
+	}
+	for z, raw := range cases {
+		t.Run(filepath.Base(z), func(t *testing.T) {
+			if raw == "" {
+				raw = filepath.Join(t.TempDir(), "gunzipped.raw")
+				out, _ := os.Create(raw)
+				cmd := exec.Command("gzip", "-dc", z)
+				cmd.Stdout = out
+				if err := cmd.Run(); err != nil {
+					t.Fatal(err)
+				}
+				out.Close()
+			}
+			img, err := Open(z)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer img.Close()
+			if !strings.HasSuffix(img.Info().Format, "-raw") || img.Info().Format == "split-raw" {
+				t.Fatalf("format %q", img.Info().Format)
+			}
+			checkMedia(t, img, raw)
+		})
+	}
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// TestCompressedLogStaysFile: a compressed text log is not a disk: Open
+// gives it back as a plain raw file, without decompressing it whole. Each
+// is copied alone: side by side, syslog.gz and syslog.xz pass for two
+// segments of a lettered split set (split.go), another matter.
+func TestCompressedLogStaysFile(t *testing.T) {
+	for _, rel := range []string{"archives/syslog.gz", "archives/syslog.xz", "archives/syslog.bz2"} {
+		b, err := os.ReadFile(parsertest.Corpus(t, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(t.TempDir(), filepath.Base(rel))
+		os.WriteFile(p, b, 0o644)
+		img, err := Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f := img.Info().Format; f != "raw" {
+			t.Errorf("%s: format %q, want raw", rel, f)
+		}
+		img.Close()
+	}
+}
+
+// TestCompressedAnyContent: OpenCompressed reads any stream (random data
+// here, which Open would leave alone), the media larger than the one MiB
+// head, read out of order.
+func TestCompressedAnyContent(t *testing.T) {
+	withTempDir(t)
+	raw := noiseRaw(t, 6<<20+1234)
+	for format := range compressors {
+		z := compress(t, format, raw, t.TempDir(), "n."+format)
+		img, err := OpenCompressed(z)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkMedia(t, img, raw)
+		img.Close()
+		if _, err := img.ReadAt(make([]byte, 10), 2<<20); err == nil {
+			t.Errorf("%s: read after Close", format)
+		}
+	}
+}
+
+// TestCompressedDamaged: a gzip cut in the middle keeps the media before
+// the cut, with a warning naming the stream; the cut falls in the first
+// MiB (held in memory) or past it (the temporary copy).
+func TestCompressedDamaged(t *testing.T) {
+	withTempDir(t)
+	disk, err := os.ReadFile(parsertest.Corpus(t, "images/tsk_volume_system.raw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	noise, _ := os.ReadFile(noiseRaw(t, 4<<20))
+	for name, want := range map[string][]byte{"short": disk, "long": append(disk, noise...)} {
+		raw := filepath.Join(t.TempDir(), name+".raw")
+		os.WriteFile(raw, want, 0o644)
+		z := compress(t, "gzip", raw, t.TempDir(), "cut.dd.gz")
+		st, _ := os.Stat(z)
+		if err := os.Truncate(z, st.Size()*2/3); err != nil {
+			t.Fatal(err)
+		}
+		img, err := Open(z)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := img.Size()
+		if n <= 0 || n >= int64(len(want)) || (name == "long") != (n > compressedHead) {
+			t.Fatalf("%s: size %d of %d", name, n, len(want))
+		}
+		got := make([]byte, n)
+		if _, err := img.ReadAt(got, 0); err != nil || string(got) != string(want[:n]) {
+			t.Fatalf("%s: media before the cut differs (%v)", name, err)
+		}
+		if w := strings.Join(img.Info().Warnings, "|"); !strings.Contains(w, "gzip stream damaged") || !strings.Contains(w, "cut.dd.gz") {
+			t.Errorf("%s: warnings %q", name, w)
+		}
+		img.Close()
+	}
+}
