@@ -12,8 +12,6 @@ package image
 import (
 	"bufio"
 	"bytes"
-	"compress/flate"
-	"compress/zlib"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -27,6 +25,8 @@ import (
 	"sync"
 
 	"github.com/jejak-forensics/jejak/internal/rofile"
+	"github.com/klauspost/compress/flate"
+	"github.com/klauspost/compress/zlib"
 )
 
 var (
