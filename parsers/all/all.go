@@ -26,6 +26,7 @@ import (
 	"github.com/jejak-forensics/jejak/parsers/remoteaccess"
 	"github.com/jejak-forensics/jejak/parsers/setupapi"
 	"github.com/jejak-forensics/jejak/parsers/shellhistory"
+	"github.com/jejak-forensics/jejak/parsers/sqlserver"
 	"github.com/jejak-forensics/jejak/parsers/syslog"
 	"github.com/jejak-forensics/jejak/parsers/usnjrnl"
 	"github.com/jejak-forensics/jejak/parsers/utmp"
@@ -55,6 +56,7 @@ func Registry() *parsers.Registry {
 		remoteaccess.NewTeamViewerLog(),
 		remoteaccess.NewAnyDeskConnections(),
 		remoteaccess.NewAnyDeskTrace(),
+		sqlserver.New(),
 		// Generic syslog after everything more specific.
 		syslog.New(),
 	}
