@@ -4,7 +4,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -66,6 +68,8 @@ type Link struct {
 	MachineID                        string
 	DroidVolume, DroidFile           string
 	BirthDroidVolume, BirthDroidFile string
+	// TrackerAt is the TrackerDataBlock's offset in the link, 0 if none.
+	TrackerAt int
 
 	// Size is how many bytes the link takes (through its terminal extra
 	// data block), so that concatenated links can be walked.
@@ -202,7 +206,9 @@ func Decode(b []byte) (l *Link, warns []error, err error) {
 			warn(off, "extra data block of %d bytes does not fit (%d bytes left)", n, len(b)-off)
 			return l, warns, nil
 		}
-		l.extraBlock(b[off : off+n])
+		if l.extraBlock(b[off:off+n]) == sigTracker && l.MachineID+l.DroidFile != "" {
+			l.TrackerAt = off
+		}
 		off += n
 	}
 }
@@ -314,9 +320,10 @@ const (
 	sigTracker     = 0xa0000003
 )
 
-func (l *Link) extraBlock(b []byte) {
+func (l *Link) extraBlock(b []byte) uint32 {
 	le := binary.LittleEndian
-	switch le.Uint32(b[4:]) {
+	sig := le.Uint32(b[4:])
+	switch sig {
 	case sigEnvironment:
 		if len(b) >= 8+260+520 {
 			l.EnvLocation = utf16String(b[8+260:8+260+520], true)
@@ -331,6 +338,43 @@ func (l *Link) extraBlock(b []byte) {
 			l.BirthDroidVolume, l.BirthDroidFile = GUID(b[64:80]), GUID(b[80:96])
 		}
 	}
+	return sig
+}
+
+// UUIDTime reads a version 1 (time-based) UUID in its string form: the
+// 60-bit count of 100 ns since 1582-10-15 in its time fields, and the
+// node, the MAC address of the machine that made it. Distributed link
+// tracking object IDs are such UUIDs: their time is when the target's
+// object ID was created.
+func UUIDTime(s string) (t time.Time, mac string, ok bool) {
+	var low, mid, hi uint64
+	var node string
+	if len(s) != 36 || s[14] != '1' {
+		return time.Time{}, "", false
+	}
+	for _, f := range []struct {
+		dst  *uint64
+		from string
+	}{{&low, s[0:8]}, {&mid, s[9:13]}, {&hi, s[15:18]}} {
+		v, err := strconv.ParseUint(f.from, 16, 64)
+		if err != nil {
+			return time.Time{}, "", false
+		}
+		*f.dst = v
+	}
+	node = s[24:36]
+	ticks := hi<<48 | mid<<32 | low
+	const gregorianToUnix = 0x01b21dd213814000 // 100 ns ticks from 1582-10-15 to 1970-01-01
+	if ticks < gregorianToUnix {
+		return time.Time{}, "", false
+	}
+	ticks -= gregorianToUnix
+	t = time.Unix(int64(ticks/10_000_000), int64(ticks%10_000_000)*100).UTC()
+	parts := make([]string, 6)
+	for i := range parts {
+		parts[i] = node[2*i : 2*i+2]
+	}
+	return t, strings.Join(parts, ":"), true
 }
 
 // GUID formats 16 bytes stored as a Windows GUID (the first three fields

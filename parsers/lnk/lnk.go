@@ -196,5 +196,36 @@ func Events(l *Link, base int64) []*timeline.Event {
 		ev.Jejak.Provenance.Offset = base + t.at
 		evs = append(evs, ev)
 	}
+	// The tracker's object IDs, when time-based, say when the target got
+	// its object ID and on which machine (MAC address); the birth ID
+	// differs only for a target moved since.
+	for i, id := range []string{l.DroidFile, l.BirthDroidFile} {
+		if i == 1 && id == l.DroidFile {
+			break
+		}
+		tm, mac, ok := UUIDTime(id)
+		if !ok || l.TrackerAt == 0 {
+			continue
+		}
+		desc, what, at := "Link Tracking Object ID Creation Time", "object ID", int64(48)
+		if i == 1 {
+			desc, what, at = "Link Tracking Birth Object ID Creation Time", "birth object ID", 80
+		}
+		ev := &timeline.Event{
+			Timestamp:     tm,
+			TimestampDesc: desc,
+			Message:       fmt.Sprintf("shell link target %s %s %s created on MAC %s%s", shown, what, id, mac, tail),
+			Event: timeline.EventMeta{Kind: "event", Category: []string{"file"}, Type: []string{"info"},
+				Action: "link-object-id-created", Dataset: "windows.lnk"},
+			File:  &timeline.File{Path: path},
+			Jejak: timeline.Jejak{Data: l.Data()},
+		}
+		if path != "" {
+			ev.File.Name = path[strings.LastIndexAny(path, `\/`)+1:]
+		}
+		ev.Jejak.Data["lnk.droid_mac"] = mac
+		ev.Jejak.Provenance.Offset = base + int64(l.TrackerAt) + at
+		evs = append(evs, ev)
+	}
 	return evs
 }

@@ -151,8 +151,12 @@ func TestAgainstLnkinfo(t *testing.T) {
 				t.Fatalf("Parse: %v, warnings %v", res.Err, res.Warnings)
 			}
 			byDesc := map[string]*timeline.Event{}
+			var targetEvents []*timeline.Event
 			for _, ev := range res.Events {
 				byDesc[ev.TimestampDesc] = ev
+				if strings.HasPrefix(ev.TimestampDesc, "Target ") {
+					targetEvents = append(targetEvents, ev)
+				}
 			}
 			n := 0
 			for desc, key := range map[string]string{"Target Creation Time": "Creation time",
@@ -170,8 +174,22 @@ func TestAgainstLnkinfo(t *testing.T) {
 					t.Errorf("%s: %v, lnkinfo %s", desc, ev, want)
 				}
 			}
-			if len(res.Events) != n {
-				t.Fatalf("%d events, lnkinfo sets %d times", len(res.Events), n)
+			if len(targetEvents) != n {
+				t.Fatalf("%d target time events, lnkinfo sets %d times", len(targetEvents), n)
+			}
+			// The object ID events: one per time-based droid file ID
+			// (two when the birth ID differs), each with its ID's MAC.
+			for desc, key := range map[string]string{"Link Tracking Object ID Creation Time": "Droid file identifier",
+				"Link Tracking Birth Object ID Creation Time": "Birth droid file identifier"} {
+				id := li.fields[key]
+				ev := byDesc[desc]
+				want := id != "" && len(id) == 36 && id[14] == '1' && (desc == "Link Tracking Object ID Creation Time" || id != li.fields["Droid file identifier"])
+				if want != (ev != nil) {
+					t.Errorf("%s: event %v, lnkinfo %s %q", desc, ev != nil, key, id)
+				}
+				if ev != nil && !strings.EqualFold(strings.ReplaceAll(ev.Jejak.Data["lnk.droid_mac"], ":", ""), id[24:]) {
+					t.Errorf("%s: MAC %s, id %s", desc, ev.Jejak.Data["lnk.droid_mac"], id)
+				}
 			}
 			if n == 0 {
 				return
@@ -237,6 +255,28 @@ func TestAgainstLnkinfo(t *testing.T) {
 				t.Errorf("shell item path %q, lnkinfo's items %q", got, p)
 			}
 		})
+	}
+}
+
+// TestPlasoExpectations checks what plaso's winlnk test expects of
+// example.lnk that lnkinfo does not print: the time and MAC address in the
+// distributed link tracking object ID (plaso tests/parsers/winlnk.py:
+// 2009-07-14 05:45:20.500012, 00:1d:09:fa:5a:1c), to plaso's microseconds.
+func TestPlasoExpectations(t *testing.T) {
+	res := parsertest.ParseFile(t, New(), parsertest.Corpus(t, corpusLinks[0]), nil)
+	var found bool
+	for _, ev := range res.Events {
+		if ev.TimestampDesc != "Link Tracking Object ID Creation Time" {
+			continue
+		}
+		found = true
+		want := time.Date(2009, 7, 14, 5, 45, 20, 500012000, time.UTC)
+		if !ev.Timestamp.Truncate(time.Microsecond).Equal(want) || ev.Jejak.Data["lnk.droid_mac"] != "00:1d:09:fa:5a:1c" {
+			t.Errorf("object ID time %s MAC %s, plaso %s 00:1d:09:fa:5a:1c", ev.Timestamp, ev.Jejak.Data["lnk.droid_mac"], want)
+		}
+	}
+	if !found || len(res.Events) != 4 {
+		t.Errorf("%d events, object ID event found: %v", len(res.Events), found)
 	}
 }
 
