@@ -311,3 +311,29 @@ func BenchmarkINFO2(b *testing.B) {
 	}
 	b.ReportMetric(float64(records)/b.Elapsed().Seconds(), "records/s")
 }
+
+// TestPlasoExpectations checks plaso's recycler tests
+// (tests/parsers/recycler.py) on the same files, to the millisecond that
+// rifiuti2 does not print: the $I deletion time 2016-06-29
+// 21:37:45.618000 (222255 bytes, C:\Users\random\Downloads\bunnies.jpg)
+// and INFO2's first record, index 1, at 2004-08-25 16:18:25.237000, and
+// its second, DC2 from drive C.
+func TestPlasoExpectations(t *testing.T) {
+	i := parsertest.ParseFile(t, New(), parsertest.Corpus(t, corpusI), nil)
+	if len(i.Events) != 1 || !i.Events[0].Timestamp.Equal(time.Date(2016, 6, 29, 21, 37, 45, 618000000, time.UTC)) ||
+		*i.Events[0].File.Size != 222255 || i.Events[0].File.Path != `C:\Users\random\Downloads\bunnies.jpg` {
+		t.Errorf("$I: %+v", i.Events)
+	}
+	info2 := parsertest.ParseFile(t, New(), parsertest.Corpus(t, corpusINFO2), nil)
+	if len(info2.Events) != 4 {
+		t.Fatalf("INFO2: %d events, plaso 4", len(info2.Events))
+	}
+	first := info2.Events[0]
+	if !first.Timestamp.Equal(time.Date(2004, 8, 25, 16, 18, 25, 237000000, time.UTC)) || first.Jejak.Data["recyclebin.index"] != "1" ||
+		first.File.Path != `C:\Documents and Settings\Mr. Evil\Desktop\lalsetup250.exe` {
+		t.Errorf("INFO2 record 1: %s %s %s", first.Timestamp, first.Jejak.Data["recyclebin.index"], first.File.Path)
+	}
+	if r := info2.Events[1].Jejak.Data["recyclebin.recycled_name"]; !strings.EqualFold(r, "DC2.exe") {
+		t.Errorf("INFO2 record 2 recycled as %q, plaso DC2 (drive C)", r)
+	}
+}
