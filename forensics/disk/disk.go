@@ -115,6 +115,15 @@ func looksLikeDisk(r io.ReaderAt, size int64) bool {
 type walker struct {
 	path string
 	opts Options
+	// nested marks an image found inside evidence (a folder, an archive,
+	// another image): prefix is the chain down to it, and its own files
+	// were delivered by the walk that found it.
+	nested bool
+	prefix []string
+	// r, when set, is a raw image read in place (a file of a file
+	// system) of size bytes; path is then unused.
+	r    io.ReaderAt
+	size int64
 }
 
 // Walk opens the image afresh (each walk reads it read-only and closes
@@ -126,16 +135,23 @@ func (w *walker) Walk(ctx context.Context, fn jfs.WalkFunc, report func(*jfs.Pro
 	if report == nil {
 		report = func(*jfs.Problem) {}
 	}
+	if w.r != nil {
+		return w.walkMedia(ctx, w.r, w.size, append(slices.Clone(w.prefix), "raw:"), fn, report)
+	}
 	img, err := image.Open(w.path)
 	if err != nil {
 		return err
 	}
 	defer img.Close()
 	info := img.Info()
-	prefix := []string{info.Format + ":"}
+	prefix := append(slices.Clone(w.prefix), info.Format+":")
 	// The image files' own times, as for any registered file: when the
-	// copy was made or last touched is part of its custody.
+	// copy was made or last touched is part of its custody. (An image
+	// found inside evidence had them delivered by the walk that found it.)
 	for _, seg := range info.Segments {
+		if w.nested {
+			break
+		}
 		e, err := jfs.EvidenceFile(seg)
 		if err != nil {
 			report(&jfs.Problem{Chain: []string{"file:" + filepath.Base(seg)}, Path: filepath.Base(seg), Offset: -1, Err: fmt.Errorf("%w: %v", jfs.ErrUnreadable, err)})
@@ -152,7 +168,13 @@ func (w *walker) Walk(ctx context.Context, fn jfs.WalkFunc, report func(*jfs.Pro
 		report(&jfs.Problem{Chain: prefix, Path: ".", Offset: r.Start * info.SectorSize,
 			Err: fmt.Errorf("%w: acquisition could not read sectors %d-%d (zeros in the image)", jfs.ErrUnreadable, r.Start, r.Start+r.Count-1)})
 	}
-	sys, err := volume.Open(img, img.Size())
+	return w.walkMedia(ctx, img, img.Size(), prefix, fn, report)
+}
+
+// walkMedia walks the partitions of the media r (size bytes); prefix is
+// the chain down to the media ("ewf:", or "dir:case/x.E01" and "ewf:").
+func (w *walker) walkMedia(ctx context.Context, img io.ReaderAt, size int64, prefix []string, fn jfs.WalkFunc, report func(*jfs.Problem)) error {
+	sys, err := volume.Open(img, size)
 	if err != nil {
 		return err
 	}
@@ -206,7 +228,7 @@ func (w *walker) Walk(ctx context.Context, fn jfs.WalkFunc, report func(*jfs.Pro
 		case "fat", "exfat":
 			fsw, oerr = fat.NewWalker(p.Reader, size, chain, fat.Options{Zone: w.opts.FS.Zone})
 		default:
-			oerr = fmt.Errorf("%w %s in %s", ErrUnsupported, kind, where)
+			oerr = fmt.Errorf("%w: %s in %s", ErrUnsupported, fsName(kind), where)
 		}
 		if oerr != nil {
 			if !errors.Is(oerr, ErrUnsupported) {
@@ -228,10 +250,88 @@ func (w *walker) Walk(ctx context.Context, fn jfs.WalkFunc, report func(*jfs.Pro
 	return nil
 }
 
+// fsNames are the names examiners know the file systems this build does
+// not walk by, for the warning that names them.
+var fsNames = map[string]string{
+	"btrfs": "Btrfs", "xfs": "XFS", "iso9660": "ISO 9660", "hfsplus": "HFS+", "apfs": "APFS",
+	"lvm2": "LVM2 physical volume", "luks": "LUKS encrypted volume", "swap": "Linux swap",
+	"unknown": "no file system jejak recognises",
+}
+
+func fsName(kind string) string {
+	if n, ok := fsNames[kind]; ok {
+		return n
+	}
+	return kind
+}
+
+// OpenFound is the fs.ImageOpener of a walk: it opens a disk image met
+// inside evidence (in a folder, an archive, another image) when its
+// content is one, as Open does for a registered file. A raw file must
+// pass the same test as a registered one (looksLikeDisk); a container
+// format (EWF, QCOW2, VMDK, VHD/VHDX) that does not open is an error, so
+// the examiner is told (an E01 whose later segments are not beside it).
+func OpenFound(ctx context.Context, src jfs.ImageSource) (jfs.Walker, []string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	opts := Options{FS: src.Opts}
+	prefix := slices.Clone(src.Entry.Chain)
+	if src.Path == "" {
+		if !looksLikeDisk(src.R, src.Size) {
+			return nil, nil, nil
+		}
+		return &walker{opts: opts, nested: true, prefix: prefix, r: src.R, size: src.Size}, nil, nil
+	}
+	img, err := image.Open(src.Path)
+	if err != nil {
+		if container(src.Path) {
+			return nil, nil, err
+		}
+		return nil, nil, nil
+	}
+	defer img.Close()
+	info := img.Info()
+	if (info.Format == "raw" || info.Format == "split-raw") && !looksLikeDisk(img, img.Size()) {
+		return nil, nil, nil
+	}
+	var others []string
+	for _, seg := range info.Segments {
+		if filepath.Clean(seg) != filepath.Clean(src.Path) {
+			others = append(others, seg)
+		}
+	}
+	return &walker{path: src.Path, opts: opts, nested: true, prefix: prefix}, others, nil
+}
+
+// container says whether the file at path starts with the signature of a
+// disk-image container (not raw bytes).
+func container(path string) bool {
+	f, err := rofile.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, 512)
+	n, _ := f.ReadAt(head, 0)
+	head = head[:n]
+	for _, m := range [][]byte{ewfSignature, []byte("QFI\xfb"), []byte("KDMV"), []byte("# Disk DescriptorFile"), []byte("vhdxfile"), []byte("conectix")} {
+		if bytes.HasPrefix(head, m) {
+			return true
+		}
+	}
+	return false
+}
+
 // OpenEvidence opens any evidence path as one walker: a disk image (raw,
 // split raw, E01; partitions; NTFS, ext4, FAT and exFAT) when its content says so, else
 // a plain file, folder or archive.
 func OpenEvidence(ctx context.Context, path string, opts jfs.Options) (jfs.Walker, error) {
+	if opts.Images == nil {
+		// Disk images inside folders, archives and other images are
+		// opened as disks too.
+		opts.Images = OpenFound
+	}
 	w, isDisk, err := Open(ctx, path, Options{FS: opts})
 	if isDisk || err != nil {
 		return w, err

@@ -173,7 +173,7 @@ func TestMultiple(t *testing.T) {
 		t.Errorf("file systems running past their partition not reported: ext4 %v, exFAT %v", overrun, exOverrun)
 	}
 	want := map[int64]string{
-		starts[0]: fmt.Sprintf("unsupported file system btrfs in partition 1 at offset %d", starts[0]),
+		starts[0]: fmt.Sprintf("unsupported file system: Btrfs in partition 1 at offset %d", starts[0]),
 	}
 	if fmt.Sprint(unsupported) != fmt.Sprint(want) {
 		t.Errorf("unsupported partitions:\n got %v\nwant %v", unsupported, want)

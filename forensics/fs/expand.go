@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 	"slices"
 )
 
@@ -46,6 +47,11 @@ type walkState struct {
 	report   func(*Problem)
 	expanded int64
 	bufs     [][]byte
+	// consumed are the files on disk that an image already walked is made
+	// of (EWF .E02…): met in the folder, they are delivered for their
+	// times only.
+	consumed map[string]bool
+	spooled  int64 // bytes of disk images copied to TempDir in this walk
 }
 
 func newWalkState(ctx context.Context, opts Options, fn WalkFunc, report func(*Problem)) *walkState {
@@ -96,7 +102,15 @@ func (s *walkState) visit(e *Entry, prefix []string, depth int, up *guard) error
 	if err := s.ctx.Err(); err != nil {
 		return err
 	}
-	head := make([]byte, SniffSize)
+	if e.osPath != "" && s.consumed[filepath.Clean(e.osPath)] {
+		// A segment of an image set walked already: its own times only.
+		return s.announce(e)
+	}
+	hsize := SniffSize
+	if s.opts.Images != nil {
+		hsize = ImageHeadSize
+	}
+	head := make([]byte, hsize)
 	var (
 		ra     io.ReaderAt
 		stream io.Reader
@@ -136,6 +150,11 @@ func (s *walkState) visit(e *Entry, prefix []string, depth int, up *guard) error
 	if kind != KindPlain && depth >= s.opts.MaxDepth {
 		s.problem(e.Chain, e.Path, 0, fmt.Errorf("%w: %s at depth %d (Options.MaxDepth is %d), delivered unexpanded", ErrTooDeep, kind, depth, s.opts.MaxDepth))
 		kind = KindPlain
+	}
+	if kind == KindPlain && s.opts.Images != nil {
+		if handled, err := s.visitImage(e, head, ra, stream); handled || err != nil {
+			return err
+		}
 	}
 	if stream == nil {
 		size := e.Size

@@ -72,6 +72,10 @@ type Entry struct {
 	open func() (io.ReadCloser, error)
 	// readerAt, when set, gives random access without copying.
 	readerAt func() (io.ReaderAt, error)
+	// osPath is the file's path on the examiner's disk when it is a file
+	// of a registered folder: a disk image there is opened by path, so
+	// that its sibling segments are found.
+	osPath string
 }
 
 // NewEntry builds an entry whose content comes from open (and, when the

@@ -43,6 +43,7 @@ func diskEntry(abs, rel string, chain []string) (*Entry, error) {
 	e.Times, e.Inode = fileTimes(abs, fi)
 	e.open = func() (io.ReadCloser, error) { return openReadOnly(abs) }
 	e.readerAt = func() (io.ReaderAt, error) { return openReadOnly(abs) }
+	e.osPath = abs
 	return e, nil
 }
 
@@ -76,7 +77,7 @@ func EvidenceFile(abs string) (*Entry, error) {
 		return nil, err
 	}
 	e.Container = true
-	e.open, e.readerAt = nil, nil
+	e.open, e.readerAt, e.osPath = nil, nil, ""
 	return e, nil
 }
 

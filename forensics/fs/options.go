@@ -35,6 +35,15 @@ type Options struct {
 	// local times without a zone (FAT) are read in it. Nil: unknown, UTC is
 	// assumed and the walk says so.
 	Zone *time.Location
+	// Images, when set, is asked about every file whose first bytes look
+	// like a disk image (an E01 or raw image in a folder, an ext4 image in
+	// a tar, a VMDK inside an NTFS volume): it opens and walks it as a
+	// disk. forensics/disk sets it.
+	Images ImageOpener
+	// ImageDepth is how many disk images enclose this walk (set by the
+	// image hook); at MaxImageDepth a further image is reported and
+	// delivered as a plain file.
+	ImageDepth int
 }
 
 // Defaults.

@@ -31,16 +31,16 @@ const (
 
 // exEntry is one exFAT file entry set as read.
 type exEntry struct {
-	name       string
-	inum       uint64
-	off        int64
-	attr       uint16
-	first      uint32
-	dataLen    uint64
-	noFAT      bool
-	deleted    bool
-	m, a, b    time.Time
-	allExact   bool // every set time carried its UTC offset
+	name     string
+	inum     uint64
+	off      int64
+	attr     uint16
+	first    uint32
+	dataLen  uint64
+	noFAT    bool
+	deleted  bool
+	m, a, b  time.Time
+	allExact bool // every set time carried its UTC offset
 }
 
 // dirBuf is a directory read into memory with the volume offset of each
