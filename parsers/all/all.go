@@ -13,6 +13,7 @@ import (
 	"github.com/jejak-forensics/jejak/parsers/dblog/mysql"
 	"github.com/jejak-forensics/jejak/parsers/dblog/postgresql"
 	"github.com/jejak-forensics/jejak/parsers/dpkg"
+	"github.com/jejak-forensics/jejak/parsers/evt"
 	"github.com/jejak-forensics/jejak/parsers/evtx"
 	"github.com/jejak-forensics/jejak/parsers/exif"
 	"github.com/jejak-forensics/jejak/parsers/firewall"
@@ -63,6 +64,7 @@ func Registry() *parsers.Registry {
 	ps := []parsers.Parser{
 		// Binary formats, by magic.
 		evtx.New(runtime.GOMAXPROCS(0)),
+		evt.New(),
 		exif.New(),
 		journal.New(),
 		mft.New(),
