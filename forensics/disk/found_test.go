@@ -246,3 +246,71 @@ func TestImageInImage(t *testing.T) {
 	}
 	sameLists(t, "ext4 in FAT", signature(inside, 2), signature(alone, 0))
 }
+
+// TestEWFSetInFolder: an E01 set of two segments (ewfacquire -S 1MiB) in a
+// registered folder is walked once, from its first segment, reading the
+// second beside it; the second segment file is delivered for its own times
+// only, not as an image or an unknown file.
+func TestEWFSetInFolder(t *testing.T) {
+	oracle.Tool(t, "ewfacquire", "ewf-tools")
+	src := parsertest.Corpus(t, "more/disk/ext4/hierarchy_32.ext4")
+	dir := t.TempDir()
+	oracle.Run(t, "ewfacquire", "-u", "-t", filepath.Join(dir, "set"), "-c", "none", "-S", "1MiB", "-b", "64", src)
+	if _, err := os.Stat(filepath.Join(dir, "set.E02")); err != nil {
+		t.Skipf("ewfacquire made one segment only: %v", err)
+	}
+	alone, _ := walkEvidence(t, src, jfs.Options{})
+	items, probs := walkEvidence(t, dir, jfs.Options{})
+	for _, p := range probs {
+		t.Errorf("problem: %v", p)
+	}
+	var inside []fstest.Item
+	seg2 := false
+	for _, it := range items {
+		switch {
+		case it.Chain[0] == "dir:set.E02":
+			seg2 = len(it.Chain) == 1 && it.Container && !it.Times.Modified.IsZero()
+			if !seg2 {
+				t.Errorf("second segment delivered as %+v", it)
+			}
+		case it.Chain[0] == "dir:set.E01" && len(it.Chain) > 1:
+			if it.Chain[1] != "ewf:" {
+				t.Errorf("chain %q", it.Chain)
+			}
+			inside = append(inside, it)
+		}
+	}
+	if !seg2 {
+		t.Error("the second segment's own times are not on the walk")
+	}
+	sameLists(t, "E01 set", signature(inside, 2), signature(alone, 1))
+}
+
+// TestImageInZip: an ext4 image stored in a zip (read in place through the
+// zip) and deflated in one (spooled) is walked like the image alone.
+func TestImageInZip(t *testing.T) {
+	oracle.Tool(t, "zip", "zip")
+	src := parsertest.Corpus(t, "more/disk/ext4/tiny.ext4")
+	dir := t.TempDir()
+	copyFile(t, src, dir)
+	alone, _ := walkEvidence(t, src, jfs.Options{})
+	for _, level := range []string{"-0", "-6"} {
+		out := filepath.Join(t.TempDir(), "images.zip")
+		cmd := exec.Command("zip", level, out, "tiny.ext4")
+		cmd.Dir = dir
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("zip: %v\n%s", err, b)
+		}
+		items, probs := walkEvidence(t, out, jfs.Options{TempDir: t.TempDir()})
+		for _, p := range probs {
+			t.Errorf("zip %s: problem: %v", level, p)
+		}
+		var inside []fstest.Item
+		for _, it := range items {
+			if len(it.Chain) > 1 && it.Chain[0] == "zip:tiny.ext4" {
+				inside = append(inside, it)
+			}
+		}
+		sameLists(t, "zip "+level, signature(inside, 1), signature(alone, 0))
+	}
+}
