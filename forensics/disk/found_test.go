@@ -314,3 +314,27 @@ func TestImageInZip(t *testing.T) {
 		sameLists(t, "zip "+level, signature(inside, 1), signature(alone, 0))
 	}
 }
+
+// TestUnrecognisedContainerNamed: a file with a disk-image container's
+// signature that cannot be opened (here a QCOW2 header cut short) is
+// reported with the container's own error, as a problem that counts
+// (exit 3), not passed off as a file no parser recognises.
+func TestUnrecognisedContainerNamed(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "server.qcow2")
+	b := append([]byte("QFI\xfb\x00\x00\x00\x03"), make([]byte, 1024)...)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{p, dir} {
+		items, probs := walkEvidence(t, path, jfs.Options{})
+		if len(probs) != 1 || !errors.Is(probs[0], jfs.ErrUnreadable) || !strings.Contains(strings.ToLower(probs[0].Error()), "qcow") {
+			t.Errorf("%s: problems %v, want one naming QCOW2", path, probs)
+		}
+		for _, it := range items {
+			if !it.Container {
+				t.Errorf("%s: %s delivered as a plain file", path, it.Path)
+			}
+		}
+	}
+}
