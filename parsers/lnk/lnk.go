@@ -15,6 +15,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"strconv"
 	"strings"
 
@@ -163,6 +164,8 @@ func Events(l *Link, base int64) []*timeline.Event {
 	if len(extra) > 0 {
 		tail = " (" + strings.Join(extra, ", ") + ")"
 	}
+	// One map per event (callers add their own keys), built once.
+	data := l.Data()
 	var evs []*timeline.Event
 	for _, t := range []struct {
 		ft   ntfs.Filetime
@@ -185,7 +188,7 @@ func Events(l *Link, base int64) []*timeline.Event {
 			Event: timeline.EventMeta{Kind: "event", Category: []string{"file"}, Type: []string{"access"},
 				Action: "link-target-" + t.what, Dataset: "windows.lnk"},
 			File:  &timeline.File{Path: path, Size: &size},
-			Jejak: timeline.Jejak{Data: l.Data()},
+			Jejak: timeline.Jejak{Data: maps.Clone(data)},
 		}
 		if path != "" {
 			ev.File.Name = path[strings.LastIndexAny(path, `\/`)+1:]
@@ -218,7 +221,7 @@ func Events(l *Link, base int64) []*timeline.Event {
 			Event: timeline.EventMeta{Kind: "event", Category: []string{"file"}, Type: []string{"info"},
 				Action: "link-object-id-created", Dataset: "windows.lnk"},
 			File:  &timeline.File{Path: path},
-			Jejak: timeline.Jejak{Data: l.Data()},
+			Jejak: timeline.Jejak{Data: maps.Clone(data)},
 		}
 		if path != "" {
 			ev.File.Name = path[strings.LastIndexAny(path, `\/`)+1:]
