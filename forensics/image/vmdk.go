@@ -33,7 +33,7 @@ var (
 	vmdkSparseMagic  = []byte("KDMV")
 	vmdkCOWDMagic    = []byte("COWD")
 	vmdkSESparseHead = []byte{0xbe, 0xba, 0xfe, 0xca, 0, 0, 0, 0} // 0xcafebabe, little-endian u64
-	vmdkDescHead     = "# disk descriptorfile"
+	vmdkDescHead     = "#diskdescriptorfile"                      // lower case, spaces removed
 )
 
 // isVMDK reports whether head (the first bytes of a file) is a VMDK sparse
@@ -46,10 +46,15 @@ func isVMDK(head []byte) bool {
 	return isVMDKDescriptor(head)
 }
 
+// isVMDKDescriptor: "# Disk DescriptorFile" as VMware writes it, in any
+// case and spacing ("# Disk Descriptor File" is seen too), after an
+// optional byte-order mark and blank lines.
 func isVMDKDescriptor(head []byte) bool {
 	head = bytes.TrimPrefix(head, []byte("\xef\xbb\xbf"))
 	head = bytes.TrimLeft(head, " \t\r\n")
-	return len(head) >= len(vmdkDescHead) && strings.EqualFold(string(head[:len(vmdkDescHead)]), vmdkDescHead)
+	line, _, _ := bytes.Cut(head, []byte("\n"))
+	squeezed := strings.ToLower(strings.Join(strings.Fields(string(line)), ""))
+	return strings.HasPrefix(squeezed, vmdkDescHead)
 }
 
 const (
@@ -98,7 +103,10 @@ type vmdkSparse struct {
 	compressed bool
 	markers    bool
 	zeroGTE    bool
-	descriptor []byte // embedded descriptor text, if any
+	descriptor []byte          // embedded descriptor text, if any
+	grains     map[int64]int64 // footerless stream: grain -> marker offset
+	scanEnd    int64           // footerless stream: grains from here on are unknown
+	warnings   []string
 	gtCache    *chunkCache
 	grainCache *chunkCache
 	zpool      sync.Pool
@@ -166,24 +174,27 @@ func newVMDKSparse(name string, r io.ReaderAt, fileSize int64) (*vmdkSparse, err
 			s.descriptor = d
 		}
 	}
+	noFooter := false
 	if h.gdOffset == vmdkGDAtEnd {
 		// Stream-optimised: the header was written before the tables; the
 		// footer (a header copy with the real gdOffset) sits before the
-		// end-of-stream marker, in the file's second-to-last sector.
-		if fileSize < 1536 {
-			return nil, fail("grain directory is at the end (stream-optimised) but the file is too short for a footer")
-		}
+		// end-of-stream marker, in the file's second-to-last sector. A
+		// stream cut short (an interrupted download or copy) has none: its
+		// grains are then found by their markers.
 		var fb [512]byte
-		if _, err := r.ReadAt(fb[:], fileSize-1024); err != nil {
-			return nil, fail("reading footer at offset %d: %v", fileSize-1024, err)
+		fh, err := vmdkSparseHeader{}, errors.New("file too short")
+		if fileSize >= 1536 {
+			if _, err = r.ReadAt(fb[:], fileSize-1024); err == nil {
+				fh, err = parseVMDKSparseHeader(fb[:])
+			}
 		}
-		fh, err := parseVMDKSparseHeader(fb[:])
-		if err != nil || fh.gdOffset == vmdkGDAtEnd {
-			return nil, fail("grain directory is at the end (stream-optimised) but no footer at offset %d (truncated stream?)", fileSize-1024)
-		}
-		h.gdOffset, h.rgdOffset = fh.gdOffset, fh.rgdOffset
-		if h.capacity == 0 {
-			h.capacity = fh.capacity
+		if err != nil || fh.gdOffset == vmdkGDAtEnd || fh.gdOffset == 0 {
+			noFooter = true
+		} else {
+			h.gdOffset, h.rgdOffset = fh.gdOffset, fh.rgdOffset
+			if h.capacity == 0 {
+				h.capacity = fh.capacity
+			}
 		}
 	}
 	switch {
@@ -210,8 +221,20 @@ func newVMDKSparse(name string, r io.ReaderAt, fileSize int64) (*vmdkSparse, err
 	if n > vmdkMaxGDEntries {
 		return nil, fail("grain directory of %d entries is implausible", n)
 	}
+	if noFooter {
+		if !s.compressed || !s.markers {
+			return nil, fail("grain directory is at the end (stream-optimised) but there is no footer at offset %d and no grain markers to scan", fileSize-1024)
+		}
+		if err := s.scanMarkers(int64(h.overHad) * 512); err != nil {
+			return nil, fail("%v", err)
+		}
+		n = 0
+	}
 	var lastErr error
 	for _, gdOff := range []uint64{h.gdOffset, h.rgdOffset} {
+		if noFooter {
+			break
+		}
 		if gdOff == 0 || gdOff == vmdkGDAtEnd || gdOff > uint64(fileSize)/512 || int64(gdOff)*512+n*4 > fileSize {
 			lastErr = fail("grain directory at sector %d (%d entries) is outside the file (%d bytes)", gdOff, n, fileSize)
 			continue
@@ -253,6 +276,17 @@ func (s *vmdkSparse) read(dst []byte, off int64) (state int, err error) {
 	cerr := func(file int64, format string, args ...any) error {
 		return &ClusterError{Format: "vmdk", File: s.name, Virtual: off, Offset: file, Err: fmt.Errorf(format, args...)}
 	}
+	if s.grains != nil {
+		// A stream without its footer: grains by their markers.
+		at, ok := s.grains[g]
+		switch {
+		case ok:
+			return s.readCompressed(dst, at, g, within)
+		case g >= s.scanEnd:
+			return 0, cerr(-1, "the stream is cut short at file offset %d, before this grain", s.fileSize)
+		}
+		return grainUnallocated, nil
+	}
 	if gdi >= int64(len(s.gd)) || s.gd[gdi] == 0 {
 		return grainUnallocated, nil
 	}
@@ -286,15 +320,83 @@ func (s *vmdkSparse) read(dst []byte, off int64) (state int, err error) {
 		}
 		return grainData, nil
 	}
+	return s.readCompressed(dst, at, g, within)
+}
+
+func (s *vmdkSparse) readCompressed(dst []byte, at, g, within int64) (int, error) {
 	data, ok := s.grainCache.get(at)
 	if !ok {
+		var err error
 		if data, err = s.inflateGrain(at, g); err != nil {
-			return 0, cerr(at, "%v", err)
+			return 0, &ClusterError{Format: "vmdk", File: s.name, Virtual: g*s.grainSize + within, Offset: at, Err: err}
 		}
 		s.grainCache.put(at, data)
 	}
 	copy(dst, data[within:])
 	return grainData, nil
+}
+
+// maxScannedGrains bounds the grain index a footerless stream builds
+// (24 bytes or so each): 4M grains are 256 GiB of 64 KiB grains.
+const maxScannedGrains = 4 << 20
+
+// scanMarkers walks the markers of a stream-optimised extent from the end
+// of its metadata (start): each grain marker (its first sector, its
+// stream's length) is indexed; table, directory and footer markers are
+// skipped by their sector count; the end-of-stream marker ends the walk.
+// Where the markers stop before it, the stream was cut short: grains past
+// the last one seen cannot be read (s.scanEnd), and a warning says so.
+func (s *vmdkSparse) scanMarkers(start int64) error {
+	if start <= 0 {
+		start = 512
+	}
+	s.grains = map[int64]int64{}
+	off := start
+	var m [16]byte
+	for {
+		if off+16 > s.fileSize {
+			s.warnings = append(s.warnings, fmt.Sprintf("stream-optimised extent %s is cut short at %d bytes (no footer, no end-of-stream marker): %d grains found by their markers; reads past the last one (virtual offset %d) fail", filepath.Base(s.name), s.fileSize, len(s.grains), s.scanEnd*s.grainSize))
+			return nil
+		}
+		if _, err := s.r.ReadAt(m[:], off); err != nil {
+			return fmt.Errorf("reading marker at offset %d: %v", off, err)
+		}
+		val := binary.LittleEndian.Uint64(m[:])
+		size := int64(binary.LittleEndian.Uint32(m[8:]))
+		if size > 0 {
+			if size > 2*s.grainSize+4096 || int64(val)*512%s.grainSize != 0 || val > 1<<52 {
+				s.warnings = append(s.warnings, fmt.Sprintf("stream-optimised extent %s: no valid marker at offset %d (footer missing): %d grains found before it; reads past virtual offset %d fail", filepath.Base(s.name), off, len(s.grains), s.scanEnd*s.grainSize))
+				return nil
+			}
+			if off+12+size > s.fileSize {
+				// The grain the cut went through.
+				s.warnings = append(s.warnings, fmt.Sprintf("stream-optimised extent %s is cut short at %d bytes, inside the grain at offset %d (no footer): %d grains found by their markers; reads past the last one (virtual offset %d) fail", filepath.Base(s.name), s.fileSize, off, len(s.grains), s.scanEnd*s.grainSize))
+				return nil
+			}
+			if len(s.grains) >= maxScannedGrains {
+				return fmt.Errorf("more than %d grains in a stream without a footer", maxScannedGrains)
+			}
+			g := int64(val) * 512 / s.grainSize
+			s.grains[g] = off
+			s.scanEnd = max(s.scanEnd, g+1)
+			off = (off + 12 + size + 511) &^ 511
+			continue
+		}
+		switch binary.LittleEndian.Uint32(m[12:]) {
+		case 0: // end of stream: every grain was seen
+			s.scanEnd = 1 << 62
+			s.warnings = append(s.warnings, fmt.Sprintf("stream-optimised extent %s has no footer: its %d grains were found by their markers", filepath.Base(s.name), len(s.grains)))
+			return nil
+		case 1, 2, 3: // grain table, grain directory, footer
+			if val > uint64(s.fileSize)/512 {
+				val = uint64(s.fileSize) / 512
+			}
+			off += 512 + int64(val)*512
+		default:
+			s.warnings = append(s.warnings, fmt.Sprintf("stream-optimised extent %s: unknown marker type at offset %d (footer missing): %d grains found before it; reads past virtual offset %d fail", filepath.Base(s.name), off, len(s.grains), s.scanEnd*s.grainSize))
+			return nil
+		}
+	}
 }
 
 // inflateGrain decodes the compressed grain g stored at file offset at:
@@ -508,6 +610,7 @@ func openVMDK(path string, depth int) (*VMDK, error) {
 		}
 		v := &VMDK{info: Info{Format: "vmdk", Segments: []string{path}}, closers: []io.Closer{f}}
 		v.info.Warnings = append(v.info.Warnings, "sparse extent without a descriptor, and no descriptor beside it lists it: read alone, so the other extents of its disk are missing")
+		v.info.Warnings = append(v.info.Warnings, sp.warnings...)
 		v.extents = []*vmdkExtent{{length: sp.capacity, kind: "SPARSE", file: path, r: f, fileSize: st.Size(), sp: sp}}
 		v.size = sp.capacity
 		v.setSparseMeta(sp)
@@ -620,6 +723,7 @@ func (v *VMDK) build(path string, d *vmdkDescriptor, self *vmdkExtent, depth int
 			}
 		}
 		if e.sp != nil {
+			v.info.Warnings = append(v.info.Warnings, e.sp.warnings...)
 			if e.sp.capacity != e.length {
 				v.info.Warnings = append(v.info.Warnings, fmt.Sprintf("%s: sparse extent holds %d bytes, the descriptor lists %d: the descriptor's size is used", filepath.Base(e.file), e.sp.capacity, e.length))
 			}
