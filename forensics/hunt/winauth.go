@@ -1,6 +1,7 @@
 package hunt
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"slices"
@@ -691,9 +692,12 @@ var mssqlClient = regexp.MustCompile(`\[CLIENT:\s*([^\]]*?)\s*\]`)
 // (login failed) or 18453/18454/18455 (login succeeded, logged when the
 // server audits successful logins). The client address is in the message
 // text, "[CLIENT: 1.2.3.4]", in whichever insertion string holds it.
+// SQL Server's own ERRORLOG (parsers/sqlserver, dataset mssql.errorlog)
+// records the same logons: its events are read too, from user.name and
+// source.
 func mssqlEvent(ev *timeline.Event) (failed bool, client, user string, ok bool) {
 	if ev.Winlog == nil {
-		return false, "", "", false
+		return mssqlErrorlogEvent(ev)
 	}
 	// The event ID first: it is cheap, and few events pass it.
 	switch ev.Winlog.EventID {
@@ -718,6 +722,34 @@ func mssqlEvent(ev *timeline.Event) (failed bool, client, user string, ok bool) 
 	return failed, client, strings.Trim(winData(ev, "Data1"), "'"), true
 }
 
+// mssqlErrorlogEvent reads a logon event of the ERRORLOG parser: every
+// login failure (18456, 18452 …) and success.
+func mssqlErrorlogEvent(ev *timeline.Event) (failed bool, client, user string, ok bool) {
+	if ev.Event.Dataset != "mssql.errorlog" {
+		return false, "", "", false
+	}
+	switch ev.Event.Action {
+	case "logon-failed":
+		failed = true
+	case "logon-success":
+	default:
+		return false, "", "", false
+	}
+	if ev.Source != nil {
+		client = cmp.Or(ev.Source.IP, ev.Source.Address)
+	}
+	if client == "" {
+		client = "an unnamed client on " + strings.ToUpper(hostOf(ev))
+	}
+	if ev.User != nil {
+		user = ev.User.Name
+		if ev.User.Domain != "" {
+			user = ev.User.Domain + `\` + user
+		}
+	}
+	return failed, client, user, true
+}
+
 type mssqlBurst struct {
 	h      *hunter
 	r      *Rule
@@ -725,6 +757,34 @@ type mssqlBurst struct {
 	window time.Duration
 	open   map[string]*mssqlEpisode
 	out    []Finding
+	// both: one logon is in the Application log and in ERRORLOG when
+	// both were collected; the second copy (same client, user and
+	// outcome in the same second, from the other source) is not counted.
+	both map[string]mssqlSeen
+}
+
+type mssqlSeen struct {
+	errorlog bool
+	at       time.Time
+}
+
+// duplicate reports whether ev is the other source's copy of a logon
+// already counted.
+func (m *mssqlBurst) duplicate(ev *timeline.Event, failed bool, client, user string) bool {
+	k := fmt.Sprintf("%t\x00%s\x00%s\x00%d", failed, client, strings.ToLower(user), ev.Timestamp.Unix())
+	fromLog := ev.Winlog == nil
+	if s, ok := m.both[k]; ok && s.errorlog != fromLog {
+		return true
+	}
+	if len(m.both) > 1<<14 {
+		for k, s := range m.both {
+			if ev.Timestamp.Sub(s.at) > time.Minute {
+				delete(m.both, k)
+			}
+		}
+	}
+	m.both[k] = mssqlSeen{errorlog: fromLog, at: ev.Timestamp}
+	return false
 }
 
 type mssqlEpisode struct {
@@ -747,12 +807,12 @@ func newMSSQLBurst(h *hunter, r *Rule) (analyzer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &mssqlBurst{h: h, r: r, min: min, window: win, open: map[string]*mssqlEpisode{}}, nil
+	return &mssqlBurst{h: h, r: r, min: min, window: win, open: map[string]*mssqlEpisode{}, both: map[string]mssqlSeen{}}, nil
 }
 
 func (m *mssqlBurst) observe(ev *timeline.Event) {
 	failed, client, user, ok := mssqlEvent(ev)
-	if !ok {
+	if !ok || m.duplicate(ev, failed, client, user) {
 		return
 	}
 	ep := m.open[client]
