@@ -1,0 +1,420 @@
+// Package powershell parses what PowerShell leaves on disk about the
+// commands typed into it: transcripts (Start-Transcript, or the
+// "Turn on PowerShell Transcription" policy: PowerShell_transcript.*.txt)
+// and PSReadLine's command history (ConsoleHost_history.txt).
+//
+// A transcript's header gives the session's start time (local time, no
+// zone: read in the case zone, recorded as assumed), the user, the run-as
+// user, the machine and the host process; each "PS path> command" line is
+// a command event, timed by the "Command start time:" header PowerShell
+// writes before it when invocation headers are on, else by the session
+// start, which the event's timestamp_desc then says. The output lines of a
+// command are kept in its message.
+//
+// ConsoleHost_history.txt holds one command per line and no time at all:
+// every command becomes an event at the file's modification time (the time
+// the last command was added), with a timestamp_desc saying so; the line
+// number keeps the order the commands were typed in.
+package powershell
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+	"github.com/jejak-forensics/jejak/parsers"
+	"github.com/jejak-forensics/jejak/parsers/lines"
+	"github.com/jejak-forensics/jejak/timeline"
+)
+
+// Parser names.
+const (
+	TranscriptName = "powershell_transcript"
+	HistoryName    = "powershell_history"
+)
+
+// Event actions.
+const (
+	ActionStart   = "powershell-transcript-start"
+	ActionEnd     = "powershell-transcript-end"
+	ActionCommand = "powershell-command"
+)
+
+// Time descriptions.
+const (
+	StartDesc        = "Transcript Start Time"
+	EndDesc          = "Transcript End Time"
+	CommandDesc      = "Command Start Time"
+	CommandAtStart   = "Transcript Start Time (command time not recorded)"
+	HistoryMtimeDesc = "History File Modification Time (command time not recorded)"
+)
+
+// Data keys.
+const (
+	KeyRunAs      = "powershell.runas_user"
+	KeyVersion    = "powershell.version"
+	KeyEdition    = "powershell.edition"
+	KeyOutput     = "powershell.output"
+	KeyTranscript = "powershell.transcript_start"
+)
+
+const stampLayout = "20060102150405"
+
+var (
+	separator = "**********************"
+	promptRe  = regexp.MustCompile(`^PS ([^>]*)> ?(.*)$`)
+)
+
+// Transcript reads PowerShell transcripts.
+type Transcript struct{}
+
+var _ parsers.Parser = (*Transcript)(nil)
+
+// NewTranscript returns the transcript parser.
+func NewTranscript() *Transcript { return &Transcript{} }
+
+// Name implements parsers.Parser.
+func (*Transcript) Name() string { return TranscriptName }
+
+// Match accepts the header every transcript starts with (English; the
+// "Start time:" line with its 14 digits is what is read, and it is not
+// translated).
+func (*Transcript) Match(_ *jfs.Entry, head []byte) bool {
+	head = bytes.TrimPrefix(head, []byte{0xEF, 0xBB, 0xBF})
+	if !bytes.HasPrefix(head, []byte(separator)) {
+		return false
+	}
+	return startTimeRe.Match(head)
+}
+
+var (
+	startTimeRe = regexp.MustCompile(`(?m)^Start time: (\d{14})\r?$`)
+	fieldRe     = regexp.MustCompile(`^([A-Za-z][A-Za-z ]*): ?(.*)$`)
+)
+
+// session is the transcript being read.
+type session struct {
+	start   time.Time
+	hasTime bool
+	fields  map[string]string
+}
+
+// Parse implements parsers.Parser.
+func (*Transcript) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
+	zone := src.Zone
+	if zone == nil {
+		zone = time.UTC
+	}
+	warn := func(off, num int64, err error) {
+		src.Warn(&parsers.RecordError{Parser: TranscriptName, Path: src.Entry.Path, Offset: off, Record: num, Err: err})
+	}
+	var (
+		sess      *session
+		inHeader  bool // between the separators of a header block
+		hdrOff    int64
+		hdrNum    int64
+		cmdTime   time.Time // from "Command start time:"
+		pending   *timeline.Event
+		output    []string
+		endOfSess bool // the block read is an end block
+	)
+	flush := func() error {
+		if pending == nil {
+			return nil
+		}
+		ev := pending
+		pending = nil
+		// Blank lines PowerShell prints around a table end the output:
+		// they are not kept.
+		if out := strings.TrimRight(strings.TrimLeft(strings.Join(output, "\n"), "\n"), "\n\t "); out != "" {
+			ev.Message += "\n" + out
+			ev.Jejak.Data[KeyOutput] = out
+		}
+		output = nil
+		return emit(ev)
+	}
+	base := func(t time.Time, desc string, off, num int64) *timeline.Event {
+		ev := &timeline.Event{Timestamp: t.UTC(), TimestampDesc: desc,
+			Event: timeline.EventMeta{Kind: "event", Category: []string{"process"}, Dataset: "powershell.transcript", Provider: "PowerShell"}}
+		ev.Event.Timezone = zone.String()
+		ev.Jejak.Time = &timeline.TimeNote{ZoneAssumed: zone.String()}
+		ev.Jejak.Provenance.Offset, ev.Jejak.Provenance.Record = off, num
+		ev.Jejak.Data = map[string]string{}
+		if sess != nil {
+			f := sess.fields
+			if u := f["Username"]; u != "" {
+				ev.User = userOf(u)
+			}
+			if m := f["Machine"]; m != "" {
+				name, _, _ := strings.Cut(m, " (")
+				ev.Host = &timeline.Host{Name: name}
+			}
+			p := &timeline.Process{Executable: f["Host Application"]}
+			if pid, err := strconv.ParseInt(f["Process ID"], 10, 64); err == nil {
+				p.PID = pid
+			}
+			if p.Executable != "" || p.PID != 0 {
+				ev.Process = p
+			}
+			for k, key := range map[string]string{"RunAs User": KeyRunAs, "PSVersion": KeyVersion, "PSEdition": KeyEdition} {
+				if v := f[k]; v != "" {
+					ev.Jejak.Data[key] = v
+				}
+			}
+			if sess.hasTime {
+				ev.Jejak.Data[KeyTranscript] = sess.start.UTC().Format(time.RFC3339)
+			}
+		}
+		return ev
+	}
+	// closeHeader ends a block between separators: a transcript start
+	// or end, or a command's invocation header.
+	closeHeader := func(fields map[string]string) error {
+		switch {
+		case fields["Start time"] != "":
+			t, err := time.ParseInLocation(stampLayout, fields["Start time"], zone)
+			if err != nil {
+				warn(hdrOff, hdrNum, fmt.Errorf("bad transcript start time: %w", err))
+				sess = &session{fields: fields}
+				return nil
+			}
+			sess = &session{start: t, hasTime: true, fields: fields}
+			ev := base(t, StartDesc, hdrOff, hdrNum)
+			ev.Event.Action = ActionStart
+			ev.Event.Type = []string{"start"}
+			ev.Message = fmt.Sprintf("PowerShell transcript start: %s as %s on %s (%s, PID %s)", fields["Host Application"], fields["Username"], fields["Machine"], fields["PSVersion"], fields["Process ID"])
+			// Held: the lines before the first command ("Transcript
+			// started, output file is …") are kept in its message.
+			pending = ev
+			return nil
+		case fields["End time"] != "":
+			t, err := time.ParseInLocation(stampLayout, fields["End time"], zone)
+			if err != nil {
+				warn(hdrOff, hdrNum, fmt.Errorf("bad transcript end time: %w", err))
+				return nil
+			}
+			ev := base(t, EndDesc, hdrOff, hdrNum)
+			ev.Event.Action = ActionEnd
+			ev.Event.Type = []string{"end"}
+			ev.Message = "PowerShell transcript end"
+			return emit(ev)
+		case fields["Command start time"] != "":
+			t, err := time.ParseInLocation(stampLayout, fields["Command start time"], zone)
+			if err != nil {
+				warn(hdrOff, hdrNum, fmt.Errorf("bad command start time: %w", err))
+				return nil
+			}
+			cmdTime = t
+		}
+		return nil
+	}
+	var hdrFields map[string]string
+	lr := lines.NewReader(src.R)
+	for {
+		raw, off, num, err := lr.Next()
+		if err == io.EOF {
+			if inHeader {
+				if err := closeHeader(hdrFields); err != nil {
+					return err
+				}
+			}
+			return flush()
+		}
+		if num%256 == 1 {
+			if cerr := ctx.Err(); cerr != nil {
+				return cerr
+			}
+		}
+		if errors.Is(err, lines.ErrTooLong) {
+			warn(off, num, err)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if num == 1 {
+			raw = bytes.TrimPrefix(raw, []byte{0xEF, 0xBB, 0xBF})
+		}
+		line := string(raw)
+		if strings.TrimSpace(line) == separator {
+			if inHeader {
+				// A block closes when the next separator follows its
+				// fields; two separators in a row open nothing.
+				if len(hdrFields) > 0 || endOfSess {
+					inHeader = false
+					if err := closeHeader(hdrFields); err != nil {
+						return err
+					}
+				}
+				continue
+			}
+			if err := flush(); err != nil {
+				return err
+			}
+			inHeader, hdrOff, hdrNum, hdrFields, endOfSess = true, off, num, map[string]string{}, false
+			continue
+		}
+		if inHeader {
+			switch {
+			case strings.HasPrefix(line, "Windows PowerShell transcript start"), strings.HasPrefix(line, "PowerShell transcript start"):
+			case strings.HasPrefix(line, "Windows PowerShell transcript end"), strings.HasPrefix(line, "PowerShell transcript end"):
+				endOfSess = true
+			default:
+				if m := fieldRe.FindStringSubmatch(line); m != nil {
+					hdrFields[m[1]] = strings.TrimSpace(m[2])
+				} else if strings.TrimSpace(line) != "" {
+					// A localized header line: kept as a field of no name.
+					hdrFields[""] = strings.TrimSpace(line)
+				}
+			}
+			continue
+		}
+		if m := promptRe.FindStringSubmatch(line); m != nil {
+			if err := flush(); err != nil {
+				return err
+			}
+			if sess == nil || !sess.hasTime {
+				warn(off, num, errors.New("command before any transcript start time"))
+				continue
+			}
+			t, desc := sess.start, CommandAtStart
+			if !cmdTime.IsZero() {
+				t, desc = cmdTime, CommandDesc
+				cmdTime = time.Time{}
+			}
+			ev := base(t, desc, off, num)
+			ev.Event.Action = ActionCommand
+			ev.Event.Type = []string{"start"}
+			ev.Process = withCommand(ev.Process, m[2], m[1])
+			ev.Message = line
+			pending = ev
+			continue
+		}
+		// Output of the command before, or text before any command (the
+		// "Transcript started, output file is …" line).
+		switch {
+		case pending != nil:
+			output = append(output, line)
+		case strings.TrimSpace(line) != "":
+			warn(off, num, errors.New("text outside a transcript's header and commands"))
+		}
+	}
+}
+
+func withCommand(p *timeline.Process, cmd, dir string) *timeline.Process {
+	q := timeline.Process{}
+	if p != nil {
+		q = *p
+	}
+	q.CommandLine = cmd
+	q.WorkingDir = dir
+	return &q
+}
+
+// userOf reads "DOMAIN\user".
+func userOf(s string) *timeline.User {
+	if d, u, ok := strings.Cut(s, `\`); ok && d != "" && u != "" {
+		return &timeline.User{Name: u, Domain: d}
+	}
+	return &timeline.User{Name: s}
+}
+
+// History reads PSReadLine's ConsoleHost_history.txt.
+type History struct{}
+
+var _ parsers.Parser = (*History)(nil)
+
+// NewHistory returns the PSReadLine history parser.
+func NewHistory() *History { return &History{} }
+
+// Name implements parsers.Parser.
+func (*History) Name() string { return HistoryName }
+
+// Match accepts PSReadLine's history by name: the file has no structure
+// to know it by (one command a line). PSReadLine names it
+// <host>_history.txt, ConsoleHost_history.txt for the console.
+func (*History) Match(e *jfs.Entry, head []byte) bool {
+	if e == nil {
+		return false
+	}
+	p := strings.ToLower(strings.ReplaceAll(e.Path, `\`, "/"))
+	b := path.Base(p)
+	if b != "consolehost_history.txt" && !(strings.Contains(p, "/psreadline/") && strings.HasSuffix(b, "_history.txt")) {
+		return false
+	}
+	// Text, not a binary file of that name.
+	return !bytes.ContainsRune(head, 0)
+}
+
+// Parse implements parsers.Parser.
+func (*History) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
+	mtime := src.Entry.Times.Modified
+	warn := func(off, num int64, err error) {
+		src.Warn(&parsers.RecordError{Parser: HistoryName, Path: src.Entry.Path, Offset: off, Record: num, Err: err})
+	}
+	var cmd []string
+	var cmdOff, cmdNum int64
+	flush := func() error {
+		if len(cmd) == 0 {
+			return nil
+		}
+		c := strings.Join(cmd, "\n")
+		cmd = nil
+		if mtime.IsZero() {
+			warn(cmdOff, cmdNum, errors.New("command not placed on the timeline: the history has no times and the file's modification time is unknown"))
+			return nil
+		}
+		ev := &timeline.Event{Timestamp: mtime.UTC(), TimestampDesc: HistoryMtimeDesc, Message: c,
+			Event: timeline.EventMeta{Kind: "event", Category: []string{"process"}, Type: []string{"start"},
+				Action: ActionCommand, Dataset: "powershell.history", Provider: "PSReadLine"},
+			Process: &timeline.Process{CommandLine: c}}
+		ev.Jejak.Provenance.Offset, ev.Jejak.Provenance.Record = cmdOff, cmdNum
+		return emit(ev)
+	}
+	lr := lines.NewReader(src.R)
+	for {
+		raw, off, num, err := lr.Next()
+		if err == io.EOF {
+			return flush()
+		}
+		if num%256 == 1 {
+			if cerr := ctx.Err(); cerr != nil {
+				return cerr
+			}
+		}
+		if errors.Is(err, lines.ErrTooLong) {
+			warn(off, num, err)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if num == 1 {
+			raw = bytes.TrimPrefix(raw, []byte{0xEF, 0xBB, 0xBF})
+		}
+		line := string(raw)
+		if len(cmd) == 0 {
+			if strings.TrimSpace(line) == "" {
+				continue
+			}
+			cmdOff, cmdNum = off, num
+		}
+		cmd = append(cmd, line)
+		// PSReadLine saves a multi-line command with a backtick ending
+		// each line but the last.
+		if strings.HasSuffix(line, "`") {
+			continue
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+	}
+}
