@@ -21,6 +21,7 @@ import (
 	"github.com/jejak-forensics/jejak/parsers/jumplist"
 	"github.com/jejak-forensics/jejak/parsers/lnk"
 	"github.com/jejak-forensics/jejak/parsers/mft"
+	"github.com/jejak-forensics/jejak/parsers/powershell"
 	"github.com/jejak-forensics/jejak/parsers/prefetch"
 	"github.com/jejak-forensics/jejak/parsers/recyclebin"
 	"github.com/jejak-forensics/jejak/parsers/registry"
@@ -58,6 +59,7 @@ func Registry() *parsers.Registry {
 		remoteaccess.NewAnyDeskConnections(),
 		remoteaccess.NewAnyDeskTrace(),
 		sqlserver.New(),
+		powershell.NewTranscript(),
 		// Generic syslog after everything more specific.
 		syslog.New(),
 	}
@@ -82,5 +84,7 @@ func Registry() *parsers.Registry {
 	ps = append(ps, text...)
 	// Last the one matched only by file name (lastlog has no magic).
 	ps = append(ps, utmp.NewLastlog())
+	// PSReadLine's history has no structure either: known by its name.
+	ps = append(ps, powershell.NewHistory())
 	return parsers.NewRegistry(ps...).ScoreLines(text...)
 }
