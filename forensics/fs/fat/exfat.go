@@ -231,20 +231,26 @@ func setChecksum(set []byte) uint16 {
 	return c
 }
 
-// exRuns locates an entry's bytes: contiguous for a NoFatChain stream or a
-// deleted entry (whose chain is gone), else its FAT chain.
-func (v *volume) exRuns(e *exEntry) ([]extent, error) {
+// exRuns locates an entry's bytes: contiguous for a NoFatChain stream,
+// its FAT chain otherwise, and for a deleted entry the free clusters from
+// its first on (recoverRuns; overwritten when that one is in use again).
+func (v *volume) exRuns(e *exEntry) (runs []extent, overwritten bool, err error) {
 	if e.dataLen == 0 {
-		return nil, nil
+		return nil, false, nil
 	}
 	if e.dataLen > uint64(v.clusters)*uint64(v.csize) {
-		return nil, fmt.Errorf("%w: %d bytes, more than the cluster heap holds", jfs.ErrCorrupt, e.dataLen)
+		return nil, false, fmt.Errorf("%w: %d bytes, more than the cluster heap holds", jfs.ErrCorrupt, e.dataLen)
 	}
 	n := int64(e.dataLen)
-	if e.noFAT || e.deleted {
-		return v.contiguous(e.first, n)
+	switch {
+	case e.deleted:
+		return v.recoverRuns(e.first, n)
+	case e.noFAT:
+		runs, err = v.contiguous(e.first, n)
+	default:
+		runs, err = v.chain(e.first, n)
 	}
-	return v.chain(e.first, n)
+	return runs, false, err
 }
 
 // walkExDir yields the entries of one exFAT directory and walks into its
@@ -256,14 +262,14 @@ func (s *walkState) walkExDir(d *dirBuf, path string, deleted bool, depth int) e
 			return err
 		}
 		cpath := join(path, e.name)
-		runs, cerr := v.exRuns(&e)
+		runs, overwritten, cerr := v.exRuns(&e)
 		if cerr != nil {
 			s.problemIf(!e.deleted, cpath, e.off, fmt.Errorf("content: %w", cerr))
 			cerr = fmt.Errorf("entry at offset %d: %w", e.off, cerr)
 		}
 		dir := e.attr&attrDir != 0
 		walk := dir && len(runs) > 0 && !s.seen[e.first] && (!e.deleted || !v.allocated(e.first))
-		if err := s.yieldEx(&e, cpath, runs, cerr); err != nil {
+		if err := s.yieldEx(&e, cpath, runs, overwritten, cerr); err != nil {
 			return err
 		}
 		if !walk {
@@ -281,9 +287,13 @@ func (s *walkState) walkExDir(d *dirBuf, path string, deleted bool, depth int) e
 	return nil
 }
 
-func (s *walkState) yieldEx(x *exEntry, path string, runs []extent, cerr error) error {
+func (s *walkState) yieldEx(x *exEntry, path string, runs []extent, overwritten bool, cerr error) error {
 	size := int64(x.dataLen)
-	e := s.contentEntry(path, s.chainFor(path), size, &runReader{v: s.v, runs: runs, size: size}, cerr)
+	contentSize := size
+	if overwritten {
+		contentSize = 0
+	}
+	e := s.contentEntry(path, s.chainFor(path), size, &runReader{v: s.v, runs: runs, size: contentSize}, cerr)
 	e.Mode = 0o644
 	if x.attr&attrReadOnly != 0 {
 		e.Mode = 0o444
@@ -298,8 +308,8 @@ func (s *walkState) yieldEx(x *exEntry, path string, runs []extent, cerr error) 
 	e.Deleted = x.deleted
 	e.Inode = strconv.FormatUint(x.inum, 10)
 	e.Identity = "slot:" + e.Inode
-	if x.deleted && size > 0 && !x.noFAT {
-		e.Identity += " contiguous"
+	if x.deleted && size > 0 && x.attr&attrDir == 0 {
+		e.Identity += recoveredNote(overwritten)
 	}
 	return s.fn(s.ctx, e)
 }

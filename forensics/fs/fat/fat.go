@@ -18,11 +18,22 @@
 //     whole name back; the short name's lower-case flags are applied;
 //   - an entry is deleted when its slot says so (0xE5, exFAT's in-use bit
 //     clear) or when the cluster holding it is free;
-//   - a deleted file's content is read contiguously from its first
-//     cluster for its recorded size, as icat does, since deletion frees the
-//     FAT chain: it is a guess, and the entry's Identity says so
-//     ("contiguous"); a deleted directory's first cluster is read when it
-//     still holds a "." entry pointing at itself.
+//   - a deleted file's content is placed as TSK's recovery (and icat)
+//     places it, since deletion frees the FAT chain: the free clusters from
+//     its first cluster on, for its recorded size. It is a guess, and the
+//     entry's Identity says "recovered". When the first cluster belongs to
+//     another file again, the content is gone: the entry keeps its name,
+//     size and times, reads as empty, and says "overwritten" (icat would
+//     hand over that cluster, the other file's bytes);
+//   - a deleted directory's first cluster is read when it is free and
+//     still holds a "." entry pointing at itself;
+//   - a long name is used only when its checksum matches the short entry
+//     after it (TSK does not check); a live entry preceded by a long name
+//     that is not its own is reported. Long-name slots with no short entry
+//     (fls lists none either) are not yielded;
+//   - TSK's virtual files ($MBR, $FAT1, exFAT's $ALLOC_BITMAP and
+//     $UPCASE_TABLE) and its $OrphanFiles search are not produced: they
+//     are not directory entries and carry no times.
 //
 // Times: FAT records local wall-clock times (creation to 10 ms,
 // modification to 2 s, access as a date only) with no zone. They are read

@@ -443,9 +443,11 @@ func (s *walkState) yieldFAT(d *dirent, path string, dirRuns []extent) error {
 		}, nil)
 		e.Mode = fs.ModeIrregular | 0o444
 	case d.isDir():
+		// Sizes as TSK gives them: a live directory's chain; a deleted
+		// one's first cluster, or nothing when that is in use again.
 		var size int64
 		if d.deleted {
-			if d.clus >= 2 && d.clus <= v.lastCluster() {
+			if d.clus >= 2 && d.clus <= v.lastCluster() && !v.allocated(d.clus) {
 				size = v.csize
 			}
 		} else {
@@ -453,21 +455,22 @@ func (s *walkState) yieldFAT(d *dirent, path string, dirRuns []extent) error {
 				size += r.n
 			}
 		}
-		rr := &runReader{v: v, runs: dirRuns, size: size}
-		if len(dirRuns) == 0 {
-			rr.size = 0
-		}
-		e = s.contentEntry(path, chain, rr.size, rr, nil)
+		e = s.contentEntry(path, chain, size, &runReader{v: v, runs: dirRuns, size: size}, nil)
 		e.Mode = fs.ModeDir | 0o755
 	default:
 		size := int64(d.size)
+		contentSize := size
 		var runs []extent
 		var cerr error
 		switch {
 		case size == 0:
 		case d.deleted:
-			runs, cerr = v.contiguous(d.clus, size)
-			ident += " contiguous"
+			var overwritten bool
+			runs, overwritten, cerr = v.recoverRuns(d.clus, size)
+			ident += recoveredNote(overwritten)
+			if overwritten {
+				contentSize = 0
+			}
 		default:
 			runs, cerr = v.chain(d.clus, size)
 			if cerr != nil {
@@ -477,7 +480,7 @@ func (s *walkState) yieldFAT(d *dirent, path string, dirRuns []extent) error {
 		if cerr != nil {
 			cerr = fmt.Errorf("entry at offset %d: %w", d.off, cerr)
 		}
-		e = s.contentEntry(path, chain, size, &runReader{v: v, runs: runs, size: size}, cerr)
+		e = s.contentEntry(path, chain, size, &runReader{v: v, runs: runs, size: contentSize}, cerr)
 		e.Mode = 0o644
 		if d.attr&attrReadOnly != 0 {
 			e.Mode = 0o444
@@ -491,6 +494,17 @@ func (s *walkState) yieldFAT(d *dirent, path string, dirRuns []extent) error {
 	e.Inode = inum
 	e.Identity = ident
 	return s.fn(s.ctx, e)
+}
+
+// recoveredNote marks a deleted file's identity with how its content was
+// placed: "recovered" (free clusters from its first on, a guess: the
+// chain is gone) or "overwritten" (its first cluster is another file's
+// now, so no content is given).
+func recoveredNote(overwritten bool) string {
+	if overwritten {
+		return " overwritten"
+	}
+	return " recovered"
 }
 
 // contentEntry builds an entry reading through r, or failing with cerr

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	jfs "github.com/jejak-forensics/jejak/forensics/fs"
 	"github.com/jejak-forensics/jejak/forensics/fs/fstest"
 	"github.com/jejak-forensics/jejak/internal/oracle"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
@@ -107,9 +108,14 @@ func TestBuiltAgainstFls(t *testing.T) {
 					}
 					if e.Path == "dir1/deleted long name.txt" {
 						checkContent(t, e.Path, e.Open, []byte("this file is deleted\n"))
-						if !strings.Contains(e.Identity, "contiguous") {
-							t.Errorf("deleted file's identity %q does not say its content is a contiguous guess", e.Identity)
+						if !strings.HasSuffix(e.Identity, " recovered") {
+							t.Errorf("deleted file's identity %q does not say its content is recovered (a guess)", e.Identity)
 						}
+					}
+					if e.Deleted && e.Mode.IsRegular() {
+						// icat reads a deleted file the same way: from its
+						// first cluster on, for its size.
+						checkContent(t, e.Path, e.Open, oracle.Output(t, "icat", img, e.Inode))
 					}
 					if data, ok := files[e.Path]; ok {
 						checkContent(t, e.Path, e.Open, data)
@@ -170,6 +176,7 @@ func TestNoZone(t *testing.T) {
 // manifest's facts.
 func TestFatVerySmall(t *testing.T) {
 	path := parsertest.Corpus(t, "agpl/fat/fat_very_small.dd")
+	oracle.Tool(t, "fls", "sleuthkit")
 	f, size := openFile(t, path)
 	w, err := NewWalker(f, size, []string{"file:fat_very_small.dd"}, Options{Zone: time.UTC})
 	if err != nil {
@@ -229,4 +236,48 @@ func TestForensicsSamplesExFAT(t *testing.T) {
 			t.Errorf("%s: its times carry UTC offsets, yet ZoneAssumed is %q", e.Path, e.ZoneAssumed)
 		}
 	}
+}
+
+// TestOverwritten: a deleted file whose first cluster another file took
+// (a directory made after the deletion) is still listed with its name,
+// size and times (as fls lists it), but no content is given: those bytes
+// are the other file's. Its identity says so.
+func TestOverwritten(t *testing.T) {
+	oracle.Tool(t, "mkfs.vfat", "dosfstools")
+	oracle.Tool(t, "mcopy", "mtools")
+	dir := t.TempDir()
+	img := filepath.Join(dir, "r.img")
+	a := writeFile(t, dir, "A.TXT", bytes.Repeat([]byte("first file, deleted\n"), 80))
+	c := writeFile(t, dir, "C.TXT", []byte("kept\n"))
+	b := writeFile(t, dir, "B.TXT", []byte("takes A's first cluster\n"))
+	run(t, "UTC", "mkfs.vfat", "-C", "-F", "12", "-s", "1", img, "1024")
+	run(t, "UTC", "mmd", "-i", img, "::/NEWDIR")
+	run(t, "UTC", "mcopy", "-i", img, a, c, "::/")
+	run(t, "UTC", "mdel", "-i", img, "::/A.TXT")
+	run(t, "UTC", "mcopy", "-i", img, b, "::/NEWDIR/")
+	f, size := openFile(t, img)
+	w, err := NewWalker(f, size, []string{"file:r.img"}, Options{Zone: time.UTC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, entries, probs := walkBodies(t, w)
+	for _, p := range probs {
+		t.Errorf("problem: %v", p)
+	}
+	if d := diffBodies(fls(t, img, 0, "UTC"), got); len(d) > 0 {
+		t.Errorf("differences from fls:\n%s", strings.Join(d, "\n"))
+	}
+	var gone *jfs.Entry
+	for _, e := range entries {
+		if e.Path == "_.TXT" && e.Deleted {
+			gone = e
+		}
+	}
+	if gone == nil {
+		t.Fatalf("deleted A.TXT (as _.TXT) not walked: %v", got)
+	}
+	if gone.Size != 1600 || !strings.HasSuffix(gone.Identity, " overwritten") {
+		t.Errorf("size %d identity %q", gone.Size, gone.Identity)
+	}
+	checkContent(t, gone.Path, gone.Open, nil)
 }

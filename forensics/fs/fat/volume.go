@@ -428,6 +428,38 @@ func (v *volume) contiguous(start uint32, n int64) ([]extent, error) {
 	return []extent{{off, n}}, nil
 }
 
+// recoverRuns locates a deleted file's n bytes the way TSK's recovery
+// does (icat reads them so): deletion freed the FAT chain, so the clusters
+// are taken from the first one onwards, skipping those allocated now. When
+// the first cluster itself is allocated again, another file owns it and
+// nothing of this one can be placed: overwritten is true and no runs are
+// returned (TSK would hand over that cluster, another file's bytes).
+func (v *volume) recoverRuns(start uint32, n int64) (runs []extent, overwritten bool, err error) {
+	if start < 2 || start > v.lastCluster() {
+		return nil, false, fmt.Errorf("%w: first cluster %d out of range 2-%d", jfs.ErrCorrupt, start, v.lastCluster())
+	}
+	if v.allocated(start) {
+		return nil, true, nil
+	}
+	left := n
+	for c := start; left > 0; c++ {
+		if c > v.lastCluster() {
+			return runs, false, fmt.Errorf("%w: not enough free clusters from cluster %d to the end of the volume for %d bytes", jfs.ErrTruncated, start, n)
+		}
+		if v.allocated(c) {
+			continue
+		}
+		off := v.clusterOff(c)
+		if k := len(runs); k > 0 && runs[k-1].off+runs[k-1].n == off {
+			runs[k-1].n += v.csize
+		} else {
+			runs = append(runs, extent{off, v.csize})
+		}
+		left -= v.csize
+	}
+	return runs, false, nil
+}
+
 // runReader reads a file's bytes through its runs. Bytes past the runs
 // (a chain shorter than the size) read as an error, never as zeros.
 type runReader struct {
