@@ -12,6 +12,7 @@ import (
 	"github.com/jejak-forensics/jejak/parsers/auditd"
 	"github.com/jejak-forensics/jejak/parsers/dblog/mysql"
 	"github.com/jejak-forensics/jejak/parsers/dblog/postgresql"
+	"github.com/jejak-forensics/jejak/parsers/defender"
 	"github.com/jejak-forensics/jejak/parsers/dpkg"
 	"github.com/jejak-forensics/jejak/parsers/evt"
 	"github.com/jejak-forensics/jejak/parsers/evtx"
@@ -60,6 +61,7 @@ func Registry() *parsers.Registry {
 		remoteaccess.NewAnyDeskTrace(),
 		sqlserver.New(),
 		powershell.NewTranscript(),
+		defender.New(),
 		// Generic syslog after everything more specific.
 		syslog.New(),
 	}
