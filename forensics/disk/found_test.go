@@ -338,3 +338,36 @@ func TestUnrecognisedContainerNamed(t *testing.T) {
 		}
 	}
 }
+
+// TestVMDKFlatInFolder: a monolithicFlat VMDK (qemu-img: a descriptor and
+// its "-flat" extent) in a registered folder is walked once, through the
+// descriptor, although the extent's name sorts first and is a raw ext4
+// volume itself: the extent is delivered for its own times only.
+func TestVMDKFlatInFolder(t *testing.T) {
+	oracle.Tool(t, "qemu-img", "qemu-utils")
+	src := parsertest.Corpus(t, "more/disk/ext4/hierarchy_32.ext4")
+	dir := t.TempDir()
+	oracle.Run(t, "qemu-img", "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=monolithicFlat", src, filepath.Join(dir, "disk.vmdk"))
+	if _, err := os.Stat(filepath.Join(dir, "disk-flat.vmdk")); err != nil {
+		t.Fatalf("qemu-img made no flat extent: %v", err)
+	}
+	alone, _ := walkEvidence(t, src, jfs.Options{})
+	items, probs := walkEvidence(t, dir, jfs.Options{})
+	for _, p := range probs {
+		t.Errorf("problem: %v", p)
+	}
+	var inside []fstest.Item
+	for _, it := range items {
+		switch it.Chain[0] {
+		case "dir:disk-flat.vmdk":
+			if len(it.Chain) != 1 || !it.Container {
+				t.Errorf("the flat extent walked on its own: %q", it.Chain)
+			}
+		case "dir:disk.vmdk":
+			if len(it.Chain) > 1 {
+				inside = append(inside, it)
+			}
+		}
+	}
+	sameLists(t, "VMDK flat", signature(inside, 2), signature(alone, 1))
+}

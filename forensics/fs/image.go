@@ -215,3 +215,56 @@ func (s *walkState) spoolImage(e *Entry, in io.Reader) (string, func(), error) {
 	s.spooled += n
 	return p, cleanup, nil
 }
+
+// claimSegments finds, before a folder's files are visited, the files that
+// are parts of an image set held in it (an EWF set's .E02…, a VMDK
+// descriptor's extents, a QCOW2 or VHD's backing file, a split raw's
+// .002…), so that each is delivered for its times only, whatever the order
+// of the names: "disk-flat.vmdk" sorts before the "disk.vmdk" that
+// describes it, and must not be walked as a disk of its own.
+func (s *walkState) claimSegments(abs, rel string, ents []os.DirEntry) {
+	if s.opts.Images == nil || s.opts.ImageDepth >= MaxImageDepth {
+		return
+	}
+	head := make([]byte, 512)
+	for _, d := range ents {
+		if !d.Type().IsRegular() {
+			continue
+		}
+		p := filepath.Join(abs, d.Name())
+		if s.consumed[filepath.Clean(p)] {
+			continue
+		}
+		f, err := openReadOnly(p)
+		if err != nil {
+			continue // reported when the file itself is visited
+		}
+		n, _ := f.ReadAt(head, 0)
+		f.Close()
+		if ok, container := imageCandidate(head[:n], nil, -1); !ok || !container {
+			if !splitFirst(d.Name()) {
+				continue
+			}
+		}
+		e := &Entry{Path: path.Join(rel, d.Name()), Chain: []string{"dir:" + path.Join(rel, d.Name())}, osPath: p}
+		src := ImageSource{Entry: e, Path: p, Opts: s.opts}
+		src.Opts.ImageDepth++
+		_, segments, err := s.opts.Images(s.ctx, src)
+		if err != nil {
+			continue // reported when the file itself is visited
+		}
+		for _, seg := range segments {
+			if s.consumed == nil {
+				s.consumed = map[string]bool{}
+			}
+			s.consumed[filepath.Clean(seg)] = true
+		}
+	}
+}
+
+// splitFirst says whether name is the first segment of a numbered split
+// raw image (disk.001, disk.raw.001, disk.dd.000, disk.aa).
+func splitFirst(name string) bool {
+	ext := filepath.Ext(name)
+	return ext == ".001" || ext == ".000" || ext == ".aa"
+}

@@ -121,6 +121,7 @@ func (w *dirWalker) walkDir(s *walkState, abs, rel string) error {
 		// Keep whatever was listed before the error.
 		s.problem([]string{"dir:" + relOrDot(rel)}, relOrDot(rel), -1, fmt.Errorf("%w: listing folder: %v", ErrUnreadable, err))
 	}
+	s.claimSegments(abs, rel, ents)
 	for _, d := range ents {
 		if err := s.ctx.Err(); err != nil {
 			return err
