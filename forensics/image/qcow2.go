@@ -62,7 +62,8 @@ type QCOW2 struct {
 	l2cache     *chunkCache
 	ccache      *chunkCache
 	flatePool   sync.Pool
-	zstdPool    sync.Pool
+	zmu         sync.Mutex    // guards zdec: a streaming decoder is not safe for concurrent use
+	zdec        *zstd.Decoder // created on the first zstd cluster
 }
 
 // ClusterError is a cluster of a QCOW2 or a grain of a VMDK that cannot be
@@ -387,6 +388,12 @@ func (q *QCOW2) Close() error {
 	if q.backing != nil {
 		err = q.backing.Close()
 	}
+	q.zmu.Lock()
+	if q.zdec != nil {
+		q.zdec.Close()
+		q.zdec = nil
+	}
+	q.zmu.Unlock()
 	if q.c != nil {
 		if e := q.c.Close(); e != nil {
 			err = e
@@ -585,20 +592,20 @@ func (q *QCOW2) inflate(out, in []byte) error {
 // unzstd decodes a zstd frame that must fill out; the sector padding after
 // the frame is never read.
 func (q *QCOW2) unzstd(out, in []byte) error {
-	var d *zstd.Decoder
-	if v := q.zstdPool.Get(); v != nil {
-		d = v.(*zstd.Decoder)
-		if err := d.Reset(bytes.NewReader(in)); err != nil {
+	q.zmu.Lock()
+	defer q.zmu.Unlock()
+	if q.zdec == nil {
+		// Concurrency 1: the decoder decodes in the caller's goroutine.
+		d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(4*q.clusterSize)))
+		if err != nil {
 			return fmt.Errorf("zstd: %w", err)
 		}
-	} else {
-		var err error
-		if d, err = zstd.NewReader(bytes.NewReader(in), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(4*q.clusterSize))); err != nil {
-			return fmt.Errorf("zstd: %w", err)
-		}
+		q.zdec = d
 	}
-	defer q.zstdPool.Put(d)
-	if _, err := io.ReadFull(d, out); err != nil {
+	if err := q.zdec.Reset(bytes.NewReader(in)); err != nil {
+		return fmt.Errorf("zstd: %w", err)
+	}
+	if _, err := io.ReadFull(q.zdec, out); err != nil {
 		if err == io.ErrUnexpectedEOF || err == io.EOF {
 			return errors.New("zstd frame ends before the cluster is full")
 		}
