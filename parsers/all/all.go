@@ -26,6 +26,7 @@ import (
 	"github.com/jejak-forensics/jejak/parsers/prefetch"
 	"github.com/jejak-forensics/jejak/parsers/recyclebin"
 	"github.com/jejak-forensics/jejak/parsers/registry"
+	"github.com/jejak-forensics/jejak/parsers/schtask"
 	"github.com/jejak-forensics/jejak/parsers/remoteaccess"
 	"github.com/jejak-forensics/jejak/parsers/setupapi"
 	"github.com/jejak-forensics/jejak/parsers/shellhistory"
@@ -82,6 +83,8 @@ func Registry() *parsers.Registry {
 		usnjrnl.New(),
 		// Structure (and the $I / INFO2 name as tie-breaker): no magic.
 		recyclebin.New(),
+		// XML whose root is the Task Scheduler's Task (UTF-16 mostly).
+		schtask.New(),
 	}
 	ps = append(ps, text...)
 	// Last the one matched only by file name (lastlog has no magic).
