@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf16"
 
+	"github.com/jejak-forensics/jejak/internal/oracle"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 	"github.com/jejak-forensics/jejak/timeline"
 )
@@ -145,14 +145,8 @@ func TestZones(t *testing.T) {
 // A UTF-8 copy (converted by iconv, an independent decoder) gives the
 // same records as the UTF-16 original.
 func TestUTF8CopyAgrees(t *testing.T) {
-	iconv, err := exec.LookPath("iconv")
-	if err != nil {
-		t.Skip("iconv not installed: the UTF-8 copy is made with it")
-	}
-	out, err := exec.Command(iconv, "-f", "UTF-16", "-t", "UTF-8", errorlog).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
+	iconv := oracle.Tool(t, "iconv", "libc-bin")
+	out := oracle.Output(t, iconv, "-f", "UTF-16", "-t", "UTF-8", errorlog)
 	a := parsertest.ParseFile(t, New(), errorlog, time.UTC)
 	b := parsertest.Parse(context.Background(), New(), parsertest.BytesEntry("ERRORLOG", out, time.Time{}), time.UTC)
 	if !New().Match(nil, out[:min(len(out), 4096)]) {
