@@ -1,0 +1,112 @@
+package image
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/jejak-forensics/jejak/parsers/parsertest"
+)
+
+// vhdFuzzSeed converts a small raw disk (the corpus's partitioned image when
+// present, else zeros with a few bytes set) with qemu-img and returns the
+// container's bytes, or nil when qemu-img is absent.
+func vhdFuzzSeed(f *testing.F, format, opts string) []byte {
+	if _, err := exec.LookPath("qemu-img"); err != nil {
+		return nil
+	}
+	dir := f.TempDir()
+	raw := filepath.Join(dir, "seed.raw")
+	b := make([]byte, 2<<20)
+	copy(b[510:], "\x55\xaa")
+	copy(b[1<<20:], "jejak fuzz seed")
+	os.WriteFile(raw, b, 0o644)
+	out := filepath.Join(dir, "seed."+format)
+	if err := exec.Command("qemu-img", "convert", "-f", "raw", "-O", format, "-o", opts, raw, out).Run(); err != nil {
+		return nil
+	}
+	seed, _ := os.ReadFile(out)
+	return seed
+}
+
+// vhdReadSome reads an image's start, end and a few places between: no
+// panic, errors only.
+func vhdReadSome(img Image) {
+	buf := make([]byte, 70000)
+	for _, off := range []int64{0, 511, 1 << 20, img.Size() / 2, img.Size() - 1, img.Size()} {
+		img.ReadAt(buf, off)
+	}
+}
+
+// FuzzVHD opens arbitrary bytes as a VHD (a differencing one finds no
+// parent beside it) and reads it.
+func FuzzVHD(f *testing.F) {
+	for _, sub := range []string{"dynamic", "fixed"} {
+		if s := vhdFuzzSeed(f, "vpc", "subformat="+sub+",force_size=on"); s != nil {
+			f.Add(s)
+		}
+	}
+	ft := make([]byte, 512)
+	copy(ft, vhdCookie)
+	f.Add(ft)
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if !isVHD(bytes.NewReader(data), int64(len(data))) {
+			return
+		}
+		v, err := newVHD(bytes.NewReader(data), int64(len(data)), filepath.Join(dir, "fuzz.vhd"), 0)
+		if err != nil {
+			return
+		}
+		vhdReadSome(v)
+	})
+}
+
+// FuzzVHDX opens arbitrary bytes as a VHDX and reads it.
+func FuzzVHDX(f *testing.F) {
+	if s := vhdFuzzSeed(f, "vhdx", "subformat=dynamic,block_size=1M"); s != nil {
+		f.Add(s)
+	}
+	f.Add(append(append([]byte{}, vhdxSignature...), make([]byte, 320<<10)...))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		v, err := newVHDX(bytes.NewReader(data), "fuzz.vhdx", int64(len(data)))
+		if err != nil {
+			return
+		}
+		vhdReadSome(v)
+	})
+}
+
+// FuzzCompressed opens arbitrary bytes as a compressed image: the
+// recogniser and the decoders return errors, never panic; a damaged
+// stream ends the media.
+func FuzzCompressed(f *testing.F) {
+	for _, rel := range []string{"more/disk/ntfs/ntfs_index.raw.gz", "archives/syslog.xz", "archives/syslog.bz2"} {
+		if dir, err := parsertest.CorpusDir(); err != nil {
+			break
+		} else if b, err := os.ReadFile(filepath.Join(dir, rel)); err == nil {
+			f.Add(b[:min(len(b), 64<<10)])
+		}
+	}
+	f.Add([]byte{0x28, 0xb5, 0x2f, 0xfd, 0, 0x58, 0, 0, 0})
+	dir := f.TempDir()
+	old := TempDir
+	TempDir = dir
+	defer func() { TempDir = old }()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(dir, "fuzz.gz")
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		headLooksLikeDisk(data)
+		c, err := OpenCompressed(p)
+		if err != nil {
+			return
+		}
+		vhdReadSome(c)
+		c.Info()
+		c.Close()
+	})
+}
