@@ -1,7 +1,9 @@
 // Package image opens the containers disk images come in (raw/dd, split raw,
-// EWF/E01) as one io.ReaderAt over the acquired media. Containers are
-// recognised by content, not by name; names only matter to find the sibling
-// segments of a set.
+// EWF/E01, and the virtual disks QCOW2 and VMDK) as one io.ReaderAt over the
+// acquired media. Containers are recognised by content, not by name; names
+// only matter to find the sibling segments of a set. No Go module for the
+// virtual-disk formats is served to this project: their decoders are
+// written here from the formats' specifications (qcow2.go, vmdk.go).
 package image
 
 import (
