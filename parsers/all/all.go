@@ -32,6 +32,7 @@ import (
 	"github.com/jejak-forensics/jejak/parsers/shellhistory"
 	"github.com/jejak-forensics/jejak/parsers/sqlserver"
 	"github.com/jejak-forensics/jejak/parsers/syslog"
+	"github.com/jejak-forensics/jejak/parsers/ual"
 	"github.com/jejak-forensics/jejak/parsers/usnjrnl"
 	"github.com/jejak-forensics/jejak/parsers/utmp"
 	"github.com/jejak-forensics/jejak/parsers/weblog"
@@ -75,6 +76,8 @@ func Registry() *parsers.Registry {
 		mft.New(),
 		registry.New(),
 		utmp.New(),
+		// ESE by its signature, UAL among ESE databases by its .mdb name.
+		ual.New(),
 		prefetch.New(),
 		lnk.New(),
 		jumplist.NewAutomatic(),
