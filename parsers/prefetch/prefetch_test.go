@@ -105,6 +105,24 @@ func compareSccainfo(t *testing.T, path string) {
 	if len(res.Events) != len(want.runs) {
 		t.Fatalf("%d events, sccainfo lists %d last run times", len(res.Events), len(want.runs))
 	}
+	// Every file name, in order (the events carry only their count and a
+	// sample): after decompression, this covers the whole stream.
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, size, start, ok := mamHeader(raw); ok {
+		if raw, err = DecompressHuffman(raw[start:], size); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, _, err := Decode(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(f.Filenames, "\n") != strings.Join(want.filenames, "\n") {
+		t.Errorf("file names differ from sccainfo's (%d, sccainfo %d)", len(f.Filenames), len(want.filenames))
+	}
 	for i, ev := range res.Events {
 		d := ev.Jejak.Data
 		if !ev.Timestamp.Equal(want.runs[i]) {
@@ -204,7 +222,7 @@ func TestDecompressAgainstSccainfo(t *testing.T) {
 // information. sccainfo reads it independently, so a version whose layout
 // we had wrong shows as a disagreement, not as a test that agrees with
 // itself. v30short is the 212-byte file information of newer Windows 10.
-func rebuild(t *testing.T, f *File, version uint32, v30short bool) []byte {
+func rebuild(t testing.TB, f *File, version uint32, v30short bool) []byte {
 	t.Helper()
 	le := binary.LittleEndian
 	infoSize := map[uint32]int{17: 68, 23: 156, 26: 224, 30: 220}[version]
