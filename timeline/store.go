@@ -77,6 +77,10 @@ const (
 	// same evidence by a whole zone offset (forensics/zonecheck). The
 	// records were read; their times need another --tz.
 	WarnZone WarningKind = "zone"
+	// WarnZoneAssumed: times without a zone were read as UTC, which is also
+	// the case zone when no --tz was given; nothing showed them off (that
+	// would be a WarnZone), but nothing showed them right either.
+	WarnZoneAssumed WarningKind = "zone_assumed"
 )
 
 // Tee writes every batch to a primary sink and then to the others (the case

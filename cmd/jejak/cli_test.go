@@ -357,7 +357,7 @@ func TestUsageErrors(t *testing.T) {
 			t.Errorf("jejak %v: exit %d, want %d", args, code, exitUsage)
 		}
 	}
-	if _, errs, code := jejak(t, "case", "init", t.TempDir()+"/c", "--examiner", "x", "--tz", "Mars/Olympus"); code != exitFatal || !strings.Contains(errs, "Mars/Olympus") {
+	if _, errs, code := jejak(t, "case", "init", t.TempDir()+"/c", "--examiner", "x", "--tz", "Mars/Olympus"); code != exitUsage || !strings.Contains(errs, "Mars/Olympus") {
 		t.Errorf("bad zone: exit %d, %q", code, errs)
 	}
 }

@@ -9,13 +9,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"time"
 
 	"github.com/jejak-forensics/jejak/forensics/evidence"
 	"github.com/jejak-forensics/jejak/timeline"
 	"github.com/jejak-forensics/jejak/timeline/store/elastic"
 	"github.com/jejak-forensics/jejak/timeline/store/sqlite"
-	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v2"
 )
 
@@ -185,21 +183,18 @@ EXAMPLES
 			}
 			defer es.Close()
 			var progress func(int64)
-			var bar *progressbar.ProgressBar
+			var bar *progressBar
 			if !c.Bool("quiet") && isTerminal(e.stderr) {
 				total, err := store.Count(c.Context, timeline.Query{})
 				if err != nil {
 					return err
 				}
-				bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(e.stderr),
-					progressbar.OptionSetDescription("indexing"), progressbar.OptionShowCount(),
-					progressbar.OptionShowIts(), progressbar.OptionSetItsString("events"),
-					progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(200*time.Millisecond))
-				progress = func(n int64) { _ = bar.Set64(n) }
+				bar = newProgressBar(e.stderr, "indexing", total, false, "events")
+				progress = func(n int64) { bar.set(n, "indexing") }
 			}
 			res, err := indexAll(c.Context, store, es, progress)
 			if bar != nil {
-				_ = bar.Finish() // clears the bar before the summary line
+				bar.finish() // clears the bar before the summary line
 			}
 			st := es.Stats()
 			details := map[string]any{"index": es.Index(), "events": res.events, "inserted": res.inserted,

@@ -11,7 +11,6 @@ import (
 	"github.com/jejak-forensics/jejak/forensics/evidence"
 	"github.com/jejak-forensics/jejak/forensics/image"
 	"github.com/jejak-forensics/jejak/internal/termsafe"
-	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v2"
 )
 
@@ -58,22 +57,20 @@ EXAMPLE
 				}
 				var failed []error
 				for _, p := range c.Args().Slice()[1:] {
-					var bar *progressbar.ProgressBar
+					var bar *progressBar
 					progress := func(done, total int64) {}
 					if isTerminal(e.stderr) {
-						bar = progressbar.NewOptions64(-1, progressbar.OptionSetWriter(e.stderr),
-							progressbar.OptionSetDescription("hashing "+p), progressbar.OptionShowBytes(true),
-							progressbar.OptionClearOnFinish())
+						bar = newProgressBar(e.stderr, "hashing "+p, -1, true, "")
 						progress = func(done, total int64) {
 							if total > 0 {
-								bar.ChangeMax64(total)
+								bar.changeMax(total)
 							}
-							_ = bar.Set64(done)
+							bar.set(done, "hashing "+p)
 						}
 					}
 					it, err := cs.AddEvidence(c.Context, p, progress)
 					if bar != nil {
-						_ = bar.Finish()
+						bar.finish()
 					}
 					if c.Context.Err() != nil {
 						return c.Context.Err() // interrupted: exit 130, the rest not tried

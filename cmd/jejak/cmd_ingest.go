@@ -24,13 +24,12 @@ import (
 	"github.com/jejak-forensics/jejak/timeline/query"
 	"github.com/jejak-forensics/jejak/timeline/store/elastic"
 	"github.com/jejak-forensics/jejak/timeline/store/sqlite"
-	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v2"
 )
 
 func ingestFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.IntFlag{Name: "workers", Usage: "evidence items parsed at once (default: number of cores)"},
+		&cli.IntFlag{Name: "workers", DefaultText: "number of cores", Usage: "evidence items parsed at once"},
 		&cli.BoolFlag{Name: "json", Usage: "print the summary as JSON on stdout"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress bar"},
 		spoolLimitFlag(),
@@ -152,7 +151,7 @@ func (e *env) ingest(c *cli.Context, cs *evidence.Case) (rerr error) {
 			}
 			return fmt.Errorf("evidence %s refused: %w", it.ID, err)
 		}
-		w, err := disk.OpenEvidence(ctx, it.Path, jfs.Options{TempDir: cs.TempDir(), SpoolLimit: spoolLimit(c), Zone: cs.Location()})
+		w, err := disk.OpenEvidence(ctx, it.Path, jfs.Options{TempDir: cs.TempDir(), SpoolLimit: spoolLimit(c)})
 		if err != nil {
 			return fmt.Errorf("open evidence %s: %w", it.Path, err)
 		}
@@ -172,15 +171,11 @@ func (e *env) ingest(c *cli.Context, cs *evidence.Case) (rerr error) {
 		Warn:       ws.add,
 	}
 	if !c.Bool("quiet") && isTerminal(e.stderr) {
-		bar := progressbar.NewOptions64(-1, progressbar.OptionSetWriter(e.stderr),
-			progressbar.OptionSetDescription("ingesting"), progressbar.OptionShowBytes(true),
-			progressbar.OptionSpinnerType(14), progressbar.OptionClearOnFinish(),
-			progressbar.OptionThrottle(100))
+		bar := newProgressBar(e.stderr, "ingesting", -1, true, "")
 		cfg.Progress = func(p ingest.Progress) {
-			bar.Describe(fmt.Sprintf("%d files, %d events", p.Files, p.Events))
-			_ = bar.Set64(p.Bytes)
+			bar.set(p.Bytes, fmt.Sprintf("ingesting: %d files, %d events,", p.Files, p.Events))
 			if p.Done {
-				_ = bar.Finish()
+				bar.finish()
 			}
 		}
 	}
@@ -245,7 +240,7 @@ func (e *env) ingest(c *cli.Context, cs *evidence.Case) (rerr error) {
 	if n := sum.ZoneAssumed["UTC"]; n > 0 {
 		// UTC is what a case gets when no --tz was given: a listed
 		// warning, so 'jejak warnings' shows the assumption too.
-		ws.addQuiet(timeline.Warning{Kind: timeline.WarnZone, Offset: -1, Message: fmt.Sprintf(
+		ws.addQuiet(timeline.Warning{Kind: timeline.WarnZoneAssumed, Offset: -1, Message: fmt.Sprintf(
 			"%d events from sources without a zone were read as UTC, the case zone and the default when no --tz is given; if they were written in local time, re-create the case with --tz ZONE", n)})
 	}
 	if err := ws.flush(); err != nil && runErr == nil {

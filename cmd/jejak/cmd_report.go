@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/jejak-forensics/jejak/internal/atomicfile"
+
 	"github.com/jejak-forensics/jejak/forensics/evidence"
 	"github.com/jejak-forensics/jejak/forensics/hunt"
 	"github.com/jejak-forensics/jejak/forensics/ingest"
@@ -201,7 +203,7 @@ func outputManifest(cs *evidence.Case, command, outPath, format string, size int
 func writeOutput(outPath string, fn func(io.Writer) error) (string, int64, error) {
 	var h *hashWriter
 	var cw *countWriter
-	err := export.WriteAtomic(outPath, func(w io.Writer) error {
+	err := atomicfile.Write(outPath, 0o644, func(w io.Writer) error {
 		h = newHashWriter(w)
 		cw = &countWriter{w: h}
 		return fn(cw)

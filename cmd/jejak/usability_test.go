@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A mistyped or unknown command is the caller's mistake (exit 2) and names
@@ -79,7 +80,7 @@ func TestDefaultZoneIsAnnounced(t *testing.T) {
 		t.Errorf("summary does not announce the assumed zone:\n%s", errs)
 	}
 	w := mustRun(t, exitOK, "warnings", dir)
-	if !strings.Contains(w, "[zone]") || !strings.Contains(w, "read as UTC") {
+	if !strings.Contains(w, "[zone_assumed]") || !strings.Contains(w, "read as UTC") {
 		t.Errorf("warnings lack the default-zone line:\n%s", w)
 	}
 	dir2 := filepath.Join(t.TempDir(), "case")
@@ -128,7 +129,7 @@ func TestFailedRunKeepsWarnings(t *testing.T) {
 		}
 	}
 	for _, line := range strings.Split(strings.TrimSpace(after), "\n") {
-		if !strings.HasPrefix(line, "[zone]") && !strings.Contains(line, "example") {
+		if !strings.HasPrefix(line, "[zone_assumed]") && !strings.Contains(line, "example") {
 			t.Errorf("warning line does not name its evidence item: %q", line)
 		}
 	}
@@ -194,5 +195,21 @@ func TestSearchMissingIndexIsError(t *testing.T) {
 	}
 	if _, errs, code := jejak(t, "search", dir, "x", "--es", es, "--ca-fingerprint", "zz"); code != exitUsage {
 		t.Errorf("--ca-fingerprint zz: exit %d (%s)", code, errs)
+	}
+}
+
+// No rate before a second has passed: the first readings of a bar divided
+// a first batch by milliseconds ("24 GB/s").
+func TestProgressRate(t *testing.T) {
+	p := &progressBar{bytes: true}
+	if got := p.rateText(1<<30, 5*time.Millisecond); strings.Contains(got, "/s") {
+		t.Errorf("rate shown after 5 ms: %q", got)
+	}
+	if got := p.rateText(100<<20, 2*time.Second); !strings.Contains(got, "50.0 MiB/s") {
+		t.Errorf("rate after 2 s: %q", got)
+	}
+	ev := &progressBar{unit: "events"}
+	if got := ev.rateText(3000, 3*time.Second); !strings.Contains(got, "1000 events/s") {
+		t.Errorf("events rate: %q", got)
 	}
 }

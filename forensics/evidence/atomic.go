@@ -5,52 +5,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/jejak-forensics/jejak/internal/atomicfile"
 )
 
 // writeFileAtomic replaces path with data so a reader (or a crash) sees the
-// old file or the new one, never half of either. The temp file lives in the
-// same folder as path: rename is atomic only within one file system, and the
-// case folder is the only place this package may write.
+// old file or the new one, never half of either. Case files stay 0600: the
+// case folder is the examiner's.
 func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	ok = true
-	return syncDir(dir)
-}
-
-// syncDir makes a rename or a new file in dir durable. Some platforms cannot
-// fsync a directory; the rename has happened anyway, so that is not an error.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	_ = d.Sync()
-	return nil
+	return atomicfile.WriteFile(path, data, 0o600)
 }
 
 func writeJSONAtomic(path string, v any) error {

@@ -6,10 +6,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
 	"time"
+
+	"github.com/jejak-forensics/jejak/internal/atomicfile"
 )
 
 // ManifestVersion is the layout version of a manifest; readers refuse a
@@ -124,47 +123,9 @@ func WriteManifest(path string, m *Manifest) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := WriteFileAtomic(path, b); err != nil {
+	if err := atomicfile.WriteFile(path, b, 0o644); err != nil {
 		return "", err
 	}
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:]), nil
-}
-
-// WriteFileAtomic writes b to path through a temporary file in the same
-// folder, synced and renamed into place.
-func WriteFileAtomic(path string, b []byte) error {
-	return WriteAtomic(path, func(w io.Writer) error {
-		_, err := w.Write(b)
-		return err
-	})
-}
-
-// WriteAtomic writes what fn writes to path through a temporary file in the
-// same folder, synced and renamed into place only when fn succeeded: a
-// reader never sees half a file, and a failed write leaves none.
-func WriteAtomic(path string, fn func(io.Writer) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".jejak-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	err = fn(tmp)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		// CreateTemp makes 0600 files; an exhibit is meant to be read.
-		err = os.Chmod(tmp.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }
