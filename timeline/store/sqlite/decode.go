@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"runtime"
 	"sync"
@@ -15,8 +14,11 @@ import (
 // decodeChunk is how many stored documents one decoder takes at a time.
 const decodeChunk = 256
 
+// docChunk is decodeChunk documents read in a row, one after another in
+// buf (document i ends at ends[i]), and their events once decoded.
 type docChunk struct {
-	docs   [][]byte
+	buf    []byte
+	ends   []int
 	events []timeline.Event
 	err    error
 	done   chan struct{}
@@ -31,20 +33,33 @@ func streamRows(ctx context.Context, rows *sql.Rows, fn func(*timeline.Event) er
 	workers := runtime.GOMAXPROCS(0)
 	work := make(chan *docChunk, workers)
 	ordered := make(chan *docChunk, 2*workers)
+	// The documents' bytes are copied once, into a chunk's buf, and the
+	// decoded events hold strings of their own: a decoded chunk's buf goes
+	// back to the reader (every row copied into a fresh slice was the
+	// largest allocation of a hunt).
+	free := make(chan []byte, 3*workers+1)
 
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var in interner
 			for c := range work {
-				c.events = make([]timeline.Event, len(c.docs))
-				for i, d := range c.docs {
-					if err := json.Unmarshal(d, &c.events[i]); err != nil {
+				c.events = make([]timeline.Event, len(c.ends))
+				start := 0
+				for i, end := range c.ends {
+					if err := decodeEventWith(c.buf[start:end], &c.events[i], &in); err != nil {
 						c.err = fmt.Errorf("decode stored event: %w", err)
 						break
 					}
+					start = end
 				}
+				select {
+				case free <- c.buf[:0]:
+				default:
+				}
+				c.buf = nil
 				close(c.done)
 			}
 		}()
@@ -55,7 +70,15 @@ func streamRows(ctx context.Context, rows *sql.Rows, fn func(*timeline.Event) er
 	go func() {
 		defer close(ordered)
 		defer close(work)
-		c := &docChunk{done: make(chan struct{})}
+		chunk := func() *docChunk {
+			c := &docChunk{done: make(chan struct{}), ends: make([]int, 0, decodeChunk)}
+			select {
+			case c.buf = <-free:
+			default:
+			}
+			return c
+		}
+		c := chunk()
 		send := func() bool {
 			select {
 			case work <- c:
@@ -67,22 +90,23 @@ func streamRows(ctx context.Context, rows *sql.Rows, fn func(*timeline.Event) er
 			case <-ctx.Done():
 				return false
 			}
-			c = &docChunk{done: make(chan struct{})}
+			c = chunk()
 			return true
 		}
+		var doc sql.RawBytes // valid until the next Next: copied into c.buf
 		for rows.Next() {
-			var doc []byte
 			if err := rows.Scan(&doc); err != nil {
 				readErr <- err
 				return
 			}
-			c.docs = append(c.docs, doc)
-			if len(c.docs) == decodeChunk && !send() {
+			c.buf = append(c.buf, doc...)
+			c.ends = append(c.ends, len(c.buf))
+			if len(c.ends) == decodeChunk && !send() {
 				readErr <- ctx.Err()
 				return
 			}
 		}
-		if len(c.docs) > 0 && !send() {
+		if len(c.ends) > 0 && !send() {
 			readErr <- ctx.Err()
 			return
 		}

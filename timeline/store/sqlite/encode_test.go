@@ -60,15 +60,17 @@ func TestEncoderKnowsTheModel(t *testing.T) {
 	}
 }
 
-// TestEncoderOnCorpus runs every parser on every corpus file it accepts and
-// compares the two encoders on each event.
-func TestEncoderOnCorpus(t *testing.T) {
+// corpusEvents runs every parser on every corpus file it accepts and
+// returns the events, with their count per parser.
+func corpusEvents(t testing.TB) ([]*timeline.Event, map[string]int) {
+	t.Helper()
 	dir, err := parsertest.CorpusDir()
 	if err != nil {
 		t.Skipf("shared corpus not found (%v)", err)
 	}
 	reg := all.Registry()
 	perParser := map[string]int{}
+	var evs []*timeline.Event
 	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -86,22 +88,29 @@ func TestEncoderOnCorpus(t *testing.T) {
 			return nil
 		}
 		res := parsertest.ParseFile(t, p, path, time.FixedZone("WIB", 7*3600))
-		rel, _ := filepath.Rel(dir, path)
-		for i, ev := range res.Events {
-			sameAsJSON(t, fmt.Sprintf("%s event %d", rel, i), ev)
-		}
+		evs = append(evs, res.Events...)
 		perParser[p.Name()] += len(res.Events)
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The comparison is only worth something if the parsers that fill the
+	// A comparison is only worth something if the parsers that fill the
 	// richest parts of the model took part.
 	for _, name := range []string{"syslog", "evtx", "weblog", "auditd", "utmp"} {
 		if perParser[name] == 0 {
 			t.Errorf("no %s events from the corpus; events per parser: %v", name, perParser)
 		}
+	}
+	return evs, perParser
+}
+
+// TestEncoderOnCorpus runs every parser on every corpus file it accepts and
+// compares the two encoders on each event.
+func TestEncoderOnCorpus(t *testing.T) {
+	evs, perParser := corpusEvents(t)
+	for i, ev := range evs {
+		sameAsJSON(t, fmt.Sprintf("corpus event %d (%s, %s)", i, ev.Jejak.Provenance.Parser, ev.Jejak.Provenance.Path), ev)
 	}
 	t.Logf("events compared per parser: %v", perParser)
 }
@@ -208,34 +217,40 @@ func FuzzEncoder(f *testing.F) {
 		f.Add(s, s+"x", int64(len(s)), uint8(len(s)))
 	}
 	f.Fuzz(func(t *testing.T, a, b string, n int64, mask uint8) {
-		e := &timeline.Event{
-			Timestamp: time.Unix(0, n).UTC(), TimestampDesc: a, Message: b,
-			Event: timeline.EventMeta{Action: a, Category: strings.Split(b, "\x00"), Severity: int(n)},
-			Jejak: timeline.Jejak{ID: b, Provenance: timeline.Provenance{Path: a, Identity: b, Offset: n, Record: -n, Chain: []string{a, b}}},
-		}
-		if mask&1 != 0 {
-			e.User = &timeline.User{Name: a, Target: &timeline.User{ID: b}}
-		}
-		if mask&2 != 0 {
-			e.Winlog = &timeline.Winlog{EventData: map[string]string{a: b, b: a}, RecordID: uint64(n)}
-		}
-		if mask&4 != 0 {
-			e.Log = &timeline.Log{Syslog: &timeline.Syslog{StructuredData: map[string]map[string]string{a: {b: a}}}}
-		}
-		if mask&8 != 0 {
-			e.Jejak.Data = map[string]string{a: b}
-			e.Jejak.Time = &timeline.TimeNote{ZoneAssumed: b, OutOfRange: n < 0}
-		}
-		if mask&16 != 0 {
-			e.Timestamp = time.Unix(n, int64(mask)).In(time.FixedZone(a, int(n%100000)))
-		}
-		if mask&32 != 0 {
-			size := n
-			e.File = &timeline.File{Path: b, Size: &size, Type: a, TargetPath: b}
-			e.HTTP = &timeline.HTTP{Response: &timeline.HTTPResponse{Body: &timeline.HTTPBody{Bytes: &size}}}
-		}
-		sameAsJSON(t, "fuzzed event", e)
+		sameAsJSON(t, "fuzzed event", fuzzEvent(a, b, n, mask))
 	})
+}
+
+// fuzzEvent builds an event from fuzzed strings and numbers; mask's bits
+// choose which optional parts it has.
+func fuzzEvent(a, b string, n int64, mask uint8) *timeline.Event {
+	e := &timeline.Event{
+		Timestamp: time.Unix(0, n).UTC(), TimestampDesc: a, Message: b,
+		Event: timeline.EventMeta{Action: a, Category: strings.Split(b, "\x00"), Severity: int(n)},
+		Jejak: timeline.Jejak{ID: b, Provenance: timeline.Provenance{Path: a, Identity: b, Offset: n, Record: -n, Chain: []string{a, b}}},
+	}
+	if mask&1 != 0 {
+		e.User = &timeline.User{Name: a, Target: &timeline.User{ID: b}}
+	}
+	if mask&2 != 0 {
+		e.Winlog = &timeline.Winlog{EventData: map[string]string{a: b, b: a}, RecordID: uint64(n)}
+	}
+	if mask&4 != 0 {
+		e.Log = &timeline.Log{Syslog: &timeline.Syslog{StructuredData: map[string]map[string]string{a: {b: a}}}}
+	}
+	if mask&8 != 0 {
+		e.Jejak.Data = map[string]string{a: b}
+		e.Jejak.Time = &timeline.TimeNote{ZoneAssumed: b, OutOfRange: n < 0}
+	}
+	if mask&16 != 0 {
+		e.Timestamp = time.Unix(n, int64(mask)).In(time.FixedZone(a, int(n%100000)))
+	}
+	if mask&32 != 0 {
+		size := n
+		e.File = &timeline.File{Path: b, Size: &size, Type: a, TargetPath: b}
+		e.HTTP = &timeline.HTTP{Response: &timeline.HTTPResponse{Body: &timeline.HTTPBody{Bytes: &size}}}
+	}
+	return e
 }
 
 func BenchmarkEncode(b *testing.B) {

@@ -134,6 +134,11 @@ func TestWarningsByRun(t *testing.T) {
 		if err := s.AddWarnings(ctx, ws); err != nil {
 			t.Fatal(err)
 		}
+		// "Latest" is the last complete run (and any unfinished one
+		// after it, which here there is not).
+		if err := s.FinishRun(ctx, time.Unix(int64(run), 1), nil); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var latest, all []timeline.Warning
 	_ = s.Warnings(ctx, true, func(w timeline.Warning) error { latest = append(latest, w); return nil })

@@ -1,0 +1,1454 @@
+package sqlite
+
+import (
+	"encoding/json"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"github.com/jejak-forensics/jejak/timeline"
+)
+
+// decodeEvent fills e (which must be the zero Event) from a stored
+// document, with exactly the result json.Unmarshal(doc, e) gives: the same
+// event, or an error exactly when json.Unmarshal errs.
+//
+// It is the inverse of appendEvent. encoding/json finds each field by
+// reflection, validates the whole document in a first pass and allocates
+// as it goes; a hunt spent half its CPU there (three quarters on syslog
+// cases). This decoder reads the bytes once, in the order appendEvent
+// writes them (any order is accepted), into the model's fields directly.
+//
+// It handles the documents appendEvent writes and whatever else is plain
+// JSON of the model's shape. Anything else — a key it does not know
+// exactly (encoding/json also matches keys case-insensitively and skips
+// unknown ones), a key given twice (encoding/json merges into what the
+// first one decoded), a number with a fraction or exponent, a value of the
+// wrong type, invalid JSON — makes it start again with json.Unmarshal, so
+// no corner of encoding/json's behaviour has to be reproduced here: a
+// document with a field some later version added decodes as it always did.
+// The tests hold it to json.Unmarshal on every event of the corpus and
+// under fuzzing, on encoded events and on arbitrary bytes.
+func decodeEvent(doc []byte, e *timeline.Event) error {
+	return decodeEventWith(doc, e, nil)
+}
+
+// decodeEventWith is decodeEvent sharing the strings of in (nil: none)
+// with the events decoded before.
+func decodeEventWith(doc []byte, e *timeline.Event, in *interner) error {
+	if modelMatches() && decodeFast(doc, e, in) {
+		return nil
+	}
+	*e = timeline.Event{}
+	return json.Unmarshal(doc, e)
+}
+
+// decodeFast decodes doc into e (the zero Event) without encoding/json and
+// reports whether it could; when it could not, e holds a partial result.
+func decodeFast(doc []byte, e *timeline.Event, in *interner) bool {
+	d := decoder{b: doc, in: in}
+	d.event(e)
+	return !d.bad
+}
+
+// interner hands out one string for equal values of the fields that repeat
+// from event to event (provenance, channel, provider, event_data keys and
+// short values, event.* keywords): a hunt over a million events otherwise
+// allocates, and collects, the same strings millions of times. It is
+// cleared when full, so values that do not repeat cost a lookup, not
+// memory. One decoding goroutine owns it.
+type interner struct{ m map[string]string }
+
+const (
+	internMax    = 4096 // entries before the table is cleared
+	internMaxLen = 64   // longer values are rarely repeated
+)
+
+func (in *interner) get(b []byte) string {
+	if in == nil || len(b) > internMaxLen {
+		return string(b)
+	}
+	if s, ok := in.m[string(b)]; ok {
+		return s
+	}
+	if in.m == nil || len(in.m) >= internMax {
+		in.m = make(map[string]string, 256)
+	}
+	s := string(b)
+	in.m[s] = s
+	return s
+}
+
+// decoder reads one document. A method that meets what it does not handle
+// sets bad and moves to the end of the input, so every read after it stops
+// at once; the caller then falls back to encoding/json.
+type decoder struct {
+	b   []byte
+	i   int
+	bad bool
+	buf []byte    // unquoting scratch
+	in  *interner // nil: no sharing
+}
+
+func (d *decoder) fail() {
+	d.bad = true
+	d.i = len(d.b)
+}
+
+func (d *decoder) ws() {
+	for d.i < len(d.b) {
+		switch d.b[d.i] {
+		case ' ', '\t', '\n', '\r':
+			d.i++
+		default:
+			return
+		}
+	}
+}
+
+// open consumes the '{' of an object.
+func (d *decoder) open() bool {
+	d.ws()
+	if d.i < len(d.b) && d.b[d.i] == '{' {
+		d.i++
+		return true
+	}
+	d.fail()
+	return false
+}
+
+// member returns the next key of an object whose '{' open consumed, with
+// the ':' after it consumed, or false at the closing '}'. n counts the
+// members read so far. Keys are returned raw: a key with an escape is
+// not one of the model's, so it fails (encoding/json decides what it means).
+// seen and bit refuse a key given twice.
+func (d *decoder) member(n *int) ([]byte, bool) {
+	d.ws()
+	if d.i >= len(d.b) {
+		d.fail()
+		return nil, false
+	}
+	if d.b[d.i] == '}' {
+		d.i++
+		return nil, false // "{}" when n is 0; after a ',' the '"' check below catches "{"a":1,}"
+	}
+	if *n > 0 {
+		if d.b[d.i] != ',' {
+			d.fail()
+			return nil, false
+		}
+		d.i++
+		d.ws()
+	}
+	*n++
+	if d.i >= len(d.b) || d.b[d.i] != '"' {
+		d.fail()
+		return nil, false
+	}
+	start := d.i + 1
+	for j := start; j < len(d.b); j++ {
+		c := d.b[j]
+		if c == '"' {
+			d.i = j + 1
+			d.ws()
+			if d.i >= len(d.b) || d.b[d.i] != ':' {
+				d.fail()
+				return nil, false
+			}
+			d.i++
+			return d.b[start:j], true
+		}
+		if c == '\\' || c < 0x20 {
+			break
+		}
+	}
+	d.fail()
+	return nil, false
+}
+
+// unknown fails on a key the model does not have.
+func (d *decoder) unknown() { d.fail() }
+
+// once fails when the bit of a key is already in seen.
+func (d *decoder) once(seen *uint32, bit uint32) bool {
+	if *seen&bit != 0 {
+		d.fail()
+		return false
+	}
+	*seen |= bit
+	return true
+}
+
+// null consumes a null literal. Every field starts at its zero value and
+// is set at most once, so for every field encoding/json's null (no change
+// for strings, numbers, bools, structs and times; nil for pointers, slices
+// and maps) means: leave it as it is.
+func (d *decoder) null() bool {
+	d.ws()
+	if d.i < len(d.b) && d.b[d.i] == 'n' {
+		d.literal("null")
+		return true
+	}
+	return false
+}
+
+// literal consumes lit, which must end at a delimiter.
+func (d *decoder) literal(lit string) {
+	if len(d.b)-d.i < len(lit) || string(d.b[d.i:d.i+len(lit)]) != lit {
+		d.fail()
+		return
+	}
+	d.i += len(lit)
+	d.delimited()
+}
+
+// delimited fails unless a token that just ended is followed by what may
+// follow a value: whitespace, ',', '}', ']' or the end of the input
+// ("12x", "nullx" and "01" are invalid JSON).
+func (d *decoder) delimited() {
+	if d.i < len(d.b) {
+		switch d.b[d.i] {
+		case ' ', '\t', '\n', '\r', ',', '}', ']':
+		default:
+			d.fail()
+		}
+	}
+}
+
+func (d *decoder) bool() bool {
+	d.ws()
+	if d.i < len(d.b) && d.b[d.i] == 't' {
+		d.literal("true")
+		return true
+	}
+	d.literal("false")
+	return false
+}
+
+// digits consumes an unsigned integer without leading zeros and returns
+// its value; a fraction, an exponent or an overflow fails.
+func (d *decoder) digits() uint64 {
+	start := d.i
+	var n uint64
+	for d.i < len(d.b) {
+		c := d.b[d.i]
+		if c < '0' || c > '9' {
+			break
+		}
+		if n > (1<<64-1)/10 || n*10 > 1<<64-1-uint64(c-'0') {
+			d.fail()
+			return 0
+		}
+		n = n*10 + uint64(c-'0')
+		d.i++
+	}
+	if d.i == start || (d.b[start] == '0' && d.i > start+1) {
+		d.fail()
+		return 0
+	}
+	d.delimited()
+	return n
+}
+
+func (d *decoder) int64() int64 {
+	d.ws()
+	neg := d.i < len(d.b) && d.b[d.i] == '-'
+	if neg {
+		d.i++
+	}
+	n := d.digits()
+	if neg {
+		if n > 1<<63 {
+			d.fail()
+			return 0
+		}
+		return -int64(n)
+	}
+	if n > 1<<63-1 {
+		d.fail()
+		return 0
+	}
+	return int64(n)
+}
+
+func (d *decoder) int() int {
+	n := d.int64()
+	if int64(int(n)) != n {
+		d.fail()
+	}
+	return int(n)
+}
+
+func (d *decoder) uint64() uint64 {
+	d.ws()
+	return d.digits() // a '-' is not a digit: fails
+}
+
+// str reads a string value, unquoted as encoding/json does: the escapes of
+// RFC 8259 with UTF-16 surrogate pairs combined, a lone surrogate and each
+// byte of invalid UTF-8 replaced by U+FFFD.
+func (d *decoder) str() string { return d.strAs(false) }
+
+// istr is str for a field whose values repeat: see interner.
+func (d *decoder) istr() string { return d.strAs(true) }
+
+func (d *decoder) strAs(intern bool) string {
+	d.ws()
+	if d.i >= len(d.b) || d.b[d.i] != '"' {
+		d.fail()
+		return ""
+	}
+	start := d.i + 1
+	ascii := true
+	for j := start; j < len(d.b); j++ {
+		c := d.b[j]
+		switch {
+		case c == '"':
+			d.i = j + 1
+			s := d.b[start:j]
+			if !ascii && !utf8.Valid(s) {
+				return d.unquote(s, intern)
+			}
+			if intern {
+				return d.in.get(s)
+			}
+			return string(s)
+		case c == '\\':
+			return d.unquoteFrom(start, intern)
+		case c < 0x20:
+			d.fail()
+			return ""
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	d.fail()
+	return ""
+}
+
+// unquoteFrom finds the end of a string with escapes that begins at start
+// and unquotes it.
+func (d *decoder) unquoteFrom(start int, intern bool) string {
+	for j := start; j < len(d.b); j++ {
+		switch c := d.b[j]; {
+		case c == '\\':
+			j++ // skip the escaped byte; unquote checks it
+		case c == '"':
+			d.i = j + 1
+			return d.unquote(d.b[start:j], intern)
+		case c < 0x20:
+			d.fail()
+			return ""
+		}
+	}
+	d.fail()
+	return ""
+}
+
+// unquote decodes the body of a string (between its quotes, whose end the
+// caller found) that has escapes or invalid UTF-8.
+func (d *decoder) unquote(s []byte, intern bool) string {
+	b := d.buf[:0]
+	for r := 0; r < len(s); {
+		c := s[r]
+		switch {
+		case c == '\\':
+			if r+1 >= len(s) {
+				d.fail()
+				return ""
+			}
+			switch e := s[r+1]; e {
+			case '"', '\\', '/':
+				b = append(b, e)
+				r += 2
+			case 'b':
+				b = append(b, '\b')
+				r += 2
+			case 'f':
+				b = append(b, '\f')
+				r += 2
+			case 'n':
+				b = append(b, '\n')
+				r += 2
+			case 'r':
+				b = append(b, '\r')
+				r += 2
+			case 't':
+				b = append(b, '\t')
+				r += 2
+			case 'u':
+				rr := hex4(s[r:])
+				if rr < 0 {
+					d.fail()
+					return ""
+				}
+				r += 6
+				if utf16.IsSurrogate(rr) {
+					// A high surrogate followed by a low one is one
+					// rune; anything else is U+FFFD, and what follows
+					// is read on its own.
+					if dec := utf16.DecodeRune(rr, hex4(s[r:])); dec != utf8.RuneError {
+						r += 6
+						rr = dec
+					} else {
+						rr = utf8.RuneError
+					}
+				}
+				b = utf8.AppendRune(b, rr)
+			default:
+				d.fail() // \' and the like: invalid JSON
+				return ""
+			}
+		case c < 0x20:
+			d.fail()
+			return ""
+		case c < utf8.RuneSelf:
+			b = append(b, c)
+			r++
+		default:
+			rr, size := utf8.DecodeRune(s[r:])
+			b = utf8.AppendRune(b, rr) // RuneError for an invalid byte
+			r += size
+		}
+	}
+	d.buf = b
+	if intern {
+		return d.in.get(b)
+	}
+	return string(b)
+}
+
+// hex4 reads "\uXXXX" at the start of s, or returns -1.
+func hex4(s []byte) rune {
+	if len(s) < 6 || s[0] != '\\' || s[1] != 'u' {
+		return -1
+	}
+	var r rune
+	for _, c := range s[2:6] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return -1
+		}
+		r = r*16 + rune(c)
+	}
+	return r
+}
+
+// strs reads an array of strings; [] is an empty, non-nil slice, as
+// encoding/json makes it, and a null element an empty string.
+func (d *decoder) strs(intern bool) []string {
+	d.ws()
+	if d.i >= len(d.b) || d.b[d.i] != '[' {
+		d.fail()
+		return nil
+	}
+	d.i++
+	v := make([]string, 0, 2)
+	for {
+		d.ws()
+		if d.i >= len(d.b) {
+			d.fail()
+			return nil
+		}
+		if d.b[d.i] == ']' && len(v) == 0 {
+			d.i++
+			return v
+		}
+		if len(v) > 0 {
+			switch d.b[d.i] {
+			case ']':
+				d.i++
+				return v
+			case ',':
+				d.i++
+			default:
+				d.fail()
+				return nil
+			}
+		}
+		if d.null() {
+			v = append(v, "")
+		} else {
+			v = append(v, d.strAs(intern))
+		}
+		if d.bad {
+			return nil
+		}
+	}
+}
+
+// strMap reads an object of strings; a key given twice keeps its last
+// value and a null value is an empty string, as in encoding/json.
+func (d *decoder) strMap() map[string]string {
+	if !d.open() {
+		return nil
+	}
+	m := map[string]string{}
+	for n := 0; ; {
+		k, ok := d.mapKey(&n)
+		if !ok {
+			return m
+		}
+		if d.null() {
+			m[k] = ""
+		} else {
+			m[k] = d.istr()
+		}
+	}
+}
+
+// mapKey is member for a map: the key unquoted (any string is a key), or
+// false at the closing '}'.
+func (d *decoder) mapKey(n *int) (string, bool) {
+	d.ws()
+	if d.i >= len(d.b) {
+		d.fail()
+		return "", false
+	}
+	if d.b[d.i] == '}' {
+		d.i++
+		return "", false
+	}
+	if *n > 0 {
+		if d.b[d.i] != ',' {
+			d.fail()
+			return "", false
+		}
+		d.i++
+	}
+	*n++
+	k := d.istr()
+	d.colon()
+	return k, !d.bad
+}
+
+func (d *decoder) colon() {
+	d.ws()
+	if d.i >= len(d.b) || d.b[d.i] != ':' {
+		d.fail()
+		return
+	}
+	d.i++
+}
+
+// end fails unless only whitespace follows the document.
+func (d *decoder) end() {
+	d.ws()
+	if d.i != len(d.b) {
+		d.fail()
+	}
+}
+
+func (d *decoder) event(e *timeline.Event) {
+	if !d.open() {
+		return
+	}
+	var seen uint32
+	for n := 0; ; {
+		key, ok := d.member(&n)
+		if !ok {
+			break
+		}
+		var bit uint32
+		switch string(key) {
+		case "@timestamp":
+			bit = 1 << 0
+		case "timestamp_desc":
+			bit = 1 << 1
+		case "message":
+			bit = 1 << 2
+		case "event":
+			bit = 1 << 3
+		case "log":
+			bit = 1 << 4
+		case "host":
+			bit = 1 << 5
+		case "user":
+			bit = 1 << 6
+		case "source":
+			bit = 1 << 7
+		case "destination":
+			bit = 1 << 8
+		case "process":
+			bit = 1 << 9
+		case "file":
+			bit = 1 << 10
+		case "url":
+			bit = 1 << 11
+		case "http":
+			bit = 1 << 12
+		case "user_agent":
+			bit = 1 << 13
+		case "winlog":
+			bit = 1 << 14
+		case "group":
+			bit = 1 << 15
+		case "related":
+			bit = 1 << 16
+		case "jejak":
+			bit = 1 << 17
+		default:
+			d.unknown()
+			return
+		}
+		if !d.once(&seen, bit) || d.null() {
+			continue
+		}
+		switch bit {
+		case 1 << 0:
+			d.timestamp(e)
+		case 1 << 1:
+			e.TimestampDesc = d.istr()
+		case 1 << 2:
+			e.Message = d.str()
+		case 1 << 3:
+			d.eventMeta(&e.Event)
+		case 1 << 4:
+			e.Log = d.log()
+		case 1 << 5:
+			e.Host = d.host()
+		case 1 << 6:
+			e.User = d.user()
+		case 1 << 7:
+			e.Source = d.endpoint()
+		case 1 << 8:
+			e.Destination = d.endpoint()
+		case 1 << 9:
+			e.Process = d.process()
+		case 1 << 10:
+			e.File = d.file()
+		case 1 << 11:
+			e.URL = d.url()
+		case 1 << 12:
+			e.HTTP = d.http()
+		case 1 << 13:
+			e.UserAgent = d.userAgent()
+		case 1 << 14:
+			e.Winlog = d.winlog()
+		case 1 << 15:
+			e.Group = d.group()
+		case 1 << 16:
+			e.Related = d.related()
+		case 1 << 17:
+			d.jejak(&e.Jejak)
+		}
+	}
+	d.end()
+}
+
+// timestamp hands the quoted time to time.Time's UnmarshalJSON, as
+// encoding/json does (which does not unquote it first: a time with an
+// escape is left to encoding/json, which errs).
+func (d *decoder) timestamp(e *timeline.Event) {
+	d.ws()
+	if d.i >= len(d.b) || d.b[d.i] != '"' {
+		d.fail()
+		return
+	}
+	for j := d.i + 1; j < len(d.b); j++ {
+		switch c := d.b[j]; {
+		case c == '"':
+			if err := e.Timestamp.UnmarshalJSON(d.b[d.i : j+1]); err != nil {
+				d.fail()
+				return
+			}
+			d.i = j + 1
+			return
+		case c == '\\' || c < 0x20:
+			d.fail()
+			return
+		}
+	}
+	d.fail()
+}
+
+func (d *decoder) eventMeta(m *timeline.EventMeta) {
+	if !d.open() {
+		return
+	}
+	var seen uint32
+	for n := 0; ; {
+		key, ok := d.member(&n)
+		if !ok {
+			return
+		}
+		var bit uint32
+		switch string(key) {
+		case "kind":
+			bit = 1 << 0
+		case "category":
+			bit = 1 << 1
+		case "type":
+			bit = 1 << 2
+		case "action":
+			bit = 1 << 3
+		case "outcome":
+			bit = 1 << 4
+		case "code":
+			bit = 1 << 5
+		case "dataset":
+			bit = 1 << 6
+		case "provider":
+			bit = 1 << 7
+		case "severity":
+			bit = 1 << 8
+		case "timezone":
+			bit = 1 << 9
+		case "original":
+			bit = 1 << 10
+		default:
+			d.unknown()
+			return
+		}
+		if !d.once(&seen, bit) || d.null() {
+			continue
+		}
+		switch bit {
+		case 1 << 0:
+			m.Kind = d.istr()
+		case 1 << 1:
+			m.Category = d.strs(true)
+		case 1 << 2:
+			m.Type = d.strs(true)
+		case 1 << 3:
+			m.Action = d.istr()
+		case 1 << 4:
+			m.Outcome = d.istr()
+		case 1 << 5:
+			m.Code = d.istr()
+		case 1 << 6:
+			m.Dataset = d.istr()
+		case 1 << 7:
+			m.Provider = d.istr()
+		case 1 << 8:
+			m.Severity = d.int()
+		case 1 << 9:
+			m.Timezone = d.istr()
+		case 1 << 10:
+			m.Original = d.str()
+		}
+	}
+}
+
+func (d *decoder) log() *timeline.Log {
+	if !d.open() {
+		return nil
+	}
+	l := &timeline.Log{}
+	var seen uint32
+	for n := 0; ; {
+		key, ok := d.member(&n)
+		if !ok {
+			return l
+		}
+		switch string(key) {
+		case "level":
+			if d.once(&seen, 1) && !d.null() {
+				l.Level = d.istr()
+			}
+		case "logger":
+			if d.once(&seen, 2) && !d.null() {
+				l.Logger = d.istr()
+			}
+		case "syslog":
+			if d.once(&seen, 4) && !d.null() {
+				l.Syslog = d.syslog()
+			}
+		default:
+			d.unknown()
+		}
+	}
+}
+
+func (d *decoder) syslog() *timeline.Syslog {
+	if !d.open() {
+		return nil
+	}
+	s := &timeline.Syslog{}
+	var seen uint32
+	for n := 0; ; {
+		key, ok := d.member(&n)
+		if !ok {
+			return s
+		}
+		switch string(key) {
+		case "priority":
+			if d.once(&seen, 1<<0) && !d.null() {
+				s.Priority = d.int()
+			}
+		case "facility":
+			if d.once(&seen, 1<<1) && !d.null() {
+				s.Facility = d.code()
+			}
+		case "severity":
+			if d.once(&seen, 1<<2) && !d.null() {
+				s.Severity = d.code()
+			}
+		case "appname":
+			if d.once(&seen, 1<<3) && !d.null() {
+				s.Appname = d.istr()
+			}
+		case "hostname":
+			if d.once(&seen, 1<<4) && !d.null() {
+				s.Hostname = d.istr()
+			}
+		case "msgid":
+			if d.once(&seen, 1<<5) && !d.null() {
+				s.MsgID = d.istr()
+			}
+		case "procid":
+			if d.once(&seen, 1<<6) && !d.null() {
+				s.ProcID = d.str()
+			}
+		case "version":
+			if d.once(&seen, 1<<7) && !d.null() {
+				s.Version = d.istr()
+			}
+		case "structured_data":
+			if d.once(&seen, 1<<8) && !d.null() {
+				s.StructuredData = d.structuredData()
+			}
+		default:
+			d.unknown()
+		}
+	}
+}
+
+// structuredData reads element ID → param → value; an element given as
+// null is a nil map, one given twice keeps its last value.
+func (d *decoder) structuredData() map[string]map[string]string {
+	if !d.open() {
+		return nil
+	}
+	m := map[string]map[string]string{}
+	for n := 0; ; {
+		k, ok := d.mapKey(&n)
+		if !ok {
+			return m
+		}
+		if d.null() {
+			m[k] = nil
+		} else {
+			m[k] = d.strMap()
+		}
+	}
+}
+
+func (d *decoder) code() *timeline.Code {
+	if !d.open() {
+		return nil
+	}
+	c := &timeline.Code{}
+	var seen uint32
+	for n := 0; ; {
+		key, ok := d.member(&n)
+		if !ok {
+			return c
+		}
+		switch string(key) {
+		case "code":
+			if d.once(&seen, 1) && !d.null() {
+				c.Code = d.int()
+			}
+		case "name":
+			if d.once(&seen, 2) && !d.null() {
+				c.Name = d.istr()
+			}
+		default:
+			d.unknown()
+		}
+	}
+}
+
+func (d *decoder) host() *timeline.Host {
+	if !d.open() {
+		return nil
+	}
+	h := &timeline.Host{}
+	var seen uint32
+	for n := 0; ; {
+		key, ok := d.member(&n)
+		if !ok {
+			return h
+		}
+		switch string(key) {
+		case "name":
+			if d.once(&seen, 1) && !d.null() {
+				h.Name = d.istr()
+			}
+		case "hostname":
+			if d.once(&seen, 2) && !d.null() {
+				h.Hostname = d.istr()
+			}
+		default:
+			d.unknown()
+		}
+	}
+}
+
+func (d *decoder) user() *timeline.User {
+	if !d.open() {
+		return nil
+	}
+	u := &timeline.User{}
+	var seen uint32
+	for n := 0; ; {
+		key, ok := d.member(&n)
+		if !ok {
+			return u
+		}
+		switch string(key) {
+		case "name":
+			if d.once(&seen, 1<<0) && !d.null() {
+				u.Name = d.str()
+			}
+		case "domain":
+			if d.once(&seen, 1<<1) && !d.null() {
+				u.Domain = d.istr()
+			}
+		case "id":
+			if d.once(&seen, 1<<2) && !d.null() {
+				u.ID = d.str()
+			}
+		case "effective":
+			if d.once(&seen, 1<<3) && !d.null() {
+				u.Effective = d.user()
+			}
+		case "target":
+			if d.once(&seen, 1<<4) && !d.null() {
+				u.Target = d.user()
+			}
+		default:
+			d.unknown()
+		}
+	}
+}
+
+func (d *decoder) group() *timeline.Group {
+	if !d.open() {
+		return nil
+	}
+	g := &timeline.Group{}
+	var seen uint32
+	for n := 0; ; {
+		key, ok := d.member(&n)
+		if !ok {
+			return g
+		}
+		switch string(key) {
+		case "name":
+			if d.once(&seen, 1) && !d.null() {
+				g.Name = d.str()
+			}
+		case "id":
+			if d.once(&seen, 2) && !d.null() {
+				g.ID = d.str()
+			}
+		default:
+			d.unknown()
+		}
+	}
+}
+
+func (d *decoder) endpoint() *timeline.Endpoint {
+	if !d.open() {
+		return nil
+	}
+	p := &timeline.Endpoint{}
+	var seen uint32
+	for n := 0; ; {
+		key, ok := d.member(&n)
+		if !ok {
+			return p
+		}
+		switch string(key) {
+		case "ip":
+			if d.once(&seen, 1<<0) && !d.null() {
+				p.IP = d.str()
+			}
+		case "port":
+			if d.once(&seen, 1<<1) && !d.null() {
+				p.Port = d.int()
+			}
+		case "domain":
+			if d.once(&seen, 1<<2) && !d.null() {
+				p.Domain = d.str()
+			}
+		case "address":
+			if d.once(&seen, 1<<3) && !d.null() {
+				p.Address = d.str()
+			}
+		default:
+			d.unknown()
+		}
+	}
+}
+
+func (d *decoder) process() *timeline.Process {
+	if !d.open() {
+		return nil
+	}
+	p := &timeline.Process{}
+	var seen uint32
+	for n := 0; ; {
+		key, ok := d.member(&n)
+		if !ok {
+			return p
+		}
+		switch string(key) {
+		case "name":
+			if d.once(&seen, 1<<0) && !d.null() {
+				p.Name = d.istr()
+			}
+		case "pid":
+			if d.once(&seen, 1<<1) && !d.null() {
+				p.PID = d.int64()
+			}
+		case "executable":
+			if d.once(&seen, 1<<2) && !d.null() {
+				p.Executable = d.str()
+			}
+		case "command_line":
+			if d.once(&seen, 1<<3) && !d.null() {
+				p.CommandLine = d.str()
+			}
+		case "working_directory":
+			if d.once(&seen, 1<<4) && !d.null() {
+				p.WorkingDir = d.str()
+			}
+		case "tty":
+			if d.once(&seen, 1<<5) && !d.null() {
+				p.TTY = d.str()
+			}
+		default:
+			d.unknown()
+		}
+	}
+}
+
+func (d *decoder) file() *timeline.File {
+	if !d.open() {
+		return nil
+	}
+	f := &timeline.File{}
+	var seen uint32
+	for n := 0; ; {
+		key, ok := d.member(&n)
+		if !ok {
+			return f
+		}
+		switch string(key) {
+		case "path":
+			if d.once(&seen, 1<<0) && !d.null() {
+				f.Path = d.str()
+			}
+		case "name":
+			if d.once(&seen, 1<<1) && !d.null() {
+				f.Name = d.str()
+			}
+		case "inode":
+			if d.once(&seen, 1<<2) && !d.null() {
+				f.Inode = d.str()
+			}
+		case "size":
+			if d.once(&seen, 1<<3) && !d.null() {
+				size := d.int64()
+				f.Size = &size
+			}
+		case "type":
+			if d.once(&seen, 1<<4) && !d.null() {
+				f.Type = d.istr()
+			}
+		case "target_path":
+			if d.once(&seen, 1<<5) && !d.null() {
+				f.TargetPath = d.str()
+			}
+		default:
+			d.unknown()
+		}
+	}
+}
+
+func (d *decoder) url() *timeline.URL {
+	if !d.open() {
+		return nil
+	}
+	u := &timeline.URL{}
+	var seen uint32
+	for n := 0; ; {
+		key, ok := d.member(&n)
+		if !ok {
+			return u
+		}
+		switch string(key) {
+		case "original":
+			if d.once(&seen, 1<<0) && !d.null() {
+				u.Original = d.str()
+			}
+		case "path":
+			if d.once(&seen, 1<<1) && !d.null() {
+				u.Path = d.str()
+			}
+		case "query":
+			if d.once(&seen, 1<<2) && !d.null() {
+				u.Query = d.str()
+			}
+		case "domain":
+			if d.once(&seen, 1<<3) && !d.null() {
+				u.Domain = d.istr()
+			}
+		default:
+			d.unknown()
+		}
+	}
+}
+
+func (d *decoder) http() *timeline.HTTP {
+	if !d.open() {
+		return nil
+	}
+	h := &timeline.HTTP{}
+	var seen uint32
+	for n := 0; ; {
+		key, ok := d.member(&n)
+		if !ok {
+			return h
+		}
+		switch string(key) {
+		case "version":
+			if d.once(&seen, 1<<0) && !d.null() {
+				h.Version = d.istr()
+			}
+		case "request":
+			if d.once(&seen, 1<<1) && !d.null() {
+				h.Request = d.httpRequest()
+			}
+		case "response":
+			if d.once(&seen, 1<<2) && !d.null() {
+				h.Response = d.httpResponse()
+			}
+		default:
+			d.unknown()
+		}
+	}
+}
+
+func (d *decoder) httpRequest() *timeline.HTTPRequest {
+	if !d.open() {
+		return nil
+	}
+	r := &timeline.HTTPRequest{}
+	var seen uint32
+	for n := 0; ; {
+		key, ok := d.member(&n)
+		if !ok {
+			return r
+		}
+		switch string(key) {
+		case "method":
+			if d.once(&seen, 1) && !d.null() {
+				r.Method = d.istr()
+			}
+		case "referrer":
+			if d.once(&seen, 2) && !d.null() {
+				r.Referrer = d.str()
+			}
+		default:
+			d.unknown()
+		}
+	}
+}
+
+func (d *decoder) httpResponse() *timeline.HTTPResponse {
+	if !d.open() {
+		return nil
+	}
+	r := &timeline.HTTPResponse{}
+	var seen uint32
+	for n := 0; ; {
+		key, ok := d.member(&n)
+		if !ok {
+			return r
+		}
+		switch string(key) {
+		case "status_code":
+			if d.once(&seen, 1) && !d.null() {
+				r.StatusCode = d.int()
+			}
+		case "body":
+			if d.once(&seen, 2) && !d.null() {
+				r.Body = d.httpBody()
+			}
+		default:
+			d.unknown()
+		}
+	}
+}
+
+func (d *decoder) httpBody() *timeline.HTTPBody {
+	if !d.open() {
+		return nil
+	}
+	b := &timeline.HTTPBody{}
+	var seen uint32
+	for n := 0; ; {
+		key, ok := d.member(&n)
+		if !ok {
+			return b
+		}
+		switch string(key) {
+		case "bytes":
+			if d.once(&seen, 1) && !d.null() {
+				v := d.int64()
+				b.Bytes = &v
+			}
+		default:
+			d.unknown()
+		}
+	}
+}
+
+func (d *decoder) userAgent() *timeline.UserAgent {
+	if !d.open() {
+		return nil
+	}
+	u := &timeline.UserAgent{}
+	var seen uint32
+	for n := 0; ; {
+		key, ok := d.member(&n)
+		if !ok {
+			return u
+		}
+		switch string(key) {
+		case "original":
+			if d.once(&seen, 1) && !d.null() {
+				u.Original = d.str()
+			}
+		default:
+			d.unknown()
+		}
+	}
+}
+
+func (d *decoder) winlog() *timeline.Winlog {
+	if !d.open() {
+		return nil
+	}
+	w := &timeline.Winlog{}
+	var seen uint32
+	for n := 0; ; {
+		key, ok := d.member(&n)
+		if !ok {
+			return w
+		}
+		switch string(key) {
+		case "channel":
+			if d.once(&seen, 1<<0) && !d.null() {
+				w.Channel = d.istr()
+			}
+		case "event_id":
+			if d.once(&seen, 1<<1) && !d.null() {
+				w.EventID = d.int()
+			}
+		case "record_id":
+			if d.once(&seen, 1<<2) && !d.null() {
+				w.RecordID = d.uint64()
+			}
+		case "computer_name":
+			if d.once(&seen, 1<<3) && !d.null() {
+				w.ComputerName = d.istr()
+			}
+		case "provider_name":
+			if d.once(&seen, 1<<4) && !d.null() {
+				w.ProviderName = d.istr()
+			}
+		case "event_data":
+			if d.once(&seen, 1<<5) && !d.null() {
+				w.EventData = d.strMap()
+			}
+		case "logon":
+			if d.once(&seen, 1<<6) && !d.null() {
+				w.Logon = d.winlogLogon()
+			}
+		default:
+			d.unknown()
+		}
+	}
+}
+
+func (d *decoder) winlogLogon() *timeline.WinlogLogon {
+	if !d.open() {
+		return nil
+	}
+	l := &timeline.WinlogLogon{}
+	var seen uint32
+	for n := 0; ; {
+		key, ok := d.member(&n)
+		if !ok {
+			return l
+		}
+		switch string(key) {
+		case "type":
+			if d.once(&seen, 1) && !d.null() {
+				l.Type = d.istr()
+			}
+		case "id":
+			if d.once(&seen, 2) && !d.null() {
+				l.ID = d.str()
+			}
+		default:
+			d.unknown()
+		}
+	}
+}
+
+func (d *decoder) related() *timeline.Related {
+	if !d.open() {
+		return nil
+	}
+	r := &timeline.Related{}
+	var seen uint32
+	for n := 0; ; {
+		key, ok := d.member(&n)
+		if !ok {
+			return r
+		}
+		switch string(key) {
+		case "user":
+			if d.once(&seen, 1) && !d.null() {
+				r.User = d.strs(false)
+			}
+		case "ip":
+			if d.once(&seen, 2) && !d.null() {
+				r.IP = d.strs(false)
+			}
+		default:
+			d.unknown()
+		}
+	}
+}
+
+func (d *decoder) jejak(j *timeline.Jejak) {
+	if !d.open() {
+		return
+	}
+	var seen uint32
+	for n := 0; ; {
+		key, ok := d.member(&n)
+		if !ok {
+			return
+		}
+		switch string(key) {
+		case "id":
+			if d.once(&seen, 1<<0) && !d.null() {
+				j.ID = d.str()
+			}
+		case "provenance":
+			if d.once(&seen, 1<<1) && !d.null() {
+				d.provenance(&j.Provenance)
+			}
+		case "time":
+			if d.once(&seen, 1<<2) && !d.null() {
+				j.Time = d.timeNote()
+			}
+		case "data":
+			if d.once(&seen, 1<<3) && !d.null() {
+				j.Data = d.strMap()
+			}
+		case "tags":
+			if d.once(&seen, 1<<4) && !d.null() {
+				j.Tags = d.strs(true)
+			}
+		default:
+			d.unknown()
+		}
+	}
+}
+
+func (d *decoder) provenance(p *timeline.Provenance) {
+	if !d.open() {
+		return
+	}
+	var seen uint32
+	for n := 0; ; {
+		key, ok := d.member(&n)
+		if !ok {
+			return
+		}
+		switch string(key) {
+		case "evidence_sha256":
+			if d.once(&seen, 1<<0) && !d.null() {
+				p.EvidenceSHA256 = d.istr()
+			}
+		case "evidence_name":
+			if d.once(&seen, 1<<1) && !d.null() {
+				p.EvidenceName = d.istr()
+			}
+		case "chain":
+			if d.once(&seen, 1<<2) && !d.null() {
+				p.Chain = d.strs(true)
+			}
+		case "path":
+			if d.once(&seen, 1<<3) && !d.null() {
+				p.Path = d.istr()
+			}
+		case "identity":
+			if d.once(&seen, 1<<4) && !d.null() {
+				p.Identity = d.istr()
+			}
+		case "offset":
+			if d.once(&seen, 1<<5) && !d.null() {
+				p.Offset = d.int64()
+			}
+		case "record":
+			if d.once(&seen, 1<<6) && !d.null() {
+				p.Record = d.int64()
+			}
+		case "parser":
+			if d.once(&seen, 1<<7) && !d.null() {
+				p.Parser = d.istr()
+			}
+		default:
+			d.unknown()
+		}
+	}
+}
+
+func (d *decoder) timeNote() *timeline.TimeNote {
+	if !d.open() {
+		return nil
+	}
+	t := &timeline.TimeNote{}
+	var seen uint32
+	for n := 0; ; {
+		key, ok := d.member(&n)
+		if !ok {
+			return t
+		}
+		switch string(key) {
+		case "zone_assumed":
+			if d.once(&seen, 1<<0) && !d.null() {
+				t.ZoneAssumed = d.istr()
+			}
+		case "year_inferred":
+			if d.once(&seen, 1<<1) && !d.null() {
+				t.YearInferred = d.bool()
+			}
+		case "year_basis":
+			if d.once(&seen, 1<<2) && !d.null() {
+				t.YearBasis = d.istr()
+			}
+		case "out_of_range":
+			if d.once(&seen, 1<<3) && !d.null() {
+				t.OutOfRange = d.bool()
+			}
+		default:
+			d.unknown()
+		}
+	}
+}
