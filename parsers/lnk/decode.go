@@ -82,13 +82,19 @@ func IsLink(b []byte) bool {
 }
 
 // TargetPath is the best path of the target: the local path, the network
-// path, the path the shell items give when all of them were read, the
+// path (or the environment-variable target when it extends a bare
+// share), the path the shell items give when all of them were read, the
 // environment-variable target, the relative path; and which it was.
 func (l *Link) TargetPath() (path, source string) {
 	switch {
 	case l.LocalPath != "":
 		return l.LocalPath, "link_info"
 	case l.NetworkPath != "":
+		// A link may name only the share in LinkInfo and the whole path
+		// in its environment block.
+		if e := l.EnvLocation; len(e) > len(l.NetworkPath) && strings.EqualFold(e[:len(l.NetworkPath)], l.NetworkPath) {
+			return e, "environment"
+		}
 		return l.NetworkPath, "network"
 	case l.IDListPath != "" && l.IDListComplete:
 		return l.IDListPath, "shell_items"

@@ -144,117 +144,144 @@ func TestAgainstLnkinfo(t *testing.T) {
 	}
 	for _, path := range files {
 		name, _ := filepath.Rel(filepath.Dir(filepath.Dir(filepath.Dir(path))), path)
-		t.Run(name, func(t *testing.T) {
-			li := runLnkinfo(t, path)
-			res := parsertest.ParseFile(t, New(), path, nil)
-			if res.Err != nil || len(res.Warnings) > 0 {
-				t.Fatalf("Parse: %v, warnings %v", res.Err, res.Warnings)
+		t.Run(name, func(t *testing.T) { compareLnkinfo(t, path) })
+	}
+}
+
+// TestPylnk3 has pylnk3 (PyPI), an independent writer of shell links,
+// make links of the kinds an examiner meets (a program with arguments and
+// working directory, a file on a network share, a path with non-ASCII
+// letters and spaces, a short path) and compares each with lnkinfo.
+func TestPylnk3(t *testing.T) {
+	bin := oracle.Tool(t, "pylnk3", "pylnk3 (pip install pylnk3==0.4.3)")
+	dir := t.TempDir()
+	for i, tc := range [][]string{
+		{`C:\Program Files\Tally\tally.exe`, "-a", `--import D:\hasil.csv`, "-d", "Tally import", "-w", `C:\Program Files\Tally`},
+		{`\\10.0.0.5\share\rekap\hasil.xlsx`},
+		{`C:\Users\operator\Documents\Pemilu 2024\rekap_ü é.xlsx`, "-m", "Minimized"},
+		{`D:\x.txt`, "-i", `C:\Windows\system32\shell32.dll`, "-ii", "3"},
+	} {
+		p := filepath.Join(dir, strconv.Itoa(i)+".lnk")
+		oracle.Output(t, bin, append([]string{"c", tc[0], p}, tc[1:]...)...)
+		t.Run(strconv.Itoa(i), func(t *testing.T) { compareLnkinfo(t, p) })
+	}
+}
+
+// compareLnkinfo checks our events for the link at path against lnkinfo.
+func compareLnkinfo(t *testing.T, path string) {
+	t.Helper()
+	li := runLnkinfo(t, path)
+	res := parsertest.ParseFile(t, New(), path, nil)
+	if res.Err != nil || len(res.Warnings) > 0 {
+		t.Fatalf("Parse: %v, warnings %v", res.Err, res.Warnings)
+	}
+	byDesc := map[string]*timeline.Event{}
+	var targetEvents []*timeline.Event
+	for _, ev := range res.Events {
+		byDesc[ev.TimestampDesc] = ev
+		if strings.HasPrefix(ev.TimestampDesc, "Target ") {
+			targetEvents = append(targetEvents, ev)
+		}
+	}
+	n := 0
+	for desc, key := range map[string]string{"Target Creation Time": "Creation time",
+		"Target Modification Time": "Modification time", "Target Last Access Time": "Access time"} {
+		want, set := oracleTime(t, li.fields[key])
+		ev := byDesc[desc]
+		if !set {
+			if ev != nil {
+				t.Errorf("%s: event at %s, lnkinfo: not set", desc, ev.Timestamp)
 			}
-			byDesc := map[string]*timeline.Event{}
-			var targetEvents []*timeline.Event
-			for _, ev := range res.Events {
-				byDesc[ev.TimestampDesc] = ev
-				if strings.HasPrefix(ev.TimestampDesc, "Target ") {
-					targetEvents = append(targetEvents, ev)
-				}
-			}
-			n := 0
-			for desc, key := range map[string]string{"Target Creation Time": "Creation time",
-				"Target Modification Time": "Modification time", "Target Last Access Time": "Access time"} {
-				want, set := oracleTime(t, li.fields[key])
-				ev := byDesc[desc]
-				if !set {
-					if ev != nil {
-						t.Errorf("%s: event at %s, lnkinfo: not set", desc, ev.Timestamp)
-					}
-					continue
-				}
-				n++
-				if ev == nil || !ev.Timestamp.Equal(want) {
-					t.Errorf("%s: %v, lnkinfo %s", desc, ev, want)
-				}
-			}
-			if len(targetEvents) != n {
-				t.Fatalf("%d target time events, lnkinfo sets %d times", len(targetEvents), n)
-			}
-			// The object ID events: one per time-based droid file ID
-			// (two when the birth ID differs), each with its ID's MAC.
-			for desc, key := range map[string]string{"Link Tracking Object ID Creation Time": "Droid file identifier",
-				"Link Tracking Birth Object ID Creation Time": "Birth droid file identifier"} {
-				id := li.fields[key]
-				ev := byDesc[desc]
-				want := id != "" && len(id) == 36 && id[14] == '1' && (desc == "Link Tracking Object ID Creation Time" || id != li.fields["Droid file identifier"])
-				if want != (ev != nil) {
-					t.Errorf("%s: event %v, lnkinfo %s %q", desc, ev != nil, key, id)
-				}
-				if ev != nil && !strings.EqualFold(strings.ReplaceAll(ev.Jejak.Data["lnk.droid_mac"], ":", ""), id[24:]) {
-					t.Errorf("%s: MAC %s, id %s", desc, ev.Jejak.Data["lnk.droid_mac"], id)
-				}
-			}
-			if n == 0 {
-				return
-			}
-			ev := res.Events[0]
-			d := ev.Jejak.Data
-			if s := strconv.FormatInt(*ev.File.Size, 10) + " bytes"; s != li.fields["File size"] {
-				t.Errorf("file.size %s, lnkinfo %s", s, li.fields["File size"])
-			}
-			checks := map[string]string{
-				"Local path":                     "lnk.local_path",
-				"Network path":                   "lnk.network_path",
-				"Description":                    "lnk.description",
-				"Relative path":                  "lnk.relative_path",
-				"Working directory":              "lnk.working_dir",
-				"Command line arguments":         "lnk.arguments",
-				"Icon location":                  "lnk.icon_location",
-				"Environment variables location": "lnk.env_location",
-				"Volume label":                   "lnk.volume_label",
-				"Machine identifier":             "lnk.machine_id",
-				"Droid volume identifier":        "lnk.droid_volume",
-				"Droid file identifier":          "lnk.droid_file",
-				"Birth droid volume identifier":  "lnk.birth_droid_volume",
-				"Birth droid file identifier":    "lnk.birth_droid_file",
-			}
-			for ok, key := range checks {
-				if d[key] != li.fields[ok] {
-					t.Errorf("%s = %q, lnkinfo %s %q", key, d[key], ok, li.fields[ok])
-				}
-			}
-			if s, ok := li.fields["Drive serial number"]; ok && !strings.HasPrefix(li.fields["Drive type"], "Not set") {
-				if !strings.EqualFold("0x"+d["lnk.volume_serial"], s) {
-					t.Errorf("volume serial %s, lnkinfo %s", d["lnk.volume_serial"], s)
-				}
-				if dt := li.fields["Drive type"]; !strings.HasSuffix(dt, "("+strconv.Itoa(driveTypeCode(d["lnk.drive_type"]))+")") {
-					t.Errorf("drive type %s, lnkinfo %s", d["lnk.drive_type"], dt)
-				}
-			}
-			// file.path: the local path, else the network path, else the
-			// path the shell items spell, else the environment-variable
-			// target, else the relative path.
-			want := li.fields["Local path"]
-			if want == "" {
-				want = li.fields["Network path"]
-			}
-			if want == "" {
-				want, _ = li.idListPath()
-			}
-			for _, k := range []string{"Environment variables location", "Relative path"} {
-				if want == "" {
-					want = li.fields[k]
-				}
-			}
-			if ev.File.Path != want {
-				t.Errorf("file.path %q, from lnkinfo %q", ev.File.Path, want)
-			}
-			// Data leaves the shell item path out when it is file.path.
-			got := d["lnk.idlist_path"]
-			if got == "" {
-				got = ev.File.Path
-			}
-			if p, ok := li.idListPath(); ok && got != p {
-				t.Errorf("shell item path %q, lnkinfo's items %q", got, p)
-			}
-		})
+			continue
+		}
+		n++
+		if ev == nil || !ev.Timestamp.Equal(want) {
+			t.Errorf("%s: %v, lnkinfo %s", desc, ev, want)
+		}
+	}
+	if len(targetEvents) != n {
+		t.Fatalf("%d target time events, lnkinfo sets %d times", len(targetEvents), n)
+	}
+	// The object ID events: one per time-based droid file ID
+	// (two when the birth ID differs), each with its ID's MAC.
+	for desc, key := range map[string]string{"Link Tracking Object ID Creation Time": "Droid file identifier",
+		"Link Tracking Birth Object ID Creation Time": "Birth droid file identifier"} {
+		id := li.fields[key]
+		ev := byDesc[desc]
+		want := id != "" && len(id) == 36 && id[14] == '1' && (desc == "Link Tracking Object ID Creation Time" || id != li.fields["Droid file identifier"])
+		if want != (ev != nil) {
+			t.Errorf("%s: event %v, lnkinfo %s %q", desc, ev != nil, key, id)
+		}
+		if ev != nil && !strings.EqualFold(strings.ReplaceAll(ev.Jejak.Data["lnk.droid_mac"], ":", ""), id[24:]) {
+			t.Errorf("%s: MAC %s, id %s", desc, ev.Jejak.Data["lnk.droid_mac"], id)
+		}
+	}
+	if n == 0 {
+		return
+	}
+	ev := res.Events[0]
+	d := ev.Jejak.Data
+	if s := strconv.FormatInt(*ev.File.Size, 10) + " bytes"; s != li.fields["File size"] {
+		t.Errorf("file.size %s, lnkinfo %s", s, li.fields["File size"])
+	}
+	checks := map[string]string{
+		"Local path":                     "lnk.local_path",
+		"Network path":                   "lnk.network_path",
+		"Description":                    "lnk.description",
+		"Relative path":                  "lnk.relative_path",
+		"Working directory":              "lnk.working_dir",
+		"Command line arguments":         "lnk.arguments",
+		"Icon location":                  "lnk.icon_location",
+		"Environment variables location": "lnk.env_location",
+		"Volume label":                   "lnk.volume_label",
+		"Machine identifier":             "lnk.machine_id",
+		"Droid volume identifier":        "lnk.droid_volume",
+		"Droid file identifier":          "lnk.droid_file",
+		"Birth droid volume identifier":  "lnk.birth_droid_volume",
+		"Birth droid file identifier":    "lnk.birth_droid_file",
+	}
+	for ok, key := range checks {
+		if d[key] != li.fields[ok] {
+			t.Errorf("%s = %q, lnkinfo %s %q", key, d[key], ok, li.fields[ok])
+		}
+	}
+	if s, ok := li.fields["Drive serial number"]; ok && !strings.HasPrefix(li.fields["Drive type"], "Not set") {
+		if !strings.EqualFold("0x"+d["lnk.volume_serial"], s) {
+			t.Errorf("volume serial %s, lnkinfo %s", d["lnk.volume_serial"], s)
+		}
+		if dt := li.fields["Drive type"]; !strings.HasSuffix(dt, "("+strconv.Itoa(driveTypeCode(d["lnk.drive_type"]))+")") {
+			t.Errorf("drive type %s, lnkinfo %s", d["lnk.drive_type"], dt)
+		}
+	}
+	// file.path: the local path, else the network path (or the
+	// environment-variable target when it extends a bare share),
+	// else the path the shell items spell, else the
+	// environment-variable target, else the relative path.
+	want := li.fields["Local path"]
+	if want == "" {
+		want = li.fields["Network path"]
+		if env := li.fields["Environment variables location"]; want != "" && len(env) > len(want) && strings.EqualFold(env[:len(want)], want) {
+			want = env
+		}
+	}
+	if want == "" {
+		want, _ = li.idListPath()
+	}
+	for _, k := range []string{"Environment variables location", "Relative path"} {
+		if want == "" {
+			want = li.fields[k]
+		}
+	}
+	if ev.File.Path != want {
+		t.Errorf("file.path %q, from lnkinfo %q", ev.File.Path, want)
+	}
+	// Data leaves the shell item path out when it is file.path.
+	got := d["lnk.idlist_path"]
+	if got == "" {
+		got = ev.File.Path
+	}
+	if p, ok := li.idListPath(); ok && got != p {
+		t.Errorf("shell item path %q, lnkinfo's items %q", got, p)
 	}
 }
 
