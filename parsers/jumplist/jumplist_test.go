@@ -350,3 +350,34 @@ func bench(b *testing.B, p parsers.Parser, f string) {
 	}
 	b.ReportMetric(float64(records)/b.Elapsed().Seconds(), "records/s")
 }
+
+// TestAutomaticDamagedStream breaks the link header of one numbered
+// stream (its first bytes lie whole in a mini-stream sector): that entry
+// is a warning naming its entry number, everything else still events.
+func TestAutomaticDamagedStream(t *testing.T) {
+	path := parsertest.Corpus(t, automaticFiles[0])
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := parsertest.ParseFile(t, NewAutomatic(), path, nil)
+	i := bytes.Index(b, linkEntry[16:]) // a link header: size and CLSID
+	if i < 0 {
+		t.Fatal("no link header in the file")
+	}
+	bad := bytes.Clone(b)
+	bad[i] = 0x4d
+	res := parsertest.Parse(context.Background(), NewAutomatic(), parsertest.BytesEntry("x.automaticDestinations-ms", bad, time.Time{}), time.UTC)
+	if res.Err != nil || len(res.Warnings) != 1 || res.Warnings[0].Record == 0 {
+		t.Fatalf("%v, warnings %v", res.Err, res.Warnings)
+	}
+	lost := 0
+	for _, ev := range full.Events {
+		if ev.Jejak.Provenance.Record == res.Warnings[0].Record && ev.TimestampDesc != "Last Access Time" {
+			lost++
+		}
+	}
+	if lost == 0 || len(res.Events) != len(full.Events)-lost {
+		t.Errorf("%d events, want %d - %d of the broken stream", len(res.Events), len(full.Events), lost)
+	}
+}
