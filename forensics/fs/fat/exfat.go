@@ -116,8 +116,12 @@ func (s *walkState) runExFAT() error {
 				continue
 			}
 			runs, err := v.contiguous(first, need)
-			bm := make([]byte, need)
+			if err == nil && (len(runs) != 1 || runs[0].off+need > v.size) {
+				err = fmt.Errorf("%w: %d bytes from cluster %d lie past the end of the volume", jfs.ErrTruncated, need, first)
+			}
+			var bm []byte
 			if err == nil {
+				bm = make([]byte, need)
 				err = (&runReader{v: v, runs: runs, size: need}).readFull(bm)
 			}
 			if err != nil {

@@ -16,7 +16,7 @@ import (
 // fuzzSeeds are real volumes: a FAT12 and an exFAT made by mkfs.vfat,
 // mtools and mkfs.exfat, and Velociraptor's fat_very_small.dd when the
 // shared corpus is there.
-func fuzzSeeds(f *testing.F) [][]byte {
+func fuzzSeeds(f testing.TB) [][]byte {
 	var seeds [][]byte
 	dir := f.TempDir()
 	if _, err := exec.LookPath("mkfs.vfat"); err == nil {

@@ -215,6 +215,17 @@ func (v *volume) parseExFATBoot(b []byte) error {
 // lastCluster is the highest valid cluster number.
 func (v *volume) lastCluster() uint32 { return v.clusters + 1 }
 
+// lastReadable is the highest cluster that lies wholly inside the volume's
+// bytes: loops over clusters stop there, so a boot sector claiming
+// billions of clusters on a small (or cut) image costs nothing.
+func (v *volume) lastReadable() uint32 {
+	n := (v.size - v.heap) / v.csize
+	if n <= 0 {
+		return 1
+	}
+	return uint32(min(int64(v.lastCluster()), n+1))
+}
+
 func (v *volume) clusterOff(c uint32) int64 { return v.heap + int64(c-2)*v.csize }
 
 // inum is TSK's slot number of the 32-byte entry at byte offset off.
@@ -381,6 +392,9 @@ func (v *volume) chain(start uint32, want int64) ([]extent, error) {
 		if c < 2 || c > v.lastCluster() {
 			return out, fmt.Errorf("%w: cluster %d out of range 2-%d (after %d clusters from %d)", jfs.ErrCorrupt, c, v.lastCluster(), steps, start)
 		}
+		if c > v.lastReadable() {
+			return out, fmt.Errorf("%w: the cluster chain from %d reaches cluster %d, past the end of the volume (%d bytes)", jfs.ErrTruncated, start, c, v.size)
+		}
 		if steps > v.clusters || len(out) >= maxRuns {
 			return out, fmt.Errorf("%w: the cluster chain from %d loops (more than %d clusters)", jfs.ErrCorrupt, start, v.clusters)
 		}
@@ -443,7 +457,7 @@ func (v *volume) recoverRuns(start uint32, n int64) (runs []extent, overwritten 
 	}
 	left := n
 	for c := start; left > 0; c++ {
-		if c > v.lastCluster() {
+		if c > v.lastReadable() {
 			return runs, false, fmt.Errorf("%w: not enough free clusters from cluster %d to the end of the volume for %d bytes", jfs.ErrTruncated, start, n)
 		}
 		if v.allocated(c) {
