@@ -143,7 +143,7 @@ func (p *Custom) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 			id := le.Uint32(b[off+4:])
 			name = knownCategories[id]
 			if name == "" {
-				name = "known category " + strconv.Itoa(int(id))
+				name = "known category " + strconv.Itoa(int(int32(id)))
 			}
 			off += 8
 		case 2:

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -379,5 +380,51 @@ func TestAutomaticDamagedStream(t *testing.T) {
 	}
 	if lost == 0 || len(res.Events) != len(full.Events)-lost {
 		t.Errorf("%d events, want %d - %d of the broken stream", len(res.Events), len(full.Events), lost)
+	}
+}
+
+// TestCustomCategories lays out the three category kinds around the
+// corpus file's links: a known category (an ID, no entries), a custom
+// category with a name and two links, the tasks with one; each closed by
+// its footer. Every link is an event under its category's name.
+func TestCustomCategories(t *testing.T) {
+	b, err := os.ReadFile(parsertest.Corpus(t, customFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	offs := linkOffsets(b)
+	entry := func(i int) []byte { return b[offs[i]-16 : offs[i+1]-16] } // CLSID + link
+	le := binary.LittleEndian
+	f := le.AppendUint32(nil, 2)
+	f = le.AppendUint32(f, 3)
+	f = le.AppendUint32(f, 0)
+	f = le.AppendUint32(f, 1) // known: Recent
+	f = le.AppendUint32(f, 2)
+	f = le.AppendUint32(f, customFooter)
+	name := utf16le("Hasil TPS")
+	f = le.AppendUint32(f, 0) // custom
+	f = le.AppendUint16(f, uint16(len(name)/2))
+	f = append(f, name...)
+	f = le.AppendUint32(f, 2)
+	f = append(f, entry(0)...)
+	f = append(f, entry(1)...)
+	f = le.AppendUint32(f, customFooter)
+	f = le.AppendUint32(f, 2) // tasks
+	f = le.AppendUint32(f, 1)
+	f = append(f, entry(2)...)
+	f = le.AppendUint32(f, customFooter)
+	if !NewCustom().Match(parsertest.BytesEntry("x", f, time.Time{}), f) {
+		t.Fatal("Match refuses it")
+	}
+	res := parsertest.Parse(context.Background(), NewCustom(), parsertest.BytesEntry("x.customDestinations-ms", f, time.Time{}), time.UTC)
+	if res.Err != nil || len(res.Warnings) > 0 {
+		t.Fatal(res.Err, res.Warnings)
+	}
+	cats := map[int64]string{}
+	for _, ev := range res.Events {
+		cats[ev.Jejak.Provenance.Record] = ev.Jejak.Data["jumplist.category"]
+	}
+	if want := map[int64]string{1: "Hasil TPS", 2: "Hasil TPS", 3: "Tasks"}; fmt.Sprint(cats) != fmt.Sprint(want) {
+		t.Errorf("categories %v, want %v", cats, want)
 	}
 }
