@@ -36,9 +36,9 @@ func tools(t testing.TB) (journalctl, remote string) {
 
 // exportEntry is one entry of the journal export format.
 type exportEntry struct {
-	at     time.Time
-	boot   string
-	fields [][2]string // name, value (value may hold any bytes)
+	At     time.Time
+	Boot   string
+	Fields [][2]string // name, value (value may hold any bytes)
 }
 
 // writeExport writes entries in the journal export format
@@ -47,11 +47,11 @@ type exportEntry struct {
 // bytes).
 func writeExport(entries []exportEntry) []byte {
 	var b bytes.Buffer
-	base := entries[0].at
+	base := entries[0].At
 	for i, e := range entries {
 		fmt.Fprintf(&b, "__CURSOR=s=0;i=%d\n__REALTIME_TIMESTAMP=%d\n__MONOTONIC_TIMESTAMP=%d\n_BOOT_ID=%s\n",
-			i+1, e.at.UnixMicro(), 1000000+e.at.Sub(base).Abs().Microseconds()+int64(i), e.boot)
-		for _, f := range e.fields {
+			i+1, e.At.UnixMicro(), 1000000+e.At.Sub(base).Abs().Microseconds()+int64(i), e.Boot)
+		for _, f := range e.Fields {
 			if strings.ContainsAny(f[1], "\n") || !printable([]byte(f[1])) {
 				b.WriteString(f[0] + "\n")
 				var n [8]byte
@@ -168,7 +168,7 @@ func sampleEntries(n int) []exportEntry {
 				add("MESSAGE", "Started session-"+strconv.Itoa(i)+".scope - Session of User admin.")
 			}
 		}
-		out = append(out, exportEntry{at: at, boot: boot, fields: f})
+		out = append(out, exportEntry{At: at, Boot: boot, Fields: f})
 	}
 	return out
 }
