@@ -55,7 +55,10 @@ type finding struct {
 // emitFinding turns a finding into an event. Its Record is its place
 // among the file's plugin events, so two findings of one cell with one
 // timestamp_desc keep their own IDs.
-func (w *walker) emitFinding(f finding) error {
+func (w *walker) emitFinding(f finding) error { return w.emitNote(f, nil) }
+
+// emitNote is emitFinding with a last touch to the event.
+func (w *walker) emitNote(f finding, touch func(*timeline.Event)) error {
 	w.rec++
 	w.st.PluginEvents++
 	if w.rec%256 == 0 {
@@ -95,6 +98,9 @@ func (w *walker) emitFinding(f finding) error {
 	}
 	ev.Jejak.Provenance.Offset = f.off
 	ev.Jejak.Provenance.Record = w.rec
+	if touch != nil {
+		touch(ev)
+	}
 	return w.emit(ev)
 }
 

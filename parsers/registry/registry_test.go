@@ -29,7 +29,7 @@ var corpusHives = []struct{ rel, typ string }{
 func keyEvents(res parsertest.Result) []*timeline.Event {
 	var out []*timeline.Event
 	for _, ev := range res.Events {
-		if ev.TimestampDesc == TimestampDesc {
+		if ev.Event.Dataset == "windows.registry" && ev.Jejak.Provenance.Record == 0 {
 			out = append(out, ev)
 		}
 	}
