@@ -60,9 +60,12 @@ var knownCategories = map[uint32]string{1: "Frequent", 2: "Recent"}
 // structure breaks, the rest of the file is searched for links, each read
 // with the loss reported.
 func (p *Custom) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
-	b, err := io.ReadAll(io.LimitReader(src.R, maxFile))
+	b, err := io.ReadAll(io.LimitReader(src.R, maxFile+1))
 	if err != nil {
 		return fmt.Errorf("jumplist: %s: read: %w", src.Entry.Path, err)
+	}
+	if len(b) > maxFile {
+		return fmt.Errorf("jumplist: %s: larger than %d bytes, not read as a custom jump list", src.Entry.Path, maxFile)
 	}
 	le := binary.LittleEndian
 	if len(b) < 12 || le.Uint32(b) != 2 {

@@ -116,9 +116,12 @@ func AppID(p string) string {
 func (p *Automatic) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
 	ra := src.ReaderAt
 	if ra == nil {
-		b, err := io.ReadAll(io.LimitReader(src.R, maxFile))
+		b, err := io.ReadAll(io.LimitReader(src.R, maxFile+1))
 		if err != nil {
 			return fmt.Errorf("jumplist: %s: read: %w", src.Entry.Path, err)
+		}
+		if len(b) > maxFile {
+			return fmt.Errorf("jumplist: %s: larger than %d bytes without random access, not read", src.Entry.Path, maxFile)
 		}
 		ra = bytes.NewReader(b)
 	}

@@ -51,9 +51,12 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	b, err := io.ReadAll(io.LimitReader(src.R, maxFile))
+	b, err := io.ReadAll(io.LimitReader(src.R, maxFile+1))
 	if err != nil {
 		return fmt.Errorf("lnk: %s: read: %w", src.Entry.Path, err)
+	}
+	if len(b) > maxFile {
+		return fmt.Errorf("lnk: %s: larger than %d bytes, not read as a shell link", src.Entry.Path, maxFile)
 	}
 	l, warns, err := Decode(b)
 	if err != nil {

@@ -151,9 +151,12 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	b, err := io.ReadAll(io.LimitReader(src.R, maxFile))
+	b, err := io.ReadAll(io.LimitReader(src.R, maxFile+1))
 	if err != nil {
 		return fmt.Errorf("recyclebin: %s: read: %w", src.Entry.Path, err)
+	}
+	if len(b) > maxFile {
+		return fmt.Errorf("recyclebin: %s: larger than %d bytes, not read as a Recycle Bin index", src.Entry.Path, maxFile)
 	}
 	var user *timeline.User
 	dir := path.Base(path.Dir(strings.ReplaceAll(src.Entry.Path, `\`, "/")))
