@@ -46,8 +46,13 @@ const (
 // ErrFormat marks a jump list structure that cannot be read.
 var ErrFormat = errors.New("jump list")
 
-// maxFile bounds what is read of one jump list into memory.
-const maxFile = 256 << 20
+// maxFile bounds what is read of one jump list into memory, maxStream one
+// stream of an automatic jump list (a link, or the DestList of at most
+// a few thousand entries).
+const (
+	maxFile   = 256 << 20
+	maxStream = 16 << 20
+)
 
 const dataset = "windows.jumplist"
 
@@ -145,8 +150,8 @@ func (p *Automatic) Parse(ctx context.Context, src *parsers.Source, emit func(*t
 		if f.FileInfo().IsDir() || len(f.Path) > 0 {
 			continue
 		}
-		if f.Size > maxFile {
-			warn(0, fmt.Errorf("%w: stream %q of %d bytes not read", ErrFormat, f.Name, f.Size))
+		if f.Size > maxStream || f.Size < 0 {
+			warn(0, fmt.Errorf("%w: stream %q of %d bytes (more than a jump list stream holds) not read", ErrFormat, f.Name, f.Size))
 			continue
 		}
 		b := make([]byte, f.Size)
