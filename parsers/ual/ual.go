@@ -33,8 +33,9 @@
 // Role names come from a table of the role GUIDs Windows Server ships
 // (the ROLE_IDS table of SystemIdentity.mdb, which the parser reads
 // with its file but cannot join to another file's rows). ROLE_IDS and
-// CHAINED_DATABASES rows hold no time and become no event; they are
-// counted in the accounting's declared records and as read.
+// CHAINED_DATABASES rows hold no time and become no event. ESE declares no
+// record count a reader could check against, so no parsers.Accounting is
+// reported.
 //
 // The file is recognised by the ESE signature; the .mdb name decides
 // between UAL and the many other ESE databases of a Windows system
@@ -208,10 +209,6 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 			src.Warn(&parsers.RecordError{Parser: Name, Path: name, Offset: int64(pg+1) * int64(db.pageSize), Err: err})
 		}
 	}
-	var acct parsers.Accounting
-	if src.Account != nil {
-		defer func() { src.Account(acct) }()
-	}
 	tables, err := db.catalog(warnAt)
 	if err != nil {
 		return fmt.Errorf("ual: %s: catalog: %w", name, err)
@@ -230,14 +227,11 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 					return err
 				}
 			}
-			acct.Declared++
 			vals, err := decodeRecord(data, t.columns)
 			if err != nil {
-				acct.Unreadable++
 				warnAt(pg, fmt.Errorf("table %s: record: %w", tn, err))
 				return nil
 			}
-			acct.Live++
 			r := &row{t: t, vals: vals, page: pg, warn: func(err error) { warnAt(pg, err) }}
 			for _, ev := range events(r) {
 				ev.Jejak.Provenance.Offset = int64(pg+1) * int64(db.pageSize)
