@@ -181,11 +181,14 @@ func TestVMDKDeltaDisk(t *testing.T) {
 	want := readFile(t, raw)
 	qemuImg(t, "convert", "-f", "raw", "-O", "vmdk", raw, filepath.Join(dir, "base.vmdk"))
 	child := filepath.Join(dir, "child.vmdk")
-	qemuImg(t, "create", "-f", "vmdk", "-b", "base.vmdk", "-F", "vmdk", child)
-	qemuIO(t, child, "vmdk", "write -P 0x3c 70000 5000", "write -P 0x4d 2097152 65536")
+	// zeroed_grain: qemu-io's write -z marks whole grains zero (GTE 1),
+	// which must read as zeros, not as the parent's bytes.
+	qemuImg(t, "create", "-f", "vmdk", "-o", "zeroed_grain=on", "-b", "base.vmdk", "-F", "vmdk", child)
+	qemuIO(t, child, "vmdk", "write -P 0x3c 70000 5000", "write -P 0x4d 2097152 65536", "write -z 196608 131072")
 	for i := 70000; i < 75000; i++ {
 		want[i] = 0x3c
 	}
+	clear(want[196608 : 196608+131072])
 	for i := 2097152; i < 2097152+65536; i++ {
 		want[i] = 0x4d
 	}
