@@ -175,10 +175,11 @@ func Events(l *Link, base int64) []*timeline.Event {
 		at   int64
 		desc string
 		what string
+		typ  string // ECS event.type for a file
 	}{
-		{l.Created, 28, "Target Creation Time", "created"},
-		{l.Modified, 44, "Target Modification Time", "modified"},
-		{l.Accessed, 36, "Target Last Access Time", "accessed"},
+		{l.Created, 28, "Target Creation Time", "created", "creation"},
+		{l.Modified, 44, "Target Modification Time", "modified", "change"},
+		{l.Accessed, 36, "Target Last Access Time", "accessed", "access"},
 	} {
 		if t.ft == 0 {
 			continue
@@ -188,7 +189,7 @@ func Events(l *Link, base int64) []*timeline.Event {
 			Timestamp:     t.ft.Time(),
 			TimestampDesc: t.desc,
 			Message:       fmt.Sprintf("shell link target %s %s%s", shown, t.what, tail),
-			Event: timeline.EventMeta{Kind: "event", Category: []string{"file"}, Type: []string{"access"},
+			Event: timeline.EventMeta{Kind: "event", Category: []string{"file"}, Type: []string{t.typ},
 				Action: "link-target-" + t.what, Dataset: "windows.lnk"},
 			File:  &timeline.File{Path: path, Size: &size},
 			Jejak: timeline.Jejak{Data: maps.Clone(data)},
