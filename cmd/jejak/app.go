@@ -42,7 +42,7 @@ func newApp(e *env) *cli.App {
 		Version: version,
 		Description: `jejak ("trace") turns the evidence of an election's IT systems — log files,
 folders, archives (tar, tgz, zip, gz, bz2, xz, nested), disk images (raw, split
-raw, E01; MBR/GPT; NTFS, ext4) — into one timeline of events, each traceable to
+raw, E01; MBR/GPT; NTFS, ext4, FAT, exFAT; found anywhere) — into one timeline of events, each traceable to
 the evidence bytes it came from (evidence SHA-256, container chain, path,
 offset, parser), and hunts it for traces of unauthorized access after a
 cut-off ('jejak hunt').
