@@ -44,9 +44,14 @@ func newUSBFirst(h *hunter, r *Rule) (analyzer, error) {
 
 // usbKey is the device's identity across sources: its serial without the
 // LUN suffix USB storage adds ("99E2116A&0" is "99E2116A"), upper-cased;
-// without a serial, its instance ID.
+// without a serial, or with one Windows made up because the device has
+// none ("7&2a5b1c3&0&0000": its second character is '&', and a source may
+// give it whole or not at all), its instance ID.
 func usbKey(serial, id string) string {
 	s := strings.ToUpper(strings.TrimSpace(serial))
+	if len(s) >= 2 && s[1] == '&' {
+		s = ""
+	}
 	if i := strings.LastIndexByte(s, '&'); i > 0 && isDigits(s[i+1:]) {
 		s = s[:i]
 	}
@@ -107,7 +112,7 @@ func (a *usbFirst) observe(ev *timeline.Event) {
 	if p := d["device.product"]; p != "" && (dev.product == "" || usbStorage(id)) {
 		dev.product = p
 	}
-	if serial != "" && dev.serial == "" {
+	if serial != "" && dev.serial == "" && strings.HasPrefix(k, "serial:") {
 		dev.serial = serial
 	}
 	if h := hostOf(ev); h != "" && !slices.Contains(dev.hosts, h) {

@@ -130,6 +130,9 @@ func TestUSBKey(t *testing.T) {
 		{"99e2116a", "y", "serial:99E2116A"},
 		{"", `usb\vid_1&pid_2\7&1a&0&1`, `id:USB\VID_1&PID_2\7&1A&0&1`},
 		{"AB&CD", "", "serial:AB&CD"},
+		// Made up by Windows: the registry gives it whole, setupapi none.
+		{"7&2a5b1c3&0&0000", `USB\VID_046D&PID_C52B&MI_00\7&2a5b1c3&0&0000`, `id:USB\VID_046D&PID_C52B&MI_00\7&2A5B1C3&0&0000`},
+		{"", `USB\VID_046D&PID_C52B&MI_00\7&2a5b1c3&0&0000`, `id:USB\VID_046D&PID_C52B&MI_00\7&2A5B1C3&0&0000`},
 	} {
 		if got := usbKey(tc.serial, tc.id); got != tc.want {
 			t.Errorf("usbKey(%q, %q) = %q, want %q", tc.serial, tc.id, got, tc.want)
