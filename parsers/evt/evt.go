@@ -182,7 +182,7 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 	live := f.walk(h, func(off int64, rec int64, err error) {
 		acct.Unreadable++
 		warn(off, rec, err)
-	})
+	}, warn)
 	for i, r := range live {
 		if i%ctxEvery == 0 {
 			if err := ctx.Err(); err != nil {
@@ -302,8 +302,10 @@ type record struct {
 
 // walk reads the live records from the oldest to the end-of-file record.
 // A record that does not decode ends the walk (its size cannot be
-// trusted to find the next) with a warning naming the records left.
-func (f *file) walk(h fileHeader, bad func(off, rec int64, err error)) []*record {
+// trusted to find the next) with a warning naming the records left (bad,
+// which counts it unreadable); a record read whose number breaks the
+// sequence is a warning too (note), and an event.
+func (f *file) walk(h fileHeader, bad, note func(off, rec int64, err error)) []*record {
 	var out []*record
 	off := int64(h.first)
 	want := h.oldest
@@ -338,7 +340,7 @@ func (f *file) walk(h fileHeader, bad func(off, rec int64, err error)) []*record
 		if r.number != want {
 			// Numbers run on one by one in a ring; a jump is worth
 			// telling, but the record is read.
-			bad(off, int64(r.number), fmt.Errorf("record number %d where %d was due", r.number, want))
+			note(off, int64(r.number), fmt.Errorf("record number %d where %d was due (the record is read)", r.number, want))
 		}
 		want = r.number + 1
 		out = append(out, r)
