@@ -31,7 +31,8 @@
 // data, hex, as Binary), jejak.data.user_sid the user SID. winlog.channel is
 // not in the file: it is taken from the file name (SecEvent.Evt →
 // Security, SysEvent.Evt → System, AppEvent.Evt → Application, else the
-// name without .evt), as libevt's evtinfo does.
+// name without .evt; empty for a file not named *.evt), as libevt's
+// evtinfo does.
 package evt
 
 import (
@@ -527,10 +528,12 @@ func (f *file) carve(h fileHeader, bad func(off int64, err error)) []*record {
 // channelOf names the log from the file name, as evtinfo's log type.
 func channelOf(p string) string {
 	base := path.Base(strings.ReplaceAll(p, "\\", "/"))
-	stem := base
-	if i := strings.LastIndexByte(base, '.'); i > 0 && strings.EqualFold(base[i:], ".evt") {
-		stem = base[:i]
+	i := strings.LastIndexByte(base, '.')
+	if i <= 0 || !strings.EqualFold(base[i:], ".evt") {
+		// A renamed copy ("evidence.bin") says nothing about its log.
+		return ""
 	}
+	stem := base[:i]
 	switch strings.ToLower(stem) {
 	case "secevent", "security":
 		return "Security"

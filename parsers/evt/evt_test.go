@@ -253,3 +253,17 @@ func FuzzParse(f *testing.F) {
 		parsertest.Parse(context.Background(), New(), parsertest.BytesEntry("x.evt", data, time.Time{}), time.UTC)
 	})
 }
+
+func TestChannelOf(t *testing.T) {
+	for in, want := range map[string]string{
+		"WINDOWS/system32/config/SecEvent.Evt":    "Security",
+		`C:\WINDOWS\system32\config\SysEvent.Evt`: "System",
+		"AppEvent.evt":        "Application",
+		"config/DnsEvent.Evt": "DnsEvent",
+		"evidence.bin":        "",
+	} {
+		if got := channelOf(in); got != want {
+			t.Errorf("channelOf(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
