@@ -103,7 +103,9 @@ func TestSoftwareEqualsRegRipper(t *testing.T) {
 		if len(first) != 1 || len(last) != 1 {
 			t.Fatalf("first %v last %v", first, last)
 		}
-		local := func(i int) string { return []*timeline.Event{first[0], last[0]}[i].Timestamp.In(jakarta).Format(time.DateTime) }
+		local := func(i int) string {
+			return []*timeline.Event{first[0], last[0]}[i].Timestamp.In(jakarta).Format(time.DateTime)
+		}
 		if local(0) != want["DateCreated"] || local(1) != want["DateLastConnected"] || first[0].Jejak.Data["registry.gateway_mac"] != want["DefaultGatewayMac"] {
 			t.Errorf("first %s last %s gateway %s, RegRipper %v", local(0), local(1), first[0].Jejak.Data["registry.gateway_mac"], want)
 		}

@@ -2,6 +2,9 @@ package registry
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -166,5 +169,81 @@ func TestShellbagsEqualRegRipper(t *testing.T) {
 		case w != "" && (ev.Jejak.Data["registry.mru_position"] != "0" || sec(ev) != w):
 			t.Errorf("%s: %s position %s, RegRipper %s", bag, sec(ev), ev.Jejak.Data["registry.mru_position"], w)
 		}
+	}
+}
+
+// TestNTUserMRUsEqualRegRipper: RunMRU (in MRUList order), TypedPaths and
+// the RDP client's servers, user hints and MRU, added to a copy of the
+// corpus NTUSER.DAT by hivex, equal RegRipper's runmru, typedpaths and
+// tsclient.
+func TestNTUserMRUsEqualRegRipper(t *testing.T) {
+	py := hivexPython(t)
+	src, err := os.ReadFile(parsertest.Corpus(t, "windows/registry/NTUSER.DAT"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hive := filepath.Join(t.TempDir(), "NTUSER.DAT")
+	if err := os.WriteFile(hive, src, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(py, "testdata/mkntuser.py", hive).CombinedOutput(); err != nil {
+		t.Fatalf("mkntuser.py: %v\n%s", err, out)
+	}
+	res := parsertest.ParseFile(t, New(), hive, nil)
+	got := byAction(res)
+
+	// RunMRU: the letters of MRUList name the values, most recent first.
+	var order, runmru []string
+	byLetter := map[string]string{}
+	for _, l := range rip(t, hive, "runmru") {
+		if v, ok := strings.CutPrefix(l, "MRUList = "); ok {
+			order = strings.Split(v, "")
+		} else if len(l) > 4 && l[1:4] == "   " {
+			byLetter[l[:1]] = strings.TrimSuffix(l[4:], `\1`)
+		}
+	}
+	for _, c := range order {
+		runmru = append(runmru, byLetter[c])
+	}
+	if evs := got["run-mru"]; len(evs) != 1 || len(runmru) != 3 || !strings.HasSuffix(evs[0].Message, strings.Join(runmru, " | ")) {
+		t.Errorf("RunMRU %v, RegRipper %v", evs, runmru)
+	}
+
+	var typed []string
+	for _, l := range rip(t, hive, "typedpaths") {
+		if strings.HasPrefix(l, "url") {
+			typed = append(typed, strings.TrimSpace(strings.TrimSpace(l)[len("url1"):]))
+		}
+	}
+	if evs := got["typed-paths"]; len(evs) != 1 || len(typed) != 2 || !strings.HasSuffix(evs[0].Message, strings.Join(typed, " | ")) {
+		t.Errorf("TypedPaths %v, RegRipper %v", evs, typed)
+	}
+
+	want := map[string]bool{}
+	server := ""
+	var mru []string
+	for _, l := range rip(t, hive, "tsclient") {
+		if s, tm, ok := strings.Cut(l, "  LastWrite time: "); ok {
+			server = s + "|" + strings.TrimSuffix(tm, "Z")
+		}
+		if h, ok := strings.CutPrefix(l, "  UsernameHint: "); ok {
+			want[server+"|"+h] = true
+		}
+		if _, v, ok := strings.Cut(l, " -> "); ok {
+			mru = append(mru, v)
+		}
+	}
+	have := map[string]bool{}
+	for _, ev := range got["rdp-client-server"] {
+		have[ev.Destination.Address+"|"+sec(ev)+"|"+ev.Jejak.Data["registry.username_hint"]] = true
+		if ev.User == nil || ev.User.Name == "" {
+			t.Errorf("%s: no user", ev.Message)
+		}
+	}
+	if len(want) != 2 || setOf(want) != setOf(have) {
+		t.Errorf("RDP servers %v, RegRipper %v", have, want)
+	}
+	if evs := got["rdp-client-mru"]; len(evs) != 1 || !strings.HasSuffix(evs[0].Message, strings.Join(mru, " | ")) {
+		t.Errorf("RDP MRU %v, RegRipper %v", evs, mru)
 	}
 }
