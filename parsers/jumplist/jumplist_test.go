@@ -16,6 +16,7 @@ import (
 
 	"github.com/jejak-forensics/jejak/internal/oracle"
 	"github.com/jejak-forensics/jejak/parsers"
+	"github.com/jejak-forensics/jejak/parsers/lnk"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 	"github.com/jejak-forensics/jejak/timeline"
 )
@@ -223,15 +224,12 @@ func TestCustomAgainstLnkinfo(t *testing.T) {
 		}
 		for _, ev := range evs {
 			o := ev.Jejak.Provenance.Offset
-			if o < int64(off) || o >= int64(end) || (strings.HasPrefix(ev.TimestampDesc, "Target ") && o >= int64(off+HeaderSizeForTest)) {
+			if o < int64(off) || o >= int64(end) || (strings.HasPrefix(ev.TimestampDesc, "Target ") && o >= int64(off+lnk.HeaderSize)) {
 				t.Errorf("record %d: %s offset %d outside its link (%d-%d) or header", i+1, ev.TimestampDesc, o, off, end)
 			}
 		}
 	}
 }
-
-// HeaderSizeForTest is the shell link header size.
-const HeaderSizeForTest = 0x4c
 
 // TestCustomDamaged breaks the category structure: every link is still
 // read (found by its signature), and the break is a warning at its offset.
