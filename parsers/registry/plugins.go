@@ -2,7 +2,6 @@ package registry
 
 import (
 	"encoding/binary"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -167,5 +166,3 @@ func fromUnix(sec int64) ntfs.Filetime {
 func fromTime(t time.Time) ntfs.Filetime {
 	return ntfs.Filetime(uint64(t.Unix()+11644473600)*10_000_000 + uint64(t.Nanosecond()/100))
 }
-
-func quote(s string) string { return fmt.Sprintf("%q", s) }
