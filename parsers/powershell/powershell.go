@@ -9,7 +9,10 @@
 // a command event, timed by the "Command start time:" header PowerShell
 // writes before it when invocation headers are on, else by the session
 // start, which the event's timestamp_desc then says. The output lines of a
-// command are kept in its message.
+// command are kept in its message. Header field names are translated in
+// other locales ("Startzeit", "Befehlsstartzeit"): the blocks are told
+// apart by their shape (a title and many fields, a title and the end time,
+// a time alone) and the times by their 14 digits.
 //
 // ConsoleHost_history.txt holds one command per line and no time at all:
 // every command becomes an event at the file's modification time (the time
@@ -84,9 +87,9 @@ func NewTranscript() *Transcript { return &Transcript{} }
 // Name implements parsers.Parser.
 func (*Transcript) Name() string { return TranscriptName }
 
-// Match accepts the header every transcript starts with (English; the
-// "Start time:" line with its 14 digits is what is read, and it is not
-// translated).
+// Match accepts the header every transcript starts with: the separator,
+// then a field holding a 14-digit time ("Start time:", or its translation:
+// "Startzeit:").
 func (*Transcript) Match(_ *jfs.Entry, head []byte) bool {
 	head = bytes.TrimPrefix(head, []byte{0xEF, 0xBB, 0xBF})
 	if !bytes.HasPrefix(head, []byte(separator)) {
@@ -96,9 +99,49 @@ func (*Transcript) Match(_ *jfs.Entry, head []byte) bool {
 }
 
 var (
-	startTimeRe = regexp.MustCompile(`(?m)^Start time: (\d{14})\r?$`)
-	fieldRe     = regexp.MustCompile(`^([A-Za-z][A-Za-z ]*): ?(.*)$`)
+	startTimeRe = regexp.MustCompile(`(?m)^[^:\r\n]{1,40}: ?\d{14}\r?$`)
+	fieldRe     = regexp.MustCompile(`^([^:]{1,40}): ?(.*)$`)
+	stampRe     = regexp.MustCompile(`^\d{14}$`)
 )
+
+// aliases gives the English name of the header fields PowerShell writes
+// translated (German here; add others as they turn up). The times are
+// found by their 14 digits whatever the language.
+var aliases = map[string]string{
+	"Benutzername":   "Username",
+	"RunAs-Benutzer": "RunAs User",
+	"Computer":       "Machine",
+	"Hostanwendung":  "Host Application",
+	"Prozess-ID":     "Process ID",
+}
+
+// header is one block between separators.
+type header struct {
+	fields map[string]string
+	stamp  string // the first 14-digit value
+	intro  int    // lines that are no field ("Windows PowerShell transcript end")
+	n      int    // fields
+}
+
+func (h *header) add(line string) {
+	if m := fieldRe.FindStringSubmatch(line); m != nil {
+		name, v := strings.TrimSpace(m[1]), strings.TrimSpace(m[2])
+		if a, ok := aliases[name]; ok {
+			name = a
+		}
+		h.fields[name] = v
+		h.n++
+		if h.stamp == "" && stampRe.MatchString(v) {
+			h.stamp = v
+		}
+		return
+	}
+	if strings.TrimSpace(line) != "" {
+		h.intro++
+	}
+}
+
+var ()
 
 // session is the transcript being read.
 type session struct {
@@ -117,14 +160,13 @@ func (*Transcript) Parse(ctx context.Context, src *parsers.Source, emit func(*ti
 		src.Warn(&parsers.RecordError{Parser: TranscriptName, Path: src.Entry.Path, Offset: off, Record: num, Err: err})
 	}
 	var (
-		sess      *session
-		inHeader  bool // between the separators of a header block
-		hdrOff    int64
-		hdrNum    int64
-		cmdTime   time.Time // from "Command start time:"
-		pending   *timeline.Event
-		output    []string
-		endOfSess bool // the block read is an end block
+		sess     *session
+		inHeader bool // between the separators of a header block
+		hdrOff   int64
+		hdrNum   int64
+		cmdTime  time.Time // from "Command start time:"
+		pending  *timeline.Event
+		output   []string
 	)
 	flush := func() error {
 		if pending == nil {
@@ -176,11 +218,17 @@ func (*Transcript) Parse(ctx context.Context, src *parsers.Source, emit func(*ti
 		return ev
 	}
 	// closeHeader ends a block between separators: a transcript start
-	// or end, or a command's invocation header.
-	closeHeader := func(fields map[string]string) error {
+	// (a title and many fields), its end (a title and the end time) or a
+	// command's invocation header (the time alone). The field names may
+	// be translated; the time is the first 14-digit value.
+	closeHeader := func(h *header) error {
+		fields := h.fields
 		switch {
-		case fields["Start time"] != "":
-			t, err := time.ParseInLocation(stampLayout, fields["Start time"], zone)
+		case h.stamp == "":
+			warn(hdrOff, hdrNum, errors.New("transcript header block without a time"))
+			return nil
+		case h.n >= 3:
+			t, err := time.ParseInLocation(stampLayout, h.stamp, zone)
 			if err != nil {
 				warn(hdrOff, hdrNum, fmt.Errorf("bad transcript start time: %w", err))
 				sess = &session{fields: fields}
@@ -195,8 +243,8 @@ func (*Transcript) Parse(ctx context.Context, src *parsers.Source, emit func(*ti
 			// started, output file is …") are kept in its message.
 			pending = ev
 			return nil
-		case fields["End time"] != "":
-			t, err := time.ParseInLocation(stampLayout, fields["End time"], zone)
+		case h.intro > 0:
+			t, err := time.ParseInLocation(stampLayout, h.stamp, zone)
 			if err != nil {
 				warn(hdrOff, hdrNum, fmt.Errorf("bad transcript end time: %w", err))
 				return nil
@@ -206,8 +254,8 @@ func (*Transcript) Parse(ctx context.Context, src *parsers.Source, emit func(*ti
 			ev.Event.Type = []string{"end"}
 			ev.Message = "PowerShell transcript end"
 			return emit(ev)
-		case fields["Command start time"] != "":
-			t, err := time.ParseInLocation(stampLayout, fields["Command start time"], zone)
+		default:
+			t, err := time.ParseInLocation(stampLayout, h.stamp, zone)
 			if err != nil {
 				warn(hdrOff, hdrNum, fmt.Errorf("bad command start time: %w", err))
 				return nil
@@ -216,13 +264,13 @@ func (*Transcript) Parse(ctx context.Context, src *parsers.Source, emit func(*ti
 		}
 		return nil
 	}
-	var hdrFields map[string]string
+	var hdr *header
 	lr := lines.NewReader(src.R)
 	for {
 		raw, off, num, err := lr.Next()
 		if err == io.EOF {
 			if inHeader {
-				if err := closeHeader(hdrFields); err != nil {
+				if err := closeHeader(hdr); err != nil {
 					return err
 				}
 			}
@@ -248,9 +296,9 @@ func (*Transcript) Parse(ctx context.Context, src *parsers.Source, emit func(*ti
 			if inHeader {
 				// A block closes when the next separator follows its
 				// fields; two separators in a row open nothing.
-				if len(hdrFields) > 0 || endOfSess {
+				if hdr.n > 0 || hdr.intro > 0 {
 					inHeader = false
-					if err := closeHeader(hdrFields); err != nil {
+					if err := closeHeader(hdr); err != nil {
 						return err
 					}
 				}
@@ -259,22 +307,11 @@ func (*Transcript) Parse(ctx context.Context, src *parsers.Source, emit func(*ti
 			if err := flush(); err != nil {
 				return err
 			}
-			inHeader, hdrOff, hdrNum, hdrFields, endOfSess = true, off, num, map[string]string{}, false
+			inHeader, hdrOff, hdrNum, hdr = true, off, num, &header{fields: map[string]string{}}
 			continue
 		}
 		if inHeader {
-			switch {
-			case strings.HasPrefix(line, "Windows PowerShell transcript start"), strings.HasPrefix(line, "PowerShell transcript start"):
-			case strings.HasPrefix(line, "Windows PowerShell transcript end"), strings.HasPrefix(line, "PowerShell transcript end"):
-				endOfSess = true
-			default:
-				if m := fieldRe.FindStringSubmatch(line); m != nil {
-					hdrFields[m[1]] = strings.TrimSpace(m[2])
-				} else if strings.TrimSpace(line) != "" {
-					// A localized header line: kept as a field of no name.
-					hdrFields[""] = strings.TrimSpace(line)
-				}
-			}
+			hdr.add(line)
 			continue
 		}
 		if m := promptRe.FindStringSubmatch(line); m != nil {

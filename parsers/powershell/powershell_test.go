@@ -19,7 +19,7 @@ const (
 )
 
 func TestContract(t *testing.T) {
-	parsertest.Contract(t, NewTranscript(), parsertest.Corpus(t, plasoTranscript), ownTranscript)
+	parsertest.Contract(t, NewTranscript(), parsertest.Corpus(t, plasoTranscript), ownTranscript, "testdata/powershell_transcript_ger.txt")
 	parsertest.Contract(t, NewHistory(), history)
 }
 
@@ -96,7 +96,7 @@ func TestTranscriptDamage(t *testing.T) {
 	if len(res.Events) != 1 || len(res.Warnings) != 4 {
 		t.Fatalf("%d events, warnings %v", len(res.Events), res.Warnings)
 	}
-	for i, want := range []string{"bad transcript start time", "command before any transcript start time", "text outside", "text outside"} {
+	for i, want := range []string{"header block without a time", "command before any transcript start time", "text outside", "text outside"} {
 		if !strings.Contains(res.Warnings[i].Error(), want) {
 			t.Errorf("warning %d: %v, want %q", i, res.Warnings[i], want)
 		}
@@ -163,4 +163,42 @@ func FuzzTranscript(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Oracle: plaso's testProcessGerman on its German-locale transcript:
+// session start 2022-08-24T12:21:11, username and run-as DE\User, PID
+// 18716, machine MySystem; its commands begin "Die Aufzeichnung wurde
+// gestartet…; PS C:\Users\User> whoami; de\User; …"; the next event data
+// starts at the "Befehlsstartzeit" 2022-08-24T12:31:14 with "PS
+// C:\Users\User\Documents> ping 127.0.0.1 -n 5". plaso leaves the third
+// command (12:42:37, rm .\filename) out; here it is read.
+func TestPlasoGerman(t *testing.T) {
+	res := parsertest.ParseFile(t, NewTranscript(), "testdata/powershell_transcript_ger.txt", time.UTC)
+	if res.Err != nil || len(res.Warnings) != 0 {
+		t.Fatalf("%v, warnings %v", res.Err, res.Warnings)
+	}
+	// Start, 5 commands before the first invocation header, 2 after.
+	if len(res.Events) != 8 {
+		for _, ev := range res.Events {
+			t.Log(ev.Timestamp, ev.Event.Action, ev.Message)
+		}
+		t.Fatalf("%d events, want 8", len(res.Events))
+	}
+	start := res.Events[0]
+	if start.Event.Action != ActionStart || start.Timestamp.Format(time.RFC3339) != "2022-08-24T12:21:11Z" || start.User.Name != "User" ||
+		start.User.Domain != "DE" || start.Process.PID != 18716 || start.Host.Name != "MySystem" || start.Jejak.Data[KeyRunAs] != `DE\User` ||
+		!strings.HasPrefix(start.Jejak.Data[KeyOutput], "Die Aufzeichnung wurde gestartet.") {
+		t.Errorf("start: %s %+v %+v %v", start.Timestamp, start.User, start.Process, start.Jejak.Data)
+	}
+	if c := res.Events[1]; c.Process.CommandLine != "whoami" || c.Jejak.Data[KeyOutput] != `de\User` || c.TimestampDesc != CommandAtStart {
+		t.Errorf("whoami: %+v %v", c.Process, c.Jejak.Data)
+	}
+	if c := res.Events[6]; c.Process.CommandLine != "ping 127.0.0.1 -n 5" || c.Process.WorkingDir != `C:\Users\User\Documents` ||
+		c.Timestamp.Format(time.RFC3339) != "2022-08-24T12:31:14Z" || c.TimestampDesc != CommandDesc ||
+		!strings.HasSuffix(c.Jejak.Data[KeyOutput], "Minimum = 0ms, Maximum = 1ms, Mittelwert = 0ms") {
+		t.Errorf("ping: %s %+v %q", c.Timestamp, c.Process, c.Jejak.Data[KeyOutput])
+	}
+	if c := res.Events[7]; c.Process.CommandLine != `rm .\filename` || c.Timestamp.Format(time.RFC3339) != "2022-08-24T12:42:37Z" {
+		t.Errorf("rm: %s %+v", c.Timestamp, c.Process)
+	}
 }
