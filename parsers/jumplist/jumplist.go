@@ -9,10 +9,14 @@
 //     another (tasks, custom categories), each category closed by a footer.
 //
 // The compound file is read with github.com/richardlehane/mscfb; the
-// DestList and custom destination structures (after libyal's dtformats
-// documentation of them) and the shell links (parsers/lnk) are decoded
-// here: no Go module for them is served. The file name's first part is the
-// application ID (a hash of the AppUserModelID) and is kept on every event.
+// DestList and custom destination structures (laid out as the public
+// format notes, libyal's dtformats among them, describe them; the offsets
+// were checked on the corpus files) and the shell links (parsers/lnk) are
+// decoded here: no Go module for them is served. The file name's first
+// part is the application ID (a hash of the AppUserModelID) and is kept
+// on every event. Events of an automatic jump list carry the entry number
+// as their record and offset 0: a stream's bytes are scattered over the
+// compound file's sectors.
 package jumplist
 
 import (
