@@ -208,3 +208,73 @@ func TestCompressedDamaged(t *testing.T) {
 		img.Close()
 	}
 }
+
+// TestCompressedXZBlocks: xz files of several blocks (xz -T with a block
+// size, and two streams concatenated with stream padding between, as cat
+// of two .xz files gives) are read through the block index with no
+// temporary copy; a damaged block is an error naming it, the other blocks
+// still read.
+func TestCompressedXZBlocks(t *testing.T) {
+	withTempDir(t)
+	raw := parsertest.Corpus(t, "images/tsk_volume_system.raw")
+	disk, _ := os.ReadFile(raw)
+	noise, _ := os.ReadFile(noiseRaw(t, 5<<20+512))
+	media := append(disk, noise...)
+	src := filepath.Join(t.TempDir(), "disk.raw")
+	os.WriteFile(src, media, 0o644)
+	oracle.Tool(t, "xz", "xz-utils")
+	dir := t.TempDir()
+	multi := filepath.Join(dir, "blocks.dd.xz")
+	if out, err := exec.Command("sh", "-c", `xz -c -1 -T2 --block-size=700KiB "$1" > "$2"`, "sh", src, multi).CombinedOutput(); err != nil {
+		t.Fatalf("xz: %v %s", err, out)
+	}
+	// Two streams: the first half and the rest, with 8 bytes of padding.
+	half := filepath.Join(dir, "a.raw")
+	os.WriteFile(half, media[:3<<20], 0o644)
+	rest := filepath.Join(dir, "b.raw")
+	os.WriteFile(rest, media[3<<20:], 0o644)
+	streams := filepath.Join(dir, "streams.img.xz")
+	if out, err := exec.Command("sh", "-c", `{ xz -c -1 --block-size=1MiB "$1"; printf '\0\0\0\0\0\0\0\0'; xz -c -1 "$2"; } > "$3"`, "sh", half, rest, streams).CombinedOutput(); err != nil {
+		t.Fatalf("xz: %v %s", err, out)
+	}
+	for _, z := range []string{multi, streams} {
+		img, err := Open(z)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, ok := img.(*Compressed)
+		if !ok || c.xz == nil || len(c.xz.blocks) < 3 {
+			t.Fatalf("%s: not read through the block index (%T)", filepath.Base(z), img)
+		}
+		checkMedia(t, img, src)
+		if c.tmp != nil {
+			t.Errorf("%s: a temporary copy was made", filepath.Base(z))
+		}
+		if n := strings.Join(img.Info().Notes, "|"); !strings.Contains(n, "block index") {
+			t.Errorf("notes %q", n)
+		}
+		img.Close()
+	}
+
+	// Damage in the middle of the fourth block's data.
+	b, _ := os.ReadFile(multi)
+	img, _ := Open(multi)
+	blk := img.(*Compressed).xz.blocks[3]
+	img.Close()
+	b[blk.cOff+blk.unpadded/2] ^= 0x55
+	bad := filepath.Join(dir, "bad.dd.xz")
+	os.WriteFile(bad, b, 0o644)
+	img, err := Open(bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	buf := make([]byte, 4096)
+	if _, err := img.ReadAt(buf, blk.uOff+blk.uLen/2); err == nil || !strings.Contains(err.Error(), "block 3") {
+		t.Errorf("read in the damaged block: %v", err)
+	}
+	next := img.(*Compressed).xz.blocks[4]
+	if _, err := img.ReadAt(buf, next.uOff); err != nil || string(buf) != string(media[next.uOff:next.uOff+4096]) {
+		t.Errorf("the block after the damage: %v", err)
+	}
+}
