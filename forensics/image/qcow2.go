@@ -131,7 +131,7 @@ func openParent(child, recorded string, depth int, what string) (Image, error) {
 	}
 	c, ok := resolveBeside(child, recorded)
 	if !ok {
-		return nil, &MissingSegmentError{Missing: []string{filepath.Join(filepath.Dir(child), filepath.Base(recorded))}, Set: child + " (" + what + " " + recorded + ")"}
+		return nil, &MissingSegmentError{Missing: []string{filepath.Join(filepath.Dir(child), recordedBase(recorded))}, Set: child + " (" + what + " " + recorded + ")"}
 	}
 	if abs, err := filepath.Abs(c); err == nil {
 		if a, err2 := filepath.Abs(child); err2 == nil && a == abs {

@@ -631,7 +631,7 @@ func openVMDK(path string, depth int) (*VMDK, error) {
 
 func (d *vmdkDescriptor) lists(base string) bool {
 	for _, e := range d.extents {
-		if filepath.Base(e.file) == base {
+		if recordedBase(e.file) == base {
 			return true
 		}
 	}
@@ -698,7 +698,7 @@ func (v *VMDK) build(path string, d *vmdkDescriptor, self *vmdkExtent, depth int
 		} else {
 			name, ok := resolveBeside(path, de.file)
 			if !ok {
-				missing = append(missing, filepath.Join(filepath.Dir(path), filepath.Base(de.file)))
+				missing = append(missing, filepath.Join(filepath.Dir(path), recordedBase(de.file)))
 				continue
 			}
 			f := seen[name]
@@ -773,21 +773,32 @@ func (v *VMDK) build(path string, d *vmdkDescriptor, self *vmdkExtent, depth int
 // resolveBeside finds a file a descriptor or image names: an absolute
 // name when it exists, else the recorded relative path inside the
 // descriptor's folder, else the base name in that folder.
+// A name recorded on a Windows host ("C:\VMs\base.vmdk", a VMware
+// parentFileNameHint) is looked for by its last element.
 func resolveBeside(from, recorded string) (string, bool) {
 	dir := filepath.Dir(from)
 	var cands []string
 	if filepath.IsAbs(recorded) {
 		cands = append(cands, recorded)
-	} else if rel := filepath.Clean(recorded); rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+	} else if rel := filepath.Clean(recorded); rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !strings.Contains(recorded, `\`) {
 		cands = append(cands, filepath.Join(dir, rel))
 	}
-	cands = append(cands, filepath.Join(dir, filepath.Base(recorded)))
+	cands = append(cands, filepath.Join(dir, recordedBase(recorded)))
 	for _, c := range cands {
 		if st, err := os.Stat(c); err == nil && st.Mode().IsRegular() {
 			return c, true
 		}
 	}
 	return "", false
+}
+
+// recordedBase is the last element of a recorded path, separated by / or
+// by \ (Windows hosts).
+func recordedBase(recorded string) string {
+	if i := strings.LastIndexAny(recorded, `/\`); i >= 0 {
+		return recorded[i+1:]
+	}
+	return recorded
 }
 
 // Size is the virtual disk size: the sum of the extents' sizes.

@@ -348,3 +348,39 @@ func TestVMDKStreamCutShort(t *testing.T) {
 	}
 	sameAsRaw(t, img2, want)
 }
+
+// TestVMDKParentHintFromWindows: a snapshot disk made on a Windows host
+// names its parent by a Windows path; the parent is found beside it by
+// its last element.
+func TestVMDKParentHintFromWindows(t *testing.T) {
+	dir := t.TempDir()
+	raw := randomRaw(t, dir, 2<<20)
+	want := readFile(t, raw)
+	qemuImg(t, "convert", "-f", "raw", "-O", "vmdk", raw, filepath.Join(dir, "base.vmdk"))
+	child := filepath.Join(dir, "base-000001.vmdk")
+	qemuImg(t, "create", "-f", "vmdk", "-b", "base.vmdk", "-F", "vmdk", child)
+	qemuIO(t, child, "vmdk", "write -P 0x61 0 4096")
+	copy(want, bytes.Repeat([]byte{0x61}, 4096))
+	b := readFile(t, child)
+	old := []byte(`parentFileNameHint="base.vmdk"`)
+	i := bytes.Index(b, old)
+	if i < 0 {
+		t.Fatalf("no parentFileNameHint in %s", child)
+	}
+	hint := []byte(`parentFileNameHint="C:\Users\clerk\Documents\Virtual Machines\Tally\base.vmdk"`)
+	// The descriptor area is zero padded: the longer text fits in it.
+	end := i + bytes.IndexByte(b[i:], 0)
+	rest := append([]byte(nil), b[i+len(old):end]...)
+	n := copy(b[i:], hint)
+	copy(b[i+n:], rest)
+	os.WriteFile(child, b, 0o644)
+	img, err := Open(child)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	if p := img.Info().Metadata["parent_file"]; !strings.HasPrefix(p, `C:\Users`) {
+		t.Fatalf("parent_file %q", p)
+	}
+	sameAsRaw(t, img, want)
+}
