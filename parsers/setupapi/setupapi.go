@@ -17,6 +17,12 @@
 // serial, vendor and product in jejak.data; other devices are
 // device-installed. "[Boot Session: …]" lines are events too.
 //
+// Windows XP and Server 2003 write setupapi.log in an older form: sections
+// headed "[2009/02/24 14:35:09 1060.3 Driver Install]" whose lines have no
+// time; each section is an event at its time, and each device instance it
+// installs ("#I121 Device install of "USBSTOR\…" finished successfully")
+// another, with the same actions and keys as above.
+//
 // The log has no zone: it is written in the machine's local time, read in
 // the case zone, and every event records that the zone was assumed.
 package setupapi
@@ -27,6 +33,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"time"
 
@@ -113,8 +120,13 @@ func (p *Parser) Match(e *jfs.Entry, head []byte) bool {
 }
 
 // MatchLine implements parsers.LineMatcher: the section start and end lines
-// carry a time no other log writes that way.
+// carry a time no other log writes that way, as do an XP log's section
+// headers.
 func (*Parser) MatchLine(_ *jfs.Entry, line []byte) bool {
+	if m := xpHeaderRe.FindSubmatch(line); m != nil {
+		_, err := time.Parse("2006/01/02 15:04:05", string(m[1]))
+		return err == nil
+	}
 	for _, p := range [][]byte{startPrefix, endPrefix} {
 		if bytes.HasPrefix(line, p) {
 			_, err := time.Parse(stampLayout, strings.TrimSpace(string(line[len(p):])))
@@ -149,6 +161,7 @@ func (*Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeli
 		src.Warn(&parsers.RecordError{Parser: Name, Path: src.Entry.Path, Offset: off, Record: num, Err: e})
 	}
 	var cur *section
+	var xp *xpSection // the open section of an XP log
 	// flush emits the open section, warning when it was not closed.
 	flush := func(why string) error {
 		s := cur
@@ -243,10 +256,72 @@ func (*Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeli
 			if err := emit(ev); err != nil {
 				return err
 			}
+		case xpHeaderRe.Match(line):
+			// Windows XP / Server 2003 setupapi.log: a section is
+			// "[2009/02/24 14:35:09 1060.3 Driver Install]" and its lines
+			// carry no time of their own.
+			m := xpHeaderRe.FindSubmatch(line)
+			t, perr := time.ParseInLocation("2006/01/02 15:04:05", string(m[1]), zone)
+			if perr != nil {
+				warnAt(off, num, fmt.Errorf("bad section time: %w", perr))
+				xp = nil
+				continue
+			}
+			title := string(m[3])
+			if title == "" {
+				title = "SetupAPI section" // a class or service install names none
+			}
+			xp = &xpSection{t: t, title: title, seen: map[string]bool{}}
+			ev := newEvent(t, StartDesc, zone, off, num)
+			ev.Event.Action = ActionSection
+			ev.Event.Type = []string{"start"}
+			ev.Jejak.Data = map[string]string{KeySection: xp.title}
+			ev.Message = xp.title + " (process " + string(m[2]) + ")"
+			if err := emit(ev); err != nil {
+				return err
+			}
+		case xp != nil && xpInstallRe.Match(line):
+			id := string(xpInstallRe.FindSubmatch(line)[1])
+			if xp.seen[strings.ToUpper(id)] {
+				continue
+			}
+			xp.seen[strings.ToUpper(id)] = true
+			ev := newEvent(xp.t, StartDesc, zone, off, num)
+			data := map[string]string{KeySection: xp.title, KeyID: id}
+			ev.Event.Action = ActionInstalled
+			if d := ParseDeviceID(id); d.USB {
+				ev.Event.Action = ActionUSBFirst
+				for k, v := range map[string]string{KeySerial: d.Serial, KeyVendor: d.Vendor, KeyProduct: d.Product} {
+					if v != "" {
+						data[k] = v
+					}
+				}
+			}
+			ev.Event.Type = []string{"installation", "start"}
+			ev.Jejak.Data = data
+			ev.Message = xp.title + ": " + strings.TrimSpace(string(line))
+			if err := emit(ev); err != nil {
+				return err
+			}
 		}
 		// Every other line is a section's body or the file's header: part
 		// of a record, not one by itself.
 	}
+}
+
+// The Windows XP / Server 2003 format (setupapi.log).
+var (
+	xpHeaderRe = regexp.MustCompile(`^\[(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) (\d+\.\d+)(?: (.*?))?\]\s*$`)
+	// "#I121 Device install of "USBSTOR\DISK&…\0001&0" finished
+	// successfully.", "#I123 Doing full install of "…"." and "#I124 Doing
+	// copy-only install of "…"." name the device instance.
+	xpInstallRe = regexp.MustCompile(`^#I12[134] (?:Device install of|Doing full install of|Doing copy-only install of) "([^"]+)"`)
+)
+
+type xpSection struct {
+	t     time.Time
+	title string
+	seen  map[string]bool
 }
 
 func newEvent(t time.Time, desc string, zone *time.Location, off, num int64) *timeline.Event {

@@ -15,7 +15,7 @@ import (
 const devLog = "windows/logs/setupapi.dev.log"
 
 func TestContract(t *testing.T) {
-	parsertest.Contract(t, New(), parsertest.Corpus(t, devLog), "testdata/usb.dev.log")
+	parsertest.Contract(t, New(), parsertest.Corpus(t, devLog), "testdata/usb.dev.log", "testdata/setupapi.xp.log")
 }
 
 func sections(evs []*timeline.Event) []*timeline.Event {
@@ -279,5 +279,38 @@ func BenchmarkDevLog(b *testing.B) {
 		if len(res.Events) == 0 {
 			b.Fatal("no events")
 		}
+	}
+}
+
+// testdata/setupapi.xp.log is written in the Windows XP / Server 2003
+// format (sections "[date time pid.n title]", "#I121 Device install of …"):
+// three sections, a USB stick's disk and a volume installed.
+func TestXPFormat(t *testing.T) {
+	res := parsertest.ParseFile(t, New(), "testdata/setupapi.xp.log", time.UTC)
+	if res.Err != nil || len(res.Warnings) != 0 {
+		t.Fatalf("%v, warnings %v", res.Err, res.Warnings)
+	}
+	var secs, usb, other []*timeline.Event
+	for _, ev := range res.Events {
+		switch ev.Event.Action {
+		case ActionSection:
+			secs = append(secs, ev)
+		case ActionUSBFirst:
+			usb = append(usb, ev)
+		case ActionInstalled:
+			other = append(other, ev)
+		}
+	}
+	if len(secs) != 3 || len(usb) != 1 || len(other) != 1 || len(res.Events) != 5 {
+		t.Fatalf("%d sections, %d USB, %d other, %d in all", len(secs), len(usb), len(other), len(res.Events))
+	}
+	u := usb[0]
+	d := u.Jejak.Data
+	if u.Timestamp.Format(time.DateTime) != "2009-02-24 14:35:09" || d[KeySerial] != "0001234567890ABC" || d[KeyVendor] != "SANDISK" ||
+		d[KeyProduct] != "CRUZER_MICRO" || d[KeySection] != "Driver Install" || !strings.Contains(u.Message, "#I124 Doing copy-only install") {
+		t.Errorf("USB: %s %v %q", u.Timestamp, d, u.Message)
+	}
+	if !New().MatchLine(nil, []byte("[2009/02/24 14:35:09 1060.3 Driver Install]")) {
+		t.Error("MatchLine rejects an XP section header")
 	}
 }
