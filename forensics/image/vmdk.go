@@ -152,6 +152,9 @@ func newVMDKSparse(name string, r io.ReaderAt, fileSize int64) (*vmdkSparse, err
 	if _, err := r.ReadAt(hb[:], 0); err != nil && err != io.EOF {
 		return nil, fail("reading header: %v", err)
 	}
+	if bytes.HasPrefix(hb[:], vmdkCOWDMagic) {
+		return nil, &UnsupportedError{Path: name, Variant: "VMDK vmfsSparse (COWD)"}
+	}
 	h, err := parseVMDKSparseHeader(hb[:])
 	if err != nil {
 		return nil, fail("%v", err)
@@ -252,7 +255,15 @@ func newVMDKSparse(name string, r io.ReaderAt, fileSize int64) (*vmdkSparse, err
 		break
 	}
 	if lastErr != nil && n > 0 {
-		return nil, lastErr
+		if !s.compressed || !s.markers {
+			return nil, lastErr
+		}
+		// A stream-optimised extent whose directory is unreadable: its
+		// grains still carry their own markers.
+		s.warnings = append(s.warnings, lastErr.Error()+": grains found by their markers instead")
+		if err := s.scanMarkers(int64(h.overHad) * 512); err != nil {
+			return nil, fail("%v", err)
+		}
 	}
 	entries := max(4, vmdkCacheBytes/(s.gtEntries*4))
 	s.gtCache = newChunkCache(int(entries))
