@@ -11,8 +11,9 @@
 // same source) are one event with event.code N. Failed logons
 // (event.action logon-failed, 18456 and the other login failures) carry
 // user.name, source.ip, the reason and the state; successful logons
-// (logged when the server audits them), startup and shutdown, and
-// configuration changes are normalised too.
+// (logged when the server audits them), startup and shutdown,
+// configuration changes and database backups (with the file written) are
+// normalised too.
 //
 // Times: ERRORLOG is written in the server's local time without a zone.
 // At startup SQL Server states its offset ("UTC adjustment: -5:00"): when
@@ -57,6 +58,7 @@ const (
 	ActionConfig    = "configuration-changed"
 	ActionStarting  = "service-starting"
 	ActionStopping  = "service-stopping"
+	ActionBackup    = "database-backup"
 )
 
 // Data keys.
@@ -68,6 +70,7 @@ const (
 	KeyOption   = "sqlserver.option"
 	KeyOld      = "sqlserver.old_value"
 	KeyNew      = "sqlserver.new_value"
+	KeyDatabase = "sqlserver.database"
 )
 
 const stampLayout = "2006-01-02 15:04:05.00"
@@ -80,6 +83,9 @@ var (
 	clientRe = regexp.MustCompile(`\[CLIENT:\s*([^\]]*?)\s*\]`)
 	configRe = regexp.MustCompile(`^Configuration option '(.+?)' changed from (\S+) to (\S+)\.`)
 	utcAdjRe = regexp.MustCompile(`^UTC adjustment: ([+-]?)(\d{1,2}):(\d\d)`)
+	// "Database backed up. Database: X, creation date(time): …, device
+	// information: (FILE=1, TYPE=DISK: {'C:\…\x.bak'}). …"
+	backupRe = regexp.MustCompile(`^Database backed up\. Database: ([^,]+),.*?device information: \(FILE=\d+, TYPE=(\w+): \{'([^']*)'`)
 )
 
 // Parser reads ERRORLOG files.
@@ -328,6 +334,15 @@ func finish(r *record) {
 		ev.Event.Category = []string{"configuration", "database"}
 		ev.Event.Type = []string{"change"}
 		data[KeyOption], data[KeyOld], data[KeyNew] = m[1], m[2], m[3]
+	case backupRe.MatchString(msg):
+		m := backupRe.FindStringSubmatch(msg)
+		ev.Event.Action = ActionBackup
+		ev.Event.Category = []string{"database", "file"}
+		ev.Event.Type = []string{"creation"}
+		data[KeyDatabase] = m[1]
+		if m[2] == "DISK" && m[3] != "" {
+			ev.File = &timeline.File{Path: m[3]}
+		}
 	case strings.HasPrefix(msg, "SQL Server is starting"):
 		ev.Event.Action = ActionStarting
 		ev.Event.Category = []string{"database", "process"}

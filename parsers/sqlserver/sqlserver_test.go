@@ -17,7 +17,8 @@ import (
 // testdata/ERRORLOG is written in the format SQL Server 2019 writes
 // (UTF-16LE with a BOM, CRLF): startup with its banner and "UTC adjustment:
 // -5:00", a password-guessing burst on 'sa' from 10.0.0.5 with one success,
-// xp_cmdshell enabled, a Windows login failure, an untrusted-domain
+// xp_cmdshell enabled, the tabulation database backed up to a public
+// folder, a Windows login failure, an untrusted-domain
 // failure (18452), an error with no message line after it, and shutdown.
 const errorlog = "testdata/ERRORLOG"
 
@@ -42,11 +43,10 @@ func TestErrorlog(t *testing.T) {
 	if res.Err != nil || len(res.Warnings) != 0 {
 		t.Fatalf("%v, warnings %v", res.Err, res.Warnings)
 	}
-	// 37 timed lines (grep -c ^20 on an iconv copy), of which 8 of the 9
-	// "Error:" lines announce the message
-	// line after them: 29 records.
-	if len(res.Events) != 29 {
-		t.Fatalf("%d events, want 29", len(res.Events))
+	// 39 timed lines (grep -c ^20 on an iconv copy), of which 8 of the 9
+	// "Error:" lines announce the message line after them: 31 records.
+	if len(res.Events) != 31 {
+		t.Fatalf("%d events, want 31", len(res.Events))
 	}
 	// Provenance points at the UTF-16 bytes of the line each record
 	// starts at (found here by encoding the line, not by the reader).
@@ -101,6 +101,16 @@ func TestErrorlog(t *testing.T) {
 	}
 	if d := config[1].Jejak.Data; d[KeyOption] != "xp_cmdshell" || d[KeyOld] != "0" || d[KeyNew] != "1" {
 		t.Errorf("config %v", d)
+	}
+	// The tabulation database copied to a public folder.
+	var backup *timeline.Event
+	for _, ev := range res.Events {
+		if ev.Event.Action == ActionBackup {
+			backup = ev
+		}
+	}
+	if backup == nil || backup.Jejak.Data[KeyDatabase] != "Tabulation" || backup.File == nil || backup.File.Path != `C:\Users\Public\tab.bak` {
+		t.Errorf("backup: %+v", backup)
 	}
 	// The lone error line (17806, no message after it) is its own record.
 	var lone *timeline.Event
@@ -177,7 +187,7 @@ func TestDamage(t *testing.T) {
 	bad = append(bad, data[2:]...)
 	bad = append(bad, 'x')
 	res := parsertest.Parse(context.Background(), New(), parsertest.BytesEntry("ERRORLOG", bad, time.Time{}), time.UTC)
-	if len(res.Events) != 29 || len(res.Warnings) != 2 {
+	if len(res.Events) != 31 || len(res.Warnings) != 2 {
 		t.Fatalf("%d events, warnings %v", len(res.Events), res.Warnings)
 	}
 	if w := res.Warnings[0]; w.Offset != 2 || w.Record != 1 {
