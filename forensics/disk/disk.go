@@ -8,6 +8,7 @@ package disk
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -278,7 +279,7 @@ func OpenFound(ctx context.Context, src jfs.ImageSource) (jfs.Walker, []string, 
 	opts := Options{FS: src.Opts}
 	prefix := slices.Clone(src.Entry.Chain)
 	if src.Path == "" {
-		if !looksLikeDisk(src.R, src.Size) {
+		if !looksLikeDisk(src.R, src.Size) || !holdsFileSystem(src.R, src.Size) {
 			return nil, nil, nil
 		}
 		return &walker{opts: opts, nested: true, prefix: prefix, r: src.R, size: src.Size}, nil, nil
@@ -292,7 +293,7 @@ func OpenFound(ctx context.Context, src jfs.ImageSource) (jfs.Walker, []string, 
 	}
 	defer img.Close()
 	info := img.Info()
-	if (info.Format == "raw" || info.Format == "split-raw") && !looksLikeDisk(img, img.Size()) {
+	if (info.Format == "raw" || info.Format == "split-raw") && !(looksLikeDisk(img, img.Size()) && holdsFileSystem(img, img.Size())) {
 		return nil, nil, nil
 	}
 	var others []string
@@ -302,6 +303,48 @@ func OpenFound(ctx context.Context, src jfs.ImageSource) (jfs.Walker, []string, 
 		}
 	}
 	return &walker{path: src.Path, opts: opts, nested: true, prefix: prefix}, others, nil
+}
+
+// holdsFileSystem is the further test a raw file found inside evidence
+// must pass (an examiner who registers a file means it as an image; a file
+// met inside one is only a candidate): a bare file system must fit in the
+// file. NTFS's own $Boot, the first 8 KiB of a volume, starts with the
+// volume's boot sector and is no disk; neither is a boot sector saved
+// alone. A partitioned disk passes (its partitions were checked against
+// its size by volume.Open).
+func holdsFileSystem(r io.ReaderAt, size int64) bool {
+	sys, err := volume.Open(r, size)
+	if err != nil {
+		return false
+	}
+	if sys.Scheme != "none" {
+		return true
+	}
+	var declared int64
+	switch volume.Detect(r) {
+	case "ext2", "ext3", "ext4":
+		w, err := ext4.NewWalker(r, size, nil)
+		if err != nil {
+			return false
+		}
+		declared = int64(w.Info().Blocks) * w.Info().BlockSize
+	case "ntfs":
+		var b [0x30]byte
+		if _, err := r.ReadAt(b[:], 0); err != nil {
+			return false
+		}
+		// Total sectors (0x28) leave out the backup boot sector after them.
+		declared = int64(binary.LittleEndian.Uint64(b[0x28:])) * int64(binary.LittleEndian.Uint16(b[0x0B:]))
+	case "fat", "exfat":
+		w, err := fat.NewWalker(r, size, nil, fat.Options{})
+		if err != nil {
+			return false
+		}
+		declared = w.Info().Bytes
+	default:
+		return false
+	}
+	return declared > 0 && declared <= size
 }
 
 // container says whether the file at path starts with the signature of a

@@ -371,3 +371,45 @@ func TestVMDKFlatInFolder(t *testing.T) {
 	}
 	sameLists(t, "VMDK flat", signature(inside, 2), signature(alone, 1))
 }
+
+// TestBootSectorAloneNotAnImage: NTFS's own $Boot (the volume's first
+// 8 KiB, boot sector included) and the head of an ext4 volume, met as
+// files, are plain files: a file system that does not fit in the file is
+// no image found.
+func TestBootSectorAloneNotAnImage(t *testing.T) {
+	dir := t.TempDir()
+	for name, src := range map[string]string{
+		"$Boot":     oracle.Sample(t, "ntfs"),
+		"ext4.head": parsertest.Corpus(t, "more/disk/ext4/hierarchy_32.ext4"),
+	} {
+		f, err := os.Open(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := make([]byte, 64<<10)
+		off := int64(0)
+		if name == "$Boot" {
+			off = 2048 * 512 // mmls: the NTFS partition starts at sector 2048
+			b = b[:8192]
+		}
+		if _, err := f.ReadAt(b, off); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	items, probs := walkEvidence(t, dir, jfs.Options{})
+	if len(probs) != 0 {
+		t.Errorf("problems %v", probs)
+	}
+	if len(items) != 2 {
+		t.Errorf("items %+v", items)
+	}
+	for _, it := range items {
+		if it.Container || len(it.Chain) != 1 {
+			t.Errorf("%s taken for an image: %+v", it.Path, it)
+		}
+	}
+}

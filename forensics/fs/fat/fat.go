@@ -122,6 +122,7 @@ type Info struct {
 	Serial            uint32
 	FirstDataSector   int64 // where TSK's slot (inode) numbering starts
 	FirstClusterBytes int64 // byte offset of cluster 2
+	Bytes             int64 // the file system's size as its boot sector gives it
 }
 
 // Info returns the boot-sector facts the walk is based on.
@@ -129,7 +130,7 @@ func (w *Walker) Info() Info {
 	v := w.v
 	return Info{Kind: v.kind, SectorSize: v.ssize, ClusterSize: v.csize, Clusters: v.clusters,
 		FATs: v.nfats, Label: v.label, Serial: v.serial, FirstDataSector: v.firstDataSect,
-		FirstClusterBytes: v.heap}
+		FirstClusterBytes: v.heap, Bytes: v.totalSectors * v.ssize}
 }
 
 // Layer is the chain kind of this walker's entries.
