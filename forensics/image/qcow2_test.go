@@ -361,7 +361,7 @@ func TestQCOW2Snapshots(t *testing.T) {
 // TestQCOW2EncryptedRefused: a LUKS-encrypted image is refused by name.
 func TestQCOW2EncryptedRefused(t *testing.T) {
 	q := filepath.Join(t.TempDir(), "enc.qcow2")
-	qemuImg(t, "create", "-f", "qcow2", "--object", "secret,id=sec0,data=letmein", "-o", "encrypt.format=luks,encrypt.key-secret=sec0", q, "4M")
+	qemuImg(t, "create", "-f", "qcow2", "--object", "secret,id=sec0,data=letmein", "-o", "encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10", q, "4M")
 	_, err := Open(q)
 	var u *UnsupportedError
 	if !errors.As(err, &u) || !strings.Contains(err.Error(), "QCOW2 encrypted (LUKS") || !strings.Contains(err.Error(), "not supported") || !strings.Contains(err.Error(), q) {
