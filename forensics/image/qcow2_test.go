@@ -358,14 +358,17 @@ func TestQCOW2Snapshots(t *testing.T) {
 	sameAsRaw(t, img, want)
 }
 
-// TestQCOW2EncryptedRefused: a LUKS-encrypted image is refused by name.
+// TestQCOW2EncryptedRefused: LUKS- and AES-encrypted images are refused
+// by name.
 func TestQCOW2EncryptedRefused(t *testing.T) {
-	q := filepath.Join(t.TempDir(), "enc.qcow2")
-	qemuImg(t, "create", "-f", "qcow2", "--object", "secret,id=sec0,data=letmein", "-o", "encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10", q, "4M")
-	_, err := Open(q)
-	var u *UnsupportedError
-	if !errors.As(err, &u) || !strings.Contains(err.Error(), "QCOW2 encrypted (LUKS") || !strings.Contains(err.Error(), "not supported") || !strings.Contains(err.Error(), q) {
-		t.Fatalf("err %v, want an UnsupportedError naming LUKS and the file", err)
+	for format, want := range map[string]string{"luks": "QCOW2 encrypted (LUKS", "aes": "QCOW2 encrypted (AES"} {
+		q := filepath.Join(t.TempDir(), format+".qcow2")
+		qemuImg(t, "create", "-f", "qcow2", "--object", "secret,id=sec0,data=letmein", "-o", "encrypt.format="+format+",encrypt.key-secret=sec0"+map[string]string{"luks": ",encrypt.iter-time=10"}[format], q, "4M")
+		_, err := Open(q)
+		var u *UnsupportedError
+		if !errors.As(err, &u) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "not supported") || !strings.Contains(err.Error(), q) {
+			t.Fatalf("err %v, want an UnsupportedError naming %s and the file", err, want)
+		}
 	}
 }
 
