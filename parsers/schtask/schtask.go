@@ -40,16 +40,17 @@ const (
 // Action is event.action, the one Security 4698 has in parsers/evtx.
 const Action = "scheduled-task-created"
 
-// Data keys.
+// Data keys. Not "task.…": EVTX events carry jejak.data.task (the
+// record's task number), and a key may not be a prefix of another.
 const (
-	KeyURI       = "task.uri"
-	KeyAuthor    = "task.author"
-	KeyArguments = "task.arguments"
-	KeyTriggers  = "task.triggers"
-	KeyEnabled   = "task.enabled"
-	KeyHidden    = "task.hidden"
-	KeyRunLevel  = "task.run_level"
-	KeyCOM       = "task.com_handler"
+	KeyURI       = "schtask.uri"
+	KeyAuthor    = "schtask.author"
+	KeyArguments = "schtask.arguments"
+	KeyTriggers  = "schtask.triggers"
+	KeyEnabled   = "schtask.enabled"
+	KeyHidden    = "schtask.hidden"
+	KeyRunLevel  = "schtask.run_level"
+	KeyCOM       = "schtask.com_handler"
 )
 
 // maxSize bounds a task file read whole: Windows' are a few KiB.
