@@ -5,11 +5,12 @@ package image
 // is current), a region table naming the BAT and metadata regions, and
 // payload blocks of 1-256 MiB addressed through the BAT in 1 MiB units.
 // No Go module for VHDX is served to this build: this is a decoder written
-// from the specification. Read-only: a header whose LogGuid is set means
-// the log holds writes not yet applied to the file, and reading through it
-// would give a state of the disk that never existed; such a file is
-// refused with ErrVHDXDirtyLog rather than read silently. Differencing
-// VHDX (has-parent) files are refused likewise (ErrVHDXDifferencing).
+// from the specification. A header whose LogGuid is set means the log may
+// hold metadata writes not yet applied to the file: reading around them
+// would give a state of the disk that never existed, so the log is
+// replayed in memory first (vhdx_log.go) and Info.Notes says so; a log
+// that cannot be replayed is refused with ErrVHDXDirtyLog. Differencing
+// VHDX (has-parent) files are refused (ErrVHDXDifferencing).
 
 import (
 	"bytes"
@@ -28,8 +29,9 @@ import (
 var vhdxSignature = []byte("vhdxfile")
 
 // ErrVHDXDirtyLog: the current header names a log (LogGuid non-zero)
-// whose entries were not replayed into the file.
-var ErrVHDXDirtyLog = errors.New("VHDX with a dirty log: not replayed (not supported); replay it on a copy with qemu-img check -r all or Hyper-V, then register the copy")
+// that this reader cannot replay (a log version it does not know, a log
+// outside the file or over 64 MiB).
+var ErrVHDXDirtyLog = errors.New("VHDX with a dirty log: not replayed; replay it on a copy with qemu-img check -r all or Hyper-V, then register the copy")
 
 // ErrVHDXDifferencing: a VHDX whose data depends on a parent disk.
 var ErrVHDXDifferencing = errors.New("VHDX differencing disk (has a parent): not supported")
@@ -163,7 +165,13 @@ func newVHDX(r io.ReaderAt, path string, fileSize int64) (*VHDX, error) {
 	var logGUID [16]byte
 	copy(logGUID[:], hdr[48:64])
 	if logGUID != ([16]byte{}) {
-		return nil, fmt.Errorf("vhdx: %s: header at offset %d (sequence %d) has log %s: %w", path, hdrAt, seq, guidString(logGUID, true), ErrVHDXDirtyLog)
+		ov, notes, warns, err := replayVHDXLog(r, fileSize, hdr, path)
+		if err != nil {
+			return nil, err
+		}
+		v.info.Notes = append(v.info.Notes, notes...)
+		v.info.Warnings = append(v.info.Warnings, warns...)
+		r, v.f, fileSize = ov, ov, ov.size
 	}
 
 	// Region table: the first copy, or the second when the first is bad.
