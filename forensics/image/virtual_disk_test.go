@@ -12,41 +12,46 @@ import (
 	"github.com/jejak-forensics/jejak/internal/oracle"
 )
 
-// TestVirtualDisksWalkLikeRaw: Debian's NTFS sample converted by qemu-img
-// to QCOW2 (plain and compressed) and to stream-optimised and monolithic
-// sparse VMDK walks through forensics/disk into the same file entries
-// (paths, inodes, sizes, contents' hashes, times) as the raw image.
+// TestVirtualDisksWalkLikeRaw: Debian's NTFS sample and its four-partition
+// disk, converted by qemu-img to QCOW2 (plain and compressed) and to
+// stream-optimised and monolithic sparse VMDK, walk through forensics/disk
+// into the same file entries (paths, inodes, sizes, contents' hashes,
+// times) and the same problems as the raw image.
 func TestVirtualDisksWalkLikeRaw(t *testing.T) {
-	raw := oracle.Sample(t, "ntfs")
 	oracle.Tool(t, "qemu-img", "qemu-utils")
-	dir := t.TempDir()
-	want, n := walkSummary(t, raw, "raw:")
-	if n < 20 {
-		t.Fatalf("raw walk: only %d entries", n)
-	}
-	for _, v := range []struct {
-		format string
-		args   []string
-	}{
-		{"qcow2", []string{"-O", "qcow2"}},
-		{"qcow2", []string{"-O", "qcow2", "-c"}},
-		{"vmdk", []string{"-O", "vmdk", "-o", "subformat=streamOptimized"}},
-		{"vmdk", []string{"-O", "vmdk", "-o", "subformat=monolithicSparse"}},
-	} {
-		name := strings.Join(v.args, " ")
-		t.Run(name, func(t *testing.T) {
-			out := filepath.Join(dir, strings.NewReplacer(" ", "_", "=", "_").Replace(name)+"."+v.format)
-			oracle.Run(t, "qemu-img", append(append([]string{"convert", "-f", "raw"}, v.args...), raw, out)...)
-			got, _ := walkSummary(t, out, v.format+":")
-			if got != want {
-				t.Errorf("%s walk differs from the raw image's:\n%s\n---\n%s", name, got, want)
-			}
-		})
+	for _, sample := range []string{"ntfs", "multiple"} {
+		raw := oracle.Sample(t, sample)
+		dir := t.TempDir()
+		want, n := walkSummary(t, raw, "raw:")
+		t.Logf("%s: %d entries; problems:\n%s", sample, n, grepProblems(want))
+		if n < 20 {
+			t.Fatalf("raw walk of %s: only %d entries", sample, n)
+		}
+		for _, v := range []struct {
+			format string
+			args   []string
+		}{
+			{"qcow2", []string{"-O", "qcow2"}},
+			{"qcow2", []string{"-O", "qcow2", "-c"}},
+			{"vmdk", []string{"-O", "vmdk", "-o", "subformat=streamOptimized"}},
+			{"vmdk", []string{"-O", "vmdk", "-o", "subformat=monolithicSparse"}},
+		} {
+			name := strings.Join(v.args, " ")
+			t.Run(sample+"/"+name, func(t *testing.T) {
+				out := filepath.Join(dir, strings.NewReplacer(" ", "_", "=", "_").Replace(name)+"."+v.format)
+				oracle.Run(t, "qemu-img", append(append([]string{"convert", "-f", "raw"}, v.args...), raw, out)...)
+				got, _ := walkSummary(t, out, v.format+":")
+				if got != want {
+					t.Errorf("%s walk differs from the raw image's:\n%s\n---\n%s", name, got, want)
+				}
+			})
+		}
 	}
 }
 
 // walkSummary walks a disk image and prints every entry inside it (not the
-// image files themselves) without the container's own chain element.
+// image files themselves) and every problem, without the container's own
+// chain element.
 func walkSummary(t *testing.T, path, container string) (string, int) {
 	t.Helper()
 	w, ok, err := disk.Open(context.Background(), path, disk.Options{})
@@ -57,10 +62,17 @@ func walkSummary(t *testing.T, path, container string) (string, int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range probs {
-		t.Errorf("%s: problem %v", filepath.Base(path), p)
-	}
 	var s strings.Builder
+	for _, p := range probs {
+		if len(p.Chain) > 0 && p.Chain[0] != container {
+			t.Fatalf("problem chain %q does not start with %q", p.Chain, container)
+		}
+		var chain []string
+		if len(p.Chain) > 0 {
+			chain = p.Chain[1:]
+		}
+		fmt.Fprintf(&s, "problem %q %s %d %v\n", chain, p.Path, p.Offset, p.Err)
+	}
 	n := 0
 	for _, it := range items {
 		if strings.HasPrefix(it.Chain[0], "file:") {
@@ -73,4 +85,14 @@ func walkSummary(t *testing.T, path, container string) (string, int) {
 		n++
 	}
 	return s.String(), n
+}
+
+func grepProblems(s string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, "problem ") {
+			b.WriteString(l + "\n")
+		}
+	}
+	return b.String()
 }
