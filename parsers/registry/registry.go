@@ -160,16 +160,19 @@ type Stats struct {
 	// Keys those read (each an event); Unreadable those declared but not
 	// read (each behind a warning).
 	Declared, Keys, Unreadable int64
-	Values                     int64
-	PluginEvents               int64
-	Warnings                   int64
+	// Recovered counts keys read from free cells (deleted keys), each an
+	// event tagged "deleted".
+	Recovered    int64
+	Values       int64
+	PluginEvents int64
+	Warnings     int64
 }
 
 // Parse implements parsers.Parser.
 func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
 	st, err := p.ParseStats(ctx, src, emit)
 	if src.Account != nil && st.Declared > 0 {
-		src.Account(parsers.Accounting{Declared: st.Declared, Live: st.Keys, Unreadable: st.Unreadable})
+		src.Account(parsers.Accounting{Declared: st.Declared, Live: st.Keys, Recovered: st.Recovered, Unreadable: st.Unreadable})
 	}
 	return err
 }
@@ -228,7 +231,11 @@ func (p *Parser) ParseStats(ctx context.Context, src *parsers.Source, emit func(
 		return st, fmt.Errorf("registry: root key (cell 0x%x): %w", h.Header.RootCell, err)
 	}
 	st.Type = DetectType(h, root)
-	if err := w.walk(root); err != nil {
+	paths, err := w.walk(root)
+	if err != nil {
+		return st, err
+	}
+	if err := w.deleted(paths); err != nil {
 		return st, err
 	}
 	if err := w.plugins(root); err != nil {
@@ -247,30 +254,30 @@ func baseName(p string) string {
 // walk emits every key depth-first, in subkey-list order (regfexport's
 // order). A key reached twice is a loop in damaged lists: warned, not
 // followed again.
-func (w *walker) walk(root *Key) error {
+func (w *walker) walk(root *Key) (map[int64]string, error) {
 	type item struct {
 		k    *Key
 		path string
 	}
-	seen := map[int64]bool{}
+	seen := map[int64]string{}
 	stack := []item{{root, `\`}}
 	w.st.Declared = 1
 	for len(stack) > 0 {
 		it := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		if seen[it.k.Offset] {
+		if _, ok := seen[it.k.Offset]; ok {
 			w.st.Unreadable++
 			w.warn(it.k.Offset, fmt.Errorf("%w: %s", ErrKeyLoop, it.path))
 			continue
 		}
-		seen[it.k.Offset] = true
+		seen[it.k.Offset] = it.path
 		if w.st.Keys%256 == 0 {
 			if err := w.ctx.Err(); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		if err := w.keyEvent(it.k, it.path); err != nil {
-			return err
+			return nil, err
 		}
 		subs, errs := w.hive.Subkeys(it.k)
 		w.st.Declared += int64(it.k.NumSubkeys)
@@ -287,7 +294,7 @@ func (w *walker) walk(root *Key) error {
 			stack = append(stack, item{subs[i], joinKey(it.path, subs[i].Name)})
 		}
 	}
-	return nil
+	return seen, nil
 }
 
 func joinKey(parent, name string) string {
@@ -310,22 +317,27 @@ func (w *walker) keyEvent(k *Key, path string) error {
 	}
 	w.st.Keys++
 	w.st.Values += int64(len(vals))
+	return w.emit(w.keyEventOf(k, path, summarise(path, vals), len(vals)))
+}
+
+// keyEventOf builds a key's event.
+func (w *walker) keyEventOf(k *Key, path, msg string, nvals int) *timeline.Event {
 	ev := &timeline.Event{
 		Timestamp:     k.Written.Time(),
 		TimestampDesc: TimestampDesc,
-		Message:       summarise(path, vals),
+		Message:       msg,
 		Event:         timeline.EventMeta{Kind: "event", Dataset: "windows.registry", Category: []string{"configuration"}, Type: []string{"info"}},
 		Jejak: timeline.Jejak{Data: map[string]string{
 			"registry.key":         path,
 			"registry.hive":        w.st.Type,
-			"registry.value_count": strconv.Itoa(len(vals)),
+			"registry.value_count": strconv.Itoa(nvals),
 		}},
 	}
 	if k.Written.OutOfRange() {
 		ev.Jejak.Time = &timeline.TimeNote{OutOfRange: true}
 	}
 	ev.Jejak.Provenance.Offset = k.Offset
-	return w.emit(ev)
+	return ev
 }
 
 // DetectType tells the hive's type from its root keys: each type has a

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,7 +30,7 @@ var corpusHives = []struct{ rel, typ string }{
 func keyEvents(res parsertest.Result) []*timeline.Event {
 	var out []*timeline.Event
 	for _, ev := range res.Events {
-		if ev.Event.Dataset == "windows.registry" && ev.Jejak.Provenance.Record == 0 {
+		if ev.Event.Dataset == "windows.registry" && ev.Jejak.Provenance.Record == 0 && len(ev.Jejak.Tags) == 0 {
 			out = append(out, ev)
 		}
 	}
@@ -216,4 +217,46 @@ func FuzzParse(f *testing.F) {
 		}
 		parsertest.Parse(context.Background(), New(), e, time.UTC)
 	})
+}
+
+// TestDeletedKeysEqualRegRipper: the keys recovered from free cells are
+// those RegRipper's del plugin finds (name and last-written time), each
+// tagged deleted, under its old parent's path when that is still a key.
+func TestDeletedKeysEqualRegRipper(t *testing.T) {
+	oracle.Tool(t, "regripper", "regripper")
+	total := 0
+	for _, c := range corpusHives {
+		t.Run(c.rel, func(t *testing.T) {
+			path := parsertest.Corpus(t, c.rel)
+			want := map[string]int{}
+			name := ""
+			for _, l := range strings.Split(string(oracle.Output(t, "regripper", "-r", path, "-p", "del")), "\n") {
+				if n, ok := strings.CutPrefix(l, "Key name: "); ok {
+					name = n
+				}
+				if tm, ok := strings.CutPrefix(l, "Key LastWrite time = "); ok && name != "" {
+					want[name+"|"+strings.TrimSuffix(tm, "Z")]++
+					name = ""
+				}
+			}
+			res := parsertest.ParseFile(t, New(), path, nil)
+			have := map[string]int{}
+			for _, ev := range res.Events {
+				if len(ev.Jejak.Tags) == 1 && ev.Jejak.Tags[0] == TagDeleted {
+					k := ev.Jejak.Data["registry.key"]
+					have[k[strings.LastIndexByte(k, '\\')+1:]+"|"+ev.Timestamp.Format(time.DateTime)]++
+					if strings.Contains(k, "unknown parent") {
+						t.Errorf("%s: parent not resolved", k)
+					}
+				}
+			}
+			if fmt.Sprint(have) != fmt.Sprint(want) {
+				t.Errorf("deleted keys %v, RegRipper del %v", have, want)
+			}
+			total += len(want)
+		})
+	}
+	if total < 4 {
+		t.Errorf("%d deleted keys in the corpus, RegRipper finds 6", total)
+	}
 }
