@@ -1,9 +1,11 @@
 // Package image opens the containers disk images come in (raw/dd, split raw,
-// EWF/E01, and the virtual disks QCOW2 and VMDK) as one io.ReaderAt over the
+// EWF/E01, the virtual disks QCOW2, VMDK, VHD and VHDX, and raw images
+// compressed whole with gzip, xz, bzip2 or zstd) as one io.ReaderAt over the
 // acquired media. Containers are recognised by content, not by name; names
 // only matter to find the sibling segments of a set. No Go module for the
 // virtual-disk formats is served to this project: their decoders are
-// written here from the formats' specifications (qcow2.go, vmdk.go).
+// written here from the formats' specifications (qcow2.go, vmdk.go, vhd.go,
+// vhdx.go).
 package image
 
 import (
@@ -27,7 +29,7 @@ type Image interface {
 
 // Info describes a container.
 type Info struct {
-	Format   string   // "raw", "split-raw", "ewf", "qcow2" or "vmdk"
+	Format   string   // "raw", "split-raw", "ewf", "qcow2", "vmdk", "vhd", "vhdx", or "gzip-raw", "xz-raw", "bzip2-raw", "zstd-raw"
 	Segments []string // the files that make up the image, in order
 	// Stored holds the hashes the acquisition tool recorded in the container
 	// (EWF hash and digest sections); empty fields when none were stored.
@@ -64,7 +66,9 @@ func (e *MissingSegmentError) Error() string {
 }
 
 // Open opens the image at path: EWF, QCOW2 or VMDK (a sparse extent or a
-// descriptor file) when the file starts with their signature, split raw
+// descriptor file) when the file starts with their signature, VHDX by its
+// signature, VHD by its footer, a gzip/xz/bzip2/zstd stream whose start is
+// a disk or a file system as a compressed raw image, split raw
 // when the name is a segment of a numbered or lettered set whose siblings
 // exist, raw otherwise.
 func Open(path string) (Image, error) {
