@@ -12,7 +12,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -30,10 +29,12 @@ const (
 	JSONL Format = "jsonl"
 	// Timesketch is Timesketch's JSONL import format (see timesketch.go).
 	Timesketch Format = "timesketch"
+	// L2TCSV is plaso's l2tcsv (log2timeline CSV), see l2tcsv.go.
+	L2TCSV Format = "l2tcsv"
 )
 
 // Formats lists what Write accepts, for help texts and flag validation.
-var Formats = []Format{CSV, JSONL, Timesketch}
+var Formats = []Format{CSV, JSONL, Timesketch, L2TCSV}
 
 // ParseFormat validates a format name.
 func ParseFormat(s string) (Format, error) {
@@ -42,7 +43,7 @@ func ParseFormat(s string) (Format, error) {
 			return f, nil
 		}
 	}
-	return "", fmt.Errorf("unknown export format %q (want one of csv, jsonl, timesketch)", s)
+	return "", fmt.Errorf("unknown export format %q (want one of csv, jsonl, timesketch, l2tcsv)", s)
 }
 
 // Searcher is the part of a store an export needs.
@@ -64,9 +65,26 @@ func Write(ctx context.Context, w io.Writer, f Format, s Searcher, q timeline.Qu
 		}
 		row = func(e *timeline.Event) error { return cw.Write(NeutralizeRow(CSVRow(e))) }
 	case JSONL:
-		enc := json.NewEncoder(bw)
-		enc.SetEscapeHTML(false)
-		row = func(e *timeline.Event) error { return enc.Encode(e) }
+		// The ECS document with the free-form maps as JSON text, so the
+		// file loads into any index (portable.go).
+		var line []byte
+		row = func(e *timeline.Event) error {
+			doc, err := portableDoc(e)
+			if err != nil {
+				return err
+			}
+			if line, err = appendJSON(line[:0], doc); err != nil {
+				return err
+			}
+			_, err = bw.Write(append(line, '\n'))
+			return err
+		}
+	case L2TCSV:
+		cw = csv.NewWriter(bw)
+		if err := cw.Write(L2TCSVHeader); err != nil {
+			return 0, err
+		}
+		row = func(e *timeline.Event) error { return cw.Write(NeutralizeRow(L2TCSVRow(e))) }
 	case Timesketch:
 		var line []byte
 		row = func(e *timeline.Event) error {

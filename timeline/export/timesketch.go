@@ -1,8 +1,6 @@
 package export
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -34,15 +32,9 @@ var timesketchLead = []string{"message", "datetime", "timestamp", "timestamp_des
 func AppendTimesketch(dst []byte, e *timeline.Event) ([]byte, error) {
 	// Round-tripping through the event's own JSON keeps this in step with
 	// the model: a field added to timeline.Event is exported without a
-	// change here.
-	doc, err := json.Marshal(e)
+	// change here. The free-form maps arrive as JSON text (portable.go).
+	m, err := portableDoc(e)
 	if err != nil {
-		return dst, fmt.Errorf("timesketch: %w", err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
 		return dst, fmt.Errorf("timesketch: %w", err)
 	}
 	flat := map[string]any{}
@@ -62,25 +54,19 @@ func AppendTimesketch(dst []byte, e *timeline.Event) ([]byte, error) {
 	slices.Sort(keys)
 	keys = append(slices.Clip(timesketchLead), keys...)
 
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
 	dst = append(dst, '{')
 	for i, k := range keys {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		buf.Reset()
-		if err := enc.Encode(k); err != nil {
+		var err error
+		if dst, err = appendJSON(dst, k); err != nil {
 			return dst, err
 		}
-		dst = append(dst, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...)
 		dst = append(dst, ':')
-		buf.Reset()
-		if err := enc.Encode(flat[k]); err != nil {
+		if dst, err = appendJSON(dst, flat[k]); err != nil {
 			return dst, fmt.Errorf("timesketch: field %s: %w", k, err)
 		}
-		dst = append(dst, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...)
 	}
 	return append(dst, '}', '\n'), nil
 }
