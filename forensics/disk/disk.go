@@ -256,7 +256,7 @@ func (w *walker) walkMedia(ctx context.Context, img io.ReaderAt, size int64, pre
 var fsNames = map[string]string{
 	"btrfs": "Btrfs", "xfs": "XFS", "iso9660": "ISO 9660", "hfsplus": "HFS+", "apfs": "APFS",
 	"lvm2": "LVM2 physical volume", "luks": "LUKS encrypted volume", "swap": "Linux swap",
-	"unknown": "no file system jejak recognises",
+	"unknown": "unrecognised content (no boot sector or superblock jejak knows)",
 }
 
 func fsName(kind string) string {
