@@ -10,11 +10,16 @@ import (
 // so a key node stays readable in free space until the space is reused.
 // The hive bins are scanned for free cells (positive size) holding a key
 // node; each one that reads cleanly (a plausible name and time) is an
-// event tagged "deleted", under its old parent's path when that parent is
+// event tagged "deleted" and "recovered", under its old parent's path when that parent is
 // still a live key. Its values are summarised when their cells still read.
 
-// TagDeleted marks events of keys recovered from free cells.
-const TagDeleted = "deleted"
+// Tags of keys recovered from free cells: deleted (what they are, as the
+// mft parser tags deleted files) and recovered (where they were read, as
+// the evtx parser tags records from slack; ingest's accounting names it).
+const (
+	TagDeleted   = "deleted"
+	TagRecovered = "recovered"
+)
 
 // freeKeys returns the key nodes found in free cells, by file offset.
 func (h *Hive) freeKeys() []*Key {
@@ -103,7 +108,7 @@ func (w *walker) deleted(paths map[int64]string) error {
 		}
 		w.st.Recovered++
 		ev := w.keyEventOf(k, path, "(deleted) "+msg, len(vals))
-		ev.Jejak.Tags = []string{TagDeleted}
+		ev.Jejak.Tags = []string{TagDeleted, TagRecovered}
 		if err := w.emit(ev); err != nil {
 			return err
 		}

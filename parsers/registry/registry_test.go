@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -242,7 +243,7 @@ func TestDeletedKeysEqualRegRipper(t *testing.T) {
 			res := parsertest.ParseFile(t, New(), path, nil)
 			have := map[string]int{}
 			for _, ev := range res.Events {
-				if len(ev.Jejak.Tags) == 1 && ev.Jejak.Tags[0] == TagDeleted {
+				if slices.Contains(ev.Jejak.Tags, TagDeleted) && slices.Contains(ev.Jejak.Tags, TagRecovered) {
 					k := ev.Jejak.Data["registry.key"]
 					have[k[strings.LastIndexByte(k, '\\')+1:]+"|"+ev.Timestamp.Format(time.DateTime)]++
 					if strings.Contains(k, "unknown parent") {

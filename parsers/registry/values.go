@@ -5,6 +5,9 @@ import (
 	"encoding/hex"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/jejak-forensics/jejak/forensics/fs/ntfs"
 )
 
 // Value types.
@@ -31,10 +34,19 @@ var typeNames = map[uint32]string{
 	RegQword: "REG_QWORD",
 }
 
+// Device properties (Enum\...\Properties) store their DEVPROP_TYPE in
+// the low word of a value type whose high word is 0xffff.
+const devPropBase = 0xffff0000
+
+var devPropNames = map[uint32]string{0x07: "UINT32", 0x0d: "GUID", 0x10: "FILETIME", 0x11: "BOOLEAN", 0x12: "STRING", 0x2012: "STRING_LIST"}
+
 // TypeName is the REG_* name of a value type.
 func TypeName(t uint32) string {
 	if n, ok := typeNames[t]; ok {
 		return n
+	}
+	if n, ok := devPropNames[t-devPropBase]; ok && t >= devPropBase {
+		return "DEVPROP_TYPE_" + n
 	}
 	return "REG_UNKNOWN_0x" + strconv.FormatUint(uint64(t), 16)
 }
@@ -65,6 +77,20 @@ func (v *Value) format(maxHex int) string {
 	case RegQword:
 		if len(d) == 8 {
 			return strconv.FormatUint(binary.LittleEndian.Uint64(d), 10)
+		}
+	case devPropBase | 0x10:
+		if len(d) == 8 {
+			return ntfs.Filetime(binary.LittleEndian.Uint64(d)).Time().Format(time.RFC3339Nano)
+		}
+	case devPropBase | 0x12, devPropBase | 0x2012:
+		return strings.Join((&Value{Type: RegMultiSZ, Data: d}).Strings(), "; ")
+	case devPropBase | 0x07:
+		if len(d) == 4 {
+			return strconv.FormatUint(uint64(binary.LittleEndian.Uint32(d)), 10)
+		}
+	case devPropBase | 0x0d:
+		if len(d) == 16 {
+			return guid(d)
 		}
 	}
 	if len(d) > maxHex {
