@@ -42,7 +42,11 @@ FORMATS
                original text. Plain numbers (-1, +2.5) are left as they are.
    jsonl       one ECS JSON document per line, as stored: the exact,
                machine-faithful export (nothing neutralised or escaped
-               beyond JSON's own escaping)
+               beyond JSON's own escaping), except that winlog.event_data and
+               jejak.data, whose keys vary per record, are each one string
+               holding the JSON object (jq: .jejak.data | fromjson): so the
+               file loads into any Elasticsearch/OpenSearch index with default
+               mapping, under its 1,000-field limit
    timesketch  Timesketch's JSONL import format: one JSON object per line with
                message, datetime (ISO 8601, microseconds, +00:00), timestamp
                (microseconds since 1970) and timestamp_desc, then every ECS and
@@ -50,13 +54,19 @@ FORMATS
                jejak.provenance.path, ...); @timestamp keeps the nanoseconds.
                Name the file *.jsonl: Timesketch picks the reader by extension.
                Import: timesketch_importer --timeline_name NAME FILE.jsonl
+               (winlog.event_data and jejak.data as in jsonl)
+   l2tcsv      plaso's log2timeline CSV (date, time, timezone, MACB, source,
+               sourcetype, type, user, host, short, desc, version, filename,
+               inode, notes, format, extra), times in UTC to the second; the
+               exact time, event ID and evidence SHA-256 are in extra; cells
+               neutralised as in csv
 
 EXAMPLES
    jejak export CASE --format csv -o timeline.csv
    jejak export CASE --format jsonl --from 2024-02-14 -o after-close.jsonl
    jejak export CASE --format timesketch -o case-timesketch.jsonl`,
 		Flags: append(timeRangeFlags(),
-			&cli.StringFlag{Name: "format", Value: "csv", Usage: "csv, jsonl or timesketch"},
+			&cli.StringFlag{Name: "format", Value: "csv", Usage: "csv, jsonl, timesketch or l2tcsv"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "write to `FILE` (- for stdout, without a manifest)"},
 		),
 		Action: func(c *cli.Context) error {

@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jejak-forensics/jejak/timeline"
 )
@@ -128,5 +129,40 @@ func TestMarkdownControlCharacters(t *testing.T) {
 		if got := code(tc.in); strings.ContainsAny(got, "\x1b\r\u202e") {
 			t.Errorf("code(%q) = %q holds a control character", tc.in, got)
 		}
+	}
+}
+
+// l2tcsv's header is plaso's (plaso/output/l2t_csv.py, _FIELD_NAMES), and
+// MACB letters follow what the time means.
+func TestL2TCSV(t *testing.T) {
+	want := "date,time,timezone,MACB,source,sourcetype,type,user,host,short,desc,version,filename,inode,notes,format,extra"
+	if got := strings.Join(L2TCSVHeader, ","); got != want {
+		t.Errorf("header %s, want %s", got, want)
+	}
+	for desc, m := range map[string]string{
+		"Content Modification Time":   "M...",
+		"Last Access Time":            ".A..",
+		"Metadata Modification Time":  "..C.",
+		"MFT Entry Modification Time": "..C.",
+		"Creation Time":               "...B",
+		"Event Time":                  "....",
+	} {
+		if got := macb(desc); got != m {
+			t.Errorf("macb(%q) = %s, want %s", desc, got, m)
+		}
+	}
+	ev := &timeline.Event{Timestamp: time.Date(2024, 2, 14, 12, 3, 4, 5e8, time.UTC), TimestampDesc: "Creation Time",
+		Message: "=cmd|' /c calc'!A1\nsecond line"}
+	ev.Jejak.ID = "abc"
+	ev.Jejak.Provenance = timeline.Provenance{Parser: "mft", EvidenceName: "disk.E01", Path: "/x", EvidenceSHA256: "ff"}
+	row := L2TCSVRow(ev)
+	if row[0] != "02/14/2024" || row[1] != "12:03:04" || row[2] != "UTC" || row[3] != "...B" || row[4] != "FILE" {
+		t.Errorf("row %q", row)
+	}
+	if strings.Contains(row[10], "\n") || !strings.Contains(row[16], "timestamp: 2024-02-14T12:03:04.500000000Z") {
+		t.Errorf("desc %q extra %q", row[10], row[16])
+	}
+	if n := NeutralizeRow(row); !strings.HasPrefix(n[10], "'=") {
+		t.Errorf("a formula in desc is not neutralised: %q", n[10])
 	}
 }
