@@ -334,6 +334,13 @@ func (r *runner) walk(ctx context.Context, it Item) error {
 	}, report)
 }
 
+// readBuffers holds the per-file read buffers, 256 KiB each: large enough
+// for detection's longer heads and the parsers' reads. One fresh buffer per
+// file was most of what an image of many small files allocated (73 GiB at
+// 300k files, zeroed each time, and collected: a fifth of the CPU and as
+// much again in GC); a pooled one is reused as each file ends.
+var readBuffers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 256<<10) }}
+
 func (r *runner) parseEntry(ctx context.Context, it Item, e *jfs.Entry, out *emitter) error {
 	rc, err := e.Open()
 	if err != nil {
@@ -342,7 +349,14 @@ func (r *runner) parseEntry(ctx context.Context, it Item, e *jfs.Entry, out *emi
 	}
 	defer rc.Close()
 	cr := &countingReader{r: rc, n: &r.bytes}
-	br := bufio.NewReaderSize(cr, 256<<10)
+	br := readBuffers.Get().(*bufio.Reader)
+	br.Reset(cr)
+	defer func() {
+		// Deferred before the spool's cleanup, so run after it: nothing
+		// reads br once parseEntry returns.
+		br.Reset(nil)
+		readBuffers.Put(br)
+	}()
 	head, err := br.Peek(parsers.HeadSize)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
 		// A broken stream before the first bytes: the walker reports the
