@@ -42,7 +42,9 @@ type Info struct {
 	// (EWF error2 section); they hold zeros in the image.
 	AcquisitionErrors []SectorRange
 	// Metadata holds the acquirer's case fields from the EWF header2/header
-	// section (case_number, examiner_name, acquisition_date, ...), raw text.
+	// section (case_number, examiner_name, acquisition_date, ...), raw text;
+	// for QCOW2 and VMDK, header facts (format_version, virtual_size,
+	// cluster_size or grain_size, create_type, backing_file, parent_file...).
 	Metadata map[string]string
 	// Warnings are oddities that did not stop opening the image (a bad table
 	// checksum recovered from table2, a hash section with a bad checksum...).
