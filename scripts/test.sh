@@ -35,8 +35,9 @@ fi
 
 # The Rust evtx crate's Python binding is the second EVTX oracle (beside
 # libevtx's evtxexport) in the parsers/evtx differential tests.
-PIP_PACKAGES=(evtx==0.14.0)
-if ! python3 -c 'import evtx' 2>/dev/null; then
+# pylnk3 writes the shell links parsers/lnk reads beside lnkinfo's.
+PIP_PACKAGES=(evtx==0.14.0 pylnk3==0.4.3)
+if ! python3 -c 'import evtx, pylnk3' 2>/dev/null; then
   echo "test.sh: installing Python packages: ${PIP_PACKAGES[*]}" >&2
   # A Debian-managed python3 refuses plain installs (PEP 668); the tests
   # only need the module importable by the python3 they will run.
