@@ -472,3 +472,47 @@ func TestVirtualDisksConcurrentReads(t *testing.T) {
 		img.Close()
 	}
 }
+
+// TestQCOW2FeatureBits: the dirty bit is a note, the corrupt bit a
+// warning, an unknown incompatible feature or an external data file a
+// refusal naming it; the image reads the same with the first two.
+func TestQCOW2FeatureBits(t *testing.T) {
+	dir := t.TempDir()
+	raw := randomRaw(t, dir, 1<<20)
+	want := readFile(t, raw)
+	q := filepath.Join(dir, "f.qcow2")
+	qemuImg(t, "convert", "-f", "raw", "-O", "qcow2", raw, q)
+	orig := readFile(t, q)
+	for _, c := range []struct {
+		bit                byte
+		note, warn, refuse string
+	}{
+		{1 << 0, "marked dirty", "", ""},
+		{1 << 1, "", "marked corrupt", ""},
+		{1 << 2, "", "", "QCOW2 with an external data file"},
+		{1 << 6, "", "", "unknown incompatible features 0x40"},
+	} {
+		b := append([]byte(nil), orig...)
+		b[79] |= c.bit // incompatible_features, big-endian u64 at 72
+		p := filepath.Join(dir, fmt.Sprintf("bit%d.qcow2", c.bit))
+		os.WriteFile(p, b, 0o644)
+		img, err := Open(p)
+		if c.refuse != "" {
+			var u *UnsupportedError
+			if !errors.As(err, &u) || !strings.Contains(err.Error(), c.refuse) {
+				t.Errorf("bit 0x%x: err %v, want %q", c.bit, err, c.refuse)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("bit 0x%x: %v", c.bit, err)
+		}
+		info := img.Info()
+		if (c.note != "") != (len(info.Notes) == 1 && strings.Contains(info.Notes[0], c.note)) ||
+			(c.warn != "") != (len(info.Warnings) == 1 && strings.Contains(info.Warnings[0], c.warn)) {
+			t.Errorf("bit 0x%x: notes %q, warnings %q", c.bit, info.Notes, info.Warnings)
+		}
+		sameAsRaw(t, img, want)
+		img.Close()
+	}
+}
