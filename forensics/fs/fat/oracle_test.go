@@ -22,14 +22,17 @@ import (
 // long name, nested directories, a multi-cluster file, and then deletes a
 // file with a long name, a file with a short name and a whole directory.
 // It returns the image and the files left live, by path.
-func buildFAT(t *testing.T, fatType, tz string) (string, map[string][]byte) {
+func buildFAT(t *testing.T, fatType, tz string, mkfsArgs ...string) (string, map[string][]byte) {
 	t.Helper()
 	oracle.Tool(t, "mkfs.vfat", "dosfstools")
 	oracle.Tool(t, "mcopy", "mtools")
 	dir := t.TempDir()
 	img := filepath.Join(dir, "fat"+fatType+".img")
 	kib := map[string]string{"12": "2048", "16": "20480", "32": "40000"}[fatType]
-	run(t, tz, "mkfs.vfat", "-C", "-F", fatType, "-s", "1", "-n", "EVIDENCE", img, kib)
+	if len(mkfsArgs) == 0 {
+		mkfsArgs = []string{"-s", "1"}
+	}
+	run(t, tz, "mkfs.vfat", append(append([]string{"-C", "-F", fatType, "-n", "EVIDENCE"}, mkfsArgs...), img, kib)...)
 	src := filepath.Join(dir, "src")
 	if err := os.Mkdir(src, 0o755); err != nil {
 		t.Fatal(err)
@@ -280,4 +283,40 @@ func TestOverwritten(t *testing.T) {
 		t.Errorf("size %d identity %q", gone.Size, gone.Identity)
 	}
 	checkContent(t, gone.Path, gone.Open, nil)
+}
+
+// TestSectorAndClusterSizes: volumes with 1024- and 2048-byte sectors and
+// multi-sector clusters (mkfs.vfat -S, -s) compare with fls like the
+// 512-byte ones.
+func TestSectorAndClusterSizes(t *testing.T) {
+	for _, c := range []struct {
+		fat  string
+		args []string
+	}{
+		{"16", []string{"-S", "1024"}},
+		{"16", []string{"-S", "2048", "-s", "2"}},
+		{"12", []string{"-S", "1024"}},
+		{"12", []string{"-s", "8"}},
+	} {
+		t.Run("FAT"+c.fat+strings.Join(c.args, ""), func(t *testing.T) {
+			img, files := buildFAT(t, c.fat, "UTC", c.args...)
+			f, size := openFile(t, img)
+			w, err := NewWalker(f, size, []string{"file:x"}, Options{Zone: time.UTC})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, entries, probs := walkBodies(t, w)
+			for _, p := range probs {
+				t.Errorf("problem: %v", p)
+			}
+			if d := diffBodies(fls(t, img, 0, "UTC"), got); len(d) > 0 {
+				t.Errorf("%d differences from fls:\n%s", len(d), strings.Join(d, "\n"))
+			}
+			for _, e := range entries {
+				if data, ok := files[e.Path]; ok {
+					checkContent(t, e.Path, e.Open, data)
+				}
+			}
+		})
+	}
 }
