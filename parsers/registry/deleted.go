@@ -21,8 +21,15 @@ const (
 	TagRecovered = "recovered"
 )
 
-// freeKeys returns the key nodes found in free cells, by file offset.
-func (h *Hive) freeKeys() []*Key {
+// FreeKeys returns the key nodes found in free cells, in file order.
+func (h *Hive) FreeKeys() []*Key {
+	if !h.freeDone {
+		h.free, h.freeDone = h.scanFree(), true
+	}
+	return h.free
+}
+
+func (h *Hive) scanFree() []*Key {
 	var out []*Key
 	le := binary.LittleEndian
 	d := h.data
@@ -95,7 +102,7 @@ func plausibleName(s string) bool {
 
 // deleted emits the keys recovered from free cells.
 func (w *walker) deleted(paths map[int64]string) error {
-	for _, k := range w.hive.freeKeys() {
+	for _, k := range w.hive.FreeKeys() {
 		parent := fmt.Sprintf(`<unknown parent at 0x%x>`, k.Parent)
 		if p, ok := paths[baseBlockSize+int64(k.Parent)]; ok {
 			parent = p

@@ -94,6 +94,9 @@ func parseHeader(b []byte) (Header, error) {
 type Hive struct {
 	Header Header
 	data   []byte // the whole file
+
+	free     []*Key // key nodes in free cells (FreeKeys)
+	freeDone bool
 }
 
 // Open decodes the base block of data, a whole hive file.

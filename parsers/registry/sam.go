@@ -13,20 +13,23 @@ import (
 
 // Account is one local account of a SAM hive.
 type Account struct {
-	RID          uint32
-	Name         string
-	FullName     string
-	Comment      string
-	SID          string
-	Flags        uint16
-	LogonCount   uint16
-	FailedCount  uint16
-	LastLogon    ntfs.Filetime
-	PasswordSet  ntfs.Filetime
-	Expires      ntfs.Filetime
-	LastFailed   ntfs.Filetime
-	Created      ntfs.Filetime // the Names\<user> key's last write (RegRipper's "Account Created")
-	Groups       []string
+	RID         uint32
+	Name        string
+	FullName    string
+	Comment     string
+	SID         string
+	Flags       uint16
+	LogonCount  uint16
+	FailedCount uint16
+	LastLogon   ntfs.Filetime
+	PasswordSet ntfs.Filetime
+	Expires     ntfs.Filetime
+	LastFailed  ntfs.Filetime
+	Created     ntfs.Filetime // the Names\<user> key's last write (RegRipper's "Account Created")
+	Groups      []string
+	// Deleted marks an account whose key was read from free cells: the
+	// account was removed, its record not yet overwritten.
+	Deleted      bool
 	keyPath      string
 	fOffset      int64 // the F value's cell
 	namesOffset  int64
@@ -119,33 +122,32 @@ func SAMAccounts(h *Hive, root *Key) (accts []*Account, groups []*Group, errs []
 		if err != nil {
 			continue // not a user key
 		}
-		m := h.ValueMap(s)
-		a := &Account{RID: uint32(rid), keyPath: `\` + users + `\` + s.Name}
-		if f := m["f"]; f != nil {
-			a.fOffset = f.Offset
-			if len(f.Data) < 0x44 {
-				errs = append(errs, fmt.Errorf("%w: %s\\F has %d bytes, want 80", ErrBadCell, a.keyPath, len(f.Data)))
-			} else {
-				d := f.Data
-				a.LastLogon, a.PasswordSet, a.Expires, a.LastFailed = filetimeAt(d, 8), filetimeAt(d, 0x18), filetimeAt(d, 0x20), filetimeAt(d, 0x28)
-				a.Flags = binary.LittleEndian.Uint16(d[0x38:])
-				a.FailedCount = binary.LittleEndian.Uint16(d[0x40:])
-				a.LogonCount = binary.LittleEndian.Uint16(d[0x42:])
-			}
-		} else {
-			errs = append(errs, fmt.Errorf("%w: %s has no F value", ErrBadCell, a.keyPath))
-			a.fOffset = s.Offset
+		a, e := accountOf(h, s, uint32(rid), `\`+users+`\`+s.Name, domainSID, names)
+		errs = append(errs, e...)
+		accts = append(accts, a)
+	}
+	// Deleted accounts: user keys (and their Names entries) left in free
+	// cells under the live Users and Names keys.
+	nk := h.Lookup(uk, "Names")
+	delNames := map[string]*Key{}
+	for _, k := range h.FreeKeys() {
+		if nk != nil && k.Parent == uint32(nk.Offset-baseBlockSize) {
+			delNames[strings.ToLower(k.Name)] = k
 		}
-		if v := m["v"]; v != nil {
-			a.Name, a.FullName, a.Comment = vString(v.Data, 0x0c), vString(v.Data, 0x18), vString(v.Data, 0x24)
+	}
+	for _, k := range h.FreeKeys() {
+		if k.Parent != uint32(uk.Offset-baseBlockSize) {
+			continue
 		}
-		if domainSID != "" {
-			a.SID = domainSID + "-" + strconv.FormatUint(rid, 10)
+		rid, err := strconv.ParseUint(k.Name, 16, 32)
+		if err != nil {
+			continue
 		}
-		if nk := names[strings.ToLower(a.Name)]; nk != nil {
-			a.Created, a.namesOffset = nk.Written, nk.Offset
-			a.namesKeyPath = `\` + users + `\Names\` + nk.Name
+		a, e := accountOf(h, k, uint32(rid), `\`+users+`\`+k.Name, domainSID, delNames)
+		if len(e) > 0 && a.Name == "" {
+			continue // nothing of the account left to read
 		}
+		a.Deleted = true
 		accts = append(accts, a)
 	}
 	// Local groups: Builtin and Account aliases, each C value naming its
@@ -185,6 +187,39 @@ func SAMAccounts(h *Hive, root *Key) (accts []*Account, groups []*Group, errs []
 		sort.Strings(a.Groups)
 	}
 	return accts, groups, errs
+}
+
+// accountOf decodes one user key's F and V values.
+func accountOf(h *Hive, s *Key, rid uint32, keyPath, domainSID string, names map[string]*Key) (*Account, []error) {
+	var errs []error
+	m := h.ValueMap(s)
+	a := &Account{RID: rid, keyPath: keyPath}
+	if f := m["f"]; f != nil {
+		a.fOffset = f.Offset
+		if len(f.Data) < 0x44 {
+			errs = append(errs, fmt.Errorf("%w: %s\\F has %d bytes, want 80", ErrBadCell, a.keyPath, len(f.Data)))
+		} else {
+			d := f.Data
+			a.LastLogon, a.PasswordSet, a.Expires, a.LastFailed = filetimeAt(d, 8), filetimeAt(d, 0x18), filetimeAt(d, 0x20), filetimeAt(d, 0x28)
+			a.Flags = binary.LittleEndian.Uint16(d[0x38:])
+			a.FailedCount = binary.LittleEndian.Uint16(d[0x40:])
+			a.LogonCount = binary.LittleEndian.Uint16(d[0x42:])
+		}
+	} else {
+		errs = append(errs, fmt.Errorf("%w: %s has no F value", ErrBadCell, a.keyPath))
+		a.fOffset = s.Offset
+	}
+	if v := m["v"]; v != nil {
+		a.Name, a.FullName, a.Comment = vString(v.Data, 0x0c), vString(v.Data, 0x18), vString(v.Data, 0x24)
+	}
+	if domainSID != "" {
+		a.SID = domainSID + "-" + strconv.FormatUint(uint64(rid), 10)
+	}
+	if nk := names[strings.ToLower(a.Name)]; nk != nil {
+		a.Created, a.namesOffset = nk.Written, nk.Offset
+		a.namesKeyPath = keyPath[:strings.LastIndexByte(keyPath, '\\')] + `\Names\` + nk.Name
+	}
+	return a, errs
 }
 
 // parseAlias decodes an alias's C value: a 0x34-byte header of offsets
@@ -237,6 +272,10 @@ func (w *walker) sam(root *Key) error {
 		if a.Disabled() {
 			state = "disabled"
 		}
+		kind := "local account"
+		if a.Deleted {
+			kind = "deleted local account"
+		}
 		who := fmt.Sprintf("%s (RID %d, %s, %d logons", a.Name, a.RID, state, a.LogonCount)
 		if len(a.Groups) > 0 {
 			who += ", member of " + strings.Join(a.Groups, ", ")
@@ -260,9 +299,14 @@ func (w *walker) sam(root *Key) error {
 			if !set(t.ft) {
 				continue
 			}
-			if err := w.emitFinding(finding{when: t.ft, desc: t.desc, msg: t.desc + ": local account " + who,
+			deleted := a.Deleted
+			if err := w.emitNote(finding{when: t.ft, desc: t.desc, msg: t.desc + ": " + kind + " " + who,
 				key: t.key, off: t.off, data: data, dataset: "windows.registry.sam", action: t.action,
-				cat: []string{"iam"}, typ: []string{"user", t.typ}, user: cloneUser(user)}); err != nil {
+				cat: []string{"iam"}, typ: []string{"user", t.typ}, user: cloneUser(user)}, func(ev *timeline.Event) {
+				if deleted {
+					ev.Jejak.Tags = []string{TagDeleted, TagRecovered}
+				}
+			}); err != nil {
 				return err
 			}
 		}

@@ -105,8 +105,8 @@ func TestSAMEqualsSamparse(t *testing.T) {
 					}
 					continue
 				}
-				if ev.User == nil {
-					continue
+				if ev.User == nil || slices.Contains(ev.Jejak.Tags, TagDeleted) {
+					continue // samparse reads live accounts only
 				}
 				if got[ev.User.ID] == nil {
 					got[ev.User.ID] = map[string]*timeline.Event{}
@@ -184,4 +184,30 @@ func TestSAMAccountGroups(t *testing.T) {
 		}
 	}
 	t.Error("no event of RID 1001")
+}
+
+// The Velociraptor SAM keeps a deleted account in free cells: RegRipper's
+// del finds its user key 000003E8 and its Names entry defaultuser0. It is
+// an account event, tagged deleted, RID 1000, name defaultuser0, with the
+// Names key's time as its creation.
+func TestSAMDeletedAccount(t *testing.T) {
+	path := parsertest.Corpus(t, "agpl/registry/SAM")
+	del := rip(t, path, "del")
+	if !slices.Contains(del, "Key name: 000003E8") || !slices.Contains(del, "Key name: defaultuser0") {
+		t.Fatalf("RegRipper del does not list the deleted account")
+	}
+	res := parsertest.ParseFile(t, New(), path, nil)
+	n := 0
+	for _, ev := range res.Events {
+		if ev.User == nil || !slices.Contains(ev.Jejak.Tags, TagDeleted) {
+			continue
+		}
+		n++
+		if ev.User.ID != "1000" || ev.User.Name != "defaultuser0" || !strings.Contains(ev.Message, "deleted local account") {
+			t.Errorf("%+v %s", ev.User, ev.Message)
+		}
+	}
+	if n == 0 {
+		t.Error("no event of the deleted account")
+	}
 }
