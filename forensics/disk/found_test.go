@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
 	"github.com/jejak-forensics/jejak/forensics/fs/fstest"
@@ -411,5 +412,42 @@ func TestBootSectorAloneNotAnImage(t *testing.T) {
 		if it.Container || len(it.Chain) != 1 {
 			t.Errorf("%s taken for an image: %+v", it.Path, it)
 		}
+	}
+}
+
+// TestE01InFAT: an E01 copied onto a FAT volume (mtools) is a container
+// inside a file system: it is copied to the case tmp (its reader needs a
+// file) and walked like the E01 registered alone.
+func TestE01InFAT(t *testing.T) {
+	oracle.Tool(t, "mkfs.vfat", "dosfstools")
+	oracle.Tool(t, "mcopy", "mtools")
+	dir := t.TempDir()
+	img := filepath.Join(dir, "usb.img")
+	src := parsertest.Corpus(t, "images/image.E01")
+	for _, c := range [][]string{
+		{"mkfs.vfat", "-C", "-F", "12", img, "1024"},
+		{"mcopy", "-i", img, src, "::/image.E01"},
+	} {
+		cmd := exec.Command(c[0], c[1:]...)
+		cmd.Env = append(os.Environ(), "MTOOLS_SKIP_CHECK=1")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", c, err, out)
+		}
+	}
+	alone, _ := walkEvidence(t, src, jfs.Options{})
+	tmp := t.TempDir()
+	items, probs := walkEvidence(t, img, jfs.Options{TempDir: tmp, Zone: time.UTC})
+	for _, p := range probs {
+		t.Errorf("problem: %v", p)
+	}
+	var inside []fstest.Item
+	for _, it := range items {
+		if len(it.Chain) > 2 && it.Chain[1] == "fat:image.E01" {
+			inside = append(inside, it)
+		}
+	}
+	sameLists(t, "E01 in FAT", signature(inside, 2), signature(alone, 0))
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("spool copies left in the case tmp: %v", left)
 	}
 }
