@@ -612,7 +612,7 @@ func openVMDK(path string, depth int) (*VMDK, error) {
 		// its descriptor "<disk>.vmdk" when that lists this file.
 		if m := vmdkSplitName.FindStringSubmatch(filepath.Base(path)); m != nil {
 			desc := filepath.Join(filepath.Dir(path), m[1]+".vmdk")
-			if b, err := os.ReadFile(desc); err == nil && len(b) <= vmdkMaxDescriptor && isVMDKDescriptor(b) {
+			if b, err := readDescriptorFile(desc); err == nil && isVMDKDescriptor(b) {
 				if d, err := parseVMDKDescriptor(b); err == nil && d.lists(filepath.Base(path)) {
 					f.Close()
 					return openVMDK(desc, depth)
@@ -638,6 +638,24 @@ func openVMDK(path string, depth int) (*VMDK, error) {
 		return nil, err
 	}
 	return v, nil
+}
+
+// readDescriptorFile reads a small file whole; a file larger than any
+// descriptor (a monolithic image of the same name) is not read.
+func readDescriptorFile(path string) ([]byte, error) {
+	f, err := rofile.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() || st.Size() > vmdkMaxDescriptor {
+		return nil, errors.New("not a descriptor file")
+	}
+	return io.ReadAll(io.LimitReader(f, vmdkMaxDescriptor))
 }
 
 func (d *vmdkDescriptor) lists(base string) bool {
