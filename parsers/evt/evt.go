@@ -32,7 +32,12 @@
 // not in the file: it is taken from the file name (SecEvent.Evt →
 // Security, SysEvent.Evt → System, AppEvent.Evt → Application, else the
 // name without .evt; empty for a file not named *.evt), as libevt's
-// evtinfo does.
+// evtinfo does. The Windows 2000/XP/2003 Security logon, logoff, account
+// and group IDs (528-540, 551, 624-630, 632/636/660, 517) get the event.
+// action, user, source and logon fields the evtx parser gives their Vista
+// successors, and their strings also the successors' event_data names
+// (TargetUserName, IpAddress, MemberName …) beside Data1..N; see
+// normalize.go.
 package evt
 
 import (

@@ -267,3 +267,30 @@ func TestChannelOf(t *testing.T) {
 		}
 	}
 }
+
+// TestLegacySecurity: the XP/2003 Security IDs get the evtx parser's
+// actions and fields, and their positional strings the Vista names the
+// hunt's analyzers read (no Security .evt is in the corpus: the records
+// are built here from the string layouts Microsoft documents).
+func TestLegacySecurity(t *testing.T) {
+	f := &file{channel: "Security"}
+	at := time.Date(2008, 3, 1, 10, 0, 0, 0, time.UTC)
+	fail := f.event(&record{number: 7, generated: at, written: at, eventID: 529, eventType: 16, source: "Security", computer: "TABULASI",
+		strings: []string{"administrator", "TABULASI", "10", "User32  ", "Negotiate", "TABULASI", "TABULASI$", "WORKGROUP", "(0x0,0x3E7)", "1234", "-", "203.0.113.7", "1025"}}, "")
+	if fail.Event.Action != "logon-failed" || fail.Event.Outcome != "failure" || fail.User == nil || fail.User.Name != "administrator" ||
+		fail.Source == nil || fail.Source.IP != "203.0.113.7" || fail.Source.Port != 1025 || fail.Winlog.Logon == nil || fail.Winlog.Logon.Type != "RemoteInteractive" ||
+		fail.Winlog.EventData["TargetUserName"] != "administrator" || fail.Winlog.EventData["IpAddress"] != "203.0.113.7" || fail.Winlog.EventData["Data12"] != "203.0.113.7" {
+		t.Errorf("529: %+v %+v %+v %v", fail.Event, fail.User, fail.Source, fail.Winlog.EventData)
+	}
+	add := f.event(&record{number: 8, generated: at, written: at, eventID: 636, eventType: 8, source: "Security", computer: "TABULASI",
+		strings: []string{"-", "S-1-5-21-1-2-3-1005", "Administrators", "Builtin", "S-1-5-32-544", "admin", "TABULASI", "(0x0,0x1F2A3)", "-"}}, "")
+	if add.Event.Action != "added-member-to-group" || add.Group == nil || add.Group.Name != "Administrators" ||
+		add.Winlog.EventData["MemberSid"] != "S-1-5-21-1-2-3-1005" || add.User == nil || add.User.Name != "admin" {
+		t.Errorf("636: %+v %+v %+v %v", add.Event, add.User, add.Group, add.Winlog.EventData)
+	}
+	// The same ID from another source is not a Security audit event.
+	other := f.event(&record{number: 9, generated: at, written: at, eventID: 529, source: "MyApp", strings: []string{"x"}}, "")
+	if other.Event.Action != "" || len(other.Winlog.EventData) != 1 {
+		t.Errorf("529 from MyApp normalised: %+v %v", other.Event, other.Winlog.EventData)
+	}
+}

@@ -26,6 +26,10 @@ type legacy struct {
 	srcIP, srcPort     int
 	srcHost            int
 	group              int
+	// names gives insertion strings (by position) the event_data names
+	// the Vista successor uses, beside Data1..N, for analyzers and rules
+	// that read those names (MemberName, TargetUserName, IpAddress …).
+	names map[int]string
 }
 
 var (
@@ -38,7 +42,23 @@ var (
 // User Name, Caller Domain, Caller Logon ID, Caller Process ID, Transited
 // Services, Source Network Address, Source Port.
 var logonFailure = legacy{summary: "failed logon", action: "logon-failed", category: authn, typ: []string{"start"}, outcome: "failure",
-	user: 1, domain: 2, logonType: 3, srcHost: 6, srcIP: 12, srcPort: 13}
+	user: 1, domain: 2, logonType: 3, srcHost: 6, srcIP: 12, srcPort: 13,
+	names: map[int]string{1: "TargetUserName", 2: "TargetDomainName", 3: "LogonType", 4: "LogonProcessName",
+		5: "AuthenticationPackageName", 6: "WorkstationName", 7: "SubjectUserName", 8: "SubjectDomainName",
+		9: "SubjectLogonId", 10: "ProcessId", 12: "IpAddress", 13: "IpPort"}}
+
+// logonNames are 528's and 540's strings under 4624's names.
+var logonNames = map[int]string{1: "TargetUserName", 2: "TargetDomainName", 3: "TargetLogonId", 4: "LogonType",
+	5: "LogonProcessName", 6: "AuthenticationPackageName", 7: "WorkstationName", 8: "LogonGuid",
+	9: "SubjectUserName", 10: "SubjectDomainName", 11: "SubjectLogonId", 12: "ProcessId", 14: "IpAddress", 15: "IpPort"}
+
+// accountNames are 624's, 626's, 628's and 630's strings under 4720's names.
+var accountNames = map[int]string{1: "TargetUserName", 2: "TargetDomainName", 3: "TargetSid",
+	4: "SubjectUserName", 5: "SubjectDomainName", 6: "SubjectLogonId"}
+
+// memberNames are 632's, 636's and 660's strings under 4728's names.
+var memberNames = map[int]string{1: "MemberName", 2: "MemberSid", 3: "TargetUserName", 4: "TargetDomainName",
+	5: "TargetSid", 6: "SubjectUserName", 7: "SubjectDomainName", 8: "SubjectLogonId"}
 
 var legacyRules = map[int]legacy{
 	// 528 and 540: User Name, Domain, Logon ID, Logon Type, Logon Process,
@@ -46,9 +66,9 @@ var legacyRules = map[int]legacy{
 	// Name, Caller Domain, Caller Logon ID, Caller Process ID, Transited
 	// Services, Source Network Address, Source Port.
 	528: {summary: "logon", action: "logged-in", category: authn, typ: []string{"start"}, outcome: "success",
-		user: 1, domain: 2, logonID: 3, logonType: 4, srcHost: 7, srcIP: 14, srcPort: 15},
+		user: 1, domain: 2, logonID: 3, logonType: 4, srcHost: 7, srcIP: 14, srcPort: 15, names: logonNames},
 	540: {summary: "network logon", action: "logged-in", category: authn, typ: []string{"start"}, outcome: "success",
-		user: 1, domain: 2, logonID: 3, logonType: 4, srcHost: 7, srcIP: 14, srcPort: 15},
+		user: 1, domain: 2, logonID: 3, logonType: 4, srcHost: 7, srcIP: 14, srcPort: 15, names: logonNames},
 	529: logonFailure, 530: logonFailure, 531: logonFailure, 532: logonFailure, 533: logonFailure,
 	534: logonFailure, 535: logonFailure, 536: logonFailure, 537: logonFailure, 539: logonFailure,
 	// 538: User Name, Domain, Logon ID, Logon Type. 551: User Name, Domain,
@@ -60,22 +80,22 @@ var legacyRules = map[int]legacy{
 	// Account Name, Target Domain, Target Account ID, Caller User Name,
 	// Caller Domain, Caller Logon ID.
 	624: {summary: "user account created", action: "added-user-account", category: iam, typ: []string{"user", "creation"}, outcome: "success",
-		target: 1, targetDom: 2, user: 4, domain: 5, logonID: 6},
+		target: 1, targetDom: 2, user: 4, domain: 5, logonID: 6, names: accountNames},
 	626: {summary: "user account enabled", action: "enabled-user-account", category: iam, typ: []string{"user", "change"}, outcome: "success",
-		target: 1, targetDom: 2, user: 4, domain: 5, logonID: 6},
+		target: 1, targetDom: 2, user: 4, domain: 5, logonID: 6, names: accountNames},
 	628: {summary: "password set", action: "reset-password", category: iam, typ: []string{"user", "change"}, outcome: "success",
-		target: 1, targetDom: 2, user: 4, domain: 5, logonID: 6},
+		target: 1, targetDom: 2, user: 4, domain: 5, logonID: 6, names: accountNames},
 	630: {summary: "user account deleted", action: "deleted-user-account", category: iam, typ: []string{"user", "deletion"}, outcome: "success",
-		target: 1, targetDom: 2, user: 4, domain: 5, logonID: 6},
+		target: 1, targetDom: 2, user: 4, domain: 5, logonID: 6, names: accountNames},
 	// 632, 636, 660: Member Name, Member ID, Target Account Name (the
 	// group), Target Domain, Target Account ID, Caller User Name, Caller
 	// Domain, Caller Logon ID.
 	632: {summary: "member added to security-enabled global group", action: "added-member-to-group", category: iam, typ: []string{"group", "change"}, outcome: "success",
-		target: 1, group: 3, user: 6, domain: 7, logonID: 8},
+		target: 1, group: 3, user: 6, domain: 7, logonID: 8, names: memberNames},
 	636: {summary: "member added to security-enabled local group", action: "added-member-to-group", category: iam, typ: []string{"group", "change"}, outcome: "success",
-		target: 1, group: 3, user: 6, domain: 7, logonID: 8},
+		target: 1, group: 3, user: 6, domain: 7, logonID: 8, names: memberNames},
 	660: {summary: "member added to security-enabled universal group", action: "added-member-to-group", category: iam, typ: []string{"group", "change"}, outcome: "success",
-		target: 1, group: 3, user: 6, domain: 7, logonID: 8},
+		target: 1, group: 3, user: 6, domain: 7, logonID: 8, names: memberNames},
 	// 517: Primary User Name, Primary Domain, Primary Logon ID, Client User
 	// Name, Client Domain, Client Logon ID.
 	517: {summary: "audit log cleared", action: "audit-log-cleared", category: []string{"iam", "configuration"}, typ: []string{"deletion"}, outcome: "success",
@@ -100,6 +120,13 @@ func normalize(ev *timeline.Event, r *record) {
 			return ""
 		}
 		return v
+	}
+	for pos, name := range l.names {
+		if pos <= len(r.strings) {
+			if _, taken := ev.Winlog.EventData[name]; !taken {
+				ev.Winlog.EventData[name] = r.strings[pos-1]
+			}
+		}
 	}
 	ev.Event.Action = l.action
 	ev.Event.Category = l.category
