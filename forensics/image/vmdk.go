@@ -708,6 +708,9 @@ func (v *VMDK) build(path string, d *vmdkDescriptor, self *vmdkExtent, depth int
 	for _, de := range d.extents {
 		e := &vmdkExtent{start: off, length: de.sectors * 512, kind: de.kind, offset: de.offset * 512}
 		off += e.length
+		if off > 1<<61 {
+			return fmt.Errorf("vmdk: %s: the extents up to descriptor line %d add up to an implausible %d bytes", path, de.line, off)
+		}
 		switch de.kind {
 		case "ZERO":
 			v.extents = append(v.extents, e)
