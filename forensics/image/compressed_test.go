@@ -278,3 +278,29 @@ func TestCompressedXZBlocks(t *testing.T) {
 		t.Errorf("the block after the damage: %v", err)
 	}
 }
+
+// TestCompressedConcatenated: members or streams written one after the
+// other (cat a.gz b.gz, pbzip2, zstd -T) are one media.
+func TestCompressedConcatenated(t *testing.T) {
+	withTempDir(t)
+	raw := noiseRaw(t, 3<<20+512)
+	media, _ := os.ReadFile(raw)
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	os.WriteFile(a, media[:1<<20+4096], 0o644)
+	os.WriteFile(b, media[1<<20+4096:], 0o644)
+	for format, args := range compressors {
+		oracle.Tool(t, args[0], args[0])
+		out := filepath.Join(dir, "cat."+format)
+		cmd := strings.Join(args, " ")
+		if b, err := exec.Command("sh", "-c", `{ `+cmd+` "$1"; `+cmd+` "$2"; } > "$3"`, "sh", a, b, out).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v %s", format, err, b)
+		}
+		img, err := OpenCompressed(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkMedia(t, img, raw)
+		img.Close()
+	}
+}
