@@ -5,13 +5,17 @@
 // run through it so that a run whose tests skip for missing tools or data
 // says so at the end instead of looking like a clean pass.
 //
-// It only reports: the exit status of the run is go test's (the script's
-// pipefail), never this program's, unless its own input cannot be read.
+// It only reports — the exit status of the run is go test's (the script's
+// pipefail) — unless its own input cannot be read, or with -strict (CI:
+// the test script installs every tool and has all the data) a test skipped
+// for missing data, a missing tool or no Elasticsearch: then it exits 3, so
+// that a green CI run means every test ran.
 package main
 
 import (
 	"bufio"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -154,6 +158,22 @@ func skipReason(out []string) string {
 	return reason
 }
 
+// missing matches skip reasons that say data, a tool or the test node was
+// not there (the wording parsertest, internal/oracle and the store tests
+// use).
+var missing = regexp.MustCompile(`(?i)corpus not found|snapshot not present|not present:|JEJAK_TEST_ES not set|not installed|executable file not found|not in \$PATH|missing: apt-get`)
+
+// Missing returns the skips whose reason says something was missing.
+func Missing(s Summary) []Skip {
+	var out []Skip
+	for _, sk := range s.Skips {
+		if missing.MatchString(sk.Reason) {
+			out = append(out, sk)
+		}
+	}
+	return out
+}
+
 // maxReasons bounds the summary; the rest are counted on one line.
 const maxReasons = 30
 
@@ -203,10 +223,19 @@ func Report(w io.Writer, s Summary) {
 }
 
 func main() {
+	strict := flag.Bool("strict", false, "exit 3 when a test skipped for missing data, tools or Elasticsearch (CI)")
+	flag.Parse()
 	s, err := Filter(os.Stdin, os.Stdout)
 	Report(os.Stdout, s)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "testsummary:", err)
 		os.Exit(2)
+	}
+	if m := Missing(s); *strict && len(m) > 0 {
+		fmt.Fprintf(os.Stdout, "testsummary: -strict: %d tests skipped for missing data, tools or Elasticsearch, which this run must have:\n", len(m))
+		for _, sk := range m {
+			fmt.Fprintf(os.Stdout, "  %s %s: %s\n", sk.Package, sk.Test, sk.Reason)
+		}
+		os.Exit(3)
 	}
 }

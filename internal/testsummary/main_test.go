@@ -145,3 +145,23 @@ func sorted(s []string) []string {
 	slices.Sort(out)
 	return out
 }
+
+// -strict picks out the skips for missing data, tools or the test node, and
+// leaves the others (a helper process, a platform limit) alone.
+func TestMissing(t *testing.T) {
+	s := Summary{Skips: []Skip{
+		{Test: "A", Reason: "shared corpus not found: x.evtx is not redistributable"},
+		{Test: "B", Reason: "JEJAK_TEST_ES not set: run via scripts/test.sh"},
+		{Test: "C", Reason: "helper process for TestSignalStopsHashing"},
+		{Test: "D", Reason: "sccainfo not installed (libscca-utils)"},
+		{Test: "E", Reason: "JEJAK_TEST_ES_CLUSTER not set: start a three-node cluster"},
+		{Test: "F", Reason: "SigmaHQ snapshot not present (stat x): this test needs ../shared/sigma"},
+	}}
+	var got []string
+	for _, sk := range Missing(s) {
+		got = append(got, sk.Test)
+	}
+	if strings.Join(got, ",") != "A,B,D,F" {
+		t.Errorf("missing = %v, want A,B,D,F", got)
+	}
+}
