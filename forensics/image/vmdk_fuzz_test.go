@@ -2,6 +2,8 @@ package image
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -27,5 +29,29 @@ func FuzzVMDKSparse(f *testing.F) {
 		}
 		v := &VMDK{size: sp.capacity, extents: []*vmdkExtent{{length: sp.capacity, kind: "SPARSE", sp: sp}}}
 		readSome(v)
+	})
+}
+
+// FuzzVMDKDescriptor opens arbitrary text as a descriptor file beside a
+// small flat extent: no panic, errors only.
+func FuzzVMDKDescriptor(f *testing.F) {
+	f.Add("# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType=\"monolithicFlat\"\nRW 8 FLAT \"x-flat.vmdk\" 0\nRW 16 ZERO\n")
+	f.Add("# Disk DescriptorFile\ncreateType=\"twoGbMaxExtentFlat\"\nRW 4 FLAT \"x-flat.vmdk\" 4\nRW 4 FLAT \"x-flat.vmdk\" 0\n")
+	f.Add("# Disk DescriptorFile\nparentCID=12345678\nparentFileNameHint=\"x.vmdk\"\nRW 4 ZERO\n")
+	dir := f.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "x-flat.vmdk"), bytes.Repeat([]byte{0xab}, 4096), 0o644); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		p := filepath.Join(dir, "x.vmdk")
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		img, err := OpenVMDK(p)
+		if err != nil {
+			return
+		}
+		readSome(img)
+		img.Close()
 	})
 }
