@@ -238,6 +238,11 @@ func TestForensicsSamplesExFAT(t *testing.T) {
 		if e.ZoneAssumed != "" {
 			t.Errorf("%s: its times carry UTC offsets, yet ZoneAssumed is %q", e.Path, e.ZoneAssumed)
 		}
+		// Both files' entries hold 10 ms increments of 10 (0x0a at bytes
+		// 20 and 21, see xxd): 100 ms past fls's whole second.
+		if ns := e.Times.Born.Nanosecond(); e.Mode.IsRegular() && ns != 100_000_000 {
+			t.Errorf("%s: creation time %v, want 100 ms past the second", e.Path, e.Times.Born)
+		}
 	}
 }
 
