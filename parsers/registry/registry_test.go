@@ -243,7 +243,7 @@ func TestDeletedKeysEqualRegRipper(t *testing.T) {
 			res := parsertest.ParseFile(t, New(), path, nil)
 			have := map[string]int{}
 			for _, ev := range res.Events {
-				if slices.Contains(ev.Jejak.Tags, TagDeleted) && slices.Contains(ev.Jejak.Tags, TagRecovered) {
+				if ev.Event.Dataset == "windows.registry" && slices.Contains(ev.Jejak.Tags, TagDeleted) && slices.Contains(ev.Jejak.Tags, TagRecovered) {
 					k := ev.Jejak.Data["registry.key"]
 					have[k[strings.LastIndexByte(k, '\\')+1:]+"|"+ev.Timestamp.Format(time.DateTime)]++
 					if strings.Contains(k, "unknown parent") {

@@ -75,3 +75,16 @@ values(r"Microsoft\Windows\CurrentVersion\Run", [
 ])
 values(r"Microsoft\Windows\CurrentVersion\RunOnce", [("Cleanup", 1, sz(r"cmd.exe /c del C:\Temp\x.log"))])
 h.commit(None)
+
+# The base block names the file the hive was loaded from (the copy's
+# says SAM): name it SOFTWARE (Windows keeps the last 31 characters) and recompute the checksum (XOR of the first
+# 127 dwords), as Windows writes it, so tools that go by the name agree.
+with open(sys.argv[1], "r+b") as out:
+    block = bytearray(out.read(512))
+    block[48:112] = r"\SystemRoot\System32\Config\SOFTWARE"[-31:].encode("utf-16-le").ljust(64, b"\0")
+    csum = 0
+    for i in range(0, 508, 4):
+        csum ^= struct.unpack_from("<I", block, i)[0]
+    struct.pack_into("<I", block, 508, {0: 1, 0xFFFFFFFF: 0xFFFFFFFE}.get(csum, csum))
+    out.seek(0)
+    out.write(block)
