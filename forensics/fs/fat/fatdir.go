@@ -55,9 +55,14 @@ type lfnState struct {
 	chk   byte
 	start int64
 	any   bool
+	// whole says the slots seen so far form an unbroken live sequence:
+	// the first flagged last-in-sequence (0x40), each next one numbered
+	// one less, down to next == 0 at the short entry.
+	whole bool
+	next  byte
 }
 
-func (l *lfnState) reset() { l.units, l.any, l.start = l.units[:0], false, -1 }
+func (l *lfnState) reset() { l.units, l.any, l.start, l.whole = l.units[:0], false, -1, false }
 
 func (l *lfnState) add(b []byte, off int64) {
 	seq := b[0]
@@ -68,6 +73,11 @@ func (l *lfnState) add(b []byte, off int64) {
 		l.units = l.units[:0]
 		l.chk = b[13]
 		l.start = off
+		l.whole = seq&0x40 != 0 && seq != slotDeleted
+		l.next = seq&0x1F - 1
+	} else if l.whole {
+		l.whole = seq == l.next && seq != 0
+		l.next = seq - 1
 	}
 	l.any = true
 	var part [13]uint16
@@ -335,11 +345,11 @@ func (s *walkState) readDir(runs []extent, path string, inDeleted bool) []dirent
 						// A deleted short name lost the byte the checksum
 						// covers first; the checksum is a bijection of that
 						// byte, so some byte always matches: nothing to check.
-						ok := chk == lfn.chk || b[0] == slotDeleted
+						ok := chk == lfn.chk && lfn.whole && lfn.next == 0 || b[0] == slotDeleted
 						if ok {
 							d.name, d.lfnStart = lfn.name(), lfn.start
 						} else if !d.deleted {
-							s.problem(join(path, shortName(b, b[0])), lfn.start, fmt.Errorf("%w: long name slots at offset %d do not belong to the short entry at %d (checksum %#x, expected %#x): the short name is used", jfs.ErrCorrupt, lfn.start, eoff, lfn.chk, chk))
+							s.problem(join(path, shortName(b, b[0])), lfn.start, fmt.Errorf("%w: long name slots at offset %d do not belong to the short entry at %d (checksum %#x, expected %#x; sequence complete: %v): the short name is used", jfs.ErrCorrupt, lfn.start, eoff, lfn.chk, chk, lfn.whole && lfn.next == 0))
 						}
 					}
 					if d.name == "" {

@@ -325,3 +325,62 @@ func TestSectorAndClusterSizes(t *testing.T) {
 		})
 	}
 }
+
+// TestLongNameChecksum: a long name whose checksum does not match the
+// live short entry after it (the slots of an older name left in front of
+// a newer short entry) is not given to that entry: the short name is used
+// and the mismatch reported with the slots' offset. (fls uses such a name
+// without checking.)
+func TestLongNameChecksum(t *testing.T) {
+	img, _ := buildFAT(t, "12", "UTC")
+	b, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := openVolume(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The root's "results-district-7.csv": its long-name slots precede it.
+	var lfnAt int64 = -1
+	for off := v.rootOff; off < v.rootOff+v.rootBytes; off += 32 {
+		e := b[off : off+32]
+		if e[11] == attrLFN && e[0] != slotDeleted && e[1] == 'r' && e[3] == 'e' {
+			lfnAt = off
+			break
+		}
+	}
+	if lfnAt < 0 {
+		t.Fatal("no long-name slot for results-district-7.csv in the root")
+	}
+	for _, c := range []struct {
+		name  string
+		patch func(b []byte)
+		at    int64 // where the problem must point
+	}{
+		// The slot next to the short entry carries another checksum.
+		{"checksum", func(b []byte) { b[lfnAt+13] ^= 0xFF }, lfnAt},
+		// The first slot (flagged last-in-sequence) is damaged: what is
+		// left is the name's first 13 characters, with the right
+		// checksum, but not a whole name.
+		{"sequence", func(b []byte) { b[lfnAt-32+13] ^= 0xFF }, lfnAt},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := bytes.Clone(b)
+			c.patch(b)
+			w, err := NewWalker(bytes.NewReader(b), int64(len(b)), []string{"file:x"}, Options{Zone: time.UTC})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _, probs := walkBodies(t, w)
+			if len(probs) != 1 || probs[0].Offset != c.at || !strings.Contains(probs[0].Error(), "do not belong") {
+				t.Errorf("problems %v, want one at offset %d", probs, c.at)
+			}
+			for _, g := range got {
+				if strings.HasPrefix(g.path, "/results-distr") {
+					t.Errorf("the long name was used: %s", g)
+				}
+			}
+		})
+	}
+}
