@@ -225,9 +225,9 @@ func logsourceFilter(l sigma.Logsource) (func(*timeline.Event) bool, error) {
 		case "auditd":
 			return func(ev *timeline.Event) bool { return ev.Jejak.Provenance.Parser == "auditd" }, nil
 		case "syslog":
-			return func(ev *timeline.Event) bool { return ev.Jejak.Provenance.Parser == "syslog" }, nil
+			return isSyslogRecord, nil
 		case "auth":
-			return func(ev *timeline.Event) bool { return ev.Jejak.Provenance.Parser == "syslog" && isAuthSyslog(ev) }, nil
+			return func(ev *timeline.Event) bool { return isSyslogRecord(ev) && isAuthSyslog(ev) }, nil
 		}
 		progs, ok := linuxServices[service]
 		if !ok {
@@ -465,4 +465,12 @@ func ecsFields(ev *timeline.Event, set func(k, v string)) {
 			set("winlog.logon.type", w.Logon.Type)
 		}
 	}
+}
+
+// isSyslogRecord: a record of the system log, from a syslog file or the
+// systemd journal (a server without rsyslog keeps its auth records only
+// there; parsers/journal normalises them as syslog's are).
+func isSyslogRecord(ev *timeline.Event) bool {
+	p := ev.Jejak.Provenance.Parser
+	return p == "syslog" || p == "journal"
 }

@@ -66,7 +66,10 @@ func knownLogName(p string, chain []string) bool {
 	}
 	switch {
 	case logNames[base], dbLog.MatchString(base),
-		strings.HasSuffix(base, ".evtx"), strings.HasSuffix(base, ".evt"):
+		strings.HasSuffix(base, ".evtx"), strings.HasSuffix(base, ".evt"),
+		// systemd journals: system.journal, user-1000.journal, archived
+		// system@…journal and unclean *.journal~ files.
+		strings.HasSuffix(base, ".journal"), strings.HasSuffix(base, ".journal~"):
 		return true
 	case strings.HasSuffix(base, ".log"):
 		// A generic .log counts inside a log folder: the path itself or a
