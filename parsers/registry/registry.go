@@ -1,35 +1,57 @@
 // Package registry reads Windows registry hives (regf): SYSTEM, SOFTWARE,
 // SAM, SECURITY, NTUSER.DAT, UsrClass.dat, Amcache.hve and any other, found
 // anywhere (loose, in folders, archives, disk images), recognised by content
-// ("regf" at 0, a hive bin at 4096).
+// ("regf" at 0, a hive bin at 4096), names only a tie-breaker for the type.
 //
 // Every key is an event at its last-written time ("Key Last Written", as
-// plaso's winreg parser gives), with the key path in jejak.data.registry.key
-// and its values summarised in the message; the provenance offset is the
-// file offset of the key's nk cell. Plugins chosen by the hive's type (known
-// from its root keys, the base block's file name a tie-breaker) decode what
-// an audit asks of it: accounts (SAM), computer name, time zone, services,
-// interfaces, USB devices, ShimCache (SYSTEM), programs, networks, Run keys
-// (SOFTWARE), UserAssist, MRUs, RDP servers (NTUSER), Amcache files,
-// shellbags (UsrClass).
+// plaso's winreg parser gives it, to the 100 ns), with the key path (from
+// the root, "\"-joined, without the root key's own name) in
+// jejak.data.registry.key and its values summarised in the message
+// (bounded: a key of thousands of values says how many it left out); the
+// provenance offset is the file offset of the key's nk cell. Keys left in
+// free cells (deleted keys, and deleted SAM accounts) are events too,
+// tagged "deleted" and "recovered", under their old parent's path. Plugins
+// chosen by the hive's type (known from its root keys) decode what an
+// audit asks of it, each event with the key it was read from:
+//
+//   - SAM: local accounts (RID, name, full name, flags, logon count, group
+//     membership) with last logon, password set, last failed logon, expiry
+//     and creation; local groups with their members.
+//   - SYSTEM: computer name, time zone (TimeZoneOf, ReadTimeZone: the
+//     Windows name, its IANA zone and the bias), last shutdown, services,
+//     interfaces and DHCP leases, MountedDevices, USBSTOR/USB/SWD device
+//     times (event.action usb-device-first-connected, -last-connected,
+//     -last-removed; device.id, device.serial, device.name, device.vendor,
+//     device.product), ShimCache (Vista to Windows 10 Creators layouts).
+//   - SOFTWARE: Windows version and install time, installed programs,
+//     network profiles (first and last connected), Run and RunOnce.
+//   - NTUSER.DAT: UserAssist, RecentDocs, RunMRU, TypedPaths, the RDP
+//     client's servers and MRU, MountPoints2, Run keys, XP shellbags.
+//   - Amcache.hve: file entries with path and SHA-1, and PE link dates.
+//   - UsrClass.dat: shellbags, through a minimal shell-item decoder (root
+//     folders, volumes, file entries with their long names, network
+//     places, URIs; control panel items, MTP devices and other types are
+//     named by their type byte).
 //
 // Decoder: the served module www.velocidex.com/golang/regparser was read
 // first. Its key times are cut to whole seconds (FileTime goes through Unix
 // seconds), it follows subkey lists without a bound or a loop check (a
-// crafted hive recurses forever) and reads value data one byte per ReadAt,
-// and it reports no damage (a bad cell is an empty result). The hive
-// format is small and well documented (msuhanov's regf specification,
-// which regparser follows too), so this package decodes cells itself
-// (hive.go) from the file held in memory, with every offset bounds-checked,
-// subkey loops cut, and every damaged cell a warning naming its offset.
-// regparser stays as a test oracle (ShimCache, key times to the second).
+// crafted hive recurses forever), reads value data one byte per ReadAt,
+// and reports no damage (a bad cell is an empty result). The hive format
+// is small and well documented (msuhanov's regf specification, which
+// regparser follows too), so this package decodes cells itself (hive.go)
+// from the file held in memory, with every offset bounds-checked, subkey
+// loops cut, and every damaged cell a warning naming its offset. regparser
+// is the tests' differential oracle (keys and times, ShimCache), beside
+// libregf's regfexport, reglookup and RegRipper.
 //
-// Transaction logs: a parser sees one file, not its neighbours, so a
-// dirty hive (primary and secondary sequence numbers differ: its last
-// changes may be only in <hive>.LOG1/.LOG2) is read as it is on disk and
-// a warning names both sequence numbers; the log files themselves are
-// recognised (a regf base block of file type 1, 2 or 6) and reported with
-// what they hold, not applied.
+// Transaction logs: a parser sees one file, not its neighbours, so a dirty
+// hive (primary and secondary sequence numbers differ: its last changes
+// may be only in <hive>.LOG1/.LOG2) is read as it is on disk, and a
+// warning names the file and both sequence numbers; the log files are
+// recognised by content (a regf base block of file type 1, 2 or 6) and
+// reported with the entries they hold, and a warning says they were not
+// applied.
 package registry
 
 import (
@@ -414,7 +436,7 @@ func (w *walker) transactionLog(data []byte) error {
 			}
 			last = seq
 			entries++
-			pages += int(binary.LittleEndian.Uint32(b[24:]))
+			pages += int(binary.LittleEndian.Uint32(b[20:]))
 			off += size
 		}
 	}

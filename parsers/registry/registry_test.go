@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -259,5 +260,44 @@ func TestDeletedKeysEqualRegRipper(t *testing.T) {
 	}
 	if total < 4 {
 		t.Errorf("%d deleted keys in the corpus, RegRipper finds 6", total)
+	}
+}
+
+// A new-format transaction log (a base block of file type 6, then HvLE
+// entries at 512, as msuhanov's specification and regparser's profile lay
+// them out) is recognised by content, reported as one event with its
+// entries, pages and sequence numbers, and warned as not applied.
+func TestTransactionLog(t *testing.T) {
+	hive, err := os.ReadFile(parsertest.Corpus(t, "windows/registry/SAM"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	le := binary.LittleEndian
+	log := bytes.Clone(hive[:512])
+	le.PutUint32(log[offFileType:], 6)
+	le.PutUint32(log[offSeq1:], 61)
+	le.PutUint32(log[offSeq2:], 61)
+	for i, seq := range []uint32{60, 61} {
+		e := make([]byte, 512+4096)
+		copy(e, "HvLE")
+		le.PutUint32(e[4:], uint32(len(e)))
+		le.PutUint32(e[12:], seq)
+		le.PutUint32(e[16:], le.Uint32(hive[offBinsSize:]))
+		le.PutUint32(e[20:], 1)                // one dirty page
+		le.PutUint32(e[40:], uint32(i)*0x1000) // its offset in the hive bins
+		le.PutUint32(e[44:], 0x1000)
+		copy(e[512:], hive[4096+i*0x1000:])
+		log = append(log, e...)
+	}
+	e := parsertest.BytesEntry("SAM.LOG1", log, time.Time{})
+	if !New().Match(e, log[:4096]) {
+		t.Fatal("Match refuses the log")
+	}
+	res := parsertest.Parse(context.Background(), New(), e, time.UTC)
+	if res.Err != nil || len(res.Events) != 1 || len(res.Warnings) != 1 || !errors.Is(res.Warnings[0].Err, ErrTransaction) {
+		t.Fatalf("%v, %d events, warnings %v", res.Err, len(res.Events), res.Warnings)
+	}
+	if m := res.Events[0].Message; !strings.Contains(m, "2 log entries (sequence 60 to 61), 2 dirty pages") {
+		t.Errorf("message %q", m)
 	}
 }
