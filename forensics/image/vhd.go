@@ -328,14 +328,19 @@ func (v *VHD) openParent(hdr []byte, depth int) error {
 	return nil
 }
 
-// openParentImage opens a parent image at chain depth depth: a VHD parent keeps the
-// depth count, anything else is opened by Open.
+// openParentImage opens a parent image at chain depth depth: a VHD or VHDX
+// parent keeps the depth count, anything else is opened by Open.
 func openParentImage(path string, depth int) (Image, error) {
 	if f, err := rofile.Open(path); err == nil {
+		var sig [8]byte
+		f.ReadAt(sig[:], 0)
 		st, serr := f.Stat()
 		isv := serr == nil && isVHD(f, st.Size())
 		f.Close()
-		if isv {
+		switch {
+		case bytes.Equal(sig[:], vhdxSignature):
+			return openVHDX(path, depth)
+		case isv:
 			return openVHD(path, depth)
 		}
 	}

@@ -70,8 +70,9 @@ func FuzzVHDX(f *testing.F) {
 		f.Add(s)
 	}
 	f.Add(append(append([]byte{}, vhdxSignature...), make([]byte, 320<<10)...))
+	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte) {
-		v, err := newVHDX(bytes.NewReader(data), "fuzz.vhdx", int64(len(data)))
+		v, err := newVHDX(bytes.NewReader(data), filepath.Join(dir, "fuzz.vhdx"), int64(len(data)), 0)
 		if err != nil {
 			return
 		}
@@ -92,9 +93,9 @@ func FuzzCompressed(f *testing.F) {
 	}
 	f.Add([]byte{0x28, 0xb5, 0x2f, 0xfd, 0, 0x58, 0, 0, 0})
 	dir := f.TempDir()
-	old := TempDir
-	TempDir = dir
-	defer func() { TempDir = old }()
+	old, oldMax := TempDir, compressedMaxMedia
+	TempDir, compressedMaxMedia = dir, 8<<20
+	defer func() { TempDir, compressedMaxMedia = old, oldMax }()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p := filepath.Join(dir, "fuzz.gz")
 		if err := os.WriteFile(p, data, 0o644); err != nil {

@@ -9,8 +9,9 @@ package image
 // hold metadata writes not yet applied to the file: reading around them
 // would give a state of the disk that never existed, so the log is
 // replayed in memory first (vhdx_log.go) and Info.Notes says so; a log
-// that cannot be replayed is refused with ErrVHDXDirtyLog. Differencing
-// VHDX (has-parent) files are refused (ErrVHDXDifferencing).
+// that cannot be replayed is refused with ErrVHDXDirtyLog. A differencing
+// VHDX reads through to its parent, found beside it from the parent
+// locator, where its BAT and sector bitmaps say so.
 
 import (
 	"bytes"
@@ -33,8 +34,9 @@ var vhdxSignature = []byte("vhdxfile")
 // outside the file or over 64 MiB).
 var ErrVHDXDirtyLog = errors.New("VHDX with a dirty log: not replayed; replay it on a copy with qemu-img check -r all or Hyper-V, then register the copy")
 
-// ErrVHDXDifferencing: a VHDX whose data depends on a parent disk.
-var ErrVHDXDifferencing = errors.New("VHDX differencing disk (has a parent): not supported")
+// ErrVHDXDifferencing: a VHDX whose data depends on a parent disk it does
+// not say how to find (no parent locator of the VHDX type).
+var ErrVHDXDifferencing = errors.New("VHDX differencing disk without a usable parent locator: not supported")
 
 const (
 	vhdxHeader1     = 64 << 10
@@ -94,10 +96,22 @@ type VHDX struct {
 	chunkRatio int64
 	bat        []uint64
 	info       Info
+	// Differencing disks only.
+	parent  Image
+	lss     int64
+	bitmaps *chunkCache // sector bitmap blocks by chunk
 }
 
-// OpenVHDX opens the VHDX file at path.
+// OpenVHDX opens the VHDX file at path; a differencing disk's parents are
+// found beside it (see resolveParent) and opened too.
 func OpenVHDX(path string) (*VHDX, error) {
+	return openVHDX(path, 0)
+}
+
+func openVHDX(path string, depth int) (*VHDX, error) {
+	if depth > maxParentDepth {
+		return nil, fmt.Errorf("vhdx: %s: more than %d differencing disks in a chain (a parent loop?)", path, maxParentDepth)
+	}
 	f, err := rofile.Open(path)
 	if err != nil {
 		return nil, err
@@ -107,7 +121,7 @@ func OpenVHDX(path string) (*VHDX, error) {
 		f.Close()
 		return nil, err
 	}
-	v, err := newVHDX(f, path, st.Size())
+	v, err := newVHDX(f, path, st.Size(), depth)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -116,8 +130,9 @@ func OpenVHDX(path string) (*VHDX, error) {
 	return v, nil
 }
 
-// newVHDX parses the structures of a VHDX read through r (size bytes).
-func newVHDX(r io.ReaderAt, path string, fileSize int64) (*VHDX, error) {
+// newVHDX parses the structures of a VHDX read through r (size bytes);
+// depth counts the differencing disks above it.
+func newVHDX(r io.ReaderAt, path string, fileSize int64, depth int) (*VHDX, error) {
 	v := &VHDX{f: r, name: path}
 	v.info = Info{Format: "vhdx", Segments: []string{path}, Metadata: map[string]string{}}
 	base := filepath.Base(path)
@@ -274,9 +289,7 @@ func newVHDX(r io.ReaderAt, path string, fileSize int64) (*VHDX, error) {
 	v.info.SectorSize = lss
 	v.info.SectorCount = v.size / lss
 	v.info.ChunkSize = v.blockSize
-	if hasParent {
-		return nil, fmt.Errorf("vhdx: %s: %w", path, ErrVHDXDifferencing)
-	}
+	v.lss = lss
 	// A fixed VHDX is one whose blocks stay allocated (LeaveBlocksAllocated):
 	// the format has no disk type field of its own.
 	v.info.Metadata["vhdx_type"] = "dynamic"
@@ -289,7 +302,10 @@ func newVHDX(r io.ReaderAt, path string, fileSize int64) (*VHDX, error) {
 	v.chunkRatio = (1 << 23) * lss / v.blockSize
 	blocks := (v.size + v.blockSize - 1) / v.blockSize
 	entries := blocks
-	if blocks > 0 {
+	if hasParent {
+		// Every chunk's sector bitmap entry, the last one's included.
+		entries = (blocks + v.chunkRatio - 1) / v.chunkRatio * (v.chunkRatio + 1)
+	} else if blocks > 0 {
 		entries += (blocks - 1) / v.chunkRatio
 	}
 	if bat[0] < 0 || bat[1] < entries*8 || bat[0]+entries*8 > fileSize {
@@ -303,7 +319,141 @@ func newVHDX(r io.ReaderAt, path string, fileSize int64) (*VHDX, error) {
 	for i := range v.bat {
 		v.bat[i] = le.Uint64(raw[i*8:])
 	}
+	if hasParent {
+		v.info.Metadata["vhdx_type"] = "differencing"
+		v.bitmaps = newChunkCache(4)
+		if err := v.openParent(item[vhdxParentLocator], depth); err != nil {
+			return nil, err
+		}
+	}
 	return v, nil
+}
+
+var vhdxLocatorType = mustGUID("B04AEFB7-D19E-4A81-B789-25B8E9445913")
+
+// openParent reads the parent locator (key/value pairs of UTF-16 strings)
+// and opens the parent it names, found as resolveParent finds a VHD's.
+func (v *VHDX) openParent(loc []byte, depth int) error {
+	le := binary.LittleEndian
+	if len(loc) < 20 || [16]byte(loc[:16]) != vhdxLocatorType {
+		return fmt.Errorf("vhdx: %s: differencing disk without a VHDX parent locator: %w", v.name, ErrVHDXDifferencing)
+	}
+	kv := map[string]string{}
+	for i := range int(le.Uint16(loc[18:])) {
+		e := 20 + 12*i
+		if e+12 > len(loc) {
+			return fmt.Errorf("vhdx: %s: parent locator entry %d outside the item", v.name, i)
+		}
+		ko, vo := int(le.Uint32(loc[e:])), int(le.Uint32(loc[e+4:]))
+		kl, vl := int(le.Uint16(loc[e+8:])), int(le.Uint16(loc[e+10:]))
+		if ko+kl > len(loc) || vo+vl > len(loc) {
+			return fmt.Errorf("vhdx: %s: parent locator entry %d outside the item", v.name, i)
+		}
+		kv[utf16String(loc[ko:ko+kl], le)] = utf16String(loc[vo:vo+vl], le)
+	}
+	var names []string
+	for _, k := range []string{"relative_path", "absolute_win32_path", "volume_path"} {
+		if n := kv[k]; n != "" {
+			names = append(names, n)
+		}
+	}
+	parent, err := resolveParent(v.name, names)
+	if err != nil {
+		return err
+	}
+	v.info.Metadata["vhdx_parent"] = parent
+	p, err := openParentImage(parent, depth+1)
+	if err != nil {
+		return fmt.Errorf("vhdx: %s: parent %s: %w", v.name, parent, err)
+	}
+	// parent_linkage is the parent's DataWriteGuid when the child was made:
+	// another value means the parent's data changed since.
+	if want, got := strings.Trim(strings.ToLower(kv["parent_linkage"]), "{}"), p.Info().Metadata["vhdx_data_write_guid"]; want != "" && got != "" && want != got {
+		v.info.Warnings = append(v.info.Warnings, fmt.Sprintf("vhdx: %s: parent %s has DataWriteGuid %s, the child expects %s (the parent changed since the child was made?)",
+			filepath.Base(v.name), filepath.Base(parent), got, want))
+	}
+	if p.Size() < v.size {
+		v.info.Warnings = append(v.info.Warnings, fmt.Sprintf("vhdx: %s: parent %s is smaller (%d bytes) than the child (%d): the rest reads as zeros",
+			filepath.Base(v.name), filepath.Base(parent), p.Size(), v.size))
+	}
+	v.parent = p
+	pi := p.Info()
+	v.info.Segments = append(v.info.Segments, pi.Segments...)
+	v.info.Warnings = append(v.info.Warnings, pi.Warnings...)
+	v.info.Notes = append(v.info.Notes, pi.Notes...)
+	return nil
+}
+
+// readParent fills p from the parent, zeros past its end.
+func (v *VHDX) readParent(p []byte, off int64) error {
+	if v.parent == nil || off >= v.parent.Size() {
+		clear(p)
+		return nil
+	}
+	q := p[:min(int64(len(p)), v.parent.Size()-off)]
+	n, err := v.parent.ReadAt(q, off)
+	if err != nil && !(err == io.EOF && n == len(q)) {
+		return err
+	}
+	clear(p[len(q):])
+	return nil
+}
+
+// sectorBitmap returns the 1 MiB sector bitmap of chunk c.
+func (v *VHDX) sectorBitmap(c int64) ([]byte, error) {
+	if b, ok := v.bitmaps.get(c); ok {
+		return b, nil
+	}
+	i := c*(v.chunkRatio+1) + v.chunkRatio
+	if i >= int64(len(v.bat)) || v.bat[i]&7 != vhdxFullyPresent {
+		return nil, fmt.Errorf("vhdx: %s: chunk %d has partially present blocks but no sector bitmap (BAT entry %d)", filepath.Base(v.name), c, i)
+	}
+	b := make([]byte, vhdxMB)
+	at := int64(v.bat[i]>>20) * vhdxMB
+	if _, err := v.f.ReadAt(b, at); err != nil {
+		return nil, fmt.Errorf("vhdx: %s: sector bitmap of chunk %d at file offset %d: %w", filepath.Base(v.name), c, at, err)
+	}
+	v.bitmaps.put(c, b)
+	return b, nil
+}
+
+// readPartial reads q at media offset off of a partially present block
+// whose data starts at file offset fo: sectors whose bit is set (bit 0 of
+// byte 0 the chunk's first sector) from this file, the others from the
+// parent.
+func (v *VHDX) readPartial(q []byte, off, blk, fo int64) error {
+	c := blk / v.chunkRatio
+	bm, err := v.sectorBitmap(c)
+	if err != nil {
+		return err
+	}
+	chunkStart := c * v.chunkRatio * v.blockSize
+	bit := func(at int64) bool {
+		s := (at - chunkStart) / v.lss
+		return bm[s/8]&(1<<(s%8)) != 0
+	}
+	blockStart := blk * v.blockSize
+	n := int64(0)
+	for n < int64(len(q)) {
+		at := off + n
+		present := bit(at)
+		end := (at/v.lss + 1) * v.lss
+		for end < off+int64(len(q)) && bit(end) == present {
+			end += v.lss
+		}
+		end = min(end, off+int64(len(q)))
+		part := q[n : end-off]
+		if present {
+			m, err := v.f.ReadAt(part, fo+at-blockStart)
+			if err != nil && !(err == io.EOF && m == len(part)) {
+				return fmt.Errorf("vhdx: %s: block %d at file offset %d: %w", filepath.Base(v.name), blk, fo+at-blockStart+int64(m), err)
+			}
+		} else if err := v.readParent(part, at); err != nil {
+			return err
+		}
+		n = end - off
+	}
+	return nil
 }
 
 // vhdxCRCOK checks a CRC-32C stored at at over b with that field zeroed.
@@ -319,10 +469,16 @@ func vhdxCRCOK(b []byte, at int) bool {
 func (v *VHDX) Size() int64 { return v.size }
 func (v *VHDX) Info() Info  { return v.info }
 func (v *VHDX) Close() error {
-	if v.c == nil {
-		return nil
+	var err error
+	if v.c != nil {
+		err = v.c.Close()
 	}
-	return v.c.Close()
+	if v.parent != nil {
+		if perr := v.parent.Close(); err == nil {
+			err = perr
+		}
+	}
+	return err
 }
 
 // ReadAt reads the virtual disk. Blocks not present (never written,
@@ -345,7 +501,12 @@ func (v *VHDX) ReadAt(p []byte, off int64) (int, error) {
 		q := p[n:min(int64(len(p)), int64(n)+v.blockSize-in)]
 		e := v.bat[blk+blk/v.chunkRatio]
 		switch e & 7 {
-		case vhdxNotPresent, vhdxUndefined, vhdxZero, vhdxUnmapped:
+		case vhdxNotPresent, vhdxUndefined:
+			// Never written here: the parent's, zeros without one.
+			if err := v.readParent(q, at); err != nil {
+				return n, err
+			}
+		case vhdxZero, vhdxUnmapped:
 			clear(q)
 		case vhdxFullyPresent:
 			fo := int64(e>>20)*vhdxMB + in
@@ -353,10 +514,15 @@ func (v *VHDX) ReadAt(p []byte, off int64) (int, error) {
 			if err != nil && !(err == io.EOF && m == len(q)) {
 				return n + m, fmt.Errorf("vhdx: %s: block %d at file offset %d: %w", filepath.Base(v.name), blk, fo+int64(m), err)
 			}
+		case vhdxPartiallyPresent:
+			if v.parent == nil {
+				return n, fmt.Errorf("vhdx: %s: block %d: partially present in a disk without parent", filepath.Base(v.name), blk)
+			}
+			if err := v.readPartial(q, at, blk, int64(e>>20)*vhdxMB); err != nil {
+				return n, err
+			}
 		default:
-			// Partially present is for differencing disks, refused at open;
-			// the other values are reserved.
-			return n, fmt.Errorf("vhdx: %s: block %d: BAT entry state %d is not valid in a disk without parent", filepath.Base(v.name), blk, e&7)
+			return n, fmt.Errorf("vhdx: %s: block %d: reserved BAT entry state %d", filepath.Base(v.name), blk, e&7)
 		}
 		n += len(q)
 	}
