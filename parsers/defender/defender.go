@@ -75,7 +75,7 @@ func (*Parser) Name() string { return Name }
 // line; the ISO time alone is too common, so the line must also be one of
 // the kinds only Defender writes, or the file must be named MPLog-*.
 func (p *Parser) Match(e *jfs.Entry, head []byte) bool {
-	s, _ := decodeHead(head)
+	s, _ := lines.DecodeHead(head)
 	first, _, _ := strings.Cut(s, "\n")
 	first = strings.TrimRight(first, "\r")
 	if p.MatchLine(e, []byte(first)) {
@@ -125,7 +125,7 @@ func (*Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeli
 	}
 	br := bufio.NewReaderSize(src.R, 64<<10)
 	head, _ := br.Peek(8)
-	_, isUTF16 := decodeHead(head)
+	_, isUTF16 := lines.DecodeHead(head)
 	var pend *timeline.Event
 	flush := func() error {
 		if pend == nil {
@@ -135,7 +135,7 @@ func (*Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeli
 		pend = nil
 		return emit(ev)
 	}
-	lr := newLineReader(br, isUTF16)
+	lr := lines.NewTextReader(br, isUTF16)
 	for {
 		line, off, num, err := lr.Next()
 		if err == io.EOF {
@@ -146,7 +146,7 @@ func (*Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeli
 				return cerr
 			}
 		}
-		if errors.Is(err, lines.ErrTooLong) || errors.Is(err, errOddByte) {
+		if errors.Is(err, lines.ErrTooLong) || errors.Is(err, lines.ErrOddByte) {
 			warn(off, num, err)
 			continue
 		}

@@ -105,7 +105,7 @@ func (*Parser) Name() string { return Name }
 // Match accepts a head, UTF-16 or UTF-8, whose first line is an error
 // log line.
 func (p *Parser) Match(e *jfs.Entry, head []byte) bool {
-	s, _ := decodeHead(head)
+	s, _ := lines.DecodeHead(head)
 	first, _, _ := strings.Cut(s, "\n")
 	return p.MatchLine(e, []byte(strings.TrimRight(first, "\r")))
 }
@@ -184,7 +184,7 @@ func (*Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeli
 	c := &clock{caseZone: caseZone, use: caseZone, assumed: true}
 	br := bufio.NewReaderSize(src.R, 64<<10)
 	head, _ := br.Peek(64 << 10)
-	text, isUTF16 := decodeHead(head)
+	text, isUTF16 := lines.DecodeHead(head)
 	// The offset stated at startup applies to the lines before it too.
 	for _, l := range strings.Split(text, "\n") {
 		m := lineRe.FindStringSubmatch(strings.TrimRight(l, "\r"))
@@ -211,7 +211,7 @@ func (*Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeli
 		finish(r)
 		return emit(r.ev)
 	}
-	lr := newLineReader(br, isUTF16)
+	lr := lines.NewTextReader(br, isUTF16)
 	for {
 		line, off, num, err := lr.Next()
 		if err == io.EOF {
@@ -222,7 +222,7 @@ func (*Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeli
 				return cerr
 			}
 		}
-		if errors.Is(err, lines.ErrTooLong) || errors.Is(err, errOddByte) {
+		if errors.Is(err, lines.ErrTooLong) || errors.Is(err, lines.ErrOddByte) {
 			warn(off, num, err)
 			continue
 		}

@@ -1,4 +1,4 @@
-package defender
+package lines
 
 import (
 	"bufio"
@@ -6,35 +6,33 @@ import (
 	"io"
 	"unicode/utf16"
 	"unicode/utf8"
-
-	"github.com/jejak-forensics/jejak/parsers/lines"
 )
 
-// lineReader yields the lines of a UTF-8 or UTF-16LE text with the byte
-// offset of each in the file, so provenance points at the bytes on disk
-// whatever the encoding. It is a copy of parsers/sqlserver's (both logs
-// are UTF-16 text); it can move to parsers/lines when a third parser
-// needs it. No Go module for text encodings is in go.mod (and
-// one is not needed for this): UTF-16 is decoded here.
-type lineReader struct {
+// TextReader yields the lines of a UTF-8 or UTF-16LE text (Windows writes
+// SQL Server's ERRORLOG and Defender's MPLog as UTF-16) with the byte offset
+// of each in the file, so provenance points at the bytes on disk whatever
+// the encoding. No Go module for text encodings is in go.mod, and one is
+// not needed for this: UTF-16 is decoded here.
+type TextReader struct {
 	utf16 bool
 	r     *bufio.Reader
-	u8    *lines.Reader
+	u8    *Reader
 	off   int64 // UTF-16: offset of the next code unit
 	num   int64
 	units []uint16
 	buf   []byte
 }
 
-// errOddByte is a UTF-16 file ending in half a code unit.
-var errOddByte = errors.New("UTF-16 text ends with an odd byte")
+// ErrOddByte is a UTF-16 text ending in half a code unit.
+var ErrOddByte = errors.New("UTF-16 text ends with an odd byte")
 
-// newLineReader reads from br, which starts at the file's first byte;
-// isUTF16 says the file is UTF-16LE (its BOM, if any, is skipped here).
-func newLineReader(br *bufio.Reader, isUTF16 bool) *lineReader {
-	lr := &lineReader{utf16: isUTF16, r: br}
+// NewTextReader reads from br, which starts at the file's first byte;
+// isUTF16 says the file is UTF-16LE (its BOM, if any, is skipped here; a
+// UTF-8 BOM is dropped from the first line).
+func NewTextReader(br *bufio.Reader, isUTF16 bool) *TextReader {
+	lr := &TextReader{utf16: isUTF16, r: br}
 	if !isUTF16 {
-		lr.u8 = lines.NewReader(br)
+		lr.u8 = NewReader(br)
 		return lr
 	}
 	if b, err := br.Peek(2); err == nil && b[0] == 0xFF && b[1] == 0xFE {
@@ -45,9 +43,9 @@ func newLineReader(br *bufio.Reader, isUTF16 bool) *lineReader {
 }
 
 // Next returns the line as UTF-8, without its end, with its offset and
-// 1-based number; io.EOF at the end, lines.ErrTooLong for a line over
-// lines.Max bytes (skipped), errOddByte for a last half unit.
-func (lr *lineReader) Next() (string, int64, int64, error) {
+// 1-based number; io.EOF at the end, ErrTooLong for a line over Max bytes
+// (skipped), ErrOddByte for a last half unit.
+func (lr *TextReader) Next() (string, int64, int64, error) {
 	if !lr.utf16 {
 		line, off, num, err := lr.u8.Next()
 		if num == 1 && err == nil && len(line) >= 3 && line[0] == 0xEF && line[1] == 0xBB && line[2] == 0xBF {
@@ -73,7 +71,7 @@ func (lr *lineReader) Next() (string, int64, int64, error) {
 		if err == io.EOF {
 			lr.num++
 			lr.off++
-			return "", lr.off - 1, lr.num, errOddByte
+			return "", lr.off - 1, lr.num, ErrOddByte
 		}
 		if err != nil {
 			return "", start, lr.num, err
@@ -83,7 +81,7 @@ func (lr *lineReader) Next() (string, int64, int64, error) {
 		if u == '\n' {
 			break
 		}
-		if len(lr.units)*2 >= lines.Max {
+		if len(lr.units)*2 >= Max {
 			tooLong = true
 			continue
 		}
@@ -91,7 +89,7 @@ func (lr *lineReader) Next() (string, int64, int64, error) {
 	}
 	lr.num++
 	if tooLong {
-		return "", start, lr.num, lines.ErrTooLong
+		return "", start, lr.num, ErrTooLong
 	}
 	if n := len(lr.units); n > 0 && lr.units[n-1] == '\r' {
 		lr.units = lr.units[:n-1]
@@ -103,13 +101,13 @@ func (lr *lineReader) Next() (string, int64, int64, error) {
 	return string(lr.buf), start, lr.num, nil
 }
 
-// decodeHead turns a file's head into UTF-8 text for matching.
-func decodeHead(head []byte) (string, bool) {
+// DecodeHead turns a file's head into UTF-8 text for matching, and says
+// whether it was UTF-16LE (with a BOM, or ASCII with zero high bytes).
+func DecodeHead(head []byte) (string, bool) {
 	switch {
 	case len(head) >= 2 && head[0] == 0xFF && head[1] == 0xFE:
 		return decode16(head[2:]), true
 	case len(head) >= 4 && head[1] == 0 && head[3] == 0 && head[0] != 0 && head[2] != 0:
-		// UTF-16LE without a BOM: ASCII digits with zero high bytes.
 		return decode16(head), true
 	}
 	if len(head) >= 3 && head[0] == 0xEF && head[1] == 0xBB && head[2] == 0xBF {

@@ -1,0 +1,78 @@
+package lines
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"os/exec"
+	"testing"
+	"unicode/utf16"
+)
+
+func utf16le(s string, bom bool) []byte {
+	var b []byte
+	if bom {
+		b = append(b, 0xFF, 0xFE)
+	}
+	for _, u := range utf16.Encode([]rune(s)) {
+		b = append(b, byte(u), byte(u>>8))
+	}
+	return b
+}
+
+// A UTF-16 text gives the same lines as its UTF-8 form (iconv's when it is
+// installed, as an independent encoder), with offsets of the UTF-16 bytes.
+func TestTextReaderUTF16(t *testing.T) {
+	text := "2024-02-14 19:03:11.52 Logon  Login failed for user 'sa'.\r\nbaris kedua — ĉ 𝄞\r\n\r\nlast"
+	b := utf16le(text, true)
+	if _, err := exec.LookPath("iconv"); err == nil {
+		cmd := exec.Command("iconv", "-f", "UTF-8", "-t", "UTF-16LE")
+		cmd.Stdin = bytes.NewReader([]byte(text))
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(out, b[2:]) {
+			t.Fatalf("test encoder differs from iconv")
+		}
+	}
+	head, isUTF16 := DecodeHead(b[:40])
+	if !isUTF16 || head[:10] != "2024-02-14" {
+		t.Errorf("DecodeHead = %q, %v", head, isUTF16)
+	}
+	lr := NewTextReader(bufio.NewReader(bytes.NewReader(b)), true)
+	want := []struct {
+		line string
+		off  int64
+	}{
+		{"2024-02-14 19:03:11.52 Logon  Login failed for user 'sa'.", 2},
+		{"baris kedua — ĉ 𝄞", 2 + 2*(57+2)},
+		{"", 2 + 2*(57+2) + 2*(18+2)}, // 𝄞 is two code units
+		{"last", 2 + 2*(57+2) + 2*(18+2) + 2*2},
+	}
+	for i, w := range want {
+		line, off, num, err := lr.Next()
+		if err != nil || line != w.line || off != w.off || num != int64(i+1) {
+			t.Errorf("line %d: %q @%d #%d %v; want %q @%d", i+1, line, off, num, err, w.line, w.off)
+		}
+	}
+	if _, _, _, err := lr.Next(); err != io.EOF {
+		t.Errorf("after the last line: %v", err)
+	}
+	odd := NewTextReader(bufio.NewReader(bytes.NewReader(append(utf16le("ab\n", false), 'x'))), true)
+	odd.Next()
+	if _, _, _, err := odd.Next(); !errors.Is(err, ErrOddByte) {
+		t.Errorf("odd last byte: %v", err)
+	}
+}
+
+func TestTextReaderUTF8BOM(t *testing.T) {
+	lr := NewTextReader(bufio.NewReader(bytes.NewReader([]byte("\xEF\xBB\xBFfirst\nsecond\n"))), false)
+	if line, _, _, _ := lr.Next(); line != "first" {
+		t.Errorf("first line %q", line)
+	}
+	if _, isUTF16 := DecodeHead([]byte("\xEF\xBB\xBFplain")); isUTF16 {
+		t.Errorf("UTF-8 head read as UTF-16")
+	}
+}
