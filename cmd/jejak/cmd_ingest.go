@@ -151,7 +151,7 @@ func (e *env) ingest(c *cli.Context, cs *evidence.Case) (rerr error) {
 			}
 			return fmt.Errorf("evidence %s refused: %w", it.ID, err)
 		}
-		w, err := disk.OpenEvidence(ctx, it.Path, jfs.Options{TempDir: cs.TempDir(), SpoolLimit: spoolLimit(c)})
+		w, err := disk.OpenEvidence(ctx, it.Path, jfs.Options{TempDir: cs.TempDir(), SpoolLimit: spoolLimit(c), Zone: cs.Location()})
 		if err != nil {
 			return fmt.Errorf("open evidence %s: %w", it.Path, err)
 		}
