@@ -387,13 +387,7 @@ func (w *walker) usbInstance(k *Key, id, bus, dev, inst, keyPath string) error {
 		if pk == nil {
 			continue
 		}
-		vals, _ := w.hive.Values(pk)
-		var v *Value
-		for _, x := range vals {
-			if x.Name == "" {
-				v = x
-			}
-		}
+		v := devProp(w.hive, pk)
 		if v == nil || len(v.Data) != 8 {
 			continue
 		}
@@ -412,6 +406,21 @@ func (w *walker) usbInstance(k *Key, id, bus, dev, inst, keyPath string) error {
 				"device.vendor": vendor, "device.product": product, "registry.bus": bus}}); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// devProp reads a device property: the key's default value (Windows 8
+// and later), or the Data value of its 00000000 subkey (Vista and 7).
+func devProp(h *Hive, pk *Key) *Value {
+	vals, _ := h.Values(pk)
+	for _, x := range vals {
+		if x.Name == "" {
+			return x
+		}
+	}
+	if sub := h.Lookup(pk, "00000000"); sub != nil {
+		return h.ValueMap(sub)["data"]
 	}
 	return nil
 }

@@ -135,7 +135,11 @@ func (v *Value) Uint() (uint64, bool) {
 
 // maxMessage bounds a key event's message: a key with thousands of values
 // (an MRU, a cache) is summarised, its values counted.
-const maxMessage = 1024
+const maxMessage = 4096
+
+// maxValueText bounds one value's text in a key's message, so one long
+// string does not crowd the other values out.
+const maxValueText = 160
 
 // summarise writes "[path] name: value name2: value2 …" as plaso's winreg
 // does, bounded by maxMessage.
@@ -153,7 +157,11 @@ func summarise(path string, vals []*Value) string {
 		if name == "" {
 			name = "(default)"
 		}
-		part := " " + name + ": [" + TypeName(v.Type) + "] " + v.format(16)
+		text := v.format(16)
+		if len(text) > maxValueText {
+			text = strings.ToValidUTF8(text[:maxValueText], "") + "…"
+		}
+		part := " " + name + ": [" + TypeName(v.Type) + "] " + text
 		if b.Len()+len(part) > maxMessage {
 			b.WriteString(" … (" + strconv.Itoa(len(vals)-i) + " more values)")
 			break

@@ -97,6 +97,10 @@ device(cs + r"\Enum\USBSTOR\Disk&Ven_SanDisk&Prod_Cruzer_Blade&Rev_1.00\4C530001
 device(cs + r"\Enum\USBSTOR\Disk&Ven_Kingston&Prod_DataTraveler_3.0&Rev_PMAP\60A44C413A8CF2A0B95A0045&0",
        "Kingston DataTraveler 3.0 USB Device", {"0064": (1700000000, 0)})
 device(cs + r"\Enum\USB\VID_0781&PID_5567\4C530001230517117292", None, {"0066": (1707915601, 0)})
+# Windows 7 keeps a property in a 00000000 subkey: Type and Data values.
+win7 = cs + r"\Enum\USBSTOR\Disk&Ven_Verbatim&Prod_STORE_N_GO&Rev_PMAP\0701286A3C5B&0"
+values(win7, [("FriendlyName", 1, sz("Verbatim STORE N GO USB Device"))])
+values(win7 + "\\" + PROPS + r"\0064\00000000", [("Type", 4, dword(0x10)), ("Data", 3, ft(1707890000, 0))])
 values("MountedDevices", [
     (r"\DosDevices\C:", 3, bytes.fromhex("a1b2c3d4") + struct.pack("<Q", 1048576)),
     (r"\DosDevices\E:", 3, sz(r"\??\STORAGE#RemovableMedia#7&1d1a3b0&0&RM#{53f5630d-b6bf-11d0-94f2-00a0c91efb8b}")[:-2]),
