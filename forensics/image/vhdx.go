@@ -36,7 +36,7 @@ var ErrVHDXDirtyLog = errors.New("VHDX with a dirty log: not replayed; replay it
 
 // ErrVHDXDifferencing: a VHDX whose data depends on a parent disk it does
 // not say how to find (no parent locator of the VHDX type).
-var ErrVHDXDifferencing = errors.New("VHDX differencing disk without a usable parent locator: not supported")
+var ErrVHDXDifferencing = errors.New("the parent cannot be found")
 
 const (
 	vhdxHeader1     = 64 << 10
@@ -220,7 +220,7 @@ func newVHDX(r io.ReaderAt, path string, fileSize int64, depth int) (*VHDX, erro
 			meta = [2]int64{off, length}
 		default:
 			if required {
-				return nil, bad(vhdxRegion1, "required region %s unknown to this reader", guidString(id, true))
+				return nil, &UnsupportedError{Path: path, Variant: "VHDX with an unknown required region " + guidString(id, true)}
 			}
 		}
 	}
@@ -260,7 +260,7 @@ func newVHDX(r io.ReaderAt, path string, fileSize int64, depth int) (*VHDX, erro
 		case vhdxFileParameters, vhdxVirtualSize, vhdxVirtualDiskID, vhdxLogicalSector, vhdxPhysicalSector, vhdxParentLocator:
 		default:
 			if flags&4 != 0 { // IsRequired
-				return nil, bad(meta[0]+32+32*int64(i), "required metadata item %s unknown to this reader", guidString(id, true))
+				return nil, &UnsupportedError{Path: path, Variant: "VHDX with an unknown required metadata item " + guidString(id, true)}
 			}
 		}
 	}
@@ -336,7 +336,7 @@ var vhdxLocatorType = mustGUID("B04AEFB7-D19E-4A81-B789-25B8E9445913")
 func (v *VHDX) openParent(loc []byte, depth int) error {
 	le := binary.LittleEndian
 	if len(loc) < 20 || [16]byte(loc[:16]) != vhdxLocatorType {
-		return fmt.Errorf("vhdx: %s: differencing disk without a VHDX parent locator: %w", v.name, ErrVHDXDifferencing)
+		return fmt.Errorf("%w: %w", &UnsupportedError{Path: v.name, Variant: "VHDX differencing disk without a VHDX parent locator"}, ErrVHDXDifferencing)
 	}
 	kv := map[string]string{}
 	for i := range int(le.Uint16(loc[18:])) {

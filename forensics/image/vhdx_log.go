@@ -81,10 +81,10 @@ func replayVHDXLog(r io.ReaderAt, fileSize int64, hdr []byte, path string) (*vhd
 	guid := hdr[48:64]
 	logLen, logOff := int64(le.Uint32(hdr[68:])), int64(le.Uint64(hdr[72:]))
 	if v := le.Uint16(hdr[64:]); v != 0 {
-		return nil, nil, nil, fmt.Errorf("vhdx: %s: log version %d (only 0 is defined): %w", path, v, ErrVHDXDirtyLog)
+		return nil, nil, nil, fmt.Errorf("%w: %w", &UnsupportedError{Path: path, Variant: fmt.Sprintf("VHDX log version %d", v)}, ErrVHDXDirtyLog)
 	}
 	if logLen <= 0 || logLen%(1<<20) != 0 || logLen > vhdxMaxLog || logOff < 1<<20 || logOff+logLen > fileSize {
-		return nil, nil, nil, fmt.Errorf("vhdx: %s: log of %d bytes at offset %d is not readable: %w", path, logLen, logOff, ErrVHDXDirtyLog)
+		return nil, nil, nil, fmt.Errorf("%w: %w", &UnsupportedError{Path: path, Variant: fmt.Sprintf("VHDX log of %d bytes at offset %d", logLen, logOff)}, ErrVHDXDirtyLog)
 	}
 	ring := make([]byte, logLen)
 	if _, err := r.ReadAt(ring, logOff); err != nil {

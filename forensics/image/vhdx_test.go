@@ -165,8 +165,10 @@ func TestVHDXStaleLogGuid(t *testing.T) {
 	checkMedia(t, img, raw)
 	// A log version this reader does not know is refused.
 	vhdxHeaderEdit(t, vhdx, func(h []byte) { binary.LittleEndian.PutUint16(h[64:], 1) })
-	if _, err := Open(vhdx); !errors.Is(err, ErrVHDXDirtyLog) || !strings.Contains(err.Error(), "dirty log: not replayed") {
-		t.Fatalf("Open = %v, want ErrVHDXDirtyLog", err)
+	_, err = Open(vhdx)
+	var ue *UnsupportedError
+	if !errors.Is(err, ErrVHDXDirtyLog) || !errors.As(err, &ue) || !strings.Contains(err.Error(), "dirty log: not replayed") {
+		t.Fatalf("Open = %v, want an UnsupportedError and ErrVHDXDirtyLog", err)
 	}
 }
 
@@ -223,8 +225,10 @@ func TestVHDXDifferencingRefused(t *testing.T) {
 		}
 	}
 	os.WriteFile(vhdx, b, 0o644)
-	if _, err := Open(vhdx); !errors.Is(err, ErrVHDXDifferencing) {
-		t.Fatalf("Open = %v, want ErrVHDXDifferencing", err)
+	_, err = Open(vhdx)
+	var ue *UnsupportedError
+	if !errors.Is(err, ErrVHDXDifferencing) || !errors.As(err, &ue) {
+		t.Fatalf("Open = %v, want an UnsupportedError and ErrVHDXDifferencing", err)
 	}
 }
 
