@@ -59,6 +59,10 @@ EXAMPLES
 			&cli.IntFlag{Name: "max-rows", Value: 500, Usage: "show at most `N` events per finding (0: all)"},
 			&cli.StringFlag{Name: "min-severity", Usage: "leave out findings below `SEVERITY` (the report says so)"},
 			&cli.StringSliceFlag{Name: "rules", Usage: "Sigma rules `DIR` or file the hunt ran, to quote their text (repeatable)"},
+			&cli.StringFlag{Name: "matter", Usage: "the matter or case `NUMBER` the report is written for"},
+			&cli.StringFlag{Name: "title", Usage: "the report's `TITLE` (default: \"Expert report: CASE NAME\")"},
+			&cli.StringFlag{Name: "examiner", Usage: "the `NAME` who signs the report (default: the case's examiner)"},
+			&cli.StringFlag{Name: "organisation", Aliases: []string{"organization"}, Usage: "the examiner's `ORGANISATION`"},
 		},
 		Action: func(c *cli.Context) error {
 			dir, err := oneArg(c, "CASE")
@@ -88,6 +92,8 @@ EXAMPLES
 				return err
 			}
 			r.MaxRows = c.Int("max-rows")
+			r.Matter, r.ReportTitle, r.Organisation = c.String("matter"), c.String("title"), c.String("organisation")
+			r.Examiner = c.String("examiner")
 			if minSev > hunt.Informational {
 				r.MinSeverity = minSev
 				r.Findings = slices.DeleteFunc(r.Findings, func(f hunt.Finding) bool { return f.Severity < minSev })
@@ -129,6 +135,14 @@ EXAMPLES
 			if dirs := c.StringSlice("rules"); len(dirs) > 0 {
 				params["rules"] = dirs
 			}
+			// The front matter given on the command line is part of what
+			// was asked for: the manifest keeps it, so the report can be
+			// written again the same.
+			for _, k := range []string{"matter", "title", "examiner", "organisation"} {
+				if v := c.String(k); v != "" {
+					params[k] = v
+				}
+			}
 			m, err := outputManifest(cs, "report", outPath, string(f), size, sum, params, r.Events, &nf, r.Custody)
 			if err != nil {
 				return err
@@ -156,18 +170,17 @@ var outputActions = map[string]bool{"export": true, "report": true}
 
 // custodyBasis runs the custody checks (chain, case files, registry, store
 // digest, signatures; see cmd_verify.go) and returns the entry an output
-// reflects, signed when the case is, with the verified entries up to it.
+// reflects, signed when the case is, with every verified entry (those
+// after the basis only record outputs).
 func custodyBasis(ctx context.Context, cs *evidence.Case, store *sqlite.Store) (export.ManifestCustody, []evidence.Entry) {
 	a, b := auditBasis(ctx, cs, store)
-	entries := a.Entries
-	n := 0
-	for i, en := range entries {
+	for _, en := range a.Entries {
 		if !outputActions[en.Action] {
-			b.Seq, b.Hash, n = en.Seq, en.Hash, i+1
+			b.Seq, b.Hash = en.Seq, en.Hash
 		}
 	}
 	signBasis(cs, a, &b)
-	return b, entries[:n]
+	return b, a.Entries
 }
 
 // outputManifest describes an output file written from a case.
@@ -233,8 +246,34 @@ func gatherReport(ctx context.Context, cs *evidence.Case, store *sqlite.Store, h
 	if r.Evidence, err = cs.Evidence(); err != nil {
 		return nil, err
 	}
+	var all []evidence.Entry
+	r.Custody, all = custodyBasis(ctx, cs, store)
 	var entries []evidence.Entry
-	r.Custody, entries = custodyBasis(ctx, cs, store)
+	for _, en := range all {
+		if en.Seq <= r.Custody.Seq {
+			entries = append(entries, en)
+		}
+	}
+	if n := len(entries); n > 0 {
+		r.Date = entries[n-1].Time
+	}
+	r.Build = reportBuild()
+	r.Steps = reportSteps(entries)
+	r.Outputs = reportOutputs(all)
+	r.EvidenceFiles = map[string][]evidence.ManifestFile{}
+	for _, it := range r.Evidence {
+		if it.Kind != "dir" {
+			continue
+		}
+		m, err := cs.Manifest(it)
+		if err != nil {
+			return nil, fmt.Errorf("evidence %s: hash manifest: %w", it.ID, err)
+		}
+		r.EvidenceFiles[it.ID] = m.Files
+	}
+	if r.TimestampKinds, err = timestampKinds(ctx, store); err != nil {
+		return nil, err
+	}
 	for _, en := range entries {
 		if en.Action != "ingest" {
 			continue

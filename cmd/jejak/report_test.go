@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -142,7 +143,19 @@ func TestReportExampleGolden(t *testing.T) {
 			}
 		}
 		mb, _ := os.ReadFile(export.ManifestPath(out))
-		norm := strings.NewReplacer(example, "$EXAMPLE", m.Custody.Hash, "$CUSTODY_HEAD")
+		// The report names the program that wrote it: the SHA-256 of the
+		// running executable (here the test binary, hashed here apart)
+		// and the Go toolchain, both of this machine.
+		exe, err := os.Executable()
+		if err != nil {
+			t.Fatal(err)
+		}
+		exeSum, _ := fileSHA256(t, exe)
+		if !strings.Contains(string(b), exeSum) {
+			t.Errorf("report.%s does not give the SHA-256 of the program that wrote it (%s)", format, exeSum)
+		}
+		norm := strings.NewReplacer(example, "$EXAMPLE", m.Custody.Hash, "$CUSTODY_HEAD", exeSum, "$BINARY_SHA256",
+			runtime.Version()+", "+runtime.GOOS+"/"+runtime.GOARCH, "$GO_VERSION, $PLATFORM")
 		golden(t, "report-example."+format, []byte(norm.Replace(string(b))))
 		mnorm := strings.NewReplacer(m.Custody.Hash, "$CUSTODY_HEAD", m.Output.SHA256, "$OUTPUT_SHA256",
 			fmt.Sprintf(`"size": %d,`, m.Output.Size), `"size": "$OUTPUT_SIZE",`)
@@ -417,7 +430,7 @@ func TestReportUsageAndEmptyCase(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "r.md")
 	for _, args := range [][]string{
 		{"report", cs},
-		{"report", cs, "-o", out, "--format", "pdf"},
+		{"report", cs, "-o", out, "--format", "docx"},
 		{"report", cs, "-o", out, "--hunt", "nope"},
 		{"report", cs, "-o", out, "--max-rows", "-1"},
 		{"export", cs, "-o", out, "--format", "xml"},

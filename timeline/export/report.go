@@ -20,6 +20,7 @@ type ReportFormat string
 const (
 	Markdown ReportFormat = "md"
 	HTML     ReportFormat = "html"
+	PDF      ReportFormat = "pdf"
 )
 
 // ParseReportFormat validates a report format name ("markdown" is accepted
@@ -30,8 +31,10 @@ func ParseReportFormat(s string) (ReportFormat, error) {
 		return Markdown, nil
 	case "html":
 		return HTML, nil
+	case "pdf":
+		return PDF, nil
 	}
-	return "", fmt.Errorf("unknown report format %q (want md or html)", s)
+	return "", fmt.Errorf("unknown report format %q (want md, html or pdf)", s)
 }
 
 // Report is everything a findings report states, gathered from the case
@@ -40,6 +43,32 @@ func ParseReportFormat(s string) (ReportFormat, error) {
 type Report struct {
 	ToolVersion string
 	Case        evidence.Info
+
+	// The expert report's front matter: the matter (case number), the
+	// report's title, who wrote it and for which organisation. Examiner is
+	// the case's examiner unless the report names another.
+	Matter       string
+	ReportTitle  string
+	Examiner     string
+	Organisation string
+	// Date is the report's date: the time of the custody entry it reflects
+	// (the last change to the case), not the clock, so the same case gives
+	// the same report.
+	Date time.Time
+	// Build says which binary wrote the report.
+	Build BuildFacts
+	// Steps are what was done to the case, in order, from the custody log.
+	Steps []Step
+	// Outputs are the exports and reports written from the case before
+	// this one, as the custody log records them.
+	Outputs []OutputRecord
+	// EvidenceFiles are the files of each folder item as registered (its
+	// hash manifest), by item ID.
+	EvidenceFiles map[string][]evidence.ManifestFile
+	// TimestampKinds are the timestamp descriptions in the case timeline,
+	// for the glossary.
+	TimestampKinds []TimestampKind
+
 	// Zone is the case zone, shown beside every UTC time.
 	Zone     *time.Location
 	Evidence []*evidence.Item
@@ -74,6 +103,49 @@ type Report struct {
 	// MaxRows caps the event rows shown per finding (0: all). The cap is
 	// stated where it applies.
 	MaxRows int
+}
+
+// BuildFacts identify the program that wrote a report.
+type BuildFacts struct {
+	Version   string
+	Commit    string // "unknown" when the binary carries no VCS stamp
+	Modified  bool   // built from a tree with uncommitted changes
+	GoVersion string
+	Platform  string
+	// BinarySHA256 is the SHA-256 of the running executable; BinaryError
+	// says why it could not be read.
+	BinarySHA256 string
+	BinaryError  string
+}
+
+// Step is one custody log entry as a step of the method: what was done,
+// when, by whom, and the command that does it.
+type Step struct {
+	Seq      int64
+	Time     time.Time
+	Examiner string
+	Action   string
+	What     string
+	Command  string
+}
+
+// OutputRecord is an export or report the custody log records.
+type OutputRecord struct {
+	Seq            int64
+	Time           time.Time
+	Action         string // "export" or "report"
+	Format         string
+	File           string
+	SHA256         string
+	ManifestSHA256 string
+}
+
+// TimestampKind is one timestamp description present in the case, with
+// how many events carry it and which parsers wrote it.
+type TimestampKind struct {
+	Desc    string
+	Events  int64
+	Parsers []string
 }
 
 // Hunt describes the stored hunt a report is about.
@@ -167,6 +239,8 @@ func WriteReport(w io.Writer, f ReportFormat, r *Report) error {
 		return writeMarkdown(w, v)
 	case HTML:
 		return writeHTML(w, v)
+	case PDF:
+		return writePDF(w, v)
 	}
 	return fmt.Errorf("unknown report format %q", f)
 }

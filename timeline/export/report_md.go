@@ -16,6 +16,8 @@ func writeMarkdown(w io.Writer, v *view) error {
 	b := bufio.NewWriter(w)
 	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	p("# %s\n\n", md(v.Title))
+	mdKV(b, v.Front)
+	p("%s\n\n", md(v.DateNote))
 	if len(v.Completeness) > 0 {
 		p("## Completeness of the timeline\n\n")
 		for i, s := range v.Completeness {
@@ -26,14 +28,29 @@ func writeMarkdown(w io.Writer, v *view) error {
 			p("%s\n\n", md(s))
 		}
 	}
+	p("## %s\n\n", heading("summary"))
+	for _, s := range v.Summary {
+		p("%s\n\n", md(s))
+	}
+	for i, s := range v.SummaryItems {
+		p("%d. %s\n", i+1, md(s))
+	}
+	if len(v.SummaryItems) > 0 {
+		p("\n")
+	}
+	p("## Contents\n\n")
+	for _, s := range sections {
+		p("- [%s](#%s)\n", md(s.Title), slug(s.Title))
+	}
+	p("\n")
 	for _, s := range v.Intro {
 		p("%s\n\n", md(s))
 	}
 
-	p("## 1. Case\n\n")
+	p("## %s\n\n", heading("s1"))
 	mdKV(b, v.Case)
 
-	p("## 2. Evidence\n\n")
+	p("## %s\n\n", heading("s2"))
 	if len(v.Evidence) == 0 {
 		p("No evidence is registered in the case.\n\n")
 	} else {
@@ -48,11 +65,30 @@ func writeMarkdown(w io.Writer, v *view) error {
 		}
 		p("\nFor a folder, SHA-256 is the hash of its sorted `sha256sum` listing (reproducible with coreutils); SHA-1 and MD5 exist for single files only.\n\n")
 	}
+	if len(v.Files) > 0 {
+		p("The files of each folder as received, with their SHA-256 (an archive's own hash is its line here):\n\n")
+		mdRow(b, "Item", "File", "Size (bytes)", "SHA-256")
+		mdRule(b, 4)
+		for _, f := range v.Files {
+			mdRow(b, code(f.Item), md(f.Path), f.Size, code(f.SHA256))
+		}
+		if v.FilesHidden > 0 {
+			p("\n%d more files are not listed here; the item's hash manifest in the case folder lists them all.\n", v.FilesHidden)
+		}
+		p("\n")
+	}
 
-	p("## 3. Chain of custody\n\n")
+	p("## %s\n\n", heading("s3"))
 	mdKV(b, v.Custody)
+	p("What was done, in order, as the custody log records it (each step with the command that does it):\n\n")
+	mdRow(b, "Entry", "Time (UTC)", "By", "What was done", "Command")
+	mdRule(b, 5)
+	for _, s := range v.Steps {
+		mdRow(b, s.Seq, s.Time, md(s.By), md(s.What), code(s.Command))
+	}
+	p("\n")
 
-	p("## 4. What was read\n\n")
+	p("## %s\n\n", heading("s4"))
 	if v.Ingest == nil {
 		p("%s\n\n", md(v.NoIngest))
 	} else {
@@ -80,7 +116,7 @@ func writeMarkdown(w io.Writer, v *view) error {
 		}
 	}
 
-	p("## 5. What was looked for\n\n")
+	p("## %s\n\n", heading("s5"))
 	if v.Hunt == nil {
 		p("The case was never hunted: there are no findings.\n\n")
 	} else {
@@ -104,7 +140,7 @@ func writeMarkdown(w io.Writer, v *view) error {
 		}
 	}
 
-	p("## 6. Findings\n\n")
+	p("## %s\n\n", heading("s6"))
 	if len(v.Findings) == 0 {
 		p("No findings.\n\n")
 	}
@@ -132,14 +168,23 @@ func writeMarkdown(w io.Writer, v *view) error {
 		p("\n")
 	}
 
-	p("## 7. What was not read\n\n")
+	p("## %s\n\n", heading("s7"))
 	for _, l := range v.NotRead.Lines {
 		p("- %s\n", md(l))
 	}
 	p("\n")
-	if len(v.NotRead.Warnings) > 0 {
-		p("Warnings of the latest ingest run, by file ('jejak warnings CASE' lists each one):\n\n")
-		mdRow(b, "Kind", "Where", "Parser", "Count", "First warning")
+	p("Warnings of the latest ingest run, by class:\n\n")
+	mdRow(b, "Class", "Count", "Meaning")
+	mdRule(b, 3)
+	for _, c := range v.Classes {
+		mdRow(b, c.Kind, c.Count, md(c.Meaning))
+	}
+	p("\n")
+	if len(v.NotRead.Warnings) == 0 {
+		p("No file was skipped or read in part.\n\n")
+	} else {
+		p("Every file skipped or read in part, with the reason ('jejak warnings CASE' lists each warning):\n\n")
+		mdRow(b, "Class", "File (evidence » containers » path)", "Parser", "Count", "Reason (the first warning)")
 		mdRule(b, 5)
 		for _, g := range v.NotRead.Warnings {
 			mdRow(b, string(g.Kind), md(g.Where), md(dashIfEmpty(g.Parser)), strconv.FormatInt(g.Count, 10), md(g.First))
@@ -150,7 +195,26 @@ func writeMarkdown(w io.Writer, v *view) error {
 		p("\n")
 	}
 
-	p("## Appendix A. Rules that produced findings\n\n")
+	p("## %s\n\n", heading("s8"))
+	if len(v.Outputs) == 0 {
+		p("No export of the case timeline is recorded in the custody log.\n\n")
+	} else {
+		p("As the custody log records them (reports are in the custody log too; they are not listed here, so writing a report twice gives the same file):\n\n")
+		mdRow(b, "Entry", "Time (UTC)", "Kind", "Format", "File", "SHA-256", "Manifest SHA-256")
+		mdRule(b, 7)
+		for _, o := range v.Outputs {
+			mdRow(b, o.Seq, o.Time, o.Kind, md(o.Format), code(o.File), code(o.SHA256), code(o.ManifestSHA256))
+		}
+		p("\n")
+	}
+
+	p("## %s\n\n", heading("s9"))
+	for _, d := range v.Declaration {
+		p("%s\n\n", md(d))
+	}
+	p("Signature: ______________________________\n\nName: %s\n\nDate: ______________________________\n\n", md(dashIfEmpty(v.Examiner)))
+
+	p("## %s\n\n", heading("appA"))
 	if len(v.Rules) == 0 {
 		p("None.\n\n")
 	}
@@ -174,7 +238,7 @@ func writeMarkdown(w io.Writer, v *view) error {
 		}
 	}
 
-	p("## Appendix B. Every rule the hunt ran\n\n")
+	p("## %s\n\n", heading("appB"))
 	if len(v.AllRules) == 0 {
 		p("None.\n\n")
 	}
@@ -185,7 +249,20 @@ func writeMarkdown(w io.Writer, v *view) error {
 		p("\n")
 	}
 
-	p("## Appendix C. Tool\n\n")
+	p("## %s\n\n", heading("appC"))
+	if len(v.Glossary) == 0 {
+		p("The timeline holds no events.\n\n")
+	} else {
+		p("Every kind of time stamp in the case timeline (timestamp_desc), what it means, and how many events carry it:\n\n")
+		mdRow(b, "Timestamp description", "Meaning", "Events", "Parsers")
+		mdRule(b, 4)
+		for _, g := range v.Glossary {
+			mdRow(b, md(g.Desc), md(g.Meaning), g.Events, md(g.Parsers))
+		}
+		p("\n")
+	}
+
+	p("## %s\n\n", heading("appD"))
 	mdKV(b, v.Tool)
 	return b.Flush()
 }
@@ -284,4 +361,19 @@ func longestRun(s string, c byte) int {
 		}
 	}
 	return best
+}
+
+// slug is the anchor GitHub and most Markdown renderers give a heading:
+// lower case, punctuation dropped, spaces as hyphens.
+func slug(title string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(title) {
+		switch {
+		case r == ' ':
+			b.WriteByte('-')
+		case r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r > 0x7f:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }

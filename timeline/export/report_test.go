@@ -92,13 +92,13 @@ func TestHTMLEscapesEvidenceText(t *testing.T) {
 }
 
 func TestParseReportFormat(t *testing.T) {
-	for in, want := range map[string]ReportFormat{"md": Markdown, "Markdown": Markdown, "HTML": HTML} {
+	for in, want := range map[string]ReportFormat{"md": Markdown, "Markdown": Markdown, "HTML": HTML, "PDF": PDF} {
 		if got, err := ParseReportFormat(in); err != nil || got != want {
 			t.Errorf("%s: %v %v", in, got, err)
 		}
 	}
-	if _, err := ParseReportFormat("pdf"); err == nil {
-		t.Error("pdf accepted")
+	if _, err := ParseReportFormat("docx"); err == nil {
+		t.Error("docx accepted")
 	}
 }
 

@@ -28,6 +28,20 @@ type view struct {
 	AllRules []string
 	Tool     []kv
 
+	// The expert report's parts (report_expert.go).
+	Examiner     string
+	Front        []kv
+	DateNote     string
+	Summary      []string
+	SummaryItems []string
+	Files        []fileRow
+	FilesHidden  int
+	Steps        []stepRow
+	Outputs      []outputRow
+	Classes      []classRow
+	Declaration  []string
+	Glossary     []glossRow
+
 	// Completeness states whether the timeline is complete, at the top;
 	// Incomplete makes it stand out.
 	Completeness []string
@@ -106,11 +120,15 @@ func newView(r *Report) *view {
 		zone = time.UTC
 	}
 	f := timeFormatter{zone}
-	v := &view{Title: "Findings report: " + r.Case.Name}
+	v := &view{}
+	findings := bySeverity(r.Findings)
+	v.addExpert(r, f, findings)
+	v.SummaryItems = summaryItems(findings)
 	v.Intro = []string{
 		fmt.Sprintf("This report was written by jejak %s from the case folder as it stood at custody entry %d. "+
-			"It states what was examined (section 2), how it was handled (3), what was read and what was not (4, 7), "+
-			"what was looked for (5) and what was found (6), with the exact text of every rule that produced a finding (appendix A).",
+			"It states what was examined (section 2), how it was handled and by which steps (3), what was read and what was not (4, 7), "+
+			"what was looked for (5) and what was found (6), with the exact text of every rule that produced a finding (appendix A) "+
+			"and the meaning of every kind of time stamp in the timeline (appendix C).",
 			r.ToolVersion, r.Custody.Seq),
 		fmt.Sprintf("All times are UTC, written as ISO 8601 with a Z; the same instant in the case zone %s is given beside them. "+
 			"Every event row names the evidence item, the chain of containers inside it, the file, and the byte offset and "+
@@ -118,7 +136,7 @@ func newView(r *Report) *view {
 	}
 	v.Case = []kv{
 		{K: "Case", V: r.Case.Name},
-		{K: "Examiner", V: r.Case.Examiner},
+		{K: "Case examiner", V: r.Case.Examiner},
 		{K: "Case zone", V: r.Case.Zone + " (times logged without a zone were read in it)"},
 		{K: "Case created", V: f.both(r.Case.Created)},
 		{K: "Created with", V: "jejak " + r.Case.ToolVersion},
@@ -156,7 +174,7 @@ func newView(r *Report) *view {
 		v.Custody = append(v.Custody, kv{K: "Signature", V: "none: the custody entries are not signed"})
 	}
 	v.Custody = append(v.Custody,
-		kv{K: "Not counted", V: "later entries that only record exports and reports (they change nothing stated here; each names the SHA-256 of the file it wrote)"})
+		kv{K: "Not counted", V: "later entries that only record exports and reports (they change nothing stated here; each names the SHA-256 of the file it wrote, and section 8 lists the exports)"})
 	if s := r.Ingest; s != nil {
 		iv := &ingestView{Seq: strconv.FormatInt(r.IngestSeq, 10)}
 		iv.Counts = []kv{
@@ -224,18 +242,30 @@ func newView(r *Report) *view {
 			hv.Summary = append(hv.Summary, summaryRow{Severity: s.Severity.String(), Rule: s.RuleID, Technique: dashIfEmpty(s.Technique),
 				Findings: strconv.Itoa(s.Findings), Events: strconv.Itoa(s.Events), First: f.utc(s.First), Last: f.utc(s.Last), Title: s.Title})
 		}
-		hv.Logs = logRows(r, f)
+		hv.Logs = logRows(r, f, findings)
 		v.Hunt = hv
 		v.AllRules = h.Rules
 	}
-	for i, fd := range r.Findings {
+	for i, fd := range findings {
 		v.Findings = append(v.Findings, findingRows(i+1, fd, f, r.MaxRows))
 	}
 	v.NotRead = notRead(r)
 	v.Completeness, v.Incomplete, v.NoIngest = completenessText(r)
 	v.Rules = r.Rules
+	b := r.Build
+	commit := dashIfEmpty(b.Commit)
+	if b.Modified {
+		commit += " (built with uncommitted changes)"
+	}
+	binary := b.BinarySHA256
+	if binary == "" {
+		binary = "not known: " + dashIfEmpty(b.BinaryError)
+	}
 	v.Tool = []kv{
 		{K: "Program", V: "jejak " + r.ToolVersion},
+		{K: "Build commit", V: commit, Code: true},
+		{K: "Go version, platform", V: dashIfEmpty(b.GoVersion) + ", " + dashIfEmpty(b.Platform)},
+		{K: "SHA-256 of the program file", V: binary, Code: true},
 		{K: "Report", V: "written from the case store (case.db), the evidence registry and the custody log; the report holds no time of its own making, so the same case gives the same bytes"},
 	}
 	return v
@@ -243,9 +273,9 @@ func newView(r *Report) *view {
 
 // logRows lists the logs examined, naming the finding (section 6) a log's
 // verdict raised.
-func logRows(r *Report, f timeFormatter) []logRow {
+func logRows(r *Report, f timeFormatter, findings []hunt.Finding) []logRow {
 	num := map[string]int{}
-	for i, fd := range r.Findings {
+	for i, fd := range findings {
 		num[fd.ID] = i + 1
 	}
 	var rows []logRow
@@ -330,8 +360,12 @@ func notRead(r *Report) notReadView {
 		for _, reason := range s.SortedReasons() {
 			nv.Lines = append(nv.Lines, fmt.Sprintf("%d files: %s.", s.SkipReasons[reason], reason))
 		}
+		listed := "none"
+		if len(r.Warnings) > 0 {
+			listed = "each file is listed below"
+		}
 		nv.Lines = append(nv.Lines,
-			fmt.Sprintf("%d records could not be read and were skipped (each is a warning below); the rest of their files was read.", s.Warnings),
+			fmt.Sprintf("%d records could not be read and were skipped (%s); the rest of their files was read.", s.Warnings, listed),
 			fmt.Sprintf("%d parts of containers (archives, images, file systems) could not be read.", s.Problems))
 		for _, name := range sortedKeys(s.Parsers) {
 			if p := s.Parsers[name]; p.Failed > 0 {
