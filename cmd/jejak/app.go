@@ -105,6 +105,7 @@ STEP BY STEP
 			warningsCmd(e),
 			analyzeCmd(e),
 			huntCmd(e),
+			baselineCmd(e),
 			rulesCommand(e),
 			indexCmd(e),
 			esCmd(e),
