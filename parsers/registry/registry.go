@@ -339,7 +339,21 @@ func (w *walker) keyEvent(k *Key, path string) error {
 	}
 	w.st.Keys++
 	w.st.Values += int64(len(vals))
-	return w.emit(w.keyEventOf(k, path, summarise(path, vals), len(vals)))
+	parts := summaryParts(path, vals)
+	if err := w.emit(w.keyEventOf(k, path, parts[0].msg, len(vals))); err != nil {
+		return err
+	}
+	// The values that did not fit: more events at the key's time, each at
+	// the offset of its first value's cell.
+	for i, p := range parts[1:] {
+		ev := w.keyEventOf(k, path, p.msg, len(vals))
+		ev.Jejak.Provenance.Offset = vals[p.first].Offset
+		ev.Jejak.Data["registry.part"] = fmt.Sprintf("%d/%d", i+2, len(parts))
+		if err := w.emit(ev); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // keyEventOf builds a key's event.

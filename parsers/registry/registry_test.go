@@ -32,7 +32,7 @@ var corpusHives = []struct{ rel, typ string }{
 func keyEvents(res parsertest.Result) []*timeline.Event {
 	var out []*timeline.Event
 	for _, ev := range res.Events {
-		if ev.Event.Dataset == "windows.registry" && ev.Jejak.Provenance.Record == 0 && len(ev.Jejak.Tags) == 0 {
+		if ev.Event.Dataset == "windows.registry" && ev.Jejak.Provenance.Record == 0 && len(ev.Jejak.Tags) == 0 && ev.Jejak.Data["registry.part"] == "" {
 			out = append(out, ev)
 		}
 	}
@@ -299,5 +299,53 @@ func TestTransactionLog(t *testing.T) {
 	}
 	if m := res.Events[0].Message; !strings.Contains(m, "2 log entries (sequence 60 to 61), 2 dirty pages") {
 		t.Errorf("message %q", m)
+	}
+}
+
+// TestValuesOnTimeline: every value regfexport lists for a key is named
+// in that key's events (the key's own, and the ones after it that carry
+// the values a message of bounded length could not hold).
+func TestValuesOnTimeline(t *testing.T) {
+	oracle.Tool(t, "regfexport", "libregf-utils")
+	for _, c := range corpusHives {
+		t.Run(c.rel, func(t *testing.T) {
+			path := parsertest.Corpus(t, c.rel)
+			out := oracle.Output(t, "regfexport", path)
+			want := map[string][]string{} // key path → value names
+			key := ""
+			for _, l := range strings.Split(string(out), "\n") {
+				if k, ok := strings.CutPrefix(l, "Key path: "); ok {
+					key = `\`
+					if _, rest, ok := strings.Cut(k, `\`); ok {
+						key = `\` + rest
+					}
+				}
+				if v, ok := strings.CutPrefix(l, "Value: "); ok {
+					_, name, _ := strings.Cut(v, " ")
+					want[key] = append(want[key], name)
+				}
+			}
+			res := parsertest.ParseFile(t, New(), path, nil)
+			msgs := map[string]string{}
+			parts := 0
+			for _, ev := range res.Events {
+				if ev.Event.Dataset == "windows.registry" && len(ev.Jejak.Tags) == 0 {
+					msgs[ev.Jejak.Data["registry.key"]] += ev.Message + "\n"
+					if ev.Jejak.Data["registry.part"] != "" {
+						parts++
+					}
+				}
+			}
+			n := 0
+			for k, names := range want {
+				for _, name := range names {
+					n++
+					if !strings.Contains(msgs[k], " "+name+": [") {
+						t.Errorf("%s: value %q not on the timeline", k, name)
+					}
+				}
+			}
+			t.Logf("%d values checked, %d continuation events", n, parts)
+		})
 	}
 }

@@ -3,6 +3,7 @@ package registry
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -142,15 +143,31 @@ const maxMessage = 4096
 const maxValueText = 160
 
 // summarise writes "[path] name: value name2: value2 …" as plaso's winreg
-// does, bounded by maxMessage.
-func summarise(path string, vals []*Value) string {
-	var b strings.Builder
-	b.WriteString("[")
-	b.WriteString(path)
-	b.WriteString("]")
+// does, bounded by maxMessage: the first of summaryParts.
+func summarise(path string, vals []*Value) string { return summaryParts(path, vals)[0].msg }
+
+// part is one message of a key's values and the index of its first value.
+type part struct {
+	msg   string
+	first int
+}
+
+// summaryParts splits a key's values into messages of at most about
+// maxMessage bytes, so that every value is on the timeline: the key's
+// event holds the first, events after it the rest (a value is never
+// split: one longer than the bound is a part of its own).
+func summaryParts(path string, vals []*Value) []part {
+	head := "[" + path + "]"
 	if len(vals) == 0 {
-		b.WriteString(" (no values)")
-		return b.String()
+		return []part{{msg: head + " (no values)"}}
+	}
+	var parts []part
+	var b strings.Builder
+	first := 0
+	flush := func(next int) {
+		parts = append(parts, part{msg: b.String(), first: first})
+		b.Reset()
+		first = next
 	}
 	for i, v := range vals {
 		name := v.Name
@@ -161,12 +178,33 @@ func summarise(path string, vals []*Value) string {
 		if len(text) > maxValueText {
 			text = strings.ToValidUTF8(text[:maxValueText], "") + "…"
 		}
-		part := " " + name + ": [" + TypeName(v.Type) + "] " + text
-		if b.Len()+len(part) > maxMessage {
-			b.WriteString(" … (" + strconv.Itoa(len(vals)-i) + " more values)")
-			break
+		item := " " + name + ": [" + TypeName(v.Type) + "] " + text
+		if b.Len() > 0 && b.Len()+len(item) > maxMessage {
+			flush(i)
 		}
-		b.WriteString(part)
+		if b.Len() == 0 {
+			b.WriteString(head)
+			if first > 0 {
+				fmt.Fprintf(&b, " (values %d-", first+1)
+			}
+		}
+		b.WriteString(item)
 	}
-	return b.String()
+	flush(len(vals))
+	if len(parts) > 1 {
+		for i := range parts {
+			end := len(vals)
+			if i+1 < len(parts) {
+				end = parts[i+1].first
+			}
+			if i == 0 {
+				parts[i].msg += fmt.Sprintf(" … (%d more values in the next %d events)", len(vals)-end, len(parts)-1)
+				continue
+			}
+			// "(values 41-" gets its end and the total.
+			parts[i].msg = strings.Replace(parts[i].msg, fmt.Sprintf("(values %d-", parts[i].first+1),
+				fmt.Sprintf("(values %d-%d of %d)", parts[i].first+1, end, len(vals)), 1)
+		}
+	}
+	return parts
 }
