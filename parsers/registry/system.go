@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jejak-forensics/jejak/forensics/fs/ntfs"
 	"github.com/jejak-forensics/jejak/timeline"
@@ -53,6 +54,22 @@ type TimeZone struct {
 	Written                 ntfs.Filetime
 	keyPath                 string
 	offset                  int64
+}
+
+// Location is the zone to read the system's local times in: the IANA
+// zone when known and loadable (daylight saving rules included), else a
+// fixed zone at the standard bias, named after Windows' zone.
+func (tz TimeZone) Location() *time.Location {
+	if tz.IANA != "" {
+		if loc, err := time.LoadLocation(tz.IANA); err == nil {
+			return loc
+		}
+	}
+	name := tz.Name
+	if name == "" {
+		name = "UTC" + offsetString(tz.UTCOffset())
+	}
+	return time.FixedZone(name, tz.UTCOffset())
 }
 
 // UTCOffset is the standard offset east of UTC, in seconds.

@@ -111,6 +111,13 @@ func TestSystemEqualsRegRipper(t *testing.T) {
 		if err != nil || tz.IANA != "Asia/Bangkok" || tz.UTCOffset() != 7*3600 || tz.Name != name {
 			t.Errorf("ReadTimeZone: %+v, %v", tz, err)
 		}
+		if loc := tz.Location(); loc.String() != "Asia/Bangkok" {
+			t.Errorf("Location %v", loc)
+		}
+		unknown := TimeZone{Name: "Made Up Standard Time", Bias: -330}
+		if _, off := time.Date(2024, 1, 1, 0, 0, 0, 0, unknown.Location()).Zone(); off != 5*3600+1800 {
+			t.Errorf("fixed zone offset %d", off)
+		}
 	})
 
 	t.Run("shutdown", func(t *testing.T) {
