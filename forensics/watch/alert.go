@@ -59,10 +59,10 @@ type AlertStats struct {
 	HuntErrors int64 `json:"hunt_errors,omitempty"`
 	// Webhook: delivered, retried attempts, given up after retries, and
 	// dropped because the webhook queue was full (never blocking intake).
-	WebhookSent    int64 `json:"webhook_sent,omitempty"`
-	WebhookRetries int64 `json:"webhook_retries,omitempty"`
-	WebhookFailed  int64 `json:"webhook_failed,omitempty"`
-	WebhookDropped int64 `json:"webhook_dropped,omitempty"`
+	WebhookSent    int64  `json:"webhook_sent,omitempty"`
+	WebhookRetries int64  `json:"webhook_retries,omitempty"`
+	WebhookFailed  int64  `json:"webhook_failed,omitempty"`
+	WebhookDropped int64  `json:"webhook_dropped,omitempty"`
 	WebhookLastErr string `json:"webhook_last_error,omitempty"`
 }
 

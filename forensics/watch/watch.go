@@ -110,12 +110,12 @@ type SourceStats struct {
 
 // Summary is what a watch received, per source, and what became of it.
 type Summary struct {
-	Started  time.Time     `json:"started"`
-	Stopped  time.Time     `json:"stopped"`
-	Sources  []SourceStats `json:"sources"`
-	Total    SourceStats   `json:"total"`
-	Batches  int64         `json:"batches"`
-	Recovered int64        `json:"recovered_from_spool,omitempty"`
+	Started   time.Time     `json:"started"`
+	Stopped   time.Time     `json:"stopped"`
+	Sources   []SourceStats `json:"sources"`
+	Total     SourceStats   `json:"total"`
+	Batches   int64         `json:"batches"`
+	Recovered int64         `json:"recovered_from_spool,omitempty"`
 	// MaxLatency is the longest a line waited between intake and the end
 	// of its batch's store write.
 	MaxLatency time.Duration `json:"max_latency_ns"`
@@ -124,7 +124,7 @@ type Summary struct {
 
 type counters struct {
 	Lines, Bytes, Events, Warnings, Spooled, Dropped, Alerts atomic.Int64
-	Rotations, Truncations, Connections                                    atomic.Int64
+	Rotations, Truncations, Connections                      atomic.Int64
 }
 
 type source struct {
