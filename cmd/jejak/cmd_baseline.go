@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -264,7 +265,11 @@ func printBaseline(w io.Writer, b *baseline.Baseline, p, sum string, files bool)
 		}
 		tw := tabwriter.NewWriter(w, 0, 2, 2, ' ', 0)
 		for _, f := range fs {
-			fmt.Fprintf(tw, "  %s\t%s\t/%s:%d\n", f.Name, detailString(f.Detail), f.Source, f.Line)
+			where := "/" + f.Source
+			if f.Line > 0 {
+				where += ":" + strconv.Itoa(f.Line)
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", f.Name, detailString(f.Detail), where)
 		}
 		tw.Flush()
 	}
@@ -518,4 +523,3 @@ func loadReference(cs *evidence.Case, against string) (*baseline.Reference, stri
 	}
 	return ref, p, warns, nil
 }
-

@@ -114,7 +114,9 @@ func Diff(ctx context.Context, ref *Reference, later *Source, fn func(Change) er
 	res := &Result{}
 	seen := make([]bool, len(ref.Files))
 	buf := make([]byte, 1<<20)
-	laterFold := false
+	// Folders that hold a later entry exist even when the walker does
+	// not deliver folders themselves (NTFS's yields $DATA streams only).
+	parents := map[string]bool{}
 	err := later.Walker.Walk(ctx, func(ctx context.Context, e *jfs.Entry) error {
 		if e.Deleted {
 			res.Deleted++
@@ -132,7 +134,9 @@ func Diff(ctx context.Context, ref *Reference, later *Source, fn func(Change) er
 			f.Owner = later.Owner(e)
 		}
 		fold := ref.Fold || CaseInsensitive(f.FS)
-		laterFold = laterFold || fold
+		for d := path.Dir(Key(f.Path, fold)); d != "." && d != "/" && !parents[d]; d = path.Dir(d) {
+			parents[d] = true
+		}
 		if f.Kind == "file" && !f.Container {
 			if err := hashEntry(e, f, buf, nil); err != nil {
 				f.Error = err.Error()
@@ -190,6 +194,10 @@ func Diff(ctx context.Context, ref *Reference, later *Source, fn func(Change) er
 			res.Metadata++
 			continue
 		}
+		if f.Kind == "dir" && (parents[Key(f.Path, false)] || parents[Key(f.Path, true)]) {
+			res.Unchanged++
+			continue
+		}
 		removed = append(removed, f)
 	}
 	sort.Slice(removed, func(i, j int) bool { return removed[i].Path < removed[j].Path })
@@ -199,7 +207,6 @@ func Diff(ctx context.Context, ref *Reference, later *Source, fn func(Change) er
 			return res, err
 		}
 	}
-	_ = laterFold
 	return res, nil
 }
 
@@ -271,12 +278,14 @@ func compareOne(ref *Reference, b, f *File) Change {
 	if b.Link != f.Link && b.Kind == "symlink" && f.Kind == "symlink" {
 		content = append(content, "link")
 	}
+	// A folder's times move whenever an entry in it is added, removed or
+	// renamed, which those entries' own rows report: not compared.
 	var times []string
 	for _, t := range []struct {
 		name string
 		a, b *time.Time
 	}{{"mtime", b.Mtime, f.Mtime}, {"atime", b.Atime, f.Atime}, {"ctime", b.Ctime, f.Ctime}, {"btime", b.Btime, f.Btime}} {
-		if t.a != nil && t.b != nil && !sameTime(*t.a, *t.b, b.FS, f.FS) {
+		if f.Kind != "dir" && t.a != nil && t.b != nil && !sameTime(*t.a, *t.b, b.FS, f.FS) {
 			times = append(times, t.name)
 		}
 	}

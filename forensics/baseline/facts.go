@@ -261,18 +261,21 @@ func cronFacts(p string, b []byte) []Fact {
 		if len(f) > 0 && strings.Contains(f[0], "=") && !strings.HasPrefix(f[0], "@") {
 			return // VAR=value
 		}
-		d := map[string]string{"line": l}
+		d := map[string]string{}
 		sched := 5
 		if strings.HasPrefix(l, "@") {
 			sched = 1
 		}
+		cmd := sched
 		if system && !strings.HasSuffix(p, "anacrontab") && len(f) > sched {
 			d["user"] = f[sched]
-			sched++
+			cmd++
 		}
-		if len(f) > sched {
-			d["command"] = strings.Join(f[sched:], " ")
+		if len(f) > cmd {
 			d["schedule"] = strings.Join(f[:sched], " ")
+			d["command"] = strings.Join(f[cmd:], " ")
+		} else {
+			d["line"] = l
 		}
 		name := path.Base(p)
 		if !system {

@@ -1,0 +1,605 @@
+package baseline
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+	"github.com/jejak-forensics/jejak/internal/oracle"
+)
+
+func TestMain(m *testing.M) { oracle.Main(m) }
+
+const originals = oracle.SamplesDir + "/original-files"
+
+// capture captures p and reads the baseline back, so every test goes
+// through the file format.
+func capture(t *testing.T, p string) (*Baseline, string) {
+	t.Helper()
+	src, err := OpenSource(context.Background(), p, jfs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	tr, err := Capture(context.Background(), src, &buf, Options{Header: Header{Name: "t"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.Problems) > 0 {
+		t.Logf("capture problems: %q", tr.Problems)
+	}
+	b, err := Read(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sha256.Sum256(buf.Bytes())
+	return b, hex.EncodeToString(s[:])
+}
+
+func diff(t *testing.T, ref *Reference, p string) (*Result, map[string][]Change) {
+	t.Helper()
+	src, err := OpenSource(context.Background(), p, jfs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	by := map[string][]Change{}
+	res, err := Diff(context.Background(), ref, src, func(c Change) error {
+		by[c.Status] = append(by[c.Status], c)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, by
+}
+
+func paths(cs []Change) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.Path)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func fileSHA256(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+var (
+	mmlsLine = regexp.MustCompile(`^\d+:\s+\d+:\d+\s+(\d+)\s+`)
+	flsLine  = regexp.MustCompile(`^([-a-z])/([-a-z])\s+(\*\s+)?([0-9-]+)(\(realloc\))?:\t(.*)$`)
+)
+
+// TestSampleImagesAgainstOriginals: a baseline of the folder Debian ships
+// beside the forensics-samples images, compared with each image. The
+// package README says every folder whose name ends in "2" was deleted
+// after the copy: exactly those are removed. The Sleuth Kit is the
+// oracle for the rest: fls lists the live files, icat gives their bytes;
+// a file is changed exactly when icat's SHA-256 differs from the
+// original's (Debian's build recompresses some PNGs of original-files,
+// so the images' copies differ from them), and nothing is added but the
+// file system's own files.
+func TestSampleImagesAgainstOriginals(t *testing.T) {
+	if _, err := os.Stat(originals); err != nil {
+		t.Skipf("%s missing: apt-get install -y forensics-samples-files", originals)
+	}
+	oracle.Tool(t, "fls", "sleuthkit")
+	base, sum := capture(t, originals)
+	var wantRemoved []string
+	for _, f := range base.Files {
+		top, _, _ := strings.Cut(f.Path, "/")
+		if strings.HasSuffix(top, "2") {
+			wantRemoved = append(wantRemoved, f.Path)
+		}
+	}
+	sort.Strings(wantRemoved)
+	if len(wantRemoved) < 20 {
+		t.Fatalf("only %d entries in the *2 folders of %s", len(wantRemoved), originals)
+	}
+	for _, name := range []string{"ext4", "ntfs"} {
+		t.Run(name, func(t *testing.T) {
+			img := oracle.Sample(t, name)
+			var off string
+			for _, l := range strings.Split(string(oracle.Output(t, "mmls", img)), "\n") {
+				if m := mmlsLine.FindStringSubmatch(l); m != nil && !strings.Contains(l, "Unallocated") && !strings.Contains(l, "Meta") {
+					off = m[1]
+				}
+			}
+			if off == "" {
+				t.Fatal("mmls found no partition")
+			}
+			// The oracle: live regular files of the image and their bytes.
+			var wantChanged []string
+			for _, l := range strings.Split(string(oracle.Output(t, "fls", "-r", "-p", "-o", off, img)), "\n") {
+				m := flsLine.FindStringSubmatch(l)
+				if m == nil || m[3] != "" || m[1] != "r" || strings.Contains(m[6], ":") {
+					continue
+				}
+				orig := filepath.Join(originals, m[6])
+				if _, err := os.Stat(orig); err != nil {
+					continue
+				}
+				icat := oracle.Output(t, "icat", "-o", off, img, m[4])
+				s := sha256.Sum256(icat)
+				if hex.EncodeToString(s[:]) != fileSHA256(t, orig) {
+					wantChanged = append(wantChanged, m[6])
+				}
+			}
+			sort.Strings(wantChanged)
+			res, by := diff(t, FromBaseline(base, sum), img)
+			if got := paths(by[Removed]); !slices.Equal(got, wantRemoved) {
+				t.Errorf("removed:\n got %q\nwant %q", got, wantRemoved)
+			}
+			if got := paths(by[Changed]); !slices.Equal(got, wantChanged) {
+				t.Errorf("changed:\n got %q\nwant (icat) %q", got, wantChanged)
+			}
+			for _, c := range by[Changed] {
+				if !slices.Contains(c.Moved, "sha256") {
+					t.Errorf("%s changed by %q, want sha256 among them (icat says the bytes differ)", c.Path, c.Moved)
+				}
+			}
+			if len(by[Added]) > 0 {
+				t.Errorf("added %q, want none", paths(by[Added]))
+			}
+			if res.Unchanged+res.Touched == 0 || res.Deleted == 0 || res.Metadata == 0 {
+				t.Errorf("result %+v: want unchanged files, deleted entries and file-system metadata counted", res)
+			}
+			t.Logf("%s: %+v", name, res)
+		})
+	}
+}
+
+// writeTree writes files (path → content) under a new folder.
+func writeTree(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for p, c := range files {
+		full := filepath.Join(dir, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func copyFile(t *testing.T, from, to string, mode os.FileMode) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(to, mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestHandEditedFolder: files changed, added, removed, re-moded and only
+// touched by hand after the capture.
+func TestHandEditedFolder(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		"etc/app.conf": "port = 8080\n", "etc/motd": "hello\n", "var/www/index.html": "<p>results</p>\n",
+		"opt/app/readme.txt": "x", "opt/app/touched.txt": "same bytes",
+	})
+	copyFile(t, "/bin/true", filepath.Join(dir, "usr/bin/tabulate"), 0o755)
+	copyFile(t, "/bin/true", filepath.Join(dir, "usr/bin/export"), 0o755)
+	base, sum := capture(t, dir)
+
+	// The changes, by hand.
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.WriteFile(filepath.Join(dir, "etc/app.conf"), []byte("port = 9090\n"), 0o644))
+	must(os.Remove(filepath.Join(dir, "etc/motd")))
+	must(os.WriteFile(filepath.Join(dir, "var/www/admin.php"), []byte("<?php system($_GET['c']);"), 0o644))
+	must(os.Chmod(filepath.Join(dir, "opt/app/readme.txt"), 0o600))
+	old := time.Date(2024, 2, 14, 12, 0, 0, 0, time.UTC)
+	must(os.Chtimes(filepath.Join(dir, "opt/app/touched.txt"), old, old))
+	copyFile(t, "/bin/false", filepath.Join(dir, "usr/bin/tabulate"), 0o755) // a planted binary
+	copyFile(t, "/bin/true", filepath.Join(dir, "usr/lib/libvote.so.1"), 0o644)
+
+	ref := FromBaseline(base, sum)
+	res, by := diff(t, ref, dir)
+	check := func(status string, want ...string) {
+		t.Helper()
+		sort.Strings(want)
+		if got := paths(by[status]); !slices.Equal(got, want) {
+			t.Errorf("%s: got %q, want %q", status, got, want)
+		}
+	}
+	check(Removed, "etc/motd")
+	check(Added, "usr/lib", "usr/lib/libvote.so.1", "var/www/admin.php")
+	check(Changed, "etc/app.conf", "opt/app/readme.txt", "usr/bin/tabulate")
+	check(Touched, "opt/app/touched.txt")
+	for _, c := range by[Changed] {
+		var want []string
+		switch c.Path {
+		case "etc/app.conf":
+			want = []string{"sha256", "mtime"} // same size: only the hash tells
+		case "opt/app/readme.txt":
+			want = []string{"mode"}
+		case "usr/bin/tabulate":
+			want = []string{"sha256", "mtime"}
+			if !c.Executable {
+				t.Error("the planted binary is not flagged executable")
+			}
+		}
+		for _, w := range want {
+			if !slices.Contains(c.Moved, w) {
+				t.Errorf("%s moved %q, want %s among them", c.Path, c.Moved, w)
+			}
+		}
+		if c.Path != "usr/bin/tabulate" && c.Executable {
+			t.Errorf("%s flagged executable", c.Path)
+		}
+	}
+	if res.Executables != 2 { // the changed binary and the new library
+		t.Errorf("executables = %d, want 2", res.Executables)
+	}
+	if !slices.Contains(by[Touched][0].Moved, "mtime") {
+		t.Errorf("touched moved %q, want mtime", by[Touched][0].Moved)
+	}
+
+	// The events: deterministic, the binary tagged.
+	later := Later{SHA256: strings.Repeat("ab", 32), Name: "server1"}
+	ids := map[string]string{}
+	for _, c := range append(append(by[Changed], by[Added]...), by[Removed]...) {
+		ev := c.Event(ref, later)
+		if ev.Event.Dataset != Dataset || ev.Event.Action != "baseline-"+c.Status {
+			t.Errorf("%s: dataset %q action %q", c.Path, ev.Event.Dataset, ev.Event.Action)
+		}
+		if again := c.Event(ref, later); again.Jejak.ID != ev.Jejak.ID {
+			t.Errorf("%s: event ID not deterministic", c.Path)
+		}
+		if prev, dup := ids[ev.Jejak.ID]; dup {
+			t.Errorf("%s and %s share event ID", prev, c.Path)
+		}
+		ids[ev.Jejak.ID] = c.Path
+		if c.Path == "usr/bin/tabulate" && (!slices.Contains(ev.Jejak.Tags, TagBinary) || ev.Jejak.Data["baseline.executable"] != "true") {
+			t.Errorf("planted binary event: tags %q data %v", ev.Jejak.Tags, ev.Jejak.Data)
+		}
+		for k := range ev.Jejak.Data {
+			for k2 := range ev.Jejak.Data {
+				if strings.HasPrefix(k2, k+".") {
+					t.Errorf("data key %s is a prefix of %s", k, k2)
+				}
+			}
+		}
+	}
+	// Another reference, same path and status: another event.
+	ref2 := *ref
+	ref2.SHA256 = strings.Repeat("cd", 32)
+	if by[Removed][0].Event(&ref2, later).Jejak.ID == by[Removed][0].Event(ref, later).Jejak.ID {
+		t.Error("two baselines give one event ID")
+	}
+}
+
+// TestSha256sumManifest: manifests written by sha256sum (text mode, "./"
+// paths as find gives them), md5sum --tag (BSD style) and sha1sum on a
+// vendor tree, compared with the tree after changes by hand.
+func TestSha256sumManifest(t *testing.T) {
+	dir := writeTree(t, map[string]string{"app/vote.cfg": "a=1\n", "app/readme": "read me\n", "app/lib/x.txt": "x\n"})
+	copyFile(t, "/bin/true", filepath.Join(dir, "app/bin/count"), 0o755)
+	for _, tool := range [][]string{{"sha256sum"}, {"md5sum", "--tag"}, {"sha1sum", "-b"}} {
+		oracle.Tool(t, tool[0], "coreutils")
+		cmd := exec.Command("sh", "-c", "find . -type f | sort | xargs "+strings.Join(tool, " "))
+		cmd.Dir = dir
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref, warn, err := ReadManifest(bytes.NewReader(append([]byte("# vendor build 1.2\n"), out...)), tool[0])
+		if err != nil || len(warn) > 0 {
+			t.Fatalf("%s manifest: %v %v\n%s", tool[0], err, warn, out)
+		}
+		if len(ref.Files) != 4 {
+			t.Fatalf("%s: %d files read, want 4", tool[0], len(ref.Files))
+		}
+		later := t.TempDir()
+		if err := exec.Command("cp", "-a", dir+"/.", later).Run(); err != nil {
+			t.Fatal(err)
+		}
+		copyFile(t, "/bin/false", filepath.Join(later, "app/bin/count"), 0o755)
+		os.Remove(filepath.Join(later, "app/readme"))
+		os.WriteFile(filepath.Join(later, "app/new.sh"), []byte("#!/bin/sh\n"), 0o755)
+		res, by := diff(t, ref, later)
+		if got := paths(by[Changed]); !slices.Equal(got, []string{"app/bin/count"}) || !by[Changed][0].Executable {
+			t.Errorf("%s changed %q (%+v)", tool[0], got, by[Changed])
+		}
+		if got := paths(by[Removed]); !slices.Equal(got, []string{"app/readme"}) {
+			t.Errorf("%s removed %q", tool[0], got)
+		}
+		// Folders are not in a file manifest: they are added, with the new file.
+		if got := paths(by[Added]); !slices.Contains(got, "app/new.sh") {
+			t.Errorf("%s added %q", tool[0], got)
+		}
+		if res.Unchanged != 2 {
+			t.Errorf("%s unchanged %d, want 2", tool[0], res.Unchanged)
+		}
+	}
+}
+
+// TestManifestForms: CSV, JSON, NSRL RDS and damaged lines.
+func TestManifestForms(t *testing.T) {
+	sum := fileSHA256(t, "/bin/true")
+	cases := []struct {
+		name, text string
+		files      int
+		warns      int
+		byName     bool
+		fold       bool
+	}{
+		{"csv", "path,size,sha256\n/usr/bin/true,1,\"" + sum + "\"\n", 1, 0, false, false},
+		{"csv windows", "FilePath,SHA-256\nC:\\Windows\\System32\\cmd.exe," + sum + "\n", 1, 0, false, true},
+		{"nsrl", "\"SHA-1\",\"MD5\",\"CRC32\",\"FileName\",\"FileSize\",\"ProductCode\",\"OpSystemCode\",\"SpecialCode\"\n" +
+			"\"0000004DA6391F7F5D2F7FCCF36CEBDA60C6EA02\",\"0E53C14A3E48D94FF596A2824307B492\",\"AA6A7B16\",\"00br2026.gif\",\"2226\",\"228\",\"WIN\",\"\"\n", 1, 0, true, false},
+		{"json", `{"files":[{"path":"bin/true","sha256":"` + sum + `"},{"path":"x"}]}`, 1, 1, false, false},
+		{"jsonl", `{"path":"bin/true","sha256":"` + sum + "\"}\nnot json\n", 1, 1, false, false},
+		{"sum damaged", sum + "  bin/true\nzz  bin/x\n", 1, 1, false, false},
+	}
+	for _, c := range cases {
+		ref, warn, err := ReadManifest(strings.NewReader(c.text), c.name)
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		if len(ref.Files) != c.files || len(warn) != c.warns || ref.ByName != c.byName || ref.Fold != c.fold {
+			t.Errorf("%s: %d files, warnings %v, byName %v, fold %v", c.name, len(ref.Files), warn, ref.ByName, ref.Fold)
+		}
+	}
+	if _, _, err := ReadManifest(strings.NewReader("hello\n"), "junk"); err == nil {
+		t.Error("a file without one hash line read as a manifest")
+	}
+}
+
+// TestKey: how paths of a mounted tree, an image and a manifest meet.
+func TestKey(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		fold bool
+		want string
+	}{
+		{"/etc/passwd", false, "etc/passwd"},
+		{"./etc/passwd", false, "etc/passwd"},
+		{"etc//ssh/../passwd", false, "etc/passwd"},
+		{`C:\Windows\System32\CMD.EXE`, true, "windows/system32/cmd.exe"},
+		{`c:/Windows/System32/cmd.exe`, true, "windows/system32/cmd.exe"},
+		{`\Windows\System32\cmd.exe`, false, "Windows/System32/cmd.exe"},
+		{"/Etc/Passwd", false, "Etc/Passwd"},
+		{"../../etc/shadow", false, "etc/shadow"},
+	} {
+		if got := Key(c.in, c.fold); got != c.want {
+			t.Errorf("Key(%q, %v) = %q, want %q", c.in, c.fold, got, c.want)
+		}
+	}
+}
+
+// TestFoldedMatch: a baseline of a Windows manifest (case and drive
+// letters) matches a folder whose names differ in case.
+func TestFoldedMatch(t *testing.T) {
+	dir := writeTree(t, map[string]string{"Windows/System32/drivers/etc/hosts": "127.0.0.1 localhost\n"})
+	s := fileSHA256(t, filepath.Join(dir, "Windows/System32/drivers/etc/hosts"))
+	ref, _, err := ReadManifest(strings.NewReader(s+" *C:\\WINDOWS\\system32\\DRIVERS\\etc\\HOSTS\n"), "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, by := diff(t, ref, dir)
+	if res.Unchanged != 1 || len(by[Removed]) != 0 {
+		t.Errorf("folded match: %+v %v", res, by)
+	}
+}
+
+// TestFactsOnDebianFiles: the fact extractors on this machine's own
+// Debian files, each against an independent reader: cut for passwd and
+// group, dpkg-query for packages, my_print_defaults for MariaDB's
+// bind-address, pg_conftool for PostgreSQL's port.
+func TestFactsOnDebianFiles(t *testing.T) {
+	read := func(p string) []byte {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Skipf("%s: %v", p, err)
+		}
+		return b
+	}
+	names := func(fs []Fact) []string {
+		var out []string
+		for _, f := range fs {
+			out = append(out, f.Name)
+		}
+		return out
+	}
+	lines := func(b []byte) []string {
+		var out []string
+		sc := bufio.NewScanner(bytes.NewReader(b))
+		for sc.Scan() {
+			if l := strings.TrimSpace(sc.Text()); l != "" {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	t.Run("passwd", func(t *testing.T) {
+		got := names(Extract("etc/passwd", read("/etc/passwd")))
+		want := lines(oracle.Output(t, "cut", "-d:", "-f1", "/etc/passwd"))
+		if !slices.Equal(got, want) {
+			t.Errorf("accounts %q, cut says %q", got, want)
+		}
+	})
+	t.Run("group", func(t *testing.T) {
+		got := names(Extract("etc/group", read("/etc/group")))
+		want := lines(oracle.Output(t, "cut", "-d:", "-f1", "/etc/group"))
+		if !slices.Equal(got, want) {
+			t.Errorf("groups %q, cut says %q", got, want)
+		}
+	})
+	t.Run("dpkg", func(t *testing.T) {
+		oracle.Tool(t, "dpkg-query", "dpkg")
+		fs := Extract("var/lib/dpkg/status", read("/var/lib/dpkg/status"))
+		var got []string
+		for _, f := range fs {
+			got = append(got, f.Name+" "+f.Detail["version"])
+		}
+		var want []string
+		for _, l := range lines(oracle.Output(t, "dpkg-query", "-W", "-f", "${db:Status-Status} ${Package} ${Version}\n")) {
+			if s, rest, _ := strings.Cut(l, " "); s == "installed" {
+				want = append(want, rest)
+			}
+		}
+		sort.Strings(got)
+		sort.Strings(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%d packages, dpkg-query says %d installed", len(got), len(want))
+		}
+	})
+	t.Run("mariadb", func(t *testing.T) {
+		oracle.Tool(t, "my_print_defaults", "mariadb-client")
+		p := "/etc/mysql/mariadb.conf.d/50-server.cnf"
+		fs := Extract(strings.TrimPrefix(p, "/"), read(p))
+		var want []string
+		for _, l := range lines(oracle.Output(t, "my_print_defaults", "--defaults-file="+p, "mysqld")) {
+			if k, v, ok := strings.Cut(strings.TrimPrefix(l, "--"), "="); ok && (k == "bind-address" || k == "port") {
+				want = append(want, k+"="+v)
+			}
+		}
+		var got []string
+		for _, f := range fs {
+			got = append(got, f.Detail["key"]+"="+f.Detail["value"])
+		}
+		if len(want) == 0 || !slices.Equal(got, want) {
+			t.Errorf("listen facts %q, my_print_defaults says %q", got, want)
+		}
+	})
+	t.Run("postgresql", func(t *testing.T) {
+		oracle.Tool(t, "pg_conftool", "postgresql-common")
+		ms, _ := filepath.Glob("/etc/postgresql/*/main/postgresql.conf")
+		if len(ms) == 0 {
+			t.Skip("no PostgreSQL cluster configuration on this machine")
+		}
+		ver := filepath.Base(filepath.Dir(filepath.Dir(ms[0])))
+		want := strings.TrimSpace(string(oracle.Output(t, "pg_conftool", "-s", ver, "main", "show", "port")))
+		fs := Extract(strings.TrimPrefix(ms[0], "/"), read(ms[0]))
+		var port string
+		for _, f := range fs {
+			if f.Detail["key"] == "port" {
+				port = f.Detail["value"]
+			}
+		}
+		if port != want {
+			t.Errorf("port %q, pg_conftool says %q", port, want)
+		}
+	})
+}
+
+// TestFactsTable: the extractors on small texts in the forms their
+// programs document.
+func TestFactsTable(t *testing.T) {
+	for _, c := range []struct {
+		path, text string
+		want       []string // category name key=value…
+	}{
+		{"etc/sudoers", "Defaults env_reset\n# comment\nroot ALL=(ALL:ALL) ALL\n%sudo ALL=(ALL:ALL) ALL\n@includedir /etc/sudoers.d\n",
+			[]string{"sudoers root", "sudoers %sudo", "sudoers @includedir /etc/sudoers.d"}},
+		{"etc/crontab", "SHELL=/bin/sh\n17 * * * * root cd / && run-parts --report /etc/cron.hourly\n@reboot root /opt/tab/start\n",
+			[]string{"scheduled_task crontab command=cd / && run-parts --report /etc/cron.hourly", "scheduled_task crontab command=/opt/tab/start"}},
+		{"var/spool/cron/crontabs/operator", "*/5 * * * * /home/operator/sync.sh\n",
+			[]string{"scheduled_task operator command=/home/operator/sync.sh"}},
+		{"etc/ssh/sshd_config", "#Port 22\nPort 2222\nListenAddress 10.0.0.5\n",
+			[]string{"listen sshd port 2222", "listen sshd listenaddress 10.0.0.5"}},
+		{"etc/nginx/sites-enabled/default", "server {\n  listen 443 ssl;\n  listen [::]:443 ssl;\n}\n",
+			[]string{"listen nginx listen 443 ssl", "listen nginx listen [::]:443 ssl"}},
+		{"root/.ssh/authorized_keys", "ssh-ed25519 AAAAC3Nza admin@vendor\nfrom=\"10.0.0.1\" ssh-rsa AAAAB3 backup\n",
+			[]string{"ssh_key admin@vendor", "ssh_key backup"}},
+		{"etc/chrony/chrony.conf", "pool 2.debian.pool.ntp.org iburst\nserver ntp.kpu.go.id\n",
+			[]string{"ntp 2.debian.pool.ntp.org iburst", "ntp ntp.kpu.go.id"}},
+		{"etc/systemd/timesyncd.conf", "[Time]\nNTP=time.example\n#FallbackNTP=x\n", []string{"ntp time.example"}},
+		{"lib/systemd/system/tabulator.service", "[Service]\nUser=tab\nExecStart=/opt/tab/bin/tabulator --serve\n",
+			[]string{"service tabulator.service"}},
+		{"Windows/System32/Tasks/Updater", `<?xml version="1.0"?><Task><Principals><Principal><UserId>S-1-5-18</UserId></Principal></Principals><Actions><Exec><Command>C:\u.exe</Command><Arguments>/q</Arguments></Exec></Actions></Task>`,
+			[]string{"scheduled_task Updater command=C:\\u.exe /q"}},
+	} {
+		fs := Extract(c.path, []byte(c.text))
+		var got []string
+		for _, f := range fs {
+			s := f.Category + " " + f.Name
+			if cmd := f.Detail["command"]; cmd != "" {
+				s += " command=" + cmd
+			}
+			got = append(got, s)
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s:\n got %q\nwant %q", c.path, got, c.want)
+		}
+		for _, f := range fs {
+			if f.Source != c.path {
+				t.Errorf("%s: fact source %q", c.path, f.Source)
+			}
+		}
+	}
+}
+
+// TestCaptureOwnerAndFacts: a folder capture records uid:gid as stat
+// gives it, and the facts of the files it passes.
+func TestCaptureOwnerAndFacts(t *testing.T) {
+	dir := writeTree(t, map[string]string{"etc/timezone": "Asia/Jakarta\n"})
+	copyFile(t, "/etc/passwd", filepath.Join(dir, "etc/passwd"), 0o644)
+	if err := os.Symlink("/usr/share/zoneinfo/Asia/Jakarta", filepath.Join(dir, "etc/localtime")); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := capture(t, dir)
+	want := strconv.Itoa(os.Getuid()) + ":" + strconv.Itoa(os.Getgid())
+	for _, f := range b.Files {
+		if f.Owner != want {
+			t.Errorf("%s owner %q, want %q", f.Path, f.Owner, want)
+		}
+		if f.Path == "etc/localtime" && (f.Kind != "symlink" || f.Link != "/usr/share/zoneinfo/Asia/Jakarta") {
+			t.Errorf("localtime recorded as %+v", f)
+		}
+	}
+	var zones []string
+	accounts := 0
+	for _, f := range b.Facts {
+		switch f.Category {
+		case "timezone":
+			zones = append(zones, f.Name)
+		case "account":
+			accounts++
+		}
+	}
+	if !slices.Equal(zones, []string{"Asia/Jakarta", "Asia/Jakarta"}) || accounts == 0 {
+		t.Errorf("zones %q, %d accounts", zones, accounts)
+	}
+	if b.Trailer.Facts != int64(len(b.Facts)) {
+		t.Errorf("trailer counts %d facts, file holds %d", b.Trailer.Facts, len(b.Facts))
+	}
+}
