@@ -96,6 +96,12 @@ func splitSiblings(path string) ([]string, error) {
 		return nil, nil
 	}
 	sort.Ints(nums)
+	// A lettered set has its first segment (.aa, .aaa): without it, names
+	// like disk.raw and disk.vhd, or syslog.gz and syslog.xz, are
+	// different files, not the segments .raw and .vhd of a set.
+	if !numericSuffix.MatchString(base) && nums[0] != 0 {
+		return nil, nil
+	}
 	// Numbered sets start at .001 (some tools at .000); lettered ones at .aa.
 	start := 0
 	if numericSuffix.MatchString(base) && nums[0] >= 1 {

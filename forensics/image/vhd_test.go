@@ -434,3 +434,24 @@ func TestResolveParentStaysBeside(t *testing.T) {
 		t.Fatal("child resolved as its own parent")
 	}
 }
+
+// TestRawBesideContainers: an examiner's folder holding disk.raw beside
+// disk.vhd (or a .gz and a .xz of one log) is not a lettered split set
+// with segments missing: each file opens as itself.
+func TestRawBesideContainers(t *testing.T) {
+	raw := noiseRaw(t, 3<<20)
+	dir := filepath.Dir(raw)
+	vhd := qemuConvert(t, raw, "vpc", "subformat=dynamic,force_size=on", "x.vhd")
+	b, _ := os.ReadFile(vhd)
+	os.WriteFile(filepath.Join(dir, "random.vhd"), b, 0o644)
+	for name, format := range map[string]string{"random.raw": "raw", "random.vhd": "vhd"} {
+		img, err := Open(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if img.Info().Format != format {
+			t.Errorf("%s: format %q", name, img.Info().Format)
+		}
+		img.Close()
+	}
+}
