@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path"
 	"strconv"
 	"strings"
@@ -87,22 +88,58 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 		return errors.New("mft: size unknown")
 	}
 	t := ntfs.NewTable(src.ReaderAt, size, rs)
+	var buf []*timeline.Event
 	warn := func(entry uint64, off int64, err error) {
 		src.Warn(&parsers.RecordError{Parser: Name, Path: src.Entry.Path, Offset: off, Record: int64(entry), Err: err})
 	}
 	if tail := size % int64(rs); tail != 0 {
 		defer warn(t.Count(), size-tail, fmt.Errorf("%w: %d trailing bytes, less than one record", io.ErrUnexpectedEOF, tail))
 	}
-	emitRecord := func(r *ntfs.Record, off int64) error { return events(t, r, off, emit) }
 	if t.IsMirror(path.Base(src.Entry.Path)) {
 		// An $MFTMirr (a volume's, or one exported beside its $MFT)
 		// holds copies of the $MFT's first records: their times are the
 		// $MFT's events already, and emitting them would put $MFT,
 		// $MFTMirr, $LogFile and $Volume on the timeline twice. The
 		// records are still decoded, so a damaged mirror is reported.
-		emitRecord = func(*ntfs.Record, int64) error { return nil }
+		return t.Scan(ctx, func(*ntfs.Record, int64) error { return nil }, warn)
 	}
-	return t.Scan(ctx, emitRecord, warn)
+	// Events are built and emitted entry by entry, on the caller's
+	// goroutine: a pipeline that built them on a worker per core was
+	// measured slower on a busy two-core machine (handing batches between
+	// threads, more memory in flight for the GC to mark), and ingest
+	// already parses several evidence files at once.
+	return t.Scan(ctx, func(r *ntfs.Record, off int64) error {
+		buf = events(r, off, paths(t, r), buf[:0])
+		for i, ev := range buf {
+			buf[i] = nil // the caller owns the event now
+			if err := emit(ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, warn)
+}
+
+type resolved struct {
+	path   string
+	orphan bool
+}
+
+// paths resolves the path of each of r's names, and last the one its
+// $STANDARD_INFORMATION events use (its long name's).
+func paths(t *ntfs.Table, r *ntfs.Record) []resolved {
+	out := make([]resolved, len(r.Names)+1)
+	long := r.LongName()
+	for i := range r.Names {
+		out[i].path, out[i].orphan = t.Path(r, &r.Names[i])
+		if &r.Names[i] == long {
+			out[len(r.Names)] = out[i]
+		}
+	}
+	if long == nil {
+		out[len(r.Names)].path, out[len(r.Names)].orphan = t.Path(r, nil)
+	}
+	return out
 }
 
 // timeKinds maps the four NTFS times to plaso's descriptions, in MACB order.
@@ -116,7 +153,20 @@ var timeKinds = [4]struct {
 	{"Creation Time", "...b", func(m *ntfs.MACB) ntfs.Filetime { return m.Created }},
 }
 
-func events(t *ntfs.Table, r *ntfs.Record, off int64, emit func(*timeline.Event) error) error {
+// Slices every event of a kind shares. Their capacity is their length, so
+// a consumer that appends (ingest adds "deleted" to a deleted file's
+// events) gets a copy; nothing in jejak changes one in place.
+var (
+	categoryFile = []string{"file"}
+	typeFile     = []string{"info"}
+	typeDir      = []string{"info", "directory"}
+	tagsDeleted  = []string{"deleted"}
+)
+
+// events appends the entry's events to out: four per time attribute. It runs for
+// every MFT entry, so what all events of an entry share (data, file, path)
+// is built once per entry or per attribute and each event only copies it.
+func events(r *ntfs.Record, off int64, paths []resolved, out []*timeline.Event) []*timeline.Event {
 	var size int64
 	if d := r.Data(); d != nil {
 		size = d.Size
@@ -127,79 +177,79 @@ func events(t *ntfs.Table, r *ntfs.Record, off int64, emit func(*timeline.Event)
 			ads = append(ads, s.Name)
 		}
 	}
-	base := map[string]string{
-		"mft_entry":        strconv.FormatUint(r.Entry, 10),
-		"sequence":         strconv.FormatUint(uint64(r.Seq), 10),
-		"mft_entry_offset": strconv.FormatInt(off, 10),
-		"allocated":        strconv.FormatBool(r.InUse()),
-		"directory":        strconv.FormatBool(r.IsDir()),
-		"links":            strconv.FormatUint(uint64(r.Links), 10),
-		"lsn":              strconv.FormatUint(r.LSN, 10),
+	inode := r.Inode()
+	dir, inUse := r.IsDir(), r.InUse()
+	typ, state := typeFile, ""
+	if dir {
+		typ = typeDir
 	}
+	var tags []string
+	if !inUse {
+		tags, state = tagsDeleted, " (deleted)"
+	}
+	// What every event of the entry says; each attribute's events add to
+	// a copy of it. The hint leaves room for the keys added later, so no
+	// copy grows its table.
+	base := make(map[string]string, 14)
+	base["mft_entry"] = strconv.FormatUint(r.Entry, 10)
+	base["sequence"] = strconv.FormatUint(uint64(r.Seq), 10)
+	base["mft_entry_offset"] = strconv.FormatInt(off, 10)
+	base["allocated"] = strconv.FormatBool(inUse)
+	base["directory"] = strconv.FormatBool(dir)
+	base["links"] = strconv.FormatUint(uint64(r.Links), 10)
+	base["lsn"] = strconv.FormatUint(r.LSN, 10)
 	if len(ads) > 0 {
 		base["ads"] = strings.Join(ads, ",")
 	}
-	one := func(attr string, attrOff int, times *ntfs.MACB, p string, orphan bool, extra map[string]string) error {
-		for _, k := range timeKinds {
+	// one emits the four times of one attribute. proto holds the data
+	// keys common to them; each event gets its own copy (consumers own
+	// an event's map), made by maps.Clone, which copies the table
+	// without hashing every key again.
+	one := func(attr string, attrOff int, times *ntfs.MACB, p string, orphan bool, fn *ntfs.FileName) {
+		proto := maps.Clone(base)
+		proto["attribute"] = attr
+		if fn != nil {
+			proto["name_type"] = fn.SpaceName()
+			proto["parent_ref"] = strconv.FormatUint(fn.ParentEntry, 10) + "-" + strconv.FormatUint(uint64(fn.ParentSeq), 10)
+		}
+		if orphan {
+			proto["orphan"] = "true"
+		}
+		// The four events describe one file: they share its description
+		// (nothing downstream changes an event's File in place).
+		sz := size
+		file := &timeline.File{Path: p, Name: path.Base(p), Inode: inode, Size: &sz}
+		evs := new([4]timeline.Event)
+		for i, k := range timeKinds {
 			ft := k.get(times)
-			data := make(map[string]string, len(base)+len(extra)+3)
-			for k, v := range base {
-				data[k] = v
-			}
-			for k, v := range extra {
-				data[k] = v
-			}
-			data["attribute"], data["macb"] = attr, k.macb
-			if orphan {
-				data["orphan"] = "true"
-			}
-			sz := size
-			ev := &timeline.Event{
-				Timestamp:     ft.Time(),
-				TimestampDesc: k.desc,
-				Event:         timeline.EventMeta{Kind: "event", Category: []string{"file"}, Type: []string{"info"}, Dataset: "ntfs.mft", Action: "mft-entry"},
-				File:          &timeline.File{Path: p, Name: path.Base(p), Inode: r.Inode(), Size: &sz},
-				Jejak:         timeline.Jejak{Data: data},
-			}
-			if r.IsDir() {
-				ev.Event.Type = append(ev.Event.Type, "directory")
-			}
+			data := maps.Clone(proto)
+			data["macb"] = k.macb
+			ev := &evs[i]
+			ev.Timestamp = ft.Time()
+			ev.TimestampDesc = k.desc
+			ev.Event = timeline.EventMeta{Kind: "event", Category: categoryFile, Type: typ, Dataset: "ntfs.mft", Action: "mft-entry"}
+			ev.File = file
+			ev.Jejak.Data = data
+			ev.Jejak.Tags = tags
 			if ft.OutOfRange() {
 				ev.Jejak.Time = &timeline.TimeNote{OutOfRange: true}
 				data["filetime"] = strconv.FormatUint(uint64(ft), 10)
 			}
-			state := ""
-			if !r.InUse() {
-				ev.Jejak.Tags = []string{"deleted"}
-				state = " (deleted)"
-			}
-			ev.Message = fmt.Sprintf("%s %s %s%s [%s]", attr, k.macb, p, state, r.Inode())
+			ev.Message = attr + " " + k.macb + " " + p + state + " [" + inode + "]"
 			// The attribute's own offset: an entry's SI and FN events share
 			// timestamp_desc, and the event ID must still tell them apart.
 			ev.Jejak.Provenance.Offset = off + int64(attrOff)
 			ev.Jejak.Provenance.Record = int64(r.Entry)
-			if err := emit(ev); err != nil {
-				return err
-			}
+			out = append(out, ev)
 		}
-		return nil
 	}
 	if r.SI != nil {
-		p, orphan := t.Path(r, nil)
-		if err := one(AttrSI, r.SI.Offset, &r.SI.Times, p, orphan, nil); err != nil {
-			return err
-		}
+		si := paths[len(r.Names)]
+		one(AttrSI, r.SI.Offset, &r.SI.Times, si.path, si.orphan, nil)
 	}
 	for i := range r.Names {
 		fn := &r.Names[i]
-		p, orphan := t.Path(r, fn)
-		extra := map[string]string{
-			"name_type":  fn.SpaceName(),
-			"parent_ref": fmt.Sprintf("%d-%d", fn.ParentEntry, fn.ParentSeq),
-		}
-		if err := one(AttrFN, fn.Offset, &fn.Times, p, orphan, extra); err != nil {
-			return err
-		}
+		one(AttrFN, fn.Offset, &fn.Times, paths[i].path, paths[i].orphan, fn)
 	}
-	return nil
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 	"unicode/utf16"
 )
@@ -154,7 +155,9 @@ func (r *Record) InUse() bool { return r.Flags&FlagInUse != 0 }
 func (r *Record) IsDir() bool { return r.Flags&FlagDirectory != 0 }
 
 // Inode is the "entry-seq" reference examiners quote.
-func (r *Record) Inode() string { return fmt.Sprintf("%d-%d", r.Entry, r.Seq) }
+func (r *Record) Inode() string {
+	return strconv.FormatUint(r.Entry, 10) + "-" + strconv.FormatUint(uint64(r.Seq), 10)
+}
 
 // LongName is the name a path uses: the first non-DOS name, or the DOS
 // name when that is all there is. nil when the entry has no $FILE_NAME.

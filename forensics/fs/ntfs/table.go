@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 )
 
 // OrphanDir is where entries whose parent directory is gone are placed,
@@ -186,6 +187,9 @@ func clean(name string) string {
 	switch name {
 	case "", ".", "..":
 		return "_" + name + "_"
+	}
+	if strings.IndexByte(name, '/') < 0 && strings.IndexByte(name, 0) < 0 {
+		return name // every name on a sound volume: no copy
 	}
 	b := []byte(name)
 	for i, c := range b {
