@@ -47,8 +47,10 @@ var ErrShimTruncated = errors.New("ShimCache entry truncated")
 // flags before the time), Windows 10 (header 0x30) and 10 Creators Update
 // and later (0x34, entries "10ts" with the time right after the path),
 // Windows 7 / Server 2008 R2 (0xbadc0fee) and Vista / Server 2008
-// (0xbadc0ffe), fixed-size entries pointing into the data. An entry cut short ends the list with an error; the
-// entries before it are returned. XP and 2003 layouts are not decoded.
+// (0xbadc0ffe), fixed-size entries pointing into the data. An entry cut
+// by the end of the data ends the list with an error (ErrShimTruncated):
+// the entries before it are returned, and it too when its path and time
+// precede the cut. XP and 2003 layouts are not decoded.
 func ParseShimCache(d []byte) (format string, entries []ShimEntry, err error) {
 	if len(d) < 4 {
 		return ShimUnknown, nil, fmt.Errorf("%w: %d bytes", ErrShimTruncated, len(d))
@@ -87,23 +89,34 @@ func ParseShimCache(d []byte) (format string, entries []ShimEntry, err error) {
 		end := off + 12 + size
 		pathLen := int(le.Uint16(d[off+12:]))
 		p := off + 14
-		if end > len(d) || p+pathLen > len(d) {
-			return format, entries, fmt.Errorf("%w: entry %d at offset %d declares %d bytes, %d left", ErrShimTruncated, pos, off, size+12, len(d)-off)
+		// An entry cut by the end of the data (a value copied short) still
+		// gives its path and time when they precede the cut: only its shim
+		// data is lost, and the error says so.
+		cut := end > len(d)
+		limit := min(end, len(d))
+		cutErr := func(what string) error {
+			return fmt.Errorf("%w: entry %d at offset %d declares %d bytes, %d left: %s", ErrShimTruncated, pos, off, size+12, len(d)-off, what)
+		}
+		if p+pathLen > limit {
+			return format, entries, cutErr("its path is cut")
 		}
 		e := ShimEntry{Position: pos, Path: utf16String(d[p : p+pathLen]), Offset: off}
 		t := p + pathLen
 		if format == ShimWin8 || format == ShimWin81 {
 			// Package name (length-prefixed), insertion and shim flags.
-			if t+2 > end {
-				return format, entries, fmt.Errorf("%w: entry %d at offset %d", ErrShimTruncated, pos, off)
+			if t+2 > limit {
+				return format, entries, cutErr("its time is cut")
 			}
 			t += 2 + int(le.Uint16(d[t:])) + 8
 		}
-		if t+8 > end {
-			return format, entries, fmt.Errorf("%w: entry %d at offset %d has no time", ErrShimTruncated, pos, off)
+		if t+8 > limit {
+			return format, entries, cutErr("its time is cut")
 		}
 		e.Modified = ntfs.Filetime(le.Uint64(d[t:]))
 		entries = append(entries, e)
+		if cut {
+			return format, entries, cutErr("its path and time were read, its data is cut")
+		}
 		off = end
 	}
 	return format, entries, nil

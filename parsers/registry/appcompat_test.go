@@ -132,3 +132,51 @@ func FuzzShimCache(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) { ParseShimCache(b) })
 }
+
+// TestShimCacheVelociraptor: the corpus values are Velociraptor's test
+// files; its Windows.Registry.AppCompatCache test expects 19, 15, 16 and
+// 18 entries of them (the last Windows 10 entries cut by the 4 KiB, their
+// path and time still whole), whose first and last are below. Velociraptor
+// writes SYSVOL as %SystemRoot% and its query language drops "$Windows"
+// from a path: both undone here.
+func TestShimCacheVelociraptor(t *testing.T) {
+	type entry struct{ path, time string }
+	want := []struct {
+		file        string
+		n           int
+		first, last entry
+	}{
+		{"Win10Creators_trunc.bin", 19,
+			entry{`C:\Program Files (x86)\NVIDIA Corporation\3D Vision\nvstreg.exe`, "2017-03-16T22:56:01Z"},
+			entry{`C:\Program Files (x86)\NVIDIA Corporation\3D Vision\nvStInst.exe`, "2017-03-16T22:56:00Z"}},
+		{"Win10_trunc.bin", 15,
+			entry{`C:\WINDOWS\System32\vds.exe`, "2015-03-14T08:51:44Z"},
+			entry{`C:\Users\eric.ZIM\AppData\Local\Temp\9336C276-1E29-4743-8D17-2F8E3F5671B0\dismhost.exe`, "2015-03-14T07:39:04Z"}},
+		{"Win80_trunc.bin", 16,
+			entry{`%SystemRoot%\Windows\System32\LogonUI.exe`, "2012-07-26T03:20:49Z"},
+			entry{`%SystemRoot%\Windows\System32\netsh.exe`, "2012-07-26T03:20:51Z"}},
+		{"Win81_trunc.bin", 18,
+			entry{`%SystemRoot%\Program Files\CrashPlan\jre\bin\java.exe`, "2013-12-04T23:47:23Z"},
+			entry{`\??\F:\15b25f69aaa0999d37f224116fca\Setup.exe`, "2015-02-04T23:01:12Z"}},
+	}
+	norm := func(e ShimEntry) entry {
+		p := strings.ReplaceAll(e.Path, "$Windows", "")
+		if rest, ok := strings.CutPrefix(p, `SYSVOL\`); ok {
+			p = `%SystemRoot%\` + rest
+		}
+		return entry{p, e.Modified.Time().Format("2006-01-02T15:04:05Z")}
+	}
+	for _, w := range want {
+		d, err := os.ReadFile(parsertest.Corpus(t, "agpl/appcompatcache/"+w.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, got, err := ParseShimCache(d)
+		if !errors.Is(err, ErrShimTruncated) {
+			t.Errorf("%s: %v, want the cut entry reported", w.file, err)
+		}
+		if len(got) != w.n || norm(got[0]) != w.first || norm(got[len(got)-1]) != w.last {
+			t.Errorf("%s: %d entries, first %v, last %v; Velociraptor %d, %v, %v", w.file, len(got), norm(got[0]), norm(got[len(got)-1]), w.n, w.first, w.last)
+		}
+	}
+}
