@@ -277,15 +277,58 @@ func TestSystemEqualsRegRipper(t *testing.T) {
 		}
 	})
 
-	t.Run("interfaces", func(t *testing.T) {
-		if evs := got["dhcp-lease-obtained"]; len(evs) != 1 || sec(evs[0]) != "2024-02-14 08:40:00" || evs[0].Jejak.Data["registry.ip"] != "10.20.30.40" {
-			t.Errorf("lease obtained: %v", evs)
+	t.Run("nic2", func(t *testing.T) {
+		// Adapters with their address and DHCP lease times.
+		want := map[string]bool{}
+		adapter, ip := "", ""
+		for _, l := range rip(t, hive, "nic2") {
+			f := strings.Fields(l)
+			switch {
+			case len(f) == 2 && f[0] == "Adapter:":
+				adapter = f[1]
+			case len(f) == 2 && (f[0] == "IPAddress" || f[0] == "DhcpIPAddress"):
+				ip = f[1]
+				want[adapter+"|ip|"+ip] = true
+			case len(f) == 3 && f[0] == "LeaseObtainedTime":
+				want[adapter+"|dhcp-lease-obtained|"+f[1]+" "+strings.TrimSuffix(f[2], "Z")] = true
+			case len(f) == 3 && f[0] == "LeaseTerminatesTime":
+				want[adapter+"|dhcp-lease-expires|"+f[1]+" "+strings.TrimSuffix(f[2], "Z")] = true
+			}
 		}
-		if evs := got["network-interface"]; len(evs) != 2 {
-			t.Errorf("%d interfaces, want 2", len(evs))
+		have := map[string]bool{}
+		name := func(ev *timeline.Event) string {
+			k := ev.Jejak.Data["registry.key"]
+			return k[strings.LastIndexByte(k, '\\')+1:]
 		}
-		if evs := got["mounted-device"]; len(evs) != 2 {
-			t.Errorf("%d mounted devices, want 2", len(evs))
+		for _, ev := range got["network-interface"] {
+			have[name(ev)+"|ip|"+ev.Jejak.Data["registry.ip"]] = true
+		}
+		for _, a := range []string{"dhcp-lease-obtained", "dhcp-lease-expires"} {
+			for _, ev := range got[a] {
+				have[name(ev)+"|"+a+"|"+sec(ev)] = true
+			}
+		}
+		if len(want) != 4 || setOf(want) != setOf(have) {
+			t.Errorf("interfaces %v, RegRipper %v", have, want)
+		}
+	})
+
+	t.Run("mountdev", func(t *testing.T) {
+		var sig, dev string
+		for _, l := range rip(t, hive, "mountdev") {
+			if v, ok := strings.CutPrefix(l, "  Drive Signature =  "); ok {
+				sig = strings.ReplaceAll(v, " ", "")
+			}
+			if v, ok := strings.CutPrefix(l, "Device: "); ok {
+				dev = v
+			}
+		}
+		have := map[string]string{}
+		for _, ev := range got["mounted-device"] {
+			have[ev.Jejak.Data["registry.value"]] = ev.Jejak.Data["registry.mount_target"]
+		}
+		if len(have) != 2 || !strings.Contains(have[`\DosDevices\C:`], "signature "+sig+",") || have[`\DosDevices\E:`] != dev || sig == "" {
+			t.Errorf("mounted devices %v, RegRipper signature %q device %q", have, sig, dev)
 		}
 	})
 }
