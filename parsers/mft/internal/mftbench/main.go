@@ -38,6 +38,7 @@ func main() {
 	walk := flag.Bool("walk", false, "also walk every file of the volume (sniffing each) before the timeline")
 	cpuprof := flag.String("cpuprofile", "", "write a CPU profile to this file")
 	memprof := flag.String("memprofile", "", "write a heap profile (in-use at the end of the timeline) to this file")
+	keep := flag.Bool("keep", false, "keep every event in memory, as parsertest.Parse does (to see what that costs)")
 	listing := flag.Bool("listing", false, "only decode every record and resolve its paths (the part fls -m does), no events")
 	dump := flag.String("dump", "", "write every event as a JSON line to this file (to compare two builds)")
 	flag.Parse()
@@ -45,13 +46,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: mftbench [-offset BYTES] [-walk] IMAGE")
 		os.Exit(2)
 	}
-	if err := run(flag.Arg(0), *offset, *walk, *cpuprof, *memprof, *dump, *listing); err != nil {
+	if err := run(flag.Arg(0), *offset, *walk, *cpuprof, *memprof, *dump, *listing, *keep); err != nil {
 		fmt.Fprintln(os.Stderr, "mftbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(img string, offset int64, walk bool, cpuprof, memprof, dump string, listing bool) error {
+func run(img string, offset int64, walk bool, cpuprof, memprof, dump string, listing, keep bool) error {
 	var out *json.Encoder
 	if dump != "" {
 		df, err := os.Create(dump)
@@ -147,6 +148,7 @@ func run(img string, offset int64, walk bool, cpuprof, memprof, dump string, lis
 		fmt.Printf("listing: %d entries, %d names, %d bad records in %.3f s: %.0f entries/s\n", entries, names, bad, secs, float64(entries)/secs)
 		return nil
 	}
+	var kept []*timeline.Event
 	warnings, events := 0, 0
 	var lastRecord int64 = -1
 	var distinct int64
@@ -158,6 +160,9 @@ func run(img string, offset int64, walk bool, cpuprof, memprof, dump string, lis
 		ev.Jejak.Provenance.Parser = mft.Name
 		ev.Finalize()
 		events++
+		if keep {
+			kept = append(kept, ev)
+		}
 		if out != nil {
 			if err := out.Encode(ev); err != nil {
 				return err
@@ -173,6 +178,7 @@ func run(img string, offset int64, walk bool, cpuprof, memprof, dump string, lis
 		return err
 	}
 	secs := time.Since(start).Seconds()
+	runtime.KeepAlive(kept)
 	if memprof != "" {
 		pf, err := os.Create(memprof)
 		if err != nil {
