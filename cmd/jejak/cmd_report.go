@@ -26,35 +26,47 @@ func reportCmd(e *env) *cli.Command {
 		Name:      "report",
 		Usage:     "write a findings report a lawyer or judge can read",
 		ArgsUsage: "CASE",
-		Description: `Writes the report of one stored hunt (the latest, or --hunt KEY as printed by
-'jejak hunt'): the case and its examiner; each evidence item with its size,
-SHA-256, SHA-1 and MD5 and when and by whom it was registered; the custody
-log's state (entries, chain verified, head hash); what ingest read and what it
-could not (files skipped and why, unreadable records); the hunt's parameters;
-each finding with its rule, severity, ATT&CK technique, time span and
-explanation, and its events as rows (time in UTC and in the case zone, what
-the time means, message, evidence » containers » file @ offset and record,
-event ID); and, as an appendix, the exact text of every rule that produced a
-finding.
+		Description: `Writes the expert report of one stored hunt (the latest, or --hunt KEY as
+printed by 'jejak hunt'). It opens with the matter, case, examiner,
+organisation and report date, a plain-language summary of the findings and a
+table of contents; then the case; each evidence item as received with its
+size, SHA-256, SHA-1 and MD5 (a folder's files each with its SHA-256) and when
+and by whom it was registered; the custody log's state and every step done to
+the case, in order, with its command; what ingest read; the hunt's
+parameters; each finding, most severe first, with its rule, severity, ATT&CK
+technique, time span and explanation, and its events as rows (time in UTC and
+in the case zone, what the time means, message, evidence » containers » file
+@ offset and record, event ID); the limitations (every warning class counted,
+every file skipped or read in part with the reason); the exports made from
+the case with their hashes; a declaration with signature lines; and, as
+appendices, the exact text of every rule that produced a finding, every rule
+run, a glossary of the timestamp kinds in the case, and the program that
+wrote the report (version, build commit, SHA-256 of the binary).
 
-Beside the report, FILE.manifest.json records the report's SHA-256, the
-case's evidence hashes, the event and finding counts, the parameters, the tool
+The report date is the time of the last custody entry that changed the case,
+not the clock. Beside the report, FILE.manifest.json records the report's
+SHA-256, the case's evidence hashes, the event and finding counts, the
+parameters (--matter, --title, --examiner, --organisation included), the tool
 version and the custody entry the case stood at. Neither file holds a time of
 its own making: the same case and arguments give the same bytes, so anyone
 can re-create the report and compare hashes. The custody log records the
-report, its hash and the manifest's hash.
+report, its hash and the manifest's hash; 'jejak verify FILE' checks them.
 
 FORMATS
    md     Markdown (GitHub tables); readable as plain text
-   html   one self-contained page (no scripts, no remote resources), printable
-          to PDF from a browser
+   html   one self-contained page (no scripts, no remote resources); prints
+          on A4 with repeated table headers and "page N of M"
+   pdf    PDF/A4 with embedded DejaVu fonts (Unicode text; Debian package
+          fonts-dejavu-core), repeated table headers, "page N of M", a
+          linked table of contents and bookmarks
 
 EXAMPLES
    jejak report CASE -o report.md
-   jejak report CASE --hunt 68d480d698e7324272543d587ed41cb9 --format html -o report.html`,
+   jejak report CASE --hunt 68d480d698e7324272543d587ed41cb9 --format html -o report.html
+   jejak report CASE --format pdf --matter "PN 77/2024" --organisation "Lab" -o report.pdf`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "hunt", Usage: "report the hunt with this `KEY` (default: the latest)"},
-			&cli.StringFlag{Name: "format", Value: "md", Usage: "md or html"},
+			&cli.StringFlag{Name: "format", Value: "md", Usage: "md, html or pdf"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "write to `FILE` (- for stdout, without a manifest)"},
 			&cli.IntFlag{Name: "max-rows", Value: 500, Usage: "show at most `N` events per finding (0: all)"},
 			&cli.StringFlag{Name: "min-severity", Usage: "leave out findings below `SEVERITY` (the report says so)"},

@@ -81,6 +81,7 @@ func (v *view) addExpert(r *Report, f timeFormatter, findings []hunt.Finding) {
 		examiner = r.Case.Examiner
 	}
 	v.Examiner = examiner
+	v.Date = r.Date
 	if r.ReportTitle != "" {
 		v.Title = r.ReportTitle
 	} else {

@@ -29,6 +29,7 @@ type view struct {
 	Tool     []kv
 
 	// The expert report's parts (report_expert.go).
+	Date         time.Time
 	Examiner     string
 	Front        []kv
 	DateNote     string
