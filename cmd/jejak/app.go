@@ -106,6 +106,7 @@ STEP BY STEP
 			analyzeCmd(e),
 			huntCmd(e),
 			baselineCmd(e),
+			watchCmd(e),
 			rulesCommand(e),
 			indexCmd(e),
 			esCmd(e),
