@@ -135,6 +135,7 @@ var analyzers = map[string]func(h *hunter, r *Rule) (analyzer, error){
 	"settings-change":        newSettingsChange,
 	"usb-first-connected":    newUSBFirst,
 	"remote-access-session":  newRemoteAccess,
+	"baseline-binary":        newBaselineBinary,
 }
 
 // hunter is one run: the config, the analyzers and the string interner
