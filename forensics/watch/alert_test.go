@@ -1,0 +1,204 @@
+package watch
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jejak-forensics/jejak/timeline"
+)
+
+// TestBruteForceAlertToWebhook sends sshd failures over TCP and checks that
+// the password-guessing alert arrives at a loopback webhook within seconds,
+// after the webhook refused the first attempt (retry), and on stdout.
+func TestBruteForceAlertToWebhook(t *testing.T) {
+	var (
+		mu      sync.Mutex
+		alerts  []Alert
+		arrived = make(chan time.Time, 16)
+		calls   atomic.Int64
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		var a Alert
+		if err := json.Unmarshal(b, &a); err != nil || r.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("webhook body %q: %v", b, err)
+		}
+		mu.Lock()
+		alerts = append(alerts, a)
+		mu.Unlock()
+		arrived <- time.Now()
+	}))
+	defer srv.Close()
+
+	dir := t.TempDir()
+	st := openStore(t, dir)
+	defer st.Close()
+	out := &syncBuf{}
+	cfg := baseConfig(dir, st)
+	cfg.Listen = []string{"tcp://127.0.0.1:0"}
+	cfg.Webhook = srv.URL
+	cfg.Alerts = out
+	w, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := started(t, w)
+	c, err := net.Dial("tcp", w.Addrs()[0].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	for i := 0; i < 8; i++ {
+		fmt.Fprintf(c, "<38>1 %s tabsrv sshd 77 - - Failed password for root from 203.0.113.66 port %d ssh2\n",
+			now.Add(time.Duration(i)*time.Second).Format(time.RFC3339), 40000+i)
+	}
+	sent := time.Now()
+	c.Close()
+	var got time.Time
+	select {
+	case got = <-arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no alert reached the webhook within 10 s")
+	}
+	sum := stop()
+	t.Logf("alert at the webhook %v after the last line was sent (one refused attempt and its 250 ms backoff included)", got.Sub(sent))
+	if d := got.Sub(sent); d > 3*time.Second {
+		t.Errorf("alert took %v", d)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var brute *Alert
+	for i := range alerts {
+		if alerts[i].RuleID == "JEJAK-AUTH-01" {
+			brute = &alerts[i]
+		}
+	}
+	if brute == nil || brute.Key != "203.0.113.66" || len(brute.Events) != 8 || brute.Type != "alert" {
+		t.Fatalf("webhook alerts %+v: want JEJAK-AUTH-01 on 203.0.113.66 with the 8 failures", alerts)
+	}
+	if !strings.Contains(out.String(), `"rule_id":"JEJAK-AUTH-01"`) {
+		t.Errorf("stdout has no JSON line for the alert: %q", out.String())
+	}
+	a := sum.Alerts
+	if a.WebhookRetries < 1 || a.WebhookSent != a.Raised || a.WebhookFailed != 0 {
+		t.Errorf("alert stats %+v: want the refused attempt retried and every alert sent", a)
+	}
+}
+
+// A webhook that is down costs counted failures, never intake.
+func TestWebhookDownNeverBlocks(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String() + "/hook"
+	ln.Close() // nothing listens there now: connection refused
+	dir := t.TempDir()
+	st := openStore(t, dir)
+	defer st.Close()
+	cfg := baseConfig(dir, st)
+	cfg.Listen = []string{"tcp://127.0.0.1:0"}
+	cfg.Webhook = url
+	w, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := started(t, w)
+	c, _ := net.Dial("tcp", w.Addrs()[0].String())
+	now := time.Now().UTC()
+	for i := 0; i < 6; i++ {
+		fmt.Fprintf(c, "<38>1 %s tabsrv sshd 77 - - Failed password for root from 203.0.113.%d port 22 ssh2 tok=w%d\n", now.Format(time.RFC3339), 70, i)
+	}
+	c.Close()
+	waitFor(5*time.Second, func() bool { return len(tokens(t, st)) == 6 })
+	time.Sleep(time.Second)
+	sum := stop()
+	if sum.Total.Events != 6 {
+		t.Errorf("%d events stored, want 6", sum.Total.Events)
+	}
+	if a := sum.Alerts; a.Raised == 0 || a.WebhookFailed != a.Raised || a.WebhookLastErr == "" {
+		t.Errorf("alert stats %+v: want every alert counted failed with the error", a)
+	}
+}
+
+// slowSink delays every write, as a store on a busy disk or a far
+// Elasticsearch does.
+type slowSink struct {
+	timeline.Sink
+	delay time.Duration
+}
+
+func (s slowSink) Write(ctx context.Context, b []*timeline.Event) (timeline.WriteStats, error) {
+	time.Sleep(s.delay)
+	return s.Sink.Write(ctx, b)
+}
+
+// TestBackPressureSpool: with a slow store and a small memory queue,
+// received lines go to the spool on disk and are all stored, once; with a
+// spool too small as well, the excess is dropped and counted, and what was
+// kept is stored.
+func TestBackPressureSpool(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		spool int64
+	}{{"spool", 64 << 20}, {"spool-full", 16 << 10}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			st := openStore(t, dir)
+			defer st.Close()
+			cfg := baseConfig(dir, slowSink{st, 150 * time.Millisecond})
+			cfg.Listen = []string{"tcp://127.0.0.1:0"}
+			cfg.NoHunt = true
+			cfg.QueueSize = 100
+			cfg.BatchSize = 200
+			cfg.SpoolLimit = tc.spool
+			w, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stop := started(t, w)
+			c, _ := net.Dial("tcp", w.Addrs()[0].String())
+			const n = 3000
+			for i := 0; i < n; i++ {
+				fmt.Fprintf(c, "%s\n", msg3164(i, fmt.Sprintf("tok=b-%d", i)))
+			}
+			c.Close()
+			time.Sleep(200 * time.Millisecond)
+			sum := stop()
+			s := sum.Sources[0]
+			got := tokens(t, st)
+			for tok, k := range got {
+				if k != 1 {
+					t.Errorf("%s stored %d times", tok, k)
+				}
+			}
+			if s.Lines != n || int64(len(got))+s.Dropped != n || s.Events != int64(len(got)) {
+				t.Errorf("stats %+v, %d stored: want %d lines = stored + dropped", s, len(got), n)
+			}
+			if s.Spooled == 0 {
+				t.Errorf("nothing spooled behind a slow store: %+v", s)
+			}
+			if tc.spool > 1<<20 && s.Dropped != 0 {
+				t.Errorf("%d dropped with room in the spool", s.Dropped)
+			}
+			if tc.spool < 1<<20 && s.Dropped == 0 {
+				t.Errorf("a 16 KiB spool took %d lines and dropped none", s.Spooled)
+			}
+			t.Logf("%s: %d lines, %d spooled, %d dropped, %d stored", tc.name, s.Lines, s.Spooled, s.Dropped, len(got))
+		})
+	}
+}
