@@ -1,0 +1,389 @@
+#!/usr/bin/env bash
+# Benchmark (not a test; CI never runs it): jejak next to the tools an
+# examiner would otherwise use, on the same inputs, in the same run
+# (issue 15). Per workload it prints jejak's wall time, CPU time (user+sys)
+# and peak RSS next to each peer's, and the ratios.
+#
+#   scripts/bench.sh [--quick] [--plaso] [--no-analyze] [--only LIST] [--sizes "N ..."]
+#
+#   --quick       small inputs: NTFS volumes of 5k and 30k files, 50 MB of
+#                 syslog, 8 EVTX copies (a few minutes on two busy cores)
+#   --plaso       also run plaso's log2timeline.py (installed with pip in a
+#                 venv under the cache folder on first use: slow, and it needs
+#                 the network); on the smallest NTFS volume and on 50 MB of
+#                 the syslog, as plaso takes minutes where jejak takes seconds
+#   --no-analyze  NTFS: only the MFT timeline, not the whole-image analyze
+#   --only LIST   comma-separated workloads among ntfs, syslog, evtx
+#   --sizes LIST  NTFS volume sizes in files (default "30000 100000 300000";
+#                 1000000 works: its volume takes about 10 minutes to build)
+#
+# Workloads:
+#   ntfs-mft N      jejak's MFT timeline (parsers/mft/internal/mftbench: open
+#                   the volume with the NTFS walker, find $MFT, every entry's
+#                   $STANDARD_INFORMATION and $FILE_NAME events finalized as
+#                   ingest does, then dropped) against `fls -r -m /` (The
+#                   Sleuth Kit's bodyfile: one line per entry and name).
+#                   Target: entries/s >= fls's, peak RSS < 300 MB at any size.
+#   ntfs-analyze N  `jejak analyze` of the whole image (register, hash, walk,
+#                   sniff and parse every file, store) against fls -r -m.
+#   syslog          `jejak analyze` then `jejak hunt` of a synthetic
+#                   auth.log-style syslog (1 GB; 50 MB with --quick), with the
+#                   store's size against the evidence's.
+#   evtx            `jejak analyze` then `jejak hunt` of 40 copies of the
+#                   corpus security.evtx against evtx_dump -o jsonl (the Rust
+#                   evtx crate, `cargo install evtx`; when cargo is missing,
+#                   pip's evtx module, which is the same crate's Python binding,
+#                   stands in for it and the table says so).
+#
+# NTFS volumes are made by the real tools: mkntfs on a sparse file, mounted
+# with ntfs-3g (FUSE), files written by a Python generator (folders of 1000
+# files of 0-199 bytes; every 50th file deleted, and one whole folder, so that
+# deleted entries and deleted parents are in the MFT), unmounted. Inputs are
+# kept in the cache folder and reused by later runs.
+#
+# Environment:
+#   JEJAK_BENCH_CACHE  inputs and installed peers (default ~/.cache/jejak-bench)
+#   JEJAK_BENCH_JEJAK  a jejak binary to measure instead of building the tree's
+# Needs: go, python3, /usr/bin/time (Debian "time"); installs sleuthkit and
+# ntfs-3g with apt-get when missing and run as root.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/.." && pwd)"
+cache="${JEJAK_BENCH_CACHE:-$HOME/.cache/jejak-bench}"
+corpus="$repo/../shared/corpus"
+
+quick=0 plaso=0 analyze=1 only="ntfs,syslog,evtx" sizes=""
+while (($#)); do
+	case "$1" in
+	--quick) quick=1 ;;
+	--plaso) plaso=1 ;;
+	--no-analyze) analyze=0 ;;
+	--only) only="$2"; shift ;;
+	--sizes) sizes="$2"; shift ;;
+	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	*) echo "bench.sh: unknown argument $1 (--help lists them)" >&2; exit 2 ;;
+	esac
+	shift
+done
+if ((quick)); then
+	sizes="${sizes:-5000 30000}" syslog_mb=50 evtx_copies=8
+else
+	sizes="${sizes:-30000 100000 300000}" syslog_mb=1024 evtx_copies=40
+fi
+
+log() { echo "bench.sh: $*" >&2; }
+die() { log "$*"; exit 1; }
+wants() { [[ ",$only," == *",$1,"* ]]; }
+
+# --- tools ---------------------------------------------------------------
+
+apt_install() { # package...: only as root with apt, else say what is missing
+	if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null || log "apt-get install $* failed"
+	else
+		log "missing: Debian packages $*"
+	fi
+}
+command -v go >/dev/null || die "go is needed"
+command -v python3 >/dev/null || die "python3 is needed"
+[[ -x /usr/bin/time ]] || apt_install time
+[[ -x /usr/bin/time ]] || die "/usr/bin/time is needed (Debian package time)"
+if wants ntfs; then
+	command -v fls >/dev/null || apt_install sleuthkit
+	command -v mkntfs >/dev/null && command -v ntfs-3g >/dev/null || apt_install ntfs-3g
+	command -v fls >/dev/null || die "fls is needed (Debian package sleuthkit)"
+fi
+
+mkdir -p "$cache/bin" "$cache/inputs"
+work="$(mktemp -d "${TMPDIR:-/tmp}/jejak-bench.XXXXXX")"
+mounts=()
+cleanup() {
+	for m in "${mounts[@]}"; do umount "$m" 2>/dev/null || fusermount -u "$m" 2>/dev/null || true; done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+jejak="${JEJAK_BENCH_JEJAK:-}"
+if [[ -z "$jejak" ]]; then
+	log "building jejak and mftbench"
+	(cd "$repo" && go build -o "$work/jejak" ./cmd/jejak) || die "go build ./cmd/jejak failed"
+	jejak="$work/jejak"
+fi
+(cd "$repo" && go build -o "$work/mftbench" ./parsers/mft/internal/mftbench) || die "go build mftbench failed"
+
+# evtx_dump: the Rust crate's own tool, else its Python binding.
+evtx_peer="" evtx_note=""
+if wants evtx; then
+	if ! command -v evtx_dump >/dev/null && command -v cargo >/dev/null; then
+		log "cargo install evtx (once; takes a few minutes)"
+		cargo install -q evtx --locked >/dev/null 2>&1 || log "cargo install evtx failed"
+	fi
+	export PATH="$PATH:$HOME/.cargo/bin"
+	if command -v evtx_dump >/dev/null; then
+		evtx_peer="evtx_dump" evtx_note="evtx_dump -o jsonl (Rust evtx $(evtx_dump --version 2>/dev/null | awk '{print $2}'))"
+	else
+		if [[ ! -x "$cache/evtx-venv/bin/python" ]]; then
+			python3 -m venv "$cache/evtx-venv" && "$cache/evtx-venv/bin/pip" install -q evtx >/dev/null 2>&1 ||
+				log "pip install evtx failed"
+		fi
+		if "$cache/evtx-venv/bin/python" -c 'import evtx' 2>/dev/null; then
+			evtx_peer="pyevtx" evtx_note="pip evtx (the Rust crate's Python binding), standing in for evtx_dump"
+		fi
+	fi
+fi
+
+# plaso, on request.
+l2t=""
+if ((plaso)); then
+	if [[ ! -x "$cache/plaso-venv/bin/log2timeline.py" ]]; then
+		log "pip install plaso into $cache/plaso-venv (once; slow)"
+		python3 -m venv "$cache/plaso-venv" && "$cache/plaso-venv/bin/pip" install -q plaso >"$cache/plaso-install.log" 2>&1 ||
+			log "pip install plaso failed: see $cache/plaso-install.log"
+	fi
+	if [[ -x "$cache/plaso-venv/bin/log2timeline.py" ]]; then
+		l2t="$cache/plaso-venv/bin/log2timeline.py"
+	else
+		log "plaso unavailable: its rows are left out"
+	fi
+fi
+
+# --- measuring -------------------------------------------------------------
+
+# timed OUT CMD...: runs CMD with stdout to OUT, stderr to OUT.err; sets
+# T_WALL, T_CPU (user+sys seconds), T_RSS (peak, MB) and T_RC.
+timed() {
+	local out="$1" tf="$work/time.$$"
+	shift
+	T_RC=0
+	/usr/bin/time -f '%e %U %S %M' -o "$tf" "$@" >"$out" 2>"$out.err" || T_RC=$?
+	read -r T_WALL u s rss < <(tail -n 1 "$tf")
+	T_CPU="$(awk -v a="$u" -v b="$s" 'BEGIN { printf "%.2f", a + b }')"
+	T_RSS=$((rss / 1024))
+}
+
+row() { # workload tool throughput
+	printf '%-22s %-30s %9.2f %9.2f %8d  %s\n' "$1" "$2" "$T_WALL" "$T_CPU" "$T_RSS" "$3"
+	if ((T_RC != 0 && T_RC != 3)); then printf '%-22s   (exit status %d: see below)\n' "" "$T_RC"; tail -n 5 "$4.err" | sed 's/^/    /'; fi
+}
+# ratio WORKLOAD PEER jwall jcpu pwall pcpu [note]: jejak's time over the peer's.
+ratio() {
+	awk -v w="$1" -v p="$2" -v jw="$3" -v jc="$4" -v pw="$5" -v pc="$6" -v n="${7:-}" 'BEGIN {
+		printf "%-22s   jejak / %s: wall %.2fx, CPU %.2fx%s\n", w, p, (pw > 0 ? jw / pw : 0), (pc > 0 ? jc / pc : 0), (n == "" ? "" : "  " n) }'
+}
+per() { awk -v n="$1" -v s="$2" -v u="$3" 'BEGIN { printf "%.0f %s", (s > 0 ? n / s : 0), u }'; }
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+
+echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM; load average $(load)"
+echo "# jejak $(cd "$repo" && git describe --always --dirty 2>/dev/null || echo '?'), $(go version | awk '{print $3}'), fls $(fls -V 2>/dev/null | awk '{print $NF}')"
+printf '%-22s %-30s %9s %9s %8s  %s\n' workload tool "wall s" "CPU s" "RSS MB" throughput
+
+# --- NTFS --------------------------------------------------------------------
+
+# ntfs_image N: a volume of N files made by mkntfs and ntfs-3g (see the top).
+ntfs_image() {
+	local n="$1" img="$cache/inputs/ntfs-$1.img"
+	if [[ -s "$img" && -e "$img.done" ]]; then
+		echo "$img"
+		return
+	fi
+	[[ -e /dev/fuse ]] || { log "no /dev/fuse: cannot mount an NTFS volume with ntfs-3g here"; return 1; }
+	log "building an NTFS volume of $n files (mkntfs, ntfs-3g)"
+	rm -f "$img" "$img.done"
+	truncate -s $(((n * 4 + 262144) * 1024)) "$img" # sparse; the files are resident in their MFT records
+	mkntfs -F -Q -q -L bench "$img" >/dev/null 2>&1 || { log "mkntfs failed"; return 1; }
+	local mnt="$work/mnt-$n"
+	mkdir -p "$mnt"
+	ntfs-3g "$img" "$mnt" || { log "ntfs-3g mount failed (FUSE not allowed here?)"; return 1; }
+	mounts+=("$mnt")
+	python3 - "$mnt" "$n" <<-'EOF'
+		import os, shutil, sys
+		root, n = sys.argv[1], int(sys.argv[2])
+		per = 1000
+		for i in range(n):
+		    d = os.path.join(root, "dir%04d" % (i // per))
+		    if i % per == 0:
+		        os.mkdir(d)
+		    with open(os.path.join(d, "file%07d.txt" % i), "w") as f:
+		        f.write("x" * (i % 200))
+		# Deleted files, and a deleted folder whose files are deleted too.
+		for i in range(0, n, 50):
+		    try:
+		        os.unlink(os.path.join(root, "dir%04d" % (i // per), "file%07d.txt" % i))
+		    except FileNotFoundError:
+		        pass
+		shutil.rmtree(os.path.join(root, "dir0001"), ignore_errors=True)
+	EOF
+	umount "$mnt"
+	unset 'mounts[-1]'
+	touch "$img.done"
+	echo "$img"
+}
+
+if wants ntfs; then
+	smallest=""
+	for n in $sizes; do
+		img="$(ntfs_image "$n")" || { log "NTFS workloads skipped"; break; }
+		smallest="${smallest:-$img}"
+		label="ntfs-mft $((n / 1000))k"
+		echo "# $label: load $(load)"
+		timed "$work/fls.body" fls -r -m / "$img"
+		fw=$T_WALL fc=$T_CPU
+		timed "$work/mft.out" "$work/mftbench" "$img"
+		entries="$(sed -n 's/^mft: \([0-9]*\) entries.*/\1/p' "$work/mft.out")"
+		events="$(sed -n 's/^mft: [0-9]* entries, \([0-9]*\) events.*/\1/p' "$work/mft.out")"
+		jw=$T_WALL jc=$T_CPU
+		row "$label" "jejak MFT timeline" "$(per "${entries:-0}" "$jw" entries/s), ${events:-?} events" "$work/mft.out"
+		jT_WALL=$T_WALL jT_CPU=$T_CPU jT_RSS=$T_RSS jT_RC=$T_RC
+		T_WALL=$fw T_CPU=$fc
+		timed "$work/fls.body" fls -r -m / "$img" # again, after jejak: the load moves
+		T_WALL="$(awk -v a="$fw" -v b="$T_WALL" 'BEGIN { print (a < b ? a : b) }')"
+		T_CPU="$(awk -v a="$fc" -v b="$T_CPU" 'BEGIN { print (a < b ? a : b) }')"
+		row "$label" "fls -r -m (best of 2)" "$(per "${entries:-0}" "$T_WALL" entries/s), $(wc -l <"$work/fls.body") lines" "$work/fls.body"
+		ratio "$label" fls "$jw" "$jc" "$T_WALL" "$T_CPU" "(target: wall <= 1, RSS < 300 MB: $jT_RSS MB)"
+		fls_w=$T_WALL fls_c=$T_CPU
+		if ((analyze)); then
+			label="ntfs-analyze $((n / 1000))k"
+			rm -rf "$work/case-ntfs"
+			timed "$work/analyze.out" "$jejak" analyze -q --json --out "$work/case-ntfs" "$img"
+			ev="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["events"])' "$work/analyze.out" 2>/dev/null || echo 0)"
+			row "$label" "jejak analyze" "$(per "$ev" "$T_WALL" events/s), $ev events" "$work/analyze.out"
+			ratio "$label" fls "$T_WALL" "$T_CPU" "$fls_w" "$fls_c" "(target: wall <= 3, RSS < 500 MB: $T_RSS MB)"
+			rm -rf "$work/case-ntfs"
+		fi
+		rm -f "$work/fls.body"
+	done
+	if [[ -n "$l2t" && -n "$smallest" ]]; then
+		label="ntfs-plaso $(basename "$smallest" .img)"
+		timed "$work/l2t.out" "$l2t" --status_view none --unattended --storage_file "$work/ntfs.plaso" "$smallest"
+		row "$label" "plaso log2timeline.py" "" "$work/l2t.out"
+		rm -f "$work/ntfs.plaso"
+	fi
+fi
+
+# --- syslog ---------------------------------------------------------------------
+
+# A synthetic auth.log: sshd failures and logins from a mix of known and
+# ever-new addresses, sudo, sessions, cron; one second apart, one year.
+syslog_input() {
+	local mb="$1" f="$cache/inputs/auth-$1mb.log"
+	if [[ ! -s "$f" ]]; then
+		log "writing $mb MB of synthetic auth.log"
+		python3 - "$f.part" "$mb" <<-'EOF'
+			import random, sys, time
+			out, mb = sys.argv[1], int(sys.argv[2])
+			rnd = random.Random(15)
+			users = ["root", "admin", "kpu", "operator", "ubuntu", "backup"] + ["u%03d" % i for i in range(200)]
+			known = ["10.%d.%d.%d" % (rnd.randrange(256), rnd.randrange(256), rnd.randrange(1, 255)) for _ in range(500)]
+			t = time.mktime((2024, 1, 1, 0, 0, 0, 0, 0, -1))
+			target, n, buf = mb << 20, 0, []
+			with open(out, "w") as f:
+			    i = 0
+			    while n < target:
+			        i += 1
+			        ts = time.strftime("%b %e %H:%M:%S", time.localtime(t + i))
+			        pid = 1000 + i % 30000
+			        u = users[i % len(users)]
+			        ip = known[i % 500] if i % 3 else "%d.%d.%d.%d" % (1 + i % 223, (i >> 8) % 256, (i >> 16) % 256, 1 + i % 254)
+			        k = i % 10
+			        if k < 4:
+			            msg = "sshd[%d]: Failed password for %s from %s port %d ssh2" % (pid, u, ip, 1024 + i % 60000)
+			        elif k < 6:
+			            msg = "sshd[%d]: Invalid user %s from %s port %d" % (pid, u + "x", ip, 1024 + i % 60000)
+			        elif k == 6:
+			            msg = "sshd[%d]: Accepted publickey for %s from %s port %d ssh2: RSA SHA256:%032x" % (pid, u, ip, 1024 + i % 60000, i)
+			        elif k == 7:
+			            msg = "sshd[%d]: pam_unix(sshd:session): session opened for user %s by (uid=0)" % (pid, u)
+			        elif k == 8:
+			            msg = "sudo:   %s : TTY=pts/%d ; PWD=/home/%s ; USER=root ; COMMAND=/usr/bin/systemctl restart nginx" % (u, i % 8, u)
+			        else:
+			            msg = "CRON[%d]: pam_unix(cron:session): session closed for user root" % pid
+			        line = "%s tabulasi-01 %s\n" % (ts, msg)
+			        buf.append(line)
+			        n += len(line)
+			        if len(buf) >= 10000:
+			            f.write("".join(buf))
+			            buf = []
+			    f.write("".join(buf))
+		EOF
+		mv "$f.part" "$f"
+	fi
+	echo "$f"
+}
+
+case_size() { du -sb "$1/case.db" 2>/dev/null | cut -f1; }
+
+if wants syslog; then
+	f="$(syslog_input "$syslog_mb")"
+	d="$work/syslog"
+	mkdir -p "$d"
+	ln -sf "$f" "$d/auth.log"
+	bytes="$(stat -L -c %s "$f")"
+	label="syslog $((bytes >> 20)) MB"
+	echo "# $label: load $(load)"
+	rm -rf "$work/case-syslog"
+	timed "$work/syslog.out" "$jejak" analyze -q --json --out "$work/case-syslog" "$d/auth.log"
+	aw=$T_WALL ac=$T_CPU
+	ev="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["events"])' "$work/syslog.out" 2>/dev/null || echo 0)"
+	row "$label" "jejak analyze" "$(per "$((bytes >> 20))" "$T_WALL" MB/s), $ev events" "$work/syslog.out"
+	db="$(case_size "$work/case-syslog")"
+	awk -v w="$label" -v db="${db:-0}" -v b="$bytes" 'BEGIN { printf "%-22s   store: case.db %.0f MB = %.2fx the evidence (target <= 2)\n", w, db / 1048576, db / b }'
+	timed "$work/hunt.out" "$jejak" hunt -q "$work/case-syslog" --after 2024-06-01
+	row "$label" "jejak hunt" "$(per "$ev" "$T_WALL" events/s)" "$work/hunt.out"
+	awk -v w="$label" -v a="$aw" -v h="$T_WALL" 'BEGIN { printf "%-22s   hunt / analyze wall: %.2fx (target <= 0.5)\n", w, h / a }'
+	rm -rf "$work/case-syslog"
+	if [[ -n "$l2t" ]]; then
+		head -c $((50 << 20)) "$f" >"$work/auth50.log"
+		label="syslog 50 MB"
+		rm -rf "$work/case-50"
+		timed "$work/s50.out" "$jejak" analyze -q --json --out "$work/case-50" "$work/auth50.log"
+		jw=$T_WALL jc=$T_CPU
+		row "$label" "jejak analyze" "" "$work/s50.out"
+		timed "$work/l2t.out" "$l2t" --status_view none --unattended --storage_file "$work/s50.plaso" "$work/auth50.log"
+		row "$label" "plaso log2timeline.py" "" "$work/l2t.out"
+		ratio "$label" plaso "$jw" "$jc" "$T_WALL" "$T_CPU"
+		rm -rf "$work/case-50" "$work/s50.plaso" "$work/auth50.log"
+	fi
+fi
+
+# --- EVTX ---------------------------------------------------------------------
+
+if wants evtx; then
+	src="$corpus/logs/windows/security.evtx"
+	if [[ ! -r "$src" ]]; then
+		log "$src not found: EVTX workload skipped"
+	else
+		d="$work/evtx"
+		mkdir -p "$d"
+		for i in $(seq -w 1 "$evtx_copies"); do cp "$src" "$d/security-$i.evtx"; done
+		label="evtx ${evtx_copies} files"
+		echo "# $label: load $(load)"
+		rm -rf "$work/case-evtx"
+		timed "$work/evtx.out" "$jejak" analyze -q --json --out "$work/case-evtx" "$d"
+		jw=$T_WALL jc=$T_CPU
+		ev="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["events"])' "$work/evtx.out" 2>/dev/null || echo 0)"
+		row "$label" "jejak analyze" "$(per "$ev" "$T_WALL" events/s), $ev events" "$work/evtx.out"
+		timed "$work/hunt.out" "$jejak" hunt -q "$work/case-evtx" --after 2000-01-01
+		row "$label" "jejak hunt" "$(per "$ev" "$T_WALL" events/s), $(per "$ev" "$T_CPU" "events/CPU-s")" "$work/hunt.out"
+		rm -rf "$work/case-evtx"
+		case "$evtx_peer" in
+		evtx_dump)
+			timed "$work/dump.jsonl" bash -c 'for f; do evtx_dump -o jsonl "$f"; done' _ "$d"/*.evtx ;;
+		pyevtx)
+			timed "$work/dump.jsonl" "$cache/evtx-venv/bin/python" -c '
+import sys, evtx
+for f in sys.argv[1:]:
+    for r in evtx.PyEvtxParser(f).records_json():
+        sys.stdout.write(r["data"] + "\n")' "$d"/*.evtx ;;
+		esac
+		if [[ -n "$evtx_peer" ]]; then
+			recs="$(grep -c '^{' "$work/dump.jsonl" || true)"
+			row "$label" "$evtx_peer" "$(per "$recs" "$T_WALL" records/s), $recs records" "$work/dump.jsonl"
+			ratio "$label" "$evtx_peer" "$jw" "$jc" "$T_WALL" "$T_CPU" "(analyze; target CPU <= 3x; peer: $evtx_note)"
+			rm -f "$work/dump.jsonl"
+		else
+			log "no evtx_dump: EVTX peer row left out"
+		fi
+	fi
+fi
+echo "# done $(date -u '+%H:%M UTC'); load average $(load)"
