@@ -6,9 +6,11 @@
 // Every key is an event at its last-written time ("Key Last Written", as
 // plaso's winreg parser gives it, to the 100 ns), with the key path (from
 // the root, "\"-joined, without the root key's own name) in
-// jejak.data.registry.key and its values summarised in the message
-// (bounded: a key of thousands of values says how many it left out); the
-// provenance offset is the file offset of the key's nk cell. Keys left in
+// jejak.data.registry.key and its values in the message, bounded to about
+// 4 KiB (each value's text to 160 characters): the values that do not fit
+// go into events after it at the same time (jejak.data.registry.part), so
+// every value is on the timeline. The provenance offset is the file offset
+// of the key's nk cell (of its first value's vk cell for those). Keys left in
 // free cells (deleted keys, and deleted SAM accounts) are events too,
 // tagged "deleted" and "recovered", under their old parent's path. Plugins
 // chosen by the hive's type (known from its root keys) decode what an
