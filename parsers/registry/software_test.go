@@ -130,3 +130,10 @@ func TestSoftwareEqualsRegRipper(t *testing.T) {
 		}
 	})
 }
+
+// The parser contract on the hives hivex writes: the SYSTEM and SOFTWARE
+// plugins' events too keep it (UTC, timestamp_desc, message, offsets in
+// the file; truncated copies and a cancelled context).
+func TestContractBuiltHives(t *testing.T) {
+	parsertest.Contract(t, New(), buildSystem(t), buildSoftware(t))
+}
