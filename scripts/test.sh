@@ -16,7 +16,7 @@ PACKAGES=(
   rsyslog systemd-journal-remote postgresql mariadb-server fontconfig openssh-client openssl
   libregf-utils libscca-utils liblnk-utils libevt-utils rifiuti2 libesedb-utils libolecf-utils
   reglookup regripper libvmdk-utils libvhdi-utils libqcow-utils qemu-utils
-  exfatprogs dosfstools mtools fatcat lz4 zstd python3-vmdkstream
+  exfatprogs dosfstools mtools fatcat lz4 zstd python3-vmdkstream python3-hivex
 )
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -35,9 +35,10 @@ fi
 
 # The Rust evtx crate's Python binding is the second EVTX oracle (beside
 # libevtx's evtxexport) in the parsers/evtx differential tests.
-# pylnk3 writes the shell links parsers/lnk reads beside lnkinfo's.
-PIP_PACKAGES=(evtx==0.14.0 pylnk3==0.4.3)
-if ! python3 -c 'import evtx, pylnk3' 2>/dev/null; then
+# pylnk3 writes the shell links parsers/lnk reads beside lnkinfo's;
+# regipy is the second registry oracle (beside regfexport and RegRipper).
+PIP_PACKAGES=(evtx==0.14.0 pylnk3==0.4.3 regipy==6.5.0)
+if ! python3 -c 'import evtx, pylnk3, regipy' 2>/dev/null; then
   echo "test.sh: installing Python packages: ${PIP_PACKAGES[*]}" >&2
   # A Debian-managed python3 refuses plain installs (PEP 668); the tests
   # only need the module importable by the python3 they will run.
