@@ -134,6 +134,9 @@ func TestVHDQemu(t *testing.T) {
 	for name, raw := range diskSources(t) {
 		for _, sub := range []string{"fixed", "dynamic"} {
 			t.Run(name+"/"+sub, func(t *testing.T) {
+				if name == "fs.multiple" && sub == "fixed" {
+					t.Skip("one variant is enough for the 250 MB disk")
+				}
 				vhd := qemuConvert(t, raw, "vpc", "subformat="+sub+",force_size=on", name+".vhd")
 				img, err := Open(vhd)
 				if err != nil {

@@ -22,6 +22,9 @@ func TestVHDXQemu(t *testing.T) {
 	for name, raw := range diskSources(t) {
 		for _, opts := range []string{"subformat=dynamic", "subformat=fixed", "subformat=dynamic,block_size=1M", "subformat=dynamic,block_size=64M,block_state_zero=off"} {
 			t.Run(name+"/"+opts, func(t *testing.T) {
+				if name == "fs.multiple" && opts != "subformat=dynamic" {
+					t.Skip("one variant is enough for the 250 MB disk")
+				}
 				vhdx := qemuConvert(t, raw, "vhdx", opts, name+".vhdx")
 				img, err := Open(vhdx)
 				if err != nil {
