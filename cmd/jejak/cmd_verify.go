@@ -48,21 +48,42 @@ func verifyFlags() []cli.Flag {
 	}
 }
 
-// verifyCmd is 'jejak verify CASE', the same as 'jejak evidence verify CASE'.
+// verifyCmd is 'jejak verify CASE', the same as 'jejak evidence verify
+// CASE', and 'jejak verify FILE…' for exports and reports (verify_file.go).
 func verifyCmd(e *env) *cli.Command {
-	var action cli.ActionFunc
+	var caseAction cli.ActionFunc
 	for _, sub := range evidenceCmd(e).Subcommands {
 		if sub.Name == "verify" {
-			action = sub.Action
+			caseAction = sub.Action
 		}
 	}
 	return withHelp(&cli.Command{
 		Name:        "verify",
-		Usage:       "check a case: evidence hashes, custody chain, case files, store, signatures",
-		ArgsUsage:   "CASE",
-		Description: "The same as 'jejak evidence verify'.\n\n" + verifyHelp,
-		Flags:       verifyFlags(),
-		Action:      action,
+		Usage:       "check a case (evidence hashes, custody chain, case files, store, signatures) or exports and reports against their manifests",
+		ArgsUsage:   "CASE | FILE...",
+		Description: "With a CASE folder, the same as 'jejak evidence verify'.\n\n" + verifyHelp + "\n" + verifyFileHelp,
+		Flags: append(verifyFlags(),
+			&cli.StringFlag{Name: "case", Usage: "with FILE arguments: the `CASE` folder whose custody log recorded them"}),
+		Action: func(c *cli.Context) error {
+			args := c.Args().Slice()
+			if len(args) == 0 {
+				return usagef("verify takes a CASE folder or one or more export or report FILEs")
+			}
+			if len(args) == 1 && c.String("case") == "" {
+				if st, err := os.Stat(args[0]); err == nil && st.IsDir() {
+					return caseAction(c)
+				}
+			}
+			for _, a := range args {
+				if isCaseDir(a) {
+					return usagef("%s is a case folder: verify one case alone, or give export and report files (with --case CASE)", a)
+				}
+			}
+			if len(c.StringSlice("anchor")) > 0 || c.String("key") != "" {
+				return usagef("--anchor and --key check a CASE; with FILE arguments give --case CASE")
+			}
+			return e.verifyFiles(c, args)
+		},
 	})
 }
 
