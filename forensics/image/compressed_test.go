@@ -1,6 +1,8 @@
 package image
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -295,6 +297,60 @@ func TestCompressedConcatenated(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkMedia(t, img, raw)
+		img.Close()
+	}
+}
+
+// TestConcurrentReads: VHD, VHDX, a gzip temporary copy and an indexed xz
+// read from eight goroutines at once give the source's bytes (run with
+// -race to check the caches and the decoders' state).
+func TestConcurrentReads(t *testing.T) {
+	withTempDir(t)
+	raw := noiseRaw(t, 5<<20+512)
+	media, _ := os.ReadFile(raw)
+	dir := t.TempDir()
+	xzf := filepath.Join(dir, "c.xz")
+	if out, err := exec.Command("sh", "-c", `xz -c -1 -T2 --block-size=600KiB "$1" > "$2"`, "sh", raw, xzf).CombinedOutput(); err != nil {
+		t.Fatalf("xz: %v %s", err, out)
+	}
+	paths := []string{
+		qemuConvert(t, raw, "vpc", "subformat=dynamic,force_size=on", "c.vhd"),
+		qemuConvert(t, raw, "vhdx", "subformat=dynamic", "c.vhdx"),
+		compress(t, "gzip", raw, dir, "c.gz"),
+		xzf,
+	}
+	for _, p := range paths {
+		var img Image
+		var err error
+		if strings.HasSuffix(p, "z") {
+			img, err = OpenCompressed(p)
+		} else {
+			img, err = Open(p)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		errs := make(chan error, 8)
+		for g := range 8 {
+			go func() {
+				r := rand.New(rand.NewPCG(uint64(g), 3))
+				buf := make([]byte, 300<<10)
+				for range 40 {
+					off := r.Int64N(int64(len(media)))
+					n, _ := img.ReadAt(buf, off)
+					if string(buf[:n]) != string(media[off:off+int64(n)]) || (n < len(buf) && off+int64(n) != int64(len(media))) {
+						errs <- fmt.Errorf("%s: %d bytes at %d differ", filepath.Base(p), n, off)
+						return
+					}
+				}
+				errs <- nil
+			}()
+		}
+		for range 8 {
+			if err := <-errs; err != nil {
+				t.Error(err)
+			}
+		}
 		img.Close()
 	}
 }
