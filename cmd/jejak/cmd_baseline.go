@@ -244,6 +244,7 @@ var factTitles = []struct{ cat, title string }{
 	{"service", "SERVICES"}, {"service_enabled", "ENABLED UNITS"}, {"scheduled_task", "SCHEDULED TASKS"},
 	{"package", "INSTALLED PACKAGES"}, {"listen", "LISTENING SERVICES (CONFIGURED)"},
 	{"ssh_key", "SSH AUTHORIZED KEYS"}, {"timezone", "TIME ZONE"}, {"ntp", "NTP"},
+	{"error", "FACT FILES THAT COULD NOT BE READ"},
 }
 
 func printBaseline(w io.Writer, b *baseline.Baseline, p, sum string, files bool) {
@@ -258,6 +259,9 @@ func printBaseline(w io.Writer, b *baseline.Baseline, p, sum string, files bool)
 	}
 	for _, ft := range factTitles {
 		fs := by[ft.cat]
+		if ft.cat == "error" && len(fs) == 0 {
+			continue
+		}
 		fmt.Fprintf(w, "\n%s (%d)\n", ft.title, len(fs))
 		if len(fs) == 0 {
 			fmt.Fprintf(w, "  (none found in the evidence)\n")

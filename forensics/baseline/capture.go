@@ -241,7 +241,7 @@ func Capture(ctx context.Context, src *Source, out io.Writer, opts Options) (*Tr
 				if fc.wants(f.Path) {
 					keep = &bytes.Buffer{}
 				}
-				if err := hashEntry(e, f, buf, keep); err != nil {
+				if err := hashEntry(e, f, buf, keep, fc.limit(f.Path)); err != nil {
 					f.Error = err.Error()
 					tr.Errors++
 					tr.Problems = append(tr.Problems, f.Path+": "+f.Error)
@@ -348,7 +348,7 @@ func tp(t time.Time) *time.Time {
 // hashEntry reads the entry's content once into SHA-256, SHA-1 and MD5,
 // sets the size read and the exec flag from the magic, and copies the
 // content into keep when set (a fact file).
-func hashEntry(e *jfs.Entry, f *File, buf []byte, keep *bytes.Buffer) error {
+func hashEntry(e *jfs.Entry, f *File, buf []byte, keep *bytes.Buffer, limit int) error {
 	rc, err := e.Open()
 	if err != nil {
 		return err
@@ -357,7 +357,7 @@ func hashEntry(e *jfs.Entry, f *File, buf []byte, keep *bytes.Buffer) error {
 	s256, s1, m5 := sha256.New(), sha1.New(), md5.New()
 	ws := []io.Writer{s256, s1, m5}
 	if keep != nil {
-		ws = append(ws, &limitWriter{w: keep, n: maxFactFile})
+		ws = append(ws, &limitWriter{w: keep, n: limit})
 	}
 	var head [4]byte
 	n, err := io.ReadFull(rc, head[:])

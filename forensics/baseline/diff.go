@@ -138,7 +138,7 @@ func Diff(ctx context.Context, ref *Reference, later *Source, fn func(Change) er
 			parents[d] = true
 		}
 		if f.Kind == "file" && !f.Container {
-			if err := hashEntry(e, f, buf, nil); err != nil {
+			if err := hashEntry(e, f, buf, nil, 0); err != nil {
 				f.Error = err.Error()
 				res.Problems = append(res.Problems, f.Path+": "+f.Error)
 			}

@@ -19,13 +19,13 @@ const maxFactFile = 32 << 20
 // extractor is small and reads one format; its facts name the file and
 // line they came from.
 type factCollector struct {
-	files map[string][]byte
-	order []string
+	got   []Fact
 	links map[string]string
+	order []string
 }
 
 func newFactCollector() *factCollector {
-	return &factCollector{files: map[string][]byte{}, links: map[string]string{}}
+	return &factCollector{links: map[string]string{}}
 }
 
 // factKind names the extractor for a path, "" for none. Paths are matched
@@ -35,6 +35,12 @@ func factKind(p string) string {
 	base := path.Base(k)
 	dir := path.Dir(k)
 	switch {
+	case k == "windows/system32/config/sam":
+		return "sam"
+	case k == "windows/system32/config/system":
+		return "system"
+	case k == "windows/system32/config/software":
+		return "software"
 	case k == "etc/passwd":
 		return "passwd"
 	case k == "etc/group":
@@ -75,11 +81,19 @@ func factKind(p string) string {
 
 func (c *factCollector) wants(p string) bool { return factKind(p) != "" }
 
-func (c *factCollector) add(p string, b []byte) {
-	if _, ok := c.files[p]; !ok {
-		c.order = append(c.order, p)
+// limit is how much of a fact file is kept for reading.
+func (c *factCollector) limit(p string) int {
+	switch factKind(p) {
+	case "sam", "system", "software":
+		return maxHive
 	}
-	c.files[p] = bytes.Clone(b)
+	return maxFactFile
+}
+
+// add reads the facts of a file the capture has just read (only its
+// facts are kept, not its bytes).
+func (c *factCollector) add(p string, b []byte) {
+	c.got = append(c.got, Extract(p, b)...)
 }
 
 // link records a symbolic link facts are read from: /etc/localtime
@@ -92,22 +106,28 @@ func (c *factCollector) link(p, target string) {
 	}
 }
 
+// facts returns every fact, ordered by source file (walk order differs
+// between a folder and an image) and line.
 func (c *factCollector) facts() []Fact {
-	var out []Fact
+	out := c.got
 	sort.Strings(c.order)
 	for _, p := range c.order {
-		if t, ok := c.links[p]; ok {
-			out = append(out, linkFacts(p, t)...)
-			continue
-		}
-		out = append(out, Extract(p, c.files[p])...)
+		out = append(out, linkFacts(p, c.links[p])...)
 	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Source != out[j].Source {
+			return out[i].Source < out[j].Source
+		}
+		return out[i].Line < out[j].Line
+	})
 	return out
 }
 
 // Extract reads the facts of one file, chosen by its path.
 func Extract(p string, b []byte) []Fact {
-	switch factKind(p) {
+	switch kind := factKind(p); kind {
+	case "sam", "system", "software":
+		return hiveFacts(p, kind, b)
 	case "passwd":
 		return passwdFacts(p, b)
 	case "group":
