@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"text/tabwriter"
+	"time"
 
 	"github.com/jejak-forensics/jejak/forensics/disk"
 	"github.com/jejak-forensics/jejak/forensics/evidence"
@@ -229,12 +230,19 @@ func (e *env) ingest(c *cli.Context, cs *evidence.Case) (rerr error) {
 		runErr = verifyIndex(ctx, store, es)
 	}
 	var zones []zonecheck.Finding
+	var machineZones []timeline.Warning
 	if runErr == nil {
 		zones, runErr = checkZones(ctx, store)
 		for _, f := range zones {
 			if !f.Agree {
 				ws.addQuiet(f.Warning())
 			}
+		}
+	}
+	if runErr == nil {
+		machineZones, runErr = checkMachineZones(ctx, store, cs.Location())
+		for _, w := range machineZones {
+			ws.addQuiet(w)
 		}
 	}
 	if n := sum.ZoneAssumed["UTC"]; n > 0 {
@@ -261,6 +269,9 @@ func (e *env) ingest(c *cli.Context, cs *evidence.Case) (rerr error) {
 	} else {
 		printSummary(e.stderr, &sum, ws.sample, evidenceNames(cs))
 		printZones(e.stderr, zones)
+		for _, w := range machineZones {
+			fmt.Fprintf(e.stderr, "\nZONE MISMATCH    %s\n", formatWarning(w, evidenceNames(cs)))
+		}
 		if runErr != nil {
 			fmt.Fprintf(e.stderr, "\nINCOMPLETE       this run did not complete: the counts above stop where it stopped, and the case\n"+
 				"                 timeline is partial (hunt, report, export say so, exit 3) until an ingest run completes\n")
@@ -316,6 +327,27 @@ func checkZones(ctx context.Context, store *sqlite.Store) ([]zonecheck.Finding, 
 		}
 	}
 	return chk.Findings(), nil
+}
+
+// checkMachineZones compares the zone each Windows machine of the case
+// states in its SYSTEM hive with the case zone: a machine in another zone
+// wrote its zone-less logs in it (zonecheck.MachineZone).
+func checkMachineZones(ctx context.Context, store *sqlite.Store, caseZone *time.Location) ([]timeline.Warning, error) {
+	f, err := query.New(zonecheck.MachineZoneQuery, query.Options{})
+	if err != nil {
+		return nil, err
+	}
+	var out []timeline.Warning
+	err = store.Query(ctx, f, timeline.Query{}, func(ev *timeline.Event) error {
+		if w, ok := zonecheck.MachineZone(ev, caseZone); ok {
+			out = append(out, w)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("zone check: %w", err)
+	}
+	return out, nil
 }
 
 // accessOf streams, for each client IP, its first access-log requests in
