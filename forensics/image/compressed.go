@@ -10,7 +10,10 @@ package image
 // the first read past the first MiB (or the first Size call): recognising
 // and registering a compressed image costs one MiB of decompression, not
 // the whole image. An xz file of several blocks needs no copy: it is read
-// through its block index (compressed_xz.go).
+// through its block index (compressed_xz.go). What a decompression found
+// (size, SHA-256, damage) is remembered for the run, so a file opened
+// again reports it before decompressing, and the new copy is checked
+// against it.
 //
 // Only a stream whose first MiB is a disk (an MBR or GPT) or a file system
 // is opened as an image: a compressed log stays a file for the archive
@@ -27,6 +30,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/jejak-forensics/jejak/forensics/volume"
@@ -65,7 +69,30 @@ type Compressed struct {
 	err     error  // the copy could not be made at all
 	closed  bool
 	mu      sync.Mutex
+	key     mediaKey // the compressed file, as stat saw it at open
 }
+
+// mediaKey names a compressed file in one state: its path, size and
+// modification time.
+type mediaKey struct {
+	path  string
+	size  int64
+	mtime int64
+}
+
+// mediaFact is what a decompression of a file found.
+type mediaFact struct {
+	size    int64
+	sum     string
+	warning string
+}
+
+// mediaFacts remembers, for this run, what each compressed file
+// decompressed to. A file is opened more than once (recognised as a disk,
+// then walked): a later Info reports the media's size, SHA-256 and damage
+// before decompressing again, and the new copy's SHA-256 is checked
+// against the earlier one.
+var mediaFacts sync.Map // mediaKey -> mediaFact
 
 // compressionOf names the compression whose magic starts head, or "".
 func compressionOf(head []byte) string {
@@ -160,6 +187,9 @@ func openCompressed(path, format string) (*Compressed, error) {
 	defer z.Close()
 	head := make([]byte, compressedHead)
 	c := &Compressed{name: path, format: format, tmpDir: TempDir}
+	if st, err := f.Stat(); err == nil {
+		c.key = mediaKey{path: path, size: st.Size(), mtime: st.ModTime().UnixNano()}
+	}
 	n := 0
 	for n < len(head) {
 		m, err := z.Read(head[n:])
@@ -291,8 +321,16 @@ func (c *Compressed) copyOut() error {
 			break
 		}
 	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	if was, ok := mediaFacts.Load(c.key); ok && was.(mediaFact).sum != sum {
+		// The same compressed file gave other media: the file changed
+		// under the same size and time, or the reads are not reliable.
+		warning = strings.TrimPrefix(warning+"; ", "; ") + fmt.Sprintf("%s: decompressed to other media than earlier in this run (sha256 %s, %d bytes; before %s, %d bytes)",
+			filepath.Base(c.name), sum, n, was.(mediaFact).sum, was.(mediaFact).size)
+	}
+	mediaFacts.Store(c.key, mediaFact{size: n, sum: sum, warning: warning})
 	c.mu.Lock()
-	c.tmp, c.size, c.sum, c.warning = tmp, n, hex.EncodeToString(h.Sum(nil)), warning
+	c.tmp, c.size, c.sum, c.warning = tmp, n, sum, warning
 	c.mu.Unlock()
 	return nil
 }
@@ -365,6 +403,14 @@ func (c *Compressed) Info() Info {
 		}
 		in.Notes = append(in.Notes, fmt.Sprintf("%s-compressed raw image: %d bytes of media %s, sha256 %s", c.format, c.size, where, c.sum))
 	default:
+		if f, ok := mediaFacts.Load(c.key); ok {
+			f := f.(mediaFact)
+			in.Notes = append(in.Notes, fmt.Sprintf("%s-compressed raw image: %d bytes of media, sha256 %s when decompressed earlier in this run; decompressed again on first use into an unlinked temporary copy in %s and checked against that", c.format, f.size, f.sum, c.dirName()))
+			if f.warning != "" && c.warning == "" {
+				in.Warnings = append(in.Warnings, f.warning)
+			}
+			break
+		}
 		in.Notes = append(in.Notes, fmt.Sprintf("%s-compressed raw image: decompressed on first use into an unlinked temporary copy in %s", c.format, c.dirName()))
 	}
 	if c.warning != "" {

@@ -354,3 +354,46 @@ func TestConcurrentReads(t *testing.T) {
 		img.Close()
 	}
 }
+
+// TestCompressedFactsAcrossOpens: a compressed disk opened again in the
+// same run (recognised, then walked) reports the media's SHA-256 and the
+// damage the first decompression found before decompressing again, and a
+// new decompression that gives other media is a warning.
+func TestCompressedFactsAcrossOpens(t *testing.T) {
+	withTempDir(t)
+	disk, _ := os.ReadFile(parsertest.Corpus(t, "images/tsk_volume_system.raw"))
+	noise, _ := os.ReadFile(noiseRaw(t, 3<<20))
+	raw := filepath.Join(t.TempDir(), "d.raw")
+	os.WriteFile(raw, append(disk, noise...), 0o644)
+	z := compress(t, "gzip", raw, t.TempDir(), "d.dd.gz")
+	st, _ := os.Stat(z)
+	os.Truncate(z, st.Size()*3/4)
+	first, err := Open(z)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := first.Size()
+	sum := first.(*Compressed).MediaSHA256()
+	first.Close()
+	second, err := Open(z)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := second.Info()
+	if notes := strings.Join(in.Notes, "|"); !strings.Contains(notes, sum) || !strings.Contains(notes, fmt.Sprint(n)) {
+		t.Errorf("second open, before reading: notes %q lack the first decompression's %d bytes, sha256 %s", notes, n, sum)
+	}
+	if w := strings.Join(in.Warnings, "|"); !strings.Contains(w, "damaged") {
+		t.Errorf("second open, before reading: warnings %q", w)
+	}
+	// A fact that does not match what the file decompresses to.
+	c := second.(*Compressed)
+	mediaFacts.Store(c.key, mediaFact{size: n, sum: "0000"})
+	if second.Size() != n {
+		t.Fatalf("size %d, want %d", second.Size(), n)
+	}
+	if w := strings.Join(second.Info().Warnings, "|"); !strings.Contains(w, "other media than earlier") || !strings.Contains(w, "damaged") {
+		t.Errorf("warnings %q", w)
+	}
+	second.Close()
+}
