@@ -16,7 +16,16 @@ import (
 // 'jejak warnings' lists it as kind zone, and it alone does not make the
 // exit status 3. In Asia/Jakarta (also UTC+7) nothing is said.
 func TestMachineZoneMismatch(t *testing.T) {
-	if exec.Command("python3", "-c", "import hivex").Run() != nil {
+	// Debian's python3-hivex is for Debian's python3, which may not be
+	// the first python3 on PATH.
+	py := ""
+	for _, p := range []string{"/usr/bin/python3", "python3"} {
+		if exec.Command(p, "-c", "import hivex").Run() == nil {
+			py = p
+			break
+		}
+	}
+	if py == "" {
 		t.Skip("python3-hivex not installed: apt-get install -y python3-hivex")
 	}
 	src, err := os.ReadFile(parsertest.Corpus(t, "windows/registry/SAM"))
@@ -34,7 +43,7 @@ func TestMachineZoneMismatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	shim := filepath.Join(strings.TrimSpace(string(regparser)), "appcompatcache/test_data/Win10.bin")
-	if out, err := exec.Command("python3", "../../parsers/registry/testdata/mksystem.py", hive, shim).CombinedOutput(); err != nil {
+	if out, err := exec.Command(py, "../../parsers/registry/testdata/mksystem.py", hive, shim).CombinedOutput(); err != nil {
 		t.Fatalf("mksystem.py: %v\n%s", err, out)
 	}
 	for _, tc := range []struct {
