@@ -109,6 +109,7 @@ STEP BY STEP
 			watchCmd(e),
 			rulesCommand(e),
 			indexCmd(e),
+			workerCmd(e),
 			esCmd(e),
 			verifyCmd(e),
 			keyCmd(e),

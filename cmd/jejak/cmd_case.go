@@ -55,9 +55,12 @@ EXAMPLE
 		}, {
 			Name:      "show",
 			Usage:     "print a case's description and check its custody log",
-			ArgsUsage: "CASE",
-			Flags:     []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON"}},
+			ArgsUsage: "CASE (or NAME with --es)",
+			Flags:     append([]cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON"}}, esReadFlags()...),
 			Action: func(c *cli.Context) error {
+				if esGiven(c) {
+					return e.caseShowES(c) // the case pushed to the cluster (cmd_worker.go)
+				}
 				cs, err := e.caseArg(c)
 				if err != nil {
 					return err
@@ -83,6 +86,6 @@ EXAMPLE
 				}
 				return verr
 			},
-		}},
+		}, casePushCmd(e), casePullCmd(e)},
 	})
 }

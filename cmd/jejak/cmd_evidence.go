@@ -90,9 +90,12 @@ EXAMPLE
 		}, {
 			Name:      "list",
 			Usage:     "list registered evidence",
-			ArgsUsage: "CASE",
-			Flags:     []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON"}},
+			ArgsUsage: "CASE (or NAME with --es)",
+			Flags:     append([]cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON"}}, esReadFlags()...),
 			Action: func(c *cli.Context) error {
+				if esGiven(c) {
+					return e.evidenceListES(c) // the case pushed to the cluster (cmd_worker.go)
+				}
 				cs, err := e.caseArg(c)
 				if err != nil {
 					return err

@@ -18,11 +18,14 @@ each names the evidence, container chain, path, byte offset and record number
 where known, the parser, and the cause. Kind "zone" is a file whose times
 were read in the case zone but were written in another (see 'jejak ingest
 --help', ZONE CHECK): its records were read, its times need another --tz.`,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "all", Usage: "warnings of every run, not only the latest"},
 			&cli.BoolFlag{Name: "json", Usage: "one JSON object per line"},
-		},
+		}, esReadFlags()...),
 		Action: func(c *cli.Context) error {
+			if esGiven(c) {
+				return e.warningsES(c) // every warning of the case in the cluster (cmd_worker.go)
+			}
 			cs, store, err := e.caseStoreArg(c)
 			if err != nil {
 				return err

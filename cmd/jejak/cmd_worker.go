@@ -1,0 +1,350 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jejak-forensics/jejak/forensics/evidence"
+	"github.com/jejak-forensics/jejak/forensics/worker"
+	"github.com/jejak-forensics/jejak/parsers/all"
+	"github.com/jejak-forensics/jejak/timeline"
+	"github.com/jejak-forensics/jejak/timeline/store/elastic"
+	"github.com/jejak-forensics/jejak/timeline/store/sqlite"
+	"github.com/urfave/cli/v2"
+)
+
+// A case in Elasticsearch: 'case push' and 'case pull' move a case folder
+// into and out of the cluster, 'case show', 'evidence list' and 'warnings'
+// read it there with --es, and 'worker' ingests its evidence from any
+// number of machines (forensics/worker).
+
+// esReadFlags are the --es flags for commands that read a local case
+// folder unless pointed at a cluster: --es there is not taken from JEJAK_ES,
+// or setting it for 'jejak index' would turn 'case show DIR' into a
+// question to the cluster.
+func esReadFlags() []cli.Flag {
+	fs := esFlags()
+	for _, f := range fs {
+		if s, ok := f.(*cli.StringSliceFlag); ok && s.Name == "es" {
+			s.EnvVars = nil
+		}
+	}
+	return fs
+}
+
+// esGiven tells whether a command was pointed at a cluster.
+func esGiven(c *cli.Context) bool { return len(c.StringSlice("es")) > 0 }
+
+// caseIndexName is the timeline index of a case name, as defaultIndex
+// derives it from a case folder.
+func caseIndexName(name string) string {
+	n := strings.Trim(indexNameUnsafe.ReplaceAllString(strings.ToLower(name), "-"), "-_.")
+	if n == "" {
+		n = "case"
+	}
+	return "jejak-" + n
+}
+
+// openESName connects for the case called name (its index, unless --index
+// names one). write installs the timeline template and index if missing.
+func openESName(c *cli.Context, name string, write bool) (*elastic.Store, error) {
+	if c.String("index") == "" {
+		if name == "" {
+			return nil, usagef("name the case (or its index with --index)")
+		}
+		if err := c.Set("index", caseIndexName(name)); err != nil {
+			return nil, err
+		}
+	}
+	cfg, err := esConfig(c, nil)
+	if err != nil {
+		return nil, err
+	}
+	cfg.ReadOnly = !write
+	return elastic.Open(c.Context, cfg)
+}
+
+func casePushCmd(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "push",
+		Usage:     "put a case folder into Elasticsearch, where workers on other machines can ingest it",
+		ArgsUsage: "CASE",
+		Description: `Writes the case into indices beside its timeline index (jejak-<case name>, or
+--index): <index>-case (case.json and evidence.json verbatim), -evidence (the
+registry, folder manifests), -custody (the custody chain, each entry's line
+verbatim and still hash-chained: the chain is checked as written and read
+back), -runs and -warnings (from case.db, when there is one). Each has a
+strict mapping. The push is recorded in the folder's custody log first.
+Pushing again adds the custody entries made since; a cluster whose chain
+went on without the folder (workers' entries) while the folder went on too
+is refused: pull the case into a new folder and work from that.
+
+EXAMPLE
+   jejak case push /cases/kpu-2024 --es http://es1:9200`,
+		Flags: append(esFlags(), examinerFlag(false)),
+		Action: func(c *cli.Context) error {
+			dir, err := oneArg(c, "CASE")
+			if err != nil {
+				return err
+			}
+			cs, err := evidence.OpenWith(dir, e.caseConfig(c.String("examiner")))
+			if err != nil {
+				return err
+			}
+			es, err := openES(c, cs)
+			if err != nil {
+				return err
+			}
+			defer es.Close()
+			var store *sqlite.Store
+			if _, err := os.Stat(cs.StorePath()); err == nil {
+				if store, err = sqlite.Open(c.Context, cs.StorePath()); err != nil {
+					return err
+				}
+				defer store.Close()
+			}
+			res, err := worker.Push(c.Context, cs, store, es, cs.Examiner())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "pushed case %q to %s: %d evidence items, %d custody entries (%d new), %d runs, %d warnings\n",
+				cs.Info().Name, es.Index(), res.Items, res.Custody, res.CustodyAdded, res.Runs, res.Warnings)
+			return nil
+		},
+	}
+}
+
+func casePullCmd(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "pull",
+		Usage:     "recreate a case folder from Elasticsearch",
+		ArgsUsage: "NAME",
+		Description: `Writes case.json, evidence.json, folder manifests and the custody log (workers'
+entries included) from the case NAME in the cluster into --out, a new or
+empty folder, and verifies the custody chain there as 'case show' does. The
+timeline, runs and warnings stay in the cluster (read them with --es).`,
+		Flags: append(esFlags(), &cli.StringFlag{Name: "out", Required: true, Usage: "new or empty `DIR` for the case folder"}),
+		Action: func(c *cli.Context) error {
+			name, err := oneArg(c, "NAME")
+			if err != nil {
+				return err
+			}
+			es, err := openESName(c, name, false)
+			if err != nil {
+				return err
+			}
+			defer es.Close()
+			res, err := worker.Pull(c.Context, es, c.String("out"))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "pulled case %s into %s: %d evidence items, %d custody entries, chain intact\n", name, res.Dir, res.Items, res.Custody)
+			return nil
+		},
+	}
+}
+
+// caseShowES is 'case show NAME --es URL'.
+func (e *env) caseShowES(c *cli.Context) error {
+	name, err := oneArg(c, "NAME")
+	if err != nil {
+		return err
+	}
+	es, err := openESName(c, name, false)
+	if err != nil {
+		return err
+	}
+	defer es.Close()
+	cc := es.Case()
+	if err := cc.Check(c.Context); err != nil {
+		return err
+	}
+	meta, err := cc.Meta(c.Context)
+	if err != nil {
+		return err
+	}
+	chain, verr := cc.Custody(c.Context)
+	claims, err := cc.Claims(c.Context)
+	if err != nil {
+		return err
+	}
+	items, err := cc.Evidence(c.Context)
+	if err != nil {
+		return err
+	}
+	states := map[string]int{}
+	for _, cl := range claims {
+		states[cl.State]++
+	}
+	states["unclaimed"] = len(items) - len(claims)
+	if c.Bool("json") {
+		out := map[string]any{"case": meta.Name, "examiner": meta.Examiner, "zone": meta.Zone, "created": meta.Created,
+			"index": es.Index(), "evidence": len(items), "claims": states, "custody_entries": len(chain), "custody_ok": verr == nil}
+		if verr != nil {
+			out["custody_error"] = verr.Error()
+		}
+		b, _ := json.MarshalIndent(out, "", "  ")
+		fmt.Fprintln(e.stdout, string(b))
+		return verr
+	}
+	fmt.Fprintf(e.stdout, "case      %s\nindex     %s\nexaminer  %s\nzone      %s\ncreated   %s\nevidence  %d items: %d done, %d being worked, %d refused, %d unclaimed\ncustody   %d entries, ",
+		meta.Name, es.Index(), meta.Examiner, meta.Zone, meta.Created.Format(time.RFC3339), len(items),
+		states[elastic.ClaimDone], states[elastic.ClaimWorking], states[elastic.ClaimRefused], states["unclaimed"], len(chain))
+	if verr == nil {
+		fmt.Fprintln(e.stdout, "chain intact (links, read from the cluster)")
+	} else {
+		fmt.Fprintln(e.stdout, "CHAIN BROKEN")
+	}
+	return verr
+}
+
+// evidenceListES is 'evidence list NAME --es URL'.
+func (e *env) evidenceListES(c *cli.Context) error {
+	name, err := oneArg(c, "NAME")
+	if err != nil {
+		return err
+	}
+	es, err := openESName(c, name, false)
+	if err != nil {
+		return err
+	}
+	defer es.Close()
+	docs, err := es.Case().Evidence(c.Context)
+	if err != nil {
+		return err
+	}
+	items := make([]*evidence.Item, len(docs))
+	for i, d := range docs {
+		items[i] = new(evidence.Item)
+		if err := json.Unmarshal(d.Item, items[i]); err != nil {
+			return fmt.Errorf("evidence %s in the cluster: %w", d.ID, err)
+		}
+	}
+	if c.Bool("json") {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(items)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tKIND\tSIZE\tSHA-256\tADDED (UTC)\tEXAMINER\tPATH")
+	for _, it := range items {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", it.ID, it.Kind, humanBytes(it.Size), it.SHA256,
+			it.AddedAt.UTC().Format("2006-01-02T15:04:05Z"), oneLine(it.Examiner), oneLine(it.Path))
+	}
+	return tw.Flush()
+}
+
+// warningsES is 'warnings NAME --es URL': every warning stored in the
+// cluster (pushed from case.db and written by workers), each once.
+func (e *env) warningsES(c *cli.Context) error {
+	name, err := oneArg(c, "NAME")
+	if err != nil {
+		return err
+	}
+	es, err := openESName(c, name, false)
+	if err != nil {
+		return err
+	}
+	defer es.Close()
+	cc := es.Case()
+	docs, err := cc.Evidence(c.Context)
+	if err != nil {
+		return err
+	}
+	names := map[string]string{}
+	for _, d := range docs {
+		var it evidence.Item
+		if json.Unmarshal(d.Item, &it) == nil {
+			names[it.SHA256] = it.Name
+		}
+	}
+	enc := json.NewEncoder(e.stdout)
+	return cc.Warnings(c.Context, func(w timeline.Warning) error {
+		if c.Bool("json") {
+			return enc.Encode(w)
+		}
+		_, err := fmt.Fprintln(e.stdout, formatWarning(w, names))
+		return err
+	})
+}
+
+func workerCmd(e *env) *cli.Command {
+	flags := append(esFlags(),
+		&cli.StringFlag{Name: "case", Required: true, Usage: "`NAME` of the case in the cluster (as 'case push' put it)"},
+		&cli.StringSliceFlag{Name: "path-map", Usage: "`FROM=TO`: evidence registered under FROM is read under TO on this machine (repeatable)"},
+		&cli.DurationFlag{Name: "lease", Value: 60 * time.Second, Usage: "how long a claim on an item lasts unrenewed; renewed every third of it while the item is read. Keep the machines' clocks in sync far closer than this"},
+		&cli.StringFlag{Name: "name", Usage: "worker `NAME` in claims, runs and custody entries (default host:pid)"},
+		&cli.StringFlag{Name: "work-dir", Usage: "`DIR` for this worker's copy of the case folder and its spool (default a new temporary folder, removed at the end)"},
+		&cli.IntFlag{Name: "workers", DefaultText: "number of cores", Usage: "files parsed at once"},
+		examinerFlag(false),
+		spoolLimitFlag(),
+	)
+	return withHelp(&cli.Command{
+		Name:  "worker",
+		Usage: "ingest a case's evidence from Elasticsearch, beside any number of other workers",
+		Description: `Claims the evidence items of a case pushed with 'jejak case push', one at a
+time, and ingests each into the case's timeline index with the same event IDs
+'jejak ingest' gives them. Run it on as many machines as there are: each
+item is claimed by one worker with Elasticsearch's optimistic concurrency
+(op_type=create, then if_seq_no/if_primary_term) and a lease the worker
+renews while it reads; a worker that dies stops renewing, and once its lease
+runs out another takes the item over and reads it again from the start (the
+events already written come back as duplicates: none is indexed twice).
+
+Evidence paths are those registered; --path-map rewrites them for this
+machine's mount. Every item is re-hashed (each file of a folder, each
+segment of an image set) before it is read, and refused if it differs. Each
+item's run goes to <index>-runs, its warnings to <index>-warnings, and a
+custody entry (worker_ingest, or evidence_refused) to the chain in
+<index>-custody. The worker exits when every item is done or refused.
+
+EXAMPLE
+   jejak worker --es http://es1:9200 --case kpu-2024 --path-map /mnt/evidence=/srv/evidence`,
+		Flags: flags,
+		Action: func(c *cli.Context) error {
+			var maps []worker.PathMap
+			for _, s := range c.StringSlice("path-map") {
+				m, err := worker.ParsePathMap(s)
+				if err != nil {
+					return usageError{err}
+				}
+				maps = append(maps, m)
+			}
+			if c.Duration("lease") < 3*time.Second {
+				return usagef("--lease must be at least 3s, not %s", c.Duration("lease"))
+			}
+			es, err := openESName(c, c.String("case"), true)
+			if err != nil {
+				return err
+			}
+			defer es.Close()
+			dir := c.String("work-dir")
+			if dir == "" {
+				if dir, err = os.MkdirTemp("", "jejak-worker-"); err != nil {
+					return err
+				}
+				defer os.RemoveAll(dir)
+			} else if dir, err = filepath.Abs(dir); err != nil {
+				return err
+			}
+			res, err := worker.Run(c.Context, worker.Config{ES: es, Name: c.String("name"), Examiner: c.String("examiner"),
+				PathMap: maps, Lease: c.Duration("lease"), WorkDir: dir, Registry: all.Registry(), Workers: c.Int("workers"),
+				SpoolLimit: spoolLimit(c), ToolVersion: version, Log: e.stderr})
+			fmt.Fprintf(e.stderr, "worker: %d items ingested, %d refused, %d lost to another worker, %d events sent\n",
+				len(res.Done), len(res.Refused), len(res.Lost), res.Events)
+			if err != nil {
+				return err
+			}
+			if len(res.Refused) > 0 {
+				return errors.New("evidence refused: " + strings.Join(res.Refused, ", ") + " (see the custody log)")
+			}
+			return nil
+		},
+	})
+}
