@@ -490,8 +490,9 @@ func (e *env) baselineDiff(c *cli.Context) (rerr error) {
 		tw.Flush()
 		fmt.Fprintf(w, "  %d added, %d changed, %d removed, %d unchanged, %d touched (times only); %d executables or libraries differ\n",
 			res.Added, res.Changed, res.Removed, res.Unchanged, res.Touched, res.Executables)
-		fmt.Fprintf(w, "  %d file-system metadata entries and %d deleted entries not compared; %d problems; %d events stored (%d already there)\n",
-			res.Metadata, res.Deleted, len(res.Problems), r.Stored.Inserted, r.Stored.Duplicates)
+		fmt.Fprintf(w, "  not compared: %d file-system metadata entries, %d deleted entries, %d folders listed on one side only but holding files of both, %d members of expanded archives\n",
+			res.Metadata, res.Deleted, res.Implied, res.Members)
+		fmt.Fprintf(w, "  %d problems; %d events stored (%d already there)\n", len(res.Problems), r.Stored.Inserted, r.Stored.Duplicates)
 		for _, p := range res.Problems {
 			fmt.Fprintf(w, "  problem: %s\n", p)
 		}

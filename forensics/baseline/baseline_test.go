@@ -603,3 +603,34 @@ func TestCaptureOwnerAndFacts(t *testing.T) {
 		t.Errorf("trailer counts %d facts, file holds %d", b.Trailer.Facts, len(b.Facts))
 	}
 }
+
+// TestArchiveSourceMatchesFolder: a baseline of a .tar.gz made by tar
+// (with a zip inside) against the folder it was made from: nothing
+// differs. The archive's own layers are not files of the tree, tar's
+// missing folder entries are implied by the files in them, and the zip,
+// which the walk expands without giving its bytes, is compared by size.
+func TestArchiveSourceMatchesFolder(t *testing.T) {
+	oracle.Tool(t, "tar", "tar")
+	oracle.Tool(t, "zip", "zip")
+	dir := writeTree(t, map[string]string{"etc/motd": "hello\n", "etc/app/app.conf": "a=1\n"})
+	copyFile(t, "/bin/true", filepath.Join(dir, "usr/bin/tabulate"), 0o755)
+	oracle.Run(t, "sh", "-c", "cd "+dir+" && zip -q etc/app/conf.zip etc/app/app.conf")
+	tgz := filepath.Join(t.TempDir(), "server.tgz")
+	oracle.Run(t, "tar", "-C", dir, "-czf", tgz, "--no-recursion", "usr/bin/tabulate", "etc/motd", "etc/app/app.conf", "etc/app/conf.zip")
+	base, sum := capture(t, tgz)
+	for _, f := range base.Files {
+		if f.FS != "tar" || f.Volume != "gzip:" {
+			t.Errorf("%s: fs %q volume %q, want tar under gzip:", f.Path, f.FS, f.Volume)
+		}
+	}
+	if len(base.Files) != 4 || base.Trailer.Members != 1 {
+		t.Errorf("%d files, %d members skipped; want 4 and 1 (the zip's)", len(base.Files), base.Trailer.Members)
+	}
+	res, by := diff(t, FromBaseline(base, sum), dir)
+	if len(by[Added])+len(by[Changed])+len(by[Removed]) > 0 {
+		t.Errorf("differences %v", by)
+	}
+	if res.Unchanged < 4 {
+		t.Errorf("result %+v", res)
+	}
+}

@@ -224,7 +224,7 @@ func Capture(ctx context.Context, src *Source, out io.Writer, opts Options) (*Tr
 			tr.Members++
 			return nil
 		}
-		if f.Path == "" || f.Path == "." {
+		if f.Kind == "source" || f.Path == "" || f.Path == "." {
 			return nil
 		}
 		if src.Owner != nil {
@@ -285,6 +285,11 @@ func entryRecord(e *jfs.Entry) *File {
 	if member {
 		return nil
 	}
+	if e.Container && wrapper(fsKind) {
+		// The archive given as the source, and its compression layer:
+		// the source itself, hashed in the evidence registry.
+		return &File{Kind: "source"}
+	}
 	f := &File{Type: "file", Path: strings.TrimPrefix(path.Clean("/"+e.Path), "/"), FS: fsKind, Volume: vol,
 		Size: e.Size, Link: e.Link, Inode: e.Inode, Container: e.Container}
 	switch {
@@ -323,7 +328,15 @@ func layers(chain []string) (fsKind, vol string, member bool) {
 		}
 	}
 	if fsAt < 0 {
-		// An archive as the source: its last layer is the "file system".
+		// An archive as the source (a .tar.gz of a server's tree): its
+		// first layer that names members (tar, zip) is the "file system",
+		// the compression layers above it the volume; a deeper layer is an
+		// archive inside it.
+		for i, c := range chain {
+			if k, name, _ := strings.Cut(c, ":"); name != "" {
+				return k, strings.Join(chain[:i], " "), len(chain) > i+1
+			}
+		}
 		if len(chain) == 0 {
 			return "", "", false
 		}
@@ -335,6 +348,16 @@ func layers(chain []string) (fsKind, vol string, member bool) {
 		k = "fat"
 	}
 	return k, strings.Join(chain[:fsAt], " "), len(chain) > fsAt+1
+}
+
+// wrapper: the layers of an archive given as the source above its
+// members (the registered file, its compression).
+func wrapper(fs string) bool {
+	switch fs {
+	case "file", "gzip", "bzip2", "xz", "zstd", "lz4":
+		return true
+	}
+	return false
 }
 
 func tp(t time.Time) *time.Time {

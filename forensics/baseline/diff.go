@@ -29,6 +29,13 @@ type Reference struct {
 
 	index     map[string][]int // Key(path, false) → Files
 	foldIndex map[string][]int // Key(path, true) → Files
+	// parents are the folders the reference's paths lie in (both keys).
+	parents map[string]bool
+}
+
+// holds says whether a folder holds any of the reference's paths.
+func (r *Reference) holds(p string, fold bool) bool {
+	return r.parents[Key(p, fold)]
 }
 
 // FromBaseline makes a reference of a baseline read back.
@@ -44,9 +51,16 @@ func FromBaseline(b *Baseline, sha256 string) *Reference {
 }
 
 func (r *Reference) build() {
-	r.index, r.foldIndex = map[string][]int{}, map[string][]int{}
+	r.index, r.foldIndex, r.parents = map[string][]int{}, map[string][]int{}, map[string]bool{}
 	for i, f := range r.Files {
 		p := f.Path
+		if !r.ByName {
+			for _, fold := range []bool{false, true} {
+				for d := path.Dir(Key(p, fold)); d != "." && d != "/" && !r.parents[d]; d = path.Dir(d) {
+					r.parents[d] = true
+				}
+			}
+		}
 		if r.ByName {
 			p = path.Base(Key(p, false))
 		}
@@ -99,7 +113,11 @@ type Result struct {
 	// Deleted counts deleted entries the later evidence's file system
 	// still lists: deleted files are absent, so their paths count as
 	// removed unless a live file has them.
-	Deleted  int64    `json:"deleted_entries"`
+	Deleted int64 `json:"deleted_entries"`
+	// Implied counts folders listed on one side only whose files the
+	// other side has: a manifest or tar lists no folders, NTFS's walk
+	// gives none.
+	Implied  int64    `json:"folders_implied"`
 	Members  int64    `json:"archive_members_skipped"`
 	Problems []string `json:"problems,omitempty"`
 }
@@ -127,7 +145,7 @@ func Diff(ctx context.Context, ref *Reference, later *Source, fn func(Change) er
 			res.Members++
 			return nil
 		}
-		if f.Path == "" || f.Path == "." {
+		if f.Kind == "source" || f.Path == "" || f.Path == "." {
 			return nil
 		}
 		if later.Owner != nil {
@@ -150,6 +168,12 @@ func Diff(ctx context.Context, ref *Reference, later *Source, fn func(Change) er
 		if len(idx) == 0 {
 			if fsMetadata(f) {
 				res.Metadata++
+				return nil
+			}
+			if f.Kind == "dir" && ref.holds(f.Path, fold) {
+				// The reference lists files under it but not folders
+				// (a manifest, a tar without folder entries, NTFS).
+				res.Implied++
 				return nil
 			}
 			if ref.ByName && f.Kind != "file" {
@@ -195,7 +219,7 @@ func Diff(ctx context.Context, ref *Reference, later *Source, fn func(Change) er
 			continue
 		}
 		if f.Kind == "dir" && (parents[Key(f.Path, false)] || parents[Key(f.Path, true)]) {
-			res.Unchanged++
+			res.Implied++
 			continue
 		}
 		removed = append(removed, f)
