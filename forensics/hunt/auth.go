@@ -125,6 +125,7 @@ type bruteForce struct {
 	success bool // report episodes that ended in a success (else those that did not)
 	open    map[string]*episode
 	done    []*episode // closed episodes that met the rule, judged again at finish
+	swept   time.Time  // when open was last cleared of idle episodes
 }
 
 type episode struct {
@@ -187,6 +188,9 @@ func (b *bruteForce) observe(ev *timeline.Event) {
 	if kind == authNone {
 		return
 	}
+	if ev.Timestamp.Sub(b.swept) > b.window {
+		b.sweep(ev.Timestamp)
+	}
 	key := bruteKey(ev)
 	if key == "" {
 		return
@@ -220,6 +224,21 @@ func (b *bruteForce) observe(ev *timeline.Event) {
 	ep.inScope = ep.inScope || b.h.inScope(ev.Timestamp)
 }
 
+// sweep closes the episodes idle for longer than the window at now. Events
+// come in time order, so such an episode could only be closed by its
+// source's next attempt: closing it now changes no finding, and the open
+// episodes of an internet-facing server — one per address that tried once
+// — stay those of the last window instead of one per address of the whole
+// log. Sweeping once per window keeps the cost linear.
+func (b *bruteForce) sweep(now time.Time) {
+	b.swept = now
+	for _, ep := range b.open {
+		if now.Sub(ep.last) > b.window {
+			b.close(ep) // deleting while ranging over a map is allowed
+		}
+	}
+}
+
 // close ends an episode; one that meets the rule waits for finish, when
 // the rows of the rules this one yields to are known.
 func (b *bruteForce) close(ep *episode) {
@@ -235,6 +254,7 @@ func (b *bruteForce) report(ep *episode) (Finding, bool) {
 	left := leftTo{}
 	var refs []EventRef
 	var users, protos []string
+	seenUser := map[string]bool{} // a dictionary attack tries thousands of names
 	failures, inScope := 0, false
 	var first, lastFail time.Time
 	for _, t := range ep.tries {
@@ -249,7 +269,8 @@ func (b *bruteForce) report(ep *episode) (Finding, bool) {
 		refs = append(refs, t.ref)
 		failures += t.n
 		inScope = inScope || b.h.inScope(t.ref.Timestamp)
-		if t.user != "" && !slices.Contains(users, t.user) {
+		if t.user != "" && !seenUser[t.user] {
+			seenUser[t.user] = true
 			users = append(users, t.user)
 		}
 		if t.proto != "" && !slices.Contains(protos, t.proto) {
@@ -356,6 +377,32 @@ type seen struct {
 	failures int      // attempts, counting "message repeated N times"
 	other    []string // users (for a source) or sources (for an account)
 	host     string   // of the first attempt
+	// otherSet indexes other once it is long (an account tried from
+	// thousands of addresses): a linear search per attempt made a hunt
+	// quadratic in them.
+	otherSet map[string]bool
+}
+
+// addOther records a user or source once, in the order first seen.
+func (s *seen) addOther(o string) {
+	if o == "" {
+		return
+	}
+	if s.otherSet != nil {
+		if s.otherSet[o] {
+			return
+		}
+		s.otherSet[o] = true
+	} else if slices.Contains(s.other, o) {
+		return
+	} else if len(s.other) >= 16 {
+		s.otherSet = make(map[string]bool, 2*len(s.other))
+		for _, x := range s.other {
+			s.otherSet[x] = true
+		}
+		s.otherSet[o] = true
+	}
+	s.other = append(s.other, o)
 }
 
 func newFirstSeen(h *hunter, r *Rule) (analyzer, error) {
@@ -411,9 +458,7 @@ func (f *firstSeen) observe(ev *timeline.Event) {
 	} else {
 		s.failures += repeats(ev)
 	}
-	if other != "" && !slices.Contains(s.other, other) {
-		s.other = append(s.other, other)
-	}
+	s.addOther(other)
 }
 
 func (f *firstSeen) finish() []Finding {
@@ -483,11 +528,19 @@ func (f *firstSeen) scanning(host string, srcs map[string]*seen) Finding {
 		}
 		return strings.Compare(a, b)
 	})
+	// The explanation names 8 accounts and says whether there were more:
+	// the first 9 distinct ones are all it needs (collecting every name
+	// of a dictionary attack over every source was quadratic).
+	const namedUsers = 8
 	var users []string
+collect:
 	for _, k := range keys {
 		for _, u := range srcs[k].other {
 			if !slices.Contains(users, u) {
 				users = append(users, u)
+				if len(users) > namedUsers {
+					break collect
+				}
 			}
 		}
 	}
@@ -540,7 +593,7 @@ func (f *firstSeen) scanning(host string, srcs map[string]*seen) Finding {
 		plural(len(keys), "source", "sources"), ts(f.h.cfg.After), f.scanBelow, on, plural(attempts, "failed attempt", "failed attempts"),
 		f.h.tsLocal(first), f.h.tsLocal(last), strings.Join(top, ", "))
 	if len(users) > 0 {
-		fd.Explanation += "; accounts tried: " + listNames(users, 8)
+		fd.Explanation += "; accounts tried: " + listNames(users, namedUsers)
 	}
 	if len(fd.Events) < rows {
 		fd.Explanation += fmt.Sprintf("; rows: %d of %d shown", len(fd.Events), rows)
