@@ -232,7 +232,8 @@ func rdpRule(name, ports string) string {
 type settingsChange struct {
 	h      *hunter
 	r      *Rule
-	rdp    bool // RDP settings; else the firewall
+	rdp    bool // RDP settings
+	av     bool // Microsoft Defender Antivirus; neither: the firewall
 	window time.Duration
 	bursts []*settingBurst
 	open   map[string]*settingBurst
@@ -248,11 +249,11 @@ type settingBurst struct {
 }
 
 func newSettingsChange(h *hunter, r *Rule) (analyzer, error) {
-	what, err := r.stringParam("what", "firewall", "firewall", "rdp")
+	what, err := r.stringParam("what", "firewall", "firewall", "rdp", "antivirus")
 	if err != nil {
 		return nil, err
 	}
-	return &settingsChange{h: h, r: r, rdp: what == "rdp", window: 10 * time.Minute, open: map[string]*settingBurst{}}, nil
+	return &settingsChange{h: h, r: r, rdp: what == "rdp", av: what == "antivirus", window: 10 * time.Minute, open: map[string]*settingBurst{}}, nil
 }
 
 func (s *settingsChange) observe(ev *timeline.Event) {
@@ -262,12 +263,17 @@ func (s *settingsChange) observe(ev *timeline.Event) {
 	var c settingChange
 	var ok bool
 	if path, value, by, isReg := registryChange(ev); isReg {
-		if s.rdp {
+		switch {
+		case s.rdp:
 			c, ok = rdpSetting(path, value)
-		} else {
+		case s.av:
+			c, ok = defenderRegistry(path, value)
+		default:
 			c, ok = firewallRegistry(path, value)
 		}
 		c.by = by
+	} else if s.av {
+		c, ok = defenderEvent(ev)
 	} else if !s.rdp {
 		c, ok = firewallEvent(ev)
 	}
@@ -306,8 +312,11 @@ func (s *settingsChange) finish() []Finding {
 		}
 		f := newFinding(s.r, "", "", b.refs)
 		subject := "firewall"
-		if s.rdp {
+		switch {
+		case s.rdp:
 			subject = "Remote Desktop"
+		case s.av:
+			subject = "Microsoft Defender Antivirus"
 		}
 		f.Key = subject + " change" + where + " at " + ts(f.First)
 		f.finish() // the ID hashes the key

@@ -35,7 +35,10 @@ type rule struct {
 	clientInText            string   // field holding "[CLIENT: ip]"
 }
 
-const security = "Microsoft-Windows-Security-Auditing"
+const (
+	security = "Microsoft-Windows-Security-Auditing"
+	defender = "Windows Defender"
+)
 
 var (
 	authn  = []string{"authentication"}
@@ -95,6 +98,18 @@ var rules = map[uint32][]rule{
 		userFromDomainUser: "User", srcIP: "Address", keys: []string{"SessionID"}}},
 	25: {{provider: "TerminalServices-LocalSessionManager", summary: "RDP session reconnected", action: "rdp-session-reconnected", category: []string{"authentication", "session"}, typ: []string{"start"}, outcome: "success",
 		userFromDomainUser: "User", srcIP: "Address", keys: []string{"SessionID"}}},
+	// Microsoft Defender Antivirus, Operational channel.
+	1116: {{provider: defender, summary: "malware detected", action: "malware-detected", category: []string{"malware"}, typ: []string{"info"},
+		userFromDomainUser: "Detection User", exe: "Process Name", keys: []string{"Threat Name", "Severity Name", "Path"}}},
+	1117: {{provider: defender, summary: "action taken on malware", action: "malware-action-taken", category: []string{"malware"}, typ: []string{"info"},
+		userFromDomainUser: "Detection User", exe: "Process Name", keys: []string{"Threat Name", "Action Name", "Path"}}},
+	5001: {{provider: defender, summary: "real-time protection disabled", action: "antivirus-realtime-disabled", category: []string{"configuration"}, typ: []string{"change"}}},
+	5007: {{provider: defender, summary: "antivirus configuration changed", action: "antivirus-configuration-changed", category: []string{"configuration"}, typ: []string{"change"},
+		keys: []string{"Old Value", "New Value"}}},
+	5010: {{provider: defender, summary: "scanning for malware disabled", action: "antivirus-scanning-disabled", category: []string{"configuration"}, typ: []string{"change"}}},
+	5012: {{provider: defender, summary: "scanning for viruses disabled", action: "antivirus-scanning-disabled", category: []string{"configuration"}, typ: []string{"change"}}},
+	5013: {{provider: defender, summary: "tamper protection blocked a change", action: "antivirus-tamper-blocked", category: []string{"configuration"}, typ: []string{"denied"},
+		keys: []string{"Value"}}},
 	18456: {{provider: "MSSQL", summary: "SQL Server login failed", action: "logon-failed", category: authn, typ: []string{"start"}, outcome: "failure",
 		user: "Data1", clientInText: "Data3", keys: []string{"Data2"}}},
 }
