@@ -1,0 +1,71 @@
+package baseline
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/jejak-forensics/jejak/parsers/parsertest"
+)
+
+// FuzzHiveFacts: the registry fact reader on damaged hives, seeded with
+// plaso's SAM test hive: facts or error facts, never a panic.
+func FuzzHiveFacts(f *testing.F) {
+	if dir, err := parsertest.CorpusDir(); err == nil {
+		if b, err := os.ReadFile(dir + "/windows/registry/SAM"); err == nil {
+			f.Add(b)
+			f.Add(b[:8192])
+		}
+	}
+	f.Add([]byte("regf"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, p := range []string{"Windows/System32/config/SAM", "Windows/System32/config/SYSTEM", "Windows/System32/config/SOFTWARE"} {
+			for _, fact := range Extract(p, b) {
+				if fact.Source != p {
+					t.Fatalf("fact of %s names %s", p, fact.Source)
+				}
+			}
+		}
+	})
+}
+
+// FuzzManifest: the manifest reader on any text, seeded with the forms it
+// reads: it returns a reference or an error, and every file it returns has
+// a hash and a path in key form.
+func FuzzManifest(f *testing.F) {
+	for _, s := range []string{
+		"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855  ./a\n",
+		"MD5 (a b) = d41d8cd98f00b204e9800998ecf8427e\n",
+		"\"SHA-1\",\"MD5\",\"CRC32\",\"FileName\",\"FileSize\"\n\"DA39A3EE5E6B4B0D3255BFEF95601890AFD80709\",\"D41D8CD98F00B204E9800998ECF8427E\",\"0\",\"x\",\"0\"\n",
+		`{"files":[{"path":"C:\\x.exe","sha1":"da39a3ee5e6b4b0d3255bfef95601890afd80709"}]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ref, _, err := ReadManifest(bytes.NewReader(b), "fuzz")
+		if err != nil {
+			return
+		}
+		for _, x := range ref.Files {
+			if x.SHA256 == "" && x.SHA1 == "" && x.MD5 == "" {
+				t.Fatalf("file %q without a hash", x.Path)
+			}
+			if strings.HasPrefix(x.Path, "/") {
+				t.Fatalf("path %q not in key form", x.Path)
+			}
+		}
+	})
+}
+
+// FuzzRead: the baseline reader on damaged baselines: an error naming the
+// line, or a baseline with its header and trailer.
+func FuzzRead(f *testing.F) {
+	f.Add([]byte(`{"type":"header","format_version":1,"name":"x"}` + "\n" + `{"type":"file","path":"a","kind":"file","size":1}` + "\n" + `{"type":"trailer","files":1}` + "\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		bl, err := Read(bytes.NewReader(b))
+		if err == nil && (bl.Header.Type != "header" || bl.Trailer == nil) {
+			t.Fatal("a baseline without header or trailer accepted")
+		}
+	})
+}
