@@ -104,6 +104,13 @@ func corpusCase(t testing.TB) *evidence.Case {
 // SQLite store, as 'jejak ingest' does, and returns the sorted event IDs.
 func singleMachine(t testing.TB, cs *evidence.Case) []string {
 	t.Helper()
+	ids, _ := singleMachineStore(t, cs)
+	return ids
+}
+
+// singleMachineStore is singleMachine also returning the store's path.
+func singleMachineStore(t testing.TB, cs *evidence.Case) ([]string, string) {
+	t.Helper()
 	ctx := context.Background()
 	items, err := cs.Evidence()
 	if err != nil {
@@ -138,5 +145,5 @@ func singleMachine(t testing.TB, cs *evidence.Case) []string {
 		t.Fatal(err)
 	}
 	sort.Strings(ids)
-	return ids
+	return ids, filepath.Join(tmp, "single.db")
 }
