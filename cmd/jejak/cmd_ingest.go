@@ -17,6 +17,7 @@ import (
 	"github.com/jejak-forensics/jejak/forensics/disk"
 	"github.com/jejak-forensics/jejak/forensics/evidence"
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+	"github.com/jejak-forensics/jejak/forensics/image"
 	"github.com/jejak-forensics/jejak/forensics/ingest"
 	"github.com/jejak-forensics/jejak/forensics/zonecheck"
 	"github.com/jejak-forensics/jejak/internal/termsafe"
@@ -142,6 +143,9 @@ func (e *env) ingest(c *cli.Context, cs *evidence.Case) (rerr error) {
 		}
 	}()
 
+	// A compressed raw image is decompressed to a temporary copy beside
+	// the case's other temporary files, never the machine's /tmp.
+	image.TempDir = cs.TempDir()
 	var walk []ingest.Item
 	for _, it := range items {
 		// Only registered bytes are read: every file of a folder and every
