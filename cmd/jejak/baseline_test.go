@@ -105,3 +105,30 @@ func TestBaselineCLI(t *testing.T) {
 		t.Errorf("hunt did not report the binary:\n%s", hunt)
 	}
 }
+
+// TestBaselineTamperRefused: a baseline edited after its capture (a hash
+// swapped to hide a change) no longer matches the hash its custody entry
+// recorded: show and diff refuse it.
+func TestBaselineTamperRefused(t *testing.T) {
+	srv := t.TempDir()
+	if err := os.WriteFile(filepath.Join(srv, "a.conf"), []byte("x=1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cs := filepath.Join(t.TempDir(), "case")
+	mustRun(t, 0, "case", "init", cs, "--examiner", "T")
+	mustRun(t, 0, "baseline", "capture", cs, srv, "--name", "cert")
+	p := filepath.Join(cs, "baselines", "cert.jsonl")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(strings.Replace(string(b), `"size":4`, `"size":5`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"baseline", "show", cs, "cert"}, {"baseline", "diff", cs, "--against", "cert", srv}} {
+		_, errs, code := jejak(t, args...)
+		if code == 0 || !strings.Contains(errs, "changed after its capture") {
+			t.Errorf("jejak %s: exit %d, stderr %s", strings.Join(args, " "), code, errs)
+		}
+	}
+}

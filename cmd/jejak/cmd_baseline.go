@@ -221,6 +221,13 @@ func baselineShowCmd(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
+			seq, err := baselineCustody(cs, p, sum)
+			if err != nil {
+				return err
+			}
+			if seq == 0 {
+				fmt.Fprintf(e.stderr, "note: %s was not captured in this case: no custody entry records its hash\n", p)
+			}
 			if c.Bool("json") {
 				v := map[string]any{"file": p, "sha256": sum, "header": b.Header, "trailer": b.Trailer, "facts": b.Facts}
 				if c.Bool("files") {
@@ -377,13 +384,21 @@ func (e *env) baselineDiff(c *cli.Context) (rerr error) {
 			items = append(items, it)
 		}
 	} else {
-		if items, err = cs.Evidence(); err != nil {
+		all, err := cs.Evidence()
+		if err != nil {
 			return err
 		}
-		for _, it := range items {
+		for _, it := range all {
+			if ref.SourceSHA256 != "" && it.SHA256 == ref.SourceSHA256 {
+				// The baseline's own source: comparing it with itself says
+				// nothing (name it to do so anyway).
+				fmt.Fprintf(e.stderr, "not compared: %s %s, the baseline's own source\n", it.ID, termsafe.String(it.Name))
+				continue
+			}
 			if err := cs.Recheck(ctx, it, false); err != nil {
 				return fmt.Errorf("evidence %s refused: %w", it.ID, err)
 			}
+			items = append(items, it)
 		}
 	}
 	if len(items) == 0 {
@@ -517,6 +532,9 @@ func loadReference(cs *evidence.Case, against string) (*baseline.Reference, stri
 	s := sha256.Sum256(data)
 	sum := hex.EncodeToString(s[:])
 	if bytes.HasPrefix(data, []byte(`{"type":"header"`)) {
+		if _, err := baselineCustody(cs, p, sum); err != nil {
+			return nil, "", nil, err
+		}
 		b, err := baseline.Read(bytes.NewReader(data))
 		if err != nil {
 			return nil, "", nil, fmt.Errorf("%s: %w", p, err)
@@ -532,4 +550,29 @@ func loadReference(cs *evidence.Case, against string) (*baseline.Reference, stri
 		ref.Time = fi.ModTime().UTC()
 	}
 	return ref, p, warns, nil
+}
+
+// baselineCustody finds the custody entry that recorded a baseline file's
+// capture in this case and checks the file still has the hash it
+// recorded: a baseline changed after capture is refused. A baseline
+// captured elsewhere (another case) has no entry: seq 0, no error; the
+// diff's own entry records its hash.
+func baselineCustody(cs *evidence.Case, p, sum string) (int64, error) {
+	abs := absPath(p)
+	a := cs.Audit(evidence.AuditOptions{})
+	var seq int64
+	var want string
+	for _, e := range a.Entries {
+		if e.Action != "baseline_capture" {
+			continue
+		}
+		if f, _ := e.Details["file"].(string); f == abs {
+			seq = e.Seq
+			want, _ = e.Details["sha256"].(string)
+		}
+	}
+	if seq > 0 && want != sum {
+		return seq, fmt.Errorf("baseline %s was changed after its capture: custody entry %d recorded sha256 %s, the file now has %s", p, seq, want, sum)
+	}
+	return seq, nil
 }

@@ -26,6 +26,8 @@ type Reference struct {
 	// FAT, a Windows manifest).
 	Fold  bool
 	Files []*File
+	// SourceSHA256 is the evidence a baseline was captured from.
+	SourceSHA256 string
 
 	index     map[string][]int // Key(path, false) → Files
 	foldIndex map[string][]int // Key(path, true) → Files
@@ -40,7 +42,8 @@ func (r *Reference) holds(p string, fold bool) bool {
 
 // FromBaseline makes a reference of a baseline read back.
 func FromBaseline(b *Baseline, sha256 string) *Reference {
-	r := &Reference{Kind: "baseline", Name: b.Header.Name, SHA256: sha256, Time: b.Header.CapturedAt, Files: b.Files}
+	r := &Reference{Kind: "baseline", Name: b.Header.Name, SHA256: sha256, Time: b.Header.CapturedAt, Files: b.Files,
+		SourceSHA256: b.Header.SourceSHA256}
 	for _, f := range b.Files {
 		if CaseInsensitive(f.FS) {
 			r.Fold = true
