@@ -634,3 +634,33 @@ func TestArchiveSourceMatchesFolder(t *testing.T) {
 		t.Errorf("result %+v", res)
 	}
 }
+
+// TestFATImageCaseFolded: a folder baseline of a Windows tree against a
+// FAT image made by mkfs.vfat and mcopy, the names copied in upper case
+// as DOS tools leave them: FAT ignores case, so the paths match; the
+// file changed on the image is the one reported.
+func TestFATImageCaseFolded(t *testing.T) {
+	oracle.Tool(t, "mkfs.vfat", "dosfstools")
+	oracle.Tool(t, "mcopy", "mtools")
+	dir := writeTree(t, map[string]string{"Windows/System32/drivers/etc/hosts": "127.0.0.1 localhost\n", "Program Files/Tab/tab.ini": "seats=100\n"})
+	copyFile(t, "/bin/true", filepath.Join(dir, "Windows/System32/TabSvc.exe"), 0o644)
+	base, sum := capture(t, dir)
+
+	img := filepath.Join(t.TempDir(), "fat.img")
+	oracle.Run(t, "mkfs.vfat", "-C", img, "8192")
+	for _, d := range []string{"WINDOWS", "WINDOWS/SYSTEM32", "WINDOWS/SYSTEM32/DRIVERS", "WINDOWS/SYSTEM32/DRIVERS/ETC", "PROGRAM FILES", "PROGRAM FILES/TAB"} {
+		oracle.Run(t, "mmd", "-i", img, "::"+d)
+	}
+	oracle.Run(t, "mcopy", "-m", "-i", img, filepath.Join(dir, "Windows/System32/drivers/etc/hosts"), "::WINDOWS/SYSTEM32/DRIVERS/ETC/HOSTS")
+	oracle.Run(t, "mcopy", "-m", "-i", img, filepath.Join(dir, "Program Files/Tab/tab.ini"), "::PROGRAM FILES/TAB/TAB.INI")
+	oracle.Run(t, "mcopy", "-m", "-i", img, "/bin/false", "::WINDOWS/SYSTEM32/TABSVC.EXE") // replaced
+
+	res, by := diff(t, FromBaseline(base, sum), img)
+	if got := paths(by[Changed]); len(got) != 1 || !strings.EqualFold(got[0], "Windows/System32/TabSvc.exe") || !by[Changed][0].Executable {
+		t.Errorf("changed %q (%+v), want the replaced TabSvc.exe flagged", got, by[Changed])
+	}
+	if len(by[Added])+len(by[Removed]) > 0 {
+		t.Errorf("added %q removed %q: the case-folded paths did not match", paths(by[Added]), paths(by[Removed]))
+	}
+	t.Logf("%+v", res)
+}
