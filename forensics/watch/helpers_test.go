@@ -152,3 +152,5 @@ func stored(t testing.TB, st *sqlite.Store) []*timeline.Event {
 	}
 	return out
 }
+
+var timelineAll = timeline.Query{}

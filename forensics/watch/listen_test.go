@@ -4,8 +4,12 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/jejak-forensics/jejak/timeline"
 )
 
 // Messages as senders put them on the wire: RFC 5424 (rsyslog's and
@@ -177,4 +181,44 @@ func TestReceivedProvenance(t *testing.T) {
 	if want := time.Date(2026, 12, 6, 7, 0, 7, 123456000, time.UTC); !ev.Timestamp.Equal(want) {
 		t.Errorf("time %v, want %v", ev.Timestamp, want)
 	}
+}
+
+// A message that does not start like a record is never joined to the one
+// before it (as a continuation line in a file would be): messages are
+// parsed together for speed, and again one by one when one of them did
+// not come out as its own record.
+func TestMessagesNeverJoined(t *testing.T) {
+	dir := t.TempDir()
+	st := openStore(t, dir)
+	defer st.Close()
+	cfg := baseConfig(dir, st)
+	cfg.Listen = []string{"tcp://127.0.0.1:0"}
+	cfg.NoHunt = true
+	var warns []string
+	var mu sync.Mutex
+	cfg.Warn = func(w timeline.Warning) { mu.Lock(); warns = append(warns, w.Message); mu.Unlock() }
+	w, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := started(t, w)
+	c, _ := net.Dial("tcp", w.Addrs()[0].String())
+	fmt.Fprintf(c, "%s\n<13>no timestamp at all tok=junk\n%s\n", msg3164(1, "tok=one"), msg5424(2, "tok=two"))
+	c.Close()
+	waitFor(3*time.Second, func() bool { return len(tokens(t, st)) >= 2 })
+	sum := stop()
+	got := tokens(t, st)
+	if got["tok=one"] != 1 || got["tok=two"] != 1 {
+		t.Errorf("tokens %v", got)
+	}
+	for _, ev := range stored(t, st) {
+		if strings.Contains(ev.Message, "tok=junk") && strings.Contains(ev.Message, "tok=one") {
+			t.Errorf("message joined to the one before: %q", ev.Message)
+		}
+	}
+	s := sum.Sources[0]
+	if s.Lines != 3 || s.Events+s.Warnings != 3 {
+		t.Errorf("stats %+v: every message an event or a warning", s)
+	}
+	t.Logf("junk message: %d events, warnings %q", s.Events, warns)
 }

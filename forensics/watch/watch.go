@@ -466,8 +466,12 @@ func (w *Watcher) chooseParser(src int, f *os.File) {
 }
 
 // parse turns a batch into events. A followed file's consecutive lines are
-// parsed together (so a parser sees continuation lines with their record);
-// each received message is parsed alone.
+// parsed together (so a parser sees continuation lines with their record).
+// Received messages are parsed together too when they are one line each,
+// for speed (a parser and its buffers per message cost more than the
+// message), but each must come out as its own record: if the parser joined
+// one to the message before it (a message that does not start like a
+// record), the run is parsed again one message at a time.
 func (w *Watcher) parse(batch []*item) []*timeline.Event {
 	var out []*timeline.Event
 	for i := 0; i < len(batch); {
@@ -477,17 +481,41 @@ func (w *Watcher) parse(batch []*item) []*timeline.Event {
 				batch[j].Ident == batch[i].Ident && batch[j].Off == batch[j-1].End {
 				j++
 			}
+		} else if bytes.IndexByte(batch[i].Text, '\n') < 0 {
+			for j < len(batch) && j-i < 512 && batch[j].file == nil && batch[j].Src == batch[i].Src &&
+				bytes.IndexByte(batch[j].Text, '\n') < 0 {
+				j++
+			}
 		}
-		out = w.parseRun(batch[i:j], out)
+		run := batch[i:j]
+		evs, ws, ok := w.parseRun(run, run[0].file == nil && len(run) > 1)
+		if !ok {
+			evs, ws = nil, nil
+			for k := range run {
+				e, x, _ := w.parseRun(run[k:k+1], false)
+				evs, ws = append(evs, e...), append(ws, x...)
+			}
+		}
+		st := w.stats[run[0].Src]
+		st.Events.Add(int64(len(evs)))
+		st.Warnings.Add(int64(len(ws)))
+		if w.cfg.Warn != nil {
+			for _, x := range ws {
+				w.cfg.Warn(x)
+			}
+		}
+		out = append(out, evs...)
 		i = j
 	}
 	return out
 }
 
-func (w *Watcher) parseRun(run []*item, out []*timeline.Event) []*timeline.Event {
+// parseRun parses consecutive lines of one source as one chunk. With
+// oneEach it reports !ok when a line did not become its own event or
+// warning.
+func (w *Watcher) parseRun(run []*item, oneEach bool) (evs []*timeline.Event, ws []timeline.Warning, ok bool) {
 	first := run[0]
 	src := w.sources[first.Src]
-	st := w.stats[first.Src]
 	pb := src.parser.Load()
 	if pb == nil {
 		pb = &parserBox{w.cfg.Syslog}
@@ -502,26 +530,40 @@ func (w *Watcher) parseRun(run []*item, out []*timeline.Event) []*timeline.Event
 		buf = append(buf, it.Text...)
 		buf = append(buf, '\n')
 	}
-	lineOf := func(off int64) *item {
+	index := func(off, rec int64) int {
+		if rec > 0 && int(rec) <= len(run) {
+			return int(rec) - 1
+		}
 		k := sort.Search(len(starts), func(k int) bool { return starts[k] > off }) - 1
-		return run[max(k, 0)]
+		return max(k, 0)
 	}
+	var seen []bool
+	if oneEach {
+		seen = make([]bool, len(run))
+	}
+	mark := func(k int) {
+		if seen != nil {
+			if seen[k] {
+				ok = false
+			}
+			seen[k] = true
+		}
+	}
+	ok = true
 	chain := []string{src.label}
 	entry := &jfs.Entry{Path: first.Path, Times: jfs.Times{Modified: first.Recv}}
 	ps := &parsers.Source{Entry: entry, R: bytes.NewReader(buf), Size: int64(len(buf)), Zone: w.cfg.Zone,
 		Warn: func(re *parsers.RecordError) {
-			it := lineOf(re.Offset)
-			st.Warnings.Add(1)
-			if w.cfg.Warn != nil {
-				w.cfg.Warn(timeline.Warning{Kind: timeline.WarnRecord, Chain: chain, Path: it.Path, Parser: re.Parser,
-					Offset: it.Off, Record: it.Rec, Message: re.Err.Error()})
-			}
+			k := index(re.Offset, re.Record)
+			mark(k)
+			it := run[k]
+			ws = append(ws, timeline.Warning{Kind: timeline.WarnRecord, Chain: chain, Path: it.Path, Parser: re.Parser,
+				Offset: it.Off, Record: it.Rec, Message: re.Err.Error()})
 		}}
 	err := p.Parse(context.Background(), ps, func(ev *timeline.Event) error {
-		it := lineOf(ev.Jejak.Provenance.Offset)
-		if ev.Jejak.Provenance.Record > 0 && int(ev.Jejak.Provenance.Record) <= len(run) {
-			it = run[ev.Jejak.Provenance.Record-1]
-		}
+		k := index(ev.Jejak.Provenance.Offset, ev.Jejak.Provenance.Record)
+		mark(k)
+		it := run[k]
 		ev.Jejak.Provenance = timeline.Provenance{EvidenceName: "watch", Chain: chain, Path: it.Path,
 			Identity: it.Ident, Offset: it.Off, Record: it.Rec, Parser: p.Name()}
 		if ev.Jejak.Data == nil {
@@ -529,18 +571,21 @@ func (w *Watcher) parseRun(run []*item, out []*timeline.Event) []*timeline.Event
 		}
 		ev.Jejak.Data["watch.received"] = it.Recv.UTC().Format(time.RFC3339Nano)
 		ev.Finalize()
-		out = append(out, ev)
-		st.Events.Add(1)
+		evs = append(evs, ev)
 		return nil
 	})
 	if err != nil {
-		st.Warnings.Add(1)
-		if w.cfg.Warn != nil {
-			w.cfg.Warn(timeline.Warning{Kind: timeline.WarnFile, Chain: chain, Path: first.Path, Parser: p.Name(),
-				Offset: first.Off, Record: first.Rec, Message: err.Error()})
-		}
+		ok = false
+		ws = append(ws, timeline.Warning{Kind: timeline.WarnFile, Chain: chain, Path: first.Path, Parser: p.Name(),
+			Offset: first.Off, Record: first.Rec, Message: err.Error()})
 	}
-	return out
+	for _, s := range seen {
+		ok = ok && s
+	}
+	if !oneEach {
+		ok = true
+	}
+	return evs, ws, ok
 }
 
 func (w *Watcher) warnf(src int, path string, off int64, format string, args ...any) {
