@@ -12,7 +12,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -192,6 +194,26 @@ func TestReportExampleGolden(t *testing.T) {
 	if n := strings.Count(sec, "Failed password"); n < 17 {
 		t.Errorf("%d failed passwords in the finding, want 17", n)
 	}
+	// The README says what the example finds: as many findings as the
+	// report has, the operator's own closing UPDATE at the cut-off
+	// informational, the intruder's UPDATE and DELETE high.
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mr := regexp.MustCompile(`a table of (\d+) findings`).FindSubmatch(readme)
+	if m := readManifest(t, filepath.Join(dir, "report.md")); mr == nil || m.Findings == nil || string(mr[1]) != strconv.Itoa(*m.Findings) {
+		t.Errorf("README says %q findings; the report has %v", mr, m.Findings)
+	}
+	closing := section(report, "JEJAK-DATA-02: Data-modifying database statements after the cut-off (informational)")
+	if rows := tableRows(closing); len(rows) != 1 || !strings.Contains(rows[0], "UPDATE tabulation SET state = 'closed'") || !strings.Contains(rows[0], "tabulasi@pemilu") {
+		t.Errorf("the closing UPDATE is not an informational finding of its own:\n%s", closing)
+	}
+	intrusion := section(report, "JEJAK-DATA-02: Data-modifying database statements after the cut-off (high)")
+	if rows := tableRows(intrusion); len(rows) != 2 || !strings.Contains(rows[0], "UPDATE tally SET votes") || !strings.Contains(rows[1], "DELETE FROM tally\\_audit") {
+		t.Errorf("the intruder's UPDATE and DELETE are not one high finding:\n%s", intrusion)
+	}
+
 	// The rule text quoted is the embedded rule file, byte for byte.
 	rule, err := os.ReadFile("../../forensics/hunt/rules/JEJAK-AUTH-02-brute-force-success.yml")
 	if err != nil {

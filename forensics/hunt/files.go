@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/jejak-forensics/jejak/timeline"
 )
@@ -118,6 +119,17 @@ type dbWrite struct {
 	h    *hunter
 	r    *Rule
 	sess map[string]*dbSession
+	// closing holds the writes that may be the operator closing the count
+	// (in the closing_window after the cut-off, of a closing_verbs verb):
+	// judged in finish, once every write
+	// before the cut-off has been seen, whatever order events come in.
+	closing map[string]*dbSession
+	// wroteBefore are the sessions (user, client, database) that wrote
+	// before the cut-off: the application's own accounts.
+	wroteBefore map[string]bool
+	window      time.Duration
+	verbs       map[string]bool
+	operators   map[string]bool
 }
 
 type dbSession struct {
@@ -127,8 +139,41 @@ type dbSession struct {
 	first            string
 }
 
+func (s *dbSession) add(ref EventRef, verb, statement string) {
+	s.refs = append(s.refs, ref)
+	s.verbs[verb]++
+	if s.first == "" {
+		s.first = statement
+	}
+}
+
 func newDBWrite(h *hunter, r *Rule) (analyzer, error) {
-	return &dbWrite{h: h, r: r, sess: map[string]*dbSession{}}, nil
+	window, err := r.durationParam("closing_window", time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	d := &dbWrite{h: h, r: r, sess: map[string]*dbSession{}, closing: map[string]*dbSession{}, wroteBefore: map[string]bool{},
+		window: window, verbs: map[string]bool{}, operators: map[string]bool{}}
+	for _, v := range splitList(r.Parameters["closing_verbs"], "UPDATE,INSERT") {
+		d.verbs[strings.ToUpper(v)] = true
+	}
+	for _, u := range splitList(r.Parameters["operator_accounts"], "") {
+		d.operators[u] = true
+	}
+	return d, nil
+}
+
+func splitList(s, def string) []string {
+	if strings.TrimSpace(s) == "" {
+		s = def
+	}
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // dbWriteTag is what the database log parsers tag data-modifying
@@ -136,7 +181,7 @@ func newDBWrite(h *hunter, r *Rule) (analyzer, error) {
 const dbWriteTag = "db_write"
 
 func (d *dbWrite) observe(ev *timeline.Event) {
-	if !d.h.inScope(ev.Timestamp) || !slices.Contains(ev.Jejak.Tags, dbWriteTag) {
+	if !slices.Contains(ev.Jejak.Tags, dbWriteTag) {
 		return
 	}
 	data := ev.Jejak.Data
@@ -144,57 +189,109 @@ func (d *dbWrite) observe(ev *timeline.Event) {
 	if client == "" {
 		client = data["client.host"]
 	}
-	s := &dbSession{user: userOf(ev), client: client, db: data["db.name"]}
-	k := s.user + "\x00" + s.client + "\x00" + s.db
-	if x := d.sess[k]; x != nil {
-		s = x
-	} else {
-		s.verbs = map[string]int{}
-		d.sess[k] = s
+	user, db := userOf(ev), data["db.name"]
+	k := user + "\x00" + client + "\x00" + db
+	if !d.h.inScope(ev.Timestamp) {
+		d.wroteBefore[k] = true
+		return
 	}
-	s.refs = append(s.refs, d.h.ref(ev))
 	verb := strings.ToUpper(data["db.statement.verb"])
 	if verb == "" {
 		verb = "?"
 	}
-	s.verbs[verb]++
-	if s.first == "" {
-		st := data["db.statement"]
-		if st == "" {
-			st = ev.Message
-		}
-		s.first = clip(oneLine(st), 120)
+	st := data["db.statement"]
+	if st == "" {
+		st = ev.Message
 	}
+	st = clip(oneLine(st), 120)
+	m := d.sess
+	// A write of a closing verb in the first moments after the cut-off
+	// may be the operator closing the count (UPDATE … SET state='closed'):
+	// finish decides, by who wrote it.
+	if after := d.h.cfg.After; !after.IsZero() && ev.Timestamp.Sub(after) <= d.window && d.verbs[verb] {
+		m = d.closing
+	}
+	s := m[k]
+	if s == nil {
+		s = &dbSession{user: user, client: client, db: db, verbs: map[string]int{}}
+		m[k] = s
+	}
+	s.add(d.h.ref(ev), verb, st)
 }
 
 func (d *dbWrite) finish() []Finding {
 	var out []Finding
+	for k, c := range d.closing {
+		// The application's own account (it wrote to this database from
+		// the same client before the cut-off) or a declared operator
+		// account closing the count is expected: stated as informational.
+		// Any other account's write in the window is as suspect as later
+		// ones and joins them.
+		if d.wroteBefore[k] || (c.user != "" && d.operators[c.user]) {
+			who := "an account that was already writing to this database before the cut-off (the application's own account)"
+			if d.operators[c.user] {
+				who = "a declared operator account (rule parameter operator_accounts)"
+			}
+			note := fmt.Sprintf(": written at the cut-off by %s with %s only, the expected closing of the count, stated for completeness "+
+				"(another account's write, a later write, or a DELETE, DROP or ALTER would be high)", who, strings.Join(sortedSet(d.verbs), "/"))
+			fd := d.finding(c, fmt.Sprintf(" within %s of the cut-off", d.window), note)
+			fd.Severity = Informational
+			fd.Key += " closing"
+			fd.finish()
+			out = append(out, fd)
+			continue
+		}
+		s := d.sess[k]
+		if s == nil {
+			d.sess[k] = c
+			continue
+		}
+		s.refs = append(s.refs, c.refs...)
+		for v, n := range c.verbs {
+			s.verbs[v] += n
+		}
+		// The window's statements came first.
+		s.first = c.first
+	}
 	for _, s := range d.sess {
-		verbs := make([]string, 0, len(s.verbs))
-		for v := range s.verbs {
-			verbs = append(verbs, v)
-		}
-		slices.Sort(verbs)
-		var parts []string
-		for _, v := range verbs {
-			parts = append(parts, fmt.Sprintf("%s ×%d", v, s.verbs[v]))
-		}
-		key := fmt.Sprintf("user=%s client=%s db=%s", dashIfEmpty(s.user), dashIfEmpty(s.client), dashIfEmpty(s.db))
-		fd := newFinding(d.r, key, "", s.refs)
-		fd.Explanation = fmt.Sprintf("%s (%s) after the cut-off", plural(len(fd.Events), "data-modifying statement", "data-modifying statements"), strings.Join(parts, ", "))
-		if s.user != "" {
-			fd.Explanation += " by " + s.user
-		}
-		if s.client != "" {
-			fd.Explanation += " from " + s.client
-		}
-		if s.db != "" {
-			fd.Explanation += " on database " + s.db
-		}
-		fd.Explanation += fmt.Sprintf(", %s to %s; first: %s", ts(fd.First), ts(fd.Last), s.first)
-		out = append(out, fd)
+		out = append(out, d.finding(s, " after the cut-off", ""))
 	}
 	return out
+}
+
+func sortedSet(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (d *dbWrite) finding(s *dbSession, when, note string) Finding {
+	verbs := make([]string, 0, len(s.verbs))
+	for v := range s.verbs {
+		verbs = append(verbs, v)
+	}
+	slices.Sort(verbs)
+	var parts []string
+	for _, v := range verbs {
+		parts = append(parts, fmt.Sprintf("%s ×%d", v, s.verbs[v]))
+	}
+	key := fmt.Sprintf("user=%s client=%s db=%s", dashIfEmpty(s.user), dashIfEmpty(s.client), dashIfEmpty(s.db))
+	fd := newFinding(d.r, key, "", s.refs)
+	fd.Explanation = fmt.Sprintf("%s (%s)%s", plural(len(fd.Events), "data-modifying statement", "data-modifying statements"), strings.Join(parts, ", "), when)
+	if s.user != "" {
+		fd.Explanation += " by " + s.user
+	}
+	if s.client != "" {
+		fd.Explanation += " from " + s.client
+	}
+	if s.db != "" {
+		fd.Explanation += " on database " + s.db
+	}
+	fd.Explanation += fmt.Sprintf("%s, %s to %s; first: %s", note, ts(fd.First), ts(fd.Last), s.first)
+	return fd
 }
 
 func clip(s string, n int) string {

@@ -153,7 +153,7 @@ func SortFindings(fs []Finding) {
 type Summary struct {
 	RuleID    string    `json:"rule_id"`
 	Title     string    `json:"title"`
-	Severity  Severity  `json:"severity"` // the highest of the rule's findings
+	Severity  Severity  `json:"severity"` // the severity of the findings counted on this line
 	Technique string    `json:"technique,omitempty"`
 	Findings  int       `json:"findings"`
 	Events    int       `json:"events"`
@@ -161,18 +161,26 @@ type Summary struct {
 	Last      time.Time `json:"last"`
 }
 
-// Summarize groups findings by rule, most severe first, then by rule ID.
+// Summarize groups findings by rule and severity, most severe first, then
+// by rule ID.
 func Summarize(fs []Finding) []Summary {
-	by := map[string]*Summary{}
+	// One line per rule and severity: a rule's informational findings
+	// (expected activity it states for completeness) are not counted
+	// under its high ones.
+	type key struct {
+		rule string
+		sev  Severity
+	}
+	by := map[key]*Summary{}
 	for _, f := range fs {
-		s := by[f.RuleID]
+		k := key{f.RuleID, f.Severity}
+		s := by[k]
 		if s == nil {
 			s = &Summary{RuleID: f.RuleID, Title: f.Title, Severity: f.Severity, Technique: f.Technique, First: f.First, Last: f.Last}
-			by[f.RuleID] = s
+			by[k] = s
 		}
 		s.Findings++
 		s.Events += len(f.Events)
-		s.Severity = max(s.Severity, f.Severity)
 		if f.First.Before(s.First) {
 			s.First = f.First
 		}

@@ -207,7 +207,7 @@ func summaryItems(findings []hunt.Finding) []string {
 		if what == "" {
 			what = fd.Key
 		}
-		out = append(out, fmt.Sprintf("%s: %s. %s (section 6.%d)", strings.ToUpper(fd.Severity.String()[:1])+fd.Severity.String()[1:], fd.Title, clipText(what, 300), i+1))
+		out = append(out, fmt.Sprintf("%s: %s. %s (section 6.%d)", strings.ToUpper(fd.Severity.String()[:1])+fd.Severity.String()[1:], fd.Title, clipText(what, 600), i+1))
 	}
 	return out
 }
