@@ -154,7 +154,7 @@ func (e *env) baselineCapture(c *cli.Context, dir, src string) error {
 	}
 	if err := cs.Log("baseline_capture", map[string]any{"name": name, "file": out, "sha256": sum, "size": size,
 		"evidence": it.ID, "evidence_sha256": it.SHA256, "files": tr.Files, "dirs": tr.Dirs, "hashed": tr.Hashed,
-		"errors": tr.Errors, "facts": tr.Facts, "problems": len(tr.Problems)}); err != nil {
+		"errors": tr.Errors, "facts": tr.Facts, "problems": tr.ProblemCount}); err != nil {
 		return err
 	}
 	if c.Bool("json") {
@@ -168,11 +168,11 @@ func (e *env) baselineCapture(c *cli.Context, dir, src string) error {
 	if tr.Deleted > 0 || tr.Members > 0 {
 		fmt.Fprintf(e.stdout, "not recorded: %d deleted entries, %d members of archives the walker expanded\n", tr.Deleted, tr.Members)
 	}
-	if tr.Errors > 0 || len(tr.Problems) > 0 {
-		fmt.Fprintf(e.stdout, "%d files could not be hashed; %d problems:\n", tr.Errors, len(tr.Problems))
+	if tr.Errors > 0 || tr.ProblemCount > 0 {
+		fmt.Fprintf(e.stdout, "%d files could not be hashed; %d problems:\n", tr.Errors, tr.ProblemCount)
 		for i, p := range tr.Problems {
 			if i == 20 {
-				fmt.Fprintf(e.stdout, "  … %d more ('jejak baseline show %s %s --json')\n", len(tr.Problems)-20, dir, name)
+				fmt.Fprintf(e.stdout, "  … %d more (the baseline's trailer line lists up to %d)\n", tr.ProblemCount-20, baseline.MaxProblems)
 				break
 			}
 			fmt.Fprintf(e.stdout, "  %s\n", termsafe.String(p))
@@ -507,7 +507,7 @@ func (e *env) baselineDiff(c *cli.Context) (rerr error) {
 			res.Added, res.Changed, res.Removed, res.Unchanged, res.Touched, res.Executables)
 		fmt.Fprintf(w, "  not compared: %d file-system metadata entries, %d deleted entries, %d folders listed on one side only but holding files of both, %d members of expanded archives\n",
 			res.Metadata, res.Deleted, res.Implied, res.Members)
-		fmt.Fprintf(w, "  %d problems; %d events stored (%d already there)\n", len(res.Problems), r.Stored.Inserted, r.Stored.Duplicates)
+		fmt.Fprintf(w, "  %d problems; %d events stored (%d already there)\n", res.ProblemCount, r.Stored.Inserted, r.Stored.Duplicates)
 		for _, p := range res.Problems {
 			fmt.Fprintf(w, "  problem: %s\n", p)
 		}

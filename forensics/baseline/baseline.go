@@ -91,17 +91,31 @@ type Fact struct {
 
 // Trailer is the last line: what the capture counted.
 type Trailer struct {
-	Type     string   `json:"type"` // "trailer"
-	Files    int64    `json:"files"`
-	Dirs     int64    `json:"dirs"`
-	Others   int64    `json:"others"`
-	Bytes    int64    `json:"bytes"`
-	Hashed   int64    `json:"hashed"`
-	Errors   int64    `json:"errors"`
-	Deleted  int64    `json:"deleted_skipped"`
-	Members  int64    `json:"archive_members_skipped"`
-	Facts    int64    `json:"facts"`
-	Problems []string `json:"problems,omitempty"`
+	Type    string `json:"type"` // "trailer"
+	Files   int64  `json:"files"`
+	Dirs    int64  `json:"dirs"`
+	Others  int64  `json:"others"`
+	Bytes   int64  `json:"bytes"`
+	Hashed  int64  `json:"hashed"`
+	Errors  int64  `json:"errors"`
+	Deleted int64  `json:"deleted_skipped"`
+	Members int64  `json:"archive_members_skipped"`
+	Facts   int64  `json:"facts"`
+	// Problems are the first MaxProblems problems met (files that could
+	// not be hashed, parts of the evidence that could not be walked);
+	// ProblemCount counts them all.
+	Problems     []string `json:"problems,omitempty"`
+	ProblemCount int64    `json:"problem_count"`
+}
+
+// MaxProblems is how many problems a trailer or a diff result lists.
+const MaxProblems = 1000
+
+func addProblem(list *[]string, n *int64, p string) {
+	*n++
+	if len(*list) < MaxProblems {
+		*list = append(*list, p)
+	}
 }
 
 // Baseline is a baseline file read back.

@@ -664,3 +664,29 @@ func TestFATImageCaseFolded(t *testing.T) {
 	}
 	t.Logf("%+v", res)
 }
+
+// TestTruncatedImage: an image cut short still gives a baseline of what
+// it holds, and says what it could not read: every file whose bytes
+// lie past the cut is an error (counted, named), not a silent hash of
+// zeros.
+func TestTruncatedImage(t *testing.T) {
+	img := oracle.Sample(t, "ext4")
+	b, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(t.TempDir(), "cut.img")
+	if err := os.WriteFile(cut, b[:len(b)/4], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base, _ := capture(t, cut)
+	tr := base.Trailer
+	if tr.Hashed == 0 || tr.ProblemCount == 0 || int64(len(tr.Problems)) != tr.ProblemCount {
+		t.Errorf("trailer %+v: want files hashed and the unreadable ones counted and listed", tr)
+	}
+	for _, f := range base.Files {
+		if f.Kind == "file" && f.SHA256 == "" && f.Error == "" && !f.Container {
+			t.Errorf("%s: neither hashed nor an error", f.Path)
+		}
+	}
+}

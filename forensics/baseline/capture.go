@@ -244,7 +244,7 @@ func Capture(ctx context.Context, src *Source, out io.Writer, opts Options) (*Tr
 				if err := hashEntry(e, f, buf, keep, fc.limit(f.Path)); err != nil {
 					f.Error = err.Error()
 					tr.Errors++
-					tr.Problems = append(tr.Problems, f.Path+": "+f.Error)
+					addProblem(&tr.Problems, &tr.ProblemCount, f.Path+": "+f.Error)
 				} else {
 					tr.Hashed++
 					if keep != nil {
@@ -263,7 +263,7 @@ func Capture(ctx context.Context, src *Source, out io.Writer, opts Options) (*Tr
 		}
 		return enc.Encode(f)
 	}, func(p *jfs.Problem) {
-		tr.Problems = append(tr.Problems, strings.Join(p.Chain, " » ")+": "+p.Error())
+		addProblem(&tr.Problems, &tr.ProblemCount, strings.Join(p.Chain, " » ")+": "+p.Error())
 	})
 	if err != nil {
 		return nil, err

@@ -120,9 +120,10 @@ type Result struct {
 	// Implied counts folders listed on one side only whose files the
 	// other side has: a manifest or tar lists no folders, NTFS's walk
 	// gives none.
-	Implied  int64    `json:"folders_implied"`
-	Members  int64    `json:"archive_members_skipped"`
-	Problems []string `json:"problems,omitempty"`
+	Implied      int64    `json:"folders_implied"`
+	Members      int64    `json:"archive_members_skipped"`
+	Problems     []string `json:"problems,omitempty"` // the first MaxProblems
+	ProblemCount int64    `json:"problem_count"`
 }
 
 // Diff walks the later evidence and compares each file with the
@@ -161,7 +162,7 @@ func Diff(ctx context.Context, ref *Reference, later *Source, fn func(Change) er
 		if f.Kind == "file" && !f.Container {
 			if err := hashEntry(e, f, buf, nil, 0); err != nil {
 				f.Error = err.Error()
-				res.Problems = append(res.Problems, f.Path+": "+f.Error)
+				addProblem(&res.Problems, &res.ProblemCount, f.Path+": "+f.Error)
 			}
 		}
 		idx := ref.lookup(f.Path, fold)
@@ -204,7 +205,7 @@ func Diff(ctx context.Context, ref *Reference, later *Source, fn func(Change) er
 		}
 		return fn(c)
 	}, func(p *jfs.Problem) {
-		res.Problems = append(res.Problems, strings.Join(p.Chain, " » ")+": "+p.Error())
+		addProblem(&res.Problems, &res.ProblemCount, strings.Join(p.Chain, " » ")+": "+p.Error())
 	})
 	if err != nil {
 		return res, err
