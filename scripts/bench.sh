@@ -317,7 +317,8 @@ if wants syslog; then
 	f="$(syslog_input "$syslog_mb")"
 	d="$work/syslog"
 	mkdir -p "$d"
-	ln -sf "$f" "$d/auth.log"
+	# A link, not a symbolic one: jejak registers a symlink as what it is.
+	ln -f "$f" "$d/auth.log" 2>/dev/null || cp "$f" "$d/auth.log"
 	bytes="$(stat -L -c %s "$f")"
 	label="syslog $((bytes >> 20)) MB"
 	echo "# $label: load $(load)"

@@ -13,6 +13,10 @@
 // records are decoded by forensics/fs/ntfs, which also resolves paths the
 // way The Sleuth Kit does (deleted parents followed by sequence number,
 // "$OrphanFiles/..." when the chain is broken).
+//
+// Memory does not grow with the MFT: records are read in batches, paths
+// resolved through ntfs.Table's bounded parent cache, and each entry's
+// events are handed to emit as they are built (docs/PERFORMANCE.md).
 package mft
 
 import (
