@@ -275,6 +275,12 @@ func gatherReport(ctx context.Context, cs *evidence.Case, store *sqlite.Store, h
 	r.EvidenceFiles = map[string][]evidence.ManifestFile{}
 	for _, it := range r.Evidence {
 		if it.Kind != "dir" {
+			// An image set in several files: each segment as received.
+			if len(it.Segments) > 1 {
+				for _, sg := range it.Segments {
+					r.EvidenceFiles[it.ID] = append(r.EvidenceFiles[it.ID], evidence.ManifestFile{Path: filepath.Base(sg.Path), Size: sg.Size, SHA256: sg.SHA256})
+				}
+			}
 			continue
 		}
 		m, err := cs.Manifest(it)

@@ -1,6 +1,7 @@
 package export
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"slices"
@@ -206,6 +207,9 @@ func GroupWarnings(ws []timeline.Warning) []WarningGroup {
 		out[i].Count++
 	}
 	slices.SortStableFunc(out, func(a, b WarningGroup) int {
+		if c := cmp.Compare(kindRank(a.Kind), kindRank(b.Kind)); c != 0 {
+			return c
+		}
 		if c := strings.Compare(string(a.Kind), string(b.Kind)); c != 0 {
 			return c
 		}
@@ -215,6 +219,29 @@ func GroupWarnings(ws []timeline.Warning) []WarningGroup {
 		return strings.Compare(a.Parser, b.Parser)
 	})
 	return out
+}
+
+// kindRank orders warning classes by what they leave unread: whole files
+// and containers first, then records, zone doubts, and last what could not
+// be recovered from unused space (the live records were all read).
+func kindRank(k timeline.WarningKind) int {
+	switch k {
+	case timeline.WarnFile:
+		return 0
+	case timeline.WarnContainer:
+		return 1
+	case timeline.WarnSkipped:
+		return 2
+	case timeline.WarnRecord:
+		return 3
+	case timeline.WarnZone:
+		return 4
+	case timeline.WarnZoneAssumed:
+		return 5
+	case timeline.WarnUnrecovered:
+		return 7
+	}
+	return 6
 }
 
 func warningText(w timeline.Warning) string {

@@ -79,7 +79,7 @@ nav ol { list-style: none; padding-left: 0; }
 {{range .Evidence}}<li><code>{{.ID}}</code>: <code>{{.Path}}</code></li>
 {{end}}</ul>
 <p>For a folder, SHA-256 is the hash of its sorted <code>sha256sum</code> listing (reproducible with coreutils); SHA-1 and MD5 exist for single files only.</p>
-{{end}}{{if .Files}}<p>The files of each folder as received, with their SHA-256 (an archive's own hash is its line here):</p>
+{{end}}{{if .Files}}<p>The files of each folder and the segments of each split image as received, with their SHA-256 (an archive's own hash is its line here):</p>
 <table>
 <thead><tr><th>Item</th><th>File</th><th>Size (bytes)</th><th>SHA-256</th></tr></thead>
 <tbody>

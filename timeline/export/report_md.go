@@ -66,7 +66,7 @@ func writeMarkdown(w io.Writer, v *view) error {
 		p("\nFor a folder, SHA-256 is the hash of its sorted `sha256sum` listing (reproducible with coreutils); SHA-1 and MD5 exist for single files only.\n\n")
 	}
 	if len(v.Files) > 0 {
-		p("The files of each folder as received, with their SHA-256 (an archive's own hash is its line here):\n\n")
+		p("The files of each folder and the segments of each split image as received, with their SHA-256 (an archive's own hash is its line here):\n\n")
 		mdRow(b, "Item", "File", "Size (bytes)", "SHA-256")
 		mdRule(b, 4)
 		for _, f := range v.Files {

@@ -185,7 +185,7 @@ func (d *pdfDoc) body() {
 		d.para("For a folder, SHA-256 is the hash of its sorted sha256sum listing (reproducible with coreutils); SHA-1 and MD5 exist for single files only.")
 	}
 	if len(v.Files) > 0 {
-		d.para("The files of each folder as received, with their SHA-256 (an archive's own hash is its line here):")
+		d.para("The files of each folder and the segments of each split image as received, with their SHA-256 (an archive's own hash is its line here):")
 		rows := make([][]string, 0, len(v.Files))
 		for _, fr := range v.Files {
 			rows = append(rows, []string{fr.Item, fr.Path, fr.Size, fr.SHA256})
