@@ -561,6 +561,7 @@ type expander struct {
 	depth int
 	work  int // nodes expanded for the current record
 	sb    strings.Builder
+	vc    valueCache
 }
 
 // maxWork bounds one record's expansion. A template may use the same
@@ -618,7 +619,7 @@ func (x *expander) expand(nodes []node, vals []value, parent *Element) error {
 				}
 				continue
 			}
-			appendText(parent, render(v))
+			appendText(parent, x.vc.render(v))
 		case nTemplate:
 			if err := x.expand(n.tmpl.nodes, n.vals, parent); err != nil {
 				return err
@@ -648,7 +649,7 @@ func (x *expander) orphan(n *node, parent *Element) error {
 				return err
 			}
 		} else if !v.empty() {
-			e.Text = render(v)
+			e.Text = x.vc.render(v)
 		}
 		parent.add(e)
 	}
@@ -687,7 +688,7 @@ func (x *expander) attrValue(pieces []node, vals []value) (string, bool) {
 			if int(p.idx) >= len(vals) || vals[p.idx].empty() {
 				return "", !p.optional
 			}
-			return render(vals[p.idx]), true
+			return x.vc.render(vals[p.idx]), true
 		}
 	}
 	x.sb.Reset()
@@ -697,7 +698,7 @@ func (x *expander) attrValue(pieces []node, vals []value) (string, bool) {
 			x.sb.WriteString(p.text)
 		case nSubst:
 			if int(p.idx) < len(vals) && !vals[p.idx].empty() {
-				x.sb.WriteString(render(vals[p.idx]))
+				x.sb.WriteString(x.vc.render(vals[p.idx]))
 			}
 		}
 	}

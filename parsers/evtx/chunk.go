@@ -272,7 +272,8 @@ func decodeChunk(buf []byte, fileOff int64, inUse bool, stop func() bool, fn fun
 		return res
 	}
 	c := &chunk{buf: buf, fileOff: fileOff, names: make(map[uint32]nameEntry, 64), templates: make(map[uint32]*template, 16)}
-	x := &expander{c: c}
+	x := getExpander(c)
+	defer putExpander(x)
 	if !bytes.Equal(buf[:8], chunkMagic) {
 		warn(0, 0, "bad chunk magic %q: header ignored, scanning the chunk for records", buf[:8])
 		scanChunk(c, x, len(buf), cmp.Or(tag, fromNoHeader), stop, &res, fn)

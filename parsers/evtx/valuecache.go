@@ -1,0 +1,97 @@
+package evtx
+
+import (
+	"bytes"
+	"hash/maphash"
+	"sync"
+)
+
+// valueCache remembers the text of recently rendered substitution values.
+// Most values of a log repeat record after record (the computer, the
+// provider's GUID, the subject's SID, name and domain, the level, task and
+// keywords, process IDs): rendering each afresh was a third of the
+// decoder's allocations. A hit costs a hash and a byte comparison and
+// allocates nothing.
+//
+// It is direct-mapped (a colliding value replaces the slot's) and its
+// keys, the values' raw bytes, live in one slab that is dropped with every
+// slot when full, so memory stays bounded and a miss allocates only the
+// rendered string the record needs anyway.
+type valueCache struct {
+	slots [cacheSlots]cacheSlot
+	keys  []byte
+}
+
+const (
+	cacheSlots    = 2048
+	cacheKeyBytes = 64 << 10
+	// maxCachedValue keeps long values (script blocks, command lines,
+	// binary blobs), which seldom repeat, out of the cache.
+	maxCachedValue = 96
+)
+
+type cacheSlot struct {
+	typ    byte
+	used   bool
+	off, n uint32
+	s      string
+}
+
+var cacheSeed = maphash.MakeSeed()
+
+// cacheable says whether values of a type are worth remembering: times are
+// unique to their record.
+func cacheable(v value) bool {
+	if len(v.data) > maxCachedValue {
+		return false
+	}
+	switch v.typ {
+	case vtFiletime, vtSystime, vtBinXML:
+		return false
+	}
+	return true
+}
+
+// render returns render(v), from the cache when the same type and bytes
+// were rendered recently.
+func (vc *valueCache) render(v value) string {
+	if !cacheable(v) {
+		return render(v)
+	}
+	h := maphash.Bytes(cacheSeed, v.data) ^ uint64(v.typ)*0x9e3779b97f4a7c15
+	sl := &vc.slots[h%cacheSlots]
+	if sl.used && sl.typ == v.typ && bytes.Equal(vc.keys[sl.off:sl.off+sl.n], v.data) {
+		return sl.s
+	}
+	s := render(v)
+	if len(vc.keys)+len(v.data) > cap(vc.keys) {
+		if vc.keys == nil {
+			vc.keys = make([]byte, 0, cacheKeyBytes)
+		}
+		vc.keys = vc.keys[:0]
+		clear(vc.slots[:])
+	}
+	*sl = cacheSlot{typ: v.typ, used: true, off: uint32(len(vc.keys)), n: uint32(len(v.data)), s: s}
+	vc.keys = append(vc.keys, v.data...)
+	return s
+}
+
+// expanders keeps expanders (their arena and value cache) from one chunk
+// to the next: a chunk holds only a few hundred records, too few for the
+// cache to pay for itself if it started empty every time.
+var expanders sync.Pool
+
+func getExpander(c *chunk) *expander {
+	x, _ := expanders.Get().(*expander)
+	if x == nil {
+		x = new(expander)
+	}
+	x.c, x.depth, x.work = c, 0, 0
+	return x
+}
+
+func putExpander(x *expander) {
+	x.c = nil
+	x.a.reset()
+	expanders.Put(x)
+}
