@@ -30,6 +30,8 @@ findings are about what happened from --after on.
 
 With --es, the findings also go to the index jejak-<case>-findings (or
 <--index>-findings) beside the timeline, replacing that hunt's earlier ones.
+With --from-es too, the timeline itself is read from the index (a point in
+time, in time and event-ID order), e.g. one that workers filled.
 
 Each finding names its rule, severity, ATT&CK technique, time span, the
 matching events (ID, evidence, container chain, path, offset, record) and a
@@ -59,6 +61,7 @@ EXAMPLES
 		Flags: append(append(huntFlags(true),
 			&cli.BoolFlag{Name: "json", Usage: "print the findings as JSON instead of the table"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress on stderr"},
+			fromESFlag(),
 		), esFlags()...),
 		Action: func(c *cli.Context) error {
 			cs, store, err := e.caseStoreArg(c)
@@ -177,7 +180,12 @@ func (e *env) hunt(c *cli.Context, cs *evidence.Case, store *sqlite.Store) error
 	}
 	warnIncomplete(e.stderr, comp)
 	started := e.now()
-	findings, huntErr := hunt.Hunt(c.Context, store, cfg)
+	src, closeSrc, err := huntSource(c, cs, store) // --from-es: the index, through a point in time (cmd_worker.go)
+	if err != nil {
+		return err
+	}
+	defer closeSrc()
+	findings, huntErr := hunt.Hunt(c.Context, src, cfg)
 	if cfg.Progress != nil {
 		fmt.Fprintln(e.stderr)
 	}

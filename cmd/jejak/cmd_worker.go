@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jejak-forensics/jejak/forensics/evidence"
+	"github.com/jejak-forensics/jejak/forensics/hunt"
 	"github.com/jejak-forensics/jejak/forensics/worker"
 	"github.com/jejak-forensics/jejak/parsers/all"
 	"github.com/jejak-forensics/jejak/timeline"
@@ -272,6 +273,27 @@ func (e *env) warningsES(c *cli.Context) error {
 		_, err := fmt.Fprintln(e.stdout, formatWarning(w, names))
 		return err
 	})
+}
+
+// fromESFlag makes hunt read the timeline from the index.
+func fromESFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "from-es", Usage: "read the timeline from the Elasticsearch index (--es, --index) through a point in time, not from case.db: the same analyzers, the same findings"}
+}
+
+// huntSource is what a hunt reads: the case store, or with --from-es the
+// case's index through a point in time.
+func huntSource(c *cli.Context, cs *evidence.Case, store *sqlite.Store) (hunt.Searcher, func(), error) {
+	if !c.Bool("from-es") {
+		return store, func() {}, nil
+	}
+	if !esGiven(c) {
+		return nil, nil, usagef("--from-es needs --es URL")
+	}
+	es, err := openESRead(c, cs)
+	if err != nil {
+		return nil, nil, err
+	}
+	return es.PIT(), func() { es.Close() }, nil
 }
 
 func workerCmd(e *env) *cli.Command {

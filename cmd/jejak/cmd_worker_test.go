@@ -99,6 +99,21 @@ func TestCaseInClusterCLI(t *testing.T) {
 		t.Fatal("the worker indexed nothing")
 	}
 
+	// A hunt reading the worker's index finds what the local hunt finds.
+	findings := func(args ...string) string {
+		var h struct {
+			Findings json.RawMessage `json:"findings"`
+		}
+		if err := json.Unmarshal([]byte(mustRun(t, exitOK, append([]string{"hunt", cs, "--after", "2000-01-01", "--json"}, args...)...)), &h); err != nil {
+			t.Fatal(err)
+		}
+		return string(h.Findings)
+	}
+	local, remote := findings(), findings(append([]string{"--from-es"}, es...)...)
+	if local != remote || len(local) < 10 {
+		t.Errorf("hunt --from-es found\n%.1000s\nthe local hunt\n%.1000s", remote, local)
+	}
+
 	pulled := filepath.Join(dir, "pulled")
 	mustRun(t, exitOK, append([]string{"case", "pull", "clitest", "--out", pulled}, es...)...)
 	out = mustRun(t, exitOK, "case", "show", pulled)
