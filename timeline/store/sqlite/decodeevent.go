@@ -87,6 +87,8 @@ type decoder struct {
 	bad bool
 	buf []byte    // unquoting scratch
 	in  *interner // nil: no sharing
+	// depth is how deep user() is in users nested in users.
+	depth int
 }
 
 func (d *decoder) fail() {
@@ -891,7 +893,17 @@ func (d *decoder) host() *timeline.Host {
 	}
 }
 
+// maxUserDepth bounds user.effective/target nesting, the one recursion of
+// the model. encoding/json refuses documents nested deeper than 10000
+// levels; anything this deep is left to it, so it errs as it always did.
+const maxUserDepth = 32
+
 func (d *decoder) user() *timeline.User {
+	if d.depth++; d.depth > maxUserDepth {
+		d.fail()
+		return nil
+	}
+	defer func() { d.depth-- }()
 	if !d.open() {
 		return nil
 	}

@@ -148,8 +148,10 @@ func TestDecoderJSON(t *testing.T) {
 		{`{"jejak":{"time":{"year_inferred":1}}}`, false},
 		{`{"jejak":{"time":{"year_inferred":truex}}}`, false},
 		{`{"user":{"name":"a","effective":{"target":{"id":"x"}}}}`, true},
-		{`{"Message":"case"}`, false},            // encoding/json matches it to message
-		{`{"message":"a","message":"b"}`, false}, // the last one wins
+		{`{"user":` + strings.Repeat(`{"effective":`, maxUserDepth-1) + `{}` + strings.Repeat(`}`, maxUserDepth-1) + `}`, true},
+		{`{"user":` + strings.Repeat(`{"target":`, 10001) + `{}` + strings.Repeat(`}`, 10001) + `}`, false}, // too deep for encoding/json
+		{`{"Message":"case"}`, false},                                                                       // encoding/json matches it to message
+		{`{"message":"a","message":"b"}`, false},                                                            // the last one wins
 		{`{"user":{"name":"a"},"user":{"id":"b"}}`, false},
 		{`{"event":{"category":["a","b"]},"event":{"category":[null]}}`, false},
 		{`{"future_field":{"x":[1,2]},"message":"m"}`, false}, // skipped by encoding/json
