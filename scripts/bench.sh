@@ -136,16 +136,16 @@ fi
 # plaso, on request.
 l2t=""
 if ((plaso)); then
-	if [[ ! -x "$cache/plaso-venv/bin/log2timeline.py" ]]; then
+	if [[ ! -x "$cache/plaso-venv/bin/log2timeline" && ! -x "$cache/plaso-venv/bin/log2timeline.py" ]]; then
 		log "pip install plaso into $cache/plaso-venv (once; slow)"
 		python3 -m venv "$cache/plaso-venv" && "$cache/plaso-venv/bin/pip" install -q plaso >"$cache/plaso-install.log" 2>&1 ||
 			log "pip install plaso failed: see $cache/plaso-install.log"
 	fi
-	if [[ -x "$cache/plaso-venv/bin/log2timeline.py" ]]; then
-		l2t="$cache/plaso-venv/bin/log2timeline.py"
-	else
-		log "plaso unavailable: its rows are left out"
-	fi
+	# The entry point lost its .py in recent releases.
+	for l in "$cache/plaso-venv/bin/log2timeline" "$cache/plaso-venv/bin/log2timeline.py"; do
+		[[ -x "$l" ]] && l2t="$l" && break
+	done
+	[[ -n "$l2t" ]] || log "plaso unavailable: its rows are left out"
 fi
 
 # --- measuring -------------------------------------------------------------
@@ -256,7 +256,7 @@ if wants ntfs; then
 	if [[ -n "$l2t" && -n "$smallest" ]]; then
 		label="ntfs-plaso $(basename "$smallest" .img)"
 		timed "$work/l2t.out" "$l2t" --status_view none --unattended --storage_file "$work/ntfs.plaso" "$smallest"
-		row "$label" "plaso log2timeline.py" "" "$work/l2t.out"
+		row "$label" "plaso log2timeline" "" "$work/l2t.out"
 		rm -f "$work/ntfs.plaso"
 	fi
 fi
@@ -341,7 +341,7 @@ if wants syslog; then
 		jw=$T_WALL jc=$T_CPU
 		row "$label" "jejak analyze" "" "$work/s50.out"
 		timed "$work/l2t.out" "$l2t" --status_view none --unattended --storage_file "$work/s50.plaso" "$work/auth50.log"
-		row "$label" "plaso log2timeline.py" "" "$work/l2t.out"
+		row "$label" "plaso log2timeline" "" "$work/l2t.out"
 		ratio "$label" plaso "$jw" "$jc" "$T_WALL" "$T_CPU"
 		rm -rf "$work/case-50" "$work/s50.plaso" "$work/auth50.log"
 	fi
