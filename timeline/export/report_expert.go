@@ -199,17 +199,71 @@ func summaryLines(r *Report, f timeFormatter, findings []hunt.Finding) []string 
 	return out
 }
 
-// summaryItems are the summary's one line per finding, in report order.
+// summaryItems are the summary's lines, in report order: each critical
+// and high finding on its own (up to maxSummaryEach), the others one line
+// per rule and severity when the rule found more than three things.
 func summaryItems(findings []hunt.Finding) []string {
+	type group struct {
+		sev      hunt.Severity
+		rule     string
+		title    string
+		sections []int
+	}
 	var out []string
+	var groups []*group
+	idx := map[string]*group{}
+	each := 0
 	for i, fd := range findings {
-		what := fd.Explanation
-		if what == "" {
-			what = fd.Key
+		if fd.Severity >= hunt.High && each < maxSummaryEach {
+			each++
+			out = append(out, summaryLine(fd, i+1))
+			continue
 		}
-		out = append(out, fmt.Sprintf("%s: %s. %s (section 6.%d)", strings.ToUpper(fd.Severity.String()[:1])+fd.Severity.String()[1:], fd.Title, clipText(what, 600), i+1))
+		k := fd.Severity.String() + "\x00" + fd.RuleID
+		g := idx[k]
+		if g == nil {
+			g = &group{sev: fd.Severity, rule: fd.RuleID, title: fd.Title}
+			idx[k] = g
+			groups = append(groups, g)
+		}
+		g.sections = append(g.sections, i+1)
+	}
+	for _, g := range groups {
+		if len(g.sections) <= 3 {
+			for _, n := range g.sections {
+				out = append(out, summaryLine(findings[n-1], n))
+			}
+			continue
+		}
+		var secs []string
+		for i, n := range g.sections {
+			if i == 5 {
+				secs = append(secs, "…")
+				break
+			}
+			secs = append(secs, fmt.Sprintf("6.%d", n))
+		}
+		out = append(out, fmt.Sprintf("%s: %s (%s): %d findings (sections %s)", capital(g.sev.String()), g.title, g.rule, len(g.sections), strings.Join(secs, ", ")))
 	}
 	return out
+}
+
+// maxSummaryEach bounds the findings the summary states one by one.
+const maxSummaryEach = 40
+
+func summaryLine(fd hunt.Finding, n int) string {
+	what := fd.Explanation
+	if what == "" {
+		what = fd.Key
+	}
+	return fmt.Sprintf("%s: %s. %s (section 6.%d)", capital(fd.Severity.String()), fd.Title, clipText(what, 600), n)
+}
+
+func capital(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 func clipText(s string, n int) string {

@@ -2,6 +2,7 @@ package export
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -133,4 +134,25 @@ func FuzzMarkdownCell(f *testing.F) {
 			t.Fatalf("code(%q) = %q splits the cell", s, c)
 		}
 	})
+}
+
+// TestSummaryItems: the summary states each critical and high finding on
+// its own up to a bound, and groups a rule's many lesser findings.
+func TestSummaryItems(t *testing.T) {
+	var fs []hunt.Finding
+	for i := range 45 {
+		fs = append(fs, hunt.Finding{RuleID: "H", Title: "high thing", Severity: hunt.High, Explanation: fmt.Sprintf("h%d", i)})
+	}
+	for i := range 5 {
+		fs = append(fs, hunt.Finding{RuleID: "L", Title: "low thing", Severity: hunt.Low, Explanation: fmt.Sprintf("l%d", i)})
+	}
+	fs = append(fs, hunt.Finding{RuleID: "I", Title: "closing", Severity: hunt.Informational, Explanation: "the close"})
+	got := summaryItems(fs)
+	want := []string{"High: high thing. h0 (section 6.1)"}
+	if len(got) != maxSummaryEach+3 || got[0] != want[0] ||
+		got[maxSummaryEach] != "High: high thing (H): 5 findings (sections 6.41, 6.42, 6.43, 6.44, 6.45)" ||
+		got[maxSummaryEach+1] != "Low: low thing (L): 5 findings (sections 6.46, 6.47, 6.48, 6.49, 6.50)" ||
+		got[maxSummaryEach+2] != "Informational: closing. the close (section 6.51)" {
+		t.Errorf("summary:\n%s", strings.Join(got, "\n"))
+	}
 }
