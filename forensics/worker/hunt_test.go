@@ -4,6 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net"
+	"net/url"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -73,4 +78,130 @@ func TestHuntFromCluster(t *testing.T) {
 		}
 		t.Logf("after %v: %d findings, equal", after, n)
 	}
+}
+
+// cutProxy forwards TCP from 127.0.0.1 to one node until cut, when it
+// closes its listener and every connection: the node's links cut, as a
+// network fault would.
+type cutProxy struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+	used  atomic.Int64
+}
+
+func newCutProxy(t *testing.T, target string) *cutProxy {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{ln: ln}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", u.Host)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.used.Add(1)
+			p.mu.Lock()
+			p.conns = append(p.conns, c, up)
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(up, c); up.Close() }()
+			go func() { _, _ = io.Copy(c, up); c.Close() }()
+		}
+	}()
+	t.Cleanup(p.cut)
+	return p
+}
+
+func (p *cutProxy) url() string { return "http://" + p.ln.Addr().String() }
+
+func (p *cutProxy) cut() {
+	p.ln.Close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+}
+
+// cutAfter is a hunt.Searcher that cuts the proxy once n events were read.
+type cutAfter struct {
+	src  hunt.Searcher
+	n    int
+	cut  func()
+	seen int
+}
+
+func (c *cutAfter) Search(ctx context.Context, q timeline.Query, fn func(*timeline.Event) error) error {
+	return c.src.Search(ctx, q, func(ev *timeline.Event) error {
+		if c.seen++; c.seen == c.n {
+			c.cut()
+		}
+		return fn(ev)
+	})
+}
+
+// TestHuntSurvivesNodeCut: a hunt from the cluster whose connections to one
+// of its three nodes are cut part way through still completes, with the
+// findings of the SQLite hunt.
+func TestHuntSurvivesNodeCut(t *testing.T) {
+	urls := clusterURLs(t)
+	ctx := context.Background()
+	cs := corpusCase(t)
+	ids, db := singleMachineStore(t, cs)
+	store, err := sqlite.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	index := freshIndex(t)
+	es := openES(t, urls, index)
+	b := es.NewBulk()
+	if err := store.ScanRaw(ctx, func(id string, doc []byte) error {
+		return b.Add(ctx, elastic.RawEvent{ID: id, Doc: doc})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	proxy := newCutProxy(t, urls[0])
+	reader, err := elastic.Open(ctx, elastic.Config{URLs: []string{proxy.url(), urls[1], urls[2]}, Index: index, ReadOnly: true,
+		PageSize: 500, Backoff: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	want, err := hunt.Hunt(ctx, store, hunt.Config{Zone: cs.Location()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &cutAfter{src: reader.PIT(), n: len(ids) / 3, cut: proxy.cut}
+	got, err := hunt.Hunt(ctx, src, hunt.Config{Zone: cs.Location()})
+	if err != nil {
+		t.Fatalf("hunt with a node cut: %v", err)
+	}
+	if src.seen != len(ids) {
+		t.Fatalf("the hunt read %d events, the case has %d", src.seen, len(ids))
+	}
+	if proxy.used.Load() == 0 {
+		t.Fatal("no request went through the node that was cut: the test proves nothing")
+	}
+	wj, _ := json.Marshal(want)
+	gj, _ := json.Marshal(got)
+	if !bytes.Equal(wj, gj) || len(want) == 0 {
+		t.Fatalf("findings with a node cut differ from SQLite's (%d vs %d)", len(got), len(want))
+	}
+	t.Logf("%d events, %d findings, %d connections through the cut node", src.seen, len(got), proxy.used.Load())
 }
