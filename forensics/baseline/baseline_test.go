@@ -690,3 +690,23 @@ func TestTruncatedImage(t *testing.T) {
 		}
 	}
 }
+
+// TestTaskXMLUTF16: a Task Scheduler file as Windows writes it (UTF-16LE
+// with a byte-order mark, encoding="UTF-16"), encoded here by iconv.
+func TestTaskXMLUTF16(t *testing.T) {
+	oracle.Tool(t, "iconv", "libc-bin")
+	xml := `<?xml version="1.0" encoding="UTF-16"?>
+<Task version="1.2" xmlns="http://schemas.microsoft.com/windows/2004/02/mit/task">
+  <Principals><Principal id="Author"><UserId>S-1-5-18</UserId></Principal></Principals>
+  <Actions Context="Author"><Exec><Command>C:\ProgramData\Pemilu\sync😀.exe</Command><Arguments>--upload</Arguments></Exec></Actions>
+</Task>`
+	src := filepath.Join(t.TempDir(), "task.xml")
+	if err := os.WriteFile(src, []byte(xml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	body := oracle.Output(t, "iconv", "-f", "UTF-8", "-t", "UTF-16LE", src)
+	fs := Extract("Windows/System32/Tasks/Pemilu Sync", append([]byte{0xff, 0xfe}, body...))
+	if len(fs) != 1 || fs[0].Detail["command"] != `C:\ProgramData\Pemilu\sync😀.exe --upload` || fs[0].Detail["user"] != "S-1-5-18" || fs[0].Name != "Pemilu Sync" {
+		t.Errorf("facts %+v", fs)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"unicode/utf16"
 )
 
 // maxFactFile bounds what is kept of one fact file (dpkg's status file of a
@@ -311,11 +312,11 @@ func cronFacts(p string, b []byte) []Fact {
 func taskFacts(p string, b []byte) []Fact {
 	// Task files are UTF-16 with a BOM more often than not.
 	if len(b) >= 2 && b[0] == 0xff && b[1] == 0xfe {
-		u := make([]rune, 0, len(b)/2)
+		u := make([]uint16, 0, len(b)/2)
 		for i := 2; i+1 < len(b); i += 2 {
-			u = append(u, rune(uint16(b[i])|uint16(b[i+1])<<8))
+			u = append(u, uint16(b[i])|uint16(b[i+1])<<8)
 		}
-		b = []byte(strings.Replace(string(u), `encoding="UTF-16"`, `encoding="UTF-8"`, 1))
+		b = []byte(string(utf16.Decode(u)))
 	}
 	var t struct {
 		Actions struct {
