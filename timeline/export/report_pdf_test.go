@@ -176,3 +176,27 @@ func TestPDFReportMissingFont(t *testing.T) {
 		t.Fatalf("missing font: %v", err)
 	}
 }
+
+// FuzzPDFText: whatever an event message holds (invalid UTF-8, control
+// characters, characters beyond the BMP, right-to-left text, one word
+// longer than a cell), the PDF renders whole.
+func FuzzPDFText(f *testing.F) {
+	for _, s := range []string{hostile, "", "\x00\x1b[31m\xff\xfe", "😀 emoji 𝕏", "שלום عربى", strings.Repeat("x", 5000), "a\tb\r\nc"} {
+		f.Add(s)
+	}
+	if _, err := os.Stat(filepath.Join(FontDir, "DejaVuSans.ttf")); err != nil {
+		f.Skip("DejaVu fonts not installed: apt-get install -y fonts-dejavu-core")
+	}
+	f.Fuzz(func(t *testing.T, msg string) {
+		r := hostileReport()
+		r.Findings[0].Events[0].Message = msg
+		r.Findings[0].Explanation = msg
+		var buf bytes.Buffer
+		if err := WriteReport(&buf, PDF, r); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.HasPrefix(buf.Bytes(), []byte("%PDF-")) || !bytes.HasSuffix(bytes.TrimSpace(buf.Bytes()), []byte("%%EOF")) {
+			t.Fatal("not a whole PDF")
+		}
+	})
+}
