@@ -156,3 +156,28 @@ func TestSummaryItems(t *testing.T) {
 		t.Errorf("summary:\n%s", strings.Join(got, "\n"))
 	}
 }
+
+// TestHTMLPrintAndContents: the HTML report prints on A4 with table
+// headers repeated on each page and "page N of M", and its table of
+// contents links to an element of every section.
+func TestHTMLPrintAndContents(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WriteReport(&buf, HTML, hostileReport()); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{"@page { size: A4;", "thead { display: table-header-group; }", `content: "page " counter(page) " of " counter(pages)`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the HTML lacks %q", want)
+		}
+	}
+	for _, s := range sections {
+		if !strings.Contains(out, `<a href="#`+s.ID+`">`) || !strings.Contains(out, ` id="`+s.ID+`">`+s.Title+`</h2>`) {
+			t.Errorf("section %s: no contents link or no heading with its id", s.ID)
+		}
+	}
+	// Every table with a header row has it in a thead.
+	if n, m := strings.Count(out, "<th>"), strings.Count(out, "<thead>"); m == 0 || strings.Contains(out, "<table>\n<tr><th>#") {
+		t.Errorf("%d header cells, %d thead", n, m)
+	}
+}
