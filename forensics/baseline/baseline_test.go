@@ -710,3 +710,21 @@ func TestTaskXMLUTF16(t *testing.T) {
 		t.Errorf("facts %+v", fs)
 	}
 }
+
+// TestEventPerVolume: one path changed in two partitions of the later
+// evidence gives two events.
+func TestEventPerVolume(t *testing.T) {
+	ref := &Reference{Kind: "baseline", Name: "b", SHA256: "00"}
+	mk := func(vol string) Change {
+		return Change{Status: Changed, Path: "etc/passwd", Moved: []string{"sha256"},
+			Before: &File{Path: "etc/passwd", Kind: "file"}, After: &File{Path: "etc/passwd", Kind: "file", FS: "ext4", Volume: vol}}
+	}
+	later := Later{SHA256: "11", Name: "disk"}
+	a, b := mk("raw: partition:1@1048576").Event(ref, later), mk("raw: partition:2@116391936").Event(ref, later)
+	if a.Jejak.ID == b.Jejak.ID {
+		t.Error("one path in two partitions gives one event ID")
+	}
+	if a.Jejak.ID != mk("raw: partition:1@1048576").Event(ref, later).Jejak.ID {
+		t.Error("event ID not deterministic")
+	}
+}

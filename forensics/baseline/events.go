@@ -102,9 +102,19 @@ func (c Change) Event(ref *Reference, later Later) *timeline.Event {
 	side("after", c.After)
 	ev.Jejak.Data = d
 	ev.Message = message(c, ref)
+	// The chain names the reference, and for a file of the later
+	// evidence the volume and file system it was found in: one path in
+	// two partitions is two rows.
+	chain := []string{ref.Kind + ":" + ref.Name}
+	if c.After != nil {
+		if c.After.Volume != "" {
+			chain = append(chain, strings.Fields(c.After.Volume)...)
+		}
+		chain = append(chain, c.After.FS+":"+c.After.Path)
+	}
 	ev.Jejak.Provenance = timeline.Provenance{
 		EvidenceSHA256: later.SHA256, EvidenceName: later.Name,
-		Chain:    []string{ref.Kind + ":" + ref.Name},
+		Chain:    chain,
 		Path:     c.Path,
 		Identity: ref.Kind + ":" + ref.SHA256,
 		Offset:   -1,
