@@ -77,6 +77,11 @@ type hunter struct {
 	window []*timeline.Event
 	fresh  bool
 
+	// baseline holds the case's events from before the cut-off that name
+	// a source, user or URL (what first-sighting rules compare with), in
+	// time order; it does not slide.
+	baseline []*timeline.Event
+
 	alerted map[string]bool
 	outMu   sync.Mutex
 	hook    *webhook
@@ -86,7 +91,44 @@ type hunter struct {
 }
 
 // windowMax bounds the events a stream hunt reads: the oldest go first.
-const windowMax = 50000
+// baselineMax bounds the baseline read from the case (the latest kept).
+const (
+	windowMax   = 50000
+	baselineMax = 200000
+)
+
+// loadBaseline reads the case's events before the cut-off, keeping the
+// latest baselineMax that name a source, a user or a URL: without them a
+// stream hunt would take every source and account after the cut-off for
+// a new one.
+func (h *hunter) loadBaseline(ctx context.Context, s hunt.Searcher, after time.Time) error {
+	var ring []*timeline.Event
+	next := 0
+	err := s.Search(ctx, timeline.Query{To: after}, func(ev *timeline.Event) error {
+		if ev.Source == nil && ev.User == nil && ev.URL == nil {
+			return nil
+		}
+		if len(ring) < baselineMax {
+			ring = append(ring, ev)
+			return nil
+		}
+		ring[next] = ev
+		next = (next + 1) % baselineMax
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	h.baseline = append(ring[next:len(ring):len(ring)], ring[:next]...)
+	return nil
+}
+
+func byTime(a, b *timeline.Event) bool {
+	if !a.Timestamp.Equal(b.Timestamp) {
+		return a.Timestamp.Before(b.Timestamp)
+	}
+	return a.Jejak.ID < b.Jejak.ID
+}
 
 func newHunter(w *Watcher, rules []*hunt.Rule) *hunter {
 	h := &hunter{w: w, rules: rules, alerted: map[string]bool{}}
@@ -134,12 +176,22 @@ func (h *hunter) evaluate(ctx context.Context) {
 	h.fresh = false
 	evs := append([]*timeline.Event(nil), h.window...)
 	h.mu.Unlock()
-	sort.Slice(evs, func(i, j int) bool {
-		if !evs[i].Timestamp.Equal(evs[j].Timestamp) {
-			return evs[i].Timestamp.Before(evs[j].Timestamp)
+	sort.Slice(evs, func(i, j int) bool { return byTime(evs[i], evs[j]) })
+	if len(h.baseline) > 0 {
+		// Both in time order: one merge.
+		merged := make([]*timeline.Event, 0, len(h.baseline)+len(evs))
+		i, j := 0, 0
+		for i < len(h.baseline) || j < len(evs) {
+			if j == len(evs) || i < len(h.baseline) && byTime(h.baseline[i], evs[j]) {
+				merged = append(merged, h.baseline[i])
+				i++
+			} else {
+				merged = append(merged, evs[j])
+				j++
+			}
 		}
-		return evs[i].Jejak.ID < evs[j].Jejak.ID
-	})
+		evs = merged
+	}
 	h.runs.Add(1)
 	fs, err := hunt.Hunt(ctx, sliceSearcher(evs), hunt.Config{After: h.w.cfg.After, Rules: h.rules, Zone: h.w.cfg.Zone})
 	if err != nil {

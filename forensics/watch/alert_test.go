@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -200,5 +202,73 @@ func TestBackPressureSpool(t *testing.T) {
 			}
 			t.Logf("%s: %d lines, %d spooled, %d dropped, %d stored", tc.name, s.Lines, s.Spooled, s.Dropped, len(got))
 		})
+	}
+}
+
+// TestFirstSeenAgainstCaseBaseline: a source that logged on before the
+// cut-off (in the case already) is not new; one never seen is, and its
+// alert comes from the stream.
+func TestFirstSeenAgainstCaseBaseline(t *testing.T) {
+	dir := t.TempDir()
+	st := openStore(t, dir)
+	defer st.Close()
+	cut := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	// The baseline: what an ingest before the watch would have stored.
+	pre := filepath.Join(dir, "pre.log")
+	var b strings.Builder
+	for i := 0; i < 3; i++ {
+		fmt.Fprintf(&b, "<38>1 %s tabsrv sshd 7 - - Accepted password for operator from 192.0.2.10 port %d ssh2\n",
+			cut.Add(-time.Duration(24-i)*time.Hour).Format(time.RFC3339), 50000+i)
+	}
+	if err := os.WriteFile(pre, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := baseConfig(dir, st)
+	cfg.Follow = []string{pre}
+	cfg.NoHunt = true
+	w, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := started(t, w)
+	waitFor(5*time.Second, func() bool { n, _ := st.Count(context.Background(), timeline.Query{}); return n == 3 })
+	stop()
+
+	out := &syncBuf{}
+	cfg = baseConfig(dir, st)
+	cfg.Listen = []string{"tcp://127.0.0.1:0"}
+	cfg.After = cut
+	cfg.Baseline = st
+	cfg.Alerts = out
+	w, err = New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop = started(t, w)
+	c, _ := net.Dial("tcp", w.Addrs()[0].String())
+	now := time.Now().UTC().Format(time.RFC3339)
+	fmt.Fprintf(c, "<38>1 %s tabsrv sshd 7 - - Accepted password for operator from 192.0.2.10 port 50100 ssh2\n", now)
+	fmt.Fprintf(c, "<38>1 %s tabsrv sshd 7 - - Accepted password for operator from 198.51.100.99 port 50101 ssh2\n", now)
+	c.Close()
+	waitFor(5*time.Second, func() bool { return strings.Contains(out.String(), "198.51.100.99") })
+	sum := stop()
+	if sum.Baseline != 3 {
+		t.Errorf("baseline of %d events, want the 3 stored before the cut-off", sum.Baseline)
+	}
+	var newSrc, known int
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var a Alert
+		if json.Unmarshal([]byte(line), &a) != nil || a.RuleID != "JEJAK-AUTH-03" {
+			continue
+		}
+		if strings.Contains(a.Key, "198.51.100.99") {
+			newSrc++
+		}
+		if strings.Contains(a.Key, "192.0.2.10") {
+			known++
+		}
+	}
+	if newSrc != 1 || known != 0 {
+		t.Errorf("first-seen alerts: %d for the new source (want 1), %d for the known one (want 0)\n%s", newSrc, known, out)
 	}
 }

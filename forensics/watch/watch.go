@@ -83,6 +83,10 @@ type Config struct {
 	Rules  []*hunt.Rule
 	After  time.Time
 	NoHunt bool
+	// Baseline, with After, is read once at the start for the events
+	// before the cut-off (the case store: what was ingested before the
+	// watch), so first-sighting rules know what is not new.
+	Baseline hunt.Searcher
 	// Alerts receives each alert as one JSON line (stdout); Webhook, when
 	// set, is POSTed each alert as JSON.
 	Alerts  io.Writer
@@ -110,12 +114,15 @@ type SourceStats struct {
 
 // Summary is what a watch received, per source, and what became of it.
 type Summary struct {
-	Started   time.Time     `json:"started"`
-	Stopped   time.Time     `json:"stopped"`
-	Sources   []SourceStats `json:"sources"`
-	Total     SourceStats   `json:"total"`
-	Batches   int64         `json:"batches"`
-	Recovered int64         `json:"recovered_from_spool,omitempty"`
+	Started time.Time     `json:"started"`
+	Stopped time.Time     `json:"stopped"`
+	Sources []SourceStats `json:"sources"`
+	Total   SourceStats   `json:"total"`
+	Batches int64         `json:"batches"`
+	// Baseline is how many events from before the cut-off the stream
+	// hunt compared with.
+	Baseline  int64 `json:"baseline_events,omitempty"`
+	Recovered int64 `json:"recovered_from_spool,omitempty"`
 	// MaxLatency is the longest a line waited between intake and the end
 	// of its batch's store write.
 	MaxLatency time.Duration `json:"max_latency_ns"`
@@ -249,6 +256,12 @@ func New(cfg Config) (*Watcher, error) {
 			rules = StreamRules(all)
 		}
 		w.hunter = newHunter(w, rules)
+		if cfg.Baseline != nil && !cfg.After.IsZero() {
+			if err := w.hunter.loadBaseline(context.Background(), cfg.Baseline, cfg.After); err != nil {
+				w.closeListeners()
+				return nil, fmt.Errorf("read the baseline before %s: %w", cfg.After.Format(time.RFC3339), err)
+			}
+		}
 	}
 	return w, nil
 }
@@ -601,6 +614,7 @@ func (w *Watcher) summary() Summary {
 		Recovered: int64(len(w.recovered)), MaxLatency: time.Duration(w.maxLat.Load())}
 	if w.hunter != nil {
 		s.Alerts = w.hunter.stats()
+		s.Baseline = int64(len(w.hunter.baseline))
 	}
 	for i, src := range w.sources {
 		c := w.stats[i]
