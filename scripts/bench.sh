@@ -44,6 +44,7 @@
 # Environment:
 #   JEJAK_BENCH_CACHE  inputs and installed peers (default ~/.cache/jejak-bench)
 #   JEJAK_BENCH_JEJAK  a jejak binary to measure instead of building the tree's
+#   JEJAK_BENCH_CARGO  0: do not `cargo install evtx` (pip's evtx stands in)
 # Needs: go, python3, /usr/bin/time (Debian "time"); installs sleuthkit and
 # ntfs-3g with apt-get when missing and run as root.
 set -euo pipefail
@@ -115,7 +116,7 @@ fi
 # evtx_dump: the Rust crate's own tool, else its Python binding.
 evtx_peer="" evtx_note=""
 if wants evtx; then
-	if ! command -v evtx_dump >/dev/null && command -v cargo >/dev/null; then
+	if ! command -v evtx_dump >/dev/null && command -v cargo >/dev/null && [[ "${JEJAK_BENCH_CARGO:-1}" != 0 ]]; then
 		log "cargo install evtx (once; takes a few minutes)"
 		cargo install -q evtx --locked >/dev/null 2>&1 || log "cargo install evtx failed"
 	fi
