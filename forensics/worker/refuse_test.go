@@ -56,12 +56,20 @@ func TestPathMapAndRefusal(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// And a file item (its segments, hashed one by one, are mapped too).
+	web, err := os.ReadFile(parsertest.Corpus(t, "logs/web/apache_access.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(reg, "access.log"), web, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cs, err := evidence.Init(filepath.Join(t.TempDir(), "case"), evidence.Config{Examiner: "T", Zone: "UTC", Name: "pm"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var ids []string
-	for _, d := range []string{"a", "b"} {
+	for _, d := range []string{"a", "b", "access.log"} {
 		it, err := cs.AddEvidence(ctx, filepath.Join(reg, d), nil)
 		if err != nil {
 			t.Fatal(err)
@@ -90,15 +98,15 @@ func TestPathMapAndRefusal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Done) != 1 || res.Done[0] != ids[0] || len(res.Refused) != 1 || res.Refused[0] != ids[1] {
-		t.Fatalf("worker result %+v, want %s done and %s refused", res, ids[0], ids[1])
+	if len(res.Done) != 2 || res.Done[0] != ids[0] || res.Done[1] != ids[2] || len(res.Refused) != 1 || res.Refused[0] != ids[1] {
+		t.Fatalf("worker result %+v, want %s and %s done, %s refused", res, ids[0], ids[2], ids[1])
 	}
 	cc := es.Case()
 	cl, _, err := cc.GetClaim(ctx, ids[1])
 	if err != nil || cl.State != elastic.ClaimRefused {
 		t.Fatalf("claim of the changed item: %+v %v", cl, err)
 	}
-	// Only a's events are in the index.
+	// Only the events of a and the file item are in the index.
 	n, err := es.Count(ctx, timeline.Query{})
 	if err != nil || n == 0 || n != res.Events {
 		t.Fatalf("index holds %d events (err %v), the worker sent %d", n, err, res.Events)

@@ -100,8 +100,6 @@ type Config struct {
 	// Sink, when set, wraps the sink events go to: tests slow a worker
 	// down with it, to kill it mid-item.
 	Sink func(timeline.Sink) timeline.Sink
-	// Once stops after the first item this worker finishes (tests).
-	Once bool
 }
 
 // Result is what one worker did.
@@ -155,11 +153,16 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err != nil {
 		return res, err
 	}
+	// Items seen done or refused are not asked about again.
+	settled := map[string]bool{}
 	for {
 		open := 0
 		for _, it := range items {
 			if err := ctx.Err(); err != nil {
 				return res, err
+			}
+			if settled[it.ID] {
+				continue
 			}
 			now := cfg.Clock().UTC()
 			token := newToken()
@@ -170,6 +173,8 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			if !ok {
 				if cl.State == elastic.ClaimWorking {
 					open++
+				} else {
+					settled[it.ID] = true
 				}
 				continue
 			}
@@ -177,10 +182,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			if err := w.item(ctx, it, cl, v, &res); err != nil {
 				return res, err
 			}
-			if cfg.Once {
-				return res, nil
-			}
-			open++ // look again: others may have finished meanwhile
+			open++ // look again: its claim says how it ended
 		}
 		if open == 0 {
 			return res, nil
@@ -303,6 +305,23 @@ func (w *worker) item(ctx context.Context, it *evidence.Item, cl elastic.Claim, 
 		"index": w.cfg.ES.Index(), "attempt": cl.Attempt, "events": sum.Events,
 		"inserted": st.Inserted, "duplicates": st.Duplicates, "warnings": nwarn}
 	final := elastic.ClaimDone
+	if ierr == nil {
+		// Still ours? The lease may have run out unnoticed (a renewal
+		// slower than the lease) and another worker taken the item over:
+		// then that worker records the ingest, not this one. Renewed here,
+		// the lease outlasts the few writes below.
+		next := cl
+		next.LeaseUntil = w.cfg.Clock().UTC().Add(w.cfg.Lease)
+		nv, err := w.cc.UpdateClaim(ctx, next, v)
+		switch {
+		case errors.Is(err, elastic.ErrClaimLost):
+			ierr = err
+		case err != nil:
+			return err
+		default:
+			cl, v = next, nv
+		}
+	}
 	switch {
 	case ierr == nil:
 		run.State = "complete"

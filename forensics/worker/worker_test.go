@@ -187,8 +187,9 @@ func TestWorkers(t *testing.T) {
 		if cl.State != elastic.ClaimDone {
 			t.Errorf("item %s ended %s (%s)", cl.Item, cl.State, cl.Error)
 		}
-		if cl.Item == first && (cl.Attempt != 2 || cl.Worker == "doomed") {
-			t.Errorf("the killed worker's item: attempt %d by %s, want attempt 2 by another worker", cl.Attempt, cl.Worker)
+		// Attempt 2, or more when a loaded machine let a lease lapse.
+		if cl.Item == first && (cl.Attempt < 2 || cl.Worker == "doomed") {
+			t.Errorf("the killed worker's item: attempt %d by %s, want a later attempt by another worker", cl.Attempt, cl.Worker)
 		}
 	}
 	done := map[string]int{}
@@ -247,8 +248,9 @@ func TestWorkers(t *testing.T) {
 		states[r.State]++
 	}
 	// The killed worker's run stays "running": its process never ended it.
-	if states["complete"] != len(items) || states["running"] != 1 {
-		t.Errorf("runs by state %v, want %d complete and the killed one running", states, len(items))
+	// A worker whose lease lapsed under load ends its run "lost".
+	if states["complete"] != len(items) || states["running"] != 1 || len(runs) != len(items)+1+states["lost"] {
+		t.Errorf("runs by state %v, want %d complete, the killed one running, and any others lost", states, len(items))
 	}
 }
 
