@@ -728,3 +728,26 @@ func TestEventPerVolume(t *testing.T) {
 		t.Error("event ID not deterministic")
 	}
 }
+
+// TestFactsBelowRoot: a capture of a folder named etc (as of /etc
+// itself), or of a tree mounted below the root, finds the facts a
+// capture of "/" finds.
+func TestFactsBelowRoot(t *testing.T) {
+	root := t.TempDir()
+	etc := filepath.Join(root, "mnt", "server", "etc")
+	copyFile(t, "/etc/passwd", filepath.Join(etc, "passwd"), 0o644)
+	copyFile(t, "/etc/group", filepath.Join(etc, "group"), 0o644)
+	for _, dir := range []string{etc, filepath.Join(root, "mnt", "server")} {
+		b, _ := capture(t, dir)
+		cats := map[string]int{}
+		for _, f := range b.Facts {
+			cats[f.Category]++
+			if !strings.HasSuffix(f.Source, "mnt/server/etc/passwd") && !strings.HasSuffix(f.Source, "mnt/server/etc/group") {
+				t.Errorf("%s: fact source %q", dir, f.Source)
+			}
+		}
+		if cats["account"] == 0 || cats["group"] == 0 {
+			t.Errorf("%s: facts %v", dir, cats)
+		}
+	}
+}

@@ -41,6 +41,11 @@ type Source struct {
 	// Kind says what was opened: "dir", "image" or "file" (a plain file or
 	// an archive, walked through forensics/fs).
 	Kind string
+	// Prefix is the folder's path on the examiner's machine (slash
+	// separated, no leading "/") for a folder source: facts are looked
+	// for, and named, by prefix + path, so a capture of /etc finds
+	// etc/passwd.
+	Prefix string
 }
 
 // OpenSource opens a path for capture (or for diff as later evidence):
@@ -67,7 +72,7 @@ func OpenSource(ctx context.Context, p string, opts jfs.Options) (*Source, error
 		}
 		return &Source{Walker: &dirWalker{root: root}, Owner: func(e *jfs.Entry) string {
 			return ownerOf(filepath.Join(root, filepath.FromSlash(e.Path)))
-		}, Kind: "dir"}, nil
+		}, Kind: "dir", Prefix: strings.Trim(filepath.ToSlash(root), "/")}, nil
 	}
 	if _, isDisk, err := disk.Open(ctx, p, disk.Options{FS: opts}); isDisk {
 		if err != nil {
@@ -238,24 +243,25 @@ func Capture(ctx context.Context, src *Source, out io.Writer, opts Options) (*Tr
 			tr.Bytes += max(f.Size, 0)
 			if !f.Container {
 				var keep *bytes.Buffer
-				if fc.wants(f.Path) {
+				fp := path.Join(src.Prefix, f.Path)
+				if fc.wants(fp) {
 					keep = &bytes.Buffer{}
 				}
-				if err := hashEntry(e, f, buf, keep, fc.limit(f.Path)); err != nil {
+				if err := hashEntry(e, f, buf, keep, fc.limit(fp)); err != nil {
 					f.Error = err.Error()
 					tr.Errors++
 					addProblem(&tr.Problems, &tr.ProblemCount, f.Path+": "+f.Error)
 				} else {
 					tr.Hashed++
 					if keep != nil {
-						fc.add(f.Path, keep.Bytes())
+						fc.add(fp, keep.Bytes())
 					}
 				}
 			}
 		default:
 			tr.Others++
 			if f.Kind == "symlink" {
-				fc.link(f.Path, f.Link)
+				fc.link(path.Join(src.Prefix, f.Path), f.Link)
 			}
 		}
 		if opts.Progress != nil {

@@ -31,8 +31,27 @@ func newFactCollector() *factCollector {
 
 // factKind names the extractor for a path, "" for none. Paths are matched
 // case-insensitively so a Windows tree matches too.
+//
+// The path is matched whole and then from each folder down, so that a
+// capture of a mounted tree (/mnt/server: "mnt/server/etc/passwd") or of
+// a folder below the root (/etc: "etc/passwd" with the capture's prefix)
+// finds its files as a capture of "/" does.
 func factKind(p string) string {
 	k := Key(p, true)
+	for {
+		if kind := factKindAt(k); kind != "" {
+			return kind
+		}
+		i := strings.IndexByte(k, '/')
+		if i < 0 {
+			return ""
+		}
+		k = k[i+1:]
+	}
+}
+
+// factKindAt names the extractor for a root-relative, lower-case key.
+func factKindAt(k string) string {
 	base := path.Base(k)
 	dir := path.Dir(k)
 	switch {
@@ -101,7 +120,7 @@ func (c *factCollector) add(p string, b []byte) {
 // (the zone) and systemd's .wants links (enabled units).
 func (c *factCollector) link(p, target string) {
 	k := Key(p, false)
-	if k == "etc/localtime" || (strings.HasPrefix(k, "etc/systemd/system/") && strings.Contains(k, ".wants/")) {
+	if k == "etc/localtime" || strings.HasSuffix(k, "/etc/localtime") || (strings.Contains("/"+k, "/etc/systemd/system/") && strings.Contains(k, ".wants/")) {
 		c.links[p] = target
 		c.order = append(c.order, p)
 	}
@@ -260,7 +279,7 @@ func unitFacts(p string, b []byte) []Fact {
 }
 
 func linkFacts(p, target string) []Fact {
-	if Key(p, false) == "etc/localtime" {
+	if k := Key(p, false); k == "etc/localtime" || strings.HasSuffix(k, "/etc/localtime") {
 		z := target
 		if i := strings.Index(z, "zoneinfo/"); i >= 0 {
 			z = z[i+len("zoneinfo/"):]
