@@ -13,7 +13,22 @@
 // and the case store already is the place for queries.
 //
 // Diff loads the baseline's files (not the later evidence's) into a map by
-// matching key: that is the one side that must be random-accessed.
+// matching key: that is the one side that must be random-accessed (about
+// 300 bytes a file). The later evidence is streamed.
+//
+// What a baseline does not hold, today:
+//   - owners of files in disk images: fs.Entry has no owner, and the ext4
+//     and NTFS walkers give none; a folder on the examiner's Linux machine
+//     gives uid:gid (stat);
+//   - NTFS times: the NTFS walker leaves Entry.Times empty (the mft
+//     parser puts them on the timeline), so NTFS files compare by hash,
+//     size and presence only;
+//   - the bytes of an archive inside NTFS, which that walker expands
+//     itself: the archive is a size-only "container" entry;
+//   - paths are relative to the captured root or to each file system, so
+//     two partitions holding one path (a separate /boot) meet one
+//     baseline entry; the events of each are kept apart by their volume;
+//   - rpm databases, SAM group memberships (not read).
 package baseline
 
 import (
