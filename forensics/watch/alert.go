@@ -68,7 +68,7 @@ type AlertStats struct {
 
 // hunter runs the stream rules over a sliding window of the events this
 // watch stored, through hunt.Hunt itself (so a stream alert and a later
-// 'jejak hunt' judge alike), at most twice a second and only when new
+// 'jejak hunt' judge alike), at most once a second and only when new
 // events came. Each rule and key alerts once per watch session.
 type hunter struct {
 	w      *Watcher
@@ -152,7 +152,7 @@ func (h *hunter) add(evs []*timeline.Event) {
 }
 
 func (h *hunter) run(ctx context.Context) {
-	t := time.NewTicker(500 * time.Millisecond)
+	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
 		select {

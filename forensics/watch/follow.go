@@ -74,10 +74,15 @@ func (fl *follower) run(ctx context.Context) error {
 // resume opens the file where the last run left it (see offsets).
 func (fl *follower) resume(ctx context.Context) error {
 	saved, ok := fl.w.offsets.get(fl.path)
-	if err := fl.open(); err != nil || fl.f == nil {
+	if err := fl.open(); err != nil {
 		return err
 	}
 	if !ok {
+		return nil
+	}
+	if fl.f == nil {
+		// Rotated away while no one watched, and not created again yet.
+		fl.drainSibling(ctx, saved)
 		return nil
 	}
 	head, _ := headHash(fl.f)

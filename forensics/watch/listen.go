@@ -10,8 +10,10 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -29,6 +31,26 @@ type listener struct {
 	ln      net.Listener
 	seq     int64 // receive sequence number; guarded by the watcher's seqMu
 	conns   sync.WaitGroup
+	// drainEnd (unix ns) is set when the watch stops: what senders already
+	// sent is still read, while it keeps coming (each read extends the
+	// deadline by drainIdle), up to this time.
+	drainEnd atomic.Int64
+}
+
+const (
+	drainIdle = 200 * time.Millisecond
+	drainMax  = 5 * time.Second
+)
+
+// extend moves a stopping connection's read deadline after a read.
+func (l *listener) extend(set func(time.Time) error) {
+	if end := l.drainEnd.Load(); end != 0 {
+		d := time.Now().Add(drainIdle)
+		if e := time.Unix(0, end); e.Before(d) {
+			d = e
+		}
+		set(d)
+	}
 }
 
 // parseListen reads "udp://host:port", "tcp://host:port" or
@@ -85,11 +107,12 @@ func (l *listener) run(ctx context.Context) error {
 	open := map[net.Conn]bool{}
 	go func() {
 		<-ctx.Done()
+		l.drainEnd.Store(time.Now().Add(drainMax).UnixNano())
 		l.ln.Close()
 		mu.Lock()
 		for c := range open {
 			// Let what the sender already wrote be read, then stop.
-			c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+			c.SetReadDeadline(time.Now().Add(drainIdle))
 		}
 		mu.Unlock()
 	}()
@@ -126,7 +149,8 @@ func (l *listener) runUDP(ctx context.Context) error {
 	go func() {
 		<-ctx.Done()
 		// Datagrams already in the socket buffer are read before stopping.
-		l.pc.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		l.drainEnd.Store(time.Now().Add(drainMax).UnixNano())
+		l.pc.SetReadDeadline(time.Now().Add(drainIdle))
 	}()
 	buf := make([]byte, 65536)
 	for {
@@ -144,6 +168,7 @@ func (l *listener) runUDP(ctx context.Context) error {
 		// One datagram is one message (RFC 5426); a trailing newline or
 		// NUL some senders add is not part of it.
 		l.receive(from.String(), buf[:n], n)
+		l.extend(l.pc.SetReadDeadline)
 	}
 }
 
@@ -155,8 +180,12 @@ func (l *listener) serve(ctx context.Context, c net.Conn) {
 	peer := c.RemoteAddr().String()
 	br := bufio.NewReaderSize(c, maxMessage)
 	for {
+		l.extend(c.SetReadDeadline)
 		b, err := br.Peek(1)
 		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, net.ErrClosed) {
+				l.w.warnf(l.src, peer, -1, "%s: %v", peer, err) // a failed TLS handshake, a reset
+			}
 			return
 		}
 		if b[0] >= '0' && b[0] <= '9' {

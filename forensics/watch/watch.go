@@ -245,6 +245,22 @@ func New(cfg Config) (*Watcher, error) {
 		w.sources[l.src].parser.Store(&parserBox{cfg.Syslog})
 		w.listeners = append(w.listeners, l)
 	}
+	// Lines a killed watch left in the spool belong to the source of
+	// their label; a listener of that run on another port gets a source
+	// of its own. Done here, before any goroutine reads the sources.
+	byLabel := map[string]int{}
+	for i, s := range w.sources {
+		byLabel[s.label] = i
+	}
+	for _, it := range w.recovered {
+		i, ok := byLabel[it.Label]
+		if !ok {
+			i = w.addSource(it.Label)
+			w.sources[i].parser.Store(&parserBox{cfg.Syslog})
+			byLabel[it.Label] = i
+		}
+		it.Src = i
+	}
 	if !cfg.NoHunt {
 		rules := cfg.Rules
 		if rules == nil {
@@ -329,6 +345,11 @@ func (w *Watcher) Run(ctx context.Context) (Summary, error) {
 		storeErr = nil
 	}
 	stopIntake()
+	if storeErr == nil {
+		// The writer is gone: a follower waiting for room would wait
+		// forever.
+		w.q.close()
+	}
 	wg.Wait()
 	w.q.close()
 	if storeErr != nil {
@@ -362,20 +383,7 @@ func (w *Watcher) Run(ctx context.Context) (Summary, error) {
 func (w *Watcher) store(ctx context.Context) error {
 	wctx := context.WithoutCancel(ctx) // the last batches are stored after a stop
 	if len(w.recovered) > 0 {
-		byLabel := map[string]int{}
-		for i, s := range w.sources {
-			byLabel[s.label] = i
-		}
-		var batch []*item
-		for _, it := range w.recovered {
-			i, ok := byLabel[it.Label]
-			if !ok {
-				i = w.addRecoveredSource(it.Label, byLabel)
-			}
-			it.Src = i
-			batch = append(batch, it)
-		}
-		if err := w.storeBatch(wctx, batch); err != nil {
+		if err := w.storeBatch(wctx, w.recovered); err != nil {
 			return err
 		}
 	}
@@ -402,15 +410,6 @@ func (w *Watcher) store(ctx context.Context) error {
 			return err
 		}
 	}
-}
-
-// addRecoveredSource adds a source seen only in a spool left behind (a
-// listener of an earlier run on another port).
-func (w *Watcher) addRecoveredSource(label string, byLabel map[string]int) int {
-	i := w.addSource(label)
-	w.sources[i].parser.Store(&parserBox{w.cfg.Syslog})
-	byLabel[label] = i
-	return i
 }
 
 func (w *Watcher) storeBatch(ctx context.Context, batch []*item) error {
