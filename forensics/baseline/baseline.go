@@ -17,9 +17,9 @@
 // 300 bytes a file). The later evidence is streamed.
 //
 // What a baseline does not hold, today:
-//   - owners of files in disk images: fs.Entry has no owner, and the ext4
-//     and NTFS walkers give none; a folder on the examiner's Linux machine
-//     gives uid:gid (stat);
+//   - owners of files on NTFS and FAT: fs.Entry has no owner; uid:gid are
+//     read beside the walk from a folder on the examiner's Linux machine
+//     (stat) and from ext2/3/4 inodes (ext4owner.go), NTFS SIDs are not;
 //   - NTFS times: the NTFS walker leaves Entry.Times empty (the mft
 //     parser puts them on the timeline), so NTFS files compare by hash,
 //     size and presence only;

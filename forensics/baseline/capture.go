@@ -78,7 +78,8 @@ func OpenSource(ctx context.Context, p string, opts jfs.Options) (*Source, error
 		if err != nil {
 			return nil, err
 		}
-		return &Source{Walker: &mediaWalker{path: p, opts: opts}, Kind: "image"}, nil
+		mw := &mediaWalker{path: p, opts: opts, owners: map[string]*ext4Owners{}}
+		return &Source{Walker: mw, Owner: mw.owner, Kind: "image"}, nil
 	}
 	w, err := jfs.Open(ctx, p, opts)
 	if err != nil {
@@ -138,6 +139,22 @@ func (w *dirWalker) Walk(ctx context.Context, fn jfs.WalkFunc, report func(*jfs.
 type mediaWalker struct {
 	path string
 	opts jfs.Options
+	// owners reads owners of the ext file systems being walked, by the
+	// chain above the file system (see owner).
+	owners map[string]*ext4Owners
+}
+
+// owner is the Source.Owner of an image: uid:gid for a file of an ext
+// file system, "" elsewhere.
+func (w *mediaWalker) owner(e *jfs.Entry) string {
+	if len(e.Chain) == 0 || w.owners == nil {
+		return ""
+	}
+	o := w.owners[strings.Join(e.Chain[:len(e.Chain)-1], " ")]
+	if o == nil {
+		return ""
+	}
+	return o.owner(e.Inode)
 }
 
 func (w *mediaWalker) Walk(ctx context.Context, fn jfs.WalkFunc, report func(*jfs.Problem)) error {
@@ -169,6 +186,9 @@ func (w *mediaWalker) Walk(ctx context.Context, fn jfs.WalkFunc, report func(*jf
 		switch kind {
 		case "ext2", "ext3", "ext4":
 			fsw, oerr = ext4.NewWalker(p.Reader, size, chain)
+			if w.owners != nil {
+				w.owners[strings.Join(chain, " ")] = newExt4Owners(p.Reader)
+			}
 		case "ntfs":
 			fsw, oerr = ntfs.New(p.Reader, size, chain, w.opts)
 		case "fat", "exfat":
