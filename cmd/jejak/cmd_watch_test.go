@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -9,6 +10,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jejak-forensics/jejak/timeline"
+	"github.com/jejak-forensics/jejak/timeline/store/elastic"
+	"github.com/jejak-forensics/jejak/timeline/store/sqlite"
 )
 
 // TestWatchCommand runs 'jejak watch' as a process of its own, follows a
@@ -80,4 +85,59 @@ func TestWatchCommand(t *testing.T) {
 		t.Errorf("timeline lacks the followed file's line")
 	}
 	mustRun(t, 0, "verify", cs)
+}
+
+// TestWatchToES: with --es every event the watch stores in the case is in
+// the index too.
+func TestWatchToES(t *testing.T) {
+	url := esURL(t)
+	dir := t.TempDir()
+	cs := filepath.Join(dir, "case")
+	mustRun(t, 0, "case", "init", cs, "--examiner", "T")
+	index := testIndex(t, url, "jejak-test-watch")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd, out, done := startJejak(t, "watch", cs, "--listen", "tcp://"+addr, "--es", url, "--index", index, "--no-hunt")
+	var c net.Conn
+	for i := 0; i < 200 && c == nil; i++ {
+		if c, err = net.Dial("tcp", addr); err != nil {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if c == nil {
+		t.Fatalf("watch never listened: %v\n%s", err, out)
+	}
+	for i := 0; i < 500; i++ {
+		fmt.Fprintf(c, "<86>Dec  6 07:%02d:%02d tabsrv sudo: operator : TTY=pts/0 ; PWD=/ ; USER=root ; COMMAND=/bin/echo %d\n", i/60, i%60, i)
+	}
+	c.Close()
+	time.Sleep(2 * time.Second)
+	cmd.Process.Signal(syscall.SIGTERM)
+	<-done
+	if cmd.ProcessState.ExitCode() != 0 {
+		t.Fatalf("watch exit %d:\n%s", cmd.ProcessState.ExitCode(), out)
+	}
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(cs, "case.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var ids []string
+	st.Search(ctx, timeline.Query{}, func(ev *timeline.Event) error { ids = append(ids, ev.Jejak.ID); return nil })
+	if len(ids) != 500 {
+		t.Fatalf("case holds %d events, want 500", len(ids))
+	}
+	es, err := elastic.Open(ctx, elastic.Config{URLs: []string{url}, Index: index})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer es.Close()
+	if miss, err := es.Missing(ctx, ids); err != nil || len(miss) != 0 {
+		t.Fatalf("%d of the case's events missing from the index (%v)", len(miss), err)
+	}
 }
