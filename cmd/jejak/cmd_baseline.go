@@ -507,6 +507,9 @@ func (e *env) baselineDiff(c *cli.Context) (rerr error) {
 			res.Added, res.Changed, res.Removed, res.Unchanged, res.Touched, res.Executables)
 		fmt.Fprintf(w, "  not compared: %d file-system metadata entries, %d deleted entries, %d folders listed on one side only but holding files of both, %d members of expanded archives\n",
 			res.Metadata, res.Deleted, res.Implied, res.Members)
+		if ref.ByName {
+			fmt.Fprintf(w, "  %d files whose name the list does not hold (a name list is a catalogue of known files: not reported one by one)\n", res.Unlisted)
+		}
 		fmt.Fprintf(w, "  %d problems; %d events stored (%d already there)\n", res.ProblemCount, r.Stored.Inserted, r.Stored.Duplicates)
 		for _, p := range res.Problems {
 			fmt.Fprintf(w, "  problem: %s\n", p)

@@ -809,3 +809,37 @@ func TestExt4Owners(t *testing.T) {
 		t.Errorf("%d of %d files found in the image", seen, len(owners))
 	}
 }
+
+// TestNSRLByName: an NSRL RDS-style list written from sha1sum and md5sum
+// output: a file whose name it lists with another hash is changed, a
+// name it lists with the file's hash unchanged, a name it does not list
+// counted as unlisted, nothing removed.
+func TestNSRLByName(t *testing.T) {
+	dir := t.TempDir()
+	copyFile(t, "/bin/true", filepath.Join(dir, "bin/true"), 0o755)
+	copyFile(t, "/bin/false", filepath.Join(dir, "bin/false"), 0o755)
+	copyFile(t, "/etc/hostname", filepath.Join(dir, "etc/hostname"), 0o644)
+	first := func(out []byte) string { return strings.ToUpper(strings.Fields(string(out))[0]) }
+	sha1True, md5True := first(oracle.Output(t, "sha1sum", "/bin/true")), first(oracle.Output(t, "md5sum", "/bin/true"))
+	fi, err := os.Stat("/bin/true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := strconv.FormatInt(fi.Size(), 10)
+	rds := "\"SHA-1\",\"MD5\",\"CRC32\",\"FileName\",\"FileSize\",\"ProductCode\",\"OpSystemCode\",\"SpecialCode\"\n" +
+		"\"" + sha1True + "\",\"" + md5True + "\",\"00000000\",\"true\",\"" + size + "\",\"1\",\"LINUX\",\"\"\n" +
+		// "false" listed with true's hashes: the file on disk differs.
+		"\"" + sha1True + "\",\"" + md5True + "\",\"00000000\",\"false\",\"" + size + "\",\"1\",\"LINUX\",\"\"\n" +
+		"\"" + strings.Repeat("A", 40) + "\",\"" + strings.Repeat("B", 32) + "\",\"0\",\"unused.dll\",\"1\",\"1\",\"WIN\",\"\"\n"
+	ref, warn, err := ReadManifest(strings.NewReader(rds), "NSRLFile.txt")
+	if err != nil || len(warn) > 0 || !ref.ByName {
+		t.Fatalf("%v %v byName %v", err, warn, ref != nil && ref.ByName)
+	}
+	res, by := diff(t, ref, dir)
+	if got := paths(by[Changed]); !slices.Equal(got, []string{"bin/false"}) {
+		t.Errorf("changed %q, want bin/false", got)
+	}
+	if len(by[Added])+len(by[Removed]) > 0 || res.Unlisted != 1 || res.Unchanged != 1 {
+		t.Errorf("result %+v (added %q removed %q)", res, paths(by[Added]), paths(by[Removed]))
+	}
+}

@@ -120,7 +120,9 @@ type Result struct {
 	// Implied counts folders listed on one side only whose files the
 	// other side has: a manifest or tar lists no folders, NTFS's walk
 	// gives none.
-	Implied      int64    `json:"folders_implied"`
+	Implied int64 `json:"folders_implied"`
+	// Unlisted counts files whose name a by-name list (NSRL) does not hold.
+	Unlisted     int64    `json:"unlisted"`
 	Members      int64    `json:"archive_members_skipped"`
 	Problems     []string `json:"problems,omitempty"` // the first MaxProblems
 	ProblemCount int64    `json:"problem_count"`
@@ -180,8 +182,14 @@ func Diff(ctx context.Context, ref *Reference, later *Source, fn func(Change) er
 				res.Implied++
 				return nil
 			}
-			if ref.ByName && f.Kind != "file" {
-				return nil // a name list holds files only
+			if ref.ByName {
+				// A name list (NSRL) is a catalogue of known files, not
+				// the server's build: a name it does not list is unknown
+				// to it, not added. Counted.
+				if f.Kind == "file" {
+					res.Unlisted++
+				}
+				return nil
 			}
 			res.Added++
 			c := Change{Status: Added, Path: f.Path, After: f, Executable: f.Exec}
