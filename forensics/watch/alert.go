@@ -152,15 +152,19 @@ func (h *hunter) add(evs []*timeline.Event) {
 }
 
 func (h *hunter) run(ctx context.Context) {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
+	// At most once a second, and never more than a third of the time: a
+	// hunt over a large baseline takes a while, and the store needs the
+	// CPU more than the next alert needs to be a second earlier.
+	wait := time.Second
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
-			h.evaluate(ctx)
+		case <-time.After(wait):
 		}
+		t0 := time.Now()
+		h.evaluate(ctx)
+		wait = max(time.Second, 2*time.Since(t0))
 	}
 }
 
