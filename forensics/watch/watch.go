@@ -20,7 +20,25 @@
 //
 // Nothing received is dropped silently: lines wait in a bounded queue in
 // memory, then in a bounded spool file in the case folder, and only when
-// that is full too are they dropped — and counted, per source.
+// that is full too are they dropped — and counted, per source. A spool a
+// killed watch left behind is stored at the next start.
+//
+// Limits an examiner should know:
+//   - Lines are parsed in the runs a batch holds: a record continued on a
+//     later line (a syslog continuation, a stack trace) that reaches the
+//     watch in a later batch than its first line is a warning, not a part
+//     of the record. Parsers that need a file's header (W3C #Fields) see
+//     it only in the batch that holds it.
+//   - The watch keeps a received line in memory until it is stored: a
+//     kill -9 loses what senders had sent and the store had not yet taken
+//     (syslog has no acknowledgement to resend it). Followed files lose
+//     nothing: their offsets are committed only after the store.
+//   - copytruncate itself loses what the writer appends between the copy
+//     and the truncation; the watch reads the copy for what it had not
+//     read, not that.
+//   - The latency bound holds while the store keeps up; beyond that the
+//     queue and the spool absorb the excess and Summary.MaxLatency says
+//     how long lines waited.
 package watch
 
 import (
