@@ -271,3 +271,52 @@ func TestFirstSeenAgainstCaseBaseline(t *testing.T) {
 		t.Errorf("first-seen alerts: %d for the new source (want 1), %d for the known one (want 0)\n%s", newSrc, known, out)
 	}
 }
+
+// TestSpoolLeftBehindIsStored: the spool of a watch killed with lines in
+// it is stored at the next start, under the source it names, and storing
+// it twice (a second crash before it was removed) stores nothing twice.
+func TestSpoolLeftBehindIsStored(t *testing.T) {
+	dir := t.TempDir()
+	st := openStore(t, dir)
+	defer st.Close()
+	cfg := baseConfig(dir, st)
+	cfg.Listen = []string{"tcp://127.0.0.1:0"}
+	cfg.NoHunt = true
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for i := 1; i <= 5; i++ {
+		it := item{Label: "syslog-tcp:127.0.0.1:9", Path: "127.0.0.1:4000", Ident: "session:1", Off: int64(i), Rec: int64(i),
+			Text: []byte(msg3164(i, fmt.Sprintf("tok=s-%d", i))), Recv: time.Now()}
+		j, _ := json.Marshal(&it)
+		b.Write(append(j, '\n'))
+	}
+	b.WriteString(`{"label":"torn`) // the line being written at the kill
+	spool := filepath.Join(cfg.Dir, "spool.jsonl")
+	for round := 0; round < 2; round++ {
+		if err := os.WriteFile(spool, []byte(b.String()), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		w, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := started(t, w)()
+		if sum.Recovered != 5 {
+			t.Errorf("round %d: %d lines recovered, want 5", round, sum.Recovered)
+		}
+		if round == 1 && sum.Total.Duplicates != 5 {
+			t.Errorf("the same spool again: %d duplicates, want 5", sum.Total.Duplicates)
+		}
+		if _, err := os.Stat(spool + ".recovering"); !os.IsNotExist(err) {
+			t.Errorf("recovered spool not removed: %v", err)
+		}
+	}
+	got := tokens(t, st)
+	for i := 1; i <= 5; i++ {
+		if got[fmt.Sprintf("tok=s-%d", i)] != 1 {
+			t.Errorf("spooled line %d stored %d times", i, got[fmt.Sprintf("tok=s-%d", i)])
+		}
+	}
+}
