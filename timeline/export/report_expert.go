@@ -135,7 +135,7 @@ func (v *view) addExpert(r *Report, f timeFormatter, findings []hunt.Finding) {
 		"I, " + dashIfEmpty(examiner) + orgClause(r.Organisation) + ", declare that this report states the facts as I found them in the evidence listed in section 2, " +
 			"by the method stated in section 3, within the limitations stated in section 7.",
 		"I have no interest in the outcome of the matter. My duty in writing this report is to the court and overrides any obligation to the party " +
-			"who instructed me. I have stated every finding the examination produced at or above the minimum severity named in section 5, " +
+			"who instructed me. I have stated every finding the examination produced" + minSevClause(r) + ", " +
 			"whether or not it supports any party's case, and I have said where the evidence could not be read.",
 		"The findings are the output of the rules quoted in appendix A applied to the timeline; they say what the records show, " +
 			"not who was responsible. Every event row can be found again in the evidence at the file, byte offset and record given.",
@@ -145,6 +145,13 @@ func (v *view) addExpert(r *Report, f timeFormatter, findings []hunt.Finding) {
 		v.Glossary = append(v.Glossary, glossRow{Desc: k.Desc, Meaning: timestampMeaning(k.Desc), Events: strconv.FormatInt(k.Events, 10),
 			Parsers: strings.Join(k.Parsers, ", ")})
 	}
+}
+
+func minSevClause(r *Report) string {
+	if r.MinSeverity > hunt.Informational {
+		return " at or above the minimum severity named in section 5 (" + r.MinSeverity.String() + ")"
+	}
+	return ""
 }
 
 func orgClause(org string) string {

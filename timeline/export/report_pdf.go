@@ -272,7 +272,7 @@ func (d *pdfDoc) body() {
 			rows = append(rows, []string{fmt.Sprint(r.N), r.UTC, r.Local, r.Desc, r.Message, r.Source, r.Code, r.ID})
 		}
 		d.table([]string{"#", "Time (UTC)", "Case zone", "Timestamp description", "Message", "Source: evidence » containers » file @ offset, record (parser)", "Code / record", "Event ID"},
-			[]float64{6, 23, 21, 20, 42, 38, 10, 20}, rows)
+			[]float64{6, 23, 21, 20, 41, 36, 13, 20}, rows)
 		if fv.Hidden > 0 {
 			d.para(fmt.Sprintf("%d more of the %d events are not shown here (report --max-rows); 'jejak hunt --json' lists them all.", fv.Hidden, fv.Total))
 		}
