@@ -104,6 +104,8 @@ type arena struct {
 	attrs  []Attr
 	vals   []value
 	nodes  []node
+	kids   []node  // children and attribute pieces of nested BinXML elements
+	tattrs []tattr // their attributes
 }
 
 func (a *arena) elem() *Element {
@@ -124,6 +126,76 @@ func (a *arena) reset() {
 	a.attrs = a.attrs[:0]
 	a.vals = a.vals[:0]
 	a.nodes = a.nodes[:0]
+	a.kids = a.kids[:0]
+	a.tattrs = a.tattrs[:0]
+}
+
+// scratch is where element gathers an element's children and attributes
+// before it knows how many there are, so that each list is allocated once
+// at its final size (or not at all, in the arena) instead of grown.
+type scratch struct {
+	kids  []node
+	attrs []tattr
+	// Template definitions are compiled once per chunk and kept for it;
+	// their lists are carved from slabs that are never reused, only
+	// dropped (a new slab replaces a full one; the old stays with the
+	// nodes that point into it).
+	nodeSlab []node
+	attrSlab []tattr
+}
+
+const slabSize = 512
+
+func (sc *scratch) tmplNodes(ns []node) []node {
+	if len(sc.nodeSlab)+len(ns) > cap(sc.nodeSlab) {
+		sc.nodeSlab = make([]node, 0, max(slabSize, len(ns)))
+	}
+	start := len(sc.nodeSlab)
+	sc.nodeSlab = append(sc.nodeSlab, ns...)
+	return sc.nodeSlab[start:len(sc.nodeSlab):len(sc.nodeSlab)]
+}
+
+func (sc *scratch) tmplAttrs(as []tattr) []tattr {
+	if len(sc.attrSlab)+len(as) > cap(sc.attrSlab) {
+		sc.attrSlab = make([]tattr, 0, max(slabSize, len(as)))
+	}
+	start := len(sc.attrSlab)
+	sc.attrSlab = append(sc.attrSlab, as...)
+	return sc.attrSlab[start:len(sc.attrSlab):len(sc.attrSlab)]
+}
+
+func (c *chunk) scratch() *scratch {
+	if c.sc == nil {
+		c.sc = new(scratch)
+	}
+	return c.sc
+}
+
+// keepNodes copies gathered nodes out of the scratch: into the record's
+// arena while expanding nested BinXML, else (a template definition, cached
+// for the chunk) into their own slice.
+func (d *decoder) keepNodes(ns []node) []node {
+	if len(ns) == 0 {
+		return nil
+	}
+	if d.a == nil {
+		return d.c.scratch().tmplNodes(ns)
+	}
+	start := len(d.a.kids)
+	d.a.kids = append(d.a.kids, ns...)
+	return d.a.kids[start:len(d.a.kids):len(d.a.kids)]
+}
+
+func (d *decoder) keepAttrs(as []tattr) []tattr {
+	if len(as) == 0 {
+		return nil
+	}
+	if d.a == nil {
+		return d.c.scratch().tmplAttrs(as)
+	}
+	start := len(d.a.tattrs)
+	d.a.tattrs = append(d.a.tattrs, as...)
+	return d.a.tattrs[start:len(d.a.tattrs):len(d.a.tattrs)]
 }
 
 // nodeKind tells what a compiled template node is.
@@ -302,8 +374,13 @@ func (d *decoder) fragmentInto(out []node) ([]node, error) {
 
 func (d *decoder) element() (node, error) {
 	n := node{kind: nElem}
+	sc := d.c.scratch()
+	kidBase, attrBase := len(sc.kids), len(sc.attrs)
 	d.depth++
-	defer func() { d.depth-- }()
+	defer func() {
+		d.depth--
+		sc.kids, sc.attrs = sc.kids[:kidBase], sc.attrs[:attrBase]
+	}()
 	if d.depth > maxDepth {
 		return n, errors.New("binary XML nested too deep")
 	}
@@ -332,15 +409,19 @@ func (d *decoder) element() (node, error) {
 			if a.name, err = d.name(); err != nil {
 				return n, err
 			}
+			pieceBase := len(sc.kids)
 			for d.pos < d.end && isContent(d.b[d.pos]) {
 				p, err := d.content()
 				if err != nil {
 					return n, err
 				}
-				a.val = append(a.val, p)
+				sc.kids = append(sc.kids, p)
 			}
-			n.attrs = append(n.attrs, a)
+			a.val = d.keepNodes(sc.kids[pieceBase:])
+			sc.kids = sc.kids[:pieceBase]
+			sc.attrs = append(sc.attrs, a)
 		}
+		n.attrs = d.keepAttrs(sc.attrs[attrBase:])
 	}
 	tok, err := d.u8()
 	if err != nil {
@@ -361,19 +442,20 @@ func (d *decoder) element() (node, error) {
 		switch t &^ tokFlagMore {
 		case tokEndElement:
 			d.pos++
+			n.kids = d.keepNodes(sc.kids[kidBase:])
 			return n, nil
 		case tokOpenStart:
 			k, err := d.element()
 			if err != nil {
 				return n, err
 			}
-			n.kids = append(n.kids, k)
+			sc.kids = append(sc.kids, k)
 		case tokTemplate:
 			k, err := d.templateInstance()
 			if err != nil {
 				return n, err
 			}
-			n.kids = append(n.kids, k)
+			sc.kids = append(sc.kids, k)
 		case tokPITarget, tokPIData:
 			if err := d.skipPI(); err != nil {
 				return n, err
@@ -386,7 +468,7 @@ func (d *decoder) element() (node, error) {
 			if err != nil {
 				return n, err
 			}
-			n.kids = append(n.kids, k)
+			sc.kids = append(sc.kids, k)
 		}
 	}
 }
@@ -562,6 +644,7 @@ type expander struct {
 	work  int // nodes expanded for the current record
 	sb    strings.Builder
 	vc    valueCache
+	sc    scratch
 }
 
 // maxWork bounds one record's expansion. A template may use the same

@@ -92,6 +92,7 @@ type chunk struct {
 	// definition they point at (see checkName, templateInstance).
 	strict bool
 	notes  []string // while strict: what the current record lost to overwriting
+	sc     *scratch // shared by the chunk's decoders (see element)
 }
 
 type nameEntry struct {
@@ -253,8 +254,9 @@ func (res *chunkResult) chainRecord(r *Record, pos int, ev *Element, err error, 
 // records are recovered ones.
 //
 // Each record goes to fn; the Record and its Elements are reused after fn
-// returns, so fn copies what it keeps.
-func decodeChunk(buf []byte, fileOff int64, inUse bool, stop func() bool, fn func(*Record)) chunkResult {
+// returns, so fn copies what it keeps. x is the calling worker's expander,
+// kept from chunk to chunk (nil: a fresh one).
+func decodeChunk(x *expander, buf []byte, fileOff int64, inUse bool, stop func() bool, fn func(*Record)) chunkResult {
 	var res chunkResult
 	warn := func(off int, rec uint64, format string, args ...any) {
 		res.warns = append(res.warns, warning{off: fileOff + int64(off), rec: rec, err: fmt.Errorf(format, args...)})
@@ -272,8 +274,11 @@ func decodeChunk(buf []byte, fileOff int64, inUse bool, stop func() bool, fn fun
 		return res
 	}
 	c := &chunk{buf: buf, fileOff: fileOff, names: make(map[uint32]nameEntry, 64), templates: make(map[uint32]*template, 16)}
-	x := getExpander(c)
-	defer putExpander(x)
+	if x == nil {
+		x = new(expander)
+	}
+	x.reuse(c)
+	defer x.reuse(nil)
 	if !bytes.Equal(buf[:8], chunkMagic) {
 		warn(0, 0, "bad chunk magic %q: header ignored, scanning the chunk for records", buf[:8])
 		scanChunk(c, x, len(buf), cmp.Or(tag, fromNoHeader), stop, &res, fn)
@@ -319,6 +324,9 @@ func decodeChunk(buf []byte, fileOff int64, inUse bool, stop func() bool, fn fun
 	// Records with IDs out of the header's range are warned once per
 	// chunk, from the first; each event says so in jejak.data.
 	outRange, outFirst, outPos := 0, uint64(0), 0
+	// One Record for the whole chain: fn copies what it keeps, and a
+	// Record per record was an allocation per record.
+	var r Record
 	flushRange := func() {
 		if outRange > 0 {
 			warn(outPos, outFirst, "%d records of the chunk's record chain, the first record %d at chunk offset %d, have IDs outside the chunk header's range %d-%d (a stale or reused chunk header); read as live, as evtxexport and the evtx crate read them, each with jejak.data.record_anomaly",
@@ -354,7 +362,7 @@ func decodeChunk(buf []byte, fileOff int64, inUse bool, stop func() bool, fn fun
 			break
 		}
 		id := binary.LittleEndian.Uint64(buf[pos+8:])
-		r := Record{Offset: fileOff + int64(pos), ID: id, Recovered: tag}
+		r = Record{Offset: fileOff + int64(pos), ID: id, Recovered: tag}
 		r.Written, _ = filetime(binary.LittleEndian.Uint64(buf[pos+16:]))
 		if id < h.firstID || id > h.lastID {
 			r.Anomaly = fmt.Sprintf("record ID outside the chunk header's range %d-%d", h.firstID, h.lastID)

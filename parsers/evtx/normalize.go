@@ -142,7 +142,7 @@ func useful(s string) string {
 
 // normalize fills the ECS fields for an audit-relevant event and returns
 // the words that lead its message.
-func normalize(ev *timeline.Event, provider string, id uint32, data map[string]string) (summary string, shown []string) {
+func normalize(ev *timeline.Event, provider string, id uint32, data map[string]string) (summary string, shown []field) {
 	r := findRule(provider, id)
 	if r == nil {
 		return "", nil
@@ -190,8 +190,12 @@ func normalize(ev *timeline.Event, provider string, id uint32, data map[string]s
 			src.Address = ip
 		}
 	}
-	if n, err := strconv.Atoi(get(r.srcPort)); err == nil && n > 0 {
-		src.Port = n
+	// Checked first: a failed Atoi allocates its error, and most events
+	// have no port.
+	if port := get(r.srcPort); port != "" {
+		if n, err := strconv.Atoi(port); err == nil && n > 0 {
+			src.Port = n
+		}
 	}
 	if *src != (timeline.Endpoint{}) {
 		ev.Source = src
@@ -219,38 +223,34 @@ func normalize(ev *timeline.Event, provider string, id uint32, data map[string]s
 	}
 
 	if ev.User != nil && ev.User.Name != "" {
-		n := ev.User.Name
-		if ev.User.Domain != "" {
-			n = ev.User.Domain + `\` + n
-		}
-		shown = append(shown, "user="+n)
+		shown = append(shown, field{k: "user", dom: ev.User.Domain, v: ev.User.Name})
 	}
 	if ev.User != nil && ev.User.Target != nil {
-		shown = append(shown, "target_user="+ev.User.Target.Name)
+		shown = append(shown, field{k: "target_user", v: ev.User.Target.Name})
 	}
 	if ev.Group != nil {
-		shown = append(shown, "group="+ev.Group.Name)
+		shown = append(shown, field{k: "group", v: ev.Group.Name})
 	}
 	if ev.Winlog.Logon != nil && ev.Winlog.Logon.Type != "" {
-		shown = append(shown, "logon_type="+ev.Winlog.Logon.Type)
+		shown = append(shown, field{k: "logon_type", v: ev.Winlog.Logon.Type})
 	}
 	if ev.Source != nil {
 		if s := ev.Source.IP + ev.Source.Address; s != "" {
-			shown = append(shown, "source="+s)
+			shown = append(shown, field{k: "source", v: s})
 		}
 		if ev.Source.Domain != "" {
-			shown = append(shown, "workstation="+ev.Source.Domain)
+			shown = append(shown, field{k: "workstation", v: ev.Source.Domain})
 		}
 	}
 	if ev.Process != nil && ev.Process.Executable != "" {
-		shown = append(shown, "process="+ev.Process.Executable)
+		shown = append(shown, field{k: "process", v: ev.Process.Executable})
 	}
 	if ev.Process != nil && ev.Process.CommandLine != "" {
-		shown = append(shown, "command_line="+ev.Process.CommandLine)
+		shown = append(shown, field{k: "command_line", v: ev.Process.CommandLine})
 	}
 	for _, k := range r.keys {
 		if v := get(k); v != "" {
-			shown = append(shown, k+"="+v)
+			shown = append(shown, field{k: k, v: v})
 		}
 	}
 	return r.summary, shown

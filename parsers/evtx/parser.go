@@ -405,6 +405,7 @@ func (p *Parser) ParseStats(ctx context.Context, src *parsers.Source, emit func(
 		go func() {
 			defer wg.Done()
 			buf := make([]byte, chunkSize)
+			x := new(expander) // its arena and value cache serve every chunk
 			stop := func() bool { return ctx.Err() != nil }
 			for i := range jobs {
 				off := fileHeaderBlock + i*chunkSize
@@ -413,7 +414,7 @@ func (p *Parser) ParseStats(ctx context.Context, src *parsers.Source, emit func(
 				if n < chunkSize && err != nil && err != io.EOF {
 					out.warns = []warning{{off: off, err: fmt.Errorf("reading chunk: %w", err)}}
 				}
-				out.res = decodeChunk(buf[:n], off, i < inUseCount, stop, func(r *Record) {
+				out.res = decodeChunk(x, buf[:n], off, i < inUseCount, stop, func(r *Record) {
 					out.events = append(out.events, toEvent(r))
 					out.keys = append(out.keys, recKey{r.ID, r.Written.UnixNano()})
 				})
@@ -563,7 +564,7 @@ func orEOF(err error) error {
 // records carved from the chunk's slack too, with Record.Recovered set);
 // damage is returned as errors.
 func DecodeChunk(buf []byte, fileOff int64, fn func(*Record)) []error {
-	res := decodeChunk(buf, fileOff, true, func() bool { return false }, fn)
+	res := decodeChunk(nil, buf, fileOff, true, func() bool { return false }, fn)
 	errs := make([]error, len(res.warns))
 	for i, w := range res.warns {
 		errs[i] = fmt.Errorf("offset %d: %w", w.off, w.err)

@@ -3,7 +3,6 @@ package evtx
 import (
 	"bytes"
 	"hash/maphash"
-	"sync"
 )
 
 // valueCache remembers the text of recently rendered substitution values.
@@ -76,22 +75,15 @@ func (vc *valueCache) render(v value) string {
 	return s
 }
 
-// expanders keeps expanders (their arena and value cache) from one chunk
-// to the next: a chunk holds only a few hundred records, too few for the
+// reuse readies a worker's expander for chunk c (nil: done with the
+// last): the arena, the value cache and the scratch stay from chunk to
+// chunk, since a chunk holds only a few hundred records, too few for the
 // cache to pay for itself if it started empty every time.
-var expanders sync.Pool
-
-func getExpander(c *chunk) *expander {
-	x, _ := expanders.Get().(*expander)
-	if x == nil {
-		x = new(expander)
-	}
+func (x *expander) reuse(c *chunk) {
 	x.c, x.depth, x.work = c, 0, 0
-	return x
-}
-
-func putExpander(x *expander) {
-	x.c = nil
 	x.a.reset()
-	expanders.Put(x)
+	x.sc.kids, x.sc.attrs = x.sc.kids[:0], x.sc.attrs[:0]
+	if c != nil {
+		c.sc = &x.sc
+	}
 }

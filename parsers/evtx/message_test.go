@@ -1,0 +1,90 @@
+package evtx
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// messageReference is message as it was written before it learnt to pick
+// the first names without sorting and to stop copying a value at the
+// message's length: build every "k=v", fold, then cut. The fast message
+// must give the same line for every input.
+func messageReference(provider, eid, summary string, shown []field, ed map[string]string) string {
+	var parts []string
+	for _, f := range shown {
+		v := f.v
+		if f.dom != "" {
+			v = f.dom + `\` + v
+		}
+		parts = append(parts, f.k+"="+v)
+	}
+	var sb strings.Builder
+	sb.WriteString(provider + " " + eid)
+	if summary != "" {
+		sb.WriteString(" " + summary)
+	}
+	if len(parts) == 0 {
+		var keys []string
+		for k, v := range ed {
+			if useful(v) != "" {
+				keys = append(keys, k)
+			}
+		}
+		slices.Sort(keys)
+		for _, k := range keys[:min(4, len(keys))] {
+			parts = append(parts, k+"="+ed[k])
+		}
+	}
+	for i, p := range parts {
+		if i == 0 {
+			sb.WriteString(": ")
+		} else {
+			sb.WriteByte(' ')
+		}
+		writeOneLine(&sb, p)
+		if sb.Len() > maxMessage {
+			break
+		}
+	}
+	s := sb.String()
+	if len(s) > maxMessage {
+		cut := maxMessage
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return s
+}
+
+func TestMessageMatchesReference(t *testing.T) {
+	long := strings.Repeat("powershell -enc QQBCAEMA ", 40)
+	multi := "SeSecurityPrivilege\r\n\t\t\tSeBackupPrivilege  two  spaces\n\tSeDebugPrivilege"
+	wide := strings.Repeat("é€", 200) // multi-byte runes across the cut
+	cases := []struct {
+		name    string
+		summary string
+		shown   []field
+		ed      map[string]string
+	}{
+		{"user and process", "logon", []field{{k: "user", dom: "COUNTY", v: "it-temp"}, {k: "process", v: `C:\Windows\explorer.exe`}}, nil},
+		{"long value cut", "script", []field{{k: "command_line", v: long}, {k: "user", v: "x"}}, nil},
+		{"folded value", "privileges", []field{{k: "PrivilegeList", v: multi}}, nil},
+		{"folded domain", "", []field{{k: "user", dom: "A\nB", v: "c  d"}}, nil},
+		{"multibyte cut", "", []field{{k: "v", v: wide}}, nil},
+		{"unknown event, first names", "", nil, map[string]string{
+			"Zeta": "1", "alpha": "2", "Beta": "-", "gamma": " ", "Delta": "4", "Epsilon": "5", "Alpha": "6", "b": multi, "c": long}},
+		{"unknown event, few names", "", nil, map[string]string{"x": "1", "Data1": "2"}},
+		{"unknown event, none useful", "", nil, map[string]string{"x": "-", "y": ""}},
+		{"long prefix", strings.Repeat("s", 320), []field{{k: "k", v: "v"}}, nil},
+	}
+	for _, c := range cases {
+		got := message("Microsoft-Windows-Security-Auditing", "4624", c.summary, c.shown, c.ed)
+		want := messageReference("Microsoft-Windows-Security-Auditing", "4624", c.summary, c.shown, c.ed)
+		if got != want {
+			t.Errorf("%s:\n got %q\nwant %q", c.name, got, want)
+		}
+	}
+}
