@@ -37,6 +37,9 @@ type sigmaRule struct {
 	// need: field texts of which the event must contain one for the rule
 	// to match (see sigma_prefilter.go); nil: none known.
 	need need
+	// fields: every field of the Sigma field map its matchers read (a
+	// fieldref's other field too), so a hunt builds only those.
+	fields []string
 }
 
 // cSearch is one search: any of its event matchers, each all of its
@@ -286,6 +289,12 @@ func (sr *sigmaRule) rewrite(fm sigma.FieldMatcher) (fieldMatch, need, error) {
 		}
 	}
 	field := fm.Field
+	sr.fields = append(sr.fields, field)
+	if fieldref {
+		for _, other := range values {
+			sr.fields = append(sr.fields, fmt.Sprint(other))
+		}
+	}
 	switch {
 	case exists:
 		want := len(values) == 0 || fmt.Sprint(values[0]) == "true"

@@ -60,6 +60,7 @@ type sigmaIndex struct {
 	pre       *prefilter
 	m         map[string]any    // see event
 	lower     map[string]string // m's lower-cased values
+	want      map[string]bool   // the fields some rule reads
 }
 
 type sigmaCandidate struct {
@@ -74,8 +75,12 @@ type sigmaRuleRef struct {
 }
 
 func newSigmaIndex(all []*sigmaMatches) *sigmaIndex {
-	idx := &sigmaIndex{byChannel: map[string][]sigmaCandidate{}, cache: map[winKey][]sigmaRuleRef{}, pre: newPrefilter()}
+	idx := &sigmaIndex{byChannel: map[string][]sigmaCandidate{}, cache: map[winKey][]sigmaRuleRef{}, pre: newPrefilter(),
+		want: map[string]bool{auditdRecordsField: true}}
 	for _, s := range all {
+		for _, f := range s.rule.sigma.fields {
+			idx.want[f] = true
+		}
 		ref := sigmaRuleRef{sigmaMatches: s}
 		if usePrefilter {
 			ref.lits = idx.pre.add(s.rule.sigma.need)
@@ -104,7 +109,7 @@ func (idx *sigmaIndex) event(ev *timeline.Event) map[string]any {
 	clear(idx.m)
 	clear(idx.lower)
 	idx.m[lowerKey] = idx.lower
-	return sigmaEventInto(idx.m, ev)
+	return sigmaEventWant(idx.m, ev, idx.want)
 }
 
 // usePrefilter is false only in the test that checks the prefilter

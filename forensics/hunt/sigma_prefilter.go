@@ -239,8 +239,8 @@ func (p *prefilter) may(ids []int32, m map[string]any) bool {
 		f := p.fieldOf[id]
 		if p.scanned[f] != p.gen {
 			p.scanned[f] = p.gen
-			if s, ok := lowered(m, p.fields[f]); ok {
-				p.autos[f].scan(s, p.found, p.gen)
+			if v, ok := m[p.fields[f]]; ok {
+				p.autos[f].scanFold(str(v), p.found, p.gen)
 			}
 		}
 		if p.found[id] == p.gen {
@@ -257,6 +257,7 @@ type automaton struct {
 	nclass int
 	delta  []int32   // state*nclass + class → state
 	out    [][]int32 // state → literal ids ending there (fail chain merged)
+	fold   bool      // A-Z share the classes of a-z
 }
 
 func newAutomaton(lits []string, ids []int32) *automaton {
@@ -276,6 +277,18 @@ func newAutomaton(lits []string, ids []int32) *automaton {
 			a.nclass++
 			a.class[b] = uint8(a.nclass)
 		}
+	}
+	// Upper-case ASCII reads as its lower case (scanFold), so an ASCII
+	// value needs no lower-cased copy. The prefilter's literals are
+	// lower-cased; should one not be, nothing is folded.
+	a.fold = true
+	for b := 'A'; b <= 'Z'; b++ {
+		if used[b] {
+			a.fold = false
+		}
+	}
+	for b := 'A'; a.fold && b <= 'Z'; b++ {
+		a.class[b] = a.class[b+'a'-'A']
 	}
 	a.nclass++
 	for b := utf8.RuneSelf; b < 256; b++ {
@@ -358,6 +371,27 @@ func (a *automaton) scan(s string, found []uint32, gen uint32) {
 	st := int32(0)
 	for i := 0; i < len(s); i++ {
 		st = a.delta[st*nc+int32(a.class[s[i]])]
+		for _, id := range a.out[st] {
+			found[id] = gen
+		}
+	}
+}
+
+// scanFold marks every literal strings.ToLower(s) contains. An ASCII s is
+// scanned as it is: its classes fold A-Z onto a-z, which is exactly what
+// strings.ToLower does to ASCII text. A value with any other byte is
+// lower-cased first, since Unicode lower-casing can make ASCII out of
+// non-ASCII (the Kelvin sign gives "k") or change lengths.
+func (a *automaton) scanFold(s string, found []uint32, gen uint32) {
+	nc := int32(a.nclass)
+	st := int32(0)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf || !a.fold {
+			a.scan(strings.ToLower(s), found, gen)
+			return
+		}
+		st = a.delta[st*nc+int32(a.class[c])]
 		for _, id := range a.out[st] {
 			found[id] = gen
 		}

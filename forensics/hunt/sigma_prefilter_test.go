@@ -205,3 +205,35 @@ func FuzzAutomaton(f *testing.F) {
 		}
 	})
 }
+
+// TestAutomatonScanFold: scanning a value as it is finds every literal its
+// strings.ToLower form contains — upper-case ASCII, and non-ASCII text
+// whose lower case is ASCII (the Kelvin sign) or longer (İ).
+func TestAutomatonScanFold(t *testing.T) {
+	lits := []string{"k", "kel", "ps", "\\cmd.exe", "i̇", "é", "ab"}
+	ids := make([]int32, len(lits))
+	for i := range lits {
+		ids[i] = int32(i)
+	}
+	a := newAutomaton(lits, ids)
+	alphabet := []string{"K", "k", "\u212a", "E", "e", "L", "l", "P", "p", "S", "s", "\\", "C", "c", "M", "D", ".", "X", "x", "İ", "I", "É", "é", "A", "B", " "}
+	rng := rand.New(rand.NewPCG(3, 4))
+	found := make([]uint32, len(lits))
+	for gen := uint32(1); gen <= 20000; gen++ {
+		var b strings.Builder
+		for range rng.IntN(24) {
+			b.WriteString(alphabet[rng.IntN(len(alphabet))])
+		}
+		text := b.String()
+		a.scanFold(text, found, gen)
+		low := strings.ToLower(text)
+		for i, l := range lits {
+			if strings.Contains(low, l) && found[i] != gen {
+				t.Fatalf("%q (lower %q): literal %q not found", text, low, l)
+			}
+			if found[i] == gen && !strings.Contains(low, l) && !strings.ContainsFunc(text, func(r rune) bool { return r >= utf8.RuneSelf }) {
+				t.Fatalf("%q: literal %q reported, not in %q", text, l, low)
+			}
+		}
+	}
+}

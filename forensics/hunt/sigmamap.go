@@ -310,24 +310,41 @@ func isAuthSyslog(ev *timeline.Event) bool {
 // sigmaEventInto fills m, empty, with ev's Sigma fields: the flat field map
 // Sigma rules read (a hunt reuses one map for every event).
 func sigmaEventInto(m map[string]any, ev *timeline.Event) map[string]any {
+	return sigmaEventWant(m, ev, nil)
+}
+
+// sigmaEventWant is sigmaEventInto restricted to the fields want holds
+// (nil: every field): the map it gives is sigmaEventInto's with the other
+// keys left out, as every write below asks want first, and a write that
+// depends on a key already set (an alias, Data) reads the key it writes.
+// A hunt's rules read a few dozen of the fields an event has; the others
+// are neither computed nor stored.
+func sigmaEventWant(m map[string]any, ev *timeline.Event, want map[string]bool) map[string]any {
+	wanted := func(k string) bool { return want == nil || want[k] }
 	set := func(k, v string) {
-		if v != "" {
+		if v != "" && wanted(k) {
 			m[k] = v
 		}
 	}
 	if w := ev.Winlog; w != nil {
 		for k, v := range w.EventData {
-			m[k] = v
+			if wanted(k) {
+				m[k] = v
+			}
 		}
-		m["EventID"] = strconv.Itoa(w.EventID)
+		if wanted("EventID") {
+			m["EventID"] = strconv.Itoa(w.EventID)
+		}
 		set("Channel", w.Channel)
 		set("Provider_Name", w.ProviderName)
 		set("Computer", w.ComputerName)
-		if w.RecordID != 0 {
+		if w.RecordID != 0 && wanted("EventRecordID") {
 			m["EventRecordID"] = strconv.FormatUint(w.RecordID, 10)
 		}
-		for _, k := range []string{"level", "task", "opcode", "keywords", "version"} {
-			set(strings.ToUpper(k[:1])+k[1:], ev.Jejak.Data[k])
+		for _, k := range [...][2]string{{"level", "Level"}, {"task", "Task"}, {"opcode", "Opcode"}, {"keywords", "Keywords"}, {"version", "Version"}} {
+			if wanted(k[1]) {
+				set(k[1], ev.Jejak.Data[k[0]])
+			}
 		}
 		if w.EventID == 4688 && strings.EqualFold(w.Channel, "Security") {
 			// Sysmon names, so process_creation rules read Security 4688.
@@ -352,12 +369,14 @@ func sigmaEventInto(m map[string]any, ev *timeline.Event) map[string]any {
 				set("Image", w.EventData["ProcessName"])
 			}
 		}
-		if _, ok := m["Data"]; !ok {
+		if _, ok := m["Data"]; !ok && wanted("Data") {
 			set("Data", unnamedData(w.EventData))
 		}
 	} else {
 		for k, v := range ev.Jejak.Data {
-			m[k] = v
+			if wanted(k) {
+				m[k] = v
+			}
 		}
 		// SigmaHQ Linux and web server rule fields.
 		if ev.Process != nil {
@@ -390,18 +409,24 @@ func sigmaEventInto(m map[string]any, ev *timeline.Event) map[string]any {
 			set("c-ip", ev.Source.IP)
 		}
 		if ev.Jejak.Provenance.Parser == "auditd" {
-			if f := auditdCreated(ev.Jejak.Data); f != "" {
-				set("TargetFilename", f)
+			if wanted("TargetFilename") {
+				if f := auditdCreated(ev.Jejak.Data); f != "" {
+					set("TargetFilename", f)
+				}
 			}
-			m[auditdRecordsField] = auditdRecords(ev.Jejak.Data)
+			if wanted(auditdRecordsField) {
+				m[auditdRecordsField] = auditdRecords(ev.Jejak.Data)
+			}
 		}
 	}
-	kw := ev.Message
-	if ev.Event.Original != "" {
-		kw = ev.Event.Original
+	if wanted(keywordsField) {
+		kw := ev.Message
+		if ev.Event.Original != "" {
+			kw = ev.Event.Original
+		}
+		m[keywordsField] = kw
 	}
-	m[keywordsField] = kw
-	ecsFields(ev, set)
+	ecsFields(ev, set, wanted)
 	return m
 }
 
@@ -413,7 +438,7 @@ func pidString(p int64) string {
 }
 
 // ecsFields sets the ECS names that rules written against ECS use.
-func ecsFields(ev *timeline.Event, set func(k, v string)) {
+func ecsFields(ev *timeline.Event, set func(k, v string), wanted func(string) bool) {
 	set("message", ev.Message)
 	set("timestamp_desc", ev.TimestampDesc)
 	set("event.action", ev.Event.Action)
@@ -421,10 +446,14 @@ func ecsFields(ev *timeline.Event, set func(k, v string)) {
 	set("event.code", ev.Event.Code)
 	set("event.dataset", ev.Event.Dataset)
 	set("event.provider", ev.Event.Provider)
-	set("event.category", strings.Join(ev.Event.Category, " "))
+	if wanted("event.category") {
+		set("event.category", strings.Join(ev.Event.Category, " "))
+	}
 	set("jejak.provenance.parser", ev.Jejak.Provenance.Parser)
 	set("jejak.provenance.path", ev.Jejak.Provenance.Path)
-	set("jejak.tags", strings.Join(ev.Jejak.Tags, " "))
+	if wanted("jejak.tags") {
+		set("jejak.tags", strings.Join(ev.Jejak.Tags, " "))
+	}
 	if ev.Host != nil {
 		set("host.name", ev.Host.Name)
 	}
