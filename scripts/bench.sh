@@ -172,7 +172,7 @@ ratio() {
 	awk -v w="$1" -v p="$2" -v jw="$3" -v jc="$4" -v pw="$5" -v pc="$6" -v n="${7:-}" 'BEGIN {
 		printf "%-22s   jejak / %s: wall %.2fx, CPU %.2fx%s\n", w, p, (pw > 0 ? jw / pw : 0), (pc > 0 ? jc / pc : 0), (n == "" ? "" : "  " n) }'
 }
-per() { awk -v n="$1" -v s="$2" -v u="$3" 'BEGIN { printf "%.0f %s", (s > 0 ? n / s : 0), u }'; }
+per() { awk -v n="$1" -v s="$2" -v u="$3" 'BEGIN { r = (s > 0 ? n / s : 0); printf (r < 100 ? "%.1f %s" : "%.0f %s"), r, u }'; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM; load average $(load)"
