@@ -61,6 +61,8 @@ type sigmaIndex struct {
 	m         map[string]any    // see event
 	lower     map[string]string // m's lower-cased values
 	want      map[string]bool   // the fields some rule reads
+	ev        *timeline.Event   // m's event
+	filled    bool              // m holds ev's fields
 }
 
 type sigmaCandidate struct {
@@ -94,12 +96,19 @@ func newSigmaIndex(all []*sigmaMatches) *sigmaIndex {
 		}
 	}
 	idx.pre.build()
+	if !usePrefilter {
+		idx.want = nil // the oracle: every field, every rule evaluated
+	}
 	return idx
 }
 
 // event returns ev's Sigma field map. The map, and the lower-cased values
 // cached in it, are the index's and reused for the next event: no rule
 // keeps them past its evaluation.
+//
+// The map is filled when mayMatch first lets a rule through (the caller
+// asks mayMatch before every evaluation): most events pass no candidate's
+// prefilter, and their prefilter reads EventData directly (see value).
 func (idx *sigmaIndex) event(ev *timeline.Event) map[string]any {
 	if idx.m == nil || len(idx.m) > 256 || len(idx.lower) > 256 {
 		// A map only grows: one event with many fields would make every
@@ -108,12 +117,59 @@ func (idx *sigmaIndex) event(ev *timeline.Event) map[string]any {
 	}
 	clear(idx.m)
 	clear(idx.lower)
-	idx.m[lowerKey] = idx.lower
-	return sigmaEventWant(idx.m, ev, idx.want)
+	idx.ev, idx.filled = ev, false
+	return idx.m
 }
 
-// usePrefilter is false only in the test that checks the prefilter
-// changes no finding.
+// fill builds the current event's field map, once.
+func (idx *sigmaIndex) fill() {
+	if !idx.filled {
+		idx.filled = true
+		idx.m[lowerKey] = idx.lower
+		sigmaEventInto(idx.m, idx.ev, idx.want)
+	}
+}
+
+// value is the current event's field as its field map holds it (the
+// prefilter asks only for fields some rule reads, all of them wanted).
+// Before the map is built, a Windows event's field that sigmaEventInto
+// only copies from EventData is read there; any other field builds the
+// map.
+func (idx *sigmaIndex) value(field string) (string, bool) {
+	if !idx.filled {
+		if w := idx.ev.Winlog; w != nil && !winDerivedFields[field] {
+			v, ok := w.EventData[field]
+			return v, ok
+		}
+		idx.fill()
+	}
+	v, ok := idx.m[field]
+	if !ok {
+		return "", false
+	}
+	return str(v), true
+}
+
+// winDerivedFields are the keys sigmaEventInto writes for a Windows event
+// from anything but EventData (or over an EventData value);
+// TestWinDerivedFields reads them from its source.
+var winDerivedFields = map[string]bool{
+	"EventID": true, "Channel": true, "Provider_Name": true, "Computer": true, "EventRecordID": true,
+	"Level": true, "Task": true, "Opcode": true, "Keywords": true, "Version": true,
+	"Image": true, "ParentImage": true, "User": true, "LogonId": true, "ProcessId": true,
+	"FileName": true, "Data": true, keywordsField: true,
+	"message": true, "timestamp_desc": true, "event.action": true, "event.outcome": true,
+	"event.code": true, "event.dataset": true, "event.provider": true, "event.category": true,
+	"jejak.provenance.parser": true, "jejak.provenance.path": true, "jejak.tags": true,
+	"host.name": true, "user.name": true, "user.domain": true, "user.target.name": true,
+	"user.effective.name": true, "source.ip": true, "source.domain": true, "source.address": true,
+	"process.name": true, "process.executable": true, "process.command_line": true,
+	"file.path": true, "file.name": true, "url.original": true, "url.path": true,
+	"group.name": true, "winlog.channel": true, "winlog.logon.type": true,
+}
+
+// usePrefilter is false only in the test that checks the prefilter (and
+// the field map restricted to the fields rules read) changes no finding.
 var usePrefilter = true
 
 // next starts an event: the prefilter forgets the previous one's texts.
@@ -122,7 +178,11 @@ func (idx *sigmaIndex) next() { idx.pre.next() }
 // mayMatch is false when the prefilter shows the rule cannot match the
 // event's field map m.
 func (idx *sigmaIndex) mayMatch(r sigmaRuleRef, m map[string]any) bool {
-	return idx.pre.may(r.lits, m)
+	if !idx.pre.may(r.lits, idx) {
+		return false
+	}
+	idx.fill() // the rule is evaluated on m
+	return true
 }
 
 // candidates returns the rules that may apply to ev (in no set order: each

@@ -229,9 +229,14 @@ func (p *prefilter) next() {
 	}
 }
 
-// may reports whether a rule with these literal ids may match the event m
-// (its field map, as the matchers read it).
-func (p *prefilter) may(ids []int32, m map[string]any) bool {
+// fieldValues gives an event's field as the matchers read it.
+type fieldValues interface {
+	value(field string) (string, bool)
+}
+
+// may reports whether a rule with these literal ids may match the event
+// whose fields ev gives.
+func (p *prefilter) may(ids []int32, ev fieldValues) bool {
 	if ids == nil {
 		return true
 	}
@@ -239,8 +244,8 @@ func (p *prefilter) may(ids []int32, m map[string]any) bool {
 		f := p.fieldOf[id]
 		if p.scanned[f] != p.gen {
 			p.scanned[f] = p.gen
-			if v, ok := m[p.fields[f]]; ok {
-				p.autos[f].scanFold(str(v), p.found, p.gen)
+			if v, ok := ev.value(p.fields[f]); ok {
+				p.autos[f].scanFold(v, p.found, p.gen)
 			}
 		}
 		if p.found[id] == p.gen {

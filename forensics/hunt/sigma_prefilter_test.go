@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -235,5 +236,52 @@ func TestAutomatonScanFold(t *testing.T) {
 				t.Fatalf("%q: literal %q reported, not in %q", text, l, low)
 			}
 		}
+	}
+}
+
+// TestWinDerivedFields: every key sigmaEventInto (and ecsFields) writes
+// by name is in winDerivedFields, so the prefilter never reads from
+// EventData a field the map would hold another value for. The keys are
+// read from the source, so a key added there and not to the list fails.
+func TestWinDerivedFields(t *testing.T) {
+	src, err := os.ReadFile("sigmamap.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(src)
+	start := strings.Index(text, "func sigmaEventInto(")
+	end := strings.Index(text, "// isSyslogRecord")
+	if start < 0 || end < start {
+		t.Fatal("sigmaEventInto and ecsFields not found in sigmamap.go")
+	}
+	body := text[start:end]
+	// The Windows branch, then what follows both branches (ecsFields).
+	other := strings.Index(body, "\n\t} else {\n")
+	common := strings.Index(body, "\n\tif wanted(keywordsField)")
+	if other < 0 || common < other {
+		t.Fatal("sigmaEventInto's branches not found")
+	}
+	body = body[:other] + body[common:]
+	var keys []string
+	for _, re := range []*regexp.Regexp{
+		regexp.MustCompile(`\b(?:set|alias)\("([^"]+)"`),
+		regexp.MustCompile(`m\["([^"]+)"\]\s*=`),
+		regexp.MustCompile(`\{"[a-z]+", "([A-Za-z]+)"\}`),
+		regexp.MustCompile(`wanted\("([^"]+)"\)`),
+	} {
+		for _, m := range re.FindAllStringSubmatch(body, -1) {
+			keys = append(keys, m[1])
+		}
+	}
+	if len(keys) < 40 {
+		t.Fatalf("only %d keys read from sigmaEventInto: the patterns no longer fit the source", len(keys))
+	}
+	for _, k := range keys {
+		if !winDerivedFields[k] {
+			t.Errorf("sigmaEventInto writes %q, not in winDerivedFields", k)
+		}
+	}
+	if !winDerivedFields[keywordsField] {
+		t.Errorf("%s not in winDerivedFields", keywordsField)
 	}
 }

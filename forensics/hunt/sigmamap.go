@@ -308,18 +308,13 @@ func isAuthSyslog(ev *timeline.Event) bool {
 }
 
 // sigmaEventInto fills m, empty, with ev's Sigma fields: the flat field map
-// Sigma rules read (a hunt reuses one map for every event).
-func sigmaEventInto(m map[string]any, ev *timeline.Event) map[string]any {
-	return sigmaEventWant(m, ev, nil)
-}
-
-// sigmaEventWant is sigmaEventInto restricted to the fields want holds
-// (nil: every field): the map it gives is sigmaEventInto's with the other
-// keys left out, as every write below asks want first, and a write that
-// depends on a key already set (an alias, Data) reads the key it writes.
-// A hunt's rules read a few dozen of the fields an event has; the others
-// are neither computed nor stored.
-func sigmaEventWant(m map[string]any, ev *timeline.Event, want map[string]bool) map[string]any {
+// Sigma rules read (a hunt reuses one map for every event), restricted to
+// the fields want holds (nil: every field). Every write below asks want
+// first, and a write that depends on a key already set (an alias, Data)
+// reads the key it writes, so the map is the full one with the other keys
+// left out. A hunt's rules read a few dozen of an event's fields; the
+// others are neither computed nor stored.
+func sigmaEventInto(m map[string]any, ev *timeline.Event, want map[string]bool) map[string]any {
 	wanted := func(k string) bool { return want == nil || want[k] }
 	set := func(k, v string) {
 		if v != "" && wanted(k) {
