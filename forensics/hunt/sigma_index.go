@@ -114,9 +114,12 @@ func (idx *sigmaIndex) event(ev *timeline.Event) map[string]any {
 		// A map only grows: one event with many fields would make every
 		// later clear slow.
 		idx.m, idx.lower = make(map[string]any, 64), make(map[string]string, 16)
+	} else if idx.filled {
+		// Clearing costs the map's size, filled or not: only a map
+		// that was filled is cleared.
+		clear(idx.m)
+		clear(idx.lower)
 	}
-	clear(idx.m)
-	clear(idx.lower)
 	idx.ev, idx.filled = ev, false
 	return idx.m
 }
