@@ -122,7 +122,7 @@ if wants evtx; then
 	fi
 	export PATH="$PATH:$HOME/.cargo/bin"
 	if command -v evtx_dump >/dev/null; then
-		evtx_peer="evtx_dump" evtx_note="evtx_dump -o jsonl (Rust evtx $(evtx_dump --version 2>/dev/null | awk '{print $2}'))"
+		evtx_peer="evtx_dump" evtx_note="evtx_dump -o jsonl (Rust evtx $(evtx_dump --version 2>/dev/null | awk '{print $NF}'))"
 	else
 		if [[ ! -x "$cache/evtx-venv/bin/python" ]]; then
 			python3 -m venv "$cache/evtx-venv" && "$cache/evtx-venv/bin/pip" install -q evtx >/dev/null 2>&1 ||
