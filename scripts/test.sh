@@ -91,3 +91,6 @@ if [ -z "${JEJAK_TEST_ES_CLUSTER:-}" ]; then
   export JEJAK_TEST_ES_CLUSTER
 fi
 go test -count=1 -timeout 10m -run '^TestCluster' ./timeline/store/elastic/
+# Workers of one case in the cluster (issue 17): claims and leases, a worker
+# killed mid-item, push and pull, hunting through a point in time.
+go test -count=1 -timeout 20m ./forensics/worker/
