@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -78,6 +79,14 @@ EXAMPLES
 			if len(cfg.Follow) == 0 && len(cfg.Listen) == 0 {
 				return usagef("nothing to watch: give --follow FILE or --listen URL")
 			}
+			for _, l := range cfg.Listen {
+				if !strings.HasPrefix(l, "udp://") && !strings.HasPrefix(l, "tcp://") && !strings.HasPrefix(l, "tls://") {
+					return usagef("--listen %q: want udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT", l)
+				}
+				if strings.HasPrefix(l, "tls://") && c.String("tls-cert") == "" {
+					return usagef("--listen %s: a tls:// listener needs --tls-cert and --tls-key", l)
+				}
+			}
 			if cfg.Latency > time.Second {
 				return usagef("--latency %v: at most 1s", cfg.Latency)
 			}
@@ -100,14 +109,6 @@ EXAMPLES
 				}
 				cfg.Rules = watch.StreamRules(rules)
 			}
-			if _, err := store.StartRun(ctx, runStart(e.now(), nil)); err != nil {
-				return err
-			}
-			// Repeats must be refused as they come (a line read again
-			// after a restart): no deferred unique index here.
-			if _, err := store.FinishWrites(ctx); err != nil {
-				return err
-			}
 			ws := &warningWriter{store: store, ctx: ctx}
 			cfg.Warn = ws.add
 			cfg.Sink = store
@@ -124,6 +125,16 @@ EXAMPLES
 			}
 			w, err := watch.New(cfg)
 			if err != nil {
+				return err
+			}
+			// The run is recorded once the watch could start (listeners
+			// bound, offsets read): a refused start leaves no run behind.
+			if _, err := store.StartRun(ctx, runStart(e.now(), nil)); err != nil {
+				return err
+			}
+			// Repeats must be refused as they come (a line read again
+			// after a restart): no deferred unique index here.
+			if _, err := store.FinishWrites(ctx); err != nil {
 				return err
 			}
 			for _, f := range cfg.Follow {
