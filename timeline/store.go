@@ -81,6 +81,10 @@ const (
 	// the case zone when no --tz was given; nothing showed them off (that
 	// would be a WarnZone), but nothing showed them right either.
 	WarnZoneAssumed WarningKind = "zone_assumed"
+	// WarnNote: what a container says of how it was read (a compressed
+	// image decompressed to a temporary copy, with its SHA-256; a VHDX log
+	// replayed). Nothing was left unread.
+	WarnNote WarningKind = "note"
 )
 
 // Tee writes every batch to a primary sink and then to the others (the case

@@ -489,6 +489,9 @@ func printSummary(out io.Writer, s *ingest.Summary, sample []timeline.Warning, n
 		fmt.Fprintf(out, "slack records not recovered %d (listed in jejak warnings; the live records were read)\n", s.Unrecovered)
 	}
 	fmt.Fprintf(out, "container problems %d\n", s.Problems)
+	if s.Notes > 0 {
+		fmt.Fprintf(out, "container notes  %d (how an image was read: a compressed image's temporary copy and its SHA-256, a log replayed; listed in jejak warnings as kind note)\n", s.Notes)
+	}
 	fmt.Fprintf(out, "content read     %s\n", humanBytes(s.Bytes))
 	for _, z := range sortedKeys(s.ZoneAssumed) {
 		fmt.Fprintf(out, "zone assumed     %d events from sources without a zone were read as %s (the case zone)\n", s.ZoneAssumed[z], z)

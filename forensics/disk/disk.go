@@ -169,7 +169,14 @@ func (w *walker) Walk(ctx context.Context, fn jfs.WalkFunc, report func(*jfs.Pro
 		report(&jfs.Problem{Chain: prefix, Path: ".", Offset: r.Start * info.SectorSize,
 			Err: fmt.Errorf("%w: acquisition could not read sectors %d-%d (zeros in the image)", jfs.ErrUnreadable, r.Start, r.Start+r.Count-1)})
 	}
-	return w.walkMedia(ctx, img, img.Size(), prefix, fn, report)
+	err = w.walkMedia(ctx, img, img.Size(), prefix, fn, report)
+	// What the container learnt while it was read (a compressed image's
+	// temporary copy and its SHA-256, a VHDX log replayed) is known only
+	// now: notes for the summary, not problems.
+	for _, n := range img.Info().Notes {
+		report(&jfs.Problem{Chain: prefix, Path: ".", Offset: -1, Err: fmt.Errorf("%w: %s", jfs.ErrNote, n)})
+	}
+	return err
 }
 
 // walkMedia walks the partitions of the media r (size bytes); prefix is

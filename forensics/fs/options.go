@@ -78,6 +78,11 @@ var (
 	ErrNotRegular     = errors.New("not a regular file, skipped")
 	ErrEncrypted      = errors.New("encrypted member, skipped")
 	ErrNoSpool        = errors.New("cannot spool for random access")
+	// ErrNote marks a Problem that is no problem: what a container says of
+	// how it was read (a compressed image decompressed to a temporary copy
+	// with its SHA-256, a VHDX log replayed in memory, a QCOW2 snapshot not
+	// read). The summary lists it; nothing was left unread.
+	ErrNote = errors.New("note")
 	// ErrTrailingData is data a container's own structure does not
 	// account for: bytes after a tar's end-of-archive marker, zip local
 	// headers the central directory does not list.

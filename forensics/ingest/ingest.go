@@ -91,7 +91,10 @@ type Summary struct {
 	// be decoded (listed in the warnings, not counted among them).
 	Unrecovered int64 `json:"unrecovered,omitempty"`
 	Problems    int64 `json:"container_problems"`
-	Bytes       int64 `json:"bytes_parsed"`
+	// Notes counts what containers said of how they were read (listed in
+	// the warnings as kind note): no failure.
+	Notes int64 `json:"container_notes,omitempty"`
+	Bytes int64 `json:"bytes_parsed"`
 	// ZoneAssumed counts, per zone, the events whose source time carried no
 	// zone and was read in that zone: the summary must say what was assumed.
 	ZoneAssumed map[string]int64 `json:"zone_assumed,omitempty"`
@@ -271,6 +274,8 @@ func (r *runner) warn(w timeline.Warning) {
 		r.sum.Problems++
 	case timeline.WarnUnrecovered:
 		r.sum.Unrecovered++
+	case timeline.WarnNote:
+		r.sum.Notes++
 	}
 	r.mu.Unlock()
 	if r.cfg.Warn != nil {
@@ -295,7 +300,11 @@ func (r *runner) walk(ctx context.Context, it Item) error {
 	out := &emitter{r: r, size: r.cfg.BatchSize}
 	defer out.flush()
 	report := func(p *jfs.Problem) {
-		r.warn(timeline.Warning{Kind: timeline.WarnContainer, Evidence: it.SHA256, Chain: p.Chain,
+		kind := timeline.WarnContainer
+		if errors.Is(p.Err, jfs.ErrNote) {
+			kind = timeline.WarnNote
+		}
+		r.warn(timeline.Warning{Kind: kind, Evidence: it.SHA256, Chain: p.Chain,
 			Path: p.Path, Offset: p.Offset, Message: p.Err.Error()})
 	}
 	return it.Walker.Walk(ctx, func(ctx context.Context, e *jfs.Entry) error {
