@@ -98,7 +98,9 @@ func TestDamagedFileHeader(t *testing.T) {
 	}
 	tmp := t.TempDir()
 	files := allCorpusEVTX(t)
-	if len(files) < 20 {
+	// The shared corpus has over 20; the repository's redistributable
+	// copy, 19.
+	if parsertest.Shared() && len(files) < 20 || len(files) < 10 {
 		t.Fatalf("only %d EVTX files in the corpus", len(files))
 	}
 	oraclesChecked := 0
@@ -442,7 +444,7 @@ func TestMatchDamagedHeaderNeedsChunks(t *testing.T) {
 		}
 		return nil
 	})
-	if others < 100 {
+	if others < 100 && parsertest.Shared() || others < 50 {
 		t.Errorf("only %d other corpus files", others)
 	}
 	t.Logf("%d non-EVTX corpus files, none matched", others)

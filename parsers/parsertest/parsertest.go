@@ -47,6 +47,18 @@ func Corpus(t testing.TB, rel string) string {
 	return p
 }
 
+// Shared reports whether the corpus at hand is the whole shared corpus
+// (../shared/corpus, or $JEJAK_CORPUS outside fixtures) rather than the
+// repository's redistributable copy: tests that count what a walk of the
+// corpus finds expect less of the copy.
+func Shared() bool {
+	dir, err := CorpusDir()
+	if err != nil {
+		return false
+	}
+	return !(filepath.Base(dir) == "corpus" && filepath.Base(filepath.Dir(dir)) == "fixtures")
+}
+
 // CorpusDir returns the corpus folder: $JEJAK_CORPUS when set, else
 // ../shared/corpus beside the module root, else the module's own
 // fixtures/corpus.

@@ -258,7 +258,8 @@ func TestDeletedKeysEqualRegRipper(t *testing.T) {
 			total += len(want)
 		})
 	}
-	if total < 4 {
+	// The Velociraptor SAM (AGPL, only in ../shared) holds most of them.
+	if total < 4 && parsertest.Shared() || total < 1 {
 		t.Errorf("%d deleted keys in the corpus, RegRipper finds 6", total)
 	}
 }
