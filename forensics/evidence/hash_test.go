@@ -27,11 +27,13 @@ func TestFileHashesMatchOracles(t *testing.T) {
 		"images/tsk_volume_system.raw",
 	} {
 		t.Run(rel, func(t *testing.T) {
+			// First: a file the repository's copy of the corpus does not
+			// hold (loghub's terms) skips, saying so.
+			p := parsertest.Corpus(t, rel)
 			want, ok := man[rel]
 			if !ok {
 				t.Fatalf("%s not in MANIFEST.tsv", rel)
 			}
-			p := parsertest.Corpus(t, rel)
 			var calls, last, total int64
 			it, err := c.AddEvidence(context.Background(), p, func(done, tot int64) { calls++; last, total = done, tot })
 			if err != nil {
