@@ -3,6 +3,7 @@ package hunt
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -369,38 +370,68 @@ type firstSeen struct {
 	// meets hundreds of such sources a day; each is folded into one low
 	// finding per host instead of one finding each.
 	scanBelow int
+	// kept counts the rows held for sources that are still scanning
+	// candidates, at most maxKept. An internet-facing sshd log brings a new
+	// address on nearly every line: holding each one's rows (message and
+	// provenance) took gigabytes on a 1 GB log, for a finding that shows
+	// maxScanRows of them. Beyond maxKept a candidate keeps only the times
+	// of its rows, and finish reads back from the store the rows a finding
+	// shows (fetch).
+	kept, maxKept int
 }
+
+// maxKeptRows bounds the rows held for scanning candidates (each a few
+// hundred bytes): past it, a source costs its counts and row times. A
+// variable so tests can make a small case take the read-back path.
+var maxKeptRows = 20_000
+
+// maxOther bounds the users (or sources) remembered per key: explanations
+// name five of them and the scanning finding nine (see scanning), so more
+// were never shown; a dictionary attack from one address tries thousands.
+const maxOther = 9
 
 type seen struct {
-	refs     []EventRef
+	refs []EventRef // rows held in memory, in time order
+	// missed are the times (Unix ns, in order) of rows not held: finish
+	// reads back those a finding shows.
+	missed   []int64
 	success  int
 	failures int      // attempts, counting "message repeated N times"
-	other    []string // users (for a source) or sources (for an account)
+	other    []string // users (for a source) or sources (for an account), the first maxOther
 	host     string   // of the first attempt
-	// otherSet indexes other once it is long (an account tried from
-	// thousands of addresses): a linear search per attempt made a hunt
-	// quadratic in them.
-	otherSet map[string]bool
 }
 
-// addOther records a user or source once, in the order first seen.
-func (s *seen) addOther(o string) {
-	if o == "" {
-		return
+// rows is how many rows the key has, held or not.
+func (s *seen) rows() int { return len(s.refs) + len(s.missed) }
+
+// span is the time of the key's first and last rows.
+func (s *seen) span() (first, last time.Time) {
+	first, last = time.Unix(0, math.MaxInt64), time.Unix(0, math.MinInt64)
+	if len(s.refs) > 0 {
+		first, last = s.refs[0].Timestamp, s.refs[len(s.refs)-1].Timestamp
 	}
-	if s.otherSet != nil {
-		if s.otherSet[o] {
-			return
+	if len(s.missed) > 0 {
+		if t := time.Unix(0, s.missed[0]).UTC(); t.Before(first) {
+			first = t
 		}
-		s.otherSet[o] = true
-	} else if slices.Contains(s.other, o) {
+		if t := time.Unix(0, s.missed[len(s.missed)-1]).UTC(); t.After(last) {
+			last = t
+		}
+	}
+	return first, last
+}
+
+// firstMissed: the key's first row is one not held (or one at the same
+// time as the first held, which the store's order may put first).
+func (s *seen) firstMissed() bool {
+	return len(s.missed) > 0 && (len(s.refs) == 0 || s.missed[0] <= s.refs[0].Timestamp.UnixNano())
+}
+
+// addOther records a user or source once, in the order first seen, up to
+// maxOther of them.
+func (s *seen) addOther(o string) {
+	if o == "" || len(s.other) >= maxOther || slices.Contains(s.other, o) {
 		return
-	} else if len(s.other) >= 16 {
-		s.otherSet = make(map[string]bool, 2*len(s.other))
-		for _, x := range s.other {
-			s.otherSet[x] = true
-		}
-		s.otherSet[o] = true
 	}
 	s.other = append(s.other, o)
 }
@@ -417,7 +448,30 @@ func newFirstSeen(h *hunter, r *Rule) (analyzer, error) {
 	if h.cfg.After.IsZero() {
 		return nil, nil // no baseline: everything would be "new"
 	}
-	return &firstSeen{h: h, r: r, account: what == "account", baseline: map[string]bool{}, found: map[string]*seen{}, scanBelow: below}, nil
+	return &firstSeen{h: h, r: r, account: what == "account", baseline: map[string]bool{}, found: map[string]*seen{},
+		scanBelow: below, maxKept: maxKeptRows}, nil
+}
+
+// keyOf is the key and the other side of a logon (source and user, or
+// user and source), "" when the rule does not look at it.
+func (f *firstSeen) keyOf(ev *timeline.Event) (key, other string) {
+	key, other = sourceOf(ev), userOf(ev)
+	if f.account {
+		key, other = userOf(ev), sourceOf(ev)
+		if systemAccount(key) {
+			return "", ""
+		}
+		key = strings.ToLower(key)
+	}
+	if key == "-" {
+		return "", ""
+	}
+	return key, other
+}
+
+// candidate: the key may yet be folded into a scanning finding.
+func (f *firstSeen) candidate(s *seen) bool {
+	return !f.account && s.success == 0 && s.failures < f.scanBelow
 }
 
 func (f *firstSeen) observe(ev *timeline.Event) {
@@ -425,15 +479,8 @@ func (f *firstSeen) observe(ev *timeline.Event) {
 	if kind == authNone {
 		return
 	}
-	key, other := sourceOf(ev), userOf(ev)
-	if f.account {
-		key, other = userOf(ev), sourceOf(ev)
-		if systemAccount(key) {
-			return
-		}
-		key = strings.ToLower(key)
-	}
-	if key == "" || key == "-" {
+	key, other := f.keyOf(ev)
+	if key == "" {
 		return
 	}
 	if !f.h.inScope(ev.Timestamp) {
@@ -449,16 +496,29 @@ func (f *firstSeen) observe(ev *timeline.Event) {
 	}
 	s := f.found[key]
 	if s == nil {
-		s = &seen{host: hostOf(ev)}
+		s = &seen{host: f.h.intern(hostOf(ev))}
 		f.found[key] = s
 	}
-	s.refs = append(s.refs, f.h.ref(ev))
+	was := f.candidate(s)
 	if kind == authSuccess {
 		s.success++
 	} else {
 		s.failures += repeats(ev)
 	}
 	s.addOther(other)
+	now := f.candidate(s)
+	if was && !now {
+		f.kept -= len(s.refs) // its own finding now: its rows leave the budget
+	}
+	switch {
+	case !now:
+		s.refs = append(s.refs, f.h.ref(ev))
+	case f.kept < f.maxKept:
+		s.refs = append(s.refs, f.h.ref(ev))
+		f.kept++
+	default:
+		s.missed = append(s.missed, ev.Timestamp.UnixNano())
+	}
 }
 
 func (f *firstSeen) finish() []Finding {
@@ -467,28 +527,56 @@ func (f *firstSeen) finish() []Finding {
 	}
 	var out []Finding
 	scans := map[string]map[string]*seen{} // host → source → attempts
+	own := map[string]*seen{}              // the keys with a finding of their own
 	for key, s := range f.found {
-		if !f.account && s.success == 0 && s.failures < f.scanBelow {
+		if f.candidate(s) {
 			if scans[s.host] == nil {
 				scans[s.host] = map[string]*seen{}
 			}
 			scans[s.host][key] = s
 			continue
 		}
+		own[key] = s
+	}
+	// Read back the rows the findings show that were not held: all of a
+	// key with its own finding, and of the scanning ones those scanning
+	// picks (scanPick).
+	want := map[string]*seen{}
+	var at []int64
+	for key, s := range own {
+		if len(s.missed) > 0 {
+			want[key] = s
+			at = append(at, s.missed...)
+		}
+	}
+	for _, srcs := range scans {
+		picked, all := f.scanPick(srcs)
+		for _, k := range picked {
+			s := srcs[k]
+			want[k] = s
+			if all {
+				at = append(at, s.missed...)
+			} else {
+				at = append(at, s.missed[0])
+			}
+		}
+	}
+	f.fetch(want, at)
+	for key, s := range own {
 		fd := newFinding(f.r, key, "", s.refs)
 		if s.success == 0 {
 			fd.Severity = min(fd.Severity, Low)
 		}
-		first := fd.Events[0]
+		first, _ := s.span() // fd.Events[0] when every row was read back
 		if f.account {
 			fd.Explanation = fmt.Sprintf("account %s, never seen in a logon before the cut-off %s, logged on %s after it, first at %s",
-				key, ts(f.h.cfg.After), times(s.success), f.h.tsLocal(first.Timestamp))
+				key, ts(f.h.cfg.After), times(s.success), f.h.tsLocal(first))
 			if len(s.other) > 0 {
 				fd.Explanation += " from " + listNames(s.other, 5)
 			}
 		} else {
 			fd.Explanation = fmt.Sprintf("source %s, never seen in a logon before the cut-off %s, made %s after it (%d successful, %d failed), first at %s",
-				key, ts(f.h.cfg.After), plural(s.success+s.failures, "logon attempt", "logon attempts"), s.success, s.failures, f.h.tsLocal(first.Timestamp))
+				key, ts(f.h.cfg.After), plural(s.success+s.failures, "logon attempt", "logon attempts"), s.success, s.failures, f.h.tsLocal(first))
 			if len(s.other) > 0 {
 				fd.Explanation += " as " + listNames(s.other, 5)
 			}
@@ -508,29 +596,135 @@ const (
 	maxScanSources = 10
 )
 
-// scanning folds the new sources on one host that tried a few times and
-// never got in into one low finding: how many sources and attempts, the
-// busiest sources with their counts, first and last time.
-func (f *firstSeen) scanning(host string, srcs map[string]*seen) Finding {
+// scanOrder sorts scanning sources busiest first; the address breaks ties
+// so the text is stable.
+func scanOrder(srcs map[string]*seen) []string {
 	keys := make([]string, 0, len(srcs))
-	attempts, rows := 0, 0
-	var refs []EventRef
-	for k, s := range srcs {
+	for k := range srcs {
 		keys = append(keys, k)
-		attempts += s.failures
-		rows += len(s.refs)
-		refs = append(refs, s.refs...)
 	}
-	// Busiest first; the address breaks ties so the text is stable.
 	slices.SortFunc(keys, func(a, b string) int {
 		if c := cmp.Compare(srcs[b].failures, srcs[a].failures); c != 0 {
 			return c
 		}
 		return strings.Compare(a, b)
 	})
+	return keys
+}
+
+// scanPick lists the sources of one scanning finding some of whose rows
+// it shows were not held. All says whether it shows all their rows (the
+// rows are not capped, or there are fewer sources than rows shown and the
+// rest are filled in time order) or only each one's first (the busiest
+// maxScanRows sources).
+func (f *firstSeen) scanPick(srcs map[string]*seen) (pick []string, all bool) {
+	rows := 0
+	for _, s := range srcs {
+		rows += s.rows()
+	}
+	if rows <= maxScanRows || len(srcs) < maxScanRows {
+		for k, s := range srcs {
+			if len(s.missed) > 0 {
+				pick = append(pick, k)
+			}
+		}
+		return pick, true
+	}
+	for _, k := range scanOrder(srcs)[:maxScanRows] {
+		if srcs[k].firstMissed() {
+			pick = append(pick, k)
+		}
+	}
+	return pick, false
+}
+
+// maxFetchQueries: up to this many distinct row times are read back one
+// time each (an indexed lookup in the store); more, and one read over
+// their whole span is cheaper.
+const maxFetchQueries = 256
+
+// fetch reads back from the store the rows of the wanted keys at the
+// given times and adds them to the keys' held rows. A key whose finding
+// shows only its first row (scanPick) is given its rows at that row's
+// time; its other times stay missed, and counted.
+func (f *firstSeen) fetch(want map[string]*seen, times []int64) {
+	if len(want) == 0 {
+		return
+	}
+	slices.Sort(times)
+	times = slices.Compact(times)
+	take := func(ev *timeline.Event) error {
+		if classifyAuth(ev) == authNone || !f.h.inScope(ev.Timestamp) {
+			return nil
+		}
+		key, _ := f.keyOf(ev)
+		s := want[key]
+		if s == nil {
+			return nil
+		}
+		t := ev.Timestamp.UnixNano()
+		i := slices.Index(s.missed, t)
+		if i < 0 || slices.ContainsFunc(s.refs, func(r EventRef) bool { return r.ID == ev.Jejak.ID }) {
+			return nil // not a row of it, or one held
+		}
+		s.missed = slices.Delete(s.missed, i, i+1)
+		s.refs = append(s.refs, f.h.ref(ev))
+		return nil
+	}
+	var err error
+	if len(times) <= maxFetchQueries {
+		for _, t := range times {
+			at := time.Unix(0, t)
+			if err = f.h.store.Search(f.h.ctx, timeline.Query{From: at, To: at.Add(1)}, take); err != nil {
+				break
+			}
+		}
+	} else {
+		err = f.h.store.Search(f.h.ctx, timeline.Query{From: time.Unix(0, times[0]), To: time.Unix(0, times[len(times)-1]+1)}, func(ev *timeline.Event) error {
+			if _, ok := slices.BinarySearch(times, ev.Timestamp.UnixNano()); !ok {
+				return nil
+			}
+			return take(ev)
+		})
+	}
+	if err != nil {
+		f.h.fail(fmt.Errorf("rule %s: read back rows of %d sources: %w", f.r.ID, len(want), err))
+	}
+	for _, s := range want {
+		slices.SortFunc(s.refs, func(a, b EventRef) int {
+			if c := a.Timestamp.Compare(b.Timestamp); c != 0 {
+				return c
+			}
+			return strings.Compare(a.ID, b.ID)
+		})
+	}
+}
+
+// scanning folds the new sources on one host that tried a few times and
+// never got in into one low finding: how many sources and attempts, the
+// busiest sources with their counts, first and last time.
+func (f *firstSeen) scanning(host string, srcs map[string]*seen) Finding {
+	keys := scanOrder(srcs)
+	attempts, rows := 0, 0
+	var refs []EventRef
+	first, last := time.Unix(0, math.MaxInt64), time.Unix(0, math.MinInt64)
+	for _, k := range keys {
+		s := srcs[k]
+		attempts += s.failures
+		rows += s.rows()
+		refs = append(refs, s.refs...)
+		a, b := s.span()
+		if a.Before(first) {
+			first = a
+		}
+		if b.After(last) {
+			last = b
+		}
+	}
 	// The explanation names 8 accounts and says whether there were more:
 	// the first 9 distinct ones are all it needs (collecting every name
-	// of a dictionary attack over every source was quadratic).
+	// of a dictionary attack over every source was quadratic). Each
+	// source holds its first maxOther (9) names, enough to find them.
 	const namedUsers = 8
 	var users []string
 collect:
@@ -549,10 +743,8 @@ collect:
 		on = "an unnamed host"
 	}
 	// The span is over every attempt, before the rows are capped.
-	all := newFinding(f.r, "", "", slices.Clone(refs))
-	first, last := all.First, all.Last
 	shown := refs
-	if len(refs) > maxScanRows {
+	if rows > maxScanRows {
 		// Keep each source's first attempt first, then fill in time order,
 		// so the rows show as many sources as they can.
 		// Sources come from a map: the ID breaks ties in time so the
@@ -564,18 +756,23 @@ collect:
 			return strings.Compare(a.ID, b.ID)
 		})
 		shown = make([]EventRef, 0, maxScanRows)
+		ids := make(map[string]bool, maxScanRows)
 		for _, k := range keys {
 			if len(shown) == maxScanRows {
 				break
 			}
-			shown = append(shown, srcs[k].refs[0])
+			if s := srcs[k]; len(s.refs) > 0 {
+				shown = append(shown, s.refs[0])
+				ids[s.refs[0].ID] = true
+			}
 		}
 		for _, r := range refs {
 			if len(shown) == maxScanRows {
 				break
 			}
-			if !slices.ContainsFunc(shown, func(x EventRef) bool { return x.ID == r.ID }) {
+			if !ids[r.ID] {
 				shown = append(shown, r)
+				ids[r.ID] = true
 			}
 		}
 	}

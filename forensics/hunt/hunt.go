@@ -152,7 +152,15 @@ type hunter struct {
 	// an event row to those of them whose findings hold it (overlap.go).
 	claimants map[string][]string // rule ID → the loaded rules yielding to it
 	claims    map[string][]string
+	// store and ctx let an analyzer read rows back at finish instead of
+	// holding them all (first-seen, auth.go); errs collects what failed.
+	store Searcher
+	ctx   context.Context
+	errs  error
 }
+
+// fail records an analyzer's error: Hunt returns it with the findings.
+func (h *hunter) fail(err error) { h.errs = errors.Join(h.errs, err) }
 
 // Hunt reads the case timeline once and returns the findings in report
 // order.
@@ -161,7 +169,7 @@ func Hunt(ctx context.Context, store Searcher, cfg Config) ([]Finding, error) {
 		return nil, fmt.Errorf("hunt window: before %s is not after after %s", cfg.Before.Format(time.RFC3339), cfg.After.Format(time.RFC3339))
 	}
 	h := &hunter{cfg: cfg, zone: cfg.Zone, strs: map[string]string{}, chains: map[string][]string{},
-		claimants: map[string][]string{}, claims: map[string][]string{}}
+		claimants: map[string][]string{}, claims: map[string][]string{}, store: store, ctx: ctx}
 	if h.zone == nil {
 		h.zone = time.UTC
 	}
@@ -270,7 +278,7 @@ func Hunt(ctx context.Context, store Searcher, cfg Config) ([]Finding, error) {
 	SortFindings(out)
 	// A rule erring on one event (a bad regular expression in a user's
 	// Sigma file, say) does not hide the others' findings; it is reported.
-	return out, sigmaErr
+	return out, errors.Join(sigmaErr, h.errs)
 }
 
 // inScope: at or after the cut-off (the store query already ends at

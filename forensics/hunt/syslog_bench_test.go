@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/metrics"
 	"strconv"
 	"testing"
 	"time"
@@ -47,11 +48,13 @@ func benchHuntAuthLog(b *testing.B, n, pool int) {
 	b.Logf("%d lines, %d events, ingest %v CPU", n, sum.Events, ingestCPU)
 
 	cpu0 = cpuTime()
+	peak := watchHeap()
 	b.ResetTimer()
 	var findings int
 	for b.Loop() {
 		findings = len(hunt(b, st, cfg))
 	}
+	b.ReportMetric(peak()/(1<<20), "peak-heap-MB")
 	huntCPU := (cpuTime() - cpu0) / time.Duration(b.N)
 	events := float64(sum.Events) * float64(b.N)
 	b.ReportMetric(events/b.Elapsed().Seconds(), "events/s")
@@ -112,4 +115,29 @@ func writeAuthLog(b testing.TB, path string, base time.Time, n, pool int) {
 	if err := os.Chtimes(path, end, end); err != nil {
 		b.Fatal(err)
 	}
+}
+
+// watchHeap samples the live heap (as marked by the last garbage
+// collection) every few milliseconds until the returned function is called,
+// which stops the sampling and returns the highest value seen: what the hunt
+// holds at its fullest, the number issue 15 is about.
+func watchHeap() func() float64 {
+	stop, done := make(chan struct{}), make(chan float64)
+	go func() {
+		s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+		var peak uint64
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			metrics.Read(s)
+			peak = max(peak, s[0].Value.Uint64())
+			select {
+			case <-stop:
+				done <- float64(peak)
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() float64 { close(stop); return <-done }
 }
