@@ -4,9 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,6 +37,7 @@ func ingestFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "json", Usage: "print the summary as JSON on stdout"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress bar"},
 		spoolLimitFlag(),
+		&cli.BoolFlag{Name: "machine-zone", Usage: "read the zone-less logs of an evidence item holding Windows (a disk image, or a folder copy of a system volume) in the zone its SYSTEM hive states, not the case zone (default off: the case zone stays the examiner's decision; the summary and --json name each zone so applied and its hive)"},
 	}
 }
 
@@ -84,6 +87,19 @@ warnings' lists it (kind "zone"), and --json has it under "zone_check" with
 the --tz to use for a new case (e.g. Etc/GMT+3 for UTC-03:00). The records
 were all read, so this alone does not make the exit status 3; re-ingest
 into a case made with the suggested --tz.
+
+MACHINE ZONE
+A Windows SYSTEM hive states its machine's time zone; when it differs from
+--tz the summary says ZONE MISMATCH. With --machine-zone (off by default:
+the case zone stays the examiner's decision), an evidence item holding
+Windows is read in its own zone instead: before its walk, the hive at
+Windows/System32/config/SYSTEM is looked up by path (in each NTFS
+partition of a disk image, or under a folder, any case), and the item's
+logs without a zone (setupapi, SQL Server's ERRORLOG, FAT times, ...) are
+read in the zone it states. The summary says "zone of ITEM: ZONE from its
+SYSTEM hive PATH (Windows name)", --json lists it under "item_zones", and
+each such event carries the zone in jejak.time.zone_assumed. A hive that
+cannot be read leaves the item in the case zone, with a warning (kind zone).
 
 With --es, events also go to Elasticsearch in the same pass (see 'jejak index'),
 and the index is checked to hold exactly the case's events at the end. When the
@@ -147,6 +163,7 @@ func (e *env) ingest(c *cli.Context, cs *evidence.Case) (rerr error) {
 	// the case's other temporary files, never the machine's /tmp.
 	image.TempDir = cs.TempDir()
 	var walk []ingest.Item
+	var zoneProblems []timeline.Warning // --machine-zone hives that could not be read
 	for _, it := range items {
 		// Only registered bytes are read: every file of a folder and every
 		// segment of an image set is checked against the registry first.
@@ -156,17 +173,39 @@ func (e *env) ingest(c *cli.Context, cs *evidence.Case) (rerr error) {
 			}
 			return fmt.Errorf("evidence %s refused: %w", it.ID, err)
 		}
-		w, err := disk.OpenEvidence(ctx, it.Path, jfs.Options{TempDir: cs.TempDir(), SpoolLimit: spoolLimit(c), Zone: cs.Location()})
+		item := ingest.Item{SHA256: it.SHA256, Name: it.Name}
+		zone := cs.Location()
+		if c.Bool("machine-zone") {
+			mz, err := disk.SystemZone(ctx, it.Path)
+			switch {
+			case err == nil:
+				item.Zone = mz.TimeZone.Location()
+				item.ZoneSource = fmt.Sprintf("%s (%s)", mz.Where, mz.TimeZone.Name)
+				zone = item.Zone
+			case ctx.Err() != nil:
+				return ctx.Err()
+			case !errors.Is(err, disk.ErrNoSystemHive):
+				// A hive that cannot be read: the item is read in the
+				// case zone, and the warning says why.
+				zoneProblems = append(zoneProblems, timeline.Warning{Kind: timeline.WarnZone, Evidence: it.SHA256, Offset: -1,
+					Message: fmt.Sprintf("--machine-zone: the SYSTEM hive of this evidence could not be read (%v); its logs without a zone were read in the case zone %s", err, cs.Location())})
+			}
+		}
+		w, err := disk.OpenEvidence(ctx, it.Path, jfs.Options{TempDir: cs.TempDir(), SpoolLimit: spoolLimit(c), Zone: zone})
 		if err != nil {
 			return fmt.Errorf("open evidence %s: %w", it.Path, err)
 		}
-		walk = append(walk, ingest.Item{SHA256: it.SHA256, Name: it.Name, Walker: w})
+		item.Walker = w
+		walk = append(walk, item)
 	}
 	if err := os.MkdirAll(cs.TempDir(), 0o755); err != nil {
 		return err
 	}
 
 	ws := &warningWriter{store: store, ctx: ctx}
+	for _, w := range zoneProblems {
+		ws.add(w)
+	}
 	cfg := ingest.Config{
 		Registry:   all.Registry(),
 		Zone:       cs.Location(),
@@ -245,6 +284,13 @@ func (e *env) ingest(c *cli.Context, cs *evidence.Case) (rerr error) {
 	}
 	if runErr == nil {
 		machineZones, runErr = checkMachineZones(ctx, store, cs.Location())
+		// An item read in its own machine's zone (--machine-zone) was
+		// read right: the case zone's disagreement with it is no error.
+		applied := map[string]bool{}
+		for _, z := range sum.ItemZones {
+			applied[z.Evidence] = true
+		}
+		machineZones = slices.DeleteFunc(machineZones, func(w timeline.Warning) bool { return applied[w.Evidence] })
 		for _, w := range machineZones {
 			ws.addQuiet(w)
 		}
@@ -493,8 +539,17 @@ func printSummary(out io.Writer, s *ingest.Summary, sample []timeline.Warning, n
 		fmt.Fprintf(out, "container notes  %d (how an image was read: a compressed image's temporary copy and its SHA-256, a log replayed; listed in jejak warnings as kind note)\n", s.Notes)
 	}
 	fmt.Fprintf(out, "content read     %s\n", humanBytes(s.Bytes))
+	machine := map[string]bool{}
+	for _, z := range s.ItemZones {
+		fmt.Fprintf(out, "zone of %s: %s from its SYSTEM hive %s\n", termsafe.String(z.Name), z.Zone, termsafe.String(z.Source))
+		machine[z.Zone] = true
+	}
 	for _, z := range sortedKeys(s.ZoneAssumed) {
-		fmt.Fprintf(out, "zone assumed     %d events from sources without a zone were read as %s (the case zone)\n", s.ZoneAssumed[z], z)
+		whose := "(the case zone)"
+		if machine[z] {
+			whose = "(the zone of their machine, --machine-zone)"
+		}
+		fmt.Fprintf(out, "zone assumed     %d events from sources without a zone were read as %s %s\n", s.ZoneAssumed[z], z, whose)
 		if z == "UTC" {
 			fmt.Fprintf(out, "  WARNING        UTC is also the default when no --tz was given: if those logs were written in\n"+
 				"                 the server's local time, their times are off by its offset. Re-create the case with\n"+

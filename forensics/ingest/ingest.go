@@ -32,6 +32,14 @@ type Item struct {
 	SHA256 string
 	Name   string
 	Walker jfs.Walker
+	// Zone, when set, is the zone this item's zone-less times are read
+	// in instead of Config.Zone: the machine's own zone, as the SYSTEM
+	// hive of the Windows it holds states it. Events then carry it as
+	// jejak.time.zone_assumed.
+	Zone *time.Location
+	// ZoneSource says where Zone came from, for the summary
+	// ("Windows/System32/config/SYSTEM (SE Asia Standard Time)").
+	ZoneSource string
 }
 
 // Config says how to run.
@@ -98,6 +106,17 @@ type Summary struct {
 	// ZoneAssumed counts, per zone, the events whose source time carried no
 	// zone and was read in that zone: the summary must say what was assumed.
 	ZoneAssumed map[string]int64 `json:"zone_assumed,omitempty"`
+	// ItemZones lists the items read in a zone of their own (Item.Zone)
+	// rather than the case zone, and where each zone came from.
+	ItemZones []ItemZone `json:"item_zones,omitempty"`
+}
+
+// ItemZone is the zone one evidence item's zone-less times were read in.
+type ItemZone struct {
+	Evidence string `json:"evidence"` // SHA-256
+	Name     string `json:"name"`
+	Zone     string `json:"zone"`
+	Source   string `json:"source"`
 }
 
 // Stat counts one parser's work.
@@ -167,6 +186,11 @@ func Run(ctx context.Context, cfg Config, items []Item, sink timeline.Sink) (Sum
 	}
 	r := &runner{cfg: cfg, batch: make(chan []*timeline.Event, 1)}
 	r.sum.Evidence = len(items)
+	for _, it := range items {
+		if it.Zone != nil {
+			r.sum.ItemZones = append(r.sum.ItemZones, ItemZone{Evidence: it.SHA256, Name: it.Name, Zone: it.Zone.String(), Source: it.ZoneSource})
+		}
+	}
 	r.sum.SkipReasons = map[string]int64{}
 	r.sum.Parsers = map[string]*Stat{}
 	r.current.Store("")
@@ -384,7 +408,11 @@ func (r *runner) parseEntry(ctx context.Context, it Item, e *jfs.Entry, out *emi
 			return nil
 		}
 	}
-	src := &parsers.Source{Entry: e, R: br, Size: e.Size, Zone: r.cfg.Zone}
+	zone := r.cfg.Zone
+	if it.Zone != nil {
+		zone = it.Zone
+	}
+	src := &parsers.Source{Entry: e, R: br, Size: e.Size, Zone: zone}
 	var (
 		fileWarnings int64
 		account      *parsers.Accounting
