@@ -31,8 +31,8 @@ func (c *countingSearcher) Search(ctx context.Context, q timeline.Query, fn func
 // source that keeps trying, one that gets in after failures, scanning
 // folded per host with rows capped by source, capped with fewer sources
 // than rows, and not capped) is hunted with the rows all held, with a few,
-// with none, and with the bound low enough that the read-back covers more
-// times than maxFetchQueries (one read over their span).
+// with none, each with the rows read back one time each and with one read
+// over their span.
 func TestFirstSeenReadBack(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "auth.log")
 	base := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
@@ -127,17 +127,22 @@ func TestFirstSeenReadBack(t *testing.T) {
 		t.Fatalf("findings of the case: %v", kinds)
 	}
 	wantJSON, _ := json.MarshalIndent(want, "", " ")
-	for _, limit := range []int{0, 3, 150} {
-		got, n := run(limit)
-		if n < 2 {
-			t.Errorf("bound %d: %d reads of the store, want the rows read back", limit, n)
-		}
-		if limit == 0 && n != 2 {
-			t.Errorf("bound 0: %d reads, want 2 (more times than maxFetchQueries: one read over their span)", n)
+	for _, c := range []struct {
+		bound, queries int
+		span           bool // the rows are read back by one read over their span
+	}{{0, 4096, false}, {3, 4096, false}, {150, 4096, false}, {0, 10, true}, {150, 10, true}} {
+		old := maxFetchQueries
+		maxFetchQueries = c.queries
+		got, n := run(c.bound)
+		maxFetchQueries = old
+		if c.span && n != 2 {
+			t.Errorf("bound %d, %d point reads: %d reads of the store, want 2 (the hunt, one read over the span)", c.bound, c.queries, n)
+		} else if !c.span && n <= 2 {
+			t.Errorf("bound %d, %d point reads: %d reads of the store, want the rows read back one time each", c.bound, c.queries, n)
 		}
 		gotJSON, _ := json.MarshalIndent(got, "", " ")
 		if string(gotJSON) != string(wantJSON) {
-			t.Errorf("bound %d: findings differ from those with every row held:\n%s\nwant\n%s", limit, gotJSON, wantJSON)
+			t.Errorf("bound %d, %d point reads: findings differ from those with every row held:\n%s\nwant\n%s", c.bound, c.queries, gotJSON, wantJSON)
 		}
 	}
 }
