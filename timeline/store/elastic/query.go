@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/elastic/go-elasticsearch/v8/esapi"
 	"github.com/jejak-forensics/jejak/timeline"
 	"github.com/jejak-forensics/jejak/timeline/query"
 )
@@ -25,7 +26,7 @@ func (s *Store) Query(ctx context.Context, f *query.Filter, q timeline.Query, fn
 	if err := s.refresh(ctx); err != nil {
 		return err
 	}
-	return s.pages(ctx, filterQuery(f, q), q.Limit, fn)
+	return s.pages(ctx, filterQuery(f, q), q.Limit, nil, fn)
 }
 
 // QueryCount returns how many events a Query would stream.
@@ -34,10 +35,12 @@ func (s *Store) QueryCount(ctx context.Context, f *query.Filter, q timeline.Quer
 }
 
 // pages runs a query sorted by @timestamp then jejak.id, paging with
-// search_after on that sort; it is Search's loop with any query (Search
-// could call it with rangeQuery(q)). Sort values are kept as json.Number:
+// search_after on that sort; Search, Query and the point-in-time reader
+// all read through it. With pit set the pages go through that point in
+// time (no index in the path: the point in time names it), and the ID the
+// cluster hands back replaces it. Sort values are kept as json.Number:
 // date_nanos sorts as integers up to 2^63, beyond float64's precision.
-func (s *Store) pages(ctx context.Context, qry map[string]any, limit int, fn func(*timeline.Event) error) error {
+func (s *Store) pages(ctx context.Context, qry map[string]any, limit int, pit *string, fn func(*timeline.Event) error) error {
 	var after []any
 	sent := 0
 	for {
@@ -57,6 +60,12 @@ func (s *Store) pages(ctx context.Context, qry map[string]any, limit int, fn fun
 				map[string]any{"jejak.id": "asc"},
 			},
 		}
+		opts := []func(*esapi.SearchRequest){s.client.Search.WithContext(ctx)}
+		if pit != nil {
+			req["pit"] = map[string]any{"id": *pit, "keep_alive": pitKeepAlive}
+		} else {
+			opts = append(opts, s.client.Search.WithIndex(s.cfg.Index))
+		}
 		if after != nil {
 			req["search_after"] = after
 		}
@@ -64,8 +73,7 @@ func (s *Store) pages(ctx context.Context, qry map[string]any, limit int, fn fun
 		if err != nil {
 			return err
 		}
-		res, err := s.client.Search(s.client.Search.WithIndex(s.cfg.Index), s.client.Search.WithBody(bytes.NewReader(body)),
-			s.client.Search.WithContext(ctx))
+		res, err := s.client.Search(append(opts, s.client.Search.WithBody(bytes.NewReader(body)))...)
 		if err != nil {
 			return fmt.Errorf("search %s: %w", s.cfg.Index, err)
 		}
@@ -75,6 +83,7 @@ func (s *Store) pages(ctx context.Context, qry map[string]any, limit int, fn fun
 			return err
 		}
 		var page struct {
+			PitID  string `json:"pit_id"`
 			Shards struct {
 				Failed int `json:"failed"`
 			} `json:"_shards"`
@@ -95,10 +104,13 @@ func (s *Store) pages(ctx context.Context, qry map[string]any, limit int, fn fun
 		if page.Shards.Failed > 0 {
 			return fmt.Errorf("search %s: %d shards failed, results would be incomplete", s.cfg.Index, page.Shards.Failed)
 		}
+		if pit != nil && page.PitID != "" {
+			*pit = page.PitID // the cluster may hand over a newer ID
+		}
 		for _, h := range page.Hits.Hits {
 			var e timeline.Event
 			if err := json.Unmarshal(h.Source, &e); err != nil {
-				return fmt.Errorf("decode stored event: %w", err)
+				return fmt.Errorf("decode event from %s: %w", s.cfg.Index, err)
 			}
 			if err := fn(&e); err != nil {
 				return err
@@ -108,6 +120,12 @@ func (s *Store) pages(ctx context.Context, qry map[string]any, limit int, fn fun
 		if len(page.Hits.Hits) < size {
 			return nil
 		}
+		// The sort values go back as they came (with a point in time the
+		// cluster adds its tiebreaker, _shard_doc); a page without them
+		// would start the next one from the beginning again.
 		after = page.Hits.Hits[len(page.Hits.Hits)-1].Sort
+		if len(after) < 2 {
+			return fmt.Errorf("search %s: a page ended without its sort values", s.cfg.Index)
+		}
 	}
 }

@@ -79,5 +79,5 @@ func (s *Store) Search(ctx context.Context, q timeline.Query, fn func(*timeline.
 	if err := s.refresh(ctx); err != nil {
 		return err
 	}
-	return s.pages(ctx, rangeQuery(q), q.Limit, fn)
+	return s.pages(ctx, rangeQuery(q), q.Limit, nil, fn)
 }
