@@ -17,7 +17,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"regexp"
 	"strconv"
 	"strings"
@@ -136,34 +135,18 @@ func (*Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeli
 		return emit(ev)
 	}
 	lr := lines.NewTextReader(br, isUTF16)
-	for {
-		line, off, num, err := lr.Next()
-		if err == io.EOF {
-			return flush()
-		}
-		if num%256 == 1 {
-			if cerr := ctx.Err(); cerr != nil {
-				return cerr
-			}
-		}
-		if errors.Is(err, lines.ErrTooLong) || errors.Is(err, lines.ErrOddByte) {
-			warn(off, num, err)
-			continue
-		}
-		if err != nil {
-			return err
-		}
+	err := lr.Each(ctx, func(line string, off, num int64) error {
 		m := lineRe.FindStringSubmatch(line)
 		if m == nil {
 			if strings.TrimSpace(line) == "" {
-				continue
+				return nil
 			}
 			if pend == nil {
 				warn(off, num, errors.New("line without a time before any log record"))
-				continue
+				return nil
 			}
 			pend.Message += "\n" + strings.TrimRight(line, " ")
-			continue
+			return nil
 		}
 		loc := zone
 		if m[2] == "Z" {
@@ -172,7 +155,7 @@ func (*Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeli
 		t, perr := parseTime(m[1], loc)
 		if perr != nil {
 			warn(off, num, fmt.Errorf("bad time: %w", perr))
-			continue
+			return nil
 		}
 		if err := flush(); err != nil {
 			return err
@@ -186,7 +169,12 @@ func (*Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeli
 		ev.Jejak.Provenance.Offset, ev.Jejak.Provenance.Record = off, num
 		normalise(ev, ev.Message)
 		pend = ev
+		return nil
+	}, warn)
+	if err != nil {
+		return err
 	}
+	return flush()
 }
 
 func normalise(ev *timeline.Event, msg string) {

@@ -2,6 +2,7 @@ package lines
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
 	"unicode/utf16"
@@ -122,4 +123,31 @@ func decode16(b []byte) string {
 		u[i] = uint16(b[2*i]) | uint16(b[2*i+1])<<8
 	}
 	return string(utf16.Decode(u))
+}
+
+// Each calls fn with every line, its offset and number, until the end or
+// fn's first error. A line over Max bytes or a last half code unit goes to
+// warn and the reading goes on; ctx is looked at every 256 lines.
+func (lr *TextReader) Each(ctx context.Context, fn func(line string, off, num int64) error, warn func(off, num int64, err error)) error {
+	for {
+		line, off, num, err := lr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if num%256 == 1 {
+			if cerr := ctx.Err(); cerr != nil {
+				return cerr
+			}
+		}
+		if errors.Is(err, ErrTooLong) || errors.Is(err, ErrOddByte) {
+			warn(off, num, err)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(line, off, num); err != nil {
+			return err
+		}
+	}
 }

@@ -3,9 +3,11 @@ package lines
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"os/exec"
+	"strings"
 	"testing"
 	"unicode/utf16"
 )
@@ -74,5 +76,28 @@ func TestTextReaderUTF8BOM(t *testing.T) {
 	}
 	if _, isUTF16 := DecodeHead([]byte("\xEF\xBB\xBFplain")); isUTF16 {
 		t.Errorf("UTF-8 head read as UTF-16")
+	}
+}
+
+// Each hands every line to fn, a line over Max to warn, and goes on.
+func TestTextReaderEach(t *testing.T) {
+	text := "one\n" + strings.Repeat("x", Max+10) + "\nthree\n"
+	var got []string
+	var warned []int64
+	err := NewTextReader(bufio.NewReader(strings.NewReader(text)), false).Each(context.Background(),
+		func(line string, _, num int64) error { got = append(got, line); return nil },
+		func(_, num int64, err error) {
+			if errors.Is(err, ErrTooLong) {
+				warned = append(warned, num)
+			}
+		})
+	if err != nil || strings.Join(got, ",") != "one,three" || len(warned) != 1 || warned[0] != 2 {
+		t.Errorf("lines %q, warned at %v, err %v", got, warned, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := NewTextReader(bufio.NewReader(strings.NewReader(text)), false).Each(ctx,
+		func(string, int64, int64) error { return nil }, func(int64, int64, error) {}); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v", err)
 	}
 }

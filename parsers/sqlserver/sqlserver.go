@@ -28,7 +28,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"regexp"
 	"strconv"
@@ -212,39 +211,23 @@ func (*Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeli
 		return emit(r.ev)
 	}
 	lr := lines.NewTextReader(br, isUTF16)
-	for {
-		line, off, num, err := lr.Next()
-		if err == io.EOF {
-			return flush()
-		}
-		if num%256 == 1 {
-			if cerr := ctx.Err(); cerr != nil {
-				return cerr
-			}
-		}
-		if errors.Is(err, lines.ErrTooLong) || errors.Is(err, lines.ErrOddByte) {
-			warn(off, num, err)
-			continue
-		}
-		if err != nil {
-			return err
-		}
+	err := lr.Each(ctx, func(line string, off, num int64) error {
 		m := lineRe.FindStringSubmatch(line)
 		if m == nil {
 			if strings.TrimSpace(line) == "" {
-				continue
+				return nil
 			}
 			if pend == nil {
 				warn(off, num, errors.New("line without a time before any log record"))
-				continue
+				return nil
 			}
 			pend.body = append(pend.body, strings.TrimSpace(line))
-			continue
+			return nil
 		}
 		t, perr := time.Parse(stampLayout, m[1])
 		if perr != nil {
 			warn(off, num, fmt.Errorf("bad time: %w", perr))
-			continue
+			return nil
 		}
 		msg := strings.TrimSpace(m[3])
 		if a := utcAdjRe.FindStringSubmatch(msg); a != nil {
@@ -270,7 +253,12 @@ func (*Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeli
 			return err
 		}
 		pend = r
+		return nil
+	}, warn)
+	if err != nil {
+		return err
 	}
+	return flush()
 }
 
 // finish normalises a complete record.
