@@ -317,10 +317,11 @@ func (e *env) ingest(c *cli.Context, cs *evidence.Case) (rerr error) {
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(out)
 	} else {
-		printSummary(e.stderr, &sum, ws.sample, evidenceNames(cs))
+		names := evidenceNames(items)
+		printSummary(e.stderr, &sum, ws.sample, names)
 		printZones(e.stderr, zones)
 		for _, w := range machineZones {
-			fmt.Fprintf(e.stderr, "\nZONE MISMATCH    %s\n", formatWarning(w, evidenceNames(cs)))
+			fmt.Fprintf(e.stderr, "\nZONE MISMATCH    %s\n", formatWarning(w, names))
 		}
 		if runErr != nil {
 			fmt.Fprintf(e.stderr, "\nINCOMPLETE       this run did not complete: the counts above stop where it stopped, and the case\n"+
@@ -617,11 +618,7 @@ func shortHash(h string) string {
 
 // evidenceNames maps each registered item's SHA-256 to its name, for
 // warning lines.
-func evidenceNames(cs *evidence.Case) map[string]string {
-	items, err := cs.Evidence()
-	if err != nil {
-		return nil
-	}
+func evidenceNames(items []*evidence.Item) map[string]string {
 	m := make(map[string]string, len(items))
 	for _, it := range items {
 		m[it.SHA256] = it.Name

@@ -31,7 +31,9 @@ were read in the case zone but were written in another (see 'jejak ingest
 				return err
 			}
 			defer store.Close()
-			names := evidenceNames(cs)
+			// Without the registry the lines name the evidence by hash.
+			items, _ := cs.Evidence()
+			names := evidenceNames(items)
 			enc := json.NewEncoder(e.stdout)
 			return store.Warnings(c.Context, !c.Bool("all"), func(w timeline.Warning) error {
 				if c.Bool("json") {
