@@ -31,11 +31,10 @@ func MachineZone(ev *timeline.Event, caseZone *time.Location) (w timeline.Warnin
 		if loc, err := time.LoadLocation(name); err == nil {
 			machine = loc
 		}
+	} else if z := SuggestZone(time.Duration(-bias) * time.Minute); z != "" && bias%60 == 0 {
+		name = z
 	} else {
-		name = fmt.Sprintf("Etc/GMT%+d", bias/60)
-		if bias%60 != 0 {
-			name = "(no IANA zone known for it: the zone of the machine's place)"
-		}
+		name = "(no IANA zone known for it: the zone of the machine's place)"
 	}
 	_, mOff := ev.Timestamp.In(machine).Zone()
 	_, cOff := ev.Timestamp.In(caseZone).Zone()
@@ -48,15 +47,7 @@ func MachineZone(ev *timeline.Event, caseZone *time.Location) (w timeline.Warnin
 		Offset: p.Offset, Record: p.Record,
 		Message: fmt.Sprintf("this Windows machine's time zone is %s (UTC%s on %s, its SYSTEM hive says), the case zone %s (UTC%s): "+
 			"its logs written in local time without a zone were read %v off; read them with --tz %s in a new case",
-			d["registry.tz_name"], offset(mOff), ev.Timestamp.UTC().Format("2006-01-02"), caseZone, offset(cOff),
-			time.Duration(mOff-cOff)*time.Second, name),
+			d["registry.tz_name"], hhmm(time.Duration(mOff)*time.Second), ev.Timestamp.UTC().Format("2006-01-02"), caseZone,
+			hhmm(time.Duration(cOff)*time.Second), time.Duration(mOff-cOff)*time.Second, name),
 	}, true
-}
-
-func offset(sec int) string {
-	sign := "+"
-	if sec < 0 {
-		sign, sec = "-", -sec
-	}
-	return fmt.Sprintf("%s%02d:%02d", sign, sec/3600, sec/60%60)
 }
