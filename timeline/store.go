@@ -74,7 +74,7 @@ const (
 	WarnUnrecovered WarningKind = "unrecovered"
 	// WarnZone: times a file carries without a zone, read in the case
 	// zone, are off the zone-carrying records of the same activity on the
-	// same evidence by a whole zone offset (forensics/zonecheck). The
+	// same evidence by a whole zone offset (casework/zonecheck). The
 	// records were read; their times need another --tz.
 	WarnZone WarningKind = "zone"
 	// WarnZoneAssumed: times without a zone were read as UTC, which is also

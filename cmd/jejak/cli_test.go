@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jejak-forensics/jejak/forensics/ingest"
+	"github.com/jejak-forensics/jejak/casework/ingest"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 )
 

@@ -17,7 +17,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/jejak-forensics/jejak/forensics/baseline"
+	"github.com/jejak-forensics/jejak/casework/baseline"
 	"github.com/jejak-forensics/jejak/forensics/evidence"
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
 	"github.com/jejak-forensics/jejak/internal/termsafe"

@@ -10,8 +10,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/jejak-forensics/jejak/casework/hunt"
 	"github.com/jejak-forensics/jejak/forensics/evidence"
-	"github.com/jejak-forensics/jejak/forensics/hunt"
 	"github.com/jejak-forensics/jejak/timeline/store/elastic"
 	"github.com/jejak-forensics/jejak/timeline/store/sqlite"
 	"github.com/urfave/cli/v2"

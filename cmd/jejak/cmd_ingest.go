@@ -16,12 +16,12 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/jejak-forensics/jejak/casework/ingest"
+	"github.com/jejak-forensics/jejak/casework/zonecheck"
 	"github.com/jejak-forensics/jejak/forensics/disk"
 	"github.com/jejak-forensics/jejak/forensics/evidence"
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
 	"github.com/jejak-forensics/jejak/forensics/image"
-	"github.com/jejak-forensics/jejak/forensics/ingest"
-	"github.com/jejak-forensics/jejak/forensics/zonecheck"
 	"github.com/jejak-forensics/jejak/internal/termsafe"
 	"github.com/jejak-forensics/jejak/parsers/all"
 	"github.com/jejak-forensics/jejak/timeline"
@@ -176,7 +176,7 @@ func (e *env) ingest(c *cli.Context, cs *evidence.Case) (rerr error) {
 		item := ingest.Item{SHA256: it.SHA256, Name: it.Name}
 		zone := cs.Location()
 		if c.Bool("machine-zone") {
-			mz, err := disk.SystemZone(ctx, it.Path)
+			mz, err := zonecheck.SystemZone(ctx, it.Path)
 			switch {
 			case err == nil:
 				item.Zone = mz.TimeZone.Location()
@@ -184,7 +184,7 @@ func (e *env) ingest(c *cli.Context, cs *evidence.Case) (rerr error) {
 				zone = item.Zone
 			case ctx.Err() != nil:
 				return ctx.Err()
-			case !errors.Is(err, disk.ErrNoSystemHive):
+			case !errors.Is(err, zonecheck.ErrNoSystemHive):
 				// A hive that cannot be read: the item is read in the
 				// case zone, and the warning says why.
 				zoneProblems = append(zoneProblems, timeline.Warning{Kind: timeline.WarnZone, Evidence: it.SHA256, Offset: -1,

@@ -11,9 +11,10 @@ import (
 
 	"github.com/jejak-forensics/jejak/internal/atomicfile"
 
+	"github.com/jejak-forensics/jejak/casework/hunt"
+	"github.com/jejak-forensics/jejak/casework/ingest"
+	"github.com/jejak-forensics/jejak/casework/report"
 	"github.com/jejak-forensics/jejak/forensics/evidence"
-	"github.com/jejak-forensics/jejak/forensics/hunt"
-	"github.com/jejak-forensics/jejak/forensics/ingest"
 	"github.com/jejak-forensics/jejak/internal/termsafe"
 	"github.com/jejak-forensics/jejak/timeline"
 	"github.com/jejak-forensics/jejak/timeline/export"
@@ -81,7 +82,7 @@ EXAMPLES
 			if err != nil {
 				return err
 			}
-			f, err := export.ParseReportFormat(c.String("format"))
+			f, err := report.ParseReportFormat(c.String("format"))
 			if err != nil {
 				return usageError{err}
 			}
@@ -114,7 +115,7 @@ EXAMPLES
 				for _, f := range r.Findings {
 					shown[f.RuleID] = true
 				}
-				r.Rules = slices.DeleteFunc(r.Rules, func(rt export.RuleText) bool { return !shown[rt.ID] })
+				r.Rules = slices.DeleteFunc(r.Rules, func(rt report.RuleText) bool { return !shown[rt.ID] })
 			}
 			warnIncomplete(e.stderr, r.Completeness)
 			outPath := c.String("output")
@@ -123,15 +124,15 @@ EXAMPLES
 					// On a screen, evidence text must not reach the
 					// terminal raw (HTML escaping leaves ESC as it is).
 					tw := termsafe.NewWriter(e.stdout)
-					err := export.WriteReport(tw, f, r)
+					err := report.WriteReport(tw, f, r)
 					if ferr := tw.Flush(); err == nil {
 						err = ferr
 					}
 					return incompleteExit(e.stderr, r.Completeness, err)
 				}
-				return incompleteExit(e.stderr, r.Completeness, export.WriteReport(e.stdout, f, r))
+				return incompleteExit(e.stderr, r.Completeness, report.WriteReport(e.stdout, f, r))
 			}
-			sum, size, err := writeOutput(outPath, func(w io.Writer) error { return export.WriteReport(w, f, r) })
+			sum, size, err := writeOutput(outPath, func(w io.Writer) error { return report.WriteReport(w, f, r) })
 			if err != nil {
 				return fmt.Errorf("report: %w", err)
 			}
@@ -252,8 +253,8 @@ func (c *countWriter) Write(p []byte) (int, error) {
 
 // gatherReport reads what a report states from the case: registry, custody
 // log, store (events, warnings, the hunt and its findings) and rule texts.
-func gatherReport(ctx context.Context, cs *evidence.Case, store *sqlite.Store, huntKey string, ruleDirs []string, stderr io.Writer) (*export.Report, error) {
-	r := &export.Report{ToolVersion: version, Case: cs.Info(), Zone: cs.Location()}
+func gatherReport(ctx context.Context, cs *evidence.Case, store *sqlite.Store, huntKey string, ruleDirs []string, stderr io.Writer) (*report.Report, error) {
+	r := &report.Report{ToolVersion: version, Case: cs.Info(), Zone: cs.Location()}
 	var err error
 	if r.Evidence, err = cs.Evidence(); err != nil {
 		return nil, err
@@ -326,7 +327,7 @@ func gatherReport(ctx context.Context, cs *evidence.Case, store *sqlite.Store, h
 	}); err != nil {
 		return nil, err
 	}
-	r.Warnings, r.WarningsTotal = export.GroupWarnings(ws), int64(len(ws))
+	r.Warnings, r.WarningsTotal = report.GroupWarnings(ws), int64(len(ws))
 
 	hunts, err := store.Hunts(ctx)
 	if err != nil {
@@ -341,7 +342,7 @@ func gatherReport(ctx context.Context, cs *evidence.Case, store *sqlite.Store, h
 		return nil, fmt.Errorf("hunt %s: parameters: %w", hr.Key, err)
 	}
 	r.Logs = p.Logs
-	r.Hunt = &export.Hunt{Key: hr.Key, After: p.After, Before: p.Before, Zone: p.Zone, Watch: p.Watch,
+	r.Hunt = &report.Hunt{Key: hr.Key, After: p.After, Before: p.Before, Zone: p.Zone, Watch: p.Watch,
 		WorkingHours: p.WorkingHours, Rules: p.Rules, Started: hr.Started, Finished: hr.Finished, ToolVersion: hr.ToolVersion}
 	// Events a later run added were not there to be hunted.
 	for _, run := range runs {
@@ -399,7 +400,7 @@ func pickHunt(hunts []sqlite.HuntRecord, key string) (*sqlite.HuntRecord, error)
 // firedRules finds the text of each rule that produced a finding: the
 // built-in rule or a Sigma rule under ruleDirs whose text has the SHA-256
 // the hunt recorded. A rule whose text changed since is named, not quoted.
-func firedRules(findings []hunt.Finding, ran []string, ruleDirs []string, stderr io.Writer) ([]export.RuleText, error) {
+func firedRules(findings []hunt.Finding, ran []string, ruleDirs []string, stderr io.Writer) ([]report.RuleText, error) {
 	recorded := map[string]string{}
 	for _, s := range ran {
 		if i := strings.LastIndex(s, "@"); i > 0 {
@@ -428,9 +429,9 @@ func firedRules(findings []hunt.Finding, ran []string, ruleDirs []string, stderr
 		printProblems(stderr, len(sig), problems)
 		rules = append(rules, sig...)
 	}
-	var out []export.RuleText
+	var out []report.RuleText
 	for _, id := range ids {
-		rt := export.RuleText{ID: id, SHA256: recorded[id]}
+		rt := report.RuleText{ID: id, SHA256: recorded[id]}
 		var sameID *hunt.Rule
 		for _, r := range rules {
 			if r.ID != id {

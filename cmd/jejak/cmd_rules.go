@@ -7,7 +7,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/jejak-forensics/jejak/forensics/hunt"
+	"github.com/jejak-forensics/jejak/casework/hunt"
 	"github.com/urfave/cli/v2"
 )
 

@@ -11,7 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/jejak-forensics/jejak/forensics/watch"
+	"github.com/jejak-forensics/jejak/casework/watch"
 	"github.com/jejak-forensics/jejak/parsers/all"
 	"github.com/jejak-forensics/jejak/parsers/syslog"
 	"github.com/jejak-forensics/jejak/timeline"

@@ -10,9 +10,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/jejak-forensics/jejak/casework/hunt"
+	"github.com/jejak-forensics/jejak/casework/worker"
 	"github.com/jejak-forensics/jejak/forensics/evidence"
-	"github.com/jejak-forensics/jejak/forensics/hunt"
-	"github.com/jejak-forensics/jejak/forensics/worker"
 	"github.com/jejak-forensics/jejak/parsers/all"
 	"github.com/jejak-forensics/jejak/timeline"
 	"github.com/jejak-forensics/jejak/timeline/store/elastic"
@@ -23,7 +23,7 @@ import (
 // A case in Elasticsearch: 'case push' and 'case pull' move a case folder
 // into and out of the cluster, 'case show', 'evidence list' and 'warnings'
 // read it there with --es, and 'worker' ingests its evidence from any
-// number of machines (forensics/worker).
+// number of machines (casework/worker).
 
 // esReadFlags are the --es flags for commands that read a local case
 // folder unless pointed at a cluster: --es there is not taken from JEJAK_ES,

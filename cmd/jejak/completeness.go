@@ -11,8 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jejak-forensics/jejak/casework/ingest"
 	"github.com/jejak-forensics/jejak/forensics/evidence"
-	"github.com/jejak-forensics/jejak/forensics/ingest"
 	"github.com/jejak-forensics/jejak/timeline/export"
 	"github.com/jejak-forensics/jejak/timeline/store/sqlite"
 )

@@ -6,7 +6,7 @@ import (
 	"regexp"
 	"testing"
 
-	"github.com/jejak-forensics/jejak/forensics/ingest"
+	"github.com/jejak-forensics/jejak/casework/ingest"
 )
 
 // stockDebianLog is what a stock Debian 12 /var/log holds from apt, dpkg,
@@ -17,9 +17,9 @@ var stockDebianLog = map[string]string{
 	"alternatives.log": "../../parsers/dpkg/testdata/alternatives.log",
 	"apt/term.log":     "../../parsers/dpkg/testdata/term.log",
 	"apt/history.log":  "../../parsers/dpkg/testdata/history.log",
-	"apt/eipp.log.xz":  "../../forensics/ingest/testdata/eipp.log.xz",
+	"apt/eipp.log.xz":  "../../casework/ingest/testdata/eipp.log.xz",
 	"dpkg.log":         "../../parsers/dpkg/testdata/dpkg.log",
-	"fontconfig.log":   "../../forensics/ingest/testdata/fontconfig.log",
+	"fontconfig.log":   "../../casework/ingest/testdata/fontconfig.log",
 }
 
 // TestStockDebianVarLog: a copy of those files analyzes with exit 0, each

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jejak-forensics/jejak/forensics/ingest"
+	"github.com/jejak-forensics/jejak/casework/ingest"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 	"github.com/jejak-forensics/jejak/timeline"
 )

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jejak-forensics/jejak/forensics/hunt"
+	"github.com/jejak-forensics/jejak/casework/hunt"
 	"github.com/jejak-forensics/jejak/internal/oracle"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 )

@@ -11,18 +11,18 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jejak-forensics/jejak/casework/report"
 	"github.com/jejak-forensics/jejak/forensics/evidence"
 	"github.com/jejak-forensics/jejak/timeline"
-	"github.com/jejak-forensics/jejak/timeline/export"
 	"github.com/jejak-forensics/jejak/timeline/store/sqlite"
 )
 
 // reportBuild says which binary writes a report: version, commit and the
 // SHA-256 of the running executable, so the report names the exact
 // program that produced it.
-func reportBuild() export.BuildFacts {
+func reportBuild() report.BuildFacts {
 	b := readBuildInfo()
-	f := export.BuildFacts{Version: b.Version, Commit: b.Commit, Modified: b.Modified, GoVersion: b.GoVersion, Platform: b.Platform}
+	f := report.BuildFacts{Version: b.Version, Commit: b.Commit, Modified: b.Modified, GoVersion: b.GoVersion, Platform: b.Platform}
 	sum, err := executableSHA256()
 	if err != nil {
 		f.BinaryError = err.Error()
@@ -52,14 +52,14 @@ func executableSHA256() (string, error) {
 // reportSteps turns the custody entries up to the report's basis into the
 // method: each entry says what was done, and the command that does it.
 // Outputs are listed apart (reportOutputs).
-func reportSteps(entries []evidence.Entry) []export.Step {
-	var out []export.Step
+func reportSteps(entries []evidence.Entry) []report.Step {
+	var out []report.Step
 	for _, en := range entries {
 		if outputActions[en.Action] {
 			continue
 		}
 		what, cmd := describeEntry(en)
-		out = append(out, export.Step{Seq: en.Seq, Time: en.Time, Examiner: en.Examiner, Action: en.Action, What: what, Command: cmd})
+		out = append(out, report.Step{Seq: en.Seq, Time: en.Time, Examiner: en.Examiner, Action: en.Action, What: what, Command: cmd})
 	}
 	return out
 }
@@ -67,13 +67,13 @@ func reportSteps(entries []evidence.Entry) []export.Step {
 // reportOutputs are the exports the custody log records. Reports are left
 // out: listing them would make writing a report twice give two different
 // files, and they change nothing a report states.
-func reportOutputs(entries []evidence.Entry) []export.OutputRecord {
-	var out []export.OutputRecord
+func reportOutputs(entries []evidence.Entry) []report.OutputRecord {
+	var out []report.OutputRecord
 	for _, en := range entries {
 		if en.Action != "export" {
 			continue
 		}
-		out = append(out, export.OutputRecord{Seq: en.Seq, Time: en.Time, Action: en.Action, Format: str(en.Details["format"]),
+		out = append(out, report.OutputRecord{Seq: en.Seq, Time: en.Time, Action: en.Action, Format: str(en.Details["format"]),
 			File: str(en.Details["file"]), SHA256: str(en.Details["sha256"]), ManifestSHA256: str(en.Details["manifest_sha256"])})
 	}
 	return out
@@ -164,7 +164,7 @@ func describeEntry(en evidence.Entry) (what, command string) {
 
 // timestampKinds counts the timestamp descriptions of every event in the
 // case, with the parsers that wrote each: one scan of the timeline.
-func timestampKinds(ctx context.Context, store *sqlite.Store) ([]export.TimestampKind, error) {
+func timestampKinds(ctx context.Context, store *sqlite.Store) ([]report.TimestampKind, error) {
 	type acc struct {
 		n       int64
 		parsers map[string]bool
@@ -183,15 +183,15 @@ func timestampKinds(ctx context.Context, store *sqlite.Store) ([]export.Timestam
 	if err != nil {
 		return nil, err
 	}
-	out := make([]export.TimestampKind, 0, len(m))
+	out := make([]report.TimestampKind, 0, len(m))
 	for desc, a := range m {
-		k := export.TimestampKind{Desc: desc, Events: a.n}
+		k := report.TimestampKind{Desc: desc, Events: a.n}
 		for p := range a.parsers {
 			k.Parsers = append(k.Parsers, p)
 		}
 		slices.Sort(k.Parsers)
 		out = append(out, k)
 	}
-	slices.SortFunc(out, func(a, b export.TimestampKind) int { return strings.Compare(a.Desc, b.Desc) })
+	slices.SortFunc(out, func(a, b report.TimestampKind) int { return strings.Compare(a.Desc, b.Desc) })
 	return out, nil
 }

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jejak-forensics/jejak/casework/report"
 	"github.com/jejak-forensics/jejak/internal/oracle"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 	"github.com/jejak-forensics/jejak/timeline/export"
@@ -215,7 +216,7 @@ func TestReportExampleGolden(t *testing.T) {
 	}
 
 	// The rule text quoted is the embedded rule file, byte for byte.
-	rule, err := os.ReadFile("../../forensics/hunt/rules/JEJAK-AUTH-02-brute-force-success.yml")
+	rule, err := os.ReadFile("../../casework/hunt/rules/JEJAK-AUTH-02-brute-force-success.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -477,7 +478,7 @@ func TestReportUsageAndEmptyCase(t *testing.T) {
 // writing it again gives the same bytes.
 func TestReportPDFExample(t *testing.T) {
 	oracle.Tool(t, "pdftotext", "poppler-utils")
-	if _, err := os.Stat(filepath.Join(export.FontDir, "DejaVuSans.ttf")); err != nil {
+	if _, err := os.Stat(filepath.Join(report.FontDir, "DejaVuSans.ttf")); err != nil {
 		t.Skip("DejaVu fonts not installed: apt-get install -y fonts-dejavu-core")
 	}
 	clock := newClock()

@@ -3,7 +3,7 @@ package main
 import (
 	"fmt"
 
-	"github.com/jejak-forensics/jejak/forensics/ingest"
+	"github.com/jejak-forensics/jejak/casework/ingest"
 	"github.com/urfave/cli/v2"
 )
 

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jejak-forensics/jejak/forensics/zonecheck"
+	"github.com/jejak-forensics/jejak/casework/zonecheck"
 	"github.com/jejak-forensics/jejak/internal/oracle"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 	"github.com/jejak-forensics/jejak/timeline"

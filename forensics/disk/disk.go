@@ -73,18 +73,18 @@ func Open(ctx context.Context, path string, opts Options) (w jfs.Walker, isDisk 
 		return nil, false, nil // not an image we can read: let fs.Open judge
 	}
 	defer img.Close()
-	if !looksLikeDisk(img, img.Size()) {
+	if !LooksLikeDisk(img, img.Size()) {
 		return nil, false, nil
 	}
 	return &walker{path: path, opts: opts}, true, nil
 }
 
-// looksLikeDisk: a valid MBR or GPT, or a file system this package walks
+// LooksLikeDisk: a valid MBR or GPT, or a file system this package walks
 // (a validated ext superblock, an NTFS boot sector, a FAT/exFAT boot
 // sector whose geometry holds). Other file systems
 // alone do not make a file a disk image: an ISO or a swap file is left to
 // the plain-file path.
-func looksLikeDisk(r io.ReaderAt, size int64) bool {
+func LooksLikeDisk(r io.ReaderAt, size int64) bool {
 	if size < 1024 {
 		return false
 	}
@@ -286,7 +286,7 @@ func OpenFound(ctx context.Context, src jfs.ImageSource) (jfs.Walker, []string, 
 	opts := Options{FS: src.Opts}
 	prefix := slices.Clone(src.Entry.Chain)
 	if src.Path == "" {
-		if !looksLikeDisk(src.R, src.Size) || !holdsFileSystem(src.R, src.Size) {
+		if !LooksLikeDisk(src.R, src.Size) || !holdsFileSystem(src.R, src.Size) {
 			return nil, nil, nil
 		}
 		return &walker{opts: opts, nested: true, prefix: prefix, r: src.R, size: src.Size}, nil, nil
@@ -300,7 +300,7 @@ func OpenFound(ctx context.Context, src jfs.ImageSource) (jfs.Walker, []string, 
 	}
 	defer img.Close()
 	info := img.Info()
-	if (info.Format == "raw" || info.Format == "split-raw") && !(looksLikeDisk(img, img.Size()) && holdsFileSystem(img, img.Size())) {
+	if (info.Format == "raw" || info.Format == "split-raw") && !(LooksLikeDisk(img, img.Size()) && holdsFileSystem(img, img.Size())) {
 		return nil, nil, nil
 	}
 	var others []string

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jejak-forensics/jejak/internal/casetest"
+	"github.com/jejak-forensics/jejak/casework/casetest"
 	"github.com/jejak-forensics/jejak/internal/oracle"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 	"github.com/jejak-forensics/jejak/timeline"

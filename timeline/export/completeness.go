@@ -74,7 +74,7 @@ func (r IncompleteRun) sentence() string {
 	fmt.Fprintf(&b, "Ingest run %d, started %s, ", r.Run, r.Started.UTC().Format(time.RFC3339))
 	proc := ""
 	if r.PID > 0 {
-		proc = fmt.Sprintf(" (pid %d on %s)", r.PID, dashIfEmpty(r.Host))
+		proc = fmt.Sprintf(" (pid %d on %s)", r.PID, hostOrDash(r.Host))
 	}
 	switch r.State {
 	case "killed":
@@ -107,32 +107,18 @@ func (r IncompleteRun) sentence() string {
 	return b.String() + "."
 }
 
-// completenessText is the report's statement of completeness (nil when the
-// report was not given one), and what to say in place of the counts of the
-// latest ingest run when the custody log records none: "never ingested"
-// only when no run is recorded and the timeline is empty.
-func completenessText(r *Report) (lines []string, incomplete bool, noIngest string) {
-	c := r.Completeness
-	if c != nil {
-		lines, incomplete = c.Lines(), !c.Complete
-	}
-	switch {
-	case r.Events == 0 && (c == nil || c.Runs == 0):
-		noIngest = "The case was never ingested: no event was read."
-	case c != nil && len(c.Incomplete) > 0:
-		noIngest = fmt.Sprintf("No ingest run that ended is recorded in the custody log: the case timeline holds %d events, "+
-			"written by the runs that did not complete listed under Completeness at the top; how much they read is stated there.", r.Events)
-	default:
-		noIngest = fmt.Sprintf("No ingest run is recorded in the custody log, yet the case timeline holds %d events.", r.Events)
-	}
-	return lines, incomplete, noIngest
-}
-
-// endedBy says in words how a run that did not complete ended, from the
+// EndedBy says in words how a run that did not complete ended, from the
 // error its custody entry records.
-func endedBy(errMsg string) string {
+func EndedBy(errMsg string) string {
 	if strings.Contains(errMsg, "context canceled") {
 		return "it was interrupted (Ctrl-C or SIGTERM)"
 	}
 	return "it failed: " + errMsg
+}
+
+func hostOrDash(h string) string {
+	if h == "" {
+		return "-"
+	}
+	return h
 }

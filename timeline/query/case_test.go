@@ -3,7 +3,7 @@ package query_test
 import (
 	"testing"
 
-	"github.com/jejak-forensics/jejak/internal/casetest"
+	"github.com/jejak-forensics/jejak/casework/casetest"
 
 	"github.com/jejak-forensics/jejak/timeline/store/sqlite"
 )

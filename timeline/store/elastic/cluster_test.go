@@ -19,7 +19,7 @@ import (
 	"time"
 
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
-	"github.com/jejak-forensics/jejak/forensics/ingest"
+	"github.com/jejak-forensics/jejak/casework/ingest"
 	"github.com/jejak-forensics/jejak/parsers/all"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 	"github.com/jejak-forensics/jejak/timeline"

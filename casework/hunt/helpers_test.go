@@ -1,0 +1,61 @@
+package hunt
+
+import (
+	"context"
+	"testing"
+
+	"github.com/jejak-forensics/jejak/casework/casetest"
+
+	"github.com/jejak-forensics/jejak/timeline"
+	"github.com/jejak-forensics/jejak/timeline/store/sqlite"
+)
+
+// buildCase ingests real files (corpus-relative, or absolute paths) into a
+// fresh SQLite case store, as 'jejak ingest' does, one evidence item each.
+func buildCase(t testing.TB, paths ...string) *sqlite.Store {
+	t.Helper()
+	st, _ := casetest.Build(t, paths...)
+	return st
+}
+
+// hunt runs the built-in rules (plus extra) over a store.
+func hunt(t testing.TB, st timeline.Store, cfg Config, extra ...*Rule) []Finding {
+	t.Helper()
+	if cfg.Rules == nil {
+		b, err := Builtin()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Rules = append(b, extra...)
+	}
+	fs, err := Hunt(context.Background(), st, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fs
+}
+
+func byRule(fs []Finding, id string) []Finding {
+	var out []Finding
+	for _, f := range fs {
+		if f.RuleID == id {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func ruleByID(t testing.TB, id string) *Rule {
+	t.Helper()
+	b, err := Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range b {
+		if r.ID == id {
+			return r
+		}
+	}
+	t.Fatalf("no built-in rule %s", id)
+	return nil
+}
