@@ -93,4 +93,4 @@ fi
 go test -count=1 -timeout 10m -run '^TestCluster' ./timeline/store/elastic/
 # Workers of one case in the cluster (issue 17): claims and leases, a worker
 # killed mid-item, push and pull, hunting through a point in time.
-go test -count=1 -timeout 20m ./forensics/worker/
+go test -count=1 -timeout 20m ./casework/worker/

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jejak-forensics/jejak/forensics/evidence"
 	"github.com/jejak-forensics/jejak/casework/worker"
+	"github.com/jejak-forensics/jejak/forensics/evidence"
 	"github.com/jejak-forensics/jejak/timeline/store/elastic"
 )
 

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jejak-forensics/jejak/forensics/hunt"
-	"github.com/jejak-forensics/jejak/internal/casetest"
+	"github.com/jejak-forensics/jejak/casework/casetest"
+	"github.com/jejak-forensics/jejak/casework/hunt"
 	"github.com/jejak-forensics/jejak/parsers/journal"
 )
 

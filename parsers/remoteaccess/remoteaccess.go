@@ -7,7 +7,7 @@
 // ["session"] and event.action remote-access-session-start or
 // remote-access-session-end, and jejak.data remote.tool, remote.id and
 // remote.name: the contract the remote-access hunting analyzer reads
-// (forensics/hunt/remoteaccess.go).
+// (casework/hunt/remoteaccess.go).
 //
 // Times: TeamViewer's connection lists are in UTC (plaso's teamviewer
 // plugins read them so; the sample's sessions fall at the UTC times its

@@ -54,7 +54,7 @@ const (
 )
 
 // Event actions. ActionUSBFirst and ActionInstalled are the contract the
-// USB hunting analyzer reads (forensics/hunt/usb.go), shared with the
+// USB hunting analyzer reads (casework/hunt/usb.go), shared with the
 // registry's device history.
 const (
 	ActionUSBFirst  = "usb-device-first-connected"
