@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -74,27 +72,13 @@ EXAMPLES
 	})
 }
 
-// huntParams are what a hunt's findings depend on; their hash is the key
-// under which the findings are stored.
-type huntParams struct {
-	After        time.Time `json:"after"`
-	Before       time.Time `json:"before,omitzero"`
-	Rules        []string  `json:"rules"` // ID@sha256 of every rule run
-	Watch        []string  `json:"watch,omitempty"`
-	WorkingHours string    `json:"working_hours,omitempty"`
-	Zone         string    `json:"zone"`
-	// MinSeverity: findings below it were not stored (omitted when every
-	// finding was, so earlier hunts keep their keys).
-	MinSeverity string `json:"min_severity,omitempty"`
-}
-
-// huntRecordParams is what the case stores beside a hunt's findings: its
-// parameters, and the verdict on every log whose record sequence was
-// judged. An intact log is no finding, but the report lists it.
-type huntRecordParams struct {
-	huntParams
-	Logs []hunt.LogVerdict `json:"logs_examined,omitempty"`
-}
+// huntParams and huntRecordParams moved to casework/hunt (hunt.Params,
+// hunt.RecordParams); the aliases keep the readers in package main
+// compiling while they move.
+type (
+	huntParams       = hunt.Params
+	huntRecordParams = hunt.RecordParams
+)
 
 // huntFlags are the hunt's parameters, shared by hunt and analyze (where
 // --after is optional: without it analyze does not hunt).
@@ -159,18 +143,7 @@ func (e *env) hunt(c *cli.Context, cs *evidence.Case, store *sqlite.Store) error
 		cfg.Progress = func(n int64) { fmt.Fprintf(e.stderr, "\rhunting: %d events read", n) }
 	}
 
-	params := huntParams{After: cfg.After, Before: cfg.Before, Watch: cfg.Watch, Zone: zone.String()}
-	for _, r := range rules {
-		params.Rules = append(params.Rules, r.ID+"@"+r.SHA256)
-	}
-	if cfg.WorkingHours != nil {
-		params.WorkingHours = cfg.WorkingHours.String()
-	}
-	if cfg.MinSeverity > hunt.Informational {
-		params.MinSeverity = cfg.MinSeverity.String()
-	}
-	pj, _ := json.Marshal(params)
-	key := sha256.Sum256(pj)
+	params := hunt.ParamsFor(cfg)
 
 	// A hunt over a partial timeline says so first, and exits 3 (unless
 	// --fail-on's 4: a finding on part of the events is still a finding).
@@ -203,11 +176,11 @@ func (e *env) hunt(c *cli.Context, cs *evidence.Case, store *sqlite.Store) error
 	}
 	// The key stays the hash of the parameters alone; the stored record
 	// adds the logs examined.
-	rj, err := json.Marshal(huntRecordParams{huntParams: params, Logs: logs})
+	rj, err := json.Marshal(hunt.RecordParams{Params: params, Logs: logs})
 	if err != nil {
 		return err
 	}
-	hr := sqlite.HuntRecord{Key: hex.EncodeToString(key[:16]), Params: rj, Started: started, Finished: e.now(), ToolVersion: version}
+	hr := sqlite.HuntRecord{Key: params.Key(), Params: rj, Started: started, Finished: e.now(), ToolVersion: version}
 	if err := store.ReplaceFindings(c.Context, hr, recs); err != nil {
 		return err
 	}
