@@ -30,6 +30,15 @@ func (s *Store) PIT() PIT { return PIT{s: s} }
 // that was asked).
 func (p PIT) Search(ctx context.Context, q timeline.Query, fn func(*timeline.Event) error) error {
 	s := p.s
+	return s.withPIT(ctx, func(pit *string) error {
+		return s.pages(ctx, rangeQuery(q), q.Limit, pit, fn)
+	})
+}
+
+// withPIT refreshes the index, opens a point in time on it for fn, and
+// closes it when fn returns (even on a cancelled ctx: an open point in
+// time holds the segments it sees until it expires).
+func (s *Store) withPIT(ctx context.Context, fn func(pit *string) error) error {
 	if err := s.refresh(ctx); err != nil {
 		return err
 	}
@@ -60,6 +69,5 @@ func (p PIT) Search(ctx context.Context, q timeline.Query, fn func(*timeline.Eve
 			r.Body.Close()
 		}
 	}()
-
-	return s.pages(ctx, rangeQuery(q), q.Limit, &pit, fn)
+	return fn(&pit)
 }

@@ -34,13 +34,32 @@ func (s *Store) QueryCount(ctx context.Context, f *query.Filter, q timeline.Quer
 	return s.count(ctx, filterQuery(f, q), q.Limit)
 }
 
+// eventSort is the timeline's order: @timestamp, then jejak.id.
+var eventSort = []any{
+	map[string]any{"@timestamp": map[string]any{"order": "asc", "format": nanosFormat}},
+	map[string]any{"jejak.id": "asc"},
+}
+
 // pages runs a query sorted by @timestamp then jejak.id, paging with
 // search_after on that sort; Search, Query and the point-in-time reader
 // all read through it. With pit set the pages go through that point in
 // time (no index in the path: the point in time names it), and the ID the
-// cluster hands back replaces it. Sort values are kept as json.Number:
-// date_nanos sorts as integers up to 2^63, beyond float64's precision.
+// cluster hands back replaces it.
 func (s *Store) pages(ctx context.Context, qry map[string]any, limit int, pit *string, fn func(*timeline.Event) error) error {
+	return s.hits(ctx, qry, eventSort, limit, pit, func(_ string, src json.RawMessage) error {
+		var e timeline.Event
+		if err := json.Unmarshal(src, &e); err != nil {
+			return fmt.Errorf("decode event from %s: %w", s.cfg.Index, err)
+		}
+		return fn(&e)
+	})
+}
+
+// hits pages through the documents of qry in the order sort gives,
+// handing fn each one's _id and _source undecoded. Sort values are kept
+// as json.Number: date_nanos sorts as integers up to 2^63, beyond
+// float64's precision. A failed shard is an error, never a short read.
+func (s *Store) hits(ctx context.Context, qry map[string]any, sort []any, limit int, pit *string, fn func(id string, src json.RawMessage) error) error {
 	var after []any
 	sent := 0
 	for {
@@ -55,10 +74,7 @@ func (s *Store) pages(ctx context.Context, qry map[string]any, limit int, pit *s
 			"size":             size,
 			"query":            qry,
 			"track_total_hits": false,
-			"sort": []any{
-				map[string]any{"@timestamp": map[string]any{"order": "asc", "format": nanosFormat}},
-				map[string]any{"jejak.id": "asc"},
-			},
+			"sort":             sort,
 		}
 		opts := []func(*esapi.SearchRequest){s.client.Search.WithContext(ctx)}
 		if pit != nil {
@@ -89,6 +105,7 @@ func (s *Store) pages(ctx context.Context, qry map[string]any, limit int, pit *s
 			} `json:"_shards"`
 			Hits struct {
 				Hits []struct {
+					ID     string          `json:"_id"`
 					Source json.RawMessage `json:"_source"`
 					Sort   []any           `json:"sort"`
 				} `json:"hits"`
@@ -108,11 +125,7 @@ func (s *Store) pages(ctx context.Context, qry map[string]any, limit int, pit *s
 			*pit = page.PitID // the cluster may hand over a newer ID
 		}
 		for _, h := range page.Hits.Hits {
-			var e timeline.Event
-			if err := json.Unmarshal(h.Source, &e); err != nil {
-				return fmt.Errorf("decode event from %s: %w", s.cfg.Index, err)
-			}
-			if err := fn(&e); err != nil {
+			if err := fn(h.ID, h.Source); err != nil {
 				return err
 			}
 			sent++
@@ -124,7 +137,7 @@ func (s *Store) pages(ctx context.Context, qry map[string]any, limit int, pit *s
 		// cluster adds its tiebreaker, _shard_doc); a page without them
 		// would start the next one from the beginning again.
 		after = page.Hits.Hits[len(page.Hits.Hits)-1].Sort
-		if len(after) < 2 {
+		if len(after) < len(sort) {
 			return fmt.Errorf("search %s: a page ended without its sort values", s.cfg.Index)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/elastic/go-elasticsearch/v8/esutil"
 	"github.com/jejak-forensics/jejak/timeline"
+	"github.com/jejak-forensics/jejak/timeline/store"
 )
 
 // outcome of one event in one round of bulk requests.
@@ -48,10 +49,8 @@ func (s *Store) Write(ctx context.Context, batch []*timeline.Event) (timeline.Wr
 
 // RawEvent is an event already encoded: its ID and its JSON document, as
 // the case store keeps it (json.Marshal of a finalised timeline.Event).
-type RawEvent struct {
-	ID  string
-	Doc []byte
-}
+// The type is store.RawEvent, shared by both stores.
+type RawEvent = store.RawEvent
 
 // WriteRaw is Write for events already encoded, with the same guarantees.
 // Copying a case from its store this way skips decoding every event and

@@ -2,11 +2,13 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
+
+	"github.com/jejak-forensics/jejak/timeline/store"
 )
 
 // Findings of hunts live beside the events. A hunt is identified by a key
@@ -39,27 +41,13 @@ CREATE TABLE IF NOT EXISTS findings (
 CREATE INDEX IF NOT EXISTS findings_rule ON findings(rule_id, first);
 `
 
-// HuntRecord describes one stored hunt.
-type HuntRecord struct {
-	Key         string          `json:"key"`
-	Params      json.RawMessage `json:"params"`
-	Started     time.Time       `json:"started"`
-	Finished    time.Time       `json:"finished"`
-	ToolVersion string          `json:"tool_version"`
-	Findings    int             `json:"findings"`
-}
-
-// FindingRecord is one stored finding: the columns reports filter on and
-// the finding itself as JSON, verbatim.
-type FindingRecord struct {
-	ID       string
-	RuleID   string
-	Severity string
-	First    time.Time
-	Last     time.Time
-	Events   int
-	Doc      json.RawMessage
-}
+// HuntRecord and FindingRecord are the names this package gave the
+// records before both stores shared them (package store); they stay so
+// callers not yet moved to store.Hunt and store.Finding keep building.
+type (
+	HuntRecord    = store.Hunt
+	FindingRecord = store.Finding
+)
 
 // findingsTables creates the tables on first use (IF NOT EXISTS is cheap),
 // leaving sqlite.go's schema alone: stores never hunted stay as they were.
@@ -70,18 +58,30 @@ func (s *Store) findingsTables(ctx context.Context) error {
 	return nil
 }
 
-// ReplaceFindings stores a hunt's findings in report order, replacing
-// those of an earlier hunt with the same key, in one transaction.
+// ReplaceFindings is PutHunt under the name it had before store.Findings.
 func (s *Store) ReplaceFindings(ctx context.Context, h HuntRecord, fs []FindingRecord) error {
-	if h.Key == "" {
-		return errors.New("store findings: empty hunt key")
+	return s.PutHunt(ctx, h, fs)
+}
+
+// PutHunt stores a hunt's findings in report order, replacing those of an
+// earlier hunt with the same key, in one transaction (store.Findings).
+func (s *Store) PutHunt(ctx context.Context, h store.Hunt, fs []store.Finding) error {
+	if err := h.Check(); err != nil {
+		return fmt.Errorf("store findings: %w", err)
+	}
+	// The same check as the Elasticsearch store's, so a finding one store
+	// takes the other takes too, and both read back the same record.
+	for _, f := range fs {
+		if err := f.Check(); err != nil {
+			return fmt.Errorf("store findings of hunt %s: %w", h.Key, err)
+		}
 	}
 	if err := s.findingsTables(ctx); err != nil {
 		return err
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return fmt.Errorf("store findings of hunt %s: %w", h.Key, err)
 	}
 	defer tx.Rollback()
 	if _, err := tx.ExecContext(ctx, `DELETE FROM findings WHERE hunt = ?`, h.Key); err != nil {
@@ -115,7 +115,7 @@ func (s *Store) Hunts(ctx context.Context) ([]HuntRecord, error) {
 	if err := s.findingsTables(ctx); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT key, params, started, finished, tool_version, findings FROM hunts ORDER BY finished DESC, key`)
+	rows, err := s.db.QueryContext(ctx, `SELECT key, params, started, finished, tool_version, findings FROM hunts`)
 	if err != nil {
 		return nil, err
 	}
@@ -128,11 +128,27 @@ func (s *Store) Hunts(ctx context.Context) ([]HuntRecord, error) {
 			return nil, err
 		}
 		h.Params = json.RawMessage(params)
-		h.Started, _ = time.Parse(time.RFC3339Nano, started)
-		h.Finished, _ = time.Parse(time.RFC3339Nano, finished)
+		if h.Started, err = time.Parse(time.RFC3339Nano, started); err != nil {
+			return nil, fmt.Errorf("hunt %s: started: %w", h.Key, err)
+		}
+		if h.Finished, err = time.Parse(time.RFC3339Nano, finished); err != nil {
+			return nil, fmt.Errorf("hunt %s: finished: %w", h.Key, err)
+		}
 		out = append(out, h)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	// Ordered here, not by SQL: the stored times are RFC 3339 text with as
+	// many fractional digits as they need, which do not sort as text
+	// ("…:00Z" sorts after "…:00.5Z").
+	slices.SortStableFunc(out, func(a, b HuntRecord) int {
+		if c := b.Finished.Compare(a.Finished); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Key, b.Key)
+	})
+	return out, nil
 }
 
 // Findings streams a hunt's findings in the order they were stored; an
@@ -142,13 +158,11 @@ func (s *Store) Findings(ctx context.Context, huntKey string, fn func(FindingRec
 		return err
 	}
 	if huntKey == "" {
-		err := s.db.QueryRowContext(ctx, `SELECT key FROM hunts ORDER BY finished DESC, key LIMIT 1`).Scan(&huntKey)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
+		hs, err := s.Hunts(ctx)
+		if err != nil || len(hs) == 0 {
 			return err
 		}
+		huntKey = hs[0].Key
 	}
 	rows, err := s.db.QueryContext(ctx, `SELECT id, rule_id, severity, first, last, events, doc FROM findings WHERE hunt = ? ORDER BY seq`, huntKey)
 	if err != nil {

@@ -16,8 +16,11 @@ func TestFindingsReplaceAndRead(t *testing.T) {
 	}
 	defer st.Close()
 	t0 := time.Date(2024, 2, 14, 11, 0, 0, 0, time.UTC)
+	doc := func(id string) string {
+		return `{"id":"` + id + `","rule_id":"R","severity":"high","first":"2024-02-14T11:00:00Z","last":"2024-02-14T11:01:00Z","events":[{},{}]}`
+	}
 	rec := func(id string) FindingRecord {
-		return FindingRecord{ID: id, RuleID: "R", Severity: "high", First: t0, Last: t0.Add(time.Minute), Events: 2, Doc: json.RawMessage(`{"id":"` + id + `"}`)}
+		return FindingRecord{ID: id, RuleID: "R", Severity: "high", First: t0, Last: t0.Add(time.Minute), Events: 2, Doc: json.RawMessage(doc(id))}
 	}
 	h := HuntRecord{Key: "k1", Params: json.RawMessage(`{"after":"x"}`), Started: t0, Finished: t0.Add(time.Second), ToolVersion: "test"}
 	if err := st.ReplaceFindings(ctx, h, []FindingRecord{rec("b"), rec("a")}); err != nil {
@@ -35,7 +38,7 @@ func TestFindingsReplaceAndRead(t *testing.T) {
 	var got []string
 	if err := st.Findings(ctx, "k1", func(f FindingRecord) error {
 		got = append(got, f.ID)
-		if !f.First.Equal(t0) || f.Events != 2 || string(f.Doc) != `{"id":"`+f.ID+`"}` {
+		if !f.First.Equal(t0) || f.Events != 2 || string(f.Doc) != doc(f.ID) {
 			t.Errorf("finding read back as %+v", f)
 		}
 		return nil
@@ -53,5 +56,49 @@ func TestFindingsReplaceAndRead(t *testing.T) {
 	_ = st.Findings(ctx, "", func(f FindingRecord) error { got = append(got, f.ID); return nil })
 	if len(got) != 1 || got[0] != "z" {
 		t.Errorf("latest hunt findings %v, want [z]", got)
+	}
+}
+
+// TestFindingsRefused: a record whose fields say other than its document,
+// or a document Elasticsearch could not take as it is, is refused before
+// anything is stored, as the Elasticsearch store refuses it.
+func TestFindingsRefused(t *testing.T) {
+	ctx := context.Background()
+	st, err := Open(ctx, filepath.Join(t.TempDir(), "case.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	t0 := time.Date(2024, 2, 14, 11, 0, 0, 0, time.UTC)
+	good := FindingRecord{ID: "a", RuleID: "R", Severity: "high", First: t0, Last: t0, Events: 0,
+		Doc: json.RawMessage(`{"id":"a","rule_id":"R","severity":"high","first":"2024-02-14T11:00:00Z","last":"2024-02-14T11:00:00Z","events":null}`)}
+	h := HuntRecord{Key: "k", Started: t0, Finished: t0}
+	for _, c := range []struct {
+		name string
+		h    HuntRecord
+		f    func(*FindingRecord)
+	}{
+		{"other severity", h, func(f *FindingRecord) { f.Severity = "low" }},
+		{"other event count", h, func(f *FindingRecord) { f.Events = 3 }},
+		{"other first", h, func(f *FindingRecord) { f.First = t0.Add(time.Nanosecond) }},
+		{"indented document", h, func(f *FindingRecord) { f.Doc = json.RawMessage("{\n" + string(f.Doc[1:])) }},
+		{"hunt member", h, func(f *FindingRecord) { f.Doc = json.RawMessage(`{"hunt":"k",` + string(f.Doc[1:])) }},
+		{"not an object", h, func(f *FindingRecord) { f.Doc = json.RawMessage(`[1]`) }},
+		{"no hunt key", HuntRecord{}, func(*FindingRecord) {}},
+		{"params not an object", HuntRecord{Key: "k", Params: json.RawMessage(`[1]`)}, func(*FindingRecord) {}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := good
+			c.f(&f)
+			if err := st.PutHunt(ctx, c.h, []FindingRecord{f}); err == nil {
+				t.Errorf("PutHunt took it")
+			}
+		})
+	}
+	if hs, err := st.Hunts(ctx); err != nil || len(hs) != 0 {
+		t.Errorf("after refusals: hunts %+v, %v; want none", hs, err)
+	}
+	if err := st.PutHunt(ctx, h, []FindingRecord{good}); err != nil {
+		t.Errorf("PutHunt(good) = %v", err)
 	}
 }
