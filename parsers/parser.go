@@ -25,7 +25,7 @@ type Parser interface {
 	// HeadSize, fewer for a short file).
 	Match(e *jfs.Entry, head []byte) bool
 	// Parse streams events to emit. A record it cannot read is reported with
-	// src.Warn and parsing goes on; an error return means the file as a whole
+	// src.Warnf and parsing goes on; an error return means the file as a whole
 	// could not be parsed (or emit/ctx asked to stop).
 	Parse(ctx context.Context, src *Source, emit func(*timeline.Event) error) error
 }
@@ -50,6 +50,60 @@ type Source struct {
 	// parser of a format that declares its own record count (EVTX chunk
 	// headers), once, when the file is done.
 	Account func(Accounting)
+	// Parser is the name of the parser reading the source, written into
+	// every RecordError that Warnf and WarnErr report. The pipeline sets it
+	// to the matched parser's name; a parser calls As(Name) first so that
+	// a Source built without it (a test, a caller outside ingest) still
+	// reports who warned.
+	Parser string
+}
+
+// As returns the source to parse as the parser named name: s itself when
+// its Parser is already set (by the pipeline, which knows which parser it
+// matched), else a shallow copy naming name. A copy, so that the caller's
+// Source is not changed under it.
+func (s *Source) As(name string) *Source {
+	if s.Parser != "" {
+		return s
+	}
+	c := *s
+	c.Parser = name
+	return &c
+}
+
+// Warnf reports a record that could not be read, at byte offset and
+// 1-based record number (0 when the format has none), with the parser and
+// the file's path filled from the source: one call instead of a
+// RecordError literal that repeats both in every parser.
+func (s *Source) Warnf(offset, record int64, format string, a ...any) {
+	s.WarnErr(offset, record, fmt.Errorf(format, a...))
+}
+
+// WarnErr is Warnf for an error already made; err is kept as the
+// RecordError's Err, so errors.Is (ErrUnrecovered) still sees it. A
+// Source without Warn (a benchmark, a probe) hears nothing; the pipeline
+// always sets it.
+func (s *Source) WarnErr(offset, record int64, err error) {
+	if s.Warn == nil {
+		return
+	}
+	path := ""
+	if s.Entry != nil {
+		path = s.Entry.Path
+	}
+	s.Warn(&RecordError{Parser: s.Parser, Path: path, Offset: offset, Record: record, Err: err})
+}
+
+// At records where ev's record lies in the file (jejak.provenance offset
+// and record) and returns ev. That is all of the provenance a parser
+// knows: the pipeline fills the evidence, chain, path, identity and parser
+// when the event is emitted (casework/ingest, parsertest.Parse), so a
+// parser never sets them. A function rather than a Source method because
+// most parsers build their events in helpers that never see the Source.
+func At(ev *timeline.Event, offset, record int64) *timeline.Event {
+	ev.Jejak.Provenance.Offset = offset
+	ev.Jejak.Provenance.Record = record
+	return ev
 }
 
 // Accounting says what became of the records a file declares, so that a

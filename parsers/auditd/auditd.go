@@ -126,8 +126,9 @@ func (a *assembler) flushAll() error {
 
 // Parse implements parsers.Parser.
 func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
+	src = src.As(Name)
 	warn := func(off, line int64, err error) {
-		src.Warn(&parsers.RecordError{Parser: Name, Path: src.Entry.Path, Offset: off, Record: line, Err: err})
+		src.WarnErr(off, line, err)
 	}
 	asm := &assembler{byKey: map[string]*pending{}, emit: func(pe *pending) error {
 		return emit(buildEvent(pe))
@@ -229,8 +230,7 @@ func buildEvent(pe *pending) *timeline.Event {
 	recs := pe.records
 	first, main := recs[0], primary(recs)
 	ev := &timeline.Event{Timestamp: first.Time, TimestampDesc: timestampDesc}
-	ev.Jejak.Provenance.Offset = first.Offset
-	ev.Jejak.Provenance.Record = first.Line
+	parsers.At(ev, first.Offset, first.Line)
 
 	types := make([]string, len(recs))
 	raws := make([]string, len(recs))

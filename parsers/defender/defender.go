@@ -115,12 +115,13 @@ func parseTime(s string, loc *time.Location) (time.Time, error) {
 
 // Parse implements parsers.Parser.
 func (*Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
+	src = src.As(Name)
 	zone := src.Zone
 	if zone == nil {
 		zone = time.UTC
 	}
 	warn := func(off, num int64, err error) {
-		src.Warn(&parsers.RecordError{Parser: Name, Path: src.Entry.Path, Offset: off, Record: num, Err: err})
+		src.WarnErr(off, num, err)
 	}
 	br := bufio.NewReaderSize(src.R, 64<<10)
 	head, _ := br.Peek(8)
@@ -166,7 +167,7 @@ func (*Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeli
 			ev.Event.Timezone = zone.String()
 			ev.Jejak.Time = &timeline.TimeNote{ZoneAssumed: zone.String()}
 		}
-		ev.Jejak.Provenance.Offset, ev.Jejak.Provenance.Record = off, num
+		parsers.At(ev, off, num)
 		normalise(ev, ev.Message)
 		pend = ev
 		return nil

@@ -62,9 +62,7 @@ type aptBlock struct {
 
 // Parse implements parsers.Parser.
 func (p *AptHistory) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
-	warn := func(off, n int64, err error) {
-		src.Warn(&parsers.RecordError{Parser: AptName, Path: src.Entry.Path, Offset: off, Record: n, Err: err})
-	}
+	src = src.As(AptName)
 	var blk *aptBlock
 	flush := func() error {
 		if blk == nil {
@@ -74,14 +72,14 @@ func (p *AptHistory) Parse(ctx context.Context, src *parsers.Source, emit func(*
 		blk = nil
 		ev, err := aptEvent(b, src)
 		if err != nil {
-			warn(b.off, b.line, err)
+			src.WarnErr(b.off, b.line, err)
 			return nil
 		}
 		return emit(ev)
 	}
 	err := eachLine(ctx, src.R, func(line string, off, n int64, tooLong bool) error {
 		if tooLong {
-			warn(off, n, ErrLineTooLong)
+			src.WarnErr(off, n, ErrLineTooLong)
 			return nil
 		}
 		if strings.TrimSpace(line) == "" {
@@ -102,11 +100,11 @@ func (p *AptHistory) Parse(ctx context.Context, src *parsers.Source, emit func(*
 		}
 		switch {
 		case blk == nil:
-			warn(off, n, ErrOutsideBlock)
+			src.WarnErr(off, n, ErrOutsideBlock)
 		case !ok || strings.Contains(key, " "):
-			warn(off, n, ErrBadField)
+			src.WarnErr(off, n, ErrBadField)
 		case len(blk.fields) >= maxBlockLines:
-			warn(off, n, ErrBlockTooLong)
+			src.WarnErr(off, n, ErrBlockTooLong)
 		default:
 			blk.fields = append(blk.fields, aptField{key, value})
 		}
@@ -145,8 +143,7 @@ func aptEvent(b *aptBlock, src *parsers.Source) (*timeline.Event, error) {
 	ev.Event.Dataset = "apt.history"
 	ev.Event.Category = []string{"package"}
 	ev.Event.Action = "apt_run"
-	ev.Jejak.Provenance.Offset = b.off
-	ev.Jejak.Provenance.Record = b.line
+	parsers.At(ev, b.off, b.line)
 	data := map[string]string{}
 	ev.Jejak.Data = data
 	var actions []string

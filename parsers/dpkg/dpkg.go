@@ -138,12 +138,10 @@ func (p *Dpkg) Parse(ctx context.Context, src *parsers.Source, emit func(*timeli
 // event or a warning.
 func parseStamped(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error,
 	name, desc string, errBad error, split func(string) (stamp, body string, ok bool), build func(string) *timeline.Event) error {
-	warn := func(off, n int64, err error) {
-		src.Warn(&parsers.RecordError{Parser: name, Path: src.Entry.Path, Offset: off, Record: n, Err: err})
-	}
+	src = src.As(name)
 	return eachLine(ctx, src.R, func(line string, off, n int64, tooLong bool) error {
 		if tooLong {
-			warn(off, n, ErrLineTooLong)
+			src.WarnErr(off, n, ErrLineTooLong)
 			return nil
 		}
 		if strings.TrimSpace(line) == "" {
@@ -151,19 +149,18 @@ func parseStamped(ctx context.Context, src *parsers.Source, emit func(*timeline.
 		}
 		stamp, body, ok := split(line)
 		if !ok {
-			warn(off, n, errBad)
+			src.WarnErr(off, n, errBad)
 			return nil
 		}
 		t, err := localTime(stamp, stampLayout, src.Zone)
 		if err != nil {
-			warn(off, n, fmt.Errorf("%w: %v", errBad, err))
+			src.WarnErr(off, n, fmt.Errorf("%w: %v", errBad, err))
 			return nil
 		}
 		ev := build(body)
 		ev.Timestamp = t
 		ev.TimestampDesc = desc
-		ev.Jejak.Provenance.Offset = off
-		ev.Jejak.Provenance.Record = n
+		parsers.At(ev, off, n)
 		noteZone(ev, src.Zone)
 		return emit(ev)
 	})

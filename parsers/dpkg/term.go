@@ -165,9 +165,7 @@ func termPackage(list, rest string) (string, bool) {
 
 // Parse implements parsers.Parser.
 func (p *AptTerm) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
-	warn := func(off, n int64, err error) {
-		src.Warn(&parsers.RecordError{Parser: AptTermName, Path: src.Entry.Path, Offset: off, Record: n, Err: err})
-	}
+	src = src.As(AptTermName)
 	var blk *termBlock
 	// badBlock is set while the lines of a block whose start time is
 	// unreadable are read: each is a warning.
@@ -188,7 +186,7 @@ func (p *AptTerm) Parse(ctx context.Context, src *parsers.Source, emit func(*tim
 	}
 	err := eachLine(ctx, src.R, func(line string, off, n int64, tooLong bool) error {
 		if tooLong {
-			warn(off, n, ErrLineTooLong)
+			src.WarnErr(off, n, ErrLineTooLong)
 			return nil
 		}
 		if strings.TrimSpace(line) == "" {
@@ -201,7 +199,7 @@ func (p *AptTerm) Parse(ctx context.Context, src *parsers.Source, emit func(*tim
 			}
 			t, err := localTime(strings.TrimSpace(s), aptLayout, src.Zone)
 			if err != nil {
-				warn(off, n, fmt.Errorf("%w: %q", ErrBadTermTime, s))
+				src.WarnErr(off, n, fmt.Errorf("%w: %q", ErrBadTermTime, s))
 				badBlock = true
 				return nil
 			}
@@ -212,7 +210,7 @@ func (p *AptTerm) Parse(ctx context.Context, src *parsers.Source, emit func(*tim
 		if s, ok := strings.CutPrefix(line, termEnded); ok {
 			t, err := localTime(strings.TrimSpace(s), aptLayout, src.Zone)
 			if err != nil {
-				warn(off, n, fmt.Errorf("%w: %q", ErrBadTermTime, s))
+				src.WarnErr(off, n, fmt.Errorf("%w: %q", ErrBadTermTime, s))
 				// The run's summary still goes out, without its end.
 				badBlock = false
 				return flush(nil)
@@ -227,11 +225,11 @@ func (p *AptTerm) Parse(ctx context.Context, src *parsers.Source, emit func(*tim
 		}
 		switch {
 		case blk == nil && badBlock:
-			warn(off, n, ErrUntimedRun)
+			src.WarnErr(off, n, ErrUntimedRun)
 		case blk == nil:
-			warn(off, n, ErrOutsideTermBlock)
+			src.WarnErr(off, n, ErrOutsideTermBlock)
 		case !blk.add(line):
-			warn(off, n, ErrTermBlockTooLong)
+			src.WarnErr(off, n, ErrTermBlockTooLong)
 		}
 		return nil
 	})
@@ -266,8 +264,7 @@ func termStartEvent(b *termBlock, end *termEnd, zone *time.Location) *timeline.E
 	ev.TimestampDesc = "Start Time"
 	ev.Event.Action = "apt_run_started"
 	ev.Event.Type = []string{"start"}
-	ev.Jejak.Provenance.Offset = b.off
-	ev.Jejak.Provenance.Record = b.line
+	parsers.At(ev, b.off, b.line)
 	data := ev.Jejak.Data
 	var counts []string
 	for _, a := range termActions {
@@ -337,8 +334,7 @@ func termEndEvent(b *termBlock, end *termEnd, zone *time.Location) *timeline.Eve
 	ev.TimestampDesc = "End Time"
 	ev.Event.Action = "apt_run_ended"
 	ev.Event.Type = []string{"end"}
-	ev.Jejak.Provenance.Offset = end.off
-	ev.Jejak.Provenance.Record = end.line
+	parsers.At(ev, end.off, end.line)
 	ev.Message = "apt run ended (term.log)"
 	if !b.start.IsZero() {
 		ev.Jejak.Data["start"] = b.start.Format(time.RFC3339)

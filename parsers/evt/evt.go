@@ -142,6 +142,7 @@ func parseHeader(b []byte) (fileHeader, error) {
 
 // Parse implements parsers.Parser.
 func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
+	src = src.As(Name)
 	name := ""
 	if src.Entry != nil {
 		name = src.Entry.Path
@@ -160,11 +161,7 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 			return fmt.Errorf("evt: %s: read: %w", name, err)
 		}
 	}
-	warn := func(off, rec int64, err error) {
-		if src.Warn != nil {
-			src.Warn(&parsers.RecordError{Parser: Name, Path: name, Offset: off, Record: rec, Err: err})
-		}
-	}
+	warn := src.WarnErr
 	h, err := parseHeader(data)
 	if err != nil {
 		return fmt.Errorf("evt: %s: offset 0: %w", name, err)
@@ -597,8 +594,7 @@ func (f *file) event(r *record, recovered string) *timeline.Event {
 		ev.Jejak.Tags = append(ev.Jejak.Tags, TagRecovered)
 	}
 	ev.Jejak.Data = data
-	ev.Jejak.Provenance.Offset = r.off
-	ev.Jejak.Provenance.Record = int64(r.number)
+	parsers.At(ev, r.off, int64(r.number))
 	normalize(ev, r)
 	ev.Message = message(r, id)
 	return ev

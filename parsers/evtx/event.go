@@ -6,6 +6,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/jejak-forensics/jejak/parsers"
 	"github.com/jejak-forensics/jejak/timeline"
 )
 
@@ -211,8 +212,7 @@ func toEvent(r *Record) *timeline.Event {
 		data["record_anomaly"] = r.Anomaly
 	}
 	ev.Jejak.Data = data
-	ev.Jejak.Provenance.Offset = r.Offset
-	ev.Jejak.Provenance.Record = int64(r.ID)
+	parsers.At(ev, r.Offset, int64(r.ID))
 
 	ed := EventData(r.Event)
 	ev.Event.Kind = "event"

@@ -280,6 +280,7 @@ func (s Stats) NotRead() int { return max(0, s.Declared-s.Live) }
 
 // Parse implements parsers.Parser (see ParseStats).
 func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
+	src = src.As(Name)
 	st, err := p.ParseStats(ctx, src, emit)
 	if src.Account != nil {
 		src.Account(parsers.Accounting{Declared: int64(st.Declared), Live: int64(st.Live),
@@ -304,15 +305,9 @@ func (p *Parser) ParseStats(ctx context.Context, src *parsers.Source, emit func(
 	if src.ReaderAt == nil || src.Size < 0 {
 		return st, errors.New("evtx: random access with a known size is required")
 	}
-	path := ""
-	if src.Entry != nil {
-		path = src.Entry.Path
-	}
 	report := func(w warning) {
 		st.Warnings++
-		if src.Warn != nil {
-			src.Warn(&parsers.RecordError{Parser: Name, Path: path, Offset: w.off, Record: int64(w.rec), Err: w.err})
-		}
+		src.WarnErr(w.off, int64(w.rec), w.err)
 	}
 	hdr := make([]byte, fileHeaderSize)
 	if n, err := src.ReaderAt.ReadAt(hdr, 0); n < len(hdr) {

@@ -102,8 +102,7 @@ func emitEvents(tags tagSet, base int64, src *parsers.Source, emit func(*timelin
 			Event:         timeline.EventMeta{Kind: "event", Category: []string{"file"}, Type: []string{"info"}, Dataset: "exif"},
 			File:          &timeline.File{Path: src.Entry.Path},
 		}
-		ev.Jejak.Provenance.Offset = base
-		ev.Jejak.Provenance.Record = c.record
+		parsers.At(ev, base, c.record)
 		data := map[string]string{"exif.tag": c.tag, "exif.value": raw}
 		for k, v := range common {
 			data[k] = v
@@ -117,8 +116,7 @@ func emitEvents(tags tagSet, base int64, src *parsers.Source, emit func(*timelin
 			err = localTime(ev, c, raw, tags, src, data)
 		}
 		if err != nil {
-			src.Warn(&parsers.RecordError{Parser: Name, Path: src.Entry.Path, Offset: base, Record: c.record,
-				Err: fmt.Errorf("%s %q: %w", c.tag, raw, err)})
+			src.Warnf(base, c.record, "%s %q: %w", c.tag, raw, err)
 			continue
 		}
 		ev.Jejak.Data = data

@@ -64,6 +64,7 @@ func isTIFF(b []byte) bool {
 
 // Parse implements parsers.Parser.
 func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
+	src = src.As(Name)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -92,7 +93,7 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 		err = errors.New("neither JPEG nor TIFF")
 	}
 	if err != nil {
-		src.Warn(&parsers.RecordError{Parser: Name, Path: src.Entry.Path, Offset: base, Err: err})
+		src.WarnErr(base, 0, err)
 		return nil
 	}
 	if blob == nil {
@@ -100,7 +101,7 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 	}
 	tags, err := readTags(blob, size)
 	if err != nil {
-		src.Warn(&parsers.RecordError{Parser: Name, Path: src.Entry.Path, Offset: base, Err: err})
+		src.WarnErr(base, 0, err)
 		if tags == nil {
 			return nil
 		}

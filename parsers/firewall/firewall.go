@@ -50,6 +50,7 @@ func (*Parser) Match(_ *jfs.Entry, head []byte) bool {
 
 // Parse implements parsers.Parser.
 func (*Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
+	src = src.As(Name)
 	zone := src.Zone
 	if zone == nil {
 		zone = time.UTC
@@ -68,7 +69,7 @@ func (*Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeli
 			}
 		}
 		warn := func(e error) {
-			src.Warn(&parsers.RecordError{Parser: Name, Path: src.Entry.Path, Offset: off, Record: num, Err: e})
+			src.WarnErr(off, num, e)
 		}
 		if errors.Is(err, lines.ErrTooLong) {
 			warn(err)
@@ -106,8 +107,7 @@ func (*Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeli
 			warn(err)
 			continue
 		}
-		ev.Jejak.Provenance.Offset = off
-		ev.Jejak.Provenance.Record = num
+		parsers.At(ev, off, num)
 		if err := emit(ev); err != nil {
 			return err
 		}

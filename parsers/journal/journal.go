@@ -123,6 +123,7 @@ const maxCache = 1 << 16
 
 // Parse implements parsers.Parser.
 func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
+	src = src.As(Name)
 	path := ""
 	if src.Entry != nil {
 		path = src.Entry.Path
@@ -138,11 +139,7 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 	f := &file{br: newBlockReader(ra, size), cache: make(map[uint64]*field, 1024), path: path}
 	defer f.dec.close()
 	var acct parsers.Accounting
-	f.warn = func(off, rec int64, err error) {
-		if src.Warn != nil {
-			src.Warn(&parsers.RecordError{Parser: Name, Path: path, Offset: off, Record: rec, Err: err})
-		}
-	}
+	f.warn = src.WarnErr
 	hb, err := f.br.at(0, int(min(size, 512)))
 	if err != nil {
 		return fmt.Errorf("journal: %s: header: %w", path, err)
@@ -504,8 +501,7 @@ func (f *file) entryEvent(off uint64, rec int64) (*timeline.Event, error) {
 	ev := syslog.Record(ident, pid, body, host, atoiOr(fac, -1), atoiOr(prio, -1), t)
 	ev.TimestampDesc = timestampDesc
 	ev.Event.Dataset = "journal"
-	ev.Jejak.Provenance.Offset = int64(off)
-	ev.Jejak.Provenance.Record = rec
+	parsers.At(ev, int64(off), rec)
 	if exe != "" || cmdline != "" {
 		if ev.Process == nil {
 			ev.Process = &timeline.Process{}

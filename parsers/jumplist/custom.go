@@ -60,6 +60,7 @@ var knownCategories = map[uint32]string{1: "Frequent", 2: "Recent"}
 // structure breaks, the rest of the file is searched for links, each read
 // with the loss reported.
 func (p *Custom) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
+	src = src.As(CustomName)
 	b, err := io.ReadAll(io.LimitReader(src.R, maxFile+1))
 	if err != nil {
 		return fmt.Errorf("jumplist: %s: read: %w", src.Entry.Path, err)
@@ -73,7 +74,7 @@ func (p *Custom) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 	}
 	appID := AppID(src.Entry.Path)
 	warn := func(off int64, err error) {
-		src.Warn(&parsers.RecordError{Parser: CustomName, Path: src.Entry.Path, Offset: off, Err: err})
+		src.WarnErr(off, 0, err)
 	}
 	var rec int64
 	link := func(off int, category string) (int, error) {

@@ -123,6 +123,7 @@ func AppID(p string) string {
 
 // Parse implements parsers.Parser.
 func (p *Automatic) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
+	src = src.As(AutomaticName)
 	ra := src.ReaderAt
 	if ra == nil {
 		b, err := io.ReadAll(io.LimitReader(src.R, maxFile+1))
@@ -140,7 +141,7 @@ func (p *Automatic) Parse(ctx context.Context, src *parsers.Source, emit func(*t
 	}
 	appID := AppID(src.Entry.Path)
 	warn := func(rec int64, err error) {
-		src.Warn(&parsers.RecordError{Parser: AutomaticName, Path: src.Entry.Path, Record: rec, Err: err})
+		src.WarnErr(0, rec, err)
 	}
 	// Streams are read whole (each a link of a few KiB, or the DestList);
 	// their bytes are not contiguous in the file, so events carry the
@@ -207,8 +208,7 @@ func (p *Automatic) Parse(ctx context.Context, src *parsers.Source, emit func(*t
 		for _, ev := range evs {
 			ev.Event.Dataset = dataset
 			ev.Message = "jump list entry " + name + ": " + ev.Message
-			ev.Jejak.Provenance.Offset = 0
-			ev.Jejak.Provenance.Record = int64(num)
+			parsers.At(ev, 0, int64(num))
 			ev.Jejak.Data["jumplist.app_id"] = appID
 			ev.Jejak.Data["jumplist.entry_number"] = strconv.FormatUint(num, 10)
 			ev.Jejak.Data["jumplist.kind"] = "automatic"
@@ -236,7 +236,7 @@ func dropEmpty(d map[string]string) {
 func destList(b []byte, appID string, src *parsers.Source, emit func(*timeline.Event) error) error {
 	le := binary.LittleEndian
 	warn := func(rec int64, err error) {
-		src.Warn(&parsers.RecordError{Parser: AutomaticName, Path: src.Entry.Path, Record: rec, Err: err})
+		src.WarnErr(0, rec, err)
 	}
 	if len(b) < 32 {
 		warn(0, fmt.Errorf("%w: DestList of %d bytes has no header", ErrFormat, len(b)))

@@ -48,6 +48,7 @@ func (*Parser) Match(_ *jfs.Entry, head []byte) bool { return IsLink(head) }
 
 // Parse implements parsers.Parser.
 func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
+	src = src.As(Name)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -63,12 +64,11 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 		return fmt.Errorf("lnk: %s: %w", src.Entry.Path, err)
 	}
 	for _, w := range warns {
-		src.Warn(&parsers.RecordError{Parser: Name, Path: src.Entry.Path, Err: w})
+		src.WarnErr(0, 0, w)
 	}
 	evs := Events(l, 0)
 	if len(evs) == 0 {
-		src.Warn(&parsers.RecordError{Parser: Name, Path: src.Entry.Path, Offset: 28,
-			Err: fmt.Errorf("%w: no target time set (target %q): nothing to place on the timeline", ErrFormat, l.desc())})
+		src.Warnf(28, 0, "%w: no target time set (target %q): nothing to place on the timeline", ErrFormat, l.desc())
 	}
 	for _, ev := range evs {
 		if err := emit(ev); err != nil {

@@ -155,7 +155,9 @@ func ParseFile(t testing.TB, p parsers.Parser, path string, zone *time.Location)
 
 // Contract checks what every parser promises, on real files of its format:
 // it accepts them in Match; every event has a UTC time, a timestamp_desc, a
-// message and an offset inside the file; warnings name the file; truncated
+// message and an offset inside the file; warnings name the parser and the
+// file (Source.Warnf fills both, with no Source.Parser set, as a caller
+// outside ingest builds it); truncated
 // copies never panic; a cancelled context stops it.
 func Contract(t *testing.T, p parsers.Parser, files ...string) {
 	t.Helper()
@@ -194,17 +196,15 @@ func Contract(t *testing.T, p parsers.Parser, files ...string) {
 					t.Errorf("event %d: offset %d outside the file (%d bytes)", i, o, len(data))
 				}
 			}
-			for _, w := range res.Warnings {
-				if w.Path == "" || w.Parser == "" || w.Err == nil {
-					t.Errorf("warning without file, parser or cause: %+v", w)
-				}
-			}
-			// Truncated copies: no panic, and an error is allowed.
+			checkWarnings(t, p, e.Path, res.Warnings)
+			// Truncated copies: no panic, and an error is allowed; what
+			// they warn must still name this parser and this file.
 			for _, n := range []int{0, 1, len(data) / 3, len(data) / 2, len(data) - 1} {
 				if n < 0 || n > len(data) {
 					continue
 				}
-				Parse(context.Background(), p, BytesEntry(e.Path, data[:n], e.Times.Modified), time.UTC)
+				cut := Parse(context.Background(), p, BytesEntry(e.Path, data[:n], e.Times.Modified), time.UTC)
+				checkWarnings(t, p, e.Path, cut.Warnings)
 			}
 			// Cancellation: a parser must notice a cancelled context.
 			ctx, cancel := context.WithCancel(context.Background())
@@ -214,5 +214,16 @@ func Contract(t *testing.T, p parsers.Parser, files ...string) {
 				t.Errorf("cancelled context: parser went on (%d events, no error)", len(res.Events))
 			}
 		})
+	}
+}
+
+// checkWarnings checks that each record warning names parser p, the file
+// at path and a cause: the fields Source.Warnf fills from the source.
+func checkWarnings(t *testing.T, p parsers.Parser, path string, ws []*parsers.RecordError) {
+	t.Helper()
+	for _, w := range ws {
+		if w.Parser != p.Name() || w.Path != path || w.Err == nil {
+			t.Errorf("warning should name parser %q, file %q and a cause: %+v", p.Name(), path, w)
+		}
 	}
 }

@@ -152,12 +152,13 @@ type session struct {
 
 // Parse implements parsers.Parser.
 func (*Transcript) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
+	src = src.As(TranscriptName)
 	zone := src.Zone
 	if zone == nil {
 		zone = time.UTC
 	}
 	warn := func(off, num int64, err error) {
-		src.Warn(&parsers.RecordError{Parser: TranscriptName, Path: src.Entry.Path, Offset: off, Record: num, Err: err})
+		src.WarnErr(off, num, err)
 	}
 	var (
 		sess     *session
@@ -188,7 +189,7 @@ func (*Transcript) Parse(ctx context.Context, src *parsers.Source, emit func(*ti
 			Event: timeline.EventMeta{Kind: "event", Category: []string{"process"}, Dataset: "powershell.transcript", Provider: "PowerShell"}}
 		ev.Event.Timezone = zone.String()
 		ev.Jejak.Time = &timeline.TimeNote{ZoneAssumed: zone.String()}
-		ev.Jejak.Provenance.Offset, ev.Jejak.Provenance.Record = off, num
+		parsers.At(ev, off, num)
 		ev.Jejak.Data = map[string]string{}
 		if sess != nil {
 			f := sess.fields
@@ -393,9 +394,10 @@ func (*History) Match(e *jfs.Entry, head []byte) bool {
 
 // Parse implements parsers.Parser.
 func (*History) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
+	src = src.As(HistoryName)
 	mtime := src.Entry.Times.Modified
 	warn := func(off, num int64, err error) {
-		src.Warn(&parsers.RecordError{Parser: HistoryName, Path: src.Entry.Path, Offset: off, Record: num, Err: err})
+		src.WarnErr(off, num, err)
 	}
 	var cmd []string
 	var cmdOff, cmdNum int64
@@ -413,7 +415,7 @@ func (*History) Parse(ctx context.Context, src *parsers.Source, emit func(*timel
 			Event: timeline.EventMeta{Kind: "event", Category: []string{"process"}, Type: []string{"start"},
 				Action: ActionCommand, Dataset: "powershell.history", Provider: "PSReadLine"},
 			Process: &timeline.Process{CommandLine: c}}
-		ev.Jejak.Provenance.Offset, ev.Jejak.Provenance.Record = cmdOff, cmdNum
+		parsers.At(ev, cmdOff, cmdNum)
 		return emit(ev)
 	}
 	lr := lines.NewReader(src.R)

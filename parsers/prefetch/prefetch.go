@@ -303,6 +303,7 @@ const filesSample = 10
 
 // Parse implements parsers.Parser.
 func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
+	src = src.As(Name)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -325,8 +326,7 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 		if err != nil {
 			// What was decoded before the damage may hold the header and
 			// the run times: read it, and say what was lost.
-			src.Warn(&parsers.RecordError{Parser: Name, Path: src.Entry.Path, Offset: int64(start),
-				Err: fmt.Errorf("decompressed %d of %d bytes: %w", len(data), size, err)})
+			src.Warnf(int64(start), 0, "decompressed %d of %d bytes: %w", len(data), size, err)
 		}
 		compressed = true
 	}
@@ -335,11 +335,10 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 		return fmt.Errorf("prefetch: %s: %w", src.Entry.Path, err)
 	}
 	for _, w := range warns {
-		src.Warn(&parsers.RecordError{Parser: Name, Path: src.Entry.Path, Err: w})
+		src.WarnErr(0, 0, w)
 	}
 	if len(f.Runs) == 0 {
-		src.Warn(&parsers.RecordError{Parser: Name, Path: src.Entry.Path,
-			Err: fmt.Errorf("%w: no last-run time set (run count %d): nothing to place on the timeline", ErrFormat, f.RunCount)})
+		src.Warnf(0, 0, "%w: no last-run time set (run count %d): nothing to place on the timeline", ErrFormat, f.RunCount)
 		return nil
 	}
 	return emitRuns(f, compressed, emit)

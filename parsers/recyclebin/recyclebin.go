@@ -148,6 +148,7 @@ var sidFolder = regexp.MustCompile(`^S-1-\d+(-\d+)+$`)
 
 // Parse implements parsers.Parser.
 func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
+	src = src.As(Name)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -172,8 +173,7 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 		}
 		ev.User = user
 		if le.Uint64(b) == 1 && len(b) != iV1Size {
-			src.Warn(&parsers.RecordError{Parser: Name, Path: src.Entry.Path, Offset: iHeader,
-				Err: fmt.Errorf("%w: $I version 1 of %d bytes, not %d: path read from what there is", ErrFormat, len(b), iV1Size)})
+			src.Warnf(iHeader, 0, "%w: $I version 1 of %d bytes, not %d: path read from what there is", ErrFormat, len(b), iV1Size)
 		}
 		return emit(ev)
 	case len(b) >= info2Head && (le.Uint32(b) == 4 || le.Uint32(b) == 5):
@@ -258,8 +258,7 @@ func (p *Parser) info2(ctx context.Context, b []byte, user *timeline.User, src *
 			}
 		}
 		if off+recSize > len(b) {
-			src.Warn(&parsers.RecordError{Parser: Name, Path: src.Entry.Path, Offset: int64(off), Record: n,
-				Err: fmt.Errorf("%w: INFO2 record cut: %d of %d bytes", ErrFormat, len(b)-off, recSize)})
+			src.Warnf(int64(off), n, "%w: INFO2 record cut: %d of %d bytes", ErrFormat, len(b)-off, recSize)
 			break
 		}
 		r := b[off : off+recSize]
@@ -299,8 +298,7 @@ func (p *Parser) info2(ctx context.Context, b []byte, user *timeline.User, src *
 		ev.User = user
 		ev.Jejak.Data["recyclebin.index"] = strconv.FormatUint(uint64(index), 10)
 		ev.Jejak.Data["recyclebin.emptied"] = strconv.FormatBool(emptied)
-		ev.Jejak.Provenance.Offset = int64(off)
-		ev.Jejak.Provenance.Record = n
+		parsers.At(ev, int64(off), n)
 		if err := emit(ev); err != nil {
 			return err
 		}

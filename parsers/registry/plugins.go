@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jejak-forensics/jejak/forensics/fs/ntfs"
+	"github.com/jejak-forensics/jejak/parsers"
 	"github.com/jejak-forensics/jejak/timeline"
 )
 
@@ -95,8 +96,7 @@ func (w *walker) emitNote(f finding, touch func(*timeline.Event)) error {
 	if f.when.OutOfRange() {
 		ev.Jejak.Time = &timeline.TimeNote{OutOfRange: true}
 	}
-	ev.Jejak.Provenance.Offset = f.off
-	ev.Jejak.Provenance.Record = w.rec
+	parsers.At(ev, f.off, w.rec)
 	if touch != nil {
 		touch(ev)
 	}

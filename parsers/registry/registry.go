@@ -194,6 +194,7 @@ type Stats struct {
 
 // Parse implements parsers.Parser.
 func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
+	src = src.As(Name)
 	st, err := p.ParseStats(ctx, src, emit)
 	if src.Account != nil && st.Declared > 0 {
 		src.Account(parsers.Accounting{Declared: st.Declared, Live: st.Keys, Recovered: st.Recovered, Unreadable: st.Unreadable})
@@ -208,15 +209,13 @@ type walker struct {
 	emit func(*timeline.Event) error
 	hive *Hive
 	st   *Stats
-	path string // the file's path, for warnings
+	path string // the file's path, for the dirty-hive warning
 	rec  int64  // plugin events emitted so far: their Record
 }
 
 func (w *walker) warn(off int64, err error) {
 	w.st.Warnings++
-	if w.src.Warn != nil {
-		w.src.Warn(&parsers.RecordError{Parser: Name, Path: w.path, Offset: off, Err: err})
-	}
+	w.src.WarnErr(off, 0, err)
 }
 
 // ParseStats parses like Parse and returns the hive's key accounting.

@@ -61,13 +61,14 @@ func (*ADConnections) MatchLine(_ *jfs.Entry, line []byte) bool {
 
 // Parse implements parsers.Parser.
 func (*ADConnections) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
-	return lineLoop(src, ADConnName, ctx.Err, src.R, func(line []byte, off, num int64) error {
+	src = src.As(ADConnName)
+	return lineLoop(src, ctx.Err, src.R, func(line []byte, off, num int64) error {
 		s := string(line)
 		if strings.TrimSpace(s) == "" {
 			return nil
 		}
 		warn := func(err error) {
-			src.Warn(&parsers.RecordError{Parser: ADConnName, Path: src.Entry.Path, Offset: off, Record: num, Err: err})
+			src.WarnErr(off, num, err)
 		}
 		m := adConnRe.FindStringSubmatch(s)
 		if m == nil {
@@ -104,7 +105,7 @@ func (*ADConnections) Parse(ctx context.Context, src *parsers.Source, emit func(
 		if action == ActionRejected {
 			ev.Message = fmt.Sprintf("AnyDesk %s connection from %s rejected", dir, m[5])
 		}
-		ev.Jejak.Provenance.Offset, ev.Jejak.Provenance.Record = off, num
+		parsers.At(ev, off, num)
 		return emit(ev)
 	})
 }
@@ -158,6 +159,7 @@ var (
 
 // Parse implements parsers.Parser.
 func (*ADTrace) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
+	src = src.As(ADTraceName)
 	// The last incoming request names the remote side of the session
 	// its authentication then starts.
 	var lastID, lastName string
@@ -170,7 +172,7 @@ func (*ADTrace) Parse(ctx context.Context, src *parsers.Source, emit func(*timel
 		pending = nil
 		return emit(ev)
 	}
-	err := lineLoop(src, ADTraceName, ctx.Err, src.R, func(line []byte, off, num int64) error {
+	err := lineLoop(src, ctx.Err, src.R, func(line []byte, off, num int64) error {
 		s := string(line)
 		if strings.TrimSpace(s) == "" {
 			return nil
@@ -182,8 +184,7 @@ func (*ADTrace) Parse(ctx context.Context, src *parsers.Source, emit func(*timel
 				pending.Message += "\n" + strings.TrimRight(s, " ")
 				return nil
 			}
-			src.Warn(&parsers.RecordError{Parser: ADTraceName, Path: src.Entry.Path, Offset: off, Record: num,
-				Err: errors.New("not an AnyDesk trace line (level, time, process, PID, TID, component - message)")})
+			src.WarnErr(off, num, errors.New("not an AnyDesk trace line (level, time, process, PID, TID, component - message)"))
 			return nil
 		}
 		if err := flush(); err != nil {
@@ -191,7 +192,7 @@ func (*ADTrace) Parse(ctx context.Context, src *parsers.Source, emit func(*timel
 		}
 		t, err := time.Parse("2006-01-02 15:04:05.000", m[2])
 		if err != nil {
-			src.Warn(&parsers.RecordError{Parser: ADTraceName, Path: src.Entry.Path, Offset: off, Record: num, Err: fmt.Errorf("bad time: %w", err)})
+			src.Warnf(off, num, "bad time: %w", err)
 			return nil
 		}
 		msg := strings.TrimSpace(m[7])
@@ -246,7 +247,7 @@ func (*ADTrace) Parse(ctx context.Context, src *parsers.Source, emit func(*timel
 			}
 			set(ActionEnd, []string{"end"}, data)
 		}
-		ev.Jejak.Provenance.Offset, ev.Jejak.Provenance.Record = off, num
+		parsers.At(ev, off, num)
 		pending = ev
 		return nil
 	})

@@ -93,7 +93,7 @@ func assume(ev *timeline.Event, zone *time.Location) {
 // lineLoop reads src line by line, checking ctx every 256 lines and
 // warning over-long lines, and calls fn for each other line (BOM removed
 // from the first).
-func lineLoop(src *parsers.Source, name string, ctxErr func() error, r io.Reader, fn func(line []byte, off, num int64) error) error {
+func lineLoop(src *parsers.Source, ctxErr func() error, r io.Reader, fn func(line []byte, off, num int64) error) error {
 	lr := lines.NewReader(r)
 	for {
 		line, off, num, err := lr.Next()
@@ -106,7 +106,7 @@ func lineLoop(src *parsers.Source, name string, ctxErr func() error, r io.Reader
 			}
 		}
 		if errors.Is(err, lines.ErrTooLong) {
-			src.Warn(&parsers.RecordError{Parser: name, Path: src.Entry.Path, Offset: off, Record: num, Err: err})
+			src.WarnErr(off, num, err)
 			continue
 		}
 		if err != nil {

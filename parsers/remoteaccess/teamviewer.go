@@ -115,15 +115,16 @@ func parseTVConnection(line string, nameIncoming bool) (tvConn, error) {
 
 // Parse implements parsers.Parser.
 func (*TVConnections) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
+	src = src.As(TVConnectionsName)
 	nameIncoming := strings.Contains(strings.ToLower(path.Base(src.Entry.Path)), "incoming")
-	return lineLoop(src, TVConnectionsName, ctx.Err, src.R, func(line []byte, off, num int64) error {
+	return lineLoop(src, ctx.Err, src.R, func(line []byte, off, num int64) error {
 		s := string(line)
 		if strings.TrimSpace(s) == "" {
 			return nil
 		}
 		c, err := parseTVConnection(s, nameIncoming)
 		if err != nil {
-			src.Warn(&parsers.RecordError{Parser: TVConnectionsName, Path: src.Entry.Path, Offset: off, Record: num, Err: err})
+			src.WarnErr(off, num, err)
 			return nil
 		}
 		dir := "outgoing"
@@ -156,7 +157,7 @@ func (*TVConnections) Parse(ctx context.Context, src *parsers.Source, emit func(
 				what = "ended"
 			}
 			ev.Message = fmt.Sprintf("TeamViewer %s %s session %s %s, local user %s: %s", dir, c.activity, verb, peer, c.user, what)
-			ev.Jejak.Provenance.Offset, ev.Jejak.Provenance.Record = off, num
+			parsers.At(ev, off, num)
 			if err := emit(ev); err != nil {
 				return err
 			}
@@ -240,6 +241,7 @@ func headerZone(line string) *time.Location {
 
 // Parse implements parsers.Parser.
 func (*TVLog) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
+	src = src.As(TVLogName)
 	caseZone := src.Zone
 	if caseZone == nil {
 		caseZone = time.UTC
@@ -276,14 +278,13 @@ func (*TVLog) Parse(ctx context.Context, src *parsers.Source, emit func(*timelin
 		}
 		return emit(ev)
 	}
-	err := lineLoop(src, TVLogName, ctx.Err, br, func(line []byte, off, num int64) error {
+	err := lineLoop(src, ctx.Err, br, func(line []byte, off, num int64) error {
 		s := string(line)
 		m := tvLineRe.FindStringSubmatch(s)
 		if m == nil {
 			if pending == nil {
 				if strings.TrimSpace(s) != "" {
-					src.Warn(&parsers.RecordError{Parser: TVLogName, Path: src.Entry.Path, Offset: off, Record: num,
-						Err: errors.New("line without a time before any log record")})
+					src.WarnErr(off, num, errors.New("line without a time before any log record"))
 				}
 				return nil
 			}
@@ -303,7 +304,7 @@ func (*TVLog) Parse(ctx context.Context, src *parsers.Source, emit func(*timelin
 		}
 		t, err := time.Parse("2006/01/02 15:04:05.000", m[1])
 		if err != nil {
-			src.Warn(&parsers.RecordError{Parser: TVLogName, Path: src.Entry.Path, Offset: off, Record: num, Err: fmt.Errorf("bad time: %w", err)})
+			src.Warnf(off, num, "bad time: %w", err)
 			return nil
 		}
 		msg := strings.TrimSpace(m[5])
@@ -314,7 +315,7 @@ func (*TVLog) Parse(ctx context.Context, src *parsers.Source, emit func(*timelin
 		}
 		normaliseTV(ev, msg, localID, seen)
 		place(ev, t)
-		ev.Jejak.Provenance.Offset, ev.Jejak.Provenance.Record = off, num
+		parsers.At(ev, off, num)
 		pending, naive, body = ev, t, []string{msg}
 		return nil
 	})

@@ -139,6 +139,7 @@ type xtask struct {
 
 // Parse implements parsers.Parser.
 func (*Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
+	src = src.As(Name)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -147,7 +148,7 @@ func (*Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeli
 		zone = time.UTC
 	}
 	warn := func(off int64, err error) {
-		src.Warn(&parsers.RecordError{Parser: Name, Path: src.Entry.Path, Offset: off, Record: 1, Err: err})
+		src.WarnErr(off, 1, err)
 	}
 	raw, err := io.ReadAll(io.LimitReader(src.R, maxSize+1))
 	if err != nil {

@@ -153,12 +153,13 @@ type section struct {
 
 // Parse implements parsers.Parser.
 func (*Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
+	src = src.As(Name)
 	zone := src.Zone
 	if zone == nil {
 		zone = time.UTC
 	}
 	warnAt := func(off, num int64, e error) {
-		src.Warn(&parsers.RecordError{Parser: Name, Path: src.Entry.Path, Offset: off, Record: num, Err: e})
+		src.WarnErr(off, num, e)
 	}
 	var cur *section
 	var xp *xpSection // the open section of an XP log
@@ -333,8 +334,7 @@ func newEvent(t time.Time, desc string, zone *time.Location, off, num int64) *ti
 	}
 	ev.Event.Timezone = zone.String()
 	ev.Jejak.Time = &timeline.TimeNote{ZoneAssumed: zone.String()}
-	ev.Jejak.Provenance.Offset = off
-	ev.Jejak.Provenance.Record = num
+	parsers.At(ev, off, num)
 	return ev
 }
 

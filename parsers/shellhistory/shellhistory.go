@@ -182,8 +182,7 @@ func newEvent(sec int64, cmd string, off, n int64, shell string) *timeline.Event
 	ev.Event.Type = []string{"start"}
 	ev.Event.Action = "command_entered"
 	ev.Event.Dataset = shell + ".history"
-	ev.Jejak.Provenance.Offset = off
-	ev.Jejak.Provenance.Record = n
+	parsers.At(ev, off, n)
 	ev.Jejak.Data = map[string]string{"command": cmd}
 	return ev
 }
@@ -193,8 +192,9 @@ func newEvent(sec int64, cmd string, off, n int64, shell string) *timeline.Event
 // newlines (a quoted multi-line argument, lithist) as several lines after
 // one time line, so they form one command.
 func (p *Bash) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
+	src = src.As(BashName)
 	warn := func(off, n int64, err error) {
-		src.Warn(&parsers.RecordError{Parser: BashName, Path: src.Entry.Path, Offset: off, Record: n, Err: err})
+		src.WarnErr(off, n, err)
 	}
 	lr := &historyLines{lr: lines.NewReader(src.R), what: "bash_history", warn: warn}
 	var cmdLines []string
@@ -245,8 +245,9 @@ func (p *Bash) Parse(ctx context.Context, src *parsers.Source, emit func(*timeli
 // Parse implements parsers.Parser. zsh writes a command with embedded
 // newlines as lines ending in a backslash; they are joined to one entry.
 func (p *Zsh) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
+	src = src.As(ZshName)
 	warn := func(off, n int64, err error) {
-		src.Warn(&parsers.RecordError{Parser: ZshName, Path: src.Entry.Path, Offset: off, Record: n, Err: err})
+		src.WarnErr(off, n, err)
 	}
 	lr := &historyLines{lr: lines.NewReader(src.R), what: "zsh history", warn: warn}
 	var cur *timeline.Event

@@ -176,6 +176,7 @@ type record struct {
 
 // Parse implements parsers.Parser.
 func (*Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
+	src = src.As(Name)
 	caseZone := src.Zone
 	if caseZone == nil {
 		caseZone = time.UTC
@@ -198,7 +199,7 @@ func (*Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeli
 		}
 	}
 	warn := func(off, num int64, err error) {
-		src.Warn(&parsers.RecordError{Parser: Name, Path: src.Entry.Path, Offset: off, Record: num, Err: err})
+		src.WarnErr(off, num, err)
 	}
 	var pend *record
 	flush := func() error {
@@ -236,7 +237,7 @@ func (*Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeli
 		r := &record{t: t, stamp: m[1], src: m[2], body: []string{msg}}
 		r.ev = &timeline.Event{TimestampDesc: TimeDesc,
 			Event: timeline.EventMeta{Kind: "event", Dataset: Dataset, Provider: "MSSQLSERVER"}}
-		r.ev.Jejak.Provenance.Offset, r.ev.Jejak.Provenance.Record = off, num
+		parsers.At(r.ev, off, num)
 		c.place(r.ev, t)
 		if e := errRe.FindStringSubmatch(msg); e != nil {
 			r.isErr, r.code, r.sev, r.state = true, e[1], e[2], e[3]

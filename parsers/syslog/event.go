@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jejak-forensics/jejak/parsers"
 	"github.com/jejak-forensics/jejak/timeline"
 )
 
@@ -46,8 +47,7 @@ func (b *builder) event(h *header, off, rec int64) *timeline.Event {
 	ev.TimestampDesc = timestampDesc
 	ev.Event.Kind = "event"
 	ev.Event.Dataset = "syslog"
-	ev.Jejak.Provenance.Offset = off
-	ev.Jejak.Provenance.Record = rec
+	parsers.At(ev, off, rec)
 
 	switch {
 	case h.ts.hasZone:

@@ -135,22 +135,17 @@ const matchLines = 64
 
 // Parse implements parsers.Parser.
 func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
+	src = src.As(p.Name())
 	zone := src.Zone
 	if zone == nil {
 		zone = time.UTC
 	}
 	var mtime time.Time
-	path := ""
 	if src.Entry != nil {
 		mtime = src.Entry.Times.Modified
-		path = src.Entry.Path
 	}
 	b := &builder{zone: zone, zoneName: zone.String(), years: newYearGuess(mtime, zone)}
-	warn := func(off, rec int64, err error) {
-		if src.Warn != nil {
-			src.Warn(&parsers.RecordError{Parser: p.Name(), Path: path, Offset: off, Record: rec, Err: err})
-		}
-	}
+	warn := src.WarnErr
 
 	lr := lines.NewReader(src.R)
 	var (

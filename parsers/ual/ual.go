@@ -193,6 +193,7 @@ func guid(b []byte) string {
 
 // Parse implements parsers.Parser.
 func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
+	src = src.As(Name)
 	name := ""
 	if src.Entry != nil {
 		name = src.Entry.Path
@@ -205,9 +206,7 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 		return fmt.Errorf("ual: %s: offset 0: %w", name, err)
 	}
 	warnAt := func(pg uint32, err error) {
-		if src.Warn != nil {
-			src.Warn(&parsers.RecordError{Parser: Name, Path: name, Offset: int64(pg+1) * int64(db.pageSize), Err: err})
-		}
+		src.WarnErr(int64(pg+1)*int64(db.pageSize), 0, err)
 	}
 	tables, err := db.catalog(warnAt)
 	if err != nil {

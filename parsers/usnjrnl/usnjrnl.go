@@ -93,11 +93,12 @@ func plausible(b []byte) (int, bool) {
 // starts with the zeros of the trimmed part (often gigabytes, sparse on
 // disk), skipped a buffer at a time.
 func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
+	src = src.As(Name)
 	br := bufio.NewReaderSize(src.R, 64<<10)
 	var off, rec int64
 	var junkAt int64 = -1
 	warn := func(o int64, err error) {
-		src.Warn(&parsers.RecordError{Parser: Name, Path: src.Entry.Path, Offset: o, Record: rec + 1, Err: err})
+		src.WarnErr(o, rec+1, err)
 	}
 	endJunk := func() {
 		if junkAt >= 0 {
@@ -162,8 +163,7 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 		if err != nil {
 			warn(off, err)
 		} else if ev != nil {
-			ev.Jejak.Provenance.Offset = off
-			ev.Jejak.Provenance.Record = rec
+			parsers.At(ev, off, rec)
 			if err := emit(ev); err != nil {
 				return err
 			}

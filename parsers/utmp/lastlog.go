@@ -140,6 +140,7 @@ func lastlogOrder(recs []byte, size, timeLen int, mtime time.Time) (order binary
 // Parse implements parsers.Parser. Unused uid slots are all zeros (holes in
 // a sparse file) and are not records; every other slot is an event.
 func (p *Lastlog) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
+	src = src.As(LastlogName)
 	size, timeLen := lastlogLayout(src.Size)
 	br := bufio.NewReaderSize(src.R, 64<<10)
 	buf := make([]byte, size)
@@ -159,8 +160,7 @@ func (p *Lastlog) Parse(ctx context.Context, src *parsers.Source, emit func(*tim
 		o, ambiguous := lastlogOrder(bytes.Join(pending, nil), size, timeLen, src.Entry.Times.Modified)
 		order = o
 		if ambiguous {
-			src.Warn(&parsers.RecordError{Parser: LastlogName, Path: src.Entry.Path, Offset: uids[0] * int64(size),
-				Record: uids[0] + 1, Err: errLastlogOrder})
+			src.WarnErr(uids[0]*int64(size), uids[0]+1, errLastlogOrder)
 		}
 		for i, rec := range pending {
 			if err := lastlogRecord(rec, uids[i], size, timeLen, order, src, emit); err != nil {
@@ -191,8 +191,7 @@ func (p *Lastlog) Parse(ctx context.Context, src *parsers.Source, emit func(*tim
 				}
 			}
 			if !allZero(buf[:n]) {
-				src.Warn(&parsers.RecordError{Parser: LastlogName, Path: src.Entry.Path, Offset: off, Record: uid + 1,
-					Err: fmt.Errorf("truncated lastlog record: %d of %d bytes", n, size)})
+				src.Warnf(off, uid+1, "truncated lastlog record: %d of %d bytes", n, size)
 			}
 			return nil
 		}
@@ -233,8 +232,7 @@ func lastlogRecord(buf []byte, uid int64, size, timeLen int, order binary.ByteOr
 	line := text(cstr(buf[timeLen:timeLen+32]), "ll_line", &bad)
 	host := text(cstr(buf[timeLen+32:]), "ll_host", &bad)
 	for _, f := range bad {
-		src.Warn(&parsers.RecordError{Parser: LastlogName, Path: src.Entry.Path, Offset: off, Record: uid + 1,
-			Err: fmt.Errorf("%s is not valid UTF-8", f)})
+		src.Warnf(off, uid+1, "%s is not valid UTF-8", f)
 	}
 	ev := &timeline.Event{
 		Timestamp:     time.Unix(sec, 0).UTC(),
@@ -248,8 +246,7 @@ func lastlogRecord(buf []byte, uid int64, size, timeLen int, order binary.ByteOr
 	ev.Event.Category = []string{"authentication", "session"}
 	ev.Event.Type = []string{"start"}
 	ev.Event.Outcome = "success"
-	ev.Jejak.Provenance.Offset = off
-	ev.Jejak.Provenance.Record = uid + 1
+	parsers.At(ev, off, uid+1)
 	ev.Jejak.Data = map[string]string{"uid": strconv.FormatInt(uid, 10), "line": line, "host": host}
 	if sec == 0 {
 		ev.TimestampDesc = "Not a time"

@@ -80,6 +80,7 @@ func fileKind(p string) string {
 // Parse implements parsers.Parser. Records have a fixed size, so the file is
 // read as a stream; no random access is needed.
 func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
+	src = src.As(Name)
 	kind := fileKind(src.Entry.Path)
 	if kind == "" {
 		kind = "utmp"
@@ -88,7 +89,7 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 	head, _ := br.Peek(8 * layout400.size)
 	l, ok := detect(head, src.Size)
 	warn := func(off, rec int64, err error) {
-		src.Warn(&parsers.RecordError{Parser: Name, Path: src.Entry.Path, Offset: off, Record: rec, Err: err})
+		src.WarnErr(off, rec, err)
 	}
 	if !ok {
 		warn(0, 0, fmt.Errorf("%w; read as %s", ErrUnknownLayout, l.name))
@@ -123,8 +124,7 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 			warn(off, rec, fmt.Errorf("%w %d, record skipped", ErrBadType, e.Type))
 		} else {
 			ev, bad := toEvent(e, kind, l)
-			ev.Jejak.Provenance.Offset = off
-			ev.Jejak.Provenance.Record = rec
+			parsers.At(ev, off, rec)
 			for _, f := range bad {
 				warn(off, rec, fmt.Errorf("%s is not valid UTF-8", f))
 			}

@@ -122,10 +122,11 @@ var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
 // Parse implements parsers.Parser.
 func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
+	src = src.As(Name)
 	lr := lines.NewReader(src.R)
 	var w3c *w3cState
 	warn := func(off, num int64, err error) {
-		src.Warn(&parsers.RecordError{Parser: Name, Path: src.Entry.Path, Offset: off, Record: num, Err: err})
+		src.WarnErr(off, num, err)
 	}
 	for {
 		line, off, num, err := lr.Next()
@@ -177,8 +178,7 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 				continue
 			}
 		}
-		ev.Jejak.Provenance.Offset = off
-		ev.Jejak.Provenance.Record = num
+		parsers.At(ev, off, num)
 		if err := emit(ev); err != nil {
 			return err
 		}

@@ -126,6 +126,7 @@ type record struct {
 
 // Parse implements parsers.Parser.
 func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
+	src = src.As(Name)
 	lr := lines.NewReader(src.R)
 	q := &connectQueue{emit: emit}
 	var cur *record
@@ -147,7 +148,7 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 		if rec.ts != "" && rec.kind != kSlow {
 			lastTS = rec.ts
 		}
-		ev.Jejak.Provenance.Offset, ev.Jejak.Provenance.Record = rec.off, rec.num
+		parsers.At(ev, rec.off, rec.num)
 		if rec.cut {
 			ev.Jejak.Data["truncated"] = "record over 1 MiB"
 		}
@@ -326,5 +327,5 @@ func hasStatement(lines []string) bool {
 }
 
 func warn(src *parsers.Source, off, num int64, err error) {
-	src.Warn(&parsers.RecordError{Parser: Name, Path: src.Entry.Path, Offset: off, Record: num, Err: err})
+	src.WarnErr(off, num, err)
 }

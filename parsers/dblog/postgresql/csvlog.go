@@ -87,7 +87,7 @@ func parseCSV(ctx context.Context, r io.Reader, src *parsers.Source, emit func(*
 			warn(src, off, line, err)
 			continue
 		}
-		ev.Jejak.Provenance.Offset, ev.Jejak.Provenance.Record = off, line
+		parsers.At(ev, off, line)
 		if err := emit(ev); err != nil {
 			return err
 		}

@@ -85,6 +85,7 @@ func (*Parser) MatchLine(_ *jfs.Entry, line []byte) bool {
 
 // Parse implements parsers.Parser.
 func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
+	src = src.As(Name)
 	br := bufio.NewReaderSize(src.R, 64<<10)
 	head, _ := br.Peek(4096)
 	for _, l := range bytes.Split(head, []byte("\n")) {
@@ -186,7 +187,7 @@ func startsWithTime(l []byte) bool {
 }
 
 func warn(src *parsers.Source, off, num int64, err error) {
-	src.Warn(&parsers.RecordError{Parser: Name, Path: src.Entry.Path, Offset: off, Record: num, Err: err})
+	src.WarnErr(off, num, err)
 }
 
 func stderrEvent(rec *record, src *parsers.Source) (*timeline.Event, error) {
@@ -209,7 +210,7 @@ func stderrEvent(rec *record, src *parsers.Source) (*timeline.Event, error) {
 	}
 	readPrefix(ev, h)
 	classify(ev, h.severity, msg)
-	ev.Jejak.Provenance.Offset, ev.Jejak.Provenance.Record = rec.off, rec.num
+	parsers.At(ev, rec.off, rec.num)
 	if rec.cut {
 		ev.Jejak.Data["truncated"] = "record over 1 MiB"
 	}
