@@ -3,17 +3,15 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 
+	"github.com/jejak-forensics/jejak/casework"
 	"github.com/jejak-forensics/jejak/forensics/evidence"
 	"github.com/jejak-forensics/jejak/timeline"
 	"github.com/jejak-forensics/jejak/timeline/store/elastic"
-	"github.com/jejak-forensics/jejak/timeline/store/sqlite"
 	"github.com/urfave/cli/v2"
 )
 
@@ -34,13 +32,7 @@ func esFlags() []cli.Flag {
 var indexNameUnsafe = regexp.MustCompile(`[^a-z0-9_.-]+`)
 
 // defaultIndex derives a valid index name from the case name.
-func defaultIndex(cs *evidence.Case) string {
-	name := strings.Trim(indexNameUnsafe.ReplaceAllString(strings.ToLower(cs.Info().Name), "-"), "-_.")
-	if name == "" {
-		name = "case"
-	}
-	return "jejak-" + name
-}
+func defaultIndex(cs *evidence.Case) string { return casework.IndexName(cs.Info().Name) }
 
 // openES connects to the Elasticsearch the --es flags name, for case cs,
 // installing the template and creating the index when needed.
@@ -135,19 +127,7 @@ func esConfig(c *cli.Context, cs *evidence.Case) (elastic.Config, error) {
 
 // allLoopback tells whether every URL names this machine by a loopback
 // address or "localhost".
-func allLoopback(urls []string) bool {
-	for _, u := range urls {
-		p, err := url.Parse(u)
-		if err != nil {
-			return false
-		}
-		h := p.Hostname()
-		if ip := net.ParseIP(h); h != "localhost" && (ip == nil || !ip.IsLoopback()) {
-			return false
-		}
-	}
-	return len(urls) > 0
-}
+func allLoopback(urls []string) bool { return casework.AllLoopback(urls) }
 
 func indexCmd(e *env) *cli.Command {
 	return withHelp(&cli.Command{
@@ -171,8 +151,9 @@ EXAMPLES
 				return err
 			}
 			defer store.Close()
+			cw := &casework.Case{Dir: cs.Dir(), Evidence: cs, Store: store}
 			// An index made from a partial timeline is partial too.
-			comp, err := timelineState(c.Context, cs, store)
+			comp, err := cw.Completeness(c.Context)
 			if err != nil {
 				return err
 			}
@@ -182,7 +163,7 @@ EXAMPLES
 				return err
 			}
 			defer es.Close()
-			var progress func(int64)
+			var o casework.IndexOptions
 			var bar *progressBar
 			if !c.Bool("quiet") && isTerminal(e.stderr) {
 				total, err := store.Count(c.Context, timeline.Query{})
@@ -190,91 +171,23 @@ EXAMPLES
 					return err
 				}
 				bar = newProgressBar(e.stderr, "indexing", total, false, "events")
-				progress = func(n int64) { bar.set(n, "indexing") }
+				o.Progress = func(n int64) { bar.set(n, "indexing") }
 			}
-			res, err := indexAll(c.Context, store, es, progress)
+			res, err := cw.Index(c.Context, es, o)
 			if bar != nil {
 				bar.finish() // clears the bar before the summary line
 			}
-			st := es.Stats()
-			details := map[string]any{"index": es.Index(), "events": res.events, "inserted": res.inserted,
-				"duplicates": res.duplicates, "retries": st.Retries, "resent_events": st.ItemRetries, "error": errString(err)}
-			if lerr := cs.Log("index", details); lerr != nil && err == nil {
-				err = lerr
-			}
 			fmt.Fprintf(e.stderr, "indexed %d events into %s (%d new, %d already there; %d retries, %d events resent)\n",
-				res.events, es.Index(), res.inserted, res.duplicates, st.Retries, st.ItemRetries)
+				res.Events, es.Index(), res.Inserted, res.Duplicates, res.Retries, res.Resent)
 			return incompleteExit(e.stderr, comp, err)
 		},
 	})
 }
 
-type indexResult struct{ events, inserted, duplicates int64 }
-
-// indexAll streams every event of src into dst, then checks that dst holds
-// exactly as many events as src and names any that are missing. Documents go
-// as stored (no decode and re-encode); reading waits while every bulk worker
-// is busy, so memory stays bounded.
-func indexAll(ctx context.Context, src *sqlite.Store, dst *elastic.Store, progress func(events int64)) (indexResult, error) {
-	var res indexResult
-	b := dst.NewBulk()
-	err := src.ScanRaw(ctx, func(id string, doc []byte) error {
-		res.events++
-		if progress != nil && res.events%4096 == 0 {
-			progress(res.events)
-		}
-		return b.Add(ctx, elastic.RawEvent{ID: id, Doc: doc})
-	})
-	st, cerr := b.Close(ctx)
-	res.inserted, res.duplicates = int64(st.Inserted), int64(st.Duplicates)
-	if err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return res, err
-	}
-	return res, verifyIndex(ctx, src, dst)
-}
-
 // verifyIndex checks that dst holds exactly src's events and names the
 // missing ones when it does not.
-func verifyIndex(ctx context.Context, src timeline.Store, dst *elastic.Store) error {
-	want, err := src.Count(ctx, timeline.Query{})
-	if err != nil {
-		return err
-	}
-	n, err := dst.Count(ctx, timeline.Query{})
-	if err != nil {
-		return err
-	}
-	if n == want {
-		return nil
-	}
-	// Name what is missing.
-	var missing []string
-	ids := make([]string, 0, 1000)
-	check := func() error {
-		m, err := dst.Missing(ctx, ids)
-		missing = append(missing, m...)
-		ids = ids[:0]
-		return err
-	}
-	err = src.Search(ctx, timeline.Query{}, func(ev *timeline.Event) error {
-		ids = append(ids, ev.Jejak.ID)
-		if len(ids) == cap(ids) {
-			return check()
-		}
-		return nil
-	})
-	if err == nil {
-		err = check()
-	}
-	if err != nil {
-		return err
-	}
-	shown := missing[:min(len(missing), 20)]
-	return fmt.Errorf("index %s holds %d documents but the case has %d events; %d missing: %s",
-		dst.Index(), n, want, len(missing), strings.Join(shown, ", "))
+func verifyIndex(ctx context.Context, src casework.Timeline, dst *elastic.Store) error {
+	return casework.VerifyIndex(ctx, src, dst)
 }
 
 func esCmd(e *env) *cli.Command {

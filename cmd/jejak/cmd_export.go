@@ -1,11 +1,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
-	"io"
 	"strings"
-	"time"
 
+	"github.com/jejak-forensics/jejak/casework"
 	"github.com/jejak-forensics/jejak/internal/termsafe"
 	"github.com/jejak-forensics/jejak/timeline/export"
 	"github.com/urfave/cli/v2"
@@ -87,65 +87,47 @@ EXAMPLES
 			if err != nil {
 				return err
 			}
-			comp, err := timelineState(c.Context, cs, store)
-			if err != nil {
-				return err
-			}
-			warnIncomplete(e.stderr, comp)
-			outPath := c.String("output")
-			if outPath == "-" {
-				if isTerminal(e.stdout) {
-					// Read on a screen, not by a program: evidence text
-					// must not reach the terminal raw (termsafe).
-					tw := termsafe.NewWriter(e.stdout)
-					_, err := export.Write(c.Context, tw, f, store, q)
-					if ferr := tw.Flush(); err == nil {
-						err = ferr
-					}
-					return incompleteExit(e.stderr, comp, err)
-				}
-				_, err := export.Write(c.Context, e.stdout, f, store, q)
-				return incompleteExit(e.stderr, comp, err)
-			}
-			if f == export.Timesketch && !strings.HasSuffix(strings.ToLower(outPath), ".jsonl") {
-				fmt.Fprintf(e.stderr, "note: Timesketch imports a JSONL file only when its name ends in .jsonl\n")
-			}
-			// The basis is read before the export, so the manifest names the
-			// state the rows were read in.
-			basis, _ := custodyBasis(c.Context, cs, store)
-			var n int64
-			sum, size, err := writeOutput(outPath, func(w io.Writer) error {
-				var err error
-				n, err = export.Write(c.Context, w, f, store, q)
-				return err
-			})
-			if err != nil {
-				return err
-			}
-			params := map[string]any{"format": string(f), "from": utcOrEmpty(q.From), "to": utcOrEmpty(q.To)}
-			m, err := outputManifest(cs, "export", outPath, string(f), size, sum, params, n, nil, basis)
-			if err != nil {
-				return err
-			}
-			m.Timeline = comp
-			msum, err := export.WriteManifest(export.ManifestPath(outPath), m)
-			if err != nil {
-				return err
-			}
-			if err := cs.Log("export", map[string]any{"format": string(f), "file": absPath(outPath), "events": n, "sha256": sum,
-				"manifest_sha256": msum, "from": c.String("from"), "to": c.String("to")}); err != nil {
-				return err
-			}
-			fmt.Fprintf(e.stderr, "wrote %d events to %s (sha256 %s)\nmanifest %s (sha256 %s)\n",
-				n, outPath, sum, export.ManifestPath(outPath), msum)
-			return incompleteExit(e.stderr, comp, nil)
+			o := casework.ExportOptions{Format: f, Query: q, From: c.String("from"), To: c.String("to"), ToolVersion: version}
+			return e.writeExport(c.Context, &casework.Case{Dir: cs.Dir(), Evidence: cs, Store: store}, o, c.String("output"))
 		},
 	})
 }
 
-func utcOrEmpty(t time.Time) string {
-	if t.IsZero() {
-		return ""
+// writeExport writes the export to outPath (- for stdout) and says what it
+// wrote.
+func (e *env) writeExport(ctx context.Context, cw *casework.Case, o casework.ExportOptions, outPath string) error {
+	o.Completeness = func(comp *export.Completeness) {
+		warnIncomplete(e.stderr, comp)
+		if outPath != "-" && o.Format == export.Timesketch && !strings.HasSuffix(strings.ToLower(outPath), ".jsonl") {
+			fmt.Fprintf(e.stderr, "note: Timesketch imports a JSONL file only when its name ends in .jsonl\n")
+		}
 	}
-	return t.UTC().Format(time.RFC3339Nano)
+	if outPath == "-" {
+		o.W = e.stdout
+		var tw *termsafe.Writer
+		if isTerminal(e.stdout) {
+			// Read on a screen, not by a program: evidence text must not
+			// reach the terminal raw (termsafe).
+			tw = termsafe.NewWriter(e.stdout)
+			o.W = tw
+		}
+		res, err := cw.Export(ctx, o)
+		if res == nil {
+			return err
+		}
+		if tw != nil {
+			if ferr := tw.Flush(); err == nil {
+				err = ferr
+			}
+		}
+		return incompleteExit(e.stderr, res.Timeline, err)
+	}
+	o.Output = outPath
+	res, err := cw.Export(ctx, o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "wrote %d events to %s (sha256 %s)\nmanifest %s (sha256 %s)\n",
+		res.Events, outPath, res.SHA256, res.Manifest, res.ManifestHash)
+	return incompleteExit(e.stderr, res.Timeline, nil)
 }
