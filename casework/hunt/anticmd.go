@@ -89,7 +89,7 @@ func (a *linuxCommand) observe(ev *timeline.Event) {
 	// the cut-off; inScope already keeps it out when a cut-off is given.
 	ctx := cmdContext{cwd: ev.Process.WorkingDir, watch: a.watch}
 	var why []string
-	for _, c := range splitCommands(ev.Process.CommandLine) {
+	for _, c := range a.h.commands(ev.Process.CommandLine) {
 		if w := a.match(c, ctx); w != "" && !slices.Contains(why, w) {
 			why = append(why, w)
 		}
@@ -113,6 +113,25 @@ func (a *linuxCommand) observe(ev *timeline.Event) {
 	g.refs = append(g.refs, a.h.ref(ev))
 	line := fmt.Sprintf("%s `%s` (%s)", ts(ev.Timestamp), clip(oneLine(ev.Process.CommandLine), 100), strings.Join(why, "; "))
 	g.lines = append(g.lines, cmdLine{ev.Timestamp, ev.Jejak.Provenance.Offset, line})
+}
+
+// maxCommandCache bounds the command lines whose split is remembered.
+const maxCommandCache = 4096
+
+// commands is splitCommands of a command line, split once for the five
+// linux-command rules and for every line seen again (sudo and cron repeat
+// the same few commands all day): splitting was most of an auth.log's
+// analyzer time. The matchers only read the split.
+func (h *hunter) commands(line string) []simpleCmd {
+	if c, ok := h.cmds[line]; ok {
+		return c
+	}
+	if h.cmds == nil || len(h.cmds) >= maxCommandCache {
+		h.cmds = make(map[string][]simpleCmd, 64)
+	}
+	c := splitCommands(line)
+	h.cmds[line] = c
+	return c
 }
 
 func (a *linuxCommand) finish() []Finding {

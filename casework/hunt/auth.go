@@ -97,7 +97,11 @@ func systemAccount(u string) bool {
 // repeats is how many attempts one line stands for ("message repeated N
 // times").
 func repeats(ev *timeline.Event) int {
-	if n, err := strconv.Atoi(ev.Jejak.Data["repeat_count"]); err == nil && n > 1 {
+	v, ok := ev.Jejak.Data["repeat_count"]
+	if !ok {
+		return 1 // nearly every line: no Atoi error to allocate
+	}
+	if n, err := strconv.Atoi(v); err == nil && n > 1 {
 		return n
 	}
 	return 1
@@ -363,7 +367,7 @@ type firstSeen struct {
 	h        *hunter
 	r        *Rule
 	account  bool
-	baseline map[string]bool
+	baseline keySet // the keys seen before the cut-off
 	found    map[string]*seen
 	// scanBelow: a new source that never got in and made fewer failed
 	// attempts than this is background scanning. A server on the internet
@@ -378,6 +382,12 @@ type firstSeen struct {
 	// of its rows, and finish reads back from the store the rows a finding
 	// shows (fetch).
 	kept, maxKept int
+	// cands counts the scanning candidates in found; past maxCandidates,
+	// those idle the longest are folded into folds, by host, and the keys
+	// of those dropped whole are kept in gone (firstseen_bound.go).
+	cands int
+	folds map[string]*foldHost
+	gone  keySet
 }
 
 // maxKeptRows bounds the rows held for scanning candidates (each a few
@@ -448,7 +458,7 @@ func newFirstSeen(h *hunter, r *Rule) (analyzer, error) {
 	if h.cfg.After.IsZero() {
 		return nil, nil // no baseline: everything would be "new"
 	}
-	return &firstSeen{h: h, r: r, account: what == "account", baseline: map[string]bool{}, found: map[string]*seen{},
+	return &firstSeen{h: h, r: r, account: what == "account", found: map[string]*seen{},
 		scanBelow: below, maxKept: maxKeptRows}, nil
 }
 
@@ -484,10 +494,10 @@ func (f *firstSeen) observe(ev *timeline.Event) {
 		return
 	}
 	if !f.h.inScope(ev.Timestamp) {
-		f.baseline[key] = true
+		f.baseline.add(key)
 		return
 	}
-	if f.baseline[key] {
+	if f.baseline.has(key) {
 		return
 	}
 	if f.account && kind != authSuccess && f.found[key] == nil {
@@ -496,8 +506,14 @@ func (f *firstSeen) observe(ev *timeline.Event) {
 	}
 	s := f.found[key]
 	if s == nil {
-		s = &seen{host: f.h.intern(hostOf(ev))}
+		host := f.h.intern(hostOf(ev))
+		if s = f.revive(key, host); s == nil {
+			s = &seen{host: host}
+		}
 		f.found[key] = s
+		if f.candidate(s) {
+			f.cands++
+		}
 	}
 	was := f.candidate(s)
 	if kind == authSuccess {
@@ -509,6 +525,7 @@ func (f *firstSeen) observe(ev *timeline.Event) {
 	now := f.candidate(s)
 	if was && !now {
 		f.kept -= len(s.refs) // its own finding now: its rows leave the budget
+		f.cands--
 	}
 	switch {
 	case !now:
@@ -519,10 +536,13 @@ func (f *firstSeen) observe(ev *timeline.Event) {
 	default:
 		s.missed = append(s.missed, ev.Timestamp.UnixNano())
 	}
+	if f.cands > maxCandidates {
+		f.fold()
+	}
 }
 
 func (f *firstSeen) finish() []Finding {
-	if len(f.baseline) == 0 {
+	if f.baseline.empty() {
 		return nil // nothing known before the cut-off to compare with
 	}
 	var out []Finding
@@ -538,6 +558,21 @@ func (f *firstSeen) finish() []Finding {
 		}
 		own[key] = s
 	}
+	for host, fh := range f.folds {
+		if len(fh.top) == 0 && fh.sources == 0 {
+			continue
+		}
+		if scans[host] == nil {
+			scans[host] = map[string]*seen{}
+		}
+		for k, s := range fh.top {
+			scans[host][k] = s
+		}
+	}
+	order := map[string][]string{} // host → its scanning sources, busiest first
+	for host, srcs := range scans {
+		order[host] = scanOrder(srcs)
+	}
 	// Read back the rows the findings show that were not held: all of a
 	// key with its own finding, and of the scanning ones those scanning
 	// picks (scanPick).
@@ -549,8 +584,8 @@ func (f *firstSeen) finish() []Finding {
 			at = append(at, s.missed...)
 		}
 	}
-	for _, srcs := range scans {
-		picked, all := f.scanPick(srcs)
+	for host, srcs := range scans {
+		picked, all := f.scanPick(srcs, order[host], f.folds[host])
 		for _, k := range picked {
 			s := srcs[k]
 			want[k] = s
@@ -584,7 +619,7 @@ func (f *firstSeen) finish() []Finding {
 		out = append(out, fd)
 	}
 	for host, srcs := range scans {
-		out = append(out, f.scanning(host, srcs))
+		out = append(out, f.scanning(host, srcs, order[host], f.folds[host]))
 	}
 	return out
 }
@@ -599,16 +634,26 @@ const (
 // scanOrder sorts scanning sources busiest first; the address breaks ties
 // so the text is stable.
 func scanOrder(srcs map[string]*seen) []string {
-	keys := make([]string, 0, len(srcs))
-	for k := range srcs {
-		keys = append(keys, k)
+	// Sorted as pairs: a map lookup per comparison was most of the cost
+	// with a few hundred thousand sources.
+	type src struct {
+		key      string
+		failures int
 	}
-	slices.SortFunc(keys, func(a, b string) int {
-		if c := cmp.Compare(srcs[b].failures, srcs[a].failures); c != 0 {
+	all := make([]src, 0, len(srcs))
+	for k, s := range srcs {
+		all = append(all, src{k, s.failures})
+	}
+	slices.SortFunc(all, func(a, b src) int {
+		if c := cmp.Compare(b.failures, a.failures); c != 0 {
 			return c
 		}
-		return strings.Compare(a, b)
+		return strings.Compare(a.key, b.key)
 	})
+	keys := make([]string, len(all))
+	for i, s := range all {
+		keys[i] = s.key
+	}
 	return keys
 }
 
@@ -617,12 +662,18 @@ func scanOrder(srcs map[string]*seen) []string {
 // rows are not capped, or there are fewer sources than rows shown and the
 // rest are filled in time order) or only each one's first (the busiest
 // maxScanRows sources).
-func (f *firstSeen) scanPick(srcs map[string]*seen) (pick []string, all bool) {
-	rows := 0
+// keys are srcs busiest first; fh, when not nil, counts the host's
+// folded sources not in srcs.
+func (f *firstSeen) scanPick(srcs map[string]*seen, keys []string, fh *foldHost) (pick []string, all bool) {
+	rows, sources := 0, len(srcs)
 	for _, s := range srcs {
 		rows += s.rows()
 	}
-	if rows <= maxScanRows || len(srcs) < maxScanRows {
+	if fh != nil {
+		rows += fh.rows
+		sources += fh.sources
+	}
+	if rows <= maxScanRows || sources < maxScanRows {
 		for k, s := range srcs {
 			if len(s.missed) > 0 {
 				pick = append(pick, k)
@@ -630,7 +681,7 @@ func (f *firstSeen) scanPick(srcs map[string]*seen) (pick []string, all bool) {
 		}
 		return pick, true
 	}
-	for _, k := range scanOrder(srcs)[:maxScanRows] {
+	for _, k := range keys[:min(len(keys), maxScanRows)] {
 		if srcs[k].firstMissed() {
 			pick = append(pick, k)
 		}
@@ -704,16 +755,13 @@ func (f *firstSeen) fetch(want map[string]*seen, times []int64) {
 // scanning folds the new sources on one host that tried a few times and
 // never got in into one low finding: how many sources and attempts, the
 // busiest sources with their counts, first and last time.
-func (f *firstSeen) scanning(host string, srcs map[string]*seen) Finding {
-	keys := scanOrder(srcs)
-	attempts, rows := 0, 0
-	var refs []EventRef
+func (f *firstSeen) scanning(host string, srcs map[string]*seen, keys []string, fh *foldHost) Finding {
+	attempts, rows, sources := 0, 0, len(keys)
 	first, last := time.Unix(0, math.MaxInt64), time.Unix(0, math.MinInt64)
 	for _, k := range keys {
 		s := srcs[k]
 		attempts += s.failures
 		rows += s.rows()
-		refs = append(refs, s.refs...)
 		a, b := s.span()
 		if a.Before(first) {
 			first = a
@@ -721,6 +769,33 @@ func (f *firstSeen) scanning(host string, srcs map[string]*seen) Finding {
 		if b.After(last) {
 			last = b
 		}
+	}
+	if fh != nil && fh.sources > 0 { // folded sources left as counts
+		attempts += fh.attempts
+		rows += fh.rows
+		sources += fh.sources
+		if fh.first.Before(first) {
+			first = fh.first
+		}
+		if fh.last.After(last) {
+			last = fh.last
+		}
+	}
+	// allRefs is every held row of the sources, in time order.
+	allRefs := func() []EventRef {
+		var refs []EventRef
+		for _, k := range keys {
+			refs = append(refs, srcs[k].refs...)
+		}
+		// Sources come from a map: the ID breaks ties in time so the
+		// rows kept, and the finding's ID, are the same every run.
+		slices.SortFunc(refs, func(a, b EventRef) int {
+			if c := a.Timestamp.Compare(b.Timestamp); c != 0 {
+				return c
+			}
+			return strings.Compare(a.ID, b.ID)
+		})
+		return refs
 	}
 	// The explanation names 8 accounts and says whether there were more:
 	// the first 9 distinct ones are all it needs (collecting every name
@@ -744,18 +819,12 @@ collect:
 		on = "an unnamed host"
 	}
 	// The span is over every attempt, before the rows are capped.
-	shown := refs
-	if rows > maxScanRows {
+	var shown []EventRef
+	if rows <= maxScanRows {
+		shown = allRefs()
+	} else {
 		// Keep each source's first attempt first, then fill in time order,
 		// so the rows show as many sources as they can.
-		// Sources come from a map: the ID breaks ties in time so the
-		// rows kept, and the finding's ID, are the same every run.
-		slices.SortFunc(refs, func(a, b EventRef) int {
-			if c := a.Timestamp.Compare(b.Timestamp); c != 0 {
-				return c
-			}
-			return strings.Compare(a.ID, b.ID)
-		})
 		shown = make([]EventRef, 0, maxScanRows)
 		ids := make(map[string]bool, maxScanRows)
 		for _, k := range keys {
@@ -766,6 +835,10 @@ collect:
 				shown = append(shown, s.refs[0])
 				ids[s.refs[0].ID] = true
 			}
+		}
+		var refs []EventRef
+		if len(shown) < maxScanRows {
+			refs = allRefs() // only needed to fill in
 		}
 		for _, r := range refs {
 			if len(shown) == maxScanRows {
@@ -781,20 +854,25 @@ collect:
 	for _, k := range keys[:min(len(keys), maxScanSources)] {
 		top = append(top, fmt.Sprintf("%s (%d)", k, srcs[k].failures))
 	}
-	if len(keys) > maxScanSources {
+	if sources > maxScanSources {
 		top = append(top, "…")
 	}
 	fd := newFinding(f.r, "scanning on "+on, "", shown)
 	fd.Severity = min(f.r.Severity, Low)
 	fd.First, fd.Last = first, last
 	fd.Explanation = fmt.Sprintf("%s never seen before the cut-off %s each failed fewer than %d times on %s and none got in: %s in all, %s to %s; most attempts from %s",
-		plural(len(keys), "source", "sources"), ts(f.h.cfg.After), f.scanBelow, on, plural(attempts, "failed attempt", "failed attempts"),
+		plural(sources, "source", "sources"), ts(f.h.cfg.After), f.scanBelow, on, plural(attempts, "failed attempt", "failed attempts"),
 		f.h.tsLocal(first), f.h.tsLocal(last), strings.Join(top, ", "))
 	if len(users) > 0 {
 		fd.Explanation += "; accounts tried: " + listNames(users, namedUsers)
 	}
 	if len(fd.Events) < rows {
 		fd.Explanation += fmt.Sprintf("; rows: %d of %d shown", len(fd.Events), rows)
+	}
+	if fh != nil && fh.returns > 0 {
+		// Folding lost what these sources did before (firstseen_bound.go).
+		fd.Explanation += fmt.Sprintf("; %s, set aside as counts to bound memory, came back and %s counted again as new (their earlier attempts not added to their later ones)",
+			plural(fh.returns, "source", "sources"), map[bool]string{true: "is", false: "are"}[fh.returns == 1])
 	}
 	return fd
 }

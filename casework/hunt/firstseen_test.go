@@ -105,6 +105,14 @@ func TestFirstSeenReadBack(t *testing.T) {
 		cs := &countingSearcher{Store: st}
 		return hunt(t, cs, cfg), cs.searches
 	}
+	// folded is run with at most cands scanning candidates held whole.
+	folded := func(limit, cands int) ([]Finding, int) {
+		t.Helper()
+		old := maxCandidates
+		maxCandidates = cands
+		defer func() { maxCandidates = old }()
+		return run(limit)
+	}
 	want, n := run(1 << 30)
 	if n != 1 {
 		t.Fatalf("all rows held: %d reads of the store, want 1", n)
@@ -143,6 +151,17 @@ func TestFirstSeenReadBack(t *testing.T) {
 		gotJSON, _ := json.MarshalIndent(got, "", " ")
 		if string(gotJSON) != string(wantJSON) {
 			t.Errorf("bound %d, %d point reads: findings differ from those with every row held:\n%s\nwant\n%s", c.bound, c.queries, gotJSON, wantJSON)
+		}
+	}
+	// Folding the candidates idle the longest (firstseen_bound.go) keeps
+	// the findings: host b's 400 one-time scanners are folded and most
+	// left as counts, but none comes back; host a's come back, from the
+	// folded sources held whole.
+	for _, c := range []struct{ bound, cands int }{{1 << 30, 10}, {1 << 30, 150}, {0, 40}, {150, 25}} {
+		got, _ := folded(c.bound, c.cands)
+		gotJSON, _ := json.MarshalIndent(got, "", " ")
+		if string(gotJSON) != string(wantJSON) {
+			t.Errorf("bound %d, %d candidates: findings differ from those with every candidate held:\n%s\nwant\n%s", c.bound, c.cands, gotJSON, wantJSON)
 		}
 	}
 }

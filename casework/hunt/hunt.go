@@ -157,6 +157,8 @@ type hunter struct {
 	store Searcher
 	ctx   context.Context
 	errs  error
+	// cmds caches split command lines (anticmd.go).
+	cmds map[string][]simpleCmd
 }
 
 // fail records an analyzer's error: Hunt returns it with the findings.
