@@ -1,7 +1,9 @@
-// Package storetest is the contract every timeline.Store must keep (the
+// Package storetest is the contract every store.Store must keep (the
 // SQLite case store and the Elasticsearch store alike): same input, same
-// events back, same order, same counts. A store's tests call Run with a
-// function that opens a fresh, empty store.
+// events back, same order, same counts, the same events for the same KQL,
+// the same documents from a raw scan, the same findings back. A store's
+// tests call Run with a function that opens a fresh, empty store; a
+// difference between the stores is a failure of one of them.
 package storetest
 
 import (
@@ -14,11 +16,14 @@ import (
 	"time"
 
 	"github.com/jejak-forensics/jejak/timeline"
+	"github.com/jejak-forensics/jejak/timeline/store"
 )
 
-// Run runs the whole contract. open must return a new, empty store for each
-// call and arrange its cleanup with t.Cleanup; Run closes nothing itself.
-func Run(t *testing.T, open func(t *testing.T) timeline.Store) {
+// Run runs the whole contract: every method of store.Store. open must
+// return a new, empty store for each call and arrange its cleanup with
+// t.Cleanup (closing it there: the Close test closes its store first, so
+// a second Close must be harmless); Run closes nothing else itself.
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Empty", func(t *testing.T) { testEmpty(t, open(t)) })
 	t.Run("WriteThenRewrite", func(t *testing.T) { testRewrite(t, open(t)) })
 	t.Run("DuplicateInBatch", func(t *testing.T) { testDuplicateInBatch(t, open(t)) })
@@ -26,6 +31,11 @@ func Run(t *testing.T, open func(t *testing.T) timeline.Store) {
 	t.Run("Range", func(t *testing.T) { testRange(t, open(t)) })
 	t.Run("Paging", func(t *testing.T) { testPaging(t, open(t)) })
 	t.Run("CallbackError", func(t *testing.T) { testCallbackError(t, open(t)) })
+	t.Run("Query", func(t *testing.T) { testQuery(t, open(t)) })
+	t.Run("QueryPaging", func(t *testing.T) { testQueryPaging(t, open(t)) })
+	t.Run("Raw", func(t *testing.T) { testRaw(t, open) })
+	t.Run("Findings", func(t *testing.T) { testFindings(t, open(t)) })
+	t.Run("Close", func(t *testing.T) { testClose(t, open(t)) })
 }
 
 func ctx(t *testing.T) context.Context {

@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/jejak-forensics/jejak/timeline"
+	"github.com/jejak-forensics/jejak/timeline/store"
 	"github.com/jejak-forensics/jejak/timeline/store/elastic"
 	"github.com/jejak-forensics/jejak/timeline/storetest"
 )
@@ -55,8 +57,16 @@ func open(t testing.TB, cfg elastic.Config) *elastic.Store {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		c := s.Client()
-		if res, err := c.Indices.Delete([]string{cfg.Index}, c.Indices.Delete.WithContext(ctx)); err == nil {
+		// A client of its own: the store may be closed already (the
+		// contract's Close test closes it).
+		c, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: cfg.URLs})
+		if err != nil {
+			t.Errorf("cleanup client: %v", err)
+			return
+		}
+		// The findings and hunts indices too, where a test stored findings.
+		if res, err := c.Indices.Delete([]string{cfg.Index, elastic.FindingsIndex(cfg.Index), elastic.HuntsIndex(cfg.Index)},
+			c.Indices.Delete.WithIgnoreUnavailable(true), c.Indices.Delete.WithContext(ctx)); err == nil {
 			res.Body.Close()
 		}
 		if res, err := c.Indices.DeleteIndexTemplate(elastic.TemplateName(cfg.Index), c.Indices.DeleteIndexTemplate.WithContext(ctx)); err == nil {
@@ -69,7 +79,7 @@ func open(t testing.TB, cfg elastic.Config) *elastic.Store {
 
 func TestContract(t *testing.T) {
 	esURLs(t)
-	storetest.Run(t, func(t *testing.T) timeline.Store {
+	storetest.Run(t, func(t *testing.T) store.Store {
 		// A small page size so the contract's paging test crosses many pages.
 		return open(t, elastic.Config{PageSize: 128})
 	})
