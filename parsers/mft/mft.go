@@ -26,6 +26,7 @@ import (
 	"io"
 	"maps"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -92,7 +93,6 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 		return errors.New("mft: size unknown")
 	}
 	t := ntfs.NewTable(src.ReaderAt, size, rs)
-	var buf []*timeline.Event
 	warn := func(entry uint64, off int64, err error) {
 		src.Warn(&parsers.RecordError{Parser: Name, Path: src.Entry.Path, Offset: off, Record: int64(entry), Err: err})
 	}
@@ -108,12 +108,20 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 		return t.Scan(ctx, func(*ntfs.Record, int64) error { return nil }, warn)
 	}
 	// Events are built and emitted entry by entry, on the caller's
-	// goroutine: a pipeline that built them on a worker per core was
-	// measured slower on a busy two-core machine (handing batches between
-	// threads, more memory in flight for the GC to mark), and ingest
-	// already parses several evidence files at once.
+	// goroutine. A pipeline (one goroutine decoding and resolving paths,
+	// builders on every core, the caller emitting batches in order) was
+	// measured twice on this two-core machine, and both times was slower
+	// under load: at 300k entries and load 15, 12-14 s wall and 5.2 CPU-s
+	// against 5.4-7.1 s and 3.7 CPU-s entry by entry (handing batches
+	// between threads, GC assists, more memory in flight); and ingest
+	// already parses several files at once.
+	var (
+		buf   []*timeline.Event
+		names []resolved
+	)
 	return t.Scan(ctx, func(r *ntfs.Record, off int64) error {
-		buf = events(r, off, paths(t, r), buf[:0])
+		names = paths(t, r, names[:0])
+		buf = events(r, off, names, buf[:0])
 		for i, ev := range buf {
 			buf[i] = nil // the caller owns the event now
 			if err := emit(ev); err != nil {
@@ -130,9 +138,10 @@ type resolved struct {
 }
 
 // paths resolves the path of each of r's names, and last the one its
-// $STANDARD_INFORMATION events use (its long name's).
-func paths(t *ntfs.Table, r *ntfs.Record) []resolved {
-	out := make([]resolved, len(r.Names)+1)
+// $STANDARD_INFORMATION events use (its long name's), into out (reused
+// from entry to entry).
+func paths(t *ntfs.Table, r *ntfs.Record, out []resolved) []resolved {
+	out = slices.Grow(out, len(r.Names)+1)[:len(r.Names)+1]
 	long := r.LongName()
 	for i := range r.Names {
 		out[i].path, out[i].orphan = t.Path(r, &r.Names[i])
@@ -167,18 +176,29 @@ var (
 	tagsDeleted  = []string{"deleted"}
 )
 
-// events appends the entry's events to out: four per time attribute. It runs for
-// every MFT entry, so what all events of an entry share (data, file, path)
-// is built once per entry or per attribute and each event only copies it.
+// events appends the entry's events to out: four per time attribute. It
+// runs for every MFT entry, eight events each on most volumes, so it is
+// written to allocate little (issue 15: building them was most of the MFT
+// timeline's CPU):
+//   - an event's jejak.data is a map of its own (consumers own it), 10 to
+//     13 keys. Each attribute's first map is filled key by key; its other
+//     three are clones of it (maps.Clone copies the table without hashing
+//     again) and the last event takes the template itself.
+//   - the four events of an attribute share one File and one backing string
+//     for their four messages, each message a slice of it.
+//   - the strings every event of the entry repeats are formatted once.
 func events(r *ntfs.Record, off int64, paths []resolved, out []*timeline.Event) []*timeline.Event {
 	var size int64
 	if d := r.Data(); d != nil {
 		size = d.Size
 	}
-	var ads []string
+	var ads string
 	for _, s := range r.Streams {
 		if s.Name != "" && s.StartVCN == 0 {
-			ads = append(ads, s.Name)
+			if ads != "" {
+				ads += ","
+			}
+			ads += s.Name
 		}
 	}
 	inode := r.Inode()
@@ -191,26 +211,25 @@ func events(r *ntfs.Record, off int64, paths []resolved, out []*timeline.Event) 
 	if !inUse {
 		tags, state = tagsDeleted, " (deleted)"
 	}
-	// What every event of the entry says; each attribute's events add to
-	// a copy of it. The hint leaves room for the keys added later, so no
-	// copy grows its table.
-	base := make(map[string]string, 14)
-	base["mft_entry"] = strconv.FormatUint(r.Entry, 10)
-	base["sequence"] = strconv.FormatUint(uint64(r.Seq), 10)
-	base["mft_entry_offset"] = strconv.FormatInt(off, 10)
-	base["allocated"] = strconv.FormatBool(inUse)
-	base["directory"] = strconv.FormatBool(dir)
-	base["links"] = strconv.FormatUint(uint64(r.Links), 10)
-	base["lsn"] = strconv.FormatUint(r.LSN, 10)
-	if len(ads) > 0 {
-		base["ads"] = strings.Join(ads, ",")
-	}
-	// one emits the four times of one attribute. proto holds the data
-	// keys common to them; each event gets its own copy (consumers own
-	// an event's map), made by maps.Clone, which copies the table
-	// without hashing every key again.
+	entry := strconv.FormatUint(r.Entry, 10)
+	seq := strconv.FormatUint(uint64(r.Seq), 10)
+	entryOff := strconv.FormatInt(off, 10)
+	links := strconv.FormatUint(uint64(r.Links), 10)
+	lsn := strconv.FormatUint(r.LSN, 10)
 	one := func(attr string, attrOff int, times *ntfs.MACB, p string, orphan bool, fn *ntfs.FileName) {
-		proto := maps.Clone(base)
+		// What the four events' data share; the hint leaves room for
+		// macb and filetime, so neither a clone nor the template grows.
+		proto := make(map[string]string, 14)
+		proto["mft_entry"] = entry
+		proto["sequence"] = seq
+		proto["mft_entry_offset"] = entryOff
+		proto["allocated"] = strconv.FormatBool(inUse)
+		proto["directory"] = strconv.FormatBool(dir)
+		proto["links"] = links
+		proto["lsn"] = lsn
+		if ads != "" {
+			proto["ads"] = ads
+		}
 		proto["attribute"] = attr
 		if fn != nil {
 			proto["name_type"] = fn.SpaceName()
@@ -221,25 +240,43 @@ func events(r *ntfs.Record, off int64, paths []resolved, out []*timeline.Event) 
 		}
 		// The four events describe one file: they share its description
 		// (nothing downstream changes an event's File in place).
-		sz := size
-		file := &timeline.File{Path: p, Name: path.Base(p), Inode: inode, Size: &sz}
+		fs := &struct {
+			file timeline.File
+			size int64
+		}{size: size}
+		fs.file = timeline.File{Path: p, Name: path.Base(p), Inode: inode, Size: &fs.size}
+		// "<attr> <macb> <path><state> [<inode>]" four times, one string.
+		tail := " " + p + state + " [" + inode + "]"
+		msgLen := len(attr) + 1 + 4 + len(tail)
+		var sb strings.Builder
+		sb.Grow(4 * msgLen)
+		for _, k := range timeKinds {
+			sb.WriteString(attr)
+			sb.WriteByte(' ')
+			sb.WriteString(k.macb)
+			sb.WriteString(tail)
+		}
+		msgs := sb.String()
 		evs := new([4]timeline.Event)
 		for i, k := range timeKinds {
 			ft := k.get(times)
-			data := maps.Clone(proto)
+			data := proto
+			if i < len(timeKinds)-1 {
+				data = maps.Clone(proto)
+			}
 			data["macb"] = k.macb
 			ev := &evs[i]
 			ev.Timestamp = ft.Time()
 			ev.TimestampDesc = k.desc
 			ev.Event = timeline.EventMeta{Kind: "event", Category: categoryFile, Type: typ, Dataset: "ntfs.mft", Action: "mft-entry"}
-			ev.File = file
+			ev.File = &fs.file
 			ev.Jejak.Data = data
 			ev.Jejak.Tags = tags
 			if ft.OutOfRange() {
 				ev.Jejak.Time = &timeline.TimeNote{OutOfRange: true}
 				data["filetime"] = strconv.FormatUint(uint64(ft), 10)
 			}
-			ev.Message = attr + " " + k.macb + " " + p + state + " [" + inode + "]"
+			ev.Message = msgs[i*msgLen : (i+1)*msgLen]
 			// The attribute's own offset: an entry's SI and FN events share
 			// timestamp_desc, and the event ID must still tell them apart.
 			ev.Jejak.Provenance.Offset = off + int64(attrOff)
