@@ -13,14 +13,11 @@ import (
 )
 
 // sigmaRegression returns the SigmaHQ snapshot's regression_data folder
-// (../shared/sigma, next to the corpus), skipping when it is absent.
+// (../shared/sigma, else fixtures/sigma: parsertest.SigmaDir), skipping
+// when it is absent.
 func sigmaRegression(t *testing.T) string {
 	t.Helper()
-	dir, err := parsertest.CorpusDir()
-	if err != nil {
-		t.Skipf("shared corpus not found: %v", err)
-	}
-	d := filepath.Join(filepath.Dir(dir), "sigma", "regression_data", "rules", "windows")
+	d := filepath.Join(parsertest.SigmaDir(), "regression_data", "rules", "windows")
 	if _, err := os.Stat(d); err != nil {
 		t.Skipf("SigmaHQ regression data not found: %v", err)
 	}

@@ -9,11 +9,14 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/jejak-forensics/jejak/parsers/parsertest"
 )
 
-// sharedSigma is the SigmaHQ snapshot (DRL-1.1) shared beside the corpus:
-// the rule folders and part of SigmaHQ's regression_data.
-const sharedSigma = "../../../shared/sigma"
+// sharedSigma is the SigmaHQ snapshot (DRL-1.1): ../shared/sigma beside the
+// corpus when present, else the repository's fixtures/sigma, which holds
+// what these tests read (parsertest.SigmaDir).
+var sharedSigma = parsertest.SigmaDir()
 
 // regressionCase is one folder of SigmaHQ's regression_data: a rule id, the
 // EVTX recorded for it, and how many of its records the rule must match.

@@ -15,13 +15,15 @@ import (
 	"testing"
 
 	"github.com/jejak-forensics/jejak/internal/oracle"
+	"github.com/jejak-forensics/jejak/parsers/parsertest"
 )
 
-// sharedSigmaRules is a folder of the SigmaHQ snapshot beside the corpus
-// (DRL-1.1: read from ../shared, never copied into the repository).
+// sharedSigmaRules is a folder of the SigmaHQ snapshot (DRL-1.1):
+// ../shared/sigma beside the corpus, else the repository's fixtures/sigma,
+// which holds the folders these tests read (parsertest.SigmaDir).
 func sharedSigmaRules(t *testing.T, sub string) string {
 	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("../../../shared/sigma", sub))
+	dir, err := filepath.Abs(filepath.Join(parsertest.SigmaDir(), sub))
 	if err != nil {
 		t.Fatal(err)
 	}

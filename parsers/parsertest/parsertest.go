@@ -60,32 +60,87 @@ func Shared() bool {
 }
 
 // CorpusDir returns the corpus folder: $JEJAK_CORPUS when set, else
-// ../shared/corpus beside the module root, else the module's own
+// corpus in the shared folder (see SharedDir), else the module's own
 // fixtures/corpus.
 func CorpusDir() (string, error) {
 	if d := os.Getenv("JEJAK_CORPUS"); d != "" {
 		return d, nil
 	}
+	return sharedOrOwn("corpus", filepath.Join("fixtures", "corpus"))
+}
+
+// SigmaDir returns the SigmaHQ snapshot (DRL-1.1): sigma in the shared
+// folder (see SharedDir) when it is there, the whole snapshot; else the
+// module's fixtures/sigma, the part of it the tests read
+// (scripts/vendor-corpus.sh). It always returns a path; when neither
+// exists (no go.mod above the working folder) it is one that does not
+// exist, and the callers' os.Stat skips the test.
+func SigmaDir() string {
+	d, err := sharedOrOwn("sigma", filepath.Join("fixtures", "sigma"))
+	if err != nil {
+		return filepath.Join("fixtures", "sigma")
+	}
+	return d
+}
+
+// SharedDir returns the folder of data shared beside the repository:
+// $JEJAK_SHARED when set, else ../shared beside the module root. Setting
+// JEJAK_SHARED to a path that does not exist makes the tests read only
+// what a fresh clone has (fixtures/corpus, fixtures/sigma) without moving
+// the shared folder.
+func SharedDir() (string, error) {
+	if d := os.Getenv("JEJAK_SHARED"); d != "" {
+		return d, nil
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Clean(filepath.Join(root, "..", "shared")), nil
+}
+
+// sharedOrOwn returns name in the shared folder when it exists, else own
+// (a path relative to the module root) when that exists.
+func sharedOrOwn(name, own string) (string, error) {
+	shared, err := SharedDir()
+	if err != nil {
+		return "", err
+	}
+	if d := filepath.Join(shared, name); exists(d) {
+		return d, nil
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		return "", err
+	}
+	d := filepath.Join(root, own)
+	if _, err := os.Stat(d); err != nil {
+		return "", err
+	}
+	return d, nil
+}
+
+// moduleRoot is the nearest folder above the working folder with a
+// go.mod: the jejak module root for its tests (fixtures/corpus has a
+// go.mod of its own, but no test runs inside it).
+func moduleRoot() (string, error) {
 	wd, err := os.Getwd()
 	if err != nil {
 		return "", err
 	}
 	for d := wd; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			shared := filepath.Join(d, "..", "shared", "corpus")
-			if _, err := os.Stat(shared); err == nil {
-				return filepath.Clean(shared), nil
-			}
-			own := filepath.Join(d, "fixtures", "corpus")
-			if _, err := os.Stat(own); err != nil {
-				return "", err
-			}
-			return own, nil
+		if exists(filepath.Join(d, "go.mod")) {
+			return d, nil
 		}
 		if filepath.Dir(d) == d {
 			return "", errors.New("no go.mod above " + wd)
 		}
 	}
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // FileEntry describes a real file on disk as a walker would, with its
