@@ -119,6 +119,12 @@ type Stream struct {
 	Resident bool
 	StartVCN uint64
 	Offset   int
+	// Content is a resident $DATA stream's bytes: a slice of the buffer
+	// the record was decoded from (valid as long as that buffer is: for
+	// Table.Scan, during the callback), so the walker can serve a small
+	// file from the record it already read instead of reading the record
+	// again through go-ntfs. nil for anything else.
+	Content []byte
 }
 
 // ListEntry is one row of an $ATTRIBUTE_LIST.
@@ -332,6 +338,9 @@ func (r *Record) attribute(a []byte, off int) error {
 			s.Size = int64(le.Uint64(a[48:]))
 		} else {
 			s.Size = int64(len(content))
+			if typ == AttrData {
+				s.Content = content
+			}
 		}
 		if typ == AttrIndexAllocation {
 			// An index's root and its allocation describe one stream; the

@@ -9,6 +9,7 @@
 package ntfs
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -152,6 +153,15 @@ func (w *Walker) entry(r *Record, s Stream, p string) *jfs.Entry {
 	chain := append(slices.Clone(w.chain), Kind+":"+p)
 	entry, name, size := int64(r.Entry), s.Name, s.Size
 	open := func() (io.ReaderAt, error) { return w.stream(entry, name, size) }
+	if s.Resident && s.Content != nil {
+		// A resident stream's bytes are in the record the scan has just
+		// read: served from a copy of them, with no second read of the
+		// record through go-ntfs (its GetMFT and OpenStream were a sixth
+		// of the ingest of a volume of small files). They are the bytes
+		// go-ntfs returns for it (TestResidentContent).
+		content := bytes.Clone(s.Content)
+		open = func() (io.ReaderAt, error) { return bytes.NewReader(content), nil }
+	}
 	e := jfs.NewEntry(p, chain, size,
 		func() (io.ReadCloser, error) {
 			ra, err := open()
