@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jejak-forensics/jejak/timeline"
 )
@@ -86,12 +87,41 @@ func hostOf(ev *timeline.Event) string {
 // systemAccount: names Windows and Linux use for the machine itself,
 // which log on all day and say nothing about people.
 func systemAccount(u string) bool {
+	if ascii(u) {
+		return systemAccountASCII(u) // no upper-cased copy per logon
+	}
 	switch strings.ToUpper(u) {
 	case "", "-", "SYSTEM", "LOCAL SERVICE", "NETWORK SERVICE", "ANONYMOUS LOGON", "LOCAL SYSTEM":
 		return true
 	}
 	up := strings.ToUpper(u)
 	return strings.HasSuffix(u, "$") || strings.HasPrefix(up, "DWM-") || strings.HasPrefix(up, "UMFD-")
+}
+
+// systemNames are the names systemAccount compares, upper case.
+var systemNames = []string{"SYSTEM", "LOCAL SERVICE", "NETWORK SERVICE", "ANONYMOUS LOGON", "LOCAL SYSTEM"}
+
+// systemAccountASCII is systemAccount for an ASCII name, where comparing
+// ASCII letters case-insensitively is what upper-casing did.
+func systemAccountASCII(u string) bool {
+	if u == "" || u == "-" || strings.HasSuffix(u, "$") {
+		return true
+	}
+	for _, n := range systemNames {
+		if len(u) == len(n) && strings.EqualFold(u, n) {
+			return true
+		}
+	}
+	return len(u) >= 4 && strings.EqualFold(u[:4], "DWM-") || len(u) >= 5 && strings.EqualFold(u[:5], "UMFD-")
+}
+
+func ascii(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // repeats is how many attempts one line stands for ("message repeated N

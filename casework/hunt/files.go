@@ -339,7 +339,7 @@ func adminPath(p string) bool {
 type webAdmin struct {
 	h        *hunter
 	r        *Rule
-	baseline map[string]bool
+	baseline keySet // sources seen before the cut-off (firstseen_bound.go)
 	found    map[string]*webHits
 }
 
@@ -350,7 +350,7 @@ type webHits struct {
 }
 
 func newWebAdmin(h *hunter, r *Rule) (analyzer, error) {
-	return &webAdmin{h: h, r: r, baseline: map[string]bool{}, found: map[string]*webHits{}}, nil
+	return &webAdmin{h: h, r: r, found: map[string]*webHits{}}, nil
 }
 
 func urlPath(ev *timeline.Event) string {
@@ -372,10 +372,12 @@ func (w *webAdmin) observe(ev *timeline.Event) {
 		return
 	}
 	if !w.h.inScope(ev.Timestamp) {
-		w.baseline[src] = true
+		// Every source of the log before the cut-off, sshd's included:
+		// on a server on the internet, millions.
+		w.baseline.add(src)
 		return
 	}
-	if w.baseline[src] || ev.URL == nil {
+	if ev.URL == nil || w.baseline.has(src) {
 		return
 	}
 	p := urlPath(ev)

@@ -3,6 +3,7 @@ package hunt
 import (
 	"bufio"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -146,5 +147,50 @@ func TestKeySet(t *testing.T) {
 	}
 	if n := len(s.v4) + len(s.strs); n != len(want) {
 		t.Errorf("%d keys held, want %d (duplicates merged)", n, len(want))
+	}
+}
+
+// TestV4Key: the hand-written IPv4 reading takes exactly the addresses
+// netip reads as IPv4, to the same number.
+func TestV4Key(t *testing.T) {
+	in := []string{"1.2.3.4", "0.0.0.0", "255.255.255.255", "256.1.1.1", "01.2.3.4", "1.2.3", "1.2.3.4.5",
+		"1..2.3", ".1.2.3", "1.2.3.", "1.2.3.04", "10.0.0.100", "1.2.3.4 ", "a.b.c.d", "::1", "::ffff:1.2.3.4",
+		"2001:db8::1", "1.2.3.-4", "123.45.67.89", "1234.5.6.7", "1.2.3.4%eth0", "", "99.99.99.999"}
+	for i := range 2000 {
+		in = append(in, fmt.Sprintf("%d.%d.%d.%d", i%300, i*7%256, i*13%260, i*31%256))
+	}
+	for _, k := range in {
+		got, ok := v4Key(k)
+		a, err := netip.ParseAddr(k)
+		wantOK := err == nil && a.Is4()
+		if ok != wantOK {
+			t.Fatalf("v4Key(%q) ok = %v, netip says %v", k, ok, wantOK)
+		}
+		if ok {
+			b := a.As4()
+			if want := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]); got != want {
+				t.Fatalf("v4Key(%q) = %#x, want %#x", k, got, want)
+			}
+		}
+	}
+}
+
+// TestSystemAccountASCII: the ASCII path of systemAccount says what
+// upper-casing the name said.
+func TestSystemAccountASCII(t *testing.T) {
+	ref := func(u string) bool {
+		up := strings.ToUpper(u)
+		switch up {
+		case "", "-", "SYSTEM", "LOCAL SERVICE", "NETWORK SERVICE", "ANONYMOUS LOGON", "LOCAL SYSTEM":
+			return true
+		}
+		return strings.HasSuffix(u, "$") || strings.HasPrefix(up, "DWM-") || strings.HasPrefix(up, "UMFD-")
+	}
+	for _, u := range []string{"", "-", "system", "System", "SYSTEM", "systems", "local service", "Network Service",
+		"anonymous logon", "Local System", "TAB-01$", "dwm-1", "DWM-", "dwm", "umfd-0", "UMFD", "operator", "root",
+		"Administrator", "local  service", "NETWORK_SERVICE", "$x", "x$"} {
+		if got, want := systemAccountASCII(u), ref(u); got != want {
+			t.Errorf("systemAccountASCII(%q) = %v, want %v", u, got, want)
+		}
 	}
 }

@@ -159,6 +159,8 @@ type hunter struct {
 	errs  error
 	// cmds caches split command lines (anticmd.go).
 	cmds map[string][]simpleCmd
+	// lastChain is the chain internProv gave last.
+	lastChain []string
 }
 
 // fail records an analyzer's error: Hunt returns it with the findings.
@@ -305,11 +307,19 @@ func (h *hunter) internProv(p timeline.Provenance) timeline.Provenance {
 	p.EvidenceName = h.intern(p.EvidenceName)
 	p.Path = h.intern(p.Path)
 	p.Parser = h.intern(p.Parser)
+	if h.lastChain != nil && slices.Equal(p.Chain, h.lastChain) {
+		// Rows come in runs from one file: no key to join for them.
+		p.Chain = h.lastChain
+		return p
+	}
 	key := strings.Join(p.Chain, "\x00")
 	if c, ok := h.chains[key]; ok {
 		p.Chain = c
 	} else {
 		h.chains[key] = p.Chain
+	}
+	if p.Chain != nil {
+		h.lastChain = p.Chain
 	}
 	return p
 }

@@ -64,14 +64,14 @@ func newRemoteAccess(h *hunter, r *Rule) (analyzer, error) {
 }
 
 func (a *remoteAccess) observe(ev *timeline.Event) {
+	switch ev.Event.Action { // before the map lookup: most events are not these
+	case raStart, raEnd, raRejected, raIncoming, raAuth, raRelay:
+	default:
+		return
+	}
 	d := ev.Jejak.Data
 	tool := d["remote.tool"]
 	if tool == "" {
-		return
-	}
-	switch ev.Event.Action {
-	case raStart, raEnd, raRejected, raIncoming, raAuth, raRelay:
-	default:
 		return
 	}
 	e := raEvent{at: ev.Timestamp, action: ev.Event.Action, tool: tool, id: d["remote.id"], name: d["remote.name"],
