@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -23,19 +24,55 @@ import (
 // return a new, empty store for each call and arrange its cleanup with
 // t.Cleanup (closing it there: the Close test closes its store first, so
 // a second Close must be harmless); Run closes nothing else itself.
-func Run(t *testing.T, open func(t *testing.T) store.Store) {
-	t.Run("Empty", func(t *testing.T) { testEmpty(t, open(t)) })
-	t.Run("WriteThenRewrite", func(t *testing.T) { testRewrite(t, open(t)) })
-	t.Run("DuplicateInBatch", func(t *testing.T) { testDuplicateInBatch(t, open(t)) })
-	t.Run("OrderAndRoundTrip", func(t *testing.T) { testOrderAndRoundTrip(t, open(t)) })
-	t.Run("Range", func(t *testing.T) { testRange(t, open(t)) })
-	t.Run("Paging", func(t *testing.T) { testPaging(t, open(t)) })
-	t.Run("CallbackError", func(t *testing.T) { testCallbackError(t, open(t)) })
-	t.Run("Query", func(t *testing.T) { testQuery(t, open(t)) })
-	t.Run("QueryPaging", func(t *testing.T) { testQueryPaging(t, open(t)) })
-	t.Run("Raw", func(t *testing.T) { testRaw(t, open) })
-	t.Run("Findings", func(t *testing.T) { testFindings(t, open(t)) })
-	t.Run("Close", func(t *testing.T) { testClose(t, open(t)) })
+//
+// known lists contract tests the store is known to fail, each with why
+// and where the fix belongs: they are skipped, saying so in the test
+// output, so that the rest of the contract stays a gate. An entry is
+// taken out once the store is fixed.
+func Run(t *testing.T, open func(t *testing.T) store.Store, known ...Known) {
+	tests := []struct {
+		name string
+		run  func(t *testing.T)
+	}{
+		{"Empty", func(t *testing.T) { testEmpty(t, open(t)) }},
+		{"WriteThenRewrite", func(t *testing.T) { testRewrite(t, open(t)) }},
+		{"DuplicateInBatch", func(t *testing.T) { testDuplicateInBatch(t, open(t)) }},
+		{"OrderAndRoundTrip", func(t *testing.T) { testOrderAndRoundTrip(t, open(t)) }},
+		{"Range", func(t *testing.T) { testRange(t, open(t)) }},
+		{"FarBounds", func(t *testing.T) { testFarBounds(t, open(t)) }},
+		{"OutOfRangeTimes", func(t *testing.T) { testOutOfRange(t, open(t)) }},
+		{"Paging", func(t *testing.T) { testPaging(t, open(t)) }},
+		{"CallbackError", func(t *testing.T) { testCallbackError(t, open(t)) }},
+		{"Query", func(t *testing.T) { testQuery(t, open(t)) }},
+		{"QueryPaging", func(t *testing.T) { testQueryPaging(t, open(t)) }},
+		{"Raw", func(t *testing.T) { testRaw(t, open) }},
+		{"Findings", func(t *testing.T) { testFindings(t, open(t)) }},
+		{"Close", func(t *testing.T) { testClose(t, open(t)) }},
+	}
+	why := map[string]string{}
+	for _, k := range known {
+		why[k.Test] = k.Why
+	}
+	for _, c := range tests {
+		reason, isKnown := why[c.name]
+		delete(why, c.name)
+		if isKnown && os.Getenv("JEJAK_STORETEST_KNOWN") == "" {
+			t.Run(c.name, func(t *testing.T) {
+				t.Skipf("known failure of this store (JEJAK_STORETEST_KNOWN=1 runs it): %s", reason)
+			})
+			continue
+		}
+		t.Run(c.name, c.run)
+	}
+	for name := range why {
+		t.Errorf("known failure %q names no contract test", name)
+	}
+}
+
+// Known is a contract test a store is known to fail, and why.
+type Known struct {
+	Test string
+	Why  string
 }
 
 func ctx(t *testing.T) context.Context {

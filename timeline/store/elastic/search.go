@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/jejak-forensics/jejak/timeline"
@@ -12,20 +13,49 @@ import (
 
 const nanosFormat = "strict_date_optional_time_nanos"
 
+// The span date_nanos holds: an event whose time is outside it is indexed
+// without a @timestamp (ignore_malformed), so it sorts after every other
+// event and no time bound selects it; a bound outside it is clamped here,
+// since the cluster refuses one (a 400 for the whole search).
+var (
+	minNanos = time.Unix(0, 0).UTC()
+	maxNanos = time.Unix(0, math.MaxInt64).UTC()
+)
+
+// matchNone selects nothing (a window that lies outside date_nanos).
+var matchNone = map[string]any{"match_none": map[string]any{}}
+
 // rangeQuery is the Query's time window as an Elasticsearch query, with
 // nanosecond bounds: From inclusive, To exclusive, as in SQLite.
 func rangeQuery(q timeline.Query) map[string]any {
-	r := map[string]any{"format": nanosFormat}
-	if !q.From.IsZero() {
-		r["gte"] = q.From.UTC().Format(time.RFC3339Nano)
-	}
-	if !q.To.IsZero() {
-		r["lt"] = q.To.UTC().Format(time.RFC3339Nano)
-	}
-	if len(r) == 1 {
+	if q.From.IsZero() && q.To.IsZero() {
 		return map[string]any{"match_all": map[string]any{}}
 	}
+	r := map[string]any{"format": nanosFormat}
+	if !q.From.IsZero() {
+		if q.From.After(maxNanos) {
+			return matchNone
+		}
+		r["gte"] = maxTime(q.From.UTC(), minNanos).Format(time.RFC3339Nano)
+	}
+	if !q.To.IsZero() {
+		switch {
+		case !q.To.After(minNanos):
+			return matchNone
+		case q.To.After(maxNanos):
+			r["lte"] = maxNanos.Format(time.RFC3339Nano)
+		default:
+			r["lt"] = q.To.UTC().Format(time.RFC3339Nano)
+		}
+	}
 	return map[string]any{"range": map[string]any{"@timestamp": r}}
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return b
+	}
+	return a
 }
 
 // Count returns how many events match, capped at q.Limit when set (as
