@@ -56,7 +56,7 @@ func fillCorpus(t *testing.T, s *elastic.Store) int {
 // reshard deletes the store's index and makes it again with n primary
 // shards (the template gives one): the template's mapping still applies,
 // and slicing then has several shards to cut.
-func reshard(t *testing.T, s *elastic.Store, n int) {
+func reshard(t testing.TB, s *elastic.Store, n int) {
 	t.Helper()
 	c := s.Client()
 	res, err := c.Indices.Delete([]string{s.Index()})
