@@ -41,9 +41,10 @@ func (p Params) Key() string {
 // ParamsFor are the parameters of a hunt run with cfg: its window, the
 // rules of cfg.Rules by ID and content hash, the watched paths, the working
 // hours, the zone (a nil zone is UTC, as time.Location says) and the
-// minimum severity.
+// minimum severity. Times are in UTC: the same instant given in another
+// zone is the same hunt, under the same key.
 func ParamsFor(cfg Config) Params {
-	p := Params{After: cfg.After, Before: cfg.Before, Watch: cfg.Watch, Zone: cfg.Zone.String()}
+	p := Params{After: cfg.After.UTC(), Before: cfg.Before.UTC(), Watch: cfg.Watch, Zone: cfg.Zone.String()}
 	for _, r := range cfg.Rules {
 		p.Rules = append(p.Rules, r.ID+"@"+r.SHA256)
 	}

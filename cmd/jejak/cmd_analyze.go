@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os/user"
 
+	"github.com/jejak-forensics/jejak/casework"
 	"github.com/jejak-forensics/jejak/forensics/evidence"
 	"github.com/jejak-forensics/jejak/internal/termsafe"
 	"github.com/urfave/cli/v2"
@@ -49,8 +50,9 @@ EXAMPLE
 			if err != nil {
 				return err
 			}
+			k := casework.FromEvidence(cs, nil, cfg)
 			for _, p := range c.Args().Slice() {
-				it, err := cs.AddEvidence(c.Context, p, nil)
+				it, err := k.AddEvidence(c.Context, p, casework.AddOptions{})
 				if err != nil {
 					return err
 				}

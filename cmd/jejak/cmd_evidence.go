@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/jejak-forensics/jejak/casework"
 	"github.com/jejak-forensics/jejak/forensics/evidence"
 	"github.com/jejak-forensics/jejak/forensics/image"
 	"github.com/jejak-forensics/jejak/internal/termsafe"
@@ -47,10 +48,12 @@ EXAMPLE
 				if c.NArg() < 2 {
 					return usagef("evidence add needs CASE and at least one PATH")
 				}
-				cs, err := evidence.OpenWith(c.Args().First(), e.caseConfig(c.String("examiner")))
+				cfg := e.caseConfig(c.String("examiner"))
+				cs, err := evidence.OpenWith(c.Args().First(), cfg)
 				if err != nil {
 					return err
 				}
+				k := casework.FromEvidence(cs, nil, cfg)
 				// A signed case without its key: refuse before hashing.
 				if err := cs.CheckSigning(); err != nil {
 					return err
@@ -68,7 +71,7 @@ EXAMPLE
 							bar.set(done, "hashing "+p)
 						}
 					}
-					it, err := cs.AddEvidence(c.Context, p, progress)
+					it, err := k.AddEvidence(c.Context, p, casework.AddOptions{Progress: progress})
 					if bar != nil {
 						bar.finish()
 					}

@@ -2,15 +2,17 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/jejak-forensics/jejak/casework"
 	"github.com/jejak-forensics/jejak/casework/hunt"
 	"github.com/jejak-forensics/jejak/forensics/evidence"
-	"github.com/jejak-forensics/jejak/timeline/store/elastic"
+	"github.com/jejak-forensics/jejak/timeline/export"
 	"github.com/jejak-forensics/jejak/timeline/store/sqlite"
 	"github.com/urfave/cli/v2"
 )
@@ -26,10 +28,16 @@ checkout works: rules whose log source or modifiers cannot be evaluated
 faithfully are listed and skipped). Events before --after are the baseline;
 findings are about what happened from --after on.
 
-With --es, the findings also go to the index jejak-<case>-findings (or
+With --es, the hunt reads the case timeline from the cluster: the index
+jejak-<case> (or --index), through a point in time in time and event-ID
+order, e.g. one that 'jejak ingest --es', 'jejak index' or workers filled;
+the analyzers and rules are the same, and so are the findings. The findings
+are stored in the case and also go to the index jejak-<case>-findings (or
 <--index>-findings) beside the timeline, replacing that hunt's earlier ones.
-With --from-es too, the timeline itself is read from the index (a point in
-time, in time and event-ID order), e.g. one that workers filled.
+--es is not taken from JEJAK_ES here: a hunt reads the case folder unless
+told otherwise. --slices N reads the index with N readers at once, each
+a slice of the same point in time, merged back into the one order the
+analyzers need: the same findings, sooner on an index of several shards.
 
 Each finding names its rule, severity, ATT&CK technique, time span, the
 matching events (ID, evidence, container chain, path, offset, record) and a
@@ -55,12 +63,14 @@ finding, the intact logs are listed in the report's "Logs examined" table
 EXAMPLES
    jejak hunt CASE --after 2024-02-14T18:00:00+07:00
    jejak hunt CASE --after 2024-02-14T18:00 --watch /var/lib/postgresql --working-hours 07:00-19:00
-   jejak hunt CASE --after 2024-02-14T18:00 --rules ~/sigma/rules/windows --fail-on high`,
+   jejak hunt CASE --after 2024-02-14T18:00 --rules ~/sigma/rules/windows --fail-on high
+   jejak hunt CASE --after 2024-02-14T18:00 --es http://localhost:9200 --slices 3`,
 		Flags: append(append(huntFlags(true),
 			&cli.BoolFlag{Name: "json", Usage: "print the findings as JSON instead of the table"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress on stderr"},
 			fromESFlag(),
-		), esFlags()...),
+			&cli.IntFlag{Name: "slices", Value: 1, Usage: "with --es, read the index with `N` readers at once (sliced point in time, merged back into one order): about the index's shard count"},
+		), esReadFlags()...), // JEJAK_ES alone does not turn a hunt of the folder into one of the cluster
 		Action: func(c *cli.Context) error {
 			cs, store, err := e.caseStoreArg(c)
 			if err != nil {
@@ -94,10 +104,11 @@ func huntFlags(afterRequired bool) []cli.Flag {
 	}
 }
 
-// hunt runs the hunt the flags describe over an open case and stores and
-// prints its findings.
+// hunt runs the hunt the flags describe over an open case
+// (casework.Hunt) and prints its findings.
 func (e *env) hunt(c *cli.Context, cs *evidence.Case, store *sqlite.Store) error {
-	// A signed case without its key: refuse before findings are stored.
+	// A signed case without its key: refused before the flags are read,
+	// as casework.Hunt refuses it before findings are stored.
 	if err := cs.CheckSigning(); err != nil {
 		return err
 	}
@@ -111,102 +122,68 @@ func (e *env) hunt(c *cli.Context, cs *evidence.Case, store *sqlite.Store) error
 		failOn = &v
 	}
 	zone := cs.Location()
-	var logs []hunt.LogVerdict
-	cfg := hunt.Config{Zone: zone, Watch: c.StringSlice("watch"), Examined: func(lv hunt.LogVerdict) { logs = append(logs, lv) }}
+	var o casework.HuntOptions
 	if s := c.String("min-severity"); s != "" {
-		if cfg.MinSeverity, err = hunt.ParseSeverity(s); err != nil {
+		if o.MinSeverity, err = hunt.ParseSeverity(s); err != nil {
 			return usagef("--min-severity: %v", err)
 		}
 	}
-	if cfg.After, err = parseTime(c.String("after"), zone); err != nil {
+	if o.After, err = parseTime(c.String("after"), zone); err != nil {
 		return usagef("--after: %v", err)
 	}
 	if s := c.String("before"); s != "" {
-		if cfg.Before, err = parseTime(s, zone); err != nil {
+		if o.Before, err = parseTime(s, zone); err != nil {
 			return usagef("--before: %v", err)
 		}
-		if !cfg.Before.After(cfg.After) {
+		if !o.Before.After(o.After) {
 			return usagef("--before %s is not after --after %s", s, c.String("after"))
 		}
 	}
 	if s := c.String("working-hours"); s != "" {
-		if cfg.WorkingHours, err = hunt.ParseWorkingHours(s, zone); err != nil {
+		if o.WorkingHours, err = hunt.ParseWorkingHours(s, zone); err != nil {
 			return usagef("--working-hours: %v", err)
 		}
 	}
-	rules, err := e.loadRules(c)
-	if err != nil {
+	o.Watch = c.StringSlice("watch")
+	if o.Rules, err = e.loadRules(c); err != nil {
 		return err
 	}
-	cfg.Rules = rules
 	if !c.Bool("quiet") && isTerminal(e.stderr) {
-		cfg.Progress = func(n int64) { fmt.Fprintf(e.stderr, "\rhunting: %d events read", n) }
+		o.Progress = func(n int64) { fmt.Fprintf(e.stderr, "\rhunting: %d events read", n) }
 	}
-
-	params := hunt.ParamsFor(cfg)
-
 	// A hunt over a partial timeline says so first, and exits 3 (unless
 	// --fail-on's 4: a finding on part of the events is still a finding).
-	comp, err := timelineState(c.Context, cs, store)
+	o.Started = func(comp *export.Completeness) { warnIncomplete(e.stderr, comp) }
+	// --es: the timeline is read from the case's index (a point in time,
+	// in time and event-ID order) and the findings written beside it.
+	closeES, err := huntES(c, cs, &o)
 	if err != nil {
 		return err
 	}
-	warnIncomplete(e.stderr, comp)
-	started := e.now()
-	src, closeSrc, err := huntSource(c, cs, store) // --from-es: the index, through a point in time (cmd_worker.go)
-	if err != nil {
-		return err
-	}
-	defer closeSrc()
-	findings, huntErr := hunt.Hunt(c.Context, src, cfg)
-	if cfg.Progress != nil {
+	defer closeES()
+	res, huntErr := casework.FromEvidence(cs, store, e.caseConfig("")).Hunt(c.Context, o)
+	if o.Progress != nil {
 		fmt.Fprintln(e.stderr)
 	}
-	if huntErr != nil && findings == nil {
+	if res == nil {
 		return huntErr
 	}
-	recs := make([]sqlite.FindingRecord, len(findings))
-	for i, f := range findings {
-		doc, err := json.Marshal(f)
-		if err != nil {
-			return err
-		}
-		recs[i] = sqlite.FindingRecord{ID: f.ID, RuleID: f.RuleID, Severity: f.Severity.String(),
-			First: f.First, Last: f.Last, Events: len(f.Events), Doc: doc}
+	if res.FindingsIndex != "" {
+		fmt.Fprintf(c.App.ErrWriter, "%d findings stored in %s\n", len(res.Findings), res.FindingsIndex)
 	}
-	// The key stays the hash of the parameters alone; the stored record
-	// adds the logs examined.
-	rj, err := json.Marshal(hunt.RecordParams{Params: params, Logs: logs})
-	if err != nil {
-		return err
-	}
-	hr := sqlite.HuntRecord{Key: params.Key(), Params: rj, Started: started, Finished: e.now(), ToolVersion: version}
-	if err := store.ReplaceFindings(c.Context, hr, recs); err != nil {
-		return err
-	}
-	if len(c.StringSlice("es")) > 0 {
-		if err := findingsToES(c, cs, hr.Key, findings); err != nil {
-			return err
-		}
-	}
-	summary := hunt.Summarize(findings)
-	// The digest of hunts and findings binds them to the chain.
-	if err := cs.Log("hunt", map[string]any{"hunt": hr.Key, "params": params, "findings": len(findings), "logs_examined": len(logs), "error": errString(huntErr),
-		"store": storeDetails(c.Context, store, huntStoreParts...)}); err != nil {
-		return err
-	}
+	comp := res.Timeline
 	if c.Bool("json") {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
 		enc.SetEscapeHTML(false)
 		// "timeline" says whether the events hunted were all the evidence's.
-		if err := enc.Encode(map[string]any{"hunt": hr.Key, "params": params, "summary": summary, "findings": findings, "logs_examined": logs, "timeline": comp}); err != nil {
+		if err := enc.Encode(map[string]any{"hunt": res.Key, "params": res.Params, "summary": res.Summary, "findings": res.Findings, "logs_examined": res.Logs, "timeline": comp}); err != nil {
 			return err
 		}
 	} else {
-		printHuntSummary(e.stdout, summary, len(findings), isTerminal(e.stdout))
-		printLogsExamined(e.stdout, logs)
-		fmt.Fprintf(e.stderr, "\nhunt %s: %d findings stored in the case (details: --json)\n", hr.Key, len(findings))
+		printHuntSummary(e.stdout, res.Summary, len(res.Findings), isTerminal(e.stdout))
+		printLogsExamined(e.stdout, res.Logs)
+		fmt.Fprintf(e.stderr, "\nhunt %s: %d findings stored in the case (details: --json)\n", res.Key, len(res.Findings))
 	}
 	if huntErr != nil {
 		// A user rule that errs on some events: the rest is reported and
@@ -214,7 +191,7 @@ func (e *env) hunt(c *cli.Context, cs *evidence.Case, store *sqlite.Store) error
 		return huntErr
 	}
 	if failOn != nil {
-		for _, f := range findings {
+		for _, f := range res.Findings {
 			if f.Severity >= *failOn {
 				return errFindings
 			}
@@ -278,47 +255,62 @@ func printHuntSummary(w io.Writer, summary []hunt.Summary, n int, colour bool) {
 	tw.Flush()
 }
 
-// findingsToES stores a hunt's findings in the case index's findings index
-// (jejak-<case>-findings), replacing that hunt's earlier ones, so analysts
-// in Kibana see them beside the timeline.
 // loadRules returns the built-in rules, then the Sigma rules of the
 // --rules folders (their problems printed on stderr).
 func (e *env) loadRules(c *cli.Context) ([]*hunt.Rule, error) {
-	rules, err := hunt.Builtin()
+	dirs := c.StringSlice("rules")
+	rules, problems, err := casework.LoadRules(dirs...)
+	if rfe := (*casework.RuleFilesError)(nil); errors.As(err, &rfe) {
+		return nil, usagef("--rules: %v", rfe.Err)
+	}
 	if err != nil {
 		return nil, err
 	}
-	if dirs := c.StringSlice("rules"); len(dirs) > 0 {
-		sig, problems, err := hunt.LoadSigma(dirs...)
-		if err != nil {
-			return nil, usagef("--rules: %v", err)
-		}
-		printProblems(e.stderr, len(sig), problems)
-		rules = append(rules, sig...)
+	if len(dirs) > 0 {
+		printProblems(e.stderr, sigmaCount(rules), problems)
 	}
 	return rules, nil
 }
 
-func findingsToES(c *cli.Context, cs *evidence.Case, key string, findings []hunt.Finding) error {
+// sigmaCount is how many of rules were read from Sigma files: every rule
+// not built in ("builtin:rules/NAME.yml").
+func sigmaCount(rules []*hunt.Rule) int {
+	n := 0
+	for _, r := range rules {
+		if !strings.HasPrefix(r.Source, "builtin:") {
+			n++
+		}
+	}
+	return n
+}
+
+// huntES points a hunt at the case's Elasticsearch index when --es is
+// given (or the older --from-es, now an alias): the timeline is read from
+// it through a point in time and the findings are written beside it. The
+// returned func closes the connection.
+func huntES(c *cli.Context, cs *evidence.Case, o *casework.HuntOptions) (func(), error) {
+	slices := c.Int("slices") // 0 from analyze, which has no --slices
+	if c.IsSet("slices") && slices < 1 {
+		return nil, usagef("--slices %d: want 1 or more readers", slices)
+	}
+	if !esGiven(c) {
+		if c.Bool("from-es") {
+			return nil, usagef("--from-es needs --es URL")
+		}
+		if slices > 1 {
+			return nil, usagef("--slices reads the Elasticsearch index: it needs --es URL")
+		}
+		return func() {}, nil
+	}
 	es, err := openES(c, cs)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer es.Close()
-	docs := make([]elastic.FindingDoc, len(findings))
-	for i, f := range findings {
-		doc, err := json.Marshal(struct {
-			Hunt string `json:"hunt"`
-			hunt.Finding
-		}{key, f})
-		if err != nil {
-			return err
-		}
-		docs[i] = elastic.FindingDoc{ID: f.ID, Doc: doc}
+	o.Source, o.ES = es.PIT(), es
+	if slices > 1 {
+		// The same events in the same order, read by several slices of
+		// one point in time (elastic.Sliced).
+		o.Source = es.Sliced(slices)
 	}
-	if err := es.ReplaceFindings(c.Context, key, docs); err != nil {
-		return err
-	}
-	fmt.Fprintf(c.App.ErrWriter, "%d findings stored in %s\n", len(docs), elastic.FindingsIndex(es.Index()))
-	return nil
+	return func() { es.Close() }, nil
 }

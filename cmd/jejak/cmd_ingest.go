@@ -2,32 +2,21 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"slices"
 	"sort"
-	"strconv"
 	"strings"
-	"sync"
 	"text/tabwriter"
-	"time"
 
+	"github.com/jejak-forensics/jejak/casework"
 	"github.com/jejak-forensics/jejak/casework/ingest"
 	"github.com/jejak-forensics/jejak/casework/zonecheck"
-	"github.com/jejak-forensics/jejak/forensics/disk"
 	"github.com/jejak-forensics/jejak/forensics/evidence"
-	jfs "github.com/jejak-forensics/jejak/forensics/fs"
-	"github.com/jejak-forensics/jejak/forensics/image"
 	"github.com/jejak-forensics/jejak/internal/termsafe"
-	"github.com/jejak-forensics/jejak/parsers/all"
 	"github.com/jejak-forensics/jejak/timeline"
-	"github.com/jejak-forensics/jejak/timeline/query"
 	"github.com/jejak-forensics/jejak/timeline/store/elastic"
-	"github.com/jejak-forensics/jejak/timeline/store/sqlite"
 	"github.com/urfave/cli/v2"
 )
 
@@ -119,209 +108,43 @@ A progress bar is drawn on stderr when it is a terminal.`,
 	})
 }
 
-// ingest runs the pipeline over a case's evidence and prints the summary.
-//
-// The run is recorded as running before any evidence is read, and as
-// complete only at its successful end: an interrupted or failed run, or one
-// killed outright, leaves the case marked incomplete (timelineState) until
-// a run completes.
-func (e *env) ingest(c *cli.Context, cs *evidence.Case) (rerr error) {
-	ctx := c.Context
-	items, err := cs.Evidence()
-	if err != nil {
-		return err
-	}
-	if len(items) == 0 {
-		return usagef("case %s has no evidence: add some with 'jejak evidence add %s PATH...'", cs.Dir(), cs.Dir())
-	}
-	// A signed case without its key: refuse before the store is touched.
-	if err := cs.CheckSigning(); err != nil {
-		return err
-	}
-	store, err := sqlite.Open(ctx, cs.StorePath())
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-
-	if _, err := store.StartRun(ctx, runStart(e.now(), items)); err != nil {
-		return err
-	}
-	// Until the pipeline starts, nothing is written to the store: a run
-	// that stops before (evidence refused, cancelled) is refused, and its
-	// record removed (see sqlite.RunRefused).
-	reading := false
-	defer func() {
-		if !reading {
-			if err := store.EndRun(context.WithoutCancel(ctx), e.now(), sqlite.RunRefused, errString(rerr), nil); err != nil && rerr == nil {
-				rerr = err
-			}
-		}
-	}()
-
-	// A compressed raw image is decompressed to a temporary copy beside
-	// the case's other temporary files, never the machine's /tmp.
-	image.TempDir = cs.TempDir()
-	var walk []ingest.Item
-	var zoneProblems []timeline.Warning // --machine-zone hives that could not be read
-	for _, it := range items {
-		// Only registered bytes are read: every file of a folder and every
-		// segment of an image set is checked against the registry first.
-		if err := cs.Recheck(ctx, it, c.Bool("verify")); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err() // interrupted, not refused: exit 130
-			}
-			return fmt.Errorf("evidence %s refused: %w", it.ID, err)
-		}
-		item := ingest.Item{SHA256: it.SHA256, Name: it.Name}
-		zone := cs.Location()
-		if c.Bool("machine-zone") {
-			mz, err := zonecheck.SystemZone(ctx, it.Path)
-			switch {
-			case err == nil:
-				item.Zone = mz.TimeZone.Location()
-				item.ZoneSource = fmt.Sprintf("%s (%s)", mz.Where, mz.TimeZone.Name)
-				zone = item.Zone
-			case ctx.Err() != nil:
-				return ctx.Err()
-			case !errors.Is(err, zonecheck.ErrNoSystemHive):
-				// A hive that cannot be read: the item is read in the
-				// case zone, and the warning says why.
-				zoneProblems = append(zoneProblems, timeline.Warning{Kind: timeline.WarnZone, Evidence: it.SHA256, Offset: -1,
-					Message: fmt.Sprintf("--machine-zone: the SYSTEM hive of this evidence could not be read (%v); its logs without a zone were read in the case zone %s", err, cs.Location())})
-			}
-		}
-		w, err := disk.OpenEvidence(ctx, it.Path, jfs.Options{TempDir: cs.TempDir(), SpoolLimit: spoolLimit(c), Zone: zone})
-		if err != nil {
-			return fmt.Errorf("open evidence %s: %w", it.Path, err)
-		}
-		item.Walker = w
-		walk = append(walk, item)
-	}
-	if err := os.MkdirAll(cs.TempDir(), 0o755); err != nil {
-		return err
-	}
-
-	ws := &warningWriter{store: store, ctx: ctx}
-	for _, w := range zoneProblems {
-		ws.add(w)
-	}
-	cfg := ingest.Config{
-		Registry:   all.Registry(),
-		Zone:       cs.Location(),
-		TempDir:    cs.TempDir(),
-		SpoolLimit: spoolLimit(c),
-		Workers:    c.Int("workers"),
-		Warn:       ws.add,
+// ingest runs the pipeline over a case's evidence (casework.Ingest) and
+// prints the summary.
+func (e *env) ingest(c *cli.Context, cs *evidence.Case) error {
+	o := casework.IngestOptions{
+		Verify:      c.Bool("verify"),
+		MachineZone: c.Bool("machine-zone"),
+		Workers:     c.Int("workers"),
+		SpoolLimit:  spoolLimit(c),
 	}
 	if !c.Bool("quiet") && isTerminal(e.stderr) {
 		bar := newProgressBar(e.stderr, "ingesting", -1, true, "")
-		cfg.Progress = func(p ingest.Progress) {
+		o.Progress = func(p ingest.Progress) {
 			bar.set(p.Bytes, fmt.Sprintf("ingesting: %d files, %d events,", p.Files, p.Events))
 			if p.Done {
 				bar.finish()
 			}
 		}
 	}
-	// How far the run got is recorded as it goes: after a kill -9 it is the
-	// run's last word.
-	cfg.Progress = recordProgress(context.WithoutCancel(ctx), store, cfg.Progress)
-	var sink timeline.Sink = store
-	var es *elastic.Store
-	var stream *elastic.Stream
 	if len(c.StringSlice("es")) > 0 {
-		if es, err = openES(c, cs); err != nil {
-			return err
-		}
-		defer es.Close()
-		stream = es.Stream()
-		sink = timeline.Tee(store, stream)
+		o.OpenES = func(context.Context) (*elastic.Store, error) { return openES(c, cs) }
 	}
-	reading = true
-	sum, runErr := ingest.Run(ctx, cfg, walk, sink)
-	// The check before reading leaves a window: evidence written to while
-	// the run read it (a write moves the ctime, whatever is done to the
-	// mtime) fails the run, as its events may hold unregistered bytes.
-	for _, it := range items {
-		if runErr != nil {
-			break
-		}
-		if err := cs.Recheck(ctx, it, false); err != nil {
-			runErr = fmt.Errorf("evidence %s changed while it was read, so this run's events may not be of the registered evidence: %w", it.ID, err)
-		}
+	res, runErr := casework.FromEvidence(cs, nil, e.caseConfig("")).Ingest(c.Context, o)
+	if errors.Is(runErr, casework.ErrNoEvidence) {
+		return usagef("case %s has no evidence: add some with 'jejak evidence add %s PATH...'", cs.Dir(), cs.Dir())
 	}
-	if stream != nil {
-		if _, err := stream.Finish(ctx); err != nil && runErr == nil {
-			runErr = err
-		}
-	}
-	// A first run into an empty case defers the unique index on event IDs:
-	// an event repeated within it was counted as inserted until now. An
-	// interrupted run leaves that work to the next command that opens the
-	// case, so Ctrl-C stops at once.
-	if ctx.Err() != nil {
-		store.LeaveIndexes()
-	} else if dups, err := store.FinishWrites(context.WithoutCancel(ctx)); err != nil {
-		if runErr == nil {
-			runErr = err
-		}
-	} else {
-		sum.Inserted -= int64(dups)
-		sum.Duplicates += int64(dups)
-	}
-	if es != nil && runErr == nil {
-		runErr = verifyIndex(ctx, store, es)
-	}
-	var zones []zonecheck.Finding
-	var machineZones []timeline.Warning
-	if runErr == nil {
-		zones, runErr = checkZones(ctx, store)
-		for _, f := range zones {
-			if !f.Agree {
-				ws.addQuiet(f.Warning())
-			}
-		}
-	}
-	if runErr == nil {
-		machineZones, runErr = checkMachineZones(ctx, store, cs.Location())
-		// An item read in its own machine's zone (--machine-zone) was
-		// read right: the case zone's disagreement with it is no error.
-		applied := map[string]bool{}
-		for _, z := range sum.ItemZones {
-			applied[z.Evidence] = true
-		}
-		machineZones = slices.DeleteFunc(machineZones, func(w timeline.Warning) bool { return applied[w.Evidence] })
-		for _, w := range machineZones {
-			ws.addQuiet(w)
-		}
-	}
-	if n := sum.ZoneAssumed["UTC"]; n > 0 {
-		// UTC is what a case gets when no --tz was given: a listed
-		// warning, so 'jejak warnings' shows the assumption too.
-		ws.addQuiet(timeline.Warning{Kind: timeline.WarnZoneAssumed, Offset: -1, Message: fmt.Sprintf(
-			"%d events from sources without a zone were read as UTC, the case zone and the default when no --tz is given; if they were written in local time, re-create the case with --tz ZONE", n)})
-	}
-	if err := ws.flush(); err != nil && runErr == nil {
-		runErr = err
-	}
-	out := runSummary{Summary: sum, ZoneCheck: zones}
-	if err := store.EndRun(context.WithoutCancel(ctx), e.now(), runState(runErr), errString(runErr), out); err != nil && runErr == nil {
-		runErr = err
-	}
-	// The store digest binds the rows to the chain (verify recomputes it).
-	if err := cs.Log("ingest", map[string]any{"summary": out, "error": errString(runErr), "store": storeDetails(ctx, store, ingestStoreParts...)}); err != nil && runErr == nil {
-		runErr = err
+	if res == nil {
+		return runErr
 	}
 	if c.Bool("json") {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
-		_ = enc.Encode(out)
+		_ = enc.Encode(res.RunSummary)
 	} else {
-		names := evidenceNames(items)
-		printSummary(e.stderr, &sum, ws.sample, names)
-		printZones(e.stderr, zones)
-		for _, w := range machineZones {
-			fmt.Fprintf(e.stderr, "\nZONE MISMATCH    %s\n", formatWarning(w, names))
+		printSummary(e.stderr, &res.Summary, res.Sample, res.Names)
+		printZones(e.stderr, res.ZoneCheck)
+		for _, w := range res.MachineZones {
+			fmt.Fprintf(e.stderr, "\nZONE MISMATCH    %s\n", formatWarning(w, res.Names))
 		}
 		if runErr != nil {
 			fmt.Fprintf(e.stderr, "\nINCOMPLETE       this run did not complete: the counts above stop where it stopped, and the case\n"+
@@ -331,119 +154,10 @@ func (e *env) ingest(c *cli.Context, cs *evidence.Case) (rerr error) {
 	if runErr != nil {
 		return runErr
 	}
-	if !sum.Clean() {
+	if !res.Summary.Clean() {
 		return errWarnings
 	}
 	return nil
-}
-
-// runSummary is what a run reports: the ingest counts and, beside them,
-// the zone check's verdicts (agreements too, so a reader sees it ran).
-type runSummary struct {
-	ingest.Summary
-	ZoneCheck []zonecheck.Finding `json:"zone_check,omitempty"`
-}
-
-// checkZones runs the zone check over the logons and web records of the
-// case, streamed from the store in passes that each stay cheap whatever
-// else the case holds: logons by their indexed action; web server errors;
-// and then, client by client through the source-IP index, the access-log
-// requests of the clients those errors name, never every request of the
-// case (a KQL source.ip filter is tested on every row, not looked up).
-func checkZones(ctx context.Context, store *sqlite.Store) ([]zonecheck.Finding, error) {
-	chk := zonecheck.New()
-	pass := func(kql string) error {
-		f, err := query.New(kql, query.Options{})
-		if err != nil {
-			return err
-		}
-		err = store.Query(ctx, f, timeline.Query{}, func(ev *timeline.Event) error {
-			chk.Add(ev)
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("zone check: %w", err)
-		}
-		return nil
-	}
-	if err := pass("event.action:(" + strings.Join(zonecheck.LogonActions, " or ") + ")"); err != nil {
-		return nil, err
-	}
-	// The parser is a column and the dataset is inside the stored JSON:
-	// naming the parser first spares reading every other row's document.
-	if err := pass("jejak.provenance.parser:weblog and event.dataset:(" + strings.Join(zonecheck.WebErrorDatasets, " or ") + ")"); err != nil {
-		return nil, err
-	}
-	if hosts := chk.LooseWebHosts(); len(hosts) > 0 {
-		if err := accessOf(ctx, store, hosts, chk.Add); err != nil {
-			return nil, fmt.Errorf("zone check: %w", err)
-		}
-	}
-	return chk.Findings(), nil
-}
-
-// checkMachineZones compares the zone each Windows machine of the case
-// states in its SYSTEM hive with the case zone: a machine in another zone
-// wrote its zone-less logs in it (zonecheck.MachineZone).
-func checkMachineZones(ctx context.Context, store *sqlite.Store, caseZone *time.Location) ([]timeline.Warning, error) {
-	f, err := query.New(zonecheck.MachineZoneQuery, query.Options{})
-	if err != nil {
-		return nil, err
-	}
-	var out []timeline.Warning
-	err = store.Query(ctx, f, timeline.Query{}, func(ev *timeline.Event) error {
-		if w, ok := zonecheck.MachineZone(ev, caseZone); ok {
-			out = append(out, w)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("zone check: %w", err)
-	}
-	return out, nil
-}
-
-// accessOf streams, for each client IP, its first access-log requests in
-// time order (as many as zonecheck keeps per client).
-func accessOf(ctx context.Context, store *sqlite.Store, hosts []string, fn func(*timeline.Event)) error {
-	marks := strings.TrimSuffix(strings.Repeat("?,", len(zonecheck.WebAccessDatasets)), ",")
-	stmt, err := store.DB().PrepareContext(ctx, `SELECT doc FROM events WHERE source_ip = ? AND json_extract(doc, '$.event.dataset') IN (`+
-		marks+`) ORDER BY ts, id LIMIT `+strconv.Itoa(zonecheck.PerKey))
-	if err != nil {
-		return err
-	}
-	defer stmt.Close()
-	args := make([]any, 1, 1+len(zonecheck.WebAccessDatasets))
-	for _, d := range zonecheck.WebAccessDatasets {
-		args = append(args, d)
-	}
-	for _, h := range hosts {
-		args[0] = h
-		if err := eachDoc(ctx, stmt, args, fn); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func eachDoc(ctx context.Context, stmt *sql.Stmt, args []any, fn func(*timeline.Event)) error {
-	rows, err := stmt.QueryContext(ctx, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var doc []byte
-		if err := rows.Scan(&doc); err != nil {
-			return err
-		}
-		var ev timeline.Event
-		if err := json.Unmarshal(doc, &ev); err != nil {
-			return fmt.Errorf("decode stored event: %w", err)
-		}
-		fn(&ev)
-	}
-	return rows.Err()
 }
 
 // printZones makes a mismatch the loudest lines of the summary: every time
@@ -466,53 +180,6 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
-}
-
-// warningWriter stores warnings in batches and keeps the first few for the
-// summary.
-type warningWriter struct {
-	store  *sqlite.Store
-	ctx    context.Context
-	mu     sync.Mutex
-	buf    []timeline.Warning
-	sample []timeline.Warning
-	err    error
-}
-
-const summarySample = 10
-
-func (w *warningWriter) add(x timeline.Warning) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if len(w.sample) < summarySample {
-		w.sample = append(w.sample, x)
-	}
-	w.buf = append(w.buf, x)
-	if len(w.buf) >= 5000 {
-		w.flushLocked()
-	}
-}
-
-// addQuiet stores a warning the summary prints by itself, so that it is
-// not in the sample a second time.
-func (w *warningWriter) addQuiet(x timeline.Warning) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf = append(w.buf, x)
-}
-
-func (w *warningWriter) flushLocked() {
-	if w.err == nil && len(w.buf) > 0 {
-		w.err = w.store.AddWarnings(context.WithoutCancel(w.ctx), w.buf)
-	}
-	w.buf = w.buf[:0]
-}
-
-func (w *warningWriter) flush() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.flushLocked()
-	return w.err
 }
 
 func printSummary(out io.Writer, s *ingest.Summary, sample []timeline.Warning, names map[string]string) {
@@ -618,13 +285,7 @@ func shortHash(h string) string {
 
 // evidenceNames maps each registered item's SHA-256 to its name, for
 // warning lines.
-func evidenceNames(items []*evidence.Item) map[string]string {
-	m := make(map[string]string, len(items))
-	for _, it := range items {
-		m[it.SHA256] = it.Name
-	}
-	return m
-}
+func evidenceNames(items []*evidence.Item) map[string]string { return casework.EvidenceNames(items) }
 
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/jejak-forensics/jejak/casework"
 	"github.com/jejak-forensics/jejak/casework/watch"
 	"github.com/jejak-forensics/jejak/parsers/all"
 	"github.com/jejak-forensics/jejak/parsers/syslog"
@@ -109,8 +110,8 @@ EXAMPLES
 				}
 				cfg.Rules = watch.StreamRules(rules)
 			}
-			ws := &warningWriter{store: store, ctx: ctx}
-			cfg.Warn = ws.add
+			ws := casework.NewWarningWriter(ctx, store)
+			cfg.Warn = ws.Add
 			cfg.Sink = store
 			if len(c.StringSlice("es")) > 0 {
 				es, err := openES(c, cs)
@@ -146,7 +147,7 @@ EXAMPLES
 			fmt.Fprintln(e.stderr, "watching; Ctrl-C to stop")
 			sum, runErr := w.Run(ctx)
 			bg := context.WithoutCancel(ctx)
-			if err := ws.flush(); err != nil && runErr == nil {
+			if err := ws.Flush(); err != nil && runErr == nil {
 				runErr = err
 			}
 			if err := store.EndRun(bg, e.now(), runState(runErr), errString(runErr), sum); err != nil && runErr == nil {

@@ -10,7 +10,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/jejak-forensics/jejak/casework/hunt"
 	"github.com/jejak-forensics/jejak/casework/worker"
 	"github.com/jejak-forensics/jejak/forensics/evidence"
 	"github.com/jejak-forensics/jejak/parsers/all"
@@ -275,25 +274,10 @@ func (e *env) warningsES(c *cli.Context) error {
 	})
 }
 
-// fromESFlag makes hunt read the timeline from the index.
+// fromESFlag is hunt's --from-es, kept hidden as an alias: --es alone now
+// reads the timeline from the index (cmd_hunt.go's huntES).
 func fromESFlag() cli.Flag {
-	return &cli.BoolFlag{Name: "from-es", Usage: "read the timeline from the Elasticsearch index (--es, --index) through a point in time, not from case.db: the same analyzers, the same findings"}
-}
-
-// huntSource is what a hunt reads: the case store, or with --from-es the
-// case's index through a point in time.
-func huntSource(c *cli.Context, cs *evidence.Case, store *sqlite.Store) (hunt.Searcher, func(), error) {
-	if !c.Bool("from-es") {
-		return store, func() {}, nil
-	}
-	if !esGiven(c) {
-		return nil, nil, usagef("--from-es needs --es URL")
-	}
-	es, err := openESRead(c, cs)
-	if err != nil {
-		return nil, nil, err
-	}
-	return es.PIT(), func() { es.Close() }, nil
+	return &cli.BoolFlag{Name: "from-es", Hidden: true, Usage: "the same as --es (kept for scripts written before --es read the timeline from the index)"}
 }
 
 func workerCmd(e *env) *cli.Command {
