@@ -1,15 +1,25 @@
 package casework
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
+	"os"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
+	"time"
 
+	"github.com/jejak-forensics/jejak/casework/worker"
+	"github.com/jejak-forensics/jejak/forensics/evidence"
 	"github.com/jejak-forensics/jejak/timeline"
+	"github.com/jejak-forensics/jejak/timeline/store"
 	"github.com/jejak-forensics/jejak/timeline/store/elastic"
+	"github.com/jejak-forensics/jejak/timeline/store/sqlite"
 )
 
 // IndexOptions say how 'jejak index' pushes a case's timeline.
@@ -22,20 +32,27 @@ type IndexOptions struct {
 // those the ones new to the index and the ones already there.
 type IndexResult struct {
 	Events, Inserted, Duplicates int64
+	// Hunts is the number of stored hunts copied with their findings.
+	Hunts int
 	// Retries and Resent are the cluster's answers that had to be sent
 	// again (whole requests, single events).
 	Retries, Resent int64
 }
 
 // Index streams every event of the case store into es and checks the
-// index then holds exactly the case's events (VerifyIndex), then records
-// the run in the custody log (also when it failed).
+// index then holds exactly the case's events (VerifyIndex), copies every
+// stored hunt with its findings beside it (so a report can be written from
+// the cluster, and Kibana shows them), then records the run in the
+// custody log (also when it failed).
 func (c *Case) Index(ctx context.Context, es *elastic.Store, o IndexOptions) (IndexResult, error) {
 	res, err := indexAll(ctx, c, es, o.Progress)
+	if err == nil {
+		res.Hunts, err = copyHunts(ctx, c.Store, es)
+	}
 	st := es.Stats()
 	res.Retries, res.Resent = int64(st.Retries), int64(st.ItemRetries)
 	details := map[string]any{"index": es.Index(), "events": res.Events, "inserted": res.Inserted,
-		"duplicates": res.Duplicates, "retries": st.Retries, "resent_events": st.ItemRetries, "error": errText(err)}
+		"duplicates": res.Duplicates, "hunts": res.Hunts, "retries": st.Retries, "resent_events": st.ItemRetries, "error": errText(err)}
 	if lerr := c.Evidence.Log("index", details); lerr != nil && err == nil {
 		err = lerr
 	}
@@ -72,6 +89,28 @@ func indexAll(ctx context.Context, c *Case, dst *elastic.Store, progress func(ev
 		return res, err
 	}
 	return res, VerifyIndex(ctx, c.Store, dst)
+}
+
+// copyHunts stores every hunt of the case store, with its findings in
+// their order, in the cluster (replacing a hunt of the same key there).
+func copyHunts(ctx context.Context, src *sqlite.Store, dst *elastic.Store) (int, error) {
+	hunts, err := src.Hunts(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for _, h := range hunts {
+		var fs []store.Finding
+		if err := src.Findings(ctx, h.Key, func(f store.Finding) error {
+			fs = append(fs, f)
+			return nil
+		}); err != nil {
+			return 0, err
+		}
+		if err := dst.PutHunt(ctx, h, fs); err != nil {
+			return 0, fmt.Errorf("copy hunt %s to %s: %w", h.Key, dst.Index(), err)
+		}
+	}
+	return len(hunts), nil
 }
 
 // Timeline is a timeline read back: what VerifyIndex compares.
@@ -149,3 +188,181 @@ func AllLoopback(urls []string) bool {
 	}
 	return len(urls) > 0
 }
+
+// Cluster is a case as Elasticsearch holds it (issue 17): its folder
+// (case files, evidence registry and folder manifests, custody chain,
+// verbatim) pulled from the case indices that 'jejak case push' and the
+// workers write, its timeline read through a point in time, and its runs,
+// warnings, hunts and findings read from their indices. Report and Export
+// on it write what they write from the case folder, and record the output
+// in the cluster's custody chain.
+type Cluster struct {
+	// Evidence is the case folder pulled from the cluster: what the
+	// report states of the case, its evidence and its custody.
+	Evidence *evidence.Case
+	ES       *elastic.Store
+	opts     Options
+	tmp      string // the pulled folder, removed by Close, when OpenCluster made it
+}
+
+// OpenCluster pulls the case of es's index into dir (a new or empty
+// folder; "": a temporary one that Close removes) and opens it with o
+// (clock, examiner and tool version of the custody entries written).
+func OpenCluster(ctx context.Context, es *elastic.Store, dir string, o Options) (*Cluster, error) {
+	cl := &Cluster{ES: es, opts: o}
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "jejak-cluster-case-*")
+		if err != nil {
+			return nil, err
+		}
+		dir, cl.tmp = tmp, tmp
+	}
+	if _, err := worker.Pull(ctx, es, dir); err != nil {
+		cl.Close()
+		return nil, err
+	}
+	cs, err := evidence.OpenWith(dir, o)
+	if err != nil {
+		cl.Close()
+		return nil, fmt.Errorf("case pulled from %s: %w", es.Index(), err)
+	}
+	cl.Evidence = cs
+	return cl, nil
+}
+
+// Close removes the folder OpenCluster pulled the case into, when it made
+// it. The store is the caller's.
+func (cl *Cluster) Close() error {
+	if cl == nil || cl.tmp == "" {
+		return nil
+	}
+	return os.RemoveAll(cl.tmp)
+}
+
+// Report writes the expert report of one hunt stored in the cluster, as
+// (*Case).Report does from the case folder.
+func (cl *Cluster) Report(ctx context.Context, w io.Writer, o ReportOptions) (*OutputResult, error) {
+	return reportFrom(ctx, cl.Evidence, clusterSource{cl.ES}, w, o, cl.logger(ctx))
+}
+
+// Export writes the case timeline from the cluster, as (*Case).Export
+// does from the case folder.
+func (cl *Cluster) Export(ctx context.Context, o ExportOptions) (*OutputResult, error) {
+	return exportFrom(ctx, cl.Evidence, clusterSource{cl.ES}, o, cl.logger(ctx))
+}
+
+// logger records an output in the cluster's custody chain (the pulled
+// folder is a copy: an entry there would be lost). A signed chain takes
+// no entry without the examiner's key, which the cluster does not hold:
+// the error says so after the file is written.
+func (cl *Cluster) logger(ctx context.Context) logFunc {
+	return func(action string, details map[string]any) error {
+		now := time.Now()
+		if cl.opts.Clock != nil {
+			now = cl.opts.Clock()
+		}
+		_, err := cl.ES.Case().AppendCustody(ctx, now, cl.Evidence.Examiner(), action, details)
+		if err != nil {
+			return fmt.Errorf("record the %s in the custody chain of %s: %w", action, cl.ES.Case().Index(elastic.PartCustody), err)
+		}
+		return nil
+	}
+}
+
+// clusterSource reads what an output states from the case indices.
+type clusterSource struct{ es *elastic.Store }
+
+// Search reads through a point in time, in (@timestamp, jejak.id) order:
+// the case store's order, so an export from the cluster has the same rows
+// in the same order, whatever workers write meanwhile.
+func (s clusterSource) Search(ctx context.Context, q timeline.Query, fn func(*timeline.Event) error) error {
+	return s.es.PIT().Search(ctx, q, fn)
+}
+
+func (s clusterSource) Count(ctx context.Context, q timeline.Query) (int64, error) {
+	return s.es.Count(ctx, q)
+}
+
+// Runs are the runs pushed from the case store ("folder-N", run N there)
+// in their order, then the workers' runs by start time, numbered on from
+// the last pushed one.
+func (s clusterSource) Runs(ctx context.Context) ([]sqlite.RunRecord, error) {
+	docs, err := s.es.Case().Runs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var folder, workers []sqlite.RunRecord
+	var last int64
+	for _, d := range docs {
+		r := sqlite.RunRecord{Started: d.Started, ToolVersion: d.ToolVersion, State: sqlite.RunState(d.State), PID: d.PID,
+			Host: d.Host, Error: d.Error, Progress: sqlite.RunProgress{Events: d.Events}}
+		if d.Finished != nil {
+			r.Finished = *d.Finished
+		}
+		if d.Item != nil {
+			r.Items = []sqlite.RunItem{}
+			for i, id := range d.Item {
+				it := sqlite.RunItem{ID: id}
+				if i < len(d.SHA256) {
+					it.SHA256 = d.SHA256[i]
+				}
+				r.Items = append(r.Items, it)
+			}
+		}
+		if n, ok := strings.CutPrefix(d.ID, "folder-"); ok {
+			id, err := strconv.ParseInt(n, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("run %s in %s: %w", d.ID, s.es.Case().Index(elastic.PartRuns), err)
+			}
+			r.ID, last = id, max(last, id)
+			folder = append(folder, r)
+			continue
+		}
+		workers = append(workers, r)
+	}
+	slices.SortFunc(folder, func(a, b sqlite.RunRecord) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortStableFunc(workers, func(a, b sqlite.RunRecord) int { return a.Started.Compare(b.Started) })
+	for i := range workers {
+		workers[i].ID = last + int64(i) + 1
+	}
+	return append(folder, workers...), nil
+}
+
+// Warnings are every warning the cluster holds (each stored once, by its
+// content), in the order of the file and the place in it. The case store
+// gives the latest run's in the order they were met; within one file that
+// is this order, so the report's groups and their first message agree.
+func (s clusterSource) Warnings(ctx context.Context, fn func(timeline.Warning) error) error {
+	var ws []timeline.Warning
+	if err := s.es.Case().Warnings(ctx, func(w timeline.Warning) error {
+		ws = append(ws, w)
+		return nil
+	}); err != nil {
+		return err
+	}
+	slices.SortStableFunc(ws, func(a, b timeline.Warning) int {
+		return cmp.Or(strings.Compare(a.Evidence, b.Evidence), slices.Compare(a.Chain, b.Chain), strings.Compare(a.Path, b.Path),
+			strings.Compare(a.Parser, b.Parser), cmp.Compare(a.Record, b.Record), cmp.Compare(a.Offset, b.Offset),
+			strings.Compare(string(a.Kind), string(b.Kind)), strings.Compare(a.Message, b.Message))
+	})
+	for _, w := range ws {
+		if err := fn(w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s clusterSource) Hunts(ctx context.Context) ([]sqlite.HuntRecord, error) {
+	return s.es.Hunts(ctx)
+}
+
+func (s clusterSource) Findings(ctx context.Context, key string, fn func(sqlite.FindingRecord) error) error {
+	return s.es.Findings(ctx, key, fn)
+}
+
+// Digest is nil: the store check binds the rows of case.db (row order,
+// run numbers), which the cluster does not hold. The audit then says the
+// check was not requested; the chain, case files, registry and signatures
+// are checked as from the folder.
+func (s clusterSource) Digest(context.Context) func() (evidence.StoreDigest, error) { return nil }

@@ -15,7 +15,7 @@ func exportCmd(e *env) *cli.Command {
 	return withHelp(&cli.Command{
 		Name:      "export",
 		Usage:     "write the case timeline to a CSV, JSON Lines or Timesketch file",
-		ArgsUsage: "CASE",
+		ArgsUsage: "CASE | NAME --es URL",
 		Description: `Writes the timeline in the store's total order (@timestamp, then event ID), so
 the same case exports to the same bytes every time.
 
@@ -27,6 +27,13 @@ manifest. The custody log records the export, its hash and the manifest's.
 With -o - the timeline goes to stdout and no manifest is written; when stdout
 is a terminal, control characters from evidence are shown escaped (\x1b), as
 by 'jejak timeline', and the bytes are no longer the export's.
+
+With --es URL, NAME is a case in Elasticsearch (as 'jejak case push' put it
+there, or workers built it): the timeline is read from its index through a
+point in time, in the same order, and the manifest's case, evidence and
+custody come from the case indices; the file is the one the case folder
+gives, byte for byte. The custody entry is appended to the chain in the
+cluster.
 
 FORMATS
    csv         one row per event: datetime (UTC, RFC 3339 with nanoseconds),
@@ -64,11 +71,12 @@ FORMATS
 EXAMPLES
    jejak export CASE --format csv -o timeline.csv
    jejak export CASE --format jsonl --from 2024-02-14 -o after-close.jsonl
-   jejak export CASE --format timesketch -o case-timesketch.jsonl`,
-		Flags: append(timeRangeFlags(),
+   jejak export CASE --format timesketch -o case-timesketch.jsonl
+   jejak export kpu-2024 --es http://es1:9200 --format jsonl -o timeline.jsonl`,
+		Flags: append(append(timeRangeFlags(),
 			&cli.StringFlag{Name: "format", Value: "csv", Usage: "csv, jsonl, timesketch or l2tcsv"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "write to `FILE` (- for stdout, without a manifest)"},
-		),
+		), esReadFlags()...),
 		Action: func(c *cli.Context) error {
 			dir, err := oneArg(c, "CASE")
 			if err != nil {
@@ -77,6 +85,19 @@ EXAMPLES
 			f, err := export.ParseFormat(c.String("format"))
 			if err != nil {
 				return usageError{err}
+			}
+			if esGiven(c) {
+				cl, err := e.openCluster(c, dir)
+				if err != nil {
+					return err
+				}
+				defer cl.Close()
+				q, err := rangeQuery(c, cl.Evidence.Location())
+				if err != nil {
+					return err
+				}
+				o := casework.ExportOptions{Format: f, Query: q, From: c.String("from"), To: c.String("to"), ToolVersion: version}
+				return e.writeExport(c.Context, cl, o, c.String("output"))
 			}
 			cs, store, err := e.openCase(c.Context, dir)
 			if err != nil {
@@ -93,9 +114,15 @@ EXAMPLES
 	})
 }
 
+// exporter is a case an export is written from: a case folder
+// (casework.Case) or a case in Elasticsearch (casework.Cluster).
+type exporter interface {
+	Export(ctx context.Context, o casework.ExportOptions) (*casework.OutputResult, error)
+}
+
 // writeExport writes the export to outPath (- for stdout) and says what it
 // wrote.
-func (e *env) writeExport(ctx context.Context, cw *casework.Case, o casework.ExportOptions, outPath string) error {
+func (e *env) writeExport(ctx context.Context, cw exporter, o casework.ExportOptions, outPath string) error {
 	o.Completeness = func(comp *export.Completeness) {
 		warnIncomplete(e.stderr, comp)
 		if outPath != "-" && o.Format == export.Timesketch && !strings.HasSuffix(strings.ToLower(outPath), ".jsonl") {

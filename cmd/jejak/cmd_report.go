@@ -17,7 +17,7 @@ func reportCmd(e *env) *cli.Command {
 	return withHelp(&cli.Command{
 		Name:      "report",
 		Usage:     "write a findings report a lawyer or judge can read",
-		ArgsUsage: "CASE",
+		ArgsUsage: "CASE | NAME --es URL",
 		Description: `Writes the expert report of one stored hunt (the latest, or --hunt KEY as
 printed by 'jejak hunt'). It opens with the matter, case, examiner,
 organisation and report date, a plain-language summary of the findings and a
@@ -44,6 +44,15 @@ its own making: the same case and arguments give the same bytes, so anyone
 can re-create the report and compare hashes. The custody log records the
 report, its hash and the manifest's hash; 'jejak verify FILE' checks them.
 
+With --es URL, NAME is a case in Elasticsearch (as 'jejak case push' put it
+there, or workers built it): its case files, evidence registry and custody
+chain are pulled from the case indices, the timeline is read through a point
+in time, and the hunt, findings, runs and warnings come from their indices
+(a hunt reaches the cluster with 'jejak index'). The report is the one the
+case folder gives, byte for byte, but for the store check (the cluster holds
+no case.db to check against its digest); the custody entry recording it is
+appended to the chain in the cluster.
+
 FORMATS
    md     Markdown (GitHub tables); readable as plain text
    html   one self-contained page (no scripts, no remote resources); prints
@@ -55,8 +64,9 @@ FORMATS
 EXAMPLES
    jejak report CASE -o report.md
    jejak report CASE --hunt 68d480d698e7324272543d587ed41cb9 --format html -o report.html
-   jejak report CASE --format pdf --matter "PN 77/2024" --organisation "Lab" -o report.pdf`,
-		Flags: []cli.Flag{
+   jejak report CASE --format pdf --matter "PN 77/2024" --organisation "Lab" -o report.pdf
+   jejak report kpu-2024 --es http://es1:9200 -o report.md`,
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "hunt", Usage: "report the hunt with this `KEY` (default: the latest)"},
 			&cli.StringFlag{Name: "format", Value: "md", Usage: "md, html or pdf"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "write to `FILE` (- for stdout, without a manifest)"},
@@ -67,8 +77,9 @@ EXAMPLES
 			&cli.StringFlag{Name: "title", Usage: "the report's `TITLE` (default: \"Expert report: CASE NAME\")"},
 			&cli.StringFlag{Name: "examiner", Usage: "the `NAME` who signs the report (default: the case's examiner)"},
 			&cli.StringFlag{Name: "organisation", Aliases: []string{"organization"}, Usage: "the examiner's `ORGANISATION`"},
-		},
+		}, esReadFlags()...),
 		Action: func(c *cli.Context) error {
+			// With --es, CASE is the case's name in the cluster.
 			dir, err := oneArg(c, "CASE")
 			if err != nil {
 				return err
@@ -86,25 +97,54 @@ EXAMPLES
 					return usagef("--min-severity: %v", err)
 				}
 			}
-			cs, store, err := e.openCase(c.Context, dir)
-			if err != nil {
-				return err
-			}
-			defer store.Close()
 			o := casework.ReportOptions{Format: f, Hunt: c.String("hunt"), RuleDirs: c.StringSlice("rules"),
 				MaxRows: c.Int("max-rows"), MinSeverity: minSev, Matter: c.String("matter"), Title: c.String("title"),
 				Examiner: c.String("examiner"), Organisation: c.String("organisation"),
 				ToolVersion: version, Build: reportBuild(),
 				SigmaProblems: func(n int, p []hunt.LoadProblem) { printProblems(e.stderr, n, p) },
 				Gathered:      func(r *report.Report) { warnIncomplete(e.stderr, r.Completeness) }}
+			if esGiven(c) {
+				cl, err := e.openCluster(c, dir)
+				if err != nil {
+					return err
+				}
+				defer cl.Close()
+				return e.writeReport(c.Context, cl, o, c.String("output"))
+			}
+			cs, store, err := e.openCase(c.Context, dir)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
 			return e.writeReport(c.Context, &casework.Case{Dir: cs.Dir(), Evidence: cs, Store: store}, o, c.String("output"))
 		},
 	})
 }
 
+// openCluster opens the case NAME in the cluster the --es flags name: its
+// folder pulled into a temporary one, its timeline and findings read there.
+func (e *env) openCluster(c *cli.Context, name string) (*casework.Cluster, error) {
+	es, err := openESName(c, name, false)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := casework.OpenCluster(c.Context, es, "", e.caseConfig(""))
+	if err != nil {
+		es.Close()
+		return nil, err
+	}
+	return cl, nil
+}
+
+// reporter is a case a report is written from: a case folder
+// (casework.Case) or a case in Elasticsearch (casework.Cluster).
+type reporter interface {
+	Report(ctx context.Context, w io.Writer, o casework.ReportOptions) (*casework.OutputResult, error)
+}
+
 // writeReport writes the report to outPath (- for stdout) and says what it
 // wrote.
-func (e *env) writeReport(ctx context.Context, cw *casework.Case, o casework.ReportOptions, outPath string) error {
+func (e *env) writeReport(ctx context.Context, cw reporter, o casework.ReportOptions, outPath string) error {
 	if outPath == "-" {
 		w := io.Writer(e.stdout)
 		var tw *termsafe.Writer
