@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/jejak-forensics/jejak/casework/hunt"
 	"github.com/jejak-forensics/jejak/casework/ingest"
@@ -212,7 +211,7 @@ func gatherReport(ctx context.Context, cs *evidence.Case, src source, o ReportOp
 	if err != nil || hr == nil {
 		return r, err
 	}
-	var p huntRecordParams
+	var p hunt.RecordParams
 	if err := json.Unmarshal(hr.Params, &p); err != nil {
 		return nil, fmt.Errorf("hunt %s: parameters: %w", hr.Key, err)
 	}
@@ -254,19 +253,6 @@ func gatherReport(ctx context.Context, cs *evidence.Case, src source, o ReportOp
 		r.Rules = slices.DeleteFunc(r.Rules, func(rt report.RuleText) bool { return !shown[rt.ID] })
 	}
 	return r, nil
-}
-
-// huntRecordParams is what the case stores beside a hunt's findings (its
-// parameters and the logs it examined), as a report reads it back.
-// TODO(api): hunt.RecordParams once it is in the tree's history.
-type huntRecordParams struct {
-	After        time.Time         `json:"after"`
-	Before       time.Time         `json:"before,omitzero"`
-	Rules        []string          `json:"rules"`
-	Watch        []string          `json:"watch,omitempty"`
-	WorkingHours string            `json:"working_hours,omitempty"`
-	Zone         string            `json:"zone"`
-	Logs         []hunt.LogVerdict `json:"logs_examined,omitempty"`
 }
 
 // pickHunt returns the hunt with the given key (or a unique prefix of it),
