@@ -366,3 +366,99 @@ func (s clusterSource) Findings(ctx context.Context, key string, fn func(sqlite.
 // check was not requested; the chain, case files, registry and signatures
 // are checked as from the folder.
 func (s clusterSource) Digest(context.Context) func() (evidence.StoreDigest, error) { return nil }
+
+// ESOptions are how to reach a cluster, as a user gives them: what
+// Config checks and turns into an elastic.Config.
+type ESOptions struct {
+	// URLs of nodes; each may name several, comma-separated, and carry
+	// user:password@, taken as User and Password and never kept in a URL.
+	URLs []string
+	// Index is the timeline index; empty: IndexName(CaseName).
+	Index, CaseName string
+	// User and Password (basic auth), or APIKey (base64 id:key), which
+	// overrides them.
+	User, Password, APIKey string
+	// CACertFile is a PEM file of the CA that signed the cluster's
+	// certificate; CAFingerprint trusts it by its SHA-256 instead.
+	CACertFile, CAFingerprint string
+	// Workers is the number of bulk requests in flight at once (at least 1).
+	Workers int
+	// Compress is "auto" (gzip unless every node is on loopback), "on" or
+	// "off"; empty is auto.
+	Compress string
+	// Warn, when set, is told what the user must know before anything is
+	// sent (credentials over plain http).
+	Warn func(msg string)
+}
+
+// Config checks o and makes the elastic.Config it describes. Mistakes in
+// o are *OptionError.
+func (o ESOptions) Config() (elastic.Config, error) {
+	var urls []string
+	for _, u := range o.URLs {
+		for _, p := range strings.Split(u, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				urls = append(urls, p)
+			}
+		}
+	}
+	if len(urls) == 0 {
+		return elastic.Config{}, optionErrorf("--es URL is required")
+	}
+	// http://user:password@host is accepted, but the credentials leave the
+	// URL at once: every later message, log entry and record names the node
+	// without them.
+	urls, urlUser, urlPassword, err := elastic.SplitUserinfo(urls)
+	if err != nil {
+		return elastic.Config{}, &OptionError{fmt.Errorf("--es: %w", err)}
+	}
+	user, password := o.User, o.Password
+	if urlUser != "" || urlPassword != "" {
+		if (user != "" && user != urlUser) || (password != "" && password != urlPassword) {
+			return elastic.Config{}, optionErrorf("--es URL carries credentials and --user/--password (or JEJAK_ES_USER/JEJAK_ES_PASSWORD) name others: give them once")
+		}
+		user, password = urlUser, urlPassword
+	}
+	cfg := elastic.Config{URLs: urls, Index: o.Index, User: user,
+		Password: password, APIKey: o.APIKey, Workers: o.Workers}
+	if plain := elastic.PlainCredentials(urls); len(plain) > 0 && (cfg.User != "" || cfg.Password != "" || cfg.APIKey != "") && o.Warn != nil {
+		// Not refused: a closed examination network may have no TLS. But
+		// the examiner must know the credentials travel readable.
+		what := "the API key"
+		if cfg.APIKey == "" {
+			what = fmt.Sprintf("the password of user %q (basic auth)", cfg.User)
+		}
+		o.Warn(fmt.Sprintf("%s goes UNENCRYPTED over plain http to %s: anyone on the network path can read and reuse it. Use https:// (--ca-cert for a private CA), or a loopback address.",
+			what, strings.Join(plain, ", ")))
+	}
+	if cfg.Workers < 1 {
+		return cfg, optionErrorf("--bulk-workers must be at least 1, not %d", cfg.Workers)
+	}
+	if cfg.Index == "" {
+		cfg.Index = IndexName(o.CaseName)
+	}
+	switch o.Compress {
+	case "auto", "":
+		cfg.Uncompressed = AllLoopback(urls)
+	case "on":
+	case "off":
+		cfg.Uncompressed = true
+	default:
+		return cfg, optionErrorf("--compress must be auto, on or off, not %q", o.Compress)
+	}
+	if fp := o.CAFingerprint; fp != "" {
+		hex := strings.ReplaceAll(fp, ":", "")
+		if len(hex) != 64 || strings.Trim(strings.ToLower(hex), "0123456789abcdef") != "" {
+			return cfg, optionErrorf("--ca-fingerprint must be a SHA-256 fingerprint (64 hex digits, colons allowed), not %q", fp)
+		}
+		cfg.CAFingerprint = fp
+	}
+	if f := o.CACertFile; f != "" {
+		pem, err := os.ReadFile(f)
+		if err != nil {
+			return cfg, fmt.Errorf("--ca-cert: %w", err)
+		}
+		cfg.CACert = pem
+	}
+	return cfg, nil
+}

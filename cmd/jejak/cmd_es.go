@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
 
 	"github.com/jejak-forensics/jejak/casework"
 	"github.com/jejak-forensics/jejak/forensics/evidence"
@@ -55,74 +54,17 @@ func openESRead(c *cli.Context, cs *evidence.Case) (*elastic.Store, error) {
 	return elastic.Open(c.Context, cfg)
 }
 
+// esConfig reads the --es flags (casework.ESOptions does the checking).
 func esConfig(c *cli.Context, cs *evidence.Case) (elastic.Config, error) {
-	var urls []string
-	for _, u := range c.StringSlice("es") {
-		for _, p := range strings.Split(u, ",") {
-			if p = strings.TrimSpace(p); p != "" {
-				urls = append(urls, p)
-			}
-		}
+	o := casework.ESOptions{URLs: c.StringSlice("es"), Index: c.String("index"), User: c.String("user"),
+		Password: c.String("password"), APIKey: c.String("api-key"), CACertFile: c.String("ca-cert"),
+		CAFingerprint: c.String("ca-fingerprint"), Workers: c.Int("bulk-workers"), Compress: c.String("compress"),
+		Warn: func(msg string) { fmt.Fprintf(c.App.ErrWriter, "jejak: WARNING: %s\n", msg) }}
+	if cs != nil {
+		o.CaseName = cs.Info().Name
 	}
-	if len(urls) == 0 {
-		return elastic.Config{}, usagef("--es URL is required")
-	}
-	// http://user:password@host is accepted, but the credentials leave the
-	// URL at once: every later message, log entry and record names the node
-	// without them.
-	urls, urlUser, urlPassword, err := elastic.SplitUserinfo(urls)
-	if err != nil {
-		return elastic.Config{}, usageError{fmt.Errorf("--es: %w", err)}
-	}
-	user, password := c.String("user"), c.String("password")
-	if urlUser != "" || urlPassword != "" {
-		if (user != "" && user != urlUser) || (password != "" && password != urlPassword) {
-			return elastic.Config{}, usagef("--es URL carries credentials and --user/--password (or JEJAK_ES_USER/JEJAK_ES_PASSWORD) name others: give them once")
-		}
-		user, password = urlUser, urlPassword
-	}
-	cfg := elastic.Config{URLs: urls, Index: c.String("index"), User: user,
-		Password: password, APIKey: c.String("api-key"), Workers: c.Int("bulk-workers")}
-	if plain := elastic.PlainCredentials(urls); len(plain) > 0 && (cfg.User != "" || cfg.Password != "" || cfg.APIKey != "") {
-		// Not refused: a closed examination network may have no TLS. But
-		// the examiner must know the credentials travel readable.
-		what := "the API key"
-		if cfg.APIKey == "" {
-			what = fmt.Sprintf("the password of user %q (basic auth)", cfg.User)
-		}
-		fmt.Fprintf(c.App.ErrWriter, "jejak: WARNING: %s goes UNENCRYPTED over plain http to %s: anyone on the network path can read and reuse it. Use https:// (--ca-cert for a private CA), or a loopback address.\n",
-			what, strings.Join(plain, ", "))
-	}
-	if cfg.Workers < 1 {
-		return cfg, usagef("--bulk-workers must be at least 1, not %d", cfg.Workers)
-	}
-	if cfg.Index == "" {
-		cfg.Index = defaultIndex(cs)
-	}
-	switch c.String("compress") {
-	case "auto":
-		cfg.Uncompressed = allLoopback(urls)
-	case "on":
-	case "off":
-		cfg.Uncompressed = true
-	default:
-		return cfg, usagef("--compress must be auto, on or off, not %q", c.String("compress"))
-	}
-	if fp := c.String("ca-fingerprint"); fp != "" {
-		hex := strings.ReplaceAll(fp, ":", "")
-		if len(hex) != 64 || strings.Trim(strings.ToLower(hex), "0123456789abcdef") != "" {
-			return cfg, usagef("--ca-fingerprint must be a SHA-256 fingerprint (64 hex digits, colons allowed), not %q", fp)
-		}
-		cfg.CAFingerprint = fp
-	}
-	if f := c.String("ca-cert"); f != "" {
-		pem, err := os.ReadFile(f)
-		if err != nil {
-			return cfg, fmt.Errorf("--ca-cert: %w", err)
-		}
-		cfg.CACert = pem
-	}
-	return cfg, nil
+	cfg, err := o.Config()
+	return cfg, optionError(err)
 }
 
 // allLoopback tells whether every URL names this machine by a loopback
