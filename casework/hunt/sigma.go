@@ -34,6 +34,10 @@ type sigmaRule struct {
 	// windows: the channels and IDs the rule can apply to, when its log
 	// source says (see sigma_index.go); empty: asked for every event.
 	windows []winSel
+	// derived: for a rule whose log source is only "product: windows",
+	// the channels and IDs its detection can match, when it says
+	// (sigma_detect_index.go).
+	derived []winSel
 	// need: field texts of which the event must contain one for the rule
 	// to match (see sigma_prefilter.go); nil: none known.
 	need need
@@ -72,6 +76,9 @@ func compileSigma(r sigma.Rule) (*sigmaRule, error) {
 		sr.names = append(sr.names, name)
 	}
 	slices.Sort(sr.names)
+	if len(sr.windows) == 0 {
+		sr.derived, _ = detectionWindows(r, sr.names)
+	}
 	for _, name := range sr.names {
 		s := r.Detection.Searches[name]
 		cs := &cSearch{}

@@ -56,6 +56,7 @@ type winKey struct {
 type sigmaIndex struct {
 	byChannel map[string][]sigmaCandidate // lower-case channel
 	general   []sigmaRuleRef              // rules asked for every event
+	derived   []sigmaRuleRef              // rules indexed by their detection's channels
 	cache     map[winKey][]sigmaRuleRef
 	pre       *prefilter
 	m         map[string]any    // see event
@@ -87,11 +88,19 @@ func newSigmaIndex(all []*sigmaMatches) *sigmaIndex {
 		if usePrefilter {
 			ref.lits = idx.pre.add(s.rule.sigma.need)
 		}
-		if len(s.rule.sigma.windows) == 0 {
+		wins := s.rule.sigma.windows
+		if len(wins) == 0 && usePrefilter {
+			// The prefilter's oracle test runs without: it checks
+			// these too.
+			if wins = s.rule.sigma.derived; len(wins) > 0 {
+				idx.derived = append(idx.derived, ref)
+			}
+		}
+		if len(wins) == 0 {
 			idx.general = append(idx.general, ref)
 			continue
 		}
-		for _, sel := range s.rule.sigma.windows {
+		for _, sel := range wins {
 			idx.byChannel[sel.channel] = append(idx.byChannel[sel.channel], sigmaCandidate{s: ref, ids: sel.ids})
 		}
 	}
@@ -203,6 +212,15 @@ func (idx *sigmaIndex) candidates(ev *timeline.Event) []sigmaRuleRef {
 	for _, c := range idx.byChannel[strings.ToLower(w.Channel)] {
 		if (c.ids == nil || slices.Contains(c.ids, w.EventID)) && !slices.ContainsFunc(out, func(r sigmaRuleRef) bool { return r.sigmaMatches == c.s.sigmaMatches }) {
 			out = append(out, c.s)
+		}
+	}
+	if !plainChannel(w.Channel) {
+		// No channel, or one whose case folding the lower-cased key may
+		// not follow: the rules indexed by their detection are asked.
+		for _, r := range idx.derived {
+			if !slices.ContainsFunc(out, func(o sigmaRuleRef) bool { return o.sigmaMatches == r.sigmaMatches }) {
+				out = append(out, r)
+			}
 		}
 	}
 	out = append(out, idx.general...)
