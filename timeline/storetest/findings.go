@@ -41,8 +41,10 @@ func Finding(id, rule, severity string, first time.Time, n int) store.Finding {
 	wib := time.FixedZone("WIB", 7*3600)
 	f := findingJSON{ID: id, RuleID: rule, Title: "Brute force <then> logon & \"success\" — ölçü",
 		Severity: severity, Technique: "T1110.001", Key: "host=TALLY-SRV01 user=operator1",
-		First: first.In(wib), Last: first.Add(time.Duration(n) * time.Second).In(wib),
 		Explanation: fmt.Sprintf("%d failures then a success from 10.20.30.40\nwithin 5 minutes", n)}
+	if n > 0 { // as casework/hunt does: no events, no span (zero times)
+		f.First, f.Last = first.In(wib), first.Add(time.Duration(n-1)*time.Second).In(wib)
+	}
 	for i := range n {
 		f.Events = append(f.Events, eventRef{ID: fmt.Sprintf("%064x", i+1), Timestamp: first.Add(time.Duration(i) * time.Second), RecordID: uint64(88000 + i)})
 	}
@@ -152,7 +154,15 @@ func testFindings(t *testing.T, s store.Store) {
 	b := hunt("ffff0000aaaa1111", t0.Add(time.Hour), `{"after":"2024-11-05T00:00:00Z"}`)
 	a.Finished = t0.Add(time.Hour + 200*time.Millisecond)
 	putHunt(t, s, a, fa2)
-	fb := []store.Finding{Finding("f00001", "jejak-brute-force", "high", base, 3)} // same finding ID as in hunt a
+	fb := []store.Finding{
+		Finding("f00001", "jejak-brute-force", "high", base, 3), // same finding ID as in hunt a
+		// A finding citing no event has no span (zero times), and one
+		// citing events with times date_nanos cannot hold (a FILETIME of
+		// zero, a far-future garbage time) has a span outside it.
+		Finding("no-events", "jejak-logs-missing", "medium", time.Time{}, 0),
+		Finding("filetime-zero", "jejak-timestomp", "low", time.Date(1601, 1, 1, 0, 0, 0, 0, time.UTC), 2),
+		Finding("far-future", "jejak-timestomp", "low", time.Date(2300, 6, 1, 0, 0, 0, 0, time.UTC), 1),
+	}
 	putHunt(t, s, b, fb)
 	// An empty hunt is a hunt too; it finished first and has no params.
 	c := store.Hunt{Key: "0000000000000000", Started: t0, Finished: t0, ToolVersion: "jejak-test 1.0"}
@@ -169,7 +179,7 @@ func testFindings(t *testing.T, s store.Store) {
 		t.Fatalf("Hunts = %v, want the latest first: %v", keys, []string{a.Key, b.Key, c.Key})
 	}
 	sameHunt(t, hs[0], a, 3)
-	sameHunt(t, hs[1], b, 1)
+	sameHunt(t, hs[1], b, len(fb))
 	sameHunt(t, hs[2], c, 0)
 	sameFindings(t, "hunt a beside b", readFindings(t, s, a.Key), fa2)
 	sameFindings(t, "hunt b", readFindings(t, s, b.Key), fb)

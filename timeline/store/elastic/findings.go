@@ -28,14 +28,14 @@ const findingsMapping = `{
       "severity":    {"type": "keyword"},
       "technique":   {"type": "keyword"},
       "key":         {"type": "keyword", "ignore_above": 4096},
-      "first":       {"type": "date_nanos"},
-      "last":        {"type": "date_nanos"},
+      "first":       {"type": "date_nanos", "ignore_malformed": true},
+      "last":        {"type": "date_nanos", "ignore_malformed": true},
       "explanation": {"type": "text"},
       "verdict":     {"type": "keyword"},
       "events": {"properties": {
         "id":         {"type": "keyword"},
-        "@timestamp": {"type": "date_nanos"},
-        "record_id":  {"type": "long"},
+        "@timestamp": {"type": "date_nanos", "ignore_malformed": true},
+        "record_id":  {"type": "long", "ignore_malformed": true},
         "provenance": {"properties": {
           "evidence_sha256": {"type": "keyword"},
           "path":            {"type": "keyword", "ignore_above": 4096},
@@ -45,6 +45,21 @@ const findingsMapping = `{
     }
   }
 }`
+
+// findingsLenient is the part of findingsMapping that lets a finding in
+// whose times date_nanos cannot hold: one citing no event has zero times,
+// one citing a FILETIME of zero starts in 1601. The value stays in _source
+// (and comes back), only unindexed. Findings indices created before it
+// was in findingsMapping get it by a mapping update, which the cluster
+// allows for ignore_malformed.
+const findingsLenient = `{"properties": {
+  "first": {"type": "date_nanos", "ignore_malformed": true},
+  "last":  {"type": "date_nanos", "ignore_malformed": true},
+  "events": {"properties": {
+    "@timestamp": {"type": "date_nanos", "ignore_malformed": true},
+    "record_id":  {"type": "long", "ignore_malformed": true}
+  }}
+}}`
 
 // FindingDoc is one finding to store: its ID and its JSON document, which
 // must carry the hunt key in a "hunt" field.
@@ -66,9 +81,20 @@ func (s *Store) ReplaceFindings(ctx context.Context, huntKey string, docs []Find
 	}
 	body, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	if res.IsError() && !bytes.Contains(body, []byte("resource_already_exists_exception")) {
-		res.Body = io.NopCloser(bytes.NewReader(body))
-		return apiError("create index "+index, res)
+	if res.IsError() {
+		if !bytes.Contains(body, []byte("resource_already_exists_exception")) {
+			res.Body = io.NopCloser(bytes.NewReader(body))
+			return apiError("create index "+index, res)
+		}
+		mres, err := s.client.Indices.PutMapping([]string{index}, strings.NewReader(findingsLenient),
+			s.client.Indices.PutMapping.WithContext(ctx))
+		if err != nil {
+			return fmt.Errorf("update the mapping of %s: %w", index, err)
+		}
+		defer mres.Body.Close()
+		if mres.IsError() {
+			return apiError("update the mapping of "+index, mres)
+		}
 	}
 	// The hunt's earlier findings that this run does not make again are
 	// deleted by ID (delete_by_query needs the reindex module, which not

@@ -114,3 +114,47 @@ func TestFindingDocumentsUnchanged(t *testing.T) {
 		}
 	}
 }
+
+// TestFindingsIndexBeforeLenientDates: a findings index created with the
+// mapping of before (dates strict) takes a finding without a span (zero
+// times) once PutHunt has updated it; the refusal is what happened before.
+func TestFindingsIndexBeforeLenientDates(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, elastic.Config{})
+	index := elastic.FindingsIndex(s.Index())
+	c := s.Client()
+	res, err := c.Indices.Create(index, c.Indices.Create.WithBody(bytes.NewReader([]byte(`{"mappings": {"dynamic": false, "properties": {
+		"hunt": {"type": "keyword"}, "id": {"type": "keyword"}, "first": {"type": "date_nanos"}, "last": {"type": "date_nanos"},
+		"events": {"properties": {"@timestamp": {"type": "date_nanos"}}}}}}`))), c.Indices.Create.WithContext(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.IsError() {
+		t.Fatalf("create %s: %s", index, res)
+	}
+	f := oldFinding{ID: "no-span", RuleID: "jejak-logs-missing", Severity: "medium"}
+	old := []elastic.FindingDoc{{ID: f.ID, Doc: f.oldDoc(t, "k")}}
+	// The old mapping as it was refuses the zero time.
+	bulk := append(append([]byte(`{"index":{"_index":"`+index+`","_id":"probe"}}`+"\n"), old[0].Doc...), '\n')
+	if res, err := c.Bulk(bytes.NewReader(bulk), c.Bulk.WithContext(ctx)); err != nil {
+		t.Fatal(err)
+	} else {
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if !bytes.Contains(b, []byte(`"errors":true`)) {
+			t.Fatalf("the strict mapping took a zero time: %s", b)
+		}
+	}
+	h := store.Hunt{Key: "k", Started: time.Unix(1e9, 0), Finished: time.Unix(1e9, 0)}
+	if err := s.PutHunt(ctx, h, []store.Finding{f.record(t)}); err != nil {
+		t.Fatalf("PutHunt on a findings index of before: %v", err)
+	}
+	var got []store.Finding
+	if err := s.Findings(ctx, "k", func(f store.Finding) error { got = append(got, f); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || !got[0].First.IsZero() || got[0].Events != 0 {
+		t.Errorf("Findings = %+v", got)
+	}
+}

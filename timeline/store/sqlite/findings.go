@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -103,7 +104,7 @@ func (s *Store) PutHunt(ctx context.Context, h store.Hunt, fs []store.Finding) e
 	}
 	defer st.Close()
 	for i, f := range fs {
-		if _, err := st.ExecContext(ctx, h.Key, f.ID, i, f.RuleID, f.Severity, f.First.UnixNano(), f.Last.UnixNano(), f.Events, []byte(f.Doc)); err != nil {
+		if _, err := st.ExecContext(ctx, h.Key, f.ID, i, f.RuleID, f.Severity, findingNanos(f.First), findingNanos(f.Last), f.Events, []byte(f.Doc)); err != nil {
 			return fmt.Errorf("store finding %s: %w", f.ID, err)
 		}
 	}
@@ -176,11 +177,39 @@ func (s *Store) Findings(ctx context.Context, huntKey string, fn func(FindingRec
 		if err := rows.Scan(&f.ID, &f.RuleID, &f.Severity, &first, &last, &f.Events, &doc); err != nil {
 			return err
 		}
-		f.First, f.Last = time.Unix(0, first).UTC(), time.Unix(0, last).UTC()
 		f.Doc = json.RawMessage(doc)
+		// The span is read from the document: the columns hold it in
+		// Unix nanoseconds, which cannot say a finding has no span (zero
+		// times) or one outside 1678-2262 (a FILETIME of zero), and rows
+		// stored before they were saturated hold wrapped values there.
+		var span struct {
+			First *time.Time `json:"first"`
+			Last  *time.Time `json:"last"`
+		}
+		if err := json.Unmarshal(doc, &span); err != nil {
+			return fmt.Errorf("finding %s of hunt %s: %w", f.ID, huntKey, err)
+		}
+		f.First, f.Last = time.Unix(0, first).UTC(), time.Unix(0, last).UTC()
+		if span.First != nil && span.Last != nil {
+			f.First, f.Last = span.First.UTC(), span.Last.UTC()
+		}
 		if err := fn(f); err != nil {
 			return err
 		}
 	}
 	return rows.Err()
+}
+
+// findingNanos is t in Unix nanoseconds for the first and last columns (what a
+// query on findings_rule orders by), saturated where int64 ends: beyond,
+// time.UnixNano is undefined, and a FILETIME of zero would wrap into the
+// 22nd century.
+func findingNanos(t time.Time) int64 {
+	switch {
+	case t.Before(time.Unix(0, math.MinInt64)):
+		return math.MinInt64
+	case t.After(time.Unix(0, math.MaxInt64)):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
 }
