@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -160,6 +161,9 @@ const (
 type runner struct {
 	cfg   Config
 	batch chan []*timeline.Event
+	// jobs feeds the file workers: files whose whole content the walk has
+	// read, parsed beside the walk (see walk).
+	jobs chan *fileJob
 
 	mu  sync.Mutex
 	sum Summary
@@ -221,6 +225,20 @@ func Run(ctx context.Context, cfg Config, items []Item, sink timeline.Sink) (Sum
 
 	stopProgress := r.startProgress()
 
+	// File workers: one per core, shared by every walk. Each has its own
+	// emitter, flushed when the jobs end.
+	r.jobs = make(chan *fileJob, cfg.Workers)
+	var workers sync.WaitGroup
+	for range cfg.Workers {
+		workers.Go(func() {
+			out := &emitter{r: r, size: r.cfg.BatchSize}
+			defer out.flush()
+			for j := range r.jobs {
+				j.run(ctx, out)
+			}
+		})
+	}
+
 	sem := make(chan struct{}, cfg.Workers)
 	var wg sync.WaitGroup
 	walkErrs := make([]error, len(items))
@@ -234,6 +252,8 @@ func Run(ctx context.Context, cfg Config, items []Item, sink timeline.Sink) (Sum
 		}(i, it)
 	}
 	wg.Wait()
+	close(r.jobs)
+	workers.Wait()
 	close(r.batch)
 	werr := <-writeErr
 	stopProgress()
@@ -307,7 +327,7 @@ func (r *runner) warn(w timeline.Warning) {
 	}
 }
 
-func (r *runner) skip(it Item, e *jfs.Entry, reason, detail string) {
+func (r *runner) skip(sl *slot, it Item, e *jfs.Entry, reason, detail string) {
 	r.mu.Lock()
 	r.sum.FilesSkipped++
 	r.sum.SkipReasons[reason]++
@@ -316,11 +336,26 @@ func (r *runner) skip(it Item, e *jfs.Entry, reason, detail string) {
 	if detail != "" {
 		msg += ": " + detail
 	}
-	r.warn(timeline.Warning{Kind: timeline.WarnSkipped, Evidence: it.SHA256, Chain: e.Chain,
+	sl.warn(timeline.Warning{Kind: timeline.WarnSkipped, Evidence: it.SHA256, Chain: e.Chain,
 		Path: e.Path, Offset: -1, Message: msg})
 }
 
+// walk ingests one evidence item. The walker hands over one file at a
+// time, valid only during the call (a tar member is readable only while
+// the stream stands at it), so each file is opened and its first blocks
+// read on the walk's goroutine. A file whose whole content fits in that
+// first read (most files of a system image: configuration, scripts, small
+// logs) is then handed to the file workers with its bytes, and the walk
+// goes on to the next file while it is recognised and parsed on another
+// core; a larger file is parsed on the walk's goroutine. Either way the
+// file is read once: recognition works on the bytes already read.
+//
+// Summary counts add up the same in any order. Warnings are what an
+// examiner reads in order, so they are released in walk order whatever
+// file finishes first (sequencer): the stored warnings of a run do not
+// depend on thread timing.
 func (r *runner) walk(ctx context.Context, it Item) error {
+	w := &walkState{seq: sequencer{r: r}}
 	out := &emitter{r: r, size: r.cfg.BatchSize}
 	defer out.flush()
 	report := func(p *jfs.Problem) {
@@ -328,10 +363,22 @@ func (r *runner) walk(ctx context.Context, it Item) error {
 		if errors.Is(p.Err, jfs.ErrNote) {
 			kind = timeline.WarnNote
 		}
-		r.warn(timeline.Warning{Kind: kind, Evidence: it.SHA256, Chain: p.Chain,
-			Path: p.Path, Offset: p.Offset, Message: p.Err.Error()})
+		warning := timeline.Warning{Kind: kind, Evidence: it.SHA256, Chain: p.Chain,
+			Path: p.Path, Offset: p.Offset, Message: p.Err.Error()}
+		if w.cur != nil {
+			// Met while reading the file at hand: among its warnings,
+			// where it happened.
+			w.cur.warn(warning)
+			return
+		}
+		sl := w.seq.open()
+		sl.warn(warning)
+		w.seq.close(sl)
 	}
-	return it.Walker.Walk(ctx, func(ctx context.Context, e *jfs.Entry) error {
+	err := it.Walker.Walk(ctx, func(ctx context.Context, e *jfs.Entry) error {
+		if err := w.failed(); err != nil {
+			return err
+		}
 		// Container times are events whatever the content is.
 		for _, ev := range filestat.Events(e) {
 			if err := out.emit(ctx, it, e, filestat.Name, ev); err != nil {
@@ -363,8 +410,82 @@ func (r *runner) walk(ctx context.Context, it Item) error {
 		r.mu.Lock()
 		r.sum.FilesSeen++
 		r.mu.Unlock()
-		return r.parseEntry(ctx, it, e, out)
+		return r.readEntry(ctx, w, it, e, out)
 	}, report)
+	// The files handed to the workers are this walk's too.
+	w.pending.Wait()
+	if err == nil {
+		err = w.failed()
+	}
+	return err
+}
+
+// walkState is what one walk shares with the workers parsing its files.
+type walkState struct {
+	seq     sequencer
+	pending sync.WaitGroup
+	// cur is the slot of the file the walk's goroutine is reading, if
+	// any: a problem the walker reports meanwhile goes into it.
+	cur *slot
+	mu  sync.Mutex
+	err error // the first error that must stop the walk (store, context)
+}
+
+func (w *walkState) fail(err error) {
+	w.mu.Lock()
+	if w.err == nil {
+		w.err = err
+	}
+	w.mu.Unlock()
+}
+
+func (w *walkState) failed() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// sequencer releases warnings in walk order. Each file (and each problem
+// the walker reports) takes a slot in order; its warnings wait in the slot
+// until every earlier slot is closed.
+type sequencer struct {
+	r     *runner
+	mu    sync.Mutex
+	queue []*slot // open or waiting slots, oldest first
+}
+
+// slot holds one file's warnings until their turn. Only the goroutine
+// working on the file adds to it; close hands it over.
+type slot struct {
+	warns []timeline.Warning
+	done  bool
+}
+
+func (sl *slot) warn(w timeline.Warning) { sl.warns = append(sl.warns, w) }
+
+func (s *sequencer) open() *slot {
+	sl := &slot{}
+	s.mu.Lock()
+	s.queue = append(s.queue, sl)
+	s.mu.Unlock()
+	return sl
+}
+
+// close marks sl finished and releases every finished slot at the head of
+// the queue, in order.
+func (s *sequencer) close(sl *slot) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sl.done = true
+	n := 0
+	for n < len(s.queue) && s.queue[n].done {
+		for _, w := range s.queue[n].warns {
+			s.r.warn(w)
+		}
+		s.queue[n] = nil
+		n++
+	}
+	s.queue = s.queue[n:]
 }
 
 // readBuffers holds the per-file read buffers, 256 KiB each: large enough
@@ -374,36 +495,135 @@ func (r *runner) walk(ctx context.Context, it Item) error {
 // much again in GC); a pooled one is reused as each file ends.
 var readBuffers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 256<<10) }}
 
-func (r *runner) parseEntry(ctx context.Context, it Item, e *jfs.Entry, out *emitter) error {
+// fileJob is one regular file between its first read and the end of its
+// parse.
+type fileJob struct {
+	r    *runner
+	w    *walkState
+	sl   *slot
+	it   Item
+	e    *jfs.Entry
+	br   *bufio.Reader // the content from byte 0; returned to readBuffers by run
+	head []byte        // the first parsers.HeadSize bytes (fewer for a short file)
+	// whole is the file's whole content when it fit in the first read
+	// (then the job runs on a worker and e is a detached copy), else nil.
+	whole []byte
+	// random says e gives random access (asked only where detection
+	// depends on it: see readEntry).
+	random bool
+}
+
+// readEntry opens e, reads its first blocks and either parses it here or,
+// when that read holds the whole file, hands it to a worker.
+func (r *runner) readEntry(ctx context.Context, w *walkState, it Item, e *jfs.Entry, out *emitter) error {
+	sl := w.seq.open()
+	w.cur = sl
+	defer func() { w.cur = nil }()
 	rc, err := e.Open()
 	if err != nil {
-		r.skip(it, e, SkipOpen, err.Error())
+		r.skip(sl, it, e, SkipOpen, err.Error())
+		w.seq.close(sl)
 		return nil
 	}
-	defer rc.Close()
 	cr := &countingReader{r: rc, n: &r.bytes}
 	br := readBuffers.Get().(*bufio.Reader)
 	br.Reset(cr)
-	defer func() {
-		// Deferred before the spool's cleanup, so run after it: nothing
-		// reads br once parseEntry returns.
-		br.Reset(nil)
-		readBuffers.Put(br)
-	}()
-	head, err := br.Peek(parsers.HeadSize)
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+	j := &fileJob{r: r, w: w, sl: sl, it: it, e: e, br: br}
+	// One read fills the buffer as far as the container gives: the whole
+	// of a small file.
+	start, err := br.Peek(br.Size())
+	if errors.Is(err, io.EOF) && len(start) < br.Size() && (e.Size < 0 || e.Size == int64(len(start))) {
+		rc.Close()
+		// Nothing reads the entry again: the bufio.Reader has it all.
+		cr.r = eofReader{}
+		j.whole = start
+		j.head = start[:min(len(start), parsers.HeadSize)]
+		// Detection asks the entry for random access in two cases only
+		// (matchLongHead, and sampling a file longer than the sample
+		// windows): known now, while the entry is valid.
+		if len(start) > parsers.SampleWindows*parsers.SampleWindowSize ||
+			(len(j.head) >= parsers.HeadSize && (isBinary(j.head) || zeroed(j.head))) {
+			if a, ok, _ := e.ReaderAt(); ok {
+				j.random = true
+				if c, ok := a.(io.Closer); ok {
+					c.Close()
+				}
+			}
+		}
+		j.e = detach(e)
+		w.cur = nil // the slot is the worker's now
+		w.pending.Add(1)
+		select {
+		case r.jobs <- j:
+			return nil
+		case <-ctx.Done():
+			w.pending.Done()
+			j.release()
+			w.seq.close(sl)
+			return ctx.Err()
+		}
+	}
+	defer rc.Close()
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) && len(start) < parsers.HeadSize {
 		// A broken stream before the first bytes: the walker reports the
 		// container problem; the file itself is skipped.
-		r.skip(it, e, SkipOpen, err.Error())
+		br.Reset(nil)
+		readBuffers.Put(br)
+		r.skip(sl, it, e, SkipOpen, err.Error())
+		w.seq.close(sl)
 		return nil
 	}
+	j.head = start[:min(len(start), parsers.HeadSize)]
+	err = j.parse(ctx, out)
+	j.release()
+	w.seq.close(sl)
+	return err
+}
+
+// detach copies what parsers and warnings read of e (its exported fields)
+// into an entry that outlives the walker's call; its content is not
+// reachable through it (Open fails), and nothing asks it.
+func detach(e *jfs.Entry) *jfs.Entry {
+	d := jfs.NewEntry(e.Path, slices.Clone(e.Chain), e.Size, nil, nil)
+	d.Mode, d.Times, d.Deleted, d.Inode = e.Mode, e.Times, e.Deleted, e.Inode
+	d.Identity, d.Link, d.Container = e.Identity, e.Link, e.Container
+	d.InheritedTimes, d.ZoneAssumed = e.InheritedTimes, e.ZoneAssumed
+	return d
+}
+
+// eofReader stands in for a file's reader once all of it is buffered.
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
+
+// run parses a file on a worker and closes its slot.
+func (j *fileJob) run(ctx context.Context, out *emitter) {
+	defer j.w.pending.Done()
+	if err := j.parse(ctx, out); err != nil {
+		j.w.fail(err)
+	}
+	j.release()
+	j.w.seq.close(j.sl)
+}
+
+func (j *fileJob) release() {
+	j.br.Reset(nil)
+	readBuffers.Put(j.br)
+	j.br, j.head, j.whole = nil, nil, nil
+}
+
+// parse recognises the file from its head (and, failing that, lines
+// sampled from the bytes read) and runs the parser on it. It returns an
+// error only when the run must stop.
+func (j *fileJob) parse(ctx context.Context, out *emitter) error {
+	r, it, e, br, head := j.r, j.it, j.e, j.br, j.head
 	if len(head) == 0 {
-		r.skip(it, e, SkipEmpty, "0 bytes, nothing to parse")
+		r.skip(j.sl, it, e, SkipEmpty, "0 bytes, nothing to parse")
 		return nil
 	}
 	p := r.cfg.Registry.Match(e, head)
 	if p == nil {
-		p = r.detect(it, e, br, head)
+		p = j.detect()
 		if p == nil {
 			return nil
 		}
@@ -412,7 +632,7 @@ func (r *runner) parseEntry(ctx context.Context, it Item, e *jfs.Entry, out *emi
 	if it.Zone != nil {
 		zone = it.Zone
 	}
-	src := &parsers.Source{Entry: e, R: br, Size: e.Size, Zone: zone}
+	src := &parsers.Source{Entry: e, R: br, Size: e.Size, Zone: zone, Parser: p.Name()}
 	var (
 		fileWarnings int64
 		account      *parsers.Accounting
@@ -425,21 +645,26 @@ func (r *runner) parseEntry(ctx context.Context, it Item, e *jfs.Entry, out *emi
 		} else {
 			fileWarnings++
 		}
-		r.warn(timeline.Warning{Kind: kind, Evidence: it.SHA256, Chain: e.Chain,
-			Path: e.Path, Parser: p.Name(), Offset: re.Offset, Record: re.Record, Message: re.Err.Error()})
+		j.sl.warn(recordWarning(kind, it, e, p.Name(), re))
 	}
 	if ra, ok := p.(parsers.RandomAccess); ok && ra.NeedsReaderAt() {
-		at, size, cleanup, err := r.readerAt(e, br)
-		if errors.Is(err, ErrSpoolLimit) {
-			r.skip(it, e, SkipSpoolLimit, err.Error())
-			return nil
+		if j.whole != nil {
+			// The bytes are here: a copy, so that reading src.R (which
+			// may move the buffer's contents) leaves it alone.
+			src.ReaderAt, src.Size = bytes.NewReader(bytes.Clone(j.whole)), int64(len(j.whole))
+		} else {
+			at, size, cleanup, err := r.readerAt(e, br)
+			if errors.Is(err, ErrSpoolLimit) {
+				r.skip(j.sl, it, e, SkipSpoolLimit, err.Error())
+				return nil
+			}
+			if err != nil {
+				r.skip(j.sl, it, e, SkipOpen, err.Error())
+				return nil
+			}
+			defer cleanup()
+			src.ReaderAt, src.Size = at, size
 		}
-		if err != nil {
-			r.skip(it, e, SkipOpen, err.Error())
-			return nil
-		}
-		defer cleanup()
-		src.ReaderAt, src.Size = at, size
 	}
 	var events int64
 	perr := p.Parse(ctx, src, func(ev *timeline.Event) error {
@@ -474,7 +699,7 @@ func (r *runner) parseEntry(ctx context.Context, it Item, e *jfs.Entry, out *emi
 		r.sum.SkipReasons[SkipFailed]++
 		r.mu.Unlock()
 		// Events emitted before the failure are kept; the file is reported.
-		r.warn(timeline.Warning{Kind: timeline.WarnFile, Evidence: it.SHA256, Chain: e.Chain,
+		j.sl.warn(timeline.Warning{Kind: timeline.WarnFile, Evidence: it.SHA256, Chain: e.Chain,
 			Path: e.Path, Parser: p.Name(), Offset: -1, Message: perr.Error()})
 		return nil
 	}
@@ -482,6 +707,23 @@ func (r *runner) parseEntry(ctx context.Context, it Item, e *jfs.Entry, out *emi
 	r.sum.FilesParsed++
 	r.mu.Unlock()
 	return nil
+}
+
+// recordWarning is the stored form of a parser's RecordError. It keeps
+// what the parser said of itself (issue 18): the parser's own name when it
+// gives one (a parser may hand part of a file to another), and its path
+// when that names something inside the file (a member, a stream), which
+// the entry's path alone would not.
+func recordWarning(kind timeline.WarningKind, it Item, e *jfs.Entry, matched string, re *parsers.RecordError) timeline.Warning {
+	w := timeline.Warning{Kind: kind, Evidence: it.SHA256, Chain: e.Chain, Path: e.Path,
+		Parser: matched, Offset: re.Offset, Record: re.Record, Message: re.Err.Error()}
+	if re.Parser != "" {
+		w.Parser = re.Parser
+	}
+	if len(re.Path) > len(e.Path) && strings.HasPrefix(re.Path, e.Path) {
+		w.Path = re.Path
+	}
+	return w
 }
 
 // readerAt gives random access to an entry: directly when the container
@@ -534,12 +776,17 @@ func (r *runner) readerAt(e *jfs.Entry, br *bufio.Reader) (io.ReaderAt, int64, f
 }
 
 // emitter fills in what the pipeline owns (evidence, chain, path, identity,
-// parser), finalizes each event and hands full batches to the writer.
+// parser), finalizes each event and hands full batches to the writer. Each
+// goroutine that parses has its own; its counts join the summary with each
+// batch, not under the summary's lock for every event.
 type emitter struct {
 	r    *runner
 	size int
 	buf  []*timeline.Event
 	err  error
+	// events and zoneAssumed are counted since the last batch.
+	events      int64
+	zoneAssumed map[string]int64
 }
 
 func (o *emitter) emit(ctx context.Context, it Item, e *jfs.Entry, parser string, ev *timeline.Event) error {
@@ -557,22 +804,39 @@ func (o *emitter) emit(ctx context.Context, it Item, e *jfs.Entry, parser string
 	ev.Finalize()
 	o.buf = append(o.buf, ev)
 	o.r.events.Add(1)
-	o.r.mu.Lock()
-	o.r.sum.Events++
+	o.events++
 	if t := ev.Jejak.Time; t != nil && t.ZoneAssumed != "" {
-		if o.r.sum.ZoneAssumed == nil {
-			o.r.sum.ZoneAssumed = map[string]int64{}
+		if o.zoneAssumed == nil {
+			o.zoneAssumed = map[string]int64{}
 		}
-		o.r.sum.ZoneAssumed[t.ZoneAssumed]++
+		o.zoneAssumed[t.ZoneAssumed]++
 	}
-	o.r.mu.Unlock()
 	if len(o.buf) >= o.size {
 		return o.send(ctx)
 	}
 	return nil
 }
 
+// count adds what was counted since the last batch to the summary.
+func (o *emitter) count() {
+	if o.events == 0 {
+		return
+	}
+	o.r.mu.Lock()
+	o.r.sum.Events += o.events
+	for z, n := range o.zoneAssumed {
+		if o.r.sum.ZoneAssumed == nil {
+			o.r.sum.ZoneAssumed = map[string]int64{}
+		}
+		o.r.sum.ZoneAssumed[z] += n
+	}
+	o.r.mu.Unlock()
+	o.events = 0
+	clear(o.zoneAssumed)
+}
+
 func (o *emitter) send(ctx context.Context) error {
+	o.count()
 	if len(o.buf) == 0 {
 		return nil
 	}
@@ -588,14 +852,26 @@ func (o *emitter) send(ctx context.Context) error {
 
 func (o *emitter) flush() { _ = o.send(context.Background()) }
 
+// countingReader counts the bytes parsers read, and keeps a read error:
+// the first read of a file asks for a whole buffer, and bufio hands the
+// error met there to that read only. A parser reading on from the
+// buffered bytes must meet it again where the content broke, not a clean
+// end of file.
 type countingReader struct {
-	r io.Reader
-	n *atomic.Int64
+	r   io.Reader
+	n   *atomic.Int64
+	err error
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
 	n, err := c.r.Read(p)
 	c.n.Add(int64(n))
+	if err != nil && !errors.Is(err, io.EOF) {
+		c.err = err
+	}
 	return n, err
 }
 
@@ -605,14 +881,15 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // the text formats (parsers.Registry.Detect). It returns the parser to read
 // the whole file with, or nil after reporting the skip with the formats
 // tried and the nearest one. br is not consumed: parsing starts at byte 0.
-func (r *runner) detect(it Item, e *jfs.Entry, br *bufio.Reader, head []byte) parsers.Parser {
-	if p := r.matchLongHead(e, br, head); p != nil {
+func (j *fileJob) detect() parsers.Parser {
+	r, it, e, br, head := j.r, j.it, j.e, j.br, j.head
+	if p := j.matchLongHead(); p != nil {
 		return p
 	}
 	if name := untimedFormat(head); name != "" {
 		// Recognised, with no time in it to read (see untimed.go): not a
 		// hole in the timeline, whatever the file is named.
-		r.skip(it, e, SkipUntimed, name+"; the file's own times are on the timeline")
+		r.skip(j.sl, it, e, SkipUntimed, name+"; the file's own times are on the timeline")
 		return nil
 	}
 	reason := SkipNoParser
@@ -636,28 +913,45 @@ func (r *runner) detect(it Item, e *jfs.Entry, br *bufio.Reader, head []byte) pa
 		// A binary file (a program, an image, a database) is not searched
 		// for text lines: a disk image holds too many. A log's name or a
 		// zeroed first block is reason enough to look.
-		r.skip(it, e, reason, what)
+		r.skip(j.sl, it, e, reason, what)
 		return nil
 	}
-	var at io.ReaderAt
-	budget := br.Size() // a stream: sample what one buffer holds
-	// Without random access (a compressed member, or the container failed
-	// to give it) the buffered stream serves alone.
-	if a, ok, _ := e.ReaderAt(); ok {
-		if c, ok := a.(io.Closer); ok {
-			defer c.Close()
+	const windows = parsers.SampleWindows * parsers.SampleWindowSize
+	var (
+		at       io.ReaderAt
+		start    []byte
+		complete bool
+	)
+	if j.whole != nil {
+		// The whole file was read at once: sampled from those bytes, the
+		// same sample the entry would give, without reading it again.
+		start, complete = j.whole, true
+		if j.random && len(j.whole) > windows {
+			// As with the entry's random access: the first windows'
+			// worth, the other windows at their offsets.
+			at, start, complete = bytes.NewReader(j.whole), j.whole[:windows], false
 		}
-		at, budget = a, parsers.SampleWindows*parsers.SampleWindowSize
+	} else {
+		budget := br.Size() // a stream: sample what one buffer holds
+		// Without random access (a compressed member, or the container
+		// failed to give it) the buffered stream serves alone.
+		if a, ok, _ := e.ReaderAt(); ok {
+			if c, ok := a.(io.Closer); ok {
+				defer c.Close()
+			}
+			at, budget = a, windows
+		}
+		// A stream that breaks after the head is sampled as far as it was
+		// read; the walker reports the container problem.
+		var err error
+		start, err = br.Peek(budget)
+		complete = errors.Is(err, io.EOF)
 	}
-	// A stream that breaks after the head is sampled as far as it was
-	// read; the walker reports the container problem.
-	start, err := br.Peek(budget)
-	complete := errors.Is(err, io.EOF)
 	d := r.cfg.Registry.Detect(e, parsers.SampleLines(start, complete, at, e.Size))
 	if d.Parser != nil {
 		return d.Parser
 	}
-	r.skip(it, e, reason, fmt.Sprintf("%s (%s)", what, d))
+	r.skip(j.sl, it, e, reason, fmt.Sprintf("%s (%s)", what, d))
 	return nil
 }
 
@@ -670,18 +964,30 @@ const streamHead = 4096 + 2*65536 + 8
 // the head, and a format whose header is damaged may still be known by the
 // structures after it (EVTX chunks at 4096 + n·65536). A file with random
 // access gives each parser its own look past the head already.
-func (r *runner) matchLongHead(e *jfs.Entry, br *bufio.Reader, head []byte) parsers.Parser {
+func (j *fileJob) matchLongHead() parsers.Parser {
+	e, head := j.e, j.head
 	if len(head) < parsers.HeadSize || !(isBinary(head) || zeroed(head)) {
 		return nil
 	}
-	if _, ok, _ := e.ReaderAt(); ok {
-		return nil
+	var long []byte
+	if j.whole != nil {
+		if j.random {
+			return nil
+		}
+		long = j.whole[:min(len(j.whole), streamHead)]
+	} else {
+		if a, ok, _ := e.ReaderAt(); ok {
+			if c, ok := a.(io.Closer); ok {
+				c.Close()
+			}
+			return nil
+		}
+		long, _ = j.br.Peek(min(j.br.Size(), streamHead))
 	}
-	long, _ := br.Peek(min(br.Size(), streamHead))
 	if len(long) <= len(head) {
 		return nil
 	}
-	return r.cfg.Registry.Match(e, long)
+	return j.r.cfg.Registry.Match(e, long)
 }
 
 // isBinary tells content that is not text: more than one byte in twenty a
