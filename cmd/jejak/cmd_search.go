@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/jejak-forensics/jejak/casework"
 	"github.com/jejak-forensics/jejak/timeline"
 	"github.com/jejak-forensics/jejak/timeline/query"
+	jstore "github.com/jejak-forensics/jejak/timeline/store"
 	"github.com/urfave/cli/v2"
 )
 
@@ -73,18 +75,13 @@ EXAMPLES
 			}
 			// The case's runs say whether the timeline (and an index made
 			// from it) is complete.
-			comp, err := timelineState(c.Context, cs, store)
+			comp, err := (&casework.Case{Dir: cs.Dir(), Evidence: cs, Store: store}).Completeness(c.Context)
 			if err != nil {
 				return err
 			}
 			warnIncomplete(e.stderr, comp)
-			run := func(fn func(*timeline.Event) error) error { return store.Query(c.Context, f, q, fn) }
-			// count tells the total when --limit cut the listing short.
-			count := func() (int64, error) {
-				all := q
-				all.Limit = 0
-				return store.QueryCount(c.Context, f, all)
-			}
+			// Either store runs the query alike (the store contract).
+			var src jstore.Events = store
 			if len(c.StringSlice("es")) > 0 {
 				es, err := openESRead(c, cs)
 				if err != nil {
@@ -94,12 +91,14 @@ EXAMPLES
 				if n, err := es.Count(c.Context, timeline.Query{}); err == nil && n == 0 {
 					fmt.Fprintf(e.stderr, "jejak: index %s holds no events: run 'jejak index %s --es ...' first\n", es.Index(), dir)
 				}
-				run = func(fn func(*timeline.Event) error) error { return es.Query(c.Context, f, q, fn) }
-				count = func() (int64, error) {
-					all := q
-					all.Limit = 0
-					return es.QueryCount(c.Context, f, all)
-				}
+				src = es
+			}
+			run := func(fn func(*timeline.Event) error) error { return src.Query(c.Context, f, q, fn) }
+			// count tells the total when --limit cut the listing short.
+			count := func() (int64, error) {
+				all := q
+				all.Limit = 0
+				return src.QueryCount(c.Context, f, all)
 			}
 			n, err := printEvents(e.stdout, st, run)
 			if err != nil {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jejak-forensics/jejak/casework"
 	"github.com/jejak-forensics/jejak/internal/termsafe"
 	"github.com/jejak-forensics/jejak/timeline"
 	"github.com/urfave/cli/v2"
@@ -56,7 +57,7 @@ EXAMPLES
 			if err != nil {
 				return err
 			}
-			comp, err := timelineState(c.Context, cs, store)
+			comp, err := (&casework.Case{Dir: cs.Dir(), Evidence: cs, Store: store}).Completeness(c.Context)
 			if err != nil {
 				return err
 			}
