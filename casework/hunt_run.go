@@ -6,9 +6,10 @@ import (
 	"time"
 
 	"github.com/jejak-forensics/jejak/casework/hunt"
+	"github.com/jejak-forensics/jejak/forensics/evidence"
 	"github.com/jejak-forensics/jejak/timeline/export"
+	"github.com/jejak-forensics/jejak/timeline/store"
 	"github.com/jejak-forensics/jejak/timeline/store/elastic"
-	"github.com/jejak-forensics/jejak/timeline/store/sqlite"
 )
 
 // HuntOptions are the options of Hunt: the hunt's parameters (they make
@@ -41,8 +42,9 @@ type HuntOptions struct {
 	// time (elastic.Store.PIT), in the same (time, ID) order.
 	Source hunt.Searcher
 	// ES, when set, also receives the findings, in the findings index
-	// beside its timeline index (replacing that hunt's earlier ones). The
-	// caller opens and closes it.
+	// beside its timeline index (replacing that hunt's earlier ones), and
+	// the hunt's record in the hunts index. The caller opens and closes
+	// it.
 	ES *elastic.Store
 }
 
@@ -96,9 +98,8 @@ func LoadRules(sigma ...string) ([]*hunt.Rule, []hunt.LoadProblem, error) {
 // A rule that errs on some events does not stop the hunt: the findings are
 // stored and returned with the error. Any other error returns no result.
 func (c *Case) Hunt(ctx context.Context, o HuntOptions) (*HuntResult, error) {
-	cs := c.Evidence
 	// A signed case without its key: refuse before findings are stored.
-	if err := cs.CheckSigning(); err != nil {
+	if err := c.Evidence.CheckSigning(); err != nil {
 		return nil, err
 	}
 	store, done, err := c.store(ctx)
@@ -106,8 +107,61 @@ func (c *Case) Hunt(ctx context.Context, o HuntOptions) (*HuntResult, error) {
 		return nil, err
 	}
 	defer done()
+	src := o.Source
+	if src == nil {
+		src = store
+	}
+	return huntInto(ctx, o, huntTarget{
+		evidence: c.Evidence, state: storeSource{store}, read: src, put: store,
+		log: c.Evidence.Log, now: c.now, toolVersion: c.Config.ToolVersion,
+		// The digest of hunts and findings binds them to the chain.
+		details: func(ctx context.Context) map[string]any { return StoreDetails(ctx, store, HuntStoreParts...) },
+	})
+}
+
+// Hunt runs the rules over the timeline of a case in the cluster (through
+// a point in time, or o.Source, e.g. cl.ES.Sliced(n)) and stores the hunt
+// and its findings in the cluster beside it (the findings index and the
+// hunts index, which 'report --es' reads), recording the hunt in the
+// cluster's custody chain. Nothing is written to a case folder. o.ES is
+// not used: the cluster is where the findings go.
+func (cl *Cluster) Hunt(ctx context.Context, o HuntOptions) (*HuntResult, error) {
+	if err := cl.Evidence.CheckSigning(); err != nil {
+		return nil, err
+	}
+	src := o.Source
+	if src == nil {
+		src = cl.ES.PIT()
+	}
+	o.ES = nil
+	now := cl.opts.Clock
+	if now == nil {
+		now = time.Now
+	}
+	return huntInto(ctx, o, huntTarget{
+		evidence: cl.Evidence, state: clusterSource{cl.ES}, read: src, put: cl.ES,
+		log: cl.logger(ctx), now: now, toolVersion: cl.opts.ToolVersion,
+	})
+}
+
+// huntTarget is where a hunt reads and writes: a case folder or a case in
+// the cluster.
+type huntTarget struct {
+	evidence *evidence.Case
+	state    source         // the runs the timeline's completeness is judged by
+	read     hunt.Searcher  // the timeline
+	put      store.Findings // where the hunt and its findings are stored
+	log      logFunc        // the custody entry
+	// details, when set, adds the custody entry's "store" member.
+	details     func(context.Context) map[string]any
+	now         func() time.Time
+	toolVersion string
+}
+
+func huntInto(ctx context.Context, o HuntOptions, t huntTarget) (*HuntResult, error) {
 	rules := o.Rules
 	if rules == nil {
+		var err error
 		if rules, err = hunt.Builtin(); err != nil {
 			return nil, err
 		}
@@ -115,34 +169,30 @@ func (c *Case) Hunt(ctx context.Context, o HuntOptions) (*HuntResult, error) {
 	var logs []hunt.LogVerdict
 	cfg := hunt.Config{
 		After: o.After, Before: o.Before, Rules: rules, Watch: o.Watch, WorkingHours: o.WorkingHours,
-		Zone: cs.Location(), Progress: o.Progress, MinSeverity: o.MinSeverity,
+		Zone: t.evidence.Location(), Progress: o.Progress, MinSeverity: o.MinSeverity,
 		Examined: func(lv hunt.LogVerdict) { logs = append(logs, lv) },
 	}
 	params := hunt.ParamsFor(cfg)
 
-	comp, err := completeness(ctx, cs, storeSource{store})
+	comp, err := completeness(ctx, t.evidence, t.state)
 	if err != nil {
 		return nil, err
 	}
 	if o.Started != nil {
 		o.Started(comp)
 	}
-	started := c.now()
-	src := o.Source
-	if src == nil {
-		src = store
-	}
-	findings, huntErr := hunt.Hunt(ctx, src, cfg)
+	started := t.now()
+	findings, huntErr := hunt.Hunt(ctx, t.read, cfg)
 	if huntErr != nil && findings == nil {
 		return nil, huntErr
 	}
-	recs := make([]sqlite.FindingRecord, len(findings))
+	recs := make([]store.Finding, len(findings))
 	for i, f := range findings {
 		doc, err := json.Marshal(f)
 		if err != nil {
 			return nil, err
 		}
-		recs[i] = sqlite.FindingRecord{ID: f.ID, RuleID: f.RuleID, Severity: f.Severity.String(),
+		recs[i] = store.Finding{ID: f.ID, RuleID: f.RuleID, Severity: f.Severity.String(),
 			First: f.First, Last: f.Last, Events: len(f.Events), Doc: doc}
 	}
 	// The key stays the hash of the parameters alone; the stored record
@@ -151,39 +201,26 @@ func (c *Case) Hunt(ctx context.Context, o HuntOptions) (*HuntResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	hr := sqlite.HuntRecord{Key: params.Key(), Params: rj, Started: started, Finished: c.now(), ToolVersion: c.Config.ToolVersion}
-	if err := store.ReplaceFindings(ctx, hr, recs); err != nil {
+	hr := store.Hunt{Key: params.Key(), Params: rj, Started: started, Finished: t.now(), ToolVersion: t.toolVersion}
+	if err := t.put.PutHunt(ctx, hr, recs); err != nil {
 		return nil, err
 	}
 	res := &HuntResult{Key: hr.Key, Params: params, Findings: findings, Summary: hunt.Summarize(findings), Logs: logs, Timeline: comp}
 	if o.ES != nil {
-		if err := findingsToES(ctx, o.ES, hr.Key, findings); err != nil {
+		// The findings beside the timeline index, and the hunt's record
+		// in the hunts index, so analysts in Kibana see them and 'report
+		// --es' finds the hunt.
+		if err := o.ES.PutHunt(ctx, hr, recs); err != nil {
 			return nil, err
 		}
 		res.FindingsIndex = elastic.FindingsIndex(o.ES.Index())
 	}
-	// The digest of hunts and findings binds them to the chain.
-	if err := cs.Log("hunt", map[string]any{"hunt": hr.Key, "params": params, "findings": len(findings), "logs_examined": len(logs), "error": errString(huntErr),
-		"store": StoreDetails(ctx, store, HuntStoreParts...)}); err != nil {
+	details := map[string]any{"hunt": hr.Key, "params": params, "findings": len(findings), "logs_examined": len(logs), "error": errString(huntErr)}
+	if t.details != nil {
+		details["store"] = t.details(ctx)
+	}
+	if err := t.log("hunt", details); err != nil {
 		return nil, err
 	}
 	return res, huntErr
-}
-
-// findingsToES stores a hunt's findings in the case index's findings index
-// (jejak-<case>-findings), replacing that hunt's earlier ones, so analysts
-// in Kibana see them beside the timeline.
-func findingsToES(ctx context.Context, es *elastic.Store, key string, findings []hunt.Finding) error {
-	docs := make([]elastic.FindingDoc, len(findings))
-	for i, f := range findings {
-		doc, err := json.Marshal(struct {
-			Hunt string `json:"hunt"`
-			hunt.Finding
-		}{key, f})
-		if err != nil {
-			return err
-		}
-		docs[i] = elastic.FindingDoc{ID: f.ID, Doc: doc}
-	}
-	return es.ReplaceFindings(ctx, key, docs)
 }

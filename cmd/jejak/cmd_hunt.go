@@ -12,6 +12,7 @@ import (
 	"github.com/jejak-forensics/jejak/casework"
 	"github.com/jejak-forensics/jejak/casework/hunt"
 	"github.com/jejak-forensics/jejak/forensics/evidence"
+	"github.com/jejak-forensics/jejak/timeline"
 	"github.com/jejak-forensics/jejak/timeline/export"
 	"github.com/jejak-forensics/jejak/timeline/store/sqlite"
 	"github.com/urfave/cli/v2"
@@ -21,7 +22,7 @@ func huntCmd(e *env) *cli.Command {
 	return withHelp(&cli.Command{
 		Name:      "hunt",
 		Usage:     "look for traces of unauthorized access after the cut-off",
-		ArgsUsage: "CASE",
+		ArgsUsage: "CASE (or NAME with --es)",
 		Description: `Reads the case timeline once and runs jejak's built-in rules ('jejak rules
 list'), its Go analyzers and any Sigma rules given with --rules (a SigmaHQ
 checkout works: rules whose log source or modifiers cannot be evaluated
@@ -35,9 +36,18 @@ the analyzers and rules are the same, and so are the findings. The findings
 are stored in the case and also go to the index jejak-<case>-findings (or
 <--index>-findings) beside the timeline, replacing that hunt's earlier ones.
 --es is not taken from JEJAK_ES here: a hunt reads the case folder unless
-told otherwise. --slices N reads the index with N readers at once, each
-a slice of the same point in time, merged back into the one order the
-analyzers need: the same findings, sooner on an index of several shards.
+told otherwise. An index that holds fewer events than the case folder is
+not read (the hunt would miss events): the folder is, and a line says so.
+
+With --es and a NAME that is no case folder, the hunt is of the case of that
+name in the cluster (pushed with 'jejak case push', filled by 'jejak
+worker'): its timeline read from the index, the hunt and its findings
+stored beside it (where 'jejak report NAME --es' reads them), the hunt
+recorded in the cluster's custody chain; no folder is written.
+
+--slices N reads the index with N readers at once, each a slice of the same
+point in time, merged back into the one order the analyzers need: the same
+findings, sooner on an index of several shards.
 
 Each finding names its rule, severity, ATT&CK technique, time span, the
 matching events (ID, evidence, container chain, path, offset, record) and a
@@ -72,6 +82,9 @@ EXAMPLES
 			&cli.IntFlag{Name: "slices", Value: 1, Usage: "with --es, read the index with `N` readers at once (sliced point in time, merged back into one order): about the index's shard count"},
 		), esReadFlags()...), // JEJAK_ES alone does not turn a hunt of the folder into one of the cluster
 		Action: func(c *cli.Context) error {
+			if name, err := oneArg(c, "CASE"); err == nil && esGiven(c) && !casework.IsCaseDir(name) {
+				return e.huntCluster(c, name) // a case pushed to the cluster, by its name
+			}
 			cs, store, err := e.caseStoreArg(c)
 			if err != nil {
 				return err
@@ -81,14 +94,6 @@ EXAMPLES
 		},
 	})
 }
-
-// huntParams and huntRecordParams moved to casework/hunt (hunt.Params,
-// hunt.RecordParams); the aliases keep the readers in package main
-// compiling while they move.
-type (
-	huntParams       = hunt.Params
-	huntRecordParams = hunt.RecordParams
-)
 
 // huntFlags are the hunt's parameters, shared by hunt and analyze (where
 // --after is optional: without it analyze does not hunt).
@@ -104,7 +109,7 @@ func huntFlags(afterRequired bool) []cli.Flag {
 	}
 }
 
-// hunt runs the hunt the flags describe over an open case
+// hunt runs the hunt the flags describe over an open case folder
 // (casework.Hunt) and prints its findings.
 func (e *env) hunt(c *cli.Context, cs *evidence.Case, store *sqlite.Store) error {
 	// A signed case without its key: refused before the flags are read,
@@ -112,41 +117,83 @@ func (e *env) hunt(c *cli.Context, cs *evidence.Case, store *sqlite.Store) error
 	if err := cs.CheckSigning(); err != nil {
 		return err
 	}
-	var err error
-	var failOn *hunt.Severity
+	o, failOn, err := e.huntOptions(c, cs.Location())
+	if err != nil {
+		return err
+	}
+	// --es: the timeline is read from the case's index (a point in time,
+	// in time and event-ID order) and the findings written beside it.
+	closeES, err := e.huntES(c, cs, store, &o)
+	if err != nil {
+		return err
+	}
+	defer closeES()
+	res, huntErr := casework.FromEvidence(cs, store, e.caseConfig("")).Hunt(c.Context, o)
+	return e.huntDone(c, o, res, huntErr, failOn)
+}
+
+// huntCluster hunts the case NAME of the cluster the --es flags name: its
+// timeline read from the index, its hunt, findings and custody entry
+// written there.
+func (e *env) huntCluster(c *cli.Context, name string) error {
+	es, err := openESName(c, name, true)
+	if err != nil {
+		return err
+	}
+	defer es.Close()
+	cl, err := casework.OpenCluster(c.Context, es, "", e.caseConfig(""))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	o, failOn, err := e.huntOptions(c, cl.Evidence.Location())
+	if err != nil {
+		return err
+	}
+	if n := c.Int("slices"); n > 1 {
+		o.Source = es.Sliced(n)
+	}
+	res, huntErr := cl.Hunt(c.Context, o)
+	return e.huntDone(c, o, res, huntErr, failOn)
+}
+
+// huntOptions are the hunt's flags as casework options (times read in the
+// case zone), with --fail-on's severity.
+func (e *env) huntOptions(c *cli.Context, zone *time.Location) (o casework.HuntOptions, failOn *hunt.Severity, err error) {
 	if s := c.String("fail-on"); s != "" {
 		v, err := hunt.ParseSeverity(s)
 		if err != nil {
-			return usagef("--fail-on: %v", err)
+			return o, nil, usagef("--fail-on: %v", err)
 		}
 		failOn = &v
 	}
-	zone := cs.Location()
-	var o casework.HuntOptions
 	if s := c.String("min-severity"); s != "" {
 		if o.MinSeverity, err = hunt.ParseSeverity(s); err != nil {
-			return usagef("--min-severity: %v", err)
+			return o, nil, usagef("--min-severity: %v", err)
 		}
 	}
 	if o.After, err = parseTime(c.String("after"), zone); err != nil {
-		return usagef("--after: %v", err)
+		return o, nil, usagef("--after: %v", err)
 	}
 	if s := c.String("before"); s != "" {
 		if o.Before, err = parseTime(s, zone); err != nil {
-			return usagef("--before: %v", err)
+			return o, nil, usagef("--before: %v", err)
 		}
 		if !o.Before.After(o.After) {
-			return usagef("--before %s is not after --after %s", s, c.String("after"))
+			return o, nil, usagef("--before %s is not after --after %s", s, c.String("after"))
 		}
 	}
 	if s := c.String("working-hours"); s != "" {
 		if o.WorkingHours, err = hunt.ParseWorkingHours(s, zone); err != nil {
-			return usagef("--working-hours: %v", err)
+			return o, nil, usagef("--working-hours: %v", err)
 		}
+	}
+	if n := c.Int("slices"); c.IsSet("slices") && n < 1 {
+		return o, nil, usagef("--slices %d: want 1 or more readers", n)
 	}
 	o.Watch = c.StringSlice("watch")
 	if o.Rules, err = e.loadRules(c); err != nil {
-		return err
+		return o, nil, err
 	}
 	if !c.Bool("quiet") && isTerminal(e.stderr) {
 		o.Progress = func(n int64) { fmt.Fprintf(e.stderr, "\rhunting: %d events read", n) }
@@ -154,14 +201,11 @@ func (e *env) hunt(c *cli.Context, cs *evidence.Case, store *sqlite.Store) error
 	// A hunt over a partial timeline says so first, and exits 3 (unless
 	// --fail-on's 4: a finding on part of the events is still a finding).
 	o.Started = func(comp *export.Completeness) { warnIncomplete(e.stderr, comp) }
-	// --es: the timeline is read from the case's index (a point in time,
-	// in time and event-ID order) and the findings written beside it.
-	closeES, err := huntES(c, cs, &o)
-	if err != nil {
-		return err
-	}
-	defer closeES()
-	res, huntErr := casework.FromEvidence(cs, store, e.caseConfig("")).Hunt(c.Context, o)
+	return o, failOn, nil
+}
+
+// huntDone prints a hunt's result and returns the command's error.
+func (e *env) huntDone(c *cli.Context, o casework.HuntOptions, res *casework.HuntResult, huntErr error, failOn *hunt.Severity) error {
 	if o.Progress != nil {
 		fmt.Fprintln(e.stderr)
 	}
@@ -284,15 +328,16 @@ func sigmaCount(rules []*hunt.Rule) int {
 	return n
 }
 
-// huntES points a hunt at the case's Elasticsearch index when --es is
-// given (or the older --from-es, now an alias): the timeline is read from
-// it through a point in time and the findings are written beside it. The
-// returned func closes the connection.
-func huntES(c *cli.Context, cs *evidence.Case, o *casework.HuntOptions) (func(), error) {
+// huntES points a hunt of a case folder at the case's Elasticsearch
+// index when --es is given (or the older --from-es, now an alias): the
+// timeline is read from it through a point in time (--slices: several
+// slices of one) and the findings are written beside it. An index that
+// holds fewer events than the folder's store (not indexed yet, or only in
+// part) is not read: a hunt of it would miss events without saying so. The
+// timeline is then read from the folder, and a line says why. The returned
+// func closes the connection.
+func (e *env) huntES(c *cli.Context, cs *evidence.Case, store *sqlite.Store, o *casework.HuntOptions) (func(), error) {
 	slices := c.Int("slices") // 0 from analyze, which has no --slices
-	if c.IsSet("slices") && slices < 1 {
-		return nil, usagef("--slices %d: want 1 or more readers", slices)
-	}
 	if !esGiven(c) {
 		if c.Bool("from-es") {
 			return nil, usagef("--from-es needs --es URL")
@@ -306,11 +351,27 @@ func huntES(c *cli.Context, cs *evidence.Case, o *casework.HuntOptions) (func(),
 	if err != nil {
 		return nil, err
 	}
-	o.Source, o.ES = es.PIT(), es
-	if slices > 1 {
+	o.ES = es
+	indexed, err := es.Count(c.Context, timeline.Query{})
+	if err != nil {
+		es.Close()
+		return nil, err
+	}
+	local, err := store.Count(c.Context, timeline.Query{})
+	if err != nil {
+		es.Close()
+		return nil, err
+	}
+	switch {
+	case indexed < local:
+		fmt.Fprintf(e.stderr, "jejak: index %s holds %d events, the case folder %d: the timeline is read from the case folder ('jejak index %s --es ...' copies it to the index)\n",
+			es.Index(), indexed, local, cs.Dir())
+	case slices > 1:
 		// The same events in the same order, read by several slices of
 		// one point in time (elastic.Sliced).
 		o.Source = es.Sliced(slices)
+	default:
+		o.Source = es.PIT()
 	}
 	return func() { es.Close() }, nil
 }

@@ -117,6 +117,24 @@ func TestCaseInClusterCLI(t *testing.T) {
 		}
 	}
 
+	// The case in the cluster by its name, no folder: hunted from the
+	// index (three slices of one point in time), the hunt, its findings and
+	// its custody entry stored in the cluster.
+	var inCluster struct {
+		Hunt     string          `json:"hunt"`
+		Findings json.RawMessage `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, exitOK, append([]string{"hunt", "clitest", "--after", "2000-01-01", "--json", "--slices", "3"}, es...)...)), &inCluster); err != nil {
+		t.Fatal(err)
+	}
+	if string(inCluster.Findings) != hunted {
+		t.Errorf("hunt of the cluster case found\n%.1000s\nthe local hunt\n%.1000s", inCluster.Findings, hunted)
+	}
+	rep := mustRun(t, exitOK, append([]string{"report", "clitest", "--format", "md", "-o", "-", "--hunt", inCluster.Hunt}, es...)...)
+	if !strings.Contains(rep, inCluster.Hunt) {
+		t.Errorf("report --es of the cluster case does not name hunt %s", inCluster.Hunt)
+	}
+
 	pulled := filepath.Join(dir, "pulled")
 	mustRun(t, exitOK, append([]string{"case", "pull", "clitest", "--out", pulled}, es...)...)
 	out = mustRun(t, exitOK, "case", "show", pulled)
