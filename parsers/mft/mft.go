@@ -93,8 +93,11 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 		return errors.New("mft: size unknown")
 	}
 	t := ntfs.NewTable(src.ReaderAt, size, rs)
+	src = src.As(Name)
 	warn := func(entry uint64, off int64, err error) {
-		src.Warn(&parsers.RecordError{Parser: Name, Path: src.Entry.Path, Offset: off, Record: int64(entry), Err: err})
+		// The MFT entry number is the record: it is what fls and
+		// examiners quote.
+		src.WarnErr(off, int64(entry), err)
 	}
 	if tail := size % int64(rs); tail != 0 {
 		defer warn(t.Count(), size-tail, fmt.Errorf("%w: %d trailing bytes, less than one record", io.ErrUnexpectedEOF, tail))

@@ -96,6 +96,9 @@ func TestCorruptRecord(t *testing.T) {
 	if len(res.Warnings) != 1 || res.Warnings[0].Offset != entry*rs || res.Warnings[0].Record != entry {
 		t.Fatalf("warnings %v, want one at offset %d (entry %d)", res.Warnings, entry*rs, entry)
 	}
+	if w := res.Warnings[0]; w.Parser != mft.Name || w.Path != "$MFT" {
+		t.Errorf("warning names parser %q and path %q, want %q and the file's", w.Parser, w.Path, mft.Name)
+	}
 	t.Logf("warning: %v", res.Warnings[0])
 	lost := 0
 	for _, ev := range good.Events {
