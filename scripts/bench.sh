@@ -25,7 +25,10 @@
 #                   Sleuth Kit's bodyfile: one line per entry and name).
 #                   Target: entries/s >= fls's, peak RSS < 300 MB at any size.
 #   ntfs-analyze N  `jejak analyze` of the whole image (register, hash, walk,
-#                   sniff and parse every file, store) against fls -r -m.
+#                   sniff and parse every file, store) against fls -r -m;
+#                   then the ingest pipeline alone (casework/ingest/internal/
+#                   ingestbench: the same walk, recognition and parsing, the
+#                   events dropped instead of stored), to tell its share.
 #   syslog          `jejak analyze` then `jejak hunt` of a synthetic
 #                   auth.log-style syslog (1 GB; 50 MB with --quick), with the
 #                   store's size against the evidence's.
@@ -112,6 +115,7 @@ if [[ -z "$jejak" ]]; then
 	jejak="$work/jejak"
 fi
 (cd "$repo" && go build -o "$work/mftbench" ./parsers/mft/internal/mftbench) || die "go build mftbench failed"
+(cd "$repo" && go build -o "$work/ingestbench" ./casework/ingest/internal/ingestbench) || die "go build ingestbench failed"
 
 # evtx_dump: the Rust crate's own tool, else its Python binding.
 evtx_peer="" evtx_note=""
@@ -251,6 +255,12 @@ if wants ntfs; then
 			row "$label" "jejak analyze" "$(per "$ev" "$T_WALL" events/s), $ev events" "$work/analyze.out"
 			ratio "$label" fls "$T_WALL" "$T_CPU" "$fls_w" "$fls_c" "(target: wall <= 3, RSS < 500 MB: $T_RSS MB)"
 			rm -rf "$work/case-ntfs"
+			# The same walk, recognition and parsing with the events
+			# dropped instead of stored: what of analyze is the pipeline's
+			# (no evidence hashes, store, indexes or checks after it).
+			timed "$work/ingest.out" "$work/ingestbench" "$img"
+			row "$label" "jejak ingest, no store" "$(sed -n 's/^ingest: \([0-9]*\) files seen.*/\1 files/p' "$work/ingest.out")" "$work/ingest.out"
+			ratio "$label" fls "$T_WALL" "$T_CPU" "$fls_w" "$fls_c" "(ingest pipeline only)"
 		fi
 		rm -f "$work/fls.body"
 	done
