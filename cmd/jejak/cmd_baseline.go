@@ -1,33 +1,21 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 
+	"github.com/jejak-forensics/jejak/casework"
 	"github.com/jejak-forensics/jejak/casework/baseline"
 	"github.com/jejak-forensics/jejak/forensics/evidence"
-	jfs "github.com/jejak-forensics/jejak/forensics/fs"
 	"github.com/jejak-forensics/jejak/internal/termsafe"
-	"github.com/jejak-forensics/jejak/timeline"
-	"github.com/jejak-forensics/jejak/timeline/store/sqlite"
 	"github.com/urfave/cli/v2"
 )
-
-// baselinesDir is the case subfolder baselines are written to.
-const baselinesDir = "baselines"
 
 func baselineCmd(e *env) *cli.Command {
 	return withHelp(&cli.Command{
@@ -77,86 +65,20 @@ SHA-256 goes into the custody log.`,
 	}
 }
 
-var baselineName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
-
-// evidenceFor returns the registered item of path, registering it first
-// when it is not: a baseline's or a diff's bytes must be evidence of the
-// case, with their hashes in the registry and the custody log.
-func (e *env) evidenceFor(ctx context.Context, cs *evidence.Case, p string) (*evidence.Item, bool, error) {
-	abs, err := filepath.Abs(p)
-	if err != nil {
-		return nil, false, err
-	}
-	items, err := cs.Evidence()
-	if err != nil {
-		return nil, false, err
-	}
-	for _, it := range items {
-		if it.Path == abs || it.ID == p {
-			if err := cs.Recheck(ctx, it, false); err != nil {
-				return nil, false, fmt.Errorf("evidence %s refused: %w", it.ID, err)
-			}
-			return it, false, nil
-		}
-	}
-	it, err := cs.AddEvidence(ctx, abs, nil)
-	return it, err == nil, err
-}
-
+// baselineCapture writes a baseline of src into the case dir
+// (casework.CaptureBaseline) and says what it holds.
 func (e *env) baselineCapture(c *cli.Context, dir, src string) error {
-	ctx := c.Context
 	cs, err := evidence.OpenWith(dir, e.caseConfig(""))
 	if err != nil {
 		return err
 	}
-	if err := cs.CheckSigning(); err != nil {
-		return err
-	}
-	it, added, err := e.evidenceFor(ctx, cs, src)
+	res, err := casework.FromEvidence(cs, nil, e.caseConfig("")).CaptureBaseline(c.Context, casework.CaptureOptions{
+		Source: src, Name: c.String("name"), Registered: e.sayRegistered})
 	if err != nil {
-		return err
+		return optionError(err)
 	}
-	if added {
-		fmt.Fprintf(e.stderr, "registered %s as evidence %s\n", termsafe.String(it.Path), it.ID)
-	}
-	name := c.String("name")
-	if name == "" {
-		name = strings.TrimSuffix(it.Name, filepath.Ext(it.Name))
-	}
-	if !baselineName.MatchString(name) {
-		return usagef("baseline name %q: use letters, digits, '.', '_' and '-' (up to 100)", name)
-	}
-	out := filepath.Join(cs.Dir(), baselinesDir, name+".jsonl")
-	if _, err := os.Stat(out); err == nil {
-		return usagef("baseline %s exists already (%s): a baseline is never overwritten; choose another --name", name, out)
-	}
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-		return err
-	}
-	source, err := baseline.OpenSource(ctx, it.Path, jfs.Options{TempDir: cs.TempDir(), Zone: cs.Location()})
-	if err != nil {
-		return fmt.Errorf("open %s: %w", it.Path, err)
-	}
-	var tr *baseline.Trailer
-	sum, size, err := writeOutput(out, func(w io.Writer) error {
-		bw := bufio.NewWriterSize(w, 1<<20)
-		var err error
-		tr, err = baseline.Capture(ctx, source, bw, baseline.Options{Now: e.now, Header: baseline.Header{
-			Name: name, Source: it.Path, SourceSHA256: it.SHA256, SourceID: it.ID,
-			Examiner: cs.Examiner(), ToolVersion: version}})
-		if err != nil {
-			return err
-		}
-		return bw.Flush()
-	})
-	if err != nil {
-		return err
-	}
-	if err := cs.Log("baseline_capture", map[string]any{"name": name, "file": out, "sha256": sum, "size": size,
-		"evidence": it.ID, "evidence_sha256": it.SHA256, "files": tr.Files, "dirs": tr.Dirs, "hashed": tr.Hashed,
-		"errors": tr.Errors, "facts": tr.Facts, "problems": tr.ProblemCount}); err != nil {
-		return err
-	}
+	name, out, sum, tr := res.Name, res.File, res.SHA256, res.Trailer
+	it := res.Evidence
 	if c.Bool("json") {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
@@ -182,24 +104,6 @@ func (e *env) baselineCapture(c *cli.Context, dir, src string) error {
 	return nil
 }
 
-// openBaseline reads a baseline by name (CASE/baselines/NAME.jsonl) or path.
-func openBaseline(cs *evidence.Case, ref string) (*baseline.Baseline, string, string, error) {
-	p := ref
-	if _, err := os.Stat(p); err != nil {
-		p = filepath.Join(cs.Dir(), baselinesDir, ref+".jsonl")
-	}
-	data, err := os.ReadFile(p)
-	if err != nil {
-		return nil, "", "", fmt.Errorf("baseline %s: %w", ref, err)
-	}
-	b, err := baseline.Read(bytes.NewReader(data))
-	if err != nil {
-		return nil, "", "", fmt.Errorf("%s: %w", p, err)
-	}
-	s := sha256.Sum256(data)
-	return b, p, hex.EncodeToString(s[:]), nil
-}
-
 func baselineShowCmd(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "show",
@@ -217,11 +121,11 @@ func baselineShowCmd(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			b, p, sum, err := openBaseline(cs, c.Args().Get(1))
+			b, p, sum, err := casework.OpenBaseline(cs, c.Args().Get(1))
 			if err != nil {
 				return err
 			}
-			seq, err := baselineCustody(cs, p, sum)
+			seq, err := casework.BaselineCustody(cs, p, sum)
 			if err != nil {
 				return err
 			}
@@ -346,143 +250,29 @@ the reference, the evidence and the path: a re-run adds nothing.`,
 	}
 }
 
-type diffItem struct {
-	Evidence string              `json:"evidence"`
-	Path     string              `json:"path"`
-	Result   *baseline.Result    `json:"result"`
-	Changes  []baseline.Change   `json:"changes"`
-	Stored   timeline.WriteStats `json:"stored"`
-}
-
-func (e *env) baselineDiff(c *cli.Context) (rerr error) {
-	ctx := c.Context
-	dir := c.Args().Get(0)
-	cs, err := evidence.OpenWith(dir, e.caseConfig(""))
+// baselineDiff compares evidence with a baseline or manifest
+// (casework.DiffBaseline) and prints each item's differences.
+func (e *env) baselineDiff(c *cli.Context) error {
+	cs, err := evidence.OpenWith(c.Args().Get(0), e.caseConfig(""))
 	if err != nil {
 		return err
 	}
-	if err := cs.CheckSigning(); err != nil {
-		return err
+	o := casework.DiffOptions{Against: c.String("against"), Evidence: c.Args().Slice()[1:], Touched: c.Bool("touched"),
+		Registered: e.sayRegistered,
+		Skipped: func(it *evidence.Item) {
+			fmt.Fprintf(e.stderr, "not compared: %s %s, the baseline's own source\n", it.ID, termsafe.String(it.Name))
+		},
+		ManifestWarning: func(file string, w baseline.ManifestWarning) {
+			fmt.Fprintf(e.stderr, "warning: %s line %d: %s\n", file, w.Line, termsafe.String(w.Msg))
+		}}
+	res, err := casework.FromEvidence(cs, nil, e.caseConfig("")).DiffBaseline(c.Context, o)
+	if errors.Is(err, casework.ErrNothingToCompare) {
+		return usagef("case %s has no evidence to compare: name some after the case", c.Args().Get(0))
 	}
-	ref, refFile, warns, err := loadReference(cs, c.String("against"))
 	if err != nil {
-		return err
+		return optionError(err)
 	}
-	for _, w := range warns {
-		fmt.Fprintf(e.stderr, "warning: %s line %d: %s\n", refFile, w.Line, termsafe.String(w.Msg))
-	}
-	var items []*evidence.Item
-	if c.NArg() > 1 {
-		for _, p := range c.Args().Slice()[1:] {
-			it, added, err := e.evidenceFor(ctx, cs, p)
-			if err != nil {
-				return err
-			}
-			if added {
-				fmt.Fprintf(e.stderr, "registered %s as evidence %s\n", termsafe.String(it.Path), it.ID)
-			}
-			items = append(items, it)
-		}
-	} else {
-		all, err := cs.Evidence()
-		if err != nil {
-			return err
-		}
-		for _, it := range all {
-			if ref.SourceSHA256 != "" && it.SHA256 == ref.SourceSHA256 {
-				// The baseline's own source: comparing it with itself says
-				// nothing (name it to do so anyway).
-				fmt.Fprintf(e.stderr, "not compared: %s %s, the baseline's own source\n", it.ID, termsafe.String(it.Name))
-				continue
-			}
-			if err := cs.Recheck(ctx, it, false); err != nil {
-				return fmt.Errorf("evidence %s refused: %w", it.ID, err)
-			}
-			items = append(items, it)
-		}
-	}
-	if len(items) == 0 {
-		return usagef("case %s has no evidence to compare: name some after the case", dir)
-	}
-	store, err := sqlite.Open(ctx, cs.StorePath())
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	// The run names no items: it stores differences, it does not read the
-	// items' logs, so it must not count as their ingest (completeness).
-	if _, err := store.StartRun(ctx, runStart(e.now(), nil)); err != nil {
-		return err
-	}
-	var results []diffItem
-	var runErr error
-	for _, it := range items {
-		src, err := baseline.OpenSource(ctx, it.Path, jfs.Options{TempDir: cs.TempDir(), Zone: cs.Location()})
-		if err != nil {
-			runErr = fmt.Errorf("open evidence %s: %w", it.Path, err)
-			break
-		}
-		di := diffItem{Evidence: it.ID, Path: it.Path}
-		var batch []*timeline.Event
-		flush := func() error {
-			st, err := store.Write(ctx, batch)
-			di.Stored.Inserted += st.Inserted
-			di.Stored.Duplicates += st.Duplicates
-			batch = batch[:0]
-			return err
-		}
-		later := baseline.Later{SHA256: it.SHA256, Name: it.Name}
-		di.Result, err = baseline.Diff(ctx, ref, src, func(ch baseline.Change) error {
-			if ch.Status == baseline.Touched && !c.Bool("touched") {
-				return nil
-			}
-			di.Changes = append(di.Changes, ch)
-			if ch.Status == baseline.Touched {
-				return nil
-			}
-			batch = append(batch, ch.Event(ref, later))
-			if len(batch) >= 1000 {
-				return flush()
-			}
-			return nil
-		})
-		if err == nil {
-			err = flush()
-		}
-		results = append(results, di)
-		if err != nil {
-			runErr = err
-			break
-		}
-	}
-	if runErr == nil {
-		dups, err := store.FinishWrites(context.WithoutCancel(ctx))
-		if err != nil {
-			runErr = err
-		}
-		if dups > 0 && len(results) > 0 {
-			results[0].Stored.Inserted -= dups
-			results[0].Stored.Duplicates += dups
-		}
-	}
-	summary := map[string]any{"against": refFile, "reference": ref.Kind, "reference_sha256": ref.SHA256, "items": results}
-	if err := store.EndRun(context.WithoutCancel(ctx), e.now(), runState(runErr), errString(runErr), summary); err != nil && runErr == nil {
-		runErr = err
-	}
-	logged := []map[string]any{}
-	for _, r := range results {
-		logged = append(logged, map[string]any{"evidence": r.Evidence, "result": r.Result, "stored": r.Stored})
-	}
-	if err := cs.Log("baseline_diff", map[string]any{"against": refFile, "reference": ref.Kind, "reference_sha256": ref.SHA256,
-		"items": logged, "error": errString(runErr),
-		// The store's digest after the run, as ingest records it: 'jejak
-		// evidence verify' checks the events against the latest one.
-		"store": storeDetails(context.WithoutCancel(ctx), store, ingestStoreParts...)}); err != nil && runErr == nil {
-		runErr = err
-	}
-	if runErr != nil {
-		return runErr
-	}
+	ref, refFile, results, summary := res.Reference, res.Against, res.Items, res.Summary
 	if c.Bool("json") {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
@@ -518,64 +308,8 @@ func (e *env) baselineDiff(c *cli.Context) (rerr error) {
 	return nil
 }
 
-// loadReference reads --against: a baseline (by name or file) or a
-// manifest file.
-func loadReference(cs *evidence.Case, against string) (*baseline.Reference, string, []baseline.ManifestWarning, error) {
-	p := against
-	if _, err := os.Stat(p); err != nil {
-		p = filepath.Join(cs.Dir(), baselinesDir, against+".jsonl")
-		if _, err2 := os.Stat(p); err2 != nil {
-			return nil, "", nil, usagef("--against %s: neither a file nor a baseline of the case (%v)", against, err)
-		}
-	}
-	data, err := os.ReadFile(p)
-	if err != nil {
-		return nil, "", nil, err
-	}
-	s := sha256.Sum256(data)
-	sum := hex.EncodeToString(s[:])
-	if bytes.HasPrefix(data, []byte(`{"type":"header"`)) {
-		if _, err := baselineCustody(cs, p, sum); err != nil {
-			return nil, "", nil, err
-		}
-		b, err := baseline.Read(bytes.NewReader(data))
-		if err != nil {
-			return nil, "", nil, fmt.Errorf("%s: %w", p, err)
-		}
-		return baseline.FromBaseline(b, sum), p, nil, nil
-	}
-	ref, warns, err := baseline.ReadManifest(bytes.NewReader(data), filepath.Base(p))
-	if err != nil {
-		return nil, "", warns, err
-	}
-	ref.SHA256 = sum
-	if fi, err := os.Stat(p); err == nil {
-		ref.Time = fi.ModTime().UTC()
-	}
-	return ref, p, warns, nil
-}
-
-// baselineCustody finds the custody entry that recorded a baseline file's
-// capture in this case and checks the file still has the hash it
-// recorded: a baseline changed after capture is refused. A baseline
-// captured elsewhere (another case) has no entry: seq 0, no error; the
-// diff's own entry records its hash.
-func baselineCustody(cs *evidence.Case, p, sum string) (int64, error) {
-	abs := absPath(p)
-	a := cs.Audit(evidence.AuditOptions{})
-	var seq int64
-	var want string
-	for _, e := range a.Entries {
-		if e.Action != "baseline_capture" {
-			continue
-		}
-		if f, _ := e.Details["file"].(string); f == abs {
-			seq = e.Seq
-			want, _ = e.Details["sha256"].(string)
-		}
-	}
-	if seq > 0 && want != sum {
-		return seq, fmt.Errorf("baseline %s was changed after its capture: custody entry %d recorded sha256 %s, the file now has %s", p, seq, want, sum)
-	}
-	return seq, nil
+// sayRegistered says that a path a baseline command was given was
+// registered as evidence first.
+func (e *env) sayRegistered(it *evidence.Item) {
+	fmt.Fprintf(e.stderr, "registered %s as evidence %s\n", termsafe.String(it.Path), it.ID)
 }
