@@ -41,6 +41,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, known ...Known) {
 		{"Range", func(t *testing.T) { testRange(t, open(t)) }},
 		{"FarBounds", func(t *testing.T) { testFarBounds(t, open(t)) }},
 		{"OutOfRangeTimes", func(t *testing.T) { testOutOfRange(t, open(t)) }},
+		{"OddValues", func(t *testing.T) { testOdd(t, open(t)) }},
+		{"NulInText", func(t *testing.T) { testNul(t, open(t)) }},
 		{"Paging", func(t *testing.T) { testPaging(t, open(t)) }},
 		{"CallbackError", func(t *testing.T) { testCallbackError(t, open(t)) }},
 		{"Query", func(t *testing.T) { testQuery(t, open(t)) }},
