@@ -394,3 +394,60 @@ func TestReportExportFromCluster(t *testing.T) {
 		}
 	}
 }
+
+// TestExportFromWorkerCase: a case whose timeline only workers built (the
+// folder pushed before any ingest) exports from the cluster to the bytes a
+// single-machine ingest of the same evidence exports, and its workers'
+// runs make the timeline complete (exit 0, not 3), for export and report.
+func TestExportFromWorkerCase(t *testing.T) {
+	u := esURL(t)
+	dir := t.TempDir()
+	cs := filepath.Join(dir, "case")
+	logs := parsertest.Corpus(t, "logs")
+	mustRun(t, exitOK, "case", "init", cs, "--examiner", "CLI Test", "--name", "wexport", "--tz", "Asia/Jakarta")
+	mustRun(t, exitOK, "evidence", "add", cs, filepath.Join(logs, "syslog"), filepath.Join(logs, "linux"))
+	index := testIndex(t, u, "jejak-test-worker-export")
+	t.Cleanup(func() {
+		paths := []string{index + "-hunts"}
+		for _, p := range elastic.CaseParts {
+			paths = append(paths, elastic.CaseIndex(index, p), "_index_template/jejak-case-"+elastic.CaseIndex(index, p))
+		}
+		for _, p := range paths {
+			req, _ := http.NewRequest(http.MethodDelete, strings.TrimRight(u, "/")+"/"+p, nil)
+			if res, err := http.DefaultClient.Do(req); err == nil {
+				res.Body.Close()
+			}
+		}
+	})
+	es := []string{"--es", u, "--index", index}
+	mustRun(t, exitOK, append([]string{"case", "push", cs}, es...)...)
+	if _, errs, code := jejak(t, append([]string{"worker", "--case", "wexport", "--lease", "10s", "--work-dir", filepath.Join(dir, "w")}, es...)...); code != exitOK {
+		t.Fatalf("worker: exit %d\n%s", code, errs)
+	}
+	// The single-machine timeline of the same evidence, in the folder.
+	if _, errs, code := jejak(t, "ingest", cs, "-q"); code != exitOK && code != exitWarnings {
+		t.Fatalf("ingest: exit %d\n%s", code, errs)
+	}
+	for _, format := range []string{"csv", "jsonl"} {
+		local := filepath.Join(dir, "local."+format)
+		remote := filepath.Join(dir, "cluster."+format)
+		mustRun(t, exitOK, "export", cs, "--format", format, "-o", local)
+		mustRun(t, exitOK, append([]string{"export", "wexport", "--format", format, "-o", remote}, es...)...)
+		a, err := os.ReadFile(local)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(remote)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(a, b) || bytes.Count(a, []byte("\n")) < 100 {
+			t.Fatalf("%s export: the workers' timeline from the cluster (%d bytes, %d lines) is not the single-machine one (%d bytes, %d lines)",
+				format, len(b), bytes.Count(b, []byte("\n")), len(a), bytes.Count(a, []byte("\n")))
+		}
+	}
+	out := mustRun(t, exitOK, append([]string{"report", "wexport", "-o", "-"}, es...)...)
+	if !strings.Contains(out, "wexport") {
+		t.Fatalf("report --es of the workers' case:\n%.500s", out)
+	}
+}
