@@ -167,6 +167,10 @@ func testFindings(t *testing.T, s store.Store) {
 	// An empty hunt is a hunt too; it finished first and has no params.
 	c := store.Hunt{Key: "0000000000000000", Started: t0, Finished: t0, ToolVersion: "jejak-test 1.0"}
 	putHunt(t, s, c, nil)
+	// A record without times (a caller that set none) is kept, and
+	// sorts last.
+	d := store.Hunt{Key: "dddd", Params: json.RawMessage(`{}`)}
+	putHunt(t, s, d, nil)
 
 	hs := hunts(t, s)
 	if keys := func() []string {
@@ -175,12 +179,13 @@ func testFindings(t *testing.T, s store.Store) {
 			k = append(k, h.Key)
 		}
 		return k
-	}(); !slices.Equal(keys, []string{a.Key, b.Key, c.Key}) {
-		t.Fatalf("Hunts = %v, want the latest first: %v", keys, []string{a.Key, b.Key, c.Key})
+	}(); !slices.Equal(keys, []string{a.Key, b.Key, c.Key, d.Key}) {
+		t.Fatalf("Hunts = %v, want the latest first: %v", keys, []string{a.Key, b.Key, c.Key, d.Key})
 	}
 	sameHunt(t, hs[0], a, 3)
 	sameHunt(t, hs[1], b, len(fb))
 	sameHunt(t, hs[2], c, 0)
+	sameHunt(t, hs[3], d, 0)
 	sameFindings(t, "hunt a beside b", readFindings(t, s, a.Key), fa2)
 	sameFindings(t, "hunt b", readFindings(t, s, b.Key), fb)
 	sameFindings(t, "latest hunt (a)", readFindings(t, s, ""), fa2)

@@ -23,7 +23,9 @@ func HuntsIndex(index string) string { return index + "-hunts" }
 
 // huntsMapping: strict, like the case indices; the parameters are kept
 // in _source unparsed (no value refused for its shape), and so is the
-// order of the findings, which only PutHunt and Findings read.
+// order of the findings, which only PutHunt and Findings read. A time
+// date_nanos cannot hold (a hunt record without times) is kept unindexed
+// and sorts last, as the case store sorts it.
 const huntsMapping = `{
   "settings": {"index": {"number_of_shards": 1, "auto_expand_replicas": "0-1"}},
   "mappings": {
@@ -31,8 +33,8 @@ const huntsMapping = `{
     "properties": {
       "key":          {"type": "keyword"},
       "params":       {"type": "object", "enabled": false},
-      "started":      {"type": "date_nanos"},
-      "finished":     {"type": "date_nanos"},
+      "started":      {"type": "date_nanos", "ignore_malformed": true},
+      "finished":     {"type": "date_nanos", "ignore_malformed": true},
       "tool_version": {"type": "keyword"},
       "findings":     {"type": "long"},
       "order":        {"type": "keyword", "index": false, "doc_values": false}
