@@ -81,7 +81,10 @@ bulk-indexes every event of the case's embedded store with its event ID as the
 document _id, so indexing again changes nothing. Refused documents are an
 error naming them; overloaded clusters (429, 5xx) are retried with backoff.
 At the end the index must hold exactly the case's events: if not, the missing
-event IDs are listed and the exit status is 1.
+event IDs are listed and the exit status is 1. Then every hunt stored in the
+case is copied with its findings, in their order, to <index>-hunts and
+<index>-findings (replacing a hunt of the same key there), so Kibana shows
+them beside the timeline and 'jejak report NAME --es' reports them.
 
 EXAMPLES
    jejak index CASE --es http://127.0.0.1:9200
@@ -119,8 +122,8 @@ EXAMPLES
 			if bar != nil {
 				bar.finish() // clears the bar before the summary line
 			}
-			fmt.Fprintf(e.stderr, "indexed %d events into %s (%d new, %d already there; %d retries, %d events resent)\n",
-				res.Events, es.Index(), res.Inserted, res.Duplicates, res.Retries, res.Resent)
+			fmt.Fprintf(e.stderr, "indexed %d events into %s (%d new, %d already there; %d retries, %d events resent); %d hunts with their findings\n",
+				res.Events, es.Index(), res.Inserted, res.Duplicates, res.Retries, res.Resent, res.Hunts)
 			return incompleteExit(e.stderr, comp, err)
 		},
 	})
