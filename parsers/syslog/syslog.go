@@ -38,6 +38,7 @@ import (
 	"errors"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
@@ -89,7 +90,7 @@ func (*Parser) Match(_ *jfs.Entry, head []byte) bool {
 		head = rest
 		line = bytes.TrimSuffix(line, []byte("\r"))
 		line = bytes.TrimLeft(line, "\x00")
-		if len(bytes.TrimSpace(line)) == 0 || line[0] == ' ' || line[0] == '\t' || journalNote(line) || tailHeader(line) {
+		if len(bytes.TrimSpace(line)) == 0 || line[0] == ' ' || line[0] == '\t' || journalNote(string(line)) || tailHeader(string(line)) {
 			continue
 		}
 		if records == 0 && bytes.IndexByte(line, 0) >= 0 {
@@ -117,16 +118,16 @@ func (*Parser) Match(_ *jfs.Entry, head []byte) bool {
 // journalNote reports whether line is one of journalctl's notes in a text
 // export: "-- Logs begin at ..., end at ... --", "-- Journal begins at ...
 // --", "-- Boot 8f3c... --", "-- Reboot --", "-- No entries --".
-func journalNote(line []byte) bool {
-	line = bytes.TrimRight(line, " \r")
-	return len(line) > 6 && bytes.HasPrefix(line, []byte("-- ")) && bytes.HasSuffix(line, []byte(" --"))
+func journalNote(line string) bool {
+	line = strings.TrimRight(line, " \r")
+	return len(line) > 6 && strings.HasPrefix(line, "-- ") && strings.HasSuffix(line, " --")
 }
 
 // tailHeader reports whether line is the header head(1) and tail(1) print
 // before each file when given several: "==> NAME <==".
-func tailHeader(line []byte) bool {
-	line = bytes.TrimRight(line, " \r")
-	return len(line) > 8 && bytes.HasPrefix(line, []byte("==> ")) && bytes.HasSuffix(line, []byte(" <=="))
+func tailHeader(line string) bool {
+	line = strings.TrimRight(line, " \r")
+	return len(line) > 8 && strings.HasPrefix(line, "==> ") && strings.HasSuffix(line, " <==")
 }
 
 // matchLines is how many non-continuation lines Match reads at most; the
@@ -162,7 +163,10 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 		return emit(ev)
 	}
 	for {
-		line, off, lineNo, err := lr.Next()
+		// Lines come as strings cut from one string per buffer fill
+		// (lines.NextString): events keep substrings of them, and a
+		// conversion per line was a third of the parser's allocations.
+		line, off, lineNo, err := lr.NextString()
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				break
@@ -180,18 +184,18 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 			return err
 		}
 		if lineNo == 1 {
-			line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf"))
+			line = strings.TrimPrefix(line, "\xef\xbb\xbf")
 		}
-		if len(bytes.TrimSpace(line)) == 0 {
+		if blank(line) {
 			continue
 		}
 		// A run of NUL bytes is file space allocated but never written, as
 		// a crash leaves it; the next record often follows on the same line.
 		nuls := 0
 		if line[0] == 0 {
-			t := bytes.TrimLeft(line, "\x00")
+			t := strings.TrimLeft(line, "\x00")
 			nuls = len(line) - len(t)
-			if len(bytes.TrimSpace(t)) == 0 {
+			if blank(t) {
 				if err := flush(); err != nil {
 					return err
 				}
@@ -206,7 +210,7 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 				return err
 			}
 		}
-		s := string(line)
+		s := line
 		startLike, perr := parseLine(s, &h)
 		if perr == nil && h.ts.zoneAbbr != "" {
 			perr = b.zoneByAbbr(&h.ts)
@@ -262,4 +266,14 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 		return err
 	}
 	return flush()
+}
+
+// blank reports whether line is empty or white space only, as
+// strings.TrimSpace(line) == "" does, without TrimSpace's scan from both
+// ends on the common line that starts with a letter or digit.
+func blank(line string) bool {
+	if len(line) > 0 && line[0] > ' ' && line[0] < 0x80 {
+		return false
+	}
+	return strings.TrimSpace(line) == ""
 }
