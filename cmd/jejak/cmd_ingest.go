@@ -175,13 +175,6 @@ func printZones(out io.Writer, fs []zonecheck.Finding) {
 	}
 }
 
-func errString(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
-}
-
 func printSummary(out io.Writer, s *ingest.Summary, sample []timeline.Warning, names map[string]string) {
 	fmt.Fprintf(out, "\nevidence items   %d\n", s.Evidence)
 	fmt.Fprintf(out, "files seen       %d\n", s.FilesSeen)

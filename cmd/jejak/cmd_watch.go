@@ -1,22 +1,16 @@
 package main
 
 import (
-	"context"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/jejak-forensics/jejak/casework"
 	"github.com/jejak-forensics/jejak/casework/watch"
-	"github.com/jejak-forensics/jejak/parsers/all"
-	"github.com/jejak-forensics/jejak/parsers/syslog"
-	"github.com/jejak-forensics/jejak/timeline"
-	"github.com/jejak-forensics/jejak/timeline/store/elastic"
 	"github.com/urfave/cli/v2"
 )
 
@@ -64,19 +58,18 @@ EXAMPLES
 			&cli.BoolFlag{Name: "json", Usage: "print the summary as JSON on stdout"},
 		}, esFlags()...),
 		Action: func(c *cli.Context) error {
-			cs, store, err := e.caseStoreArg(c)
+			cs, err := e.caseArg(c)
 			if err != nil {
 				return err
 			}
-			defer store.Close()
 			if err := cs.CheckSigning(); err != nil {
 				return err
 			}
-			ctx := c.Context
 			zone := cs.Location()
-			cfg := watch.Config{Dir: filepath.Join(cs.Dir(), "watch"), Follow: c.StringSlice("follow"), Listen: c.StringSlice("listen"),
-				Registry: all.Registry(), Syslog: syslog.New(), Zone: zone, Alerts: e.stdout, Webhook: c.String("webhook"),
-				Latency: c.Duration("latency"), SpoolLimit: c.Int64("spool-limit"), NoHunt: c.Bool("no-hunt"), Now: e.now}
+			o := casework.WatchOptions{Config: watch.Config{Follow: c.StringSlice("follow"), Listen: c.StringSlice("listen"),
+				Alerts: e.stdout, Webhook: c.String("webhook"),
+				Latency: c.Duration("latency"), SpoolLimit: c.Int64("spool-limit"), NoHunt: c.Bool("no-hunt")}}
+			cfg := &o.Config
 			if len(cfg.Follow) == 0 && len(cfg.Listen) == 0 {
 				return usagef("nothing to watch: give --follow FILE or --listen URL")
 			}
@@ -110,69 +103,38 @@ EXAMPLES
 				}
 				cfg.Rules = watch.StreamRules(rules)
 			}
-			ws := casework.NewWarningWriter(ctx, store)
-			cfg.Warn = ws.Add
-			cfg.Sink = store
 			if len(c.StringSlice("es")) > 0 {
 				es, err := openES(c, cs)
 				if err != nil {
 					return err
 				}
 				defer es.Close()
-				// Store.Write waits for each batch, which keeps the
-				// latency bound for Elasticsearch too (a Stream would hold
-				// small batches until a bulk request fills).
-				cfg.Sink = timeline.Tee(store, esSink{es})
+				o.ES = es
 			}
-			w, err := watch.New(cfg)
-			if err != nil {
-				return err
+			o.Started = func(w *watch.Watcher) {
+				for _, f := range cfg.Follow {
+					fmt.Fprintf(e.stderr, "following %s\n", oneLine(f))
+				}
+				for i, a := range w.Addrs() {
+					fmt.Fprintf(e.stderr, "listening on %s (%s)\n", a, oneLine(cfg.Listen[i]))
+				}
+				fmt.Fprintln(e.stderr, "watching; Ctrl-C to stop")
 			}
-			// The run is recorded once the watch could start (listeners
-			// bound, offsets read): a refused start leaves no run behind.
-			if _, err := store.StartRun(ctx, runStart(e.now(), nil)); err != nil {
-				return err
-			}
-			// Repeats must be refused as they come (a line read again
-			// after a restart): no deferred unique index here.
-			if _, err := store.FinishWrites(ctx); err != nil {
-				return err
-			}
-			for _, f := range cfg.Follow {
-				fmt.Fprintf(e.stderr, "following %s\n", oneLine(f))
-			}
-			for i, a := range w.Addrs() {
-				fmt.Fprintf(e.stderr, "listening on %s (%s)\n", a, oneLine(cfg.Listen[i]))
-			}
-			fmt.Fprintln(e.stderr, "watching; Ctrl-C to stop")
-			sum, runErr := w.Run(ctx)
-			bg := context.WithoutCancel(ctx)
-			if err := ws.Flush(); err != nil && runErr == nil {
-				runErr = err
-			}
-			if err := store.EndRun(bg, e.now(), runState(runErr), errString(runErr), sum); err != nil && runErr == nil {
-				runErr = err
-			}
-			if err := cs.Log("watch", map[string]any{"summary": sum, "error": errString(runErr),
-				"store": storeDetails(bg, store, ingestStoreParts...)}); err != nil && runErr == nil {
-				runErr = err
+			sum, runErr := casework.FromEvidence(cs, nil, e.caseConfig("")).Watch(c.Context, o)
+			if sum == nil {
+				return runErr // refused before it started: nothing to sum up
 			}
 			if c.Bool("json") {
 				enc := json.NewEncoder(e.stdout)
 				enc.SetIndent("", "  ")
 				_ = enc.Encode(map[string]any{"summary": sum})
 			} else {
-				printWatchSummary(e.stderr, sum)
+				printWatchSummary(e.stderr, *sum)
 			}
 			return runErr
 		},
 	})
 }
-
-// esSink stores batches in Elasticsearch one by one (see above).
-type esSink struct{ *elastic.Store }
-
-func (s esSink) Close() error { return nil } // closed by the command
 
 func printWatchSummary(w io.Writer, s watch.Summary) {
 	fmt.Fprintf(w, "watched %s to %s\n", s.Started.Format(time.RFC3339), s.Stopped.Format(time.RFC3339))

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/jejak-forensics/jejak/casework"
 	"github.com/jejak-forensics/jejak/forensics/evidence"
@@ -62,12 +61,3 @@ func incompleteWhy(c *export.Completeness) string {
 	}
 	return strings.Join(parts, "; ")
 }
-
-// runStart is the record of a run about to read items (casework.RunStart),
-// by this jejak.
-func runStart(now time.Time, items []*evidence.Item) sqlite.RunStart {
-	return casework.RunStart(now, version, items)
-}
-
-// runState is how a run ended (casework.RunState).
-func runState(err error) sqlite.RunState { return casework.RunState(err) }
