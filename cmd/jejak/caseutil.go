@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 
@@ -64,22 +61,6 @@ func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }
-
-// hashWriter hashes what passes through it.
-type hashWriter struct {
-	w io.Writer
-	h hash.Hash
-}
-
-func newHashWriter(w io.Writer) *hashWriter { return &hashWriter{w: w, h: sha256.New()} }
-
-func (h *hashWriter) Write(p []byte) (int, error) {
-	n, err := h.w.Write(p)
-	h.h.Write(p[:n])
-	return n, err
-}
-
-func (h *hashWriter) sum() string { return hex.EncodeToString(h.h.Sum(nil)) }
 
 func humanBytes(n int64) string {
 	const unit = 1024
