@@ -178,7 +178,10 @@ type episode struct {
 // and how, so an episode can be judged again on the rows another rule
 // did not claim (overlap.go).
 type bruteTry struct {
-	ref   EventRef
+	// ref is shared with the other analyzers holding the row (refPtr):
+	// the two brute-force rules hold every failed logon, and appending a
+	// whole EventRef per try was most of their time.
+	ref   *EventRef
 	n     int
 	user  string
 	proto string
@@ -254,7 +257,7 @@ func (b *bruteForce) observe(ev *timeline.Event) {
 	}
 	n := repeats(ev)
 	ep.failures += n
-	ep.tries = append(ep.tries, bruteTry{ref: b.h.ref(ev), n: n, user: userOf(ev), proto: protocol(ev)})
+	ep.tries = append(ep.tries, bruteTry{ref: b.h.refPtr(ev), n: n, user: userOf(ev), proto: protocol(ev)})
 	ep.last = ev.Timestamp
 	ep.inScope = ep.inScope || b.h.inScope(ev.Timestamp)
 }
@@ -301,7 +304,7 @@ func (b *bruteForce) report(ep *episode) (Finding, bool) {
 			first = t.ref.Timestamp
 		}
 		lastFail = t.ref.Timestamp
-		refs = append(refs, t.ref)
+		refs = append(refs, *t.ref)
 		failures += t.n
 		inScope = inScope || b.h.inScope(t.ref.Timestamp)
 		if t.user != "" && !seenUser[t.user] {

@@ -84,6 +84,18 @@ func (h *hunter) ref(ev *timeline.Event) EventRef {
 	return r
 }
 
+// refPtr is ref(ev) shared by the analyzers that hold the same event's
+// row. Holding ev keeps its memory from being reused for a later event;
+// the ID is compared too, for a store that decodes every event into one
+// Event.
+func (h *hunter) refPtr(ev *timeline.Event) *EventRef {
+	if h.refEv != ev || h.refVal.ID != ev.Jejak.ID {
+		r := h.ref(ev)
+		h.refEv, h.refVal = ev, &r
+	}
+	return h.refVal
+}
+
 func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
 
 // newFinding fills the rule's fields and the derived ones (span, ID).

@@ -20,12 +20,15 @@ import (
 // host's scanning counts (foldHost): the busiest maxScanRows of them stay
 // whole, which are all the scanning finding shows, the rest leave only
 // their counts. The findings are the same as with every candidate held
-// unless a folded source that did not stay whole comes back: it then
-// counts as another new source, and if its attempts together would have
-// reached aggregate_below it misses the finding of its own it would have
-// had. The dropped keys are kept as a keySet (4 bytes an IPv4 address), so
-// such returns are counted exactly and the scanning finding says how many
-// there were.
+// unless a folded source comes back. One left as counts then counts as
+// another new source, and if its attempts together would have reached
+// aggregate_below it misses the finding of its own it would have had; the
+// dropped keys are kept as a keySet (4 bytes an IPv4 address), so such
+// returns are counted exactly and the scanning finding says how many there
+// were. One held whole is taken back whole; should it then get a finding
+// of its own, a source left as counts may be missing from the busiest the
+// scanning finding names and shows. The account names it lists come from
+// the sources held whole and the candidates.
 
 // maxCandidates bounds the scanning candidates held whole (each a few
 // hundred bytes with its rows). A variable so tests can fold a small case.

@@ -161,6 +161,9 @@ type hunter struct {
 	cmds map[string][]simpleCmd
 	// lastChain is the chain internProv gave last.
 	lastChain []string
+	// refEv and refVal: the event refPtr gave a row for last, and it.
+	refEv  *timeline.Event
+	refVal *EventRef
 }
 
 // fail records an analyzer's error: Hunt returns it with the findings.
