@@ -38,10 +38,27 @@ type builder struct {
 	zone     *time.Location
 	zoneName string
 	years    *yearGuess
+	slab     []block // blocks not handed out yet
+}
+
+// slabBlocks is how many blocks are allocated at once. A block is 1.1 KB,
+// so the Go allocator fits only 7 in a span and fetched a new span for
+// every 7 lines (a fifth of the parser's CPU on auth.log); 32 blocks are one
+// 35 KB allocation. The cost: an event kept alive keeps its 31 neighbours'
+// memory too, which ingest's batches (stored, then dropped) never notice.
+const slabBlocks = 32
+
+func (b *builder) newBlock() *block {
+	if len(b.slab) == 0 {
+		b.slab = make([]block, slabBlocks)
+	}
+	blk := &b.slab[0]
+	b.slab = b.slab[1:]
+	return blk
 }
 
 func (b *builder) event(h *header, off, rec int64) *timeline.Event {
-	blk := &block{}
+	blk := b.newBlock()
 	ev := &blk.ev
 	ev.Message = h.message
 	ev.TimestampDesc = timestampDesc
