@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/jejak-forensics/jejak/casework"
 	"github.com/jejak-forensics/jejak/casework/worker"
 	"github.com/jejak-forensics/jejak/forensics/evidence"
 	"github.com/jejak-forensics/jejak/parsers/all"
@@ -161,31 +162,14 @@ func (e *env) caseShowES(c *cli.Context) error {
 		return err
 	}
 	defer es.Close()
-	cc := es.Case()
-	if err := cc.Check(c.Context); err != nil {
-		return err
-	}
-	meta, err := cc.Meta(c.Context)
+	st, err := casework.ClusterStatus(c.Context, es)
 	if err != nil {
 		return err
 	}
-	chain, verr := cc.Custody(c.Context)
-	claims, err := cc.Claims(c.Context)
-	if err != nil {
-		return err
-	}
-	items, err := cc.Evidence(c.Context)
-	if err != nil {
-		return err
-	}
-	states := map[string]int{}
-	for _, cl := range claims {
-		states[cl.State]++
-	}
-	states["unclaimed"] = len(items) - len(claims)
+	meta, states, verr := st.Meta, st.Claims, st.CustodyErr
 	if c.Bool("json") {
 		out := map[string]any{"case": meta.Name, "examiner": meta.Examiner, "zone": meta.Zone, "created": meta.Created,
-			"index": es.Index(), "evidence": len(items), "claims": states, "custody_entries": len(chain), "custody_ok": verr == nil}
+			"index": st.Index, "evidence": st.Evidence, "claims": states, "custody_entries": st.Custody, "custody_ok": verr == nil}
 		if verr != nil {
 			out["custody_error"] = verr.Error()
 		}
@@ -194,8 +178,8 @@ func (e *env) caseShowES(c *cli.Context) error {
 		return verr
 	}
 	fmt.Fprintf(e.stdout, "case      %s\nindex     %s\nexaminer  %s\nzone      %s\ncreated   %s\nevidence  %d items: %d done, %d being worked, %d refused, %d unclaimed\ncustody   %d entries, ",
-		meta.Name, es.Index(), meta.Examiner, meta.Zone, meta.Created.Format(time.RFC3339), len(items),
-		states[elastic.ClaimDone], states[elastic.ClaimWorking], states[elastic.ClaimRefused], states["unclaimed"], len(chain))
+		meta.Name, st.Index, meta.Examiner, meta.Zone, meta.Created.Format(time.RFC3339), st.Evidence,
+		states[elastic.ClaimDone], states[elastic.ClaimWorking], states[elastic.ClaimRefused], states["unclaimed"], st.Custody)
 	if verr == nil {
 		fmt.Fprintln(e.stdout, "chain intact (links, read from the cluster)")
 	} else {
@@ -215,16 +199,9 @@ func (e *env) evidenceListES(c *cli.Context) error {
 		return err
 	}
 	defer es.Close()
-	docs, err := es.Case().Evidence(c.Context)
+	items, err := casework.ClusterEvidence(c.Context, es)
 	if err != nil {
 		return err
-	}
-	items := make([]*evidence.Item, len(docs))
-	for i, d := range docs {
-		items[i] = new(evidence.Item)
-		if err := json.Unmarshal(d.Item, items[i]); err != nil {
-			return fmt.Errorf("evidence %s in the cluster: %w", d.ID, err)
-		}
 	}
 	if c.Bool("json") {
 		enc := json.NewEncoder(e.stdout)
@@ -252,20 +229,8 @@ func (e *env) warningsES(c *cli.Context) error {
 		return err
 	}
 	defer es.Close()
-	cc := es.Case()
-	docs, err := cc.Evidence(c.Context)
-	if err != nil {
-		return err
-	}
-	names := map[string]string{}
-	for _, d := range docs {
-		var it evidence.Item
-		if json.Unmarshal(d.Item, &it) == nil {
-			names[it.SHA256] = it.Name
-		}
-	}
 	enc := json.NewEncoder(e.stdout)
-	return cc.Warnings(c.Context, func(w timeline.Warning) error {
+	return casework.ClusterWarnings(c.Context, es, func(w timeline.Warning, names map[string]string) error {
 		if c.Bool("json") {
 			return enc.Encode(w)
 		}
