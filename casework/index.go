@@ -242,13 +242,38 @@ func (cl *Cluster) Close() error {
 // Report writes the expert report of one hunt stored in the cluster, as
 // (*Case).Report does from the case folder.
 func (cl *Cluster) Report(ctx context.Context, w io.Writer, o ReportOptions) (*OutputResult, error) {
+	if o.Output != "" {
+		if err := cl.canRecord(ctx, "report"); err != nil {
+			return nil, err
+		}
+	}
 	return reportFrom(ctx, cl.Evidence, clusterSource{cl.ES}, w, o, cl.logger(ctx))
 }
 
 // Export writes the case timeline from the cluster, as (*Case).Export
 // does from the case folder.
 func (cl *Cluster) Export(ctx context.Context, o ExportOptions) (*OutputResult, error) {
+	if o.Output != "" {
+		if err := cl.canRecord(ctx, "export"); err != nil {
+			return nil, err
+		}
+	}
 	return exportFrom(ctx, cl.Evidence, clusterSource{cl.ES}, o, cl.logger(ctx))
+}
+
+// canRecord refuses, before anything is written, an output whose custody
+// entry the cluster's chain would not take: a signed chain takes entries
+// only signed by the examiner's key, which is not in the cluster.
+func (cl *Cluster) canRecord(ctx context.Context, action string) error {
+	chain, err := cl.ES.Case().Custody(ctx)
+	if err != nil {
+		return err
+	}
+	if n := len(chain); n > 0 && chain[n-1].Signer != "" {
+		return fmt.Errorf("the custody chain of %s is signed: a %s file written from the cluster could not be recorded in it without the examiner's key; write it to stdout (-o -), or pull the case ('jejak case pull') and work from the folder",
+			cl.ES.Index(), action)
+	}
+	return nil
 }
 
 // logger records an output in the cluster's custody chain (the pulled

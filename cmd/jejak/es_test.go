@@ -451,3 +451,42 @@ func TestExportFromWorkerCase(t *testing.T) {
 		t.Fatalf("report --es of the workers' case:\n%.500s", out)
 	}
 }
+
+// TestClusterOutputOfSignedCase: a signed case in the cluster takes no
+// unsigned custody entry, so report and export files from it are refused
+// before anything is written (the file's record would be lost), while
+// the same output to stdout, which is recorded nowhere, is given.
+func TestClusterOutputOfSignedCase(t *testing.T) {
+	u := esURL(t)
+	key, pub := jejakKey(t)
+	a := makeAttackCase(t, key, pub)
+	index := testIndex(t, u, "jejak-test-signed")
+	t.Cleanup(func() {
+		paths := []string{index + "-hunts"}
+		for _, p := range elastic.CaseParts {
+			paths = append(paths, elastic.CaseIndex(index, p), "_index_template/jejak-case-"+elastic.CaseIndex(index, p))
+		}
+		for _, p := range paths {
+			req, _ := http.NewRequest(http.MethodDelete, strings.TrimRight(u, "/")+"/"+p, nil)
+			if res, err := http.DefaultClient.Do(req); err == nil {
+				res.Body.Close()
+			}
+		}
+	})
+	es := []string{"--es", u, "--index", index}
+	mustRun(t, exitOK, append([]string{"--sign-key", key, "index", a.dir, "-q"}, es...)...)
+	mustRun(t, exitOK, append([]string{"--sign-key", key, "case", "push", a.dir}, es...)...)
+	out := filepath.Join(t.TempDir(), "r.md")
+	for _, args := range [][]string{{"report", "tps-001", "-o", out}, {"export", "tps-001", "-o", out}} {
+		_, errs, code := jejak(t, append(args, es...)...)
+		if code == exitOK || !strings.Contains(errs, "is signed") {
+			t.Errorf("%s of a signed case from the cluster to a file: exit %d\n%s", args[0], code, errs)
+		}
+		if _, err := os.Stat(out); !os.IsNotExist(err) {
+			t.Fatalf("%s refused, but %s was written", args[0], out)
+		}
+		if stdout := mustRun(t, exitOK, append([]string{args[0], "tps-001", "-o", "-"}, es...)...); len(stdout) < 200 {
+			t.Errorf("%s of a signed case from the cluster to stdout: %q", args[0], stdout)
+		}
+	}
+}
