@@ -55,8 +55,9 @@ func verifyCmd(e *env) *cli.Command {
 		Usage:       "check a case (evidence hashes, custody chain, case files, store, signatures) or exports and reports against their manifests",
 		ArgsUsage:   "CASE | FILE...",
 		Description: "With a CASE folder, the same as 'jejak evidence verify'.\n\n" + verifyHelp + "\n" + verifyFileHelp,
-		Flags: append(verifyFlags(),
-			&cli.StringFlag{Name: "case", Usage: "with FILE arguments: the `CASE` folder whose custody log recorded them"}),
+		Flags: append(append(verifyFlags(),
+			&cli.StringFlag{Name: "case", Usage: "with FILE arguments: the `CASE` folder whose custody log recorded them (with --es: the case's name in the cluster)"}),
+			esReadFlags()...),
 		Action: func(c *cli.Context) error {
 			args := c.Args().Slice()
 			if len(args) == 0 {

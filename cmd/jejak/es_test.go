@@ -392,6 +392,19 @@ func TestReportExportFromCluster(t *testing.T) {
 		if !strings.Contains(out, "1 file(s) verified") {
 			t.Fatalf("verify %s: %s", f, out)
 		}
+		// The copy written from the cluster is recorded in the cluster's
+		// chain, at the entry after the same basis.
+		out = mustRun(t, exitOK, append([]string{"verify", filepath.Join(remote, f), "--case", "case"}, es...)...)
+		if !strings.Contains(out, "1 file(s) verified") || !strings.Contains(out, "ok           "+filepath.Join(remote, f)+" custody record") {
+			t.Fatalf("verify --es %s: %s", f, out)
+		}
+	}
+	// A file the cluster's chain did not record fails there.
+	if err := os.WriteFile(filepath.Join(remote, "report.md"), []byte("changed\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, code := jejak(t, append([]string{"verify", filepath.Join(remote, "report.md"), "--case", "case"}, es...)...); code == exitOK || !strings.Contains(out, "FAILED") {
+		t.Fatalf("verify --es of a changed report: exit %d\n%s", code, out)
 	}
 }
 

@@ -16,7 +16,7 @@ import (
 
 const verifyFileHelp = `
 VERIFYING AN EXPORT OR REPORT
-   jejak verify FILE... [--case CASE]
+   jejak verify FILE... [--case CASE | --case NAME --es URL]
 An argument that is not a case folder is an output of 'jejak export' or
 'jejak report' (FILE.manifest.json lies beside it; the manifest's own path
 names it too). Checks, each on its own line:
@@ -24,7 +24,9 @@ names it too). Checks, each on its own line:
    size, sha256    the file against the manifest
    custody record  the custody log's export or report entry that records the
                    file's SHA-256 and the manifest's SHA-256 (with --case,
-                   or when the file lies inside the case folder)
+                   or when the file lies inside the case folder; with
+                   --case NAME --es URL, the chain of the case in the
+                   cluster, for outputs of 'report --es' and 'export --es')
    custody head    the entry the manifest says the case stood at: present,
                    with the same hash, signature as recorded
    case since      what changed the case after the output was made (a
@@ -38,7 +40,20 @@ func isCaseDir(path string) bool { return casework.IsCaseDir(path) }
 // verifyFiles checks each output file and prints one line per check.
 func (e *env) verifyFiles(c *cli.Context, args []string) error {
 	caseDir := c.String("case")
-	if caseDir != "" && !isCaseDir(caseDir) {
+	switch {
+	case esGiven(c):
+		// Outputs written from the cluster are recorded in its chain: the
+		// case is pulled and checked as a folder would be.
+		if caseDir == "" {
+			return usagef("with --es, --case NAME names the case in the cluster whose custody chain recorded the files")
+		}
+		cl, err := e.openCluster(c, caseDir)
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
+		caseDir = cl.Evidence.Dir()
+	case caseDir != "" && !isCaseDir(caseDir):
 		return usagef("--case %s: not a case folder (no case.json)", caseDir)
 	}
 	failed := 0
