@@ -36,17 +36,67 @@ type Finding struct {
 
 // findingDoc is what Check reads of a finding's document.
 type findingDoc struct {
-	ID       *string           `json:"id"`
-	RuleID   *string           `json:"rule_id"`
-	Severity *string           `json:"severity"`
-	First    *time.Time        `json:"first"`
-	Last     *time.Time        `json:"last"`
-	Events   []json.RawMessage `json:"events"`
-	Hunt     json.RawMessage   `json:"hunt"`
+	ID       *string         `json:"id"`
+	RuleID   *string         `json:"rule_id"`
+	Severity *string         `json:"severity"`
+	First    *time.Time      `json:"first"`
+	Last     *time.Time      `json:"last"`
+	Events   elements        `json:"events"`
+	Hunt     json.RawMessage `json:"hunt"`
+}
+
+// elements counts the members of a JSON array (null: none) without
+// decoding them: a finding's events are most of its bytes, and decoding
+// each into a json.RawMessage of its own cost Check 122 allocations a
+// finding of 100 events instead of 13, and about twice the time
+// (BenchmarkCheck). Written by hand: encoding/json has handed over one valid array,
+// so only strings (which may hold commas and brackets) and nesting need
+// telling apart.
+type elements int
+
+func (n *elements) UnmarshalJSON(b []byte) error {
+	*n = 0
+	if string(b) == "null" {
+		return nil
+	}
+	if len(b) < 2 || b[0] != '[' {
+		return errors.New("events is not an array")
+	}
+	depth, inString, escaped, member := 0, false, false, false
+	for _, c := range b[1 : len(b)-1] {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		case c == '"':
+			inString = true
+		case c == '[' || c == '{':
+			depth++
+		case c == ']' || c == '}':
+			depth--
+		case c == ',' && depth == 0:
+			*n++
+			continue
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			continue
+		}
+		member = true
+	}
+	if member {
+		*n++
+	}
+	return nil
 }
 
 // Check says whether f can be stored alike in every store: Doc is one
-// compact JSON object whose id, rule_id, severity, first, last and the
+// JSON object on one line whose id, rule_id, severity, first, last and the
 // length of its events array are f's fields, and which has no "hunt"
 // member (the Elasticsearch store adds that one).
 func (f Finding) Check() error {
@@ -57,14 +107,11 @@ func (f Finding) Check() error {
 	if len(d) == 0 || d[0] != '{' {
 		return fmt.Errorf("finding %s: document is not a JSON object", f.ID)
 	}
-	var c bytes.Buffer
-	if err := json.Compact(&c, d); err != nil {
-		return fmt.Errorf("finding %s: %w", f.ID, err)
-	}
-	if c.Len() != len(f.Doc) {
+	if bytes.ContainsAny(f.Doc, "\r\n") {
 		// One line: the Elasticsearch store sends it in a bulk request,
-		// one document per line.
-		return fmt.Errorf("finding %s: document is not compact JSON (json.Marshal's form)", f.ID)
+		// one document per line. (Inside a JSON string a line break is
+		// always escaped, so a raw one is whitespace between tokens.)
+		return fmt.Errorf("finding %s: document is not on one line (json.Marshal's form)", f.ID)
 	}
 	var doc findingDoc
 	if err := json.Unmarshal(d, &doc); err != nil {
@@ -86,7 +133,7 @@ func (f Finding) Check() error {
 	if doc.Last == nil || !doc.Last.Equal(f.Last) {
 		bad = append(bad, "last")
 	}
-	if len(doc.Events) != f.Events {
+	if int(doc.Events) != f.Events {
 		bad = append(bad, "events")
 	}
 	if len(bad) > 0 {
@@ -110,7 +157,7 @@ func FindingFromDoc(doc []byte) (Finding, error) {
 		return Finding{}, errors.New("read finding: document lacks id, rule_id, severity, first or last")
 	}
 	return Finding{ID: *d.ID, RuleID: *d.RuleID, Severity: *d.Severity,
-		First: d.First.UTC(), Last: d.Last.UTC(), Events: len(d.Events), Doc: doc}, nil
+		First: d.First.UTC(), Last: d.Last.UTC(), Events: int(d.Events), Doc: doc}, nil
 }
 
 // Check says whether h can be stored alike in every store: it has a key,
@@ -128,6 +175,27 @@ func (h Hunt) Check() error {
 	}
 	if c.Len() != len(h.Params) || h.Params[0] != '{' {
 		return fmt.Errorf("hunt %s: params are not one compact JSON object", h.Key)
+	}
+	return nil
+}
+
+// CheckHunt is what PutHunt checks in every store before it writes
+// anything: the hunt (Hunt.Check), each finding (Finding.Check), and that
+// no two findings share an ID (the case store would refuse the second one
+// half-way, and Elasticsearch keep one of them under the shared ID).
+func CheckHunt(h Hunt, fs []Finding) error {
+	if err := h.Check(); err != nil {
+		return err
+	}
+	seen := make(map[string]bool, len(fs))
+	for _, f := range fs {
+		if err := f.Check(); err != nil {
+			return fmt.Errorf("hunt %s: %w", h.Key, err)
+		}
+		if seen[f.ID] {
+			return fmt.Errorf("hunt %s: two findings with ID %s", h.Key, f.ID)
+		}
+		seen[f.ID] = true
 	}
 	return nil
 }

@@ -205,7 +205,8 @@ func testFindings(t *testing.T, s store.Store) {
 		f    store.Finding
 	}{
 		{"record and document disagree", b, func() store.Finding { f := bad; f.Events = 3; return f }()},
-		{"document not compact", b, func() store.Finding { f := bad; f.Doc = append([]byte("{ "), bad.Doc[1:]...); return f }()},
+		{"document on two lines", b, func() store.Finding { f := bad; f.Doc = append([]byte("{\n"), bad.Doc[1:]...); return f }()},
+		{"two findings with one ID", b, bad},
 		{"document has a hunt member", b, func() store.Finding {
 			f := bad
 			f.Doc = append([]byte(`{"hunt":"x",`), bad.Doc[1:]...)

@@ -106,15 +106,15 @@ func withoutHunt(key string, doc []byte) ([]byte, error) {
 // ReplaceFindings) and then its record, with the findings' order, in
 // HuntsIndex (store.Findings).
 func (s *Store) PutHunt(ctx context.Context, h store.Hunt, fs []store.Finding) error {
-	if err := h.Check(); err != nil {
+	// Checked whole before anything is written: the cluster has no
+	// transaction, and a hunt refused half-way would leave its earlier
+	// findings deleted and its record naming them.
+	if err := store.CheckHunt(h, fs); err != nil {
 		return fmt.Errorf("store findings: %w", err)
 	}
 	docs := make([]FindingDoc, len(fs))
 	order := make([]string, len(fs))
 	for i, f := range fs {
-		if err := f.Check(); err != nil {
-			return fmt.Errorf("store findings of hunt %s: %w", h.Key, err)
-		}
 		docs[i] = FindingDoc{ID: f.ID, Doc: withHunt(h.Key, f.Doc)}
 		order[i] = f.ID
 	}

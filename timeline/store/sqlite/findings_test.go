@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -100,5 +101,48 @@ func TestFindingsRefused(t *testing.T) {
 	}
 	if err := st.PutHunt(ctx, h, []FindingRecord{good}); err != nil {
 		t.Errorf("PutHunt(good) = %v", err)
+	}
+}
+
+// BenchmarkFindingsRead reads back a hunt of 2,000 findings citing 100
+// events each (about 9 KB of JSON a finding), as a report does.
+func BenchmarkFindingsRead(b *testing.B) {
+	ctx := context.Background()
+	st, err := Open(ctx, filepath.Join(b.TempDir(), "case.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	t0 := time.Date(2024, 2, 14, 11, 0, 0, 0, time.UTC)
+	type ref struct {
+		ID        string    `json:"id"`
+		Timestamp time.Time `json:"@timestamp"`
+	}
+	var fs []FindingRecord
+	for i := range 2000 {
+		f := struct {
+			ID       string    `json:"id"`
+			RuleID   string    `json:"rule_id"`
+			Severity string    `json:"severity"`
+			First    time.Time `json:"first"`
+			Last     time.Time `json:"last"`
+			Events   []ref     `json:"events"`
+		}{ID: fmt.Sprint("f", i), RuleID: "R", Severity: "high", First: t0, Last: t0.Add(99 * time.Second)}
+		for j := range 100 {
+			f.Events = append(f.Events, ref{ID: fmt.Sprintf("%064x", j), Timestamp: t0.Add(time.Duration(j) * time.Second)})
+		}
+		doc, _ := json.Marshal(f)
+		fs = append(fs, FindingRecord{ID: f.ID, RuleID: "R", Severity: "high", First: f.First, Last: f.Last, Events: 100, Doc: doc})
+	}
+	if err := st.PutHunt(ctx, HuntRecord{Key: "k", Started: t0, Finished: t0}, fs); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		n := 0
+		if err := st.Findings(ctx, "k", func(FindingRecord) error { n++; return nil }); err != nil || n != len(fs) {
+			b.Fatal(n, err)
+		}
 	}
 }
