@@ -141,7 +141,7 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 				return err
 			}
 		}
-		line, start, n, err := lr.Next()
+		line, start, n, err := lr.NextString() // no string per line: see lines.NextString
 		if err == io.EOF {
 			break
 		}
@@ -155,7 +155,7 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 		}
 		// The reader strips one "\r\n"; TrimRight also drops any "\r" left
 		// before it, as this parser always did.
-		text := strings.TrimRight(string(line), "\r\n")
+		text := strings.TrimRight(line, "\r\n")
 		if strings.TrimSpace(text) == "" {
 			continue
 		}

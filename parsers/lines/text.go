@@ -48,11 +48,11 @@ func NewTextReader(br *bufio.Reader, isUTF16 bool) *TextReader {
 // (skipped), ErrOddByte for a last half unit.
 func (lr *TextReader) Next() (string, int64, int64, error) {
 	if !lr.utf16 {
-		line, off, num, err := lr.u8.Next()
+		line, off, num, err := lr.u8.NextString()
 		if num == 1 && err == nil && len(line) >= 3 && line[0] == 0xEF && line[1] == 0xBB && line[2] == 0xBF {
 			line = line[3:]
 		}
-		return string(line), off, num, err
+		return line, off, num, err
 	}
 	start := lr.off
 	lr.units = lr.units[:0]

@@ -168,7 +168,7 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 		return err
 	}
 	for {
-		b, off, num, err := lr.Next()
+		line, off, num, err := lr.NextString() // no string per line: see lines.NextString
 		if err == io.EOF {
 			if err := flush(); err != nil {
 				return err
@@ -190,7 +190,6 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 		if err != nil {
 			return err
 		}
-		line := string(b)
 		if strings.TrimSpace(line) == "" && (cur == nil || cur.kind != kGeneral) {
 			continue
 		}
