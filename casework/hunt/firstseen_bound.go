@@ -2,6 +2,7 @@ package hunt
 
 import (
 	"cmp"
+	"math"
 	"slices"
 	"time"
 )
@@ -181,17 +182,17 @@ func (fh *foldHost) drop(s *seen) {
 func (f *firstSeen) fold() {
 	type idle struct {
 		key  string
-		last time.Time
+		s    *seen
+		last int64 // Unix ns of the last row
 	}
 	var cands []idle
 	for k, s := range f.found {
 		if f.candidate(s) {
-			_, last := s.span()
-			cands = append(cands, idle{k, last})
+			cands = append(cands, idle{k, s, s.lastNano()})
 		}
 	}
 	slices.SortFunc(cands, func(a, b idle) int {
-		if c := a.last.Compare(b.last); c != 0 {
+		if c := cmp.Compare(a.last, b.last); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.key, b.key)
@@ -199,30 +200,51 @@ func (f *firstSeen) fold() {
 	if f.folds == nil {
 		f.folds = map[string]*foldHost{}
 	}
-	touched := map[*foldHost]bool{}
+	byHost := map[string][]idle{}
 	for _, c := range cands[:len(cands)/2] {
-		s := f.found[c.key]
 		delete(f.found, c.key)
 		f.cands--
-		f.kept -= len(s.refs)
-		fh := f.folds[s.host]
+		f.kept -= len(c.s.refs)
+		byHost[c.s.host] = append(byHost[c.s.host], c)
+	}
+	for host, folded := range byHost {
+		fh := f.folds[host]
 		if fh == nil {
 			fh = &foldHost{top: map[string]*seen{}}
-			f.folds[s.host] = fh
+			f.folds[host] = fh
 		}
-		fh.top[c.key] = s
-		touched[fh] = true
+		for k, s := range fh.top {
+			folded = append(folded, idle{key: k, s: s})
+		}
+		// Busiest first, as scanOrder: the first maxScanRows stay whole.
+		slices.SortFunc(folded, func(a, b idle) int {
+			if c := cmp.Compare(b.s.failures, a.s.failures); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.key, b.key)
+		})
+		clear(fh.top)
+		for i, c := range folded {
+			if i < maxScanRows {
+				fh.top[c.key] = c.s
+				continue
+			}
+			fh.drop(c.s)
+			f.gone.add(c.key)
+		}
 	}
-	for fh := range touched {
-		if len(fh.top) <= maxScanRows {
-			continue
-		}
-		for _, k := range scanOrder(fh.top)[maxScanRows:] {
-			fh.drop(fh.top[k])
-			f.gone.add(k)
-			delete(fh.top, k)
-		}
+}
+
+// lastNano is the time of the key's last row, held or not.
+func (s *seen) lastNano() int64 {
+	var last int64 = math.MinInt64
+	if len(s.refs) > 0 {
+		last = s.refs[len(s.refs)-1].Timestamp.UnixNano()
 	}
+	if len(s.missed) > 0 {
+		last = max(last, s.missed[len(s.missed)-1])
+	}
+	return last
 }
 
 // revive gives back the folded state of a source that comes back: whole
