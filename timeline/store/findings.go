@@ -103,9 +103,12 @@ func (f Finding) Check() error {
 	if f.ID == "" {
 		return errors.New("finding without an ID")
 	}
-	d := bytes.TrimSpace(f.Doc)
-	if len(d) == 0 || d[0] != '{' {
-		return fmt.Errorf("finding %s: document is not a JSON object", f.ID)
+	d := f.Doc
+	if len(d) == 0 || d[0] != '{' || d[len(d)-1] != '}' {
+		// Nothing around the object either: the Elasticsearch store
+		// splices the hunt key in after the '{' and sends the bytes as
+		// they are, which the case store keeps as they are.
+		return fmt.Errorf("finding %s: document is not one JSON object, with nothing around it", f.ID)
 	}
 	if bytes.ContainsAny(f.Doc, "\r\n") {
 		// One line: the Elasticsearch store sends it in a bulk request,

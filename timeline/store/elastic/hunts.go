@@ -169,7 +169,7 @@ func (s *Store) createIndex(ctx context.Context, index, mapping string) error {
 	return nil
 }
 
-// search runs one search request on index; a missing index is no error
+// searchIndex runs one search request on index; a missing index is no error
 // and no hits (found false). A failed shard is an error.
 func (s *Store) searchIndex(ctx context.Context, index string, req map[string]any, into any) (found bool, err error) {
 	body, err := json.Marshal(req)

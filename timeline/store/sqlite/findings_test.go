@@ -85,6 +85,8 @@ func TestFindingsRefused(t *testing.T) {
 		{"indented document", h, func(f *FindingRecord) { f.Doc = json.RawMessage("{\n" + string(f.Doc[1:])) }},
 		{"hunt member", h, func(f *FindingRecord) { f.Doc = json.RawMessage(`{"hunt":"k",` + string(f.Doc[1:])) }},
 		{"not an object", h, func(f *FindingRecord) { f.Doc = json.RawMessage(`[1]`) }},
+		{"space before the object", h, func(f *FindingRecord) { f.Doc = append(json.RawMessage(" "), f.Doc...) }},
+		{"space after the object", h, func(f *FindingRecord) { f.Doc = append(append(json.RawMessage{}, f.Doc...), ' ') }},
 		{"no hunt key", HuntRecord{}, func(*FindingRecord) {}},
 		{"params not an object", HuntRecord{Key: "k", Params: json.RawMessage(`[1]`)}, func(*FindingRecord) {}},
 	} {
