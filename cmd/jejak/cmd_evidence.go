@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -10,7 +11,6 @@ import (
 
 	"github.com/jejak-forensics/jejak/casework"
 	"github.com/jejak-forensics/jejak/forensics/evidence"
-	"github.com/jejak-forensics/jejak/forensics/image"
 	"github.com/jejak-forensics/jejak/internal/termsafe"
 	"github.com/urfave/cli/v2"
 )
@@ -182,25 +182,21 @@ hashes every segment, keeping the item's ID.
 }
 
 // verifyStoredHashes checks an EWF image's media against the hashes stored
-// in it at acquisition. Other items have none: nothing to do.
+// in it at acquisition (casework.CheckStoredHashes) and says so. Other
+// items have none: nothing to do.
 func verifyStoredHashes(ctx context.Context, out io.Writer, it *evidence.Item) error {
-	if it.Kind != "file" {
+	mc, err := casework.CheckStoredHashes(ctx, it)
+	if err != nil {
+		fmt.Fprintf(out, "MISMATCH  %s  %s: media unreadable: %s\n", it.ID, termsafe.String(it.Path), termsafe.String(errors.Unwrap(err).Error()))
+		return err
+	}
+	if mc == nil {
 		return nil
 	}
-	img, err := image.Open(it.Path)
-	if err != nil || img.Info().Format != "ewf" {
-		return nil // not an image jejak can open: the file hash above is the check
-	}
-	defer img.Close()
-	computed, stored, err := image.Verify(ctx, img)
-	if err != nil {
-		fmt.Fprintf(out, "MISMATCH  %s  %s: media unreadable: %s\n", it.ID, termsafe.String(it.Path), termsafe.String(err.Error()))
-		return fmt.Errorf("%s: %w", it.Path, err)
-	}
-	if bad := computed.Mismatches(stored); len(bad) > 0 {
-		fmt.Fprintf(out, "MISMATCH  %s  %s: media differs from the hashes stored at acquisition: %s\n", it.ID, termsafe.String(it.Path), strings.Join(bad, "; "))
+	if len(mc.Mismatches) > 0 {
+		fmt.Fprintf(out, "MISMATCH  %s  %s: media differs from the hashes stored at acquisition: %s\n", it.ID, termsafe.String(it.Path), strings.Join(mc.Mismatches, "; "))
 		return fmt.Errorf("%s: stored hashes do not verify", it.Path)
 	}
-	fmt.Fprintf(out, "ok        %s  media MD5 %s SHA-1 %s equal the hashes stored in the image\n", it.ID, computed.MD5, computed.SHA1)
+	fmt.Fprintf(out, "ok        %s  media MD5 %s SHA-1 %s equal the hashes stored in the image\n", it.ID, mc.Computed.MD5, mc.Computed.SHA1)
 	return nil
 }
