@@ -32,6 +32,15 @@ const (
 )
 
 // stamp is a timestamp as written, before a year or zone is decided.
+//
+// Every stamp shape (RFC 3164, RFC 3339 as rsyslog and RFC 5424 write it,
+// journalctl's short-unix and short-full) is read by hand below, digit by
+// digit, rather than with time.Parse: a header costs no allocation, one
+// pass decides both whether a line starts a record and what its time is,
+// and time.Parse has no layout for a year-less stamp whose year is decided
+// later from the whole file (yearGuess). The calendar checks time.Parse
+// would make are made here too (month and day ranges, leap years, clock
+// ranges), and a line that fails them is a counted warning.
 type stamp struct {
 	year, month, day     int
 	hour, min, sec, nsec int

@@ -109,7 +109,7 @@ func sshd(b *block, body string) {
 
 // userFrom splits "U from IP[ port N][ tail]".
 func userFrom(s string) (user, ip, port, tail string, ok bool) {
-	i := strings.LastIndex(s, " from ")
+	i := lastFrom(s)
 	if i < 0 {
 		return "", "", "", "", false
 	}
@@ -122,6 +122,25 @@ func userFrom(s string) (user, ip, port, tail string, ok bool) {
 		rest = p[len(port):]
 	}
 	return user, trimPunct(ip), port, strings.TrimPrefix(rest, " "), ip != ""
+}
+
+// lastFrom is strings.LastIndex(s, " from "), written by hand: it jumps
+// from blank to blank backwards (LastIndexByte) where LastIndex hashes
+// every byte, and every sshd logon line asks it (FuzzLastFrom checks it
+// against LastIndex).
+func lastFrom(s string) int {
+	const sep = " from "
+	for i := len(s) - len(sep); i >= 0; {
+		j := strings.LastIndexByte(s[:i+1], ' ')
+		if j < 0 {
+			return -1
+		}
+		if s[j:j+len(sep)] == sep {
+			return j
+		}
+		i = j - 1
+	}
+	return -1
 }
 
 // disconnect reads "[[invalid|authenticating] user U ]IP[ port N][ [preauth]]".

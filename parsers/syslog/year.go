@@ -42,6 +42,31 @@ type yearGuess struct {
 	basisRoll  int
 	basisAfter bool
 	basis      string
+
+	// The midnight of the last day placed, when the zone is UTC: see date.
+	dayYear, dayMonth, dayDay int
+	midnight                  time.Time
+}
+
+// date is time.Date(y.year, st's month, day and clock, y.zone), written by
+// hand for the UTC case: a log's lines share their day by the thousand,
+// so the day's midnight is computed once and each line adds its clock to
+// it, where time.Date re-derives the calendar every time. In UTC a day has
+// no offset change, so midnight plus the clock is exactly time.Date's
+// answer, out-of-range values (Feb 29 in a year without it, second 60)
+// included, as time.Date normalises the day and Add the clock the same
+// way (FuzzDate checks it). Other zones take time.Date itself: a day may
+// hold a daylight-saving change there.
+func (y *yearGuess) date(st *stamp) time.Time {
+	if y.zone != time.UTC {
+		return time.Date(y.year, time.Month(st.month), st.day, st.hour, st.min, st.sec, st.nsec, y.zone)
+	}
+	if st.day != y.dayDay || st.month != y.dayMonth || y.year != y.dayYear || y.midnight.IsZero() {
+		y.dayYear, y.dayMonth, y.dayDay = y.year, st.month, st.day
+		y.midnight = time.Date(y.year, time.Month(st.month), st.day, 0, 0, 0, 0, time.UTC)
+	}
+	return y.midnight.Add(time.Duration(st.hour)*time.Hour + time.Duration(st.min)*time.Minute +
+		time.Duration(st.sec)*time.Second + time.Duration(st.nsec))
 }
 
 func newYearGuess(mtime time.Time, zone *time.Location) *yearGuess {
@@ -81,7 +106,7 @@ func (y *yearGuess) place(st *stamp) (time.Time, string) {
 		y.rollovers++
 	}
 	y.prevKey, y.prevMonth = key, st.month
-	t := time.Date(y.year, time.Month(st.month), st.day, st.hour, st.min, st.sec, st.nsec, y.zone)
+	t := y.date(st)
 	after := !y.mtime.IsZero() && t.Sub(y.mtime) > daySeconds*time.Second
 	basis := y.basisText(after)
 	if st.day > daysIn(st.month, y.year) {
