@@ -13,10 +13,8 @@ import (
 	"github.com/jejak-forensics/jejak/casework"
 	"github.com/jejak-forensics/jejak/casework/worker"
 	"github.com/jejak-forensics/jejak/forensics/evidence"
-	"github.com/jejak-forensics/jejak/parsers/all"
 	"github.com/jejak-forensics/jejak/timeline"
 	"github.com/jejak-forensics/jejak/timeline/store/elastic"
-	"github.com/jejak-forensics/jejak/timeline/store/sqlite"
 	"github.com/urfave/cli/v2"
 )
 
@@ -103,14 +101,7 @@ EXAMPLE
 				return err
 			}
 			defer es.Close()
-			var store *sqlite.Store
-			if _, err := os.Stat(cs.StorePath()); err == nil {
-				if store, err = sqlite.Open(c.Context, cs.StorePath()); err != nil {
-					return err
-				}
-				defer store.Close()
-			}
-			res, err := worker.Push(c.Context, cs, store, es, cs.Examiner())
+			res, err := casework.PushCase(c.Context, cs, es, cs.Examiner())
 			if err != nil {
 				return err
 			}
@@ -304,8 +295,8 @@ EXAMPLE
 			} else if dir, err = filepath.Abs(dir); err != nil {
 				return err
 			}
-			res, err := worker.Run(c.Context, worker.Config{ES: es, Name: c.String("name"), Examiner: c.String("examiner"),
-				PathMap: maps, Lease: c.Duration("lease"), WorkDir: dir, Registry: all.Registry(), Workers: c.Int("workers"),
+			res, err := casework.RunWorker(c.Context, worker.Config{ES: es, Name: c.String("name"), Examiner: c.String("examiner"),
+				PathMap: maps, Lease: c.Duration("lease"), WorkDir: dir, Workers: c.Int("workers"),
 				SpoolLimit: spoolLimit(c), ToolVersion: version, Log: e.stderr})
 			fmt.Fprintf(e.stderr, "worker: %d items ingested, %d refused, %d lost to another worker, %d events sent\n",
 				len(res.Done), len(res.Refused), len(res.Lost), res.Events)
