@@ -357,6 +357,10 @@ func (s clusterSource) Runs(ctx context.Context) ([]sqlite.RunRecord, error) {
 // content), in the order of the file and the place in it. The case store
 // gives the latest run's in the order they were met; within one file that
 // is this order, so the report's groups and their first message agree.
+// The warnings index does not say which run met a warning: for a case
+// ingested more than once (or by several workers, one item each) the
+// cluster's report lists the warnings of every run, where the folder's
+// lists the latest run's.
 func (s clusterSource) Warnings(ctx context.Context, fn func(timeline.Warning) error) error {
 	var ws []timeline.Warning
 	if err := s.es.Case().Warnings(ctx, func(w timeline.Warning) error {
