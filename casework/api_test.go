@@ -105,3 +105,43 @@ func TestAPIIngestHuntReport(t *testing.T) {
 		t.Errorf("custody chain written through the API: %v", err)
 	}
 }
+
+// TestAPIIngestRefused: evidence changed after its registration is refused
+// before anything is read: no result, the error names the item, the run's
+// record is removed (a refused run is no incomplete run) and the item
+// stays "not ingested".
+func TestAPIIngestRefused(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	logs := filepath.Join(dir, "logs")
+	if err := os.MkdirAll(logs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	auth := filepath.Join(logs, "auth.log")
+	if err := os.WriteFile(auth, []byte("Feb 14 19:01:02 tab01 sshd[42]: Accepted password for root from 203.0.113.9 port 5050 ssh2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := casework.Init(ctx, filepath.Join(dir, "case"), casework.Options{Examiner: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	it, err := c.AddEvidence(ctx, logs, casework.AddOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(auth, []byte("Feb 14 19:01:02 tab01 sshd[42]: Accepted password for admin from 203.0.113.9 port 5050 ssh2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Ingest(ctx, casework.IngestOptions{})
+	if err == nil || res != nil || !strings.Contains(err.Error(), it.ID) || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("Ingest of changed evidence: %+v, %v; want a refusal naming %s and no result", res, err, it.ID)
+	}
+	comp, err := c.Completeness(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if comp.Runs != 0 || len(comp.Incomplete) != 0 || len(comp.NotIngested) != 1 || comp.Complete {
+		t.Errorf("after a refused ingest: %+v; want no run and the item not ingested", comp)
+	}
+}
