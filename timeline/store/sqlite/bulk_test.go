@@ -2,9 +2,11 @@ package sqlite
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -20,7 +22,7 @@ import (
 
 func indexNames(t *testing.T, db *sql.DB) []string {
 	t.Helper()
-	rows, err := db.Query(`SELECT name FROM sqlite_master WHERE type='index' AND tbl_name='events' AND name NOT LIKE 'sqlite_%' ORDER BY name`)
+	rows, err := db.Query(`SELECT name FROM sqlite_master WHERE type='index' AND tbl_name='event_rows' AND name NOT LIKE 'sqlite_%' ORDER BY name`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +36,7 @@ func indexNames(t *testing.T, db *sql.DB) []string {
 	return names
 }
 
-var allIndexes = []string{"events_action", "events_id", "events_source_ip", "events_ts", "events_user"}
+var allIndexes = []string{"events_id", "events_source_ip", "events_ts"}
 
 func pragma(t *testing.T, db *sql.DB, name string) string {
 	t.Helper()
@@ -69,7 +71,7 @@ func TestRuns(t *testing.T) {
 		t.Errorf("journal mode after the first run: %s, want wal", m)
 	}
 	var stats int
-	s.DB().QueryRow(`SELECT count(DISTINCT idx) FROM sqlite_stat1 WHERE tbl='events'`).Scan(&stats)
+	s.DB().QueryRow(`SELECT count(DISTINCT idx) FROM sqlite_stat1 WHERE tbl='event_rows'`).Scan(&stats)
 	if stats != len(allIndexes) {
 		t.Errorf("planner statistics for %d indexes after the first run, want %d", stats, len(allIndexes))
 	}
@@ -150,57 +152,107 @@ func TestTimelineView(t *testing.T) {
 	}
 }
 
-// oldSchema is the events table of the first drafts (user_version 0).
-const oldSchema = `
-CREATE TABLE events (
-	id BLOB NOT NULL UNIQUE, ts INTEGER NOT NULL, parser TEXT NOT NULL, evidence TEXT NOT NULL,
-	action TEXT, outcome TEXT, user_name TEXT, source_ip TEXT, host_name TEXT, run INTEGER NOT NULL, doc BLOB NOT NULL);
-CREATE INDEX events_ts ON events(ts, id);`
-
-func TestMigratesOldSchema(t *testing.T) {
+// TestRefusesOtherFormats opens stores of other format versions: one with
+// events is refused with an error naming the file and both versions, and
+// left as it was; an older one without events is made again.
+// testdata/format3-case.db was written by the store before format 4
+// (commit df4141f, storetest.Events() in one run; then VACUUMed to 1 KiB
+// pages with the sqlite3 tool, to keep it small).
+func TestRefusesOtherFormats(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "case.db")
-	old, err := sql.Open("sqlite", "file:"+path)
+	fixture, err := os.ReadFile(filepath.Join("testdata", "format3-case.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := old.Exec(oldSchema); err != nil {
-		t.Fatal(err)
+	newer := func(path string) {
+		s, err := Open(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Write(ctx, storetest.Events()[:1]); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.DB().Exec(fmt.Sprintf(`PRAGMA user_version=%d`, FormatVersion+1)); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
 	}
-	evs := storetest.Events()
-	for _, e := range evs[:3] {
-		doc, _ := appendEvent(nil, e)
-		id, _ := hex.DecodeString(e.Jejak.ID)
-		if _, err := old.Exec(`INSERT INTO events VALUES(?,?,?,?,?,?,?,?,?,1,?)`, id, e.Timestamp.UnixNano(),
-			e.Jejak.Provenance.Parser, e.Jejak.Provenance.EvidenceSHA256, e.Event.Action, e.Event.Outcome, nil, nil, nil, doc); err != nil {
+	emptied := func(path string) {
+		if err := os.WriteFile(path, fixture, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		db, err := sql.Open("sqlite", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		// The old table: format 3 has no view events.
+		if _, err := db.Exec(`DELETE FROM events`); err != nil {
 			t.Fatal(err)
 		}
 	}
-	old.Close()
-
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if v := pragma(t, s.DB(), "user_version"); v != fmt.Sprint(schemaVersion) {
-		t.Errorf("user_version %s, want %d", v, schemaVersion)
-	}
-	var cols string
-	s.DB().QueryRow(`SELECT group_concat(name) FROM pragma_table_info('events')`).Scan(&cols)
-	if cols != "id,ts,action,user_name,source_ip,run,doc" {
-		t.Errorf("columns after migration: %s", cols)
-	}
-	st, err := s.Write(ctx, evs)
-	if err != nil || st.Inserted != len(evs)-3 || st.Duplicates != 3 {
-		t.Fatalf("Write after migration: %+v, %v", st, err)
-	}
-	var got []string
-	if err := s.Search(ctx, timeline.Query{}, func(e *timeline.Event) error { got = append(got, e.Jejak.ID); return nil }); err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != len(evs) {
-		t.Errorf("Search after migration: %d events, want %d", len(got), len(evs))
+	for _, c := range []struct {
+		name    string
+		make    func(path string)
+		found   int
+		refused []string // substrings of the error; none: opened
+	}{
+		{"format 3 with events", func(path string) {
+			if err := os.WriteFile(path, fixture, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, 3, []string{"format version 3", "reads version 4 only", "does not convert older stores", "analyze the evidence again"}},
+		{"format 5 with events", newer, 5, []string{"format version 5", "written by a newer jejak", "reads version 4 only"}},
+		{"format 3 without events", emptied, 3, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "case.db")
+			c.make(path)
+			before, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := Open(ctx, path)
+			if c.refused == nil {
+				if err != nil {
+					t.Fatalf("Open: %v", err)
+				}
+				defer s.Close()
+				if v := pragma(t, s.DB(), "user_version"); v != fmt.Sprint(FormatVersion) {
+					t.Errorf("user_version %s, want %d", v, FormatVersion)
+				}
+				var runs int
+				s.DB().QueryRow(`SELECT count(*) FROM runs`).Scan(&runs)
+				if runs != 1 {
+					t.Errorf("%d runs after the store was made again, want the 1 it had", runs)
+				}
+				evs := storetest.Events()
+				if st, err := s.Write(ctx, evs); err != nil || st.Inserted != len(evs) {
+					t.Fatalf("Write: %+v, %v", st, err)
+				}
+				return
+			}
+			if err == nil {
+				s.Close()
+				t.Fatal("Open succeeded")
+			}
+			var ve *VersionError
+			if !errors.As(err, &ve) || ve.Found != c.found || ve.Supported != FormatVersion || ve.Path != path {
+				t.Errorf("error %v (%#v), want a VersionError for %s, found %d", err, ve, path, c.found)
+			}
+			for _, want := range append(c.refused, path) {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not say %q", err, want)
+				}
+			}
+			after, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(before, after) {
+				t.Error("the refused store was changed")
+			}
+		})
 	}
 }
 
@@ -415,80 +467,6 @@ func TestRepeatsRemovedByAnotherOpen(t *testing.T) {
 	}
 	if n, _ := s.Count(ctx, timeline.Query{}); n != 2500 {
 		t.Errorf("Count = %d, want 2500", n)
-	}
-}
-
-// TestVersion2Stores: a version 2 store declared "id UNIQUE" in the table.
-// Empty, it is made again with the events_id index, so a first run can defer
-// it; holding events, it keeps its constraint and still refuses repeats.
-func TestVersion2Stores(t *testing.T) {
-	ctx := context.Background()
-	for _, filled := range []bool{false, true} {
-		path := filepath.Join(t.TempDir(), "case.db")
-		old, err := sql.Open("sqlite", "file:"+path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		v2 := strings.Replace(schema, "id BLOB NOT NULL,", "id BLOB NOT NULL UNIQUE,", 1) + indexes + "PRAGMA user_version=2;"
-		if _, err := old.Exec(v2); err != nil {
-			t.Fatal(err)
-		}
-		if filled {
-			e := events(1, "aa")[0]
-			doc, _ := appendEvent(nil, e)
-			id, _ := hex.DecodeString(e.Jejak.ID)
-			if _, err := old.Exec(`INSERT INTO events(id, ts, run, doc) VALUES(?,?,1,?)`, id, e.Timestamp.UnixNano(), string(doc)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		old.Close()
-
-		s, err := Open(ctx, path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if v := pragma(t, s.DB(), "user_version"); v != fmt.Sprint(schemaVersion) {
-			t.Errorf("filled=%v: user_version %s, want %d", filled, v, schemaVersion)
-		}
-		want := allIndexes
-		if filled {
-			want = []string{"events_action", "events_source_ip", "events_ts", "events_user"}
-		}
-		if got := indexNames(t, s.DB()); !slices.Equal(got, want) {
-			t.Errorf("filled=%v: indexes %v, want %v", filled, got, want)
-		}
-		var legacy int
-		s.DB().QueryRow(`SELECT count(*) FROM sqlite_master WHERE name=?`, legacyIndex).Scan(&legacy)
-		if legacy != map[bool]int{false: 0, true: 1}[filled] {
-			t.Errorf("filled=%v: %d table UNIQUE indexes", filled, legacy)
-		}
-		if _, err := s.BeginRun(ctx, time.Unix(1, 0), "test"); err != nil {
-			t.Fatal(err)
-		}
-		var total timeline.WriteStats
-		for range 2 {
-			st, err := s.Write(ctx, events(100, "aa"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			total.Add(st)
-		}
-		dups, err := s.FinishWrites(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		total.Inserted -= dups
-		total.Duplicates += dups
-		wantIns := 100
-		if filled {
-			wantIns = 99
-		}
-		if total.Inserted != wantIns || total.Duplicates != 200-wantIns {
-			t.Errorf("filled=%v: run totals %+v, want %d inserted", filled, total, wantIns)
-		}
-		if err := s.Close(); err != nil {
-			t.Fatal(err)
-		}
 	}
 }
 

@@ -115,11 +115,15 @@ func (s *Store) Query(ctx context.Context, f *query.Filter, q timeline.Query, fn
 		return err
 	}
 	defer conn.Close()
+	if err := s.loadDicts(ctx, conn); err != nil {
+		return err
+	}
 	w, args, err := queryWhere(ctx, conn, f, q)
 	if err != nil {
 		return err
 	}
-	stmt := "SELECT doc FROM events" + w + " ORDER BY ts, id"
+	// The view events: the filter may test doc and user_name.
+	stmt := "SELECT id, z FROM events" + w + " ORDER BY ts, id"
 	if q.Limit > 0 {
 		stmt += fmt.Sprintf(" LIMIT %d", q.Limit)
 	}

@@ -2,12 +2,17 @@
 // folder, written through the pure-Go modernc driver so the binary
 // cross-compiles without cgo.
 //
-// An examiner can open case.db with the sqlite3 tool: events.doc holds each
-// event's ECS JSON as text (json_extract works on it), and the view
-// "timeline" lays out the fields one usually wants as columns, e.g.
+// Each event's ECS JSON is stored compressed (event_rows.z, see
+// compress.go). Through this driver in a jejak process, the view events
+// gives it back as text in its column doc (json_extract works on it; DELETE
+// and UPDATE of doc on the view change the table), and the view "timeline"
+// lays out the fields one usually wants as columns, e.g.
 //
 //	SELECT timestamp, parser, message FROM timeline
 //	WHERE ts >= unixepoch('2024-02-14') * 1000000000 ORDER BY ts, id;
+//
+// The sqlite3 tool can read every column but doc (it lacks the function
+// jejak_doc); 'jejak search' and 'jejak export' give the documents.
 package sqlite
 
 import (
@@ -30,56 +35,96 @@ import (
 // Event IDs share a per-file prefix (see timeline.ComputeID), so it grows
 // locally while a file is ingested; it still costs more per row than the
 // table itself, which is why a first run defers it too (see BeginRun).
-const uniqueIndex = `CREATE UNIQUE INDEX IF NOT EXISTS events_id ON events(id)`
+const uniqueIndex = `CREATE UNIQUE INDEX IF NOT EXISTS events_id ON event_rows(id)`
 
 // indexes serve time-range and field queries. A first ingest into an empty
 // store drops them and builds them once at the end (FinishWrites): sorting
 // a finished table is far cheaper than keeping four B-trees in order row by
 // row. A store opened after a crash mid-ingest gets them back in Open.
+//
+// Each index entry holds its key and the rowid, and costs about as much as
+// a compressed document's share of the table: only those reads need are
+// kept (format version 4 dropped events_user and events_action, and ts's
+// entries no longer repeat the 16-byte ID). ORDER BY ts, id reads
+// events_ts in order and sorts only the runs of equal timestamps by ID.
+// events_source_ip serves the per-source read-back of first-seen findings
+// (one lookup per source). The zone check's logon pass tests the stored
+// action column as it reads the timeline in order.
 const indexes = `
-CREATE INDEX IF NOT EXISTS events_ts ON events(ts, id);
-CREATE INDEX IF NOT EXISTS events_action ON events(action, ts) WHERE action IS NOT NULL;
-CREATE INDEX IF NOT EXISTS events_user ON events(user_name, ts) WHERE user_name IS NOT NULL;
-CREATE INDEX IF NOT EXISTS events_source_ip ON events(source_ip, ts) WHERE source_ip IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_ts ON event_rows(ts);
+CREATE INDEX IF NOT EXISTS events_source_ip ON event_rows(source_ip) WHERE source_ip IS NOT NULL;
 `
+
+// storeIndexes lists the indexes a complete store has, events_id included.
+var storeIndexes = []string{"events_id", "events_ts", "events_source_ip"}
 
 const dropIndexes = `
 DROP INDEX IF EXISTS events_id;
 DROP INDEX IF EXISTS events_ts;
-DROP INDEX IF EXISTS events_action;
-DROP INDEX IF EXISTS events_user;
 DROP INDEX IF EXISTS events_source_ip;
 `
 
 // dedup deletes every row whose ID an earlier row (lower rowid) has: what
 // the unique index would have ignored had it existed when the row came.
 const dedup = `
-DELETE FROM events WHERE rowid IN (
+DELETE FROM event_rows WHERE rowid IN (
 	SELECT rowid FROM (
-		SELECT rowid, row_number() OVER (PARTITION BY id ORDER BY rowid) AS n FROM events)
+		SELECT rowid, row_number() OVER (PARTITION BY id ORDER BY rowid) AS n FROM event_rows)
 	WHERE n > 1)`
 
-// schemaVersion is stored in PRAGMA user_version. Version 0 stores (the
-// first drafts) also kept parser, evidence, outcome and host_name as
-// columns, which no query used; Open drops them (see migrate). Up to
-// version 2, id was declared UNIQUE in the table, an index SQLite never
-// lets one drop; version 3 has the named index events_id instead.
-const schemaVersion = 3
+// FormatVersion is the case store's format, stored in PRAGMA
+// user_version. Open refuses a store of any other version that holds
+// events (see VersionError); one without events is made again.
+//
+//   - 0–3: the document stored as JSON text in events.doc (12 times the
+//     text of a syslog); up to 2, id declared UNIQUE in the table.
+//   - 4: the table event_rows, the document compressed (z, zstd with a
+//     dictionary per parser kept in the dicts table, the event ID left
+//     out); a parser column; indexes events_id, events_ts(ts),
+//     events_source_ip(source_ip); the view events with doc and user_name
+//     computed, where the table was.
+const FormatVersion = 4
 
 // Rows are appended in rowid order (cheap: only the last pages change) and
 // de-duplicated by a unique index on the 16-byte event ID (uniqueIndex).
-// Beside the document, a row holds only what the indexes need: every stored
-// byte is read again by each index build and, in WAL mode, written twice. The document is the ECS JSON as text,
-// verbatim; the timeline view reads other fields out of it.
+// Beside the compressed document, a row holds the indexed columns and the
+// fields that queries run on every ingest test without decompressing: the
+// zone check's passes over event.action and the parser. The view events
+// computes doc when read, from z: the document is stored once. So is
+// user_name (a KQL user.name test reads the document; events_user cost
+// more than a compressed document, for interactive searches only). A
+// column computed from doc costs a decompression and a JSON parse per row
+// (17 µs per row on a loaded machine, measured with action so: the zone
+// check's pass took 9 CPU-s on 500k events instead of none): nothing a
+// query made on every ingest tests, nor any index, may be one. They are a
+// view's columns, not generated columns of the table: SQLite computes a
+// table's generated columns on every INSERT, which cost the ingest of 500k
+// events 5 CPU-s (measured).
 const schema = `
-CREATE TABLE IF NOT EXISTS events (
+CREATE TABLE IF NOT EXISTS event_rows (
 	id BLOB NOT NULL,
 	ts INTEGER NOT NULL,
 	action TEXT,
-	user_name TEXT,
+	parser TEXT,
 	source_ip TEXT,
 	run INTEGER NOT NULL,
-	doc TEXT NOT NULL
+	z BLOB NOT NULL
+);
+CREATE VIEW IF NOT EXISTS events AS SELECT
+	rowid AS rowid, id, ts, action, parser, source_ip, run, z,
+	jejak_doc(z, id) AS doc,
+	json_extract(jejak_doc(z, id), '$.user.name') AS user_name
+FROM event_rows;
+CREATE TRIGGER IF NOT EXISTS events_delete INSTEAD OF DELETE ON events BEGIN
+	DELETE FROM event_rows WHERE rowid = OLD.rowid;
+END;
+CREATE TRIGGER IF NOT EXISTS events_update INSTEAD OF UPDATE OF doc ON events BEGIN
+	UPDATE event_rows SET z = jejak_compress(NEW.doc) WHERE rowid = OLD.rowid;
+END;
+CREATE TABLE IF NOT EXISTS dicts (
+	id INTEGER PRIMARY KEY,
+	parser TEXT NOT NULL,
+	content BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS runs (
 	id INTEGER PRIMARY KEY,
@@ -114,7 +159,7 @@ CREATE VIEW IF NOT EXISTS timeline AS SELECT
 	user_name,
 	source_ip,
 	json_extract(doc, '$.host.name') AS host_name,
-	json_extract(doc, '$.jejak.provenance.parser') AS parser,
+	parser,
 	json_extract(doc, '$.jejak.provenance.evidence_sha256') AS evidence,
 	json_extract(doc, '$.jejak.provenance.path') AS path,
 	lower(hex(id)) AS id,
@@ -155,12 +200,11 @@ type Store struct {
 	written  int64
 	// leave: an interrupted run leaves its deferred indexes to the next
 	// Open (see LeaveIndexes).
-	leave bool
-	// legacyUnique: a store from before version 3 that already held events
-	// keeps the UNIQUE constraint of its table in place of events_id.
-	legacyUnique bool
-	ins          map[int]rawStmt // multi-row inserts by row count, prepared on w
-	chunks       sync.Pool       // *chunk, recycled between batches
+	leave  bool
+	ins    map[int]rawStmt // multi-row inserts by row count, prepared on w
+	chunks sync.Pool       // *chunk, recycled between batches
+	codec  codec
+	path   string
 }
 
 var _ timeline.Store = (*Store)(nil)
@@ -177,7 +221,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open case store %s: %w", path, err)
 	}
-	s := &Store{db: db}
+	s := &Store{db: db, path: path}
 	if err := s.open(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open case store %s: %w", path, err)
@@ -190,14 +234,16 @@ func (s *Store) open(ctx context.Context) error {
 	if s.w, err = s.db.Conn(ctx); err != nil {
 		return err
 	}
+	// First, before anything writes to the file: a store of another
+	// format is refused as it is.
+	if err := s.checkVersion(ctx); err != nil {
+		return err
+	}
 	// Another process's bulk run may hold the file in rollback mode; it
 	// switches back itself, so a busy database is no error here.
 	var mode string
 	if err := s.w.QueryRowContext(ctx, `PRAGMA journal_mode=WAL`).Scan(&mode); err != nil && !isBusy(err) {
 		return fmt.Errorf("set WAL mode: %w", err)
-	}
-	if err := s.migrate(ctx); err != nil {
-		return err
 	}
 	if _, err := s.w.ExecContext(ctx, schema); err != nil {
 		return fmt.Errorf("create schema: %w", err)
@@ -205,7 +251,7 @@ func (s *Store) open(ctx context.Context) error {
 	if err := s.addRunColumns(ctx); err != nil {
 		return err
 	}
-	if s.legacyUnique, err = s.hasIndex(ctx, legacyIndex); err != nil {
+	if err := s.loadDicts(ctx, s.w); err != nil {
 		return err
 	}
 	// A first run that crashed left its deferred indexes unbuilt.
@@ -215,64 +261,66 @@ func (s *Store) open(ctx context.Context) error {
 	return nil
 }
 
-// legacyIndex is the index SQLite made for "id UNIQUE" in stores up to
-// schema version 2.
-const legacyIndex = "sqlite_autoindex_events_1"
-
 func (s *Store) hasIndex(ctx context.Context, name string) (bool, error) {
 	var n int
 	err := s.w.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type='index' AND name=?`, name).Scan(&n)
 	return n > 0, err
 }
 
-// migrate brings a store written by an older jejak to schemaVersion.
-func (s *Store) migrate(ctx context.Context) error {
+// VersionError is Open's refusal of a case store of another format.
+type VersionError struct {
+	Path      string
+	Found     int // the store's format version
+	Supported int // FormatVersion
+}
+
+func (e *VersionError) Error() string {
+	if e.Found > e.Supported {
+		return fmt.Sprintf("case store %s is format version %d, written by a newer jejak; this one reads version %d only: open the case with the jejak that wrote it, or a newer one",
+			e.Path, e.Found, e.Supported)
+	}
+	return fmt.Sprintf("case store %s is format version %d; this jejak reads version %d only (compressed documents) and does not convert older stores: analyze the evidence again into a new case, or open this one with the jejak that wrote it",
+		e.Path, e.Found, e.Supported)
+}
+
+// checkVersion refuses a store of another format that holds events,
+// makes an older one without events again, and stamps a new store.
+//
+// Older stores are refused rather than converted: converting means
+// decoding and compressing every document, as costly as the ingest that
+// wrote them, and the evidence (not the old store) is what a timeline is
+// re-made from.
+func (s *Store) checkVersion(ctx context.Context) error {
 	var v int
 	if err := s.w.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v); err != nil {
 		return err
 	}
-	if v >= schemaVersion {
+	if v == FormatVersion {
 		return nil
 	}
-	var cols []string
-	rows, err := s.w.QueryContext(ctx, `SELECT name FROM pragma_table_info('events')`)
-	if err != nil {
+	if v > FormatVersion {
+		return &VersionError{Path: s.path, Found: v, Supported: FormatVersion}
+	}
+	// Formats up to 3 kept the events in a table named events (a view
+	// since 4).
+	var tables int
+	if err := s.w.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type='table' AND name='events'`).Scan(&tables); err != nil {
 		return err
 	}
-	for rows.Next() {
-		var c string
-		if err := rows.Scan(&c); err != nil {
-			rows.Close()
-			return err
-		}
-		cols = append(cols, c)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	stmts := []string{}
-	for _, c := range []string{"parser", "evidence", "outcome", "host_name"} {
-		if contains(cols, c) {
-			stmts = append(stmts, `ALTER TABLE events DROP COLUMN `+c)
-		}
-	}
-	// An empty table declared "id UNIQUE" is made again without it, so
-	// that a first run can defer the unique index. One that holds events
-	// keeps its constraint: copying the table would cost an upgrade as much
-	// as an ingest, for no other gain.
-	var empty bool
-	if len(cols) > 0 {
+	var stmts []string
+	if tables > 0 {
+		var empty bool
 		if err := s.w.QueryRowContext(ctx, `SELECT NOT EXISTS(SELECT 1 FROM events)`).Scan(&empty); err != nil {
 			return err
 		}
+		if !empty {
+			return &VersionError{Path: s.path, Found: v, Supported: FormatVersion}
+		}
+		// No event to lose: the table and view are made anew below. Runs
+		// and warnings keep their tables (addRunColumns updates runs).
+		stmts = append(stmts, `DROP VIEW IF EXISTS timeline`, `DROP TABLE events`)
 	}
-	if legacy, err := s.hasIndex(ctx, legacyIndex); err != nil {
-		return err
-	} else if legacy && empty {
-		stmts = append(stmts, `DROP TABLE events`)
-	}
-	stmts = append(stmts, fmt.Sprintf(`PRAGMA user_version=%d`, schemaVersion))
+	stmts = append(stmts, fmt.Sprintf(`PRAGMA user_version=%d`, FormatVersion))
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -280,19 +328,10 @@ func (s *Store) migrate(ctx context.Context) error {
 	defer tx.Rollback()
 	for _, q := range stmts {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("migrate schema (%s): %w", q, err)
+			return fmt.Errorf("make the store format %d (%s): %w", FormatVersion, q, err)
 		}
 	}
 	return tx.Commit()
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // isBusy reports whether err is SQLite's "database is locked" (with any
@@ -355,7 +394,7 @@ func (s *Store) StartRun(ctx context.Context, rs RunStart) (int64, error) {
 		return 0, err
 	}
 	var empty bool
-	if err := s.w.QueryRowContext(ctx, `SELECT NOT EXISTS(SELECT 1 FROM events)`).Scan(&empty); err != nil {
+	if err := s.w.QueryRowContext(ctx, `SELECT NOT EXISTS(SELECT 1 FROM event_rows)`).Scan(&empty); err != nil {
 		return 0, err
 	}
 	if !empty || s.bulk {
@@ -365,7 +404,7 @@ func (s *Store) StartRun(ctx context.Context, rs RunStart) (int64, error) {
 		return 0, fmt.Errorf("defer indexes: %w", err)
 	}
 	s.bulk = true
-	s.deferred, s.written = !s.legacyUnique, 0
+	s.deferred, s.written = true, 0
 	// Idle pooled connections keep the WAL open, which would refuse the
 	// switch: let them go.
 	s.db.SetMaxIdleConns(0)
@@ -393,14 +432,10 @@ func (s *Store) BuildIndexes(ctx context.Context) error {
 func (s *Store) buildIndexes(ctx context.Context) (removed int64, err error) {
 	var have int
 	if err := s.w.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type='index' AND name IN
-		('events_id', 'events_ts', 'events_action', 'events_user', 'events_source_ip')`).Scan(&have); err != nil {
+		('`+strings.Join(storeIndexes, "', '")+`')`).Scan(&have); err != nil {
 		return 0, err
 	}
-	want := 5
-	if s.legacyUnique {
-		want = 4
-	}
-	if have >= want {
+	if have >= len(storeIndexes) {
 		return 0, nil
 	}
 	// Each CREATE INDEX reads the whole table: through a memory map, no
@@ -417,10 +452,8 @@ func (s *Store) buildIndexes(ctx context.Context) (removed int64, err error) {
 			err = rerr
 		}
 	}()
-	if !s.legacyUnique {
-		if removed, err = s.buildUnique(ctx); err != nil {
-			return 0, err
-		}
+	if removed, err = s.buildUnique(ctx); err != nil {
+		return 0, err
 	}
 	if _, err := s.w.ExecContext(ctx, indexes); err != nil {
 		return 0, fmt.Errorf("build indexes: %w", err)
@@ -517,7 +550,7 @@ func (s *Store) finishWrites(ctx context.Context) (int64, error) {
 	}
 	if built {
 		var kept int64
-		if err := s.w.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE run=?`, s.run).Scan(&kept); err != nil {
+		if err := s.w.QueryRowContext(ctx, `SELECT count(*) FROM event_rows WHERE run=?`, s.run).Scan(&kept); err != nil {
 			return 0, err
 		}
 		removed = s.written - kept
@@ -604,8 +637,11 @@ func where(q timeline.Query) (string, []any) {
 
 // Search streams matching events in time order.
 func (s *Store) Search(ctx context.Context, q timeline.Query, fn func(*timeline.Event) error) error {
+	if err := s.loadDicts(ctx, s.db); err != nil {
+		return err
+	}
 	w, args := where(q)
-	query := "SELECT doc FROM events" + w + " ORDER BY ts, id"
+	query := "SELECT id, z FROM event_rows" + w + " ORDER BY ts, id"
 	if q.Limit > 0 {
 		query += fmt.Sprintf(" LIMIT %d", q.Limit)
 	}
@@ -621,7 +657,7 @@ func (s *Store) Search(ctx context.Context, q timeline.Query, fn func(*timeline.
 func (s *Store) Count(ctx context.Context, q timeline.Query) (int64, error) {
 	w, args := where(q)
 	var n int64
-	err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM events"+w, args...).Scan(&n)
+	err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM event_rows"+w, args...).Scan(&n)
 	if q.Limit > 0 && n > int64(q.Limit) {
 		n = int64(q.Limit)
 	}
@@ -681,4 +717,13 @@ func (s *Store) Warnings(ctx context.Context, latest bool, fn func(timeline.Warn
 		}
 	}
 	return rows.Err()
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }

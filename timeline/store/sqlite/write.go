@@ -15,12 +15,15 @@ import (
 )
 
 // row is an event ready to bind: its document encoded into a chunk's
-// buffer, its ID decoded, its index columns picked out.
+// buffer and compressed into another, its ID decoded, its columns picked
+// out.
 type row struct {
-	id                 [16]byte
-	ts                 int64
-	action, user, addr string
-	doc                []byte
+	id                   [16]byte
+	ts                   int64
+	action, parser, addr string
+	doc                  []byte // JSON, in chunk.buf
+	z                    []byte // the stored frame, in chunk.zbuf
+	zlen                 int
 }
 
 // chunk is a run of encoded events. Chunks are recycled, so that encoding
@@ -28,6 +31,7 @@ type row struct {
 type chunk struct {
 	rows []row
 	buf  []byte
+	zbuf []byte
 	err  error
 	done chan struct{}
 }
@@ -62,9 +66,7 @@ func (c *chunk) encode(evs []*timeline.Event) {
 		}
 		r.ts = e.Timestamp.UnixNano()
 		r.action = e.Event.Action
-		if e.User != nil {
-			r.user = e.User.Name
-		}
+		r.parser = e.Jejak.Provenance.Parser
 		if e.Source != nil {
 			r.addr = e.Source.IP
 		}
@@ -123,6 +125,9 @@ func (s *Store) encodeAhead(batch []*timeline.Event) (chunks <-chan *chunk, rele
 			evs := batch[lo:min(lo+encodeChunk, len(batch))]
 			go func() {
 				c.encode(evs)
+				if c.err == nil {
+					c.err = s.compressChunk(c)
+				}
 				close(c.done)
 			}()
 			out <- c // never blocks: out has room for every chunk
@@ -202,6 +207,12 @@ func (s *Store) Write(ctx context.Context, batch []*timeline.Event) (timeline.Wr
 				tx.Rollback()
 			}
 		}()
+		pending := s.codec.takePending()
+		defer func() {
+			if !committed {
+				s.codec.keepPending(pending)
+			}
+		}()
 		args := make([]driver.NamedValue, 0, insertRows*insertCols)
 		for c := range chunks {
 			<-c.done
@@ -224,12 +235,11 @@ func (s *Store) Write(ctx context.Context, batch []*timeline.Event) (timeline.Wr
 						driver.NamedValue{Ordinal: len(a) + 1, Value: r.id[:]},
 						driver.NamedValue{Ordinal: len(a) + 2, Value: r.ts},
 						driver.NamedValue{Ordinal: len(a) + 3, Value: nullable(r.action)},
-						driver.NamedValue{Ordinal: len(a) + 4, Value: nullable(r.user)},
+						driver.NamedValue{Ordinal: len(a) + 4, Value: nullable(r.parser)},
 						driver.NamedValue{Ordinal: len(a) + 5, Value: nullable(r.addr)},
 						driver.NamedValue{Ordinal: len(a) + 6, Value: s.run},
-						// Bound as text, so that sqlite3 and json_extract
-						// see a string; the driver copies it at once.
-						driver.NamedValue{Ordinal: len(a) + 7, Value: unsafe.String(unsafe.SliceData(r.doc), len(r.doc))})
+						// The driver copies the blob at once.
+						driver.NamedValue{Ordinal: len(a) + 7, Value: r.z})
 				}
 				res, err := stmt.ExecContext(bg, a)
 				if err != nil {
@@ -243,6 +253,12 @@ func (s *Store) Write(ctx context.Context, batch []*timeline.Event) (timeline.Wr
 				st.Duplicates += len(part) - int(n)
 			}
 			release(c)
+		}
+		// Dictionaries this batch made (pending also holds those of a
+		// failed earlier batch) commit with the rows that need them.
+		pending = append(pending, s.codec.takePending()...)
+		if err := storeDicts(conn, pending); err != nil {
+			return err
 		}
 		if err := tx.Commit(); err != nil {
 			return fmt.Errorf("commit: %w", err)
@@ -270,7 +286,7 @@ func (s *Store) insertStmt(conn rawConn, n int) (rawStmt, error) {
 		return st, nil
 	}
 	var b strings.Builder
-	b.WriteString(`INSERT OR IGNORE INTO events(id, ts, action, user_name, source_ip, run, doc) VALUES `)
+	b.WriteString(`INSERT OR IGNORE INTO event_rows(id, ts, action, parser, source_ip, run, z) VALUES `)
 	for i := range n {
 		if i > 0 {
 			b.WriteByte(',')
