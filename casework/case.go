@@ -4,9 +4,14 @@
 //
 // A case is created with Init or opened with Open; evidence is registered
 // with (*Case).AddEvidence, read into the case timeline with
-// (*Case).Ingest and hunted with (*Case).Hunt. Each takes an options
-// struct and returns a result to print or inspect: nothing here writes to
-// a terminal.
+// (*Case).Ingest and hunted with (*Case).Hunt; (*Case).Report, Export and
+// Index write the outputs, Verify checks the custody chain. Baselines
+// ((*Case).CaptureBaseline, DiffBaseline) and live logs ((*Case).Watch)
+// feed the same store. A case that lives in Elasticsearch is worked by
+// RunWorker and read with OpenCluster ((*Cluster).Hunt, Report, Export).
+// Each call takes an options struct and returns a result to print or
+// inspect: nothing here writes to a terminal (progress and notes come
+// through callbacks in the options).
 //
 // Its subpackages are the layers above the parsers: ingest (the pipeline),
 // hunt (analysis), zonecheck and baseline (checks), report (outputs),
