@@ -159,6 +159,18 @@ func testRewrite(t *testing.T, s timeline.Store) {
 	if n := count(t, s, timeline.Query{}); n != int64(len(evs)) {
 		t.Errorf("Count after re-Write = %d, want %d", n, len(evs))
 	}
+	// The first write of an ID wins: an event parsed again differently
+	// (a newer parser) is a duplicate and changes nothing stored.
+	changed := Events()[:1]
+	changed[0].Message = "parsed again, differently"
+	if st := write(t, s, changed); st.Duplicates != 1 {
+		t.Errorf("re-Write of a changed event = %+v, want 1 duplicate", st)
+	}
+	for _, e := range search(t, s, timeline.Query{From: changed[0].Timestamp, To: changed[0].Timestamp.Add(1)}) {
+		if e.Jejak.ID == changed[0].Jejak.ID && e.Message != evs[0].Message {
+			t.Errorf("stored event changed by a duplicate: message %q", e.Message)
+		}
+	}
 	// A mixed batch: some known, some new.
 	more := Many(5)
 	mixed := append(Events()[:3], more...)
