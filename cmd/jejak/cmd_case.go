@@ -2,7 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 
 	"github.com/jejak-forensics/jejak/forensics/evidence"
 	"github.com/urfave/cli/v2"
@@ -66,8 +69,16 @@ EXAMPLE
 					return err
 				}
 				entries, verr := cs.VerifyCustody()
+				size, err := storeSize(cs)
+				if err != nil {
+					return err
+				}
 				if c.Bool("json") {
-					out := map[string]any{"case": cs.Info(), "dir": cs.Dir(), "custody_entries": len(entries), "custody_ok": verr == nil}
+					out := map[string]any{"case": cs.Info(), "dir": cs.Dir(), "custody_entries": len(entries), "custody_ok": verr == nil,
+						"store_bytes": size.store, "evidence_bytes": size.evidence}
+					if size.evidence > 0 {
+						out["store_ratio"] = size.ratio()
+					}
 					if verr != nil {
 						out["custody_error"] = verr.Error()
 					}
@@ -75,7 +86,7 @@ EXAMPLE
 					fmt.Fprintln(e.stdout, string(b))
 				} else {
 					i := cs.Info()
-					fmt.Fprintf(e.stdout, "case      %s\nfolder    %s\nexaminer  %s\nzone      %s\ncreated   %s\ncustody   %d entries, ", i.Name, cs.Dir(), i.Examiner, i.Zone, i.Created.Format("2006-01-02T15:04:05Z07:00"), len(entries))
+					fmt.Fprintf(e.stdout, "case      %s\nfolder    %s\nexaminer  %s\nzone      %s\ncreated   %s\nstore     %s\ncustody   %d entries, ", i.Name, cs.Dir(), i.Examiner, i.Zone, i.Created.Format("2006-01-02T15:04:05Z07:00"), size, len(entries))
 					if verr == nil {
 						// Only the links and the head: the case files, the
 						// store and the signatures are checked by verify.
@@ -88,4 +99,47 @@ EXAMPLE
 			},
 		}, casePushCmd(e), casePullCmd(e)},
 	})
+}
+
+// caseSize is what 'case show' says of the store: its bytes on disk and
+// the bytes of the evidence registered, which it was made from.
+type caseSize struct {
+	store, evidence int64
+}
+
+// storeSize measures the store's files (case.db and, while a writer has
+// the store open, its write-ahead log) and sums the registered evidence.
+func storeSize(cs *evidence.Case) (caseSize, error) {
+	var sz caseSize
+	for _, p := range []string{cs.StorePath(), cs.StorePath() + "-wal"} {
+		fi, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return sz, fmt.Errorf("store size: %w", err)
+		}
+		sz.store += fi.Size()
+	}
+	items, err := cs.Evidence()
+	if err != nil {
+		return sz, err
+	}
+	for _, it := range items {
+		sz.evidence += it.Size
+	}
+	return sz, nil
+}
+
+func (sz caseSize) ratio() float64 { return float64(sz.store) / float64(sz.evidence) }
+
+func (sz caseSize) String() string {
+	if sz.store == 0 {
+		return "none yet (nothing ingested)"
+	}
+	s := fmt.Sprintf("%s (case.db)", humanBytes(sz.store))
+	if sz.evidence > 0 {
+		s += fmt.Sprintf(", %.2f× the %s of evidence registered", sz.ratio(), humanBytes(sz.evidence))
+	}
+	return s
 }
