@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, known ...Known) {
 		{"QueryPaging", func(t *testing.T) { testQueryPaging(t, open(t)) }},
 		{"Raw", func(t *testing.T) { testRaw(t, open) }},
 		{"Findings", func(t *testing.T) { testFindings(t, open(t)) }},
+		{"Cancel", func(t *testing.T) { testCancel(t, open(t)) }},
 		{"Close", func(t *testing.T) { testClose(t, open(t)) }},
 	}
 	why := map[string]string{}
