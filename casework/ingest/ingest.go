@@ -53,7 +53,9 @@ type Config struct {
 	// SpoolLimit caps the bytes one such member may take in TempDir: 0 is
 	// DefaultSpoolLimit, NoSpoolLimit lifts the cap. A member that expands
 	// beyond it is skipped (SkipSpoolLimit, a warning naming the file and
-	// the limit) and the walk goes on with the next file.
+	// the limit) and the walk goes on with the next file. A member read
+	// whole by its first read (under 256 KiB) is given to the parser from
+	// memory, takes nothing in TempDir and is not subject to the limit.
 	SpoolLimit int64
 	// Workers is how many evidence items are walked at once (default: the
 	// number of cores). Encoding and storing run beside them.
