@@ -40,8 +40,16 @@ func TestEventsUnchanged(t *testing.T) {
 	}
 	for name, root := range roots {
 		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() || strings.HasSuffix(path, ".sha256") {
+			if err != nil {
 				return err
+			}
+			if d.IsDir() && path == filepath.Join("testdata", "fuzz") {
+				// Fuzz regression inputs come and go with the fuzz
+				// tests; the golden file would have to follow each one.
+				return filepath.SkipDir
+			}
+			if d.IsDir() || strings.HasSuffix(path, ".sha256") {
+				return nil
 			}
 			data, err := os.ReadFile(path)
 			if err != nil {
