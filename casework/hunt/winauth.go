@@ -147,6 +147,7 @@ type passwordSpray struct {
 	open       map[string]*sprayEpisode
 	byIP       map[string]string // client address → the workstation key it was seen with
 	out        []Finding
+	swept      time.Time // when open was last cleared of idle episodes (sweepIdle)
 }
 
 type sprayEpisode struct {
@@ -180,6 +181,10 @@ func newPasswordSpray(h *hunter, r *Rule) (analyzer, error) {
 }
 
 func (p *passwordSpray) observe(ev *timeline.Event) {
+	if ev.Timestamp.Sub(p.swept) > p.window {
+		p.swept = ev.Timestamp
+		sweepIdle(p.open, ev.Timestamp, p.window, func(ep *sprayEpisode) time.Time { return ep.last }, p.close)
+	}
 	if id := winEventID(ev, securityAuditing); id == 4624 {
 		// A success from a spraying source, for an account it tried, is
 		// what makes a spray matter.
@@ -251,6 +256,11 @@ func (ep *sprayEpisode) attempts(account string) int {
 
 func (p *passwordSpray) close(ep *sprayEpisode) {
 	delete(p.open, ep.key)
+	for _, ip := range ep.addrs {
+		if p.byIP[ip] == ep.key {
+			delete(p.byIP, ip) // byAddr finds no open episode through it
+		}
+	}
 	if len(ep.order) < p.accounts || !ep.inScope {
 		return
 	}
@@ -288,6 +298,26 @@ func (p *passwordSpray) finish() []Finding {
 		p.close(p.open[k])
 	}
 	return p.out
+}
+
+// sweepIdle closes the episodes idle for longer than the window at now,
+// as bruteForce.sweep does: events come in time order, so such an episode
+// could only be closed by its key's next event, and closing it now changes
+// no finding, while an internet-facing server's open episodes (one per
+// address that tried once) stay those of the last window instead of one
+// per address of the whole log. Called once per window: linear cost.
+// Keys are closed in sorted order, as finish closes the rest.
+func sweepIdle[E any](open map[string]E, now time.Time, window time.Duration, last func(E) time.Time, closeEp func(E)) {
+	var idle []string
+	for k, ep := range open {
+		if now.Sub(last(ep)) > window {
+			idle = append(idle, k)
+		}
+	}
+	slices.Sort(idle)
+	for _, k := range idle {
+		closeEp(open[k])
+	}
 }
 
 func authKeys[V any](m map[string]V) []string {
@@ -338,6 +368,7 @@ type kerberosBurst struct {
 	bySource map[string]*kerbEpisode
 	byUser   map[string]*kerbEpisode
 	done     []*kerbEpisode // closed episodes that met the rule, judged again at finish
+	swept    time.Time      // when the maps were last cleared of idle episodes (sweepIdle)
 }
 
 type kerbEpisode struct {
@@ -389,6 +420,12 @@ func (k *kerberosBurst) observe(ev *timeline.Event) {
 	src := winIP(ev)
 	if src == "" {
 		src = "host " + strings.ToUpper(hostOf(ev))
+	}
+	if ev.Timestamp.Sub(k.swept) > k.window {
+		k.swept = ev.Timestamp
+		last := func(ep *kerbEpisode) time.Time { return ep.last }
+		sweepIdle(k.bySource, ev.Timestamp, k.window, last, func(ep *kerbEpisode) { k.close(k.bySource, ep) })
+		sweepIdle(k.byUser, ev.Timestamp, k.window, last, func(ep *kerbEpisode) { k.close(k.byUser, ep) })
 	}
 	ref := k.h.ref(ev)
 	k.add(k.bySource, src, true, user, st, ev, ref)
@@ -757,6 +794,7 @@ type mssqlBurst struct {
 	window time.Duration
 	open   map[string]*mssqlEpisode
 	out    []Finding
+	swept  time.Time // when open was last cleared of idle episodes (sweepIdle)
 	// both: one logon is in the Application log and in ERRORLOG when
 	// both were collected; the second copy (same client, user and
 	// outcome in the same second, from the other source) is not counted.
@@ -814,6 +852,10 @@ func (m *mssqlBurst) observe(ev *timeline.Event) {
 	failed, client, user, ok := mssqlEvent(ev)
 	if !ok || m.duplicate(ev, failed, client, user) {
 		return
+	}
+	if ev.Timestamp.Sub(m.swept) > m.window {
+		m.swept = ev.Timestamp
+		sweepIdle(m.open, ev.Timestamp, m.window, func(ep *mssqlEpisode) time.Time { return ep.last }, m.close)
 	}
 	ep := m.open[client]
 	if ep != nil && ev.Timestamp.Sub(ep.last) > m.window {
