@@ -214,11 +214,22 @@ func events(r *ntfs.Record, off int64, paths []resolved, out []*timeline.Event) 
 	if !inUse {
 		tags, state = tagsDeleted, " (deleted)"
 	}
-	entry := strconv.FormatUint(r.Entry, 10)
-	seq := strconv.FormatUint(uint64(r.Seq), 10)
-	entryOff := strconv.FormatInt(off, 10)
-	links := strconv.FormatUint(uint64(r.Links), 10)
-	lsn := strconv.FormatUint(r.LSN, 10)
+	// The entry's numbers as text, formatted into one string and sliced
+	// (one allocation, not five).
+	var nb [5 * 20]byte
+	num := nb[:0]
+	var ends [5]int
+	for i, n := range [5]uint64{r.Entry, uint64(r.Seq), uint64(off), uint64(r.Links), r.LSN} {
+		if i == 2 {
+			num = strconv.AppendInt(num, off, 10) // an offset: signed
+		} else {
+			num = strconv.AppendUint(num, n, 10)
+		}
+		ends[i] = len(num)
+	}
+	nums := string(num)
+	entry, seq, entryOff := nums[:ends[0]], nums[ends[0]:ends[1]], nums[ends[1]:ends[2]]
+	links, lsn := nums[ends[2]:ends[3]], nums[ends[3]:ends[4]]
 	one := func(attr string, attrOff int, times *ntfs.MACB, p string, orphan bool, fn *ntfs.FileName) {
 		// What the four events' data share; the hint leaves room for
 		// macb and filetime, so neither a clone nor the template grows.
@@ -236,7 +247,10 @@ func events(r *ntfs.Record, off int64, paths []resolved, out []*timeline.Event) 
 		proto["attribute"] = attr
 		if fn != nil {
 			proto["name_type"] = fn.SpaceName()
-			proto["parent_ref"] = strconv.FormatUint(fn.ParentEntry, 10) + "-" + strconv.FormatUint(uint64(fn.ParentSeq), 10)
+			var ref [41]byte
+			b := strconv.AppendUint(ref[:0], fn.ParentEntry, 10)
+			b = append(b, '-')
+			proto["parent_ref"] = string(strconv.AppendUint(b, uint64(fn.ParentSeq), 10))
 		}
 		if orphan {
 			proto["orphan"] = "true"
