@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -182,17 +183,32 @@ type RuleText struct {
 
 // WarningGroup is the warnings of one kind about one file.
 type WarningGroup struct {
-	Kind   timeline.WarningKind
-	Where  string
-	Parser string
-	Count  int64
-	First  string // the first warning's message
+	Kind     timeline.WarningKind
+	Where    string
+	Parser   string
+	Evidence string // SHA-256 of the evidence item
+	Count    int64
+	// First is the message of the group's warning earliest in the file
+	// (lowest offset, then record; one without an offset after those
+	// with one; the first given on a tie), so the group reads the same
+	// whichever store gave the warnings in whichever order.
+	First string
+	at    [2]int64 // offset and record of First
 }
 
-// GroupWarnings groups warnings by kind and place, in a stable order.
+// GroupWarnings groups warnings by kind and place, in an order that does
+// not depend on the order of ws.
 func GroupWarnings(ws []timeline.Warning) []WarningGroup {
 	idx := map[string]int{}
 	var out []WarningGroup
+	// An unknown offset (-1) sorts after every known one.
+	pos := func(w timeline.Warning) [2]int64 {
+		off := w.Offset
+		if off < 0 {
+			off = math.MaxInt64
+		}
+		return [2]int64{off, w.Record}
+	}
 	for _, w := range ws {
 		where := w.Path
 		if len(w.Chain) > 0 {
@@ -203,7 +219,9 @@ func GroupWarnings(ws []timeline.Warning) []WarningGroup {
 		if !ok {
 			i = len(out)
 			idx[k] = i
-			out = append(out, WarningGroup{Kind: w.Kind, Where: where, Parser: w.Parser, First: warningText(w)})
+			out = append(out, WarningGroup{Kind: w.Kind, Where: where, Parser: w.Parser, Evidence: w.Evidence, First: warningText(w), at: pos(w)})
+		} else if p := pos(w); cmp.Compare(p[0], out[i].at[0]) < 0 || (p[0] == out[i].at[0] && p[1] < out[i].at[1]) {
+			out[i].First, out[i].at = warningText(w), p
 		}
 		out[i].Count++
 	}
@@ -217,7 +235,11 @@ func GroupWarnings(ws []timeline.Warning) []WarningGroup {
 		if c := strings.Compare(a.Where, b.Where); c != 0 {
 			return c
 		}
-		return strings.Compare(a.Parser, b.Parser)
+		if c := strings.Compare(a.Parser, b.Parser); c != 0 {
+			return c
+		}
+		// The same file in two evidence items.
+		return strings.Compare(a.Evidence, b.Evidence)
 	})
 	return out
 }

@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -114,6 +115,47 @@ func TestGroupWarnings(t *testing.T) {
 	// A file left unread comes before records skipped inside read files.
 	if len(g) != 2 || g[0].Where != "x.bin" || g[1].Kind != timeline.WarnRecord || g[1].Count != 2 || g[1].First != "offset 10, record 2: bad" {
 		t.Errorf("groups: %+v", g)
+	}
+}
+
+// TestGroupWarningsAnyOrder: the groups, their order and each group's
+// first message are the same whatever order the warnings come in (the
+// case store gives them as met, Elasticsearch by document ID): the
+// warning earliest in the file speaks for its group, one without an
+// offset last; the same file in two evidence items is two groups, in
+// evidence order.
+func TestGroupWarningsAnyOrder(t *testing.T) {
+	ws := []timeline.Warning{
+		{Kind: timeline.WarnRecord, Evidence: "bb", Path: "System.evtx", Parser: "evtx", Offset: 135168, Message: "chunk truncated"},
+		{Kind: timeline.WarnRecord, Evidence: "bb", Path: "System.evtx", Parser: "evtx", Offset: -1, Message: "no offset"},
+		{Kind: timeline.WarnRecord, Evidence: "bb", Path: "System.evtx", Parser: "evtx", Offset: 4096, Record: 9, Message: "record 9"},
+		{Kind: timeline.WarnRecord, Evidence: "bb", Path: "System.evtx", Parser: "evtx", Offset: 4096, Record: 7, Message: "record 7"},
+		{Kind: timeline.WarnRecord, Evidence: "aa", Path: "System.evtx", Parser: "evtx", Offset: 8, Message: "other item"},
+		{Kind: timeline.WarnUnrecovered, Evidence: "bb", Path: "System.evtx", Parser: "evtx", Offset: -1, Message: "slack"},
+	}
+	want := []WarningGroup{
+		{Kind: timeline.WarnRecord, Where: "System.evtx", Parser: "evtx", Evidence: "aa", Count: 1, First: "offset 8: other item"},
+		{Kind: timeline.WarnRecord, Where: "System.evtx", Parser: "evtx", Evidence: "bb", Count: 4, First: "offset 4096, record 7: record 7"},
+		{Kind: timeline.WarnUnrecovered, Where: "System.evtx", Parser: "evtx", Evidence: "bb", Count: 1, First: "slack"},
+	}
+	// Every rotation and the reverse of each.
+	for i := range ws {
+		perm := append(append([]timeline.Warning{}, ws[i:]...), ws[:i]...)
+		rev := slices.Clone(perm)
+		slices.Reverse(rev)
+		for _, p := range [][]timeline.Warning{perm, rev} {
+			got := GroupWarnings(p)
+			if len(got) != len(want) {
+				t.Fatalf("%d groups, want %d: %+v", len(got), len(want), got)
+			}
+			for j := range want {
+				g := got[j]
+				g.at = [2]int64{}
+				if g != want[j] {
+					t.Errorf("order %d: group %d is %+v, want %+v", i, j, g, want[j])
+				}
+			}
+		}
 	}
 }
 

@@ -301,6 +301,12 @@ func TestReportExportFromCluster(t *testing.T) {
 	dir := t.TempDir()
 	cs := filepath.Join(dir, "case")
 	mustRun(t, exitOK, "analyze", example, "--out", cs, "--tz", "Asia/Jakarta", "--examiner", "t")
+	// Damaged EVTX files: warnings of every class, several per file, for
+	// the report's limitations to state alike from either store.
+	mustRun(t, exitOK, "evidence", "add", cs, filepath.Join(parsertest.Corpus(t, "logs"), "windows"))
+	if _, errs, code := jejak(t, "ingest", cs, "-q"); code != exitWarnings {
+		t.Fatalf("ingest of the damaged EVTX files: exit %d, want %d (warnings)\n%s", code, exitWarnings, errs)
+	}
 	mustRun(t, exitOK, "hunt", cs, "--after", "2024-02-14 19:00", "--json")
 	index := testIndex(t, u, "jejak-test-cluster-report")
 	t.Cleanup(func() {
@@ -364,6 +370,9 @@ func TestReportExportFromCluster(t *testing.T) {
 	}
 	if !strings.Contains(string(rep), "JEJAK-") {
 		t.Fatal("the report from the cluster names no finding: the hunt did not reach it")
+	}
+	if !strings.Contains(string(rep), "| unrecovered | dir:") {
+		t.Fatal("the report from the cluster lists no warning group: the comparison did not cover them")
 	}
 	for _, format := range []string{"csv", "jsonl", "timesketch"} {
 		name := "timeline-" + format + ".jsonl"
