@@ -354,32 +354,13 @@ func (s clusterSource) Runs(ctx context.Context) ([]sqlite.RunRecord, error) {
 }
 
 // Warnings are every warning the cluster holds (each stored once, by its
-// content), in the order of the file and the place in it. The case store
-// gives the latest run's in the order they were met; within one file that
-// is this order, so the report's groups and their first message agree.
-// The warnings index does not say which run met a warning: for a case
-// ingested more than once (or by several workers, one item each) the
-// cluster's report lists the warnings of every run, where the folder's
-// lists the latest run's.
+// content), by document ID; the report's groups do not depend on the
+// order (report.GroupWarnings). The warnings index does not say which run
+// met a warning: for a case ingested more than once (or by several
+// workers, one item each) the cluster's report lists the warnings of
+// every run, where the folder's lists the latest run's.
 func (s clusterSource) Warnings(ctx context.Context, fn func(timeline.Warning) error) error {
-	var ws []timeline.Warning
-	if err := s.es.Case().Warnings(ctx, func(w timeline.Warning) error {
-		ws = append(ws, w)
-		return nil
-	}); err != nil {
-		return err
-	}
-	slices.SortStableFunc(ws, func(a, b timeline.Warning) int {
-		return cmp.Or(strings.Compare(a.Evidence, b.Evidence), slices.Compare(a.Chain, b.Chain), strings.Compare(a.Path, b.Path),
-			strings.Compare(a.Parser, b.Parser), cmp.Compare(a.Record, b.Record), cmp.Compare(a.Offset, b.Offset),
-			strings.Compare(string(a.Kind), string(b.Kind)), strings.Compare(a.Message, b.Message))
-	})
-	for _, w := range ws {
-		if err := fn(w); err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.es.Case().Warnings(ctx, fn)
 }
 
 func (s clusterSource) Hunts(ctx context.Context) ([]sqlite.HuntRecord, error) {
