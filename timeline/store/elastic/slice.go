@@ -57,16 +57,61 @@ func (p Sliced) Search(ctx context.Context, q timeline.Query, fn func(*timeline.
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
-	// Each slice pages with its own copy of the point in time's ID (the
-	// cluster may hand a slice a newer one); every ID seen is closed.
-	slices := make([]*sliceReader, p.n)
+	opened := pit
+	// Every reader pages with its own copy of the point in time's ID (the
+	// cluster may hand one a newer ID); every ID seen is closed at the end,
+	// once the readers have stopped.
+	var readers []*sliceReader
 	var wg sync.WaitGroup
+	ctx, cancel := context.WithCancel(ctx)
+	defer func() {
+		cancel()
+		wg.Wait()
+		ids := map[string]bool{opened: true}
+		for _, r := range readers {
+			ids[r.pit] = true
+		}
+		for id := range ids {
+			s.closePIT(ctx, id)
+		}
+	}()
+	reader := func(id, of, limit, buffer int) *sliceReader {
+		r := &sliceReader{s: s, id: id, max: of, pit: pit, qry: rangeQuery(q), limit: limit,
+			out: make(chan []*timeline.Event, buffer), done: make(chan struct{})}
+		readers = append(readers, r)
+		return r
+	}
+
+	// A read that fits in one page (a hunt reading back the rows of one
+	// instant does up to thousands of those) is not worth n requests and
+	// n goroutines: one page is asked first, without slices, and if it is
+	// the whole answer it is the answer. Otherwise it is dropped and the
+	// slices read everything: one page more for a large read.
+	whole := s.cfg.PageSize
+	if q.Limit > 0 && q.Limit <= whole {
+		whole = q.Limit
+	}
+	probe := reader(0, 1, whole, 1)
+	probe.run(ctx) // one page at most, which the buffer of 1 holds
+	if probe.err != nil {
+		return probe.err
+	}
+	if probe.read < int64(whole) || whole == q.Limit {
+		for _, e := range <-probe.out {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		if p.counts != nil {
+			p.counts[0] = probe.read
+		}
+		return nil
+	}
+	pit = probe.pit
+
+	slices := make([]*sliceReader, p.n)
 	for i := range slices {
-		r := &sliceReader{s: s, id: i, max: p.n, pit: pit, qry: rangeQuery(q), limit: q.Limit,
-			out: make(chan []*timeline.Event, sliceBuffer), done: make(chan struct{})}
+		r := reader(i, p.n, q.Limit, sliceBuffer)
 		slices[i] = r
 		wg.Add(1)
 		go func() {
@@ -74,21 +119,8 @@ func (p Sliced) Search(ctx context.Context, q timeline.Query, fn func(*timeline.
 			r.run(ctx)
 		}()
 	}
-	defer func() {
-		cancel()
-		wg.Wait()
-		ids := map[string]bool{pit: true}
-		for _, r := range slices {
-			ids[r.pit] = true
-		}
-		for id := range ids {
-			s.closePIT(ctx, id)
-		}
-	}()
-
-	merr := mergeSlices(ctx, slices, q.Limit, fn)
-	if merr != nil {
-		return merr
+	if err := mergeSlices(ctx, slices, q.Limit, fn); err != nil {
+		return err
 	}
 	if p.counts != nil {
 		for i, r := range slices {

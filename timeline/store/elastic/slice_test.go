@@ -111,6 +111,20 @@ func TestSlicedEqualsSingle(t *testing.T) {
 			if len(wantMid) != 777 {
 				t.Fatalf("PIT reader gave %d events of the window, want 777", len(wantMid))
 			}
+			// Reads that fit in one page (a hunt's read-back of one instant)
+			// take the one-page path: the same events as the PIT reader.
+			var instants []timeline.Query
+			_ = s.PIT().Search(context.Background(), timeline.Query{}, func(e *timeline.Event) error {
+				if len(instants) < 20 && (len(instants) == 0 || !e.Timestamp.Equal(instants[len(instants)-1].From)) {
+					instants = append(instants, timeline.Query{From: e.Timestamp, To: e.Timestamp.Add(1)})
+				}
+				return nil
+			})
+			for _, in := range instants {
+				if got, want := readIDs(t, s.Sliced(4), in), readIDs(t, s.PIT(), in); !slices.Equal(got, want) || len(want) == 0 {
+					t.Errorf("instant %v: 4 slices read %v, the PIT reader %v", in.From, got, want)
+				}
+			}
 			for _, slicesN := range []int{1, 2, 3, 5, 8} {
 				counts := make([]int64, slicesN)
 				r := elastic.WithSliceCounts(s.Sliced(slicesN), counts)
