@@ -224,6 +224,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	s := &Store{db: db, path: path}
 	if err := s.open(ctx); err != nil {
 		db.Close()
+		var ve *VersionError
+		if errors.As(err, &ve) {
+			return nil, err // it names the file
+		}
 		return nil, fmt.Errorf("open case store %s: %w", path, err)
 	}
 	return s, nil
