@@ -26,14 +26,14 @@ var update = flag.Bool("update", false, "rewrite testdata/events.sha256 from the
 
 // TestEventsUnchanged guards the speed work of issue 15: the events and
 // warnings the parser makes from every corpus file it matches and from 4 MB
-// of synthAccessLog, in two zones, must stay byte for byte what they were
+// of synthAccessLog and 2 MB of synthIISLog, in two zones, must stay byte for byte what they were
 // when testdata/events.sha256 was written (by the parser before the fast
 // paths, with -update). Each line holds a SHA-256 of the JSON of every
 // event (after Finalize, so IDs count) and every warning, with the counts
 // of both. On a mismatch the JSON lines are written to a temporary folder
 // for a diff against a run of the old code.
 func TestEventsUnchanged(t *testing.T) {
-	inputs := map[string][]byte{"synthetic-access.log": synthAccessLog(4 << 20)}
+	inputs := map[string][]byte{"synthetic-access.log": synthAccessLog(4 << 20), "synthetic-iis.log": synthIISLog(2 << 20)}
 	roots := map[string]string{"testdata": "testdata"}
 	if dir, err := parsertest.CorpusDir(); err == nil {
 		roots["corpus"] = dir
