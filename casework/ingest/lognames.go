@@ -44,6 +44,30 @@ var (
 	dbLog = regexp.MustCompile(`^(postgresql|postgres|mysql|mysqld|mariadb)[-_.].*\.(log|csv)$`)
 )
 
+// mayStrip says whether rotated or compressed can match base: both are
+// anchored at its end, which must then be a digit, "old", "bak" or a
+// compression suffix. A cheap test first, because knownLogName runs for
+// every file no parser recognised (hundreds of thousands in an image).
+func mayStrip(base string) bool {
+	if base == "" {
+		return false
+	}
+	if c := base[len(base)-1]; c >= '0' && c <= '9' {
+		return true
+	}
+	for _, s := range []string{"old", "bak", ".gz", ".bz2", ".xz", ".zst", ".lz4", ".z", ".lzma"} {
+		if strings.HasSuffix(base, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// mayBeDBLog is dbLog's prefix, tested before the expression.
+func mayBeDBLog(base string) bool {
+	return strings.HasPrefix(base, "postgres") || strings.HasPrefix(base, "mysql") || strings.HasPrefix(base, "mariadb")
+}
+
 // knownLogName reports whether a file with this path is a well-known log.
 // dirs are the paths of the containers around it (its chain), so a file in
 // an archive of /var/log counts as well.
@@ -56,7 +80,7 @@ func knownLogName(p string, chain []string) bool {
 		return false
 	}
 	base := strings.ToLower(path.Base(p))
-	for {
+	for mayStrip(base) {
 		b := compressed.ReplaceAllString(base, "")
 		b = rotated.ReplaceAllString(b, "")
 		if b == base {
@@ -65,7 +89,7 @@ func knownLogName(p string, chain []string) bool {
 		base = b
 	}
 	switch {
-	case logNames[base], dbLog.MatchString(base),
+	case logNames[base], mayBeDBLog(base) && dbLog.MatchString(base),
 		strings.HasSuffix(base, ".evtx"), strings.HasSuffix(base, ".evt"),
 		// systemd journals: system.journal, user-1000.journal, archived
 		// system@…journal and unclean *.journal~ files.

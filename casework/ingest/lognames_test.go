@@ -62,3 +62,28 @@ func TestKnownLogName(t *testing.T) {
 		}
 	}
 }
+
+// TestLogNamePrechecks: the cheap tests knownLogName makes before its
+// regular expressions never skip a name one of them would match.
+func TestLogNamePrechecks(t *testing.T) {
+	bases := []string{"", "auth.log", "syslog", "postgresql-15-main", "mysql", "mysqld", "mariadb", "postgres",
+		"file0001234.txt", "x", "messages", "error_log", "old", "bak", "z", "gz", ".", "-", "a.b.c"}
+	suffixes := []string{"", ".1", ".12", ".123", ".1234", "-20240101", "-2024010112", ".old", ".bak", "-old", "old", "bak",
+		".gz", ".bz2", ".xz", ".zst", ".lz4", ".z", ".lzma", ".tgz", ".gz.1", ".1.gz", ".log", ".csv", "_x.log", ".Z", "9"}
+	n := 0
+	for _, b := range bases {
+		for _, s1 := range suffixes {
+			for _, s2 := range suffixes {
+				name := b + s1 + s2
+				n++
+				if !mayStrip(name) && (compressed.MatchString(name) || rotated.MatchString(name)) {
+					t.Errorf("mayStrip(%q) false, but a suffix expression matches", name)
+				}
+				if !mayBeDBLog(name) && dbLog.MatchString(name) {
+					t.Errorf("mayBeDBLog(%q) false, but dbLog matches", name)
+				}
+			}
+		}
+	}
+	t.Logf("%d names", n)
+}
