@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"net/http"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -211,5 +212,35 @@ func TestProgressRate(t *testing.T) {
 	ev := &progressBar{unit: "events"}
 	if got := ev.rateText(3000, 3*time.Second); !strings.Contains(got, "1000 events/s") {
 		t.Errorf("events rate: %q", got)
+	}
+}
+
+// hunt's cluster flags: --slices and --from-es read an index and need
+// --es; --slices wants a reader at least. Usage errors (exit 2) before
+// anything is read or stored, on a real case.
+func TestHuntClusterFlagUsage(t *testing.T) {
+	cs := filepath.Join(t.TempDir(), "case")
+	mustRun(t, exitOK, "case", "init", cs, "--examiner", "t")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--slices", "3"}, "--slices reads the Elasticsearch index: it needs --es URL"},
+		{[]string{"--slices", "0", "--es", "http://127.0.0.1:1"}, "--slices 0: want 1 or more readers"},
+		{[]string{"--from-es"}, "--from-es needs --es URL"},
+	} {
+		args := append([]string{"hunt", cs, "--after", "2024-02-14 19:00"}, tc.args...)
+		_, errs, code := jejak(t, args...)
+		if code != exitUsage || !strings.Contains(errs, tc.want) {
+			t.Errorf("jejak %v: exit %d, stderr %q; want exit %d and %q", args, code, errs, exitUsage, tc.want)
+		}
+	}
+	// Nothing was hunted: no hunt in the custody log.
+	log, err := os.ReadFile(filepath.Join(cs, "custody.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(log), `"action":"hunt"`) {
+		t.Errorf("a refused hunt left a custody entry:\n%s", log)
 	}
 }
