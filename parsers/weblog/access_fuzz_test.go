@@ -3,6 +3,7 @@ package weblog
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jejak-forensics/jejak/timeline"
 )
@@ -74,6 +75,27 @@ func FuzzSetRequest(f *testing.F) {
 			got.Jejak.Data["request"] != want.Jejak.Data["request"] || len(got.Jejak.Data) != len(want.Jejak.Data) {
 			t.Fatalf("%q: got %+v %+v %q, want %+v %+v %q", request, got.HTTP.Request, got.URL, got.HTTP.Version,
 				want.HTTP.Request, want.URL, want.HTTP.Version)
+		}
+	})
+}
+
+// FuzzW3CTime holds the hand-written W3C time reader to time.Parse, the
+// general path it stands in front of: same time, same location, same
+// error text.
+func FuzzW3CTime(f *testing.F) {
+	for _, s := range [][2]string{{"2024-02-14", "13:55:36"}, {"2024-02-29", "00:00:00"}, {"2023-02-29", "00:00:00"},
+		{"0000-01-01", "23:59:59"}, {"2024-13-01", "00:00:00"}, {"2024-01-01", "24:00:00"}, {"2024-01-01", "00:00:60"},
+		{"2024-01-01", "00:00:00.123"}, {"2024-1-01", "00:00:00"}, {"+024-01-01", "00:00:00"}, {"2100-02-29", "01:02:03"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, date, clock string) {
+		got, gerr := w3cTime(date, clock)
+		want, werr := time.Parse(w3cLayout, date+" "+clock)
+		if (gerr == nil) != (werr == nil) || gerr != nil && gerr.Error() != werr.Error() {
+			t.Fatalf("%q %q: error %v, time.Parse gives %v", date, clock, gerr, werr)
+		}
+		if !got.Equal(want) || got.Location() != want.Location() {
+			t.Fatalf("%q %q: %v, time.Parse gives %v", date, clock, got, want)
 		}
 	})
 }
