@@ -157,7 +157,7 @@ func (s *sequenceTime) observe(ev *timeline.Event) {
 	if !ok {
 		return
 	}
-	k := fileKey(ev.Jejak.Provenance)
+	k := s.h.fileKeyOf(ev.Jejak.Provenance)
 	f := s.files[k]
 	if f == nil {
 		f = &seqFile{prov: s.h.internProv(ev.Jejak.Provenance), channel: kind, host: hostOf(ev)}

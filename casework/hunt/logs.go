@@ -191,7 +191,7 @@ func (l *logIntegrity) observe(ev *timeline.Event) {
 	if w == nil || w.RecordID == 0 {
 		return
 	}
-	k := fileKey(ev.Jejak.Provenance)
+	k := l.h.fileKeyOf(ev.Jejak.Provenance)
 	f := l.files[k]
 	if f == nil {
 		f = &seqFile{prov: l.h.internProv(ev.Jejak.Provenance), channel: w.Channel, host: w.ComputerName}

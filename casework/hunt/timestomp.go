@@ -106,7 +106,7 @@ func (t *timestomp) observe(ev *timeline.Event) {
 		// flag every volume's metadata files.
 		return
 	}
-	k := entryKey{t.h.intern(fileKey(ev.Jejak.Provenance)), ev.File.Inode + "\x00" + d["mft_entry"] + "\x00" + d["sequence"]}
+	k := entryKey{t.h.intern(t.h.fileKeyOf(ev.Jejak.Provenance)), ev.File.Inode + "\x00" + d["mft_entry"] + "\x00" + d["sequence"]}
 	e := t.entries[k]
 	if e == nil {
 		e = &mftTimes{path: ev.File.Path, prov: t.h.internProv(ev.Jejak.Provenance)}
