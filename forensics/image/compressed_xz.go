@@ -283,23 +283,19 @@ func (x *xzIndexed) piece(i int, k int64) ([]byte, error) {
 	return b, nil
 }
 
+// ReadAt is Compressed.ReadAt's for an indexed xz stream; Compressed has
+// refused a negative offset with its own message before.
 func (x *xzIndexed) ReadAt(p []byte, off int64) (int, error) {
-	if off >= x.size {
-		return 0, io.EOF
+	return readPieces("xz", p, off, x.size, x.readPiece)
+}
+
+// readPiece fills the start of p from the decoded piece that holds off.
+func (x *xzIndexed) readPiece(p []byte, off int64) (int, error) {
+	i := x.blockAt(off)
+	in := off - x.blocks[i].uOff
+	b, err := x.piece(i, in/xzPiece)
+	if err != nil {
+		return 0, err
 	}
-	n := 0
-	for n < len(p) && off+int64(n) < x.size {
-		at := off + int64(n)
-		i := x.blockAt(at)
-		in := at - x.blocks[i].uOff
-		b, err := x.piece(i, in/xzPiece)
-		if err != nil {
-			return n, err
-		}
-		n += copy(p[n:], b[in%xzPiece:])
-	}
-	if n < len(p) {
-		return n, io.EOF
-	}
-	return n, nil
+	return copy(p, b[in%xzPiece:]), nil
 }

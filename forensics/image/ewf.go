@@ -401,24 +401,17 @@ func (e *EWF) Close() error {
 // ReadAt reads media bytes. A range touching a chunk that cannot be decoded
 // returns the bytes before that chunk and a *ChunkError.
 func (e *EWF) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, fmt.Errorf("ewf: negative offset %d", off)
+	return readPieces("ewf", p, off, e.size, e.readChunk)
+}
+
+// readChunk fills the start of p from the chunk that holds off.
+func (e *EWF) readChunk(p []byte, off int64) (int, error) {
+	c := off / e.chunkSize
+	data, err := e.chunk(c)
+	if err != nil {
+		return 0, err
 	}
-	n := 0
-	for n < len(p) {
-		if off >= e.size {
-			return n, io.EOF
-		}
-		c := off / e.chunkSize
-		data, err := e.chunk(c)
-		if err != nil {
-			return n, err
-		}
-		m := copy(p[n:], data[off-c*e.chunkSize:])
-		n += m
-		off += int64(m)
-	}
-	return n, nil
+	return copy(p, data[off-c*e.chunkSize:]), nil
 }
 
 // chunk returns the decoded bytes of chunk c (shorter for the media's last).

@@ -405,22 +405,7 @@ func (q *QCOW2) Close() error {
 // ReadAt reads virtual disk bytes. A range touching a cluster that cannot
 // be read returns the bytes before it and a *ClusterError.
 func (q *QCOW2) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, fmt.Errorf("qcow2: negative offset %d", off)
-	}
-	n := 0
-	for n < len(p) {
-		if off >= q.size {
-			return n, io.EOF
-		}
-		m, err := q.readPiece(p[n:], off)
-		n += m
-		off += int64(m)
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
+	return readPieces("qcow2", p, off, q.size, q.readPiece)
 }
 
 // readPiece fills the start of p from one cluster (one subcluster with

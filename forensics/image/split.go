@@ -161,29 +161,23 @@ func openSplit(_ string, names []string) (*Split, error) {
 func (s *Split) Size() int64 { return s.starts[len(s.starts)-1] }
 
 func (s *Split) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, fmt.Errorf("image: negative offset %d", off)
-	}
-	n := 0
-	for n < len(p) {
-		if off >= s.Size() {
-			return n, io.EOF
+	return readPieces("image", p, off, s.Size(), s.readSegment)
+}
+
+// readSegment fills the start of p from the segment that holds off, up to
+// that segment's end.
+func (s *Split) readSegment(p []byte, off int64) (int, error) {
+	// The last file whose start is <= off holds it.
+	i := sort.Search(len(s.files), func(i int) bool { return s.starts[i+1] > off })
+	want := min(int64(len(p)), s.starts[i+1]-off)
+	m, err := s.files[i].ReadAt(p[:want], off-s.starts[i])
+	if err != nil && !(err == io.EOF && int64(m) == want) {
+		if err == io.EOF {
+			err = fmt.Errorf("image: segment %s shrank while open: %w", s.names[i], io.ErrUnexpectedEOF)
 		}
-		// The last file whose start is <= off holds it.
-		i := sort.Search(len(s.files), func(i int) bool { return s.starts[i+1] > off })
-		rel := off - s.starts[i]
-		want := min(int64(len(p)-n), s.starts[i+1]-off)
-		m, err := s.files[i].ReadAt(p[n:n+int(want)], rel)
-		n += m
-		off += int64(m)
-		if err != nil && !(err == io.EOF && int64(m) == want) {
-			if err == io.EOF {
-				err = fmt.Errorf("image: segment %s shrank while open: %w", s.names[i], io.ErrUnexpectedEOF)
-			}
-			return n, err
-		}
+		return m, err
 	}
-	return n, nil
+	return m, nil
 }
 
 func (s *Split) Close() error {

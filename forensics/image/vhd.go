@@ -450,34 +450,10 @@ func (v *VHD) Close() error {
 
 // ReadAt reads the virtual disk. Past its end it returns io.EOF.
 func (v *VHD) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, fmt.Errorf("vhd: negative offset %d", off)
+	if v.bat == nil {
+		return readPieces("vhd", p, off, v.size, v.readFixed)
 	}
-	if off >= v.size {
-		return 0, io.EOF
-	}
-	want := len(p)
-	if int64(want) > v.size-off {
-		p = p[:v.size-off]
-	}
-	n := 0
-	for n < len(p) {
-		var m int
-		var err error
-		if v.bat == nil {
-			m, err = v.readFixed(p[n:], off+int64(n))
-		} else {
-			m, err = v.readBlock(p[n:], off+int64(n))
-		}
-		n += m
-		if err != nil {
-			return n, err
-		}
-	}
-	if n < want {
-		return n, io.EOF
-	}
-	return n, nil
+	return readPieces("vhd", p, off, v.size, v.readBlock)
 }
 
 func (v *VHD) readFixed(p []byte, off int64) (int, error) {

@@ -484,52 +484,40 @@ func (v *VHDX) Close() error {
 // ReadAt reads the virtual disk. Blocks not present (never written,
 // trimmed, or zeroed) read as zeros; past the end it returns io.EOF.
 func (v *VHDX) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, fmt.Errorf("vhdx: negative offset %d", off)
-	}
-	if off >= v.size {
-		return 0, io.EOF
-	}
-	want := len(p)
-	if int64(want) > v.size-off {
-		p = p[:v.size-off]
-	}
-	n := 0
-	for n < len(p) {
-		at := off + int64(n)
-		blk, in := at/v.blockSize, at%v.blockSize
-		q := p[n:min(int64(len(p)), int64(n)+v.blockSize-in)]
-		e := v.bat[blk+blk/v.chunkRatio]
-		switch e & 7 {
-		case vhdxNotPresent, vhdxUndefined:
-			// Never written here: the parent's, zeros without one.
-			if err := v.readParent(q, at); err != nil {
-				return n, err
-			}
-		case vhdxZero, vhdxUnmapped:
-			clear(q)
-		case vhdxFullyPresent:
-			fo := int64(e>>20)*vhdxMB + in
-			m, err := v.f.ReadAt(q, fo)
-			if err != nil && !(err == io.EOF && m == len(q)) {
-				return n + m, fmt.Errorf("vhdx: %s: block %d at file offset %d: %w", filepath.Base(v.name), blk, fo+int64(m), err)
-			}
-		case vhdxPartiallyPresent:
-			if v.parent == nil {
-				return n, fmt.Errorf("vhdx: %s: block %d: partially present in a disk without parent", filepath.Base(v.name), blk)
-			}
-			if err := v.readPartial(q, at, blk, int64(e>>20)*vhdxMB); err != nil {
-				return n, err
-			}
-		default:
-			return n, fmt.Errorf("vhdx: %s: block %d: reserved BAT entry state %d", filepath.Base(v.name), blk, e&7)
+	return readPieces("vhdx", p, off, v.size, v.readBlock)
+}
+
+// readBlock fills the start of p from the block that holds off, up to the
+// block's end.
+func (v *VHDX) readBlock(p []byte, off int64) (int, error) {
+	blk, in := off/v.blockSize, off%v.blockSize
+	q := p[:min(int64(len(p)), v.blockSize-in)]
+	e := v.bat[blk+blk/v.chunkRatio]
+	switch e & 7 {
+	case vhdxNotPresent, vhdxUndefined:
+		// Never written here: the parent's, zeros without one.
+		if err := v.readParent(q, off); err != nil {
+			return 0, err
 		}
-		n += len(q)
+	case vhdxZero, vhdxUnmapped:
+		clear(q)
+	case vhdxFullyPresent:
+		fo := int64(e>>20)*vhdxMB + in
+		m, err := v.f.ReadAt(q, fo)
+		if err != nil && !(err == io.EOF && m == len(q)) {
+			return m, fmt.Errorf("vhdx: %s: block %d at file offset %d: %w", filepath.Base(v.name), blk, fo+int64(m), err)
+		}
+	case vhdxPartiallyPresent:
+		if v.parent == nil {
+			return 0, fmt.Errorf("vhdx: %s: block %d: partially present in a disk without parent", filepath.Base(v.name), blk)
+		}
+		if err := v.readPartial(q, off, blk, int64(e>>20)*vhdxMB); err != nil {
+			return 0, err
+		}
+	default:
+		return 0, fmt.Errorf("vhdx: %s: block %d: reserved BAT entry state %d", filepath.Base(v.name), blk, e&7)
 	}
-	if n < want {
-		return n, io.EOF
-	}
-	return n, nil
+	return len(q), nil
 }
 
 var _ Image = (*VHDX)(nil)

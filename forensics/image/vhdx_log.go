@@ -26,12 +26,9 @@ type vhdxOverlay struct {
 }
 
 func (o *vhdxOverlay) ReadAt(p []byte, off int64) (int, error) {
-	if off >= o.size {
-		return 0, io.EOF
-	}
-	want := len(p)
-	if int64(want) > o.size-off {
-		p = p[:o.size-off]
+	p, eof := clip(p, off, o.size)
+	if len(p) == 0 {
+		return 0, eof
 	}
 	n, err := o.r.ReadAt(p, off)
 	if n < len(p) {
@@ -54,10 +51,7 @@ func (o *vhdxOverlay) ReadAt(p []byte, off int64) (int, error) {
 			copy(p[lo-off:hi-off], d[lo-pg:hi-pg])
 		}
 	}
-	if len(p) < want {
-		return len(p), io.EOF
-	}
-	return len(p), nil
+	return len(p), eof
 }
 
 // vhdxEntry is a valid log entry.

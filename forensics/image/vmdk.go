@@ -857,52 +857,48 @@ func (v *VMDK) Close() error {
 // ReadAt reads virtual disk bytes. A range touching a grain that cannot be
 // read returns the bytes before it and a *ClusterError.
 func (v *VMDK) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, fmt.Errorf("vmdk: negative offset %d", off)
-	}
-	n := 0
-	for n < len(p) {
-		if off >= v.size {
-			return n, io.EOF
-		}
-		i := sort.Search(len(v.extents), func(i int) bool { return v.extents[i].start+v.extents[i].length > off })
-		e := v.extents[i]
-		rel := off - e.start
-		run := min(int64(len(p)-n), e.length-rel)
-		dst := p[n : n+int(run)]
-		switch {
-		case e.kind == "ZERO":
-			clear(dst)
-		case e.sp != nil:
-			// One grain at a time: each may be stored, zero or absent.
-			within := rel % e.sp.grainSize
-			run = min(run, e.sp.grainSize-within)
-			dst = dst[:run]
-			state := grainUnallocated
-			if rel < e.sp.capacity {
-				var err error
-				if state, err = e.sp.read(dst, rel); err != nil {
-					return n, err
-				}
-			}
-			if state == grainUnallocated {
-				if _, err := readParent(v.parent, dst, off); err != nil {
-					return n, err
-				}
-			}
-		default:
-			at := e.offset + rel
-			if at+run > e.fileSize {
-				return n, &ClusterError{Format: "vmdk", File: e.file, Virtual: off, Offset: at, Err: fmt.Errorf("flat extent ends at %d bytes", e.fileSize)}
-			}
-			if _, err := e.r.ReadAt(dst, at); err != nil {
-				return n, &ClusterError{Format: "vmdk", File: e.file, Virtual: off, Offset: at, Err: err}
+	return readPieces("vmdk", p, off, v.size, v.readExtent)
+}
+
+// readExtent fills the start of p from the extent that holds off: up to
+// the extent's end, or the grain's for a sparse extent. On an error it
+// fills nothing.
+func (v *VMDK) readExtent(p []byte, off int64) (int, error) {
+	i := sort.Search(len(v.extents), func(i int) bool { return v.extents[i].start+v.extents[i].length > off })
+	e := v.extents[i]
+	rel := off - e.start
+	run := min(int64(len(p)), e.length-rel)
+	dst := p[:run]
+	switch {
+	case e.kind == "ZERO":
+		clear(dst)
+	case e.sp != nil:
+		// One grain at a time: each may be stored, zero or absent.
+		within := rel % e.sp.grainSize
+		run = min(run, e.sp.grainSize-within)
+		dst = dst[:run]
+		state := grainUnallocated
+		if rel < e.sp.capacity {
+			var err error
+			if state, err = e.sp.read(dst, rel); err != nil {
+				return 0, err
 			}
 		}
-		n += int(run)
-		off += run
+		if state == grainUnallocated {
+			if _, err := readParent(v.parent, dst, off); err != nil {
+				return 0, err
+			}
+		}
+	default:
+		at := e.offset + rel
+		if at+run > e.fileSize {
+			return 0, &ClusterError{Format: "vmdk", File: e.file, Virtual: off, Offset: at, Err: fmt.Errorf("flat extent ends at %d bytes", e.fileSize)}
+		}
+		if _, err := e.r.ReadAt(dst, at); err != nil {
+			return 0, &ClusterError{Format: "vmdk", File: e.file, Virtual: off, Offset: at, Err: err}
+		}
 	}
-	return n, nil
+	return int(run), nil
 }
 
 var _ Image = (*VMDK)(nil)

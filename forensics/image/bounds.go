@@ -1,0 +1,44 @@
+package image
+
+import (
+	"fmt"
+	"io"
+)
+
+// clip bounds a read of p at off to a medium of size bytes, the check every
+// reader of this package makes before it reads: it returns the part of p
+// that lies inside the medium, and the error ReadAt gives once that part is
+// filled: io.EOF when it is shorter than p (io.ReaderAt: fewer bytes than
+// asked need an error), nil otherwise. At or past the end, even an empty p
+// gets io.EOF, as io.SectionReader and bytes.Reader give it.
+func clip(p []byte, off, size int64) ([]byte, error) {
+	if off >= size {
+		return p[:0], io.EOF
+	}
+	if int64(len(p)) > size-off {
+		return p[:size-off], io.EOF
+	}
+	return p, nil
+}
+
+// readPieces is the ReadAt of a medium of size bytes that is read a piece
+// (a block, a cluster, a chunk, a segment) at a time: a negative offset is
+// refused with an error naming format, the read is clipped to the medium,
+// and piece fills the start of what is left until all is read. piece
+// returns how many bytes it filled (at least one unless it fails); on an
+// error the bytes filled before it are returned with it.
+func readPieces(format string, p []byte, off, size int64, piece func(p []byte, off int64) (int, error)) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("%s: negative offset %d", format, off)
+	}
+	p, eof := clip(p, off, size)
+	n := 0
+	for n < len(p) {
+		m, err := piece(p[n:], off+int64(n))
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, eof
+}
