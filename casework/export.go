@@ -70,7 +70,8 @@ type ExportOptions struct {
 	// custody entry. Empty: the rows go to W alone (no manifest, no entry).
 	Output string
 	W      io.Writer
-	// ToolVersion names the jejak that writes the manifest.
+	// ToolVersion names the jejak that writes the manifest (empty: the one
+	// the case was opened with).
 	ToolVersion string
 	// Completeness, when set, is called with the timeline's state before
 	// anything is written (the command line warns on a partial timeline).
@@ -91,6 +92,9 @@ type OutputResult struct {
 
 // Export writes the case timeline in o.Format (see ExportOptions).
 func (c *Case) Export(ctx context.Context, o ExportOptions) (*OutputResult, error) {
+	if o.ToolVersion == "" {
+		o.ToolVersion = c.Config.ToolVersion
+	}
 	return exportFrom(ctx, c.Evidence, storeSource{c.Store}, o, c.Evidence.Log)
 }
 

@@ -242,6 +242,9 @@ func (cl *Cluster) Close() error {
 // Report writes the expert report of one hunt stored in the cluster, as
 // (*Case).Report does from the case folder.
 func (cl *Cluster) Report(ctx context.Context, w io.Writer, o ReportOptions) (*OutputResult, error) {
+	if o.ToolVersion == "" {
+		o.ToolVersion = cl.opts.ToolVersion
+	}
 	if o.Output != "" {
 		if err := cl.canRecord(ctx, "report"); err != nil {
 			return nil, err
@@ -253,6 +256,9 @@ func (cl *Cluster) Report(ctx context.Context, w io.Writer, o ReportOptions) (*O
 // Export writes the case timeline from the cluster, as (*Case).Export
 // does from the case folder.
 func (cl *Cluster) Export(ctx context.Context, o ExportOptions) (*OutputResult, error) {
+	if o.ToolVersion == "" {
+		o.ToolVersion = cl.opts.ToolVersion
+	}
 	if o.Output != "" {
 		if err := cl.canRecord(ctx, "export"); err != nil {
 			return nil, err

@@ -34,7 +34,8 @@ type ReportOptions struct {
 	// The front matter: empty Examiner is the case's examiner, empty
 	// Title "Expert report: CASE NAME".
 	Matter, Title, Examiner, Organisation string
-	// ToolVersion and Build name the program writing the report.
+	// ToolVersion and Build name the program writing the report (empty
+	// ToolVersion: the one the case was opened with).
 	ToolVersion string
 	Build       report.BuildFacts
 	// Output is the file written, with FILE.manifest.json beside it and a
@@ -62,6 +63,9 @@ func optionErrorf(format string, a ...any) error { return &OptionError{fmt.Error
 // Report writes the expert report of one stored hunt: to o.Output with
 // its manifest and a custody entry, or to w when o.Output is empty.
 func (c *Case) Report(ctx context.Context, w io.Writer, o ReportOptions) (*OutputResult, error) {
+	if o.ToolVersion == "" {
+		o.ToolVersion = c.Config.ToolVersion
+	}
 	return reportFrom(ctx, c.Evidence, storeSource{c.Store}, w, o, c.Evidence.Log)
 }
 

@@ -96,7 +96,7 @@ EXAMPLES
 				return err
 			}
 			defer store.Close()
-			cw := &casework.Case{Dir: cs.Dir(), Evidence: cs, Store: store}
+			cw := casework.FromEvidence(cs, store, e.caseConfig(""))
 			// An index made from a partial timeline is partial too.
 			comp, err := cw.Completeness(c.Context)
 			if err != nil {

@@ -109,7 +109,7 @@ EXAMPLES
 				return err
 			}
 			o := casework.ExportOptions{Format: f, Query: q, From: c.String("from"), To: c.String("to"), ToolVersion: version}
-			return e.writeExport(c.Context, &casework.Case{Dir: cs.Dir(), Evidence: cs, Store: store}, o, c.String("output"))
+			return e.writeExport(c.Context, casework.FromEvidence(cs, store, e.caseConfig("")), o, c.String("output"))
 		},
 	})
 }

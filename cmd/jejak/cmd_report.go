@@ -116,7 +116,7 @@ EXAMPLES
 				return err
 			}
 			defer store.Close()
-			return e.writeReport(c.Context, &casework.Case{Dir: cs.Dir(), Evidence: cs, Store: store}, o, c.String("output"))
+			return e.writeReport(c.Context, casework.FromEvidence(cs, store, e.caseConfig("")), o, c.String("output"))
 		},
 	})
 }

@@ -75,7 +75,7 @@ EXAMPLES
 			}
 			// The case's runs say whether the timeline (and an index made
 			// from it) is complete.
-			comp, err := (&casework.Case{Dir: cs.Dir(), Evidence: cs, Store: store}).Completeness(c.Context)
+			comp, err := casework.FromEvidence(cs, store, e.caseConfig("")).Completeness(c.Context)
 			if err != nil {
 				return err
 			}

@@ -57,7 +57,7 @@ EXAMPLES
 			if err != nil {
 				return err
 			}
-			comp, err := (&casework.Case{Dir: cs.Dir(), Evidence: cs, Store: store}).Completeness(c.Context)
+			comp, err := casework.FromEvidence(cs, store, e.caseConfig("")).Completeness(c.Context)
 			if err != nil {
 				return err
 			}
