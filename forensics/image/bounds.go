@@ -42,3 +42,22 @@ func readPieces(format string, p []byte, off, size int64, piece func(p []byte, o
 	}
 	return n, eof
 }
+
+// readParent fills dst with what the parent (the backing file of a QCOW2,
+// the parent of a differencing VHD, VHDX or VMDK) holds at off: zeros
+// without a parent and past its end, which is how the formats define a
+// parent shorter than its child. It returns how many bytes it filled: all
+// of dst, or on an error those the parent gave before it.
+func readParent(parent Image, dst []byte, off int64) (int, error) {
+	if parent == nil || off >= parent.Size() {
+		clear(dst)
+		return len(dst), nil
+	}
+	q := dst[:min(int64(len(dst)), parent.Size()-off)]
+	n, err := parent.ReadAt(q, off)
+	if err != nil && !(err == io.EOF && n == len(q)) {
+		return n, err
+	}
+	clear(dst[len(q):])
+	return len(dst), nil
+}

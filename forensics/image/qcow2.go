@@ -472,19 +472,9 @@ func (q *QCOW2) readHost(dst []byte, host, virt int64) (int, error) {
 // readBacking fills dst with what the backing file holds at off: zeros
 // without a backing file or past its end.
 func (q *QCOW2) readBacking(dst []byte, off int64) (int, error) {
-	return readParent(q.backing, dst, off)
-}
-
-func readParent(parent Image, dst []byte, off int64) (int, error) {
-	if parent == nil || off >= parent.Size() {
-		clear(dst)
-		return len(dst), nil
-	}
-	k := min(int64(len(dst)), parent.Size()-off)
-	if _, err := parent.ReadAt(dst[:k], off); err != nil && !(err == io.EOF) {
+	if _, err := readParent(q.backing, dst, off); err != nil {
 		return 0, err
 	}
-	clear(dst[k:])
 	return len(dst), nil
 }
 

@@ -302,14 +302,9 @@ func (v *VHD) openParent(hdr []byte, depth int) error {
 	if n := utf16String(hdr[64:576], binary.BigEndian); n != "" {
 		names = append(names, n)
 	}
-	parent, err := resolveParent(v.name, names)
+	parent, p, err := openDiffParent("vhd", v.name, names, depth, &v.info)
 	if err != nil {
 		return err
-	}
-	v.info.Metadata["vhd_parent"] = parent
-	p, err := openParentImage(parent, depth+1)
-	if err != nil {
-		return fmt.Errorf("vhd: %s: parent %s: %w", v.name, parent, err)
 	}
 	if pv, ok := p.(*VHD); ok {
 		if got := pv.info.Metadata["vhd_unique_id"]; got != guidString(wantID, false) {
@@ -317,15 +312,56 @@ func (v *VHD) openParent(hdr []byte, depth int) error {
 				filepath.Base(v.name), filepath.Base(parent), got, guidString(wantID, false)))
 		}
 	}
-	if p.Size() < v.size {
-		v.info.Warnings = append(v.info.Warnings, fmt.Sprintf("vhd: %s: parent %s is smaller (%d bytes) than the child (%d): the rest reads as zeros",
-			filepath.Base(v.name), filepath.Base(parent), p.Size(), v.size))
-	}
 	v.parent = p
-	pi := p.Info()
-	v.info.Segments = append(v.info.Segments, pi.Segments...)
-	v.info.Warnings = append(v.info.Warnings, pi.Warnings...)
+	chainParent(&v.info, "vhd", v.name, parent, p, v.size)
 	return nil
+}
+
+// openDiffParent finds the parent of the differencing disk child (format
+// "vhd" or "vhdx") from names as resolveParent does, records where in
+// info.Metadata[format+"_parent"], and opens it one level deeper in the
+// chain. It returns the parent's path and image.
+func openDiffParent(format, child string, names []string, depth int, info *Info) (string, Image, error) {
+	parent, err := resolveParent(child, names)
+	if err != nil {
+		return "", nil, err
+	}
+	info.Metadata[format+"_parent"] = parent
+	p, err := openParentImage(parent, depth+1)
+	if err != nil {
+		return "", nil, fmt.Errorf("%s: %s: parent %s: %w", format, child, parent, err)
+	}
+	return parent, p, nil
+}
+
+// chainParent adds the parent p (opened from the path parent) to the Info
+// of its child: a warning when the parent is smaller than the child's size
+// bytes, then the parent's segments and warnings after the child's. It
+// returns the parent's Info for what else the caller takes from it.
+func chainParent(info *Info, format, child, parent string, p Image, size int64) Info {
+	if p.Size() < size {
+		info.Warnings = append(info.Warnings, fmt.Sprintf("%s: %s: parent %s is smaller (%d bytes) than the child (%d): the rest reads as zeros",
+			format, filepath.Base(child), filepath.Base(parent), p.Size(), size))
+	}
+	pi := p.Info()
+	info.Segments = append(info.Segments, pi.Segments...)
+	info.Warnings = append(info.Warnings, pi.Warnings...)
+	return pi
+}
+
+// closeDisk closes a VHD's or VHDX's own file (c, nil when it was not
+// opened from a path), then its parent chain; it returns the first error.
+func closeDisk(c io.Closer, parent Image) error {
+	var err error
+	if c != nil {
+		err = c.Close()
+	}
+	if parent != nil {
+		if perr := parent.Close(); err == nil {
+			err = perr
+		}
+	}
+	return err
 }
 
 // openParentImage opens a parent image at chain depth depth: a VHD or VHDX
@@ -435,18 +471,7 @@ func guidString(b [16]byte, windows bool) string {
 func (v *VHD) Size() int64 { return v.size }
 func (v *VHD) Info() Info  { return v.info }
 
-func (v *VHD) Close() error {
-	var err error
-	if v.c != nil {
-		err = v.c.Close()
-	}
-	if v.parent != nil {
-		if perr := v.parent.Close(); err == nil {
-			err = perr
-		}
-	}
-	return err
-}
+func (v *VHD) Close() error { return closeDisk(v.c, v.parent) }
 
 // ReadAt reads the virtual disk. Past its end it returns io.EOF.
 func (v *VHD) ReadAt(p []byte, off int64) (int, error) {
@@ -478,7 +503,7 @@ func (v *VHD) readBlock(p []byte, off int64) (int, error) {
 	in := off % v.blockSize
 	p = p[:min(int64(len(p)), v.blockSize-in)]
 	if blk >= int64(len(v.bat)) || v.bat[blk] == vhdUnallocated {
-		return v.readParent(p, off)
+		return readParent(v.parent, p, off)
 	}
 	start := int64(v.bat[blk]) * 512
 	bm, err := v.bitmap(blk, start)
@@ -507,7 +532,7 @@ func (v *VHD) readBlock(p []byte, off int64) (int, error) {
 			if err != nil && !(err == io.EOF && m == len(q)) {
 				return n + m, fmt.Errorf("vhd: %s: block %d data at file offset %d: %w", filepath.Base(v.name), blk, at+int64(m), err)
 			}
-		} else if _, err := v.readParent(q, off+int64(n)); err != nil {
+		} else if _, err := readParent(v.parent, q, off+int64(n)); err != nil {
 			return n, err
 		}
 		n = int(end)
@@ -526,22 +551,6 @@ func (v *VHD) bitmap(blk, start int64) ([]byte, error) {
 	}
 	v.bitmaps.put(blk, b)
 	return b, nil
-}
-
-// readParent fills p from the parent, or with zeros when there is none or
-// it is shorter.
-func (v *VHD) readParent(p []byte, off int64) (int, error) {
-	if v.parent == nil || off >= v.parent.Size() {
-		clear(p)
-		return len(p), nil
-	}
-	q := p[:min(int64(len(p)), v.parent.Size()-off)]
-	n, err := v.parent.ReadAt(q, off)
-	if err != nil && !(err == io.EOF && n == len(q)) {
-		return n, err
-	}
-	clear(p[len(q):])
-	return len(p), nil
 }
 
 var _ Image = (*VHD)(nil)

@@ -357,14 +357,9 @@ func (v *VHDX) openParent(loc []byte, depth int) error {
 			names = append(names, n)
 		}
 	}
-	parent, err := resolveParent(v.name, names)
+	parent, p, err := openDiffParent("vhdx", v.name, names, depth, &v.info)
 	if err != nil {
 		return err
-	}
-	v.info.Metadata["vhdx_parent"] = parent
-	p, err := openParentImage(parent, depth+1)
-	if err != nil {
-		return fmt.Errorf("vhdx: %s: parent %s: %w", v.name, parent, err)
 	}
 	// parent_linkage is the parent's DataWriteGuid when the child was made:
 	// another value means the parent's data changed since.
@@ -372,30 +367,9 @@ func (v *VHDX) openParent(loc []byte, depth int) error {
 		v.info.Warnings = append(v.info.Warnings, fmt.Sprintf("vhdx: %s: parent %s has DataWriteGuid %s, the child expects %s (the parent changed since the child was made?)",
 			filepath.Base(v.name), filepath.Base(parent), got, want))
 	}
-	if p.Size() < v.size {
-		v.info.Warnings = append(v.info.Warnings, fmt.Sprintf("vhdx: %s: parent %s is smaller (%d bytes) than the child (%d): the rest reads as zeros",
-			filepath.Base(v.name), filepath.Base(parent), p.Size(), v.size))
-	}
 	v.parent = p
-	pi := p.Info()
-	v.info.Segments = append(v.info.Segments, pi.Segments...)
-	v.info.Warnings = append(v.info.Warnings, pi.Warnings...)
+	pi := chainParent(&v.info, "vhdx", v.name, parent, p, v.size)
 	v.info.Notes = append(v.info.Notes, pi.Notes...)
-	return nil
-}
-
-// readParent fills p from the parent, zeros past its end.
-func (v *VHDX) readParent(p []byte, off int64) error {
-	if v.parent == nil || off >= v.parent.Size() {
-		clear(p)
-		return nil
-	}
-	q := p[:min(int64(len(p)), v.parent.Size()-off)]
-	n, err := v.parent.ReadAt(q, off)
-	if err != nil && !(err == io.EOF && n == len(q)) {
-		return err
-	}
-	clear(p[len(q):])
 	return nil
 }
 
@@ -448,7 +422,7 @@ func (v *VHDX) readPartial(q []byte, off, blk, fo int64) error {
 			if err != nil && !(err == io.EOF && m == len(part)) {
 				return fmt.Errorf("vhdx: %s: block %d at file offset %d: %w", filepath.Base(v.name), blk, fo+at-blockStart+int64(m), err)
 			}
-		} else if err := v.readParent(part, at); err != nil {
+		} else if _, err := readParent(v.parent, part, at); err != nil {
 			return err
 		}
 		n = end - off
@@ -466,20 +440,9 @@ func vhdxCRCOK(b []byte, at int) bool {
 	return h.Sum32() == want
 }
 
-func (v *VHDX) Size() int64 { return v.size }
-func (v *VHDX) Info() Info  { return v.info }
-func (v *VHDX) Close() error {
-	var err error
-	if v.c != nil {
-		err = v.c.Close()
-	}
-	if v.parent != nil {
-		if perr := v.parent.Close(); err == nil {
-			err = perr
-		}
-	}
-	return err
-}
+func (v *VHDX) Size() int64  { return v.size }
+func (v *VHDX) Info() Info   { return v.info }
+func (v *VHDX) Close() error { return closeDisk(v.c, v.parent) }
 
 // ReadAt reads the virtual disk. Blocks not present (never written,
 // trimmed, or zeroed) read as zeros; past the end it returns io.EOF.
@@ -496,7 +459,7 @@ func (v *VHDX) readBlock(p []byte, off int64) (int, error) {
 	switch e & 7 {
 	case vhdxNotPresent, vhdxUndefined:
 		// Never written here: the parent's, zeros without one.
-		if err := v.readParent(q, off); err != nil {
+		if _, err := readParent(v.parent, q, off); err != nil {
 			return 0, err
 		}
 	case vhdxZero, vhdxUnmapped:
