@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+	"github.com/jejak-forensics/jejak/forensics/fs/fstest"
 	"github.com/jejak-forensics/jejak/internal/oracle"
 )
 
@@ -16,19 +17,19 @@ import (
 // cut are reported with their offsets, everything before it is still walked.
 func TestTruncated(t *testing.T) {
 	path := oracle.Sample(t, "ext4")
-	f, size := openFile(t, path)
+	f, size := fstest.OpenFile(t, path)
 	const start = 2048 * 512
 	full, err := NewWalker(io.NewSectionReader(f, start, size-start), size-start, []string{"raw:"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	all, _, _ := walkBodies(t, full)
+	all, _, _ := fstest.WalkBodies(t, full)
 	cut := int64(400 << 10) // through the inode table (blocks 273-496 of 1 KiB, flex_bg)
 	w, err := NewWalker(io.NewSectionReader(f, start, cut), cut, []string{"raw:"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, _, probs := walkBodies(t, w)
+	got, _, probs := fstest.WalkBodies(t, w)
 	if len(probs) == 0 {
 		t.Fatal("no problem reported for a truncated volume")
 	}
@@ -68,12 +69,12 @@ func TestCorruptInode(t *testing.T) {
 	fw.WriteAt([]byte{0xde, 0xad}, off+0x28) // extent magic
 	fw.Close()
 
-	f, size := openFile(t, img)
+	f, size := fstest.OpenFile(t, img)
 	w, err := NewWalker(f, size, []string{"raw:"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, entries, probs := walkBodies(t, w)
+	got, entries, probs := fstest.WalkBodies(t, w)
 	if len(probs) != 1 || probs[0].Offset != off || probs[0].Path != "docs/report.txt" || !errors.Is(probs[0], jfs.ErrCorrupt) {
 		t.Fatalf("problems %v, want one ErrCorrupt for docs/report.txt at offset %d", probs, off)
 	}

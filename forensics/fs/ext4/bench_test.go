@@ -10,6 +10,7 @@ import (
 	"time"
 
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+	"github.com/jejak-forensics/jejak/forensics/fs/fstest"
 	"github.com/jejak-forensics/jejak/internal/oracle"
 )
 
@@ -31,7 +32,7 @@ func BenchmarkWalk(b *testing.B) {
 	if out, err := exec.Command("mke2fs", "-q", "-F", "-t", "ext4", "-N", "40000", "-d", src, img, "256M").CombinedOutput(); err != nil {
 		b.Fatalf("mke2fs: %v\n%s", err, out)
 	}
-	f, size := openFile(b, img)
+	f, size := fstest.OpenFile(b, img)
 	w, err := NewWalker(f, size, []string{"raw:"})
 	if err != nil {
 		b.Fatal(err)

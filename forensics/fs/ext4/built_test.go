@@ -18,6 +18,7 @@ import (
 	"time"
 
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+	"github.com/jejak-forensics/jejak/forensics/fs/fstest"
 	"github.com/jejak-forensics/jejak/internal/oracle"
 )
 
@@ -205,12 +206,12 @@ func TestBuiltImages(t *testing.T) {
 	for _, v := range variants {
 		t.Run(v.name, func(t *testing.T) {
 			img, sums := build(t, v)
-			f, size := openFile(t, img)
+			f, size := fstest.OpenFile(t, img)
 			w, err := NewWalker(f, size, []string{"raw:"})
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, entries, probs := walkBodies(t, w)
+			got, entries, probs := fstest.WalkBodies(t, w)
 			for _, p := range probs {
 				t.Errorf("problem: %v (offset %d)", p, p.Offset)
 			}
@@ -219,39 +220,39 @@ func TestBuiltImages(t *testing.T) {
 			}
 
 			// 1. Paths, inodes, deleted flags, sizes and seconds equal fls.
-			want := fls(t, img, 0)
+			want := fstest.Fls(t, img, 0, "", nil)
 			// Compare times as TSK sees them: it reads the seconds as an
 			// unsigned 32-bit count and ignores the two epoch bits of the
 			// extra word (tiny's mtime is past 2038 here), and reads crtime
 			// only on what it detects as Ext4 (0 on ext2/ext3). We decode
 			// both as the kernel does, checked against debugfs below.
 			tsk := func(s int64) int64 { return int64(uint32(s)) }
-			cmp := map[string]body{}
+			cmp := map[string]fstest.Body{}
 			for k, b := range got {
-				b.atime, b.mtime, b.ctime, b.crtim = tsk(b.atime), tsk(b.mtime), tsk(b.ctime), tsk(b.crtim)
+				b.Atime, b.Mtime, b.Ctime, b.Crtime = tsk(b.Atime), tsk(b.Mtime), tsk(b.Ctime), tsk(b.Crtime)
 				if !v.ext4 {
-					b.crtim = 0
+					b.Crtime = 0
 				}
 				cmp[k] = b
 			}
-			if tiny := got["/tiny|"+inodeOf(t, got, "/tiny")]; w.Info().InodeSize > 128 && tiny.mtime < 1<<32 {
-				t.Errorf("tiny's mtime %d: the epoch bits were not applied", tiny.mtime)
+			if tiny := got["/tiny|"+inodeOf(t, got, "/tiny")]; w.Info().InodeSize > 128 && tiny.Mtime < 1<<32 {
+				t.Errorf("tiny's mtime %d: the epoch bits were not applied", tiny.Mtime)
 			}
 			// debugfs "rm" clears the name's inode in a live block: TSK then
 			// shows the deleted name with inode 0, which has no inode to
 			// yield; drop such names from the oracle.
 			for k, b := range want {
-				if b.inode == "0" {
+				if b.Inode == "0" {
 					delete(want, k)
 				}
 				// fls names the target of a link held in the inode only; a
 				// longer one is the link's data, which icat reads.
-				if b.metaType == 'l' && b.link == "" {
-					b.link = string(oracle.Output(t, "icat", img, b.inode))
+				if b.Type == 'l' && b.Link == "" {
+					b.Link = string(oracle.Output(t, "icat", img, b.Inode))
 					want[k] = b
 				}
 			}
-			if d := diffBodies(want, cmp); len(d) > 0 {
+			if d := fstest.DiffBodies(want, cmp); len(d) > 0 {
 				t.Errorf("%d differences from fls:\n%s", len(d), strings.Join(d, "\n"))
 			}
 
@@ -363,10 +364,10 @@ func readAll(t testing.TB, e *jfs.Entry) [32]byte {
 }
 
 // inodeOf finds the inode of path in a walk ("" when absent).
-func inodeOf(t testing.TB, got map[string]body, path string) string {
+func inodeOf(t testing.TB, got map[string]fstest.Body, path string) string {
 	for _, b := range got {
-		if b.path == path {
-			return b.inode
+		if b.Path == path {
+			return b.Inode
 		}
 	}
 	return ""

@@ -32,7 +32,7 @@ func TestCorpus(t *testing.T) {
 	} {
 		t.Run(filepath.Base(tc.file), func(t *testing.T) {
 			path := parsertest.Corpus(t, tc.file)
-			f, size := openFile(t, path)
+			f, size := fstest.OpenFile(t, path)
 			w, err := NewWalker(f, size, []string{"file:" + filepath.Base(path)})
 			if err != nil {
 				t.Fatal(err)
@@ -52,8 +52,8 @@ func TestCorpus(t *testing.T) {
 				t.Errorf("walk %v\nmanifest %v", got, tc.want)
 			}
 			if _, err := os.Stat("/usr/bin/fls"); err == nil {
-				b, _, _ := walkBodies(t, w)
-				if d := diffBodies(fls(t, path, 0), b); len(d) > 0 {
+				b, _, _ := fstest.WalkBodies(t, w)
+				if d := fstest.DiffBodies(fstest.Fls(t, path, 0, "", nil), b); len(d) > 0 {
 					t.Errorf("differences from fls:\n%s", strings.Join(d, "\n"))
 				}
 			}
@@ -75,7 +75,7 @@ func equalMaps(a, b map[string]string) bool {
 
 func TestNotExt(t *testing.T) {
 	path := parsertest.Corpus(t, "images/image.E01")
-	f, size := openFile(t, path)
+	f, size := fstest.OpenFile(t, path)
 	if _, err := NewWalker(f, size, nil); !errors.Is(err, ErrNotExt) {
 		t.Fatalf("an E01 container opened as ext: %v", err)
 	}

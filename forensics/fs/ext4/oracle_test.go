@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jejak-forensics/jejak/forensics/fs/fstest"
 	"github.com/jejak-forensics/jejak/internal/oracle"
 )
 
@@ -17,17 +18,17 @@ func TestForensicsSamplesExt4(t *testing.T) {
 	}{{"ext4", 2048}, {"multiple", 227328}} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := oracle.Sample(t, tc.name)
-			want := fls(t, path, tc.sector)
-			f, size := openFile(t, path)
+			want := fstest.Fls(t, path, tc.sector, "", nil)
+			f, size := fstest.OpenFile(t, path)
 			w, err := NewWalker(io.NewSectionReader(f, tc.sector*512, size-tc.sector*512), size-tc.sector*512, []string{"raw:"})
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, _, probs := walkBodies(t, w)
+			got, _, probs := fstest.WalkBodies(t, w)
 			for _, p := range probs {
 				t.Errorf("problem: %v", p)
 			}
-			if d := diffBodies(want, got); len(d) > 0 {
+			if d := fstest.DiffBodies(want, got); len(d) > 0 {
 				t.Errorf("%d differences from fls:\n%s", len(d), strings.Join(d, "\n"))
 			}
 			t.Logf("%d entries, all equal to fls", len(got))

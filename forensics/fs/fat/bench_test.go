@@ -12,6 +12,7 @@ import (
 	"time"
 
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+	"github.com/jejak-forensics/jejak/forensics/fs/fstest"
 	"github.com/jejak-forensics/jejak/internal/oracle"
 )
 
@@ -43,7 +44,7 @@ func BenchmarkWalk(b *testing.B) {
 			b.Fatalf("%v: %v\n%s", c, err, out)
 		}
 	}
-	f, size := openFile(b, img)
+	f, size := fstest.OpenFile(b, img)
 	w, err := NewWalker(f, size, []string{"raw:"}, Options{})
 	if err != nil {
 		b.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jejak-forensics/jejak/forensics/fs/fstest"
 	"github.com/jejak-forensics/jejak/internal/oracle"
 )
 
@@ -34,7 +35,7 @@ func exSetChecksum(set []byte) uint16 {
 func TestExFATDeletedAndOffset(t *testing.T) {
 	sample := oracle.Sample(t, "multiple")
 	const sector, sectors = 309248, 81920
-	f, _ := openFile(t, sample)
+	f, _ := fstest.OpenFile(t, sample)
 	part := make([]byte, sectors*512)
 	if _, err := f.ReadAt(part, sector*512); err != nil {
 		t.Fatal(err)
@@ -62,7 +63,7 @@ func TestExFATDeletedAndOffset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, entries, probs := walkBodies(t, w)
+	got, entries, probs := fstest.WalkBodies(t, w)
 	for _, p := range probs {
 		if !strings.Contains(p.Error(), "volume ends at") {
 			t.Errorf("problem: %v", p)
@@ -70,15 +71,15 @@ func TestExFATDeletedAndOffset(t *testing.T) {
 	}
 	k := "/debian_logo.jpg|390"
 	if b, ok := want[k]; ok {
-		b.mtime -= 7 * 3600
+		b.Mtime -= 7 * 3600
 		want[k] = b
 	} else {
 		t.Fatalf("fls lost debian_logo.jpg: %v", want)
 	}
-	if b := want["/test.txt|393"]; !b.deleted {
+	if b := want["/test.txt|393"]; !b.Deleted {
 		t.Fatalf("fls does not see test.txt deleted: %v", b)
 	}
-	if d := diffBodies(want, got); len(d) > 0 {
+	if d := fstest.DiffBodies(want, got); len(d) > 0 {
 		t.Errorf("%d differences from fls:\n%s", len(d), strings.Join(d, "\n"))
 	}
 	e := entries["/test.txt|393"]
@@ -95,6 +96,6 @@ func TestExFATDeletedAndOffset(t *testing.T) {
 }
 
 func mustOpen(t *testing.T, p string) io.ReaderAt {
-	f, _ := openFile(t, p)
+	f, _ := fstest.OpenFile(t, p)
 	return f
 }

@@ -79,7 +79,7 @@ func TestBuiltAgainstFls(t *testing.T) {
 				}
 				img, files := buildFAT(t, ft, tz)
 				want := fls(t, img, 0, tz)
-				f, size := openFile(t, img)
+				f, size := fstest.OpenFile(t, img)
 				w, err := NewWalker(f, size, []string{"file:" + filepath.Base(img)}, Options{Zone: loc})
 				if err != nil {
 					t.Fatal(err)
@@ -87,11 +87,11 @@ func TestBuiltAgainstFls(t *testing.T) {
 				if k := w.Info().Kind; k != "fat"+ft {
 					t.Errorf("kind %s, want fat%s", k, ft)
 				}
-				got, entries, probs := walkBodies(t, w)
+				got, entries, probs := fstest.WalkBodies(t, w)
 				for _, p := range probs {
 					t.Errorf("problem: %v", p)
 				}
-				if d := diffBodies(want, got); len(d) > 0 {
+				if d := fstest.DiffBodies(want, got); len(d) > 0 {
 					t.Errorf("%d differences from fls:\n%s", len(d), strings.Join(d, "\n"))
 				}
 				// The deleted names fls recovers must be there: a long one
@@ -99,7 +99,7 @@ func TestBuiltAgainstFls(t *testing.T) {
 				for _, p := range []string{"/dir1/deleted long name.txt", "/dir1/_ONE.TXT", "/_lddir", "/_lddir/_nside.txt"} {
 					found := false
 					for _, b := range got {
-						found = found || b.path == p && b.deleted
+						found = found || b.Path == p && b.Deleted
 					}
 					if !found {
 						t.Errorf("deleted entry %s not found", p)
@@ -155,13 +155,13 @@ func checkContent(t *testing.T, path string, open func() (io.ReadCloser, error),
 // entries say so, and the walk reports it once.
 func TestNoZone(t *testing.T) {
 	img, _ := buildFAT(t, "12", "UTC")
-	f, size := openFile(t, img)
+	f, size := fstest.OpenFile(t, img)
 	w, err := NewWalker(f, size, []string{"file:x"}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, entries, probs := walkBodies(t, w)
-	if d := diffBodies(fls(t, img, 0, "UTC"), got); len(d) > 0 {
+	got, entries, probs := fstest.WalkBodies(t, w)
+	if d := fstest.DiffBodies(fls(t, img, 0, "UTC"), got); len(d) > 0 {
 		t.Errorf("differences from fls:\n%s", strings.Join(d, "\n"))
 	}
 	if len(probs) != 1 || !strings.Contains(probs[0].Err.Error(), "read as UTC") {
@@ -180,16 +180,16 @@ func TestNoZone(t *testing.T) {
 func TestFatVerySmall(t *testing.T) {
 	path := parsertest.Corpus(t, "agpl/fat/fat_very_small.dd")
 	oracle.Tool(t, "fls", "sleuthkit")
-	f, size := openFile(t, path)
+	f, size := fstest.OpenFile(t, path)
 	w, err := NewWalker(f, size, []string{"file:fat_very_small.dd"}, Options{Zone: time.UTC})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, entries, probs := walkBodies(t, w)
+	got, entries, probs := fstest.WalkBodies(t, w)
 	for _, p := range probs {
 		t.Errorf("problem: %v", p)
 	}
-	if d := diffBodies(fls(t, path, 0, "UTC"), got); len(d) > 0 {
+	if d := fstest.DiffBodies(fls(t, path, 0, "UTC"), got); len(d) > 0 {
 		t.Errorf("differences from fls:\n%s", strings.Join(d, "\n"))
 	}
 	e := entries["/a/b/hello.txt|646"]
@@ -207,7 +207,7 @@ func TestForensicsSamplesExFAT(t *testing.T) {
 	path := oracle.Sample(t, "multiple")
 	const sector = 309248
 	want := fls(t, path, sector, "UTC")
-	f, _ := openFile(t, path)
+	f, _ := fstest.OpenFile(t, path)
 	sr := io.NewSectionReader(f, sector*512, 81920*512)
 	w, err := NewWalker(sr, sr.Size(), []string{"raw:", "partition:3@158334976"}, Options{})
 	if err != nil {
@@ -216,7 +216,7 @@ func TestForensicsSamplesExFAT(t *testing.T) {
 	if w.Info().Kind != "exfat" {
 		t.Fatalf("kind %s", w.Info().Kind)
 	}
-	got, entries, probs := walkBodies(t, w)
+	got, entries, probs := fstest.WalkBodies(t, w)
 	for _, p := range probs {
 		// The partition table gives it 81920 sectors; the boot sector
 		// claims 202752: the walk says the rest cannot be read.
@@ -224,7 +224,7 @@ func TestForensicsSamplesExFAT(t *testing.T) {
 			t.Errorf("problem: %v", p)
 		}
 	}
-	if d := diffBodies(want, got); len(d) > 0 {
+	if d := fstest.DiffBodies(want, got); len(d) > 0 {
 		t.Errorf("%d differences from fls:\n%s", len(d), strings.Join(d, "\n"))
 	}
 	if len(got) < 2 {
@@ -233,7 +233,7 @@ func TestForensicsSamplesExFAT(t *testing.T) {
 	oracle.Tool(t, "icat", "sleuthkit")
 	for k, e := range entries {
 		if e.Mode.IsRegular() {
-			checkContent(t, e.Path, e.Open, oracle.Output(t, "icat", "-o", fmt.Sprint(sector), path, got[k].inode))
+			checkContent(t, e.Path, e.Open, oracle.Output(t, "icat", "-o", fmt.Sprint(sector), path, got[k].Inode))
 		}
 		if e.ZoneAssumed != "" {
 			t.Errorf("%s: its times carry UTC offsets, yet ZoneAssumed is %q", e.Path, e.ZoneAssumed)
@@ -263,16 +263,16 @@ func TestOverwritten(t *testing.T) {
 	run(t, "UTC", "mcopy", "-i", img, a, c, "::/")
 	run(t, "UTC", "mdel", "-i", img, "::/A.TXT")
 	run(t, "UTC", "mcopy", "-i", img, b, "::/NEWDIR/")
-	f, size := openFile(t, img)
+	f, size := fstest.OpenFile(t, img)
 	w, err := NewWalker(f, size, []string{"file:r.img"}, Options{Zone: time.UTC})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, entries, probs := walkBodies(t, w)
+	got, entries, probs := fstest.WalkBodies(t, w)
 	for _, p := range probs {
 		t.Errorf("problem: %v", p)
 	}
-	if d := diffBodies(fls(t, img, 0, "UTC"), got); len(d) > 0 {
+	if d := fstest.DiffBodies(fls(t, img, 0, "UTC"), got); len(d) > 0 {
 		t.Errorf("differences from fls:\n%s", strings.Join(d, "\n"))
 	}
 	var gone *jfs.Entry
@@ -305,16 +305,16 @@ func TestSectorAndClusterSizes(t *testing.T) {
 	} {
 		t.Run("FAT"+c.fat+strings.Join(c.args, ""), func(t *testing.T) {
 			img, files := buildFAT(t, c.fat, "UTC", c.args...)
-			f, size := openFile(t, img)
+			f, size := fstest.OpenFile(t, img)
 			w, err := NewWalker(f, size, []string{"file:x"}, Options{Zone: time.UTC})
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, entries, probs := walkBodies(t, w)
+			got, entries, probs := fstest.WalkBodies(t, w)
 			for _, p := range probs {
 				t.Errorf("problem: %v", p)
 			}
-			if d := diffBodies(fls(t, img, 0, "UTC"), got); len(d) > 0 {
+			if d := fstest.DiffBodies(fls(t, img, 0, "UTC"), got); len(d) > 0 {
 				t.Errorf("%d differences from fls:\n%s", len(d), strings.Join(d, "\n"))
 			}
 			for _, e := range entries {
@@ -372,12 +372,12 @@ func TestLongNameChecksum(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, _, probs := walkBodies(t, w)
+			got, _, probs := fstest.WalkBodies(t, w)
 			if len(probs) != 1 || probs[0].Offset != c.at || !strings.Contains(probs[0].Error(), "do not belong") {
 				t.Errorf("problems %v, want one at offset %d", probs, c.at)
 			}
 			for _, g := range got {
-				if strings.HasPrefix(g.path, "/results-distr") {
+				if strings.HasPrefix(g.Path, "/results-distr") {
 					t.Errorf("the long name was used: %s", g)
 				}
 			}
