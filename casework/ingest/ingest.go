@@ -531,19 +531,42 @@ func (r *runner) readEntry(ctx context.Context, w *walkState, it Item, e *jfs.En
 	br := readBuffers.Get().(*bufio.Reader)
 	br.Reset(cr)
 	j := &fileJob{r: r, w: w, sl: sl, it: it, e: e, br: br}
-	// One read fills the buffer as far as the container gives: the whole
-	// of a small file.
-	start, err := br.Peek(br.Size())
-	if errors.Is(err, io.EOF) && len(start) < br.Size() && (e.Size < 0 || e.Size == int64(len(start))) {
+	head, err := br.Peek(parsers.HeadSize)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+		// A broken stream before the first bytes: the walker reports the
+		// container problem; the file itself is skipped.
+		rc.Close()
+		br.Reset(nil)
+		readBuffers.Put(br)
+		r.skip(sl, it, e, SkipOpen, err.Error())
+		w.seq.close(sl)
+		return nil
+	}
+	// Is the whole file in the buffer? bufio's first fill asked the
+	// container for a whole buffer, so a small file usually is already;
+	// at most one more read of a file known to be smaller than the buffer
+	// (or of unknown size) tells. A larger file is not read further here.
+	var whole []byte
+	switch {
+	case e.Size >= 0 && e.Size < int64(br.Size()):
+		if b, err := br.Peek(int(e.Size) + 1); errors.Is(err, io.EOF) && len(b) == int(e.Size) {
+			whole = b
+		}
+	case e.Size < 0:
+		if b, err := br.Peek(br.Size()); errors.Is(err, io.EOF) && len(b) < br.Size() {
+			whole = b
+		}
+	}
+	if whole != nil {
 		rc.Close()
 		// Nothing reads the entry again: the bufio.Reader has it all.
 		cr.r = eofReader{}
-		j.whole = start
-		j.head = start[:min(len(start), parsers.HeadSize)]
+		j.whole = whole
+		j.head = whole[:min(len(whole), parsers.HeadSize)]
 		// Detection asks the entry for random access in two cases only
 		// (matchLongHead, and sampling a file longer than the sample
 		// windows): known now, while the entry is valid.
-		if len(start) > parsers.SampleWindows*parsers.SampleWindowSize ||
+		if len(whole) > parsers.SampleWindows*parsers.SampleWindowSize ||
 			(len(j.head) >= parsers.HeadSize && (isBinary(j.head) || zeroed(j.head))) {
 			if a, ok, _ := e.ReaderAt(); ok {
 				j.random = true
@@ -566,16 +589,9 @@ func (r *runner) readEntry(ctx context.Context, w *walkState, it Item, e *jfs.En
 		}
 	}
 	defer rc.Close()
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) && len(start) < parsers.HeadSize {
-		// A broken stream before the first bytes: the walker reports the
-		// container problem; the file itself is skipped.
-		br.Reset(nil)
-		readBuffers.Put(br)
-		r.skip(sl, it, e, SkipOpen, err.Error())
-		w.seq.close(sl)
-		return nil
-	}
-	j.head = start[:min(len(start), parsers.HeadSize)]
+	// Nothing was consumed, so no Peek moved the buffered bytes: head
+	// still holds the first ones.
+	j.head = head
 	err = j.parse(ctx, out)
 	j.release()
 	w.seq.close(sl)
