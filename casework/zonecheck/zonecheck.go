@@ -30,9 +30,11 @@
 package zonecheck
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -135,7 +137,15 @@ type key struct {
 
 // obs is one indexed record: small, so that maxObs of them stay cheap.
 type obs struct {
-	t    int64 // UTC ns
+	t int64 // UTC ns
+	// id is the event ID (32 hex digits as two numbers), pass the store
+	// pass that would have read the record (passLogon, passWebError; 0
+	// for Add) and name which of the record's names (remotes) the
+	// observation is indexed under: with t they place it where the store
+	// passes would have read it (see Feed).
+	id   [2]uint64
+	pass uint8
+	name uint8
 	pid  int64
 	rec  int64
 	file int32 // interned file; its evidence is files[file].Evidence
@@ -152,7 +162,42 @@ type obs struct {
 }
 
 type bucket struct {
-	loose, exact []obs
+	loose, exact side
+}
+
+// side is one side of a key: its observations and, once Feed has had to
+// leave some out, the cut: every observation read after it (before) is
+// beyond the key's first PerKey.
+type side struct {
+	obs    []obs
+	cut    obs
+	hasCut bool
+}
+
+// The store passes whose order Feed reproduces.
+const (
+	passLogon    = 1
+	passWebError = 2
+)
+
+// before is the order the store passes read observations in: pass, then
+// the store's order (@timestamp, then event ID), then the record's names
+// in the order Add indexes them.
+func before(a, b *obs) bool {
+	if a.pass != b.pass {
+		return a.pass < b.pass
+	}
+	if a.t != b.t {
+		return a.t < b.t
+	}
+	if a.id != b.id {
+		return a.id[0] < b.id[0] || (a.id[0] == b.id[0] && a.id[1] < b.id[1])
+	}
+	return a.name < b.name
+}
+
+func same(a, b *obs) bool {
+	return a.pass == b.pass && a.t == b.t && a.id == b.id && a.name == b.name
 }
 
 // fileInfo is what a finding says about a file, interned once per file.
@@ -174,18 +219,71 @@ type Checker struct {
 	users   []string
 	userIdx map[string]int32
 	n       int
-	// Dropped counts observations left out by the caps.
+	// Dropped counts observations left out by the caps. After Feed it
+	// also counts a repeated event that the caps left out anyway.
 	Dropped int
+
+	// The caps, PerKey and maxObs but in tests.
+	perKey, maxObs int
+	// feeding: Feed added observations that Seal has not put in order.
+	feeding bool
+	// gcut: once Feed had to apply maxObs, every observation read after
+	// it is left out.
+	gcut    obs
+	hasGCut bool
+	// last is the file of the last event: a log's events come in runs.
+	last     *timeline.Provenance
+	lastZone string
+	lastIdx  int32
 }
 
 // New returns an empty Checker.
 func New() *Checker {
-	return &Checker{buckets: map[key]*bucket{}, fileIdx: map[string]int32{}, users: []string{""}, userIdx: map[string]int32{"": 0}}
+	return &Checker{buckets: map[key]*bucket{}, fileIdx: map[string]int32{}, users: []string{""}, userIdx: map[string]int32{"": 0},
+		perKey: PerKey, maxObs: maxObs}
 }
 
-// Add indexes one event if it is a kind the checker pairs. It keeps no
-// reference to ev.
+// Selects says whether one of the store passes of a zone check reads ev:
+// the logons by their action (LogonActions), the web server errors
+// (WebErrorDatasets, of the weblog parser). The access requests are read
+// afterwards, only for LooseWebHosts.
+func Selects(ev *timeline.Event) bool {
+	return slices.Contains(LogonActions, ev.Event.Action) || webError(ev)
+}
+
+func webError(ev *timeline.Event) bool {
+	return ev.Jejak.Provenance.Parser == "weblog" && slices.Contains(WebErrorDatasets, ev.Event.Dataset)
+}
+
+// Feed indexes ev if a store pass would have read it (Selects), as Add
+// does, but for events that come in any order and any number of times: as
+// an ingest writes them, several files at once, in the order they were
+// parsed, an event that repeats one (same ID) counted once. Once the
+// events are all fed, Seal (which Findings and LooseWebHosts call) leaves
+// the Checker as the store passes, reading the same events with Add in
+// the store's order, would have: the same observations kept under the
+// same caps, in the same order. Its memory stays bounded by the caps: at
+// most twice what they keep between compactions, whatever it is fed.
+// It keeps no reference to ev.
+func (c *Checker) Feed(ev *timeline.Event) {
+	if slices.Contains(LogonActions, ev.Event.Action) {
+		c.add(ev, passLogon)
+	}
+	if webError(ev) {
+		c.add(ev, passWebError)
+	}
+}
+
+// Add indexes one event if it is a kind the checker pairs. Events are
+// taken to come in the order the caps keep the first of (the store's,
+// @timestamp then ID), each once; events fed before (Feed) are sealed
+// first. It keeps no reference to ev.
 func (c *Checker) Add(ev *timeline.Event) {
+	c.Seal()
+	c.add(ev, 0)
+}
+
+func (c *Checker) add(ev *timeline.Event, pass uint8) {
 	act := classify(ev)
 	if act == 0 || ev.TimestampDesc == "Not a time" {
 		return
@@ -210,7 +308,10 @@ func (c *Checker) Add(ev *timeline.Event) {
 	if ev.Process != nil {
 		pid = ev.Process.PID
 	}
-	o := obs{t: ev.Timestamp.UnixNano(), pid: pid, rec: ev.Jejak.Provenance.Record, last: ev.Event.Action == "last_logon"}
+	o := obs{t: ev.Timestamp.UnixNano(), pid: pid, rec: ev.Jejak.Provenance.Record, last: ev.Event.Action == "last_logon", pass: pass}
+	if pass != 0 {
+		o.id = parseID(ev.Jejak.ID)
+	}
 	if ev.User != nil && act != web {
 		o.user = c.user(ev.User.Name)
 	}
@@ -220,24 +321,143 @@ func (c *Checker) Add(ev *timeline.Event) {
 		}
 	}
 	o.file = c.file(ev, zone)
-	for _, h := range hosts {
+	for i, h := range hosts {
 		k := key{act, h}
 		b := c.buckets[k]
 		if b == nil {
 			b = &bucket{}
 			c.buckets[k] = b
 		}
-		side := &b.exact
+		s := &b.exact
 		if zone != "" {
-			side = &b.loose
+			s = &b.loose
 		}
-		if len(*side) >= PerKey || c.n >= maxObs {
+		if pass != 0 {
+			o.name = uint8(i)
+			c.feed(s, o)
+			continue
+		}
+		if len(s.obs) >= c.perKey || c.n >= c.maxObs {
 			c.Dropped++
 			continue
 		}
-		*side = append(*side, o)
+		s.obs = append(s.obs, o)
 		c.n++
 	}
+}
+
+// feed keeps o if it may be among the observations the store passes keep:
+// the first perKey of its side, of which the first maxObs in all. What
+// follows a cut is left out at once; the rest is put in order and cut
+// when a side holds twice its cap, or all sides twice theirs.
+//
+// Why cutting early keeps the result exact: the observations kept are
+// the first maxObs of A, where A holds the first perKey of every side. A
+// side's cut only moves earlier as observations come, and so does the
+// global one (the last of the first maxObs of A). An observation the
+// global cut left out, and removed from its side, is after everything
+// kept from then on: it can no longer be kept, and where it would have
+// pushed a later one out of its side's first perKey, that later one is
+// after the global cut as well.
+func (c *Checker) feed(s *side, o obs) {
+	if (c.hasGCut && before(&c.gcut, &o)) || (s.hasCut && before(&s.cut, &o)) {
+		c.Dropped++
+		return
+	}
+	s.obs = append(s.obs, o)
+	c.n++
+	c.feeding = true
+	if len(s.obs) >= 2*c.perKey {
+		c.compactSide(s)
+	}
+	if c.n >= 2*c.maxObs {
+		c.compact()
+	}
+}
+
+// compactSide puts a side in order, drops repeated events and cuts it to
+// its cap.
+func (c *Checker) compactSide(s *side) {
+	sort.Slice(s.obs, func(i, j int) bool { return before(&s.obs[i], &s.obs[j]) })
+	kept := s.obs[:0]
+	for i := range s.obs {
+		if len(kept) > 0 && same(&kept[len(kept)-1], &s.obs[i]) {
+			c.n--
+			continue
+		}
+		kept = append(kept, s.obs[i])
+	}
+	if len(kept) > c.perKey {
+		c.Dropped += len(kept) - c.perKey
+		c.n -= len(kept) - c.perKey
+		kept = kept[:c.perKey]
+		s.cut, s.hasCut = kept[len(kept)-1], true
+		s.cut.paths = nil
+	}
+	clear(s.obs[len(kept):])
+	s.obs = kept
+}
+
+// compact compacts every side, then keeps the first maxObs observations
+// in all, and forgets keys left with none (see feed).
+func (c *Checker) compact() {
+	for _, b := range c.buckets {
+		c.compactSide(&b.loose)
+		c.compactSide(&b.exact)
+	}
+	if c.n > c.maxObs {
+		all := make([]*obs, 0, c.n)
+		for _, b := range c.buckets {
+			for i := range b.loose.obs {
+				all = append(all, &b.loose.obs[i])
+			}
+			for i := range b.exact.obs {
+				all = append(all, &b.exact.obs[i])
+			}
+		}
+		sort.Slice(all, func(i, j int) bool { return before(all[i], all[j]) })
+		c.gcut, c.hasGCut = *all[c.maxObs-1], true
+		c.gcut.paths = nil
+		for _, b := range c.buckets {
+			for _, s := range []*side{&b.loose, &b.exact} {
+				// In order: the observations after the cut are its tail.
+				i := sort.Search(len(s.obs), func(i int) bool { return before(&c.gcut, &s.obs[i]) })
+				c.Dropped += len(s.obs) - i
+				c.n -= len(s.obs) - i
+				clear(s.obs[i:])
+				s.obs = s.obs[:i]
+			}
+		}
+	}
+	for k, b := range c.buckets {
+		if len(b.loose.obs) == 0 && len(b.exact.obs) == 0 {
+			delete(c.buckets, k)
+		}
+	}
+}
+
+// Seal ends a Feed: from here on the Checker is as the store passes
+// would have left it (see Feed), and Add goes on from there.
+func (c *Checker) Seal() {
+	if !c.feeding {
+		return
+	}
+	c.compact()
+	c.feeding = false
+}
+
+// parseID reads an event ID's 32 hex digits as two numbers, in the order
+// the store sorts IDs by (their bytes); anything else is zero.
+func parseID(id string) [2]uint64 {
+	if len(id) != 32 {
+		return [2]uint64{}
+	}
+	a, err1 := strconv.ParseUint(id[:16], 16, 64)
+	b, err2 := strconv.ParseUint(id[16:], 16, 64)
+	if err1 != nil || err2 != nil {
+		return [2]uint64{}
+	}
+	return [2]uint64{a, b}
 }
 
 // remotes are the names of the other end of a logon or request: the IP
@@ -260,9 +480,10 @@ func remotes(ev *timeline.Event) []string {
 // LooseWebHosts lists, sorted, the clients of the web records read in an
 // assumed zone so far: the only ones whose requests can pair.
 func (c *Checker) LooseWebHosts() []string {
+	c.Seal()
 	seen := map[string]bool{}
 	for k, b := range c.buckets {
-		if k.act == web && len(b.loose) > 0 {
+		if k.act == web && len(b.loose.obs) > 0 {
 			seen[k.host] = true
 		}
 	}
@@ -332,6 +553,19 @@ func hash(s string) uint64 {
 
 func (c *Checker) file(ev *timeline.Event, zone string) int32 {
 	p := &ev.Jejak.Provenance
+	if l := c.last; l != nil && zone == c.lastZone && p.EvidenceSHA256 == l.EvidenceSHA256 && p.Path == l.Path &&
+		p.Identity == l.Identity && p.Parser == l.Parser && slices.Equal(p.Chain, l.Chain) {
+		return c.lastIdx
+	}
+	i := c.intern(p, zone)
+	// A copy: the Checker keeps no reference to the event.
+	c.last = &timeline.Provenance{EvidenceSHA256: p.EvidenceSHA256, Path: p.Path, Identity: p.Identity, Parser: p.Parser,
+		Chain: slices.Clone(p.Chain)}
+	c.lastZone, c.lastIdx = zone, i
+	return i
+}
+
+func (c *Checker) intern(p *timeline.Provenance, zone string) int32 {
 	id := p.EvidenceSHA256 + "\x00" + strings.Join(p.Chain, "\x00") + "\x00" + p.Path + "\x00" + p.Identity + "\x00" + p.Parser + "\x00" + zone
 	if i, ok := c.fileIdx[id]; ok {
 		return i
@@ -427,10 +661,11 @@ type bin struct {
 // Findings pairs what was indexed and returns one finding per file read in
 // an assumed zone that could be paired conclusively, mismatches first.
 func (c *Checker) Findings() []Finding {
+	c.Seal()
 	perFile := map[int32]map[int64]*bin{}
 	keys := make([]key, 0, len(c.buckets))
 	for k, b := range c.buckets {
-		if len(b.loose) > 0 && len(b.exact) > 0 {
+		if len(b.loose.obs) > 0 && len(b.exact.obs) > 0 {
 			keys = append(keys, k)
 		}
 	}
@@ -439,15 +674,16 @@ func (c *Checker) Findings() []Finding {
 	for i := range keys {
 		k := &keys[i]
 		b := c.buckets[*k]
-		sortObs(b.loose)
-		sortObs(b.exact)
-		for li := range b.loose {
-			lo := &b.loose[li]
+		sortObs(b.loose.obs)
+		sortObs(b.exact.obs)
+		loose, exact := b.loose.obs, b.exact.obs
+		for li := range loose {
+			lo := &loose[li]
 			best := map[int64]cand{}
 			// The exact records within Window of lo.
-			j := sort.Search(len(b.exact), func(j int) bool { return b.exact[j].t >= lo.t-int64(Window) })
-			for ; j < len(b.exact) && b.exact[j].t <= lo.t+int64(Window); j++ {
-				ex := &b.exact[j]
+			j := sort.Search(len(exact), func(j int) bool { return exact[j].t >= lo.t-int64(Window) })
+			for ; j < len(exact) && exact[j].t <= lo.t+int64(Window); j++ {
+				ex := &exact[j]
 				d := lo.t - ex.t
 				q := roundQ(d)
 				if abs(d-q*int64(Quarter)) > int64(MaxDelay) {
@@ -495,10 +731,14 @@ func (c *Checker) Findings() []Finding {
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
-		if out[i].Agree != out[j].Agree {
-			return !out[i].Agree
+		a, b := &out[i], &out[j]
+		if a.Agree != b.Agree {
+			return !a.Agree
 		}
-		return out[i].File < out[j].File
+		// Two files may show alike (the same path read by two parsers,
+		// or in two zones): map order must not decide.
+		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Evidence, b.Evidence), cmp.Compare(a.Path, b.Path),
+			cmp.Compare(a.Parser, b.Parser), cmp.Compare(a.ZoneAssumed, b.ZoneAssumed), slices.Compare(a.Chain, b.Chain)) < 0
 	})
 	return out
 }
