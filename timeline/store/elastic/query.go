@@ -56,31 +56,73 @@ func (s *Store) pages(ctx context.Context, qry map[string]any, limit int, pit *s
 }
 
 // hits pages through the documents of qry in the order sort gives,
-// handing fn each one's _id and _source undecoded. Sort values are kept
-// as json.Number: date_nanos sorts as integers up to 2^63, beyond
-// float64's precision. A failed shard is an error, never a short read.
+// handing fn each one's _id and _source undecoded.
 func (s *Store) hits(ctx context.Context, qry map[string]any, sort []any, limit int, pit *string, fn func(id string, src json.RawMessage) error) error {
+	r := pageRequest{what: "search " + s.cfg.Index, qry: qry, sort: sort, limit: limit, pit: pit}
+	return s.pageLoop(ctx, r, func(page []hit) error {
+		for _, h := range page {
+			if err := fn(h.ID, h.Source); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// pageRequest is one paged read: qry in the order sort gives, at most
+// limit hits (0: all), through the point in time pit names when set, and
+// of one slice of it when sliceMax > 1.
+type pageRequest struct {
+	what  string // names the read in errors: "search INDEX (slice 2 of 4)"
+	qry   map[string]any
+	sort  []any
+	limit int
+	pit   *string
+
+	sliceID, sliceMax int
+}
+
+// hit is one document of a page: its _id, its _source undecoded, and the
+// sort values search_after starts the next page from.
+type hit struct {
+	ID     string          `json:"_id"`
+	Source json.RawMessage `json:"_source"`
+	Sort   []any           `json:"sort"`
+}
+
+// pageLoop is the one paging loop every read of the store goes through
+// (hits, and so pages, and each slice of a Sliced read): it asks for the
+// pages of r with search_after and hands fn each page's hits, in order.
+// Sort values are kept as json.Number: date_nanos sorts as integers up to
+// 2^63, beyond float64's precision. A failed shard is an error, never a
+// short read. With r.pit set, the ID the cluster hands back replaces it.
+func (s *Store) pageLoop(ctx context.Context, r pageRequest, fn func(page []hit) error) error {
 	var after []any
 	sent := 0
 	for {
 		size := s.cfg.PageSize
-		if limit > 0 {
-			size = min(size, limit-sent)
+		if r.limit > 0 {
+			size = min(size, r.limit-sent)
 			if size <= 0 {
 				return nil
 			}
 		}
 		req := map[string]any{
 			"size":             size,
-			"query":            qry,
+			"query":            r.qry,
 			"track_total_hits": false,
-			"sort":             sort,
+			"sort":             r.sort,
 		}
 		opts := []func(*esapi.SearchRequest){s.client.Search.WithContext(ctx)}
-		if pit != nil {
-			req["pit"] = map[string]any{"id": *pit, "keep_alive": pitKeepAlive}
+		if r.pit != nil {
+			req["pit"] = map[string]any{"id": *r.pit, "keep_alive": pitKeepAlive}
 		} else {
 			opts = append(opts, s.client.Search.WithIndex(s.cfg.Index))
+		}
+		if r.sliceMax > 1 {
+			// The cluster refuses a slice of max 1: one slice is the
+			// whole point in time.
+			req["slice"] = map[string]any{"id": r.sliceID, "max": r.sliceMax}
 		}
 		if after != nil {
 			req["search_after"] = after
@@ -91,10 +133,10 @@ func (s *Store) hits(ctx context.Context, qry map[string]any, sort []any, limit 
 		}
 		res, err := s.client.Search(append(opts, s.client.Search.WithBody(bytes.NewReader(body)))...)
 		if err != nil {
-			return fmt.Errorf("search %s: %w", s.cfg.Index, err)
+			return fmt.Errorf("%s: %w", r.what, err)
 		}
 		if res.IsError() {
-			err := apiError("search "+s.cfg.Index, res)
+			err := apiError(r.what, res)
 			res.Body.Close()
 			return err
 		}
@@ -104,11 +146,7 @@ func (s *Store) hits(ctx context.Context, qry map[string]any, sort []any, limit 
 				Failed int `json:"failed"`
 			} `json:"_shards"`
 			Hits struct {
-				Hits []struct {
-					ID     string          `json:"_id"`
-					Source json.RawMessage `json:"_source"`
-					Sort   []any           `json:"sort"`
-				} `json:"hits"`
+				Hits []hit `json:"hits"`
 			} `json:"hits"`
 		}
 		dec := json.NewDecoder(res.Body)
@@ -116,29 +154,30 @@ func (s *Store) hits(ctx context.Context, qry map[string]any, sort []any, limit 
 		err = dec.Decode(&page)
 		res.Body.Close()
 		if err != nil {
-			return fmt.Errorf("search %s: %w", s.cfg.Index, err)
+			return fmt.Errorf("%s: %w", r.what, err)
 		}
 		if page.Shards.Failed > 0 {
-			return fmt.Errorf("search %s: %d shards failed, results would be incomplete", s.cfg.Index, page.Shards.Failed)
+			return fmt.Errorf("%s: %d shards failed, results would be incomplete", r.what, page.Shards.Failed)
 		}
-		if pit != nil && page.PitID != "" {
-			*pit = page.PitID // the cluster may hand over a newer ID
+		if r.pit != nil && page.PitID != "" {
+			*r.pit = page.PitID // the cluster may hand over a newer ID
 		}
-		for _, h := range page.Hits.Hits {
-			if err := fn(h.ID, h.Source); err != nil {
+		hits := page.Hits.Hits
+		if len(hits) > 0 {
+			if err := fn(hits); err != nil {
 				return err
 			}
-			sent++
 		}
-		if len(page.Hits.Hits) < size {
+		sent += len(hits)
+		if len(hits) < size {
 			return nil
 		}
 		// The sort values go back as they came (with a point in time the
 		// cluster adds its tiebreaker, _shard_doc); a page without them
 		// would start the next one from the beginning again.
-		after = page.Hits.Hits[len(page.Hits.Hits)-1].Sort
-		if len(after) < len(sort) {
-			return fmt.Errorf("search %s: a page ended without its sort values", s.cfg.Index)
+		after = hits[len(hits)-1].Sort
+		if len(after) < len(r.sort) {
+			return fmt.Errorf("%s: a page ended without its sort values", r.what)
 		}
 	}
 }

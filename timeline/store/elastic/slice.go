@@ -1,12 +1,10 @@
 package elastic
 
 import (
-	"bytes"
 	"container/heap"
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -49,34 +47,36 @@ func (p Sliced) Search(ctx context.Context, q timeline.Query, fn func(*timeline.
 	if p.n <= 1 && p.counts == nil {
 		return p.s.PIT().Search(ctx, q, fn)
 	}
+	return p.s.withPIT(ctx, func(pit *string) error { return p.read(ctx, pit, q, fn) })
+}
+
+// read is Search within the point in time pit names, which withPIT opened
+// and closes.
+func (p Sliced) read(ctx context.Context, pit *string, q timeline.Query, fn func(*timeline.Event) error) error {
 	s := p.s
-	if err := s.refresh(ctx); err != nil {
-		return err
-	}
-	pit, err := s.openPIT(ctx)
-	if err != nil {
-		return err
-	}
-	opened := pit
+	opened := *pit
 	// Every reader pages with its own copy of the point in time's ID (the
-	// cluster may hand one a newer ID); every ID seen is closed at the end,
-	// once the readers have stopped.
+	// cluster may hand one a newer ID). withPIT closes the opened ID and
+	// *pit; any other ID a reader was handed is closed here, once the
+	// readers have stopped.
 	var readers []*sliceReader
 	var wg sync.WaitGroup
 	ctx, cancel := context.WithCancel(ctx)
 	defer func() {
 		cancel()
 		wg.Wait()
-		ids := map[string]bool{opened: true}
+		ids := map[string]bool{}
 		for _, r := range readers {
-			ids[r.pit] = true
+			if r.pit != opened && r.pit != *pit {
+				ids[r.pit] = true
+			}
 		}
 		for id := range ids {
 			s.closePIT(ctx, id)
 		}
 	}()
 	reader := func(id, of, limit, buffer int) *sliceReader {
-		r := &sliceReader{s: s, id: id, max: of, pit: pit, qry: rangeQuery(q), limit: limit,
+		r := &sliceReader{s: s, id: id, max: of, pit: *pit, qry: rangeQuery(q), limit: limit,
 			out: make(chan []*timeline.Event, buffer), done: make(chan struct{})}
 		readers = append(readers, r)
 		return r
@@ -107,7 +107,7 @@ func (p Sliced) Search(ctx context.Context, q timeline.Query, fn func(*timeline.
 		}
 		return nil
 	}
-	pit = probe.pit
+	*pit = probe.pit
 
 	slices := make([]*sliceReader, p.n)
 	for i := range slices {
@@ -153,80 +153,14 @@ func (r *sliceReader) run(ctx context.Context) {
 	r.err = r.pages(ctx)
 }
 
-// pages is the paging loop of Store.pages with the slice added to every
-// request; it is a copy because that loop sends events one at a time to a
-// callback, while a slice hands whole decoded pages across goroutines.
+// pages reads the slice through the store's one paging loop (pageLoop)
+// and hands each page, decoded and checked for order, to the merge.
 func (r *sliceReader) pages(ctx context.Context) error {
-	s := r.s
-	what := fmt.Sprintf("search %s (slice %d of %d)", s.cfg.Index, r.id+1, r.max)
-	var after []any
-	sent := 0
-	for {
-		size := s.cfg.PageSize
-		if r.limit > 0 {
-			size = min(size, r.limit-sent)
-			if size <= 0 {
-				return nil
-			}
-		}
-		req := map[string]any{
-			"size":             size,
-			"query":            r.qry,
-			"track_total_hits": false,
-			"pit":              map[string]any{"id": r.pit, "keep_alive": pitKeepAlive},
-			"sort": []any{
-				map[string]any{"@timestamp": map[string]any{"order": "asc", "format": nanosFormat}},
-				map[string]any{"jejak.id": "asc"},
-			},
-		}
-		if r.max > 1 {
-			// The cluster refuses a slice of max 1: one slice is the
-			// whole point in time.
-			req["slice"] = map[string]any{"id": r.id, "max": r.max}
-		}
-		if after != nil {
-			req["search_after"] = after
-		}
-		body, err := json.Marshal(req)
-		if err != nil {
-			return err
-		}
-		res, err := s.client.Search(s.client.Search.WithContext(ctx), s.client.Search.WithBody(bytes.NewReader(body)))
-		if err != nil {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		if res.IsError() {
-			err := apiError(what, res)
-			res.Body.Close()
-			return err
-		}
-		var page struct {
-			PitID  string `json:"pit_id"`
-			Shards struct {
-				Failed int `json:"failed"`
-			} `json:"_shards"`
-			Hits struct {
-				Hits []struct {
-					Source json.RawMessage `json:"_source"`
-					Sort   []any           `json:"sort"`
-				} `json:"hits"`
-			} `json:"hits"`
-		}
-		dec := json.NewDecoder(res.Body)
-		dec.UseNumber()
-		err = dec.Decode(&page)
-		res.Body.Close()
-		if err != nil {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		if page.Shards.Failed > 0 {
-			return fmt.Errorf("%s: %d shards failed, results would be incomplete", what, page.Shards.Failed)
-		}
-		if page.PitID != "" {
-			r.pit = page.PitID
-		}
-		batch := make([]*timeline.Event, len(page.Hits.Hits))
-		for i, h := range page.Hits.Hits {
+	what := fmt.Sprintf("search %s (slice %d of %d)", r.s.cfg.Index, r.id+1, r.max)
+	req := pageRequest{what: what, qry: r.qry, sort: eventSort, limit: r.limit, pit: &r.pit, sliceID: r.id, sliceMax: r.max}
+	return r.s.pageLoop(ctx, req, func(page []hit) error {
+		batch := make([]*timeline.Event, len(page))
+		for i, h := range page {
 			e := new(timeline.Event)
 			if err := json.Unmarshal(h.Source, e); err != nil {
 				return fmt.Errorf("decode event from %s: %w", what, err)
@@ -244,22 +178,13 @@ func (r *sliceReader) pages(ctx context.Context) error {
 			batch[i] = e
 		}
 		r.read += int64(len(batch))
-		sent += len(batch)
-		if len(batch) > 0 {
-			select {
-			case r.out <- batch:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-		if len(page.Hits.Hits) < size {
+		select {
+		case r.out <- batch:
 			return nil
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		after = page.Hits.Hits[len(page.Hits.Hits)-1].Sort
-		if len(after) < 2 {
-			return fmt.Errorf("%s: a page ended without its sort values", what)
-		}
-	}
+	})
 }
 
 // cursor is one slice's place in the merge: the page it is on and the
@@ -351,40 +276,4 @@ func mergeSlices(ctx context.Context, slices []*sliceReader, limit int, fn func(
 		}
 	}
 	return nil
-}
-
-// openPIT opens a point in time on the store's index, as PIT.Search does.
-func (s *Store) openPIT(ctx context.Context) (string, error) {
-	cl := s.client
-	res, err := cl.OpenPointInTime([]string{s.cfg.Index}, pitKeepAlive, cl.OpenPointInTime.WithContext(ctx))
-	if err != nil {
-		return "", fmt.Errorf("open point in time on %s: %w", s.cfg.Index, err)
-	}
-	defer res.Body.Close()
-	if res.IsError() {
-		return "", apiError("open point in time on "+s.cfg.Index, res)
-	}
-	var open struct {
-		ID string `json:"id"`
-	}
-	if err := json.NewDecoder(res.Body).Decode(&open); err != nil {
-		return "", fmt.Errorf("open point in time on %s: %w", s.cfg.Index, err)
-	}
-	if strings.TrimSpace(open.ID) == "" {
-		return "", fmt.Errorf("open point in time on %s: the cluster answered no ID", s.cfg.Index)
-	}
-	return open.ID, nil
-}
-
-// closePIT frees a point in time on the cluster. It runs even when ctx was
-// cancelled (a hunt that failed still frees its search contexts), and a
-// failure is ignored: the keep-alive frees it anyway.
-func (s *Store) closePIT(ctx context.Context, id string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	cl := s.client
-	body, _ := json.Marshal(map[string]string{"id": id})
-	if r, err := cl.ClosePointInTime(cl.ClosePointInTime.WithBody(bytes.NewReader(body)), cl.ClosePointInTime.WithContext(ctx)); err == nil {
-		r.Body.Close()
-	}
 }
