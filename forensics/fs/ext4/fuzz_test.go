@@ -1,12 +1,11 @@
 package ext4
 
 import (
-	"context"
 	"io"
 	"os"
 	"testing"
 
-	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+	"github.com/jejak-forensics/jejak/forensics/fs/fstest"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 )
 
@@ -34,20 +33,7 @@ func FuzzWalk(f *testing.F) {
 		if err != nil {
 			return
 		}
-		_ = w.Walk(context.Background(), func(_ context.Context, e *jfs.Entry) error {
-			if !jfs.IsSafePath(e.Path) {
-				t.Fatalf("unsafe path %q", e.Path)
-			}
-			if rc, err := e.Open(); err == nil {
-				io.Copy(io.Discard, io.LimitReader(rc, 4<<20))
-				rc.Close()
-			}
-			return nil
-		}, func(p *jfs.Problem) {
-			if p.Err == nil {
-				t.Fatal("problem without a cause")
-			}
-		})
+		fstest.FuzzWalk(t, w)
 	})
 }
 

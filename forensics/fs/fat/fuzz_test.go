@@ -2,14 +2,12 @@ package fat
 
 import (
 	"bytes"
-	"context"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 
-	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+	"github.com/jejak-forensics/jejak/forensics/fs/fstest"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 )
 
@@ -81,19 +79,6 @@ func FuzzWalk(f *testing.F) {
 		if err != nil {
 			return
 		}
-		_ = w.Walk(context.Background(), func(_ context.Context, e *jfs.Entry) error {
-			if !jfs.IsSafePath(e.Path) {
-				t.Fatalf("unsafe path %q", e.Path)
-			}
-			if rc, err := e.Open(); err == nil {
-				io.Copy(io.Discard, io.LimitReader(rc, 4<<20))
-				rc.Close()
-			}
-			return nil
-		}, func(p *jfs.Problem) {
-			if p.Err == nil {
-				t.Fatal("problem without a cause")
-			}
-		})
+		fstest.FuzzWalk(t, w)
 	})
 }
