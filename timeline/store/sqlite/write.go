@@ -114,6 +114,8 @@ func (s *Store) encodeAhead(batch []*timeline.Event) (chunks <-chan *chunk, rele
 	stop := make(chan struct{})
 	go func() {
 		defer close(out)
+		prev := make(chan struct{})
+		close(prev)
 		for lo := 0; lo < len(batch); lo += encodeChunk {
 			var c *chunk
 			select {
@@ -123,10 +125,15 @@ func (s *Store) encodeAhead(batch []*timeline.Event) (chunks <-chan *chunk, rele
 			}
 			c.done = make(chan struct{})
 			evs := batch[lo:min(lo+encodeChunk, len(batch))]
+			// Chunks choose their dictionaries in order (compressChunk).
+			after, decided := prev, make(chan struct{})
+			prev = decided
 			go func() {
 				c.encode(evs)
 				if c.err == nil {
-					c.err = s.compressChunk(c)
+					c.err = s.compressChunk(c, after, decided)
+				} else {
+					close(decided)
 				}
 				close(c.done)
 			}()
