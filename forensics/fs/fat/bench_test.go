@@ -49,13 +49,7 @@ func BenchmarkWalk(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var flsTime time.Duration
-	if _, err := exec.LookPath("fls"); err == nil {
-		start := time.Now()
-		if err := exec.Command("fls", "-r", "-m", "/", img).Run(); err == nil {
-			flsTime = time.Since(start)
-		}
-	}
+	flsTime := fstest.FlsTime(img)
 	b.ResetTimer()
 	n, bytesRead := 0, int64(0)
 	for range b.N {

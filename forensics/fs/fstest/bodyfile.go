@@ -11,6 +11,7 @@ import (
 	"fmt"
 	iofs "io/fs"
 	"os"
+	"os/exec"
 	"sort"
 	"strconv"
 	"strings"
@@ -93,6 +94,20 @@ func Fls(t testing.TB, image string, sector int64, zone string, skip FlsSkip) ma
 		m[b.Key()] = b
 	}
 	return m
+}
+
+// FlsTime is how long one fls -r -m / over image takes, for benchmarks to
+// report beside their own rate; 0 when fls is not installed or fails (the
+// benchmark then reports no comparison rather than skip).
+func FlsTime(image string) time.Duration {
+	if _, err := exec.LookPath("fls"); err != nil {
+		return 0
+	}
+	start := time.Now()
+	if err := exec.Command("fls", "-r", "-m", "/", image).Run(); err != nil {
+		return 0
+	}
+	return time.Since(start)
 }
 
 // FATPseudoFiles is FlsSkip for FAT and exFAT: TSK's virtual files ('v':
