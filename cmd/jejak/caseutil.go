@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/jejak-forensics/jejak/casework"
 	"github.com/jejak-forensics/jejak/forensics/evidence"
 	"github.com/jejak-forensics/jejak/timeline/store/sqlite"
 	"github.com/mattn/go-isatty"
@@ -39,15 +40,11 @@ func (e *env) caseStoreArg(c *cli.Context) (*evidence.Case, *sqlite.Store, error
 // openCase opens a case folder and its embedded store, with the env's clock
 // for the custody entries a command writes (reproducible in tests).
 func (e *env) openCase(ctx context.Context, dir string) (*evidence.Case, *sqlite.Store, error) {
-	cs, err := evidence.OpenWith(dir, e.caseConfig(""))
+	k, err := casework.Open(ctx, dir, e.caseConfig(""))
 	if err != nil {
 		return nil, nil, err
 	}
-	store, err := sqlite.Open(ctx, cs.StorePath())
-	if err != nil {
-		return nil, nil, err
-	}
-	return cs, store, nil
+	return k.Evidence, k.Store, nil
 }
 
 func examinerFlag(required bool) cli.Flag {

@@ -12,7 +12,6 @@ import (
 	"github.com/jejak-forensics/jejak/casework"
 	"github.com/jejak-forensics/jejak/casework/hunt"
 	"github.com/jejak-forensics/jejak/forensics/evidence"
-	"github.com/jejak-forensics/jejak/timeline"
 	"github.com/jejak-forensics/jejak/timeline/export"
 	"github.com/jejak-forensics/jejak/timeline/store/sqlite"
 	"github.com/urfave/cli/v2"
@@ -330,12 +329,10 @@ func sigmaCount(rules []*hunt.Rule) int {
 
 // huntES points a hunt of a case folder at the case's Elasticsearch
 // index when --es is given (or the older --from-es, now an alias): the
-// timeline is read from it through a point in time (--slices: several
-// slices of one) and the findings are written beside it. An index that
-// holds fewer events than the folder's store (not indexed yet, or only in
-// part) is not read: a hunt of it would miss events without saying so. The
-// timeline is then read from the folder, and a line says why. The returned
-// func closes the connection.
+// timeline is read from it (casework's ESSource: a point in time, or
+// --slices of one) and the findings are written beside it. An index that
+// holds fewer events than the folder's store is not read, and a line says
+// why. The returned func closes the connection.
 func (e *env) huntES(c *cli.Context, cs *evidence.Case, store *sqlite.Store, o *casework.HuntOptions) (func(), error) {
 	slices := c.Int("slices") // 0 from analyze, which has no --slices
 	if !esGiven(c) {
@@ -352,26 +349,15 @@ func (e *env) huntES(c *cli.Context, cs *evidence.Case, store *sqlite.Store, o *
 		return nil, err
 	}
 	o.ES = es
-	indexed, err := es.Count(c.Context, timeline.Query{})
+	src, behind, err := casework.FromEvidence(cs, store, e.caseConfig("")).ESSource(c.Context, es, slices)
 	if err != nil {
 		es.Close()
 		return nil, err
 	}
-	local, err := store.Count(c.Context, timeline.Query{})
-	if err != nil {
-		es.Close()
-		return nil, err
-	}
-	switch {
-	case indexed < local:
+	if behind != nil {
 		fmt.Fprintf(e.stderr, "jejak: index %s holds %d events, the case folder %d: the timeline is read from the case folder ('jejak index %s --es ...' copies it to the index)\n",
-			es.Index(), indexed, local, cs.Dir())
-	case slices > 1:
-		// The same events in the same order, read by several slices of
-		// one point in time (elastic.Sliced).
-		o.Source = es.Sliced(slices)
-	default:
-		o.Source = es.PIT()
+			behind.Index, behind.Indexed, behind.InStore, cs.Dir())
 	}
+	o.Source = src
 	return func() { es.Close() }, nil
 }

@@ -2,8 +2,8 @@ package main
 
 import (
 	"fmt"
-	"os"
 
+	"github.com/jejak-forensics/jejak/casework"
 	"github.com/jejak-forensics/jejak/forensics/evidence"
 	"github.com/urfave/cli/v2"
 )
@@ -36,27 +36,7 @@ whoever checks the case: 'jejak verify CASE --key FILE.pub'.`,
 				if err != nil {
 					return err
 				}
-				priv, pub, err := evidence.NewKey(c.String("comment"))
-				if err != nil {
-					return err
-				}
-				// O_EXCL: never overwrite a key, which would orphan every
-				// signature made with it.
-				f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-				if err != nil {
-					return fmt.Errorf("key new: %w", err)
-				}
-				if _, err := f.Write(priv); err != nil {
-					f.Close()
-					return fmt.Errorf("key new: %w", err)
-				}
-				if err := f.Close(); err != nil {
-					return fmt.Errorf("key new: %w", err)
-				}
-				if err := os.WriteFile(path+".pub", []byte(pub), 0o644); err != nil {
-					return fmt.Errorf("key new: %w", err)
-				}
-				k, err := evidence.ParsePublicKey(pub)
+				k, err := casework.NewKeyFiles(path, c.String("comment"))
 				if err != nil {
 					return err
 				}

@@ -2,12 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
 
-	"github.com/jejak-forensics/jejak/casework/hunt"
+	"github.com/jejak-forensics/jejak/casework"
 	"github.com/urfave/cli/v2"
 )
 
@@ -62,18 +63,17 @@ func rulesList(e *env, c *cli.Context) error {
 	if c.NArg() != 0 {
 		return usagef("rules list takes no arguments")
 	}
-	rules, err := hunt.Builtin()
+	dirs := c.StringSlice("rules")
+	rules, problems, err := casework.LoadRules(dirs...)
+	if rfe := (*casework.RuleFilesError)(nil); errors.As(err, &rfe) {
+		return usagef("--rules: %v", rfe.Err)
+	}
 	if err != nil {
 		return err
 	}
 	var load *sigmaLoad
-	if dirs := c.StringSlice("rules"); len(dirs) > 0 {
-		sig, problems, err := hunt.LoadSigma(dirs...)
-		if err != nil {
-			return usagef("--rules: %v", err)
-		}
-		rules = append(rules, sig...)
-		load = &sigmaLoad{Loaded: len(sig), Skipped: len(problems), ByReason: map[string]int{}, Files: []skippedSigmaFile{}}
+	if len(dirs) > 0 {
+		load = &sigmaLoad{Loaded: sigmaCount(rules), Skipped: len(problems), ByReason: map[string]int{}, Files: []skippedSigmaFile{}}
 		for _, p := range problems {
 			class := problemClass(p.Reason)
 			load.ByReason[class]++

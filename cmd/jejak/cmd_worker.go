@@ -132,7 +132,7 @@ timeline, runs and warnings stay in the cluster (read them with --es).`,
 				return err
 			}
 			defer es.Close()
-			res, err := worker.Pull(c.Context, es, c.String("out"))
+			res, err := casework.PullCase(c.Context, es, c.String("out"))
 			if err != nil {
 				return err
 			}
