@@ -2,10 +2,9 @@ package casework
 
 import (
 	"context"
-	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"slices"
 	"strconv"
@@ -68,6 +67,9 @@ type IngestResult struct {
 	Sample []timeline.Warning
 	// Names maps each evidence item's SHA-256 to its name.
 	Names map[string]string
+	// zonesFed: the zone check used the events fed as they were written
+	// (see zoneCheck), for tests.
+	zonesFed bool
 }
 
 // Ingest runs the pipeline over every registered evidence item into the
@@ -175,6 +177,9 @@ func (c *Case) Ingest(ctx context.Context, o IngestOptions) (_ *IngestResult, re
 	// How far the run got is recorded as it goes: after a kill -9 it is the
 	// run's last word.
 	cfg.Progress = RecordProgress(context.WithoutCancel(ctx), store, o.Progress)
+	// The zone check is fed the logons and web errors as they are
+	// written, not read back from the store afterwards (see zoneCheck).
+	chk := zonecheck.New()
 	var sink timeline.Sink = store
 	var es *elastic.Store
 	var stream *elastic.Stream
@@ -187,7 +192,7 @@ func (c *Case) Ingest(ctx context.Context, o IngestOptions) (_ *IngestResult, re
 		sink = timeline.Tee(store, stream)
 	}
 	reading = true
-	sum, runErr := ingest.Run(ctx, cfg, walk, sink)
+	sum, runErr := ingest.Run(ctx, cfg, walk, zoneSink{Sink: sink, chk: chk})
 	// The check before reading leaves a window: evidence written to while
 	// the run read it (a write moves the ctime, whatever is done to the
 	// mtime) fails the run, as its events may hold unregistered bytes.
@@ -223,8 +228,9 @@ func (c *Case) Ingest(ctx context.Context, o IngestOptions) (_ *IngestResult, re
 	}
 	var zones []zonecheck.Finding
 	var machineZones []timeline.Warning
+	var zonesFed bool
 	if runErr == nil {
-		zones, runErr = checkZones(ctx, store)
+		zones, zonesFed, runErr = zoneCheck(ctx, store, chk, sum.Inserted)
 		for _, f := range zones {
 			if !f.Agree {
 				ws.AddQuiet(f.Warning())
@@ -261,7 +267,7 @@ func (c *Case) Ingest(ctx context.Context, o IngestOptions) (_ *IngestResult, re
 	if err := cs.Log("ingest", map[string]any{"summary": out, "error": errString(runErr), "store": StoreDetails(ctx, store, IngestStoreParts...)}); err != nil && runErr == nil {
 		runErr = err
 	}
-	res := &IngestResult{RunSummary: out, MachineZones: machineZones, Sample: ws.Sample(), Names: EvidenceNames(items)}
+	res := &IngestResult{RunSummary: out, MachineZones: machineZones, Sample: ws.Sample(), Names: EvidenceNames(items), zonesFed: zonesFed}
 	return res, runErr
 }
 
@@ -272,12 +278,57 @@ type RunSummary struct {
 	ZoneCheck []zonecheck.Finding `json:"zone_check,omitempty"`
 }
 
+// zoneSink passes every batch on to the store and then feeds the zone
+// checker the events a store pass of the check would read
+// (zonecheck.Feed): reading them back after the ingest cost a quarter of
+// an analyze of a large sshd log, where nearly every event is a logon.
+// Write is called by one goroutine (timeline.Sink), and only events
+// stored or already present are fed.
+type zoneSink struct {
+	timeline.Sink
+	chk *zonecheck.Checker
+}
+
+func (z zoneSink) Write(ctx context.Context, batch []*timeline.Event) (timeline.WriteStats, error) {
+	st, err := z.Sink.Write(ctx, batch)
+	if err != nil {
+		return st, err
+	}
+	for _, ev := range batch {
+		z.chk.Feed(ev)
+	}
+	return st, nil
+}
+
+// zoneCheck returns the zone check's findings over the whole case, as the
+// store passes (checkZones) give them. fed was fed every event this run
+// wrote (zoneSink); when the store holds exactly those, as after a first
+// ingest (its count of events is the run's inserted count: nothing was
+// there before and nobody else wrote), fed stands for the first two
+// passes and only the access requests of the loose web hosts are read
+// back. Otherwise (a re-ingest, whose events were all stored before; a
+// store holding events of earlier runs this run did not read again) the
+// store passes run as before. fedUsed says which.
+func zoneCheck(ctx context.Context, store *sqlite.Store, fed *zonecheck.Checker, inserted int64) (_ []zonecheck.Finding, fedUsed bool, _ error) {
+	n, err := store.Count(ctx, timeline.Query{})
+	if err != nil {
+		return nil, false, fmt.Errorf("zone check: %w", err)
+	}
+	if n != inserted {
+		fs, err := checkZones(ctx, store)
+		return fs, false, err
+	}
+	fs, err := finishZones(ctx, store, fed)
+	return fs, true, err
+}
+
 // checkZones runs the zone check over the logons and web records of the
 // case, streamed from the store in passes that each stay cheap whatever
-// else the case holds: logons by their indexed action; web server errors;
-// and then, client by client through the source-IP index, the access-log
-// requests of the clients those errors name, never every request of the
-// case (a KQL source.ip filter is tested on every row, not looked up).
+// else the case holds: logons by their stored action; web server errors
+// of the weblog parser (a column; only their documents are read); and
+// then the access-log requests of the clients those errors name, never
+// every request of the case (finishZones). It is what the events fed by
+// zoneSink stand for (zonecheck.Feed, zonecheck.Selects).
 func checkZones(ctx context.Context, store *sqlite.Store) ([]zonecheck.Finding, error) {
 	chk := zonecheck.New()
 	pass := func(kql string) error {
@@ -297,17 +348,100 @@ func checkZones(ctx context.Context, store *sqlite.Store) ([]zonecheck.Finding, 
 	if err := pass("event.action:(" + strings.Join(zonecheck.LogonActions, " or ") + ")"); err != nil {
 		return nil, err
 	}
-	// The parser is a column and the dataset is inside the stored JSON:
-	// naming the parser first spares reading every other row's document.
+	// The parser is a column and the dataset is inside the stored
+	// document: naming the parser first spares reading every other row's.
 	if err := pass("jejak.provenance.parser:weblog and event.dataset:(" + strings.Join(zonecheck.WebErrorDatasets, " or ") + ")"); err != nil {
 		return nil, err
 	}
+	return finishZones(ctx, store, chk)
+}
+
+// finishZones reads the access requests of the loose web hosts of chk
+// (those its web errors name) and returns the findings.
+func finishZones(ctx context.Context, store *sqlite.Store, chk *zonecheck.Checker) ([]zonecheck.Finding, error) {
 	if hosts := chk.LooseWebHosts(); len(hosts) > 0 {
 		if err := accessOf(ctx, store, hosts, chk.Add); err != nil {
 			return nil, fmt.Errorf("zone check: %w", err)
 		}
 	}
 	return chk.Findings(), nil
+}
+
+// accessGroup is how many clients one query of accessOf asks for.
+const accessGroup = 32
+
+// errGroupDone stops a query of accessOf once every client of its group
+// has its share.
+var errGroupDone = errors.New("every client of the group has its requests")
+
+// accessOf streams, client by client in the order of hosts, each client's
+// first access-log requests in the store's order (@timestamp, then ID), as
+// many as zonecheck keeps per client: the requests whose source.ip is the
+// client's name as written.
+//
+// It asks through KQL, not SQL on the stored documents, a group of
+// clients at a time: a KQL source.ip test is no index lookup (each row
+// read is tested), so a query per client would read the timeline once per
+// client. A name that is no address (a web server logging host names)
+// cannot be a source.ip value in KQL: such clients are looked for among
+// all the access requests, in groups of their own, so that the order of
+// hosts is kept.
+func accessOf(ctx context.Context, store *sqlite.Store, hosts []string, fn func(*timeline.Event)) error {
+	datasets := "event.dataset:(" + strings.Join(zonecheck.WebAccessDatasets, " or ") + ")"
+	isIP := func(h string) bool { _, err := netip.ParseAddr(h); return err == nil }
+	for len(hosts) > 0 {
+		ip := isIP(hosts[0])
+		n := 1
+		for n < len(hosts) && n < accessGroup && isIP(hosts[n]) == ip {
+			n++
+		}
+		group := hosts[:n]
+		hosts = hosts[n:]
+		kql := datasets
+		if ip {
+			quoted := make([]string, len(group))
+			for i, h := range group {
+				quoted[i] = strconv.Quote(h)
+			}
+			kql = "source.ip:(" + strings.Join(quoted, " or ") + ") and " + datasets
+		}
+		f, err := query.New(kql, query.Options{})
+		if err != nil {
+			return err
+		}
+		// KQL compares addresses, not how they are written: the name must
+		// be the one the error logged, as the checker's keys are.
+		byHost := make(map[string][]*timeline.Event, len(group))
+		for _, h := range group {
+			byHost[h] = nil
+		}
+		full := 0
+		err = store.Query(ctx, f, timeline.Query{}, func(ev *timeline.Event) error {
+			if ev.Source == nil {
+				return nil
+			}
+			evs, ok := byHost[ev.Source.IP]
+			if !ok || len(evs) >= zonecheck.PerKey {
+				return nil
+			}
+			byHost[ev.Source.IP] = append(evs, ev)
+			if len(evs)+1 == zonecheck.PerKey {
+				if full++; full == len(group) {
+					return errGroupDone
+				}
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errGroupDone) {
+			return err
+		}
+		for _, h := range group {
+			for _, ev := range byHost[h] {
+				fn(ev)
+			}
+		}
+	}
+	return nil
 }
 
 // checkMachineZones compares the zone each Windows machine of the case
@@ -329,49 +463,6 @@ func checkMachineZones(ctx context.Context, store *sqlite.Store, caseZone *time.
 		return nil, fmt.Errorf("zone check: %w", err)
 	}
 	return out, nil
-}
-
-// accessOf streams, for each client IP, its first access-log requests in
-// time order (as many as zonecheck keeps per client).
-func accessOf(ctx context.Context, store *sqlite.Store, hosts []string, fn func(*timeline.Event)) error {
-	marks := strings.TrimSuffix(strings.Repeat("?,", len(zonecheck.WebAccessDatasets)), ",")
-	stmt, err := store.DB().PrepareContext(ctx, `SELECT doc FROM events WHERE source_ip = ? AND json_extract(doc, '$.event.dataset') IN (`+
-		marks+`) ORDER BY ts, id LIMIT `+strconv.Itoa(zonecheck.PerKey))
-	if err != nil {
-		return err
-	}
-	defer stmt.Close()
-	args := make([]any, 1, 1+len(zonecheck.WebAccessDatasets))
-	for _, d := range zonecheck.WebAccessDatasets {
-		args = append(args, d)
-	}
-	for _, h := range hosts {
-		args[0] = h
-		if err := eachDoc(ctx, stmt, args, fn); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func eachDoc(ctx context.Context, stmt *sql.Stmt, args []any, fn func(*timeline.Event)) error {
-	rows, err := stmt.QueryContext(ctx, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var doc []byte
-		if err := rows.Scan(&doc); err != nil {
-			return err
-		}
-		var ev timeline.Event
-		if err := json.Unmarshal(doc, &ev); err != nil {
-			return fmt.Errorf("decode stored event: %w", err)
-		}
-		fn(&ev)
-	}
-	return rows.Err()
 }
 
 // WarningWriter stores warnings in batches and keeps the first few (Sample)
