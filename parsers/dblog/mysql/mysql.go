@@ -76,27 +76,102 @@ func (*Parser) Match(_ *jfs.Entry, head []byte) bool {
 			head = head[:i]
 		}
 	}
+	// A first pass without regexps: fit can be no more than the lines
+	// that mayFit, and miss no less than the other lines that are not
+	// skipped, so when those cannot pass the test below the regexps need
+	// not run (most files of an image are no MySQL log and fail here).
+	maybe, sureMiss := 0, 0
+	for rest := head; ; {
+		l, r, more := cutLine(rest)
+		switch {
+		case mayFit(l):
+			maybe++
+		case !skipped(l):
+			sureMiss++
+		}
+		if !more {
+			break
+		}
+		rest = r
+	}
+	if maybe == 0 || maybe < sureMiss {
+		return false
+	}
 	fit, miss := 0, 0
-	for _, l := range bytes.Split(head, []byte("\n")) {
-		l = bytes.TrimRight(l, "\r")
+	for rest := head; ; {
+		l, r, more := cutLine(rest)
 		switch {
 		case slowHeader.Match(l) || setTS.Match(l):
 			fit++
-		case len(bytes.TrimSpace(l)) == 0 || l[0] == '#' || l[0] == ' ' || headerLine.Match(l):
+		case skipped(l):
 		case generalLine.Match(l) || generalNoTime.Match(l) || errorLine.Match(l) || serverTool(l):
 			fit++
 		default:
 			miss++
 		}
+		if !more {
+			break
+		}
+		rest = r
 	}
 	return fit > 0 && fit >= miss
+}
+
+// cutLine returns the first line of b without its "\n" and "\r"s, the
+// rest, and whether a "\n" was found: the lines of
+// bytes.Split(b, "\n") one by one, without allocating them.
+func cutLine(b []byte) (line, rest []byte, more bool) {
+	line, rest, more = bytes.Cut(b, []byte("\n"))
+	return bytes.TrimRight(line, "\r"), rest, more
+}
+
+// skipped is a line that counts neither way in Match: blank, a comment,
+// indented, or a banner line.
+func skipped(l []byte) bool {
+	return len(bytes.TrimSpace(l)) == 0 || l[0] == '#' || l[0] == ' ' ||
+		(mayBeHeader(l) && headerLine.Match(l))
+}
+
+// mayBeHeader is false for a line headerLine cannot match: each of its
+// three alternatives holds a literal (", Version: ", a leading "Tcp port: "
+// or a leading "Time"), so without them the regexp is not run.
+func mayBeHeader(l []byte) bool {
+	return bytes.HasPrefix(l, []byte("Time")) || bytes.HasPrefix(l, []byte("Tcp port: ")) ||
+		bytes.Contains(l, []byte(", Version: "))
+}
+
+// mayFit is false for a line no record regexp can match, checked on its
+// first bytes only: slowHeader needs a leading "# ", setTS a leading "SET
+// timestamp=", errorLine and timedLine (serverTool) a leading time, which
+// starts with a digit (\d is ASCII [0-9] in Go's regexp), generalLine a
+// leading time or a tab, and generalNoTime two tabs. Where there is a tab
+// but no time, both general forms then need blanks and a thread id: after
+// the leading \s* (tab, newline, form feed, carriage return or space) a
+// digit. FuzzMatchPrecheck compares Match with the regexps run on every
+// line.
+func mayFit(l []byte) bool {
+	if len(l) == 0 {
+		return false
+	}
+	switch c := l[0]; {
+	case '0' <= c && c <= '9':
+		return true
+	case c == '\t':
+		t := bytes.TrimLeft(l, "\t\n\f\r ")
+		return len(t) > 0 && '0' <= t[0] && t[0] <= '9'
+	case c == '#':
+		return bytes.HasPrefix(l, []byte("# "))
+	case c == 'S':
+		return bytes.HasPrefix(l, []byte("SET timestamp="))
+	}
+	return false
 }
 
 // MatchLine implements parsers.LineMatcher, for detection past the head:
 // a general, error or slow-log record line, or a slow-log header.
 func (*Parser) MatchLine(_ *jfs.Entry, line []byte) bool {
-	return slowHeader.Match(line) || setTS.Match(line) || generalLine.Match(line) ||
-		generalNoTime.Match(line) || errorLine.Match(line) || serverTool(line)
+	return mayFit(line) && (slowHeader.Match(line) || setTS.Match(line) || generalLine.Match(line) ||
+		generalNoTime.Match(line) || errorLine.Match(line) || serverTool(line))
 }
 
 // serverTool reports a timed line written by mysqld_safe or InnoDB.
