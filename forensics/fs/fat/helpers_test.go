@@ -6,7 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	jfs "github.com/jejak-forensics/jejak/forensics/fs"
 	"github.com/jejak-forensics/jejak/forensics/fs/fstest"
 	"github.com/jejak-forensics/jejak/internal/oracle"
 )
@@ -17,6 +19,26 @@ func TestMain(m *testing.M) { oracle.Main(m) }
 func fls(t testing.TB, image string, sector int64, zone string) map[string]fstest.Body {
 	t.Helper()
 	return fstest.Fls(t, image, sector, zone, fstest.FATPseudoFiles)
+}
+
+// walkMatchesFls walks the FAT or exFAT image img whole, local times read
+// as UTC, and fails the test on every problem and on every difference from
+// fls (same zone). It returns the walk's bodies and entries by key.
+func walkMatchesFls(t *testing.T, img string) (map[string]fstest.Body, map[string]*jfs.Entry) {
+	t.Helper()
+	f, size := fstest.OpenFile(t, img)
+	w, err := NewWalker(f, size, []string{"file:" + filepath.Base(img)}, Options{Zone: time.UTC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, entries, probs := fstest.WalkBodies(t, w)
+	for _, p := range probs {
+		t.Errorf("problem: %v", p)
+	}
+	if d := fstest.DiffBodies(fls(t, img, 0, "UTC"), got); len(d) > 0 {
+		t.Errorf("%d differences from fls:\n%s", len(d), strings.Join(d, "\n"))
+	}
+	return got, entries
 }
 
 // run runs a tool of the test's image build, failing the test when it
