@@ -56,8 +56,9 @@ func (r *Registry) ScoreLines(ps ...Parser) *Registry {
 }
 
 // lineScorer returns how p judges one line, or nil when p is not scored by
-// line.
-func (r *Registry) lineScorer(p Parser) func(e *jfs.Entry, line []byte) bool {
+// line. buf is reused for the one-line heads of parsers judged by Match, so
+// that scoring a sample allocates once per Detect, not once per line.
+func (r *Registry) lineScorer(p Parser, buf *[]byte) func(e *jfs.Entry, line []byte) bool {
 	if lm, ok := p.(LineMatcher); ok {
 		return lm.MatchLine
 	}
@@ -65,8 +66,10 @@ func (r *Registry) lineScorer(p Parser) func(e *jfs.Entry, line []byte) bool {
 		return func(e *jfs.Entry, line []byte) bool {
 			// A head of one complete line: the trailing newline tells
 			// parsers that look for whole lines that it is not cut.
-			h := make([]byte, 0, len(line)+1)
-			return p.Match(e, append(append(h, line...), '\n'))
+			// Match only reads its head (a Parser's contract), so the
+			// buffer may be overwritten by the next line.
+			*buf = append(append((*buf)[:0], line...), '\n')
+			return p.Match(e, *buf)
 		}
 	}
 	return nil
@@ -122,15 +125,45 @@ func (d Detection) String() string {
 // order decides ties, as it does for Match.
 func (r *Registry) Detect(e *jfs.Entry, s Sample) Detection {
 	d := Detection{Tried: len(r.parsers), Sampled: len(s.Lines), Leading: s.Leading}
-	var best, byHead Parser
-	for _, p := range r.parsers {
-		score := r.lineScorer(p)
+	var buf []byte
+	scorers := make([]func(*jfs.Entry, []byte) bool, len(r.parsers))
+	for i, p := range r.parsers {
+		scorers[i] = r.lineScorer(p, &buf)
+		if scorers[i] != nil {
+			d.Scored++
+		}
+	}
+	// A head matched after leading lines wins whatever the scores, so it
+	// is looked for first: then only its own lines need scoring. The
+	// fewest lines skipped first, then registry order.
+	for _, h := range s.Heads {
+		for i, p := range r.parsers {
+			if scorers[i] != nil && p.Match(e, h) {
+				d.Parser, d.Nearest = p, p.Name()
+				for _, l := range s.Lines {
+					if scorers[i](e, l) {
+						d.Accepted++
+					}
+				}
+				return d
+			}
+		}
+	}
+	var best Parser
+	for i, p := range r.parsers {
+		score := scorers[i]
 		if score == nil {
 			continue
 		}
-		d.Scored++
 		n := 0
-		for _, l := range s.Lines {
+		for j, l := range s.Lines {
+			// A parser that cannot pass the best count so far even if it
+			// accepted every line left can change nothing (a later
+			// parser needs more, not as many, to be taken: registry
+			// order breaks ties), so its scoring stops.
+			if n+len(s.Lines)-j <= d.Accepted {
+				break
+			}
 			if score(e, l) {
 				n++
 			}
@@ -139,28 +172,8 @@ func (r *Registry) Detect(e *jfs.Entry, s Sample) Detection {
 			best, d.Accepted, d.Nearest = p, n, p.Name()
 		}
 	}
-	// The fewest lines skipped first, then registry order.
-	for _, h := range s.Heads {
-		for _, p := range r.parsers {
-			if r.lineScorer(p) != nil && p.Match(e, h) {
-				byHead = p
-				break
-			}
-		}
-		if byHead != nil {
-			break
-		}
-	}
-	switch {
-	case byHead != nil:
-		d.Parser, d.Nearest, d.Accepted = byHead, byHead.Name(), 0
-		for _, l := range s.Lines {
-			if r.lineScorer(byHead)(e, l) {
-				d.Accepted++
-			}
-		}
-	case best != nil && d.Accepted*MinShareDen >= d.Sampled*MinShareNum &&
-		(d.Accepted >= MinAccepted || d.Accepted == d.Sampled):
+	if best != nil && d.Accepted*MinShareDen >= d.Sampled*MinShareNum &&
+		(d.Accepted >= MinAccepted || d.Accepted == d.Sampled) {
 		d.Parser = best
 	}
 	return d
@@ -195,15 +208,17 @@ func SampleLines(start []byte, complete bool, at io.ReaderAt, size int64) Sample
 	var ws []window
 	if at != nil && size > int64(len(start)) && size > SampleWindowSize {
 		ws = append(ws, window{b: start[:min(len(start), SampleWindowSize)], first: true})
-		buf := make([]byte, SampleWindowSize)
+		// One buffer for every window, each read into its own part:
+		// the lines sampled are slices of it, never copied.
+		buf := make([]byte, (SampleWindows-1)*SampleWindowSize)
 		for i := int64(1); i < SampleWindows; i++ {
 			off := size * i / SampleWindows
-			n, err := at.ReadAt(buf, off)
+			w := buf[(i-1)*SampleWindowSize : i*SampleWindowSize]
+			n, err := at.ReadAt(w, off)
 			if n == 0 && err != nil {
 				break
 			}
-			b := append([]byte(nil), buf[:n]...)
-			ws = append(ws, window{b: b, eo: off+int64(n) >= size})
+			ws = append(ws, window{b: w[:n], eo: off+int64(n) >= size})
 		}
 	} else {
 		// Windows cut from what is buffered.
