@@ -3,6 +3,9 @@ package image
 import (
 	"fmt"
 	"io"
+	"os"
+
+	"github.com/jejak-forensics/jejak/internal/rofile"
 )
 
 // clip bounds a read of p at off to a medium of size bytes, the check every
@@ -60,4 +63,24 @@ func readParent(parent Image, dst []byte, off int64) (int, error) {
 	}
 	clear(dst[len(q):])
 	return len(dst), nil
+}
+
+// openSized opens path read-only (rofile: no access-time update, no FIFO
+// or device) and returns it with its size. A failed stat is wrapped as
+// "format: path: ..." as each reader wrote it, or returned as the system
+// gave it when format is "".
+func openSized(path, format string) (*os.File, int64, error) {
+	f, err := rofile.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		if format != "" {
+			err = fmt.Errorf("%s: %s: %w", format, path, err)
+		}
+		return nil, 0, err
+	}
+	return f, st.Size(), nil
 }

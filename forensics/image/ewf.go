@@ -13,8 +13,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-
-	"github.com/jejak-forensics/jejak/internal/rofile"
 )
 
 // EWF is an EWF (E01) image set read as the media it holds. Chunks are
@@ -79,19 +77,14 @@ func OpenEWF(path string) (*EWF, error) {
 		if !ok {
 			return nil, fmt.Errorf("ewf: %s: cannot name segment %d (extension is not .E01-style)", path, n)
 		}
-		f, err := rofile.Open(name)
+		f, size, err := openSized(name, "")
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, &MissingSegmentError{Missing: []string{name}, Set: path}
 		}
 		if err != nil {
 			return nil, err
 		}
-		st, err := f.Stat()
-		if err != nil {
-			f.Close()
-			return nil, err
-		}
-		return &ewfSegment{name: name, r: f, c: f, size: st.Size()}, nil
+		return &ewfSegment{name: name, r: f, c: f, size: size}, nil
 	})
 }
 

@@ -99,16 +99,11 @@ func (e *UnsupportedError) Error() string {
 func OpenQCOW2(path string) (*QCOW2, error) { return openQCOW2(path, 0) }
 
 func openQCOW2(path string, depth int) (*QCOW2, error) {
-	f, err := rofile.Open(path)
+	f, size, err := openSized(path, "qcow2")
 	if err != nil {
 		return nil, err
 	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("qcow2: %s: %w", path, err)
-	}
-	q, err := newQCOW2(path, f, st.Size(), func(name string) (Image, error) {
+	q, err := newQCOW2(path, f, size, func(name string) (Image, error) {
 		return openParent(path, name, depth+1, "backing file")
 	})
 	if err != nil {

@@ -1,11 +1,6 @@
 package image
 
-import (
-	"fmt"
-	"os"
-
-	"github.com/jejak-forensics/jejak/internal/rofile"
-)
+import "os"
 
 // Raw is a plain dd image: the file is the media.
 type Raw struct {
@@ -15,16 +10,11 @@ type Raw struct {
 
 // OpenRaw opens path as a raw image whatever its content.
 func OpenRaw(path string) (*Raw, error) {
-	f, err := rofile.Open(path)
+	f, size, err := openSized(path, "image")
 	if err != nil {
 		return nil, err
 	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("image: %s: %w", path, err)
-	}
-	return &Raw{f: f, size: st.Size()}, nil
+	return &Raw{f: f, size: size}, nil
 }
 
 func (r *Raw) ReadAt(p []byte, off int64) (int, error) { return r.f.ReadAt(p, off) }

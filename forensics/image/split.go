@@ -139,20 +139,14 @@ func openSplit(_ string, names []string) (*Split, error) {
 	s := &Split{names: names}
 	var off int64
 	for _, n := range names {
-		f, err := rofile.Open(n)
+		f, size, err := openSized(n, "")
 		if err != nil {
-			s.Close()
-			return nil, err
-		}
-		st, err := f.Stat()
-		if err != nil {
-			f.Close()
 			s.Close()
 			return nil, err
 		}
 		s.files = append(s.files, f)
 		s.starts = append(s.starts, off)
-		off += st.Size()
+		off += size
 	}
 	s.starts = append(s.starts, off)
 	return s, nil

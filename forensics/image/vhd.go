@@ -118,6 +118,17 @@ func isVHD(r io.ReaderAt, size int64) bool {
 	return err == nil && bytes.Equal(c[:], vhdCookie)
 }
 
+// isVHDFile is isVHD on the file at path; a file that cannot be opened is
+// not a VHD.
+func isVHDFile(path string) bool {
+	f, size, err := openSized(path, "")
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	return isVHD(f, size)
+}
+
 // OpenVHD opens the VHD at path; a differencing disk's parents are found
 // beside it (see resolveParent) and opened too.
 func OpenVHD(path string) (*VHD, error) {
@@ -128,16 +139,11 @@ func openVHD(path string, depth int) (*VHD, error) {
 	if depth > maxParentDepth {
 		return nil, fmt.Errorf("vhd: %s: more than %d differencing disks in a chain (a parent loop?)", path, maxParentDepth)
 	}
-	f, err := rofile.Open(path)
+	f, size, err := openSized(path, "vhd")
 	if err != nil {
 		return nil, err
 	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("vhd: %s: %w", path, err)
-	}
-	v, err := newVHD(f, st.Size(), path, depth)
+	v, err := newVHD(f, size, path, depth)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -367,18 +373,16 @@ func closeDisk(c io.Closer, parent Image) error {
 // openParentImage opens a parent image at chain depth depth: a VHD or VHDX
 // parent keeps the depth count, anything else is opened by Open.
 func openParentImage(path string, depth int) (Image, error) {
+	var sig [8]byte
 	if f, err := rofile.Open(path); err == nil {
-		var sig [8]byte
 		f.ReadAt(sig[:], 0)
-		st, serr := f.Stat()
-		isv := serr == nil && isVHD(f, st.Size())
 		f.Close()
-		switch {
-		case bytes.Equal(sig[:], vhdxSignature):
-			return openVHDX(path, depth)
-		case isv:
-			return openVHD(path, depth)
-		}
+	}
+	switch {
+	case bytes.Equal(sig[:], vhdxSignature):
+		return openVHDX(path, depth)
+	case isVHDFile(path):
+		return openVHD(path, depth)
 	}
 	return Open(path)
 }
@@ -564,14 +568,7 @@ func openVHDOrCompressed(path string, head []byte) (img Image, ok bool, err erro
 		img, err := OpenVHDX(path)
 		return img, true, err
 	}
-	f, err := rofile.Open(path)
-	if err != nil {
-		return nil, false, nil
-	}
-	st, err := f.Stat()
-	isv := err == nil && isVHD(f, st.Size())
-	f.Close()
-	if isv {
+	if isVHDFile(path) {
 		img, err := OpenVHD(path)
 		return img, true, err
 	}

@@ -23,8 +23,6 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
-
-	"github.com/jejak-forensics/jejak/internal/rofile"
 )
 
 var vhdxSignature = []byte("vhdxfile")
@@ -112,16 +110,11 @@ func openVHDX(path string, depth int) (*VHDX, error) {
 	if depth > maxParentDepth {
 		return nil, fmt.Errorf("vhdx: %s: more than %d differencing disks in a chain (a parent loop?)", path, maxParentDepth)
 	}
-	f, err := rofile.Open(path)
+	f, size, err := openSized(path, "")
 	if err != nil {
 		return nil, err
 	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	v, err := newVHDX(f, path, st.Size(), depth)
+	v, err := newVHDX(f, path, size, depth)
 	if err != nil {
 		f.Close()
 		return nil, err

@@ -558,14 +558,9 @@ func OpenVMDK(path string) (*VMDK, error) { return openVMDK(path, 0) }
 var vmdkSplitName = regexp.MustCompile(`(?i)^(.*)-(s|f)\d{3}\.vmdk$`)
 
 func openVMDK(path string, depth int) (*VMDK, error) {
-	f, err := rofile.Open(path)
+	f, size, err := openSized(path, "vmdk")
 	if err != nil {
 		return nil, err
-	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("vmdk: %s: %w", path, err)
 	}
 	head := make([]byte, 512)
 	n, err := f.ReadAt(head, 0)
@@ -583,10 +578,10 @@ func openVMDK(path string, depth int) (*VMDK, error) {
 		return nil, &UnsupportedError{Path: path, Variant: "VMDK seSparse"}
 	case isVMDKDescriptor(head):
 		defer f.Close()
-		if st.Size() > vmdkMaxDescriptor {
-			return nil, fmt.Errorf("vmdk: %s: a descriptor file of %d bytes is implausible", path, st.Size())
+		if size > vmdkMaxDescriptor {
+			return nil, fmt.Errorf("vmdk: %s: a descriptor file of %d bytes is implausible", path, size)
 		}
-		text, err := io.ReadAll(io.NewSectionReader(f, 0, st.Size()))
+		text, err := io.ReadAll(io.NewSectionReader(f, 0, size))
 		if err != nil {
 			return nil, fmt.Errorf("vmdk: %s: %w", path, err)
 		}
@@ -602,7 +597,7 @@ func openVMDK(path string, depth int) (*VMDK, error) {
 		return v, nil
 	}
 	// A KDMV sparse extent.
-	sp, err := newVMDKSparse(path, f, st.Size())
+	sp, err := newVMDKSparse(path, f, size)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -622,7 +617,7 @@ func openVMDK(path string, depth int) (*VMDK, error) {
 		v := &VMDK{info: Info{Format: "vmdk", Segments: []string{path}}, closers: []io.Closer{f}}
 		v.info.Warnings = append(v.info.Warnings, "sparse extent without a descriptor, and no descriptor beside it lists it: read alone, so the other extents of its disk are missing")
 		v.info.Warnings = append(v.info.Warnings, sp.warnings...)
-		v.extents = []*vmdkExtent{{length: sp.capacity, kind: "SPARSE", file: path, r: f, fileSize: st.Size(), sp: sp}}
+		v.extents = []*vmdkExtent{{length: sp.capacity, kind: "SPARSE", file: path, r: f, fileSize: size, sp: sp}}
 		v.size = sp.capacity
 		v.setSparseMeta(sp)
 		return v, nil
@@ -633,7 +628,7 @@ func openVMDK(path string, depth int) (*VMDK, error) {
 		return nil, fmt.Errorf("vmdk: %s: embedded %w", path, err)
 	}
 	v := &VMDK{info: Info{Format: "vmdk", Segments: []string{path}}, closers: []io.Closer{f}}
-	if err := v.build(path, d, &vmdkExtent{kind: "SPARSE", file: path, r: f, fileSize: st.Size(), sp: sp}, depth); err != nil {
+	if err := v.build(path, d, &vmdkExtent{kind: "SPARSE", file: path, r: f, fileSize: size, sp: sp}, depth); err != nil {
 		v.Close()
 		return nil, err
 	}
