@@ -47,8 +47,26 @@ func (p *TVConnections) Match(e *jfs.Entry, head []byte) bool {
 
 // MatchLine implements parsers.LineMatcher.
 func (*TVConnections) MatchLine(e *jfs.Entry, line []byte) bool {
+	if !mayBeTVConnection(line) {
+		return false
+	}
 	_, err := parseTVConnection(string(line), false)
 	return err == nil
+}
+
+// mayBeTVConnection is false for a line parseTVConnection rejects, judged
+// without splitting it: its first column, with blanks trimmed, must be a
+// remote ID of ASCII digits, so the first byte after leading ASCII blanks
+// is a digit, or a byte of a multi-byte rune (a Unicode space that
+// strings.TrimSpace and strings.Fields would also skip: left to the parse);
+// and its last column is a GUID in braces, so the line holds a '{'.
+// FuzzTVConnectionPrecheck compares it with the parse.
+func mayBeTVConnection(line []byte) bool {
+	t := bytes.TrimLeft(line, "\t\n\v\f\r ")
+	if len(t) == 0 || !('0' <= t[0] && t[0] <= '9' || t[0] >= 0x80) {
+		return false
+	}
+	return bytes.IndexByte(t, '{') >= 0
 }
 
 const tvConnLayout = "02-01-2006 15:04:05"
