@@ -1,7 +1,6 @@
 package image
 
 import (
-	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -38,12 +37,7 @@ func BenchmarkVirtualDiskSequentialRead(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				size = img.Size()
-				for off := int64(0); off < size; off += int64(len(buf)) {
-					if _, err := img.ReadAt(buf, off); err != nil && err != io.EOF {
-						b.Fatal(err)
-					}
-				}
+				size = readThrough(b, img, buf)
 				img.Close()
 			}
 			b.SetBytes(size)

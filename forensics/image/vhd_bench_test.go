@@ -1,7 +1,6 @@
 package image
 
 import (
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -57,12 +56,7 @@ func BenchmarkVHDCompressedSequentialRead(b *testing.B) {
 						}
 					}
 				}
-				size = img.Size()
-				for off := int64(0); off < size; off += int64(len(buf)) {
-					if _, err := img.ReadAt(buf, off); err != nil && err != io.EOF {
-						b.Fatal(err)
-					}
-				}
+				size = readThrough(b, img, buf)
 				img.Close()
 			}
 			b.SetBytes(size)
