@@ -48,6 +48,17 @@ func TestVHDXQemu(t *testing.T) {
 	}
 }
 
+// vhdxCurrentHeader is the file offset of the header with the higher
+// sequence number, the one a reader takes (both are valid in the files
+// these tests make).
+func vhdxCurrentHeader(b []byte) int {
+	le := binary.LittleEndian
+	if le.Uint64(b[vhdxHeader2+8:]) > le.Uint64(b[vhdxHeader1+8:]) {
+		return vhdxHeader2
+	}
+	return vhdxHeader1
+}
+
 // vhdxHeaderEdit changes the current (higher sequence) header of a VHDX
 // with edit and stores a valid CRC-32C again.
 func vhdxHeaderEdit(t *testing.T, path string, edit func(h []byte)) {
@@ -57,10 +68,7 @@ func vhdxHeaderEdit(t *testing.T, path string, edit func(h []byte)) {
 		t.Fatal(err)
 	}
 	le := binary.LittleEndian
-	at := vhdxHeader1
-	if le.Uint64(b[vhdxHeader2+8:]) > le.Uint64(b[vhdxHeader1+8:]) {
-		at = vhdxHeader2
-	}
+	at := vhdxCurrentHeader(b)
 	h := b[at : at+vhdxHeaderSize]
 	edit(h)
 	le.PutUint32(h[4:], 0)
@@ -96,10 +104,7 @@ func TestVHDXLogReplay(t *testing.T) {
 	page := append([]byte{}, b[bat:bat+vhdxLogPage]...)
 	le.PutUint64(page[8:], vhdxZero)
 	copy(page[16:24], page[24:32])
-	cur := vhdxHeader1
-	if le.Uint64(b[vhdxHeader2+8:]) > le.Uint64(b[vhdxHeader1+8:]) {
-		cur = vhdxHeader2
-	}
+	cur := vhdxCurrentHeader(b)
 	logOff := int64(le.Uint64(b[cur+72:]))
 	const seq = 5
 	guid := []byte("jejak-log-replay")
@@ -214,19 +219,11 @@ func TestVHDXDifferencingRefused(t *testing.T) {
 	// metadata tables, and set HasParent.
 	b, _ := os.ReadFile(vhdx)
 	le := binary.LittleEndian
-	var meta int64
-	for i := range int(le.Uint32(b[vhdxRegion1+8:])) {
-		e := b[vhdxRegion1+16+32*i:]
-		if [16]byte(e[:16]) == vhdxMetadataRegion {
-			meta = int64(le.Uint64(e[16:]))
-		}
+	meta, fp := vhdxMetaItem(b, vhdxFileParameters)
+	if fp == nil {
+		t.Fatal("no file parameters item")
 	}
-	for i := range int(le.Uint16(b[meta+10:])) {
-		e := b[meta+32+32*int64(i):]
-		if [16]byte(e[:16]) == vhdxFileParameters {
-			b[meta+int64(le.Uint32(e[16:]))+4] |= 2
-		}
-	}
+	b[meta+int64(le.Uint32(fp[16:]))+4] |= 2
 	os.WriteFile(vhdx, b, 0o644)
 	_, err = Open(vhdx)
 	var ue *UnsupportedError
@@ -268,10 +265,7 @@ func makeDiffVHDX(t *testing.T, parent, dir string, present func(sector int) boo
 		t.Fatal(err)
 	}
 	le := binary.LittleEndian
-	cur := vhdxHeader1
-	if le.Uint64(b[vhdxHeader2+8:]) > le.Uint64(b[vhdxHeader1+8:]) {
-		cur = vhdxHeader2
-	}
+	cur := vhdxCurrentHeader(b)
 	var dw [16]byte
 	copy(dw[:], b[cur+32:cur+48])
 	meta, fp := vhdxMetaItem(b, vhdxFileParameters)
