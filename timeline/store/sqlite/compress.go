@@ -230,13 +230,19 @@ func sqlDoc(_ *msqlite.FunctionContext, args []driver.Value) (driver.Value, erro
 		}
 		return nil, fmt.Errorf("jejak_doc: arguments are %T and %T, not blobs", args[0], args[1])
 	}
-	var scratch []byte
-	out, err := decompress(nil, z, id, &scratch)
+	bufs := sqlBufs.Get().(*[2][]byte)
+	defer sqlBufs.Put(bufs)
+	out, err := decompress(bufs[0][:0], z, id, &bufs[1])
 	if err != nil {
 		return nil, err
 	}
+	bufs[0] = out
 	return string(out), nil
 }
+
+// sqlBufs are jejak_doc's buffers (the document, the frame behind its
+// magic), kept between calls: a store digest calls it for every row.
+var sqlBufs = sync.Pool{New: func() any { return new([2][]byte) }}
 
 // sqlCompress is the SQL function jejak_compress(doc): a stored frame for
 // JSON text, without a dictionary, the event ID cut out. It lets SQL
