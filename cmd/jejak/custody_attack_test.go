@@ -383,7 +383,12 @@ func TestCustodyAttacksAreDetected(t *testing.T) {
 
 	t.Run("case.db: UPDATE of an event", func(t *testing.T) {
 		a := base.clone(t)
-		if n := sqlExec(t, filepath.Join(a.dir, "case.db"), `UPDATE events SET doc = replace(doc, '203.0.113.7', '198.51.100.9') WHERE doc LIKE '%203.0.113.7%'`); n == 0 {
+		// Case store format 4 keeps each document as a compressed frame
+		// (event_rows.z) that only jejak decompresses: a plain SQLite
+		// client forges an event by giving it another event's document.
+		if n := sqlExec(t, filepath.Join(a.dir, "case.db"), `UPDATE event_rows SET z = (SELECT b.z FROM event_rows b
+			WHERE b.parser = event_rows.parser AND b.z <> event_rows.z LIMIT 1)
+			WHERE rowid = (SELECT min(rowid) FROM event_rows WHERE action LIKE '%ssh%')`); n == 0 {
 			t.Fatal("the UPDATE changed no row")
 		}
 		a.verifyFails(t, "timeline store")
@@ -391,7 +396,10 @@ func TestCustodyAttacksAreDetected(t *testing.T) {
 
 	t.Run("case.db: DELETE of events", func(t *testing.T) {
 		a := base.clone(t)
-		if n := sqlExec(t, filepath.Join(a.dir, "case.db"), `DELETE FROM events WHERE doc LIKE '%sshd%'`); n == 0 {
+		// The rows themselves (case store format 4: events is a view over
+		// event_rows whose documents only jejak can decompress), as any
+		// SQLite client deletes them.
+		if n := sqlExec(t, filepath.Join(a.dir, "case.db"), `DELETE FROM event_rows WHERE action LIKE '%ssh%'`); n == 0 {
 			t.Fatal("the DELETE removed no row")
 		}
 		a.verifyFails(t, "timeline store")
