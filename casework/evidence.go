@@ -52,3 +52,76 @@ func CheckStoredHashes(ctx context.Context, it *evidence.Item) (*MediaCheck, err
 	}
 	return &MediaCheck{Computed: computed, Stored: stored, Mismatches: computed.Mismatches(stored)}, nil
 }
+
+// VerifyEvidenceOptions are the callbacks of VerifyEvidence, for a caller
+// that says what it finds as it goes.
+type VerifyEvidenceOptions struct {
+	// File, when set, is told of every segment of an image set (err nil
+	// when it verifies) and of every file of a folder that differs.
+	File func(it *evidence.Item, file string, err error)
+	// Item, when set, is given each item's check once it is done, before
+	// the next item is read.
+	Item func(ItemCheck)
+}
+
+// ItemCheck is VerifyEvidence's verdict on one evidence item.
+type ItemCheck struct {
+	Item *evidence.Item
+	// Err is why the item's hashes do not verify (changed, missing,
+	// unreadable); nil when they do.
+	Err error
+	// Media is the check of an EWF image's media against the hashes
+	// stored at acquisition (CheckStoredHashes), when the item verified
+	// and stores some; MediaErr says why its media could not be read.
+	Media    *MediaCheck
+	MediaErr error
+}
+
+// Failure is the error the item's check counts as: its hashes, its media
+// unreadable, or its media differing from the stored hashes; nil when all
+// of it verifies.
+func (ic ItemCheck) Failure() error {
+	switch {
+	case ic.Err != nil:
+		return ic.Err
+	case ic.MediaErr != nil:
+		return ic.MediaErr
+	case ic.Media != nil && len(ic.Media.Mismatches) > 0:
+		return fmt.Errorf("%s: stored hashes do not verify", ic.Item.Path)
+	}
+	return nil
+}
+
+// VerifyEvidence re-hashes every registered item (each segment of an image
+// set, each file of a folder) and compares it with the registry; an EWF
+// image that verifies is also decompressed and checked against the hashes
+// its acquisition tool stored in it. Each item's outcome is recorded in the
+// custody log ("verify") by the registry. A mismatch is a verdict in the
+// returned checks, not an error: the error is the registry unreadable or
+// ctx ended, which stops the checks.
+func (c *Case) VerifyEvidence(ctx context.Context, o VerifyEvidenceOptions) ([]ItemCheck, error) {
+	items, err := c.Evidence.Evidence()
+	if err != nil {
+		return nil, err
+	}
+	checks := make([]ItemCheck, 0, len(items))
+	for _, it := range items {
+		report := func(file string, err error) {
+			if o.File != nil {
+				o.File(it, file, err)
+			}
+		}
+		ic := ItemCheck{Item: it}
+		if ic.Err = c.Evidence.VerifyEvidenceEach(ctx, it, report); ic.Err != nil && ctx.Err() != nil {
+			return checks, ic.Err // interrupted: the rest not checked
+		}
+		if ic.Err == nil {
+			ic.Media, ic.MediaErr = CheckStoredHashes(ctx, it)
+		}
+		checks = append(checks, ic)
+		if o.Item != nil {
+			o.Item(ic)
+		}
+	}
+	return checks, nil
+}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -142,61 +141,56 @@ hashes every segment, keeping the item's ID.
 				if err != nil {
 					return err
 				}
-				items, err := cs.Evidence()
+				// One line per segment of an image set, and one per file of
+				// a folder that differs; then the item's line.
+				reported := 0
+				file := func(it *evidence.Item, file string, err error) {
+					if err != nil {
+						reported++
+						fmt.Fprintf(e.stdout, "MISMATCH  %s  %s: %s\n", it.ID, termsafe.String(file), termsafe.String(err.Error()))
+					} else if len(it.Segments) > 1 {
+						fmt.Fprintf(e.stdout, "ok        %s  segment %s\n", it.ID, termsafe.String(file))
+					}
+				}
+				var bad []error
+				item := func(ic casework.ItemCheck) {
+					it := ic.Item
+					if ic.Err != nil {
+						if reported == 0 {
+							fmt.Fprintf(e.stdout, "MISMATCH  %s  %s: %s\n", it.ID, termsafe.String(it.Path), termsafe.String(ic.Err.Error()))
+						}
+					} else {
+						fmt.Fprintf(e.stdout, "ok        %s  %s\n", it.ID, termsafe.String(it.Path))
+						printMediaCheck(e.stdout, ic)
+					}
+					if err := ic.Failure(); err != nil {
+						bad = append(bad, err)
+					}
+					reported = 0
+				}
+				checks, err := casework.FromEvidence(cs, nil, e.caseConfig("")).VerifyEvidence(c.Context, casework.VerifyEvidenceOptions{File: file, Item: item})
 				if err != nil {
 					return err
 				}
-				var bad []error
-				for _, it := range items {
-					// One line per segment of an image set, and one per
-					// file of a folder that differs.
-					reported := 0
-					report := func(file string, err error) {
-						if err != nil {
-							reported++
-							fmt.Fprintf(e.stdout, "MISMATCH  %s  %s: %s\n", it.ID, termsafe.String(file), termsafe.String(err.Error()))
-						} else if len(it.Segments) > 1 {
-							fmt.Fprintf(e.stdout, "ok        %s  segment %s\n", it.ID, termsafe.String(file))
-						}
-					}
-					if err := cs.VerifyEvidenceEach(c.Context, it, report); err != nil {
-						if c.Context.Err() != nil {
-							return err
-						}
-						if reported == 0 {
-							fmt.Fprintf(e.stdout, "MISMATCH  %s  %s: %s\n", it.ID, termsafe.String(it.Path), termsafe.String(err.Error()))
-						}
-						bad = append(bad, err)
-						continue
-					}
-					fmt.Fprintf(e.stdout, "ok        %s  %s\n", it.ID, termsafe.String(it.Path))
-					if err := verifyStoredHashes(c.Context, e.stdout, it); err != nil {
-						bad = append(bad, err)
-					}
-				}
 				// The custody checks, one line each (cmd_verify.go).
-				return e.verifyCustody(c, cs, len(items), bad)
+				return e.verifyCustody(c, cs, len(checks), bad)
 			},
 		}},
 	})
 }
 
-// verifyStoredHashes checks an EWF image's media against the hashes stored
-// in it at acquisition (casework.CheckStoredHashes) and says so. Other
-// items have none: nothing to do.
-func verifyStoredHashes(ctx context.Context, out io.Writer, it *evidence.Item) error {
-	mc, err := casework.CheckStoredHashes(ctx, it)
-	if err != nil {
-		fmt.Fprintf(out, "MISMATCH  %s  %s: media unreadable: %s\n", it.ID, termsafe.String(it.Path), termsafe.String(errors.Unwrap(err).Error()))
-		return err
-	}
-	if mc == nil {
-		return nil
-	}
-	if len(mc.Mismatches) > 0 {
+// printMediaCheck says how an EWF image's media compared with the hashes
+// stored in it at acquisition (casework.CheckStoredHashes). Other items
+// have none: nothing to say.
+func printMediaCheck(out io.Writer, ic casework.ItemCheck) {
+	it, mc := ic.Item, ic.Media
+	switch {
+	case ic.MediaErr != nil:
+		fmt.Fprintf(out, "MISMATCH  %s  %s: media unreadable: %s\n", it.ID, termsafe.String(it.Path), termsafe.String(errors.Unwrap(ic.MediaErr).Error()))
+	case mc == nil:
+	case len(mc.Mismatches) > 0:
 		fmt.Fprintf(out, "MISMATCH  %s  %s: media differs from the hashes stored at acquisition: %s\n", it.ID, termsafe.String(it.Path), strings.Join(mc.Mismatches, "; "))
-		return fmt.Errorf("%s: stored hashes do not verify", it.Path)
+	default:
+		fmt.Fprintf(out, "ok        %s  media MD5 %s SHA-1 %s equal the hashes stored in the image\n", it.ID, mc.Computed.MD5, mc.Computed.SHA1)
 	}
-	fmt.Fprintf(out, "ok        %s  media MD5 %s SHA-1 %s equal the hashes stored in the image\n", it.ID, mc.Computed.MD5, mc.Computed.SHA1)
-	return nil
 }
