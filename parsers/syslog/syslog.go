@@ -90,7 +90,10 @@ func (*Parser) Match(_ *jfs.Entry, head []byte) bool {
 		head = rest
 		line = bytes.TrimSuffix(line, []byte("\r"))
 		line = bytes.TrimLeft(line, "\x00")
-		if len(bytes.TrimSpace(line)) == 0 || line[0] == ' ' || line[0] == '\t' || journalNote(string(line)) || tailHeader(string(line)) {
+		// The notes start with "-- " and "==> ": other lines are not
+		// copied to a string to ask.
+		if len(bytes.TrimSpace(line)) == 0 || line[0] == ' ' || line[0] == '\t' ||
+			line[0] == '-' && journalNote(string(line)) || line[0] == '=' && tailHeader(string(line)) {
 			continue
 		}
 		if records == 0 && bytes.IndexByte(line, 0) >= 0 {
@@ -100,7 +103,17 @@ func (*Parser) Match(_ *jfs.Entry, head []byte) bool {
 			return false
 		}
 		lines++
-		startLike, err := parseLine(string(line), &h)
+		// parseLine finds a record start only after a '<' (a priority)
+		// or where a time begins: RFC 3339, Unix seconds and the full
+		// date with a digit, RFC 3164 and the full form with a month
+		// name, whose letters isWord accepts, as it does digits. Any
+		// other line is no start, and is not copied to a string to learn
+		// so. FuzzMatchPrecheck compares Match with parseLine on every
+		// line.
+		startLike, err := false, error(nil)
+		if line[0] == '<' || isWord(line[0]) {
+			startLike, err = parseLine(string(line), &h)
+		}
 		switch {
 		case startLike && err == nil:
 			records++
