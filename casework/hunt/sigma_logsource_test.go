@@ -41,7 +41,11 @@ func TestSigmaPowerShellLogsources(t *testing.T) {
 		{"agpl/evtx/EID4103_PowershellModule.evtx", "ps_module", "ContextInfo", "host", "4103"},
 		{"agpl/evtx/EID4103_PowershellModule.evtx", "ps_module", "Payload", "CommandInvocation", "4103"},
 	} {
-		t.Run(tc.category+"/"+tc.field, func(t *testing.T) {
+		// Names unique without Go's "#01" suffix: the subtest's temporary
+		// folder holds the case store, and sqlite.Open reads a '#' in a
+		// path as the end of its file name.
+		name := strings.TrimSuffix(tc.file[strings.LastIndexByte(tc.file, '/')+1:], ".evtx")
+		t.Run(tc.category+"/"+tc.field+"/"+name, func(t *testing.T) {
 			r := sigmaRuleText(t, `title: test `+tc.category+`
 id: 11111111-2222-3333-4444-`+strings.Repeat("5", 12)+`
 logsource:
