@@ -388,7 +388,8 @@ var errGroupDone = errors.New("every client of the group has its requests")
 // hosts is kept.
 func accessOf(ctx context.Context, store *sqlite.Store, hosts []string, fn func(*timeline.Event)) error {
 	datasets := "event.dataset:(" + strings.Join(zonecheck.WebAccessDatasets, " or ") + ")"
-	isIP := func(h string) bool { _, err := netip.ParseAddr(h); return err == nil }
+	// An IPv6 address with a zone (fe80::1%eth0) is no KQL ip value.
+	isIP := func(h string) bool { a, err := netip.ParseAddr(h); return err == nil && a.Zone() == "" }
 	for len(hosts) > 0 {
 		ip := isIP(hosts[0])
 		n := 1

@@ -3,13 +3,18 @@ package casework
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/jejak-forensics/jejak/casework/zonecheck"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
+	"github.com/jejak-forensics/jejak/timeline"
 )
 
 // zoneHosts writes a RHEL host whose secure log is in UTC−3 wall time
@@ -136,5 +141,89 @@ func TestZoneCheckFedEqualsStore(t *testing.T) {
 			}
 			check("ingest after evidence was added", false)
 		})
+	}
+}
+
+// TestAccessOf: the access requests accessOf gives, client by client, are
+// those the raw SQL it replaced gave (source_ip equal to the name, the
+// access datasets, the store's order, at most zonecheck.PerKey): with more
+// clients than one query asks for, a client logged by host name, an IPv6
+// client written in capitals (KQL would match it for the lower-case name)
+// and names no request has.
+func TestAccessOf(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "web", "var", "log", "httpd")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var access strings.Builder
+	var hosts []string
+	client := func(i int) string {
+		switch i % 10 {
+		case 3:
+			return fmt.Sprintf("client%d.example", i)
+		case 7:
+			return fmt.Sprintf("2001:DB8::%X", i)
+		}
+		return fmt.Sprintf("198.51.100.%d", i)
+	}
+	for i := range 80 {
+		c := client(i)
+		hosts = append(hosts, c, strings.ToLower(c))
+		for j := range i % 5 {
+			fmt.Fprintf(&access, "%s - - [14/Feb/2024:19:%02d:%02d +0700] \"GET /p%d HTTP/1.1\" 404 196 \"-\" \"curl/8.5.0\"\n", c, j, i%60, j)
+		}
+	}
+	hosts = append(hosts, "203.0.113.250", "nobody.example")
+	slices.Sort(hosts)
+	hosts = slices.Compact(hosts)
+	if err := os.WriteFile(filepath.Join(dir, "access_log"), []byte(access.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Init(ctx, filepath.Join(t.TempDir(), "case"), Options{Examiner: "test", Zone: "UTC", ToolVersion: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.AddEvidence(ctx, filepath.Dir(filepath.Dir(filepath.Dir(dir))), AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Ingest(ctx, IngestOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	if err := accessOf(ctx, c.Store, hosts, func(ev *timeline.Event) { got = append(got, ev.Source.IP+" "+ev.Jejak.ID) }); err != nil {
+		t.Fatal(err)
+	}
+	// The SQL accessOf replaced.
+	var want []string
+	for _, h := range hosts {
+		rows, err := c.Store.DB().QueryContext(ctx, `SELECT source_ip, hex(id) FROM events WHERE source_ip = ? AND json_extract(doc, '$.event.dataset') IN ('weblog.access', 'iis.access') ORDER BY ts, id LIMIT `+strconv.Itoa(zonecheck.PerKey), h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var ip, id string
+			if err := rows.Scan(&ip, &id); err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, ip+" "+strings.ToLower(id))
+		}
+		if err := rows.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The names as the parser keeps them: the host name and the IPv6
+	// address as written are among them, or the case misses its point.
+	for _, name := range []string{"client3.example ", "2001:DB8::7 "} {
+		if !slices.ContainsFunc(want, func(s string) bool { return strings.HasPrefix(s, name) }) {
+			t.Errorf("no request of %s: %v", name, want)
+		}
+	}
+	if len(want) < 100 {
+		t.Fatalf("the SQL finds %d requests: the case tests little", len(want))
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("accessOf gives %d requests:\n%v\nthe SQL %d:\n%v", len(got), got, len(want), want)
 	}
 }
