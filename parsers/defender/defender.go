@@ -74,6 +74,11 @@ func (*Parser) Name() string { return Name }
 // line; the ISO time alone is too common, so the line must also be one of
 // the kinds only Defender writes, or the file must be named MPLog-*.
 func (p *Parser) Match(e *jfs.Entry, head []byte) bool {
+	// Both tests below need a first line starting with lineRe's time,
+	// so with a digit: other heads are not decoded (FuzzMatchPrecheck).
+	if !parsers.HeadStartsWithDigit(head) {
+		return false
+	}
 	s, _ := lines.DecodeHead(head)
 	first, _, _ := strings.Cut(s, "\n")
 	first = strings.TrimRight(first, "\r")

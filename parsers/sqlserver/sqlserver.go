@@ -104,6 +104,11 @@ func (*Parser) Name() string { return Name }
 // Match accepts a head, UTF-16 or UTF-8, whose first line is an error
 // log line.
 func (p *Parser) Match(e *jfs.Entry, head []byte) bool {
+	// lineRe starts with a time, so with a digit: other heads are not
+	// decoded (FuzzMatchPrecheck).
+	if !parsers.HeadStartsWithDigit(head) {
+		return false
+	}
 	s, _ := lines.DecodeHead(head)
 	first, _, _ := strings.Cut(s, "\n")
 	return p.MatchLine(e, []byte(strings.TrimRight(first, "\r")))
