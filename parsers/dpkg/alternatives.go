@@ -41,6 +41,10 @@ func (*Alternatives) Name() string { return AlternativesName }
 // Match accepts a file whose first line is an alternatives.log line.
 func (*Alternatives) Match(e *jfs.Entry, head []byte) bool {
 	first, _, _ := bytes.Cut(head, []byte("\n"))
+	// altLine needs the prefix: without it the line is not copied.
+	if !bytes.HasPrefix(first, []byte(altPrefix)) {
+		return false
+	}
 	_, _, ok := altLine(strings.TrimRight(string(first), "\r"))
 	return ok
 }

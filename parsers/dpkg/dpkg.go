@@ -70,6 +70,11 @@ var dpkgActions = map[string]bool{
 // Match accepts a file whose first line is a dpkg.log line.
 func (*Dpkg) Match(e *jfs.Entry, head []byte) bool {
 	first, _, _ := bytes.Cut(head, []byte("\n"))
+	// splitStamp's first checks, on the bytes: a line that fails them is
+	// not copied to a string (dropping a trailing "\r" only shortens it).
+	if len(first) < len(stampLayout)+2 || first[4] != '-' || first[7] != '-' {
+		return false
+	}
 	_, rest, ok := splitStamp(strings.TrimRight(string(first), "\r"))
 	if !ok {
 		return false

@@ -70,6 +70,10 @@ func (*AptTerm) Name() string { return AptTermName }
 func (*AptTerm) Match(e *jfs.Entry, head []byte) bool {
 	head = bytes.TrimLeft(head, "\r\n")
 	first, _, _ := bytes.Cut(head, []byte("\n"))
+	// Not copied to a string unless it can have the prefix.
+	if !bytes.HasPrefix(first, []byte(termStarted)) {
+		return false
+	}
 	s, ok := strings.CutPrefix(strings.TrimRight(string(first), "\r"), termStarted)
 	if !ok {
 		return false

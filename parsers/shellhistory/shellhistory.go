@@ -129,6 +129,11 @@ func zshEntry(line string) (sec, dur int64, cmd string, ok bool) {
 // Match accepts a file whose first line is a zsh extended entry.
 func (*Zsh) Match(e *jfs.Entry, head []byte) bool {
 	first, _, _ := bytes.Cut(head, []byte("\n"))
+	// zshEntry takes only a line starting ": ": other heads are not
+	// copied to a string to ask (FuzzZshMatchPrecheck).
+	if !bytes.HasPrefix(first, []byte(": ")) {
+		return false
+	}
 	_, _, _, ok := zshEntry(strings.TrimRight(string(first), "\r"))
 	return ok
 }
