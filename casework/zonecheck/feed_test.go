@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/jejak-forensics/jejak/timeline"
 )
@@ -202,5 +203,11 @@ func TestFeedBounded(t *testing.T) {
 	c.Seal()
 	if c.n != c.maxObs {
 		t.Errorf("kept %d, want the cap %d", c.n, c.maxObs)
+	}
+}
+
+func TestObsSize(t *testing.T) {
+	if n := unsafe.Sizeof(obs{}); n > 80 {
+		t.Errorf("obs is %d bytes; maxObs of them are kept", n)
 	}
 }

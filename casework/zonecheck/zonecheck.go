@@ -144,21 +144,22 @@ type obs struct {
 	// observation is indexed under: with t they place it where the store
 	// passes would have read it (see Feed).
 	id   [2]uint64
-	pass uint8
-	name uint8
 	pid  int64
 	rec  int64
 	file int32 // interned file; its evidence is files[file].Evidence
 	user int32 // interned; 0: none (an auditd record with only a uid)
+	// paths are hashes of the request path (exact side) or of every
+	// '/'-suffix of the paths an error line names (loose side), to tie a
+	// web request to its error.
+	paths []uint64
+	pass  uint8
+	name  uint8
 	// last: a lastlog record, the last logon of an account. It has neither
 	// pid nor name (a uid), yet pairs untied: there is one per account, so
 	// it cannot meet the many lines of a busy user by chance the way a
 	// wtmp record could.
 	last bool
-	// paths are hashes of the request path (exact side) or of every
-	// '/'-suffix of the paths an error line names (loose side), to tie a
-	// web request to its error.
-	paths []uint64
+	// The small fields last: 80 bytes in all.
 }
 
 type bucket struct {
@@ -326,6 +327,7 @@ func (c *Checker) add(ev *timeline.Event, pass uint8) {
 		b := c.buckets[k]
 		if b == nil {
 			b = &bucket{}
+			k.host = strings.Clone(h) // see user
 			c.buckets[k] = b
 		}
 		s := &b.exact
@@ -446,6 +448,18 @@ func (c *Checker) Seal() {
 	c.feeding = false
 }
 
+// clones copies a list of strings and each string (see user).
+func clones(ss []string) []string {
+	if len(ss) == 0 {
+		return nil
+	}
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = strings.Clone(s)
+	}
+	return out
+}
+
 // parseID reads an event ID's 32 hex digits as two numbers, in the order
 // the store sorts IDs by (their bytes); anything else is zero.
 func parseID(id string) [2]uint64 {
@@ -494,6 +508,10 @@ func (c *Checker) user(name string) int32 {
 	if i, ok := c.userIdx[name]; ok {
 		return i
 	}
+	// A copy: a parser's strings may be slices of a whole line or
+	// block, which a kept substring would keep alive (Feed runs while
+	// the ingest parses).
+	name = strings.Clone(name)
 	i := int32(len(c.users))
 	c.users = append(c.users, name)
 	c.userIdx[name] = i
@@ -559,9 +577,10 @@ func (c *Checker) file(ev *timeline.Event, zone string) int32 {
 	}
 	i := c.intern(p, zone)
 	// A copy: the Checker keeps no reference to the event.
-	c.last = &timeline.Provenance{EvidenceSHA256: p.EvidenceSHA256, Path: p.Path, Identity: p.Identity, Parser: p.Parser,
-		Chain: slices.Clone(p.Chain)}
-	c.lastZone, c.lastIdx = zone, i
+	cl := strings.Clone // see user
+	c.last = &timeline.Provenance{EvidenceSHA256: cl(p.EvidenceSHA256), Path: cl(p.Path), Identity: cl(p.Identity), Parser: cl(p.Parser),
+		Chain: clones(p.Chain)}
+	c.lastZone, c.lastIdx = cl(zone), i
 	return i
 }
 
@@ -571,10 +590,11 @@ func (c *Checker) intern(p *timeline.Provenance, zone string) int32 {
 		return i
 	}
 	i := int32(len(c.files))
+	cl := strings.Clone // see user
 	c.files = append(c.files, fileInfo{
-		Evidence: p.EvidenceSHA256, EvidenceName: p.EvidenceName,
-		Chain: append([]string(nil), p.Chain...), Path: p.Path, Parser: p.Parser,
-		Display: p.Display(), Zone: zone,
+		Evidence: cl(p.EvidenceSHA256), EvidenceName: cl(p.EvidenceName),
+		Chain: clones(p.Chain), Path: cl(p.Path), Parser: cl(p.Parser),
+		Display: cl(p.Display()), Zone: cl(zone),
 	})
 	c.fileIdx[id] = i
 	return i
