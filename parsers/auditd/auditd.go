@@ -54,7 +54,15 @@ func (*Parser) Name() string { return Name }
 // Match accepts a file whose first non-empty line is an audit record, or an
 // audit.log by name that holds "msg=audit(" early on.
 func (*Parser) Match(e *jfs.Entry, head []byte) bool {
-	for _, line := range bytes.SplitN(head, []byte("\n"), 8) {
+	// The pieces of bytes.SplitN(head, "\n", 8), cut one by one instead
+	// of allocated as a slice: seven lines, then the rest of the head.
+	for rest, more, n := head, true, 1; more; n++ {
+		var line []byte
+		if n == 8 {
+			line, more = rest, false
+		} else {
+			line, rest, more = bytes.Cut(rest, []byte("\n"))
+		}
 		line = bytes.TrimSpace(line)
 		if len(line) == 0 {
 			continue

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/jejak-forensics/jejak/parsers"
 )
 
 // FuzzLooksLikeRecord: the '[' precheck of looksLikeRecord never rejects a
@@ -32,6 +34,50 @@ func FuzzLooksLikeRecord(f *testing.F) {
 		want := ev != nil || errA == nil || errN == nil
 		if got := looksLikeRecord(l); got != want {
 			t.Errorf("looksLikeRecord(%q) = %v, the parses say %v", l, got, want)
+		}
+	})
+}
+
+// FuzzMatchLines compares Match with its loop over bytes.Split, as it was.
+func FuzzMatchLines(f *testing.F) {
+	for _, s := range []string{
+		"127.0.0.1 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.0\" 200 2326\nx\n",
+		"", "\n", "# c\n[Wed Oct 11 14:32:52 2000] [error] x\n",
+	} {
+		f.Add([]byte(s))
+	}
+	p := New()
+	f.Fuzz(func(t *testing.T, head []byte) {
+		h := bytes.TrimPrefix(head, utf8BOM)
+		want := false
+		if bytes.HasPrefix(h, []byte("#")) && isW3CWebHead(h) {
+			want = true
+		} else {
+			if bytes.HasPrefix(h, []byte("#")) {
+				h = skipComments(h)
+			}
+			lines := bytes.Split(h, []byte("\n"))
+			if len(lines) > 1 && len(h) >= parsers.HeadSize {
+				lines = lines[:len(lines)-1]
+			}
+			seen, ok := 0, 0
+			for _, l := range lines {
+				l = bytes.TrimRight(l, "\r")
+				if len(bytes.TrimSpace(l)) == 0 {
+					continue
+				}
+				seen++
+				if looksLikeRecord(l) {
+					ok++
+				}
+				if seen == 5 {
+					break
+				}
+			}
+			want = ok > 0 && ok*2 > seen
+		}
+		if got := p.Match(nil, head); got != want {
+			t.Errorf("Match(%q) = %v, split loop %v", head, got, want)
 		}
 	})
 }

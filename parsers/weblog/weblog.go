@@ -46,12 +46,16 @@ func (*Parser) Match(_ *jfs.Entry, head []byte) bool {
 		}
 		head = skipComments(head)
 	}
-	lines := bytes.Split(head, []byte("\n"))
-	if len(lines) > 1 && len(head) >= parsers.HeadSize {
-		lines = lines[:len(lines)-1] // the last one may be cut
-	}
+	// The lines of bytes.Split(head, "\n"), cut one by one instead of
+	// allocated as a slice.
+	cut := len(head) >= parsers.HeadSize
 	seen, ok := 0, 0
-	for _, l := range lines {
+	for rest, more, n := head, true, 0; more; n++ {
+		var l []byte
+		l, rest, more = bytes.Cut(rest, []byte("\n"))
+		if !more && n > 0 && cut {
+			break // the last one may be cut
+		}
 		l = bytes.TrimRight(l, "\r")
 		if len(bytes.TrimSpace(l)) == 0 {
 			continue

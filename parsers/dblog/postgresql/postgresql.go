@@ -59,7 +59,11 @@ func (*Parser) Match(_ *jfs.Entry, head []byte) bool {
 		}
 	}
 	fit, miss := 0, 0
-	for _, l := range bytes.Split(head, []byte("\n")) {
+	// The lines of bytes.Split(head, "\n"), cut one by one instead of
+	// allocated as a slice.
+	for rest, more := head, true; more; {
+		var l []byte
+		l, rest, more = bytes.Cut(rest, []byte("\n"))
 		l = bytes.TrimRight(l, "\r")
 		if len(bytes.TrimSpace(l)) == 0 || l[0] == '#' || l[0] == '\t' || bytes.HasPrefix(l, []byte("  ")) {
 			continue

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/jejak-forensics/jejak/parsers"
 )
 
 // FuzzRecordStartPrecheck: isRecordStart answers as parseHead and csvStart
@@ -29,6 +31,40 @@ func FuzzRecordStartPrecheck(f *testing.F) {
 		want := ok || csvStart.Match(l) && bytes.Count(l, []byte(",")) >= 12
 		if got := isRecordStart(l); got != want {
 			t.Errorf("isRecordStart(%q) = %v, without precheck %v", l, got, want)
+		}
+	})
+}
+
+// FuzzMatchLines compares Match with its loop over bytes.Split, as it was.
+func FuzzMatchLines(f *testing.F) {
+	for _, s := range []string{
+		"2024-01-02 03:04:05.123 UTC [42] LOG:  a\n\tcont\n2024-01-02 03:04:05.123 UTC [42] LOG:  b\n",
+		"", "\n", "x\n# c\n  y\n", "2024-01-02 03:04:05 UTC [1] ERROR:  x\r\nnot\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	p := New()
+	f.Fuzz(func(t *testing.T, head []byte) {
+		h := head
+		if len(h) >= parsers.HeadSize {
+			if i := bytes.LastIndexByte(h, '\n'); i > 0 {
+				h = h[:i]
+			}
+		}
+		fit, miss := 0, 0
+		for _, l := range bytes.Split(h, []byte("\n")) {
+			l = bytes.TrimRight(l, "\r")
+			if len(bytes.TrimSpace(l)) == 0 || l[0] == '#' || l[0] == '\t' || bytes.HasPrefix(l, []byte("  ")) {
+				continue
+			}
+			if isRecordStart(l) {
+				fit++
+			} else {
+				miss++
+			}
+		}
+		if got, want := p.Match(nil, head), fit > 0 && fit >= miss; got != want {
+			t.Errorf("Match(%q) = %v, split loop %v", head, got, want)
 		}
 	})
 }
