@@ -9,7 +9,13 @@
 // lays out the fields one usually wants as columns, e.g.
 //
 //	SELECT timestamp, parser, message FROM timeline
-//	WHERE ts >= unixepoch('2024-02-14') * 1000000000 ORDER BY ts, id;
+//	WHERE ts BETWEEN unixepoch('2024-02-14') * 1000000000 AND 9223372036854775807
+//	ORDER BY ts, id;
+//
+// ts is Unix nanoseconds, except for a time outside 1970 to 2262-04-11
+// (what Elasticsearch's date_nanos holds): its ts is the REAL 2^63, so it
+// sorts last and a range ending at the largest int64 leaves it out, as
+// the store's own time bounds do (see times.go).
 //
 // The sqlite3 tool can read every column but doc (it lacks the function
 // jejak_doc); 'jejak search' and 'jejak export' give the documents.
@@ -622,21 +628,18 @@ func (s *Store) AddWarnings(ctx context.Context, ws []timeline.Warning) error {
 	return tx.Commit()
 }
 
+// where is the WHERE clause of q's time bounds, clamped to date_nanos
+// (see timeBounds). Either bound makes it a closed range of integers,
+// so it never selects an event stored at farTS.
 func where(q timeline.Query) (string, []any) {
-	var conds []string
-	var args []any
-	if !q.From.IsZero() {
-		conds = append(conds, "ts >= ?")
-		args = append(args, q.From.UnixNano())
-	}
-	if !q.To.IsZero() {
-		conds = append(conds, "ts < ?")
-		args = append(args, q.To.UnixNano())
-	}
-	if len(conds) == 0 {
+	lo, hi, bounded, ok := timeBounds(q)
+	switch {
+	case !ok:
+		return " WHERE 0", nil
+	case !bounded:
 		return "", nil
 	}
-	return " WHERE " + strings.Join(conds, " AND "), args
+	return " WHERE ts BETWEEN ? AND ?", []any{lo, hi}
 }
 
 // Search streams matching events in time order.

@@ -20,6 +20,7 @@ import (
 type row struct {
 	id                   [16]byte
 	ts                   int64
+	far                  bool // ts is farTS: the time is outside date_nanos
 	action, parser, addr string
 	doc                  []byte // JSON, in chunk.buf
 	z                    []byte // the stored frame, in chunk.zbuf
@@ -64,7 +65,7 @@ func (c *chunk) encode(evs []*timeline.Event) {
 			c.err = fmt.Errorf("encode event %s: %w", e.Jejak.ID, err)
 			return
 		}
-		r.ts = e.Timestamp.UnixNano()
+		r.ts, r.far = tsNanos(e.Timestamp)
 		r.action = e.Event.Action
 		r.parser = e.Jejak.Provenance.Parser
 		if e.Source != nil {
@@ -240,7 +241,7 @@ func (s *Store) Write(ctx context.Context, batch []*timeline.Event) (timeline.Wr
 					r := &part[i]
 					a = append(a,
 						driver.NamedValue{Ordinal: len(a) + 1, Value: r.id[:]},
-						driver.NamedValue{Ordinal: len(a) + 2, Value: r.ts},
+						driver.NamedValue{Ordinal: len(a) + 2, Value: r.tsArg()},
 						driver.NamedValue{Ordinal: len(a) + 3, Value: nullable(r.action)},
 						driver.NamedValue{Ordinal: len(a) + 4, Value: nullable(r.parser)},
 						driver.NamedValue{Ordinal: len(a) + 5, Value: nullable(r.addr)},
