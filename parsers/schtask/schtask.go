@@ -71,8 +71,37 @@ const taskNS = "http://schemas.microsoft.com/windows/2004/02/mit/task"
 
 // Match accepts an XML document whose root is the Task Scheduler's Task.
 func (*Parser) Match(_ *jfs.Entry, head []byte) bool {
+	if !isUTF16(head) {
+		// decode only drops a BOM, which neither ASCII literal can
+		// overlap: the bytes hold them as the text does, uncopied.
+		return bytes.Contains(head, []byte("<Task ")) && bytes.Contains(head, []byte(taskNS))
+	}
+	// In UTF-16 each ASCII character of the text is one code unit, its
+	// byte then a zero, so text holding a literal has the literal's
+	// units among its bytes: without them the head is not decoded.
+	// FuzzMatchPrecheck compares with decoding every head.
+	if !bytes.Contains(head, task16) || !bytes.Contains(head, taskNS16) {
+		return false
+	}
 	s := decode(head)
 	return strings.Contains(s, "<Task ") && strings.Contains(s, taskNS)
+}
+
+var task16, taskNS16 = le16("<Task "), le16(taskNS)
+
+// le16 is ASCII s in UTF-16LE.
+func le16(s string) []byte {
+	b := make([]byte, 0, 2*len(s))
+	for i := range len(s) {
+		b = append(b, s[i], 0)
+	}
+	return b
+}
+
+// isUTF16 is the choice decode makes: a UTF-16LE BOM, or '<' as a code
+// unit.
+func isUTF16(b []byte) bool {
+	return len(b) >= 2 && (b[0] == 0xFF && b[1] == 0xFE || b[0] == '<' && b[1] == 0)
 }
 
 // decode turns UTF-16LE (with or without BOM) or UTF-8 bytes into a
