@@ -178,8 +178,16 @@ func (c *Case) Ingest(ctx context.Context, o IngestOptions) (_ *IngestResult, re
 	// run's last word.
 	cfg.Progress = RecordProgress(context.WithoutCancel(ctx), store, o.Progress)
 	// The zone check is fed the logons and web errors as they are
-	// written, not read back from the store afterwards (see zoneCheck).
-	chk := zonecheck.New()
+	// written, not read back from the store afterwards (see zoneCheck):
+	// when the store is empty, so that it will hold this run's events
+	// only. Into a store that holds events already (a re-ingest), the
+	// store passes run, and feeding would be wasted.
+	var chk *zonecheck.Checker
+	if empty, err := storeEmpty(ctx, store); err != nil {
+		return nil, err
+	} else if empty {
+		chk = zonecheck.New()
+	}
 	var sink timeline.Sink = store
 	var es *elastic.Store
 	var stream *elastic.Stream
@@ -192,7 +200,10 @@ func (c *Case) Ingest(ctx context.Context, o IngestOptions) (_ *IngestResult, re
 		sink = timeline.Tee(store, stream)
 	}
 	reading = true
-	sum, runErr := ingest.Run(ctx, cfg, walk, zoneSink{Sink: sink, chk: chk})
+	if chk != nil {
+		sink = zoneSink{Sink: sink, chk: chk}
+	}
+	sum, runErr := ingest.Run(ctx, cfg, walk, sink)
 	// The check before reading leaves a window: evidence written to while
 	// the run read it (a write moves the ctime, whatever is done to the
 	// mtime) fails the run, as its events may hold unregistered bytes.
@@ -310,6 +321,10 @@ func (z zoneSink) Write(ctx context.Context, batch []*timeline.Event) (timeline.
 // store holding events of earlier runs this run did not read again) the
 // store passes run as before. fedUsed says which.
 func zoneCheck(ctx context.Context, store *sqlite.Store, fed *zonecheck.Checker, inserted int64) (_ []zonecheck.Finding, fedUsed bool, _ error) {
+	if fed == nil {
+		fs, err := checkZones(ctx, store)
+		return fs, false, err
+	}
 	n, err := store.Count(ctx, timeline.Query{})
 	if err != nil {
 		return nil, false, fmt.Errorf("zone check: %w", err)
@@ -320,6 +335,20 @@ func zoneCheck(ctx context.Context, store *sqlite.Store, fed *zonecheck.Checker,
 	}
 	fs, err := finishZones(ctx, store, fed)
 	return fs, true, err
+}
+
+// storeEmpty says whether the store holds no event: one read in the
+// store's order, which its time index answers at once.
+func storeEmpty(ctx context.Context, store *sqlite.Store) (bool, error) {
+	empty := true
+	err := store.Search(ctx, timeline.Query{Limit: 1}, func(*timeline.Event) error {
+		empty = false
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("zone check: %w", err)
+	}
+	return empty, nil
 }
 
 // checkZones runs the zone check over the logons and web records of the
