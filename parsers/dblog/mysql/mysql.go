@@ -80,21 +80,28 @@ func (*Parser) Match(_ *jfs.Entry, head []byte) bool {
 	// that mayFit, and miss no less than the other lines that are not
 	// skipped, so when those cannot pass the test below the regexps need
 	// not run (most files of an image are no MySQL log and fail here).
+	// Lines that may fit are counted first, on their first bytes alone:
+	// most heads have none, and skipped (a TrimSpace and a search for a
+	// banner) is then never asked.
 	maybe, sureMiss := 0, 0
-	for rest := head; ; {
-		l, r, more := cutLine(rest)
-		switch {
-		case mayFit(l):
+	for rest, more := head, true; more; {
+		var l []byte
+		l, rest, more = cutLine(rest)
+		if mayFit(l) {
 			maybe++
-		case !skipped(l):
+		}
+	}
+	if maybe == 0 {
+		return false
+	}
+	for rest, more := head, true; more && sureMiss <= maybe; {
+		var l []byte
+		l, rest, more = cutLine(rest)
+		if !mayFit(l) && !skipped(l) {
 			sureMiss++
 		}
-		if !more {
-			break
-		}
-		rest = r
 	}
-	if maybe == 0 || maybe < sureMiss {
+	if maybe < sureMiss {
 		return false
 	}
 	fit, miss := 0, 0
