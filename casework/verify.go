@@ -65,7 +65,7 @@ func OpenStoreForAudit(ctx context.Context, cs *evidence.Case) (*sql.DB, func(),
 	if st, werr := os.Stat(path + "-wal"); werr == nil && st.Size() > 0 {
 		return nil, nil, fmt.Errorf("%w; the copy cannot be written and holds a write-ahead log (%s) that only a writable copy can read", err, path+"-wal")
 	}
-	db, rerr := sql.Open("sqlite", "file:"+path+"?mode=ro&immutable=1")
+	db, rerr := sql.Open("sqlite", sqlite.URI(path, "mode=ro&immutable=1"))
 	if rerr != nil {
 		return nil, nil, err
 	}

@@ -222,7 +222,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// journal mode is no DSN pragma: WAL is a property of the file, set
 	// once below, and a connection opened during a bulk run must not switch
 	// it back in the middle.
-	dsn := "file:" + path + "?_pragma=page_size(16384)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=wal_autocheckpoint(8192)&_pragma=" + cacheSize
+	dsn := URI(path, "_pragma=page_size(16384)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=wal_autocheckpoint(8192)&_pragma="+cacheSize)
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open case store %s: %w", path, err)
