@@ -1,6 +1,7 @@
 package remoteaccess
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -51,6 +52,11 @@ func (p *ADConnections) Match(e *jfs.Entry, head []byte) bool {
 
 // MatchLine implements parsers.LineMatcher.
 func (*ADConnections) MatchLine(_ *jfs.Entry, line []byte) bool {
+	// adConnRe starts with one of the two words: other lines are not
+	// given to it (FuzzRemotePrechecks).
+	if !bytes.HasPrefix(line, []byte("Incoming")) && !bytes.HasPrefix(line, []byte("Outgoing")) {
+		return false
+	}
 	m := adConnRe.FindSubmatch(line)
 	if m == nil {
 		return false
@@ -141,6 +147,13 @@ func (p *ADTrace) Match(e *jfs.Entry, head []byte) bool {
 
 // MatchLine implements parsers.LineMatcher.
 func (*ADTrace) MatchLine(_ *jfs.Entry, line []byte) bool {
+	// adTraceRe needs a level word first (after \s*, ASCII blanks) and
+	// " - " before the message: other lines are not given to it
+	// (FuzzRemotePrechecks).
+	t := bytes.TrimLeft(line, "\t\n\f\r ")
+	if len(t) == 0 || !strings.ContainsRune("iwedtfn", rune(t[0])) || !bytes.Contains(t, []byte(" - ")) {
+		return false
+	}
 	m := adTraceRe.FindSubmatch(line)
 	if m == nil {
 		return false

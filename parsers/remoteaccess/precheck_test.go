@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // FuzzTVConnectionPrecheck: the precheck of TVConnections.MatchLine never
@@ -30,6 +31,47 @@ func FuzzTVConnectionPrecheck(f *testing.F) {
 		_, err := parseTVConnection(string(line), false)
 		if err == nil && !mayBeTVConnection(line) {
 			t.Errorf("precheck rejects %q, which parses", line)
+		}
+	})
+}
+
+// FuzzRemotePrechecks: the AnyDesk and TeamViewer log MatchLine answer as
+// their regexps and time parses alone.
+func FuzzRemotePrechecks(f *testing.F) {
+	for _, s := range []string{
+		"Incoming    2024-01-02, 03:04    User    123456789    desk",
+		"Outgoing 2024-01-02, 03:04 x 1 y",
+		"   info 2024-01-02 03:04:05.678       back   1234   5678    main.app - started",
+		"\terror 2024-01-02 03:04:05.678 gsvc 1 2 x y.z - msg",
+		"2024/01/02 03:04:05.678  1234  5678 S0   msg", "", "i - ", "2024/",
+	} {
+		f.Add([]byte(s))
+	}
+	adc, adt, tvl := NewAnyDeskConnections(), NewAnyDeskTrace(), NewTeamViewerLog()
+	f.Fuzz(func(t *testing.T, line []byte) {
+		want := false
+		if m := adConnRe.FindSubmatch(line); m != nil {
+			_, err := time.Parse("2006-01-02 15:04", string(m[2])+" "+string(m[3]))
+			want = err == nil
+		}
+		if got := adc.MatchLine(nil, line); got != want {
+			t.Errorf("ADConnections.MatchLine(%q) = %v, regexp %v", line, got, want)
+		}
+		want = false
+		if m := adTraceRe.FindSubmatch(line); m != nil {
+			_, err := time.Parse("2006-01-02 15:04:05.000", string(m[2]))
+			want = err == nil
+		}
+		if got := adt.MatchLine(nil, line); got != want {
+			t.Errorf("ADTrace.MatchLine(%q) = %v, regexp %v", line, got, want)
+		}
+		want = false
+		if m := tvLineRe.FindSubmatch(line); m != nil {
+			_, err := time.Parse("2006/01/02 15:04:05.000", string(m[1]))
+			want = err == nil
+		}
+		if got := tvl.MatchLine(nil, line); got != want {
+			t.Errorf("TVLog.MatchLine(%q) = %v, regexp %v", line, got, want)
 		}
 	})
 }

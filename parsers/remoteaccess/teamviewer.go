@@ -212,6 +212,11 @@ func (p *TVLog) Match(e *jfs.Entry, head []byte) bool {
 
 // MatchLine implements parsers.LineMatcher.
 func (*TVLog) MatchLine(_ *jfs.Entry, line []byte) bool {
+	// tvLineRe starts with four digits and a '/': other lines are not
+	// given to it (FuzzRemotePrechecks).
+	if len(line) < 5 || line[0] < '0' || line[0] > '9' || line[4] != '/' {
+		return false
+	}
 	m := tvLineRe.FindSubmatch(line)
 	if m == nil {
 		return false

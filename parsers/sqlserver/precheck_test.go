@@ -49,3 +49,22 @@ func FuzzMatchPrecheck(f *testing.F) {
 		}
 	})
 }
+
+// FuzzMatchLinePrecheck: MatchLine answers as lineRe and the time parse
+// alone.
+func FuzzMatchLinePrecheck(f *testing.F) {
+	for _, s := range []string{"2024-01-02 03:04:05.12 Server      Microsoft SQL Server", "2024-", "", "x"} {
+		f.Add([]byte(s))
+	}
+	p := New()
+	f.Fuzz(func(t *testing.T, line []byte) {
+		want := false
+		if m := lineRe.FindSubmatch(line); m != nil {
+			_, err := time.Parse(stampLayout, string(m[1]))
+			want = err == nil
+		}
+		if got := p.MatchLine(nil, line); got != want {
+			t.Errorf("MatchLine(%q) = %v, regexp %v", line, got, want)
+		}
+	})
+}

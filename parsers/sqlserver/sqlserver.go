@@ -117,6 +117,11 @@ func (p *Parser) Match(e *jfs.Entry, head []byte) bool {
 // MatchLine implements parsers.LineMatcher (UTF-8 copies; a UTF-16 file
 // is known by its head).
 func (*Parser) MatchLine(_ *jfs.Entry, line []byte) bool {
+	// lineRe starts with four digits and a '-': other lines are not
+	// given to it (FuzzMatchLinePrecheck).
+	if len(line) < 5 || line[0] < '0' || line[0] > '9' || line[4] != '-' {
+		return false
+	}
 	m := lineRe.FindSubmatch(line)
 	if m == nil {
 		return false
