@@ -40,16 +40,6 @@ func esReadFlags() []cli.Flag {
 // esGiven tells whether a command was pointed at a cluster.
 func esGiven(c *cli.Context) bool { return len(c.StringSlice("es")) > 0 }
 
-// caseIndexName is the timeline index of a case name, as defaultIndex
-// derives it from a case folder.
-func caseIndexName(name string) string {
-	n := strings.Trim(indexNameUnsafe.ReplaceAllString(strings.ToLower(name), "-"), "-_.")
-	if n == "" {
-		n = "case"
-	}
-	return "jejak-" + n
-}
-
 // openESName connects for the case called name (its index, unless --index
 // names one). write installs the timeline template and index if missing.
 func openESName(c *cli.Context, name string, write bool) (*elastic.Store, error) {
@@ -57,7 +47,7 @@ func openESName(c *cli.Context, name string, write bool) (*elastic.Store, error)
 		if name == "" {
 			return nil, usagef("name the case (or its index with --index)")
 		}
-		if err := c.Set("index", caseIndexName(name)); err != nil {
+		if err := c.Set("index", casework.IndexName(name)); err != nil {
 			return nil, err
 		}
 	}
