@@ -30,7 +30,15 @@ func KibanaObjects(index string) ([]byte, []KibanaSkip, error) {
 		return nil, nil, err
 	}
 	b, err := elastic.KibanaObjectsWith(index, searches)
-	return b, skipped, err
+	if err != nil {
+		return nil, nil, err
+	}
+	// Checked here, not only in tests: a saved object naming a field the
+	// templates do not map imports cleanly and then shows nothing.
+	if err := elastic.CheckKibanaObjects(b); err != nil {
+		return nil, nil, fmt.Errorf("kibana objects for %s: %w", index, err)
+	}
+	return b, skipped, nil
 }
 
 // KibanaSkip is a rule that got no saved search, and why.

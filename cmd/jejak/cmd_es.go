@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 
 	"github.com/jejak-forensics/jejak/casework"
 	"github.com/jejak-forensics/jejak/forensics/evidence"
@@ -162,12 +163,17 @@ searches) as NDJSON for Stack Management > Saved objects > Import.`,
 			},
 		}, {
 			Name:      "kibana",
-			Usage:     "write Kibana saved objects (data view, saved searches) for a case's index",
+			Usage:     "write Kibana saved objects (data views, saved searches, dashboard) for a case's index",
 			ArgsUsage: "CASE",
 			Description: `Writes NDJSON importable with Kibana's saved-objects import (Stack Management »
-Saved objects » Import): a data view on the case index with @timestamp, and
-saved searches for logons, failed logons, account changes, log clearing and
-database writes. Every field they use exists in jejak's index template.`,
+Saved objects » Import): data views on the case index (@timestamp) and on its
+findings index (first); saved searches for logons, failed logons, account
+changes, log clearing, database writes and the findings; a dashboard (events
+over time per host, findings by severity and by rule, logons by source); and
+one saved search per built-in rule that has a raw query (its Sigma detection
+as KQL). Rules that are analyzers (counting, sequences, baselines) have no
+single query and are named on stderr. Every field the objects use exists in
+jejak's index templates (checked before writing).`,
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "index", Usage: "index `NAME` (default jejak-<case name>)"},
 				&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "-", Usage: "write to `FILE` (- for stdout)"},
@@ -181,9 +187,16 @@ database writes. Every field they use exists in jejak's index template.`,
 				if index == "" {
 					index = defaultIndex(cs)
 				}
-				b, err := elastic.KibanaObjects(index)
+				b, skipped, err := casework.KibanaObjects(index)
 				if err != nil {
 					return err
+				}
+				if len(skipped) > 0 {
+					names := make([]string, len(skipped))
+					for i, sk := range skipped {
+						names[i] = sk.Rule
+					}
+					fmt.Fprintf(e.stderr, "kibana: no saved search for %d rules without a raw query (analyzers): %s\n", len(skipped), strings.Join(names, ", "))
 				}
 				if out := c.String("output"); out != "-" {
 					return os.WriteFile(filepath.Clean(out), b, 0o644)
