@@ -75,6 +75,32 @@ func wildMatch(s string, segs []string) bool {
 	return len(s) >= len(last) && strings.HasSuffix(s, last)
 }
 
+// wildMatchJoined is wildMatch with the segments joined by sepSeg, as
+// kql_wild gets them: it runs once per row, so it walks the joined
+// segments instead of splitting them into a new slice each time.
+func wildMatchJoined(s, segs string) bool {
+	first, rest, many := strings.Cut(segs, sepSeg)
+	if !many {
+		return s == first
+	}
+	if !strings.HasPrefix(s, first) {
+		return false
+	}
+	s = s[len(first):]
+	for {
+		seg, more, ok := strings.Cut(rest, sepSeg)
+		if !ok {
+			// seg is the last segment: it must end s.
+			return len(s) >= len(seg) && strings.HasSuffix(s, seg)
+		}
+		i := strings.Index(s, seg)
+		if i < 0 {
+			return false
+		}
+		s, rest = s[i+len(seg):], more
+	}
+}
+
 // Separators inside the arguments of the SQL functions: unit separator
 // between tokens or patterns, record separator between the segments of a
 // wildcard pattern. Neither can be part of a token.
@@ -111,9 +137,8 @@ func textMatch(value, mode, arg string) bool {
 		}
 	case "wild":
 		for _, p := range strings.Split(arg, sepList) {
-			segs := strings.Split(p, sepSeg)
 			for _, t := range toks {
-				if wildMatch(t, segs) {
+				if wildMatchJoined(t, p) {
 					return true
 				}
 			}
@@ -144,17 +169,14 @@ type SQLFunc struct {
 	Fn func(args []any) (any, error)
 }
 
-// SQLFuncs are the functions SQL() may call: kql_text(value, mode, arg)
-// and kql_ip(value, lo, hi). Both return 0 or 1 (0 for a NULL value).
+// SQLFuncs are the functions SQL() may call: kql_text(value, mode, arg),
+// kql_wild(value, segments) and kql_ip(value, lo, hi). Each returns 0 or 1
+// (0 for a NULL value). SQL() passes the value as a BLOB, which the driver
+// hands over whole (a TEXT argument ends at its first NUL).
 func SQLFuncs() []SQLFunc {
 	return []SQLFunc{
 		{Name: "kql_text", NArgs: 3, Fn: func(a []any) (any, error) {
-			v, ok := a[0].(string)
-			if !ok {
-				if b, isB := a[0].([]byte); isB {
-					v, ok = string(b), true
-				}
-			}
+			v, ok := textArg(a[0])
 			mode, _ := a[1].(string)
 			arg, _ := a[2].(string)
 			if !ok {
@@ -162,8 +184,16 @@ func SQLFuncs() []SQLFunc {
 			}
 			return b2i(textMatch(v, mode, arg)), nil
 		}},
+		{Name: "kql_wild", NArgs: 2, Fn: func(a []any) (any, error) {
+			v, ok := textArg(a[0])
+			arg, _ := a[1].(string)
+			if !ok {
+				return int64(0), nil
+			}
+			return b2i(wildMatchJoined(v, arg)), nil
+		}},
 		{Name: "kql_ip", NArgs: 3, Fn: func(a []any) (any, error) {
-			v, ok := a[0].(string)
+			v, ok := textArg(a[0])
 			lo, _ := a[1].([]byte)
 			hi, _ := a[2].([]byte)
 			if !ok {
@@ -175,6 +205,18 @@ func SQLFuncs() []SQLFunc {
 			return b2i(ipIn(v, lo, hi)), nil
 		}},
 	}
+}
+
+// textArg is a function's value argument as a string: a BLOB (as SQL()
+// passes values) or a TEXT; ok is false for NULL and numbers.
+func textArg(a any) (v string, ok bool) {
+	switch a := a.(type) {
+	case string:
+		return a, true
+	case []byte:
+		return string(a), true
+	}
+	return "", false
 }
 
 func b2i(b bool) int64 {

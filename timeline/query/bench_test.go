@@ -28,25 +28,31 @@ func BenchmarkTokens(b *testing.B) {
 }
 
 // BenchmarkSQLiteQuery measures events scanned per second on the test case
-// for a full-text query (every message tokenized) and a keyword one.
+// for full-text queries (every message tokenized), keyword ones and
+// wildcards, and the CPU time per query.
 func BenchmarkSQLiteQuery(b *testing.B) {
 	st := buildCase(b)
 	total, err := st.Count(context.Background(), timeline.Query{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, kql := range []string{`message:"Failed password"`, "user.domain:WORKGROUP", "winlog.event_data.TargetUserName:fsir"} {
+	for _, kql := range []string{`message:"Failed password"`, "user.domain:WORKGROUP", "winlog.event_data.TargetUserName:fsir",
+		// Wildcards: GLOB on a column, on a JSON value, on a flattened
+		// key's values, and over the tokens of a text field.
+		"user.name:*min", "message.keyword:*ssh2", "winlog.event_data.TargetUserName:*sir", "message:pass*"} {
 		b.Run(strings.Fields(kql)[0], func(b *testing.B) {
 			f, err := query.New(kql, query.Options{})
 			if err != nil {
 				b.Fatal(err)
 			}
+			cpu0 := cpuTime()
 			for b.Loop() {
 				if _, err := st.QueryCount(context.Background(), f, timeline.Query{}); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.ReportMetric(float64(total)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "CPU-ns/op")
 		})
 	}
 }

@@ -102,16 +102,16 @@ func TestSQL(t *testing.T) {
 		{"host.name:x", "(host_name = ?)", "[x]"},
 		{"user.domain:x", "(CAST(json_extract(doc, '$.user.domain') AS TEXT) = ?)", "[x]"},
 		{"not user.name:root", "NOT COALESCE((user_name = ?), 0)", "[root]"},
-		{"user.name:a*[?]", "(user_name GLOB ?)", "[a*[[][?]]]"},
+		{"user.name:a*[?]", "(kql_wild(CAST(user_name AS BLOB), ?))", "[a\x1e[?]]"},
 		{`user.name:a\*`, "(user_name = ?)", "[a*]"},
-		{`user.name:a\**`, "(user_name GLOB ?)", "[a[*]*]"},
+		{`user.name:a\**`, "(kql_wild(CAST(user_name AS BLOB), ?))", "[a*\x1e]"},
 		{"jejak.tags:x", "EXISTS (SELECT 1 FROM json_each(doc, '$.jejak.tags') WHERE (CAST(value AS TEXT) = ?))", "[x]"},
 		{"winlog.event_data.TargetUserName:x", "EXISTS (SELECT 1 FROM json_each(doc, '$.winlog.event_data') AS a WHERE a.key = ? AND (CAST(a.value AS TEXT) = ? AND length(CAST(a.value AS TEXT)) <= 8191))", "[TargetUserName x]"},
 		{"log.syslog.structured_data.origin.ip:x", "EXISTS (SELECT 1 FROM json_each(doc, '$.log.syslog.structured_data') AS a, json_each(a.value) AS b WHERE a.key || '.' || b.key = ? AND (CAST(b.value AS TEXT) = ? AND length(CAST(b.value AS TEXT)) <= 8191))", "[origin.ip x]"},
 		{"message.keyword:x", "(CAST(json_extract(doc, '$.message') AS TEXT) = ? AND length(CAST(json_extract(doc, '$.message') AS TEXT)) <= 1024)", "[x]"},
 		{"process.pid:5", "(json_extract(doc, '$.process.pid') = ?)", "[5]"},
-		{"jejak.provenance.identity:tar#2@*", "(CAST(json_extract(doc, '$.jejak.provenance.identity') AS TEXT) GLOB ?)", "[tar#2@*]"},
-		{"Failed password", "kql_text(json_extract(doc, '$.message'), 'any', ?)", "[failed\x1fpassword]"},
+		{"jejak.provenance.identity:tar#2@*", "(kql_wild(CAST(CAST(json_extract(doc, '$.jejak.provenance.identity') AS TEXT) AS BLOB), ?))", "[tar#2@\x1e]"},
+		{"Failed password", "kql_text(CAST(json_extract(doc, '$.message') AS BLOB), 'any', ?)", "[failed\x1fpassword]"},
 		{"jejak.id:00112233445566778899aabbccddeeff", "id = ?", "[[0 17 34 51 68 85 102 119 136 153 170 187 204 221 238 255]]"},
 	}
 	for _, tt := range tests {
@@ -227,10 +227,23 @@ func TestWildMatch(t *testing.T) {
 		{"abcabc", []string{"", "bc", "c"}, true},
 		{"abc", []string{"", "bc", "c"}, false},
 		{"x", []string{"x"}, true},
+		{"x", []string{"y"}, false},
+		{"", []string{"", ""}, true},
+		{"ab", []string{"ab", "b"}, false},
+		// A NUL is a character like any other (Elasticsearch compares
+		// whole values; SQLite's GLOB stopped at it).
+		{"x\x00y", []string{"", "y"}, true},
+		{"x\x00y", []string{"x", ""}, true},
+		{"x\x00y", []string{"", "x"}, false},
+		{"x\x00y", []string{"x\x00y"}, true},
 	}
 	for _, tt := range tests {
 		if got := wildMatch(tt.s, tt.segs); got != tt.want {
 			t.Errorf("wildMatch(%q, %q) = %v", tt.s, tt.segs, got)
+		}
+		// kql_wild's form, segments joined, must agree.
+		if got := wildMatchJoined(tt.s, strings.Join(tt.segs, sepSeg)); got != tt.want {
+			t.Errorf("wildMatchJoined(%q, %q) = %v", tt.s, tt.segs, got)
 		}
 	}
 }

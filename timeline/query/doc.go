@@ -49,6 +49,9 @@
 // everything, as does the empty query. Unknown fields are an error naming
 // the nearest known field (Kibana would silently match nothing).
 //
-// The SQLite side calls two SQL functions, kql_text and kql_ip (SQLFuncs),
-// which the store registers with its driver.
+// The SQLite side calls three SQL functions, kql_text, kql_wild and kql_ip
+// (SQLFuncs), which the store registers with its driver. They get the
+// value as a BLOB, so that they see all of it: a NUL inside a value ends
+// it for SQLite's own string functions (GLOB, LIKE) and for the driver's
+// TEXT arguments, not for Elasticsearch.
 package query

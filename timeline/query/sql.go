@@ -129,7 +129,7 @@ func (b *sqlBuilder) cond(l leaf, v string, column bool) {
 		case opEq:
 			b.WriteString(v + " = " + b.arg(l.s))
 		case opWild:
-			b.WriteString(v + " GLOB " + b.arg(globPattern(l.ws)))
+			b.wild(v, l.ws)
 		case opExists:
 			b.WriteString(v + " IS NOT NULL")
 		case opRange:
@@ -155,6 +155,13 @@ func (b *sqlBuilder) cond(l leaf, v string, column bool) {
 		}
 		b.WriteByte(')')
 	case tText:
+		// kql_text gets the value as a BLOB: the driver hands a function
+		// a TEXT argument only up to its first NUL, a BLOB whole, and
+		// Elasticsearch analyzes the whole value. The cast only retags
+		// the value; its bytes are not converted.
+		if l.op != opExists {
+			v = "CAST(" + v + " AS BLOB)"
+		}
 		switch l.op {
 		case opExists:
 			b.WriteString("(" + v + " IS NOT NULL)")
@@ -190,30 +197,20 @@ func (b *sqlBuilder) cond(l leaf, v string, column bool) {
 		if l.op == opExists {
 			lo, hi = [16]byte{}, maxIP.As16()
 		}
-		b.WriteString("kql_ip(" + v + ", " + b.arg(lo[:]) + ", " + b.arg(hi[:]) + ")")
+		// As a BLOB, whole: "10.0.0.1\x00x" is no address (see tText).
+		b.WriteString("kql_ip(CAST(" + v + " AS BLOB), " + b.arg(lo[:]) + ", " + b.arg(hi[:]) + ")")
 	}
 }
 
-// globPattern is a KQL wildcard as an SQLite GLOB pattern: '*' between the
-// segments, and GLOB's own specials in the segments bracketed.
-func globPattern(segs []string) string {
-	var b strings.Builder
-	for i, s := range segs {
-		if i > 0 {
-			b.WriteByte('*')
-		}
-		for _, r := range s {
-			switch r {
-			case '*', '?', '[':
-				b.WriteByte('[')
-				b.WriteRune(r)
-				b.WriteByte(']')
-			default:
-				b.WriteRune(r)
-			}
-		}
-	}
-	return b.String()
+// wild writes the test of the keyword value v against a KQL wildcard given
+// as its literal segments. It calls kql_wild with v as a BLOB rather than
+// using SQLite's GLOB: GLOB stops at the first NUL of the value, where
+// Elasticsearch compares the whole value ("x\x00y" would miss *y and match
+// x*). A test of v that also looked for a NUL to keep GLOB for the other
+// values would evaluate v twice, and v may be a view's column that
+// decompresses the document (user_name): one call is cheaper.
+func (b *sqlBuilder) wild(v string, segs []string) {
+	b.WriteString("kql_wild(CAST(" + v + " AS BLOB), " + b.arg(strings.Join(segs, sepSeg)) + ")")
 }
 
 func isLowerHex32(s string) bool {
