@@ -104,14 +104,15 @@ func (*Parser) Match(_ *jfs.Entry, head []byte) bool {
 		}
 		lines++
 		// parseLine finds a record start only after a '<' (a priority)
-		// or where a time begins: RFC 3339, Unix seconds and the full
-		// date with a digit, RFC 3164 and the full form with a month
-		// name, whose letters isWord accepts, as it does digits. Any
-		// other line is no start, and is not copied to a string to learn
-		// so. FuzzMatchPrecheck compares Match with parseLine on every
-		// line.
+		// or where a time begins: RFC 3339 and Unix seconds with a
+		// digit; RFC 3164 (looks3164) with three word bytes and a space,
+		// the full form (looksFull) with three letters and a space. So a
+		// line starting otherwise than with '<' or a digit needs a word
+		// byte first and a space fourth. Any other line is no start, and
+		// is not copied to a string to learn so. FuzzMatchPrecheck
+		// compares Match with parseLine on every line.
 		startLike, err := false, error(nil)
-		if line[0] == '<' || isWord(line[0]) {
+		if line[0] == '<' || isDigit(line[0]) || isWord(line[0]) && len(line) > 3 && line[3] == ' ' {
 			startLike, err = parseLine(string(line), &h)
 		}
 		switch {
