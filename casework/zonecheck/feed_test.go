@@ -185,6 +185,14 @@ func TestFeedBounded(t *testing.T) {
 	c.perKey, c.maxObs = 16, 64
 	evs := feedCase(9, 5000)
 	slices.Reverse(evs)
+	// Then more clients than the cap, each after the cut.
+	for i := range 3 * c.maxObs {
+		for j, r := range failure("root", fmt.Sprintf("192.0.2.%d", i), 9000, t0.Add(time.Hour), -3*time.Hour) {
+			ev := r.event("UTC", 100000+2*i+j)
+			ev.Jejak.ID = fmt.Sprintf("%032x", 100000+2*i+j)
+			evs = append(evs, ev)
+		}
+	}
 	most := 0
 	for _, e := range evs {
 		c.Feed(e)
@@ -194,6 +202,10 @@ func TestFeedBounded(t *testing.T) {
 		}
 		if held != c.n {
 			t.Fatalf("counted %d, holds %d", c.n, held)
+		}
+		// No key is kept for observations all left out.
+		if len(c.buckets) > c.n {
+			t.Fatalf("%d keys for %d observations", len(c.buckets), c.n)
 		}
 		most = max(most, held)
 	}

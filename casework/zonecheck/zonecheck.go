@@ -323,6 +323,15 @@ func (c *Checker) add(ev *timeline.Event, pass uint8) {
 	}
 	o.file = c.file(ev, zone)
 	for i, h := range hosts {
+		if pass != 0 {
+			o.name = uint8(i)
+			if c.hasGCut && before(&c.gcut, &o) {
+				// Left out before its key is looked up: no key is made
+				// for it, nor kept until the next compaction.
+				c.Dropped++
+				continue
+			}
+		}
 		k := key{act, h}
 		b := c.buckets[k]
 		if b == nil {
@@ -335,7 +344,6 @@ func (c *Checker) add(ev *timeline.Event, pass uint8) {
 			s = &b.loose
 		}
 		if pass != 0 {
-			o.name = uint8(i)
 			c.feed(s, o)
 			continue
 		}
