@@ -108,6 +108,11 @@ func (*Parser) NeedsReaderAt() bool { return true }
 // "LfLe", version 1.1, and the size repeated at its end. The name is not
 // consulted.
 func (*Parser) Match(_ *jfs.Entry, head []byte) bool {
+	// parseHeader's first checks, the header size and the "LfLe"
+	// signature, without the error it builds for every other file.
+	if len(head) < headerSize || binary.LittleEndian.Uint32(head) != headerSize || !bytes.Equal(head[4:8], signature) {
+		return false
+	}
 	_, err := parseHeader(head)
 	return err == nil
 }
