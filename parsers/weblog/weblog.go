@@ -100,11 +100,18 @@ func looksLikeRecord(l []byte) bool {
 	// rejects a line without one: a line of source or configuration text
 	// costs one IndexByte instead of three parses, two of which format an
 	// error. FuzzLooksLikeRecord compares it with the parses.
-	if bytes.IndexByte(l, '[') < 0 {
+	lb := bytes.IndexByte(l, '[')
+	if lb < 0 {
 		return false
 	}
-	if ev, _ := parseAccess(l); ev != nil {
-		return true
+	// parseAccess's own first test, 2 to 4 fields before the first '[',
+	// asked here without the error it formats for every other line (an
+	// INI section, an error log's leading [time]).
+	var spans [5][2]int
+	if n := fields(l[:lb], &spans); n >= 2 && n <= 4 {
+		if ev, _ := parseAccess(l); ev != nil {
+			return true
+		}
 	}
 	if _, err := parseApacheError(l); err == nil {
 		return true
