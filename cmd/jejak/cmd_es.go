@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/jejak-forensics/jejak/casework"
@@ -28,8 +27,6 @@ func esFlags() []cli.Flag {
 		&cli.StringFlag{Name: "compress", Value: "auto", Usage: "gzip request bodies: `auto` (yes, unless every node is on this machine's loopback, where gzip saves no network and takes CPU the node needs), on, off"},
 	}
 }
-
-var indexNameUnsafe = regexp.MustCompile(`[^a-z0-9_.-]+`)
 
 // defaultIndex derives a valid index name from the case name.
 func defaultIndex(cs *evidence.Case) string { return casework.IndexName(cs.Info().Name) }

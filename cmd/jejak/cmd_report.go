@@ -183,9 +183,3 @@ func optionError(err error) error {
 	}
 	return err
 }
-
-// writeOutput writes an output file atomically and returns its SHA-256
-// and size (casework.WriteOutput).
-func writeOutput(outPath string, fn func(io.Writer) error) (string, int64, error) {
-	return casework.WriteOutput(outPath, fn)
-}

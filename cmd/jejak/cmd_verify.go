@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"github.com/jejak-forensics/jejak/casework"
 	"github.com/jejak-forensics/jejak/forensics/evidence"
 	"github.com/jejak-forensics/jejak/internal/termsafe"
-	"github.com/jejak-forensics/jejak/timeline/store/sqlite"
 	"github.com/urfave/cli/v2"
 )
 
@@ -128,18 +126,3 @@ func printAudit(w io.Writer, a *evidence.Audit) {
 		fmt.Fprintf(w, "%-12s %s: %s\n", ch.Status, ch.Name, termsafe.String(ch.Detail))
 	}
 }
-
-// The parts of case.db the custody entries of ingest and hunt bind.
-var (
-	ingestStoreParts = casework.IngestStoreParts
-	huntStoreParts   = casework.HuntStoreParts
-)
-
-// storeDetails is the digest of the given parts as custody details
-// (casework.StoreDetails).
-func storeDetails(ctx context.Context, s *sqlite.Store, parts ...string) map[string]any {
-	return casework.StoreDetails(ctx, s, parts...)
-}
-
-// absPath is how an output file is named in its custody entry.
-func absPath(p string) string { return casework.AbsPath(p) }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/jejak-forensics/jejak/casework"
 	"github.com/jejak-forensics/jejak/timeline"
 	"github.com/urfave/cli/v2"
 )
@@ -26,16 +27,12 @@ were read in the case zone but were written in another (see 'jejak ingest
 			if esGiven(c) {
 				return e.warningsES(c) // every warning of the case in the cluster (cmd_worker.go)
 			}
-			cs, store, err := e.caseStoreArg(c)
+			cs, err := e.caseArg(c)
 			if err != nil {
 				return err
 			}
-			defer store.Close()
-			// Without the registry the lines name the evidence by hash.
-			items, _ := cs.Evidence()
-			names := evidenceNames(items)
 			enc := json.NewEncoder(e.stdout)
-			return store.Warnings(c.Context, !c.Bool("all"), func(w timeline.Warning) error {
+			return casework.FromEvidence(cs, nil, e.caseConfig("")).Warnings(c.Context, c.Bool("all"), func(w timeline.Warning, names map[string]string) error {
 				if c.Bool("json") {
 					return enc.Encode(w)
 				}
