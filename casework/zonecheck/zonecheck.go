@@ -170,9 +170,10 @@ type bucket struct {
 // leave some out, the cut: every observation read after it (before) is
 // beyond the key's first PerKey.
 type side struct {
-	obs    []obs
-	cut    obs
-	hasCut bool
+	obs []obs
+	// cut is nil until needed: a busy log has a key per client, most of
+	// them with a record or two.
+	cut *obs
 }
 
 // The store passes whose order Feed reproduces.
@@ -370,7 +371,7 @@ func (c *Checker) add(ev *timeline.Event, pass uint8) {
 // pushed a later one out of its side's first perKey, that later one is
 // after the global cut as well.
 func (c *Checker) feed(s *side, o obs) {
-	if (c.hasGCut && before(&c.gcut, &o)) || (s.hasCut && before(&s.cut, &o)) {
+	if (c.hasGCut && before(&c.gcut, &o)) || (s.cut != nil && before(s.cut, &o)) {
 		c.Dropped++
 		return
 	}
@@ -401,8 +402,9 @@ func (c *Checker) compactSide(s *side) {
 		c.Dropped += len(kept) - c.perKey
 		c.n -= len(kept) - c.perKey
 		kept = kept[:c.perKey]
-		s.cut, s.hasCut = kept[len(kept)-1], true
-		s.cut.paths = nil
+		cut := kept[len(kept)-1]
+		cut.paths = nil
+		s.cut = &cut
 	}
 	clear(s.obs[len(kept):])
 	s.obs = kept
