@@ -276,10 +276,6 @@ func shortHash(h string) string {
 	return h
 }
 
-// evidenceNames maps each registered item's SHA-256 to its name, for
-// warning lines.
-func evidenceNames(items []*evidence.Item) map[string]string { return casework.EvidenceNames(items) }
-
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
