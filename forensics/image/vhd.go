@@ -342,8 +342,10 @@ func openDiffParent(format, child string, names []string, depth int, info *Info)
 
 // chainParent adds the parent p (opened from the path parent) to the Info
 // of its child: a warning when the parent is smaller than the child's size
-// bytes, then the parent's segments and warnings after the child's. It
-// returns the parent's Info for what else the caller takes from it.
+// bytes, then the parent's segments, warnings and notes after the child's.
+// The notes are passed up for VHD and VHDX alike: what the reader did to
+// the parent (a replayed log, a decompressed copy) is part of reading the
+// child. It returns the parent's Info for what else the caller takes from it.
 func chainParent(info *Info, format, child, parent string, p Image, size int64) Info {
 	if p.Size() < size {
 		info.Warnings = append(info.Warnings, fmt.Sprintf("%s: %s: parent %s is smaller (%d bytes) than the child (%d): the rest reads as zeros",
@@ -352,6 +354,7 @@ func chainParent(info *Info, format, child, parent string, p Image, size int64) 
 	pi := p.Info()
 	info.Segments = append(info.Segments, pi.Segments...)
 	info.Warnings = append(info.Warnings, pi.Warnings...)
+	info.Notes = append(info.Notes, pi.Notes...)
 	return pi
 }
 

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -386,6 +387,58 @@ func TestVHDDifferencing(t *testing.T) {
 		t.Errorf("via the absolute locator: sha256 %s, want %s", h, got)
 	}
 	img3.Close()
+}
+
+// TestVHDDifferencingParentNotes: a differencing VHD over a VHDX parent
+// whose dirty log the reader replayed keeps the parent's notes (the
+// examiner is told the media read includes a replayed log, as for a VHDX
+// child), and reads the replayed parent where the child holds nothing.
+// qemu-img writes both files; the child's layout comes from a VHD of the
+// same media made beside it only for that.
+func TestVHDDifferencingParentNotes(t *testing.T) {
+	raw := noiseRaw(t, 6<<20)
+	layout := qemuConvert(t, raw, "vpc", "subformat=dynamic,force_size=on", "base.vhdx")
+	dir := t.TempDir()
+	child := makeDiffVHD(t, layout, dir, `C:\Hyper-V\Disks\base.vhdx`, pages)
+	vhdx := qemuConvert(t, raw, "vhdx", "subformat=dynamic,block_size=1M", "base.vhdx")
+	dirtyLog(t, vhdx)
+	b, err := os.ReadFile(vhdx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent := filepath.Join(dir, "base.vhdx")
+	if err := os.WriteFile(parent, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pimg, err := Open(parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pnotes := pimg.Info().Notes
+	pimg.Close()
+	if !strings.Contains(strings.Join(pnotes, "|"), "dirty log replayed") {
+		t.Fatalf("the parent alone has no replay note: %q", pnotes)
+	}
+
+	img, err := Open(child)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	in := img.Info()
+	if in.Format != "vhd" || len(in.Segments) != 2 || in.Segments[1] != parent {
+		t.Fatalf("info %+v", in)
+	}
+	if !slices.Equal(in.Notes, pnotes) {
+		t.Errorf("child notes %q, want the parent's %q", in.Notes, pnotes)
+	}
+	// Block 1 of the child (2-4 MiB) is the parent's; the replayed BAT
+	// points the parent's 1 MiB block 2 at block 3's data.
+	src, _ := os.ReadFile(raw)
+	got := make([]byte, 1<<20)
+	if _, err := img.ReadAt(got, 2<<20); err != nil || !bytes.Equal(got, src[3<<20:4<<20]) {
+		t.Errorf("the child does not read the replayed parent (%v)", err)
+	}
 }
 
 // TestVHDDifferencingSectors: single sectors present or not, in uneven

@@ -361,8 +361,7 @@ func (v *VHDX) openParent(loc []byte, depth int) error {
 			filepath.Base(v.name), filepath.Base(parent), got, want))
 	}
 	v.parent = p
-	pi := chainParent(&v.info, "vhdx", v.name, parent, p, v.size)
-	v.info.Notes = append(v.info.Notes, pi.Notes...)
+	chainParent(&v.info, "vhdx", v.name, parent, p, v.size)
 	return nil
 }
 

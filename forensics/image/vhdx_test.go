@@ -90,14 +90,11 @@ func vhdxBAT(b []byte) int64 {
 	return -1
 }
 
-// TestVHDXLogReplay: a log entry that rewrites the BAT (block 1 zeroed,
-// block 2 pointed at block 3's data), put in the log of a qemu-img file
-// as Hyper-V leaves it after a crash. qemu-img refuses to read it without
-// replaying (proof the entry is valid); qemu-img check -r all replays it
-// on a copy, and the copy's media is the oracle for ours.
-func TestVHDXLogReplay(t *testing.T) {
-	raw := noiseRaw(t, 6<<20)
-	vhdx := qemuConvert(t, raw, "vhdx", "subformat=dynamic,block_size=1M", "log.vhdx")
+// dirtyLog puts in the log of the qemu-img VHDX at vhdx the entry
+// TestVHDXLogReplay describes and marks the header dirty with its LogGuid.
+// It returns the file's bytes before the header edit, and the LogGuid.
+func dirtyLog(t *testing.T, vhdx string) ([]byte, []byte) {
+	t.Helper()
 	b, _ := os.ReadFile(vhdx)
 	le := binary.LittleEndian
 	bat := vhdxBAT(b)
@@ -130,7 +127,18 @@ func TestVHDXLogReplay(t *testing.T) {
 	copy(b[logOff:], e)
 	os.WriteFile(vhdx, b, 0o644)
 	vhdxHeaderEdit(t, vhdx, func(h []byte) { copy(h[48:64], guid) })
+	return b, guid
+}
 
+// TestVHDXLogReplay: a log entry that rewrites the BAT (block 1 zeroed,
+// block 2 pointed at block 3's data), put in the log of a qemu-img file
+// as Hyper-V leaves it after a crash. qemu-img refuses to read it without
+// replaying (proof the entry is valid); qemu-img check -r all replays it
+// on a copy, and the copy's media is the oracle for ours.
+func TestVHDXLogReplay(t *testing.T) {
+	raw := noiseRaw(t, 6<<20)
+	vhdx := qemuConvert(t, raw, "vhdx", "subformat=dynamic,block_size=1M", "log.vhdx")
+	b, guid := dirtyLog(t, vhdx)
 	img, err := Open(vhdx)
 	if err != nil {
 		t.Fatal(err)
