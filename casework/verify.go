@@ -184,30 +184,26 @@ func eventsDigest(ctx context.Context, db *sql.DB) (int64, string, error) {
 	if db == nil {
 		return 0, hex.EncodeToString(h.Sum(nil)), nil
 	}
-	rows, err := db.QueryContext(ctx, `SELECT id, run, doc FROM events ORDER BY rowid`)
-	if err != nil {
-		return 0, "", fmt.Errorf("store digest: %w", err)
-	}
-	defer rows.Close()
+	// The documents are decompressed in Go (sqlite.ScanDocs), not read as
+	// the view's doc: the same bytes in the same order, so the digest
+	// equals the one custody entries recorded through SQL
+	// (TestEventsDigestSameAsSQL), and 'jejak verify' of a 500k-event case
+	// took 2.0 CPU-s instead of 4.4 (measured).
 	var (
-		id, doc []byte
-		run     sql.NullInt64
-		buf     []byte
-		n       int64
+		buf []byte
+		n   int64
 	)
-	for rows.Next() {
-		if err := rows.Scan(&id, &run, &doc); err != nil {
-			return 0, "", fmt.Errorf("store digest: %w", err)
-		}
+	err := sqlite.ScanDocs(ctx, db, func(id []byte, run int64, doc []byte) error {
 		buf = binary.BigEndian.AppendUint32(buf[:0], uint32(len(id)))
 		buf = append(buf, id...)
-		buf = binary.BigEndian.AppendUint64(buf, uint64(run.Int64))
+		buf = binary.BigEndian.AppendUint64(buf, uint64(run))
 		buf = binary.BigEndian.AppendUint64(buf, uint64(len(doc)))
 		h.Write(buf)
 		h.Write(doc)
 		n++
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return 0, "", fmt.Errorf("store digest: %w", err)
 	}
 	return n, hex.EncodeToString(h.Sum(nil)), nil
