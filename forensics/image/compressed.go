@@ -5,7 +5,7 @@ package image
 // These formats have no random access of their own (gzip and bzip2 cannot
 // resume mid-stream without a saved decoder state, which compress/flate
 // does not expose), so the media is decompressed once, streaming, into an
-// unlinked temporary file in TempDir, its SHA-256 computed on the way and
+// unlinked temporary file in Options.TempDir, its SHA-256 computed on the way and
 // reported in Info.Notes; it is never held in memory. The copy is made on
 // the first read past the first MiB (or the first Size call): recognising
 // and registering a compressed image costs one MiB of decompression, not
@@ -32,6 +32,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/jejak-forensics/jejak/forensics/volume"
 	"github.com/jejak-forensics/jejak/internal/rofile"
@@ -40,10 +41,39 @@ import (
 	"github.com/ulikunitz/xz"
 )
 
-// TempDir is the folder compressed images are decompressed into; empty
-// means os.TempDir(). A program sets it once, before opening images, to a
-// folder on a volume with room for the largest image (a case's tmp/).
-var TempDir string
+// Options are what OpenWith is told besides the path.
+type Options struct {
+	// TempDir is the folder a compressed raw image (at the path or in its
+	// backing chain) is decompressed into, as an unlinked temporary file:
+	// a folder on a volume with room for the largest image (a case's
+	// tmp/). Empty means the folder SetDefaultTempDir set, else
+	// os.TempDir(). It travels with each open, not in a package variable,
+	// so two cases read at once in one process (the Go API, a worker)
+	// each keep their copies in their own folder.
+	TempDir string
+}
+
+// defaultTempDir is the folder set by SetDefaultTempDir (nil: none).
+var defaultTempDir atomic.Pointer[string]
+
+// SetDefaultTempDir sets the folder used when Options.TempDir is empty:
+// by Open, and by callers that reach Open through a package that does not
+// pass Options. It is stored atomically, so setting it while images are
+// opened elsewhere is not a data race; but it is one folder per process
+// (the last set wins): a program reading several cases at once passes
+// Options.TempDir to OpenWith instead.
+func SetDefaultTempDir(dir string) { defaultTempDir.Store(&dir) }
+
+// tempDir is the folder a decompressed copy goes to; "" means os.TempDir().
+func (o Options) tempDir() string {
+	if o.TempDir != "" {
+		return o.TempDir
+	}
+	if d := defaultTempDir.Load(); d != nil {
+		return *d
+	}
+	return ""
+}
 
 const compressedHead = 1 << 20
 
@@ -140,12 +170,12 @@ func decompressor(format string, r io.Reader) (io.ReadCloser, error) {
 // openCompressedIfDisk opens path as a compressed raw image when head is a
 // compression's magic and the decompressed start is a disk or a file
 // system; ok is false otherwise (path is left to the next test).
-func openCompressedIfDisk(path string, head []byte) (Image, bool, error) {
+func openCompressedIfDisk(path string, head []byte, o Options) (Image, bool, error) {
 	format := compressionOf(head)
 	if format == "" {
 		return nil, false, nil
 	}
-	c, err := openCompressed(path, format)
+	c, err := openCompressed(path, format, o)
 	if err != nil || !headLooksLikeDisk(c.head) {
 		return nil, false, nil // a damaged or non-disk stream: a plain file
 	}
@@ -166,10 +196,10 @@ func OpenCompressed(path string) (*Compressed, error) {
 	if format == "" {
 		return nil, fmt.Errorf("image: %s: not gzip, xz, bzip2 or zstd", path)
 	}
-	return openCompressed(path, format)
+	return openCompressed(path, format, Options{})
 }
 
-func openCompressed(path, format string) (*Compressed, error) {
+func openCompressed(path, format string, o Options) (*Compressed, error) {
 	f, err := rofile.Open(path)
 	if err != nil {
 		return nil, err
@@ -186,7 +216,7 @@ func openCompressed(path, format string) (*Compressed, error) {
 	}
 	defer z.Close()
 	head := make([]byte, compressedHead)
-	c := &Compressed{name: path, format: format, tmpDir: TempDir}
+	c := &Compressed{name: path, format: format, tmpDir: o.tempDir()}
 	if st, err := f.Stat(); err == nil {
 		c.key = mediaKey{path: path, size: st.Size(), mtime: st.ModTime().UnixNano()}
 	}

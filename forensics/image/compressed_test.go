@@ -42,12 +42,13 @@ func compress(t testing.TB, format, src, dir, name string) string {
 	return out
 }
 
-// withTempDir points TempDir at a fresh folder for the test.
+// withTempDir points the default temporary folder at a fresh folder for
+// the test.
 func withTempDir(t *testing.T) string {
 	d := t.TempDir()
-	old := TempDir
-	TempDir = d
-	t.Cleanup(func() { TempDir = old })
+	old := defaultTempDir.Load()
+	SetDefaultTempDir(d)
+	t.Cleanup(func() { defaultTempDir.Store(old) })
 	return d
 }
 
@@ -396,4 +397,71 @@ func TestCompressedFactsAcrossOpens(t *testing.T) {
 		t.Errorf("warnings %q", w)
 	}
 	second.Close()
+}
+
+// TestOpenWithTempDir: two compressed images opened at once, each with its
+// own Options.TempDir (two cases read in one process), are decompressed
+// each into its own folder while the process default changes under them;
+// Open without options uses the default. A QCOW2 whose backing file is
+// the compressed image passes its options down the chain. Run with -race.
+func TestOpenWithTempDir(t *testing.T) {
+	raw := parsertest.Corpus(t, "images/tsk_volume_system.raw")
+	src := t.TempDir()
+	gz := compress(t, "gzip", raw, src, "disk.raw.gz")
+	zst := compress(t, "zstd", raw, src, "disk.raw.zst")
+	old := defaultTempDir.Load()
+	t.Cleanup(func() { defaultTempDir.Store(old) })
+	dflt := t.TempDir()
+	SetDefaultTempDir(dflt)
+	want := sha256File(t, raw)
+
+	t.Run("concurrent", func(t *testing.T) {
+		for _, z := range []string{gz, zst, gz, zst} {
+			t.Run(filepath.Base(z), func(t *testing.T) {
+				t.Parallel()
+				dir := t.TempDir()
+				SetDefaultTempDir(t.TempDir()) // another case setting the default meanwhile
+				img, err := OpenWith(z, Options{TempDir: dir})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer img.Close()
+				if got := sha256Image(t, img); got != want {
+					t.Fatalf("sha256 %s, want %s", got, want)
+				}
+				c := img.(*Compressed)
+				if c.tmp == nil || filepath.Dir(c.tmp.Name()) != dir {
+					t.Fatalf("decompressed copy %v, want one in %s", c.tmp, dir)
+				}
+				if n := strings.Join(img.Info().Notes, "|"); !strings.Contains(n, "temporary copy in "+dir+",") {
+					t.Errorf("notes %q do not name %s", n, dir)
+				}
+			})
+		}
+	})
+
+	SetDefaultTempDir(dflt)
+	img, err := Open(gz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sha256Image(t, img)
+	if c := img.(*Compressed); c.tmp == nil || filepath.Dir(c.tmp.Name()) != dflt {
+		t.Errorf("Open: copy %v, want one in the default %s", c.tmp, dflt)
+	}
+	img.Close()
+
+	// A backing chain: qemu-img records the .gz as a raw backing file.
+	oracle.Tool(t, "qemu-img", "qemu-utils")
+	child := filepath.Join(src, "child.qcow2")
+	oracle.Run(t, "qemu-img", "create", "-q", "-f", "qcow2", "-b", gz, "-F", "raw", child)
+	dir := t.TempDir()
+	q, err := OpenWith(child, Options{TempDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	if n := strings.Join(q.Info().Notes, "|"); !strings.Contains(n, "backing file: gzip-compressed raw image") || !strings.Contains(n, " in "+dir) {
+		t.Errorf("chain notes %q do not name %s", n, dir)
+	}
 }

@@ -73,7 +73,11 @@ func (e *MissingSegmentError) Error() string {
 // a disk or a file system as a compressed raw image, split raw
 // when the name is a segment of a numbered or lettered set whose siblings
 // exist, raw otherwise.
-func Open(path string) (Image, error) {
+func Open(path string) (Image, error) { return OpenWith(path, Options{}) }
+
+// OpenWith is Open with options: where a compressed raw image found at
+// path or in its backing chain is decompressed.
+func OpenWith(path string, o Options) (Image, error) {
 	f, err := rofile.Open(path)
 	if err != nil {
 		return nil, err
@@ -88,11 +92,11 @@ func Open(path string) (Image, error) {
 	case bytes.HasPrefix(head[:n], ewfSignature):
 		return OpenEWF(path)
 	case isQCOW2(head[:n]):
-		return OpenQCOW2(path)
+		return openQCOW2(path, 0, o)
 	case isVMDK(head[:n]):
-		return OpenVMDK(path)
+		return openVMDK(path, 0, o)
 	}
-	if img, ok, err := openVHDOrCompressed(path, head[:n]); ok {
+	if img, ok, err := openVHDOrCompressed(path, head[:n], o); ok {
 		return img, err
 	}
 	if names, err := splitSiblings(path); err != nil {

@@ -96,15 +96,15 @@ func (e *UnsupportedError) Error() string {
 }
 
 // OpenQCOW2 opens the QCOW2 image at path, and its backing chain.
-func OpenQCOW2(path string) (*QCOW2, error) { return openQCOW2(path, 0) }
+func OpenQCOW2(path string) (*QCOW2, error) { return openQCOW2(path, 0, Options{}) }
 
-func openQCOW2(path string, depth int) (*QCOW2, error) {
+func openQCOW2(path string, depth int, o Options) (*QCOW2, error) {
 	f, size, err := openSized(path, "qcow2")
 	if err != nil {
 		return nil, err
 	}
 	q, err := newQCOW2(path, f, size, func(name string) (Image, error) {
-		return openParent(path, name, depth+1, "backing file")
+		return openParent(path, name, depth+1, "backing file", o)
 	})
 	if err != nil {
 		f.Close()
@@ -120,7 +120,7 @@ func openQCOW2(path string, depth int) (*QCOW2, error) {
 // for in the child's folder: by its recorded relative path when that stays
 // inside the folder, else by its base name. Nothing outside the child's
 // folder is read unless the image names it absolutely.
-func openParent(child, recorded string, depth int, what string) (Image, error) {
+func openParent(child, recorded string, depth int, what string, o Options) (Image, error) {
 	if depth > qcow2MaxChain {
 		return nil, fmt.Errorf("image: %s: %s chain deeper than %d images (a loop?)", child, what, qcow2MaxChain)
 	}
@@ -133,11 +133,11 @@ func openParent(child, recorded string, depth int, what string) (Image, error) {
 			return nil, fmt.Errorf("image: %s: %s %q is the image itself", child, what, recorded)
 		}
 	}
-	return openDepth(c, depth)
+	return openDepth(c, depth, o)
 }
 
 // openDepth is Open for the images of a backing chain: depth bounds it.
-func openDepth(path string, depth int) (Image, error) {
+func openDepth(path string, depth int, o Options) (Image, error) {
 	f, err := rofile.Open(path)
 	if err != nil {
 		return nil, err
@@ -150,11 +150,11 @@ func openDepth(path string, depth int) (Image, error) {
 	}
 	switch {
 	case isQCOW2(head[:n]):
-		return openQCOW2(path, depth)
+		return openQCOW2(path, depth, o)
 	case isVMDK(head[:n]):
-		return openVMDK(path, depth)
+		return openVMDK(path, depth, o)
 	}
-	return Open(path)
+	return OpenWith(path, o)
 }
 
 type qcow2Header struct {

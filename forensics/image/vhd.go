@@ -132,10 +132,10 @@ func isVHDFile(path string) bool {
 // OpenVHD opens the VHD at path; a differencing disk's parents are found
 // beside it (see resolveParent) and opened too.
 func OpenVHD(path string) (*VHD, error) {
-	return openVHD(path, 0)
+	return openVHD(path, 0, Options{})
 }
 
-func openVHD(path string, depth int) (*VHD, error) {
+func openVHD(path string, depth int, o Options) (*VHD, error) {
 	if depth > maxParentDepth {
 		return nil, fmt.Errorf("vhd: %s: more than %d differencing disks in a chain (a parent loop?)", path, maxParentDepth)
 	}
@@ -143,7 +143,7 @@ func openVHD(path string, depth int) (*VHD, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := newVHD(f, size, path, depth)
+	v, err := newVHD(f, size, path, depth, o)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -153,7 +153,7 @@ func openVHD(path string, depth int) (*VHD, error) {
 }
 
 // newVHD parses the VHD read through f (fileSize bytes) named path.
-func newVHD(f io.ReaderAt, fileSize int64, path string, depth int) (*VHD, error) {
+func newVHD(f io.ReaderAt, fileSize int64, path string, depth int, o Options) (*VHD, error) {
 	v := &VHD{f: f, name: path, bitmaps: newChunkCache(64)}
 	v.info = Info{Format: "vhd", Segments: []string{path}, SectorSize: 512, Metadata: map[string]string{}}
 	warn := func(format string, a ...any) {
@@ -261,7 +261,7 @@ func newVHD(f io.ReaderAt, fileSize int64, path string, depth int) (*VHD, error)
 	v.info.SectorCount = v.size / 512
 
 	if ft.diskType == vhdTypeDiff {
-		if err := v.openParent(hdr, depth); err != nil {
+		if err := v.openParent(hdr, depth, o); err != nil {
 			return nil, err
 		}
 	}
@@ -270,7 +270,7 @@ func newVHD(f io.ReaderAt, fileSize int64, path string, depth int) (*VHD, error)
 
 // openParent finds and opens the parent of a differencing disk from its
 // parent locators and parent name.
-func (v *VHD) openParent(hdr []byte, depth int) error {
+func (v *VHD) openParent(hdr []byte, depth int, o Options) error {
 	be := binary.BigEndian
 	var wantID [16]byte
 	copy(wantID[:], hdr[40:56])
@@ -308,7 +308,7 @@ func (v *VHD) openParent(hdr []byte, depth int) error {
 	if n := utf16String(hdr[64:576], binary.BigEndian); n != "" {
 		names = append(names, n)
 	}
-	parent, p, err := openDiffParent("vhd", v.name, names, depth, &v.info)
+	parent, p, err := openDiffParent("vhd", v.name, names, depth, o, &v.info)
 	if err != nil {
 		return err
 	}
@@ -327,13 +327,13 @@ func (v *VHD) openParent(hdr []byte, depth int) error {
 // "vhd" or "vhdx") from names as resolveParent does, records where in
 // info.Metadata[format+"_parent"], and opens it one level deeper in the
 // chain. It returns the parent's path and image.
-func openDiffParent(format, child string, names []string, depth int, info *Info) (string, Image, error) {
+func openDiffParent(format, child string, names []string, depth int, o Options, info *Info) (string, Image, error) {
 	parent, err := resolveParent(child, names)
 	if err != nil {
 		return "", nil, err
 	}
 	info.Metadata[format+"_parent"] = parent
-	p, err := openParentImage(parent, depth+1)
+	p, err := openParentImage(parent, depth+1, o)
 	if err != nil {
 		return "", nil, fmt.Errorf("%s: %s: parent %s: %w", format, child, parent, err)
 	}
@@ -375,7 +375,7 @@ func closeDisk(c io.Closer, parent Image) error {
 
 // openParentImage opens a parent image at chain depth depth: a VHD or VHDX
 // parent keeps the depth count, anything else is opened by Open.
-func openParentImage(path string, depth int) (Image, error) {
+func openParentImage(path string, depth int, o Options) (Image, error) {
 	var sig [8]byte
 	if f, err := rofile.Open(path); err == nil {
 		f.ReadAt(sig[:], 0)
@@ -383,11 +383,11 @@ func openParentImage(path string, depth int) (Image, error) {
 	}
 	switch {
 	case bytes.Equal(sig[:], vhdxSignature):
-		return openVHDX(path, depth)
+		return openVHDX(path, depth, o)
 	case isVHDFile(path):
-		return openVHD(path, depth)
+		return openVHD(path, depth, o)
 	}
-	return Open(path)
+	return OpenWith(path, o)
 }
 
 // MissingParentError is a differencing disk whose parent cannot be found.
@@ -566,14 +566,14 @@ var _ Image = (*VHD)(nil)
 // family: VHDX by its leading signature, VHD by its footer (at the end; a
 // fixed VHD starts with the raw media, so its head says nothing). ok is
 // false when path is none of them.
-func openVHDOrCompressed(path string, head []byte) (img Image, ok bool, err error) {
+func openVHDOrCompressed(path string, head []byte, o Options) (img Image, ok bool, err error) {
 	if bytes.HasPrefix(head, vhdxSignature) {
-		img, err := OpenVHDX(path)
+		img, err := openVHDX(path, 0, o)
 		return img, true, err
 	}
 	if isVHDFile(path) {
-		img, err := OpenVHD(path)
+		img, err := openVHD(path, 0, o)
 		return img, true, err
 	}
-	return openCompressedIfDisk(path, head)
+	return openCompressedIfDisk(path, head, o)
 }

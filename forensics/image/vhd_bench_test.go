@@ -18,9 +18,9 @@ import (
 func BenchmarkVHDCompressedSequentialRead(b *testing.B) {
 	raw := benchRaw(b)
 	dir := b.TempDir()
-	old := TempDir
-	TempDir = dir
-	defer func() { TempDir = old }()
+	old := defaultTempDir.Load()
+	SetDefaultTempDir(dir)
+	defer defaultTempDir.Store(old)
 	type bench struct {
 		name   string
 		path   string

@@ -83,8 +83,8 @@ func TestDiskThroughVirtualContainers(t *testing.T) {
 // entries as the same image gunzipped by gzip itself (issue 14: a gzipped
 // NTFS volume gave 0 events, gunzipped by hand 232).
 func TestDiskThroughGzip(t *testing.T) {
-	image.TempDir = t.TempDir()
-	defer func() { image.TempDir = "" }()
+	image.SetDefaultTempDir(t.TempDir())
+	defer image.SetDefaultTempDir("")
 	gz := parsertest.Corpus(t, "more/disk/ntfs/ntfs_index.raw.gz")
 	raw := filepath.Join(t.TempDir(), "ntfs_index.raw")
 	f, err := os.Create(raw)

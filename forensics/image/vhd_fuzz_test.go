@@ -56,7 +56,7 @@ func FuzzVHD(f *testing.F) {
 		if !isVHD(bytes.NewReader(data), int64(len(data))) {
 			return
 		}
-		v, err := newVHD(bytes.NewReader(data), int64(len(data)), filepath.Join(dir, "fuzz.vhd"), 0)
+		v, err := newVHD(bytes.NewReader(data), int64(len(data)), filepath.Join(dir, "fuzz.vhd"), 0, Options{})
 		if err != nil {
 			return
 		}
@@ -72,7 +72,7 @@ func FuzzVHDX(f *testing.F) {
 	f.Add(append(append([]byte{}, vhdxSignature...), make([]byte, 320<<10)...))
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte) {
-		v, err := newVHDX(bytes.NewReader(data), filepath.Join(dir, "fuzz.vhdx"), int64(len(data)), 0)
+		v, err := newVHDX(bytes.NewReader(data), filepath.Join(dir, "fuzz.vhdx"), int64(len(data)), 0, Options{})
 		if err != nil {
 			return
 		}
@@ -93,9 +93,10 @@ func FuzzCompressed(f *testing.F) {
 	}
 	f.Add([]byte{0x28, 0xb5, 0x2f, 0xfd, 0, 0x58, 0, 0, 0})
 	dir := f.TempDir()
-	old, oldMax := TempDir, compressedMaxMedia
-	TempDir, compressedMaxMedia = dir, 8<<20
-	defer func() { TempDir, compressedMaxMedia = old, oldMax }()
+	old, oldMax := defaultTempDir.Load(), compressedMaxMedia
+	SetDefaultTempDir(dir)
+	compressedMaxMedia = 8 << 20
+	defer func() { defaultTempDir.Store(old); compressedMaxMedia = oldMax }()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p := filepath.Join(dir, "fuzz.gz")
 		if err := os.WriteFile(p, data, 0o644); err != nil {

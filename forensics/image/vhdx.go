@@ -103,10 +103,10 @@ type VHDX struct {
 // OpenVHDX opens the VHDX file at path; a differencing disk's parents are
 // found beside it (see resolveParent) and opened too.
 func OpenVHDX(path string) (*VHDX, error) {
-	return openVHDX(path, 0)
+	return openVHDX(path, 0, Options{})
 }
 
-func openVHDX(path string, depth int) (*VHDX, error) {
+func openVHDX(path string, depth int, o Options) (*VHDX, error) {
 	if depth > maxParentDepth {
 		return nil, fmt.Errorf("vhdx: %s: more than %d differencing disks in a chain (a parent loop?)", path, maxParentDepth)
 	}
@@ -114,7 +114,7 @@ func openVHDX(path string, depth int) (*VHDX, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := newVHDX(f, path, size, depth)
+	v, err := newVHDX(f, path, size, depth, o)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -125,7 +125,7 @@ func openVHDX(path string, depth int) (*VHDX, error) {
 
 // newVHDX parses the structures of a VHDX read through r (size bytes);
 // depth counts the differencing disks above it.
-func newVHDX(r io.ReaderAt, path string, fileSize int64, depth int) (*VHDX, error) {
+func newVHDX(r io.ReaderAt, path string, fileSize int64, depth int, o Options) (*VHDX, error) {
 	v := &VHDX{f: r, name: path}
 	v.info = Info{Format: "vhdx", Segments: []string{path}, Metadata: map[string]string{}}
 	base := filepath.Base(path)
@@ -315,7 +315,7 @@ func newVHDX(r io.ReaderAt, path string, fileSize int64, depth int) (*VHDX, erro
 	if hasParent {
 		v.info.Metadata["vhdx_type"] = "differencing"
 		v.bitmaps = newChunkCache(4)
-		if err := v.openParent(item[vhdxParentLocator], depth); err != nil {
+		if err := v.openParent(item[vhdxParentLocator], depth, o); err != nil {
 			return nil, err
 		}
 	}
@@ -326,7 +326,7 @@ var vhdxLocatorType = mustGUID("B04AEFB7-D19E-4A81-B789-25B8E9445913")
 
 // openParent reads the parent locator (key/value pairs of UTF-16 strings)
 // and opens the parent it names, found as resolveParent finds a VHD's.
-func (v *VHDX) openParent(loc []byte, depth int) error {
+func (v *VHDX) openParent(loc []byte, depth int, o Options) error {
 	le := binary.LittleEndian
 	if len(loc) < 20 || [16]byte(loc[:16]) != vhdxLocatorType {
 		return fmt.Errorf("%w: %w", &UnsupportedError{Path: v.name, Variant: "VHDX differencing disk without a VHDX parent locator"}, ErrVHDXDifferencing)
@@ -350,7 +350,7 @@ func (v *VHDX) openParent(loc []byte, depth int) error {
 			names = append(names, n)
 		}
 	}
-	parent, p, err := openDiffParent("vhdx", v.name, names, depth, &v.info)
+	parent, p, err := openDiffParent("vhdx", v.name, names, depth, o, &v.info)
 	if err != nil {
 		return err
 	}

@@ -553,11 +553,11 @@ func parseVMDKDescriptor(text []byte) (*vmdkDescriptor, error) {
 // OpenVMDK opens a VMDK disk from its descriptor file, its monolithic
 // sparse file, or one extent of a split set (the set's descriptor is then
 // looked for beside it).
-func OpenVMDK(path string) (*VMDK, error) { return openVMDK(path, 0) }
+func OpenVMDK(path string) (*VMDK, error) { return openVMDK(path, 0, Options{}) }
 
 var vmdkSplitName = regexp.MustCompile(`(?i)^(.*)-(s|f)\d{3}\.vmdk$`)
 
-func openVMDK(path string, depth int) (*VMDK, error) {
+func openVMDK(path string, depth int, o Options) (*VMDK, error) {
 	f, size, err := openSized(path, "vmdk")
 	if err != nil {
 		return nil, err
@@ -590,7 +590,7 @@ func openVMDK(path string, depth int) (*VMDK, error) {
 			return nil, fmt.Errorf("vmdk: %s: %w", path, err)
 		}
 		v := &VMDK{info: Info{Format: "vmdk", Segments: []string{path}}}
-		if err := v.build(path, d, nil, depth); err != nil {
+		if err := v.build(path, d, nil, depth, o); err != nil {
 			v.Close()
 			return nil, err
 		}
@@ -610,7 +610,7 @@ func openVMDK(path string, depth int) (*VMDK, error) {
 			if b, err := readDescriptorFile(desc); err == nil && isVMDKDescriptor(b) {
 				if d, err := parseVMDKDescriptor(b); err == nil && d.lists(filepath.Base(path)) {
 					f.Close()
-					return openVMDK(desc, depth)
+					return openVMDK(desc, depth, o)
 				}
 			}
 		}
@@ -628,7 +628,7 @@ func openVMDK(path string, depth int) (*VMDK, error) {
 		return nil, fmt.Errorf("vmdk: %s: embedded %w", path, err)
 	}
 	v := &VMDK{info: Info{Format: "vmdk", Segments: []string{path}}, closers: []io.Closer{f}}
-	if err := v.build(path, d, &vmdkExtent{kind: "SPARSE", file: path, r: f, fileSize: size, sp: sp}, depth); err != nil {
+	if err := v.build(path, d, &vmdkExtent{kind: "SPARSE", file: path, r: f, fileSize: size, sp: sp}, depth, o); err != nil {
 		v.Close()
 		return nil, err
 	}
@@ -677,7 +677,7 @@ func (v *VMDK) setSparseMeta(sp *vmdkSparse) {
 // build opens the extents a descriptor lists (self is the monolithic
 // sparse file that embeds it, used whatever name the descriptor gives it:
 // evidence copies get renamed), then the parent of a delta link.
-func (v *VMDK) build(path string, d *vmdkDescriptor, self *vmdkExtent, depth int) error {
+func (v *VMDK) build(path string, d *vmdkDescriptor, self *vmdkExtent, depth int, o Options) error {
 	if v.info.Metadata == nil {
 		v.info.Metadata = map[string]string{}
 	}
@@ -776,7 +776,7 @@ func (v *VMDK) build(path string, d *vmdkDescriptor, self *vmdkExtent, depth int
 			return fmt.Errorf("vmdk: %s: a delta disk (parentCID %s) without a parentFileNameHint", path, d.parentCID)
 		}
 		v.info.Metadata["parent_file"] = d.parentHint
-		p, err := openParent(path, d.parentHint, depth+1, "parent")
+		p, err := openParent(path, d.parentHint, depth+1, "parent", o)
 		if err != nil {
 			return fmt.Errorf("vmdk: %s: parent disk: %w", path, err)
 		}
