@@ -69,6 +69,11 @@ func OpenStoreForAudit(ctx context.Context, cs *evidence.Case) (*sql.DB, func(),
 	if rerr != nil {
 		return nil, nil, err
 	}
+	// Open checks the views and triggers; this copy bypasses Open.
+	if serr := sqlite.CheckSchema(ctx, db, path); serr != nil {
+		db.Close()
+		return nil, nil, serr
+	}
 	return db, func() { db.Close() }, nil
 }
 

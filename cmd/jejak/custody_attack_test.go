@@ -405,6 +405,22 @@ func TestCustodyAttacksAreDetected(t *testing.T) {
 		a.verifyFails(t, "timeline store")
 	})
 
+	t.Run("case.db: events view redefined to hide rows", func(t *testing.T) {
+		a := base.clone(t)
+		// Every row stays as digested; only what jejak reads through
+		// changes: the view leaves the intruder's address out.
+		sqlExec(t, filepath.Join(a.dir, "case.db"), `DROP VIEW timeline; DROP VIEW events;
+			CREATE VIEW events AS SELECT rowid AS rowid, id, ts, action, parser, source_ip, run, z,
+			jejak_doc(z, id) AS doc, json_extract(jejak_doc(z, id), '$.user.name') AS user_name
+			FROM event_rows WHERE source_ip IS NOT '203.0.113.50'`)
+		for _, args := range [][]string{{"verify", a.dir}, {"search", a.dir, "*"}} {
+			out, errOut, code := jejak(t, args...)
+			if code == 0 || !strings.Contains(out+errOut, "has been altered: view events is not the one jejak creates") {
+				t.Errorf("%s after the view was redefined: exit %d\n%s%s", args[0], code, out, errOut)
+			}
+		}
+	})
+
 	t.Run("handed-out report edited in place", func(t *testing.T) {
 		a := base.clone(t)
 		rep := strings.TrimSuffix(a.manifest, ".manifest.json")

@@ -258,6 +258,10 @@ func (s *Store) open(ctx context.Context) error {
 	if _, err := s.w.ExecContext(ctx, schema); err != nil {
 		return fmt.Errorf("create schema: %w", err)
 	}
+	// CREATE ... IF NOT EXISTS keeps an altered view as it is: checked.
+	if err := checkSchema(ctx, s.w, s.path); err != nil {
+		return err
+	}
 	if err := s.addRunColumns(ctx); err != nil {
 		return err
 	}
