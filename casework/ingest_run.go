@@ -121,10 +121,11 @@ func (c *Case) Ingest(ctx context.Context, o IngestOptions) (_ *IngestResult, re
 
 	// A compressed raw image is decompressed to a temporary copy beside
 	// the case's other temporary files, never the machine's /tmp. The
-	// images are opened by forensics/disk, which does not yet pass
-	// jfs.Options.TempDir on to image.OpenWith: until it does, the folder
-	// is the process default (set atomically, so no data race; but two
-	// cases ingested at once in one process share the last one set).
+	// walk's images get the case folder with each open (forensics/disk
+	// passes jfs.Options.TempDir on); the SYSTEM-hive zone lookup and
+	// baseline capture still open images without options, so the process
+	// default is set too (atomically; for those two, two cases ingested at
+	// once in one process share the last folder set).
 	image.SetDefaultTempDir(cs.TempDir())
 	var walk []ingest.Item
 	var zoneProblems []timeline.Warning // --machine-zone hives that could not be read

@@ -31,6 +31,11 @@ type Options struct {
 	FS jfs.Options
 }
 
+// image is how images are opened for this walk: a compressed image's
+// decompressed copy goes to the case's temporary folder, not to a
+// process-wide one that another case's ingest may have set.
+func (o Options) image() image.Options { return image.Options{TempDir: o.FS.TempDir} }
+
 // ErrUnsupported is the cause of a Problem for a partition whose file
 // system this build cannot walk.
 var ErrUnsupported = errors.New("unsupported file system")
@@ -61,14 +66,14 @@ func Open(ctx context.Context, path string, opts Options) (w jfs.Walker, isDisk 
 	n, _ := io.ReadFull(f, head)
 	f.Close()
 	if n == len(head) && bytes.Equal(head, ewfSignature) {
-		img, err := image.Open(path)
+		img, err := image.OpenWith(path, opts.image())
 		if err != nil {
 			return nil, true, err
 		}
 		img.Close()
 		return &walker{path: path, opts: opts}, true, nil
 	}
-	img, err := image.Open(path)
+	img, err := image.OpenWith(path, opts.image())
 	if err != nil {
 		return nil, false, nil // not an image we can read: let fs.Open judge
 	}
@@ -139,7 +144,7 @@ func (w *walker) Walk(ctx context.Context, fn jfs.WalkFunc, report func(*jfs.Pro
 	if w.r != nil {
 		return w.walkMedia(ctx, w.r, w.size, append(slices.Clone(w.prefix), "raw:"), fn, report)
 	}
-	img, err := image.Open(w.path)
+	img, err := image.OpenWith(w.path, w.opts.image())
 	if err != nil {
 		return err
 	}
@@ -291,7 +296,7 @@ func OpenFound(ctx context.Context, src jfs.ImageSource) (jfs.Walker, []string, 
 		}
 		return &walker{opts: opts, nested: true, prefix: prefix, r: src.R, size: src.Size}, nil, nil
 	}
-	img, err := image.Open(src.Path)
+	img, err := image.OpenWith(src.Path, opts.image())
 	if err != nil {
 		if container(src.Path) {
 			return nil, nil, err
