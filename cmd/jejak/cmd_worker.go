@@ -59,6 +59,17 @@ func openESName(c *cli.Context, name string, write bool) (*elastic.Store, error)
 	return elastic.Open(c.Context, cfg)
 }
 
+// readESCase opens, for reading, the case in the cluster that a command's
+// one NAME argument names.
+func readESCase(c *cli.Context) (string, *elastic.Store, error) {
+	name, err := oneArg(c, "NAME")
+	if err != nil {
+		return "", nil, err
+	}
+	es, err := openESName(c, name, false)
+	return name, es, err
+}
+
 func casePushCmd(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "push",
@@ -113,11 +124,7 @@ empty folder, and verifies the custody chain there as 'case show' does. The
 timeline, runs and warnings stay in the cluster (read them with --es).`,
 		Flags: append(esFlags(), &cli.StringFlag{Name: "out", Required: true, Usage: "new or empty `DIR` for the case folder"}),
 		Action: func(c *cli.Context) error {
-			name, err := oneArg(c, "NAME")
-			if err != nil {
-				return err
-			}
-			es, err := openESName(c, name, false)
+			name, es, err := readESCase(c)
 			if err != nil {
 				return err
 			}
@@ -134,11 +141,7 @@ timeline, runs and warnings stay in the cluster (read them with --es).`,
 
 // caseShowES is 'case show NAME --es URL'.
 func (e *env) caseShowES(c *cli.Context) error {
-	name, err := oneArg(c, "NAME")
-	if err != nil {
-		return err
-	}
-	es, err := openESName(c, name, false)
+	_, es, err := readESCase(c)
 	if err != nil {
 		return err
 	}
@@ -171,11 +174,7 @@ func (e *env) caseShowES(c *cli.Context) error {
 
 // evidenceListES is 'evidence list NAME --es URL'.
 func (e *env) evidenceListES(c *cli.Context) error {
-	name, err := oneArg(c, "NAME")
-	if err != nil {
-		return err
-	}
-	es, err := openESName(c, name, false)
+	_, es, err := readESCase(c)
 	if err != nil {
 		return err
 	}
@@ -201,11 +200,7 @@ func (e *env) evidenceListES(c *cli.Context) error {
 // warningsES is 'warnings NAME --es URL': every warning stored in the
 // cluster (pushed from case.db and written by workers), each once.
 func (e *env) warningsES(c *cli.Context) error {
-	name, err := oneArg(c, "NAME")
-	if err != nil {
-		return err
-	}
-	es, err := openESName(c, name, false)
+	_, es, err := readESCase(c)
 	if err != nil {
 		return err
 	}
