@@ -4,9 +4,33 @@
 package main
 
 import (
+	"fmt"
 	"os"
+	"runtime/pprof"
 )
 
 func main() {
-	os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(profiled(func() int { return run(os.Args, os.Stdin, os.Stdout, os.Stderr) }))
+}
+
+// profiled writes a CPU profile of the whole run to $JEJAK_CPUPROFILE when
+// it is set: the performance work of issue 15 profiles real runs of the
+// binary at evidence scale, which a benchmark of one package cannot show.
+func profiled(f func() int) int {
+	path := os.Getenv("JEJAK_CPUPROFILE")
+	if path == "" {
+		return f()
+	}
+	out, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "jejak: JEJAK_CPUPROFILE: %v\n", err)
+		return f()
+	}
+	defer out.Close()
+	if err := pprof.StartCPUProfile(out); err != nil {
+		fmt.Fprintf(os.Stderr, "jejak: JEJAK_CPUPROFILE: %v\n", err)
+		return f()
+	}
+	defer pprof.StopCPUProfile()
+	return f()
 }
