@@ -28,7 +28,6 @@ import (
 	"path"
 	"slices"
 	"strconv"
-	"strings"
 
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
 	"github.com/jejak-forensics/jejak/forensics/fs/ntfs"
@@ -110,29 +109,9 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 		// records are still decoded, so a damaged mirror is reported.
 		return t.Scan(ctx, func(*ntfs.Record, int64) error { return nil }, warn)
 	}
-	// Events are built and emitted entry by entry, on the caller's
-	// goroutine. A pipeline (one goroutine decoding and resolving paths,
-	// builders on every core, the caller emitting batches in order) was
-	// measured twice on this two-core machine, and both times was slower
-	// under load: at 300k entries and load 15, 12-14 s wall and 5.2 CPU-s
-	// against 5.4-7.1 s and 3.7 CPU-s entry by entry (handing batches
-	// between threads, GC assists, more memory in flight); and ingest
-	// already parses several files at once.
-	var (
-		buf   []*timeline.Event
-		names []resolved
-	)
-	return t.Scan(ctx, func(r *ntfs.Record, off int64) error {
-		names = paths(t, r, names[:0])
-		buf = events(r, off, names, buf[:0])
-		for i, ev := range buf {
-			buf[i] = nil // the caller owns the event now
-			if err := emit(ev); err != nil {
-				return err
-			}
-		}
-		return nil
-	}, warn)
+	// Events are built on every core and emitted in entry order on the
+	// caller's goroutine (parallel.go).
+	return scanTimeline(ctx, t, emit, warn)
 }
 
 type resolved struct {
@@ -187,10 +166,19 @@ var (
 //     13 keys. Each attribute's first map is filled key by key; its other
 //     three are clones of it (maps.Clone copies the table without hashing
 //     again) and the last event takes the template itself.
-//   - the four events of an attribute share one File and one backing string
-//     for their four messages, each message a slice of it.
-//   - the strings every event of the entry repeats are formatted once.
+//   - the entry's events are one allocation, and its Files (one per
+//     attribute, shared by the attribute's four events) another.
+//   - every string the entry's events hold that is not already a string
+//     (numbers, inode, parent references, the messages) is written into
+//     one buffer, made one string and sliced: one allocation.
 func events(r *ntfs.Record, off int64, paths []resolved, out []*timeline.Event) []*timeline.Event {
+	nattr := len(r.Names)
+	if r.SI != nil {
+		nattr++
+	}
+	if nattr == 0 {
+		return out
+	}
 	var size int64
 	if d := r.Data(); d != nil {
 		size = d.Size
@@ -204,7 +192,6 @@ func events(r *ntfs.Record, off int64, paths []resolved, out []*timeline.Event) 
 			ads += s.Name
 		}
 	}
-	inode := r.Inode()
 	dir, inUse := r.IsDir(), r.InUse()
 	typ, state := typeFile, ""
 	if dir {
@@ -214,23 +201,87 @@ func events(r *ntfs.Record, off int64, paths []resolved, out []*timeline.Event) 
 	if !inUse {
 		tags, state = tagsDeleted, " (deleted)"
 	}
-	// The entry's numbers as text, formatted into one string and sliced
-	// (one allocation, not five).
-	var nb [5 * 20]byte
-	num := nb[:0]
-	var ends [5]int
-	for i, n := range [5]uint64{r.Entry, uint64(r.Seq), uint64(off), uint64(r.Links), r.LSN} {
-		if i == 2 {
-			num = strconv.AppendInt(num, off, 10) // an offset: signed
-		} else {
-			num = strconv.AppendUint(num, n, 10)
-		}
-		ends[i] = len(num)
+	// The attributes in event order: $STANDARD_INFORMATION (under the
+	// path of the long name), then each $FILE_NAME.
+	type attribute struct {
+		name   string
+		off    int
+		times  *ntfs.MACB
+		path   string
+		orphan bool
+		fn     *ntfs.FileName
+		// ends of its parent reference and of its four messages in text
+		ref, msg int
+		msgLen   int
 	}
-	nums := string(num)
-	entry, seq, entryOff := nums[:ends[0]], nums[ends[0]:ends[1]], nums[ends[1]:ends[2]]
-	links, lsn := nums[ends[2]:ends[3]], nums[ends[3]:ends[4]]
-	one := func(attr string, attrOff int, times *ntfs.MACB, p string, orphan bool, fn *ntfs.FileName) {
+	var attrsBuf [4]attribute
+	attrs := attrsBuf[:0]
+	if r.SI != nil {
+		si := paths[len(r.Names)]
+		attrs = append(attrs, attribute{name: AttrSI, off: r.SI.Offset, times: &r.SI.Times, path: si.path, orphan: si.orphan})
+	}
+	for i := range r.Names {
+		fn := &r.Names[i]
+		attrs = append(attrs, attribute{name: AttrFN, off: fn.Offset, times: &fn.Times, path: paths[i].path, orphan: paths[i].orphan, fn: fn})
+	}
+	// The text: "<entry>-<seq>" (the inode), the offset, links and LSN,
+	// then per attribute its parent reference and four messages,
+	// "<attr> <macb> <path><state> [<inode>]".
+	n := 5*20 + 2
+	for _, a := range attrs {
+		n += 41 + 4*(len(a.name)+6+len(a.path)+len(state)+3+2*20+1)
+	}
+	buf := make([]byte, 0, n)
+	buf = strconv.AppendUint(buf, r.Entry, 10)
+	eEntry := len(buf)
+	buf = append(buf, '-')
+	buf = strconv.AppendUint(buf, uint64(r.Seq), 10)
+	eInode := len(buf)
+	buf = strconv.AppendInt(buf, off, 10) // an offset: signed
+	eOff := len(buf)
+	buf = strconv.AppendUint(buf, uint64(r.Links), 10)
+	eLinks := len(buf)
+	buf = strconv.AppendUint(buf, r.LSN, 10)
+	eLSN := len(buf)
+	for i := range attrs {
+		a := &attrs[i]
+		if a.fn != nil {
+			buf = strconv.AppendUint(buf, a.fn.ParentEntry, 10)
+			buf = append(buf, '-')
+			buf = strconv.AppendUint(buf, uint64(a.fn.ParentSeq), 10)
+		}
+		a.ref = len(buf)
+		start := len(buf)
+		for _, k := range timeKinds {
+			buf = append(buf, a.name...)
+			buf = append(buf, ' ')
+			buf = append(buf, k.macb...)
+			buf = append(buf, ' ')
+			buf = append(buf, a.path...)
+			buf = append(buf, state...)
+			buf = append(buf, " ["...)
+			buf = append(buf, buf[:eInode]...)
+			buf = append(buf, ']')
+		}
+		a.msg = len(buf)
+		a.msgLen = (a.msg - start) / len(timeKinds)
+	}
+	text := string(buf)
+	entry, seq, inode := text[:eEntry], text[eEntry+1:eInode], text[:eInode]
+	entryOff, links, lsn := text[eInode:eOff], text[eOff:eLinks], text[eLinks:eLSN]
+
+	evs := make([]timeline.Event, len(timeKinds)*len(attrs))
+	// The four events of an attribute describe one file: they share its
+	// description (nothing downstream changes an event's File in place).
+	files := make([]struct {
+		file timeline.File
+		size int64
+	}, len(attrs))
+	prev := eLSN
+	for ai := range attrs {
+		a := &attrs[ai]
+		ref, msgs := text[prev:a.ref], text[a.ref:a.msg]
+		prev = a.msg
 		// What the four events' data share; the hint leaves room for
 		// macb and filetime, so neither a clone nor the template grows.
 		proto := make(map[string]string, 14)
@@ -244,45 +295,25 @@ func events(r *ntfs.Record, off int64, paths []resolved, out []*timeline.Event) 
 		if ads != "" {
 			proto["ads"] = ads
 		}
-		proto["attribute"] = attr
-		if fn != nil {
-			proto["name_type"] = fn.SpaceName()
-			var ref [41]byte
-			b := strconv.AppendUint(ref[:0], fn.ParentEntry, 10)
-			b = append(b, '-')
-			proto["parent_ref"] = string(strconv.AppendUint(b, uint64(fn.ParentSeq), 10))
+		proto["attribute"] = a.name
+		if a.fn != nil {
+			proto["name_type"] = a.fn.SpaceName()
+			proto["parent_ref"] = ref
 		}
-		if orphan {
+		if a.orphan {
 			proto["orphan"] = "true"
 		}
-		// The four events describe one file: they share its description
-		// (nothing downstream changes an event's File in place).
-		fs := &struct {
-			file timeline.File
-			size int64
-		}{size: size}
-		fs.file = timeline.File{Path: p, Name: path.Base(p), Inode: inode, Size: &fs.size}
-		// "<attr> <macb> <path><state> [<inode>]" four times, one string.
-		tail := " " + p + state + " [" + inode + "]"
-		msgLen := len(attr) + 1 + 4 + len(tail)
-		var sb strings.Builder
-		sb.Grow(4 * msgLen)
-		for _, k := range timeKinds {
-			sb.WriteString(attr)
-			sb.WriteByte(' ')
-			sb.WriteString(k.macb)
-			sb.WriteString(tail)
-		}
-		msgs := sb.String()
-		evs := new([4]timeline.Event)
+		fs := &files[ai]
+		fs.size = size
+		fs.file = timeline.File{Path: a.path, Name: path.Base(a.path), Inode: inode, Size: &fs.size}
 		for i, k := range timeKinds {
-			ft := k.get(times)
+			ft := k.get(a.times)
 			data := proto
 			if i < len(timeKinds)-1 {
 				data = maps.Clone(proto)
 			}
 			data["macb"] = k.macb
-			ev := &evs[i]
+			ev := &evs[ai*len(timeKinds)+i]
 			ev.Timestamp = ft.Time()
 			ev.TimestampDesc = k.desc
 			ev.Event = timeline.EventMeta{Kind: "event", Category: categoryFile, Type: typ, Dataset: "ntfs.mft", Action: "mft-entry"}
@@ -293,21 +324,13 @@ func events(r *ntfs.Record, off int64, paths []resolved, out []*timeline.Event) 
 				ev.Jejak.Time = &timeline.TimeNote{OutOfRange: true}
 				data["filetime"] = strconv.FormatUint(uint64(ft), 10)
 			}
-			ev.Message = msgs[i*msgLen : (i+1)*msgLen]
+			ev.Message = msgs[i*a.msgLen : (i+1)*a.msgLen]
 			// The attribute's own offset: an entry's SI and FN events share
 			// timestamp_desc, and the event ID must still tell them apart.
-			ev.Jejak.Provenance.Offset = off + int64(attrOff)
+			ev.Jejak.Provenance.Offset = off + int64(a.off)
 			ev.Jejak.Provenance.Record = int64(r.Entry)
 			out = append(out, ev)
 		}
-	}
-	if r.SI != nil {
-		si := paths[len(r.Names)]
-		one(AttrSI, r.SI.Offset, &r.SI.Times, si.path, si.orphan, nil)
-	}
-	for i := range r.Names {
-		fn := &r.Names[i]
-		one(AttrFN, fn.Offset, &fn.Times, paths[i].path, paths[i].orphan, fn)
 	}
 	return out
 }

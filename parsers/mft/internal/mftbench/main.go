@@ -26,6 +26,7 @@ import (
 
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
 	"github.com/jejak-forensics/jejak/forensics/fs/ntfs"
+	"github.com/jejak-forensics/jejak/internal/gcpolicy"
 	"github.com/jejak-forensics/jejak/parsers"
 	"github.com/jejak-forensics/jejak/parsers/mft"
 	"github.com/jejak-forensics/jejak/timeline"
@@ -34,6 +35,9 @@ import (
 var errFound = errors.New("found")
 
 func main() {
+	// The collector's pace cmd/jejak runs with: the benchmark measures
+	// what ships (GOGC or GOMEMLIMIT in the environment override it).
+	gcpolicy.Apply()
 	offset := flag.Int64("offset", 0, "byte offset of the NTFS volume in IMAGE")
 	walk := flag.Bool("walk", false, "also walk every file of the volume (sniffing each) before the timeline")
 	cpuprof := flag.String("cpuprofile", "", "write a CPU profile to this file")
