@@ -7,9 +7,16 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
+
+	"github.com/jejak-forensics/jejak/internal/gcpolicy"
 )
 
 func main() {
+	// The collector's pace for the whole run (internal/gcpolicy says why
+	// and with which numbers): a small heap gathers up to 64 MiB of
+	// garbage between collections instead of as much as it holds. GOGC or
+	// GOMEMLIMIT in the environment override it.
+	gcpolicy.Apply()
 	os.Exit(profiled(func() int { return run(os.Args, os.Stdin, os.Stdout, os.Stderr) }))
 }
 
