@@ -273,10 +273,10 @@ func decodeChunk(x *expander, buf []byte, fileOff int64, inUse bool, stop func()
 		warn(0, 0, "chunk truncated to %d bytes, shorter than its header", len(buf))
 		return res
 	}
-	c := &chunk{buf: buf, fileOff: fileOff, names: make(map[uint32]nameEntry, 64), templates: make(map[uint32]*template, 16)}
 	if x == nil {
 		x = new(expander)
 	}
+	c := x.newChunk(buf, fileOff)
 	x.reuse(c)
 	defer x.reuse(nil)
 	if !bytes.Equal(buf[:8], chunkMagic) {

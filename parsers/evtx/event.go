@@ -146,52 +146,118 @@ func parseSystemTime(s string) (time.Time, bool) {
 	return time.Date(y, time.Month(mo), d, h, mi, sec, ns, time.UTC), true
 }
 
-// toEvent builds the timeline event for one record.
+// toEvent builds the timeline event for one record (with a builder of
+// its own; the parser's workers keep theirs).
 func toEvent(r *Record) *timeline.Event {
-	sys := r.Event.Child("System")
-	prov := sys.Child("Provider")
+	var b builder
+	return b.event(r)
+}
+
+// builder builds a worker's events: the message's bytes and the fields it
+// shows are scratch reused from record to record, so that an event costs
+// the allocations of what it keeps and no more.
+type builder struct {
+	msg   []byte
+	shown [16]field
+}
+
+// system holds the children of System an event reads, found in one pass
+// over them (each the first of its name, as Element.Child finds it).
+type system struct {
+	provider, eventID, timeCreated, level, task, opcode, keywords, version,
+	execution, security, correlation, eventRecordID, channel, computer *Element
+}
+
+func readSystem(sys *Element) system {
+	var s system
+	for k := sys.firstKid(); k != nil; k = k.next {
+		var p **Element
+		switch k.Name {
+		case "Provider":
+			p = &s.provider
+		case "EventID":
+			p = &s.eventID
+		case "TimeCreated":
+			p = &s.timeCreated
+		case "Level":
+			p = &s.level
+		case "Task":
+			p = &s.task
+		case "Opcode":
+			p = &s.opcode
+		case "Keywords":
+			p = &s.keywords
+		case "Version":
+			p = &s.version
+		case "Execution":
+			p = &s.execution
+		case "Security":
+			p = &s.security
+		case "Correlation":
+			p = &s.correlation
+		case "EventRecordID":
+			p = &s.eventRecordID
+		case "Channel":
+			p = &s.channel
+		case "Computer":
+			p = &s.computer
+		default:
+			continue
+		}
+		if *p == nil {
+			*p = k
+		}
+	}
+	return s
+}
+
+// event builds the timeline event for one record.
+func (b *builder) event(r *Record) *timeline.Event {
+	sys := readSystem(r.Event.Child("System"))
+	prov := sys.provider
 	provider := prov.Attr("Name")
 	if provider == "" {
 		provider = prov.Attr("EventSourceName")
 	}
-	eidText := strings.TrimSpace(sys.Child("EventID").text())
+	eidText := strings.TrimSpace(sys.eventID.text())
 	eid, _ := strconv.ParseUint(eidText, 10, 32)
-	channel := sys.Child("Channel").text()
-	computer := sys.Child("Computer").text()
+	channel := sys.channel.text()
+	computer := sys.computer.text()
 
 	// One allocation for the parts every record has.
 	blk := &eventBlock{}
 	ev := &blk.ev
 	ev.TimestampDesc = TimestampDesc
 	data := make(map[string]string, 14)
-	if t, ok := parseSystemTime(sys.Child("TimeCreated").Attr("SystemTime")); ok {
+	if t, ok := parseSystemTime(sys.timeCreated.Attr("SystemTime")); ok {
 		ev.Timestamp = t
 	} else {
 		ev.Timestamp = r.Written
 		data["time_source"] = "record header written time (no TimeCreated/@SystemTime)"
 	}
 	if !r.Written.IsZero() {
-		data["written_time"] = string(appendTime(make([]byte, 0, 32), r.Written, 7))
+		var tb [32]byte
+		data["written_time"] = string(appendTime(tb[:0], r.Written, 7))
 	}
-	for _, f := range []struct{ key, val string }{
-		{"level", sys.Child("Level").text()},
-		{"task", sys.Child("Task").text()},
-		{"opcode", sys.Child("Opcode").text()},
-		{"keywords", sys.Child("Keywords").text()},
-		{"version", sys.Child("Version").text()},
-		{"process_id", sys.Child("Execution").Attr("ProcessID")},
-		{"thread_id", sys.Child("Execution").Attr("ThreadID")},
-		{"user_sid", sys.Child("Security").Attr("UserID")},
+	for _, f := range [...]struct{ key, val string }{
+		{"level", sys.level.text()},
+		{"task", sys.task.text()},
+		{"opcode", sys.opcode.text()},
+		{"keywords", sys.keywords.text()},
+		{"version", sys.version.text()},
+		{"process_id", sys.execution.Attr("ProcessID")},
+		{"thread_id", sys.execution.Attr("ThreadID")},
+		{"user_sid", sys.security.Attr("UserID")},
 		{"provider_guid", prov.Attr("Guid")},
-		{"activity_id", sys.Child("Correlation").Attr("ActivityID")},
-		{"qualifiers", sys.Child("EventID").Attr("Qualifiers")},
+		{"activity_id", sys.correlation.Attr("ActivityID")},
+		{"qualifiers", sys.eventID.Attr("Qualifiers")},
 	} {
 		if f.val != "" {
 			data[f.key] = f.val
 		}
 	}
 	recordID := r.ID
-	if x, err := strconv.ParseUint(strings.TrimSpace(sys.Child("EventRecordID").text()), 10, 64); err == nil && x != r.ID {
+	if x, err := strconv.ParseUint(strings.TrimSpace(sys.eventRecordID.text()), 10, 64); err == nil && x != r.ID {
 		// Logs saved from Event Viewer renumber the headers 1..n, and a
 		// damaged chunk can hold a body rewritten under a stale header.
 		// Event Viewer, Winlogbeat and evtxexport show the XML's
@@ -225,8 +291,9 @@ func toEvent(r *Record) *timeline.Event {
 		blk.host.Name = computer
 		ev.Host = &blk.host
 	}
-	summary, shown := normalize(ev, provider, uint32(eid), ed)
-	ev.Message = message(provider, eidText, summary, shown, ed)
+	summary, shown := normalizeInto(ev, provider, uint32(eid), ed, b.shown[:0])
+	b.msg = appendMessage(b.msg[:0], provider, eidText, summary, shown, ed)
+	ev.Message = string(b.msg)
 	return ev
 }
 
@@ -243,54 +310,59 @@ const maxMessage = 300
 // field is one "key=value" of a message; a user is DOMAIN\name.
 type field struct{ k, dom, v string }
 
-// write appends the field to the message on one line (see writeOneLine).
-func (f field) write(sb *strings.Builder) {
+// appendField appends the field to the message on one line (see
+// appendOneLine).
+func appendField(dst []byte, f field) []byte {
 	if needsFold(f.k) || needsFold(f.dom) || needsFold(f.v) {
 		// Folding works on the whole "k=v" text; build it only here.
 		s := f.k + "=" + f.v
 		if f.dom != "" {
 			s = f.k + "=" + f.dom + `\` + f.v
 		}
-		writeOneLine(sb, s)
-		return
+		return appendOneLine(dst, s)
 	}
-	writeCapped(sb, f.k)
-	sb.WriteByte('=')
+	dst = appendCapped(dst, f.k)
+	dst = append(dst, '=')
 	if f.dom != "" {
-		writeCapped(sb, f.dom)
-		sb.WriteByte('\\')
+		dst = appendCapped(dst, f.dom)
+		dst = append(dst, '\\')
 	}
-	writeCapped(sb, f.v)
+	return appendCapped(dst, f.v)
 }
 
-// needsFold says whether writeOneLine would change s; IndexByte is much
+// needsFold says whether appendOneLine would change s; IndexByte is much
 // faster than ContainsAny on the long values (script blocks, certificate
 // blobs) some events carry.
 func needsFold(s string) bool {
 	return strings.IndexByte(s, '\n') >= 0 || strings.IndexByte(s, '\r') >= 0 || strings.IndexByte(s, '\t') >= 0
 }
 
-// writeCapped writes as much of s as can show in the message: one byte
-// past maxMessage tells message to cut there, so the rest of a long value
-// need not be copied.
-func writeCapped(sb *strings.Builder, s string) {
-	if room := maxMessage + 1 - sb.Len(); len(s) > room {
+// appendCapped appends as much of s as can show in the message (dst is
+// the message so far): one byte past maxMessage tells appendMessage to
+// cut there, so the rest of a long value need not be copied.
+func appendCapped(dst []byte, s string) []byte {
+	if room := maxMessage + 1 - len(dst); len(s) > room {
 		s = s[:max(room, 0)]
 	}
-	sb.WriteString(s)
+	return append(dst, s...)
 }
 
 // message is a short line an examiner can read without opening the XML:
 // provider, event ID, what happened and the key data.
 func message(provider, eid, summary string, shown []field, ed map[string]string) string {
-	var sb strings.Builder
-	sb.Grow(128)
-	sb.WriteString(provider)
-	sb.WriteString(" ")
-	sb.WriteString(eid)
+	return string(appendMessage(make([]byte, 0, 128), provider, eid, summary, shown, ed))
+}
+
+// appendMessage appends the message (see message) to dst, which must be
+// empty: the cap at maxMessage counts from its start. Builders pass the
+// same buffer for every record and copy the line out once.
+func appendMessage(dst []byte, provider, eid, summary string, shown []field, ed map[string]string) []byte {
+	dst = append(dst, provider...)
+	dst = append(dst, ' ')
+	dst = append(dst, eid...)
 	if summary != "" {
-		sb.WriteString(" ")
-		sb.WriteString(summary)
+		dst = append(dst, ' ')
+		dst = append(dst, summary...)
 	}
 	if len(shown) == 0 {
 		// Unknown events: the first few data values, in name order for a
@@ -316,38 +388,38 @@ func message(provider, eid, summary string, shown []field, ed map[string]string)
 			copy(first[i+1:nf], first[i:nf-1])
 			first[i] = k
 		}
-		for _, k := range first[:nf] {
-			shown = append(shown, field{k: k, v: ed[k]})
+		var more [len(first)]field
+		for i, k := range first[:nf] {
+			more[i] = field{k: k, v: ed[k]}
 		}
+		shown = more[:nf]
 	}
 	for i, f := range shown {
 		if i == 0 {
-			sb.WriteString(": ")
+			dst = append(dst, ": "...)
 		} else {
-			sb.WriteByte(' ')
+			dst = append(dst, ' ')
 		}
-		f.write(&sb)
-		if sb.Len() > maxMessage {
+		dst = appendField(dst, f)
+		if len(dst) > maxMessage {
 			break
 		}
 	}
-	s := sb.String()
-	if len(s) > maxMessage {
+	if len(dst) > maxMessage {
 		cut := maxMessage
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
+		for cut > 0 && !utf8.RuneStart(dst[cut]) {
 			cut--
 		}
-		s = s[:cut] + "…"
+		dst = append(dst[:cut], "…"...)
 	}
-	return s
+	return dst
 }
 
-// writeOneLine folds the line breaks and tabs Windows puts inside values
+// appendOneLine folds the line breaks and tabs Windows puts inside values
 // (privilege lists, multi-line descriptions) into single spaces.
-func writeOneLine(sb *strings.Builder, s string) {
+func appendOneLine(dst []byte, s string) []byte {
 	if !strings.ContainsAny(s, "\r\n\t") {
-		sb.WriteString(s)
-		return
+		return append(dst, s...)
 	}
 	space := false
 	for _, r := range s {
@@ -356,9 +428,10 @@ func writeOneLine(sb *strings.Builder, s string) {
 			continue
 		}
 		if space {
-			sb.WriteByte(' ')
+			dst = append(dst, ' ')
 			space = false
 		}
-		sb.WriteRune(r)
+		dst = utf8.AppendRune(dst, r)
 	}
+	return dst
 }

@@ -43,7 +43,7 @@ func messageReference(provider, eid, summary string, shown []field, ed map[strin
 		} else {
 			sb.WriteByte(' ')
 		}
-		writeOneLine(&sb, p)
+		writeOneLineReference(&sb, p)
 		if sb.Len() > maxMessage {
 			break
 		}
@@ -57,6 +57,27 @@ func messageReference(provider, eid, summary string, shown []field, ed map[strin
 		s = s[:cut] + "…"
 	}
 	return s
+}
+
+// writeOneLineReference is the folding as it was written with
+// strings.Builder, before appendOneLine.
+func writeOneLineReference(sb *strings.Builder, s string) {
+	if !strings.ContainsAny(s, "\r\n\t") {
+		sb.WriteString(s)
+		return
+	}
+	space := false
+	for _, r := range s {
+		if r == '\r' || r == '\n' || r == '\t' || r == ' ' {
+			space = true
+			continue
+		}
+		if space {
+			sb.WriteByte(' ')
+			space = false
+		}
+		sb.WriteRune(r)
+	}
 }
 
 func TestMessageMatchesReference(t *testing.T) {
@@ -79,6 +100,7 @@ func TestMessageMatchesReference(t *testing.T) {
 		{"unknown event, few names", "", nil, map[string]string{"x": "1", "Data1": "2"}},
 		{"unknown event, none useful", "", nil, map[string]string{"x": "-", "y": ""}},
 		{"long prefix", strings.Repeat("s", 320), []field{{k: "k", v: "v"}}, nil},
+		{"invalid UTF-8 folded", "", []field{{k: "v", v: "a\xff\r\n\tb\xc3"}}, nil},
 	}
 	for _, c := range cases {
 		got := message("Microsoft-Windows-Security-Auditing", "4624", c.summary, c.shown, c.ed)

@@ -2,7 +2,6 @@ package evtx
 
 import (
 	"net"
-	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -143,9 +142,25 @@ func useful(s string) string {
 // normalize fills the ECS fields for an audit-relevant event and returns
 // the words that lead its message.
 func normalize(ev *timeline.Event, provider string, id uint32, data map[string]string) (summary string, shown []field) {
+	return normalizeInto(ev, provider, id, data, nil)
+}
+
+// normBlock holds the parts a normalised event may point at, allocated
+// together, once, when the event has any of them.
+type normBlock struct {
+	user, target timeline.User
+	src          timeline.Endpoint
+	logon        timeline.WinlogLogon
+	proc         timeline.Process
+	group        timeline.Group
+}
+
+// normalizeInto is normalize appending the fields shown to shown (a
+// builder's scratch).
+func normalizeInto(ev *timeline.Event, provider string, id uint32, data map[string]string, shown []field) (summary string, _ []field) {
 	r := findRule(provider, id)
 	if r == nil {
-		return "", nil
+		return "", shown
 	}
 	get := func(k string) string {
 		if k == "" {
@@ -153,13 +168,20 @@ func normalize(ev *timeline.Event, provider string, id uint32, data map[string]s
 		}
 		return useful(data[k])
 	}
+	var nb *normBlock
+	block := func() *normBlock {
+		if nb == nil {
+			nb = new(normBlock)
+		}
+		return nb
+	}
 	ev.Event.Kind = "event"
 	ev.Event.Action = r.action
 	ev.Event.Category = r.category
 	ev.Event.Type = r.typ
 	ev.Event.Outcome = r.outcome
 
-	u := &timeline.User{Name: get(r.user), Domain: get(r.domain), ID: get(r.userID)}
+	u := timeline.User{Name: get(r.user), Domain: get(r.domain), ID: get(r.userID)}
 	if v := get(r.userFromDomainUser); v != "" {
 		if i := strings.LastIndexByte(v, '\\'); i >= 0 {
 			u.Domain, u.Name = v[:i], v[i+1:]
@@ -168,10 +190,14 @@ func normalize(ev *timeline.Event, provider string, id uint32, data map[string]s
 		}
 	}
 	if t := get(r.target); t != "" {
-		u.Target = &timeline.User{Name: t, Domain: get(r.targetDomain)}
+		b := block()
+		b.target = timeline.User{Name: t, Domain: get(r.targetDomain)}
+		u.Target = &b.target
 	}
-	if *u != (timeline.User{}) {
-		ev.User = u
+	if u != (timeline.User{}) {
+		b := block()
+		b.user = u
+		ev.User = &b.user
 	}
 	ip := get(r.srcIP)
 	if r.clientInText != "" {
@@ -179,7 +205,7 @@ func normalize(ev *timeline.Event, provider string, id uint32, data map[string]s
 			ip = m[1]
 		}
 	}
-	src := &timeline.Endpoint{Domain: get(r.srcHost)}
+	src := timeline.Endpoint{Domain: get(r.srcHost)}
 	if ip != "" {
 		if p := net.ParseIP(ip); p != nil {
 			if v4 := p.To4(); v4 != nil {
@@ -197,19 +223,24 @@ func normalize(ev *timeline.Event, provider string, id uint32, data map[string]s
 			src.Port = n
 		}
 	}
-	if *src != (timeline.Endpoint{}) {
-		ev.Source = src
+	if src != (timeline.Endpoint{}) {
+		b := block()
+		b.src = src
+		ev.Source = &b.src
 	}
 	if lt, lid := get(r.logonType), get(r.logonID); lt != "" || lid != "" {
 		if name, ok := logonTypes[lt]; ok {
 			lt = name
 		}
-		ev.Winlog.Logon = &timeline.WinlogLogon{Type: lt, ID: lid}
+		b := block()
+		b.logon = timeline.WinlogLogon{Type: lt, ID: lid}
+		ev.Winlog.Logon = &b.logon
 	}
 	if exe := get(r.exe); exe != "" || get(r.cmdline) != "" {
-		p := &timeline.Process{Executable: exe, CommandLine: get(r.cmdline)}
+		p := &block().proc
+		p.Executable, p.CommandLine = exe, get(r.cmdline)
 		if exe != "" {
-			p.Name = path.Base(strings.ReplaceAll(exe, `\`, "/"))
+			p.Name = baseName(exe)
 		}
 		if pid := get(r.pid); pid != "" {
 			if n, err := strconv.ParseInt(strings.TrimPrefix(pid, "0x"), pidBase(pid), 64); err == nil {
@@ -219,7 +250,9 @@ func normalize(ev *timeline.Event, provider string, id uint32, data map[string]s
 		ev.Process = p
 	}
 	if g := get(r.group); g != "" {
-		ev.Group = &timeline.Group{Name: g, ID: get("TargetSid")}
+		b := block()
+		b.group = timeline.Group{Name: g, ID: get("TargetSid")}
+		ev.Group = &b.group
 	}
 
 	if ev.User != nil && ev.User.Name != "" {
@@ -254,6 +287,28 @@ func normalize(ev *timeline.Event, provider string, id uint32, data map[string]s
 		}
 	}
 	return r.summary, shown
+}
+
+// baseName is path.Base of a Windows or slash path with its backslashes
+// read as slashes, without building that copy: the last element, trailing
+// separators dropped; "/" for separators only, "." for "".
+func baseName(p string) string {
+	if p == "" {
+		return "."
+	}
+	isSep := func(c byte) bool { return c == '/' || c == '\\' }
+	end := len(p)
+	for end > 0 && isSep(p[end-1]) {
+		end--
+	}
+	if end == 0 {
+		return "/"
+	}
+	start := end
+	for start > 0 && !isSep(p[start-1]) {
+		start--
+	}
+	return p[start:end]
 }
 
 func pidBase(s string) int {

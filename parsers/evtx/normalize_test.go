@@ -130,3 +130,16 @@ func TestNormalizeAgainstEvtxexport(t *testing.T) {
 	}
 	t.Logf("checked per event ID: %v", seen)
 }
+
+// baseName must be what normalize used before it, path.Base of the path
+// with backslashes turned to slashes, without that copy.
+func TestBaseName(t *testing.T) {
+	for _, p := range []string{
+		`C:\Windows\System32\svchost.exe`, `C:/Program Files/x.exe`, `svchost.exe`, ``, `\`, `\\`, `/`,
+		`C:\dir\`, `C:\dir\\\`, `mixed/sep\name.exe`, `\\server\share\tool.exe`, `-`, `a\b/`,
+	} {
+		if got, want := baseName(p), path.Base(strings.ReplaceAll(p, `\`, "/")); got != want {
+			t.Errorf("baseName(%q) = %q, want %q", p, got, want)
+		}
+	}
+}

@@ -401,6 +401,7 @@ func (p *Parser) ParseStats(ctx context.Context, src *parsers.Source, emit func(
 			defer wg.Done()
 			buf := make([]byte, chunkSize)
 			x := new(expander) // its arena and value cache serve every chunk
+			var b builder      // and its scratch every event
 			stop := func() bool { return ctx.Err() != nil }
 			for i := range jobs {
 				off := fileHeaderBlock + i*chunkSize
@@ -410,7 +411,7 @@ func (p *Parser) ParseStats(ctx context.Context, src *parsers.Source, emit func(
 					out.warns = []warning{{off: off, err: fmt.Errorf("reading chunk: %w", err)}}
 				}
 				out.res = decodeChunk(x, buf[:n], off, i < inUseCount, stop, func(r *Record) {
-					out.events = append(out.events, toEvent(r))
+					out.events = append(out.events, b.event(r))
 					out.keys = append(out.keys, recKey{r.ID, r.Written.UnixNano()})
 				})
 				out.warns = append(out.warns, out.res.warns...)
@@ -553,13 +554,19 @@ func orEOF(err error) error {
 	return err
 }
 
+// expanders keeps DecodeChunk's expanders (their arena, value cache and
+// tables) from call to call: a fresh one is about 100 KB.
+var expanders = sync.Pool{New: func() any { return new(expander) }}
+
 // DecodeChunk decodes one chunk's bytes (64 KiB, or fewer when the file is
 // cut short) read from fileOff, for tools and fuzzing that work below the
 // Parser. Each record goes to fn and is valid only during the call (the
 // records carved from the chunk's slack too, with Record.Recovered set);
 // damage is returned as errors.
 func DecodeChunk(buf []byte, fileOff int64, fn func(*Record)) []error {
-	res := decodeChunk(nil, buf, fileOff, true, func() bool { return false }, fn)
+	x := expanders.Get().(*expander)
+	defer expanders.Put(x)
+	res := decodeChunk(x, buf, fileOff, true, func() bool { return false }, fn)
 	errs := make([]error, len(res.warns))
 	for i, w := range res.warns {
 		errs[i] = fmt.Errorf("offset %d: %w", w.off, w.err)

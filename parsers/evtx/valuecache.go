@@ -78,12 +78,30 @@ func (vc *valueCache) render(v value) string {
 // reuse readies a worker's expander for chunk c (nil: done with the
 // last): the arena, the value cache and the scratch stay from chunk to
 // chunk, since a chunk holds only a few hundred records, too few for the
-// cache to pay for itself if it started empty every time.
+// cache to pay for itself if it started empty every time. The template
+// slabs are freed: the last chunk's definitions are dead.
 func (x *expander) reuse(c *chunk) {
 	x.c, x.depth, x.work = c, 0, 0
 	x.a.reset()
 	x.sc.kids, x.sc.attrs = x.sc.kids[:0], x.sc.attrs[:0]
+	x.sc.nodeSlabs.reset()
+	x.sc.attrSlabs.reset()
 	if c != nil {
 		c.sc = &x.sc
 	}
+}
+
+// newChunk readies the expander's chunk, its name and template tables
+// emptied, for the chunk in buf read from fileOff. The chunk and its
+// tables are the expander's, reused from chunk to chunk.
+func (x *expander) newChunk(buf []byte, fileOff int64) *chunk {
+	c := &x.ch
+	if c.names == nil {
+		c.names = make(map[uint32]nameEntry, 64)
+		c.templates = make(map[uint32]*template, 16)
+	}
+	clear(c.names)
+	clear(c.templates)
+	*c = chunk{buf: buf, fileOff: fileOff, names: c.names, templates: c.templates, notes: c.notes[:0]}
+	return c
 }
