@@ -502,16 +502,36 @@ func checkMachineZones(ctx context.Context, store *sqlite.Store, caseZone *time.
 
 // WarningWriter stores warnings in batches and keeps the first few (Sample)
 // for a summary. Its methods may be called from several goroutines.
+//
+// Full batches are written by a goroutine of their own, in the order they
+// filled: Add is called by ingest's workers under the lock that releases
+// warnings in walk order, and a batch written in line there held every
+// worker and the walk while the warnings waited for the SQLite write lock
+// the event writer held (busy_timeout): an image whose every file is
+// skipped has as many warnings as files. At most warnBacklog batches wait;
+// beyond that Add waits for the writer, so memory stays bounded.
 type WarningWriter struct {
 	store  *sqlite.Store
 	ctx    context.Context
 	mu     sync.Mutex
 	buf    []timeline.Warning
 	sample []timeline.Warning
-	err    error
+	// queue feeds the writing goroutine (nil until a batch fills; Flush
+	// closes it) and done closes when that goroutine has written all.
+	queue chan []timeline.Warning
+	done  chan struct{}
+
+	errMu sync.Mutex
+	err   error
 }
 
-const summarySample = 10
+const (
+	summarySample = 10
+	// warnBatch is how many warnings one transaction stores.
+	warnBatch = 5000
+	// warnBacklog is how many full batches may wait for the writer.
+	warnBacklog = 2
+)
 
 // NewWarningWriter stores warnings in store; ctx is the command's (writes
 // go on without its cancellation, so no warning read is lost).
@@ -526,8 +546,8 @@ func (w *WarningWriter) Add(x timeline.Warning) {
 		w.sample = append(w.sample, x)
 	}
 	w.buf = append(w.buf, x)
-	if len(w.buf) >= 5000 {
-		w.flushLocked()
+	if len(w.buf) >= warnBatch {
+		w.handOffLocked()
 	}
 }
 
@@ -539,17 +559,58 @@ func (w *WarningWriter) AddQuiet(x timeline.Warning) {
 	w.buf = append(w.buf, x)
 }
 
-func (w *WarningWriter) flushLocked() {
-	if w.err == nil && len(w.buf) > 0 {
-		w.err = w.store.AddWarnings(context.WithoutCancel(w.ctx), w.buf)
+// handOffLocked gives the buffered warnings to the writing goroutine,
+// starting it if none runs. A goroutine started after a Flush waits for
+// the one before it, so batches are stored in the order they were added.
+func (w *WarningWriter) handOffLocked() {
+	if len(w.buf) == 0 {
+		return
 	}
-	w.buf = w.buf[:0]
+	if w.queue == nil {
+		prev := w.done
+		w.queue, w.done = make(chan []timeline.Warning, warnBacklog), make(chan struct{})
+		go w.write(w.queue, prev, w.done)
+	}
+	w.queue <- w.buf
+	w.buf = make([]timeline.Warning, 0, warnBatch)
 }
 
+// write stores each batch of queue in turn; after a failure the rest are
+// dropped, and the error is what Flush returns.
+func (w *WarningWriter) write(queue <-chan []timeline.Warning, prev <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	if prev != nil {
+		<-prev
+	}
+	for b := range queue {
+		w.errMu.Lock()
+		failed := w.err != nil
+		w.errMu.Unlock()
+		if failed {
+			continue
+		}
+		if err := w.store.AddWarnings(context.WithoutCancel(w.ctx), b); err != nil {
+			w.errMu.Lock()
+			w.err = err
+			w.errMu.Unlock()
+		}
+	}
+}
+
+// Flush stores every warning added so far and returns the first error
+// met storing any of them.
 func (w *WarningWriter) Flush() error {
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.flushLocked()
+	w.handOffLocked()
+	queue, done := w.queue, w.done
+	w.queue = nil
+	w.mu.Unlock()
+	if queue != nil {
+		close(queue)
+		<-done
+	}
+	w.errMu.Lock()
+	defer w.errMu.Unlock()
 	return w.err
 }
 

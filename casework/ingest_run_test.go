@@ -9,12 +9,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/jejak-forensics/jejak/casework/zonecheck"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 	"github.com/jejak-forensics/jejak/timeline"
+	"github.com/jejak-forensics/jejak/timeline/store/sqlite"
 )
 
 // zoneHosts writes a RHEL host whose secure log is in UTC−3 wall time
@@ -225,5 +227,85 @@ func TestAccessOf(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("accessOf gives %d requests:\n%v\nthe SQL %d:\n%v", len(got), got, len(want), want)
+	}
+}
+
+// TestWarningWriterStoresAllInOrder adds more warnings than a few batches
+// from several goroutines while the event writer holds transactions open
+// on the same file, and reads back from the store: every warning stored
+// once, each goroutine's in the order it added them, the sample the first
+// ones, and writing goes on after a Flush.
+func TestWarningWriterStoresAllInOrder(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "case.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.StartRun(ctx, sqlite.RunStart{Started: time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)}); err != nil {
+		t.Fatal(err)
+	}
+	ws := NewWarningWriter(ctx, st)
+	const adders, each = 4, 3*warnBatch + 17
+	var wg sync.WaitGroup
+	for g := range adders {
+		wg.Go(func() {
+			for i := range each {
+				ws.Add(timeline.Warning{Kind: timeline.WarnSkipped, Offset: int64(i), Path: fmt.Sprintf("g%d", g), Message: "skipped"})
+			}
+		})
+	}
+	// The event writer busy on the same file meanwhile.
+	wg.Go(func() {
+		for i := range 20 {
+			ev := &timeline.Event{Message: fmt.Sprintf("event %d", i)}
+			ev.Jejak.Provenance.Parser = "test"
+			ev.Finalize()
+			if _, err := st.Write(ctx, []*timeline.Event{ev}); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	wg.Wait()
+	ws.AddQuiet(timeline.Warning{Kind: timeline.WarnNote, Offset: -1, Message: "quiet"})
+	if err := ws.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	ws.Add(timeline.Warning{Kind: timeline.WarnNote, Offset: -1, Message: "after flush"})
+	if err := ws.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	next := map[string]int64{}
+	var total int
+	var last []string
+	err = st.Warnings(ctx, false, func(w timeline.Warning) error {
+		total++
+		if w.Kind != timeline.WarnSkipped {
+			last = append(last, w.Message)
+			return nil
+		}
+		if w.Offset != next[w.Path] {
+			return fmt.Errorf("%s: warning %d stored where %d was due", w.Path, w.Offset, next[w.Path])
+		}
+		next[w.Path]++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := adders*each + 2; total != want {
+		t.Errorf("stored %d warnings, want %d", total, want)
+	}
+	for g := range adders {
+		if n := next[fmt.Sprintf("g%d", g)]; n != each {
+			t.Errorf("g%d: %d warnings stored, want %d", g, n, each)
+		}
+	}
+	if fmt.Sprint(last) != "[quiet after flush]" {
+		t.Errorf("last warnings %q, want the quiet one then the one added after Flush", last)
+	}
+	if n := len(ws.Sample()); n != summarySample {
+		t.Errorf("sample of %d, want %d", n, summarySample)
 	}
 }
