@@ -37,42 +37,63 @@ type LineMatcher interface {
 // are never marked: their Match on a line of text means nothing. It panics
 // on a parser that is not registered, a mistake in the build's parser list.
 func (r *Registry) ScoreLines(ps ...Parser) *Registry {
-	if r.byLine == nil {
-		r.byLine = map[Parser]bool{}
-	}
+	r.scoringInit()
 	for _, p := range ps {
 		found := false
-		for _, q := range r.parsers {
+		for i, q := range r.parsers {
 			if q == p {
 				found = true
+				if r.scoring[i] == scoreNone {
+					r.scoring[i] = scoreByMatch
+				}
 			}
 		}
 		if !found {
 			panic(fmt.Sprintf("parsers: ScoreLines of unregistered parser %s", p.Name()))
 		}
-		r.byLine[p] = true
 	}
 	return r
 }
 
-// lineScorer returns how p judges one line, or nil when p is not scored by
-// line. buf is reused for the one-line heads of parsers judged by Match, so
-// that scoring a sample allocates once per Detect, not once per line.
-func (r *Registry) lineScorer(p Parser, buf *[]byte) func(e *jfs.Entry, line []byte) bool {
-	if lm, ok := p.(LineMatcher); ok {
-		return lm.MatchLine
+// lineScoring is how one registered parser judges a sampled line.
+type lineScoring uint8
+
+const (
+	scoreNone    lineScoring = iota // not scored by line
+	scoreLine                       // its LineMatcher.MatchLine
+	scoreByMatch                    // its Match on a one-line head (ScoreLines)
+)
+
+// scoringInit fills r.scoring once, in NewRegistry (Detect runs on
+// several goroutines and only reads it): LineMatchers score lines
+// whatever ScoreLines says.
+func (r *Registry) scoringInit() {
+	if len(r.scoring) == len(r.parsers) {
+		return
 	}
-	if r.byLine[p] {
-		return func(e *jfs.Entry, line []byte) bool {
-			// A head of one complete line: the trailing newline tells
-			// parsers that look for whole lines that it is not cut.
-			// Match only reads its head (a Parser's contract), so the
-			// buffer may be overwritten by the next line.
-			*buf = append(append((*buf)[:0], line...), '\n')
-			return p.Match(e, *buf)
+	r.scoring = make([]lineScoring, len(r.parsers))
+	for i, p := range r.parsers {
+		if _, ok := p.(LineMatcher); ok {
+			r.scoring[i] = scoreLine
 		}
 	}
-	return nil
+}
+
+// scoreLine reports how the i-th parser judges one line, which must be
+// scored (scoring[i] != scoreNone). buf is reused for the one-line heads
+// of parsers judged by Match, so that scoring a sample allocates at most
+// once per Detect, not once per line.
+func (r *Registry) scoreLine(i int, e *jfs.Entry, line []byte, buf *[]byte) bool {
+	p := r.parsers[i]
+	if r.scoring[i] == scoreLine {
+		return p.(LineMatcher).MatchLine(e, line)
+	}
+	// A head of one complete line: the trailing newline tells parsers
+	// that look for whole lines that it is not cut. Match only reads its
+	// head (a Parser's contract), so the buffer may be overwritten by the
+	// next line.
+	*buf = append(append((*buf)[:0], line...), '\n')
+	return p.Match(e, *buf)
 }
 
 // MinShare and MinAccepted decide when a sampled format is taken: at least
@@ -125,23 +146,21 @@ func (d Detection) String() string {
 // order decides ties, as it does for Match.
 func (r *Registry) Detect(e *jfs.Entry, s Sample) Detection {
 	d := Detection{Tried: len(r.parsers), Sampled: len(s.Lines), Leading: s.Leading}
-	var buf []byte
-	scorers := make([]func(*jfs.Entry, []byte) bool, len(r.parsers))
-	for i, p := range r.parsers {
-		scorers[i] = r.lineScorer(p, &buf)
-		if scorers[i] != nil {
+	for _, k := range r.scoring {
+		if k != scoreNone {
 			d.Scored++
 		}
 	}
+	var buf []byte
 	// A head matched after leading lines wins whatever the scores, so it
 	// is looked for first: then only its own lines need scoring. The
 	// fewest lines skipped first, then registry order.
 	for _, h := range s.Heads {
 		for i, p := range r.parsers {
-			if scorers[i] != nil && p.Match(e, h) {
+			if r.scoring[i] != scoreNone && p.Match(e, h) {
 				d.Parser, d.Nearest = p, p.Name()
 				for _, l := range s.Lines {
-					if scorers[i](e, l) {
+					if r.scoreLine(i, e, l, &buf) {
 						d.Accepted++
 					}
 				}
@@ -151,8 +170,7 @@ func (r *Registry) Detect(e *jfs.Entry, s Sample) Detection {
 	}
 	var best Parser
 	for i, p := range r.parsers {
-		score := scorers[i]
-		if score == nil {
+		if r.scoring[i] == scoreNone {
 			continue
 		}
 		n := 0
@@ -164,7 +182,7 @@ func (r *Registry) Detect(e *jfs.Entry, s Sample) Detection {
 			if n+len(s.Lines)-j <= d.Accepted {
 				break
 			}
-			if score(e, l) {
+			if r.scoreLine(i, e, l, &buf) {
 				n++
 			}
 		}

@@ -165,11 +165,19 @@ func (e *RecordError) Unwrap() error { return e.Err }
 // file against the text formats (see ScoreLines).
 type Registry struct {
 	parsers []Parser
-	byLine  map[Parser]bool // see ScoreLines
+	// scoring says, per parser (same index), how Detect scores a line
+	// with it: decided once here rather than looked up (an interface-keyed
+	// map and a closure per parser) on every file no parser takes by its
+	// head, which is most files of a disk image. See ScoreLines.
+	scoring []lineScoring
 }
 
 // NewRegistry returns a registry trying ps in order.
-func NewRegistry(ps ...Parser) *Registry { return &Registry{parsers: ps} }
+func NewRegistry(ps ...Parser) *Registry {
+	r := &Registry{parsers: ps}
+	r.scoringInit()
+	return r
+}
 
 // Parsers lists the registered parsers in match order.
 func (r *Registry) Parsers() []Parser { return append([]Parser(nil), r.parsers...) }
