@@ -157,10 +157,16 @@ func TestTimelineView(t *testing.T) {
 // left as it was; an older one without events is made again.
 // testdata/format3-case.db was written by the store before format 4
 // (commit df4141f, storetest.Events() in one run; then VACUUMed to 1 KiB
-// pages with the sqlite3 tool, to keep it small).
+// pages with the sqlite3 tool, to keep it small); format4-case.db by the
+// store of commit ed0514b the same way (a program opening a store,
+// BeginRun, Write, FinishWrites, FinishRun, Close).
 func TestRefusesOtherFormats(t *testing.T) {
 	ctx := context.Background()
 	fixture, err := os.ReadFile(filepath.Join("testdata", "format3-case.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixture4, err := os.ReadFile(filepath.Join("testdata", "format4-case.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,6 +197,21 @@ func TestRefusesOtherFormats(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	emptied4 := func(path string) {
+		if err := os.WriteFile(path, fixture4, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		db, err := sql.Open("sqlite", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if _, err := db.Exec(`DELETE FROM event_rows`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reads := fmt.Sprintf("reads version %d only", FormatVersion)
+	newerV := fmt.Sprintf("format version %d", FormatVersion+1)
 	for _, c := range []struct {
 		name    string
 		make    func(path string)
@@ -201,9 +222,15 @@ func TestRefusesOtherFormats(t *testing.T) {
 			if err := os.WriteFile(path, fixture, 0o644); err != nil {
 				t.Fatal(err)
 			}
-		}, 3, []string{"format version 3", "reads version 4 only", "does not convert older stores", "analyze the evidence again"}},
-		{"format 5 with events", newer, 5, []string{"format version 5", "written by a newer jejak", "reads version 4 only"}},
+		}, 3, []string{"format version 3", reads, "does not convert older stores", "analyze the evidence again"}},
+		{"format 4 with events", func(path string) {
+			if err := os.WriteFile(path, fixture4, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, 4, []string{"format version 4", reads, "does not convert older stores", "analyze the evidence again"}},
+		{"newer format with events", newer, FormatVersion + 1, []string{newerV, "written by a newer jejak", reads}},
 		{"format 3 without events", emptied, 3, nil},
+		{"format 4 without events", emptied4, 4, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "case.db")

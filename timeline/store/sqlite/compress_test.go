@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -11,40 +12,46 @@ import (
 	"github.com/jejak-forensics/jejak/timeline/storetest"
 )
 
-// TestStoredDocuments: each event is stored once, compressed: its frame
-// holds neither the JSON text as such nor the event ID, the view events
-// gives back exactly the document ScanRaw and Search see, and a parser
-// with enough events in a batch gets a dictionary that its frames name.
+// TestStoredDocuments: each event is stored once, compressed in a block
+// of consecutive events: a block holds neither the JSON text as such nor
+// the event IDs, rows name their block and slot, the view events gives
+// back exactly the document ScanRaw and Search see.
 func TestStoredDocuments(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
-	evs := events(500, "aa") // one parser, enough for a dictionary
+	evs := events(500, "aa")
 	evs = append(evs, storetest.Events()...)
 	if _, err := s.Write(ctx, evs); err != nil {
 		t.Fatal(err)
-	}
-	var dicts int
-	s.DB().QueryRow(`SELECT count(*) FROM dicts WHERE parser = ?`, evs[0].Jejak.Provenance.Parser).Scan(&dicts)
-	if dicts != 1 {
-		t.Errorf("%d dictionaries for %s, want 1", dicts, evs[0].Jejak.Provenance.Parser)
 	}
 	raw := map[string]string{}
 	if err := s.ScanRaw(ctx, func(id string, doc []byte) error { raw[id] = string(doc); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := s.DB().Query(`SELECT e.id, e.doc, r.z FROM events e JOIN event_rows r ON r.rowid = e.rowid`)
+	searched := map[string]string{}
+	if err := s.Search(ctx, timeline.Query{}, func(e *timeline.Event) error { searched[e.Jejak.ID] = e.Message; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := s.DB().Query(`SELECT id, doc, blk, slot FROM events`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	n, stored, text := 0, 0, 0
+	n := 0
+	text := 0
+	perBlock := map[int64]int{}
 	for rows.Next() {
-		var id, z []byte
+		var id []byte
 		var doc string
-		if err := rows.Scan(&id, &doc, &z); err != nil {
+		var blk, slot int64
+		if err := rows.Scan(&id, &doc, &blk, &slot); err != nil {
 			t.Fatal(err)
 		}
 		n++
+		perBlock[blk]++
+		if slot < 0 || slot >= blockRows {
+			t.Errorf("slot %d", slot)
+		}
 		h := hex.EncodeToString(id)
 		if doc != raw[h] {
 			t.Errorf("%s: the view's doc differs from ScanRaw's:\n%s\n%s", h, doc, raw[h])
@@ -53,18 +60,212 @@ func TestStoredDocuments(t *testing.T) {
 		if err := json.Unmarshal([]byte(doc), &e); err != nil || e.Jejak.ID != h {
 			t.Errorf("%s: doc is not the event's JSON (%v, ID %q)", h, err, e.Jejak.ID)
 		}
-		if strings.Contains(string(z), h) || strings.Contains(string(z), `"message"`) {
-			t.Errorf("%s: the stored frame holds the ID or plain JSON", h)
+		if m, ok := searched[h]; !ok || m != e.Message {
+			t.Errorf("%s: Search gave message %q (%v), the view %q", h, m, ok, e.Message)
 		}
-		stored += len(z)
 		text += len(doc)
 	}
 	if n != len(evs) {
 		t.Errorf("%d rows, want %d", n, len(evs))
 	}
-	if stored*4 > text {
-		t.Errorf("frames %d bytes for %d bytes of JSON: less than 4:1", stored, text)
+	// 508 events in one chunk: blocks of blockRows, the last one short.
+	if want := (len(evs) + blockRows - 1) / blockRows; len(perBlock) != want {
+		t.Errorf("%d blocks hold rows, want %d", len(perBlock), want)
 	}
+	brows, err := s.DB().Query(`SELECT z FROM blocks`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer brows.Close()
+	stored := 0
+	for brows.Next() {
+		var z []byte
+		if err := brows.Scan(&z); err != nil {
+			t.Fatal(err)
+		}
+		for id := range raw {
+			if strings.Contains(string(z), id) {
+				t.Errorf("a stored block holds the event ID %s", id)
+			}
+		}
+		if strings.Contains(string(z), `"message"`) {
+			t.Error("a stored block holds plain JSON")
+		}
+		stored += len(z)
+	}
+	if stored*8 > text {
+		t.Errorf("blocks %d bytes for %d bytes of JSON: less than 8:1", stored, text)
+	}
+}
+
+// TestDuplicateBlocksNotStored: writing the same events again into a
+// store with its unique index stores no block for them (a second ingest
+// of the same evidence must not grow the store).
+func TestDuplicateBlocksNotStored(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	evs := events(300, "ab")
+	if _, err := s.Write(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	count := func() (n int) {
+		s.DB().QueryRow(`SELECT count(*) FROM blocks`).Scan(&n)
+		return n
+	}
+	before := count()
+	st, err := s.Write(ctx, evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Inserted != 0 || st.Duplicates != len(evs) {
+		t.Errorf("second Write: %+v, want %d duplicates", st, len(evs))
+	}
+	if after := count(); after != before {
+		t.Errorf("%d blocks after writing the same events again, %d before", after, before)
+	}
+}
+
+// TestBlockCacheBound: a reader's cache of decoded blocks stays under its
+// bound, however the rows are read; read in storage order each block is
+// decoded once, read against it (every slot across all blocks in turn)
+// blocks are decoded again once the cache is full.
+func TestBlockCacheBound(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	evs := events(blockRows*40, "ac")
+	if _, err := s.Write(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	fetch, closeFetch, err := blockFetcher(ctx, s.DB())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeFetch()
+	var ids []int64
+	rows, err := s.DB().Query(`SELECT id FROM blocks ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id int64
+		rows.Scan(&id)
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if len(ids) != 40 {
+		t.Fatalf("%d blocks, want 40", len(ids))
+	}
+	one := newBlockCache(1<<30, fetch)
+	b, err := one.get(ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := len(b.data)
+	for _, c := range []struct {
+		name      string
+		max       int
+		across    bool
+		minDecode int // decoded bytes, in blocks
+		maxDecode int
+	}{
+		{"in order, small cache", 2 * size, false, 40, 40},
+		{"across, small cache", 4 * size, true, 40 * blockRows, 40 * blockRows},
+		{"across, large cache", 64 * size, true, 40, 40},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cache := newBlockCache(c.max, fetch)
+			read := func(blk int64, slot int64) {
+				b, err := cache.get(blk)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := b.doc(slot); err != nil {
+					t.Fatal(err)
+				}
+				if cache.used > c.max+size {
+					t.Fatalf("cache holds %d bytes, bound %d", cache.used, c.max)
+				}
+			}
+			if c.across {
+				for slot := range int64(blockRows) {
+					for _, id := range ids {
+						read(id, slot)
+					}
+				}
+			} else {
+				for _, id := range ids {
+					for slot := range int64(blockRows) {
+						read(id, slot)
+					}
+				}
+			}
+			blocks := int(cache.decoded / int64(size))
+			if blocks < c.minDecode*9/10 || blocks > c.maxDecode*11/10 {
+				t.Errorf("decoded about %d blocks, want %d to %d", blocks, c.minDecode, c.maxDecode)
+			}
+		})
+	}
+	if _, err := newBlockCache(1<<20, fetch).get(ids[len(ids)-1] + 1); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("a block that does not exist: %v", err)
+	}
+}
+
+// FuzzParseBlock: any bytes as a decompressed block either parse into
+// documents that lie inside them, in order, or are an error; a block made
+// by appendBlock parses back into its documents.
+func FuzzParseBlock(f *testing.F) {
+	f.Add(appendBlock(nil, [][]byte{[]byte(`{"a":1}`), []byte(`{"b":2}`)}))
+	f.Add(appendBlock(nil, nil))
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	f.Add([]byte{2, 200, 1, 1, 'x'})
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		b, err := parseBlock(raw)
+		if err == nil {
+			prev := 0
+			for i, end := range b.ends {
+				if end < prev || end > len(b.data) {
+					t.Fatalf("document %d ends at %d (previous %d, data %d)", i, end, prev, len(b.data))
+				}
+				d, err := b.doc(int64(i))
+				if err != nil || len(d) != end-prev {
+					t.Fatalf("doc(%d): %d bytes, %v", i, len(d), err)
+				}
+				prev = end
+			}
+			if _, err := b.doc(int64(len(b.ends))); err == nil {
+				t.Fatal("a slot past the end")
+			}
+		}
+		// raw cut into documents as a block: parses back.
+		var docs [][]byte
+		for i := 0; i < len(raw); i += 7 {
+			docs = append(docs, raw[i:min(i+7, len(raw))])
+		}
+		b, err = parseBlock(appendBlock(nil, docs))
+		if err != nil || len(b.ends) != len(docs) {
+			t.Fatalf("a block of %d documents: %v", len(docs), err)
+		}
+		for i, d := range docs {
+			if got, _ := b.doc(int64(i)); !bytes.Equal(got, d) {
+				t.Fatalf("document %d: %q, want %q", i, got, d)
+			}
+		}
+	})
+}
+
+// FuzzDecodeBlock: any stored frame either decodes into a block or is an
+// error, and never into more than maxBlockBytes.
+func FuzzDecodeBlock(f *testing.F) {
+	var raw []byte
+	f.Add(compressBlock(nil, [][]byte{[]byte(`{"a":1}`), []byte(`{"b":2}`)}, &raw))
+	f.Add(compressBlock(nil, nil, &raw))
+	f.Add([]byte{0x24, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, z []byte) {
+		b, err := decodeBlock(z)
+		if err == nil && len(b.data) > maxBlockBytes {
+			t.Fatalf("%d bytes decoded", len(b.data))
+		}
+	})
 }
 
 // TestEventsViewWrites: DELETE and UPDATE of doc through the view events

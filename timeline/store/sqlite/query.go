@@ -115,15 +115,12 @@ func (s *Store) Query(ctx context.Context, f *query.Filter, q timeline.Query, fn
 		return err
 	}
 	defer conn.Close()
-	if err := s.loadDicts(ctx, conn); err != nil {
-		return err
-	}
 	w, args, err := queryWhere(ctx, conn, f, q)
 	if err != nil {
 		return err
 	}
 	// The view events: the filter may test doc and user_name.
-	stmt := "SELECT id, z FROM events" + w + " ORDER BY ts, id"
+	stmt := "SELECT id, blk, slot FROM events" + w + " ORDER BY ts, id"
 	if q.Limit > 0 {
 		stmt += fmt.Sprintf(" LIMIT %d", q.Limit)
 	}
@@ -132,7 +129,7 @@ func (s *Store) Query(ctx context.Context, f *query.Filter, q timeline.Query, fn
 		return fmt.Errorf("query %q: %w", f, err)
 	}
 	defer rows.Close()
-	return streamRows(ctx, rows, fn)
+	return streamRows(ctx, s.db, rows, fn)
 }
 
 // QueryCount returns how many events a Query would stream.

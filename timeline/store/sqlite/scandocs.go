@@ -3,88 +3,181 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"fmt"
+	"io"
 )
 
 // ScanDocs calls fn with every event's ID, run and document (the JSON the
-// view events gives as doc), in storage order (rowid). It reads the
-// compressed rows of event_rows and decompresses them in Go with the
-// store's own codec, not through the SQL function jejak_doc: going through
-// SQL cost a store digest of 500k events 2.4 CPU-s more (each document was
-// copied into a SQLite value, converted to a Go string and back). The
-// documents are byte for byte those of the view, so a digest over them
-// equals one made through SQL.
+// view events gives as doc), in storage order (rowid). It reads the rows
+// of event_rows and their blocks and decompresses them in Go, not through
+// the SQL function jejak_doc: the documents are byte for byte those of
+// the view.
 //
 // db is any connection pool to a case.db, also one opened read-only
-// without Open (a write-protected copy): the store's dictionaries are read
-// here. A store without event_rows (a format before 4 that could not be
-// upgraded, read-only) is read through its table events.
+// without Open (a write-protected copy). A store without event_rows (a
+// format before 4, read-only) is read through its table events; one of
+// format 4 (compressed against dictionaries this jejak no longer reads)
+// is refused.
 //
 // id and doc are valid only during the call; fn keeps a copy if it needs one.
 func ScanDocs(ctx context.Context, db *sql.DB, fn func(id []byte, run int64, doc []byte) error) error {
-	var n int
-	if err := db.QueryRowContext(ctx,
-		`SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('event_rows', 'dicts')`).Scan(&n); err != nil {
-		return fmt.Errorf("scan documents: %w", err)
-	}
-	if n < 2 {
-		return scanDocsSQL(ctx, db, fn)
-	}
-	if err := registerStoredDicts(ctx, db); err != nil {
-		return err
-	}
-	rows, err := db.QueryContext(ctx, `SELECT id, run, z FROM event_rows ORDER BY rowid`)
+	layout, err := storeLayout(ctx, db)
 	if err != nil {
 		return fmt.Errorf("scan documents: %w", err)
 	}
-	defer rows.Close()
-	var (
-		id, z   sql.RawBytes
-		run     int64
-		doc     []byte
-		scratch []byte
-	)
-	for rows.Next() {
-		if err := rows.Scan(&id, &run, &z); err != nil {
-			return fmt.Errorf("scan documents: %w", err)
-		}
-		doc, err = decompress(doc[:0], z, id, &scratch)
-		if err != nil {
-			return fmt.Errorf("scan documents: event %x: %w", []byte(id), err)
-		}
-		if err := fn(id, run, doc); err != nil {
-			return err
-		}
+	switch layout {
+	case layoutPlain:
+		return scanDocsSQL(ctx, db, fn)
+	case layoutNone:
+		return nil
 	}
-	if err := rows.Err(); err != nil {
+	if err := scanBlocks(ctx, db, `SELECT id, blk, slot, run FROM event_rows ORDER BY rowid`, nil, fn); err != nil {
 		return fmt.Errorf("scan documents: %w", err)
 	}
 	return nil
 }
 
-// registerStoredDicts adds the store's dictionaries to the process's
-// decoder. Store.loadDicts does it for an opened Store; ScanDocs has only
-// the connection pool, and needs the dictionaries for reading only.
-func registerStoredDicts(ctx context.Context, db *sql.DB) error {
-	rows, err := db.QueryContext(ctx, `SELECT id, content FROM dicts ORDER BY rowid`)
+const (
+	layoutNone   = iota // no events table at all
+	layoutPlain         // formats 0–3: documents as text in the table events
+	layoutBlocks        // format 5
+)
+
+// storeLayout tells how db keeps its events; format 4 is an error.
+func storeLayout(ctx context.Context, db *sql.DB) (int, error) {
+	has := map[string]bool{}
+	rows, err := db.QueryContext(ctx, `SELECT name FROM sqlite_schema WHERE type = 'table' AND name IN ('event_rows', 'blocks', 'events')`)
 	if err != nil {
-		return fmt.Errorf("read document dictionaries: %w", err)
+		return 0, err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var id int64
-		var content []byte
-		if err := rows.Scan(&id, &content); err != nil {
-			return fmt.Errorf("read document dictionaries: %w", err)
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return 0, err
 		}
-		if err := registerDict(uint32(id), content); err != nil {
-			return err
-		}
+		has[n] = true
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read document dictionaries: %w", err)
+		return 0, err
 	}
-	return nil
+	switch {
+	case has["event_rows"] && has["blocks"]:
+		return layoutBlocks, nil
+	case has["event_rows"]:
+		var v int
+		if err := db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v); err != nil {
+			return 0, err
+		}
+		return 0, fmt.Errorf("case store format %d (documents compressed one by one against dictionaries): this jejak reads format %d only", v, FormatVersion)
+	case has["events"]:
+		return layoutPlain, nil
+	}
+	return layoutNone, nil
+}
+
+// Digest writes the events as stored to w, for a custody digest: every
+// row of event_rows in storage order (rowid), then every block in block
+// order, each field length-prefixed so that no two different stores
+// write the same bytes by shifting bytes between fields. It reads the
+// stored bytes only (no document is decompressed), and returns how many
+// events there are. A row or block changed, added or removed, a row
+// moved, changes what is written.
+//
+// A store of a format before 4 writes its documents as text (ScanDocs);
+// one of format 4 is refused. db as for ScanDocs.
+func Digest(ctx context.Context, db *sql.DB, w io.Writer) (int64, error) {
+	layout, err := storeLayout(ctx, db)
+	if err != nil {
+		return 0, fmt.Errorf("store digest: %w", err)
+	}
+	var n int64
+	switch layout {
+	case layoutNone:
+		return 0, nil
+	case layoutPlain:
+		var buf []byte
+		err := scanDocsSQL(ctx, db, func(id []byte, run int64, doc []byte) error {
+			buf = appendField(buf[:0], id)
+			buf = binary.BigEndian.AppendUint64(buf, uint64(run))
+			buf = appendField(buf, doc)
+			n++
+			_, err := w.Write(buf)
+			return err
+		})
+		return n, err
+	}
+	// Each value as SQLite stores it: NULL, integer, real, text or blob,
+	// tagged, so that a column changed from one type to another shows.
+	if n, err = digestTable(ctx, db, w, `SELECT id, ts, action, parser, source_ip, run, blk, slot FROM event_rows ORDER BY rowid`); err != nil {
+		return 0, fmt.Errorf("store digest of event_rows: %w", err)
+	}
+	// A mark between the tables: rows cannot pass for blocks.
+	if _, err := w.Write([]byte("\x00blocks\x00")); err != nil {
+		return 0, err
+	}
+	if _, err = digestTable(ctx, db, w, `SELECT id, z FROM blocks ORDER BY id`); err != nil {
+		return 0, fmt.Errorf("store digest of blocks: %w", err)
+	}
+	return n, nil
+}
+
+func appendField(dst, b []byte) []byte {
+	dst = binary.BigEndian.AppendUint64(dst, uint64(len(b)))
+	return append(dst, b...)
+}
+
+// digestTable writes every value of every row of query to w, each tagged
+// with its type (1 NULL, 2 integer, 3 real, 4 text, 5 blob) and
+// length-prefixed, and returns the number of rows.
+func digestTable(ctx context.Context, db *sql.DB, w io.Writer, query string) (int64, error) {
+	rows, err := db.QueryContext(ctx, query)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return 0, err
+	}
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	var (
+		buf []byte
+		n   int64
+	)
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return 0, err
+		}
+		buf = buf[:0]
+		for _, v := range vals {
+			switch x := v.(type) {
+			case nil:
+				buf = append(buf, 1)
+			case int64:
+				buf = binary.BigEndian.AppendUint64(append(buf, 2), uint64(x))
+			case float64:
+				buf = append(buf, 3)
+				buf = appendField(buf, fmt.Appendf(nil, "%v", x))
+			case string:
+				buf = appendField(append(buf, 4), []byte(x))
+			case []byte:
+				buf = appendField(append(buf, 5), x)
+			default:
+				return 0, fmt.Errorf("a stored value of type %T", v)
+			}
+		}
+		if _, err := w.Write(buf); err != nil {
+			return 0, err
+		}
+		n++
+	}
+	return n, rows.Err()
 }
 
 // scanDocsSQL is ScanDocs on a store whose events is a table of plain

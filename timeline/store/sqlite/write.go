@@ -23,18 +23,20 @@ type row struct {
 	far                  bool // ts is farTS: the time is outside date_nanos
 	action, parser, addr string
 	doc                  []byte // JSON, in chunk.buf
-	z                    []byte // the stored frame, in chunk.zbuf
-	zlen                 int
+	slot                 int64  // its place in its block
 }
 
 // chunk is a run of encoded events. Chunks are recycled, so that encoding
 // allocates nothing once their buffers have grown to size.
 type chunk struct {
-	rows []row
-	buf  []byte
-	zbuf []byte
-	err  error
-	done chan struct{}
+	rows   []row
+	buf    []byte
+	blocks []outBlock
+	zbuf   []byte // the blocks' frames
+	zlens  []int
+	raw    []byte // a block before compression
+	err    error
+	done   chan struct{}
 }
 
 // encode finalizes (when needed) and encodes evs into c.
@@ -115,8 +117,6 @@ func (s *Store) encodeAhead(batch []*timeline.Event) (chunks <-chan *chunk, rele
 	stop := make(chan struct{})
 	go func() {
 		defer close(out)
-		prev := make(chan struct{})
-		close(prev)
 		for lo := 0; lo < len(batch); lo += encodeChunk {
 			var c *chunk
 			select {
@@ -126,15 +126,10 @@ func (s *Store) encodeAhead(batch []*timeline.Event) (chunks <-chan *chunk, rele
 			}
 			c.done = make(chan struct{})
 			evs := batch[lo:min(lo+encodeChunk, len(batch))]
-			// Chunks choose their dictionaries in order (compressChunk).
-			after, decided := prev, make(chan struct{})
-			prev = decided
 			go func() {
 				c.encode(evs)
 				if c.err == nil {
-					c.err = s.compressChunk(c, after, decided)
-				} else {
-					close(decided)
+					c.err = s.compressChunk(c)
 				}
 				close(c.done)
 			}()
@@ -175,12 +170,18 @@ type rawStmt interface {
 }
 
 const (
-	insertRows = 64
-	insertCols = 7
+	insertRows = blockRows
+	insertCols = 8
 )
 
-// Write inserts a batch in one transaction. Finalizing and encoding run on
-// all cores, ahead of the inserts, which SQLite runs on one.
+// Write inserts a batch in one transaction. Finalizing, encoding and
+// compressing run on all cores, ahead of the inserts, which SQLite runs
+// on one.
+//
+// Each block's rows are one multi-row INSERT, then the block itself: a
+// block whose rows were all ignored as duplicates (the same evidence
+// ingested again) is not stored. A block some of whose rows were ignored
+// keeps their documents; nothing reads them.
 //
 // In a bulk run (see BeginRun) there is no unique index yet: an event that
 // repeats one written earlier in the run is counted as inserted here, and
@@ -215,12 +216,16 @@ func (s *Store) Write(ctx context.Context, batch []*timeline.Event) (timeline.Wr
 				tx.Rollback()
 			}
 		}()
-		pending := s.codec.takePending()
-		defer func() {
-			if !committed {
-				s.codec.keepPending(pending)
-			}
-		}()
+		// Block numbers are given here, in the transaction: rows name
+		// their block before it is inserted.
+		next, err := s.nextBlock(conn)
+		if err != nil {
+			return err
+		}
+		blockIns, err := s.blockStmt(conn)
+		if err != nil {
+			return err
+		}
 		args := make([]driver.NamedValue, 0, insertRows*insertCols)
 		for c := range chunks {
 			<-c.done
@@ -230,8 +235,8 @@ func (s *Store) Write(ctx context.Context, batch []*timeline.Event) (timeline.Wr
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			for lo := 0; lo < len(c.rows); lo += insertRows {
-				part := c.rows[lo:min(lo+insertRows, len(c.rows))]
+			for _, b := range c.blocks {
+				part := c.rows[b.first : b.first+b.n]
 				stmt, err := s.insertStmt(conn, len(part))
 				if err != nil {
 					return err
@@ -246,8 +251,8 @@ func (s *Store) Write(ctx context.Context, batch []*timeline.Event) (timeline.Wr
 						driver.NamedValue{Ordinal: len(a) + 4, Value: nullable(r.parser)},
 						driver.NamedValue{Ordinal: len(a) + 5, Value: nullable(r.addr)},
 						driver.NamedValue{Ordinal: len(a) + 6, Value: s.run},
-						// The driver copies the blob at once.
-						driver.NamedValue{Ordinal: len(a) + 7, Value: r.z})
+						driver.NamedValue{Ordinal: len(a) + 7, Value: next},
+						driver.NamedValue{Ordinal: len(a) + 8, Value: r.slot})
 				}
 				res, err := stmt.ExecContext(bg, a)
 				if err != nil {
@@ -259,14 +264,16 @@ func (s *Store) Write(ctx context.Context, batch []*timeline.Event) (timeline.Wr
 				}
 				st.Inserted += int(n)
 				st.Duplicates += len(part) - int(n)
+				if n == 0 {
+					continue
+				}
+				// The driver copies the blob at once.
+				if _, err := blockIns.ExecContext(bg, []driver.NamedValue{{Ordinal: 1, Value: next}, {Ordinal: 2, Value: b.z}}); err != nil {
+					return fmt.Errorf("insert block %d: %w", next, err)
+				}
+				next++
 			}
 			release(c)
-		}
-		// Dictionaries this batch made (pending also holds those of a
-		// failed earlier batch) commit with the rows that need them.
-		pending = append(pending, s.codec.takePending()...)
-		if err := storeDicts(conn, pending); err != nil {
-			return err
 		}
 		if err := tx.Commit(); err != nil {
 			return fmt.Errorf("commit: %w", err)
@@ -283,6 +290,52 @@ func (s *Store) Write(ctx context.Context, batch []*timeline.Event) (timeline.Wr
 	return st, nil
 }
 
+// nextBlock is the number the next block gets: one past the largest
+// stored (the last entry of the blocks table's b-tree).
+func (s *Store) nextBlock(conn rawConn) (int64, error) {
+	ds, err := conn.PrepareContext(context.Background(), `SELECT coalesce(max(id), 0) + 1 FROM blocks`)
+	if err != nil {
+		return 0, fmt.Errorf("next block: %w", err)
+	}
+	defer ds.Close()
+	q, ok := ds.(driver.StmtQueryContext)
+	if !ok {
+		return 0, fmt.Errorf("sqlite driver statement %T cannot take a context", ds)
+	}
+	rows, err := q.QueryContext(context.Background(), nil)
+	if err != nil {
+		return 0, fmt.Errorf("next block: %w", err)
+	}
+	defer rows.Close()
+	v := make([]driver.Value, 1)
+	if err := rows.Next(v); err != nil {
+		return 0, fmt.Errorf("next block: %w", err)
+	}
+	n, ok := v[0].(int64)
+	if !ok {
+		return 0, fmt.Errorf("next block: %T", v[0])
+	}
+	return n, nil
+}
+
+// blockStmt returns the prepared INSERT of a block.
+func (s *Store) blockStmt(conn rawConn) (rawStmt, error) {
+	if s.blockIns != nil {
+		return s.blockIns, nil
+	}
+	ds, err := conn.PrepareContext(context.Background(), `INSERT INTO blocks(id, z) VALUES(?, ?)`)
+	if err != nil {
+		return nil, fmt.Errorf("prepare block insert: %w", err)
+	}
+	st, ok := ds.(rawStmt)
+	if !ok {
+		ds.Close()
+		return nil, fmt.Errorf("sqlite driver statement %T cannot take a context", ds)
+	}
+	s.blockIns = st
+	return st, nil
+}
+
 // insertStmt returns the prepared INSERT for n rows (n ≤ insertRows).
 // Multi-row INSERTs, because per-statement overhead costs more than
 // SQLite's own work for rows this small. OR IGNORE rather than ON CONFLICT
@@ -294,12 +347,12 @@ func (s *Store) insertStmt(conn rawConn, n int) (rawStmt, error) {
 		return st, nil
 	}
 	var b strings.Builder
-	b.WriteString(`INSERT OR IGNORE INTO event_rows(id, ts, action, parser, source_ip, run, z) VALUES `)
+	b.WriteString(`INSERT OR IGNORE INTO event_rows(id, ts, action, parser, source_ip, run, blk, slot) VALUES `)
 	for i := range n {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString("(?,?,?,?,?,?,?)")
+		b.WriteString("(?,?,?,?,?,?,?,?)")
 	}
 	ds, err := conn.PrepareContext(context.Background(), b.String())
 	if err != nil {
@@ -320,7 +373,7 @@ func (s *Store) insertStmt(conn rawConn, n int) (rawStmt, error) {
 // closeInserts closes the prepared inserts, on the connection they belong
 // to.
 func (s *Store) closeInserts() error {
-	if len(s.ins) == 0 {
+	if len(s.ins) == 0 && s.blockIns == nil {
 		return nil
 	}
 	return s.w.Raw(func(any) error {
@@ -328,6 +381,10 @@ func (s *Store) closeInserts() error {
 		for n, st := range s.ins {
 			errs = append(errs, st.Close())
 			delete(s.ins, n)
+		}
+		if s.blockIns != nil {
+			errs = append(errs, s.blockIns.Close())
+			s.blockIns = nil
 		}
 		return errors.Join(errs...)
 	})
