@@ -3,9 +3,11 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/binary"
 	"fmt"
 	"io"
+	"math"
 )
 
 // ScanDocs calls fn with every event's ID, run and document (the JSON the
@@ -130,54 +132,58 @@ func appendField(dst, b []byte) []byte {
 
 // digestTable writes every value of every row of query to w, each tagged
 // with its type (1 NULL, 2 integer, 3 real, 4 text, 5 blob) and
-// length-prefixed, and returns the number of rows.
+// length-prefixed, and returns the number of rows. It reads through the
+// driver's own rows (sql.Conn.Raw): database/sql's conversion of each
+// value into an any cost more than the digest's hashing.
 func digestTable(ctx context.Context, db *sql.DB, w io.Writer, query string) (int64, error) {
-	rows, err := db.QueryContext(ctx, query)
+	conn, err := db.Conn(ctx)
 	if err != nil {
 		return 0, err
 	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return 0, err
-	}
-	vals := make([]any, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	var (
-		buf []byte
-		n   int64
-	)
-	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
-			return 0, err
+	defer conn.Close()
+	var n int64
+	err = conn.Raw(func(dc any) error {
+		qc, ok := dc.(driver.QueryerContext)
+		if !ok {
+			return fmt.Errorf("sqlite driver connection %T cannot query", dc)
 		}
-		buf = buf[:0]
-		for _, v := range vals {
-			switch x := v.(type) {
-			case nil:
-				buf = append(buf, 1)
-			case int64:
-				buf = binary.BigEndian.AppendUint64(append(buf, 2), uint64(x))
-			case float64:
-				buf = append(buf, 3)
-				buf = appendField(buf, fmt.Appendf(nil, "%v", x))
-			case string:
-				buf = appendField(append(buf, 4), []byte(x))
-			case []byte:
-				buf = appendField(append(buf, 5), x)
-			default:
-				return 0, fmt.Errorf("a stored value of type %T", v)
+		rows, err := qc.QueryContext(ctx, query, nil)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		vals := make([]driver.Value, len(rows.Columns()))
+		var buf []byte
+		for {
+			if err := rows.Next(vals); err == io.EOF {
+				return nil
+			} else if err != nil {
+				return err
 			}
+			buf = buf[:0]
+			for _, v := range vals {
+				switch x := v.(type) {
+				case nil:
+					buf = append(buf, 1)
+				case int64:
+					buf = binary.BigEndian.AppendUint64(append(buf, 2), uint64(x))
+				case float64:
+					buf = binary.BigEndian.AppendUint64(append(buf, 3), math.Float64bits(x))
+				case string:
+					buf = appendField(append(buf, 4), []byte(x))
+				case []byte:
+					buf = appendField(append(buf, 5), x)
+				default:
+					return fmt.Errorf("a stored value of type %T", v)
+				}
+			}
+			if _, err := w.Write(buf); err != nil {
+				return err
+			}
+			n++
 		}
-		if _, err := w.Write(buf); err != nil {
-			return 0, err
-		}
-		n++
-	}
-	return n, rows.Err()
+	})
+	return n, err
 }
 
 // scanDocsSQL is ScanDocs on a store whose events is a table of plain
