@@ -71,7 +71,7 @@ const (
 	blockBytes = 256 << 10
 	// readCacheBytes bounds the decoded blocks one reader (a Search, a
 	// ScanRaw, ScanDocs) keeps.
-	readCacheBytes = 32 << 20
+	readCacheBytes = 16 << 20
 	// maxBlockBytes: a block larger than this once decoded is refused (a
 	// damaged or forged frame must not make a reader allocate without
 	// bound). The writer cuts blocks at blockBytes; one document larger
@@ -174,10 +174,10 @@ func appendBlock(dst []byte, docs [][]byte) []byte {
 }
 
 // block is a decoded block: document i is data[ends[i-1]:ends[i]]
-// (ends[-1] is 0).
+// (ends[-1] is 0). raw is the whole decompressed block, data a part of it.
 type block struct {
-	data []byte
-	ends []int
+	raw, data []byte
+	ends      []int
 }
 
 func (b *block) doc(slot int64) ([]byte, error) {
@@ -221,15 +221,15 @@ func parseBlock(raw []byte) (*block, error) {
 	if uint64(len(data)) != total {
 		return nil, fmt.Errorf("block: %d bytes of documents, the lengths say %d", len(data), total)
 	}
-	return &block{data: data, ends: ends}, nil
+	return &block{raw: raw, data: data, ends: ends}, nil
 }
 
 // decodeBlock decompresses a stored frame (without its magic) and reads
-// its layout.
-func decodeBlock(z []byte) (*block, error) {
-	frame := make([]byte, 0, len(zstdMagic)+len(z))
-	frame = append(append(frame, zstdMagic...), z...)
-	raw, err := blockDec.DecodeAll(frame, nil)
+// its layout. The block is decompressed into dst's memory when it has
+// room; frame is scratch.
+func decodeBlock(z, dst []byte, frame *[]byte) (*block, error) {
+	*frame = append(append((*frame)[:0], zstdMagic...), z...)
+	raw, err := blockDec.DecodeAll(*frame, dst[:0])
 	if err != nil {
 		return nil, fmt.Errorf("decompress stored block: %w", err)
 	}
@@ -255,6 +255,9 @@ type blockCache struct {
 	byID      map[int64]*list.Element
 	lru       list.List // of *cached, most recent first
 	fetch     func(id int64) ([]byte, error)
+	// spare is the memory of the block dropped last, reused for the next
+	// one decoded: a scan would otherwise allocate every block anew.
+	spare, frame []byte
 	// decoded counts the bytes decompressed (tests check the bound and
 	// the reuse).
 	decoded int64
@@ -278,7 +281,8 @@ func (c *blockCache) get(id int64) (*block, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := decodeBlock(z)
+	b, err := decodeBlock(z, c.spare, &c.frame)
+	c.spare = nil
 	if err != nil {
 		return nil, fmt.Errorf("block %d: %w", id, err)
 	}
@@ -291,16 +295,35 @@ func (c *blockCache) get(id int64) (*block, error) {
 		c.lru.Remove(el)
 		delete(c.byID, old.id)
 		c.used -= len(old.b.data)
+		c.spare = old.b.raw
 	}
 	return b, nil
 }
 
-// blockFetcher returns a function reading one block's frame through db,
-// and a function to close its statement.
+// blockFetcher returns a function reading one block's frame through a
+// connection of db's own, and a function to give the connection back.
+// The connection reads with a small page cache: a scan reads each block
+// once, and the pages would otherwise stay in the pool's large query
+// cache (cacheSize), tens of MB beside the reader's own blockCache.
 func blockFetcher(ctx context.Context, db *sql.DB) (func(id int64) ([]byte, error), func(), error) {
-	st, err := db.PrepareContext(ctx, `SELECT z FROM blocks WHERE id = ?`)
+	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read blocks: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, `PRAGMA `+fetchCacheSize); err != nil {
+		conn.Close()
+		return nil, nil, fmt.Errorf("read blocks: %w", err)
+	}
+	st, err := conn.PrepareContext(ctx, `SELECT z FROM blocks WHERE id = ?`)
+	if err != nil {
+		conn.Close()
+		return nil, nil, fmt.Errorf("read blocks: %w", err)
+	}
+	done := func() {
+		st.Close()
+		// Back to the pool with the size it came with.
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA `+cacheSize)
+		conn.Close()
 	}
 	return func(id int64) ([]byte, error) {
 		var z []byte
@@ -311,7 +334,7 @@ func blockFetcher(ctx context.Context, db *sql.DB) (func(id int64) ([]byte, erro
 			return nil, fmt.Errorf("read block %d: %w", id, err)
 		}
 		return z, nil
-	}, func() { st.Close() }, nil
+	}, done, nil
 }
 
 // sqlCache is jejak_doc's cache: the last few blocks it decoded, each
@@ -335,7 +358,8 @@ func sqlBlockOf(z []byte) (*block, error) {
 		}
 	}
 	sqlCache.mu.Unlock()
-	b, err := decodeBlock(z)
+	var frame []byte
+	b, err := decodeBlock(z, nil, &frame)
 	if err != nil {
 		return nil, err
 	}

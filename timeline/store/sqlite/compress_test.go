@@ -261,7 +261,8 @@ func FuzzDecodeBlock(f *testing.F) {
 	f.Add(compressBlock(nil, nil, &raw))
 	f.Add([]byte{0x24, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, z []byte) {
-		b, err := decodeBlock(z)
+		var frame []byte
+		b, err := decodeBlock(z, nil, &frame)
 		if err == nil && len(b.data) > maxBlockBytes {
 			t.Fatalf("%d bytes decoded", len(b.data))
 		}

@@ -197,6 +197,7 @@ const (
 	cacheSize      = "cache_size(-32768)"
 	bulkCacheSize  = "cache_size(-2048)"
 	buildCacheSize = "cache_size(-4096)"
+	fetchCacheSize = "cache_size(-1024)"
 )
 
 // Store is the SQLite case store. Writes must come from one goroutine; reads
