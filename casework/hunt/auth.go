@@ -421,6 +421,12 @@ type firstSeen struct {
 	cands int
 	folds map[string]*foldHost
 	gone  keySet
+	// idle: the first row after the cut-off came with nothing in the
+	// baseline. Rows come in time order, so the baseline stays empty and
+	// finish has nothing to compare with: the rows after the cut-off are
+	// not looked at (holding them was half of a hunt's own time, and most
+	// of its memory, on a log that starts after the cut-off).
+	idle bool
 }
 
 // maxKeptRows bounds the rows held for scanning candidates (each a few
@@ -518,6 +524,9 @@ func (f *firstSeen) candidate(s *seen) bool {
 }
 
 func (f *firstSeen) observe(ev *timeline.Event) {
+	if f.idle {
+		return
+	}
 	kind := classifyAuth(ev)
 	if kind == authNone {
 		return
@@ -528,6 +537,10 @@ func (f *firstSeen) observe(ev *timeline.Event) {
 	}
 	if !f.h.inScope(ev.Timestamp) {
 		f.baseline.add(key)
+		return
+	}
+	if f.baseline.empty() {
+		f.idle = true
 		return
 	}
 	if f.baseline.has(key) {
