@@ -383,11 +383,12 @@ func TestCustodyAttacksAreDetected(t *testing.T) {
 
 	t.Run("case.db: UPDATE of an event", func(t *testing.T) {
 		a := base.clone(t)
-		// Case store format 4 keeps each document as a compressed frame
-		// (event_rows.z) that only jejak decompresses: a plain SQLite
-		// client forges an event by giving it another event's document.
-		if n := sqlExec(t, filepath.Join(a.dir, "case.db"), `UPDATE event_rows SET z = (SELECT b.z FROM event_rows b
-			WHERE b.parser = event_rows.parser AND b.z <> event_rows.z LIMIT 1)
+		// Case store format 5 keeps the documents in compressed blocks
+		// that only jejak decompresses (event_rows.blk and slot say
+		// where): a plain SQLite client forges an event by pointing it at
+		// another event's document.
+		if n := sqlExec(t, filepath.Join(a.dir, "case.db"), `UPDATE event_rows SET (blk, slot) = (SELECT b.blk, b.slot FROM event_rows b
+			WHERE b.parser = event_rows.parser AND b.rowid <> event_rows.rowid LIMIT 1)
 			WHERE rowid = (SELECT min(rowid) FROM event_rows WHERE action LIKE '%ssh%')`); n == 0 {
 			t.Fatal("the UPDATE changed no row")
 		}
@@ -396,7 +397,7 @@ func TestCustodyAttacksAreDetected(t *testing.T) {
 
 	t.Run("case.db: DELETE of events", func(t *testing.T) {
 		a := base.clone(t)
-		// The rows themselves (case store format 4: events is a view over
+		// The rows themselves (case store format 5: events is a view over
 		// event_rows whose documents only jejak can decompress), as any
 		// SQLite client deletes them.
 		if n := sqlExec(t, filepath.Join(a.dir, "case.db"), `DELETE FROM event_rows WHERE action LIKE '%ssh%'`); n == 0 {
@@ -410,9 +411,10 @@ func TestCustodyAttacksAreDetected(t *testing.T) {
 		// Every row stays as digested; only what jejak reads through
 		// changes: the view leaves the intruder's address out.
 		sqlExec(t, filepath.Join(a.dir, "case.db"), `DROP VIEW timeline; DROP VIEW events;
-			CREATE VIEW events AS SELECT rowid AS rowid, id, ts, action, parser, source_ip, run, z,
-			jejak_doc(z, id) AS doc, json_extract(jejak_doc(z, id), '$.user.name') AS user_name
-			FROM event_rows WHERE source_ip IS NOT '203.0.113.50'`)
+			CREATE VIEW events AS SELECT e.rowid AS rowid, e.id AS id, e.ts AS ts, e.action AS action, e.parser AS parser,
+			e.source_ip AS source_ip, e.run AS run, e.blk AS blk, e.slot AS slot,
+			jejak_doc(b.z, e.slot, e.id) AS doc, json_extract(jejak_doc(b.z, e.slot, e.id), '$.user.name') AS user_name
+			FROM event_rows e LEFT JOIN blocks b ON b.id = e.blk WHERE e.source_ip IS NOT '203.0.113.50'`)
 		for _, args := range [][]string{{"verify", a.dir}, {"search", a.dir, "*"}} {
 			out, errOut, code := jejak(t, args...)
 			if code == 0 || !strings.Contains(out+errOut, "has been altered: view events is not the one jejak creates") {
