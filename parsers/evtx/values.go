@@ -194,8 +194,72 @@ func filetime(ft uint64) (time.Time, bool) {
 }
 
 // appendTime renders a time the way Windows renders SystemTime attributes
-// (RFC 3339, UTC, 7 fraction digits for FILETIME precision).
+// (RFC 3339, UTC, 7 fraction digits for FILETIME precision). Every record
+// renders two (its TimeCreated and its written time), so a UTC time of
+// years 0-9999 is rendered from its Unix seconds by integer arithmetic
+// (the days-to-civil-date conversion of H. Hinnant's chrono algorithms)
+// rather than by time.Time's Date and Clock; any other time the general
+// way (appendTimeSlow).
 func appendTime(out []byte, t time.Time, digits int) []byte {
+	if t.Location() != time.UTC || digits < 1 || digits > 9 {
+		return appendTimeSlow(out, t, digits)
+	}
+	secs := t.Unix()
+	days, sod := secs/86400, secs%86400
+	if sod < 0 {
+		days, sod = days-1, sod+86400
+	}
+	// Days since 0000-03-01, in eras of 400 years (146,097 days).
+	z := days + 719468
+	era := z / 146097
+	if z < 0 && z%146097 != 0 {
+		era--
+	}
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	y := yoe + era*400
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	d := doy - (153*mp+2)/5 + 1
+	m := mp + 3
+	if mp >= 10 {
+		m = mp - 9
+	}
+	if m <= 2 {
+		y++
+	}
+	if y < 0 || y > 9999 {
+		return appendTimeSlow(out, t, digits)
+	}
+	two := func(out []byte, v int64) []byte { return append(out, byte('0'+v/10), byte('0'+v%10)) }
+	out = two(out, y/100)
+	out = two(out, y%100)
+	out = append(out, '-')
+	out = two(out, m)
+	out = append(out, '-')
+	out = two(out, d)
+	out = append(out, 'T')
+	out = two(out, sod/3600)
+	out = append(out, ':')
+	out = two(out, sod/60%60)
+	out = append(out, ':')
+	out = two(out, sod%60)
+	out = append(out, '.')
+	frac := t.Nanosecond()
+	for i := 9; i > digits; i-- {
+		frac /= 10
+	}
+	var buf [9]byte
+	for i := digits - 1; i >= 0; i-- {
+		buf[i] = byte('0' + frac%10)
+		frac /= 10
+	}
+	out = append(out, buf[:digits]...)
+	return append(out, 'Z')
+}
+
+// appendTimeSlow is appendTime by time.Time's calendar.
+func appendTimeSlow(out []byte, t time.Time, digits int) []byte {
 	y, mo, d := t.Date()
 	h, mi, s := t.Clock()
 	out = appendPad(out, y, 4)

@@ -5,7 +5,8 @@
 // fields) and dropped, or written as a JSON line with -dump. It prints the
 // records, the process's CPU seconds (user+sys) and the allocations per
 // record, so that parse cost per record can be set beside evtx_dump's. It
-// is a benchmark driver, not part of jejak.
+// is a benchmark driver, not part of jejak; it runs with cmd/jejak's
+// collector pace (internal/gcpolicy).
 //
 //	evtxbench [-decode] [-n N] [-dump FILE] [-cpuprofile F] [-memprofile F] PATH...
 //
@@ -31,12 +32,16 @@ import (
 	"time"
 
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+	"github.com/jejak-forensics/jejak/internal/gcpolicy"
 	"github.com/jejak-forensics/jejak/parsers"
 	"github.com/jejak-forensics/jejak/parsers/evtx"
 	"github.com/jejak-forensics/jejak/timeline"
 )
 
 func main() {
+	// The collector's pace cmd/jejak runs with: the benchmark measures
+	// what ships (GOGC or GOMEMLIMIT in the environment override it).
+	gcpolicy.Apply()
 	decode := flag.Bool("decode", false, "only decode the chunks (no events built)")
 	n := flag.Int("n", 1, "parse the whole set this many times")
 	dump := flag.String("dump", "", "write every event as a JSON line to this file (to compare two builds)")
