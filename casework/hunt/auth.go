@@ -172,6 +172,9 @@ type episode struct {
 	success   *EventRef
 	successBy string
 	inScope   bool
+	// one holds the first try: on a server on the internet most sources
+	// try once, and a slice of their own was one allocation per source.
+	one [1]bruteTry
 }
 
 // bruteTry is one failed-logon row: the attempts it stands for and who
@@ -253,6 +256,7 @@ func (b *bruteForce) observe(ev *timeline.Event) {
 	}
 	if ep == nil {
 		ep = &episode{key: key, first: ev.Timestamp}
+		ep.tries = ep.one[:0]
 		b.open[key] = ep
 	}
 	n := repeats(ev)

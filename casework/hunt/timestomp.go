@@ -91,9 +91,12 @@ func macbIndex(macb string) int {
 }
 
 func (t *timestomp) observe(ev *timeline.Event) {
+	if ev.File == nil {
+		return // not an MFT time: no data map lookup (EVTX rows carry one)
+	}
 	d := ev.Jejak.Data
 	attr := d["attribute"]
-	if attr != attrSI && attr != attrFN || ev.File == nil {
+	if attr != attrSI && attr != attrFN {
 		return
 	}
 	i := macbIndex(d["macb"])
