@@ -175,9 +175,11 @@ func appendBlock(dst []byte, docs [][]byte) []byte {
 
 // block is a decoded block: document i is data[ends[i-1]:ends[i]]
 // (ends[-1] is 0). raw is the whole decompressed block, data a part of it.
+// A shared block (sharedBlocks) may be read by many goroutines at once.
 type block struct {
 	raw, data []byte
 	ends      []int
+	shared    bool
 }
 
 func (b *block) doc(slot int64) ([]byte, error) {
@@ -249,15 +251,22 @@ func compressBlock(dst []byte, docs [][]byte, raw *[]byte) []byte {
 }
 
 // blockCache is a reader's decoded blocks, least recently used dropped
-// first once they hold more than max bytes. Not safe for concurrent use.
+// first once they hold more than max bytes. Not safe for concurrent use;
+// release gives its memory back when the reader is done.
+//
+// The first shareFirst blocks a reader decodes come from, and go to, the
+// process's sharedBlocks: the hunt reads single events back by their
+// time, one Search each, and the next lookup often wants the block the
+// previous one decoded. The rest are the reader's own, and their memory
+// is reused (blockBufs) as the cache drops them: a scan would otherwise
+// allocate every block anew.
 type blockCache struct {
-	max, used int
-	byID      map[int64]*list.Element
-	lru       list.List // of *cached, most recent first
-	fetch     func(id int64) ([]byte, error)
-	// spare is the memory of the block dropped last, reused for the next
-	// one decoded: a scan would otherwise allocate every block anew.
-	spare, frame []byte
+	max, used  int
+	byID       map[int64]*list.Element
+	lru        list.List // of *cached, most recent first
+	fetch      func(id int64) ([]byte, error)
+	shareFirst int
+	frame      []byte
 	// decoded counts the bytes decompressed (tests check the bound and
 	// the reuse).
 	decoded int64
@@ -268,8 +277,22 @@ type cached struct {
 	b  *block
 }
 
+// readShared is how many blocks a reader takes through sharedBlocks.
+const readShared = 2
+
 func newBlockCache(max int, fetch func(id int64) ([]byte, error)) *blockCache {
-	return &blockCache{max: max, byID: map[int64]*list.Element{}, fetch: fetch}
+	return &blockCache{max: max, byID: map[int64]*list.Element{}, fetch: fetch, shareFirst: readShared}
+}
+
+// blockBufs holds the memory of decoded blocks no reader uses any more.
+var blockBufs sync.Pool // of *[]byte
+
+func putBlockBuf(b *block) {
+	if b.shared || cap(b.raw) > 4*blockBytes {
+		return
+	}
+	raw := b.raw[:0]
+	blockBufs.Put(&raw)
 }
 
 func (c *blockCache) get(id int64) (*block, error) {
@@ -281,12 +304,27 @@ func (c *blockCache) get(id int64) (*block, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := decodeBlock(z, c.spare, &c.frame)
-	c.spare = nil
+	var b *block
+	if c.shareFirst > 0 {
+		c.shareFirst--
+		var hit bool
+		b, hit, err = sharedBlock(z)
+		if err == nil && !hit {
+			c.decoded += int64(len(b.data))
+		}
+	} else {
+		var dst []byte
+		if p, ok := blockBufs.Get().(*[]byte); ok {
+			dst = *p
+		}
+		b, err = decodeBlock(z, dst, &c.frame)
+		if err == nil {
+			c.decoded += int64(len(b.data))
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("block %d: %w", id, err)
 	}
-	c.decoded += int64(len(b.data))
 	c.byID[id] = c.lru.PushFront(&cached{id, b})
 	c.used += len(b.data)
 	for c.used > c.max && c.lru.Len() > 1 {
@@ -295,35 +333,33 @@ func (c *blockCache) get(id int64) (*block, error) {
 		c.lru.Remove(el)
 		delete(c.byID, old.id)
 		c.used -= len(old.b.data)
-		c.spare = old.b.raw
+		putBlockBuf(old.b)
 	}
 	return b, nil
 }
 
-// blockFetcher returns a function reading one block's frame through a
-// connection of db's own, and a function to give the connection back.
-// The connection reads with a small page cache: a scan reads each block
-// once, and the pages would otherwise stay in the pool's large query
-// cache (cacheSize), tens of MB beside the reader's own blockCache.
-func blockFetcher(ctx context.Context, db *sql.DB) (func(id int64) ([]byte, error), func(), error) {
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("read blocks: %w", err)
+// release gives the memory of the cache's blocks back; the cache is
+// empty afterwards.
+func (c *blockCache) release() {
+	for el := c.lru.Front(); el != nil; el = el.Next() {
+		putBlockBuf(el.Value.(*cached).b)
 	}
-	if _, err := conn.ExecContext(ctx, `PRAGMA `+fetchCacheSize); err != nil {
-		conn.Close()
-		return nil, nil, fmt.Errorf("read blocks: %w", err)
-	}
-	st, err := conn.PrepareContext(ctx, `SELECT z FROM blocks WHERE id = ?`)
-	if err != nil {
-		conn.Close()
-		return nil, nil, fmt.Errorf("read blocks: %w", err)
-	}
-	done := func() {
-		st.Close()
-		// Back to the pool with the size it came with.
-		_, _ = conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA `+cacheSize)
-		conn.Close()
+	c.lru.Init()
+	clear(c.byID)
+	c.used = 0
+}
+
+// blockFetcher returns a function reading one block's frame through db
+// with st (prepared there; nil: prepared here), and a function to close
+// what it prepared.
+func blockFetcher(ctx context.Context, db *sql.DB, st *sql.Stmt) (func(id int64) ([]byte, error), func(), error) {
+	done := func() {}
+	if st == nil {
+		var err error
+		if st, err = db.PrepareContext(ctx, fetchBlock); err != nil {
+			return nil, nil, fmt.Errorf("read blocks: %w", err)
+		}
+		done = func() { st.Close() }
 	}
 	return func(id int64) ([]byte, error) {
 		var z []byte
@@ -337,38 +373,60 @@ func blockFetcher(ctx context.Context, db *sql.DB) (func(id int64) ([]byte, erro
 	}, done, nil
 }
 
-// sqlCache is jejak_doc's cache: the last few blocks it decoded, each
-// with its frame. A SQL function cannot tell which store it runs for, so
-// a hit is a frame equal byte for byte, not a block number.
-var sqlCache struct {
+const fetchBlock = `SELECT z FROM blocks WHERE id = ?`
+
+// fetchStmt is the store's prepared block read, made once: a point
+// Search (one event by its time) would otherwise prepare it every time.
+func (s *Store) fetchStmt(ctx context.Context) (*sql.Stmt, error) {
+	s.fetchMu.Lock()
+	defer s.fetchMu.Unlock()
+	if s.fetch == nil {
+		st, err := s.db.PrepareContext(ctx, fetchBlock)
+		if err != nil {
+			return nil, fmt.Errorf("read blocks: %w", err)
+		}
+		s.fetch = st
+	}
+	return s.fetch, nil
+}
+
+// sharedBlocks are the last few blocks decoded for jejak_doc and for the
+// first blocks of each reader, each with its frame. A SQL function cannot
+// tell which store it runs for, and another process may have changed a
+// store since, so a hit is a frame equal byte for byte, not a block
+// number. Shared blocks are never reused for other memory.
+var sharedBlocks struct {
 	mu   sync.Mutex
 	next int
-	ent  [4]struct {
+	ent  [8]struct {
 		z []byte
 		b *block
 	}
 }
 
-func sqlBlockOf(z []byte) (*block, error) {
-	sqlCache.mu.Lock()
-	for _, e := range sqlCache.ent {
+// sharedBlock returns the decoded block of frame z, and whether it was
+// decoded before.
+func sharedBlock(z []byte) (*block, bool, error) {
+	sharedBlocks.mu.Lock()
+	for _, e := range sharedBlocks.ent {
 		if e.b != nil && bytes.Equal(e.z, z) {
-			sqlCache.mu.Unlock()
-			return e.b, nil
+			sharedBlocks.mu.Unlock()
+			return e.b, true, nil
 		}
 	}
-	sqlCache.mu.Unlock()
+	sharedBlocks.mu.Unlock()
 	var frame []byte
 	b, err := decodeBlock(z, nil, &frame)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	sqlCache.mu.Lock()
-	e := &sqlCache.ent[sqlCache.next]
-	e.z, e.b = append(e.z[:0], z...), b
-	sqlCache.next = (sqlCache.next + 1) % len(sqlCache.ent)
-	sqlCache.mu.Unlock()
-	return b, nil
+	b.shared = true
+	sharedBlocks.mu.Lock()
+	e := &sharedBlocks.ent[sharedBlocks.next]
+	e.z, e.b = append([]byte(nil), z...), b
+	sharedBlocks.next = (sharedBlocks.next + 1) % len(sharedBlocks.ent)
+	sharedBlocks.mu.Unlock()
+	return b, false, nil
 }
 
 // sqlDoc is the SQL function jejak_doc(z, slot, id): the document in slot
@@ -386,7 +444,7 @@ func sqlDoc(_ *msqlite.FunctionContext, args []driver.Value) (driver.Value, erro
 		}
 		return nil, fmt.Errorf("jejak_doc: arguments are %T, %T and %T, not blob, integer and blob", args[0], args[1], args[2])
 	}
-	b, err := sqlBlockOf(z)
+	b, _, err := sharedBlock(z)
 	if err != nil {
 		return nil, fmt.Errorf("jejak_doc: %w", err)
 	}

@@ -136,7 +136,7 @@ func TestBlockCacheBound(t *testing.T) {
 	if _, err := s.Write(ctx, evs); err != nil {
 		t.Fatal(err)
 	}
-	fetch, closeFetch, err := blockFetcher(ctx, s.DB())
+	fetch, closeFetch, err := blockFetcher(ctx, s.DB(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

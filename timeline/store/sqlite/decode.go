@@ -31,7 +31,11 @@ type docChunk struct {
 // events, say). The blocks are read through db and decompressed by the
 // reading goroutine, through its cache (readCacheBytes): a tenth of the
 // decoding's cost.
-func streamRows(ctx context.Context, db *sql.DB, rows *sql.Rows, fn func(*timeline.Event) error) error {
+func (s *Store) streamRows(ctx context.Context, rows *sql.Rows, fn func(*timeline.Event) error) error {
+	st, err := s.fetchStmt(ctx)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	workers := runtime.GOMAXPROCS(0)
@@ -99,13 +103,14 @@ func streamRows(ctx context.Context, db *sql.DB, rows *sql.Rows, fn func(*timeli
 			c = chunk()
 			return true
 		}
-		fetch, closeFetch, err := blockFetcher(ctx, db)
+		fetch, closeFetch, err := blockFetcher(ctx, s.db, st)
 		if err != nil {
 			readErr <- err
 			return
 		}
 		defer closeFetch()
 		cache := newBlockCache(readCacheBytes, fetch)
+		defer cache.release()
 		var (
 			id        sql.RawBytes // valid until the next Next: copied into c
 			blk, slot int64
@@ -146,7 +151,6 @@ func streamRows(ctx context.Context, db *sql.DB, rows *sql.Rows, fn func(*timeli
 		readErr <- rows.Err()
 	}()
 
-	var err error
 	for c := range ordered {
 		<-c.done
 		if err != nil {
@@ -185,23 +189,28 @@ func (s *Store) ScanRaw(ctx context.Context, fn func(id string, doc []byte) erro
 }
 
 func (s *Store) raw(ctx context.Context, fn func(id string, doc []byte) error, query string, args ...any) error {
-	return scanBlocks(ctx, s.db, query, args, func(id []byte, _ int64, doc []byte) error {
+	st, err := s.fetchStmt(ctx)
+	if err != nil {
+		return err
+	}
+	return scanBlocks(ctx, s.db, st, query, args, func(id []byte, _ int64, doc []byte) error {
 		// fn may keep doc: a copy of its own.
 		return fn(hex.EncodeToString(id), append([]byte(nil), doc...))
 	})
 }
 
 // scanBlocks runs query (columns id, blk, slot and optionally run after
-// them) through db and calls fn with each row's ID, run (0 without the
+// them) through db, blocks read with st (nil: prepared here), and calls fn with each row's ID, run (0 without the
 // column) and document, read through a block cache. id and doc are
 // valid only during the call.
-func scanBlocks(ctx context.Context, db *sql.DB, query string, args []any, fn func(id []byte, run int64, doc []byte) error) error {
-	fetch, closeFetch, err := blockFetcher(ctx, db)
+func scanBlocks(ctx context.Context, db *sql.DB, st *sql.Stmt, query string, args []any, fn func(id []byte, run int64, doc []byte) error) error {
+	fetch, closeFetch, err := blockFetcher(ctx, db, st)
 	if err != nil {
 		return err
 	}
 	defer closeFetch()
 	cache := newBlockCache(readCacheBytes, fetch)
+	defer cache.release()
 	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("read events: %w", err)

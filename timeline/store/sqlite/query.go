@@ -129,7 +129,7 @@ func (s *Store) Query(ctx context.Context, f *query.Filter, q timeline.Query, fn
 		return fmt.Errorf("query %q: %w", f, err)
 	}
 	defer rows.Close()
-	return streamRows(ctx, s.db, rows, fn)
+	return s.streamRows(ctx, rows, fn)
 }
 
 // QueryCount returns how many events a Query would stream.

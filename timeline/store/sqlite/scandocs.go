@@ -34,7 +34,7 @@ func ScanDocs(ctx context.Context, db *sql.DB, fn func(id []byte, run int64, doc
 	case layoutNone:
 		return nil
 	}
-	if err := scanBlocks(ctx, db, `SELECT id, blk, slot, run FROM event_rows ORDER BY rowid`, nil, fn); err != nil {
+	if err := scanBlocks(ctx, db, nil, `SELECT id, blk, slot, run FROM event_rows ORDER BY rowid`, nil, fn); err != nil {
 		return fmt.Errorf("scan documents: %w", err)
 	}
 	return nil

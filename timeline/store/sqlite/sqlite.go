@@ -197,7 +197,6 @@ const (
 	cacheSize      = "cache_size(-32768)"
 	bulkCacheSize  = "cache_size(-2048)"
 	buildCacheSize = "cache_size(-4096)"
-	fetchCacheSize = "cache_size(-1024)"
 )
 
 // Store is the SQLite case store. Writes must come from one goroutine; reads
@@ -223,6 +222,9 @@ type Store struct {
 	blockIns rawStmt         // the insert of a block, prepared on w
 	chunks   sync.Pool       // *chunk, recycled between batches
 	path     string
+
+	fetchMu sync.Mutex
+	fetch   *sql.Stmt // see fetchStmt
 }
 
 var _ timeline.Store = (*Store)(nil)
@@ -674,7 +676,7 @@ func (s *Store) Search(ctx context.Context, q timeline.Query, fn func(*timeline.
 		return fmt.Errorf("search: %w", err)
 	}
 	defer rows.Close()
-	return streamRows(ctx, s.db, rows, fn)
+	return s.streamRows(ctx, rows, fn)
 }
 
 // Count returns how many events match.
@@ -701,6 +703,12 @@ func (s *Store) Close() error {
 		}
 	}
 	keep(s.closeInserts())
+	s.fetchMu.Lock()
+	if s.fetch != nil {
+		keep(s.fetch.Close())
+		s.fetch = nil
+	}
+	s.fetchMu.Unlock()
 	_, err := s.finishWrites(ctx)
 	keep(err)
 	_, _ = s.w.ExecContext(ctx, "PRAGMA optimize")
