@@ -158,9 +158,34 @@ type bruteForce struct {
 	min     int
 	window  time.Duration
 	success bool // report episodes that ended in a success (else those that did not)
-	open    map[string]*episode
-	done    []*episode // closed episodes that met the rule, judged again at finish
-	swept   time.Time  // when open was last cleared of idle episodes
+	// t holds the open episodes, shared with the other brute-force rules
+	// of the hunt that count the same failures in the same window (the
+	// built-in AUTH-01 and AUTH-02 differ only in success): lead says
+	// this rule is the one that feeds it.
+	t    *bruteTrack
+	lead bool
+	done []*episode // closed episodes that met the rule, judged again at finish
+}
+
+// bruteTrack follows the logon episodes of every source for the
+// brute-force rules of one failure count and window. An episode evolves
+// the same whatever the rule's success parameter (which only chooses the
+// closed episodes a rule reports), so one set of episodes serves them all:
+// on an internet-facing log, where every line opens an episode, keeping
+// one per rule doubled the work.
+type bruteTrack struct {
+	h      *hunter
+	min    int
+	window time.Duration
+	open   map[string]*episode
+	swept  time.Time     // when open was last cleared of idle episodes
+	rules  []*bruteForce // in the order of the hunt's rules
+}
+
+// bruteTrackKey names a bruteTrack in hunter.brutes.
+type bruteTrackKey struct {
+	min    int
+	window time.Duration
 }
 
 type episode struct {
@@ -203,7 +228,19 @@ func newBruteForce(h *hunter, r *Rule) (analyzer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &bruteForce{h: h, r: r, min: min, window: win, success: succ == "required", open: map[string]*episode{}}, nil
+	b := &bruteForce{h: h, r: r, min: min, window: win, success: succ == "required"}
+	k := bruteTrackKey{min, win}
+	if h.brutes == nil {
+		h.brutes = map[bruteTrackKey]*bruteTrack{}
+	}
+	b.t = h.brutes[k]
+	if b.t == nil {
+		b.t = &bruteTrack{h: h, min: min, window: win, open: map[string]*episode{}}
+		h.brutes[k] = b.t
+		b.lead = true
+	}
+	b.t.rules = append(b.t.rules, b)
+	return b, nil
 }
 
 // bruteKey: the source, or for local attempts (no source recorded) the
@@ -225,45 +262,51 @@ func bruteKey(ev *timeline.Event) string {
 }
 
 func (b *bruteForce) observe(ev *timeline.Event) {
+	if b.lead {
+		b.t.observe(ev)
+	}
+}
+
+func (t *bruteTrack) observe(ev *timeline.Event) {
 	kind := classifyAuth(ev)
 	if kind == authNone {
 		return
 	}
-	if ev.Timestamp.Sub(b.swept) > b.window {
-		b.sweep(ev.Timestamp)
+	if ev.Timestamp.Sub(t.swept) > t.window {
+		t.sweep(ev.Timestamp)
 	}
 	key := bruteKey(ev)
 	if key == "" {
 		return
 	}
-	ep := b.open[key]
-	if ep != nil && ev.Timestamp.Sub(ep.last) > b.window {
-		b.close(ep)
+	ep := t.open[key]
+	if ep != nil && ev.Timestamp.Sub(ep.last) > t.window {
+		t.close(ep)
 		ep = nil
 	}
 	if kind == authSuccess {
-		if ep != nil && ep.failures >= b.min {
-			r := b.h.ref(ev)
+		if ep != nil && ep.failures >= t.min {
+			r := t.h.ref(ev)
 			ep.success, ep.successBy = &r, userOf(ev)
 			ep.last = ev.Timestamp
-			ep.inScope = ep.inScope || b.h.inScope(ev.Timestamp)
-			b.close(ep)
+			ep.inScope = ep.inScope || t.h.inScope(ev.Timestamp)
+			t.close(ep)
 		} else if ep != nil {
 			// A success after a few failures is a mistyped password.
-			delete(b.open, key)
+			delete(t.open, key)
 		}
 		return
 	}
 	if ep == nil {
 		ep = &episode{key: key, first: ev.Timestamp}
 		ep.tries = ep.one[:0]
-		b.open[key] = ep
+		t.open[key] = ep
 	}
 	n := repeats(ev)
 	ep.failures += n
-	ep.tries = append(ep.tries, bruteTry{ref: b.h.refPtr(ev), n: n, user: userOf(ev), proto: protocol(ev)})
+	ep.tries = append(ep.tries, bruteTry{ref: t.h.refPtr(ev), n: n, user: userOf(ev), proto: protocol(ev)})
 	ep.last = ev.Timestamp
-	ep.inScope = ep.inScope || b.h.inScope(ev.Timestamp)
+	ep.inScope = ep.inScope || t.h.inScope(ev.Timestamp)
 }
 
 // sweep closes the episodes idle for longer than the window at now. Events
@@ -272,23 +315,41 @@ func (b *bruteForce) observe(ev *timeline.Event) {
 // episodes of an internet-facing server — one per address that tried once
 // — stay those of the last window instead of one per address of the whole
 // log. Sweeping once per window keeps the cost linear.
-func (b *bruteForce) sweep(now time.Time) {
-	b.swept = now
-	for _, ep := range b.open {
-		if now.Sub(ep.last) > b.window {
-			b.close(ep) // deleting while ranging over a map is allowed
+func (t *bruteTrack) sweep(now time.Time) {
+	t.swept = now
+	for _, ep := range t.open {
+		if now.Sub(ep.last) > t.window {
+			t.close(ep) // deleting while ranging over a map is allowed
 		}
 	}
 }
 
-// close ends an episode; one that meets the rule waits for finish, when
-// the rows of the rules this one yields to are known.
-func (b *bruteForce) close(ep *episode) {
-	delete(b.open, ep.key)
-	if ep.failures < b.min || !ep.inScope || (ep.success != nil) != b.success {
+// close ends an episode; one that meets a rule waits for that rule's
+// finish, when the rows of the rules it yields to are known. An episode
+// meets one rule of a track at most when their success parameters differ.
+func (t *bruteTrack) close(ep *episode) {
+	delete(t.open, ep.key)
+	if ep.failures < t.min || !ep.inScope {
 		return
 	}
-	b.done = append(b.done, ep)
+	for _, b := range t.rules {
+		if (ep.success != nil) == b.success {
+			b.done = append(b.done, ep)
+		}
+	}
+}
+
+// flush closes the episodes still open at the end of the timeline, in key
+// order; the first rule of the track to finish does it for all.
+func (t *bruteTrack) flush() {
+	keys := make([]string, 0, len(t.open))
+	for k := range t.open {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		t.close(t.open[k])
+	}
 }
 
 // report judges an episode on the rows no rule it yields to claimed.
@@ -353,14 +414,7 @@ func (b *bruteForce) report(ep *episode) (Finding, bool) {
 }
 
 func (b *bruteForce) finish() []Finding {
-	keys := make([]string, 0, len(b.open))
-	for k := range b.open {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		b.close(b.open[k])
-	}
+	b.t.flush()
 	var out []Finding
 	for _, ep := range b.done {
 		if f, ok := b.report(ep); ok {

@@ -159,6 +159,8 @@ type hunter struct {
 	errs  error
 	// cmds caches split command lines (anticmd.go).
 	cmds map[string][]simpleCmd
+	// brutes are the brute-force rules' shared episodes (auth.go).
+	brutes map[bruteTrackKey]*bruteTrack
 	// lastChain is the chain internProv gave last.
 	lastChain []string
 	// refEv and refVal: the event refPtr gave a row for last, and it.
