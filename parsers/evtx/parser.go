@@ -238,6 +238,7 @@ func headerDamage(h []byte) []string {
 type chunkOut struct {
 	events []*timeline.Event
 	keys   []recKey // one per event
+	from   []string // one per event: Record.Recovered ("" for a live record)
 	warns  []warning
 	res    chunkResult
 }
@@ -407,12 +408,19 @@ func (p *Parser) ParseStats(ctx context.Context, src *parsers.Source, emit func(
 				off := fileHeaderBlock + i*chunkSize
 				n, err := src.ReaderAt.ReadAt(buf, off)
 				var out chunkOut
+				if hint := declaredRecords(buf[:n]); hint > 0 {
+					// Sized once, not grown record by record.
+					out.events = make([]*timeline.Event, 0, hint)
+					out.keys = make([]recKey, 0, hint)
+					out.from = make([]string, 0, hint)
+				}
 				if n < chunkSize && err != nil && err != io.EOF {
 					out.warns = []warning{{off: off, err: fmt.Errorf("reading chunk: %w", err)}}
 				}
 				out.res = decodeChunk(x, buf[:n], off, i < inUseCount, stop, func(r *Record) {
 					out.events = append(out.events, b.event(r))
 					out.keys = append(out.keys, recKey{r.ID, r.Written.UnixNano()})
+					out.from = append(out.from, r.Recovered)
 				})
 				out.warns = append(out.warns, out.res.warns...)
 				out.res.warns = nil
@@ -427,14 +435,18 @@ func (p *Parser) ParseStats(ctx context.Context, src *parsers.Source, emit func(
 	// past and made a set only when slack records need checking.
 	var liveKeys []recKey
 	type held struct {
-		ev  *timeline.Event
-		key recKey
+		ev   *timeline.Event
+		key  recKey
+		from string
 	}
 	var slack []held
 	var slackWarns []warning
 	chainLost := 0 // unreadable records of record chains
-	count := func(ev *timeline.Event) {
-		if from := ev.Jejak.Data["recovered_from"]; from != "" {
+	// from is the event's Record.Recovered, which toEvent put in
+	// jejak.data.recovered_from: kept beside the event, so that this
+	// serial loop need not look it up in the event's map.
+	count := func(from string) {
+		if from != "" {
 			st.Recovered++
 			st.RecoveredFrom[from]++
 		} else {
@@ -477,12 +489,12 @@ func (p *Parser) ParseStats(ctx context.Context, src *parsers.Source, emit func(
 			if j%256 == 255 && ctx.Err() != nil {
 				return st, ctx.Err()
 			}
-			if ev.Jejak.Data["recovered_from"] == fromSlack {
-				slack = append(slack, held{ev, out.keys[j]})
+			if out.from[j] == fromSlack {
+				slack = append(slack, held{ev, out.keys[j], fromSlack})
 				continue
 			}
 			liveKeys = append(liveKeys, out.keys[j])
-			count(ev)
+			count(out.from[j])
 			if err := send(ev); err != nil {
 				return st, err
 			}
@@ -512,7 +524,7 @@ func (p *Parser) ParseStats(ctx context.Context, src *parsers.Source, emit func(
 			st.SlackCopies++
 			continue
 		}
-		count(h.ev)
+		count(h.from)
 		if err := send(h.ev); err != nil {
 			return st, err
 		}
@@ -524,6 +536,20 @@ func (p *Parser) ParseStats(ctx context.Context, src *parsers.Source, emit func(
 		report(warning{off: 0, err: fmt.Errorf("%w: %s", errAccounting, st.summary())})
 	}
 	return st, nil
+}
+
+// declaredRecords is the number of records a chunk's header declares, as
+// a size hint only (0 when the header is not there; at most what a chunk
+// can hold).
+func declaredRecords(b []byte) int {
+	if len(b) < chunkHeaderSize || !bytes.Equal(b[:8], chunkMagic) {
+		return 0
+	}
+	h := readChunkHeader(b)
+	if h.lastNum < h.firstNum || h.lastNum-h.firstNum >= (chunkSize-chunkHeaderSize)/(recordHeaderSize+4) {
+		return 0
+	}
+	return int(h.lastNum-h.firstNum) + 1
 }
 
 // errAccounting marks the per-file summary warning.
