@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -307,5 +308,79 @@ func TestWarningWriterStoresAllInOrder(t *testing.T) {
 	}
 	if n := len(ws.Sample()); n != summarySample {
 		t.Errorf("sample of %d, want %d", n, summarySample)
+	}
+}
+
+// TestMachineZoneFedEqualsStore: the machine-zone warnings a first ingest
+// gives from the events it kept as they were written are those the store
+// query gives, in its order (two SYSTEM hives of the same time, told
+// apart by ID), and a re-ingest, which queries the store, gives the same.
+func TestMachineZoneFedEqualsStore(t *testing.T) {
+	py := ""
+	for _, p := range []string{"/usr/bin/python3", "python3"} {
+		if exec.Command(p, "-c", "import hivex").Run() == nil {
+			py = p
+			break
+		}
+	}
+	if py == "" {
+		t.Skip("python3-hivex not installed: apt-get install -y python3-hivex")
+	}
+	src, err := os.ReadFile(parsertest.Corpus(t, "windows/registry/SAM"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	regparser, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "www.velocidex.com/golang/regparser").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	shim := filepath.Join(strings.TrimSpace(string(regparser)), "appcompatcache/test_data/Win10.bin")
+	evidence := filepath.Join(dir, "evidence")
+	for _, m := range []string{"pc1", "pc2"} {
+		hive := filepath.Join(evidence, m, "Windows", "System32", "config", "SYSTEM")
+		if err := os.MkdirAll(filepath.Dir(hive), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(hive, src, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command(py, "../parsers/registry/testdata/mksystem.py", hive, shim).CombinedOutput(); err != nil {
+			t.Fatalf("mksystem.py: %v\n%s", err, out)
+		}
+	}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		zone string
+		want int
+	}{{"UTC", 2}, {"Asia/Jakarta", 0}} {
+		t.Run(tc.zone, func(t *testing.T) {
+			c, err := Init(ctx, filepath.Join(t.TempDir(), "case"), Options{Examiner: "test", Zone: tc.zone, ToolVersion: "test"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if _, err := c.AddEvidence(ctx, evidence, AddOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			for _, run := range []string{"first ingest", "re-ingest"} {
+				res, err := c.Ingest(ctx, IngestOptions{Workers: 2})
+				if err != nil {
+					t.Fatalf("%s: %v", run, err)
+				}
+				fromStore, err := checkMachineZones(ctx, c.Store, c.Evidence.Location(), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, _ := json.Marshal(res.MachineZones)
+				want, _ := json.Marshal(fromStore)
+				if string(got) != string(want) {
+					t.Errorf("%s: machine zones\n%s\nthe store query gives\n%s", run, got, want)
+				}
+				if len(res.MachineZones) != tc.want {
+					t.Errorf("%s: %d machine-zone warnings, want %d: %s", run, len(res.MachineZones), tc.want, got)
+				}
+			}
+		})
 	}
 }

@@ -12,6 +12,13 @@ import (
 // the TimeZoneInformation of a Windows SYSTEM hive (parsers/registry).
 const MachineZoneQuery = "event.action:time-zone and event.dataset:windows.registry.system"
 
+// StatesMachineZone reports whether ev is one MachineZoneQuery selects, so
+// that ingest can keep them as they are written instead of querying the
+// store for them afterwards (a scan of every stored row).
+func StatesMachineZone(ev *timeline.Event) bool {
+	return ev.Event.Action == "time-zone" && ev.Event.Dataset == "windows.registry.system"
+}
+
 // MachineZone compares a machine's own time zone, as its SYSTEM hive states
 // it, with the case zone at the time the hive's key was written. Logs that
 // machine wrote without a zone (IIS, SQL Server's ERRORLOG, setupapi, the
