@@ -15,8 +15,9 @@
 // "$OrphanFiles/..." when the chain is broken).
 //
 // Memory does not grow with the MFT: records are read in batches, paths
-// resolved through ntfs.Table's bounded parent cache, and each entry's
-// events are handed to emit as they are built (docs/PERFORMANCE.md).
+// resolved through ntfs.Table's bounded parent cache, and the events are
+// built on every core in batches of 64 entries, a few batches at a time,
+// and handed to emit in entry order (parallel.go, docs/PERFORMANCE.md).
 package mft
 
 import (
@@ -171,7 +172,7 @@ var (
 //   - every string the entry's events hold that is not already a string
 //     (numbers, inode, parent references, the messages) is written into
 //     one buffer, made one string and sliced: one allocation.
-func events(r *ntfs.Record, off int64, paths []resolved, out []*timeline.Event) []*timeline.Event {
+func events(r *ntfs.Record, off int64, paths []resolved, scratch *[]byte, out []*timeline.Event) []*timeline.Event {
 	nattr := len(r.Names)
 	if r.SI != nil {
 		nattr++
@@ -227,11 +228,10 @@ func events(r *ntfs.Record, off int64, paths []resolved, out []*timeline.Event) 
 	// The text: "<entry>-<seq>" (the inode), the offset, links and LSN,
 	// then per attribute its parent reference and four messages,
 	// "<attr> <macb> <path><state> [<inode>]".
-	n := 5*20 + 2
-	for _, a := range attrs {
-		n += 41 + 4*(len(a.name)+6+len(a.path)+len(state)+3+2*20+1)
-	}
-	buf := make([]byte, 0, n)
+	// It is written in scratch (kept by the caller from entry to entry),
+	// so that the string made of it is the only allocation.
+	buf := (*scratch)[:0]
+	defer func() { *scratch = buf }()
 	buf = strconv.AppendUint(buf, r.Entry, 10)
 	eEntry := len(buf)
 	buf = append(buf, '-')

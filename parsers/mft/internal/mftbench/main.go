@@ -196,7 +196,12 @@ func run(img string, offset int64, walk bool, cpuprof, memprof, dump string, lis
 	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	fmt.Printf("mft: %d entries, %d events, %d warnings, %d problems in %.3f s: %.0f entries/s; Go heap peak-ish %d MiB (sys %d MiB)\n",
-		distinct, events, warnings, problems, secs, float64(distinct)/secs, ms.HeapSys>>20, ms.Sys>>20)
+	// Allocations per entry: the steady figure on a shared machine, where
+	// times move with the load (the whole run's, walk and finalizing
+	// included).
+	perEntry := func(n uint64) float64 { return float64(n) / float64(max(distinct, 1)) }
+	fmt.Printf("mft: %d entries, %d events, %d warnings, %d problems in %.3f s: %.0f entries/s; Go heap peak-ish %d MiB (sys %d MiB); %.1f allocs, %.0f bytes per entry; %d collections\n",
+		distinct, events, warnings, problems, secs, float64(distinct)/secs, ms.HeapSys>>20, ms.Sys>>20,
+		perEntry(ms.Mallocs), perEntry(ms.TotalAlloc), ms.NumGC)
 	return nil
 }
