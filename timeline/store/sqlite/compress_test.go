@@ -3,10 +3,13 @@ package sqlite
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jejak-forensics/jejak/timeline"
 	"github.com/jejak-forensics/jejak/timeline/storetest"
@@ -306,5 +309,63 @@ func TestEventsViewWrites(t *testing.T) {
 	s.DB().QueryRow(`SELECT count(*) FROM event_rows`).Scan(&left)
 	if left != len(evs)-1 {
 		t.Errorf("%d rows after DELETE of one, want %d", left, len(evs)-1)
+	}
+}
+
+// TestWriteWaitsForOtherWriters: a Write while another connection holds
+// the write lock (the run's progress and warnings are written on other
+// connections during an ingest) waits for it, in a bulk run (rollback
+// journal) and after it (WAL), instead of failing with SQLITE_BUSY: a
+// transaction that reads before it writes could not wait (an analyze
+// failed so, "database is locked", when Write read the next block number
+// first).
+func TestWriteWaitsForOtherWriters(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	if _, err := s.BeginRun(ctx, time.Now(), "test"); err != nil {
+		t.Fatal(err)
+	}
+	var file string
+	if err := s.DB().QueryRow(`SELECT file FROM pragma_database_list WHERE name = 'main'`).Scan(&file); err != nil {
+		t.Fatal(err)
+	}
+	other, err := sql.Open("sqlite", URI(file, "_pragma=busy_timeout(10000)"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	for i, phase := range []string{"bulk run", "after FinishWrites"} {
+		if i == 1 {
+			if _, err := s.FinishWrites(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.Write(ctx, events(300, fmt.Sprintf("b%d", i))); err != nil {
+			t.Fatalf("%s: first Write: %v", phase, err)
+		}
+		conn, err := other.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+			t.Fatalf("%s: %v", phase, err)
+		}
+		if _, err := conn.ExecContext(ctx, `UPDATE runs SET progress = 'x'`); err != nil {
+			t.Fatalf("%s: %v", phase, err)
+		}
+		released := make(chan error, 1)
+		go func() {
+			time.Sleep(300 * time.Millisecond)
+			_, err := conn.ExecContext(ctx, `COMMIT`)
+			conn.Close()
+			released <- err
+		}()
+		st, err := s.Write(ctx, events(300, fmt.Sprintf("c%d", i)))
+		if err != nil || st.Inserted != 300 {
+			t.Errorf("%s: Write while another connection writes: %+v, %v", phase, st, err)
+		}
+		if err := <-released; err != nil {
+			t.Fatal(err)
+		}
 	}
 }

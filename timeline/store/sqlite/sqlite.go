@@ -220,6 +220,7 @@ type Store struct {
 	leave    bool
 	ins      map[int]rawStmt // multi-row inserts by row count, prepared on w
 	blockIns rawStmt         // the insert of a block, prepared on w
+	blockDel rawStmt         // and its removal
 	chunks   sync.Pool       // *chunk, recycled between batches
 	path     string
 

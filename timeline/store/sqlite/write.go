@@ -178,9 +178,9 @@ const (
 // compressing run on all cores, ahead of the inserts, which SQLite runs
 // on one.
 //
-// Each block's rows are one multi-row INSERT, then the block itself: a
-// block whose rows were all ignored as duplicates (the same evidence
-// ingested again) is not stored. A block some of whose rows were ignored
+// Each block is inserted, then its rows, one multi-row INSERT: a block
+// whose rows were all ignored as duplicates (the same evidence ingested
+// again) is removed again. A block some of whose rows were ignored
 // keeps their documents; nothing reads them.
 //
 // In a bulk run (see BeginRun) there is no unique index yet: an event that
@@ -216,13 +216,13 @@ func (s *Store) Write(ctx context.Context, batch []*timeline.Event) (timeline.Wr
 				tx.Rollback()
 			}
 		}()
-		// Block numbers are given here, in the transaction: rows name
-		// their block before it is inserted.
-		next, err := s.nextBlock(conn)
-		if err != nil {
-			return err
-		}
-		blockIns, err := s.blockStmt(conn)
+		// Each block is inserted before its rows, which name it by the
+		// number SQLite gave it. Nothing is read before the first write:
+		// a transaction that has read cannot wait for another
+		// connection's write lock (SQLite returns SQLITE_BUSY at once
+		// rather than risk a deadlock), and the run's progress and
+		// warnings are written on other connections meanwhile.
+		blockIns, blockDel, err := s.blockStmts(conn)
 		if err != nil {
 			return err
 		}
@@ -241,6 +241,15 @@ func (s *Store) Write(ctx context.Context, batch []*timeline.Event) (timeline.Wr
 				if err != nil {
 					return err
 				}
+				// The driver copies the blob at once.
+				res, err := blockIns.ExecContext(bg, []driver.NamedValue{{Ordinal: 1, Value: b.z}})
+				if err != nil {
+					return fmt.Errorf("insert block of events %x...: %w", part[0].id, err)
+				}
+				blk, err := res.LastInsertId()
+				if err != nil {
+					return err
+				}
 				a := args[:0]
 				for i := range part {
 					r := &part[i]
@@ -251,10 +260,10 @@ func (s *Store) Write(ctx context.Context, batch []*timeline.Event) (timeline.Wr
 						driver.NamedValue{Ordinal: len(a) + 4, Value: nullable(r.parser)},
 						driver.NamedValue{Ordinal: len(a) + 5, Value: nullable(r.addr)},
 						driver.NamedValue{Ordinal: len(a) + 6, Value: s.run},
-						driver.NamedValue{Ordinal: len(a) + 7, Value: next},
+						driver.NamedValue{Ordinal: len(a) + 7, Value: blk},
 						driver.NamedValue{Ordinal: len(a) + 8, Value: r.slot})
 				}
-				res, err := stmt.ExecContext(bg, a)
+				res, err = stmt.ExecContext(bg, a)
 				if err != nil {
 					return fmt.Errorf("insert events %x...: %w", part[0].id, err)
 				}
@@ -265,13 +274,11 @@ func (s *Store) Write(ctx context.Context, batch []*timeline.Event) (timeline.Wr
 				st.Inserted += int(n)
 				st.Duplicates += len(part) - int(n)
 				if n == 0 {
-					continue
+					// Every row was there already: so is its document.
+					if _, err := blockDel.ExecContext(bg, []driver.NamedValue{{Ordinal: 1, Value: blk}}); err != nil {
+						return fmt.Errorf("remove block %d: %w", blk, err)
+					}
 				}
-				// The driver copies the blob at once.
-				if _, err := blockIns.ExecContext(bg, []driver.NamedValue{{Ordinal: 1, Value: next}, {Ordinal: 2, Value: b.z}}); err != nil {
-					return fmt.Errorf("insert block %d: %w", next, err)
-				}
-				next++
 			}
 			release(c)
 		}
@@ -290,50 +297,32 @@ func (s *Store) Write(ctx context.Context, batch []*timeline.Event) (timeline.Wr
 	return st, nil
 }
 
-// nextBlock is the number the next block gets: one past the largest
-// stored (the last entry of the blocks table's b-tree).
-func (s *Store) nextBlock(conn rawConn) (int64, error) {
-	ds, err := conn.PrepareContext(context.Background(), `SELECT coalesce(max(id), 0) + 1 FROM blocks`)
-	if err != nil {
-		return 0, fmt.Errorf("next block: %w", err)
-	}
-	defer ds.Close()
-	q, ok := ds.(driver.StmtQueryContext)
-	if !ok {
-		return 0, fmt.Errorf("sqlite driver statement %T cannot take a context", ds)
-	}
-	rows, err := q.QueryContext(context.Background(), nil)
-	if err != nil {
-		return 0, fmt.Errorf("next block: %w", err)
-	}
-	defer rows.Close()
-	v := make([]driver.Value, 1)
-	if err := rows.Next(v); err != nil {
-		return 0, fmt.Errorf("next block: %w", err)
-	}
-	n, ok := v[0].(int64)
-	if !ok {
-		return 0, fmt.Errorf("next block: %T", v[0])
-	}
-	return n, nil
-}
-
-// blockStmt returns the prepared INSERT of a block.
-func (s *Store) blockStmt(conn rawConn) (rawStmt, error) {
+// blockStmts returns the prepared INSERT and DELETE of a block.
+func (s *Store) blockStmts(conn rawConn) (ins, del rawStmt, err error) {
 	if s.blockIns != nil {
-		return s.blockIns, nil
+		return s.blockIns, s.blockDel, nil
 	}
-	ds, err := conn.PrepareContext(context.Background(), `INSERT INTO blocks(id, z) VALUES(?, ?)`)
-	if err != nil {
-		return nil, fmt.Errorf("prepare block insert: %w", err)
+	prep := func(q string) (rawStmt, error) {
+		ds, err := conn.PrepareContext(context.Background(), q)
+		if err != nil {
+			return nil, fmt.Errorf("prepare %q: %w", q, err)
+		}
+		st, ok := ds.(rawStmt)
+		if !ok {
+			ds.Close()
+			return nil, fmt.Errorf("sqlite driver statement %T cannot take a context", ds)
+		}
+		return st, nil
 	}
-	st, ok := ds.(rawStmt)
-	if !ok {
-		ds.Close()
-		return nil, fmt.Errorf("sqlite driver statement %T cannot take a context", ds)
+	if ins, err = prep(`INSERT INTO blocks(z) VALUES(?)`); err != nil {
+		return nil, nil, err
 	}
-	s.blockIns = st
-	return st, nil
+	if del, err = prep(`DELETE FROM blocks WHERE id = ?`); err != nil {
+		ins.Close()
+		return nil, nil, err
+	}
+	s.blockIns, s.blockDel = ins, del
+	return ins, del, nil
 }
 
 // insertStmt returns the prepared INSERT for n rows (n ≤ insertRows).
@@ -383,8 +372,8 @@ func (s *Store) closeInserts() error {
 			delete(s.ins, n)
 		}
 		if s.blockIns != nil {
-			errs = append(errs, s.blockIns.Close())
-			s.blockIns = nil
+			errs = append(errs, s.blockIns.Close(), s.blockDel.Close())
+			s.blockIns, s.blockDel = nil, nil
 		}
 		return errors.Join(errs...)
 	})
