@@ -2,6 +2,7 @@ package hunt
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/bradleyjkemp/sigma-go"
@@ -149,9 +150,14 @@ func (idx *sigmaIndex) fill() {
 // map.
 func (idx *sigmaIndex) value(field string) (string, bool) {
 	if !idx.filled {
-		if w := idx.ev.Winlog; w != nil && !winDerivedFields[field] {
-			v, ok := w.EventData[field]
-			return v, ok
+		if w := idx.ev.Winlog; w != nil {
+			if !winDerivedFields[field] {
+				v, ok := w.EventData[field]
+				return v, ok
+			}
+			if v, ok, direct := winSystemValue(w, field); direct {
+				return v, ok
+			}
 		}
 		idx.fill()
 	}
@@ -160,6 +166,33 @@ func (idx *sigmaIndex) value(field string) (string, bool) {
 		return "", false
 	}
 	return str(v), true
+}
+
+// winSystemValue is the value sigmaEventInto gives the System fields a
+// prefilter reads most (every rule of a channel names it), read without
+// building the map: direct false for any other field. For a wanted field
+// sigmaEventInto copies EventData's value, then sets the record's own over
+// it when there is one (EventID always); TestWinSystemValue holds the two
+// to the same answers.
+func winSystemValue(w *timeline.Winlog, field string) (v string, ok, direct bool) {
+	own := ""
+	switch field {
+	case "EventID":
+		return strconv.Itoa(w.EventID), true, true
+	case "Channel":
+		own = w.Channel
+	case "Provider_Name":
+		own = w.ProviderName
+	case "Computer":
+		own = w.ComputerName
+	default:
+		return "", false, false
+	}
+	if own != "" {
+		return own, true, true
+	}
+	v, ok = w.EventData[field]
+	return v, ok, true
 }
 
 // winDerivedFields are the keys sigmaEventInto writes for a Windows event

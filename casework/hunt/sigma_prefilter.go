@@ -36,13 +36,23 @@ type litAlt struct {
 type need []litAlt
 
 // better picks, of two requirements both necessary, the more selective:
-// the one whose shortest literal is longer, then the one with fewer
-// alternatives.
+// one on a field other than those the Sigma index already chose the event
+// by (indexedOnly), then the one whose shortest literal is longer, then the
+// one with fewer alternatives.
 func better(a, b need) need {
 	if a == nil {
 		return b
 	}
 	if b == nil {
+		return a
+	}
+	if ia, ib := indexedOnly(a), indexedOnly(b); ia != ib {
+		// "Channel: Security" holds for every Security event the index
+		// gives the rule: "LogonType: 10" beside it rejects most of them,
+		// and without building the event's field map (sigmaIndex.value).
+		if ia {
+			return b
+		}
 		return a
 	}
 	sa, sb := shortest(a), shortest(b)
@@ -56,6 +66,18 @@ func better(a, b need) need {
 		return b
 	}
 	return a
+}
+
+// indexedOnly: every alternative of n is on the channel or the event ID,
+// which the Sigma index (sigma_index.go) selects a Windows event's
+// candidate rules by.
+func indexedOnly(n need) bool {
+	for _, a := range n {
+		if a.field != "Channel" && a.field != "EventID" {
+			return false
+		}
+	}
+	return true
 }
 
 func shortest(n need) int {
