@@ -315,7 +315,6 @@ type zoneSink struct {
 	machine *machineFed
 }
 
-//
 // The checker is fed beside the store's write of the same batch, not after
 // it: the writer is the pipeline's slowest stage, and feeding in line was
 // 3 % of an analyze of a syslog whose every line is a logon. Both only
