@@ -505,8 +505,9 @@ type fileJob struct {
 	sl   *slot
 	it   Item
 	e    *jfs.Entry
-	br   *bufio.Reader // the content from byte 0; returned to readBuffers by run
-	head []byte        // the first parsers.HeadSize bytes (fewer for a short file)
+	br   *bufio.Reader   // the content from byte 0; returned to readBuffers by run
+	cr   *countingReader // what br has read of the file
+	head []byte          // the first parsers.HeadSize bytes (fewer for a short file)
 	// whole is the file's whole content when it fit in the first read
 	// (then the job runs on a worker and e is a detached copy), else nil.
 	whole []byte
@@ -530,7 +531,7 @@ func (r *runner) readEntry(ctx context.Context, w *walkState, it Item, e *jfs.En
 	cr := &countingReader{r: rc, n: &r.bytes}
 	br := readBuffers.Get().(*bufio.Reader)
 	br.Reset(cr)
-	j := &fileJob{r: r, w: w, sl: sl, it: it, e: e, br: br}
+	j := &fileJob{r: r, w: w, sl: sl, it: it, e: e, br: br, cr: cr}
 	head, err := br.Peek(parsers.HeadSize)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
 		// A broken stream before the first bytes: the walker reports the
@@ -682,6 +683,17 @@ func (j *fileJob) parse(ctx context.Context, out *emitter) error {
 			}
 			defer cleanup()
 			src.ReaderAt, src.Size = at, size
+			// A parser given the file's own random access (an EVTX file
+			// in an image) reads it there, not through the counted
+			// stream: what the stream did not read is counted as parsed,
+			// once, after the parse, so that bytes_parsed is the size of
+			// what parsers were given whatever way they read it (it said
+			// 10 MiB for 87 MB of EVTX).
+			defer func() {
+				if j.cr != nil && size > j.cr.read {
+					r.bytes.Add(size - j.cr.read)
+				}
+			}()
 		}
 	}
 	var events int64
@@ -876,9 +888,10 @@ func (o *emitter) flush() { _ = o.send(context.Background()) }
 // buffered bytes must meet it again where the content broke, not a clean
 // end of file.
 type countingReader struct {
-	r   io.Reader
-	n   *atomic.Int64
-	err error
+	r    io.Reader
+	n    *atomic.Int64
+	read int64 // of this file
+	err  error
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
@@ -887,6 +900,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	}
 	n, err := c.r.Read(p)
 	c.n.Add(int64(n))
+	c.read += int64(n)
 	if err != nil && !errors.Is(err, io.EOF) {
 		c.err = err
 	}
