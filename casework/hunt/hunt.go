@@ -12,6 +12,15 @@ import (
 	"github.com/jejak-forensics/jejak/timeline"
 )
 
+// transientSearcher is a Searcher that can hand out events valid only
+// during fn, with Related left nil (the sqlite store: it then reuses its
+// decoded events). The hunt's pass over the timeline qualifies: no rule
+// reads related.*, and no rule keeps an *Event past its observe (clock.go
+// keeps a copy; refPtr compares the event's ID besides its address).
+type transientSearcher interface {
+	SearchTransient(ctx context.Context, q timeline.Query, fn func(*timeline.Event) error) error
+}
+
 // Searcher is what a hunt reads: any timeline store (sqlite, elastic).
 type Searcher interface {
 	Search(ctx context.Context, q timeline.Query, fn func(*timeline.Event) error) error
@@ -221,7 +230,11 @@ func Hunt(ctx context.Context, store Searcher, cfg Config) ([]Finding, error) {
 	var n int64
 	var sigmaErr error
 	sigmaIdx := newSigmaIndex(h.sigmas) // the rules each event's log source can meet
-	err := store.Search(ctx, timeline.Query{To: cfg.Before}, func(ev *timeline.Event) error {
+	search := store.Search
+	if t, ok := store.(transientSearcher); ok {
+		search = t.SearchTransient
+	}
+	err := search(ctx, timeline.Query{To: cfg.Before}, func(ev *timeline.Event) error {
 		n++
 		if n%100000 == 0 {
 			if err := ctx.Err(); err != nil {

@@ -32,6 +32,21 @@ type docChunk struct {
 // reading goroutine, through its cache (readCacheBytes): a tenth of the
 // decoding's cost.
 func (s *Store) streamRows(ctx context.Context, rows *sql.Rows, fn func(*timeline.Event) error) error {
+	return s.streamRowsOpts(ctx, plainRows(rows), streamOpts{}, fn)
+}
+
+// streamOpts are SearchTransient's differences from Search.
+type streamOpts struct {
+	// reuse: a chunk's events go back to the workers once fn has seen
+	// them, so fn must not keep an *Event (what it points to may be kept).
+	reuse bool
+	// noRelated leaves Related nil.
+	noRelated bool
+}
+
+// streamRowsOpts is streamRows reading the rows next gives, which the
+// reader goroutine owns.
+func (s *Store) streamRowsOpts(ctx context.Context, next rowIter, o streamOpts, fn func(*timeline.Event) error) error {
 	st, err := s.fetchStmt(ctx)
 	if err != nil {
 		return err
@@ -46,6 +61,9 @@ func (s *Store) streamRows(ctx context.Context, rows *sql.Rows, fn func(*timelin
 	// back to the reader (every row copied into a fresh slice was the
 	// largest allocation of a hunt).
 	free := make(chan []byte, 3*workers+1)
+	// With o.reuse, the events of a chunk fn has seen, for the next one
+	// (each a 100 KB allocation, zeroed, otherwise).
+	freeEvents := make(chan []timeline.Event, 3*workers+1)
 
 	var wg sync.WaitGroup
 	for range workers {
@@ -54,12 +72,25 @@ func (s *Store) streamRows(ctx context.Context, rows *sql.Rows, fn func(*timelin
 			defer wg.Done()
 			var in interner
 			for c := range work {
-				c.events = make([]timeline.Event, len(c.ends))
+				c.events = nil
+				if o.reuse {
+					select {
+					case evs := <-freeEvents:
+						if cap(evs) >= len(c.ends) {
+							c.events = evs[:len(c.ends)]
+							clear(c.events) // decodeEvent fills a zero Event
+						}
+					default:
+					}
+				}
+				if c.events == nil {
+					c.events = make([]timeline.Event, len(c.ends))
+				}
 				start := 0
 				for i, end := range c.ends {
 					// The decoded event holds strings of its own: buf is
 					// reused.
-					if err := decodeEventWith(c.buf[start:end], &c.events[i], &in); err != nil {
+					if err := decodeEventOpts(c.buf[start:end], &c.events[i], &in, o.noRelated); err != nil {
 						c.err = fmt.Errorf("decode stored event: %w", err)
 						break
 					}
@@ -111,33 +142,29 @@ func (s *Store) streamRows(ctx context.Context, rows *sql.Rows, fn func(*timelin
 		defer closeFetch()
 		cache := newBlockCache(readCacheBytes, fetch)
 		defer cache.release()
-		var (
-			id        sql.RawBytes // valid until the next Next: copied into c
-			blk, slot int64
-		)
-		for rows.Next() {
-			if err := rows.Scan(&id, &blk, &slot); err != nil {
+		for {
+			r, ok, err := next()
+			if err != nil {
 				readErr <- err
 				return
 			}
-			if len(id) != 16 {
-				readErr <- fmt.Errorf("stored event ID %x is not 16 bytes", []byte(id))
-				return
+			if !ok {
+				break
 			}
-			b, err := cache.get(blk)
+			b, err := cache.get(r.blk)
 			if err != nil {
-				readErr <- fmt.Errorf("event %x: %w", []byte(id), err)
+				readErr <- fmt.Errorf("event %x: %w", r.id[:], err)
 				return
 			}
-			doc, err := b.doc(slot)
+			doc, err := b.doc(r.slot)
 			if err == nil {
-				c.buf, err = appendDoc(c.buf, doc, id)
+				c.buf, err = appendDoc(c.buf, doc, r.id[:])
 			}
 			if err != nil {
-				readErr <- fmt.Errorf("event %x: %w", []byte(id), err)
+				readErr <- fmt.Errorf("event %x: %w", r.id[:], err)
 				return
 			}
-			c.ids = append(c.ids, [16]byte(id))
+			c.ids = append(c.ids, r.id)
 			c.ends = append(c.ends, len(c.buf))
 			if len(c.ends) == decodeChunk && !send() {
 				readErr <- ctx.Err()
@@ -148,7 +175,7 @@ func (s *Store) streamRows(ctx context.Context, rows *sql.Rows, fn func(*timelin
 			readErr <- ctx.Err()
 			return
 		}
-		readErr <- rows.Err()
+		readErr <- nil
 	}()
 
 	for c := range ordered {
@@ -166,6 +193,13 @@ func (s *Store) streamRows(ctx context.Context, rows *sql.Rows, fn func(*timelin
 				cancel()
 				break
 			}
+		}
+		if o.reuse {
+			select {
+			case freeEvents <- c.events[:0]:
+			default:
+			}
+			c.events = nil
 		}
 	}
 	wg.Wait()

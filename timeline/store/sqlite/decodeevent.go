@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -35,17 +36,34 @@ func decodeEvent(doc []byte, e *timeline.Event) error {
 // decodeEventWith is decodeEvent sharing the strings of in (nil: none)
 // with the events decoded before.
 func decodeEventWith(doc []byte, e *timeline.Event, in *interner) error {
-	if modelMatches() && decodeFast(doc, e, in) {
+	return decodeEventOpts(doc, e, in, false)
+}
+
+// decodeEventOpts is decodeEventWith leaving Related nil when noRelated is
+// set: the document is checked as before (a document decodeEventWith
+// refuses is refused), only the related.* strings are not made. A hunt
+// reads no related.* field, and on syslog cases they were a twentieth of
+// the decoding.
+func decodeEventOpts(doc []byte, e *timeline.Event, in *interner, noRelated bool) error {
+	if modelMatches() && decodeFastOpts(doc, e, in, noRelated) {
 		return nil
 	}
 	*e = timeline.Event{}
-	return json.Unmarshal(doc, e)
+	err := json.Unmarshal(doc, e)
+	if noRelated {
+		e.Related = nil
+	}
+	return err
 }
 
 // decodeFast decodes doc into e (the zero Event) without encoding/json and
 // reports whether it could; when it could not, e holds a partial result.
 func decodeFast(doc []byte, e *timeline.Event, in *interner) bool {
-	d := decoder{b: doc, in: in}
+	return decodeFastOpts(doc, e, in, false)
+}
+
+func decodeFastOpts(doc []byte, e *timeline.Event, in *interner, noRelated bool) bool {
+	d := decoder{b: doc, in: in, noRelated: noRelated}
 	d.event(e)
 	return !d.bad
 }
@@ -56,26 +74,56 @@ func decodeFast(doc []byte, e *timeline.Event, in *interner) bool {
 // allocates, and collects, the same strings millions of times. It is
 // cleared when full, so values that do not repeat cost a lookup, not
 // memory. One decoding goroutine owns it.
-type interner struct{ m map[string]string }
+type interner struct {
+	m map[string]string
+	// recent is a direct-mapped cache in front of m, by a hash of a
+	// value's length and first and last 8 bytes: most lookups are of the
+	// value the same field had in the events before, which recent finds
+	// with one comparison, where the map hashes every byte and probes
+	// (the map was a third of a syslog hunt's decoding).
+	recent [internRecent]string
+}
 
 const (
 	internMax    = 4096 // entries before the table is cleared
-	internMaxLen = 64   // longer values are rarely repeated
+	internMaxLen = 256  // longer values are rarely repeated
+	internRecent = 1024 // recent's size, a power of 2
 )
 
 func (in *interner) get(b []byte) string {
 	if in == nil || len(b) > internMaxLen {
 		return string(b)
 	}
-	if s, ok := in.m[string(b)]; ok {
+	k := internSlot(b)
+	if s := in.recent[k]; s == string(b) {
 		return s
 	}
-	if in.m == nil || len(in.m) >= internMax {
-		in.m = make(map[string]string, 256)
+	s, ok := in.m[string(b)]
+	if !ok {
+		if in.m == nil || len(in.m) >= internMax {
+			in.m = make(map[string]string, 256)
+		}
+		s = string(b)
+		in.m[s] = s
 	}
-	s := string(b)
-	in.m[s] = s
+	in.recent[k] = s
 	return s
+}
+
+// internSlot is b's place in interner.recent.
+func internSlot(b []byte) uint {
+	const mul = 0x9E3779B97F4A7C15
+	n := len(b)
+	h := uint64(n) * mul
+	if n >= 8 {
+		h = (h ^ binary.LittleEndian.Uint64(b)) * mul
+		h = (h ^ binary.LittleEndian.Uint64(b[n-8:])) * mul
+	} else {
+		for _, c := range b {
+			h = (h ^ uint64(c)) * mul
+		}
+	}
+	return uint(h>>32) & (internRecent - 1)
 }
 
 // decoder reads one document. A method that meets what it does not handle
@@ -89,6 +137,8 @@ type decoder struct {
 	in  *interner // nil: no sharing
 	// depth is how deep user() is in users nested in users.
 	depth int
+	// noRelated: related.* is read and checked but not kept.
+	noRelated bool
 }
 
 func (d *decoder) fail() {
@@ -484,6 +534,80 @@ func (d *decoder) strs(intern bool) []string {
 	}
 }
 
+// skipStrs is strs checking the array as strs does without making its
+// strings.
+func (d *decoder) skipStrs() {
+	d.ws()
+	if d.i >= len(d.b) || d.b[d.i] != '[' {
+		d.fail()
+		return
+	}
+	d.i++
+	for n := 0; ; n++ {
+		d.ws()
+		if d.i >= len(d.b) {
+			d.fail()
+			return
+		}
+		if d.b[d.i] == ']' && n == 0 {
+			d.i++
+			return
+		}
+		if n > 0 {
+			switch d.b[d.i] {
+			case ']':
+				d.i++
+				return
+			case ',':
+				d.i++
+			default:
+				d.fail()
+				return
+			}
+		}
+		if !d.null() {
+			d.skipStr()
+		}
+		if d.bad {
+			return
+		}
+	}
+}
+
+// skipStr is str without making the string: a plain string (no escape,
+// valid UTF-8) is only scanned; anything else goes through strAs, which
+// checks its escapes.
+func (d *decoder) skipStr() {
+	d.ws()
+	if d.i >= len(d.b) || d.b[d.i] != '"' {
+		d.fail()
+		return
+	}
+	start := d.i + 1
+	ascii := true
+	for j := start; j < len(d.b); j++ {
+		c := d.b[j]
+		switch {
+		case c == '"':
+			if ascii || utf8.Valid(d.b[start:j]) {
+				d.i = j + 1
+				return
+			}
+			d.strAs(false)
+			return
+		case c == '\\':
+			d.strAs(false)
+			return
+		case c < 0x20:
+			d.fail()
+			return
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	d.fail()
+}
+
 // strMap reads an object of strings; a key given twice keeps its last
 // value and a null value is an empty string, as in encoding/json.
 func (d *decoder) strMap() map[string]string {
@@ -635,7 +759,9 @@ func (d *decoder) event(e *timeline.Event) {
 		case 1 << 15:
 			e.Group = d.group()
 		case 1 << 16:
-			e.Related = d.related()
+			if r := d.related(); !d.noRelated {
+				e.Related = r
+			}
 		case 1 << 17:
 			d.jejak(&e.Jejak)
 		}
@@ -1323,7 +1449,10 @@ func (d *decoder) related() *timeline.Related {
 	if !d.open() {
 		return nil
 	}
-	r := &timeline.Related{}
+	var r *timeline.Related
+	if !d.noRelated {
+		r = &timeline.Related{}
+	}
 	var seen uint32
 	for n := 0; ; {
 		key, ok := d.member(&n)
@@ -1333,11 +1462,19 @@ func (d *decoder) related() *timeline.Related {
 		switch string(key) {
 		case "user":
 			if d.once(&seen, 1) && !d.null() {
-				r.User = d.strs(false)
+				if d.noRelated {
+					d.skipStrs()
+				} else {
+					r.User = d.strs(false)
+				}
 			}
 		case "ip":
 			if d.once(&seen, 2) && !d.null() {
-				r.IP = d.strs(false)
+				if d.noRelated {
+					d.skipStrs()
+				} else {
+					r.IP = d.strs(false)
+				}
 			}
 		default:
 			d.unknown()

@@ -244,6 +244,7 @@ func BenchmarkDecode(b *testing.B) {
 		}{
 			{"decodeEvent", decodeEvent},
 			{"decodeEvent+interner", func(d []byte, e *timeline.Event) error { return decodeEventWith(d, e, &in) }},
+			{"decodeEvent+interner-related", func(d []byte, e *timeline.Event) error { return decodeEventOpts(d, e, &in, true) }},
 			{"json.Unmarshal", func(d []byte, e *timeline.Event) error { return json.Unmarshal(d, e) }},
 		} {
 			b.Run(name+"/"+dec.name, func(b *testing.B) {

@@ -667,17 +667,37 @@ func where(q timeline.Query) (string, []any) {
 
 // Search streams matching events in time order.
 func (s *Store) Search(ctx context.Context, q timeline.Query, fn func(*timeline.Event) error) error {
+	return s.search(ctx, q, streamOpts{}, fn)
+}
+
+// SearchTransient is Search for a reader that keeps no *Event after fn
+// returns and reads no related.* field (a hunt): the Event structs are
+// reused chunk to chunk, and Related is nil. What an event points to (its
+// strings, maps and sub-structs) is its own and may be kept.
+func (s *Store) SearchTransient(ctx context.Context, q timeline.Query, fn func(*timeline.Event) error) error {
+	return s.search(ctx, q, streamOpts{reuse: true, noRelated: true}, fn)
+}
+
+func (s *Store) search(ctx context.Context, q timeline.Query, o streamOpts, fn func(*timeline.Event) error) error {
 	w, args := where(q)
-	query := "SELECT id, blk, slot FROM event_rows" + w + " ORDER BY ts, id"
 	if q.Limit > 0 {
-		query += fmt.Sprintf(" LIMIT %d", q.Limit)
+		// The first Limit rows in (ts, id) order: SQLite sorts the ties.
+		rows, err := s.db.QueryContext(ctx, "SELECT id, blk, slot FROM event_rows"+w+" ORDER BY ts, id"+fmt.Sprintf(" LIMIT %d", q.Limit), args...)
+		if err != nil {
+			return fmt.Errorf("search: %w", err)
+		}
+		defer rows.Close()
+		return s.streamRowsOpts(ctx, plainRows(rows), o, fn)
 	}
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	// Ties of ts are put in ID order by tieOrdered (tieorder.go).
+	rows, err := s.db.QueryContext(ctx, "SELECT ts, id, blk, slot FROM event_rows"+w+" ORDER BY ts", args...)
 	if err != nil {
 		return fmt.Errorf("search: %w", err)
 	}
 	defer rows.Close()
-	return s.streamRows(ctx, rows, fn)
+	next, stop := tieOrdered(ctx, s.db, rows)
+	defer stop()
+	return s.streamRowsOpts(ctx, next, o, fn)
 }
 
 // Count returns how many events match.

@@ -1,0 +1,123 @@
+package sqlite
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/jejak-forensics/jejak/timeline"
+)
+
+// TestSearchTieOrder: Search and SearchTransient give the events of runs
+// of equal timestamps in ID order, as "ORDER BY ts, id" does, for runs
+// held in memory and for runs longer than maxTieRun (read again with
+// their own query), with and without a time range; SearchTransient's
+// events are Search's without Related.
+func TestSearchTieOrder(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	evs := events(3000, "aa")
+	base := time.Date(2024, 2, 14, 12, 0, 0, 0, time.UTC)
+	for i, e := range evs {
+		// Runs of 1, 5, 40 and 300 equal timestamps.
+		switch {
+		case i < 100:
+			e.Timestamp = base.Add(time.Duration(i) * time.Second)
+		case i < 600:
+			e.Timestamp = base.Add(time.Duration(1000+i/5) * time.Second)
+		case i < 2000:
+			e.Timestamp = base.Add(time.Duration(2000+i/40) * time.Second)
+		default:
+			e.Timestamp = base.Add(time.Duration(3000+i/300) * time.Second)
+		}
+		e.Jejak.ID = ""
+		e.Finalize()
+	}
+	if _, err := s.Write(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	saved := maxTieRun
+	defer func() { maxTieRun = saved }()
+	for _, q := range []timeline.Query{{}, {From: base.Add(1100 * time.Second), To: base.Add(3005 * time.Second)}} {
+		// What SQLite's own sort gives.
+		w, args := where(q)
+		rows, err := s.db.QueryContext(ctx, "SELECT id FROM event_rows"+w+" ORDER BY ts, id", args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		for rows.Next() {
+			var id []byte
+			if err := rows.Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, hex.EncodeToString(id))
+		}
+		rows.Close()
+		if len(want) < 1000 {
+			t.Fatalf("%+v: only %d rows", q, len(want))
+		}
+		for _, run := range []int{1 << 16, 50, 7, 1} {
+			maxTieRun = run
+			for name, search := range map[string]func(context.Context, timeline.Query, func(*timeline.Event) error) error{
+				"Search": s.Search, "SearchTransient": s.SearchTransient,
+			} {
+				var got []string
+				err := search(ctx, q, func(e *timeline.Event) error {
+					got = append(got, e.Jejak.ID)
+					if name == "SearchTransient" && e.Related != nil {
+						return fmt.Errorf("event %s has Related", e.Jejak.ID)
+					}
+					if name == "Search" && e.Related == nil {
+						return fmt.Errorf("event %s has no Related", e.Jejak.ID)
+					}
+					return nil
+				})
+				if err != nil {
+					t.Fatalf("%s %+v, runs of %d: %v", name, q, run, err)
+				}
+				if len(got) != len(want) {
+					t.Fatalf("%s %+v, runs of %d: %d events, want %d", name, q, run, len(got), len(want))
+				}
+				for i := range want {
+					if got[i] != want[i] {
+						t.Fatalf("%s %+v, runs of %d: row %d is %s, want %s", name, q, run, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestTSKeyEquality: stored timestamps group as SQLite compares them.
+func TestTSKeyEquality(t *testing.T) {
+	scan := func(v any) tsKey {
+		var k tsKey
+		if err := k.Scan(v); err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	for _, c := range []struct {
+		a, b any
+		eq   bool
+	}{
+		{int64(5), float64(5), true},
+		{int64(5), float64(5.5), false},
+		{float64(9.3e18), float64(9.3e18), true},
+		{float64(9.3e18), int64(1<<63 - 1), false},
+		{float64(-9.3e18), int64(-1 << 63), false},
+		{"x", []byte("x"), true},
+		{"5", int64(5), false},
+	} {
+		if got := scan(c.a) == scan(c.b); got != c.eq {
+			t.Errorf("%v == %v: %v, want %v", c.a, c.b, got, c.eq)
+		}
+	}
+	var k tsKey
+	if err := k.Scan(nil); err == nil {
+		t.Error("a NULL timestamp scanned")
+	}
+}
