@@ -197,7 +197,11 @@ func (d *decoder) member(n *int) ([]byte, bool) {
 		return nil, false
 	}
 	start := d.i + 1
-	for j := start; j < len(d.b); j++ {
+	j := start
+	for j < len(d.b) && strPlain[d.b[j]] {
+		j++
+	}
+	for ; j < len(d.b); j++ {
 		c := d.b[j]
 		if c == '"' {
 			d.i = j + 1
@@ -351,7 +355,13 @@ func (d *decoder) strAs(intern bool) string {
 	}
 	start := d.i + 1
 	ascii := true
-	for j := start; j < len(d.b); j++ {
+	// Plain bytes first, one table lookup each; the loop below then
+	// starts at the closing quote, usually.
+	j := start
+	for j < len(d.b) && strPlain[d.b[j]] {
+		j++
+	}
+	for ; j < len(d.b); j++ {
 		c := d.b[j]
 		switch {
 		case c == '"':
@@ -376,6 +386,15 @@ func (d *decoder) strAs(intern bool) string {
 	d.fail()
 	return ""
 }
+
+// strPlain marks the bytes a JSON string holds as they are: printable
+// ASCII but the quote and the backslash.
+var strPlain = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // unquoteFrom finds the end of a string with escapes that begins at start
 // and unquotes it.

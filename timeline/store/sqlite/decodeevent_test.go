@@ -35,6 +35,18 @@ func sameAsUnmarshal(t testing.TB, what string, doc []byte, fast bool) {
 	if err := decodeEventWith(doc, &shared, &testInterner); (err == nil) != (werr == nil) || werr == nil && !reflect.DeepEqual(shared, want) {
 		t.Fatalf("%s: with an interner, decodeEvent differs from json.Unmarshal (error %v)\n doc  %q\n got  %#v\n want %#v", what, err, doc, shared, want)
 	}
+	// Without related.* (SearchTransient): the same event with Related
+	// nil, and an error exactly when json.Unmarshal errs.
+	var lean timeline.Event
+	if err := decodeEventOpts(doc, &lean, &testInterner, true); (err == nil) != (werr == nil) {
+		t.Fatalf("%s: without related, decodeEvent error %v, json.Unmarshal error %v\n doc %q", what, err, werr, doc)
+	} else if werr == nil {
+		noRel := want
+		noRel.Related = nil
+		if !reflect.DeepEqual(lean, noRel) {
+			t.Fatalf("%s: without related, decodeEvent differs from json.Unmarshal\n doc  %q\n got  %#v\n want %#v", what, doc, lean, noRel)
+		}
+	}
 	var direct timeline.Event
 	ok := decodeFast(doc, &direct, nil)
 	if fast && !ok {

@@ -113,13 +113,16 @@ func tieOrdered(ctx context.Context, db *sql.DB, rows *sql.Rows) (it rowIter, st
 		longTS  tsKey
 		skipTS  bool // rows of longTS from rows are skipped: long gives them
 		longErr error
+		sc      rowRef
 	)
 	scan := func() (rowRef, bool, error) {
 		for rows.Next() {
-			var r rowRef
-			if err := rows.Scan(&r.ts, &id, &r.blk, &r.slot); err != nil {
+			// Scanned into sc, which is allocated once: a new rowRef
+			// escaped to the heap on every row.
+			if err := rows.Scan(&sc.ts, &id, &sc.blk, &sc.slot); err != nil {
 				return rowRef{}, false, err
 			}
+			r := sc
 			if len(id) != 16 {
 				return rowRef{}, false, fmt.Errorf("stored event ID %x is not 16 bytes", []byte(id))
 			}
