@@ -82,6 +82,9 @@ type interner struct {
 	// with one comparison, where the map hashes every byte and probes
 	// (the map was a third of a syslog hunt's decoding).
 	recent [internRecent]string
+	// mapSize is how many keys the maps of decoder.strMapHint's slots
+	// had last.
+	mapSize [mapSizes]int
 }
 
 const (
@@ -629,14 +632,35 @@ func (d *decoder) skipStr() {
 
 // strMap reads an object of strings; a key given twice keeps its last
 // value and a null value is an empty string, as in encoding/json.
-func (d *decoder) strMap() map[string]string {
+func (d *decoder) strMap() map[string]string { return d.strMapHint(-1) }
+
+// Slots of interner.mapSize.
+const (
+	sizeEventData = iota
+	sizeJejakData
+	mapSizes
+)
+
+// strMapHint is strMap making the map as large as the map the same field
+// (slot, -1: none) had in the event before: growing an event_data map
+// key by key was half of its cost on EVTX cases.
+func (d *decoder) strMapHint(slot int) map[string]string {
 	if !d.open() {
 		return nil
 	}
-	m := map[string]string{}
+	hint := slot >= 0 && d.in != nil
+	var m map[string]string
+	if hint {
+		m = make(map[string]string, d.in.mapSize[slot])
+	} else {
+		m = map[string]string{}
+	}
 	for n := 0; ; {
 		k, ok := d.mapKey(&n)
 		if !ok {
+			if hint {
+				d.in.mapSize[slot] = min(len(m), 64)
+			}
 			return m
 		}
 		if d.null() {
@@ -1426,7 +1450,7 @@ func (d *decoder) winlog() *timeline.Winlog {
 			}
 		case "event_data":
 			if d.once(&seen, 1<<5) && !d.null() {
-				w.EventData = d.strMap()
+				w.EventData = d.strMapHint(sizeEventData)
 			}
 		case "logon":
 			if d.once(&seen, 1<<6) && !d.null() {
@@ -1526,7 +1550,7 @@ func (d *decoder) jejak(j *timeline.Jejak) {
 			}
 		case "data":
 			if d.once(&seen, 1<<3) && !d.null() {
-				j.Data = d.strMap()
+				j.Data = d.strMapHint(sizeJejakData)
 			}
 		case "tags":
 			if d.once(&seen, 1<<4) && !d.null() {
