@@ -1,7 +1,6 @@
 package evtx
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -12,7 +11,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -76,34 +74,11 @@ func TestEventsUnchanged(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	checked := parsertest.CompareSums(t, goldenSums, got, dump, *update)
 	if *update {
-		keys := make([]string, 0, len(got))
-		for k := range got {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		var b strings.Builder
-		for _, k := range keys {
-			fmt.Fprintf(&b, "%s %s\n", k, got[k])
-		}
-		if err := os.WriteFile(goldenSums, []byte(b.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
 		return
 	}
-	want := readGoldenSums(t)
-	checked := 0
-	for key, g := range got {
-		w, ok := want[key]
-		if !ok {
-			t.Errorf("%s is not in %s (a new corpus file? run with -update from a parser known good)", key, goldenSums)
-			continue
-		}
-		if g != w {
-			t.Errorf("%s: got %s, want %s (JSON lines in %s)", key, g, w, dump)
-		}
-		checked++
-	}
+	want := parsertest.ReadSums(t, goldenSums)
 	// The shared corpus holds 28 EVTX files; a fresh clone's fixtures
 	// fewer. Either way a run that compares almost nothing fails.
 	if minChecked := 8; checked < minChecked || (parsertest.Shared() && checked < len(want)) {
@@ -154,26 +129,4 @@ func goldenRun(t *testing.T, name string, data []byte) (out []byte, events, warn
 		fmt.Fprintf(&buf, "error %v\n", err)
 	}
 	return buf.Bytes(), events, warnings
-}
-
-func readGoldenSums(t *testing.T) map[string]string {
-	t.Helper()
-	f, err := os.Open(goldenSums)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	out := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		key, val, ok := strings.Cut(sc.Text(), " ")
-		if !ok {
-			t.Fatalf("%s: bad line %q", goldenSums, sc.Text())
-		}
-		out[key] = val
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
