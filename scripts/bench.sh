@@ -361,7 +361,7 @@ if wants ntfs; then
 	done
 	if [[ -n "$l2t" && -n "$smallest" ]]; then
 		label="ntfs-plaso $(basename "$smallest" .img)"
-		timed "$work/l2t.out" "$l2t" --status_view none --unattended --storage_file "$work/ntfs.plaso" "$smallest"
+		timed "$work/l2t.out" "$l2t" --status_view none --unattended --logfile "$work/l2t-ntfs.log.gz" --storage_file "$work/ntfs.plaso" "$smallest"
 		row "$label" "plaso log2timeline" "" "$work/l2t.out"
 		rm -f "$work/ntfs.plaso"
 	fi
@@ -448,7 +448,7 @@ if wants syslog; then
 		timed "$work/s50.out" "$jejak" analyze -q --json --out "$work/case-50" "$work/auth50.log"
 		jw=$T_WALL jc=$T_CPU
 		row "$label" "jejak analyze" "" "$work/s50.out"
-		timed "$work/l2t.out" "$l2t" --status_view none --unattended --storage_file "$work/s50.plaso" "$work/auth50.log"
+		timed "$work/l2t.out" "$l2t" --status_view none --unattended --logfile "$work/l2t-s50.log.gz" --storage_file "$work/s50.plaso" "$work/auth50.log"
 		row "$label" "plaso log2timeline" "" "$work/l2t.out"
 		ratio "$label" plaso "$jw" "$jc" "$T_WALL" "$T_CPU"
 		rm -rf "$work/case-50" "$work/s50.plaso" "$work/auth50.log"
