@@ -23,6 +23,7 @@ import (
 	"github.com/jejak-forensics/jejak/casework/ingest"
 	"github.com/jejak-forensics/jejak/forensics/disk"
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+	"github.com/jejak-forensics/jejak/internal/gcpolicy"
 	"github.com/jejak-forensics/jejak/parsers/all"
 	"github.com/jejak-forensics/jejak/timeline"
 	"github.com/jejak-forensics/jejak/timeline/store/sqlite"
@@ -34,6 +35,9 @@ func main() {
 	cpuprof := flag.String("cpuprofile", "", "write a CPU profile to this file")
 	memprof := flag.String("memprofile", "", "write an allocation profile to this file")
 	flag.Parse()
+	// The collector's pace cmd/jejak runs with, so that the pipeline is
+	// measured as it ships (GOGC or GOMEMLIMIT in the environment turn it off).
+	gcpolicy.Apply()
 	if flag.NArg() != 1 {
 		fmt.Fprintln(os.Stderr, "usage: ingestbench [-store] [-workers N] [-cpuprofile F] [-memprofile F] EVIDENCE")
 		os.Exit(2)
