@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -26,13 +25,7 @@ func BenchmarkHuntBuiltinEVTX(b *testing.B) {
 	if err != nil {
 		b.Skipf("no corpus: %v", err)
 	}
-	var evtx []string
-	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.EqualFold(filepath.Ext(p), ".evtx") {
-			evtx = append(evtx, p)
-		}
-		return nil
-	})
+	evtx := evtxFiles(root)
 	if len(evtx) == 0 {
 		b.Skip("no EVTX files in the corpus")
 	}

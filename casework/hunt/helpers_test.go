@@ -2,6 +2,9 @@ package hunt
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/jejak-forensics/jejak/casework/casetest"
@@ -58,4 +61,20 @@ func ruleByID(t testing.TB, id string) *Rule {
 	}
 	t.Fatalf("no built-in rule %s", id)
 	return nil
+}
+
+// evtxFiles lists the EVTX files under each root, in walk order; a root
+// that is missing or unreadable adds none (the callers skip when the list
+// is empty).
+func evtxFiles(roots ...string) []string {
+	var out []string
+	for _, root := range roots {
+		filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && strings.EqualFold(filepath.Ext(p), ".evtx") {
+				out = append(out, p)
+			}
+			return nil
+		})
+	}
+	return out
 }

@@ -4,9 +4,7 @@ package hunt
 
 import (
 	"context"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -73,13 +71,7 @@ func BenchmarkHuntRules(b *testing.B) {
 		if err != nil {
 			b.Skipf("no corpus: %v", err)
 		}
-		var evtx []string
-		filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-			if err == nil && !d.IsDir() && strings.EqualFold(filepath.Ext(p), ".evtx") {
-				evtx = append(evtx, p)
-			}
-			return nil
-		})
+		evtx := evtxFiles(root)
 		if len(evtx) == 0 {
 			b.Skip("no EVTX files in the corpus")
 		}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -42,15 +41,7 @@ func BenchmarkHuntSigmaHQWindows(b *testing.B) {
 	}
 	rules := append(builtin, sig...)
 
-	var evtx []string
-	for _, root := range []string{"../../../shared/corpus", filepath.Join(sharedSigma, "regression_data")} {
-		filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-			if err == nil && !d.IsDir() && strings.EqualFold(filepath.Ext(p), ".evtx") {
-				evtx = append(evtx, p)
-			}
-			return nil
-		})
-	}
+	evtx := evtxFiles("../../../shared/corpus", filepath.Join(sharedSigma, "regression_data"))
 	if len(evtx) == 0 {
 		b.Skip("no EVTX files under ../shared")
 	}

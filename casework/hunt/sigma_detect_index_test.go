@@ -2,7 +2,6 @@ package hunt
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -81,15 +80,11 @@ func TestDetectionIndexChangesNothing(t *testing.T) {
 		t.Skipf("no corpus: %v", err)
 	}
 	dir := t.TempDir()
-	n := 0
-	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.EqualFold(filepath.Ext(p), ".evtx") {
-			copyFile(t, p, filepath.Join(dir, fmt.Sprintf("%d-%s", n, filepath.Base(p))))
-			n++
-		}
-		return nil
-	})
-	if n == 0 {
+	evtx := evtxFiles(root)
+	for n, p := range evtx {
+		copyFile(t, p, filepath.Join(dir, fmt.Sprintf("%d-%s", n, filepath.Base(p))))
+	}
+	if len(evtx) == 0 {
 		t.Skip("no EVTX files in the corpus")
 	}
 	st, _ := casetest.Build(t, dir)

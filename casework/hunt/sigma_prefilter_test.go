@@ -42,17 +42,11 @@ func TestSigmaPrefilterChangesNothing(t *testing.T) {
 		}
 	}
 	dir := t.TempDir()
-	n := 0
-	for _, root := range []string{"../../../shared/corpus", filepath.Join(sharedSigma, "regression_data")} {
-		filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-			if err == nil && !d.IsDir() && strings.EqualFold(filepath.Ext(p), ".evtx") {
-				copyFile(t, p, filepath.Join(dir, fmt.Sprintf("%d-%s", n, filepath.Base(p))))
-				n++
-			}
-			return nil
-		})
+	evtx := evtxFiles("../../../shared/corpus", filepath.Join(sharedSigma, "regression_data"))
+	for n, p := range evtx {
+		copyFile(t, p, filepath.Join(dir, fmt.Sprintf("%d-%s", n, filepath.Base(p))))
 	}
-	if n == 0 {
+	if len(evtx) == 0 {
 		t.Skip("no EVTX files under ../shared")
 	}
 	st, sum := casetest.Build(t, dir)
@@ -90,7 +84,7 @@ func TestSigmaPrefilterChangesNothing(t *testing.T) {
 		}
 	}
 	t.Logf("%d rules (%d with a prefilter requirement), %d events of %d EVTX files: %d findings either way",
-		len(rules), withNeed, sum.Events, n, len(all))
+		len(rules), withNeed, sum.Events, len(evtx), len(all))
 }
 
 // TestSigmaNeed checks the requirements derived from small detections: a

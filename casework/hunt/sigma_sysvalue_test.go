@@ -3,8 +3,6 @@ package hunt
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -53,13 +51,7 @@ func TestWinSystemValue(t *testing.T) {
 		if err != nil {
 			t.Skipf("no corpus: %v", err)
 		}
-		var evtx []string
-		filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-			if err == nil && !d.IsDir() && strings.EqualFold(filepath.Ext(p), ".evtx") {
-				evtx = append(evtx, p)
-			}
-			return nil
-		})
+		evtx := evtxFiles(root)
 		if len(evtx) == 0 {
 			t.Skip("no EVTX files in the corpus")
 		}
