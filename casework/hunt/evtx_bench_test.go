@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jejak-forensics/jejak/casework/casetest"
+	"github.com/jejak-forensics/jejak/internal/cputime"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 )
 
@@ -47,18 +48,18 @@ func BenchmarkHuntBuiltinEVTX(b *testing.B) {
 		copyTo(d)
 		dirs = append(dirs, d)
 	}
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	st, sum := casetest.Build(b, dirs...)
-	ingestCPU := cpuTime() - cpu0
+	ingestCPU := cputime.Process() - cpu0
 	b.Logf("%d events (%d EVTX files × %d), ingest %v CPU", sum.Events, len(evtx), reps, ingestCPU)
 
-	cpu0 = cpuTime()
+	cpu0 = cputime.Process()
 	b.ResetTimer()
 	var findings int
 	for b.Loop() {
 		findings = len(hunt(b, st, Config{}))
 	}
-	huntCPU := (cpuTime() - cpu0) / time.Duration(b.N)
+	huntCPU := (cputime.Process() - cpu0) / time.Duration(b.N)
 	b.ReportMetric(float64(sum.Events)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(float64(sum.Events)/huntCPU.Seconds(), "events/cpu-s")
 	b.ReportMetric(huntCPU.Seconds()/ingestCPU.Seconds(), "hunt/ingest-cpu")

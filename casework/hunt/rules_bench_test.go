@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jejak-forensics/jejak/casework/casetest"
+	"github.com/jejak-forensics/jejak/internal/cputime"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 	"github.com/jejak-forensics/jejak/timeline"
 )
@@ -53,7 +54,7 @@ func BenchmarkHuntRules(b *testing.B) {
 		cfg.Rules = nil
 		b.ReportAllocs()
 		var findings int
-		cpu0 := cpuTime()
+		cpu0 := cputime.Process()
 		for b.Loop() {
 			fs, err := Hunt(context.Background(), m, cfg)
 			if err != nil {
@@ -61,7 +62,7 @@ func BenchmarkHuntRules(b *testing.B) {
 			}
 			findings = len(fs)
 		}
-		cpu := (cpuTime() - cpu0) / time.Duration(b.N)
+		cpu := (cputime.Process() - cpu0) / time.Duration(b.N)
 		b.ReportMetric(float64(cpu.Nanoseconds())/float64(len(m)), "cpu-ns/event")
 		b.ReportMetric(float64(len(m))/cpu.Seconds(), "events/cpu-s")
 		b.ReportMetric(float64(findings), "findings")

@@ -7,11 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/jejak-forensics/jejak/casework/casetest"
+	"github.com/jejak-forensics/jejak/internal/cputime"
 )
 
 // hayabusaEventsPerSecond is Hayabusa's published hunting rate with its
@@ -74,24 +73,16 @@ func BenchmarkHuntSigmaHQWindows(b *testing.B) {
 	// higher than events/cpu-s. The machine may be shared: CPU time (all
 	// threads, GC included) gives a rate that does not depend on the
 	// other load.
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	b.ResetTimer()
 	for b.Loop() {
 		hunt(b, st, Config{Rules: rules})
 	}
 	rate := float64(events) * float64(b.N) / b.Elapsed().Seconds()
 	b.ReportMetric(rate, "events/s")
-	b.ReportMetric(float64(events)*float64(b.N)/(cpuTime()-cpu0).Seconds(), "events/cpu-s")
+	b.ReportMetric(float64(events)*float64(b.N)/(cputime.Process()-cpu0).Seconds(), "events/cpu-s")
 	b.ReportMetric(float64(len(rules)), "rules")
 	b.ReportMetric(rate/hayabusaEventsPerSecond, "×hayabusa")
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func copyFile(t testing.TB, from, to string) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jejak-forensics/jejak/casework/casetest"
+	"github.com/jejak-forensics/jejak/internal/cputime"
 )
 
 // BenchmarkHuntSyslog hunts, with the built-in rules, a case made by the
@@ -41,13 +42,13 @@ func benchHuntAuthLog(b *testing.B, n, pool int) {
 	path := filepath.Join(b.TempDir(), "auth.log")
 	base := time.Date(2024, 2, 10, 0, 0, 0, 0, time.UTC)
 	writeAuthLog(b, path, base, n, pool)
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	st, sum := casetest.Build(b, path)
-	ingestCPU := cpuTime() - cpu0
+	ingestCPU := cputime.Process() - cpu0
 	cfg := Config{After: base.Add(time.Duration(n/2) * time.Second)}
 	b.Logf("%d lines, %d events, ingest %v CPU", n, sum.Events, ingestCPU)
 
-	cpu0 = cpuTime()
+	cpu0 = cputime.Process()
 	peak := watchHeap()
 	b.ResetTimer()
 	var findings int
@@ -55,7 +56,7 @@ func benchHuntAuthLog(b *testing.B, n, pool int) {
 		findings = len(hunt(b, st, cfg))
 	}
 	b.ReportMetric(peak()/(1<<20), "peak-heap-MB")
-	huntCPU := (cpuTime() - cpu0) / time.Duration(b.N)
+	huntCPU := (cputime.Process() - cpu0) / time.Duration(b.N)
 	events := float64(sum.Events) * float64(b.N)
 	b.ReportMetric(events/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(float64(sum.Events)/huntCPU.Seconds(), "events/cpu-s")

@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jejak-forensics/jejak/casework/ingest"
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+	"github.com/jejak-forensics/jejak/internal/cputime"
 	"github.com/jejak-forensics/jejak/parsers/all"
 	"github.com/jejak-forensics/jejak/timeline"
 )
@@ -60,7 +60,7 @@ func BenchmarkIngestSmallFiles(b *testing.B) {
 	}
 	ctx := context.Background()
 	b.ReportAllocs()
-	cpu := processCPU()
+	cpu := cputime.Process().Seconds()
 	for b.Loop() {
 		w, err := jfs.Open(ctx, ev, jfs.Options{TempDir: root})
 		if err != nil {
@@ -76,15 +76,5 @@ func BenchmarkIngestSmallFiles(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(files)*float64(b.N)/b.Elapsed().Seconds(), "files/s")
-	b.ReportMetric((processCPU()-cpu)*1e6/float64(files*b.N), "cpu-µs/file")
-}
-
-// processCPU is the user+system CPU time of the process so far, in
-// seconds: on a shared machine it says more than wall time.
-func processCPU() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+	b.ReportMetric((cputime.Process().Seconds()-cpu)*1e6/float64(files*b.N), "cpu-µs/file")
 }

@@ -6,11 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jejak-forensics/jejak/casework/hunt"
+	"github.com/jejak-forensics/jejak/internal/cputime"
 	"github.com/jejak-forensics/jejak/timeline"
 	"github.com/jejak-forensics/jejak/timeline/store/elastic"
 	"github.com/jejak-forensics/jejak/timeline/store/sqlite"
@@ -82,12 +82,12 @@ func TestSlicedHuntFromCluster(t *testing.T) {
 		if n > 1 {
 			src = es.Sliced(n)
 		}
-		t0, c0 := time.Now(), cpuTime()
+		t0, c0 := time.Now(), cputime.Process()
 		got, err := hunt.Hunt(ctx, src, hunt.Config{Zone: cs.Location()})
 		if err != nil {
 			t.Fatalf("%d slices: %v", n, err)
 		}
-		t.Logf("hunt through %d slice(s): %v wall, %v CPU of this process", n, time.Since(t0).Round(time.Millisecond), (cpuTime() - c0).Round(time.Millisecond))
+		t.Logf("hunt through %d slice(s): %v wall, %v CPU of this process", n, time.Since(t0).Round(time.Millisecond), (cputime.Process() - c0).Round(time.Millisecond))
 		if gj, _ := json.Marshal(got); !bytes.Equal(gj, wj) {
 			t.Errorf("%d slices: findings differ from SQLite's (%d vs %d):\n%.1500s\nwant\n%.1500s", n, len(got), len(want), gj, wj)
 		}
@@ -116,11 +116,4 @@ func TestSlicedHuntFromCluster(t *testing.T) {
 	}
 	t.Logf("%d events, %d findings equal from 3 and 5 slices and with a node cut (%d connections through it)",
 		len(ids), len(want), proxy.used.Load())
-}
-
-// cpuTime is this process's user+system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

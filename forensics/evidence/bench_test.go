@@ -13,9 +13,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/jejak-forensics/jejak/internal/cputime"
 )
 
 // BenchmarkHashFile measures SHA-256+SHA-1+MD5 throughput on a generated
@@ -94,13 +94,7 @@ func hashSequential(p string, buf []byte) (Digests, error) {
 // returns reports it as CPU-seconds per GiB (the machine may be shared:
 // wall time then says more about the neighbours than about the hashing).
 func reportCPU(b *testing.B, size int64) func() {
-	cpu := func() time.Duration {
-		var ru syscall.Rusage
-		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-			return 0
-		}
-		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	}
+	cpu := cputime.Process
 	start := cpu()
 	return func() {
 		b.ReportMetric((cpu()-start).Seconds()/float64(b.N)/(float64(size)/(1<<30)), "cpu-s/GiB")

@@ -7,10 +7,10 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/jejak-forensics/jejak/internal/cputime"
 	"github.com/jejak-forensics/jejak/parsers"
 	"github.com/jejak-forensics/jejak/timeline"
 )
@@ -38,7 +38,7 @@ func BenchmarkParse(b *testing.B) {
 	}
 	defer f.Close()
 	st, _ := f.Stat()
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	b.ResetTimer()
 	for b.Loop() {
 		got := 0
@@ -52,11 +52,5 @@ func BenchmarkParse(b *testing.B) {
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "entries/s")
 	// CPU time says more than wall time on a shared machine; it counts
 	// the whole process (GC included) over the loop.
-	b.ReportMetric(float64(n*b.N)/(cpuTime()-cpu0).Seconds(), "entries/CPU-s")
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(float64(n*b.N)/(cputime.Process()-cpu0).Seconds(), "entries/CPU-s")
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jejak-forensics/jejak/internal/cputime"
 	"github.com/jejak-forensics/jejak/parsers"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 	"github.com/jejak-forensics/jejak/timeline"
@@ -75,7 +76,7 @@ func BenchmarkParseAuthLog(b *testing.B) {
 	p := New()
 	b.SetBytes(int64(len(input)))
 	b.ReportAllocs()
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	b.ResetTimer()
 	for b.Loop() {
 		n, warns := 0, 0
@@ -88,7 +89,7 @@ func BenchmarkParseAuthLog(b *testing.B) {
 			b.Fatalf("%d events, %d warnings", n, warns)
 		}
 	}
-	if d := cpuTime() - cpu0; d > 0 {
+	if d := cputime.Process() - cpu0; d > 0 {
 		b.ReportMetric(float64(len(input))*float64(b.N)/d.Seconds()/1e6, "MB/cpu-s")
 	}
 }

@@ -6,10 +6,10 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/jejak-forensics/jejak/internal/cputime"
 	"github.com/jejak-forensics/jejak/parsers"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 	"github.com/jejak-forensics/jejak/timeline"
@@ -34,7 +34,7 @@ func BenchmarkParse(b *testing.B) {
 	b.ReportAllocs()
 	// The machine is shared: wall-clock MB/s swings with other load, so the
 	// process CPU time (all threads, GC included) is reported beside it.
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	b.ResetTimer()
 	for b.Loop() {
 		n := 0
@@ -47,15 +47,7 @@ func BenchmarkParse(b *testing.B) {
 			b.Fatal("no events")
 		}
 	}
-	if d := cpuTime() - cpu0; d > 0 {
+	if d := cputime.Process() - cpu0; d > 0 {
 		b.ReportMetric(float64(len(input))*float64(b.N)/d.Seconds()/1e6, "MB/cpu-s")
 	}
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jejak-forensics/jejak/internal/cputime"
 	"github.com/jejak-forensics/jejak/timeline"
 	"github.com/jejak-forensics/jejak/timeline/query"
 )
@@ -45,14 +46,14 @@ func BenchmarkSQLiteQuery(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			cpu0 := cpuTime()
+			cpu0 := cputime.Process()
 			for b.Loop() {
 				if _, err := st.QueryCount(context.Background(), f, timeline.Query{}); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.ReportMetric(float64(total)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
-			b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "CPU-ns/op")
+			b.ReportMetric(float64(cputime.Process()-cpu0)/float64(b.N), "CPU-ns/op")
 		})
 	}
 }

@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/jejak-forensics/jejak/internal/cputime"
 	"github.com/jejak-forensics/jejak/timeline"
 	"github.com/jejak-forensics/jejak/timeline/store/elastic"
 	"github.com/jejak-forensics/jejak/timeline/storetest"
@@ -45,7 +45,7 @@ func BenchmarkRead(b *testing.B) {
 				if slices > 1 {
 					r = s.Sliced(slices)
 				}
-				cpu0, es0 := processCPU(), jvmCPU(b, s)
+				cpu0, es0 := cputime.Process(), jvmCPU(b, s)
 				b.ResetTimer()
 				for range b.N {
 					got := 0
@@ -59,18 +59,11 @@ func BenchmarkRead(b *testing.B) {
 				b.StopTimer()
 				total := float64(b.N * n)
 				b.ReportMetric(total/b.Elapsed().Seconds(), "events/s")
-				b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/total, "cpu-µs/event")
+				b.ReportMetric(float64((cputime.Process()-cpu0).Microseconds())/total, "cpu-µs/event")
 				b.ReportMetric(float64((jvmCPU(b, s)-es0).Microseconds())/total, "es-cpu-µs/event")
 			})
 		}
 	}
-}
-
-// processCPU is this process's user+system CPU time so far.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // jvmCPU is the CPU time the Elasticsearch process answering s has used.

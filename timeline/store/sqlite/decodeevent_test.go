@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jejak-forensics/jejak/internal/cputime"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 	"github.com/jejak-forensics/jejak/timeline"
 	"github.com/jejak-forensics/jejak/timeline/storetest"
@@ -262,8 +263,8 @@ func BenchmarkDecode(b *testing.B) {
 			b.Run(name+"/"+dec.name, func(b *testing.B) {
 				b.ReportAllocs()
 				var n int
-				cpu := processCPU()
-				defer func() { b.ReportMetric((processCPU()-cpu)*1e9/float64(b.N), "cpu-ns/op") }()
+				cpu := cputime.Process().Seconds()
+				defer func() { b.ReportMetric((cputime.Process().Seconds()-cpu)*1e9/float64(b.N), "cpu-ns/op") }()
 				for i := 0; b.Loop(); i++ {
 					var e timeline.Event
 					doc := docs[i%len(docs)]

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jejak-forensics/jejak/internal/cputime"
 	"github.com/jejak-forensics/jejak/timeline"
 )
 
@@ -170,7 +171,7 @@ func BenchmarkIngest(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		cpu -= processCPU()
+		cpu -= cputime.Process().Seconds()
 		if _, err := s.BeginRun(ctx, time.Unix(0, 0), "bench"); err != nil {
 			b.Fatal(err)
 		}
@@ -186,7 +187,7 @@ func BenchmarkIngest(b *testing.B) {
 		if err := s.Close(); err != nil {
 			b.Fatal(err)
 		}
-		cpu += processCPU()
+		cpu += cputime.Process().Seconds()
 	}
 	b.ReportMetric(float64(total*b.N)/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(cpu/float64(b.N), "cpu-s/op")

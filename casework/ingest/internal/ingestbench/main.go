@@ -17,12 +17,12 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"sort"
-	"syscall"
 	"time"
 
 	"github.com/jejak-forensics/jejak/casework/ingest"
 	"github.com/jejak-forensics/jejak/forensics/disk"
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+	"github.com/jejak-forensics/jejak/internal/cputime"
 	"github.com/jejak-forensics/jejak/internal/gcpolicy"
 	"github.com/jejak-forensics/jejak/parsers/all"
 	"github.com/jejak-forensics/jejak/timeline"
@@ -80,7 +80,7 @@ func run(evidence string, store bool, workers int, cpuprof, memprof string) erro
 		runtime.MemProfileRate = 64 << 10
 	}
 	start := time.Now()
-	cpu0 := processCPU()
+	cpu0 := cputime.Process().Seconds()
 	var sink timeline.Sink = &countSink{}
 	if store {
 		st, err := sqlite.Open(ctx, filepath.Join(tmp, "case.db"))
@@ -99,7 +99,7 @@ func run(evidence string, store bool, workers int, cpuprof, memprof string) erro
 	if err != nil {
 		return err
 	}
-	secs, cpu := time.Since(start).Seconds(), processCPU()-cpu0
+	secs, cpu := time.Since(start).Seconds(), cputime.Process().Seconds()-cpu0
 	if memprof != "" {
 		f, err := os.Create(memprof)
 		if err != nil {
@@ -130,13 +130,4 @@ func run(evidence string, store bool, workers int, cpuprof, memprof string) erro
 		fmt.Printf("  parser %-12s %7d files %9d events %d warnings\n", k, s.Files, s.Events, s.Warnings)
 	}
 	return nil
-}
-
-// processCPU is the user+system CPU time of the process so far.
-func processCPU() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }

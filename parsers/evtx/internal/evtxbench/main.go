@@ -28,10 +28,10 @@ import (
 	"runtime/pprof"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+	"github.com/jejak-forensics/jejak/internal/cputime"
 	"github.com/jejak-forensics/jejak/internal/gcpolicy"
 	"github.com/jejak-forensics/jejak/parsers"
 	"github.com/jejak-forensics/jejak/parsers/evtx"
@@ -79,15 +79,6 @@ func files(args []string) ([]string, error) {
 	return out, nil
 }
 
-func cpuSeconds() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
-	return tv(ru.Utime) + tv(ru.Stime)
-}
-
 func run(args []string, decode bool, n int, dump, cpuprof, memprof string) error {
 	paths, err := files(args)
 	if err != nil {
@@ -120,7 +111,7 @@ func run(args []string, decode bool, n int, dump, cpuprof, memprof string) error
 	}
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
-	cpu0, start := cpuSeconds(), time.Now()
+	cpu0, start := cputime.Process().Seconds(), time.Now()
 	records, warnings := 0, 0
 	ctx := context.Background()
 	p := evtx.New(0)
@@ -167,7 +158,7 @@ func run(args []string, decode bool, n int, dump, cpuprof, memprof string) error
 			}
 		}
 	}
-	secs, cpu := time.Since(start).Seconds(), cpuSeconds()-cpu0
+	secs, cpu := time.Since(start).Seconds(), cputime.Process().Seconds()-cpu0
 	runtime.ReadMemStats(&ms1)
 	if memprof != "" {
 		pf, err := os.Create(memprof)
