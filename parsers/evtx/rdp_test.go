@@ -5,18 +5,9 @@ import (
 	"net"
 	"os"
 	"testing"
-	"unicode/utf16"
 
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 )
-
-func utf16le(s string) []byte {
-	var b []byte
-	for _, u := range utf16.Encode([]rune(s)) {
-		b = append(b, byte(u), byte(u>>8))
-	}
-	return b
-}
 
 // TestRDP1149 is the file evtxexport refuses (token 0x05) and Velocidex
 // garbles: 11 RDP logons (header records 1..11, MANIFEST). Every decoded
@@ -50,7 +41,7 @@ func TestRDP1149(t *testing.T) {
 		size := int64(raw[off+4]) | int64(raw[off+5])<<8 | int64(raw[off+6])<<16
 		body := raw[off : off+size]
 		for _, s := range []string{ev.User.Name, ev.Source.IP, ev.Winlog.ComputerName} {
-			if !bytes.Contains(body, utf16le(s)) {
+			if !bytes.Contains(body, parsertest.UTF16LE(s, false)) {
 				t.Errorf("record %d: %q not in the record's bytes", i+1, s)
 			}
 		}

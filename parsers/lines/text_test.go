@@ -9,25 +9,15 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
-	"unicode/utf16"
-)
 
-func utf16le(s string, bom bool) []byte {
-	var b []byte
-	if bom {
-		b = append(b, 0xFF, 0xFE)
-	}
-	for _, u := range utf16.Encode([]rune(s)) {
-		b = append(b, byte(u), byte(u>>8))
-	}
-	return b
-}
+	"github.com/jejak-forensics/jejak/parsers/parsertest"
+)
 
 // A UTF-16 text gives the same lines as its UTF-8 form (iconv's when it is
 // installed, as an independent encoder), with offsets of the UTF-16 bytes.
 func TestTextReaderUTF16(t *testing.T) {
 	text := "2024-02-14 19:03:11.52 Logon  Login failed for user 'sa'.\r\nbaris kedua — ĉ 𝄞\r\n\r\nlast"
-	b := utf16le(text, true)
+	b := parsertest.UTF16LE(text, true)
 	if _, err := exec.LookPath("iconv"); err == nil {
 		cmd := exec.Command("iconv", "-f", "UTF-8", "-t", "UTF-16LE")
 		cmd.Stdin = bytes.NewReader([]byte(text))
@@ -62,7 +52,7 @@ func TestTextReaderUTF16(t *testing.T) {
 	if _, _, _, err := lr.Next(); err != io.EOF {
 		t.Errorf("after the last line: %v", err)
 	}
-	odd := NewTextReader(bufio.NewReader(bytes.NewReader(append(utf16le("ab\n", false), 'x'))), true)
+	odd := NewTextReader(bufio.NewReader(bytes.NewReader(append(parsertest.UTF16LE("ab\n", false), 'x'))), true)
 	odd.Next()
 	if _, _, _, err := odd.Next(); !errors.Is(err, ErrOddByte) {
 		t.Errorf("odd last byte: %v", err)
