@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/jejak-forensics/jejak/casework/zonecheck"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
+	"github.com/jejak-forensics/jejak/parsers/registry/registrytest"
 	"github.com/jejak-forensics/jejak/timeline"
 	"github.com/jejak-forensics/jejak/timeline/store/sqlite"
 )
@@ -316,38 +316,14 @@ func TestWarningWriterStoresAllInOrder(t *testing.T) {
 // query gives, in its order (two SYSTEM hives of the same time, told
 // apart by ID), and a re-ingest, which queries the store, gives the same.
 func TestMachineZoneFedEqualsStore(t *testing.T) {
-	py := ""
-	for _, p := range []string{"/usr/bin/python3", "python3"} {
-		if exec.Command(p, "-c", "import hivex").Run() == nil {
-			py = p
-			break
-		}
-	}
-	if py == "" {
-		t.Skip("python3-hivex not installed: apt-get install -y python3-hivex")
-	}
-	src, err := os.ReadFile(parsertest.Corpus(t, "windows/registry/SAM"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	regparser, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "www.velocidex.com/golang/regparser").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	shim := filepath.Join(strings.TrimSpace(string(regparser)), "appcompatcache/test_data/Win10.bin")
 	evidence := filepath.Join(dir, "evidence")
 	for _, m := range []string{"pc1", "pc2"} {
 		hive := filepath.Join(evidence, m, "Windows", "System32", "config", "SYSTEM")
 		if err := os.MkdirAll(filepath.Dir(hive), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(hive, src, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if out, err := exec.Command(py, "../parsers/registry/testdata/mksystem.py", hive, shim).CombinedOutput(); err != nil {
-			t.Fatalf("mksystem.py: %v\n%s", err, out)
-		}
+		registrytest.WriteSystemHive(t, hive)
 	}
 	ctx := context.Background()
 	for _, tc := range []struct {

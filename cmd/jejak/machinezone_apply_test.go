@@ -13,6 +13,7 @@ import (
 
 	"github.com/jejak-forensics/jejak/internal/oracle"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
+	"github.com/jejak-forensics/jejak/parsers/registry/registrytest"
 )
 
 // --machine-zone reads the zone-less logs of a Windows evidence item in
@@ -26,37 +27,13 @@ import (
 // and the summary (text and JSON) names the hive it came from; without
 // the flag the case zone is used and the ZONE MISMATCH warning stands.
 func TestMachineZoneApplied(t *testing.T) {
-	py := ""
-	for _, p := range []string{"/usr/bin/python3", "python3"} {
-		if exec.Command(p, "-c", "import hivex").Run() == nil {
-			py = p
-			break
-		}
-	}
-	if py == "" {
-		t.Skip("python3-hivex not installed: apt-get install -y python3-hivex")
-	}
 	oracle.Tool(t, "mkntfs", "ntfs-3g")
 	oracle.Tool(t, "ntfs-3g", "ntfs-3g")
 	dir := t.TempDir()
 
 	// The hive, from the SAM hive of plaso's corpus rewritten by hivex.
-	src, err := os.ReadFile(parsertest.Corpus(t, "windows/registry/SAM"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	hive := filepath.Join(dir, "SYSTEM")
-	if err := os.WriteFile(hive, src, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	regparser, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "www.velocidex.com/golang/regparser").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	shim := filepath.Join(strings.TrimSpace(string(regparser)), "appcompatcache/test_data/Win10.bin")
-	if out, err := exec.Command(py, "../../parsers/registry/testdata/mksystem.py", hive, shim).CombinedOutput(); err != nil {
-		t.Fatalf("mksystem.py: %v\n%s", err, out)
-	}
+	registrytest.WriteSystemHive(t, hive)
 	hiveBytes, err := os.ReadFile(hive)
 	if err != nil {
 		t.Fatal(err)

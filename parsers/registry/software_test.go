@@ -10,12 +10,13 @@ import (
 	"time"
 
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
+	"github.com/jejak-forensics/jejak/parsers/registry/registrytest"
 	"github.com/jejak-forensics/jejak/timeline"
 )
 
 // buildSoftware writes a SOFTWARE hive with hivex (testdata/mksoftware.py).
 func buildSoftware(t *testing.T) string {
-	py := hivexPython(t)
+	py := registrytest.HivexPython(t)
 	src, err := os.ReadFile(parsertest.Corpus(t, "windows/registry/SAM"))
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package registry
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,38 +10,17 @@ import (
 
 	"github.com/jejak-forensics/jejak/internal/oracle"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
+	"github.com/jejak-forensics/jejak/parsers/registry/registrytest"
 	"github.com/jejak-forensics/jejak/timeline"
 )
-
-// hivexPython finds a Python with the hivex bindings.
-func hivexPython(t *testing.T) string {
-	for _, py := range []string{"/usr/bin/python3", "python3"} {
-		if exec.Command(py, "-c", "import hivex").Run() == nil {
-			return py
-		}
-	}
-	t.Skip("python3-hivex not installed: apt-get install -y python3-hivex")
-	return ""
-}
 
 // buildSystem writes a SYSTEM hive with hivex (testdata/mksystem.py): a
 // copy of the corpus SAM hive whose keys are replaced by a control set
 // with a computer name, a time zone, services, interfaces, USB devices,
 // MountedDevices and a real Windows 10 AppCompatCache value.
 func buildSystem(t *testing.T) string {
-	py := hivexPython(t)
-	src, err := os.ReadFile(parsertest.Corpus(t, "windows/registry/SAM"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	path := filepath.Join(t.TempDir(), "SYSTEM")
-	if err := os.WriteFile(path, src, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	shim := filepath.Join(regparserDir(t), "appcompatcache/test_data/Win10.bin")
-	if out, err := exec.Command(py, "testdata/mksystem.py", path, shim).CombinedOutput(); err != nil {
-		t.Fatalf("mksystem.py: %v\n%s", err, out)
-	}
+	registrytest.WriteSystemHive(t, path)
 	return path
 }
 

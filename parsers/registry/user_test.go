@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
+	"github.com/jejak-forensics/jejak/parsers/registry/registrytest"
 )
 
 func setOf(m map[string]bool) string {
@@ -177,7 +178,7 @@ func TestShellbagsEqualRegRipper(t *testing.T) {
 // corpus NTUSER.DAT by hivex, equal RegRipper's runmru, typedpaths and
 // tsclient.
 func TestNTUserMRUsEqualRegRipper(t *testing.T) {
-	py := hivexPython(t)
+	py := registrytest.HivexPython(t)
 	src, err := os.ReadFile(parsertest.Corpus(t, "windows/registry/NTUSER.DAT"))
 	if err != nil {
 		t.Fatal(err)
