@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -388,21 +389,83 @@ func appendStrings(b []byte, v []string) []byte {
 }
 
 // appendStringMap writes a map as encoding/json does: keys sorted, and a nil
-// map as null.
+// map as null. The pairs are gathered once (no second lookup per key) into
+// a stack array and sorted there: an EVTX event's two maps (jejak.data and
+// winlog.event_data, 10 to 30 keys) were a sorted key slice allocated and
+// a map lookup per key for each.
 func appendStringMap(b []byte, m map[string]string) []byte {
 	if m == nil {
 		return append(b, "null"...)
 	}
+	var stack [32]pair
+	ps := stack[:0]
+	for k, v := range m {
+		ps = append(ps, pair{prefix(k), k, v})
+	}
+	sortPairs(ps)
 	b = append(b, '{')
-	for i, k := range sortedKeys(m) {
+	for i := range ps {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, k)
+		b = appendString(b, ps[i].k)
 		b = append(b, ':')
-		b = appendString(b, m[k])
+		b = appendString(b, ps[i].v)
 	}
 	return append(b, '}')
+}
+
+// pair is a map entry with the first 8 bytes of its key as a big-endian
+// number, so that most comparisons while sorting are one integer compare.
+type pair struct {
+	pre  uint64
+	k, v string
+}
+
+// prefix is the first 8 bytes of s, big-endian, zero-padded: prefix(a) <
+// prefix(b) implies a < b, and equal prefixes leave the order to the
+// whole strings.
+func prefix(s string) uint64 {
+	if len(s) >= 8 {
+		_ = s[7]
+		return uint64(s[0])<<56 | uint64(s[1])<<48 | uint64(s[2])<<40 | uint64(s[3])<<32 |
+			uint64(s[4])<<24 | uint64(s[5])<<16 | uint64(s[6])<<8 | uint64(s[7])
+	}
+	var p uint64
+	for i := 0; i < len(s); i++ {
+		p |= uint64(s[i]) << (56 - 8*i)
+	}
+	return p
+}
+
+func (p *pair) less(q *pair) bool {
+	if p.pre != q.pre {
+		return p.pre < q.pre
+	}
+	return p.k < q.k
+}
+
+// sortPairs sorts by key: by insertion for the few keys events have, where
+// it beats the general sort, else with slices.SortFunc.
+func sortPairs(ps []pair) {
+	if len(ps) > 32 {
+		slices.SortFunc(ps, func(a, b pair) int {
+			if a.pre != b.pre {
+				return cmp.Compare(a.pre, b.pre)
+			}
+			return strings.Compare(a.k, b.k)
+		})
+		return
+	}
+	for i := 1; i < len(ps); i++ {
+		x := ps[i]
+		j := i
+		for j > 0 && x.less(&ps[j-1]) {
+			ps[j] = ps[j-1]
+			j--
+		}
+		ps[j] = x
+	}
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -425,13 +488,49 @@ var plain = func() (t [utf8.RuneSelf]bool) {
 
 const hexDigits = "0123456789abcdef"
 
+// Word-at-a-time tests on 8 bytes (the classic "has a zero byte" trick):
+// each is non-zero exactly when some byte of w matches.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// hasZero reports (non-zero) whether a byte of w is zero.
+func hasZero(w uint64) uint64 { return (w - ones) & ^w & highs }
+
+// needsEscape reports (non-zero) whether any of the 8 bytes of w is one
+// appendString does not copy as it is: a control (< 0x20), a non-ASCII
+// byte, or one of " \ < > &. " and & differ only in bit 2 (0x22, 0x26),
+// < and > only in bit 1 (0x3c, 0x3e), so one test covers each pair.
+func needsEscape(w uint64) uint64 {
+	return w&highs |
+		(w-0x20*ones)&^w&highs |
+		hasZero(w^0x5c*ones) |
+		hasZero((w|0x04*ones)^0x26*ones) |
+		hasZero((w|0x02*ones)^0x3e*ones)
+}
+
+// load64 reads s[i:i+8] little-endian (the compiler makes it one load).
+func load64(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
 // appendString quotes s with encoding/json's escapes: short forms for
 // \b \f \n \r \t, \u00XX for other controls and <>&, \ufffd for each
-// invalid UTF-8 byte, and \u2028, \u2029.
+// invalid UTF-8 byte, and \u2028, \u2029. Runs of plain ASCII, nearly
+// all of an event's text, are skipped 8 bytes at a time.
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		for i+8 <= len(s) && needsEscape(load64(s, i)) == 0 {
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if plain[c] {

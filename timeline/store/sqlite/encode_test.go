@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jejak-forensics/jejak/parsers"
 	"github.com/jejak-forensics/jejak/parsers/all"
@@ -272,4 +273,79 @@ func BenchmarkEncode(b *testing.B) {
 		}
 		b.SetBytes(int64(n / b.N))
 	})
+}
+
+// TestNeedsEscape holds the 8-byte test to the byte table: every byte
+// value at every position of a word of plain bytes, and every pair of
+// neighbouring bytes (where a borrow from one byte's subtraction could
+// hide or fake the other's match).
+func TestNeedsEscape(t *testing.T) {
+	escapes := func(c byte) bool { return c >= utf8.RuneSelf || !plain[c] }
+	word := func(bs [8]byte) uint64 { return load64(string(bs[:]), 0) }
+	for c := range 256 {
+		for pos := range 8 {
+			bs := [8]byte{'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a'}
+			bs[pos] = byte(c)
+			if got, want := needsEscape(word(bs)) != 0, escapes(byte(c)); got != want {
+				t.Fatalf("byte 0x%02x at %d: needsEscape %v, table says %v", c, pos, got, want)
+			}
+		}
+	}
+	for c1 := range 256 {
+		for c2 := range 256 {
+			for pos := range 7 {
+				bs := [8]byte{'z', 'z', 'z', 'z', 'z', 'z', 'z', 'z'}
+				bs[pos], bs[pos+1] = byte(c1), byte(c2)
+				want := escapes(byte(c1)) || escapes(byte(c2))
+				if got := needsEscape(word(bs)) != 0; got != want {
+					t.Fatalf("bytes 0x%02x 0x%02x at %d: needsEscape %v, table says %v", c1, c2, pos, got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestStringMapOrder compares appendStringMap with json.Marshal on maps
+// whose keys defeat the 8-byte prefix (shared prefixes, keys that are
+// prefixes of others, bytes above 0x7f, empty keys) and on maps past the
+// insertion sort's 32 keys.
+func TestStringMapOrder(t *testing.T) {
+	big := map[string]string{}
+	for i := range 100 {
+		big[fmt.Sprintf("Key%03d", (i*37)%100)] = fmt.Sprint(i)
+	}
+	for _, m := range []map[string]string{
+		nil, {}, {"": "empty key"},
+		{"SubjectUserName": "a", "SubjectUserSid": "b", "SubjectDomainName": "c", "Subject": "d", "SubjectU": "e", "SubjectUs": "f"},
+		{"abcdefgh": "1", "abcdefg": "2", "abcdefgh\x00": "3", "abcdefghi": "4", "abcdefg\xff": "5", "é": "6", "e": "7"},
+		{"a\x00": "x", "a": "y", "a\x00\x00": "z"},
+		big,
+	} {
+		want, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendStringMap(nil, m); !bytes.Equal(got, want) {
+			t.Errorf("appendStringMap:\n got  %s\n want %s", got, want)
+		}
+	}
+}
+
+// BenchmarkEncodeEVTX encodes the corpus's EVTX events, the documents
+// whose two maps (jejak.data, winlog.event_data) dominate their size.
+func BenchmarkEncodeEVTX(b *testing.B) {
+	all, _ := corpusEvents(b)
+	var evs []*timeline.Event
+	for _, e := range all {
+		if e.Jejak.Provenance.Parser == "evtx" {
+			evs = append(evs, e)
+		}
+	}
+	var buf []byte
+	var n int
+	for i := 0; b.Loop(); i++ {
+		buf, _ = appendEvent(buf[:0], evs[i%len(evs)])
+		n += len(buf)
+	}
+	b.SetBytes(int64(n / b.N))
 }
