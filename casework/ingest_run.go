@@ -72,6 +72,9 @@ type IngestResult struct {
 	// zonesFed: the zone check used the events fed as they were written
 	// (see zoneCheck), for tests.
 	zonesFed bool
+	// digestStreamed: the custody entry's events digest was hashed as the
+	// rows were written (see eventsStream), for tests.
+	digestStreamed bool
 }
 
 // Ingest runs the pipeline over every registered evidence item into the
@@ -109,6 +112,9 @@ func (c *Case) Ingest(ctx context.Context, o IngestOptions) (_ *IngestResult, re
 	if _, err := store.StartRun(ctx, RunStart(c.now(), c.Config.ToolVersion, items)); err != nil {
 		return nil, err
 	}
+	// The custody entry's digest of the events, hashed as they are written
+	// where the store can vouch for it (see eventsStream).
+	digest := streamEvents(store)
 	// Until the pipeline starts, nothing is written to the store: a run
 	// that stops before (evidence refused, cancelled) is refused, and its
 	// record removed (see sqlite.RunRefused).
@@ -287,10 +293,11 @@ func (c *Case) Ingest(ctx context.Context, o IngestOptions) (_ *IngestResult, re
 		runErr = err
 	}
 	// The store digest binds the rows to the chain (verify recomputes it).
-	if err := cs.Log("ingest", map[string]any{"summary": out, "error": errString(runErr), "store": StoreDetails(ctx, store, IngestStoreParts...)}); err != nil && runErr == nil {
+	if err := cs.Log("ingest", map[string]any{"summary": out, "error": errString(runErr), "store": storeDetails(ctx, store, digest, IngestStoreParts...)}); err != nil && runErr == nil {
 		runErr = err
 	}
-	res := &IngestResult{RunSummary: out, MachineZones: machineZones, Sample: ws.Sample(), Names: EvidenceNames(items), zonesFed: zonesFed}
+	res := &IngestResult{RunSummary: out, MachineZones: machineZones, Sample: ws.Sample(), Names: EvidenceNames(items), zonesFed: zonesFed,
+		digestStreamed: digest.streamed}
 	return res, runErr
 }
 

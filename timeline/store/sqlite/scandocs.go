@@ -112,18 +112,26 @@ func Digest(ctx context.Context, db *sql.DB, w io.Writer) (int64, error) {
 	}
 	// Each value as SQLite stores it: NULL, integer, real, text or blob,
 	// tagged, so that a column changed from one type to another shows.
-	if n, err = digestTable(ctx, db, w, `SELECT id, ts, action, parser, source_ip, run, blk, slot FROM event_rows ORDER BY rowid`); err != nil {
+	if n, err = digestTable(ctx, db, w, digestRowsQuery); err != nil {
 		return 0, fmt.Errorf("store digest of event_rows: %w", err)
 	}
-	// A mark between the tables: rows cannot pass for blocks.
-	if _, err := w.Write([]byte("\x00blocks\x00")); err != nil {
+	if _, err := w.Write([]byte(digestBlocksMark)); err != nil {
 		return 0, err
 	}
-	if _, err = digestTable(ctx, db, w, `SELECT id, z FROM blocks ORDER BY id`); err != nil {
+	if _, err = digestTable(ctx, db, w, digestBlocksQuery); err != nil {
 		return 0, fmt.Errorf("store digest of blocks: %w", err)
 	}
 	return n, nil
 }
+
+// What Digest reads: the rows (their columns in the order Write binds
+// them, which rowDigest relies on), a mark between the tables so that rows
+// cannot pass for blocks, then the blocks.
+const (
+	digestRowsQuery   = `SELECT id, ts, action, parser, source_ip, run, blk, slot FROM event_rows ORDER BY rowid`
+	digestBlocksMark  = "\x00blocks\x00"
+	digestBlocksQuery = `SELECT id, z FROM blocks ORDER BY id`
+)
 
 func appendField(dst, b []byte) []byte {
 	dst = binary.BigEndian.AppendUint64(dst, uint64(len(b)))
@@ -162,19 +170,8 @@ func digestTable(ctx context.Context, db *sql.DB, w io.Writer, query string) (in
 			}
 			buf = buf[:0]
 			for _, v := range vals {
-				switch x := v.(type) {
-				case nil:
-					buf = append(buf, 1)
-				case int64:
-					buf = binary.BigEndian.AppendUint64(append(buf, 2), uint64(x))
-				case float64:
-					buf = binary.BigEndian.AppendUint64(append(buf, 3), math.Float64bits(x))
-				case string:
-					buf = appendField(append(buf, 4), []byte(x))
-				case []byte:
-					buf = appendField(append(buf, 5), x)
-				default:
-					return fmt.Errorf("a stored value of type %T", v)
+				if buf, err = appendValue(buf, v); err != nil {
+					return err
 				}
 			}
 			if _, err := w.Write(buf); err != nil {
@@ -184,6 +181,29 @@ func digestTable(ctx context.Context, db *sql.DB, w io.Writer, query string) (in
 		}
 	})
 	return n, err
+}
+
+// appendValue appends a value as digestTable writes it: tagged with its
+// type (1 NULL, 2 integer, 3 real, 4 text, 5 blob), then its 8 bytes or its
+// length-prefixed bytes. v is as the driver reads it back, or as Write
+// binds it (rowDigest): the same types.
+func appendValue(buf []byte, v any) ([]byte, error) {
+	switch x := v.(type) {
+	case nil:
+		buf = append(buf, 1)
+	case int64:
+		buf = binary.BigEndian.AppendUint64(append(buf, 2), uint64(x))
+	case float64:
+		buf = binary.BigEndian.AppendUint64(append(buf, 3), math.Float64bits(x))
+	case string:
+		buf = binary.BigEndian.AppendUint64(append(buf, 4), uint64(len(x)))
+		buf = append(buf, x...)
+	case []byte:
+		buf = appendField(append(buf, 5), x)
+	default:
+		return buf, fmt.Errorf("a stored value of type %T", v)
+	}
+	return buf, nil
 }
 
 // scanDocsSQL is ScanDocs on a store whose events is a table of plain

@@ -226,6 +226,8 @@ type Store struct {
 
 	fetchMu sync.Mutex
 	fetch   *sql.Stmt // see fetchStmt
+
+	dig *rowDigest // see DigestRows
 }
 
 var _ timeline.Store = (*Store)(nil)
@@ -427,6 +429,7 @@ func (s *Store) StartRun(ctx context.Context, rs RunStart) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	s.dig = nil // an earlier run's; this one's starts with DigestRows
 	var empty bool
 	if err := s.w.QueryRowContext(ctx, `SELECT NOT EXISTS(SELECT 1 FROM event_rows)`).Scan(&empty); err != nil {
 		return 0, err
@@ -579,6 +582,9 @@ func (s *Store) finishWrites(ctx context.Context) (int64, error) {
 	}
 	removed, err := s.buildIndexes(ctx)
 	if err != nil {
+		if s.dig != nil {
+			s.dig.fail("index build failed: %v", err)
+		}
 		return 0, err
 	}
 	if built {
@@ -587,6 +593,14 @@ func (s *Store) finishWrites(ctx context.Context) (int64, error) {
 			return 0, err
 		}
 		removed = s.written - kept
+	}
+	if s.dig != nil {
+		switch {
+		case built:
+			s.dig.fail("another connection built the indexes")
+		case removed != 0:
+			s.dig.fail("%d repeated events removed", removed)
+		}
 	}
 	s.deferred, s.written = false, 0
 	if err := s.endBulk(ctx); err != nil {

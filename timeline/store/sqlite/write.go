@@ -273,6 +273,13 @@ func (s *Store) Write(ctx context.Context, batch []*timeline.Event) (timeline.Wr
 				}
 				st.Inserted += int(n)
 				st.Duplicates += len(part) - int(n)
+				if s.dig != nil {
+					last, err := res.LastInsertId()
+					if err != nil {
+						return err
+					}
+					s.dig.add(a, n, last)
+				}
 				if n == 0 {
 					// Every row was there already: so is its document.
 					if _, err := blockDel.ExecContext(bg, []driver.NamedValue{{Ordinal: 1, Value: blk}}); err != nil {
@@ -289,6 +296,10 @@ func (s *Store) Write(ctx context.Context, batch []*timeline.Event) (timeline.Wr
 		return nil
 	})
 	if err != nil {
+		if s.dig != nil {
+			// Rows hashed may have been rolled back.
+			s.dig.fail("a write failed: %v", err)
+		}
 		return timeline.WriteStats{}, err
 	}
 	if s.deferred {
