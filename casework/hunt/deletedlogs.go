@@ -98,6 +98,42 @@ func fsKey(ev *timeline.Event) string {
 	return fileKey(p)
 }
 
+// File times as the mft and filestat parsers describe them. Their events
+// are one per distinct time of a file (or of an NTFS attribute), and an
+// event's timestamp_desc names every time it is, in MACB order joined by
+// "; " ("Content Modification Time; Metadata Modification Time"): the
+// checks below look for a time among the parts, never at the whole.
+const (
+	descChanged = "Metadata Modification Time"
+	descCreated = "Creation Time"
+)
+
+// hasTime says whether a file event's timestamp_desc names the time desc
+// among its parts.
+func hasTime(eventDesc, desc string) bool {
+	for part := range strings.SplitSeq(eventDesc, "; ") {
+		if part == desc {
+			return true
+		}
+	}
+	return false
+}
+
+// changeWordsOf gives the changeWords of each time a file event stands
+// for, in its order (none for an access time alone, or a log's time).
+func changeWordsOf(desc string) []string {
+	if w, ok := changeWords[desc]; ok {
+		return []string{w} // one time: most events
+	}
+	var out []string
+	for part := range strings.SplitSeq(desc, "; ") {
+		if w, ok := changeWords[part]; ok {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
 func isDirEvent(ev *timeline.Event) bool {
 	return ev.File.Type == "dir" || slices.Contains(ev.Event.Type, "directory")
 }
@@ -139,11 +175,11 @@ func (d *deletedLogFile) observe(ev *timeline.Event) {
 		if ev.File.Inode != "" {
 			d.inodes[fk+"\x00"+ev.File.Inode] = true
 		}
-		word, change := changeWords[ev.TimestampDesc]
+		words := changeWordsOf(ev.TimestampDesc)
 		attr := ev.Jejak.Data["attribute"]
 		// $FILE_NAME times of a folder are its entry in its own parent;
 		// only $STANDARD_INFORMATION moves when a name inside it goes.
-		if isDirEvent(ev) && change && d.h.inScope(ev.Timestamp) && (attr == "" || strings.HasPrefix(attr, "$STANDARD")) {
+		if isDirEvent(ev) && len(words) > 0 && d.h.inScope(ev.Timestamp) && (attr == "" || strings.HasPrefix(attr, "$STANDARD")) {
 			k := fk + "\x00" + p
 			c := d.dirs[k]
 			if c == nil {
@@ -151,19 +187,21 @@ func (d *deletedLogFile) observe(ev *timeline.Event) {
 				d.dirs[k] = c
 			}
 			c.refs = append(c.refs, d.h.ref(ev))
-			if ev.TimestampDesc == "Metadata Modification Time" {
+			if hasTime(ev.TimestampDesc, descChanged) {
 				c.ctimes = append(c.ctimes, ev.Timestamp)
 			}
-			w := word
-			if attr != "" {
-				w += " ($SI)"
-			}
-			w += " at " + ts(ev.Timestamp)
-			if !slices.Contains(c.what, w) {
-				c.what = append(c.what, w)
+			for _, word := range words {
+				w := word
+				if attr != "" {
+					w += " ($SI)"
+				}
+				w += " at " + ts(ev.Timestamp)
+				if !slices.Contains(c.what, w) {
+					c.what = append(c.what, w)
+				}
 			}
 		}
-		if !isDirEvent(ev) && ev.TimestampDesc == "Creation Time" && d.h.inScope(ev.Timestamp) {
+		if !isDirEvent(ev) && hasTime(ev.TimestampDesc, descCreated) && d.h.inScope(ev.Timestamp) {
 			k := fk + "\x00" + path.Dir(p)
 			d.created[k] = append(d.created[k], ev.Timestamp)
 		}
@@ -185,7 +223,7 @@ func (d *deletedLogFile) observeOrphan(ev *timeline.Event) {
 	if !slices.Contains(ev.Jejak.Tags, "deleted") || !d.h.inScope(ev.Timestamp) {
 		return
 	}
-	if _, change := changeWords[ev.TimestampDesc]; !change {
+	if len(changeWordsOf(ev.TimestampDesc)) == 0 {
 		return
 	}
 	fk := fsKey(ev)
@@ -196,7 +234,7 @@ func (d *deletedLogFile) observeOrphan(ev *timeline.Event) {
 		d.orphans[k] = o
 	}
 	o.refs = append(o.refs, d.h.ref(ev))
-	if ev.TimestampDesc == "Metadata Modification Time" {
+	if hasTime(ev.TimestampDesc, descChanged) {
 		o.ctime = ev.Timestamp
 	}
 }

@@ -76,18 +76,17 @@ func newTimestomp(h *hunter, r *Rule) (analyzer, error) {
 	return &timestomp{h: h, r: r, entries: map[entryKey]*mftTimes{}}, nil
 }
 
-func macbIndex(macb string) int {
-	switch {
-	case strings.Contains(macb, "m"):
-		return tsM
-	case strings.Contains(macb, "a"):
-		return tsA
-	case strings.Contains(macb, "c"):
-		return tsC
-	case strings.Contains(macb, "b"):
-		return tsB
+// macbSet reads the times an MFT event stands for from its macb letters:
+// bit tsM, tsA, tsC, tsB for "m", "a", "c", "b". The parser emits one
+// event per distinct time of an attribute ("m.cb": modified, MFT changed
+// and created at that time), so an event fills every slot it names.
+func macbSet(macb string) (set uint8) {
+	for i, l := range [4]byte{'m', 'a', 'c', 'b'} {
+		if strings.IndexByte(macb, l) >= 0 {
+			set |= 1 << i
+		}
 	}
-	return -1
+	return set
 }
 
 func (t *timestomp) observe(ev *timeline.Event) {
@@ -99,8 +98,8 @@ func (t *timestomp) observe(ev *timeline.Event) {
 	if attr != attrSI && attr != attrFN {
 		return
 	}
-	i := macbIndex(d["macb"])
-	if i < 0 {
+	set := macbSet(d["macb"])
+	if set == 0 {
 		return
 	}
 	if ev.Jejak.Time != nil && ev.Jejak.Time.OutOfRange {
@@ -122,24 +121,35 @@ func (t *timestomp) observe(ev *timeline.Event) {
 	}
 	ref := slotRef{id: ev.Jejak.ID, desc: t.h.intern(ev.TimestampDesc), msg: ev.Message, off: ev.Jejak.Provenance.Offset, ok: true}
 	if attr == attrSI {
-		e.si[i], e.hasSI[i], e.siRef[i] = ev.Timestamp, true, ref
 		e.path = ev.File.Path
-	} else if !e.hasFN[i] || ev.Timestamp.Before(e.fn[i]) {
-		// A file has a FN per name (long and DOS, one per hard link); the
-		// earliest is the kernel's first record of it, and comparing with
-		// it flags the fewest files.
-		e.fn[i], e.hasFN[i], e.fnRef[i] = ev.Timestamp, true, ref
+	}
+	for i := range e.si {
+		if set&(1<<i) == 0 {
+			continue
+		}
+		if attr == attrSI {
+			e.si[i], e.hasSI[i], e.siRef[i] = ev.Timestamp, true, ref
+		} else if !e.hasFN[i] || ev.Timestamp.Before(e.fn[i]) {
+			// A file has a FN per name (long and DOS, one per hard link);
+			// the earliest is the kernel's first record of it, and
+			// comparing with it flags the fewest files.
+			e.fn[i], e.hasFN[i], e.fnRef[i] = ev.Timestamp, true, ref
+		}
 	}
 }
 
-// refs builds the finding's rows: the entry's $SI times and the $FN times
-// the checks compared.
+// refs builds the finding's rows: the events of the entry's $SI times and
+// of the $FN times the checks compared, each once (one event is every time
+// of its attribute that has its timestamp), in MACB order of their first
+// time, $SI before $FN.
 func (e *mftTimes) refs() []EventRef {
 	var out []EventRef
+	var seen []slotRef
 	add := func(r slotRef, ts time.Time) {
-		if !r.ok {
+		if !r.ok || slices.Contains(seen, r) {
 			return
 		}
+		seen = append(seen, r)
 		p := e.prov
 		p.Offset = r.off
 		msg := r.msg

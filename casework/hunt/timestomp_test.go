@@ -408,21 +408,35 @@ func checkPlanted(t *testing.T, img string, entries map[string]uint64) {
 				t.Errorf("%s: explanation has %q:\n%s", name, s, f.Explanation)
 			}
 		}
-		// The rows: the entry's four $SI times and the four $FN times
-		// compared, each a distinct event of this file.
+		// The rows: the events of the entry's four $SI times and of the
+		// four $FN times compared, each event once. An event is every
+		// time of its attribute that has its timestamp (its macb letters,
+		// in the message after the attribute), so the rows' letters are
+		// the four times of each attribute, each once.
 		ids := map[string]bool{}
-		var si, fn int
+		var si, fn string
 		for _, ev := range f.Events {
+			if ids[ev.ID] {
+				t.Errorf("%s: row %s twice", name, ev.Message)
+			}
 			ids[ev.ID] = true
-			switch {
-			case strings.HasPrefix(ev.Message, attrSI+" ") && strings.Contains(ev.Message, name):
-				si++
-			case strings.HasPrefix(ev.Message, attrFN+" ") && strings.Contains(ev.Message, name):
-				fn++
+			fields := strings.Fields(ev.Message)
+			if len(fields) < 2 || !strings.Contains(ev.Message, name) {
+				t.Errorf("%s: row %q", name, ev.Message)
+				continue
+			}
+			switch fields[0] {
+			case attrSI:
+				si += strings.ReplaceAll(fields[1], ".", "")
+			case attrFN:
+				fn += strings.ReplaceAll(fields[1], ".", "")
 			}
 		}
-		if si != 4 || fn != 4 || len(ids) != 8 {
-			t.Errorf("%s: rows %d $SI, %d $FN, %d distinct IDs; want 4, 4, 8", name, si, fn, len(ids))
+		for attr, letters := range map[string]string{attrSI: si, attrFN: fn} {
+			if len(letters) != 4 || !strings.ContainsRune(letters, 'm') || !strings.ContainsRune(letters, 'a') ||
+				!strings.ContainsRune(letters, 'c') || !strings.ContainsRune(letters, 'b') {
+				t.Errorf("%s: %s rows give times %q, want m, a, c and b once each", name, attr, letters)
+			}
 		}
 	}
 	for name, f := range got {

@@ -3,6 +3,7 @@ package mft_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -50,11 +51,28 @@ func volumeMFT(t testing.TB, img string, pkg string) []*jfs.Entry {
 type row struct {
 	deleted    bool
 	m, a, c, b int64
-	oor        bool
+	oor        [4]bool   // which times are out of range, in A,M,C,B order
 	raw        [4]uint64 // FILETIMEs of out-of-range times, in A,M,C,B order
 	ads        string
+	letters    string    // the macb letters its events gave, in event order
+	events     []instant // its events' times
 }
 
+// instant is an event's time: in range its Unix nanoseconds, else its raw
+// FILETIME.
+type instant struct {
+	raw bool
+	v   int64
+}
+
+// descs are the descriptions of the four times, in MACB order.
+var descs = [4]string{"Content Modification Time", "Last Access Time", "Metadata Modification Time", "Creation Time"}
+
+// collect expands each event's macb letters back into the four times of
+// its attribute, and checks the merge: each of the four times is given by
+// exactly one event, an event's timestamp_desc names its letters' times in
+// MACB order, and no two events of one attribute have the same time (they
+// would have been one).
 func collect(t testing.TB, evs []*timeline.Event) map[string]*row {
 	rows := map[string]*row{}
 	for _, ev := range evs {
@@ -66,24 +84,55 @@ func collect(t testing.TB, evs []*timeline.Event) map[string]*row {
 			rows[k] = r
 		}
 		s := ev.Timestamp.Unix()
-		i := 0
-		switch d["macb"] {
-		case "m...":
-			r.m, i = s, 1
-		case ".a..":
-			r.a, i = s, 0
-		case "..c.":
-			r.c, i = s, 2
-		case "...b":
-			r.b, i = s, 3
-		}
-		if ev.Jejak.Time != nil && ev.Jejak.Time.OutOfRange {
-			r.oor = true
-			ft, err := strconv.ParseUint(d["filetime"], 10, 64)
-			if err != nil {
+		macb := d["macb"]
+		var ft uint64
+		oor := ev.Jejak.Time != nil && ev.Jejak.Time.OutOfRange
+		if oor {
+			var err error
+			if ft, err = strconv.ParseUint(d["filetime"], 10, 64); err != nil {
 				t.Errorf("%s: out of range time without its FILETIME: %v", ev.Message, err)
 			}
-			r.raw[i] = ft
+		}
+		var want []string
+		for i, slot := range []struct {
+			at  *int64
+			raw int
+		}{{&r.m, 1}, {&r.a, 0}, {&r.c, 2}, {&r.b, 3}} {
+			letter := "macb"[i]
+			if len(macb) != 4 || macb[i] != letter && macb[i] != '.' {
+				t.Fatalf("%s: macb %q", ev.Message, macb)
+			}
+			if macb[i] != letter {
+				continue
+			}
+			if strings.IndexByte(r.letters, letter) >= 0 {
+				t.Errorf("%s: time %c given twice (%q)", k, letter, r.letters+"|"+macb)
+			}
+			r.letters += string(letter)
+			*slot.at = s
+			if oor {
+				r.oor[slot.raw], r.raw[slot.raw] = true, ft
+			}
+			want = append(want, descs[i])
+		}
+		if w := strings.Join(want, "; "); len(want) == 0 || ev.TimestampDesc != w {
+			t.Errorf("%s: timestamp_desc %q for macb %q, want %q", k, ev.TimestampDesc, macb, w)
+		}
+		if !strings.Contains(ev.Message, " "+macb+" ") {
+			t.Errorf("%s: message %q without its macb %q", k, ev.Message, macb)
+		}
+		at := instant{v: ev.Timestamp.UnixNano()} // in range: 1980-2100
+		if oor {
+			at = instant{true, int64(ft)} // two raw FILETIMEs may read as one time
+		}
+		if slices.Contains(r.events, at) {
+			t.Errorf("%s: two events at %v (%q): equal times are one event", k, ev.Timestamp, r.letters)
+		}
+		r.events = append(r.events, at)
+	}
+	for k, r := range rows {
+		if len(r.letters) != 4 {
+			t.Errorf("%s: times %q, want all four", k, r.letters)
 		}
 	}
 	return rows
@@ -152,9 +201,9 @@ func compareFLS(t *testing.T, rows map[string]*row, body []ntfstest.BodyLine) {
 		}
 		got := [4]int64{r.a, r.m, r.c, r.b}
 		want := [4]int64{l.A, l.M, l.C, l.B}
-		if r.oor {
-			// Kept as found and flagged; TSK wraps it (see tskSeconds).
-			for i := range got {
+		for i := range got {
+			if r.oor[i] {
+				// Kept as found and flagged; TSK wraps it (see tskSeconds).
 				got[i] = tskSeconds(r.raw[i])
 			}
 		}

@@ -1,6 +1,10 @@
 // Package mft puts an NTFS Master File Table on the timeline: for every
-// entry, allocated or deleted, file or directory, one event per time of its
-// $STANDARD_INFORMATION and of each $FILE_NAME attribute. Both are kept:
+// entry, allocated or deleted, file or directory, one event per distinct
+// time of its $STANDARD_INFORMATION and of each $FILE_NAME attribute, with
+// jejak.data.macb naming the times it is ("m.cb": modified, metadata
+// changed and created at that time; mactime's convention) and
+// timestamp_desc naming them in MACB order joined by "; " (a lone time
+// keeps plaso's description, "Last Access Time"). Both attributes are kept:
 // $FILE_NAME times are set by the kernel only, so a $STANDARD_INFORMATION
 // earlier than them is the classic sign of timestomping.
 //
@@ -29,6 +33,7 @@ import (
 	"path"
 	"slices"
 	"strconv"
+	"strings"
 
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
 	"github.com/jejak-forensics/jejak/forensics/fs/ntfs"
@@ -140,13 +145,53 @@ func paths(t *ntfs.Table, r *ntfs.Record, out []resolved) []resolved {
 
 // timeKinds maps the four NTFS times to plaso's descriptions, in MACB order.
 var timeKinds = [4]struct {
-	desc, macb string
-	get        func(*ntfs.MACB) ntfs.Filetime
+	desc string
+	get  func(*ntfs.MACB) ntfs.Filetime
 }{
-	{"Content Modification Time", "m...", func(m *ntfs.MACB) ntfs.Filetime { return m.Modified }},
-	{"Last Access Time", ".a..", func(m *ntfs.MACB) ntfs.Filetime { return m.Accessed }},
-	{"Metadata Modification Time", "..c.", func(m *ntfs.MACB) ntfs.Filetime { return m.Changed }},
-	{"Creation Time", "...b", func(m *ntfs.MACB) ntfs.Filetime { return m.Created }},
+	{"Content Modification Time", func(m *ntfs.MACB) ntfs.Filetime { return m.Modified }},
+	{"Last Access Time", func(m *ntfs.MACB) ntfs.Filetime { return m.Accessed }},
+	{"Metadata Modification Time", func(m *ntfs.MACB) ntfs.Filetime { return m.Changed }},
+	{"Creation Time", func(m *ntfs.MACB) ntfs.Filetime { return m.Created }},
+}
+
+// macbOf and descOf give, for a set of the four times (bit i is
+// timeKinds[i]), the mactime letters ("m.cb": a dot for a time not in the
+// set) and the descriptions joined in MACB order with "; ". Made once: an
+// event takes its strings from here and allocates none for them.
+var macbOf, descOf = func() (macb, desc [16]string) {
+	for set := 1; set < 16; set++ {
+		letters := []byte("....")
+		var descs []string
+		for i, k := range timeKinds {
+			if set&(1<<i) != 0 {
+				letters[i] = "macb"[i]
+				descs = append(descs, k.desc)
+			}
+		}
+		macb[set], desc[set] = string(letters), strings.Join(descs, "; ")
+	}
+	return macb, desc
+}()
+
+// timeGroups splits an attribute's four times into its distinct times, as
+// mactime merges a bodyfile line's equal times into one row: sets[j] holds
+// the times equal to the j-th distinct one, in MACB order of their first
+// time. Times are compared as raw FILETIMEs, so two out-of-range times are
+// one event only when the same value was written.
+func timeGroups(m *ntfs.MACB) (sets [4]uint8, times [4]ntfs.Filetime, n int) {
+	for i, k := range timeKinds {
+		ft := k.get(m)
+		j := 0
+		for j < n && times[j] != ft {
+			j++
+		}
+		if j == n {
+			times[n] = ft
+			n++
+		}
+		sets[j] |= 1 << i
+	}
+	return sets, times, n
 }
 
 // Slices every event of a kind shares. Their capacity is their length, so
@@ -159,16 +204,23 @@ var (
 	tagsDeleted  = []string{"deleted"}
 )
 
-// events appends the entry's events to out: four per time attribute. It
-// runs for every MFT entry, eight events each on most volumes, so it is
-// written to allocate little (issue 15: building them was most of the MFT
-// timeline's CPU):
+// events appends the entry's events to out: one per distinct time of each
+// time attribute, its macb letters naming the times it is (mactime's
+// convention; fls -m prints an attribute's four times on one line). On a
+// volume most files were created and last written in one go, so an
+// attribute has one or two distinct times, not four: the store's cost is
+// per event (issue 15). Nothing is lost: every time of every attribute is
+// an event's timestamp, and its macb and timestamp_desc say which.
+//
+// It runs for every MFT entry, so it is written to allocate little
+// (issue 15: building the events was most of the MFT timeline's CPU):
 //   - an event's jejak.data is a map of its own (consumers own it), 10 to
 //     13 keys. Each attribute's first map is filled key by key; its other
-//     three are clones of it (maps.Clone copies the table without hashing
-//     again) and the last event takes the template itself.
+//     events' are clones of it (maps.Clone copies the table without
+//     hashing again) and the last event takes the template itself.
 //   - the entry's events are one allocation, and its Files (one per
-//     attribute, shared by the attribute's four events) another.
+//     attribute, shared by the attribute's events) another; macb and
+//     timestamp_desc come from tables (macbOf, descOf).
 //   - every string the entry's events hold that is not already a string
 //     (numbers, inode, parent references, the messages) is written into
 //     one buffer, made one string and sliced: one allocation.
@@ -207,11 +259,15 @@ func events(r *ntfs.Record, off int64, paths []resolved, scratch *[]byte, out []
 	type attribute struct {
 		name   string
 		off    int
-		times  *ntfs.MACB
+		all    *ntfs.MACB // its four times
 		path   string
 		orphan bool
 		fn     *ntfs.FileName
-		// ends of its parent reference and of its four messages in text
+		// its distinct times (timeGroups)
+		sets  [4]uint8
+		times [4]ntfs.Filetime
+		n     int
+		// ends of its parent reference and of its messages in text
 		ref, msg int
 		msgLen   int
 	}
@@ -219,15 +275,22 @@ func events(r *ntfs.Record, off int64, paths []resolved, scratch *[]byte, out []
 	attrs := attrsBuf[:0]
 	if r.SI != nil {
 		si := paths[len(r.Names)]
-		attrs = append(attrs, attribute{name: AttrSI, off: r.SI.Offset, times: &r.SI.Times, path: si.path, orphan: si.orphan})
+		attrs = append(attrs, attribute{name: AttrSI, off: r.SI.Offset, all: &r.SI.Times, path: si.path, orphan: si.orphan})
 	}
 	for i := range r.Names {
 		fn := &r.Names[i]
-		attrs = append(attrs, attribute{name: AttrFN, off: fn.Offset, times: &fn.Times, path: paths[i].path, orphan: paths[i].orphan, fn: fn})
+		attrs = append(attrs, attribute{name: AttrFN, off: fn.Offset, all: &fn.Times, path: paths[i].path, orphan: paths[i].orphan, fn: fn})
+	}
+	nev := 0
+	for i := range attrs {
+		a := &attrs[i]
+		a.sets, a.times, a.n = timeGroups(a.all)
+		nev += a.n
 	}
 	// The text: "<entry>-<seq>" (the inode), the offset, links and LSN,
-	// then per attribute its parent reference and four messages,
-	// "<attr> <macb> <path><state> [<inode>]".
+	// then per attribute its parent reference and one message per distinct
+	// time, "<attr> <macb> <path><state> [<inode>]" (macb is always four
+	// characters, so an attribute's messages are of one length).
 	// It is written in scratch (kept by the caller from entry to entry),
 	// so that the string made of it is the only allocation.
 	buf := (*scratch)[:0]
@@ -252,10 +315,10 @@ func events(r *ntfs.Record, off int64, paths []resolved, scratch *[]byte, out []
 		}
 		a.ref = len(buf)
 		start := len(buf)
-		for _, k := range timeKinds {
+		for _, set := range a.sets[:a.n] {
 			buf = append(buf, a.name...)
 			buf = append(buf, ' ')
-			buf = append(buf, k.macb...)
+			buf = append(buf, macbOf[set]...)
 			buf = append(buf, ' ')
 			buf = append(buf, a.path...)
 			buf = append(buf, state...)
@@ -264,26 +327,26 @@ func events(r *ntfs.Record, off int64, paths []resolved, scratch *[]byte, out []
 			buf = append(buf, ']')
 		}
 		a.msg = len(buf)
-		a.msgLen = (a.msg - start) / len(timeKinds)
+		a.msgLen = (a.msg - start) / a.n
 	}
 	text := string(buf)
 	entry, seq, inode := text[:eEntry], text[eEntry+1:eInode], text[:eInode]
 	entryOff, links, lsn := text[eInode:eOff], text[eOff:eLinks], text[eLinks:eLSN]
 
-	evs := make([]timeline.Event, len(timeKinds)*len(attrs))
-	// The four events of an attribute describe one file: they share its
+	evs := make([]timeline.Event, nev)
+	// The events of an attribute describe one file: they share its
 	// description (nothing downstream changes an event's File in place).
 	files := make([]struct {
 		file timeline.File
 		size int64
 	}, len(attrs))
-	prev := eLSN
+	prev, next := eLSN, 0
 	for ai := range attrs {
 		a := &attrs[ai]
 		ref, msgs := text[prev:a.ref], text[a.ref:a.msg]
 		prev = a.msg
-		// What the four events' data share; the hint leaves room for
-		// macb and filetime, so neither a clone nor the template grows.
+		// What the attribute's events' data share; the hint leaves room
+		// for macb and filetime, so neither a clone nor the template grows.
 		proto := make(map[string]string, 14)
 		proto["mft_entry"] = entry
 		proto["sequence"] = seq
@@ -306,16 +369,17 @@ func events(r *ntfs.Record, off int64, paths []resolved, scratch *[]byte, out []
 		fs := &files[ai]
 		fs.size = size
 		fs.file = timeline.File{Path: a.path, Name: path.Base(a.path), Inode: inode, Size: &fs.size}
-		for i, k := range timeKinds {
-			ft := k.get(a.times)
+		for i, set := range a.sets[:a.n] {
+			ft := a.times[i]
 			data := proto
-			if i < len(timeKinds)-1 {
+			if i < a.n-1 {
 				data = maps.Clone(proto)
 			}
-			data["macb"] = k.macb
-			ev := &evs[ai*len(timeKinds)+i]
+			data["macb"] = macbOf[set]
+			ev := &evs[next]
+			next++
 			ev.Timestamp = ft.Time()
-			ev.TimestampDesc = k.desc
+			ev.TimestampDesc = descOf[set]
 			ev.Event = timeline.EventMeta{Kind: "event", Category: categoryFile, Type: typ, Dataset: "ntfs.mft", Action: "mft-entry"}
 			ev.File = &fs.file
 			ev.Jejak.Data = data
@@ -325,8 +389,9 @@ func events(r *ntfs.Record, off int64, paths []resolved, scratch *[]byte, out []
 				data["filetime"] = strconv.FormatUint(uint64(ft), 10)
 			}
 			ev.Message = msgs[i*a.msgLen : (i+1)*a.msgLen]
-			// The attribute's own offset: an entry's SI and FN events share
-			// timestamp_desc, and the event ID must still tell them apart.
+			// The attribute's own offset: an entry's SI and FN events may
+			// share timestamp_desc, and the event ID must still tell them
+			// apart.
 			ev.Jejak.Provenance.Offset = off + int64(a.off)
 			ev.Jejak.Provenance.Record = int64(r.Entry)
 			out = append(out, ev)
