@@ -226,7 +226,13 @@ func syslogEvents(t *testing.T, cs, evidence string) ([]string, time.Time) {
 		}
 		j := m["jejak"].(map[string]any)
 		p := j["provenance"].(map[string]any)
-		if p["parser"] == "filestat" && m["timestamp_desc"] == "Content Modification Time" {
+		// The event of the file's modification time: one per distinct
+		// time, its macb letters naming the times it is ("m.c.").
+		macb := ""
+		if d, ok := j["data"].(map[string]any); ok {
+			macb, _ = d["macb"].(string)
+		}
+		if p["parser"] == "filestat" && strings.HasPrefix(macb, "m") {
 			ts, _ := time.Parse(time.RFC3339Nano, m["@timestamp"].(string))
 			if chain := p["chain"].([]any); len(chain) == 1 && strings.HasPrefix(chain[0].(string), "file:") {
 				fileMtime = ts
