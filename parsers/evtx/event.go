@@ -26,13 +26,22 @@ const TagRecovered = "recovered"
 // Data1..n in order; Binary as "Binary") or, failing that, UserData (every
 // leaf element under it by name) into one map.
 func EventData(ev *Element) map[string]string {
-	ed := ev.Child("EventData")
-	n := 0
-	for k := ed.firstKid(); k != nil; k = k.next {
-		n++
-	}
-	out := make(map[string]string, n)
-	if ed != nil {
+	m, _ := eventData(ev, nil)
+	return m
+}
+
+// kv is one name and value of EventData, in document order.
+type kv struct{ k, v string }
+
+// eventData is EventData that also returns its members as a list (built
+// in scratch), which the message reads instead of walking the map. The
+// names are gathered first and the map is filled in one pass without
+// checking each name: a repeated name, which setUnique must suffix, shows
+// as a map shorter than the list, and only then is the map refilled with
+// setUnique (and the list re-read from it).
+func eventData(ev *Element, scratch []kv) (map[string]string, []kv) {
+	ps := scratch[:0]
+	if ed := ev.Child("EventData"); ed != nil {
 		unnamed := 0
 		for k := ed.first; k != nil; k = k.next {
 			name := k.Attr("Name")
@@ -44,39 +53,55 @@ func EventData(ev *Element) map[string]string {
 					name = "Data" + strconv.Itoa(unnamed)
 				}
 			}
-			setUnique(out, name, k.Text)
+			ps = append(ps, kv{name, k.Text})
 		}
 	}
 	if ud := ev.Child("UserData"); ud != nil {
 		for k := ud.first; k != nil; k = k.next {
-			flattenLeaves(k, out)
+			ps = flattenLeaves(k, ps)
 		}
 	}
 	// A recovered record that lost its data template keeps the values as
 	// unnamed Data elements, and one that lost names has elements named
 	// by the lost name's offset; both sit right under Event, where a live
-	// record never has them (see expander.orphan, decoder.name).
-	unnamed := len(out)
+	// record never has them (see expander.orphan, decoder.name). They
+	// are numbered after every member so far (setUnique keeps each one).
+	unnamed := len(ps)
 	for k := ev.firstKid(); k != nil; k = k.next {
 		switch {
 		case k.Name == "Data":
 			unnamed++
-			setUnique(out, "Data"+strconv.Itoa(unnamed), k.Text)
+			ps = append(ps, kv{"Data" + strconv.Itoa(unnamed), k.Text})
 		case strings.HasPrefix(k.Name, unresolvedName):
-			flattenLeaves(k, out)
+			ps = flattenLeaves(k, ps)
 		}
 	}
-	return out
+	out := make(map[string]string, len(ps))
+	for _, p := range ps {
+		out[p.k] = p.v
+	}
+	if len(out) == len(ps) {
+		return out, ps
+	}
+	clear(out)
+	for _, p := range ps {
+		setUnique(out, p.k, p.v)
+	}
+	ps = ps[:0]
+	for k, v := range out {
+		ps = append(ps, kv{k, v})
+	}
+	return out, ps
 }
 
-func flattenLeaves(e *Element, out map[string]string) {
+func flattenLeaves(e *Element, ps []kv) []kv {
 	if e.first == nil {
-		setUnique(out, e.Name, e.Text)
-		return
+		return append(ps, kv{e.Name, e.Text})
 	}
 	for k := e.first; k != nil; k = k.next {
-		flattenLeaves(k, out)
+		ps = flattenLeaves(k, ps)
 	}
+	return ps
 }
 
 func (e *Element) firstKid() *Element {
@@ -159,6 +184,7 @@ func toEvent(r *Record) *timeline.Event {
 type builder struct {
 	msg   []byte
 	shown [16]field
+	data  []kv // the event's EventData members (see eventData)
 }
 
 // system holds the children of System an event reads, found in one pass
@@ -280,7 +306,8 @@ func (b *builder) event(r *Record) *timeline.Event {
 	ev.Jejak.Data = data
 	parsers.At(ev, r.Offset, int64(r.ID))
 
-	ed := EventData(r.Event)
+	ed, members := eventData(r.Event, b.data)
+	b.data = members
 	ev.Event.Kind = "event"
 	ev.Event.Code = eidText
 	ev.Event.Provider = provider
@@ -292,7 +319,7 @@ func (b *builder) event(r *Record) *timeline.Event {
 		ev.Host = &blk.host
 	}
 	summary, shown := normalizeInto(ev, provider, uint32(eid), ed, b.shown[:0])
-	b.msg = appendMessage(b.msg[:0], provider, eidText, summary, shown, ed)
+	b.msg = appendMessage(b.msg[:0], provider, eidText, summary, shown, members)
 	ev.Message = string(b.msg)
 	return ev
 }
@@ -330,11 +357,20 @@ func appendField(dst []byte, f field) []byte {
 	return appendCapped(dst, f.v)
 }
 
-// needsFold says whether appendOneLine would change s; IndexByte is much
-// faster than ContainsAny on the long values (script blocks, certificate
-// blobs) some events carry.
+// needsFold says whether appendOneLine would change s. Long values
+// (script blocks, certificate blobs) are searched with IndexByte, much
+// faster there than ContainsAny; the short ones most fields hold, in one
+// loop rather than three calls.
 func needsFold(s string) bool {
-	return strings.IndexByte(s, '\n') >= 0 || strings.IndexByte(s, '\r') >= 0 || strings.IndexByte(s, '\t') >= 0
+	if len(s) > 32 {
+		return strings.IndexByte(s, '\n') >= 0 || strings.IndexByte(s, '\r') >= 0 || strings.IndexByte(s, '\t') >= 0
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= '\r' && (c == '\n' || c == '\r' || c == '\t') {
+			return true
+		}
+	}
+	return false
 }
 
 // appendCapped appends as much of s as can show in the message (dst is
@@ -350,13 +386,18 @@ func appendCapped(dst []byte, s string) []byte {
 // message is a short line an examiner can read without opening the XML:
 // provider, event ID, what happened and the key data.
 func message(provider, eid, summary string, shown []field, ed map[string]string) string {
-	return string(appendMessage(make([]byte, 0, 128), provider, eid, summary, shown, ed))
+	members := make([]kv, 0, len(ed))
+	for k, v := range ed {
+		members = append(members, kv{k, v})
+	}
+	return string(appendMessage(make([]byte, 0, 128), provider, eid, summary, shown, members))
 }
 
 // appendMessage appends the message (see message) to dst, which must be
 // empty: the cap at maxMessage counts from its start. Builders pass the
-// same buffer for every record and copy the line out once.
-func appendMessage(dst []byte, provider, eid, summary string, shown []field, ed map[string]string) []byte {
+// same buffer for every record and copy the line out once. members are
+// the event's EventData, each name once, in any order.
+func appendMessage(dst []byte, provider, eid, summary string, shown []field, members []kv) []byte {
 	dst = append(dst, provider...)
 	dst = append(dst, ' ')
 	dst = append(dst, eid...)
@@ -369,14 +410,14 @@ func appendMessage(dst []byte, provider, eid, summary string, shown []field, ed 
 		// stable line.
 		// The 4 smallest names are picked as they come: sorting every
 		// name of a large EventData was a tenth of the parser's CPU.
-		var first [4]string
+		var first [4]kv
 		nf := 0
-		for k, v := range ed {
-			if useful(v) == "" {
+		for _, m := range members {
+			if useful(m.v) == "" {
 				continue
 			}
 			i := nf
-			for i > 0 && first[i-1] > k {
+			for i > 0 && first[i-1].k > m.k {
 				i--
 			}
 			if i == len(first) {
@@ -386,11 +427,11 @@ func appendMessage(dst []byte, provider, eid, summary string, shown []field, ed 
 				nf++
 			}
 			copy(first[i+1:nf], first[i:nf-1])
-			first[i] = k
+			first[i] = m
 		}
 		var more [len(first)]field
-		for i, k := range first[:nf] {
-			more[i] = field{k: k, v: ed[k]}
+		for i, m := range first[:nf] {
+			more[i] = field{k: m.k, v: m.v}
 		}
 		shown = more[:nf]
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // BinXML value types (MS-EVEN6 2.2.19 / libfwevt's value types). The array
@@ -51,28 +52,55 @@ type value struct {
 func (v value) empty() bool { return v.typ == vtNull || len(v.data) == 0 }
 
 // utf16String decodes little-endian UTF-16, stopping at the first NUL.
-// Event logs are overwhelmingly ASCII, so that case avoids the rune slice.
+// Event logs are overwhelmingly ASCII: that case is copied 4 code units
+// (8 bytes) at a time into the string's own bytes, in one pass; the first
+// unit that is not ASCII sends the whole string to utf16Slow.
 func utf16String(b []byte) string {
 	n := len(b) / 2
-	ascii := true
+	if n == 0 {
+		return ""
+	}
+	out := make([]byte, n)
+	i := 0
+	for ; i+4 <= n; i += 4 {
+		w := binary.LittleEndian.Uint64(b[2*i:])
+		// A unit >= 0x80 (high byte set or low byte >= 0x80), or a NUL.
+		if w&0xff80ff80ff80ff80 != 0 || (w-0x0001000100010001)&^w&0x8000800080008000 != 0 {
+			break
+		}
+		// The low bytes of the four units, packed.
+		w &= 0x00ff00ff00ff00ff
+		w = (w | w>>8) & 0x0000ffff0000ffff
+		w = (w | w>>16) & 0xffffffff
+		binary.LittleEndian.PutUint32(out[i:], uint32(w))
+	}
+	for ; i < n; i++ {
+		lo, hi := b[2*i], b[2*i+1]
+		if hi != 0 || lo >= 0x80 {
+			return utf16Slow(b)
+		}
+		if lo == 0 {
+			break
+		}
+		out[i] = lo
+	}
+	if i == 0 {
+		return ""
+	}
+	// out is never written again: the string may share its bytes, as
+	// strings.Builder's does.
+	return unsafe.String(&out[0], i)
+}
+
+// utf16Slow is utf16String for text that is not all ASCII.
+func utf16Slow(b []byte) string {
+	n := len(b) / 2
 	end := n
 	for i := 0; i < n; i++ {
-		c := uint16(b[2*i]) | uint16(b[2*i+1])<<8
-		if c == 0 {
+		if b[2*i] == 0 && b[2*i+1] == 0 {
 			end = i
 			break
 		}
-		if c >= 0x80 {
-			ascii = false
-		}
-	}
-	if ascii {
-		var sb strings.Builder
-		sb.Grow(end)
-		for i := 0; i < end; i++ {
-			sb.WriteByte(b[2*i])
-		}
-		return sb.String()
 	}
 	u := make([]uint16, end)
 	for i := range u {

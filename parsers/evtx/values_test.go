@@ -3,8 +3,11 @@ package evtx
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf16"
 )
 
 // appendTime's arithmetic calendar must render every time as
@@ -34,6 +37,76 @@ func TestAppendTimeMatchesCalendar(t *testing.T) {
 		for _, digits := range []int{3, 7} {
 			if got, want := string(appendTime(nil, tm, digits)), string(appendTimeSlow(nil, tm, digits)); got != want {
 				t.Fatalf("appendTime(%v, %d) = %q, want %q", tm, digits, got, want)
+			}
+		}
+	}
+}
+
+// utf16Reference is what utf16String must return: the units up to the
+// first NUL, decoded by unicode/utf16.
+func utf16Reference(b []byte) string {
+	var u []uint16
+	for i := 0; i+1 < len(b); i += 2 {
+		c := uint16(b[i]) | uint16(b[i+1])<<8
+		if c == 0 {
+			break
+		}
+		u = append(u, c)
+	}
+	return string(utf16.Decode(u))
+}
+
+// TestUTF16String puts a NUL, a non-ASCII unit, a unit with only its
+// high byte set and an odd trailing byte at every position of strings of
+// 0 to 20 units, across the 4-unit steps of the fast path.
+func TestUTF16String(t *testing.T) {
+	specials := [][2]byte{{0, 0}, {0xe9, 0}, {0x80, 0}, {0x41, 0x01}, {0, 0xd8}, {0x3d, 0xd8}, {0x7f, 0}}
+	for n := range 21 {
+		base := make([]byte, 2*n)
+		for i := range n {
+			base[2*i] = byte('a' + i)
+		}
+		cases := [][]byte{base, append(slices.Clone(base), 'x')}
+		for pos := range n {
+			for _, sp := range specials {
+				b := slices.Clone(base)
+				b[2*pos], b[2*pos+1] = sp[0], sp[1]
+				cases = append(cases, b)
+			}
+		}
+		for _, b := range cases {
+			if got, want := utf16String(b), utf16Reference(b); got != want {
+				t.Fatalf("utf16String(% x) = %q, want %q", b, got, want)
+			}
+		}
+	}
+}
+
+func FuzzUTF16String(f *testing.F) {
+	f.Add([]byte("a\x00b\x00c\x00d\x00e\x00"))
+	f.Add([]byte("a\x00\xe9\x00\x3d\xd8\x00\xde\x00\x00z\x00"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := utf16String(b), utf16Reference(b); got != want {
+			t.Fatalf("utf16String(% x) = %q, want %q", b, got, want)
+		}
+	})
+}
+
+// TestNeedsFold holds needsFold to strings.ContainsAny on short and long
+// strings with each folded byte at each end.
+func TestNeedsFold(t *testing.T) {
+	for _, n := range []int{0, 1, 7, 32, 33, 100} {
+		for _, c := range []byte{'\n', '\r', '\t', ' ', '\v', '\f', 0, 0x8d} {
+			for _, pos := range []int{0, n - 1} {
+				if pos < 0 || pos >= n {
+					continue
+				}
+				b := []byte(strings.Repeat("x", n))
+				b[pos] = c
+				s := string(b)
+				if got, want := needsFold(s), strings.ContainsAny(s, "\r\n\t"); got != want {
+					t.Fatalf("needsFold(%q) = %v, want %v", s, got, want)
+				}
 			}
 		}
 	}
