@@ -14,23 +14,37 @@ import (
 // last_written_time.
 const timestampDesc = "Content Modification Time"
 
-// block holds an event and every sub-struct it may point to, so building an
-// event is one allocation instead of up to ten. The pointers in ev point
-// into the same block, which lives as long as any of them.
+// block holds an event and every sub-struct most records point to, so
+// building an event is one allocation instead of up to ten. The pointers in
+// ev point into the same block, which lives as long as any of them. What
+// few records have is not in it, as every block is zeroed whether used or
+// not (the allocator's zeroing of blocks was a fifth of the parser's CPU):
+// sudo's and su's effective user and the account tools' group are
+// allocated when a line names them (rare), and a priority's facility and
+// severity point into codes, shared by every event.
 type block struct {
-	ev    timeline.Event
-	log   timeline.Log
-	sl    timeline.Syslog
-	host  timeline.Host
-	proc  timeline.Process
-	user  timeline.User
-	eff   timeline.User
-	src   timeline.Endpoint
-	group timeline.Group
-	tn    timeline.TimeNote
-	fac   timeline.Code
-	sev   timeline.Code
+	ev   timeline.Event
+	log  timeline.Log
+	sl   timeline.Syslog
+	host timeline.Host
+	proc timeline.Process
+	user timeline.User
+	src  timeline.Endpoint
+	tn   timeline.TimeNote
 }
+
+// facilityCodes and severityCodes are log.syslog.facility and .severity
+// for every priority (0 to 191: parseLine refuses more, Record makes no
+// more), which events share: nothing changes an event's codes once made.
+var facilityCodes, severityCodes = func() (f [24]timeline.Code, s [8]timeline.Code) {
+	for i := range f {
+		f[i] = timeline.Code{Code: i, Name: facilityNames[i]}
+	}
+	for i := range s {
+		s[i] = timeline.Code{Code: i, Name: severityNames[i]}
+	}
+	return f, s
+}()
 
 // builder turns parsed headers into events; it carries the per-file state
 // (year inference, zone name) across records.
@@ -41,15 +55,16 @@ type builder struct {
 	slab     []block // blocks not handed out yet
 }
 
-// slabBlocks is how many blocks are allocated at once. A block is 1.1 KB,
-// so the Go allocator fits only 7 in a span and fetched a new span for
-// every 7 lines (a fifth of the parser's CPU on auth.log). 28 blocks are
-// 30.9 KB, the most that stays in the allocator's largest small size class
-// (32 KiB): 32 blocks went to the large-object path, with 8% more bytes
-// for the same CPU. The cost: an event kept alive keeps its 27
+// slabBlocks is how many blocks are allocated at once. A block is 960
+// bytes, so the Go allocator fits only 8 in a span and fetched a new span
+// for every 8 lines (a fifth of the parser's CPU on auth.log, when a block
+// was 1.1 KB). 34 blocks are 32,640 bytes, the most that stays in the
+// allocator's largest small size class (32 KiB): more went to the
+// large-object path, with 8% more bytes for the same CPU
+// (TestSlabFitsSizeClass). The cost: an event kept alive keeps its 33
 // neighbours' memory too, which ingest's batches (stored, then dropped)
 // never notice.
-const slabBlocks = 28
+const slabBlocks = 34
 
 func (b *builder) newBlock() *block {
 	if len(b.slab) == 0 {
@@ -116,9 +131,12 @@ func fill(blk *block, h *header) {
 	sl.Version = h.version
 	if h.pri >= 0 {
 		sl.Priority = h.pri
-		blk.fac = timeline.Code{Code: h.pri >> 3, Name: facilityName(h.pri >> 3)}
-		blk.sev = timeline.Code{Code: h.pri & 7, Name: severityNames[h.pri&7]}
-		sl.Facility, sl.Severity = &blk.fac, &blk.sev
+		if f := h.pri >> 3; f < len(facilityCodes) {
+			sl.Facility = &facilityCodes[f]
+		} else {
+			sl.Facility = &timeline.Code{Code: f, Name: facilityName(f)}
+		}
+		sl.Severity = &severityCodes[h.pri&7]
 		ev.Log.Level = severityNames[h.pri&7]
 		ev.Event.Severity = h.pri & 7
 	}
@@ -138,7 +156,7 @@ func fill(blk *block, h *header) {
 			blk.proc.Executable = h.tag
 			blk.proc.Name = h.tag[i+1:]
 		}
-		if pid, err := strconv.ParseInt(h.pid, 10, 64); err == nil {
+		if pid, ok := parsePID(h.pid); ok {
 			blk.proc.PID = pid
 		}
 		ev.Process = &blk.proc
@@ -171,6 +189,25 @@ func (b *builder) zoneByAbbr(st *stamp) error {
 	}
 	return fmt.Errorf("zone abbreviation %q is not one the case zone %s uses at that time: the record is not placed (give the --tz that writes %q)",
 		st.zoneAbbr, b.zoneName, st.zoneAbbr)
+}
+
+// parsePID is strconv.ParseInt(s, 10, 64) for a tag's pid: most are a
+// few digits, read here without the general parser, and the many tags
+// without one (sudo, su) cost no error value (TestParsePID, FuzzParsePID).
+func parsePID(s string) (int64, bool) {
+	if s == "" {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) || i == 18 {
+			// A sign, a blank, or more digits than surely fit.
+			n, err := strconv.ParseInt(s, 10, 64)
+			return n, err == nil
+		}
+		n = n*10 + int64(s[i]-'0')
+	}
+	return n, true
 }
 
 func tagged(h *header) string {

@@ -75,8 +75,7 @@ func (b *block) setEffective(name string) {
 	if name == "" {
 		return
 	}
-	b.eff.Name = name
-	b.user.Effective = &b.eff
+	b.user.Effective = &timeline.User{Name: name}
 	b.ev.User = &b.user
 }
 
@@ -84,8 +83,7 @@ func (b *block) setGroup(name, id string) {
 	if name == "" && id == "" {
 		return
 	}
-	b.group = timeline.Group{Name: name, ID: id}
-	b.ev.Group = &b.group
+	b.ev.Group = &timeline.Group{Name: name, ID: id}
 }
 
 // setSource records the peer: source.ip when addr is an IP address (an
