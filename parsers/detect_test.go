@@ -263,3 +263,25 @@ func FuzzSampleLines(f *testing.F) {
 		}
 	})
 }
+
+// TestDetectionString pins the skip message's wording, which stored
+// warnings of earlier cases hold: written without fmt, it must read as the
+// Sprintf it replaced did.
+func TestDetectionString(t *testing.T) {
+	for _, tc := range []struct {
+		d    parsers.Detection
+		want string
+	}{
+		{parsers.Detection{Tried: 31}, "tried 31 formats; no complete text line to sample"},
+		{parsers.Detection{Tried: 31, Sampled: 1}, "tried 31 formats; none accepted any of 1 sampled lines"},
+		{parsers.Detection{Tried: 7, Sampled: 64, Nearest: "syslog", Accepted: 3}, "tried 7 formats; nearest: syslog, 3 of 64 sampled lines"},
+		{parsers.Detection{Tried: 0, Sampled: 12, Nearest: "apache-access", Accepted: 0}, "tried 0 formats; nearest: apache-access, 0 of 12 sampled lines"},
+	} {
+		if got := tc.d.String(); got != tc.want {
+			t.Errorf("%+v: %q, want %q", tc.d, got, tc.want)
+		}
+		if got := string(tc.d.AppendText([]byte("x ("))); got != "x ("+tc.want {
+			t.Errorf("%+v: AppendText gives %q", tc.d, got)
+		}
+	}
+}

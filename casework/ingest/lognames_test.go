@@ -1,6 +1,11 @@
 package ingest
 
-import "testing"
+import (
+	"path"
+	"slices"
+	"strings"
+	"testing"
+)
 
 func TestKnownLogName(t *testing.T) {
 	cases := []struct {
@@ -86,4 +91,21 @@ func TestLogNamePrechecks(t *testing.T) {
 		}
 	}
 	t.Logf("%d names", n)
+}
+
+// TestDirNames: the folder names cut in place are the ones of the general
+// case (path.Dir after backslashes become slashes), for clean paths and for
+// the ones that take the general way.
+func TestDirNames(t *testing.T) {
+	for _, p := range []string{
+		"auth.log", "var/log/auth.log", "/var/log/auth.log", "evidence/var/LOG/x", "a//b/c", "a/./b/c", "a/../log/c",
+		`Windows\System32\winevt\Logs\Security.evtx`, `log\..\x`, "dir0001/file0000001.txt", "/x", "", ".", "a/b/",
+		"Ünïcode/Logs/ſyslog",
+	} {
+		want := strings.Split(path.Dir(strings.ReplaceAll(p, `\`, "/")), "/")
+		got := slices.Collect(dirNames(p))
+		if !slices.Equal(got, want) {
+			t.Errorf("dirNames(%q) = %q, want %q", p, got, want)
+		}
+	}
 }

@@ -188,7 +188,7 @@ func (s *walkState) visit(e *Entry, prefix []string, depth int, up *guard) error
 func (s *walkState) announce(e *Entry) error {
 	c := *e
 	c.Container = true
-	c.open, c.readerAt = nil, nil
+	c.open, c.readerAt, c.lasting = nil, nil, false
 	return s.fn(s.ctx, &c)
 }
 
@@ -200,6 +200,7 @@ func (s *walkState) deliver(e *Entry, stream io.Reader, streamed bool) error {
 		return s.fn(s.ctx, e)
 	}
 	d := *e
+	d.lasting = false // its first Open is the walk's stream
 	first := onceReader(stream)
 	d.open = func() (io.ReadCloser, error) {
 		if rc, err := first(); err == nil {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"slices"
 	"time"
 )
 
@@ -76,6 +77,9 @@ type Entry struct {
 	// of a registered folder: a disk image there is opened by path, so
 	// that its sibling segments are found.
 	osPath string
+	// lasting: open and readerAt stay valid after the WalkFunc returns
+	// (see Lasting).
+	lasting bool
 }
 
 // NewEntry builds an entry whose content comes from open (and, when the
@@ -116,6 +120,27 @@ func (e *Entry) ReaderAt() (r io.ReaderAt, ok bool, err error) {
 	}
 	r, err = e.readerAt()
 	return r, err == nil, err
+}
+
+// Lasting reports whether e's content stays readable after the WalkFunc
+// it was handed to returns, from any goroutine, until the walk ends: a file
+// on the examiner's disk (of a registered folder, or a registered file),
+// which every Open and ReaderAt opens afresh. A member of a stream, or of a
+// container whose reader closes once its members are walked, is not. A
+// pipeline may then parse a large file on another core while the walk goes
+// on (Detach), instead of holding the walk until it is read.
+func (e *Entry) Lasting() bool { return e.lasting }
+
+// Detach returns a copy of a Lasting entry that outlives the walker's call:
+// its fields, a chain of its own, and its content. It returns nil for an
+// entry that is not Lasting.
+func (e *Entry) Detach() *Entry {
+	if !e.lasting {
+		return nil
+	}
+	d := *e
+	d.Chain = slices.Clone(e.Chain)
+	return &d
 }
 
 // WalkFunc receives each regular file. Returning an error stops the walk.

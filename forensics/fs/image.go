@@ -137,7 +137,8 @@ func (s *walkState) visitImage(e *Entry, head []byte, ra io.ReaderAt, stream io.
 		p := src.Path
 		d.open = func() (io.ReadCloser, error) { return os.Open(p) }
 		d.readerAt = func() (io.ReaderAt, error) { return os.Open(p) }
-		d.osPath = ""
+		// The copy is removed when this call returns.
+		d.osPath, d.lasting = "", false
 		return true, s.fn(s.ctx, &d)
 	}
 	for _, seg := range segments {

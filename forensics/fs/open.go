@@ -44,6 +44,9 @@ func diskEntry(abs, rel string, chain []string) (*Entry, error) {
 	e.open = func() (io.ReadCloser, error) { return openReadOnly(abs) }
 	e.readerAt = func() (io.ReaderAt, error) { return openReadOnly(abs) }
 	e.osPath = abs
+	// Each Open and ReaderAt opens the file by its path: readable after
+	// the walker's call and from any goroutine.
+	e.lasting = true
 	return e, nil
 }
 
@@ -77,7 +80,7 @@ func EvidenceFile(abs string) (*Entry, error) {
 		return nil, err
 	}
 	e.Container = true
-	e.open, e.readerAt, e.osPath = nil, nil, ""
+	e.open, e.readerAt, e.osPath, e.lasting = nil, nil, "", false
 	return e, nil
 }
 
