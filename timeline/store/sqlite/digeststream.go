@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql/driver"
 	"fmt"
 	"io"
 )
@@ -31,28 +30,30 @@ func (d *rowDigest) fail(format string, a ...any) {
 	}
 }
 
-// add hashes the rows bound in args (insertCols values each, in Digest's
-// column order) once an insert of them returned last as its last rowid and
-// inserted n rows.
-func (d *rowDigest) add(args []driver.NamedValue, n, last int64) {
+// add hashes rows once an insert of them into block blk of run returned
+// last as its last rowid and inserted n rows, each column as Write binds
+// it, in Digest's order.
+func (d *rowDigest) add(rows []row, run, blk, n, last int64) {
 	if d.broken != "" {
 		return
 	}
-	rows := int64(len(args) / insertCols)
-	switch {
-	case n != rows:
-		d.fail("%d of %d rows inserted", n, rows)
+	switch m := int64(len(rows)); {
+	case n != m:
+		d.fail("%d of %d rows inserted", n, m)
 		return
-	case last != d.rows+rows:
-		d.fail("rows got rowids up to %d, not %d to %d", last, d.rows+1, d.rows+rows)
+	case last != d.rows+m:
+		d.fail("rows got rowids up to %d, not %d to %d", last, d.rows+1, d.rows+m)
 		return
 	}
 	buf := d.buf[:0]
 	var err error
-	for _, a := range args {
-		if buf, err = appendValue(buf, a.Value); err != nil {
-			d.fail("%v", err)
-			return
+	for i := range rows {
+		id, ts, action, parser, addr := rows[i].values()
+		for _, v := range []any{id, ts, action, parser, addr, run, blk, rows[i].slot} {
+			if buf, err = appendValue(buf, v); err != nil {
+				d.fail("%v", err)
+				return
+			}
 		}
 	}
 	d.buf = buf
@@ -60,7 +61,7 @@ func (d *rowDigest) add(args []driver.NamedValue, n, last int64) {
 		d.fail("hash: %v", err)
 		return
 	}
-	d.rows += rows
+	d.rows += int64(len(rows))
 }
 
 // DigestRows makes this run's writes hash the rows of event_rows into w as

@@ -169,9 +169,12 @@ type rawStmt interface {
 	driver.StmtExecContext
 }
 
+// A multi-row insert binds the run and the block once (?1, ?2) and
+// insertCols values per row; each row's slot is its place in the
+// statement, a literal (see insertStmt).
 const (
 	insertRows = blockRows
-	insertCols = 8
+	insertCols = 5
 )
 
 // Write inserts a batch in one transaction. Finalizing, encoding and
@@ -226,7 +229,7 @@ func (s *Store) Write(ctx context.Context, batch []*timeline.Event) (timeline.Wr
 		if err != nil {
 			return err
 		}
-		args := make([]driver.NamedValue, 0, insertRows*insertCols)
+		args := make([]driver.NamedValue, 0, 2+insertRows*insertCols)
 		for c := range chunks {
 			<-c.done
 			if c.err != nil {
@@ -250,18 +253,21 @@ func (s *Store) Write(ctx context.Context, batch []*timeline.Event) (timeline.Wr
 				if err != nil {
 					return err
 				}
-				a := args[:0]
+				a := append(args[:0],
+					driver.NamedValue{Ordinal: 1, Value: s.run},
+					driver.NamedValue{Ordinal: 2, Value: blk})
 				for i := range part {
 					r := &part[i]
+					if r.slot != int64(i) {
+						return fmt.Errorf("event %x: slot %d of its block, inserted as row %d", r.id, r.slot, i)
+					}
+					id, ts, action, parser, addr := r.values()
 					a = append(a,
-						driver.NamedValue{Ordinal: len(a) + 1, Value: r.id[:]},
-						driver.NamedValue{Ordinal: len(a) + 2, Value: r.tsArg()},
-						driver.NamedValue{Ordinal: len(a) + 3, Value: nullable(r.action)},
-						driver.NamedValue{Ordinal: len(a) + 4, Value: nullable(r.parser)},
-						driver.NamedValue{Ordinal: len(a) + 5, Value: nullable(r.addr)},
-						driver.NamedValue{Ordinal: len(a) + 6, Value: s.run},
-						driver.NamedValue{Ordinal: len(a) + 7, Value: blk},
-						driver.NamedValue{Ordinal: len(a) + 8, Value: r.slot})
+						driver.NamedValue{Ordinal: len(a) + 1, Value: id},
+						driver.NamedValue{Ordinal: len(a) + 2, Value: ts},
+						driver.NamedValue{Ordinal: len(a) + 3, Value: action},
+						driver.NamedValue{Ordinal: len(a) + 4, Value: parser},
+						driver.NamedValue{Ordinal: len(a) + 5, Value: addr})
 				}
 				res, err = stmt.ExecContext(bg, a)
 				if err != nil {
@@ -278,7 +284,7 @@ func (s *Store) Write(ctx context.Context, batch []*timeline.Event) (timeline.Wr
 					if err != nil {
 						return err
 					}
-					s.dig.add(a, n, last)
+					s.dig.add(part, s.run, blk, n, last)
 				}
 				if n == 0 {
 					// Every row was there already: so is its document.
@@ -336,9 +342,13 @@ func (s *Store) blockStmts(conn rawConn) (ins, del rawStmt, err error) {
 	return ins, del, nil
 }
 
-// insertStmt returns the prepared INSERT for n rows (n ≤ insertRows).
-// Multi-row INSERTs, because per-statement overhead costs more than
-// SQLite's own work for rows this small. OR IGNORE rather than ON CONFLICT
+// insertStmt returns the prepared INSERT for n rows (n ≤ insertRows), the
+// rows of one block. Multi-row INSERTs, because per-statement overhead
+// costs more than SQLite's own work for rows this small. The run and the
+// block are the same for every row, bound once as ?1 and ?2 (written
+// first, so that the rows' plain ? are numbered from 3), and a row's slot
+// is its place in the block, a literal: the driver binds every parameter
+// with a C call, and these three were 3 of the 8 per row. OR IGNORE rather than ON CONFLICT
 // DO NOTHING: with every constraint set to IGNORE, a multi-row INSERT
 // cannot abort half-way, so SQLite keeps no statement journal (a copy of
 // every page the statement touches).
@@ -347,12 +357,12 @@ func (s *Store) insertStmt(conn rawConn, n int) (rawStmt, error) {
 		return st, nil
 	}
 	var b strings.Builder
-	b.WriteString(`INSERT OR IGNORE INTO event_rows(id, ts, action, parser, source_ip, run, blk, slot) VALUES `)
+	b.WriteString(`INSERT OR IGNORE INTO event_rows(run, blk, id, ts, action, parser, source_ip, slot) VALUES `)
 	for i := range n {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString("(?,?,?,?,?,?,?,?)")
+		fmt.Fprintf(&b, "(?1,?2,?,?,?,?,?,%d)", i)
 	}
 	ds, err := conn.PrepareContext(context.Background(), b.String())
 	if err != nil {
@@ -388,6 +398,12 @@ func (s *Store) closeInserts() error {
 		}
 		return errors.Join(errs...)
 	})
+}
+
+// values are the row's columns as Write binds them: ID, ts, action,
+// parser, source address.
+func (r *row) values() (id, ts, action, parser, addr any) {
+	return r.id[:], r.tsArg(), nullable(r.action), nullable(r.parser), nullable(r.addr)
 }
 
 func nullable(s string) any {
