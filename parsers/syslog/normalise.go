@@ -89,11 +89,13 @@ func (b *block) setGroup(name, id string) {
 // setSource records the peer: source.ip when addr is an IP address (an
 // IPv4-mapped IPv6 address is written as IPv4), source.domain otherwise.
 func (b *block) setSource(addr, port string) {
-	addr = strings.Trim(addr, "[]")
+	addr = trimBrackets(addr)
 	if addr == "" {
 		return
 	}
-	if ip, err := netip.ParseAddr(addr); err == nil {
+	if plainIPv4(addr) {
+		b.src.IP = addr
+	} else if ip, err := netip.ParseAddr(addr); err == nil {
 		if ip.Is4In6() {
 			addr = ip.Unmap().String()
 		}
@@ -179,4 +181,57 @@ func quoted(s, prefix string) string {
 	return s[:j]
 }
 
-func trimPunct(s string) string { return strings.TrimRight(s, ":,;.") }
+// trimPunct is strings.TrimRight(s, ":,;."), and trimBrackets
+// strings.Trim(s, "[]"), by hand: with more than one byte to trim,
+// strings builds its byte set on every call, and every sshd line asks
+// (FuzzTrims compares them).
+func trimPunct(s string) string {
+	for len(s) > 0 {
+		switch s[len(s)-1] {
+		case ':', ',', ';', '.':
+			s = s[:len(s)-1]
+			continue
+		}
+		break
+	}
+	return s
+}
+
+func trimBrackets(s string) string {
+	for len(s) > 0 && (s[0] == '[' || s[0] == ']') {
+		s = s[1:]
+	}
+	for len(s) > 0 && (s[len(s)-1] == '[' || s[len(s)-1] == ']') {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// plainIPv4 reports whether s is an IPv4 address in the dotted decimal
+// netip.ParseAddr reads (four fields of one to three digits, none over 255,
+// no leading zero), so that the common peer skips the general parser. It
+// only answers for that form: anything else is left to netip
+// (FuzzPlainIPv4 holds it to netip's answer).
+func plainIPv4(s string) bool {
+	fields, val, digits := 0, 0, 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case isDigit(c):
+			if digits == 1 && val == 0 {
+				return false // a leading zero
+			}
+			val = val*10 + int(c-'0')
+			digits++
+			if val > 255 {
+				return false
+			}
+		case c == '.' && digits > 0 && fields < 3:
+			fields++
+			val, digits = 0, 0
+		default:
+			return false
+		}
+	}
+	return fields == 3 && digits > 0
+}

@@ -3,6 +3,7 @@ package syslog
 import (
 	"bufio"
 	"fmt"
+	"net/netip"
 	"os"
 	"regexp"
 	"slices"
@@ -412,4 +413,60 @@ func TestCrowdsec(t *testing.T) {
 	if n != 6 || res.Events[0].User.Name != "pascal" || res.Events[0].Timestamp.Format("Jan 2 15:04:05") != "Feb 12 14:10:21" {
 		t.Errorf("ssh-bf: %d invalid-user events, first %+v", n, res.Events[0].User)
 	}
+}
+
+func TestPlainIPv4(t *testing.T) {
+	for _, tc := range []struct {
+		s    string
+		want bool
+	}{
+		{"10.0.0.1", true},
+		{"255.255.255.255", true},
+		{"0.0.0.0", true},
+		{"256.1.1.1", false},
+		{"01.2.3.4", false}, // netip refuses the leading zero
+		{"1.2.3", false},
+		{"1.2.3.4.5", false},
+		{"1..3.4", false},
+		{".1.2.3", false},
+		{"1.2.3.4.", false},
+		{"1.2.3.4 ", false},
+		{"::ffff:1.2.3.4", false}, // valid, but netip's to read
+		{"", false},
+	} {
+		if got := plainIPv4(tc.s); got != tc.want {
+			t.Errorf("plainIPv4(%q) = %v, want %v", tc.s, got, tc.want)
+		}
+	}
+}
+
+// FuzzPlainIPv4: what plainIPv4 takes, netip reads as that IPv4 address.
+func FuzzPlainIPv4(f *testing.F) {
+	for _, s := range []string{"10.0.0.1", "255.255.255.255", "256.1.1.1", "01.2.3.4", "1.2.3", "1.2.3.4.5", "::ffff:1.2.3.4", "1.2.3.4%eth0"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !plainIPv4(s) {
+			return
+		}
+		ip, err := netip.ParseAddr(s)
+		if err != nil || !ip.Is4() || ip.String() != s {
+			t.Errorf("plainIPv4(%q) but netip: %v, %v", s, ip, err)
+		}
+	})
+}
+
+// FuzzTrims: trimPunct and trimBrackets are the strings calls they stand for.
+func FuzzTrims(f *testing.F) {
+	for _, s := range []string{"", "a", "1.2.3.4:", "x.;,:", "[::1]", "]]a[[", "[", ":"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := trimPunct(s), strings.TrimRight(s, ":,;."); got != want {
+			t.Errorf("trimPunct(%q) = %q, want %q", s, got, want)
+		}
+		if got, want := trimBrackets(s), strings.Trim(s, "[]"); got != want {
+			t.Errorf("trimBrackets(%q) = %q, want %q", s, got, want)
+		}
+	})
 }
