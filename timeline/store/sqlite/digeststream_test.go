@@ -35,6 +35,25 @@ func farAndBare() []*timeline.Event {
 	return out
 }
 
+// mixedParsers are events of a few parsers, none included (NULL), taking
+// turns within one block, and a block of one other parser.
+func mixedParsers() []*timeline.Event {
+	evs := events(300, "dd")
+	for i, e := range evs {
+		e.Jejak.ID = ""
+		switch {
+		case i >= 200:
+			e.Jejak.Provenance.Parser = "auditd"
+		case i%3 == 1:
+			e.Jejak.Provenance.Parser = "mft"
+		case i%3 == 2:
+			e.Jejak.Provenance.Parser = ""
+		}
+		e.Finalize()
+	}
+	return evs
+}
+
 // TestDigestStream: the digest a first run hashes as it writes
 // (DigestRows, FinishDigest) is byte for byte what Digest reads back from
 // the file, over several batches of rows of every stored type; where the
@@ -61,6 +80,7 @@ func TestDigestStream(t *testing.T) {
 			write(t, s, farAndBare())
 			write(t, s, events(1, "bb"))
 			write(t, s, events(2100, "cc"))
+			write(t, s, mixedParsers())
 			finish(t, s, 0)
 		}, true, ""},
 		{"nothing written", func(t *testing.T, s *Store) {

@@ -218,10 +218,10 @@ type Store struct {
 	// leave: an interrupted run leaves its deferred indexes to the next
 	// Open (see LeaveIndexes).
 	leave    bool
-	ins      map[int]rawStmt // multi-row inserts by row count, prepared on w
-	blockIns rawStmt         // the insert of a block, prepared on w
-	blockDel rawStmt         // and its removal
-	chunks   sync.Pool       // *chunk, recycled between batches
+	ins      map[insertShape]rawStmt // multi-row inserts, prepared on w
+	blockIns rawStmt                 // the insert of a block, prepared on w
+	blockDel rawStmt                 // and its removal
+	chunks   sync.Pool               // *chunk, recycled between batches
 	path     string
 
 	fetchMu sync.Mutex

@@ -169,9 +169,8 @@ type rawStmt interface {
 	driver.StmtExecContext
 }
 
-// A multi-row insert binds the run and the block once (?1, ?2) and
-// insertCols values per row; each row's slot is its place in the
-// statement, a literal (see insertStmt).
+// A multi-row insert binds what its rows share once (see insertStmt) and
+// at most insertCols values per row.
 const (
 	insertRows = blockRows
 	insertCols = 5
@@ -229,7 +228,7 @@ func (s *Store) Write(ctx context.Context, batch []*timeline.Event) (timeline.Wr
 		if err != nil {
 			return err
 		}
-		args := make([]driver.NamedValue, 0, 2+insertRows*insertCols)
+		args := make([]driver.NamedValue, 0, 3+insertRows*insertCols)
 		for c := range chunks {
 			<-c.done
 			if c.err != nil {
@@ -240,7 +239,8 @@ func (s *Store) Write(ctx context.Context, batch []*timeline.Event) (timeline.Wr
 			}
 			for _, b := range c.blocks {
 				part := c.rows[b.first : b.first+b.n]
-				stmt, err := s.insertStmt(conn, len(part))
+				shape := insertShape{n: len(part), oneParser: oneParser(part)}
+				stmt, err := s.insertStmt(conn, shape)
 				if err != nil {
 					return err
 				}
@@ -256,6 +256,9 @@ func (s *Store) Write(ctx context.Context, batch []*timeline.Event) (timeline.Wr
 				a := append(args[:0],
 					driver.NamedValue{Ordinal: 1, Value: s.run},
 					driver.NamedValue{Ordinal: 2, Value: blk})
+				if shape.oneParser {
+					a = append(a, driver.NamedValue{Ordinal: 3, Value: nullable(part[0].parser)})
+				}
 				for i := range part {
 					r := &part[i]
 					if r.slot != int64(i) {
@@ -265,9 +268,11 @@ func (s *Store) Write(ctx context.Context, batch []*timeline.Event) (timeline.Wr
 					a = append(a,
 						driver.NamedValue{Ordinal: len(a) + 1, Value: id},
 						driver.NamedValue{Ordinal: len(a) + 2, Value: ts},
-						driver.NamedValue{Ordinal: len(a) + 3, Value: action},
-						driver.NamedValue{Ordinal: len(a) + 4, Value: parser},
-						driver.NamedValue{Ordinal: len(a) + 5, Value: addr})
+						driver.NamedValue{Ordinal: len(a) + 3, Value: action})
+					if !shape.oneParser {
+						a = append(a, driver.NamedValue{Ordinal: len(a) + 1, Value: parser})
+					}
+					a = append(a, driver.NamedValue{Ordinal: len(a) + 1, Value: addr})
 				}
 				res, err = stmt.ExecContext(bg, a)
 				if err != nil {
@@ -342,27 +347,57 @@ func (s *Store) blockStmts(conn rawConn) (ins, del rawStmt, err error) {
 	return ins, del, nil
 }
 
-// insertStmt returns the prepared INSERT for n rows (n ≤ insertRows), the
-// rows of one block. Multi-row INSERTs, because per-statement overhead
-// costs more than SQLite's own work for rows this small. The run and the
-// block are the same for every row, bound once as ?1 and ?2 (written
-// first, so that the rows' plain ? are numbered from 3), and a row's slot
-// is its place in the block, a literal: the driver binds every parameter
-// with a C call, and these three were 3 of the 8 per row. OR IGNORE rather than ON CONFLICT
-// DO NOTHING: with every constraint set to IGNORE, a multi-row INSERT
-// cannot abort half-way, so SQLite keeps no statement journal (a copy of
-// every page the statement touches).
-func (s *Store) insertStmt(conn rawConn, n int) (rawStmt, error) {
-	if st, ok := s.ins[n]; ok {
+// insertShape is what a prepared insert is for: n rows (n ≤ insertRows),
+// the rows of one block, that share one parser or not.
+type insertShape struct {
+	n         int
+	oneParser bool
+}
+
+// oneParser reports whether every row has the same parser, as the rows of
+// a block nearly always do (they come from one file, unless it is small).
+func oneParser(rows []row) bool {
+	for i := 1; i < len(rows); i++ {
+		if rows[i].parser != rows[0].parser {
+			return false
+		}
+	}
+	return true
+}
+
+// insertStmt returns the prepared INSERT of a block's rows. Multi-row
+// INSERTs, because per-statement overhead costs more than SQLite's own
+// work for rows this small.
+//
+// What is the same for every row is bound once: the run and the block as
+// ?1 and ?2, and when the rows share their parser, it as ?3 (written first
+// in the first row, so that the rows' plain ? are numbered after them); a
+// row's slot is its place in the block, a literal. The driver binds each
+// parameter with a C call under SQLite's mutex and copies each text: these
+// were 4 of the 8 values per row.
+//
+// OR IGNORE rather than ON CONFLICT DO NOTHING: with every constraint set
+// to IGNORE, a multi-row INSERT cannot abort half-way, so SQLite keeps no
+// statement journal (a copy of every page the statement touches).
+func (s *Store) insertStmt(conn rawConn, shape insertShape) (rawStmt, error) {
+	if st, ok := s.ins[shape]; ok {
 		return st, nil
 	}
 	var b strings.Builder
-	b.WriteString(`INSERT OR IGNORE INTO event_rows(run, blk, id, ts, action, parser, source_ip, slot) VALUES `)
-	for i := range n {
+	if shape.oneParser {
+		b.WriteString(`INSERT OR IGNORE INTO event_rows(run, blk, parser, id, ts, action, source_ip, slot) VALUES `)
+	} else {
+		b.WriteString(`INSERT OR IGNORE INTO event_rows(run, blk, id, ts, action, parser, source_ip, slot) VALUES `)
+	}
+	for i := range shape.n {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		fmt.Fprintf(&b, "(?1,?2,?,?,?,?,?,%d)", i)
+		if shape.oneParser {
+			fmt.Fprintf(&b, "(?1,?2,?3,?,?,?,?,%d)", i)
+		} else {
+			fmt.Fprintf(&b, "(?1,?2,?,?,?,?,?,%d)", i)
+		}
 	}
 	ds, err := conn.PrepareContext(context.Background(), b.String())
 	if err != nil {
@@ -374,9 +409,9 @@ func (s *Store) insertStmt(conn rawConn, n int) (rawStmt, error) {
 		return nil, fmt.Errorf("sqlite driver statement %T cannot take a context", ds)
 	}
 	if s.ins == nil {
-		s.ins = map[int]rawStmt{}
+		s.ins = map[insertShape]rawStmt{}
 	}
-	s.ins[n] = st
+	s.ins[shape] = st
 	return st, nil
 }
 
