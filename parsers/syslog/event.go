@@ -96,7 +96,10 @@ func (b *builder) event(h *header, off, rec int64) *timeline.Event {
 	default:
 		t, basis := b.years.place(&h.ts)
 		ev.Timestamp = t.UTC()
-		blk.tn = timeline.TimeNote{ZoneAssumed: b.zoneName, YearInferred: true, YearBasis: basis}
+		// Field by field: the block is fresh, so the rest is zero, and a
+		// whole-struct store goes through the runtime's bulk write
+		// barrier while a collection runs (most of a syslog ingest).
+		blk.tn.ZoneAssumed, blk.tn.YearInferred, blk.tn.YearBasis = b.zoneName, true, basis
 		ev.Event.Timezone = b.zoneName
 		ev.Jejak.Time = &blk.tn
 	}
