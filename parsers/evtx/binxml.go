@@ -142,6 +142,8 @@ type scratch struct {
 	// nothing decoded from a chunk points into them after it.
 	nodeSlabs slabs[node]
 	attrSlabs slabs[tattr]
+	// shared keeps compiled definitions from chunk to chunk.
+	shared sharedTemplates
 }
 
 const slabSize = 512
@@ -313,6 +315,9 @@ func (d *decoder) name() (string, error) {
 		return "", err
 	}
 	e := d.c.nameEntry(off)
+	if d.a == nil { // compiling a template definition
+		d.c.namesUsed = append(d.c.namesUsed, nameUse{field: uint32(d.pos - 4), off: off, s: e.s})
+	}
 	s, size, err := e.s, e.size, e.err
 	if err != nil {
 		if d.c.strict && int(off) != d.pos {

@@ -93,6 +93,16 @@ type chunk struct {
 	strict bool
 	notes  []string // while strict: what the current record lost to overwriting
 	sc     *scratch // shared by the chunk's decoders (see element)
+	// namesUsed lists the names template definitions resolved, for
+	// sharedTemplates to check that another chunk resolves them alike.
+	namesUsed []nameUse
+}
+
+// nameUse is a name reference a template definition resolved: the chunk
+// offset of the reference, the name's offset and the name.
+type nameUse struct {
+	field, off uint32
+	s          string
 }
 
 type nameEntry struct {
@@ -150,8 +160,17 @@ func (c *chunk) template(off uint32) *template {
 		if o+24+size > len(c.buf) {
 			t.err = fmt.Errorf("template definition at chunk offset %d runs past the chunk", off)
 		} else {
+			var sh *sharedTemplates
+			if !c.strict {
+				sh = &c.scratch().shared
+				if st := sh.lookup(c, o, size); st != nil {
+					c.templates[off] = st
+					return st
+				}
+			}
 			d := &decoder{c: c, b: c.buf, pos: o + 24, end: o + 24 + size, depID: true}
 			mark := len(c.notes)
+			nameMark := len(c.namesUsed)
 			t.nodes, t.err = d.fragment()
 			if len(c.notes) > mark {
 				t.notes = slices.Clone(c.notes[mark:])
@@ -162,6 +181,11 @@ func (c *chunk) template(off uint32) *template {
 			}
 			if t.err != nil {
 				t.err = fmt.Errorf("template definition at chunk offset %d: %w", off, t.err)
+			}
+			if sh != nil && t.err == nil && !c.strict {
+				if st := sh.store(c, o, size, t, c.namesUsed[nameMark:]); st != nil {
+					t = st
+				}
 			}
 		}
 	}

@@ -401,8 +401,9 @@ func (p *Parser) ParseStats(ctx context.Context, src *parsers.Source, emit func(
 		go func() {
 			defer wg.Done()
 			buf := make([]byte, chunkSize)
-			x := new(expander) // its arena and value cache serve every chunk
-			var b builder      // and its scratch every event
+			x := getExpander() // its arena and caches serve every chunk
+			defer putExpander(x)
+			var b builder // and its scratch every event
 			stop := func() bool { return ctx.Err() != nil }
 			for i := range jobs {
 				off := fileHeaderBlock + i*chunkSize
@@ -580,8 +581,9 @@ func orEOF(err error) error {
 	return err
 }
 
-// expanders keeps DecodeChunk's expanders (their arena, value cache and
-// tables) from call to call: a fresh one is about 100 KB.
+// expanders keeps expanders (their arena, value cache and tables) from
+// call to call, for DecodeChunk and the Parser's workers: a fresh one is
+// about 100 KB.
 var expanders = sync.Pool{New: func() any { return new(expander) }}
 
 // DecodeChunk decodes one chunk's bytes (64 KiB, or fewer when the file is
@@ -590,8 +592,8 @@ var expanders = sync.Pool{New: func() any { return new(expander) }}
 // records carved from the chunk's slack too, with Record.Recovered set);
 // damage is returned as errors.
 func DecodeChunk(buf []byte, fileOff int64, fn func(*Record)) []error {
-	x := expanders.Get().(*expander)
-	defer expanders.Put(x)
+	x := getExpander()
+	defer putExpander(x)
 	res := decodeChunk(x, buf, fileOff, true, func() bool { return false }, fn)
 	errs := make([]error, len(res.warns))
 	for i, w := range res.warns {

@@ -102,6 +102,24 @@ func (x *expander) newChunk(buf []byte, fileOff int64) *chunk {
 	}
 	clear(c.names)
 	clear(c.templates)
-	*c = chunk{buf: buf, fileOff: fileOff, names: c.names, templates: c.templates, notes: c.notes[:0]}
+	*c = chunk{buf: buf, fileOff: fileOff, names: c.names, templates: c.templates, notes: c.notes[:0], namesUsed: c.namesUsed[:0]}
 	return c
+}
+
+// getExpander takes an expander from the pool (see expanders): the
+// Parser's workers keep their arena, value cache and kept template
+// definitions (sharedTemplates) from file to file this way, where they
+// were built afresh for every file, and an event log is often many small
+// files of the same channels. What they keep is checked against each new
+// chunk's bytes before use, so nothing of one file shows in another's
+// events.
+func getExpander() *expander { return expanders.Get().(*expander) }
+
+// putExpander returns x to the pool, without the last chunk it read.
+func putExpander(x *expander) {
+	x.reuse(nil)
+	x.ch = chunk{names: x.ch.names, templates: x.ch.templates}
+	clear(x.ch.names)
+	clear(x.ch.templates)
+	expanders.Put(x)
 }
