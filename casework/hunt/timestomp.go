@@ -44,36 +44,62 @@ const (
 
 var macbNames = [4]string{"M (modified)", "A (accessed)", "C (MFT changed)", "B (created)"}
 
-// slotRef is what a finding's row needs of one time's event, kept small:
-// a large $MFT has a million entries and only a few are ever flagged, so
-// the full EventRef is built in finish, for those.
+// slotRef is what a finding's row needs of one event, kept small: a large
+// $MFT has a million entries and only a few are ever flagged, so the full
+// EventRef is built in finish, for those.
 type slotRef struct {
 	id, desc, msg string
 	off           int64
-	ok            bool
 }
 
+// mftTimes is what the hunt keeps of one MFT entry, until finish: one per
+// entry of every $MFT in the case, so it is kept small (at 300k entries
+// it was most of the hunt's heap, and of its collector's work). Times are
+// Unix nanoseconds (the out-of-range ones are not kept, so 1980-2100
+// fits); each slot points at the event that gave it, and an event that
+// is several times of its attribute (macb "m.cb") is one ref.
 type mftTimes struct {
 	path         string
 	prov         timeline.Provenance // the entry's record; its events differ in Offset only
-	si, fn       [4]time.Time
-	hasSI, hasFN [4]bool
-	siRef, fnRef [4]slotRef
+	si, fn       [4]int64
+	hasSI, hasFN uint8   // bit i: slot i was seen
+	siRef, fnRef [4]int8 // index in refs of the slot's event
+	refs         []slotRef
 	state        []string // deleted, recovered: carried to every row
 }
 
-// entryKey is one MFT entry: the $MFT file it is in (interned) and its
-// entry-sequence.
-type entryKey struct{ file, inode string }
+// mftView is an entry's times as the checks read them.
+type mftView struct {
+	si, fn       [4]time.Time
+	hasSI, hasFN [4]bool
+}
+
+func (e *mftTimes) view() mftView {
+	var v mftView
+	for i := range v.si {
+		if v.hasSI[i] = e.hasSI&(1<<i) != 0; v.hasSI[i] {
+			v.si[i] = time.Unix(0, e.si[i]).UTC()
+		}
+		if v.hasFN[i] = e.hasFN&(1<<i) != 0; v.hasFN[i] {
+			v.fn[i] = time.Unix(0, e.fn[i]).UTC()
+		}
+	}
+	return v
+}
 
 type timestomp struct {
-	h       *hunter
-	r       *Rule
-	entries map[entryKey]*mftTimes
+	h *hunter
+	r *Rule
+	// entries by MFT entry: the $MFT file it is in (interned), its inode
+	// and its entry-sequence, joined with NULs (key is the scratch the key
+	// is built in, so that looking up an entry seen before allocates
+	// nothing).
+	entries map[string]*mftTimes
+	key     []byte
 }
 
 func newTimestomp(h *hunter, r *Rule) (analyzer, error) {
-	return &timestomp{h: h, r: r, entries: map[entryKey]*mftTimes{}}, nil
+	return &timestomp{h: h, r: r, entries: map[string]*mftTimes{}}, nil
 }
 
 // macbSet reads the times an MFT event stands for from its macb letters:
@@ -108,8 +134,9 @@ func (t *timestomp) observe(ev *timeline.Event) {
 		// flag every volume's metadata files.
 		return
 	}
-	k := entryKey{t.h.intern(t.h.fileKeyOf(ev.Jejak.Provenance)), ev.File.Inode + "\x00" + d["mft_entry"] + "\x00" + d["sequence"]}
-	e := t.entries[k]
+	t.key = append(append(t.key[:0], t.h.fileKeyOf(ev.Jejak.Provenance)...), 0)
+	t.key = append(append(append(append(append(t.key, ev.File.Inode...), 0), d["mft_entry"]...), 0), d["sequence"]...)
+	e := t.entries[string(t.key)]
 	if e == nil {
 		e = &mftTimes{path: ev.File.Path, prov: t.h.internProv(ev.Jejak.Provenance)}
 		for _, tag := range stateTags {
@@ -117,39 +144,51 @@ func (t *timestomp) observe(ev *timeline.Event) {
 				e.state = append(e.state, tag)
 			}
 		}
-		t.entries[k] = e
+		t.entries[string(t.key)] = e
 	}
-	ref := slotRef{id: ev.Jejak.ID, desc: t.h.intern(ev.TimestampDesc), msg: ev.Message, off: ev.Jejak.Provenance.Offset, ok: true}
 	if attr == attrSI {
 		e.path = ev.File.Path
 	}
+	at := ev.Timestamp.UnixNano()
+	ref := int8(-1) // the event's index in e.refs, once a slot takes it
+	take := func() int8 {
+		if ref < 0 && len(e.refs) < 127 {
+			e.refs = append(e.refs, slotRef{id: ev.Jejak.ID, desc: t.h.intern(ev.TimestampDesc), msg: ev.Message, off: ev.Jejak.Provenance.Offset})
+			ref = int8(len(e.refs) - 1)
+		}
+		return ref
+	}
 	for i := range e.si {
-		if set&(1<<i) == 0 {
+		bit := uint8(1) << i
+		if set&bit == 0 {
 			continue
 		}
 		if attr == attrSI {
-			e.si[i], e.hasSI[i], e.siRef[i] = ev.Timestamp, true, ref
-		} else if !e.hasFN[i] || ev.Timestamp.Before(e.fn[i]) {
+			e.si[i], e.siRef[i] = at, take()
+			e.hasSI |= bit
+		} else if e.hasFN&bit == 0 || at < e.fn[i] {
 			// A file has a FN per name (long and DOS, one per hard link);
 			// the earliest is the kernel's first record of it, and
 			// comparing with it flags the fewest files.
-			e.fn[i], e.hasFN[i], e.fnRef[i] = ev.Timestamp, true, ref
+			e.fn[i], e.fnRef[i] = at, take()
+			e.hasFN |= bit
 		}
 	}
 }
 
-// refs builds the finding's rows: the events of the entry's $SI times and
+// rows builds the finding's rows: the events of the entry's $SI times and
 // of the $FN times the checks compared, each once (one event is every time
 // of its attribute that has its timestamp), in MACB order of their first
 // time, $SI before $FN.
-func (e *mftTimes) refs() []EventRef {
+func (e *mftTimes) rows() []EventRef {
 	var out []EventRef
-	var seen []slotRef
-	add := func(r slotRef, ts time.Time) {
-		if !r.ok || slices.Contains(seen, r) {
+	var seen refSet
+	add := func(has uint8, i int, idx int8, at int64) {
+		if has&(1<<i) == 0 || idx < 0 || seen.has(idx) {
 			return
 		}
-		seen = append(seen, r)
+		seen.set(idx)
+		r, ts := e.refs[idx], time.Unix(0, at)
 		p := e.prov
 		p.Offset = r.off
 		msg := r.msg
@@ -163,11 +202,17 @@ func (e *mftTimes) refs() []EventRef {
 		out = append(out, EventRef{ID: r.id, Timestamp: ts.UTC(), TimestampDesc: r.desc, Message: msg, Provenance: p, State: e.state})
 	}
 	for i := range e.si {
-		add(e.siRef[i], e.si[i])
-		add(e.fnRef[i], e.fn[i])
+		add(e.hasSI, i, e.siRef[i], e.si[i])
+		add(e.hasFN, i, e.fnRef[i], e.fn[i])
 	}
 	return out
 }
+
+// refSet is a set of an entry's ref indexes (at most 127).
+type refSet [2]uint64
+
+func (u *refSet) has(i int8) bool { return u[i/64]&(1<<(i%64)) != 0 }
+func (u *refSet) set(i int8)      { u[i/64] |= 1 << (i % 64) }
 
 func frac(x time.Time) bool { return x.Nanosecond() != 0 }
 
@@ -179,7 +224,7 @@ type verdict struct {
 	copied bool     // the whole-second times are explained by a copy or extraction
 }
 
-func (e *mftTimes) check() verdict {
+func (e *mftView) check() verdict {
 	var v verdict
 	if !e.hasSI[tsB] && !e.hasSI[tsM] || !anyOf(e.hasFN[:]) {
 		return v // MFTECmd also needs both attributes; a lone one proves nothing
@@ -250,7 +295,8 @@ func tsFine(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000
 func (t *timestomp) finish() []Finding {
 	var out []Finding
 	after := t.h.cfg.After
-	for _, e := range t.entries {
+	for _, me := range t.entries {
+		e := me.view()
 		v := e.check()
 		if len(v.why) == 0 {
 			continue
@@ -284,10 +330,10 @@ func (t *timestomp) finish() []Finding {
 			sev = min(sev, Low)
 			when = fmt.Sprintf(" All of its times are before the cut-off (latest %s).", ts(latest))
 		}
-		fd := newFinding(t.r, e.path, "", e.refs())
+		fd := newFinding(t.r, me.path, "", me.rows())
 		fd.Severity = sev
 		state := ""
-		if slices.Contains(e.state, "deleted") {
+		if slices.Contains(me.state, "deleted") {
 			state = " (deleted)"
 		}
 		notes := ""
@@ -297,7 +343,7 @@ func (t *timestomp) finish() []Finding {
 				notes += " Its creation time is the kernel's, so the whole-second times may be the source's (ranked low)."
 			}
 		}
-		fd.Explanation = fmt.Sprintf("%s%s: %s.%s%s", e.path, state, strings.Join(v.why, "; "), notes, when)
+		fd.Explanation = fmt.Sprintf("%s%s: %s.%s%s", me.path, state, strings.Join(v.why, "; "), notes, when)
 		out = append(out, fd)
 	}
 	return out
