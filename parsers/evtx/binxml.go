@@ -696,7 +696,8 @@ func (x *expander) expand(nodes []node, vals []value, parent *Element) error {
 			e.Name = n.name
 			if len(n.attrs) > 0 {
 				start := len(x.a.attrs)
-				for _, a := range n.attrs {
+				for j := range n.attrs {
+					a := &n.attrs[j]
 					v, present := x.attrValue(a.val, vals)
 					if present {
 						x.a.attrs = append(x.a.attrs, Attr{Name: a.name, Value: v})
@@ -717,7 +718,7 @@ func (x *expander) expand(nodes []node, vals []value, parent *Element) error {
 				}
 				return fmt.Errorf("substitution %d of %d", n.idx, len(vals))
 			}
-			v := vals[n.idx]
+			v := &vals[n.idx] // not a copy: see valueCache.render
 			if v.empty() {
 				continue
 			}
@@ -749,7 +750,8 @@ func (x *expander) expand(nodes []node, vals []value, parent *Element) error {
 // Data1..n: the values are the record's own bytes, the names are lost.
 func (x *expander) orphan(n *node, parent *Element) error {
 	x.c.notes = append(x.c.notes, n.text)
-	for _, v := range n.vals {
+	for i := range n.vals {
+		v := &n.vals[i]
 		e := x.a.elem()
 		e.Name = "Data"
 		if v.typ == vtBinXML && !v.empty() {
@@ -767,7 +769,7 @@ func (x *expander) orphan(n *node, parent *Element) error {
 // nested decodes a BinXML substitution value (typically EventData or
 // UserData of a provider that writes its own fragment). Inside it element
 // starts carry no dependency ID.
-func (x *expander) nested(v value, parent *Element) error {
+func (x *expander) nested(v *value, parent *Element) error {
 	d := &decoder{c: x.c, b: x.c.buf, pos: v.off, end: v.off + len(v.data), depth: x.depth, a: &x.a}
 	nodes, err := d.fragment()
 	if err != nil {
@@ -788,7 +790,7 @@ func appendText(e *Element, s string) {
 // piece is an empty optional substitution is left out, as Windows does.
 func (x *expander) attrValue(pieces []node, vals []value) (string, bool) {
 	if len(pieces) == 1 {
-		p := pieces[0]
+		p := &pieces[0]
 		switch p.kind {
 		case nText:
 			return p.text, true
@@ -796,17 +798,18 @@ func (x *expander) attrValue(pieces []node, vals []value) (string, bool) {
 			if int(p.idx) >= len(vals) || vals[p.idx].empty() {
 				return "", !p.optional
 			}
-			return x.vc.render(vals[p.idx]), true
+			return x.vc.render(&vals[p.idx]), true
 		}
 	}
 	x.sb.Reset()
-	for _, p := range pieces {
+	for i := range pieces {
+		p := &pieces[i]
 		switch p.kind {
 		case nText:
 			x.sb.WriteString(p.text)
 		case nSubst:
 			if int(p.idx) < len(vals) && !vals[p.idx].empty() {
-				x.sb.WriteString(x.vc.render(vals[p.idx]))
+				x.sb.WriteString(x.vc.render(&vals[p.idx]))
 			}
 		}
 	}

@@ -40,7 +40,7 @@ var cacheSeed = maphash.MakeSeed()
 
 // cacheable says whether values of a type are worth remembering: times are
 // unique to their record.
-func cacheable(v value) bool {
+func cacheable(v *value) bool {
 	if len(v.data) > maxCachedValue {
 		return false
 	}
@@ -51,18 +51,19 @@ func cacheable(v value) bool {
 	return true
 }
 
-// render returns render(v), from the cache when the same type and bytes
-// were rendered recently.
-func (vc *valueCache) render(v value) string {
+// render returns render(*v), from the cache when the same type and bytes
+// were rendered recently. v is a pointer: copying the value struct here
+// (a byte stored, then 16 bytes loaded over it) stalled on every call.
+func (vc *valueCache) render(v *value) string {
 	if !cacheable(v) {
-		return render(v)
+		return render(*v)
 	}
 	h := maphash.Bytes(cacheSeed, v.data) ^ uint64(v.typ)*0x9e3779b97f4a7c15
 	sl := &vc.slots[h%cacheSlots]
 	if sl.used && sl.typ == v.typ && bytes.Equal(vc.keys[sl.off:sl.off+sl.n], v.data) {
 		return sl.s
 	}
-	s := render(v)
+	s := render(*v)
 	if len(vc.keys)+len(v.data) > cap(vc.keys) {
 		if vc.keys == nil {
 			vc.keys = make([]byte, 0, cacheKeyBytes)

@@ -49,7 +49,7 @@ type value struct {
 	off  int // chunk-relative offset of data, for nested BinXML
 }
 
-func (v value) empty() bool { return v.typ == vtNull || len(v.data) == 0 }
+func (v *value) empty() bool { return v.typ == vtNull || len(v.data) == 0 }
 
 // utf16String decodes little-endian UTF-16, stopping at the first NUL.
 // Event logs are overwhelmingly ASCII: that case is copied 4 code units
