@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -267,7 +268,11 @@ func (e *eventsStream) digest(ctx context.Context, s *sqlite.Store) (int64, stri
 }
 
 // tableDigest hashes every column of every row as text, NULL marked apart
-// from an empty string, each value length-prefixed.
+// from an empty string, each value length-prefixed. Each value is the text
+// database/sql's Scan into a sql.NullString gives (a string or blob as it
+// is, NULL not valid, anything else through NullString.Scan itself), read
+// through the driver's own rows (sql.Conn.Raw): Scan's conversions cost
+// half a second for the 300,000 warnings of a 300k-file image's ingest.
 func tableDigest(ctx context.Context, db *sql.DB, ts tableSpec) (string, error) {
 	h := sha256.New()
 	if db == nil {
@@ -277,41 +282,74 @@ func tableDigest(ctx context.Context, db *sql.DB, ts tableSpec) (string, error) 
 	if err != nil || query == "" {
 		return hex.EncodeToString(h.Sum(nil)), err
 	}
-	rows, err := db.QueryContext(ctx, query)
+	conn, err := db.Conn(ctx)
 	if err != nil {
 		return "", err
 	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return "", err
-	}
-	vals := make([]sql.NullString, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	var buf []byte
-	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
-			return "", err
+	defer conn.Close()
+	bw := bufio.NewWriterSize(h, 64<<10)
+	err = conn.Raw(func(dc any) error {
+		qc, ok := dc.(driver.QueryerContext)
+		if !ok {
+			return fmt.Errorf("sqlite driver connection %T cannot query", dc)
 		}
-		buf = buf[:0]
-		for _, v := range vals {
-			if !v.Valid {
-				buf = append(buf, 0)
-				continue
+		rows, err := qc.QueryContext(ctx, query, nil)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		vals := make([]driver.Value, len(rows.Columns()))
+		var buf []byte
+		for {
+			if err := rows.Next(vals); err == io.EOF {
+				return nil
+			} else if err != nil {
+				return err
 			}
-			buf = append(buf, 1)
-			buf = binary.BigEndian.AppendUint64(buf, uint64(len(v.String)))
-			buf = append(buf, v.String...)
+			buf = buf[:0]
+			for _, v := range vals {
+				if buf, err = appendTableValue(buf, v); err != nil {
+					return err
+				}
+			}
+			if _, err := bw.Write(buf); err != nil {
+				return err
+			}
 		}
-		h.Write(buf)
+	})
+	if err == nil {
+		err = bw.Flush()
 	}
-	if err := rows.Err(); err != nil {
+	if err != nil {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// appendTableValue appends a value as tableDigest hashes it: 0 for NULL,
+// else 1, the length of its text as 8 bytes and the text.
+func appendTableValue(buf []byte, v driver.Value) ([]byte, error) {
+	var text string
+	switch x := v.(type) {
+	case nil:
+		return append(buf, 0), nil
+	case string:
+		text = x
+	case []byte:
+		buf = binary.BigEndian.AppendUint64(append(buf, 1), uint64(len(x)))
+		return append(buf, x...), nil
+	default:
+		var ns sql.NullString
+		if err := ns.Scan(v); err != nil {
+			return buf, err
+		}
+		if !ns.Valid {
+			return append(buf, 0), nil
+		}
+		text = ns.String
+	}
+	buf = binary.BigEndian.AppendUint64(append(buf, 1), uint64(len(text)))
+	return append(buf, text...), nil
 }
 
 // StoreDetails is the digest of the given parts as custody details; a

@@ -1,7 +1,13 @@
 package casework
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -9,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jejak-forensics/jejak/forensics/evidence"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
@@ -178,5 +185,112 @@ func TestIngestDigestStreamed(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// tableDigestScan is tableDigest as it was written on database/sql's Scan
+// into sql.NullString, the reference for the digests custody logs hold.
+func tableDigestScan(t *testing.T, db *sql.DB, ts tableSpec) string {
+	t.Helper()
+	ctx := context.Background()
+	h := sha256.New()
+	query, err := ts.query(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if query == "" {
+		return hex.EncodeToString(h.Sum(nil))
+	}
+	rows, err := db.QueryContext(ctx, query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	vals := make([]sql.NullString, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		var buf []byte
+		for _, v := range vals {
+			if !v.Valid {
+				buf = append(buf, 0)
+				continue
+			}
+			buf = append(buf, 1)
+			buf = binary.BigEndian.AppendUint64(buf, uint64(len(v.String)))
+			buf = append(buf, v.String...)
+		}
+		h.Write(buf)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// TestTableDigestAsScanned: the digest of each table a custody entry binds
+// beside the events (runs, warnings, hunts, findings) is what hashing the
+// values scanned into sql.NullString gave, on a real case (an NTFS volume
+// whose system files are skipped with a warning each, a hunt with
+// findings, runs with NULL columns), and for every type a driver value can
+// have.
+func TestTableDigestAsScanned(t *testing.T) {
+	ctx := context.Background()
+	c, err := Init(ctx, filepath.Join(t.TempDir(), "case"), Options{Examiner: "test", Zone: "UTC", ToolVersion: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	auth := parsertest.Corpus(t, "more/linux/auth/elastic_examples_auth.log")
+	for _, p := range []string{auth, ntfsImage(t, map[string]string{"/auth.log": auth})} {
+		if _, err := c.AddEvidence(ctx, p, AddOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.Ingest(ctx, IngestOptions{Workers: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Hunt(ctx, HuntOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	db := c.Store.DB()
+	for name, ts := range storeTables {
+		var n int
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM `+ts.table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			t.Errorf("%s: no rows to compare", name)
+		}
+		got, err := tableDigest(ctx, db, ts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := tableDigestScan(t, db, ts); got != want {
+			t.Errorf("%s (%d rows): digest %s, scanned %s", name, n, got, want)
+		}
+	}
+
+	for _, v := range []driver.Value{nil, "", "text", []byte{}, []byte("blob\x00"), int64(0), int64(-42), 1.5, -0.0, 1e300,
+		true, time.Date(2024, 2, 14, 12, 0, 0, 5, time.UTC)} {
+		var ns sql.NullString
+		if err := ns.Scan(v); err != nil {
+			t.Fatal(err)
+		}
+		want := []byte{0}
+		if ns.Valid {
+			want = binary.BigEndian.AppendUint64([]byte{1}, uint64(len(ns.String)))
+			want = append(want, ns.String...)
+		}
+		got, err := appendTableValue(nil, v)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%T %v: %q (%v), scanned %q", v, v, got, err, want)
+		}
 	}
 }
