@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -277,7 +278,7 @@ func TestTableDigestAsScanned(t *testing.T) {
 		}
 	}
 
-	for _, v := range []driver.Value{nil, "", "text", []byte{}, []byte("blob\x00"), int64(0), int64(-42), 1.5, -0.0, 1e300,
+	for _, v := range []driver.Value{nil, "", "text", []byte{}, []byte("blob\x00"), int64(0), int64(-42), 1.5, math.Copysign(0, -1), 1e300,
 		true, time.Date(2024, 2, 14, 12, 0, 0, 5, time.UTC)} {
 		var ns sql.NullString
 		if err := ns.Scan(v); err != nil {
