@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -645,13 +646,18 @@ func (d *decoder) values() ([]value, error) {
 	start := len(all)
 	desc := d.pos
 	d.pos += 4 * int(count)
+	all = slices.Grow(all, int(count))
 	for i := 0; i < int(count); i++ {
 		size := int(binary.LittleEndian.Uint16(d.b[desc+4*i:]))
 		typ := d.b[desc+4*i+2]
 		if err := d.need(size); err != nil {
 			return nil, err
 		}
-		all = append(all, value{typ: typ, data: d.b[d.pos : d.pos+size], off: d.pos})
+		// Filled in place: a value literal appended was built on the
+		// stack and copied, a stalled store-to-load per value.
+		all = all[:len(all)+1]
+		v := &all[len(all)-1]
+		v.typ, v.data, v.off = typ, d.b[d.pos:d.pos+size], d.pos
 		d.pos += size
 	}
 	if d.a != nil {
