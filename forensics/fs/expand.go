@@ -179,8 +179,31 @@ func (s *walkState) visit(e *Entry, prefix []string, depth int, up *guard) error
 		}
 		return s.walkSpooledZip(e, stream, prefix, depth, up)
 	}
+	if ra != nil && e.plainOpen && !e.lasting {
+		// The content is opened: the entry fn is handed reads it through
+		// the same reader for as long as the call lasts, rather than
+		// opening it again (a non-resident NTFS file's Open looked its
+		// MFT entry up and opened its stream a second time). Not a zip
+		// member, whose Open checks its CRC, nor a Lasting file, which
+		// may be read after the call.
+		d := *e
+		shared := sharedReaderAt{ra}
+		d.readerAt = func() (io.ReaderAt, error) { return shared, nil }
+		size := e.Size
+		if size < 0 {
+			size = 1<<63 - 1
+		}
+		d.open = func() (io.ReadCloser, error) { return io.NopCloser(io.NewSectionReader(ra, 0, size)), nil }
+		e = &d
+	}
 	return s.deliver(e, stream, ra == nil)
 }
+
+// sharedReaderAt is a reader visit opened and closes: whoever it is handed
+// to may not close it (it has no Close).
+type sharedReaderAt struct{ r io.ReaderAt }
+
+func (s sharedReaderAt) ReadAt(p []byte, off int64) (int, error) { return s.r.ReadAt(p, off) }
 
 // announce hands fn the container e itself, before its members, so its own
 // times (an inode's, a tar or zip member's) and provenance stay on the
@@ -200,7 +223,7 @@ func (s *walkState) deliver(e *Entry, stream io.Reader, streamed bool) error {
 		return s.fn(s.ctx, e)
 	}
 	d := *e
-	d.lasting = false // its first Open is the walk's stream
+	d.lasting, d.plainOpen = false, false // its first Open is the walk's stream
 	first := onceReader(stream)
 	d.open = func() (io.ReadCloser, error) {
 		if rc, err := first(); err == nil {

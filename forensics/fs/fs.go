@@ -80,12 +80,19 @@ type Entry struct {
 	// lasting: open and readerAt stay valid after the WalkFunc returns
 	// (see Lasting).
 	lasting bool
+	// plainOpen: open reads what readerAt gives, from byte 0, and checks
+	// nothing more (NewEntry's contract), so a reader already opened
+	// serves both.
+	plainOpen bool
 }
 
 // NewEntry builds an entry whose content comes from open (and, when the
-// container allows random access, from readerAt; nil otherwise).
+// container allows random access, from readerAt; nil otherwise). With both,
+// open must read exactly the bytes readerAt gives from offset 0 (as the
+// file-system walkers' do): an expander hands on an entry whose both are
+// served by the one reader it opened to sniff the file.
 func NewEntry(path string, chain []string, size int64, open func() (io.ReadCloser, error), readerAt func() (io.ReaderAt, error)) *Entry {
-	return &Entry{Path: path, Chain: chain, Size: size, open: open, readerAt: readerAt}
+	return &Entry{Path: path, Chain: chain, Size: size, open: open, readerAt: readerAt, plainOpen: readerAt != nil}
 }
 
 // JoinIdentity appends one layer to a container's identity (see
