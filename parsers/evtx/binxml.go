@@ -676,6 +676,9 @@ type expander struct {
 	sb    strings.Builder
 	vc    valueCache
 	sc    scratch
+	// readBuf is a Parser worker's chunk buffer, kept with the expander
+	// from file to file.
+	readBuf []byte
 }
 
 // maxWork bounds one record's expansion. A template may use the same

@@ -400,10 +400,13 @@ func (p *Parser) ParseStats(ctx context.Context, src *parsers.Source, emit func(
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			buf := make([]byte, chunkSize)
 			x := getExpander() // its arena and caches serve every chunk
 			defer putExpander(x)
-			var b builder // and its scratch every event
+			if x.readBuf == nil {
+				x.readBuf = make([]byte, chunkSize)
+			}
+			buf := x.readBuf // events copy what they keep out of it
+			var b builder    // and its scratch every event
 			stop := func() bool { return ctx.Err() != nil }
 			for i := range jobs {
 				off := fileHeaderBlock + i*chunkSize
