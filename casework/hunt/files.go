@@ -65,8 +65,10 @@ func (w *watchedFiles) observe(ev *timeline.Event) {
 	if ev.File == nil || ev.File.Path == "" || !w.h.inScope(ev.Timestamp) {
 		return
 	}
-	word, ok := changeWords[ev.TimestampDesc]
-	if !ok && !strings.Contains(ev.Event.Action, "FILE_DELETE") {
+	// A file event is one per distinct time: its desc may name several
+	// ("Content Modification Time; Metadata Modification Time").
+	words := changeWordsOf(ev.TimestampDesc)
+	if len(words) == 0 && !strings.Contains(ev.Event.Action, "FILE_DELETE") {
 		return
 	}
 	p := normPath(ev.File.Path)
@@ -87,12 +89,17 @@ func (w *watchedFiles) observe(ev *timeline.Event) {
 		w.files[k] = f
 	}
 	f.refs = append(f.refs, w.h.ref(ev))
-	if attr := ev.Jejak.Data["attribute"]; attr != "" {
-		word += " (" + attr + ")"
+	if len(words) == 0 {
+		words = []string{""} // a USN FILE_DELETE record: no change word, as before
 	}
-	word += " at " + ts(ev.Timestamp)
-	if !slices.Contains(f.what, word) {
-		f.what = append(f.what, word)
+	for _, word := range words {
+		if attr := ev.Jejak.Data["attribute"]; attr != "" {
+			word += " (" + attr + ")"
+		}
+		word += " at " + ts(ev.Timestamp)
+		if !slices.Contains(f.what, word) {
+			f.what = append(f.what, word)
+		}
 	}
 	if slices.Contains(ev.Jejak.Tags, "deleted") || strings.Contains(ev.Event.Action, "FILE_DELETE") {
 		f.deleted = true

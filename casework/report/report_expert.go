@@ -340,5 +340,22 @@ func timestampMeaning(desc string) string {
 	if m, ok := timestampMeanings[desc]; ok {
 		return m
 	}
+	// A file event at a time shared by several of the file's times (the
+	// mft and filestat parsers emit one event per distinct time): each
+	// part's meaning.
+	if parts := strings.Split(desc, "; "); len(parts) > 1 {
+		var ms []string
+		for _, p := range parts {
+			m, ok := timestampMeanings[p]
+			if !ok {
+				ms = nil
+				break
+			}
+			ms = append(ms, p+": "+m)
+		}
+		if ms != nil {
+			return "the same time is several of the file's times; " + strings.Join(ms, "; ")
+		}
+	}
 	return "the time the named parser records under this description (see the parser's documentation)"
 }

@@ -61,14 +61,42 @@ func (c *fakeClock) now() time.Time {
 // ingest of fixtures/example and a hunt from the 19:00 close of tabulation.
 func analyzeExample(t *testing.T, clock *fakeClock) (example, cs string) {
 	t.Helper()
-	example, err := filepath.Abs("../../fixtures/example")
-	if err != nil {
-		t.Fatal(err)
-	}
+	example = pinnedExample(t)
 	cs = filepath.Join(t.TempDir(), "example-case")
 	mustRunAt(t, clock, exitOK, "analyze", example, "--out", cs, "--tz", "Asia/Jakarta",
 		"--examiner", "A. Examiner", "--after", "2024-02-14 19:00", "-q")
 	return example, cs
+}
+
+// pinnedExample copies fixtures/example to a temporary folder where each
+// file's four times differ, whatever the checkout made of them. The
+// file-system times of a file in the example are events (filestat), one
+// per distinct time: a fresh checkout writes the .tgz with equal mtime,
+// ctime and birth time (and, before anything reads it, atime), a worn one
+// has them apart, and the report counts events by their description.
+// mtime is set in the past, atime an hour ahead (relatime then keeps it
+// when the analyze reads the file), ctime is the Chtimes call's and birth
+// time the copy's, a tick apart (20 ms is over a coarse clock tick).
+func pinnedExample(t *testing.T) string {
+	t.Helper()
+	src, err := filepath.Abs("../../fixtures/example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(t.TempDir(), "example")
+	copyTree(t, src, dst)
+	time.Sleep(20 * time.Millisecond)
+	mtime := time.Date(2024, 2, 14, 17, 0, 0, 0, time.UTC)
+	err = filepath.Walk(dst, func(p string, fi os.FileInfo, err error) error {
+		if err != nil || fi.IsDir() {
+			return err
+		}
+		return os.Chtimes(p, time.Now().Add(time.Hour), mtime)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
 }
 
 func readManifest(t *testing.T, path string) export.Manifest {

@@ -127,6 +127,10 @@ func TestL2TCSV(t *testing.T) {
 		"MFT Entry Modification Time": "..C.",
 		"Creation Time":               "...B",
 		"Event Time":                  "....",
+		// One event per distinct time of a file (mft, filestat).
+		"Content Modification Time; Metadata Modification Time; Creation Time":                   "M.CB",
+		"Content Modification Time; Last Access Time; Metadata Modification Time; Creation Time": "MACB",
+		"Last Access Time; Creation Time":                                                        ".A.B",
 	} {
 		if got := macb(desc); got != m {
 			t.Errorf("macb(%q) = %s, want %s", desc, got, m)

@@ -102,8 +102,17 @@ func L2TCSVRow(e *timeline.Event) []string {
 // Access, Change (metadata), Birth (creation); dots where a time is none
 // of them (a log record's time).
 func macb(desc string) string {
-	d := strings.ToLower(desc)
 	out := []byte("....")
+	// File events are one per distinct time, their desc naming each time
+	// ("Content Modification Time; Metadata Modification Time"): the
+	// letters of every part.
+	for part := range strings.SplitSeq(desc, "; ") {
+		macbPart(strings.ToLower(part), out)
+	}
+	return string(out)
+}
+
+func macbPart(d string, out []byte) {
 	if strings.Contains(d, "modif") && !strings.Contains(d, "metadata") && !strings.Contains(d, "entry modif") {
 		out[0] = 'M'
 	}
@@ -116,7 +125,6 @@ func macb(desc string) string {
 	if strings.Contains(d, "creat") || strings.Contains(d, "birth") {
 		out[3] = 'B'
 	}
-	return string(out)
 }
 
 func pathSuffix(p timeline.Provenance) string {
