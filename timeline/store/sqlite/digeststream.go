@@ -135,13 +135,71 @@ func (s *Store) FinishDigest(ctx context.Context) (n int64, ok bool, err error) 
 	if count != d.rows || last != d.rows {
 		return 0, false, nil
 	}
-	if _, err := d.w.Write([]byte(digestBlocksMark)); err != nil {
-		return 0, false, err
+	aw := newAsyncWriter(d.w)
+	aw.Write([]byte(digestBlocksMark))
+	_, err = digestTable(ctx, s.db, aw, digestBlocksQuery)
+	if cerr := aw.Close(); err == nil {
+		err = cerr
 	}
-	if _, err := digestTable(ctx, s.db, d.w, digestBlocksQuery); err != nil {
+	if err != nil {
 		return 0, false, fmt.Errorf("store digest of blocks: %w", err)
 	}
 	return d.rows, true, nil
+}
+
+// asyncBuf is the size of the buffers an asyncWriter hands over.
+const asyncBuf = 256 << 10
+
+// asyncWriter passes what is written to it on to w from another goroutine,
+// in buffers of asyncBuf bytes, so that a digest's hashing runs beside the
+// reading of the store instead of after each row (a third of the time of
+// reading the blocks back). Write never fails; Close returns w's first
+// error once everything was passed on.
+type asyncWriter struct {
+	w          io.Writer
+	buf        []byte
+	full, free chan []byte
+	done       chan error
+}
+
+func newAsyncWriter(w io.Writer) *asyncWriter {
+	// Three buffers take turns: free has room for all of them, so that the
+	// goroutine never waits to hand one back.
+	a := &asyncWriter{w: w, buf: make([]byte, 0, asyncBuf),
+		full: make(chan []byte, 2), free: make(chan []byte, 3), done: make(chan error, 1)}
+	for range 2 {
+		a.free <- make([]byte, 0, asyncBuf)
+	}
+	go func() {
+		var err error
+		for b := range a.full {
+			if err == nil {
+				_, err = a.w.Write(b)
+			}
+			a.free <- b[:0]
+		}
+		a.done <- err
+	}()
+	return a
+}
+
+func (a *asyncWriter) Write(p []byte) (int, error) {
+	a.buf = append(a.buf, p...)
+	if len(a.buf) >= asyncBuf {
+		a.full <- a.buf
+		a.buf = <-a.free
+	}
+	return len(p), nil
+}
+
+// Close passes on what is left and waits for w.
+func (a *asyncWriter) Close() error {
+	if len(a.buf) > 0 {
+		a.full <- a.buf
+		a.buf = nil
+	}
+	close(a.full)
+	return <-a.done
 }
 
 // digestBroken is why the stream started by DigestRows no longer stands,

@@ -3,6 +3,8 @@ package sqlite
 import (
 	"bytes"
 	"context"
+	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -221,4 +223,60 @@ func firstDiff(a, b []byte) int {
 		}
 	}
 	return min(len(a), len(b))
+}
+
+// failAfter is a writer that fails once it has taken n bytes.
+type failAfter struct {
+	n   int
+	got bytes.Buffer
+}
+
+func (f *failAfter) Write(p []byte) (int, error) {
+	if f.got.Len()+len(p) > f.n {
+		return 0, errors.New("disk full")
+	}
+	return f.got.Write(p)
+}
+
+// TestAsyncWriter: what is written comes out in order and whole, whatever
+// the sizes of the writes (none, one byte, a buffer exactly, more than the
+// buffers in turn); the destination's error comes back from Close.
+func TestAsyncWriter(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		sizes []int
+	}{
+		{"nothing", nil},
+		{"one byte", []int{1}},
+		{"one buffer", []int{asyncBuf}},
+		{"a buffer and a byte", []int{asyncBuf, 1}},
+		{"rows", slices.Repeat([]int{97}, 20000)},
+		{"blocks", slices.Repeat([]int{6400, asyncBuf + 3, 0}, 7)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var want, got bytes.Buffer
+			a := newAsyncWriter(&got)
+			for i, n := range c.sizes {
+				p := bytes.Repeat([]byte{byte(i)}, n)
+				want.Write(p)
+				if m, err := a.Write(p); m != n || err != nil {
+					t.Fatalf("Write = %d, %v", m, err)
+				}
+			}
+			if err := a.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got.Bytes(), want.Bytes()) {
+				t.Errorf("%d bytes out, %d in", got.Len(), want.Len())
+			}
+		})
+	}
+	f := &failAfter{n: asyncBuf}
+	a := newAsyncWriter(f)
+	for range 10 {
+		a.Write(make([]byte, asyncBuf/2+1))
+	}
+	if err := a.Close(); err == nil || err.Error() != "disk full" {
+		t.Errorf("Close after the destination failed: %v", err)
+	}
 }

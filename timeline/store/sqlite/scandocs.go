@@ -112,14 +112,22 @@ func Digest(ctx context.Context, db *sql.DB, w io.Writer) (int64, error) {
 	}
 	// Each value as SQLite stores it: NULL, integer, real, text or blob,
 	// tagged, so that a column changed from one type to another shows.
-	if n, err = digestTable(ctx, db, w, digestRowsQuery); err != nil {
-		return 0, fmt.Errorf("store digest of event_rows: %w", err)
+	// w (a hash) is written from another goroutine, beside the reads.
+	aw := newAsyncWriter(w)
+	n, err = digestTable(ctx, db, aw, digestRowsQuery)
+	if err != nil {
+		err = fmt.Errorf("store digest of event_rows: %w", err)
+	} else {
+		aw.Write([]byte(digestBlocksMark))
+		if _, err = digestTable(ctx, db, aw, digestBlocksQuery); err != nil {
+			err = fmt.Errorf("store digest of blocks: %w", err)
+		}
 	}
-	if _, err := w.Write([]byte(digestBlocksMark)); err != nil {
+	if cerr := aw.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return 0, err
-	}
-	if _, err = digestTable(ctx, db, w, digestBlocksQuery); err != nil {
-		return 0, fmt.Errorf("store digest of blocks: %w", err)
 	}
 	return n, nil
 }
