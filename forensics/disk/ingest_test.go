@@ -37,7 +37,8 @@ func TestIngestFound(t *testing.T) {
 		case len(c) > 2 && c[0] == "dir:image.E01" && c[1] == "ewf:":
 			found["e01"]++
 		case len(c) > 2 && strings.HasPrefix(c[len(c)-1], "exfat:"):
-			found["exfat"]++
+			// One event per distinct time of a file: count the times it is.
+			found["exfat"] += len(strings.ReplaceAll(ev.Jejak.Data["macb"], ".", ""))
 			if ev.Jejak.Time != nil && ev.Jejak.Time.ZoneAssumed != "" {
 				t.Errorf("exFAT time with its UTC offset marked assumed: %+v", ev)
 			}
