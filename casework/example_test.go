@@ -38,7 +38,13 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Printf("ingested: %d events from %d files, %d record warnings\n", ing.Summary.Events, ing.Summary.FilesParsed, ing.Summary.Warnings)
+	// The events the parsers read from the logs: the file times of the
+	// .tgz itself (also events) are the checkout's, so not counted here.
+	var logs int64
+	for _, st := range ing.Summary.Parsers {
+		logs += st.Events
+	}
+	fmt.Printf("ingested: %d log events from %d files, %d record warnings\n", logs, ing.Summary.FilesParsed, ing.Summary.Warnings)
 
 	wib, err := time.LoadLocation("Asia/Jakarta")
 	if err != nil {
@@ -53,7 +59,7 @@ func Example() {
 		fmt.Printf("%-13s %-22s %d\n", s.Severity, s.RuleID, s.Findings)
 	}
 	// Output:
-	// ingested: 84 events from 6 files, 0 record warnings
+	// ingested: 74 log events from 6 files, 0 record warnings
 	// hunt 447d533f12744be0b8e68d40da13cecd: 9 findings, timeline complete: true
 	// critical      JEJAK-AUTH-02          1
 	// high          JEJAK-ACCT-01          1
