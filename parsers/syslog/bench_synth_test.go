@@ -70,7 +70,14 @@ func synthAuthLog(size int) []byte {
 // issue 15: 32 MB of bench.sh's synthetic auth.log, parsed to events that
 // are dropped (no store). MB/cpu-s is the figure to compare: the machine is
 // shared, so wall-clock MB/s moves with other people's load.
-func BenchmarkParseAuthLog(b *testing.B) {
+func BenchmarkParseAuthLog(b *testing.B) { benchAuthLog(b, false) }
+
+// BenchmarkParseFinalizeAuthLog is BenchmarkParseAuthLog with every event
+// finalized as ingest's emitter does (ID, related.*), the parser's whole
+// share of an analyze before the store.
+func BenchmarkParseFinalizeAuthLog(b *testing.B) { benchAuthLog(b, true) }
+
+func benchAuthLog(b *testing.B, finalize bool) {
 	input := synthAuthLog(32 << 20)
 	entry := parsertest.BytesEntry("auth.log", input, time.Date(2024, 12, 31, 0, 0, 0, 0, time.UTC))
 	p := New()
@@ -82,38 +89,18 @@ func BenchmarkParseAuthLog(b *testing.B) {
 		n, warns := 0, 0
 		src := &parsers.Source{Entry: entry, R: bytes.NewReader(input), Size: int64(len(input)), Zone: time.UTC,
 			Warn: func(*parsers.RecordError) { warns++ }}
-		if err := p.Parse(context.Background(), src, func(*timeline.Event) error { n++; return nil }); err != nil {
+		emit := func(ev *timeline.Event) error {
+			if finalize {
+				ev.Finalize()
+			}
+			n++
+			return nil
+		}
+		if err := p.Parse(context.Background(), src, emit); err != nil {
 			b.Fatal(err)
 		}
 		if n == 0 || warns != 0 {
 			b.Fatalf("%d events, %d warnings", n, warns)
-		}
-	}
-	if d := cputime.Process() - cpu0; d > 0 {
-		b.ReportMetric(float64(len(input))*float64(b.N)/d.Seconds()/1e6, "MB/cpu-s")
-	}
-}
-
-// BenchmarkParseFinalizeAuthLog is BenchmarkParseAuthLog with every event
-// finalized as ingest's emitter does (ID, related.*), the parser's whole
-// share of an analyze before the store.
-func BenchmarkParseFinalizeAuthLog(b *testing.B) {
-	input := synthAuthLog(32 << 20)
-	entry := parsertest.BytesEntry("auth.log", input, time.Date(2024, 12, 31, 0, 0, 0, 0, time.UTC))
-	p := New()
-	b.SetBytes(int64(len(input)))
-	b.ReportAllocs()
-	cpu0 := cputime.Process()
-	b.ResetTimer()
-	for b.Loop() {
-		n := 0
-		src := &parsers.Source{Entry: entry, R: bytes.NewReader(input), Size: int64(len(input)), Zone: time.UTC,
-			Warn: func(*parsers.RecordError) { b.Fatal("warning") }}
-		if err := p.Parse(context.Background(), src, func(ev *timeline.Event) error { ev.Finalize(); n++; return nil }); err != nil {
-			b.Fatal(err)
-		}
-		if n == 0 {
-			b.Fatal("no events")
 		}
 	}
 	if d := cputime.Process() - cpu0; d > 0 {
