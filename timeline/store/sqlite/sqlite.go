@@ -642,29 +642,6 @@ func (s *Store) FinishRun(ctx context.Context, finished time.Time, summary any) 
 	return s.EndRun(ctx, finished, RunComplete, "", summary)
 }
 
-// AddWarnings stores warnings of the current run.
-func (s *Store) AddWarnings(ctx context.Context, ws []timeline.Warning) error {
-	if len(ws) == 0 {
-		return nil
-	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	st, err := tx.PrepareContext(ctx, `INSERT INTO warnings(run, kind, evidence, chain, path, parser, offset, record, message) VALUES(?,?,?,?,?,?,?,?,?)`)
-	if err != nil {
-		return err
-	}
-	for _, w := range ws {
-		chain, _ := json.Marshal(w.Chain)
-		if _, err := st.ExecContext(ctx, s.run, string(w.Kind), w.Evidence, string(chain), w.Path, w.Parser, w.Offset, w.Record, w.Message); err != nil {
-			return err
-		}
-	}
-	return tx.Commit()
-}
-
 // where is the WHERE clause of q's time bounds, clamped to date_nanos
 // (see timeBounds). Either bound makes it a closed range of integers,
 // so it never selects an event stored at farTS.

@@ -1,0 +1,182 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql/driver"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/jejak-forensics/jejak/timeline"
+)
+
+// warnRows is how many warnings one INSERT stores. A skipped file is a
+// warning, so an image of 300k small files has 300k of them: one row per
+// INSERT cost 0.85 CPU-s of the 300k image's analyze, nearly all of it the
+// statement's own overhead (and database/sql's conversion of nine
+// arguments) rather than SQLite's work for a row this small.
+const warnRows = 64
+
+// warnCols is how many values a warning row binds; the run is bound once
+// per statement, as ?1.
+const warnCols = 8
+
+// AddWarnings stores warnings of the current run, in the order given (the
+// custody digest reads the table in rowid order), in one transaction.
+//
+// The rows go in multi-row INSERTs of up to warnRows rows, through the
+// driver's connection (sql.Conn.Raw): each value is bound as the
+// single-row INSERT this replaced bound it (run, kind, evidence, chain as
+// JSON, path, parser, offset, record, message), so the stored rows are the
+// same, value for value and rowid for rowid. What an INSERT's rows share
+// (all but chain, path and message, for an image's skipped files) is
+// bound once:
+// the driver binds every parameter with a C call under SQLite's mutex and
+// clears them all again after each statement.
+//
+// It runs on a pooled connection, not the event writer's: the ingest
+// stores warnings from another goroutine while Write runs.
+func (s *Store) AddWarnings(ctx context.Context, ws []timeline.Warning) error {
+	if len(ws) == 0 {
+		return nil
+	}
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	run := s.run
+	return conn.Raw(func(dc any) error {
+		c, ok := dc.(rawConn)
+		if !ok {
+			return fmt.Errorf("sqlite driver connection %T cannot prepare statements", dc)
+		}
+		tx, err := c.BeginTx(ctx, driver.TxOptions{})
+		if err != nil {
+			return fmt.Errorf("store warnings: begin: %w", err)
+		}
+		committed := false
+		defer func() {
+			if !committed {
+				tx.Rollback()
+			}
+		}()
+		// At most four shapes per call: warnRows rows and what is left,
+		// each with its rows' shared values bound once or not.
+		stmts := map[warnShape]rawStmt{}
+		defer func() {
+			for _, st := range stmts {
+				st.Close()
+			}
+		}()
+		args := make([]driver.NamedValue, 0, 1+warnRows*warnCols)
+		chains := make([]string, warnRows)
+		for lo := 0; lo < len(ws); lo += warnRows {
+			part := ws[lo:min(lo+warnRows, len(ws))]
+			for i := range part {
+				b, _ := json.Marshal(part[i].Chain)
+				chains[i] = string(b)
+			}
+			shape := warnShape{n: len(part), shared: sharedWarnings(part)}
+			st, ok := stmts[shape]
+			if !ok {
+				if st, err = prepareWarnInsert(ctx, c, shape); err != nil {
+					return err
+				}
+				stmts[shape] = st
+			}
+			a := append(args[:0], driver.NamedValue{Ordinal: 1, Value: run})
+			if shape.shared {
+				w := &part[0]
+				a = append(a,
+					driver.NamedValue{Ordinal: 2, Value: string(w.Kind)},
+					driver.NamedValue{Ordinal: 3, Value: w.Evidence},
+					driver.NamedValue{Ordinal: 4, Value: w.Parser},
+					driver.NamedValue{Ordinal: 5, Value: w.Offset},
+					driver.NamedValue{Ordinal: 6, Value: w.Record})
+			}
+			for i := range part {
+				w := &part[i]
+				n := len(a)
+				if shape.shared {
+					a = append(a,
+						driver.NamedValue{Ordinal: n + 1, Value: chains[i]},
+						driver.NamedValue{Ordinal: n + 2, Value: w.Path},
+						driver.NamedValue{Ordinal: n + 3, Value: w.Message})
+					continue
+				}
+				a = append(a,
+					driver.NamedValue{Ordinal: n + 1, Value: string(w.Kind)},
+					driver.NamedValue{Ordinal: n + 2, Value: w.Evidence},
+					driver.NamedValue{Ordinal: n + 3, Value: w.Parser},
+					driver.NamedValue{Ordinal: n + 4, Value: w.Offset},
+					driver.NamedValue{Ordinal: n + 5, Value: w.Record},
+					driver.NamedValue{Ordinal: n + 6, Value: chains[i]},
+					driver.NamedValue{Ordinal: n + 7, Value: w.Path},
+					driver.NamedValue{Ordinal: n + 8, Value: w.Message})
+			}
+			if _, err := st.ExecContext(ctx, a); err != nil {
+				return fmt.Errorf("store warnings of %s: %w", part[0].Path, err)
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("store warnings: commit: %w", err)
+		}
+		committed = true
+		return nil
+	})
+}
+
+// warnShape is what a prepared warnings insert is for: n rows, whose
+// values other than chain, path and message are bound once (shared) or
+// not.
+type warnShape struct {
+	n      int
+	shared bool
+}
+
+// sharedWarnings reports whether the warnings share every value but their
+// chain, path and message, as an image's skipped files do (a file's chain
+// ends in its own name).
+func sharedWarnings(ws []timeline.Warning) bool {
+	w0 := &ws[0]
+	for i := 1; i < len(ws); i++ {
+		w := &ws[i]
+		if w.Kind != w0.Kind || w.Evidence != w0.Evidence ||
+			w.Parser != w0.Parser || w.Offset != w0.Offset || w.Record != w0.Record {
+			return false
+		}
+	}
+	return true
+}
+
+// prepareWarnInsert prepares the INSERT of a shape's warnings: the run as
+// ?1; then, shared, the values the rows share once as ?2 to ?6 and each
+// row's chain, path and message, or else each row's eight values. The columns
+// are listed with the shared ones first, so that their numbers come before
+// the plain ?s (SQLite numbers a ? one above the largest number before
+// it).
+func prepareWarnInsert(ctx context.Context, c rawConn, shape warnShape) (rawStmt, error) {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO warnings(run, kind, evidence, parser, offset, record, chain, path, message) VALUES `)
+	for i := range shape.n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		if shape.shared {
+			b.WriteString("(?1,?2,?3,?4,?5,?6,?,?,?)")
+		} else {
+			b.WriteString("(?1,?,?,?,?,?,?,?,?)")
+		}
+	}
+	ds, err := c.PrepareContext(ctx, b.String())
+	if err != nil {
+		return nil, fmt.Errorf("prepare warnings insert: %w", err)
+	}
+	st, ok := ds.(rawStmt)
+	if !ok {
+		ds.Close()
+		return nil, fmt.Errorf("sqlite driver statement %T cannot take a context", ds)
+	}
+	return st, nil
+}
