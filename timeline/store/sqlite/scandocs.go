@@ -148,17 +148,37 @@ func appendField(dst, b []byte) []byte {
 
 // digestTable writes every value of every row of query to w, each tagged
 // with its type (1 NULL, 2 integer, 3 real, 4 text, 5 blob) and
-// length-prefixed, and returns the number of rows. It reads through the
-// driver's own rows (sql.Conn.Raw): database/sql's conversion of each
-// value into an any cost more than the digest's hashing.
+// length-prefixed, and returns the number of rows.
 func digestTable(ctx context.Context, db *sql.DB, w io.Writer, query string) (int64, error) {
+	var n int64
+	var buf []byte
+	err := ForEachRow(ctx, db, query, func(vals []driver.Value) error {
+		buf = buf[:0]
+		var err error
+		for _, v := range vals {
+			if buf, err = appendValue(buf, v); err != nil {
+				return err
+			}
+		}
+		n++
+		_, err = w.Write(buf)
+		return err
+	})
+	return n, err
+}
+
+// ForEachRow calls fn with the values of each row of query, as the
+// driver reads them (int64, float64, string, []byte or nil), through the
+// driver's own rows (sql.Conn.Raw): database/sql's conversion of each
+// value into an any costs more than a digest's hashing of it. vals is
+// reused from row to row.
+func ForEachRow(ctx context.Context, db *sql.DB, query string, fn func(vals []driver.Value) error) error {
 	conn, err := db.Conn(ctx)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer conn.Close()
-	var n int64
-	err = conn.Raw(func(dc any) error {
+	return conn.Raw(func(dc any) error {
 		qc, ok := dc.(driver.QueryerContext)
 		if !ok {
 			return fmt.Errorf("sqlite driver connection %T cannot query", dc)
@@ -169,26 +189,17 @@ func digestTable(ctx context.Context, db *sql.DB, w io.Writer, query string) (in
 		}
 		defer rows.Close()
 		vals := make([]driver.Value, len(rows.Columns()))
-		var buf []byte
 		for {
 			if err := rows.Next(vals); err == io.EOF {
 				return nil
 			} else if err != nil {
 				return err
 			}
-			buf = buf[:0]
-			for _, v := range vals {
-				if buf, err = appendValue(buf, v); err != nil {
-					return err
-				}
-			}
-			if _, err := w.Write(buf); err != nil {
+			if err := fn(vals); err != nil {
 				return err
 			}
-			n++
 		}
 	})
-	return n, err
 }
 
 // appendValue appends a value as digestTable writes it: tagged with its
