@@ -11,26 +11,33 @@ import (
 	"github.com/jejak-forensics/jejak/timeline"
 )
 
-// decodeChunk is how many stored documents one decoder takes at a time.
-const decodeChunk = 256
+// decodeChunk is how many rows one decoder takes at a time at most.
+const decodeChunk = 512
 
-// docChunk is decodeChunk documents read in a row, one after another in
-// buf (document i ends at ends[i]), and their events once decoded.
+// docChunk is up to decodeChunk rows read in a row: each one's event ID,
+// its block (an index into blocks) and slot, and their events once
+// decoded.
 type docChunk struct {
-	buf    []byte
-	ends   []int
-	ids    [][16]byte
+	rows   []chunkRow
+	blocks []*pipeBlock
+	bytes  int // decoded bytes of blocks
 	events []timeline.Event
 	err    error
 	done   chan struct{}
 }
 
+type chunkRow struct {
+	id    [16]byte
+	slot  int64
+	block int32
+}
+
 // streamRows hands fn the events of rows (columns id, blk and slot each)
 // in row order, decoding the JSON on every core: decoding, not SQLite, is
 // what a scan of the whole case spends its time on (a hunt over a million
-// events, say). The blocks are read through db and decompressed by the
-// reading goroutine, through its cache (readCacheBytes): a tenth of the
-// decoding's cost.
+// events, say). The reading goroutine steps the rows and fetches the
+// blocks' frames; the workers decompress the blocks (readpipe.go) and
+// decode the documents.
 func (s *Store) streamRows(ctx context.Context, rows *sql.Rows, fn func(*timeline.Event) error) error {
 	return s.streamRowsOpts(ctx, plainRows(rows), streamOpts{}, fn)
 }
@@ -44,6 +51,29 @@ type streamOpts struct {
 	noRelated bool
 }
 
+// decodeChunkRows decodes c's rows into c.events; doc and frame are the
+// worker's scratch. The decoded events hold strings of their own: the
+// blocks' memory and doc are reused.
+func decodeChunkRows(c *docChunk, in *interner, noRelated bool, doc, frame *[]byte) {
+	for i := range c.rows {
+		r := &c.rows[i]
+		b, err := c.blocks[r.block].get(frame)
+		var d []byte
+		if err == nil {
+			d, err = b.doc(r.slot)
+		}
+		if err != nil {
+			c.err = fmt.Errorf("event %x: %w", r.id[:], err)
+			return
+		}
+		// Its errors say which event, as the reader's did.
+		if err := decodeStored(d, &r.id, &c.events[i], in, noRelated, doc); err != nil {
+			c.err = err
+			return
+		}
+	}
+}
+
 // streamRowsOpts is streamRows reading the rows next gives, which the
 // reader goroutine owns.
 func (s *Store) streamRowsOpts(ctx context.Context, next rowIter, o streamOpts, fn func(*timeline.Event) error) error {
@@ -54,53 +84,42 @@ func (s *Store) streamRowsOpts(ctx context.Context, next rowIter, o streamOpts, 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	workers := runtime.GOMAXPROCS(0)
-	work := make(chan *docChunk, workers)
-	ordered := make(chan *docChunk, 2*workers)
-	// The documents' bytes are copied once, into a chunk's buf, and the
-	// decoded events hold strings of their own: a decoded chunk's buf goes
-	// back to the reader (every row copied into a fresh slice was the
-	// largest allocation of a hunt).
-	free := make(chan []byte, 3*workers+1)
+	work := make(chan *docChunk, 2*workers)
+	ordered := make(chan *docChunk, 4*workers)
+	// A decoded chunk's rows and blocks slices go back to the reader.
+	free := make(chan *docChunk, 4*workers+2)
 	// With o.reuse, the events of a chunk fn has seen, for the next one
-	// (each a 100 KB allocation, zeroed, otherwise).
-	freeEvents := make(chan []timeline.Event, 3*workers+1)
+	// (each a 200 KB allocation, zeroed, otherwise).
+	freeEvents := make(chan []timeline.Event, 4*workers+2)
 
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var in interner
+			var (
+				in         interner
+				doc, frame []byte
+			)
 			for c := range work {
 				c.events = nil
 				if o.reuse {
 					select {
 					case evs := <-freeEvents:
-						if cap(evs) >= len(c.ends) {
-							c.events = evs[:len(c.ends)]
+						if cap(evs) >= len(c.rows) {
+							c.events = evs[:len(c.rows)]
 							clear(c.events) // decodeEvent fills a zero Event
 						}
 					default:
 					}
 				}
 				if c.events == nil {
-					c.events = make([]timeline.Event, len(c.ends))
+					c.events = make([]timeline.Event, len(c.rows))
 				}
-				start := 0
-				for i, end := range c.ends {
-					// The decoded event holds strings of its own: buf is
-					// reused.
-					if err := decodeEventOpts(c.buf[start:end], &c.events[i], &in, o.noRelated); err != nil {
-						c.err = fmt.Errorf("decode stored event: %w", err)
-						break
-					}
-					start = end
+				decodeChunkRows(c, &in, o.noRelated, &doc, &frame)
+				for _, p := range c.blocks {
+					p.unref()
 				}
-				select {
-				case free <- c.buf[:0]:
-				default:
-				}
-				c.buf = nil
 				close(c.done)
 			}
 		}()
@@ -111,13 +130,16 @@ func (s *Store) streamRowsOpts(ctx context.Context, next rowIter, o streamOpts, 
 	go func() {
 		defer close(ordered)
 		defer close(work)
+		var seq uint64
 		chunk := func() *docChunk {
-			c := &docChunk{done: make(chan struct{}), ends: make([]int, 0, decodeChunk), ids: make([][16]byte, 0, decodeChunk)}
+			seq++
 			select {
-			case c.buf = <-free:
+			case c := <-free:
+				c.done = make(chan struct{})
+				return c
 			default:
 			}
-			return c
+			return &docChunk{done: make(chan struct{}), rows: make([]chunkRow, 0, decodeChunk)}
 		}
 		c := chunk()
 		send := func() bool {
@@ -140,7 +162,7 @@ func (s *Store) streamRowsOpts(ctx context.Context, next rowIter, o streamOpts, 
 			return
 		}
 		defer closeFetch()
-		cache := newBlockCache(readCacheBytes, fetch)
+		cache := newPipeBlocks(readCacheBytes, fetch)
 		defer cache.release()
 		for {
 			r, ok, err := next()
@@ -151,27 +173,30 @@ func (s *Store) streamRowsOpts(ctx context.Context, next rowIter, o streamOpts, 
 			if !ok {
 				break
 			}
-			b, err := cache.get(r.blk)
+			p, err := cache.get(r.blk)
 			if err != nil {
 				readErr <- fmt.Errorf("event %x: %w", r.id[:], err)
 				return
 			}
-			doc, err := b.doc(r.slot)
-			if err == nil {
-				c.buf, err = appendDoc(c.buf, doc, r.id[:])
+			if p.chunk != seq {
+				if len(c.rows) > 0 && c.bytes+p.size > chunkBlockBytes {
+					if !send() {
+						readErr <- ctx.Err()
+						return
+					}
+				}
+				p.chunk, p.slot = seq, len(c.blocks)
+				p.refs.Add(1)
+				c.blocks = append(c.blocks, p)
+				c.bytes += p.size
 			}
-			if err != nil {
-				readErr <- fmt.Errorf("event %x: %w", r.id[:], err)
-				return
-			}
-			c.ids = append(c.ids, r.id)
-			c.ends = append(c.ends, len(c.buf))
-			if len(c.ends) == decodeChunk && !send() {
+			c.rows = append(c.rows, chunkRow{id: r.id, slot: r.slot, block: int32(p.slot)})
+			if len(c.rows) == decodeChunk && !send() {
 				readErr <- ctx.Err()
 				return
 			}
 		}
-		if len(c.ends) > 0 && !send() {
+		if len(c.rows) > 0 && !send() {
 			readErr <- ctx.Err()
 			return
 		}
@@ -199,7 +224,13 @@ func (s *Store) streamRowsOpts(ctx context.Context, next rowIter, o streamOpts, 
 			case freeEvents <- c.events[:0]:
 			default:
 			}
-			c.events = nil
+		}
+		c.events = nil
+		clear(c.blocks)
+		c.rows, c.blocks, c.bytes, c.err = c.rows[:0], c.blocks[:0], 0, nil
+		select {
+		case free <- c:
+		default:
 		}
 	}
 	wg.Wait()
