@@ -47,83 +47,67 @@ func (s *Store) AddWarnings(ctx context.Context, ws []timeline.Warning) error {
 	defer conn.Close()
 	run := s.run
 	return conn.Raw(func(dc any) error {
-		c, ok := dc.(rawConn)
-		if !ok {
-			return fmt.Errorf("sqlite driver connection %T cannot prepare statements", dc)
-		}
-		tx, err := c.BeginTx(ctx, driver.TxOptions{})
-		if err != nil {
-			return fmt.Errorf("store warnings: begin: %w", err)
-		}
-		committed := false
-		defer func() {
-			if !committed {
-				tx.Rollback()
-			}
-		}()
-		// At most four shapes per call: warnRows rows and what is left,
-		// each with its rows' shared values bound once or not.
-		stmts := map[warnShape]rawStmt{}
-		defer func() {
-			for _, st := range stmts {
-				st.Close()
-			}
-		}()
-		args := make([]driver.NamedValue, 0, 1+warnRows*warnCols)
-		chains := make([]string, warnRows)
-		for lo := 0; lo < len(ws); lo += warnRows {
-			part := ws[lo:min(lo+warnRows, len(ws))]
-			for i := range part {
-				b, _ := json.Marshal(part[i].Chain)
-				chains[i] = string(b)
-			}
-			shape := warnShape{n: len(part), shared: sharedWarnings(part)}
-			st, ok := stmts[shape]
-			if !ok {
-				if st, err = prepareWarnInsert(ctx, c, shape); err != nil {
-					return err
+		return inRawTx(ctx, dc, "store warnings: ", func(c rawConn) error {
+			// At most four shapes per call: warnRows rows and what is left,
+			// each with its rows' shared values bound once or not.
+			stmts := map[warnShape]rawStmt{}
+			defer func() {
+				for _, st := range stmts {
+					st.Close()
 				}
-				stmts[shape] = st
-			}
-			a := append(args[:0], driver.NamedValue{Ordinal: 1, Value: run})
-			if shape.shared {
-				w := &part[0]
-				a = append(a,
-					driver.NamedValue{Ordinal: 2, Value: string(w.Kind)},
-					driver.NamedValue{Ordinal: 3, Value: w.Evidence},
-					driver.NamedValue{Ordinal: 4, Value: w.Parser},
-					driver.NamedValue{Ordinal: 5, Value: w.Offset},
-					driver.NamedValue{Ordinal: 6, Value: w.Record})
-			}
-			for i := range part {
-				w := &part[i]
-				n := len(a)
+			}()
+			args := make([]driver.NamedValue, 0, 1+warnRows*warnCols)
+			chains := make([]string, warnRows)
+			for lo := 0; lo < len(ws); lo += warnRows {
+				part := ws[lo:min(lo+warnRows, len(ws))]
+				for i := range part {
+					b, _ := json.Marshal(part[i].Chain)
+					chains[i] = string(b)
+				}
+				shape := warnShape{n: len(part), shared: sharedWarnings(part)}
+				st, ok := stmts[shape]
+				if !ok {
+					if st, err = prepareWarnInsert(ctx, c, shape); err != nil {
+						return err
+					}
+					stmts[shape] = st
+				}
+				a := append(args[:0], driver.NamedValue{Ordinal: 1, Value: run})
 				if shape.shared {
+					w := &part[0]
 					a = append(a,
-						driver.NamedValue{Ordinal: n + 1, Value: chains[i]},
-						driver.NamedValue{Ordinal: n + 2, Value: w.Path},
-						driver.NamedValue{Ordinal: n + 3, Value: w.Message})
-					continue
+						driver.NamedValue{Ordinal: 2, Value: string(w.Kind)},
+						driver.NamedValue{Ordinal: 3, Value: w.Evidence},
+						driver.NamedValue{Ordinal: 4, Value: w.Parser},
+						driver.NamedValue{Ordinal: 5, Value: w.Offset},
+						driver.NamedValue{Ordinal: 6, Value: w.Record})
 				}
-				a = append(a,
-					driver.NamedValue{Ordinal: n + 1, Value: string(w.Kind)},
-					driver.NamedValue{Ordinal: n + 2, Value: w.Evidence},
-					driver.NamedValue{Ordinal: n + 3, Value: w.Parser},
-					driver.NamedValue{Ordinal: n + 4, Value: w.Offset},
-					driver.NamedValue{Ordinal: n + 5, Value: w.Record},
-					driver.NamedValue{Ordinal: n + 6, Value: chains[i]},
-					driver.NamedValue{Ordinal: n + 7, Value: w.Path},
-					driver.NamedValue{Ordinal: n + 8, Value: w.Message})
+				for i := range part {
+					w := &part[i]
+					n := len(a)
+					if shape.shared {
+						a = append(a,
+							driver.NamedValue{Ordinal: n + 1, Value: chains[i]},
+							driver.NamedValue{Ordinal: n + 2, Value: w.Path},
+							driver.NamedValue{Ordinal: n + 3, Value: w.Message})
+						continue
+					}
+					a = append(a,
+						driver.NamedValue{Ordinal: n + 1, Value: string(w.Kind)},
+						driver.NamedValue{Ordinal: n + 2, Value: w.Evidence},
+						driver.NamedValue{Ordinal: n + 3, Value: w.Parser},
+						driver.NamedValue{Ordinal: n + 4, Value: w.Offset},
+						driver.NamedValue{Ordinal: n + 5, Value: w.Record},
+						driver.NamedValue{Ordinal: n + 6, Value: chains[i]},
+						driver.NamedValue{Ordinal: n + 7, Value: w.Path},
+						driver.NamedValue{Ordinal: n + 8, Value: w.Message})
+				}
+				if _, err := st.ExecContext(ctx, a); err != nil {
+					return fmt.Errorf("store warnings of %s: %w", part[0].Path, err)
+				}
 			}
-			if _, err := st.ExecContext(ctx, a); err != nil {
-				return fmt.Errorf("store warnings of %s: %w", part[0].Path, err)
-			}
-		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("store warnings: commit: %w", err)
-		}
-		committed = true
-		return nil
+			return nil
+		})
 	})
 }
 

@@ -202,109 +202,93 @@ func (s *Store) Write(ctx context.Context, batch []*timeline.Event) (timeline.Wr
 	defer s.mu.Unlock()
 	chunks, release, done := s.encodeAhead(batch)
 	defer done()
+	bg := context.Background()
 	err := s.w.Raw(func(dc any) error {
-		conn, ok := dc.(rawConn)
-		if !ok {
-			return fmt.Errorf("sqlite driver connection %T cannot prepare statements", dc)
-		}
-		bg := context.Background()
-		tx, err := conn.BeginTx(bg, driver.TxOptions{})
-		if err != nil {
-			return fmt.Errorf("begin: %w", err)
-		}
-		committed := false
-		defer func() {
-			if !committed {
-				tx.Rollback()
-			}
-		}()
-		// Each block is inserted before its rows, which name it by the
-		// number SQLite gave it. Nothing is read before the first write:
-		// a transaction that has read cannot wait for another
-		// connection's write lock (SQLite returns SQLITE_BUSY at once
-		// rather than risk a deadlock), and the run's progress and
-		// warnings are written on other connections meanwhile.
-		blockIns, blockDel, err := s.blockStmts(conn)
-		if err != nil {
-			return err
-		}
-		args := make([]driver.NamedValue, 0, 3+insertRows*insertCols)
-		for c := range chunks {
-			<-c.done
-			if c.err != nil {
-				return c.err
-			}
-			if err := ctx.Err(); err != nil {
+		return inRawTx(bg, dc, "", func(conn rawConn) error {
+			// Each block is inserted before its rows, which name it by the
+			// number SQLite gave it. Nothing is read before the first write:
+			// a transaction that has read cannot wait for another
+			// connection's write lock (SQLite returns SQLITE_BUSY at once
+			// rather than risk a deadlock), and the run's progress and
+			// warnings are written on other connections meanwhile.
+			blockIns, blockDel, err := s.blockStmts(conn)
+			if err != nil {
 				return err
 			}
-			for _, b := range c.blocks {
-				part := c.rows[b.first : b.first+b.n]
-				shape := insertShape{n: len(part), oneParser: oneParser(part)}
-				stmt, err := s.insertStmt(conn, shape)
-				if err != nil {
+			args := make([]driver.NamedValue, 0, 3+insertRows*insertCols)
+			for c := range chunks {
+				<-c.done
+				if c.err != nil {
+					return c.err
+				}
+				if err := ctx.Err(); err != nil {
 					return err
 				}
-				// The driver copies the blob at once.
-				res, err := blockIns.ExecContext(bg, []driver.NamedValue{{Ordinal: 1, Value: b.z}})
-				if err != nil {
-					return fmt.Errorf("insert block of events %x...: %w", part[0].id, err)
-				}
-				blk, err := res.LastInsertId()
-				if err != nil {
-					return err
-				}
-				a := append(args[:0],
-					driver.NamedValue{Ordinal: 1, Value: s.run},
-					driver.NamedValue{Ordinal: 2, Value: blk})
-				if shape.oneParser {
-					a = append(a, driver.NamedValue{Ordinal: 3, Value: nullable(part[0].parser)})
-				}
-				for i := range part {
-					r := &part[i]
-					if r.slot != int64(i) {
-						return fmt.Errorf("event %x: slot %d of its block, inserted as row %d", r.id, r.slot, i)
-					}
-					id, ts, action, parser, addr := r.values()
-					a = append(a,
-						driver.NamedValue{Ordinal: len(a) + 1, Value: id},
-						driver.NamedValue{Ordinal: len(a) + 2, Value: ts},
-						driver.NamedValue{Ordinal: len(a) + 3, Value: action})
-					if !shape.oneParser {
-						a = append(a, driver.NamedValue{Ordinal: len(a) + 1, Value: parser})
-					}
-					a = append(a, driver.NamedValue{Ordinal: len(a) + 1, Value: addr})
-				}
-				res, err = stmt.ExecContext(bg, a)
-				if err != nil {
-					return fmt.Errorf("insert events %x...: %w", part[0].id, err)
-				}
-				n, err := res.RowsAffected()
-				if err != nil {
-					return err
-				}
-				st.Inserted += int(n)
-				st.Duplicates += len(part) - int(n)
-				if s.dig != nil {
-					last, err := res.LastInsertId()
+				for _, b := range c.blocks {
+					part := c.rows[b.first : b.first+b.n]
+					shape := insertShape{n: len(part), oneParser: oneParser(part)}
+					stmt, err := s.insertStmt(conn, shape)
 					if err != nil {
 						return err
 					}
-					s.dig.add(part, s.run, blk, n, last)
-				}
-				if n == 0 {
-					// Every row was there already: so is its document.
-					if _, err := blockDel.ExecContext(bg, []driver.NamedValue{{Ordinal: 1, Value: blk}}); err != nil {
-						return fmt.Errorf("remove block %d: %w", blk, err)
+					// The driver copies the blob at once.
+					res, err := blockIns.ExecContext(bg, []driver.NamedValue{{Ordinal: 1, Value: b.z}})
+					if err != nil {
+						return fmt.Errorf("insert block of events %x...: %w", part[0].id, err)
+					}
+					blk, err := res.LastInsertId()
+					if err != nil {
+						return err
+					}
+					a := append(args[:0],
+						driver.NamedValue{Ordinal: 1, Value: s.run},
+						driver.NamedValue{Ordinal: 2, Value: blk})
+					if shape.oneParser {
+						a = append(a, driver.NamedValue{Ordinal: 3, Value: nullable(part[0].parser)})
+					}
+					for i := range part {
+						r := &part[i]
+						if r.slot != int64(i) {
+							return fmt.Errorf("event %x: slot %d of its block, inserted as row %d", r.id, r.slot, i)
+						}
+						id, ts, action, parser, addr := r.values()
+						a = append(a,
+							driver.NamedValue{Ordinal: len(a) + 1, Value: id},
+							driver.NamedValue{Ordinal: len(a) + 2, Value: ts},
+							driver.NamedValue{Ordinal: len(a) + 3, Value: action})
+						if !shape.oneParser {
+							a = append(a, driver.NamedValue{Ordinal: len(a) + 1, Value: parser})
+						}
+						a = append(a, driver.NamedValue{Ordinal: len(a) + 1, Value: addr})
+					}
+					res, err = stmt.ExecContext(bg, a)
+					if err != nil {
+						return fmt.Errorf("insert events %x...: %w", part[0].id, err)
+					}
+					n, err := res.RowsAffected()
+					if err != nil {
+						return err
+					}
+					st.Inserted += int(n)
+					st.Duplicates += len(part) - int(n)
+					if s.dig != nil {
+						last, err := res.LastInsertId()
+						if err != nil {
+							return err
+						}
+						s.dig.add(part, s.run, blk, n, last)
+					}
+					if n == 0 {
+						// Every row was there already: so is its document.
+						if _, err := blockDel.ExecContext(bg, []driver.NamedValue{{Ordinal: 1, Value: blk}}); err != nil {
+							return fmt.Errorf("remove block %d: %w", blk, err)
+						}
 					}
 				}
+				release(c)
 			}
-			release(c)
-		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("commit: %w", err)
-		}
-		committed = true
-		return nil
+			return nil
+		})
 	})
 	if err != nil {
 		if s.dig != nil {
@@ -317,6 +301,34 @@ func (s *Store) Write(ctx context.Context, batch []*timeline.Event) (timeline.Wr
 		s.written += int64(st.Inserted)
 	}
 	return st, nil
+}
+
+// inRawTx runs fn in a transaction on dc, the driver's own connection
+// (sql.Conn.Raw), and commits it when fn succeeds; otherwise it rolls it
+// back. prefix starts the messages of a failed begin or commit.
+func inRawTx(ctx context.Context, dc any, prefix string, fn func(rawConn) error) error {
+	conn, ok := dc.(rawConn)
+	if !ok {
+		return fmt.Errorf("sqlite driver connection %T cannot prepare statements", dc)
+	}
+	tx, err := conn.BeginTx(ctx, driver.TxOptions{})
+	if err != nil {
+		return fmt.Errorf("%sbegin: %w", prefix, err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			tx.Rollback()
+		}
+	}()
+	if err := fn(conn); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("%scommit: %w", prefix, err)
+	}
+	committed = true
+	return nil
 }
 
 // blockStmts returns the prepared INSERT and DELETE of a block.
