@@ -11,7 +11,6 @@ import (
 
 	"github.com/jejak-forensics/jejak/casework/casetest"
 	"github.com/jejak-forensics/jejak/internal/cputime"
-	"github.com/jejak-forensics/jejak/parsers/parsertest"
 )
 
 // BenchmarkHuntBuiltinEVTX hunts with the built-in rules only (what 'jejak
@@ -22,14 +21,7 @@ import (
 // the hunt's CPU as a fraction of the ingest's (the issue asks for a hunt
 // at least twice as fast as the analyze of the same case).
 func BenchmarkHuntBuiltinEVTX(b *testing.B) {
-	root, err := parsertest.CorpusDir()
-	if err != nil {
-		b.Skipf("no corpus: %v", err)
-	}
-	evtx := evtxFiles(root)
-	if len(evtx) == 0 {
-		b.Skip("no EVTX files in the corpus")
-	}
+	evtx := corpusEVTX(b)
 	work := b.TempDir()
 	copyTo := func(dir string) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {

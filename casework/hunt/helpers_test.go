@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/jejak-forensics/jejak/casework/casetest"
+	"github.com/jejak-forensics/jejak/parsers/parsertest"
 
 	"github.com/jejak-forensics/jejak/timeline"
 	"github.com/jejak-forensics/jejak/timeline/store/sqlite"
@@ -77,4 +78,19 @@ func evtxFiles(roots ...string) []string {
 		})
 	}
 	return out
+}
+
+// corpusEVTX lists the EVTX files of the test corpus (evtxFiles), and
+// skips the test when there is no corpus or no EVTX file in it.
+func corpusEVTX(tb testing.TB) []string {
+	tb.Helper()
+	root, err := parsertest.CorpusDir()
+	if err != nil {
+		tb.Skipf("no corpus: %v", err)
+	}
+	evtx := evtxFiles(root)
+	if len(evtx) == 0 {
+		tb.Skip("no EVTX files in the corpus")
+	}
+	return evtx
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/jejak-forensics/jejak/casework/casetest"
 	"github.com/jejak-forensics/jejak/internal/cputime"
-	"github.com/jejak-forensics/jejak/parsers/parsertest"
 	"github.com/jejak-forensics/jejak/timeline"
 )
 
@@ -68,14 +67,7 @@ func BenchmarkHuntRules(b *testing.B) {
 		b.ReportMetric(float64(findings), "findings")
 	}
 	b.Run("evtx", func(b *testing.B) {
-		root, err := parsertest.CorpusDir()
-		if err != nil {
-			b.Skipf("no corpus: %v", err)
-		}
-		evtx := evtxFiles(root)
-		if len(evtx) == 0 {
-			b.Skip("no EVTX files in the corpus")
-		}
+		evtx := corpusEVTX(b)
 		st, _ := casetest.Build(b, evtx...)
 		run(b, readAll(b, st), Config{})
 	})

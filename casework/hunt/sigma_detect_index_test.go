@@ -9,7 +9,6 @@ import (
 
 	"github.com/bradleyjkemp/sigma-go"
 	"github.com/jejak-forensics/jejak/casework/casetest"
-	"github.com/jejak-forensics/jejak/parsers/parsertest"
 )
 
 // TestDetectionWindows checks the channels and IDs derived from small
@@ -75,17 +74,10 @@ func TestDetectionWindows(t *testing.T) {
 // (usePrefilter false asks every rule about every Windows event): the
 // findings must be the same, and the Remote Desktop rule must have some.
 func TestDetectionIndexChangesNothing(t *testing.T) {
-	root, err := parsertest.CorpusDir()
-	if err != nil {
-		t.Skipf("no corpus: %v", err)
-	}
+	evtx := corpusEVTX(t)
 	dir := t.TempDir()
-	evtx := evtxFiles(root)
 	for n, p := range evtx {
 		copyFile(t, p, filepath.Join(dir, fmt.Sprintf("%d-%s", n, filepath.Base(p))))
-	}
-	if len(evtx) == 0 {
-		t.Skip("no EVTX files in the corpus")
 	}
 	st, _ := casetest.Build(t, dir)
 	render := func() []string {

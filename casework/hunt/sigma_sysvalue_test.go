@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/jejak-forensics/jejak/casework/casetest"
-	"github.com/jejak-forensics/jejak/parsers/parsertest"
 	"github.com/jejak-forensics/jejak/timeline"
 )
 
@@ -47,14 +46,7 @@ func TestWinSystemValue(t *testing.T) {
 		}
 	})
 	t.Run("corpus", func(t *testing.T) {
-		root, err := parsertest.CorpusDir()
-		if err != nil {
-			t.Skipf("no corpus: %v", err)
-		}
-		evtx := evtxFiles(root)
-		if len(evtx) == 0 {
-			t.Skip("no EVTX files in the corpus")
-		}
+		evtx := corpusEVTX(t)
 		st, _ := casetest.Build(t, evtx...)
 		n := 0
 		if err := st.Search(context.Background(), timeline.Query{}, func(ev *timeline.Event) error {
