@@ -73,6 +73,14 @@ func (k tsKey) value() any {
 	return k.i
 }
 
+// storedID is an event_rows.id as read: 16 bytes, or a damaged store.
+func storedID(id []byte) ([16]byte, error) {
+	if len(id) != 16 {
+		return [16]byte{}, fmt.Errorf("stored event ID %x is not 16 bytes", id)
+	}
+	return [16]byte(id), nil
+}
+
 // rowIter yields the rows of a search in order: ok false at the end.
 type rowIter func() (r rowRef, ok bool, err error)
 
@@ -89,10 +97,10 @@ func plainRows(rows *sql.Rows) rowIter {
 		if err := rows.Scan(&id, &r.blk, &r.slot); err != nil {
 			return rowRef{}, false, err
 		}
-		if len(id) != 16 {
-			return rowRef{}, false, fmt.Errorf("stored event ID %x is not 16 bytes", []byte(id))
+		var err error
+		if r.id, err = storedID(id); err != nil {
+			return rowRef{}, false, err
 		}
-		r.id = [16]byte(id)
 		return r, true, nil
 	}
 }
@@ -123,14 +131,14 @@ func tieOrdered(ctx context.Context, db *sql.DB, rows *sql.Rows) (it rowIter, st
 				return rowRef{}, false, err
 			}
 			r := sc
-			if len(id) != 16 {
-				return rowRef{}, false, fmt.Errorf("stored event ID %x is not 16 bytes", []byte(id))
+			var err error
+			if r.id, err = storedID(id); err != nil {
+				return rowRef{}, false, err
 			}
 			if skipTS && r.ts == longTS {
 				continue
 			}
 			skipTS = false
-			r.id = [16]byte(id)
 			return r, true, nil
 		}
 		return rowRef{}, false, rows.Err()
@@ -142,10 +150,10 @@ func tieOrdered(ctx context.Context, db *sql.DB, rows *sql.Rows) (it rowIter, st
 				if err := long.Scan(&id, &r.blk, &r.slot); err != nil {
 					return rowRef{}, false, err
 				}
-				if len(id) != 16 {
-					return rowRef{}, false, fmt.Errorf("stored event ID %x is not 16 bytes", []byte(id))
+				var err error
+				if r.id, err = storedID(id); err != nil {
+					return rowRef{}, false, err
 				}
-				r.id = [16]byte(id)
 				return r, true, nil
 			}
 			longErr = long.Err()
