@@ -272,6 +272,8 @@ ratio() {
 		printf "%-22s   jejak / %s: wall %.2fx, CPU %.2fx%s\n", w, p, (pw > 0 ? jw / pw : 0), (pc > 0 ? jc / pc : 0), (n == "" ? "" : "  " n) }'
 }
 per() { awk -v n="$1" -v s="$2" -v u="$3" 'BEGIN { r = (s > 0 ? n / s : 0); printf (r < 100 ? "%.1f %s" : "%.0f %s"), r, u }'; }
+# events_of FILE: the event count of an `analyze --json` output (0 when it has none).
+events_of() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["events"])' "$1" 2>/dev/null || echo 0; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM; load average $(load)"
@@ -346,7 +348,7 @@ if wants ntfs; then
 			label="ntfs-analyze $((n / 1000))k"
 			rm -rf "$work/case-ntfs"
 			timed "$work/analyze.out" "$jejak" analyze -q --json --out "$work/case-ntfs" "$img"
-			ev="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["events"])' "$work/analyze.out" 2>/dev/null || echo 0)"
+			ev="$(events_of "$work/analyze.out")"
 			row "$label" "jejak analyze" "$(per "$ev" "$T_WALL" events/s), $ev events" "$work/analyze.out"
 			ratio "$label" fls "$T_WALL" "$T_CPU" "$fls_w" "$fls_c" "(target: wall <= 3, RSS < 500 MB: $T_RSS MB)"
 			rm -rf "$work/case-ntfs"
@@ -431,7 +433,7 @@ if wants syslog; then
 	rm -rf "$work/case-syslog"
 	timed "$work/syslog.out" "$jejak" analyze -q --json --out "$work/case-syslog" "$d/auth.log"
 	aw=$T_WALL ac=$T_CPU
-	ev="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["events"])' "$work/syslog.out" 2>/dev/null || echo 0)"
+	ev="$(events_of "$work/syslog.out")"
 	row "$label" "jejak analyze" "$(per "$((bytes >> 20))" "$T_WALL" MB/s), $ev events" "$work/syslog.out"
 	awk -v w="$label" -v b="$bytes" -v t="$T_WALL" -v c="$T_CPU" 'BEGIN {
 		printf "%-22s   analyze: %.1f MB/s wall, %.1f MB per CPU-s (target >= 60 MB/s end to end)\n", w, (t > 0 ? b / 1048576 / t : 0), (c > 0 ? b / 1048576 / c : 0) }'
@@ -470,7 +472,7 @@ if wants evtx; then
 		rm -rf "$work/case-evtx"
 		timed "$work/evtx.out" "$jejak" analyze -q --json --out "$work/case-evtx" "$d"
 		jw=$T_WALL jc=$T_CPU
-		ev="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["events"])' "$work/evtx.out" 2>/dev/null || echo 0)"
+		ev="$(events_of "$work/evtx.out")"
 		row "$label" "jejak analyze" "$(per "$ev" "$T_WALL" events/s), $ev events" "$work/evtx.out"
 		timed "$work/hunt.out" "$jejak" hunt -q "$work/case-evtx" --after 2000-01-01
 		row "$label" "jejak hunt" "$(per "$ev" "$T_WALL" events/s), $(per "$ev" "$T_CPU" "events/CPU-s")" "$work/hunt.out"
@@ -644,6 +646,21 @@ es_case() {
 	rm -rf "$cap"
 }
 
+# es_analyzed LABEL INPUT: analyze INPUT into a case of its own, index it
+# beside curl (es_case), remove the case.
+es_analyzed() {
+	local label="$1" input="$2" case="$work/case-es" ev
+	rm -rf "$case"
+	timed "$work/es-analyze.out" "$jejak" analyze -q --json --out "$case" "$input"
+	ev="$(events_of "$work/es-analyze.out")"
+	if ((T_RC != 0 && T_RC != 3)) || [[ "$ev" == 0 ]]; then
+		log "analyze of $input failed (status $T_RC): $label skipped"
+	else
+		es_case "$label" "$case" "$ev" || log "$label failed"
+	fi
+	rm -rf "$case"
+}
+
 if wants es; then
 	if ! es_node; then
 		log "no Elasticsearch node: es workload skipped"
@@ -654,30 +671,16 @@ if wants es; then
 		d="$work/es-syslog"
 		mkdir -p "$d"
 		ln -f "$f" "$d/auth.log" 2>/dev/null || cp "$f" "$d/auth.log"
-		rm -rf "$work/case-es-syslog"
-		timed "$work/es-analyze.out" "$jejak" analyze -q --json --out "$work/case-es-syslog" "$d/auth.log"
-		ev="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["events"])' "$work/es-analyze.out" 2>/dev/null || echo 0)"
-		if ((T_RC != 0 && T_RC != 3)) || [[ "$ev" == 0 ]]; then
-			log "analyze of $d/auth.log failed (status $T_RC): es syslog skipped"
-		else
-			es_case "es syslog $es_mb MB" "$work/case-es-syslog" "$ev" || log "es syslog failed"
-		fi
-		rm -rf "$work/case-es-syslog" "$d"
+		es_analyzed "es syslog $es_mb MB" "$d/auth.log"
+		rm -rf "$d"
 		# The EVTX case: 40 copies, whatever --quick says (8 index in a second).
 		src="$corpus/logs/windows/security.evtx"
 		if [[ -r "$src" ]]; then
 			d="$work/es-evtx"
 			mkdir -p "$d"
 			for i in $(seq -w 1 40); do cp "$src" "$d/security-$i.evtx"; done
-			rm -rf "$work/case-es-evtx"
-			timed "$work/es-analyze.out" "$jejak" analyze -q --json --out "$work/case-es-evtx" "$d"
-			ev="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["events"])' "$work/es-analyze.out" 2>/dev/null || echo 0)"
-			if ((T_RC != 0 && T_RC != 3)) || [[ "$ev" == 0 ]]; then
-				log "analyze of the EVTX copies failed (status $T_RC): es evtx skipped"
-			else
-				es_case "es evtx 40 files" "$work/case-es-evtx" "$ev" || log "es evtx failed"
-			fi
-			rm -rf "$work/case-es-evtx" "$d"
+			es_analyzed "es evtx 40 files" "$d"
+			rm -rf "$d"
 		fi
 	fi
 fi
