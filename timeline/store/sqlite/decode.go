@@ -14,6 +14,10 @@ import (
 // decodeChunk is how many rows one decoder takes at a time at most.
 const decodeChunk = 512
 
+// cancelCheck: how many events a consumer hands out between looks at its
+// context (a look costs a mutex; an event's fn, far more).
+const cancelCheck = 64
+
 // docChunk is up to decodeChunk rows read in a row: each one's event ID,
 // its block (an index into blocks) and slot, and their events once
 // decoded.
@@ -213,7 +217,16 @@ func (s *Store) streamRowsOpts(ctx context.Context, next rowIter, o streamOpts, 
 			cancel()
 			continue
 		}
+		// The chunks already decoded are not handed out once ctx is done:
+		// a cancelled read (Ctrl-C, or the caller's own cancel from inside
+		// fn) stops within cancelCheck events, not after the chunks in
+		// flight, which can hold the whole of a small case.
 		for i := range c.events {
+			if i%cancelCheck == 0 {
+				if err = ctx.Err(); err != nil {
+					break
+				}
+			}
 			if err = fn(&c.events[i]); err != nil {
 				cancel()
 				break
