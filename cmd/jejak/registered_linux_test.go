@@ -5,6 +5,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -364,10 +366,18 @@ func TestSignalStopsHashing(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(700 * time.Millisecond) // well into hashing
+		exited := make(chan struct{})
+		var err error
+		go func() { err = cmd.Wait(); close(exited) }()
+		// Signalled once it hashes (it has the file open), not after a
+		// fixed sleep: on a loaded machine the child may not have reached
+		// the hashing, or even its signal handler, by then.
+		if !awaitOpen(t, cmd.Process.Pid, big, exited) {
+			t.Fatalf("%v: evidence add ended before it opened %s: %v\n%s", sig, big, err, stderr.String())
+		}
 		sent := time.Now()
 		cmd.Process.Signal(sig)
-		err := cmd.Wait()
+		<-exited
 		took := time.Since(sent)
 		code := cmd.ProcessState.ExitCode()
 		t.Logf("%v: exit %d after %v", sig, code, took.Round(time.Millisecond))
@@ -381,6 +391,57 @@ func TestSignalStopsHashing(t *testing.T) {
 	if items := listItems(t, cs); len(items) != 0 {
 		t.Errorf("an interrupted add registered %+v", items)
 	}
+}
+
+// holdsOpen says whether process pid has path open or mapped: one of its
+// /proc/PID/fd links names it, or a line of /proc/PID/maps does.
+func holdsOpen(pid int, path string) bool {
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	fds, _ := os.ReadDir(dir)
+	for _, fd := range fds {
+		if l, err := os.Readlink(filepath.Join(dir, fd.Name())); err == nil && l == path {
+			return true
+		}
+	}
+	maps, _ := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
+	for _, l := range strings.Split(string(maps), "\n") {
+		if strings.HasSuffix(l, " "+path) {
+			return true
+		}
+	}
+	return false
+}
+
+// awaitOpen waits until process pid has path open or mapped; false if the process
+// ends first (exited closes). path must be absolute and free of symlinks,
+// as the kernel names open files.
+func awaitOpen(t *testing.T, pid int, path string, exited <-chan struct{}) bool {
+	t.Helper()
+	if real, err := filepath.EvalSymlinks(path); err != nil || real != path {
+		t.Fatalf("awaitOpen(%s): the kernel would name it %s (%v)", path, real, err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for !holdsOpen(pid, path) {
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d did not open %s within 2 minutes", pid, path)
+		}
+		select {
+		case <-exited:
+			return false
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return true
+}
+
+// appendLine appends line to the file at path.
+func appendLine(path, line string) error {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(line)
+	return errors.Join(err, f.Close())
 }
 
 // TestEvidenceAtimeKept: add, ingest, ingest --verify and evidence verify
@@ -461,42 +522,67 @@ func TestEvidenceAtimeKept(t *testing.T) {
 
 // TestEvidenceChangedDuringIngest: a line appended to a registered log while
 // ingest reads it fails the run with exit 1, naming the item: its events
-// may hold unregistered bytes. (On a machine fast enough to get there
-// before the check that precedes reading, that check refuses it instead.)
+// may hold unregistered bytes.
 func TestEvidenceChangedDuringIngest(t *testing.T) {
 	root := t.TempDir()
 	b, err := os.ReadFile(parsertest.Corpus(t, "logs/syslog/syslog_ssh.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := filepath.Join(root, "auth.log")
-	// Big enough that reading it takes well over the 0.3 s before the
-	// append (16 MiB: 2 to 10 s here).
-	if err := os.WriteFile(log, bytes.Repeat(b, (16<<20)/len(b)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cs := filepath.Join(root, "case")
-	mustRun(t, exitOK, "case", "init", cs, "--examiner", "t", "--tz", "UTC")
-	mustRun(t, exitOK, "evidence", "add", cs, log)
-	id := listItems(t, cs)[0].ID
-
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperJejak$", "--", "ingest", cs, "--quiet")
-	cmd.Env = append(os.Environ(), "JEJAK_HELPER_PROCESS=1")
+	// The line is appended while ingest has the log open, which it holds
+	// from before its read to after it; the check that follows the read
+	// must then see it. The ingest is stopped (SIGSTOP) while the test
+	// looks and appends, so that it cannot finish reading in between: a
+	// fixed sleep before the append raced the read, which a faster parser
+	// or an idle machine ends before the sleep does.
+	var cmd *exec.Cmd
 	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	var id string
+	for attempt := 1; ; attempt++ {
+		dir := filepath.Join(root, fmt.Sprint(attempt))
+		os.MkdirAll(dir, 0o755)
+		log := filepath.Join(dir, "auth.log")
+		if err := os.WriteFile(log, bytes.Repeat(b, (16<<20)/len(b)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cs := filepath.Join(dir, "case")
+		mustRun(t, exitOK, "case", "init", cs, "--examiner", "t", "--tz", "UTC")
+		mustRun(t, exitOK, "evidence", "add", cs, log)
+		id = listItems(t, cs)[0].ID
+
+		cmd = exec.Command(os.Args[0], "-test.run=^TestHelperJejak$", "--", "ingest", cs, "--quiet")
+		cmd.Env = append(os.Environ(), "JEJAK_HELPER_PROCESS=1")
+		stderr.Reset()
+		cmd.Stderr = &stderr
+		start := time.Now()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan struct{})
+		go func() { cmd.Wait(); close(exited) }()
+		if !awaitOpen(t, cmd.Process.Pid, log, exited) {
+			t.Fatalf("ingest ended (exit %d) before it opened %s\n%s", cmd.ProcessState.ExitCode(), log, stderr.String())
+		}
+		syscall.Kill(cmd.Process.Pid, syscall.SIGSTOP)
+		reading := holdsOpen(cmd.Process.Pid, log)
+		var werr error
+		if reading {
+			werr = appendLine(log, acceptedLine)
+		}
+		syscall.Kill(cmd.Process.Pid, syscall.SIGCONT)
+		<-exited
+		if werr != nil {
+			t.Fatal(werr)
+		}
+		t.Logf("attempt %d: ingest ran %v", attempt, time.Since(start).Round(time.Millisecond))
+		if reading {
+			break
+		}
+		// It closed the log between the two looks: nothing was appended.
+		if attempt == 3 {
+			t.Fatalf("three ingests closed the log between two looks microseconds apart")
+		}
 	}
-	time.Sleep(300 * time.Millisecond)
-	f, err := os.OpenFile(log, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.WriteString(acceptedLine)
-	f.Close()
-	cmd.Wait()
-	t.Logf("ingest ran %v", time.Since(start).Round(time.Millisecond))
 	if strings.Contains(stderr.String(), "changed while it was read") {
 		t.Log("caught after reading")
 	} else {
