@@ -122,13 +122,25 @@ func (p *pacer) collected() {
 	}
 	live := p.live()
 	debug.SetMemoryLimit(Limit(live))
-	// Only a change of a tenth or more of GOGC is passed on: it costs
-	// little, but the limit above already bounds the heap.
-	if pct := Percent(live); pct*10 < p.current*9 || pct*10 > p.current*11 {
+	if pct := next(p.current, live); pct != p.current {
 		p.current = pct
 		debug.SetGCPercent(pct)
 	}
 	p.arm()
+}
+
+// next is the GOGC to set after a collection that left live bytes, with
+// current in effect. Only a change of a tenth or more of GOGC is passed
+// on: it costs little, but the limit already bounds the heap. The default
+// (100, a heap of Headroom or more) is always passed on: otherwise a heap
+// that grew through 61 MiB kept GOGC 104 for good, the last step to 100
+// being less than a tenth.
+func next(current int, live uint64) int {
+	pct := Percent(live)
+	if pct == 100 || pct*10 < current*9 || pct*10 > current*11 {
+		return pct
+	}
+	return current
 }
 
 func (p *pacer) stop() {

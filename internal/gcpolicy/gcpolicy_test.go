@@ -48,6 +48,32 @@ func TestLimit(t *testing.T) {
 	}
 }
 
+// TestNext: the GOGC a growing heap ends at is the default, whatever the
+// sizes the collections saw on the way (CI once saw 104 stay after a
+// collection at 61.5 MiB live).
+func TestNext(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		live []uint64
+		want int
+	}{
+		{"through 61.5 MiB", []uint64{4 << 20, 32 << 20, 61<<20 + 512<<10, 160 << 20}, 100},
+		{"straight to large", []uint64{0, 1 << 30}, 100},
+		{"small changes kept back", []uint64{16 << 20, 17 << 20}, 400},
+		{"shrinking heap", []uint64{160 << 20, 8 << 20}, 800},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cur := Percent(0)
+			for _, l := range c.live {
+				cur = next(cur, l)
+			}
+			if cur != c.want {
+				t.Errorf("GOGC after live heaps %v: %d, want %d", c.live, cur, c.want)
+			}
+		})
+	}
+}
+
 func gogc() uint64 {
 	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
 	metrics.Read(s)
@@ -67,6 +93,8 @@ func TestApply(t *testing.T) {
 		debug.SetMemoryLimit(oldLimit)
 	}()
 	stop := Apply()
+	// A failed wait must not leave the policy running into later tests.
+	defer stop()
 	// waitFor collects until the policy's cleanup has run with GOGC want.
 	waitFor := func(want func(pct uint64, limit int64) bool, what string) {
 		t.Helper()
