@@ -1,6 +1,7 @@
 package hunt
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"strings"
@@ -44,28 +45,15 @@ const (
 
 var macbNames = [4]string{"M (modified)", "A (accessed)", "C (MFT changed)", "B (created)"}
 
-// slotRef is what a finding's row needs of one event, kept small: a large
-// $MFT has a million entries and only a few are ever flagged, so the full
-// EventRef is built in finish, for those.
-type slotRef struct {
-	id, desc, msg string
-	off           int64
-}
-
-// mftTimes is what the hunt keeps of one MFT entry, until finish: one per
-// entry of every $MFT in the case, so it is kept small (at 300k entries
-// it was most of the hunt's heap, and of its collector's work). Times are
-// Unix nanoseconds (the out-of-range ones are not kept, so 1980-2100
-// fits); each slot points at the event that gave it, and an event that
-// is several times of its attribute (macb "m.cb") is one ref.
+// mftTimes is what the check keeps of the MFT entry it is judging: its
+// times, as Unix nanoseconds (the out-of-range ones are not kept, so
+// 1980-2100 fits), and for each slot the event that gave it, an index in
+// the entry's events (an event that is several times of its attribute,
+// macb "m.cb", is one row).
 type mftTimes struct {
-	path         string
-	prov         timeline.Provenance // the entry's record; its events differ in Offset only
 	si, fn       [4]int64
-	hasSI, hasFN uint8   // bit i: slot i was seen
-	siRef, fnRef [4]int8 // index in refs of the slot's event
-	refs         []slotRef
-	state        []string // deleted, recovered: carried to every row
+	hasSI, hasFN uint8  // bit i: slot i was seen
+	siRef, fnRef [4]int // index in the entry's events of the slot's event
 }
 
 // mftView is an entry's times as the checks read them.
@@ -87,19 +75,23 @@ func (e *mftTimes) view() mftView {
 	return v
 }
 
+// timestomp writes every $SI and $FN event as a record keyed by its MFT
+// entry into a spillSorter (timestomp_spill.go) and judges the entries one
+// at a time at the end: its memory is bounded whatever the size of the
+// $MFT. What a record holds is in timestomp_record.go.
 type timestomp struct {
-	h *hunter
-	r *Rule
-	// entries by MFT entry: the $MFT file it is in (interned), its inode
-	// and its entry-sequence, joined with NULs (key is the scratch the key
-	// is built in, so that looking up an entry seen before allocates
-	// nothing).
-	entries map[string]*mftTimes
-	key     []byte
+	h     *hunter
+	r     *Rule
+	sort  *spillSorter
+	tabs  recTables
+	rec   []byte     // scratch the record is built in
+	evs   []mftEvent // the entry being judged
+	group []byte     // its records, copied from the sorter
+	seen  []bool     // rows taken, by event index
 }
 
 func newTimestomp(h *hunter, r *Rule) (analyzer, error) {
-	return &timestomp{h: h, r: r, entries: map[string]*mftTimes{}}, nil
+	return &timestomp{h: h, r: r, sort: newSpillSorter(spillDirOf(h.ctx, h.store), spillLimit), tabs: newRecTables()}, nil
 }
 
 // macbSet reads the times an MFT event stands for from its macb letters:
@@ -134,72 +126,58 @@ func (t *timestomp) observe(ev *timeline.Event) {
 		// flag every volume's metadata files.
 		return
 	}
-	t.key = append(append(t.key[:0], t.h.fileKeyOf(ev.Jejak.Provenance)...), 0)
-	t.key = append(append(append(append(append(t.key, ev.File.Inode...), 0), d["mft_entry"]...), 0), d["sequence"]...)
-	e := t.entries[string(t.key)]
-	if e == nil {
-		e = &mftTimes{path: ev.File.Path, prov: t.h.internProv(ev.Jejak.Provenance)}
-		for _, tag := range stateTags {
-			if slices.Contains(ev.Jejak.Tags, tag) {
-				e.state = append(e.state, tag)
+	var klen int
+	t.rec, klen = t.tabs.encode(t.h, t.rec[:0], ev, attr == attrSI, set)
+	t.sort.add(t.rec, klen)
+}
+
+// judge takes the events of one MFT entry, in the order the hunt read
+// them, and fills its times: every $SI event sets the slots it names (the
+// last one read wins), a $FN event a slot only when earlier than what the
+// slot holds.
+func judgeTimes(evs []mftEvent) mftTimes {
+	var e mftTimes
+	for k := range evs {
+		ev := &evs[k]
+		for i := range e.si {
+			bit := uint8(1) << i
+			if ev.set&bit == 0 {
+				continue
+			}
+			if ev.si {
+				e.si[i], e.siRef[i] = ev.at, k
+				e.hasSI |= bit
+			} else if e.hasFN&bit == 0 || ev.at < e.fn[i] {
+				// A file has a FN per name (long and DOS, one per hard link);
+				// the earliest is the kernel's first record of it, and
+				// comparing with it flags the fewest files.
+				e.fn[i], e.fnRef[i] = ev.at, k
+				e.hasFN |= bit
 			}
 		}
-		t.entries[string(t.key)] = e
 	}
-	if attr == attrSI {
-		e.path = ev.File.Path
-	}
-	at := ev.Timestamp.UnixNano()
-	ref := int8(-1) // the event's index in e.refs, once a slot takes it
-	take := func() int8 {
-		if ref < 0 && len(e.refs) < 127 {
-			e.refs = append(e.refs, slotRef{id: ev.Jejak.ID, desc: t.h.intern(ev.TimestampDesc), msg: ev.Message, off: ev.Jejak.Provenance.Offset})
-			ref = int8(len(e.refs) - 1)
-		}
-		return ref
-	}
-	for i := range e.si {
-		bit := uint8(1) << i
-		if set&bit == 0 {
-			continue
-		}
-		if attr == attrSI {
-			e.si[i], e.siRef[i] = at, take()
-			e.hasSI |= bit
-		} else if e.hasFN&bit == 0 || at < e.fn[i] {
-			// A file has a FN per name (long and DOS, one per hard link);
-			// the earliest is the kernel's first record of it, and
-			// comparing with it flags the fewest files.
-			e.fn[i], e.fnRef[i] = at, take()
-			e.hasFN |= bit
-		}
-	}
+	return e
 }
 
 // rows builds the finding's rows: the events of the entry's $SI times and
 // of the $FN times the checks compared, each once (one event is every time
 // of its attribute that has its timestamp), in MACB order of their first
-// time, $SI before $FN.
-func (e *mftTimes) rows() []EventRef {
+// time, $SI before $FN. Every slot's event is a row, however many names
+// the entry has.
+func (t *timestomp) rows(e *mftTimes, evs []mftEvent, state []string) []EventRef {
 	var out []EventRef
-	var seen refSet
-	add := func(has uint8, i int, idx int8, at int64) {
-		if has&(1<<i) == 0 || idx < 0 || seen.has(idx) {
+	t.seen = append(t.seen[:0], make([]bool, len(evs))...)
+	first := &evs[0]
+	add := func(has uint8, i, idx int, at int64) {
+		if has&(1<<i) == 0 || t.seen[idx] {
 			return
 		}
-		seen.set(idx)
-		r, ts := e.refs[idx], time.Unix(0, at)
-		p := e.prov
-		p.Offset = r.off
-		msg := r.msg
-		if len(msg) > maxRefMessage {
-			cut := maxRefMessage
-			for cut > 0 && !utf8Start(msg[cut]) {
-				cut--
-			}
-			msg = msg[:cut] + "…"
-		}
-		out = append(out, EventRef{ID: r.id, Timestamp: ts.UTC(), TimestampDesc: r.desc, Message: msg, Provenance: p, State: e.state})
+		t.seen[idx] = true
+		r := &evs[idx]
+		p := t.tabs.provs[first.prov]
+		p.Offset, p.Record = r.off, first.record
+		out = append(out, EventRef{ID: string(r.id), Timestamp: time.Unix(0, at).UTC(), TimestampDesc: t.tabs.descs[r.desc],
+			Message: string(r.msg), Provenance: p, State: state})
 	}
 	for i := range e.si {
 		add(e.hasSI, i, e.siRef[i], e.si[i])
@@ -207,12 +185,6 @@ func (e *mftTimes) rows() []EventRef {
 	}
 	return out
 }
-
-// refSet is a set of an entry's ref indexes (at most 127).
-type refSet [2]uint64
-
-func (u *refSet) has(i int8) bool { return u[i/64]&(1<<(i%64)) != 0 }
-func (u *refSet) set(i int8)      { u[i/64] |= 1 << (i % 64) }
 
 func frac(x time.Time) bool { return x.Nanosecond() != 0 }
 
@@ -294,57 +266,107 @@ func tsFine(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000
 
 func (t *timestomp) finish() []Finding {
 	var out []Finding
-	after := t.h.cfg.After
-	for _, me := range t.entries {
-		e := me.view()
-		v := e.check()
-		if len(v.why) == 0 {
-			continue
-		}
-		// When: the latest of the entry's times. The $FN and $SI C times
-		// are the kernel's and move when the times are set by hand.
-		latest := time.Time{}
-		for i := range e.si {
-			if e.hasSI[i] && e.si[i].After(latest) {
-				latest = e.si[i]
-			}
-			if e.hasFN[i] && e.fn[i].After(latest) {
-				latest = e.fn[i]
+	var cur []byte // the key of the entry being gathered
+	judge := func() {
+		if len(t.evs) > 0 {
+			if f, ok := t.judge(t.evs); ok {
+				out = append(out, f)
 			}
 		}
-		sev := t.r.Severity
-		switch {
-		case v.strong:
-		case v.copied:
-			sev = min(sev, Low)
-		default:
-			sev = min(sev, Medium)
+		t.evs, t.group = t.evs[:0], t.group[:0]
+	}
+	err := t.sort.each(t.h.ctx, func(rec []byte, klen int) error {
+		if len(t.evs) > 0 && !bytes.Equal(rec[:klen], cur) {
+			judge()
 		}
-		when := ""
-		if !after.IsZero() && latest.Before(after) {
-			// Everything happened before the cut-off: a tampered creation
-			// is still worth a line, a lone whole-second time is not.
-			if !v.strong {
-				continue
-			}
-			sev = min(sev, Low)
-			when = fmt.Sprintf(" All of its times are before the cut-off (latest %s).", ts(latest))
-		}
-		fd := newFinding(t.r, me.path, "", me.rows())
-		fd.Severity = sev
-		state := ""
-		if slices.Contains(me.state, "deleted") {
-			state = " (deleted)"
-		}
-		notes := ""
-		if len(v.notes) > 0 {
-			notes = " Note: " + strings.Join(v.notes, "; ") + "."
-			if v.copied {
-				notes += " Its creation time is the kernel's, so the whole-second times may be the source's (ranked low)."
-			}
-		}
-		fd.Explanation = fmt.Sprintf("%s%s: %s.%s%s", me.path, state, strings.Join(v.why, "; "), notes, when)
-		out = append(out, fd)
+		// The records are copied into group, which the events point into;
+		// group may move as it grows, so the events are decoded once the
+		// entry is whole (at judge), from the offsets kept here.
+		start := len(t.group)
+		t.group = append(t.group, rec...)
+		cur = t.group[start : start+klen]
+		t.evs = append(t.evs, mftEvent{span: [2]int{start, len(t.group)}, klen: klen})
+		return nil
+	})
+	if err == nil {
+		judge()
+	} else {
+		t.h.fail(fmt.Errorf("timestomp: %w", err))
 	}
 	return out
+}
+
+// judge runs the checks on one MFT entry's events and builds its finding.
+func (t *timestomp) judge(evs []mftEvent) (Finding, bool) {
+	for k := range evs {
+		if err := evs[k].decode(t.group); err != nil {
+			t.h.fail(err)
+			return Finding{}, false
+		}
+	}
+	me := judgeTimes(evs)
+	e := me.view()
+	v := e.check()
+	if len(v.why) == 0 {
+		return Finding{}, false
+	}
+	after := t.h.cfg.After
+	// When: the latest of the entry's times. The $FN and $SI C times
+	// are the kernel's and move when the times are set by hand.
+	latest := time.Time{}
+	for i := range e.si {
+		if e.hasSI[i] && e.si[i].After(latest) {
+			latest = e.si[i]
+		}
+		if e.hasFN[i] && e.fn[i].After(latest) {
+			latest = e.fn[i]
+		}
+	}
+	sev := t.r.Severity
+	switch {
+	case v.strong:
+	case v.copied:
+		sev = min(sev, Low)
+	default:
+		sev = min(sev, Medium)
+	}
+	when := ""
+	if !after.IsZero() && latest.Before(after) {
+		// Everything happened before the cut-off: a tampered creation
+		// is still worth a line, a lone whole-second time is not.
+		if !v.strong {
+			return Finding{}, false
+		}
+		sev = min(sev, Low)
+		when = fmt.Sprintf(" All of its times are before the cut-off (latest %s).", ts(latest))
+	}
+	// The entry's path is its $SI event's (the long name's), else its
+	// first event's; its state (deleted, recovered) is its first event's.
+	path := evs[0].path
+	for k := range evs {
+		if evs[k].si {
+			path = evs[k].path
+		}
+	}
+	var stateList []string
+	for i, tag := range stateTags {
+		if evs[0].state&(1<<i) != 0 {
+			stateList = append(stateList, tag)
+		}
+	}
+	fd := newFinding(t.r, string(path), "", t.rows(&me, evs, stateList))
+	fd.Severity = sev
+	state := ""
+	if slices.Contains(stateList, "deleted") {
+		state = " (deleted)"
+	}
+	notes := ""
+	if len(v.notes) > 0 {
+		notes = " Note: " + strings.Join(v.notes, "; ") + "."
+		if v.copied {
+			notes += " Its creation time is the kernel's, so the whole-second times may be the source's (ranked low)."
+		}
+	}
+	fd.Explanation = fmt.Sprintf("%s%s: %s.%s%s", path, state, strings.Join(v.why, "; "), notes, when)
+	return fd, true
 }
