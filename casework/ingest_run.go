@@ -96,6 +96,10 @@ func (c *Case) Ingest(ctx context.Context, o IngestOptions) (_ *IngestResult, re
 	if err != nil {
 		return nil, err
 	}
+	// Items whose registration is still finishing their SHA-1 and MD5
+	// (AddOptions.Defer) are read too; they are registered before the run
+	// is recorded (see the Settle below).
+	items = append(items, cs.PendingItems()...)
 	if len(items) == 0 {
 		return nil, fmt.Errorf("case %s has no evidence: add some with 'jejak evidence add %s PATH...': %w", cs.Dir(), cs.Dir(), ErrNoEvidence)
 	}
@@ -286,6 +290,14 @@ func (c *Case) Ingest(ctx context.Context, o IngestOptions) (_ *IngestResult, re
 			"%d events from sources without a zone were read as UTC, the case zone and the default when no --tz is given; if they were written in local time, re-create the case with --tz ZONE", n)})
 	}
 	if err := ws.Flush(); err != nil && runErr == nil {
+		runErr = err
+	}
+	// The registrations this run read before they were complete are
+	// completed now, before the run and its custody entry are recorded:
+	// their evidence_add entries come first in the log, as if added in
+	// full before the run. Their SHA-1 and MD5 were computed beside the
+	// walk and the single-core phases after it.
+	if err := cs.Settle(ctx); err != nil && runErr == nil {
 		runErr = err
 	}
 	out := RunSummary{Summary: sum, ZoneCheck: zones}

@@ -55,13 +55,20 @@ type hashBlock struct {
 // a 3 GiB image). Parts of a quarter of buf (256 KiB) stay in the caches
 // the hashers share. A stream that fits in buf is hashed in line.
 func hashStream(ctx context.Context, r io.Reader, buf []byte, progress func(n int64)) (Digests, error) {
-	hs := [3]hash.Hash{sha256.New(), sha1.New(), md5.New()}
-	digests := func(n int64) Digests {
-		return Digests{Size: n, SHA256: hex.EncodeToString(hs[0].Sum(nil)),
-			SHA1: hex.EncodeToString(hs[1].Sum(nil)), MD5: hex.EncodeToString(hs[2].Sum(nil))}
-	}
-	if err := ctx.Err(); err != nil {
+	hs := []hash.Hash{sha256.New(), sha1.New(), md5.New()}
+	n, err := hashWith(ctx, r, buf, progress, hs)
+	if err != nil {
 		return Digests{}, err
+	}
+	return Digests{Size: n, SHA256: hex.EncodeToString(hs[0].Sum(nil)),
+		SHA1: hex.EncodeToString(hs[1].Sum(nil)), MD5: hex.EncodeToString(hs[2].Sum(nil))}, nil
+}
+
+// hashWith is hashStream for the hashes hs: it reads r once, writes every
+// byte to each of hs, and returns how many bytes it read.
+func hashWith(ctx context.Context, r io.Reader, buf []byte, progress func(n int64), hs []hash.Hash) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
 	}
 	if len(buf) < hashRing {
 		buf = make([]byte, hashBufSize)
@@ -75,10 +82,10 @@ func hashStream(ctx context.Context, r io.Reader, buf []byte, progress func(n in
 		for _, h := range hs {
 			h.Write(buf[:k]) // hash.Hash writes never fail
 		}
-		return digests(n), nil
+		return n, nil
 	}
 	if err != nil {
-		return Digests{}, err
+		return 0, err
 	}
 
 	// buf is full: its parts are the first blocks, all in flight at once.
@@ -92,7 +99,7 @@ func hashStream(ctx context.Context, r io.Reader, buf []byte, progress func(n in
 		}
 		blocks[i] = &hashBlock{b: buf[i*part : end]}
 	}
-	var ins [len(hs)]chan *hashBlock
+	ins := make([]chan *hashBlock, len(hs))
 	var wg sync.WaitGroup
 	for i, h := range hs {
 		ins[i] = make(chan *hashBlock, hashRing)
@@ -130,11 +137,11 @@ func hashStream(ctx context.Context, r io.Reader, buf []byte, progress func(n in
 		case blk = <-free:
 		case <-ctx.Done():
 			stop()
-			return Digests{}, ctx.Err()
+			return 0, ctx.Err()
 		}
 		if err := ctx.Err(); err != nil {
 			stop()
-			return Digests{}, err
+			return 0, err
 		}
 		k, err := io.ReadFull(r, blk.b)
 		if k > 0 {
@@ -149,11 +156,11 @@ func hashStream(ctx context.Context, r io.Reader, buf []byte, progress func(n in
 		}
 		if err != nil {
 			stop()
-			return Digests{}, err
+			return 0, err
 		}
 	}
 	stop()
-	return digests(n), nil
+	return n, nil
 }
 
 // ChangedDuringHashError reports evidence that changed while it was read:
