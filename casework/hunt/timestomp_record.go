@@ -139,6 +139,9 @@ func (e *mftEvent) decode(group []byte) (err error) {
 	fail := func(what string) error {
 		return fmt.Errorf("timestomp: spilled record of %d bytes: %s: %w", len(b), what, errShortRecord)
 	}
+	if e.klen > len(b) {
+		return fail("key")
+	}
 	b = b[e.klen:]
 	if len(b) < 2 {
 		return fail("flags")
