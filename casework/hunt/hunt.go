@@ -234,6 +234,14 @@ func Hunt(ctx context.Context, store Searcher, cfg Config) ([]Finding, error) {
 	if t, ok := store.(transientSearcher); ok {
 		search = t.SearchTransient
 	}
+	if p, ok := store.(projectedSearcher); ok {
+		// Only the map entries some rule can read (proj.go).
+		if proj := projection(sigmaIdx); proj != nil {
+			search = func(ctx context.Context, q timeline.Query, fn func(*timeline.Event) error) error {
+				return p.SearchProjected(ctx, q, proj, fn)
+			}
+		}
+	}
 	err := search(ctx, timeline.Query{To: cfg.Before}, func(ev *timeline.Event) error {
 		n++
 		if n%100000 == 0 {

@@ -307,6 +307,46 @@ func isAuthSyslog(ev *timeline.Event) bool {
 	return false
 }
 
+// winSystemData are the System fields of a Windows record that Sigma
+// names and jejak keeps in jejak.data: (jejak.data key, Sigma name).
+var winSystemData = [...][2]string{{"level", "Level"}, {"task", "Task"}, {"opcode", "Opcode"}, {"keywords", "Keywords"}, {"version", "Version"}}
+
+// winAliases are, by event ID of a Security record, the Sigma names its
+// rules read from other event_data keys: (Sigma name, event_data key),
+// each set unless the record has its own. 4688 gets Sysmon's names, so
+// process_creation rules read Security 4688; 4663 the file and process
+// as the Kernel-File provider names them, for file_access rules.
+var winAliases = map[int][][2]string{
+	4688: {{"Image", "NewProcessName"}, {"ParentImage", "ParentProcessName"}, {"User", "SubjectUserName"}, {"LogonId", "SubjectLogonId"}, {"ProcessId", "NewProcessId"}},
+	4663: {{"FileName", "ObjectName"}, {"Image", "ProcessName"}},
+}
+
+// sigmaMapKeys are the keys of a Windows record's event_data and
+// jejak.data that sigmaEventInto (and the prefilter's value) read for the
+// Sigma fields want holds: each field itself, the jejak.data key of a
+// System field, an alias's source, and Data's DataN (prefix "Data").
+func sigmaMapKeys(want map[string]bool) (names, prefixes []string) {
+	for f := range want {
+		names = append(names, f)
+	}
+	for _, k := range winSystemData {
+		if want[k[1]] {
+			names = append(names, k[0])
+		}
+	}
+	for _, aliases := range winAliases {
+		for _, a := range aliases {
+			if want[a[0]] {
+				names = append(names, a[1])
+			}
+		}
+	}
+	if want["Data"] {
+		prefixes = append(prefixes, "Data")
+	}
+	return names, prefixes
+}
+
 // sigmaEventInto fills m, empty, with ev's Sigma fields: the flat field map
 // Sigma rules read (a hunt reuses one map for every event), restricted to
 // the fields want holds (nil: every field). Every write below asks want
@@ -336,32 +376,16 @@ func sigmaEventInto(m map[string]any, ev *timeline.Event, want map[string]bool) 
 		if w.RecordID != 0 && wanted("EventRecordID") {
 			m["EventRecordID"] = strconv.FormatUint(w.RecordID, 10)
 		}
-		for _, k := range [...][2]string{{"level", "Level"}, {"task", "Task"}, {"opcode", "Opcode"}, {"keywords", "Keywords"}, {"version", "Version"}} {
+		for _, k := range winSystemData {
 			if wanted(k[1]) {
 				set(k[1], ev.Jejak.Data[k[0]])
 			}
 		}
-		if w.EventID == 4688 && strings.EqualFold(w.Channel, "Security") {
-			// Sysmon names, so process_creation rules read Security 4688.
-			alias := func(to, from string) {
-				if _, ok := m[to]; !ok {
-					set(to, w.EventData[from])
+		if aliases := winAliases[w.EventID]; aliases != nil && strings.EqualFold(w.Channel, "Security") {
+			for _, a := range aliases {
+				if _, ok := m[a[0]]; !ok {
+					set(a[0], w.EventData[a[1]])
 				}
-			}
-			alias("Image", "NewProcessName")
-			alias("ParentImage", "ParentProcessName")
-			alias("User", "SubjectUserName")
-			alias("LogonId", "SubjectLogonId")
-			alias("ProcessId", "NewProcessId")
-		}
-		if w.EventID == 4663 && strings.EqualFold(w.Channel, "Security") {
-			// file_access rules name the file and process as the
-			// Kernel-File provider does.
-			if _, ok := m["FileName"]; !ok {
-				set("FileName", w.EventData["ObjectName"])
-			}
-			if _, ok := m["Image"]; !ok {
-				set("Image", w.EventData["ProcessName"])
 			}
 		}
 		if _, ok := m["Data"]; !ok && wanted("Data") {

@@ -53,12 +53,15 @@ type streamOpts struct {
 	reuse bool
 	// noRelated leaves Related nil.
 	noRelated bool
+	// proj (nil: none) leaves out the map entries of Windows records no
+	// one reads (proj.go).
+	proj *Projection
 }
 
 // decodeChunkRows decodes c's rows into c.events; doc and frame are the
 // worker's scratch. The decoded events hold strings of their own: the
 // blocks' memory and doc are reused.
-func decodeChunkRows(c *docChunk, in *interner, noRelated bool, doc, frame *[]byte) {
+func decodeChunkRows(c *docChunk, in *interner, noRelated bool, pr *projector, doc, frame *[]byte) {
 	for i := range c.rows {
 		r := &c.rows[i]
 		b, err := c.blocks[r.block].get(frame)
@@ -71,7 +74,7 @@ func decodeChunkRows(c *docChunk, in *interner, noRelated bool, doc, frame *[]by
 			return
 		}
 		// Its errors say which event, as the reader's did.
-		if err := decodeStored(d, &r.id, &c.events[i], in, noRelated, doc); err != nil {
+		if err := decodeStoredProj(d, &r.id, &c.events[i], in, noRelated, pr, doc); err != nil {
 			c.err = err
 			return
 		}
@@ -105,6 +108,7 @@ func (s *Store) streamRowsOpts(ctx context.Context, next rowIter, o streamOpts, 
 				in         interner
 				doc, frame []byte
 			)
+			pr := newProjector(o.proj)
 			for c := range work {
 				c.events = nil
 				if o.reuse {
@@ -120,7 +124,7 @@ func (s *Store) streamRowsOpts(ctx context.Context, next rowIter, o streamOpts, 
 				if c.events == nil {
 					c.events = make([]timeline.Event, len(c.rows))
 				}
-				decodeChunkRows(c, &in, o.noRelated, &doc, &frame)
+				decodeChunkRows(c, &in, o.noRelated, pr, &doc, &frame)
 				for _, p := range c.blocks {
 					p.unref()
 				}

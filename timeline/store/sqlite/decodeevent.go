@@ -68,8 +68,16 @@ func decodeEventOpts(doc []byte, e *timeline.Event, in *interner, noRelated bool
 // ID back (right after idKey, its last occurrence). Otherwise doc is
 // made as before, in scratch, and decoded.
 func decodeStored(doc []byte, id *[16]byte, e *timeline.Event, in *interner, noRelated bool, scratch *[]byte) error {
+	return decodeStoredProj(doc, id, e, in, noRelated, nil, scratch)
+}
+
+// decodeStoredProj is decodeStored leaving out of a Windows record's two
+// maps the entries pr (nil: none) does not ask for (proj.go). A document
+// the fast decoder does not take is decoded whole, as is one whose
+// projection the decoder cannot vouch for (see winlog).
+func decodeStoredProj(doc []byte, id *[16]byte, e *timeline.Event, in *interner, noRelated bool, pr *projector, scratch *[]byte) error {
 	if modelMatches() {
-		d := decoder{b: doc, in: in, noRelated: noRelated}
+		d := decoder{b: doc, in: in, noRelated: noRelated, proj: pr}
 		d.event(e)
 		at := d.idAt
 		if !d.bad && e.Jejak.ID == "" && at >= len(idKey)-1 && at+1 < len(doc) && doc[at+1] == '"' &&
@@ -196,6 +204,12 @@ type decoder struct {
 	noRelated bool
 	// idAt is where jejak.id's string starts (its quote), 0 before.
 	idAt int
+	// proj (nil: none) says which map entries of a Windows record to
+	// make; head is the record's winlog head once headOK (its winlog
+	// object read whole, before jejak).
+	proj   *projector
+	head   WinlogHead
+	headOK bool
 }
 
 func (d *decoder) fail() {
@@ -692,6 +706,8 @@ func (d *decoder) strMap() map[string]string { return d.strMapHint(-1) }
 const (
 	sizeEventData = iota
 	sizeJejakData
+	sizeEventDataProj
+	sizeJejakDataProj
 	mapSizes
 )
 
@@ -723,6 +739,88 @@ func (d *decoder) strMapHint(slot int) map[string]string {
 			m[k] = d.istr()
 		}
 	}
+}
+
+// strMapKeys is strMapHint keeping only the entries whose key is in
+// keys: the values of the others are checked (skipStr) but not made.
+func (d *decoder) strMapKeys(slot int, keys *Keys) map[string]string {
+	if !d.open() {
+		return nil
+	}
+	hint := d.in != nil
+	var m map[string]string
+	if hint {
+		m = make(map[string]string, d.in.mapSize[slot])
+	} else {
+		m = map[string]string{}
+	}
+	for n := 0; ; {
+		k, raw, ok := d.projKey(&n)
+		if !ok {
+			if hint {
+				d.in.mapSize[slot] = min(len(m), 64)
+			}
+			return m
+		}
+		if raw != nil {
+			if !keys.hasBytes(raw) {
+				if !d.null() {
+					d.skipStr()
+				}
+				continue
+			}
+			k = d.in.get(raw)
+		} else if !keys.Has(k) {
+			if !d.null() {
+				d.skipStr()
+			}
+			continue
+		}
+		if d.null() {
+			m[k] = ""
+		} else {
+			m[k] = d.istr()
+		}
+	}
+}
+
+// projKey is mapKey giving a plain key (printable ASCII, no escape) as
+// its bytes in raw, without making a string of it; any other key is
+// unquoted into k, raw nil.
+func (d *decoder) projKey(n *int) (k string, raw []byte, ok bool) {
+	d.ws()
+	if d.i >= len(d.b) {
+		d.fail()
+		return "", nil, false
+	}
+	if d.b[d.i] == '}' {
+		d.i++
+		return "", nil, false
+	}
+	if *n > 0 {
+		if d.b[d.i] != ',' {
+			d.fail()
+			return "", nil, false
+		}
+		d.i++
+	}
+	*n++
+	d.ws()
+	if d.i < len(d.b) && d.b[d.i] == '"' {
+		j := d.i + 1
+		for j < len(d.b) && strPlain[d.b[j]] {
+			j++
+		}
+		if j < len(d.b) && d.b[j] == '"' {
+			raw = d.b[d.i+1 : j]
+			d.i = j + 1
+			d.colon()
+			return "", raw, !d.bad
+		}
+	}
+	k = d.istr()
+	d.colon()
+	return k, nil, !d.bad
 }
 
 // mapKey is member for a map: the key unquoted (any string is a key), or
@@ -757,6 +855,15 @@ func (d *decoder) colon() {
 		return
 	}
 	d.i++
+}
+
+// projKeys is the projection's keys for a map of a record with head h
+// (known: h is complete), nil for every key.
+func (d *decoder) projKeys(h WinlogHead, known, data bool) *Keys {
+	if d.proj == nil || !known {
+		return nil
+	}
+	return d.proj.keys(h, data)
 }
 
 // end fails unless only whitespace follows the document.
@@ -1476,9 +1583,20 @@ func (d *decoder) winlog() *timeline.Winlog {
 	}
 	w := &timeline.Winlog{}
 	var seen uint32
+	var (
+		projHead  WinlogHead
+		projected bool
+	)
 	for n := 0; ; {
 		key, ok := d.member(&n)
 		if !ok {
+			h := WinlogHead{w.Channel, w.EventID, w.ProviderName}
+			if projected && h != projHead {
+				d.fail() // projected by a head that was not the record's
+			}
+			if !d.bad {
+				d.head, d.headOK = h, true
+			}
 			return w
 		}
 		switch string(key) {
@@ -1504,7 +1622,17 @@ func (d *decoder) winlog() *timeline.Winlog {
 			}
 		case "event_data":
 			if d.once(&seen, 1<<5) && !d.null() {
-				w.EventData = d.strMapHint(sizeEventData)
+				// The head as read so far: appendEvent writes it
+				// before event_data (an empty field not at all). A
+				// document that gives part of it later is left to
+				// encoding/json when the object ends.
+				projHead = WinlogHead{w.Channel, w.EventID, w.ProviderName}
+				if keys := d.projKeys(projHead, true, false); keys != nil {
+					projected = true
+					w.EventData = d.strMapKeys(sizeEventDataProj, keys)
+				} else {
+					w.EventData = d.strMapHint(sizeEventData)
+				}
 			}
 		case "logon":
 			if d.once(&seen, 1<<6) && !d.null() {
@@ -1606,7 +1734,11 @@ func (d *decoder) jejak(j *timeline.Jejak) {
 			}
 		case "data":
 			if d.once(&seen, 1<<3) && !d.null() {
-				j.Data = d.strMapHint(sizeJejakData)
+				if keys := d.projKeys(d.head, d.headOK, true); keys != nil {
+					j.Data = d.strMapKeys(sizeJejakDataProj, keys)
+				} else {
+					j.Data = d.strMapHint(sizeJejakData)
+				}
 			}
 		case "tags":
 			if d.once(&seen, 1<<4) && !d.null() {

@@ -48,6 +48,7 @@ func sameAsUnmarshal(t testing.TB, what string, doc []byte, fast bool) {
 			t.Fatalf("%s: without related, decodeEvent differs from json.Unmarshal\n doc  %q\n got  %#v\n want %#v", what, doc, lean, noRel)
 		}
 	}
+	sameProjected(t, what, doc, &want, werr, fast)
 	var direct timeline.Event
 	ok := decodeFast(doc, &direct, nil)
 	if fast && !ok {
@@ -59,6 +60,74 @@ func sameAsUnmarshal(t testing.TB, what string, doc []byte, fast bool) {
 }
 
 var testInterner interner
+
+// testProj asks for a few keys of each map and every Data_N, and for the
+// whole event_data of event 18456.
+var testProj = Projection{
+	EventData: func(h WinlogHead) *Keys {
+		if h.EventID == 18456 {
+			return nil
+		}
+		return testKeys
+	},
+	WinData: func(WinlogHead) *Keys { return testKeys },
+}
+
+var testKeys = NewKeys([]string{"TargetUserName", "level", "a", "k", "x", "é", "ké"}, []string{"Data_"})
+
+// sameProjected holds the projected decoder (decodeStoredProj's fast
+// path, testProj) to json.Unmarshal's event want: it refuses what
+// json.Unmarshal refuses, and what it takes is want with the entries
+// testProj leaves out left out (jejak.data's only when the document gives
+// winlog first, as appendEvent does: TestSearchProjected checks stored
+// documents get both). With fast, it must take the document.
+func sameProjected(t testing.TB, what string, doc []byte, want *timeline.Event, werr error, fast bool) {
+	t.Helper()
+	var got timeline.Event
+	d := decoder{b: doc, in: &testInterner, proj: newProjector(&testProj)}
+	d.event(&got)
+	if d.bad {
+		if fast {
+			t.Fatalf("%s: the projected decoder gave up on %q", what, doc)
+		}
+		return // decodeStoredProj decodes it whole
+	}
+	if werr != nil {
+		t.Fatalf("%s: the projected decoder took what json.Unmarshal refuses (%v): %q", what, werr, doc)
+	}
+	both, edOnly := projectEvent(*want, true), projectEvent(*want, false)
+	if !reflect.DeepEqual(got, both) && !reflect.DeepEqual(got, edOnly) {
+		t.Fatalf("%s: projected decoding differs from json.Unmarshal's event projected\n doc  %q\n got  %#v\n want %#v", what, doc, got, both)
+	}
+}
+
+// projectEvent is e with the map entries testProj leaves out removed: of
+// event_data, and of jejak.data when data is set.
+func projectEvent(e timeline.Event, data bool) timeline.Event {
+	if e.Winlog == nil {
+		return e
+	}
+	filter := func(m map[string]string, k *Keys) map[string]string {
+		if m == nil || k == nil {
+			return m
+		}
+		out := map[string]string{}
+		for key, v := range m {
+			if k.Has(key) {
+				out[key] = v
+			}
+		}
+		return out
+	}
+	w := *e.Winlog
+	h := WinlogHead{w.Channel, w.EventID, w.ProviderName}
+	w.EventData = filter(w.EventData, testProj.EventData(h))
+	e.Winlog = &w
+	if data {
+		e.Jejak.Data = filter(e.Jejak.Data, testProj.WinData(h))
+	}
+	return e
+}
 
 func encodeEvent(t testing.TB, e *timeline.Event) []byte {
 	t.Helper()
@@ -182,6 +251,18 @@ func TestDecoderJSON(t *testing.T) {
 		{`{"message":"m"}{}`, false},
 		{`{"event":{"category":["a",]}}`, false},
 		{`{"event":{"category":["a" "b"]}}`, false},
+		{`{"winlog":{"channel":"Security","event_id":4624,"provider_name":"p","event_data":{"a":"1","OldSd":"D:(A;;\u0041;;;)","Data_2":"x","b":null,"k\u00e9":"y","\u00e9":"z","x":null}},"jejak":{"data":{"level":"4","thread_id":"9","k":null}}}`, true},
+		{`{"winlog":{"event_id":18456,"provider_name":"MSSQL","event_data":{"a":"1","b":"2"}},"jejak":{"data":{"level":"4","c":"3"}}}`, true},
+		{`{"winlog":{"event_data":{"a":"1","b":"2"},"event_id":18456}}`, false},                      // the head after event_data: whole
+		{`{"winlog":{"event_id":18456,"event_data":{"a":"1","b":"2"},"channel":"Security"}}`, false}, // so is one completed after it
+		{`{"winlog":{"event_id":4624,"event_data":{"a":"1","b":"2"},"channel":"Security"}}`, false},
+		{`{"jejak":{"data":{"level":"4","c":"3"}},"winlog":{"event_id":1}}`, true}, // jejak before winlog: data whole
+		{`{"winlog":{"event_data":{"skipped":"bad \x"}}}`, false},
+		{`{"winlog":{"event_data":{"skipped":1}}}`, false},
+		{`{"winlog":{"event_data":{"skipped" "v"}}}`, false},
+		{`{"winlog":{"event_data":{"skipped":"v",}}}`, false},
+		{"{\"winlog\":{\"event_data\":{\"skipped\":\"ctl \x01\"}}}", false},
+		{"{\"winlog\":{\"event_data\":{\"skipped\":\"bad \xff utf8\",\"a\":\"bad \xfe\"}}}", true},
 		{`{"jejak":{"data":{"k":"v",}}}`, false},
 		{`{"jejak":{"data":{"k" "v"}}}`, false},
 		{`{"jejak":{"data":{"k":1}}}`, false},

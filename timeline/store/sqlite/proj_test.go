@@ -1,0 +1,74 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/jejak-forensics/jejak/timeline"
+)
+
+// TestSearchProjected stores every event the parsers make of the corpus
+// (Windows event logs for the most part) and Windows records of every
+// kind testProj treats apart, and reads them back with Search and with
+// SearchProjected: the same events in the same order, but for exactly the
+// map entries testProj leaves out.
+func TestSearchProjected(t *testing.T) {
+	if !modelMatches() {
+		t.Skip("the model changed: TestEncoderKnowsTheModel says what to do")
+	}
+	evs, _ := corpusEvents(t)
+	base := time.Date(2024, 2, 14, 8, 0, 0, 0, time.UTC)
+	for i := range 300 {
+		e := &timeline.Event{Timestamp: base.Add(time.Duration(i%7) * time.Second), Message: fmt.Sprint("record ", i),
+			Winlog: &timeline.Winlog{Channel: "Security", EventID: []int{4624, 18456, 4907}[i%3], ProviderName: "p",
+				EventData: map[string]string{"TargetUserName": "u", "OldSd": "D:(A;;0x1;;;WD)", "Data_3": "x", "a": ""}},
+			Jejak: timeline.Jejak{Provenance: timeline.Provenance{EvidenceSHA256: "ab", Path: "s.evtx", Parser: "evtx", Record: int64(i)},
+				Data: map[string]string{"level": "4", "thread_id": "9"}}}
+		if i%5 == 0 {
+			e.Winlog.ProviderName = "" // not written: the head is still complete
+		}
+		evs = append(evs, e)
+	}
+	for _, e := range evs {
+		e.Finalize()
+	}
+	ctx := context.Background()
+	s := open(t)
+	if _, err := s.Write(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	var whole []timeline.Event
+	if err := s.Search(ctx, timeline.Query{}, func(e *timeline.Event) error {
+		whole = append(whole, *e)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	n, left := 0, 0
+	err := s.SearchProjected(ctx, timeline.Query{}, &testProj, func(e *timeline.Event) error {
+		if n >= len(whole) {
+			return fmt.Errorf("more events than Search's %d", len(whole))
+		}
+		w := whole[n]
+		w.Related = nil // SearchProjected is SearchTransient
+		want := projectEvent(w, true)
+		if !reflect.DeepEqual(*e, want) {
+			t.Fatalf("event %d (%s) projected:\n got  %#v\n want %#v", n, e.Jejak.ID, e, want)
+		}
+		if w.Winlog != nil {
+			left += len(w.Winlog.EventData) - len(e.Winlog.EventData) + len(w.Jejak.Data) - len(e.Jejak.Data)
+		}
+		n++
+		return nil
+	})
+	if err != nil || n != len(whole) {
+		t.Fatalf("SearchProjected gave %d of %d events, %v", n, len(whole), err)
+	}
+	if left == 0 {
+		t.Fatal("no map entry left out: the test would prove nothing")
+	}
+	t.Logf("%d events, %d map entries left out", n, left)
+}
