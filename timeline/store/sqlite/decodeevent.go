@@ -491,6 +491,19 @@ func (d *decoder) unquoteFrom(start int, intern bool) string {
 func (d *decoder) unquote(s []byte, intern bool) string {
 	b := d.buf[:0]
 	for r := 0; r < len(s); {
+		// A run of plain bytes is copied at once: a byte at a time was
+		// most of unquote on EVTX cases, whose paths and accounts
+		// ("C:\\Windows\\...", "NT AUTHORITY\\SYSTEM") have escapes.
+		if strPlain[s[r]] {
+			p := r + 1
+			for p < len(s) && strPlain[s[p]] {
+				p++
+			}
+			b = append(b, s[r:p]...)
+			if r = p; r >= len(s) {
+				break
+			}
+		}
 		c := s[r]
 		switch {
 		case c == '\\':
@@ -664,35 +677,50 @@ func (d *decoder) skipStrs() {
 	}
 }
 
-// skipStr is str without making the string: a plain string (no escape,
-// valid UTF-8) is only scanned; anything else goes through strAs, which
-// checks its escapes.
+// skipStr is str without making the string: it fails where str fails
+// (a control byte, an escape unquote refuses, no closing quote) and
+// nothing else, without unquoting. Invalid UTF-8 and lone surrogates are
+// not failures: str replaces them. The projection skips most values of
+// a Windows record's maps here.
 func (d *decoder) skipStr() {
 	d.ws()
 	if d.i >= len(d.b) || d.b[d.i] != '"' {
 		d.fail()
 		return
 	}
-	start := d.i + 1
-	ascii := true
-	for j := start; j < len(d.b); j++ {
+	for j := d.i + 1; j < len(d.b); {
 		c := d.b[j]
-		switch {
-		case c == '"':
-			if ascii || utf8.Valid(d.b[start:j]) {
-				d.i = j + 1
+		if c >= 0x20 && c != '"' && c != '\\' {
+			j++
+			continue
+		}
+		switch c {
+		case '"':
+			d.i = j + 1
+			return
+		case '\\':
+			if j+1 >= len(d.b) {
+				d.fail()
 				return
 			}
-			d.strAs(false)
+			switch d.b[j+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				j += 2
+			case 'u':
+				// hex4 needs four hex digits: a closing quote among
+				// them fails it, as unquote fails a string cut short.
+				if hex4(d.b[j:]) < 0 {
+					d.fail()
+					return
+				}
+				j += 6
+			default:
+				d.fail()
+				return
+			}
+		default:
+			d.fail() // a control byte
 			return
-		case c == '\\':
-			d.strAs(false)
-			return
-		case c < 0x20:
-			d.fail()
-			return
-		case c >= utf8.RuneSelf:
-			ascii = false
 		}
 	}
 	d.fail()

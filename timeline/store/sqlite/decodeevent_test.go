@@ -307,7 +307,8 @@ func FuzzDecoder(f *testing.F) {
 		doc, _ := appendEvent(nil, e)
 		f.Add(doc)
 	}
-	for _, s := range []string{`{"message":"\ud83d\ude42\ud83d"}`, `{"process":{"pid":-0}}`, `{"a":1}`, `null`} {
+	for _, s := range []string{`{"message":"\ud83d\ude42\ud83d"}`, `{"process":{"pid":-0}}`, `{"a":1}`, `null`,
+		`{"winlog":{"channel":"Security","event_id":4907,"event_data":{"OldSd":"D:\u0041\\x\"","k":"v","Data_2":"\ud83d"}},"jejak":{"data":{"thread_id":"\/9","level":"4"}}}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, doc []byte) {
