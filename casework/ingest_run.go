@@ -223,6 +223,9 @@ func (c *Case) Ingest(ctx context.Context, o IngestOptions) (_ *IngestResult, re
 		sink = zoneSink{Sink: sink, chk: chk, machine: machine}
 	}
 	sum, runErr := ingest.Run(ctx, cfg, walk, sink)
+	// The SHA-1 and MD5 of items still being registered start now, beside
+	// the index build and the store digest, which leave a core idle.
+	cs.StartPending()
 	// The check before reading leaves a window: evidence written to while
 	// the run read it (a write moves the ctime, whatever is done to the
 	// mtime) fails the run, as its events may hold unregistered bytes.
@@ -296,7 +299,7 @@ func (c *Case) Ingest(ctx context.Context, o IngestOptions) (_ *IngestResult, re
 	// completed now, before the run and its custody entry are recorded:
 	// their evidence_add entries come first in the log, as if added in
 	// full before the run. Their SHA-1 and MD5 were computed beside the
-	// walk and the single-core phases after it.
+	// single-core phases after the walk.
 	if err := cs.Settle(ctx); err != nil && runErr == nil {
 		runErr = err
 	}

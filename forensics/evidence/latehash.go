@@ -10,6 +10,7 @@ import (
 	"hash"
 	"io"
 	"os"
+	"sync"
 )
 
 // lateHashMin is the smallest file whose SHA-1 and MD5 are left to finish
@@ -35,6 +36,20 @@ type lateDigests struct {
 	err    error
 	// inLine: nothing was left to compute when it was made.
 	inLine bool
+	// start lets the second read begin (see begin); once closes it.
+	start chan struct{}
+	once  sync.Once
+}
+
+// begin lets the SHA-1 and MD5 start. They wait for it so that their 2.8
+// CPU-s per 1.5 GB go where a core is idle: analyze starts them when its
+// walk ends, beside the single-core index build and store digest, rather
+// than beside the walk, which keeps both cores busy. Waiting for them
+// begins them too.
+func (l *lateDigests) begin() {
+	if l.start != nil {
+		l.once.Do(func() { close(l.start) })
+	}
 }
 
 // finished are digests with nothing left to compute.
@@ -48,6 +63,7 @@ func finished(d Digests) *lateDigests {
 // ctx's error (the hashers are then stopped). Digests already done are
 // returned whatever ctx says.
 func (l *lateDigests) wait(ctx context.Context) (Digests, error) {
+	l.begin()
 	select {
 	case <-l.done:
 		return l.d, l.err
@@ -71,8 +87,8 @@ func (l *lateDigests) stop() {
 // hashFileLate is hashFile for a large file, returning as soon as its
 // SHA-256 is known. The file is read twice: once for the SHA-256 (read
 // and hashed side by side on two cores, as hashStream does), then, in the
-// background, once for the SHA-1 and MD5 together, which the returned
-// lateDigests give. Both reads are of the one open file, and once the
+// background once begun (lateDigests.begin), once for the SHA-1 and MD5
+// together, which the returned lateDigests give. Both reads are of the one open file, and once the
 // second ends the file is checked again as after the first: same size,
 // mtime and inode change time (which any write moves) and the path still
 // naming it, so the three digests describe one state of the file, as
@@ -142,11 +158,17 @@ func hashFileLate(ctx context.Context, p string, buf []byte, base, total int64, 
 	}
 	d := Digests{Size: n, SHA256: hex.EncodeToString(h256.Sum(nil))}
 	hctx, cancel := context.WithCancel(ctx)
-	l := &lateDigests{cancel: cancel, done: make(chan struct{})}
+	l := &lateDigests{cancel: cancel, done: make(chan struct{}), start: make(chan struct{})}
 	go func() {
 		defer close(l.done)
 		defer cancel()
 		defer f.Close()
+		select {
+		case <-l.start:
+		case <-hctx.Done():
+			l.err = fmt.Errorf("hash %s: %w", p, hctx.Err())
+			return
+		}
 		h1, h5 := sha1.New(), md5.New()
 		// One byte past the size: a file that grew reads longer.
 		m, err := hashWith(hctx, io.NewSectionReader(f, 0, before.Size()+1), make([]byte, hashBufSize), nil, []hash.Hash{h1, h5})

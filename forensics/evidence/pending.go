@@ -17,8 +17,8 @@ import (
 //
 // It exists so that `analyze` can start reading an image as soon as its
 // SHA-256 (the identity in every event's provenance) is known, and have
-// its SHA-1 and MD5 computed beside the walk and the single-core phases
-// after it; Ingest commits a case's pending registrations before it
+// its SHA-1 and MD5 computed in the single-core phases after the walk
+// (StartPending); Ingest commits a case's pending registrations before it
 // records its run.
 type Pending struct {
 	c    *Case
@@ -170,6 +170,16 @@ func (c *Case) dropPending(p *Pending) {
 	c.pmu.Lock()
 	defer c.pmu.Unlock()
 	c.pending = slices.DeleteFunc(c.pending, func(q *Pending) bool { return q == p })
+}
+
+// StartPending lets the SHA-1 and MD5 of every pending registration
+// start: until then they wait, so that a caller can run them where a core
+// is idle (casework.Ingest starts them when its walk ends). Commit starts
+// them too.
+func (c *Case) StartPending() {
+	for _, p := range c.pendingList() {
+		p.late.begin()
+	}
 }
 
 // PendingItems are the items of the registrations begun (BeginEvidence)
