@@ -300,8 +300,12 @@ func (c *Case) Ingest(ctx context.Context, o IngestOptions) (_ *IngestResult, re
 	// their evidence_add entries come first in the log, as if added in
 	// full before the run. Their SHA-1 and MD5 were computed beside the
 	// single-core phases after the walk.
-	if err := cs.Settle(ctx); err != nil && runErr == nil {
-		runErr = err
+	// Interrupted before their SHA-1 and MD5 were done, they are not
+	// registered (as an interrupted 'evidence add'), and this run's
+	// record and custody entry say so beside the interruption: the case
+	// stays incomplete until a run that registers them completes.
+	if err := cs.Settle(ctx); err != nil {
+		runErr = errors.Join(runErr, err)
 	}
 	out := RunSummary{Summary: sum, ZoneCheck: zones}
 	if err := store.EndRun(context.WithoutCancel(ctx), c.now(), RunState(runErr), errString(runErr), out); err != nil && runErr == nil {
