@@ -131,7 +131,7 @@ func (t *timestomp) observe(ev *timeline.Event) {
 	t.sort.add(t.rec, klen)
 }
 
-// judge takes the events of one MFT entry, in the order the hunt read
+// judgeTimes takes the events of one MFT entry, in the order the hunt read
 // them, and fills its times: every $SI event sets the slots it names (the
 // last one read wins), a $FN event a slot only when earlier than what the
 // slot holds.
