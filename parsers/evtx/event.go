@@ -185,6 +185,8 @@ type builder struct {
 	msg   []byte
 	shown [16]field
 	data  []kv // the event's EventData members (see eventData)
+	// blocks are the eventBlocks left of the last slab (see block).
+	blocks []eventBlock
 }
 
 // system holds the children of System an event reads, found in one pass
@@ -250,12 +252,12 @@ func (b *builder) event(r *Record) *timeline.Event {
 	channel := sys.channel.text()
 	computer := sys.computer.text()
 
-	// One allocation for the parts every record has.
-	blk := &eventBlock{}
+	blk := b.block()
 	ev := &blk.ev
 	ev.TimestampDesc = TimestampDesc
 	data := make(map[string]string, 14)
-	if t, ok := parseSystemTime(sys.timeCreated.Attr("SystemTime")); ok {
+	created := sys.timeCreated.Attr("SystemTime")
+	if t, ok := parseSystemTime(created); ok {
 		ev.Timestamp = t
 	} else {
 		ev.Timestamp = r.Written
@@ -263,7 +265,14 @@ func (b *builder) event(r *Record) *timeline.Event {
 	}
 	if !r.Written.IsZero() {
 		var tb [32]byte
-		data["written_time"] = string(appendTime(tb[:0], r.Written, 7))
+		wt := appendTime(tb[:0], r.Written, 7)
+		if string(wt) == created {
+			// Windows writes a record when it creates it: the two times
+			// are one text, and the attribute's string serves for both.
+			data["written_time"] = created
+		} else {
+			data["written_time"] = string(wt)
+		}
 	}
 	for _, f := range [...]struct{ key, val string }{
 		{"level", sys.level.text()},
@@ -330,6 +339,23 @@ type eventBlock struct {
 	ev     timeline.Event
 	winlog timeline.Winlog
 	host   timeline.Host
+}
+
+// blockSlab is how many eventBlocks a builder allocates at once: one
+// allocation instead of one per record (the blocks are 640 bytes, the
+// largest object of an event), and a run of consecutive events, which
+// the store writes and drops together, so a slab seldom outlives its
+// events by much.
+const blockSlab = 32
+
+// block hands out a zeroed eventBlock from the builder's slab.
+func (b *builder) block() *eventBlock {
+	if len(b.blocks) == 0 {
+		b.blocks = make([]eventBlock, blockSlab)
+	}
+	blk := &b.blocks[0]
+	b.blocks = b.blocks[1:]
+	return blk
 }
 
 const maxMessage = 300
