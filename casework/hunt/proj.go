@@ -55,8 +55,10 @@ var wholeEventData = map[int]bool{18453: true, 18454: true, 18455: true, 18456: 
 var useProjection = true
 
 // sourceLiterals returns every string literal of the package's non-test
-// Go files, unquoted.
-var sourceLiterals = sync.OnceValues(func() ([]string, error) {
+// Go files but the Sigma ones, unquoted; read once.
+var sourceLiterals = sync.OnceValues(scanLiterals)
+
+func scanLiterals() ([]string, error) {
 	seen := map[string]bool{}
 	err := fs.WalkDir(sourceFiles, ".", func(name string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || strings.HasSuffix(name, "_test.go") || strings.HasPrefix(name, "sigma") {
@@ -87,7 +89,7 @@ var sourceLiterals = sync.OnceValues(func() ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, err
-})
+}
 
 // projectedSearcher is a transientSearcher that can also leave out the
 // map entries no rule reads (the sqlite store).
