@@ -308,8 +308,7 @@ func (w *worker) item(ctx context.Context, it *evidence.Item, cl elastic.Claim, 
 	if ierr == nil {
 		// Still ours? The lease may have run out unnoticed (a renewal
 		// slower than the lease) and another worker taken the item over:
-		// then that worker records the ingest, not this one. Renewed here,
-		// the lease outlasts the few writes below.
+		// then that worker records the ingest, not this one.
 		next := cl
 		next.LeaseUntil = w.cfg.Clock().UTC().Add(w.cfg.Lease)
 		nv, err := w.cc.UpdateClaim(ctx, next, v)
@@ -321,6 +320,18 @@ func (w *worker) item(ctx context.Context, it *evidence.Item, cl elastic.Claim, 
 		default:
 			cl, v = next, nv
 		}
+	}
+	// The writes that end the item (custody, run, claim) take a refresh, a
+	// search and a few conditional writes, which a loaded cluster can
+	// stretch past the lease: the lease is renewed through them as through
+	// the read. Ended unrenewed, it ran out under load (TestWorkers, 1 run
+	// of 3), another worker took the item over and ingested it again, and
+	// the custody chain recorded the item's ingest two and three times.
+	fctx, fcancel := context.WithCancelCause(ctx)
+	defer fcancel(nil)
+	var fl *lease
+	if ierr == nil || errors.Is(ierr, evidence.ErrChanged) {
+		fl = w.hold(fctx, cl, v, fcancel)
 	}
 	switch {
 	case ierr == nil:
@@ -359,6 +370,7 @@ func (w *worker) item(ctx context.Context, it *evidence.Item, cl elastic.Claim, 
 	if err := w.cc.PutRuns(ctx, []elastic.RunDoc{run}); err != nil {
 		return err
 	}
+	cl, v = fl.end()
 	cl.State, cl.Finished, cl.Events, cl.Error = final, finished, sum.Events, run.Error
 	if _, err := w.cc.UpdateClaim(ctx, cl, v); err != nil && !errors.Is(err, elastic.ErrClaimLost) {
 		return err
