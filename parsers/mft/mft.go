@@ -18,6 +18,17 @@
 // way The Sleuth Kit does (deleted parents followed by sequence number,
 // "$OrphanFiles/..." when the chain is broken).
 //
+// An entry whose attributes overflow into extension records has them
+// named by its $ATTRIBUTE_LIST. A resident list is followed in the $MFT; a
+// non-resident one (ntfs-3g makes it at about 20 hard links) lies in
+// clusters of the volume, and is followed when the $MFT's reader gives the
+// volume (ntfs.VolumeSource, the NTFS walker's). Read alone, the $MFT's
+// extension records name their base: their names are the base entry's
+// events where the scan meets them, each at its own offset in $MFT, and
+// what cannot be put on an event (named streams of a record without a
+// name; the paths under a folder whose names all moved out) is a warning
+// naming the entry.
+//
 // Memory does not grow with the MFT: records are read in batches, paths
 // resolved through ntfs.Table's bounded parent cache, and the events are
 // built on every core in batches of 64 entries, a few batches at a time,
@@ -98,6 +109,12 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 		return errors.New("mft: size unknown")
 	}
 	t := ntfs.NewTable(src.ReaderAt, size, rs)
+	if vol, cluster, ok := ntfs.VolumeOf(src.ReaderAt); ok {
+		// The $MFT of a volume the walker reads: a non-resident
+		// $ATTRIBUTE_LIST is followed there. A $MFT alone puts the
+		// extension records it names on their base entry where they lie.
+		t.SetVolume(vol, cluster)
+	}
 	src = src.As(Name)
 	warn := func(entry uint64, off int64, err error) {
 		// The MFT entry number is the record: it is what fls and
@@ -118,6 +135,29 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 	// Events are built on every core and emitted in entry order on the
 	// caller's goroutine (parallel.go).
 	return scanTimeline(ctx, t, emit, warn)
+}
+
+// unlisted is the warning for an extension record that the scan delivers
+// on its own, as its base entry's (ntfs.Record.Extension: the base's
+// $ATTRIBUTE_LIST lies outside the $MFT, or is damaged), and that holds
+// named streams but neither a name nor times: no event of the entry can
+// list them in its ads. Its names, when it has any, are events of the
+// entry like the base record's own.
+func unlisted(r *ntfs.Record) error {
+	if r.Extension == 0 || len(r.Names) > 0 || r.SI != nil {
+		return nil
+	}
+	var names []string
+	for _, s := range r.Streams {
+		if s.Ext != 0 && s.Type == ntfs.AttrData && s.Name != "" {
+			names = append(names, s.Name)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	return fmt.Errorf("extension record %d of MFT entry %d holds %d named streams (%s) not listed in the entry's ads: its $ATTRIBUTE_LIST is out of the $MFT, in clusters of the volume",
+		r.Extension, r.Entry, len(names), strings.Join(names, ","))
 }
 
 type resolved struct {
@@ -224,7 +264,7 @@ var (
 //   - every string the entry's events hold that is not already a string
 //     (numbers, inode, parent references, the messages) is written into
 //     one buffer, made one string and sliced: one allocation.
-func events(r *ntfs.Record, off int64, paths []resolved, scratch *[]byte, out []*timeline.Event) []*timeline.Event {
+func events(r *ntfs.Record, off int64, rs int, paths []resolved, scratch *[]byte, out []*timeline.Event) []*timeline.Event {
 	nattr := len(r.Names)
 	if r.SI != nil {
 		nattr++
@@ -259,6 +299,7 @@ func events(r *ntfs.Record, off int64, paths []resolved, scratch *[]byte, out []
 	type attribute struct {
 		name   string
 		off    int
+		ext    uint64     // the extension record holding it, 0: the base's
 		all    *ntfs.MACB // its four times
 		path   string
 		orphan bool
@@ -275,11 +316,11 @@ func events(r *ntfs.Record, off int64, paths []resolved, scratch *[]byte, out []
 	attrs := attrsBuf[:0]
 	if r.SI != nil {
 		si := paths[len(r.Names)]
-		attrs = append(attrs, attribute{name: AttrSI, off: r.SI.Offset, all: &r.SI.Times, path: si.path, orphan: si.orphan})
+		attrs = append(attrs, attribute{name: AttrSI, off: r.SI.Offset, ext: r.SI.Ext, all: &r.SI.Times, path: si.path, orphan: si.orphan})
 	}
 	for i := range r.Names {
 		fn := &r.Names[i]
-		attrs = append(attrs, attribute{name: AttrFN, off: fn.Offset, all: &fn.Times, path: paths[i].path, orphan: paths[i].orphan, fn: fn})
+		attrs = append(attrs, attribute{name: AttrFN, off: fn.Offset, ext: fn.Ext, all: &fn.Times, path: paths[i].path, orphan: paths[i].orphan, fn: fn})
 	}
 	nev := 0
 	for i := range attrs {
@@ -391,8 +432,12 @@ func events(r *ntfs.Record, off int64, paths []resolved, scratch *[]byte, out []
 			ev.Message = msgs[i*a.msgLen : (i+1)*a.msgLen]
 			// The attribute's own offset: an entry's SI and FN events may
 			// share timestamp_desc, and the event ID must still tell them
-			// apart.
+			// apart. An attribute of an extension record (a hard link's
+			// name past the base record) is at its offset in that record.
 			ev.Jejak.Provenance.Offset = off + int64(a.off)
+			if a.ext != 0 {
+				ev.Jejak.Provenance.Offset = int64(a.ext)*int64(rs) + int64(a.off)
+			}
 			ev.Jejak.Provenance.Record = int64(r.Entry)
 			out = append(out, ev)
 		}

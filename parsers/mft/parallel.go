@@ -70,8 +70,11 @@ func scanTimeline(ctx context.Context, t *ntfs.Table, emit func(*timeline.Event)
 			text  []byte
 		)
 		return t.Scan(ctx, func(r *ntfs.Record, off int64) error {
+			if err := unlisted(r); err != nil {
+				warn(r.Entry, int64(r.Extension)*int64(t.RecordSize()), err)
+			}
 			names = paths(t, r, names[:0])
-			buf = events(r, off, names, &text, buf[:0])
+			buf = events(r, off, t.RecordSize(), names, &text, buf[:0])
 			for i, ev := range buf {
 				buf[i] = nil // the caller owns the event now
 				if err := emit(ev); err != nil {
@@ -122,8 +125,11 @@ func scanParallel(ctx context.Context, t *ntfs.Table, n int, emit func(*timeline
 			for c := uint64(w); c < chunks; c += uint64(n) {
 				b := &batch{events: make([]*timeline.Event, 0, 8*chunkEntries)}
 				b.err = tw.ScanRange(ctx, c*chunkEntries, (c+1)*chunkEntries, func(r *ntfs.Record, off int64) error {
+					if err := unlisted(r); err != nil {
+						b.warns = append(b.warns, warning{before: len(b.events), entry: r.Entry, off: int64(r.Extension) * int64(tw.RecordSize()), err: err})
+					}
 					names = paths(tw, r, names[:0])
-					b.events = events(r, off, names, &text, b.events)
+					b.events = events(r, off, tw.RecordSize(), names, &text, b.events)
 					return nil
 				}, func(entry uint64, off int64, err error) {
 					b.warns = append(b.warns, warning{before: len(b.events), entry: entry, off: off, err: err})

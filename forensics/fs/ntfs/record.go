@@ -77,6 +77,10 @@ type StdInfo struct {
 	Times  MACB
 	Flags  uint32
 	Offset int // of the attribute in the record
+	// Ext is the extension record the attribute was read from (through
+	// the entry's $ATTRIBUTE_LIST), 0 when it is in the base record:
+	// Offset is within that record.
+	Ext uint64
 }
 
 // FileName is one $FILE_NAME attribute.
@@ -89,7 +93,8 @@ type FileName struct {
 	Flags       uint32
 	Space       uint8 // 0 POSIX, 1 Win32, 2 DOS, 3 Win32&DOS
 	Name        string
-	Offset      int // of the attribute in the record
+	Offset      int    // of the attribute in the record
+	Ext         uint64 // extension record holding it, 0: the base (StdInfo.Ext)
 }
 
 // IsDOS says the name is only the 8.3 alias of another name.
@@ -119,6 +124,7 @@ type Stream struct {
 	Resident bool
 	StartVCN uint64
 	Offset   int
+	Ext      uint64 // extension record holding it, 0: the base (StdInfo.Ext)
 	// Content is a resident $DATA stream's bytes: a slice of the buffer
 	// the record was decoded from (valid as long as that buffer is: for
 	// Table.Scan, during the callback), so the walker can serve a small
@@ -145,13 +151,29 @@ type Record struct {
 	Flags     uint16
 	LSN       uint64
 	BaseEntry uint64 // non-zero for an extension record
+	BaseSeq   uint16 // the sequence number of its base reference
 	SI        *StdInfo
 	Names     []FileName
 	Streams   []Stream
 	List      []ListEntry
-	// ListNonResident says the attribute list lives outside the record;
-	// with only a $MFT at hand it cannot be followed.
+	// ListNonResident says the attribute list lives outside the record,
+	// in clusters of the volume that ListRuns (its mapping pairs, a copy)
+	// name and ListSize bytes long; ListOffset is the attribute's offset
+	// in the record. Table reads it when it has the volume (SetVolume);
+	// with only a $MFT at hand it cannot be followed, and the extension
+	// records are attributed to this entry where the scan meets them.
 	ListNonResident bool
+	ListRuns        []byte
+	ListSize        int64
+	ListOffset      int
+	// Extension is non-zero when Table.Scan delivers the attributes of
+	// extension record Extension as this entry's (Entry is its base)
+	// because the base's $ATTRIBUTE_LIST could not be read or does not
+	// name it: they would otherwise be lost.
+	Extension uint64
+	// listErr is a damaged resident $ATTRIBUTE_LIST: reported once the
+	// other attributes are decoded.
+	listErr error
 }
 
 // InUse says the entry is allocated (not deleted).
@@ -235,6 +257,7 @@ func ParseRecord(buf []byte, entry uint64) (*Record, error) {
 		Links:     le.Uint16(buf[18:]),
 		Flags:     le.Uint16(buf[22:]),
 		BaseEntry: le.Uint64(buf[32:]) & 0xFFFFFFFFFFFF,
+		BaseSeq:   le.Uint16(buf[38:]),
 	}
 	used := int(le.Uint32(buf[24:]))
 	if used > len(buf) || used < 48 {
@@ -244,7 +267,7 @@ func ParseRecord(buf []byte, entry uint64) (*Record, error) {
 	for n := 0; off+16 <= used && n < 512; n++ {
 		typ := le.Uint32(buf[off:])
 		if typ == attrEnd {
-			return r, nil
+			return r, r.listErr
 		}
 		alen := int(le.Uint32(buf[off+4:]))
 		if alen < 16 || off+alen > used || alen%8 != 0 {
@@ -255,7 +278,7 @@ func ParseRecord(buf []byte, entry uint64) (*Record, error) {
 		}
 		off += alen
 	}
-	return r, nil
+	return r, r.listErr
 }
 
 // fixup undoes the update sequence: the last two bytes of every 512-byte
@@ -353,29 +376,47 @@ func (r *Record) attribute(a []byte, off int) error {
 		}
 		r.Streams = append(r.Streams, s)
 	case AttrAttributeList:
+		r.ListOffset = off
 		if nonResident {
+			ro := int(le.Uint16(a[32:]))
+			if ro < 64 || ro > len(a) {
+				return fmt.Errorf("%w: non-resident $ATTRIBUTE_LIST at %d: mapping pairs at %d", ErrBadRecord, off, ro)
+			}
 			r.ListNonResident = true
+			r.ListRuns = append([]byte(nil), a[ro:]...)
+			r.ListSize = int64(le.Uint64(a[48:]))
 			return nil
 		}
-		r.List = parseList(content)
+		var err error
+		if r.List, err = ParseList(content); err != nil && r.listErr == nil {
+			r.listErr = fmt.Errorf("%w: $ATTRIBUTE_LIST at %d: %v", ErrBadRecord, off, err)
+		}
 	}
 	return nil
 }
 
-func parseList(b []byte) []ListEntry {
+// ParseList decodes the rows of an $ATTRIBUTE_LIST's content. A row whose
+// length runs past the content or is shorter than a row ends the decoding
+// with an error; the rows before it are returned.
+func ParseList(b []byte) ([]ListEntry, error) {
 	le := binary.LittleEndian
 	var out []ListEntry
-	for len(b) >= 26 {
+	at := 0
+	for len(b) > 0 {
+		if len(b) < 26 {
+			return out, fmt.Errorf("row at %d: %d bytes left, a row is at least 26", at, len(b))
+		}
 		n := int(le.Uint16(b[4:]))
 		if n < 26 || n > len(b) {
-			break
+			return out, fmt.Errorf("row at %d has length %d (%d bytes left)", at, n, len(b))
 		}
 		ref := le.Uint64(b[16:])
 		out = append(out, ListEntry{Type: le.Uint32(b), StartVCN: le.Uint64(b[8:]),
 			Entry: ref & 0xFFFFFFFFFFFF, Seq: uint16(ref >> 48), ID: le.Uint16(b[24:])})
 		b = b[n:]
+		at += n
 	}
-	return out
+	return out, nil
 }
 
 func attrName(a []byte) (string, error) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -29,6 +30,10 @@ type Table struct {
 	// mft parser scans an $MFT in thousands of ranges, and a fresh 64 KiB
 	// buffer each (a large allocation, zeroed) was a tenth of its CPU.
 	scan []byte
+	// vol and cluster give the volume's clusters, where a non-resident
+	// $ATTRIBUTE_LIST lives (SetVolume); nil for a $MFT read alone.
+	vol     io.ReaderAt
+	cluster int64
 }
 
 // parentCache is the number of directory entries a Table keeps for path
@@ -45,7 +50,52 @@ func NewTable(r io.ReaderAt, size int64, recordSize int) *Table {
 // a Table is used by one goroutine at a time, its clones by others (reads
 // go to the same io.ReaderAt, whose contract allows parallel ReadAt calls).
 func (t *Table) Clone() *Table {
-	return NewTable(t.r, t.size, t.recSize)
+	c := NewTable(t.r, t.size, t.recSize)
+	c.vol, c.cluster = t.vol, t.cluster
+	return c
+}
+
+// SetVolume gives the table the volume its $MFT belongs to (clusters of
+// cluster bytes from offset 0), so that an entry whose $ATTRIBUTE_LIST is
+// non-resident (ntfs-3g moves it out of the record at about 20 hard links;
+// many named streams or extents do the same) has it read and followed to
+// every extension record. Without it those extension records are
+// delivered where the scan meets them, as their base entry's (Scan).
+func (t *Table) SetVolume(vol io.ReaderAt, cluster int64) {
+	if cluster > 0 {
+		t.vol, t.cluster = vol, cluster
+	}
+}
+
+// errNoVolume: the table reads a $MFT alone.
+var errNoVolume = errors.New("non-resident $ATTRIBUTE_LIST and no volume to read it from")
+
+// list returns r's $ATTRIBUTE_LIST rows: the resident ones decoded with
+// the record, or the non-resident list read from the volume. An error
+// comes with the rows decoded before the damage.
+func (t *Table) list(r *Record) ([]ListEntry, error) {
+	if !r.ListNonResident {
+		return r.List, nil // a damaged resident list is the record's error
+	}
+	if t.vol == nil {
+		return nil, errNoVolume
+	}
+	if r.ListSize <= 0 || r.ListSize > maxListSize {
+		return nil, fmt.Errorf("non-resident $ATTRIBUTE_LIST of %d bytes", r.ListSize)
+	}
+	runs, err := DecodeRuns(r.ListRuns)
+	if err != nil {
+		return nil, fmt.Errorf("$ATTRIBUTE_LIST run list: %w", err)
+	}
+	b, err := readRuns(t.vol, t.cluster, runs, r.ListSize)
+	if err != nil {
+		return nil, fmt.Errorf("read $ATTRIBUTE_LIST: %w", err)
+	}
+	l, err := ParseList(b)
+	if err != nil {
+		return l, fmt.Errorf("$ATTRIBUTE_LIST: %w", err)
+	}
+	return l, nil
 }
 
 // RecordSize is the size of one record.
@@ -151,9 +201,16 @@ func (t *Table) ScanRange(ctx context.Context, start, end uint64, fn func(r *Rec
 				}
 			}
 			if rec.BaseEntry != 0 {
-				continue
+				// Merged into its base, unless the base's list could not
+				// be read or does not name it: then delivered here, as
+				// the base's.
+				if rec = t.extension(rec); rec == nil {
+					continue
+				}
+				roff = int64(rec.Entry) * int64(t.recSize)
+			} else {
+				t.merge(rec, roff, bad)
 			}
-			t.merge(rec)
 			if err := fn(rec, roff); err != nil {
 				return err
 			}
@@ -163,28 +220,98 @@ func (t *Table) ScanRange(ctx context.Context, start, end uint64, fn func(r *Rec
 }
 
 // merge adds the attributes that an $ATTRIBUTE_LIST places in extension
-// records (names of heavily hard-linked files, extents of fragmented ones).
-func (t *Table) merge(r *Record) {
+// records (names of heavily hard-linked files, named streams, extents of
+// fragmented files). A list that cannot be read, or names a record that is
+// no extension of r, is reported with bad (entry, offset of the list in
+// $MFT); the extension records it does not bring in are delivered by the
+// scan on their own (extension).
+func (t *Table) merge(r *Record, off int64, bad func(entry uint64, off int64, err error)) {
+	if r.List == nil && !r.ListNonResident {
+		return
+	}
+	list, err := t.list(r)
+	switch {
+	case errors.Is(err, errNoVolume):
+		if len(r.Names) == 0 {
+			// Its extension records' names are delivered as they come
+			// (extension), but the paths through this entry, and of its
+			// $STANDARD_INFORMATION, have no name to go by.
+			bad(r.Entry, off+int64(r.ListOffset), errors.New("its names are in extension records that its non-resident $ATTRIBUTE_LIST names, out of the $MFT in clusters of the volume: paths through it start at "+OrphanDir))
+		}
+	case err != nil:
+		bad(r.Entry, off+int64(r.ListOffset), fmt.Errorf("%w: %v (its extension records are attributed to it where they lie)", ErrBadRecord, err))
+	}
 	seen := map[uint64]bool{r.Entry: true}
-	for _, le := range r.List {
+	for _, le := range list {
 		if seen[le.Entry] {
 			continue
 		}
 		seen[le.Entry] = true
 		ext, err := t.Read(le.Entry)
 		if err != nil || ext.BaseEntry != r.Entry {
+			if err == nil {
+				err = fmt.Errorf("its base is entry %d", ext.BaseEntry)
+			}
+			bad(r.Entry, off+int64(r.ListOffset), fmt.Errorf("%w: $ATTRIBUTE_LIST names extension record %d: %v", ErrBadRecord, le.Entry, err))
 			continue
 		}
-		r.Names = append(r.Names, ext.Names...)
-		for _, s := range ext.Streams {
-			if s.StartVCN == 0 {
-				r.Streams = append(r.Streams, s)
-			}
-		}
-		if r.SI == nil {
-			r.SI = ext.SI
+		r.adopt(ext)
+	}
+}
+
+// adopt adds the attributes of extension record ext to r.
+func (r *Record) adopt(ext *Record) {
+	for _, fn := range ext.Names {
+		fn.Ext = ext.Entry
+		r.Names = append(r.Names, fn)
+	}
+	for _, s := range ext.Streams {
+		if s.StartVCN == 0 {
+			s.Ext = ext.Entry
+			r.Streams = append(r.Streams, s)
 		}
 	}
+	if r.SI == nil && ext.SI != nil {
+		si := *ext.SI
+		si.Ext = ext.Entry
+		r.SI = &si
+	}
+}
+
+// extension decides what becomes of extension record ext met by a scan:
+// nil when its base's $ATTRIBUTE_LIST names it (merge brought its
+// attributes into the base), else a record of its base entry holding its
+// attributes (Extension set): the list is non-resident with no volume to
+// read it from (a $MFT alone), or damaged, or the base is gone. Its names
+// and streams are then on the base's entry all the same, where it lies.
+func (t *Table) extension(ext *Record) *Record {
+	base, err := t.Read(ext.BaseEntry)
+	// The base is the entry the reference names: same sequence number, or
+	// one higher once the file was deleted (as a parent is matched).
+	ours := err == nil && base.BaseEntry == 0 && (base.Seq == ext.BaseSeq || !base.InUse() && base.Seq == ext.BaseSeq+1)
+	if ours {
+		if list, _ := t.list(base); slices.ContainsFunc(list, func(le ListEntry) bool { return le.Entry == ext.Entry }) {
+			return nil
+		}
+	}
+	p := &Record{Entry: ext.BaseEntry, Seq: ext.BaseSeq, Flags: ext.Flags &^ FlagDirectory, LSN: ext.LSN, Extension: ext.Entry}
+	if ours {
+		// What the base says of itself: allocation, folder, links, and
+		// its own streams (a hard link's content is the base's $DATA).
+		// An extension record freed while its base lives holds names
+		// that are gone: deleted ones.
+		p.Seq, p.Flags, p.Links, p.LSN = base.Seq, base.Flags, base.Links, base.LSN
+		if !ext.InUse() {
+			p.Flags &^= FlagInUse
+		}
+		for _, s := range base.Streams {
+			if s.StartVCN == 0 {
+				p.Streams = append(p.Streams, s)
+			}
+		}
+	}
+	p.adopt(ext)
+	return p
 }
 
 // Path returns the full path of r under name fn (nil: its long name),
@@ -261,6 +388,12 @@ func (t *Table) node(entry uint64) *node {
 	if err != nil && r == nil {
 		t.cache.put(entry, nil)
 		return nil
+	}
+	if r.BaseEntry == 0 && r.LongName() == nil {
+		// A folder whose names went to extension records (a large,
+		// fragmented index pushes them out); the scan reports a list
+		// that cannot be read.
+		t.merge(r, 0, func(uint64, int64, error) {})
 	}
 	n := &node{seq: r.Seq, inUse: r.InUse()}
 	if fn := r.LongName(); fn != nil {

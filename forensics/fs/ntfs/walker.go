@@ -95,6 +95,9 @@ func (w *Walker) Walk(ctx context.Context, fn jfs.WalkFunc, report func(*jfs.Pro
 	}
 	x := jfs.NewExpander(ctx, w.opts, fn, report)
 	t := NewTable(w.mft, w.size, w.rsize)
+	// A non-resident $ATTRIBUTE_LIST is read from the volume's clusters:
+	// every hard link, named stream and extent it points to is the entry's.
+	t.SetVolume(w.vol.DiskReader, w.vol.ClusterSize)
 	mftChain := append(slices.Clone(w.chain), Kind+":$MFT")
 	bad := func(entry uint64, off int64, err error) {
 		report(&jfs.Problem{Chain: slices.Clone(mftChain), Path: "$MFT", Offset: off,
@@ -153,6 +156,17 @@ func (w *Walker) entry(r *Record, s Stream, p string) *jfs.Entry {
 	chain := append(slices.Clone(w.chain), Kind+":"+p)
 	entry, name, size := int64(r.Entry), s.Name, s.Size
 	open := func() (io.ReaderAt, error) { return w.stream(entry, name, size) }
+	if entry == 0 && name == "" {
+		// The $MFT itself: its reader gives the mft parser the volume
+		// (VolumeSource), where non-resident attribute lists lie.
+		open = func() (io.ReaderAt, error) {
+			ra, err := w.stream(entry, name, size)
+			if err != nil {
+				return nil, err
+			}
+			return &mftStream{ReaderAt: ra, vol: w.vol.DiskReader, cluster: w.vol.ClusterSize}, nil
+		}
+	}
 	if s.Resident && s.Content != nil {
 		// A resident stream's bytes are in the record the scan has just
 		// read: served from a copy of them, with no second read of the
@@ -198,6 +212,40 @@ func (w *Walker) stream(entry int64, name string, size int64) (ra io.ReaderAt, e
 	}
 	return &safeReader{r: io.NewSectionReader(rr, 0, size), entry: entry}, nil
 }
+
+// VolumeSource is implemented by the reader of a $MFT that the walker
+// delivers: the volume it belongs to, whose clusters hold what a record
+// points to (Table.SetVolume). Readers that wrap another one may give it
+// with an Unwrap() io.ReaderAt method (VolumeOf).
+type VolumeSource interface {
+	NTFSVolume() (vol io.ReaderAt, clusterSize int64)
+}
+
+// VolumeOf returns the volume behind ra, a $MFT's reader, when ra or a
+// reader it wraps (Unwrap() io.ReaderAt) is a VolumeSource.
+func VolumeOf(ra io.ReaderAt) (vol io.ReaderAt, clusterSize int64, ok bool) {
+	for range 8 {
+		if v, is := ra.(VolumeSource); is {
+			vol, clusterSize = v.NTFSVolume()
+			return vol, clusterSize, vol != nil && clusterSize > 0
+		}
+		u, is := ra.(interface{ Unwrap() io.ReaderAt })
+		if !is {
+			break
+		}
+		ra = u.Unwrap()
+	}
+	return nil, 0, false
+}
+
+// mftStream is the $MFT's reader, with its volume.
+type mftStream struct {
+	io.ReaderAt
+	vol     io.ReaderAt
+	cluster int64
+}
+
+func (m *mftStream) NTFSVolume() (io.ReaderAt, int64) { return m.vol, m.cluster }
 
 // safeReader turns a panic deep in go-ntfs's run decoding into an error.
 type safeReader struct {

@@ -5,9 +5,14 @@ package ntfstest
 
 import (
 	"bufio"
+	"bytes"
+	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/jejak-forensics/jejak/forensics/volume"
@@ -86,4 +91,92 @@ func ParseBody(t testing.TB, s string) []BodyLine {
 		lines = append(lines, l)
 	}
 	return lines
+}
+
+// AttrListVolume formats a volume with mkntfs and fills it through ntfs-3g
+// (FUSE) with entries whose attributes overflow their MFT record into
+// extension records through a non-resident $ATTRIBUTE_LIST: "links/target"
+// with 150 hard links beside it (ntfs-3g moves the list out of the record
+// at about 20), "streams.txt" with 200 named streams, and "frag.bin", a
+// file written into the holes of a volume of freed small files, so that
+// its run list fills extension records. It returns the image and the
+// entry of each of the three (by name). The test skips when FUSE is not
+// allowed.
+func AttrListVolume(t testing.TB) (img string, entries map[string]uint64) {
+	t.Helper()
+	oracle.Tool(t, "mkntfs", "ntfs-3g")
+	oracle.Tool(t, "ntfs-3g", "ntfs-3g")
+	dir := t.TempDir()
+	img = filepath.Join(dir, "attrlist.img")
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.WriteFile(img, nil, 0o644))
+	must(os.Truncate(img, 32<<20))
+	if out, err := exec.Command("mkntfs", "-F", "-Q", "-q", "-c", "4096", img).CombinedOutput(); err != nil {
+		t.Fatalf("mkntfs: %v\n%s", err, out)
+	}
+	mnt := filepath.Join(dir, "mnt")
+	must(os.Mkdir(mnt, 0o755))
+	if out, err := exec.Command("ntfs-3g", "-o", "streams_interface=xattr", img, mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount with ntfs-3g (FUSE needed): %v %s", err, out)
+	}
+	mounted := true
+	umount := func() {
+		if mounted {
+			if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
+				t.Errorf("umount: %v %s", err, out)
+			}
+			mounted = false
+		}
+	}
+	t.Cleanup(umount)
+	must(os.Mkdir(filepath.Join(mnt, "links"), 0o755))
+	target := filepath.Join(mnt, "links", "target")
+	must(os.WriteFile(target, []byte("linked content\n"), 0o644))
+	for i := range 150 {
+		must(os.Link(target, filepath.Join(mnt, "links", fmt.Sprintf("link-%03d", i))))
+	}
+	streams := filepath.Join(mnt, "streams.txt")
+	must(os.WriteFile(streams, []byte("main stream\n"), 0o644))
+	for i := range 200 {
+		must(syscall.Setxattr(streams, fmt.Sprintf("user.stream-%03d", i), []byte(fmt.Sprintf("content of stream %d\n", i)), 0))
+	}
+	// Fragmentation: 4 KiB files fill the volume's free space, every other
+	// one is removed, and frag.bin fills the holes.
+	must(os.Mkdir(filepath.Join(mnt, "fill"), 0o755))
+	var fill []string
+	block := bytes.Repeat([]byte{'f'}, 4096)
+	for i := 0; ; i++ {
+		p := filepath.Join(mnt, "fill", fmt.Sprintf("f%05d", i))
+		if err := os.WriteFile(p, block, 0o644); err != nil || i >= 20000 {
+			os.Remove(p)
+			break
+		}
+		fill = append(fill, p)
+	}
+	for i := 0; i < len(fill); i += 2 {
+		must(os.Remove(fill[i]))
+	}
+	frag := make([]byte, 4096*(len(fill)/2-16))
+	for i := range frag {
+		frag[i] = byte(i*7 + i/4096)
+	}
+	must(os.WriteFile(filepath.Join(mnt, "frag.bin"), frag, 0o644))
+	entries = map[string]uint64{}
+	for _, name := range []string{"links/target", "streams.txt", "frag.bin"} {
+		st, err := os.Stat(filepath.Join(mnt, name))
+		must(err)
+		entries[name] = st.Sys().(*syscall.Stat_t).Ino
+	}
+	umount()
+	if keep := os.Getenv("NTFSTEST_KEEP"); keep != "" {
+		b, err := os.ReadFile(img)
+		must(err)
+		must(os.WriteFile(keep, b, 0o644))
+	}
+	return img, entries
 }
