@@ -15,51 +15,66 @@ import (
 // 200 MB syslog (2M rows) that was 0.39 CPU-s spent in the walk, against
 // 0.52-0.67 CPU-s sorting the finished table, run alone after it.
 //
-// A row that goes back in time is a random insert into a B-tree larger
-// than the bulk run's page cache. A few are cheap: a log's own file times
-// (filestat events) come after its lines and before its last one. Many
-// are not, so once more than lateRows plus one in lateShare of the rows
-// came late, the index is dropped and FinishWrites builds it as before:
-// an NTFS volume's events, or several files' (interleaved by the
-// parallel walk), drop it within their first chunks.
+// A row earlier than the one before it is an insert into the middle of
+// the index: a descent from the root, to a leaf the cache may not hold.
+// The rows after it, if in order again, follow it there on hot pages, but
+// leave the pages they split half full. So two things are counted: how
+// often the time goes back (back), and how many rows went into the middle
+// (late: before the latest time written). A log's own file times
+// (filestat events) come after its lines, a few steps back; a syslog read
+// in a year without Feb 29 has its Mar 1 lines a day before its "Feb 29"
+// ones (1 GB syslog: one step back, 86,400 rows late of 10.2M). Once the
+// time went back more than backSteps times plus once in backShare rows,
+// or more than lateRows plus one in lateShare rows came late, the index
+// is dropped and FinishWrites builds it as before: an NTFS volume's
+// events, in MFT order with scattered times, drop it within their first
+// two chunks; files interleaved by the walk, within their first few
+// hundred thousand rows.
 //
 // Whether the index is kept or not, it says the same once the run ends:
 // SQLite maintains an index that exists, and a missing one is built.
 type liveTS struct {
 	on bool
-	// last is the greatest (far, ts) written so far in the run.
-	last    int64
-	lastFar bool
-	// rows counts the rows written, late those before last.
-	rows, late int64
+	// prev is the (far, ts) of the last row written, last the greatest.
+	prev, last       int64
+	prevFar, lastFar bool
+	// rows counts the rows written, back those earlier than the row
+	// before them, late those earlier than last.
+	rows, back, late int64
 }
 
-// How many rows may come late before events_ts is dropped: lateRows and
-// one in lateShare of the rows written.
+// How often the time may go back, and how many rows may come late,
+// before events_ts is dropped.
 const (
-	lateRows  = 1024
-	lateShare = 64
+	backSteps = 1024
+	backShare = 64
+	lateRows  = 65536
+	lateShare = 8
 )
 
 // start begins a bulk run with events_ts kept.
 func (l *liveTS) start() { *l = liveTS{on: true} }
 
 // keep counts rows, the next ones written, and reports whether events_ts
-// is still worth keeping up to date.
+// is still worth keeping up to date. farTS is after every integer ts.
 func (l *liveTS) keep(rows []row) bool {
 	for i := range rows {
 		r := &rows[i]
+		if !r.far && (l.prevFar || r.ts < l.prev) {
+			l.back++
+		}
 		switch {
 		case r.far:
-			l.lastFar = true // farTS is after every integer ts
+			l.lastFar = true
 		case l.lastFar || r.ts < l.last:
 			l.late++
 		default:
 			l.last = r.ts
 		}
+		l.prev, l.prevFar = r.ts, r.far
 	}
 	l.rows += int64(len(rows))
-	return l.late <= lateRows+l.rows/lateShare
+	return l.back <= backSteps+l.rows/backShare && l.late <= lateRows+l.rows/lateShare
 }
 
 // dropLiveTS drops events_ts in the write transaction on conn, for

@@ -31,19 +31,38 @@ func TestLiveTS(t *testing.T) {
 		}
 		return rows
 	}
+	descending := func(from, n int64) []row {
+		rows := make([]row, n)
+		for i := range rows {
+			rows[i].ts = from - int64(i)
+		}
+		return rows
+	}
+	// saw alternates a high and a low time: a step back every other row.
+	saw := func(n int64) []row {
+		rows := make([]row, n)
+		for i := range rows {
+			rows[i].ts = int64(i % 2)
+		}
+		return rows
+	}
 	for _, tc := range []struct {
-		name   string
-		writes [][]row
-		want   bool
-		late   int64
+		name       string
+		writes     [][]row
+		want       bool
+		back, late int64
 	}{
-		{"in order", [][]row{at(1, 2, 2, 3), at(3, 4)}, true, 0},
-		{"far after every time", [][]row{at(5, -1, -1)}, true, 0},
-		{"a time after far is late", [][]row{at(5, -1, 6)}, true, 1},
-		{"late within the allowance", [][]row{ascending(100, 2000), at(make([]int64, lateRows)...)}, true, lateRows},
-		// 1090 late of 3090 rows: past 1024 + 3090/64 = 1072
-		{"late past the allowance", [][]row{ascending(100, 2000), at(make([]int64, 1090)...)}, false, 1090},
-		{"late rows do not move the end", [][]row{at(10, 1, 2, 3, 11)}, true, 3},
+		{"in order", [][]row{at(1, 2, 2, 3), at(3, 4)}, true, 0, 0},
+		{"far after every time", [][]row{at(5, -1, -1)}, true, 0, 0},
+		{"a time after far goes back", [][]row{at(5, -1, 6, 7)}, true, 1, 2},
+		{"back in order again", [][]row{at(10, 1, 2, 3, 11)}, true, 1, 3},
+		// 1099 steps back in 2200 rows: past 1024 + 2200/64 = 1058
+		{"steps back past the allowance", [][]row{saw(2200)}, false, 1099, 1099},
+		// one step back, then 100k rows in order, all before the latest:
+		// past 65536 + 200001/8 = 90536
+		{"late past the allowance", [][]row{ascending(1e9, 100000), ascending(0, 100001)}, false, 1, 100001},
+		{"late within the allowance", [][]row{ascending(1e9, 100000), ascending(0, 60000)}, true, 1, 60000},
+		{"descending", [][]row{descending(1e6, 2000)}, false, 1999, 1999},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var l liveTS
@@ -52,8 +71,8 @@ func TestLiveTS(t *testing.T) {
 			for _, w := range tc.writes {
 				got = l.keep(w)
 			}
-			if got != tc.want || l.late != tc.late {
-				t.Errorf("keep: %v with %d late, want %v with %d late", got, l.late, tc.want, tc.late)
+			if got != tc.want || l.back != tc.back || l.late != tc.late {
+				t.Errorf("keep: %v with %d back, %d late; want %v with %d back, %d late", got, l.back, l.late, tc.want, tc.back, tc.late)
 			}
 		})
 	}
@@ -71,7 +90,7 @@ func TestLiveTimeIndex(t *testing.T) {
 	}{
 		{"in order", func([]*timeline.Event) {}, true, 4},
 		{"a few late", func(evs []*timeline.Event) {
-			// the last 600 in reverse: 599 late, fewer than lateRows
+			// the last 600 in reverse: 599 steps back, fewer than backSteps
 			n := len(evs)
 			slices.Reverse(evs[n-600 : n])
 		}, true, 4},
