@@ -2,6 +2,7 @@ package hunt
 
 import (
 	"encoding/json"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -190,7 +191,8 @@ var dynamicReads = map[string]string{
 
 // TestProjectionDynamicReads reads the package's source: every read of a
 // Windows record's event_data or jejak.data by a key that is not a string
-// literal, every range over one, and every call handing one on, must be in
+// literal, every range over one, every call handing one on and every
+// place one is kept (a field, a literal, a return value), must be in
 // a function dynamicReads lists (whose reads projection covers), and every
 // call of winData and winStatus must name its key as a literal or a
 // variable ranging over literals. An analyzer reading a key made at run
@@ -201,7 +203,6 @@ func TestProjectionDynamicReads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// isMap: an expression that is, or was assigned from, a Windows map.
 	for _, name := range files {
 		if strings.HasSuffix(name, "_test.go") {
 			continue
@@ -210,78 +211,173 @@ func TestProjectionDynamicReads(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, decl := range f.Decls {
-			fn, ok := decl.(*ast.FuncDecl)
-			if !ok || fn.Body == nil {
-				continue
+		for _, p := range dynamicReadProblems(fset, f) {
+			t.Error(p)
+		}
+	}
+}
+
+// TestDynamicReadProblems holds the source check to what it must find.
+func TestDynamicReadProblems(t *testing.T) {
+	for _, c := range []struct {
+		name, src string
+		want      int // problems found
+	}{
+		{"literal keys", `func a(ev *E) { d := ev.Winlog.EventData; _ = d["X"] + ev.Jejak.Data["y"] }`, 0},
+		{"keys from a literal list", `func a(w *W) { for _, k := range []string{"A", "B"} { _ = w.EventData[k] } }`, 0},
+		{"key made at run time", `func a(w *W, n int) { _ = w.EventData[fmt.Sprint("Data", n)] }`, 1},
+		{"key from a variable", `func a(ev *E, k string) { d := ev.Jejak.Data; _ = d[k] }`, 1},
+		{"range", `func a(w *W) { for k := range w.EventData { _ = k } }`, 1},
+		{"parameter map", `func a(m map[string]string, k string) string { return m[k] }`, 1},
+		{"handed on", `func a(w *W) { b(w.EventData) }`, 1},
+		{"kept in a field", `func a(w *W, x *X) { x.m = w.EventData }`, 1},
+		{"kept in a literal", `func a(w *W) *X { return &X{m: w.EventData} }`, 1},
+		{"returned", `func a(w *W) map[string]string { return w.EventData }`, 1},
+		{"winData with a variable", `func a(ev *E, k string) { _ = winData(ev, k) }`, 1},
+		{"winData with a literal", `func a(ev *E) { _ = winData(ev, "IpAddress") }`, 0},
+		{"listed function", `func rdpField(d map[string]string, name string, pos int) string { return d[name] }`, 0},
+		{"other maps", `func a(m map[string]int, k string) int { return m[k] }`, 0},
+		{"var declaration", `func a(w *W, k string) { var d = w.EventData; _ = d[k] }`, 1},
+		{"package-level func literal", `var f = func(w *W, k string) string { return w.EventData[k] }`, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			fset := token.NewFileSet()
+			f, err := parser.ParseFile(fset, "x.go", "package hunt\n"+c.src, 0)
+			if err != nil {
+				t.Fatal(err)
 			}
-			mapVars := map[string]bool{}
-			for _, p := range fn.Type.Params.List {
-				if isStrMap(p.Type) {
-					for _, n := range p.Names {
-						mapVars[n.Name] = true
-					}
+			if got := dynamicReadProblems(fset, f); len(got) != c.want {
+				t.Errorf("%d problems, want %d: %q", len(got), c.want, got)
+			}
+		})
+	}
+}
+
+// dynamicReadProblems checks the functions of f (see
+// TestProjectionDynamicReads).
+func dynamicReadProblems(fset *token.FileSet, f *ast.File) []string {
+	var problems []string
+	for _, decl := range f.Decls {
+		fn, ok := decl.(*ast.FuncDecl)
+		if !ok {
+			// Function literals at package level: checked as functions
+			// of their own, never listed.
+			ast.Inspect(decl, func(n ast.Node) bool {
+				if lit, ok := n.(*ast.FuncLit); ok {
+					problems = append(problems, funcReadProblems(fset, "a package-level func literal", lit.Type, lit.Body)...)
+					return false
+				}
+				return true
+			})
+			continue
+		}
+		if fn.Body != nil {
+			problems = append(problems, funcReadProblems(fset, funcName(fn), fn.Type, fn.Body)...)
+		}
+	}
+	return problems
+}
+
+// funcReadProblems checks one function, named name, of type typ.
+func funcReadProblems(fset *token.FileSet, name string, typ *ast.FuncType, body *ast.BlockStmt) []string {
+	var problems []string
+	{
+		mapVars := map[string]bool{}
+		for _, p := range typ.Params.List {
+			if isStrMap(p.Type) {
+				for _, n := range p.Names {
+					mapVars[n.Name] = true
 				}
 			}
-			isMap := func(e ast.Expr) bool {
-				switch x := e.(type) {
-				case *ast.SelectorExpr:
-					return x.Sel.Name == "EventData" || x.Sel.Name == "Data" && isJejak(x.X)
-				case *ast.Ident:
-					return mapVars[x.Name]
-				}
-				return false
+		}
+		isMap := func(e ast.Expr) bool {
+			switch x := e.(type) {
+			case *ast.SelectorExpr:
+				return x.Sel.Name == "EventData" || x.Sel.Name == "Data" && isJejak(x.X)
+			case *ast.Ident:
+				return mapVars[x.Name]
 			}
-			// Variables assigned from a map (d := w.EventData).
-			ast.Inspect(fn.Body, func(n ast.Node) bool {
-				if a, ok := n.(*ast.AssignStmt); ok && len(a.Lhs) == len(a.Rhs) {
+			return false
+		}
+		// Variables assigned from a map (d := w.EventData, var d = ...).
+		ast.Inspect(body, func(n ast.Node) bool {
+			switch a := n.(type) {
+			case *ast.AssignStmt:
+				if len(a.Lhs) == len(a.Rhs) {
 					for i, r := range a.Rhs {
 						if id, ok := a.Lhs[i].(*ast.Ident); ok && isMap(r) {
 							mapVars[id.Name] = true
 						}
 					}
 				}
-				return true
-			})
-			name := funcName(fn)
-			where := func(n ast.Node) string { return fset.Position(n.Pos()).String() + " in " + name }
-			_, listed := dynamicReads[name]
-			ast.Inspect(fn.Body, func(n ast.Node) bool {
-				switch x := n.(type) {
-				case *ast.IndexExpr:
-					if isMap(x.X) && !isStringLit(x.Index) && !rangesOverLiterals(fn.Body, x.Index) && !listed {
-						t.Errorf("%s: a Windows map read by a key made at run time; cover it in projection (proj.go) and list it in dynamicReads", where(x))
-					}
-				case *ast.ReturnStmt:
-					for _, r := range x.Results {
-						if isMap(r) && !listed {
-							t.Errorf("%s: a Windows map returned; list it in dynamicReads with what covers its callers' reads", where(x))
+			case *ast.ValueSpec:
+				if len(a.Names) == len(a.Values) {
+					for i, r := range a.Values {
+						if isMap(r) {
+							mapVars[a.Names[i].Name] = true
 						}
-					}
-				case *ast.RangeStmt:
-					if isMap(x.X) && !listed {
-						t.Errorf("%s: a range over a Windows map; cover it in projection (proj.go) and list it in dynamicReads", where(x))
-					}
-				case *ast.CallExpr:
-					callee := ""
-					if id, ok := x.Fun.(*ast.Ident); ok {
-						callee = id.Name
-					}
-					for _, a := range x.Args {
-						if isMap(a) && !listed {
-							if _, ok := dynamicReads[callee]; !ok {
-								t.Errorf("%s: a Windows map handed to %s; list it in dynamicReads with what covers its reads", where(x), callee)
-							}
-						}
-					}
-					if (callee == "winData" || callee == "winStatus") && len(x.Args) == 2 && !isStringLit(x.Args[1]) && !rangesOverLiterals(fn.Body, x.Args[1]) && !listed {
-						t.Errorf("%s: %s with a key that is neither a literal nor a range over literals", where(x), callee)
 					}
 				}
-				return true
-			})
-		}
+			}
+			return true
+		})
+		where := func(n ast.Node) string { return fset.Position(n.Pos()).String() + " in " + name }
+		_, listed := dynamicReads[name]
+		ast.Inspect(body, func(n ast.Node) bool {
+			switch x := n.(type) {
+			case *ast.IndexExpr:
+				if isMap(x.X) && !isStringLit(x.Index) && !rangesOverLiterals(body, x.Index) && !listed {
+					problems = append(problems, fmt.Sprintf("%s: a Windows map read by a key made at run time; cover it in projection (proj.go) and list it in dynamicReads", where(x)))
+				}
+			case *ast.AssignStmt:
+				// Kept beyond a local variable (a field, a slice), a
+				// map could be read anywhere later.
+				for i, r := range x.Rhs {
+					if i < len(x.Lhs) && isMap(r) && !listed {
+						if _, local := x.Lhs[i].(*ast.Ident); !local {
+							problems = append(problems, fmt.Sprintf("%s: a Windows map stored away; list it in dynamicReads with what covers its later reads", where(x)))
+						}
+					}
+				}
+			case *ast.CompositeLit:
+				for _, e := range x.Elts {
+					if kv, ok := e.(*ast.KeyValueExpr); ok {
+						e = kv.Value
+					}
+					if isMap(e) && !listed {
+						problems = append(problems, fmt.Sprintf("%s: a Windows map stored in a composite literal; list it in dynamicReads with what covers its later reads", where(x)))
+					}
+				}
+			case *ast.ReturnStmt:
+				for _, r := range x.Results {
+					if isMap(r) && !listed {
+						problems = append(problems, fmt.Sprintf("%s: a Windows map returned; list it in dynamicReads with what covers its callers' reads", where(x)))
+					}
+				}
+			case *ast.RangeStmt:
+				if isMap(x.X) && !listed {
+					problems = append(problems, fmt.Sprintf("%s: a range over a Windows map; cover it in projection (proj.go) and list it in dynamicReads", where(x)))
+				}
+			case *ast.CallExpr:
+				callee := ""
+				if id, ok := x.Fun.(*ast.Ident); ok {
+					callee = id.Name
+				}
+				for _, a := range x.Args {
+					if isMap(a) && !listed {
+						if _, ok := dynamicReads[callee]; !ok {
+							problems = append(problems, fmt.Sprintf("%s: a Windows map handed to %s; list it in dynamicReads with what covers its reads", where(x), callee))
+						}
+					}
+				}
+				if (callee == "winData" || callee == "winStatus") && len(x.Args) == 2 && !isStringLit(x.Args[1]) && !rangesOverLiterals(body, x.Args[1]) && !listed {
+					problems = append(problems, fmt.Sprintf("%s: %s with a key that is neither a literal nor a range over literals", where(x), callee))
+				}
+			}
+			return true
+		})
 	}
+	return problems
 }
 
 // funcName is fn's name, a method's as Type.Method.
