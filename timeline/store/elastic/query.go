@@ -59,15 +59,31 @@ func (s *Store) pages(ctx context.Context, qry map[string]any, limit int, pit *s
 // handing fn each one's _id and _source undecoded.
 func (s *Store) hits(ctx context.Context, qry map[string]any, sort []any, limit int, pit *string, fn func(id string, src json.RawMessage) error) error {
 	r := pageRequest{what: "search " + s.cfg.Index, qry: qry, sort: sort, limit: limit, pit: pit}
-	return s.pageLoop(ctx, r, func(page []hit) error {
-		for _, h := range page {
+	err := s.pageLoop(ctx, r, func(page []hit) error {
+		for i, h := range page {
+			if i%cancelCheck == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
 			if err := fn(h.ID, h.Source); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+	if err == nil {
+		err = ctx.Err()
+	}
+	return err
 }
+
+// cancelCheck is how many events a read hands out between looks at its
+// context. A cancelled read (Ctrl-C, or the caller's own cancel from
+// inside fn) stops within that many events with the context's error, as
+// the SQLite store's does: not at the end of the page in hand, which can
+// be the whole of a small read, and then with no error at all.
+const cancelCheck = 64
 
 // pageRequest is one paged read: qry in the order sort gives, at most
 // limit hits (0: all), through the point in time pit names when set, and

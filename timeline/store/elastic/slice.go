@@ -97,7 +97,12 @@ func (p Sliced) read(ctx context.Context, pit *string, q timeline.Query, fn func
 		return probe.err
 	}
 	if probe.read < int64(whole) || whole == q.Limit {
-		for _, e := range <-probe.out {
+		for i, e := range <-probe.out {
+			if i%cancelCheck == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
 			if err := fn(e); err != nil {
 				return err
 			}
@@ -105,7 +110,7 @@ func (p Sliced) read(ctx context.Context, pit *string, q timeline.Query, fn func
 		if p.counts != nil {
 			p.counts[0] = probe.read
 		}
-		return nil
+		return ctx.Err()
 	}
 	*pit = probe.pit
 
@@ -255,6 +260,14 @@ func mergeSlices(ctx context.Context, slices []*sliceReader, limit int, fn func(
 		if limit > 0 && sent >= limit {
 			return nil
 		}
+		// The pages the slices hold are not handed out once ctx is done
+		// (see cancelCheck): next's select picks a ready page or the
+		// cancel at random, and the slices may all have finished.
+		if sent%cancelCheck == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
 		c := h[0]
 		if err := fn(c.head()); err != nil {
 			return err
@@ -275,5 +288,5 @@ func mergeSlices(ctx context.Context, slices []*sliceReader, limit int, fn func(
 			heap.Pop(&h)
 		}
 	}
-	return nil
+	return ctx.Err()
 }
