@@ -47,8 +47,9 @@ const uniqueIndex = `CREATE UNIQUE INDEX IF NOT EXISTS events_id ON event_rows(i
 
 // indexes serve time-range and field queries. A first ingest into an empty
 // store drops them and builds them once at the end (FinishWrites): sorting
-// a finished table is far cheaper than keeping four B-trees in order row by
-// row. A store opened after a crash mid-ingest gets them back in Open.
+// a finished table is far cheaper than keeping B-trees in order row by row,
+// except events_ts while the rows come in time order (see liveTS). A store
+// opened after a crash mid-ingest gets them back in Open.
 //
 // Each index entry holds its key and the rowid, and costs about as much as
 // a compressed document's share of the table: only those reads need are
