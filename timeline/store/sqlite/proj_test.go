@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,4 +72,26 @@ func TestSearchProjected(t *testing.T) {
 		t.Fatal("no map entry left out: the test would prove nothing")
 	}
 	t.Logf("%d events, %d map entries left out", n, left)
+}
+
+// TestKeys checks the key set's two lookups against each other and the
+// expected members: names of lengths 6 and 70 (which a filter by length
+// modulo 64 would confuse), the empty name, near misses, prefixes.
+func TestKeys(t *testing.T) {
+	long := strings.Repeat("k", 70)
+	k := NewKeys([]string{"TargetUserName", "a", "", long, "level"}, []string{"Data_"})
+	for _, c := range []struct {
+		key  string
+		want bool
+	}{
+		{"TargetUserName", true}, {"a", true}, {"", true}, {long, true}, {"level", true},
+		{"Data_2", true}, {"Data_", true},
+		{"TargetUserNam", false}, {"TargetUserNamx", false}, {"b", false}, {"levels", false},
+		{long[:6], false}, {strings.Repeat("k", 6), false}, {long + "k", false}, {"Data", false},
+		{"thread_id", false}, {"provider_guid", false},
+	} {
+		if got, gotB := k.Has(c.key), k.hasBytes([]byte(c.key)); got != c.want || gotB != c.want {
+			t.Errorf("%q: Has %v, hasBytes %v, want %v", c.key, got, gotB, c.want)
+		}
+	}
 }
