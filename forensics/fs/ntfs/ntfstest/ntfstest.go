@@ -173,6 +173,8 @@ func AttrListVolume(t testing.TB) (img string, entries map[string]uint64) {
 		entries[name] = st.Sys().(*syscall.Stat_t).Ino
 	}
 	umount()
+	// NTFSTEST_KEEP=FILE keeps a copy of the volume, to look at it with
+	// istat or run mftbench on it.
 	if keep := os.Getenv("NTFSTEST_KEEP"); keep != "" {
 		b, err := os.ReadFile(img)
 		must(err)
