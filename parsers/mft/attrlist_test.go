@@ -1,7 +1,9 @@
 package mft_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
@@ -57,6 +59,67 @@ func TestAttributeListAgainstFLS(t *testing.T) {
 			return nil
 		})
 		checkAttrList(t, res, body, entries, true)
+	})
+	t.Run("damaged-list", func(t *testing.T) {
+		// The hard-linked file's list moved past the end of the volume:
+		// one warning naming the entry and the list's offset in $MFT, and
+		// all 151 names still on the timeline, from the extension records.
+		e := volumeMFT(t, img, "")[0]
+		ra, _, err := e.ReaderAt()
+		if err != nil {
+			t.Fatal(err)
+		}
+		mftBytes := make([]byte, e.Size)
+		if _, err := ra.ReadAt(mftBytes, 0); err != nil && err != io.EOF {
+			t.Fatal(err)
+		}
+		entry := entries["links/target"]
+		rec := mftBytes[entry*1024 : (entry+1)*1024]
+		le := binary.LittleEndian
+		listOff := -1
+		for off := int(le.Uint16(rec[20:])); off+16 < len(rec); off += int(le.Uint32(rec[off+4:])) {
+			if le.Uint32(rec[off:]) == ntfs.AttrAttributeList && rec[off+8] != 0 {
+				listOff = off
+				break
+			}
+			if le.Uint32(rec[off:]) == 0xffffffff || le.Uint32(rec[off+4:]) < 16 {
+				break
+			}
+		}
+		if listOff < 0 {
+			t.Fatal("no non-resident $ATTRIBUTE_LIST")
+		}
+		runs := listOff + int(le.Uint16(rec[listOff+32:]))
+		nl, no := int(rec[runs]&0xf), int(rec[runs]>>4)
+		for i := range no - 1 {
+			rec[runs+1+nl+i] = 0xff
+		}
+		rec[runs+nl+no] = 0x7f
+		f, err := os.Open(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		src := &parsers.Source{Entry: e, R: bytes.NewReader(mftBytes), ReaderAt: withVolume{bytes.NewReader(mftBytes), f}, Size: e.Size, Zone: time.UTC}
+		var warns []*parsers.RecordError
+		src.Warn = func(w *parsers.RecordError) { warns = append(warns, w) }
+		names := map[string]bool{}
+		err = mft.New().Parse(context.Background(), src, func(ev *timeline.Event) error {
+			if ev.Jejak.Data["mft_entry"] == strconv.FormatUint(entry, 10) && ev.Jejak.Data["attribute"] == mft.AttrFN {
+				names[ev.File.Path] = true
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(warns) != 1 || uint64(warns[0].Record) != entry || warns[0].Offset != int64(entry)*1024+int64(listOff) {
+			t.Fatalf("warnings %v, want one for entry %d at offset %d", warns, entry, int64(entry)*1024+int64(listOff))
+		}
+		if len(names) != 151 {
+			t.Errorf("%d names of entry %d on the timeline, want 151", len(names), entry)
+		}
+		t.Logf("warning: %v; %d names", warns[0], len(names))
 	})
 }
 
