@@ -2,14 +2,6 @@ package hunt
 
 import (
 	"context"
-	"embed"
-	"go/scanner"
-	"go/token"
-	"io/fs"
-	"sort"
-	"strconv"
-	"strings"
-	"sync"
 
 	"github.com/jejak-forensics/jejak/timeline"
 	"github.com/jejak-forensics/jejak/timeline/store/sqlite"
@@ -24,9 +16,10 @@ import (
 // forgotten:
 //   - A Go analyzer reads a map entry by a key written in this package's
 //     source: a string literal, at the index or in a list the index walks.
-//     The set is every string literal of the package's own (non-test) Go
-//     files, read from the source compiled in (sourceFiles) when the
-//     first hunt starts: an analyzer added tomorrow is covered as it is.
+//     The set is every string literal of the package's own (non-test,
+//     non-Sigma) Go files: sourceKeys, in proj_keys.go, which
+//     TestSourceKeys writes with -update and fails on when an analyzer
+//     added tomorrow brings a literal the list does not hold.
 //   - The few reads by a key made at run time are listed below, each with
 //     its site, and TestProjectionDynamicReads fails on a new one:
 //     rdpField's "Data_N" (prefix "Data", which also covers Sigma's
@@ -36,11 +29,6 @@ import (
 //     (sigmaRule.fields, what the field map is already restricted to):
 //     the union of every loaded rule's is added.
 // A hunt run without the prefilter (the oracle tests) reads whole events.
-
-// sourceFiles is this package's source, for its string literals.
-//
-//go:embed *.go
-var sourceFiles embed.FS
 
 // dynamicPrefixes are the key prefixes read by keys made at run time:
 // rdpField's Data_N, unnamedData's DataN.
@@ -54,43 +42,6 @@ var wholeEventData = map[int]bool{18453: true, 18454: true, 18455: true, 18456: 
 // to the whole one.
 var useProjection = true
 
-// sourceLiterals returns every string literal of the package's non-test
-// Go files but the Sigma ones, unquoted; read once.
-var sourceLiterals = sync.OnceValues(scanLiterals)
-
-func scanLiterals() ([]string, error) {
-	seen := map[string]bool{}
-	err := fs.WalkDir(sourceFiles, ".", func(name string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || strings.HasSuffix(name, "_test.go") || strings.HasPrefix(name, "sigma") {
-			return err
-		}
-		src, err := sourceFiles.ReadFile(name)
-		if err != nil {
-			return err
-		}
-		fset := token.NewFileSet()
-		var s scanner.Scanner
-		s.Init(fset.AddFile(name, -1, len(src)), src, nil, 0)
-		for {
-			_, tok, lit := s.Scan()
-			if tok == token.EOF {
-				return nil
-			}
-			if tok == token.STRING {
-				if v, err := strconv.Unquote(lit); err == nil {
-					seen[v] = true
-				}
-			}
-		}
-	})
-	out := make([]string, 0, len(seen))
-	for k := range seen {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out, err
-}
-
 // projectedSearcher is a transientSearcher that can also leave out the
 // map entries no rule reads (the sqlite store).
 type projectedSearcher interface {
@@ -103,12 +54,8 @@ func projection(idx *sigmaIndex) *sqlite.Projection {
 	if !useProjection || !usePrefilter || idx.want == nil {
 		return nil
 	}
-	lits, err := sourceLiterals()
-	if err != nil || len(lits) == 0 {
-		return nil // no source to read: whole events, as before
-	}
 	sigNames, sigPrefixes := sigmaMapKeys(idx.want)
-	keys := sqlite.NewKeys(append(sigNames, lits...), append(sigPrefixes, dynamicPrefixes...))
+	keys := sqlite.NewKeys(append(sigNames, sourceKeys...), append(sigPrefixes, dynamicPrefixes...))
 	return &sqlite.Projection{
 		EventData: func(h sqlite.WinlogHead) *sqlite.Keys {
 			if wholeEventData[h.EventID] {
