@@ -170,6 +170,7 @@ func huntInto(ctx context.Context, o HuntOptions, t huntTarget) (*HuntResult, er
 	cfg := hunt.Config{
 		After: o.After, Before: o.Before, Rules: rules, Watch: o.Watch, WorkingHours: o.WorkingHours,
 		Zone: t.evidence.Location(), Progress: o.Progress, MinSeverity: o.MinSeverity,
+		TempDir:  t.evidence.TempDir(),
 		Examined: func(lv hunt.LogVerdict) { logs = append(logs, lv) },
 	}
 	params := hunt.ParamsFor(cfg)

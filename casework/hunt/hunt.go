@@ -51,6 +51,11 @@ type Config struct {
 	Examined func(LogVerdict)
 	// MinSeverity drops findings below it from what Hunt returns.
 	MinSeverity Severity
+	// TempDir is where a check whose state would grow with the evidence
+	// (timestomp's records per MFT entry) spills it: the case's temp
+	// folder. Empty: the case store's folder when the timeline is one,
+	// else the system's temp folder. Not part of the hunt's parameters.
+	TempDir string
 }
 
 // WorkingHours is a daily span in a zone; End before Start spans midnight.

@@ -91,7 +91,7 @@ type timestomp struct {
 }
 
 func newTimestomp(h *hunter, r *Rule) (analyzer, error) {
-	return &timestomp{h: h, r: r, sort: newSpillSorter(spillDirOf(h.ctx, h.store), spillLimit), tabs: newRecTables()}, nil
+	return &timestomp{h: h, r: r, sort: newSpillSorter(h.spillDir(), spillLimit), tabs: newRecTables()}, nil
 }
 
 // macbSet reads the times an MFT event stands for from its macb letters:

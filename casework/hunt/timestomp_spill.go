@@ -252,6 +252,15 @@ func (h *runHeap) Pop() any {
 	return x
 }
 
+// spillDir is the folder the hunt spills to: Config.TempDir, else the
+// one spillDirOf finds.
+func (h *hunter) spillDir() string {
+	if h.cfg.TempDir != "" {
+		return h.cfg.TempDir
+	}
+	return spillDirOf(h.ctx, h.store)
+}
+
 // spillDirOf is the folder a hunt spills to: the case's temp folder
 // ("tmp" beside the case store, which the case keeps for such files) when
 // the timeline is a SQLite case store, its folder when it has no "tmp",
