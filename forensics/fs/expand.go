@@ -205,6 +205,11 @@ type sharedReaderAt struct{ r io.ReaderAt }
 
 func (s sharedReaderAt) ReadAt(p []byte, off int64) (int, error) { return s.r.ReadAt(p, off) }
 
+// Unwrap lets what the reader is through (a $MFT's volume, for its
+// non-resident attribute lists: ntfs.VolumeOf); the reader it returns is
+// still visit's to close.
+func (s sharedReaderAt) Unwrap() io.ReaderAt { return s.r }
+
 // announce hands fn the container e itself, before its members, so its own
 // times (an inode's, a tar or zip member's) and provenance stay on the
 // timeline. The copy has no content: its bytes are the members'.
