@@ -80,7 +80,7 @@ func FuzzDecodeChunk(f *testing.F) {
 			b = b[:chunkSize]
 		}
 		seen := map[int64]bool{}
-		DecodeChunk(b, 4096, func(r *Record) {
+		errs := DecodeChunk(b, 4096, func(r *Record) {
 			if r.Offset < 4096 || r.Offset >= 4096+int64(len(b)) {
 				t.Fatalf("record offset %d outside the chunk", r.Offset)
 			}
@@ -90,5 +90,13 @@ func FuzzDecodeChunk(f *testing.F) {
 			seen[r.Offset] = true
 			toEvent(r)
 		})
+		// Every error says where, inside the chunk, for DecodeFile and
+		// evtxbench to account for it.
+		for _, err := range errs {
+			ce, ok := err.(*ChunkError)
+			if !ok || ce.Offset < 4096 || ce.Offset > 4096+int64(len(b)) {
+				t.Fatalf("error %v (%T) is not a *ChunkError inside the chunk", err, err)
+			}
+		}
 	})
 }

@@ -44,6 +44,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
 	"github.com/jejak-forensics/jejak/parsers"
@@ -593,14 +594,20 @@ var expanders = sync.Pool{New: func() any { return new(expander) }}
 // cut short) read from fileOff, for tools and fuzzing that work below the
 // Parser. Each record goes to fn and is valid only during the call (the
 // records carved from the chunk's slack too, with Record.Recovered set);
-// damage is returned as errors.
+// damage is returned as errors, each a *ChunkError. Records of the slack
+// that are stale copies of live records (see Stats.SlackCopies) are among
+// them: only a whole file tells them apart (see DecodeFile).
 func DecodeChunk(buf []byte, fileOff int64, fn func(*Record)) []error {
 	x := getExpander()
 	defer putExpander(x)
 	res := decodeChunk(x, buf, fileOff, true, func() bool { return false }, fn)
 	errs := make([]error, len(res.warns))
 	for i, w := range res.warns {
-		errs[i] = fmt.Errorf("offset %d: %w", w.off, w.err)
+		ce := &ChunkError{Offset: w.off, Record: w.rec, Err: w.err}
+		if w.copyOf != (recKey{}) {
+			ce.SlackWritten = time.Unix(0, w.copyOf.written).UTC()
+		}
+		errs[i] = ce
 	}
 	return errs
 }
