@@ -13,12 +13,6 @@ type AddOptions struct {
 	// Progress, when set, is told how many bytes were hashed of how many
 	// (total 0 while unknown).
 	Progress func(done, total int64)
-	// Defer returns as soon as a large file's SHA-256 is known, leaving
-	// its SHA-1 and MD5 to finish in the background (see
-	// evidence.Case.BeginEvidence): the item is registered, with all
-	// three, by the next Ingest of the case before it records its run, or
-	// by the case's Settle. The returned item has no SHA-1 or MD5 yet.
-	Defer bool
 }
 
 // AddEvidence registers the file or folder at path: hashed once (SHA-256,
@@ -27,13 +21,6 @@ type AddOptions struct {
 // Adding an unchanged path again returns its item; a changed one is
 // refused.
 func (c *Case) AddEvidence(ctx context.Context, path string, o AddOptions) (*evidence.Item, error) {
-	if o.Defer {
-		p, err := c.Evidence.BeginEvidence(ctx, path, o.Progress)
-		if err != nil {
-			return nil, err
-		}
-		return p.Item(), nil
-	}
 	return c.Evidence.AddEvidence(ctx, path, o.Progress)
 }
 

@@ -96,10 +96,6 @@ func (c *Case) Ingest(ctx context.Context, o IngestOptions) (_ *IngestResult, re
 	if err != nil {
 		return nil, err
 	}
-	// Items whose registration is still finishing their SHA-1 and MD5
-	// (AddOptions.Defer) are read too; they are registered before the run
-	// is recorded (see the Settle below).
-	items = append(items, cs.PendingItems()...)
 	if len(items) == 0 {
 		return nil, fmt.Errorf("case %s has no evidence: add some with 'jejak evidence add %s PATH...': %w", cs.Dir(), cs.Dir(), ErrNoEvidence)
 	}
@@ -223,9 +219,6 @@ func (c *Case) Ingest(ctx context.Context, o IngestOptions) (_ *IngestResult, re
 		sink = zoneSink{Sink: sink, chk: chk, machine: machine}
 	}
 	sum, runErr := ingest.Run(ctx, cfg, walk, sink)
-	// The SHA-1 and MD5 of items still being registered start now, beside
-	// the index build and the store digest, which leave a core idle.
-	cs.StartPending()
 	// The check before reading leaves a window: evidence written to while
 	// the run read it (a write moves the ctime, whatever is done to the
 	// mtime) fails the run, as its events may hold unregistered bytes.
@@ -295,29 +288,12 @@ func (c *Case) Ingest(ctx context.Context, o IngestOptions) (_ *IngestResult, re
 	if err := ws.Flush(); err != nil && runErr == nil {
 		runErr = err
 	}
-	// The store digest's parts other than the runs table are final now:
-	// hashed here, while the SHA-1 and MD5 of pending registrations
-	// finish on the other core (they waited for the Settle below, alone,
-	// for about a second at 300k files).
-	early := digestBeforeEnd(ctx, store, digest)
-	// The registrations this run read before they were complete are
-	// completed now, before the run and its custody entry are recorded:
-	// their evidence_add entries come first in the log, as if added in
-	// full before the run. Their SHA-1 and MD5 were computed beside the
-	// single-core phases after the walk.
-	// Interrupted before their SHA-1 and MD5 were done, they are not
-	// registered (as an interrupted 'evidence add'), and this run's
-	// record and custody entry say so beside the interruption: the case
-	// stays incomplete until a run that registers them completes.
-	if err := cs.Settle(ctx); err != nil {
-		runErr = errors.Join(runErr, err)
-	}
 	out := RunSummary{Summary: sum, ZoneCheck: zones}
 	if err := store.EndRun(context.WithoutCancel(ctx), c.now(), RunState(runErr), errString(runErr), out); err != nil && runErr == nil {
 		runErr = err
 	}
 	// The store digest binds the rows to the chain (verify recomputes it).
-	if err := cs.Log("ingest", map[string]any{"summary": out, "error": errString(runErr), "store": early.details(ctx, store)}); err != nil && runErr == nil {
+	if err := cs.Log("ingest", map[string]any{"summary": out, "error": errString(runErr), "store": storeDetails(ctx, store, digest, IngestStoreParts...)}); err != nil && runErr == nil {
 		runErr = err
 	}
 	res := &IngestResult{RunSummary: out, MachineZones: machineZones, Sample: ws.Sample(), Names: EvidenceNames(items), zonesFed: zonesFed,
@@ -737,46 +713,4 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
-}
-
-// earlyDigest is an ingest's store digest (the custody entry's "store",
-// storeDetails over IngestStoreParts) taken in two steps: every part but
-// the runs table once the run's rows and warnings are written, and the
-// runs table after EndRun has written the run's record. The details are
-// those storeDetails gives.
-type earlyDigest struct {
-	d   evidence.StoreDigest
-	err error
-	ok  bool // the early parts were hashed
-}
-
-func digestBeforeEnd(ctx context.Context, s *sqlite.Store, ev *eventsStream) *earlyDigest {
-	e := &earlyDigest{}
-	if ctx.Err() != nil {
-		return e // not computed: details says so
-	}
-	parts := slices.DeleteFunc(slices.Clone(IngestStoreParts), func(p string) bool { return p == "runs" })
-	e.d, e.err = storeDigest(ctx, s.DB(), func(ctx context.Context) (int64, string, error) { return ev.digest(ctx, s) }, parts...)
-	e.ok = true
-	return e
-}
-
-// details adds the runs table to the early parts, as storeDetails would
-// give them all at this point.
-func (e *earlyDigest) details(ctx context.Context, s *sqlite.Store) map[string]any {
-	if err := ctx.Err(); err != nil || !e.ok {
-		if err == nil {
-			err = context.Canceled
-		}
-		return map[string]any{"error": "not computed: " + err.Error()}
-	}
-	if e.err != nil {
-		return map[string]any{"error": e.err.Error()}
-	}
-	runs, err := storeDigest(ctx, s.DB(), nil, "runs")
-	if err != nil {
-		return map[string]any{"error": err.Error()}
-	}
-	maps.Copy(e.d.Tables, runs.Tables)
-	return e.d.Details()
 }

@@ -30,7 +30,7 @@ EXAMPLE
 			&cli.StringFlag{Name: "tz", Value: "UTC", Usage: "IANA `ZONE` for times logged without a zone (new cases)"},
 			examinerFlag(false),
 		}, append(ingestFlags(), huntFlags(false)...)...),
-		Action: func(c *cli.Context) (rerr error) {
+		Action: func(c *cli.Context) error {
 			if c.NArg() == 0 {
 				return usagef("analyze needs at least one evidence PATH")
 			}
@@ -51,16 +51,8 @@ EXAMPLE
 				return err
 			}
 			k := casework.FromEvidence(cs, nil, cfg)
-			// An image's SHA-1 and MD5 finish beside the ingest, which
-			// registers it before recording its run; whatever ends the
-			// command before that registers it here.
-			defer func() {
-				if err := cs.Settle(c.Context); err != nil && rerr == nil {
-					rerr = err
-				}
-			}()
 			for _, p := range c.Args().Slice() {
-				it, err := k.AddEvidence(c.Context, p, casework.AddOptions{Defer: true})
+				it, err := k.AddEvidence(c.Context, p, casework.AddOptions{})
 				if err != nil {
 					return err
 				}

@@ -73,11 +73,6 @@ type Case struct {
 	// mu serialises this process's writers; the flock on custody.log does
 	// the same across processes (and is a no-op on some platforms).
 	mu sync.Mutex
-
-	// pending are the registrations begun and not yet committed
-	// (BeginEvidence), in the order begun; pmu guards it.
-	pmu     sync.Mutex
-	pending []*Pending
 }
 
 // Init creates a new case in dir, which must not exist or be empty.

@@ -55,20 +55,13 @@ type hashBlock struct {
 // a 3 GiB image). Parts of a quarter of buf (256 KiB) stay in the caches
 // the hashers share. A stream that fits in buf is hashed in line.
 func hashStream(ctx context.Context, r io.Reader, buf []byte, progress func(n int64)) (Digests, error) {
-	hs := []hash.Hash{sha256.New(), sha1.New(), md5.New()}
-	n, err := hashWith(ctx, r, buf, progress, hs)
-	if err != nil {
-		return Digests{}, err
+	hs := [3]hash.Hash{sha256.New(), sha1.New(), md5.New()}
+	digests := func(n int64) Digests {
+		return Digests{Size: n, SHA256: hex.EncodeToString(hs[0].Sum(nil)),
+			SHA1: hex.EncodeToString(hs[1].Sum(nil)), MD5: hex.EncodeToString(hs[2].Sum(nil))}
 	}
-	return Digests{Size: n, SHA256: hex.EncodeToString(hs[0].Sum(nil)),
-		SHA1: hex.EncodeToString(hs[1].Sum(nil)), MD5: hex.EncodeToString(hs[2].Sum(nil))}, nil
-}
-
-// hashWith is hashStream for the hashes hs: it reads r once, writes every
-// byte to each of hs, and returns how many bytes it read.
-func hashWith(ctx context.Context, r io.Reader, buf []byte, progress func(n int64), hs []hash.Hash) (int64, error) {
 	if err := ctx.Err(); err != nil {
-		return 0, err
+		return Digests{}, err
 	}
 	if len(buf) < hashRing {
 		buf = make([]byte, hashBufSize)
@@ -82,10 +75,10 @@ func hashWith(ctx context.Context, r io.Reader, buf []byte, progress func(n int6
 		for _, h := range hs {
 			h.Write(buf[:k]) // hash.Hash writes never fail
 		}
-		return n, nil
+		return digests(n), nil
 	}
 	if err != nil {
-		return 0, err
+		return Digests{}, err
 	}
 
 	// buf is full: its parts are the first blocks, all in flight at once.
@@ -99,7 +92,7 @@ func hashWith(ctx context.Context, r io.Reader, buf []byte, progress func(n int6
 		}
 		blocks[i] = &hashBlock{b: buf[i*part : end]}
 	}
-	ins := make([]chan *hashBlock, len(hs))
+	var ins [len(hs)]chan *hashBlock
 	var wg sync.WaitGroup
 	for i, h := range hs {
 		ins[i] = make(chan *hashBlock, hashRing)
@@ -137,11 +130,11 @@ func hashWith(ctx context.Context, r io.Reader, buf []byte, progress func(n int6
 		case blk = <-free:
 		case <-ctx.Done():
 			stop()
-			return 0, ctx.Err()
+			return Digests{}, ctx.Err()
 		}
 		if err := ctx.Err(); err != nil {
 			stop()
-			return 0, err
+			return Digests{}, err
 		}
 		k, err := io.ReadFull(r, blk.b)
 		if k > 0 {
@@ -156,11 +149,11 @@ func hashWith(ctx context.Context, r io.Reader, buf []byte, progress func(n int6
 		}
 		if err != nil {
 			stop()
-			return 0, err
+			return Digests{}, err
 		}
 	}
 	stop()
-	return n, nil
+	return digests(n), nil
 }
 
 // ChangedDuringHashError reports evidence that changed while it was read:

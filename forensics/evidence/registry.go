@@ -122,133 +122,122 @@ func (c *Case) Evidence() ([]*Item, error) {
 // already registered from another path is refused with a *DuplicateError.
 // Both refusals are recorded in the custody log.
 func (c *Case) AddEvidence(ctx context.Context, path string, progress func(done, total int64)) (*Item, error) {
-	p, err := c.BeginEvidence(ctx, path, progress)
+	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
 	}
-	return p.Commit(ctx)
-}
-
-// hashEvidence hashes a file or folder for registration: the item as it
-// would be registered (no ID yet), a folder's manifest, and the file's
-// lateDigests, whose SHA-1 and MD5 may still be computing.
-func (c *Case) hashEvidence(ctx context.Context, path string, progress func(done, total int64)) (*Item, *Manifest, *lateDigests, error) {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, nil, nil, err
-	}
 	st, err := os.Stat(abs)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("add evidence: %w", err)
+		return nil, fmt.Errorf("add evidence: %w", err)
 	}
 	// A FIFO would block the first read until a writer comes (forever),
 	// a device may act on open: refused before anything is opened.
 	if err := rofile.Check(abs, st.Mode()); err != nil {
-		return nil, nil, nil, fmt.Errorf("add evidence: %w", err)
+		return nil, fmt.Errorf("add evidence: %w", err)
 	}
 	if err := c.checkOutside(abs, st.IsDir()); err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	it := &Item{Name: filepath.Base(abs), Path: abs, Examiner: c.examiner, ToolVersion: c.toolVersion, ModTime: st.ModTime().UTC()}
+	var man *Manifest
 	if st.IsDir() {
-		man, size, err := hashTree(ctx, abs, progress)
+		man, it.Size, err = hashTree(ctx, abs, progress)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("add evidence: %w", err)
+			return nil, fmt.Errorf("add evidence: %w", err)
 		}
-		it.Kind, it.Size, it.SHA256, it.Files = "dir", size, man.TreeSHA256, len(man.Files)
-		return it, man, finished(Digests{Size: size, SHA256: man.TreeSHA256}), nil
+		it.Kind, it.SHA256, it.Files = "dir", man.TreeSHA256, len(man.Files)
+	} else {
+		segs, d, fi, err := hashSegments(ctx, abs, progress)
+		if err != nil {
+			return nil, fmt.Errorf("add evidence: %w", err)
+		}
+		it.Kind, it.Size, it.SHA256, it.SHA1, it.MD5 = "file", d.Size, d.SHA256, d.SHA1, d.MD5
+		it.ModTime = fi.ModTime().UTC()
+		it.Segments = segs
 	}
-	segs, d, fi, late, err := hashSegments(ctx, abs, progress)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("add evidence: %w", err)
-	}
-	it.Kind, it.Size, it.SHA256 = "file", d.Size, d.SHA256
-	it.ModTime = fi.ModTime().UTC()
-	it.Segments = segs
-	return it, nil, late, nil
-}
 
-// decide says, under the lock and against reg, what registering it
-// means: an item already registered from the same path with the same
-// content (returned: adding it again is a no-op; a legacy item without
-// segment hashes gets them, recorded), a refusal (changed since
-// registration, or content registered from another path: recorded and
-// returned as the error), or nil, nil: it is new.
-func (c *Case) decide(w *custodyWriter, reg *registry, it *Item) (*Item, error) {
-	abs := it.Path
-	for _, old := range reg.Items {
-		if old.Path != abs {
-			continue
-		}
-		var cerr error
-		switch {
-		case old.SHA256 != it.SHA256 || old.Kind != it.Kind:
-			cerr = &ChangedError{Path: abs, What: "sha256", Registered: old.SHA256, Current: it.SHA256}
-		case old.Kind == "file" && len(old.Segments) == 0:
-			// Registered by a jejak that hashed the named file
-			// only: adding it again hashes each segment of its
-			// set, recorded as such; the ID stays.
-			old.Segments = it.Segments
-			if _, err := w.append("evidence_segments", map[string]any{
-				"id": old.ID, "path": abs, "segments": it.Segments,
-				"reason": "segment hashes added to an item registered without them",
-			}); err != nil {
-				return nil, err
-			}
-			if err := writeJSONAtomic(c.path(registryFile), reg); err != nil {
-				return nil, err
-			}
-			return old, nil
-		case old.Kind == "file":
-			cerr = sameSegments(abs, old.Segments, it.Segments)
-		}
-		if cerr == nil {
-			return old, nil
-		}
-		if _, err := w.append("evidence_refused", map[string]any{
-			"path": abs, "id": old.ID, "reason": "changed since registration",
-			"registered_sha256": old.SHA256, "current_sha256": it.SHA256, "error": cerr.Error(),
-		}); err != nil {
-			return nil, err
-		}
-		return nil, cerr
-	}
-	for _, old := range reg.Items {
-		if old.SHA256 != it.SHA256 {
-			continue
-		}
-		if _, err := w.append("evidence_duplicate", map[string]any{
-			"path": abs, "sha256": it.SHA256, "id": old.ID, "registered_path": old.Path,
-		}); err != nil {
-			return nil, err
-		}
-		return nil, &DuplicateError{Path: abs, Existing: old}
-	}
-	return nil, nil
-}
-
-// register adds a new item to reg: its manifest, its custody entry, then
-// the registry. it.ID is kept when set and still free in reg (reserved by
-// BeginEvidence), else chosen now.
-func (c *Case) register(w *custodyWriter, reg *registry, it *Item, man *Manifest) error {
-	if it.ID == "" || idTaken(reg.Items, it.ID) || !strings.HasPrefix(it.SHA256, it.ID) {
-		it.ID = uniqueID(reg.Items, it.SHA256)
-	}
-	it.AddedAt = c.now()
-	if man != nil {
-		man.ItemID = it.ID
-		it.Manifest = filepath.ToSlash(filepath.Join(manifestDir, it.ID+".json"))
-		if err := writeJSONAtomic(c.path(it.Manifest), man); err != nil {
+	var out *Item
+	err = c.withLock(func(w *custodyWriter) error {
+		// Reload under the lock: another process may have registered since.
+		reg, err := c.loadRegistry()
+		if err != nil {
 			return err
 		}
+		for _, old := range reg.Items {
+			if old.Path != abs {
+				continue
+			}
+			var cerr error
+			switch {
+			case old.SHA256 != it.SHA256 || old.Kind != it.Kind:
+				cerr = &ChangedError{Path: abs, What: "sha256", Registered: old.SHA256, Current: it.SHA256}
+			case old.Kind == "file" && len(old.Segments) == 0:
+				// Registered by a jejak that hashed the named file
+				// only: adding it again hashes each segment of its
+				// set, recorded as such; the ID stays.
+				old.Segments = it.Segments
+				if _, err := w.append("evidence_segments", map[string]any{
+					"id": old.ID, "path": abs, "segments": it.Segments,
+					"reason": "segment hashes added to an item registered without them",
+				}); err != nil {
+					return err
+				}
+				if err := writeJSONAtomic(c.path(registryFile), reg); err != nil {
+					return err
+				}
+				out = old
+				return nil
+			case old.Kind == "file":
+				cerr = sameSegments(abs, old.Segments, it.Segments)
+			}
+			if cerr == nil {
+				out = old
+				return nil
+			}
+			if _, err := w.append("evidence_refused", map[string]any{
+				"path": abs, "id": old.ID, "reason": "changed since registration",
+				"registered_sha256": old.SHA256, "current_sha256": it.SHA256, "error": cerr.Error(),
+			}); err != nil {
+				return err
+			}
+			return cerr
+		}
+		for _, old := range reg.Items {
+			if old.SHA256 != it.SHA256 {
+				continue
+			}
+			if _, err := w.append("evidence_duplicate", map[string]any{
+				"path": abs, "sha256": it.SHA256, "id": old.ID, "registered_path": old.Path,
+			}); err != nil {
+				return err
+			}
+			return &DuplicateError{Path: abs, Existing: old}
+		}
+		it.ID = uniqueID(reg.Items, it.SHA256)
+		it.AddedAt = c.now()
+		if man != nil {
+			man.ItemID = it.ID
+			it.Manifest = filepath.ToSlash(filepath.Join(manifestDir, it.ID+".json"))
+			if err := writeJSONAtomic(c.path(it.Manifest), man); err != nil {
+				return err
+			}
+		}
+		// The custody entry goes first: after a crash between the two
+		// writes the log over-reports an addition, it never hides one.
+		if _, err := w.append("evidence_add", itemDetails(it)); err != nil {
+			return err
+		}
+		reg.Items = append(reg.Items, it)
+		if err := writeJSONAtomic(c.path(registryFile), reg); err != nil {
+			return err
+		}
+		out = it
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("add evidence: %w", err)
 	}
-	// The custody entry goes first: after a crash between the two
-	// writes the log over-reports an addition, it never hides one.
-	if _, err := w.append("evidence_add", itemDetails(it)); err != nil {
-		return err
-	}
-	reg.Items = append(reg.Items, it)
-	return writeJSONAtomic(c.path(registryFile), reg)
+	return out, nil
 }
 
 func itemDetails(it *Item) map[string]any {
@@ -262,15 +251,6 @@ func itemDetails(it *Item) map[string]any {
 		d["files"], d["manifest"] = it.Files, it.Manifest
 	}
 	return d
-}
-
-func idTaken(items []*Item, id string) bool {
-	for _, it := range items {
-		if it.ID == id {
-			return true
-		}
-	}
-	return false
 }
 
 func uniqueID(items []*Item, sum string) string {

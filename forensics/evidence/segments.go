@@ -44,16 +44,14 @@ func imageSegments(abs string) []string {
 }
 
 // hashSegments hashes each file of the set abs belongs to. The digests of
-// abs itself are returned apart: they are the item's identity. Its SHA-1
-// and MD5 may still be computing when it returns (see hashFileLate): the
-// returned lateDigests give them.
-func hashSegments(ctx context.Context, abs string, progress func(done, total int64)) ([]SegmentFile, Digests, os.FileInfo, *lateDigests, error) {
+// abs itself are returned apart: they are the item's identity.
+func hashSegments(ctx context.Context, abs string, progress func(done, total int64)) ([]SegmentFile, Digests, os.FileInfo, error) {
 	names := imageSegments(abs)
 	var total int64
 	for _, n := range names {
 		fi, err := os.Stat(n)
 		if err != nil {
-			return nil, Digests{}, nil, nil, err
+			return nil, Digests{}, nil, err
 		}
 		total += fi.Size()
 	}
@@ -62,45 +60,29 @@ func hashSegments(ctx context.Context, abs string, progress func(done, total int
 		segs  []SegmentFile
 		self  Digests
 		selfi os.FileInfo
-		late  *lateDigests
 		done  int64
 	)
-	// stop abandons the named file's late hashes on a failure after it.
-	stop := func() {
-		if late != nil {
-			late.stop()
-		}
-	}
 	for _, n := range names {
-		var (
-			d   Digests
-			fi  os.FileInfo
-			err error
-		)
-		if n == abs {
-			d, fi, late, err = hashFileLate(ctx, n, buf, done, total, progress)
-			self, selfi = d, fi
-		} else {
-			d, fi, err = hashFile(ctx, n, buf, done, total, progress)
-		}
+		d, fi, err := hashFile(ctx, n, buf, done, total, progress)
 		if err != nil {
-			stop()
-			return nil, Digests{}, nil, nil, err
+			return nil, Digests{}, nil, err
+		}
+		if n == abs {
+			self, selfi = d, fi
 		}
 		segs = append(segs, SegmentFile{Path: n, Size: d.Size, ModTime: fi.ModTime().UTC(), SHA256: d.SHA256, Changed: ctimeOf(fi)})
 		done += d.Size
 	}
 	if selfi == nil {
-		return nil, Digests{}, nil, nil, fmt.Errorf("%s is not among the segments of its own set %v", abs, names)
+		return nil, Digests{}, nil, fmt.Errorf("%s is not among the segments of its own set %v", abs, names)
 	}
 	// A segment added or removed while the set was hashed: the hashes
 	// describe no single state of the set.
 	if again := imageSegments(abs); !sameNames(names, again) {
-		stop()
-		return nil, Digests{}, nil, nil, &ChangedDuringHashError{Path: abs,
+		return nil, Digests{}, nil, &ChangedDuringHashError{Path: abs,
 			Before: fmt.Sprintf("%d segments", len(names)), After: fmt.Sprintf("%d segments", len(again))}
 	}
-	return segs, self, selfi, late, nil
+	return segs, self, selfi, nil
 }
 
 func sameNames(a, b []string) bool {
