@@ -47,9 +47,8 @@ const uniqueIndex = `CREATE UNIQUE INDEX IF NOT EXISTS events_id ON event_rows(i
 
 // indexes serve time-range and field queries. A first ingest into an empty
 // store drops them and builds them once at the end (FinishWrites): sorting
-// a finished table is far cheaper than keeping B-trees in order row by row,
-// except events_ts while the rows come in time order (see liveTS). A store
-// opened after a crash mid-ingest gets them back in Open.
+// a finished table is far cheaper than keeping four B-trees in order row by
+// row. A store opened after a crash mid-ingest gets them back in Open.
 //
 // Each index entry holds its key and the rowid, and costs about as much as
 // a compressed document's share of the table: only those reads need are
@@ -67,12 +66,10 @@ CREATE INDEX IF NOT EXISTS events_source_ip ON event_rows(source_ip) WHERE sourc
 // storeIndexes lists the indexes a complete store has, events_id included.
 var storeIndexes = []string{"events_id", "events_ts", "events_source_ip"}
 
-// dropIndexes starts a bulk run: events_ts stays while rows come in time
-// order (see liveTS), and is made if a crashed run left it unbuilt.
 const dropIndexes = `
 DROP INDEX IF EXISTS events_id;
+DROP INDEX IF EXISTS events_ts;
 DROP INDEX IF EXISTS events_source_ip;
-CREATE INDEX IF NOT EXISTS events_ts ON event_rows(ts);
 `
 
 // dedup deletes every row whose ID an earlier row (lower rowid) has: what
@@ -222,7 +219,6 @@ type Store struct {
 	// leave: an interrupted run leaves its deferred indexes to the next
 	// Open (see LeaveIndexes).
 	leave    bool
-	liveTS   liveTS                  // whether a bulk run keeps events_ts
 	ins      map[insertShape]rawStmt // multi-row inserts, prepared on w
 	blockIns rawStmt                 // the insert of a block, prepared on w
 	blockDel rawStmt                 // and its removal
@@ -390,12 +386,10 @@ func (s *Store) DB() *sql.DB { return s.db }
 //
 // A run into an empty store is a bulk run, written for speed until
 // FinishWrites:
-//   - without indexes, not even the unique one on the event ID: rows are
+//   - without any index, not even the unique one on the event ID: rows are
 //     plain appends, and FinishWrites builds each index in one sort. Until
 //     then Write cannot see that an event repeats one written earlier in
 //     the run; FinishWrites removes such rows and says how many there were.
-//     events_ts is the exception while rows come in time order: appending
-//     to it costs less than sorting it afterwards (see liveTS).
 //   - with a rollback journal instead of WAL. New rows go to new pages at
 //     the end of the file, which a rollback journal need not copy, so each
 //     page is written once; WAL writes every page twice (log, then
@@ -449,7 +443,6 @@ func (s *Store) StartRun(ctx context.Context, rs RunStart) (int64, error) {
 	}
 	s.bulk = true
 	s.deferred, s.written = true, 0
-	s.liveTS.start()
 	// Idle pooled connections keep the WAL open, which would refuse the
 	// switch: let them go.
 	s.db.SetMaxIdleConns(0)
@@ -619,7 +612,6 @@ func (s *Store) finishWrites(ctx context.Context) (int64, error) {
 		}
 	}
 	s.deferred, s.written = false, 0
-	s.liveTS = liveTS{}
 	if err := s.endBulk(ctx); err != nil {
 		return 0, err
 	}

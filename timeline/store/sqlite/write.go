@@ -224,12 +224,6 @@ func (s *Store) Write(ctx context.Context, batch []*timeline.Event) (timeline.Wr
 				if err := ctx.Err(); err != nil {
 					return err
 				}
-				if s.liveTS.on && !s.liveTS.keep(c.rows) {
-					if err := dropLiveTS(bg, conn); err != nil {
-						return err
-					}
-					s.liveTS.on = false
-				}
 				for _, b := range c.blocks {
 					part := c.rows[b.first : b.first+b.n]
 					shape := insertShape{n: len(part), oneParser: oneParser(part)}
