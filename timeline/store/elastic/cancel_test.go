@@ -2,11 +2,14 @@ package elastic_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/jejak-forensics/jejak/timeline"
+	"github.com/jejak-forensics/jejak/timeline/store"
 	"github.com/jejak-forensics/jejak/timeline/store/elastic"
 	"github.com/jejak-forensics/jejak/timeline/storetest"
 )
@@ -25,6 +28,16 @@ func TestCancelFromInside(t *testing.T) {
 		t.Fatalf("Write: %+v, %v", st, err)
 	}
 	small := timeline.Query{Limit: page}
+	// A hunt of total findings with a record (read by ID in pages of
+	// 500) and one without (read in pages of 1000).
+	fs := make([]store.Finding, total)
+	for i := range fs {
+		fs[i] = storetest.Finding(fmt.Sprintf("f%04d", i), "r", "low", time.Unix(1700000000, 0), 1)
+	}
+	if err := s.PutHunt(context.Background(), store.Hunt{Key: "k", Params: json.RawMessage(`{}`),
+		Started: time.Unix(1700000000, 0), Finished: time.Unix(1700000090, 0), ToolVersion: "t"}, fs); err != nil {
+		t.Fatal(err)
+	}
 	reads := []struct {
 		name string
 		n    int // events the read hands out uncancelled
@@ -44,6 +57,9 @@ func TestCancelFromInside(t *testing.T) {
 		}},
 		{"Sliced one page", page, func(ctx context.Context, _ timeline.Query, fn func() error) error {
 			return s.Sliced(4).Search(ctx, small, func(*timeline.Event) error { return fn() })
+		}},
+		{"Findings", total, func(ctx context.Context, _ timeline.Query, fn func() error) error {
+			return s.Findings(ctx, "k", func(store.Finding) error { return fn() })
 		}},
 	}
 	for _, r := range reads {

@@ -277,7 +277,16 @@ func (s *Store) Findings(ctx context.Context, huntKey string, fn func(store.Find
 		huntKey = hs[0].Key
 	}
 	index := FindingsIndex(s.cfg.Index)
+	// A read cancelled from inside fn stops within cancelCheck findings,
+	// not at the end of the page in hand, and never ends without an error
+	// (the last page used to).
+	n := 0
 	emit := func(src []byte) error {
+		if n++; n%cancelCheck == 1 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
 		doc, err := withoutHunt(huntKey, src)
 		if err != nil {
 			return err
@@ -345,7 +354,7 @@ func (s *Store) Findings(ctx context.Context, huntKey string, fn func(store.Find
 			}
 		}
 	}
-	return nil
+	return ctx.Err()
 }
 
 // bareFindings streams the findings of a hunt that has no record, in ID
@@ -379,7 +388,7 @@ func (s *Store) bareFindings(ctx context.Context, index, huntKey string, emit fu
 			}
 		}
 		if len(r.Hits.Hits) < 1000 {
-			return nil
+			return ctx.Err()
 		}
 		after = r.Hits.Hits[len(r.Hits.Hits)-1].Sort
 		if len(after) == 0 {
