@@ -746,19 +746,11 @@ func (d *decoder) strMapHint(slot int) map[string]string {
 	if !d.open() {
 		return nil
 	}
-	hint := slot >= 0 && d.in != nil
-	var m map[string]string
-	if hint {
-		m = make(map[string]string, d.in.mapSize[slot])
-	} else {
-		m = map[string]string{}
-	}
+	m := d.sizedMap(slot)
 	for n := 0; ; {
 		k, ok := d.mapKey(&n)
 		if !ok {
-			if hint {
-				d.in.mapSize[slot] = min(len(m), 64)
-			}
+			d.keepSize(slot, m)
 			return m
 		}
 		if d.null() {
@@ -769,25 +761,33 @@ func (d *decoder) strMapHint(slot int) map[string]string {
 	}
 }
 
+// sizedMap makes a map as large as slot's was in the event before (slot
+// -1 or no interner: no hint).
+func (d *decoder) sizedMap(slot int) map[string]string {
+	if slot < 0 || d.in == nil {
+		return map[string]string{}
+	}
+	return make(map[string]string, d.in.mapSize[slot])
+}
+
+// keepSize records m's size as slot's hint for the next event.
+func (d *decoder) keepSize(slot int, m map[string]string) {
+	if slot >= 0 && d.in != nil {
+		d.in.mapSize[slot] = min(len(m), 64)
+	}
+}
+
 // strMapKeys is strMapHint keeping only the entries whose key is in
 // keys: the values of the others are checked (skipStr) but not made.
 func (d *decoder) strMapKeys(slot int, keys *Keys) map[string]string {
 	if !d.open() {
 		return nil
 	}
-	hint := d.in != nil
-	var m map[string]string
-	if hint {
-		m = make(map[string]string, d.in.mapSize[slot])
-	} else {
-		m = map[string]string{}
-	}
+	m := d.sizedMap(slot)
 	for n := 0; ; {
 		k, raw, ok := d.projKey(&n)
 		if !ok {
-			if hint {
-				d.in.mapSize[slot] = min(len(m), 64)
-			}
+			d.keepSize(slot, m)
 			return m
 		}
 		if raw != nil {
