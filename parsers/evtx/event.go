@@ -6,6 +6,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/jejak-forensics/jejak/internal/slab"
 	"github.com/jejak-forensics/jejak/parsers"
 	"github.com/jejak-forensics/jejak/timeline"
 )
@@ -185,8 +186,8 @@ type builder struct {
 	msg   []byte
 	shown [16]field
 	data  []kv // the event's EventData members (see eventData)
-	// blocks are the eventBlocks left of the last slab (see block).
-	blocks []eventBlock
+	// blocks hands out eventBlocks blockSlab at a time.
+	blocks slab.Slab[eventBlock]
 }
 
 // system holds the children of System an event reads, found in one pass
@@ -252,7 +253,7 @@ func (b *builder) event(r *Record) *timeline.Event {
 	channel := sys.channel.text()
 	computer := sys.computer.text()
 
-	blk := b.block()
+	blk := b.blocks.New(blockSlab)
 	ev := &blk.ev
 	ev.TimestampDesc = TimestampDesc
 	data := make(map[string]string, 14)
@@ -347,16 +348,6 @@ type eventBlock struct {
 // the store writes and drops together, so a slab seldom outlives its
 // events by much.
 const blockSlab = 32
-
-// block hands out a zeroed eventBlock from the builder's slab.
-func (b *builder) block() *eventBlock {
-	if len(b.blocks) == 0 {
-		b.blocks = make([]eventBlock, blockSlab)
-	}
-	blk := &b.blocks[0]
-	b.blocks = b.blocks[1:]
-	return blk
-}
 
 const maxMessage = 300
 

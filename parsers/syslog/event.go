@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jejak-forensics/jejak/internal/slab"
 	"github.com/jejak-forensics/jejak/parsers"
 	"github.com/jejak-forensics/jejak/timeline"
 )
@@ -58,7 +59,7 @@ type builder struct {
 	zone     *time.Location
 	zoneName string
 	years    *yearGuess
-	slab     []block // blocks not handed out yet
+	blocks   slab.Slab[block]
 }
 
 // slabBlocks is how many blocks are allocated at once. A block is 1056
@@ -71,17 +72,8 @@ type builder struct {
 // (stored, then dropped) never notice.
 const slabBlocks = 31
 
-func (b *builder) newBlock() *block {
-	if len(b.slab) == 0 {
-		b.slab = make([]block, slabBlocks)
-	}
-	blk := &b.slab[0]
-	b.slab = b.slab[1:]
-	return blk
-}
-
 func (b *builder) event(h *header, off, rec int64) *timeline.Event {
-	blk := b.newBlock()
+	blk := b.blocks.New(slabBlocks)
 	ev := &blk.ev
 	ev.Message = h.message
 	ev.TimestampDesc = timestampDesc
