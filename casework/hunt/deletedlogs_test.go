@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jejak-forensics/jejak/forensics/fs/ntfs/ntfstest"
 	"github.com/jejak-forensics/jejak/internal/oracle"
 )
 
@@ -239,34 +240,9 @@ func TestDeletedLogFileExt4(t *testing.T) {
 // winevt\Logs (T1070.001); a file deleted from a folder neither watched
 // nor a log folder, and a log deleted before the cut-off, are not.
 func TestDeletedLogFileNTFS(t *testing.T) {
-	oracle.Tool(t, "mkntfs", "ntfs-3g")
-	oracle.Tool(t, "ntfs-3g", "ntfs-3g")
-	dir := t.TempDir()
-	img := filepath.Join(dir, "win.img")
-	if err := os.WriteFile(img, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(img, 8<<20); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("mkntfs", "-q", "-F", "-f", img).CombinedOutput(); err != nil {
-		t.Fatalf("mkntfs: %v\n%s", err, out)
-	}
-	mnt := filepath.Join(dir, "mnt")
-	os.Mkdir(mnt, 0o755)
-	if out, err := exec.Command("ntfs-3g", img, mnt).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount with ntfs-3g (FUSE needed): %v %s", err, out)
-	}
-	mounted := true
-	unmount := func() {
-		if mounted {
-			if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
-				t.Errorf("umount: %v %s", err, out)
-			}
-			mounted = false
-		}
-	}
-	defer unmount()
+	img := filepath.Join(t.TempDir(), "win.img")
+	ntfstest.Format(t, img, 8<<20)
+	mnt, unmount := ntfstest.Mount(t, img)
 	before := time.Date(2023, 11, 1, 8, 0, 0, 0, time.UTC)
 	write := func(rel, s string) {
 		p := filepath.Join(mnt, rel)

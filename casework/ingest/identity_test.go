@@ -26,6 +26,7 @@ import (
 	"github.com/jejak-forensics/jejak/casework/ingest"
 	"github.com/jejak-forensics/jejak/forensics/disk"
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+	"github.com/jejak-forensics/jejak/forensics/fs/ntfs/ntfstest"
 	"github.com/jejak-forensics/jejak/internal/oracle"
 	"github.com/jejak-forensics/jejak/parsers/all"
 	"github.com/jejak-forensics/jejak/timeline"
@@ -270,36 +271,11 @@ for n, i in enumerate(zipfile.ZipFile(sys.argv[1]).infolist(), 1):
 // whose name gets the content's events too. The volume is made with
 // mkntfs and written through ntfs-3g (FUSE).
 func TestNTFSDeletedAndLiveAtOnePath(t *testing.T) {
-	oracle.Tool(t, "mkntfs", "ntfs-3g")
-	oracle.Tool(t, "ntfs-3g", "ntfs-3g")
 	oracle.Tool(t, "fls", "sleuthkit")
 	copies := authCopies(t, 6, 3)
-	dir := t.TempDir()
-	img := filepath.Join(dir, "ntfs.img")
-	if err := os.WriteFile(img, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(img, 8<<20); err != nil {
-		t.Fatal(err)
-	}
-	runIn(t, dir, "mkntfs", "-q", "-F", "-f", img)
-	mnt := filepath.Join(dir, "mnt")
-	if err := os.Mkdir(mnt, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("ntfs-3g", img, mnt).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount with ntfs-3g (FUSE needed): %v %s", err, out)
-	}
-	mounted := true
-	unmount := func() {
-		if mounted {
-			if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
-				t.Errorf("umount: %v %s", err, out)
-			}
-			mounted = false
-		}
-	}
-	defer unmount()
+	img := filepath.Join(t.TempDir(), "ntfs.img")
+	ntfstest.Format(t, img, 8<<20)
+	mnt, unmount := ntfstest.Mount(t, img)
 	logs := filepath.Join(mnt, "var", "log")
 	writeFile(t, filepath.Join(logs, "auth.log"), copies[0])
 	writeFile(t, filepath.Join(logs, "auth.tmp"), copies[1])

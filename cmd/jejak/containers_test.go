@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jejak-forensics/jejak/forensics/fs/fstest"
+	"github.com/jejak-forensics/jejak/forensics/fs/ntfs/ntfstest"
 )
 
 // timelineRow is what these tests read of `jejak timeline --json`.
@@ -112,22 +111,9 @@ func TestIngestContainerTimes(t *testing.T) {
 // puts each MFT entry's times on the timeline once: the $MFTMirr is a file
 // of the volume, not a second $MFT.
 func TestIngestNTFSMirror(t *testing.T) {
-	if _, err := exec.LookPath("mkntfs"); err != nil {
-		t.Skip("mkntfs missing: install the Debian package ntfs-3g")
-	}
 	dir := t.TempDir()
 	img := filepath.Join(dir, "ntfs.img")
-	f, err := os.Create(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Truncate(32 << 20); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	if out, err := exec.Command("mkntfs", "-F", "-Q", "-q", img).CombinedOutput(); err != nil {
-		t.Fatalf("mkntfs: %v\n%s", err, out)
-	}
+	ntfstest.Format(t, img, 32<<20)
 	cs := filepath.Join(dir, "case")
 	mustRun(t, exitOK, "case", "init", cs, "--examiner", "t", "--tz", "UTC")
 	mustRun(t, exitOK, "evidence", "add", cs, img)

@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jejak-forensics/jejak/forensics/fs/ntfs/ntfstest"
 	"github.com/jejak-forensics/jejak/internal/oracle"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 	"github.com/jejak-forensics/jejak/parsers/registry/registrytest"
@@ -57,34 +57,10 @@ func TestMachineZoneApplied(t *testing.T) {
 
 	// The NTFS image.
 	img := filepath.Join(dir, "windows.img")
-	if err := os.WriteFile(img, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(img, 64<<20); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("mkntfs", "-F", "-Q", "-q", img).CombinedOutput(); err != nil {
-		t.Fatalf("mkntfs: %v\n%s", err, out)
-	}
-	mnt := filepath.Join(dir, "mnt")
-	if err := os.Mkdir(mnt, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("ntfs-3g", img, mnt).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount with ntfs-3g (FUSE needed): %v %s", err, out)
-	}
-	mounted := true
-	umount := func() {
-		if mounted {
-			if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
-				t.Errorf("umount: %v %s", err, out)
-			}
-			mounted = false
-		}
-	}
-	t.Cleanup(umount)
+	ntfstest.Format(t, img, 64<<20)
+	mnt, unmount := ntfstest.Mount(t, img)
 	put(mnt, "Windows/System32/config/SYSTEM", "Windows/INF/setupapi.dev.log")
-	umount()
+	unmount()
 
 	// The folder: a copy of a system volume on a case-sensitive file
 	// system, its names in another case than Windows spells them.

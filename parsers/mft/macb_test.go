@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/jejak-forensics/jejak/forensics/fs/ntfs/ntfstest"
-	"github.com/jejak-forensics/jejak/internal/oracle"
 	"github.com/jejak-forensics/jejak/parsers/mft"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 	"github.com/jejak-forensics/jejak/timeline"
@@ -40,31 +39,7 @@ func ft(t time.Time) uint64 {
 // events of an attribute share a time).
 func TestMergedTimesAgainstFLS(t *testing.T) {
 	img := mkntfsVolume(t, "4096")
-	ntfs3g := oracle.Tool(t, "ntfs-3g", "ntfs-3g")
-	if _, err := os.Stat("/dev/fuse"); err != nil {
-		t.Skipf("no /dev/fuse: ntfs-3g cannot mount here (%v)", err)
-	}
-	mnt := filepath.Join(t.TempDir(), "mnt")
-	if err := os.Mkdir(mnt, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command(ntfs3g, img, mnt).CombinedOutput(); err != nil {
-		t.Skipf("ntfs-3g mount failed (FUSE unavailable?): %v %s", err, out)
-	}
-	mounted := true
-	unmount := func() {
-		if out, err := exec.Command("fusermount", "-u", mnt).CombinedOutput(); err != nil {
-			if out2, err2 := exec.Command("umount", mnt).CombinedOutput(); err2 != nil {
-				t.Fatalf("fusermount -u: %v %s; umount: %v %s", err, out, err2, out2)
-			}
-		}
-		mounted = false
-	}
-	defer func() {
-		if mounted {
-			unmount()
-		}
-	}()
+	mnt, unmount := ntfstest.Mount(t, img)
 	t1 := ft(time.Date(2024, 2, 14, 7, 0, 1, 123456700, time.UTC))
 	t2 := ft(time.Date(2024, 2, 14, 9, 30, 0, 0, time.UTC))
 	t3 := ft(time.Date(2024, 2, 15, 1, 2, 3, 400, time.UTC))

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	osexec "os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -14,7 +13,6 @@ import (
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
 	"github.com/jejak-forensics/jejak/forensics/fs/ntfs"
 	"github.com/jejak-forensics/jejak/forensics/fs/ntfs/ntfstest"
-	"github.com/jejak-forensics/jejak/internal/oracle"
 )
 
 // ntfs3gVolume formats a volume with mkntfs and fills it through ntfs-3g
@@ -23,36 +21,9 @@ import (
 // renamed, a hard link. The test skips when FUSE is not allowed.
 func ntfs3gVolume(t *testing.T) string {
 	t.Helper()
-	oracle.Tool(t, "mkntfs", "ntfs-3g")
-	oracle.Tool(t, "ntfs-3g", "ntfs-3g")
-	dir := t.TempDir()
-	img := filepath.Join(dir, "vol.img")
-	if err := os.WriteFile(img, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(img, 32<<20); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := osexec.Command("mkntfs", "-F", "-Q", "-q", img).CombinedOutput(); err != nil {
-		t.Fatalf("mkntfs: %v\n%s", err, out)
-	}
-	mnt := filepath.Join(dir, "mnt")
-	if err := os.Mkdir(mnt, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := osexec.Command("ntfs-3g", img, mnt).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount with ntfs-3g (FUSE needed): %v %s", err, out)
-	}
-	mounted := true
-	umount := func() {
-		if mounted {
-			if out, err := osexec.Command("umount", mnt).CombinedOutput(); err != nil {
-				t.Errorf("umount: %v %s", err, out)
-			}
-			mounted = false
-		}
-	}
-	t.Cleanup(umount)
+	img := filepath.Join(t.TempDir(), "vol.img")
+	ntfstest.Format(t, img, 32<<20)
+	mnt, unmount := ntfstest.Mount(t, img)
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
@@ -85,7 +56,7 @@ func ntfs3gVolume(t *testing.T) string {
 	must(os.RemoveAll(filepath.Join(mnt, "d1-0", "d1-1", "d1-2", "d1-3"))) // a folder tree deleted
 	must(os.Rename(filepath.Join(mnt, "d2-0", "d2-1"), filepath.Join(mnt, "d2-0", "renamed")))
 	must(os.Link(filepath.Join(mnt, "d0-0", "f0001.log"), filepath.Join(mnt, "d2-0", "link.log")))
-	umount()
+	unmount()
 	return img
 }
 

@@ -1,6 +1,9 @@
 // Package ntfstest gives the NTFS tests their oracle: The Sleuth Kit's fls
 // bodyfile of an NTFS volume, and the NTFS partitions of a disk image (the
-// images themselves come from internal/oracle.Sample).
+// images themselves come from internal/oracle.Sample); and their volumes:
+// fresh ones made with mkntfs and written through ntfs-3g (volume.go).
+//
+// It is for tests only: it takes a testing.TB and calls Skip and Fatal.
 package ntfstest
 
 import (
@@ -8,7 +11,6 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -104,36 +106,15 @@ func ParseBody(t testing.TB, s string) []BodyLine {
 // allowed.
 func AttrListVolume(t testing.TB) (img string, entries map[string]uint64) {
 	t.Helper()
-	oracle.Tool(t, "mkntfs", "ntfs-3g")
-	oracle.Tool(t, "ntfs-3g", "ntfs-3g")
-	dir := t.TempDir()
-	img = filepath.Join(dir, "attrlist.img")
+	img = filepath.Join(t.TempDir(), "attrlist.img")
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	must(os.WriteFile(img, nil, 0o644))
-	must(os.Truncate(img, 32<<20))
-	if out, err := exec.Command("mkntfs", "-F", "-Q", "-q", "-c", "4096", img).CombinedOutput(); err != nil {
-		t.Fatalf("mkntfs: %v\n%s", err, out)
-	}
-	mnt := filepath.Join(dir, "mnt")
-	must(os.Mkdir(mnt, 0o755))
-	if out, err := exec.Command("ntfs-3g", "-o", "streams_interface=xattr", img, mnt).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount with ntfs-3g (FUSE needed): %v %s", err, out)
-	}
-	mounted := true
-	umount := func() {
-		if mounted {
-			if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
-				t.Errorf("umount: %v %s", err, out)
-			}
-			mounted = false
-		}
-	}
-	t.Cleanup(umount)
+	Format(t, img, 32<<20, "-c", "4096")
+	mnt, unmount := Mount(t, img, "streams_interface=xattr")
 	must(os.Mkdir(filepath.Join(mnt, "links"), 0o755))
 	target := filepath.Join(mnt, "links", "target")
 	must(os.WriteFile(target, []byte("linked content\n"), 0o644))
@@ -172,7 +153,7 @@ func AttrListVolume(t testing.TB) (img string, entries map[string]uint64) {
 		must(err)
 		entries[name] = st.Sys().(*syscall.Stat_t).Ino
 	}
-	umount()
+	unmount()
 	// NTFSTEST_KEEP=FILE keeps a copy of the volume, to look at it with
 	// istat or run mftbench on it.
 	if keep := os.Getenv("NTFSTEST_KEEP"); keep != "" {
