@@ -109,6 +109,9 @@ func (s *Store) streamRowsOpts(ctx context.Context, next rowIter, o streamOpts, 
 				doc, frame []byte
 			)
 			pr := newProjector(o.proj)
+			// A transient read's events may share equal sub-objects
+			// (decodememo.go): its reader keeps none it changes.
+			in.share = o.reuse
 			for c := range work {
 				c.events = nil
 				if o.reuse {

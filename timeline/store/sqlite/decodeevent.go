@@ -145,6 +145,10 @@ type interner struct {
 	// mapSize is how many keys the maps of decoder.strMapHint's slots
 	// had last.
 	mapSize [mapSizes]int
+	// share: equal sub-objects may be one value shared by the events
+	// decoded (a transient read), made once through memo (decodememo.go).
+	share bool
+	memo  memos
 }
 
 const (
@@ -965,13 +969,25 @@ func (d *decoder) event(e *timeline.Event) {
 		case 1 << 2:
 			e.Message = d.str()
 		case 1 << 3:
-			d.eventMeta(&e.Event)
+			if d.sharing() {
+				d.metaShared(&e.Event)
+			} else {
+				d.eventMeta(&e.Event)
+			}
 		case 1 << 4:
 			e.Log = d.log()
 		case 1 << 5:
-			e.Host = d.host()
+			if d.sharing() {
+				e.Host = memoized(d, &d.in.memo.host, d.host)
+			} else {
+				e.Host = d.host()
+			}
 		case 1 << 6:
-			e.User = d.user()
+			if d.sharing() {
+				e.User = memoized(d, &d.in.memo.user, d.user)
+			} else {
+				e.User = d.user()
+			}
 		case 1 << 7:
 			e.Source = d.endpoint()
 		case 1 << 8:
@@ -1758,12 +1774,18 @@ func (d *decoder) jejak(j *timeline.Jejak) {
 			}
 		case "time":
 			if d.once(&seen, 1<<2) && !d.null() {
-				j.Time = d.timeNote()
+				if d.sharing() {
+					j.Time = memoized(d, &d.in.memo.time, d.timeNote)
+				} else {
+					j.Time = d.timeNote()
+				}
 			}
 		case "data":
 			if d.once(&seen, 1<<3) && !d.null() {
 				if keys := d.projKeys(d.head, d.headOK, true); keys != nil {
 					j.Data = d.strMapKeys(sizeJejakDataProj, keys)
+				} else if d.sharing() {
+					j.Data = memoized(d, &d.in.memo.data, func() map[string]string { return d.strMapHint(sizeJejakData) })
 				} else {
 					j.Data = d.strMapHint(sizeJejakData)
 				}
@@ -1799,7 +1821,11 @@ func (d *decoder) provenance(p *timeline.Provenance) {
 			}
 		case "chain":
 			if d.once(&seen, 1<<2) && !d.null() {
-				p.Chain = d.strs(true)
+				if d.sharing() {
+					p.Chain = d.chainShared()
+				} else {
+					p.Chain = d.strs(true)
+				}
 			}
 		case "path":
 			if d.once(&seen, 1<<3) && !d.null() {

@@ -49,6 +49,21 @@ func sameAsUnmarshal(t testing.TB, what string, doc []byte, fast bool) {
 		}
 	}
 	sameProjected(t, what, doc, &want, werr, fast)
+	// Through memos shared by every document a test decodes, as a
+	// transient read's workers do (decodememo.go): twice, so the second
+	// takes what the first remembered.
+	for range 2 {
+		var memo timeline.Event
+		if err := decodeEventOpts(doc, &memo, &testSharing, true); (err == nil) != (werr == nil) {
+			t.Fatalf("%s: with memos, decodeEvent error %v, json.Unmarshal error %v\n doc %q", what, err, werr, doc)
+		} else if werr == nil {
+			noRel := want
+			noRel.Related = nil
+			if !reflect.DeepEqual(memo, noRel) {
+				t.Fatalf("%s: with memos, decodeEvent differs from json.Unmarshal\n doc  %q\n got  %#v\n want %#v", what, doc, memo, noRel)
+			}
+		}
+	}
 	var direct timeline.Event
 	ok := decodeFast(doc, &direct, nil)
 	if fast && !ok {
@@ -60,6 +75,10 @@ func sameAsUnmarshal(t testing.TB, what string, doc []byte, fast bool) {
 }
 
 var testInterner interner
+
+// testSharing is an interner of a transient read: its memos remember
+// sub-objects from one test document to the next.
+var testSharing = interner{share: true}
 
 // testProj asks for a few keys of each map and every Data_N, and for the
 // whole event_data of event 18456.

@@ -1,0 +1,158 @@
+package sqlite
+
+import "github.com/jejak-forensics/jejak/timeline"
+
+// A hunt's read (SearchTransient, SearchProjected) decodes the same
+// sub-objects over and over: every line of a syslog file has the same
+// jejak.time note and host, every failed SSH login the same event object
+// ({"action":"ssh_failed_login","category":["authentication"],...}) and the
+// same jejak.data. Parsing them again, interning their strings and
+// allocating their structs, slices and maps was about a quarter of the
+// decoding on a syslog hunt (profile of a 200 MB auth.log case).
+//
+// A memo remembers the last few values the decoder made of one field, with
+// the exact bytes each was made from. When the document at the field's
+// value starts with those bytes, the value is those bytes and nothing else
+// (a JSON object, array or string ends where its bytes say, whatever
+// follows), so the decoder would make an equal value of them: it hands out
+// the remembered one and steps over the bytes. Values made from invalid
+// input are never remembered (the decoder fails on it as before and the
+// document goes to encoding/json).
+//
+// The value handed out is shared with the other events it was made for:
+// that is why only the transient reads memoize (interner.share), whose
+// reader, the hunt, reads events and never changes them. Slices are
+// remembered with their capacity cut to their length, so an append to one
+// copies it instead of writing into the shared array.
+//
+// A field whose values seldom repeat (a Windows record's jejak.data, with
+// its thread and process IDs and times) would pay a comparison and a copy
+// per event for nothing: a memo that finds too few of its values turns
+// itself off for a while (memoOff lookups), then tries again.
+
+const (
+	memoWays   = 8    // values remembered per field
+	memoMaxRaw = 1024 // longer values are not remembered
+	memoJudge  = 256  // lookups between judgements of the hit rate
+	memoOff    = 8192 // lookups a memo stays off after a poor judgement
+)
+
+// memo is one field's remembered values, most recently used first.
+type memo[T any] struct {
+	raw  [memoWays][]byte
+	val  [memoWays]T
+	n    int
+	hits int
+	seen int
+	off  int
+}
+
+// active reports whether the memo is on for this lookup, counting it.
+func (m *memo[T]) active() bool {
+	if m.off > 0 {
+		m.off--
+		return false
+	}
+	if m.seen++; m.seen >= memoJudge {
+		// Fewer than a quarter found: not worth it for now.
+		if m.hits < memoJudge/4 {
+			m.off = memoOff
+		}
+		m.seen, m.hits = 0, 0
+	}
+	return true
+}
+
+// find returns the value remembered for the bytes b starts with, and
+// their length.
+func (m *memo[T]) find(b []byte) (T, int, bool) {
+	for i := 0; i < m.n; i++ {
+		r := m.raw[i]
+		if len(r) <= len(b) && string(b[:len(r)]) == string(r) {
+			v := m.val[i]
+			if i > 0 {
+				// To the front: the next event most likely has it again.
+				copy(m.raw[1:i+1], m.raw[:i])
+				copy(m.val[1:i+1], m.val[:i])
+				m.raw[0], m.val[0] = r, v
+			}
+			m.hits++
+			return v, len(r), true
+		}
+	}
+	var zero T
+	return zero, 0, false
+}
+
+// keep remembers v as made of raw, in front, forgetting the least
+// recently used value when full (its buffer is reused).
+func (m *memo[T]) keep(raw []byte, v T) {
+	if len(raw) > memoMaxRaw {
+		return
+	}
+	last := min(m.n, memoWays-1)
+	buf := m.raw[last]
+	copy(m.raw[1:last+1], m.raw[:last])
+	copy(m.val[1:last+1], m.val[:last])
+	m.raw[0], m.val[0] = append(buf[:0], raw...), v
+	if m.n < memoWays {
+		m.n++
+	}
+}
+
+// memos are one decoding goroutine's memos, in its interner.
+type memos struct {
+	meta  memo[timeline.EventMeta]
+	host  memo[*timeline.Host]
+	user  memo[*timeline.User]
+	time  memo[*timeline.TimeNote]
+	data  memo[map[string]string]
+	chain memo[[]string]
+}
+
+// sharing reports whether the decoder hands out shared values (see
+// above): its interner's memos are then in d.in.memo.
+func (d *decoder) sharing() bool { return d.in != nil && d.in.share }
+
+// memoized returns the value parse makes of the field's value at d.i,
+// through m, one of d.in.memo's (d.sharing()).
+func memoized[T any](d *decoder, m *memo[T], parse func() T) T {
+	if !m.active() {
+		return parse()
+	}
+	d.ws()
+	if v, n, ok := m.find(d.b[d.i:]); ok {
+		d.i += n
+		return v
+	}
+	start := d.i
+	v := parse()
+	if !d.bad {
+		m.keep(d.b[start:d.i], v)
+	}
+	return v
+}
+
+// clip cuts a shared slice's capacity to its length.
+func clip(s []string) []string {
+	if s == nil {
+		return nil
+	}
+	return s[:len(s):len(s)]
+}
+
+// metaShared is eventMeta through its memo (d.sharing()): m is the zero
+// EventMeta.
+func (d *decoder) metaShared(m *timeline.EventMeta) {
+	*m = memoized(d, &d.in.memo.meta, func() timeline.EventMeta {
+		var v timeline.EventMeta
+		d.eventMeta(&v)
+		v.Category, v.Type = clip(v.Category), clip(v.Type)
+		return v
+	})
+}
+
+// chainShared is strs(true) through its memo (d.sharing()).
+func (d *decoder) chainShared() []string {
+	return memoized(d, &d.in.memo.chain, func() []string { return clip(d.strs(true)) })
+}

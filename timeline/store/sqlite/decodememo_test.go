@@ -1,0 +1,139 @@
+package sqlite
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"testing"
+
+	"github.com/jejak-forensics/jejak/timeline"
+)
+
+// TestMemoShares decodes a run of syslog-like documents as a transient
+// read does and as Search does: the events are equal, the repeated
+// sub-objects of the transient read are one value (the memos found them),
+// and its shared slices cannot be appended to in place.
+func TestMemoShares(t *testing.T) {
+	mk := func(i int) []byte {
+		action, cat := "ssh_failed_login", `["authentication"]`
+		if i%3 == 0 {
+			action, cat = "ssh_login", `["authentication","session"]`
+		}
+		return fmt.Appendf(nil, `{"@timestamp":"2026-01-01T00:00:%02dZ","event":{"action":%q,"category":%s,"kind":"event","type":["start"]},`+
+			`"host":{"name":"tabulasi-01"},"jejak":{"data":{"ssh.method":"password"},"id":"","provenance":{"chain":["file:auth.log"],"evidence_name":"auth.log","offset":%d,"parser":"syslog","path":"auth.log","record":%d},`+
+			`"time":{"year_basis":"file mtime","year_inferred":true,"zone_assumed":"UTC"}},"message":"line %d","user":{"name":"u%d"}}`,
+			i, action, cat, i*100, i+1, i, i%2)
+	}
+	var in interner
+	shared := interner{share: true}
+	var events []timeline.Event
+	for i := range 12 {
+		doc := mk(i)
+		var plain, memo timeline.Event
+		if err := decodeEventOpts(doc, &plain, &in, true); err != nil {
+			t.Fatal(err)
+		}
+		if err := decodeEventOpts(doc, &memo, &shared, true); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(plain, memo) {
+			t.Fatalf("event %d: with memos\n got  %#v\n want %#v", i, memo, plain)
+		}
+		events = append(events, memo)
+	}
+	a, b := events[1], events[2] // the same action, host, time note, data, chain
+	if a.Host != b.Host || a.Jejak.Time != b.Jejak.Time {
+		t.Errorf("host or time note not shared: %p %p, %p %p", a.Host, b.Host, a.Jejak.Time, b.Jejak.Time)
+	}
+	if reflect.ValueOf(a.Jejak.Data).Pointer() != reflect.ValueOf(b.Jejak.Data).Pointer() {
+		t.Error("jejak.data not shared")
+	}
+	if &a.Event.Category[0] != &b.Event.Category[0] || &a.Jejak.Provenance.Chain[0] != &b.Jejak.Provenance.Chain[0] {
+		t.Error("category or chain not shared")
+	}
+	if events[0].Event.Action != "ssh_login" || events[3].Event.Action != "ssh_login" || a.Event.Action != "ssh_failed_login" {
+		t.Errorf("actions %q %q %q", events[0].Event.Action, events[3].Event.Action, a.Event.Action)
+	}
+	for i, e := range events {
+		for _, s := range [][]string{e.Event.Category, e.Event.Type, e.Jejak.Provenance.Chain} {
+			if cap(s) != len(s) {
+				t.Fatalf("event %d: shared slice %q has room to append in place (cap %d)", i, s, cap(s))
+			}
+		}
+	}
+	if events[0].User != events[2].User || events[0].User.Name != "u0" || events[1].User.Name != "u1" {
+		t.Errorf("users %+v %+v %+v", events[0].User, events[1].User, events[2].User)
+	}
+}
+
+// TestMemoPrefix: a value that begins as a remembered one but goes on is
+// not taken for it, and a document around a remembered value decodes as
+// json.Unmarshal has it (a key given twice, merged) or errs as it errs.
+func TestMemoPrefix(t *testing.T) {
+	shared := interner{share: true}
+	docs := []string{
+		`{"host":{"name":"a"}}`,
+		`{"host":{"name":"a","hostname":"b"}}`,
+		`{"host":{"name":"ab"}}`,
+		`{"host":{"name":"a"}}`,
+	}
+	for _, doc := range docs {
+		var want, got timeline.Event
+		if err := decodeEventOpts([]byte(doc), &want, nil, true); err != nil {
+			t.Fatal(err)
+		}
+		if err := decodeEventOpts([]byte(doc), &got, &shared, true); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s: got %#v want %#v", doc, got.Host, want.Host)
+		}
+	}
+	for _, doc := range []string{`{"host":{"name":"a"},"host":{"hostname":"c"}}`, `{"host":{"name":"a"}`, `{"host":{"name":"a"}} x`} {
+		var want, got timeline.Event
+		werr := json.Unmarshal([]byte(doc), &want)
+		err := decodeEventOpts([]byte(doc), &got, &shared, true)
+		if (err == nil) != (werr == nil) || werr == nil && !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: error %v, json.Unmarshal's %v; got %#v want %#v", doc, err, werr, got.Host, want.Host)
+		}
+	}
+}
+
+// TestMemoTurnsOff: a memo that finds few of its values stops looking for
+// memoOff lookups, then looks again.
+func TestMemoTurnsOff(t *testing.T) {
+	var m memo[int]
+	raw := func(i int) []byte { return fmt.Appendf(nil, `"v%d"`, i) }
+	lookups := 0
+	for i := 0; m.off == 0; i++ {
+		if lookups > memoJudge {
+			t.Fatalf("still on after %d lookups without a hit", lookups)
+		}
+		lookups++
+		if !m.active() {
+			break
+		}
+		if _, _, ok := m.find(raw(i)); ok {
+			t.Fatalf("found %s, never kept", raw(i))
+		}
+		m.keep(raw(i), i)
+	}
+	if m.off != memoOff {
+		t.Fatalf("off = %d, want %d", m.off, memoOff)
+	}
+	for range memoOff {
+		if m.active() {
+			t.Fatal("on again before memoOff lookups")
+		}
+	}
+	if !m.active() {
+		t.Fatal("still off after memoOff lookups")
+	}
+	// The values it kept before are found, most recent first.
+	if v, n, ok := m.find(append(raw(memoJudge-1), ',')); !ok || v != memoJudge-1 || n != len(raw(memoJudge-1)) {
+		t.Fatalf("find = %d, %d, %v", v, n, ok)
+	}
+	if m.n != memoWays {
+		t.Fatalf("%d values kept, want %d", m.n, memoWays)
+	}
+}
