@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -190,13 +191,6 @@ func (o *object) strs(b []byte, key string, v []string) []byte {
 	return appendStrings(o.key(b, key), v)
 }
 
-func (o *object) strMap(b []byte, key string, m map[string]string) []byte {
-	if len(m) == 0 {
-		return b
-	}
-	return appendStringMap(o.key(b, key), m)
-}
-
 func appendEventMeta(b []byte, m *timeline.EventMeta) []byte {
 	var o object
 	b = o.str(b, `"kind":`, m.Kind)
@@ -317,7 +311,9 @@ func appendWinlog(b []byte, w *timeline.Winlog) []byte {
 	}
 	b = o.str(b, `"computer_name":`, w.ComputerName)
 	b = o.str(b, `"provider_name":`, w.ProviderName)
-	b = o.strMap(b, `"event_data":`, w.EventData)
+	if len(w.EventData) > 0 {
+		b = appendStringMapIn(o.key(b, `"event_data":`), w.EventData, &eventDataOrders)
+	}
 	if l := w.Logon; l != nil {
 		var lo object
 		b = o.key(b, `"logon":`)
@@ -368,7 +364,7 @@ func appendJejak(b []byte, j *timeline.Jejak) []byte {
 	}
 	if len(j.Data) > 0 {
 		b = append(b, `,"data":`...)
-		b = appendStringMap(b, j.Data)
+		b = appendStringMapIn(b, j.Data, &jejakDataOrders)
 	}
 	if len(j.Tags) > 0 {
 		b = append(b, `,"tags":`...)
@@ -394,8 +390,32 @@ func appendStrings(b []byte, v []string) []byte {
 // winlog.event_data, 10 to 30 keys) were a sorted key slice allocated and
 // a map lookup per key for each.
 func appendStringMap(b []byte, m map[string]string) []byte {
+	return appendStringMapIn(b, m, nil)
+}
+
+// appendStringMapIn is appendStringMap that first tries the key order of
+// the last map of m's size written with orders (nil: none), and leaves
+// the order of m there when that fails. A parser's maps repeat their key
+// set event after event (an EVTX log's jejak.data: the same 9 keys in
+// every record; its event_data: one set per event ID); a lookup per key
+// of the remembered order is a quarter of the cost of walking the map and
+// sorting what the walk gives (BenchmarkStringMap).
+//
+// The remembered order is used only when m has as many keys and holds
+// each of them, which makes them exactly m's keys (they are distinct),
+// so the output never depends on the cache; the values are always m's.
+func appendStringMapIn(b []byte, m map[string]string, orders *keyOrders) []byte {
 	if m == nil {
 		return append(b, "null"...)
+	}
+	var slot *keyOrderSlot
+	if orders != nil && len(m) > 1 && len(m) <= len(orders) {
+		slot = &orders[len(m)-1]
+		if ko := slot.order.Load(); ko != nil {
+			if out, ok := ko.append(b, m); ok {
+				return out
+			}
+		}
 	}
 	var stack [32]pair
 	ps := stack[:0]
@@ -403,6 +423,13 @@ func appendStringMap(b []byte, m map[string]string) []byte {
 		ps = append(ps, pair{prefix(k), k, v})
 	}
 	sortPairs(ps)
+	if slot != nil && slot.misses.Add(1)%keyOrderPatience == 1 {
+		// Not on every miss: maps of one size but many key sets (a
+		// log whose lines vary) would allocate a new order for each
+		// map, where every keyOrderPatience-th keeps that cost small
+		// and a new steady set still takes the slot within a few maps.
+		slot.order.Store(newKeyOrder(ps))
+	}
 	b = append(b, '{')
 	for i := range ps {
 		if i > 0 {
@@ -414,6 +441,71 @@ func appendStringMap(b []byte, m map[string]string) []byte {
 	}
 	return append(b, '}')
 }
+
+// keyOrder is the sorted keys of a map, each with the JSON that leads
+// its value in the output ('{' or ',', the quoted key, ':'), so that a
+// map written in this order escapes only its values.
+type keyOrder struct {
+	keys  []string
+	heads []string
+}
+
+func newKeyOrder(ps []pair) *keyOrder {
+	ko := &keyOrder{keys: make([]string, len(ps)), heads: make([]string, len(ps))}
+	var b []byte
+	for i := range ps {
+		ko.keys[i] = ps[i].k
+		b = append(b[:0], ',')
+		if i == 0 {
+			b[0] = '{'
+		}
+		b = appendString(b, ps[i].k)
+		b = append(b, ':')
+		ko.heads[i] = string(b)
+	}
+	return ko
+}
+
+// append writes m with its keys in ko's order and reports false (b
+// unchanged) when ko's keys are not m's. Every key is looked up before
+// anything is written, so a miss leaves no output to undo.
+func (ko *keyOrder) append(b []byte, m map[string]string) ([]byte, bool) {
+	if len(ko.keys) != len(m) {
+		return b, false
+	}
+	var stack [len(keyOrders{})]string
+	vals := stack[:len(ko.keys)]
+	for i, k := range ko.keys {
+		v, ok := m[k]
+		if !ok {
+			return b, false
+		}
+		vals[i] = v
+	}
+	for i, h := range ko.heads[:len(vals)] {
+		b = append(b, h...)
+		b = appendString(b, vals[i])
+	}
+	return append(b, '}'), true
+}
+
+// keyOrders remembers, per map size (2 to 32 keys), the sorted keys of a
+// recent map of that size. Each role (jejak.data, winlog.event_data) has
+// its own, so that the maps of one do not evict the other's. The slots are
+// shared by the store's encoding goroutines: each holds an immutable
+// slice swapped whole, so they need no lock, and a lost race only costs a
+// miss.
+type keyOrders [32]keyOrderSlot
+
+type keyOrderSlot struct {
+	order  atomic.Pointer[keyOrder]
+	misses atomic.Uint32
+}
+
+// keyOrderPatience: a slot takes a new order on one miss in this many.
+const keyOrderPatience = 4
+
+var jejakDataOrders, eventDataOrders keyOrders
 
 // pair is a map entry with the first 8 bytes of its key as a big-endian
 // number, so that most comparisons while sorting are one integer compare.

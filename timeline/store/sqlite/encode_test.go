@@ -7,11 +7,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -348,4 +351,148 @@ func BenchmarkEncodeEVTX(b *testing.B) {
 		n += len(buf)
 	}
 	b.SetBytes(int64(n / b.N))
+}
+
+// TestStringMapKeyOrders writes maps through a remembered key order as
+// json.Marshal writes them, whatever the order holds: maps of one size
+// whose key sets alternate (the order is always another set's), a key
+// replaced by one that sorts elsewhere, values changed under the same
+// keys, keys that need escaping, and the largest size with an order.
+func TestStringMapKeyOrders(t *testing.T) {
+	var orders keyOrders
+	big := map[string]string{}
+	for i := range len(orders) {
+		big[fmt.Sprintf("k%02d", (i*7)%len(orders))] = fmt.Sprint(i)
+	}
+	tests := []struct {
+		name string
+		maps []map[string]string
+	}{
+		{"same keys, new values", []map[string]string{
+			{"b": "1", "a": "2", "c": "3"}, {"b": "x", "a": "y", "c": "z"}, {"c": "<&>", "a": "\n", "b": "é"}}},
+		{"same size, other keys", []map[string]string{
+			{"b": "1", "a": "2"}, {"b": "1", "z": "2"}, {"b": "1", "a": "2"}, {"0": "1", "a": "2"}}},
+		{"a key replaced", []map[string]string{
+			{"Subject": "1", "Target": "2", "Logon": "3"}, {"Subject": "1", "Target": "2", "Alpha": "3"},
+			{"Subject": "1", "Target": "2", "Logon": "3"}, {"Subject": "1", "Target": "2", "Zulu": "3"}}},
+		{"keys that need escaping", []map[string]string{
+			{"a\"b": "1", "<k>": "2", "\x01": "3"}, {"a\"b": "4", "<k>": "5", "\x01": "6"}}},
+		{"empty and one key", []map[string]string{{}, {"": ""}, {"a": "b"}, {}}},
+		{"largest remembered size", []map[string]string{big, big}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Every map several times, so that each is written through
+			// an order its size's slot took from another map.
+			for round := range 3 * keyOrderPatience {
+				for i, m := range tt.maps {
+					want, err := json.Marshal(m)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got := appendStringMapIn([]byte("x"), m, &orders)
+					if !bytes.Equal(got[1:], want) || got[0] != 'x' {
+						t.Fatalf("round %d, map %d:\n got  %s\n want x%s", round, i, got, want)
+					}
+				}
+			}
+		})
+	}
+	// The slots are used: a map of a remembered set is written from it.
+	// It takes a new set within keyOrderPatience maps.
+	m := map[string]string{"b": "1", "a": "2", "c": "3"}
+	for range keyOrderPatience {
+		appendStringMapIn(nil, m, &orders)
+	}
+	ko := orders[len(m)-1].order.Load()
+	if ko == nil || !slices.Equal(ko.keys, []string{"a", "b", "c"}) {
+		t.Fatalf("slot for 3 keys holds %v, want [a b c]", ko)
+	}
+	if got, ok := ko.append(nil, m); !ok || string(got) != `{"a":"2","b":"1","c":"3"}` {
+		t.Fatalf("written from the order: %s, %v", got, ok)
+	}
+	if _, ok := ko.append(nil, map[string]string{"b": "1", "a": "2", "d": "3"}); ok {
+		t.Fatal("an order written for a map that lacks one of its keys")
+	}
+}
+
+// TestStringMapKeyOrdersConcurrent has the store's encoding goroutines
+// share the slots while the key sets change under them (go test -race).
+func TestStringMapKeyOrdersConcurrent(t *testing.T) {
+	var orders keyOrders
+	maps := []map[string]string{
+		{"b": "1", "a": "2", "c": "3"}, {"x": "1", "y": "2", "z": "3"}, {"c": "1", "a": "2", "q": "3"},
+	}
+	var wants [][]byte
+	for _, m := range maps {
+		w, _ := json.Marshal(m)
+		wants = append(wants, w)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 4)
+	for g := range 4 {
+		wg.Go(func() {
+			var buf []byte
+			for i := range 2000 {
+				k := (i + g) % len(maps)
+				buf = appendStringMapIn(buf[:0], maps[k], &orders)
+				if !bytes.Equal(buf, wants[k]) {
+					errs <- fmt.Sprintf("goroutine %d, map %d: %s", g, k, buf)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Fatal(e)
+	}
+}
+
+// BenchmarkStringMap compares a map written by walking and sorting it
+// with one written through a remembered key order: EVTX's two maps, of 9
+// and 20 keys.
+func BenchmarkStringMap(b *testing.B) {
+	for _, n := range []int{9, 20} {
+		m := map[string]string{}
+		for i := range n {
+			m[fmt.Sprintf("SubjectField%02dName", (i*7)%n)] = "value"
+		}
+		var buf []byte
+		b.Run(fmt.Sprintf("sort/%d", n), func(b *testing.B) {
+			for b.Loop() {
+				buf = appendStringMap(buf[:0], m)
+			}
+		})
+		var orders keyOrders
+		b.Run(fmt.Sprintf("order/%d", n), func(b *testing.B) {
+			for b.Loop() {
+				buf = appendStringMapIn(buf[:0], m, &orders)
+			}
+		})
+	}
+}
+
+// BenchmarkEncodeByParser encodes the corpus's events of each parser, in
+// their order (as the store gets them): whatever changes how maps are
+// written must not cost the parsers whose maps vary from event to event.
+func BenchmarkEncodeByParser(b *testing.B) {
+	all, _ := corpusEvents(b)
+	byParser := map[string][]*timeline.Event{}
+	for _, e := range all {
+		byParser[e.Jejak.Provenance.Parser] = append(byParser[e.Jejak.Provenance.Parser], e)
+	}
+	for _, name := range slices.Sorted(maps.Keys(byParser)) {
+		evs := byParser[name]
+		b.Run(name, func(b *testing.B) {
+			var buf []byte
+			var n int
+			for i := 0; b.Loop(); i++ {
+				buf, _ = appendEvent(buf[:0], evs[i%len(evs)])
+				n += len(buf)
+			}
+			b.SetBytes(int64(n / b.N))
+		})
+	}
 }
