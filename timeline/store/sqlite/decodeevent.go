@@ -149,6 +149,7 @@ type interner struct {
 	// decoded (a transient read), made once through memo (decodememo.go).
 	share bool
 	memo  memos
+	slabs slabs
 }
 
 const (
@@ -1115,7 +1116,7 @@ func (d *decoder) log() *timeline.Log {
 	if !d.open() {
 		return nil
 	}
-	l := &timeline.Log{}
+	l := d.newLog()
 	var seen uint32
 	for n := 0; ; {
 		key, ok := d.member(&n)
@@ -1145,7 +1146,7 @@ func (d *decoder) syslog() *timeline.Syslog {
 	if !d.open() {
 		return nil
 	}
-	s := &timeline.Syslog{}
+	s := d.newSyslog()
 	var seen uint32
 	for n := 0; ; {
 		key, ok := d.member(&n)
@@ -1281,7 +1282,7 @@ func (d *decoder) user() *timeline.User {
 	if !d.open() {
 		return nil
 	}
-	u := &timeline.User{}
+	u := d.newUser()
 	var seen uint32
 	for n := 0; ; {
 		key, ok := d.member(&n)
@@ -1345,7 +1346,7 @@ func (d *decoder) endpoint() *timeline.Endpoint {
 	if !d.open() {
 		return nil
 	}
-	p := &timeline.Endpoint{}
+	p := d.newEndpoint()
 	var seen uint32
 	for n := 0; ; {
 		key, ok := d.member(&n)
@@ -1379,7 +1380,7 @@ func (d *decoder) process() *timeline.Process {
 	if !d.open() {
 		return nil
 	}
-	p := &timeline.Process{}
+	p := d.newProcess()
 	var seen uint32
 	for n := 0; ; {
 		key, ok := d.member(&n)
@@ -1421,7 +1422,7 @@ func (d *decoder) file() *timeline.File {
 	if !d.open() {
 		return nil
 	}
-	f := &timeline.File{}
+	f := d.newFile()
 	var seen uint32
 	for n := 0; ; {
 		key, ok := d.member(&n)
@@ -1625,7 +1626,7 @@ func (d *decoder) winlog() *timeline.Winlog {
 	if !d.open() {
 		return nil
 	}
-	w := &timeline.Winlog{}
+	w := d.newWinlog()
 	var seen uint32
 	var (
 		projHead  WinlogHead
@@ -1692,7 +1693,7 @@ func (d *decoder) winlogLogon() *timeline.WinlogLogon {
 	if !d.open() {
 		return nil
 	}
-	l := &timeline.WinlogLogon{}
+	l := d.newWinlogLogon()
 	var seen uint32
 	for n := 0; ; {
 		key, ok := d.member(&n)
