@@ -20,8 +20,12 @@ import (
 )
 
 // TestBruteForceAlertToWebhook sends sshd failures over TCP and checks that
-// the password-guessing alert arrives at a loopback webhook within seconds,
-// after the webhook refused the first attempt (retry), and on stdout.
+// the password-guessing alert arrives at a loopback webhook while the
+// watch runs, after the webhook refused the first attempt (retry), and on
+// stdout. How soon is logged, not asserted: the stream hunt runs once a
+// second and the retry waits 250 ms, so it is 1-2 s on an idle machine,
+// but a bound on it fails on a loaded one; the 10 s wait only stops a
+// watch that never delivers.
 func TestBruteForceAlertToWebhook(t *testing.T) {
 	var (
 		mu      sync.Mutex
@@ -78,9 +82,6 @@ func TestBruteForceAlertToWebhook(t *testing.T) {
 	}
 	sum := stop()
 	t.Logf("alert at the webhook %v after the last line was sent (one refused attempt and its 250 ms backoff included)", got.Sub(sent))
-	if d := got.Sub(sent); d > 3*time.Second {
-		t.Errorf("alert took %v", d)
-	}
 	mu.Lock()
 	defer mu.Unlock()
 	var brute *Alert
@@ -103,18 +104,12 @@ func TestBruteForceAlertToWebhook(t *testing.T) {
 
 // A webhook that is down costs counted failures, never intake.
 func TestWebhookDownNeverBlocks(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := "http://" + ln.Addr().String() + "/hook"
-	ln.Close() // nothing listens there now: connection refused
 	dir := t.TempDir()
 	st := openStore(t, dir)
 	defer st.Close()
 	cfg := baseConfig(dir, st)
 	cfg.Listen = []string{"tcp://127.0.0.1:0"}
-	cfg.Webhook = url
+	cfg.Webhook = downWebhook(t)
 	w, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -126,8 +121,15 @@ func TestWebhookDownNeverBlocks(t *testing.T) {
 		fmt.Fprintf(c, "<38>1 %s tabsrv sshd 77 - - Failed password for root from 203.0.113.%d port 22 ssh2 tok=w%d\n", now.Format(time.RFC3339), 70, i)
 	}
 	c.Close()
-	waitFor(5*time.Second, func() bool { return len(tokens(t, st)) == 6 })
-	time.Sleep(time.Second)
+	if !waitFor(5*time.Second, func() bool { return len(tokens(t, st)) == 6 }) {
+		t.Fatalf("%d of the 6 lines stored", len(tokens(t, st)))
+	}
+	// The alert raised by the running watch (not only by the last hunt at
+	// the stop) and refused at least once: the webhook fails while intake
+	// goes on.
+	if !waitFor(10*time.Second, func() bool { a := w.hunter.stats(); return a.Raised > 0 && a.WebhookRetries > 0 }) {
+		t.Fatalf("no alert raised and refused while the watch ran: %+v", w.hunter.stats())
+	}
 	sum := stop()
 	if sum.Total.Events != 6 {
 		t.Errorf("%d events stored, want 6", sum.Total.Events)

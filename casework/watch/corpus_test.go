@@ -73,8 +73,11 @@ func TestFollowCorpusLikeBatch(t *testing.T) {
 				time.Sleep(time.Duration(r.Intn(3)) * time.Millisecond)
 			}
 			f.Close()
-			waitFor(5*time.Second, func() bool { n, _ := st.Count(context.Background(), timeline.Query{}); return int(n) >= len(want) })
-			time.Sleep(300 * time.Millisecond)
+			// The whole file committed: every line stored, the ones that
+			// are only warnings included.
+			if !waitFor(10*time.Second, func() bool { return committed(w, path).Offset == int64(len(data)) }) {
+				t.Fatalf("%d of %d bytes committed", committed(w, path).Offset, len(data))
+			}
 			sum := stop()
 			var got []string
 			for _, ev := range stored(t, st) {

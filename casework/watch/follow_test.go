@@ -85,7 +85,9 @@ func TestFollowRotationRestart(t *testing.T) {
 	if !waitFor(5*time.Second, func() bool { return count() == 100 }) {
 		t.Fatalf("%d of the first 100 lines stored", count())
 	}
-	// A line written in two parts is one line.
+	// A line written in two parts is one line. The sleep is the gap
+	// between the parts, on purpose: longer than the poll (50 ms) and the
+	// latency (200 ms), so the watcher reads the first part alone.
 	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
 	line := syslogLine(100)
 	f.WriteString(line[:20])
@@ -138,6 +140,8 @@ func TestFollowRotationRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop = started(t, w)
+	// Nothing is to happen, so there is nothing to wait for: the sleep
+	// gives the watcher six polls (50 ms each) in which to read wrongly.
 	time.Sleep(300 * time.Millisecond)
 	sum = stop()
 	if sum.Total.Lines != 0 {

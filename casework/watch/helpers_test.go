@@ -129,6 +129,39 @@ func selfSigned(t testing.TB) (*tls.Config, *x509.CertPool) {
 	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}, pool
 }
 
+// committed is where w has committed the followed file path: its
+// offsets are saved after each batch is stored, so once they reach the
+// file's size every line of it is stored and counted (events, warnings,
+// duplicates). It is what a test waits for instead of a fixed sleep.
+func committed(w *Watcher, path string) fileState {
+	s, _ := w.offsets.get(path)
+	return s
+}
+
+// downWebhook returns the URL of a webhook that is down: every POST to it
+// fails. Its port stays held by a listener that resets each connection,
+// where a listener closed to free its port would leave the port to any
+// other process (or test) that binds one meanwhile.
+func downWebhook(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.(*net.TCPConn).SetLinger(0) // close with a reset, before any reply
+			c.Close()
+		}
+	}()
+	return "http://" + ln.Addr().String() + "/hook"
+}
+
 // waitFor polls cond for up to d.
 func waitFor(d time.Duration, cond func() bool) bool {
 	end := time.Now().Add(d)

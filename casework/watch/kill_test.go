@@ -102,22 +102,43 @@ func TestKillRestart(t *testing.T) {
 		})
 	}
 
+	committedLine := func() int64 {
+		o, err := loadOffsets(filepath.Join(dir, "watch", "offsets.json"))
+		if err != nil {
+			return 0
+		}
+		s, _ := o.get(path)
+		return s.Line
+	}
+
 	cmd, _ := start()
-	// Write while the watcher stores, and kill it in the middle.
+	// Write while the watcher stores, and kill it in the middle: once it
+	// has committed lines the writer appended. The writer waits for the
+	// kill before its last thousand lines, so that the kill falls while
+	// lines are still coming however slow the child is to start (a fixed
+	// sleep before the kill raced with that).
+	killed := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for i := 200; i < 3000; i += 20 {
+			if i == 2000 {
+				<-killed
+			}
 			appendLines(t, path, i, i+20)
 			time.Sleep(5 * time.Millisecond)
 		}
 	}()
-	time.Sleep(400 * time.Millisecond)
+	storing := waitFor(20*time.Second, func() bool { return committedLine() > 200 })
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	cmd.Wait()
+	close(killed)
 	<-done
+	if !storing {
+		t.Fatalf("the watcher committed none of the appended lines in 20 s (line %d)", committedLine())
+	}
 	o, _ := loadOffsets(filepath.Join(dir, "watch", "offsets.json"))
 	killedAt, _ := o.get(path)
 	t.Logf("killed after committing line %d of 3000", killedAt.Line)
@@ -169,7 +190,9 @@ func TestCrashBeforeCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop := started(t, w)
-	waitFor(5*time.Second, func() bool { return len(tokens(t, st)) == 200 })
+	if !waitFor(5*time.Second, func() bool { return committed(w, path).Line == 200 }) {
+		t.Fatalf("line %d of 200 committed", committed(w, path).Line)
+	}
 	stop()
 	// Put the committed offset back to line 150, as if the last batch's
 	// commit never happened.
@@ -193,7 +216,11 @@ func TestCrashBeforeCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop = started(t, w)
-	time.Sleep(time.Second)
+	// The 50 lines read again are stored (as duplicates) once their
+	// offsets are committed.
+	if !waitFor(5*time.Second, func() bool { return committed(w, path).Line == 200 }) {
+		t.Fatalf("after the restart line %d of 200 committed", committed(w, path).Line)
+	}
 	sum := stop()
 	if sum.Total.Lines != 50 || sum.Total.Duplicates != 50 {
 		t.Errorf("restart read %d lines, %d duplicates; want 50 and 50", sum.Total.Lines, sum.Total.Duplicates)

@@ -2,11 +2,16 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -28,29 +33,17 @@ func TestWatchCommand(t *testing.T) {
 	if err := os.WriteFile(logf, []byte("Dec  6 07:00:00 tabsrv sshd[9]: Accepted publickey for operator from 192.0.2.10 port 50000 ssh2\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	cmd, out, done, addr := startWatch(t, "watch", cs, "--follow", logf, "--listen", "tcp://127.0.0.1:0", "--latency", "200ms")
+	c, err := net.Dial("tcp", addr)
 	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cmd, out, done := startJejak(t, "watch", cs, "--follow", logf, "--listen", "tcp://"+addr, "--latency", "200ms")
-	var c net.Conn
-	for i := 0; i < 100; i++ {
-		if c, err = net.Dial("tcp", addr); err == nil {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if c == nil {
-		t.Fatalf("watch never listened: %v\n%s", err, out)
+		t.Fatalf("dial the watch: %v\n%s", err, out)
 	}
 	now := time.Now().UTC()
 	for i := 0; i < 7; i++ {
 		fmt.Fprintf(c, "<38>1 %s tabsrv sshd 77 - - Failed password for root from 203.0.113.66 port %d ssh2\n", now.Format(time.RFC3339), 40000+i)
 	}
-	c.Close()
-	time.Sleep(2 * time.Second)
+	sentAll(t, c)
+	waitCommitted(t, cs, logf)
 	cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-done:
@@ -95,27 +88,15 @@ func TestWatchToES(t *testing.T) {
 	cs := filepath.Join(dir, "case")
 	mustRun(t, 0, "case", "init", cs, "--examiner", "T")
 	index := testIndex(t, url, "jejak-test-watch")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	cmd, out, done, addr := startWatch(t, "watch", cs, "--listen", "tcp://127.0.0.1:0", "--es", url, "--index", index, "--no-hunt")
+	c, err := net.Dial("tcp", addr)
 	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cmd, out, done := startJejak(t, "watch", cs, "--listen", "tcp://"+addr, "--es", url, "--index", index, "--no-hunt")
-	var c net.Conn
-	for i := 0; i < 200 && c == nil; i++ {
-		if c, err = net.Dial("tcp", addr); err != nil {
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	if c == nil {
-		t.Fatalf("watch never listened: %v\n%s", err, out)
+		t.Fatalf("dial the watch: %v\n%s", err, out)
 	}
 	for i := 0; i < 500; i++ {
 		fmt.Fprintf(c, "<86>Dec  6 07:%02d:%02d tabsrv sudo: operator : TTY=pts/0 ; PWD=/ ; USER=root ; COMMAND=/bin/echo %d\n", i/60, i%60, i)
 	}
-	c.Close()
-	time.Sleep(2 * time.Second)
+	sentAll(t, c)
 	cmd.Process.Signal(syscall.SIGTERM)
 	<-done
 	if cmd.ProcessState.ExitCode() != 0 {
@@ -140,4 +121,102 @@ func TestWatchToES(t *testing.T) {
 	if miss, err := es.Missing(ctx, ids); err != nil || len(miss) != 0 {
 		t.Fatalf("%d of the case's events missing from the index (%v)", len(miss), err)
 	}
+}
+
+// watchOutput is what a 'jejak watch' process writes, readable while it
+// writes.
+type watchOutput struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (o *watchOutput) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.Write(p)
+}
+
+func (o *watchOutput) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.String()
+}
+
+// startWatch runs jejak with args (a watch with one --listen of port 0)
+// in a subprocess, as startJejak does, and returns the address the
+// listener bound, read from its "listening on ADDR" line: a port picked
+// by closing a listener on :0 could be taken by another process before
+// the watch binds it.
+func startWatch(t *testing.T, args ...string) (cmd *exec.Cmd, out *watchOutput, done chan struct{}, addr string) {
+	t.Helper()
+	a, _ := json.Marshal(args)
+	cmd = exec.Command(os.Args[0], "-test.run=^TestJejakProcess$")
+	cmd.Env = append(os.Environ(), "JEJAK_PROCESS=1", "JEJAK_ARGS="+string(a))
+	out = &watchOutput{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done = make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-done
+	})
+	listening := regexp.MustCompile(`(?m)^listening on (\S+) \(`)
+	deadline := time.After(30 * time.Second)
+	for {
+		if m := listening.FindStringSubmatch(out.String()); m != nil {
+			return cmd, out, done, m[1]
+		}
+		select {
+		case <-done:
+			t.Fatalf("watch ended before it listened:\n%s", out)
+		case <-deadline:
+			t.Fatalf("watch did not listen in 30 s:\n%s", out)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// sentAll closes c's sending side and waits for the watch to close the
+// connection, which it does once it has read everything sent: the lines
+// are then the watch's (queued and stored before it stops), where a
+// connection still in the listen backlog at the stop would be lost.
+func sentAll(t *testing.T, c net.Conn) {
+	t.Helper()
+	defer c.Close()
+	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if _, err := io.Copy(io.Discard, c); err != nil {
+		t.Fatalf("waiting for the watch to read what was sent: %v", err)
+	}
+}
+
+// waitCommitted waits until the watch of case cs has stored the whole of
+// the followed file path: its committed offset (watch/offsets.json,
+// written after each stored batch) is the file's size.
+func waitCommitted(t *testing.T, cs, path string) {
+	t.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got int64
+	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		var offs map[string]struct {
+			Offset int64 `json:"offset"`
+		}
+		if b, err := os.ReadFile(filepath.Join(cs, "watch", "offsets.json")); err == nil && json.Unmarshal(b, &offs) == nil {
+			if got = offs[path].Offset; got == st.Size() {
+				return
+			}
+		}
+	}
+	t.Fatalf("the watch committed %d of the %d bytes of %s in 30 s", got, st.Size(), path)
 }
