@@ -1806,10 +1806,22 @@ func (d *decoder) provenance(p *timeline.Provenance) {
 		return
 	}
 	var seen uint32
-	for n := 0; ; {
+	var n int
+	var lm *memo[lead[timeline.Provenance]] // nil: no sharing
+	if d.sharing() {
+		lm = &d.in.memo.prov
+	}
+	start, keep := prefixStart(d, lm, p, &seen, &n)
+	for {
+		at := d.i
 		key, ok := d.member(&n)
 		if !ok {
 			return
+		}
+		if keep && string(key) == "offset" {
+			// The offset and record vary from row to row.
+			prefixKeep(d, lm, start, at, *p, seen, n-1)
+			keep = false
 		}
 		switch string(key) {
 		case "evidence_sha256":

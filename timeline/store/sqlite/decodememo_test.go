@@ -163,3 +163,36 @@ func TestSharedAllocs(t *testing.T) {
 		t.Errorf("%v allocations an event with sharing (%v without), want at most 6 and 8 fewer", shared, plain)
 	}
 }
+
+// TestMemoLead: provenances that repeat but for their offset and record
+// take their first members from the memo, and decode
+// as json.Unmarshal has them, whatever follows those members: other
+// values, a key given twice, a number that goes on where the remembered
+// one ended.
+func TestMemoLead(t *testing.T) {
+	shared := interner{share: true}
+	docs := []string{
+		`{"jejak":{"provenance":{"chain":["file:a"],"evidence_name":"a","offset":1,"path":"a","record":1}},"log":{"syslog":{"appname":"sshd","hostname":"h","procid":"1"}},"process":{"name":"sshd","pid":1}}`,
+		`{"jejak":{"provenance":{"chain":["file:a"],"evidence_name":"a","offset":2,"path":"a","record":2}},"log":{"syslog":{"appname":"sshd","hostname":"h","procid":"2"}},"process":{"name":"sshd","pid":2}}`,
+		`{"jejak":{"provenance":{"chain":["file:a"],"evidence_name":"a","offset":3}},"log":{"syslog":{"appname":"sshd","hostname":"h","procid":"3"}},"process":{"name":"sshd","pid":3,"name":"x"}}`,
+		`{"log":{"syslog":{"appname":"sshd","hostname":"h","procid":"3","appname":"cron"}}}`,
+		`{"jejak":{"provenance":{"chain":["file:a"],"evidence_name":"ab","offset":4}},"log":{"syslog":{"appname":"sshd","hostname":"h2","procid":"4"}},"process":{"name":"sshd2","pid":4}}`,
+		`{"jejak":{"provenance":{"record":5,"offset":5}}}`,
+		`{"jejak":{"provenance":{"record":55,"offset":5}}}`,
+		`{"jejak":{"provenance":{"record":5}}}`,
+		`{"jejak":{"provenance":{"chain":["file:a"],"evidence_name":"a","offset":6,"path":"a","record":6}}}`,
+	}
+	for _, doc := range docs {
+		var want, got timeline.Event
+		werr := json.Unmarshal([]byte(doc), &want)
+		err := decodeEventOpts([]byte(doc), &got, &shared, true)
+		if (err == nil) != (werr == nil) || werr == nil && !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s: error %v, json.Unmarshal's %v\n got  %#v\n want %#v", doc, err, werr, got, want)
+		}
+	}
+	// Found: the second, third and fourth documents' (one refused later,
+	// for its process's second name), the record 55 one's, the last two.
+	if shared.memo.prov.hits < 5 {
+		t.Errorf("%d provenances found, want 5 or more", shared.memo.prov.hits)
+	}
+}
