@@ -115,6 +115,10 @@ func (c *Case) Ingest(ctx context.Context, o IngestOptions) (_ *IngestResult, re
 	// The custody entry's digest of the events, hashed as they are written
 	// where the store can vouch for it (see eventsStream).
 	digest := streamEvents(store)
+	// A first run's inserts go on behind the reading of the evidence (see
+	// sqlite.Store.WriteBehind): nothing reads the events back before
+	// FinishWrites below.
+	store.WriteBehind()
 	// Until the pipeline starts, nothing is written to the store: a run
 	// that stops before (evidence refused, cancelled) is refused, and its
 	// record removed (see sqlite.RunRefused).
@@ -666,7 +670,9 @@ func (w *WarningWriter) write(queue <-chan []timeline.Warning, prev <-chan struc
 		if failed {
 			continue
 		}
-		if err := w.store.AddWarnings(context.WithoutCancel(w.ctx), b); err != nil {
+		// Between two transactions of the event writes: see
+		// sqlite.Store.BetweenWrites.
+		if err := w.store.BetweenWrites(func() error { return w.store.AddWarnings(context.WithoutCancel(w.ctx), b) }); err != nil {
 			w.errMu.Lock()
 			w.err = err
 			w.errMu.Unlock()

@@ -238,11 +238,29 @@ func decodeBlock(z, dst []byte, frame *[]byte) (*block, error) {
 	return parseBlock(raw)
 }
 
+// appendBlockEnds is appendBlock of the documents laid end to end in
+// docs, document i ending at ends[i].
+func appendBlockEnds(dst, docs []byte, ends []int) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(ends)))
+	prev := 0
+	for _, e := range ends {
+		dst = binary.AppendUvarint(dst, uint64(e-prev))
+		prev = e
+	}
+	return append(dst, docs...)
+}
+
 // compressBlock appends the stored frame of docs to dst; raw is scratch.
 func compressBlock(dst []byte, docs [][]byte, raw *[]byte) []byte {
 	*raw = appendBlock((*raw)[:0], docs)
+	return compressRaw(dst, *raw)
+}
+
+// compressRaw appends the stored frame of the uncompressed block raw to
+// dst.
+func compressRaw(dst, raw []byte) []byte {
 	start := len(dst)
-	dst = blockEnc.EncodeAll(*raw, dst)
+	dst = blockEnc.EncodeAll(raw, dst)
 	if !bytes.HasPrefix(dst[start:], zstdMagic) {
 		// EncodeAll always writes the magic; this would be a new library.
 		panic("zstd frame without magic number")
@@ -488,46 +506,4 @@ func sqlBlock(_ *msqlite.FunctionContext, args []driver.Value) (driver.Value, er
 type outBlock struct {
 	z        []byte
 	first, n int
-}
-
-// compressChunk cuts c's rows into blocks and compresses each into
-// c.zbuf; each row's slot is its place in its block.
-func (s *Store) compressChunk(c *chunk) error {
-	c.zbuf, c.blocks = c.zbuf[:0], c.blocks[:0]
-	for i := range c.rows {
-		r := &c.rows[i]
-		var err error
-		if r.doc, err = stripID(r.doc); err != nil {
-			return fmt.Errorf("event %x: %w", r.id, err)
-		}
-		if len(r.doc) > maxBlockBytes/2 {
-			return fmt.Errorf("event %x: a document of %d bytes, more than the store reads back", r.id, len(r.doc))
-		}
-	}
-	docs := make([][]byte, 0, blockRows)
-	zlens := c.zlens[:0]
-	for lo := 0; lo < len(c.rows); {
-		docs, size := docs[:0], 0
-		hi := lo
-		for hi < len(c.rows) && len(docs) < blockRows && (size < blockBytes || len(docs) == 0) {
-			c.rows[hi].slot = int64(len(docs))
-			docs = append(docs, c.rows[hi].doc)
-			size += len(c.rows[hi].doc)
-			hi++
-		}
-		start := len(c.zbuf)
-		c.zbuf = compressBlock(c.zbuf, docs, &c.raw)
-		zlens = append(zlens, len(c.zbuf)-start)
-		c.blocks = append(c.blocks, outBlock{first: lo, n: hi - lo})
-		lo = hi
-	}
-	c.zlens = zlens
-	// zbuf may have moved while it grew: the frames are sliced now.
-	off := 0
-	for i := range c.blocks {
-		n := zlens[i]
-		c.blocks[i].z = c.zbuf[off : off+n : off+n]
-		off += n
-	}
-	return nil
 }

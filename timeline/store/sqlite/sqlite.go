@@ -229,6 +229,13 @@ type Store struct {
 	fetch   *sql.Stmt // see fetchStmt
 
 	dig *rowDigest // see DigestRows
+
+	behind *behind // see WriteBehind
+	// txMu is held by each write-behind transaction (see BetweenWrites).
+	txMu sync.Mutex
+	// unstored counts rows the write-behind reported inserted that its
+	// inserts ignored, for FinishWrites.
+	unstored int64
 }
 
 var _ timeline.Store = (*Store)(nil)
@@ -576,6 +583,9 @@ func (s *Store) FinishWrites(ctx context.Context) (duplicates int, err error) {
 }
 
 func (s *Store) finishWrites(ctx context.Context) (int64, error) {
+	if err := s.stopBehind(); err != nil {
+		return 0, err
+	}
 	if !s.bulk || s.leave {
 		return 0, nil
 	}
@@ -602,7 +612,10 @@ func (s *Store) finishWrites(ctx context.Context) (int64, error) {
 			return 0, err
 		}
 		removed = s.written - kept
+	} else {
+		removed += s.unstored
 	}
+	s.unstored = 0
 	if s.dig != nil {
 		switch {
 		case built:
@@ -723,6 +736,8 @@ func (s *Store) Close() error {
 			first = err
 		}
 	}
+	// The write-behind's inserts first: they use the prepared inserts.
+	keep(s.stopBehind())
 	keep(s.closeInserts())
 	s.fetchMu.Lock()
 	if s.fetch != nil {

@@ -14,35 +14,44 @@ import (
 	"github.com/jejak-forensics/jejak/timeline"
 )
 
-// row is an event ready to bind: its document encoded into a chunk's
-// buffer and compressed into another, its ID decoded, its columns picked
-// out.
+// row is an event ready to bind: its ID decoded, its columns picked out,
+// its place in its block.
 type row struct {
 	id                   [16]byte
 	ts                   int64
 	far                  bool // ts is farTS: the time is outside date_nanos
 	action, parser, addr string
-	doc                  []byte // JSON, in chunk.buf
-	slot                 int64  // its place in its block
+	slot                 int64 // its place in its block
 }
 
-// chunk is a run of encoded events. Chunks are recycled, so that encoding
-// allocates nothing once their buffers have grown to size.
+// chunk is a run of encoded events, compressed into blocks. Chunks are
+// recycled, so that encoding allocates nothing once their buffers have
+// grown to size.
 type chunk struct {
 	rows   []row
-	buf    []byte
+	buf    []byte // the documents of the block being filled
+	ends   []int  // where each of them ends in buf
 	blocks []outBlock
 	zbuf   []byte // the blocks' frames
 	zlens  []int
 	raw    []byte // a block before compression
 	err    error
 	done   chan struct{}
+	last   bool // the last chunk of its batch (write-behind)
 }
 
-// encode finalizes (when needed) and encodes evs into c.
+// encode finalizes (when needed), encodes and compresses evs into c.
+//
+// Each block is compressed as soon as its documents are encoded, while
+// they are in the CPU's caches, and its JSON is dropped: the chunk holds
+// one block's documents (at most blockBytes and a document), not the
+// chunk's, which kept a megabyte of JSON per chunk alive until the chunk
+// was inserted.
 func (c *chunk) encode(evs []*timeline.Event) {
-	c.rows, c.buf, c.err = c.rows[:0], c.buf[:0], nil
+	c.rows, c.buf, c.ends, c.err = c.rows[:0], c.buf[:0], c.ends[:0], nil
+	c.zbuf, c.blocks, c.zlens = c.zbuf[:0], c.blocks[:0], c.zlens[:0]
 	fast := modelMatches()
+	first := 0 // the first row of the block being filled
 	for _, e := range evs {
 		if e.Jejak.ID == "" {
 			e.Finalize()
@@ -67,22 +76,53 @@ func (c *chunk) encode(evs []*timeline.Event) {
 			c.err = fmt.Errorf("encode event %s: %w", e.Jejak.ID, err)
 			return
 		}
+		doc, err := stripID(c.buf[start:])
+		if err != nil {
+			c.err = fmt.Errorf("event %x: %w", r.id, err)
+			return
+		}
+		if len(doc) > maxBlockBytes/2 {
+			c.err = fmt.Errorf("event %x: a document of %d bytes, more than the store reads back", r.id, len(doc))
+			return
+		}
+		c.buf = c.buf[:start+len(doc)]
 		r.ts, r.far = tsNanos(e.Timestamp)
 		r.action = e.Event.Action
 		r.parser = e.Jejak.Provenance.Parser
 		if e.Source != nil {
 			r.addr = e.Source.IP
 		}
-		// Until the buffer stops growing, doc holds the length only.
-		r.doc = c.buf[start:len(c.buf):len(c.buf)]
+		r.slot = int64(len(c.rows) - first)
 		c.rows = append(c.rows, r)
+		c.ends = append(c.ends, len(c.buf))
+		// A block ends at blockRows documents, or once blockBytes of them
+		// are in.
+		if len(c.rows)-first == blockRows || len(c.buf) >= blockBytes {
+			c.closeBlock(first)
+			first = len(c.rows)
+		}
 	}
+	if first < len(c.rows) {
+		c.closeBlock(first)
+	}
+	// zbuf may have moved while it grew: the frames are sliced now.
 	off := 0
-	for i := range c.rows {
-		n := len(c.rows[i].doc)
-		c.rows[i].doc = c.buf[off : off+n : off+n]
+	for i := range c.blocks {
+		n := c.zlens[i]
+		c.blocks[i].z = c.zbuf[off : off+n : off+n]
 		off += n
 	}
+}
+
+// closeBlock compresses the documents in c.buf, the rows from first on,
+// into a block, and empties c.buf.
+func (c *chunk) closeBlock(first int) {
+	c.raw = appendBlockEnds(c.raw[:0], c.buf, c.ends)
+	start := len(c.zbuf)
+	c.zbuf = compressRaw(c.zbuf, c.raw)
+	c.zlens = append(c.zlens, len(c.zbuf)-start)
+	c.blocks = append(c.blocks, outBlock{first: first, n: len(c.rows) - first})
+	c.buf, c.ends = c.buf[:0], c.ends[:0]
 }
 
 // appendMarshal is the encoding/json path, for a timeline.Event newer than
@@ -128,9 +168,6 @@ func (s *Store) encodeAhead(batch []*timeline.Event) (chunks <-chan *chunk, rele
 			evs := batch[lo:min(lo+encodeChunk, len(batch))]
 			go func() {
 				c.encode(evs)
-				if c.err == nil {
-					c.err = s.compressChunk(c)
-				}
 				close(c.done)
 			}()
 			out <- c // never blocks: out has room for every chunk
@@ -200,6 +237,15 @@ func (s *Store) Write(ctx context.Context, batch []*timeline.Event) (timeline.Wr
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.behind != nil {
+		if s.deferred {
+			return s.writeBehind(ctx, batch)
+		}
+		// Not a bulk run any more: the rows written behind go first.
+		if err := s.stopBehind(); err != nil {
+			return st, err
+		}
+	}
 	chunks, release, done := s.encodeAhead(batch)
 	defer done()
 	bg := context.Background()
@@ -211,11 +257,7 @@ func (s *Store) Write(ctx context.Context, batch []*timeline.Event) (timeline.Wr
 			// connection's write lock (SQLite returns SQLITE_BUSY at once
 			// rather than risk a deadlock), and the run's progress and
 			// warnings are written on other connections meanwhile.
-			blockIns, blockDel, err := s.blockStmts(conn)
-			if err != nil {
-				return err
-			}
-			args := make([]driver.NamedValue, 0, 3+insertRows*insertCols)
+			ins := s.newInserter(conn)
 			for c := range chunks {
 				<-c.done
 				if c.err != nil {
@@ -224,66 +266,8 @@ func (s *Store) Write(ctx context.Context, batch []*timeline.Event) (timeline.Wr
 				if err := ctx.Err(); err != nil {
 					return err
 				}
-				for _, b := range c.blocks {
-					part := c.rows[b.first : b.first+b.n]
-					shape := insertShape{n: len(part), oneParser: oneParser(part)}
-					stmt, err := s.insertStmt(conn, shape)
-					if err != nil {
-						return err
-					}
-					// The driver copies the blob at once.
-					res, err := blockIns.ExecContext(bg, []driver.NamedValue{{Ordinal: 1, Value: b.z}})
-					if err != nil {
-						return fmt.Errorf("insert block of events %x...: %w", part[0].id, err)
-					}
-					blk, err := res.LastInsertId()
-					if err != nil {
-						return err
-					}
-					a := append(args[:0],
-						driver.NamedValue{Ordinal: 1, Value: s.run},
-						driver.NamedValue{Ordinal: 2, Value: blk})
-					if shape.oneParser {
-						a = append(a, driver.NamedValue{Ordinal: 3, Value: nullable(part[0].parser)})
-					}
-					for i := range part {
-						r := &part[i]
-						if r.slot != int64(i) {
-							return fmt.Errorf("event %x: slot %d of its block, inserted as row %d", r.id, r.slot, i)
-						}
-						id, ts, action, parser, addr := r.values()
-						a = append(a,
-							driver.NamedValue{Ordinal: len(a) + 1, Value: id},
-							driver.NamedValue{Ordinal: len(a) + 2, Value: ts},
-							driver.NamedValue{Ordinal: len(a) + 3, Value: action})
-						if !shape.oneParser {
-							a = append(a, driver.NamedValue{Ordinal: len(a) + 1, Value: parser})
-						}
-						a = append(a, driver.NamedValue{Ordinal: len(a) + 1, Value: addr})
-					}
-					res, err = stmt.ExecContext(bg, a)
-					if err != nil {
-						return fmt.Errorf("insert events %x...: %w", part[0].id, err)
-					}
-					n, err := res.RowsAffected()
-					if err != nil {
-						return err
-					}
-					st.Inserted += int(n)
-					st.Duplicates += len(part) - int(n)
-					if s.dig != nil {
-						last, err := res.LastInsertId()
-						if err != nil {
-							return err
-						}
-						s.dig.add(part, s.run, blk, n, last)
-					}
-					if n == 0 {
-						// Every row was there already: so is its document.
-						if _, err := blockDel.ExecContext(bg, []driver.NamedValue{{Ordinal: 1, Value: blk}}); err != nil {
-							return fmt.Errorf("remove block %d: %w", blk, err)
-						}
-					}
+				if err := ins.chunk(c, &st); err != nil {
+					return err
 				}
 				release(c)
 			}
@@ -301,6 +285,94 @@ func (s *Store) Write(ctx context.Context, batch []*timeline.Event) (timeline.Wr
 		s.written += int64(st.Inserted)
 	}
 	return st, nil
+}
+
+// inserter inserts encoded chunks on the writer's connection, inside a
+// transaction its caller holds.
+type inserter struct {
+	s                  *Store
+	conn               rawConn
+	blockIns, blockDel rawStmt
+	args               []driver.NamedValue
+	err                error // preparing the block statements
+}
+
+func (s *Store) newInserter(conn rawConn) *inserter {
+	in := &inserter{s: s, conn: conn, args: make([]driver.NamedValue, 0, 3+insertRows*insertCols)}
+	in.blockIns, in.blockDel, in.err = s.blockStmts(conn)
+	return in
+}
+
+// chunk inserts c's blocks, then each block's rows, one multi-row INSERT,
+// adding what it did to st.
+func (in *inserter) chunk(c *chunk, st *timeline.WriteStats) error {
+	if in.err != nil {
+		return in.err
+	}
+	s, bg := in.s, context.Background()
+	for _, b := range c.blocks {
+		part := c.rows[b.first : b.first+b.n]
+		shape := insertShape{n: len(part), oneParser: oneParser(part)}
+		stmt, err := s.insertStmt(in.conn, shape)
+		if err != nil {
+			return err
+		}
+		// The driver copies the blob at once.
+		res, err := in.blockIns.ExecContext(bg, []driver.NamedValue{{Ordinal: 1, Value: b.z}})
+		if err != nil {
+			return fmt.Errorf("insert block of events %x...: %w", part[0].id, err)
+		}
+		blk, err := res.LastInsertId()
+		if err != nil {
+			return err
+		}
+		a := append(in.args[:0],
+			driver.NamedValue{Ordinal: 1, Value: s.run},
+			driver.NamedValue{Ordinal: 2, Value: blk})
+		if shape.oneParser {
+			a = append(a, driver.NamedValue{Ordinal: 3, Value: nullable(part[0].parser)})
+		}
+		for i := range part {
+			r := &part[i]
+			if r.slot != int64(i) {
+				return fmt.Errorf("event %x: slot %d of its block, inserted as row %d", r.id, r.slot, i)
+			}
+			id, ts, action, parser, addr := r.values()
+			a = append(a,
+				driver.NamedValue{Ordinal: len(a) + 1, Value: id},
+				driver.NamedValue{Ordinal: len(a) + 2, Value: ts},
+				driver.NamedValue{Ordinal: len(a) + 3, Value: action})
+			if !shape.oneParser {
+				a = append(a, driver.NamedValue{Ordinal: len(a) + 1, Value: parser})
+			}
+			a = append(a, driver.NamedValue{Ordinal: len(a) + 1, Value: addr})
+		}
+		in.args = a[:0]
+		res, err = stmt.ExecContext(bg, a)
+		if err != nil {
+			return fmt.Errorf("insert events %x...: %w", part[0].id, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		st.Inserted += int(n)
+		st.Duplicates += len(part) - int(n)
+		if s.dig != nil {
+			last, err := res.LastInsertId()
+			if err != nil {
+				return err
+			}
+			s.dig.add(part, s.run, blk, n, last)
+		}
+		if n == 0 {
+			// Every row was there already: so is its document.
+			if _, err := in.blockDel.ExecContext(bg, []driver.NamedValue{{Ordinal: 1, Value: blk}}); err != nil {
+				return fmt.Errorf("remove block %d: %w", blk, err)
+			}
+		}
+	}
+	return nil
 }
 
 // inRawTx runs fn in a transaction on dc, the driver's own connection
