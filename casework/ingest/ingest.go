@@ -166,6 +166,9 @@ type runner struct {
 	// jobs feeds the file workers: files whose whole content the walk has
 	// read, parsed beside the walk (see walk).
 	jobs chan *fileJob
+	// aside is taken by the one file parsed on a goroutine of its own
+	// beside the walk (readEntry: the $MFT of a volume), one at a time.
+	aside chan struct{}
 
 	mu  sync.Mutex
 	sum Summary
@@ -190,7 +193,7 @@ func Run(ctx context.Context, cfg Config, items []Item, sink timeline.Sink) (Sum
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 10000
 	}
-	r := &runner{cfg: cfg, batch: make(chan []*timeline.Event, 1)}
+	r := &runner{cfg: cfg, batch: make(chan []*timeline.Event, 1), aside: make(chan struct{}, 1)}
 	r.sum.Evidence = len(items)
 	for _, it := range items {
 		if it.Zone != nil {
@@ -419,6 +422,8 @@ func (r *runner) walk(ctx context.Context, it Item) error {
 	}, report)
 	// The files handed to the workers are this walk's too.
 	w.pending.Wait()
+	// What was parsed aside comes last, in walk order (see readEntry).
+	w.seq.releaseAside()
 	if err == nil {
 		err = w.failed()
 	}
@@ -457,6 +462,9 @@ type sequencer struct {
 	r     *runner
 	mu    sync.Mutex
 	queue []*slot // open or waiting slots, oldest first
+	// aside are the slots of files parsed aside (readEntry), in walk
+	// order: released after every other slot of the walk.
+	aside []*slot
 }
 
 // slot holds one file's warnings until their turn. Only the goroutine
@@ -482,6 +490,38 @@ func (s *sequencer) close(sl *slot) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sl.done = true
+	s.releaseLocked()
+}
+
+// setAside takes sl, the walk's newest slot, out of the queue: its
+// warnings are released after all the walk's others (releaseAside), so
+// that the slots after it need not wait for it. The place is fixed, so the
+// stored warnings still do not depend on thread timing.
+func (s *sequencer) setAside(sl *slot) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i := slices.Index(s.queue, sl); i >= 0 {
+		s.queue = slices.Delete(s.queue, i, i+1)
+	}
+	s.aside = append(s.aside, sl)
+	s.releaseLocked()
+}
+
+// releaseAside releases the warnings of the slots set aside, in walk
+// order, once they and every other slot of the walk are closed.
+func (s *sequencer) releaseAside() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sl := range s.aside {
+		for _, w := range sl.warns {
+			s.r.warn(w)
+		}
+	}
+	s.aside = nil
+}
+
+// releaseLocked releases every finished slot at the head of the queue.
+func (s *sequencer) releaseLocked() {
 	n := 0
 	for n < len(s.queue) && s.queue[n].done {
 		for _, w := range s.queue[n].warns {
@@ -614,12 +654,22 @@ func (r *runner) readEntry(ctx context.Context, w *walkState, it Item, e *jfs.En
 	// still holds the first ones.
 	j.head = head
 	j.p, j.matched = r.cfg.Registry.Match(e, head), true
-	if d := e.Detach(); d != nil && !decodesOnEveryCore(j.p) {
+	if decodesOnEveryCore(j.p) && e.Held() {
+		r.aside <- struct{}{} // the one before is parsed
+		j.e, j.rc = e.Detach(), rc
+		w.cur = nil
+		w.seq.setAside(sl)
+		w.pending.Add(1)
+		go j.runAside(ctx, r.cfg.BatchSize)
+		return nil
+	}
+	if e.Lasting() && !decodesOnEveryCore(j.p) {
 		// A larger file whose content stays readable after this call (a
 		// file of a folder): a free worker parses it and the walk goes on,
 		// so that a folder of large logs is parsed on every core. With
 		// every worker busy it is parsed here, as any other large file,
 		// rather than the walk waiting for one.
+		d := e.Detach()
 		j.e, j.rc = d, rc
 		w.cur = nil
 		w.pending.Add(1)
@@ -628,6 +678,7 @@ func (r *runner) readEntry(ctx context.Context, w *walkState, it Item, e *jfs.En
 			return nil
 		default:
 			w.pending.Done()
+			d.Release() // a held entry's: read here, within the call
 			j.e, j.rc = e, nil
 			w.cur = sl
 		}
@@ -665,6 +716,29 @@ func (j *fileJob) run(ctx context.Context, out *emitter) {
 		j.rc.Close()
 	}
 	j.release()
+	j.e.Release() // a held entry's detached copy (jfs.Hold): read
+	j.w.seq.close(j.sl)
+}
+
+// runAside parses a file beside the walk: the $MFT of a volume in a disk
+// image (jfs.Hold), whose timeline is most of a volume's events and whose
+// parse, on the walk's goroutine, held the walk of every other file of
+// the volume until it ended (at 300k files, the two ran one after the
+// other: docs/PERFORMANCE.md). Its parser decodes on every core already,
+// so one such file at a time is parsed aside (runner.aside), as on the
+// walk's goroutine; and its warnings come after the walk's others
+// (sequencer.setAside), not before the files the walk met meanwhile.
+func (j *fileJob) runAside(ctx context.Context, batch int) {
+	defer func() { <-j.r.aside }()
+	defer j.w.pending.Done()
+	out := &emitter{r: j.r, size: batch}
+	if err := j.parse(ctx, out); err != nil {
+		j.w.fail(err)
+	}
+	out.flush()
+	j.rc.Close()
+	j.release()
+	j.e.Release() // the walker's Walk may end now
 	j.w.seq.close(j.sl)
 }
 

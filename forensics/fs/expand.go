@@ -47,6 +47,11 @@ type walkState struct {
 	report   func(*Problem)
 	expanded int64
 	bufs     [][]byte
+	// heads are visit's sniff buffers, one per level of nesting, reused
+	// from file to file: a fresh 2 KiB buffer per file was a quarter of
+	// what the walk of an image of small files allocated (600 MB at 300k
+	// files, zeroed, then collected).
+	heads [][]byte
 	// consumed are the files on disk that an image already walked is made
 	// of (EWF .E02…): met in the folder, they are delivered for their
 	// times only.
@@ -75,6 +80,21 @@ func (s *walkState) scratch() []byte {
 }
 
 func (s *walkState) release(b []byte) { s.bufs = append(s.bufs, b) }
+
+// head returns a sniff buffer of n bytes for visit (not zeroed: visit uses
+// what it reads into it). It is visit's until releaseHead: nothing visit
+// hands on keeps it past the call (a stream member's replayed head is
+// read within it).
+func (s *walkState) head(n int) []byte {
+	if k := len(s.heads); k > 0 && cap(s.heads[k-1]) >= n {
+		b := s.heads[k-1]
+		s.heads = s.heads[:k-1]
+		return b[:n]
+	}
+	return make([]byte, n)
+}
+
+func (s *walkState) releaseHead(b []byte) { s.heads = append(s.heads, b) }
 
 const ratioFloor = 1 << 20
 
@@ -110,7 +130,8 @@ func (s *walkState) visit(e *Entry, prefix []string, depth int, up *guard) error
 	if s.opts.Images != nil {
 		hsize = ImageHeadSize
 	}
-	head := make([]byte, hsize)
+	head := s.head(hsize)
+	defer s.releaseHead(head)
 	var (
 		ra     io.ReaderAt
 		stream io.Reader

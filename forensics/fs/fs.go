@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -84,6 +85,11 @@ type Entry struct {
 	// nothing more (NewEntry's contract), so a reader already opened
 	// serves both.
 	plainOpen bool
+	// hold, when set, is what keeps the content readable past the walk's
+	// end (HoldBy); held: this entry is a Detach of it, holding it until
+	// Release.
+	hold *Hold
+	held bool
 }
 
 // NewEntry builds an entry whose content comes from open (and, when the
@@ -141,13 +147,53 @@ func (e *Entry) Lasting() bool { return e.lasting }
 // Detach returns a copy of a Lasting entry that outlives the walker's call:
 // its fields, a chain of its own, and its content. It returns nil for an
 // entry that is not Lasting.
+//
+// The detached copy of an entry a walker holds (HoldBy) keeps that walker's
+// Walk from returning until its Release: call Release once it is read.
 func (e *Entry) Detach() *Entry {
 	if !e.lasting {
 		return nil
 	}
 	d := *e
 	d.Chain = slices.Clone(e.Chain)
+	if d.hold != nil {
+		d.hold.wg.Add(1)
+		d.held = true
+	}
 	return &d
+}
+
+// Release ends what a Detach holds (see Hold): once called, the detached
+// entry's content must not be read any more. It does nothing for any other
+// entry, and the second time.
+func (e *Entry) Release() {
+	if e.held {
+		e.held = false
+		e.hold.wg.Done()
+	}
+}
+
+// Held reports whether e is Lasting through its walker's Hold: its content
+// is read through something the walker closes when its Walk returns (a
+// disk image), which a Detach of it keeps open until Release.
+func (e *Entry) Held() bool { return e.lasting && e.hold != nil }
+
+// Hold lets a walker whose entries read through something it closes when
+// Walk returns (a file system in a disk image) hand out entries that a
+// pipeline may read after the WalkFunc call, on another goroutine: it
+// marks them with HoldBy and, before Walk returns, waits (Wait) until every
+// Detach of them is Released. Such an entry is Lasting. A pipeline then
+// parses a large file beside the walk instead of holding the walk until it
+// is read (casework/ingest: the $MFT of an NTFS volume).
+type Hold struct{ wg sync.WaitGroup }
+
+// Wait returns once every detached entry of the hold has been Released.
+func (h *Hold) Wait() { h.wg.Wait() }
+
+// HoldBy makes e Lasting through h (see Hold): the walker calls h.Wait
+// before its Walk returns.
+func (e *Entry) HoldBy(h *Hold) {
+	e.hold, e.lasting = h, true
 }
 
 // WalkFunc receives each regular file. Returning an error stops the walk.

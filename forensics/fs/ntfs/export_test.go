@@ -3,6 +3,8 @@ package ntfs
 import (
 	"context"
 	"io"
+
+	jfs "github.com/jejak-forensics/jejak/forensics/fs"
 )
 
 // SetParentCache sets the parent cache size of the Tables made after it
@@ -23,7 +25,7 @@ func ResidentStreams(t interface{ Fatal(...any) }, w *Walker, fn func(entry uint
 			if s.Type != AttrData || !s.Resident || s.StartVCN != 0 {
 				continue
 			}
-			e := w.entry(r, s, "x")
+			e := w.entry(r, s, "x", new(jfs.Hold))
 			ra, ok, err := e.ReaderAt()
 			if !ok {
 				return err

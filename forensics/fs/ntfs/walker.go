@@ -98,6 +98,11 @@ func (w *Walker) Walk(ctx context.Context, fn jfs.WalkFunc, report func(*jfs.Pro
 	// A non-resident $ATTRIBUTE_LIST is read from the volume's clusters:
 	// every hard link, named stream and extent it points to is the entry's.
 	t.SetVolume(w.vol.DiskReader, w.vol.ClusterSize)
+	// The $MFT is handed out Lasting (entry): the ingest parses its
+	// timeline beside the walk of the other files, reading it after the
+	// call it was handed to; the volume stays readable until then.
+	var hold jfs.Hold
+	defer hold.Wait()
 	mftChain := append(slices.Clone(w.chain), Kind+":$MFT")
 	bad := func(entry uint64, off int64, err error) {
 		report(&jfs.Problem{Chain: slices.Clone(mftChain), Path: "$MFT", Offset: off,
@@ -122,7 +127,7 @@ func (w *Walker) Walk(ctx context.Context, fn jfs.WalkFunc, report func(*jfs.Pro
 				if s.Name != "" {
 					p += ":" + s.Name
 				}
-				if err := x.Entry(w.entry(r, s, p)); err != nil {
+				if err := x.Entry(w.entry(r, s, p, &hold)); err != nil {
 					return err
 				}
 			}
@@ -152,7 +157,9 @@ func paths(t *Table, r *Record) []string {
 	return out
 }
 
-func (w *Walker) entry(r *Record, s Stream, p string) *jfs.Entry {
+// entry is the file of stream s of r at path p. The $MFT's is held by
+// hold (jfs.Hold): readable after the walk's call, until Walk returns.
+func (w *Walker) entry(r *Record, s Stream, p string, hold *jfs.Hold) *jfs.Entry {
 	chain := append(slices.Clone(w.chain), Kind+":"+p)
 	entry, name, size := int64(r.Entry), s.Name, s.Size
 	open := func() (io.ReaderAt, error) { return w.stream(entry, name, size) }
@@ -190,6 +197,11 @@ func (w *Walker) entry(r *Record, s Stream, p string) *jfs.Entry {
 	// two MFT entries, or one entry reused under a new sequence number.
 	e.Identity = "mft:" + e.Inode
 	e.Mode = 0o444
+	if entry == 0 && name == "" {
+		// Its reader is opened afresh by each Open and ReaderAt, on the
+		// volume, which stays open while Walk runs.
+		e.HoldBy(hold)
+	}
 	return e
 }
 
