@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/bits"
 	"runtime"
 	"sync"
 
@@ -126,7 +127,7 @@ func lastIDKey(doc []byte) int {
 	const head, tail = `"jejak":`, `{"id":"`
 	end := len(doc)
 	for {
-		i := bytes.LastIndexByte(doc[:end], '{')
+		i := lastByte(doc[:end], '{')
 		if i < 0 {
 			return -1
 		}
@@ -135,6 +136,32 @@ func lastIDKey(doc []byte) int {
 		}
 		end = i
 	}
+}
+
+// lastByte is bytes.LastIndexByte, eight bytes at a time. Written by
+// hand: the standard library's is a loop over single bytes (there is no
+// vector version of it in internal/bytealg), and the brace lastIDKey
+// wants is about 450 bytes before a syslog document's end: that loop was
+// 2.5 % of an analyze's CPU (200 MB syslog).
+func lastByte(b []byte, c byte) int {
+	const ones, low7 = 0x0101010101010101, 0x7f7f7f7f7f7f7f7f
+	pat := ones * uint64(c)
+	i := len(b)
+	for ; i >= 8; i -= 8 {
+		w := binary.LittleEndian.Uint64(b[i-8:]) ^ pat
+		// The high bit of each byte of z is set where w's byte is zero
+		// (c was there), exactly: no carry crosses bytes.
+		z := ^((w&low7 + low7) | w | low7)
+		if z != 0 {
+			return i - 8 + (63-bits.LeadingZeros64(z))/8
+		}
+	}
+	for i--; i >= 0; i-- {
+		if b[i] == c {
+			return i
+		}
+	}
+	return -1
 }
 
 // stripID cuts the event ID's hex digits out of doc, in place.

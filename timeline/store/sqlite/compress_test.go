@@ -369,3 +369,45 @@ func TestWriteWaitsForOtherWriters(t *testing.T) {
 		}
 	}
 }
+
+// TestLastByte: lastByte finds what bytes.LastIndexByte finds, at every
+// length and place around the eight-byte words it reads, with the byte
+// beside others that differ from it by one bit or carry (0x7a, 0x7c,
+// 0xfb, 0x00, 0xff).
+func TestLastByte(t *testing.T) {
+	fill := []byte{'a', 0x7a, 0x7c, 0xfb, 0x00, 0xff, 0x80, 0x01}
+	for n := range 40 {
+		for _, f := range fill {
+			b := bytes.Repeat([]byte{f}, n)
+			if got, want := lastByte(b, '{'), bytes.LastIndexByte(b, '{'); got != want {
+				t.Fatalf("len %d of %#x: %d, want %d", n, f, got, want)
+			}
+			for i := range n {
+				for j := range i + 1 {
+					b := bytes.Repeat([]byte{f}, n)
+					b[j], b[i] = '{', '{'
+					if got, want := lastByte(b, '{'), bytes.LastIndexByte(b, '{'); got != want {
+						t.Fatalf("len %d of %#x, braces at %d and %d: %d, want %d", n, f, j, i, got, want)
+					}
+				}
+			}
+		}
+	}
+	for _, c := range []byte{0, 0x80, 0xff, '"'} {
+		b := []byte("0123456789abcdef\x00\x80\xff\"0123456789")
+		if got, want := lastByte(b, c), bytes.LastIndexByte(b, c); got != want {
+			t.Errorf("%#x: %d, want %d", c, got, want)
+		}
+	}
+}
+
+// FuzzLastByte: lastByte agrees with bytes.LastIndexByte.
+func FuzzLastByte(f *testing.F) {
+	f.Add([]byte(`{"a":{"jejak":{"id":"x"}}}`), byte('{'))
+	f.Add([]byte("\x00\x80\xff{{{{{{{{{"), byte(0))
+	f.Fuzz(func(t *testing.T, b []byte, c byte) {
+		if got, want := lastByte(b, c), bytes.LastIndexByte(b, c); got != want {
+			t.Fatalf("lastByte(%q, %#x) = %d, want %d", b, c, got, want)
+		}
+	})
+}
