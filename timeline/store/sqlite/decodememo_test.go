@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/jejak-forensics/jejak/timeline"
@@ -63,6 +64,27 @@ func TestMemoShares(t *testing.T) {
 	}
 	if events[0].User != events[2].User || events[0].User.Name != "u0" || events[1].User.Name != "u1" {
 		t.Errorf("users %+v %+v %+v", events[0].User, events[1].User, events[2].User)
+	}
+}
+
+// TestMemoReplaces: a memo holds the memoWays values kept last; a new
+// one replaces the oldest, and every value held is found, whichever was
+// found before.
+func TestMemoReplaces(t *testing.T) {
+	var m memo[int]
+	raw := func(i int) []byte { return fmt.Appendf(nil, `"v%d"`, i) }
+	for i := range memoWays + 3 {
+		m.keep(raw(i), i)
+	}
+	for _, i := range []int{memoWays + 2, 3, memoWays + 1, 3, 5, memoWays + 2} {
+		if v, n, ok := m.find(append(raw(i), '}')); !ok || v != i || n != len(raw(i)) {
+			t.Fatalf("find %s = %d, %d, %v", raw(i), v, n, ok)
+		}
+	}
+	for i := range 3 {
+		if _, _, ok := m.find(raw(i)); ok {
+			t.Errorf("%s found, one of the oldest", raw(i))
+		}
 	}
 }
 
@@ -129,7 +151,7 @@ func TestMemoTurnsOff(t *testing.T) {
 	if !m.active() {
 		t.Fatal("still off after memoOff lookups")
 	}
-	// The values it kept before are found, most recent first.
+	// The last values it kept are found.
 	if v, n, ok := m.find(append(raw(memoJudge-1), ',')); !ok || v != memoJudge-1 || n != len(raw(memoJudge-1)) {
 		t.Fatalf("find = %d, %d, %v", v, n, ok)
 	}
@@ -194,5 +216,45 @@ func TestMemoLead(t *testing.T) {
 	// for its process's second name), the record 55 one's, the last two.
 	if shared.memo.prov.hits < 5 {
 		t.Errorf("%d provenances found, want 5 or more", shared.memo.prov.hits)
+	}
+}
+
+// BenchmarkDecodeShared decodes the first rows of a synthetic auth.log
+// case's kinds (six actions, as scripts/bench.sh writes them) as a
+// transient read does.
+func BenchmarkDecodeShared(b *testing.B) {
+	kinds := []struct{ action, cat, data, msg string }{
+		{"ssh_failed_login", `["authentication"]`, `{"ssh.method":"password"}`, "Failed password for admin from 10.1.2.3 port 1025 ssh2"},
+		{"ssh_invalid_user", `["authentication"]`, ``, "Invalid user adminx from 10.1.2.3 port 1025"},
+		{"ssh_login", `["authentication","session"]`, `{"ssh.method":"publickey","ssh.signature":"RSA SHA256:%032x"}`, "Accepted publickey for kpu from 10.1.2.3 port 1025 ssh2"},
+		{"session_opened", `["session"]`, ``, "pam_unix(sshd:session): session opened for user kpu by (uid=0)"},
+		{"sudo_command", `["process"]`, ``, "kpu : TTY=pts/1 ; PWD=/home/kpu ; USER=root ; COMMAND=/usr/bin/systemctl restart nginx"},
+		{"session_closed", `["session"]`, ``, "pam_unix(cron:session): session closed for user root"},
+	}
+	var docs [][]byte
+	for i := range 600 {
+		k := kinds[[]int{0, 0, 0, 0, 1, 1, 2, 3, 4, 5}[i%10]]
+		data := k.data
+		if strings.Contains(data, "%") {
+			data = fmt.Sprintf(data, i) // a signature of its own
+		}
+		if data != "" {
+			data = `"data":` + data + ","
+		}
+		docs = append(docs, fmt.Appendf(nil, `{"@timestamp":"2026-01-01T00:%02d:%02dZ","event":{"action":%q,"category":%s,"dataset":"syslog","kind":"event","outcome":"failure","timezone":"UTC","type":["start"]},`+
+			`"host":{"name":"tabulasi-01"},"jejak":{%s"id":"","provenance":{"chain":["file:auth.log"],"evidence_name":"auth.log","evidence_sha256":"3072d634f0fc76444cbb336fd56475156d3cb109d5f304cd2c8345f47d3bdd1c","offset":%d,"parser":"syslog","path":"auth.log","record":%d},`+
+			`"time":{"year_basis":"file mtime 2026-12-06T19:33:17Z: first line within the year before it, + 0 year rollover(s) seen in the file","year_inferred":true,"zone_assumed":"UTC"}},"log":{"syslog":{"appname":"sshd","hostname":"tabulasi-01","procid":"%d"}},`+
+			`"message":%q,"process":{"name":"sshd","pid":%d},"related":{"ip":["10.1.2.3"],"user":["kpu"]},"source":{"address":"10.1.2.3","ip":"10.1.2.3","port":1025},"timestamp_desc":"Content Modification Time","user":{"name":"u%d"}}`,
+			i/60, i%60, k.action, k.cat, data, i*100, i+1, 1000+i, k.msg, 1000+i, i%200))
+	}
+	in := interner{share: true}
+	var e timeline.Event
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		e = timeline.Event{}
+		if !decodeFastOpts(docs[i%len(docs)], &e, &in, true) {
+			b.Fatal("the fast decoder gave up")
+		}
 	}
 }
