@@ -236,6 +236,8 @@ type Store struct {
 	// unstored counts rows the write-behind reported inserted that its
 	// inserts ignored, for FinishWrites.
 	unstored int64
+	// behindErr is the write-behind's failure, once it ended.
+	behindErr error
 }
 
 var _ timeline.Store = (*Store)(nil)
@@ -635,9 +637,15 @@ func (s *Store) finishWrites(ctx context.Context) (int64, error) {
 // a crashed run leaves them: the next Open builds them (removing repeated
 // events first). An interrupted run then stops at once instead of spending
 // seconds indexing a timeline that is partial anyway.
+//
+// Batches written behind (WriteBehind) are inserted first, as Write would
+// have inserted them before returning: whatever reads the store next (the
+// custody entry's digest of it) reads every event the run wrote. A failed
+// insert is then returned by Close.
 func (s *Store) LeaveIndexes() {
 	s.mu.Lock()
 	s.leave = true
+	_ = s.stopBehind()
 	s.mu.Unlock()
 }
 

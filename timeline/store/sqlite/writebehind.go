@@ -205,15 +205,17 @@ func (s *Store) insertBehind(b *behind) {
 }
 
 // stopBehind waits for the write-behind's inserts and ends it (s.mu is
-// held); its error is the first insert that failed.
+// held). Its error is the first insert that failed, then and in every
+// later call: the run's rows are not all stored.
 func (s *Store) stopBehind() error {
-	b := s.behind
-	if b == nil {
-		return nil
+	if b := s.behind; b != nil {
+		s.behind = nil
+		close(b.queue)
+		<-b.done
+		s.unstored += b.missing
+		if err := b.failed(); err != nil && s.behindErr == nil {
+			s.behindErr = err
+		}
 	}
-	s.behind = nil
-	close(b.queue)
-	<-b.done
-	s.unstored += b.missing
-	return b.failed()
+	return s.behindErr
 }

@@ -274,3 +274,23 @@ func TestBetweenWrites(t *testing.T) {
 		t.Errorf("%d rows after Close, want %d", n, 40*2000)
 	}
 }
+
+// TestLeaveIndexesInsertsWritesBehind: an interrupted run (LeaveIndexes)
+// still has every batch its Writes accepted in the store once
+// LeaveIndexes returns, as in-line writes would, with no index built.
+func TestLeaveIndexesInsertsWritesBehind(t *testing.T) {
+	s, _ := firstRun(t, true)
+	for i := range 8 {
+		write(t, s, events(3000, fmt.Sprintf("e%d", i)))
+	}
+	s.LeaveIndexes()
+	if n := count(t, s); n != 8*3000 {
+		t.Errorf("%d rows stored once LeaveIndexes returned, want %d", n, 8*3000)
+	}
+	if got := indexNames(t, s.DB()); len(got) != 0 {
+		t.Errorf("indexes %v built by an interrupted run", got)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
