@@ -7,6 +7,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/jejak-forensics/jejak/forensics/fs/fstest"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 )
 
@@ -33,15 +34,27 @@ func gptSeed() []byte {
 	return b
 }
 
+// FuzzOpen opens partition tables (The Sleuth Kit's DOS test disk, a
+// GPT disk), cut to size and with bytes patched in at off: every
+// partition lies inside the data. The input is the patch, not the disk:
+// Go minimised each new 100 KiB input for the fuzzer's whole time (see
+// fstest.MaxPatch).
 func FuzzOpen(f *testing.F) {
+	var seeds [][]byte
 	if dir, err := parsertest.CorpusDir(); err == nil {
 		if b, err := os.ReadFile(dir + "/images/tsk_volume_system.raw"); err == nil {
-			f.Add(b[:200*512])
+			seeds = append(seeds, b[:200*512])
 		}
 	}
-	f.Add(gptSeed())
-	f.Fuzz(func(t *testing.T, data []byte) {
-		s, err := Open(bytes.NewReader(data), int64(len(data)))
+	seeds = append(seeds, gptSeed())
+	for i := range seeds {
+		f.Add(uint8(i), uint32(len(seeds[i])), uint32(0), []byte{})
+	}
+	f.Fuzz(func(t *testing.T, which uint8, size, off uint32, patch []byte) {
+		data := seeds[int(which)%len(seeds)]
+		data = data[:min(uint32(len(data)), size)]
+		patch = patch[:min(len(patch), fstest.MaxPatch)]
+		s, err := Open(fstest.Patched(data, off, patch), int64(len(data)))
 		if err != nil {
 			return
 		}
