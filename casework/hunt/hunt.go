@@ -14,9 +14,12 @@ import (
 
 // transientSearcher is a Searcher that can hand out events valid only
 // during fn, with Related left nil (the sqlite store: it then reuses its
-// decoded events). The hunt's pass over the timeline qualifies: no rule
-// reads related.*, and no rule keeps an *Event past its observe (clock.go
-// keeps a copy; refPtr compares the event's ID besides its address).
+// decoded events, and equal sub-objects of different events, an event
+// meta, a host, a jejak.data map, may be one value shared by them). The
+// hunt's pass over the timeline qualifies: no rule reads related.*, no
+// rule keeps an *Event past its observe (clock.go keeps a copy; refPtr
+// compares the event's ID besides its address), and no rule changes an
+// event or anything it points to.
 type transientSearcher interface {
 	SearchTransient(ctx context.Context, q timeline.Query, fn func(*timeline.Event) error) error
 }
