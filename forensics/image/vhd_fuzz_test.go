@@ -1,12 +1,13 @@
 package image
 
 import (
-	"bytes"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 
+	"github.com/jejak-forensics/jejak/forensics/fs/fstest"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 )
 
@@ -40,23 +41,39 @@ func vhdReadSome(img Image) {
 	}
 }
 
-// FuzzVHD opens arbitrary bytes as a VHD (a differencing one finds no
-// parent beside it) and reads it.
+// patchedSeed is the fuzz input of FuzzVHD and FuzzVHDX: seed which, cut
+// to size, with patch read over it at off. The input is the patch, not
+// the container: Go minimised each new input of a whole container for
+// the fuzzer's whole time (see FuzzEWF).
+func patchedSeed(seeds [][]byte, which uint8, size, off uint32, patch []byte) (io.ReaderAt, int64) {
+	base := seeds[int(which)%len(seeds)]
+	base = base[:min(uint32(len(base)), size)]
+	return fstest.Patched(base, off, patch[:min(len(patch), fstest.MaxPatch)]), int64(len(base))
+}
+
+// FuzzVHD opens VHDs (qemu-img's dynamic and fixed ones, a bare footer),
+// cut and patched, (a differencing one finds no parent beside it) and
+// reads them.
 func FuzzVHD(f *testing.F) {
+	var seeds [][]byte
 	for _, sub := range []string{"dynamic", "fixed"} {
 		if s := vhdFuzzSeed(f, "vpc", "subformat="+sub+",force_size=on"); s != nil {
-			f.Add(s)
+			seeds = append(seeds, s)
 		}
 	}
 	ft := make([]byte, 512)
 	copy(ft, vhdCookie)
-	f.Add(ft)
+	seeds = append(seeds, ft)
+	for i := range seeds {
+		f.Add(uint8(i), uint32(len(seeds[i])), uint32(0), []byte{})
+	}
 	dir := f.TempDir()
-	f.Fuzz(func(t *testing.T, data []byte) {
-		if !isVHD(bytes.NewReader(data), int64(len(data))) {
+	f.Fuzz(func(t *testing.T, which uint8, size, off uint32, patch []byte) {
+		r, n := patchedSeed(seeds, which, size, off, patch)
+		if !isVHD(r, n) {
 			return
 		}
-		v, err := newVHD(bytes.NewReader(data), int64(len(data)), filepath.Join(dir, "fuzz.vhd"), 0, Options{})
+		v, err := newVHD(r, n, filepath.Join(dir, "fuzz.vhd"), 0, Options{})
 		if err != nil {
 			return
 		}
@@ -64,15 +81,21 @@ func FuzzVHD(f *testing.F) {
 	})
 }
 
-// FuzzVHDX opens arbitrary bytes as a VHDX and reads it.
+// FuzzVHDX opens VHDXs (qemu-img's dynamic one, a bare signature), cut
+// and patched, and reads them.
 func FuzzVHDX(f *testing.F) {
+	var seeds [][]byte
 	if s := vhdFuzzSeed(f, "vhdx", "subformat=dynamic,block_size=1M"); s != nil {
-		f.Add(s)
+		seeds = append(seeds, s)
 	}
-	f.Add(append(append([]byte{}, vhdxSignature...), make([]byte, 320<<10)...))
+	seeds = append(seeds, append(append([]byte{}, vhdxSignature...), make([]byte, 320<<10)...))
+	for i := range seeds {
+		f.Add(uint8(i), uint32(len(seeds[i])), uint32(0), []byte{})
+	}
 	dir := f.TempDir()
-	f.Fuzz(func(t *testing.T, data []byte) {
-		v, err := newVHDX(bytes.NewReader(data), filepath.Join(dir, "fuzz.vhdx"), int64(len(data)), 0, Options{})
+	f.Fuzz(func(t *testing.T, which uint8, size, off uint32, patch []byte) {
+		r, n := patchedSeed(seeds, which, size, off, patch)
+		v, err := newVHDX(r, filepath.Join(dir, "fuzz.vhdx"), n, 0, Options{})
 		if err != nil {
 			return
 		}
