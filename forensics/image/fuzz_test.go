@@ -33,14 +33,12 @@ func FuzzEWF(f *testing.F) {
 		f.Add(uint8(i), uint32(1<<20), uint32(0), []byte{})
 	}
 	f.Fuzz(func(t *testing.T, which uint8, size, off uint32, patch []byte) {
-		base := seeds[int(which)%len(seeds)]
-		base = base[:min(uint32(len(base)), size)]
-		patch = patch[:min(len(patch), fstest.MaxPatch)]
+		r, size64 := fstest.PatchedSeed(seeds, which, size, off, patch)
 		img, err := newEWF(func(n int) (*ewfSegment, error) {
 			if n > 1 {
 				return nil, errors.New("one segment only")
 			}
-			return &ewfSegment{name: "fuzz.E01", r: fstest.Patched(base, off, patch), size: int64(len(base))}, nil
+			return &ewfSegment{name: "fuzz.E01", r: r, size: size64}, nil
 		})
 		if err != nil {
 			return

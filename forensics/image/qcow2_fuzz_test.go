@@ -60,10 +60,8 @@ func FuzzQCOW2(f *testing.F) {
 		f.Add(uint8(i), uint32(len(seeds[i])), uint32(0), []byte{})
 	}
 	f.Fuzz(func(t *testing.T, which uint8, size, off uint32, patch []byte) {
-		base := seeds[int(which)%len(seeds)]
-		base = base[:min(uint32(len(base)), size)]
-		patch = patch[:min(len(patch), fstest.MaxPatch)]
-		q, err := newQCOW2("fuzz.qcow2", fstest.Patched(base, off, patch), int64(len(base)), nil)
+		r, n := fstest.PatchedSeed(seeds, which, size, off, patch)
+		q, err := newQCOW2("fuzz.qcow2", r, n, nil)
 		if err != nil {
 			return
 		}

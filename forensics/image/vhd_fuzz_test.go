@@ -1,7 +1,6 @@
 package image
 
 import (
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,19 +40,11 @@ func vhdReadSome(img Image) {
 	}
 }
 
-// patchedSeed is the fuzz input of FuzzVHD and FuzzVHDX: seed which, cut
-// to size, with patch read over it at off. The input is the patch, not
-// the container: Go minimised each new input of a whole container for
-// the fuzzer's whole time (see FuzzEWF).
-func patchedSeed(seeds [][]byte, which uint8, size, off uint32, patch []byte) (io.ReaderAt, int64) {
-	base := seeds[int(which)%len(seeds)]
-	base = base[:min(uint32(len(base)), size)]
-	return fstest.Patched(base, off, patch[:min(len(patch), fstest.MaxPatch)]), int64(len(base))
-}
-
 // FuzzVHD opens VHDs (qemu-img's dynamic and fixed ones, a bare footer),
 // cut and patched, (a differencing one finds no parent beside it) and
-// reads them.
+// reads them. The input is the patch, not the container: Go minimised
+// each new input of a whole container for the fuzzer's whole time (see
+// FuzzEWF).
 func FuzzVHD(f *testing.F) {
 	var seeds [][]byte
 	for _, sub := range []string{"dynamic", "fixed"} {
@@ -69,7 +60,7 @@ func FuzzVHD(f *testing.F) {
 	}
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, which uint8, size, off uint32, patch []byte) {
-		r, n := patchedSeed(seeds, which, size, off, patch)
+		r, n := fstest.PatchedSeed(seeds, which, size, off, patch)
 		if !isVHD(r, n) {
 			return
 		}
@@ -94,7 +85,7 @@ func FuzzVHDX(f *testing.F) {
 	}
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, which uint8, size, off uint32, patch []byte) {
-		r, n := patchedSeed(seeds, which, size, off, patch)
+		r, n := fstest.PatchedSeed(seeds, which, size, off, patch)
 		v, err := newVHDX(r, filepath.Join(dir, "fuzz.vhdx"), n, 0, Options{})
 		if err != nil {
 			return

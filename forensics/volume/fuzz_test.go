@@ -51,15 +51,13 @@ func FuzzOpen(f *testing.F) {
 		f.Add(uint8(i), uint32(len(seeds[i])), uint32(0), []byte{})
 	}
 	f.Fuzz(func(t *testing.T, which uint8, size, off uint32, patch []byte) {
-		data := seeds[int(which)%len(seeds)]
-		data = data[:min(uint32(len(data)), size)]
-		patch = patch[:min(len(patch), fstest.MaxPatch)]
-		s, err := Open(fstest.Patched(data, off, patch), int64(len(data)))
+		r, n := fstest.PatchedSeed(seeds, which, size, off, patch)
+		s, err := Open(r, n)
 		if err != nil {
 			return
 		}
 		for _, p := range s.Partitions {
-			if p.Start < 0 || p.Reader.Size() < 0 || p.Start+p.Reader.Size() > int64(len(data)) {
+			if p.Start < 0 || p.Reader.Size() < 0 || p.Start+p.Reader.Size() > n {
 				t.Fatalf("partition outside the data: %+v", p)
 			}
 			Detect(p.Reader)

@@ -51,3 +51,13 @@ func (p *patched) ReadAt(b []byte, off int64) (int, error) {
 	}
 	return n, nil
 }
+
+// PatchedSeed is the input of the fuzz targets that take (which, size,
+// off, patch) over real images: seeds[which] (modulo their number), cut
+// to size bytes, with at most MaxPatch bytes of patch read over it at off.
+// It returns the reader and its size.
+func PatchedSeed(seeds [][]byte, which uint8, size, off uint32, patch []byte) (io.ReaderAt, int64) {
+	base := seeds[int(which)%len(seeds)]
+	base = base[:min(uint32(len(base)), size)]
+	return Patched(base, off, patch[:min(len(patch), MaxPatch)]), int64(len(base))
+}

@@ -55,3 +55,27 @@ func TestPatched(t *testing.T) {
 		})
 	}
 }
+
+// TestPatchedSeed: the seed is picked modulo the seeds, cut to size (no
+// more than its length), and the patch is cut at MaxPatch.
+func TestPatchedSeed(t *testing.T) {
+	seeds := [][]byte{bytes.Repeat([]byte{'a'}, 300), bytes.Repeat([]byte{'b'}, 10)}
+	long := bytes.Repeat([]byte{'p'}, MaxPatch+50)
+	for _, tc := range []struct {
+		which     uint8
+		size, off uint32
+		patch     []byte
+		want      []byte
+	}{
+		{0, 1000, 0, nil, seeds[0]},
+		{3, 1000, 2, []byte("xy"), []byte("bbxybbbbbb")},
+		{2, 5, 3, []byte("xyz"), []byte("aaaxy")},
+		{0, 300, 100, long, append(append(bytes.Repeat([]byte{'a'}, 100), long[:MaxPatch]...), bytes.Repeat([]byte{'a'}, 300-100-MaxPatch)...)},
+	} {
+		r, n := PatchedSeed(seeds, tc.which, tc.size, tc.off, tc.patch)
+		got := make([]byte, n)
+		if _, err := r.ReadAt(got, 0); err != nil && !errors.Is(err, io.EOF) || !bytes.Equal(got, tc.want) {
+			t.Errorf("PatchedSeed(%d, %d, %d, %d bytes): %q (%v), want %q", tc.which, tc.size, tc.off, len(tc.patch), got, err, tc.want)
+		}
+	}
+}
