@@ -60,7 +60,8 @@ type Config struct {
 	// Workers is how many evidence items are walked at once (default: the
 	// number of cores). Encoding and storing run beside them.
 	Workers int
-	// BatchSize is the number of events per store transaction.
+	// BatchSize is the most events per store transaction. A batch also
+	// ends at batchWeight map entries (see emitter.emit).
 	BatchSize int
 	// Progress, when set, is called about every 200ms and once at the end.
 	Progress func(Progress)
@@ -934,6 +935,8 @@ type emitter struct {
 	size int
 	buf  []*timeline.Event
 	err  error
+	// weight is the events in buf plus their map entries.
+	weight int
 	// events and zoneAssumed are counted since the last batch.
 	events      int64
 	zoneAssumed map[string]int64
@@ -961,11 +964,26 @@ func (o *emitter) emit(ctx context.Context, it Item, e *jfs.Entry, parser string
 		}
 		o.zoneAssumed[t.ZoneAssumed]++
 	}
-	if len(o.buf) >= o.size {
+	o.weight += 1 + len(ev.Jejak.Data)
+	if ev.Winlog != nil {
+		o.weight += len(ev.Winlog.EventData)
+	}
+	if len(o.buf) >= o.size || o.weight >= batchWeight {
 		return o.send(ctx)
 	}
 	return nil
 }
+
+// batchWeight bounds a batch by what its events hold rather than by their
+// number: a Windows record carries two maps of ~10 entries each, and 10,000
+// of them held until their batch is stored cost memory and cache for
+// nothing. At 40,000, EVTX batches hold ~1,800 events (analyze median CPU
+// 1.76 -> 1.67 and 1.70 -> 1.50 CPU-s in two series of 7 alternating runs,
+// peak RSS 177 -> 131-142 MB), while syslog events (weight 1-3) keep their
+// batches of 10,000 (50 MB analyze unchanged). Weighing events moves only
+// where batches, and so the store's compressed blocks, end: the documents
+// stored are the same.
+const batchWeight = 40000
 
 // count adds what was counted since the last batch to the summary.
 func (o *emitter) count() {
@@ -987,6 +1005,7 @@ func (o *emitter) count() {
 
 func (o *emitter) send(ctx context.Context) error {
 	o.count()
+	o.weight = 0
 	if len(o.buf) == 0 {
 		return nil
 	}
