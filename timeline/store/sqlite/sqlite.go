@@ -694,7 +694,9 @@ func (s *Store) Search(ctx context.Context, q timeline.Query, fn func(*timeline.
 // SearchTransient is Search for a reader that keeps no *Event after fn
 // returns and reads no related.* field (a hunt): the Event structs are
 // reused chunk to chunk, and Related is nil. What an event points to (its
-// strings, maps and sub-structs) is its own and may be kept.
+// strings, maps and sub-structs) may be kept but never changed: values
+// that repeat from row to row (host, user, jejak.data, the provenance's
+// chain...) are decoded once and shared between events (decodememo.go).
 func (s *Store) SearchTransient(ctx context.Context, q timeline.Query, fn func(*timeline.Event) error) error {
 	return s.search(ctx, q, streamOpts{reuse: true, noRelated: true}, fn)
 }
