@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jejak-forensics/jejak/forensics/fs/fstest"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 )
 
@@ -47,9 +48,14 @@ func TestDamageReported(t *testing.T) {
 	t.Logf("warnings by kind: %v", kinds)
 }
 
-// FuzzDecodeChunk feeds chunk prefixes seeded from real chunks; the
-// decoder must not panic, hang or report a record outside its buffer.
+// FuzzDecodeChunk feeds chunk prefixes cut from real chunks, with a patch
+// written over them; the decoder must not panic, hang or report a record
+// outside its buffer. The input is (seed, length, patch offset, patch),
+// not the chunk itself: Go minimises every input that finds new coverage
+// in steps that grow with the square of its length, and on 8-20 KiB
+// chunks that took the fuzzer's whole time (14 executions in 21 s).
 func FuzzDecodeChunk(f *testing.F) {
+	var seeds [][]byte
 	for _, rel := range []string{"logs/windows/security.evtx", "more/evtx/mitre_cc0/ID1149-RDP_success_logins.evtx", "logs/windows/sample_with_a_bad_chunk_magic.evtx"} {
 		b, err := os.ReadFile(parsertest.Corpus(f, rel))
 		if err != nil {
@@ -57,7 +63,7 @@ func FuzzDecodeChunk(f *testing.F) {
 		}
 		// The first 8 KiB of a chunk hold its header, first records and
 		// their inline templates; short inputs keep the fuzzer fast.
-		f.Add(b[fileHeaderBlock : fileHeaderBlock+8192])
+		seeds = append(seeds, b[fileHeaderBlock:fileHeaderBlock+8192])
 	}
 	// Chunk prefixes reaching into slack, for the carving path: record
 	// headers past the free-space offset (5136 and 11232) whose templates
@@ -73,12 +79,13 @@ func FuzzDecodeChunk(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		f.Add(b[fileHeaderBlock : fileHeaderBlock+seed.n])
+		seeds = append(seeds, b[fileHeaderBlock:fileHeaderBlock+seed.n])
 	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		if len(b) > chunkSize {
-			b = b[:chunkSize]
-		}
+	for i, s := range seeds {
+		f.Add(uint8(i), uint32(len(s)), uint32(0), []byte(nil))
+	}
+	f.Fuzz(func(t *testing.T, which uint8, size, off uint32, patch []byte) {
+		b := fstest.PatchedSeedBytes(seeds, which, size, off, patch)
 		seen := map[int64]bool{}
 		errs := DecodeChunk(b, 4096, func(r *Record) {
 			if r.Offset < 4096 || r.Offset >= 4096+int64(len(b)) {

@@ -3,6 +3,7 @@ package fstest
 import (
 	"errors"
 	"io"
+	"slices"
 )
 
 // MaxPatch bounds the patch a fuzz target reads over its image. Go
@@ -60,4 +61,18 @@ func PatchedSeed(seeds [][]byte, which uint8, size, off uint32, patch []byte) (i
 	base := seeds[int(which)%len(seeds)]
 	base = base[:min(uint32(len(base)), size)]
 	return Patched(base, off, patch[:min(len(patch), MaxPatch)]), int64(len(base))
+}
+
+// PatchedSeedBytes is PatchedSeed for the targets whose code under test
+// takes a []byte (an EVTX chunk, a file's head): a fresh copy of
+// seeds[which] cut to size, with at most MaxPatch bytes of patch written
+// over it at off. The copy is the cut seed's length: a few KiB per input,
+// not the megabytes of a whole image.
+func PatchedSeedBytes(seeds [][]byte, which uint8, size, off uint32, patch []byte) []byte {
+	base := seeds[int(which)%len(seeds)]
+	b := slices.Clone(base[:min(uint32(len(base)), size)])
+	if int64(off) < int64(len(b)) {
+		copy(b[off:], patch[:min(len(patch), MaxPatch)])
+	}
+	return b
 }

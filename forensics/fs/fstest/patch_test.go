@@ -77,5 +77,11 @@ func TestPatchedSeed(t *testing.T) {
 		if _, err := r.ReadAt(got, 0); err != nil && !errors.Is(err, io.EOF) || !bytes.Equal(got, tc.want) {
 			t.Errorf("PatchedSeed(%d, %d, %d, %d bytes): %q (%v), want %q", tc.which, tc.size, tc.off, len(tc.patch), got, err, tc.want)
 		}
+		if b := PatchedSeedBytes(seeds, tc.which, tc.size, tc.off, tc.patch); !bytes.Equal(b, tc.want) {
+			t.Errorf("PatchedSeedBytes(%d, %d, %d, %d bytes): %q, want %q", tc.which, tc.size, tc.off, len(tc.patch), b, tc.want)
+		}
+	}
+	if !bytes.Equal(seeds[0], bytes.Repeat([]byte{'a'}, 300)) || !bytes.Equal(seeds[1], bytes.Repeat([]byte{'b'}, 10)) {
+		t.Error("a patch was written into its seed")
 	}
 }
