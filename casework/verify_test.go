@@ -10,15 +10,14 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/jejak-forensics/jejak/forensics/evidence"
+	"github.com/jejak-forensics/jejak/forensics/fs/ntfs/ntfstest"
+	"github.com/jejak-forensics/jejak/internal/oracle"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 )
 
@@ -27,27 +26,11 @@ import (
 // file.
 func ntfsImage(t *testing.T, files map[string]string) string {
 	t.Helper()
-	for _, tool := range []string{"mkntfs", "ntfscp"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s missing: install the Debian package ntfs-3g", tool)
-		}
-	}
+	ntfscp := oracle.Tool(t, "ntfscp", "ntfs-3g")
 	img := filepath.Join(t.TempDir(), "ntfs.img")
-	if err := os.WriteFile(img, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(img, 16<<20); err != nil {
-		t.Fatal(err)
-	}
-	run := func(name string, args ...string) {
-		t.Helper()
-		if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
-			t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-		}
-	}
-	run("mkntfs", "-q", "-F", "-f", img)
+	ntfstest.Format(t, img, 16<<20)
 	for dst, src := range files {
-		run("ntfscp", "-q", img, src, dst)
+		oracle.Run(t, ntfscp, "-q", img, src, dst)
 	}
 	return img
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -16,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jejak-forensics/jejak/forensics/fs/ntfs/ntfstest"
 	"github.com/jejak-forensics/jejak/internal/oracle"
 	"github.com/jejak-forensics/jejak/timeline"
 )
@@ -96,17 +96,10 @@ func TestSpillSorter(t *testing.T) {
 // few at a time, into many runs in the case store's folder: the same
 // findings, row for row, and nothing left in the folder.
 func TestTimestompSpilledSame(t *testing.T) {
-	oracle.Tool(t, "mkntfs", "ntfs-3g")
 	oracle.Tool(t, "istat", "sleuthkit")
 	dir := t.TempDir()
 	img := filepath.Join(dir, "planted.ntfs")
-	if err := os.WriteFile(img, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(img, 16<<20); err != nil {
-		t.Fatal(err)
-	}
-	oracle.Run(t, oracle.Tool(t, "mkntfs", "ntfs-3g"), "-F", "-q", "-f", "-L", "planted", img)
+	ntfstest.Format(t, img, 16<<20, "-L", "planted")
 	plantBytes(t, dir, img)
 	st := buildDiskCase(t, img)
 	spillDir := spillDirOf(context.Background(), st)
@@ -267,34 +260,11 @@ func (r reversed) Search(ctx context.Context, q timeline.Query, fn func(*timelin
 // earliest $FN times it cites, the times the names were planted with,
 // whichever order the events come in.
 func TestTimestompManyNames(t *testing.T) {
-	mkntfs := oracle.Tool(t, "mkntfs", "ntfs-3g")
-	ntfs3g := oracle.Tool(t, "ntfs-3g", "ntfs-3g")
 	oracle.Tool(t, "istat", "sleuthkit")
-	if _, err := os.Stat("/dev/fuse"); err != nil {
-		t.Skipf("no /dev/fuse: ntfs-3g cannot mount here (%v)", err)
-	}
 	dir := t.TempDir()
 	img := filepath.Join(dir, "names.ntfs")
-	if err := os.WriteFile(img, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(img, 16<<20); err != nil {
-		t.Fatal(err)
-	}
-	oracle.Run(t, mkntfs, "-F", "-q", "-f", "-L", "names", img)
-	mnt := filepath.Join(dir, "mnt")
-	if err := os.Mkdir(mnt, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := runOut(ntfs3g, img, mnt); err != nil {
-		t.Skipf("ntfs-3g mount failed (FUSE unavailable?): %v %s", err, out)
-	}
-	mounted := true
-	defer func() {
-		if mounted {
-			runOut("umount", mnt)
-		}
-	}()
+	ntfstest.Format(t, img, 16<<20, "-L", "names")
+	mnt, unmount := ntfstest.Mount(t, img)
 	const links = 150
 	p := filepath.Join(mnt, "many.exe")
 	if err := os.WriteFile(p, []byte("MZ many names"), 0o644); err != nil {
@@ -313,10 +283,7 @@ func TestTimestompManyNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	ino := st0.Sys().(*syscall.Stat_t).Ino // ntfs-3g's inode is the MFT entry
-	if out, err := runOut("umount", mnt); err != nil {
-		t.Fatalf("umount: %v %s", err, out)
-	}
-	mounted = false
+	unmount()
 
 	// Name k's times: each letter's earliest on a different name (B on
 	// the last, M, A and C on three others), all with sub-seconds and all
@@ -616,8 +583,4 @@ func FuzzTimestompRecord(f *testing.F) {
 			t.Fatalf("decoded strings longer than the record")
 		}
 	})
-}
-
-func runOut(name string, args ...string) ([]byte, error) {
-	return exec.Command(name, args...).CombinedOutput()
 }

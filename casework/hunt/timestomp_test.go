@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jejak-forensics/jejak/casework/casetest"
+	"github.com/jejak-forensics/jejak/forensics/fs/ntfs/ntfstest"
 	"github.com/jejak-forensics/jejak/internal/oracle"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 	"github.com/jejak-forensics/jejak/timeline"
@@ -177,18 +178,11 @@ var (
 // Two ways to plant, each a subtest: through the ntfs-3g driver (FUSE),
 // and, where FUSE is missing, with ntfscp and byte edits only.
 func TestTimestompPlantedNTFS(t *testing.T) {
-	mkntfs := oracle.Tool(t, "mkntfs", "ntfs-3g")
 	oracle.Tool(t, "istat", "sleuthkit")
 	newVolume := func(t *testing.T) (dir, img string) {
 		dir = t.TempDir()
 		img = filepath.Join(dir, "planted.ntfs")
-		if err := os.WriteFile(img, nil, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Truncate(img, 16<<20); err != nil {
-			t.Fatal(err)
-		}
-		oracle.Run(t, mkntfs, "-F", "-q", "-f", "-L", "planted", img)
+		ntfstest.Format(t, img, 16<<20, "-L", "planted")
 		return dir, img
 	}
 	t.Run("ntfs-3g", func(t *testing.T) {
@@ -214,33 +208,9 @@ func runTool(t *testing.T, name string, args ...string) {
 // system.ntfs_times, so the stomps themselves ($SI diverging from $FN) are
 // byte edits after unmounting, as editTimes documents.
 func plantFUSE(t *testing.T, dir, img string) map[string]uint64 {
-	ntfs3g := oracle.Tool(t, "ntfs-3g", "ntfs-3g")
-	if _, err := os.Stat("/dev/fuse"); err != nil {
-		t.Skipf("no /dev/fuse: ntfs-3g cannot mount here (%v); the ntfscp subtest plants without it", err)
-	}
-	mnt := filepath.Join(dir, "mnt")
-	if err := os.Mkdir(mnt, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command(ntfs3g, img, mnt).CombinedOutput(); err != nil {
-		t.Skipf("ntfs-3g mount failed (FUSE unavailable?): %v %s", err, out)
-	}
-	mounted := true
-	// fusermount -u works for an unprivileged mount, umount for root's.
-	unmount := func() error {
-		out, err := exec.Command("fusermount", "-u", mnt).CombinedOutput()
-		if err != nil {
-			if out2, err2 := exec.Command("umount", mnt).CombinedOutput(); err2 != nil {
-				return fmt.Errorf("fusermount -u: %v %s; umount: %v %s", err, out, err2, out2)
-			}
-		}
-		return nil
-	}
-	defer func() {
-		if mounted {
-			unmount()
-		}
-	}()
+	// Mount skips the test where FUSE is missing; the ntfscp subtest
+	// plants without it.
+	mnt, unmount := ntfstest.Mount(t, img)
 	write := func(name, body string) string {
 		p := filepath.Join(mnt, name)
 		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
@@ -281,10 +251,7 @@ func plantFUSE(t *testing.T, dir, img string) map[string]uint64 {
 		}
 		entries[filepath.Base(p)] = st.Sys().(*syscall.Stat_t).Ino // ntfs-3g's inode is the MFT entry
 	}
-	if err := unmount(); err != nil {
-		t.Fatal(err)
-	}
-	mounted = false
+	unmount()
 	editTimes(t, img, entries["update.exe"], 0x10, map[byte]time.Time{'B': t2016, 'M': t2016, 'A': t2016})
 	editTimes(t, img, entries["dropper.dll"], 0x10, map[byte]time.Time{'B': stomp, 'M': stomp, 'A': stomp.Add(time.Hour)})
 	return entries

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -28,19 +27,8 @@ import (
 // which a smaller one with 64 KiB clusters would be.
 func mkntfsVolume(t *testing.T, cluster string) string {
 	t.Helper()
-	oracle.Tool(t, "mkntfs", "ntfs-3g")
 	img := filepath.Join(t.TempDir(), "ntfs-"+cluster+".img")
-	f, err := os.Create(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Truncate(64 << 20); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	if out, err := exec.Command("mkntfs", "-F", "-Q", "-q", "-c", cluster, "-L", "tabulasi", img).CombinedOutput(); err != nil {
-		t.Fatalf("mkntfs: %v\n%s", err, out)
-	}
+	ntfstest.Format(t, img, 64<<20, "-c", cluster, "-L", "tabulasi")
 	return img
 }
 
