@@ -86,19 +86,26 @@ func FuzzRead(f *testing.F) {
 }
 
 // FuzzExt4Owners: the inode owner reader on damaged ext file systems,
-// seeded with the first 64 KiB of one mkfs.ext4 made: an owner or "",
-// never a panic.
+// the first 64 KiB of one mkfs.ext4 made, cut and patched
+// (fstest.PatchedSeed; a zeroed 4 KiB where mkfs.ext4 is missing): an
+// owner or "", never a panic. The 64 KiB themselves as the input stalled
+// the fuzzer in Go's minimiser (2,410 executions in 10 s).
 func FuzzExt4Owners(f *testing.F) {
+	seeds := [][]byte{make([]byte, 4096)}
 	if _, err := exec.LookPath("mkfs.ext4"); err == nil {
 		img := filepath.Join(f.TempDir(), "seed.img")
 		if exec.Command("mkfs.ext4", "-q", "-F", img, "1M").Run() == nil {
 			if b, err := os.ReadFile(img); err == nil {
-				f.Add(b[:64<<10])
+				seeds = append(seeds, b[:64<<10])
 			}
 		}
 	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		o := newExt4Owners(bytes.NewReader(b))
+	for i, s := range seeds {
+		f.Add(uint8(i), uint32(len(s)), uint32(0), []byte(nil))
+	}
+	f.Fuzz(func(t *testing.T, which uint8, size, off uint32, patch []byte) {
+		r, _ := fstest.PatchedSeed(seeds, which, size, off, patch)
+		o := newExt4Owners(r)
 		if o == nil {
 			return
 		}
