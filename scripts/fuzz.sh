@@ -120,8 +120,12 @@ for t in "${targets[@]}"; do
 		status=FAIL
 		fail=1
 		tail -40 "$log" >&2
+		# The whole log is kept: a failure with no input written (a worker
+		# killed, a timeout) is only explained there.
+		mkdir -p "$tcache" && cp "$log" "$tcache.fail.log"
+		status="FAIL log $tcache.fail.log"
 		input="$(grep -oE 'testdata/fuzz/[^ ]+' "$log" | head -1)"
-		[ -n "$input" ] && status="FAIL input $dir/$input (go test -run=$name/$(basename "$input") ./$dir)"
+		[ -n "$input" ] && status="FAIL input $dir/$input (go test -run=$name/$(basename "$input") ./$dir), log $tcache.fail.log"
 	fi
 	results+=("$(printf '%-44s %-28s %12s %6s  %s' "$dir" "$name" "${execs:-0}" "${news:-0}" "$status")")
 done
