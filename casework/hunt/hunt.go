@@ -56,8 +56,8 @@ type Config struct {
 	MinSeverity Severity
 	// TempDir is where a check whose state would grow with the evidence
 	// (timestomp's records per MFT entry) spills it: the case's temp
-	// folder. Empty: the case store's folder when the timeline is one,
-	// else the system's temp folder. Not part of the hunt's parameters.
+	// folder, which casework always sets. Empty: the system's temp folder
+	// (os.TempDir). Not part of the hunt's parameters.
 	TempDir string
 }
 

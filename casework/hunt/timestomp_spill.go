@@ -5,13 +5,11 @@ import (
 	"bytes"
 	"container/heap"
 	"context"
-	"database/sql"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 )
 
@@ -252,47 +250,9 @@ func (h *runHeap) Pop() any {
 	return x
 }
 
-// spillDir is the folder the hunt spills to: Config.TempDir, else the
-// one spillDirOf finds.
+// spillDir is the folder the hunt spills to: Config.TempDir, which
+// casework sets to the case's temp folder; empty (a library caller's
+// hunt) is the system's temp folder, os.TempDir().
 func (h *hunter) spillDir() string {
-	if h.cfg.TempDir != "" {
-		return h.cfg.TempDir
-	}
-	return spillDirOf(h.ctx, h.store)
-}
-
-// spillDirOf is the folder a hunt spills to: the case's temp folder
-// ("tmp" beside the case store, which the case keeps for such files) when
-// the timeline is a SQLite case store, its folder when it has no "tmp",
-// and "" (the system's temp folder) for a store with no file
-// (Elasticsearch, events in memory). The store's file is asked of SQLite
-// itself (PRAGMA database_list), through the *sql.DB the case store
-// already gives out, so no store needs a new method.
-func spillDirOf(ctx context.Context, s Searcher) string {
-	d, ok := s.(interface{ DB() *sql.DB })
-	if !ok || d.DB() == nil {
-		return ""
-	}
-	rows, err := d.DB().QueryContext(ctx, "PRAGMA database_list")
-	if err != nil {
-		return ""
-	}
-	defer rows.Close()
-	file := ""
-	for rows.Next() {
-		var seq int
-		var name string
-		var f sql.NullString
-		if rows.Scan(&seq, &name, &f) == nil && name == "main" {
-			file = f.String
-		}
-	}
-	if file == "" || rows.Err() != nil {
-		return ""
-	}
-	dir := filepath.Dir(file)
-	if fi, err := os.Stat(filepath.Join(dir, "tmp")); err == nil && fi.IsDir() {
-		return filepath.Join(dir, "tmp")
-	}
-	return dir
+	return h.cfg.TempDir
 }
