@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -143,8 +144,16 @@ func (s *Store) EndRun(ctx context.Context, finished time.Time, state RunState, 
 	if err != nil {
 		return err
 	}
+	// A write-behind insert that failed is the error of every later call
+	// (stopBehind), reported already by a Write or FinishWrites: a run
+	// ending on it (failed, interrupted) is still recorded so, not left
+	// "running" as a killed process's, and the error returned after.
+	var behindErr error
 	if _, err := s.finishWrites(ctx); err != nil {
-		return err
+		if s.behindErr == nil || err != s.behindErr || state == RunComplete {
+			return err
+		}
+		behindErr = err
 	}
 	if state == RunRefused {
 		// Nothing was read: leave no trace in the store either (the
@@ -153,11 +162,11 @@ func (s *Store) EndRun(ctx context.Context, finished time.Time, state RunState, 
 			return err
 		}
 		_, err = s.w.ExecContext(ctx, `DELETE FROM runs WHERE id=?`, s.run)
-		return err
+		return cmp.Or(err, behindErr)
 	}
 	_, err = s.w.ExecContext(ctx, `UPDATE runs SET finished=?, summary=?, state=?, error=? WHERE id=?`,
 		finished.UTC().Format(time.RFC3339Nano), string(b), string(state), nullable(errMsg), s.run)
-	return err
+	return cmp.Or(err, behindErr)
 }
 
 // Runs returns every recorded ingest run, oldest first.
