@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 )
@@ -292,6 +293,30 @@ func (c *CaseStore) get(ctx context.Context, part, id string, into any) (Version
 		return Version{}, false, fmt.Errorf("read %s/%s: %w", c.Index(part), id, err)
 	}
 	return r.Version, true, nil
+}
+
+// getConflicted reads a document a write was just refused for (409: it
+// exists). The refusal comes from the shard's primary, which may answer
+// it while the winning write is still being copied to a replica; a GET
+// may be served by that replica (Elasticsearch 8 has no preference for
+// the primary), and not find the document yet. Seen in the 3-node CI
+// phase: "claim of ... refused as existing but not found". So a document
+// not found is asked for again, for a few seconds, before that is
+// believed.
+func (c *CaseStore) getConflicted(ctx context.Context, part, id string, into any) (Version, bool, error) {
+	wait := 10 * time.Millisecond
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		v, found, err := c.get(ctx, part, id, into)
+		if found || err != nil || time.Now().After(deadline) {
+			return v, found, err
+		}
+		select {
+		case <-ctx.Done():
+			return Version{}, false, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 500*time.Millisecond)
+	}
 }
 
 // refreshIndex makes a part's writes visible to search.

@@ -52,7 +52,7 @@ func (c *CaseStore) TryClaim(ctx context.Context, item, worker, token string, no
 		return Claim{}, Version{}, false, err
 	}
 	var there Claim
-	v, found, err := c.get(ctx, PartClaims, item, &there)
+	v, found, err := c.getConflicted(ctx, PartClaims, item, &there)
 	if err != nil {
 		return Claim{}, Version{}, false, err
 	}
@@ -82,7 +82,7 @@ func (c *CaseStore) TryClaim(ctx context.Context, item, worker, token string, no
 // after the first answer was lost, or another worker's.
 func (c *CaseStore) reread(ctx context.Context, item, token string) (Claim, Version, bool, error) {
 	var there Claim
-	v, found, err := c.get(ctx, PartClaims, item, &there)
+	v, found, err := c.getConflicted(ctx, PartClaims, item, &there)
 	if err != nil || !found {
 		return Claim{}, Version{}, false, err
 	}

@@ -210,7 +210,7 @@ func (c *CaseStore) AppendCustody(ctx context.Context, now time.Time, examiner, 
 		// Taken: by another writer, or by this one if the answer to a
 		// resent request was lost (then it is ours, byte for byte).
 		var there CustodyEntry
-		_, found, gerr := c.get(ctx, PartCustody, seqID(e.Seq), &there)
+		_, found, gerr := c.getConflicted(ctx, PartCustody, seqID(e.Seq), &there)
 		if gerr != nil {
 			return CustodyEntry{}, gerr
 		}
