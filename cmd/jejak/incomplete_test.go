@@ -149,6 +149,53 @@ func lastRun(t *testing.T, cs string) runRow {
 	return r
 }
 
+// stoppedIngest is an ingest stopped part way by stopIngest.
+type stoppedIngest struct {
+	dir, cs string // the test folder, the case in it
+	lines   int    // lines of the log ingested
+	stored  int64  // events the stopped run left in the store
+	code    int    // the process's exit code (-1: killed)
+	out     *watchOutput
+}
+
+// stopIngest ingests a generated log in a process of its own and sends it
+// sig as soon as the store holds events. On a fast machine the run may
+// still have written them all by the time it stops: then it is tried again
+// on a larger log. It fails the test unless the run left some but not all
+// of the log's events.
+func stopIngest(t *testing.T, sig os.Signal) stoppedIngest {
+	t.Helper()
+	var st stoppedIngest
+	for attempt, n := range []int{120000, 400000, 1200000} {
+		st = stoppedIngest{lines: n, dir: t.TempDir()}
+		logPath := filepath.Join(st.dir, "auth.log")
+		bigSyslog(t, logPath, n)
+		st.cs = filepath.Join(st.dir, "case")
+		mustRun(t, exitOK, "case", "init", st.cs, "--examiner", "T. Tester", "--tz", "UTC")
+		mustRun(t, exitOK, "evidence", "add", st.cs, logPath)
+
+		cmd, out, done := startJejak(t, "ingest", st.cs, "--quiet")
+		if waitWriting(t, st.cs, done) {
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+		}
+		<-done
+		st.code, st.out = cmd.ProcessState.ExitCode(), out
+		if err := storeDB(t, st.cs).QueryRow(`SELECT count(*) FROM events`).Scan(&st.stored); err != nil {
+			t.Fatal(err)
+		}
+		if st.code != exitOK && st.stored < int64(n) {
+			break
+		}
+		t.Logf("attempt %d: the run had read all %d lines when it stopped (exit %d); again on a larger log", attempt+1, n, st.code)
+	}
+	if st.stored == 0 || st.stored >= int64(st.lines) {
+		t.Fatalf("%d events stored by the stopped run, want some of %d", st.stored, st.lines)
+	}
+	return st
+}
+
 // TestStoppedIngestMarksTheCaseIncomplete stops an ingest part way, by
 // SIGINT and by SIGKILL, in a process of its own as an examiner's Ctrl-C or
 // an OOM kill would. Every command that reads the timeline must then say it
@@ -170,53 +217,20 @@ func TestStoppedIngestMarksTheCaseIncomplete(t *testing.T) {
 		{"sigkill", os.Kill, "running", "never ended: its process"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			// The signal goes as soon as the store holds events; on a fast
-			// machine the run may still have written them all by the time it
-			// stops: then it is tried again on a larger log.
-			var dir, cs string
-			var lines int
-			var stored int64
-			for attempt, n := range []int{120000, 400000, 1200000} {
-				lines = n
-				dir = t.TempDir()
-				logPath := filepath.Join(dir, "auth.log")
-				bigSyslog(t, logPath, lines)
-				cs = filepath.Join(dir, "case")
-				mustRun(t, exitOK, "case", "init", cs, "--examiner", "T. Tester", "--tz", "UTC")
-				mustRun(t, exitOK, "evidence", "add", cs, logPath)
-
-				cmd, out, done := startJejak(t, "ingest", cs, "--quiet")
-				if waitWriting(t, cs, done) {
-					if err := cmd.Process.Signal(tc.signal); err != nil {
-						t.Fatal(err)
-					}
+			st := stopIngest(t, tc.signal)
+			dir, cs, stored, lines := st.dir, st.cs, st.stored, st.lines
+			switch tc.signal {
+			case os.Interrupt:
+				if st.code != exitInterrupted {
+					t.Fatalf("ingest after SIGINT: exit %d, want %d\n%s", st.code, exitInterrupted, st.out)
 				}
-				<-done
-				code := cmd.ProcessState.ExitCode()
-				if err := storeDB(t, cs).QueryRow(`SELECT count(*) FROM events`).Scan(&stored); err != nil {
-					t.Fatal(err)
+				if !strings.Contains(st.out.String(), "INCOMPLETE") {
+					t.Errorf("the interrupted ingest's summary does not say INCOMPLETE:\n%s", st.out)
 				}
-				if code == exitOK || stored >= int64(lines) {
-					t.Logf("attempt %d: the run had read all %d lines when it stopped (exit %d); again on a larger log", attempt+1, lines, code)
-					continue
+			case os.Kill:
+				if st.code != -1 {
+					t.Fatalf("ingest after SIGKILL: exit %d, want killed\n%s", st.code, st.out)
 				}
-				switch tc.signal {
-				case os.Interrupt:
-					if code != exitInterrupted {
-						t.Fatalf("ingest after SIGINT: exit %d, want %d\n%s", code, exitInterrupted, out)
-					}
-					if !strings.Contains(out.String(), "INCOMPLETE") {
-						t.Errorf("the interrupted ingest's summary does not say INCOMPLETE:\n%s", out)
-					}
-				case os.Kill:
-					if code != -1 {
-						t.Fatalf("ingest after SIGKILL: exit %d, want killed\n%s", code, out)
-					}
-				}
-				break
-			}
-			if stored == 0 || stored >= int64(lines) {
-				t.Fatalf("%d events stored by the stopped run, want some of %d", stored, lines)
 			}
 			r := lastRun(t, cs)
 			if r.state != tc.state || r.finished != (tc.state != "running") || r.files < 1 || r.lastFile == "" {

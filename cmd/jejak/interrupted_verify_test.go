@@ -2,7 +2,6 @@ package main
 
 import (
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -16,39 +15,10 @@ func TestInterruptedIngestVerifies(t *testing.T) {
 	if testing.Short() {
 		t.Skip("ingests a large generated log")
 	}
-	var dir, cs string
-	var stored int64
-	lines := 0
-	for attempt, n := range []int{120000, 400000, 1200000} {
-		lines = n
-		dir = t.TempDir()
-		logPath := filepath.Join(dir, "auth.log")
-		bigSyslog(t, logPath, lines)
-		cs = filepath.Join(dir, "case")
-		mustRun(t, exitOK, "case", "init", cs, "--examiner", "T. Tester", "--tz", "UTC")
-		mustRun(t, exitOK, "evidence", "add", cs, logPath)
-		cmd, out, done := startJejak(t, "ingest", cs, "--quiet")
-		if waitWriting(t, cs, done) {
-			if err := cmd.Process.Signal(os.Interrupt); err != nil {
-				t.Fatal(err)
-			}
-		}
-		<-done
-		code := cmd.ProcessState.ExitCode()
-		if err := storeDB(t, cs).QueryRow(`SELECT count(*) FROM events`).Scan(&stored); err != nil {
-			t.Fatal(err)
-		}
-		if code == exitOK || stored >= int64(lines) {
-			t.Logf("attempt %d: the run read all %d lines before it stopped; again on a larger log", attempt+1, lines)
-			continue
-		}
-		if code != exitInterrupted {
-			t.Fatalf("ingest after SIGINT: exit %d, want %d\n%s", code, exitInterrupted, out)
-		}
-		break
-	}
-	if stored == 0 || stored >= int64(lines) {
-		t.Fatalf("%d events stored by the stopped run, want some of %d", stored, lines)
+	st := stopIngest(t, os.Interrupt)
+	cs, stored, lines := st.cs, st.stored, st.lines
+	if st.code != exitInterrupted {
+		t.Fatalf("ingest after SIGINT: exit %d, want %d\n%s", st.code, exitInterrupted, st.out)
 	}
 	stdout, stderr, code := jejak(t, "verify", cs)
 	if code != exitOK && code != exitWarnings {
