@@ -149,19 +149,7 @@ func (o *watchOutput) String() string {
 // the watch binds it.
 func startWatch(t *testing.T, args ...string) (cmd *exec.Cmd, out *watchOutput, done chan struct{}, addr string) {
 	t.Helper()
-	a, _ := json.Marshal(args)
-	cmd = exec.Command(os.Args[0], "-test.run=^TestJejakProcess$")
-	cmd.Env = append(os.Environ(), "JEJAK_PROCESS=1", "JEJAK_ARGS="+string(a))
-	out = &watchOutput{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done = make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(done)
-	}()
+	cmd, out, done = startJejak(t, args...)
 	t.Cleanup(func() {
 		cmd.Process.Kill()
 		<-done
