@@ -3,8 +3,6 @@ package ingest_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -12,7 +10,6 @@ import (
 	"github.com/jejak-forensics/jejak/casework/ingest"
 	"github.com/jejak-forensics/jejak/forensics/disk"
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
-	"github.com/jejak-forensics/jejak/forensics/fs/ntfs/ntfstest"
 	"github.com/jejak-forensics/jejak/parsers/all"
 	"github.com/jejak-forensics/jejak/timeline"
 )
@@ -54,16 +51,7 @@ func (s *stopSink) Close() error { return nil }
 // runs: every path releases the held $MFT, so the NTFS walker's Walk
 // (which waits for it) returns, and Run with it.
 func TestMFTAsideStops(t *testing.T) {
-	img := filepath.Join(t.TempDir(), "ntfs.img")
-	ntfstest.Format(t, img, 16<<20)
-	mnt, unmount := ntfstest.Mount(t, img)
-	for i := range 400 {
-		writeFile(t, filepath.Join(mnt, fmt.Sprintf("d%d", i/100), fmt.Sprintf("f%03d.txt", i)), fmt.Appendf(nil, "note %d\n", i))
-	}
-	unmount()
-	if t.Failed() {
-		return
-	}
+	img := largeMFTVolume(t)
 	for _, tc := range []struct {
 		name    string
 		fail    bool

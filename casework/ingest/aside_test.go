@@ -19,6 +19,25 @@ import (
 	"github.com/jejak-forensics/jejak/timeline"
 )
 
+// largeMFTVolume makes an NTFS volume with mkntfs and fills it through
+// ntfs-3g with files enough for a $MFT larger than one read (256 KiB: a
+// smaller one is read whole by the walk and parsed on a file worker, not
+// aside).
+func largeMFTVolume(t *testing.T) string {
+	t.Helper()
+	img := filepath.Join(t.TempDir(), "ntfs.img")
+	ntfstest.Format(t, img, 16<<20)
+	mnt, unmount := ntfstest.Mount(t, img)
+	for i := range 400 {
+		writeFile(t, filepath.Join(mnt, fmt.Sprintf("d%d", i/100), fmt.Sprintf("f%03d.txt", i)), fmt.Appendf(nil, "note %d\n", i))
+	}
+	unmount()
+	if t.Failed() {
+		t.FailNow()
+	}
+	return img
+}
+
 // TestMFTParsedAside: the $MFT of a volume in an image is parsed beside the
 // walk of the volume's other files (readEntry, runAside), and its
 // warnings come after the walk's others, in the same order whatever the
@@ -30,18 +49,7 @@ import (
 // read whole after its walker call returned: its events are there, and
 // the file did not fail.
 func TestMFTParsedAside(t *testing.T) {
-	img := filepath.Join(t.TempDir(), "ntfs.img")
-	ntfstest.Format(t, img, 16<<20)
-	// Files enough for a $MFT larger than one read (256 KiB: a smaller
-	// one is read whole by the walk and parsed on a file worker).
-	mnt, unmount := ntfstest.Mount(t, img)
-	for i := range 400 {
-		writeFile(t, filepath.Join(mnt, fmt.Sprintf("d%d", i/100), fmt.Sprintf("f%03d.txt", i)), fmt.Appendf(nil, "note %d\n", i))
-	}
-	unmount()
-	if t.Failed() {
-		return
-	}
+	img := largeMFTVolume(t)
 	tearRecord(t, img, 3)
 
 	type result struct {
