@@ -123,20 +123,20 @@ func TestWatchToES(t *testing.T) {
 	}
 }
 
-// watchOutput is what a 'jejak watch' process writes, readable while it
-// writes.
-type watchOutput struct {
+// childOutput is what a jejak child process (startJejak) writes, readable
+// while it writes.
+type childOutput struct {
 	mu sync.Mutex
 	b  strings.Builder
 }
 
-func (o *watchOutput) Write(p []byte) (int, error) {
+func (o *childOutput) Write(p []byte) (int, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.b.Write(p)
 }
 
-func (o *watchOutput) String() string {
+func (o *childOutput) String() string {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.b.String()
@@ -147,7 +147,7 @@ func (o *watchOutput) String() string {
 // listener bound, read from its "listening on ADDR" line: a port picked
 // by closing a listener on :0 could be taken by another process before
 // the watch binds it.
-func startWatch(t *testing.T, args ...string) (cmd *exec.Cmd, out *watchOutput, done chan struct{}, addr string) {
+func startWatch(t *testing.T, args ...string) (cmd *exec.Cmd, out *childOutput, done chan struct{}, addr string) {
 	t.Helper()
 	cmd, out, done = startJejak(t, args...)
 	t.Cleanup(func() {

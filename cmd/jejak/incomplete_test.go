@@ -35,14 +35,14 @@ func TestJejakProcess(t *testing.T) {
 
 // startJejak runs jejak in a subprocess; done is closed once it has ended
 // and been waited for.
-func startJejak(t *testing.T, args ...string) (cmd *exec.Cmd, out *watchOutput, done chan struct{}) {
+func startJejak(t *testing.T, args ...string) (cmd *exec.Cmd, out *childOutput, done chan struct{}) {
 	t.Helper()
 	a, _ := json.Marshal(args)
 	cmd = exec.Command(os.Args[0], "-test.run=^TestJejakProcess$")
 	cmd.Env = append(os.Environ(), "JEJAK_PROCESS=1", "JEJAK_ARGS="+string(a))
 	// Callers read out while the child still writes it (a wait for a
 	// line, a failure's message): a strings.Builder there was a data race.
-	out = &watchOutput{}
+	out = &childOutput{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -155,7 +155,7 @@ type stoppedIngest struct {
 	lines   int    // lines of the log ingested
 	stored  int64  // events the stopped run left in the store
 	code    int    // the process's exit code (-1: killed)
-	out     *watchOutput
+	out     *childOutput
 }
 
 // stopIngest ingests a generated log in a process of its own and sends it
