@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -150,6 +151,13 @@ type interner struct {
 	share bool
 	memo  memos
 	slabs slabs
+	// buf is decoder.unquote's scratch, kept from document to document:
+	// a decoder is made per document, and its own scratch, grown from
+	// nothing in every one, was 3 % of an EVTX hunt (paths and accounts
+	// have escapes).
+	buf []byte
+	// pairs is decoder.strMapKeys's scratch.
+	pairs []kv
 }
 
 const (
@@ -494,6 +502,9 @@ func (d *decoder) unquoteFrom(start int, intern bool) string {
 // unquote decodes the body of a string (between its quotes, whose end the
 // caller found) that has escapes or invalid UTF-8.
 func (d *decoder) unquote(s []byte, intern bool) string {
+	if d.buf == nil && d.in != nil {
+		d.buf = d.in.buf
+	}
 	b := d.buf[:0]
 	for r := 0; r < len(s); {
 		// A run of plain bytes is copied at once: a byte at a time was
@@ -571,11 +582,18 @@ func (d *decoder) unquote(s []byte, intern bool) string {
 		}
 	}
 	d.buf = b
+	if d.in != nil && cap(b) <= maxKeptBuf {
+		d.in.buf = b
+	}
 	if intern {
 		return d.in.get(b)
 	}
 	return string(b)
 }
+
+// maxKeptBuf bounds the unquoting scratch an interner keeps: one long
+// message does not stay allocated for the rest of the read.
+const maxKeptBuf = 64 << 10
 
 // hex4 reads "\uXXXX" at the start of s, or returns -1.
 func hex4(s []byte) rune {
@@ -783,38 +801,80 @@ func (d *decoder) keepSize(slot int, m map[string]string) {
 }
 
 // strMapKeys is strMapHint keeping only the entries whose key is in
-// keys: the values of the others are checked (skipStr) but not made.
-func (d *decoder) strMapKeys(slot int, keys *Keys) map[string]string {
+// hm.keys: the values of the others are checked (skipStr) but not made.
+// Which keys to keep is read from hm.seq when the key at a position is
+// the one the head's last map had there. With share (a transient read),
+// a map of jejak.data (memo) equal to the last one made for the head is
+// that map: an EVTX record keeps one or two of its nine entries (task),
+// which repeat from record to record. A remembered decision is only ever
+// used for the very key it was made for (the bytes are compared), so a
+// record whose keys are in another order is decoded as right, only slower.
+func (d *decoder) strMapKeys(slot int, hm *headMap, memo bool) map[string]string {
 	if !d.open() {
 		return nil
 	}
-	m := d.sizedMap(slot)
+	memo = memo && d.sharing()
+	var pairs []kv
+	var m map[string]string
+	if memo {
+		pairs = d.in.pairs[:0]
+	} else {
+		m = d.sizedMap(slot)
+	}
+	pos := 0
 	for n := 0; ; {
 		k, raw, ok := d.projKey(&n)
 		if !ok {
-			d.keepSize(slot, m)
-			return m
+			break
 		}
+		var keep bool
 		if raw != nil {
-			if !keys.hasBytes(raw) {
-				if !d.null() {
-					d.skipStr()
+			if pos < len(hm.seq) && hm.seq[pos].raw == string(raw) {
+				keep, k = hm.seq[pos].keep, hm.seq[pos].key
+			} else {
+				keep = hm.keys.hasBytes(raw)
+				if keep {
+					k = d.in.get(raw)
 				}
-				continue
+				hm.seq = append(hm.seq[:min(pos, len(hm.seq))], seqKey{raw: string(raw), key: k, keep: keep})
 			}
-			k = d.in.get(raw)
-		} else if !keys.Has(k) {
+			pos++
+		} else {
+			keep = hm.keys.Has(k) // an escaped key: not remembered
+		}
+		if !keep {
 			if !d.null() {
 				d.skipStr()
 			}
 			continue
 		}
-		if d.null() {
-			m[k] = ""
+		v := ""
+		if !d.null() {
+			v = d.istr()
+		}
+		if memo {
+			pairs = append(pairs, kv{k, v})
 		} else {
-			m[k] = d.istr()
+			m[k] = v
 		}
 	}
+	if d.bad {
+		return nil
+	}
+	if !memo {
+		d.keepSize(slot, m)
+		return m
+	}
+	d.in.pairs = pairs
+	if hm.last != nil && slices.Equal(pairs, hm.lastKV) {
+		return hm.last
+	}
+	m = make(map[string]string, len(pairs))
+	for _, p := range pairs {
+		m[p.k] = p.v
+	}
+	hm.last, hm.lastKV = m, append(hm.lastKV[:0], pairs...)
+	return m
 }
 
 // projKey is mapKey giving a plain key (printable ASCII, no escape) as
@@ -892,7 +952,7 @@ func (d *decoder) colon() {
 
 // projKeys is the projection's keys for a map of a record with head h
 // (known: h is complete), nil for every key.
-func (d *decoder) projKeys(h WinlogHead, known, data bool) *Keys {
+func (d *decoder) projKeys(h WinlogHead, known, data bool) *headMap {
 	if d.proj == nil || !known {
 		return nil
 	}
@@ -1674,7 +1734,7 @@ func (d *decoder) winlog() *timeline.Winlog {
 				projHead = WinlogHead{w.Channel, w.EventID, w.ProviderName}
 				if keys := d.projKeys(projHead, true, false); keys != nil {
 					projected = true
-					w.EventData = d.strMapKeys(sizeEventDataProj, keys)
+					w.EventData = d.strMapKeys(sizeEventDataProj, keys, false)
 				} else {
 					w.EventData = d.strMapHint(sizeEventData)
 				}
@@ -1784,7 +1844,7 @@ func (d *decoder) jejak(j *timeline.Jejak) {
 		case "data":
 			if d.once(&seen, 1<<3) && !d.null() {
 				if keys := d.projKeys(d.head, d.headOK, true); keys != nil {
-					j.Data = d.strMapKeys(sizeJejakDataProj, keys)
+					j.Data = d.strMapKeys(sizeJejakDataProj, keys, true)
 				} else if d.sharing() {
 					j.Data = memoized(d, &d.in.memo.data, func() map[string]string { return d.strMapHint(sizeJejakData) })
 				} else {
