@@ -48,6 +48,33 @@ func sameAsJSON(t testing.TB, what string, e *timeline.Event) {
 		}
 		t.Fatalf("%s: appendEvent differs from json.Marshal at byte %d:\n got  %s\n want %s", what, i, got, want)
 	}
+	sameStored(t, what, e)
+}
+
+// sameStored fails the test unless appendStored writes exactly what
+// json.Marshal writes for e with its ID cut out by stripID (e with an ID
+// of 32 digits, as the store only writes such events).
+func sameStored(t testing.TB, what string, e *timeline.Event) {
+	t.Helper()
+	c := *e
+	if len(c.Jejak.ID) != 32 {
+		c.Jejak.ID = "0123456789abcdef0123456789abcdef"
+	}
+	j, err := json.Marshal(&c)
+	if err != nil {
+		return // sameAsJSON compared the errors
+	}
+	want, err := stripID(j)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	got, err := appendStored([]byte("prefix"), &c)
+	if err != nil {
+		t.Fatalf("%s: appendStored: %v", what, err)
+	}
+	if !bytes.Equal(got, append([]byte("prefix"), want...)) {
+		t.Fatalf("%s: appendStored differs from the stored form of json.Marshal's:\n got  %s\n want prefix%s", what, got, want)
+	}
 }
 
 // TestEncoderKnowsTheModel fails when timeline.Event changes shape: the
@@ -493,4 +520,20 @@ func BenchmarkEncodeByParser(b *testing.B) {
 		evs := byParser[name]
 		b.Run(name, func(b *testing.B) { benchEncode(b, evs) })
 	}
+}
+
+// BenchmarkChunkEncode is what each write-behind encoder does per chunk:
+// encode, cut into blocks and compress a chunk of syslog-like events.
+func BenchmarkChunkEncode(b *testing.B) {
+	evs := events(encodeChunk, strings.Repeat("ab", 32))
+	var c chunk
+	c.encode(evs)
+	b.ReportAllocs()
+	for b.Loop() {
+		c.encode(evs)
+		if c.err != nil {
+			b.Fatal(c.err)
+		}
+	}
+	b.ReportMetric(float64(len(c.zbuf))/float64(len(evs)), "stored-B/event")
 }
