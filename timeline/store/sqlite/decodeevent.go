@@ -823,24 +823,30 @@ func (d *decoder) strMapKeys(slot int, hm *headMap, memo bool) map[string]string
 	}
 	pos := 0
 	for n := 0; ; {
-		k, raw, ok := d.projKey(&n)
-		if !ok {
-			break
-		}
-		var keep bool
-		if raw != nil {
-			if pos < len(hm.seq) && hm.seq[pos].raw == string(raw) {
-				keep, k = hm.seq[pos].keep, hm.seq[pos].key
-			} else {
+		var (
+			k    string
+			keep bool
+		)
+		if sk := d.seqKeyAt(hm, pos, n); sk != nil {
+			n++
+			pos++
+			k, keep = sk.key, sk.keep
+		} else {
+			var raw []byte
+			var ok bool
+			if k, raw, ok = d.projKey(&n); !ok {
+				break
+			}
+			if raw != nil {
 				keep = hm.keys.hasBytes(raw)
 				if keep {
 					k = d.in.get(raw)
 				}
-				hm.seq = append(hm.seq[:min(pos, len(hm.seq))], seqKey{raw: string(raw), key: k, keep: keep})
+				hm.seq = append(hm.seq[:min(pos, len(hm.seq))], seqKey{tok: `"` + string(raw) + `":`, key: k, keep: keep})
+				pos++
+			} else {
+				keep = hm.keys.Has(k) // an escaped key: not remembered
 			}
-			pos++
-		} else {
-			keep = hm.keys.Has(k) // an escaped key: not remembered
 		}
 		if !keep {
 			if !d.null() {
@@ -875,6 +881,31 @@ func (d *decoder) strMapKeys(slot int, hm *headMap, memo bool) map[string]string
 	}
 	hm.last, hm.lastKV = m, append(hm.lastKV[:0], pairs...)
 	return m
+}
+
+// seqKeyAt reads the key hm.seq remembers at position pos when the
+// document gives it there, as projKey would read it: the member's comma
+// (n members read before) and exactly the bytes "key": with no space
+// around them, the one spelling of a plain key the encoder writes. One
+// comparison instead of a scan of the key and a lookup in the key set.
+// nil: not that key (projKey reads the member).
+func (d *decoder) seqKeyAt(hm *headMap, pos, n int) *seqKey {
+	if pos >= len(hm.seq) {
+		return nil
+	}
+	i := d.i
+	if n > 0 {
+		if i >= len(d.b) || d.b[i] != ',' {
+			return nil
+		}
+		i++
+	}
+	sk := &hm.seq[pos]
+	if len(d.b)-i < len(sk.tok) || string(d.b[i:i+len(sk.tok)]) != sk.tok {
+		return nil
+	}
+	d.i = i + len(sk.tok)
+	return sk
 }
 
 // projKey is mapKey giving a plain key (printable ASCII, no escape) as

@@ -119,10 +119,11 @@ type headMap struct {
 	lastKV []kv
 }
 
-// seqKey is the key at one position of a map: its bytes, its interned
-// string and whether the projection keeps it.
+// seqKey is the key at one position of a map: the member's bytes from
+// the key's opening quote to its colon ("key":), the key interned (when
+// kept) and whether the projection keeps it.
 type seqKey struct {
-	raw, key string
+	tok, key string
 	keep     bool
 }
 

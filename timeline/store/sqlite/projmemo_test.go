@@ -21,7 +21,10 @@ func TestStrMapKeysMemo(t *testing.T) {
 	}{
 		{`{"a":"1","b":"2","c":"3"}`, map[string]string{"a": "1", "c": "3"}, false},
 		{`{"a":"1","b":"x","c":"3"}`, map[string]string{"a": "1", "c": "3"}, true},
-		{`{"c":"3","a":"1"}`, map[string]string{"a": "1", "c": "3"}, false}, // another order: equal map, other entries order
+		{` { "a" :"1", "b":"2","c" : "3"} `, map[string]string{"a": "1", "c": "3"}, true}, // spaces: not the remembered spelling
+		{`{"ab":"1","a":"1","c":"3"}`, map[string]string{"a": "1", "c": "3"}, true},
+		{`{"a":"1","c":"3","b":"2"}`, map[string]string{"a": "1", "c": "3"}, true},
+		{`{"c":"3","a":"1"}`, map[string]string{"a": "1", "c": "3"}, false}, // another order: equal map, entries in another order
 		{`{"b":"1","a":"2"}`, map[string]string{"a": "2"}, false},
 		{`{"b":"1","c":"2","Data_1":"d"}`, map[string]string{"c": "2", "Data_1": "d"}, false},
 		{`{"\u0061":"5","b":"1"}`, map[string]string{"a": "5"}, false},
