@@ -126,6 +126,10 @@ type sequenceTime struct {
 	r         *Rule
 	tolerance time.Duration
 	files     map[string]*seqFile
+	// lastK and lastF: the file the event before was of (rows come in
+	// runs from one file; its key is the same string, compared at once).
+	lastK string
+	lastF *seqFile
 }
 
 func newSequenceTime(h *hunter, r *Rule) (analyzer, error) {
@@ -158,10 +162,13 @@ func (s *sequenceTime) observe(ev *timeline.Event) {
 		return
 	}
 	k := s.h.fileKeyOf(ev.Jejak.Provenance)
-	f := s.files[k]
-	if f == nil {
-		f = &seqFile{prov: s.h.internProv(ev.Jejak.Provenance), channel: kind, host: hostOf(ev)}
-		s.files[k] = f
+	f := s.lastF
+	if f == nil || k != s.lastK {
+		if f = s.files[k]; f == nil {
+			f = &seqFile{prov: s.h.internProv(ev.Jejak.Provenance), channel: kind, host: hostOf(ev)}
+			s.files[k] = f
+		}
+		s.lastK, s.lastF = k, f
 	}
 	f.recs = append(f.recs, seqRec{seq: seq, hdr: uint64(ev.Jejak.Provenance.Record), ts: ev.Timestamp,
 		id: ev.Jejak.ID, off: ev.Jejak.Provenance.Offset, code: ev.Event.Code})

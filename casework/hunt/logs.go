@@ -180,6 +180,9 @@ type logIntegrity struct {
 	h     *hunter
 	r     *Rule
 	files map[string]*seqFile
+	// lastK and lastF: as sequenceTime's.
+	lastK string
+	lastF *seqFile
 }
 
 func newLogIntegrity(h *hunter, r *Rule) (analyzer, error) {
@@ -192,10 +195,13 @@ func (l *logIntegrity) observe(ev *timeline.Event) {
 		return
 	}
 	k := l.h.fileKeyOf(ev.Jejak.Provenance)
-	f := l.files[k]
-	if f == nil {
-		f = &seqFile{prov: l.h.internProv(ev.Jejak.Provenance), channel: w.Channel, host: w.ComputerName}
-		l.files[k] = f
+	f := l.lastF
+	if f == nil || k != l.lastK {
+		if f = l.files[k]; f == nil {
+			f = &seqFile{prov: l.h.internProv(ev.Jejak.Provenance), channel: w.Channel, host: w.ComputerName}
+			l.files[k] = f
+		}
+		l.lastK, l.lastF = k, f
 	}
 	recovered := slices.Contains(ev.Jejak.Tags, "recovered")
 	if recovered && ev.Jejak.Data["recovered_from"] == slackSource {

@@ -590,12 +590,13 @@ func (a *taskRemoved) observe(ev *timeline.Event) {
 	if w == nil || !a.h.inScope(ev.Timestamp) {
 		return
 	}
-	kind := taskKind(w)
 	name := useful(w.EventData["TaskName"])
+	if name == "" {
+		return // before the key: most records name no task
+	}
+	kind := taskKind(w)
 	key := hostOf(ev) + "\x00" + strings.ToLower(name)
 	switch {
-	case name == "":
-		return
 	case kind == "registered":
 		a.registered[key] = true
 		return

@@ -757,8 +757,6 @@ func (d *decoder) strMap() map[string]string { return d.strMapHint(-1) }
 const (
 	sizeEventData = iota
 	sizeJejakData
-	sizeEventDataProj
-	sizeJejakDataProj
 	mapSizes
 )
 
@@ -809,17 +807,17 @@ func (d *decoder) keepSize(slot int, m map[string]string) {
 // which repeat from record to record. A remembered decision is only ever
 // used for the very key it was made for (the bytes are compared), so a
 // record whose keys are in another order is decoded as right, only slower.
-func (d *decoder) strMapKeys(slot int, hm *headMap, memo bool) map[string]string {
+func (d *decoder) strMapKeys(hm *headMap, memo bool) map[string]string {
 	if !d.open() {
 		return nil
 	}
 	memo = memo && d.sharing()
+	// The entries kept are gathered first and the map made as large as
+	// they need: a map sized by the record before, of another kind
+	// perhaps, grew or was too large.
 	var pairs []kv
-	var m map[string]string
-	if memo {
+	if d.in != nil {
 		pairs = d.in.pairs[:0]
-	} else {
-		m = d.sizedMap(slot)
 	}
 	pos := 0
 	for n := 0; ; {
@@ -858,28 +856,24 @@ func (d *decoder) strMapKeys(slot int, hm *headMap, memo bool) map[string]string
 		if !d.null() {
 			v = d.istr()
 		}
-		if memo {
-			pairs = append(pairs, kv{k, v})
-		} else {
-			m[k] = v
-		}
+		pairs = append(pairs, kv{k, v})
+	}
+	if d.in != nil {
+		d.in.pairs = pairs
 	}
 	if d.bad {
 		return nil
 	}
-	if !memo {
-		d.keepSize(slot, m)
-		return m
-	}
-	d.in.pairs = pairs
-	if hm.last != nil && slices.Equal(pairs, hm.lastKV) {
+	if memo && hm.last != nil && slices.Equal(pairs, hm.lastKV) {
 		return hm.last
 	}
-	m = make(map[string]string, len(pairs))
+	m := make(map[string]string, len(pairs))
 	for _, p := range pairs {
 		m[p.k] = p.v
 	}
-	hm.last, hm.lastKV = m, append(hm.lastKV[:0], pairs...)
+	if memo {
+		hm.last, hm.lastKV = m, append(hm.lastKV[:0], pairs...)
+	}
 	return m
 }
 
@@ -1765,7 +1759,7 @@ func (d *decoder) winlog() *timeline.Winlog {
 				projHead = WinlogHead{w.Channel, w.EventID, w.ProviderName}
 				if keys := d.projKeys(projHead, true, false); keys != nil {
 					projected = true
-					w.EventData = d.strMapKeys(sizeEventDataProj, keys, false)
+					w.EventData = d.strMapKeys(keys, false)
 				} else {
 					w.EventData = d.strMapHint(sizeEventData)
 				}
@@ -1875,7 +1869,7 @@ func (d *decoder) jejak(j *timeline.Jejak) {
 		case "data":
 			if d.once(&seen, 1<<3) && !d.null() {
 				if keys := d.projKeys(d.head, d.headOK, true); keys != nil {
-					j.Data = d.strMapKeys(sizeJejakDataProj, keys, true)
+					j.Data = d.strMapKeys(keys, true)
 				} else if d.sharing() {
 					j.Data = memoized(d, &d.in.memo.data, func() map[string]string { return d.strMapHint(sizeJejakData) })
 				} else {

@@ -38,7 +38,7 @@ func TestStrMapKeysMemo(t *testing.T) {
 		var last map[string]string
 		for i, c := range cases {
 			d := decoder{b: []byte(c.doc), in: in}
-			got := d.strMapKeys(sizeJejakDataProj, hm, memo)
+			got := d.strMapKeys(hm, memo)
 			if d.bad {
 				t.Fatalf("memo %v, case %d %s: refused", memo, i, c.doc)
 			}
@@ -55,7 +55,7 @@ func TestStrMapKeysMemo(t *testing.T) {
 	// A refused document is refused as before.
 	for _, doc := range []string{`{"a":"1","b":"\x01"}`, `{"a":"1",}`, `{"b":"\q"}`} {
 		d := decoder{b: []byte(doc), in: in}
-		if d.strMapKeys(sizeEventDataProj, hm, true); !d.bad {
+		if d.strMapKeys(hm, true); !d.bad {
 			t.Errorf("%q: accepted", doc)
 		}
 	}
