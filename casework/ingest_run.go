@@ -190,6 +190,14 @@ func (c *Case) Ingest(ctx context.Context, o IngestOptions) (_ *IngestResult, re
 		SpoolLimit: o.SpoolLimit,
 		Workers:    o.Workers,
 		Warn:       ws.Add,
+		// Every sink below keeps nothing of an event once its Write has
+		// returned: the case store encodes a batch before (also written
+		// behind), an Elasticsearch Stream marshals it, the zone check
+		// copies the strings it keeps and machineFed copies the events it
+		// keeps (registry events, which no parser recycles). So the
+		// parsers that can reuse their events' memory get it back
+		// (TestRecycledIngestPoisoned).
+		Recycle: recycleEvents,
 	}
 	// How far the run got is recorded as it goes: after a kill -9 it is the
 	// run's last word.
@@ -304,6 +312,10 @@ func (c *Case) Ingest(ctx context.Context, o IngestOptions) (_ *IngestResult, re
 		digestStreamed: digest.streamed}
 	return res, runErr
 }
+
+// recycleEvents is Config.Recycle for Ingest; a test turns it off to
+// compare a run without it.
+var recycleEvents = true
 
 // RunSummary is what a run reports: the ingest counts and, beside them,
 // the zone check's verdicts (agreements too, so a reader sees it ran).

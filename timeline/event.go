@@ -416,3 +416,18 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// Recycler is implemented by a parser that can reuse the memory of the
+// events it emitted (parsers/syslog: each event's block of sub-structures)
+// once the pipeline is done with them. The ingest calls Recycle for each
+// event the parser's Parse emitted, once every sink has written the batch
+// holding it, only when its sinks keep nothing of an event after Write
+// returns (ingest.Config.Recycle); without it, events are left to the
+// collector as ever. After Recycle, neither the event nor anything it
+// points into (a struct, a slice's array, a map) may be read: the parser reuses
+// it for another record. A string copied out of an event before stays
+// valid: a Recycler reuses an event's structs, never the bytes its strings
+// point to.
+type Recycler interface {
+	Recycle(ev *Event)
+}

@@ -27,7 +27,7 @@ func TestBatchWeight(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			const n = 25000
-			r := &runner{cfg: Config{BatchSize: tc.size}, batch: make(chan []*timeline.Event, n)}
+			r := &runner{cfg: Config{BatchSize: tc.size}, batch: make(chan *batch, n)}
 			o := &emitter{r: r, size: tc.size}
 			ctx := context.Background()
 			e := &jfs.Entry{Path: "Security.evtx"}
@@ -54,12 +54,12 @@ func TestBatchWeight(t *testing.T) {
 			total, first := 0, -1
 			for b := range r.batch {
 				if first < 0 {
-					first = len(b)
+					first = len(b.events)
 				}
-				if len(b) > tc.size {
-					t.Fatalf("batch of %d events, BatchSize %d", len(b), tc.size)
+				if len(b.events) > tc.size {
+					t.Fatalf("batch of %d events, BatchSize %d", len(b.events), tc.size)
 				}
-				total += len(b)
+				total += len(b.events)
 			}
 			if first != tc.wantFirst {
 				t.Errorf("first batch: %d events, want %d", first, tc.wantFirst)

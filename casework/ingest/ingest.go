@@ -68,6 +68,16 @@ type Config struct {
 	// Warn receives every warning as it happens (for stores and logs); the
 	// summary counts them either way.
 	Warn func(timeline.Warning)
+	// Recycle gives the events of a parser that can reuse their memory
+	// (timeline.Recycler: syslog) back to it once the sink's Write of
+	// their batch has returned, so that a steady ingest allocates next to
+	// nothing per event. Set it only when the sink keeps nothing of an
+	// event after Write returns: no pointer to it, nor to a struct it
+	// points to, nor a slice of its (the case store, which encodes a
+	// batch before Write returns, and an Elasticsearch Stream do not;
+	// casework's zone check copies what it keeps). Strings may be kept:
+	// their bytes are never reused.
+	Recycle bool
 }
 
 // Progress is a snapshot of a running ingest.
@@ -163,7 +173,10 @@ const (
 
 type runner struct {
 	cfg   Config
-	batch chan []*timeline.Event
+	batch chan *batch
+	// spare holds batches written and recycled, for the emitters to fill
+	// again (Config.Recycle only).
+	spare chan *batch
 	// jobs feeds the file workers: files whose whole content the walk has
 	// read, parsed beside the walk (see walk).
 	jobs chan *fileJob
@@ -194,7 +207,7 @@ func Run(ctx context.Context, cfg Config, items []Item, sink timeline.Sink) (Sum
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 10000
 	}
-	r := &runner{cfg: cfg, batch: make(chan []*timeline.Event, 1), aside: make(chan struct{}, 1)}
+	r := &runner{cfg: cfg, batch: make(chan *batch, 1), spare: make(chan *batch, 2*cfg.Workers+2), aside: make(chan struct{}, 1)}
 	r.sum.Evidence = len(items)
 	for _, it := range items {
 		if it.Zone != nil {
@@ -216,7 +229,7 @@ func Run(ctx context.Context, cfg Config, items []Item, sink timeline.Sink) (Sum
 			if err != nil {
 				continue // drain so producers never block after a failure
 			}
-			st, werr := sink.Write(ctx, b)
+			st, werr := sink.Write(ctx, b.events)
 			r.mu.Lock()
 			r.sum.Inserted += int64(st.Inserted)
 			r.sum.Duplicates += int64(st.Duplicates)
@@ -224,7 +237,9 @@ func Run(ctx context.Context, cfg Config, items []Item, sink timeline.Sink) (Sum
 			if werr != nil {
 				err = fmt.Errorf("store: %w", werr)
 				cancel()
+				continue
 			}
+			r.recycle(b)
 		}
 		writeErr <- err
 	}()
@@ -817,10 +832,16 @@ func (j *fileJob) parse(ctx context.Context, out *emitter) error {
 			}()
 		}
 	}
-	var events int64
+	var (
+		events int64
+		rc     timeline.Recycler
+	)
+	if r.cfg.Recycle {
+		rc, _ = p.(timeline.Recycler)
+	}
 	perr := p.Parse(ctx, src, func(ev *timeline.Event) error {
 		events++
-		return out.emit(ctx, it, e, p.Name(), ev)
+		return out.emitFrom(ctx, it, e, p.Name(), rc, ev)
 	})
 	r.mu.Lock()
 	st := r.sum.Parsers[p.Name()]
@@ -933,7 +954,7 @@ func (r *runner) readerAt(e *jfs.Entry, br *bufio.Reader) (io.ReaderAt, int64, f
 type emitter struct {
 	r    *runner
 	size int
-	buf  []*timeline.Event
+	buf  *batch
 	err  error
 	// weight is the events in buf plus their map entries.
 	weight int
@@ -943,6 +964,12 @@ type emitter struct {
 }
 
 func (o *emitter) emit(ctx context.Context, it Item, e *jfs.Entry, parser string, ev *timeline.Event) error {
+	return o.emitFrom(ctx, it, e, parser, nil, ev)
+}
+
+// emitFrom is emit of an event that rc, when not nil, takes back once
+// its batch is written (see runner.recycle).
+func (o *emitter) emitFrom(ctx context.Context, it Item, e *jfs.Entry, parser string, rc timeline.Recycler, ev *timeline.Event) error {
 	p := &ev.Jejak.Provenance
 	p.EvidenceSHA256 = it.SHA256
 	p.EvidenceName = it.Name
@@ -955,7 +982,17 @@ func (o *emitter) emit(ctx context.Context, it Item, e *jfs.Entry, parser string
 		ev.Jejak.Tags = append(ev.Jejak.Tags, "deleted")
 	}
 	ev.Finalize()
-	o.buf = append(o.buf, ev)
+	if o.buf == nil {
+		o.buf = o.r.newBatch(o.size)
+	}
+	b := o.buf
+	b.events = append(b.events, ev)
+	if rc != nil {
+		if n := len(b.owners); n == 0 || b.owners[n-1].rc != rc || b.owners[n-1].end != len(b.events)-1 {
+			b.owners = append(b.owners, owner{start: len(b.events) - 1, rc: rc})
+		}
+		b.owners[len(b.owners)-1].end = len(b.events)
+	}
 	o.r.events.Add(1)
 	o.events++
 	if t := ev.Jejak.Time; t != nil && t.ZoneAssumed != "" {
@@ -968,7 +1005,7 @@ func (o *emitter) emit(ctx context.Context, it Item, e *jfs.Entry, parser string
 	if ev.Winlog != nil {
 		o.weight += len(ev.Winlog.EventData)
 	}
-	if len(o.buf) >= o.size || o.weight >= batchWeight {
+	if len(b.events) >= o.size || o.weight >= batchWeight {
 		return o.send(ctx)
 	}
 	return nil
@@ -1006,12 +1043,12 @@ func (o *emitter) count() {
 func (o *emitter) send(ctx context.Context) error {
 	o.count()
 	o.weight = 0
-	if len(o.buf) == 0 {
+	if o.buf == nil || len(o.buf.events) == 0 {
 		return nil
 	}
 	select {
 	case o.r.batch <- o.buf:
-		o.buf = make([]*timeline.Event, 0, o.size)
+		o.buf = nil
 		return nil
 	case <-ctx.Done():
 		o.err = ctx.Err()
@@ -1020,6 +1057,51 @@ func (o *emitter) send(ctx context.Context) error {
 }
 
 func (o *emitter) flush() { _ = o.send(context.Background()) }
+
+// batch is what an emitter hands the writer: events, and which of them
+// go back to the parser that made them once written (Config.Recycle).
+type batch struct {
+	events []*timeline.Event
+	owners []owner
+}
+
+// owner says that events[start:end] of a batch are rc's to take back.
+type owner struct {
+	start, end int
+	rc         timeline.Recycler
+}
+
+// newBatch returns an empty batch, one written and recycled when there is
+// one (its slices keep their capacity).
+func (r *runner) newBatch(size int) *batch {
+	select {
+	case b := <-r.spare:
+		return b
+	default:
+		return &batch{events: make([]*timeline.Event, 0, size)}
+	}
+}
+
+// recycle gives b's events back to the parsers that made them, now that
+// the sink has written them, and b itself to the emitters. Nothing of the
+// pipeline holds an event past its Write: emit copies what it counts
+// (zone names are strings), progress and warnings hold no event.
+func (r *runner) recycle(b *batch) {
+	if !r.cfg.Recycle {
+		return
+	}
+	for _, o := range b.owners {
+		for _, ev := range b.events[o.start:o.end] {
+			o.rc.Recycle(ev)
+		}
+	}
+	clear(b.events)
+	b.events, b.owners = b.events[:0], b.owners[:0]
+	select {
+	case r.spare <- b:
+	default:
+	}
+}
 
 // countingReader counts the bytes parsers read, and keeps a read error:
 // the first read of a file asks for a whole buffer, and bufio hands the

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/jejak-forensics/jejak/internal/slab"
 	"github.com/jejak-forensics/jejak/parsers"
@@ -38,6 +39,20 @@ type block struct {
 	rel     timeline.Related
 	relUser [2]string
 	relIP   [1]string
+	// spare is the jejak.data map of the block's last record, emptied
+	// (reset): most sshd records have data, and a map is two allocations.
+	spare map[string]string
+}
+
+// reset readies a recycled block for its next record: zeroed, but for its
+// data map, emptied and kept.
+func reset(blk *block) {
+	m := blk.spare
+	*blk = block{}
+	if m != nil {
+		clear(m)
+		blk.spare = m
+	}
 }
 
 // facilityCodes and severityCodes are log.syslog.facility and .severity
@@ -59,21 +74,41 @@ type builder struct {
 	zone     *time.Location
 	zoneName string
 	years    *yearGuess
-	blocks   slab.Slab[block]
+	blocks   slab.Source[block]
 }
 
-// slabBlocks is how many blocks are allocated at once. A block is 1056
-// bytes, so the Go allocator fits only 7 in a span and fetched a new span
-// for every 7 lines (a fifth of the parser's CPU on auth.log). 31 blocks
-// are 32,736 bytes, the most that stays in the allocator's largest small
-// size class (32 KiB): more went to the large-object path, with 8% more
-// bytes for the same CPU (TestSlabFitsSizeClass). The cost: an event kept
-// alive keeps its 30 neighbours' memory too, which ingest's batches
-// (stored, then dropped) never notice.
-const slabBlocks = 31
+// blockPool is where every file's builder takes its blocks from, and where
+// Parser.Recycle gives them back once the ingest has stored their events:
+// a steady ingest then reuses the same few thousand blocks (the live
+// batches') instead of allocating and zeroing 1 KiB per line, and the
+// collector has next to nothing to do.
+var blockPool = slab.NewPoolReset(slabBlocks, reset)
+
+// slabBlocks is how many blocks are allocated at once, when none comes
+// back to be reused (no Recycle: tests, jejak watch, or an ingest's first
+// batches). A block is 1056 bytes, so the Go allocator fits only 7 in a
+// span and fetched a new span for every 7 lines (a fifth of the parser's
+// CPU on auth.log). 30 blocks with their pool's chunk pointers are 31,920
+// bytes, the most that stays in the allocator's largest small size class
+// (32 KiB): more went to the large-object path, with 8% more bytes for the
+// same CPU (TestSlabFitsSizeClass). The cost: an event kept alive keeps
+// its 29 neighbours' memory too, which ingest's batches (stored, then
+// dropped or recycled) never notice.
+const slabBlocks = 30
+
+// Every event Parse emits is the first field of its block: Recycle finds
+// the block from the event (a compile-time check that the offset is 0).
+var _ = [1]struct{}{}[unsafe.Offsetof(block{}.ev)]
+
+// Recycle implements timeline.Recycler: ev, which Parse emitted, is
+// stored, and its block is reused for a later record of any file. Only
+// events Parse emitted may be given (Record's are not from the pool).
+func (*Parser) Recycle(ev *timeline.Event) {
+	blockPool.Release((*block)(unsafe.Pointer(ev)))
+}
 
 func (b *builder) event(h *header, off, rec int64) *timeline.Event {
-	blk := b.blocks.New(slabBlocks)
+	blk := b.blocks.New()
 	ev := &blk.ev
 	ev.Message = h.message
 	ev.TimestampDesc = timestampDesc

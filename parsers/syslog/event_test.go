@@ -10,8 +10,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
-	"unsafe"
 
+	"github.com/jejak-forensics/jejak/internal/slab"
 	"github.com/jejak-forensics/jejak/parsers"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 	"github.com/jejak-forensics/jejak/timeline"
@@ -57,12 +57,13 @@ func FuzzParsePID(f *testing.F) {
 	})
 }
 
-// TestSlabFitsSizeClass: a slab of blocks is the most that stays in the
-// allocator's largest small size class (see slabBlocks), so a change of
-// the event model that grows a block is noticed here.
+// TestSlabFitsSizeClass: a chunk of blocks (with the pool's pointer per
+// block) is the most that stays in the allocator's largest small size
+// class (see slabBlocks), so a change of the event model that grows a
+// block is noticed here.
 func TestSlabFitsSizeClass(t *testing.T) {
 	const largestSmall = 32 << 10
-	size := unsafe.Sizeof(block{})
+	size := slab.CellSize[block]()
 	if n := size * slabBlocks; n > largestSmall {
 		t.Errorf("%d blocks of %d bytes are %d bytes, past the small size classes (%d)", slabBlocks, size, n, largestSmall)
 	}

@@ -110,7 +110,10 @@ func (b *block) setSource(addr, port string) {
 
 func (b *block) data(k, v string) {
 	if b.ev.Jejak.Data == nil {
-		b.ev.Jejak.Data = make(map[string]string, 2)
+		if b.spare == nil {
+			b.spare = make(map[string]string, 2)
+		}
+		b.ev.Jejak.Data = b.spare
 	}
 	b.ev.Jejak.Data[k] = v
 }

@@ -56,7 +56,10 @@ const (
 // in Parse, so one Parser serves concurrent files.
 type Parser struct{}
 
-var _ parsers.Parser = (*Parser)(nil)
+var (
+	_ parsers.Parser    = (*Parser)(nil)
+	_ timeline.Recycler = (*Parser)(nil)
+)
 
 // New returns the syslog parser.
 func New() *Parser { return &Parser{} }
@@ -160,6 +163,8 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 		mtime = src.Entry.Times.Modified
 	}
 	b := &builder{zone: zone, zoneName: zone.String(), years: newYearGuess(mtime, zone)}
+	b.blocks = blockPool.Source()
+	defer b.blocks.Close()
 	warn := src.WarnErr
 
 	lr := lines.NewReader(src.R)

@@ -5,7 +5,11 @@
 // real SQLite store (-store). It is a benchmark driver, not part of jejak:
 // scripts/bench.sh measures the command itself; this one takes profiles.
 //
-//	ingestbench [-store] [-workers N] [-cpuprofile F] [-memprofile F] EVIDENCE
+// With -recycle (the default, as 'jejak analyze' runs: both sinks keep
+// nothing of an event after Write), events go back to the parsers that
+// can reuse them (ingest.Config.Recycle).
+//
+//	ingestbench [-store] [-recycle=false] [-workers N] [-cpuprofile F] [-memprofile F] EVIDENCE
 package main
 
 import (
@@ -31,6 +35,7 @@ import (
 
 func main() {
 	store := flag.Bool("store", false, "write into a SQLite store in a temporary folder (else count and drop)")
+	recycle := flag.Bool("recycle", true, "ingest.Config.Recycle: give stored events back to their parsers")
 	workers := flag.Int("workers", 0, "ingest.Config.Workers (0: the default)")
 	cpuprof := flag.String("cpuprofile", "", "write a CPU profile to this file")
 	memprof := flag.String("memprofile", "", "write an allocation profile to this file")
@@ -39,10 +44,10 @@ func main() {
 	// measured as it ships (GOGC or GOMEMLIMIT in the environment turn it off).
 	gcpolicy.Apply()
 	if flag.NArg() != 1 {
-		fmt.Fprintln(os.Stderr, "usage: ingestbench [-store] [-workers N] [-cpuprofile F] [-memprofile F] EVIDENCE")
+		fmt.Fprintln(os.Stderr, "usage: ingestbench [-store] [-recycle=false] [-workers N] [-cpuprofile F] [-memprofile F] EVIDENCE")
 		os.Exit(2)
 	}
-	if err := run(flag.Arg(0), *store, *workers, *cpuprof, *memprof); err != nil {
+	if err := run(flag.Arg(0), *store, *recycle, *workers, *cpuprof, *memprof); err != nil {
 		fmt.Fprintln(os.Stderr, "ingestbench:", err)
 		os.Exit(1)
 	}
@@ -58,7 +63,7 @@ func (s *countSink) Write(_ context.Context, b []*timeline.Event) (timeline.Writ
 
 func (s *countSink) Close() error { return nil }
 
-func run(evidence string, store bool, workers int, cpuprof, memprof string) error {
+func run(evidence string, store, recycle bool, workers int, cpuprof, memprof string) error {
 	ctx := context.Background()
 	tmp, err := os.MkdirTemp("", "ingestbench-")
 	if err != nil {
@@ -94,7 +99,7 @@ func run(evidence string, store bool, workers int, cpuprof, memprof string) erro
 	if err != nil {
 		return err
 	}
-	sum, err := ingest.Run(ctx, ingest.Config{Registry: all.Registry(), Zone: time.UTC, TempDir: tmp, Workers: workers},
+	sum, err := ingest.Run(ctx, ingest.Config{Registry: all.Registry(), Zone: time.UTC, TempDir: tmp, Workers: workers, Recycle: recycle},
 		[]ingest.Item{{SHA256: "bench", Name: filepath.Base(evidence), Walker: w}}, sink)
 	if err != nil {
 		return err
