@@ -824,11 +824,16 @@ func (d *decoder) strMapKeys(hm *headMap, memo bool) map[string]string {
 		var (
 			k    string
 			keep bool
+			at   = -1 // the member's place in hm.seq, when remembered
 		)
 		if sk := d.seqKeyAt(hm, pos, n); sk != nil {
 			n++
-			pos++
+			at, pos = pos, pos+1
 			k, keep = sk.key, sk.keep
+			if keep && sk.plain && d.plainAt(sk.val) {
+				pairs = append(pairs, kv{k, sk.val})
+				continue
+			}
 		} else {
 			var raw []byte
 			var ok bool
@@ -841,7 +846,7 @@ func (d *decoder) strMapKeys(hm *headMap, memo bool) map[string]string {
 					k = d.in.get(raw)
 				}
 				hm.seq = append(hm.seq[:min(pos, len(hm.seq))], seqKey{tok: `"` + string(raw) + `":`, key: k, keep: keep})
-				pos++
+				at, pos = pos, pos+1
 			} else {
 				keep = hm.keys.Has(k) // an escaped key: not remembered
 			}
@@ -854,7 +859,14 @@ func (d *decoder) strMapKeys(hm *headMap, memo bool) map[string]string {
 		}
 		v := ""
 		if !d.null() {
+			start := d.i
 			v = d.istr()
+			if at >= 0 && !d.bad {
+				// Remembered for the next record when the value was
+				// written as it reads: no escape, valid UTF-8.
+				sk := &hm.seq[at]
+				sk.val, sk.plain = v, d.i-start == len(v)+2 && string(d.b[start+1:d.i-1]) == v
+			}
 		}
 		pairs = append(pairs, kv{k, v})
 	}
@@ -900,6 +912,19 @@ func (d *decoder) seqKeyAt(hm *headMap, pos, n int) *seqKey {
 	}
 	d.i = i + len(sk.tok)
 	return sk
+}
+
+// plainAt reads the string value v at d.i when the document gives it
+// there as it was remembered: a quote, v's bytes (plain: no escape, valid
+// UTF-8) and a quote. The JSON string there is then exactly v: the first
+// quote after the opening one closes it. false: nothing read.
+func (d *decoder) plainAt(v string) bool {
+	i := d.i
+	if len(d.b)-i < len(v)+2 || d.b[i] != '"' || d.b[i+1+len(v)] != '"' || string(d.b[i+1:i+1+len(v)]) != v {
+		return false
+	}
+	d.i = i + len(v) + 2
+	return true
 }
 
 // projKey is mapKey giving a plain key (printable ASCII, no escape) as

@@ -121,10 +121,16 @@ type headMap struct {
 
 // seqKey is the key at one position of a map: the member's bytes from
 // the key's opening quote to its colon ("key":), the key interned (when
-// kept) and whether the projection keeps it.
+// kept) and whether the projection keeps it; for a kept key, the value
+// it had last (val) and whether that was written plain, as it reads
+// (plain): values repeat from record to record of one kind (an account's
+// SID, a logon type), and a repeated plain value is read by comparing
+// its bytes.
 type seqKey struct {
 	tok, key string
 	keep     bool
+	val      string
+	plain    bool
 }
 
 // kv is one entry of a projected map, in document order.

@@ -60,3 +60,50 @@ func TestStrMapKeysMemo(t *testing.T) {
 		}
 	}
 }
+
+// TestStrMapKeysValues reads values a position had before, written the
+// same way and not: escaped, with invalid UTF-8, longer, shorter, null,
+// spaced. A remembered value is only taken where the document spells it
+// exactly as it reads.
+func TestStrMapKeysValues(t *testing.T) {
+	hm := &headMap{keys: NewKeys([]string{"a", "c"}, nil)}
+	in := &interner{share: true}
+	cases := []struct {
+		doc  string
+		want map[string]string
+	}{
+		{`{"a":"x\u0041"}`, map[string]string{"a": "xA"}},
+		{`{"a":"xA"}`, map[string]string{"a": "xA"}},
+		{`{"a":"xA"}`, map[string]string{"a": "xA"}},
+		{`{"a":"xA\u0041"}`, map[string]string{"a": "xAA"}},
+		{`{"a":"xAA"}`, map[string]string{"a": "xAA"}},
+		{`{"a":"xA"}`, map[string]string{"a": "xA"}},
+		{`{"a":"xAAA"}`, map[string]string{"a": "xAAA"}},
+		{`{"a":null}`, map[string]string{"a": ""}},
+		{`{"a": "xAAA"}`, map[string]string{"a": "xAAA"}},
+		{`{"a":"xAAA","c":"` + "\xff" + `"}`, map[string]string{"a": "xAAA", "c": "\ufffd"}},
+		{`{"a":"xAAA","c":"` + "\xff" + `"}`, map[string]string{"a": "xAAA", "c": "\ufffd"}},
+		{`{"a":"xAAA","c":"é"}`, map[string]string{"a": "xAAA", "c": "é"}},
+		{`{"a":"xAAA","c":"é"}`, map[string]string{"a": "xAAA", "c": "é"}},
+		{`{"a":"","c":"é\""}`, map[string]string{"a": "", "c": `é"`}},
+		{`{"a":"","c":"é"}`, map[string]string{"a": "", "c": "é"}},
+	}
+	for i, c := range cases {
+		d := decoder{b: []byte(c.doc), in: in}
+		got := d.strMapKeys(hm, false)
+		if d.bad {
+			t.Fatalf("case %d %s: refused", i, c.doc)
+		}
+		if !reflect.DeepEqual(got, c.want) {
+			t.Fatalf("case %d %s: got %q, want %q", i, c.doc, got, c.want)
+		}
+	}
+	// A value cut short or with a control byte is refused, remembered
+	// or not.
+	for _, doc := range []string{`{"a":"xAAA`, `{"a":"xAAA` + "\x01" + `"}`, `{"a":"xAAA"`} {
+		d := decoder{b: []byte(doc), in: in}
+		if d.strMapKeys(hm, false); !d.bad {
+			t.Errorf("%q: accepted", doc)
+		}
+	}
+}
