@@ -459,6 +459,9 @@ func (d *decoder) strAs(intern bool) string {
 			}
 			return string(s)
 		case c == '\\':
+			if ascii {
+				return d.unquoteRun(d.b, start, j, true, intern)
+			}
 			return d.unquoteFrom(start, intern)
 		case c < 0x20:
 			d.fail()
@@ -502,11 +505,25 @@ func (d *decoder) unquoteFrom(start int, intern bool) string {
 // unquote decodes the body of a string (between its quotes, whose end the
 // caller found) that has escapes or invalid UTF-8.
 func (d *decoder) unquote(s []byte, intern bool) string {
+	return d.unquoteRun(s, 0, 0, false, intern)
+}
+
+// unquoteRun decodes s[r:] as unquote does, after s[from:r], which must be
+// plain ASCII. quoted: s runs on past the string (it is the document),
+// whose end is the first quote not escaped; d.i is set after it. strAs
+// decodes a string with escapes so, in one pass, where unquoteFrom found
+// its end and unquote went over it again (a message's paths and accounts
+// have backslashes: a sixth of an EVTX hunt's decoding was its message).
+// The results are the same: what ends the body (the quote) is what
+// unquoteFrom ends it at, and no escape or rune read here reads past it
+// differently (a quote is no hex digit, no continuation byte).
+func (d *decoder) unquoteRun(s []byte, from, r int, quoted, intern bool) string {
 	if d.buf == nil && d.in != nil {
 		d.buf = d.in.buf
 	}
-	b := d.buf[:0]
-	for r := 0; r < len(s); {
+	b := append(d.buf[:0], s[from:r]...)
+	closed := !quoted
+	for r < len(s) {
 		// A run of plain bytes is copied at once: a byte at a time was
 		// most of unquote on EVTX cases, whose paths and accounts
 		// ("C:\\Windows\\...", "NT AUTHORITY\\SYSTEM") have escapes.
@@ -522,6 +539,8 @@ func (d *decoder) unquote(s []byte, intern bool) string {
 		}
 		c := s[r]
 		switch {
+		case c == '"' && quoted:
+			d.i, closed = r+1, true
 		case c == '\\':
 			if r+1 >= len(s) {
 				d.fail()
@@ -580,6 +599,13 @@ func (d *decoder) unquote(s []byte, intern bool) string {
 			b = utf8.AppendRune(b, rr) // RuneError for an invalid byte
 			r += size
 		}
+		if closed && quoted {
+			break
+		}
+	}
+	if !closed {
+		d.fail() // no closing quote
+		return ""
 	}
 	d.buf = b
 	if d.in != nil && cap(b) <= maxKeptBuf {
