@@ -59,12 +59,16 @@ type sigmaIndex struct {
 	general   []sigmaRuleRef              // rules asked for every event
 	derived   []sigmaRuleRef              // rules indexed by their detection's channels
 	cache     map[winKey][]sigmaRuleRef
-	pre       *prefilter
-	m         map[string]any    // see event
-	lower     map[string]string // m's lower-cased values
-	want      map[string]bool   // the fields some rule reads
-	ev        *timeline.Event   // m's event
-	filled    bool              // m holds ev's fields
+	// lastK, lastC: the key candidates looked up last and its rules.
+	lastK  winKey
+	lastC  []sigmaRuleRef
+	lastOK bool
+	pre    *prefilter
+	m      map[string]any    // see event
+	lower  map[string]string // m's lower-cased values
+	want   map[string]bool   // the fields some rule reads
+	ev     *timeline.Event   // m's event
+	filled bool              // m holds ev's fields
 }
 
 type sigmaCandidate struct {
@@ -238,7 +242,11 @@ func (idx *sigmaIndex) candidates(ev *timeline.Event) []sigmaRuleRef {
 		return idx.general
 	}
 	k := winKey{channel: w.Channel, id: w.EventID}
+	if idx.lastOK && k == idx.lastK {
+		return idx.lastC // most events are of the kind of one just before
+	}
 	if c, ok := idx.cache[k]; ok {
+		idx.lastK, idx.lastC, idx.lastOK = k, c, true
 		return c
 	}
 	var out []sigmaRuleRef
@@ -258,5 +266,6 @@ func (idx *sigmaIndex) candidates(ev *timeline.Event) []sigmaRuleRef {
 	}
 	out = append(out, idx.general...)
 	idx.cache[k] = out
+	idx.lastK, idx.lastC, idx.lastOK = k, out, true
 	return out
 }
