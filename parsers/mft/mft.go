@@ -254,17 +254,20 @@ var (
 //
 // It runs for every MFT entry, so it is written to allocate little
 // (issue 15: building the events was most of the MFT timeline's CPU):
+//   - each event is a block (recycle.go) holding its File and size and
+//     keeping its jejak.data map: blocks the ingest gives back once stored
+//     (Parser.Recycle) are reused, map tables included, and fresh ones
+//     come from a slab, many per allocation. macb and timestamp_desc come
+//     from tables (macbOf, descOf).
 //   - an event's jejak.data is a map of its own (consumers own it), 10 to
-//     13 keys. Each attribute's first map is filled key by key; its other
-//     events' are clones of it (maps.Clone copies the table without
+//     13 keys. A recycled block's map is emptied and filled key by key;
+//     for fresh blocks the attribute's first map is filled key by key, the
+//     others are clones of it (maps.Clone copies the table without
 //     hashing again) and the last event takes the template itself.
-//   - the entry's events are one allocation, and its Files (one per
-//     attribute, shared by the attribute's events) another; macb and
-//     timestamp_desc come from tables (macbOf, descOf).
 //   - every string the entry's events hold that is not already a string
 //     (numbers, inode, parent references, the messages) is written into
 //     one buffer, made one string and sliced: one allocation.
-func events(r *ntfs.Record, off int64, rs int, paths []resolved, scratch *[]byte, out []*timeline.Event) []*timeline.Event {
+func (b *builder) events(r *ntfs.Record, off int64, rs int, paths []resolved, out []*timeline.Event) []*timeline.Event {
 	nattr := len(r.Names)
 	if r.SI != nil {
 		nattr++
@@ -332,10 +335,10 @@ func events(r *ntfs.Record, off int64, rs int, paths []resolved, scratch *[]byte
 	// then per attribute its parent reference and one message per distinct
 	// time, "<attr> <macb> <path><state> [<inode>]" (macb is always four
 	// characters, so an attribute's messages are of one length).
-	// It is written in scratch (kept by the caller from entry to entry),
+	// It is written in the builder's scratch (kept from entry to entry),
 	// so that the string made of it is the only allocation.
-	buf := (*scratch)[:0]
-	defer func() { *scratch = buf }()
+	buf := b.text[:0]
+	defer func() { b.text = buf }()
 	buf = strconv.AppendUint(buf, r.Entry, 10)
 	eEntry := len(buf)
 	buf = append(buf, '-')
@@ -374,55 +377,66 @@ func events(r *ntfs.Record, off int64, rs int, paths []resolved, scratch *[]byte
 	entry, seq, inode := text[:eEntry], text[eEntry+1:eInode], text[:eInode]
 	entryOff, links, lsn := text[eInode:eOff], text[eOff:eLinks], text[eLinks:eLSN]
 
-	evs := make([]timeline.Event, nev)
-	// The events of an attribute describe one file: they share its
-	// description (nothing downstream changes an event's File in place).
-	files := make([]struct {
-		file timeline.File
-		size int64
-	}, len(attrs))
-	prev, next := eLSN, 0
+	prev := eLSN
 	for ai := range attrs {
 		a := &attrs[ai]
 		ref, msgs := text[prev:a.ref], text[a.ref:a.msg]
 		prev = a.msg
-		// What the attribute's events' data share; the hint leaves room
-		// for macb and filetime, so neither a clone nor the template grows.
-		proto := make(map[string]string, 14)
-		proto["mft_entry"] = entry
-		proto["sequence"] = seq
-		proto["mft_entry_offset"] = entryOff
-		proto["allocated"] = strconv.FormatBool(inUse)
-		proto["directory"] = strconv.FormatBool(dir)
-		proto["links"] = links
-		proto["lsn"] = lsn
-		if ads != "" {
-			proto["ads"] = ads
+		// What the attribute's events' data share, key by key.
+		fill := func(m map[string]string) {
+			m["mft_entry"] = entry
+			m["sequence"] = seq
+			m["mft_entry_offset"] = entryOff
+			m["allocated"] = strconv.FormatBool(inUse)
+			m["directory"] = strconv.FormatBool(dir)
+			m["links"] = links
+			m["lsn"] = lsn
+			if ads != "" {
+				m["ads"] = ads
+			}
+			m["attribute"] = a.name
+			if a.fn != nil {
+				m["name_type"] = a.fn.SpaceName()
+				m["parent_ref"] = ref
+			}
+			if a.orphan {
+				m["orphan"] = "true"
+			}
 		}
-		proto["attribute"] = a.name
-		if a.fn != nil {
-			proto["name_type"] = a.fn.SpaceName()
-			proto["parent_ref"] = ref
-		}
-		if a.orphan {
-			proto["orphan"] = "true"
-		}
-		fs := &files[ai]
-		fs.size = size
-		fs.file = timeline.File{Path: a.path, Name: path.Base(a.path), Inode: inode, Size: &fs.size}
+		// proto is filled once for the events whose block brings no map
+		// of its own (a fresh one): they get clones of it, and the last
+		// one the template itself; the hint leaves room for macb and
+		// filetime, so neither a clone nor the template grows.
+		var proto map[string]string
+		file := timeline.File{Path: a.path, Name: path.Base(a.path), Inode: inode}
 		for i, set := range a.sets[:a.n] {
 			ft := a.times[i]
-			data := proto
-			if i < a.n-1 {
-				data = maps.Clone(proto)
+			blk := b.block()
+			data := blk.data
+			if data != nil {
+				// A recycled block's map: emptied, its table kept.
+				fill(data)
+			} else {
+				if proto == nil {
+					proto = make(map[string]string, 14)
+					fill(proto)
+				}
+				if i < a.n-1 {
+					data = maps.Clone(proto)
+				} else {
+					data, proto = proto, nil
+				}
+				blk.data = data
 			}
 			data["macb"] = macbOf[set]
-			ev := &evs[next]
-			next++
+			blk.size = size
+			blk.file = file
+			blk.file.Size = &blk.size
+			ev := &blk.ev
 			ev.Timestamp = ft.Time()
 			ev.TimestampDesc = descOf[set]
 			ev.Event = timeline.EventMeta{Kind: "event", Category: categoryFile, Type: typ, Dataset: "ntfs.mft", Action: "mft-entry"}
-			ev.File = &fs.file
+			ev.File = &blk.file
 			ev.Jejak.Data = data
 			ev.Jejak.Tags = tags
 			if ft.OutOfRange() {

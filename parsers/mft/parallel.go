@@ -67,14 +67,14 @@ func scanTimeline(ctx context.Context, t *ntfs.Table, emit func(*timeline.Event)
 		var (
 			buf   []*timeline.Event
 			names []resolved
-			text  []byte
+			b     builder
 		)
 		return t.Scan(ctx, func(r *ntfs.Record, off int64) error {
 			if err := unlisted(r); err != nil {
 				warn(r.Entry, int64(r.Extension)*int64(t.RecordSize()), err)
 			}
 			names = paths(t, r, names[:0])
-			buf = events(r, off, t.RecordSize(), names, &text, buf[:0])
+			buf = b.events(r, off, t.RecordSize(), names, buf[:0])
 			for i, ev := range buf {
 				buf[i] = nil // the caller owns the event now
 				if err := emit(ev); err != nil {
@@ -120,7 +120,7 @@ func scanParallel(ctx context.Context, t *ntfs.Table, n int, emit func(*timeline
 		wg.Go(func() {
 			var (
 				names []resolved
-				text  []byte
+				eb    builder
 			)
 			for c := uint64(w); c < chunks; c += uint64(n) {
 				b := &batch{events: make([]*timeline.Event, 0, 8*chunkEntries)}
@@ -129,7 +129,7 @@ func scanParallel(ctx context.Context, t *ntfs.Table, n int, emit func(*timeline
 						b.warns = append(b.warns, warning{before: len(b.events), entry: r.Entry, off: int64(r.Extension) * int64(tw.RecordSize()), err: err})
 					}
 					names = paths(tw, r, names[:0])
-					b.events = events(r, off, tw.RecordSize(), names, &text, b.events)
+					b.events = eb.events(r, off, tw.RecordSize(), names, b.events)
 					return nil
 				}, func(entry uint64, off int64, err error) {
 					b.warns = append(b.warns, warning{before: len(b.events), entry: entry, off: off, err: err})
