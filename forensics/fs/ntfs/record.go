@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // Attribute types this package reads.
@@ -174,6 +175,13 @@ type Record struct {
 	// listErr is a damaged resident $ATTRIBUTE_LIST: reported once the
 	// other attributes are decoded.
 	listErr error
+	// What SI, Names and Streams point into for a decoded record (one
+	// allocation instead of five: a record has one $STANDARD_INFORMATION,
+	// one or two names and at most one $DATA on most volumes); more names
+	// or streams grow their slice elsewhere as append does.
+	si      StdInfo
+	names   [2]FileName
+	streams [1]Stream
 }
 
 // InUse says the entry is allocated (not deleted).
@@ -330,7 +338,8 @@ func (r *Record) attribute(a []byte, off int) error {
 		if len(content) < 36 {
 			return fmt.Errorf("%w: $STANDARD_INFORMATION at %d too short", ErrBadRecord, off)
 		}
-		r.SI = &StdInfo{Times: macb(content), Flags: le.Uint32(content[32:]), Offset: off}
+		r.si = StdInfo{Times: macb(content), Flags: le.Uint32(content[32:]), Offset: off}
+		r.SI = &r.si
 	case AttrFileName:
 		if len(content) < 66 {
 			return fmt.Errorf("%w: $FILE_NAME at %d too short", ErrBadRecord, off)
@@ -340,6 +349,9 @@ func (r *Record) attribute(a []byte, off int) error {
 			return fmt.Errorf("%w: $FILE_NAME at %d: name of %d characters past the attribute", ErrBadRecord, off, n)
 		}
 		ref := le.Uint64(content)
+		if r.Names == nil {
+			r.Names = r.names[:0]
+		}
 		r.Names = append(r.Names, FileName{
 			ParentEntry: ref & 0xFFFFFFFFFFFF,
 			ParentSeq:   uint16(ref >> 48),
@@ -373,6 +385,9 @@ func (r *Record) attribute(a []byte, off int) error {
 					return nil
 				}
 			}
+		}
+		if r.Streams == nil {
+			r.Streams = r.streams[:0]
 		}
 		r.Streams = append(r.Streams, s)
 	case AttrAttributeList:
@@ -436,10 +451,34 @@ func macb(b []byte) MACB {
 		Changed: Filetime(le.Uint64(b[16:])), Accessed: Filetime(le.Uint64(b[24:]))}
 }
 
+// utf16le decodes a name as utf16.Decode would (an unpaired surrogate
+// becomes U+FFFD) straight into UTF-8: the string is its one allocation.
+// Going through []uint16 and []rune made three per name, two names per
+// file on most volumes, for the walker and again for the mft parser.
+// NTFS names are at most 255 units, 765 bytes of UTF-8: the buffer holds
+// them on the stack (a longer input, from a damaged attribute name, grows
+// it on the heap).
 func utf16le(b []byte) string {
-	u := make([]uint16, len(b)/2)
-	for i := range u {
-		u[i] = binary.LittleEndian.Uint16(b[2*i:])
+	var stack [768]byte
+	out := stack[:0]
+	n := len(b) / 2
+	for i := 0; i < n; i++ {
+		c := rune(binary.LittleEndian.Uint16(b[2*i:]))
+		switch {
+		case c < utf8.RuneSelf:
+			out = append(out, byte(c))
+			continue
+		case utf16.IsSurrogate(c):
+			if i+1 < n {
+				if r := utf16.DecodeRune(c, rune(binary.LittleEndian.Uint16(b[2*i+2:]))); r != utf8.RuneError {
+					out = utf8.AppendRune(out, r)
+					i++
+					continue
+				}
+			}
+			c = utf8.RuneError
+		}
+		out = utf8.AppendRune(out, c)
 	}
-	return string(utf16.Decode(u))
+	return string(out)
 }
