@@ -68,3 +68,17 @@ func TestUnquoteOnePass(t *testing.T) {
 		check(string(b))
 	}
 }
+
+// FuzzUnquoteOnePass holds the one-pass reading to the two-pass one on
+// arbitrary bytes after an ASCII start and an escape.
+func FuzzUnquoteOnePass(f *testing.F) {
+	for _, s := range []string{`n"`, `\\"`, `uD83D\uDE00"`, "u00e9\xff\"", `uD83D"`, `"`, `u00"`, "\x01\"", `/x","b":"c"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		doc := append([]byte(`"a\`), body...)
+		if got, want := readBoth(doc); got != want {
+			t.Fatalf("%q: one pass %+v, two passes %+v", doc, got, want)
+		}
+	})
+}
