@@ -130,6 +130,9 @@ func (s *Store) SetRunProgress(ctx context.Context, p RunProgress) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// On the writer's connection, which the write-behind's transaction
+	// holds: asked to end it after its batch.
+	defer s.wantGap()()
 	_, err = s.w.ExecContext(ctx, `UPDATE runs SET progress=? WHERE id=?`, string(b), s.run)
 	return err
 }

@@ -32,6 +32,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jejak-forensics/jejak/timeline"
@@ -231,6 +232,8 @@ type Store struct {
 	dig *rowDigest // see DigestRows
 
 	behind *behind // see WriteBehind
+	// behindNow is behind, for callers that do not hold mu (wantGap).
+	behindNow atomic.Pointer[behind]
 	// txMu is held by each write-behind transaction (see BetweenWrites).
 	txMu sync.Mutex
 	// unstored counts rows the write-behind reported inserted that its

@@ -144,6 +144,32 @@ func TestWriteBehindFailures(t *testing.T) {
 			t.Error("FinishDigest vouched for a run whose write failed")
 		}
 	})
+	// Both batches wait while another writer holds the gap between
+	// transactions: the inserter then takes them into one transaction,
+	// and the failed one is rolled back alone (its savepoint).
+	t.Run("encode, one transaction", func(t *testing.T) {
+		s, _ := firstRun(t, true)
+		err := s.BetweenWrites(func() error {
+			write(t, s, events(500, "aa"))
+			write(t, s, events(400, "cc"))
+			bad := events(300, "bb")
+			bad[250].Jejak.ID = "not hex"
+			_, err := s.Write(ctx, bad)
+			return err
+		})
+		if err == nil || !strings.Contains(err.Error(), "not 32 hex digits") {
+			t.Fatalf("Write of a bad ID: %v", err)
+		}
+		if _, err := s.FinishWrites(ctx); err == nil || !strings.Contains(err.Error(), "not 32 hex digits") {
+			t.Errorf("FinishWrites after a failed batch: %v", err)
+		}
+		if n := count(t, s); n != 900 {
+			t.Errorf("%d rows stored, want the first two batches' 900", n)
+		}
+		if _, ok, _ := s.FinishDigest(ctx); ok {
+			t.Error("FinishDigest vouched for a run whose write failed")
+		}
+	})
 	t.Run("insert", func(t *testing.T) {
 		s, _ := firstRun(t, true)
 		write(t, s, events(500, "aa"))
