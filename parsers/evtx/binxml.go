@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/jejak-forensics/jejak/internal/slab"
 )
 
 // BinXML tokens (MS-EVEN6 2.2.12). Bit 0x40 on an element start says an
@@ -145,6 +147,8 @@ type scratch struct {
 	attrSlabs slabs[tattr]
 	// shared keeps compiled definitions from chunk to chunk.
 	shared sharedTemplates
+	// memos hands out the substitutions' memos of compiled definitions.
+	memos slab.Slab[memo]
 }
 
 const slabSize = 512
@@ -244,7 +248,26 @@ type node struct {
 	kids     []node
 	tmpl     *template
 	vals     []value
+	// memo is a template definition's substitution's last rendered value
+	// (nil elsewhere): see expander.renderAt.
+	memo *memo
 }
+
+// memo remembers the value last rendered at one substitution of a
+// compiled template definition. A log's records of one template repeat
+// most of their values in the same places (the level, task, keywords,
+// provider GUID, computer, the subject's SID, name and domain): comparing
+// a value's bytes with the last ones there is cheaper than hashing them
+// for the valueCache.
+type memo struct {
+	set  bool
+	typ  byte
+	data []byte // a copy of the value's bytes
+	s    string
+}
+
+// memoSlab is how many memos a chunk's scratch allocates at once.
+const memoSlab = 64
 
 type tattr struct {
 	name string
@@ -545,7 +568,11 @@ func (d *decoder) content() (node, error) {
 			return node{}, err
 		}
 		vt, err := d.u8()
-		return node{kind: nSubst, idx: idx, vtype: vt, optional: t == tokOptSubst}, err
+		n := node{kind: nSubst, idx: idx, vtype: vt, optional: t == tokOptSubst}
+		if d.a == nil { // compiling a template definition, kept for the chunk or longer
+			n.memo = d.c.scratch().memos.New(memoSlab)
+		}
+		return n, err
 	}
 }
 
@@ -644,22 +671,27 @@ func (d *decoder) values() ([]value, error) {
 		all = d.a.vals
 	}
 	start := len(all)
-	desc := d.pos
+	descs := d.b[d.pos : d.pos+4*int(count)]
 	d.pos += 4 * int(count)
 	all = slices.Grow(all, int(count))
-	for i := 0; i < int(count); i++ {
-		size := int(binary.LittleEndian.Uint16(d.b[desc+4*i:]))
-		typ := d.b[desc+4*i+2]
-		if err := d.need(size); err != nil {
-			return nil, err
+	all = all[:start+int(count)]
+	// Filled in place, with the position kept in a local and each
+	// descriptor read from one 4-byte slice: this runs for every value
+	// of every record.
+	pos, room := d.pos, d.end-d.pos
+	for i := range all[start:] {
+		dsc := descs[4*i : 4*i+4]
+		size := int(binary.LittleEndian.Uint16(dsc))
+		if size > room {
+			d.pos = pos
+			return nil, errTruncated
 		}
-		// Filled in place: a value literal appended was built on the
-		// stack and copied, a stalled store-to-load per value.
-		all = all[:len(all)+1]
-		v := &all[len(all)-1]
-		v.typ, v.data, v.off = typ, d.b[d.pos:d.pos+size], d.pos
-		d.pos += size
+		v := &all[start+i]
+		v.typ, v.data, v.off = dsc[2], d.b[pos:pos+size], pos
+		pos += size
+		room -= size
 	}
+	d.pos = pos
 	if d.a != nil {
 		d.a.vals = all
 	}
@@ -675,6 +707,13 @@ type expander struct {
 	work  int // nodes expanded for the current record
 	sb    strings.Builder
 	vc    valueCache
+	// ft and fts are the first FILETIME value the current record
+	// rendered and its text (ftSet: there was one), which the record
+	// carries (Record.ft) so that its event need not parse back the
+	// TimeCreated it shows.
+	ft    uint64
+	fts   string
+	ftSet bool
 	sc    scratch
 	// readBuf is a Parser worker's chunk buffer, kept with the expander
 	// from file to file.
@@ -689,15 +728,20 @@ const maxWork = 1 << 18
 var errTooLarge = errors.New("record expands beyond 262,144 XML nodes (crafted or corrupt substitutions)")
 
 func (x *expander) expand(nodes []node, vals []value, parent *Element) error {
+	// depth is restored on every way out (no defer: this runs for every
+	// element of every record).
 	x.depth++
-	defer func() { x.depth-- }()
 	if x.depth > maxDepth {
+		x.depth--
 		return errors.New("binary XML nested too deep")
 	}
+	var err error
+loop:
 	for i := range nodes {
 		n := &nodes[i]
 		if x.work++; x.work > maxWork {
-			return errTooLarge
+			err = errTooLarge
+			break
 		}
 		switch n.kind {
 		case nElem:
@@ -714,8 +758,27 @@ func (x *expander) expand(nodes []node, vals []value, parent *Element) error {
 				}
 				e.Attrs = x.a.attrs[start:len(x.a.attrs):len(x.a.attrs)]
 			}
-			if err := x.expand(n.kids, vals, e); err != nil {
-				return err
+			// Most elements hold one substituted value (<Level>,
+			// <Data Name=...>): that is what expanding their kids does,
+			// done here without the call. A BinXML value, a missing
+			// one or too deep a nesting take the general way, which
+			// handles them.
+			if len(n.kids) == 1 && n.kids[0].kind == nSubst && x.depth < maxDepth {
+				k := &n.kids[0]
+				if int(k.idx) < len(vals) && vals[k.idx].typ != vtBinXML {
+					if x.work++; x.work > maxWork {
+						err = errTooLarge
+						break loop
+					}
+					if v := &vals[k.idx]; !v.empty() {
+						e.Text = x.renderAt(k.memo, v)
+					}
+					parent.add(e)
+					continue
+				}
+			}
+			if err = x.expand(n.kids, vals, e); err != nil {
+				break loop
 			}
 			parent.add(e)
 		case nText:
@@ -725,33 +788,36 @@ func (x *expander) expand(nodes []node, vals []value, parent *Element) error {
 				if n.optional {
 					continue
 				}
-				return fmt.Errorf("substitution %d of %d", n.idx, len(vals))
+				err = fmt.Errorf("substitution %d of %d", n.idx, len(vals))
+				break loop
 			}
 			v := &vals[n.idx] // not a copy: see valueCache.render
 			if v.empty() {
 				continue
 			}
 			if v.typ == vtBinXML {
-				if err := x.nested(v, parent); err != nil {
-					return err
+				if err = x.nested(v, parent); err != nil {
+					break loop
 				}
 				continue
 			}
-			appendText(parent, x.vc.render(v))
+			appendText(parent, x.renderAt(n.memo, v))
 		case nTemplate:
-			if err := x.expand(n.tmpl.nodes, n.vals, parent); err != nil {
-				return err
+			if err = x.expand(n.tmpl.nodes, n.vals, parent); err != nil {
+				break loop
 			}
 		case nOrphan:
 			if x.depth == 1 { // the record's own template: nothing is left to show
-				return errors.New(n.text)
+				err = errors.New(n.text)
+				break loop
 			}
-			if err := x.orphan(n, parent); err != nil {
-				return err
+			if err = x.orphan(n, parent); err != nil {
+				break loop
 			}
 		}
 	}
-	return nil
+	x.depth--
+	return err
 }
 
 // orphan shows the values of a template instance whose definition was
@@ -807,7 +873,7 @@ func (x *expander) attrValue(pieces []node, vals []value) (string, bool) {
 			if int(p.idx) >= len(vals) || vals[p.idx].empty() {
 				return "", !p.optional
 			}
-			return x.vc.render(&vals[p.idx]), true
+			return x.renderAt(p.memo, &vals[p.idx]), true
 		}
 	}
 	x.sb.Reset()
@@ -818,11 +884,39 @@ func (x *expander) attrValue(pieces []node, vals []value) (string, bool) {
 			x.sb.WriteString(p.text)
 		case nSubst:
 			if int(p.idx) < len(vals) && !vals[p.idx].empty() {
-				x.sb.WriteString(x.vc.render(&vals[p.idx]))
+				x.sb.WriteString(x.renderAt(p.memo, &vals[p.idx]))
 			}
 		}
 	}
 	return x.sb.String(), true
+}
+
+// renderAt renders v, substituted where m is the memo (nil: none): the
+// last string rendered there when v has the same type and bytes, else
+// through the valueCache, remembered in m. Values the valueCache does not
+// keep (times, long values) are not remembered either. The record's first
+// FILETIME, its TimeCreated in practice, is kept with its text (see
+// expander.ft).
+func (x *expander) renderAt(m *memo, v *value) string {
+	if v.typ == vtFiletime {
+		s := render(*v)
+		if !x.ftSet && len(v.data) == 8 {
+			x.ftSet, x.ft, x.fts = true, binary.LittleEndian.Uint64(v.data), s
+		}
+		return s
+	}
+	if m == nil {
+		return x.vc.render(v)
+	}
+	if m.set && m.typ == v.typ && string(m.data) == string(v.data) {
+		return m.s
+	}
+	s := x.vc.render(v)
+	if cacheable(v) {
+		m.set, m.typ, m.s = true, v.typ, s
+		m.data = append(m.data[:0], v.data...)
+	}
+	return s
 }
 
 // text is the element's text, "" for a missing element: a recovered record

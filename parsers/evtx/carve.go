@@ -86,7 +86,7 @@ func carve(c *chunk, x *expander, start, recordsEnd int, area string, stop func(
 			if pos < recordsEnd && area != "" {
 				from = area
 			}
-			r := Record{Offset: c.fileOff + int64(pos), ID: id, Written: written, Event: ev, Recovered: from}
+			r := Record{Offset: c.fileOff + int64(pos), ID: id, Written: written, Event: ev, Recovered: from, ft: x.ft, fts: x.fts}
 			if len(c.notes) > 0 {
 				slices.Sort(c.notes)
 				r.Partial = strings.Join(slices.Compact(c.notes), "; ")

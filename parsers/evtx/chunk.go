@@ -40,6 +40,10 @@ type Record struct {
 	// read as live (an ID outside its chunk header's range, a damaged size
 	// copy); "" for most.
 	Anomaly string
+	// ft is the first FILETIME value of the body and fts its rendered
+	// text ("" when there was none; see expander.ft).
+	ft  uint64
+	fts string
 }
 
 // Where a recovered record was found. A live record is one in the record
@@ -396,6 +400,7 @@ func decodeChunk(x *expander, buf []byte, fileOff int64, inUse bool, stop func()
 			outRange++
 		}
 		ev, err := decodeRecordBody(c, x, pos+recordHeaderSize, pos+size-4)
+		r.ft, r.fts = x.ft, x.fts
 		if copyBad {
 			if err != nil {
 				res.unreadable++
@@ -462,6 +467,7 @@ func scanChunk(c *chunk, x *expander, end int, tag string, stop func() bool, res
 		r := Record{Offset: c.fileOff + int64(pos), ID: id, Recovered: tag}
 		r.Written, _ = filetime(binary.LittleEndian.Uint64(buf[pos+16:]))
 		ev, err := decodeRecordBody(c, x, pos+recordHeaderSize, pos+size-4)
+		r.ft, r.fts = x.ft, x.fts
 		res.chainRecord(&r, pos, ev, err, warn, fn)
 		pos += size
 	}
@@ -523,6 +529,7 @@ func decodeBody(c *chunk, x *expander, start, end int, depID bool) (*Element, er
 	c.notes = c.notes[:0]
 	x.a.reset()
 	x.work = 0
+	x.ft, x.fts, x.ftSet = 0, "", false
 	d := decoder{c: c, b: c.buf, pos: start, end: end, depID: depID, a: &x.a}
 	nodes, err := d.fragment()
 	if err != nil {

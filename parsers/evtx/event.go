@@ -1,10 +1,12 @@
 package evtx
 
 import (
+	"encoding/binary"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/jejak-forensics/jejak/internal/slab"
 	"github.com/jejak-forensics/jejak/parsers"
@@ -172,6 +174,22 @@ func parseSystemTime(s string) (time.Time, bool) {
 	return time.Date(y, time.Month(mo), d, h, mi, sec, ns, time.UTC), true
 }
 
+// createdTime is parseSystemTime(created), but straight from the FILETIME
+// the text was rendered from when created is the record's first FILETIME
+// text (Record.fts, the same string, not only the same bytes) in the
+// canonical form appendTime gives years 1601-9999 (28 bytes): that text
+// parses back to exactly filetime(r.ft). fromFT says the shortcut was
+// taken, and so that created is appendTime(t, 7).
+func createdTime(r *Record, created string) (t time.Time, ok, fromFT bool) {
+	if len(created) == 28 && len(r.fts) == 28 && unsafe.StringData(created) == unsafe.StringData(r.fts) {
+		if t, ok := filetime(r.ft); ok {
+			return t, true, true
+		}
+	}
+	t, ok = parseSystemTime(created)
+	return t, ok, false
+}
+
 // toEvent builds the timeline event for one record (with a builder of
 // its own; the parser's workers keep theirs).
 func toEvent(r *Record) *timeline.Event {
@@ -248,7 +266,7 @@ func (b *builder) event(r *Record) *timeline.Event {
 	if provider == "" {
 		provider = prov.Attr("EventSourceName")
 	}
-	eidText := strings.TrimSpace(sys.eventID.text())
+	eidText := trimSpace(sys.eventID.text())
 	eid, _ := strconv.ParseUint(eidText, 10, 32)
 	channel := sys.channel.text()
 	computer := sys.computer.text()
@@ -258,7 +276,8 @@ func (b *builder) event(r *Record) *timeline.Event {
 	ev.TimestampDesc = TimestampDesc
 	data := make(map[string]string, 14)
 	created := sys.timeCreated.Attr("SystemTime")
-	if t, ok := parseSystemTime(created); ok {
+	t, ok, fromFT := createdTime(r, created)
+	if ok {
 		ev.Timestamp = t
 	} else {
 		ev.Timestamp = r.Written
@@ -266,13 +285,19 @@ func (b *builder) event(r *Record) *timeline.Event {
 	}
 	if !r.Written.IsZero() {
 		var tb [32]byte
-		wt := appendTime(tb[:0], r.Written, 7)
-		if string(wt) == created {
+		switch {
+		case fromFT && r.Written.Equal(t):
 			// Windows writes a record when it creates it: the two times
 			// are one text, and the attribute's string serves for both.
+			// (created is t rendered as the written time would be.)
 			data["written_time"] = created
-		} else {
-			data["written_time"] = string(wt)
+		default:
+			wt := appendTime(tb[:0], r.Written, 7)
+			if string(wt) == created {
+				data["written_time"] = created
+			} else {
+				data["written_time"] = string(wt)
+			}
 		}
 	}
 	for _, f := range [...]struct{ key, val string }{
@@ -293,7 +318,7 @@ func (b *builder) event(r *Record) *timeline.Event {
 		}
 	}
 	recordID := r.ID
-	if x, err := strconv.ParseUint(strings.TrimSpace(sys.eventRecordID.text()), 10, 64); err == nil && x != r.ID {
+	if x, err := strconv.ParseUint(trimSpace(sys.eventRecordID.text()), 10, 64); err == nil && x != r.ID {
 		// Logs saved from Event Viewer renumber the headers 1..n, and a
 		// damaged chunk can hold a body rewritten under a stale header.
 		// Event Viewer, Winlogbeat and evtxexport show the XML's
@@ -374,6 +399,16 @@ func appendField(dst []byte, f field) []byte {
 	return appendCapped(dst, f.v)
 }
 
+// trimSpace is strings.TrimSpace, returning at once a string that starts
+// and ends with an ASCII byte that is not a space (every value Windows
+// writes in the fields it is used on).
+func trimSpace(s string) string {
+	if n := len(s); n > 0 && s[0] > ' ' && s[0] < utf8.RuneSelf && s[n-1] > ' ' && s[n-1] < utf8.RuneSelf {
+		return s
+	}
+	return strings.TrimSpace(s)
+}
+
 // needsFold says whether appendOneLine would change s. Long values
 // (script blocks, certificate blobs) are searched with IndexByte, much
 // faster there than ContainsAny; the short ones most fields hold, in one
@@ -382,6 +417,20 @@ func needsFold(s string) bool {
 	if len(s) > 32 {
 		return strings.IndexByte(s, '\n') >= 0 || strings.IndexByte(s, '\r') >= 0 || strings.IndexByte(s, '\t') >= 0
 	}
+	// 8 bytes at a time: only a word with a byte below 0x0e (hasLess,
+	// which never misses one) is looked at byte by byte.
+	for len(s) >= 8 {
+		w := binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s), 8))
+		if (w-0x0e0e0e0e0e0e0e0e)&^w&0x8080808080808080 != 0 && foldByte(s[:8]) {
+			return true
+		}
+		s = s[8:]
+	}
+	return foldByte(s)
+}
+
+// foldByte says whether s holds a line break or a tab.
+func foldByte(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c <= '\r' && (c == '\n' || c == '\r' || c == '\t') {
 			return true

@@ -132,7 +132,7 @@ func findRule(provider string, id uint32) *rule {
 
 // useful drops the placeholders Windows writes for "no value".
 func useful(s string) string {
-	s = strings.TrimSpace(s)
+	s = trimSpace(s)
 	if s == "-" || s == "" {
 		return ""
 	}
