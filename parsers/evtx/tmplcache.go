@@ -46,6 +46,13 @@ type nameRef struct {
 	inside bool
 	rel    int
 	s      string
+	// raw is an outside name's UTF-16 (its character count's worth of
+	// bytes): the same bytes at the new offset are the same name, read
+	// without decoding it. sealed: an inside name none of whose bytes are
+	// a reference field, which the body comparison skips, so that the
+	// body's bytes being the same makes it the same name.
+	raw    []byte
+	sealed bool
 }
 
 // maxShared bounds the cache: past it, it starts again empty.
@@ -78,9 +85,15 @@ func (sh *sharedTemplates) lookup(c *chunk, o, size int) *template {
 		if r.inside && off-o != r.rel || !r.inside && off >= o && off < o+24+size {
 			return nil
 		}
-		// Inside too: a crafted reference field could overlap the name.
-		if ne := c.nameEntry(uint32(off)); ne.err != nil || ne.s != r.s {
-			return nil
+		switch {
+		case r.sealed:
+		case r.raw != nil && rawNameIs(c.buf, off, r.raw):
+		default:
+			// Inside too: a crafted reference field could overlap the
+			// name.
+			if ne := c.nameEntry(uint32(off)); ne.err != nil || ne.s != r.s {
+				return nil
+			}
 		}
 		at = r.field + 4
 	}
@@ -112,8 +125,25 @@ func (sh *sharedTemplates) store(c *chunk, o, size int, t *template, used []name
 			r.inside, r.rel = true, off-o
 		case off+ne.size > lo && off < hi:
 			return nil // a name straddling the body's edge
+		case ne.err == nil && ne.size >= 10:
+			r.raw = slices.Clone(c.buf[off+8 : off+ne.size-2])
 		}
 		refs = append(refs, r)
+	}
+	for i := range refs {
+		r := &refs[i]
+		if !r.inside {
+			continue
+		}
+		// The name's bytes, relative to the body (the 24-byte header
+		// before it is compared as the key).
+		start, end := r.rel-24, r.rel-24+c.nameEntry(uint32(o+r.rel)).size
+		r.sealed = start >= 0
+		for _, f := range refs {
+			if f.field < end && f.field+4 > start {
+				r.sealed = false
+			}
+		}
 	}
 	if sh.byKey == nil || len(sh.byKey) >= maxShared {
 		sh.byKey = make(map[sharedKey]*sharedTemplate, 64)
@@ -121,6 +151,15 @@ func (sh *sharedTemplates) store(c *chunk, o, size int, t *template, used []name
 	kept := &template{nodes: deepCopyNodes(t.nodes)}
 	sh.byKey[defKey(c, o, size)] = &sharedTemplate{body: slices.Clone(c.buf[lo:hi]), refs: refs, t: kept}
 	return kept
+}
+
+// rawNameIs says whether the name at chunk offset off has the UTF-16
+// bytes raw (as counted by its character count).
+func rawNameIs(buf []byte, off int, raw []byte) bool {
+	if off < 0 || off+8 > len(buf) || int(binary.LittleEndian.Uint16(buf[off+6:]))*2 != len(raw) || off+8+len(raw)+2 > len(buf) {
+		return false
+	}
+	return bytes.Equal(buf[off+8:off+8+len(raw)], raw)
 }
 
 // selfContained reports whether compiled nodes hold nothing of their

@@ -162,8 +162,9 @@ func FuzzSharedTemplates(f *testing.F) {
 }
 
 // afterFirst is a fresh expander holding what decoding a chunk with x
-// left for the next: its kept template definitions (immutable once kept,
-// so the map is copied and not its entries) and its value cache (the
+// left for the next: its kept template definitions (immutable once kept
+// but for their substitutions' memos, which only ever hold a value's own
+// rendering: the map is copied and not its entries) and its value cache (the
 // slab's bytes copied at its capacity, which decides when it is emptied).
 // The rest of an expander is reset for every chunk (see expander.reuse,
 // newChunk).
