@@ -42,7 +42,10 @@ type chunk[T any] struct {
 	// its Close. At zero the chunk goes back to the pool.
 	live atomic.Int32
 	// used: the chunk was handed out before, so its values must be
-	// zeroed again (a fresh chunk's are).
+	// zeroed again (a fresh chunk's are). A value at a time, as it is
+	// handed out: readying a whole chunk when a Source takes it, and
+	// releasing a batch's values a chunk at a time, were no faster (an
+	// ingest of the 1 GB bench log without a store, 3-6 alternating runs).
 	used bool
 }
 

@@ -67,7 +67,7 @@ func TestPoolReuses(t *testing.T) {
 			p.Release(v)
 		}
 	})
-	if allocs > 0.1 {
+	if allocs > 0.1 && !raceEnabled {
 		t.Errorf("%v allocations per 8 values taken and released, want none", allocs)
 	}
 }
