@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jejak-forensics/jejak/casework/ingest"
+	"github.com/jejak-forensics/jejak/forensics/disk"
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
 	"github.com/jejak-forensics/jejak/internal/slab"
 	"github.com/jejak-forensics/jejak/parsers/all"
@@ -164,4 +165,53 @@ func TestRecycledEventsPoisoned(t *testing.T) {
 			poisoned, changed, len(keep.events), syslogEvents)
 	}
 	t.Logf("%d documents compared; kept events: %d poisoned, %d changed of %d", len(plain.docs), poisoned, changed, len(keep.events))
+}
+
+// TestRecycledImageSame: an NTFS volume (its $MFT parsed aside, its
+// files' own times, the text files' contents) ingested with small batches
+// stores the same documents with Config.Recycle as without, whichever of
+// its parsers take their events back (the syslog parser with poison; any
+// other timeline.Recycler, such as the $MFT's, reuses what it is given,
+// so a holder would read another record's fields).
+func TestRecycledImageSame(t *testing.T) {
+	img := largeMFTVolume(t)
+	ctx := context.Background()
+	run := func(recycle bool) []string {
+		t.Helper()
+		w, err := disk.OpenEvidence(ctx, img, jfs.Options{TempDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s docSink
+		if _, err := ingest.Run(ctx, ingest.Config{Registry: all.Registry(), Zone: time.UTC, TempDir: t.TempDir(), Workers: 2,
+			BatchSize: 97, Recycle: recycle}, []ingest.Item{{SHA256: "e", Name: "ntfs.img", Walker: w}}, &s); err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(s.docs)
+		return s.docs
+	}
+	plain := run(false)
+	restore := slab.SetPoison()
+	defer restore()
+	recycled := run(true)
+	mft := 0
+	for _, d := range plain {
+		if strings.Contains(d, `"parser":"mft"`) {
+			mft++
+		}
+	}
+	if mft < 1000 {
+		t.Fatalf("%d $MFT events of %d, want at least 1,000", mft, len(plain))
+	}
+	if !slices.Equal(plain, recycled) {
+		diffs := 0
+		for i := range min(len(plain), len(recycled)) {
+			if plain[i] != recycled[i] {
+				if diffs++; diffs <= 2 {
+					t.Errorf("document %d differs:\nplain    %.600s\nrecycled %.600s", i, plain[i], recycled[i])
+				}
+			}
+		}
+		t.Errorf("%d and %d documents, %d differ", len(plain), len(recycled), diffs)
+	}
 }
