@@ -14,8 +14,9 @@ import (
 
 // Write-behind: in a bulk run (see BeginRun) the inserts of a batch need
 // not hold up the next one. Write encodes and compresses the batch (on
-// every core), hands its chunks to one goroutine that inserts them, a
-// transaction per batch as before, and returns: the caller goes on
+// every core), hands its chunks to one goroutine that inserts them (a
+// savepoint per batch, in transactions of the batches queued: see
+// insertBehind), and returns: the caller goes on
 // reading evidence while SQLite inserts, instead of waiting for the
 // inserts and then having the inserts wait for its next batch. Measured
 // on a 50 MB syslog: the parser waited half the run for Write, and Write
