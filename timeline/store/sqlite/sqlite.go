@@ -405,7 +405,8 @@ func (s *Store) DB() *sql.DB { return s.db }
 //   - with a rollback journal instead of WAL. New rows go to new pages at
 //     the end of the file, which a rollback journal need not copy, so each
 //     page is written once; WAL writes every page twice (log, then
-//     checkpoint). A crash still rolls back only the batch in flight, and
+//     checkpoint). A crash still rolls back only the transaction in flight
+//     (with write-behind, up to a second of batches: see insertBehind), and
 //     the next Open builds the indexes (removing repeats first).
 //
 // synchronous stays NORMAL: turning it OFF as well saved no measurable time
