@@ -121,15 +121,14 @@ func (c *clockChange) finish() []Finding { return c.out }
 // timestamps run backwards beyond a tolerance: the clock was set back or
 // records were inserted, and a timestamp there cannot place an event on
 // the right side of the cut-off.
+//
+// Its records are in the lists it shares with logIntegrity (seqlist.go).
 type sequenceTime struct {
 	h         *hunter
 	r         *Rule
 	tolerance time.Duration
-	files     map[string]*seqFile
-	// lastK and lastF: the file the event before was of (rows come in
-	// runs from one file; its key is the same string, compared at once).
-	lastK string
-	lastF *seqFile
+	seqs      *seqLists
+	feeds     bool
 }
 
 func newSequenceTime(h *hunter, r *Rule) (analyzer, error) {
@@ -137,7 +136,9 @@ func newSequenceTime(h *hunter, r *Rule) (analyzer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &sequenceTime{h: h, r: r, tolerance: tol, files: map[string]*seqFile{}}, nil
+	s := &sequenceTime{h: h, r: r, tolerance: tol}
+	s.seqs, s.feeds = seqListsFor(h, s, false)
+	return s, nil
 }
 
 // sequenceOf is the write-order number of an event, and its kind.
@@ -157,69 +158,64 @@ func sequenceOf(ev *timeline.Event) (uint64, string, bool) {
 }
 
 func (s *sequenceTime) observe(ev *timeline.Event) {
-	seq, kind, ok := sequenceOf(ev)
-	if !ok {
-		return
+	if s.feeds {
+		s.seqs.observe(ev)
 	}
-	k := s.h.fileKeyOf(ev.Jejak.Provenance)
-	f := s.lastF
-	if f == nil || k != s.lastK {
-		if f = s.files[k]; f == nil {
-			f = &seqFile{prov: s.h.internProv(ev.Jejak.Provenance), channel: kind, host: hostOf(ev)}
-			s.files[k] = f
-		}
-		s.lastK, s.lastF = k, f
-	}
-	f.recs = append(f.recs, seqRec{seq: seq, hdr: uint64(ev.Jejak.Provenance.Record), ts: ev.Timestamp,
-		id: ev.Jejak.ID, off: ev.Jejak.Provenance.Offset, code: ev.Event.Code})
 }
 
 func (s *sequenceTime) finish() []Finding {
 	var out []Finding
 	after := s.h.cfg.After
-	for _, f := range s.files {
-		recs := f.recs
+	l := s.seqs
+	defer l.done()
+	all := func(*seqRec) bool { return true }
+	for _, f := range l.files {
+		recs := l.take(f, all)
 		slices.SortStableFunc(recs, func(a, b seqRec) int { return cmp.Compare(a.seq, b.seq) })
-		kind := f.channel
+		kind := f.kind
 		var high seqRec // the latest-stamped record so far in write order
+		var highTS time.Time
 		for i := 0; i < len(recs); i++ {
 			r := recs[i]
-			if i == 0 || r.ts.After(high.ts) {
-				high = r
+			rTS := l.ts(&r)
+			if i == 0 || rTS.After(highTS) {
+				high, highTS = r, rTS
 				continue
 			}
-			if high.ts.Sub(r.ts) <= s.tolerance {
+			if highTS.Sub(rTS) <= s.tolerance {
 				continue
 			}
 			// A run of records stamped earlier than one written before them.
 			j := i
-			low := r
-			for j+1 < len(recs) && high.ts.Sub(recs[j+1].ts) > s.tolerance {
+			low, lowTS := r, rTS
+			for j+1 < len(recs) && highTS.Sub(l.ts(&recs[j+1])) > s.tolerance {
 				j++
-				if recs[j].ts.Before(low.ts) {
-					low = recs[j]
+				if t := l.ts(&recs[j]); t.Before(lowTS) {
+					low, lowTS = recs[j], t
 				}
 			}
 			run := recs[i : j+1]
 			i = j
-			if !after.IsZero() && high.ts.Before(after) && !run[len(run)-1].ts.After(after) {
+			lastRun := &run[len(run)-1]
+			if !after.IsZero() && highTS.Before(after) && !l.ts(lastRun).After(after) {
 				continue // entirely before the cut-off
 			}
-			refs := []EventRef{f.ref(high, "Creation Time"), f.ref(r, "Creation Time")}
-			if low.id != r.id {
-				refs = append(refs, f.ref(low, "Creation Time"))
+			refs := []EventRef{l.ref(f, &high, "Creation Time", false), l.ref(f, &r, "Creation Time", false)}
+			rID, lowID, lastID := l.id(&r), l.id(&low), l.id(lastRun)
+			if lowID != rID {
+				refs = append(refs, l.ref(f, &low, "Creation Time", false))
 			}
-			if last := run[len(run)-1]; last.id != r.id && last.id != low.id {
-				refs = append(refs, f.ref(last, "Creation Time"))
+			if lastID != rID && lastID != lowID {
+				refs = append(refs, l.ref(f, lastRun, "Creation Time", false))
 			}
 			label := fileLabel(f.prov)
 			expl := fmt.Sprintf("in %s, %s %d was written after %s %d (%s) but is stamped %s, %s earlier",
-				label, kind, r.seq, kind, high.seq, ts(high.ts), ts(r.ts), span(r.ts, high.ts))
+				label, kind, r.seq, kind, high.seq, ts(highTS), ts(rTS), span(rTS, highTS))
 			if len(run) > 1 {
-				expl += fmt.Sprintf("; %d records up to %s %d run back in time (down to %s)", len(run), kind, run[len(run)-1].seq, ts(low.ts))
+				expl += fmt.Sprintf("; %d records up to %s %d run back in time (down to %s)", len(run), kind, lastRun.seq, ts(lowTS))
 			}
 			expl += ": the clock was set back or records were inserted"
-			if !after.IsZero() && !high.ts.Before(after) && low.ts.Before(after) {
+			if !after.IsZero() && !highTS.Before(after) && lowTS.Before(after) {
 				expl += fmt.Sprintf(", and these records claim times before the cut-off %s", ts(after))
 			}
 			fd := newFinding(s.r, fmt.Sprintf("%s %s %d", label, kind, r.seq), expl, refs)

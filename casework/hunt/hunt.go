@@ -180,6 +180,8 @@ type hunter struct {
 	brutes map[bruteTrackKey]*bruteTrack
 	// lastChain is the chain internProv gave last.
 	lastChain []string
+	// seqs: the record lists the sequence checks share (seqlist.go).
+	seqs *seqLists
 	// refEv and refVal: the event refPtr gave a row for last, and it.
 	refEv  *timeline.Event
 	refVal *EventRef

@@ -130,86 +130,38 @@ func (l *logCleared) finish() []Finding {
 
 // ---- log integrity: record sequences and a verdict per EVTX file ----
 
-// seqRec is one record of a log, kept small: a hunt holds one per record.
-type seqRec struct {
-	seq    uint64 // EVTX EventRecordID, utmp record number, USN
-	hdr    uint64 // EVTX record header number
-	ts     time.Time
-	id     string
-	off    int64
-	code   string
-	clears bool
-	// recovered: decoded from a damaged or unused chunk. Such a record was
-	// written in sequence and is judged with the live ones.
-	recovered bool
-}
-
-type seqFile struct {
-	prov    timeline.Provenance // of the first record; Offset/Record are per record
-	channel string
-	host    string
-	recs    []seqRec
-	// slack holds the record IDs carved from chunk slack: older copies left
-	// by a clear or a wrap, outside the live sequence (one may repeat a live
-	// ID). They are not judged, but a gap they fall in says so.
-	slack []uint64
-}
-
 // slackSource is the jejak.data.recovered_from parsers/evtx gives records
-// carved from chunk slack.
+// carved from chunk slack: older copies left by a clear or a wrap, outside
+// the live sequence (one may repeat a live ID). They are not judged, but a
+// gap they fall in says so.
 const slackSource = "chunk slack"
 
-func (f *seqFile) ref(r seqRec, desc string) EventRef {
-	p := f.prov
-	p.Offset, p.Record = r.off, int64(r.hdr)
-	ref := EventRef{ID: r.id, Timestamp: r.ts, TimestampDesc: desc, Code: r.code, RecordID: r.seq, Provenance: p}
-	if r.recovered {
-		ref.State = []string{"recovered"}
-	}
-	return ref
-}
-
-// slackIn counts the slack record IDs in (lo, hi).
-func (f *seqFile) slackIn(lo, hi uint64) int {
-	i, _ := slices.BinarySearch(f.slack, lo+1)
-	j, _ := slices.BinarySearch(f.slack, hi)
+// slackIn counts the record IDs of slack (sorted) in (lo, hi).
+func slackIn(slack []uint64, lo, hi uint64) int {
+	i, _ := slices.BinarySearch(slack, lo+1)
+	j, _ := slices.BinarySearch(slack, hi)
 	return j - i
 }
 
+// logIntegrity judges each EVTX file's record sequence; its records are
+// in the lists it shares with sequenceTime (seqlist.go).
 type logIntegrity struct {
 	h     *hunter
 	r     *Rule
-	files map[string]*seqFile
-	// lastK and lastF: as sequenceTime's.
-	lastK string
-	lastF *seqFile
+	seqs  *seqLists
+	feeds bool
 }
 
 func newLogIntegrity(h *hunter, r *Rule) (analyzer, error) {
-	return &logIntegrity{h: h, r: r, files: map[string]*seqFile{}}, nil
+	l := &logIntegrity{h: h, r: r}
+	l.seqs, l.feeds = seqListsFor(h, l, true)
+	return l, nil
 }
 
 func (l *logIntegrity) observe(ev *timeline.Event) {
-	w := ev.Winlog
-	if w == nil || w.RecordID == 0 {
-		return
+	if l.feeds {
+		l.seqs.observe(ev)
 	}
-	k := l.h.fileKeyOf(ev.Jejak.Provenance)
-	f := l.lastF
-	if f == nil || k != l.lastK {
-		if f = l.files[k]; f == nil {
-			f = &seqFile{prov: l.h.internProv(ev.Jejak.Provenance), channel: w.Channel, host: w.ComputerName}
-			l.files[k] = f
-		}
-		l.lastK, l.lastF = k, f
-	}
-	recovered := slices.Contains(ev.Jejak.Tags, "recovered")
-	if recovered && ev.Jejak.Data["recovered_from"] == slackSource {
-		f.slack = append(f.slack, w.RecordID)
-		return
-	}
-	f.recs = append(f.recs, seqRec{seq: w.RecordID, hdr: uint64(ev.Jejak.Provenance.Record), ts: ev.Timestamp,
-		id: ev.Jejak.ID, off: ev.Jejak.Provenance.Offset, code: ev.Event.Code, clears: clearedLog(ev) != "", recovered: recovered})
 }
 
 type gap struct {
@@ -217,10 +169,10 @@ type gap struct {
 	missing       uint64
 }
 
-func gaps(recs []seqRec, seq func(seqRec) uint64) []gap {
+func gaps(recs []seqRec, seq func(*seqRec) uint64) []gap {
 	var out []gap
 	for i := 1; i < len(recs); i++ {
-		a, b := seq(recs[i-1]), seq(recs[i])
+		a, b := seq(&recs[i-1]), seq(&recs[i])
 		if b > a+1 {
 			out = append(out, gap{after: recs[i-1], before: recs[i], missing: b - a - 1})
 		}
@@ -259,13 +211,28 @@ func (l *logIntegrity) finish() []Finding {
 	var out []Finding
 	var examined []LogVerdict
 	after := l.h.cfg.After
-	for _, f := range l.files {
-		if len(f.recs) == 0 {
+	s := l.seqs
+	defer s.done()
+	var slack []uint64
+	for _, f := range s.files {
+		if f.kind != "record" {
+			continue // wtmp, USN: sequence vs time's
+		}
+		slack = slack[:0]
+		for i := range f.recs {
+			if f.recs[i].has(recSlack) {
+				slack = append(slack, f.recs[i].seq)
+			}
+		}
+		recs := s.take(f, func(r *seqRec) bool { return !r.has(recSlack) })
+		if len(recs) == 0 {
 			continue // only slack records: no live log to judge
 		}
-		slices.Sort(f.slack)
-		f.slack = slices.Compact(f.slack)
-		recs := f.recs
+		slices.Sort(slack)
+		slack = slices.Compact(slack)
+		// Sorted as when this check kept its own list of the same records
+		// in the same order: which of two records with one ID is kept
+		// below stays the same.
 		slices.SortFunc(recs, func(a, b seqRec) int { return cmp.Compare(a.seq, b.seq) })
 		recs = slices.CompactFunc(recs, func(a, b seqRec) bool { return a.seq == b.seq })
 		first, last := recs[0], recs[len(recs)-1]
@@ -282,7 +249,7 @@ func (l *logIntegrity) finish() []Finding {
 			}
 		}
 		var reasons []string
-		refs := []EventRef{f.ref(first, "Creation Time")}
+		refs := []EventRef{s.ref(f, &first, "Creation Time", true)}
 		// notable: the verdict is a finding. Only a gap, a clearing record,
 		// or a roll-over that may have overwritten records from after the
 		// cut-off is; an intact log (complete, exported, or rolled over
@@ -295,21 +262,22 @@ func (l *logIntegrity) finish() []Finding {
 
 		var clears []seqRec
 		for _, r := range recs {
-			if r.clears {
+			if r.has(recClears) {
 				clears = append(clears, r)
 			}
 		}
 		for _, c := range clears {
 			verdict = VerdictCleared
-			reasons = append(reasons, fmt.Sprintf("record %d (event %s) at %s records that the log was cleared", c.seq, c.code, ts(c.ts)))
-			refs = append(refs, f.ref(c, "Creation Time"))
-			if after.IsZero() || !c.ts.Before(after) {
+			cts := s.ts(&c)
+			reasons = append(reasons, fmt.Sprintf("record %d (event %s) at %s records that the log was cleared", c.seq, s.codes[c.code], ts(cts)))
+			refs = append(refs, s.ref(f, &c, "Creation Time", true))
+			if after.IsZero() || !cts.Before(after) {
 				raise(l.r.Severity)
 			} else {
 				raise(Low)
 			}
 		}
-		seqGaps := gaps(recs, func(r seqRec) uint64 { return r.seq })
+		seqGaps := gaps(recs, func(r *seqRec) uint64 { return r.seq })
 		if exported {
 			if verdict == VerdictComplete {
 				verdict = VerdictExported
@@ -317,7 +285,7 @@ func (l *logIntegrity) finish() []Finding {
 			reasons = append(reasons, "record headers are renumbered 1..n while EventRecordIDs keep the original numbers: the file was saved from a log (Event Viewer 'Save', wevtutil epl with a query), so gaps in EventRecordID reflect that selection, not deletion")
 			byHdr := slices.Clone(recs)
 			slices.SortFunc(byHdr, func(a, b seqRec) int { return cmp.Compare(a.hdr, b.hdr) })
-			seqGaps = gaps(byHdr, func(r seqRec) uint64 { return r.hdr })
+			seqGaps = gaps(byHdr, func(r *seqRec) uint64 { return r.hdr })
 			if len(byHdr) > 0 && byHdr[0].hdr > 1 {
 				reasons = append(reasons, fmt.Sprintf("the saved copy starts at header record %d, not 1", byHdr[0].hdr))
 			}
@@ -334,24 +302,26 @@ func (l *logIntegrity) finish() []Finding {
 			if exported {
 				a, b = g.after.hdr, g.before.hdr
 			}
-			reason := fmt.Sprintf("%s %d-%d missing (%d) between %s and %s", what, a+1, b-1, g.missing, ts(g.after.ts), ts(g.before.ts))
-			if n := f.slackIn(a, b); n > 0 && !exported {
+			beforeTS := s.ts(&g.before)
+			reason := fmt.Sprintf("%s %d-%d missing (%d) between %s and %s", what, a+1, b-1, g.missing, ts(s.ts(&g.after)), ts(beforeTS))
+			if n := slackIn(slack, a, b); n > 0 && !exported {
 				reason += fmt.Sprintf("; %d of them recovered from chunk slack (rows tagged recovered)", n)
 			}
 			reasons = append(reasons, reason)
-			refs = append(refs, f.ref(g.after, "Creation Time"), f.ref(g.before, "Creation Time"))
-			if after.IsZero() || !g.before.ts.Before(after) {
+			refs = append(refs, s.ref(f, &g.after, "Creation Time", true), s.ref(f, &g.before, "Creation Time", true))
+			if after.IsZero() || !beforeTS.Before(after) {
 				raise(l.r.Severity)
 			} else {
 				raise(Low)
 			}
 		}
+		firstTS, lastTS := s.ts(&first), s.ts(&last)
 		if !exported && first.seq > 1 {
 			if verdict == VerdictComplete {
 				verdict = VerdictRolled
 			}
-			reason := fmt.Sprintf("the oldest record is %d (%s): records 1-%d are not in the file; a log that reached its maximum size overwrites its oldest records (retention policy)", first.seq, ts(first.ts), first.seq-1)
-			if n := f.slackIn(0, first.seq); n > 0 {
+			reason := fmt.Sprintf("the oldest record is %d (%s): records 1-%d are not in the file; a log that reached its maximum size overwrites its oldest records (retention policy)", first.seq, ts(firstTS), first.seq-1)
+			if n := slackIn(slack, 0, first.seq); n > 0 {
 				reason += fmt.Sprintf("; %d of them recovered from chunk slack (rows tagged recovered)", n)
 			}
 			reasons = append(reasons, reason)
@@ -359,28 +329,29 @@ func (l *logIntegrity) finish() []Finding {
 			// when the oldest kept record is after it, what was logged
 			// around the cut-off may be gone, and that is worth a line
 			// among the findings (low: a full log does this by itself).
-			if !after.IsZero() && first.ts.After(after) {
+			if !after.IsZero() && firstTS.After(after) {
 				raise(Low)
 			}
 		}
-		if !after.IsZero() && first.ts.After(after) {
-			reasons = append(reasons, fmt.Sprintf("the oldest record (%s) is after the cut-off %s: the log holds nothing from before it", ts(first.ts), ts(after)))
+		if !after.IsZero() && firstTS.After(after) {
+			reasons = append(reasons, fmt.Sprintf("the oldest record (%s) is after the cut-off %s: the log holds nothing from before it", ts(firstTS), ts(after)))
 		}
-		if !after.IsZero() && last.ts.Before(after) {
-			reasons = append(reasons, fmt.Sprintf("the newest record (%s) is before the cut-off %s: nothing was logged after it", ts(last.ts), ts(after)))
+		if !after.IsZero() && lastTS.Before(after) {
+			reasons = append(reasons, fmt.Sprintf("the newest record (%s) is before the cut-off %s: nothing was logged after it", ts(lastTS), ts(after)))
 		}
 		if verdict == VerdictComplete {
 			reasons = append(reasons, fmt.Sprintf("records %d-%d all present", first.seq, last.seq))
 		}
-		refs = append(refs, f.ref(last, "Creation Time"))
-		lv := LogVerdict{File: label, Log: name, Host: f.host, Records: len(recs), FirstID: first.seq, LastID: last.seq,
-			First: first.ts, Last: last.ts, Verdict: verdict, Reasons: reasons}
-		for _, r := range recs {
-			if r.ts.Before(lv.First) {
-				lv.First = r.ts
+		refs = append(refs, s.ref(f, &last, "Creation Time", true))
+		lv := LogVerdict{File: label, Log: name, Host: f.winHost, Records: len(recs), FirstID: first.seq, LastID: last.seq,
+			First: firstTS, Last: lastTS, Verdict: verdict, Reasons: reasons}
+		for i := range recs {
+			t := s.ts(&recs[i])
+			if t.Before(lv.First) {
+				lv.First = t
 			}
-			if r.ts.After(lv.Last) {
-				lv.Last = r.ts
+			if t.After(lv.Last) {
+				lv.Last = t
 			}
 		}
 		if notable {
@@ -390,8 +361,8 @@ func (l *logIntegrity) finish() []Finding {
 			fd.Reasons = reasons
 			fd.First, fd.Last = lv.First, lv.Last
 			host := ""
-			if f.host != "" {
-				host = " of " + f.host
+			if f.winHost != "" {
+				host = " of " + f.winHost
 			}
 			fd.Explanation = fmt.Sprintf("%s log%s (%s): %s — %d records, IDs %d-%d", name, host, label, verdict, len(recs), first.seq, last.seq)
 			if missing > 0 {

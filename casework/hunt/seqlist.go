@@ -1,0 +1,247 @@
+package hunt
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/jejak-forensics/jejak/timeline"
+)
+
+// The two record-sequence checks, log integrity (logs.go) and sequence vs
+// time (clock.go), judge each log file by all its records in write order,
+// so a hunt keeps one entry per EVTX (wtmp, $UsnJrnl) record until it
+// finishes. They keep the same records, so they share one list per file
+// (seqLists), and an entry is kept compact and free of pointers (seqRec):
+// 56 bytes where each check used to keep its own 88-byte entry holding an
+// event ID string allocated per record, a code string and a time.Time with
+// its location pointer — several GB and a heap for the collector to scan
+// on a domain controller's 20M Security records (issue 15).
+
+// seqRec is one record of a log, as the sequence checks keep it.
+type seqRec struct {
+	seq uint64 // EVTX EventRecordID, utmp record number, USN
+	hdr uint64 // EVTX record header number (provenance record)
+	off int64  // provenance offset
+	// ns is the timestamp in UTC Unix nanoseconds. An odd record (flag
+	// recOdd) has its ID and time in seqLists.odd instead, at the index in
+	// the first 8 bytes of id.
+	ns    int64
+	id    [16]byte // the event ID's 32 hex digits, decoded
+	code  uint32   // event.code, an index in seqLists.codes
+	flags uint8
+}
+
+const (
+	recClears    uint8 = 1 << iota // a record saying the log was cleared (1102, 104)
+	recRecovered                   // decoded from a damaged or unused chunk
+	recSlack                       // carved from chunk slack (recovered_from)
+	recOdd                         // ID or time kept aside, in seqLists.odd
+)
+
+func (r *seqRec) has(f uint8) bool { return r.flags&f != 0 }
+
+// oddRec is what a record whose ID is not 32 lower-case hex digits, or
+// whose time is not UTC within int64 nanoseconds (a FILETIME of zero is
+// 1601), keeps as it came: no event ID is rewritten and no time is moved
+// or dropped to fit the compact entry.
+type oddRec struct {
+	id string
+	ts time.Time
+}
+
+// seqFile is one log file's records and what both checks say about it,
+// taken from its first record.
+type seqFile struct {
+	prov    timeline.Provenance // of the first record; Offset/Record are per record
+	kind    string              // what the sequence number is: "record", "wtmp record", "USN"
+	channel string              // EVTX channel
+	winHost string              // EVTX computer name
+	recs    []seqRec
+}
+
+// seqLists collects the records of every file for the sequence checks
+// loaded in a hunt. The first of them to be made feeds it from its
+// observe; each reads it at its finish, and the last to finish releases it.
+type seqLists struct {
+	h     *hunter
+	files map[string]*seqFile
+	// lastK and lastF: the file the event before was of (rows come in
+	// runs from one file; its key is the same string, compared at once).
+	lastK string
+	lastF *seqFile
+	// integrity: log integrity is loaded (it reads clears and slack);
+	// other: sequence vs time is (it reads wtmp and USN records too).
+	integrity, other bool
+	feeder           analyzer
+	users            int // checks yet to finish
+	codes            []string
+	codeIdx          map[string]uint32
+	lastCode         string
+	lastCodeI        uint32
+	odd              []oddRec
+	scratch          []seqRec
+}
+
+// seqListsFor returns the hunt's shared lists, made for a: its observe
+// feeds them when it is the first check to ask (feeds).
+func seqListsFor(h *hunter, a analyzer, integrity bool) (l *seqLists, feeds bool) {
+	if h.seqs == nil {
+		h.seqs = &seqLists{h: h, files: map[string]*seqFile{}, codeIdx: map[string]uint32{}, feeder: a}
+	}
+	l = h.seqs
+	l.users++
+	if integrity {
+		l.integrity = true
+	} else {
+		l.other = true
+	}
+	return l, l.feeder == a
+}
+
+var (
+	minNanoTime = time.Unix(0, math.MinInt64)
+	maxNanoTime = time.Unix(0, math.MaxInt64)
+)
+
+func (l *seqLists) observe(ev *timeline.Event) {
+	seq, kind, ok := sequenceOf(ev)
+	if !ok || (ev.Winlog == nil && !l.other) {
+		return
+	}
+	k := l.h.fileKeyOf(ev.Jejak.Provenance)
+	f := l.lastF
+	if f == nil || k != l.lastK {
+		if f = l.files[k]; f == nil {
+			f = &seqFile{prov: l.h.internProv(ev.Jejak.Provenance), kind: kind}
+			if w := ev.Winlog; w != nil {
+				f.channel, f.winHost = w.Channel, w.ComputerName
+			}
+			l.files[k] = f
+		}
+		l.lastK, l.lastF = k, f
+	}
+	r := seqRec{seq: seq, hdr: uint64(ev.Jejak.Provenance.Record), off: ev.Jejak.Provenance.Offset, code: l.code(ev.Event.Code)}
+	if ev.Winlog != nil && l.integrity {
+		if clearedLog(ev) != "" {
+			r.flags |= recClears
+		}
+		if slices.Contains(ev.Jejak.Tags, "recovered") {
+			r.flags |= recRecovered
+			if ev.Jejak.Data["recovered_from"] == slackSource {
+				r.flags |= recSlack
+			}
+		}
+	}
+	t := ev.Timestamp
+	if t.Location() != time.UTC || t.Before(minNanoTime) || t.After(maxNanoTime) || !decodeID(&r.id, ev.Jejak.ID) {
+		r.flags |= recOdd
+		binary.LittleEndian.PutUint64(r.id[:8], uint64(len(l.odd)))
+		l.odd = append(l.odd, oddRec{id: ev.Jejak.ID, ts: t})
+	} else {
+		r.ns = t.UnixNano()
+	}
+	f.recs = append(f.recs, r)
+}
+
+// code interns an event code: a log has a few dozen.
+func (l *seqLists) code(c string) uint32 {
+	if c == l.lastCode && len(l.codes) > 0 {
+		return l.lastCodeI
+	}
+	i, ok := l.codeIdx[c]
+	if !ok {
+		i = uint32(len(l.codes))
+		l.codes = append(l.codes, c)
+		l.codeIdx[c] = i
+	}
+	l.lastCode, l.lastCodeI = l.codes[i], i
+	return i
+}
+
+// decodeID decodes an event ID of 32 lower-case hex digits (what
+// timeline.ComputeID makes), and only such an ID: one that would not come
+// back the same from hex.Encode is kept aside whole.
+func decodeID(dst *[16]byte, id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	for i := 0; i < 16; i++ {
+		hi, ok1 := hexDigit(id[2*i])
+		lo, ok2 := hexDigit(id[2*i+1])
+		if !ok1 || !ok2 {
+			return false
+		}
+		dst[i] = hi<<4 | lo
+	}
+	return true
+}
+
+func hexDigit(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
+
+func (l *seqLists) oddOf(r *seqRec) *oddRec {
+	return &l.odd[binary.LittleEndian.Uint64(r.id[:8])]
+}
+
+// ts is a record's timestamp, as the event had it.
+func (l *seqLists) ts(r *seqRec) time.Time {
+	if r.has(recOdd) {
+		return l.oddOf(r).ts
+	}
+	return time.Unix(0, r.ns).UTC()
+}
+
+// id is a record's event ID.
+func (l *seqLists) id(r *seqRec) string {
+	if r.has(recOdd) {
+		return l.oddOf(r).id
+	}
+	return hex.EncodeToString(r.id[:])
+}
+
+// ref is a finding's row for a record of f. withState: say "recovered"
+// for a record decoded from a damaged or unused chunk (log integrity
+// does; sequence vs time never has).
+func (l *seqLists) ref(f *seqFile, r *seqRec, desc string, withState bool) EventRef {
+	p := f.prov
+	p.Offset, p.Record = r.off, int64(r.hdr)
+	ref := EventRef{ID: l.id(r), Timestamp: l.ts(r), TimestampDesc: desc, Code: l.codes[r.code], RecordID: r.seq, Provenance: p}
+	if withState && r.has(recRecovered) {
+		ref.State = []string{"recovered"}
+	}
+	return ref
+}
+
+// take is f's records that keep says to, in the order observed, for a
+// check to sort: a copy while another check has yet to read them, else
+// f's own list, filtered in place.
+func (l *seqLists) take(f *seqFile, keep func(*seqRec) bool) []seqRec {
+	if l.users > 1 {
+		l.scratch = l.scratch[:0]
+		for i := range f.recs {
+			if keep(&f.recs[i]) {
+				l.scratch = append(l.scratch, f.recs[i])
+			}
+		}
+		return l.scratch
+	}
+	return slices.DeleteFunc(f.recs, func(r seqRec) bool { return !keep(&r) })
+}
+
+// done: a check has finished; the last to finish releases the lists.
+func (l *seqLists) done() {
+	l.users--
+	if l.users == 0 {
+		l.files, l.scratch, l.odd, l.lastF = nil, nil, nil, nil
+	}
+}

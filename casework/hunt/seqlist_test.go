@@ -1,0 +1,152 @@
+package hunt
+
+import (
+	"strings"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/jejak-forensics/jejak/timeline"
+)
+
+// TestSeqRecSize: the entry the sequence checks keep per record stays
+// small and holds no pointer (the collector then never scans the lists).
+func TestSeqRecSize(t *testing.T) {
+	if n := unsafe.Sizeof(seqRec{}); n > 56 {
+		t.Errorf("seqRec is %d bytes, want <= 56", n)
+	}
+}
+
+func TestDecodeID(t *testing.T) {
+	for _, tc := range []struct {
+		id string
+		ok bool
+	}{
+		{"0123456789abcdef0123456789abcdef", true},
+		{"ffffffffffffffffffffffffffffffff", true},
+		{"0123456789ABCDEF0123456789abcdef", false}, // would come back lower-case
+		{"0123456789abcdef0123456789abcde", false},
+		{"0123456789abcdef0123456789abcdef0", false},
+		{"0123456789abcdef0123456789abcdeg", false},
+		{"", false},
+	} {
+		var b [16]byte
+		if ok := decodeID(&b, tc.id); ok != tc.ok {
+			t.Errorf("decodeID(%q) ok %v, want %v", tc.id, ok, tc.ok)
+		}
+	}
+}
+
+// seqEvent is an EVTX record of one file for the sequence checks.
+func seqEvent(id string, rec uint64, ts time.Time, code string) *timeline.Event {
+	prov := timeline.Provenance{EvidenceSHA256: "ab", EvidenceName: "ev", Path: "/Security.evtx", Parser: "evtx", Record: int64(rec), Offset: int64(rec) * 512}
+	if id == "" {
+		id = timeline.ComputeID(prov, "Creation Time")
+	}
+	return &timeline.Event{Timestamp: ts, TimestampDesc: "Creation Time", Event: timeline.EventMeta{Code: code},
+		Winlog: &timeline.Winlog{Channel: "Security", EventID: 4624, RecordID: rec, ProviderName: "Microsoft-Windows-Security-Auditing"},
+		Jejak:  timeline.Jejak{ID: id, Provenance: prov}}
+}
+
+// TestSeqListsKeepRecordsAsGiven: every record comes back from the compact
+// list with the event's ID, time (its zone too), code and place, also
+// those the compact entry cannot hold (an ID not of 32 lower-case hex
+// digits, a time outside int64 nanoseconds or not in UTC): they are kept
+// aside whole, never rewritten or dropped.
+func TestSeqListsKeepRecordsAsGiven(t *testing.T) {
+	t0 := time.Date(2024, 3, 1, 8, 0, 0, 123456789, time.UTC)
+	evs := []*timeline.Event{
+		seqEvent("", 1, t0, "4624"),
+		seqEvent("", 2, t0.Add(time.Second), "4625"),
+		seqEvent(strings.Repeat("AB", 16), 3, t0.Add(2*time.Second), "4624"),             // upper-case ID
+		seqEvent("not-an-id", 4, t0.Add(3*time.Second), "4624"),                          // malformed ID
+		seqEvent("", 5, time.Date(1601, 1, 1, 0, 0, 0, 0, time.UTC), "4624"),             // FILETIME 0
+		seqEvent("", 6, time.Time{}, "4624"),                                             // zero time
+		seqEvent("", 7, t0.Add(4*time.Second).In(time.FixedZone("", 2*3600)), "4624"),    // a zone
+		seqEvent("", 8, time.Date(2262, 4, 11, 23, 47, 16, 854775807, time.UTC), "1102"), // last int64 ns
+	}
+	h := &hunter{zone: time.UTC, strs: map[string]string{}, chains: map[string][]string{}}
+	a := &sequenceTime{h: h}
+	l, feeds := seqListsFor(h, a, false)
+	if !feeds {
+		t.Fatal("the first check to ask does not feed the lists")
+	}
+	for _, ev := range evs {
+		l.observe(ev)
+	}
+	if len(l.files) != 1 {
+		t.Fatalf("%d files, want 1", len(l.files))
+	}
+	var odd int
+	for _, f := range l.files {
+		if len(f.recs) != len(evs) {
+			t.Fatalf("%d records kept of %d", len(f.recs), len(evs))
+		}
+		for i := range f.recs {
+			r, ev := &f.recs[i], evs[i]
+			if r.has(recOdd) {
+				odd++
+			}
+			got := l.ref(f, r, "Creation Time", true)
+			if got.ID != ev.Jejak.ID || got.Timestamp != ev.Timestamp || got.Code != ev.Event.Code ||
+				got.RecordID != ev.Winlog.RecordID || got.Provenance.Record != ev.Jejak.Provenance.Record ||
+				got.Provenance.Offset != ev.Jejak.Provenance.Offset {
+				t.Errorf("record %d came back as %s %v %s %d (record %d, offset %d), was %s %v %s %d (record %d, offset %d)", i,
+					got.ID, got.Timestamp, got.Code, got.RecordID, got.Provenance.Record, got.Provenance.Offset,
+					ev.Jejak.ID, ev.Timestamp, ev.Event.Code, ev.Winlog.RecordID, ev.Jejak.Provenance.Record, ev.Jejak.Provenance.Offset)
+			}
+		}
+	}
+	if odd != 5 {
+		t.Errorf("%d records kept aside, want 5 (two IDs, three times)", odd)
+	}
+}
+
+// TestSequenceTimeOddRecords: a run back in time whose records the
+// compact entry cannot hold is found and named with the records' own
+// IDs and times, as the events gave them.
+func TestSequenceTimeOddRecords(t *testing.T) {
+	zone := time.FixedZone("", -5*3600)
+	t0 := time.Date(2024, 3, 1, 8, 0, 0, 0, time.UTC)
+	evs := []*timeline.Event{
+		seqEvent("", 1, t0, "4624"),
+		seqEvent("", 2, t0.Add(time.Hour), "4624"),
+		seqEvent(strings.Repeat("CD", 16), 3, t0.Add(-time.Hour).In(zone), "4616"), // set back an hour
+		seqEvent("", 4, t0.Add(2*time.Hour), "4624"),
+	}
+	rules, err := Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rule *Rule
+	for _, r := range rules {
+		if r.Analyzer == "sequence-time" {
+			rule = r
+		}
+	}
+	h := &hunter{zone: time.UTC, strs: map[string]string{}, chains: map[string][]string{}}
+	a, err := newSequenceTime(h, rule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range evs {
+		a.observe(ev)
+	}
+	fs := a.finish()
+	if len(fs) != 1 {
+		t.Fatalf("%d findings, want 1: %+v", len(fs), fs)
+	}
+	refs := fs[0].Events
+	if len(refs) != 2 {
+		t.Fatalf("%d rows, want 2 (the latest before, the record stamped back)", len(refs))
+	}
+	// The rows are in time order: the record stamped back comes first.
+	for i, want := range []*timeline.Event{evs[2], evs[1]} {
+		if refs[i].ID != want.Jejak.ID || refs[i].Timestamp != want.Timestamp || refs[i].Code != want.Event.Code {
+			t.Errorf("row %d: %s %v %s, want %s %v %s", i, refs[i].ID, refs[i].Timestamp, refs[i].Code, want.Jejak.ID, want.Timestamp, want.Event.Code)
+		}
+	}
+	if h.seqs.files != nil {
+		t.Error("the lists are kept after the last check finished")
+	}
+}
