@@ -107,8 +107,11 @@ var (
 )
 
 func (l *seqLists) observe(ev *timeline.Event) {
+	if ev.Winlog == nil && !l.other {
+		return // only log integrity is loaded: EVTX records alone
+	}
 	seq, kind, ok := sequenceOf(ev)
-	if !ok || (ev.Winlog == nil && !l.other) {
+	if !ok {
 		return
 	}
 	k := l.h.fileKeyOf(ev.Jejak.Provenance)

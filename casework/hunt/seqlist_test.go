@@ -1,6 +1,7 @@
 package hunt
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -148,5 +149,44 @@ func TestSequenceTimeOddRecords(t *testing.T) {
 	}
 	if h.seqs.files != nil {
 		t.Error("the lists are kept after the last check finished")
+	}
+}
+
+// TestSequenceChecksAlone: log integrity and sequence vs time share their
+// records; either loaded alone finds what it finds with the other loaded
+// (the one loaded first feeds the lists, and only what it reads is kept).
+func TestSequenceChecksAlone(t *testing.T) {
+	st := buildCase(t, "logs/windows/System2.evtx", "logs/windows/sample_with_a_bad_chunk_magic.evtx",
+		"more/evtx/mitre_cc0/ID104-1102-Event_log_cleared.evtx", "logs/windows/new-user-security.evtx", "logs/linux/wtmp.1")
+	cfg := Config{After: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)}
+	var bothLV []LogVerdict
+	cfg.Examined = func(lv LogVerdict) { bothLV = append(bothLV, lv) }
+	integrity, seqTime := ruleByID(t, "JEJAK-LOG-02"), ruleByID(t, "JEJAK-TIME-02")
+	for _, order := range [][]*Rule{{integrity, seqTime}, {seqTime, integrity}} {
+		bothLV = nil
+		cfg.Rules = order
+		both := hunt(t, st, cfg)
+		if len(byRule(both, "JEJAK-LOG-02")) == 0 || len(byRule(both, "JEJAK-TIME-02")) == 0 {
+			t.Fatalf("the case makes no finding of one check: %d LOG-02, %d TIME-02", len(byRule(both, "JEJAK-LOG-02")), len(byRule(both, "JEJAK-TIME-02")))
+		}
+		for _, r := range []*Rule{integrity, seqTime} {
+			var lv []LogVerdict
+			c := cfg
+			c.Rules = []*Rule{r}
+			c.Examined = func(v LogVerdict) { lv = append(lv, v) }
+			alone := hunt(t, st, c)
+			a, _ := json.Marshal(alone)
+			b, _ := json.Marshal(byRule(both, r.ID))
+			if string(a) != string(b) {
+				t.Errorf("%s alone found\n%s\nwith the other check loaded\n%s", r.ID, a, b)
+			}
+			if r == integrity {
+				a, _ = json.Marshal(lv)
+				b, _ = json.Marshal(bothLV)
+				if string(a) != string(b) {
+					t.Errorf("verdicts alone\n%s\nwith sequence vs time loaded\n%s", a, b)
+				}
+			}
+		}
 	}
 }
