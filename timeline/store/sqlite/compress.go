@@ -47,16 +47,18 @@ import (
 //
 // Reads go through the ts index in time order, and events of one time
 // range may come from many blocks (an image's MFT rows are in entry
-// order). Every reader keeps a bounded cache of decoded blocks
-// (blockCache, readCacheBytes), so a block is decompressed about once per
+// order; many hosts' logs of the same hours). Every reader keeps a bounded
+// cache of decoded blocks (blockCache, readCacheBytes, grown up to
+// readCacheMaxBytes when blocks it evicted are asked for again: see
+// cacheBound), so a block is decompressed about once per
 // scan when the order of reading follows the order of writing: a
 // time-ordered read of the bench cases decoded 1.00× (syslog) and 1.01×
 // to 1.03× (NTFS, 30k files) of the documents' bytes with blocks of 64 to
 // 256 and a 16 MiB cache (simulated over the cases' real row order). A reading
-// order unrelated to the writing order costs up to blockRows documents
-// decoded per document read; decompression runs at about 4 GB/s, the
-// JSON decoding after it at about 0.2 GB/s, so even then it is a fraction
-// of a read.
+// order that needs more blocks at once than the cache holds costs up to
+// blockRows documents decoded per document read: before the bound grew, a
+// hunt of 400 copies of an EVTX spent more than half its CPU decompressing
+// (18 s against 3.9 s now; cacheBound).
 //
 // What is stored is less than the document: the event ID, 32 hex digits
 // that no compressor can predict, is left out (it is the id column) and
@@ -306,7 +308,8 @@ func compressRaw(dst, raw []byte) []byte {
 // is reused (blockBufs) as the cache drops them: a scan would otherwise
 // allocate every block anew.
 type blockCache struct {
-	max, used  int
+	bound      cacheBound
+	used       int
 	byID       map[int64]*list.Element
 	lru        list.List // of *cached, most recent first
 	fetch      func(id int64) ([]byte, error)
@@ -326,7 +329,7 @@ type cached struct {
 const readShared = 2
 
 func newBlockCache(max int, fetch func(id int64) ([]byte, error)) *blockCache {
-	return &blockCache{max: max, byID: map[int64]*list.Element{}, fetch: fetch, shareFirst: readShared}
+	return &blockCache{bound: newCacheBound(max), byID: map[int64]*list.Element{}, fetch: fetch, shareFirst: readShared}
 }
 
 // blockBufs holds the memory of decoded blocks no reader uses any more.
@@ -370,14 +373,16 @@ func (c *blockCache) get(id int64) (*block, error) {
 	if err != nil {
 		return nil, fmt.Errorf("block %d: %w", id, err)
 	}
+	c.bound.missed(id, len(b.data))
 	c.byID[id] = c.lru.PushFront(&cached{id, b})
 	c.used += len(b.data)
-	for c.used > c.max && c.lru.Len() > 1 {
+	for c.used > c.bound.max && c.lru.Len() > 1 {
 		el := c.lru.Back()
 		old := el.Value.(*cached)
 		c.lru.Remove(el)
 		delete(c.byID, old.id)
 		c.used -= len(old.b.data)
+		c.bound.evicted(old.id)
 		putBlockBuf(old.b)
 	}
 	return b, nil

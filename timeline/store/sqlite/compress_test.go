@@ -167,16 +167,26 @@ func TestBlockCacheBound(t *testing.T) {
 	for _, c := range []struct {
 		name      string
 		max       int
+		ceil      int // the bound's ceiling (0: readCacheMaxBytes)
 		across    bool
 		minDecode int // decoded bytes, in blocks
 		maxDecode int
 	}{
-		{"in order, small cache", 2 * size, false, 40, 40},
-		{"across, small cache", 4 * size, true, 40 * blockRows, 40 * blockRows},
-		{"across, large cache", 64 * size, true, 40, 40},
+		{"in order, small cache", 2 * size, 0, false, 40, 40},
+		// The bound grows by every block fetched again after it was
+		// evicted (cacheBound): by the end of the second round the
+		// 40 blocks fit, and none is decoded a third time.
+		{"across, small cache", 4 * size, 0, true, 40, 2 * 40},
+		// Held at its ceiling, the LRU evicts every block just before
+		// it is needed again.
+		{"across, small cache at its ceiling", 4 * size, 4 * size, true, 40 * blockRows, 40 * blockRows},
+		{"across, large cache", 64 * size, 0, true, 40, 40},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cache := newBlockCache(c.max, fetch)
+			if c.ceil > 0 {
+				cache.bound.ceil = c.ceil
+			}
 			read := func(blk int64, slot int64) {
 				b, err := cache.get(blk)
 				if err != nil {
@@ -185,8 +195,8 @@ func TestBlockCacheBound(t *testing.T) {
 				if _, err := b.doc(slot); err != nil {
 					t.Fatal(err)
 				}
-				if cache.used > c.max+size {
-					t.Fatalf("cache holds %d bytes, bound %d", cache.used, c.max)
+				if cache.used > cache.bound.max+size || cache.bound.max > cache.bound.ceil {
+					t.Fatalf("cache holds %d bytes, bound %d, ceiling %d", cache.used, cache.bound.max, cache.bound.ceil)
 				}
 			}
 			if c.across {
@@ -202,9 +212,46 @@ func TestBlockCacheBound(t *testing.T) {
 					}
 				}
 			}
+			if !c.across && cache.bound.max != c.max {
+				t.Errorf("a read in writing order grew the bound from %d to %d", c.max, cache.bound.max)
+			}
 			blocks := int(cache.decoded / int64(size))
 			if blocks < c.minDecode*9/10 || blocks > c.maxDecode*11/10 {
 				t.Errorf("decoded about %d blocks, want %d to %d", blocks, c.minDecode, c.maxDecode)
+			}
+		})
+	}
+	// The pipeline's cache of frames (readpipe.go) grows the same way.
+	for _, c := range []struct {
+		name               string
+		ceil               int
+		minFetch, maxFetch int
+	}{
+		{"pipeline, across, small cache", 0, 40, 2 * 40},
+		{"pipeline, across, small cache at its ceiling", 4 * size, 40 * blockRows, 40 * blockRows},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			fetches := 0
+			cache := newPipeBlocks(4*size, func(id int64) ([]byte, error) {
+				fetches++
+				return fetch(id)
+			})
+			defer cache.release()
+			if c.ceil > 0 {
+				cache.bound.ceil = c.ceil
+			}
+			for range int64(blockRows) {
+				for _, id := range ids {
+					if _, err := cache.get(id); err != nil {
+						t.Fatal(err)
+					}
+					if cache.used > cache.bound.max+size || cache.bound.max > cache.bound.ceil {
+						t.Fatalf("cache holds %d bytes, bound %d, ceiling %d", cache.used, cache.bound.max, cache.bound.ceil)
+					}
+				}
+			}
+			if fetches < c.minFetch || fetches > c.maxFetch {
+				t.Errorf("fetched %d frames, want %d to %d", fetches, c.minFetch, c.maxFetch)
 			}
 		})
 	}

@@ -21,7 +21,7 @@ import (
 //
 // Memory stays bounded as blockCache bounds it: the reader keeps the
 // blocks it fetched in an LRU of at most readCacheBytes (decoded sizes,
-// from the frames' headers), and a chunk refers to at most
+// from the frames' headers; grown up to readCacheMaxBytes by cacheBound), and a chunk refers to at most
 // chunkBlockBytes of blocks, so the chunks in flight hold a bounded
 // amount more. A block's memory goes back to blockBufs when neither the
 // LRU nor a chunk refers to it any more (refs).
@@ -99,7 +99,8 @@ func frameSize(z []byte) int {
 
 // pipeBlocks is the reader's LRU of the blocks it fetched.
 type pipeBlocks struct {
-	max, used  int
+	bound      cacheBound
+	used       int
 	byID       map[int64]*pipeBlock
 	lru        list.List // of *pipeBlock, most recent first
 	fetch      func(id int64) ([]byte, error)
@@ -107,7 +108,7 @@ type pipeBlocks struct {
 }
 
 func newPipeBlocks(max int, fetch func(id int64) ([]byte, error)) *pipeBlocks {
-	return &pipeBlocks{max: max, byID: map[int64]*pipeBlock{}, fetch: fetch, shareFirst: readShared}
+	return &pipeBlocks{bound: newCacheBound(max), byID: map[int64]*pipeBlock{}, fetch: fetch, shareFirst: readShared}
 }
 
 // get returns block id, fetching its frame when it is not held.
@@ -126,15 +127,17 @@ func (c *pipeBlocks) get(id int64) (*pipeBlock, error) {
 		p.shared = true
 	}
 	p.refs.Store(1)
+	c.bound.missed(id, p.size)
 	p.el = c.lru.PushFront(p)
 	c.byID[id] = p
 	c.used += p.size
-	for c.used > c.max && c.lru.Len() > 1 {
+	for c.used > c.bound.max && c.lru.Len() > 1 {
 		el := c.lru.Back()
 		old := el.Value.(*pipeBlock)
 		c.lru.Remove(el)
 		delete(c.byID, old.id)
 		c.used -= old.size
+		c.bound.evicted(old.id)
 		old.unref()
 	}
 	return p, nil
