@@ -23,16 +23,24 @@ import (
 // emitted, events (finalized, as JSON) and warnings in the order the
 // caller saw them, and the error it returned.
 func transcript(t *testing.T, e *jfs.Entry, n int) ([]string, error) {
+	return parseTranscript(t, e, n, false)
+}
+
+// parseTranscript is transcript; with recycle, every event is given back
+// to the parser (Parser.Recycle) as soon as it is written out, as the
+// ingest does once a batch is stored.
+func parseTranscript(t *testing.T, e *jfs.Entry, n int, recycle bool) ([]string, error) {
 	t.Helper()
 	defer mft.SetWorkers(n)()
 	ra, ok, err := e.ReaderAt()
 	if !ok {
 		t.Fatal("no random access", err)
 	}
+	p := mft.New()
 	var out []string
 	src := &parsers.Source{Entry: e, ReaderAt: ra, Size: e.Size, Zone: time.UTC,
 		Warn: func(w *parsers.RecordError) { out = append(out, "warning: "+w.Error()) }}
-	err = mft.New().Parse(context.Background(), src, func(ev *timeline.Event) error {
+	err = p.Parse(context.Background(), src, func(ev *timeline.Event) error {
 		ev.Jejak.Provenance.Chain = e.Chain
 		ev.Jejak.Provenance.Path = e.Path
 		ev.Jejak.Provenance.Parser = mft.Name
@@ -42,6 +50,9 @@ func transcript(t *testing.T, e *jfs.Entry, n int) ([]string, error) {
 			return err
 		}
 		out = append(out, string(b))
+		if recycle {
+			p.Recycle(ev)
+		}
 		return nil
 	})
 	return out, err

@@ -1,47 +1,20 @@
 package mft_test
 
 import (
-	"context"
-	"encoding/json"
 	"testing"
 	"time"
 
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
 	"github.com/jejak-forensics/jejak/internal/oracle"
-	"github.com/jejak-forensics/jejak/parsers"
-	"github.com/jejak-forensics/jejak/parsers/mft"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
-	"github.com/jejak-forensics/jejak/timeline"
 )
 
 // recycledTranscript is transcript with every event given back to the
-// parser (Parser.Recycle) as soon as it is written out, as the ingest does
-// once a batch is stored: later events are built in the blocks, and the
-// jejak.data maps, of earlier ones.
+// parser as soon as it is written out: later events are built in the
+// blocks, and the jejak.data maps, of earlier ones.
 func recycledTranscript(t *testing.T, e *jfs.Entry, n int) []string {
 	t.Helper()
-	defer mft.SetWorkers(n)()
-	ra, ok, err := e.ReaderAt()
-	if !ok {
-		t.Fatal("no random access", err)
-	}
-	p := mft.New()
-	var out []string
-	src := &parsers.Source{Entry: e, ReaderAt: ra, Size: e.Size, Zone: time.UTC,
-		Warn: func(w *parsers.RecordError) { out = append(out, "warning: "+w.Error()) }}
-	err = p.Parse(context.Background(), src, func(ev *timeline.Event) error {
-		ev.Jejak.Provenance.Chain = e.Chain
-		ev.Jejak.Provenance.Path = e.Path
-		ev.Jejak.Provenance.Parser = mft.Name
-		ev.Finalize()
-		b, err := json.Marshal(ev)
-		if err != nil {
-			return err
-		}
-		out = append(out, string(b))
-		p.Recycle(ev)
-		return nil
-	})
+	out, err := parseTranscript(t, e, n, true)
 	if err != nil {
 		t.Fatal(err)
 	}
