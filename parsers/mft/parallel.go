@@ -67,8 +67,9 @@ func scanTimeline(ctx context.Context, t *ntfs.Table, emit func(*timeline.Event)
 		var (
 			buf   []*timeline.Event
 			names []resolved
-			b     builder
 		)
+		b := newBuilder()
+		defer b.Close()
 		return t.Scan(ctx, func(r *ntfs.Record, off int64) error {
 			if err := unlisted(r); err != nil {
 				warn(r.Entry, int64(r.Extension)*int64(t.RecordSize()), err)
@@ -118,10 +119,9 @@ func scanParallel(ctx context.Context, t *ntfs.Table, n int, emit func(*timeline
 		outs[w] = out
 		tw := t.Clone()
 		wg.Go(func() {
-			var (
-				names []resolved
-				eb    builder
-			)
+			var names []resolved
+			eb := newBuilder()
+			defer eb.Close()
 			for c := uint64(w); c < chunks; c += uint64(n) {
 				b := &batch{events: make([]*timeline.Event, 0, 8*chunkEntries)}
 				b.err = tw.ScanRange(ctx, c*chunkEntries, (c+1)*chunkEntries, func(r *ntfs.Record, off int64) error {

@@ -1,7 +1,6 @@
 package mft
 
 import (
-	"sync"
 	"unsafe"
 
 	"github.com/jejak-forensics/jejak/internal/slab"
@@ -21,41 +20,52 @@ type eventBlock struct {
 
 var _ = [1]struct{}{}[unsafe.Offsetof(eventBlock{}.ev)]
 
-// blockSlab is how many fresh blocks are allocated at once: 52 blocks of
-// 624 bytes are 32,448, within the allocator's largest small size class
-// (32 KiB). At 300k entries a volume has some 900k events: allocated one
-// entry's worth at a time, with a map each made from nothing, they were a
-// third of the timeline's CPU with the collector's share.
-const blockSlab = 52
+// blockSlab is how many fresh blocks are allocated at once: 51 blocks of
+// 624 bytes, each with its pool's chunk pointer, are 32,232 bytes, within
+// the allocator's largest small size class (32 KiB). At 300k entries a
+// volume has some 900k events: allocated one entry's worth at a time, with
+// a map each made from nothing, they were a third of the timeline's CPU
+// with the collector's share.
+const blockSlab = 51
 
-// recycled holds the blocks of events the ingest has stored and given
-// back (Parser.Recycle), for any worker's next events.
-var recycled sync.Pool // *eventBlock
+// blockPool is where every builder takes its blocks from, and where
+// Parser.Recycle gives them back once the ingest has stored their events
+// (the mechanism parsers/syslog's blocks use too): a chunk of blocks is
+// reused once all of its events are given back, each block's map emptied
+// and kept (reset).
+var blockPool = slab.NewPoolReset(blockSlab, reset)
+
+// reset readies a recycled block for its next event: zeroed, but for its
+// map, emptied and kept.
+func reset(blk *eventBlock) {
+	m := blk.data
+	*blk = eventBlock{}
+	if m != nil {
+		clear(m)
+		blk.data = m
+	}
+}
 
 // Recycle implements timeline.Recycler: ev, which Parse emitted, has been
 // stored and nothing reads it or anything it points to any more; its
 // block, map included, makes a later event of any $MFT.
 func (*Parser) Recycle(ev *timeline.Event) {
-	recycled.Put((*eventBlock)(unsafe.Pointer(ev)))
+	blockPool.Release((*eventBlock)(unsafe.Pointer(ev)))
 }
 
 // builder is what one goroutine building events keeps from entry to
-// entry: the scratch the entry's text is written in, and its slab.
+// entry: the scratch the entry's text is written in, and where its blocks
+// come from. Close it when done.
 type builder struct {
 	text   []byte
-	blocks slab.Slab[eventBlock]
+	blocks slab.Source[eventBlock]
 }
 
-// block returns a block with a zero event: a recycled one, its map
-// emptied, when the ingest gave one back, else a fresh one (map nil).
-func (b *builder) block() *eventBlock {
-	if v := recycled.Get(); v != nil {
-		blk := v.(*eventBlock)
-		m := blk.data
-		*blk = eventBlock{}
-		clear(m)
-		blk.data = m
-		return blk
-	}
-	return b.blocks.New(blockSlab)
-}
+func newBuilder() *builder { return &builder{blocks: blockPool.Source()} }
+
+// Close gives back the blocks of its last chunk it did not hand out.
+func (b *builder) Close() { b.blocks.Close() }
+
+// block returns a block with a zero event and its map emptied: a recycled
+// one keeps its map, a fresh one has none (nil).
+func (b *builder) block() *eventBlock { return b.blocks.New() }
