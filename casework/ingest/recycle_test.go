@@ -170,9 +170,9 @@ func TestRecycledEventsPoisoned(t *testing.T) {
 // TestRecycledImageSame: an NTFS volume (its $MFT parsed aside, its
 // files' own times, the text files' contents) ingested with small batches
 // stores the same documents with Config.Recycle as without, whichever of
-// its parsers take their events back (the syslog parser with poison; any
-// other timeline.Recycler, such as the $MFT's, reuses what it is given,
-// so a holder would read another record's fields).
+// its parsers take their events back: the $MFT's and syslog's blocks come
+// from slab pools, which poison what is given back, so a holder would read
+// junk.
 func TestRecycledImageSame(t *testing.T) {
 	img := largeMFTVolume(t)
 	ctx := context.Background()
