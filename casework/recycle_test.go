@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -28,8 +27,7 @@ func TestRecycledIngestPoisoned(t *testing.T) {
 	ctx := context.Background()
 	root := t.TempDir()
 	zoneHosts(t, root)
-	mt := time.Date(2024, 12, 31, 0, 0, 0, 0, time.UTC)
-	for name, rel := range map[string]string{
+	parsertest.CopyCorpus(t, root, map[string]string{
 		"rhel/var/log/auth.log":   "more/linux/auth/elastic_examples_auth.log",
 		"rhel/var/log/auth.log.1": "more/linux/auth/elastic_examples_auth.log",
 		"rhel/var/log/auth.log.2": "more/linux/auth/elastic_examples_auth.log",
@@ -37,19 +35,7 @@ func TestRecycledIngestPoisoned(t *testing.T) {
 		"rhel/var/log/messages":   "logs/loghub/Linux_2k.log",
 		"rhel/var/log/secure.1":   "more/linux/auth/crowdsec_sshd-logs.log",
 		"rhel/var/log/secure.2":   "more/linux/auth/crowdsec_ssh-slow-bf.log",
-	} {
-		b, err := os.ReadFile(parsertest.Corpus(t, rel))
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(root, filepath.FromSlash(name))
-		if err := os.WriteFile(p, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chtimes(p, mt, mt); err != nil {
-			t.Fatal(err)
-		}
-	}
+	}, time.Date(2024, 12, 31, 0, 0, 0, 0, time.UTC))
 
 	type outcome struct{ summary, export, findings string }
 	run := func(recycle bool) outcome {

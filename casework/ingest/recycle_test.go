@@ -3,7 +3,6 @@ package ingest_test
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -59,18 +58,7 @@ func recycleEvidence(t *testing.T) string {
 		"var/log/secure":      "more/linux/auth/crowdsec_sshd-logs.log",
 		"var/log/secure.1":    "more/linux/auth/crowdsec_ssh-slow-bf.log",
 	}
-	mt := time.Date(2024, 12, 31, 0, 0, 0, 0, time.UTC)
-	for name, rel := range files {
-		b, err := os.ReadFile(parsertest.Corpus(t, rel))
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(root, filepath.FromSlash(name))
-		writeFile(t, p, b)
-		if err := os.Chtimes(p, mt, mt); err != nil {
-			t.Fatal(err)
-		}
-	}
+	parsertest.CopyCorpus(t, root, files, time.Date(2024, 12, 31, 0, 0, 0, 0, time.UTC))
 	writeFile(t, filepath.Join(root, "etc/motd"), []byte("welcome\n"))
 	return root
 }

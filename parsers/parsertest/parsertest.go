@@ -143,6 +143,29 @@ func exists(p string) bool {
 	return err == nil
 }
 
+// CopyCorpus writes each corpus file files[name] (a path as Corpus takes
+// it) to root/name (slash-separated, folders made as needed), modified at
+// mtime: a folder of real files for tests that ingest one.
+func CopyCorpus(t testing.TB, root string, files map[string]string, mtime time.Time) {
+	t.Helper()
+	for name, rel := range files {
+		b, err := os.ReadFile(Corpus(t, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(root, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // FileEntry describes a real file on disk as a walker would, with its
 // modification time, so year inference and provenance work as in ingest.
 func FileEntry(t testing.TB, path string) *jfs.Entry {
