@@ -153,14 +153,5 @@ func prepareWarnInsert(ctx context.Context, c rawConn, shape warnShape) (rawStmt
 			b.WriteString("(?1,?,?,?,?,?,?,?,?)")
 		}
 	}
-	ds, err := c.PrepareContext(ctx, b.String())
-	if err != nil {
-		return nil, fmt.Errorf("prepare warnings insert: %w", err)
-	}
-	st, ok := ds.(rawStmt)
-	if !ok {
-		ds.Close()
-		return nil, fmt.Errorf("sqlite driver statement %T cannot take a context", ds)
-	}
-	return st, nil
+	return prepareRaw(ctx, c, "warnings insert", b.String())
 }

@@ -228,6 +228,21 @@ type rawStmt interface {
 	driver.StmtExecContext
 }
 
+// prepareRaw prepares q on conn; what names it in the error of a failed
+// prepare.
+func prepareRaw(ctx context.Context, conn rawConn, what, q string) (rawStmt, error) {
+	ds, err := conn.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("prepare %s: %w", what, err)
+	}
+	st, ok := ds.(rawStmt)
+	if !ok {
+		ds.Close()
+		return nil, fmt.Errorf("sqlite driver statement %T cannot take a context", ds)
+	}
+	return st, nil
+}
+
 // A multi-row insert binds what its rows share once (see insertStmt) and
 // at most insertCols values per row.
 const (
@@ -431,16 +446,7 @@ func (s *Store) blockStmts(conn rawConn) (ins, del rawStmt, err error) {
 		return s.blockIns, s.blockDel, nil
 	}
 	prep := func(q string) (rawStmt, error) {
-		ds, err := conn.PrepareContext(context.Background(), q)
-		if err != nil {
-			return nil, fmt.Errorf("prepare %q: %w", q, err)
-		}
-		st, ok := ds.(rawStmt)
-		if !ok {
-			ds.Close()
-			return nil, fmt.Errorf("sqlite driver statement %T cannot take a context", ds)
-		}
-		return st, nil
+		return prepareRaw(context.Background(), conn, fmt.Sprintf("%q", q), q)
 	}
 	if ins, err = prep(`INSERT INTO blocks(z) VALUES(?)`); err != nil {
 		return nil, nil, err
@@ -505,14 +511,9 @@ func (s *Store) insertStmt(conn rawConn, shape insertShape) (rawStmt, error) {
 			fmt.Fprintf(&b, "(?1,?2,?,?,?,?,?,%d)", i)
 		}
 	}
-	ds, err := conn.PrepareContext(context.Background(), b.String())
+	st, err := prepareRaw(context.Background(), conn, "insert", b.String())
 	if err != nil {
-		return nil, fmt.Errorf("prepare insert: %w", err)
-	}
-	st, ok := ds.(rawStmt)
-	if !ok {
-		ds.Close()
-		return nil, fmt.Errorf("sqlite driver statement %T cannot take a context", ds)
+		return nil, err
 	}
 	if s.ins == nil {
 		s.ins = map[insertShape]rawStmt{}

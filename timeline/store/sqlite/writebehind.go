@@ -277,15 +277,11 @@ func (in *inserter) batch(b *behind, c *chunk, st *timeline.WriteStats) (*chunk,
 
 // execRaw runs q on conn.
 func execRaw(conn rawConn, q string) error {
-	ds, err := conn.PrepareContext(context.Background(), q)
+	st, err := prepareRaw(context.Background(), conn, fmt.Sprintf("%q", q), q)
 	if err != nil {
-		return fmt.Errorf("prepare %q: %w", q, err)
+		return err
 	}
-	defer ds.Close()
-	st, ok := ds.(rawStmt)
-	if !ok {
-		return fmt.Errorf("sqlite driver statement %T cannot take a context", ds)
-	}
+	defer st.Close()
 	if _, err := st.ExecContext(context.Background(), nil); err != nil {
 		return fmt.Errorf("%s: %w", q, err)
 	}
