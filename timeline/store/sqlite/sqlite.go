@@ -253,10 +253,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// once below, and a connection opened during a bulk run must not switch
 	// it back in the middle.
 	dsn := URI(path, "_pragma=page_size(16384)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=wal_autocheckpoint(8192)&_pragma="+cacheSize)
-	db, err := sql.Open("sqlite", dsn)
+	// Each connection without its mutex (nomutex.go).
+	base, err := sqlite.NewConnector(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open case store %s: %w", path, err)
 	}
+	db := sql.OpenDB(noMutexConnector{base})
 	s := &Store{db: db, path: path}
 	if err := s.open(ctx); err != nil {
 		db.Close()
