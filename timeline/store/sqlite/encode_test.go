@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"maps"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -536,4 +537,73 @@ func BenchmarkChunkEncode(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(len(c.zbuf))/float64(len(evs)), "stored-B/event")
+}
+
+// TestAppendStringRoom holds appendString to json.Marshal when its
+// buffer has room, so that the string is checked where it was copied:
+// every byte value at every position of strings of 1 to 24 bytes (the
+// last partial word, where the bytes after the string must be masked
+// off, included), written into spare capacity filled with bytes that
+// would need escaping and with plain ones.
+func TestAppendStringRoom(t *testing.T) {
+	for _, fillByte := range []byte{0, '"', 'a', 0xff} {
+		for n := 1; n <= 24; n++ {
+			for pos := range n {
+				for c := range 256 {
+					s := []byte(strings.Repeat("x", n))
+					s[pos] = byte(c)
+					sameString(t, string(s), fillByte)
+				}
+			}
+		}
+	}
+	for _, s := range awkwardStrings {
+		for _, fillByte := range []byte{0, 'a'} {
+			sameString(t, s, fillByte)
+		}
+	}
+	// Several escapes in one string, at every distance from each other
+	// and from the string's end (appendEscaped's words and its last,
+	// shifted, one), multi-byte runes and invalid bytes among them.
+	pieces := []string{"\\", "\n", "\"", "é", "\xff", "\u2028", "<", "日本", "\x00", "\xe2\x80"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		var sb strings.Builder
+		for range rng.IntN(5) {
+			sb.WriteString(strings.Repeat("x", rng.IntN(12)))
+			sb.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		sb.WriteString(strings.Repeat("y", rng.IntN(12)))
+		sameString(t, sb.String(), 'a')
+	}
+}
+
+// FuzzAppendString compares appendString, with and without room in its
+// buffer, with json.Marshal.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range awkwardStrings {
+		f.Add(s, byte(0))
+	}
+	f.Fuzz(func(t *testing.T, s string, fillByte byte) {
+		sameString(t, s, fillByte)
+	})
+}
+
+// sameString fails the test unless appendString writes s as json.Marshal
+// does, after a prefix, both into a buffer without spare capacity and
+// into one with room whose spare bytes are fillByte.
+func sameString(t *testing.T, s string, fillByte byte) {
+	t.Helper()
+	want, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = append([]byte("pre"), want...)
+	roomy := bytes.Repeat([]byte{fillByte}, len(s)+64)
+	for _, buf := range [][]byte{[]byte("pre")[:3:3], append(roomy[:0], "pre"...)} {
+		if got := appendString(buf, s); !bytes.Equal(got, want) {
+			t.Fatalf("appendString(%q) with %d bytes of room filled with 0x%02x:\n got  %q\n want %q",
+				s, cap(buf)-len(buf), fillByte, got, want)
+		}
+	}
 }
