@@ -1937,17 +1937,21 @@ func (d *decoder) jejak(j *timeline.Jejak) {
 	}
 }
 
+// provCut is how a provenance's offset member begins, as appendEvent
+// writes it: its lead ends there (see leadMemo).
+const provCut = `,"offset":`
+
 func (d *decoder) provenance(p *timeline.Provenance) {
 	if !d.open() {
 		return
 	}
 	var seen uint32
 	var n int
-	var lm *memo[lead[timeline.Provenance]] // nil: no sharing
+	var lm *leadMemo[timeline.Provenance] // nil: no sharing
 	if d.sharing() {
 		lm = &d.in.memo.prov
 	}
-	start, keep := prefixStart(d, lm, p, &seen, &n)
+	start, keep := prefixStart(d, lm, provCut, p, &seen, &n)
 	for {
 		at := d.i
 		key, ok := d.member(&n)
@@ -1956,7 +1960,7 @@ func (d *decoder) provenance(p *timeline.Provenance) {
 		}
 		if keep && string(key) == "offset" {
 			// The offset and record vary from row to row.
-			prefixKeep(d, lm, start, at, *p, seen, n-1)
+			prefixKeep(d, lm, provCut, start, at, *p, seen, n-1)
 			keep = false
 		}
 		switch string(key) {

@@ -44,6 +44,14 @@ var memoPairSeeds = [][2]string{
 	{`{"jejak":{"time":{"year_inferred":true}}}`, `{"jejak":{"time":{"year_inferred":truex}}}`},
 	{`{"user":{"name":"u","target":{"name":"t"}}}`, `{"user":{"name":"u","target":{"name":"t","target":{"name":"t2"}}}}`},
 	{`{"jejak":{"provenance":{"chain":["a"],"offset":1}}}`, `{"jejak":{"provenance":{"chain":["a"],"chain":["b"],"offset":1}}}`},
+	// Leads as leadMemo.by finds them: by the bytes before the first
+	// ',"offset":', which may be another spelling, or after the
+	// provenance, or inside a string's escapes.
+	{`{"jejak":{"provenance":{"path":"a","offset":1}}}`, `{"jejak":{"provenance":{"path":"a" ,"offset":1}}}`},
+	{`{"jejak":{"provenance":{"path":"a","offset":1}}}`, `{"jejak":{"provenance":{"path":"a"},"data":{"x":"1","offset":"2"}}}`},
+	{`{"jejak":{"provenance":{"path":"a\",\"offset\":","offset":1}}}`, `{"jejak":{"provenance":{"path":"a\",\"offset\":","offset":2,"record":1}}}`},
+	{`{"jejak":{"provenance":{"path":"a","offset":1,"path":"b"}}}`, `{"jejak":{"provenance":{"path":"a","offset":1}}}`},
+	{`{"jejak":{"provenance":{"path":"a","offset":1}}}`, `{"jejak":{"provenance":{"path":"a","offset":"1"}}}`},
 }
 
 // decodeMemoPair decodes each document through one transient read's
@@ -51,13 +59,22 @@ var memoPairSeeds = [][2]string{
 // alone (with Related nil, as a transient read leaves it).
 func decodeMemoPair(t *testing.T, docs ...[]byte) {
 	t.Helper()
-	in := interner{share: true}
+	decodeMemoPairWith(t, &interner{share: true}, docs...)
+	// Provenance leads found by their bytes (leadMemo.by) alone, as on a
+	// read of many files, where the ring finds none.
+	in := &interner{share: true}
+	in.memo.prov.ring.off = 1 << 30
+	decodeMemoPairWith(t, in, docs...)
+}
+
+func decodeMemoPairWith(t *testing.T, in *interner, docs ...[]byte) {
+	t.Helper()
 	for round := range 2 {
 		for _, doc := range docs {
 			var want, got timeline.Event
 			werr := json.Unmarshal(doc, &want)
 			want.Related = nil
-			err := decodeEventOpts(doc, &got, &in, true)
+			err := decodeEventOpts(doc, &got, in, true)
 			if (err == nil) != (werr == nil) {
 				t.Fatalf("round %d, %q: error %v, json.Unmarshal's %v", round, doc, err, werr)
 			}

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jejak-forensics/jejak/timeline"
 )
@@ -214,8 +215,50 @@ func TestMemoLead(t *testing.T) {
 	}
 	// Found: the second, third and fourth documents' (one refused later,
 	// for its process's second name), the record 55 one's, the last two.
-	if shared.memo.prov.hits < 5 {
-		t.Errorf("%d provenances found, want 5 or more", shared.memo.prov.hits)
+	if shared.memo.prov.ring.hits < 5 {
+		t.Errorf("%d provenances found, want 5 or more", shared.memo.prov.ring.hits)
+	}
+}
+
+// TestMemoLeadManyFiles: rows of more files than the ring holds, taking
+// turns as a time-ordered read of a folder of EVTX logs gives them, take
+// their provenances' first members from leadMemo.by, and decode as
+// json.Unmarshal has them.
+func TestMemoLeadManyFiles(t *testing.T) {
+	const files = 40
+	in := interner{share: true}
+	for i := range 40 * files {
+		f := i % files
+		e := &timeline.Event{
+			Timestamp: time.Date(2016, 7, 8, 18, 12, 51, i, time.UTC),
+			Message:   "m",
+			Jejak: timeline.Jejak{Provenance: timeline.Provenance{
+				EvidenceSHA256: "194c45a2", EvidenceName: "evtx",
+				Chain: []string{fmt.Sprintf("dir:security-%02d.evtx", f)}, Path: fmt.Sprintf("security-%02d.evtx", f),
+				Offset: int64(4096 + i*64), Record: int64(i/files + 1), Parser: "evtx",
+			}},
+		}
+		doc, err := appendEvent(nil, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want, got timeline.Event
+		if err := json.Unmarshal(doc, &want); err != nil {
+			t.Fatal(err)
+		}
+		want.Related = nil
+		if err := decodeEventOpts(doc, &got, &in, true); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("row %d: %s\n got  %#v\n want %#v", i, doc, got, want)
+		}
+	}
+	if len(in.memo.prov.by) != files {
+		t.Errorf("by holds %d leads, want one a file (%d)", len(in.memo.prov.by), files)
+	}
+	if want := 39 * files * 3 / 4; in.memo.prov.found < want {
+		t.Errorf("by found %d leads of %d rows after the first of each file, want at least %d", in.memo.prov.found, 39*files, want)
 	}
 }
 

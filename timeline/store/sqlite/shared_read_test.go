@@ -146,7 +146,7 @@ func TestNearEventsMemos(t *testing.T) {
 	}
 	m := &in.memo
 	for name, hits := range map[string]int{"meta": m.meta.hits, "host": m.host.hits, "user": m.user.hits,
-		"time": m.time.hits, "data": m.data.hits, "chain": m.chain.hits, "prov": m.prov.hits} {
+		"time": m.time.hits, "data": m.data.hits, "chain": m.chain.hits, "prov": m.prov.ring.hits + m.prov.found} {
 		if hits == 0 {
 			t.Errorf("the %s memo found nothing", name)
 		}
