@@ -95,3 +95,73 @@ func TestKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestProjectorRecent: the projector's cache in front of its maps gives
+// each head the keys its func gives, whatever the heads that share a
+// slot of the cache (event IDs projRecent apart, one ID in two channels
+// or from two providers) and after the maps were cleared (4096 heads):
+// the func is asked once per head until then.
+func TestProjectorRecent(t *testing.T) {
+	asked := map[WinlogHead]int{}
+	byHead := map[WinlogHead]*Keys{}
+	keysOf := func(data bool) func(WinlogHead) *Keys {
+		return func(h WinlogHead) *Keys {
+			if !data {
+				asked[h]++
+			}
+			if h.EventID%7 == 0 {
+				return nil // every key
+			}
+			k, ok := byHead[h]
+			if !ok {
+				k = NewKeys([]string{fmt.Sprint(h.Channel, h.EventID, h.Provider, data)}, nil)
+				byHead[h] = k
+			}
+			return k
+		}
+	}
+	pr := newProjector(&Projection{EventData: keysOf(false), WinData: keysOf(true)})
+	var heads []WinlogHead
+	for _, id := range []int{4624, 4624 + projRecent, 4624 + 2*projRecent, 7, 4625, 4625 + projRecent*4} {
+		for _, ch := range []string{"Security", "System"} {
+			for _, p := range []string{"Microsoft-Windows-Security-Auditing", "p"} {
+				heads = append(heads, WinlogHead{Channel: ch, EventID: id, Provider: p})
+			}
+		}
+	}
+	check := func(h WinlogHead) {
+		t.Helper()
+		for _, data := range []bool{false, true} {
+			hm := pr.keys(h, data)
+			want := keysOf(data)(h)
+			if !data {
+				asked[h]-- // the call just made
+			}
+			switch {
+			case want == nil && hm != nil:
+				t.Fatalf("%+v data %v: keys %v, want every key (nil)", h, data, hm.keys)
+			case want != nil && (hm == nil || hm.keys != want):
+				t.Fatalf("%+v data %v: another head's keys", h, data)
+			}
+		}
+	}
+	for round := range 3 {
+		for i := range heads {
+			// Each head after every other: the slots change hands.
+			check(heads[i])
+			check(heads[(i*5+round)%len(heads)])
+		}
+	}
+	for h, n := range asked {
+		if n != 1 {
+			t.Errorf("%+v: asked %d times, want once", h, n)
+		}
+	}
+	// Past 4096 heads the maps are cleared; the cache with them.
+	for id := range 5000 {
+		check(WinlogHead{Channel: "Application", EventID: 100000 + id, Provider: "x"})
+	}
+	for _, h := range heads {
+		check(h)
+	}
+}
