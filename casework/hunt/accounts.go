@@ -91,9 +91,9 @@ func useful(s string) string {
 }
 
 func (a *accountChange) observe(ev *timeline.Event) {
-	if a.elevate && ev.Winlog != nil {
+	if a.elevate && ev.Winlog != nil && ev.Group == nil {
 		d := ev.Winlog.EventData
-		if sid, name := useful(d["TargetSid"]), useful(d["TargetUserName"]); sid != "" && name != "" && ev.Group == nil {
+		if sid, name := useful(d["TargetSid"]), useful(d["TargetUserName"]); sid != "" && name != "" {
 			a.names[sid] = name
 		}
 	}

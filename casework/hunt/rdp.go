@@ -59,7 +59,9 @@ func rdpStepOf(ev *timeline.Event) (rdpStep, bool) {
 			s.kind = "session disconnected (4779)"
 		}
 		user, domain = d["AccountName"], d["AccountDomain"]
-	case strings.Contains(prov, "TerminalServices-LocalSessionManager"):
+	case w.EventID >= 21 && w.EventID <= 25 && strings.Contains(prov, "TerminalServices-LocalSessionManager"):
+		// The IDs first: every other record came this far, and the
+		// provider search was most of the check's time.
 		switch w.EventID {
 		case 21:
 			s = rdpStep{kind: "session logon (21)", start: true}

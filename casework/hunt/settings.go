@@ -152,6 +152,11 @@ var (
 // its own log.
 func firewallEvent(ev *timeline.Event) (settingChange, bool) {
 	w := ev.Winlog
+	if w.Channel == "Security" && (w.EventID < 4946 || w.EventID > 4950) {
+		// Not one of the four below: every Security record comes here,
+		// and looking its values up first was most of this check.
+		return settingChange{}, false
+	}
 	d := w.EventData
 	rule := useful(d["RuleName"])
 	if w.Channel == "Security" {

@@ -187,7 +187,11 @@ func (p *passwordSpray) observe(ev *timeline.Event) {
 	}
 	if id := winEventID(ev, securityAuditing); id == 4624 {
 		// A success from a spraying source, for an account it tried, is
-		// what makes a spray matter.
+		// what makes a spray matter. No spray open: no source to name
+		// (winSource builds a string for every logon).
+		if len(p.open) == 0 {
+			return
+		}
 		ep := p.open[winSource(ev)]
 		if ep == nil {
 			ep = p.byAddr(winIP(ev))
