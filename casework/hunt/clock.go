@@ -1,9 +1,7 @@
 package hunt
 
 import (
-	"cmp"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -165,62 +163,95 @@ func (s *sequenceTime) observe(ev *timeline.Event) {
 
 func (s *sequenceTime) finish() []Finding {
 	var out []Finding
-	after := s.h.cfg.After
 	l := s.seqs
 	defer l.done()
-	all := func(*seqRec) bool { return true }
 	for _, f := range l.files {
-		recs := l.take(f, all)
-		slices.SortStableFunc(recs, func(a, b seqRec) int { return cmp.Compare(a.seq, b.seq) })
-		kind := f.kind
-		var high seqRec // the latest-stamped record so far in write order
-		var highTS time.Time
-		for i := 0; i < len(recs); i++ {
-			r := recs[i]
-			rTS := l.ts(&r)
-			if i == 0 || rTS.After(highTS) {
-				high, highTS = r, rTS
-				continue
+		next, end := s.judge(f, &out)
+		err := l.each(s.h.ctx, f, next)
+		if err == nil {
+			end()
+		} else {
+			s.h.fail(fmt.Errorf("%s: %s: %w", s.r.ID, fileLabel(f.prov), err))
+			if s.h.ctx.Err() != nil {
+				break
 			}
-			if highTS.Sub(rTS) <= s.tolerance {
-				continue
-			}
-			// A run of records stamped earlier than one written before them.
-			j := i
-			low, lowTS := r, rTS
-			for j+1 < len(recs) && highTS.Sub(l.ts(&recs[j+1])) > s.tolerance {
-				j++
-				if t := l.ts(&recs[j]); t.Before(lowTS) {
-					low, lowTS = recs[j], t
-				}
-			}
-			run := recs[i : j+1]
-			i = j
-			lastRun := &run[len(run)-1]
-			if !after.IsZero() && highTS.Before(after) && !l.ts(lastRun).After(after) {
-				continue // entirely before the cut-off
-			}
-			refs := []EventRef{l.ref(f, &high, "Creation Time", false), l.ref(f, &r, "Creation Time", false)}
-			rID, lowID, lastID := l.id(&r), l.id(&low), l.id(lastRun)
-			if lowID != rID {
-				refs = append(refs, l.ref(f, &low, "Creation Time", false))
-			}
-			if lastID != rID && lastID != lowID {
-				refs = append(refs, l.ref(f, lastRun, "Creation Time", false))
-			}
-			label := fileLabel(f.prov)
-			expl := fmt.Sprintf("in %s, %s %d was written after %s %d (%s) but is stamped %s, %s earlier",
-				label, kind, r.seq, kind, high.seq, ts(highTS), ts(rTS), span(rTS, highTS))
-			if len(run) > 1 {
-				expl += fmt.Sprintf("; %d records up to %s %d run back in time (down to %s)", len(run), kind, lastRun.seq, ts(lowTS))
-			}
-			expl += ": the clock was set back or records were inserted"
-			if !after.IsZero() && !highTS.Before(after) && lowTS.Before(after) {
-				expl += fmt.Sprintf(", and these records claim times before the cut-off %s", ts(after))
-			}
-			fd := newFinding(s.r, fmt.Sprintf("%s %s %d", label, kind, r.seq), expl, refs)
-			out = append(out, fd)
 		}
 	}
 	return out
+}
+
+// judge reads f's records in write order, one at a time: the latest-
+// stamped record so far (high), and a run of records stamped more than
+// the tolerance before it, which ends at the first record that is not.
+func (s *sequenceTime) judge(f *seqFile, out *[]Finding) (next func(*seqEnt), end func()) {
+	after := s.h.cfg.After
+	l := s.seqs
+	kind := f.kind
+	var (
+		n       int
+		high    seqEnt // the latest-stamped record so far in write order
+		highTS  time.Time
+		inRun   bool
+		r       seqEnt // the run's first record
+		rTS     time.Time
+		low     seqEnt // its earliest-stamped
+		lowTS   time.Time
+		lastRun seqEnt // and its last
+		runLen  int
+	)
+	report := func() {
+		inRun = false
+		if !after.IsZero() && highTS.Before(after) && !lastRun.ts().After(after) {
+			return // entirely before the cut-off
+		}
+		refs := []EventRef{l.ref(f, &high, "Creation Time", false), l.ref(f, &r, "Creation Time", false)}
+		rID, lowID, lastID := r.eventID(), low.eventID(), lastRun.eventID()
+		if lowID != rID {
+			refs = append(refs, l.ref(f, &low, "Creation Time", false))
+		}
+		if lastID != rID && lastID != lowID {
+			refs = append(refs, l.ref(f, &lastRun, "Creation Time", false))
+		}
+		label := fileLabel(f.prov)
+		expl := fmt.Sprintf("in %s, %s %d was written after %s %d (%s) but is stamped %s, %s earlier",
+			label, kind, r.seq, kind, high.seq, ts(highTS), ts(rTS), span(rTS, highTS))
+		if runLen > 1 {
+			expl += fmt.Sprintf("; %d records up to %s %d run back in time (down to %s)", runLen, kind, lastRun.seq, ts(lowTS))
+		}
+		expl += ": the clock was set back or records were inserted"
+		if !after.IsZero() && !highTS.Before(after) && lowTS.Before(after) {
+			expl += fmt.Sprintf(", and these records claim times before the cut-off %s", ts(after))
+		}
+		*out = append(*out, newFinding(s.r, fmt.Sprintf("%s %s %d", label, kind, r.seq), expl, refs))
+	}
+	end = func() {
+		if inRun {
+			report() // the last record ends the run
+		}
+	}
+	next = func(e *seqEnt) {
+		n++
+		eTS := e.ts()
+		if inRun {
+			if highTS.Sub(eTS) > s.tolerance {
+				runLen++
+				lastRun = *e
+				if eTS.Before(lowTS) {
+					low, lowTS = *e, eTS
+				}
+				return
+			}
+			report()
+		}
+		if n == 1 || eTS.After(highTS) {
+			high, highTS = *e, eTS
+			return
+		}
+		if highTS.Sub(eTS) <= s.tolerance {
+			return
+		}
+		inRun, runLen = true, 1
+		r, rTS, low, lowTS, lastRun = *e, eTS, *e, eTS, *e
+	}
+	return next, end
 }

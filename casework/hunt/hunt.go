@@ -55,9 +55,10 @@ type Config struct {
 	// MinSeverity drops findings below it from what Hunt returns.
 	MinSeverity Severity
 	// TempDir is where a check whose state would grow with the evidence
-	// (timestomp's records per MFT entry) spills it: the case's temp
-	// folder, which casework always sets. Empty: the system's temp folder
-	// (os.TempDir). Not part of the hunt's parameters.
+	// (timestomp's records per MFT entry, the sequence checks' entry per
+	// log record) spills it: the case's temp folder, which casework
+	// always sets. Empty: the system's temp folder (os.TempDir). Not part
+	// of the hunt's parameters.
 	TempDir string
 }
 
@@ -204,6 +205,14 @@ func Hunt(ctx context.Context, store Searcher, cfg Config) ([]Finding, error) {
 	if h.zone == nil {
 		h.zone = time.UTC
 	}
+	defer func() {
+		// The sequence checks' spill file, when the hunt ends before
+		// they finish (a read error, a cancel): that error is the
+		// hunt's; after they finish, done has released it already.
+		if h.seqs != nil {
+			_ = h.seqs.release()
+		}
+	}()
 	rules := cfg.Rules
 	if rules == nil {
 		var err error

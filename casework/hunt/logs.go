@@ -136,13 +136,6 @@ func (l *logCleared) finish() []Finding {
 // gap they fall in says so.
 const slackSource = "chunk slack"
 
-// slackIn counts the record IDs of slack (sorted) in (lo, hi).
-func slackIn(slack []uint64, lo, hi uint64) int {
-	i, _ := slices.BinarySearch(slack, lo+1)
-	j, _ := slices.BinarySearch(slack, hi)
-	return j - i
-}
-
 // logIntegrity judges each EVTX file's record sequence; its records are
 // in the lists it shares with sequenceTime (seqlist.go).
 type logIntegrity struct {
@@ -164,20 +157,49 @@ func (l *logIntegrity) observe(ev *timeline.Event) {
 	}
 }
 
+// gap is a jump in a file's record numbers: missing records between
+// two present, slack of them recovered from chunk slack.
 type gap struct {
-	after, before seqRec
+	after, before seqEnt
 	missing       uint64
+	slack         int
 }
 
-func gaps(recs []seqRec, seq func(*seqRec) uint64) []gap {
-	var out []gap
-	for i := 1; i < len(recs); i++ {
-		a, b := seq(&recs[i-1]), seq(&recs[i])
-		if b > a+1 {
-			out = append(out, gap{after: recs[i-1], before: recs[i], missing: b - a - 1})
+// liveRecs reads the records of f log integrity judges, in order of
+// EventRecordID: the live ones (not carved from chunk slack), the first
+// read of two with one ID (the order each gives ties: the order read).
+// slackBelow, when set, is given with each the number of distinct slack
+// IDs below its ID, and slackAt whenever a slack record has the ID of
+// the live record given last.
+func (l *logIntegrity) liveRecs(f *seqFile, fn func(e *seqEnt, slackBelow int), slackAt func()) error {
+	var (
+		n         int
+		lastSeq   uint64
+		slackN    int // distinct slack IDs so far
+		lastSlack uint64
+	)
+	return l.seqs.each(l.h.ctx, f, func(e *seqEnt) {
+		if e.has(recSlack) {
+			if slackN == 0 || e.seq != lastSlack {
+				slackN++
+				lastSlack = e.seq
+			}
+			if n > 0 && e.seq == lastSeq && slackAt != nil {
+				slackAt()
+			}
+			return
 		}
-	}
-	return out
+		if n > 0 && e.seq == lastSeq {
+			return // one ID twice: the first read is kept
+		}
+		n++
+		lastSeq = e.seq
+		below := slackN
+		if slackN > 0 && lastSlack == e.seq {
+			below-- // slack of this very ID, read before it
+		}
+		fn(e, below)
+	})
 }
 
 // Verdicts, as a report states them.
@@ -210,169 +232,25 @@ type LogVerdict struct {
 func (l *logIntegrity) finish() []Finding {
 	var out []Finding
 	var examined []LogVerdict
-	after := l.h.cfg.After
 	s := l.seqs
 	defer s.done()
-	var slack []uint64
 	for _, f := range s.files {
 		if f.kind != "record" {
 			continue // wtmp, USN: sequence vs time's
 		}
-		slack = slack[:0]
-		for i := range f.recs {
-			if f.recs[i].has(recSlack) {
-				slack = append(slack, f.recs[i].seq)
-			}
-		}
-		recs := s.take(f, func(r *seqRec) bool { return !r.has(recSlack) })
-		if len(recs) == 0 {
-			continue // only slack records: no live log to judge
-		}
-		slices.Sort(slack)
-		slack = slices.Compact(slack)
-		// Sorted as when this check kept its own list of the same records
-		// in the same order: which of two records with one ID is kept
-		// below stays the same.
-		slices.SortFunc(recs, func(a, b seqRec) int { return cmp.Compare(a.seq, b.seq) })
-		recs = slices.CompactFunc(recs, func(a, b seqRec) bool { return a.seq == b.seq })
-		first, last := recs[0], recs[len(recs)-1]
-		label := fileLabel(f.prov)
-		name := f.channel
-		if name == "" {
-			name = baseName(f.prov)
-		}
-		exported := false
-		for _, r := range recs {
-			if r.hdr != 0 && r.hdr != r.seq {
-				exported = true
+		fd, lv, ok, err := l.judge(f)
+		if err != nil {
+			l.h.fail(fmt.Errorf("%s: %s: %w", l.r.ID, fileLabel(f.prov), err))
+			if l.h.ctx.Err() != nil {
 				break
 			}
+			continue
 		}
-		var reasons []string
-		refs := []EventRef{s.ref(f, &first, "Creation Time", true)}
-		// notable: the verdict is a finding. Only a gap, a clearing record,
-		// or a roll-over that may have overwritten records from after the
-		// cut-off is; an intact log (complete, exported, or rolled over
-		// before the cut-off) is a line in the report's table. Every log
-		// used to be a finding, and an examiner read one per EVTX file.
-		notable := false
-		sev := Informational
-		raise := func(s Severity) { sev = max(sev, s); notable = true }
-		verdict := VerdictComplete
-
-		var clears []seqRec
-		for _, r := range recs {
-			if r.has(recClears) {
-				clears = append(clears, r)
-			}
+		if !ok {
+			continue // only slack records: no live log to judge
 		}
-		for _, c := range clears {
-			verdict = VerdictCleared
-			cts := s.ts(&c)
-			reasons = append(reasons, fmt.Sprintf("record %d (event %s) at %s records that the log was cleared", c.seq, s.codes[c.code], ts(cts)))
-			refs = append(refs, s.ref(f, &c, "Creation Time", true))
-			if after.IsZero() || !cts.Before(after) {
-				raise(l.r.Severity)
-			} else {
-				raise(Low)
-			}
-		}
-		seqGaps := gaps(recs, func(r *seqRec) uint64 { return r.seq })
-		if exported {
-			if verdict == VerdictComplete {
-				verdict = VerdictExported
-			}
-			reasons = append(reasons, "record headers are renumbered 1..n while EventRecordIDs keep the original numbers: the file was saved from a log (Event Viewer 'Save', wevtutil epl with a query), so gaps in EventRecordID reflect that selection, not deletion")
-			byHdr := slices.Clone(recs)
-			slices.SortFunc(byHdr, func(a, b seqRec) int { return cmp.Compare(a.hdr, b.hdr) })
-			seqGaps = gaps(byHdr, func(r *seqRec) uint64 { return r.hdr })
-			if len(byHdr) > 0 && byHdr[0].hdr > 1 {
-				reasons = append(reasons, fmt.Sprintf("the saved copy starts at header record %d, not 1", byHdr[0].hdr))
-			}
-		}
-		var missing uint64
-		for _, g := range seqGaps {
-			missing += g.missing
-			verdict = VerdictCleared
-			what := "records"
-			if exported {
-				what = "header records"
-			}
-			a, b := g.after.seq, g.before.seq
-			if exported {
-				a, b = g.after.hdr, g.before.hdr
-			}
-			beforeTS := s.ts(&g.before)
-			reason := fmt.Sprintf("%s %d-%d missing (%d) between %s and %s", what, a+1, b-1, g.missing, ts(s.ts(&g.after)), ts(beforeTS))
-			if n := slackIn(slack, a, b); n > 0 && !exported {
-				reason += fmt.Sprintf("; %d of them recovered from chunk slack (rows tagged recovered)", n)
-			}
-			reasons = append(reasons, reason)
-			refs = append(refs, s.ref(f, &g.after, "Creation Time", true), s.ref(f, &g.before, "Creation Time", true))
-			if after.IsZero() || !beforeTS.Before(after) {
-				raise(l.r.Severity)
-			} else {
-				raise(Low)
-			}
-		}
-		firstTS, lastTS := s.ts(&first), s.ts(&last)
-		if !exported && first.seq > 1 {
-			if verdict == VerdictComplete {
-				verdict = VerdictRolled
-			}
-			reason := fmt.Sprintf("the oldest record is %d (%s): records 1-%d are not in the file; a log that reached its maximum size overwrites its oldest records (retention policy)", first.seq, ts(firstTS), first.seq-1)
-			if n := slackIn(slack, 0, first.seq); n > 0 {
-				reason += fmt.Sprintf("; %d of them recovered from chunk slack (rows tagged recovered)", n)
-			}
-			reasons = append(reasons, reason)
-			// Overwritten records older than the cut-off are retention;
-			// when the oldest kept record is after it, what was logged
-			// around the cut-off may be gone, and that is worth a line
-			// among the findings (low: a full log does this by itself).
-			if !after.IsZero() && firstTS.After(after) {
-				raise(Low)
-			}
-		}
-		if !after.IsZero() && firstTS.After(after) {
-			reasons = append(reasons, fmt.Sprintf("the oldest record (%s) is after the cut-off %s: the log holds nothing from before it", ts(firstTS), ts(after)))
-		}
-		if !after.IsZero() && lastTS.Before(after) {
-			reasons = append(reasons, fmt.Sprintf("the newest record (%s) is before the cut-off %s: nothing was logged after it", ts(lastTS), ts(after)))
-		}
-		if verdict == VerdictComplete {
-			reasons = append(reasons, fmt.Sprintf("records %d-%d all present", first.seq, last.seq))
-		}
-		refs = append(refs, s.ref(f, &last, "Creation Time", true))
-		lv := LogVerdict{File: label, Log: name, Host: f.winHost, Records: len(recs), FirstID: first.seq, LastID: last.seq,
-			First: firstTS, Last: lastTS, Verdict: verdict, Reasons: reasons}
-		for i := range recs {
-			t := s.ts(&recs[i])
-			if t.Before(lv.First) {
-				lv.First = t
-			}
-			if t.After(lv.Last) {
-				lv.Last = t
-			}
-		}
-		if notable {
-			fd := newFinding(l.r, label, "", refs)
-			fd.Severity = sev
-			fd.Verdict = verdict
-			fd.Reasons = reasons
-			fd.First, fd.Last = lv.First, lv.Last
-			host := ""
-			if f.winHost != "" {
-				host = " of " + f.winHost
-			}
-			fd.Explanation = fmt.Sprintf("%s log%s (%s): %s — %d records, IDs %d-%d", name, host, label, verdict, len(recs), first.seq, last.seq)
-			if missing > 0 {
-				fd.Explanation += fmt.Sprintf(", %d missing in %s", missing, plural(len(seqGaps), "gap", "gaps"))
-			}
-			if len(clears) > 0 {
-				fd.Explanation += fmt.Sprintf(", %s", plural(len(clears), "clearing record", "clearing records"))
-			}
-			lv.Finding = fd.ID
-			out = append(out, fd)
+		if fd != nil {
+			out = append(out, *fd)
 		}
 		examined = append(examined, lv)
 	}
@@ -392,4 +270,211 @@ func (l *logIntegrity) finish() []Finding {
 		}
 	}
 	return out
+}
+
+// judge is the verdict on one EVTX file, and its finding when notable.
+// It reads the file's records once in EventRecordID order, keeping only
+// what the verdict names (first, last, clearing records, gaps), and once
+// more for an exported copy, sorted by header number.
+func (l *logIntegrity) judge(f *seqFile) (fd *Finding, lv LogVerdict, ok bool, err error) {
+	after := l.h.cfg.After
+	s := l.seqs
+	var (
+		n           int
+		first, last seqEnt
+		minTS       time.Time
+		maxTS       time.Time
+		exported    bool
+		clears      []seqEnt
+		seqGaps     []gap
+		// slack IDs below the first record, and below and at the last.
+		slackFirst, slackBelow int
+		slackAtLast            bool
+	)
+	err = l.liveRecs(f, func(e *seqEnt, below int) {
+		t := e.ts()
+		if n == 0 {
+			first, slackFirst, minTS, maxTS = *e, below, t, t
+		} else {
+			if e.seq > last.seq+1 && !exported {
+				// An exported copy's gaps are by header number;
+				// once it is one, these are of no use.
+				seqGaps = append(seqGaps, gap{after: last, before: *e, missing: e.seq - last.seq - 1,
+					slack: below - slackBelow - b2i(slackAtLast)})
+			}
+			if t.Before(minTS) {
+				minTS = t
+			}
+			if t.After(maxTS) {
+				maxTS = t
+			}
+		}
+		n++
+		last, slackBelow, slackAtLast = *e, below, false
+		if e.hdr != 0 && e.hdr != e.seq {
+			exported = true
+		}
+		if e.has(recClears) {
+			clears = append(clears, *e)
+		}
+	}, func() { slackAtLast = true })
+	if err != nil || n == 0 {
+		return nil, lv, false, err
+	}
+	label := fileLabel(f.prov)
+	name := f.channel
+	if name == "" {
+		name = baseName(f.prov)
+	}
+	var reasons []string
+	refs := []EventRef{s.ref(f, &first, "Creation Time", true)}
+	// notable: the verdict is a finding. Only a gap, a clearing record,
+	// or a roll-over that may have overwritten records from after the
+	// cut-off is; an intact log (complete, exported, or rolled over
+	// before the cut-off) is a line in the report's table. Every log
+	// used to be a finding, and an examiner read one per EVTX file.
+	notable := false
+	sev := Informational
+	raise := func(s Severity) { sev = max(sev, s); notable = true }
+	verdict := VerdictComplete
+
+	for _, c := range clears {
+		verdict = VerdictCleared
+		cts := c.ts()
+		reasons = append(reasons, fmt.Sprintf("record %d (event %s) at %s records that the log was cleared", c.seq, s.codes[c.code], ts(cts)))
+		refs = append(refs, s.ref(f, &c, "Creation Time", true))
+		if after.IsZero() || !cts.Before(after) {
+			raise(l.r.Severity)
+		} else {
+			raise(Low)
+		}
+	}
+	if exported {
+		if verdict == VerdictComplete {
+			verdict = VerdictExported
+		}
+		reasons = append(reasons, "record headers are renumbered 1..n while EventRecordIDs keep the original numbers: the file was saved from a log (Event Viewer 'Save', wevtutil epl with a query), so gaps in EventRecordID reflect that selection, not deletion")
+		var firstHdr uint64
+		if seqGaps, firstHdr, err = l.hdrGaps(f); err != nil {
+			return nil, lv, false, err
+		}
+		if firstHdr > 1 {
+			reasons = append(reasons, fmt.Sprintf("the saved copy starts at header record %d, not 1", firstHdr))
+		}
+	}
+	var missing uint64
+	for _, g := range seqGaps {
+		missing += g.missing
+		verdict = VerdictCleared
+		what := "records"
+		if exported {
+			what = "header records"
+		}
+		a, b := g.after.seq, g.before.seq
+		if exported {
+			a, b = g.after.hdr, g.before.hdr
+		}
+		beforeTS := g.before.ts()
+		reason := fmt.Sprintf("%s %d-%d missing (%d) between %s and %s", what, a+1, b-1, g.missing, ts(g.after.ts()), ts(beforeTS))
+		if g.slack > 0 && !exported {
+			reason += fmt.Sprintf("; %d of them recovered from chunk slack (rows tagged recovered)", g.slack)
+		}
+		reasons = append(reasons, reason)
+		refs = append(refs, s.ref(f, &g.after, "Creation Time", true), s.ref(f, &g.before, "Creation Time", true))
+		if after.IsZero() || !beforeTS.Before(after) {
+			raise(l.r.Severity)
+		} else {
+			raise(Low)
+		}
+	}
+	firstTS, lastTS := first.ts(), last.ts()
+	if !exported && first.seq > 1 {
+		if verdict == VerdictComplete {
+			verdict = VerdictRolled
+		}
+		reason := fmt.Sprintf("the oldest record is %d (%s): records 1-%d are not in the file; a log that reached its maximum size overwrites its oldest records (retention policy)", first.seq, ts(firstTS), first.seq-1)
+		if slackFirst > 0 {
+			reason += fmt.Sprintf("; %d of them recovered from chunk slack (rows tagged recovered)", slackFirst)
+		}
+		reasons = append(reasons, reason)
+		// Overwritten records older than the cut-off are retention;
+		// when the oldest kept record is after it, what was logged
+		// around the cut-off may be gone, and that is worth a line
+		// among the findings (low: a full log does this by itself).
+		if !after.IsZero() && firstTS.After(after) {
+			raise(Low)
+		}
+	}
+	if !after.IsZero() && firstTS.After(after) {
+		reasons = append(reasons, fmt.Sprintf("the oldest record (%s) is after the cut-off %s: the log holds nothing from before it", ts(firstTS), ts(after)))
+	}
+	if !after.IsZero() && lastTS.Before(after) {
+		reasons = append(reasons, fmt.Sprintf("the newest record (%s) is before the cut-off %s: nothing was logged after it", ts(lastTS), ts(after)))
+	}
+	if verdict == VerdictComplete {
+		reasons = append(reasons, fmt.Sprintf("records %d-%d all present", first.seq, last.seq))
+	}
+	refs = append(refs, s.ref(f, &last, "Creation Time", true))
+	lv = LogVerdict{File: label, Log: name, Host: f.winHost, Records: n, FirstID: first.seq, LastID: last.seq,
+		First: minTS, Last: maxTS, Verdict: verdict, Reasons: reasons}
+	if notable {
+		f1 := newFinding(l.r, label, "", refs)
+		fd = &f1
+		fd.Severity = sev
+		fd.Verdict = verdict
+		fd.Reasons = reasons
+		fd.First, fd.Last = lv.First, lv.Last
+		host := ""
+		if f.winHost != "" {
+			host = " of " + f.winHost
+		}
+		fd.Explanation = fmt.Sprintf("%s log%s (%s): %s — %d records, IDs %d-%d", name, host, label, verdict, n, first.seq, last.seq)
+		if missing > 0 {
+			fd.Explanation += fmt.Sprintf(", %d missing in %s", missing, plural(len(seqGaps), "gap", "gaps"))
+		}
+		if len(clears) > 0 {
+			fd.Explanation += fmt.Sprintf(", %s", plural(len(clears), "clearing record", "clearing records"))
+		}
+		lv.Finding = fd.ID
+	}
+	return fd, lv, true, nil
+}
+
+// hdrGaps reads the records of an exported copy again, sorted by header
+// number (spilled like the rest past the budget), for its gaps, and says
+// the first header number.
+func (l *logIntegrity) hdrGaps(f *seqFile) (gaps []gap, firstHdr uint64, err error) {
+	s := l.seqs
+	hf := &seqFile{prov: f.prov, kind: f.kind, byHdr: true}
+	s.byHdr = hf
+	defer func() { s.held -= len(hf.recs); s.byHdr = nil }()
+	err = l.liveRecs(f, func(e *seqEnt, _ int) {
+		var o *oddRec
+		if e.has(recOdd) {
+			o = &oddRec{id: e.oddID, ts: e.oddTS}
+		}
+		s.add(hf, e.seqRec, o)
+	}, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	n := 0
+	var prev seqEnt
+	err = s.each(l.h.ctx, hf, func(e *seqEnt) {
+		if n == 0 {
+			firstHdr = e.hdr
+		} else if e.hdr > prev.hdr+1 {
+			gaps = append(gaps, gap{after: prev, before: *e, missing: e.hdr - prev.hdr - 1})
+		}
+		n++
+		prev = *e
+	})
+	return gaps, firstHdr, err
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

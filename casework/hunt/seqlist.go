@@ -18,7 +18,8 @@ import (
 // 56 bytes where each check used to keep its own 88-byte entry holding an
 // event ID string allocated per record, a code string and a time.Time with
 // its location pointer — several GB and a heap for the collector to scan
-// on a domain controller's 20M Security records (issue 15).
+// on a domain controller's 20M Security records (issue 15). Past
+// seqBudget entries they spill to the case's temp folder (seqspill.go).
 
 // seqRec is one record of a log, as the sequence checks keep it.
 type seqRec struct {
@@ -59,7 +60,10 @@ type seqFile struct {
 	kind    string              // what the sequence number is: "record", "wtmp record", "USN"
 	channel string              // EVTX channel
 	winHost string              // EVTX computer name
-	recs    []seqRec
+	recs    []seqRec            // held: read after every run's
+	sorted  bool                // recs are in order (sortHeld)
+	runs    []seqRun            // spilled, in the order written
+	byHdr   bool                // ordered by header number, not sequence number
 }
 
 // seqLists collects the records of every file for the sequence checks
@@ -81,8 +85,14 @@ type seqLists struct {
 	codeIdx          map[string]uint32
 	lastCode         string
 	lastCodeI        uint32
-	odd              []oddRec
-	scratch          []seqRec
+	odd              []oddRec // of the held entries
+	held             int      // entries held, all files
+	sp               seqSpill
+	spare            []seqRec // a slice a spill freed, for the next file to grow
+	reading          bool     // a check reads the lists: a spill frees, keeps nothing
+	// byHdr: the file whose records log integrity is sorting by header
+	// number (an exported copy), spilled with the others.
+	byHdr *seqFile
 }
 
 // seqListsFor returns the hunt's shared lists, made for a: its observe
@@ -140,13 +150,47 @@ func (l *seqLists) observe(ev *timeline.Event) {
 	}
 	t := ev.Timestamp
 	if t.Location() != time.UTC || t.Before(minNanoTime) || t.After(maxNanoTime) || !decodeID(&r.id, ev.Jejak.ID) {
+		l.add(f, r, &oddRec{id: ev.Jejak.ID, ts: t})
+		return
+	}
+	r.ns = t.UnixNano()
+	l.add(f, r, nil)
+}
+
+// add holds r in f, with what an odd record keeps aside (o), and spills
+// when the lists hold their budget.
+func (l *seqLists) add(f *seqFile, r seqRec, o *oddRec) {
+	if o != nil {
 		r.flags |= recOdd
 		binary.LittleEndian.PutUint64(r.id[:8], uint64(len(l.odd)))
-		l.odd = append(l.odd, oddRec{id: ev.Jejak.ID, ts: t})
-	} else {
-		r.ns = t.UnixNano()
+		l.odd = append(l.odd, *o)
+	}
+	if len(f.recs) == cap(f.recs) {
+		f.recs = l.grow(f.recs)
 	}
 	f.recs = append(f.recs, r)
+	f.sorted = false
+	l.held++
+	if l.held >= seqBudget && seqBudget > 0 && l.sp.err == nil {
+		l.spill()
+	}
+}
+
+// grow makes room for one more entry in recs: the spare slice a spill
+// left (seqspill.go), or twice the room, never past the budget, which is
+// all a file can hold before a spill (append would grow it by a quarter
+// past it, and a spill could not keep it for reuse).
+func (l *seqLists) grow(recs []seqRec) []seqRec {
+	if len(recs) == 0 && l.spare != nil {
+		recs, l.spare = l.spare, nil
+		return recs
+	}
+	n := max(2*cap(recs), 256)
+	if seqBudget > 0 && len(recs) < seqBudget {
+		// Past it only when the lists could not spill: then twice.
+		n = min(n, seqBudget)
+	}
+	return append(make([]seqRec, 0, n), recs...)
 }
 
 // code interns an event code: a log has a few dozen.
@@ -196,55 +240,34 @@ func (l *seqLists) oddOf(r *seqRec) *oddRec {
 	return &l.odd[binary.LittleEndian.Uint64(r.id[:8])]
 }
 
-// ts is a record's timestamp, as the event had it.
-func (l *seqLists) ts(r *seqRec) time.Time {
-	if r.has(recOdd) {
-		return l.oddOf(r).ts
+// eventID is a record's event ID.
+func (e *seqEnt) eventID() string {
+	if e.has(recOdd) {
+		return e.oddID
 	}
-	return time.Unix(0, r.ns).UTC()
-}
-
-// id is a record's event ID.
-func (l *seqLists) id(r *seqRec) string {
-	if r.has(recOdd) {
-		return l.oddOf(r).id
-	}
-	return hex.EncodeToString(r.id[:])
+	return hex.EncodeToString(e.id[:])
 }
 
 // ref is a finding's row for a record of f. withState: say "recovered"
 // for a record decoded from a damaged or unused chunk (log integrity
 // does; sequence vs time never has).
-func (l *seqLists) ref(f *seqFile, r *seqRec, desc string, withState bool) EventRef {
+func (l *seqLists) ref(f *seqFile, e *seqEnt, desc string, withState bool) EventRef {
 	p := f.prov
-	p.Offset, p.Record = r.off, int64(r.hdr)
-	ref := EventRef{ID: l.id(r), Timestamp: l.ts(r), TimestampDesc: desc, Code: l.codes[r.code], RecordID: r.seq, Provenance: p}
-	if withState && r.has(recRecovered) {
+	p.Offset, p.Record = e.off, int64(e.hdr)
+	ref := EventRef{ID: e.eventID(), Timestamp: e.ts(), TimestampDesc: desc, Code: l.codes[e.code], RecordID: e.seq, Provenance: p}
+	if withState && e.has(recRecovered) {
 		ref.State = []string{"recovered"}
 	}
 	return ref
 }
 
-// take is f's records that keep says to, in the order observed, for a
-// check to sort: a copy while another check has yet to read them, else
-// f's own list, filtered in place.
-func (l *seqLists) take(f *seqFile, keep func(*seqRec) bool) []seqRec {
-	if l.users > 1 {
-		l.scratch = l.scratch[:0]
-		for i := range f.recs {
-			if keep(&f.recs[i]) {
-				l.scratch = append(l.scratch, f.recs[i])
-			}
-		}
-		return l.scratch
-	}
-	return slices.DeleteFunc(f.recs, func(r seqRec) bool { return !keep(&r) })
-}
-
-// done: a check has finished; the last to finish releases the lists.
+// done: a check has finished; the last to finish releases the lists and
+// removes the spill file.
 func (l *seqLists) done() {
 	l.users--
 	if l.users == 0 {
-		l.files, l.scratch, l.odd, l.lastF = nil, nil, nil, nil
+		if err := l.release(); err != nil {
+			l.h.fail(err)
+		}
 	}
 }

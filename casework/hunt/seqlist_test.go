@@ -1,7 +1,9 @@
 package hunt
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -66,40 +68,65 @@ func TestSeqListsKeepRecordsAsGiven(t *testing.T) {
 		seqEvent("", 7, t0.Add(4*time.Second).In(time.FixedZone("", 2*3600)), "4624"),    // a zone
 		seqEvent("", 8, time.Date(2262, 4, 11, 23, 47, 16, 854775807, time.UTC), "1102"), // last int64 ns
 	}
-	h := &hunter{zone: time.UTC, strs: map[string]string{}, chains: map[string][]string{}}
-	a := &sequenceTime{h: h}
-	l, feeds := seqListsFor(h, a, false)
-	if !feeds {
-		t.Fatal("the first check to ask does not feed the lists")
-	}
-	for _, ev := range evs {
-		l.observe(ev)
-	}
-	if len(l.files) != 1 {
-		t.Fatalf("%d files, want 1", len(l.files))
-	}
-	var odd int
-	for _, f := range l.files {
-		if len(f.recs) != len(evs) {
-			t.Fatalf("%d records kept of %d", len(f.recs), len(evs))
-		}
-		for i := range f.recs {
-			r, ev := &f.recs[i], evs[i]
-			if r.has(recOdd) {
-				odd++
+	for _, budget := range []int{0, 1, 3} { // held; spilled record by record; in runs of three
+		t.Run(fmt.Sprintf("budget %d", budget), func(t *testing.T) {
+			defer setSeqBudget(budget)()
+			h := &hunter{zone: time.UTC, strs: map[string]string{}, chains: map[string][]string{}, ctx: context.Background(),
+				cfg: Config{TempDir: t.TempDir()}}
+			a := &sequenceTime{h: h}
+			l, feeds := seqListsFor(h, a, false)
+			if !feeds {
+				t.Fatal("the first check to ask does not feed the lists")
 			}
-			got := l.ref(f, r, "Creation Time", true)
-			if got.ID != ev.Jejak.ID || got.Timestamp != ev.Timestamp || got.Code != ev.Event.Code ||
-				got.RecordID != ev.Winlog.RecordID || got.Provenance.Record != ev.Jejak.Provenance.Record ||
-				got.Provenance.Offset != ev.Jejak.Provenance.Offset {
-				t.Errorf("record %d came back as %s %v %s %d (record %d, offset %d), was %s %v %s %d (record %d, offset %d)", i,
-					got.ID, got.Timestamp, got.Code, got.RecordID, got.Provenance.Record, got.Provenance.Offset,
-					ev.Jejak.ID, ev.Timestamp, ev.Event.Code, ev.Winlog.RecordID, ev.Jejak.Provenance.Record, ev.Jejak.Provenance.Offset)
+			for _, ev := range evs {
+				l.observe(ev)
 			}
-		}
-	}
-	if odd != 5 {
-		t.Errorf("%d records kept aside, want 5 (two IDs, three times)", odd)
+			if len(l.files) != 1 {
+				t.Fatalf("%d files, want 1", len(l.files))
+			}
+			var odd, i int
+			for _, f := range l.files {
+				if spilled := len(f.runs) > 0; spilled != (budget > 0) {
+					t.Errorf("%d runs spilled with a budget of %d", len(f.runs), budget)
+				}
+				err := l.each(h.ctx, f, func(r *seqEnt) {
+					ev := evs[i]
+					i++
+					if r.has(recOdd) {
+						odd++
+					}
+					got := l.ref(f, r, "Creation Time", true)
+					// A time spilled comes back in a zone of the same
+					// name and offset, not the same *Location.
+					sameTime := got.Timestamp == ev.Timestamp
+					if budget > 0 {
+						gn, go1 := got.Timestamp.Zone()
+						en, eo := ev.Timestamp.Zone()
+						sameTime = got.Timestamp.Equal(ev.Timestamp) && gn == en && go1 == eo &&
+							(got.Timestamp.Location() == time.UTC) == (ev.Timestamp.Location() == time.UTC)
+					}
+					if got.ID != ev.Jejak.ID || !sameTime || got.Code != ev.Event.Code ||
+						got.RecordID != ev.Winlog.RecordID || got.Provenance.Record != ev.Jejak.Provenance.Record ||
+						got.Provenance.Offset != ev.Jejak.Provenance.Offset {
+						t.Errorf("record %d came back as %s %v %s %d (record %d, offset %d), was %s %v %s %d (record %d, offset %d)", i,
+							got.ID, got.Timestamp, got.Code, got.RecordID, got.Provenance.Record, got.Provenance.Offset,
+							ev.Jejak.ID, ev.Timestamp, ev.Event.Code, ev.Winlog.RecordID, ev.Jejak.Provenance.Record, ev.Jejak.Provenance.Offset)
+					}
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if i != len(evs) {
+				t.Fatalf("%d records kept of %d", i, len(evs))
+			}
+			if odd != 5 {
+				t.Errorf("%d records kept aside, want 5 (two IDs, three times)", odd)
+			}
+			if err := l.release(); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
 
@@ -125,7 +152,7 @@ func TestSequenceTimeOddRecords(t *testing.T) {
 			rule = r
 		}
 	}
-	h := &hunter{zone: time.UTC, strs: map[string]string{}, chains: map[string][]string{}}
+	h := &hunter{zone: time.UTC, strs: map[string]string{}, chains: map[string][]string{}, ctx: context.Background()}
 	a, err := newSequenceTime(h, rule)
 	if err != nil {
 		t.Fatal(err)
