@@ -2,7 +2,10 @@ package casework
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 
 	"github.com/jejak-forensics/jejak/forensics/evidence"
 	"github.com/jejak-forensics/jejak/forensics/image"
@@ -22,6 +25,83 @@ type AddOptions struct {
 // refused.
 func (c *Case) AddEvidence(ctx context.Context, path string, o AddOptions) (*evidence.Item, error) {
 	return c.Evidence.AddEvidence(ctx, path, o.Progress)
+}
+
+// BeginEvidence starts registering the file or folder at path so that an
+// ingest can read it before its SHA-1 and MD5 are done (see
+// evidence.Registration): Ingest reads the case's pending items too, and
+// its custody entry comes after their registration. The caller commits
+// every registration it began (Commit), and when one fails, the events an
+// ingest read meanwhile are of unregistered evidence: the caller discards
+// them (DiscardUnboundStore).
+func (c *Case) BeginEvidence(ctx context.Context, path string, o AddOptions) (*evidence.Registration, error) {
+	return c.Evidence.BeginEvidence(ctx, path, o.Progress)
+}
+
+// IngestRegistering runs ingest (a call of Ingest, or a command's
+// wrapper of it) while the registrations regs, begun with BeginEvidence,
+// are completed: each is written as soon as its late hashes are done, and
+// the first that fails cancels ingest's context. Its error is then the
+// result, and the store ingest wrote, of evidence that is not registered,
+// is removed (DiscardUnboundStore): only a store this run made has no
+// custody entry binding it. Without a failure the result is ingest's. A
+// Case holding its store open registers regs before ingest starts.
+func (c *Case) IngestRegistering(ctx context.Context, regs []*evidence.Registration, ingest func(context.Context) error) error {
+	if c.Store != nil {
+		// A store held open is not this run's to remove: registered
+		// first, as AddEvidence would have.
+		for _, r := range regs {
+			if _, err := r.Commit(); err != nil {
+				return err
+			}
+		}
+		regs = nil
+	}
+	if len(regs) == 0 {
+		return ingest(ctx)
+	}
+	ictx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	for _, r := range regs {
+		go func() {
+			if _, err := r.Commit(); err != nil {
+				cancel(err)
+			}
+		}()
+	}
+	err := ingest(ictx)
+	for _, r := range regs {
+		if _, cerr := r.Commit(); cerr != nil {
+			if derr := DiscardUnboundStore(c.Evidence); derr != nil {
+				return errors.Join(cerr, derr)
+			}
+			return cerr
+		}
+	}
+	return err
+}
+
+// DiscardUnboundStore removes the case store when no custody entry binds
+// it (no entry of an ingest, index or merge ever recorded its digest): what
+// an ingest wrote for evidence whose registration then failed, which no
+// later command may read as the case's. A store that an entry binds is
+// kept, and that is an error.
+func DiscardUnboundStore(cs *evidence.Case) error {
+	entries, err := cs.VerifyCustody()
+	if err != nil {
+		return fmt.Errorf("discard store: %w", err)
+	}
+	for _, e := range entries {
+		if _, bound := e.Details["store"]; bound {
+			return fmt.Errorf("discard store: custody entry %d (%s) records the store %s: kept", e.Seq, e.Action, cs.StorePath())
+		}
+	}
+	for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
+		if err := os.Remove(cs.StorePath() + suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("discard store: %w", err)
+		}
+	}
+	return nil
 }
 
 // MediaCheck is the check of an acquired image's media against the hashes

@@ -3,14 +3,20 @@ package casework_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
+	"time"
 
 	"github.com/jejak-forensics/jejak/casework"
 	"github.com/jejak-forensics/jejak/forensics/evidence"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
+	"github.com/jejak-forensics/jejak/timeline/export"
+	"github.com/jejak-forensics/jejak/timeline/store/sqlite"
 )
 
 // TestCheckStoredHashes: an E01's media verifies against the MD5 and SHA-1
@@ -134,5 +140,122 @@ func TestVerifyEvidence(t *testing.T) {
 	}
 	if ic := checks[2]; ic.Err == nil || ic.Failure() != ic.Err || ic.Media != nil {
 		t.Errorf("changed folder: error %v, failure %v, media %+v", ic.Err, ic.Failure(), ic.Media)
+	}
+}
+
+// TestIngestRegistering: an ingest that starts before its evidence's SHA-1
+// and MD5 are known ends as one after AddEvidence does (the same events,
+// the same registry, the custody entries in the same order, the late
+// hashes in the evidence_add entry), and one whose late hashes fail (the
+// file changed after its SHA-256 was taken) fails with an error naming the
+// file and leaves the case as created: nothing registered, no store, no
+// custody entry after case_init.
+func TestIngestRegistering(t *testing.T) {
+	ctx := context.Background()
+	src, err := os.ReadFile(parsertest.Corpus(t, "logs/syslog/syslog_ssh.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type outcome struct {
+		err     error
+		actions []string
+		items   []*evidence.Item
+		events  string // the timeline exported as JSONL
+	}
+	// One file for every run: events name their evidence's path and
+	// times (the change time too; the run that fails changes it last).
+	ev := filepath.Join(t.TempDir(), "auth.log")
+	if err := os.WriteFile(ev, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(t *testing.T, overlap bool, changeLate bool) outcome {
+		t.Helper()
+		cfg := casework.Options{Examiner: "t", Zone: "UTC"}
+		cs, err := evidence.Init(filepath.Join(t.TempDir(), "case"), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := casework.FromEvidence(cs, nil, cfg)
+		ingest := func(ctx context.Context) error {
+			_, err := k.Ingest(ctx, casework.IngestOptions{})
+			return err
+		}
+		var o outcome
+		if overlap {
+			progress := func(done, total int64) {
+				if changeLate && done == total {
+					// After the SHA-256 pass read the last byte: the
+					// inode changes, the bytes do not.
+					if err := os.Chmod(ev, 0o600); err != nil {
+						t.Error(err)
+					}
+				}
+			}
+			r, err := k.BeginEvidence(ctx, ev, casework.AddOptions{Progress: progress})
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.err = k.IngestRegistering(ctx, []*evidence.Registration{r}, ingest)
+		} else {
+			if _, err := k.AddEvidence(ctx, ev, casework.AddOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			o.err = ingest(ctx)
+		}
+		entries, err := cs.VerifyCustody()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			o.actions = append(o.actions, e.Action)
+		}
+		if o.err == nil {
+			store, err := sqlite.Open(ctx, cs.StorePath())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var jsonl bytes.Buffer
+			if _, err := casework.FromEvidence(cs, store, cfg).Export(ctx, casework.ExportOptions{Format: export.JSONL, W: &jsonl}); err != nil {
+				t.Fatal(err)
+			}
+			store.Close()
+			o.events = jsonl.String()
+		}
+		if o.items, err = cs.Evidence(); err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range o.items {
+			it.Path, it.AddedAt = filepath.Base(it.Path), time.Time{}
+			for i := range it.Segments {
+				it.Segments[i].Path, it.Segments[i].Changed = filepath.Base(it.Segments[i].Path), time.Time{}
+			}
+		}
+		if _, err := os.Stat(cs.StorePath()); changeLate && !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("store of a failed registration: %v; want it removed", err)
+		}
+		return o
+	}
+
+	added, overlapped := run(t, false, false), run(t, true, false)
+	if added.err != nil || overlapped.err != nil {
+		t.Fatalf("ingest errors: after AddEvidence %v, overlapped %v", added.err, overlapped.err)
+	}
+	if want := []string{"case_init", "evidence_add", "case_files", "ingest"}; fmt.Sprint(overlapped.actions) != fmt.Sprint(want) || fmt.Sprint(added.actions) != fmt.Sprint(want) {
+		t.Errorf("custody: after AddEvidence %v, overlapped %v; want %v", added.actions, overlapped.actions, want)
+	}
+	if added.events == "" || added.events != overlapped.events {
+		t.Errorf("events: after AddEvidence\n%s\noverlapped\n%s", added.events, overlapped.events)
+	}
+	if len(overlapped.items) != 1 || overlapped.items[0].MD5 == "" || !reflect.DeepEqual(added.items, overlapped.items) {
+		t.Errorf("registry: after AddEvidence %+v, overlapped %+v", *added.items[0], *overlapped.items[0])
+	}
+
+	failed := run(t, true, true)
+	var ch *evidence.ChangedDuringHashError
+	if !errors.As(failed.err, &ch) || filepath.Base(ch.Path) != "auth.log" {
+		t.Errorf("late hash failure: %v; want a ChangedDuringHashError naming the file", failed.err)
+	}
+	if fmt.Sprint(failed.actions) != "[case_init]" || len(failed.items) != 0 {
+		t.Errorf("after a failed registration: custody %v, items %+v", failed.actions, failed.items)
 	}
 }

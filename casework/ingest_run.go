@@ -92,7 +92,9 @@ type IngestResult struct {
 // error: IngestResult.Summary.Clean says whether there were any.
 func (c *Case) Ingest(ctx context.Context, o IngestOptions) (_ *IngestResult, rerr error) {
 	cs := c.Evidence
-	items, err := cs.Evidence()
+	// With the items still being registered (BeginEvidence): their
+	// registration is written before this run's custody entry.
+	items, err := cs.EvidenceWithPending()
 	if err != nil {
 		return nil, err
 	}

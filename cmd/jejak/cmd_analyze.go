@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"os/user"
 
 	"github.com/jejak-forensics/jejak/casework"
@@ -51,14 +54,48 @@ EXAMPLE
 				return err
 			}
 			k := casework.FromEvidence(cs, nil, cfg)
+			// Into a case without a store yet, the ingest starts once each
+			// item's SHA-256 is known and its SHA-1 and MD5 are computed
+			// beside it (see evidence.Registration); the registration is
+			// still written before the ingest's custody entry. A store
+			// already there holds events that a failed registration must
+			// not mix with: its items are registered first, as ever.
+			_, serr := os.Stat(cs.StorePath())
+			overlap := errors.Is(serr, fs.ErrNotExist)
+			var regs []*evidence.Registration
+			commitAll := func() error {
+				for _, r := range regs {
+					if _, err := r.Commit(); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
 			for _, p := range c.Args().Slice() {
-				it, err := k.AddEvidence(c.Context, p, casework.AddOptions{})
-				if err != nil {
+				var it *evidence.Item
+				if overlap {
+					r, err := k.BeginEvidence(c.Context, p, casework.AddOptions{})
+					if err != nil {
+						// The items before are registered, as when each
+						// was added in turn.
+						if cerr := commitAll(); cerr != nil {
+							return cerr
+						}
+						return err
+					}
+					regs = append(regs, r)
+					it = r.Item()
+				} else if it, err = k.AddEvidence(c.Context, p, casework.AddOptions{}); err != nil {
 					return err
 				}
 				fmt.Fprintf(e.stderr, "evidence %s  sha256 %s  %s\n", it.ID, it.SHA256, termsafe.String(it.Path))
 			}
-			err = e.ingest(c, cs)
+			parent := c.Context
+			err = k.IngestRegistering(parent, regs, func(ctx context.Context) error {
+				c.Context = ctx // what e.ingest runs under
+				defer func() { c.Context = parent }()
+				return e.ingest(c, cs)
+			})
 			if err != nil && !errors.Is(err, errWarnings) {
 				return err
 			}

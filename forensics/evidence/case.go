@@ -73,6 +73,11 @@ type Case struct {
 	// mu serialises this process's writers; the flock on custody.log does
 	// the same across processes (and is a no-op on some platforms).
 	mu sync.Mutex
+	// pmu guards pending, the registrations begun and not yet written
+	// (see Registration); cmu is held while they are written, in order.
+	pmu, cmu sync.Mutex
+	pending  []*Registration
+	failed   error // a pending registration that failed (under cmu)
 }
 
 // Init creates a new case in dir, which must not exist or be empty.

@@ -123,8 +123,11 @@ func (c *Case) Log(action string, details map[string]any) error {
 // read-only mount, a folder the verifier may only read), over the log
 // opened read-only and unlocked: nobody can append to such a copy, and
 // refusing to verify it would help no one.
+//
+// Reading neither waits for the pending registrations nor is refused after
+// one failed (see Registration): it sees the log as written.
 func (c *Case) withReadLock(fn func(*custodyWriter) error) error {
-	err := c.withLock(fn)
+	err := c.withLockNow(fn)
 	if err == nil || !isReadOnly(err) {
 		return err
 	}
@@ -151,9 +154,20 @@ type custodyWriter struct {
 }
 
 // withLock runs fn holding both the in-process mutex and the file lock on
-// custody.log. Registry updates run under it too, so an item and its custody
-// entry are written together.
+// custody.log, once the pending registrations are written (see
+// Registration): an entry never comes before the registration of an item
+// it may be about. When one fails, fn is not run.
 func (c *Case) withLock(fn func(*custodyWriter) error) error {
+	if err := c.commitPending(); err != nil {
+		return err
+	}
+	return c.withLockNow(fn)
+}
+
+// withLockNow is withLock without the pending registrations first: the
+// registrations' own. Registry updates run under it, so an item and its
+// custody entry are written together.
+func (c *Case) withLockNow(fn func(*custodyWriter) error) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	f, err := os.OpenFile(c.path(custodyFile), os.O_RDWR|os.O_APPEND, 0)

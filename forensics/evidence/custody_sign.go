@@ -211,9 +211,11 @@ func (c *Case) EntrySignature(seq int64, hash string) string {
 // CheckSigning tells a command that is about to change the case whether it
 // may record what it does: on a signed case, only with the case's key. A
 // command checks it before writing anything (the store's runs, findings),
-// so a refusal leaves no change the chain does not record.
+// so a refusal leaves no change the chain does not record. It reads the
+// log only, so it does not wait for pending registrations (see
+// Registration): those are signed with the same key.
 func (c *Case) CheckSigning() error {
-	return c.withLock(func(w *custodyWriter) error {
+	return c.withLockNow(func(w *custodyWriter) error {
 		tail, err := tailLines(w.f, 1)
 		if err != nil {
 			return fmt.Errorf("%s: %w", c.path(custodyFile), err)

@@ -24,7 +24,8 @@ import (
 // calls, and the three hashes each see long runs.
 const hashBufSize = 1 << 20
 
-// Digests are the three hashes of one byte stream.
+// Digests are the three hashes of one byte stream; a pass that did not
+// compute one of them leaves it empty.
 type Digests struct {
 	Size   int64
 	SHA256 string
@@ -32,8 +33,22 @@ type Digests struct {
 	MD5    string
 }
 
+// hashSet says which of the three digests a pass computes. Only a file
+// item's own bytes need all three: a folder's files, an image set's other
+// segments and every re-check of them compare SHA-256 alone, and hashing
+// MD5 (the slowest, 0.65-0.77 GB/s on one core here) for nothing cost a
+// third of the hashing of an EVTX folder.
+type hashSet uint8
+
+const (
+	withSHA256 hashSet = 1 << iota
+	withSHA1
+	withMD5
+	allHashes = withSHA256 | withSHA1 | withMD5
+)
+
 // hashRing is how many blocks of a stream are in flight between the
-// reader and the three hashers: the caller's buffer cut in as many parts.
+// reader and the hashers: the caller's buffer cut in as many parts.
 const hashRing = 4
 
 // hashBlock is one part of the buffer; left counts the hashers that have
@@ -44,21 +59,37 @@ type hashBlock struct {
 	left atomic.Int32
 }
 
-// hashStream reads r to its end exactly once and computes SHA-256, SHA-1
-// and MD5 of it. SHA-1 and MD5 are kept only because examiners and older
-// tools (ewfverify, court exhibits) quote them; SHA-256 is the identity.
+// hashStream reads r to its end exactly once and computes the digests of
+// it that want names. SHA-1 and MD5 are kept only because examiners and
+// older tools (ewfverify, court exhibits) quote them; SHA-256 is the
+// identity.
 //
 // A stream longer than buf is hashed side by side: the caller's goroutine
 // reads into the parts of buf in turn and each hash runs on a goroutine of
 // its own over the same bytes, so registering an image costs about the
 // slowest hash (MD5) rather than the sum of the three (8 s of one core for
-// a 3 GiB image). Parts of a quarter of buf (256 KiB) stay in the caches
-// the hashers share. A stream that fits in buf is hashed in line.
-func hashStream(ctx context.Context, r io.Reader, buf []byte, progress func(n int64)) (Digests, error) {
-	hs := [3]hash.Hash{sha256.New(), sha1.New(), md5.New()}
+// a 3 GiB image); a single hash still runs beside the reads. Parts of a
+// quarter of buf (256 KiB) stay in the caches the hashers share. A stream
+// that fits in buf is hashed in line.
+func hashStream(ctx context.Context, r io.Reader, buf []byte, want hashSet, progress func(n int64)) (Digests, error) {
+	var hs []hash.Hash
+	var outs []*string
+	var d Digests
+	for _, k := range []struct {
+		bit hashSet
+		new func() hash.Hash
+		out *string
+	}{{withSHA256, sha256.New, &d.SHA256}, {withSHA1, sha1.New, &d.SHA1}, {withMD5, md5.New, &d.MD5}} {
+		if want&k.bit != 0 {
+			hs, outs = append(hs, k.new()), append(outs, k.out)
+		}
+	}
 	digests := func(n int64) Digests {
-		return Digests{Size: n, SHA256: hex.EncodeToString(hs[0].Sum(nil)),
-			SHA1: hex.EncodeToString(hs[1].Sum(nil)), MD5: hex.EncodeToString(hs[2].Sum(nil))}
+		d.Size = n
+		for i, h := range hs {
+			*outs[i] = hex.EncodeToString(h.Sum(nil))
+		}
+		return d
 	}
 	if err := ctx.Err(); err != nil {
 		return Digests{}, err
@@ -92,7 +123,7 @@ func hashStream(ctx context.Context, r io.Reader, buf []byte, progress func(n in
 		}
 		blocks[i] = &hashBlock{b: buf[i*part : end]}
 	}
-	var ins [len(hs)]chan *hashBlock
+	ins := make([]chan *hashBlock, len(hs))
 	var wg sync.WaitGroup
 	for i, h := range hs {
 		ins[i] = make(chan *hashBlock, hashRing)
@@ -172,10 +203,11 @@ func statLine(size int64, mtime time.Time) string {
 	return fmt.Sprintf("size %d, modified %s", size, mtime.UTC().Format(time.RFC3339Nano))
 }
 
-// hashFile hashes one regular file read-only, refusing the result when the
-// file's size or mtime moved under us, or when the path now names another
-// file. done and total drive progress; base offsets done within a folder.
-func hashFile(ctx context.Context, p string, buf []byte, base, total int64, progress func(done, total int64)) (Digests, os.FileInfo, error) {
+// hashFile computes the digests want names of one regular file, read-only,
+// refusing the result when the file's size or mtime moved under us, or
+// when the path now names another file. done and total drive progress;
+// base offsets done within a folder.
+func hashFile(ctx context.Context, p string, buf []byte, want hashSet, base, total int64, progress func(done, total int64)) (Digests, os.FileInfo, error) {
 	f, err := openEvidence(p)
 	if err != nil {
 		return Digests{}, nil, err
@@ -195,7 +227,7 @@ func hashFile(ctx context.Context, p string, buf []byte, base, total int64, prog
 	if progress != nil {
 		pf = func(n int64) { progress(base+n, total) }
 	}
-	d, err := hashStream(ctx, f, buf, pf)
+	d, err := hashStream(ctx, f, buf, want, pf)
 	if err != nil {
 		return Digests{}, nil, fmt.Errorf("hash %s: %w", p, err)
 	}
@@ -347,7 +379,7 @@ func hashTree(ctx context.Context, root string, progress func(done, total int64)
 	for i := range l.files {
 		mf := &l.files[i]
 		p := filepath.Join(root, filepath.FromSlash(mf.Path))
-		d, fi, err := hashFile(ctx, p, buf, done, l.total, progress)
+		d, fi, err := hashFile(ctx, p, buf, withSHA256, done, l.total, progress)
 		if err != nil {
 			return nil, 0, err
 		}

@@ -40,7 +40,7 @@ func TestHashStreamSizes(t *testing.T) {
 					rd = iotest.HalfReader(rd)
 				}
 				var last int64
-				got, err := hashStream(context.Background(), rd, make([]byte, bufSize), func(n int64) {
+				got, err := hashStream(context.Background(), rd, make([]byte, bufSize), allHashes, func(n int64) {
 					if n <= last {
 						t.Errorf("buffer %d, size %d: progress %d after %d", bufSize, size, n, last)
 					}
@@ -62,7 +62,7 @@ func TestHashStreamSizes(t *testing.T) {
 func TestHashStreamStops(t *testing.T) {
 	data := make([]byte, 64*4096)
 	ctx, cancel := context.WithCancel(context.Background())
-	_, err := hashStream(ctx, bytes.NewReader(data), make([]byte, 4096), func(n int64) {
+	_, err := hashStream(ctx, bytes.NewReader(data), make([]byte, 4096), allHashes, func(n int64) {
 		if n >= 8*4096 {
 			cancel()
 		}
@@ -71,11 +71,11 @@ func TestHashStreamStops(t *testing.T) {
 		t.Errorf("cancelled: %v", err)
 	}
 	boom := errors.New("boom")
-	_, err = hashStream(context.Background(), iotest.TimeoutReader(iotest.HalfReader(iotest.DataErrReader(bytes.NewReader(data)))), make([]byte, 4096), nil)
+	_, err = hashStream(context.Background(), iotest.TimeoutReader(iotest.HalfReader(iotest.DataErrReader(bytes.NewReader(data)))), make([]byte, 4096), allHashes, nil)
 	if err == nil {
 		t.Error("a failing reader hashed without error")
 	}
-	_, err = hashStream(context.Background(), iotest.ErrReader(boom), make([]byte, 4096), nil)
+	_, err = hashStream(context.Background(), iotest.ErrReader(boom), make([]byte, 4096), allHashes, nil)
 	if !errors.Is(err, boom) {
 		t.Errorf("read error: %v", err)
 	}

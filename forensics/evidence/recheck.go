@@ -121,7 +121,12 @@ func checkSegments(ctx context.Context, it *Item, full bool, ok, differ func(str
 			ok(s.Path, nil)
 			continue
 		}
-		d, fi, err := hashFile(ctx, s.Path, buf, 0, -1, nil)
+		// SHA-1 and MD5 are registered for the item's own file only.
+		want := withSHA256
+		if s.Path == it.Path {
+			want = allHashes
+		}
+		d, fi, err := hashFile(ctx, s.Path, buf, want, 0, -1, nil)
 		if err != nil {
 			return err
 		}
@@ -200,7 +205,7 @@ func (c *Case) checkTree(ctx context.Context, it *Item, full bool, differ func(s
 		if !full && unchanged(g.Size, g.ModTime, g.Changed, w.Size, w.ModTime, w.Changed) {
 			continue
 		}
-		d, fi, err := hashFile(ctx, filepath.Join(it.Path, filepath.FromSlash(w.Path)), buf, 0, -1, nil)
+		d, fi, err := hashFile(ctx, filepath.Join(it.Path, filepath.FromSlash(w.Path)), buf, withSHA256, 0, -1, nil)
 		if err != nil {
 			return err
 		}

@@ -112,9 +112,10 @@ func (c *Case) Evidence() ([]*Item, error) {
 }
 
 // AddEvidence registers a file or folder without changing it: it is opened
-// read-only (without touching its access time where the OS allows), its
-// bytes are read once to compute SHA-256, SHA-1 and MD5 together, and it is
-// refused if its size or mtime moved while it was read.
+// read-only (without touching its access time where the OS allows), a
+// file's bytes are read once to compute SHA-256, SHA-1 and MD5 together (a
+// folder's files, SHA-256 each), and it is refused if its size or mtime
+// moved while it was read.
 //
 // Adding a registered path again whose content is unchanged is a no-op that
 // returns the existing item and writes nothing. A registered path whose
@@ -122,42 +123,65 @@ func (c *Case) Evidence() ([]*Item, error) {
 // already registered from another path is refused with a *DuplicateError.
 // Both refusals are recorded in the custody log.
 func (c *Case) AddEvidence(ctx context.Context, path string, progress func(done, total int64)) (*Item, error) {
-	abs, err := filepath.Abs(path)
+	it, man, _, err := c.hashItem(ctx, path, allHashes, progress)
 	if err != nil {
 		return nil, err
 	}
+	// After the registrations that began before (BeginEvidence).
+	if err := c.commitPending(); err != nil {
+		return nil, err
+	}
+	return c.register(it, man, "")
+}
+
+// hashItem hashes the file or folder at path for registering it: a
+// folder's files and an image set's segments SHA-256 each, and of a file
+// item's own bytes the digests self names. fi is the file's state when it
+// was read (nil for a folder).
+func (c *Case) hashItem(ctx context.Context, path string, self hashSet, progress func(done, total int64)) (it *Item, man *Manifest, fi os.FileInfo, err error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	st, err := os.Stat(abs)
 	if err != nil {
-		return nil, fmt.Errorf("add evidence: %w", err)
+		return nil, nil, nil, fmt.Errorf("add evidence: %w", err)
 	}
 	// A FIFO would block the first read until a writer comes (forever),
 	// a device may act on open: refused before anything is opened.
 	if err := rofile.Check(abs, st.Mode()); err != nil {
-		return nil, fmt.Errorf("add evidence: %w", err)
+		return nil, nil, nil, fmt.Errorf("add evidence: %w", err)
 	}
 	if err := c.checkOutside(abs, st.IsDir()); err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	it := &Item{Name: filepath.Base(abs), Path: abs, Examiner: c.examiner, ToolVersion: c.toolVersion, ModTime: st.ModTime().UTC()}
-	var man *Manifest
+	it = &Item{Name: filepath.Base(abs), Path: abs, Examiner: c.examiner, ToolVersion: c.toolVersion, ModTime: st.ModTime().UTC()}
 	if st.IsDir() {
 		man, it.Size, err = hashTree(ctx, abs, progress)
 		if err != nil {
-			return nil, fmt.Errorf("add evidence: %w", err)
+			return nil, nil, nil, fmt.Errorf("add evidence: %w", err)
 		}
 		it.Kind, it.SHA256, it.Files = "dir", man.TreeSHA256, len(man.Files)
-	} else {
-		segs, d, fi, err := hashSegments(ctx, abs, progress)
-		if err != nil {
-			return nil, fmt.Errorf("add evidence: %w", err)
-		}
-		it.Kind, it.Size, it.SHA256, it.SHA1, it.MD5 = "file", d.Size, d.SHA256, d.SHA1, d.MD5
-		it.ModTime = fi.ModTime().UTC()
-		it.Segments = segs
+		return it, man, nil, nil
 	}
+	segs, d, fi, err := hashSegments(ctx, abs, self, progress)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("add evidence: %w", err)
+	}
+	it.Kind, it.Size, it.SHA256, it.SHA1, it.MD5 = "file", d.Size, d.SHA256, d.SHA1, d.MD5
+	it.ModTime = fi.ModTime().UTC()
+	it.Segments = segs
+	return it, man, fi, nil
+}
 
+// register records a hashed item in the registry and the custody log, or
+// refuses it, as AddEvidence says. id, when not empty, is the ID the item
+// was promised while its registration was pending (see BeginEvidence):
+// another ID now is an error, nothing written.
+func (c *Case) register(it *Item, man *Manifest, id string) (*Item, error) {
+	abs := it.Path
 	var out *Item
-	err = c.withLock(func(w *custodyWriter) error {
+	err := c.withLockNow(func(w *custodyWriter) error {
 		// Reload under the lock: another process may have registered since.
 		reg, err := c.loadRegistry()
 		if err != nil {
@@ -214,6 +238,9 @@ func (c *Case) AddEvidence(ctx context.Context, path string, progress func(done,
 			return &DuplicateError{Path: abs, Existing: old}
 		}
 		it.ID = uniqueID(reg.Items, it.SHA256)
+		if id != "" && it.ID != id {
+			return fmt.Errorf("%s: another process registered evidence whose ID begins as this one's (%s) while it was hashed: run it again", abs, id)
+		}
 		it.AddedAt = c.now()
 		if man != nil {
 			man.ItemID = it.ID

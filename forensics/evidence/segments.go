@@ -43,9 +43,10 @@ func imageSegments(abs string) []string {
 	return segs
 }
 
-// hashSegments hashes each file of the set abs belongs to. The digests of
-// abs itself are returned apart: they are the item's identity.
-func hashSegments(ctx context.Context, abs string, progress func(done, total int64)) ([]SegmentFile, Digests, os.FileInfo, error) {
+// hashSegments hashes each file of the set abs belongs to: SHA-256 of
+// each, and of abs itself the digests self names, returned apart (they are
+// the item's identity).
+func hashSegments(ctx context.Context, abs string, self hashSet, progress func(done, total int64)) ([]SegmentFile, Digests, os.FileInfo, error) {
 	names := imageSegments(abs)
 	var total int64
 	for _, n := range names {
@@ -58,17 +59,21 @@ func hashSegments(ctx context.Context, abs string, progress func(done, total int
 	buf := make([]byte, hashBufSize)
 	var (
 		segs  []SegmentFile
-		self  Digests
+		selfd Digests
 		selfi os.FileInfo
 		done  int64
 	)
 	for _, n := range names {
-		d, fi, err := hashFile(ctx, n, buf, done, total, progress)
+		want := withSHA256
+		if n == abs {
+			want = self | withSHA256
+		}
+		d, fi, err := hashFile(ctx, n, buf, want, done, total, progress)
 		if err != nil {
 			return nil, Digests{}, nil, err
 		}
 		if n == abs {
-			self, selfi = d, fi
+			selfd, selfi = d, fi
 		}
 		segs = append(segs, SegmentFile{Path: n, Size: d.Size, ModTime: fi.ModTime().UTC(), SHA256: d.SHA256, Changed: ctimeOf(fi)})
 		done += d.Size
@@ -82,7 +87,7 @@ func hashSegments(ctx context.Context, abs string, progress func(done, total int
 		return nil, Digests{}, nil, &ChangedDuringHashError{Path: abs,
 			Before: fmt.Sprintf("%d segments", len(names)), After: fmt.Sprintf("%d segments", len(again))}
 	}
-	return segs, self, selfi, nil
+	return segs, selfd, selfi, nil
 }
 
 func sameNames(a, b []string) bool {
