@@ -1810,7 +1810,12 @@ func (d *decoder) winlog() *timeline.Winlog {
 				projHead = WinlogHead{w.Channel, w.EventID, w.ProviderName}
 				if keys := d.projKeys(projHead, true, false); keys != nil {
 					projected = true
-					w.EventData = d.strMapKeys(keys, false)
+					// Shared when equal to the head's last map, as
+					// jejak.data is: a projected map keeps the few
+					// entries the rules read, which repeat more often
+					// than whole records do (a 4672 of SYSTEM's logon
+					// keeps its SubjectUserName and SubjectLogonId).
+					w.EventData = d.strMapKeys(keys, true)
 				} else {
 					w.EventData = d.strMapHint(sizeEventData)
 				}

@@ -165,3 +165,52 @@ func TestProjectorRecent(t *testing.T) {
 		check(h)
 	}
 }
+
+// TestSearchProjectedSharesEventData: records of one head whose kept
+// event_data entries are equal (they differ in an entry left out) share
+// one map, as their jejak.data does; a record whose kept entries differ
+// gets a map of its own, with its values.
+func TestSearchProjectedSharesEventData(t *testing.T) {
+	base := time.Date(2024, 2, 14, 8, 0, 0, 0, time.UTC)
+	var evs []*timeline.Event
+	for i := range 200 {
+		user := "u"
+		if i%50 == 49 {
+			user = fmt.Sprint("other", i)
+		}
+		e := &timeline.Event{Timestamp: base.Add(time.Duration(i) * time.Second), Message: fmt.Sprint("record ", i),
+			Winlog: &timeline.Winlog{Channel: "Security", EventID: 4672, ProviderName: "p",
+				EventData: map[string]string{"TargetUserName": user, "OldSd": fmt.Sprint("D:", i)}},
+			Jejak: timeline.Jejak{Provenance: timeline.Provenance{EvidenceSHA256: "ab", Path: "s.evtx", Parser: "evtx", Record: int64(i)},
+				Data: map[string]string{"level": "4", "thread_id": fmt.Sprint(i)}}}
+		e.Finalize()
+		evs = append(evs, e)
+	}
+	ctx := context.Background()
+	s := open(t)
+	if _, err := s.Write(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	var prev map[string]string
+	n, shared := 0, 0
+	err := s.SearchProjected(ctx, timeline.Query{}, &testProj, func(e *timeline.Event) error {
+		want := map[string]string{"TargetUserName": evs[n].Winlog.EventData["TargetUserName"]}
+		if !reflect.DeepEqual(e.Winlog.EventData, want) {
+			t.Fatalf("record %d: event_data %v, want %v", n, e.Winlog.EventData, want)
+		}
+		if prev != nil && reflect.ValueOf(prev).Pointer() == reflect.ValueOf(e.Winlog.EventData).Pointer() {
+			shared++
+		}
+		prev = e.Winlog.EventData
+		n++
+		return nil
+	})
+	if err != nil || n != len(evs) {
+		t.Fatalf("%d of %d events, %v", n, len(evs), err)
+	}
+	// Two decoding workers take chunks in turns: each first map of a
+	// chunk, and the maps around the four other users, are new.
+	if shared < len(evs)/2 {
+		t.Errorf("%d of %d event_data maps shared with the record before, want most", shared, len(evs))
+	}
+}
