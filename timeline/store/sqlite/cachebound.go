@@ -8,6 +8,14 @@ const readCacheMaxBytes = 256 << 20
 // ghostIDs is how many evicted blocks a cacheBound remembers.
 const ghostIDs = 1 << 16
 
+// Time-ordered reads no longer use cacheBound: they go by windows
+// (blockread.go), whose memory does not grow with the number of files
+// read side by side. It stays because blockCache (compress.go, another
+// owner's) holds one, for the storage-order scans (ScanRaw, ScanDocs),
+// which never grow it, and TestBlockCacheBound checks its growth; it can
+// go once blockCache keeps a plain bound and that test drops the growth
+// cases (with readpipe.go's remnant).
+//
 // cacheBound is the byte bound of one reader's cache of decoded blocks. It
 // starts at readCacheBytes and grows, up to readCacheMaxBytes, by the size
 // of every block fetched again after the cache evicted it (a ghost, as in

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -18,13 +19,12 @@ const decodeChunk = 512
 // context (a look costs a mutex; an event's fn, far more).
 const cancelCheck = 64
 
-// docChunk is up to decodeChunk rows read in a row: each one's event ID,
-// its block (an index into blocks) and slot, and their events once
-// decoded.
+// docChunk is up to decodeChunk rows read in a row, all of one window:
+// each one's event ID, its block (an index into win.blocks) and its row
+// in that block (winBlock.doc), and their events once decoded.
 type docChunk struct {
 	rows   []chunkRow
-	blocks []*pipeBlock
-	bytes  int // decoded bytes of blocks
+	win    *readWindow
 	events []timeline.Event
 	err    error
 	done   chan struct{}
@@ -32,16 +32,17 @@ type docChunk struct {
 
 type chunkRow struct {
 	id    [16]byte
-	slot  int64
 	block int32
+	k     int32
 }
 
 // streamRows hands fn the events of rows (columns id, blk and slot each)
 // in row order, decoding the JSON on every core: decoding, not SQLite, is
 // what a scan of the whole case spends its time on (a hunt over a million
-// events, say). The reading goroutine steps the rows and fetches the
-// blocks' frames; the workers decompress the blocks (readpipe.go) and
-// decode the documents.
+// events, say). The stepper goroutine steps the rows; the reader collects
+// them into windows and fetches each window's blocks' frames
+// (blockread.go); a dispatcher hands the windows' chunks out in order;
+// the workers decompress the blocks and decode the documents.
 func (s *Store) streamRows(ctx context.Context, rows *sql.Rows, fn func(*timeline.Event) error) error {
 	return s.streamRowsOpts(ctx, plainRows(rows), streamOpts{}, fn)
 }
@@ -58,17 +59,14 @@ type streamOpts struct {
 	proj *Projection
 }
 
-// decodeChunkRows decodes c's rows into c.events; doc and frame are the
-// worker's scratch. The decoded events hold strings of their own: the
-// blocks' memory and doc are reused.
-func decodeChunkRows(c *docChunk, in *interner, noRelated bool, pr *projector, doc, frame *[]byte) {
+// decodeChunkRows decodes c's rows into c.events, once c's window has its
+// blocks decoded; doc is the worker's scratch. The decoded events hold
+// strings of their own: the window's memory and doc are reused.
+func decodeChunkRows(c *docChunk, in *interner, noRelated bool, pr *projector, doc *[]byte) {
+	<-c.win.ready
 	for i := range c.rows {
 		r := &c.rows[i]
-		b, err := c.blocks[r.block].get(frame)
-		var d []byte
-		if err == nil {
-			d, err = b.doc(r.slot)
-		}
+		d, err := c.win.blocks[r.block].doc(r.k)
 		if err != nil {
 			c.err = fmt.Errorf("event %x: %w", r.id[:], err)
 			return
@@ -82,7 +80,7 @@ func decodeChunkRows(c *docChunk, in *interner, noRelated bool, pr *projector, d
 }
 
 // streamRowsOpts is streamRows reading the rows next gives, which the
-// reader goroutine owns.
+// stepper goroutine owns.
 func (s *Store) streamRowsOpts(ctx context.Context, next rowIter, o streamOpts, fn func(*timeline.Event) error) error {
 	st, err := s.fetchStmt(ctx)
 	if err != nil {
@@ -91,13 +89,19 @@ func (s *Store) streamRowsOpts(ctx context.Context, next rowIter, o streamOpts, 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	workers := runtime.GOMAXPROCS(0)
-	work := make(chan *docChunk, 2*workers)
+	// work carries a window's blocks before its chunks (the reader sends
+	// the blocks before it hands the window to the dispatcher), so a
+	// worker waiting for a chunk's window waits only for blocks other
+	// workers already took.
+	work := make(chan readTask, 2*workers)
 	ordered := make(chan *docChunk, 4*workers)
-	// A decoded chunk's rows and blocks slices go back to the reader.
+	wins := make(chan []*docChunk, 1)
+	// A decoded chunk's rows slice goes back to the reader.
 	free := make(chan *docChunk, 4*workers+2)
 	// With o.reuse, the events of a chunk fn has seen, for the next one
 	// (each a 200 KB allocation, zeroed, otherwise).
 	freeEvents := make(chan []timeline.Event, 4*workers+2)
+	rd := newReadState()
 
 	var wg sync.WaitGroup
 	for range workers {
@@ -112,7 +116,12 @@ func (s *Store) streamRowsOpts(ctx context.Context, next rowIter, o streamOpts, 
 			// A transient read's events may share equal sub-objects
 			// (decodememo.go): its reader keeps none it changes.
 			in.share = o.reuse
-			for c := range work {
+			for t := range work {
+				if t.blk != nil {
+					t.blk.decode(&frame)
+					continue
+				}
+				c := t.chunk
 				c.events = nil
 				if o.reuse {
 					select {
@@ -127,25 +136,21 @@ func (s *Store) streamRowsOpts(ctx context.Context, next rowIter, o streamOpts, 
 				if c.events == nil {
 					c.events = make([]timeline.Event, len(c.rows))
 				}
-				decodeChunkRows(c, &in, o.noRelated, pr, &doc, &frame)
-				for _, p := range c.blocks {
-					p.unref()
-				}
+				decodeChunkRows(c, &in, o.noRelated, pr, &doc)
+				c.win.chunkDecoded()
 				close(c.done)
 			}
 		}()
 	}
 
 	// The stepper owns rows and hands the reader their refs in batches;
-	// the caller's goroutine consumes in order.
+	// the reader builds windows and the dispatcher hands their chunks to
+	// the workers; the caller's goroutine consumes in order.
 	batches, stepped, stepDone := stepRows(ctx, next)
 	readErr := make(chan error, 1)
 	go func() {
-		defer close(ordered)
-		defer close(work)
-		var seq uint64
+		defer close(wins)
 		chunk := func() *docChunk {
-			seq++
 			select {
 			case c := <-free:
 				c.done = make(chan struct{})
@@ -154,53 +159,32 @@ func (s *Store) streamRowsOpts(ctx context.Context, next rowIter, o streamOpts, 
 			}
 			return &docChunk{done: make(chan struct{}), rows: make([]chunkRow, 0, decodeChunk)}
 		}
-		c := chunk()
-		send := func() bool {
-			select {
-			case work <- c:
-			case <-ctx.Done():
-				return false
-			}
-			select {
-			case ordered <- c:
-			case <-ctx.Done():
-				return false
-			}
-			c = chunk()
-			return true
-		}
 		fetch, closeFetch, err := blockFetcher(ctx, s.db, st)
 		if err != nil {
 			readErr <- err
 			return
 		}
 		defer closeFetch()
-		cache := newPipeBlocks(readCacheBytes, fetch)
-		defer cache.release()
+		wb := newWindowBuilder(rd, fetch, chunk)
+		send := func() error {
+			chunks, err := wb.flush(ctx, work)
+			if err != nil || chunks == nil {
+				return err
+			}
+			select {
+			case wins <- chunks:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
 		for batch := range batches {
 			for i := range batch.rows {
-				r := &batch.rows[i]
-				p, err := cache.get(r.blk)
-				if err != nil {
-					readErr <- fmt.Errorf("event %x: %w", r.id[:], err)
-					return
-				}
-				if p.chunk != seq {
-					if len(c.rows) > 0 && c.bytes+p.size > chunkBlockBytes {
-						if !send() {
-							readErr <- ctx.Err()
-							return
-						}
+				if wb.add(&batch.rows[i]) {
+					if err := send(); err != nil {
+						readErr <- err
+						return
 					}
-					p.chunk, p.slot = seq, len(c.blocks)
-					p.refs.Add(1)
-					c.blocks = append(c.blocks, p)
-					c.bytes += p.size
-				}
-				c.rows = append(c.rows, chunkRow{id: r.id, slot: r.slot, block: int32(p.slot)})
-				if len(c.rows) == decodeChunk && !send() {
-					readErr <- ctx.Err()
-					return
 				}
 			}
 			stepped.recycle(batch)
@@ -209,11 +193,27 @@ func (s *Store) streamRowsOpts(ctx context.Context, next rowIter, o streamOpts, 
 			readErr <- err
 			return
 		}
-		if len(c.rows) > 0 && !send() {
-			readErr <- ctx.Err()
-			return
+		readErr <- send()
+	}()
+	go func() {
+		defer close(ordered)
+		defer close(work)
+		for chunks := range wins {
+			for _, c := range chunks {
+				if ctx.Err() != nil {
+					break
+				}
+				select {
+				case work <- readTask{chunk: c}:
+				case <-ctx.Done():
+					continue
+				}
+				select {
+				case ordered <- c:
+				case <-ctx.Done():
+				}
+			}
 		}
-		readErr <- nil
 	}()
 
 	for c := range ordered {
@@ -248,15 +248,18 @@ func (s *Store) streamRowsOpts(ctx context.Context, next rowIter, o streamOpts, 
 			}
 		}
 		c.events = nil
-		clear(c.blocks)
-		c.rows, c.blocks, c.bytes, c.err = c.rows[:0], c.blocks[:0], 0, nil
+		c.rows, c.win, c.err = c.rows[:0], nil, nil
 		select {
 		case free <- c:
 		default:
 		}
 	}
 	wg.Wait()
-	if rerr := <-readErr; err == nil && rerr != nil && rerr != context.Canceled {
+	rd.carry.release()
+	if readDone != nil {
+		readDone(rd)
+	}
+	if rerr := <-readErr; err == nil && rerr != nil && !errors.Is(rerr, context.Canceled) {
 		err = rerr
 	}
 	if err == nil {
