@@ -378,6 +378,13 @@ var (
 // registered, 140 updated, 141 deleted, 142 disabled, 129 process
 // created, 200 action started, and the lifecycle records 100/102/110/201.
 func taskKind(w *timeline.Winlog) string {
+	switch w.EventID {
+	case 4698, 4702, 4699, 4701, 106, 140, 141, 142, 200, 129, 100, 102, 110, 201:
+	default:
+		// None of the IDs below: every record comes here, and the two
+		// searches for TaskScheduler were most of the check.
+		return ""
+	}
 	sec := w.Channel == "Security"
 	ts := strings.Contains(w.Channel, "TaskScheduler") || strings.Contains(w.ProviderName, "TaskScheduler")
 	switch {
@@ -590,11 +597,14 @@ func (a *taskRemoved) observe(ev *timeline.Event) {
 	if w == nil || !a.h.inScope(ev.Timestamp) {
 		return
 	}
+	kind := taskKind(w)
+	if kind == "" {
+		return // most records are none of a task's (the switch below would return)
+	}
 	name := useful(w.EventData["TaskName"])
 	if name == "" {
 		return // before the key: most records name no task
 	}
-	kind := taskKind(w)
 	key := hostOf(ev) + "\x00" + strings.ToLower(name)
 	switch {
 	case kind == "registered":

@@ -50,10 +50,10 @@ func rdpStepOf(ev *timeline.Event) (rdpStep, bool) {
 			ip = h
 		}
 		s = rdpStep{kind: "TCP connection accepted (131)", ip: ip}
-	case w.Channel == "Security" && w.EventID == 4624 && useful(d["LogonType"]) == "10":
+	case w.EventID == 4624 && w.Channel == "Security" && useful(d["LogonType"]) == "10":
 		s = rdpStep{kind: "logon type 10 (4624, logon ID " + d["TargetLogonId"] + ")", ip: d["IpAddress"], start: true}
 		user, domain = d["TargetUserName"], d["TargetDomainName"]
-	case w.Channel == "Security" && (w.EventID == 4778 || w.EventID == 4779):
+	case (w.EventID == 4778 || w.EventID == 4779) && w.Channel == "Security":
 		s = rdpStep{kind: "session reconnected (4778)", ip: d["ClientAddress"], start: w.EventID == 4778}
 		if w.EventID == 4779 {
 			s.kind = "session disconnected (4779)"
