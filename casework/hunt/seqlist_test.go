@@ -2,6 +2,7 @@ package hunt
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -31,11 +32,18 @@ func TestDecodeID(t *testing.T) {
 		{"0123456789abcdef0123456789abcde", false},
 		{"0123456789abcdef0123456789abcdef0", false},
 		{"0123456789abcdef0123456789abcdeg", false},
+		{"0123456789abcdef0123456789abcde/", false}, // the bytes either side of the digits
+		{"0123456789abcdef0123456789abcde:", false},
+		{"0123456789abcdef0123456789abcde`", false},
+		{"0123456789abcdef0123456789abcd\xffe", false},
+		{" 123456789abcdef0123456789abcdef", false},
 		{"", false},
 	} {
 		var b [16]byte
 		if ok := decodeID(&b, tc.id); ok != tc.ok {
 			t.Errorf("decodeID(%q) ok %v, want %v", tc.id, ok, tc.ok)
+		} else if ok && hex.EncodeToString(b[:]) != tc.id {
+			t.Errorf("decodeID(%q) = %x", tc.id, b)
 		}
 	}
 }

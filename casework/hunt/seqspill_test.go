@@ -1,6 +1,8 @@
 package hunt
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -411,4 +413,30 @@ func TestSeqSpillTies(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzSeqSpillOdd: what an odd record keeps aside comes back from the
+// spill file as it went (the instant, the zone's name and offset), and
+// reading any bytes as one fails or not, never panics.
+func FuzzSeqSpillOdd(f *testing.F) {
+	f.Add("not-an-id", int64(-11644473600), int64(0), "", 0, []byte{})
+	f.Add(strings.Repeat("AB", 16), int64(1709280000), int64(123456789), "CET", 3600, []byte{3, 'a', 'b', 'c', 0x80})
+	f.Fuzz(func(t *testing.T, id string, sec, nsec int64, zone string, off int, junk []byte) {
+		nsec = (nsec%1e9 + 1e9) % 1e9
+		ts := time.Unix(sec, nsec).In(time.FixedZone(zone, off))
+		if zone == "" && off == 0 {
+			ts = ts.UTC()
+		}
+		b := appendOdd(nil, &oddRec{id: id, ts: ts})
+		var e seqEnt
+		if err := readOdd(bufio.NewReader(bytes.NewReader(b)), &e); err != nil {
+			t.Fatalf("read back: %v", err)
+		}
+		gn, go1 := e.oddTS.Zone()
+		wn, wo := ts.Zone()
+		if e.oddID != id || !e.oddTS.Equal(ts) || gn != wn || go1 != wo {
+			t.Fatalf("came back as %q %v, was %q %v", e.oddID, e.oddTS, id, ts)
+		}
+		_ = readOdd(bufio.NewReader(bytes.NewReader(junk)), &e)
+	})
 }
