@@ -177,17 +177,22 @@ func (l *seqLists) add(f *seqFile, r seqRec, o *oddRec) {
 }
 
 // grow makes room for one more entry in recs: the spare slice a spill
-// left (seqspill.go), or twice the room, never past the budget, which is
-// all a file can hold before a spill (append would grow it by a quarter
-// past it, and a spill could not keep it for reuse).
+// left (seqspill.go), or as append would grow it (twice, then by a
+// quarter: a case may have thousands of small logs), never past the
+// budget, which is all a file can hold before a spill (append would pass
+// it, and a spill could not keep the slice for reuse).
 func (l *seqLists) grow(recs []seqRec) []seqRec {
 	if len(recs) == 0 && l.spare != nil {
 		recs, l.spare = l.spare, nil
 		return recs
 	}
-	n := max(2*cap(recs), 256)
+	c := cap(recs)
+	n := max(2*c, 8)
+	if c >= 256 {
+		n = c + (c+3*256)/4
+	}
 	if seqBudget > 0 && len(recs) < seqBudget {
-		// Past it only when the lists could not spill: then twice.
+		// Past it only when the lists could not spill.
 		n = min(n, seqBudget)
 	}
 	return append(make([]seqRec, 0, n), recs...)
