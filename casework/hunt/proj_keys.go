@@ -1014,6 +1014,7 @@ var sourceKeys = []string{
 	"rule status is ",
 	"rules yield to each other in a cycle: %s",
 	"rules/*.yml",
+	"run %d ends %d records short: %w",
 	"scanning for malware and other unwanted software disabled",
 	"scanning for viruses disabled",
 	"scanning of downloads off",

@@ -63,9 +63,12 @@ type seqSpill struct {
 	err error
 }
 
-// seqRun is one run of a file: sorted entries at [off, off+size) of the
-// spill file.
-type seqRun struct{ off, size int64 }
+// seqRun is one run of a file: n sorted entries at [off, off+size) of
+// the spill file.
+type seqRun struct {
+	off, size int64
+	n         int
+}
 
 // seqEnt is a record as a check reads it: the entry, with the ID and time
 // of an odd record (recOdd) beside it.
@@ -240,7 +243,7 @@ func (l *seqLists) spill() {
 				off += int64(len(odd))
 			}
 		}
-		runs = append(runs, pending{f, seqRun{start, off - start}})
+		runs = append(runs, pending{f, seqRun{start, off - start, len(f.recs)}})
 		return nil
 	}
 	err := l.eachFile(func(f *seqFile) error {
@@ -337,7 +340,7 @@ func (l *seqLists) each(ctx context.Context, f *seqFile, fn func(*seqEnt)) error
 	m := seqMerge{byHdr: f.byHdr}
 	for i, r := range f.runs {
 		size := min(r.size, 64<<10)
-		c := &seqCursor{run: i, r: bufio.NewReaderSize(io.NewSectionReader(l.sp.f, r.off, r.size), int(max(size, 16)))}
+		c := &seqCursor{run: i, left: r.n, r: bufio.NewReaderSize(io.NewSectionReader(l.sp.f, r.off, r.size), int(max(size, 16)))}
 		if err := m.add(c); err != nil {
 			return l.readErr(err)
 		}
@@ -392,6 +395,7 @@ type seqCursor struct {
 	recs []seqRec
 	odd  []oddRec // the odd records recs index, as they were when the merge began
 	i    int
+	left int // records yet to read from r: a run that ends before is an error
 }
 
 func (c *seqCursor) next() (bool, error) {
@@ -403,13 +407,17 @@ func (c *seqCursor) next() (bool, error) {
 		c.i++
 		return true, nil
 	}
+	if c.left == 0 {
+		return false, nil
+	}
 	var b [seqRecSize]byte
 	if _, err := io.ReadFull(c.r, b[:]); err != nil {
 		if err == io.EOF {
-			return false, nil
+			err = io.ErrUnexpectedEOF
 		}
-		return false, err
+		return false, fmt.Errorf("run %d ends %d records short: %w", c.run, c.left, err)
 	}
+	c.left--
 	getSeqRec(&b, &c.e.seqRec)
 	c.e.oddID, c.e.oddTS = "", time.Time{}
 	if c.e.has(recOdd) {

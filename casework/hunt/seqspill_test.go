@@ -440,3 +440,45 @@ func FuzzSeqSpillOdd(f *testing.F) {
 		_ = readOdd(bufio.NewReader(bytes.NewReader(junk)), &e)
 	})
 }
+
+// TestSeqSpillReadError: a spill file cut short (the disk lost what was
+// written) is the hunt's error naming the file, never a log judged on the
+// records left.
+func TestSeqSpillReadError(t *testing.T) {
+	t0 := time.Date(2024, 3, 1, 8, 0, 0, 0, time.UTC)
+	defer setSeqBudget(4)()
+	var spill *os.File
+	old := seqSpillCreate
+	defer func() { seqSpillCreate = old }()
+	seqSpillCreate = func(dir string) (*os.File, bool, error) {
+		f, linked, err := old(dir)
+		spill = f
+		return f, linked, err
+	}
+	h := &hunter{zone: time.UTC, strs: map[string]string{}, chains: map[string][]string{}, ctx: context.Background(),
+		cfg: Config{TempDir: t.TempDir()}}
+	a, err := newLogIntegrity(h, ruleByID(t, "JEJAK-LOG-02"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		a.observe(seqEvent("", uint64(i+1), t0.Add(time.Duration(i)*time.Second), "4624"))
+	}
+	if spill == nil {
+		t.Fatal("no spill with a budget of 4 and 10 records")
+	}
+	// Cut at a record's end: the run reads as if it were whole unless
+	// its count is checked.
+	if err := spill.Truncate(2 * seqRecSize); err != nil {
+		t.Fatal(err)
+	}
+	var lvs []LogVerdict
+	h.cfg.Examined = func(lv LogVerdict) { lvs = append(lvs, lv) }
+	fs := a.finish()
+	if h.errs == nil || !strings.Contains(h.errs.Error(), "read spill file "+spill.Name()) || !strings.Contains(h.errs.Error(), "records short") {
+		t.Fatalf("hunt error %v, want one naming %s", h.errs, spill.Name())
+	}
+	if len(fs) != 0 || len(lvs) != 0 {
+		t.Errorf("a log judged on what was left: %d findings, verdicts %+v", len(fs), lvs)
+	}
+}
