@@ -860,6 +860,13 @@ func (d *decoder) strMapKeys(hm *headMap, memo bool) map[string]string {
 				pairs = append(pairs, kv{k, sk.val})
 				continue
 			}
+			if !keep && len(sk.skip) > 0 && len(d.b)-d.i >= len(sk.skip) && string(d.b[d.i:d.i+len(sk.skip)]) == string(sk.skip) {
+				// The value left out last time, spelled alike: a
+				// string without escape, which skipStr took, ending
+				// at its second quote.
+				d.i += len(sk.skip)
+				continue
+			}
 		} else {
 			var raw []byte
 			var ok bool
@@ -879,7 +886,15 @@ func (d *decoder) strMapKeys(hm *headMap, memo bool) map[string]string {
 		}
 		if !keep {
 			if !d.null() {
+				start := d.i
 				d.skipStr()
+				if at >= 0 {
+					sk := &hm.seq[at]
+					sk.skip = sk.skip[:0]
+					if raw := d.b[start:d.i]; !d.bad && len(raw) <= maxSkipMemo && bytes.IndexByte(raw[1:len(raw)-1], '\\') < 0 {
+						sk.skip = append(sk.skip, raw...)
+					}
+				}
 			}
 			continue
 		}

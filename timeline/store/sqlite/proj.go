@@ -144,7 +144,15 @@ type seqKey struct {
 	keep     bool
 	val      string
 	plain    bool
+	// skip: for a key left out, its last value as the document wrote it
+	// (quotes included) when it had no escape; a value that repeats is
+	// stepped over by comparing bytes.
+	skip []byte
 }
+
+// maxSkipMemo bounds seqKey.skip: longer values (a 4907's OldSd) are
+// skipped byte by byte each time.
+const maxSkipMemo = 128
 
 // kv is one entry of a projected map, in document order.
 type kv struct{ k, v string }
