@@ -30,17 +30,17 @@ import (
 // most of it) before the block's memory is reused; the window's chunks
 // then decode those documents in the original row order, which the
 // stepper gave (tieOrdered's order of equal timestamps included). A
-// block a window read only part of is carried to the next window (up to
-// carryBytes), so a few dozen files read side by side still decompress
-// each block once. Memory is at most liveWindows windows and the carry,
-// whatever the number of files; past what they cover, a block is
+// block a window read only part of is carried to the next window, in
+// what the windows leave of readBudgetBytes, so files read side by side
+// decompress each block once while one block of each fits. Memory is at
+// most readBudgetBytes of documents and blocks whatever the number of
+// files; past what the carry holds, windows grow and a block is
 // decompressed once per window that reads it, about files × block size /
 // windowMax times, so the cost grows gradually instead of falling off a
-// cliff. Measured on copies of the corpus security.evtx (a time-ordered
-// read of every event, CPU-s and peak RSS, before → after):
-// 1000 copies (2.26M events) 16.3 s 810 MB → 16.2-17.2 s 547-564 MB;
-// windows of at most 64 MiB: 17.9-18.6 s, 448-490 MB; of 128 MiB:
-// 16.3-17.0 s, 595-608 MB.
+// cliff. Measured on copies of the corpus security.evtx, a time-ordered
+// read of every event (CPU-s, peak RSS; before → after, same minutes):
+// 400 copies 6.3 s 408 MB → 5.7 s 444 MB; 1000 copies 16.3 s 810 MB →
+// 14.9 s 643 MB; 1500 copies 153 s 866 MB → 25.6 s 667 MB.
 
 const (
 	// windowStartBytes is the documents a read's window holds at first;
@@ -56,11 +56,15 @@ const (
 	// liveWindows: windows whose documents are held at once (one being
 	// decoded into events while the next one's blocks are decompressed).
 	liveWindows = 2
-	// carryBytes bounds the decoded blocks a read keeps from one window
-	// to the next: blocks a window read only part of (at its end, a log
-	// read in writing order has one; tens of files read side by side
-	// have one each), which the next window reads on from.
-	carryBytes = 16 << 20
+	// carryBytes is the least room for the decoded blocks a read keeps
+	// from one window to the next: blocks a window read only part of (at
+	// its end, a log read in writing order has one; files read side by
+	// side have one each), which the next window reads on from. The carry
+	// has what the windows leave of readBudgetBytes: while it holds one
+	// block of every file, windows stay small and each block is
+	// decompressed once; past that, windows grow and the carry shrinks.
+	carryBytes      = 16 << 20
+	readBudgetBytes = liveWindows*windowMaxBytes + carryBytes
 	// frameCacheBytes bounds the compressed frames a read keeps of blocks
 	// it may need again in a later window: fetching a frame again from
 	// SQLite costs a B-tree lookup and a copy.
@@ -74,9 +78,14 @@ const (
 // read's counts at its end.
 var (
 	windowStart, windowMax = windowStartBytes, windowMaxBytes
-	carryMax               = carryBytes
+	carryMax               = readBudgetBytes
 	readDone               func(*readState)
 )
+
+// carryBound is the carry's bound beside windows of budget bytes.
+func carryBound(budget int) int {
+	return min(carryMax, max(carryBytes, liveWindows*(windowMax-budget)+carryBytes))
+}
 
 // readWindow is one window of a read: its blocks and how many of its
 // blocks and chunks are still to be decoded.
@@ -130,7 +139,7 @@ type readState struct {
 
 func newReadState() *readState {
 	return &readState{
-		carry: carry{max: carryMax, byID: map[int64]*list.Element{}},
+		carry: carry{max: carryBound(windowStart), byID: map[int64]*block{}},
 		live:  make(chan struct{}, liveWindows),
 	}
 }
@@ -289,25 +298,40 @@ func (win *readWindow) chunkDecoded() {
 }
 
 // carry is a read's decoded blocks kept from one window for the next, at
-// most max bytes, the least recently carried dropped first. Workers put
-// and take blocks; a block is either in the carry or a window's.
+// most max bytes. Workers put and take blocks; a block is either in the
+// carry or a window's. A block that does not fit is not carried, rather
+// than one carried before dropped: read in turns over more files than
+// fit, an LRU would drop every block just before it is taken again,
+// where a full carry keeps serving the blocks it holds.
 type carry struct {
 	mu        sync.Mutex
 	max, used int
-	byID      map[int64]*list.Element
-	lru       list.List // of *cached, most recent first
+	byID      map[int64]*block
+}
+
+// setMax bounds the carry to max bytes from now on.
+func (c *carry) setMax(max int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.max = max
+	for id, b := range c.byID {
+		if c.used <= c.max {
+			break
+		}
+		delete(c.byID, id)
+		c.used -= len(b.data)
+		putBlockBuf(b)
+	}
 }
 
 // take removes block id from the carry and returns it.
 func (c *carry) take(id int64) (*block, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	el, ok := c.byID[id]
+	b, ok := c.byID[id]
 	if !ok {
 		return nil, false
 	}
-	b := el.Value.(*cached).b
-	c.lru.Remove(el)
 	delete(c.byID, id)
 	c.used -= len(b.data)
 	return b, true
@@ -317,31 +341,22 @@ func (c *carry) take(id int64) (*block, bool) {
 func (c *carry) put(id int64, b *block) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.byID[id]; ok {
-		// Decoded twice (two windows' workers at once): one is enough.
+	if _, ok := c.byID[id]; ok || c.used+len(b.data) > c.max {
+		// Decoded twice (two windows' workers at once), or no room.
 		putBlockBuf(b)
 		return
 	}
-	c.byID[id] = c.lru.PushFront(&cached{id, b})
+	c.byID[id] = b
 	c.used += len(b.data)
-	for c.used > c.max && c.lru.Len() > 0 {
-		el := c.lru.Back()
-		old := el.Value.(*cached)
-		c.lru.Remove(el)
-		delete(c.byID, old.id)
-		c.used -= len(old.b.data)
-		putBlockBuf(old.b)
-	}
 }
 
 // release gives the carried blocks' memory back.
 func (c *carry) release() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for el := c.lru.Front(); el != nil; el = el.Next() {
-		putBlockBuf(el.Value.(*cached).b)
+	for _, b := range c.byID {
+		putBlockBuf(b)
 	}
-	c.lru.Init()
 	clear(c.byID)
 	c.used = 0
 }
@@ -482,8 +497,9 @@ func (wb *windowBuilder) grow() {
 		return
 	}
 	wb.lastBytes, wb.lastUsed = bytes, used
-	if 4*db > 5*du {
+	if 4*db > 5*du && wb.budget < windowMax {
 		wb.budget = min(2*wb.budget, windowMax)
+		wb.rd.carry.setMax(carryBound(wb.budget))
 	}
 }
 
