@@ -121,10 +121,15 @@ func checkSegments(ctx context.Context, it *Item, full bool, ok, differ func(str
 			ok(s.Path, nil)
 			continue
 		}
-		// SHA-1 and MD5 are registered for the item's own file only.
+		// SHA-1 and MD5 are registered for the item's own file only (and
+		// not yet while its registration is pending): what is compared
+		// is computed, nothing more.
 		want := withSHA256
-		if s.Path == it.Path {
-			want = allHashes
+		if s.Path == it.Path && it.SHA1 != "" {
+			want |= withSHA1
+		}
+		if s.Path == it.Path && it.MD5 != "" {
+			want |= withMD5
 		}
 		d, fi, err := hashFile(ctx, s.Path, buf, want, 0, -1, nil)
 		if err != nil {
