@@ -47,18 +47,18 @@ import (
 //
 // Reads go through the ts index in time order, and events of one time
 // range may come from many blocks (an image's MFT rows are in entry
-// order; many hosts' logs of the same hours). Every reader keeps a bounded
-// cache of decoded blocks (blockCache, readCacheBytes, grown up to
-// readCacheMaxBytes when blocks it evicted are asked for again: see
-// cacheBound), so a block is decompressed about once per
-// scan when the order of reading follows the order of writing: a
-// time-ordered read of the bench cases decoded 1.00× (syslog) and 1.01×
-// to 1.03× (NTFS, 30k files) of the documents' bytes with blocks of 64 to
-// 256 and a 16 MiB cache (simulated over the cases' real row order). A reading
-// order that needs more blocks at once than the cache holds costs up to
-// blockRows documents decoded per document read: before the bound grew, a
-// hunt of 400 copies of an EVTX spent more than half its CPU decompressing
-// (18 s against 3.9 s now; cacheBound).
+// order; many hosts' logs of the same hours). A time-ordered read goes by
+// windows of rows and decompresses each block a window refers to once
+// (blockread.go), whatever the number of files read side by side. The
+// storage-order scans (ScanRaw, ScanDocs) read the rows in rowid order,
+// and a block's rows are inserted together right after it (write.go), so
+// they read each block once, one after another: their cache of decoded
+// blocks (blockCache) keeps a plain bound, readCacheBytes. A time-ordered
+// read of the bench cases through such a cache decoded 1.00× (syslog) and
+// 1.01× to 1.03× (NTFS, 30k files) of the documents' bytes with blocks of
+// 64 to 256 and a 16 MiB cache (simulated over the cases' real row
+// order); many files side by side decoded a block for nearly every row,
+// which is why those reads go by windows.
 //
 // What is stored is less than the document: the event ID, 32 hex digits
 // that no compressor can predict, is left out (it is the id column) and
@@ -72,8 +72,9 @@ import (
 const (
 	blockRows  = 128
 	blockBytes = 256 << 10
-	// readCacheBytes bounds the decoded blocks one reader (a Search, a
-	// ScanRaw, ScanDocs) keeps.
+	// readCacheBytes bounds the decoded blocks a storage-order scan
+	// (ScanRaw, ScanDocs) keeps: it reads one block at a time, each once,
+	// so a small bound is enough.
 	readCacheBytes = 16 << 20
 	// maxBlockBytes: a block larger than this once decoded is refused (a
 	// damaged or forged frame must not make a reader allocate without
@@ -308,7 +309,7 @@ func compressRaw(dst, raw []byte) []byte {
 // is reused (blockBufs) as the cache drops them: a scan would otherwise
 // allocate every block anew.
 type blockCache struct {
-	bound      cacheBound
+	max        int
 	used       int
 	byID       map[int64]*list.Element
 	lru        list.List // of *cached, most recent first
@@ -329,7 +330,7 @@ type cached struct {
 const readShared = 2
 
 func newBlockCache(max int, fetch func(id int64) ([]byte, error)) *blockCache {
-	return &blockCache{bound: newCacheBound(max), byID: map[int64]*list.Element{}, fetch: fetch, shareFirst: readShared}
+	return &blockCache{max: max, byID: map[int64]*list.Element{}, fetch: fetch, shareFirst: readShared}
 }
 
 // blockBufs holds the memory of decoded blocks no reader uses any more.
@@ -373,16 +374,14 @@ func (c *blockCache) get(id int64) (*block, error) {
 	if err != nil {
 		return nil, fmt.Errorf("block %d: %w", id, err)
 	}
-	c.bound.missed(id, len(b.data))
 	c.byID[id] = c.lru.PushFront(&cached{id, b})
 	c.used += len(b.data)
-	for c.used > c.bound.max && c.lru.Len() > 1 {
+	for c.used > c.max && c.lru.Len() > 1 {
 		el := c.lru.Back()
 		old := el.Value.(*cached)
 		c.lru.Remove(el)
 		delete(c.byID, old.id)
 		c.used -= len(old.b.data)
-		c.bound.evicted(old.id)
 		putBlockBuf(old.b)
 	}
 	return b, nil
@@ -402,6 +401,13 @@ func (c *blockCache) release() {
 // blockFetcher returns a function reading one block's frame through db
 // with st (prepared there; nil: prepared here), and a function to close
 // what it prepared.
+//
+// Each fetch runs with ctx's values but without its cancellation
+// (context.WithoutCancel) and checks ctx itself first. A query on a
+// context that can be cancelled makes database/sql and the driver each
+// start a goroutine to watch it, for a point read of one row: ~3.5 % of
+// a hunt's CPU at one fetch per block. A fetch takes well under a
+// millisecond, so a cancel still stops the read at the next block.
 func blockFetcher(ctx context.Context, db *sql.DB, st *sql.Stmt) (func(id int64) ([]byte, error), func(), error) {
 	done := func() {}
 	if st == nil {
@@ -411,9 +417,13 @@ func blockFetcher(ctx context.Context, db *sql.DB, st *sql.Stmt) (func(id int64)
 		}
 		done = func() { st.Close() }
 	}
+	quiet := context.WithoutCancel(ctx)
 	return func(id int64) ([]byte, error) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		var z []byte
-		if err := st.QueryRowContext(ctx, id).Scan(&z); err != nil {
+		if err := st.QueryRowContext(quiet, id).Scan(&z); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				return nil, fmt.Errorf("block %d is missing", id)
 			}

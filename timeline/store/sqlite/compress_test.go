@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -128,10 +129,12 @@ func TestDuplicateBlocksNotStored(t *testing.T) {
 	}
 }
 
-// TestBlockCacheBound: a reader's cache of decoded blocks stays under its
-// bound, however the rows are read; read in storage order each block is
-// decoded once, read against it (every slot across all blocks in turn)
-// blocks are decoded again once the cache is full.
+// TestBlockCacheBound: a storage-order scan's cache of decoded blocks
+// stays under its plain bound, however the rows are read; read in
+// storage order each block is decoded once, read against it (every slot
+// across all blocks in turn) with fewer blocks than the cache holds each
+// block is decoded again for every row, which is why time-ordered reads
+// go by windows (blockread.go) and not through this cache.
 func TestBlockCacheBound(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
@@ -144,17 +147,7 @@ func TestBlockCacheBound(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer closeFetch()
-	var ids []int64
-	rows, err := s.DB().Query(`SELECT id FROM blocks ORDER BY id`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var id int64
-		rows.Scan(&id)
-		ids = append(ids, id)
-	}
-	rows.Close()
+	ids := blockIDs(t, s)
 	if len(ids) != 40 {
 		t.Fatalf("%d blocks, want 40", len(ids))
 	}
@@ -167,26 +160,18 @@ func TestBlockCacheBound(t *testing.T) {
 	for _, c := range []struct {
 		name      string
 		max       int
-		ceil      int // the bound's ceiling (0: readCacheMaxBytes)
 		across    bool
 		minDecode int // decoded bytes, in blocks
 		maxDecode int
 	}{
-		{"in order, small cache", 2 * size, 0, false, 40, 40},
-		// The bound grows by every block fetched again after it was
-		// evicted (cacheBound): by the end of the second round the
-		// 40 blocks fit, and none is decoded a third time.
-		{"across, small cache", 4 * size, 0, true, 40, 2 * 40},
-		// Held at its ceiling, the LRU evicts every block just before
-		// it is needed again.
-		{"across, small cache at its ceiling", 4 * size, 4 * size, true, 40 * blockRows, 40 * blockRows},
-		{"across, large cache", 64 * size, 0, true, 40, 40},
+		{"in order, small cache", 2 * size, false, 40, 40},
+		// The LRU evicts every block just before it is needed again.
+		{"across, small cache", 4 * size, true, 40 * blockRows, 40 * blockRows},
+		{"across, large cache", 64 * size, true, 40, 40},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cache := newBlockCache(c.max, fetch)
-			if c.ceil > 0 {
-				cache.bound.ceil = c.ceil
-			}
+			defer cache.release()
 			read := func(blk int64, slot int64) {
 				b, err := cache.get(blk)
 				if err != nil {
@@ -195,8 +180,8 @@ func TestBlockCacheBound(t *testing.T) {
 				if _, err := b.doc(slot); err != nil {
 					t.Fatal(err)
 				}
-				if cache.used > cache.bound.max+size || cache.bound.max > cache.bound.ceil {
-					t.Fatalf("cache holds %d bytes, bound %d, ceiling %d", cache.used, cache.bound.max, cache.bound.ceil)
+				if cache.used > cache.max+size {
+					t.Fatalf("cache holds %d bytes, bound %d", cache.used, cache.max)
 				}
 			}
 			if c.across {
@@ -212,51 +197,115 @@ func TestBlockCacheBound(t *testing.T) {
 					}
 				}
 			}
-			if !c.across && cache.bound.max != c.max {
-				t.Errorf("a read in writing order grew the bound from %d to %d", c.max, cache.bound.max)
-			}
 			blocks := int(cache.decoded / int64(size))
 			if blocks < c.minDecode*9/10 || blocks > c.maxDecode*11/10 {
 				t.Errorf("decoded about %d blocks, want %d to %d", blocks, c.minDecode, c.maxDecode)
 			}
 		})
 	}
-	// The pipeline's cache of frames (readpipe.go) grows the same way.
-	for _, c := range []struct {
-		name               string
-		ceil               int
-		minFetch, maxFetch int
-	}{
-		{"pipeline, across, small cache", 0, 40, 2 * 40},
-		{"pipeline, across, small cache at its ceiling", 4 * size, 40 * blockRows, 40 * blockRows},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			fetches := 0
-			cache := newPipeBlocks(4*size, func(id int64) ([]byte, error) {
-				fetches++
-				return fetch(id)
-			})
-			defer cache.release()
-			if c.ceil > 0 {
-				cache.bound.ceil = c.ceil
-			}
-			for range int64(blockRows) {
-				for _, id := range ids {
-					if _, err := cache.get(id); err != nil {
-						t.Fatal(err)
-					}
-					if cache.used > cache.bound.max+size || cache.bound.max > cache.bound.ceil {
-						t.Fatalf("cache holds %d bytes, bound %d, ceiling %d", cache.used, cache.bound.max, cache.bound.ceil)
-					}
-				}
-			}
-			if fetches < c.minFetch || fetches > c.maxFetch {
-				t.Errorf("fetched %d frames, want %d to %d", fetches, c.minFetch, c.maxFetch)
-			}
-		})
-	}
 	if _, err := newBlockCache(1<<20, fetch).get(ids[len(ids)-1] + 1); err == nil || !strings.Contains(err.Error(), "missing") {
 		t.Errorf("a block that does not exist: %v", err)
+	}
+}
+
+// blockIDs returns the ids of s's blocks in order.
+func blockIDs(t testing.TB, s *Store) []int64 {
+	t.Helper()
+	rows, err := s.DB().Query(`SELECT id FROM blocks ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+// TestBlockFetcherCancel: the block fetches run on a context that is
+// never cancelled (no watcher goroutines per fetch), so the fetcher must
+// see the caller's cancel itself: a fetch after it returns ctx.Err(),
+// and a read stopped mid-way by a cancel or a deadline ends with that
+// error, in time order (windows) and in storage order (blockCache).
+func TestBlockFetcherCancel(t *testing.T) {
+	s := open(t)
+	if _, err := s.Write(context.Background(), events(blockRows*40, "ac")); err != nil {
+		t.Fatal(err)
+	}
+	ids := blockIDs(t, s)
+	const stopAt = blockRows*3 + 5 // inside the fourth block
+	for _, c := range []struct {
+		name string
+		// start gives a context and a function that returns once it is done.
+		start func() (context.Context, func(), func())
+		want  error
+	}{
+		{"cancel", func() (context.Context, func(), func()) {
+			ctx, cancel := context.WithCancel(context.Background())
+			return ctx, cancel, cancel
+		}, context.Canceled},
+		{"deadline", func() (context.Context, func(), func()) {
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			return ctx, func() { <-ctx.Done() }, cancel
+		}, context.DeadlineExceeded},
+	} {
+		t.Run(c.name+", fetcher", func(t *testing.T) {
+			ctx, stop, release := c.start()
+			defer release()
+			fetch, closeFetch, err := blockFetcher(ctx, s.DB(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer closeFetch()
+			if _, err := fetch(ids[0]); err != nil {
+				t.Fatal(err)
+			}
+			stop()
+			if _, err := fetch(ids[1]); err != c.want {
+				t.Errorf("fetch after the stop: %v, want %v", err, c.want)
+			}
+		})
+		for _, read := range []struct {
+			name string
+			run  func(ctx context.Context, fn func() error) error
+		}{
+			{"ScanRaw", func(ctx context.Context, fn func() error) error {
+				return s.ScanRaw(ctx, func(string, []byte) error { return fn() })
+			}},
+			{"ScanDocs", func(ctx context.Context, fn func() error) error {
+				return ScanDocs(ctx, s.DB(), func([]byte, int64, []byte) error { return fn() })
+			}},
+			{"Search", func(ctx context.Context, fn func() error) error {
+				return s.Search(ctx, timeline.Query{}, func(*timeline.Event) error { return fn() })
+			}},
+		} {
+			t.Run(c.name+", "+read.name, func(t *testing.T) {
+				ctx, stop, release := c.start()
+				defer release()
+				n := 0
+				err := read.run(ctx, func() error {
+					n++
+					if n == stopAt {
+						stop()
+					}
+					return nil
+				})
+				if !errors.Is(err, c.want) {
+					t.Errorf("read stopped at event %d: %v, want %v", stopAt, err, c.want)
+				}
+				if n >= blockRows*40 {
+					t.Errorf("read all %d events after the stop at %d", n, stopAt)
+				}
+			})
+		}
 	}
 }
 
@@ -457,4 +506,49 @@ func FuzzLastByte(f *testing.F) {
 			t.Fatalf("lastByte(%q, %#x) = %d, want %d", b, c, got, want)
 		}
 	})
+}
+
+// BenchmarkBlockFetch: one block's frame read on a context that can be
+// cancelled (database/sql and the driver each start a goroutine to watch
+// it) against blockFetcher's, which checks the context itself and
+// queries on one that cannot.
+func BenchmarkBlockFetch(b *testing.B) {
+	s := open(b)
+	if _, err := s.Write(context.Background(), events(blockRows*40, "ac")); err != nil {
+		b.Fatal(err)
+	}
+	ids := blockIDs(b, s)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st, err := s.fetchStmt(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	fetch, closeFetch, err := blockFetcher(ctx, s.DB(), st)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer closeFetch()
+	for _, c := range []struct {
+		name  string
+		fetch func(id int64) error
+	}{
+		{"cancellable query", func(id int64) error {
+			var z []byte
+			return st.QueryRowContext(ctx, id).Scan(&z)
+		}},
+		{"blockFetcher", func(id int64) error {
+			_, err := fetch(id)
+			return err
+		}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if err := c.fetch(ids[i%len(ids)]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
