@@ -5,7 +5,7 @@
 # and peak RSS next to each peer's, and the ratios.
 #
 #   scripts/bench.sh [--quick] [--plaso] [--no-analyze] [--only LIST] [--sizes "N ..."]
-#                    [--logs-mb N] [--es-mb N]
+#                    [--logs-mb N] [--es-mb N] [--evtx-copies "N ..."]
 #
 #   --quick       small inputs: NTFS volumes of 5k and 30k files, 50 MB of
 #                 syslog, 8 EVTX copies (a few minutes on two busy cores)
@@ -22,6 +22,11 @@
 #                 input is written once (several minutes, 5 GB in the cache
 #                 folder), and its case needs about 10 GB more under TMPDIR
 #   --es-mb N     MB of the same syslog for the es workload (default 50)
+#   --evtx-copies LIST  copies of security.evtx for the evtx workload, one
+#                 run per number (default "40"; 8 with --quick). "40 1000"
+#                 adds the many-files case: a time-ordered hunt reads every
+#                 file's events interleaved, as a case of several Windows
+#                 machines' winevt\Logs folders does.
 #
 # Workloads:
 #   ntfs-mft N      jejak's MFT timeline (parsers/mft/internal/mftbench: open
@@ -39,7 +44,8 @@
 #                   auth.log-style syslog (1 GB; 50 MB with --quick), with the
 #                   store's size against the evidence's.
 #   evtx            `jejak analyze` then `jejak hunt` of 40 copies of the
-#                   corpus security.evtx against evtx_dump -o jsonl (the Rust
+#                   corpus security.evtx (--evtx-copies) against
+#                   evtx_dump -o jsonl (the Rust
 #                   evtx crate, `cargo install evtx`; when cargo is missing,
 #                   pip's evtx module, which is the same crate's Python binding,
 #                   stands in for it and the table says so). Targets: analyze
@@ -106,7 +112,7 @@ repo="$(cd "$here/.." && pwd)"
 cache="${JEJAK_BENCH_CACHE:-$HOME/.cache/jejak-bench}"
 corpus="$repo/../shared/corpus"
 
-quick=0 plaso=0 analyze=1 only="ntfs,syslog,evtx,es" sizes="" logs_mb="" es_mb=50
+quick=0 plaso=0 analyze=1 only="ntfs,syslog,evtx,es" sizes="" logs_mb="" es_mb=50 evtx_list=""
 while (($#)); do
 	case "$1" in
 	--quick) quick=1 ;;
@@ -116,21 +122,25 @@ while (($#)); do
 	--sizes) sizes="$2"; shift ;;
 	--logs-mb) logs_mb="$2"; shift ;;
 	--es-mb) es_mb="$2"; shift ;;
+	--evtx-copies) evtx_list="$2"; shift ;;
 	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench.sh: unknown argument $1 (--help lists them)" >&2; exit 2 ;;
 	esac
 	shift
 done
 if ((quick)); then
-	sizes="${sizes:-5000 30000}" syslog_mb="${logs_mb:-50}" evtx_copies=8 es_rounds=1
+	sizes="${sizes:-5000 30000}" syslog_mb="${logs_mb:-50}" evtx_list="${evtx_list:-8}" es_rounds=1
 else
-	sizes="${sizes:-30000 100000 300000}" syslog_mb="${logs_mb:-1024}" evtx_copies=40 es_rounds=2
+	sizes="${sizes:-30000 100000 300000}" syslog_mb="${logs_mb:-1024}" evtx_list="${evtx_list:-40}" es_rounds=2
 fi
 for v in "$syslog_mb" "$es_mb"; do
 	[[ "$v" =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: --logs-mb and --es-mb take a positive number of MB, not '$v'" >&2; exit 2; }
 done
 for n in $sizes; do
 	[[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: --sizes takes numbers of files, not '$n'" >&2; exit 2; }
+done
+for n in $evtx_list; do
+	[[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: --evtx-copies takes numbers of copies, not '$n'" >&2; exit 2; }
 done
 
 lockfile="${JEJAK_BENCH_LOCK-/tmp/jejak-bench.lock}"
@@ -464,8 +474,9 @@ if wants evtx; then
 	if [[ ! -r "$src" ]]; then
 		log "$src not found: EVTX workload skipped"
 	else
+		for evtx_copies in $evtx_list; do
 		d="$work/evtx"
-		mkdir -p "$d"
+		rm -rf "$d" && mkdir -p "$d"
 		for i in $(seq -w 1 "$evtx_copies"); do cp "$src" "$d/security-$i.evtx"; done
 		label="evtx ${evtx_copies} files"
 		echo "# $label: load $(load)"
@@ -497,6 +508,8 @@ for f in sys.argv[1:]:
 		else
 			log "no evtx_dump: EVTX peer row left out"
 		fi
+		rm -rf "$d"
+		done
 	fi
 fi
 
