@@ -238,21 +238,7 @@ func TestMemoLeadManyFiles(t *testing.T) {
 				Offset: int64(4096 + i*64), Record: int64(i/files + 1), Parser: "evtx",
 			}},
 		}
-		doc, err := appendEvent(nil, e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var want, got timeline.Event
-		if err := json.Unmarshal(doc, &want); err != nil {
-			t.Fatal(err)
-		}
-		want.Related = nil
-		if err := decodeEventOpts(doc, &got, &in, true); err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("row %d: %s\n got  %#v\n want %#v", i, doc, got, want)
-		}
+		decodesAsUnmarshal(t, &in, fmt.Sprintf("row %d", i), e)
 	}
 	if len(in.memo.prov.by) != files {
 		t.Errorf("by holds %d leads, want one a file (%d)", len(in.memo.prov.by), files)

@@ -128,21 +128,7 @@ func TestSharedReadEqualsSearch(t *testing.T) {
 func TestNearEventsMemos(t *testing.T) {
 	in := interner{share: true}
 	for i, e := range nearEvents(6000, 1) {
-		doc, err := appendEvent(nil, e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var want, got timeline.Event
-		if err := json.Unmarshal(doc, &want); err != nil {
-			t.Fatal(err)
-		}
-		want.Related = nil
-		if err := decodeEventOpts(doc, &got, &in, true); err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("event %d: %s\n got  %#v\n want %#v", i, doc, got, want)
-		}
+		decodesAsUnmarshal(t, &in, fmt.Sprintf("event %d", i), e)
 	}
 	m := &in.memo
 	for name, hits := range map[string]int{"meta": m.meta.hits, "host": m.host.hits, "user": m.user.hits,
@@ -150,5 +136,27 @@ func TestNearEventsMemos(t *testing.T) {
 		if hits == 0 {
 			t.Errorf("the %s memo found nothing", name)
 		}
+	}
+}
+
+// decodesAsUnmarshal stores e's document and requires the shared read's
+// decoder, through in's memos, to give what json.Unmarshal gives of it
+// (Related left out, as the read leaves it).
+func decodesAsUnmarshal(t *testing.T, in *interner, what string, e *timeline.Event) {
+	t.Helper()
+	doc, err := appendEvent(nil, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want, got timeline.Event
+	if err := json.Unmarshal(doc, &want); err != nil {
+		t.Fatal(err)
+	}
+	want.Related = nil
+	if err := decodeEventOpts(doc, &got, in, true); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%s: %s\n got  %#v\n want %#v", what, doc, got, want)
 	}
 }
