@@ -38,7 +38,10 @@ const behindTx = time.Second
 // behindChunks is how many chunks encoded ahead may wait for the
 // inserter (a chunk is encodeChunk events, about 1.3 MB of JSON for a
 // syslog): two and a half batches of the ingest's 10,000 events, so that
-// one batch is inserted while the next waits and a third is encoded.
+// one batch is inserted while the next waits and a third is encoded. A
+// batch also ends at the ingest's map weight (an EVTX batch is about
+// 1,800 events), so more such batches fit; the bound is on chunks, which
+// is what holds memory.
 const behindChunks = 24
 
 // behind is the write-behind of a bulk run: the chunks in insert order,
