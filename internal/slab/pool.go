@@ -50,7 +50,7 @@ type chunk[T any] struct {
 }
 
 // NewPool returns a Pool that allocates n values at a time. Choose n so
-// that n*CellSize[T]() stays within a size class (at most 32 KiB): a chunk
+// that n*CellSize[T]() stays within a size class (FitCells): a chunk
 // is still allocated whole when nothing is released.
 func NewPool[T any](n int) *Pool[T] {
 	if n <= 0 {
@@ -72,6 +72,16 @@ func NewPoolReset[T any](n int, reset func(v *T)) *Pool[T] {
 // CellSize is the memory one value of a Pool[T] takes: the value and a
 // pointer to its chunk.
 func CellSize[T any]() uintptr { return unsafe.Sizeof(cell[T]{}) }
+
+// LargestSmall is the Go allocator's largest small size class: a chunk
+// past it is a large object, allocated and zeroed on its own.
+const LargestSmall = 32 << 10
+
+// FitCells is the most values of T a chunk holds within LargestSmall:
+// the n to give NewPool, which the parsers' tests check their chunk sizes
+// against, so that a change of the event model that grows a value is
+// noticed.
+func FitCells[T any]() int { return LargestSmall / int(CellSize[T]()) }
 
 func (p *Pool[T]) get() *chunk[T] {
 	if c, ok := p.free.Get().(*chunk[T]); ok {

@@ -11,12 +11,7 @@ import (
 // small size class (see blockSlab), so a change of the event model that
 // grows a block is noticed here.
 func TestBlockSlabFitsSizeClass(t *testing.T) {
-	const largestSmall = 32 << 10
-	size := slab.CellSize[eventBlock]()
-	if n := size * blockSlab; n > largestSmall {
-		t.Errorf("%d blocks of %d bytes are %d bytes, past the small size classes (%d)", blockSlab, size, n, largestSmall)
-	}
-	if n := size * (blockSlab + 1); n <= largestSmall {
-		t.Errorf("%d blocks of %d bytes would still fit %d bytes: blockSlab can be %d", blockSlab+1, size, largestSmall, largestSmall/size)
+	if fit := slab.FitCells[eventBlock](); blockSlab != fit {
+		t.Errorf("blockSlab is %d; %d blocks of %d bytes fit the largest small size class (%d)", blockSlab, fit, slab.CellSize[eventBlock](), slab.LargestSmall)
 	}
 }

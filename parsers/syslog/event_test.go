@@ -62,13 +62,8 @@ func FuzzParsePID(f *testing.F) {
 // class (see slabBlocks), so a change of the event model that grows a
 // block is noticed here.
 func TestSlabFitsSizeClass(t *testing.T) {
-	const largestSmall = 32 << 10
-	size := slab.CellSize[block]()
-	if n := size * slabBlocks; n > largestSmall {
-		t.Errorf("%d blocks of %d bytes are %d bytes, past the small size classes (%d)", slabBlocks, size, n, largestSmall)
-	}
-	if n := size * (slabBlocks + 1); n <= largestSmall {
-		t.Errorf("%d blocks of %d bytes would still fit %d bytes: slabBlocks can be %d", slabBlocks+1, size, largestSmall, largestSmall/size)
+	if fit := slab.FitCells[block](); slabBlocks != fit {
+		t.Errorf("slabBlocks is %d; %d blocks of %d bytes fit the largest small size class (%d)", slabBlocks, fit, slab.CellSize[block](), slab.LargestSmall)
 	}
 }
 
