@@ -1,7 +1,6 @@
 package hunt
 
 import (
-	"context"
 	"fmt"
 	"strconv"
 	"testing"
@@ -32,7 +31,7 @@ func BenchmarkBruteForceManySources(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		h := &hunter{cfg: Config{}, zone: time.UTC, strs: map[string]string{}, chains: map[string][]string{}, ctx: context.Background()}
+		h := testHunter(Config{})
 		var as []analyzer
 		for _, id := range []string{"JEJAK-AUTH-01", "JEJAK-AUTH-02"} {
 			a, err := newBruteForce(h, ruleByID(b, id))

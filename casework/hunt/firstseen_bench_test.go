@@ -1,7 +1,6 @@
 package hunt
 
 import (
-	"context"
 	"fmt"
 	"runtime"
 	"strconv"
@@ -28,7 +27,7 @@ func BenchmarkFirstSeenManySources(b *testing.B) {
 				Host: &timeline.Host{Name: "tabulasi-01"}, User: &timeline.User{}, Source: &timeline.Endpoint{}}
 			ev.Jejak.Provenance = timeline.Provenance{EvidenceSHA256: "bench", EvidenceName: "auth.log", Path: "auth.log", Parser: "syslog"}
 			for b.Loop() {
-				h := &hunter{cfg: Config{After: cut}, zone: time.UTC, strs: map[string]string{}, chains: map[string][]string{}, ctx: context.Background()}
+				h := testHunter(Config{After: cut})
 				a, err := newFirstSeen(h, r)
 				if err != nil {
 					b.Fatal(err)

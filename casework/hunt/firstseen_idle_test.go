@@ -1,7 +1,6 @@
 package hunt
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -40,7 +39,7 @@ func TestFirstSeenIdleWithoutBaseline(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, id := range []string{"JEJAK-AUTH-03", "JEJAK-AUTH-04"} {
-				h := &hunter{cfg: Config{After: cut}, zone: time.UTC, strs: map[string]string{}, chains: map[string][]string{}, ctx: context.Background()}
+				h := testHunter(Config{After: cut})
 				a, err := newFirstSeen(h, ruleByID(t, id))
 				if err != nil {
 					t.Fatal(err)

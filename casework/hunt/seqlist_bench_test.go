@@ -1,7 +1,6 @@
 package hunt
 
 import (
-	"context"
 	"runtime"
 	"strconv"
 	"testing"
@@ -48,7 +47,7 @@ func benchSequenceChecks(b *testing.B, files, perFile int) {
 	var live, allocs, bytes float64
 	var findings int
 	for b.Loop() {
-		h := &hunter{cfg: Config{TempDir: b.TempDir()}, zone: time.UTC, strs: map[string]string{}, chains: map[string][]string{}, ctx: context.Background()}
+		h := testHunter(Config{TempDir: b.TempDir()})
 		a1, err := newLogIntegrity(h, integrity)
 		if err != nil {
 			b.Fatal(err)

@@ -79,8 +79,7 @@ func TestSeqListsKeepRecordsAsGiven(t *testing.T) {
 	for _, budget := range []int{0, 1, 3} { // held; spilled record by record; in runs of three
 		t.Run(fmt.Sprintf("budget %d", budget), func(t *testing.T) {
 			defer setSeqBudget(budget)()
-			h := &hunter{zone: time.UTC, strs: map[string]string{}, chains: map[string][]string{}, ctx: context.Background(),
-				cfg: Config{TempDir: t.TempDir()}}
+			h := testHunter(Config{TempDir: t.TempDir()})
 			a := &sequenceTime{h: h}
 			l, feeds := seqListsFor(h, a, false)
 			if !feeds {
@@ -160,7 +159,7 @@ func TestSequenceTimeOddRecords(t *testing.T) {
 			rule = r
 		}
 	}
-	h := &hunter{zone: time.UTC, strs: map[string]string{}, chains: map[string][]string{}, ctx: context.Background()}
+	h := testHunter(Config{})
 	a, err := newSequenceTime(h, rule)
 	if err != nil {
 		t.Fatal(err)
@@ -224,4 +223,10 @@ func TestSequenceChecksAlone(t *testing.T) {
 			}
 		}
 	}
+}
+
+// testHunter is a hunter for a check's tests, fed by hand (observe,
+// finish) instead of a store: the fields Hunt sets that the checks read.
+func testHunter(cfg Config) *hunter {
+	return &hunter{cfg: cfg, zone: time.UTC, strs: map[string]string{}, chains: map[string][]string{}, ctx: context.Background()}
 }

@@ -136,8 +136,7 @@ func TestSeqSpillExported(t *testing.T) {
 	var want string
 	for _, budget := range []int{0, 1, 2, 4} {
 		restore := setSeqBudget(budget)
-		h := &hunter{zone: time.UTC, strs: map[string]string{}, chains: map[string][]string{}, ctx: context.Background(),
-			cfg: Config{TempDir: t.TempDir()}}
+		h := testHunter(Config{TempDir: t.TempDir()})
 		a, err := newLogIntegrity(h, rule)
 		if err != nil {
 			t.Fatal(err)
@@ -347,8 +346,7 @@ func TestSeqSpillTies(t *testing.T) {
 	var want string
 	for _, budget := range []int{0, 1, 2, 3, 5} {
 		restore := setSeqBudget(budget)
-		h := &hunter{zone: time.UTC, strs: map[string]string{}, chains: map[string][]string{}, ctx: context.Background(),
-			cfg: Config{TempDir: t.TempDir()}}
+		h := testHunter(Config{TempDir: t.TempDir()})
 		var lvs []LogVerdict
 		h.cfg.Examined = func(lv LogVerdict) { lvs = append(lvs, lv) }
 		a1, err := newLogIntegrity(h, ruleByID(t, "JEJAK-LOG-02"))
@@ -455,8 +453,7 @@ func TestSeqSpillReadError(t *testing.T) {
 		spill = f
 		return f, linked, err
 	}
-	h := &hunter{zone: time.UTC, strs: map[string]string{}, chains: map[string][]string{}, ctx: context.Background(),
-		cfg: Config{TempDir: t.TempDir()}}
+	h := testHunter(Config{TempDir: t.TempDir()})
 	a, err := newLogIntegrity(h, ruleByID(t, "JEJAK-LOG-02"))
 	if err != nil {
 		t.Fatal(err)
