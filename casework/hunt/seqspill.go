@@ -35,17 +35,10 @@ import (
 // that tests can make the corpus spill into many runs.
 var seqBudget = 1 << 17
 
-// seqSpillCreate makes the spill file in dir ("" is the system's temp
-// folder) and unlinks it at once where the system allows it (the file
-// lives while open), so that a killed hunt leaves nothing in the case;
-// linked says it still has its name, to remove when closed. A variable
-// so that a test can give a file every write fails.
+// seqSpillCreate makes the spill file (createSpill). A variable so that a
+// test can give a file every write fails.
 var seqSpillCreate = func(dir string) (f *os.File, linked bool, err error) {
-	f, err = os.CreateTemp(dir, "seqlists-*.runs")
-	if err != nil {
-		return nil, false, err
-	}
-	return f, os.Remove(f.Name()) != nil, nil
+	return createSpill(dir, "seqlists-*.runs")
 }
 
 // seqSpill is the file the runs go to, one after another.
@@ -207,9 +200,6 @@ func (l *seqLists) spill() {
 	if sp.f == nil {
 		dir := l.h.spillDir()
 		f, linked, err := seqSpillCreate(dir)
-		if err != nil && dir != "" {
-			f, linked, err = seqSpillCreate("")
-		}
 		if err != nil {
 			sp.err = fmt.Errorf("sequence checks: no spill file (in %q nor the system's temp folder), the records are held in memory: %w", dir, err)
 			l.h.fail(sp.err)

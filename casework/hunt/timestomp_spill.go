@@ -84,19 +84,14 @@ func (s *spillSorter) sortHeld() {
 // as the runs already written are then lost.
 func (s *spillSorter) spill() {
 	if s.f == nil {
-		f, err := os.CreateTemp(s.dir, "timestomp-*.runs")
-		if err != nil && s.dir != "" {
-			f, err = os.CreateTemp("", "timestomp-*.runs")
-		}
+		f, linked, err := createSpill(s.dir, "timestomp-*.runs")
 		if err != nil {
 			s.held = true
 			return
 		}
-		s.f, s.name, s.w = f, f.Name(), bufio.NewWriterSize(f, 256<<10)
-		// Unlinked at once where the system allows it (the file lives
-		// while open), so a killed hunt leaves nothing in the case.
-		if os.Remove(s.name) == nil {
-			s.name = ""
+		s.f, s.w = f, bufio.NewWriterSize(f, 256<<10)
+		if linked {
+			s.name = f.Name()
 		}
 	}
 	s.sortHeld()
@@ -255,4 +250,20 @@ func (h *runHeap) Pop() any {
 // hunt) is the system's temp folder, os.TempDir().
 func (h *hunter) spillDir() string {
 	return h.cfg.TempDir
+}
+
+// createSpill makes a spill file named by pattern in dir, or in the
+// system's temp folder when dir is empty or refuses it, and unlinks it at
+// once where the system allows it (the file lives while open), so that a
+// killed hunt leaves nothing in the case; linked says it still has its
+// name, to remove when closed.
+func createSpill(dir, pattern string) (f *os.File, linked bool, err error) {
+	f, err = os.CreateTemp(dir, pattern)
+	if err != nil && dir != "" {
+		f, err = os.CreateTemp("", pattern)
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return f, os.Remove(f.Name()) != nil, nil
 }
