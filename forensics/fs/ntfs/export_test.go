@@ -50,3 +50,16 @@ func ResidentStreams(t interface{ Fatal(...any) }, w *Walker, fn func(entry uint
 		t.Fatal(err)
 	}
 }
+
+// MFTMap maps the $MFT whose record 0 lies at byte mft0 of vol (clusters
+// of cluster bytes) through its run lists, as New does for a $MFT with an
+// $ATTRIBUTE_LIST: its reader (nil when record 0 cannot be used), its
+// size, and what of it could not be mapped.
+func MFTMap(vol io.ReaderAt, cluster, mft0 int64, recSize int) (io.ReaderAt, int64, error) {
+	t := &Table{vol: vol, cluster: cluster}
+	m, err := newMFTMap(vol, cluster, mft0, recSize, t.list)
+	if m == nil {
+		return nil, 0, err
+	}
+	return m, m.size, err
+}

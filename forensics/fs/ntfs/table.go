@@ -34,6 +34,9 @@ type Table struct {
 	// $ATTRIBUTE_LIST lives (SetVolume); nil for a $MFT read alone.
 	vol     io.ReaderAt
 	cluster int64
+	// mirror: IsMirror found the table to be an $MFTMirr, whose records'
+	// extension records are not in it (merge).
+	mirror bool
 }
 
 // parentCache is the number of directory entries a Table keeps for path
@@ -114,6 +117,8 @@ func (t *Table) Count() uint64 { return uint64(t.size / int64(t.recSize)) }
 // the same length (an MFT that fits in the one cluster the mirror fills,
 // as mkntfs makes with 64 KiB clusters), the two files are byte for byte
 // the same and only the name tells: the format calls the mirror $MFTMirr.
+// A table found to be a mirror scans its records without following their
+// $ATTRIBUTE_LISTs: the extension records they name are the $MFT's.
 func (t *Table) IsMirror(name string) bool {
 	mftRec, err0 := t.Read(0)
 	mirRec, err1 := t.Read(1)
@@ -122,13 +127,17 @@ func (t *Table) IsMirror(name string) bool {
 	}
 	named := func(r *Record, name string) bool {
 		n := r.LongName()
-		return n != nil && n.Name == name
+		// A $MFT in many fragments may have its name moved out of
+		// record 0 to an extension record (ntfs-3g does), which the
+		// mirror does not hold: no name and a list is $MFT's too.
+		return n != nil && n.Name == name || n == nil && r.Entry == 0 && (r.List != nil || r.ListNonResident)
 	}
 	mftData, mirData := mftRec.Data(), mirRec.Data()
 	if !named(mftRec, "$MFT") || !named(mirRec, "$MFTMirr") || mftData == nil || mirData == nil || mirData.Size != t.size {
 		return false
 	}
-	return mftData.Size > t.size || mftData.Size == t.size && name == "$MFTMirr"
+	t.mirror = mftData.Size > t.size || mftData.Size == t.size && name == "$MFTMirr"
+	return t.mirror
 }
 
 // Read reads and decodes record n on its own.
@@ -200,7 +209,10 @@ func (t *Table) ScanRange(ctx context.Context, start, end uint64, fn func(r *Rec
 					continue
 				}
 			}
-			if rec.BaseEntry != 0 {
+			// An extension record names its base, entry and sequence;
+			// a base record's reference is all zeros. The $MFT's own
+			// extension records name entry 0, with its sequence number.
+			if rec.BaseEntry != 0 || rec.BaseSeq != 0 {
 				// Merged into its base, unless the base's list could not
 				// be read or does not name it: then delivered here, as
 				// the base's.
@@ -226,7 +238,9 @@ func (t *Table) ScanRange(ctx context.Context, start, end uint64, fn func(r *Rec
 // $MFT); the extension records it does not bring in are delivered by the
 // scan on their own (extension).
 func (t *Table) merge(r *Record, off int64, bad func(entry uint64, off int64, err error)) {
-	if r.List == nil && !r.ListNonResident {
+	if r.List == nil && !r.ListNonResident || t.mirror {
+		// A mirror's copy of a fragmented $MFT's record 0 names
+		// extension records that only the $MFT holds: read with it.
 		return
 	}
 	list, err := t.list(r)

@@ -2,7 +2,8 @@
 // or deleted, in entry order, with paths resolved by MFT reference the way
 // The Sleuth Kit resolves them. go-ntfs (www.velocidex.com/golang/go-ntfs)
 // reads the boot sector, locates $MFT and reads file contents (runs,
-// sparse and compressed streams); this package decodes the records itself
+// sparse and compressed streams), through this package's own map of a $MFT
+// in more extents than record 0 holds (mftmap.go); this package decodes the records itself
 // (record.go) because the timeline needs what go-ntfs does not keep: raw
 // FILETIMEs past 2262, every $FILE_NAME, deleted parents matched by
 // sequence number, and errors per record instead of silent skips.
@@ -11,6 +12,7 @@ package ntfs
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -33,6 +35,12 @@ type Walker struct {
 	rsize int
 	chain []string
 	opts  jfs.Options
+	// mftMap is the $MFT read through its own run lists when record 0
+	// has an $ATTRIBUTE_LIST (nil otherwise: go-ntfs's reader of its one
+	// $DATA attribute serves), and mapErr what of it could not be mapped,
+	// reported by Walk.
+	mftMap *mftMap
+	mapErr error
 }
 
 var _ jfs.Walker = (*Walker)(nil)
@@ -75,7 +83,28 @@ func New(r io.ReaderAt, size int64, chain []string, opts jfs.Options) (w *Walker
 	if size > 0 && d.Size > size {
 		return nil, fmt.Errorf("ntfs: $MFT claims %d bytes, the volume has %d", d.Size, size)
 	}
-	return &Walker{vol: vol, mft: vol.MFTReader, size: d.Size, rsize: rsize, chain: slices.Clone(chain), opts: opts}, nil
+	w = &Walker{vol: vol, mft: vol.MFTReader, size: d.Size, rsize: rsize, chain: slices.Clone(chain), opts: opts}
+	if rec.List != nil || rec.ListNonResident {
+		// A $MFT in more extents than record 0 holds: mapped here from
+		// every extension record, and go-ntfs given the map too, so that
+		// the records it reads for file contents are the same.
+		var boot [0x38]byte
+		if _, err := r.ReadAt(boot[:], 0); err != nil {
+			return nil, fmt.Errorf("ntfs: read boot sector: %w", err)
+		}
+		lcn := int64(binary.LittleEndian.Uint64(boot[0x30:]))
+		if lcn < 0 || lcn > (1<<62)/vol.ClusterSize {
+			return nil, fmt.Errorf("ntfs: $MFT at cluster %d", lcn)
+		}
+		t := &Table{vol: vol.DiskReader, cluster: vol.ClusterSize}
+		m, err := newMFTMap(vol.DiskReader, vol.ClusterSize, lcn*vol.ClusterSize, rsize, t.list)
+		if m == nil {
+			return nil, fmt.Errorf("ntfs: %w", err)
+		}
+		w.mftMap, w.mapErr, w.mft = m, err, m
+		vol.MFTReader = m
+	}
+	return w, nil
 }
 
 // Walk implements fs.Walker. It scans the MFT in entry order and hands each
@@ -107,6 +136,11 @@ func (w *Walker) Walk(ctx context.Context, fn jfs.WalkFunc, report func(*jfs.Pro
 	bad := func(entry uint64, off int64, err error) {
 		report(&jfs.Problem{Chain: slices.Clone(mftChain), Path: "$MFT", Offset: off,
 			Err: fmt.Errorf("%w: MFT entry %d: %v", jfs.ErrCorrupt, entry, err)})
+	}
+	if w.mapErr != nil {
+		// The records of the unmapped parts are reported again by the
+		// scan, each batch that cannot be read with its offset.
+		bad(0, 0, w.mapErr)
 	}
 	return t.Scan(ctx, func(r *Record, off int64) error {
 		var names []string
@@ -172,6 +206,14 @@ func (w *Walker) entry(r *Record, s Stream, p string, hold *jfs.Hold) *jfs.Entry
 				return nil, err
 			}
 			return &mftStream{ReaderAt: ra, vol: w.vol.DiskReader, cluster: w.vol.ClusterSize}, nil
+		}
+		if w.mftMap != nil {
+			// The bytes the walk scanned, whatever go-ntfs makes of
+			// the extension records.
+			m := w.mftMap
+			open = func() (io.ReaderAt, error) {
+				return &mftStream{ReaderAt: m, vol: w.vol.DiskReader, cluster: w.vol.ClusterSize}, nil
+			}
 		}
 	}
 	if s.Resident && s.Content != nil {

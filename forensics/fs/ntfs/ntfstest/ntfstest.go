@@ -163,3 +163,61 @@ func AttrListVolume(t testing.TB) (img string, entries map[string]uint64) {
 	}
 	return img, entries
 }
+
+// FragmentedMFTVolume formats a small volume (1 KiB clusters, 1 KiB
+// records) and fills it through ntfs-3g until the $MFT outgrows record 0:
+// 1 KiB files fill the volume, every other one is removed, and empty files
+// are created until no space is left, so that the $MFT grows into the
+// one-cluster holes, one run each, until record 0 carries an
+// $ATTRIBUTE_LIST and the last extents of its $DATA (and its $FILE_NAME)
+// lie in extension records. The many/ folder holds the empty files, one
+// in a hundred of them deleted (free records all along the $MFT); fill/
+// the files left. It takes about five
+// seconds; the test skips when FUSE is not allowed.
+func FragmentedMFTVolume(t testing.TB) string {
+	t.Helper()
+	img := filepath.Join(t.TempDir(), "fragmented-mft.img")
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	Format(t, img, 8<<20, "-c", "1024")
+	mnt, unmount := Mount(t, img)
+	must(os.Mkdir(filepath.Join(mnt, "fill"), 0o755))
+	block := bytes.Repeat([]byte{'f'}, 1024)
+	var fill []string
+	for i := 0; i < 100000; i++ {
+		p := filepath.Join(mnt, "fill", fmt.Sprintf("f%05d", i))
+		if err := os.WriteFile(p, block, 0o644); err != nil {
+			os.Remove(p)
+			break
+		}
+		fill = append(fill, p)
+	}
+	for i := 0; i < len(fill); i += 2 {
+		must(os.Remove(fill[i]))
+	}
+	must(os.Mkdir(filepath.Join(mnt, "many"), 0o755))
+	var many []string
+	for i := 0; i < 100000; i++ {
+		p := filepath.Join(mnt, "many", fmt.Sprintf("e%05d", i))
+		f, err := os.Create(p)
+		if err != nil {
+			break
+		}
+		f.Close()
+		many = append(many, p)
+	}
+	for i := 50; i < len(many); i += 100 {
+		must(os.Remove(many[i]))
+	}
+	unmount()
+	if keep := os.Getenv("NTFSTEST_KEEP"); keep != "" {
+		b, err := os.ReadFile(img)
+		must(err)
+		must(os.WriteFile(keep, b, 0o644))
+	}
+	return img
+}
