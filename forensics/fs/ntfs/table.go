@@ -334,7 +334,11 @@ func (t *Table) extension(ext *Record) *Record {
 // of the same sequence number, or a deleted one whose sequence number is
 // one higher (NTFS bumps it when the directory is deleted), so a file in a
 // deleted folder keeps the folder's name. When the chain breaks the path
-// starts with OrphanDir, and orphan is true.
+// starts with OrphanDir, and orphan is true: so for a deleted file whose
+// folder's record now holds another folder (a higher sequence number),
+// as fls places it (TestDeletedParents). A path through the new folder
+// would be false; the lost folder's reference stays on the timeline, in
+// the parent_ref of the mft parser's $FILE_NAME events.
 func (t *Table) Path(r *Record, fn *FileName) (p string, orphan bool) {
 	if fn == nil {
 		fn = r.LongName()
