@@ -56,6 +56,54 @@ func TestFragmentedMFT(t *testing.T) {
 	t.Run("tables", func(t *testing.T) {
 		mftTables(t, img, ext)
 	})
+	t.Run("stale-extension", func(t *testing.T) {
+		// A copy of the extension record holding $MFT's name in a free
+		// record, which the list does not name (as an extension record
+		// the list dropped would be): its name is the $MFT's, delivered
+		// on entry 0, and the $MFT itself only once.
+		b := bytes.Clone(vol)
+		le := binary.LittleEndian
+		mft := mftOffset(t, b)
+		var src, dst int64 = -1, -1
+		for n := int64(1); n < 1000; n++ {
+			r := b[mft+n*fragRecord : mft+(n+1)*fragRecord]
+			base := le.Uint64(r[32:])
+			switch {
+			case string(r[:4]) == "FILE" && base>>48 != 0 && base&0xFFFFFFFFFFFF == 0 && src < 0:
+				if rr := bytes.Clone(r); true {
+					unfix(t, rr)
+					if a := attrOffset0(rr, ntfs.AttrFileName); a > 0 {
+						src = n
+					}
+				}
+			case n > 24 && (string(r[:4]) != "FILE" || le.Uint16(r[22:])&ntfs.FlagInUse == 0) && dst < 0:
+				dst = n
+			}
+		}
+		if src < 0 || dst < 0 || firstRun(t, b) <= dst {
+			t.Fatalf("no $MFT extension record with a name (%d) or free record in the first run (%d)", src, dst)
+		}
+		copy(b[mft+dst*fragRecord:], b[mft+src*fragRecord:mft+(src+1)*fragRecord])
+		items, probs, err := fstest.Collect(context.Background(), walker(t, bytes.NewReader(b), int64(len(b)), 0, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range probs {
+			t.Errorf("problem: %v", p)
+		}
+		n := 0
+		for _, it := range items {
+			if strings.HasPrefix(it.Inode, "0-") {
+				n++
+				if it.Path != "$MFT" {
+					t.Errorf("entry 0 delivered at %s", it.Path)
+				}
+			}
+		}
+		if n != 1 {
+			t.Errorf("$MFT delivered %d times", n)
+		}
+	})
 	t.Run("extension-past-first-extent", func(t *testing.T) {
 		moved := filepath.Join(t.TempDir(), "moved.img")
 		b := bytes.Clone(vol)
@@ -398,6 +446,35 @@ func relocateExtent(t *testing.T, vol []byte, reachable bool) (uint64, uint64) {
 	refix(sRec)
 	t.Logf("record 0 maps VCN 0-%d, record %d VCN %d-%d, record %d VCN %d-%d", keep-1, x, keep, last0, s, extX[0].First, extX[0].Last)
 	return s, extX[0].First
+}
+
+// attrOffset0 is attrOffset's answer, 0 when there is no such attribute.
+func attrOffset0(rec []byte, typ uint32) int {
+	le := binary.LittleEndian
+	for off := int(le.Uint16(rec[20:])); off+16 <= len(rec); {
+		at, n := le.Uint32(rec[off:]), int(le.Uint32(rec[off+4:]))
+		if at == typ {
+			return off
+		}
+		if at == 0xFFFFFFFF || n < 16 {
+			break
+		}
+		off += n
+	}
+	return 0
+}
+
+// firstRun is the number of records the $MFT's first run holds, the
+// records at their place from the boot sector's $MFT cluster on.
+func firstRun(t *testing.T, vol []byte) int64 {
+	t.Helper()
+	r0 := bytes.Clone(vol[mftOffset(t, vol):][:fragRecord])
+	unfix(t, r0)
+	ext, _, _, err := ntfs.DataExtents(r0)
+	if err != nil || len(ext) == 0 || len(ext[0].Runs) == 0 {
+		t.Fatalf("record 0: %v", err)
+	}
+	return ext[0].Runs[0].Length
 }
 
 func mftSize(t *testing.T, vol []byte) int64 {

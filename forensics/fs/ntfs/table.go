@@ -318,8 +318,10 @@ func (t *Table) extension(ext *Record) *Record {
 		if !ext.InUse() {
 			p.Flags &^= FlagInUse
 		}
+		// Not the $MFT's: a stale extension record of it would have
+		// the whole $MFT delivered (and its timeline parsed) twice.
 		for _, s := range base.Streams {
-			if s.StartVCN == 0 {
+			if s.StartVCN == 0 && base.Entry != 0 {
 				p.Streams = append(p.Streams, s)
 			}
 		}
