@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -25,6 +27,10 @@ The summary ends with the zone check (see 'jejak ingest --help'): a ZONE
 MISMATCH says a log without zones was written in another zone than --tz,
 by how much, and which --tz reads it right.
 Look at the result with 'jejak timeline DIR' or export it with 'jejak export DIR'.
+With --json, stdout is one JSON document: the summary as 'ingest --json' prints
+it, with --after the hunt's as 'hunt --json' prints it under "hunt", and
+"error" when the command failed; when nothing of the run is kept (an evidence
+file changed while it was hashed, or the run did not start), "error" alone.
 
 EXAMPLE
    jejak analyze fixtures/example --out /tmp/example-case --tz Asia/Jakarta --after "2024-02-14 19:00"`,
@@ -91,11 +97,36 @@ EXAMPLE
 				fmt.Fprintf(e.stderr, "evidence %s  sha256 %s  %s\n", it.ID, it.SHA256, termsafe.String(it.Path))
 			}
 			parent := c.Context
+			var (
+				res    *casework.IngestResult
+				runErr error // the ingest's own
+			)
 			err = k.IngestRegistering(parent, regs, func(ctx context.Context) error {
-				c.Context = ctx // what e.ingest runs under
+				c.Context = ctx // what e.runIngest runs under
 				defer func() { c.Context = parent }()
-				return e.ingest(c, cs)
+				res, runErr = e.runIngest(c, cs)
+				if res == nil {
+					return ingestOwn{runErr}
+				}
+				return ingestOwn{ingestStatus(res, runErr)}
 			})
+			// IngestRegistering returns the ingest's result as it is, or
+			// the error of a registration that failed: then the store the
+			// run wrote is removed (even when the run was interrupted
+			// too), and its summary counts events no longer in the case.
+			var own ingestOwn
+			discarded := false
+			if errors.As(err, &own) {
+				err = own.err
+			} else if err != nil {
+				discarded = res != nil
+			}
+			if c.Bool("json") {
+				return e.analyzeJSON(c, cs, res, runErr, discarded, err)
+			}
+			if res != nil {
+				e.printIngest(res, runErr, discarded)
+			}
 			if err != nil && !errors.Is(err, errWarnings) {
 				return err
 			}
@@ -113,6 +144,68 @@ EXAMPLE
 			return err
 		},
 	})
+}
+
+// ingestOwn marks the error analyze's ingest returned, to tell it from a
+// registration's.
+type ingestOwn struct{ err error }
+
+func (o ingestOwn) Error() string { return fmt.Sprint(o.err) }
+
+// analyzeDoc is what analyze --json prints, one document whatever the
+// outcome: the ingest summary, with --after the hunt's document (as 'hunt
+// --json' prints it) under "hunt", and "error" when the command failed
+// (the exit status says how). When the run has no summary to give (it did
+// not start, or its events were discarded because the evidence could not
+// be registered), "error" alone.
+type analyzeDoc struct {
+	*casework.RunSummary
+	Hunt  json.RawMessage `json:"hunt,omitempty"`
+	Error string          `json:"error,omitempty"`
+}
+
+// analyzeJSON ends analyze --json: err is IngestRegistering's.
+func (e *env) analyzeJSON(c *cli.Context, cs *evidence.Case, res *casework.IngestResult, runErr error, discarded bool, err error) error {
+	var doc analyzeDoc
+	if res != nil && !discarded {
+		doc.RunSummary = &res.RunSummary
+	}
+	if err != nil && !errors.Is(err, errWarnings) {
+		doc.Error = termsafe.Lines(err.Error())
+	} else if c.String("after") != "" {
+		// The hunt's document is taken whole from where huntDone writes
+		// it, so it is the same as 'hunt --json' prints.
+		var hb bytes.Buffer
+		herr := func() error {
+			_, store, oerr := e.openCase(c.Context, cs.Dir())
+			if oerr != nil {
+				return oerr
+			}
+			defer store.Close()
+			stdout := e.stdout
+			e.stdout = &hb
+			defer func() { e.stdout = stdout }()
+			return e.hunt(c, cs, store)
+		}()
+		if hb.Len() > 0 {
+			doc.Hunt = json.RawMessage(hb.Bytes())
+		}
+		if herr != nil {
+			if !errors.Is(herr, errFindings) {
+				doc.Error = termsafe.Lines(herr.Error())
+			}
+			err = herr
+		}
+	}
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	if jerr := enc.Encode(doc); jerr != nil {
+		return jerr
+	}
+	if err == nil || errors.Is(err, errWarnings) {
+		fmt.Fprintf(e.stderr, "\ncase folder: %s\nnext: jejak timeline %s | less -S\n", cs.Dir(), cs.Dir())
+	}
+	return err
 }
 
 // defaultExaminer is the login name, so a quick analysis still records who

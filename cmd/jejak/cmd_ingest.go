@@ -111,6 +111,23 @@ A progress bar is drawn on stderr when it is a terminal.`,
 // ingest runs the pipeline over a case's evidence (casework.Ingest) and
 // prints the summary.
 func (e *env) ingest(c *cli.Context, cs *evidence.Case) error {
+	res, runErr := e.runIngest(c, cs)
+	if res == nil {
+		return runErr
+	}
+	if c.Bool("json") {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(res.RunSummary)
+	} else {
+		e.printIngest(res, runErr, false)
+	}
+	return ingestStatus(res, runErr)
+}
+
+// runIngest is ingest without the printing: the result (nil when the run
+// did not start) and the run's error.
+func (e *env) runIngest(c *cli.Context, cs *evidence.Case) (*casework.IngestResult, error) {
 	o := casework.IngestOptions{
 		Verify:      c.Bool("verify"),
 		MachineZone: c.Bool("machine-zone"),
@@ -131,26 +148,33 @@ func (e *env) ingest(c *cli.Context, cs *evidence.Case) error {
 	}
 	res, runErr := casework.FromEvidence(cs, nil, e.caseConfig("")).Ingest(c.Context, o)
 	if errors.Is(runErr, casework.ErrNoEvidence) {
-		return usagef("case %s has no evidence: add some with 'jejak evidence add %s PATH...'", cs.Dir(), cs.Dir())
+		return nil, usagef("case %s has no evidence: add some with 'jejak evidence add %s PATH...'", cs.Dir(), cs.Dir())
 	}
-	if res == nil {
-		return runErr
+	return res, runErr
+}
+
+// printIngest prints the summary of a run for a reader on stderr.
+// discarded says the run's events were removed after it (its evidence's
+// registration failed): the store is gone, not partial.
+func (e *env) printIngest(res *casework.IngestResult, runErr error, discarded bool) {
+	printSummary(e.stderr, &res.Summary, res.Sample, res.Names)
+	printZones(e.stderr, res.ZoneCheck)
+	for _, w := range res.MachineZones {
+		fmt.Fprintf(e.stderr, "\nZONE MISMATCH    %s\n", formatWarning(w, res.Names))
 	}
-	if c.Bool("json") {
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(res.RunSummary)
-	} else {
-		printSummary(e.stderr, &res.Summary, res.Sample, res.Names)
-		printZones(e.stderr, res.ZoneCheck)
-		for _, w := range res.MachineZones {
-			fmt.Fprintf(e.stderr, "\nZONE MISMATCH    %s\n", formatWarning(w, res.Names))
-		}
-		if runErr != nil {
-			fmt.Fprintf(e.stderr, "\nINCOMPLETE       this run did not complete: the counts above stop where it stopped, and the case\n"+
-				"                 timeline is partial (hunt, report, export say so, exit 3) until an ingest run completes\n")
-		}
+	switch {
+	case discarded:
+		fmt.Fprintf(e.stderr, "\nDISCARDED        the evidence could not be registered (below): the events counted above\n"+
+			"                 were removed with the case store, and no custody entry records this run\n")
+	case runErr != nil:
+		fmt.Fprintf(e.stderr, "\nINCOMPLETE       this run did not complete: the counts above stop where it stopped, and the case\n"+
+			"                 timeline is partial (hunt, report, export say so, exit 3) until an ingest run completes\n")
 	}
+}
+
+// ingestStatus is the command's error after a run: the run's own, else
+// errWarnings when some input could not be read.
+func ingestStatus(res *casework.IngestResult, runErr error) error {
 	if runErr != nil {
 		return runErr
 	}
