@@ -33,7 +33,7 @@ import (
 // UTC (events written without Finalize) go to json.Marshal too, so that its
 // error or its zone offset is what the store sees.
 func appendEvent(dst []byte, e *timeline.Event) ([]byte, error) {
-	b, _, err := appendEventID(dst, e, e.Jejak.ID)
+	b, _, err := appendEventID(dst, e, e.Jejak.ID, nil)
 	return b, err
 }
 
@@ -42,10 +42,11 @@ func appendEvent(dst []byte, e *timeline.Event) ([]byte, error) {
 // stripID). They are left out as the document is written rather than cut
 // out of it afterwards: finding them again from the document's end and
 // moving its tail over them cost 1.2 of the 10 CPU-s appendEvent took on a
-// 1 GB syslog.
-func appendStored(dst []byte, e *timeline.Event) ([]byte, error) {
+// 1 GB syslog. m, when not nil, is the writer's memo of the parts that
+// repeat from event to event (see encMemo).
+func appendStored(dst []byte, e *timeline.Event, m *encMemo) ([]byte, error) {
 	start := len(dst)
-	b, marshalled, err := appendEventID(dst, e, "")
+	b, marshalled, err := appendEventID(dst, e, "", m)
 	if err != nil || !marshalled {
 		return b, err
 	}
@@ -55,8 +56,9 @@ func appendStored(dst []byte, e *timeline.Event) ([]byte, error) {
 }
 
 // appendEventID is appendEvent writing id as the event ID, and reports
-// whether it gave the event to json.Marshal, which writes e's own.
-func appendEventID(dst []byte, e *timeline.Event, id string) (_ []byte, marshalled bool, _ error) {
+// whether it gave the event to json.Marshal, which writes e's own. m may
+// be nil.
+func appendEventID(dst []byte, e *timeline.Event, id string, m *encMemo) (_ []byte, marshalled bool, _ error) {
 	start := len(dst)
 	b := append(dst, `{"@timestamp":"`...)
 	ts := len(b)
@@ -157,7 +159,7 @@ func appendEventID(dst []byte, e *timeline.Event, id string) (_ []byte, marshall
 		b = o.end(b)
 	}
 	b = append(b, `,"jejak":`...)
-	b = appendJejak(b, &e.Jejak, id)
+	b = appendJejak(b, &e.Jejak, id, m)
 	return append(b, '}'), false, nil
 }
 
@@ -350,11 +352,41 @@ func appendWinlog(b []byte, w *timeline.Winlog) []byte {
 	return o.end(b)
 }
 
-// appendJejak writes j with id as its ID.
-func appendJejak(b []byte, j *timeline.Jejak, id string) []byte {
+// appendJejak writes j with id as its ID, through m when it is not nil.
+func appendJejak(b []byte, j *timeline.Jejak, id string, m *encMemo) []byte {
 	b = append(b, `{"id":`...)
 	b = appendString(b, id)
 	p := &j.Provenance
+	if m != nil {
+		b = append(b, m.headOf(p)...)
+	} else {
+		b = appendProvenanceHead(b, p)
+	}
+	b = append(b, `,"offset":`...)
+	b = strconv.AppendInt(b, p.Offset, 10)
+	if p.Record != 0 {
+		b = append(b, `,"record":`...)
+		b = strconv.AppendInt(b, p.Record, 10)
+	}
+	if m != nil {
+		b = append(b, m.tailOf(p.Parser, j.Time)...)
+	} else {
+		b = appendProvenanceTail(b, p.Parser, j.Time)
+	}
+	if len(j.Data) > 0 {
+		b = append(b, `,"data":`...)
+		b = appendStringMapIn(b, j.Data, &jejakDataOrders)
+	}
+	if len(j.Tags) > 0 {
+		b = append(b, `,"tags":`...)
+		b = appendStrings(b, j.Tags)
+	}
+	return append(b, '}')
+}
+
+// appendProvenanceHead writes the provenance up to its offset: what is
+// the same for every event of one file.
+func appendProvenanceHead(b []byte, p *timeline.Provenance) []byte {
 	b = append(b, `,"provenance":{"evidence_sha256":`...)
 	b = appendString(b, p.EvidenceSHA256)
 	b = append(b, `,"evidence_name":`...)
@@ -371,16 +403,16 @@ func appendJejak(b []byte, j *timeline.Jejak, id string) []byte {
 		b = append(b, `,"identity":`...)
 		b = appendString(b, p.Identity)
 	}
-	b = append(b, `,"offset":`...)
-	b = strconv.AppendInt(b, p.Offset, 10)
-	if p.Record != 0 {
-		b = append(b, `,"record":`...)
-		b = strconv.AppendInt(b, p.Record, 10)
-	}
+	return b
+}
+
+// appendProvenanceTail writes the provenance from its parser on, closing
+// it, and the time note t.
+func appendProvenanceTail(b []byte, parser string, t *timeline.TimeNote) []byte {
 	b = append(b, `,"parser":`...)
-	b = appendString(b, p.Parser)
+	b = appendString(b, parser)
 	b = append(b, '}')
-	if t := j.Time; t != nil {
+	if t != nil {
 		var o object
 		b = append(b, `,"time":`...)
 		b = o.str(b, `"zone_assumed":`, t.ZoneAssumed)
@@ -389,15 +421,75 @@ func appendJejak(b []byte, j *timeline.Jejak, id string) []byte {
 		b = o.bool(b, `"out_of_range":`, t.OutOfRange)
 		b = o.end(b)
 	}
-	if len(j.Data) > 0 {
-		b = append(b, `,"data":`...)
-		b = appendStringMapIn(b, j.Data, &jejakDataOrders)
+	return b
+}
+
+// encMemo keeps the JSON of the provenance's head and tail (see
+// appendProvenanceHead, appendProvenanceTail) for the values they were
+// last written for. The events of one file come in runs, and their
+// provenance differs only in offset and record: a text log's head
+// (digest, name, chain, path) and tail (parser, the year's basis, the
+// zone) are about 400 of the ~1,000 bytes of each syslog document.
+// Comparing the fields with the last event's is cheaper than escaping
+// them again; the bytes written are appendProvenanceHead's and
+// appendProvenanceTail's by construction.
+//
+// The memo keeps its own copies of the strings it compares with: an
+// event's strings may live in memory its parser reuses once the event is
+// written. One writer goroutine each; the zero value is ready.
+type encMemo struct {
+	head    timeline.Provenance // the fields appendProvenanceHead writes
+	headOK  bool
+	headJS  []byte
+	parser  string
+	time    timeline.TimeNote
+	hasTime bool
+	tailOK  bool
+	tailJS  []byte
+}
+
+// headOf returns appendProvenanceHead's bytes for p.
+func (m *encMemo) headOf(p *timeline.Provenance) []byte {
+	h := &m.head
+	if m.headOK && p.EvidenceSHA256 == h.EvidenceSHA256 && p.Path == h.Path &&
+		p.EvidenceName == h.EvidenceName && p.Identity == h.Identity &&
+		(p.Chain == nil) == (h.Chain == nil) && slices.Equal(p.Chain, h.Chain) {
+		return m.headJS
 	}
-	if len(j.Tags) > 0 {
-		b = append(b, `,"tags":`...)
-		b = appendStrings(b, j.Tags)
+	m.headJS = appendProvenanceHead(m.headJS[:0], p)
+	h.EvidenceSHA256 = strings.Clone(p.EvidenceSHA256)
+	h.EvidenceName = strings.Clone(p.EvidenceName)
+	h.Path = strings.Clone(p.Path)
+	h.Identity = strings.Clone(p.Identity)
+	if p.Chain == nil {
+		h.Chain = nil
+	} else {
+		// Never nil, even empty: nil is the key of a nil chain ("null").
+		h.Chain = make([]string, 0, len(p.Chain))
+		for _, c := range p.Chain {
+			h.Chain = append(h.Chain, strings.Clone(c))
+		}
 	}
-	return append(b, '}')
+	m.headOK = true
+	return m.headJS
+}
+
+// tailOf returns appendProvenanceTail's bytes for parser and t.
+func (m *encMemo) tailOf(parser string, t *timeline.TimeNote) []byte {
+	if m.tailOK && parser == m.parser && (t != nil) == m.hasTime && (t == nil || *t == m.time) {
+		return m.tailJS
+	}
+	m.tailJS = appendProvenanceTail(m.tailJS[:0], parser, t)
+	m.parser = strings.Clone(parser)
+	m.hasTime = t != nil
+	m.time = timeline.TimeNote{}
+	if t != nil {
+		m.time = *t
+		m.time.ZoneAssumed = strings.Clone(t.ZoneAssumed)
+		m.time.YearBasis = strings.Clone(t.YearBasis)
+	}
+	m.tailOK = true
+	return m.tailJS
 }
 
 func appendStrings(b []byte, v []string) []byte {

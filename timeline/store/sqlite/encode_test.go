@@ -69,12 +69,120 @@ func sameStored(t testing.TB, what string, e *timeline.Event) {
 	if err != nil {
 		t.Fatalf("%s: %v", what, err)
 	}
-	got, err := appendStored([]byte("prefix"), &c)
-	if err != nil {
-		t.Fatalf("%s: appendStored: %v", what, err)
+	// Without a memo, with a new one, and with it again (the memo's hit).
+	var m encMemo
+	for i, memo := range []*encMemo{nil, &m, &m} {
+		got, err := appendStored([]byte("prefix"), &c, memo)
+		if err != nil {
+			t.Fatalf("%s: appendStored (%d): %v", what, i, err)
+		}
+		if !bytes.Equal(got, append([]byte("prefix"), want...)) {
+			t.Fatalf("%s: appendStored (%d) differs from the stored form of json.Marshal's:\n got  %s\n want prefix%s", what, i, got, want)
+		}
 	}
-	if !bytes.Equal(got, append([]byte("prefix"), want...)) {
-		t.Fatalf("%s: appendStored differs from the stored form of json.Marshal's:\n got  %s\n want prefix%s", what, got, want)
+}
+
+// storedWant is json.Marshal's document of e with its ID cut out.
+func storedWant(t *testing.T, e *timeline.Event) []byte {
+	t.Helper()
+	j, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := stripID(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return want
+}
+
+// TestEncMemoSequence writes runs of events through one memo, each
+// changing one of the fields the memo compares (or none), and holds every
+// document to json.Marshal's: a memo that missed a change would write the
+// previous event's provenance or time note.
+func TestEncMemoSequence(t *testing.T) {
+	base := func() *timeline.Event {
+		e := &timeline.Event{Timestamp: time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC), Message: "m"}
+		e.Jejak.ID = "0123456789abcdef0123456789abcdef"
+		e.Jejak.Provenance = timeline.Provenance{
+			EvidenceSHA256: strings.Repeat("ab", 32), EvidenceName: "img.E01",
+			Chain: []string{"ntfs:", "dir:var/log/auth.log"}, Path: "var/log/auth.log",
+			Offset: 10, Record: 2, Parser: "syslog",
+		}
+		e.Jejak.Time = &timeline.TimeNote{ZoneAssumed: "UTC", YearInferred: true, YearBasis: "file mtime"}
+		return e
+	}
+	// reused is a chain whose backing array a parser overwrites between
+	// files: the memo must not see the new contents as its key.
+	reused := []string{"dir:a.log"}
+	steps := []struct {
+		name   string
+		change func(e *timeline.Event)
+	}{
+		{"same", func(*timeline.Event) {}},
+		{"same again", func(*timeline.Event) {}},
+		{"offset and record", func(e *timeline.Event) { e.Jejak.Provenance.Offset, e.Jejak.Provenance.Record = 99, 0 }},
+		{"digest", func(e *timeline.Event) { e.Jejak.Provenance.EvidenceSHA256 = strings.Repeat("cd", 32) }},
+		{"evidence name", func(e *timeline.Event) { e.Jejak.Provenance.EvidenceName = "other.E01" }},
+		{"path", func(e *timeline.Event) { e.Jejak.Provenance.Path = "var/log/auth.log.1" }},
+		{"identity", func(e *timeline.Event) { e.Jejak.Provenance.Identity = "mft#5-1" }},
+		{"identity back", func(*timeline.Event) {}},
+		{"nil chain", func(e *timeline.Event) { e.Jejak.Provenance.Chain = nil }},
+		{"empty chain", func(e *timeline.Event) { e.Jejak.Provenance.Chain = []string{} }},
+		{"nil chain again", func(e *timeline.Event) { e.Jejak.Provenance.Chain = nil }},
+		{"longer chain", func(e *timeline.Event) { e.Jejak.Provenance.Chain = append(e.Jejak.Provenance.Chain, "gzip:") }},
+		{"chain member", func(e *timeline.Event) { e.Jejak.Provenance.Chain = []string{"ntfs:", "dir:var/log/syslog"} }},
+		{"reused chain", func(e *timeline.Event) { e.Jejak.Provenance.Chain = reused }},
+		{"reused chain overwritten", func(e *timeline.Event) { reused[0] = "dir:b.log"; e.Jejak.Provenance.Chain = reused }},
+		{"escaped path", func(e *timeline.Event) { e.Jejak.Provenance.Path = "a\"b\u2028<c>" }},
+		{"parser", func(e *timeline.Event) { e.Jejak.Provenance.Parser = "apache" }},
+		{"no time note", func(e *timeline.Event) { e.Jejak.Time = nil }},
+		{"empty time note", func(e *timeline.Event) { e.Jejak.Time = &timeline.TimeNote{} }},
+		{"zone", func(e *timeline.Event) { e.Jejak.Time.ZoneAssumed = "Asia/Jakarta" }},
+		{"year inferred", func(e *timeline.Event) { e.Jejak.Time.YearInferred = false }},
+		{"year basis", func(e *timeline.Event) { e.Jejak.Time.YearBasis = "rollover" }},
+		{"out of range", func(e *timeline.Event) { e.Jejak.Time.OutOfRange = true }},
+		{"no time note again", func(e *timeline.Event) { e.Jejak.Time = nil }},
+	}
+	var m encMemo
+	var buf []byte
+	for _, reset := range []bool{false, true} {
+		e := base()
+		for _, st := range steps {
+			if reset {
+				e = base() // each change alone against the base
+			}
+			st.change(e)
+			var err error
+			buf, err = appendStored(buf[:0], e, &m)
+			if err != nil {
+				t.Fatalf("%s: %v", st.name, err)
+			}
+			if want := storedWant(t, e); !bytes.Equal(buf, want) {
+				t.Fatalf("%s (each alone %v):\n got  %s\n want %s", st.name, reset, buf, want)
+			}
+		}
+	}
+}
+
+// TestEncMemoCorpus writes the corpus's events, in their order, through
+// one memo, as a writer does.
+func TestEncMemoCorpus(t *testing.T) {
+	all, _ := corpusEvents(t)
+	var m encMemo
+	var buf []byte
+	for i, e := range all {
+		c := *e
+		if len(c.Jejak.ID) != 32 {
+			c.Jejak.ID = "0123456789abcdef0123456789abcdef"
+		}
+		var err error
+		if buf, err = appendStored(buf[:0], &c, &m); err != nil {
+			t.Fatalf("event %d: %v", i, err)
+		}
+		if want := storedWant(t, &c); !bytes.Equal(buf, want) {
+			t.Fatalf("event %d (%s):\n got  %s\n want %s", i, c.Jejak.Provenance.Path, buf, want)
+		}
 	}
 }
 

@@ -37,6 +37,7 @@ type chunk struct {
 	err    error
 	done   chan struct{}
 	last   bool // the last chunk of its batch (write-behind)
+	memo   encMemo
 }
 
 // encode finalizes (when needed), encodes and compresses evs into c.
@@ -67,7 +68,7 @@ func (c *chunk) encode(evs []*timeline.Event) {
 		start := len(c.buf)
 		var err error
 		if fast {
-			c.buf, err = appendStored(c.buf, e)
+			c.buf, err = appendStored(c.buf, e, &c.memo)
 		} else {
 			c.buf, err = appendMarshal(c.buf, e)
 		}
