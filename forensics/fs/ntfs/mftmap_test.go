@@ -56,6 +56,42 @@ func TestFragmentedMFT(t *testing.T) {
 	t.Run("tables", func(t *testing.T) {
 		mftTables(t, img, ext)
 	})
+	t.Run("wiped-record", func(t *testing.T) {
+		// A live file's record overwritten with a pattern: no record,
+		// and no empty slot either. Reported at its offset in $MFT.
+		b := bytes.Clone(vol)
+		good, _, err := fstest.Collect(context.Background(), walker(t, bytes.NewReader(b), int64(len(b)), 0, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var victim fstest.Item
+		for _, it := range good {
+			if strings.HasPrefix(it.Path, "fill/") && !it.Deleted {
+				victim = it
+				break
+			}
+		}
+		e, _, _ := strings.Cut(victim.Inode, "-")
+		n, _ := strconv.ParseInt(e, 10, 64)
+		if n == 0 || n >= firstRun(t, b) {
+			t.Fatalf("no live fill/ file in the $MFT's first run (%+v)", victim)
+		}
+		rec := b[mftOffset(t, b)+n*fragRecord:][:fragRecord]
+		for i := range rec {
+			rec[i] = 0xA5
+		}
+		items, probs, err := fstest.Collect(context.Background(), walker(t, bytes.NewReader(b), int64(len(b)), 0, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(probs) != 1 || probs[0].Path != "$MFT" || probs[0].Offset != n*fragRecord || !errors.Is(probs[0].Err, jfs.ErrCorrupt) {
+			t.Fatalf("problems %v, want one at $MFT offset %d", probs, n*fragRecord)
+		}
+		t.Logf("reported: %v", probs[0])
+		if len(items) != len(good)-1 {
+			t.Errorf("%d entries delivered, want %d (all but %s)", len(items), len(good)-1, victim.Path)
+		}
+	})
 	t.Run("stale-extension", func(t *testing.T) {
 		// A copy of the extension record holding $MFT's name in a free
 		// record, which the list does not name (as an extension record

@@ -3,6 +3,7 @@ package ntfs
 import (
 	"container/list"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -200,6 +201,12 @@ func (t *Table) ScanRange(ctx context.Context, start, end uint64, fn func(r *Rec
 				}
 			}
 			if !IsRecord(rb) {
+				// A slot never used holds zeros. Anything else is a
+				// record overwritten (wiped, or a $MFT read from the
+				// wrong clusters): reported, not taken for a free slot.
+				if !zeros(rb) {
+					bad(first+i, roff, fmt.Errorf("%w: no FILE signature (starts % x) in a slot that is not empty", ErrBadRecord, rb[:4]))
+				}
 				continue
 			}
 			rec, err := ParseRecord(rb, first+i)
@@ -229,6 +236,22 @@ func (t *Table) ScanRange(ctx context.Context, start, end uint64, fn func(r *Rec
 		}
 	}
 	return nil
+}
+
+// zeros says whether b holds only zero bytes.
+func zeros(b []byte) bool {
+	for len(b) >= 8 {
+		if binary.LittleEndian.Uint64(b) != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // merge adds the attributes that an $ATTRIBUTE_LIST places in extension
