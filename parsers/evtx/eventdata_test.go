@@ -4,6 +4,8 @@ import (
 	stdmaps "maps"
 	"slices"
 	"testing"
+
+	"github.com/jejak-forensics/jejak/internal/slab"
 )
 
 // el builds an Element with the given children (attrs as name, value
@@ -55,7 +57,7 @@ func TestEventData(t *testing.T) {
 			map[string]string{"Data2": "m", "Data2_2": "o"}},
 		{"no data", el("Event", "", nil, el("System", "", nil)), map[string]string{}},
 	} {
-		got, members := eventData(c.ev, nil)
+		got, members := eventData(c.ev, nil, nil)
 		if !stdmaps.Equal(got, c.want) {
 			t.Errorf("%s: map %v, want %v", c.name, got, c.want)
 		}
@@ -73,5 +75,11 @@ func TestEventData(t *testing.T) {
 		if len(slices.Compact(keys)) != len(members) {
 			t.Errorf("%s: members repeat a name: %v", c.name, members)
 		}
+	}
+}
+
+func TestBlockSlabFitsSizeClass(t *testing.T) {
+	if fit := slab.FitCells[eventBlock](); blockSlab != fit {
+		t.Errorf("blockSlab is %d; %d blocks of %d bytes fit the largest small size class (%d)", blockSlab, fit, slab.CellSize[eventBlock](), slab.LargestSmall)
 	}
 }

@@ -9,12 +9,15 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	stdmaps "maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jejak-forensics/jejak/internal/slab"
 	"github.com/jejak-forensics/jejak/parsers"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 	"github.com/jejak-forensics/jejak/timeline"
@@ -37,6 +40,60 @@ const goldenSums = "testdata/events.sha256"
 // mismatch the JSON lines are left in a temporary folder for a diff
 // against a run of the old code.
 func TestEventsUnchanged(t *testing.T) {
+	inputs := goldenInputs(t)
+	got := map[string]string{}
+	dump := t.TempDir()
+	for name, data := range inputs {
+		out, nev, nwarn := goldenRun(t, name, data, nil)
+		sum := sha256.Sum256(out)
+		got[name] = fmt.Sprintf("%s %d %d", hex.EncodeToString(sum[:]), nev, nwarn)
+		f := filepath.Join(dump, strings.NewReplacer("/", "_", "#", "_").Replace(name)+".jsonl")
+		if err := os.WriteFile(f, out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checked := parsertest.CompareSums(t, goldenSums, got, dump, *update)
+	if *update {
+		return
+	}
+	want := parsertest.ReadSums(t, goldenSums)
+	// The shared corpus holds 28 EVTX files; a fresh clone's fixtures
+	// fewer. Either way a run that compares almost nothing fails.
+	if minChecked := 8; checked < minChecked || (parsertest.Shared() && checked < len(want)) {
+		t.Fatalf("only %d of the %d inputs in %s checked", checked, len(want), goldenSums)
+	}
+}
+
+// TestEventsUnchangedRecycled is TestEventsUnchanged with every event
+// given back (Parser.Recycle) once marshalled, poisoned (slab.SetPoison),
+// as ingest gives back stored events: a block reused for a later event,
+// of the same input or the next (one Parser for all, in name order), must
+// make the same bytes as a fresh one. A field or map that reset left
+// holding a recycled event's value (a jejak.data key, an EventData
+// member, a user of normBlock) would show in some later event, and a
+// poisoned one as Poisoned.
+func TestEventsUnchangedRecycled(t *testing.T) {
+	inputs := goldenInputs(t)
+	want := parsertest.ReadSums(t, goldenSums)
+	defer slab.SetPoison()()
+	p := New(2)
+	for _, name := range slices.Sorted(stdmaps.Keys(inputs)) {
+		w, ok := want[name]
+		if !ok {
+			continue
+		}
+		out, nev, nwarn := goldenRun(t, name, inputs[name], p)
+		sum := sha256.Sum256(out)
+		if got := fmt.Sprintf("%s %d %d", hex.EncodeToString(sum[:]), nev, nwarn); got != w {
+			t.Errorf("%s, events recycled: %s, want %s", name, got, w)
+		}
+	}
+}
+
+// goldenInputs reads every corpus EVTX file and makes goldenVariants'
+// damaged copies, keyed as testdata/events.sha256 names them.
+func goldenInputs(t *testing.T) map[string][]byte {
+	t.Helper()
 	dir, err := parsertest.CorpusDir()
 	if err != nil {
 		t.Skipf("corpus not found: %v", err)
@@ -63,27 +120,7 @@ func TestEventsUnchanged(t *testing.T) {
 			inputs["variant/"+base+"#"+variant] = mutate(bytes.Clone(data))
 		}
 	}
-	got := map[string]string{}
-	dump := t.TempDir()
-	for name, data := range inputs {
-		out, nev, nwarn := goldenRun(t, name, data)
-		sum := sha256.Sum256(out)
-		got[name] = fmt.Sprintf("%s %d %d", hex.EncodeToString(sum[:]), nev, nwarn)
-		f := filepath.Join(dump, strings.NewReplacer("/", "_", "#", "_").Replace(name)+".jsonl")
-		if err := os.WriteFile(f, out, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	checked := parsertest.CompareSums(t, goldenSums, got, dump, *update)
-	if *update {
-		return
-	}
-	want := parsertest.ReadSums(t, goldenSums)
-	// The shared corpus holds 28 EVTX files; a fresh clone's fixtures
-	// fewer. Either way a run that compares almost nothing fails.
-	if minChecked := 8; checked < minChecked || (parsertest.Shared() && checked < len(want)) {
-		t.Fatalf("only %d of the %d inputs in %s checked", checked, len(want), goldenSums)
-	}
+	return inputs
 }
 
 // goldenVariants damages corpus files in the ways the parser has paths
@@ -106,8 +143,10 @@ var goldenVariants = map[string]func([]byte) []byte{
 }
 
 // goldenRun parses one input as ingest does and returns the JSON lines of
-// its events and warnings, with their counts.
-func goldenRun(t *testing.T, name string, data []byte) (out []byte, events, warnings int) {
+// its events and warnings, with their counts. With a Parser given, each
+// event goes back to it (Recycle) once marshalled; without, a fresh
+// Parser's events are left alone.
+func goldenRun(t *testing.T, name string, data []byte, recycler *Parser) (out []byte, events, warnings int) {
 	t.Helper()
 	var buf bytes.Buffer
 	entry := parsertest.BytesEntry(filepath.Base(name), data, time.Date(2024, 12, 31, 23, 0, 0, 0, time.UTC))
@@ -116,13 +155,20 @@ func goldenRun(t *testing.T, name string, data []byte) (out []byte, events, warn
 			warnings++
 			fmt.Fprintf(&buf, "warning %d %d %s %s\n", w.Offset, w.Record, w.Parser, w.Err)
 		}}
-	err := New(2).Parse(context.Background(), src, func(ev *timeline.Event) error {
+	p := recycler
+	if p == nil {
+		p = New(2)
+	}
+	err := p.Parse(context.Background(), src, func(ev *timeline.Event) error {
 		events++
 		ev.Jejak.Provenance.Path = name
 		ev.Finalize()
 		b, err := json.Marshal(ev)
 		buf.Write(b)
 		buf.WriteByte('\n')
+		if recycler != nil {
+			recycler.Recycle(ev)
+		}
 		return err
 	})
 	if err != nil {

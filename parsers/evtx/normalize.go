@@ -142,11 +142,12 @@ func useful(s string) string {
 // normalize fills the ECS fields for an audit-relevant event and returns
 // the words that lead its message.
 func normalize(ev *timeline.Event, provider string, id uint32, data map[string]string) (summary string, shown []field) {
-	return normalizeInto(ev, provider, id, data, nil)
+	return normalizeInto(ev, provider, id, data, nil, nil)
 }
 
 // normBlock holds the parts a normalised event may point at, allocated
-// together, once, when the event has any of them.
+// together, once, when the event has any of them, and kept with the
+// event's block when it is recycled (eventBlock.norm).
 type normBlock struct {
 	user, target timeline.User
 	src          timeline.Endpoint
@@ -156,8 +157,10 @@ type normBlock struct {
 }
 
 // normalizeInto is normalize appending the fields shown to shown (a
-// builder's scratch).
-func normalizeInto(ev *timeline.Event, provider string, id uint32, data map[string]string, shown []field) (summary string, _ []field) {
+// builder's scratch). When spare is not nil, the normBlock is *spare,
+// which must be zero (a recycled block's, reset), or a new one left in
+// *spare for the block to keep.
+func normalizeInto(ev *timeline.Event, provider string, id uint32, data map[string]string, shown []field, spare **normBlock) (summary string, _ []field) {
 	r := findRule(provider, id)
 	if r == nil {
 		return "", shown
@@ -171,7 +174,15 @@ func normalizeInto(ev *timeline.Event, provider string, id uint32, data map[stri
 	var nb *normBlock
 	block := func() *normBlock {
 		if nb == nil {
-			nb = new(normBlock)
+			switch {
+			case spare == nil:
+				nb = new(normBlock)
+			case *spare == nil:
+				nb = new(normBlock)
+				*spare = nb
+			default:
+				nb = *spare
+			}
 		}
 		return nb
 	}

@@ -64,6 +64,7 @@ type Parser struct {
 var (
 	_ parsers.Parser       = (*Parser)(nil)
 	_ parsers.RandomAccess = (*Parser)(nil)
+	_ timeline.Recycler    = (*Parser)(nil)
 )
 
 // New returns an EVTX parser decoding up to workers chunks at once
@@ -406,8 +407,9 @@ func (p *Parser) ParseStats(ctx context.Context, src *parsers.Source, emit func(
 			if x.readBuf == nil {
 				x.readBuf = make([]byte, chunkSize)
 			}
-			buf := x.readBuf // events copy what they keep out of it
-			var b builder    // and its scratch every event
+			buf := x.readBuf  // events copy what they keep out of it
+			b := newBuilder() // and its scratch every event
+			defer b.close()
 			stop := func() bool { return ctx.Err() != nil }
 			for i := range jobs {
 				off := fileHeaderBlock + i*chunkSize

@@ -6,9 +6,11 @@
 // records, the process's CPU seconds (user+sys) and the allocations per
 // record, so that parse cost per record can be set beside evtx_dump's. It
 // is a benchmark driver, not part of jejak; it runs with cmd/jejak's
-// collector pace (internal/gcpolicy).
+// collector pace (internal/gcpolicy), and, as `jejak analyze` does, gives
+// the events back to the parser (Parser.Recycle) a batch at a time once
+// dropped (-recycle=false leaves them to the collector).
 //
-//	evtxbench [-decode] [-n N] [-dump FILE] [-cpuprofile F] [-memprofile F] PATH...
+//	evtxbench [-decode] [-n N] [-recycle=false] [-dump FILE] [-cpuprofile F] [-memprofile F] PATH...
 //
 // -decode stops at the decoded XML tree (evtx.DecodeFile: evtx.DecodeChunk
 // over each chunk on one goroutine, no events built), to tell decoding
@@ -55,15 +57,16 @@ func main() {
 	gcpolicy.Apply()
 	decode := flag.Bool("decode", false, "only decode the chunks (no events built)")
 	n := flag.Int("n", 1, "parse the whole set this many times")
+	recycle := flag.Bool("recycle", true, "give the events back to the parser once dropped, as ingest does")
 	dump := flag.String("dump", "", "write every event as a JSON line to this file (to compare two builds)")
 	cpuprof := flag.String("cpuprofile", "", "write a CPU profile to this file")
 	memprof := flag.String("memprofile", "", "write an allocation profile to this file")
 	flag.Parse()
 	if flag.NArg() == 0 {
-		fmt.Fprintln(os.Stderr, "usage: evtxbench [-decode] [-n N] [-dump FILE] [-cpuprofile F] [-memprofile F] PATH...")
+		fmt.Fprintln(os.Stderr, "usage: evtxbench [-decode] [-n N] [-recycle=false] [-dump FILE] [-cpuprofile F] [-memprofile F] PATH...")
 		os.Exit(2)
 	}
-	if err := run(flag.Args(), *decode, *n, *dump, *cpuprof, *memprof); err != nil {
+	if err := run(flag.Args(), *decode, *n, *recycle, *dump, *cpuprof, *memprof); err != nil {
 		fmt.Fprintln(os.Stderr, "evtxbench:", err)
 		os.Exit(1)
 	}
@@ -90,7 +93,12 @@ func files(args []string) ([]string, error) {
 	return out, nil
 }
 
-func run(args []string, decode bool, n int, dump, cpuprof, memprof string) error {
+// recycleBatch is how many events are dropped before they go back to the
+// parser: about the events of one of ingest's batches (which end at
+// ~1,800 EVTX events), so that blocks come back as late as there.
+const recycleBatch = 2048
+
+func run(args []string, decode bool, n int, recycle bool, dump, cpuprof, memprof string) error {
 	paths, err := files(args)
 	if err != nil {
 		return err
@@ -126,6 +134,13 @@ func run(args []string, decode bool, n int, dump, cpuprof, memprof string) error
 	records, warnings, copies := 0, 0, 0
 	ctx := context.Background()
 	p := evtx.New(0)
+	var dropped []*timeline.Event
+	flush := func() {
+		for _, ev := range dropped {
+			p.Recycle(ev)
+		}
+		dropped = dropped[:0]
+	}
 	for range n {
 		for _, path := range paths {
 			f, err := os.Open(path)
@@ -161,7 +176,14 @@ func run(args []string, decode bool, n int, dump, cpuprof, memprof string) error
 				ev.Finalize()
 				records++
 				if out != nil {
-					return out.Encode(ev)
+					if err := out.Encode(ev); err != nil {
+						return err
+					}
+				}
+				if recycle {
+					if dropped = append(dropped, ev); len(dropped) == recycleBatch {
+						flush()
+					}
 				}
 				return nil
 			})
@@ -172,6 +194,7 @@ func run(args []string, decode bool, n int, dump, cpuprof, memprof string) error
 			}
 		}
 	}
+	flush()
 	secs, cpu := time.Since(start).Seconds(), cputime.Process().Seconds()-cpu0
 	runtime.ReadMemStats(&ms1)
 	if memprof != "" {
