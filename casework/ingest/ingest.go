@@ -186,9 +186,12 @@ type runner struct {
 
 	mu  sync.Mutex
 	sum Summary
+	// curItem and curPath name the file seen last (Progress.Current),
+	// set under mu with the count of files seen: joined only when
+	// progress is reported, not for each of an image's 300k files.
+	curItem, curPath string
 
 	files, events, bytes atomic.Int64
-	current              atomic.Value
 }
 
 // Run ingests the items into sink and returns the summary. It returns an
@@ -224,7 +227,6 @@ func Run(ctx context.Context, cfg Config, items []Item, sink timeline.Sink) (Sum
 	}
 	r.sum.SkipReasons = map[string]int64{}
 	r.sum.Parsers = map[string]*Stat{}
-	r.current.Store("")
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -334,8 +336,15 @@ func (r *runner) startProgress() (stop func()) {
 }
 
 func (r *runner) progress(done bool) Progress {
+	r.mu.Lock()
+	seen, item, path := r.sum.FilesSeen > 0, r.curItem, r.curPath
+	r.mu.Unlock()
+	var current string
+	if seen {
+		current = item + ": " + path
+	}
 	return Progress{Files: r.files.Load(), Events: r.events.Load(), Bytes: r.bytes.Load(),
-		Current: r.current.Load().(string), Done: done}
+		Current: current, Done: done}
 }
 
 func (r *runner) warn(w timeline.Warning) {
@@ -438,9 +447,9 @@ func (r *runner) walk(ctx context.Context, it Item) error {
 			return nil
 		}
 		r.files.Add(1)
-		r.current.Store(it.Name + ": " + e.Path)
 		r.mu.Lock()
 		r.sum.FilesSeen++
+		r.curItem, r.curPath = it.Name, e.Path
 		r.mu.Unlock()
 		return r.readEntry(ctx, w, it, e, out)
 	}, report)
@@ -496,16 +505,29 @@ type sequencer struct {
 type slot struct {
 	warns []timeline.Warning
 	done  bool
+	// first holds the first warning: most files have one (the skip of a
+	// file no parser reads), and an image has hundreds of thousands.
+	first [1]timeline.Warning
 }
 
-func (sl *slot) warn(w timeline.Warning) { sl.warns = append(sl.warns, w) }
+func (sl *slot) warn(w timeline.Warning) {
+	if sl.warns == nil {
+		sl.warns = sl.first[:0]
+	}
+	sl.warns = append(sl.warns, w)
+}
 
 func (s *sequencer) open() *slot {
 	sl := &slot{}
+	s.add(sl)
+	return sl
+}
+
+// add queues sl, a slot held elsewhere (a fileJob's own), as open does.
+func (s *sequencer) add(sl *slot) {
 	s.mu.Lock()
 	s.queue = append(s.queue, sl)
 	s.mu.Unlock()
-	return sl
 }
 
 // close marks sl finished and releases every finished slot at the head of
@@ -588,6 +610,10 @@ type fileJob struct {
 	// none did), so that parse does not ask again.
 	p       parsers.Parser
 	matched bool
+	// ownSlot and count are sl and cr, allocated with the job: a
+	// volume's files are a few hundred thousand jobs.
+	ownSlot slot
+	count   countingReader
 }
 
 // decodesOnEveryCore tells the parsers that read at random (EVTX, $MFT):
@@ -604,7 +630,10 @@ func decodesOnEveryCore(p parsers.Parser) bool {
 // when that read holds the whole file or e is Lasting, hands it to a
 // worker.
 func (r *runner) readEntry(ctx context.Context, w *walkState, it Item, e *jfs.Entry, out *emitter) error {
-	sl := w.seq.open()
+	j := &fileJob{r: r, w: w, it: it, e: e}
+	sl := &j.ownSlot
+	j.sl = sl
+	w.seq.add(sl)
 	w.cur = sl
 	defer func() { w.cur = nil }()
 	rc, err := e.Open()
@@ -613,10 +642,12 @@ func (r *runner) readEntry(ctx context.Context, w *walkState, it Item, e *jfs.En
 		w.seq.close(sl)
 		return nil
 	}
-	cr := &countingReader{r: rc, n: &r.bytes}
+	cr := &j.count
+	cr.r, cr.n = rc, &r.bytes
+	j.cr = cr
 	br := readBuffers.Get().(*bufio.Reader)
 	br.Reset(cr)
-	j := &fileJob{r: r, w: w, sl: sl, it: it, e: e, br: br, cr: cr}
+	j.br = br
 	head, err := br.Peek(parsers.HeadSize)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
 		// A broken stream before the first bytes: the walker reports the
