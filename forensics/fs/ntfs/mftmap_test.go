@@ -574,19 +574,11 @@ func putRuns(t *testing.T, a []byte, runs []ntfs.Run) {
 // attrOffset finds the first attribute of type typ in a record.
 func attrOffset(t *testing.T, rec []byte, typ uint32) int {
 	t.Helper()
-	le := binary.LittleEndian
-	for off := int(le.Uint16(rec[20:])); off+16 <= len(rec); {
-		at, n := le.Uint32(rec[off:]), int(le.Uint32(rec[off+4:]))
-		if at == typ {
-			return off
-		}
-		if at == 0xFFFFFFFF || n < 16 {
-			break
-		}
-		off += n
+	off := attrOffset0(rec, typ)
+	if off == 0 {
+		t.Fatalf("no attribute 0x%x in the record", typ)
 	}
-	t.Fatalf("no attribute 0x%x in the record", typ)
-	return 0
+	return off
 }
 
 // unfix puts back the bytes the update sequence replaced; refix replaces
