@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+
+	"github.com/jejak-forensics/jejak/internal/zeros"
 )
 
 // walkTar reads a tar stream member by member. Members are delivered while
@@ -98,7 +100,7 @@ func (s *walkState) tarTail(e *Entry, src io.Reader, pos func() int64) (io.Reade
 		if len(blk) == 0 {
 			return nil, nil, nil
 		}
-		if allZero(blk) {
+		if zeros.All(blk) {
 			br.Discard(len(blk))
 			if err != nil {
 				return nil, nil, nil
@@ -121,12 +123,3 @@ func (s *walkState) tarTail(e *Entry, src io.Reader, pos func() int64) (io.Reade
 }
 
 const blockSize = 512
-
-func allZero(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
-}

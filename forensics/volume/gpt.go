@@ -1,12 +1,13 @@
 package volume
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"unicode/utf16"
+
+	"github.com/jejak-forensics/jejak/internal/zeros"
 )
 
 type gptHeader struct {
@@ -100,7 +101,7 @@ func readGPTSector(r io.ReaderAt, size, ss int64) (*System, bool) {
 	}
 	for i := int64(0); i < h.entryCount; i++ {
 		e := ents[i*h.entrySize : (i+1)*h.entrySize]
-		if allZero(e[:16]) {
+		if zeros.All(e[:16]) {
 			continue
 		}
 		first, last := int64(binary.LittleEndian.Uint64(e[32:40])), int64(binary.LittleEndian.Uint64(e[40:48]))
@@ -172,5 +173,3 @@ func utf16Name(b []byte) string {
 	}
 	return string(utf16.Decode(u))
 }
-
-func allZero(b []byte) bool { return len(bytes.Trim(b, "\x00")) == 0 }

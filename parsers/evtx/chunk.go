@@ -9,6 +9,8 @@ import (
 	"hash/crc32"
 	"slices"
 	"time"
+
+	"github.com/jejak-forensics/jejak/internal/zeros"
 )
 
 const (
@@ -229,21 +231,6 @@ func headerCRC(b []byte) uint32 {
 	return crc32.Update(h, crc32.IEEETable, b[128:chunkHeaderSize])
 }
 
-func allZero(b []byte) bool {
-	for len(b) >= 8 {
-		if binary.LittleEndian.Uint64(b) != 0 {
-			return false
-		}
-		b = b[8:]
-	}
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
-}
-
 // chunkResult is what decoding one chunk yields.
 type chunkResult struct {
 	records    int // records emitted, live and recovered
@@ -289,7 +276,7 @@ func decodeChunk(x *expander, buf []byte, fileOff int64, inUse bool, stop func()
 	warn := func(off int, rec uint64, format string, args ...any) {
 		res.warns = append(res.warns, warning{off: fileOff + int64(off), rec: rec, err: fmt.Errorf(format, args...)})
 	}
-	if allZero(buf) {
+	if zeros.All(buf) {
 		res.empty = true
 		return res
 	}

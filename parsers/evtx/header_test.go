@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jejak-forensics/jejak/internal/zeros"
+
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
 	"github.com/jejak-forensics/jejak/forensics/fs/fstest"
 	"github.com/jejak-forensics/jejak/parsers"
@@ -468,7 +470,7 @@ func TestMatchDamagedHeaderNeedsChunks(t *testing.T) {
 			n, _ := io.ReadFull(f, head)
 			f.Close()
 			system++
-			if n == parsers.HeadSize && isZero(head[fileHeaderSize:]) {
+			if n == parsers.HeadSize && zeros.All(head[fileHeaderSize:]) {
 				zeroHeads++
 			}
 			if p.Match(parsertest.FileEntry(t, path), head[:n]) {

@@ -46,6 +46,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jejak-forensics/jejak/internal/zeros"
+
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
 	"github.com/jejak-forensics/jejak/parsers"
 	"github.com/jejak-forensics/jejak/timeline"
@@ -146,7 +148,7 @@ func damagedHeaderMatch(e *jfs.Entry, head []byte) bool {
 	if len(head) < fileHeaderBlock || e == nil || (e.Size >= 0 && e.Size < fileHeaderBlock+chunkHeaderSize) {
 		return false
 	}
-	zeroPad := isZero(head[fileHeaderSize:fileHeaderBlock])
+	zeroPad := zeros.All(head[fileHeaderSize:fileHeaderBlock])
 	fields := headerFields(head)
 	if !zeroPad && fields < 3 {
 		return false
@@ -195,15 +197,6 @@ func chunkSlots(ra io.ReaderAt, size int64) (sig, other int) {
 // slots holding other bytes (a damaged file may have damaged chunks too,
 // but then not most of them).
 func chunksBearOut(sig, other int) bool { return sig > 0 && sig > other }
-
-func isZero(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
-}
 
 // errHeaderDamaged marks the one warning about a damaged file header.
 var errHeaderDamaged = errors.New("file header damaged")

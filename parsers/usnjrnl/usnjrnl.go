@@ -15,6 +15,8 @@ import (
 	"strings"
 	"unicode/utf16"
 
+	"github.com/jejak-forensics/jejak/internal/zeros"
+
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
 	"github.com/jejak-forensics/jejak/forensics/fs/ntfs"
 	"github.com/jejak-forensics/jejak/parsers"
@@ -53,20 +55,11 @@ func (*Parser) Match(e *jfs.Entry, head []byte) bool {
 	if len(head) < 8 {
 		return false
 	}
-	if allZero(head) {
+	if zeros.All(head) {
 		return true
 	}
 	_, ok := plausible(head)
 	return ok
-}
-
-func allZero(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // plausible checks a record header: its length and version.
@@ -115,7 +108,7 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 		}
 		hdr, err := br.Peek(8)
 		if len(hdr) < 8 {
-			if len(hdr) > 0 && !allZero(hdr) {
+			if len(hdr) > 0 && !zeros.All(hdr) {
 				endJunk()
 				warn(off, fmt.Errorf("%w: %d trailing bytes", io.ErrUnexpectedEOF, len(hdr)))
 			}

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jejak-forensics/jejak/internal/zeros"
+
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
 	"github.com/jejak-forensics/jejak/parsers"
 	"github.com/jejak-forensics/jejak/timeline"
@@ -190,7 +192,7 @@ func (p *Lastlog) Parse(ctx context.Context, src *parsers.Source, emit func(*tim
 					return err
 				}
 			}
-			if !allZero(buf[:n]) {
+			if !zeros.All(buf[:n]) {
 				src.Warnf(off, uid+1, "truncated lastlog record: %d of %d bytes", n, size)
 			}
 			return nil
@@ -198,7 +200,7 @@ func (p *Lastlog) Parse(ctx context.Context, src *parsers.Source, emit func(*tim
 		if err != nil {
 			return fmt.Errorf("lastlog: read at offset %d: %w", off, err)
 		}
-		if allZero(buf) {
+		if zeros.All(buf) {
 			continue
 		}
 		if order == nil {

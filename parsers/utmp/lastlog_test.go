@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jejak-forensics/jejak/internal/zeros"
+
 	"github.com/jejak-forensics/jejak/internal/oracle"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
 )
@@ -157,7 +159,7 @@ func TestLastlogLayouts(t *testing.T) {
 		for off := 0; off+lastlogSize32 <= len(data); off += lastlogSize32 {
 			r := data[off : off+lastlogSize32]
 			n := make([]byte, timeLen+32+256)
-			if !allZero(r) {
+			if !zeros.All(r) {
 				if timeLen == 4 {
 					order.PutUint32(n, binary.LittleEndian.Uint32(r))
 				} else {

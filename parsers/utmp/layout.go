@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"time"
+
+	"github.com/jejak-forensics/jejak/internal/zeros"
 )
 
 // layout is one libc "struct utmp" ABI. The fields before ut_session are the
@@ -171,7 +173,7 @@ func cleanString(b []byte) bool {
 			return false
 		}
 	}
-	return allZero(b[len(s):])
+	return zeros.All(b[len(s):])
 }
 
 // detect picks the layout that explains the first records best. head holds
@@ -188,7 +190,7 @@ func detect(head []byte, size int64) (best layout, ok bool) {
 			// Unused slots (all zeros, or EMPTY without a time) look the same in
 			// every layout, as does a misaligned read of a sparse record:
 			// they prove nothing.
-			if allZero(rec) || (rec[0] == 0 && rec[1] == 0 && decode(l, rec).Sec == 0) {
+			if zeros.All(rec) || (rec[0] == 0 && rec[1] == 0 && decode(l, rec).Sec == 0) {
 				continue
 			}
 			p := plausible(l, rec)

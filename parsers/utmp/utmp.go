@@ -20,6 +20,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/jejak-forensics/jejak/internal/zeros"
+
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
 	"github.com/jejak-forensics/jejak/parsers"
 	"github.com/jejak-forensics/jejak/timeline"
@@ -111,7 +113,7 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 			// A record cut short is what a copy taken while login wrote
 			// looks like; plaso treats it as the end of the file. All-zero
 			// padding carries nothing, anything else is reported.
-			if !allZero(buf[:n]) {
+			if !zeros.All(buf[:n]) {
 				warn(off, rec, fmt.Errorf("%w: %d of %d bytes", ErrTruncated, n, l.size))
 			}
 			return nil
@@ -134,15 +136,6 @@ func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*time
 		}
 		off += int64(l.size)
 	}
-}
-
-func allZero(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // text decodes a C string field; invalid UTF-8 is kept with replacement

@@ -3,13 +3,14 @@ package ntfs
 import (
 	"container/list"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/jejak-forensics/jejak/internal/zeros"
 )
 
 // OrphanDir is where entries whose parent directory is gone are placed,
@@ -204,7 +205,7 @@ func (t *Table) ScanRange(ctx context.Context, start, end uint64, fn func(r *Rec
 				// A slot never used holds zeros. Anything else is a
 				// record overwritten (wiped, or a $MFT read from the
 				// wrong clusters): reported, not taken for a free slot.
-				if !zeros(rb) {
+				if !zeros.All(rb) {
 					bad(first+i, roff, fmt.Errorf("%w: no FILE signature (starts % x) in a slot that is not empty", ErrBadRecord, rb[:4]))
 				}
 				continue
@@ -236,22 +237,6 @@ func (t *Table) ScanRange(ctx context.Context, start, end uint64, fn func(r *Rec
 		}
 	}
 	return nil
-}
-
-// zeros says whether b holds only zero bytes.
-func zeros(b []byte) bool {
-	for len(b) >= 8 {
-		if binary.LittleEndian.Uint64(b) != 0 {
-			return false
-		}
-		b = b[8:]
-	}
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // merge adds the attributes that an $ATTRIBUTE_LIST places in extension
