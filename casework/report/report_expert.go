@@ -3,6 +3,7 @@ package report
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -127,7 +128,7 @@ func (v *view) addExpert(r *Report, f timeFormatter, findings []hunt.Finding) {
 	for k, n := range counts {
 		rest[string(k)] = n
 	}
-	for _, k := range sortedKeys(rest) {
+	for _, k := range slices.Sorted(maps.Keys(rest)) {
 		v.Classes = append(v.Classes, classRow{Kind: k, Count: strconv.FormatInt(rest[k], 10), Meaning: "-"})
 	}
 

@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -196,7 +197,7 @@ func newView(r *Report) *view {
 		for _, reason := range s.SortedReasons() {
 			iv.Reasons = append(iv.Reasons, kv{K: reason, V: strconv.FormatInt(s.SkipReasons[reason], 10)})
 		}
-		for _, name := range sortedKeys(s.Parsers) {
+		for _, name := range slices.Sorted(maps.Keys(s.Parsers)) {
 			p := s.Parsers[name]
 			iv.Parsers = append(iv.Parsers, parserRow{Name: name, Files: strconv.FormatInt(p.Files, 10),
 				Events: strconv.FormatInt(p.Events, 10), Warnings: strconv.FormatInt(p.Warnings, 10), Failed: strconv.FormatInt(p.Failed, 10)})
@@ -369,7 +370,7 @@ func notRead(r *Report) notReadView {
 		nv.Lines = append(nv.Lines,
 			fmt.Sprintf("%d records could not be read and were skipped (%s); the rest of their files was read.", s.Warnings, listed),
 			fmt.Sprintf("%d parts of containers (archives, images, file systems) could not be read.", s.Problems))
-		for _, name := range sortedKeys(s.Parsers) {
+		for _, name := range slices.Sorted(maps.Keys(s.Parsers)) {
 			if p := s.Parsers[name]; p.Failed > 0 {
 				nv.Lines = append(nv.Lines, fmt.Sprintf("The %s parser failed on %d files.", name, p.Failed))
 			}
@@ -416,13 +417,4 @@ func dashIfEmpty(s string) string {
 		return "-"
 	}
 	return s
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

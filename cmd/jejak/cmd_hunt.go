@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -268,7 +270,7 @@ func printProblems(w io.Writer, loaded int, problems []hunt.LoadProblem) {
 		}
 		counts[reason]++
 	}
-	for _, r := range sortedKeys(counts) {
+	for _, r := range slices.Sorted(maps.Keys(counts)) {
 		fmt.Fprintf(w, "  %-60s %d\n", r, counts[r])
 	}
 }

@@ -6,7 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -229,7 +230,7 @@ func printSummary(out io.Writer, s *ingest.Summary, sample []timeline.Warning, n
 		fmt.Fprintf(out, "zone of %s: %s from its SYSTEM hive %s\n", termsafe.String(z.Name), z.Zone, termsafe.String(z.Source))
 		machine[z.Zone] = true
 	}
-	for _, z := range sortedKeys(s.ZoneAssumed) {
+	for _, z := range slices.Sorted(maps.Keys(s.ZoneAssumed)) {
 		whose := "(the case zone)"
 		if machine[z] {
 			whose = "(the zone of their machine, --machine-zone)"
@@ -244,12 +245,12 @@ func printSummary(out io.Writer, s *ingest.Summary, sample []timeline.Warning, n
 	if len(s.Parsers) > 0 {
 		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "\nPARSER\tFILES\tEVENTS\tWARNINGS\tFAILED")
-		for _, name := range sortedKeys(s.Parsers) {
+		for _, name := range slices.Sorted(maps.Keys(s.Parsers)) {
 			p := s.Parsers[name]
 			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\n", name, p.Files, p.Events, p.Warnings, p.Failed)
 		}
 		tw.Flush()
-		for _, name := range sortedKeys(s.Parsers) {
+		for _, name := range slices.Sorted(maps.Keys(s.Parsers)) {
 			if a := s.Parsers[name].Records; a != nil {
 				fmt.Fprintf(out, "%s records: %d declared by the files, %d read, %d recovered from unused space (tagged recovered), %d unreadable (each listed in jejak warnings)\n",
 					name, a.Declared, a.Live, a.Recovered, a.Unreadable)
@@ -298,13 +299,4 @@ func shortHash(h string) string {
 		return h[:12]
 	}
 	return h
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

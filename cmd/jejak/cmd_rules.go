@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -111,7 +113,7 @@ func rulesList(e *env, c *cli.Context) error {
 func printSigmaLoad(w io.Writer, load *sigmaLoad, verbose bool) {
 	fmt.Fprintf(w, "\nsigma: %d rules loaded, %d files skipped\n", load.Loaded, load.Skipped)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	for _, class := range sortedKeys(load.ByReason) {
+	for _, class := range slices.Sorted(maps.Keys(load.ByReason)) {
 		fmt.Fprintf(tw, "  %d\t%s\n", load.ByReason[class], oneLine(class))
 	}
 	tw.Flush()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sort"
 )
@@ -138,7 +139,7 @@ func newMFTMap(vol io.ReaderAt, cluster int64, mft0 int64, recSize int, list fun
 	for progress := true; progress && len(pending) > 0; {
 		progress = false
 		var found []Extent
-		for _, entry := range sortedKeys(pending) {
+		for _, entry := range slices.Sorted(maps.Keys(pending)) {
 			if !m.mapped(int64(entry)*int64(recSize), int64(recSize)) {
 				continue
 			}
@@ -169,19 +170,10 @@ func newMFTMap(vol io.ReaderAt, cluster int64, mft0 int64, recSize int, list fun
 		}
 		m.add(found)
 	}
-	for _, entry := range sortedKeys(pending) {
+	for _, entry := range slices.Sorted(maps.Keys(pending)) {
 		problems = append(problems, fmt.Errorf("$MFT extension record %d lies where no extent of the $MFT read so far maps it", entry))
 	}
 	return m, m.check(problems)
-}
-
-func sortedKeys(m map[uint64]bool) []uint64 {
-	out := make([]uint64, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // add places the runs of extents ext in the stream. A run that overlaps
