@@ -256,6 +256,14 @@ func TestBlockFetcherCancel(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 			return ctx, func() { <-ctx.Done() }, cancel
 		}, context.DeadlineExceeded},
+		// A context whose derived contexts hear of its end late, as they
+		// do from any context when the goroutine that ends it is
+		// descheduled between closing Done and cancelling its children.
+		{"deadline, children told late", func() (context.Context, func(), func()) {
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			late := newLateChildren(ctx, time.Second)
+			return late, func() { <-late.Done() }, cancel
+		}, context.DeadlineExceeded},
 	} {
 		t.Run(c.name+", fetcher", func(t *testing.T) {
 			ctx, stop, release := c.start()
@@ -307,6 +315,37 @@ func TestBlockFetcherCancel(t *testing.T) {
 			})
 		}
 	}
+}
+
+// lateChildren is a context that tells the contexts derived from it of
+// its end lag after its Done is closed. It has a Done of its own, so
+// context.WithCancel hears of its end through AfterFunc rather than by
+// joining the list of children of the context inside.
+type lateChildren struct {
+	context.Context
+	done chan struct{}
+	lag  time.Duration
+}
+
+func newLateChildren(ctx context.Context, lag time.Duration) *lateChildren {
+	c := &lateChildren{Context: ctx, done: make(chan struct{}), lag: lag}
+	context.AfterFunc(ctx, func() { close(c.done) })
+	return c
+}
+
+func (c *lateChildren) Done() <-chan struct{} { return c.done }
+
+func (c *lateChildren) Err() error {
+	select {
+	case <-c.done:
+		return c.Context.Err()
+	default:
+		return nil
+	}
+}
+
+func (c *lateChildren) AfterFunc(f func()) func() bool {
+	return context.AfterFunc(c.Context, func() { <-c.done; time.Sleep(c.lag); f() })
 }
 
 // FuzzParseBlock: any bytes as a decompressed block either parse into

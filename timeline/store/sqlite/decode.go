@@ -86,6 +86,12 @@ func (s *Store) streamRowsOpts(ctx context.Context, next rowIter, o streamOpts, 
 	if err != nil {
 		return err
 	}
+	// The caller's context is the one checked before events are handed
+	// out: a derived context is cancelled by its parent only after the
+	// parent's Done is closed, so a caller woken by that Done (a deadline
+	// it waited for inside fn) could see a whole small case, already
+	// decoded, delivered before ctx.Err() turned non-nil.
+	caller := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	workers := runtime.GOMAXPROCS(0)
@@ -232,7 +238,7 @@ func (s *Store) streamRowsOpts(ctx context.Context, next rowIter, o streamOpts, 
 		// flight, which can hold the whole of a small case.
 		for i := range c.events {
 			if i%cancelCheck == 0 {
-				if err = ctx.Err(); err != nil {
+				if err = caller.Err(); err != nil {
 					break
 				}
 			}
@@ -263,7 +269,7 @@ func (s *Store) streamRowsOpts(ctx context.Context, next rowIter, o streamOpts, 
 		err = rerr
 	}
 	if err == nil {
-		err = ctx.Err()
+		err = caller.Err()
 	}
 	// The stepper stops at its next batch, before the caller closes rows.
 	cancel()
