@@ -29,6 +29,7 @@ type env struct {
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, now: time.Now}
 	app := newApp(e)
+	jsonErrors(e, app.Commands)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return exitCode(app.RunContext(ctx, permuteArgs(app, args)), stderr)

@@ -37,7 +37,12 @@ const exitHelp = `EXIT STATUS
         until an ingest run completes.
    4    hunt --fail-on SEVERITY: a finding at or above that severity (even
         on an incomplete timeline)
-   130  interrupted`
+   130  interrupted
+
+   With --json, a command that fails before it printed its JSON document
+   prints {"error": "..."} on stdout instead, beside the status above
+   (timeline, search and warnings, whose --json is one document per line,
+   leave stdout empty).`
 
 // exitPointer ends every command's help: the table itself is in 'jejak --help'.
 const exitPointer = `EXIT STATUS 0 done, 1 fatal, 2 usage, 3 done with warnings or an incomplete
