@@ -719,12 +719,10 @@ func (s *Store) search(ctx context.Context, q timeline.Query, o streamOpts, fn f
 		return s.streamRowsOpts(ctx, plainRows(rows), o, fn)
 	}
 	// Ties of ts are put in ID order by tieOrdered (tieorder.go).
-	rows, err := s.db.QueryContext(ctx, "SELECT ts, id, blk, slot FROM event_rows"+w+" ORDER BY ts", args...)
+	next, stop, err := s.timeOrdered(ctx, w, args)
 	if err != nil {
-		return fmt.Errorf("search: %w", err)
+		return err
 	}
-	defer rows.Close()
-	next, stop := tieOrdered(ctx, s.db, rows)
 	defer stop()
 	return s.streamRowsOpts(ctx, next, o, fn)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -119,5 +121,70 @@ func TestTSKeyEquality(t *testing.T) {
 	var k tsKey
 	if err := k.Scan(nil); err == nil {
 		t.Error("a NULL timestamp scanned")
+	}
+}
+
+// TestSearchByRowid: a search reads the rows of several files whose
+// events interleave in time (rowids far apart in events_ts's order, runs
+// of nearby rowids with rows between that the range does not select,
+// rowids deleted from the table) in (ts, id) order, over batches of every
+// size byRowid reads.
+func TestSearchByRowid(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	base := time.Date(2024, 2, 14, 12, 0, 0, 0, time.UTC)
+	rnd := rand.New(rand.NewPCG(1, 2))
+	const files, per = 4, 2500
+	for f := range files {
+		evs := events(per, fmt.Sprintf("f%d", f))
+		for i, e := range evs {
+			// Mostly in time order within a file, each file over the
+			// same hours, with some events out of order and some ties.
+			e.Timestamp = base.Add(time.Duration(i*files+f+rnd.IntN(40)) * time.Second)
+			e.Jejak.ID = ""
+			e.Finalize()
+		}
+		if _, err := s.Write(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.db.ExecContext(ctx, "DELETE FROM events WHERE rowid % 97 = 5"); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []timeline.Query{
+		{},
+		{From: base.Add(1000 * time.Second), To: base.Add(7000 * time.Second)},
+	} {
+		// The same search with a limit takes another path (SQLite sorts
+		// by ts and id, and names each row's document itself): the
+		// events, documents included, must be the same.
+		n, err := s.Count(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n < 4*firstResolve {
+			t.Fatalf("%+v: only %d rows", q, n)
+		}
+		key := func(e *timeline.Event) string {
+			return fmt.Sprintf("%s %s %d %s", e.Jejak.ID, e.Timestamp.Format(time.RFC3339Nano), e.Jejak.Provenance.Record, e.Message)
+		}
+		var want, got []string
+		limited := q
+		limited.Limit = int(n) + 1
+		if err := s.Search(ctx, limited, func(e *timeline.Event) error {
+			want = append(want, key(e))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SearchTransient(ctx, q, func(e *timeline.Event) error {
+			got = append(got, key(e))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if len(want) != int(n) || !slices.Equal(got, want) {
+			t.Fatalf("%+v: %d events, want %d (of %d) in (ts, id) order", q, len(got), len(want), n)
+		}
 	}
 }
