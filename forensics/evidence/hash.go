@@ -52,12 +52,30 @@ const (
 const hashRing = 4
 
 // hashBlock is one part of the buffer; left counts the hashers that have
-// not yet read it, and the last one hands it back to the reader.
+// not yet read it, and the last one hands it back to the reader. src is
+// what they hash: the first bytes of b, or a run of zeros the reader
+// passed over (a hole of a sparse file, zeroRuns).
 type hashBlock struct {
 	b    []byte
-	n    int
+	src  []byte
 	left atomic.Int32
 }
+
+// zeroRuns is a reader that can pass over its next bytes unread when they
+// are zeros: sparseReader, at a hole of a sparse file.
+type zeroRuns interface {
+	io.Reader
+	// zeros passes over the next n bytes and reports true when all of
+	// them are zeros; otherwise it leaves the reader where it is.
+	zeros(n int) bool
+}
+
+// zeroPart is the run of zeros the hashers hash for a part of a hole:
+// never written, so it is one page of zeros the kernel maps over and
+// over, and the holes of a sparse image are neither read nor cleared
+// (clearing the parts was 0.1 CPU-s a pass over the bench's 1.1 GB of
+// holes).
+var zeroPart [hashBufSize / hashRing]byte
 
 // hashStream reads r to its end exactly once and computes the digests of
 // it that want names. SHA-1 and MD5 are kept only because examiners and
@@ -131,7 +149,7 @@ func hashStream(ctx context.Context, r io.Reader, buf []byte, want hashSet, prog
 		go func() {
 			defer wg.Done()
 			for blk := range ins[i] {
-				h.Write(blk.b[:blk.n])
+				h.Write(blk.src)
 				if blk.left.Add(-1) == 0 {
 					free <- blk
 				}
@@ -145,16 +163,17 @@ func hashStream(ctx context.Context, r io.Reader, buf []byte, want hashSet, prog
 		}
 		wg.Wait()
 	}
-	send := func(blk *hashBlock, k int) {
-		blk.n = k
+	send := func(blk *hashBlock, src []byte) {
+		blk.src = src
 		blk.left.Store(int32(len(hs)))
 		for _, in := range ins {
 			in <- blk
 		}
 	}
 	for _, blk := range blocks {
-		send(blk, len(blk.b))
+		send(blk, blk.b)
 	}
+	zr, _ := r.(zeroRuns)
 	for {
 		var blk *hashBlock
 		select {
@@ -167,9 +186,17 @@ func hashStream(ctx context.Context, r io.Reader, buf []byte, want hashSet, prog
 			stop()
 			return Digests{}, err
 		}
+		if zr != nil && len(blk.b) <= len(zeroPart) && zr.zeros(len(blk.b)) {
+			send(blk, zeroPart[:len(blk.b)])
+			n += int64(len(blk.b))
+			if progress != nil {
+				progress(n)
+			}
+			continue
+		}
 		k, err := io.ReadFull(r, blk.b)
 		if k > 0 {
-			send(blk, k)
+			send(blk, blk.b[:k])
 			n += int64(k)
 			if progress != nil {
 				progress(n)

@@ -64,6 +64,20 @@ func (s *sparseReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// zeros implements zeroRuns.
+func (s *sparseReader) zeros(n int) bool {
+	if !s.plain && s.off >= s.dataEnd && s.off >= s.holeEnd {
+		if err := s.locate(); err != nil {
+			return false // Read says it
+		}
+	}
+	if s.holeEnd-s.off < int64(n) {
+		return false
+	}
+	s.off += int64(n)
+	return true
+}
+
 // locate finds the run of data or hole that starts at s.off; io.EOF when
 // s.off is at the end of the file.
 func (s *sparseReader) locate() error {
