@@ -1,10 +1,10 @@
 package sqlite
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"fmt"
 	"slices"
 )
@@ -215,7 +215,7 @@ func tieOrdered(ctx context.Context, db *sql.DB, src rowIter) (it rowIter, stop 
 			run = append(run, r)
 		}
 		if len(run) > 1 {
-			slices.SortFunc(run, func(a, b rowRef) int { return bytes.Compare(a.id[:], b.id[:]) })
+			slices.SortFunc(run, compareID)
 		}
 		pos = 1
 		return run[0], true, nil
@@ -393,4 +393,14 @@ func resolve(get *sql.Stmt, needs []rowNeed, batch []rowRef) error {
 		return fmt.Errorf("search: row %d of events_ts is not in event_rows", needs[k].rowid)
 	}
 	return nil
+}
+
+// compareID orders rows by ID as bytes.Compare does (and SQLite does
+// BLOBs), a word at a time: at 1000 EVTX copies every timestamp is a run
+// of 1000 rows, and sorting them with bytes.Compare was 2 % of the hunt.
+func compareID(a, b rowRef) int {
+	if c := cmp.Compare(binary.BigEndian.Uint64(a.id[:8]), binary.BigEndian.Uint64(b.id[:8])); c != 0 {
+		return c
+	}
+	return cmp.Compare(binary.BigEndian.Uint64(a.id[8:]), binary.BigEndian.Uint64(b.id[8:]))
 }

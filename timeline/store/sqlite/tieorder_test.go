@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"fmt"
@@ -185,6 +186,28 @@ func TestSearchByRowid(t *testing.T) {
 		}
 		if len(want) != int(n) || !slices.Equal(got, want) {
 			t.Fatalf("%+v: %d events, want %d (of %d) in (ts, id) order", q, len(got), len(want), n)
+		}
+	}
+}
+
+// TestCompareID: compareID orders IDs as bytes.Compare does, IDs that
+// differ only in their last 8 bytes included.
+func TestCompareID(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(5, 6))
+	ids := make([]rowRef, 200)
+	for i := range ids {
+		for j := range ids[i].id {
+			ids[i].id[j] = byte(rnd.IntN(4) * 85) // 0x00, 0x55, 0xaa, 0xff
+		}
+		if i%2 == 1 {
+			copy(ids[i].id[:8], ids[i-1].id[:8])
+		}
+	}
+	for _, a := range ids {
+		for _, b := range ids {
+			if got, want := compareID(a, b), bytes.Compare(a.id[:], b.id[:]); got != want {
+				t.Fatalf("compareID(%x, %x) = %d, want %d", a.id, b.id, got, want)
+			}
 		}
 	}
 }
