@@ -1,7 +1,6 @@
 package evtx
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -91,12 +90,9 @@ func DecodeFile(ra io.ReaderAt, size int64) (DecodeCounts, error) {
 	if len(slack)+len(slackErrs) == 0 {
 		return dc, nil
 	}
-	cmpKey := func(a, b recKey) int {
-		return cmp.Or(cmp.Compare(a.id, b.id), cmp.Compare(a.written, b.written))
-	}
-	slices.SortFunc(keys, cmpKey)
+	slices.SortFunc(keys, cmpRecKey)
 	isLive := func(k recKey) bool {
-		_, ok := slices.BinarySearchFunc(keys, k, cmpKey)
+		_, ok := slices.BinarySearchFunc(keys, k, cmpRecKey)
 		return ok
 	}
 	for _, k := range slack {
