@@ -254,7 +254,7 @@ func hashFile(ctx context.Context, p string, buf []byte, want hashSet, base, tot
 	if progress != nil {
 		pf = func(n int64) { progress(base+n, total) }
 	}
-	d, err := hashStream(ctx, holesSkipped(f), buf, want, pf)
+	d, err := hashStream(ctx, holesSkipped(f, before.Size()), buf, want, pf)
 	if err != nil {
 		return Digests{}, nil, fmt.Errorf("hash %s: %w", p, err)
 	}

@@ -29,6 +29,8 @@ func TestSparseHash(t *testing.T) {
 		"hole first":    {4 * mib, []run{{3 * mib, mib}}},
 		"hole last":     {6*mib + 100, []run{{0, mib + 17}}},
 		"holes between": {16*mib + 1, []run{{0, 4096}, {2*mib - 7, 300 * 1024}, {9 * mib, 3*mib + 1}, {16 * mib, 1}}},
+		// Smaller than the hash buffer: read as it is, holes and all.
+		"small": {mib - 1, []run{{300 * 1024, 5}}},
 	}
 	dir := t.TempDir()
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -70,7 +72,13 @@ func TestSparseHash(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			sr := holesSkipped(f).(*sparseReader)
+			if l.size < hashBufSize {
+				if rd := holesSkipped(f, l.size); rd != io.Reader(f) {
+					t.Errorf("a file of %d bytes is read through %T", l.size, rd)
+				}
+				return
+			}
+			sr := holesSkipped(f, l.size).(*sparseReader)
 			n, err := io.Copy(io.Discard, struct{ io.Reader }{sr})
 			if err != nil || n != l.size {
 				t.Fatalf("read %d bytes, %v; the file has %d", n, err, l.size)
