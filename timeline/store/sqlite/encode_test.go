@@ -715,3 +715,58 @@ func sameString(t *testing.T, s string, fillByte byte) {
 		}
 	}
 }
+
+// TestAppendTimestamp holds appendTimestamp to AppendFormat(RFC3339Nano):
+// the edges of its year range and of days, months, leap days and
+// centuries, every fraction length, times it refuses (other zones, years
+// outside 0-9999), and times spread over the whole range.
+func TestAppendTimestamp(t *testing.T) {
+	check := func(tm time.Time) {
+		t.Helper()
+		want := tm.AppendFormat([]byte("x"), time.RFC3339Nano)
+		got, ok := appendTimestamp([]byte("x"), tm)
+		inRange := tm.Location() == time.UTC && tm.Year() >= 0 && tm.Year() <= 9999
+		if ok != inRange {
+			t.Fatalf("%s: ok %v, want %v", want, ok, inRange)
+		}
+		if !ok {
+			if string(got) != "x" {
+				t.Fatalf("%s refused but wrote %q", want, got)
+			}
+			return
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("got %s, want %s", got, want)
+		}
+	}
+	for _, tm := range []time.Time{
+		time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-1, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(1601, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(1969, 12, 31, 23, 59, 59, 1, time.UTC),
+		time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2000, 2, 29, 12, 0, 0, 100, time.UTC),
+		time.Date(2100, 2, 28, 23, 59, 59, 0, time.UTC),
+		time.Date(2100, 3, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2016, 7, 8, 18, 12, 51, 681640800, time.UTC),
+		time.Date(2016, 7, 8, 18, 12, 51, 681640800, time.FixedZone("X", 3600)),
+		time.Date(2016, 7, 8, 18, 12, 51, 0, time.Local),
+		{},
+	} {
+		check(tm)
+	}
+	for day := time.Date(1599, 12, 25, 0, 0, 0, 0, time.UTC); day.Year() < 2402; day = day.AddDate(0, 0, 1) {
+		check(day)
+	}
+	for ns := 1; ns < 1e9; ns *= 10 {
+		for _, k := range []int{1, 3, 7, 9} {
+			check(time.Date(2024, 1, 1, 0, 0, 0, ns*k%1e9, time.UTC))
+		}
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 200000 {
+		check(time.Unix(r.Int64N(253402300800+62167219200+86400)-62167219200-43200, r.Int64N(1e9)).UTC())
+	}
+}
