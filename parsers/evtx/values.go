@@ -9,6 +9,8 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/jejak-forensics/jejak/internal/civil"
 )
 
 // BinXML value types (MS-EVEN6 2.2.19 / libfwevt's value types). The array
@@ -225,37 +227,13 @@ func filetime(ft uint64) (time.Time, bool) {
 // (RFC 3339, UTC, 7 fraction digits for FILETIME precision). Every record
 // renders two (its TimeCreated and its written time), so a UTC time of
 // years 0-9999 is rendered from its Unix seconds by integer arithmetic
-// (the days-to-civil-date conversion of H. Hinnant's chrono algorithms)
-// rather than by time.Time's Date and Clock; any other time the general
-// way (appendTimeSlow).
+// (internal/civil) rather than by time.Time's Date and Clock; any other
+// time the general way (appendTimeSlow).
 func appendTime(out []byte, t time.Time, digits int) []byte {
 	if t.Location() != time.UTC || digits < 1 || digits > 9 {
 		return appendTimeSlow(out, t, digits)
 	}
-	secs := t.Unix()
-	days, sod := secs/86400, secs%86400
-	if sod < 0 {
-		days, sod = days-1, sod+86400
-	}
-	// Days since 0000-03-01, in eras of 400 years (146,097 days).
-	z := days + 719468
-	era := z / 146097
-	if z < 0 && z%146097 != 0 {
-		era--
-	}
-	doe := z - era*146097
-	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
-	y := yoe + era*400
-	doy := doe - (365*yoe + yoe/4 - yoe/100)
-	mp := (5*doy + 2) / 153
-	d := doy - (153*mp+2)/5 + 1
-	m := mp + 3
-	if mp >= 10 {
-		m = mp - 9
-	}
-	if m <= 2 {
-		y++
-	}
+	y, m, d, sod := civil.Split(t.Unix())
 	if y < 0 || y > 9999 {
 		return appendTimeSlow(out, t, digits)
 	}

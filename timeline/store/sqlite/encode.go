@@ -17,6 +17,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/jejak-forensics/jejak/internal/civil"
 	"github.com/jejak-forensics/jejak/timeline"
 )
 
@@ -171,9 +172,8 @@ func appendEventID(dst []byte, e *timeline.Event, id string, m *encMemo) (_ []by
 // through Finalize), and reports false, b unchanged, for any other time.
 // The time package writes each field of RFC 3339 through a general
 // integer appender, about 500 instructions an event in an EVTX analyze;
-// here the date comes from the Unix day by the civil-from-days
-// algorithm (H. Hinnant, "chrono-Compatible Low-Level Date Algorithms")
-// and every field is a fixed number of digits.
+// here the date comes from internal/civil and every field is a fixed
+// number of digits.
 func appendTimestamp(b []byte, t time.Time) ([]byte, bool) {
 	const (
 		minSec = -62167219200 // 0000-01-01T00:00:00Z
@@ -183,30 +183,7 @@ func appendTimestamp(b []byte, t time.Time) ([]byte, bool) {
 	if t.Location() != time.UTC || sec < minSec || sec > maxSec {
 		return b, false
 	}
-	days, rem := sec/86400, sec%86400
-	if rem < 0 {
-		days, rem = days-1, rem+86400
-	}
-	// Days since 0000-03-01, in eras of 400 years (146,097 days): the
-	// leap day ends each year, which makes a year's day its own.
-	z := days + 719468
-	era := z / 146097
-	if z < 0 {
-		era = (z - 146096) / 146097
-	}
-	doe := z - era*146097
-	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
-	doy := doe - (365*yoe + yoe/4 - yoe/100)
-	mp := (5*doy + 2) / 153
-	day := doy - (153*mp+2)/5 + 1
-	month := mp + 3
-	if mp >= 10 {
-		month = mp - 9
-	}
-	year := yoe + era*400
-	if month <= 2 {
-		year++
-	}
+	year, month, day, rem := civil.Split(sec)
 	hour, minute, second := rem/3600, rem/60%60, rem%60
 	b = append(b, digitPairs[2*(year/100)], digitPairs[2*(year/100)+1], digitPairs[2*(year%100)], digitPairs[2*(year%100)+1], '-',
 		digitPairs[2*month], digitPairs[2*month+1], '-',
