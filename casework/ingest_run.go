@@ -75,6 +75,8 @@ type IngestResult struct {
 	// digestStreamed: the custody entry's events digest was hashed as the
 	// rows were written (see eventsStream), for tests.
 	digestStreamed bool
+	// warnStreamed: and its warnings digest (see warnStream).
+	warnStreamed bool
 }
 
 // Ingest runs the pipeline over every registered evidence item into the
@@ -117,6 +119,9 @@ func (c *Case) Ingest(ctx context.Context, o IngestOptions) (_ *IngestResult, re
 	// The custody entry's digest of the events, hashed as they are written
 	// where the store can vouch for it (see eventsStream).
 	digest := streamEvents(store)
+	// And of the warnings (see warnStream): ws below stores them through
+	// it.
+	warnDigest := streamWarnings(ctx, store)
 	// A first run's inserts go on behind the reading of the evidence (see
 	// sqlite.Store.WriteBehind): nothing reads the events back before
 	// FinishWrites below.
@@ -182,6 +187,7 @@ func (c *Case) Ingest(ctx context.Context, o IngestOptions) (_ *IngestResult, re
 	}
 
 	ws := NewWarningWriter(ctx, store)
+	ws.dig = warnDigest.d
 	for _, w := range zoneProblems {
 		ws.Add(w)
 	}
@@ -307,11 +313,11 @@ func (c *Case) Ingest(ctx context.Context, o IngestOptions) (_ *IngestResult, re
 		runErr = err
 	}
 	// The store digest binds the rows to the chain (verify recomputes it).
-	if err := cs.Log("ingest", map[string]any{"summary": out, "error": errString(runErr), "store": storeDetails(ctx, store, digest, IngestStoreParts...)}); err != nil && runErr == nil {
+	if err := cs.Log("ingest", map[string]any{"summary": out, "error": errString(runErr), "store": storeDetails(ctx, store, digest, warnDigest, IngestStoreParts...)}); err != nil && runErr == nil {
 		runErr = err
 	}
 	res := &IngestResult{RunSummary: out, MachineZones: machineZones, Sample: ws.Sample(), Names: EvidenceNames(items), zonesFed: zonesFed,
-		digestStreamed: digest.streamed}
+		digestStreamed: digest.streamed, warnStreamed: warnDigest.streamed}
 	return res, runErr
 }
 
@@ -608,6 +614,7 @@ func checkMachineZones(ctx context.Context, store *sqlite.Store, caseZone *time.
 type WarningWriter struct {
 	store  *sqlite.Store
 	ctx    context.Context
+	dig    *sqlite.WarnDigest // the ingest's warnings digest (nil: none)
 	mu     sync.Mutex
 	buf    []timeline.Warning
 	sample []timeline.Warning
@@ -686,7 +693,7 @@ func (w *WarningWriter) write(queue <-chan []timeline.Warning, prev <-chan struc
 		}
 		// Between two transactions of the event writes: see
 		// sqlite.Store.BetweenWrites.
-		if err := w.store.BetweenWrites(func() error { return w.store.AddWarnings(context.WithoutCancel(w.ctx), b) }); err != nil {
+		if err := w.store.BetweenWrites(func() error { return w.store.AddWarningsDigest(context.WithoutCancel(w.ctx), b, w.dig) }); err != nil {
 			w.errMu.Lock()
 			w.err = err
 			w.errMu.Unlock()

@@ -170,14 +170,18 @@ var (
 // INSERT outside jejak changes it. A table not created yet hashes as
 // empty.
 func StoreDigest(ctx context.Context, db *sql.DB, parts ...string) (evidence.StoreDigest, error) {
-	return storeDigest(ctx, db, nil, parts...)
+	return storeDigest(ctx, db, nil, nil, parts...)
 }
 
-// storeDigest is StoreDigest taking the events' digest from events when it
-// is not nil.
-func storeDigest(ctx context.Context, db *sql.DB, events func(context.Context) (int64, string, error), parts ...string) (evidence.StoreDigest, error) {
+// storeDigest is StoreDigest taking the events' digest from events and the
+// warnings' from warnings when they are not nil.
+func storeDigest(ctx context.Context, db *sql.DB, events func(context.Context) (int64, string, error),
+	warnings func(context.Context) (string, error), parts ...string) (evidence.StoreDigest, error) {
 	if events == nil {
 		events = func(ctx context.Context) (int64, string, error) { return eventsDigest(ctx, db) }
+	}
+	if warnings == nil {
+		warnings = func(ctx context.Context) (string, error) { return tableDigest(ctx, db, storeTables["warnings"]) }
 	}
 	d := evidence.StoreDigest{Tables: map[string]string{}}
 	for _, p := range parts {
@@ -189,7 +193,13 @@ func storeDigest(ctx context.Context, db *sql.DB, events func(context.Context) (
 			d.Events, d.SHA256 = n, sum
 			continue
 		}
-		sum, err := tableDigest(ctx, db, storeTables[p])
+		var sum string
+		var err error
+		if p == "warnings" {
+			sum, err = warnings(ctx)
+		} else {
+			sum, err = tableDigest(ctx, db, storeTables[p])
+		}
 		if err != nil {
 			return d, fmt.Errorf("store digest of %s: %w", p, err)
 		}
@@ -267,6 +277,52 @@ func (e *eventsStream) digest(ctx context.Context, s *sqlite.Store) (int64, stri
 	return eventsDigest(ctx, s.DB())
 }
 
+// warnStream is an ingest's digest of the warnings table with the rows
+// hashed as the run stores them (sqlite.Store.DigestWarnings): its custody
+// entry then reads none back, where tableDigest read every warning again
+// (a second of CPU for the 300k skipped files of an image of small
+// files, on one core at the end of the run). It is tableDigest's value,
+// over the same bytes, and only where the store vouches for that (a first
+// run into an empty table, each batch stored whole with the next rowids,
+// the table holding exactly the rows hashed at the end); elsewhere digest
+// reads the table back.
+type warnStream struct {
+	h  hash.Hash
+	bw *bufio.Writer
+	d  *sqlite.WarnDigest // nil: read back
+	// streamed: the last digest came from the stream, for tests.
+	streamed bool
+}
+
+// streamWarnings starts the stream for the run s just started: call it
+// before the run's first warning is stored, and store them through
+// AddWarningsDigest with the stream's d.
+func streamWarnings(ctx context.Context, s *sqlite.Store) *warnStream {
+	w := &warnStream{h: sha256.New()}
+	w.bw = bufio.NewWriterSize(w.h, 64<<10)
+	w.d = s.DigestWarnings(ctx, w.bw)
+	return w
+}
+
+// digest is the warnings digest of s at the end of the run, from the
+// stream when the store vouches for it, else read back from the file (a
+// store that cannot answer whether it does is read back too: that read
+// gives the digest or the error).
+func (w *warnStream) digest(ctx context.Context, s *sqlite.Store) (string, error) {
+	if d := w.d; d != nil {
+		w.d = nil
+		if _, ok, err := d.Finish(ctx); ok && err == nil {
+			if err := w.bw.Flush(); err != nil {
+				return "", err
+			}
+			w.streamed = true
+			return hex.EncodeToString(w.h.Sum(nil)), nil
+		}
+	}
+	w.streamed = false
+	return tableDigest(ctx, s.DB(), storeTables["warnings"])
+}
+
 // tableDigest hashes every column of every row as text, NULL marked apart
 // from an empty string, each value length-prefixed. Each value is the text
 // database/sql's Scan into a sql.NullString gives (a string or blob as it
@@ -336,12 +392,13 @@ func appendTableValue(buf []byte, v driver.Value) ([]byte, error) {
 // scan the store (Ctrl-C exits at once): its entry records the
 // cancellation, and the case is incomplete until an ingest completes.
 func StoreDetails(ctx context.Context, s *sqlite.Store, parts ...string) map[string]any {
-	return storeDetails(ctx, s, nil, parts...)
+	return storeDetails(ctx, s, nil, nil, parts...)
 }
 
-// storeDetails is StoreDetails with the events' digest from ev when it is
-// not nil (an ingest's, see eventsStream).
-func storeDetails(ctx context.Context, s *sqlite.Store, ev *eventsStream, parts ...string) map[string]any {
+// storeDetails is StoreDetails with the events' digest from ev and the
+// warnings' from wa when they are not nil (an ingest's, see eventsStream
+// and warnStream).
+func storeDetails(ctx context.Context, s *sqlite.Store, ev *eventsStream, wa *warnStream, parts ...string) map[string]any {
 	if err := ctx.Err(); err != nil {
 		return map[string]any{"error": "not computed: " + err.Error()}
 	}
@@ -349,7 +406,11 @@ func storeDetails(ctx context.Context, s *sqlite.Store, ev *eventsStream, parts 
 	if ev != nil {
 		events = func(ctx context.Context) (int64, string, error) { return ev.digest(ctx, s) }
 	}
-	d, err := storeDigest(ctx, s.DB(), events, parts...)
+	var warnings func(context.Context) (string, error)
+	if wa != nil {
+		warnings = func(ctx context.Context) (string, error) { return wa.digest(ctx, s) }
+	}
+	d, err := storeDigest(ctx, s.DB(), events, warnings, parts...)
 	if err != nil {
 		return map[string]any{"error": err.Error()}
 	}

@@ -59,6 +59,30 @@ func lastIngestDigest(t *testing.T, c *Case) (string, string) {
 	return "", ""
 }
 
+// lastIngestTable is the digest of table the case's last ingest entry
+// records.
+func lastIngestTable(t *testing.T, c *Case, table string) string {
+	t.Helper()
+	entries, err := c.Evidence.VerifyCustody()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := len(entries) - 1; i >= 0; i-- {
+		if entries[i].Action != "ingest" {
+			continue
+		}
+		store, _ := entries[i].Details["store"].(map[string]any)
+		tables, _ := store["tables"].(map[string]any)
+		sum, _ := tables[table].(string)
+		if sum == "" {
+			t.Fatalf("ingest entry %d records no %s digest: %v", entries[i].Seq, table, entries[i].Details)
+		}
+		return sum
+	}
+	t.Fatal("no ingest entry")
+	return ""
+}
+
 // storeCheck is the timeline store line of verify.
 func storeCheck(t *testing.T, c *Case) evidence.Check {
 	t.Helper()
@@ -112,6 +136,12 @@ func TestIngestDigestStreamed(t *testing.T) {
 			}
 			ingest := func(what string, wantStreamed bool) {
 				t.Helper()
+				// The warnings digest streams wherever the table is empty
+				// before the run, even when the events' cannot.
+				var before int
+				if err := c.Store.DB().QueryRowContext(ctx, `SELECT count(*) FROM warnings`).Scan(&before); err != nil {
+					t.Fatal(err)
+				}
 				res, err := c.Ingest(ctx, IngestOptions{Workers: 2})
 				if err != nil {
 					t.Fatalf("%s: %v", what, err)
@@ -131,10 +161,20 @@ func TestIngestDigestStreamed(t *testing.T) {
 				if wantN == 0 {
 					t.Errorf("%s: no events", what)
 				}
+				if res.warnStreamed != (before == 0) {
+					t.Errorf("%s: warnings digest streamed %v with %d warnings stored before", what, res.warnStreamed, before)
+				}
+				var after int
+				if err := c.Store.DB().QueryRowContext(ctx, `SELECT count(*) FROM warnings`).Scan(&after); err != nil {
+					t.Fatal(err)
+				}
+				if got, want := lastIngestTable(t, c, "warnings"), tableDigestScan(t, c.Store.DB(), storeTables["warnings"]); got != want {
+					t.Errorf("%s: custody entry records warnings %s; the file's %d warnings hash to %s", what, got, after, want)
+				}
 				if ch := storeCheck(t, c); ch.Status != evidence.CheckOK {
 					t.Errorf("%s: verify: %s %s", what, ch.Status, ch.Detail)
 				}
-				t.Logf("%s: %d events (%d inserted, %d duplicates), streamed %v", what, wantN, res.Inserted, res.Duplicates, res.digestStreamed)
+				t.Logf("%s: %d events (%d inserted, %d duplicates), streamed %v; %d warnings, streamed %v", what, wantN, res.Inserted, res.Duplicates, res.digestStreamed, after, res.warnStreamed)
 			}
 			ingest("first ingest", tc.streamed)
 			ingest("re-ingest", false)

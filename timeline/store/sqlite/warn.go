@@ -37,16 +37,25 @@ const warnCols = 8
 // It runs on a pooled connection, not the event writer's: the ingest
 // stores warnings from another goroutine while Write runs.
 func (s *Store) AddWarnings(ctx context.Context, ws []timeline.Warning) error {
+	return s.AddWarningsDigest(ctx, ws, nil)
+}
+
+// AddWarningsDigest is AddWarnings hashing the rows into d (see
+// DigestWarnings) once their transaction committed; d nil hashes nothing.
+// A failure breaks d's stream.
+func (s *Store) AddWarningsDigest(ctx context.Context, ws []timeline.Warning, d *WarnDigest) error {
 	if len(ws) == 0 {
 		return nil
 	}
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
+		d.fail("store warnings: %v", err)
 		return err
 	}
 	defer conn.Close()
 	run := s.run
-	return conn.Raw(func(dc any) error {
+	hashed := warnHashed{buf: d.buffer()}
+	err = conn.Raw(func(dc any) error {
 		return inRawTx(ctx, dc, "store warnings: ", func(c rawConn) error {
 			// At most four shapes per call: warnRows rows and what is left,
 			// each with its rows' shared values bound once or not.
@@ -102,13 +111,23 @@ func (s *Store) AddWarnings(ctx context.Context, ws []timeline.Warning) error {
 						driver.NamedValue{Ordinal: n + 7, Value: w.Path},
 						driver.NamedValue{Ordinal: n + 8, Value: w.Message})
 				}
-				if _, err := st.ExecContext(ctx, a); err != nil {
+				res, err := st.ExecContext(ctx, a)
+				if err != nil {
 					return fmt.Errorf("store warnings of %s: %w", part[0].Path, err)
+				}
+				if d != nil {
+					hashed.add(res, run, part, chains)
 				}
 			}
 			return nil
 		})
 	})
+	if err != nil {
+		d.fail("%v", err)
+		return err
+	}
+	d.commit(&hashed)
+	return nil
 }
 
 // warnShape is what a prepared warnings insert is for: n rows, whose
