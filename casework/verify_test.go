@@ -35,52 +35,47 @@ func ntfsImage(t *testing.T, files map[string]string) string {
 	return img
 }
 
-// lastIngestDigest is the events digest the case's last ingest entry
-// records: its count (as written) and SHA-256.
-func lastIngestDigest(t *testing.T, c *Case) (string, string) {
+// lastIngestStore is the "store" details of the case's last ingest entry,
+// with its sequence number.
+func lastIngestStore(t *testing.T, c *Case) (map[string]any, int64) {
 	t.Helper()
 	entries, err := c.Evidence.VerifyCustody()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := len(entries) - 1; i >= 0; i-- {
-		if entries[i].Action != "ingest" {
-			continue
+		if entries[i].Action == "ingest" {
+			store, _ := entries[i].Details["store"].(map[string]any)
+			return store, entries[i].Seq
 		}
-		store, _ := entries[i].Details["store"].(map[string]any)
-		n := fmt.Sprint(store["events"])
-		sum, _ := store["sha256"].(string)
-		if sum == "" {
-			t.Fatalf("ingest entry %d records no events digest: %v", entries[i].Seq, entries[i].Details)
-		}
-		return n, sum
 	}
 	t.Fatal("no ingest entry")
-	return "", ""
+	return nil, 0
+}
+
+// lastIngestDigest is the events digest the case's last ingest entry
+// records: its count (as written) and SHA-256.
+func lastIngestDigest(t *testing.T, c *Case) (string, string) {
+	t.Helper()
+	store, seq := lastIngestStore(t, c)
+	sum, _ := store["sha256"].(string)
+	if sum == "" {
+		t.Fatalf("ingest entry %d records no events digest: %v", seq, store)
+	}
+	return fmt.Sprint(store["events"]), sum
 }
 
 // lastIngestTable is the digest of table the case's last ingest entry
 // records.
 func lastIngestTable(t *testing.T, c *Case, table string) string {
 	t.Helper()
-	entries, err := c.Evidence.VerifyCustody()
-	if err != nil {
-		t.Fatal(err)
+	store, seq := lastIngestStore(t, c)
+	tables, _ := store["tables"].(map[string]any)
+	sum, _ := tables[table].(string)
+	if sum == "" {
+		t.Fatalf("ingest entry %d records no %s digest: %v", seq, table, store)
 	}
-	for i := len(entries) - 1; i >= 0; i-- {
-		if entries[i].Action != "ingest" {
-			continue
-		}
-		store, _ := entries[i].Details["store"].(map[string]any)
-		tables, _ := store["tables"].(map[string]any)
-		sum, _ := tables[table].(string)
-		if sum == "" {
-			t.Fatalf("ingest entry %d records no %s digest: %v", entries[i].Seq, table, entries[i].Details)
-		}
-		return sum
-	}
-	t.Fatal("no ingest entry")
-	return ""
+	return sum
 }
 
 // storeCheck is the timeline store line of verify.

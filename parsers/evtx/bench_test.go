@@ -12,27 +12,37 @@ import (
 	vevtx "www.velocidex.com/golang/evtx"
 )
 
+// openBenchFile opens the corpus security.evtx for a benchmark, which
+// reports its bytes per second; the file is closed with the benchmark.
+func openBenchFile(b *testing.B) (f *os.File, path string, size int64) {
+	path = parsertest.Corpus(b, "logs/windows/security.evtx")
+	f, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { f.Close() })
+	st, err := f.Stat()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(st.Size())
+	return f, path, st.Size()
+}
+
 // BenchmarkParse reports records/s on security.evtx through the whole
 // parser (decode, normalise, build events, carve slack), with GOMAXPROCS
 // workers.
 // evtxexport's rate on the same file is measured from the shell (see the
 // package report); it is not timed here.
 func BenchmarkParse(b *testing.B) {
-	path := parsertest.Corpus(b, "logs/windows/security.evtx")
-	f, err := os.Open(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	st, _ := f.Stat()
+	f, path, size := openBenchFile(b)
 	p := New(0)
-	b.SetBytes(st.Size())
 	b.ReportAllocs()
 	records, recovered := 0, 0
 	for b.Loop() {
 		// The file's only warnings are about slack records whose template
 		// was overwritten (see TestRecoveredAgainstEvtxexport).
-		src := &parsers.Source{Entry: parsertest.FileEntry(b, path), ReaderAt: f, Size: st.Size(),
+		src := &parsers.Source{Entry: parsertest.FileEntry(b, path), ReaderAt: f, Size: size,
 			Warn: func(w *parsers.RecordError) {
 				if !errors.Is(w.Err, parsers.ErrUnrecovered) {
 					b.Fatalf("warning on an undamaged file: %v", w)
@@ -83,20 +93,13 @@ func BenchmarkVelocidex(b *testing.B) {
 // here when 2,048 newer events have been emitted, so that blocks and maps
 // come back as cold as the store leaves them.
 func BenchmarkParseRecycled(b *testing.B) {
-	path := parsertest.Corpus(b, "logs/windows/security.evtx")
-	f, err := os.Open(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	st, _ := f.Stat()
+	f, path, size := openBenchFile(b)
 	p := New(0)
-	b.SetBytes(st.Size())
 	b.ReportAllocs()
 	var ring [2048]*timeline.Event
 	n := 0
 	for b.Loop() {
-		src := &parsers.Source{Entry: parsertest.FileEntry(b, path), ReaderAt: f, Size: st.Size(),
+		src := &parsers.Source{Entry: parsertest.FileEntry(b, path), ReaderAt: f, Size: size,
 			Warn: func(*parsers.RecordError) {}}
 		err := p.Parse(context.Background(), src, func(ev *timeline.Event) error {
 			if old := ring[n%len(ring)]; old != nil {
