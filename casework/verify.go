@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"database/sql/driver"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -370,8 +369,7 @@ func appendTableValue(buf []byte, v driver.Value) ([]byte, error) {
 	case string:
 		text = x
 	case []byte:
-		buf = binary.BigEndian.AppendUint64(append(buf, 1), uint64(len(x)))
-		return append(buf, x...), nil
+		return sqlite.AppendTableText(buf, x), nil
 	default:
 		var ns sql.NullString
 		if err := ns.Scan(v); err != nil {
@@ -382,8 +380,7 @@ func appendTableValue(buf []byte, v driver.Value) ([]byte, error) {
 		}
 		text = ns.String
 	}
-	buf = binary.BigEndian.AppendUint64(append(buf, 1), uint64(len(text)))
-	return append(buf, text...), nil
+	return sqlite.AppendTableText(buf, text), nil
 }
 
 // StoreDetails is the digest of the given parts as custody details; a

@@ -430,29 +430,31 @@ func (h *warnHashed) add(res driver.Result, run int64, ws []timeline.Warning, ch
 	for i := range ws {
 		w := &ws[i]
 		buf = appendWarnInt(buf, run)
-		buf = appendWarnText(buf, string(w.Kind))
-		buf = appendWarnText(buf, w.Evidence)
-		buf = appendWarnText(buf, chains[i])
-		buf = appendWarnText(buf, w.Path)
-		buf = appendWarnText(buf, w.Parser)
+		buf = AppendTableText(buf, string(w.Kind))
+		buf = AppendTableText(buf, w.Evidence)
+		buf = AppendTableText(buf, chains[i])
+		buf = AppendTableText(buf, w.Path)
+		buf = AppendTableText(buf, w.Parser)
 		buf = appendWarnInt(buf, w.Offset)
 		buf = appendWarnInt(buf, w.Record)
-		buf = appendWarnText(buf, w.Message)
+		buf = AppendTableText(buf, w.Message)
 	}
 	h.buf = buf
 }
 
-// appendWarnText appends a text value as casework's tableDigest hashes it.
-func appendWarnText(buf []byte, s string) []byte {
-	buf = binary.BigEndian.AppendUint64(append(buf, 1), uint64(len(s)))
-	return append(buf, s...)
+// AppendTableText appends a value that is not NULL as the digests of
+// whole tables hash it (casework's tableDigest, and WarnDigest beside it):
+// a 1, the length of its text as 8 bytes big-endian, the text. One
+// definition for both, since a stream and its read-back must agree byte
+// for byte.
+func AppendTableText[T string | []byte](buf []byte, text T) []byte {
+	buf = binary.BigEndian.AppendUint64(append(buf, 1), uint64(len(text)))
+	return append(buf, text...)
 }
 
 // appendWarnInt appends an integer value as casework's tableDigest hashes
 // it: its decimal text, as sql.NullString's Scan gives it.
 func appendWarnInt(buf []byte, v int64) []byte {
 	var t [20]byte
-	s := strconv.AppendInt(t[:0], v, 10)
-	buf = binary.BigEndian.AppendUint64(append(buf, 1), uint64(len(s)))
-	return append(buf, s...)
+	return AppendTableText(buf, strconv.AppendInt(t[:0], v, 10))
 }
