@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"time"
 )
 
@@ -90,11 +89,7 @@ func DecodeFile(ra io.ReaderAt, size int64) (DecodeCounts, error) {
 	if len(slack)+len(slackErrs) == 0 {
 		return dc, nil
 	}
-	slices.SortFunc(keys, cmpRecKey)
-	isLive := func(k recKey) bool {
-		_, ok := slices.BinarySearchFunc(keys, k, cmpRecKey)
-		return ok
-	}
+	isLive := liveSet(keys)
 	for _, k := range slack {
 		if isLive(k) {
 			dc.SlackCopies++

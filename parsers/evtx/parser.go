@@ -47,9 +47,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jejak-forensics/jejak/internal/zeros"
-
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+	"github.com/jejak-forensics/jejak/internal/zeros"
 	"github.com/jejak-forensics/jejak/parsers"
 	"github.com/jejak-forensics/jejak/timeline"
 )
@@ -504,15 +503,9 @@ func (p *Parser) ParseStats(ctx context.Context, src *parsers.Source, emit func(
 			return st, err
 		}
 	}
-	// The live keys are sorted and searched: a set of them was a map of
-	// every record's key built for each file with slack records (most
-	// Windows logs), a sixth of the bytes the parser allocated.
+	isLive := func(recKey) bool { return false } // nothing to look up
 	if len(slack) > 0 || len(slackWarns) > 0 {
-		slices.SortFunc(liveKeys, cmpRecKey)
-	}
-	isLive := func(k recKey) bool {
-		_, ok := slices.BinarySearchFunc(liveKeys, k, cmpRecKey)
-		return ok
+		isLive = liveSet(liveKeys)
 	}
 	for _, w := range slackWarns {
 		if isLive(w.copyOf) {
@@ -539,6 +532,18 @@ func (p *Parser) ParseStats(ctx context.Context, src *parsers.Source, emit func(
 		report(warning{off: 0, err: fmt.Errorf("%w: %s", errAccounting, st.summary())})
 	}
 	return st, nil
+}
+
+// liveSet sorts keys (the live records' keys of a file) and returns the
+// test of a key's being among them. Sorted and searched, not a map: a set
+// was a map of every record's key built for each file with slack records
+// (most Windows logs), a sixth of the bytes the parser allocated.
+func liveSet(keys []recKey) func(recKey) bool {
+	slices.SortFunc(keys, cmpRecKey)
+	return func(k recKey) bool {
+		_, ok := slices.BinarySearchFunc(keys, k, cmpRecKey)
+		return ok
+	}
 }
 
 // cmpRecKey orders record keys by ID, then written time.
