@@ -133,7 +133,7 @@ func (s *Store) SetRunProgress(ctx context.Context, p RunProgress) error {
 	// On the writer's connection, which the write-behind's transaction
 	// holds: asked to end it after its batch.
 	defer s.wantGap()()
-	_, err = s.w.ExecContext(ctx, `UPDATE runs SET progress=? WHERE id=?`, string(b), s.run)
+	_, err = s.w.ExecContext(ctx, `UPDATE runs SET progress=? WHERE id=?`, string(b), s.run.Load())
 	return err
 }
 
@@ -161,14 +161,14 @@ func (s *Store) EndRun(ctx context.Context, finished time.Time, state RunState, 
 	if state == RunRefused {
 		// Nothing was read: leave no trace in the store either (the
 		// refusal itself is the caller's to log).
-		if _, err := s.w.ExecContext(ctx, `DELETE FROM warnings WHERE run=?`, s.run); err != nil {
+		if _, err := s.w.ExecContext(ctx, `DELETE FROM warnings WHERE run=?`, s.run.Load()); err != nil {
 			return err
 		}
-		_, err = s.w.ExecContext(ctx, `DELETE FROM runs WHERE id=?`, s.run)
+		_, err = s.w.ExecContext(ctx, `DELETE FROM runs WHERE id=?`, s.run.Load())
 		return cmp.Or(err, behindErr)
 	}
 	_, err = s.w.ExecContext(ctx, `UPDATE runs SET finished=?, summary=?, state=?, error=? WHERE id=?`,
-		finished.UTC().Format(time.RFC3339Nano), string(b), string(state), nullable(errMsg), s.run)
+		finished.UTC().Format(time.RFC3339Nano), string(b), string(state), nullable(errMsg), s.run.Load())
 	return cmp.Or(err, behindErr)
 }
 

@@ -208,8 +208,11 @@ type Store struct {
 	// w is the connection every event write goes through: the pragmas of a
 	// bulk run (the journal mode) belongs to one connection, and so
 	// do the prepared inserts.
-	w   *sql.Conn
-	run int64
+	w *sql.Conn
+	// run is the current run's number. Atomic, not under mu: the ingest
+	// stores warnings (AddWarningsDigest) from another goroutine while a
+	// Write holds mu, and the write-behind's inserter reads it too.
+	run atomic.Int64
 
 	mu   sync.Mutex
 	bulk bool // this run fills an empty store; see BeginRun
@@ -441,17 +444,18 @@ func (s *Store) StartRun(ctx context.Context, rs RunStart) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("record run: %w", err)
 	}
-	s.run, err = res.LastInsertId()
+	run, err := res.LastInsertId()
 	if err != nil {
 		return 0, err
 	}
+	s.run.Store(run)
 	s.dig = nil // an earlier run's; this one's starts with DigestRows
 	var empty bool
 	if err := s.w.QueryRowContext(ctx, `SELECT NOT EXISTS(SELECT 1 FROM event_rows)`).Scan(&empty); err != nil {
 		return 0, err
 	}
 	if !empty || s.bulk {
-		return s.run, nil
+		return run, nil
 	}
 	if _, err := s.w.ExecContext(ctx, dropIndexes); err != nil {
 		return 0, fmt.Errorf("defer indexes: %w", err)
@@ -469,7 +473,7 @@ func (s *Store) StartRun(ctx context.Context, rs RunStart) (int64, error) {
 	if _, err := s.w.ExecContext(ctx, `PRAGMA `+bulkCacheSize); err != nil {
 		return 0, err
 	}
-	return s.run, nil
+	return run, nil
 }
 
 // BuildIndexes creates any index a bulk run deferred.
@@ -616,7 +620,7 @@ func (s *Store) finishWrites(ctx context.Context) (int64, error) {
 	}
 	if built {
 		var kept int64
-		if err := s.w.QueryRowContext(ctx, `SELECT count(*) FROM event_rows WHERE run=?`, s.run).Scan(&kept); err != nil {
+		if err := s.w.QueryRowContext(ctx, `SELECT count(*) FROM event_rows WHERE run=?`, s.run.Load()).Scan(&kept); err != nil {
 			return 0, err
 		}
 		removed = s.written - kept

@@ -53,7 +53,7 @@ func (s *Store) AddWarningsDigest(ctx context.Context, ws []timeline.Warning, d 
 		return err
 	}
 	defer conn.Close()
-	run := s.run
+	run := s.run.Load()
 	hashed := warnHashed{buf: d.buffer()}
 	err = conn.Raw(func(dc any) error {
 		return inRawTx(ctx, dc, "store warnings: ", func(c rawConn) error {

@@ -127,7 +127,7 @@ func TestAddWarningsAsOneByOne(t *testing.T) {
 				if err := got.AddWarnings(ctx, ws); err != nil {
 					t.Fatal(err)
 				}
-				if err := addWarningsOneByOne(ctx, want.DB(), want.run, ws); err != nil {
+				if err := addWarningsOneByOne(ctx, want.DB(), want.run.Load(), ws); err != nil {
 					t.Fatal(err)
 				}
 				for _, s := range []*Store{got, want} {
@@ -156,6 +156,58 @@ func TestAddWarningsAsOneByOne(t *testing.T) {
 	}
 }
 
+// TestAddWarningsWhileRunsStart: warnings stored from one goroutine while
+// another starts runs (the ingest stores warnings beside the writer) each
+// carry the number of a run that was started; under -race, reading the
+// run's number without synchronisation is reported.
+func TestAddWarningsWhileRunsStart(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	first, err := s.BeginRun(ctx, time.Unix(1, 0), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const runs = 5
+	started := make(chan int64, runs)
+	go func() {
+		defer close(started)
+		for i := range runs {
+			run, err := s.BeginRun(ctx, time.Unix(int64(i+2), 0), "test")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			started <- run
+		}
+	}()
+	for range 2 * runs {
+		if err := s.AddWarnings(ctx, warningsOf(3)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	known := map[int64]bool{first: true}
+	for run := range started {
+		known[run] = true
+	}
+	rows, err := s.DB().QueryContext(ctx, `SELECT DISTINCT run FROM warnings`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var run int64
+		if err := rows.Scan(&run); err != nil {
+			t.Fatal(err)
+		}
+		if !known[run] {
+			t.Errorf("a warning stored with run %d, not one started (%v)", run, known)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // BenchmarkAddWarnings stores the skipped files of an image of 300k small
 // files (300,013 warnings in the ingest's transactions of 5000), with the
 // one-row INSERTs AddWarnings used to make and with AddWarnings, in CPU
@@ -177,7 +229,7 @@ func BenchmarkAddWarnings(b *testing.B) {
 		name string
 		add  func(*Store, []timeline.Warning) error
 	}{
-		{"one-by-one", func(s *Store, ws []timeline.Warning) error { return addWarningsOneByOne(ctx, s.DB(), s.run, ws) }},
+		{"one-by-one", func(s *Store, ws []timeline.Warning) error { return addWarningsOneByOne(ctx, s.DB(), s.run.Load(), ws) }},
 		{"multi-row", func(s *Store, ws []timeline.Warning) error { return s.AddWarnings(ctx, ws) }},
 	} {
 		b.Run(m.name, func(b *testing.B) {

@@ -365,7 +365,7 @@ func (in *inserter) chunk(c *chunk, st *timeline.WriteStats) error {
 			return err
 		}
 		a := append(in.args[:0],
-			driver.NamedValue{Ordinal: 1, Value: s.run},
+			driver.NamedValue{Ordinal: 1, Value: s.run.Load()},
 			driver.NamedValue{Ordinal: 2, Value: blk})
 		if shape.oneParser {
 			a = append(a, driver.NamedValue{Ordinal: 3, Value: nullable(part[0].parser)})
@@ -401,7 +401,7 @@ func (in *inserter) chunk(c *chunk, st *timeline.WriteStats) error {
 			if err != nil {
 				return err
 			}
-			s.dig.add(part, s.run, blk, n, last)
+			s.dig.add(part, s.run.Load(), blk, n, last)
 		}
 		if n == 0 {
 			// Every row was there already: so is its document.
