@@ -621,6 +621,12 @@ func appendStringMapIn(b []byte, m map[string]string, orders *keyOrders) []byte 
 // keyOrder is the sorted keys of a map, each with the JSON that leads
 // its value in the output ('{' or ',', the quoted key, ':'), so that a
 // map written in this order escapes only its values.
+//
+// Its keys are its own copies, never the map's strings: an order
+// outlives the event it was taken from, and a parser may build its keys
+// in memory it reuses for the next record (an unsafe.String over a read
+// buffer); a key changed under an order would make a lookup of the old
+// key find the new one and write the wrong name.
 type keyOrder struct {
 	keys  []string
 	heads []string
@@ -630,14 +636,22 @@ func newKeyOrder(ps []pair) *keyOrder {
 	ko := &keyOrder{keys: make([]string, len(ps)), heads: make([]string, len(ps))}
 	var b []byte
 	for i := range ps {
-		ko.keys[i] = ps[i].k
+		k := ps[i].k
 		b = append(b[:0], ',')
 		if i == 0 {
 			b[0] = '{'
 		}
-		b = appendString(b, ps[i].k)
+		b = appendString(b, k)
 		b = append(b, ':')
-		ko.heads[i] = string(b)
+		h := string(b)
+		ko.heads[i] = h
+		// A key that needed no escape is in its head, between the
+		// quotes: the copy costs nothing more.
+		if q := h[2 : len(h)-2]; q == k {
+			ko.keys[i] = q
+		} else {
+			ko.keys[i] = strings.Clone(k)
+		}
 	}
 	return ko
 }

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/jejak-forensics/jejak/parsers"
 	"github.com/jejak-forensics/jejak/parsers/all"
@@ -555,6 +556,43 @@ func TestStringMapKeyOrders(t *testing.T) {
 	}
 	if _, ok := ko.append(nil, map[string]string{"b": "1", "a": "2", "d": "3"}); ok {
 		t.Fatal("an order written for a map that lacks one of its keys")
+	}
+}
+
+// TestStringMapKeyOrdersOwnKeys: a parser that builds its map keys in a
+// buffer it reuses for the next record (strings over the buffer's bytes)
+// must not change a remembered order's keys: the next map, whose keys are
+// the buffer's new bytes, is written with its own names.
+func TestStringMapKeyOrdersOwnKeys(t *testing.T) {
+	// Plain keys, and keys that need an escape (kept apart from their
+	// heads).
+	for _, tc := range [][2]string{
+		{"LogonTypeTargetSid", "ProcessIdSubjectId"},
+		{"Logon&ypeTarget\nid", "Process<dSubject\"d"},
+	} {
+		var orders keyOrders
+		buf := []byte(tc[0])
+		keysIn := func() map[string]string {
+			return map[string]string{
+				unsafe.String(&buf[0], 9): "2",
+				unsafe.String(&buf[9], 9): "S-1-5-18",
+			}
+		}
+		for range 2 * keyOrderPatience {
+			appendStringMapIn(nil, keysIn(), &orders)
+		}
+		if orders[1].order.Load() == nil {
+			t.Fatal("no order remembered for maps of 2 keys")
+		}
+		copy(buf, tc[1])
+		m := keysIn()
+		want, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendStringMapIn(nil, m, &orders); !bytes.Equal(got, want) {
+			t.Fatalf("after the parser reused its keys' memory:\n got  %s\n want %s", got, want)
+		}
 	}
 }
 
