@@ -235,6 +235,13 @@ func statLine(size int64, mtime time.Time) string {
 // when the path now names another file. done and total drive progress;
 // base offsets done within a folder.
 func hashFile(ctx context.Context, p string, buf []byte, want hashSet, base, total int64, progress func(done, total int64)) (Digests, os.FileInfo, error) {
+	return hashFileBy(ctx, hashStream, p, buf, want, base, total, progress)
+}
+
+// hashFileBy is hashFile with the file's bytes hashed by stream
+// (hashStream, or hashAside for a pass nothing waits for).
+func hashFileBy(ctx context.Context, stream func(context.Context, io.Reader, []byte, hashSet, func(int64)) (Digests, error),
+	p string, buf []byte, want hashSet, base, total int64, progress func(done, total int64)) (Digests, os.FileInfo, error) {
 	f, err := openEvidence(p)
 	if err != nil {
 		return Digests{}, nil, err
@@ -254,7 +261,7 @@ func hashFile(ctx context.Context, p string, buf []byte, want hashSet, base, tot
 	if progress != nil {
 		pf = func(n int64) { progress(base+n, total) }
 	}
-	d, err := hashStream(ctx, holesSkipped(f, before.Size()), buf, want, pf)
+	d, err := stream(ctx, holesSkipped(f, before.Size()), buf, want, pf)
 	if err != nil {
 		return Digests{}, nil, fmt.Errorf("hash %s: %w", p, err)
 	}

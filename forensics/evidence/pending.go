@@ -82,13 +82,14 @@ func (c *Case) BeginEvidence(ctx context.Context, path string, progress func(don
 	}
 	// The late pass starts with the first: it has the other core while
 	// SHA-256 is computed, and reads what the first has just brought into
-	// the page cache.
+	// the page cache. One core, not one per hash (hashAside): the SHA-256
+	// is what the ingest waits for.
 	lctx, cancel := context.WithCancel(ctx)
 	r.cancel = cancel
 	go func() {
 		defer close(r.late)
-		buf := make([]byte, hashBufSize)
-		r.lateD, r.lateFI, r.lateErr = hashFile(lctx, abs, buf, withSHA1|withMD5, 0, -1, lateProgress)
+		buf := make([]byte, asidePart)
+		r.lateD, r.lateFI, r.lateErr = hashFileBy(lctx, hashAside, abs, buf, withSHA1|withMD5, 0, -1, lateProgress)
 	}()
 	r.it, r.man, r.fi, err = c.hashItem(ctx, abs, withSHA256, progress)
 	if err != nil {

@@ -66,6 +66,12 @@ func TestSparseHash(t *testing.T) {
 					t.Fatalf("buffer %d: %+v, %v; coreutils say %+v", bufSize, got, err, want)
 				}
 			}
+			// And the late pass's way, on one goroutine (its parts of the
+			// holes hashed from the run of zeros).
+			got, _, err := hashFileBy(context.Background(), hashAside, p, make([]byte, asidePart), allHashes, 0, -1, nil)
+			if err != nil || got != want {
+				t.Fatalf("aside: %+v, %v; coreutils say %+v", got, err, want)
+			}
 
 			f, err = os.Open(p)
 			if err != nil {
