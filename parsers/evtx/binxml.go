@@ -717,6 +717,7 @@ type expander struct {
 	work  int // nodes expanded for the current record
 	sb    strings.Builder
 	vc    valueCache
+	msgs  messageCache // the messages of its builder's events (see builder.msgs)
 	// ft and fts are the first FILETIME value the current record
 	// rendered and its text (ftSet: there was one), which the record
 	// carries (Record.ft) so that its event need not parse back the

@@ -211,6 +211,9 @@ type builder struct {
 	data  []kv // the event's EventData members (see eventData)
 	// blocks hands out eventBlocks, recycled ones first (see blockPool).
 	blocks slab.Source[eventBlock]
+	// msgs, when set, is where repeated messages are shared from: the
+	// worker's expander's, kept from file to file.
+	msgs *messageCache
 }
 
 func newBuilder() *builder { return &builder{blocks: blockPool.Source()} }
@@ -368,7 +371,11 @@ func (b *builder) event(r *Record) *timeline.Event {
 	}
 	summary, shown := normalizeInto(ev, provider, uint32(eid), ed, b.shown[:0], &blk.norm)
 	b.msg = appendMessage(b.msg[:0], provider, eidText, summary, shown, members)
-	ev.Message = string(b.msg)
+	if b.msgs != nil {
+		ev.Message = b.msgs.intern(b.msg)
+	} else {
+		ev.Message = string(b.msg)
+	}
 	return ev
 }
 

@@ -375,6 +375,11 @@ func (p *Parser) ParseStats(ctx context.Context, src *parsers.Source, emit func(
 	}
 	jobs := make(chan int64)
 	window := make(chan struct{}, 2*workers)
+	// spare takes a chunk's event, key and origin lists back from the
+	// loop below once it has emitted them, for a worker's next chunk: at
+	// most 2*workers chunks are out at once, so a few sets serve a whole
+	// file, where each chunk allocated its own three.
+	spare := make(chan chunkOut, 2*workers)
 	var wg sync.WaitGroup
 	go func() {
 		defer close(jobs)
@@ -402,13 +407,18 @@ func (p *Parser) ParseStats(ctx context.Context, src *parsers.Source, emit func(
 			}
 			buf := x.readBuf  // events copy what they keep out of it
 			b := newBuilder() // and its scratch every event
+			b.msgs = &x.msgs
 			defer b.close()
 			stop := func() bool { return ctx.Err() != nil }
 			for i := range jobs {
 				off := fileHeaderBlock + i*chunkSize
 				n, err := src.ReaderAt.ReadAt(buf, off)
 				var out chunkOut
-				if hint := declaredRecords(buf[:n]); hint > 0 {
+				select {
+				case out = <-spare:
+				default:
+				}
+				if hint := declaredRecords(buf[:n]); hint > cap(out.events) {
 					// Sized once, not grown record by record.
 					out.events = make([]*timeline.Event, 0, hint)
 					out.keys = make([]recKey, 0, hint)
@@ -433,7 +443,12 @@ func (p *Parser) ParseStats(ctx context.Context, src *parsers.Source, emit func(
 
 	// The keys of the live records, kept as a slice while chunks stream
 	// past and sorted only when slack records need checking.
-	var liveKeys []recKey
+	kl := keyLists.Get().(*[]recKey)
+	liveKeys := (*kl)[:0]
+	defer func() {
+		*kl = liveKeys[:0]
+		keyLists.Put(kl)
+	}()
 	type held struct {
 		ev   *timeline.Event
 		key  recKey
@@ -502,6 +517,12 @@ func (p *Parser) ParseStats(ctx context.Context, src *parsers.Source, emit func(
 		if err := ctx.Err(); err != nil {
 			return st, err
 		}
+		// Emptied, the held events not kept alive by the lists.
+		clear(out.events)
+		select {
+		case spare <- chunkOut{events: out.events[:0], keys: out.keys[:0], from: out.from[:0]}:
+		default:
+		}
 	}
 	isLive := func(recKey) bool { return false } // nothing to look up
 	if len(slack) > 0 || len(slackWarns) > 0 {
@@ -533,6 +554,11 @@ func (p *Parser) ParseStats(ctx context.Context, src *parsers.Source, emit func(
 	}
 	return st, nil
 }
+
+// keyLists keeps the live-key lists of ParseStats from file to file: a
+// list grown record by record for every file was a tenth of the bytes the
+// parser allocated.
+var keyLists = sync.Pool{New: func() any { return new([]recKey) }}
 
 // liveSet sorts keys (the live records' keys of a file) and returns the
 // test of a key's being among them. Sorted and searched, not a map: a set

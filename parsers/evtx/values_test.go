@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 	"unicode/utf16"
+	"unsafe"
 )
 
 // appendTime's arithmetic calendar must render every time as
@@ -109,5 +110,25 @@ func TestNeedsFold(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestMessageCacheIntern: a repeated line is the slot's string, shared; a
+// different line replaces it; and the strings handed out are copies that
+// do not change when the builder's buffer is written again.
+func TestMessageCacheIntern(t *testing.T) {
+	var mc messageCache
+	buf := []byte("Microsoft-Windows-Security-Auditing 4672 special privileges assigned to new logon: user=NT AUTHORITY\\SYSTEM")
+	a := mc.intern(buf)
+	b := mc.intern(buf)
+	if a != string(buf) || unsafe.StringData(a) != unsafe.StringData(b) {
+		t.Fatalf("repeated line: %q and %q, shared %v", a, b, unsafe.StringData(a) == unsafe.StringData(b))
+	}
+	copy(buf, "Provider 1")
+	if a != "Microsoft-Windows-Security-Auditing 4672 special privileges assigned to new logon: user=NT AUTHORITY\\SYSTEM" {
+		t.Fatalf("interned line changed with the buffer: %q", a)
+	}
+	if c := mc.intern(buf); c != string(buf) || unsafe.StringData(c) == unsafe.StringData(a) {
+		t.Fatalf("changed line: %q", c)
 	}
 }
