@@ -156,6 +156,20 @@ func TestAddWarningsAsOneByOne(t *testing.T) {
 	}
 }
 
+// TestAppendChain: a warning's chain is stored as json.Marshal writes it,
+// escapes, invalid UTF-8, nil and empty chains included.
+func TestAppendChain(t *testing.T) {
+	for _, c := range [][]string{nil, {}, {""}, {"raw:", "ntfs:Users/a\\b.txt"}, {"<&>", "\"q\"", "\x00\x1f\u2028", "\xff\xfe", "é ✓"}} {
+		want, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendChain([]byte("x"), c); string(got) != "x"+string(want) {
+			t.Errorf("chain %q: %s, json.Marshal %s", c, got[1:], want)
+		}
+	}
+}
+
 // TestAddWarningsWhileRunsStart: warnings stored from one goroutine while
 // another starts runs (the ingest stores warnings beside the writer) each
 // carry the number of a run that was started; under -race, reading the
