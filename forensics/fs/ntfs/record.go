@@ -182,6 +182,8 @@ type Record struct {
 	si      StdInfo
 	names   [2]FileName
 	streams [1]Stream
+	// decoded: parse got past the header (see parse).
+	decoded bool
 }
 
 // InUse says the entry is allocated (not deleted).
@@ -244,21 +246,35 @@ func RecordSizeOf(b []byte) int {
 // the header copy is missing on records written before Windows XP.
 // A record of zeros gives ErrNotRecord; damage gives ErrBadRecord.
 func ParseRecord(buf []byte, entry uint64) (*Record, error) {
+	r := new(Record)
+	err := r.parse(buf, entry)
+	if !r.decoded {
+		return nil, err
+	}
+	return r, err
+}
+
+// parse is ParseRecord into r, whatever r held before (Table.ScanRange
+// decodes every record of a scan into one Record). r.decoded says whether
+// r holds a record, in part when err is not nil too; ParseRecord's nil.
+func (r *Record) parse(buf []byte, entry uint64) error {
+	*r = Record{}
 	if len(buf) < 48 {
-		return nil, fmt.Errorf("%w: %d bytes", ErrBadRecord, len(buf))
+		return fmt.Errorf("%w: %d bytes", ErrBadRecord, len(buf))
 	}
 	switch string(buf[:4]) {
 	case "FILE":
 	case "BAAD":
-		return nil, fmt.Errorf("%w: marked BAAD", ErrBadRecord)
+		return fmt.Errorf("%w: marked BAAD", ErrBadRecord)
 	default:
-		return nil, ErrNotRecord
+		return ErrNotRecord
 	}
 	le := binary.LittleEndian
 	if err := fixup(buf); err != nil {
-		return nil, err
+		return err
 	}
-	r := &Record{
+	*r = Record{
+		decoded:   true,
 		Entry:     entry,
 		LSN:       le.Uint64(buf[8:]),
 		Seq:       le.Uint16(buf[16:]),
@@ -275,18 +291,18 @@ func ParseRecord(buf []byte, entry uint64) (*Record, error) {
 	for n := 0; off+16 <= used && n < 512; n++ {
 		typ := le.Uint32(buf[off:])
 		if typ == attrEnd {
-			return r, r.listErr
+			return r.listErr
 		}
 		alen := int(le.Uint32(buf[off+4:]))
 		if alen < 16 || off+alen > used || alen%8 != 0 {
-			return r, fmt.Errorf("%w: attribute 0x%x at %d has length %d", ErrBadRecord, typ, off, alen)
+			return fmt.Errorf("%w: attribute 0x%x at %d has length %d", ErrBadRecord, typ, off, alen)
 		}
 		if err := r.attribute(buf[off:off+alen], off); err != nil {
-			return r, err
+			return err
 		}
 		off += alen
 	}
-	return r, r.listErr
+	return r.listErr
 }
 
 // fixup undoes the update sequence: the last two bytes of every 512-byte
