@@ -230,16 +230,32 @@ func tieOrdered(ctx context.Context, db *sql.DB, src rowIter) (it rowIter, stop 
 // A search in time order reads events_ts, and each of its entries names a
 // row of the table by rowid, where the row's id, blk and slot are. Looked
 // up entry by entry ("SELECT ts, id, blk, slot ... ORDER BY ts"), every
-// row costs a descent of the table's B-tree, and when many files cover the
-// same hours consecutive entries are rows far apart in the table: at 1000
-// EVTX files (2.26M rows, a 114 MB table) each descent is cache misses
-// from the root down, and the stepping took a quarter of the hunt's CPU
-// against a sixth at 40 files. So the index is read alone (it holds ts
-// and rowid: no table access), and the rows of a batch of its entries are
-// read from the table in rowid order, each run of nearby rowids by one
-// range query: at 1000 files a batch's rows are a run of each file's, and
-// the table is read front to back, page after page. The stepping's SQLite
-// part fell from about 4.2 to 1.1 CPU-s in the sqlite3 shell on that case.
+// row costs a seek into the table. Where consecutive entries are
+// rows next to each other (one log, written in time order) the seek is
+// SQLite's step to the next row, and this direct read is the cheapest
+// there is. Where many files cover the same hours consecutive entries
+// are rows far apart: at 1000 EVTX files (2.26M rows, a 114 MB table)
+// each seek is cache misses from the root down, and the stepping took a
+// quarter of the hunt's CPU against a sixth at 40 files. There the index
+// is read alone (it holds ts and rowid: no table access), and the rows of
+// a batch of its entries are read from the table in rowid order, each run
+// of nearby rowids by one range query: at 1000 files a batch's rows are a
+// run of each file's, and the table is read front to back, page after
+// page (the stepping's SQLite part fell from about 4.2 to 1.1 CPU-s in the
+// sqlite3 shell on that case). That ranged read costs a second row read
+// per entry, though, which on a single log is 9 % more instructions for
+// the whole hunt (callgrind, 50 MB syslog: 15.99 -> 17.51 G).
+//
+// So each batch is read the way the last one's rows say pays: the direct
+// read while a batch's rows fall in at most directRuns places of the
+// table (runs of nearby rowids, or for a direct batch of consecutive
+// blocks: a few files side by side, whose rows' pages stay in cache),
+// ranged past that. A read changes between the two at a batch's end, where
+// the timestamp changes: the other query starts at that timestamp, so no
+// row is read twice or left out. Measured with callgrind (hunt --after
+// 2000-01-01 --json): 50 MB syslog 17.51 G instructions ranged, 16.06
+// direct, 16.27 this way; 40 EVTX files 4.53, 4.31, 4.38. At 1000 EVTX
+// files every batch after the first is ranged.
 const (
 	// firstResolve is the first batch's entries, so that a read's first
 	// events come quickly; batches double up to maxResolve.
@@ -251,6 +267,16 @@ const (
 	resolveGap = 16
 )
 
+// directRuns is the most places a batch may read for the next to be read
+// directly. It, and firstBatch and maxBatch (firstResolve and
+// maxResolve), are variables for the tests; searchDone (nil) sees each
+// time-ordered read's source at its end.
+var (
+	directRuns           = 64
+	searchDone           func(*timeRows)
+	firstBatch, maxBatch = firstResolve, maxResolve
+)
+
 // timeOrdered returns the rows of event_rows matching where (a WHERE
 // clause of where(), and its args) in (ts, id) order. stop ends the read:
 // call it once the iterator is no longer used.
@@ -258,97 +284,202 @@ func (s *Store) timeOrdered(ctx context.Context, where string, args []any) (it r
 	// One read transaction, so that the index and the table are read in
 	// one snapshot. It is not tied to ctx, which would give every range
 	// query a goroutine watching it: the index's query watches ctx, and
-	// byRowid checks it between batches.
+	// the batches check it.
 	tx, err := s.db.BeginTx(context.WithoutCancel(ctx), nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("search: %w", err)
 	}
-	idx, err := tx.QueryContext(ctx, "SELECT ts, rowid FROM event_rows"+where+" ORDER BY ts", args...)
-	if err != nil {
-		tx.Rollback()
-		return nil, nil, fmt.Errorf("search: %w", err)
-	}
-	get, err := tx.PrepareContext(ctx, "SELECT rowid, id, blk, slot FROM event_rows WHERE rowid BETWEEN ? AND ?")
-	if err != nil {
-		idx.Close()
-		tx.Rollback()
-		return nil, nil, fmt.Errorf("search: %w", err)
-	}
-	it, stopTies := tieOrdered(ctx, s.db, byRowid(ctx, idx, get))
+	src := &timeRows{ctx: ctx, tx: tx, where: where, args: args, size: firstBatch, direct: true}
+	it, stopTies := tieOrdered(ctx, s.db, src.next)
 	return it, func() {
 		stopTies()
-		get.Close()
-		idx.Close()
+		src.close()
 		tx.Rollback()
+		if searchDone != nil {
+			searchDone(src)
+		}
 	}, nil
 }
 
-// byRowid iterates the entries idx gives (ts, rowid), in its order, with
-// each row's id, blk and slot read through get (rowid BETWEEN ? AND ?)
-// in batches.
-func byRowid(ctx context.Context, idx *sql.Rows, get *sql.Stmt) rowIter {
-	var (
-		batch []rowRef // in idx's order, from pos on
-		pos   int
-		needs []rowNeed
-		size  = firstResolve
-		end   bool
-	)
-	fill := func() error {
-		batch, needs, pos = batch[:0], needs[:0], 0
-		var (
-			ts    tsKey
-			rowid int64
-		)
-		for len(batch) < size && idx.Next() {
-			if err := idx.Scan(&ts, &rowid); err != nil {
-				return err
-			}
-			needs = append(needs, rowNeed{rowid, len(batch)})
-			batch = append(batch, rowRef{ts: ts})
+// timeRows reads the entries of events_ts in order, a batch at a time,
+// each batch directly or by rowid ranges.
+type timeRows struct {
+	ctx   context.Context
+	tx    *sql.Tx
+	where string
+	args  []any
+	cur   *sql.Rows // the open read of events_ts, direct or not
+	get   *sql.Stmt // rowid BETWEEN ? AND ?, once a batch is ranged
+	// direct: cur is (or the next opened will be) the direct read.
+	direct bool
+	// from, when set, is the timestamp the next read opened starts at.
+	from    tsKey
+	hasFrom bool
+	// peek is the entry read after a batch's last, of the next batch;
+	// its rowid is peekRowid.
+	peek      rowRef
+	peekRowid int64
+	hasPeek   bool
+
+	batch []rowRef // in the index's order, from pos on
+	pos   int
+	needs []rowNeed // the batch's rowids (blocks, when direct), and where each goes
+	size  int
+	end   bool
+	r     rowRef // the entry read last
+	rowid int64
+	id    sql.RawBytes
+	runs  int // of the last batch
+	// Batches read by ranges and directly, and changes of read (tests).
+	ranged, directs, switches int
+}
+
+func (t *timeRows) next() (rowRef, bool, error) {
+	if t.pos == len(t.batch) {
+		if t.end {
+			return rowRef{}, false, nil
 		}
-		if len(batch) < size {
-			end = true
-			if err := idx.Err(); err != nil {
-				return err
-			}
+		if err := t.fill(); err != nil {
+			t.end, t.batch, t.pos = true, t.batch[:0], 0
+			return rowRef{}, false, err
 		}
-		size = min(2*size, maxResolve)
-		if err := ctx.Err(); err != nil {
+		if len(t.batch) == 0 {
+			return rowRef{}, false, nil
+		}
+	}
+	t.pos++
+	return t.batch[t.pos-1], true, nil
+}
+
+// open starts the read of events_ts the next batch is read by.
+func (t *timeRows) open() error {
+	cols := "ts, rowid"
+	if t.direct {
+		cols = "ts, id, blk, slot"
+	}
+	q, args := "SELECT "+cols+" FROM event_rows"+t.where, t.args
+	if t.hasFrom {
+		if t.where == "" {
+			q += " WHERE ts >= ?"
+		} else {
+			q += " AND ts >= ?"
+		}
+		args = append(slices.Clip(args), t.from.value())
+	}
+	var err error
+	if t.cur, err = t.tx.QueryContext(t.ctx, q+" ORDER BY ts", args...); err != nil {
+		return fmt.Errorf("search: %w", err)
+	}
+	return nil
+}
+
+// read reads cur's next entry into t.r, and its rowid into t.rowid when
+// ranged (when direct, id, blk and slot instead).
+func (t *timeRows) read() (bool, error) {
+	if !t.cur.Next() {
+		return false, t.cur.Err()
+	}
+	r := &t.r
+	if !t.direct {
+		return true, t.cur.Scan(&r.ts, &t.rowid)
+	}
+	if err := t.cur.Scan(&r.ts, &t.id, &r.blk, &r.slot); err != nil {
+		return false, err
+	}
+	var err error
+	r.id, err = storedID(t.id)
+	return err == nil, err
+}
+
+// fill reads the next batch: size entries, and on to the end of the last
+// one's timestamp unless that would double the batch.
+func (t *timeRows) fill() error {
+	t.batch, t.needs, t.pos = t.batch[:0], t.needs[:0], 0
+	if t.cur == nil {
+		if err := t.open(); err != nil {
 			return err
 		}
-		slices.SortFunc(needs, func(a, b rowNeed) int { return cmp.Compare(a.rowid, b.rowid) })
-		for i := 0; i < len(needs); {
-			j := i + 1
-			for j < len(needs) && needs[j].rowid-needs[j-1].rowid <= resolveGap {
-				j++
+	}
+	// A ranged batch's needs are its rowids; a direct batch's, its rows'
+	// blocks, which say as well how many places of the table it read.
+	add := func(r *rowRef, rowid int64) {
+		if t.direct {
+			rowid = r.blk
+		}
+		t.needs = append(t.needs, rowNeed{rowid, len(t.batch)})
+		t.batch = append(t.batch, *r)
+	}
+	if t.hasPeek {
+		add(&t.peek, t.peekRowid)
+		t.hasPeek = false
+	}
+	boundary := false
+	for {
+		ok, err := t.read()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			t.end = true
+			break
+		}
+		if n := len(t.batch); n >= t.size {
+			if boundary = t.r.ts != t.batch[n-1].ts; boundary || n >= 2*t.size {
+				t.peek, t.peekRowid, t.hasPeek = t.r, t.rowid, true
+				break
 			}
-			if err := resolve(get, needs[i:j], batch); err != nil {
+		}
+		add(&t.r, t.rowid)
+	}
+	t.size = min(2*t.size, maxBatch)
+	if err := t.ctx.Err(); err != nil {
+		return err
+	}
+	slices.SortFunc(t.needs, func(a, b rowNeed) int { return cmp.Compare(a.rowid, b.rowid) })
+	t.runs = 0
+	gap := int64(resolveGap)
+	if t.direct {
+		gap = 1 // blocks: runs of rows of consecutive blocks
+	}
+	for i := 0; i < len(t.needs); {
+		j := i + 1
+		for j < len(t.needs) && t.needs[j].rowid-t.needs[j-1].rowid <= gap {
+			j++
+		}
+		if !t.direct {
+			if err := t.resolve(t.needs[i:j]); err != nil {
 				return err
 			}
-			i = j
 		}
-		return nil
+		t.runs++
+		i = j
 	}
-	return func() (rowRef, bool, error) {
-		if pos == len(batch) {
-			if end {
-				return rowRef{}, false, nil
-			}
-			if err := fill(); err != nil {
-				end, batch, pos = true, batch[:0], 0
-				return rowRef{}, false, err
-			}
-			if len(batch) == 0 {
-				return rowRef{}, false, nil
-			}
-		}
-		pos++
-		return batch[pos-1], true, nil
+	if t.direct {
+		t.directs++
+	} else {
+		t.ranged++
+	}
+	// The next batch the way this one's rows say, changing reads where
+	// the timestamp changes: the other read starts at the peeked entry's.
+	if direct := t.runs <= directRuns; direct != t.direct && boundary {
+		t.cur.Close()
+		t.cur, t.direct = nil, direct
+		t.switches++
+		t.from, t.hasFrom, t.hasPeek = t.peek.ts, true, false
+	}
+	return nil
+}
+
+func (t *timeRows) close() {
+	if t.get != nil {
+		t.get.Close()
+	}
+	if t.cur != nil {
+		t.cur.Close()
 	}
 }
 
-// rowNeed is a row a batch of byRowid needs: its rowid and its place in
+// rowNeed is a row a batch of timeRows needs: its rowid and its place in
 // the batch.
 type rowNeed struct {
 	rowid int64
@@ -356,10 +487,15 @@ type rowNeed struct {
 }
 
 // resolve reads the rows needs names (in rowid order, close together)
-// with one range query through get and fills in their id, blk and slot
-// in batch.
-func resolve(get *sql.Stmt, needs []rowNeed, batch []rowRef) error {
-	rows, err := get.Query(needs[0].rowid, needs[len(needs)-1].rowid)
+// with one range query and fills in their id, blk and slot in the batch.
+func (t *timeRows) resolve(needs []rowNeed) error {
+	if t.get == nil {
+		var err error
+		if t.get, err = t.tx.PrepareContext(t.ctx, "SELECT rowid, id, blk, slot FROM event_rows WHERE rowid BETWEEN ? AND ?"); err != nil {
+			return fmt.Errorf("search: %w", err)
+		}
+	}
+	rows, err := t.get.Query(needs[0].rowid, needs[len(needs)-1].rowid)
 	if err != nil {
 		return fmt.Errorf("search: %w", err)
 	}
@@ -379,7 +515,7 @@ func resolve(get *sql.Stmt, needs []rowNeed, batch []rowRef) error {
 		case rowid > needs[k].rowid:
 			return fmt.Errorf("search: row %d of events_ts is not in event_rows", needs[k].rowid)
 		}
-		r := &batch[needs[k].at]
+		r := &t.batch[needs[k].at]
 		if r.id, err = storedID(id); err != nil {
 			return err
 		}

@@ -211,3 +211,94 @@ func TestCompareID(t *testing.T) {
 		}
 	}
 }
+
+// TestSearchSwitchesReads: a case where one file is read alone, then four
+// side by side, then the first alone again, is read directly, by ranges
+// and directly again, changing reads at batch ends; the events are those
+// of the LIMIT path (SQLite's sort) in every mix of reads, ties across the
+// changes included. It fails when a change of read repeats or skips the
+// rows of the timestamp it happens at.
+func TestSearchSwitchesReads(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	base := time.Date(2024, 2, 14, 12, 0, 0, 0, time.UTC)
+	const alone, side = 3000, 2000
+	// File a: alone, at one event a second (runs of three equal timestamps),
+	// before and after the others.
+	a := events(2*alone, "a")
+	for i, e := range a {
+		sec := i / 3
+		if i >= alone {
+			sec = alone + 4*side + (i-alone)/3
+		}
+		e.Timestamp = base.Add(time.Duration(sec) * time.Second)
+		e.Jejak.ID = ""
+		e.Finalize()
+	}
+	if _, err := s.Write(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	for f := range 4 {
+		evs := events(side, fmt.Sprintf("s%d", f))
+		for i, e := range evs {
+			// Every file at every second: runs of four equal timestamps.
+			e.Timestamp = base.Add(time.Duration(alone+i*2) * time.Second)
+			e.Jejak.ID = ""
+			e.Finalize()
+		}
+		if _, err := s.Write(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	savedRuns, savedDone, savedFirst, savedMax := directRuns, searchDone, firstBatch, maxBatch
+	defer func() { directRuns, searchDone, firstBatch, maxBatch = savedRuns, savedDone, savedFirst, savedMax }()
+	firstBatch, maxBatch = 101, 397 // batch ends inside runs of ties too
+	key := func(e *timeline.Event) string {
+		return fmt.Sprintf("%s %s %s", e.Jejak.ID, e.Timestamp.Format(time.RFC3339Nano), e.Message)
+	}
+	for _, q := range []timeline.Query{
+		{},
+		{From: base.Add(1000 * time.Second), To: base.Add((alone + 4*side + 500) * time.Second)},
+	} {
+		n, err := s.Count(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		limited := q
+		limited.Limit = int(n) + 1
+		if err := s.Search(ctx, limited, func(e *timeline.Event) error {
+			want = append(want, key(e))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			runs     int
+			switches bool // the read must change at least twice
+		}{{1 << 30, false}, {-1, false}, {2, true}, {1, true}} {
+			directRuns = c.runs
+			var src *timeRows
+			searchDone = func(t *timeRows) { src = t }
+			var got []string
+			if err := s.SearchTransient(ctx, q, func(e *timeline.Event) error {
+				got = append(got, key(e))
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if len(want) != int(n) || !slices.Equal(got, want) {
+				t.Fatalf("%+v, directRuns %d: %d events, want %d (of %d) in (ts, id) order", q, c.runs, len(got), len(want), n)
+			}
+			t.Logf("%+v, directRuns %d: %d batches direct, %d ranged, %d changes", q, c.runs, src.directs, src.ranged, src.switches)
+			switch {
+			case c.runs < 0 && src.directs != 1:
+				t.Errorf("directRuns %d: %d batches read directly, want the first alone", c.runs, src.directs)
+			case c.runs > 1<<20 && src.ranged != 0:
+				t.Errorf("directRuns %d: %d batches read by ranges", c.runs, src.ranged)
+			case c.switches && (src.switches < 2 || src.ranged == 0):
+				t.Errorf("directRuns %d: %d changes of read, %d ranged batches", c.runs, src.switches, src.ranged)
+			}
+		}
+	}
+}
