@@ -3,6 +3,7 @@ package sqlite
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
@@ -298,6 +299,32 @@ func TestSearchSwitchesReads(t *testing.T) {
 				t.Errorf("directRuns %d: %d batches read by ranges", c.runs, src.ranged)
 			case c.switches && (src.switches < 2 || src.ranged == 0):
 				t.Errorf("directRuns %d: %d changes of read, %d ranged batches", c.runs, src.switches, src.ranged)
+			}
+		}
+	}
+}
+
+// TestSortRun: sortRun gives runs of every length compareID's order, IDs
+// equal in their first 8 bytes included, with the rows' other fields
+// carried along.
+func TestSortRun(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(7, 8))
+	var keys []tieKey
+	var sorted []rowRef
+	for _, n := range []int{2, 12, 13, 40, 1000} {
+		run := make([]rowRef, n)
+		for i := range run {
+			for j := range run[i].id {
+				run[i].id[j] = byte(rnd.IntN(3) * 127)
+			}
+			run[i].blk, run[i].slot = int64(i), int64(binary.BigEndian.Uint64(run[i].id[8:]))
+		}
+		want := slices.Clone(run)
+		slices.SortStableFunc(want, func(a, b rowRef) int { return bytes.Compare(a.id[:], b.id[:]) })
+		sortRun(run, &keys, &sorted)
+		for i := range run {
+			if run[i].id != want[i].id || run[i].slot != int64(binary.BigEndian.Uint64(run[i].id[8:])) {
+				t.Fatalf("run of %d: row %d is %x (slot %d), want %x", n, i, run[i].id, run[i].slot, want[i].id)
 			}
 		}
 	}
