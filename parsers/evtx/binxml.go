@@ -904,8 +904,9 @@ func (x *expander) attrValue(pieces []node, vals []value) (string, bool) {
 
 // renderAt renders v, substituted where m is the memo (nil: none): the
 // last string rendered there when v has the same type and bytes, else
-// through the valueCache, remembered in m. Values the valueCache does not
-// keep (times, long values) are not remembered either. The record's first
+// through the valueCache, remembered in m. Times are not remembered, nor
+// values longer than maxMemoValue; longer values than the valueCache keeps
+// are (see memoable). The record's first
 // FILETIME, its TimeCreated in practice, is kept with its text (see
 // expander.ft).
 func (x *expander) renderAt(m *memo, v *value) string {
@@ -923,7 +924,7 @@ func (x *expander) renderAt(m *memo, v *value) string {
 		return m.s
 	}
 	s := x.vc.render(v)
-	if cacheable(v) {
+	if memoable(v) {
 		m.set, m.typ, m.s = true, v.typ, s
 		m.data = append(m.data[:0], v.data...)
 	}

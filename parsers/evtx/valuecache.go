@@ -51,6 +51,28 @@ func cacheable(v *value) bool {
 	return true
 }
 
+// maxMemoValue bounds the values a template's substitution remembers
+// (memo). They may be longer than the valueCache keeps: a slot holds one
+// value, compared with the next one there, not hashed, and a long value
+// there often repeats record after record (a privilege list of 274
+// characters on most of a Security log's 4672 events, a key file path),
+// where rendering it again was a UTF-16 decoding and a new string each
+// time. Longer ones (script blocks) seldom repeat, and copying them into
+// the memo on every miss would cost more than it saves.
+const maxMemoValue = 1024
+
+// memoable says whether a substitution's memo keeps v.
+func memoable(v *value) bool {
+	if len(v.data) > maxMemoValue {
+		return false
+	}
+	switch v.typ {
+	case vtFiletime, vtSystime, vtBinXML:
+		return false
+	}
+	return true
+}
+
 // render returns render(*v), from the cache when the same type and bytes
 // were rendered recently. v is a pointer: copying the value struct here
 // (a byte stored, then 16 bytes loaded over it) stalled on every call.

@@ -132,3 +132,36 @@ func TestMessageCacheIntern(t *testing.T) {
 		t.Fatalf("changed line: %q", c)
 	}
 }
+
+// TestMemoLongValue: a substitution's memo keeps a value longer than the
+// valueCache does (a privilege list), so the same bytes there again give
+// the same string without rendering; one past maxMemoValue is rendered
+// each time, and a different value is never the remembered one.
+func TestMemoLongValue(t *testing.T) {
+	utf16le := func(s string) []byte {
+		var b []byte
+		for _, u := range utf16.Encode([]rune(s)) {
+			b = append(b, byte(u), byte(u>>8))
+		}
+		return b
+	}
+	var x expander
+	var m memo
+	list := strings.Repeat("SeAssignPrimaryTokenPrivilege\r\n\t\t\t", 8)
+	v := value{typ: vtString, data: utf16le(list)}
+	if len(v.data) <= maxCachedValue || len(v.data) > maxMemoValue {
+		t.Fatalf("test value of %d bytes", len(v.data))
+	}
+	a, b := x.renderAt(&m, &v), x.renderAt(&m, &value{typ: vtString, data: utf16le(list)})
+	if a != list || unsafe.StringData(a) != unsafe.StringData(b) {
+		t.Fatalf("long value: %q, again shared %v", a, unsafe.StringData(a) == unsafe.StringData(b))
+	}
+	other := strings.Replace(list, "Token", "Tokem", 1)
+	if c := x.renderAt(&m, &value{typ: vtString, data: utf16le(other)}); c != other {
+		t.Fatalf("changed value rendered %q", c)
+	}
+	huge := value{typ: vtString, data: utf16le(strings.Repeat("x", maxMemoValue))}
+	if c, d := x.renderAt(&m, &huge), x.renderAt(&m, &huge); c != d || unsafe.StringData(c) == unsafe.StringData(d) {
+		t.Fatalf("value past maxMemoValue remembered")
+	}
+}
