@@ -186,9 +186,11 @@ type hunter struct {
 	// refEv and refVal: the event refPtr gave a row for last, and it.
 	refEv  *timeline.Event
 	refVal *EventRef
-	// lastProv and lastKey: the provenance fileKeyOf keyed last, and its key.
-	lastProv timeline.Provenance
-	lastKey  string
+	// lastProv and lastKey: the provenance fileKeyOf keyed last, and its
+	// key; keysByPath, the ones it keyed before.
+	lastProv   timeline.Provenance
+	lastKey    string
+	keysByPath map[string]*fileKeyed
 }
 
 // fail records an analyzer's error: Hunt returns it with the findings.
@@ -381,13 +383,44 @@ func fileKey(p timeline.Provenance) string {
 // fileKeyOf is fileKey(p), built once for a run of rows from one file:
 // the EVTX record-sequence rules key every record by its file, and a key
 // built per record, twice, was a sixth of an EVTX hunt's own time.
+//
+// When many files cover the same hours (1000 EVTX copies) consecutive rows
+// are of different files, and the key was built, a string of every part,
+// for nearly every row: the keys made are kept by path, the part that
+// tells files apart most cheaply, and a row's is found there unless two
+// files share a path.
 func (h *hunter) fileKeyOf(p timeline.Provenance) string {
 	l := &h.lastProv
-	if h.lastKey == "" || p.Path != l.Path || p.EvidenceSHA256 != l.EvidenceSHA256 || p.Identity != l.Identity || !slices.Equal(p.Chain, l.Chain) {
-		h.lastProv, h.lastKey = p, fileKey(p)
-		l.Chain = slices.Clone(p.Chain) // compared with later rows' chains
+	if h.lastKey != "" && sameFile(p, l) {
+		return h.lastKey
 	}
+	e := h.keysByPath[p.Path]
+	if e == nil || !sameFile(p, &e.prov) {
+		if h.keysByPath == nil {
+			h.keysByPath = map[string]*fileKeyed{}
+		} else if len(h.keysByPath) >= maxKeysByPath {
+			clear(h.keysByPath) // a cache: bounded, whatever the files
+		}
+		e = &fileKeyed{prov: p, key: fileKey(p)}
+		e.prov.Chain = slices.Clone(p.Chain) // compared with later rows' chains
+		h.keysByPath[p.Path] = e
+	}
+	h.lastProv, h.lastKey = e.prov, e.key
 	return h.lastKey
+}
+
+// maxKeysByPath bounds fileKeyOf's keys kept by path.
+const maxKeysByPath = 1 << 14
+
+// fileKeyed is a provenance fileKeyOf keyed, and its key.
+type fileKeyed struct {
+	prov timeline.Provenance
+	key  string
+}
+
+// sameFile reports whether p and q name the same file as fileKey does.
+func sameFile(p timeline.Provenance, q *timeline.Provenance) bool {
+	return p.Path == q.Path && p.EvidenceSHA256 == q.EvidenceSHA256 && p.Identity == q.Identity && slices.Equal(p.Chain, q.Chain)
 }
 
 // fileLabel is the file as a reader names it.

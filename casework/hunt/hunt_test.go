@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"regexp"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
+	"github.com/jejak-forensics/jejak/timeline"
 )
 
 func TestBuiltinRules(t *testing.T) {
@@ -288,4 +290,50 @@ func TestFindingsContextCancel(t *testing.T) {
 func adminGroupAdd(r xrec) bool {
 	return (r.EventID == "4728" || r.EventID == "4732") &&
 		slices.Contains([]string{"administrators", "domain admins", "remote desktop users"}, strings.ToLower(r.Data["TargetUserName"]))
+}
+
+// TestFileKeyOf: fileKeyOf gives fileKey's key for rows of files met in
+// turns (each row of another file than the last), for files that share a
+// path and differ in evidence, chain or identity, and past the bound of
+// the keys it keeps.
+func TestFileKeyOf(t *testing.T) {
+	h := &hunter{}
+	var provs []timeline.Provenance
+	for i := range 6 {
+		p := timeline.Provenance{EvidenceSHA256: "e1", Path: fmt.Sprintf("Security-%d.evtx", i%3), Chain: []string{"dir:x"}}
+		switch i / 3 {
+		case 1:
+			p.Chain = []string{"dir:y"}
+		}
+		provs = append(provs, p)
+	}
+	provs = append(provs,
+		timeline.Provenance{EvidenceSHA256: "e2", Path: "Security-0.evtx", Chain: []string{"dir:x"}},
+		timeline.Provenance{EvidenceSHA256: "e1", Path: "Security-0.evtx", Chain: []string{"dir:x"}, Identity: "copy2"},
+		timeline.Provenance{EvidenceSHA256: "e1", Path: "Security-0.evtx"},
+	)
+	// Every provenance after every other, each pair both ways, with
+	// another file's between them or not.
+	for i, p := range provs {
+		for j, q := range provs {
+			for _, between := range []bool{false, true} {
+				h.fileKeyOf(p)
+				if between {
+					h.fileKeyOf(timeline.Provenance{Path: "other"})
+				}
+				if got, want := h.fileKeyOf(q), fileKey(q); got != want {
+					t.Fatalf("provenance %d after %d (between: %v): key %q, want %q", j, i, between, got, want)
+				}
+			}
+		}
+	}
+	for i := range maxKeysByPath + 10 {
+		p := timeline.Provenance{EvidenceSHA256: "e1", Path: fmt.Sprint(i)}
+		if got, want := h.fileKeyOf(p), fileKey(p); got != want {
+			t.Fatalf("path %d: key %q, want %q", i, got, want)
+		}
+	}
+	if len(h.keysByPath) > maxKeysByPath {
+		t.Errorf("%d keys kept, bound %d", len(h.keysByPath), maxKeysByPath)
+	}
 }
