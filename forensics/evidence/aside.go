@@ -2,11 +2,6 @@ package evidence
 
 import (
 	"context"
-	"crypto/md5"
-	"crypto/sha1"
-	"crypto/sha256"
-	"encoding/hex"
-	"hash"
 	"io"
 )
 
@@ -28,18 +23,7 @@ const asidePart = 64 << 10
 // only waited for after the store's index build, a one-core stretch. The
 // digests are the same bytes' whatever the order of the work.
 func hashAside(ctx context.Context, r io.Reader, buf []byte, want hashSet, progress func(n int64)) (Digests, error) {
-	var hs []hash.Hash
-	var outs []*string
-	var d Digests
-	for _, k := range []struct {
-		bit hashSet
-		new func() hash.Hash
-		out *string
-	}{{withSHA256, sha256.New, &d.SHA256}, {withSHA1, sha1.New, &d.SHA1}, {withMD5, md5.New, &d.MD5}} {
-		if want&k.bit != 0 {
-			hs, outs = append(hs, k.new()), append(outs, k.out)
-		}
-	}
+	hs, digests := newHashes(want)
 	if len(buf) < asidePart {
 		buf = make([]byte, asidePart)
 	}
@@ -75,9 +59,5 @@ func hashAside(ctx context.Context, r io.Reader, buf []byte, want hashSet, progr
 			return Digests{}, err
 		}
 	}
-	d.Size = n
-	for i, h := range hs {
-		*outs[i] = hex.EncodeToString(h.Sum(nil))
-	}
-	return d, nil
+	return digests(n), nil
 }

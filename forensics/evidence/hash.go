@@ -77,6 +77,30 @@ type zeroRuns interface {
 // holes).
 var zeroPart [hashBufSize / hashRing]byte
 
+// newHashes returns the hashes want names and digests, which gives
+// their sums once n bytes have been written to each; hashStream and
+// hashAside share it so both passes name the same hashes alike.
+func newHashes(want hashSet) (hs []hash.Hash, digests func(n int64) Digests) {
+	var outs []*string
+	var d Digests
+	for _, k := range []struct {
+		bit hashSet
+		new func() hash.Hash
+		out *string
+	}{{withSHA256, sha256.New, &d.SHA256}, {withSHA1, sha1.New, &d.SHA1}, {withMD5, md5.New, &d.MD5}} {
+		if want&k.bit != 0 {
+			hs, outs = append(hs, k.new()), append(outs, k.out)
+		}
+	}
+	return hs, func(n int64) Digests {
+		d.Size = n
+		for i, h := range hs {
+			*outs[i] = hex.EncodeToString(h.Sum(nil))
+		}
+		return d
+	}
+}
+
 // hashStream reads r to its end exactly once and computes the digests of
 // it that want names. SHA-1 and MD5 are kept only because examiners and
 // older tools (ewfverify, court exhibits) quote them; SHA-256 is the
@@ -90,25 +114,7 @@ var zeroPart [hashBufSize / hashRing]byte
 // quarter of buf (256 KiB) stay in the caches the hashers share. A stream
 // that fits in buf is hashed in line.
 func hashStream(ctx context.Context, r io.Reader, buf []byte, want hashSet, progress func(n int64)) (Digests, error) {
-	var hs []hash.Hash
-	var outs []*string
-	var d Digests
-	for _, k := range []struct {
-		bit hashSet
-		new func() hash.Hash
-		out *string
-	}{{withSHA256, sha256.New, &d.SHA256}, {withSHA1, sha1.New, &d.SHA1}, {withMD5, md5.New, &d.MD5}} {
-		if want&k.bit != 0 {
-			hs, outs = append(hs, k.new()), append(outs, k.out)
-		}
-	}
-	digests := func(n int64) Digests {
-		d.Size = n
-		for i, h := range hs {
-			*outs[i] = hex.EncodeToString(h.Sum(nil))
-		}
-		return d
-	}
+	hs, digests := newHashes(want)
 	if err := ctx.Err(); err != nil {
 		return Digests{}, err
 	}
