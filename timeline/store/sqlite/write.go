@@ -244,11 +244,11 @@ func prepareRaw(ctx context.Context, conn rawConn, what, q string) (rawStmt, err
 	return st, nil
 }
 
-// A multi-row insert binds what its rows share once (see insertStmt) and
-// at most insertCols values per row.
+// A multi-row insert binds what its rows share once (see insertStmt), the
+// rows' IDs as one value, and at most insertCols values per row.
 const (
 	insertRows = blockRows
-	insertCols = 5
+	insertCols = 4
 )
 
 // Write inserts a batch in one transaction. Finalizing, encoding and
@@ -332,11 +332,12 @@ type inserter struct {
 	conn               rawConn
 	blockIns, blockDel rawStmt
 	args               []driver.NamedValue
-	err                error // preparing the block statements
+	ids                []byte // the IDs of a block's rows, one after another
+	err                error  // preparing the block statements
 }
 
 func (s *Store) newInserter(conn rawConn) *inserter {
-	in := &inserter{s: s, conn: conn, args: make([]driver.NamedValue, 0, 3+insertRows*insertCols)}
+	in := &inserter{s: s, conn: conn, args: make([]driver.NamedValue, 0, 4+insertRows*insertCols)}
 	in.blockIns, in.blockDel, in.err = s.blockStmts(conn)
 	return in
 }
@@ -364,22 +365,27 @@ func (in *inserter) chunk(c *chunk, st *timeline.WriteStats) error {
 		if err != nil {
 			return err
 		}
+		ids := in.ids[:0]
+		for i := range part {
+			ids = append(ids, part[i].id[:]...)
+		}
+		in.ids = ids
 		a := append(in.args[:0],
 			driver.NamedValue{Ordinal: 1, Value: s.run.Load()},
 			driver.NamedValue{Ordinal: 2, Value: blk})
 		if shape.oneParser {
 			a = append(a, driver.NamedValue{Ordinal: 3, Value: nullable(part[0].parser)})
 		}
+		a = append(a, driver.NamedValue{Ordinal: len(a) + 1, Value: ids})
 		for i := range part {
 			r := &part[i]
 			if r.slot != int64(i) {
 				return fmt.Errorf("event %x: slot %d of its block, inserted as row %d", r.id, r.slot, i)
 			}
-			id, ts, action, parser, addr := r.values()
+			_, ts, action, parser, addr := r.values()
 			a = append(a,
-				driver.NamedValue{Ordinal: len(a) + 1, Value: id},
-				driver.NamedValue{Ordinal: len(a) + 2, Value: ts},
-				driver.NamedValue{Ordinal: len(a) + 3, Value: action})
+				driver.NamedValue{Ordinal: len(a) + 1, Value: ts},
+				driver.NamedValue{Ordinal: len(a) + 2, Value: action})
 			if !shape.oneParser {
 				a = append(a, driver.NamedValue{Ordinal: len(a) + 1, Value: parser})
 			}
@@ -489,6 +495,13 @@ func oneParser(rows []row) bool {
 // parameter with a C call under SQLite's mutex and copies each text: these
 // were 4 of the 8 values per row.
 //
+// The rows' IDs are bound as one blob, the block's 16-byte IDs one after
+// another, and each row takes its own with substr (a blob's substr is a
+// blob, of bytes): the driver allocates, copies and afterwards unbinds and
+// frees every blob or text bound, which cost more than SQLite's substr.
+// Measured on the analyze of a 10 MB syslog (callgrind, two runs each):
+// 6.98 and 7.06 G instructions before, 6.89 and 7.02 G after.
+//
 // OR IGNORE rather than ON CONFLICT DO NOTHING: with every constraint set
 // to IGNORE, a multi-row INSERT cannot abort half-way, so SQLite keeps no
 // statement journal (a copy of every page the statement touches).
@@ -507,9 +520,9 @@ func (s *Store) insertStmt(conn rawConn, shape insertShape) (rawStmt, error) {
 			b.WriteByte(',')
 		}
 		if shape.oneParser {
-			fmt.Fprintf(&b, "(?1,?2,?3,?,?,?,?,%d)", i)
+			fmt.Fprintf(&b, "(?1,?2,?3,substr(?4,%d,16),?,?,?,%d)", 1+16*i, i)
 		} else {
-			fmt.Fprintf(&b, "(?1,?2,?,?,?,?,?,%d)", i)
+			fmt.Fprintf(&b, "(?1,?2,substr(?3,%d,16),?,?,?,?,%d)", 1+16*i, i)
 		}
 	}
 	st, err := prepareRaw(context.Background(), conn, "insert", b.String())
