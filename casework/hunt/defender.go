@@ -20,6 +20,13 @@ const defenderProvider = "Windows Defender"
 // defenderEvent reads a change of Defender's own Operational channel.
 func defenderEvent(ev *timeline.Event) (settingChange, bool) {
 	w := ev.Winlog
+	// The event ID first: a comparison, where the provider is a search
+	// through its name, and on a Security log no event is Defender's.
+	switch w.EventID {
+	case 5001, 5010, 5012, 5013, 5007:
+	default:
+		return settingChange{}, false
+	}
 	if !strings.Contains(w.ProviderName, defenderProvider) {
 		return settingChange{}, false
 	}
