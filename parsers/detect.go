@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync"
 
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
 )
@@ -73,9 +74,11 @@ func (r *Registry) scoringInit() {
 		return
 	}
 	r.scoring = make([]lineScoring, len(r.parsers))
+	r.lineMatchers = make([]LineMatcher, len(r.parsers))
 	for i, p := range r.parsers {
-		if _, ok := p.(LineMatcher); ok {
+		if lm, ok := p.(LineMatcher); ok {
 			r.scoring[i] = scoreLine
+			r.lineMatchers[i] = lm
 		}
 	}
 }
@@ -85,10 +88,10 @@ func (r *Registry) scoringInit() {
 // of parsers judged by Match, so that scoring a sample allocates at most
 // once per Detect, not once per line.
 func (r *Registry) scoreLine(i int, e *jfs.Entry, line []byte, buf *[]byte) bool {
-	p := r.parsers[i]
 	if r.scoring[i] == scoreLine {
-		return p.(LineMatcher).MatchLine(e, line)
+		return r.lineMatchers[i].MatchLine(e, line)
 	}
+	p := r.parsers[i]
 	// A head of one complete line: the trailing newline tells parsers
 	// that look for whole lines that it is not cut. Match only reads its
 	// head (a Parser's contract), so the buffer may be overwritten by the
@@ -96,6 +99,11 @@ func (r *Registry) scoreLine(i int, e *jfs.Entry, line []byte, buf *[]byte) bool
 	*buf = append(append((*buf)[:0], line...), '\n')
 	return p.Match(e, *buf)
 }
+
+// lineBufs hold the one-line heads scoreLine builds: a buffer grown anew
+// by every Detect was one allocation per file no parser took by its head,
+// and an image has hundreds of thousands.
+var lineBufs = sync.Pool{New: func() any { return new([]byte) }}
 
 // MinShare and MinAccepted decide when a sampled format is taken: at least
 // a quarter of the sampled lines and at least MinAccepted of them, or every
@@ -170,7 +178,12 @@ func (r *Registry) Detect(e *jfs.Entry, s Sample) Detection {
 			d.Scored++
 		}
 	}
-	var buf []byte
+	bp := lineBufs.Get().(*[]byte)
+	buf := (*bp)[:0]
+	defer func() {
+		*bp = buf[:0]
+		lineBufs.Put(bp)
+	}()
 	// A head matched after leading lines wins whatever the scores, so it
 	// is looked for first: then only its own lines need scoring. The
 	// fewest lines skipped first, then registry order.

@@ -170,6 +170,10 @@ type Registry struct {
 	// map and a closure per parser) on every file no parser takes by its
 	// head, which is most files of a disk image. See ScoreLines.
 	scoring []lineScoring
+	// lineMatchers holds, per parser scored by its own MatchLine, the
+	// LineMatcher it is (nil for the others): asserted once here, not on
+	// every sampled line.
+	lineMatchers []LineMatcher
 }
 
 // NewRegistry returns a registry trying ps in order.

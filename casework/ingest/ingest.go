@@ -366,14 +366,20 @@ func (r *runner) warn(w timeline.Warning) {
 }
 
 func (r *runner) skip(sl *slot, it Item, e *jfs.Entry, reason, detail string) {
-	r.mu.Lock()
-	r.sum.FilesSkipped++
-	r.sum.SkipReasons[reason]++
-	r.mu.Unlock()
 	msg := reason
 	if detail != "" {
 		msg += ": " + detail
 	}
+	r.skipWith(sl, it, e, reason, msg)
+}
+
+// skipWith is skip with the whole message (reason, ": ", detail) built by
+// the caller: detect writes it at once, with no second copy to join it.
+func (r *runner) skipWith(sl *slot, it Item, e *jfs.Entry, reason, msg string) {
+	r.mu.Lock()
+	r.sum.FilesSkipped++
+	r.sum.SkipReasons[reason]++
+	r.mu.Unlock()
 	sl.warn(timeline.Warning{Kind: timeline.WarnSkipped, Evidence: it.SHA256, Chain: e.Chain,
 		Path: e.Path, Offset: -1, Message: msg})
 }
@@ -1191,7 +1197,7 @@ func (j *fileJob) detect() parsers.Parser {
 	reason := SkipNoParser
 	// The evidence item's own name counts as the top folder: /var/log
 	// registered as evidence is a log folder.
-	known := knownLogName(path.Join(it.Name, e.Path), e.Chain)
+	known := knownLog(path.Join(it.Name, e.Path), true, e.Chain) // Join cleans
 	if known {
 		reason = SkipKnownLog
 	}
@@ -1247,11 +1253,13 @@ func (j *fileJob) detect() parsers.Parser {
 	if d.Parser != nil {
 		return d.Parser
 	}
-	// what (d), without fmt: see parsers.Detection.String.
-	msg := make([]byte, 0, len(what)+96)
-	msg = append(append(msg, what...), " ("...)
+	// reason: what (d), without fmt: see parsers.Detection.String.
+	var buf [256]byte // on the stack: only the string is kept
+	msg := buf[:0]
+	msg = append(append(append(msg, reason...), ": "...), what...)
+	msg = append(msg, " ("...)
 	msg = append(d.AppendText(msg), ')')
-	r.skip(j.sl, it, e, reason, string(msg))
+	r.skipWith(j.sl, it, e, reason, string(msg))
 	return nil
 }
 

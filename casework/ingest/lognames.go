@@ -73,11 +73,19 @@ func mayBeDBLog(base string) bool {
 // dirs are the paths of the containers around it (its chain), so a file in
 // an archive of /var/log counts as well.
 func knownLogName(p string, chain []string) bool {
-	if inLogDir(p) {
-		// Inside a log folder, a well-known name or any .log below.
-	} else if inProgramDir(p) {
+	return knownLog(p, path.Clean(p) == p, chain)
+}
+
+// knownLog is knownLogName for a path the caller knows to be clean or not
+// (a path.Join result is): ingest asks it for every file no parser
+// recognised (300k in an image), and the folder names are then cut from p
+// in one pass, with no path.Clean to tell how.
+func knownLog(p string, clean bool, chain []string) bool {
+	logDir, programDir := dirKinds(p, clean)
+	if !logDir && programDir {
 		// /usr/sbin/cron, /etc/init.d/syslog, a locale's "messages":
-		// programs and settings that share a log's name.
+		// programs and settings that share a log's name. Inside a log
+		// folder, a well-known name or any .log below counts whatever.
 		return false
 	}
 	base := strings.ToLower(path.Base(p))
@@ -99,7 +107,7 @@ func knownLogName(p string, chain []string) bool {
 	case strings.HasSuffix(base, ".log"):
 		// A generic .log counts inside a log folder: the path itself or a
 		// container around it (an archive of /var/log).
-		if inLogDir(p) {
+		if logDir {
 			return true
 		}
 		for _, c := range chain {
@@ -110,6 +118,24 @@ func knownLogName(p string, chain []string) bool {
 		}
 	}
 	return false
+}
+
+// dirKinds answers inLogDir and inProgramDir for p at once: one cut of
+// its folder names, each lowered once.
+func dirKinds(p string, clean bool) (logDir, programDir bool) {
+	prev := ""
+	for d := range cutDirNames(p, clean) {
+		d = strings.ToLower(d)
+		if d == "log" || d == "logs" {
+			logDir = true
+		}
+		// /var/lib holds server data (MySQL's logs among it), not programs.
+		if programDirs[d] && !(d == "lib" && prev == "var") {
+			programDir = true
+		}
+		prev = d
+	}
+	return logDir, programDir
 }
 
 // inLogDir reports whether a folder named log or logs is on the path (var/log
@@ -129,9 +155,14 @@ func inLogDir(p string) bool {
 // are cut from it in place, with none of the copies of the general case
 // (these run for every file no parser recognised, 300k in an image).
 func dirNames(p string) iter.Seq[string] {
+	return cutDirNames(p, path.Clean(p) == p)
+}
+
+// cutDirNames is dirNames for a p known to be clean or not.
+func cutDirNames(p string, clean bool) iter.Seq[string] {
 	return func(yield func(string) bool) {
 		var dir string
-		if i := strings.LastIndexByte(p, '/'); i > 0 && !strings.ContainsRune(p, '\\') && path.Clean(p) == p {
+		if i := strings.LastIndexByte(p, '/'); i > 0 && clean && !strings.ContainsRune(p, '\\') {
 			dir = p[:i]
 		} else {
 			dir = path.Dir(strings.ReplaceAll(p, `\`, "/"))
@@ -152,17 +183,4 @@ var programDirs = map[string]bool{
 	"bin": true, "sbin": true, "lib": true, "lib32": true, "lib64": true, "libexec": true,
 	"etc": true, "include": true, "share": true, "src": true, "doc": true, "man": true,
 	"locale": true, "site-packages": true, "dist-packages": true, "node_modules": true,
-}
-
-func inProgramDir(p string) bool {
-	prev := ""
-	for d := range dirNames(p) {
-		d = strings.ToLower(d)
-		// /var/lib holds server data (MySQL's logs among it), not programs.
-		if programDirs[d] && !(d == "lib" && prev == "var") {
-			return true
-		}
-		prev = d
-	}
-	return false
 }

@@ -109,3 +109,22 @@ func TestDirNames(t *testing.T) {
 		}
 	}
 }
+
+// TestKnownLogClean: the caller's word that a path is clean (a path.Join
+// result) gives the answer knownLogName finds by cleaning it, and a path
+// said to be unclean is cut the general way.
+func TestKnownLogClean(t *testing.T) {
+	for _, p := range []string{
+		"var/log/auth.log", "usr/sbin/cron", "var/lib/mysql/mysql-slow.log", "a/../var/log/x.log",
+		"var/log/../bin/syslog", `Windows\System32\winevt\Logs\x.log`, "usr/share/log/messages",
+		"etc/LOG/app.log", "Lib/syslog", "./var//log/secure", "dir0001/file0000001.txt", "",
+	} {
+		j := path.Join("evidence", p)
+		if got, want := knownLog(j, true, nil), knownLogName(j, nil); got != want {
+			t.Errorf("knownLog(%q, clean) = %v, knownLogName says %v", j, got, want)
+		}
+		if got, want := knownLog(p, false, nil), knownLogName(p, nil); got != want {
+			t.Errorf("knownLog(%q, unclean) = %v, knownLogName says %v", p, got, want)
+		}
+	}
+}
