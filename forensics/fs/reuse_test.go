@@ -87,3 +87,47 @@ func TestSniffedReaderServesTheCall(t *testing.T) {
 		})
 	}
 }
+
+// TestEntryRestoredAfterTheCall: the entry handed to the WalkFunc is the
+// caller's own, its reading rerouted for the call only: once Entry
+// returns, the caller's entry opens its content afresh, as before it.
+func TestEntryRestoredAfterTheCall(t *testing.T) {
+	content := []byte("line one\nline two\n")
+	opened, closed := 0, 0
+	e := jfs.NewEntry("a.txt", []string{"x:a.txt"}, int64(len(content)), func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(content)), nil
+	}, func() (io.ReaderAt, error) {
+		opened++
+		return countingAt{bytes.NewReader(content), &closed}, nil
+	})
+	var during *jfs.Entry
+	x := jfs.NewExpander(context.Background(), jfs.Options{}, func(_ context.Context, got *jfs.Entry) error {
+		during = got
+		if _, _, err := got.ReaderAt(); err != nil {
+			t.Fatal(err)
+		}
+		return nil
+	}, nil)
+	if err := x.Entry(e); err != nil {
+		t.Fatal(err)
+	}
+	if during != e || opened != 1 || closed != 1 {
+		t.Fatalf("during the call: same entry %v, opened %d, closed %d; want true, 1, 1", during == e, opened, closed)
+	}
+	ra, ok, err := e.ReaderAt()
+	if err != nil || !ok {
+		t.Fatalf("ReaderAt after the call: %v %v", ok, err)
+	}
+	if _, isOwn := ra.(countingAt); !isOwn || opened != 2 {
+		t.Fatalf("after the call the entry reads through %T (opened %d), want its own reader opened afresh", ra, opened)
+	}
+	rc, err := e.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(rc)
+	rc.Close()
+	if !bytes.Equal(b, content) {
+		t.Fatalf("Open after the call read %q", b)
+	}
+}

@@ -194,10 +194,21 @@ func paths(t *Table, r *Record) []string {
 // entry is the file of stream s of r at path p. The $MFT's is held by
 // hold (jfs.Hold): readable after the walk's call, until Walk returns.
 func (w *Walker) entry(r *Record, s Stream, p string, hold *jfs.Hold) *jfs.Entry {
-	chain := append(slices.Clone(w.chain), Kind+":"+p)
+	// One allocation, not a clone grown by the append.
+	chain := make([]string, len(w.chain)+1)
+	chain[copy(chain, w.chain)] = Kind + ":" + p
 	entry, name, size := int64(r.Entry), s.Name, s.Size
-	open := func() (io.ReaderAt, error) { return w.stream(entry, name, size) }
-	if entry == 0 && name == "" {
+	var open func() (io.ReaderAt, error)
+	switch {
+	case s.Resident && s.Content != nil:
+		// A resident stream's bytes are in the record the scan has just
+		// read: served from a copy of them, with no second read of the
+		// record through go-ntfs (its GetMFT and OpenStream were a sixth
+		// of the ingest of a volume of small files). They are the bytes
+		// go-ntfs returns for it (TestResidentContent).
+		content := bytes.Clone(s.Content)
+		open = func() (io.ReaderAt, error) { return bytes.NewReader(content), nil }
+	case entry == 0 && name == "":
 		// The $MFT itself: its reader gives the mft parser the volume
 		// (VolumeSource), where non-resident attribute lists lie.
 		open = func() (io.ReaderAt, error) {
@@ -215,15 +226,8 @@ func (w *Walker) entry(r *Record, s Stream, p string, hold *jfs.Hold) *jfs.Entry
 				return &mftStream{ReaderAt: m, vol: w.vol.DiskReader, cluster: w.vol.ClusterSize}, nil
 			}
 		}
-	}
-	if s.Resident && s.Content != nil {
-		// A resident stream's bytes are in the record the scan has just
-		// read: served from a copy of them, with no second read of the
-		// record through go-ntfs (its GetMFT and OpenStream were a sixth
-		// of the ingest of a volume of small files). They are the bytes
-		// go-ntfs returns for it (TestResidentContent).
-		content := bytes.Clone(s.Content)
-		open = func() (io.ReaderAt, error) { return bytes.NewReader(content), nil }
+	default:
+		open = func() (io.ReaderAt, error) { return w.stream(entry, name, size) }
 	}
 	e := jfs.NewEntry(p, chain, size,
 		func() (io.ReadCloser, error) {
