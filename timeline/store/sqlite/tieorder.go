@@ -107,10 +107,11 @@ func plainRows(rows *sql.Rows) rowIter {
 }
 
 // tieOrdered iterates the rows src gives in ts order in (ts, id) order.
-// A run of more than maxTieRun equal timestamps is read again through db
-// with "WHERE ts = ? ORDER BY id". stop closes a long run's query left
-// open.
-func tieOrdered(ctx context.Context, db *sql.DB, src rowIter) (it rowIter, stop func()) {
+// A run of more than maxTieRun equal timestamps is read again through db,
+// the read transaction src reads in (one snapshot: rows written since the
+// read began are none of its events), with "WHERE ts = ? ORDER BY id".
+// stop closes a long run's query left open.
+func tieOrdered(ctx context.Context, db querier, src rowIter) (it rowIter, stop func()) {
 	var (
 		id      sql.RawBytes
 		run     []rowRef // the current run, sorted, from pos on
@@ -292,7 +293,7 @@ func (s *Store) timeOrdered(ctx context.Context, where string, args []any) (it r
 		return nil, nil, fmt.Errorf("search: %w", err)
 	}
 	src := &timeRows{ctx: ctx, tx: tx, where: where, args: args, size: firstBatch, direct: true}
-	it, stopTies := tieOrdered(ctx, s.db, src.next)
+	it, stopTies := tieOrdered(ctx, tx, src.next)
 	return it, func() {
 		stopTies()
 		src.close()

@@ -329,3 +329,58 @@ func TestSortRun(t *testing.T) {
 		}
 	}
 }
+
+// TestSearchLongRunOneSnapshot: a run longer than maxTieRun is read again
+// in the search's own read transaction, so rows written meanwhile are not
+// among its events (they were when its query went through the pool).
+func TestSearchLongRunOneSnapshot(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	base := time.Date(2024, 2, 14, 12, 0, 0, 0, time.UTC)
+	at := func(evs []*timeline.Event, from time.Time, step time.Duration) []*timeline.Event {
+		for i, e := range evs {
+			e.Timestamp = from.Add(time.Duration(i) * step)
+			e.Jejak.ID = ""
+			e.Finalize()
+		}
+		return evs
+	}
+	// Many rows before the run, more than the search reads ahead of fn,
+	// so that its run's query starts after the write below (with 5,000
+	// the old read saw the write 3 times in 10); then a run of 10 equal
+	// timestamps.
+	if _, err := s.Write(ctx, at(events(60000, "aa"), base, time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	runTS := base.Add(time.Hour * 24)
+	if _, err := s.Write(ctx, at(events(10, "bb"), runTS, 0)); err != nil {
+		t.Fatal(err)
+	}
+	saved := maxTieRun
+	defer func() { maxTieRun = saved }()
+	maxTieRun = 4
+	var n int
+	wrote := false
+	err := s.Search(ctx, timeline.Query{}, func(e *timeline.Event) error {
+		n++
+		if !wrote {
+			wrote = true
+			// Written after the search began: not in its snapshot.
+			if _, err := s.Write(ctx, at(events(5, "cc"), runTS, 0)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 60010 {
+		t.Fatalf("%d events, want the 60010 stored when the search began", n)
+	}
+	// The write made during the search did land: it is the read that
+	// must not see it.
+	if c, err := s.Count(ctx, timeline.Query{}); err != nil || c != 60015 {
+		t.Fatalf("store holds %d events (%v), want 60015", c, err)
+	}
+}
