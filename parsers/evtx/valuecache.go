@@ -40,16 +40,7 @@ var cacheSeed = maphash.MakeSeed()
 
 // cacheable says whether values of a type are worth remembering: times are
 // unique to their record.
-func cacheable(v *value) bool {
-	if len(v.data) > maxCachedValue {
-		return false
-	}
-	switch v.typ {
-	case vtFiletime, vtSystime, vtBinXML:
-		return false
-	}
-	return true
-}
+func cacheable(v *value) bool { return keepable(v, maxCachedValue) }
 
 // maxMemoValue bounds the values a template's substitution remembers
 // (memo). They may be longer than the valueCache keeps: a slot holds one
@@ -62,8 +53,12 @@ func cacheable(v *value) bool {
 const maxMemoValue = 1024
 
 // memoable says whether a substitution's memo keeps v.
-func memoable(v *value) bool {
-	if len(v.data) > maxMemoValue {
+func memoable(v *value) bool { return keepable(v, maxMemoValue) }
+
+// keepable says whether v, of at most max bytes, may repeat: times are
+// unique to their record, and BinXML is rendered, not kept.
+func keepable(v *value, max int) bool {
+	if len(v.data) > max {
 		return false
 	}
 	switch v.typ {
