@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -76,32 +77,7 @@ func TestPathsBoundedCache(t *testing.T) {
 		name, _, _ := strings.Cut(l.Name, ":")
 		want[fmt.Sprintf("%d|%s", l.Entry, name)] = true
 	}
-	f, err := os.Open(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	st, _ := f.Stat()
-	w, err := ntfs.NewWalker(f, st.Size(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mft *jfs.Entry
-	stop := errors.New("stop")
-	_ = w.Walk(context.Background(), func(_ context.Context, e *jfs.Entry) error {
-		if e.Path == "$MFT" {
-			mft = e
-			return stop
-		}
-		return nil
-	}, nil)
-	if mft == nil {
-		t.Fatal("no $MFT")
-	}
-	ra, _, err := mft.ReaderAt()
-	if err != nil {
-		t.Fatal(err)
-	}
+	mft, ra := volumeMFT(t, img)
 	var deleted, orphans int
 	for _, size := range []int{1 << 14, 3, 1} {
 		t.Run(fmt.Sprint("cache-", size), func(t *testing.T) {
@@ -154,4 +130,37 @@ func TestPathsBoundedCache(t *testing.T) {
 	if deleted == 0 {
 		t.Error("the volume holds no deleted entry: the test checks less than it says")
 	}
+}
+
+// volumeMFT opens the volume image img for the test and gives its $MFT,
+// as the walker finds it, and a reader of the $MFT's bytes.
+func volumeMFT(t *testing.T, img string) (*jfs.Entry, io.ReaderAt) {
+	t.Helper()
+	f, err := os.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	st, _ := f.Stat()
+	w, err := ntfs.NewWalker(f, st.Size(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mft *jfs.Entry
+	stop := errors.New("stop")
+	_ = w.Walk(context.Background(), func(_ context.Context, e *jfs.Entry) error {
+		if e.Path == "$MFT" {
+			mft = e
+			return stop
+		}
+		return nil
+	}, nil)
+	if mft == nil {
+		t.Fatal("no $MFT")
+	}
+	ra, _, err := mft.ReaderAt()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mft, ra
 }

@@ -2,12 +2,9 @@ package ntfs_test
 
 import (
 	"context"
-	"errors"
-	"os"
 	"reflect"
 	"testing"
 
-	jfs "github.com/jejak-forensics/jejak/forensics/fs"
 	"github.com/jejak-forensics/jejak/forensics/fs/ntfs"
 )
 
@@ -19,36 +16,11 @@ import (
 // resident data, directories, deleted ones and a hard link.
 func TestScanRecordReused(t *testing.T) {
 	img := ntfs3gVolume(t)
-	f, err := os.Open(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	st, _ := f.Stat()
-	w, err := ntfs.NewWalker(f, st.Size(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mft *jfs.Entry
-	stop := errors.New("stop")
-	_ = w.Walk(context.Background(), func(_ context.Context, e *jfs.Entry) error {
-		if e.Path == "$MFT" {
-			mft = e
-			return stop
-		}
-		return nil
-	}, nil)
-	if mft == nil {
-		t.Fatal("no $MFT")
-	}
-	ra, _, err := mft.ReaderAt()
-	if err != nil {
-		t.Fatal(err)
-	}
+	mft, ra := volumeMFT(t, img)
 	scan, alone := ntfs.NewTable(ra, mft.Size, 1024), ntfs.NewTable(ra, mft.Size, 1024)
 	var n, two, without int
 	var last *ntfs.Record
-	err = scan.Scan(context.Background(), func(r *ntfs.Record, _ int64) error {
+	err := scan.Scan(context.Background(), func(r *ntfs.Record, _ int64) error {
 		if last != nil && last != r {
 			t.Fatalf("entry %d delivered in a Record of its own: the scan's is not reused", r.Entry)
 		}
