@@ -19,6 +19,7 @@ import (
 	"strings"
 
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+	"github.com/jejak-forensics/jejak/internal/fold"
 	"github.com/jejak-forensics/jejak/parsers"
 	"github.com/jejak-forensics/jejak/parsers/lines"
 	"github.com/jejak-forensics/jejak/timeline"
@@ -77,8 +78,7 @@ func (*Parser) Match(e *jfs.Entry, head []byte) bool {
 		}
 		break
 	}
-	base := strings.ToLower(path.Base(e.Path))
-	return strings.HasPrefix(base, "audit") && bytes.Contains(head, []byte("msg=audit("))
+	return fold.HasPrefix(path.Base(e.Path), "audit") && bytes.Contains(head, []byte("msg=audit("))
 }
 
 // assembler holds the open events in first-seen order.

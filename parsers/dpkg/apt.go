@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+	"github.com/jejak-forensics/jejak/internal/fold"
 	"github.com/jejak-forensics/jejak/parsers"
 	"github.com/jejak-forensics/jejak/timeline"
 )
@@ -50,7 +51,7 @@ func (*AptHistory) Match(e *jfs.Entry, head []byte) bool {
 	if !bytes.HasPrefix(head, []byte("Start-Date: ")) {
 		return false
 	}
-	return strings.Contains(strings.ToLower(path.Base(e.Path)), "history") || bytes.Contains(head, []byte("\nCommandline: "))
+	return fold.Contains(path.Base(e.Path), "history") || bytes.Contains(head, []byte("\nCommandline: "))
 }
 
 type aptField struct{ key, value string }

@@ -36,6 +36,7 @@ import (
 
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
 	"github.com/jejak-forensics/jejak/forensics/fs/ntfs"
+	"github.com/jejak-forensics/jejak/internal/fold"
 	"github.com/jejak-forensics/jejak/parsers"
 	"github.com/jejak-forensics/jejak/parsers/lnk"
 	"github.com/jejak-forensics/jejak/timeline"
@@ -101,7 +102,7 @@ func (*Automatic) Match(e *jfs.Entry, head []byte) bool {
 	if bytes.Contains(head, destListName) {
 		return true
 	}
-	return strings.HasSuffix(strings.ToLower(e.Path), ".automaticdestinations-ms")
+	return fold.HasSuffix(e.Path, ".automaticdestinations-ms")
 }
 
 // AppID is the application ID a jump list's file name starts with.

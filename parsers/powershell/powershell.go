@@ -26,13 +26,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+	"github.com/jejak-forensics/jejak/internal/fold"
 	"github.com/jejak-forensics/jejak/parsers"
 	"github.com/jejak-forensics/jejak/parsers/lines"
 	"github.com/jejak-forensics/jejak/timeline"
@@ -383,13 +383,54 @@ func (*History) Match(e *jfs.Entry, head []byte) bool {
 	if e == nil {
 		return false
 	}
-	p := strings.ToLower(strings.ReplaceAll(e.Path, `\`, "/"))
-	b := path.Base(p)
-	if b != "consolehost_history.txt" && !(strings.Contains(p, "/psreadline/") && strings.HasSuffix(b, "_history.txt")) {
+	if !historyPath(e.Path) {
 		return false
 	}
 	// Text, not a binary file of that name.
 	return !bytes.ContainsRune(head, 0)
+}
+
+// historyPath says whether p, in any case and with either separator, names
+// ConsoleHost_history.txt or a <host>_history.txt in a PSReadLine folder.
+func historyPath(p string) bool {
+	b := slashBase(p)
+	return fold.Equal(b, "consolehost_history.txt") || fold.HasSuffix(b, "_history.txt") && inPSReadLine(p)
+}
+
+// slashBase is path.Base(strings.ReplaceAll(p, `\`, "/")) read in p
+// itself: a base holds no separator, so it is the same bytes.
+func slashBase(p string) string {
+	if p == "" {
+		return "."
+	}
+	for len(p) > 0 && isSep(p[len(p)-1]) {
+		p = p[:len(p)-1]
+	}
+	i := len(p) - 1
+	for i >= 0 && !isSep(p[i]) {
+		i--
+	}
+	if p = p[i+1:]; p == "" {
+		return "/"
+	}
+	return p
+}
+
+func isSep(c byte) bool { return c == '/' || c == '\\' }
+
+// inPSReadLine says whether p has a folder named PSReadLine, in any case,
+// followed by a separator. A separator is an ASCII byte, so it starts a
+// rune wherever it lies and the name after it lowers on its own.
+func inPSReadLine(p string) bool {
+	for i := 0; i < len(p); i++ {
+		if !isSep(p[i]) {
+			continue
+		}
+		if rest, ok := fold.CutPrefix(p[i+1:], "psreadline"); ok && rest != "" && isSep(rest[0]) {
+			return true
+		}
+	}
+	return false
 }
 
 // Parse implements parsers.Parser.

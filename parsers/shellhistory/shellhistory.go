@@ -21,6 +21,7 @@ import (
 	"time"
 
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+	"github.com/jejak-forensics/jejak/internal/fold"
 	"github.com/jejak-forensics/jejak/parsers"
 	"github.com/jejak-forensics/jejak/parsers/lines"
 	"github.com/jejak-forensics/jejak/timeline"
@@ -89,7 +90,7 @@ func bashStamp(line string) (int64, bool) {
 // Match accepts a file named like a bash history whose head holds a time
 // line within its first lines (a rotated history may start mid-entry).
 func (*Bash) Match(e *jfs.Entry, head []byte) bool {
-	if !strings.Contains(strings.ToLower(path.Base(e.Path)), "history") {
+	if !fold.Contains(path.Base(e.Path), "history") {
 		return false
 	}
 	lines := bytes.SplitN(head, []byte("\n"), 4)

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"unicode/utf16"
 
+	"github.com/jejak-forensics/jejak/internal/fold"
 	"github.com/jejak-forensics/jejak/internal/zeros"
 
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
@@ -48,8 +49,7 @@ func (*Parser) Name() string { return Name }
 // name) when its first bytes are a record or the zeros of a trimmed
 // journal. A record has no magic strong enough to match on content alone.
 func (*Parser) Match(e *jfs.Entry, head []byte) bool {
-	base := strings.ToLower(path.Base(e.Path))
-	if !strings.Contains(base, "usnjrnl") && base != "$j" {
+	if base := path.Base(e.Path); !fold.Contains(base, "usnjrnl") && !fold.Equal(base, "$j") {
 		return false
 	}
 	if len(head) < 8 {

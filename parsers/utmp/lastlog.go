@@ -11,9 +11,9 @@ import (
 	"net/netip"
 	"path"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/jejak-forensics/jejak/internal/fold"
 	"github.com/jejak-forensics/jejak/internal/zeros"
 
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
@@ -50,8 +50,7 @@ func (*Lastlog) Name() string { return LastlogName }
 // has no magic and is mostly zeros, so the name is the main sign, and these
 // checks keep out a saved "lastlog" command output.
 func (*Lastlog) Match(e *jfs.Entry, head []byte) bool {
-	base := strings.ToLower(path.Base(e.Path))
-	if !strings.HasPrefix(base, "lastlog") || strings.HasPrefix(base, "lastlog2") || strings.HasSuffix(base, ".db") {
+	if !lastlogName(e.Path) {
 		return false
 	}
 	if e.Size > 0 && e.Size%lastlogSize32 != 0 && e.Size%lastlogSize64 != 0 {
@@ -65,6 +64,13 @@ func (*Lastlog) Match(e *jfs.Entry, head []byte) bool {
 		}
 	}
 	return true
+}
+
+// lastlogName says whether the base name, in any case, starts "lastlog"
+// (not lastlog2's database).
+func lastlogName(p string) bool {
+	base := path.Base(p)
+	return fold.HasPrefix(base, "lastlog") && !fold.HasPrefix(base, "lastlog2") && !fold.HasSuffix(base, ".db")
 }
 
 // lastlogLayout tells the record size from the file size: 296 bytes when

@@ -20,6 +20,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/jejak-forensics/jejak/internal/fold"
 	"github.com/jejak-forensics/jejak/internal/zeros"
 
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
@@ -70,9 +71,9 @@ func (*Parser) Match(e *jfs.Entry, head []byte) bool {
 // renamed copies (wtmp.1, btmp-20240101, host1_wtmp) keep the stem; btmp is
 // tested first so "btmp" wins over anything else in the name.
 func fileKind(p string) string {
-	base := strings.ToLower(path.Base(p))
+	base := path.Base(p)
 	for _, k := range []string{"btmp", "wtmp", "utmp"} {
-		if strings.Contains(base, k) {
+		if fold.Contains(base, k) {
 			return k
 		}
 	}

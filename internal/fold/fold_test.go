@@ -1,0 +1,146 @@
+package fold
+
+import (
+	"strings"
+	"testing"
+	"unicode"
+	"unicode/utf8"
+)
+
+// TestOnlyTwoRunesLowerToASCII holds piece's premise: were a new Unicode
+// table to map another rune to ASCII, piece would still read it right (it
+// asks unicode.ToLower), but the package comment would be wrong.
+func TestOnlyTwoRunesLowerToASCII(t *testing.T) {
+	var got []rune
+	for r := rune(utf8.RuneSelf); r <= unicode.MaxRune; r++ {
+		if unicode.ToLower(r) < utf8.RuneSelf {
+			got = append(got, r)
+		}
+	}
+	if len(got) != 2 || got[0] != 0x130 || got[1] != 0x212a {
+		t.Fatalf("runes lowering to ASCII: %U", got)
+	}
+}
+
+// cases are names where an ASCII-only fold and ToLower disagree, or where
+// a backward read of the runes would.
+var cases = []struct{ s, lit string }{
+	{"NTUSER.DAT", "ntuser.dat"},
+	{"ConsoleHost_history.txt", "history"},
+	{"\u212Aeys", "keys"},            // Kelvin sign lowers to 'k'
+	{"L\u0130ST", "list"},            // 'İ' lowers to 'i'
+	{"l\xc4\xb0st", "l"},             // same, as bytes
+	{"a\xffb", "ab"},                 // an invalid byte becomes U+FFFD
+	{"\xe2\x84history", "history"},   // a cut rune before ASCII
+	{"x\xe2\x84\xaa", "xk"},          // Kelvin sign last
+	{"x\xe2\x84", "x"},               // cut rune last
+	{"\xf0\x9f\x98\x80.txt", ".txt"}, // emoji
+	{"\u212A", "\u212A"},             // a literal ToLower cannot hold
+	{"AB", "AB"},                     // an upper-case literal
+	{"", ""}, {"a", ""}, {"", "a"},
+}
+
+func seed(f *testing.F) {
+	for _, c := range cases {
+		f.Add(c.s, c.lit)
+	}
+}
+
+func check(t *testing.T, name string, s, lit string, got, want bool) {
+	t.Helper()
+	if got != want {
+		t.Fatalf("%s(%q, %q) = %v, ToLower gives %v", name, s, lit, got, want)
+	}
+}
+
+func TestCases(t *testing.T) {
+	for _, c := range cases {
+		l := strings.ToLower(c.s)
+		check(t, "Contains", c.s, c.lit, Contains(c.s, c.lit), strings.Contains(l, c.lit))
+		check(t, "HasPrefix", c.s, c.lit, HasPrefix(c.s, c.lit), strings.HasPrefix(l, c.lit))
+		check(t, "HasSuffix", c.s, c.lit, HasSuffix(c.s, c.lit), strings.HasSuffix(l, c.lit))
+		check(t, "Equal", c.s, c.lit, Equal(c.s, c.lit), l == c.lit)
+	}
+	// The cases where a byte-wise ASCII fold is wrong must be here.
+	if !Equal("\u212Aeys", "keys") || !HasSuffix("x\xe2\x84\xaa", "xk") || Contains("a\xffb", "ab") {
+		t.Fatal("Kelvin sign or invalid byte read wrong")
+	}
+}
+
+func FuzzContains(f *testing.F) {
+	seed(f)
+	f.Fuzz(func(t *testing.T, s, lit string) {
+		check(t, "Contains", s, lit, Contains(s, lit), strings.Contains(strings.ToLower(s), lit))
+	})
+}
+
+func FuzzHasPrefix(f *testing.F) {
+	seed(f)
+	f.Fuzz(func(t *testing.T, s, lit string) {
+		check(t, "HasPrefix", s, lit, HasPrefix(s, lit), strings.HasPrefix(strings.ToLower(s), lit))
+	})
+}
+
+func FuzzHasSuffix(f *testing.F) {
+	seed(f)
+	f.Fuzz(func(t *testing.T, s, lit string) {
+		check(t, "HasSuffix", s, lit, HasSuffix(s, lit), strings.HasSuffix(strings.ToLower(s), lit))
+	})
+}
+
+func FuzzEqual(f *testing.F) {
+	seed(f)
+	f.Fuzz(func(t *testing.T, s, lit string) {
+		check(t, "Equal", s, lit, Equal(s, lit), strings.ToLower(s) == lit)
+	})
+}
+
+// FuzzCutPrefix checks that the part after the match lowers to what
+// follows lit in ToLower(s).
+func FuzzCutPrefix(f *testing.F) {
+	seed(f)
+	f.Fuzz(func(t *testing.T, s, lit string) {
+		if !plain(lit) {
+			return
+		}
+		l := strings.ToLower(s)
+		after, ok := CutPrefix(s, lit)
+		want, wok := strings.CutPrefix(l, lit)
+		if ok != wok || ok && strings.ToLower(after) != want {
+			t.Fatalf("CutPrefix(%q, %q) = %q, %v; ToLower gives %q, %v", s, lit, after, ok, want, wok)
+		}
+	})
+}
+
+func TestNoAllocs(t *testing.T) {
+	for _, s := range []string{"ConsoleHost_history.txt", "L\u0130ST\u212A.\xff", "ntuser.dat"} {
+		if n := testing.AllocsPerRun(100, func() {
+			Contains(s, "history")
+			HasPrefix(s, "console")
+			HasSuffix(s, ".txt")
+			Equal(s, "ntuser.dat")
+			CutPrefix(s, "list")
+		}); n != 0 {
+			t.Errorf("%q: %v allocations", s, n)
+		}
+	}
+}
+
+// BenchmarkContains compares with the ToLower form on names with and
+// without upper-case letters.
+func BenchmarkContains(b *testing.B) {
+	for _, s := range []string{"ConsoleHost_history.txt", "consolehost_history.txt", "Microsoft-Windows-PowerShell%4Operational.evtx"} {
+		b.Run("ToLower/"+s, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = strings.Contains(strings.ToLower(s), "history")
+			}
+		})
+		b.Run("fold/"+s, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = Contains(s, "history")
+			}
+		})
+	}
+}

@@ -1,0 +1,74 @@
+package utmp
+
+import (
+	"path"
+	"strings"
+	"testing"
+
+	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+)
+
+// oldFileKind is fileKind as it was, lower-casing the name.
+func oldFileKind(p string) string {
+	base := strings.ToLower(path.Base(p))
+	for _, k := range []string{"btmp", "wtmp", "utmp"} {
+		if strings.Contains(base, k) {
+			return k
+		}
+	}
+	return ""
+}
+
+// oldLastlogName is Lastlog.Match's name test as it was.
+func oldLastlogName(p string) bool {
+	base := strings.ToLower(path.Base(p))
+	return !(!strings.HasPrefix(base, "lastlog") || strings.HasPrefix(base, "lastlog2") || strings.HasSuffix(base, ".db"))
+}
+
+var nameSeeds = []string{"NTUSER.DAT", "Windows/System32/winevt/Logs/Security.evtx", "\u212A", "\u0130", "a\xffb", "\xe2\x84", "x\xe2\x84\xaa", "", "/", "a/", "\\", "a\\b\\",
+	"var/log/WTMP.1", "host1_BTmp", "u\u212Atmp", "var/log/LastLog", "LASTLOG2.DB", "lastlog.db", "Lastlog.1", "lastlog\xff.db", "lastlog2"}
+
+func FuzzFileKind(f *testing.F) {
+	for _, s := range nameSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		if got, want := fileKind(p), oldFileKind(p); got != want {
+			t.Fatalf("fileKind(%q) = %q, was %q", p, got, want)
+		}
+	})
+}
+
+// FuzzLastlogName checks Match on an empty file, where only the name
+// decides.
+func FuzzLastlogName(f *testing.F) {
+	for _, s := range nameSeeds {
+		f.Add(s)
+	}
+	l := NewLastlog()
+	f.Fuzz(func(t *testing.T, p string) {
+		if got, want := l.Match(&jfs.Entry{Path: p}, nil), oldLastlogName(p); got != want {
+			t.Fatalf("Match(%q) = %v, was %v", p, got, want)
+		}
+	})
+}
+
+// BenchmarkMatchName measures the name tests on a Windows name, the old
+// way and the new.
+func BenchmarkMatchName(b *testing.B) {
+	p := "Users/Alice/AppData/Local/Microsoft/Windows/UsrClass.dat"
+	l := NewLastlog()
+	e := &jfs.Entry{Path: p}
+	b.Run("ToLower", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, _ = oldFileKind(p), oldLastlogName(p)
+		}
+	})
+	b.Run("fold", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, _ = fileKind(p), l.Match(e, nil)
+		}
+	})
+}
