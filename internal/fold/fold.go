@@ -71,24 +71,15 @@ func matchAt(s string, i int, lit string) (int, bool) {
 	return i, true
 }
 
-// shape says whether s is ASCII and whether it holds an upper-case letter.
-func shape(s string) (ascii, upper bool) {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= utf8.RuneSelf {
-			return false, upper
-		}
-		upper = upper || 'A' <= c && c <= 'Z'
-	}
-	return true, upper
-}
-
-// lower maps an ASCII byte to its lower case.
-var lower = func() (t [utf8.RuneSelf]byte) {
+// lower maps a byte to its lower case when ASCII and to other when not.
+var lower = func() (t [256]byte) {
 	for i := range t {
 		t[i] = byte(i)
-		if 'A' <= i && i <= 'Z' {
+		switch {
+		case 'A' <= i && i <= 'Z':
 			t[i] += 'a' - 'A'
+		case i >= utf8.RuneSelf:
+			t[i] = other
 		}
 	}
 	return t
@@ -96,17 +87,17 @@ var lower = func() (t [utf8.RuneSelf]byte) {
 
 // Contains reports strings.Contains(strings.ToLower(s), lit).
 func Contains(s, lit string) bool {
-	if !plain(lit) {
-		return strings.Contains(strings.ToLower(s), lit)
-	}
-	if len(lit) == 0 {
-		return true
+	if strings.Contains(s, lit) {
+		// Bytes of a plain lit are ASCII pieces left as they are.
+		return plain(lit) || strings.Contains(strings.ToLower(s), lit)
 	}
 	ascii, upper := shape(s)
 	switch {
 	case ascii && !upper:
-		// ToLower would have returned s itself.
-		return strings.Contains(s, lit)
+		// ToLower(s) is s: the common case costs what it did.
+		return false
+	case !plain(lit):
+		return strings.Contains(strings.ToLower(s), lit)
 	case ascii:
 		// One byte, one piece: no decoding.
 		c0 := lit[0]
@@ -134,8 +125,31 @@ func Contains(s, lit string) bool {
 	return false
 }
 
+// shape says whether s is ASCII and whether it holds an upper-case letter.
+func shape(s string) (ascii, upper bool) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			return false, upper
+		}
+		upper = upper || 'A' <= c && c <= 'Z'
+	}
+	return true, upper
+}
+
+// differs says, for any lit, that ToLower(s) and lit differ in the byte
+// where s has the ASCII byte c: an ASCII byte is a piece of its own, so
+// it gives the first (or last) byte of ToLower(s) when it is s's first
+// (or last).
+func differs(c, l byte) bool {
+	return c < utf8.RuneSelf && lower[c] != l
+}
+
 // HasPrefix reports strings.HasPrefix(strings.ToLower(s), lit).
 func HasPrefix(s, lit string) bool {
+	if len(s) > 0 && len(lit) > 0 && differs(s[0], lit[0]) {
+		return false
+	}
 	if !plain(lit) {
 		return strings.HasPrefix(strings.ToLower(s), lit)
 	}
@@ -160,6 +174,9 @@ func CutPrefix(s, lit string) (after string, found bool) {
 
 // Equal reports strings.ToLower(s) == lit.
 func Equal(s, lit string) bool {
+	if len(s) > 0 && len(lit) > 0 && differs(s[0], lit[0]) {
+		return false
+	}
 	if !plain(lit) {
 		return strings.ToLower(s) == lit
 	}
@@ -169,6 +186,9 @@ func Equal(s, lit string) bool {
 
 // HasSuffix reports strings.HasSuffix(strings.ToLower(s), lit).
 func HasSuffix(s, lit string) bool {
+	if len(s) > 0 && len(lit) > 0 && differs(s[len(s)-1], lit[len(lit)-1]) {
+		return false
+	}
 	if !plain(lit) {
 		return strings.HasSuffix(strings.ToLower(s), lit)
 	}
