@@ -419,14 +419,16 @@ func slashBase(p string) string {
 func isSep(c byte) bool { return c == '/' || c == '\\' }
 
 // inPSReadLine says whether p has a folder named PSReadLine, in any case,
-// followed by a separator. A separator is an ASCII byte, so it starts a
-// rune wherever it lies and the name after it lowers on its own.
+// followed by a separator: what strings.Contains(strings.ToLower(
+// strings.ReplaceAll(p, `\`, "/")), "/psreadline/") says, which a name
+// outside ASCII is still asked (see internal/fold).
 func inPSReadLine(p string) bool {
-	for i := 0; i < len(p); i++ {
-		if !isSep(p[i]) {
-			continue
-		}
-		if rest, ok := fold.CutPrefix(p[i+1:], "psreadline"); ok && rest != "" && isSep(rest[0]) {
+	if !fold.IsASCII(p) {
+		return strings.Contains(strings.ToLower(strings.ReplaceAll(p, `\`, "/")), "/psreadline/")
+	}
+	const dir = "psreadline"
+	for i := 0; i+len(dir)+1 < len(p); i++ {
+		if isSep(p[i]) && isSep(p[i+len(dir)+1]) && fold.Equal(p[i+1:i+len(dir)+1], dir) {
 			return true
 		}
 	}
