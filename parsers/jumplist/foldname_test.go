@@ -5,21 +5,16 @@ import (
 	"testing"
 
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+	"github.com/jejak-forensics/jejak/parsers/parsertest"
 )
 
 // FuzzAutomaticName checks Match on a compound file head without a
 // DestList entry, where the name decides.
 func FuzzAutomaticName(f *testing.F) {
-	for _, s := range []string{"NTUSER.DAT", "Windows/System32/winevt/Logs/Security.evtx", "\u212A", "\u0130", "a\xffb", "\xe2\x84", "x\xe2\x84\xaa", "", "/", "a/", "\\", "a\\b\\", "Recent/AutomaticDestinations/5F7B5F1E01B83767.AutomaticDestinations-ms", "x.automaticdestinations-ms", "x.AUTOMATICDESTINATIONS-MS", "x.automaticdestinations-m\u0130", "x.automaticdestinations-ms\xff"} {
-		f.Add(s)
-	}
 	var p Automatic
-	f.Fuzz(func(t *testing.T, name string) {
-		want := strings.HasSuffix(strings.ToLower(name), ".automaticdestinations-ms")
-		if got := p.Match(&jfs.Entry{Path: name}, oleMagic); got != want {
-			t.Fatalf("Match(%q) = %v, was %v", name, got, want)
-		}
-	})
+	parsertest.FuzzNameUnchanged(f, func(name string) bool { return p.Match(&jfs.Entry{Path: name}, oleMagic) }, func(name string) bool {
+		return strings.HasSuffix(strings.ToLower(name), ".automaticdestinations-ms")
+	}, "Recent/AutomaticDestinations/5F7B5F1E01B83767.AutomaticDestinations-ms", "x.automaticdestinations-ms", "x.AUTOMATICDESTINATIONS-MS", "x.automaticdestinations-m\u0130", "x.automaticdestinations-ms\xff")
 }
 
 func BenchmarkMatchName(b *testing.B) {

@@ -43,3 +43,21 @@ func FuzzMatchUnchanged(f *testing.F, p parsers.Parser, seeds []string, old func
 		}
 	})
 }
+
+// foldSeeds are names where lower-casing is not byte by byte: the Kelvin
+// sign and U+0130 lower to ASCII, invalid and cut UTF-8, both separators.
+var foldSeeds = []string{"NTUSER.DAT", "Windows/System32/winevt/Logs/Security.evtx", "\u212A", "\u0130", "a\xffb", "\xe2\x84", "x\xe2\x84\xaa", "", "/", "a/", "\\", "a\\b\\"}
+
+// FuzzNameUnchanged fuzzes a name test (a Match on a head that leaves the
+// decision to the name) against old, the strings.ToLower form it
+// replaced, seeded with foldSeeds and more.
+func FuzzNameUnchanged[T comparable](f *testing.F, got, old func(name string) T, more ...string) {
+	for _, s := range append(append([]string(nil), foldSeeds...), more...) {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		if g, w := got(name), old(name); g != w {
+			t.Fatalf("%q: %v, was %v", name, g, w)
+		}
+	})
+}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+	"github.com/jejak-forensics/jejak/parsers/parsertest"
 )
 
 // oldHistoryPath is History.Match's name test as it was.
@@ -18,19 +19,12 @@ func oldHistoryPath(name string) bool {
 var text = []byte("Get-Process\n")
 
 func FuzzHistoryName(f *testing.F) {
-	for _, s := range []string{"NTUSER.DAT", "Windows/System32/winevt/Logs/Security.evtx", "\u212A", "\u0130", "a\xffb", "\xe2\x84", "x\xe2\x84\xaa", "", "/", "a/", "\\", "a\\b\\",
+	var p History
+	parsertest.FuzzNameUnchanged(f, func(name string) bool { return p.Match(&jfs.Entry{Path: name}, text) }, oldHistoryPath,
 		"Users/Alice/AppData/Roaming/Microsoft/Windows/PowerShell/PSReadLine/ConsoleHost_history.txt",
 		`C:\Users\Bob\AppData\Roaming\Microsoft\Windows\PowerShell\PSReadline\Visual Studio Code Host_history.txt`,
 		"x/PSREADL\u0130NE/h_history.txt", "x\\psreadline/h_HISTORY.TXT\\", "psreadline/h_history.txt", "/psreadline/_history.txt",
-		"consolehost_history.txt/", "a/ConsoleHost_History.Txt\\\\", "x/psreadline\xff/h_history.txt"} {
-		f.Add(s)
-	}
-	var p History
-	f.Fuzz(func(t *testing.T, name string) {
-		if got, want := p.Match(&jfs.Entry{Path: name}, text), oldHistoryPath(name); got != want {
-			t.Fatalf("Match(%q) = %v, was %v", name, got, want)
-		}
-	})
+		"consolehost_history.txt/", "a/ConsoleHost_History.Txt\\\\", "x/psreadline\xff/h_history.txt")
 }
 
 func BenchmarkMatchName(b *testing.B) {
