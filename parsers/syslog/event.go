@@ -39,20 +39,19 @@ type block struct {
 	rel     timeline.Related
 	relUser [2]string
 	relIP   [1]string
-	// spare is the jejak.data map of the block's last record, emptied
-	// (reset): most sshd records have data, and a map is two allocations.
+	// spare is the jejak.data map of the block's last record, emptied when
+	// the next record has data (block.data): most sshd records have data,
+	// and a map is two allocations.
 	spare map[string]string
 }
 
 // reset readies a recycled block for its next record: zeroed, but for its
-// data map, emptied and kept.
+// data map, kept as it is: data empties it if the next record has data
+// (clearing a map whose memory has gone cold was 40% of reset's time).
 func reset(blk *block) {
 	m := blk.spare
 	*blk = block{}
-	if m != nil {
-		clear(m)
-		blk.spare = m
-	}
+	blk.spare = m
 }
 
 // facilityCodes and severityCodes are log.syslog.facility and .severity

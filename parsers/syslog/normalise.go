@@ -14,9 +14,11 @@ import (
 // on; for sudo and su user.name is who ran it and user.effective.name whom
 // it ran as.
 func normalise(b *block, prog, body string) {
-	if n, inner, ok := repeated(body); ok {
-		b.data("repeat_count", n)
-		body = inner
+	if body != "" && body[0] == 'm' { // "message repeated ", checked past its first byte
+		if n, inner, ok := repeated(body); ok {
+			b.data("repeat_count", n)
+			body = inner
+		}
 	}
 	if strings.HasPrefix(body, "pam_") || strings.HasSuffix(prog, "(pam_unix)") {
 		if pam(b, body) {
@@ -112,6 +114,10 @@ func (b *block) data(k, v string) {
 	if b.ev.Jejak.Data == nil {
 		if b.spare == nil {
 			b.spare = make(map[string]string, 2)
+		} else {
+			// Emptied here, not by reset: a record without data (a
+			// session, sudo, cron line) leaves its block's map alone.
+			clear(b.spare)
 		}
 		b.ev.Jejak.Data = b.spare
 	}
@@ -216,25 +222,32 @@ func trimBrackets(s string) string {
 // only answers for that form: anything else is left to netip
 // (FuzzPlainIPv4 holds it to netip's answer).
 func plainIPv4(s string) bool {
-	fields, val, digits := 0, 0, 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case isDigit(c):
-			if digits == 1 && val == 0 {
-				return false // a leading zero
-			}
-			val = val*10 + int(c-'0')
-			digits++
-			if val > 255 {
-				return false
-			}
-		case c == '.' && digits > 0 && fields < 3:
-			fields++
-			val, digits = 0, 0
-		default:
+	if len(s) < len("0.0.0.0") || len(s) > len("255.255.255.255") {
+		return false
+	}
+	i := 0
+	for field := 0; ; field++ {
+		// A field: a digit, then up to two more unless it is a lone 0.
+		if i == len(s) || !isDigit(s[i]) {
 			return false
 		}
+		v := int(s[i] - '0')
+		i++
+		if v != 0 {
+			for n := 1; n < 3 && i < len(s) && isDigit(s[i]); n++ {
+				v = v*10 + int(s[i]-'0')
+				i++
+			}
+			if v > 255 {
+				return false
+			}
+		}
+		if field == 3 {
+			return i == len(s) // a fourth digit or more text: not this form
+		}
+		if i == len(s) || s[i] != '.' {
+			return false
+		}
+		i++
 	}
-	return fields == 3 && digits > 0
 }

@@ -440,13 +440,19 @@ func TestPlainIPv4(t *testing.T) {
 	}
 }
 
-// FuzzPlainIPv4: what plainIPv4 takes, netip reads as that IPv4 address.
+// FuzzPlainIPv4: what plainIPv4 takes, netip reads as that IPv4 address,
+// and every IPv4 address netip reads and writes back as it was is taken
+// (the fast path misses no plain address).
 func FuzzPlainIPv4(f *testing.F) {
-	for _, s := range []string{"10.0.0.1", "255.255.255.255", "256.1.1.1", "01.2.3.4", "1.2.3", "1.2.3.4.5", "::ffff:1.2.3.4", "1.2.3.4%eth0"} {
+	for _, s := range []string{"10.0.0.1", "255.255.255.255", "256.1.1.1", "01.2.3.4", "1.2.3", "1.2.3.4.5", "::ffff:1.2.3.4", "1.2.3.4%eth0",
+		"0.0.0.0", "1.0.10.100", "1.2.3.0", "1.2.3.00", "1.2.3.1000", "1.2.3.4x", "9.99.199.249"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		if !plainIPv4(s) {
+			if ip, err := netip.ParseAddr(s); err == nil && ip.Is4() && ip.String() == s {
+				t.Errorf("plainIPv4(%q) is false, but netip reads it as %v", s, ip)
+			}
 			return
 		}
 		ip, err := netip.ParseAddr(s)
@@ -456,12 +462,16 @@ func FuzzPlainIPv4(f *testing.F) {
 	})
 }
 
-// FuzzTrims: trimPunct and trimBrackets are the strings calls they stand for.
+// FuzzTrims: trimPunct, trimBrackets and trimBlanks are the strings calls
+// they stand for.
 func FuzzTrims(f *testing.F) {
-	for _, s := range []string{"", "a", "1.2.3.4:", "x.;,:", "[::1]", "]]a[[", "[", ":"} {
+	for _, s := range []string{"", "a", "1.2.3.4:", "x.;,:", "[::1]", "]]a[[", "[", ":", "  a ", " \t b", "   "} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := trimBlanks(s), strings.TrimLeft(s, " "); got != want {
+			t.Errorf("trimBlanks(%q) = %q, want %q", s, got, want)
+		}
 		if got, want := trimPunct(s), strings.TrimRight(s, ":,;."); got != want {
 			t.Errorf("trimPunct(%q) = %q, want %q", s, got, want)
 		}

@@ -124,23 +124,26 @@ func userFrom(s string) (user, ip, port, tail string, ok bool) {
 	return user, trimPunct(ip), port, strings.TrimPrefix(rest, " "), ip != ""
 }
 
-// lastFrom is strings.LastIndex(s, " from "), written by hand: it jumps
-// from blank to blank backwards (LastIndexByte) where LastIndex hashes
-// every byte, and every sshd logon line asks it (FuzzLastFrom checks it
-// against LastIndex).
+// lastFrom is strings.LastIndex(s, " from "), written as forward
+// searches: strings.Index compares a short string in vector registers,
+// where LastIndex hashes every byte and LastIndexByte steps back a byte at
+// a time (amd64 has no assembly for it), and every sshd logon line asks it.
+// A line names " from " once, so the second search, over the rest, is
+// nearly always the last; one match may overlap the next by its blank
+// (FuzzLastFrom checks it against LastIndex).
 func lastFrom(s string) int {
 	const sep = " from "
-	for i := len(s) - len(sep); i >= 0; {
-		j := strings.LastIndexByte(s[:i+1], ' ')
-		if j < 0 {
-			return -1
-		}
-		if s[j:j+len(sep)] == sep {
-			return j
-		}
-		i = j - 1
+	i := strings.Index(s, sep)
+	if i < 0 {
+		return -1
 	}
-	return -1
+	for {
+		j := strings.Index(s[i+1:], sep)
+		if j < 0 {
+			return i
+		}
+		i += 1 + j
+	}
 }
 
 // disconnect reads "[[invalid|authenticating] user U ]IP[ port N][ [preauth]]".

@@ -30,6 +30,9 @@ type yearGuess struct {
 	mtime    time.Time // in zone; zero when unknown
 	mtimeKey int64     // calendar key of mtime
 	mtimeStr string
+	// lateAfter is mtime plus a day: a record placed after it lands
+	// after the file mtime (see place).
+	lateAfter time.Time
 
 	started   bool
 	year      int
@@ -75,6 +78,7 @@ func newYearGuess(mtime time.Time, zone *time.Location) *yearGuess {
 		y.mtime = mtime.In(zone)
 		y.mtimeKey = calendarKey(int(y.mtime.Month()), y.mtime.Day(), y.mtime.Hour(), y.mtime.Minute(), y.mtime.Second())
 		y.mtimeStr = mtime.UTC().Format(time.RFC3339)
+		y.lateAfter = y.mtime.Add(daySeconds * time.Second)
 	}
 	return y
 }
@@ -107,7 +111,11 @@ func (y *yearGuess) place(st *stamp) (time.Time, string) {
 	}
 	y.prevKey, y.prevMonth = key, st.month
 	t := y.date(st)
-	after := !y.mtime.IsZero() && t.Sub(y.mtime) > daySeconds*time.Second
+	// t.Sub(y.mtime) > a day, as a comparison with mtime plus a day: Sub
+	// checks its own overflow with an Add and an Equal on every record.
+	// Sub saturates where it would overflow, which keeps the order, so the
+	// two answer alike (TestLateAfterAsSub).
+	after := !y.mtime.IsZero() && t.After(y.lateAfter)
 	basis := y.basisText(after)
 	if st.day > daysIn(st.month, y.year) {
 		// Feb 29 in a year that has none: time.Date rolled it into March.

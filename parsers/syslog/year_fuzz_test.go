@@ -46,3 +46,70 @@ func FuzzLastFrom(f *testing.F) {
 		}
 	})
 }
+
+// FuzzLateAfter: place's "lands after the file mtime" test, t.After(mtime
+// plus a day), answers as the t.Sub(mtime) > a day it replaced, for times
+// from the same second to thousands of years apart (where Sub saturates),
+// before and after the mtime.
+func FuzzLateAfter(f *testing.F) {
+	f.Add(int64(0), int64(0), int64(86400), int64(0))
+	f.Add(int64(1700000000), int64(5), int64(86400), int64(6))
+	f.Add(int64(1700000000), int64(0), int64(86400), int64(0))
+	f.Add(int64(1700000000), int64(0), int64(86399), int64(999999999))
+	f.Add(int64(-62135596800), int64(0), int64(400*365*86400), int64(1))
+	f.Add(int64(253402300799), int64(999999999), int64(-500*365*86400), int64(0))
+	f.Fuzz(func(t *testing.T, mtimeSec, mtimeNsec, delta, nsec int64) {
+		norm := func(v, n int64) int64 { return ((v % n) + n) % n }
+		// Years 0 to 9999 for the mtime; the record up to 10,000 years off.
+		mtime := time.Unix(-62167219200+norm(mtimeSec, 10000*366*86400), norm(mtimeNsec, 1e9)).UTC()
+		rec := mtime.Add(time.Duration(delta%(10000*366*86400))*time.Second + time.Duration(norm(nsec, 1e9)))
+		y := newYearGuess(mtime, time.UTC)
+		if got, want := rec.After(y.lateAfter), rec.Sub(y.mtime) > daySeconds*time.Second; got != want {
+			t.Fatalf("record %v, mtime %v: After(mtime+day) %v, Sub > day %v", rec, mtime, got, want)
+		}
+	})
+}
+
+// TestMonthNumber holds monthNumber to the loop over monthNames it
+// replaced, for every three lowercase bytes a header can start with.
+func TestMonthNumber(t *testing.T) {
+	loop := func(a, b, c byte) int {
+		for i, name := range monthNames {
+			if a == name[0] && b == name[1] && c == name[2] {
+				return i + 1
+			}
+		}
+		return 0
+	}
+	word := "abcdefghijklmnopqrstuvwxyz0123456789_\x7f"
+	for i := 0; i < len(word); i++ {
+		for j := 0; j < len(word); j++ {
+			for k := 0; k < len(word); k++ {
+				a, b, c := word[i], word[j], word[k]
+				if got, want := monthNumber(a, b, c), loop(a, b, c); got != want {
+					t.Fatalf("monthNumber(%q) = %d, want %d", []byte{a, b, c}, got, want)
+				}
+			}
+		}
+	}
+}
+
+// FuzzStampShapes: a line has at most one of the four stamp shapes, so
+// parseLine may ask them in any order (it asks RFC 3164 first).
+func FuzzStampShapes(f *testing.F) {
+	for _, s := range []string{"Jan  1 00:00:01 h t: m", "Wed 2024-02-14 19:05:01 WIB h t: m", "2020-05-31T00:00:45.698463+00:00 h t: m",
+		"1707912301.000000 h t: m", "123 45 12:00:00 x", "Mon 12 2024-02-14 19:05:01 WIB x", "Jan 123 00:00:01"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n := 0
+		for _, ok := range []bool{looks3164(s), looks3339(s), looksUnix(s), looksFull(s)} {
+			if ok {
+				n++
+			}
+		}
+		if n > 1 {
+			t.Fatalf("%q has %d stamp shapes (3164 %v, 3339 %v, unix %v, full %v)", s, n, looks3164(s), looks3339(s), looksUnix(s), looksFull(s))
+		}
+	})
+}
