@@ -118,9 +118,7 @@ func parseLine(s string, h *header) (startLike bool, err error) {
 	// seconds), and at most two digits after it where short-full has a
 	// year. So the common one is asked first, and its lines skip the
 	// other three checks.
-	switch {
-	case looks3164(rest):
-		n, err := parse3164(rest, &h.ts)
+	if n, ok, err := read3164(rest, &h.ts); ok {
 		if err != nil {
 			return true, err
 		}
@@ -138,6 +136,8 @@ func parseLine(s string, h *header) (startLike bool, err error) {
 			return true, note(t, h)
 		}
 		return true, afterStamp(rest, h, true)
+	}
+	switch {
 	case looks3339(rest):
 		n, err := parse3339(rest, &h.ts)
 		if err != nil {
@@ -311,6 +311,48 @@ func looks3164(s string) bool {
 	}
 	t := s[i+1:]
 	return isDigit(t[0]) && isDigit(t[1]) && t[2] == ':' && isDigit(t[3]) && isDigit(t[4]) && t[5] == ':' && isDigit(t[6]) && isDigit(t[7])
+}
+
+// read3164 reads an RFC 3164 stamp at the start of s: ok says s has the
+// shape (looks3164), n and err are parse3164's. The fixed layout nearly
+// every line has is read in one pass (fixed3164); any other goes through
+// looks3164 and parse3164.
+func read3164(s string, st *stamp) (n int, ok bool, err error) {
+	if fixed3164(s, st) {
+		return len("Jan _2 15:04:05"), true, nil
+	}
+	if !looks3164(s) {
+		return 0, false, nil
+	}
+	n, err = parse3164(s, st)
+	return n, true, err
+}
+
+// fixed3164 reads "Mmm _d hh:mm:ss" (the day as two digits or a blank
+// and a digit, followed by anything but a '.', which may start a fraction)
+// when s starts with exactly that and the stamp is valid, as looks3164 and
+// parse3164 would; it reports
+// false, and leaves st alone, for anything else, an error included, which
+// they then read and report (FuzzFixed3164 holds the two paths alike).
+func fixed3164(s string, st *stamp) bool {
+	if len(s) < 16 || s[3] != ' ' || s[6] != ' ' || s[9] != ':' || s[12] != ':' || s[15] == '.' {
+		return false
+	}
+	if !isDigit(s[5]) || !(s[4] == ' ' || isDigit(s[4])) ||
+		!isDigit(s[7]) || !isDigit(s[8]) || !isDigit(s[10]) || !isDigit(s[11]) || !isDigit(s[13]) || !isDigit(s[14]) {
+		return false
+	}
+	m := monthNumber(lower(s[0]), lower(s[1]), lower(s[2]))
+	day := int(s[5] - '0')
+	if s[4] != ' ' {
+		day += 10 * int(s[4]-'0')
+	}
+	hour, min, sec := two(s[7:]), two(s[10:]), two(s[13:])
+	if m == 0 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60 {
+		return false
+	}
+	st.month, st.day, st.hour, st.min, st.sec = m, day, hour, min, sec
+	return true
 }
 
 // parse3164 reads "Mmm dd hh:mm:ss[.frac]" and returns the bytes used.

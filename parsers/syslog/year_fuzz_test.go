@@ -113,3 +113,30 @@ func FuzzStampShapes(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFixed3164: where fixed3164 reads a stamp, looks3164 takes the line
+// and parse3164 reads the same stamp and length without error; where it
+// does not, it has left the stamp alone.
+func FuzzFixed3164(f *testing.F) {
+	for _, s := range []string{"Jan  1 00:00:01 tabulasi-01 sshd[1]: x", "Dec 31 23:59:60 h t: m", "dec 09 12:00:00:x", "Feb 30 00:00:00 h",
+		"Jan  0 00:00:01 h", "Jan 32 00:00:01 h", "Jan  1 24:00:00 h", "Jan  1 00:60:00 h", "Jan  1 00:00:61 h", "Foo  1 00:00:01 h",
+		"Jan  1 00:00:01.123 h", "Jan  1 00:00:01.x", "Jan 1 00:00:01 h", "Jan  1 00:00:01", "JAN 01 00:00:01 h", "J_n  1 00:00:01 h"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var fast, slow stamp
+		if !fixed3164(s, &fast) {
+			if fast != (stamp{}) {
+				t.Fatalf("%q: fixed3164 false but wrote %+v", s, fast)
+			}
+			return
+		}
+		if !looks3164(s) {
+			t.Fatalf("%q: fixed3164 read it, looks3164 does not take it", s)
+		}
+		n, err := parse3164(s, &slow)
+		if err != nil || n != 15 || fast != slow {
+			t.Fatalf("%q: fixed3164 %+v (15 bytes), parse3164 %+v (%d bytes, %v)", s, fast, slow, n, err)
+		}
+	})
+}
