@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"runtime"
 	"slices"
 	"sort"
@@ -1197,7 +1196,7 @@ func (j *fileJob) detect() parsers.Parser {
 	reason := SkipNoParser
 	// The evidence item's own name counts as the top folder: /var/log
 	// registered as evidence is a log folder.
-	known := knownLog(path.Join(it.Name, e.Path), true, e.Chain) // Join cleans
+	known := knownLogIn(it.Name, e.Path, e.Chain)
 	if known {
 		reason = SkipKnownLog
 	}

@@ -128,3 +128,116 @@ func TestKnownLogClean(t *testing.T) {
 		}
 	}
 }
+
+// knownLogBefore is knownLog as it was before it looked at the base name
+// first (folders cut and lowered for every file): the reference
+// TestKnownLogBaseFirst holds it to.
+func knownLogBefore(p string, clean bool, chain []string) bool {
+	logDir, programDir := dirKinds(p, clean)
+	if !logDir && programDir {
+		return false
+	}
+	base := strings.ToLower(path.Base(p))
+	for mayStrip(base) {
+		b := compressed.ReplaceAllString(base, "")
+		b = rotated.ReplaceAllString(b, "")
+		if b == base {
+			break
+		}
+		base = b
+	}
+	switch {
+	case logNames[base], mayBeDBLog(base) && dbLog.MatchString(base),
+		strings.HasSuffix(base, ".evtx"), strings.HasSuffix(base, ".evt"),
+		strings.HasSuffix(base, ".journal"), strings.HasSuffix(base, ".journal~"):
+		return true
+	case strings.HasSuffix(base, ".log"):
+		if logDir {
+			return true
+		}
+		for _, c := range chain {
+			_, member, _ := strings.Cut(c, ":")
+			if inLogDir(member + "/") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// logNameGrid is folders, base names and chains whose combinations cross
+// every branch of knownLog: log and program folders (and both), well-known
+// names (rotated, compressed, in upper case), generic .log files, other
+// names, and chains in and out of a log folder.
+var logNameGrid = struct {
+	dirs, bases []string
+	chains      [][]string
+}{
+	dirs: []string{"", "var/log", "usr/sbin", "var/log/bin", "usr/lib/log", "var/lib/mysql", "home/ann", "Program Files/MSSQL/Log",
+		"etc/LOGS", `Windows\System32\winevt\Logs`, "a/../var/log", "var/log/../bin", "./x//log", "dir0001"},
+	bases: []string{"auth.log", "AUTH.LOG.1", "syslog.7.gz", "secure-20240101", "messages", "cron", "app.log", "Xorg.0.log",
+		"postgresql-15-main.log", "mysql-slow.log", "System.evtx", "x.evt", "system.journal", "user@1.journal~", "wtmp",
+		"ERRORLOG", "file0001234.txt", "notes.txt", "syslog.c", "build.log.gz", "", ".", "..", "log", "a\\b.log"},
+	chains: [][]string{nil, {"dir:var/log/old.tar", "tar:x"}, {"dir:evidence/old.tar", "tar:x"}, {`raw:`, `ntfs:Windows\Logs\a.zip`}},
+}
+
+// TestKnownLogBaseFirst: knownLog, which answers from the base name alone
+// when it is no log's, says what it said when it cut the folders first,
+// for clean and unclean paths.
+func TestKnownLogBaseFirst(t *testing.T) {
+	g := logNameGrid
+	n, known := 0, 0
+	for _, d := range g.dirs {
+		for _, b := range g.bases {
+			for _, chain := range g.chains {
+				for _, p := range []string{d + "/" + b, b, path.Join("evidence.img", d, b)} {
+					for _, clean := range []bool{true, false} {
+						if clean && path.Clean(p) != p {
+							continue
+						}
+						n++
+						got, want := knownLog(p, clean, chain), knownLogBefore(p, clean, chain)
+						if got != want {
+							t.Errorf("knownLog(%q, %v, %q) = %v, before %v", p, clean, chain, got, want)
+						}
+						if want {
+							known++
+						}
+					}
+				}
+			}
+		}
+	}
+	if known == 0 || known == n {
+		t.Fatalf("%d of %d paths known: the grid does not cross both answers", known, n)
+	}
+	t.Logf("%d paths, %d known logs", n, known)
+}
+
+// TestKnownLogIn: knownLogIn, which skips the join for a last name that is
+// no log's, answers as knownLog of the joined path, including paths whose
+// last name the join changes ("..", ".", a trailing slash) and empty ones.
+func TestKnownLogIn(t *testing.T) {
+	g := logNameGrid
+	n := 0
+	for _, item := range []string{"evidence.img", "var", "log", "", "usr/sbin", "Logs.zip"} {
+		for _, d := range g.dirs {
+			for _, b := range g.bases {
+				for _, tail := range []string{"", "/", "/.", "/..", "/../secure", "//"} {
+					p := b + tail
+					if d != "" {
+						p = d + "/" + p
+					}
+					for _, chain := range g.chains {
+						n++
+						got, want := knownLogIn(item, p, chain), knownLog(path.Join(item, p), true, chain)
+						if got != want {
+							t.Errorf("knownLogIn(%q, %q, %q) = %v, knownLog of the join %v", item, p, chain, got, want)
+						}
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d paths", n)
+}
