@@ -46,9 +46,11 @@ type yearGuess struct {
 	basisAfter bool
 	basis      string
 
-	// The midnight of the last day placed, when the zone is UTC: see date.
+	// The midnight of the last day placed, in Unix seconds, when the zone
+	// is UTC: see date.
 	dayYear, dayMonth, dayDay int
-	midnight                  time.Time
+	dayKnown                  bool
+	midnight                  int64
 }
 
 // date is time.Date(y.year, st's month, day and clock, y.zone), written by
@@ -57,19 +59,22 @@ type yearGuess struct {
 // it, where time.Date re-derives the calendar every time. In UTC a day has
 // no offset change, so midnight plus the clock is exactly time.Date's
 // answer, out-of-range values (Feb 29 in a year without it, second 60)
-// included, as time.Date normalises the day and Add the clock the same
-// way (FuzzDate checks it). Other zones take time.Date itself: a day may
-// hold a daylight-saving change there.
+// included, as time.Date normalises the day and the seconds add up the
+// same way. The sum is made in Unix seconds and turned into a Time once
+// (time.Unix, then UTC as time.Date leaves it): Time.Add checked the
+// monotonic clock and overflow on every line. FuzzDate holds it to
+// time.Date, the Time's representation included. Other zones take
+// time.Date itself: a day may hold a daylight-saving change there.
 func (y *yearGuess) date(st *stamp) time.Time {
 	if y.zone != time.UTC {
 		return time.Date(y.year, time.Month(st.month), st.day, st.hour, st.min, st.sec, st.nsec, y.zone)
 	}
-	if st.day != y.dayDay || st.month != y.dayMonth || y.year != y.dayYear || y.midnight.IsZero() {
-		y.dayYear, y.dayMonth, y.dayDay = y.year, st.month, st.day
-		y.midnight = time.Date(y.year, time.Month(st.month), st.day, 0, 0, 0, 0, time.UTC)
+	if st.day != y.dayDay || st.month != y.dayMonth || y.year != y.dayYear || !y.dayKnown {
+		y.dayYear, y.dayMonth, y.dayDay, y.dayKnown = y.year, st.month, st.day, true
+		y.midnight = time.Date(y.year, time.Month(st.month), st.day, 0, 0, 0, 0, time.UTC).Unix()
 	}
-	return y.midnight.Add(time.Duration(st.hour)*time.Hour + time.Duration(st.min)*time.Minute +
-		time.Duration(st.sec)*time.Second + time.Duration(st.nsec))
+	// st.nsec is below a second (frac reads at most nine digits).
+	return time.Unix(y.midnight+int64(st.hour*3600+st.min*60+st.sec), int64(st.nsec)).UTC()
 }
 
 func newYearGuess(mtime time.Time, zone *time.Location) *yearGuess {

@@ -24,7 +24,9 @@ func FuzzDate(f *testing.F) {
 		for i := range norm(steps, 1, 5) {
 			got := y.date(&st)
 			want := time.Date(y.year, time.Month(st.month), st.day, st.hour, st.min, st.sec, st.nsec, time.UTC)
-			if !got.Equal(want) || got.Location() != want.Location() {
+			// == as well as Equal: the same Time representation (wall,
+			// ext, location), as events are compared and encoded.
+			if got != want || !got.Equal(want) || got.Location() != want.Location() {
 				t.Fatalf("step %d: %+v in %d: got %v, time.Date gives %v", i, st, y.year, got, want)
 			}
 			// The next line: later the same day, or the next day.
