@@ -128,9 +128,9 @@ func userFrom(s string) (user, ip, port, tail string, ok bool) {
 // searches: strings.Index compares a short string in vector registers,
 // where LastIndex hashes every byte and LastIndexByte steps back a byte at
 // a time (amd64 has no assembly for it), and every sshd logon line asks it.
-// A line names " from " once, so the second search, over the rest, is
-// nearly always the last; one match may overlap the next by its blank
-// (FuzzLastFrom checks it against LastIndex).
+// A line names " from " once, so what follows is nearly always settled
+// by one byte search for an 'f'; one match may overlap the next by its
+// blank (FuzzLastFrom checks it against LastIndex).
 func lastFrom(s string) int {
 	const sep = " from "
 	i := strings.Index(s, sep)
@@ -138,6 +138,13 @@ func lastFrom(s string) int {
 		return -1
 	}
 	for {
+		// A later match starts at i+5 at the earliest (sharing this one's
+		// last blank), so its 'f' is at i+6 or after.
+		if strings.IndexByte(s[i+len(sep):], 'f') < 0 {
+			// No 'f', no " from ": the common tail ("1.2.3.4 port 22
+			// ssh2") is settled by one byte search.
+			return i
+		}
 		j := strings.Index(s[i+1:], sep)
 		if j < 0 {
 			return i
