@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -471,5 +472,59 @@ func TestReviewTextIDDigest(t *testing.T) {
 	}
 	if bytes.Equal(after.Bytes(), blob.Bytes()) {
 		t.Error("an ID retyped to BLOB left the digest as it was")
+	}
+}
+
+// TestReviewTextIDSQLiteDump: a case.db goes through the sqlite3 tool's
+// .dump and back with every event ID whole, as it did while the IDs were
+// BLOBs (format 5 dumps them as X'…' literals). It does not with format 6:
+// the shell writes a TEXT value as a C string, so an ID is cut at its first
+// NUL (of 12,600 syslog events, 769 IDs hold a NUL; the reloaded table held
+// 12,199 distinct IDs, 11,831 of 16 bytes), and the ID column prints as
+// raw bytes; length(id) and quote(id) stop at the NUL, and
+// "WHERE id = x'…'" matches nothing.
+func TestReviewTextIDSQLiteDump(t *testing.T) {
+	t.Skip("bug (format 6, 6039fa0): the sqlite3 tool's .dump cuts a TEXT event ID at its first NUL; store the IDs as BLOBs again, or say in README (\"the sqlite3 tool reads every other column of event_rows\") that IDs are read as lower(hex(id)) or through the view timeline, and that a case.db is copied as a file, never through .dump")
+	sqlite3Tool, err := exec.LookPath("sqlite3")
+	if err != nil {
+		t.Skip("no sqlite3 tool")
+	}
+	ctx := context.Background()
+	ids := idrIDs()
+	s, path := idrOpen(t)
+	if st, err := s.Write(ctx, idrEvents(ids, false, "dump")); err != nil || st.Inserted != len(ids) {
+		t.Fatalf("Write: %+v, %v", st, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	dump, err := exec.Command(sqlite3Tool, path, ".dump event_rows").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := filepath.Join(t.TempDir(), "again.db")
+	load := exec.Command(sqlite3Tool, again)
+	load.Stdin = bytes.NewReader(dump)
+	if out, err := load.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	out, err := exec.Command(sqlite3Tool, again, "SELECT lower(hex(id)) FROM event_rows ORDER BY rowid").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, l := range bytes.Split(bytes.TrimSpace(out), []byte("\n")) {
+		got = append(got, string(l))
+	}
+	want := slices.Clone(ids)
+	slices.Reverse(want) // idrEvents writes them reversed
+	if !slices.Equal(got, want) {
+		bad := 0
+		for i := range min(len(got), len(want)) {
+			if got[i] != want[i] {
+				bad++
+			}
+		}
+		t.Errorf("after .dump and reload, %d of %d IDs differ", bad, len(want))
 	}
 }
