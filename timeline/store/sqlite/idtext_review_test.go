@@ -421,6 +421,13 @@ func TestReviewTextIDDigest(t *testing.T) {
 		t.Fatal("DigestRows refused the first run")
 	}
 	evs := idrEvents(ids, false, "dig")
+	// Blocks of one parser and of several (the two INSERT shapes).
+	for i, e := range evs {
+		if i >= len(evs)/2 {
+			e.Jejak.Provenance.Parser = [...]string{"syslog", "mft", ""}[i%3]
+		}
+	}
+	all := evs
 	for len(evs) > 0 {
 		k := min(len(evs), 50)
 		if _, err := s.Write(ctx, evs[:k]); err != nil {
@@ -434,6 +441,20 @@ func TestReviewTextIDDigest(t *testing.T) {
 	n, ok, err := s.FinishDigest(ctx)
 	if err != nil || !ok || n != int64(len(ids)) {
 		t.Fatalf("FinishDigest = %d, %v, %v", n, ok, err)
+	}
+	got, _ := idrSearch(t, s, timeline.Query{})
+	if want := idrSorted(ids); len(got) != len(want) {
+		t.Errorf("Search: %d events, want %d", len(got), len(want))
+	}
+	i := 0
+	if err := ScanDocs(ctx, s.DB(), func(id []byte, _ int64, _ []byte) error {
+		if hex.EncodeToString(id) != all[i].Jejak.ID {
+			t.Errorf("row %d: %x, want %s", i+1, id, all[i].Jejak.ID)
+		}
+		i++
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 	var read bytes.Buffer
 	if _, err := Digest(ctx, s.DB(), &read); err != nil {
