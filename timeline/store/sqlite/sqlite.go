@@ -20,7 +20,11 @@
 //
 // The sqlite3 tool can read every column but doc (it lacks the function
 // jejak_doc, and the blocks are zstd frames without their magic number);
-// 'jejak search' and 'jejak export' give the documents.
+// 'jejak search' and 'jejak export' give the documents. It reads an event
+// ID as lower(hex(id)), as the view timeline gives it: id is the ID's raw
+// bytes as TEXT (see schema), which the tool prints, and its .dump
+// writes, only up to a NUL byte. A case.db is copied as a file, never
+// through .dump.
 package sqlite
 
 import (
@@ -128,9 +132,11 @@ const FormatVersion = 6
 // The order is the same (memcmp of the same bytes), and so is the size.
 // The text is not UTF-8 and may hold NULs: SQL reads it with hex(id) (as
 // the view timeline does) or compares it whole; length(id) and substr(id)
-// count characters, not bytes, and the driver hands a text to a Go SQL
+// count characters, not bytes, the driver hands a text to a Go SQL
 // function only up to its first NUL (the view events passes jejak_doc
-// CAST(id AS BLOB)). A value bound to compare with it must be text too (a
+// CAST(id AS BLOB)), and the sqlite3 tool's .dump cuts it there too (a
+// NUL-free order-keeping key would be 17 bytes, e.g. the ID in base 255
+// with digits 1-255; not done). A value bound to compare with it must be text too (a
 // BLOB never equals a TEXT): CAST(x'…' AS TEXT), or a Go string.
 const schema = `
 CREATE TABLE IF NOT EXISTS event_rows (
