@@ -5,8 +5,11 @@ import (
 	"context"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,7 +30,12 @@ func TestReviewTextIDStoreDigest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	closed := false
+	defer func() {
+		if !closed {
+			s.Close()
+		}
+	}()
 	if _, err := s.BeginRun(ctx, time.Unix(1, 0), "test"); err != nil {
 		t.Fatal(err)
 	}
@@ -72,6 +80,7 @@ func TestReviewTextIDStoreDigest(t *testing.T) {
 	if err != nil || d.SHA256 != streamed || d.Events != n {
 		t.Fatalf("read-back digest %+v, %v; streamed %s", d, err, streamed)
 	}
+	closed = true
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -100,5 +109,88 @@ func TestReviewTextIDStoreDigest(t *testing.T) {
 	d3, err := StoreDigest(ctx, rw, "events")
 	if err != nil || d3.SHA256 == streamed {
 		t.Errorf("digest after changing an ID's last byte: %+v, %v; the recorded one was %s", d3, err, streamed)
+	}
+}
+
+// TestReviewAuditOlderFormat: an audit of a case.db of store format 5 (IDs
+// as BLOBs) is refused as Open refuses it — the format named, what to do
+// — also on a write-protected copy, which is opened read-only without
+// Open: its views are format 5's, and the schema check called the store
+// "altered" ("restore case.db from a copy whose custody digest
+// verifies"), a false report of tampering. Checked by hand on a
+// read-only bind mount too (jejak verify).
+func TestReviewAuditOlderFormat(t *testing.T) {
+	ctx := context.Background()
+	fixture, err := os.ReadFile(filepath.Join("..", "timeline", "store", "sqlite", "testdata", "format5-case.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "case.db")
+	if err := os.WriteFile(path, fixture, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var ve *sqlite.VersionError
+	_, _, err = openStoreForAudit(ctx, path, func() bool { return true })
+	if !errors.As(err, &ve) || ve.Found != 5 {
+		t.Errorf("audit of a format 5 store: %v, want a VersionError of format 5", err)
+	}
+	// The read-only path itself (Open failing otherwise, as on
+	// write-protected media).
+	ro, err := sql.Open("sqlite", sqlite.URI(path, "mode=ro&immutable=1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	err = storeFormat(ctx, ro, path)
+	if !errors.As(err, &ve) || ve.Found != 5 || !strings.Contains(err.Error(), "analyze the evidence again") {
+		t.Errorf("read-only format 5 store: %v, want a VersionError of format 5", err)
+	}
+	// A store of this format, and an older one without events, pass to
+	// the schema check as before.
+	cur := filepath.Join(t.TempDir(), "case.db")
+	s, err := sqlite.Open(ctx, cur)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	empty := filepath.Join(t.TempDir(), "case.db")
+	if err := os.WriteFile(empty, fixture, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rw, err := sql.Open("sqlite", empty)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rw.Exec(`DELETE FROM event_rows`); err != nil {
+		t.Fatal(err)
+	}
+	rw.Close()
+	for _, p := range []string{cur, empty} {
+		db, err := sql.Open("sqlite", sqlite.URI(p, "mode=ro&immutable=1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := storeFormat(ctx, db, p); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+		db.Close()
+	}
+	// A newer format is refused by name too.
+	newer := filepath.Join(t.TempDir(), "case.db")
+	s, err = sqlite.Open(ctx, newer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DB().Exec(fmt.Sprintf(`PRAGMA user_version=%d`, sqlite.FormatVersion+1)); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	db, err := sql.Open("sqlite", sqlite.URI(newer, "mode=ro&immutable=1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := storeFormat(ctx, db, newer); !errors.As(err, &ve) || !strings.Contains(err.Error(), "written by a newer jejak") {
+		t.Errorf("newer store: %v", err)
 	}
 }

@@ -53,7 +53,12 @@ func AuditCase(ctx context.Context, cs *evidence.Case, opt evidence.AuditOptions
 // that cannot be written (write-protected media) is opened read-only and
 // immutable, which SQLite allows only without a pending write-ahead log.
 func OpenStoreForAudit(ctx context.Context, cs *evidence.Case) (*sql.DB, func(), error) {
-	path := cs.StorePath()
+	return openStoreForAudit(ctx, cs.StorePath(), func() bool { return writeProtected(cs.Dir()) })
+}
+
+// openStoreForAudit is OpenStoreForAudit of the store at path; protected
+// says whether its folder cannot be written (asked only when Open fails).
+func openStoreForAudit(ctx context.Context, path string, protected func() bool) (*sql.DB, func(), error) {
 	if _, err := os.Stat(path); os.IsNotExist(err) {
 		return nil, func() {}, nil
 	}
@@ -61,7 +66,8 @@ func OpenStoreForAudit(ctx context.Context, cs *evidence.Case) (*sql.DB, func(),
 	if err == nil {
 		return s.DB(), func() { s.Close() }, nil
 	}
-	if !writeProtected(cs.Dir()) {
+	var ve *sqlite.VersionError
+	if errors.As(err, &ve) || !protected() {
 		return nil, nil, err
 	}
 	if st, werr := os.Stat(path + "-wal"); werr == nil && st.Size() > 0 {
@@ -71,12 +77,53 @@ func OpenStoreForAudit(ctx context.Context, cs *evidence.Case) (*sql.DB, func(),
 	if rerr != nil {
 		return nil, nil, err
 	}
-	// Open checks the views and triggers; this copy bypasses Open.
+	// Open checks the format and the views and triggers; this copy
+	// bypasses Open. A store of another format has that format's views:
+	// it is refused as Open refuses it, not called altered.
+	if verr := storeFormat(ctx, db, path); verr != nil {
+		db.Close()
+		return nil, nil, verr
+	}
 	if serr := sqlite.CheckSchema(ctx, db, path); serr != nil {
 		db.Close()
 		return nil, nil, serr
 	}
 	return db, func() { db.Close() }, nil
+}
+
+// storeFormat is Open's refusal of a store of another format, for a copy
+// opened read-only: a *sqlite.VersionError for a newer format, or for an
+// older one that holds events (Open makes an older store without events
+// again; a read-only copy is left to the schema check).
+func storeFormat(ctx context.Context, db *sql.DB, path string) error {
+	var v int
+	if err := db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v); err != nil {
+		return fmt.Errorf("case store %s: %w", path, err)
+	}
+	if v == sqlite.FormatVersion {
+		return nil
+	}
+	verr := &sqlite.VersionError{Path: path, Found: v, Supported: sqlite.FormatVersion}
+	if v > sqlite.FormatVersion {
+		return verr
+	}
+	for _, table := range []string{"events", "event_rows"} {
+		var n int
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?`, table).Scan(&n); err != nil {
+			return fmt.Errorf("case store %s: %w", path, err)
+		}
+		if n == 0 {
+			continue
+		}
+		var empty bool
+		if err := db.QueryRowContext(ctx, `SELECT NOT EXISTS(SELECT 1 FROM `+table+`)`).Scan(&empty); err != nil {
+			return fmt.Errorf("case store %s: %w", path, err)
+		}
+		if !empty {
+			return verr
+		}
+	}
+	return nil
 }
 
 // writeProtected reports whether nothing can be created in dir.
