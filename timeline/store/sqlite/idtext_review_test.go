@@ -508,7 +508,7 @@ func TestReviewTextIDSQLiteDump(t *testing.T) {
 	t.Skip("bug (format 6, 6039fa0): the sqlite3 tool's .dump cuts a TEXT event ID at its first NUL; store the IDs as BLOBs again, or say in README (\"the sqlite3 tool reads every other column of event_rows\") that IDs are read as lower(hex(id)) or through the view timeline, and that a case.db is copied as a file, never through .dump")
 	sqlite3Tool, err := exec.LookPath("sqlite3")
 	if err != nil {
-		t.Skip("no sqlite3 tool")
+		t.Skip("sqlite3 not installed (Debian package sqlite3)")
 	}
 	ctx := context.Background()
 	ids := idrIDs()
