@@ -1,8 +1,11 @@
 package fold
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 )
 
 // cases are names where an ASCII-only fold and ToLower disagree (the
@@ -104,6 +107,97 @@ func BenchmarkContains(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				_ = Contains(s, "history")
+			}
+		})
+	}
+}
+
+// TestOnlyTwoRunesLowerToASCII holds the fact ContainsASCII rests on:
+// of all runes outside ASCII only U+0130 and U+212A lower to ASCII, and
+// strings.ToLower gives an invalid byte as U+FFFD.
+func TestOnlyTwoRunesLowerToASCII(t *testing.T) {
+	var got []rune
+	for r := rune(utf8.RuneSelf); r <= unicode.MaxRune; r++ {
+		if unicode.ToLower(r) < utf8.RuneSelf {
+			got = append(got, r)
+		}
+	}
+	if len(got) != 2 || got[0] != '\u0130' || got[1] != '\u212A' {
+		t.Fatalf("runes lowering to ASCII: %U", got)
+	}
+	if l := strings.ToLower("A\xffB\xe2\x84"); l != "a\uFFFDb\uFFFD\uFFFD" {
+		t.Fatalf("ToLower of invalid bytes: %q", l)
+	}
+}
+
+// asciiLit says whether ContainsASCII is meant to equal Contains for lit.
+func asciiLit(lit string) bool {
+	for i := 0; i < len(lit); i++ {
+		if c := lit[i]; c >= utf8.RuneSelf || c == 'i' || c == 'k' || 'A' <= c && c <= 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+// TestContainsASCII checks ContainsASCII against the ToLower form over
+// every name of up to three pieces of an alphabet of ASCII letters of both
+// cases (and the bytes either side of them), runes lowering to ASCII,
+// invalid and cut UTF-8 and separators, over 100,000 longer names drawn
+// from it, and a set of literals.
+func TestContainsASCII(t *testing.T) {
+	pieces := []string{"t", "T", "m", "M", "p", "P", "h", "S", "y", "/", "\\", ".", "$", "j", "J", "z", "Z", "@", "[", "`", "{",
+		"\u0130", "\u212A", "\xff", "\xe2\x84", "\u00e9", "\u00c9", "\u0131", "i", "K"}
+	lits := []string{"", "tmp", "btmp", "story", "y", "j", "$j", "p", "mp", "pp", "pmp", "jrnl", ".", "\\", "/t", "z", "@", "`", "[", "{"}
+	names := []string{""}
+	for n, from := 0, 0; n < 3; n++ {
+		to := len(names)
+		for _, s := range names[from:to] {
+			for _, p := range pieces {
+				names = append(names, s+p)
+			}
+		}
+		from = to
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 100000 {
+		var b strings.Builder
+		for range 4 + r.IntN(8) {
+			b.WriteString(pieces[r.IntN(len(pieces))])
+		}
+		names = append(names, b.String())
+	}
+	for _, s := range names {
+		for _, lit := range lits {
+			check(t, "ContainsASCII", s, lit, ContainsASCII(s, lit), strings.Contains(strings.ToLower(s), lit))
+		}
+	}
+}
+
+func FuzzContainsASCII(f *testing.F) {
+	seed(f)
+	f.Add("file0008305.TMP", "tmp")
+	f.Add("h\u0130STORY", "story")
+	f.Fuzz(func(t *testing.T, s, lit string) {
+		if !asciiLit(lit) {
+			lit = "tmp"
+		}
+		check(t, "ContainsASCII", s, lit, ContainsASCII(s, lit), strings.Contains(strings.ToLower(s), lit))
+	})
+}
+
+// BenchmarkContainsASCII compares with Contains on names that hold the
+// literal's last byte and names that do not.
+func BenchmarkContainsASCII(b *testing.B) {
+	for _, s := range []string{"file0008305.txt", "ConsoleHost_history.txt", "Microsoft-Windows-PowerShell%4Operational.evtx"} {
+		b.Run("Contains/"+s, func(b *testing.B) {
+			for b.Loop() {
+				_ = Contains(s, "story")
+			}
+		})
+		b.Run("ContainsASCII/"+s, func(b *testing.B) {
+			for b.Loop() {
+				_ = ContainsASCII(s, "story")
 			}
 		})
 	}

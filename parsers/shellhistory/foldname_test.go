@@ -38,3 +38,12 @@ func BenchmarkMatchName(b *testing.B) {
 		}
 	})
 }
+
+// TestBashNamesUnchanged holds Match, on a head that passes, to the
+// ToLower name test over NameCases (history spelled with U+0130 too).
+func TestBashNamesUnchanged(t *testing.T) {
+	var p Bash
+	parsertest.NamesUnchanged(t, func(name string) bool { return p.Match(&jfs.Entry{Path: name}, stamped) }, func(name string) bool {
+		return strings.Contains(strings.ToLower(path.Base(name)), "history")
+	}, "history", ".bash_")
+}

@@ -39,3 +39,10 @@ func BenchmarkMatchName(b *testing.B) {
 		}
 	})
 }
+
+// TestJournalNamesUnchanged holds Match on a trimmed head, where the name
+// decides, to the ToLower name test over NameCases.
+func TestJournalNamesUnchanged(t *testing.T) {
+	p := New()
+	parsertest.NamesUnchanged(t, func(name string) bool { return p.Match(&jfs.Entry{Path: name}, trimmed) }, oldName, "usnjrnl", "$j", "$extend")
+}

@@ -49,7 +49,9 @@ func (*Parser) Name() string { return Name }
 // name) when its first bytes are a record or the zeros of a trimmed
 // journal. A record has no magic strong enough to match on content alone.
 func (*Parser) Match(e *jfs.Entry, head []byte) bool {
-	if base := path.Base(e.Path); !fold.Contains(base, "usnjrnl") && !fold.Equal(base, "$j") {
+	// Both names hold a 'j', which only 'j' or 'J' lowers to: a name
+	// without one is neither, in one pass (fold.ContainsASCII).
+	if base := path.Base(e.Path); !fold.ContainsASCII(base, "j") || !fold.Contains(base, "usnjrnl") && !fold.Equal(base, "$j") {
 		return false
 	}
 	if len(head) < 8 {

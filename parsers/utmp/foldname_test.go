@@ -59,3 +59,12 @@ func BenchmarkMatchName(b *testing.B) {
 		}
 	})
 }
+
+// TestNamesUnchanged holds fileKind and Lastlog.Match's name test to the
+// ToLower forms over NameCases: their pre-checks ("tmp" in ASCII, a first
+// 'l') must never say no where the old test said yes.
+func TestNamesUnchanged(t *testing.T) {
+	parsertest.NamesUnchanged(t, fileKind, oldFileKind, "btmp", "wtmp", "utmp")
+	l := NewLastlog()
+	parsertest.NamesUnchanged(t, func(p string) bool { return l.Match(&jfs.Entry{Path: p}, nil) }, oldLastlogName, "lastlog", "lastlog2", ".db")
+}

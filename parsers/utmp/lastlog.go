@@ -67,9 +67,14 @@ func (*Lastlog) Match(e *jfs.Entry, head []byte) bool {
 }
 
 // lastlogName says whether the base name, in any case, starts "lastlog"
-// (not lastlog2's database).
+// (not lastlog2's database). A lower-case name starting 'l' starts with
+// 'l' or 'L' (only 'i' and 'k' come from runes outside ASCII), so any
+// other first byte is answered at once.
 func lastlogName(p string) bool {
 	base := path.Base(p)
+	if base[0] != 'l' && base[0] != 'L' {
+		return false
+	}
 	return fold.HasPrefix(base, "lastlog") && !fold.HasPrefix(base, "lastlog2") && !fold.HasSuffix(base, ".db")
 }
 

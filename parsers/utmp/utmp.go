@@ -69,9 +69,15 @@ func (*Parser) Match(e *jfs.Entry, head []byte) bool {
 
 // fileKind names the accounting file from its base name. Rotated and
 // renamed copies (wtmp.1, btmp-20240101, host1_wtmp) keep the stem; btmp is
-// tested first so "btmp" wins over anything else in the name.
+// tested first so "btmp" wins over anything else in the name. The three
+// share "tmp", which no rune outside ASCII lowers to: a name without it
+// in ASCII, in either case, is none of them (fold.ContainsASCII), and
+// that one pass is all most names cost.
 func fileKind(p string) string {
 	base := path.Base(p)
+	if !fold.ContainsASCII(base, "tmp") {
+		return ""
+	}
 	for _, k := range []string{"btmp", "wtmp", "utmp"} {
 		if fold.Contains(base, k) {
 			return k
