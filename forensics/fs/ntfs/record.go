@@ -474,7 +474,18 @@ func macb(b []byte) MACB {
 // NTFS names are at most 255 units, 765 bytes of UTF-8: the buffer holds
 // them on the stack (a longer input, from a damaged attribute name, grows
 // it on the heap).
+//
+// Most names are short and all ASCII: those are packed four units at a
+// time into a small buffer (asciiUnits), which spares zeroing the large
+// one and the unit-by-unit loop; any other name is decoded from its start
+// by that loop.
 func utf16le(b []byte) string {
+	if n := len(b) / 2; n <= 64 {
+		var small [64]byte
+		if asciiUnits(small[:n], b) {
+			return string(small[:n])
+		}
+	}
 	var stack [768]byte
 	out := stack[:0]
 	n := len(b) / 2
@@ -497,4 +508,30 @@ func utf16le(b []byte) string {
 		out = utf8.AppendRune(out, c)
 	}
 	return string(out)
+}
+
+// asciiUnits writes the len(dst) UTF-16LE units of b to dst as bytes and
+// reports true if every one is below U+0080; else it reports false, having
+// written some of them. b must hold at least 2*len(dst) bytes. Four units
+// are read as one word: a bit of 0xFF80 set in any unit is a unit outside
+// ASCII, and the four low bytes are gathered into a 32-bit word.
+func asciiUnits(dst, b []byte) bool {
+	le := binary.LittleEndian
+	i := 0
+	for ; i+4 <= len(dst); i += 4 {
+		v := le.Uint64(b[2*i:])
+		if v&0xff80ff80ff80ff80 != 0 {
+			return false
+		}
+		v = (v | v>>8) & 0x0000ffff0000ffff
+		v = v | v>>16
+		le.PutUint32(dst[i:], uint32(v))
+	}
+	for ; i < len(dst); i++ {
+		if b[2*i] >= utf8.RuneSelf || b[2*i+1] != 0 {
+			return false
+		}
+		dst[i] = b[2*i]
+	}
+	return true
 }

@@ -78,3 +78,40 @@ func BenchmarkUTF16LE(b *testing.B) {
 		utf16le(in)
 	}
 }
+
+// TestUTF16LEShort checks the all-ASCII path (asciiUnits) against
+// utf16.Decode: ASCII names of every length the small buffer takes and
+// past it, and each with one unit that is not ASCII, in its low byte, its
+// high byte or both, a surrogate, at every place (a word of four units or
+// the tail), with and without an odd trailing byte.
+func TestUTF16LEShort(t *testing.T) {
+	odd := []uint16{0x80, 0xff, 0x100, 0x141, 0x4100, 0x7f00, 0x8041, 0xd83d, 0xde00, 0xffff}
+	checked := 0
+	for n := 0; n <= 70; n++ {
+		name := make([]uint16, n)
+		for i := range name {
+			name[i] = uint16("az09.$_~\x00\x7fAZ"[i%12])
+		}
+		for at := -1; at < n; at++ {
+			for _, u := range odd {
+				in := append([]uint16(nil), name...)
+				if at >= 0 {
+					in[at] = u
+				}
+				for _, tail := range [][]byte{nil, {0x41}} {
+					b := append(units(in...), tail...)
+					if got, want := utf16le(b), decodeRef(b); got != want {
+						t.Fatalf("utf16le(%x) = %q, utf16.Decode gives %q", b, got, want)
+					}
+					checked++
+				}
+				if at < 0 {
+					break
+				}
+			}
+		}
+	}
+	if checked < 20000 {
+		t.Fatalf("only %d names checked", checked)
+	}
+}
