@@ -17,8 +17,8 @@ import (
 	"github.com/jejak-forensics/jejak/timeline/store/sqlite"
 )
 
-// TestReviewTextIDStoreDigest: the events digest of a store whose IDs are
-// raw bytes as TEXT (format 6) with NULs and bytes >= 0x80 at the first,
+// TestReviewTextIDStoreDigest: the events digest of a store whose IDs
+// (written for format 6's TEXT IDs, kept for format 5's BLOBs) hold NULs and bytes >= 0x80 at the first,
 // middle and last places is the same streamed as the run writes, read back
 // through the store, and read from a read-only immutable copy (the path
 // verify takes on write-protected media); a byte changed after a NUL of
@@ -103,7 +103,7 @@ func TestReviewTextIDStoreDigest(t *testing.T) {
 	defer rw.Close()
 	changed := bytes.Clone(ids[0]) // a NUL first
 	changed[15] ^= 0x01
-	if _, err := rw.ExecContext(ctx, `UPDATE event_rows SET id = ? WHERE id = ?`, string(changed), string(ids[0])); err != nil {
+	if _, err := rw.ExecContext(ctx, `UPDATE event_rows SET id = ? WHERE id = ?`, changed, ids[0]); err != nil {
 		t.Fatal(err)
 	}
 	d3, err := StoreDigest(ctx, rw, "events")
@@ -112,16 +112,17 @@ func TestReviewTextIDStoreDigest(t *testing.T) {
 	}
 }
 
-// TestReviewAuditOlderFormat: an audit of a case.db of store format 5 (IDs
-// as BLOBs) is refused as Open refuses it — the format named, what to do
+// TestReviewAuditOlderFormat: an audit of a case.db of the store format
+// before this one is refused as Open refuses it — the format named, what to do
 // — also on a write-protected copy, which is opened read-only without
-// Open: its views are format 5's, and the schema check called the store
+// Open: its views are the older format's, and the schema check called the store
 // "altered" ("restore case.db from a copy whose custody digest
 // verifies"), a false report of tampering. Checked by hand on a
 // read-only bind mount too (jejak verify).
 func TestReviewAuditOlderFormat(t *testing.T) {
 	ctx := context.Background()
-	fixture, err := os.ReadFile(filepath.Join("..", "timeline", "store", "sqlite", "testdata", "format5-case.db"))
+	older := sqlite.FormatVersion - 1
+	fixture, err := os.ReadFile(filepath.Join("..", "timeline", "store", "sqlite", "testdata", fmt.Sprintf("format%d-case.db", older)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,8 +132,8 @@ func TestReviewAuditOlderFormat(t *testing.T) {
 	}
 	var ve *sqlite.VersionError
 	_, _, err = openStoreForAudit(ctx, path, func() bool { return true })
-	if !errors.As(err, &ve) || ve.Found != 5 {
-		t.Errorf("audit of a format 5 store: %v, want a VersionError of format 5", err)
+	if !errors.As(err, &ve) || ve.Found != older {
+		t.Errorf("audit of a format %d store: %v, want its VersionError", older, err)
 	}
 	// The read-only path itself (Open failing otherwise, as on
 	// write-protected media).
@@ -142,8 +143,8 @@ func TestReviewAuditOlderFormat(t *testing.T) {
 	}
 	defer ro.Close()
 	err = storeFormat(ctx, ro, path)
-	if !errors.As(err, &ve) || ve.Found != 5 || !strings.Contains(err.Error(), "analyze the evidence again") {
-		t.Errorf("read-only format 5 store: %v, want a VersionError of format 5", err)
+	if !errors.As(err, &ve) || ve.Found != older || !strings.Contains(err.Error(), "analyze the evidence again") {
+		t.Errorf("read-only format %d store: %v, want its VersionError", older, err)
 	}
 	// A store of this format, and an older one without events, pass to
 	// the schema check as before.

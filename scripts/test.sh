@@ -17,7 +17,7 @@ PACKAGES=(
   libregf-utils libscca-utils liblnk-utils libevt-utils rifiuti2 libesedb-utils libolecf-utils
   reglookup regripper libvmdk-utils libvhdi-utils libqcow-utils qemu-utils
   exfatprogs dosfstools mtools fatcat lz4 zstd python3-vmdkstream python3-hivex python3-libvhdi
-  poppler-utils fonts-dejavu-core mariadb-client postgresql-common logrotate bsdutils
+  poppler-utils fonts-dejavu-core mariadb-client postgresql-common logrotate bsdutils sqlite3
 )
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }

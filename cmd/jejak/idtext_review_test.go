@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jejak-forensics/jejak/timeline/store/sqlite"
 )
 
 // idrEvidence writes 300 small sshd logs (40 lines each, eight to a
@@ -64,8 +66,9 @@ func idrLines(t *testing.T, out string) []idrDoc {
 }
 
 // TestReviewTextIDsEndToEnd: on a case whose event IDs hold NULs and
-// bytes >= 0x80 at the first, middle and last places (store format 6
-// keeps them as raw bytes in TEXT), export (jsonl, csv, Timesketch) and
+// bytes >= 0x80 at the first, middle and last places (written for store
+// format 6, which kept them as raw bytes in TEXT; the BLOB IDs of format 5
+// came back), export (jsonl, csv, Timesketch) and
 // timeline give every ID, in (@timestamp, ID bytes) order; jejak search
 // finds each such ID alone and several in one OR; every event a hunt's
 // findings cite is in the timeline and found by its ID; ingesting again
@@ -214,18 +217,19 @@ func TestReviewTextIDsEndToEnd(t *testing.T) {
 	mustRun(t, exitOK, "verify", cs)
 }
 
-// TestReviewFormat5Refused: a case whose case.db is of store format 5
-// (IDs as BLOBs) is refused by every command that reads events, with a
+// TestReviewOlderFormatRefused: a case whose case.db is of the store
+// format before this one is refused by every command that reads events, with a
 // message naming the format and telling the examiner what to do, and the
 // file is left as it was.
-func TestReviewFormat5Refused(t *testing.T) {
+func TestReviewOlderFormatRefused(t *testing.T) {
 	example, err := filepath.Abs("../../fixtures/example")
 	if err != nil {
 		t.Fatal(err)
 	}
 	cs := filepath.Join(t.TempDir(), "case")
 	mustRun(t, exitOK, "analyze", example, "--out", cs, "--tz", "UTC", "-q")
-	old, err := os.ReadFile(filepath.Join("..", "..", "timeline", "store", "sqlite", "testdata", "format5-case.db"))
+	older := sqlite.FormatVersion - 1
+	old, err := os.ReadFile(filepath.Join("..", "..", "timeline", "store", "sqlite", "testdata", fmt.Sprintf("format%d-case.db", older)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +256,7 @@ func TestReviewFormat5Refused(t *testing.T) {
 			if code != exitFatal {
 				t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, exitFatal, out, errs)
 			}
-			for _, want := range []string{"format version 5", "reads version 6 only", "analyze the evidence again into a new case", "open this one with the jejak that wrote it"} {
+			for _, want := range []string{fmt.Sprintf("format version %d", older), fmt.Sprintf("reads version %d only", sqlite.FormatVersion), "analyze the evidence again into a new case", "open this one with the jejak that wrote it"} {
 				if !strings.Contains(errs, want) {
 					t.Errorf("stderr lacks %q:\n%s", want, errs)
 				}
@@ -262,7 +266,7 @@ func TestReviewFormat5Refused(t *testing.T) {
 				t.Fatal(err)
 			}
 			if !bytes.Equal(now, old) {
-				t.Errorf("jejak %s changed the format 5 case.db", args[0])
+				t.Errorf("jejak %s changed the format %d case.db", args[0], older)
 			}
 		})
 	}

@@ -85,10 +85,8 @@ func (b *sqlBuilder) leaf(l leaf) {
 		b.WriteString("(" + f.column + " BETWEEN " + b.arg(l.nLo) + " AND " + b.arg(l.nHi) + ")")
 		return
 	case f.name == "jejak.id" && l.op == opEq && isLowerHex32(l.s):
-		// The SQLite store keeps the ID's 16 bytes as TEXT (format 6):
-		// bound as a string, or it never equals.
 		id, _ := hex.DecodeString(l.s)
-		b.WriteString("id = " + b.arg(string(id)))
+		b.WriteString("id = " + b.arg(id))
 		return
 	case f.column != "" && b.has(f.column):
 		b.cond(l, f.column, true)

@@ -497,7 +497,6 @@ func sharedBlock(z []byte) (*block, bool, error) {
 func sqlDoc(_ *msqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
 	z, ok := args[0].([]byte)
 	slot, ok2 := args[1].(int64)
-	// The view passes the stored text ID as a blob (see schema).
 	id, ok3 := args[2].([]byte)
 	if !ok || !ok2 || !ok3 {
 		if args[0] == nil || args[1] == nil || args[2] == nil {

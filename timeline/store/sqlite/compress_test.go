@@ -417,12 +417,12 @@ func TestEventsViewWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	victim := evs[0]
-	id, _ := hex.DecodeString(victim.Jejak.ID) // stored as text (see schema)
-	if _, err := s.DB().Exec(`UPDATE events SET doc = replace(doc, '"message":"', '"message":"tampered ') WHERE id = ?`, string(id)); err != nil {
+	id, _ := hex.DecodeString(victim.Jejak.ID)
+	if _, err := s.DB().Exec(`UPDATE events SET doc = replace(doc, '"message":"', '"message":"tampered ') WHERE id = ?`, id); err != nil {
 		t.Fatal(err)
 	}
 	var msg string
-	if err := s.DB().QueryRow(`SELECT json_extract(doc, '$.message') FROM events WHERE id = ?`, string(id)).Scan(&msg); err != nil || msg != "tampered "+victim.Message {
+	if err := s.DB().QueryRow(`SELECT json_extract(doc, '$.message') FROM events WHERE id = ?`, id).Scan(&msg); err != nil || msg != "tampered "+victim.Message {
 		t.Errorf("message after UPDATE: %q, %v", msg, err)
 	}
 	found := false
@@ -437,7 +437,7 @@ func TestEventsViewWrites(t *testing.T) {
 	if !found {
 		t.Error("Search does not see the UPDATE")
 	}
-	if _, err := s.DB().Exec(`DELETE FROM events WHERE id = ?`, string(id)); err != nil {
+	if _, err := s.DB().Exec(`DELETE FROM events WHERE id = ?`, id); err != nil {
 		t.Fatal(err)
 	}
 	var left int

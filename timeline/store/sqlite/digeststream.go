@@ -60,7 +60,7 @@ func (d *rowDigest) add(rows []row, run, blk, n, last int64) {
 	buf := d.buf[:0]
 	for i := range rows {
 		r := &rows[i]
-		buf = appendField(append(buf, 4), r.id[:]) // text (see schema)
+		buf = appendField(append(buf, 5), r.id[:])
 		if r.far {
 			buf = binary.BigEndian.AppendUint64(append(buf, 3), math.Float64bits(float64(farTS)))
 		} else {

@@ -20,11 +20,7 @@
 //
 // The sqlite3 tool can read every column but doc (it lacks the function
 // jejak_doc, and the blocks are zstd frames without their magic number);
-// 'jejak search' and 'jejak export' give the documents. It reads an event
-// ID as lower(hex(id)), as the view timeline gives it: id is the ID's raw
-// bytes as TEXT (see schema), which the tool prints, and its .dump
-// writes, only up to a NUL byte. A case.db is copied as a file, never
-// through .dump.
+// 'jejak search' and 'jejak export' give the documents.
 package sqlite
 
 import (
@@ -102,9 +98,7 @@ DELETE FROM event_rows WHERE rowid IN (
 //     slot) instead of holding z; the view events joins them; the custody
 //     digest covers the stored rows and blocks as they are (sqlite.Digest)
 //     instead of the decompressed documents.
-//   - 6: event_rows.id holds the event ID's 16 bytes as TEXT, not a BLOB
-//     (see schema); the same bytes, in the same order.
-const FormatVersion = 6
+const FormatVersion = 5
 
 // Rows are appended in rowid order (cheap: only the last pages change) and
 // de-duplicated by a unique index on the 16-byte event ID (uniqueIndex).
@@ -123,24 +117,15 @@ const FormatVersion = 6
 // table's generated columns on every INSERT, which cost the ingest of 500k
 // events 5 CPU-s (measured).
 //
-// id is the event ID's 16 bytes stored as TEXT (format 6; a BLOB before):
-// SQLite compares index keys that start with a text under the BINARY
-// collation with one memcmp, and BLOB keys through its general record
-// comparison: the analyze of a 10 MB syslog (95k events) took 6.89 G
-// instructions with BLOB IDs and 6.64 G with TEXT (callgrind), most of it
-// events_id's sort.
-// The order is the same (memcmp of the same bytes), and so is the size.
-// The text is not UTF-8 and may hold NULs: SQL reads it with hex(id) (as
-// the view timeline does) or compares it whole; length(id) and substr(id)
-// count characters, not bytes, the driver hands a text to a Go SQL
-// function only up to its first NUL (the view events passes jejak_doc
-// CAST(id AS BLOB)), and the sqlite3 tool's .dump cuts it there too (a
-// NUL-free order-keeping key would be 17 bytes, e.g. the ID in base 255
-// with digits 1-255; not done). A value bound to compare with it must be text too (a
-// BLOB never equals a TEXT): CAST(x'…' AS TEXT), or a Go string.
+// id stays a BLOB. Format 6 (6039fa0, reverted) stored the same 16 bytes
+// as TEXT, which SQLite's index sort compares with one memcmp (-3.6%
+// instructions on a 10 MB syslog's analyze), but a text of raw bytes is
+// not text to the tools an examiner opens case.db with: the sqlite3
+// tool's .dump cut such an ID at its first NUL (TestReviewTextIDSQLiteDump)
+// and Python's sqlite3 module refused to read the column (not UTF-8).
 const schema = `
 CREATE TABLE IF NOT EXISTS event_rows (
-	id TEXT NOT NULL,
+	id BLOB NOT NULL,
 	ts INTEGER NOT NULL,
 	action TEXT,
 	parser TEXT,
@@ -156,8 +141,8 @@ CREATE TABLE IF NOT EXISTS blocks (
 CREATE VIEW IF NOT EXISTS events AS SELECT
 	e.rowid AS rowid, e.id AS id, e.ts AS ts, e.action AS action, e.parser AS parser,
 	e.source_ip AS source_ip, e.run AS run, e.blk AS blk, e.slot AS slot,
-	jejak_doc(b.z, e.slot, CAST(e.id AS BLOB)) AS doc,
-	json_extract(jejak_doc(b.z, e.slot, CAST(e.id AS BLOB)), '$.user.name') AS user_name
+	jejak_doc(b.z, e.slot, e.id) AS doc,
+	json_extract(jejak_doc(b.z, e.slot, e.id), '$.user.name') AS user_name
 FROM event_rows e LEFT JOIN blocks b ON b.id = e.blk;
 CREATE TRIGGER IF NOT EXISTS events_delete INSTEAD OF DELETE ON events BEGIN
 	DELETE FROM event_rows WHERE rowid = OLD.rowid;
@@ -347,7 +332,7 @@ func (e *VersionError) Error() string {
 		return fmt.Sprintf("case store %s is format version %d, written by a newer jejak; this one reads version %d only: open the case with the jejak that wrote it, or a newer one",
 			e.Path, e.Found, e.Supported)
 	}
-	return fmt.Sprintf("case store %s is format version %d; this jejak reads version %d only and does not convert older stores: analyze the evidence again into a new case, or open this one with the jejak that wrote it",
+	return fmt.Sprintf("case store %s is format version %d; this jejak reads version %d only (compressed documents) and does not convert older stores: analyze the evidence again into a new case, or open this one with the jejak that wrote it",
 		e.Path, e.Found, e.Supported)
 }
 

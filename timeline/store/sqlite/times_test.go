@@ -76,7 +76,7 @@ func TestFarTimesColumn(t *testing.T) {
 	for i, c := range times {
 		var typ string
 		var v any
-		err := s.db.QueryRowContext(ctx, `SELECT typeof(ts), ts FROM event_rows WHERE id = CAST(unhex(?) AS TEXT)`, evs[i].Jejak.ID).Scan(&typ, &v)
+		err := s.db.QueryRowContext(ctx, `SELECT typeof(ts), ts FROM event_rows WHERE id = unhex(?)`, evs[i].Jejak.ID).Scan(&typ, &v)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -50,8 +50,8 @@ func TestWriteStoresIDs(t *testing.T) {
 		if n >= len(evs) {
 			t.Fatalf("more rows than the %d events written", len(evs))
 		}
-		if want := evs[n].Jejak.ID; typ != "text" || hex.EncodeToString(id) != want {
-			t.Fatalf("row %d: %s %x, want text %s", n+1, typ, id, want)
+		if want := evs[n].Jejak.ID; typ != "blob" || hex.EncodeToString(id) != want {
+			t.Fatalf("row %d: %s %x, want blob %s", n+1, typ, id, want)
 		}
 	}
 	if err := rows.Err(); err != nil {

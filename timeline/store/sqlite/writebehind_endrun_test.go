@@ -26,7 +26,7 @@ func TestEndRunAfterWriteBehindFailure(t *testing.T) {
 			case "encode":
 				bad[250].Jejak.ID = "not hex"
 			case "insert":
-				if _, err := s.w.ExecContext(ctx, fmt.Sprintf(`CREATE TEMP TRIGGER boom BEFORE INSERT ON main.event_rows WHEN NEW.id = CAST(X'%x' AS TEXT)
+				if _, err := s.w.ExecContext(ctx, fmt.Sprintf(`CREATE TEMP TRIGGER boom BEFORE INSERT ON main.event_rows WHEN NEW.id = X'%x'
 					BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`, mustID(t, bad[7]))); err != nil {
 					t.Fatal(err)
 				}

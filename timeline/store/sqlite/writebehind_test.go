@@ -177,7 +177,7 @@ func TestWriteBehindFailures(t *testing.T) {
 		// failure of the statement, after Write has returned.
 		bb := events(300, "bb")
 		// A TEMP trigger is its connection's own: the writer's.
-		if _, err := s.w.ExecContext(ctx, fmt.Sprintf(`CREATE TEMP TRIGGER boom BEFORE INSERT ON main.event_rows WHEN NEW.id = CAST(X'%x' AS TEXT)
+		if _, err := s.w.ExecContext(ctx, fmt.Sprintf(`CREATE TEMP TRIGGER boom BEFORE INSERT ON main.event_rows WHEN NEW.id = X'%x'
 			BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`, mustID(t, bb[7]))); err != nil {
 			t.Fatal(err)
 		}
