@@ -142,7 +142,7 @@ func TestReviewAuditOlderFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ro.Close()
-	err = storeFormat(ctx, ro, path)
+	err = sqlite.CheckFormat(ctx, ro, path)
 	if !errors.As(err, &ve) || ve.Found != older || !strings.Contains(err.Error(), "analyze the evidence again") {
 		t.Errorf("read-only format %d store: %v, want its VersionError", older, err)
 	}
@@ -171,7 +171,7 @@ func TestReviewAuditOlderFormat(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := storeFormat(ctx, db, p); err != nil {
+		if err := sqlite.CheckFormat(ctx, db, p); err != nil {
 			t.Errorf("%s: %v", p, err)
 		}
 		db.Close()
@@ -191,7 +191,7 @@ func TestReviewAuditOlderFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if err := storeFormat(ctx, db, newer); !errors.As(err, &ve) || !strings.Contains(err.Error(), "written by a newer jejak") {
+	if err := sqlite.CheckFormat(ctx, db, newer); !errors.As(err, &ve) || !strings.Contains(err.Error(), "written by a newer jejak") {
 		t.Errorf("newer store: %v", err)
 	}
 }

@@ -80,7 +80,7 @@ func openStoreForAudit(ctx context.Context, path string, protected func() bool) 
 	// Open checks the format and the views and triggers; this copy
 	// bypasses Open. A store of another format has that format's views:
 	// it is refused as Open refuses it, not called altered.
-	if verr := storeFormat(ctx, db, path); verr != nil {
+	if verr := sqlite.CheckFormat(ctx, db, path); verr != nil {
 		db.Close()
 		return nil, nil, verr
 	}
@@ -89,41 +89,6 @@ func openStoreForAudit(ctx context.Context, path string, protected func() bool) 
 		return nil, nil, serr
 	}
 	return db, func() { db.Close() }, nil
-}
-
-// storeFormat is Open's refusal of a store of another format, for a copy
-// opened read-only: a *sqlite.VersionError for a newer format, or for an
-// older one that holds events (Open makes an older store without events
-// again; a read-only copy is left to the schema check).
-func storeFormat(ctx context.Context, db *sql.DB, path string) error {
-	var v int
-	if err := db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v); err != nil {
-		return fmt.Errorf("case store %s: %w", path, err)
-	}
-	if v == sqlite.FormatVersion {
-		return nil
-	}
-	verr := &sqlite.VersionError{Path: path, Found: v, Supported: sqlite.FormatVersion}
-	if v > sqlite.FormatVersion {
-		return verr
-	}
-	for _, table := range []string{"events", "event_rows"} {
-		var n int
-		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?`, table).Scan(&n); err != nil {
-			return fmt.Errorf("case store %s: %w", path, err)
-		}
-		if n == 0 {
-			continue
-		}
-		var empty bool
-		if err := db.QueryRowContext(ctx, `SELECT NOT EXISTS(SELECT 1 FROM `+table+`)`).Scan(&empty); err != nil {
-			return fmt.Errorf("case store %s: %w", path, err)
-		}
-		if !empty {
-			return verr
-		}
-	}
-	return nil
 }
 
 // writeProtected reports whether nothing can be created in dir.

@@ -336,6 +336,56 @@ func (e *VersionError) Error() string {
 		e.Path, e.Found, e.Supported)
 }
 
+// rowQuerier is what formatOf reads through: a connection or a pool.
+type rowQuerier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// formatOf reads the store's format version v and, when it is an older
+// one, which of the tables that held events in older formats it has (all
+// empty). A newer format, or an older one that holds events, is a
+// *VersionError.
+func formatOf(ctx context.Context, db rowQuerier, path string) (v int, old []string, err error) {
+	if err := db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v); err != nil {
+		return 0, nil, err
+	}
+	if v == FormatVersion {
+		return v, nil, nil
+	}
+	if v > FormatVersion {
+		return v, nil, &VersionError{Path: path, Found: v, Supported: FormatVersion}
+	}
+	// Formats up to 3 kept the events in a table named events (a view
+	// since 4); format 4 in event_rows, with other columns.
+	for _, table := range []string{"events", "event_rows"} {
+		var tables int
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type='table' AND name=?`, table).Scan(&tables); err != nil {
+			return v, nil, err
+		}
+		if tables == 0 {
+			continue
+		}
+		var empty bool
+		if err := db.QueryRowContext(ctx, `SELECT NOT EXISTS(SELECT 1 FROM `+table+`)`).Scan(&empty); err != nil {
+			return v, nil, err
+		}
+		if !empty {
+			return v, nil, &VersionError{Path: path, Found: v, Supported: FormatVersion}
+		}
+		old = append(old, table)
+	}
+	return v, old, nil
+}
+
+// CheckFormat refuses, as Open does, a store of another format that holds
+// events (or of a newer one), for a handle opened without Open: the
+// read-only copy an audit opens on write-protected media. An older store
+// without events passes, as Open would make it again.
+func CheckFormat(ctx context.Context, db *sql.DB, path string) error {
+	_, _, err := formatOf(ctx, db, path)
+	return err
+}
+
 // checkVersion refuses a store of another format that holds events,
 // makes an older one without events again, and stamps a new store.
 //
@@ -344,37 +394,15 @@ func (e *VersionError) Error() string {
 // wrote them, and the evidence (not the old store) is what a timeline is
 // re-made from.
 func (s *Store) checkVersion(ctx context.Context) error {
-	var v int
-	if err := s.w.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v); err != nil {
+	v, old, err := formatOf(ctx, s.w, s.path)
+	if err != nil || v == FormatVersion {
 		return err
 	}
-	if v == FormatVersion {
-		return nil
-	}
-	if v > FormatVersion {
-		return &VersionError{Path: s.path, Found: v, Supported: FormatVersion}
-	}
-	// Formats up to 3 kept the events in a table named events (a view
-	// since 4); format 4 in event_rows, with other columns.
+	// No event to lose: the tables, views and triggers are made anew
+	// below. Runs and warnings keep their tables (addRunColumns updates
+	// runs).
 	var stmts []string
-	for _, table := range []string{"events", "event_rows"} {
-		var tables int
-		if err := s.w.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type='table' AND name=?`, table).Scan(&tables); err != nil {
-			return err
-		}
-		if tables == 0 {
-			continue
-		}
-		var empty bool
-		if err := s.w.QueryRowContext(ctx, `SELECT NOT EXISTS(SELECT 1 FROM `+table+`)`).Scan(&empty); err != nil {
-			return err
-		}
-		if !empty {
-			return &VersionError{Path: s.path, Found: v, Supported: FormatVersion}
-		}
-		// No event to lose: the tables, views and triggers are made anew
-		// below. Runs and warnings keep their tables (addRunColumns
-		// updates runs).
+	for _, table := range old {
 		stmts = append(stmts, `DROP VIEW IF EXISTS timeline`)
 		if table == "event_rows" {
 			stmts = append(stmts, `DROP VIEW IF EXISTS events`, `DROP TABLE IF EXISTS dicts`)
