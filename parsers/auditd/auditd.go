@@ -78,7 +78,14 @@ func (*Parser) Match(e *jfs.Entry, head []byte) bool {
 		}
 		break
 	}
-	return fold.HasPrefix(path.Base(e.Path), "audit") && bytes.Contains(head, []byte("msg=audit("))
+	// A name that lowers to one starting "audit" starts with 'a' or 'A'
+	// (runes outside ASCII lower only to 'i' and 'k'): any other first
+	// byte is answered before the case-folding test.
+	base := path.Base(e.Path)
+	if base[0] != 'a' && base[0] != 'A' {
+		return false
+	}
+	return fold.HasPrefix(base, "audit") && bytes.Contains(head, []byte("msg=audit("))
 }
 
 // assembler holds the open events in first-seen order.

@@ -37,3 +37,13 @@ func BenchmarkMatchName(b *testing.B) {
 		}
 	})
 }
+
+// TestAuditNamesUnchanged holds Match, on a head that leaves it to the
+// name, to the ToLower name test over NameCases: the first-byte pre-check
+// must not turn away a name the old test took.
+func TestAuditNamesUnchanged(t *testing.T) {
+	p := New()
+	parsertest.NamesUnchanged(t, func(name string) bool { return p.Match(&jfs.Entry{Path: name}, byName) }, func(name string) bool {
+		return strings.HasPrefix(strings.ToLower(path.Base(name)), "audit")
+	}, "audit", ".log")
+}
