@@ -52,6 +52,13 @@ var csvStart = regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?(?: 
 // lines (a tab, or spaces where a tool expanded it) count for nothing,
 // and at least half of the other lines must be records.
 func (*Parser) Match(_ *jfs.Entry, head []byte) bool {
+	// Only a record start counts for a head, and one begins with a digit
+	// (csvlog) or holds ":  " (stderr): see isRecordStart. A head with
+	// neither, most text that is no PostgreSQL log, is turned away in a
+	// pass or two over it, without cutting and trimming each line.
+	if !bytes.Contains(head, []byte(":  ")) && !digitLineStart(head) {
+		return false
+	}
 	if len(head) >= parsers.HeadSize {
 		// The last line may be cut.
 		if i := bytes.LastIndexByte(head, '\n'); i > 0 {
@@ -75,6 +82,21 @@ func (*Parser) Match(_ *jfs.Entry, head []byte) bool {
 		}
 	}
 	return fit > 0 && fit >= miss
+}
+
+// digitLineStart reports whether a line of b starts with an ASCII digit.
+func digitLineStart(b []byte) bool {
+	for i := 0; i < len(b); {
+		if '0' <= b[i] && b[i] <= '9' {
+			return true
+		}
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			return false
+		}
+		i += j + 1
+	}
+	return false
 }
 
 // MatchLine implements parsers.LineMatcher, for detection past the head:
