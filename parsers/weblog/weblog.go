@@ -107,8 +107,12 @@ func looksLikeRecord(l []byte) bool {
 	// parseAccess's own first test, 2 to 4 fields before the first '[',
 	// asked here without the error it formats for every other line (an
 	// INI section, an error log's leading [time]).
+	// It then takes only a [time] of parseCLFTime's layout: a line whose
+	// first brackets hold another is not parsed, which spared formatting
+	// the "bad time %q" error the parse would make and looksLikeRecord
+	// would drop (most of the cost of source and configuration text).
 	var spans [5][2]int
-	if n := fields(l[:lb], &spans); n >= 2 && n <= 4 {
+	if n := fields(l[:lb], &spans); n >= 2 && n <= 4 && clfTimeShape(l[lb:]) {
 		if ev, _ := parseAccess(l); ev != nil {
 			return true
 		}
@@ -118,6 +122,15 @@ func looksLikeRecord(l []byte) bool {
 	}
 	_, err := parseNginxError(l)
 	return err == nil
+}
+
+// clfTimeShape reports whether b, which starts with '[', holds up to its
+// first ']' a time of the shape parseCLFTime takes: 26 bytes with its
+// separators where "10/Oct/2000:13:55:36 -0700" has them. A time that
+// parseCLFTime accepts has this shape; the converse needs the parse.
+func clfTimeShape(b []byte) bool {
+	rb := bytes.IndexByte(b, ']')
+	return rb == 27 && b[3] == '/' && b[7] == '/' && b[12] == ':' && b[15] == ':' && b[18] == ':' && b[21] == ' '
 }
 
 // isW3CWebHead tells an IIS/W3C web log from other W3C-shaped logs (the
