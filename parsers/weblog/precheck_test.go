@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/jejak-forensics/jejak/parsers"
+	"github.com/jejak-forensics/jejak/parsers/parsertest"
 )
 
 // FuzzLooksLikeRecord: the '[' precheck of looksLikeRecord never rejects a
@@ -120,6 +122,85 @@ func FuzzMatchLines(f *testing.F) {
 		}
 		if got := p.Match(nil, head); got != want {
 			t.Errorf("Match(%q) = %v, split loop %v", head, got, want)
+		}
+	})
+}
+
+// oldIsW3CWebHead is isW3CWebHead as it was, over bytes.Split.
+func oldIsW3CWebHead(head []byte) bool {
+	for _, l := range bytes.Split(head, []byte("\n")) {
+		l = bytes.TrimSpace(l)
+		if after, ok := bytes.CutPrefix(l, []byte("#Fields:")); ok {
+			f := string(after)
+			return strings.Contains(f, "cs-method") || strings.Contains(f, "cs-uri-stem") ||
+				strings.Contains(f, "sc-status") || strings.Contains(f, "c-ip")
+		}
+		if len(l) > 0 && l[0] != '#' {
+			return false
+		}
+	}
+	return false
+}
+
+// w3cHeads are heads isW3CWebHead is asked about: real IIS and W3C heads
+// from testdata and the corpus (which it must take), the firewall's W3C
+// head and comment blocks of other files (which it must not).
+func w3cHeads(tb testing.TB) [][]byte {
+	heads := [][]byte{
+		[]byte("#Software: Microsoft Internet Information Services 10.0\r\n#Version: 1.0\r\n#Date: 2024-01-01 00:00:00\r\n#Fields: date time s-ip cs-method cs-uri-stem\r\n"),
+		[]byte("#Fields: date time c-ip"),
+		[]byte("#Version: 1.0\n#Software: Microsoft Windows Firewall\n#Time Format: Local\n#Fields: date time action protocol src-ip dst-ip\n"),
+		[]byte("#!/bin/sh\n# a script\nexit 0\n"),
+		[]byte("# comment\n\n#Fields: x-y\n"), []byte("#"), []byte("#\n\n\n"), []byte("#Fields:"), []byte(""),
+	}
+	files, _ := filepath.Glob(filepath.Join("testdata", "*"))
+	if dir, err := parsertest.CorpusDir(); err == nil {
+		more, _ := filepath.Glob(filepath.Join(dir, "logs", "web", "*"))
+		files = append(files, more...)
+		more, _ = filepath.Glob(filepath.Join(dir, "more", "*", "*"))
+		files = append(files, more...)
+	}
+	for _, p := range files {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		b = bytes.TrimPrefix(b, utf8BOM)
+		if bytes.HasPrefix(b, []byte("#")) {
+			heads = append(heads, b[:min(len(b), parsers.HeadSize)])
+		}
+	}
+	return heads
+}
+
+// TestIsW3CWebHeadUnchanged: the line-by-line isW3CWebHead answers as the
+// bytes.Split loop did, on real heads (some IIS heads among them) and each
+// of their cuts.
+func TestIsW3CWebHeadUnchanged(t *testing.T) {
+	taken := 0
+	for _, h := range w3cHeads(t) {
+		for n := range len(h) + 1 {
+			if got, want := isW3CWebHead(h[:n]), oldIsW3CWebHead(h[:n]); got != want {
+				t.Fatalf("isW3CWebHead(%q) = %v, split loop %v", h[:n], got, want)
+			}
+		}
+		if isW3CWebHead(h) {
+			taken++
+		}
+	}
+	if taken < 2 {
+		t.Fatalf("only %d W3C web heads taken", taken)
+	}
+}
+
+// FuzzIsW3CWebHead compares isW3CWebHead with the bytes.Split loop.
+func FuzzIsW3CWebHead(f *testing.F) {
+	for _, h := range w3cHeads(f) {
+		f.Add(h)
+	}
+	f.Fuzz(func(t *testing.T, head []byte) {
+		if got, want := isW3CWebHead(head), oldIsW3CWebHead(head); got != want {
+			t.Errorf("isW3CWebHead(%q) = %v, split loop %v", head, got, want)
 		}
 	})
 }

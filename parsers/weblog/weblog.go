@@ -135,8 +135,14 @@ func clfTimeShape(b []byte) bool {
 
 // isW3CWebHead tells an IIS/W3C web log from other W3C-shaped logs (the
 // Windows firewall log has #Fields: too).
+//
+// The lines of bytes.Split(head, "\n"), cut one by one instead of
+// allocated as a slice: every head starting with '#' (a comment block, a
+// shell script) asked it, and MatchLine asks it of every sampled '#' line.
 func isW3CWebHead(head []byte) bool {
-	for _, l := range bytes.Split(head, []byte("\n")) {
+	for rest, more := head, true; more; {
+		var l []byte
+		l, rest, more = bytes.Cut(rest, []byte("\n"))
 		l = bytes.TrimSpace(l)
 		if after, ok := bytes.CutPrefix(l, []byte("#Fields:")); ok {
 			f := string(after)
