@@ -243,6 +243,17 @@ func TestMatch(t *testing.T) {
 		{"x.bin", info2, true},         // INFO2 by content
 		{"x.bin", info2[:info2Head], false},
 		{"INFO2", info2[:info2Head], true}, // an empty INFO2 by name
+		// The name that tips a weak structure is the base of a path
+		// written with '\\' or '/', INFO2's in any case.
+		{`C:\$Recycle.Bin\S-1-5-21\$IXYZ.doc`, noTime, true},
+		{"$Recycle.Bin/S-1-5-21/$IXYZ.doc", noTime, true},
+		{`$IXYZ\x.doc`, noTime, false},
+		{"$IXYZ/x.doc", noTime, false},
+		{`RECYCLER\S-1-5-21\info2`, info2[:info2Head], true},
+		{"RECYCLER/Info2", info2[:info2Head], true},
+		{"INFO2/x", info2[:info2Head], false},
+		{"$IXYZ.doc", info2[:info2Head], false},
+		{"INFO2", noTime, false},
 		{"x.bin", info2[:len(info2)-1], false},
 		{"x.bin", []byte("plain text that is long enough to be looked at"), false},
 	} {
