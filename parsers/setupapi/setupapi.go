@@ -105,6 +105,9 @@ func (p *Parser) Match(e *jfs.Entry, head []byte) bool {
 	if bytes.HasPrefix(head, []byte("[Device Install Log]")) || bytes.HasPrefix(head, []byte("[SetupAPI Log]")) {
 		return true
 	}
+	if !mayHoldSection(head) {
+		return false
+	}
 	for len(head) > 0 {
 		var line []byte
 		var found bool
@@ -117,6 +120,27 @@ func (p *Parser) Match(e *jfs.Entry, head []byte) bool {
 		}
 	}
 	return false
+}
+
+// mayHoldSection is false for a head none of whose lines MatchLine can
+// take: such a line starts with startPrefix, endPrefix, or '[' and a
+// digit. Searches for bytes rare in text ('>', '<', '[') over the head
+// instead of a cut and three tests per line: most heads of an image are
+// no SetupAPI log (FuzzMatchPrecheck holds Match to the loop alone).
+func mayHoldSection(head []byte) bool {
+	if bytes.Contains(head, startPrefix) || bytes.Contains(head, endPrefix) {
+		return true
+	}
+	for i := 0; ; {
+		j := bytes.IndexByte(head[i:], '[')
+		if j < 0 {
+			return false
+		}
+		i += j + 1
+		if i < len(head) && (i == 1 || head[i-2] == '\n') && '0' <= head[i] && head[i] <= '9' {
+			return true
+		}
+	}
 }
 
 // MatchLine implements parsers.LineMatcher: the section start and end lines
