@@ -72,7 +72,7 @@ var (
 func (*Parser) Match(_ *jfs.Entry, head []byte) bool {
 	if len(head) >= parsers.HeadSize {
 		// The last line may be cut.
-		if i := bytes.LastIndexByte(head, '\n'); i > 0 {
+		if i := lastNewline(head); i > 0 {
 			head = head[:i]
 		}
 	}
@@ -108,10 +108,15 @@ func (*Parser) Match(_ *jfs.Entry, head []byte) bool {
 	for rest := head; ; {
 		l, r, more := cutLine(rest)
 		switch {
-		case slowHeader.Match(l) || setTS.Match(l):
+		case !mayFit(l):
+			// No regexp below can match: a miss unless skipped.
+			if !skipped(l) {
+				miss++
+			}
+		case slowLine(l):
 			fit++
 		case skipped(l):
-		case generalLine.Match(l) || generalNoTime.Match(l) || errorLine.Match(l) || serverTool(l):
+		case recordLine(l):
 			fit++
 		default:
 			miss++
@@ -127,9 +132,43 @@ func (*Parser) Match(_ *jfs.Entry, head []byte) bool {
 // cutLine returns the first line of b without its "\n" and "\r"s, the
 // rest, and whether a "\n" was found: the lines of
 // bytes.Split(b, "\n") one by one, without allocating them.
+//
+// Written out rather than as bytes.Cut and bytes.TrimRight: Match cuts
+// every line of every head it is shown, once or twice, and most are no
+// MySQL log's.
 func cutLine(b []byte) (line, rest []byte, more bool) {
-	line, rest, more = bytes.Cut(b, []byte("\n"))
-	return bytes.TrimRight(line, "\r"), rest, more
+	line = b
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		line, rest, more = b[:i], b[i+1:], true
+	}
+	for len(line) > 0 && line[len(line)-1] == '\r' {
+		line = line[:len(line)-1]
+	}
+	return line, rest, more
+}
+
+// lastNewline is bytes.LastIndexByte(b, '\n'), whose byte-by-byte loop
+// from the end crossed the whole head of a binary file (4 KiB, no line
+// end): the last 256 bytes are searched that way, where a text head has
+// its last line end, and the rest forward with bytes.IndexByte.
+func lastNewline(b []byte) int {
+	const tail = 256
+	stop := max(0, len(b)-tail)
+	for i := len(b) - 1; i >= stop; i-- {
+		if b[i] == '\n' {
+			return i
+		}
+	}
+	last := -1
+	for i := 0; i < stop; {
+		j := bytes.IndexByte(b[i:stop], '\n')
+		if j < 0 {
+			break
+		}
+		last = i + j
+		i = last + 1
+	}
+	return last
 }
 
 // skipped is a line that counts neither way in Match: blank, a comment,
@@ -148,7 +187,8 @@ func mayBeHeader(l []byte) bool {
 }
 
 // mayFit is false for a line no record regexp can match, checked on its
-// first bytes only: slowHeader needs a leading "# ", setTS a leading "SET
+// first bytes only: slowHeader needs a leading "# " and a name (Time,
+// User@Host, Schema, ... Stored_routine: one of "TUSQBRFP"), setTS a leading "SET
 // timestamp=", errorLine and timedLine (serverTool) a leading time, which
 // starts with a digit (\d is ASCII [0-9] in Go's regexp), generalLine a
 // leading time or a tab, and generalNoTime two tabs. Where there is a tab
@@ -156,29 +196,100 @@ func mayBeHeader(l []byte) bool {
 // the leading \s* (tab, newline, form feed, carriage return or space) a
 // digit. FuzzMatchPrecheck compares Match with the regexps run on every
 // line.
+//
+// A leading digit must start one of the three times (isoTS, mdbTS, oldTS),
+// whose shapes timeShape checks: a line of another log starting with a
+// number (a count, an address, a time of another layout) is then turned
+// away before the regexps.
 func mayFit(l []byte) bool {
 	if len(l) == 0 {
 		return false
 	}
 	switch c := l[0]; {
 	case '0' <= c && c <= '9':
-		return true
+		return timeShape(l)
 	case c == '\t':
-		t := bytes.TrimLeft(l, "\t\n\f\r ")
-		return len(t) > 0 && '0' <= t[0] && t[0] <= '9'
+		// bytes.TrimLeft(l, "\t\n\f\r ") then a digit, without the
+		// cutset TrimLeft builds on every call.
+		for _, c := range l {
+			switch c {
+			case '\t', '\n', '\f', '\r', ' ':
+				continue
+			}
+			return isDigit(c)
+		}
+		return false
 	case c == '#':
-		return bytes.HasPrefix(l, []byte("# "))
+		// "# " and the first letter of one of slowHeader's names: a
+		// comment of a script or configuration file is turned away.
+		return len(l) > 2 && l[1] == ' ' && strings.IndexByte("TUSQBRFP", l[2]) >= 0
 	case c == 'S':
 		return bytes.HasPrefix(l, []byte("SET timestamp="))
 	}
 	return false
 }
 
+// timeShape reports whether l starts with the fixed bytes of isoTS or
+// mdbTS ("2006-01-02T15:04:05", "2006-01-02 15:04:05", the hour's first
+// digit a space in mdbTS) or of oldTS ("060102 15:04:05", the same), each
+// digit a digit and each separator in place: what every line starting
+// with a digit needs to match a record regexp.
+func timeShape(l []byte) bool {
+	if len(l) >= 15 && digits(l[:6]) && l[6] == ' ' && (l[7] == ' ' || isDigit(l[7])) && isDigit(l[8]) &&
+		l[9] == ':' && digits(l[10:12]) && l[12] == ':' && digits(l[13:15]) {
+		return true
+	}
+	return len(l) >= 19 && digits(l[:4]) && l[4] == '-' && digits(l[5:7]) && l[7] == '-' && digits(l[8:10]) &&
+		(l[10] == 'T' || l[10] == ' ') && (l[11] == ' ' || isDigit(l[11])) && isDigit(l[12]) &&
+		l[13] == ':' && digits(l[14:16]) && l[16] == ':' && digits(l[17:19])
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+func digits(b []byte) bool {
+	for _, c := range b {
+		if !isDigit(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// slowLine is slowHeader or setTS on a line that mayFit: each regexp is
+// run only on a line starting with its first byte ('#' comes with "# "
+// and 'S' with "SET timestamp=" once mayFit holds).
+func slowLine(l []byte) bool {
+	switch l[0] {
+	case '#':
+		return slowHeader.Match(l)
+	case 'S':
+		return setTS.Match(l)
+	}
+	return false
+}
+
+// recordLine is the general, error and server-tool regexps on a line that
+// mayFit, each run only on a line holding what it cannot match without:
+// both general forms a tab, generalNoTime two leading ones; errorLine a
+// leading time and a '['; serverTool a leading time and "mysqld_safe " or
+// "InnoDB: " (the text timedLine leaves after it, a part of the line).
+func recordLine(l []byte) bool {
+	if bytes.IndexByte(l, '\t') >= 0 && (generalLine.Match(l) || bytes.HasPrefix(l, []byte("\t\t")) && generalNoTime.Match(l)) {
+		return true
+	}
+	if !isDigit(l[0]) {
+		return false
+	}
+	if bytes.IndexByte(l, '[') >= 0 && errorLine.Match(l) {
+		return true
+	}
+	return (bytes.Contains(l, []byte("mysqld_safe ")) || bytes.Contains(l, []byte("InnoDB: "))) && serverTool(l)
+}
+
 // MatchLine implements parsers.LineMatcher, for detection past the head:
 // a general, error or slow-log record line, or a slow-log header.
 func (*Parser) MatchLine(_ *jfs.Entry, line []byte) bool {
-	return mayFit(line) && (slowHeader.Match(line) || setTS.Match(line) || generalLine.Match(line) ||
-		generalNoTime.Match(line) || errorLine.Match(line) || serverTool(line))
+	return mayFit(line) && (slowLine(line) || recordLine(line))
 }
 
 // serverTool reports a timed line written by mysqld_safe or InnoDB.
