@@ -54,7 +54,18 @@ func (r *Registry) ScoreLines(ps ...Parser) *Registry {
 			panic(fmt.Sprintf("parsers: ScoreLines of unregistered parser %s", p.Name()))
 		}
 	}
+	r.scoredInit()
 	return r
+}
+
+// scoredInit lists the parsers scored by line (scoring set), in order.
+func (r *Registry) scoredInit() {
+	r.scored = r.scored[:0]
+	for i, k := range r.scoring {
+		if k != scoreNone {
+			r.scored = append(r.scored, i)
+		}
+	}
 }
 
 // lineScoring is how one registered parser judges a sampled line.
@@ -81,6 +92,7 @@ func (r *Registry) scoringInit() {
 			r.lineMatchers[i] = lm
 		}
 	}
+	r.scoredInit()
 }
 
 // scoreLine reports how the i-th parser judges one line, which must be
@@ -93,9 +105,15 @@ func (r *Registry) scoreLine(i int, e *jfs.Entry, line []byte, buf *[]byte) bool
 	}
 	p := r.parsers[i]
 	// A head of one complete line: the trailing newline tells parsers
-	// that look for whole lines that it is not cut. Match only reads its
-	// head (a Parser's contract), so the buffer may be overwritten by the
-	// next line.
+	// that look for whole lines that it is not cut. A sampled line is a
+	// slice of the file's bytes: when the byte after it is its '\n' (no
+	// "\r\n", not the end of a window), the line and that byte are the
+	// head, as they are, and nothing is copied. Otherwise the line is
+	// copied into buf: Match only reads its head (a Parser's contract),
+	// so the buffer may be overwritten by the next line.
+	if n := len(line); n < cap(line) && line[:n+1][n] == '\n' {
+		return p.Match(e, line[:n+1])
+	}
 	*buf = append(append((*buf)[:0], line...), '\n')
 	return p.Match(e, *buf)
 }
@@ -172,12 +190,7 @@ func (d Detection) AppendText(b []byte) []byte {
 // accepting the most wins when it passes MinShare and MinAccepted; registry
 // order decides ties, as it does for Match.
 func (r *Registry) Detect(e *jfs.Entry, s Sample) Detection {
-	d := Detection{Tried: len(r.parsers), Sampled: len(s.Lines), Leading: s.Leading}
-	for _, k := range r.scoring {
-		if k != scoreNone {
-			d.Scored++
-		}
-	}
+	d := Detection{Tried: len(r.parsers), Sampled: len(s.Lines), Leading: s.Leading, Scored: len(r.scored)}
 	bp := lineBufs.Get().(*[]byte)
 	buf := (*bp)[:0]
 	defer func() {
@@ -188,8 +201,8 @@ func (r *Registry) Detect(e *jfs.Entry, s Sample) Detection {
 	// is looked for first: then only its own lines need scoring. The
 	// fewest lines skipped first, then registry order.
 	for _, h := range s.Heads {
-		for i, p := range r.parsers {
-			if r.scoring[i] != scoreNone && p.Match(e, h) {
+		for _, i := range r.scored {
+			if p := r.parsers[i]; p.Match(e, h) {
 				d.Parser, d.Nearest = p, p.Name()
 				for _, l := range s.Lines {
 					if r.scoreLine(i, e, l, &buf) {
@@ -201,10 +214,8 @@ func (r *Registry) Detect(e *jfs.Entry, s Sample) Detection {
 		}
 	}
 	var best Parser
-	for i, p := range r.parsers {
-		if r.scoring[i] == scoreNone {
-			continue
-		}
+	for _, i := range r.scored {
+		p := r.parsers[i]
 		n := 0
 		for j, l := range s.Lines {
 			// A parser that cannot pass the best count so far even if it

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -283,5 +284,37 @@ func TestDetectionString(t *testing.T) {
 		if got := string(tc.d.AppendText([]byte("x ("))); got != "x ("+tc.want {
 			t.Errorf("%+v: AppendText gives %q", tc.d, got)
 		}
+	}
+}
+
+// headRecorder is a text parser scored by Match that keeps a copy of every
+// head it is shown and accepts the lines starting with "ok".
+type headRecorder struct {
+	lineParser
+	heads []string
+}
+
+func (p *headRecorder) Match(_ *jfs.Entry, head []byte) bool {
+	p.heads = append(p.heads, string(head))
+	return bytes.HasPrefix(head, []byte("ok"))
+}
+
+// TestDetectScoresOneLineHeads: a parser scored by Match is shown each
+// sampled line and a '\n', nothing more, whether the line ended with "\n",
+// "\r\n" or the file (no copy is made for the first; the bytes after it
+// must not show), and the Scored count and the choice are those of the
+// registry's text parsers alone.
+func TestDetectScoresOneLineHeads(t *testing.T) {
+	content := []byte("ok 1\nok 2\r\nno 3\nok 4\n\nok 5\r\nok 6")
+	rec := &headRecorder{lineParser: lineParser{name: "rec"}}
+	bin := &lineParser{name: "binary"} // registered, not scored
+	reg := parsers.NewRegistry(bin, rec).ScoreLines(rec)
+	d := reg.Detect(&jfs.Entry{Path: "x.txt", Size: int64(len(content))}, parsers.SampleLines(content, true, nil, -1))
+	want := []string{"ok 1\n", "ok 2\n", "no 3\n", "ok 4\n", "ok 5\n", "ok 6\n"}
+	if !slices.Equal(rec.heads, want) {
+		t.Errorf("heads %q, want %q", rec.heads, want)
+	}
+	if d.Parser != rec || d.Tried != 2 || d.Scored != 1 || d.Accepted != 5 || d.Sampled != 6 {
+		t.Errorf("detection %+v", d)
 	}
 }

@@ -174,6 +174,11 @@ type Registry struct {
 	// LineMatcher it is (nil for the others): asserted once here, not on
 	// every sampled line.
 	lineMatchers []LineMatcher
+	// scored lists the indexes of the parsers scored by line, in
+	// registry order: Detect goes over these alone, and counts them
+	// without a pass over every parser, for each file no parser takes
+	// by its head.
+	scored []int
 }
 
 // NewRegistry returns a registry trying ps in order.
