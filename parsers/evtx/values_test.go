@@ -25,6 +25,7 @@ func TestAppendTimeMatchesCalendar(t *testing.T) {
 		time.Date(2016, 7, 8, 18, 12, 51, 681_640_800, time.UTC),
 		time.Date(2016, 7, 8, 18, 12, 51, 681_640_800, time.FixedZone("x", 3600)),
 	}
+	fixed := len(times)
 	if ft, ok := filetime(math.MaxInt64); ok {
 		times = append(times, ft)
 	}
@@ -34,8 +35,14 @@ func TestAppendTimeMatchesCalendar(t *testing.T) {
 			times = append(times, ft)
 		}
 	}
-	for _, tm := range times {
-		for _, digits := range []int{3, 7} {
+	for i, tm := range times {
+		digitCounts := []int{3, 7}
+		if i < fixed {
+			// Every fraction length on the edges (appendTime writes
+			// the fraction's digits in pairs).
+			digitCounts = []int{1, 2, 3, 4, 5, 6, 7, 8, 9}
+		}
+		for _, digits := range digitCounts {
 			if got, want := string(appendTime(nil, tm, digits)), string(appendTimeSlow(nil, tm, digits)); got != want {
 				t.Fatalf("appendTime(%v, %d) = %q, want %q", tm, digits, got, want)
 			}
@@ -163,5 +170,14 @@ func TestMemoLongValue(t *testing.T) {
 	huge := value{typ: vtString, data: utf16le(strings.Repeat("x", maxMemoValue))}
 	if c, d := x.renderAt(&m, &huge), x.renderAt(&m, &huge); c != d || unsafe.StringData(c) == unsafe.StringData(d) {
 		t.Fatalf("value past maxMemoValue remembered")
+	}
+}
+
+// BenchmarkAppendTime renders a record's TimeCreated as render does.
+func BenchmarkAppendTime(b *testing.B) {
+	tm := time.Date(2016, 7, 8, 18, 12, 51, 681640800, time.UTC)
+	buf := make([]byte, 0, 32)
+	for b.Loop() {
+		buf = appendTime(buf[:0], tm, 7)
 	}
 }
