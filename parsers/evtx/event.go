@@ -287,72 +287,42 @@ func (b *builder) event(r *Record) *timeline.Event {
 	blk := b.blocks.New()
 	ev := &blk.ev
 	ev.TimestampDesc = TimestampDesc
-	if blk.data == nil {
-		blk.data = make(map[string]string, 14)
-	}
-	data := blk.data
 	created := sys.timeCreated.Attr("SystemTime")
 	t, ok, fromFT := createdTime(r, created)
 	if ok {
 		ev.Timestamp = t
 	} else {
 		ev.Timestamp = r.Written
-		data["time_source"] = "record header written time (no TimeCreated/@SystemTime)"
-	}
-	if !r.Written.IsZero() {
-		var tb [32]byte
-		switch {
-		case fromFT && r.Written.Equal(t):
-			// Windows writes a record when it creates it: the two times
-			// are one text, and the attribute's string serves for both.
-			// (created is t rendered as the written time would be.)
-			data["written_time"] = created
-		default:
-			wt := appendTime(tb[:0], r.Written, 7)
-			if string(wt) == created {
-				data["written_time"] = created
-			} else {
-				data["written_time"] = string(wt)
-			}
-		}
-	}
-	for _, f := range [...]struct{ key, val string }{
-		{"level", sys.level.text()},
-		{"task", sys.task.text()},
-		{"opcode", sys.opcode.text()},
-		{"keywords", sys.keywords.text()},
-		{"version", sys.version.text()},
-		{"process_id", sys.execution.Attr("ProcessID")},
-		{"thread_id", sys.execution.Attr("ThreadID")},
-		{"user_sid", sys.security.Attr("UserID")},
-		{"provider_guid", prov.Attr("Guid")},
-		{"activity_id", sys.correlation.Attr("ActivityID")},
-		{"qualifiers", sys.eventID.Attr("Qualifiers")},
-	} {
-		if f.val != "" {
-			data[f.key] = f.val
-		}
 	}
 	recordID := r.ID
 	if x, err := strconv.ParseUint(trimSpace(sys.eventRecordID.text()), 10, 64); err == nil && x != r.ID {
 		// Logs saved from Event Viewer renumber the headers 1..n, and a
 		// damaged chunk can hold a body rewritten under a stale header.
 		// Event Viewer, Winlogbeat and evtxexport show the XML's
-		// EventRecordID; the header's number stays in provenance.
-		data["header_record_id"] = strconv.FormatUint(r.ID, 10)
+		// EventRecordID; the header's number stays in provenance
+		// (jejak.data.header_record_id).
 		recordID = x
 	}
 	if r.Recovered != "" {
 		// Not in a live record chain: the examiner must see that this
-		// row was carved, and from where.
-		data["recovered_from"] = r.Recovered
-		if r.Partial != "" {
-			data["recovered_partial"] = r.Partial
-		}
+		// row was carved, and from where (jejak.data.recovered_from).
 		ev.Jejak.Tags = append(ev.Jejak.Tags, TagRecovered)
 	}
-	if r.Anomaly != "" {
-		data["record_anomaly"] = r.Anomaly
+	if blk.data == nil {
+		blk.data = make(map[string]string, 14)
+	}
+	data := blk.data
+	// reset leaves a recycled block's jejak.data as its last event left
+	// it, since the records of a log mostly set the same System fields:
+	// each member then overwrites a value in place, and the map holds no
+	// other key when it has as many as were set (fillData sets each key
+	// at most once). Otherwise it is emptied and filled again. Clearing
+	// the map when its block came back cost about 330 instructions a
+	// record (BenchmarkParseRecycled under callgrind), filling it in two
+	// steps 90 more.
+	if n := fillData(data, r, &sys, prov, created, t, ok, fromFT, recordID); len(data) != n {
+		clear(data)
+		fillData(data, r, &sys, prov, created, t, ok, fromFT, recordID)
 	}
 	ev.Jejak.Data = data
 	parsers.At(ev, r.Offset, int64(r.ID))
@@ -377,6 +347,70 @@ func (b *builder) event(r *Record) *timeline.Event {
 		ev.Message = string(b.msg)
 	}
 	return ev
+}
+
+// fillData sets jejak.data's members of the record's event in data and
+// returns how many it set, each key at most once: created, t, ok and
+// fromFT are from createdTime, recordID the EventRecordID the event shows.
+func fillData(data map[string]string, r *Record, sys *system, prov *Element, created string, t time.Time, ok, fromFT bool, recordID uint64) int {
+	n := 0
+	if !ok {
+		data["time_source"] = "record header written time (no TimeCreated/@SystemTime)"
+		n++
+	}
+	if !r.Written.IsZero() {
+		var tb [32]byte
+		switch {
+		case fromFT && r.Written.Equal(t):
+			// Windows writes a record when it creates it: the two times
+			// are one text, and the attribute's string serves for both.
+			// (created is t rendered as the written time would be.)
+			data["written_time"] = created
+		default:
+			wt := appendTime(tb[:0], r.Written, 7)
+			if string(wt) == created {
+				data["written_time"] = created
+			} else {
+				data["written_time"] = string(wt)
+			}
+		}
+		n++
+	}
+	for _, f := range [...]struct{ key, val string }{
+		{"level", sys.level.text()},
+		{"task", sys.task.text()},
+		{"opcode", sys.opcode.text()},
+		{"keywords", sys.keywords.text()},
+		{"version", sys.version.text()},
+		{"process_id", sys.execution.Attr("ProcessID")},
+		{"thread_id", sys.execution.Attr("ThreadID")},
+		{"user_sid", sys.security.Attr("UserID")},
+		{"provider_guid", prov.Attr("Guid")},
+		{"activity_id", sys.correlation.Attr("ActivityID")},
+		{"qualifiers", sys.eventID.Attr("Qualifiers")},
+	} {
+		if f.val != "" {
+			data[f.key] = f.val
+			n++
+		}
+	}
+	if recordID != r.ID {
+		data["header_record_id"] = strconv.FormatUint(r.ID, 10)
+		n++
+	}
+	if r.Recovered != "" {
+		data["recovered_from"] = r.Recovered
+		n++
+		if r.Partial != "" {
+			data["recovered_partial"] = r.Partial
+			n++
+		}
+	}
+	if r.Anomaly != "" {
+		data["record_anomaly"] = r.Anomaly
+		n++
+	}
+	return n
 }
 
 // eventBlock holds the event and the parts every record has, allocated
@@ -408,14 +442,13 @@ const blockSlab = 49
 var blockPool = slab.NewPoolReset(blockSlab, reset)
 
 // reset readies a recycled block for its next record: zeroed, but for its
-// maps, emptied, and its normBlock, zeroed, which it keeps.
+// maps and its normBlock, which it keeps: the winlog.event_data map
+// emptied, the normBlock zeroed, and the jejak.data map as it is (see
+// fillData).
 func reset(blk *eventBlock) {
 	d, ed, nb := blk.data, blk.eventData, blk.norm
 	*blk = eventBlock{}
-	if d != nil {
-		clear(d)
-		blk.data = d
-	}
+	blk.data = d
 	if ed != nil {
 		clear(ed)
 		blk.eventData = ed

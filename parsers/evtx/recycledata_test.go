@@ -1,0 +1,59 @@
+package evtx
+
+import (
+	"context"
+	stdmaps "maps"
+	"os"
+	"testing"
+
+	"github.com/jejak-forensics/jejak/parsers"
+	"github.com/jejak-forensics/jejak/parsers/parsertest"
+	"github.com/jejak-forensics/jejak/timeline"
+)
+
+// A recycled block keeps its jejak.data map uncleared (see fillData):
+// every event built in it must show its own members and nothing left by
+// the block's last event, even one given back with a key the parser
+// never sets (as parser.go adds file_header_damaged).
+func TestRecycledDataMaps(t *testing.T) {
+	path := parsertest.Corpus(t, "logs/windows/security.evtx")
+	parse := func(p *Parser, emit func(*timeline.Event)) {
+		t.Helper()
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		st, err := f.Stat()
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := &parsers.Source{Entry: parsertest.FileEntry(t, path), ReaderAt: f, Size: st.Size(),
+			Warn: func(*parsers.RecordError) {}}
+		if err := p.Parse(context.Background(), src, func(ev *timeline.Event) error { emit(ev); return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var want []map[string]string
+	parse(New(1), func(ev *timeline.Event) { want = append(want, stdmaps.Clone(ev.Jejak.Data)) })
+	p := New(1)
+	for round := range 3 {
+		i := 0
+		parse(p, func(ev *timeline.Event) {
+			if i >= len(want) || !stdmaps.Equal(ev.Jejak.Data, want[i]) {
+				t.Fatalf("round %d, event %d: jejak.data %v, want %v", round, i, ev.Jejak.Data, want[min(i, len(want)-1)])
+			}
+			switch i % 3 {
+			case 0:
+				ev.Jejak.Data["stale"] = "x"
+			case 1:
+				delete(ev.Jejak.Data, "level")
+			}
+			i++
+			p.Recycle(ev)
+		})
+		if i != len(want) {
+			t.Fatalf("round %d: %d events, want %d", round, i, len(want))
+		}
+	}
+}
