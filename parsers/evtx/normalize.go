@@ -2,6 +2,7 @@ package evtx
 
 import (
 	"net"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -218,7 +219,13 @@ func normalizeInto(ev *timeline.Event, provider string, id uint32, data map[stri
 	}
 	src := timeline.Endpoint{Domain: get(r.srcHost)}
 	if ip != "" {
-		if p := net.ParseIP(ip); p != nil {
+		// A dotted IPv4 address, what most events hold, is shown as it
+		// is written: net.ParseIP reads the same ones as netip (four
+		// decimal numbers up to 255, no leading zeros) and its To4's
+		// String gives the same text back, but both allocate.
+		if a, err := netip.ParseAddr(ip); err == nil && a.Is4() {
+			src.IP = ip
+		} else if p := net.ParseIP(ip); p != nil {
 			if v4 := p.To4(); v4 != nil {
 				ip = v4.String()
 			}
