@@ -280,7 +280,7 @@ func (b *builder) event(r *Record) *timeline.Event {
 		provider = prov.Attr("EventSourceName")
 	}
 	eidText := trimSpace(sys.eventID.text())
-	eid, _ := strconv.ParseUint(eidText, 10, 32)
+	eid, _ := parseUint(eidText, 32)
 	channel := sys.channel.text()
 	computer := sys.computer.text()
 
@@ -295,7 +295,7 @@ func (b *builder) event(r *Record) *timeline.Event {
 		ev.Timestamp = r.Written
 	}
 	recordID := r.ID
-	if x, err := strconv.ParseUint(trimSpace(sys.eventRecordID.text()), 10, 64); err == nil && x != r.ID {
+	if x, err := parseUint(trimSpace(sys.eventRecordID.text()), 64); err == nil && x != r.ID {
 		// Logs saved from Event Viewer renumber the headers 1..n, and a
 		// damaged chunk can hold a body rewritten under a stale header.
 		// Event Viewer, Winlogbeat and evtxexport show the XML's
@@ -489,6 +489,29 @@ func appendField(dst []byte, f field) []byte {
 		dst = append(dst, '\\')
 	}
 	return appendCapped(dst, f.v)
+}
+
+// parseUint is strconv.ParseUint(s, 10, bits), for bits 32 or 64: a
+// string of decimal digits short enough not to overflow (every event ID
+// and record ID) is read here, without ParseUint's general checks; any
+// other string goes to ParseUint.
+func parseUint(s string, bits int) (uint64, error) {
+	maxLen := 19
+	if bits == 32 {
+		maxLen = 9
+	}
+	if len(s) == 0 || len(s) > maxLen {
+		return strconv.ParseUint(s, 10, bits)
+	}
+	var n uint64
+	for i := 0; i < len(s); i++ {
+		c := s[i] - '0'
+		if c > 9 {
+			return strconv.ParseUint(s, 10, bits)
+		}
+		n = n*10 + uint64(c)
+	}
+	return n, nil
 }
 
 // trimSpace is strings.TrimSpace, returning at once a string that starts
