@@ -40,11 +40,12 @@ func (*Alternatives) Name() string { return AlternativesName }
 
 // Match accepts a file whose first line is an alternatives.log line.
 func (*Alternatives) Match(e *jfs.Entry, head []byte) bool {
-	first, _, _ := bytes.Cut(head, []byte("\n"))
-	// altLine needs the prefix: without it the line is not copied.
-	if !bytes.HasPrefix(first, []byte(altPrefix)) {
+	// altLine needs the prefix, which holds no '\n': without it on the
+	// head the line is neither cut nor copied.
+	if !bytes.HasPrefix(head, []byte(altPrefix)) {
 		return false
 	}
+	first, _, _ := bytes.Cut(head, []byte("\n"))
 	_, _, ok := altLine(strings.TrimRight(string(first), "\r"))
 	return ok
 }
@@ -197,4 +198,13 @@ func countOf(f []string, s string) int {
 		}
 	}
 	return n
+}
+
+// trimLineEnds is bytes.TrimLeft(b, "\r\n") without the cutset that
+// TrimLeft builds on every call: Match of apt's logs asks it of every head.
+func trimLineEnds(b []byte) []byte {
+	for len(b) > 0 && (b[0] == '\r' || b[0] == '\n') {
+		b = b[1:]
+	}
+	return b
 }

@@ -47,7 +47,7 @@ func (*AptHistory) Name() string { return AptName }
 
 // Match accepts a file whose first non-blank line is a Start-Date.
 func (*AptHistory) Match(e *jfs.Entry, head []byte) bool {
-	head = bytes.TrimLeft(head, "\r\n")
+	head = trimLineEnds(head)
 	if !bytes.HasPrefix(head, []byte("Start-Date: ")) {
 		return false
 	}

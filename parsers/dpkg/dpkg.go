@@ -69,6 +69,12 @@ var dpkgActions = map[string]bool{
 
 // Match accepts a file whose first line is a dpkg.log line.
 func (*Dpkg) Match(e *jfs.Entry, head []byte) bool {
+	// splitStamp's first checks, on the head's bytes before its first
+	// line is cut (a line end before byte 21 fails the length test
+	// below): a head that fails them is neither cut nor copied.
+	if len(head) < len(stampLayout)+2 || head[4] != '-' || head[7] != '-' {
+		return false
+	}
 	first, _, _ := bytes.Cut(head, []byte("\n"))
 	// splitStamp's first checks, on the bytes: a line that fails them is
 	// not copied to a string (dropping a trailing "\r" only shortens it).

@@ -2,9 +2,14 @@ package dpkg
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+	"github.com/jejak-forensics/jejak/parsers"
 )
 
 // FuzzFirstLinePrechecks: the dpkg, apt term and alternatives Match answer
@@ -17,8 +22,16 @@ func FuzzFirstLinePrechecks(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	d, term, alt := New(), NewAptTerm(), NewAlternatives()
+	d, term, alt, hist := New(), NewAptTerm(), NewAlternatives(), NewAptHistory()
 	f.Fuzz(func(t *testing.T, head []byte) {
+		if got, want := trimLineEnds(head), bytes.TrimLeft(head, "\r\n"); !bytes.Equal(got, want) {
+			t.Errorf("trimLineEnds(%q) = %q, TrimLeft %q", head, got, want)
+		}
+		h := bytes.TrimLeft(head, "\r\n")
+		histWant := bytes.HasPrefix(h, []byte("Start-Date: ")) && bytes.Contains(h, []byte("\nCommandline: "))
+		if got := hist.Match(&jfs.Entry{Path: "x.log"}, head); got != histWant {
+			t.Errorf("AptHistory.Match(%q) = %v, want %v", head, got, histWant)
+		}
 		first, _, _ := bytes.Cut(head, []byte("\n"))
 		line := strings.TrimRight(string(first), "\r")
 		_, rest, ok := splitStamp(line)
@@ -40,4 +53,49 @@ func FuzzFirstLinePrechecks(f *testing.F) {
 			t.Errorf("AptTerm.Match(%q) = %v, without precheck %v", head, got, ok)
 		}
 	})
+}
+
+// TestFirstLinePrecheckHeads: each testdata log is taken by its own parser
+// and by no other, whole and from each of its lines on (a log cut at any
+// line: the parser's answer is then its first-line test's, which the
+// fuzz test holds the prechecks to), and other heads by none.
+func TestFirstLinePrecheckHeads(t *testing.T) {
+	ps := map[string]parsers.Parser{"dpkg.log": New(), "term.log": NewAptTerm(), "alternatives.log": NewAlternatives(), "history.log": NewAptHistory()}
+	taken := 0
+	for file, own := range ps {
+		b, err := os.ReadFile(filepath.Join("testdata", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := &jfs.Entry{Path: "var/log/" + file}
+		if !own.Match(e, b[:min(len(b), parsers.HeadSize)]) {
+			t.Errorf("%s: head not taken by %s", file, own.Name())
+		}
+		for i := 0; i < len(b); {
+			h := b[i:min(len(b), i+parsers.HeadSize)]
+			for f, p := range ps {
+				if f != file && p.Match(e, h) {
+					t.Errorf("%s from offset %d taken by %s", file, i, p.Name())
+				}
+			}
+			if own.Match(e, h) {
+				taken++
+			}
+			j := bytes.IndexByte(b[i:], '\n')
+			if j < 0 {
+				break
+			}
+			i += j + 1
+		}
+	}
+	if taken < 20 {
+		t.Errorf("%d heads taken", taken)
+	}
+	for _, h := range []string{"", "\r\n\r\n", "x", "2024-01-02", "2024/01/02 03:04:05 install x 1\n", ": 1:0;ls\n", "Log started", "update-alternatives"} {
+		for _, p := range ps {
+			if p.Match(&jfs.Entry{Path: "x"}, []byte(h)) {
+				t.Errorf("%q taken by %s", h, p.Name())
+			}
+		}
+	}
 }

@@ -68,12 +68,13 @@ func (*AptTerm) Name() string { return AptTermName }
 // Match accepts a file whose first non-blank line is a "Log started" line
 // with a time (apt starts the file with an empty line).
 func (*AptTerm) Match(e *jfs.Entry, head []byte) bool {
-	head = bytes.TrimLeft(head, "\r\n")
-	first, _, _ := bytes.Cut(head, []byte("\n"))
-	// Not copied to a string unless it can have the prefix.
-	if !bytes.HasPrefix(first, []byte(termStarted)) {
+	head = trimLineEnds(head)
+	// The first line has the prefix when the head has it (it holds no
+	// '\n'): other heads are neither cut nor copied to a string.
+	if !bytes.HasPrefix(head, []byte(termStarted)) {
 		return false
 	}
+	first, _, _ := bytes.Cut(head, []byte("\n"))
 	s, ok := strings.CutPrefix(strings.TrimRight(string(first), "\r"), termStarted)
 	if !ok {
 		return false

@@ -43,6 +43,11 @@ func (*Parser) Name() string { return Name }
 // Match accepts the header Windows writes at the top of every log.
 func (*Parser) Match(_ *jfs.Entry, head []byte) bool {
 	head = bytes.TrimPrefix(head, []byte{0xEF, 0xBB, 0xBF})
+	// Both tests need a '#': a head without one is not searched for the
+	// long #Fields: line.
+	if bytes.IndexByte(head, '#') < 0 {
+		return false
+	}
 	return bytes.HasPrefix(head, []byte("#Version:")) &&
 		bytes.Contains(head, []byte("#Software: Microsoft Windows Firewall")) ||
 		bytes.Contains(head, []byte("#Fields: date time action protocol src-ip dst-ip"))

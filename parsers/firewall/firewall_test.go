@@ -1,6 +1,7 @@
 package firewall
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"strings"
@@ -97,5 +98,35 @@ func BenchmarkWinFirewall(b *testing.B) {
 		if len(res.Warnings) != 0 {
 			b.Fatal(res.Warnings[0])
 		}
+	}
+}
+
+// TestMatchPrecheck: the corpus firewall log is taken whole, cut to its
+// first lines and behind a BOM; heads without a '#' are not looked into,
+// and Match answers as its two tests without the '#' precheck on each.
+func TestMatchPrecheck(t *testing.T) {
+	b, err := os.ReadFile(parsertest.Corpus(t, "logs/windows/windows_firewall.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	heads := [][]byte{b, append([]byte{0xEF, 0xBB, 0xBF}, b...), []byte("x #Fields: date time action protocol src-ip dst-ip"),
+		[]byte("no hash here"), []byte(""), []byte("#"), []byte("#Version: 1.5\n#Software: Microsoft Windows Firewall\n")}
+	for i := range b {
+		if b[i] == '\n' {
+			heads = append(heads, b[:i+1], b[i+1:])
+		}
+	}
+	p := New()
+	for _, h := range heads {
+
+		hb := bytes.TrimPrefix(h, []byte{0xEF, 0xBB, 0xBF})
+		want := bytes.HasPrefix(hb, []byte("#Version:")) && bytes.Contains(hb, []byte("#Software: Microsoft Windows Firewall")) ||
+			bytes.Contains(hb, []byte("#Fields: date time action protocol src-ip dst-ip"))
+		if got := p.Match(nil, h); got != want {
+			t.Errorf("Match(%.60q) = %v, without precheck %v", h, got, want)
+		}
+	}
+	if !p.Match(nil, b) || !p.Match(nil, heads[1]) || p.Match(nil, []byte("no hash here")) {
+		t.Error("corpus log not taken, or a head without '#' taken")
 	}
 }

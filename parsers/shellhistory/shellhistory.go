@@ -133,12 +133,12 @@ func zshEntry(line string) (sec, dur int64, cmd string, ok bool) {
 
 // Match accepts a file whose first line is a zsh extended entry.
 func (*Zsh) Match(e *jfs.Entry, head []byte) bool {
-	first, _, _ := bytes.Cut(head, []byte("\n"))
-	// zshEntry takes only a line starting ": ": other heads are not
-	// copied to a string to ask (FuzzZshMatchPrecheck).
-	if !bytes.HasPrefix(first, []byte(": ")) {
+	// zshEntry takes only a line starting ": ": other heads are neither
+	// cut nor copied to a string to ask (FuzzZshMatchPrecheck).
+	if !bytes.HasPrefix(head, []byte(": ")) {
 		return false
 	}
+	first, _, _ := bytes.Cut(head, []byte("\n"))
 	_, _, _, ok := zshEntry(strings.TrimRight(string(first), "\r"))
 	return ok
 }
