@@ -608,7 +608,11 @@ func appendMessage(dst []byte, provider, eid, summary string, shown []field, mem
 			if nf < len(first) {
 				nf++
 			}
-			copy(first[i+1:nf], first[i:nf-1])
+			// Shifted one by one: copy on this array of strings is a
+			// runtime call (typedslicecopy) for a move of a few words.
+			for j := nf - 1; j > i; j-- {
+				first[j] = first[j-1]
+			}
 			first[i] = m
 		}
 		var more [len(first)]field
