@@ -599,7 +599,7 @@ func appendMessage(dst []byte, provider, eid, summary string, shown []field, mem
 				continue
 			}
 			i := nf
-			for i > 0 && first[i-1].k > m.k {
+			for i > 0 && nameLess(m.k, first[i-1].k) {
 				i--
 			}
 			if i == len(first) {
@@ -640,6 +640,16 @@ func appendMessage(dst []byte, provider, eid, summary string, shown []field, mem
 		dst = append(dst[:cut], "…"...)
 	}
 	return dst
+}
+
+// nameLess is a < b, deciding on the first bytes when they differ
+// without calling the runtime's comparison (about 11 comparisons a
+// record pick the four names of an unknown event's message).
+func nameLess(a, b string) bool {
+	if len(a) > 0 && len(b) > 0 && a[0] != b[0] {
+		return a[0] < b[0]
+	}
+	return a < b
 }
 
 // appendOneLine folds the line breaks and tabs Windows puts inside values

@@ -110,3 +110,16 @@ func TestMessageMatchesReference(t *testing.T) {
 		}
 	}
 }
+
+// nameLess must order names as Go's string comparison does.
+func TestNameLessMatchesCompare(t *testing.T) {
+	names := []string{"", "a", "A", "ab", "b", "Data1", "Data10", "Data2", "SubjectUserName", "SubjectUserSid",
+		"TargetUserName", "é", "\xff", "\x00", "Subject"}
+	for _, a := range names {
+		for _, b := range names {
+			if nameLess(a, b) != (a < b) {
+				t.Fatalf("nameLess(%q, %q) = %v", a, b, nameLess(a, b))
+			}
+		}
+	}
+}
