@@ -95,33 +95,50 @@ func (r *Registry) scoringInit() {
 	r.scoredInit()
 }
 
-// scoreLine reports how the i-th parser judges one line, which must be
-// scored (scoring[i] != scoreNone). buf is reused for the one-line heads
-// of parsers judged by Match, so that scoring a sample allocates at most
-// once per Detect, not once per line.
-func (r *Registry) scoreLine(i int, e *jfs.Entry, line []byte, buf *[]byte) bool {
+// scoreLine reports how the i-th parser judges the j-th sampled line,
+// which must be scored (scoring[i] != scoreNone): by its MatchLine on the
+// line, or by its Match on the line as a head of one complete line.
+func (r *Registry) scoreLine(i int, e *jfs.Entry, h *lineHeads, j int) bool {
 	if r.scoring[i] == scoreLine {
-		return r.lineMatchers[i].MatchLine(e, line)
+		return r.lineMatchers[i].MatchLine(e, h.lines[j])
 	}
-	p := r.parsers[i]
-	// A head of one complete line: the trailing newline tells parsers
-	// that look for whole lines that it is not cut. A sampled line is a
-	// slice of the file's bytes: when the byte after it is its '\n' (no
-	// "\r\n", not the end of a window), the line and that byte are the
-	// head, as they are, and nothing is copied. Otherwise the line is
-	// copied into buf: Match only reads its head (a Parser's contract),
-	// so the buffer may be overwritten by the next line.
-	if n := len(line); n < cap(line) && line[:n+1][n] == '\n' {
-		return p.Match(e, line[:n+1])
-	}
-	*buf = append(append((*buf)[:0], line...), '\n')
-	return p.Match(e, *buf)
+	return r.parsers[i].Match(e, h.head(j))
 }
 
-// lineBufs hold the one-line heads scoreLine builds: a buffer grown anew
-// by every Detect was one allocation per file no parser took by its head,
+// lineHeads gives the sampled lines as heads of one complete line to the
+// parsers judged by Match: the line and a '\n', which tells parsers that
+// look for whole lines that it is not cut. Each head is made when first
+// asked for and kept for the other parsers. A sampled line is a slice of
+// the file's bytes: when the byte after it is its '\n' (no "\r\n", not the
+// end of a window or of the file), the line and that byte are the head, as
+// they are; another line is copied into buf, once, not once for every
+// parser that scores it. Match only reads its head (a Parser's contract).
+type lineHeads struct {
+	lines, heads [][]byte // heads[j] nil until made
+	buf          []byte
+}
+
+func (h *lineHeads) head(j int) []byte {
+	if hd := h.heads[j]; hd != nil {
+		return hd
+	}
+	l := h.lines[j]
+	if n := len(l); n < cap(l) && l[:n+1][n] == '\n' {
+		h.heads[j] = l[:n+1]
+	} else {
+		// Appending may move buf: the heads cut from it before keep
+		// the old array, whose bytes are never written again.
+		start := len(h.buf)
+		h.buf = append(append(h.buf, l...), '\n')
+		h.heads[j] = h.buf[start:len(h.buf):len(h.buf)]
+	}
+	return h.heads[j]
+}
+
+// lineHeadsPool holds the lineHeads of Detect: their buffers grown anew
+// by every Detect were one allocation per file no parser took by its head,
 // and an image has hundreds of thousands.
-var lineBufs = sync.Pool{New: func() any { return new([]byte) }}
+var lineHeadsPool = sync.Pool{New: func() any { return new(lineHeads) }}
 
 // MinShare and MinAccepted decide when a sampled format is taken: at least
 // a quarter of the sampled lines and at least MinAccepted of them, or every
@@ -191,11 +208,19 @@ func (d Detection) AppendText(b []byte) []byte {
 // order decides ties, as it does for Match.
 func (r *Registry) Detect(e *jfs.Entry, s Sample) Detection {
 	d := Detection{Tried: len(r.parsers), Sampled: len(s.Lines), Leading: s.Leading, Scored: len(r.scored)}
-	bp := lineBufs.Get().(*[]byte)
-	buf := (*bp)[:0]
+	lh := lineHeadsPool.Get().(*lineHeads)
+	lh.lines = s.Lines
+	if cap(lh.heads) < len(s.Lines) {
+		lh.heads = make([][]byte, len(s.Lines))
+	}
+	// Every head is nil: each Detect clears those it used (and make
+	// gives nil ones).
+	lh.heads = lh.heads[:len(s.Lines)]
 	defer func() {
-		*bp = buf[:0]
-		lineBufs.Put(bp)
+		// Nothing of this file is kept by the pool but buf's bytes.
+		clear(lh.heads)
+		lh.lines, lh.buf = nil, lh.buf[:0]
+		lineHeadsPool.Put(lh)
 	}()
 	// A head matched after leading lines wins whatever the scores, so it
 	// is looked for first: then only its own lines need scoring. The
@@ -204,8 +229,8 @@ func (r *Registry) Detect(e *jfs.Entry, s Sample) Detection {
 		for _, i := range r.scored {
 			if p := r.parsers[i]; p.Match(e, h) {
 				d.Parser, d.Nearest = p, p.Name()
-				for _, l := range s.Lines {
-					if r.scoreLine(i, e, l, &buf) {
+				for j := range s.Lines {
+					if r.scoreLine(i, e, lh, j) {
 						d.Accepted++
 					}
 				}
@@ -217,7 +242,7 @@ func (r *Registry) Detect(e *jfs.Entry, s Sample) Detection {
 	for _, i := range r.scored {
 		p := r.parsers[i]
 		n := 0
-		for j, l := range s.Lines {
+		for j := range s.Lines {
 			// A parser that cannot pass the best count so far even if it
 			// accepted every line left can change nothing (a later
 			// parser needs more, not as many, to be taken: registry
@@ -225,7 +250,7 @@ func (r *Registry) Detect(e *jfs.Entry, s Sample) Detection {
 			if n+len(s.Lines)-j <= d.Accepted {
 				break
 			}
-			if r.scoreLine(i, e, l, &buf) {
+			if r.scoreLine(i, e, lh, j) {
 				n++
 			}
 		}
@@ -266,7 +291,8 @@ func SampleLines(start []byte, complete bool, at io.ReaderAt, size int64) Sample
 		b         []byte
 		first, eo bool // starts the file; ends it
 	}
-	var ws []window
+	var wsOn [SampleWindows + 1]window // on the stack: every case makes at most this many
+	ws := wsOn[:0]
 	if at != nil && size > int64(len(start)) && size > SampleWindowSize {
 		ws = append(ws, window{b: start[:min(len(start), SampleWindowSize)], first: true})
 		// One buffer for every window, each read into its own part:

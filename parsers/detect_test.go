@@ -307,14 +307,22 @@ func (p *headRecorder) Match(_ *jfs.Entry, head []byte) bool {
 func TestDetectScoresOneLineHeads(t *testing.T) {
 	content := []byte("ok 1\nok 2\r\nno 3\nok 4\n\nok 5\r\nok 6")
 	rec := &headRecorder{lineParser: lineParser{name: "rec"}}
-	bin := &lineParser{name: "binary"} // registered, not scored
-	reg := parsers.NewRegistry(bin, rec).ScoreLines(rec)
-	d := reg.Detect(&jfs.Entry{Path: "x.txt", Size: int64(len(content))}, parsers.SampleLines(content, true, nil, -1))
-	want := []string{"ok 1\n", "ok 2\n", "no 3\n", "ok 4\n", "ok 5\n", "ok 6\n"}
-	if !slices.Equal(rec.heads, want) {
-		t.Errorf("heads %q, want %q", rec.heads, want)
-	}
-	if d.Parser != rec || d.Tried != 2 || d.Scored != 1 || d.Accepted != 5 || d.Sampled != 6 {
-		t.Errorf("detection %+v", d)
+	rec2 := &headRecorder{lineParser: lineParser{name: "rec2"}} // shown the heads rec was
+	bin := &lineParser{name: "binary"}                          // registered, not scored
+	reg := parsers.NewRegistry(bin, rec, rec2).ScoreLines(rec, rec2)
+	for range 2 { // the second time with the pooled heads of the first
+		rec.heads, rec2.heads = nil, nil
+		d := reg.Detect(&jfs.Entry{Path: "x.txt", Size: int64(len(content))}, parsers.SampleLines(content, true, nil, -1))
+		want := []string{"ok 1\n", "ok 2\n", "no 3\n", "ok 4\n", "ok 5\n", "ok 6\n"}
+		if !slices.Equal(rec.heads, want) {
+			t.Errorf("heads %q, want %q", rec.heads, want)
+		}
+		if d.Parser != rec || d.Tried != 3 || d.Scored != 2 || d.Accepted != 5 || d.Sampled != 6 {
+			t.Errorf("detection %+v", d)
+		}
+		// rec2 stops once it cannot pass rec's 5: after its first miss.
+		if !slices.Equal(rec2.heads, want[:3]) {
+			t.Errorf("rec2 heads %q", rec2.heads)
+		}
 	}
 }
