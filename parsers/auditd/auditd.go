@@ -17,6 +17,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	jfs "github.com/jejak-forensics/jejak/forensics/fs"
 	"github.com/jejak-forensics/jejak/internal/fold"
@@ -55,6 +56,17 @@ func (*Parser) Name() string { return Name }
 // Match accepts a file whose first non-empty line is an audit record, or an
 // audit.log by name that holds "msg=audit(" early on.
 func (*Parser) Match(e *jfs.Entry, head []byte) bool {
+	// The first non-blank line decides the content test, and a head
+	// starting with an ASCII byte that is no space, 'n' or 't' starts
+	// with that line, which has neither "node=" nor "type=" first: the
+	// loop below would answer no, so it is not run (FuzzMatchLines).
+	if len(head) > 0 {
+		switch c := head[0]; {
+		case c >= utf8.RuneSelf, c == 'n', c == 't', c == ' ', '\t' <= c && c <= '\r':
+		default:
+			return nameMatch(e, head)
+		}
+	}
 	// The pieces of bytes.SplitN(head, "\n", 8), cut one by one instead
 	// of allocated as a slice: seven lines, then the rest of the head.
 	for rest, more, n := head, true, 1; more; n++ {
@@ -78,6 +90,12 @@ func (*Parser) Match(e *jfs.Entry, head []byte) bool {
 		}
 		break
 	}
+	return nameMatch(e, head)
+}
+
+// nameMatch is Match's second test: an audit.log by name that holds
+// "msg=audit(" early on.
+func nameMatch(e *jfs.Entry, head []byte) bool {
 	// A name that lowers to one starting "audit" starts with 'a' or 'A'
 	// (runes outside ASCII lower only to 'i' and 'k'): any other first
 	// byte is answered before the case-folding test.
