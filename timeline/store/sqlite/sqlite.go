@@ -251,12 +251,6 @@ type Store struct {
 	unstored int64
 	// behindErr is the write-behind's failure, once it ended.
 	behindErr error
-
-	// relaxMu guards relaxed: whether this run's writes go unsynced (see
-	// relax). A pooled connection's write made while relaxed holds it for
-	// reading (relaxPooled), so that unrelax waits for it.
-	relaxMu sync.RWMutex
-	relaxed bool
 }
 
 var _ timeline.Store = (*Store)(nil)
@@ -455,18 +449,8 @@ func (s *Store) DB() *sql.DB { return s.db }
 //     (with write-behind, up to a second of batches: see insertBehind), and
 //     the next Open builds the indexes (removing repeats first).
 //
-// When the store holds nothing older than this run (no events, no
-// warnings, no other run's record), the run's writes are not synced either
-// (synchronous=OFF, see relax): a 300k-file image's analyze made 221-271
-// fsyncs, 0.3-1.3 s of the event writer's time, which is what the walk
-// waits for. Only a power loss or an operating system crash can damage
-// what a process wrote without sync, and then only what the run wrote: the
-// run's "running" record was committed (synced) before, so a damaged or
-// half-written store is never one whose run is recorded complete:
-// FinishWrites syncs the file before the run can be recorded complete. A
-// killed process loses nothing the kernel was given, so a killed run is
-// still seen as incomplete (RunState). A store holding anything older
-// stays synced (NORMAL), so that a power loss cannot damage it.
+// synchronous stays NORMAL: turning it OFF as well saved no measurable time
+// and would let a power loss damage the file.
 //
 // If another connection has the file open (a reader in another process),
 // the run keeps WAL mode: slower, equally correct.
@@ -522,9 +506,6 @@ func (s *Store) StartRun(ctx context.Context, rs RunStart) (int64, error) {
 		return 0, fmt.Errorf("bulk journal mode: %w", err)
 	}
 	if _, err := s.w.ExecContext(ctx, `PRAGMA `+bulkCacheSize); err != nil {
-		return 0, err
-	}
-	if err := s.relax(ctx, mode); err != nil {
 		return 0, err
 	}
 	return run, nil
@@ -652,11 +633,8 @@ func (s *Store) finishWrites(ctx context.Context) (int64, error) {
 	if err := s.stopBehind(); err != nil {
 		return 0, err
 	}
-	// The run's unsynced writes are synced beside the index builds, and
-	// the builds' own commits are synced (see unrelax).
-	synced := s.unrelax(ctx)
 	if !s.bulk || s.leave {
-		return 0, synced()
+		return 0, nil
 	}
 	// Another process opening the store mid-run builds the indexes itself
 	// (see open), removing repeats this one is not told about; what is
@@ -669,9 +647,6 @@ func (s *Store) finishWrites(ctx context.Context) (int64, error) {
 		}
 	}
 	removed, err := s.buildIndexes(ctx)
-	if serr := synced(); err == nil {
-		err = serr
-	}
 	if err != nil {
 		if s.dig != nil {
 			s.dig.fail("index build failed: %v", err)

@@ -52,12 +52,6 @@ func (s *Store) AddWarningsDigest(ctx context.Context, ws []timeline.Warning, d 
 		return err
 	}
 	defer conn.Close()
-	relaxed, err := s.relaxPooled(ctx, conn)
-	if err != nil {
-		d.fail("store warnings: %v", err)
-		return err
-	}
-	defer relaxed()
 	run := s.run.Load()
 	hashed := warnHashed{buf: d.buffer()}
 	err = conn.Raw(func(dc any) error {
