@@ -150,7 +150,7 @@ func (*ADTrace) MatchLine(_ *jfs.Entry, line []byte) bool {
 	// adTraceRe needs a level word first (after \s*, ASCII blanks) and
 	// " - " before the message: other lines are not given to it
 	// (FuzzRemotePrechecks).
-	t := bytes.TrimLeft(line, "\t\n\f\r ")
+	t := trimLeftBlanks(line, false)
 	if len(t) == 0 || !strings.ContainsRune("iwedtfn", rune(t[0])) || !bytes.Contains(t, []byte(" - ")) {
 		return false
 	}

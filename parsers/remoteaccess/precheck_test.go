@@ -75,3 +75,19 @@ func FuzzRemotePrechecks(f *testing.F) {
 		}
 	})
 }
+
+// FuzzTrimLeftBlanks holds trimLeftBlanks to bytes.TrimLeft with the two
+// cutsets it stands for.
+func FuzzTrimLeftBlanks(f *testing.F) {
+	for _, s := range []string{"", " \t\n\f\r\vx", "\v\tinfo", "\r\n", "x ", " \u00a0x", "\x0b\x0c"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := trimLeftBlanks(b, false), bytes.TrimLeft(b, "\t\n\f\r "); !bytes.Equal(got, want) {
+			t.Errorf("trimLeftBlanks(%q, false) = %q, TrimLeft %q", b, got, want)
+		}
+		if got, want := trimLeftBlanks(b, true), bytes.TrimLeft(b, "\t\n\v\f\r "); !bytes.Equal(got, want) {
+			t.Errorf("trimLeftBlanks(%q, true) = %q, TrimLeft %q", b, got, want)
+		}
+	})
+}

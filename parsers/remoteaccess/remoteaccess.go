@@ -138,3 +138,19 @@ func completeLines(head []byte, fn func([]byte) bool) bool {
 	}
 	return false
 }
+
+// trimLeftBlanks is bytes.TrimLeft(b, "\t\n\f\r "), with '\v' in the
+// cutset too when vt is set, without the cutset TrimLeft builds on every
+// call: detection asks it of every sampled line of every file no parser
+// takes by its head.
+func trimLeftBlanks(b []byte, vt bool) []byte {
+	for len(b) > 0 {
+		switch c := b[0]; {
+		case c == '\t' || c == '\n' || c == '\f' || c == '\r' || c == ' ' || (vt && c == '\v'):
+			b = b[1:]
+		default:
+			return b
+		}
+	}
+	return b
+}

@@ -62,7 +62,7 @@ func (*TVConnections) MatchLine(e *jfs.Entry, line []byte) bool {
 // and its last column is a GUID in braces, so the line holds a '{'.
 // FuzzTVConnectionPrecheck compares it with the parse.
 func mayBeTVConnection(line []byte) bool {
-	t := bytes.TrimLeft(line, "\t\n\v\f\r ")
+	t := trimLeftBlanks(line, true)
 	if len(t) == 0 || !('0' <= t[0] && t[0] <= '9' || t[0] >= 0x80) {
 		return false
 	}
