@@ -14,6 +14,32 @@ type Sink interface {
 	Close() error
 }
 
+// EncodingSink is a Sink that can encode a batch's events on the goroutine
+// that makes them, one by one as they are made, while they are still in
+// that core's caches, so that its Write of the batch only stores what was
+// encoded (WriteEncoded). The bytes stored are those Write would store.
+type EncodingSink interface {
+	Sink
+	// NewEncoding starts the encoding of a batch. An Encoding is used by
+	// one goroutine at a time; any number may be in use at once.
+	NewEncoding() Encoding
+	// WriteEncoded is Write of batch, whose events were added to enc, all
+	// of them, in order and none other, and have not changed since. enc is
+	// the sink's once it is called. An event enc could not encode fails
+	// the batch as Write would.
+	WriteEncoded(ctx context.Context, batch []*Event, enc Encoding) (WriteStats, error)
+}
+
+// Encoding is a batch being encoded by an EncodingSink.
+type Encoding interface {
+	// Add encodes the batch's next event, finalized.
+	Add(e *Event)
+	// Len is how many events were added.
+	Len() int
+	// Discard gives back an encoding that will not be written.
+	Discard()
+}
+
 // WriteStats says what a Write did with a batch.
 type WriteStats struct {
 	Inserted   int

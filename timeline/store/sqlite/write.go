@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"runtime"
 	"strings"
 	"unsafe"
@@ -37,6 +38,10 @@ type chunk struct {
 	err    error
 	done   chan struct{}
 	last   bool // the last chunk of its batch (write-behind)
+	// pooled: encoded ahead (encoding), so it goes back to the store's
+	// pool once inserted, not to a write-behind's free chunks.
+	pooled bool
+	first  int // the first row of the block being filled (add)
 	memo   encMemo
 }
 
@@ -48,64 +53,86 @@ type chunk struct {
 // chunk's, which kept a megabyte of JSON per chunk alive until the chunk
 // was inserted.
 func (c *chunk) encode(evs []*timeline.Event) {
-	c.rows, c.buf, c.ends, c.err = c.rows[:0], c.openBlock(), c.ends[:0], nil
-	c.zbuf, c.blocks, c.zlens = c.zbuf[:0], c.blocks[:0], c.zlens[:0]
+	c.start()
 	fast := modelMatches()
-	first := 0 // the first row of the block being filled
 	for _, e := range evs {
-		if e.Jejak.ID == "" {
-			e.Finalize()
-		}
-		var r row
-		if len(e.Jejak.ID) != 2*len(r.id) {
-			c.err = fmt.Errorf("event id %q is not 32 hex digits", e.Jejak.ID)
+		if !c.add(e, fast) {
 			return
-		}
-		if _, err := hex.Decode(r.id[:], unsafe.Slice(unsafe.StringData(e.Jejak.ID), len(e.Jejak.ID))); err != nil {
-			c.err = fmt.Errorf("event id %q is not 32 hex digits", e.Jejak.ID)
-			return
-		}
-		start := len(c.buf)
-		var err error
-		if fast {
-			c.buf, err = appendStored(c.buf, e, &c.memo)
-		} else {
-			c.buf, err = appendMarshal(c.buf, e)
-		}
-		if err != nil {
-			c.err = fmt.Errorf("encode event %s: %w", e.Jejak.ID, err)
-			return
-		}
-		if !fast {
-			doc, err := stripID(c.buf[start:])
-			if err != nil {
-				c.err = fmt.Errorf("event %x: %w", r.id, err)
-				return
-			}
-			c.buf = c.buf[:start+len(doc)]
-		}
-		if n := len(c.buf) - start; n > maxBlockBytes/2 {
-			c.err = fmt.Errorf("event %x: a document of %d bytes, more than the store reads back", r.id, n)
-			return
-		}
-		r.ts, r.far = tsNanos(e.Timestamp)
-		r.action = e.Event.Action
-		r.parser = e.Jejak.Provenance.Parser
-		if e.Source != nil {
-			r.addr = e.Source.IP
-		}
-		r.slot = int64(len(c.rows) - first)
-		c.rows = append(c.rows, r)
-		c.ends = append(c.ends, len(c.buf)-blockHead)
-		// A block ends at blockRows documents, or once blockBytes of them
-		// are in.
-		if len(c.rows)-first == blockRows || len(c.buf)-blockHead >= blockBytes {
-			c.closeBlock(first)
-			first = len(c.rows)
 		}
 	}
-	if first < len(c.rows) {
-		c.closeBlock(first)
+	c.finish()
+}
+
+// start empties c for a chunk's events (add, then finish).
+func (c *chunk) start() {
+	c.rows, c.buf, c.ends, c.err = c.rows[:0], c.openBlock(), c.ends[:0], nil
+	c.zbuf, c.blocks, c.zlens = c.zbuf[:0], c.blocks[:0], c.zlens[:0]
+	c.first = 0
+}
+
+// add encodes the chunk's next event, compressing a block when it is
+// full; fast is modelMatches(). It reports false, with c.err set, when e
+// cannot be stored: the chunk then fails as a whole.
+func (c *chunk) add(e *timeline.Event, fast bool) bool {
+	if e.Jejak.ID == "" {
+		e.Finalize()
+	}
+	var r row
+	if len(e.Jejak.ID) != 2*len(r.id) {
+		c.err = fmt.Errorf("event id %q is not 32 hex digits", e.Jejak.ID)
+		return false
+	}
+	if _, err := hex.Decode(r.id[:], unsafe.Slice(unsafe.StringData(e.Jejak.ID), len(e.Jejak.ID))); err != nil {
+		c.err = fmt.Errorf("event id %q is not 32 hex digits", e.Jejak.ID)
+		return false
+	}
+	start := len(c.buf)
+	var err error
+	if fast {
+		c.buf, err = appendStored(c.buf, e, &c.memo)
+	} else {
+		c.buf, err = appendMarshal(c.buf, e)
+	}
+	if err != nil {
+		c.err = fmt.Errorf("encode event %s: %w", e.Jejak.ID, err)
+		return false
+	}
+	if !fast {
+		doc, err := stripID(c.buf[start:])
+		if err != nil {
+			c.err = fmt.Errorf("event %x: %w", r.id, err)
+			return false
+		}
+		c.buf = c.buf[:start+len(doc)]
+	}
+	if n := len(c.buf) - start; n > maxBlockBytes/2 {
+		c.err = fmt.Errorf("event %x: a document of %d bytes, more than the store reads back", r.id, n)
+		return false
+	}
+	r.ts, r.far = tsNanos(e.Timestamp)
+	r.action = e.Event.Action
+	r.parser = e.Jejak.Provenance.Parser
+	if e.Source != nil {
+		r.addr = e.Source.IP
+	}
+	r.slot = int64(len(c.rows) - c.first)
+	c.rows = append(c.rows, r)
+	c.ends = append(c.ends, len(c.buf)-blockHead)
+	// A block ends at blockRows documents, or once blockBytes of them
+	// are in.
+	if len(c.rows)-c.first == blockRows || len(c.buf)-blockHead >= blockBytes {
+		c.closeBlock(c.first)
+		c.first = len(c.rows)
+	}
+	return true
+}
+
+// finish compresses the last block of the chunk's events and slices the
+// blocks' frames.
+func (c *chunk) finish() {
+	if c.first < len(c.rows) {
+		c.closeBlock(c.first)
+		c.first = len(c.rows)
 	}
 	// zbuf may have moved while it grew: the frames are sliced now.
 	off := 0
@@ -286,6 +313,21 @@ func (s *Store) Write(ctx context.Context, batch []*timeline.Event) (timeline.Wr
 	}
 	chunks, release, done := s.encodeAhead(batch)
 	defer done()
+	return s.insertNow(ctx, func(yield func(*chunk) bool) {
+		for c := range chunks {
+			<-c.done
+			if !yield(c) {
+				return
+			}
+		}
+	}, release)
+}
+
+// insertNow inserts the chunks of a batch in one transaction (Write
+// without write-behind; s.mu is held), handing each to release once
+// inserted; the first chunk that failed to encode fails the batch.
+func (s *Store) insertNow(ctx context.Context, chunks iter.Seq[*chunk], release func(*chunk)) (timeline.WriteStats, error) {
+	var st timeline.WriteStats
 	bg := context.Background()
 	err := s.w.Raw(func(dc any) error {
 		return inRawTx(bg, dc, "", func(conn rawConn) error {
@@ -297,7 +339,6 @@ func (s *Store) Write(ctx context.Context, batch []*timeline.Event) (timeline.Wr
 			// warnings are written on other connections meanwhile.
 			ins := s.newInserter(conn)
 			for c := range chunks {
-				<-c.done
 				if c.err != nil {
 					return c.err
 				}

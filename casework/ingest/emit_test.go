@@ -1,0 +1,103 @@
+package ingest_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/jejak-forensics/jejak/casework/ingest"
+	jfs "github.com/jejak-forensics/jejak/forensics/fs"
+	"github.com/jejak-forensics/jejak/parsers/all"
+	"github.com/jejak-forensics/jejak/timeline"
+)
+
+// encSink is a timeline.EncodingSink that keeps, for each batch, the IDs
+// its events had when they were added to its encoding.
+type encSink struct {
+	memSink
+	writes, encoded int
+	bad             string
+}
+
+type idEncoding struct{ ids []string }
+
+func (e *idEncoding) Add(ev *timeline.Event) { e.ids = append(e.ids, ev.Jejak.ID) }
+func (e *idEncoding) Len() int               { return len(e.ids) }
+func (e *idEncoding) Discard()               {}
+
+func (s *encSink) NewEncoding() timeline.Encoding { return &idEncoding{} }
+
+func (s *encSink) Write(ctx context.Context, b []*timeline.Event) (timeline.WriteStats, error) {
+	s.writes++
+	return s.memSink.Write(ctx, b)
+}
+
+func (s *encSink) WriteEncoded(ctx context.Context, b []*timeline.Event, enc timeline.Encoding) (timeline.WriteStats, error) {
+	s.encoded++
+	ids := enc.(*idEncoding).ids
+	if len(ids) != len(b) && s.bad == "" {
+		s.bad = fmt.Sprintf("a batch of %d events encoded as %d", len(b), len(ids))
+	}
+	for i, e := range b {
+		if i < len(ids) && ids[i] != e.Jejak.ID && s.bad == "" {
+			s.bad = fmt.Sprintf("event %d of a batch: %s when encoded, %s when written", i, ids[i], e.Jejak.ID)
+		}
+	}
+	return s.memSink.Write(ctx, b)
+}
+
+// TestEmitEncodesAhead: with a sink that encodes ahead, every batch is
+// written by WriteEncoded, its events added to its encoding as they were
+// emitted, finalized, in the batch's order; the events are those a plain
+// sink is given.
+func TestEmitEncodesAhead(t *testing.T) {
+	root := t.TempDir()
+	ev := filepath.Join(root, "evidence")
+	for i := range 60 {
+		var content []byte
+		for j := range 1 + i%40 {
+			content = fmt.Appendf(content, "Feb 14 08:%02d:%02d host sshd[%d]: Accepted password for root from 192.0.2.%d port 22 ssh2\n", i%60, j%60, i, j%250)
+		}
+		p := filepath.Join(ev, fmt.Sprintf("d%d", i%3), fmt.Sprintf("f%03d.log", i))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	ids := func(sink timeline.Sink, got func() []*timeline.Event) []string {
+		w, err := jfs.Open(ctx, ev, jfs.Options{TempDir: root})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ingest.Run(ctx, ingest.Config{Registry: all.Registry(), Zone: time.UTC, TempDir: root, Workers: 2, BatchSize: 37},
+			[]ingest.Item{{SHA256: "e", Name: "evidence", Walker: w}}, sink); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range got() {
+			out = append(out, e.Jejak.ID)
+		}
+		slices.Sort(out)
+		return out
+	}
+	plain := &memSink{}
+	want := ids(plain, func() []*timeline.Event { return plain.events })
+	enc := &encSink{}
+	got := ids(enc, func() []*timeline.Event { return enc.events })
+	if enc.bad != "" {
+		t.Fatal(enc.bad)
+	}
+	if enc.writes != 0 || enc.encoded == 0 {
+		t.Errorf("%d batches written by Write, %d by WriteEncoded; want all by WriteEncoded", enc.writes, enc.encoded)
+	}
+	if !slices.Equal(got, want) || len(want) == 0 {
+		t.Errorf("%d events written encoded ahead, %d plain, or other IDs", len(got), len(want))
+	}
+}
