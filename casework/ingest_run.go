@@ -236,7 +236,7 @@ func (c *Case) Ingest(ctx context.Context, o IngestOptions) (_ *IngestResult, re
 	var machine *machineFed
 	if chk != nil {
 		machine = &machineFed{}
-		sink = zoneSink{Sink: sink, chk: chk, machine: machine}
+		sink = withZoneCheck(sink, chk, machine)
 	}
 	sum, runErr := ingest.Run(ctx, cfg, walk, sink)
 	// The check before reading leaves a window: evidence written to while
@@ -352,6 +352,35 @@ type zoneSink struct {
 // read the events. A batch the store failed to write leaves the checker
 // fed with it, but then the run fails and its checker is not used.
 func (z zoneSink) Write(ctx context.Context, batch []*timeline.Event) (timeline.WriteStats, error) {
+	return z.write(batch, func() (timeline.WriteStats, error) { return z.Sink.Write(ctx, batch) })
+}
+
+// withZoneCheck wraps sink in a zoneSink, which keeps the sink's way of
+// encoding batches ahead (timeline.EncodingSink: the case store) where it
+// has one: hiding it would leave every first analyze, the one run with a
+// checker, encoding in the store's Write again.
+func withZoneCheck(sink timeline.Sink, chk *zonecheck.Checker, machine *machineFed) timeline.Sink {
+	zs := zoneSink{Sink: sink, chk: chk, machine: machine}
+	if enc, ok := sink.(timeline.EncodingSink); ok {
+		return zoneEncSink{zs, enc}
+	}
+	return zs
+}
+
+// zoneEncSink is zoneSink over a sink that encodes batches ahead.
+type zoneEncSink struct {
+	zoneSink
+	enc timeline.EncodingSink
+}
+
+func (z zoneEncSink) NewEncoding() timeline.Encoding { return z.enc.NewEncoding() }
+
+func (z zoneEncSink) WriteEncoded(ctx context.Context, batch []*timeline.Event, enc timeline.Encoding) (timeline.WriteStats, error) {
+	return z.write(batch, func() (timeline.WriteStats, error) { return z.enc.WriteEncoded(ctx, batch, enc) })
+}
+
+// write feeds the checker batch beside store, the store's write of it.
+func (z zoneSink) write(batch []*timeline.Event, store func() (timeline.WriteStats, error)) (timeline.WriteStats, error) {
 	fed := make(chan struct{})
 	go func() {
 		defer close(fed)
@@ -365,7 +394,7 @@ func (z zoneSink) Write(ctx context.Context, batch []*timeline.Event) (timeline.
 			}
 		}
 	}()
-	st, err := z.Sink.Write(ctx, batch)
+	st, err := store()
 	<-fed
 	return st, err
 }
