@@ -135,13 +135,19 @@ type readState struct {
 	// live is the semaphore of liveWindows, released with a window's
 	// memory.
 	live chan struct{}
+	// slabs hold the documents the read's windows copy out of blocks;
+	// bufs, the blocks it decompresses (readslab.go).
+	slabs, bufs slabPool
 }
 
 func newReadState() *readState {
-	return &readState{
+	rd := &readState{
 		carry: carry{max: carryBound(windowStart), byID: map[int64]*block{}},
 		live:  make(chan struct{}, liveWindows),
+		bufs:  slabPool{size: blockBufBytes},
 	}
+	rd.carry.bufs = &rd.bufs
+	return rd
 }
 
 // docBytes is the mean document of the blocks decompressed so far.
@@ -174,11 +180,8 @@ func (w *winBlock) decode(frame *[]byte) {
 		if w.shared {
 			b, _, err = sharedBlock(w.z)
 		} else {
-			var dst []byte
-			if p, ok := blockBufs.Get().(*[]byte); ok {
-				dst = *p
-			}
-			b, err = decodeBlock(w.z, dst, frame)
+			dst := rd.bufs.get()
+			b, err = decodeBlock(w.z, *dst, frame)
 		}
 		if err != nil {
 			w.z = nil
@@ -219,7 +222,7 @@ func (w *winBlock) decode(frame *[]byte) {
 	if tail {
 		rd.carry.put(w.id, b)
 	} else {
-		putBlockBuf(b)
+		rd.bufs.putBlock(b)
 	}
 }
 
@@ -227,8 +230,6 @@ func (w *winBlock) decode(frame *[]byte) {
 // of blocks are kept in: its memory is what it copied, give or take a
 // slab, and comes back for the next windows.
 const slabBytes = 1 << 20
-
-var docSlabs sync.Pool // of *[]byte, slabBytes each
 
 // alloc returns an empty slice with room for n bytes, from the window's
 // slabs.
@@ -243,12 +244,7 @@ func (win *readWindow) alloc(n int) []byte {
 		cur = win.slabs[k-1]
 	}
 	if cur == nil || cap(*cur)-len(*cur) < n {
-		cur, _ = docSlabs.Get().(*[]byte)
-		if cur == nil {
-			b := make([]byte, 0, slabBytes)
-			cur = &b
-		}
-		*cur = (*cur)[:0]
+		cur = win.rd.slabs.get()
 		win.slabs = append(win.slabs, cur)
 	}
 	at := len(*cur)
@@ -286,13 +282,11 @@ func (win *readWindow) chunkDecoded() {
 	}
 	for _, w := range win.blocks {
 		if w.b != nil {
-			putBlockBuf(w.b)
+			win.rd.bufs.putBlock(w.b)
 		}
 		w.b, w.docs, w.ends, w.slots = nil, nil, nil, nil
 	}
-	for _, b := range win.slabs {
-		docSlabs.Put(b)
-	}
+	win.rd.slabs.put(win.slabs)
 	win.slabs = nil
 	<-win.rd.live
 }
@@ -307,6 +301,7 @@ type carry struct {
 	mu        sync.Mutex
 	max, used int
 	byID      map[int64]*block
+	bufs      *slabPool // the read's block memory, where dropped blocks go
 }
 
 // setMax bounds the carry to max bytes from now on.
@@ -320,7 +315,7 @@ func (c *carry) setMax(max int) {
 		}
 		delete(c.byID, id)
 		c.used -= len(b.data)
-		putBlockBuf(b)
+		c.bufs.putBlock(b)
 	}
 }
 
@@ -343,7 +338,7 @@ func (c *carry) put(id int64, b *block) {
 	defer c.mu.Unlock()
 	if _, ok := c.byID[id]; ok || c.used+len(b.data) > c.max {
 		// Decoded twice (two windows' workers at once), or no room.
-		putBlockBuf(b)
+		c.bufs.putBlock(b)
 		return
 	}
 	c.byID[id] = b
@@ -355,7 +350,7 @@ func (c *carry) release() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, b := range c.byID {
-		putBlockBuf(b)
+		c.bufs.putBlock(b)
 	}
 	clear(c.byID)
 	c.used = 0

@@ -262,6 +262,9 @@ func (s *Store) streamRowsOpts(ctx context.Context, next rowIter, o streamOpts, 
 	}
 	wg.Wait()
 	rd.carry.release()
+	// The workers have stopped: no window's documents are read any more.
+	rd.slabs.release()
+	rd.bufs.release()
 	if readDone != nil {
 		readDone(rd)
 	}
