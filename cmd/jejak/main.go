@@ -5,8 +5,10 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"runtime/pprof"
+	"runtime/trace"
 
 	"github.com/jejak-forensics/jejak/internal/gcpolicy"
 )
@@ -20,24 +22,35 @@ func main() {
 	os.Exit(profiled(func() int { return run(os.Args, os.Stdin, os.Stdout, os.Stderr) }))
 }
 
-// profiled writes a CPU profile of the whole run to $JEJAK_CPUPROFILE when
-// it is set: the performance work of issue 15 profiles real runs of the
-// binary at evidence scale, which a benchmark of one package cannot show.
+// profiled writes a CPU profile of the whole run to $JEJAK_CPUPROFILE and
+// a runtime trace to $JEJAK_TRACE when they are set: the performance work
+// of issue 15 profiles real runs of the binary at evidence scale, which a
+// benchmark of one package cannot show, and only a trace shows a core
+// standing idle while the other works.
 func profiled(f func() int) int {
-	path := os.Getenv("JEJAK_CPUPROFILE")
+	return recorded("JEJAK_CPUPROFILE", pprof.StartCPUProfile, pprof.StopCPUProfile, func() int {
+		return recorded("JEJAK_TRACE", trace.Start, trace.Stop, f)
+	})
+}
+
+// recorded runs f with start writing to the file $env names, when it is
+// set; a file that cannot be made or a recording that cannot start is
+// said on stderr, and f runs without it.
+func recorded(env string, start func(io.Writer) error, stop func(), f func() int) int {
+	path := os.Getenv(env)
 	if path == "" {
 		return f()
 	}
 	out, err := os.Create(path)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "jejak: JEJAK_CPUPROFILE: %v\n", err)
+		fmt.Fprintf(os.Stderr, "jejak: %s: %v\n", env, err)
 		return f()
 	}
 	defer out.Close()
-	if err := pprof.StartCPUProfile(out); err != nil {
-		fmt.Fprintf(os.Stderr, "jejak: JEJAK_CPUPROFILE: %v\n", err)
+	if err := start(out); err != nil {
+		fmt.Fprintf(os.Stderr, "jejak: %s: %v\n", env, err)
 		return f()
 	}
-	defer pprof.StopCPUProfile()
+	defer stop()
 	return f()
 }
