@@ -197,11 +197,7 @@ func (s *Store) encodeAhead(batch []*timeline.Event) (chunks <-chan *chunk, rele
 	n := runtime.GOMAXPROCS(0) + 1
 	free := make(chan *chunk, n)
 	for range n {
-		c, ok := s.chunks.Get().(*chunk)
-		if !ok {
-			c = &chunk{}
-		}
-		free <- c
+		free <- s.pooledChunk()
 	}
 	out := make(chan *chunk, n)
 	stop := make(chan struct{})
