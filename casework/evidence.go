@@ -64,7 +64,9 @@ func (c *Case) IngestRegistering(ctx context.Context, regs []*evidence.Registrat
 	defer cancel(nil)
 	for _, r := range regs {
 		go func() {
-			if _, err := r.Commit(); err != nil {
+			// Without starting the held hashes, which wait for the
+			// ingest's end (Ingest calls SpareCore).
+			if _, err := r.CommitWhenHashed(); err != nil {
 				cancel(err)
 			}
 		}()

@@ -18,3 +18,13 @@ func ctimeOf(fi os.FileInfo) time.Time {
 	}
 	return time.Unix(st.Ctim.Sec, st.Ctim.Nsec).UTC()
 }
+
+// allocated is how many bytes the file holds on disk: a sparse file's
+// holes are not counted.
+func allocated(fi os.FileInfo) int64 {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fi.Size()
+	}
+	return st.Blocks * 512
+}

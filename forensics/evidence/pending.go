@@ -33,7 +33,9 @@ import (
 // The price is a second read of the file: from the page cache when it fits
 // (the two passes start together and the second follows the first), from
 // the disk again when the file is larger than memory and the disk faster
-// than MD5 (0.65-0.77 GB/s on one core here).
+// than MD5 (0.65-0.77 GB/s on one core here). A file of at most heldLimit
+// allocated bytes is read a third time: its SHA-1 is held back until the
+// ingest leaves a core idle (Case.SpareCore, before its index builds).
 type Registration struct {
 	c   *Case
 	it  *Item // SHA-1 and MD5 set once the late pass has ended
@@ -41,11 +43,21 @@ type Registration struct {
 	fi  os.FileInfo // the file as the SHA-256 pass found it
 	id  string      // the ID promised while pending; "" when not pending
 
-	late    chan struct{} // closed when the late pass has ended
+	late    chan struct{} // closed when the late passes have ended
 	lateD   Digests
 	lateFI  os.FileInfo // the file as the late pass found it
 	lateErr error
 	cancel  context.CancelFunc
+
+	// The held pass: SHA-1 of a file small enough to be read again from
+	// the page cache (heldLimit), computed once something starts it
+	// (startHeld) rather than beside the ingest (see Case.SpareCore).
+	// hold is nil when there is none.
+	hold     chan struct{}
+	holdOnce sync.Once
+	heldD    Digests
+	heldFI   os.FileInfo
+	heldErr  error
 
 	once sync.Once
 	out  *Item
@@ -73,7 +85,8 @@ func (c *Case) BeginEvidence(ctx context.Context, path string, progress func(don
 	r := &Registration{c: c, late: make(chan struct{})}
 	// A folder, or a path that fails the checks hashItem makes first:
 	// one pass, as AddEvidence.
-	if st, err := os.Stat(abs); err != nil || st.IsDir() {
+	st, err := os.Stat(abs)
+	if err != nil || st.IsDir() {
 		close(r.late)
 		if r.it, r.man, _, err = c.hashItem(ctx, abs, allHashes, progress); err != nil {
 			return nil, err
@@ -84,12 +97,45 @@ func (c *Case) BeginEvidence(ctx context.Context, path string, progress func(don
 	// SHA-256 is computed, and reads what the first has just brought into
 	// the page cache. One core, not one per hash (hashAside): the SHA-256
 	// is what the ingest waits for.
+	//
+	// Its SHA-1 is held back when the file is small enough to be read a
+	// third time from the page cache: computed beside the ingest, it took
+	// a core's share from the walk and the store, and then the index
+	// builds at the ingest's end ran with a core idle. Held, it runs when
+	// the ingest says a core is spare (SpareCore, before the index
+	// builds), or when anything commits the registration first.
 	lctx, cancel := context.WithCancel(ctx)
 	r.cancel = cancel
+	late := withSHA1 | withMD5
+	var wg sync.WaitGroup
+	if holdSHA1(st) {
+		late = withMD5
+		r.hold = make(chan struct{})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case <-r.hold:
+			case <-lctx.Done():
+				r.heldErr = lctx.Err()
+				return
+			}
+			buf := make([]byte, asidePart)
+			r.heldD, r.heldFI, r.heldErr = hashFileBy(lctx, hashAside, abs, buf, withSHA1, 0, -1, heldProgress)
+		}()
+	}
+	wg.Add(1)
 	go func() {
-		defer close(r.late)
+		defer wg.Done()
 		buf := make([]byte, asidePart)
-		r.lateD, r.lateFI, r.lateErr = hashFileBy(lctx, hashAside, abs, buf, withSHA1|withMD5, 0, -1, lateProgress)
+		r.lateD, r.lateFI, r.lateErr = hashFileBy(lctx, hashAside, abs, buf, late, 0, -1, lateProgress)
+		if r.lateErr != nil {
+			cancel() // the held pass need not start
+		}
+	}()
+	go func() {
+		wg.Wait()
+		close(r.late)
 	}()
 	r.it, r.man, r.fi, err = c.hashItem(ctx, abs, withSHA256, progress)
 	if err != nil {
@@ -121,6 +167,7 @@ func (c *Case) BeginEvidence(ctx context.Context, path string, progress func(don
 
 // commitNow registers r at once, after the pending registrations.
 func (r *Registration) commitNow() (*Registration, error) {
+	r.startHeld()
 	if err := r.c.commitPending(); err != nil {
 		r.abandon(err)
 		return nil, r.err
@@ -131,8 +178,38 @@ func (r *Registration) commitNow() (*Registration, error) {
 	return r, nil
 }
 
-// lateProgress, when set (by tests), is told how far late passes got.
-var lateProgress func(done, total int64)
+// lateProgress, when set (by tests), is told how far late passes got;
+// heldProgress how far held ones did.
+var lateProgress, heldProgress func(done, total int64)
+
+// heldLimit is the most a file may hold (its allocated bytes: a sparse
+// image's holes are not read) for its SHA-1 to be held back: a third read
+// that should come from the page cache, not the disk after the ingest.
+const heldLimit = 4 << 30
+
+// holdSHA1 says whether a file's SHA-1 is held back (see BeginEvidence).
+func holdSHA1(fi os.FileInfo) bool {
+	return allocated(fi) <= heldLimit
+}
+
+// startHeld starts r's held pass, if it has one waiting.
+func (r *Registration) startHeld() {
+	if r.hold != nil {
+		r.holdOnce.Do(func() { close(r.hold) })
+	}
+}
+
+// SpareCore starts the held passes of the registrations pending in this
+// Case (see BeginEvidence): the caller is about to leave a core idle, as an
+// ingest's index builds do. A Commit, or any custody entry, starts them
+// too; CommitWhenHashed does not.
+func (c *Case) SpareCore() {
+	c.pmu.Lock()
+	defer c.pmu.Unlock()
+	for _, r := range c.pending {
+		r.startHeld()
+	}
+}
 
 // errNotPlain: an item whose registration is more than an addition.
 var errNotPlain = errors.New("not a plain addition")
@@ -171,9 +248,19 @@ func (r *Registration) Item() *Item {
 // since the SHA-256 pass, ctx cancelled) fails it: nothing is written.
 // Calling it again returns the same result.
 func (r *Registration) Commit() (*Item, error) {
+	r.startHeld()
 	// Commits or abandons r too when it is pending; its own result is
 	// kept by commit's once.
 	_ = r.c.commitPending()
+	return r.commit()
+}
+
+// CommitWhenHashed is Commit without starting the held passes: it waits
+// until SpareCore, a Commit or a custody entry of this Case starts them,
+// and the late hashes are done. For a caller that commits as soon as it
+// can while an ingest runs (casework.IngestRegistering).
+func (r *Registration) CommitWhenHashed() (*Item, error) {
+	_ = r.c.commitPendingHeld(false)
 	return r.commit()
 }
 
@@ -208,6 +295,16 @@ func (c *Case) EvidenceWithPending() ([]*Item, error) {
 // it, for what the process did meanwhile (an ingest's events) may be of
 // evidence that is not registered.
 func (c *Case) commitPending() error {
+	return c.commitPendingHeld(true)
+}
+
+// commitPendingHeld is commitPending, starting the held passes first when
+// start is set. Only CommitWhenHashed waits without: every other caller
+// starts them, before it can wait on cmu behind one that waits for them.
+func (c *Case) commitPendingHeld(start bool) error {
+	if start {
+		c.SpareCore()
+	}
 	c.cmu.Lock()
 	defer c.cmu.Unlock()
 	first := c.failed
@@ -238,19 +335,28 @@ func (r *Registration) commit() (*Item, error) {
 		if r.cancel != nil {
 			r.cancel()
 		}
-		if r.lateErr != nil {
-			r.err = fmt.Errorf("add evidence: %w", r.lateErr)
-			return
+		for _, err := range []error{r.lateErr, r.heldErr} {
+			if err != nil {
+				r.err = fmt.Errorf("add evidence: %w", err)
+				return
+			}
 		}
 		// r.it stays as Begin left it (Item copies it meanwhile): the
 		// copy registered gets the late hashes, ID and time.
 		it := *r.it
 		if r.fi != nil {
-			if err := sameState(it.Path, r.fi, r.lateFI); err != nil {
+			lates := []os.FileInfo{r.lateFI}
+			if r.hold != nil {
+				lates = append(lates, r.heldFI)
+			}
+			if err := sameState(it.Path, r.fi, lates...); err != nil {
 				r.err = fmt.Errorf("add evidence: %w", err)
 				return
 			}
 			it.SHA1, it.MD5 = r.lateD.SHA1, r.lateD.MD5
+			if r.hold != nil {
+				it.SHA1 = r.heldD.SHA1
+			}
 		}
 		r.out, r.err = r.c.register(&it, r.man, r.id)
 	})
@@ -269,17 +375,17 @@ func (r *Registration) abandon(cause error) {
 }
 
 // sameState refuses two passes that may have read two states of the file:
-// the file the late pass opened and the file now (after both passes) must
+// the files the late passes opened and the file now (after all passes) must
 // be the one the SHA-256 pass opened, with its size, mtime and inode
 // change time. Each pass checks size and mtime over itself; the ctime,
 // which no write can set back, also catches a write between or around the
 // two whose mtime was, as the re-check before ingest does.
-func sameState(p string, first, late os.FileInfo) error {
+func sameState(p string, first os.FileInfo, late ...os.FileInfo) error {
 	now, err := os.Stat(p)
 	if err != nil {
 		return fmt.Errorf("%s disappeared while it was being hashed: %w", p, err)
 	}
-	for _, fi := range []os.FileInfo{late, now} {
+	for _, fi := range append(late, now) {
 		switch {
 		case !os.SameFile(first, fi):
 			return &ChangedDuringHashError{Path: p, Before: statLine(first.Size(), first.ModTime()), After: "the path now names another file"}
