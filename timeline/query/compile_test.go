@@ -112,7 +112,7 @@ func TestSQL(t *testing.T) {
 		{"process.pid:5", "(json_extract(doc, '$.process.pid') = ?)", "[5]"},
 		{"jejak.provenance.identity:tar#2@*", "(kql_wild(CAST(CAST(json_extract(doc, '$.jejak.provenance.identity') AS TEXT) AS BLOB), ?))", "[tar#2@\x1e]"},
 		{"Failed password", "kql_text(CAST(json_extract(doc, '$.message') AS BLOB), 'any', ?)", "[failed\x1fpassword]"},
-		{"jejak.id:00112233445566778899aabbccddeeff", "id = ?", "[[0 17 34 51 68 85 102 119 136 153 170 187 204 221 238 255]]"},
+		{"jejak.id:00112233445566778899aabbccddeeff", "CAST(id AS TEXT) = CAST(? AS TEXT)", "[[0 17 34 51 68 85 102 119 136 153 170 187 204 221 238 255]]"},
 	}
 	for _, tt := range tests {
 		f, err := New(tt.in, Options{})

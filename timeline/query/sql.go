@@ -85,8 +85,11 @@ func (b *sqlBuilder) leaf(l leaf) {
 		b.WriteString("(" + f.column + " BETWEEN " + b.arg(l.nLo) + " AND " + b.arg(l.nHi) + ")")
 		return
 	case f.name == "jejak.id" && l.op == opEq && isLowerHex32(l.s):
+		// events_id is keyed on the ID's bytes as TEXT (the store's
+		// format 7, sqlite.IDKey): the same expression on both sides
+		// reads it; a BLOB is never equal to TEXT.
 		id, _ := hex.DecodeString(l.s)
-		b.WriteString("id = " + b.arg(id))
+		b.WriteString("CAST(id AS TEXT) = CAST(" + b.arg(id) + " AS TEXT)")
 		return
 	case f.column != "" && b.has(f.column):
 		b.cond(l, f.column, true)

@@ -44,7 +44,21 @@ import (
 // Event IDs share a per-file prefix (see timeline.ComputeID), so it grows
 // locally while a file is ingested; it still costs more per row than the
 // table itself, which is why a first run defers it too (see BeginRun).
-const uniqueIndex = `CREATE UNIQUE INDEX IF NOT EXISTS events_id ON event_rows(id)`
+//
+// Its key is the ID's 16 bytes as TEXT (format 7), the column stays a
+// BLOB: SQLite's sorter compares TEXT keys with one memcmp, BLOB keys
+// through its general record comparison, and building the index of a
+// 200 MB syslog (1.9M rows) took 1.21 CPU-s against 1.53. TEXT compares
+// bytes as BLOB does (memcmp, then the length), so the same IDs are equal
+// and repeats ignored; only the index holds the TEXT, which no dump or
+// reader of the tables sees (see the id column's note below). A lookup by
+// ID must name the same expression to use it: IDKey.
+const uniqueIndex = `CREATE UNIQUE INDEX IF NOT EXISTS events_id ON event_rows(CAST(id AS TEXT))`
+
+// IDKey is the key events_id holds for the id column; a query that looks
+// an event up by ID compares it to CAST(? AS TEXT), so that SQLite reads
+// the index (an ID bound as a BLOB is never equal to TEXT).
+const IDKey = `CAST(id AS TEXT)`
 
 // indexes serve time-range and field queries. A first ingest into an empty
 // store drops them and builds them once at the end (FinishWrites): sorting
@@ -98,7 +112,15 @@ DELETE FROM event_rows WHERE rowid IN (
 //     slot) instead of holding z; the view events joins them; the custody
 //     digest covers the stored rows and blocks as they are (sqlite.Digest)
 //     instead of the decompressed documents.
-const FormatVersion = 5
+//   - 7: events_id keyed on the ID as TEXT (uniqueIndex); nothing else
+//     changed, and Open brings a store of format 5 to 7 by building
+//     events_id again. (6 was a format with TEXT IDs in the table,
+//     6039fa0, reverted; stores of it are refused.)
+const FormatVersion = 7
+
+// format5 is the format Open converts: its events_id was keyed on the
+// BLOB, everything else is as in FormatVersion.
+const format5 = 5
 
 // Rows are appended in rowid order (cheap: only the last pages change) and
 // de-duplicated by a unique index on the 16-byte event ID (uniqueIndex).
@@ -349,8 +371,8 @@ func formatOf(ctx context.Context, db rowQuerier, path string) (v int, old []str
 	if err := db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v); err != nil {
 		return 0, nil, err
 	}
-	if v == FormatVersion {
-		return v, nil, nil
+	if v == FormatVersion || v == format5 {
+		return v, nil, nil // format 5 is read as it is (see checkVersion)
 	}
 	if v > FormatVersion {
 		return v, nil, &VersionError{Path: path, Found: v, Supported: FormatVersion}
@@ -397,6 +419,16 @@ func (s *Store) checkVersion(ctx context.Context) error {
 	v, old, err := formatOf(ctx, s.w, s.path)
 	if err != nil || v == FormatVersion {
 		return err
+	}
+	if v == format5 {
+		// Its events_id is keyed on the BLOB: dropped here, open builds
+		// it again with the indexes a crashed run left (buildIndexes),
+		// which also removes repeated IDs should the old one be missing.
+		if _, err := s.w.ExecContext(ctx, fmt.Sprintf(`BEGIN IMMEDIATE; DROP INDEX IF EXISTS events_id; PRAGMA user_version=%d; COMMIT`, FormatVersion)); err != nil {
+			_, _ = s.w.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`)
+			return fmt.Errorf("make the store format %d (events_id keyed on the ID as text): %w", FormatVersion, err)
+		}
+		return nil
 	}
 	// No event to lose: the tables, views and triggers are made anew
 	// below. Runs and warnings keep their tables (addRunColumns updates
