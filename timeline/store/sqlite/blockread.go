@@ -41,12 +41,25 @@ import (
 // read of every event (CPU-s, peak RSS; before → after, same minutes):
 // 400 copies 6.3 s 408 MB → 5.7 s 444 MB; 1000 copies 16.3 s 810 MB →
 // 14.9 s 643 MB; 1500 copies 153 s 866 MB → 25.6 s 667 MB.
+//
+// A carried block is read in place by the window that carried it (the
+// carry and the window each hold it, and its memory goes back when both
+// have let it go): copying the window's few documents of each of 1000
+// carried blocks out, from memory long out of cache, cost more than the
+// copy saved. Windows grow only when blocks are decompressed again while
+// the carry refuses blocks for want of room (each block's first
+// decompression, of the whole block for a window's few documents, is no
+// reason), and carryBytes leaves the carry room for a block of each of
+// 1000 EVTX files beside the smallest windows (about 200 MB): a hunt of
+// 1000 copies decompressed 2.84× the documents it read, 1.06× now
+// (user+sys 13.18/13.24/13.39 → 12.67/12.80/12.80 CPU-s, peak RSS
+// 581–591 → 518–545 MB, 3 pairs).
 
 const (
 	// windowStartBytes is the documents a read's window holds at first;
 	// the bound doubles, up to windowMaxBytes, while the read decompresses
 	// much more than it reads (rows spread over more blocks than a
-	// window's boundaries and carryBytes cover).
+	// window's boundaries and carryBytes cover: grow).
 	windowStartBytes = 8 << 20
 	windowMaxBytes   = 96 << 20
 	// maxWindowRows bounds a window of small documents; firstWindowRows
@@ -63,7 +76,9 @@ const (
 	// has what the windows leave of readBudgetBytes: while it holds one
 	// block of every file, windows stay small and each block is
 	// decompressed once; past that, windows grow and the carry shrinks.
-	carryBytes      = 16 << 20
+	// 64 MB: beside windows of windowStartBytes, 240 MB, a block of each
+	// of 1000 EVTX files (16 MB: 192 MB, a few short).
+	carryBytes      = 64 << 20
 	readBudgetBytes = liveWindows*windowMaxBytes + carryBytes
 	// frameCacheBytes bounds the compressed frames a read keeps of blocks
 	// it may need again in a later window: fetching a frame again from
@@ -132,6 +147,9 @@ type readState struct {
 	// blocks, docs and bytes: decompressed; used: bytes of the documents
 	// read from them.
 	blocks, docs, bytes, used atomic.Int64
+	// again: bytes decompressed of blocks this read had decompressed
+	// before (seen, under carry.mu).
+	again atomic.Int64
 	// live is the semaphore of liveWindows, released with a window's
 	// memory.
 	live chan struct{}
@@ -191,6 +209,9 @@ func (w *winBlock) decode(frame *[]byte) {
 		rd.blocks.Add(1)
 		rd.docs.Add(int64(len(b.ends)))
 		rd.bytes.Add(int64(len(b.data)))
+		if rd.carry.seenBefore(w.id) {
+			rd.again.Add(int64(len(b.data)))
+		}
 	}
 	w.z = nil
 	used, last := 0, int64(-1)
@@ -206,8 +227,12 @@ func (w *winBlock) decode(frame *[]byte) {
 	}
 	rd.used.Add(int64(used))
 	// A block read only up to a slot before its last is likely read on
-	// by the next window: carried, its documents copied out.
+	// by the next window: carried, and read by this window where it is.
 	tail := last < int64(len(b.ends))-1
+	if tail && rd.carry.putShared(w.id, b) {
+		w.b = b
+		return
+	}
 	if !tail && 2*used >= len(b.data) {
 		w.b = b
 		return
@@ -219,11 +244,7 @@ func (w *winBlock) decode(frame *[]byte) {
 		w.docs = append(w.docs, d...)
 		w.ends[k] = int32(len(w.docs))
 	}
-	if tail {
-		rd.carry.put(w.id, b)
-	} else {
-		rd.bufs.putBlock(b)
-	}
+	rd.carry.drop(b)
 }
 
 // slabBytes is the size of the slabs the documents a window copies out
@@ -282,7 +303,7 @@ func (win *readWindow) chunkDecoded() {
 	}
 	for _, w := range win.blocks {
 		if w.b != nil {
-			win.rd.bufs.putBlock(w.b)
+			win.rd.carry.drop(w.b)
 		}
 		w.b, w.docs, w.ends, w.slots = nil, nil, nil, nil
 	}
@@ -302,6 +323,40 @@ type carry struct {
 	max, used int
 	byID      map[int64]*block
 	bufs      *slabPool // the read's block memory, where dropped blocks go
+	// refs counts the holders of a block beyond one: a carried block
+	// the window that carried it reads as well.
+	refs map[*block]int32
+	// seen has a bit set for each block ID decompressed so far (IDs
+	// past seenMaxID in seenBig).
+	seen    []uint64
+	seenBig map[int64]struct{}
+	// refused counts the blocks putShared found no room for.
+	refused atomic.Int64
+}
+
+// seenMaxID bounds the bit set of the blocks a read has decompressed.
+const seenMaxID = 1 << 28
+
+// seenBefore marks block id as decompressed and says whether it was
+// before.
+func (c *carry) seenBefore(id int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if id < 0 || id >= seenMaxID {
+		if c.seenBig == nil {
+			c.seenBig = map[int64]struct{}{}
+		}
+		_, ok := c.seenBig[id]
+		c.seenBig[id] = struct{}{}
+		return ok
+	}
+	w, bit := int(id>>6), uint64(1)<<(id&63)
+	if w >= len(c.seen) {
+		c.seen = append(c.seen, make([]uint64, w+1-len(c.seen))...)
+	}
+	ok := c.seen[w]&bit != 0
+	c.seen[w] |= bit
+	return ok
 }
 
 // setMax bounds the carry to max bytes from now on.
@@ -315,7 +370,7 @@ func (c *carry) setMax(max int) {
 		}
 		delete(c.byID, id)
 		c.used -= len(b.data)
-		c.bufs.putBlock(b)
+		c.dropLocked(b)
 	}
 }
 
@@ -332,17 +387,46 @@ func (c *carry) take(id int64) (*block, bool) {
 	return b, true
 }
 
-// put carries block id.
-func (c *carry) put(id int64, b *block) {
+// putShared carries block id, which the caller's window reads as well:
+// false (b not carried, still the caller's alone) when the carry holds
+// it already (decoded twice, by two windows' workers at once) or has no
+// room for it.
+func (c *carry) putShared(id int64, b *block) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.byID[id]; ok || c.used+len(b.data) > c.max {
-		// Decoded twice (two windows' workers at once), or no room.
-		c.bufs.putBlock(b)
-		return
+		if !ok {
+			c.refused.Add(1)
+		}
+		return false
 	}
 	c.byID[id] = b
 	c.used += len(b.data)
+	if c.refs == nil {
+		c.refs = map[*block]int32{}
+	}
+	c.refs[b]++
+	return true
+}
+
+// drop gives up one holder's hold of b: its memory goes back once no
+// window and not the carry holds it.
+func (c *carry) drop(b *block) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.dropLocked(b)
+}
+
+func (c *carry) dropLocked(b *block) {
+	if n, ok := c.refs[b]; ok {
+		if n <= 1 {
+			delete(c.refs, b)
+		} else {
+			c.refs[b] = n - 1
+		}
+		return
+	}
+	c.bufs.putBlock(b)
 }
 
 // release gives the carried blocks' memory back.
@@ -350,7 +434,7 @@ func (c *carry) release() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, b := range c.byID {
-		c.bufs.putBlock(b)
+		c.dropLocked(b)
 	}
 	clear(c.byID)
 	c.used = 0
@@ -377,8 +461,8 @@ type windowBuilder struct {
 	shared int // blocks still to decode through sharedBlocks
 	frames *frameCache
 	chunk  func() *docChunk
-	// bytes and used at the last look (grow).
-	lastBytes, lastUsed int64
+	// again and used at the last look (grow).
+	lastAgain, lastUsed, lastRefused int64
 }
 
 func newWindowBuilder(rd *readState, fetch func(id int64) ([]byte, error), chunk func() *docChunk) *windowBuilder {
@@ -479,20 +563,21 @@ func (wb *windowBuilder) flush(ctx context.Context, work chan<- readTask) ([]*do
 	return chunks, nil
 }
 
-// grow doubles the window's budget, up to windowMax, when the blocks
-// decompressed since its last look held more than 5/4 of the bytes the
-// windows read from them: rows spread over more blocks than a window's
-// boundaries and the carry cover. It looks once two windows' worth have
-// been read since: a block carried is decompressed before the windows
-// that read the rest of it.
+// grow doubles the window's budget, up to windowMax, when blocks
+// decompressed again since its last look held more than 1/4 of the bytes
+// the windows read and the carry refused blocks for want of room: rows
+// spread over more blocks than a window's boundaries and the carry
+// cover. It looks once two windows' worth have been read since.
 func (wb *windowBuilder) grow() {
-	bytes, used := wb.rd.bytes.Load(), wb.rd.used.Load()
-	db, du := bytes-wb.lastBytes, used-wb.lastUsed
+	again, used := wb.rd.again.Load(), wb.rd.used.Load()
+	da, du := again-wb.lastAgain, used-wb.lastUsed
 	if du < 2*int64(wb.budget) {
 		return
 	}
-	wb.lastBytes, wb.lastUsed = bytes, used
-	if 4*db > 5*du && wb.budget < windowMax {
+	refused := wb.rd.carry.refused.Load()
+	dr := refused - wb.lastRefused
+	wb.lastAgain, wb.lastUsed, wb.lastRefused = again, used, refused
+	if 4*da > du && dr > 0 && wb.budget < windowMax {
 		wb.budget = min(2*wb.budget, windowMax)
 		wb.rd.carry.setMax(carryBound(wb.budget))
 	}
