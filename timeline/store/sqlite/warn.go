@@ -56,8 +56,9 @@ func (s *Store) AddWarningsDigest(ctx context.Context, ws []timeline.Warning, d 
 	hashed := warnHashed{buf: d.buffer()}
 	err = conn.Raw(func(dc any) error {
 		return inRawTx(ctx, dc, "store warnings: ", func(c rawConn) error {
-			// At most four shapes per call: warnRows rows and what is left,
-			// each with its rows' shared values bound once or not.
+			// At most six shapes per call: warnRows rows and what is left,
+			// each with its rows' shared values (the message too, or not) bound
+			// once or not.
 			stmts := map[warnShape]rawStmt{}
 			defer func() {
 				for _, st := range stmts {
@@ -85,6 +86,7 @@ func (s *Store) AddWarningsDigest(ctx context.Context, ws []timeline.Warning, d 
 					chains[i], at = text[at:ends[i]], ends[i]
 				}
 				shape := warnShape{n: len(part), shared: sharedWarnings(part)}
+				shape.sharedMsg = shape.shared && sharedMessage(part)
 				st, ok := stmts[shape]
 				if !ok {
 					if st, err = prepareWarnInsert(ctx, c, shape); err != nil {
@@ -101,10 +103,19 @@ func (s *Store) AddWarningsDigest(ctx context.Context, ws []timeline.Warning, d 
 						driver.NamedValue{Ordinal: 4, Value: w.Parser},
 						driver.NamedValue{Ordinal: 5, Value: w.Offset},
 						driver.NamedValue{Ordinal: 6, Value: w.Record})
+					if shape.sharedMsg {
+						a = append(a, driver.NamedValue{Ordinal: 7, Value: w.Message})
+					}
 				}
 				for i := range part {
 					w := &part[i]
 					n := len(a)
+					if shape.sharedMsg {
+						a = append(a,
+							driver.NamedValue{Ordinal: n + 1, Value: chains[i]},
+							driver.NamedValue{Ordinal: n + 2, Value: w.Path})
+						continue
+					}
 					if shape.shared {
 						a = append(a,
 							driver.NamedValue{Ordinal: n + 1, Value: chains[i]},
@@ -156,6 +167,19 @@ func appendChain(b []byte, chain []string) []byte {
 type warnShape struct {
 	n      int
 	shared bool
+	// sharedMsg: the message too (an image's files that no parser
+	// takes mostly share one), bound once as ?7.
+	sharedMsg bool
+}
+
+// sharedMessage reports whether the warnings all have the same message.
+func sharedMessage(ws []timeline.Warning) bool {
+	for i := 1; i < len(ws); i++ {
+		if ws[i].Message != ws[0].Message {
+			return false
+		}
+	}
+	return true
 }
 
 // sharedWarnings reports whether the warnings share every value but their
@@ -181,12 +205,20 @@ func sharedWarnings(ws []timeline.Warning) bool {
 // it).
 func prepareWarnInsert(ctx context.Context, c rawConn, shape warnShape) (rawStmt, error) {
 	var b strings.Builder
-	b.WriteString(`INSERT INTO warnings(run, kind, evidence, parser, offset, record, chain, path, message) VALUES `)
+	if shape.sharedMsg {
+		// The message before chain and path, so that ?7 comes before
+		// the plain ?s (as above).
+		b.WriteString(`INSERT INTO warnings(run, kind, evidence, parser, offset, record, message, chain, path) VALUES `)
+	} else {
+		b.WriteString(`INSERT INTO warnings(run, kind, evidence, parser, offset, record, chain, path, message) VALUES `)
+	}
 	for i := range shape.n {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		if shape.shared {
+		if shape.sharedMsg {
+			b.WriteString("(?1,?2,?3,?4,?5,?6,?7,?,?)")
+		} else if shape.shared {
 			b.WriteString("(?1,?2,?3,?4,?5,?6,?,?,?)")
 		} else {
 			b.WriteString("(?1,?,?,?,?,?,?,?,?)")
