@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"reflect"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -60,5 +62,53 @@ func TestWorkersSameEvents(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestStopMidFile stops a parse from the emit callback (an error) and by
+// cancelling its context, each after 1,000 events: ParseStats returns
+// that error, and its helpers are gone once it has returned.
+func TestStopMidFile(t *testing.T) {
+	raw, err := os.ReadFile(parsertest.Corpus(t, "logs/windows/security.evtx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	errStop := errors.New("stop")
+	for _, w := range []int{1, 2, 4} {
+		for _, byCancel := range []bool{false, true} {
+			before := runtime.NumGoroutine()
+			ctx, cancel := context.WithCancel(context.Background())
+			n := 0
+			src := &parsers.Source{Entry: parsertest.BytesEntry("f.evtx", raw, time.Time{}), ReaderAt: bytes.NewReader(raw),
+				Size: int64(len(raw)), Zone: time.UTC, Warn: func(*parsers.RecordError) {}}
+			_, err := New(w).ParseStats(ctx, src, func(*timeline.Event) error {
+				if n++; n == 1000 {
+					if byCancel {
+						cancel()
+					} else {
+						return errStop
+					}
+				}
+				return nil
+			})
+			cancel()
+			want := errStop
+			if byCancel {
+				want = context.Canceled
+			}
+			if !errors.Is(err, want) || n > 1256 {
+				t.Errorf("%d workers, cancel %v: err %v after %d events, want %v soon after 1000", w, byCancel, err, n, want)
+			}
+			// A helper that has called wg.Done may still be on its way
+			// out: given a moment.
+			after := runtime.NumGoroutine()
+			for i := 0; i < 100 && after > before; i++ {
+				time.Sleep(10 * time.Millisecond)
+				after = runtime.NumGoroutine()
+			}
+			if after > before {
+				t.Errorf("%d workers, cancel %v: %d goroutines after the parse, %d before", w, byCancel, after, before)
+			}
+		}
 	}
 }
