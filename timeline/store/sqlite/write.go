@@ -3,14 +3,13 @@ package sqlite
 import (
 	"context"
 	"database/sql/driver"
-	"encoding/hex"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
 	"runtime"
 	"strings"
-	"unsafe"
 
 	"github.com/jejak-forensics/jejak/timeline"
 )
@@ -82,7 +81,7 @@ func (c *chunk) add(e *timeline.Event, fast bool) bool {
 		c.err = fmt.Errorf("event id %q is not 32 hex digits", e.Jejak.ID)
 		return false
 	}
-	if _, err := hex.Decode(r.id[:], unsafe.Slice(unsafe.StringData(e.Jejak.ID), len(e.Jejak.ID))); err != nil {
+	if !decodeID(&r.id, e.Jejak.ID) {
 		c.err = fmt.Errorf("event id %q is not 32 hex digits", e.Jejak.ID)
 		return false
 	}
@@ -125,6 +124,40 @@ func (c *chunk) add(e *timeline.Event, fast bool) bool {
 		c.first = len(c.rows)
 	}
 	return true
+}
+
+// decodeID decodes the 32 hex digits of id (either case) into dst, as
+// hex.Decode does, and reports whether id was 32 hex digits. Eight digits
+// at a time: hex.Decode's loop over single digits (a call and two range
+// tests each) was about 350 instructions an event, 0.5 % of a syslog
+// analyze.
+func decodeID(dst *[16]byte, id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	const (
+		highs = 0x8080808080808080
+		lows  = 0x0f0f0f0f0f0f0f0f
+		ones  = 0x0101010101010101
+		lower = 0x2020202020202020
+	)
+	var bad uint64
+	for i := 0; i < 32; i += 8 {
+		// Each byte tested as a range without carries between bytes: a
+		// byte below 0x80 plus at most 0x50 stays below 0x100, and bytes
+		// from 0x80 up fail on their high bit (bad).
+		w := load64(id, i)
+		digit := (w + ones*(0x80-'0')) &^ (w + ones*(0x7f-'9')) & highs
+		l := w | lower
+		letter := (l + ones*(0x80-'a')) &^ (l + ones*(0x7f-'f')) & highs
+		bad |= (digit | letter) ^ highs | w&highs
+		n := w&lows + (letter>>7)*9 // each byte its digit's value
+		t := (n<<4 | n>>8) & 0x00ff00ff00ff00ff
+		t = (t | t>>8) & 0x0000ffff0000ffff
+		t = (t | t>>16) & 0xffffffff
+		binary.LittleEndian.PutUint32(dst[i/2:], uint32(t))
+	}
+	return bad == 0
 }
 
 // finish compresses the last block of the chunk's events and slices the
