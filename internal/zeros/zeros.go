@@ -3,22 +3,21 @@
 // walkers each had their own loop for.
 package zeros
 
-import "encoding/binary"
+import "bytes"
 
-// All says whether b holds only zero bytes (true for an empty b). It reads
-// eight bytes at a time: the NTFS walker asks it of every record slot
-// without a signature, the EVTX parser of every chunk.
+// zero is what All compares against, a page at a time.
+var zero [4096]byte
+
+// All says whether b holds only zero bytes (true for an empty b). It
+// compares b with a page of zeros by bytes.Equal, which runs on vector
+// registers: eight bytes at a time took ~80,000 instructions for a zeroed
+// 64 KiB EVTX chunk (7 of security.evtx's 33 are), 1 % of its parse.
 func All(b []byte) bool {
-	for len(b) >= 8 {
-		if binary.LittleEndian.Uint64(b) != 0 {
+	for len(b) > len(zero) {
+		if !bytes.Equal(b[:len(zero)], zero[:]) {
 			return false
 		}
-		b = b[8:]
+		b = b[len(zero):]
 	}
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
+	return bytes.Equal(b, zero[:len(b)])
 }

@@ -63,3 +63,32 @@ func FuzzAll(f *testing.F) {
 		}
 	})
 }
+
+// TestAllAcrossPages sets one byte at the edges of All's page-sized steps.
+func TestAllAcrossPages(t *testing.T) {
+	for _, n := range []int{len(zero) - 1, len(zero), len(zero) + 1, 3*len(zero) + 5, 64 << 10} {
+		if !All(make([]byte, n)) {
+			t.Fatalf("All: %d zero bytes reported non-zero", n)
+		}
+		for _, i := range []int{0, len(zero) - 1, len(zero), n - 1} {
+			if i < 0 || i >= n {
+				continue
+			}
+			b := make([]byte, n)
+			b[i] = 0x10
+			if All(b) {
+				t.Fatalf("All: byte %d of %d set, reported zero", i, n)
+			}
+		}
+	}
+}
+
+func BenchmarkAllChunk(b *testing.B) {
+	chunk := make([]byte, 64<<10)
+	b.SetBytes(int64(len(chunk)))
+	for b.Loop() {
+		if !All(chunk) {
+			b.Fatal("zero chunk reported non-zero")
+		}
+	}
+}
