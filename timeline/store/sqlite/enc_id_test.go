@@ -42,3 +42,28 @@ func TestDecodeIDEveryByte(t *testing.T) {
 		}
 	}
 }
+
+// TestBoundValues: the interfaces bound without boxing hold the row's
+// values, as the boxed ones do.
+func TestBoundValues(t *testing.T) {
+	r := row{ts: 1700000000123456789, action: "ssh_login", parser: "", addr: "10.0.0.1"}
+	if v, ok := r.tsBound().(int64); !ok || v != r.ts {
+		t.Errorf("tsBound = %#v", r.tsBound())
+	}
+	if v := boundString(&r.action); v != any("ssh_login") {
+		t.Errorf("boundString(action) = %#v", v)
+	}
+	if v := boundString(&r.parser); v != nil {
+		t.Errorf("boundString of an empty string = %#v, want nil", v)
+	}
+	if v, ok := boundString(&r.addr).(string); !ok || v != "10.0.0.1" {
+		t.Errorf("boundString(addr) = %#v", v)
+	}
+	far := row{far: true}
+	if got, want := far.tsBound(), far.tsArg(); got != want {
+		t.Errorf("tsBound of a far time = %#v, want %#v", got, want)
+	}
+	if n := testing.AllocsPerRun(100, func() { _, _ = r.tsBound(), boundString(&r.addr) }); n != 0 {
+		t.Errorf("%v allocations", n)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"iter"
 	"runtime"
 	"strings"
+	"unsafe"
 
 	"github.com/jejak-forensics/jejak/timeline"
 )
@@ -452,14 +453,13 @@ func (in *inserter) chunk(c *chunk, st *timeline.WriteStats) error {
 			if r.slot != int64(i) {
 				return fmt.Errorf("event %x: slot %d of its block, inserted as row %d", r.id, r.slot, i)
 			}
-			_, ts, action, parser, addr := r.values()
 			a = append(a,
-				driver.NamedValue{Ordinal: len(a) + 1, Value: ts},
-				driver.NamedValue{Ordinal: len(a) + 2, Value: action})
+				driver.NamedValue{Ordinal: len(a) + 1, Value: r.tsBound()},
+				driver.NamedValue{Ordinal: len(a) + 2, Value: boundString(&r.action)})
 			if !shape.oneParser {
-				a = append(a, driver.NamedValue{Ordinal: len(a) + 1, Value: parser})
+				a = append(a, driver.NamedValue{Ordinal: len(a) + 1, Value: boundString(&r.parser)})
 			}
-			a = append(a, driver.NamedValue{Ordinal: len(a) + 1, Value: addr})
+			a = append(a, driver.NamedValue{Ordinal: len(a) + 1, Value: boundString(&r.addr)})
 		}
 		in.args = a[:0]
 		res, err = stmt.ExecContext(bg, a)
@@ -630,6 +630,45 @@ func (s *Store) closeInserts() error {
 // parser, source address.
 func (r *row) values() (id, ts, action, parser, addr any) {
 	return r.id[:], r.tsArg(), nullable(r.action), nullable(r.parser), nullable(r.addr)
+}
+
+// Binding without boxing. Each value bound per row, made an interface
+// the ordinary way, was an allocation (runtime.convT64, convTstring): with
+// the collector's assists they charge to it, 4.8 % of a syslog analyze's
+// instructions, on the inserter, the one goroutine SQLite's inserts run
+// on. The interfaces made here hold a pointer to the row's own field
+// instead of to a copy: the row is not changed, nor its chunk reused,
+// before the statement they are bound to has run (the driver copies each
+// value into SQLite when it binds it, and keeps none of them).
+
+// eface is the layout of an interface with no methods (any).
+type eface struct {
+	typ, data unsafe.Pointer
+}
+
+var (
+	int64Type  = (*eface)(unsafe.Pointer(&[]any{int64(0)}[0])).typ
+	stringType = (*eface)(unsafe.Pointer(&[]any{""}[0])).typ
+)
+
+// boundString is nullable(*p), the interface pointing at *p.
+func boundString(p *string) any {
+	if *p == "" {
+		return nil
+	}
+	var v any
+	*(*eface)(unsafe.Pointer(&v)) = eface{stringType, unsafe.Pointer(p)}
+	return v
+}
+
+// tsBound is tsArg, the interface pointing at r.ts.
+func (r *row) tsBound() any {
+	if r.far {
+		return r.tsArg()
+	}
+	var v any
+	*(*eface)(unsafe.Pointer(&v)) = eface{int64Type, unsafe.Pointer(&r.ts)}
+	return v
 }
 
 func nullable(s string) any {
