@@ -23,6 +23,12 @@ const asidePart = 64 << 10
 // only waited for after the store's index build, a one-core stretch. The
 // digests are the same bytes' whatever the order of the work.
 func hashAside(ctx context.Context, r io.Reader, buf []byte, want hashSet, progress func(n int64)) (Digests, error) {
+	return hashAsideWith(ctx, r, buf, want, progress, nil)
+}
+
+// hashAsideWith is hashAside calling pause, when set, with how many bytes
+// were hashed before each part.
+func hashAsideWith(ctx context.Context, r io.Reader, buf []byte, want hashSet, progress func(n int64), pause func(n int64)) (Digests, error) {
 	hs, digests := newHashes(want)
 	if len(buf) < asidePart {
 		buf = make([]byte, asidePart)
@@ -31,6 +37,9 @@ func hashAside(ctx context.Context, r io.Reader, buf []byte, want hashSet, progr
 	zr, _ := r.(zeroRuns)
 	var n int64
 	for {
+		if pause != nil {
+			pause(n)
+		}
 		if err := ctx.Err(); err != nil {
 			return Digests{}, err
 		}

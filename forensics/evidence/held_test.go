@@ -10,15 +10,17 @@ import (
 	"time"
 )
 
-// A file's SHA-1 is held back until SpareCore: CommitWhenHashed waits for
-// it without starting it, and once started the registration holds the
-// same three hashes as coreutils gives.
+// A file's SHA-1 is held back until SpareCore, and the last part of its
+// MD5 until the SHA-1 is done: CommitWhenHashed waits for them without
+// starting them, and then the registration holds the same three hashes as
+// coreutils gives.
 func TestHeldSHA1WaitsForSpareCore(t *testing.T) {
 	c := newCase(t)
 	p := writeRandom(t, t.TempDir(), "disk.raw", 4*hashBufSize, 11)
-	var held atomic.Int64
+	var held, late atomic.Int64
 	heldProgress = func(done, total int64) { held.Store(done) }
-	defer func() { heldProgress = nil }()
+	lateProgress = func(done, total int64) { late.Store(done) }
+	defer func() { heldProgress, lateProgress = nil, nil }()
 	r, err := c.BeginEvidence(context.Background(), p, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -42,6 +44,11 @@ func TestHeldSHA1WaitsForSpareCore(t *testing.T) {
 	}
 	if n := held.Load(); n != 0 {
 		t.Fatalf("the held pass read %d bytes before SpareCore", n)
+	}
+	// MD5 stops short of the end (heldMD5From) until the SHA-1 is done.
+	from := heldMD5From
+	if n := late.Load(); n < int64(from*4*hashBufSize)-asidePart || n >= 4*hashBufSize {
+		t.Fatalf("the late pass read %d bytes of %d before SpareCore", n, 4*hashBufSize)
 	}
 	c.SpareCore()
 	res := <-done

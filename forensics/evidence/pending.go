@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -55,9 +56,14 @@ type Registration struct {
 	// hold is nil when there is none.
 	hold     chan struct{}
 	holdOnce sync.Once
-	heldD    Digests
-	heldFI   os.FileInfo
-	heldErr  error
+	resume   chan struct{} // closed when the held pass has ended
+	// hurried is closed once a caller waits for the late hashes (Commit,
+	// a custody entry): nothing is left to leave a core to.
+	hurried   chan struct{}
+	hurryOnce sync.Once
+	heldD     Digests
+	heldFI    os.FileInfo
+	heldErr   error
 
 	once sync.Once
 	out  *Item
@@ -111,9 +117,11 @@ func (c *Case) BeginEvidence(ctx context.Context, path string, progress func(don
 	if holdSHA1(st) {
 		late = withMD5
 		r.hold = make(chan struct{})
+		r.resume, r.hurried = make(chan struct{}), make(chan struct{})
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer close(r.resume)
 			select {
 			case <-r.hold:
 			case <-lctx.Done():
@@ -124,11 +132,29 @@ func (c *Case) BeginEvidence(ctx context.Context, path string, progress func(don
 			r.heldD, r.heldFI, r.heldErr = hashFileBy(lctx, hashAside, abs, buf, withSHA1, 0, -1, heldProgress)
 		}()
 	}
+	stream := hashAside
+	if r.hold != nil {
+		// The last part of MD5 waits for the held SHA-1 to end (what is
+		// left of the index builds after it), or for a caller to wait
+		// for it.
+		at := int64(float64(st.Size()) * heldMD5From)
+		stream = func(ctx context.Context, rd io.Reader, buf []byte, want hashSet, progress func(int64)) (Digests, error) {
+			return hashAsideWith(ctx, rd, buf, want, progress, func(n int64) {
+				if n >= at {
+					select {
+					case <-r.resume:
+					case <-r.hurried:
+					case <-ctx.Done():
+					}
+				}
+			})
+		}
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		buf := make([]byte, asidePart)
-		r.lateD, r.lateFI, r.lateErr = hashFileBy(lctx, hashAside, abs, buf, late, 0, -1, lateProgress)
+		r.lateD, r.lateFI, r.lateErr = hashFileBy(lctx, stream, abs, buf, late, 0, -1, lateProgress)
 		if r.lateErr != nil {
 			cancel() // the held pass need not start
 		}
@@ -167,7 +193,7 @@ func (c *Case) BeginEvidence(ctx context.Context, path string, progress func(don
 
 // commitNow registers r at once, after the pending registrations.
 func (r *Registration) commitNow() (*Registration, error) {
-	r.startHeld()
+	r.hurry()
 	if err := r.c.commitPending(); err != nil {
 		r.abandon(err)
 		return nil, r.err
@@ -187,6 +213,10 @@ var lateProgress, heldProgress func(done, total int64)
 // that should come from the page cache, not the disk after the ingest.
 const heldLimit = 4 << 30
 
+// heldMD5From is how far into such a file MD5 goes before it waits for the
+// held SHA-1 to end.
+const heldMD5From = 0.8
+
 // holdSHA1 says whether a file's SHA-1 is held back (see BeginEvidence).
 func holdSHA1(fi os.FileInfo) bool {
 	return allocated(fi) <= heldLimit
@@ -196,6 +226,15 @@ func holdSHA1(fi os.FileInfo) bool {
 func (r *Registration) startHeld() {
 	if r.hold != nil {
 		r.holdOnce.Do(func() { close(r.hold) })
+	}
+}
+
+// hurry starts r's held pass and lets its late pass run to its end: a
+// caller waits for them.
+func (r *Registration) hurry() {
+	r.startHeld()
+	if r.hurried != nil {
+		r.hurryOnce.Do(func() { close(r.hurried) })
 	}
 }
 
@@ -248,7 +287,7 @@ func (r *Registration) Item() *Item {
 // since the SHA-256 pass, ctx cancelled) fails it: nothing is written.
 // Calling it again returns the same result.
 func (r *Registration) Commit() (*Item, error) {
-	r.startHeld()
+	r.hurry()
 	// Commits or abandons r too when it is pending; its own result is
 	// kept by commit's once.
 	_ = r.c.commitPending()
@@ -303,7 +342,11 @@ func (c *Case) commitPending() error {
 // starts them, before it can wait on cmu behind one that waits for them.
 func (c *Case) commitPendingHeld(start bool) error {
 	if start {
-		c.SpareCore()
+		c.pmu.Lock()
+		for _, r := range c.pending {
+			r.hurry()
+		}
+		c.pmu.Unlock()
 	}
 	c.cmu.Lock()
 	defer c.cmu.Unlock()
