@@ -5,7 +5,6 @@ package timeline
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"hash/maphash"
 	"slices"
 	"strconv"
@@ -287,12 +286,21 @@ func ComputeID(p Provenance, desc string) string {
 	b = appendNumField(b, p.Record)
 	b = appendField(b, desc)
 	rec := sha256.Sum256(b)
-	var id [16]byte
-	copy(id[:8], fileSum[:8])
-	copy(id[8:], rec[:8])
 	var text [32]byte
-	hex.Encode(text[:], id[:])
+	hexHalf(text[:16], fileSum[:8])
+	hexHalf(text[16:], rec[:8])
 	return string(text[:])
+}
+
+// hexHalf writes the 8 bytes of src as 16 lowercase hex digits into dst
+// (hex.Encode of one half of an ID, its bounds checked once).
+func hexHalf(dst []byte, src []byte) {
+	const digits = "0123456789abcdef"
+	_, _ = dst[15], src[7]
+	for i := range 8 {
+		dst[2*i] = digits[src[i]>>4]
+		dst[2*i+1] = digits[src[i]&0x0f]
+	}
 }
 
 // appendField appends s as ComputeID hashes a field: its length as 8
@@ -306,10 +314,44 @@ func appendField(b []byte, s string) []byte {
 // string.
 func appendNumField(b []byte, n int64) []byte {
 	var num [20]byte
-	d := strconv.AppendInt(num[:0], n, 10)
-	b = binary.BigEndian.AppendUint64(b, uint64(len(d)))
-	return append(b, d...)
+	if n < 0 {
+		d := strconv.AppendInt(num[:0], n, 10)
+		b = binary.BigEndian.AppendUint64(b, uint64(len(d)))
+		return append(b, d...)
+	}
+	// The digits from the right, two at a time (as strconv does, without
+	// its call and the copy of its result): offsets and record numbers.
+	i := len(num)
+	u := uint64(n)
+	for u >= 100 {
+		q := u / 100
+		r := u - q*100
+		i -= 2
+		num[i], num[i+1] = digitPairs[2*r], digitPairs[2*r+1]
+		u = q
+	}
+	if u >= 10 {
+		i -= 2
+		num[i], num[i+1] = digitPairs[2*u], digitPairs[2*u+1]
+	} else {
+		i--
+		num[i] = byte('0' + u)
+	}
+	b = binary.BigEndian.AppendUint64(b, uint64(len(num)-i))
+	return append(b, num[i:]...)
 }
+
+// digitPairs is "00" to "99", for appendNumField.
+const digitPairs = "00010203040506070809" +
+	"10111213141516171819" +
+	"20212223242526272829" +
+	"30313233343536373839" +
+	"40414243444546474849" +
+	"50515253545556575859" +
+	"60616263646566676869" +
+	"70717273747576777879" +
+	"80818283848586878889" +
+	"90919293949596979899"
 
 // fileKey is what the file half of an ID hashes, with its digest.
 type fileKey struct {

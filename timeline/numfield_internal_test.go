@@ -1,0 +1,41 @@
+package timeline
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/hex"
+	"math"
+	"strconv"
+	"testing"
+)
+
+// TestAppendNumField: the hand-written digits are strconv's, for every
+// magnitude and sign (ComputeID hashes them: an ID must never change).
+func TestAppendNumField(t *testing.T) {
+	vals := []int64{0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 12345, 99999, 100000,
+		1 << 31, 1<<32 + 7, math.MaxInt64, math.MaxInt64 - 1, -1, -10, -99, -100, math.MinInt64}
+	for p := int64(1); p < math.MaxInt64/10; p *= 10 {
+		vals = append(vals, p-1, p, p+1, 3*p+7)
+	}
+	for n := int64(0); n < 20000; n++ {
+		vals = append(vals, n, n*7919+3)
+	}
+	for _, n := range vals {
+		d := strconv.FormatInt(n, 10)
+		want := binary.BigEndian.AppendUint64([]byte("x"), uint64(len(d)))
+		want = append(want, d...)
+		if got := appendNumField([]byte("x"), n); !bytes.Equal(got, want) {
+			t.Fatalf("appendNumField(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestHexHalf(t *testing.T) {
+	for _, src := range [][]byte{{0, 0, 0, 0, 0, 0, 0, 0}, {0xff, 0xfe, 0x01, 0x10, 0xab, 0xcd, 0xef, 0x9a}, {1, 2, 3, 4, 5, 6, 7, 8}} {
+		var dst [16]byte
+		hexHalf(dst[:], src)
+		if string(dst[:]) != hex.EncodeToString(src) {
+			t.Fatalf("hexHalf(%x) = %s", src, dst)
+		}
+	}
+}
