@@ -626,12 +626,6 @@ func (s *Store) closeInserts() error {
 	})
 }
 
-// values are the row's columns as Write binds them: ID, ts, action,
-// parser, source address.
-func (r *row) values() (id, ts, action, parser, addr any) {
-	return r.id[:], r.tsArg(), nullable(r.action), nullable(r.parser), nullable(r.addr)
-}
-
 // Binding without boxing. Each value bound per row, made an interface
 // the ordinary way, was an allocation (runtime.convT64, convTstring): with
 // the collector's assists they charge to it, 4.8 % of a syslog analyze's
