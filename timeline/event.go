@@ -5,6 +5,7 @@ package timeline
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"hash/maphash"
 	"slices"
 	"strconv"
@@ -287,20 +288,10 @@ func ComputeID(p Provenance, desc string) string {
 	b = appendField(b, desc)
 	rec := sha256.Sum256(b)
 	var text [32]byte
-	hexHalf(text[:16], fileSum[:8])
-	hexHalf(text[16:], rec[:8])
+	// Each half written in place, not copied into an ID array first.
+	hex.Encode(text[:16], fileSum[:8])
+	hex.Encode(text[16:], rec[:8])
 	return string(text[:])
-}
-
-// hexHalf writes the 8 bytes of src as 16 lowercase hex digits into dst
-// (hex.Encode of one half of an ID, its bounds checked once).
-func hexHalf(dst []byte, src []byte) {
-	const digits = "0123456789abcdef"
-	_, _ = dst[15], src[7]
-	for i := range 8 {
-		dst[2*i] = digits[src[i]>>4]
-		dst[2*i+1] = digits[src[i]&0x0f]
-	}
 }
 
 // appendField appends s as ComputeID hashes a field: its length as 8

@@ -3,7 +3,6 @@ package timeline
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/hex"
 	"math"
 	"strconv"
 	"testing"
@@ -26,16 +25,6 @@ func TestAppendNumField(t *testing.T) {
 		want = append(want, d...)
 		if got := appendNumField([]byte("x"), n); !bytes.Equal(got, want) {
 			t.Fatalf("appendNumField(%d) = %q, want %q", n, got, want)
-		}
-	}
-}
-
-func TestHexHalf(t *testing.T) {
-	for _, src := range [][]byte{{0, 0, 0, 0, 0, 0, 0, 0}, {0xff, 0xfe, 0x01, 0x10, 0xab, 0xcd, 0xef, 0x9a}, {1, 2, 3, 4, 5, 6, 7, 8}} {
-		var dst [16]byte
-		hexHalf(dst[:], src)
-		if string(dst[:]) != hex.EncodeToString(src) {
-			t.Fatalf("hexHalf(%x) = %s", src, dst)
 		}
 	}
 }
