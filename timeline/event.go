@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/jejak-forensics/jejak/internal/digits"
 )
 
 // Event is one row of the super-timeline. Field names follow the Elastic
@@ -318,12 +320,12 @@ func appendNumField(b []byte, n int64) []byte {
 		q := u / 100
 		r := u - q*100
 		i -= 2
-		num[i], num[i+1] = digitPairs[2*r], digitPairs[2*r+1]
+		num[i], num[i+1] = digits.Pairs[2*r], digits.Pairs[2*r+1]
 		u = q
 	}
 	if u >= 10 {
 		i -= 2
-		num[i], num[i+1] = digitPairs[2*u], digitPairs[2*u+1]
+		num[i], num[i+1] = digits.Pairs[2*u], digits.Pairs[2*u+1]
 	} else {
 		i--
 		num[i] = byte('0' + u)
@@ -331,18 +333,6 @@ func appendNumField(b []byte, n int64) []byte {
 	b = binary.BigEndian.AppendUint64(b, uint64(len(num)-i))
 	return append(b, num[i:]...)
 }
-
-// digitPairs is "00" to "99", for appendNumField.
-const digitPairs = "00010203040506070809" +
-	"10111213141516171819" +
-	"20212223242526272829" +
-	"30313233343536373839" +
-	"40414243444546474849" +
-	"50515253545556575859" +
-	"60616263646566676869" +
-	"70717273747576777879" +
-	"80818283848586878889" +
-	"90919293949596979899"
 
 // fileKey is what the file half of an ID hashes, with its digest.
 type fileKey struct {

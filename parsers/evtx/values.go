@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/jejak-forensics/jejak/internal/civil"
+	"github.com/jejak-forensics/jejak/internal/digits"
 )
 
 // BinXML value types (MS-EVEN6 2.2.19 / libfwevt's value types). The array
@@ -229,20 +230,20 @@ func filetime(ft uint64) (time.Time, bool) {
 // years 0-9999 is rendered from its Unix seconds by integer arithmetic
 // (internal/civil) rather than by time.Time's Date and Clock; any other
 // time the general way (appendTimeSlow).
-func appendTime(out []byte, t time.Time, digits int) []byte {
-	if t.Location() != time.UTC || digits < 1 || digits > 9 {
-		return appendTimeSlow(out, t, digits)
+func appendTime(out []byte, t time.Time, places int) []byte {
+	if t.Location() != time.UTC || places < 1 || places > 9 {
+		return appendTimeSlow(out, t, places)
 	}
 	y, m, d, sod := civil.Split(t.Unix())
 	if y < 0 || y > 9999 {
-		return appendTimeSlow(out, t, digits)
+		return appendTimeSlow(out, t, places)
 	}
 	// Written into place in one array, in unsigned arithmetic, two
 	// digits at a time from a table, and appended once (once for every
 	// record; see BenchmarkAppendTime).
 	var b [30]byte
 	two := func(i int, v uint64) {
-		b[i], b[i+1] = digitPairs[2*v], digitPairs[2*v+1]
+		b[i], b[i+1] = digits.Pairs[2*v], digits.Pairs[2*v+1]
 	}
 	uy, usod := uint64(y), uint64(sod)
 	two(0, uy/100)
@@ -259,10 +260,10 @@ func appendTime(out []byte, t time.Time, digits int) []byte {
 	two(17, usod%60)
 	b[19] = '.'
 	frac := uint64(t.Nanosecond())
-	for i := 9; i > digits; i-- {
+	for i := 9; i > places; i-- {
 		frac /= 10
 	}
-	i := 19 + digits // the last digit
+	i := 19 + places // the last digit
 	for ; i > 20; i -= 2 {
 		two(i-1, frac%100)
 		frac /= 100
@@ -270,16 +271,9 @@ func appendTime(out []byte, t time.Time, digits int) []byte {
 	if i == 20 {
 		b[20] = byte('0' + frac)
 	}
-	b[20+digits] = 'Z'
-	return append(out, b[:21+digits]...)
+	b[20+places] = 'Z'
+	return append(out, b[:21+places]...)
 }
-
-// digitPairs is "00" to "99", in order.
-const digitPairs = "0001020304050607080910111213141516171819" +
-	"2021222324252627282930313233343536373839" +
-	"4041424344454647484950515253545556575859" +
-	"6061626364656667686970717273747576777879" +
-	"8081828384858687888990919293949596979899"
 
 // appendTimeSlow is appendTime by time.Time's calendar.
 func appendTimeSlow(out []byte, t time.Time, digits int) []byte {

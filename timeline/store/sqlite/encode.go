@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jejak-forensics/jejak/internal/civil"
+	"github.com/jejak-forensics/jejak/internal/digits"
 	"github.com/jejak-forensics/jejak/timeline"
 )
 
@@ -185,19 +186,19 @@ func appendTimestamp(b []byte, t time.Time) ([]byte, bool) {
 	}
 	year, month, day, rem := civil.Split(sec)
 	hour, minute, second := rem/3600, rem/60%60, rem%60
-	b = append(b, digitPairs[2*(year/100)], digitPairs[2*(year/100)+1], digitPairs[2*(year%100)], digitPairs[2*(year%100)+1], '-',
-		digitPairs[2*month], digitPairs[2*month+1], '-',
-		digitPairs[2*day], digitPairs[2*day+1], 'T',
-		digitPairs[2*hour], digitPairs[2*hour+1], ':',
-		digitPairs[2*minute], digitPairs[2*minute+1], ':',
-		digitPairs[2*second], digitPairs[2*second+1])
+	b = append(b, digits.Pairs[2*(year/100)], digits.Pairs[2*(year/100)+1], digits.Pairs[2*(year%100)], digits.Pairs[2*(year%100)+1], '-',
+		digits.Pairs[2*month], digits.Pairs[2*month+1], '-',
+		digits.Pairs[2*day], digits.Pairs[2*day+1], 'T',
+		digits.Pairs[2*hour], digits.Pairs[2*hour+1], ':',
+		digits.Pairs[2*minute], digits.Pairs[2*minute+1], ':',
+		digits.Pairs[2*second], digits.Pairs[2*second+1])
 	if ns := uint32(t.Nanosecond()); ns != 0 {
 		// RFC3339Nano's fraction: up to nine digits, trailing zeros
 		// dropped.
 		p1, p2, p3, p4 := ns/1e7, ns/1e5%100, ns/1e3%100, ns/10%100
 		frac := [10]byte{'.',
-			digitPairs[2*p1], digitPairs[2*p1+1], digitPairs[2*p2], digitPairs[2*p2+1],
-			digitPairs[2*p3], digitPairs[2*p3+1], digitPairs[2*p4], digitPairs[2*p4+1],
+			digits.Pairs[2*p1], digits.Pairs[2*p1+1], digits.Pairs[2*p2], digits.Pairs[2*p2+1],
+			digits.Pairs[2*p3], digits.Pairs[2*p3+1], digits.Pairs[2*p4], digits.Pairs[2*p4+1],
 			byte('0' + ns%10)}
 		n := len(frac)
 		for frac[n-1] == '0' {
@@ -207,18 +208,6 @@ func appendTimestamp(b []byte, t time.Time) ([]byte, bool) {
 	}
 	return append(b, 'Z'), true
 }
-
-// digitPairs holds the two digits of each number 0-99.
-const digitPairs = "00010203040506070809" +
-	"10111213141516171819" +
-	"20212223242526272829" +
-	"30313233343536373839" +
-	"40414243444546474849" +
-	"50515253545556575859" +
-	"60616263646566676869" +
-	"70717273747576777879" +
-	"80818283848586878889" +
-	"90919293949596979899"
 
 // object writes the members of a JSON object whose fields are all
 // omitempty, opening it with the first member and closing it in end.
