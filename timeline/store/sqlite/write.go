@@ -78,10 +78,6 @@ func (c *chunk) add(e *timeline.Event, fast bool) bool {
 		e.Finalize()
 	}
 	var r row
-	if len(e.Jejak.ID) != 2*len(r.id) {
-		c.err = fmt.Errorf("event id %q is not 32 hex digits", e.Jejak.ID)
-		return false
-	}
 	if !decodeID(&r.id, e.Jejak.ID) {
 		c.err = fmt.Errorf("event id %q is not 32 hex digits", e.Jejak.ID)
 		return false
