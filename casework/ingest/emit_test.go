@@ -3,7 +3,6 @@ package ingest_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -78,12 +77,7 @@ func TestEmitEncodesAhead(t *testing.T) {
 					content = fmt.Appendf(content, "Feb 14 08:%02d:%02d host sshd[%d]: Accepted password for root from 192.0.2.%d port 22 ssh2\n", i%60, j%60, i, j%250)
 				}
 				p := filepath.Join(ev, fmt.Sprintf("d%d", i%3), fmt.Sprintf("f%03d.log", i))
-				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(p, content, 0o644); err != nil {
-					t.Fatal(err)
-				}
+				writeFile(t, p, content)
 			}
 			ctx := context.Background()
 			ids := func(sink timeline.Sink, got func() []*timeline.Event) []string {

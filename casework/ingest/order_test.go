@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -48,12 +47,7 @@ func TestParallelFilesKeepOrder(t *testing.T) {
 			content = b.Bytes()
 		}
 		p := filepath.Join(ev, fmt.Sprintf("d%d", i%7), fmt.Sprintf("f%03d.log", i))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, content, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeFile(t, p, content)
 	}
 	ctx := context.Background()
 	// The order the walker delivers the files in.
