@@ -46,7 +46,7 @@ func TestWarnStreamFallsBack(t *testing.T) {
 			return err
 		}},
 		{name: "a write failed", during: func(s *sqlite.Store) error {
-			_, err := s.DB().ExecContext(ctx, `CREATE TRIGGER refuse BEFORE INSERT ON warnings WHEN NEW.path = 'refuse' BEGIN SELECT RAISE(ABORT, 'refused'); END`)
+			_, err := s.DB().ExecContext(ctx, `CREATE TRIGGER refuse BEFORE INSERT ON warn_rows WHEN NEW.path = 'refuse' BEGIN SELECT RAISE(ABORT, 'refused'); END`)
 			return err
 		}},
 	} {

@@ -222,14 +222,15 @@ func (s *Store) digestBroken() string {
 	return s.dig.broken
 }
 
-// warnColumns are the warnings table's columns as created, the order a
-// digest that reads back every column (casework's tableDigest) hashes them
-// in; WarnDigest hashes that order, so a table with other columns or in
-// another order (a store an older jejak made) is read back.
+// warnColumns are the columns of the view warnings after its rowid (and
+// of format 7's table), the order a digest that reads back every column
+// (casework's tableDigest, which leaves the view's rowid out) hashes them
+// in; WarnDigest hashes that order, so a view with other columns or in
+// another order is read back.
 var warnColumns = []string{"run", "kind", "evidence", "chain", "path", "parser", "offset", "record", "message"}
 
-// WarnDigest hashes the rows of the warnings table as the run inserts them
-// (AddWarningsDigest), in rowid order, each column in warnColumns' order as
+// WarnDigest hashes the rows of the view warnings as the run inserts them
+// (AddWarningsDigest), in rowid order (warn_rows'), each column in warnColumns' order as
 // casework's tableDigest does: a 1 (no column is nullable), the length of
 // the value's text as 8 bytes big-endian and the text, integers in
 // decimal. The 300k warnings of an image of 300k small files took a second
@@ -266,14 +267,14 @@ func (s *Store) DigestWarnings(ctx context.Context, w io.Writer) *WarnDigest {
 		return nil
 	}
 	var last int64
-	if err := s.db.QueryRowContext(ctx, `SELECT coalesce(max(rowid), 0) FROM warnings`).Scan(&last); err != nil || last != 0 {
+	if err := s.db.QueryRowContext(ctx, `SELECT coalesce(max(rowid), 0) FROM warn_rows`).Scan(&last); err != nil || last != 0 {
 		return nil
 	}
 	return &WarnDigest{db: s.db, w: w}
 }
 
-// warnTableHashable reports whether the warnings table has warnColumns,
-// in that order, and no other.
+// warnTableHashable reports whether the view warnings has its rowid and
+// warnColumns, in that order, and no other.
 func warnTableHashable(ctx context.Context, db *sql.DB) (bool, error) {
 	rows, err := db.QueryContext(ctx, `SELECT name FROM pragma_table_info('warnings') ORDER BY cid`)
 	if err != nil {
@@ -291,7 +292,7 @@ func warnTableHashable(ctx context.Context, db *sql.DB) (bool, error) {
 	if err := rows.Err(); err != nil {
 		return false, err
 	}
-	return slices.Equal(cols, warnColumns), nil
+	return len(cols) > 0 && cols[0] == "rowid" && slices.Equal(cols[1:], warnColumns), nil
 }
 
 // fail breaks the stream; the first reason stays. d may be nil.
@@ -375,10 +376,10 @@ func (d *WarnDigest) Finish(ctx context.Context) (n int64, ok bool, err error) {
 	// As in FinishDigest: two queries SQLite answers without reading
 	// every row.
 	var count, last int64
-	if err := d.db.QueryRowContext(ctx, `SELECT count(*) FROM warnings`).Scan(&count); err != nil {
+	if err := d.db.QueryRowContext(ctx, `SELECT count(*) FROM warn_rows`).Scan(&count); err != nil {
 		return 0, false, fmt.Errorf("warnings digest: %w", err)
 	}
-	if err := d.db.QueryRowContext(ctx, `SELECT coalesce(max(rowid), 0) FROM warnings`).Scan(&last); err != nil {
+	if err := d.db.QueryRowContext(ctx, `SELECT coalesce(max(rowid), 0) FROM warn_rows`).Scan(&last); err != nil {
 		return 0, false, fmt.Errorf("warnings digest: %w", err)
 	}
 	if count != d.rows || last != d.rows {

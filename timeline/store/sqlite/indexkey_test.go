@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/hex"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -97,7 +98,7 @@ func TestIDIndexKeyedAsText(t *testing.T) {
 }
 
 // TestFormat5Converted: a store of format 5 (events_id keyed on the BLOB)
-// is read as it is by CheckFormat, and Open makes it format 7, building
+// is read as it is by CheckFormat, and Open makes it FormatVersion, building
 // events_id again over the same rows.
 func TestFormat5Converted(t *testing.T) {
 	ctx := context.Background()
@@ -129,8 +130,8 @@ func TestFormat5Converted(t *testing.T) {
 		t.Fatalf("Open of format 5: %v", err)
 	}
 	defer s.Close()
-	if v := pragma(t, s.DB(), "user_version"); v != "7" {
-		t.Errorf("user_version %s after Open, want 7", v)
+	if v := pragma(t, s.DB(), "user_version"); v != fmt.Sprint(FormatVersion) {
+		t.Errorf("user_version %s after Open, want %d", v, FormatVersion)
 	}
 	if code := indexSQL(t, s.DB(), "events_id"); !strings.Contains(code, IDKey) {
 		t.Errorf("events_id after Open is %q, want it on %s", code, IDKey)

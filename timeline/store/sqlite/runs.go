@@ -161,7 +161,7 @@ func (s *Store) EndRun(ctx context.Context, finished time.Time, state RunState, 
 	if state == RunRefused {
 		// Nothing was read: leave no trace in the store either (the
 		// refusal itself is the caller's to log).
-		if _, err := s.w.ExecContext(ctx, `DELETE FROM warnings WHERE run=?`, s.run.Load()); err != nil {
+		if _, err := s.w.ExecContext(ctx, `DELETE FROM warn_rows WHERE run=?`, s.run.Load()); err != nil {
 			return err
 		}
 		_, err = s.w.ExecContext(ctx, `DELETE FROM runs WHERE id=?`, s.run.Load())

@@ -116,11 +116,20 @@ DELETE FROM event_rows WHERE rowid IN (
 //     changed, and Open brings a store of format 5 to 7 by building
 //     events_id again. (6 was a format with TEXT IDs in the table,
 //     6039fa0, reverted; stores of it are refused.)
-const FormatVersion = 7
+//   - 8: warnings stored compactly (warn.go): what rows share once in
+//     warn_shapes, the rest in warn_rows, and the view warnings giving
+//     format 7's table back, column for column and rowid for rowid. Open
+//     brings a store of format 5 or 7 to 8 (migrateWarnings); read-only,
+//     one is read as it is (its table warnings has the view's columns).
+const FormatVersion = 8
 
-// format5 is the format Open converts: its events_id was keyed on the
-// BLOB, everything else is as in FormatVersion.
-const format5 = 5
+// format5 and format7 are the formats Open converts: format 5's
+// events_id was keyed on the BLOB, and both kept warnings in a table of
+// their own; everything else is as in FormatVersion.
+const (
+	format5 = 5
+	format7 = 7
+)
 
 // Rows are appended in rowid order (cheap: only the last pages change) and
 // de-duplicated by a unique index on the 16-byte event ID (uniqueIndex).
@@ -186,17 +195,6 @@ CREATE TABLE IF NOT EXISTS runs (
 	progress TEXT,
 	error TEXT
 );
-CREATE TABLE IF NOT EXISTS warnings (
-	run INTEGER NOT NULL,
-	kind TEXT NOT NULL,
-	evidence TEXT NOT NULL,
-	chain TEXT NOT NULL,
-	path TEXT NOT NULL,
-	parser TEXT NOT NULL,
-	offset INTEGER NOT NULL,
-	record INTEGER NOT NULL,
-	message TEXT NOT NULL
-);
 CREATE VIEW IF NOT EXISTS timeline AS SELECT
 	json_extract(doc, '$."@timestamp"') AS timestamp,
 	json_extract(doc, '$.timestamp_desc') AS timestamp_desc,
@@ -214,7 +212,7 @@ CREATE VIEW IF NOT EXISTS timeline AS SELECT
 	run,
 	doc
 FROM events;
-`
+` + warnSchema + warnView
 
 // Page cache sizes (negative: in KiB). Queries get a large cache. A bulk
 // run's appends touch each page once: a small cache keeps the pages SQLite
@@ -273,6 +271,8 @@ type Store struct {
 	unstored int64
 	// behindErr is the write-behind's failure, once it ended.
 	behindErr error
+
+	warnShapes warnShapes // see AddWarningsDigest
 }
 
 var _ timeline.Store = (*Store)(nil)
@@ -371,8 +371,8 @@ func formatOf(ctx context.Context, db rowQuerier, path string) (v int, old []str
 	if err := db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v); err != nil {
 		return 0, nil, err
 	}
-	if v == FormatVersion || v == format5 {
-		return v, nil, nil // format 5 is read as it is (see checkVersion)
+	if v == FormatVersion || v == format5 || v == format7 {
+		return v, nil, nil // formats 5 and 7 are read as they are (see checkVersion)
 	}
 	if v > FormatVersion {
 		return v, nil, &VersionError{Path: path, Found: v, Supported: FormatVersion}
@@ -409,9 +409,11 @@ func CheckFormat(ctx context.Context, db *sql.DB, path string) error {
 }
 
 // checkVersion refuses a store of another format that holds events,
-// makes an older one without events again, and stamps a new store.
+// makes an older one without events again, brings one of format 5 or 7
+// to FormatVersion (the events as they are, the warnings moved to format
+// 8's tables), and stamps a new store.
 //
-// Older stores are refused rather than converted: converting means
+// Other older stores are refused rather than converted: converting means
 // decoding and compressing every document, as costly as the ingest that
 // wrote them, and the evidence (not the old store) is what a timeline is
 // re-made from.
@@ -420,20 +422,25 @@ func (s *Store) checkVersion(ctx context.Context) error {
 	if err != nil || v == FormatVersion {
 		return err
 	}
+	var stmts []string
 	if v == format5 {
 		// Its events_id is keyed on the BLOB: dropped here, open builds
 		// it again with the indexes a crashed run left (buildIndexes),
 		// which also removes repeated IDs should the old one be missing.
-		if _, err := s.w.ExecContext(ctx, fmt.Sprintf(`BEGIN IMMEDIATE; DROP INDEX IF EXISTS events_id; PRAGMA user_version=%d; COMMIT`, FormatVersion)); err != nil {
-			_, _ = s.w.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`)
-			return fmt.Errorf("make the store format %d (events_id keyed on the ID as text): %w", FormatVersion, err)
-		}
-		return nil
+		stmts = append(stmts, `DROP INDEX IF EXISTS events_id`)
 	}
-	// No event to lose: the tables, views and triggers are made anew
-	// below. Runs and warnings keep their tables (addRunColumns updates
-	// runs).
-	var stmts []string
+	// The warnings table of any older format becomes format 8's tables;
+	// open creates the view warnings over them.
+	var warnTable int
+	if err := s.w.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type='table' AND name='warnings'`).Scan(&warnTable); err != nil {
+		return err
+	}
+	if warnTable > 0 {
+		stmts = append(stmts, migrateWarnings...)
+	}
+	// Without events to lose (formats before 5), the tables, views and
+	// triggers of events are made anew below; runs keeps its table
+	// (addRunColumns updates it).
 	for _, table := range old {
 		stmts = append(stmts, `DROP VIEW IF EXISTS timeline`)
 		if table == "event_rows" {
@@ -442,17 +449,22 @@ func (s *Store) checkVersion(ctx context.Context) error {
 		stmts = append(stmts, `DROP TABLE `+table)
 	}
 	stmts = append(stmts, fmt.Sprintf(`PRAGMA user_version=%d`, FormatVersion))
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
+	// BEGIN IMMEDIATE: the write lock first, so that a reader's
+	// concurrent Open waits (busy_timeout) instead of failing halfway.
+	if _, err := s.w.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+		return fmt.Errorf("make the store format %d: %w", FormatVersion, err)
 	}
-	defer tx.Rollback()
 	for _, q := range stmts {
-		if _, err := tx.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("make the store format %d (%s): %w", FormatVersion, q, err)
+		if _, err := s.w.ExecContext(ctx, q); err != nil {
+			_, _ = s.w.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`)
+			return fmt.Errorf("make the store format %d (%s): %w", FormatVersion, firstLine(q), err)
 		}
 	}
-	return tx.Commit()
+	if _, err := s.w.ExecContext(ctx, `COMMIT`); err != nil {
+		_, _ = s.w.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`)
+		return fmt.Errorf("make the store format %d: %w", FormatVersion, err)
+	}
+	return nil
 }
 
 // isBusy reports whether err is SQLite's "database is locked" (with any
@@ -870,6 +882,15 @@ func (s *Store) Warnings(ctx context.Context, latest bool, fn func(timeline.Warn
 		}
 	}
 	return rows.Err()
+}
+
+// firstLine is q's first line, for an error naming a statement.
+func firstLine(q string) string {
+	q = strings.TrimSpace(q)
+	if i := strings.IndexByte(q, '\n'); i >= 0 {
+		return q[:i] + " ..."
+	}
+	return q
 }
 
 func contains(list []string, s string) bool {

@@ -5,33 +5,118 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/jejak-forensics/jejak/timeline"
 )
 
+// Warnings are stored compactly (format 8): what rows share (kind,
+// evidence, parser, the chain's head and, when it repeats, the message)
+// once in warn_shapes, and per row in warn_rows only the run, the shape's
+// number, the path, the offset and the record, with the chain and the
+// message when the shape does not give them. The view warnings puts a
+// warning's nine values back together, as the table of format 7 held
+// them: an image of 300k small files has a warning per file no parser
+// takes, each of which repeated the evidence's 64-character SHA-256, the
+// chain (its head, then the path again) and a 110-character message, an
+// 82 MB table; its rows are now about 40 bytes.
+//
+// A chain is stored as its JSON text (appendChain). When that text ends
+// with the warning's path and `"]` (an image's file: ["raw:","ntfs:PATH"]),
+// the shape holds the rest, its head, and the view gives the chain as
+// head || path || '"]' (byte for byte the text, whatever the path holds).
+// Otherwise the row holds the chain (warn_rows.chain not NULL).
+const warnSchema = `
+CREATE TABLE IF NOT EXISTS warn_shapes (
+	id INTEGER PRIMARY KEY,
+	kind TEXT NOT NULL,
+	evidence TEXT NOT NULL,
+	chain_head TEXT,
+	parser TEXT NOT NULL,
+	message TEXT
+);
+CREATE TABLE IF NOT EXISTS warn_rows (
+	run INTEGER NOT NULL,
+	shape INTEGER NOT NULL,
+	path TEXT NOT NULL,
+	chain TEXT,
+	message TEXT,
+	offset INTEGER NOT NULL,
+	record INTEGER NOT NULL
+);
+`
+
+// warnView is the view jejak and the custody digest read warnings
+// through, with the columns of format 7's table (and its rowid as a
+// column), and its triggers, so that SQL written against that table
+// (sqlite3, tests) still inserts, updates and deletes warnings: a row
+// written through them has a shape of its own and holds its chain and
+// message.
+const warnView = `
+CREATE VIEW IF NOT EXISTS warnings AS SELECT
+	w.rowid AS rowid, w.run AS run, s.kind AS kind, s.evidence AS evidence,
+	coalesce(w.chain, s.chain_head || w.path || '"]') AS chain, w.path AS path, s.parser AS parser,
+	w.offset AS offset, w.record AS record, coalesce(w.message, s.message) AS message
+FROM warn_rows w LEFT JOIN warn_shapes s ON s.id = w.shape;
+CREATE TRIGGER IF NOT EXISTS warnings_insert INSTEAD OF INSERT ON warnings BEGIN
+	INSERT INTO warn_shapes(kind, evidence, parser) VALUES (NEW.kind, NEW.evidence, NEW.parser);
+	INSERT INTO warn_rows(run, shape, path, chain, message, offset, record)
+		VALUES (NEW.run, last_insert_rowid(), NEW.path, NEW.chain, NEW.message, NEW.offset, NEW.record);
+END;
+CREATE TRIGGER IF NOT EXISTS warnings_delete INSTEAD OF DELETE ON warnings BEGIN
+	DELETE FROM warn_rows WHERE rowid = OLD.rowid;
+END;
+CREATE TRIGGER IF NOT EXISTS warnings_update INSTEAD OF UPDATE ON warnings BEGIN
+	INSERT INTO warn_shapes(kind, evidence, parser) VALUES (NEW.kind, NEW.evidence, NEW.parser);
+	UPDATE warn_rows SET run = NEW.run, shape = last_insert_rowid(), path = NEW.path, chain = NEW.chain,
+		message = NEW.message, offset = NEW.offset, record = NEW.record WHERE rowid = OLD.rowid;
+END;
+`
+
+// migrateWarnings makes format 7's table warnings (as every format before
+// it had it) the tables of format 8, every row keeping its rowid and
+// values: one shape per kind, evidence and parser, each row holding its
+// chain and message. A custody digest of the table recorded before reads
+// the view the same.
+var migrateWarnings = []string{
+	strings.TrimSpace(warnSchema),
+	`INSERT INTO warn_shapes(kind, evidence, parser) SELECT DISTINCT kind, evidence, parser FROM warnings`,
+	`INSERT INTO warn_rows(rowid, run, shape, path, chain, message, offset, record)
+		SELECT w.rowid, w.run, s.id, w.path, w.chain, w.message, w.offset, w.record
+		FROM warnings w JOIN warn_shapes s ON s.kind = w.kind AND s.evidence = w.evidence AND s.parser = w.parser
+		ORDER BY w.rowid`,
+	`DROP TABLE warnings`,
+}
+
 // warnRows is how many warnings one INSERT stores. A skipped file is a
 // warning, so an image of 300k small files has 300k of them: one row per
 // INSERT cost 0.85 CPU-s of the 300k image's analyze, nearly all of it the
-// statement's own overhead (and database/sql's conversion of nine
+// statement's own overhead (and database/sql's conversion of its
 // arguments) rather than SQLite's work for a row this small.
 const warnRows = 64
 
 // warnCols is how many values a warning row binds; the run is bound once
 // per statement, as ?1.
-const warnCols = 8
+const warnCols = 6
+
+// warnShapeKey is a row of warn_shapes. hasHead and hasMsg: the shape
+// gives the chain's head (chain_head not NULL) and the message.
+type warnShapeKey struct {
+	kind, evidence, head, parser, message string
+	hasHead, hasMsg                       bool
+}
+
+// warnShapes are the shapes this Store inserted, by key, for its later
+// warnings. A shape another Store (or process) inserted is inserted
+// again: two rows of warn_shapes alike are harmless. Dropped whenever a
+// transaction of warnings fails, since its shapes are gone with it.
+type warnShapes struct {
+	mu  sync.Mutex
+	ids map[warnShapeKey]int64
+}
 
 // AddWarnings stores warnings of the current run, in the order given (the
-// custody digest reads the table in rowid order), in one transaction.
-//
-// The rows go in multi-row INSERTs of up to warnRows rows, through the
-// driver's connection (sql.Conn.Raw): each value is bound as the
-// single-row INSERT this replaced bound it (run, kind, evidence, chain as
-// JSON, path, parser, offset, record, message), so the stored rows are the
-// same, value for value and rowid for rowid. What an INSERT's rows share
-// (all but chain, path and message, for an image's skipped files) is
-// bound once:
-// the driver binds every parameter with a C call under SQLite's mutex and
-// clears them all again after each statement.
+// custody digest reads them in rowid order), in one transaction.
 //
 // It runs on a pooled connection, not the event writer's: the ingest
 // stores warnings from another goroutine while Write runs.
@@ -39,9 +124,15 @@ func (s *Store) AddWarnings(ctx context.Context, ws []timeline.Warning) error {
 	return s.AddWarningsDigest(ctx, ws, nil)
 }
 
-// AddWarningsDigest is AddWarnings hashing the rows into d (see
+// AddWarningsDigest is AddWarnings hashing the warnings into d (see
 // DigestWarnings) once their transaction committed; d nil hashes nothing.
 // A failure breaks d's stream.
+//
+// The rows go in multi-row INSERTs of up to warnRows rows, through the
+// driver's connection (sql.Conn.Raw), what an INSERT's rows share (run,
+// shape, offset, record; an image's skipped files share all of them)
+// bound once: the driver binds every parameter with a C call under
+// SQLite's mutex and clears them all again after each statement.
 func (s *Store) AddWarningsDigest(ctx context.Context, ws []timeline.Warning, d *WarnDigest) error {
 	if len(ws) == 0 {
 		return nil
@@ -54,101 +145,181 @@ func (s *Store) AddWarningsDigest(ctx context.Context, ws []timeline.Warning, d 
 	defer conn.Close()
 	run := s.run.Load()
 	hashed := warnHashed{buf: d.buffer()}
+	sh := &s.warnShapes
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.ids == nil {
+		sh.ids = map[warnShapeKey]int64{}
+	}
 	err = conn.Raw(func(dc any) error {
 		return inRawTx(ctx, dc, "store warnings: ", func(c rawConn) error {
-			// At most six shapes per call: warnRows rows and what is left,
-			// each with its rows' shared values (the message too, or not) bound
-			// once or not.
-			stmts := map[warnShape]rawStmt{}
-			defer func() {
-				for _, st := range stmts {
-					st.Close()
-				}
-			}()
-			args := make([]driver.NamedValue, 0, 1+warnRows*warnCols)
-			chains := make([]string, warnRows)
-			ends := make([]int, warnRows)
-			var buf []byte
-			for lo := 0; lo < len(ws); lo += warnRows {
-				part := ws[lo:min(lo+warnRows, len(ws))]
-				// The chains as json.Marshal writes them (the store's
-				// encoder, held to it by its tests), one string for the
-				// part's: encoding/json's reflection and an allocation
-				// per warning were a tenth of storing an image's skipped
-				// files.
-				buf = buf[:0]
-				for i := range part {
-					buf = appendChain(buf, part[i].Chain)
-					ends[i] = len(buf)
-				}
-				text, at := string(buf), 0
-				for i := range part {
-					chains[i], at = text[at:ends[i]], ends[i]
-				}
-				shape := warnShape{n: len(part), shared: sharedWarnings(part)}
-				shape.sharedMsg = shape.shared && sharedMessage(part)
-				st, ok := stmts[shape]
-				if !ok {
-					if st, err = prepareWarnInsert(ctx, c, shape); err != nil {
-						return err
-					}
-					stmts[shape] = st
-				}
-				a := append(args[:0], driver.NamedValue{Ordinal: 1, Value: run})
-				if shape.shared {
-					w := &part[0]
-					a = append(a,
-						driver.NamedValue{Ordinal: 2, Value: string(w.Kind)},
-						driver.NamedValue{Ordinal: 3, Value: w.Evidence},
-						driver.NamedValue{Ordinal: 4, Value: w.Parser},
-						driver.NamedValue{Ordinal: 5, Value: w.Offset},
-						driver.NamedValue{Ordinal: 6, Value: w.Record})
-					if shape.sharedMsg {
-						a = append(a, driver.NamedValue{Ordinal: 7, Value: w.Message})
-					}
-				}
-				for i := range part {
-					w := &part[i]
-					n := len(a)
-					if shape.sharedMsg {
-						a = append(a,
-							driver.NamedValue{Ordinal: n + 1, Value: chains[i]},
-							driver.NamedValue{Ordinal: n + 2, Value: w.Path})
-						continue
-					}
-					if shape.shared {
-						a = append(a,
-							driver.NamedValue{Ordinal: n + 1, Value: chains[i]},
-							driver.NamedValue{Ordinal: n + 2, Value: w.Path},
-							driver.NamedValue{Ordinal: n + 3, Value: w.Message})
-						continue
-					}
-					a = append(a,
-						driver.NamedValue{Ordinal: n + 1, Value: string(w.Kind)},
-						driver.NamedValue{Ordinal: n + 2, Value: w.Evidence},
-						driver.NamedValue{Ordinal: n + 3, Value: w.Parser},
-						driver.NamedValue{Ordinal: n + 4, Value: w.Offset},
-						driver.NamedValue{Ordinal: n + 5, Value: w.Record},
-						driver.NamedValue{Ordinal: n + 6, Value: chains[i]},
-						driver.NamedValue{Ordinal: n + 7, Value: w.Path},
-						driver.NamedValue{Ordinal: n + 8, Value: w.Message})
-				}
-				res, err := st.ExecContext(ctx, a)
-				if err != nil {
-					return fmt.Errorf("store warnings of %s: %w", part[0].Path, err)
-				}
-				if d != nil {
-					hashed.add(res, run, part, chains)
-				}
-			}
-			return nil
+			return addWarnings(ctx, c, run, ws, sh.ids, &hashed, d != nil)
 		})
 	})
 	if err != nil {
+		clear(sh.ids)
 		d.fail("%v", err)
 		return err
 	}
 	d.commit(&hashed)
+	return nil
+}
+
+// addWarnings inserts ws in the transaction open on c.
+func addWarnings(ctx context.Context, c rawConn, run int64, ws []timeline.Warning, ids map[warnShapeKey]int64, hashed *warnHashed, hash bool) error {
+	// At most six statements per call: warnRows rows and what is left,
+	// each in three forms (see warnForm).
+	stmts := map[warnShape]rawStmt{}
+	var shapeIns rawStmt
+	defer func() {
+		for _, st := range stmts {
+			st.Close()
+		}
+		if shapeIns != nil {
+			shapeIns.Close()
+		}
+	}()
+	// A message is a shape's when it repeats: counted over the call's
+	// warnings (a batch of an ingest's), so that a message of one warning
+	// (a record's, naming its line) is not a shape of its own.
+	repeats := map[string]int32{}
+	for i := range ws {
+		repeats[ws[i].Message]++
+	}
+	shapeOf := func(w *timeline.Warning, chain string) (int64, bool, bool, error) {
+		k := warnShapeKey{kind: string(w.Kind), evidence: w.Evidence, parser: w.Parser}
+		if n := len(chain) - len(w.Path) - 2; n >= 0 && chain[n+len(w.Path):] == `"]` && chain[n:n+len(w.Path)] == w.Path {
+			k.head, k.hasHead = chain[:n], true
+		}
+		k.message, k.hasMsg = w.Message, true
+		if id, ok := ids[k]; ok {
+			return id, k.hasHead, true, nil
+		}
+		if repeats[w.Message] < 2 {
+			k.message, k.hasMsg = "", false
+			if id, ok := ids[k]; ok {
+				return id, k.hasHead, false, nil
+			}
+		}
+		if shapeIns == nil {
+			var err error
+			if shapeIns, err = prepareRaw(ctx, c, "warning shape insert",
+				`INSERT INTO warn_shapes(kind, evidence, chain_head, parser, message) VALUES (?,?,?,?,?)`); err != nil {
+				return 0, false, false, err
+			}
+		}
+		var head, msg any
+		if k.hasHead {
+			head = k.head
+		}
+		if k.hasMsg {
+			msg = k.message
+		}
+		res, err := shapeIns.ExecContext(ctx, []driver.NamedValue{
+			{Ordinal: 1, Value: k.kind}, {Ordinal: 2, Value: k.evidence}, {Ordinal: 3, Value: head},
+			{Ordinal: 4, Value: k.parser}, {Ordinal: 5, Value: msg}})
+		if err != nil {
+			return 0, false, false, fmt.Errorf("store a warning shape: %w", err)
+		}
+		id, err := res.LastInsertId()
+		if err != nil {
+			return 0, false, false, err
+		}
+		ids[k] = id
+		return id, k.hasHead, k.hasMsg, nil
+	}
+
+	args := make([]driver.NamedValue, 0, 4+warnRows*warnCols)
+	chains := make([]string, warnRows)
+	ends := make([]int, warnRows)
+	shapes := make([]int64, warnRows)
+	ownChain := make([]bool, warnRows)
+	ownMsg := make([]bool, warnRows)
+	var buf []byte
+	for lo := 0; lo < len(ws); lo += warnRows {
+		part := ws[lo:min(lo+warnRows, len(ws))]
+		// The chains as json.Marshal writes them (the store's encoder,
+		// held to it by its tests), one string for the part's.
+		buf = buf[:0]
+		for i := range part {
+			buf = appendChain(buf, part[i].Chain)
+			ends[i] = len(buf)
+		}
+		text, at := string(buf), 0
+		for i := range part {
+			chains[i], at = text[at:ends[i]], ends[i]
+		}
+		form := warnShared | warnNoText
+		for i := range part {
+			w := &part[i]
+			id, head, msg, err := shapeOf(w, chains[i])
+			if err != nil {
+				return err
+			}
+			shapes[i], ownChain[i], ownMsg[i] = id, !head, !msg
+			if ownChain[i] || ownMsg[i] {
+				form &^= warnNoText
+			}
+			if id != shapes[0] || w.Offset != part[0].Offset || w.Record != part[0].Record {
+				form &^= warnShared
+			}
+		}
+		if form&warnShared == 0 {
+			form = 0
+		}
+		key := warnShape{n: len(part), form: form}
+		st, ok := stmts[key]
+		if !ok {
+			var err error
+			if st, err = prepareWarnInsert(ctx, c, key); err != nil {
+				return err
+			}
+			stmts[key] = st
+		}
+		a := append(args[:0], driver.NamedValue{Ordinal: 1, Value: run})
+		if form&warnShared != 0 {
+			a = append(a,
+				driver.NamedValue{Ordinal: 2, Value: shapes[0]},
+				driver.NamedValue{Ordinal: 3, Value: part[0].Offset},
+				driver.NamedValue{Ordinal: 4, Value: part[0].Record})
+		}
+		for i := range part {
+			w := &part[i]
+			n := len(a)
+			if form&warnNoText != 0 {
+				a = append(a, driver.NamedValue{Ordinal: n + 1, Value: w.Path})
+				continue
+			}
+			var chain, msg any
+			if ownChain[i] {
+				chain = chains[i]
+			}
+			if ownMsg[i] {
+				msg = w.Message
+			}
+			if form&warnShared != 0 {
+				a = append(a,
+					driver.NamedValue{Ordinal: n + 1, Value: w.Path},
+					driver.NamedValue{Ordinal: n + 2, Value: chain},
+					driver.NamedValue{Ordinal: n + 3, Value: msg})
+				continue
+			}
+			a = append(a,
+				driver.NamedValue{Ordinal: n + 1, Value: shapes[i]},
+				driver.NamedValue{Ordinal: n + 2, Value: w.Path},
+				driver.NamedValue{Ordinal: n + 3, Value: chain},
+				driver.NamedValue{Ordinal: n + 4, Value: msg},
+				driver.NamedValue{Ordinal: n + 5, Value: w.Offset},
+				driver.NamedValue{Ordinal: n + 6, Value: w.Record})
+		}
+		res, err := st.ExecContext(ctx, a)
+		if err != nil {
+			return fmt.Errorf("store warnings of %s: %w", part[0].Path, err)
+		}
+		if hash {
+			hashed.add(res, run, part, chains)
+		}
+	}
 	return nil
 }
 
@@ -161,67 +332,45 @@ func appendChain(b []byte, chain []string) []byte {
 	return appendStrings(b, chain)
 }
 
-// warnShape is what a prepared warnings insert is for: n rows, whose
-// values other than chain, path and message are bound once (shared) or
-// not.
+// The forms of a warnings insert.
+const (
+	// warnShared: the rows share their shape, offset and record, bound
+	// once as ?2 to ?4.
+	warnShared = 1 << iota
+	// warnNoText: and no row holds a chain or message of its own (an
+	// image's skipped files): a row binds its path alone.
+	warnNoText
+)
+
+// warnShape is what a prepared warnings insert is for: n rows of a form.
 type warnShape struct {
-	n      int
-	shared bool
-	// sharedMsg: the message too (an image's files that no parser
-	// takes mostly share one), bound once as ?7.
-	sharedMsg bool
-}
-
-// sharedMessage reports whether the warnings all have the same message.
-func sharedMessage(ws []timeline.Warning) bool {
-	for i := 1; i < len(ws); i++ {
-		if ws[i].Message != ws[0].Message {
-			return false
-		}
-	}
-	return true
-}
-
-// sharedWarnings reports whether the warnings share every value but their
-// chain, path and message, as an image's skipped files do (a file's chain
-// ends in its own name).
-func sharedWarnings(ws []timeline.Warning) bool {
-	w0 := &ws[0]
-	for i := 1; i < len(ws); i++ {
-		w := &ws[i]
-		if w.Kind != w0.Kind || w.Evidence != w0.Evidence ||
-			w.Parser != w0.Parser || w.Offset != w0.Offset || w.Record != w0.Record {
-			return false
-		}
-	}
-	return true
+	n, form int
 }
 
 // prepareWarnInsert prepares the INSERT of a shape's warnings: the run as
-// ?1; then, shared, the values the rows share once as ?2 to ?6 and each
-// row's chain, path and message, or else each row's eight values. The columns
-// are listed with the shared ones first, so that their numbers come before
-// the plain ?s (SQLite numbers a ? one above the largest number before
-// it).
+// ?1; then, shared, the values the rows share once as ?2 to ?4 and each
+// row's path (chain and message NULL) or path, chain and message; or else
+// each row's six values. The columns are listed with the shared ones
+// first, so that their numbers come before the plain ?s (SQLite numbers a
+// ? one above the largest number before it).
 func prepareWarnInsert(ctx context.Context, c rawConn, shape warnShape) (rawStmt, error) {
 	var b strings.Builder
-	if shape.sharedMsg {
-		// The message before chain and path, so that ?7 comes before
-		// the plain ?s (as above).
-		b.WriteString(`INSERT INTO warnings(run, kind, evidence, parser, offset, record, message, chain, path) VALUES `)
+	if shape.form&warnShared != 0 {
+		b.WriteString(`INSERT INTO warn_rows(run, shape, offset, record, path, chain, message) VALUES `)
 	} else {
-		b.WriteString(`INSERT INTO warnings(run, kind, evidence, parser, offset, record, chain, path, message) VALUES `)
+		b.WriteString(`INSERT INTO warn_rows(run, shape, path, chain, message, offset, record) VALUES `)
 	}
 	for i := range shape.n {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		if shape.sharedMsg {
-			b.WriteString("(?1,?2,?3,?4,?5,?6,?7,?,?)")
-		} else if shape.shared {
-			b.WriteString("(?1,?2,?3,?4,?5,?6,?,?,?)")
-		} else {
-			b.WriteString("(?1,?,?,?,?,?,?,?,?)")
+		switch {
+		case shape.form&warnNoText != 0:
+			b.WriteString("(?1,?2,?3,?4,?,NULL,NULL)")
+		case shape.form&warnShared != 0:
+			b.WriteString("(?1,?2,?3,?4,?,?,?)")
+		default:
+			b.WriteString("(?1,?,?,?,?,?,?)")
 		}
 	}
 	return prepareRaw(ctx, c, "warnings insert", b.String())

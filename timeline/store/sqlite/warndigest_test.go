@@ -11,13 +11,13 @@ import (
 	"github.com/jejak-forensics/jejak/timeline"
 )
 
-// warningsReadBack is the warnings table as casework's tableDigest hashes
-// it: every column (SELECT *, in the table's order) of every row in rowid
-// order, each value scanned into sql.NullString, 0 for NULL, else 1, its
+// warningsReadBack is the view warnings as casework's tableDigest hashes
+// it: every column but the rowid (in the view's order) of every row in
+// rowid order, each value scanned into sql.NullString, 0 for NULL, else 1, its
 // length as 8 bytes and its text.
 func warningsReadBack(t *testing.T, db *sql.DB) []byte {
 	t.Helper()
-	rows, err := db.Query(`SELECT * FROM warnings ORDER BY rowid`)
+	rows, err := db.Query(`SELECT run, kind, evidence, chain, path, parser, offset, record, message FROM warnings ORDER BY rowid`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,11 +79,11 @@ func TestWarnDigest(t *testing.T) {
 			}
 			execSQL(t, s, `DELETE FROM warnings`)
 		}},
-		{name: "table with another column", noDig: true, before: func(t *testing.T, s *Store) {
-			execSQL(t, s, `ALTER TABLE warnings ADD COLUMN note TEXT`)
+		{name: "view with another column", noDig: true, before: func(t *testing.T, s *Store) {
+			execSQL(t, s, `DROP VIEW warnings; CREATE VIEW warnings AS SELECT rowid, *, 'x' AS note FROM warn_rows`)
 		}},
 		{name: "column added during the run", after: func(t *testing.T, s *Store) {
-			execSQL(t, s, `ALTER TABLE warnings ADD COLUMN note TEXT`)
+			execSQL(t, s, `DROP VIEW warnings; CREATE VIEW warnings AS SELECT rowid, *, 'x' AS note FROM warn_rows`)
 		}},
 		{name: "another connection added one", mid: func(t *testing.T, s *Store, _ *WarnDigest) {
 			execSQL(t, s, `INSERT INTO warnings(run, kind, evidence, chain, path, parser, offset, record, message) VALUES (1, 'file', '', '[]', 'x', '', -1, 0, 'other')`)
@@ -116,7 +116,7 @@ func TestWarnDigest(t *testing.T) {
 			}
 		}},
 		{name: "a write rolled back", mid: func(t *testing.T, s *Store, d *WarnDigest) {
-			execSQL(t, s, `CREATE TRIGGER refuse BEFORE INSERT ON warnings WHEN NEW.message = 'refuse' BEGIN SELECT RAISE(ABORT, 'refused'); END`)
+			execSQL(t, s, `CREATE TRIGGER refuse BEFORE INSERT ON warn_rows WHEN NEW.message = 'refuse' BEGIN SELECT RAISE(ABORT, 'refused'); END`)
 			ws := warningsOf(warnRows + 2)
 			ws[warnRows+1].Message = "refuse"
 			if err := s.AddWarningsDigest(ctx, ws, d); err == nil {
