@@ -153,8 +153,9 @@ type scratch struct {
 	// their lists are carved from slabs, which are reused for the next
 	// chunk's definitions once the chunk is done (see expander.reuse):
 	// nothing decoded from a chunk points into them after it.
-	nodeSlabs slabs[node]
-	attrSlabs slabs[tattr]
+	nodeSlabs  slabs[node]
+	attrSlabs  slabs[tattr]
+	cattrSlabs slabs[Attr]
 	// shared keeps compiled definitions from chunk to chunk.
 	shared sharedTemplates
 	// memos hands out the substitutions' memos of compiled definitions.
@@ -188,6 +189,24 @@ func (s *slabs[T]) keep(xs []T) []T {
 	}
 }
 
+// grab returns n zeroed elements of a slab, capacity capped.
+func (s *slabs[T]) grab(n int) []T {
+	for {
+		if s.i == len(s.all) {
+			s.all = append(s.all, make([]T, 0, max(slabSize, n)))
+		}
+		cur := s.all[s.i]
+		if len(cur)+n <= cap(cur) {
+			start := len(cur)
+			cur = cur[:start+n]
+			clear(cur[start:])
+			s.all[s.i] = cur
+			return cur[start : start+n : start+n]
+		}
+		s.i++
+	}
+}
+
 // reset makes every slab free again: the lists handed out must be dead.
 func (s *slabs[T]) reset() {
 	for j := range s.all[:min(s.i+1, len(s.all))] {
@@ -197,6 +216,43 @@ func (s *slabs[T]) reset() {
 }
 
 func (sc *scratch) tmplNodes(ns []node) []node { return sc.nodeSlabs.keep(ns) }
+
+// constAttrs returns the attributes as attrValue renders them when every
+// piece of every one is text (whatever the values), nil otherwise: a
+// template definition's element whose attributes hold no substitution
+// (<Data Name="TargetUserName">, a provider's Name and Guid written in
+// the definition) gets them once, in the chunk's slabs, instead of once
+// per record.
+func (sc *scratch) constAttrs(as []tattr) []Attr {
+	if len(as) == 0 {
+		return nil
+	}
+	for i := range as {
+		for j := range as[i].val {
+			if as[i].val[j].kind != nText {
+				return nil
+			}
+		}
+	}
+	out := sc.cattrSlabs.grab(len(as))
+	for i := range as {
+		a := &as[i]
+		v := ""
+		switch len(a.val) {
+		case 0:
+		case 1:
+			v = a.val[0].text
+		default:
+			var sb strings.Builder
+			for j := range a.val {
+				sb.WriteString(a.val[j].text)
+			}
+			v = sb.String()
+		}
+		out[i] = Attr{Name: a.name, Value: v}
+	}
+	return out
+}
 
 func (sc *scratch) tmplAttrs(as []tattr) []tattr { return sc.attrSlabs.keep(as) }
 
@@ -255,9 +311,13 @@ type node struct {
 	name     string
 	text     string
 	attrs    []tattr
-	kids     []node
-	tmpl     *template
-	vals     []value
+	// cattrs is an element's attributes as expand gives them when every
+	// one is text alone (no substitution), built when the template
+	// definition is compiled: every record of the template shares them.
+	cattrs []Attr
+	kids   []node
+	tmpl   *template
+	vals   []value
 	// memo is a template definition's substitution's last rendered value
 	// (nil elsewhere): see expander.renderAt.
 	memo *memo
@@ -480,6 +540,9 @@ func (d *decoder) element() (node, error) {
 			sc.attrs = append(sc.attrs, a)
 		}
 		n.attrs = d.keepAttrs(sc.attrs[attrBase:])
+		if d.a == nil {
+			n.cattrs = d.c.scratch().constAttrs(n.attrs)
+		}
 	}
 	tok, err := d.u8()
 	if err != nil {
@@ -758,7 +821,9 @@ loop:
 		case nElem:
 			e := x.a.elem()
 			e.Name = n.name
-			if len(n.attrs) > 0 {
+			if n.cattrs != nil {
+				e.Attrs = n.cattrs
+			} else if len(n.attrs) > 0 {
 				start := len(x.a.attrs)
 				for j := range n.attrs {
 					a := &n.attrs[j]

@@ -192,6 +192,9 @@ func deepCopyNodes(nodes []node) []node {
 	for i := range out {
 		n := &out[i]
 		n.kids = deepCopyNodes(n.kids)
+		if n.cattrs != nil {
+			n.cattrs = slices.Clip(slices.Clone(n.cattrs))
+		}
 		if n.attrs != nil {
 			attrs := slices.Clone(n.attrs)
 			for j := range attrs {

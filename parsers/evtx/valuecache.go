@@ -129,6 +129,7 @@ func (x *expander) reuse(c *chunk) {
 	x.sc.kids, x.sc.attrs = x.sc.kids[:0], x.sc.attrs[:0]
 	x.sc.nodeSlabs.reset()
 	x.sc.attrSlabs.reset()
+	x.sc.cattrSlabs.reset()
 	if c != nil {
 		c.sc = &x.sc
 	}
