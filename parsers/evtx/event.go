@@ -320,9 +320,15 @@ func (b *builder) event(r *Record) *timeline.Event {
 	// the map when its block came back cost about 330 instructions a
 	// record (BenchmarkParseRecycled under callgrind), filling it in two
 	// steps 90 more.
-	if n := fillData(data, r, &sys, prov, created, t, ok, fromFT, recordID); len(data) != n {
+	//
+	// A member whose value is the one the block's map was last given
+	// (blk.held) is not set again: the System fields repeat from record
+	// to record, their strings shared through the value caches, and a
+	// comparison costs a tenth of a map assignment.
+	if n := fillData(data, &blk.held, r, &sys, prov, created, t, ok, fromFT, recordID); len(data) != n {
 		clear(data)
-		fillData(data, r, &sys, prov, created, t, ok, fromFT, recordID)
+		blk.held = heldData{}
+		fillData(data, &blk.held, r, &sys, prov, created, t, ok, fromFT, recordID)
 	}
 	ev.Jejak.Data = data
 	parsers.At(ev, r.Offset, int64(r.ID))
@@ -352,7 +358,10 @@ func (b *builder) event(r *Record) *timeline.Event {
 // fillData sets jejak.data's members of the record's event in data and
 // returns how many it set, each key at most once: created, t, ok and
 // fromFT are from createdTime, recordID the EventRecordID the event shows.
-func fillData(data map[string]string, r *Record, sys *system, prov *Element, created string, t time.Time, ok, fromFT bool, recordID uint64) int {
+//
+// held are the values of the System members data holds ("" for one it
+// does not hold): a member whose value is held is not set again.
+func fillData(data map[string]string, held *heldData, r *Record, sys *system, prov *Element, created string, t time.Time, ok, fromFT bool, recordID uint64) int {
 	n := 0
 	if !ok {
 		data["time_source"] = "record header written time (no TimeCreated/@SystemTime)"
@@ -378,23 +387,29 @@ func fillData(data map[string]string, r *Record, sys *system, prov *Element, cre
 	}
 	// Each member set on its own, not by a loop over an array of the
 	// eleven built first, which took about 240 instructions a record.
-	set := func(k, v string) {
-		if v != "" {
+	set := func(k, v string, h *string) {
+		switch {
+		case v == "":
+			*h = ""
+		case v != *h:
 			data[k] = v
+			*h = v
+			n++
+		default:
 			n++
 		}
 	}
-	set("level", sys.level.text())
-	set("task", sys.task.text())
-	set("opcode", sys.opcode.text())
-	set("keywords", sys.keywords.text())
-	set("version", sys.version.text())
-	set("process_id", sys.execution.Attr("ProcessID"))
-	set("thread_id", sys.execution.Attr("ThreadID"))
-	set("user_sid", sys.security.Attr("UserID"))
-	set("provider_guid", prov.Attr("Guid"))
-	set("activity_id", sys.correlation.Attr("ActivityID"))
-	set("qualifiers", sys.eventID.Attr("Qualifiers"))
+	set("level", sys.level.text(), &held[0])
+	set("task", sys.task.text(), &held[1])
+	set("opcode", sys.opcode.text(), &held[2])
+	set("keywords", sys.keywords.text(), &held[3])
+	set("version", sys.version.text(), &held[4])
+	set("process_id", sys.execution.Attr("ProcessID"), &held[5])
+	set("thread_id", sys.execution.Attr("ThreadID"), &held[6])
+	set("user_sid", sys.security.Attr("UserID"), &held[7])
+	set("provider_guid", prov.Attr("Guid"), &held[8])
+	set("activity_id", sys.correlation.Attr("ActivityID"), &held[9])
+	set("qualifiers", sys.eventID.Attr("Qualifiers"), &held[10])
 	if recordID != r.ID {
 		data["header_record_id"] = strconv.FormatUint(r.ID, 10)
 		n++
@@ -425,15 +440,25 @@ type eventBlock struct {
 	winlog          timeline.Winlog
 	host            timeline.Host
 	data, eventData map[string]string
-	norm            *normBlock
+	// held is what fillData last set in data, kept with it.
+	held heldData
+	norm *normBlock
 }
+
+// heldData are the values of the System members (level to qualifiers, in
+// fillData's order) a block's jejak.data map holds, "" for those it does
+// not: the map must hold each non-empty one (fillData sets it only when
+// its value changes). Nothing but fillData removes a key from the map or
+// changes its value; ParseStats adds a key (file_header_damaged), which
+// fillData's count of the members set finds.
+type heldData [11]string
 
 var _ = [1]struct{}{}[unsafe.Offsetof(eventBlock{}.ev)]
 
 // blockSlab is how many eventBlocks are allocated at once when none comes
 // back to be reused: the most that stays within the allocator's largest
 // small size class (TestBlockSlabFitsSizeClass).
-const blockSlab = 49
+const blockSlab = 39
 
 // blockPool is where every builder takes its blocks from, and where
 // Parser.Recycle gives them back once the ingest has stored their events
@@ -447,9 +472,9 @@ var blockPool = slab.NewPoolReset(blockSlab, reset)
 // emptied, the normBlock zeroed, and the jejak.data map as it is (see
 // fillData).
 func reset(blk *eventBlock) {
-	d, ed, nb := blk.data, blk.eventData, blk.norm
+	d, ed, nb, held := blk.data, blk.eventData, blk.norm, blk.held
 	*blk = eventBlock{}
-	blk.data = d
+	blk.data, blk.held = d, held
 	if ed != nil {
 		clear(ed)
 		blk.eventData = ed

@@ -5,6 +5,7 @@ import (
 	stdmaps "maps"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/jejak-forensics/jejak/parsers"
 	"github.com/jejak-forensics/jejak/parsers/parsertest"
@@ -54,6 +55,64 @@ func TestRecycledDataMaps(t *testing.T) {
 		})
 		if i != len(want) {
 			t.Fatalf("round %d: %d events, want %d", round, i, len(want))
+		}
+	}
+}
+
+// TestFillDataHeld fills one map, with its held values, from a sequence
+// of System members where values stay, change, go missing and come back
+// (the same value as held before they went), as ParseStats adds a key
+// and as a consumer deletes one: the map must always hold exactly the
+// members of the last fill.
+func TestFillDataHeld(t *testing.T) {
+	sysOf := func(level, task, pid string) *system {
+		s := &system{}
+		if level != "" {
+			s.level = el("Level", level, nil)
+		}
+		if task != "" {
+			s.task = el("Task", task, nil)
+		}
+		if pid != "" {
+			s.execution = el("Execution", "", []string{"ProcessID", pid})
+		}
+		return s
+	}
+	r := &Record{ID: 7}
+	data := map[string]string{}
+	var held heldData
+	for i, c := range []struct {
+		level, task, pid string
+		meddle           func(map[string]string)
+	}{
+		{"4", "12544", "612", nil},
+		{"4", "12544", "612", nil},
+		{"4", "", "612", nil},
+		{"4", "12544", "700", nil},
+		{"", "12544", "700", nil},
+		{"4", "12544", "700", func(m map[string]string) { m["file_header_damaged"] = "true" }},
+		{"4", "12544", "700", func(m map[string]string) { delete(m, "task") }},
+		{"4", "12544", "700", nil},
+		{"", "", "", nil},
+		{"4", "12544", "612", nil},
+	} {
+		sys := sysOf(c.level, c.task, c.pid)
+		if n := fillData(data, &held, r, sys, nil, "", time.Time{}, true, false, r.ID); len(data) != n {
+			clear(data)
+			held = heldData{}
+			fillData(data, &held, r, sys, nil, "", time.Time{}, true, false, r.ID)
+		}
+		want := map[string]string{}
+		for k, v := range map[string]string{"level": c.level, "task": c.task, "process_id": c.pid} {
+			if v != "" {
+				want[k] = v
+			}
+		}
+		if !stdmaps.Equal(data, want) {
+			t.Fatalf("fill %d: %v, want %v", i, data, want)
+		}
+		if c.meddle != nil {
+			c.meddle(data)
 		}
 	}
 }
