@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 
 	gontfs "www.velocidex.com/golang/go-ntfs/parser"
 
@@ -238,10 +239,18 @@ func (w *Walker) entry(r *Record, s Stream, p string, hold *jfs.Hold) *jfs.Entry
 			return io.NopCloser(io.NewSectionReader(ra, 0, size)), nil
 		}, open)
 	e.Deleted = !r.InUse()
-	e.Inode = r.Inode()
 	// A deleted file and a live one at one path (both listed by fls) are
 	// two MFT entries, or one entry reused under a new sequence number.
-	e.Identity = "mft:" + e.Inode
+	// The identity is "mft:" and the inode (r.Inode()), made as one
+	// string whose tail is the inode: one allocation an entry (two number
+	// strings and two concatenations before).
+	var buf [48]byte
+	id := append(buf[:0], "mft:"...)
+	id = strconv.AppendUint(id, r.Entry, 10)
+	id = append(id, '-')
+	id = strconv.AppendUint(id, uint64(r.Seq), 10)
+	e.Identity = string(id)
+	e.Inode = e.Identity[len("mft:"):]
 	e.Mode = 0o444
 	if entry == 0 && name == "" {
 		// Its reader is opened afresh by each Open and ReaderAt, on the
