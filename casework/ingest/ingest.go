@@ -1051,6 +1051,11 @@ type emitter struct {
 	// events and zoneAssumed are counted since the last batch.
 	events      int64
 	zoneAssumed map[string]int64
+	// zone and zoneRun count the run of events read in one assumed zone
+	// that the last ones were: a file's events are all read in its zone,
+	// so the map above takes a count per run, not a lookup per event.
+	zone    string
+	zoneRun int64
 }
 
 func (o *emitter) emit(ctx context.Context, it Item, e *jfs.Entry, parser string, ev *timeline.Event) error {
@@ -1094,10 +1099,11 @@ func (o *emitter) emitFrom(ctx context.Context, it Item, e *jfs.Entry, parser st
 	o.r.events.Add(1)
 	o.events++
 	if t := ev.Jejak.Time; t != nil && t.ZoneAssumed != "" {
-		if o.zoneAssumed == nil {
-			o.zoneAssumed = map[string]int64{}
+		if t.ZoneAssumed != o.zone {
+			o.endZoneRun()
+			o.zone = t.ZoneAssumed
 		}
-		o.zoneAssumed[t.ZoneAssumed]++
+		o.zoneRun++
 	}
 	o.weight += 1 + len(ev.Jejak.Data)
 	if ev.Winlog != nil {
@@ -1124,11 +1130,24 @@ func (o *emitter) emitFrom(ctx context.Context, it Item, e *jfs.Entry, parser st
 // collector at GOGC=100), so they are not the batches'.
 const batchWeight = 40000
 
+// endZoneRun adds the run of events counted in o.zone to zoneAssumed.
+func (o *emitter) endZoneRun() {
+	if o.zoneRun == 0 {
+		return
+	}
+	if o.zoneAssumed == nil {
+		o.zoneAssumed = map[string]int64{}
+	}
+	o.zoneAssumed[o.zone] += o.zoneRun
+	o.zoneRun = 0
+}
+
 // count adds what was counted since the last batch to the summary.
 func (o *emitter) count() {
 	if o.events == 0 {
 		return
 	}
+	o.endZoneRun()
 	o.r.mu.Lock()
 	o.r.sum.Events += o.events
 	for z, n := range o.zoneAssumed {
