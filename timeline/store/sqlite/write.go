@@ -401,6 +401,11 @@ type inserter struct {
 	args               []driver.NamedValue
 	ids                []byte // the IDs of a block's rows, one after another
 	err                error  // preparing the block statements
+
+	// firstBlk and firstRow are the block and the row of event_rows the
+	// inserts since the last mark began with (0: none yet): what undo
+	// removes.
+	firstBlk, firstRow int64
 }
 
 func (s *Store) newInserter(conn rawConn) *inserter {
@@ -431,6 +436,9 @@ func (in *inserter) chunk(c *chunk, st *timeline.WriteStats) error {
 		blk, err := res.LastInsertId()
 		if err != nil {
 			return err
+		}
+		if in.firstBlk == 0 {
+			in.firstBlk = blk
 		}
 		ids := in.ids[:0]
 		for i := range part {
@@ -468,11 +476,17 @@ func (in *inserter) chunk(c *chunk, st *timeline.WriteStats) error {
 		}
 		st.Inserted += int(n)
 		st.Duplicates += len(part) - int(n)
+		last, err := res.LastInsertId()
+		if err != nil {
+			return err
+		}
+		if in.firstRow == 0 && n > 0 {
+			// A statement's rows take the rowids after the largest
+			// one, one after another (none is ignored but for a
+			// constraint, which takes no rowid).
+			in.firstRow = last - n + 1
+		}
 		if s.dig != nil {
-			last, err := res.LastInsertId()
-			if err != nil {
-				return err
-			}
 			s.dig.add(part, s.run.Load(), blk, n, last)
 		}
 		if n == 0 {

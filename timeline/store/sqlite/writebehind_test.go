@@ -146,7 +146,7 @@ func TestWriteBehindFailures(t *testing.T) {
 	})
 	// Both batches wait while another writer holds the gap between
 	// transactions: the inserter then takes them into one transaction,
-	// and the failed one is rolled back alone (its savepoint).
+	// and the failed one is taken out alone (undo).
 	t.Run("encode, one transaction", func(t *testing.T) {
 		s, _ := firstRun(t, true)
 		err := s.BetweenWrites(func() error {
@@ -202,6 +202,60 @@ func TestWriteBehindFailures(t *testing.T) {
 			t.Error("FinishDigest vouched for a run whose write failed")
 		}
 	})
+}
+
+// TestWriteBehindUndoInTransaction: an insert that fails in a batch the
+// inserter took into one transaction with the batches before it (they
+// waited while another writer held the gap) takes out that batch's
+// blocks and rows alone, those inserted before its failed statement too;
+// the batches before it are committed whole, and no block is left
+// without rows.
+func TestWriteBehindUndoInTransaction(t *testing.T) {
+	ctx := context.Background()
+	s, _ := firstRun(t, true)
+	bb := events(3*blockRows+50, "bb")
+	if _, err := s.w.ExecContext(ctx, fmt.Sprintf(`CREATE TEMP TRIGGER boom BEFORE INSERT ON main.event_rows WHEN NEW.id = X'%x'
+		BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`, mustID(t, bb[2*blockRows+9]))); err != nil {
+		t.Fatal(err)
+	}
+	var blocksBefore int
+	if err := s.BetweenWrites(func() error {
+		write(t, s, events(500, "aa"))
+		write(t, s, events(400, "cc"))
+		_, err := s.Write(ctx, bb)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.FinishWrites(ctx)
+	if err == nil || !strings.Contains(err.Error(), "refused by the test") {
+		t.Fatalf("FinishWrites after a failed insert: %v", err)
+	}
+	if n := count(t, s); n != 900 {
+		t.Errorf("%d rows stored, want the first two batches' 900", n)
+	}
+	if err := s.DB().QueryRow(`SELECT count(*) FROM blocks`).Scan(&blocksBefore); err != nil {
+		t.Fatal(err)
+	}
+	if want := (500+blockRows-1)/blockRows + (400+blockRows-1)/blockRows; blocksBefore != want {
+		t.Errorf("%d blocks stored, want the first two batches' %d", blocksBefore, want)
+	}
+	var orphans, maxRow int
+	if err := s.DB().QueryRow(`SELECT count(*) FROM blocks WHERE id NOT IN (SELECT blk FROM event_rows)`).Scan(&orphans); err != nil {
+		t.Fatal(err)
+	}
+	if orphans != 0 {
+		t.Errorf("%d blocks without rows", orphans)
+	}
+	if err := s.DB().QueryRow(`SELECT max(rowid) FROM event_rows`).Scan(&maxRow); err != nil {
+		t.Fatal(err)
+	}
+	if maxRow != 900 {
+		t.Errorf("largest rowid %d, want 900", maxRow)
+	}
+	if _, ok, _ := s.FinishDigest(ctx); ok {
+		t.Error("FinishDigest vouched for a run whose write failed")
+	}
 }
 
 func mustID(t *testing.T, e *timeline.Event) []byte {
