@@ -152,13 +152,27 @@ func nameHash(b []byte) uint16 {
 
 var errTemplateLoop = errors.New("template definition refers to itself")
 
+// loopTemplate stands for a definition while it is being compiled: one
+// that refers to itself finds it (it is never changed).
+var loopTemplate = &template{err: errTemplateLoop}
+
 func (c *chunk) template(off uint32) *template {
 	if t, ok := c.templates[off]; ok {
 		return t
 	}
-	c.templates[off] = &template{err: errTemplateLoop}
-	t := &template{}
 	o := int(off)
+	if o >= chunkHeaderSize && o+24 <= len(c.buf) && !c.strict {
+		// A definition an earlier chunk compiled: nothing to allocate.
+		size := int(binary.LittleEndian.Uint32(c.buf[o+20:]))
+		if o+24+size <= len(c.buf) {
+			if st := c.scratch().shared.lookup(c, o, size); st != nil {
+				c.templates[off] = st
+				return st
+			}
+		}
+	}
+	c.templates[off] = loopTemplate
+	t := &template{}
 	if o < chunkHeaderSize || o+24 > len(c.buf) {
 		t.err = fmt.Errorf("template definition at chunk offset %d outside the chunk", off)
 	} else {
@@ -169,10 +183,6 @@ func (c *chunk) template(off uint32) *template {
 			var sh *sharedTemplates
 			if !c.strict {
 				sh = &c.scratch().shared
-				if st := sh.lookup(c, o, size); st != nil {
-					c.templates[off] = st
-					return st
-				}
 			}
 			d := &decoder{c: c, b: c.buf, pos: o + 24, end: o + 24 + size, depID: true}
 			mark := len(c.notes)
