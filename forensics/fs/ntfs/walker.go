@@ -143,6 +143,7 @@ func (w *Walker) Walk(ctx context.Context, fn jfs.WalkFunc, report func(*jfs.Pro
 		// scan, each batch that cannot be read with its offset.
 		bad(0, 0, w.mapErr)
 	}
+	var buf []string // the paths of a record, reused from record to record
 	return t.Scan(ctx, func(r *Record, off int64) error {
 		var names []string
 		for i := range r.Streams {
@@ -156,7 +157,8 @@ func (w *Walker) Walk(ctx context.Context, fn jfs.WalkFunc, report func(*jfs.Pro
 				continue
 			}
 			if names == nil {
-				names = paths(t, r)
+				names = paths(t, r, buf[:0])
+				buf = names
 			}
 			for _, p := range names {
 				if s.Name != "" {
@@ -171,12 +173,11 @@ func (w *Walker) Walk(ctx context.Context, fn jfs.WalkFunc, report func(*jfs.Pro
 	}, bad)
 }
 
-// paths lists the paths of r, one per hard link as fls lists them: each
-// name outside the DOS namespace (the 8.3 alias of a long name is no link
-// of its own). Like an ext4 file's names, each is delivered with the
+// paths appends to out the paths of r, one per hard link as fls lists
+// them: each name outside the DOS namespace (the 8.3 alias of a long name
+// is no link of its own). Like an ext4 file's names, each is delivered with the
 // content, under the same identity (the MFT entry).
-func paths(t *Table, r *Record) []string {
-	var out []string
+func paths(t *Table, r *Record, out []string) []string {
 	for i := range r.Names {
 		if r.Names[i].IsDOS() {
 			continue
