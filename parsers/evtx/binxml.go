@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/jejak-forensics/jejak/internal/slab"
 )
@@ -792,6 +793,9 @@ type expander struct {
 	// readBuf is a Parser worker's chunk buffer, kept with the expander
 	// from file to file.
 	readBuf []byte
+	// timeBuf is where FILETIME texts are carved from (see
+	// renderFiletime).
+	timeBuf []byte
 }
 
 // maxWork bounds one record's expansion. A template may use the same
@@ -976,7 +980,7 @@ func (x *expander) attrValue(pieces []node, vals []value) (string, bool) {
 // expander.ft).
 func (x *expander) renderAt(m *memo, v *value) string {
 	if v.typ == vtFiletime {
-		s := render(*v)
+		s := x.renderFiletime(v)
 		if !x.ftSet && len(v.data) == 8 {
 			x.ftSet, x.ft, x.fts = true, binary.LittleEndian.Uint64(v.data), s
 		}
@@ -995,6 +999,32 @@ func (x *expander) renderAt(m *memo, v *value) string {
 	}
 	return s
 }
+
+// renderFiletime is render(*v) for a FILETIME value, its text carved
+// from a block of bytes (timeBuf) shared by the texts of many records
+// rather than allocated for each: every record renders one, its
+// TimeCreated, which its event keeps (jejak.data.written_time). The bytes
+// are only ever appended to, never written again, so each text stays as
+// it was rendered, and a block lives as long as any text in it.
+func (x *expander) renderFiletime(v *value) string {
+	if len(v.data) < 8 {
+		return render(*v)
+	}
+	t, ok := filetime(binary.LittleEndian.Uint64(v.data))
+	if !ok {
+		return ""
+	}
+	if cap(x.timeBuf)-len(x.timeBuf) < 32 {
+		x.timeBuf = make([]byte, 0, timeBufSize)
+	}
+	start := len(x.timeBuf)
+	x.timeBuf = appendTime(x.timeBuf, t, 7)
+	return unsafe.String(&x.timeBuf[start], len(x.timeBuf)-start)
+}
+
+// timeBufSize is the size of the blocks FILETIME texts are carved from:
+// 146 texts of 28 bytes.
+const timeBufSize = 4096
 
 // text is the element's text, "" for a missing element: a recovered record
 // whose names were overwritten may lack any System child.
