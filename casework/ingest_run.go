@@ -735,7 +735,7 @@ func (w *WarningWriter) write(queue <-chan []timeline.Warning, prev <-chan struc
 		}
 		// Between two transactions of the event writes: see
 		// sqlite.Store.BetweenWrites.
-		if err := w.store.BetweenWrites(func() error { return w.store.AddWarningsDigest(context.WithoutCancel(w.ctx), b, w.dig) }); err != nil {
+		if err := w.store.AddWarningsBetweenWrites(context.WithoutCancel(w.ctx), b, w.dig); err != nil {
 			w.errMu.Lock()
 			w.err = err
 			w.errMu.Unlock()
