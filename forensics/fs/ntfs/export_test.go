@@ -25,7 +25,7 @@ func ResidentStreams(t interface{ Fatal(...any) }, w *Walker, fn func(entry uint
 			if s.Type != AttrData || !s.Resident || s.StartVCN != 0 {
 				continue
 			}
-			e := w.entry(r, s, "x", new(jfs.Hold))
+			e := w.entry(r, s, layerPrefix+"x", new(jfs.Hold))
 			ra, ok, err := e.ReaderAt()
 			if !ok {
 				return err

@@ -357,17 +357,27 @@ func (t *Table) extension(ext *Record) *Record {
 // would be false; the lost folder's reference stays on the timeline, in
 // the parent_ref of the mft parser's $FILE_NAME events.
 func (t *Table) Path(r *Record, fn *FileName) (p string, orphan bool) {
+	return t.path("", r, fn)
+}
+
+// path is prefix followed by Path(r, fn), made as one string: the walker's
+// chain layer ("ntfs:" and the path), of which the path is the tail.
+func (t *Table) path(prefix string, r *Record, fn *FileName) (p string, orphan bool) {
 	if fn == nil {
 		fn = r.LongName()
 	}
 	if fn == nil {
-		return OrphanDir + "/OrphanFile-" + strconv.FormatUint(r.Entry, 10), true
+		return prefix + OrphanDir + "/OrphanFile-" + strconv.FormatUint(r.Entry, 10), true
 	}
 	if r.Entry == RootEntry {
-		return ".", false
+		return prefix + ".", false
 	}
 	dir, orphan := t.dirPath(fn.ParentEntry, fn.ParentSeq, 0)
-	return join(dir, clean(fn.Name)), orphan
+	name := clean(fn.Name)
+	if dir == "" {
+		return prefix + name, orphan
+	}
+	return prefix + dir + "/" + name, orphan
 }
 
 func join(dir, name string) string {

@@ -160,11 +160,11 @@ func (w *Walker) Walk(ctx context.Context, fn jfs.WalkFunc, report func(*jfs.Pro
 				names = paths(t, r, buf[:0])
 				buf = names
 			}
-			for _, p := range names {
+			for _, layer := range names {
 				if s.Name != "" {
-					p += ":" + s.Name
+					layer += ":" + s.Name
 				}
-				if err := x.Entry(w.entry(r, s, p, &hold)); err != nil {
+				if err := x.Entry(w.entry(r, s, layer, &hold)); err != nil {
 					return err
 				}
 			}
@@ -173,32 +173,39 @@ func (w *Walker) Walk(ctx context.Context, fn jfs.WalkFunc, report func(*jfs.Pro
 	}, bad)
 }
 
-// paths appends to out the paths of r, one per hard link as fls lists
-// them: each name outside the DOS namespace (the 8.3 alias of a long name
-// is no link of its own). Like an ext4 file's names, each is delivered with the
+// paths appends to out the chain layers of r ("ntfs:" and a path), one
+// per hard link as fls lists them: each name outside the DOS namespace
+// (the 8.3 alias of a long name is no link of its own). Like an ext4 file's names, each is delivered with the
 // content, under the same identity (the MFT entry).
 func paths(t *Table, r *Record, out []string) []string {
 	for i := range r.Names {
 		if r.Names[i].IsDOS() {
 			continue
 		}
-		if p, _ := t.Path(r, &r.Names[i]); !slices.Contains(out, p) {
+		if p, _ := t.path(layerPrefix, r, &r.Names[i]); !slices.Contains(out, p) {
 			out = append(out, p)
 		}
 	}
 	if len(out) == 0 {
-		p, _ := t.Path(r, nil)
+		p, _ := t.path(layerPrefix, r, nil)
 		out = append(out, p)
 	}
 	return out
 }
 
-// entry is the file of stream s of r at path p. The $MFT's is held by
+// layerPrefix begins the chain layer of a file in the volume: Kind, ':'
+// and its path.
+const layerPrefix = Kind + ":"
+
+// entry is the file of stream s of r at chain layer layer (layerPrefix,
+// then its path: paths, and ":name" for a named stream). The $MFT's is held by
 // hold (jfs.Hold): readable after the walk's call, until Walk returns.
-func (w *Walker) entry(r *Record, s Stream, p string, hold *jfs.Hold) *jfs.Entry {
-	// One allocation, not a clone grown by the append.
+func (w *Walker) entry(r *Record, s Stream, layer string, hold *jfs.Hold) *jfs.Entry {
+	// One allocation, not a clone grown by the append. The path is the
+	// layer's tail, not a string of its own.
 	chain := make([]string, len(w.chain)+1)
-	chain[copy(chain, w.chain)] = Kind + ":" + p
+	chain[copy(chain, w.chain)] = layer
+	p := layer[len(layerPrefix):]
 	entry, name, size := int64(r.Entry), s.Name, s.Size
 	var open func() (io.ReaderAt, error)
 	switch {
