@@ -197,6 +197,12 @@ func before(a, b *obs) bool {
 	return a.name < b.name
 }
 
+// timeCut is the last place an observation of o's pass and time can
+// have: a cut there leaves out what is later in time only.
+func timeCut(o *obs) *obs {
+	return &obs{pass: o.pass, t: o.t, id: [2]uint64{^uint64(0), ^uint64(0)}, name: ^uint8(0)}
+}
+
 func same(a, b *obs) bool {
 	return a.pass == b.pass && a.t == b.t && a.id == b.id && a.name == b.name
 }
@@ -232,6 +238,18 @@ type Checker struct {
 	// it is left out.
 	gcut    obs
 	hasGCut bool
+	// disorder: Feed has kept an observation of an earlier time (or
+	// pass) than one it kept before it (several files fed at once), or
+	// Add was called, or a compaction ran. Until then every side holds
+	// its observations in time order, once each, and the caps are applied
+	// by time as they are kept (see feed): lastPass and lastT are the last
+	// one's, inA counts the observations that are among the first perKey
+	// of their side.
+	disorder bool
+	hasLast  bool
+	lastPass uint8
+	lastT    int64
+	inA      int
 	// last is the file of the last event: a log's events come in runs.
 	last     *timeline.Provenance
 	lastZone string
@@ -293,6 +311,7 @@ func (c *Checker) Feed(ev *timeline.Event) {
 // first. It keeps no reference to ev.
 func (c *Checker) Add(ev *timeline.Event) {
 	c.Seal()
+	c.disorder = true // a Feed after it may not take its order for granted
 	c.add(ev, 0)
 }
 
@@ -315,24 +334,26 @@ func (c *Checker) add(ev *timeline.Event, pass uint8) {
 	if len(hosts) == 0 {
 		return
 	}
+	t := ev.Timestamp.UnixNano()
+	var paths []uint64
+	if act == web {
+		if paths = webPaths(ev, zone != ""); len(paths) == 0 {
+			return
+		}
+	}
+	if pass != 0 && c.hasGCut && (pass > c.gcut.pass || pass == c.gcut.pass && t > c.gcut.t) {
+		// After the global cut under every name, whatever its ID: left
+		// out as the loop below would, without reading the ID or the
+		// process, or interning user and file. A log fed in time order
+		// meets this for all its records past the first maxObs (see feed).
+		c.Dropped += len(hosts)
+		return
+	}
 	var pid int64
 	if ev.Process != nil {
 		pid = ev.Process.PID
 	}
-	o := obs{t: ev.Timestamp.UnixNano(), pid: pid, rec: ev.Jejak.Provenance.Record, last: ev.Event.Action == "last_logon", pass: pass}
-	if act == web {
-		if o.paths = webPaths(ev, zone != ""); len(o.paths) == 0 {
-			return
-		}
-	}
-	if pass != 0 && c.hasGCut && (o.pass > c.gcut.pass || o.pass == c.gcut.pass && o.t > c.gcut.t) {
-		// After the global cut under every name, whatever its ID: left
-		// out as the loop below would, without reading the ID or
-		// interning user and file. A log fed in time order meets this for
-		// all its records past the first 2*maxObs.
-		c.Dropped += len(hosts)
-		return
-	}
+	o := obs{t: t, pid: pid, rec: ev.Jejak.Provenance.Record, paths: paths, last: ev.Event.Action == "last_logon", pass: pass}
 	if pass != 0 {
 		o.id = parseID(ev.Jejak.ID)
 	}
@@ -387,14 +408,59 @@ func (c *Checker) add(ev *timeline.Event, pass uint8) {
 // kept from then on: it can no longer be kept, and where it would have
 // pushed a later one out of its side's first perKey, that later one is
 // after the global cut as well.
+//
+// While the observations kept come in time order (one log fed front to
+// back: a large log's case), the caps are applied by time as they are
+// kept. A side holding perKey observations is cut after the time of the
+// last, and once maxObs observations are among the first perKey of their
+// sides, every observation is cut after the time of the last kept: by
+// time, not at the observation itself, since the store orders those of
+// one instant by ID, which a log's order does not follow (what is kept of
+// that instant is put in order and cut by Seal). Past the global cut the
+// rest of the log is left out by add's shortcut, rather than kept until
+// twice the cap and then sorted (a 200 MB auth.log: 524,288 logons
+// indexed and sorted to keep 262,144). An observation of an earlier time
+// ends this for the Checker: the cuts made so far stay valid (see above),
+// and compaction takes over.
 func (c *Checker) feed(s *side, o obs) {
 	if (c.hasGCut && before(&c.gcut, &o)) || (s.cut != nil && before(s.cut, &o)) {
 		c.Dropped++
 		return
 	}
+	if !c.disorder {
+		if c.hasLast && (o.pass < c.lastPass || o.pass == c.lastPass && o.t < c.lastT) {
+			c.disorder = true
+		} else {
+			// In time order, the side's observations of o's instant are
+			// its last ones: o fed again is one of them.
+			for i := len(s.obs) - 1; i >= 0 && s.obs[i].pass == o.pass && s.obs[i].t == o.t; i-- {
+				if same(&s.obs[i], &o) {
+					return // kept once, as compactSide would
+				}
+			}
+		}
+	}
 	s.obs = append(s.obs, o)
 	c.n++
 	c.feeding = true
+	if !c.disorder {
+		c.lastPass, c.lastT, c.hasLast = o.pass, o.t, true
+		if len(s.obs) <= c.perKey {
+			c.inA++
+		}
+		if len(s.obs) == c.perKey && s.cut == nil {
+			s.cut = timeCut(&o)
+		}
+		if c.inA == c.maxObs && !c.hasGCut {
+			c.gcut, c.hasGCut = *timeCut(&o), true
+		}
+		if len(s.obs) < 2*c.perKey && c.n < 2*c.maxObs {
+			return
+		}
+		// Enough of one instant to fill a side or all twice over: the
+		// compaction below puts them in order, and inA no longer counts.
+		c.disorder = true
+	}
 	if len(s.obs) >= 2*c.perKey {
 		c.compactSide(s)
 	}
@@ -406,6 +472,11 @@ func (c *Checker) feed(s *side, o obs) {
 // compactSide puts a side in order, drops repeated events and cuts it to
 // its cap.
 func (c *Checker) compactSide(s *side) {
+	if len(s.obs) == 0 || len(s.obs) == 1 && c.perKey >= 1 {
+		// Nothing to order, repeat or cut: most keys of a busy log (a
+		// client each) hold one observation, and compact visits them all.
+		return
+	}
 	sort.Slice(s.obs, func(i, j int) bool { return before(&s.obs[i], &s.obs[j]) })
 	kept := s.obs[:0]
 	for i := range s.obs {
