@@ -158,6 +158,8 @@ type interner struct {
 	buf []byte
 	// pairs is decoder.strMapKeys's scratch.
 	pairs []kv
+	// preds are memberP's, by kind of object.
+	preds [predKinds]keyPred
 }
 
 const (
@@ -231,6 +233,11 @@ func (d *decoder) fail() {
 }
 
 func (d *decoder) ws() {
+	// A document appendEvent wrote has no whitespace: one comparison
+	// (every whitespace byte is at most ' ') instead of the switch.
+	if d.i < len(d.b) && d.b[d.i] > ' ' {
+		return
+	}
 	for d.i < len(d.b) {
 		switch d.b[d.i] {
 		case ' ', '\t', '\n', '\r':
@@ -281,10 +288,7 @@ func (d *decoder) member(n *int) ([]byte, bool) {
 		return nil, false
 	}
 	start := d.i + 1
-	j := start
-	for j < len(d.b) && strPlain[d.b[j]] {
-		j++
-	}
+	j := plainEnd(d.b, start)
 	for ; j < len(d.b); j++ {
 		c := d.b[j]
 		if c == '"' {
@@ -305,6 +309,84 @@ func (d *decoder) member(n *int) ([]byte, bool) {
 	return nil, false
 }
 
+// predKinds is how many object decoders read their members through
+// memberP: each has its own keyPred (d.pred's argument, numbered in the
+// order of the decoders in this file).
+const predKinds = 23
+
+// keyPred is what memberP learnt of one kind of object: the member that
+// followed a key (by predSlot) the last time, as its bytes from the ','
+// (or the opening quote, for the first) to the ':' after the key.
+type keyPred [predSlots][]byte
+
+const (
+	predSlots = 66
+	predFirst = 64 // the first member's slot
+	predLost  = 65 // after members read from a memo (provenance's lead)
+)
+
+// predSlot is the slot of the member after key (nil: predLost).
+func predSlot(key []byte) int {
+	if len(key) == 0 {
+		return predLost
+	}
+	return int(key[0]*3+byte(len(key))+key[len(key)-1]) & 63
+}
+
+// pred returns the interner's keyPred of kind, nil without one.
+func (d *decoder) pred(kind int) *keyPred {
+	if d.in == nil {
+		return nil
+	}
+	return &d.in.preds[kind]
+}
+
+// memberP is member for an object of a kind whose documents give their
+// keys in the same order, document after document: it first compares the
+// bytes at d.i with the member that followed the last key (last) in the
+// object of this kind read before, and on a match steps over them without
+// scanning the key (the scan, the whitespace checks between the tokens and
+// the comparisons were a sixth of a syslog hunt's instructions). A
+// remembered member is exactly [,]"key": with no whitespace, a key member
+// read without an escape: where those bytes are, member reads the same key
+// and ends at the same place. last is the key read before in this object
+// (nil at its start or when unknown); memberP sets it.
+func (d *decoder) memberP(n *int, p *keyPred, last *[]byte) ([]byte, bool) {
+	if p == nil {
+		return d.member(n)
+	}
+	if d.i < len(d.b) && d.b[d.i] == '}' {
+		// The object's end, as member reads it (after no whitespace).
+		d.i++
+		return nil, false
+	}
+	s := predFirst
+	if *n > 0 {
+		s = predSlot(*last)
+	}
+	if tok := p[s]; len(tok) > 0 && len(d.b)-d.i >= len(tok) && eqTok(d.b[d.i:], tok) {
+		k0 := d.i + 1
+		if *n > 0 {
+			k0++
+		}
+		d.i += len(tok)
+		*n++
+		key := d.b[k0 : d.i-2]
+		*last = key
+		return key, true
+	}
+	at := d.i
+	key, ok := d.member(n)
+	if !ok {
+		return key, ok
+	}
+	if raw := d.b[at:d.i]; (*n > 1 && len(raw) == len(key)+4) || (*n == 1 && len(raw) == len(key)+3) {
+		p[s] = append(p[s][:0], raw...)
+	}
+	*last = key
+	return key, ok
+}
+
 // unknown fails on a key the model does not have.
 func (d *decoder) unknown() { d.fail() }
 
@@ -323,6 +405,14 @@ func (d *decoder) once(seen *uint32, bit uint32) bool {
 // for strings, numbers, bools, structs and times; nil for pointers, slices
 // and maps) means: leave it as it is.
 func (d *decoder) null() bool {
+	// Inlined: most values are not null and not after whitespace.
+	if d.i < len(d.b) && d.b[d.i] != 'n' && d.b[d.i] > ' ' {
+		return false
+	}
+	return d.nullSlow()
+}
+
+func (d *decoder) nullSlow() bool {
 	d.ws()
 	if d.i < len(d.b) && d.b[d.i] == 'n' {
 		d.literal("null")
@@ -367,20 +457,22 @@ func (d *decoder) bool() bool {
 // digits consumes an unsigned integer without leading zeros and returns
 // its value; a fraction, an exponent or an overflow fails.
 func (d *decoder) digits() uint64 {
-	start := d.i
+	b, start := d.b, d.i
+	i := start
 	var n uint64
-	for d.i < len(d.b) {
-		c := d.b[d.i]
-		if c < '0' || c > '9' {
+	for ; i < len(b); i++ {
+		c := b[i] - '0'
+		if c > 9 {
 			break
 		}
-		if n > (1<<64-1)/10 || n*10 > 1<<64-1-uint64(c-'0') {
+		// Nineteen digits cannot overflow: the check from the 20th on.
+		if i-start >= 19 && (n > (1<<64-1)/10 || n*10 > 1<<64-1-uint64(c)) {
 			d.fail()
 			return 0
 		}
-		n = n*10 + uint64(c-'0')
-		d.i++
+		n = n*10 + uint64(c)
 	}
+	d.i = i
 	if d.i == start || (d.b[start] == '0' && d.i > start+1) {
 		d.fail()
 		return 0
@@ -439,12 +531,9 @@ func (d *decoder) strAs(intern bool) string {
 	}
 	start := d.i + 1
 	ascii := true
-	// Plain bytes first, one table lookup each; the loop below then
-	// starts at the closing quote, usually.
-	j := start
-	for j < len(d.b) && strPlain[d.b[j]] {
-		j++
-	}
+	// Plain bytes first, eight at a time (plainEnd); the loop below
+	// then starts at the closing quote, usually.
+	j := plainEnd(d.b, start)
 	for ; j < len(d.b); j++ {
 		c := d.b[j]
 		switch {
@@ -528,10 +617,7 @@ func (d *decoder) unquoteRun(s []byte, from, r int, quoted, intern bool) string 
 		// most of unquote on EVTX cases, whose paths and accounts
 		// ("C:\\Windows\\...", "NT AUTHORITY\\SYSTEM") have escapes.
 		if strPlain[s[r]] {
-			p := r + 1
-			for p < len(s) && strPlain[s[p]] {
-				p++
-			}
+			p := plainEnd(s, r+1)
 			b = append(b, s[r:p]...)
 			if r = p; r >= len(s) {
 				break
@@ -738,9 +824,12 @@ func (d *decoder) skipStr() {
 		return
 	}
 	for j := d.i + 1; j < len(d.b); {
+		if j = plainEnd(d.b, j); j >= len(d.b) {
+			break
+		}
 		c := d.b[j]
 		if c >= 0x20 && c != '"' && c != '\\' {
-			j++
+			j++ // a byte of a multi-byte rune, or invalid: str replaces it
 			continue
 		}
 		switch c {
@@ -991,10 +1080,7 @@ func (d *decoder) projKey(n *int) (k string, raw []byte, ok bool) {
 	*n++
 	d.ws()
 	if d.i < len(d.b) && d.b[d.i] == '"' {
-		j := d.i + 1
-		for j < len(d.b) && strPlain[d.b[j]] {
-			j++
-		}
+		j := plainEnd(d.b, d.i+1)
 		if j < len(d.b) && d.b[j] == '"' {
 			raw = d.b[d.i+1 : j]
 			d.i = j + 1
@@ -1063,8 +1149,9 @@ func (d *decoder) event(e *timeline.Event) {
 		return
 	}
 	var seen uint32
+	kp, last := d.pred(0), []byte(nil)
 	for n := 0; ; {
-		key, ok := d.member(&n)
+		key, ok := d.memberP(&n, kp, &last)
 		if !ok {
 			break
 		}
@@ -1181,6 +1268,11 @@ func (d *decoder) timestamp(e *timeline.Event) {
 	for j := d.i + 1; j < len(d.b); j++ {
 		switch c := d.b[j]; {
 		case c == '"':
+			if t, ok := parseTimeZ(d.b[d.i+1 : j]); ok {
+				e.Timestamp = t
+				d.i = j + 1
+				return
+			}
 			if err := e.Timestamp.UnmarshalJSON(d.b[d.i : j+1]); err != nil {
 				d.fail()
 				return
@@ -1200,8 +1292,9 @@ func (d *decoder) eventMeta(m *timeline.EventMeta) {
 		return
 	}
 	var seen uint32
+	kp, last := d.pred(1), []byte(nil)
 	for n := 0; ; {
-		key, ok := d.member(&n)
+		key, ok := d.memberP(&n, kp, &last)
 		if !ok {
 			return
 		}
@@ -1269,8 +1362,9 @@ func (d *decoder) log() *timeline.Log {
 	}
 	l := d.newLog()
 	var seen uint32
+	kp, last := d.pred(2), []byte(nil)
 	for n := 0; ; {
-		key, ok := d.member(&n)
+		key, ok := d.memberP(&n, kp, &last)
 		if !ok {
 			return l
 		}
@@ -1299,8 +1393,9 @@ func (d *decoder) syslog() *timeline.Syslog {
 	}
 	s := d.newSyslog()
 	var seen uint32
+	kp, last := d.pred(3), []byte(nil)
 	for n := 0; ; {
-		key, ok := d.member(&n)
+		key, ok := d.memberP(&n, kp, &last)
 		if !ok {
 			return s
 		}
@@ -1373,8 +1468,9 @@ func (d *decoder) code() *timeline.Code {
 	}
 	c := &timeline.Code{}
 	var seen uint32
+	kp, last := d.pred(4), []byte(nil)
 	for n := 0; ; {
-		key, ok := d.member(&n)
+		key, ok := d.memberP(&n, kp, &last)
 		if !ok {
 			return c
 		}
@@ -1399,8 +1495,9 @@ func (d *decoder) host() *timeline.Host {
 	}
 	h := &timeline.Host{}
 	var seen uint32
+	kp, last := d.pred(5), []byte(nil)
 	for n := 0; ; {
-		key, ok := d.member(&n)
+		key, ok := d.memberP(&n, kp, &last)
 		if !ok {
 			return h
 		}
@@ -1435,8 +1532,9 @@ func (d *decoder) user() *timeline.User {
 	}
 	u := d.newUser()
 	var seen uint32
+	kp, last := d.pred(6), []byte(nil)
 	for n := 0; ; {
-		key, ok := d.member(&n)
+		key, ok := d.memberP(&n, kp, &last)
 		if !ok {
 			return u
 		}
@@ -1473,8 +1571,9 @@ func (d *decoder) group() *timeline.Group {
 	}
 	g := &timeline.Group{}
 	var seen uint32
+	kp, last := d.pred(7), []byte(nil)
 	for n := 0; ; {
-		key, ok := d.member(&n)
+		key, ok := d.memberP(&n, kp, &last)
 		if !ok {
 			return g
 		}
@@ -1499,8 +1598,9 @@ func (d *decoder) endpoint() *timeline.Endpoint {
 	}
 	p := d.newEndpoint()
 	var seen uint32
+	kp, last := d.pred(8), []byte(nil)
 	for n := 0; ; {
-		key, ok := d.member(&n)
+		key, ok := d.memberP(&n, kp, &last)
 		if !ok {
 			return p
 		}
@@ -1533,8 +1633,9 @@ func (d *decoder) process() *timeline.Process {
 	}
 	p := d.newProcess()
 	var seen uint32
+	kp, last := d.pred(9), []byte(nil)
 	for n := 0; ; {
-		key, ok := d.member(&n)
+		key, ok := d.memberP(&n, kp, &last)
 		if !ok {
 			return p
 		}
@@ -1575,8 +1676,9 @@ func (d *decoder) file() *timeline.File {
 	}
 	f := d.newFile()
 	var seen uint32
+	kp, last := d.pred(10), []byte(nil)
 	for n := 0; ; {
-		key, ok := d.member(&n)
+		key, ok := d.memberP(&n, kp, &last)
 		if !ok {
 			return f
 		}
@@ -1618,8 +1720,9 @@ func (d *decoder) url() *timeline.URL {
 	}
 	u := &timeline.URL{}
 	var seen uint32
+	kp, last := d.pred(11), []byte(nil)
 	for n := 0; ; {
-		key, ok := d.member(&n)
+		key, ok := d.memberP(&n, kp, &last)
 		if !ok {
 			return u
 		}
@@ -1652,8 +1755,9 @@ func (d *decoder) http() *timeline.HTTP {
 	}
 	h := &timeline.HTTP{}
 	var seen uint32
+	kp, last := d.pred(12), []byte(nil)
 	for n := 0; ; {
-		key, ok := d.member(&n)
+		key, ok := d.memberP(&n, kp, &last)
 		if !ok {
 			return h
 		}
@@ -1682,8 +1786,9 @@ func (d *decoder) httpRequest() *timeline.HTTPRequest {
 	}
 	r := &timeline.HTTPRequest{}
 	var seen uint32
+	kp, last := d.pred(13), []byte(nil)
 	for n := 0; ; {
-		key, ok := d.member(&n)
+		key, ok := d.memberP(&n, kp, &last)
 		if !ok {
 			return r
 		}
@@ -1708,8 +1813,9 @@ func (d *decoder) httpResponse() *timeline.HTTPResponse {
 	}
 	r := &timeline.HTTPResponse{}
 	var seen uint32
+	kp, last := d.pred(14), []byte(nil)
 	for n := 0; ; {
-		key, ok := d.member(&n)
+		key, ok := d.memberP(&n, kp, &last)
 		if !ok {
 			return r
 		}
@@ -1734,8 +1840,9 @@ func (d *decoder) httpBody() *timeline.HTTPBody {
 	}
 	b := &timeline.HTTPBody{}
 	var seen uint32
+	kp, last := d.pred(15), []byte(nil)
 	for n := 0; ; {
-		key, ok := d.member(&n)
+		key, ok := d.memberP(&n, kp, &last)
 		if !ok {
 			return b
 		}
@@ -1757,8 +1864,9 @@ func (d *decoder) userAgent() *timeline.UserAgent {
 	}
 	u := &timeline.UserAgent{}
 	var seen uint32
+	kp, last := d.pred(16), []byte(nil)
 	for n := 0; ; {
-		key, ok := d.member(&n)
+		key, ok := d.memberP(&n, kp, &last)
 		if !ok {
 			return u
 		}
@@ -1783,8 +1891,9 @@ func (d *decoder) winlog() *timeline.Winlog {
 		projHead  WinlogHead
 		projected bool
 	)
+	kp, last := d.pred(17), []byte(nil)
 	for n := 0; ; {
-		key, ok := d.member(&n)
+		key, ok := d.memberP(&n, kp, &last)
 		if !ok {
 			h := WinlogHead{w.Channel, w.EventID, w.ProviderName}
 			if projected && h != projHead {
@@ -1851,8 +1960,9 @@ func (d *decoder) winlogLogon() *timeline.WinlogLogon {
 	}
 	l := d.newWinlogLogon()
 	var seen uint32
+	kp, last := d.pred(18), []byte(nil)
 	for n := 0; ; {
-		key, ok := d.member(&n)
+		key, ok := d.memberP(&n, kp, &last)
 		if !ok {
 			return l
 		}
@@ -1880,8 +1990,9 @@ func (d *decoder) related() *timeline.Related {
 		r = &timeline.Related{}
 	}
 	var seen uint32
+	kp, last := d.pred(19), []byte(nil)
 	for n := 0; ; {
-		key, ok := d.member(&n)
+		key, ok := d.memberP(&n, kp, &last)
 		if !ok {
 			return r
 		}
@@ -1913,8 +2024,9 @@ func (d *decoder) jejak(j *timeline.Jejak) {
 		return
 	}
 	var seen uint32
+	kp, last := d.pred(20), []byte(nil)
 	for n := 0; ; {
-		key, ok := d.member(&n)
+		key, ok := d.memberP(&n, kp, &last)
 		if !ok {
 			return
 		}
@@ -1972,9 +2084,10 @@ func (d *decoder) provenance(p *timeline.Provenance) {
 		lm = &d.in.memo.prov
 	}
 	start, keep := prefixStart(d, lm, provCut, p, &seen, &n)
+	kp, last := d.pred(21), []byte(nil)
 	for {
 		at := d.i
-		key, ok := d.member(&n)
+		key, ok := d.memberP(&n, kp, &last)
 		if !ok {
 			return
 		}
@@ -2032,8 +2145,9 @@ func (d *decoder) timeNote() *timeline.TimeNote {
 	}
 	t := &timeline.TimeNote{}
 	var seen uint32
+	kp, last := d.pred(22), []byte(nil)
 	for n := 0; ; {
-		key, ok := d.member(&n)
+		key, ok := d.memberP(&n, kp, &last)
 		if !ok {
 			return t
 		}
