@@ -211,16 +211,15 @@ func (s *walkState) visit(e *Entry, prefix []string, depth int, up *guard) error
 		// e itself is changed for the call and restored after it: a copy
 		// of it per file was a fifth of what the walk of an image of small
 		// files allocated, and nothing keeps a file that is not Lasting
-		// past the call but by a copy (Detach).
-		open, readerAt := e.open, e.readerAt
-		defer func() { e.open, e.readerAt = open, readerAt }()
-		shared := sharedReaderAt{ra}
-		e.readerAt = func() (io.ReaderAt, error) { return shared, nil }
+		// past the call but by a copy (Detach). The reader is set in e's
+		// fields (Entry.shared), which Open and ReaderAt serve first: two
+		// closures a file were the walk's allocations after that.
 		size := e.Size
 		if size < 0 {
 			size = 1<<63 - 1
 		}
-		e.open = func() (io.ReadCloser, error) { return io.NopCloser(io.NewSectionReader(ra, 0, size)), nil }
+		e.shared, e.sharedSize = ra, size
+		defer func() { e.shared, e.sharedSize = nil, 0 }()
 	}
 	return s.deliver(e, stream, ra == nil)
 }
@@ -242,7 +241,7 @@ func (s sharedReaderAt) Unwrap() io.ReaderAt { return s.r }
 func (s *walkState) announce(e *Entry) error {
 	c := *e
 	c.Container = true
-	c.open, c.readerAt, c.lasting = nil, nil, false
+	c.open, c.readerAt, c.shared, c.lasting = nil, nil, nil, false
 	return s.fn(s.ctx, &c)
 }
 

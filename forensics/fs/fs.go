@@ -74,6 +74,11 @@ type Entry struct {
 	open func() (io.ReadCloser, error)
 	// readerAt, when set, gives random access without copying.
 	readerAt func() (io.ReaderAt, error)
+	// shared, when set, serves Open and ReaderAt in their place, up to
+	// sharedSize: the reader the expander opened to sniff the file, for
+	// as long as the WalkFunc it is handed to runs (walkState.visit).
+	shared     io.ReaderAt
+	sharedSize int64
 	// osPath is the file's path on the examiner's disk when it is a file
 	// of a registered folder: a disk image there is opened by path, so
 	// that its sibling segments are found.
@@ -118,6 +123,9 @@ func (e *Entry) Open() (io.ReadCloser, error) {
 	if e.Container {
 		return nil, ErrContainer
 	}
+	if e.shared != nil {
+		return io.NopCloser(io.NewSectionReader(e.shared, 0, e.sharedSize)), nil
+	}
 	if e.open == nil {
 		return nil, errors.New("entry has no content")
 	}
@@ -128,6 +136,9 @@ func (e *Entry) Open() (io.ReadCloser, error) {
 // cheaply (a file in a folder or disk image, a stored zip member); ok is
 // false for members of compressed streams, which a caller must spool.
 func (e *Entry) ReaderAt() (r io.ReaderAt, ok bool, err error) {
+	if e.shared != nil {
+		return sharedReaderAt{e.shared}, true, nil
+	}
 	if e.readerAt == nil {
 		return nil, false, nil
 	}
