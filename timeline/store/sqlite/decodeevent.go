@@ -316,8 +316,12 @@ const predKinds = 23
 
 // keyPred is what memberP learnt of one kind of object: the member that
 // followed a key (by predSlot) the last time, as its bytes from the ','
-// (or the opening quote, for the first) to the ':' after the key.
-type keyPred [predSlots][]byte
+// (or the opening quote, for the first) to the ':' after the key (tok),
+// and that key's own slot (next).
+type keyPred struct {
+	tok  [predSlots][]byte
+	next [predSlots]uint8
+}
 
 const (
 	predSlots = 66
@@ -325,7 +329,7 @@ const (
 	predLost  = 65 // after members read from a memo (provenance's lead)
 )
 
-// predSlot is the slot of the member after key (nil: predLost).
+// predSlot is the slot of the member after key.
 func predSlot(key []byte) int {
 	if len(key) == 0 {
 		return predLost
@@ -343,15 +347,16 @@ func (d *decoder) pred(kind int) *keyPred {
 
 // memberP is member for an object of a kind whose documents give their
 // keys in the same order, document after document: it first compares the
-// bytes at d.i with the member that followed the last key (last) in the
-// object of this kind read before, and on a match steps over them without
+// bytes at d.i with the member that followed the last key in the object
+// of this kind read before, and on a match steps over them without
 // scanning the key (the scan, the whitespace checks between the tokens and
 // the comparisons were a sixth of a syslog hunt's instructions). A
 // remembered member is exactly [,]"key": with no whitespace, a key member
 // read without an escape: where those bytes are, member reads the same key
-// and ends at the same place. last is the key read before in this object
-// (nil at its start or when unknown); memberP sets it.
-func (d *decoder) memberP(n *int, p *keyPred, last *[]byte) ([]byte, bool) {
+// and ends at the same place. last is the slot of the member to come
+// (predSlot of the key read before in this object; predLost when unknown,
+// its value before the first member); memberP sets it.
+func (d *decoder) memberP(n *int, p *keyPred, last *int) ([]byte, bool) {
 	if p == nil {
 		return d.member(n)
 	}
@@ -362,28 +367,29 @@ func (d *decoder) memberP(n *int, p *keyPred, last *[]byte) ([]byte, bool) {
 	}
 	s := predFirst
 	if *n > 0 {
-		s = predSlot(*last)
+		s = *last
 	}
-	if tok := p[s]; len(tok) > 0 && len(d.b)-d.i >= len(tok) && eqTok(d.b[d.i:], tok) {
+	if tok := p.tok[s]; len(tok) > 0 && len(d.b)-d.i >= len(tok) && eqTok(d.b[d.i:], tok) {
 		k0 := d.i + 1
 		if *n > 0 {
 			k0++
 		}
 		d.i += len(tok)
 		*n++
-		key := d.b[k0 : d.i-2]
-		*last = key
-		return key, true
+		*last = int(p.next[s])
+		return d.b[k0 : d.i-2], true
 	}
 	at := d.i
 	key, ok := d.member(n)
 	if !ok {
 		return key, ok
 	}
+	ns := predSlot(key)
 	if raw := d.b[at:d.i]; (*n > 1 && len(raw) == len(key)+4) || (*n == 1 && len(raw) == len(key)+3) {
-		p[s] = append(p[s][:0], raw...)
+		p.tok[s] = append(p.tok[s][:0], raw...)
+		p.next[s] = uint8(ns)
 	}
-	*last = key
+	*last = ns
 	return key, ok
 }
 
@@ -1149,7 +1155,7 @@ func (d *decoder) event(e *timeline.Event) {
 		return
 	}
 	var seen uint32
-	kp, last := d.pred(0), []byte(nil)
+	kp, last := d.pred(0), predLost
 	for n := 0; ; {
 		key, ok := d.memberP(&n, kp, &last)
 		if !ok {
@@ -1292,7 +1298,7 @@ func (d *decoder) eventMeta(m *timeline.EventMeta) {
 		return
 	}
 	var seen uint32
-	kp, last := d.pred(1), []byte(nil)
+	kp, last := d.pred(1), predLost
 	for n := 0; ; {
 		key, ok := d.memberP(&n, kp, &last)
 		if !ok {
@@ -1362,7 +1368,7 @@ func (d *decoder) log() *timeline.Log {
 	}
 	l := d.newLog()
 	var seen uint32
-	kp, last := d.pred(2), []byte(nil)
+	kp, last := d.pred(2), predLost
 	for n := 0; ; {
 		key, ok := d.memberP(&n, kp, &last)
 		if !ok {
@@ -1393,7 +1399,7 @@ func (d *decoder) syslog() *timeline.Syslog {
 	}
 	s := d.newSyslog()
 	var seen uint32
-	kp, last := d.pred(3), []byte(nil)
+	kp, last := d.pred(3), predLost
 	for n := 0; ; {
 		key, ok := d.memberP(&n, kp, &last)
 		if !ok {
@@ -1468,7 +1474,7 @@ func (d *decoder) code() *timeline.Code {
 	}
 	c := &timeline.Code{}
 	var seen uint32
-	kp, last := d.pred(4), []byte(nil)
+	kp, last := d.pred(4), predLost
 	for n := 0; ; {
 		key, ok := d.memberP(&n, kp, &last)
 		if !ok {
@@ -1495,7 +1501,7 @@ func (d *decoder) host() *timeline.Host {
 	}
 	h := &timeline.Host{}
 	var seen uint32
-	kp, last := d.pred(5), []byte(nil)
+	kp, last := d.pred(5), predLost
 	for n := 0; ; {
 		key, ok := d.memberP(&n, kp, &last)
 		if !ok {
@@ -1532,7 +1538,7 @@ func (d *decoder) user() *timeline.User {
 	}
 	u := d.newUser()
 	var seen uint32
-	kp, last := d.pred(6), []byte(nil)
+	kp, last := d.pred(6), predLost
 	for n := 0; ; {
 		key, ok := d.memberP(&n, kp, &last)
 		if !ok {
@@ -1571,7 +1577,7 @@ func (d *decoder) group() *timeline.Group {
 	}
 	g := &timeline.Group{}
 	var seen uint32
-	kp, last := d.pred(7), []byte(nil)
+	kp, last := d.pred(7), predLost
 	for n := 0; ; {
 		key, ok := d.memberP(&n, kp, &last)
 		if !ok {
@@ -1598,7 +1604,7 @@ func (d *decoder) endpoint() *timeline.Endpoint {
 	}
 	p := d.newEndpoint()
 	var seen uint32
-	kp, last := d.pred(8), []byte(nil)
+	kp, last := d.pred(8), predLost
 	for n := 0; ; {
 		key, ok := d.memberP(&n, kp, &last)
 		if !ok {
@@ -1633,7 +1639,7 @@ func (d *decoder) process() *timeline.Process {
 	}
 	p := d.newProcess()
 	var seen uint32
-	kp, last := d.pred(9), []byte(nil)
+	kp, last := d.pred(9), predLost
 	for n := 0; ; {
 		key, ok := d.memberP(&n, kp, &last)
 		if !ok {
@@ -1676,7 +1682,7 @@ func (d *decoder) file() *timeline.File {
 	}
 	f := d.newFile()
 	var seen uint32
-	kp, last := d.pred(10), []byte(nil)
+	kp, last := d.pred(10), predLost
 	for n := 0; ; {
 		key, ok := d.memberP(&n, kp, &last)
 		if !ok {
@@ -1720,7 +1726,7 @@ func (d *decoder) url() *timeline.URL {
 	}
 	u := &timeline.URL{}
 	var seen uint32
-	kp, last := d.pred(11), []byte(nil)
+	kp, last := d.pred(11), predLost
 	for n := 0; ; {
 		key, ok := d.memberP(&n, kp, &last)
 		if !ok {
@@ -1755,7 +1761,7 @@ func (d *decoder) http() *timeline.HTTP {
 	}
 	h := &timeline.HTTP{}
 	var seen uint32
-	kp, last := d.pred(12), []byte(nil)
+	kp, last := d.pred(12), predLost
 	for n := 0; ; {
 		key, ok := d.memberP(&n, kp, &last)
 		if !ok {
@@ -1786,7 +1792,7 @@ func (d *decoder) httpRequest() *timeline.HTTPRequest {
 	}
 	r := &timeline.HTTPRequest{}
 	var seen uint32
-	kp, last := d.pred(13), []byte(nil)
+	kp, last := d.pred(13), predLost
 	for n := 0; ; {
 		key, ok := d.memberP(&n, kp, &last)
 		if !ok {
@@ -1813,7 +1819,7 @@ func (d *decoder) httpResponse() *timeline.HTTPResponse {
 	}
 	r := &timeline.HTTPResponse{}
 	var seen uint32
-	kp, last := d.pred(14), []byte(nil)
+	kp, last := d.pred(14), predLost
 	for n := 0; ; {
 		key, ok := d.memberP(&n, kp, &last)
 		if !ok {
@@ -1840,7 +1846,7 @@ func (d *decoder) httpBody() *timeline.HTTPBody {
 	}
 	b := &timeline.HTTPBody{}
 	var seen uint32
-	kp, last := d.pred(15), []byte(nil)
+	kp, last := d.pred(15), predLost
 	for n := 0; ; {
 		key, ok := d.memberP(&n, kp, &last)
 		if !ok {
@@ -1864,7 +1870,7 @@ func (d *decoder) userAgent() *timeline.UserAgent {
 	}
 	u := &timeline.UserAgent{}
 	var seen uint32
-	kp, last := d.pred(16), []byte(nil)
+	kp, last := d.pred(16), predLost
 	for n := 0; ; {
 		key, ok := d.memberP(&n, kp, &last)
 		if !ok {
@@ -1891,7 +1897,7 @@ func (d *decoder) winlog() *timeline.Winlog {
 		projHead  WinlogHead
 		projected bool
 	)
-	kp, last := d.pred(17), []byte(nil)
+	kp, last := d.pred(17), predLost
 	for n := 0; ; {
 		key, ok := d.memberP(&n, kp, &last)
 		if !ok {
@@ -1960,7 +1966,7 @@ func (d *decoder) winlogLogon() *timeline.WinlogLogon {
 	}
 	l := d.newWinlogLogon()
 	var seen uint32
-	kp, last := d.pred(18), []byte(nil)
+	kp, last := d.pred(18), predLost
 	for n := 0; ; {
 		key, ok := d.memberP(&n, kp, &last)
 		if !ok {
@@ -1990,7 +1996,7 @@ func (d *decoder) related() *timeline.Related {
 		r = &timeline.Related{}
 	}
 	var seen uint32
-	kp, last := d.pred(19), []byte(nil)
+	kp, last := d.pred(19), predLost
 	for n := 0; ; {
 		key, ok := d.memberP(&n, kp, &last)
 		if !ok {
@@ -2024,7 +2030,7 @@ func (d *decoder) jejak(j *timeline.Jejak) {
 		return
 	}
 	var seen uint32
-	kp, last := d.pred(20), []byte(nil)
+	kp, last := d.pred(20), predLost
 	for n := 0; ; {
 		key, ok := d.memberP(&n, kp, &last)
 		if !ok {
@@ -2084,7 +2090,7 @@ func (d *decoder) provenance(p *timeline.Provenance) {
 		lm = &d.in.memo.prov
 	}
 	start, keep := prefixStart(d, lm, provCut, p, &seen, &n)
-	kp, last := d.pred(21), []byte(nil)
+	kp, last := d.pred(21), predLost
 	for {
 		at := d.i
 		key, ok := d.memberP(&n, kp, &last)
@@ -2145,7 +2151,7 @@ func (d *decoder) timeNote() *timeline.TimeNote {
 	}
 	t := &timeline.TimeNote{}
 	var seen uint32
-	kp, last := d.pred(22), []byte(nil)
+	kp, last := d.pred(22), predLost
 	for n := 0; ; {
 		key, ok := d.memberP(&n, kp, &last)
 		if !ok {
