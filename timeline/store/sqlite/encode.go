@@ -803,10 +803,19 @@ func load64(s string, i int) uint64 {
 // after it is copied, where it landed in b (when b has room), with the
 // bytes after it masked off. The byte-at-a-time loop that checked the
 // tails of strings was a third of appendString's instructions on EVTX
-// events. A string that needs an escape is written by appendEscaped,
-// from its first word that does.
+// events. A string of 16 bytes or more is checked by firstEscape (SSE2 on
+// amd64, 16 bytes at a time). A string that needs an escape is written by
+// appendEscaped, from its first word (or byte) that does.
 func appendString(b []byte, s string) []byte {
 	n := len(s)
+	if n >= 16 {
+		if i := firstEscape(s); i < n {
+			return appendEscaped(b, s, i)
+		}
+		b = append(b, '"')
+		b = append(b, s...)
+		return append(b, '"')
+	}
 	if n >= 8 {
 		i := 0
 		for ; i+8 < n; i += 8 {

@@ -808,3 +808,53 @@ func TestAppendTimestamp(t *testing.T) {
 		check(time.Unix(r.Int64N(253402300800+62167219200+86400)-62167219200-43200, r.Int64N(1e9)).UTC())
 	}
 }
+
+// TestFirstEscape holds firstEscape (assembly on amd64) to
+// firstEscapeWords and to a byte-by-byte check: every byte value at every
+// position of strings of 16 to 64 bytes, a second escape after it, and
+// random strings.
+func TestFirstEscape(t *testing.T) {
+	slow := func(s string) int {
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; c >= utf8.RuneSelf || !plain[c] {
+				return i
+			}
+		}
+		return len(s)
+	}
+	check := func(s string) {
+		t.Helper()
+		want := slow(s)
+		if got := firstEscape(s); got != want {
+			t.Fatalf("firstEscape(%q) = %d, want %d", s, got, want)
+		}
+		if got := firstEscapeWords(s); got != want {
+			t.Fatalf("firstEscapeWords(%q) = %d, want %d", s, got, want)
+		}
+	}
+	for n := 16; n <= 64; n++ {
+		check(strings.Repeat("x", n))
+		for pos := range n {
+			for c := range 256 {
+				s := []byte(strings.Repeat("y", n))
+				s[pos] = byte(c)
+				check(string(s))
+				if pos+3 < n {
+					s[pos+3] = '"'
+					check(string(s))
+				}
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 100000 {
+		s := make([]byte, 16+rng.IntN(100))
+		for i := range s {
+			s[i] = byte(0x20 + rng.IntN(0x5f))
+			if rng.IntN(200) == 0 {
+				s[i] = byte(rng.IntN(256))
+			}
+		}
+		check(string(s))
+	}
+}
