@@ -9,6 +9,11 @@ import (
 // stays in the core's caches while each hash reads it in turn.
 const asidePart = 64 << 10
 
+// A part of a hole is hashed from zeroPart, so a part must fit in it:
+// this stops the build when asidePart is set larger (at 1 MiB every
+// sparse image's late pass panicked on its first hole).
+var _ = zeroPart[asidePart-1]
+
 // hashAside is hashStream for a pass that nothing waits for until much
 // later: the SHA-1 and MD5 of a Registration, which only its commit, at
 // the end of an ingest, needs. It hashes on the caller's goroutine alone,
