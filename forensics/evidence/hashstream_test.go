@@ -18,7 +18,9 @@ import (
 var streams = []struct {
 	name string
 	hash func(context.Context, io.Reader, []byte, hashSet, func(int64)) (Digests, error)
-}{{"side by side", hashStream}, {"aside", hashAside}}
+}{{"side by side", hashStream}, {"aside", hashAside}, {"in line", func(ctx context.Context, r io.Reader, buf []byte, want hashSet, progress func(int64)) (Digests, error) {
+	return hashStream(context.WithValue(ctx, besideKey{}, true), r, buf, want, progress)
+}}}
 
 // TestHashStreamSizes hashes streams of every size around the buffer and
 // ring boundaries, read whole or in short reads, with the caller's buffer

@@ -163,7 +163,7 @@ func (c *Case) BeginEvidence(ctx context.Context, path string, progress func(don
 		wg.Wait()
 		close(r.late)
 	}()
-	r.it, r.man, r.fi, err = c.hashItem(ctx, abs, withSHA256, progress)
+	r.it, r.man, r.fi, err = c.hashItem(context.WithValue(ctx, besideKey{}, true), abs, withSHA256, progress)
 	if err != nil {
 		cancel()
 		<-r.late

@@ -66,9 +66,14 @@ func TestSparseHash(t *testing.T) {
 					t.Fatalf("buffer %d: %+v, %v; coreutils say %+v", bufSize, got, err, want)
 				}
 			}
+			// And as BeginEvidence's SHA-256 pass, in line.
+			got, _, err := hashFile(context.WithValue(context.Background(), besideKey{}, true), p, make([]byte, hashBufSize), allHashes, 0, -1, nil)
+			if err != nil || got != want {
+				t.Fatalf("in line: %+v, %v; coreutils say %+v", got, err, want)
+			}
 			// And the late pass's way, on one goroutine (its parts of the
 			// holes hashed from the run of zeros).
-			got, _, err := hashFileBy(context.Background(), hashAside, p, make([]byte, asidePart), allHashes, 0, -1, nil)
+			got, _, err = hashFileBy(context.Background(), hashAside, p, make([]byte, asidePart), allHashes, 0, -1, nil)
 			if err != nil || got != want {
 				t.Fatalf("aside: %+v, %v; coreutils say %+v", got, err, want)
 			}
