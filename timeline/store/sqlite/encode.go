@@ -862,7 +862,11 @@ func appendEscaped(b []byte, s string, from int) []byte {
 	n := len(s)
 	for i := from; i < n; {
 		var m uint64
-		switch {
+		switch c := s[i]; {
+		case c < utf8.RuneSelf && !plain[c]:
+			// An escape right after the one before (a message's
+			// "\r\n\t\t"): this byte, without reading a word.
+			m = 1 << 7
 		case i+8 <= n:
 			m = needsEscape(load64(s, i))
 		case n >= 8:
@@ -884,7 +888,9 @@ func appendEscaped(b []byte, s string, from int) []byte {
 				i++
 				continue
 			}
-			b = append(b, s[start:i]...)
+			if start < i {
+				b = append(b, s[start:i]...)
+			}
 			switch c {
 			case '"', '\\':
 				b = append(b, '\\', c)
