@@ -13,34 +13,6 @@ import (
 	"github.com/jejak-forensics/jejak/timeline"
 )
 
-// warningValues lists the warnings of db as the custody digest reads them
-// (the nine columns in rowid order, with their types) and the rowids.
-func warningValues(t *testing.T, db *sql.DB) []string {
-	t.Helper()
-	rows, err := db.Query(`SELECT rowid, run, typeof(run), kind, evidence, chain, path, parser, offset, typeof(offset), record, message
-		FROM warnings ORDER BY rowid`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		v := make([]any, 12)
-		p := make([]any, len(v))
-		for i := range v {
-			p[i] = &v[i]
-		}
-		if err := rows.Scan(p...); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, fmt.Sprintf("%q", v))
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 // TestFormat7Migrated: testdata/format7-case.db is the store of a case
 // made by jejak at b9d6353 ('jejak analyze' of a folder of five files no
 // parser takes, one with quotes, <&> and é in its name, and a syslog;
@@ -69,7 +41,7 @@ func TestFormat7Migrated(t *testing.T) {
 	if err := CheckSchema(ctx, ro, path); err != nil {
 		t.Errorf("CheckSchema of format 7: %v", err)
 	}
-	before := warningValues(t, ro)
+	before := storedWarnings(t, ro)
 	ro.Close()
 	if len(before) != 6 {
 		t.Fatalf("the fixture holds %d warnings, want 6", len(before))
@@ -83,7 +55,7 @@ func TestFormat7Migrated(t *testing.T) {
 	if v := pragma(t, s.DB(), "user_version"); v != fmt.Sprint(FormatVersion) {
 		t.Errorf("user_version %s after Open, want %d", v, FormatVersion)
 	}
-	if after := warningValues(t, s.DB()); !reflect.DeepEqual(after, before) {
+	if after := storedWarnings(t, s.DB()); !reflect.DeepEqual(after, before) {
 		t.Errorf("warnings after Open:\n%q\nbefore:\n%q", after, before)
 	}
 	if n, err := s.Count(ctx, timeline.Query{}); err != nil || n != 9 {
@@ -103,7 +75,7 @@ func TestFormat7Migrated(t *testing.T) {
 	if err := s.AddWarnings(ctx, ws); err != nil {
 		t.Fatal(err)
 	}
-	if after := warningValues(t, s.DB()); len(after) != 9 || !reflect.DeepEqual(after[:6], before) {
+	if after := storedWarnings(t, s.DB()); len(after) != 9 || !reflect.DeepEqual(after[:6], before) {
 		t.Errorf("warnings after a new run's: %q", after)
 	}
 }
