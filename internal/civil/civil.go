@@ -36,3 +36,19 @@ func Split(sec int64) (year, month, day, secOfDay int64) {
 	}
 	return year, month, day, sod
 }
+
+// DaysIn is the number of days of month (1–12) in year, proleptic
+// Gregorian as time counts: the check of a parsed date's day that the
+// parsers and the store's timestamp reader share.
+func DaysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}

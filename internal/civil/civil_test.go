@@ -50,3 +50,14 @@ func FuzzSplit(f *testing.F) {
 		check(t, sec)
 	})
 }
+
+func TestDaysIn(t *testing.T) {
+	for _, year := range []int{-401, -400, -1, 0, 1, 1600, 1700, 1900, 1999, 2000, 2023, 2024, 2100, 2400, 9999} {
+		for month := 1; month <= 12; month++ {
+			want := time.Date(year, time.Month(month)+1, 0, 0, 0, 0, 0, time.UTC).Day()
+			if got := DaysIn(month, year); got != want {
+				t.Errorf("DaysIn(%d, %d) = %d, time says %d", month, year, got, want)
+			}
+		}
+	}
+}

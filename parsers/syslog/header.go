@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"time"
+
+	"github.com/jejak-forensics/jejak/internal/civil"
 )
 
 // layout is the header shape a record was written in.
@@ -487,7 +489,7 @@ func parseFull(s string, st *stamp) (int, error) {
 	st.month, st.day = two(s[9:]), two(s[12:])
 	st.hour, st.min, st.sec = two(s[15:]), two(s[18:]), two(s[21:])
 	st.hasYear = true
-	if st.month < 1 || st.month > 12 || st.day < 1 || st.day > daysIn(st.month, st.year) {
+	if st.month < 1 || st.month > 12 || st.day < 1 || st.day > civil.DaysIn(st.month, st.year) {
 		return 0, errDate
 	}
 	if st.hour > 23 || st.min > 59 || st.sec > 60 {
@@ -590,7 +592,7 @@ func parse3339(s string, st *stamp) (int, error) {
 	if i < len(s) && s[i] != ' ' {
 		return 0, errTimestamp
 	}
-	if st.month < 1 || st.month > 12 || st.day < 1 || st.day > daysIn(st.month, st.year) {
+	if st.month < 1 || st.month > 12 || st.day < 1 || st.day > civil.DaysIn(st.month, st.year) {
 		return 0, errDate
 	}
 	if st.hour > 23 || st.min > 59 || st.sec > 60 {
@@ -679,19 +681,6 @@ func nilValue(s string) string {
 		return ""
 	}
 	return s
-}
-
-func daysIn(month, year int) int {
-	switch month {
-	case 2:
-		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
-			return 29
-		}
-		return 28
-	case 4, 6, 9, 11:
-		return 30
-	}
-	return 31
 }
 
 func two(s string) int { return int(s[0]-'0')*10 + int(s[1]-'0') }

@@ -3,6 +3,8 @@ package syslog
 import (
 	"fmt"
 	"time"
+
+	"github.com/jejak-forensics/jejak/internal/civil"
 )
 
 // yearGuess gives year-less (RFC 3164) records a year from the file's own
@@ -122,7 +124,7 @@ func (y *yearGuess) place(st *stamp) (time.Time, string) {
 	// two answer alike (TestLateAfterAsSub).
 	after := !y.mtime.IsZero() && t.After(y.lateAfter)
 	basis := y.basisText(after)
-	if st.day > daysIn(st.month, y.year) {
+	if st.day > civil.DaysIn(st.month, y.year) {
 		// Feb 29 in a year that has none: time.Date rolled it into March.
 		basis = fmt.Sprintf("%s; %s %d does not exist in %d, read as %s", basis,
 			time.Month(st.month).String()[:3], st.day, y.year, t.Format("Jan 2"))

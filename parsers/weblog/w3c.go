@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jejak-forensics/jejak/internal/civil"
 	"github.com/jejak-forensics/jejak/timeline"
 )
 
@@ -210,7 +211,7 @@ func w3cTime(date, clock string) (time.Time, error) {
 		mm, ok5 := atoiString(clock[3:5])
 		ss, ok6 := atoiString(clock[6:8])
 		if ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && month >= 1 && month <= 12 && day >= 1 &&
-			day <= daysIn(time.Month(month), year) && hh < 24 && mm < 60 && ss < 60 {
+			day <= civil.DaysIn(month, year) && hh < 24 && mm < 60 && ss < 60 {
 			return time.Date(year, time.Month(month), day, hh, mm, ss, 0, time.UTC), nil
 		}
 	}
@@ -229,19 +230,4 @@ func atoiString(s string) (int, bool) {
 		n = n*10 + int(c-'0')
 	}
 	return n, len(s) > 0
-}
-
-// daysIn is the length of month m in year (proleptic Gregorian, as time
-// counts).
-func daysIn(m time.Month, year int) int {
-	switch m {
-	case time.February:
-		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
-			return 29
-		}
-		return 28
-	case time.April, time.June, time.September, time.November:
-		return 30
-	}
-	return 31
 }
