@@ -25,7 +25,7 @@ func benchSortRun(b *testing.B, n int) {
 	}
 	run := make([]rowRef, len(src))
 	b.Run("sortRun", func(b *testing.B) {
-		var keys []tieKey
+		var keys []uint64
 		var sorted []rowRef
 		for b.Loop() {
 			copy(run, src)

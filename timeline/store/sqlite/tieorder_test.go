@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/hex"
@@ -309,7 +310,7 @@ func TestSearchSwitchesReads(t *testing.T) {
 // carried along.
 func TestSortRun(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(7, 8))
-	var keys []tieKey
+	var keys []uint64
 	var sorted []rowRef
 	for _, n := range []int{2, 12, 13, 40, 1000} {
 		run := make([]rowRef, n)
@@ -382,5 +383,31 @@ func TestSearchLongRunOneSnapshot(t *testing.T) {
 	// must not see it.
 	if c, err := s.Count(ctx, timeline.Query{}); err != nil || c != 60015 {
 		t.Fatalf("store holds %d events (%v), want 60015", c, err)
+	}
+}
+
+// TestSortNeeds: sortNeeds orders needs by rowid, each with its place,
+// packed into words and, for rowids or places too large to pack, by the
+// comparison sort.
+func TestSortNeeds(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(9, 10))
+	var keys []uint64
+	for _, top := range []int64{1 << 20, 1 << 40, 1<<40 + 5, 1 << 62} {
+		needs := make([]rowNeed, 3000)
+		seen := map[int64]bool{}
+		for i := range needs {
+			r := rnd.Int64N(top)
+			for seen[r] {
+				r = rnd.Int64N(top)
+			}
+			seen[r] = true
+			needs[i] = rowNeed{r, i}
+		}
+		want := slices.Clone(needs)
+		slices.SortFunc(want, func(a, b rowNeed) int { return cmp.Compare(a.rowid, b.rowid) })
+		sortNeeds(needs, &keys)
+		if !slices.Equal(needs, want) {
+			t.Fatalf("rowids below %d: sortNeeds gave %v..., want %v...", top, needs[:3], want[:3])
+		}
 	}
 }
