@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"time"
+
+	"github.com/jejak-forensics/jejak/internal/civil"
 )
 
 // plainEnd returns the index of the first byte of b at or after j that a
@@ -85,7 +87,7 @@ func parseTimeZ(s []byte) (t time.Time, ok bool) {
 	y1, y2 := d2(0), d2(2)
 	year, month, day := y1*100+y2, d2(5), d2(8)
 	hour, mi, sec := d2(11), d2(14), d2(17)
-	if y1 < 0 || y2 < 0 || month < 1 || month > 12 || day < 1 || day > daysIn(month, year) ||
+	if y1 < 0 || y2 < 0 || month < 1 || month > 12 || day < 1 || day > civil.DaysIn(month, year) ||
 		hour < 0 || hour > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59 {
 		return time.Time{}, false
 	}
@@ -105,18 +107,4 @@ func parseTimeZ(s []byte) (t time.Time, ok bool) {
 		}
 	}
 	return time.Date(year, time.Month(month), day, hour, mi, sec, nsec, time.UTC), true
-}
-
-// daysIn is how many days month has in year (proleptic Gregorian).
-func daysIn(month, year int) int {
-	switch month {
-	case 2:
-		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
-			return 29
-		}
-		return 28
-	case 4, 6, 9, 11:
-		return 30
-	}
-	return 31
 }
