@@ -2,6 +2,7 @@ package evidence
 
 import (
 	"context"
+	"hash"
 	"io"
 )
 
@@ -38,24 +39,36 @@ func hashAsideWith(ctx context.Context, r io.Reader, buf []byte, want hashSet, p
 	if len(buf) < asidePart {
 		buf = make([]byte, asidePart)
 	}
-	buf = buf[:asidePart]
+	n, err := hashParts(ctx, r, buf[:asidePart], hs, 0, progress, pause)
+	if err != nil {
+		return Digests{}, err
+	}
+	return digests(n), nil
+}
+
+// hashParts reads r to its end into part, one part after the other on
+// the caller's goroutine, and writes each to every hash of hs: the loop of
+// a pass that hashes in line (hashAside's, and hashStream's beside
+// another). n is how many bytes were hashed before; pause, when set, is
+// called with the count before each part. It returns the count at the
+// end.
+func hashParts(ctx context.Context, r io.Reader, part []byte, hs []hash.Hash, n int64, progress, pause func(n int64)) (int64, error) {
 	zr, _ := r.(zeroRuns)
-	var n int64
 	for {
 		if pause != nil {
 			pause(n)
 		}
 		if err := ctx.Err(); err != nil {
-			return Digests{}, err
+			return n, err
 		}
-		src, k := buf, 0
+		src, k := part, 0
 		var err error
-		if zr != nil && zr.zeros(len(buf)) {
+		if zr != nil && len(part) <= len(zeroPart) && zr.zeros(len(part)) {
 			// A hole of a sparse file: hashed from the run of zeros,
 			// neither read nor cleared (see zeroPart).
-			src, k = zeroPart[:len(buf)], len(buf)
+			src, k = zeroPart[:len(part)], len(part)
 		} else {
-			k, err = io.ReadFull(r, buf)
+			k, err = io.ReadFull(r, part)
 		}
 		if k > 0 {
 			for _, h := range hs {
@@ -67,11 +80,10 @@ func hashAsideWith(ctx context.Context, r io.Reader, buf []byte, want hashSet, p
 			}
 		}
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			break
+			return n, nil
 		}
 		if err != nil {
-			return Digests{}, err
+			return n, err
 		}
 	}
-	return digests(n), nil
 }

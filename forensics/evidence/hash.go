@@ -154,35 +154,10 @@ func hashStream(ctx context.Context, r io.Reader, buf []byte, want hashSet, prog
 		for _, h := range hs {
 			h.Write(buf)
 		}
-		zr, _ := r.(zeroRuns)
-		part := buf[:len(buf)/hashRing]
-		for {
-			if err := ctx.Err(); err != nil {
-				return Digests{}, err
-			}
-			src, k := part, 0
-			var err error
-			if zr != nil && len(part) <= len(zeroPart) && zr.zeros(len(part)) {
-				src, k = zeroPart[:len(part)], len(part)
-			} else {
-				k, err = io.ReadFull(r, part)
-			}
-			if k > 0 {
-				for _, h := range hs {
-					h.Write(src[:k])
-				}
-				n += int64(k)
-				if progress != nil {
-					progress(n)
-				}
-			}
-			if err == io.EOF || err == io.ErrUnexpectedEOF {
-				return digests(n), nil
-			}
-			if err != nil {
-				return Digests{}, err
-			}
+		if n, err = hashParts(ctx, r, buf[:len(buf)/hashRing], hs, n, progress, nil); err != nil {
+			return Digests{}, err
 		}
+		return digests(n), nil
 	}
 
 	// buf is full: its parts are the first blocks, all in flight at once.
