@@ -24,15 +24,11 @@ import (
 // matched, never below: the lowest bit set is the first byte that stops
 // the scan.
 func plainEnd(b []byte, j int) int {
-	const (
-		lo = 0x0101010101010101
-		hi = 0x8080808080808080
-	)
 	for j+8 <= len(b) {
 		x := binary.LittleEndian.Uint64(b[j:])
-		q := x ^ ('"' * lo)
-		s := x ^ ('\\' * lo)
-		m := ((x - 0x20*lo) | x | ((q - lo) &^ q) | ((s - lo) &^ s)) & hi
+		q := x ^ ('"' * ones)
+		s := x ^ ('\\' * ones)
+		m := ((x - 0x20*ones) | x | ((q - ones) &^ q) | ((s - ones) &^ s)) & highs
 		if m != 0 {
 			return j + bits.TrailingZeros64(m)>>3
 		}

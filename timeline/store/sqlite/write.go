@@ -133,9 +133,7 @@ func decodeID(dst *[16]byte, id string) bool {
 		return false
 	}
 	const (
-		highs = 0x8080808080808080
 		lows  = 0x0f0f0f0f0f0f0f0f
-		ones  = 0x0101010101010101
 		lower = 0x2020202020202020
 	)
 	var bad uint64
