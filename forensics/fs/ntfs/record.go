@@ -194,7 +194,14 @@ func (r *Record) IsDir() bool { return r.Flags&FlagDirectory != 0 }
 
 // Inode is the "entry-seq" reference examiners quote.
 func (r *Record) Inode() string {
-	return strconv.FormatUint(r.Entry, 10) + "-" + strconv.FormatUint(uint64(r.Seq), 10)
+	return string(r.AppendInode(nil))
+}
+
+// AppendInode appends the inode (Inode) to b.
+func (r *Record) AppendInode(b []byte) []byte {
+	b = strconv.AppendUint(b, r.Entry, 10)
+	b = append(b, '-')
+	return strconv.AppendUint(b, uint64(r.Seq), 10)
 }
 
 // LongName is the name a path uses: the first non-DOS name, or the DOS

@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
 
 	gontfs "www.velocidex.com/golang/go-ntfs/parser"
 
@@ -253,11 +252,7 @@ func (w *Walker) entry(r *Record, s Stream, layer string, hold *jfs.Hold) *jfs.E
 	// string whose tail is the inode: one allocation an entry (two number
 	// strings and two concatenations before).
 	var buf [48]byte
-	id := append(buf[:0], "mft:"...)
-	id = strconv.AppendUint(id, r.Entry, 10)
-	id = append(id, '-')
-	id = strconv.AppendUint(id, uint64(r.Seq), 10)
-	e.Identity = string(id)
+	e.Identity = string(r.AppendInode(append(buf[:0], "mft:"...)))
 	e.Inode = e.Identity[len("mft:"):]
 	e.Mode = 0o444
 	if entry == 0 && name == "" {
