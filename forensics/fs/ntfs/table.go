@@ -373,18 +373,17 @@ func (t *Table) path(prefix string, r *Record, fn *FileName) (p string, orphan b
 		return prefix + ".", false
 	}
 	dir, orphan := t.dirPath(fn.ParentEntry, fn.ParentSeq, 0)
-	name := clean(fn.Name)
-	if dir == "" {
-		return prefix + name, orphan
-	}
-	return prefix + dir + "/" + name, orphan
+	return join(prefix, dir, clean(fn.Name)), orphan
 }
 
-func join(dir, name string) string {
+// join is prefix, then dir and name joined by "/" (name alone when dir
+// is ""), made as one string: a walker's chain layer has its path as its
+// tail (see Table.path).
+func join(prefix, dir, name string) string {
 	if dir == "" {
-		return name
+		return prefix + name
 	}
-	return dir + "/" + name
+	return prefix + dir + "/" + name
 }
 
 // clean keeps a name one path element: NTFS allows neither "/" nor NUL,
@@ -421,7 +420,7 @@ func (t *Table) dirPath(entry uint64, seq uint16, depth int) (string, bool) {
 		return OrphanDir, true
 	}
 	dir, orphan := t.dirPath(n.parent, n.pseq, depth+1)
-	n.path, n.orphan, n.resolved = join(dir, clean(n.name)), orphan, true
+	n.path, n.orphan, n.resolved = join("", dir, clean(n.name)), orphan, true
 	return n.path, n.orphan
 }
 
