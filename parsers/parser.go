@@ -179,13 +179,165 @@ type Registry struct {
 	// without a pass over every parser, for each file no parser takes
 	// by its head.
 	scored []int
+	// byFirst lists, for each value of a head's first byte, the parsers
+	// that may accept such a head, in registry order (see Requirer):
+	// Match asks those alone. A parser taken there by its name alone
+	// carries the letters its name must hold.
+	byFirst [256][]candidate
+}
+
+// candidate is a parser Match asks about a head with a given first byte:
+// always when letters is 0, else only of a file whose name holds every
+// letter of the mask (nameLetters).
+type candidate struct {
+	p       Parser
+	letters uint32
 }
 
 // NewRegistry returns a registry trying ps in order.
 func NewRegistry(ps ...Parser) *Registry {
 	r := &Registry{parsers: ps}
 	r.scoringInit()
+	r.byFirstInit()
 	return r
+}
+
+// Requirer is implemented by a parser that can say, once, what its Match
+// requires of every file it accepts: Registry.Match then does not ask it
+// about a file that lacks it. Most files of a disk image are taken by no
+// parser, and every parser's Match ran on each of them (issue 15).
+type Requirer interface {
+	Requires() Requirement
+}
+
+// Requirement is what a parser's Match requires of a file it accepts with a
+// head of at least one byte: the head starts with a byte of First, or else
+// (when Name is not empty) the file's name holds every letter of Name, in
+// either case. The name is the part of Entry.Path after its last '/' (the
+// whole path when it ends with one); a name holding a byte outside ASCII
+// is taken to hold every letter (case folding may turn such runes into
+// ASCII letters), as is a nil Entry. A Match that accepts a file outside
+// its Requirement breaks Registry.Match: TestRegistryMatchPrefilter and
+// TestRequirementsHold (parsers/all) hold every parser to its own.
+type Requirement struct {
+	First ByteSet
+	Name  string // ASCII letters, any case; "": the name alone never suffices
+}
+
+// ByteSet is a set of byte values.
+type ByteSet [4]uint64
+
+// BytesOf returns the set of the bytes of s.
+func BytesOf(s string) ByteSet {
+	var b ByteSet
+	for i := 0; i < len(s); i++ {
+		b.Add(s[i])
+	}
+	return b
+}
+
+// ByteRange returns the set of the bytes from lo to hi, both included.
+func ByteRange(lo, hi byte) ByteSet {
+	var b ByteSet
+	for c := int(lo); c <= int(hi); c++ {
+		b.Add(byte(c))
+	}
+	return b
+}
+
+// Add puts c in the set.
+func (b *ByteSet) Add(c byte) { b[c>>6] |= 1 << (c & 63) }
+
+// Has reports whether c is in the set.
+func (b *ByteSet) Has(c byte) bool { return b[c>>6]&(1<<(c&63)) != 0 }
+
+// Union returns the bytes of b and of every one of o.
+func (b ByteSet) Union(o ...ByteSet) ByteSet {
+	for _, s := range o {
+		for i := range b {
+			b[i] |= s[i]
+		}
+	}
+	return b
+}
+
+// Digits are the ASCII digits.
+var Digits = ByteRange('0', '9')
+
+// TextBlanks are the bytes a text head may start with before its first
+// line that is not blank, as bytes.TrimSpace and a UTF-8 byte order mark
+// see it: ASCII white space, and every byte outside ASCII (the BOM's and
+// those of Unicode spaces, taken all at once).
+var TextBlanks = BytesOf("\t\n\v\f\r ").Union(ByteRange(0x80, 0xff))
+
+// allLetters is the letters mask of a name that may hold any letter.
+const allLetters = 1<<26 - 1
+
+// letterBits is each byte's part of a letters mask: its letter's bit for
+// an ASCII letter of either case, allLetters for a byte outside ASCII.
+var letterBits = func() (t [256]uint32) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = 1<<(c-'a'), 1<<(c-'a')
+	}
+	for c := 0x80; c < 0x100; c++ {
+		t[c] = allLetters
+	}
+	return t
+}()
+
+// lettersOf returns the mask of the ASCII letters of s, lower-cased (bit
+// 0 for 'a'), or allLetters when s holds a byte outside ASCII.
+func lettersOf(s string) uint32 {
+	var m uint32
+	for i := 0; i < len(s); i++ {
+		m |= letterBits[s[i]]
+	}
+	return m
+}
+
+// nameLetters is lettersOf the name of e as Requirement defines it, read
+// from its end: one pass over the name, none over the folders.
+func nameLetters(e *jfs.Entry) uint32 {
+	if e == nil {
+		return allLetters
+	}
+	p := e.Path
+	i := len(p) - 1
+	if i < 0 || p[i] == '/' {
+		return lettersOf(p)
+	}
+	var m uint32
+	for ; i >= 0 && p[i] != '/'; i-- {
+		m |= letterBits[p[i]]
+	}
+	return m
+}
+
+// byFirstInit fills r.byFirst from the parsers' Requirements.
+func (r *Registry) byFirstInit() {
+	for c := range r.byFirst {
+		var l []candidate
+		for _, p := range r.parsers {
+			q, ok := p.(Requirer)
+			if !ok {
+				l = append(l, candidate{p: p})
+				continue
+			}
+			switch req := q.Requires(); {
+			case req.First.Has(byte(c)):
+				l = append(l, candidate{p: p})
+			case req.Name != "":
+				// A letter marks the mask nonzero: lettersOf of a name
+				// without letters would be taken as "always".
+				m := lettersOf(req.Name)
+				if m == 0 || m == allLetters {
+					panic(fmt.Sprintf("parsers: %s requires a name of ASCII letters, not %q", p.Name(), req.Name))
+				}
+				l = append(l, candidate{p: p, letters: m})
+			}
+		}
+		r.byFirst[c] = l
+	}
 }
 
 // Parsers lists the registered parsers in match order.
@@ -201,11 +353,29 @@ func (r *Registry) Lookup(name string) (Parser, bool) {
 	return nil, false
 }
 
-// Match returns the first parser that accepts the file, or nil.
+// Match returns the first parser that accepts the file, or nil. Only the
+// parsers whose Requirement the file meets are asked, in registry order.
 func (r *Registry) Match(e *jfs.Entry, head []byte) Parser {
-	for _, p := range r.parsers {
-		if p.Match(e, head) {
-			return p
+	if len(head) == 0 {
+		for _, p := range r.parsers {
+			if p.Match(e, head) {
+				return p
+			}
+		}
+		return nil
+	}
+	have, known := uint32(0), false
+	for _, c := range r.byFirst[head[0]] {
+		if c.letters != 0 {
+			if !known {
+				have, known = nameLetters(e), true
+			}
+			if c.letters&^have != 0 {
+				continue
+			}
+		}
+		if c.p.Match(e, head) {
+			return c.p
 		}
 	}
 	return nil

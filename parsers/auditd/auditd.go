@@ -93,6 +93,16 @@ func (*Parser) Match(e *jfs.Entry, head []byte) bool {
 	return nameMatch(e, head)
 }
 
+// Requires implements parsers.Requirer: Match's content test needs its
+// first byte among those its switch lets through; else nameMatch, which
+// needs a name starting "audit".
+func (*Parser) Requires() parsers.Requirement {
+	return parsers.Requirement{
+		First: parsers.ByteRange(utf8.RuneSelf, 0xff).Union(parsers.BytesOf("nt "), parsers.ByteRange('\t', '\r')),
+		Name:  "audit",
+	}
+}
+
 // nameMatch is Match's second test: an audit.log by name that holds
 // "msg=audit(" early on.
 func nameMatch(e *jfs.Entry, head []byte) bool {

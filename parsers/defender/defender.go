@@ -92,6 +92,12 @@ func (p *Parser) Match(e *jfs.Entry, head []byte) bool {
 	return m != nil && validTime(m[1])
 }
 
+// Requires implements parsers.Requirer: the first bytes
+// HeadStartsWithDigit may be true of (a UTF-16 BOM, a UTF-8 BOM, a digit).
+func (*Parser) Requires() parsers.Requirement {
+	return parsers.Requirement{First: parsers.Digits.Union(parsers.BytesOf("\xff\xef"))}
+}
+
 func baseName(p string) string {
 	if i := strings.LastIndexAny(p, `/\`); i >= 0 {
 		return p[i+1:]

@@ -50,6 +50,11 @@ func (*Alternatives) Match(e *jfs.Entry, head []byte) bool {
 	return ok
 }
 
+// Requires implements parsers.Requirer: altPrefix first.
+func (*Alternatives) Requires() parsers.Requirement {
+	return parsers.Requirement{First: parsers.BytesOf(altPrefix[:1])}
+}
+
 // altLine cuts "update-alternatives 2025-06-24 14:36:53: run with …" into
 // the time and the message.
 func altLine(line string) (stamp, msg string, ok bool) {

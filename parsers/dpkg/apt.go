@@ -54,6 +54,11 @@ func (*AptHistory) Match(e *jfs.Entry, head []byte) bool {
 	return fold.Contains(path.Base(e.Path), "history") || bytes.Contains(head, []byte("\nCommandline: "))
 }
 
+// Requires implements parsers.Requirer: the prefix after line ends.
+func (*AptHistory) Requires() parsers.Requirement {
+	return parsers.Requirement{First: parsers.BytesOf("\r\nS")}
+}
+
 type aptField struct{ key, value string }
 
 type aptBlock struct {

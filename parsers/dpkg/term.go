@@ -83,6 +83,11 @@ func (*AptTerm) Match(e *jfs.Entry, head []byte) bool {
 	return err == nil
 }
 
+// Requires implements parsers.Requirer: termStarted after line ends.
+func (*AptTerm) Requires() parsers.Requirement {
+	return parsers.Requirement{First: parsers.BytesOf("\r\n" + termStarted[:1])}
+}
+
 // termBlock is one apt run being read.
 type termBlock struct {
 	off, line int64

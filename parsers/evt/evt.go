@@ -117,6 +117,12 @@ func (*Parser) Match(_ *jfs.Entry, head []byte) bool {
 	return err == nil
 }
 
+// Requires implements parsers.Requirer: the header's first field is its
+// size, headerSize (Match's first test).
+func (*Parser) Requires() parsers.Requirement {
+	return parsers.Requirement{First: parsers.BytesOf(string(rune(headerSize)))}
+}
+
 type fileHeader struct {
 	first, end        uint32 // oldest record offset, end-of-file record offset
 	next, oldest      uint32 // next record number, oldest record number

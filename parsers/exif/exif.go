@@ -56,6 +56,12 @@ func (*Parser) Match(_ *jfs.Entry, head []byte) bool {
 	return isJPEG(head) || isTIFF(head)
 }
 
+// Requires implements parsers.Requirer: a JPEG starts 0xFF, a TIFF "II"
+// or "MM".
+func (*Parser) Requires() parsers.Requirement {
+	return parsers.Requirement{First: parsers.BytesOf("\xffIM")}
+}
+
 func isJPEG(b []byte) bool { return len(b) >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF }
 
 func isTIFF(b []byte) bool {

@@ -100,6 +100,11 @@ func (*Parser) Match(_ *jfs.Entry, head []byte) bool {
 	return err == nil
 }
 
+// Requires implements parsers.Requirer: the header starts with magic.
+func (*Parser) Requires() parsers.Requirement {
+	return parsers.Requirement{First: parsers.BytesOf(string(magic[:1]))}
+}
+
 // file is the per-file reading state.
 type file struct {
 	br      *blockReader

@@ -50,6 +50,11 @@ func (*Custom) Match(_ *jfs.Entry, head []byte) bool {
 	return bytes.Contains(head, linkEntry)
 }
 
+// Requires implements parsers.Requirer: the little-endian uint32 2 first.
+func (*Custom) Requires() parsers.Requirement {
+	return parsers.Requirement{First: parsers.BytesOf("\x02")}
+}
+
 // knownCategories names the category IDs of known categories.
 var knownCategories = map[uint32]string{1: "Frequent", 2: "Recent"}
 

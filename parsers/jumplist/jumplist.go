@@ -105,6 +105,11 @@ func (*Automatic) Match(e *jfs.Entry, head []byte) bool {
 	return fold.HasSuffix(e.Path, ".automaticdestinations-ms")
 }
 
+// Requires implements parsers.Requirer: an OLE compound file's magic.
+func (*Automatic) Requires() parsers.Requirement {
+	return parsers.Requirement{First: parsers.BytesOf(string(oleMagic[:1]))}
+}
+
 // AppID is the application ID a jump list's file name starts with.
 func AppID(p string) string {
 	base := path.Base(strings.ReplaceAll(p, `\`, "/"))

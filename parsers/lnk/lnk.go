@@ -46,6 +46,12 @@ func (*Parser) Name() string { return Name }
 // (0x4c) and the link CLSID, 20 bytes no other format starts with.
 func (*Parser) Match(_ *jfs.Entry, head []byte) bool { return IsLink(head) }
 
+// Requires implements parsers.Requirer: IsLink's header size, 0x4C, is
+// the first byte of a little-endian uint32.
+func (*Parser) Requires() parsers.Requirement {
+	return parsers.Requirement{First: parsers.BytesOf(string(rune(HeaderSize)))}
+}
+
 // Parse implements parsers.Parser.
 func (p *Parser) Parse(ctx context.Context, src *parsers.Source, emit func(*timeline.Event) error) error {
 	src = src.As(Name)

@@ -98,6 +98,11 @@ func (*Transcript) Match(_ *jfs.Entry, head []byte) bool {
 	return startTimeRe.Match(head)
 }
 
+// Requires implements parsers.Requirer: separator first, after a BOM.
+func (*Transcript) Requires() parsers.Requirement {
+	return parsers.Requirement{First: parsers.BytesOf("\xef" + separator[:1])}
+}
+
 var (
 	startTimeRe = regexp.MustCompile(`(?m)^[^:\r\n]{1,40}: ?\d{14}\r?$`)
 	fieldRe     = regexp.MustCompile(`^([^:]{1,40}): ?(.*)$`)
@@ -388,6 +393,12 @@ func (*History) Match(e *jfs.Entry, head []byte) bool {
 	}
 	// Text, not a binary file of that name.
 	return !bytes.ContainsRune(head, 0)
+}
+
+// Requires implements parsers.Requirer: historyPath's names end
+// "_history.txt", whatever the content.
+func (*History) Requires() parsers.Requirement {
+	return parsers.Requirement{Name: "_history.txt"}
 }
 
 // historyPath says whether p, in any case and with either separator, names

@@ -69,6 +69,12 @@ func (*Parser) Match(_ *jfs.Entry, head []byte) bool {
 	return false
 }
 
+// Requires implements parsers.Requirer: knownHeader's versions (a
+// little-endian uint32 below 256 first) or a MAM header.
+func (*Parser) Requires() parsers.Requirement {
+	return parsers.Requirement{First: parsers.BytesOf("\x11\x17\x1a\x1e\x1fM")}
+}
+
 func knownHeader(b []byte) bool {
 	if len(b) < 8 || string(b[4:8]) != "SCCA" {
 		return false

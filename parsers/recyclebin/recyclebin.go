@@ -79,6 +79,12 @@ func (*Parser) Match(e *jfs.Entry, head []byte) bool {
 	return ok && (strong || strings.EqualFold(baseName(e.Path), "INFO2"))
 }
 
+// Requires implements parsers.Requirer: a $I file's version (1 or 2, a
+// little-endian uint64) or INFO2's (4 or 5, a uint32) is its first byte.
+func (*Parser) Requires() parsers.Requirement {
+	return parsers.Requirement{First: parsers.BytesOf("\x01\x02\x04\x05")}
+}
+
 // baseName is the last element of a path written with '/' or '\'.
 func baseName(p string) string {
 	return path.Base(strings.ReplaceAll(p, `\`, "/"))

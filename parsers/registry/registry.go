@@ -154,6 +154,11 @@ func (*Parser) Match(e *jfs.Entry, head []byte) bool {
 	return n == 4 && string(b[:]) == hbinMagic
 }
 
+// Requires implements parsers.Requirer: the base block starts "regf".
+func (*Parser) Requires() parsers.Requirement {
+	return parsers.Requirement{First: parsers.BytesOf(regfMagic[:1])}
+}
+
 // readAll holds the file in memory.
 func readAll(src *parsers.Source) ([]byte, error) {
 	if src.ReaderAt != nil && src.Size >= 0 {

@@ -50,6 +50,12 @@ func (p *ADConnections) Match(e *jfs.Entry, head []byte) bool {
 	return completeLines(head, func(l []byte) bool { return p.MatchLine(e, l) })
 }
 
+// Requires implements parsers.Requirer: completeLines' blanks before a
+// line starting "Incoming" or "Outgoing".
+func (*ADConnections) Requires() parsers.Requirement {
+	return parsers.Requirement{First: parsers.TextBlanks.Union(parsers.BytesOf("IO"))}
+}
+
 // MatchLine implements parsers.LineMatcher.
 func (*ADConnections) MatchLine(_ *jfs.Entry, line []byte) bool {
 	// adConnRe starts with one of the two words: other lines are not
@@ -143,6 +149,12 @@ var adTraceRe = regexp.MustCompile(`^\s*(info|warning|error|debug|trace|fatal|no
 // Match accepts a head whose first non-blank line is a trace line.
 func (p *ADTrace) Match(e *jfs.Entry, head []byte) bool {
 	return completeLines(head, func(l []byte) bool { return p.MatchLine(e, l) })
+}
+
+// Requires implements parsers.Requirer: completeLines' blanks before a
+// line starting with a level word's first letter (after blanks).
+func (*ADTrace) Requires() parsers.Requirement {
+	return parsers.Requirement{First: parsers.TextBlanks.Union(parsers.BytesOf("iwedtfn"))}
 }
 
 // MatchLine implements parsers.LineMatcher.

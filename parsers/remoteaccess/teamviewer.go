@@ -45,6 +45,12 @@ func (p *TVConnections) Match(e *jfs.Entry, head []byte) bool {
 	return completeLines(head, func(l []byte) bool { return p.MatchLine(e, l) })
 }
 
+// Requires implements parsers.Requirer: completeLines' blanks before the
+// line mayBeTVConnection takes (a digit after blanks).
+func (*TVConnections) Requires() parsers.Requirement {
+	return parsers.Requirement{First: parsers.TextBlanks.Union(parsers.Digits)}
+}
+
 // MatchLine implements parsers.LineMatcher.
 func (*TVConnections) MatchLine(e *jfs.Entry, line []byte) bool {
 	if !mayBeTVConnection(line) {
@@ -208,6 +214,12 @@ var tvLineRe = regexp.MustCompile(`^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d{3})\s+(\
 // Match accepts a head whose first non-blank line is a log line.
 func (p *TVLog) Match(e *jfs.Entry, head []byte) bool {
 	return completeLines(head, func(l []byte) bool { return p.MatchLine(e, l) })
+}
+
+// Requires implements parsers.Requirer: completeLines' blanks before a
+// line starting with a digit.
+func (*TVLog) Requires() parsers.Requirement {
+	return parsers.Requirement{First: parsers.TextBlanks.Union(parsers.Digits)}
 }
 
 // MatchLine implements parsers.LineMatcher.

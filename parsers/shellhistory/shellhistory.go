@@ -109,6 +109,12 @@ func (*Bash) Match(e *jfs.Entry, head []byte) bool {
 	return false
 }
 
+// Requires implements parsers.Requirer: a name holding "history",
+// whatever the content.
+func (*Bash) Requires() parsers.Requirement {
+	return parsers.Requirement{Name: "history"}
+}
+
 // zshEntry parses ": 1458291931:15;command".
 func zshEntry(line string) (sec, dur int64, cmd string, ok bool) {
 	rest, found := strings.CutPrefix(line, ": ")
@@ -141,6 +147,11 @@ func (*Zsh) Match(e *jfs.Entry, head []byte) bool {
 	first, _, _ := bytes.Cut(head, []byte("\n"))
 	_, _, _, ok := zshEntry(strings.TrimRight(string(first), "\r"))
 	return ok
+}
+
+// Requires implements parsers.Requirer: ": " first.
+func (*Zsh) Requires() parsers.Requirement {
+	return parsers.Requirement{First: parsers.BytesOf(":")}
 }
 
 // historyLines reads a history file's lines as strings for both parsers:

@@ -114,6 +114,12 @@ func (p *Parser) Match(e *jfs.Entry, head []byte) bool {
 	return p.MatchLine(e, []byte(strings.TrimRight(first, "\r")))
 }
 
+// Requires implements parsers.Requirer: the first bytes
+// HeadStartsWithDigit may be true of (a UTF-16 BOM, a UTF-8 BOM, a digit).
+func (*Parser) Requires() parsers.Requirement {
+	return parsers.Requirement{First: parsers.Digits.Union(parsers.BytesOf("\xff\xef"))}
+}
+
 // MatchLine implements parsers.LineMatcher (UTF-8 copies; a UTF-16 file
 // is known by its head).
 func (*Parser) MatchLine(_ *jfs.Entry, line []byte) bool {

@@ -88,6 +88,12 @@ func (*Parser) Match(e *jfs.Entry, head []byte) bool {
 	return e != nil && strings.EqualFold(path.Ext(e.Path), ".mdb")
 }
 
+// Requires implements parsers.Requirer: a ".mdb" name, whatever the
+// content (the ESE signature is not at the first byte).
+func (*Parser) Requires() parsers.Requirement {
+	return parsers.Requirement{Name: "mdb"}
+}
+
 // roleNames are the server roles UAL knows, by role GUID, as
 // SystemIdentity.mdb's ROLE_IDS lists them on Windows Server 2022.
 var roleNames = map[string]string{

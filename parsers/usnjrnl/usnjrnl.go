@@ -64,6 +64,12 @@ func (*Parser) Match(e *jfs.Entry, head []byte) bool {
 	return ok
 }
 
+// Requires implements parsers.Requirer: both names hold a 'j', whatever
+// the content.
+func (*Parser) Requires() parsers.Requirement {
+	return parsers.Requirement{Name: "j"}
+}
+
 // plausible checks a record header: its length and version.
 func plausible(b []byte) (int, bool) {
 	if len(b) < 8 {

@@ -66,6 +66,11 @@ func (*Lastlog) Match(e *jfs.Entry, head []byte) bool {
 	return true
 }
 
+// Requires implements parsers.Requirer: lastlogName, whatever the content.
+func (*Lastlog) Requires() parsers.Requirement {
+	return parsers.Requirement{Name: "lastlog"}
+}
+
 // lastlogName says whether the base name, in any case, starts "lastlog"
 // (not lastlog2's database). A lower-case name starting 'l' starts with
 // 'l' or 'L' (only 'i' and 'k' come from runes outside ASCII), so any

@@ -67,6 +67,12 @@ func (*Parser) Match(e *jfs.Entry, head []byte) bool {
 	return plausible(l, head[:l.size]) >= validScore
 }
 
+// Requires implements parsers.Requirer: fileKind's names all hold "tmp",
+// whatever the content.
+func (*Parser) Requires() parsers.Requirement {
+	return parsers.Requirement{Name: "tmp"}
+}
+
 // fileKind names the accounting file from its base name. Rotated and
 // renamed copies (wtmp.1, btmp-20240101, host1_wtmp) keep the stem; btmp is
 // tested first so "btmp" wins over anything else in the name. The three
