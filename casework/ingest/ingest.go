@@ -9,9 +9,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"os"
 	"runtime"
 	"slices"
@@ -1284,7 +1286,7 @@ func (j *fileJob) detect() parsers.Parser {
 		// and the examiner should hear it is one no parser decodes.
 		what = "UTF-16 text, which no parser reads"
 	case binary:
-		what = fmt.Sprintf("binary content, first bytes % x", head[:min(8, len(head))])
+		what = binaryWhat(head)
 	}
 	if binary && !zeroed(head) && !known {
 		// A binary file (a program, an image, a database) is not searched
@@ -1338,6 +1340,22 @@ func (j *fileJob) detect() parsers.Parser {
 	return nil
 }
 
+// binaryWhat is fmt.Sprintf("binary content, first bytes % x", the first
+// eight bytes of head) without fmt: an image's programs and databases are
+// many (TestBinaryWhat).
+func binaryWhat(head []byte) string {
+	const hex = "0123456789abcdef"
+	var buf [len("binary content, first bytes ") + 8*3]byte
+	b := append(buf[:0], "binary content, first bytes "...)
+	for i, c := range head[:min(8, len(head))] {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = append(b, hex[c>>4], hex[c&0x0f])
+	}
+	return string(b)
+}
+
 // streamHead is how far matchLongHead looks into a stream: the file
 // header block of an EVTX file and its first two chunks' signatures.
 const streamHead = 4096 + 2*65536 + 8
@@ -1374,15 +1392,53 @@ func (j *fileJob) matchLongHead() parsers.Parser {
 }
 
 // isBinary tells content that is not text: more than one byte in twenty a
-// NUL or a control character other than tab and line ends.
+// NUL or a control character other than tab and line ends. Eight bytes
+// are judged at a time (controlBytes): it runs on the head of every file
+// no parser takes by its head, most files of an image.
 func isBinary(b []byte) bool {
-	bin := 0
-	for _, c := range b {
-		if c == 0 || (c < 0x20 && c != '\n' && c != '\r' && c != '\t') {
+	bin, n, i := 0, len(b), 0
+	for ; i+8 <= n; i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		if atLeast20(x) == highs {
+			continue // text, most words of most heads
+		}
+		bin += bits.OnesCount64(controlBytes(x))
+	}
+	for _, c := range b[i:] {
+		if c < 0x20 && c != '\n' && c != '\r' && c != '\t' {
 			bin++
 		}
 	}
-	return bin > len(b)/20
+	return bin > n/20
+}
+
+// Word constants of controlBytes and zeroBytes.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+	low7  = 0x7f7f7f7f7f7f7f7f
+)
+
+// controlBytes returns the high bit of each byte of x that is below 0x20
+// but for tab, line feed and carriage return (a NUL is one), and no other
+// bit. Each byte is judged alone: no sum carries into the next byte.
+func controlBytes(x uint64) uint64 {
+	blanks := zeroBytes(x^'\t'*ones) | zeroBytes(x^'\n'*ones) | zeroBytes(x^'\r'*ones)
+	return ^atLeast20(x) & highs &^ blanks
+}
+
+// atLeast20 returns the high bit of each byte of x that is 0x20 or more:
+// (c&0x7f)+0x60 reaches 0x80 exactly when c&0x7f >= 0x20, and c's own
+// high bit stands for c >= 0x80.
+func atLeast20(x uint64) uint64 {
+	return ((x & low7) + (0x80-0x20)*ones | x) & highs
+}
+
+// zeroBytes returns the high bit of each zero byte of y: (c&0x7f)+0x7f
+// reaches 0x80 exactly when c&0x7f is not 0, and c's high bit is set
+// when c >= 0x80.
+func zeroBytes(y uint64) uint64 {
+	return ^((y & low7) + low7 | y) & highs
 }
 
 // zeroed reports a block of NUL bytes (line ends allowed): space a damaged
