@@ -280,16 +280,13 @@ func (r *Record) parse(buf []byte, entry uint64) error {
 	if err := fixup(buf); err != nil {
 		return err
 	}
-	*r = Record{
-		decoded:   true,
-		Entry:     entry,
-		LSN:       le.Uint64(buf[8:]),
-		Seq:       le.Uint16(buf[16:]),
-		Links:     le.Uint16(buf[18:]),
-		Flags:     le.Uint16(buf[22:]),
-		BaseEntry: le.Uint64(buf[32:]) & 0xFFFFFFFFFFFF,
-		BaseSeq:   le.Uint16(buf[38:]),
-	}
+	// r is zero (above): the header's fields are set one by one, not by
+	// a second literal that zeroed and copied the whole Record again (a
+	// few hundred bytes, twice a record: the walker's scan and the mft
+	// parser's).
+	r.decoded, r.Entry = true, entry
+	r.LSN, r.Seq, r.Links, r.Flags = le.Uint64(buf[8:]), le.Uint16(buf[16:]), le.Uint16(buf[18:]), le.Uint16(buf[22:])
+	r.BaseEntry, r.BaseSeq = le.Uint64(buf[32:])&0xFFFFFFFFFFFF, le.Uint16(buf[38:])
 	used := int(le.Uint32(buf[24:]))
 	if used > len(buf) || used < 48 {
 		used = len(buf)
