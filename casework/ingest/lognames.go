@@ -5,6 +5,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 )
 
 // A file no parser takes is usually a document or a program, and not worth
@@ -139,6 +140,16 @@ const (
 // baseKind classes a base name, in any case, after its compression and
 // rotation suffixes are stripped.
 func baseKind(base string) logBase {
+	if n := len(base); n >= 2 {
+		// A name whose last two bytes, lowered, end no name the rules
+		// below take (logEndings) is no log's, answered with no lowered
+		// copy and no suffix tests: most names of an image (".txt",
+		// ".dll", ".xml").
+		a, b := base[n-2], base[n-1]
+		if a < utf8.RuneSelf && b < utf8.RuneSelf && !('0' <= b && b <= '9') && !logEndings.has(lowerASCII(a), lowerASCII(b)) {
+			return notLogBase
+		}
+	}
 	base = strings.ToLower(base)
 	for mayStrip(base) {
 		b := compressed.ReplaceAllString(base, "")
@@ -160,6 +171,42 @@ func baseKind(base string) logBase {
 	}
 	return notLogBase
 }
+
+// endingSet is a set of two-byte endings.
+type endingSet [256][4]uint64
+
+func (e *endingSet) add(s string) { a, b := s[len(s)-2], s[len(s)-1]; e[b][a>>6] |= 1 << (a & 63) }
+
+func (e *endingSet) has(a, b byte) bool { return e[b][a>>6]&(1<<(a&63)) != 0 }
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// logEndings holds the last two bytes of every lowered name baseKind may
+// class as a log, but those ending in a digit (rotated, which it asks in
+// full): every name of logNames; what mayStrip strips (so that a stripped
+// name is asked in full); dbLog's and the suffixes' endings. A name whose
+// ending is not here matches none of them, before or after stripping (a
+// name that mayStrip does not take is not stripped). TestBaseKindEndings
+// compares with the rules alone.
+var logEndings = func() *endingSet {
+	e := new(endingSet)
+	for name := range logNames {
+		e.add(name)
+	}
+	for _, s := range []string{
+		"old", "bak", ".gz", ".xz", ".zst", ".z", ".lzma", // mayStrip (".bz2" and ".lz4" end in a digit)
+		".log", ".csv", // dbLog
+		".evtx", ".evt", ".journal", ".journal~", ".log", // the suffixes
+	} {
+		e.add(s)
+	}
+	return e
+}()
 
 // dirKinds answers inLogDir and inProgramDir for p at once: one cut of
 // its folder names, each lowered once.
