@@ -71,6 +71,11 @@ const taskNS = "http://schemas.microsoft.com/windows/2004/02/mit/task"
 
 // Match accepts an XML document whose root is the Task Scheduler's Task.
 func (*Parser) Match(_ *jfs.Entry, head []byte) bool {
+	// Both forms of "<Task " hold a '<' byte: a head without one, most
+	// files of an image, is turned away in one pass.
+	if bytes.IndexByte(head, '<') < 0 {
+		return false
+	}
 	if !isUTF16(head) {
 		// decode only drops a BOM, which neither ASCII literal can
 		// overlap: the bytes hold them as the text does, uncopied.

@@ -128,7 +128,10 @@ func (p *Parser) Match(e *jfs.Entry, head []byte) bool {
 // instead of a cut and three tests per line: most heads of an image are
 // no SetupAPI log (FuzzMatchPrecheck holds Match to the loop alone).
 func mayHoldSection(head []byte) bool {
-	if bytes.Contains(head, startPrefix) || bytes.Contains(head, endPrefix) {
+	// Each prefix starts with a byte rarer than its search is cheap: a
+	// head without it is not searched for the prefix.
+	if bytes.IndexByte(head, startPrefix[0]) >= 0 && bytes.Contains(head, startPrefix) ||
+		bytes.IndexByte(head, endPrefix[0]) >= 0 && bytes.Contains(head, endPrefix) {
 		return true
 	}
 	for i := 0; ; {

@@ -45,6 +45,10 @@ func (*Parser) Match(_ *jfs.Entry, head []byte) bool {
 			return true
 		}
 		head = skipComments(head)
+	} else if bytes.IndexByte(head, '[') < 0 {
+		// A record line holds a '[' (looksLikeRecord): a head without
+		// one, most text of an image, has none, in one pass.
+		return false
 	}
 	// The lines of bytes.Split(head, "\n"), cut one by one instead of
 	// allocated as a slice.
