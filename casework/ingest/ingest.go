@@ -1396,15 +1396,15 @@ func (j *fileJob) matchLongHead() parsers.Parser {
 // are judged at a time (controlBytes): it runs on the head of every file
 // no parser takes by its head, most files of an image.
 func isBinary(b []byte) bool {
-	bin, n, i := 0, len(b), 0
-	for ; i+8 <= n; i += 8 {
-		x := binary.LittleEndian.Uint64(b[i:])
-		if atLeast20(x) == highs {
-			continue // text, most words of most heads
+	bin, n := 0, len(b)
+	for ; len(b) >= 8; b = b[8:] {
+		// A word of text (every byte 0x20 or more, most words of most
+		// heads) counts nothing.
+		if x := binary.LittleEndian.Uint64(b); atLeast20(x) != highs {
+			bin += bits.OnesCount64(controlBytes(x))
 		}
-		bin += bits.OnesCount64(controlBytes(x))
 	}
-	for _, c := range b[i:] {
+	for _, c := range b {
 		if c < 0x20 && c != '\n' && c != '\r' && c != '\t' {
 			bin++
 		}
