@@ -335,9 +335,14 @@ func (r *Record) attribute(a []byte, off int) error {
 	le := binary.LittleEndian
 	typ := le.Uint32(a)
 	nonResident := a[8] != 0
-	name, err := attrName(a)
-	if err != nil {
-		return fmt.Errorf("%w: attribute 0x%x at %d: %v", ErrBadRecord, typ, off, err)
+	var name string
+	if a[9] != 0 {
+		// Named (an ADS, an index's $I30): most attributes are not, and
+		// are not a call.
+		var err error
+		if name, err = attrName(a); err != nil {
+			return fmt.Errorf("%w: attribute 0x%x at %d: %v", ErrBadRecord, typ, off, err)
+		}
 	}
 	id := le.Uint16(a[14:])
 	var content []byte
