@@ -989,7 +989,7 @@ func (x *expander) renderAt(m *memo, v *value) string {
 	if m == nil {
 		return x.vc.render(v)
 	}
-	if m.set && m.typ == v.typ && string(m.data) == string(v.data) {
+	if m.set && m.typ == v.typ && sameBytes(m.data, v.data) {
 		return m.s
 	}
 	s := x.vc.render(v)
@@ -998,6 +998,30 @@ func (x *expander) renderAt(m *memo, v *value) string {
 		m.data = append(m.data[:0], v.data...)
 	}
 	return s
+}
+
+// sameBytes is string(a) == string(b), comparing the sizes most values
+// have (1, 2, 4, 8 and 16 bytes: levels, tasks, process IDs, keywords,
+// GUIDs) in registers rather than through the runtime's memequal: a
+// memo compares about 20 values a record.
+func sameBytes(a, b []byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	switch len(b) {
+	case 1:
+		return a[0] == b[0]
+	case 2:
+		return binary.LittleEndian.Uint16(a) == binary.LittleEndian.Uint16(b)
+	case 4:
+		return binary.LittleEndian.Uint32(a) == binary.LittleEndian.Uint32(b)
+	case 8:
+		return binary.LittleEndian.Uint64(a) == binary.LittleEndian.Uint64(b)
+	case 16:
+		return binary.LittleEndian.Uint64(a) == binary.LittleEndian.Uint64(b) &&
+			binary.LittleEndian.Uint64(a[8:]) == binary.LittleEndian.Uint64(b[8:])
+	}
+	return string(a) == string(b)
 }
 
 // renderFiletime is render(*v) for a FILETIME value, its text carved

@@ -1,6 +1,7 @@
 package evtx
 
 import (
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -120,6 +121,64 @@ func TestNameLessMatchesCompare(t *testing.T) {
 			if nameLess(a, b) != (a < b) {
 				t.Fatalf("nameLess(%q, %q) = %v", a, b, nameLess(a, b))
 			}
+		}
+	}
+}
+
+// appendFieldParts is appendField as it was: each part checked for what
+// folding would change before anything is appended.
+func appendFieldParts(dst []byte, f field) []byte {
+	if needsFold(f.k) || needsFold(f.dom) || needsFold(f.v) {
+		s := f.k + "=" + f.v
+		if f.dom != "" {
+			s = f.k + "=" + f.dom + `\` + f.v
+		}
+		return appendOneLine(dst, s)
+	}
+	dst = appendCapped(dst, f.k)
+	dst = append(dst, '=')
+	if f.dom != "" {
+		dst = appendCapped(dst, f.dom)
+		dst = append(dst, '\\')
+	}
+	return appendCapped(dst, f.v)
+}
+
+// TestAppendFieldOnePass: appendField, which checks the bytes it
+// appended once, gives what checking each part first gave, for fields
+// with line breaks, tabs and runs of spaces anywhere (past the cap too),
+// after messages of every length around the cap.
+func TestAppendFieldOnePass(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	alphabet := []byte("ab  \t\r\n=\\é")
+	word := func() string {
+		n := rng.IntN(40)
+		if rng.IntN(8) == 0 {
+			n = rng.IntN(400)
+		}
+		b := make([]byte, 0, n)
+		for range n {
+			if rng.IntN(4) == 0 {
+				b = append(b, alphabet[rng.IntN(len(alphabet))])
+			} else {
+				b = append(b, byte('a'+rng.IntN(26)))
+			}
+		}
+		return string(b)
+	}
+	for i := range 20000 {
+		f := field{k: word(), v: word()}
+		if rng.IntN(3) == 0 {
+			f.dom = word()
+		}
+		prefix := make([]byte, rng.IntN(maxMessage+20))
+		for j := range prefix {
+			prefix[j] = 'x'
+		}
+		got := appendField(append([]byte(nil), prefix...), f)
+		want := appendFieldParts(append([]byte(nil), prefix...), f)
+		if string(got) != string(want) {
+			t.Fatalf("case %d: field %q after %d bytes: %q, want %q", i, f, len(prefix), got[len(prefix):], want[len(prefix):])
 		}
 	}
 }

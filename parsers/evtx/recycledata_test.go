@@ -116,3 +116,71 @@ func TestFillDataHeld(t *testing.T) {
 		}
 	}
 }
+
+// A recycled block keeps its winlog.event_data map (see reset): every
+// event built in it must show its own members and message and nothing
+// left by the block's last event, even one given back with a key added
+// or removed, in another order than it was handed out.
+func TestRecycledEventDataMaps(t *testing.T) {
+	path := parsertest.Corpus(t, "logs/windows/security.evtx")
+	parse := func(p *Parser, emit func(*timeline.Event)) {
+		t.Helper()
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		st, err := f.Stat()
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := &parsers.Source{Entry: parsertest.FileEntry(t, path), ReaderAt: f, Size: st.Size(),
+			Warn: func(*parsers.RecordError) {}}
+		if err := p.Parse(context.Background(), src, func(ev *timeline.Event) error { emit(ev); return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var want []map[string]string
+	var msgs []string
+	parse(New(1), func(ev *timeline.Event) {
+		want = append(want, stdmaps.Clone(ev.Winlog.EventData))
+		msgs = append(msgs, ev.Message)
+	})
+	p := New(1)
+	for round := range 3 {
+		i := 0
+		var held []*timeline.Event
+		parse(p, func(ev *timeline.Event) {
+			if i >= len(want) || !stdmaps.Equal(ev.Winlog.EventData, want[i]) || ev.Message != msgs[i] {
+				t.Fatalf("round %d, event %d: event_data %v (%q), want %v (%q)", round, i, ev.Winlog.EventData, ev.Message, want[min(i, len(want)-1)], msgs[min(i, len(want)-1)])
+			}
+			switch i % 5 {
+			case 0:
+				if ev.Winlog.EventData != nil {
+					ev.Winlog.EventData["stale"] = "x"
+				}
+			case 1:
+				for k := range ev.Winlog.EventData {
+					delete(ev.Winlog.EventData, k)
+					break
+				}
+			}
+			i++
+			// Given back a few events later, in another order, so that
+			// blocks change hands between event IDs.
+			held = append(held, ev)
+			if len(held) == 7 {
+				for j := len(held) - 1; j >= 0; j-- {
+					p.Recycle(held[j])
+				}
+				held = held[:0]
+			}
+		})
+		for _, ev := range held {
+			p.Recycle(ev)
+		}
+		if i != len(want) {
+			t.Fatalf("round %d: %d events, want %d", round, i, len(want))
+		}
+	}
+}
