@@ -177,7 +177,11 @@ func (s *walkState) visit(e *Entry, prefix []string, depth int, up *guard) error
 			return err
 		}
 	}
-	if stream == nil {
+	if stream == nil && kind != KindPlain {
+		// A container read through its random access: the walks below
+		// read a stream. A plain file is delivered with ra (deliver does
+		// not read stream when ra is set), so it needs none: no reader
+		// made for each file of a file system.
 		size := e.Size
 		if size < 0 {
 			size = 1<<63 - 1
