@@ -102,7 +102,20 @@ type chunk struct {
 	// namesUsed lists the names template definitions resolved, for
 	// sharedTemplates to check that another chunk resolves them alike.
 	namesUsed []nameUse
+	// recent are templates found in templates lately, by offset: most
+	// records of a chunk use a few definitions, each record two (its
+	// own and its EventData's), and an offset compared here costs a
+	// tenth of the map lookup (see template).
+	recent [recentTemplates]recentTemplate
 }
+
+// recentTemplate is a definition of chunk.templates and its offset.
+type recentTemplate struct {
+	off uint32
+	t   *template
+}
+
+const recentTemplates = 8
 
 // nameUse is a name reference a template definition resolved: the chunk
 // offset of the reference, the name's offset and the name.
@@ -157,7 +170,14 @@ var errTemplateLoop = errors.New("template definition refers to itself")
 var loopTemplate = &template{err: errTemplateLoop}
 
 func (c *chunk) template(off uint32) *template {
+	r := &c.recent[(off^off>>4)%recentTemplates]
+	if r.t != nil && r.off == off {
+		return r.t
+	}
 	if t, ok := c.templates[off]; ok {
+		if t != loopTemplate {
+			*r = recentTemplate{off, t}
+		}
 		return t
 	}
 	o := int(off)

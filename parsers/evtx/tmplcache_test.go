@@ -215,3 +215,44 @@ func sameKeys[K comparable, V any](a, b map[K]V) bool {
 	}
 	return true
 }
+
+// TestRecentTemplates: after each chunk of security.evtx is decoded,
+// every definition the chunk's recent slots hold is the one its
+// templates map holds for that offset, and template finds each entry of
+// the map as the map has it.
+func TestRecentTemplates(t *testing.T) {
+	b, err := os.ReadFile(parsertest.Corpus(t, "logs/windows/security.evtx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := new(expander)
+	for off := fileHeaderBlock; off+chunkSize <= len(b); off += chunkSize {
+		var c *chunk
+		decodeChunk(x, b[off:off+chunkSize], int64(off), true, func() bool { return false }, func(r *Record) {
+			if c == nil {
+				c = x.c
+			}
+		})
+		if c == nil {
+			continue
+		}
+		held := 0
+		for _, r := range c.recent {
+			if r.t == nil {
+				continue
+			}
+			held++
+			if m, ok := c.templates[r.off]; !ok || m != r.t {
+				t.Fatalf("chunk at %d: recent slot for offset %d holds another definition than the map", off, r.off)
+			}
+		}
+		if held == 0 {
+			t.Fatalf("chunk at %d: no recent definition", off)
+		}
+		for o, m := range c.templates {
+			if got := c.template(o); got != m {
+				t.Fatalf("chunk at %d: template(%d) is not the map's", off, o)
+			}
+		}
+	}
+}
