@@ -90,6 +90,15 @@ func useful(s string) string {
 	return s
 }
 
+// wants: the creations' or the group changes' actions; the elevated rule
+// also reads every EVTX record's TargetSid and TargetUserName (names).
+func (a *accountChange) wants() interest {
+	if !a.elevate {
+		return interest{actions: []string{"added-user-account", "user_created", "user_added"}}
+	}
+	return interest{win: true, actions: []string{"added-member-to-group", "user_modified", "group_modified"}}
+}
+
 func (a *accountChange) observe(ev *timeline.Event) {
 	if a.elevate && ev.Winlog != nil && ev.Group == nil {
 		d := ev.Winlog.EventData

@@ -21,6 +21,12 @@ const (
 	authSuccess
 )
 
+// authActions are the actions classifyAuth can call an attempt: the
+// dispatch hands the analyzers that start with it these alone
+// (TestAuthActions holds the two together).
+var authActions = []string{"ssh_failed_login", "logon-failed", "failed_logon", "auth_failure",
+	"ssh_login", "logged-in", "rdp-authenticated", "rdp-session-logon", "rdp-session-reconnected", "logon"}
+
 // classifyAuth says whether an event is one logon attempt and how it ended.
 // Each attempt should count once: PAM's "authentication failure" line
 // repeats sshd's own "Failed password" line, so sshd's PAM lines are not
@@ -259,6 +265,15 @@ func bruteKey(ev *timeline.Event) string {
 		return ""
 	}
 	return "local " + u + "@" + hostOf(ev)
+}
+
+// wants: the lead rule reads the attempts classifyAuth knows; the others
+// share its episodes and read nothing.
+func (b *bruteForce) wants() interest {
+	if !b.lead {
+		return interest{}
+	}
+	return interest{actions: authActions}
 }
 
 func (b *bruteForce) observe(ev *timeline.Event) {
@@ -580,6 +595,8 @@ func (f *firstSeen) keyOf(ev *timeline.Event) (key, other string) {
 func (f *firstSeen) candidate(s *seen) bool {
 	return !f.account && s.success == 0 && s.failures < f.scanBelow
 }
+
+func (f *firstSeen) wants() interest { return interest{actions: authActions} }
 
 func (f *firstSeen) observe(ev *timeline.Event) {
 	if f.idle {
@@ -1004,6 +1021,8 @@ func newWorkingHours(h *hunter, r *Rule) (analyzer, error) {
 	}
 	return &workingHours{h: h, r: r, wh: h.cfg.WorkingHours, found: map[string][]EventRef{}, srcs: map[string][]string{}}, nil
 }
+
+func (w *workingHours) wants() interest { return interest{actions: authActions} }
 
 func (w *workingHours) observe(ev *timeline.Event) {
 	if !w.h.inScope(ev.Timestamp) || classifyAuth(ev) != authSuccess || w.wh.Contains(ev.Timestamp) {

@@ -43,6 +43,8 @@ func newBaselineBinary(h *hunter, r *Rule) (analyzer, error) {
 	return &baselineBinary{h: h, r: r, files: map[string]*binaryChange{}}, nil
 }
 
+func (b *baselineBinary) wants() interest { return interest{datasets: []string{baselineDataset}} }
+
 func (b *baselineBinary) observe(ev *timeline.Event) {
 	if ev.Event.Dataset != baselineDataset || !slices.Contains(ev.Jejak.Tags, baselineBinaryTag) {
 		return

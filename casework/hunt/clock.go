@@ -35,6 +35,10 @@ func windowsTime(s string) (time.Time, bool) {
 	return t, err == nil
 }
 
+func (c *clockChange) wants() interest {
+	return interest{winIDs: []int{4616, 1}, actions: []string{"clock_change"}}
+}
+
 func (c *clockChange) observe(ev *timeline.Event) {
 	var from, to time.Time
 	var who string
@@ -153,6 +157,13 @@ func sequenceOf(ev *timeline.Event) (uint64, string, bool) {
 		}
 	}
 	return 0, "", false
+}
+
+func (s *sequenceTime) wants() interest {
+	if !s.feeds {
+		return interest{}
+	}
+	return s.seqs.wants()
 }
 
 func (s *sequenceTime) observe(ev *timeline.Event) {

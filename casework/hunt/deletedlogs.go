@@ -153,6 +153,8 @@ func (d *deletedLogFile) where(p string) (inLogs, winLog, watched bool) {
 	return
 }
 
+func (d *deletedLogFile) wants() interest { return interest{file: true} }
+
 func (d *deletedLogFile) observe(ev *timeline.Event) {
 	if ev.File == nil || ev.File.Path == "" || (ev.Event.Dataset != "filestat" && ev.Event.Dataset != "ntfs.mft") {
 		return

@@ -61,6 +61,8 @@ var changeWords = map[string]string{
 	"Metadata Modification Time": "metadata changed",
 }
 
+func (w *watchedFiles) wants() interest { return interest{file: true} }
+
 func (w *watchedFiles) observe(ev *timeline.Event) {
 	if ev.File == nil || ev.File.Path == "" || !w.h.inScope(ev.Timestamp) {
 		return
@@ -186,6 +188,8 @@ func splitList(s, def string) []string {
 // dbWriteTag is what the database log parsers tag data-modifying
 // statements with (parsers/dblog.WriteTag).
 const dbWriteTag = "db_write"
+
+func (d *dbWrite) wants() interest { return interest{tagged: true} }
 
 func (d *dbWrite) observe(ev *timeline.Event) {
 	if !slices.Contains(ev.Jejak.Tags, dbWriteTag) {
@@ -372,6 +376,8 @@ func urlPath(ev *timeline.Event) string {
 	}
 	return ev.URL.Original
 }
+
+func (w *webAdmin) wants() interest { return interest{source: true} }
 
 func (w *webAdmin) observe(ev *timeline.Event) {
 	src := sourceOf(ev)

@@ -202,11 +202,7 @@ func Hunt(ctx context.Context, store Searcher, cfg Config) ([]Finding, error) {
 	if !cfg.After.IsZero() && !cfg.Before.IsZero() && !cfg.Before.After(cfg.After) {
 		return nil, fmt.Errorf("hunt window: before %s is not after after %s", cfg.Before.Format(time.RFC3339), cfg.After.Format(time.RFC3339))
 	}
-	h := &hunter{cfg: cfg, zone: cfg.Zone, strs: map[string]string{}, chains: map[string][]string{},
-		claimants: map[string][]string{}, claims: map[string][]string{}, store: store, ctx: ctx}
-	if h.zone == nil {
-		h.zone = time.UTC
-	}
+	h, err := newHunter(ctx, store, cfg)
 	defer func() {
 		// The sequence checks' spill file, when the hunt ends before
 		// they finish (a read error, a cancel): that error is the
@@ -215,39 +211,10 @@ func Hunt(ctx context.Context, store Searcher, cfg Config) ([]Finding, error) {
 			_ = h.seqs.release()
 		}
 	}()
-	rules := cfg.Rules
-	if rules == nil {
-		var err error
-		if rules, err = Builtin(); err != nil {
-			return nil, err
-		}
+	if err != nil {
+		return nil, err
 	}
-	for _, r := range rules {
-		for _, id := range r.YieldsTo {
-			h.claimants[id] = append(h.claimants[id], r.ID)
-		}
-	}
-	for _, r := range rules {
-		if r.Analyzer != "" {
-			mk, ok := analyzers[r.Analyzer]
-			if !ok {
-				return nil, fmt.Errorf("rule %s: unknown analyzer %q", r.ID, r.Analyzer)
-			}
-			a, err := mk(h, r)
-			if err != nil {
-				return nil, fmt.Errorf("rule %s: %w", r.ID, err)
-			}
-			if a != nil {
-				h.anas = append(h.anas, a)
-				h.anaRules = append(h.anaRules, r)
-			}
-			continue
-		}
-		if r.sigma == nil {
-			return nil, fmt.Errorf("rule %s has neither analyzer nor detection", r.ID)
-		}
-		h.sigmas = append(h.sigmas, &sigmaMatches{h: h, rule: r, byFile: map[string][]EventRef{}})
-	}
+	disp := newDispatch(h.anas) // each event to the analyzers that want it (dispatch.go)
 	var n int64
 	var sigmaErr error
 	sigmaIdx := newSigmaIndex(h.sigmas) // the rules each event's log source can meet
@@ -263,7 +230,7 @@ func Hunt(ctx context.Context, store Searcher, cfg Config) ([]Finding, error) {
 			}
 		}
 	}
-	err := search(ctx, timeline.Query{To: cfg.Before}, func(ev *timeline.Event) error {
+	err = search(ctx, timeline.Query{To: cfg.Before}, func(ev *timeline.Event) error {
 		n++
 		if n%100000 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -273,9 +240,7 @@ func Hunt(ctx context.Context, store Searcher, cfg Config) ([]Finding, error) {
 				cfg.Progress(n)
 			}
 		}
-		for _, a := range h.anas {
-			a.observe(ev)
-		}
+		disp.observe(ev)
 		if len(h.sigmas) > 0 && h.inScope(ev.Timestamp) {
 			var m map[string]any
 			sigmaIdx.next()
@@ -333,6 +298,51 @@ func Hunt(ctx context.Context, store Searcher, cfg Config) ([]Finding, error) {
 	// A rule erring on one event (a bad regular expression in a user's
 	// Sigma file, say) does not hide the others' findings; it is reported.
 	return out, errors.Join(sigmaErr, h.errs)
+}
+
+// newHunter makes a hunt's analyzers and Sigma rules from cfg. The
+// hunter it returns, even with an error, is the caller's to release
+// (h.seqs).
+func newHunter(ctx context.Context, store Searcher, cfg Config) (*hunter, error) {
+	h := &hunter{cfg: cfg, zone: cfg.Zone, strs: map[string]string{}, chains: map[string][]string{},
+		claimants: map[string][]string{}, claims: map[string][]string{}, store: store, ctx: ctx}
+	if h.zone == nil {
+		h.zone = time.UTC
+	}
+	rules := cfg.Rules
+	if rules == nil {
+		var err error
+		if rules, err = Builtin(); err != nil {
+			return h, err
+		}
+	}
+	for _, r := range rules {
+		for _, id := range r.YieldsTo {
+			h.claimants[id] = append(h.claimants[id], r.ID)
+		}
+	}
+	for _, r := range rules {
+		if r.Analyzer != "" {
+			mk, ok := analyzers[r.Analyzer]
+			if !ok {
+				return h, fmt.Errorf("rule %s: unknown analyzer %q", r.ID, r.Analyzer)
+			}
+			a, err := mk(h, r)
+			if err != nil {
+				return h, fmt.Errorf("rule %s: %w", r.ID, err)
+			}
+			if a != nil {
+				h.anas = append(h.anas, a)
+				h.anaRules = append(h.anaRules, r)
+			}
+			continue
+		}
+		if r.sigma == nil {
+			return h, fmt.Errorf("rule %s has neither analyzer nor detection", r.ID)
+		}
+		h.sigmas = append(h.sigmas, &sigmaMatches{h: h, rule: r, byFile: map[string][]EventRef{}})
+	}
+	return h, nil
 }
 
 // inScope: at or after the cut-off (the store query already ends at

@@ -57,6 +57,8 @@ func clearedLog(ev *timeline.Event) string {
 	return ""
 }
 
+func (l *logCleared) wants() interest { return interest{winIDs: []int{1102, 104}} }
+
 func (l *logCleared) observe(ev *timeline.Event) {
 	if !l.h.inScope(ev.Timestamp) {
 		return
@@ -149,6 +151,13 @@ func newLogIntegrity(h *hunter, r *Rule) (analyzer, error) {
 	l := &logIntegrity{h: h, r: r}
 	l.seqs, l.feeds = seqListsFor(h, l, true)
 	return l, nil
+}
+
+func (l *logIntegrity) wants() interest {
+	if !l.feeds {
+		return interest{}
+	}
+	return l.seqs.wants()
 }
 
 func (l *logIntegrity) observe(ev *timeline.Event) {

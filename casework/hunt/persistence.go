@@ -211,6 +211,10 @@ func newServiceInstall(h *hunter, r *Rule) (analyzer, error) {
 	return &serviceInstall{h: h, r: r, logons: map[string]networkLogon{}, bySID: map[string]networkLogon{}, last: map[string]*install{}}, nil
 }
 
+func (s *serviceInstall) wants() interest {
+	return interest{winIDs: []int{4624}, actions: []string{"service-installed"}}
+}
+
 func (s *serviceInstall) observe(ev *timeline.Event) {
 	if ev.Winlog == nil {
 		return
@@ -377,6 +381,10 @@ var (
 // created, 4702 updated, 4699 deleted; TaskScheduler/Operational 106
 // registered, 140 updated, 141 deleted, 142 disabled, 129 process
 // created, 200 action started, and the lifecycle records 100/102/110/201.
+// taskIDs are the event IDs taskKind knows (TestTaskIDs holds the two
+// together): the dispatch hands the task rules these alone.
+var taskIDs = []int{4698, 4702, 4699, 4701, 106, 140, 141, 142, 200, 129, 100, 102, 110, 201}
+
 func taskKind(w *timeline.Winlog) string {
 	switch w.EventID {
 	case 4698, 4702, 4699, 4701, 106, 140, 141, 142, 200, 129, 100, 102, 110, 201:
@@ -407,6 +415,8 @@ func taskKind(w *timeline.Winlog) string {
 	}
 	return ""
 }
+
+func (s *scheduledTask) wants() interest { return interest{winIDs: taskIDs} }
 
 func (s *scheduledTask) observe(ev *timeline.Event) {
 	w := ev.Winlog
@@ -591,6 +601,8 @@ type taskRemoved struct {
 func newTaskRemoved(h *hunter, r *Rule) (analyzer, error) {
 	return &taskRemoved{h: h, r: r, registered: map[string]bool{}}, nil
 }
+
+func (a *taskRemoved) wants() interest { return interest{winIDs: taskIDs} }
 
 func (a *taskRemoved) observe(ev *timeline.Event) {
 	w := ev.Winlog

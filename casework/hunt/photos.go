@@ -147,6 +147,9 @@ func newPhotoSet(h *hunter) *photoSet {
 	return &photoSet{h: h, photos: map[string]*photo{}, deleted: map[string]bool{}}
 }
 
+// wants: the deleted tag of container times, and the EXIF events.
+func (s *photoSet) wants() interest { return interest{tagged: true, parsers: []string{"exif"}} }
+
 func (s *photoSet) observe(ev *timeline.Event) {
 	p := ev.Jejak.Provenance
 	if slices.Contains(ev.Jejak.Tags, "deleted") {

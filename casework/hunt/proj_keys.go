@@ -868,6 +868,7 @@ var sourceKeys = []string{
 	"mariadb-dump",
 	"mask",
 	"math",
+	"math/bits",
 	"max_attempts_per_account",
 	"medium",
 	"messages",

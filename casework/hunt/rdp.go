@@ -31,6 +31,10 @@ type rdpStep struct {
 
 // rdpStepOf reads an RDP record from its event data (the records without
 // an ECS normaliser — 22, 23, 131, 4778 — are read the same way).
+// rdpIDs are the event IDs rdpStepOf reads (TestRDPIDs holds the two
+// together): the dispatch hands the RDP rule these alone.
+var rdpIDs = []int{1149, 131, 4624, 4778, 4779, 21, 22, 23, 24, 25}
+
 func rdpStepOf(ev *timeline.Event) (rdpStep, bool) {
 	w := ev.Winlog
 	if w == nil {
@@ -155,6 +159,8 @@ func newRDPSession(h *hunter, r *Rule) (analyzer, error) {
 	return &rdpSession{h: h, r: r, gap: gap, byKey: map[string]*rdpChain{}, bySess: map[string]*rdpChain{},
 		pending: map[string][]pendingTCP{}, baseline: map[string]bool{}}, nil
 }
+
+func (a *rdpSession) wants() interest { return interest{winIDs: rdpIDs} }
 
 func (a *rdpSession) observe(ev *timeline.Event) {
 	s, ok := rdpStepOf(ev)

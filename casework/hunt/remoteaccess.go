@@ -63,6 +63,10 @@ func newRemoteAccess(h *hunter, r *Rule) (analyzer, error) {
 	return &remoteAccess{h: h, r: r, gap: gap}, nil
 }
 
+func (a *remoteAccess) wants() interest {
+	return interest{actions: []string{raStart, raEnd, raRejected, raIncoming, raAuth, raRelay}}
+}
+
 func (a *remoteAccess) observe(ev *timeline.Event) {
 	switch ev.Event.Action { // before the map lookup: most events are not these
 	case raStart, raEnd, raRejected, raIncoming, raAuth, raRelay:

@@ -116,6 +116,15 @@ var (
 	maxNanoTime = time.Unix(0, math.MaxInt64)
 )
 
+// wants: EVTX records, and with the sequence-time rule loaded the other
+// sources sequenceOf numbers.
+func (l *seqLists) wants() interest {
+	if !l.other {
+		return interest{win: true}
+	}
+	return interest{win: true, parsers: []string{"utmp", "usnjrnl"}}
+}
+
 func (l *seqLists) observe(ev *timeline.Event) {
 	if ev.Winlog == nil && !l.other {
 		return // only log integrity is loaded: EVTX records alone

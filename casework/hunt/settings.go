@@ -261,6 +261,19 @@ func newSettingsChange(h *hunter, r *Rule) (analyzer, error) {
 	return &settingsChange{h: h, r: r, rdp: what == "rdp", av: what == "antivirus", window: 10 * time.Minute, open: map[string]*settingBurst{}}, nil
 }
 
+// wants: the registry writes registryChange reads (4657, Sysmon 13), and
+// Defender's IDs or the firewall's events (Security 4946-4950, any ID of
+// the firewall's own channels).
+func (s *settingsChange) wants() interest {
+	switch {
+	case s.rdp:
+		return interest{winIDs: []int{4657, 13}}
+	case s.av:
+		return interest{winIDs: []int{4657, 13, 5001, 5010, 5012, 5013, 5007}}
+	}
+	return interest{winIDs: []int{4657, 13, 4946, 4947, 4948, 4949, 4950}, winOther: true}
+}
+
 func (s *settingsChange) observe(ev *timeline.Event) {
 	if ev.Winlog == nil || !s.h.inScope(ev.Timestamp) {
 		return

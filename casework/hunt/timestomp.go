@@ -107,6 +107,8 @@ func macbSet(macb string) (set uint8) {
 	return set
 }
 
+func (t *timestomp) wants() interest { return interest{file: true} }
+
 func (t *timestomp) observe(ev *timeline.Event) {
 	if ev.File == nil {
 		return // not an MFT time: no data map lookup (EVTX rows carry one)

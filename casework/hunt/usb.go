@@ -80,6 +80,8 @@ func usbStorage(id string) bool {
 	return strings.HasPrefix(u, `USBSTOR\`) || strings.Contains(u, `_??_USBSTOR#`) || strings.HasPrefix(u, `SWD\WPDBUSENUM\`)
 }
 
+func (a *usbFirst) wants() interest { return interest{actions: []string{actionUSBFirst}} }
+
 func (a *usbFirst) observe(ev *timeline.Event) {
 	if ev.Event.Action != actionUSBFirst {
 		return

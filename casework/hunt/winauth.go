@@ -180,12 +180,25 @@ func newPasswordSpray(h *hunter, r *Rule) (analyzer, error) {
 	return &passwordSpray{h: h, r: r, accounts: accounts, perAccount: per, window: win, open: map[string]*sprayEpisode{}, byIP: map[string]string{}}, nil
 }
 
+func (p *passwordSpray) wants() interest {
+	return interest{winIDs: []int{4624, 4625, 4771, 4768, 4776, 4648}}
+}
+
 func (p *passwordSpray) observe(ev *timeline.Event) {
+	id := winEventID(ev, securityAuditing)
+	switch id {
+	case 4624, 4625, 4771, 4768, 4776, 4648:
+	default:
+		// Before the sweep, so that an event the dispatch does not hand
+		// over (wants) changes nothing: sweeping at the next attempt
+		// instead closes the same episodes (sweepIdle).
+		return
+	}
 	if ev.Timestamp.Sub(p.swept) > p.window {
 		p.swept = ev.Timestamp
 		sweepIdle(p.open, ev.Timestamp, p.window, func(ep *sprayEpisode) time.Time { return ep.last }, p.close)
 	}
-	if id := winEventID(ev, securityAuditing); id == 4624 {
+	if id == 4624 {
 		// A success from a spraying source, for an account it tried, is
 		// what makes a spray matter. No spray open: no source to name
 		// (winSource builds a string for every logon).
@@ -405,6 +418,8 @@ func newKerberosBurst(h *hunter, r *Rule) (analyzer, error) {
 	return &kerberosBurst{h: h, r: r, min: min, window: win, bySource: map[string]*kerbEpisode{}, byUser: map[string]*kerbEpisode{}}, nil
 }
 
+func (k *kerberosBurst) wants() interest { return interest{winIDs: []int{4771, 4768}} }
+
 func (k *kerberosBurst) observe(ev *timeline.Event) {
 	id := winEventID(ev, securityAuditing)
 	if id != 4771 && id != 4768 {
@@ -553,6 +568,8 @@ func newPassTheHash(h *hunter, r *Rule) (analyzer, error) {
 	return &passTheHash{h: h, r: r, interactive: map[string]bool{}, routine: map[string]bool{}, found: map[string]*pthGroup{}}, nil
 }
 
+func (p *passTheHash) wants() interest { return interest{winIDs: []int{4624}} }
+
 func (p *passTheHash) observe(ev *timeline.Event) {
 	if winEventID(ev, securityAuditing) != 4624 {
 		return
@@ -673,6 +690,8 @@ type explicitGroup struct {
 func newExplicitCreds(h *hunter, r *Rule) (analyzer, error) {
 	return &explicitCreds{h: h, r: r, routine: map[string]bool{}, found: map[string]*explicitGroup{}}, nil
 }
+
+func (e *explicitCreds) wants() interest { return interest{winIDs: []int{4648}} }
 
 func (e *explicitCreds) observe(ev *timeline.Event) {
 	if winEventID(ev, securityAuditing) != 4648 {
@@ -850,6 +869,10 @@ func newMSSQLBurst(h *hunter, r *Rule) (analyzer, error) {
 		return nil, err
 	}
 	return &mssqlBurst{h: h, r: r, min: min, window: win, open: map[string]*mssqlEpisode{}, both: map[string]mssqlSeen{}}, nil
+}
+
+func (m *mssqlBurst) wants() interest {
+	return interest{winIDs: []int{18456, 18453, 18454, 18455}, datasets: []string{"mssql.errorlog"}}
 }
 
 func (m *mssqlBurst) observe(ev *timeline.Event) {
