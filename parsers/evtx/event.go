@@ -2,6 +2,7 @@ package evtx
 
 import (
 	"encoding/binary"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -214,6 +215,8 @@ type builder struct {
 	// msgs, when set, is where repeated messages are shared from: the
 	// worker's expander's, kept from file to file.
 	msgs *messageCache
+	// orders are the name orders of recent EventData lists.
+	orders nameOrders
 }
 
 func newBuilder() *builder { return &builder{blocks: blockPool.Source()} }
@@ -346,7 +349,7 @@ func (b *builder) event(r *Record) *timeline.Event {
 		ev.Host = &blk.host
 	}
 	summary, shown := normalizeInto(ev, provider, uint32(eid), ed, b.shown[:0], &blk.norm)
-	b.msg = appendMessage(b.msg[:0], provider, eidText, summary, shown, members)
+	b.msg = appendMessageBy(b.msg[:0], provider, eidText, summary, shown, members, &b.orders)
 	if b.msgs != nil {
 		ev.Message = b.msgs.intern(b.msg)
 	} else {
@@ -627,6 +630,12 @@ func message(provider, eid, summary string, shown []field, ed map[string]string)
 // same buffer for every record and copy the line out once. members are
 // the event's EventData, each name once, in any order.
 func appendMessage(dst []byte, provider, eid, summary string, shown []field, members []kv) []byte {
+	return appendMessageBy(dst, provider, eid, summary, shown, members, nil)
+}
+
+// appendMessageBy is appendMessage, the names of an unknown event's
+// members put in order by orders when it is not nil.
+func appendMessageBy(dst []byte, provider, eid, summary string, shown []field, members []kv, orders *nameOrders) []byte {
 	dst = append(dst, provider...)
 	dst = append(dst, ' ')
 	dst = append(dst, eid...)
@@ -634,7 +643,23 @@ func appendMessage(dst []byte, provider, eid, summary string, shown []field, mem
 		dst = append(dst, ' ')
 		dst = append(dst, summary...)
 	}
-	if len(shown) == 0 {
+	var more [4]field
+	if order := orders.of(members); len(shown) == 0 && order != nil {
+		// The members' names in order, known for these names: the first
+		// useful ones are the four smallest.
+		nf := 0
+		for _, j := range order {
+			m := &members[j]
+			if useful(m.v) == "" {
+				continue
+			}
+			more[nf] = field{k: m.k, v: m.v}
+			if nf++; nf == len(more) {
+				break
+			}
+		}
+		shown = more[:nf]
+	} else if len(shown) == 0 {
 		// Unknown events: the first few data values, in name order for a
 		// stable line.
 		// The 4 smallest names are picked as they come: sorting every
@@ -662,7 +687,6 @@ func appendMessage(dst []byte, provider, eid, summary string, shown []field, mem
 			}
 			first[i] = m
 		}
-		var more [len(first)]field
 		for i, m := range first[:nf] {
 			more[i] = field{k: m.k, v: m.v}
 		}
@@ -687,6 +711,57 @@ func appendMessage(dst []byte, provider, eid, summary string, shown []field, mem
 		dst = append(dst[:cut], "…"...)
 	}
 	return dst
+}
+
+// nameOrders remembers the order of the names of recent EventData
+// lists (a builder's): an unknown event's message shows the values of
+// its four smallest useful names, and the names of a template's events
+// are the same strings from record to record (those of the kept
+// definition), so that comparing their addresses finds their order,
+// where picking the four smallest compared names for every record.
+type nameOrders struct {
+	slots [nameOrderSlots]nameOrder
+}
+
+const nameOrderSlots = 16
+
+// nameOrder is a list of names and the order of its indices by name.
+type nameOrder struct {
+	names []string
+	order []uint8
+}
+
+// of returns the indices of members in the order of their names, which
+// must differ: from the slot of the same names (the same strings, by
+// address and length: a name kept in the slot is never freed, nor are
+// its bytes changed), else sorted and kept. nil when orders is nil or
+// members has none or more than 255.
+func (orders *nameOrders) of(members []kv) []uint8 {
+	if orders == nil || len(members) == 0 || len(members) > 255 {
+		return nil
+	}
+	h := uint(uintptr(unsafe.Pointer(unsafe.StringData(members[0].k))))>>3 ^ uint(len(members))*0x9e3779b9
+	sl := &orders.slots[h%nameOrderSlots]
+	if len(sl.names) == len(members) {
+		same := true
+		for i := range members {
+			a, b := members[i].k, sl.names[i]
+			if len(a) != len(b) || unsafe.StringData(a) != unsafe.StringData(b) {
+				same = false
+				break
+			}
+		}
+		if same {
+			return sl.order
+		}
+	}
+	sl.names, sl.order = sl.names[:0], sl.order[:0]
+	for i := range members {
+		sl.names = append(sl.names, members[i].k)
+		sl.order = append(sl.order, uint8(i))
+	}
+	slices.SortFunc(sl.order, func(a, b uint8) int { return strings.Compare(sl.names[a], sl.names[b]) })
+	return sl.order
 }
 
 // nameLess is a < b, deciding on the first bytes when they differ

@@ -182,3 +182,67 @@ func TestAppendFieldOnePass(t *testing.T) {
 		}
 	}
 }
+
+// TestNameOrders: a builder's messages, with the order of names kept by
+// their strings (nameOrders), are the messages picked name by name, for
+// lists of names seen again with other values, lists sharing their first
+// name (one slot) but not the rest, and fresh copies of names seen.
+func TestNameOrders(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	pool := []string{"SubjectUserSid", "SubjectUserName", "SubjectDomainName", "SubjectLogonId",
+		"TargetUserName", "Data1", "Data2", "Data10", "a", "B", "b", "ProcessName", "ÆName", "Param1", "param1"}
+	values := []string{"", "-", " ", " - ", "x", "SYSTEM", "0x3e7", "line\r\nbreak", "S-1-5-18", strings.Repeat("v", 120)}
+	var lists [][]kv
+	for range 40 {
+		perm := rng.Perm(len(pool))[:1+rng.IntN(len(pool)-1)]
+		l := make([]kv, len(perm))
+		for i, p := range perm {
+			l[i].k = pool[p]
+		}
+		if len(lists) > 0 && rng.IntN(3) == 0 {
+			// An earlier list's first name and length, other names
+			// after it (the same slot, the same length).
+			e := lists[rng.IntN(len(lists))]
+			l = []kv{{k: e[0].k}}
+			for _, p := range rng.Perm(len(pool)) {
+				if len(l) < len(e) && pool[p] != e[0].k {
+					l = append(l, kv{k: pool[p]})
+				}
+			}
+		} else if len(lists) > 0 && rng.IntN(3) == 0 {
+			// The first name of an earlier list, the rest another.
+			l[0].k = lists[rng.IntN(len(lists))][0].k
+			seen := map[string]bool{}
+			out := l[:0]
+			for _, m := range l {
+				if !seen[m.k] {
+					seen[m.k] = true
+					out = append(out, m)
+				}
+			}
+			l = out
+		}
+		lists = append(lists, l)
+	}
+	var orders nameOrders
+	for i := range 20000 {
+		l := slices.Clone(lists[rng.IntN(len(lists))])
+		if rng.IntN(10) == 0 {
+			for j := range l {
+				l[j].k = strings.Clone(l[j].k)
+			}
+		}
+		for j := range l {
+			l[j].v = values[rng.IntN(len(values))]
+		}
+		got := string(appendMessageBy(nil, "Microsoft-Windows-Security-Auditing", "4907", "", nil, l, &orders))
+		want := string(appendMessage(nil, "Microsoft-Windows-Security-Auditing", "4907", "", nil, l))
+		if got != want {
+			t.Fatalf("case %d, members %q: %q, want %q", i, l, got, want)
+		}
+		shown := []field{{k: "user", v: "x"}}
+		if got, want := string(appendMessageBy(nil, "p", "1", "s", shown, l, &orders)), string(appendMessage(nil, "p", "1", "s", shown, l)); got != want {
+			t.Fatalf("case %d with fields shown: %q, want %q", i, got, want)
+		}
+	}
+}
