@@ -73,10 +73,15 @@ const IDKey = `CAST(id AS TEXT)`
 // events_source_ip serves the per-source read-back of first-seen findings
 // (one lookup per source). The zone check's logon pass tests the stored
 // action column as it reads the timeline in order.
-const indexes = `
-CREATE INDEX IF NOT EXISTS events_ts ON event_rows(ts);
-CREATE INDEX IF NOT EXISTS events_source_ip ON event_rows(source_ip) WHERE source_ip IS NOT NULL;
-`
+//
+// events_ts is built first, and the times a bulk run held back (farHeld)
+// put back through it, in the transaction that builds them (see
+// buildIndexes).
+var indexes = []string{
+	`CREATE INDEX IF NOT EXISTS events_ts ON event_rows(ts)`,
+	fixFar,
+	`CREATE INDEX IF NOT EXISTS events_source_ip ON event_rows(source_ip) WHERE source_ip IS NOT NULL`,
+}
 
 // storeIndexes lists the indexes a complete store has, events_id included.
 var storeIndexes = []string{"events_id", "events_ts", "events_source_ip"}
@@ -269,6 +274,10 @@ type Store struct {
 	// unstored counts rows the write-behind reported inserted that its
 	// inserts ignored, for FinishWrites.
 	unstored int64
+	// farLo and farHi are the first and last rowid of the rows whose ts
+	// this run's inserts held back (farHeld); farHi 0: none. Written by
+	// the inserter, read once it ended.
+	farLo, farHi int64
 	// behindErr is the write-behind's failure, once it ended.
 	behindErr error
 
@@ -601,7 +610,7 @@ func (s *Store) buildIndexes(ctx context.Context) (removed int64, err error) {
 	if _, err := s.w.ExecContext(ctx, `PRAGMA threads=0`); err != nil {
 		return 0, err
 	}
-	if _, err := s.w.ExecContext(ctx, indexes); err != nil {
+	if err := s.buildOthers(ctx); err != nil {
 		return 0, fmt.Errorf("build indexes: %w", err)
 	}
 	// The new indexes want planner statistics (Close would gather them
@@ -611,6 +620,32 @@ func (s *Store) buildIndexes(ctx context.Context) (removed int64, err error) {
 		return 0, err
 	}
 	return removed, nil
+}
+
+// buildOthers builds the indexes but events_id, and puts back the far
+// times a bulk run held back (farheld.go), in one transaction: a store
+// whose events_ts is built holds no ts farHeld, whenever the process
+// was killed.
+func (s *Store) buildOthers(ctx context.Context) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, q := range indexes {
+		var args []any
+		if q == fixFar {
+			args = append(args, float64(farTS))
+		}
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	s.farLo, s.farHi = 0, 0
+	return nil
 }
 
 // cacheSize is the page cache size pragma for the current phase.
@@ -691,6 +726,11 @@ func (s *Store) finishWrites(ctx context.Context) (int64, error) {
 		}
 	}
 	removed, err := s.buildIndexes(ctx)
+	if err == nil {
+		// Built by another connection: the times held back since are
+		// put back here.
+		err = s.putFarBack(ctx)
+	}
 	if err != nil {
 		if s.dig != nil {
 			s.dig.fail("index build failed: %v", err)
@@ -735,6 +775,12 @@ func (s *Store) LeaveIndexes() {
 	s.mu.Lock()
 	s.leave = true
 	_ = s.stopBehind()
+	// What reads the store next (the custody entry's digest) reads the
+	// times as Write was given them (farheld.go). Failing, the next Open
+	// puts them back; Close returns the error.
+	if err := s.putFarBack(context.Background()); err != nil && s.behindErr == nil {
+		s.behindErr = err
+	}
 	s.mu.Unlock()
 }
 

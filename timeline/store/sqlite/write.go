@@ -404,10 +404,14 @@ type inserter struct {
 	// inserts since the last mark began with (0: none yet): what undo
 	// removes.
 	firstBlk, firstRow int64
+
+	// holdFar: a far time is bound as farHeld (a bulk run, see
+	// farheld.go); held says the block in hand bound one.
+	holdFar, held bool
 }
 
 func (s *Store) newInserter(conn rawConn) *inserter {
-	in := &inserter{s: s, conn: conn, args: make([]driver.NamedValue, 0, 4+insertRows*insertCols)}
+	in := &inserter{s: s, conn: conn, args: make([]driver.NamedValue, 0, 4+insertRows*insertCols), holdFar: s.deferred}
 	in.blockIns, in.blockDel, in.err = s.blockStmts(conn)
 	return in
 }
@@ -443,6 +447,7 @@ func (in *inserter) chunk(c *chunk, st *timeline.WriteStats) error {
 			ids = append(ids, part[i].id[:]...)
 		}
 		in.ids = ids
+		in.held = false
 		a := append(in.args[:0],
 			driver.NamedValue{Ordinal: 1, Value: s.run.Load()},
 			driver.NamedValue{Ordinal: 2, Value: blk})
@@ -456,7 +461,7 @@ func (in *inserter) chunk(c *chunk, st *timeline.WriteStats) error {
 				return fmt.Errorf("event %x: slot %d of its block, inserted as row %d", r.id, r.slot, i)
 			}
 			a = append(a,
-				driver.NamedValue{Ordinal: len(a) + 1, Value: r.tsBound()},
+				driver.NamedValue{Ordinal: len(a) + 1, Value: in.tsBound(r)},
 				driver.NamedValue{Ordinal: len(a) + 2, Value: boundString(&r.action)})
 			if !shape.oneParser {
 				a = append(a, driver.NamedValue{Ordinal: len(a) + 1, Value: boundString(&r.parser)})
@@ -477,6 +482,9 @@ func (in *inserter) chunk(c *chunk, st *timeline.WriteStats) error {
 		last, err := res.LastInsertId()
 		if err != nil {
 			return err
+		}
+		if in.held && n > 0 {
+			s.heldFar(last-n+1, last)
 		}
 		if in.firstRow == 0 && n > 0 {
 			// A statement's rows take the rowids after the largest
@@ -661,6 +669,16 @@ func boundString(p *string) any {
 	var v any
 	*(*eface)(unsafe.Pointer(&v)) = eface{stringType, unsafe.Pointer(p)}
 	return v
+}
+
+// tsBound is r.tsBound, or farHeld for a far time when in holds them
+// back (farheld.go).
+func (in *inserter) tsBound(r *row) any {
+	if r.far && in.holdFar {
+		in.held = true
+		return farHeldArg
+	}
+	return r.tsBound()
 }
 
 // tsBound is tsArg, the interface pointing at r.ts.
