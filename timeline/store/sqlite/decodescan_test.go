@@ -16,9 +16,11 @@ func plainEndLoop(b []byte, j int) int {
 }
 
 // TestPlainEndEveryByte puts every byte value at every place of a plain
-// run, at every start and length around a word's.
+// run, at every start and length around a word's and plainEnd16's 16
+// bytes, for plainEnd and the word loop under it (the only one with
+// -tags purego).
 func TestPlainEndEveryByte(t *testing.T) {
-	for n := 0; n <= 20; n++ {
+	for n := 0; n <= 40; n++ {
 		for at := 0; at < n; at++ {
 			for c := 0; c < 256; c++ {
 				b := make([]byte, n)
@@ -27,8 +29,12 @@ func TestPlainEndEveryByte(t *testing.T) {
 				}
 				b[at] = byte(c)
 				for j := 0; j <= n; j++ {
-					if got, want := plainEnd(b, j), plainEndLoop(b, j); got != want {
+					want := plainEndLoop(b, j)
+					if got := plainEnd(b, j); got != want {
 						t.Fatalf("plainEnd(%q, %d) = %d, want %d", b, j, got, want)
+					}
+					if got := plainEndWords(b, j); got != want {
+						t.Fatalf("plainEndWords(%q, %d) = %d, want %d", b, j, got, want)
 					}
 				}
 			}
