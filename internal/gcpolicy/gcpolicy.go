@@ -31,6 +31,29 @@
 // that grows for good is collected a few times more often until the
 // policy follows it, never held to a stale size.
 //
+// A larger Headroom was measured and not kept (session 25, load 4-15, A/B
+// user+sys CPU under the bench lock, medians; base = 64 MiB). The
+// collector is a small share of these runs (CPU profile of the 300k-file
+// whole-image analyze: mark workers and write barriers 0.30 of 10.1 s;
+// 0.13 of 20 s for 1000 EVTX files' analyze, 0.40 of 12 s for their
+// hunt, 0.11 of 11 s for 200 MB of syslog), so there is little to win:
+//   - 96 MiB: 300k image 10.87 -> 10.86 CPU-s (4 pairs), RSS 187 -> 215
+//     MB; 1M image 32.1 -> 32.8 (3 pairs); MFT timeline of the 1M image
+//     (mftbench) 3.34 -> 3.22 (8 pairs), RSS 85 -> 121 MB; 40 EVTX
+//     analyze 0.96 -> 0.93 (9 pairs, callgrind 10.107 -> 10.038 G
+//     instructions), hunt 0.47 -> 0.49 with RSS 132 -> 163 MB; 1000 EVTX
+//     hunt RSS 565 -> 595 MB, CPU 11.5 -> 11.7; 200 MB syslog 11.07 ->
+//     11.30 (its live heap is above 96 MiB: the same pace).
+//   - 128 MiB: 300k image 10.36 -> 10.25 (9 pairs), RSS 184 -> 261 MB;
+//     MFT timeline 3.34 -> 3.18 (callgrind, 300k: 11.864 -> 11.758 G);
+//     1000 EVTX hunt RSS 571 -> 643 MB.
+//   - 256 MiB, and GOGC=400: 300k image 10.2 CPU-s either way, RSS 400 MB;
+//     1000 EVTX hunt 789 MB.
+//
+// Only the MFT timeline, already faster than fls, gained beyond the noise
+// (±5 % at that load); the whole-image analyze did not, and every hunt
+// paid 30 MB or more.
+//
 // GOGC or GOMEMLIMIT in the environment turn the policy off: the runtime
 // then does what they say, as for any Go program.
 package gcpolicy
