@@ -6,28 +6,6 @@ import (
 	"testing"
 )
 
-// baseKindRules is baseKind without logEndings: the rules alone.
-func baseKindRules(base string) logBase {
-	base = strings.ToLower(base)
-	for mayStrip(base) {
-		b := compressed.ReplaceAllString(base, "")
-		b = rotated.ReplaceAllString(b, "")
-		if b == base {
-			break
-		}
-		base = b
-	}
-	switch {
-	case logNames[base], mayBeDBLog(base) && dbLog.MatchString(base),
-		strings.HasSuffix(base, ".evtx"), strings.HasSuffix(base, ".evt"),
-		strings.HasSuffix(base, ".journal"), strings.HasSuffix(base, ".journal~"):
-		return logNameBase
-	case strings.HasSuffix(base, ".log"):
-		return dotLogBase
-	}
-	return notLogBase
-}
-
 // TestBaseKindEndings holds baseKind, which turns away a name by its last
 // two bytes first, to the rules alone: every well-known name and the
 // suffixes the rules test, in both cases, rotated and compressed, cut at
@@ -58,7 +36,7 @@ func TestBaseKindEndings(t *testing.T) {
 	}
 	logs := 0
 	for _, n := range names {
-		got, want := baseKind(n), baseKindRules(n)
+		got, want := baseKind(n), baseRules(n)
 		if got != want {
 			t.Errorf("baseKind(%q) = %v, the rules say %v", n, got, want)
 		}
@@ -74,7 +52,7 @@ func FuzzBaseKind(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, n string) {
-		if got, want := baseKind(n), baseKindRules(n); got != want {
+		if got, want := baseKind(n), baseRules(n); got != want {
 			t.Fatalf("baseKind(%q) = %v, the rules say %v", n, got, want)
 		}
 	})

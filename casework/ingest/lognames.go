@@ -150,6 +150,12 @@ func baseKind(base string) logBase {
 			return notLogBase
 		}
 	}
+	return baseRules(base)
+}
+
+// baseRules is baseKind without its first test: the rules alone, which
+// TestBaseKindEndings holds that test to.
+func baseRules(base string) logBase {
 	base = strings.ToLower(base)
 	for mayStrip(base) {
 		b := compressed.ReplaceAllString(base, "")
