@@ -17,24 +17,7 @@ import (
 // the block's last event, even one given back with a key the parser
 // never sets (as parser.go adds file_header_damaged).
 func TestRecycledDataMaps(t *testing.T) {
-	path := parsertest.Corpus(t, "logs/windows/security.evtx")
-	parse := func(p *Parser, emit func(*timeline.Event)) {
-		t.Helper()
-		f, err := os.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		st, err := f.Stat()
-		if err != nil {
-			t.Fatal(err)
-		}
-		src := &parsers.Source{Entry: parsertest.FileEntry(t, path), ReaderAt: f, Size: st.Size(),
-			Warn: func(*parsers.RecordError) {}}
-		if err := p.Parse(context.Background(), src, func(ev *timeline.Event) error { emit(ev); return nil }); err != nil {
-			t.Fatal(err)
-		}
-	}
+	parse := corpusParse(t, "logs/windows/security.evtx")
 	var want []map[string]string
 	parse(New(1), func(ev *timeline.Event) { want = append(want, stdmaps.Clone(ev.Jejak.Data)) })
 	p := New(1)
@@ -122,24 +105,7 @@ func TestFillDataHeld(t *testing.T) {
 // left by the block's last event, even one given back with a key added
 // or removed, in another order than it was handed out.
 func TestRecycledEventDataMaps(t *testing.T) {
-	path := parsertest.Corpus(t, "logs/windows/security.evtx")
-	parse := func(p *Parser, emit func(*timeline.Event)) {
-		t.Helper()
-		f, err := os.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		st, err := f.Stat()
-		if err != nil {
-			t.Fatal(err)
-		}
-		src := &parsers.Source{Entry: parsertest.FileEntry(t, path), ReaderAt: f, Size: st.Size(),
-			Warn: func(*parsers.RecordError) {}}
-		if err := p.Parse(context.Background(), src, func(ev *timeline.Event) error { emit(ev); return nil }); err != nil {
-			t.Fatal(err)
-		}
-	}
+	parse := corpusParse(t, "logs/windows/security.evtx")
 	var want []map[string]string
 	var msgs []string
 	parse(New(1), func(ev *timeline.Event) {
@@ -181,6 +147,30 @@ func TestRecycledEventDataMaps(t *testing.T) {
 		}
 		if i != len(want) {
 			t.Fatalf("round %d: %d events, want %d", round, i, len(want))
+		}
+	}
+}
+
+// corpusParse returns a function that parses the corpus file rel with a
+// parser and hands every event to emit: the recycling tests parse one
+// file many times with one parser.
+func corpusParse(t *testing.T, rel string) func(p *Parser, emit func(*timeline.Event)) {
+	path := parsertest.Corpus(t, rel)
+	return func(p *Parser, emit func(*timeline.Event)) {
+		t.Helper()
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		st, err := f.Stat()
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := &parsers.Source{Entry: parsertest.FileEntry(t, path), ReaderAt: f, Size: st.Size(),
+			Warn: func(*parsers.RecordError) {}}
+		if err := p.Parse(context.Background(), src, func(ev *timeline.Event) error { emit(ev); return nil }); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
