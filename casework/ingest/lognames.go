@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/jejak-forensics/jejak/parsers"
 )
 
 // A file no parser takes is usually a document or a program, and not worth
@@ -178,12 +180,13 @@ func baseRules(base string) logBase {
 	return notLogBase
 }
 
-// endingSet is a set of two-byte endings.
-type endingSet [256][4]uint64
+// endingSet is a set of two-byte endings: for each last byte, the set of
+// the bytes before it.
+type endingSet [256]parsers.ByteSet
 
-func (e *endingSet) add(s string) { a, b := s[len(s)-2], s[len(s)-1]; e[b][a>>6] |= 1 << (a & 63) }
+func (e *endingSet) add(s string) { e[s[len(s)-1]].Add(s[len(s)-2]) }
 
-func (e *endingSet) has(a, b byte) bool { return e[b][a>>6]&(1<<(a&63)) != 0 }
+func (e *endingSet) has(a, b byte) bool { return e[b].Has(a) }
 
 func lowerASCII(c byte) byte {
 	if 'A' <= c && c <= 'Z' {
