@@ -81,7 +81,7 @@ func newLinuxCommand(h *hunter, r *Rule) (analyzer, error) {
 	return &linuxCommand{h: h, r: r, match: m, watch: ws, by: map[string]*cmdGroup{}}, nil
 }
 
-func (a *linuxCommand) wants() interest { return interest{actions: mapKeys(commandActions)} }
+func (a *linuxCommand) wants() interest { return interest{actions: sortedSet(commandActions)} }
 
 func (a *linuxCommand) observe(ev *timeline.Event) {
 	if ev.Process == nil || ev.Process.CommandLine == "" || !commandActions[ev.Event.Action] || !a.h.inScope(ev.Timestamp) {

@@ -2,7 +2,6 @@ package hunt
 
 import (
 	"math/bits"
-	"slices"
 
 	"github.com/jejak-forensics/jejak/timeline"
 )
@@ -169,14 +168,4 @@ func (d *dispatch) observe(ev *timeline.Event) {
 	for _, a := range d.extra {
 		a.observe(ev)
 	}
-}
-
-// mapKeys lists a set's keys, sorted.
-func mapKeys(m map[string]bool) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
