@@ -67,15 +67,6 @@ func newDispatch(anas []analyzer) *dispatch {
 	} else {
 		d.anas = anas
 	}
-	add := func(m map[string]uint64, keys []string, bit uint64) map[string]uint64 {
-		for _, k := range keys {
-			if m == nil {
-				m = map[string]uint64{}
-			}
-			m[k] |= bit
-		}
-		return m
-	}
 	for i, a := range d.anas {
 		bit := uint64(1) << i
 		w, ok := a.(wanter)
@@ -102,20 +93,27 @@ func newDispatch(anas []analyzer) *dispatch {
 		if in.tagged {
 			d.tagged |= bit
 		}
-		for _, id := range in.winIDs {
-			if d.ids == nil {
-				d.ids = map[int]uint64{}
-			}
-			d.ids[id] |= bit
-		}
-		d.acts = add(d.acts, in.actions, bit)
-		d.pars = add(d.pars, in.parsers, bit)
-		d.sets = add(d.sets, in.datasets, bit)
+		d.ids = addBit(d.ids, in.winIDs, bit)
+		d.acts = addBit(d.acts, in.actions, bit)
+		d.pars = addBit(d.pars, in.parsers, bit)
+		d.sets = addBit(d.sets, in.datasets, bit)
 	}
 	// No event has these keys: the caches start out right.
 	d.lastAct, d.lastPar, d.lastSet = "\x00", "\x00", "\x00"
 	d.lastActM, d.lastParM, d.lastSetM = 0, 0, 0
 	return d
+}
+
+// addBit sets bit in m for every key, making m when it needs one: a
+// map stays nil while no analyzer names such keys, and mask skips it.
+func addBit[K comparable](m map[K]uint64, keys []K, bit uint64) map[K]uint64 {
+	for _, k := range keys {
+		if m == nil {
+			m = map[K]uint64{}
+		}
+		m[k] |= bit
+	}
+	return m
 }
 
 // mask is the set of analyzers (of d.anas) ev is handed to.
