@@ -644,7 +644,14 @@ func appendMessageBy(dst []byte, provider, eid, summary string, shown []field, m
 		dst = append(dst, summary...)
 	}
 	var more [4]field
-	if order := orders.of(members); len(shown) == 0 && order != nil {
+	// The members' order is looked up only for an event without shown
+	// fields: one with them (half of a Security log's records) never
+	// reads it.
+	var order []uint8
+	if len(shown) == 0 {
+		order = orders.of(members)
+	}
+	if order != nil {
 		// The members' names in order, known for these names: the first
 		// useful ones are the four smallest.
 		nf := 0

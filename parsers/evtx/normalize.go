@@ -123,9 +123,10 @@ var logonTypes = map[string]string{
 var clientRE = regexp.MustCompile(`CLIENT:\s*([^\]\s]+)`)
 
 func findRule(provider string, id uint32) *rule {
-	for i, r := range rules[id] {
-		if strings.Contains(provider, r.provider) {
-			return &rules[id][i]
+	rs := rules[id] // looked up once, not again for the rule found
+	for i := range rs {
+		if strings.Contains(provider, rs[i].provider) {
+			return &rs[i]
 		}
 	}
 	return nil
