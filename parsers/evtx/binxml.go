@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -107,7 +108,7 @@ type arena struct {
 	cur    []Element // blocks[bi-1], being handed out from (see nextBlock)
 	bi, i  int
 	attrs  []Attr
-	vals   []value
+	vals   []rawValue
 	nodes  []node
 	kids   []node  // children and attribute pieces of nested BinXML elements
 	tattrs []tattr // their attributes
@@ -318,7 +319,7 @@ type node struct {
 	cattrs []Attr
 	kids   []node
 	tmpl   *template
-	vals   []value
+	vals   []rawValue
 	// memo is a template definition's substitution's last rendered value
 	// (nil elsewhere): see expander.renderAt.
 	memo *memo
@@ -729,7 +730,7 @@ func (d *decoder) templateInstance() (node, error) {
 
 // values reads a template instance's substitution values: their count,
 // descriptors (size, type) and data.
-func (d *decoder) values() ([]value, error) {
+func (d *decoder) values() ([]rawValue, error) {
 	count, err := d.u32()
 	if err != nil {
 		return nil, err
@@ -740,7 +741,7 @@ func (d *decoder) values() ([]value, error) {
 	if err := d.need(4 * int(count)); err != nil {
 		return nil, err
 	}
-	var all []value
+	var all []rawValue
 	if d.a != nil {
 		all = d.a.vals
 	}
@@ -749,23 +750,33 @@ func (d *decoder) values() ([]value, error) {
 	d.pos += 4 * int(count)
 	all = slices.Grow(all, int(count))
 	all = all[:start+int(count)]
-	// Filled in place, with the position kept in a local and each
-	// descriptor read from one 4-byte slice: this runs for every value
-	// of every record.
-	pos, room := d.pos, d.end-d.pos
-	for i := range all[start:] {
-		dsc := descs[4*i : 4*i+4]
-		size := int(binary.LittleEndian.Uint16(dsc))
-		if size > room {
-			d.pos = pos
-			return nil, errTruncated
+	// Filled in place: this runs for every value of every record. A
+	// chunk is far smaller than 4 GiB, so the offsets fit rawValue's (a
+	// larger buffer, which no caller makes, is refused). The loop
+	// touches nothing of d, so that its values stay in registers (a
+	// value that runs past the data ends it early), and reads each
+	// descriptor through a pointer: descs holds 4 bytes for each of vs,
+	// and indexing it spent a bounds check and a register on each.
+	if d.end > math.MaxUint32 {
+		return nil, errTruncated
+	}
+	pos, end := d.pos, d.end
+	vs := all[start:]
+	dp := unsafe.Pointer(unsafe.SliceData(descs))
+	i := 0
+	for ; i < len(vs); i++ {
+		dsc := binary.LittleEndian.Uint32(unsafe.Slice((*byte)(unsafe.Add(dp, 4*i)), 4))
+		size := int(uint16(dsc))
+		if size > end-pos {
+			break
 		}
-		v := &all[start+i]
-		v.typ, v.data, v.off = dsc[2], d.b[pos:pos+size], pos
+		vs[i] = rawValue{off: uint32(pos), n: uint16(dsc), typ: byte(dsc >> 16)}
 		pos += size
-		room -= size
 	}
 	d.pos = pos
+	if i < len(vs) {
+		return nil, errTruncated
+	}
 	if d.a != nil {
 		d.a.vals = all
 	}
@@ -805,7 +816,7 @@ const maxWork = 1 << 18
 
 var errTooLarge = errors.New("record expands beyond 262,144 XML nodes (crafted or corrupt substitutions)")
 
-func (x *expander) expand(nodes []node, vals []value, parent *Element) error {
+func (x *expander) expand(nodes []node, vals []rawValue, parent *Element) error {
 	// depth is restored on every way out (no defer: this runs for every
 	// element of every record).
 	x.depth++
@@ -850,8 +861,8 @@ loop:
 						err = errTooLarge
 						break loop
 					}
-					if v := &vals[k.idx]; !v.empty() {
-						e.Text = x.renderAt(k.memo, v)
+					if v := vals[k.idx]; !v.empty() {
+						e.Text = x.renderAt(k.memo, v.typ, x.bytes(v))
 					}
 					parent.add(e)
 					continue
@@ -871,7 +882,7 @@ loop:
 				err = fmt.Errorf("substitution %d of %d", n.idx, len(vals))
 				break loop
 			}
-			v := &vals[n.idx] // not a copy: see valueCache.render
+			v := vals[n.idx]
 			if v.empty() {
 				continue
 			}
@@ -881,7 +892,7 @@ loop:
 				}
 				continue
 			}
-			appendText(parent, x.renderAt(n.memo, v))
+			appendText(parent, x.renderAt(n.memo, v.typ, x.bytes(v)))
 		case nTemplate:
 			if err = x.expand(n.tmpl.nodes, n.vals, parent); err != nil {
 				break loop
@@ -905,8 +916,7 @@ loop:
 // Data1..n: the values are the record's own bytes, the names are lost.
 func (x *expander) orphan(n *node, parent *Element) error {
 	x.c.notes = append(x.c.notes, n.text)
-	for i := range n.vals {
-		v := &n.vals[i]
+	for _, v := range n.vals {
 		e := x.a.elem()
 		e.Name = "Data"
 		if v.typ == vtBinXML && !v.empty() {
@@ -914,7 +924,7 @@ func (x *expander) orphan(n *node, parent *Element) error {
 				return err
 			}
 		} else if !v.empty() {
-			e.Text = x.vc.render(v)
+			e.Text = x.vc.render(v.typ, x.bytes(v))
 		}
 		parent.add(e)
 	}
@@ -924,8 +934,8 @@ func (x *expander) orphan(n *node, parent *Element) error {
 // nested decodes a BinXML substitution value (typically EventData or
 // UserData of a provider that writes its own fragment). Inside it element
 // starts carry no dependency ID.
-func (x *expander) nested(v *value, parent *Element) error {
-	d := &decoder{c: x.c, b: x.c.buf, pos: v.off, end: v.off + len(v.data), depth: x.depth, a: &x.a}
+func (x *expander) nested(v rawValue, parent *Element) error {
+	d := &decoder{c: x.c, b: x.c.buf, pos: int(v.off), end: int(v.off) + int(v.n), depth: x.depth, a: &x.a}
 	nodes, err := d.fragment()
 	if err != nil {
 		return err
@@ -943,7 +953,7 @@ func appendText(e *Element, s string) {
 
 // attrValue concatenates an attribute's pieces; an attribute whose only
 // piece is an empty optional substitution is left out, as Windows does.
-func (x *expander) attrValue(pieces []node, vals []value) (string, bool) {
+func (x *expander) attrValue(pieces []node, vals []rawValue) (string, bool) {
 	if len(pieces) == 1 {
 		p := &pieces[0]
 		switch p.kind {
@@ -953,7 +963,8 @@ func (x *expander) attrValue(pieces []node, vals []value) (string, bool) {
 			if int(p.idx) >= len(vals) || vals[p.idx].empty() {
 				return "", !p.optional
 			}
-			return x.renderAt(p.memo, &vals[p.idx]), true
+			v := vals[p.idx]
+			return x.renderAt(p.memo, v.typ, x.bytes(v)), true
 		}
 	}
 	x.sb.Reset()
@@ -964,38 +975,46 @@ func (x *expander) attrValue(pieces []node, vals []value) (string, bool) {
 			x.sb.WriteString(p.text)
 		case nSubst:
 			if int(p.idx) < len(vals) && !vals[p.idx].empty() {
-				x.sb.WriteString(x.renderAt(p.memo, &vals[p.idx]))
+				v := vals[p.idx]
+				x.sb.WriteString(x.renderAt(p.memo, v.typ, x.bytes(v)))
 			}
 		}
 	}
 	return x.sb.String(), true
 }
 
-// renderAt renders v, substituted where m is the memo (nil: none): the
+// bytes are v's bytes in the chunk (the decoder that read v checked that
+// they are in it).
+func (x *expander) bytes(v rawValue) []byte {
+	return x.c.buf[v.off : v.off+uint32(v.n)]
+}
+
+// renderAt renders the value of type typ and bytes b, substituted where
+// m is the memo (nil: none): the
 // last string rendered there when v has the same type and bytes, else
 // through the valueCache, remembered in m. Times are not remembered, nor
 // values longer than maxMemoValue; longer values than the valueCache keeps
 // are (see memoable). The record's first
 // FILETIME, its TimeCreated in practice, is kept with its text (see
 // expander.ft).
-func (x *expander) renderAt(m *memo, v *value) string {
-	if v.typ == vtFiletime {
-		s := x.renderFiletime(v)
-		if !x.ftSet && len(v.data) == 8 {
-			x.ftSet, x.ft, x.fts = true, binary.LittleEndian.Uint64(v.data), s
+func (x *expander) renderAt(m *memo, typ byte, b []byte) string {
+	if typ == vtFiletime {
+		s := x.renderFiletime(b)
+		if !x.ftSet && len(b) == 8 {
+			x.ftSet, x.ft, x.fts = true, binary.LittleEndian.Uint64(b), s
 		}
 		return s
 	}
 	if m == nil {
-		return x.vc.render(v)
+		return x.vc.render(typ, b)
 	}
-	if m.set && m.typ == v.typ && sameBytes(m.data, v.data) {
+	if m.set && m.typ == typ && sameBytes(m.data, b) {
 		return m.s
 	}
-	s := x.vc.render(v)
-	if memoable(v) {
-		m.set, m.typ, m.s = true, v.typ, s
-		m.data = append(m.data[:0], v.data...)
+	s := x.vc.render(typ, b)
+	if memoable(typ, b) {
+		m.set, m.typ, m.s = true, typ, s
+		m.data = append(m.data[:0], b...)
 	}
 	return s
 }
@@ -1030,11 +1049,11 @@ func sameBytes(a, b []byte) bool {
 // TimeCreated, which its event keeps (jejak.data.written_time). The bytes
 // are only ever appended to, never written again, so each text stays as
 // it was rendered, and a block lives as long as any text in it.
-func (x *expander) renderFiletime(v *value) string {
-	if len(v.data) < 8 {
-		return render(*v)
+func (x *expander) renderFiletime(b []byte) string {
+	if len(b) < 8 {
+		return render(value{typ: vtFiletime, data: b})
 	}
-	t, ok := filetime(binary.LittleEndian.Uint64(v.data))
+	t, ok := filetime(binary.LittleEndian.Uint64(b))
 	if !ok {
 		return ""
 	}

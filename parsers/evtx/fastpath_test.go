@@ -32,7 +32,7 @@ func TestCreatedTimeFromFiletime(t *testing.T) {
 		var b [8]byte
 		binary.LittleEndian.PutUint64(b[:], ft)
 		var x expander
-		s := x.renderAt(nil, &value{typ: vtFiletime, data: b[:]})
+		s := x.renderAt(nil, vtFiletime, b[:])
 		r := &Record{ft: x.ft, fts: x.fts}
 		want, wantOK := parseSystemTime(s)
 		got, ok, fromFT := createdTime(r, s)
@@ -56,7 +56,7 @@ func TestCreatedTimeFromFiletime(t *testing.T) {
 	for _, ft := range []uint64{filetimeEpochDelta + 1e7, filetimeEpochDelta + 2e7} {
 		var b [8]byte
 		binary.LittleEndian.PutUint64(b[:], ft)
-		x.renderAt(nil, &value{typ: vtFiletime, data: b[:]})
+		x.renderAt(nil, vtFiletime, b[:])
 	}
 	if x.ft != filetimeEpochDelta+1e7 || x.fts != "1970-01-01T00:00:01.0000000Z" {
 		t.Errorf("first FILETIME kept: %d %q", x.ft, x.fts)

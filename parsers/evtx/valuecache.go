@@ -40,7 +40,7 @@ var cacheSeed = maphash.MakeSeed()
 
 // cacheable says whether values of a type are worth remembering: times are
 // unique to their record.
-func cacheable(v *value) bool { return keepable(v, maxCachedValue) }
+func cacheable(typ byte, b []byte) bool { return keepable(typ, b, maxCachedValue) }
 
 // maxMemoValue bounds the values a template's substitution remembers
 // (memo). They may be longer than the valueCache keeps: a slot holds one
@@ -53,43 +53,44 @@ func cacheable(v *value) bool { return keepable(v, maxCachedValue) }
 const maxMemoValue = 1024
 
 // memoable says whether a substitution's memo keeps v.
-func memoable(v *value) bool { return keepable(v, maxMemoValue) }
+func memoable(typ byte, b []byte) bool { return keepable(typ, b, maxMemoValue) }
 
 // keepable says whether v, of at most max bytes, may repeat: times are
 // unique to their record, and BinXML is rendered, not kept.
-func keepable(v *value, max int) bool {
-	if len(v.data) > max {
+func keepable(typ byte, b []byte, max int) bool {
+	if len(b) > max {
 		return false
 	}
-	switch v.typ {
+	switch typ {
 	case vtFiletime, vtSystime, vtBinXML:
 		return false
 	}
 	return true
 }
 
-// render returns render(*v), from the cache when the same type and bytes
-// were rendered recently. v is a pointer: copying the value struct here
-// (a byte stored, then 16 bytes loaded over it) stalled on every call.
-func (vc *valueCache) render(v *value) string {
-	if !cacheable(v) {
-		return render(*v)
+// render returns render of the value of type typ and bytes b, from the
+// cache when the same type and bytes were rendered recently. The type and
+// bytes come in registers: copying a value struct here (a byte stored,
+// then 16 bytes loaded over it) stalled on every call.
+func (vc *valueCache) render(typ byte, b []byte) string {
+	if !cacheable(typ, b) {
+		return render(value{typ: typ, data: b})
 	}
-	h := maphash.Bytes(cacheSeed, v.data) ^ uint64(v.typ)*0x9e3779b97f4a7c15
+	h := maphash.Bytes(cacheSeed, b) ^ uint64(typ)*0x9e3779b97f4a7c15
 	sl := &vc.slots[h%cacheSlots]
-	if sl.used && sl.typ == v.typ && bytes.Equal(vc.keys[sl.off:sl.off+sl.n], v.data) {
+	if sl.used && sl.typ == typ && bytes.Equal(vc.keys[sl.off:sl.off+sl.n], b) {
 		return sl.s
 	}
-	s := render(*v)
-	if len(vc.keys)+len(v.data) > cap(vc.keys) {
+	s := render(value{typ: typ, data: b})
+	if len(vc.keys)+len(b) > cap(vc.keys) {
 		if vc.keys == nil {
 			vc.keys = make([]byte, 0, cacheKeyBytes)
 		}
 		vc.keys = vc.keys[:0]
 		clear(vc.slots[:])
 	}
-	*sl = cacheSlot{typ: v.typ, used: true, off: uint32(len(vc.keys)), n: uint32(len(v.data)), s: s}
-	vc.keys = append(vc.keys, v.data...)
+	*sl = cacheSlot{typ: typ, used: true, off: uint32(len(vc.keys)), n: uint32(len(b)), s: s}
+	vc.keys = append(vc.keys, b...)
 	return s
 }
 

@@ -157,16 +157,16 @@ func TestMemoLongValue(t *testing.T) {
 	if len(v.data) <= maxCachedValue || len(v.data) > maxMemoValue {
 		t.Fatalf("test value of %d bytes", len(v.data))
 	}
-	a, b := x.renderAt(&m, &v), x.renderAt(&m, &value{typ: vtString, data: utf16le(list)})
+	a, b := x.renderAt(&m, v.typ, v.data), x.renderAt(&m, vtString, utf16le(list))
 	if a != list || unsafe.StringData(a) != unsafe.StringData(b) {
 		t.Fatalf("long value: %q, again shared %v", a, unsafe.StringData(a) == unsafe.StringData(b))
 	}
 	other := strings.Replace(list, "Token", "Tokem", 1)
-	if c := x.renderAt(&m, &value{typ: vtString, data: utf16le(other)}); c != other {
+	if c := x.renderAt(&m, vtString, utf16le(other)); c != other {
 		t.Fatalf("changed value rendered %q", c)
 	}
 	huge := value{typ: vtString, data: utf16le(strings.Repeat("x", maxMemoValue))}
-	if c, d := x.renderAt(&m, &huge), x.renderAt(&m, &huge); c != d || unsafe.StringData(c) == unsafe.StringData(d) {
+	if c, d := x.renderAt(&m, huge.typ, huge.data), x.renderAt(&m, huge.typ, huge.data); c != d || unsafe.StringData(c) == unsafe.StringData(d) {
 		t.Fatalf("value past maxMemoValue remembered")
 	}
 }
