@@ -217,6 +217,9 @@ type builder struct {
 	msgs *messageCache
 	// orders are the name orders of recent EventData lists.
 	orders nameOrders
+	// rules are where each rule's fields were in its last EventData
+	// list.
+	rules ruleIndexes
 }
 
 func newBuilder() *builder { return &builder{blocks: blockPool.Source()} }
@@ -348,7 +351,12 @@ func (b *builder) event(r *Record) *timeline.Event {
 		blk.host.Name = computer
 		ev.Host = &blk.host
 	}
-	summary, shown := normalizeInto(ev, provider, uint32(eid), ed, b.shown[:0], &blk.norm)
+	summary, shown := "", b.shown[:0]
+	if r := findRule(provider, uint32(eid)); r != nil {
+		var vals ruleValues // on the stack: its strings are stored without write barriers
+		b.rules.values(&vals, r, members, ed)
+		summary, shown = normalizeInto(ev, r, &vals, ed, shown, &blk.norm)
+	}
 	b.msg = appendMessageBy(b.msg[:0], provider, eidText, summary, shown, members, &b.orders)
 	if b.msgs != nil {
 		ev.Message = b.msgs.intern(b.msg)

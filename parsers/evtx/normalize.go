@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/jejak-forensics/jejak/timeline"
 )
@@ -33,6 +34,137 @@ type rule struct {
 	keys                    []string // more event_data shown in the message
 	userFromDomainUser      string   // "DOMAIN\user" in one field
 	clientInText            string   // field holding "[CLIENT: ip]"
+
+	// n numbers the rule among all (see ruleIndexes); fields are the
+	// event_data names it reads, by ruleField, and used the ruleFields
+	// it names (all set by init).
+	n      int
+	fields [nRuleFields]string
+	used   []uint8
+}
+
+// ruleField numbers the event_data names a rule reads (rule.fields).
+const (
+	rfUser = iota
+	rfDomain
+	rfUserID
+	rfUserFromDomainUser
+	rfTarget
+	rfTargetDomain
+	rfSrcIP
+	rfSrcPort
+	rfSrcHost
+	rfLogonType
+	rfLogonID
+	rfExe
+	rfCmdline
+	rfPID
+	rfGroup
+	rfGroupID
+	rfKeys                             // the first of maxRuleKeys
+	nRuleFields = rfKeys + maxRuleKeys // (TestRuleKeys)
+)
+
+// maxRuleKeys is the most keys a rule shows.
+const maxRuleKeys = 4
+
+// nRules counts the rules (rule.n is below it).
+var nRules int
+
+func init() {
+	for _, rs := range rules {
+		for i := range rs {
+			r := &rs[i]
+			r.n = nRules
+			nRules++
+			r.fields = [nRuleFields]string{rfUser: r.user, rfDomain: r.domain, rfUserID: r.userID,
+				rfUserFromDomainUser: r.userFromDomainUser, rfTarget: r.target, rfTargetDomain: r.targetDomain,
+				rfSrcIP: r.srcIP, rfSrcPort: r.srcPort, rfSrcHost: r.srcHost, rfLogonType: r.logonType,
+				rfLogonID: r.logonID, rfExe: r.exe, rfCmdline: r.cmdline, rfPID: r.pid, rfGroup: r.group}
+			if r.group != "" {
+				r.fields[rfGroupID] = "TargetSid"
+			}
+			copy(r.fields[rfKeys:], r.keys) // more than maxRuleKeys fail TestRuleKeys
+			for f, k := range r.fields {
+				if k != "" {
+					r.used = append(r.used, uint8(f))
+				}
+			}
+		}
+	}
+}
+
+// ruleValues are the values of a rule's fields in an event's
+// event_data, "" for those it lacks: those of its used fields (the
+// others are left as they were).
+type ruleValues [nRuleFields]string
+
+// fill sets v from data, looking each field up.
+func (v *ruleValues) fill(r *rule, data map[string]string) {
+	for _, f := range r.used {
+		v[f] = data[r.fields[f]]
+	}
+}
+
+// ruleIndex is where a rule's fields are in an EventData member list
+// (index+1, 0: absent), for one list of names: the names of a template's
+// events are the same strings record after record (those of the kept
+// definition), so that comparing their addresses tells the same list,
+// and the values are then read by index rather than looked up in the
+// event_data map by name (about 12 map lookups a logon event).
+type ruleIndex struct {
+	names []string
+	at    [nRuleFields]uint16 // by rule.used
+}
+
+// ruleIndexes are a builder's ruleIndex of each rule (by rule.n), for
+// the last list of names its events had.
+type ruleIndexes []ruleIndex
+
+// values sets v to r's fields in members (the event's EventData, each
+// name once), whose map is data.
+func (ri *ruleIndexes) values(v *ruleValues, r *rule, members []kv, data map[string]string) {
+	if len(members) > 0xfffe {
+		v.fill(r, data)
+		return
+	}
+	if *ri == nil {
+		*ri = make(ruleIndexes, nRules)
+	}
+	x := &(*ri)[r.n]
+	same := len(x.names) == len(members)
+	if same {
+		for i := range members {
+			a, b := members[i].k, x.names[i]
+			if len(a) != len(b) || unsafe.StringData(a) != unsafe.StringData(b) {
+				same = false
+				break
+			}
+		}
+	}
+	if !same {
+		x.names = x.names[:0]
+		for i := range members {
+			x.names = append(x.names, members[i].k)
+		}
+		for j, f := range r.used {
+			k := r.fields[f]
+			x.at[j] = 0
+			for i := range members {
+				if members[i].k == k {
+					x.at[j] = uint16(i + 1)
+					break
+				}
+			}
+		}
+	}
+	for j, f := range r.used {
+		if at := x.at[j]; at != 0 {
+			v[f] = members[at-1].v
+		} else {
+			v[f] = ""
+		}
+	}
 }
 
 const (
@@ -144,7 +276,13 @@ func useful(s string) string {
 // normalize fills the ECS fields for an audit-relevant event and returns
 // the words that lead its message.
 func normalize(ev *timeline.Event, provider string, id uint32, data map[string]string) (summary string, shown []field) {
-	return normalizeInto(ev, provider, id, data, nil, nil)
+	r := findRule(provider, id)
+	if r == nil {
+		return "", nil
+	}
+	var v ruleValues
+	v.fill(r, data)
+	return normalizeInto(ev, r, &v, data, nil, nil)
 }
 
 // normBlock holds the parts a normalised event may point at, allocated
@@ -158,20 +296,17 @@ type normBlock struct {
 	group        timeline.Group
 }
 
-// normalizeInto is normalize appending the fields shown to shown (a
-// builder's scratch). When spare is not nil, the normBlock is *spare,
+// normalizeInto is normalize for the rule r found, whose fields' values
+// in the event's event_data (data) are vals, appending the fields shown
+// to shown (a builder's scratch). When spare is not nil, the normBlock is *spare,
 // which must be zero (a recycled block's, reset), or a new one left in
 // *spare for the block to keep.
-func normalizeInto(ev *timeline.Event, provider string, id uint32, data map[string]string, shown []field, spare **normBlock) (summary string, _ []field) {
-	r := findRule(provider, id)
-	if r == nil {
-		return "", shown
-	}
-	get := func(k string) string {
-		if k == "" {
-			return ""
+func normalizeInto(ev *timeline.Event, r *rule, vals *ruleValues, data map[string]string, shown []field, spare **normBlock) (summary string, _ []field) {
+	get := func(f int) string {
+		if r.fields[f] == "" {
+			return "" // not one of the rule's: vals holds anything there
 		}
-		return useful(data[k])
+		return useful(vals[f])
 	}
 	var nb *normBlock
 	block := func() *normBlock {
@@ -194,17 +329,17 @@ func normalizeInto(ev *timeline.Event, provider string, id uint32, data map[stri
 	ev.Event.Type = r.typ
 	ev.Event.Outcome = r.outcome
 
-	u := timeline.User{Name: get(r.user), Domain: get(r.domain), ID: get(r.userID)}
-	if v := get(r.userFromDomainUser); v != "" {
+	u := timeline.User{Name: get(rfUser), Domain: get(rfDomain), ID: get(rfUserID)}
+	if v := get(rfUserFromDomainUser); v != "" {
 		if i := strings.LastIndexByte(v, '\\'); i >= 0 {
 			u.Domain, u.Name = v[:i], v[i+1:]
 		} else {
 			u.Name = v
 		}
 	}
-	if t := get(r.target); t != "" {
+	if t := get(rfTarget); t != "" {
 		b := block()
-		b.target = timeline.User{Name: t, Domain: get(r.targetDomain)}
+		b.target = timeline.User{Name: t, Domain: get(rfTargetDomain)}
 		u.Target = &b.target
 	}
 	if u != (timeline.User{}) {
@@ -212,13 +347,13 @@ func normalizeInto(ev *timeline.Event, provider string, id uint32, data map[stri
 		b.user = u
 		ev.User = &b.user
 	}
-	ip := get(r.srcIP)
+	ip := get(rfSrcIP)
 	if r.clientInText != "" {
 		if m := clientRE.FindStringSubmatch(data[r.clientInText]); m != nil {
 			ip = m[1]
 		}
 	}
-	src := timeline.Endpoint{Domain: get(r.srcHost)}
+	src := timeline.Endpoint{Domain: get(rfSrcHost)}
 	if ip != "" {
 		// A dotted IPv4 address, what most events hold, is shown as it
 		// is written: net.ParseIP reads the same ones as netip (four
@@ -237,7 +372,7 @@ func normalizeInto(ev *timeline.Event, provider string, id uint32, data map[stri
 	}
 	// Checked first: a failed Atoi allocates its error, and most events
 	// have no port.
-	if port := get(r.srcPort); port != "" {
+	if port := get(rfSrcPort); port != "" {
 		if n, err := strconv.Atoi(port); err == nil && n > 0 {
 			src.Port = n
 		}
@@ -247,7 +382,7 @@ func normalizeInto(ev *timeline.Event, provider string, id uint32, data map[stri
 		b.src = src
 		ev.Source = &b.src
 	}
-	if lt, lid := get(r.logonType), get(r.logonID); lt != "" || lid != "" {
+	if lt, lid := get(rfLogonType), get(rfLogonID); lt != "" || lid != "" {
 		if name, ok := logonTypes[lt]; ok {
 			lt = name
 		}
@@ -255,22 +390,22 @@ func normalizeInto(ev *timeline.Event, provider string, id uint32, data map[stri
 		b.logon = timeline.WinlogLogon{Type: lt, ID: lid}
 		ev.Winlog.Logon = &b.logon
 	}
-	if exe := get(r.exe); exe != "" || get(r.cmdline) != "" {
+	if exe := get(rfExe); exe != "" || get(rfCmdline) != "" {
 		p := &block().proc
-		p.Executable, p.CommandLine = exe, get(r.cmdline)
+		p.Executable, p.CommandLine = exe, get(rfCmdline)
 		if exe != "" {
 			p.Name = baseName(exe)
 		}
-		if pid := get(r.pid); pid != "" {
+		if pid := get(rfPID); pid != "" {
 			if n, err := strconv.ParseInt(strings.TrimPrefix(pid, "0x"), pidBase(pid), 64); err == nil {
 				p.PID = n
 			}
 		}
 		ev.Process = p
 	}
-	if g := get(r.group); g != "" {
+	if g := get(rfGroup); g != "" {
 		b := block()
-		b.group = timeline.Group{Name: g, ID: get("TargetSid")}
+		b.group = timeline.Group{Name: g, ID: get(rfGroupID)}
 		ev.Group = &b.group
 	}
 
@@ -300,8 +435,8 @@ func normalizeInto(ev *timeline.Event, provider string, id uint32, data map[stri
 	if ev.Process != nil && ev.Process.CommandLine != "" {
 		shown = append(shown, field{k: "command_line", v: ev.Process.CommandLine})
 	}
-	for _, k := range r.keys {
-		if v := get(k); v != "" {
+	for i, k := range r.keys {
+		if v := get(rfKeys + i); v != "" {
 			shown = append(shown, field{k: k, v: v})
 		}
 	}

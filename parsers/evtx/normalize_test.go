@@ -143,3 +143,75 @@ func TestBaseName(t *testing.T) {
 		}
 	}
 }
+
+// TestRuleKeys checks that every rule's fields fit rule.fields: no more
+// keys than maxRuleKeys, and each field where init put it.
+func TestRuleKeys(t *testing.T) {
+	n := 0
+	seen := make(map[int]bool)
+	for id, rs := range rules {
+		for i := range rs {
+			r := &rs[i]
+			n++
+			if seen[r.n] || r.n < 0 || r.n >= nRules {
+				t.Errorf("rule %d: number %d repeated or outside 0-%d", id, r.n, nRules-1)
+			}
+			seen[r.n] = true
+			if len(r.keys) > maxRuleKeys {
+				t.Errorf("rule %d: %d keys, more than maxRuleKeys (%d)", id, len(r.keys), maxRuleKeys)
+			}
+			for j, k := range r.keys {
+				if r.fields[rfKeys+j] != k {
+					t.Errorf("rule %d: key %d is %q in fields, want %q", id, j, r.fields[rfKeys+j], k)
+				}
+			}
+			if r.fields[rfUser] != r.user || r.fields[rfPID] != r.pid || r.fields[rfGroup] != r.group || (r.group != "") != (r.fields[rfGroupID] == "TargetSid") {
+				t.Errorf("rule %d: fields %q", id, r.fields)
+			}
+		}
+	}
+	if n != nRules {
+		t.Errorf("%d rules, nRules %d", n, nRules)
+	}
+}
+
+// TestRuleValuesByIndex checks that the values a builder reads by index
+// (ruleIndexes, one list of names after another, the same list again,
+// a list with the same names as other strings) are the ones the map
+// gives.
+func TestRuleValuesByIndex(t *testing.T) {
+	r := findRule(security, 4624)
+	lists := [][]kv{
+		{{"TargetUserName", "bob"}, {"TargetDomainName", "CORP"}, {"IpAddress", "10.0.0.1"}, {"LogonType", "3"}, {"AuthenticationPackageName", "NTLM"}},
+		{{"LogonType", "2"}, {"TargetUserName", "amy"}, {"ProcessId", "0x1c4"}},
+		{{"SubjectUserName", "x"}},
+		{},
+	}
+	var ri ruleIndexes
+	for round := 0; round < 3; round++ {
+		for li, l := range lists {
+			if round == 2 { // the same names as new strings: must not match by address
+				l = append([]kv(nil), l...)
+				for i := range l {
+					l[i].k = strings.Clone(l[i].k)
+				}
+			}
+			data := make(map[string]string)
+			for _, m := range l {
+				data[m.k] = m.v + strconv.Itoa(round)
+			}
+			for i := range l {
+				l[i].v = data[l[i].k]
+			}
+			var got, want ruleValues
+			for _, f := range r.used {
+				got[f] = "stale"
+			}
+			ri.values(&got, r, l, data)
+			want.fill(r, data)
+			if got != want {
+				t.Errorf("round %d list %d: values %q, want %q", round, li, got, want)
+			}
+		}
+	}
+}
