@@ -58,7 +58,9 @@ func (r *Registry) ScoreLines(ps ...Parser) *Registry {
 	return r
 }
 
-// scoredInit lists the parsers scored by line (scoring set), in order.
+// scoredInit lists the parsers scored by line (scoring set), in order,
+// and what their Requirements ask of the heads Detect gives their Match
+// (lineReq).
 func (r *Registry) scoredInit() {
 	r.scored = r.scored[:0]
 	for i, k := range r.scoring {
@@ -66,6 +68,39 @@ func (r *Registry) scoredInit() {
 			r.scored = append(r.scored, i)
 		}
 	}
+	r.lineReq = make([][256]uint32, len(r.scored))
+	for k, i := range r.scored {
+		q, ok := r.parsers[i].(Requirer)
+		if !ok {
+			continue
+		}
+		req := q.Requires()
+		letters := uint32(lineNever)
+		if req.Name != "" {
+			letters = lettersOf(req.Name)
+			if letters == 0 || letters == allLetters {
+				panic(fmt.Sprintf("parsers: %s requires a name of ASCII letters, not %q", r.parsers[i].Name(), req.Name))
+			}
+		}
+		for c := range 256 {
+			if !req.First.Has(byte(c)) {
+				r.lineReq[k][c] = letters
+			}
+		}
+	}
+}
+
+// lineNever is a lineReq that no name meets: the head's first byte is
+// outside the parser's Requirement and the name alone never suffices. It
+// is a bit no letters mask holds.
+const lineNever = 1 << 31
+
+// mayMatch reports whether the k-th scored parser's Match may accept a
+// head starting with c of the file whose name holds letters (nameLetters),
+// by its Requirement (as Registry.Match asks only those): false when it
+// cannot, and Detect counts the head as not accepted without asking.
+func (r *Registry) mayMatch(k int, c byte, letters uint32) bool {
+	return r.lineReq[k][c]&^letters == 0
 }
 
 // lineScoring is how one registered parser judges a sampled line.
@@ -98,9 +133,19 @@ func (r *Registry) scoringInit() {
 // scoreLine reports how the i-th parser judges the j-th sampled line,
 // which must be scored (scoring[i] != scoreNone): by its MatchLine on the
 // line, or by its Match on the line as a head of one complete line.
-func (r *Registry) scoreLine(i int, e *jfs.Entry, h *lineHeads, j int) bool {
+// k is its place in r.scored. A parser judged by Match is not asked about
+// a line its Requirement rules out (mayMatch): the line is not accepted.
+func (r *Registry) scoreLine(k, i int, e *jfs.Entry, h *lineHeads, j int) bool {
 	if r.scoring[i] == scoreLine {
 		return r.lineMatchers[i].MatchLine(e, h.lines[j])
+	}
+	// The head's first byte: the line's, or the '\n' head appends.
+	c := byte('\n')
+	if l := h.lines[j]; len(l) > 0 {
+		c = l[0]
+	}
+	if !r.mayMatch(k, c, h.letters) {
+		return false
 	}
 	return r.parsers[i].Match(e, h.head(j))
 }
@@ -116,6 +161,11 @@ func (r *Registry) scoreLine(i int, e *jfs.Entry, h *lineHeads, j int) bool {
 type lineHeads struct {
 	lines, heads [][]byte // heads[j] nil until made
 	buf          []byte
+	// sample is DetectSample's buffer of sampled lines, empty (and its
+	// elements nil) between calls.
+	sample [][]byte
+	// letters is nameLetters of the file's entry (mayMatch).
+	letters uint32
 }
 
 func (h *lineHeads) head(j int) []byte {
@@ -207,8 +257,28 @@ func (d Detection) AppendText(b []byte) []byte {
 // accepting the most wins when it passes MinShare and MinAccepted; registry
 // order decides ties, as it does for Match.
 func (r *Registry) Detect(e *jfs.Entry, s Sample) Detection {
-	d := Detection{Tried: len(r.parsers), Sampled: len(s.Lines), Leading: s.Leading, Scored: len(r.scored)}
+	return r.detect(e, s, lineHeadsPool.Get().(*lineHeads))
+}
+
+// DetectSample is Detect(e, SampleLines(start, complete, at, size)) with
+// the sampled lines listed in a buffer kept from call to call rather than
+// in a slice of their own: every file of an image that no parser takes by
+// its head is sampled.
+func (r *Registry) DetectSample(e *jfs.Entry, start []byte, complete bool, at io.ReaderAt, size int64) Detection {
 	lh := lineHeadsPool.Get().(*lineHeads)
+	s := sampleLines(lh.sample[:0], start, complete, at, size)
+	if len(s.Lines) <= SampleMaxLines {
+		// The buffer, grown or not: kept, without the lines (detect's
+		// deferred clear), for the next call.
+		lh.sample = s.Lines[:0]
+	}
+	return r.detect(e, s, lh)
+}
+
+// detect is Detect with lh, which it gives back to lineHeadsPool.
+func (r *Registry) detect(e *jfs.Entry, s Sample, lh *lineHeads) Detection {
+	d := Detection{Tried: len(r.parsers), Sampled: len(s.Lines), Leading: s.Leading, Scored: len(r.scored)}
+	lh.letters = nameLetters(e)
 	lh.lines = s.Lines
 	if cap(lh.heads) < len(s.Lines) {
 		lh.heads = make([][]byte, len(s.Lines))
@@ -219,6 +289,7 @@ func (r *Registry) Detect(e *jfs.Entry, s Sample) Detection {
 	defer func() {
 		// Nothing of this file is kept by the pool but buf's bytes.
 		clear(lh.heads)
+		clear(lh.sample[:cap(lh.sample)])
 		lh.lines, lh.buf = nil, lh.buf[:0]
 		lineHeadsPool.Put(lh)
 	}()
@@ -226,11 +297,14 @@ func (r *Registry) Detect(e *jfs.Entry, s Sample) Detection {
 	// is looked for first: then only its own lines need scoring. The
 	// fewest lines skipped first, then registry order.
 	for _, h := range s.Heads {
-		for _, i := range r.scored {
+		for k, i := range r.scored {
+			if len(h) > 0 && !r.mayMatch(k, h[0], lh.letters) {
+				continue
+			}
 			if p := r.parsers[i]; p.Match(e, h) {
 				d.Parser, d.Nearest = p, p.Name()
 				for j := range s.Lines {
-					if r.scoreLine(i, e, lh, j) {
+					if r.scoreLine(k, i, e, lh, j) {
 						d.Accepted++
 					}
 				}
@@ -239,7 +313,7 @@ func (r *Registry) Detect(e *jfs.Entry, s Sample) Detection {
 		}
 	}
 	var best Parser
-	for _, i := range r.scored {
+	for k, i := range r.scored {
 		p := r.parsers[i]
 		n := 0
 		for j := range s.Lines {
@@ -250,7 +324,7 @@ func (r *Registry) Detect(e *jfs.Entry, s Sample) Detection {
 			if n+len(s.Lines)-j <= d.Accepted {
 				break
 			}
-			if r.scoreLine(i, e, lh, j) {
+			if r.scoreLine(k, i, e, lh, j) {
 				n++
 			}
 		}
@@ -287,6 +361,12 @@ const maxHeads = 16
 // file's first) and its last, unless the file ends there. Comment and blank
 // lines at the very top are skipped and counted.
 func SampleLines(start []byte, complete bool, at io.ReaderAt, size int64) Sample {
+	return sampleLines(nil, start, complete, at, size)
+}
+
+// sampleLines is SampleLines listing the kept lines in all (from its
+// start, growing it as append does).
+func sampleLines(all [][]byte, start []byte, complete bool, at io.ReaderAt, size int64) Sample {
 	type window struct {
 		b         []byte
 		first, eo bool // starts the file; ends it
@@ -321,7 +401,6 @@ func SampleLines(start []byte, complete bool, at io.ReaderAt, size int64) Sample
 		}
 	}
 	var s Sample
-	var all [][]byte
 	for _, w := range ws {
 		b := w.b
 		if w.first {

@@ -179,6 +179,12 @@ type Registry struct {
 	// without a pass over every parser, for each file no parser takes
 	// by its head.
 	scored []int
+	// lineReq holds, per parser of scored (same place), what its
+	// Requirement asks of the file's name for a head Detect gives its
+	// Match, by the head's first byte: 0 nothing, lineNever (a byte
+	// outside it, and no name suffices) or the letters mask
+	// (nameLetters) the name must hold. See mayMatch.
+	lineReq [][256]uint32
 	// byFirst lists, for each value of a head's first byte, the parsers
 	// that may accept such a head, in registry order (see Requirer):
 	// Match asks those alone. A parser taken there by its name alone
