@@ -638,10 +638,12 @@ type fileJob struct {
 	// none did), so that parse does not ask again.
 	p       parsers.Parser
 	matched bool
-	// ownSlot and count are sl and cr, allocated with the job: a
-	// volume's files are a few hundred thousand jobs.
-	ownSlot slot
-	count   countingReader
+	// ownSlot, count and ownEntry are sl, cr and the detached e (of a
+	// job handed to a worker with its whole content), allocated with the
+	// job: a volume's files are a few hundred thousand jobs.
+	ownSlot  slot
+	count    countingReader
+	ownEntry jfs.Entry
 }
 
 // decodesOnEveryCore tells the parsers that read at random (EVTX, $MFT):
@@ -720,7 +722,8 @@ func (r *runner) readEntry(ctx context.Context, w *walkState, it Item, e *jfs.En
 				}
 			}
 		}
-		j.e = detach(e)
+		detach(&j.ownEntry, e)
+		j.e = &j.ownEntry
 		w.cur = nil // the slot is the worker's now
 		w.pending.Add(1)
 		select {
@@ -774,14 +777,14 @@ func (r *runner) readEntry(ctx context.Context, w *walkState, it Item, e *jfs.En
 }
 
 // detach copies what parsers and warnings read of e (its exported fields)
-// into an entry that outlives the walker's call; its content is not
-// reachable through it (Open fails), and nothing asks it.
-func detach(e *jfs.Entry) *jfs.Entry {
-	d := jfs.NewEntry(e.Path, slices.Clone(e.Chain), e.Size, nil, nil)
-	d.Mode, d.Times, d.Deleted, d.Inode = e.Mode, e.Times, e.Deleted, e.Inode
-	d.Identity, d.Link, d.Container = e.Identity, e.Link, e.Container
-	d.InheritedTimes, d.ZoneAssumed = e.InheritedTimes, e.ZoneAssumed
-	return d
+// into d, an entry that outlives the walker's call (the job's own): its
+// content is not reachable through it (Open fails, as of
+// jfs.NewEntry(path, chain, size, nil, nil)), and nothing asks it.
+func detach(d, e *jfs.Entry) {
+	*d = jfs.Entry{Path: e.Path, Chain: slices.Clone(e.Chain), Size: e.Size,
+		Mode: e.Mode, Times: e.Times, Deleted: e.Deleted, Inode: e.Inode,
+		Identity: e.Identity, Link: e.Link, Container: e.Container,
+		InheritedTimes: e.InheritedTimes, ZoneAssumed: e.ZoneAssumed}
 }
 
 // eofReader stands in for a file's reader once all of it is buffered.
@@ -1326,7 +1329,7 @@ func (j *fileJob) detect() parsers.Parser {
 		start, err = br.Peek(budget)
 		complete = errors.Is(err, io.EOF)
 	}
-	d := r.cfg.Registry.Detect(e, parsers.SampleLines(start, complete, at, e.Size))
+	d := r.cfg.Registry.DetectSample(e, start, complete, at, e.Size)
 	if d.Parser != nil {
 		return d.Parser
 	}

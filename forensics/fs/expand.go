@@ -138,8 +138,8 @@ func (s *walkState) visit(e *Entry, prefix []string, depth int, up *guard) error
 		n      int
 		err    error
 	)
-	if e.readerAt != nil {
-		if ra, err = e.readerAt(); err == nil {
+	if e.random() {
+		if ra, err = e.randomAccess(); err == nil {
 			if c, ok := ra.(io.Closer); ok {
 				defer c.Close()
 			}
@@ -199,7 +199,7 @@ func (s *walkState) visit(e *Entry, prefix []string, depth int, up *guard) error
 	case KindTar:
 		return s.walkTar(e, stream, prefix, depth, up)
 	case KindZip:
-		if e.readerAt != nil && e.Size >= 0 {
+		if e.random() && e.Size >= 0 {
 			return s.walkZip(e, ra, e.Size, prefix, depth, up)
 		}
 		return s.walkSpooledZip(e, stream, prefix, depth, up)
@@ -245,7 +245,7 @@ func (s sharedReaderAt) Unwrap() io.ReaderAt { return s.r }
 func (s *walkState) announce(e *Entry) error {
 	c := *e
 	c.Container = true
-	c.open, c.readerAt, c.shared, c.lasting = nil, nil, nil, false
+	c.open, c.readerAt, c.shared, c.mem, c.lasting = nil, nil, nil, nil, false
 	return s.fn(s.ctx, &c)
 }
 

@@ -5,6 +5,7 @@
 package fs
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -79,6 +80,9 @@ type Entry struct {
 	// as long as the WalkFunc it is handed to runs (walkState.visit).
 	shared     io.ReaderAt
 	sharedSize int64
+	// mem, when set (NewBytesEntry), is the content itself, served by
+	// Open and ReaderAt after open and readerAt: no closure to make.
+	mem []byte
 	// osPath is the file's path on the examiner's disk when it is a file
 	// of a registered folder: a disk image there is opened by path, so
 	// that its sibling segments are found.
@@ -106,6 +110,16 @@ func NewEntry(path string, chain []string, size int64, open func() (io.ReadClose
 	return &Entry{Path: path, Chain: chain, Size: size, open: open, readerAt: readerAt, plainOpen: readerAt != nil}
 }
 
+// NewBytesEntry builds an entry whose content is b, of size bytes (Open
+// reads b up to size, ReaderAt gives b): the resident stream of an NTFS
+// record, for one. b is not copied: it must hold still for as long as the
+// entry may be read, which for an entry that is not Lasting is the
+// WalkFunc call it is handed to (a copy made by Detach or by a pipeline
+// keeps none of its content).
+func NewBytesEntry(path string, chain []string, size int64, b []byte) *Entry {
+	return &Entry{Path: path, Chain: chain, Size: size, mem: b, plainOpen: true}
+}
+
 // JoinIdentity appends one layer to a container's identity (see
 // Entry.Identity).
 func JoinIdentity(parent, layer string) string {
@@ -124,13 +138,35 @@ func (e *Entry) Open() (io.ReadCloser, error) {
 		return nil, ErrContainer
 	}
 	if e.shared != nil {
-		return io.NopCloser(io.NewSectionReader(e.shared, 0, e.sharedSize)), nil
+		return newSectionCloser(e.shared, e.sharedSize), nil
 	}
 	if e.open == nil {
+		if e.mem != nil {
+			return newSectionCloser(bytes.NewReader(e.mem), e.Size), nil
+		}
 		return nil, errors.New("entry has no content")
 	}
 	return e.open()
 }
+
+// sectionCloser is io.NopCloser(io.NewSectionReader(r, 0, size)) in one
+// allocation rather than two: Open of every file of a disk image. It
+// reads and closes, and does nothing else (as NopCloser's reader).
+type sectionCloser struct{ s io.SectionReader }
+
+// newSectionCloser reads r from 0 up to size (no bound when size < 0).
+func newSectionCloser(r io.ReaderAt, size int64) *sectionCloser {
+	if size < 0 {
+		size = 1<<63 - 1
+	}
+	c := new(sectionCloser)
+	c.s = *io.NewSectionReader(r, 0, size)
+	return c
+}
+
+func (c *sectionCloser) Read(p []byte) (int, error) { return c.s.Read(p) }
+
+func (c *sectionCloser) Close() error { return nil }
 
 // ReaderAt returns random access to the content when the container gives it
 // cheaply (a file in a folder or disk image, a stored zip member); ok is
@@ -140,10 +176,45 @@ func (e *Entry) ReaderAt() (r io.ReaderAt, ok bool, err error) {
 		return sharedReaderAt{e.shared}, true, nil
 	}
 	if e.readerAt == nil {
+		if e.mem != nil {
+			return bytes.NewReader(e.mem), true, nil
+		}
 		return nil, false, nil
 	}
 	r, err = e.readerAt()
 	return r, err == nil, err
+}
+
+// random reports whether e gives random access of its own (readerAt or
+// mem), whatever visit shares of it.
+func (e *Entry) random() bool { return e.readerAt != nil || e.mem != nil }
+
+// randomAccess opens e's own random access (random must be true). The
+// bytes of a NewBytesEntry are read through e itself (memAt), with no
+// reader to allocate.
+func (e *Entry) randomAccess() (io.ReaderAt, error) {
+	if e.readerAt == nil {
+		return (*memAt)(e), nil
+	}
+	return e.readerAt()
+}
+
+// memAt reads an entry's mem as a bytes.Reader's ReadAt does: it keeps no
+// state, so one serves every reader at once.
+type memAt Entry
+
+func (m *memAt) ReadAt(b []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, errors.New("fs: ReadAt: negative offset")
+	}
+	if off >= int64(len(m.mem)) {
+		return 0, io.EOF
+	}
+	n := copy(b, m.mem[off:])
+	if n < len(b) {
+		return n, io.EOF
+	}
+	return n, nil
 }
 
 // Lasting reports whether e's content stays readable after the WalkFunc
