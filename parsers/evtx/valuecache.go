@@ -3,6 +3,7 @@ package evtx
 import (
 	"bytes"
 	"hash/maphash"
+	"unsafe"
 )
 
 // valueCache remembers the text of recently rendered substitution values.
@@ -19,6 +20,9 @@ import (
 type valueCache struct {
 	slots [cacheSlots]cacheSlot
 	keys  []byte
+	// ints is where the texts of integer values are carved from (see
+	// fresh).
+	ints []byte
 }
 
 const (
@@ -74,14 +78,14 @@ func keepable(typ byte, b []byte, max int) bool {
 // then 16 bytes loaded over it) stalled on every call.
 func (vc *valueCache) render(typ byte, b []byte) string {
 	if !cacheable(typ, b) {
-		return render(value{typ: typ, data: b})
+		return vc.fresh(typ, b)
 	}
 	h := maphash.Bytes(cacheSeed, b) ^ uint64(typ)*0x9e3779b97f4a7c15
 	sl := &vc.slots[h%cacheSlots]
 	if sl.used && sl.typ == typ && bytes.Equal(vc.keys[sl.off:sl.off+sl.n], b) {
 		return sl.s
 	}
-	s := render(value{typ: typ, data: b})
+	s := vc.fresh(typ, b)
 	if len(vc.keys)+len(b) > cap(vc.keys) {
 		if vc.keys == nil {
 			vc.keys = make([]byte, 0, cacheKeyBytes)
@@ -93,6 +97,31 @@ func (vc *valueCache) render(typ byte, b []byte) string {
 	vc.keys = append(vc.keys, b...)
 	return s
 }
+
+// fresh is render of the value of type typ and bytes b, the text of an
+// integer carved from a block of bytes (ints) shared by many rather than
+// allocated for each: the values that miss the caches are mostly numbers
+// new with every record (its EventRecordID, logon IDs, thread IDs), a
+// string allocated for each, about one a record. The bytes are only
+// ever appended to, never written again, so each text stays as it was
+// rendered, and a block lives as long as any text in it (small blocks:
+// a cached or kept text holds its whole block).
+func (vc *valueCache) fresh(typ byte, b []byte) string {
+	if cap(vc.ints)-len(vc.ints) < maxIntText {
+		vc.ints = make([]byte, 0, intBlock)
+	}
+	start := len(vc.ints)
+	out, ok := appendInt(vc.ints, typ, b)
+	if !ok || len(out) == start {
+		return render(value{typ: typ, data: b})
+	}
+	vc.ints = out
+	return unsafe.String(&out[start], len(out)-start)
+}
+
+// intBlock is the size of the blocks fresh carves integer texts from:
+// about 60 texts.
+const intBlock = 1024
 
 // messageCache hands out the message strings of recent events: most of a
 // log's messages repeat exactly (a service's logon, its special

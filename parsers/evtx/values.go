@@ -66,9 +66,9 @@ type rawValue struct {
 func (v rawValue) empty() bool { return v.typ == vtNull || v.n == 0 }
 
 // utf16String decodes little-endian UTF-16, stopping at the first NUL.
-// Event logs are overwhelmingly ASCII: that case is copied 4 code units
-// (8 bytes) at a time into the string's own bytes, in one pass; the first
-// unit that is not ASCII sends the whole string to utf16Slow.
+// Event logs are overwhelmingly ASCII: that case is copied 8 code units
+// (16 bytes), then 4, at a time into the string's own bytes, in one pass;
+// the first unit that is not ASCII sends the whole string to utf16Slow.
 func utf16String(b []byte) string {
 	n := len(b) / 2
 	if n == 0 {
@@ -76,6 +76,22 @@ func utf16String(b []byte) string {
 	}
 	out := make([]byte, n)
 	i := 0
+	// Two words a step (long values: command lines, privilege lists,
+	// paths); a word with a unit >= 0x80 or a NUL leaves the rest to the
+	// 4-unit loop, which finds it again.
+	for ; i+8 <= n; i += 8 {
+		w0 := binary.LittleEndian.Uint64(b[2*i:])
+		w1 := binary.LittleEndian.Uint64(b[2*i+8:])
+		if (w0|w1)&0xff80ff80ff80ff80 != 0 ||
+			((w0-0x0001000100010001)&^w0|(w1-0x0001000100010001)&^w1)&0x8000800080008000 != 0 {
+			break
+		}
+		w0 = (w0 | w0>>8) & 0x0000ffff0000ffff
+		w0 = (w0 | w0>>16) & 0xffffffff
+		w1 = (w1 | w1>>8) & 0x0000ffff0000ffff
+		w1 = (w1 | w1>>16) & 0xffffffff
+		binary.LittleEndian.PutUint64(out[i:], w0|w1<<32)
+	}
 	for ; i+4 <= n; i += 4 {
 		w := binary.LittleEndian.Uint64(b[2*i:])
 		// A unit >= 0x80 (high byte set or low byte >= 0x80), or a NUL.
@@ -380,23 +396,11 @@ func render(v value) string {
 	if fs := fixedSize(v.typ); fs == 0 || len(b) < fs {
 		return hexString(b)
 	}
+	var nb [maxIntText]byte
+	if out, ok := appendInt(nb[:0], v.typ, b); ok {
+		return string(out)
+	}
 	switch v.typ {
-	case vtInt8:
-		return strconv.FormatInt(int64(int8(b[0])), 10)
-	case vtUint8:
-		return strconv.FormatUint(uint64(b[0]), 10)
-	case vtInt16:
-		return strconv.FormatInt(int64(int16(binary.LittleEndian.Uint16(b))), 10)
-	case vtUint16:
-		return strconv.FormatUint(uint64(binary.LittleEndian.Uint16(b)), 10)
-	case vtInt32:
-		return strconv.FormatInt(int64(int32(binary.LittleEndian.Uint32(b))), 10)
-	case vtUint32:
-		return strconv.FormatUint(uint64(binary.LittleEndian.Uint32(b)), 10)
-	case vtInt64:
-		return strconv.FormatInt(int64(binary.LittleEndian.Uint64(b)), 10)
-	case vtUint64:
-		return strconv.FormatUint(binary.LittleEndian.Uint64(b), 10)
 	case vtReal32:
 		return strconv.FormatFloat(float64(math.Float32frombits(binary.LittleEndian.Uint32(b))), 'g', -1, 32)
 	case vtReal64:
@@ -406,10 +410,6 @@ func render(v value) string {
 			return "true"
 		}
 		return "false"
-	case vtHexInt32:
-		return "0x" + strconv.FormatUint(uint64(binary.LittleEndian.Uint32(b)), 16)
-	case vtHexInt64:
-		return "0x" + strconv.FormatUint(binary.LittleEndian.Uint64(b), 16)
 	case vtFiletime:
 		t, ok := filetime(binary.LittleEndian.Uint64(b))
 		if !ok {
@@ -424,6 +424,41 @@ func render(v value) string {
 		return string(appendTime(make([]byte, 0, 28), t, 3))
 	}
 	return hexString(b)
+}
+
+// maxIntText is the longest text appendInt gives: "-9223372036854775808".
+const maxIntText = 24
+
+// appendInt appends the text render gives an integer value (types vtInt8
+// to vtUint64, vtHexInt32 and vtHexInt64) to dst; ok is false for any
+// other type, or too few bytes for the type (dst is then as it was).
+func appendInt(dst []byte, typ byte, b []byte) (_ []byte, ok bool) {
+	if fs := fixedSize(typ); fs == 0 || len(b) < fs {
+		return dst, false
+	}
+	switch typ {
+	case vtInt8:
+		return strconv.AppendInt(dst, int64(int8(b[0])), 10), true
+	case vtUint8:
+		return strconv.AppendUint(dst, uint64(b[0]), 10), true
+	case vtInt16:
+		return strconv.AppendInt(dst, int64(int16(binary.LittleEndian.Uint16(b))), 10), true
+	case vtUint16:
+		return strconv.AppendUint(dst, uint64(binary.LittleEndian.Uint16(b)), 10), true
+	case vtInt32:
+		return strconv.AppendInt(dst, int64(int32(binary.LittleEndian.Uint32(b))), 10), true
+	case vtUint32:
+		return strconv.AppendUint(dst, uint64(binary.LittleEndian.Uint32(b)), 10), true
+	case vtInt64:
+		return strconv.AppendInt(dst, int64(binary.LittleEndian.Uint64(b)), 10), true
+	case vtUint64:
+		return strconv.AppendUint(dst, binary.LittleEndian.Uint64(b), 10), true
+	case vtHexInt32:
+		return strconv.AppendUint(append(dst, "0x"...), uint64(binary.LittleEndian.Uint32(b)), 16), true
+	case vtHexInt64:
+		return strconv.AppendUint(append(dst, "0x"...), binary.LittleEndian.Uint64(b), 16), true
+	}
+	return dst, false
 }
 
 // renderArray joins the elements of an array value with ", ", which keeps a

@@ -1,6 +1,7 @@
 package evtx
 
 import (
+	"encoding/binary"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -177,5 +178,47 @@ func BenchmarkAppendTime(b *testing.B) {
 	buf := make([]byte, 0, 32)
 	for b.Loop() {
 		buf = appendTime(buf[:0], tm, 7)
+	}
+}
+
+// TestFreshInts holds valueCache.fresh, which carves integer texts from
+// shared blocks, to render for every integer type at its edges and at
+// random, with too few bytes, and with more bytes than the type's; every
+// text handed out must still read the same after thousands more.
+func TestFreshInts(t *testing.T) {
+	var vc valueCache
+	types := []byte{vtInt8, vtUint8, vtInt16, vtUint16, vtInt32, vtUint32, vtInt64, vtUint64, vtHexInt32, vtHexInt64, vtReal32, vtBool, vtGUID}
+	type kept struct {
+		s, want string
+	}
+	var all []kept
+	rnd := uint64(0x9e3779b97f4a7c15)
+	for i := 0; i < 20000; i++ {
+		rnd ^= rnd << 13
+		rnd ^= rnd >> 7
+		rnd ^= rnd << 17
+		var b [17]byte
+		switch i % 4 {
+		case 0:
+			binary.LittleEndian.PutUint64(b[:], rnd)
+		case 1:
+			binary.LittleEndian.PutUint64(b[:], ^uint64(0)>>(rnd%64))
+		case 2:
+			binary.LittleEndian.PutUint64(b[:], uint64(1)<<(rnd%64))
+		}
+		binary.LittleEndian.PutUint64(b[8:], rnd*31)
+		typ := types[i%len(types)]
+		n := int(rnd>>40) % len(b)
+		s := vc.fresh(typ, b[:n])
+		want := render(value{typ: typ, data: b[:n]})
+		if s != want {
+			t.Fatalf("fresh(0x%02x, % x) = %q, want %q", typ, b[:n], s, want)
+		}
+		all = append(all, kept{s, want})
+	}
+	for _, k := range all {
+		if k.s != k.want {
+			t.Fatalf("a text changed: %q, want %q", k.s, k.want)
+		}
 	}
 }
