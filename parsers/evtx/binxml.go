@@ -334,6 +334,7 @@ type node struct {
 type memo struct {
 	set  bool
 	typ  byte
+	miss uint8  // misses in a row (wrapping; see renderAt)
 	data []byte // a copy of the value's bytes
 	s    string
 }
@@ -1009,7 +1010,15 @@ func (x *expander) renderAt(m *memo, typ byte, b []byte) string {
 		return x.vc.render(typ, b)
 	}
 	if m.set && m.typ == typ && sameBytes(m.data, b) {
+		m.miss = 0
 		return m.s
+	}
+	// An integer new at every record here (its EventRecordID, a logon
+	// or thread ID) is rendered at once, neither looked up in the
+	// valueCache nor kept, once it missed 8 times in a row; 8 in every
+	// 256 misses take the whole way again, in case it settles.
+	if m.miss++; m.miss > 8 && isInt(typ) {
+		return x.vc.fresh(typ, b)
 	}
 	s := x.vc.render(typ, b)
 	if memoable(typ, b) {
@@ -1017,6 +1026,11 @@ func (x *expander) renderAt(m *memo, typ byte, b []byte) string {
 		m.data = append(m.data[:0], b...)
 	}
 	return s
+}
+
+// isInt says whether values of type typ are integers (see appendInt).
+func isInt(typ byte) bool {
+	return typ >= vtInt8 && typ <= vtUint64 || typ == vtHexInt32 || typ == vtHexInt64
 }
 
 // sameBytes is string(a) == string(b), comparing the sizes most values

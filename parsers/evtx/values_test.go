@@ -222,3 +222,34 @@ func TestFreshInts(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderAtVolatile runs one substitution's memo through integers new
+// at every record (which it then renders without the caches), the same
+// one again and again, and back, each text checked against render.
+func TestRenderAtVolatile(t *testing.T) {
+	var x expander
+	var m memo
+	for i := 0; i < 2000; i++ {
+		v := uint64(i)
+		if i >= 700 && i < 1200 {
+			v = 42 // settles: the memo must serve it again
+		}
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], v*0x10001)
+		for _, typ := range []byte{vtUint64, vtHexInt64} {
+			if got, want := x.renderAt(&m, typ, b[:]), render(value{typ: typ, data: b[:]}); got != want {
+				t.Fatalf("value %d type 0x%02x: %q, want %q", i, typ, got, want)
+			}
+		}
+	}
+	var b [4]byte
+	binary.LittleEndian.PutUint32(b[:], 7)
+	for i := 0; i < 300; i++ {
+		if got := x.renderAt(&m, vtUint32, b[:]); got != "7" {
+			t.Fatalf("%q, want 7", got)
+		}
+	}
+	if !m.set || m.s != "7" {
+		t.Errorf("memo %+v does not hold the settled value", m)
+	}
+}
