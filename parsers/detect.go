@@ -313,19 +313,41 @@ func (r *Registry) detect(e *jfs.Entry, s Sample, lh *lineHeads) Detection {
 		}
 	}
 	var best Parser
+	lines := s.Lines
 	for k, i := range r.scored {
 		p := r.parsers[i]
 		n := 0
-		for j := range s.Lines {
-			// A parser that cannot pass the best count so far even if it
-			// accepted every line left can change nothing (a later
-			// parser needs more, not as many, to be taken: registry
-			// order breaks ties), so its scoring stops.
-			if n+len(s.Lines)-j <= d.Accepted {
-				break
+		// scoreLine written out for each way of scoring: this loop runs
+		// for every scored parser on each file no parser takes by its
+		// head, most files of an image.
+		//
+		// A parser that cannot pass the best count so far even if it
+		// accepted every line left can change nothing (a later parser
+		// needs more, not as many, to be taken: registry order breaks
+		// ties), so its scoring stops.
+		if r.scoring[i] == scoreLine {
+			lm := r.lineMatchers[i]
+			for j, l := range lines {
+				if n+len(lines)-j <= d.Accepted {
+					break
+				}
+				if lm.MatchLine(e, l) {
+					n++
+				}
 			}
-			if r.scoreLine(k, i, e, lh, j) {
-				n++
+		} else {
+			req := &r.lineReq[k]
+			for j, l := range lines {
+				if n+len(lines)-j <= d.Accepted {
+					break
+				}
+				c := byte('\n') // the head's first byte (scoreLine)
+				if len(l) > 0 {
+					c = l[0]
+				}
+				if req[c]&^lh.letters == 0 && p.Match(e, lh.head(j)) {
+					n++
+				}
 			}
 		}
 		if n > d.Accepted {
