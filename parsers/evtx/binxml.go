@@ -869,8 +869,13 @@ loop:
 					continue
 				}
 			}
-			if err = x.expand(n.kids, vals, e); err != nil {
-				break loop
+			// An element of attributes alone (<Provider>, <TimeCreated>,
+			// <Execution>: five a record) needs no call; one nested too
+			// deep fails in it as before.
+			if len(n.kids) > 0 || x.depth >= maxDepth {
+				if err = x.expand(n.kids, vals, e); err != nil {
+					break loop
+				}
 			}
 			parent.add(e)
 		case nText:

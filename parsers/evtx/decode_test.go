@@ -57,3 +57,36 @@ func TestDecodeFileAccounting(t *testing.T) {
 		})
 	}
 }
+
+// TestExpandDepth: a chain of elements whose innermost holds attributes
+// alone expands to maxDepth-1 levels and fails at maxDepth, whether or
+// not expand is called for the innermost's (absent) children.
+func TestExpandDepth(t *testing.T) {
+	chain := func(levels int) []node {
+		var kids []node
+		for range levels {
+			kids = []node{{kind: nElem, name: "E", kids: kids}}
+		}
+		return kids
+	}
+	for _, levels := range []int{1, maxDepth - 1, maxDepth, maxDepth + 1} {
+		var x expander
+		root := x.a.elem()
+		err := x.expand(chain(levels), nil, root)
+		if (err != nil) != (levels >= maxDepth) {
+			t.Errorf("%d levels: err %v", levels, err)
+		}
+		if x.depth != 0 {
+			t.Errorf("%d levels: depth %d after expand", levels, x.depth)
+		}
+		if err == nil {
+			n := 0
+			for e := root.first; e != nil; e = e.first {
+				n++
+			}
+			if n != levels {
+				t.Errorf("%d levels: %d elements", levels, n)
+			}
+		}
+	}
+}
