@@ -334,7 +334,7 @@ type node struct {
 type memo struct {
 	set  bool
 	typ  byte
-	miss uint8  // misses in a row (wrapping; see renderAt)
+	miss uint8  // misses of memo and valueCache in a row (see renderAt)
 	data []byte // a copy of the value's bytes
 	s    string
 }
@@ -1019,13 +1019,22 @@ func (x *expander) renderAt(m *memo, typ byte, b []byte) string {
 		return m.s
 	}
 	// An integer new at every record here (its EventRecordID, a logon
-	// or thread ID) is rendered at once, neither looked up in the
-	// valueCache nor kept, once it missed 8 times in a row; 8 in every
-	// 256 misses take the whole way again, in case it settles.
-	if m.miss++; m.miss > 8 && isInt(typ) {
+	// or thread ID), which missed both the memo and the valueCache 9
+	// times in a row, is rendered at once, neither looked up nor kept;
+	// every 256th time (m.miss wrapping to 0) it takes the whole way
+	// again, in case it settles. One that the valueCache has (an
+	// EventID alternating between a few) keeps its text from there: the
+	// same string, which the message's parts compare by address.
+	if m.miss > 8 && isInt(typ) {
+		m.miss++
 		return x.vc.fresh(typ, b)
 	}
-	s := x.vc.render(typ, b)
+	s, hit := x.vc.lookup(typ, b)
+	if hit {
+		m.miss = 0
+	} else {
+		m.miss++
+	}
 	if memoable(typ, b) {
 		m.set, m.typ, m.s = true, typ, s
 		m.data = append(m.data[:0], b...)

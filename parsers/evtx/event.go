@@ -357,11 +357,17 @@ func (b *builder) event(r *Record) *timeline.Event {
 		b.rules.values(&vals, r, members, ed)
 		summary, shown = normalizeInto(ev, r, &vals, ed, shown, &blk.norm)
 	}
-	b.msg = appendMessageBy(b.msg[:0], provider, eidText, summary, shown, members, &b.orders)
-	if b.msgs != nil {
-		ev.Message = b.msgs.intern(b.msg)
-	} else {
+	var more [4]field
+	shown = pickShown(shown, members, &b.orders, &more)
+	if b.msgs == nil {
+		b.msg = appendMessageShown(b.msg[:0], provider, eidText, summary, shown)
 		ev.Message = string(b.msg)
+	} else if p := b.msgs.byParts(provider, eidText, summary, shown); p.is(provider, eidText, summary, shown) {
+		ev.Message = p.s
+	} else {
+		b.msg = appendMessageShown(b.msg[:0], provider, eidText, summary, shown)
+		ev.Message = b.msgs.intern(b.msg)
+		p.set(provider, eidText, summary, shown, ev.Message)
 	}
 	return ev
 }
@@ -644,14 +650,14 @@ func appendMessage(dst []byte, provider, eid, summary string, shown []field, mem
 // appendMessageBy is appendMessage, the names of an unknown event's
 // members put in order by orders when it is not nil.
 func appendMessageBy(dst []byte, provider, eid, summary string, shown []field, members []kv, orders *nameOrders) []byte {
-	dst = append(dst, provider...)
-	dst = append(dst, ' ')
-	dst = append(dst, eid...)
-	if summary != "" {
-		dst = append(dst, ' ')
-		dst = append(dst, summary...)
-	}
 	var more [4]field
+	return appendMessageShown(dst, provider, eid, summary, pickShown(shown, members, orders, &more))
+}
+
+// pickShown returns the fields a message shows: shown, or for an event
+// without (an unknown one) the values of its first four useful members
+// by name, in more; the names put in order by orders when it is not nil.
+func pickShown(shown []field, members []kv, orders *nameOrders, more *[4]field) []field {
 	// The members' order is looked up only for an event without shown
 	// fields: one with them (half of a Security log's records) never
 	// reads it.
@@ -706,6 +712,19 @@ func appendMessageBy(dst []byte, provider, eid, summary string, shown []field, m
 			more[i] = field{k: m.k, v: m.v}
 		}
 		shown = more[:nf]
+	}
+	return shown
+}
+
+// appendMessageShown appends the message of the fields shown (see
+// message) to dst, which must be empty.
+func appendMessageShown(dst []byte, provider, eid, summary string, shown []field) []byte {
+	dst = append(dst, provider...)
+	dst = append(dst, ' ')
+	dst = append(dst, eid...)
+	if summary != "" {
+		dst = append(dst, ' ')
+		dst = append(dst, summary...)
 	}
 	for i, f := range shown {
 		if i == 0 {

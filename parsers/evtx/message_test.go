@@ -2,10 +2,13 @@ package evtx
 
 import (
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/jejak-forensics/jejak/parsers/parsertest"
 )
 
 // messageReference is message as it was written before it learnt to pick
@@ -244,5 +247,39 @@ func TestNameOrders(t *testing.T) {
 		if got, want := string(appendMessageBy(nil, "p", "1", "s", shown, l, &orders)), string(appendMessage(nil, "p", "1", "s", shown, l)); got != want {
 			t.Fatalf("case %d with fields shown: %q, want %q", i, got, want)
 		}
+	}
+}
+
+// TestMessageByParts: the messages a builder finds by their parts
+// (messageCache.byParts, strings compared by address) are the ones a
+// builder without the cache writes out, record after record of several
+// logs, each read twice through one expander (so that its caches and
+// memos hold the strings of the first reading).
+func TestMessageByParts(t *testing.T) {
+	x := new(expander)
+	b := newBuilder()
+	defer b.close()
+	b.msgs = &x.msgs
+	n := 0
+	for _, rel := range []string{"logs/windows/security.evtx", "logs/windows/System2.evtx", "logs/windows/new-user-security.evtx",
+		"logs/windows/sample-with-irregular-bool-values.evtx", "more/evtx/omer_mit/Security_short_selected.evtx"} {
+		raw, err := os.ReadFile(parsertest.Corpus(t, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for round := 0; round < 2; round++ {
+			for off := fileHeaderBlock; off+chunkSize <= len(raw); off += chunkSize {
+				decodeChunk(x, raw[off:off+chunkSize], int64(off), true, func() bool { return false }, func(r *Record) {
+					got, want := b.event(r).Message, toEvent(r).Message
+					if got != want {
+						t.Fatalf("%s record %d: message %q, want %q", rel, r.ID, got, want)
+					}
+					n++
+				})
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("no records")
 	}
 }

@@ -77,13 +77,19 @@ func keepable(typ byte, b []byte, max int) bool {
 // bytes come in registers: copying a value struct here (a byte stored,
 // then 16 bytes loaded over it) stalled on every call.
 func (vc *valueCache) render(typ byte, b []byte) string {
+	s, _ := vc.lookup(typ, b)
+	return s
+}
+
+// lookup is render, saying whether the text came from the cache (hit).
+func (vc *valueCache) lookup(typ byte, b []byte) (_ string, hit bool) {
 	if !cacheable(typ, b) {
-		return vc.fresh(typ, b)
+		return vc.fresh(typ, b), false
 	}
 	h := maphash.Bytes(cacheSeed, b) ^ uint64(typ)*0x9e3779b97f4a7c15
 	sl := &vc.slots[h%cacheSlots]
 	if sl.used && sl.typ == typ && bytes.Equal(vc.keys[sl.off:sl.off+sl.n], b) {
-		return sl.s
+		return sl.s, true
 	}
 	s := vc.fresh(typ, b)
 	if len(vc.keys)+len(b) > cap(vc.keys) {
@@ -95,7 +101,7 @@ func (vc *valueCache) render(typ byte, b []byte) string {
 	}
 	*sl = cacheSlot{typ: typ, used: true, off: uint32(len(vc.keys)), n: uint32(len(b)), s: s}
 	vc.keys = append(vc.keys, b...)
-	return s
+	return s, false
 }
 
 // fresh is render of the value of type typ and bytes b, the text of an
@@ -132,6 +138,62 @@ const intBlock = 1024
 // keeps are immutable, so events may share them.
 type messageCache struct {
 	slots [messageSlots]string
+	parts [partSlots]msgParts
+}
+
+// msgParts is a message (s) and what it was made of: a message is a
+// function of its provider, event ID, summary and fields shown, and
+// these are mostly the same strings (by address) record after record, as
+// the value caches hand them out, so that comparing their addresses
+// finds the message without writing it out, hashing and comparing it
+// (see byParts). Strings are immutable: the same address and length are
+// the same text.
+type msgParts struct {
+	provider, eid, summary string
+	shown                  []field
+	s                      string
+}
+
+// partSlots is how many msgParts a messageCache keeps, direct-mapped.
+const partSlots = 256
+
+// byParts returns the slot of the message of these parts: the message
+// when p.is says so, else the slot to set once it is made.
+func (mc *messageCache) byParts(provider, eid, summary string, shown []field) *msgParts {
+	h := uint(uintptr(unsafe.Pointer(unsafe.StringData(eid))))>>3 ^
+		uint(uintptr(unsafe.Pointer(unsafe.StringData(provider))))>>4 ^ uint(len(shown))*0x9e3779b9
+	for i := range shown {
+		h = (h ^ uint(uintptr(unsafe.Pointer(unsafe.StringData(shown[i].v))))>>3) * 0x85ebca6b
+	}
+	return &mc.parts[(h^h>>16)%partSlots]
+}
+
+// is says whether p is the message of these parts: each the same string
+// (address and length) as p's.
+func (p *msgParts) is(provider, eid, summary string, shown []field) bool {
+	if p.s == "" || len(p.shown) != len(shown) || !samePtr(p.provider, provider) || !samePtr(p.eid, eid) || !samePtr(p.summary, summary) {
+		return false
+	}
+	for i := range shown {
+		a, b := &shown[i], &p.shown[i]
+		if !samePtr(a.k, b.k) || !samePtr(a.dom, b.dom) || !samePtr(a.v, b.v) {
+			return false
+		}
+	}
+	return true
+}
+
+// set makes p the message s of these parts.
+func (p *msgParts) set(provider, eid, summary string, shown []field, s string) {
+	p.provider, p.eid, p.summary, p.s = provider, eid, summary, s
+	p.shown = append(p.shown[:0], shown...)
+}
+
+// samePtr says whether a and b are the same string: the same bytes at
+// the same address (which makes them equal; equal strings elsewhere are
+// not the same).
+func samePtr(a, b string) bool {
+	return len(a) == len(b) && unsafe.StringData(a) == unsafe.StringData(b)
 }
 
 const messageSlots = 1024
