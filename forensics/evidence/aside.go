@@ -53,6 +53,11 @@ func hashAsideWith(ctx context.Context, r io.Reader, buf []byte, want hashSet, p
 // called with the count before each part. It returns the count at the
 // end.
 func hashParts(ctx context.Context, r io.Reader, part []byte, hs []hash.Hash, n int64, progress, pause func(n int64)) (int64, error) {
+	if dl, ok := r.(directLender); ok {
+		if l := dl.direct(); l != nil {
+			return hashLent(ctx, l, len(part), hs, n, progress, pause)
+		}
+	}
 	zr, _ := r.(zeroRuns)
 	for {
 		if pause != nil {
@@ -80,6 +85,56 @@ func hashParts(ctx context.Context, r io.Reader, part []byte, hs []hash.Hash, n 
 			}
 		}
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
+
+// lender is a reader that lends its own buffers: lend returns the next up
+// to n bytes of the stream (a run of zeros, for a hole, is zeroPart),
+// valid until the next call, and io.EOF at the end.
+type lender interface {
+	lend(n int) ([]byte, error)
+}
+
+// directLender is a reader that can read the rest of its stream with
+// O_DIRECT into buffers it lends (sparseReader, whose lender is a
+// directReader): direct returns that lender, or nil when direct reads are
+// refused or not worth it (a small file).
+type directLender interface {
+	direct() lender
+}
+
+// releaser is a reader holding something to free after the pass
+// (hashFileBy releases it).
+type releaser interface {
+	release()
+}
+
+// hashLent is hashParts's loop over a lender, part bytes at a time: the
+// hashes read the lender's buffers, nothing is copied.
+func hashLent(ctx context.Context, l lender, part int, hs []hash.Hash, n int64, progress, pause func(n int64)) (int64, error) {
+	for {
+		if pause != nil {
+			pause(n)
+		}
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		src, err := l.lend(part)
+		if len(src) > 0 {
+			for _, h := range hs {
+				h.Write(src) // hash.Hash writes never fail
+			}
+			n += int64(len(src))
+			if progress != nil {
+				progress(n)
+			}
+		}
+		if err == io.EOF {
 			return n, nil
 		}
 		if err != nil {

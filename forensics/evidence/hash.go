@@ -291,7 +291,11 @@ func hashFileBy(ctx context.Context, stream func(context.Context, io.Reader, []b
 	if progress != nil {
 		pf = func(n int64) { progress(base+n, total) }
 	}
-	d, err := stream(ctx, holesSkipped(f, before.Size()), buf, want, pf)
+	rd := holesSkipped(f, before.Size())
+	if rl, ok := rd.(releaser); ok {
+		defer rl.release() // before f.Close
+	}
+	d, err := stream(ctx, rd, buf, want, pf)
 	if err != nil {
 		return Digests{}, nil, fmt.Errorf("hash %s: %w", p, err)
 	}

@@ -32,6 +32,12 @@ type sparseReader struct {
 	plain bool
 	// read counts the bytes read from the file (the tests look at it).
 	read int64
+	// size is the file's at open; d reads the rest of the pass directly
+	// once a pass that hashes in line asks for it (direct).
+	size int64
+	d    *directReader
+	// noDirect: direct was asked once and refused (or is off for a test).
+	noDirect bool
 }
 
 // holesSkipped is the reader hashFile hashes f, of size bytes, through. A
@@ -42,7 +48,28 @@ func holesSkipped(f *os.File, size int64) io.Reader {
 	if size < hashBufSize {
 		return f
 	}
-	return &sparseReader{f: f}
+	return &sparseReader{f: f, size: size}
+}
+
+// direct implements directLender: the rest of the file from where s is,
+// read with O_DIRECT (directReader), or nil when that is refused or the
+// file is too small for it.
+func (s *sparseReader) direct() lender {
+	if s.d == nil && !s.noDirect {
+		s.d = newDirectReader(s.f, s.size, s.off)
+		s.noDirect = s.d == nil
+	}
+	if s.d == nil {
+		return nil
+	}
+	return s.d
+}
+
+// release implements releaser.
+func (s *sparseReader) release() {
+	if s.d != nil {
+		s.d.release()
+	}
 }
 
 func (s *sparseReader) Read(p []byte) (int, error) {
