@@ -4,6 +4,7 @@ import (
 	"context"
 	"hash"
 	"io"
+	"slices"
 )
 
 // asidePart is how much hashAside reads and hashes at a time: 64 KiB
@@ -116,7 +117,15 @@ type releaser interface {
 
 // hashLent is hashParts's loop over a lender, part bytes at a time: the
 // hashes read the lender's buffers, nothing is copied.
+//
+// Each part goes to the hashes in the reverse of newHashes' order, MD5
+// (the slowest) first: a direct read leaves the data in memory, not in
+// the caches as a copy did, and the first hash to read a part waits on
+// it; the slowest hides that best. A SHA-1 and MD5 pass over the 300k
+// NTFS image, three runs of each order twice: 2.86 -> 2.78 s user.
 func hashLent(ctx context.Context, l lender, part int, hs []hash.Hash, n int64, progress, pause func(n int64)) (int64, error) {
+	hs = slices.Clone(hs)
+	slices.Reverse(hs)
 	for {
 		if pause != nil {
 			pause(n)
