@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -11,8 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-
-	"github.com/jejak-forensics/jejak/timeline"
 )
 
 // rowDigest is the first part of Digest (the rows of event_rows) hashed as
@@ -397,50 +394,6 @@ type warnHashed struct {
 	last   int64 // the last row's rowid
 	n      int64 // rows inserted
 	broken string
-}
-
-// add hashes ws (whose chains are as bound) once an INSERT of them
-// returned res.
-func (h *warnHashed) add(res driver.Result, run int64, ws []timeline.Warning, chains []string) {
-	if h.broken != "" {
-		return
-	}
-	m := int64(len(ws))
-	n, err := res.RowsAffected()
-	if err != nil {
-		h.broken = fmt.Sprintf("warnings inserted: %v", err)
-		return
-	}
-	last, err := res.LastInsertId()
-	switch {
-	case err != nil:
-		h.broken = fmt.Sprintf("warnings' rowid: %v", err)
-		return
-	case n != m:
-		h.broken = fmt.Sprintf("%d of %d warnings inserted", n, m)
-		return
-	case h.n > 0 && last != h.last+m:
-		h.broken = fmt.Sprintf("warnings got rowids up to %d, not %d to %d", last, h.last+1, h.last+m)
-		return
-	case h.n == 0:
-		h.base = last - m
-	}
-	h.last = last
-	h.n += m
-	buf := h.buf
-	for i := range ws {
-		w := &ws[i]
-		buf = appendWarnInt(buf, run)
-		buf = AppendTableText(buf, string(w.Kind))
-		buf = AppendTableText(buf, w.Evidence)
-		buf = AppendTableText(buf, chains[i])
-		buf = AppendTableText(buf, w.Path)
-		buf = AppendTableText(buf, w.Parser)
-		buf = appendWarnInt(buf, w.Offset)
-		buf = appendWarnInt(buf, w.Record)
-		buf = AppendTableText(buf, w.Message)
-	}
-	h.buf = buf
 }
 
 // AppendTableText appends a value that is not NULL as the digests of
