@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"hash/maphash"
+	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -367,33 +368,46 @@ func appendField(b []byte, s string) []byte {
 // appendNumField is appendField of strconv.FormatInt(n, 10), without the
 // string.
 func appendNumField(b []byte, n int64) []byte {
-	var num [20]byte
 	if n < 0 {
+		var num [20]byte
 		d := strconv.AppendInt(num[:0], n, 10)
 		b = binary.BigEndian.AppendUint64(b, uint64(len(d)))
 		return append(b, d...)
 	}
-	// The digits from the right, two at a time (as strconv does, without
-	// its call and the copy of its result): offsets and record numbers.
-	i := len(num)
+	// The digits counted first, then written from the right straight
+	// into b, two at a time (as strconv does, without its call and the
+	// copy of its result): offsets and record numbers.
 	u := uint64(n)
+	// u|1 has the digits of u (a power of ten is even), 0 included.
+	t := bits.Len64(u|1) * 1233 >> 12 // the digits less one, or the digits
+	nd := t
+	if u|1 >= pow10[t] {
+		nd++
+	}
+	b = binary.BigEndian.AppendUint64(b, uint64(nd))
+	b = slices.Grow(b, nd)
+	b = b[:len(b)+nd]
+	d := b[len(b)-nd:]
+	i := len(d)
 	for u >= 100 {
 		q := u / 100
 		r := u - q*100
 		i -= 2
-		num[i], num[i+1] = digits.Pairs[2*r], digits.Pairs[2*r+1]
+		d[i], d[i+1] = digits.Pairs[2*r], digits.Pairs[2*r+1]
 		u = q
 	}
 	if u >= 10 {
-		i -= 2
-		num[i], num[i+1] = digits.Pairs[2*u], digits.Pairs[2*u+1]
+		d[i-2], d[i-1] = digits.Pairs[2*u], digits.Pairs[2*u+1]
 	} else {
-		i--
-		num[i] = byte('0' + u)
+		d[i-1] = byte('0' + u)
 	}
-	b = binary.BigEndian.AppendUint64(b, uint64(len(num)-i))
-	return append(b, num[i:]...)
+	return b
 }
+
+// pow10[i] is 10 to the i: a number of at least pow10[t] has more than
+// t digits (appendNumField).
+var pow10 = [...]uint64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13,
+	1e14, 1e15, 1e16, 1e17, 1e18, 1e19}
 
 // fileKey is what the file half of an ID hashes, with its digest.
 type fileKey struct {
