@@ -330,20 +330,22 @@ var (
 	directTestSlow   bool
 )
 
-// iocb is Linux's struct iocb (little-endian layout: aio_key first).
+// iocb is Linux's struct iocb (little-endian layout: aio_key first). The
+// blank fields are aio_key, aio_rw_flags, aio_reqprio, aio_reserved2,
+// aio_flags and aio_resfd: zero in every read made here.
 type iocb struct {
-	data     uint64
-	key      uint32
-	rwFlags  int32
-	opcode   uint16
-	reqprio  int16
-	fildes   uint32
-	buf      uint64
-	nbytes   uint64
-	offset   int64
-	reserved uint64
-	flags    uint32
-	resfd    uint32
+	data   uint64
+	_      uint32
+	_      int32
+	opcode uint16
+	_      int16
+	fildes uint32
+	buf    uint64
+	nbytes uint64
+	offset int64
+	_      uint64
+	_      uint32
+	_      uint32
 }
 
 // ioEvent is Linux's struct io_event.
