@@ -470,23 +470,7 @@ func (e *Event) Finalize() {
 	e.Jejak.ID = ComputeID(e.Jejak.Provenance, e.TimestampDesc)
 	// At most three users and two IPs: on the stack.
 	var found [5]string
-	users := found[:0:3]
-	if u := e.User; u != nil {
-		users = addNew(users, u.Name)
-		if u.Effective != nil {
-			users = addNew(users, u.Effective.Name)
-		}
-		if u.Target != nil {
-			users = addNew(users, u.Target.Name)
-		}
-	}
-	ips := found[3:3:5]
-	if e.Source != nil {
-		ips = addNew(ips, e.Source.IP)
-	}
-	if e.Destination != nil {
-		ips = addNew(ips, e.Destination.IP)
-	}
+	users, ips := e.RelatedNames(found[:0:3], found[3:3:5])
 	if len(users) == 0 && len(ips) == 0 {
 		return
 	}
@@ -505,6 +489,30 @@ func (e *Event) Finalize() {
 			r.IP = append(r.IP, ip)
 		}
 	}
+}
+
+// RelatedNames appends to users and ips what Finalize adds to related.*:
+// the names of e's user, effective user and target user, then its source
+// and destination IPs, each once, none empty. A parser that fills Related
+// before Finalize (parsers/syslog) lists them with it, so that the two
+// cannot differ.
+func (e *Event) RelatedNames(users, ips []string) ([]string, []string) {
+	if u := e.User; u != nil {
+		users = addNew(users, u.Name)
+		if u.Effective != nil {
+			users = addNew(users, u.Effective.Name)
+		}
+		if u.Target != nil {
+			users = addNew(users, u.Target.Name)
+		}
+	}
+	if e.Source != nil {
+		ips = addNew(ips, e.Source.IP)
+	}
+	if e.Destination != nil {
+		ips = addNew(ips, e.Destination.IP)
+	}
+	return users, ips
 }
 
 // addNew appends s to list unless it is empty or there already.

@@ -2,7 +2,6 @@ package syslog
 
 import (
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -220,22 +219,7 @@ func fill(blk *block, h *header) {
 // TestRelatedAsFinalize holds the two alike on the corpus.
 func related(blk *block) {
 	ev := &blk.ev
-	users, ips := blk.relUser[:0], blk.relIP[:0]
-	if u := ev.User; u != nil {
-		users = appendNew(users, u.Name)
-		if u.Effective != nil {
-			users = appendNew(users, u.Effective.Name)
-		}
-		if u.Target != nil {
-			users = appendNew(users, u.Target.Name)
-		}
-	}
-	if ev.Source != nil {
-		ips = appendNew(ips, ev.Source.IP)
-	}
-	if ev.Destination != nil {
-		ips = appendNew(ips, ev.Destination.IP)
-	}
+	users, ips := ev.RelatedNames(blk.relUser[:0], blk.relIP[:0])
 	if len(users) == 0 && len(ips) == 0 {
 		return
 	}
@@ -247,14 +231,6 @@ func related(blk *block) {
 		blk.rel.IP = ips
 	}
 	ev.Related = &blk.rel
-}
-
-// appendNew appends s to list unless it is empty or there already.
-func appendNew(list []string, s string) []string {
-	if s == "" || slices.Contains(list, s) {
-		return list
-	}
-	return append(list, s)
 }
 
 // zoneByAbbr places a wall time written with a zone abbreviation
